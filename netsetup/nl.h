@@ -1,0 +1,10 @@
+/* netsetup internal: the request/ACK exchange shared by every rtnetlink call. */
+#pragma once
+
+#include <linux/netlink.h>
+
+#include "vps/error.h"
+
+/* Sends req (flags get NLM_F_REQUEST|NLM_F_ACK, a sequence number is set) and waits for the
+ * ACK. `what` names the operation in the error message. */
+int ns_nl_talk(struct nlmsghdr *req, const char *what, vps_error *err);

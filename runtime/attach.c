@@ -1,0 +1,268 @@
+/* libvps: running a command inside a running VPS (vpsctl exec/enter), as lxc-attach does:
+ * join the VPS's cgroup, then all its namespaces through a pidfd, then fork once more so the
+ * command is inside the VPS's pid namespace. */
+#include "vps/attach.h"
+#include "vps/cleanup.h"
+#include "vps/syscalls.h"
+#include "vps/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define ATTACH_NS_FLAGS                                                                            \
+        (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |              \
+         CLONE_NEWNET | CLONE_NEWCGROUP)
+
+static int exit_code(int status)
+{
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 255;
+}
+
+static int wait_code(pid_t pid)
+{
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return 255;
+        return exit_code(status);
+}
+
+static int send_fd(int sock, int fd)
+{
+        char c = 'm';
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+        char c;
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf)};
+        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+                return -1;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        int fd = -1;
+        if (cm && cm->cmsg_type == SCM_RIGHTS)
+                memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+        return fd;
+}
+
+/* In the VPS: a pty from the guest's own devpts, so `tty` names a real /dev/pts/N there. */
+static void setup_pty(int sock)
+{
+        int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || unlockpt(master) < 0)
+                _exit(126);
+        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+        if (slave < 0 || send_fd(sock, master) < 0)
+                _exit(126);
+        close(master);
+        if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+                _exit(126);
+        for (int i = 0; i < 3; i++)
+                if (dup2(slave, i) < 0)
+                        _exit(126);
+        if (slave > 2)
+                close(slave);
+}
+
+static _Noreturn void exec_inside(const struct vps_attach_opts *o, int sock)
+{
+        if (o->pty)
+                setup_pty(sock);
+        const char *home = access("/root", X_OK) == 0 ? "/root" : "/";
+        if (chdir(o->cwd ? o->cwd : home) < 0 && chdir("/") < 0)
+                _exit(126);
+        const char *term = getenv("TERM");
+        char term_env[128];
+        (void)snprintf(term_env, sizeof(term_env), "TERM=%s", term ? term : "xterm");
+        char home_env[64];
+        (void)snprintf(home_env, sizeof(home_env), "HOME=%s", home);
+        char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        home_env,
+                        term_env,
+                        (char *)"USER=root",
+                        (char *)"LOGNAME=root",
+                        (char *)"container=vpsd",
+                        NULL};
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* No fd of the host but stdio crosses into the VPS. */
+        (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        execvpe(o->argv[0], o->argv, envp);
+        int e = errno;
+        dprintf(STDERR_FILENO, "vpsctl: cannot execute %s in the VPS: %s\n", o->argv[0],
+                strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
+}
+
+/* The first child: joins the cgroup and the namespaces, forks the command, relays its
+ * status. Only exit codes cross back: 125 means joining failed (message on stderr). */
+static _Noreturn void join_and_run(const struct vps_attach_target *t,
+                                   const struct vps_attach_opts *o, int pidfd, int sock)
+{
+        /* Non-dumpable until exec: nothing inside may ptrace or read our memory. */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (t->cgroup) {
+                char p[600];
+                (void)snprintf(p, sizeof(p), "%s/cgroup.procs", t->cgroup);
+                int fd = open(p, O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, "0", 1) != 1) {
+                        dprintf(STDERR_FILENO, "vpsctl: joining cgroup %s: %s\n", t->cgroup,
+                                strerror(errno));
+                        _exit(125);
+                }
+                close(fd);
+        }
+        if (setns(pidfd, ATTACH_NS_FLAGS) < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: entering the VPS namespaces: %s\n",
+                        strerror(errno));
+                _exit(125);
+        }
+        if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: becoming root in the VPS: %s\n", strerror(errno));
+                _exit(125);
+        }
+        pid_t pid = fork();
+        if (pid < 0)
+                _exit(125);
+        if (pid == 0)
+                exec_inside(o, sock);
+        close(sock);
+        /* Signals from the terminal reach the command through its process group; this
+         * process only waits. */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        _exit(wait_code(pid));
+}
+
+static void copy_winsize(int from, int to)
+{
+        struct winsize ws;
+        if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+                (void)ioctl(to, TIOCSWINSZ, &ws);
+}
+
+/* Copies bytes between the caller's terminal and the pty master until the command closes it. */
+static void relay(int master)
+{
+        bool tty = isatty(STDIN_FILENO);
+        struct termios saved, raw;
+        if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+                raw = saved;
+                cfmakeraw(&raw);
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+                copy_winsize(STDIN_FILENO, master);
+        }
+        sigset_t winch, old;
+        sigemptyset(&winch);
+        sigaddset(&winch, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &winch, &old);
+        struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                                {.fd = master, .events = POLLIN}};
+        char buf[8192];
+        for (;;) {
+                struct timespec ts = {0, 200 * 1000 * 1000};
+                int n = ppoll(pfd, 2, &ts, &old);
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (tty)
+                        copy_winsize(STDIN_FILENO, master);
+                if (n <= 0)
+                        continue;
+                if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        ssize_t r = read(master, buf, sizeof(buf));
+                        if (r <= 0)
+                                break;
+                        if (write(STDOUT_FILENO, buf, (size_t)r) < 0)
+                                break;
+                }
+                if (pfd[0].revents & (POLLIN | POLLHUP)) {
+                        ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+                        if (r <= 0)
+                                pfd[0].fd = -1; /* stdin closed: keep showing output */
+                        else if (write(master, buf, (size_t)r) < 0)
+                                break;
+                }
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (tty)
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+}
+
+int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_opts *o,
+                   int *ret_status, vps_error *err)
+{
+        if (!o->argv || !o->argv[0])
+                return vps_err(err, EINVAL, "no command given");
+        _cleanup_close_ int pidfd = vps_sys_pidfd_open(t->pid, 0);
+        if (pidfd < 0)
+                return vps_err_sys(err, errno, "the VPS init (PID %d) is gone", (int)t->pid);
+        unsigned long long st;
+        int r = vps_proc_starttime(t->pid, &st, err);
+        if (r < 0)
+                return r;
+        if (st != t->starttime)
+                return vps_err(err, ESRCH, "PID %d is no longer the VPS init", (int)t->pid);
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return vps_err_sys(err, errno, "socketpair");
+        _cleanup_close_ int mine = sp[0];
+        _cleanup_close_ int theirs = sp[1];
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+                return vps_err_sys(err, errno, "fork");
+        if (pid == 0) {
+                close(mine);
+                join_and_run(t, o, pidfd, theirs);
+        }
+        close(TAKE_FD(theirs));
+        if (o->pty) {
+                _cleanup_close_ int master = recv_fd(mine);
+                if (master >= 0)
+                        relay(master);
+        }
+        *ret_status = wait_code(pid);
+        return 0;
+}

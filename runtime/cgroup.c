@@ -1,0 +1,219 @@
+/* libvps: cgroup v2 placement of VPSes. The cgroup2 mount is found in mountinfo, never
+ * assumed; only the cgroup2 tree is ever written. */
+#include "vps/cgroup.h"
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = '\0';
+}
+
+int vps_cgroup_find_mount(const char *mountinfo, char *ret, size_t size, vps_error *err)
+{
+        for (const char *line = mountinfo; line && *line;) {
+                const char *eol = strchr(line, '\n');
+                size_t len = eol ? (size_t)(eol - line) : strlen(line);
+                char buf[4096];
+                if (len < sizeof(buf)) {
+                        memcpy(buf, line, len);
+                        buf[len] = '\0';
+                        char *sep = strstr(buf, " - ");
+                        char mnt[1024];
+                        if (sep && strncmp(sep + 3, "cgroup2 ", 8) == 0 &&
+                            sscanf(buf, "%*s %*s %*s %*s %1023s", mnt) == 1) {
+                                unescape_octal(mnt);
+                                if (strlen(mnt) >= size)
+                                        return vps_err(err, ENAMETOOLONG,
+                                                       "cgroup2 mount path too long");
+                                strcpy(ret, mnt);
+                                return 0;
+                        }
+                }
+                line = eol ? eol + 1 : NULL;
+        }
+        return vps_err(err, ENOENT, "no cgroup2 file system is mounted");
+}
+
+int vps_cgroup_parse_self(const char *text, char *ret, size_t size, vps_error *err)
+{
+        for (const char *line = text; line && *line;) {
+                const char *eol = strchr(line, '\n');
+                size_t len = eol ? (size_t)(eol - line) : strlen(line);
+                if (len >= 3 && strncmp(line, "0::", 3) == 0) {
+                        if (len - 3 >= size)
+                                return vps_err(err, ENAMETOOLONG, "cgroup path too long");
+                        memcpy(ret, line + 3, len - 3);
+                        ret[len - 3] = '\0';
+                        return 0;
+                }
+                line = eol ? eol + 1 : NULL;
+        }
+        return vps_err(err, ENOENT, "no cgroup v2 entry in /proc/self/cgroup");
+}
+
+int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *err)
+{
+        _cleanup_free_ char *mi = NULL, *self = NULL;
+        int r = vps_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mi, NULL, err);
+        if (r < 0 || (r = vps_cgroup_find_mount(mi, cg->mount, sizeof(cg->mount), err)) < 0)
+                return r;
+        char rel[512];
+        if (parent_rel && *parent_rel) {
+                if (parent_rel[0] != '/' || strstr(parent_rel, "/../") ||
+                    strstr(parent_rel, "/./") || strlen(parent_rel) >= 400)
+                        return vps_err(err, EINVAL,
+                                       "invalid cgroup parent '%.80s': it must be an absolute "
+                                       "path inside the cgroup2 tree",
+                                       parent_rel);
+                (void)snprintf(rel, sizeof(rel), "%s", parent_rel);
+        } else {
+                char own[400];
+                r = vps_read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL, err);
+                if (r < 0 || (r = vps_cgroup_parse_self(self, own, sizeof(own), err)) < 0)
+                        return r;
+                (void)snprintf(rel, sizeof(rel), "%s/vps", strcmp(own, "/") == 0 ? "" : own);
+        }
+        if (snprintf(cg->parent, sizeof(cg->parent), "%s%s", cg->mount, rel) >=
+            (int)sizeof(cg->parent))
+                return vps_err(err, ENAMETOOLONG, "cgroup parent path too long");
+        r = vps_mkdir_p(cg->parent, 0755, err);
+        return r < 0 ? vps_err_wrap(err, "creating the VPS cgroup parent") : 0;
+}
+
+static int read_events_populated(const char *path)
+{
+        char p[600];
+        (void)snprintf(p, sizeof(p), "%s/cgroup.events", path);
+        _cleanup_free_ char *text = NULL;
+        vps_error e;
+        if (vps_read_file_at(AT_FDCWD, p, &text, NULL, &e) < 0)
+                return -1;
+        const char *s = strstr(text, "populated ");
+        return s ? s[10] == '1' : -1;
+}
+
+bool vps_cgroup_populated(const char *path)
+{
+        return read_events_populated(path) == 1;
+}
+
+int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, char *ret_path, size_t size,
+                      int *ret_fd, vps_error *err)
+{
+        if (snprintf(ret_path, size, "%s/%s", cg->parent, id) >= (int)size)
+                return vps_err(err, ENAMETOOLONG, "cgroup path too long");
+        if (mkdir(ret_path, 0755) < 0) {
+                if (errno != EEXIST)
+                        return vps_err_sys(err, errno, "creating cgroup %s", ret_path);
+                /* Left over from a crash: reuse it only when nothing runs in it. */
+                if (vps_cgroup_populated(ret_path))
+                        return vps_err(err, EBUSY, "cgroup %s still has processes", ret_path);
+        }
+        int fd = open(ret_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening cgroup %s", ret_path);
+        *ret_fd = fd;
+        return 0;
+}
+
+static int kill_procs(const char *path, vps_error *err)
+{
+        char p[600];
+        (void)snprintf(p, sizeof(p), "%s/cgroup.procs", path);
+        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening %s", p);
+        int pid;
+        while (fscanf(f, "%d", &pid) == 1)
+                (void)kill(pid, SIGKILL);
+        return 0;
+}
+
+int vps_cgroup_kill(const char *path, vps_error *err)
+{
+        char p[600];
+        (void)snprintf(p, sizeof(p), "%s/cgroup.kill", path);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT && access(path, F_OK) == 0)
+                        return kill_procs(path, err); /* kernel before 5.14 */
+                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening %s", p);
+        }
+        if (write(fd, "1", 1) != 1)
+                return vps_err_sys(err, errno, "writing %s", p);
+        return 0;
+}
+
+static int rmdir_tree(const char *path, int depth, vps_error *err)
+{
+        if (depth > 32)
+                return vps_err(err, ELOOP, "cgroup tree too deep at %s", path);
+        _cleanup_closedir_ DIR *d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening %s", path);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                char sub[1024];
+                if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+                        return vps_err(err, ENAMETOOLONG, "cgroup path too long");
+                int r = rmdir_tree(sub, depth + 1, err);
+                if (r < 0)
+                        return r;
+        }
+        /* Exiting tasks can keep a cgroup busy for a moment after they are reaped. */
+        for (int i = 0; i < 200; i++) {
+                if (rmdir(path) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        break;
+                struct timespec ts = {0, 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        return vps_err_sys(err, errno, "removing cgroup %s", path);
+}
+
+int vps_cgroup_remove(const char *path, vps_error *err)
+{
+        return rmdir_tree(path, 0, err);
+}
+
+bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid)
+{
+        char p[64], own[512];
+        (void)snprintf(p, sizeof(p), "/proc/%d/cgroup", pid);
+        _cleanup_free_ char *text = NULL;
+        vps_error e;
+        if (vps_read_file_at(AT_FDCWD, p, &text, NULL, &e) < 0 ||
+            vps_cgroup_parse_self(text, own, sizeof(own), &e) < 0)
+                return false;
+        size_t ml = strlen(cg->mount);
+        if (strncmp(path, cg->mount, ml) != 0)
+                return false;
+        const char *rel = path + ml;
+        size_t rl = strlen(rel);
+        return strncmp(own, rel, rl) == 0 && (own[rl] == '\0' || own[rl] == '/');
+}

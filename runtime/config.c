@@ -1,0 +1,159 @@
+/* libvps: config.json and state.json, parsed and validated with jansson, written atomically. */
+#include "vps/config.h"
+#include "vps/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+
+void vps_json_decrefp(void *p)
+{
+        json_t **j = p;
+        if (*j)
+                json_decref(*j);
+}
+
+static int get_str(json_t *o, const char *key, char *dst, size_t size, bool required,
+                   vps_error *err)
+{
+        json_t *v = json_object_get(o, key);
+        if (!v || json_is_null(v)) {
+                if (required)
+                        return vps_err(err, EBADMSG, "missing field '%s'", key);
+                dst[0] = '\0';
+                return 0;
+        }
+        if (!json_is_string(v) || json_string_length(v) >= size)
+                return vps_err(err, EBADMSG, "field '%s' must be a string of at most %zu bytes",
+                               key, size - 1);
+        memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+        return 0;
+}
+
+static int get_int(json_t *o, const char *key, long long min, long long max, long long *ret,
+                   vps_error *err)
+{
+        json_t *v = json_object_get(o, key);
+        if (!json_is_integer(v))
+                return vps_err(err, EBADMSG, "field '%s' must be an integer", key);
+        long long n = json_integer_value(v);
+        if (n < min || n > max)
+                return vps_err(err, EBADMSG, "field '%s' out of range", key);
+        *ret = n;
+        return 0;
+}
+
+int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *err)
+{
+        json_error_t jerr;
+        _cleanup_json_ json_t *o = json_loads(text, 0, &jerr);
+        if (!json_is_object(o))
+                return vps_err(err, EBADMSG, "config is not a JSON object: %s", jerr.text);
+        struct vps_config c = {0};
+        long long base = 0, count = 0, created = 0;
+        int r;
+        if ((r = get_str(o, "id", c.id, sizeof(c.id), true, err)) < 0 ||
+            (r = get_str(o, "ostemplate", c.ostemplate, sizeof(c.ostemplate), true, err)) < 0 ||
+            (r = get_str(o, "hostname", c.hostname, sizeof(c.hostname), false, err)) < 0 ||
+            (r = get_int(o, "uid_base", 1, UINT32_MAX - VPS_UID_COUNT, &base, err)) < 0 ||
+            (r = get_int(o, "uid_count", 1, VPS_UID_COUNT, &count, err)) < 0 ||
+            (r = get_int(o, "created_at", 0, INT64_MAX, &created, err)) < 0)
+                return r;
+        if ((r = vps_id_check(c.id, err)) < 0 ||
+            (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
+            (c.hostname[0] && (r = vps_hostname_check(c.hostname, err)) < 0))
+                return r;
+        c.uid_base = (uint32_t)base;
+        c.uid_count = (uint32_t)count;
+        c.created_at = created;
+        *ret = c;
+        return 0;
+}
+
+char *vps_config_to_json(const struct vps_config *c)
+{
+        _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "id", c->id,
+                                             "ostemplate", c->ostemplate, "hostname", c->hostname,
+                                             "uid_base", (json_int_t)c->uid_base, "uid_count",
+                                             (json_int_t)c->uid_count, "created_at",
+                                             (json_int_t)c->created_at);
+        return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+}
+
+static int save_text(int dfd, const char *name, char *text, vps_error *err)
+{
+        _cleanup_free_ char *t = text;
+        if (!t)
+                return vps_err(err, ENOMEM, "out of memory");
+        return vps_write_file_atomic(dfd, name, t, strlen(t), 0600, err);
+}
+
+int vps_config_load(int dfd, struct vps_config *ret, vps_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = vps_read_file_at(dfd, "config.json", &text, NULL, err);
+        if (r < 0)
+                return r;
+        r = vps_config_from_json(text, ret, err);
+        return r < 0 ? vps_err_wrap(err, "config.json") : 0;
+}
+
+int vps_config_save(int dfd, const struct vps_config *cfg, vps_error *err)
+{
+        return save_text(dfd, "config.json", vps_config_to_json(cfg), err);
+}
+
+int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
+{
+        json_error_t jerr;
+        _cleanup_json_ json_t *o = json_loads(text, 0, &jerr);
+        if (!json_is_object(o))
+                return vps_err(err, EBADMSG, "state is not a JSON object: %s", jerr.text);
+        struct vps_state s = {0};
+        long long pid = 0, st = 0, started = 0;
+        int r;
+        if ((r = get_int(o, "pid", 1, INT32_MAX, &pid, err)) < 0 ||
+            (r = get_int(o, "starttime", 0, INT64_MAX, &st, err)) < 0 ||
+            (r = get_int(o, "started_at", 0, INT64_MAX, &started, err)) < 0 ||
+            (r = get_str(o, "cgroup", s.cgroup, sizeof(s.cgroup), true, err)) < 0)
+                return r;
+        s.pid = (pid_t)pid;
+        s.starttime = (unsigned long long)st;
+        s.started_at = started;
+        *ret = s;
+        return 0;
+}
+
+char *vps_state_to_json(const struct vps_state *s)
+{
+        _cleanup_json_ json_t *o = json_pack("{s:i, s:I, s:I, s:s}", "pid", (int)s->pid,
+                                             "starttime", (json_int_t)s->starttime, "started_at",
+                                             (json_int_t)s->started_at, "cgroup", s->cgroup);
+        return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+}
+
+int vps_state_load(int dfd, struct vps_state *ret, vps_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = vps_read_file_at(dfd, "state.json", &text, NULL, err);
+        if (r < 0)
+                return r;
+        r = vps_state_from_json(text, ret, err);
+        return r < 0 ? vps_err_wrap(err, "state.json") : 0;
+}
+
+int vps_state_save(int dfd, const struct vps_state *st, vps_error *err)
+{
+        return save_text(dfd, "state.json", vps_state_to_json(st), err);
+}
+
+int vps_state_remove(int dfd, vps_error *err)
+{
+        if (unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT)
+                return vps_err_sys(err, errno, "removing state.json");
+        if (fsync(dfd) < 0)
+                return vps_err_sys(err, errno, "syncing state directory");
+        return 0;
+}

@@ -1,0 +1,187 @@
+/* libvps: file helpers: atomic writes, whole-file reads, safe recursive removal. */
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len)
+{
+        const char *p = data;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                          vps_error *err)
+{
+        char tmp[256];
+        if (snprintf(tmp, sizeof(tmp), ".%s.tmp%d", name, (int)getpid()) >= (int)sizeof(tmp))
+                return vps_err(err, ENAMETOOLONG, "file name too long: %s", name);
+        _cleanup_close_ int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+                                                              O_NOFOLLOW,
+                                        mode);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "creating %s", tmp);
+        int r = write_all(fd, data, len);
+        if (r == 0 && fchmod(fd, mode) < 0)
+                r = -errno;
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlinkat(dir_fd, tmp, 0);
+                return vps_err_sys(err, -r, "writing %s", name);
+        }
+        if (fsync(dir_fd) < 0)
+                return vps_err_sys(err, errno, "syncing the directory of %s", name);
+        return 0;
+}
+
+int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err)
+{
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening %s", name);
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return vps_err(err, ENOMEM, "out of memory");
+        for (;;) {
+                if (len + 1 >= cap) {
+                        if (cap >= 16 * 1024 * 1024)
+                                return vps_err(err, EFBIG, "%s is too large", name);
+                        char *n = realloc(buf, cap * 2);
+                        if (!n)
+                                return vps_err(err, ENOMEM, "out of memory");
+                        buf = n;
+                        cap *= 2;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return vps_err_sys(err, errno, "reading %s", name);
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int rm_children(int dfd, dev_t dev, vps_error *err);
+
+static int rm_entry(int dfd, const char *name, dev_t dev, vps_error *err)
+{
+        struct stat st;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "stat %s", name);
+        if (S_ISDIR(st.st_mode)) {
+                if (st.st_dev != dev)
+                        return vps_err(err, EBUSY, "%s is a mount point, not removing it", name);
+                _cleanup_close_ int child = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                                      O_CLOEXEC);
+                if (child < 0)
+                        return vps_err_sys(err, errno, "opening %s", name);
+                int r = rm_children(child, dev, err);
+                if (r < 0)
+                        return vps_err_wrap(err, "%s", name);
+                if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return vps_err_sys(err, errno, "removing %s", name);
+                return 0;
+        }
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return vps_err_sys(err, errno, "removing %s", name);
+        return 0;
+}
+
+static int rm_children(int dfd, dev_t dev, vps_error *err)
+{
+        int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return vps_err_sys(err, errno, "dup");
+        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                close(dup_fd);
+                return vps_err_sys(err, errno, "fdopendir");
+        }
+        struct dirent *de;
+        while ((errno = 0, de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                int r = rm_entry(dfd, de->d_name, dev, err);
+                if (r < 0)
+                        return r;
+        }
+        if (errno)
+                return vps_err_sys(err, errno, "readdir");
+        return 0;
+}
+
+int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err)
+{
+        struct stat st;
+        if (fstat(dir_fd, &st) < 0)
+                return vps_err_sys(err, errno, "stat");
+        return rm_entry(dir_fd, name, st.st_dev, err);
+}
+
+int vps_mkdir_p(const char *path, mode_t mode, vps_error *err)
+{
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return vps_err(err, ENOMEM, "out of memory");
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return vps_err_sys(err, errno, "creating %s", p);
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "creating %s", p);
+        return 0;
+}
+
+int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err)
+{
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_free_ char *buf = NULL;
+        int r = vps_read_file_at(AT_FDCWD, path, &buf, NULL, err);
+        if (r < 0)
+                return r == -ENOENT ? vps_err(err, ESRCH, "process %d is gone", (int)pid) : r;
+        /* comm may contain spaces and parentheses: fields resume after the last ')'. */
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return vps_err(err, EBADMSG, "cannot parse %s", path);
+        p++;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return vps_err(err, EBADMSG, "cannot parse %s", path);
+        }
+        *ret = strtoull(p + 1, NULL, 10);
+        return 0;
+}

@@ -1,0 +1,26 @@
+/* Running a process inside a running VPS (vpsctl exec / enter). */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "vps/error.h"
+
+struct vps_attach_target {
+        pid_t pid;                    /* host PID of the VPS init */
+        unsigned long long starttime; /* its /proc/PID/stat start time, to refuse a reused PID */
+        const char *cgroup;           /* absolute host path of the VPS cgroup, or NULL */
+};
+
+struct vps_attach_opts {
+        char *const *argv; /* command and arguments; argv[0] is looked up in PATH */
+        bool pty;          /* give the command a new pty inside the VPS and relay
+                            * the caller's terminal to it (enter, exec -t) */
+        const char *cwd;   /* working directory inside; NULL means "/" or $HOME */
+};
+
+/* Runs argv inside the VPS and waits for it. On success returns 0 and stores in
+ * *ret_status the command's exit code as a shell reports it (128 + N when killed by
+ * signal N). The caller's stdin, stdout and stderr are the command's (pty=false). */
+int vps_attach_run(const struct vps_attach_target *target, const struct vps_attach_opts *opts,
+                   int *ret_status, vps_error *err);

@@ -1,0 +1,33 @@
+/* cgroup v2: where VPS cgroups live, creating, killing and removing them. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vps/error.h"
+
+struct vps_cgroups {
+        char mount[256];  /* the cgroup2 mount point, from /proc/self/mountinfo */
+        char parent[512]; /* absolute host path of the parent of all VPS cgroups */
+};
+
+/* Finds the cgroup2 mount point in a mountinfo text (testable without /proc). */
+int vps_cgroup_find_mount(const char *mountinfo, char *ret, size_t size, vps_error *err);
+/* The v2 path ("0::/x") from a /proc/PID/cgroup text. */
+int vps_cgroup_parse_self(const char *proc_cgroup, char *ret, size_t size, vps_error *err);
+
+/* Locates the cgroup2 tree and the parent: parent_rel is a path relative to the cgroup2 mount
+ * ("/vps-test"), or NULL for "<vpsd's own cgroup>/vps". Creates the parent. */
+int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *err);
+
+/* Creates (or reuses, when empty) the cgroup of VPS id; returns an fd for CLONE_INTO_CGROUP
+ * and its path. */
+int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, char *ret_path, size_t size,
+                      int *ret_fd, vps_error *err);
+bool vps_cgroup_populated(const char *path);
+/* Kills every process in the cgroup (cgroup.kill). */
+int vps_cgroup_kill(const char *path, vps_error *err);
+/* Removes the cgroup and any sub-cgroups the guest made; ENOENT is not an error. */
+int vps_cgroup_remove(const char *path, vps_error *err);
+/* Is pid a member of path (or of a cgroup below it)? */
+bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid);

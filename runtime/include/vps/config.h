@@ -1,0 +1,43 @@
+/* A VPS's configuration (config.json, the truth) and its run state (state.json). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vps/error.h"
+#include "vps/util.h"
+
+struct json_t;
+
+#define VPS_UID_COUNT 65536u
+
+struct vps_config {
+        char id[VPS_ID_MAX + 1];
+        char ostemplate[VPS_ID_MAX + 1];
+        char hostname[VPS_HOSTNAME_MAX + 1];
+        uint32_t uid_base; /* first host uid and gid of the VPS's range */
+        uint32_t uid_count;
+        int64_t created_at;
+};
+
+struct vps_state {
+        pid_t pid;
+        unsigned long long starttime;
+        int64_t started_at;
+        char cgroup[512]; /* absolute host path of the VPS cgroup */
+};
+
+/* Parses config.json text; every field is validated. */
+int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *err);
+/* The JSON text of a config (caller frees). */
+char *vps_config_to_json(const struct vps_config *cfg);
+int vps_config_load(int vps_dir_fd, struct vps_config *ret, vps_error *err);
+int vps_config_save(int vps_dir_fd, const struct vps_config *cfg, vps_error *err);
+
+int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err);
+char *vps_state_to_json(const struct vps_state *st);
+/* Loads state.json: returns 0 and fills *ret, or -ENOENT when the VPS has no state. */
+int vps_state_load(int vps_dir_fd, struct vps_state *ret, vps_error *err);
+int vps_state_save(int vps_dir_fd, const struct vps_state *st, vps_error *err);
+int vps_state_remove(int vps_dir_fd, vps_error *err);

@@ -1,0 +1,70 @@
+/* The set of VPSes under one state root, and the operations on them. vpsd owns one manager;
+ * the event loop watches each running VPS's pidfd and console fd. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vps/cgroup.h"
+#include "vps/config.h"
+#include "vps/error.h"
+
+struct json_t;
+
+enum vps_status { VPS_STOPPED, VPS_RUNNING, VPS_STOPPING };
+
+struct vps_inst {
+        struct vps_config cfg;
+        struct vps_state st; /* valid while not stopped */
+        enum vps_status status;
+        int dir_fd;          /* ROOT/vps/ID */
+        int pidfd;           /* the init, -1 when stopped */
+        int console_fd;      /* pty master, -1 when stopped or after a daemon restart */
+        bool is_child;       /* started by this vpsd: its exit status can be read */
+        void *loop_data;     /* owned by the event loop */
+};
+
+struct vps_manager {
+        char root[400];
+        int root_fd, vps_fd, tpl_fd, lock_fd;
+        struct vps_cgroups cg;
+        struct vps_inst **v;
+        size_t n, cap;
+};
+
+#define VPS_UID_START 2000000u
+
+/* Opens (creating) the state root, takes its lock, loads every VPS and re-adopts the running
+ * ones (state.json + start time + cgroup membership + pidfd_open). */
+int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
+                     vps_error *err);
+void vps_manager_close(struct vps_manager *m);
+struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err);
+
+int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
+                       const char *hostname, struct vps_inst **ret, vps_error *err);
+/* Only a stopped VPS can be destroyed. */
+int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
+                             vps_error *err);
+
+int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* Sends the template's halt signal; the VPS becomes VPS_STOPPING until its init exits. */
+int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* Kills every process of the VPS (cgroup.kill). */
+int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* After the pidfd became readable: collects the exit, removes the cgroup and state.
+ * *ret_reboot tells whether the guest asked for a reboot (reboot(2) in its pid namespace). */
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot,
+                     vps_error *err);
+
+struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
+struct json_t *vps_manager_list_json(const struct vps_manager *m);
+
+/* Templates (runtime/template_store.c). */
+int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *err);
+int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret,
+                     vps_error *err);
+int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
+                       vps_error *err);
+int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);

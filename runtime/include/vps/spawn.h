@@ -1,0 +1,36 @@
+/* Starting a VPS's init in fresh namespaces (the hot path: syscalls only, no processes). */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vps/error.h"
+
+struct vps_spawn_params {
+        const char *hostname;
+        const char *vps_dir;     /* ROOT/vps/ID: holds upper/, work/, lower/, rootfs/. A path,
+                                  * not an fd: the child must resolve it in its own mount
+                                  * namespace (an fd would point into vpsd's). */
+        const char *lower_path;  /* the template's rootfs on the host */
+        const char *init_path;   /* inside the guest, e.g. /sbin/init */
+        uint32_t uid_base;
+        uint32_t uid_count;
+        int cgroup_fd;           /* the VPS cgroup, for CLONE_INTO_CGROUP */
+        int console_fd;          /* pty slave: the init's stdio and /dev/console */
+        /* Called in the parent once the child's namespaces exist, before it builds its root
+         * (for networking). May be NULL. */
+        int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);
+        void *userdata;
+};
+
+struct vps_spawn_result {
+        pid_t pid;
+        int pidfd;
+        unsigned long long starttime;
+};
+
+int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err);
+
+/* Child side (runtime/mounts.c): build the root from the idmapped lower mount and pivot into
+ * it, then mount the table. Runs in the VPS's namespaces as its root. */
+int vps_child_build_root(const char *vps_dir, int lower_mnt_fd, int console_fd, vps_error *err);

@@ -1,0 +1,39 @@
+/* Small helpers shared by libvps, vpsd and vpsctl: IDs, sizes, files written atomically. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vps/error.h"
+
+#define VPS_ID_MAX 63
+#define VPS_HOSTNAME_MAX 63
+
+/* [A-Za-z0-9][A-Za-z0-9_-]{0,62} */
+bool vps_id_valid(const char *id);
+int vps_id_check(const char *id, vps_error *err);
+/* Template names follow the same rule, with '.' also allowed after the first character. */
+int vps_template_name_check(const char *name, vps_error *err);
+/* RFC 1123 host name: labels of [A-Za-z0-9-], not starting or ending with '-', 63 chars max. */
+int vps_hostname_check(const char *hostname, vps_error *err);
+
+/* "512M", "1G", "1.5G", "100", "unlimited" (UINT64_MAX). Binary units K M G T P. */
+int vps_size_parse(const char *s, uint64_t *ret_bytes, vps_error *err);
+/* Signal names as in meta.json: "SIGTERM", "SIGRTMIN+3", or a number. */
+int vps_signal_parse(const char *s, int *ret_sig, vps_error *err);
+
+/* Writes data to dir_fd/name atomically: temp file, fsync, rename, fsync of the directory. */
+int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                          vps_error *err);
+/* Reads a whole (small) file; *ret is NUL terminated. */
+int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err);
+/* Removes dir_fd/name and everything below it without following symlinks or crossing
+ * mount points. ENOENT is not an error. */
+int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err);
+/* mkdir -p with a mode for the directories it creates. */
+int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
+
+/* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. */
+int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err);

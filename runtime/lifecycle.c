@@ -1,0 +1,190 @@
+/* libvps: start, halt, kill and reap of one VPS, and its JSON view. */
+#include "templates/templates.h"
+#include "vps/cleanup.h"
+#include "vps/console.h"
+#include "vps/manager.h"
+#include "vps/spawn.h"
+#include "vps/syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tpl_info {
+        char rootfs[600];
+        char init[256];
+        int halt_signal;
+};
+
+static int template_info(struct vps_manager *m, const char *name, struct tpl_info *ret,
+                         vps_error *err)
+{
+        _cleanup_json_ json_t *meta = NULL;
+        int r = vps_template_get(m, name, &meta, err);
+        if (r < 0)
+                return r;
+        const char *init = json_string_value(json_object_get(meta, "init"));
+        const char *sig = json_string_value(json_object_get(meta, "halt_signal"));
+        if (!init || init[0] != '/' || strlen(init) >= sizeof(ret->init))
+                return vps_err(err, EBADMSG, "template '%s': bad init path", name);
+        if ((r = vps_signal_parse(sig ? sig : "SIGTERM", &ret->halt_signal, err)) < 0)
+                return vps_err_wrap(err, "template '%s'", name);
+        strcpy(ret->init, init);
+        (void)snprintf(ret->rootfs, sizeof(ret->rootfs), "%s/templates/%s/rootfs", m->root,
+                       name);
+        return 0;
+}
+
+int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EALREADY, "VPS %s is already running", vi->cfg.id);
+        struct tpl_info t;
+        int r = template_info(m, vi->cfg.ostemplate, &t, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        struct vps_state st = {0};
+        _cleanup_close_ int cg_fd = -1;
+        r = vps_cgroup_create(&m->cg, vi->cfg.id, st.cgroup, sizeof(st.cgroup), &cg_fd, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        _cleanup_close_ int master = -1, slave = -1;
+        r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
+        struct vps_spawn_result res = {.pidfd = -1};
+        if (r == 0) {
+                char dir[600];
+                (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);
+                struct vps_spawn_params p = {
+                        .hostname = vi->cfg.hostname,
+                        .vps_dir = dir,
+                        .lower_path = t.rootfs,
+                        .init_path = t.init,
+                        .uid_base = vi->cfg.uid_base,
+                        .uid_count = vi->cfg.uid_count,
+                        .cgroup_fd = cg_fd,
+                        .console_fd = slave,
+                };
+                r = vps_spawn(&p, &res, err);
+        }
+        if (r == 0) {
+                st.pid = res.pid;
+                st.starttime = res.starttime;
+                st.started_at = time(NULL);
+                r = vps_state_save(vi->dir_fd, &st, err);
+                if (r < 0) {
+                        (void)vps_sys_pidfd_send_signal(res.pidfd, SIGKILL, NULL, 0);
+                        (void)waitpid(res.pid, NULL, 0);
+                        close(res.pidfd);
+                }
+        }
+        if (r < 0) {
+                vps_error e;
+                (void)vps_cgroup_kill(st.cgroup, &e);
+                (void)vps_cgroup_remove(st.cgroup, &e);
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        }
+        vi->st = st;
+        vi->pidfd = res.pidfd;
+        vi->console_fd = TAKE_FD(master);
+        vi->is_child = true;
+        vi->status = VPS_RUNNING;
+        return 0;
+}
+
+int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (vi->status == VPS_STOPPED)
+                return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        struct tpl_info t;
+        int sig = SIGTERM;
+        vps_error e;
+        if (template_info(m, vi->cfg.ostemplate, &t, &e) == 0)
+                sig = t.halt_signal;
+        vi->status = VPS_STOPPING;
+        if (vps_sys_pidfd_send_signal(vi->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+                return vps_err_sys(err, errno, "signalling VPS %s", vi->cfg.id);
+        return 0;
+}
+
+int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        (void)m;
+        if (vi->status == VPS_STOPPED)
+                return 0;
+        vi->status = VPS_STOPPING;
+        int r = vps_cgroup_kill(vi->st.cgroup, err);
+        /* Killing the init of a pid namespace kills everything in it, cgroup or not. */
+        if (vps_sys_pidfd_send_signal(vi->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH &&
+            r == 0)
+                r = vps_err_sys(err, errno, "killing VPS %s", vi->cfg.id);
+        return r;
+}
+
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot,
+                     vps_error *err)
+{
+        (void)m;
+        *ret_reboot = false;
+        if (vi->is_child) {
+                siginfo_t si = {0};
+                if (waitid(P_PIDFD, (id_t)vi->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+                    si.si_pid == 0)
+                        return vps_err(err, EAGAIN, "VPS %s is still running", vi->cfg.id);
+                /* reboot(2) in a pid namespace ends its init with SIGHUP (restart) or SIGINT
+                 * (halt, poweroff). A reboot during a requested stop stays a stop. */
+                *ret_reboot = si.si_code == CLD_KILLED && si.si_status == SIGHUP &&
+                              vi->status == VPS_RUNNING;
+        }
+        vps_error e;
+        (void)vps_cgroup_kill(vi->st.cgroup, &e);
+        int r = vps_cgroup_remove(vi->st.cgroup, err);
+        int r2 = vps_state_remove(vi->dir_fd, r < 0 ? &e : err);
+        vps_closep(&vi->pidfd);
+        vps_closep(&vi->console_fd);
+        memset(&vi->st, 0, sizeof(vi->st));
+        vi->status = VPS_STOPPED;
+        vi->is_child = false;
+        return r < 0 ? r : r2;
+}
+
+static const char *status_name(enum vps_status s)
+{
+        return s == VPS_RUNNING ? "running" : s == VPS_STOPPING ? "stopping" : "stopped";
+}
+
+json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
+{
+        bool up = vi->status != VPS_STOPPED;
+        char root[600];
+        (void)snprintf(root, sizeof(root), "%s/vps/%s", m->root, vi->cfg.id);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:[], s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
+                              "status", status_name(vi->status), "hostname", vi->cfg.hostname,
+                              "ip", "ostemplate", vi->cfg.ostemplate, "uid_base",
+                              (json_int_t)vi->cfg.uid_base, "uid_count",
+                              (json_int_t)vi->cfg.uid_count, "root", root, "created_at",
+                              (json_int_t)vi->cfg.created_at);
+        if (!o)
+                return NULL;
+        json_object_set_new(o, "pid", up ? json_integer(vi->st.pid) : json_null());
+        json_object_set_new(o, "pid_starttime",
+                            up ? json_integer((json_int_t)vi->st.starttime) : json_null());
+        json_object_set_new(o, "cgroup", up ? json_string(vi->st.cgroup) : json_null());
+        json_object_set_new(o, "started_at",
+                            up ? json_integer((json_int_t)vi->st.started_at) : json_null());
+        json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
+        return o;
+}
+
+json_t *vps_manager_list_json(const struct vps_manager *m)
+{
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < m->n; i++)
+                json_array_append_new(arr, vps_inst_to_json(m, m->v[i]));
+        return arr;
+}

@@ -1,0 +1,312 @@
+/* libvps: the VPSes under one state root: loading and re-adopting them, create, destroy,
+ * start, halt, kill and reap. ROOT/vps/ID/ holds config.json (the truth), state.json (while
+ * running), upper/ and work/ (the VPS's own data), lower/ and rootfs/ (mount points used only
+ * inside the VPS's mount namespace), console.log. */
+#include "templates/templates.h"
+#include "vps/cleanup.h"
+#include "vps/console.h"
+#include "vps/manager.h"
+#include "vps/spawn.h"
+#include "vps/syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void inst_free(struct vps_inst *vi)
+{
+        if (!vi)
+                return;
+        if (vi->dir_fd >= 0)
+                close(vi->dir_fd);
+        if (vi->pidfd >= 0)
+                close(vi->pidfd);
+        if (vi->console_fd >= 0)
+                close(vi->console_fd);
+        free(vi);
+}
+
+static int add_inst(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (m->n == m->cap) {
+                size_t cap = m->cap ? m->cap * 2 : 64;
+                struct vps_inst **v = realloc(m->v, cap * sizeof(*v));
+                if (!v)
+                        return vps_err(err, ENOMEM, "out of memory");
+                m->v = v;
+                m->cap = cap;
+        }
+        m->v[m->n++] = vi;
+        return 0;
+}
+
+static void remove_inst(struct vps_manager *m, struct vps_inst *vi)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (m->v[i] == vi) {
+                        m->v[i] = m->v[--m->n];
+                        break;
+                }
+        inst_free(vi);
+}
+
+struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err)
+{
+        if (vps_id_check(id, err) < 0)
+                return NULL;
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->v[i]->cfg.id, id) == 0)
+                        return m->v[i];
+        vps_err(err, ENOENT, "VPS %s does not exist", id);
+        return NULL;
+}
+
+/* A stale state: the init is gone (or the PID was reused). Remove what it left. */
+static void clear_stale(struct vps_inst *vi)
+{
+        vps_error e;
+        if (vi->st.cgroup[0]) {
+                (void)vps_cgroup_kill(vi->st.cgroup, &e);
+                (void)vps_cgroup_remove(vi->st.cgroup, &e);
+        }
+        (void)vps_state_remove(vi->dir_fd, &e);
+        memset(&vi->st, 0, sizeof(vi->st));
+        vi->status = VPS_STOPPED;
+}
+
+static void adopt(struct vps_manager *m, struct vps_inst *vi)
+{
+        vps_error e;
+        if (vps_state_load(vi->dir_fd, &vi->st, &e) < 0) {
+                memset(&vi->st, 0, sizeof(vi->st));
+                return;
+        }
+        unsigned long long st;
+        int pidfd = vps_sys_pidfd_open(vi->st.pid, 0);
+        if (pidfd >= 0 && vps_proc_starttime(vi->st.pid, &st, &e) == 0 &&
+            st == vi->st.starttime && vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
+                vi->pidfd = pidfd;
+                vi->status = VPS_RUNNING;
+                return;
+        }
+        if (pidfd >= 0)
+                close(pidfd);
+        clear_stale(vi);
+}
+
+static int load_one(struct vps_manager *m, const char *name, vps_error *err)
+{
+        struct vps_inst *vi = calloc(1, sizeof(*vi));
+        if (!vi)
+                return vps_err(err, ENOMEM, "out of memory");
+        vi->pidfd = vi->console_fd = -1;
+        vi->dir_fd = openat(m->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = vi->dir_fd < 0 ? vps_err_sys(err, errno, "opening %s", name)
+                               : vps_config_load(vi->dir_fd, &vi->cfg, err);
+        if (r == 0 && strcmp(vi->cfg.id, name) != 0)
+                r = vps_err(err, EBADMSG, "config.json names VPS %s", vi->cfg.id);
+        if (r == 0) {
+                adopt(m, vi);
+                r = add_inst(m, vi, err);
+        }
+        if (r < 0)
+                inst_free(vi);
+        return r < 0 ? vps_err_wrap(err, "loading VPS %s", name) : 0;
+}
+
+/* Debris of a create or destroy that a crash interrupted starts with '.'. */
+static int load_all(struct vps_manager *m, vps_error *err)
+{
+        int dup_fd = fcntl(m->vps_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_closedir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!d) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return vps_err_sys(err, errno, "reading %s/vps", m->root);
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                vps_error e;
+                if (de->d_name[0] == '.') {
+                        (void)vps_rm_rf_at(m->vps_fd, de->d_name, &e);
+                        continue;
+                }
+                if (!vps_id_valid(de->d_name))
+                        continue;
+                int r = load_one(m, de->d_name, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
+{
+        if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "creating %s", name);
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening %s", name);
+        return fd;
+}
+
+int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
+                     vps_error *err)
+{
+        memset(m, 0, sizeof(*m));
+        m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = -1;
+        if (root[0] != '/' || strlen(root) >= sizeof(m->root))
+                return vps_err(err, EINVAL, "the state root must be an absolute path: %s", root);
+        strcpy(m->root, root);
+        int r = vps_mkdir_p(root, 0711, err);
+        if (r < 0)
+                return r;
+        m->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->root_fd < 0)
+                return vps_err_sys(err, errno, "opening %s", root);
+        /* VPS processes run as unprivileged host ids and must traverse to their dirs. */
+        (void)fchmod(m->root_fd, 0711);
+        m->lock_fd = openat(m->root_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (m->lock_fd < 0)
+                return vps_err_sys(err, errno, "opening %s/.lock", root);
+        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK
+                               ? vps_err(err, EBUSY, "another vpsd is using %s", root)
+                               : vps_err_sys(err, errno, "locking %s", root);
+        if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0711, err)) < 0 ||
+            (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0755, err)) < 0)
+                return r;
+        if ((r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
+                return r;
+        return load_all(m, err);
+}
+
+void vps_manager_close(struct vps_manager *m)
+{
+        for (size_t i = 0; i < m->n; i++)
+                inst_free(m->v[i]);
+        free(m->v);
+        m->v = NULL;
+        m->n = m->cap = 0;
+        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd};
+        for (size_t i = 0; i < 4; i++)
+                vps_closep(fds[i]);
+}
+
+/* The lowest 65536-id range no other VPS has. */
+static uint32_t alloc_uid_base(const struct vps_manager *m)
+{
+        for (uint32_t base = VPS_UID_START;; base += VPS_UID_COUNT) {
+                bool used = false;
+                for (size_t i = 0; i < m->n && !used; i++)
+                        used = m->v[i]->cfg.uid_base == base;
+                if (!used)
+                        return base;
+        }
+}
+
+static int make_vps_dir(struct vps_manager *m, const char *tmp, const struct vps_config *cfg,
+                        vps_error *err)
+{
+        if (mkdirat(m->vps_fd, tmp, 0711) < 0)
+                return vps_err_sys(err, errno, "creating %s", tmp);
+        _cleanup_close_ int dfd = openat(m->vps_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return vps_err_sys(err, errno, "opening %s", tmp);
+        static const struct {
+                const char *name;
+                mode_t mode;
+                bool owned; /* by the VPS's root */
+        } dirs[] = {{"upper", 0755, true}, {"work", 0700, true}, {"lower", 0755, false},
+                    {"rootfs", 0755, false}};
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                if (mkdirat(dfd, dirs[i].name, dirs[i].mode) < 0)
+                        return vps_err_sys(err, errno, "creating %s", dirs[i].name);
+                if (dirs[i].owned &&
+                    fchownat(dfd, dirs[i].name, cfg->uid_base, cfg->uid_base, 0) < 0)
+                        return vps_err_sys(err, errno, "chown %s", dirs[i].name);
+        }
+        return vps_config_save(dfd, cfg, err);
+}
+
+int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
+                       const char *hostname, struct vps_inst **ret, vps_error *err)
+{
+        int r = vps_id_check(id, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->v[i]->cfg.id, id) == 0)
+                        return vps_err(err, EEXIST, "VPS %s already exists", id);
+        _cleanup_json_ json_t *meta = NULL;
+        if ((r = vps_template_get(m, ostemplate, &meta, err)) < 0)
+                return r;
+        if (hostname && *hostname && (r = vps_hostname_check(hostname, err)) < 0)
+                return r;
+        struct vps_config cfg = {.uid_base = alloc_uid_base(m),
+                                 .uid_count = VPS_UID_COUNT,
+                                 .created_at = time(NULL)};
+        (void)snprintf(cfg.id, sizeof(cfg.id), "%s", id);
+        (void)snprintf(cfg.ostemplate, sizeof(cfg.ostemplate), "%s", ostemplate);
+        const char *h = hostname && *hostname ? hostname : id;
+        (void)snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", h);
+        char tmp[96];
+        (void)snprintf(tmp, sizeof(tmp), ".new-%s", id);
+        vps_error ignored;
+        (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
+        r = make_vps_dir(m, tmp, &cfg, err);
+        if (r == 0 && renameat2(m->vps_fd, tmp, m->vps_fd, id, RENAME_NOREPLACE) < 0)
+                r = errno == EEXIST ? vps_err(err, EEXIST, "VPS %s already exists", id)
+                                    : vps_err_sys(err, errno, "publishing VPS %s", id);
+        if (r == 0 && fsync(m->vps_fd) < 0)
+                r = vps_err_sys(err, errno, "syncing %s/vps", m->root);
+        if (r < 0) {
+                (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
+                (void)vps_rm_rf_at(m->vps_fd, id, &ignored); /* only if the sync failed */
+                return vps_err_wrap(err, "creating VPS %s", id);
+        }
+        r = load_one(m, id, err);
+        if (r < 0)
+                return r;
+        *ret = m->v[m->n - 1];
+        return 0;
+}
+
+int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
+                               vi->cfg.id);
+        char trash[96];
+        (void)snprintf(trash, sizeof(trash), ".del-%s", vi->cfg.id);
+        if (renameat(m->vps_fd, vi->cfg.id, m->vps_fd, trash) < 0)
+                return vps_err_sys(err, errno, "destroying VPS %s", vi->cfg.id);
+        (void)fsync(m->vps_fd);
+        remove_inst(m, vi);
+        return vps_rm_rf_at(m->vps_fd, trash, err);
+}
+
+int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
+                             vps_error *err)
+{
+        int r = vps_hostname_check(hostname, err);
+        if (r < 0)
+                return r;
+        struct vps_config c = vi->cfg;
+        (void)snprintf(c.hostname, sizeof(c.hostname), "%s", hostname);
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}

@@ -1,0 +1,187 @@
+/* libvps, child side: the VPS root. Runs in the VPS's user and mount namespaces as its root.
+ * Order matters:
+ *   1. the whole inherited tree becomes a slave, so nothing propagates back to the host;
+ *   2. the idmapped template moves onto lower/, the overlay goes onto rootfs/ (relative paths
+ *      from the VPS dir, which is vpsd's, never the guest's);
+ *   3. host objects the guest needs (device nodes, the console) are cloned as detached
+ *      mounts;
+ *   4. the table below is mounted on targets resolved inside the guest root
+ *      (RESOLVE_IN_ROOT): a symlink the guest planted can only point inside its own root;
+ *   5. pivot_root; the old root is detached. */
+#include "vps/cleanup.h"
+#include "vps/safepath.h"
+#include "vps/spawn.h"
+#include "vps/syscalls.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct mount_entry {
+        const char *source, *target, *fstype;
+        unsigned long flags;
+        const char *data;
+};
+
+static const struct mount_entry mount_table[] = {
+        {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        {"sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
+        {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+         "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+        {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+        {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"},
+};
+
+/* Host device nodes bound into the guest's /dev (a user namespace cannot mknod). */
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+#define N_DEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
+
+static const struct {
+        const char *target, *link;
+} dev_links[] = {
+        {"/dev/ptmx", "pts/ptmx"},       {"/dev/fd", "/proc/self/fd"},
+        {"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"},
+        {"/dev/stderr", "/proc/self/fd/2"},
+};
+
+static int mount_overlay(const char *vps_dir, int lower_fd, vps_error *err)
+{
+        if (chdir(vps_dir) < 0)
+                return vps_err_sys(err, errno, "entering %s", vps_dir);
+        if (vps_sys_move_mount(lower_fd, "", AT_FDCWD, "lower", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return vps_err_sys(err, errno, "attaching the template");
+        if (mount("overlay", "rootfs", "overlay", 0,
+                  "lowerdir=lower,upperdir=upper,workdir=work") < 0)
+                return vps_err_sys(err, errno, "mounting the overlay root");
+        return 0;
+}
+
+static int clone_file(int dfd, const char *path, vps_error *err)
+{
+        int fd = vps_sys_open_tree(dfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "cloning %s", path);
+        return fd;
+}
+
+static int pivot(vps_error *err)
+{
+        if (chdir("rootfs") < 0)
+                return vps_err_sys(err, errno, "entering the root");
+        if (vps_sys_pivot_root(".", ".") < 0)
+                return vps_err_sys(err, errno, "pivot_root");
+        if (umount2(".", MNT_DETACH) < 0)
+                return vps_err_sys(err, errno, "detaching the host root");
+        if (chdir("/") < 0)
+                return vps_err_sys(err, errno, "chdir /");
+        return 0;
+}
+
+/* Mounts onto a target resolved inside the guest root, through its /proc/self/fd link. */
+static int mount_at(int root_fd, const struct mount_entry *m, vps_error *err)
+{
+        _cleanup_close_ int t = vps_ensure_in_root(root_fd, m->target, 1, err);
+        if (t < 0)
+                return t;
+        char via[64];
+        (void)snprintf(via, sizeof(via), "/proc/self/fd/%d", t);
+        if (mount(m->source, via, m->fstype, m->flags, m->data) < 0)
+                return vps_err_sys(err, errno, "mounting %s on %s", m->fstype, m->target);
+        return 0;
+}
+
+static int attach_at(int root_fd, int fd, const char *target, vps_error *err)
+{
+        _cleanup_close_ int t = vps_ensure_in_root(root_fd, target, 0, err);
+        if (t < 0)
+                return t;
+        if (vps_sys_move_mount(fd, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+            0)
+                return vps_err_sys(err, errno, "binding %s", target);
+        return 0;
+}
+
+static int populate_dev(int root_fd, const int *dev_fds, int console_fd, vps_error *err)
+{
+        char path[64];
+        int r;
+        for (size_t i = 0; i < N_DEV; i++) {
+                (void)snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+                if ((r = attach_at(root_fd, dev_fds[i], path, err)) < 0)
+                        return r;
+        }
+        if ((r = attach_at(root_fd, console_fd, "/dev/console", err)) < 0)
+                return r;
+        _cleanup_close_ int dev = vps_open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY, 0, err);
+        if (dev < 0)
+                return dev;
+        for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
+                if (symlinkat(dev_links[i].link, dev, dev_links[i].target + 5) < 0 &&
+                    errno != EEXIST)
+                        return vps_err_sys(err, errno, "linking %s", dev_links[i].target);
+        return 0;
+}
+
+static int clone_console(int console_fd, vps_error *err)
+{
+        /* The console fd belongs to vpsd's mount namespace; clone it by its path in ours
+         * (our copy of the host's /dev/pts). */
+        char link[64], pts[128];
+        (void)snprintf(link, sizeof(link), "/proc/self/fd/%d", console_fd);
+        ssize_t n = readlink(link, pts, sizeof(pts) - 1);
+        if (n < 0)
+                return vps_err_sys(err, errno, "finding the console pty");
+        pts[n] = '\0';
+        return clone_file(AT_FDCWD, pts, err);
+}
+
+static void close_all(int *fds, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+static int build_tree(int root_fd, int console_fd, vps_error *err)
+{
+        int fds[N_DEV + 1], r = 0;
+        for (size_t i = 0; i < N_DEV + 1; i++)
+                fds[i] = -1;
+        char path[64];
+        for (size_t i = 0; i < N_DEV && r >= 0; i++) {
+                (void)snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+                r = fds[i] = clone_file(AT_FDCWD, path, err);
+        }
+        if (r >= 0)
+                r = fds[N_DEV] = clone_console(console_fd, err);
+        for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++)
+                r = mount_at(root_fd, &mount_table[i], err);
+        if (r >= 0)
+                r = populate_dev(root_fd, fds, fds[N_DEV], err);
+        close_all(fds, N_DEV + 1);
+        return r < 0 ? r : 0;
+}
+
+int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, vps_error *err)
+{
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return vps_err_sys(err, errno, "making the mount tree a slave");
+        int r = mount_overlay(vps_dir, lower_fd, err);
+        if (r < 0)
+                return r;
+        /* proc and sysfs may only be mounted while the host's are visible in this namespace
+         * (mount_too_revealing), so the table is mounted before pivot_root. */
+        _cleanup_close_ int root_fd = open("rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return vps_err_sys(err, errno, "opening the root");
+        if ((r = build_tree(root_fd, console_fd, err)) < 0)
+                return r;
+        return pivot(err);
+}

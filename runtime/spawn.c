@@ -1,0 +1,222 @@
+/* libvps: clone3 of a VPS init into new namespaces and its cgroup, with the parent/child
+ * handshake. Sync points, in order:
+ *   1. parent: clone3 (NEWUSER|NEWNS|NEWPID|NEWUTS|NEWIPC|NEWNET|NEWCGROUP, INTO_CGROUP, PIDFD)
+ *   2. parent: writes uid_map/gid_map, runs the hook (network), makes the idmapped lower mount
+ *   3. parent -> child: "go" with the lower mount fd (SCM_RIGHTS)
+ *   4. child: becomes root in its user namespace, builds its root, execs init
+ *   5. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
+#include "vps/cleanup.h"
+#include "vps/spawn.h"
+#include "vps/syscalls.h"
+#include "vps/util.h"
+#include "netsetup/netsetup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int send_fd(int sock, int fd)
+{
+        char byte = 'g';
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+                msg.msg_control = u.buf;
+                msg.msg_controllen = sizeof(u.buf);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock, int *ret_fd)
+{
+        char byte;
+        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf)};
+        ssize_t n;
+        while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+                ;
+        if (n <= 0)
+                return n < 0 ? -errno : -EPIPE;
+        *ret_fd = -1;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        if (c && c->cmsg_type == SCM_RIGHTS)
+                memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+        return 0;
+}
+
+static int set_console(int fd, vps_error *err)
+{
+        if (setsid() < 0)
+                return vps_err_sys(err, errno, "setsid");
+        if (ioctl(fd, TIOCSCTTY, 0) < 0)
+                return vps_err_sys(err, errno, "making the console the controlling terminal");
+        for (int i = 0; i < 3; i++)
+                if (dup2(fd, i) < 0)
+                        return vps_err_sys(err, errno, "dup2 console");
+        return 0;
+}
+
+static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *err)
+{
+        _cleanup_close_ int lower = -1;
+        int r = recv_fd(sock, &lower);
+        if (r < 0 || lower < 0)
+                return vps_err_sys(err, r < 0 ? -r : EPROTO, "waiting for the parent");
+        if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+                return vps_err_sys(err, errno, "becoming root in the user namespace");
+        if ((r = vps_child_build_root(p->vps_dir, lower, p->console_fd, err)) < 0)
+                return r;
+        if (p->hostname && *p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+                return vps_err_sys(err, errno, "setting the hostname");
+        if ((r = ns_loopback_up(err)) < 0)
+                return r;
+        if ((r = set_console(p->console_fd, err)) < 0)
+                return r;
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++)
+                (void)signal(s, SIG_DFL);
+        /* Only stdio crosses into the guest: everything else closes on exec, this socket
+         * included, which tells the parent the exec worked. */
+        (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        char *const argv[] = {(char *)p->init_path, NULL};
+        char *const envp[] = {(char *)"container=vpsd", (char *)"TERM=linux",
+                              (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                              (char *)"HOME=/root", NULL};
+        execve(p->init_path, argv, envp);
+        return vps_err_sys(err, errno, "executing %s", p->init_path);
+}
+
+static _Noreturn void child_main(const struct vps_spawn_params *p, int sock)
+{
+        vps_error err = {0};
+        if (child_setup(p, sock, &err) < 0)
+                (void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
+        _exit(127);
+}
+
+static int write_map(pid_t pid, const char *which, uint32_t base, uint32_t count, vps_error *err)
+{
+        char path[64], line[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which);
+        int n = snprintf(line, sizeof(line), "0 %u %u\n", base, count);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, line, (size_t)n) != n)
+                return vps_err_sys(err, errno, "writing %s", path);
+        return 0;
+}
+
+/* A clone of the template's tree, idmapped to the VPS's user namespace: the template stays
+ * owned by host root and every VPS sees it as its own root's. */
+static int idmapped_lower(pid_t pid, const char *lower, vps_error *err)
+{
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
+        if (userns < 0)
+                return vps_err_sys(err, errno, "opening %s", path);
+        int fd = vps_sys_open_tree(AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "cloning the template mount %s", lower);
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY,
+                                  .userns_fd = (uint64_t)userns};
+        if (vps_sys_mount_setattr(fd, "", AT_EMPTY_PATH, &attr) < 0) {
+                int e = errno;
+                close(fd);
+                return vps_err_sys(err, e, "idmapping the template %s", lower);
+        }
+        return fd;
+}
+
+static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, vps_error *err)
+{
+        int r;
+        if ((r = write_map(pid, "uid_map", p->uid_base, p->uid_count, err)) < 0 ||
+            (r = write_map(pid, "gid_map", p->uid_base, p->uid_count, err)) < 0)
+                return r;
+        if (p->parent_hook && (r = p->parent_hook(pid, p->userdata, err)) < 0)
+                return r;
+        _cleanup_close_ int lower = idmapped_lower(pid, p->lower_path, err);
+        if (lower < 0)
+                return lower;
+        if ((r = send_fd(sock, lower)) < 0)
+                return vps_err_sys(err, -r, "handing the root to the VPS");
+        /* EOF: the exec happened. A message: the child's own error. */
+        vps_error child_err;
+        ssize_t n;
+        while ((n = recv(sock, &child_err, sizeof(child_err), 0)) < 0 && errno == EINTR)
+                ;
+        if (n == 0)
+                return 0;
+        if (n == (ssize_t)sizeof(child_err)) {
+                child_err.msg[sizeof(child_err.msg) - 1] = '\0';
+                *err = child_err;
+                return -err->code;
+        }
+        return vps_err_sys(err, n < 0 ? errno : EPROTO, "waiting for the VPS init");
+}
+
+int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err)
+{
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return vps_err_sys(err, errno, "socketpair");
+        _cleanup_close_ int parent_sock = sp[0];
+        _cleanup_close_ int child_sock = sp[1];
+        int pidfd = -1;
+        struct clone_args args = {
+                .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
+                         CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_INTO_CGROUP |
+                         CLONE_PIDFD,
+                .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t)p->cgroup_fd,
+        };
+        pid_t pid = vps_sys_clone3(&args);
+        if (pid < 0)
+                return vps_err_sys(err, errno, "creating the VPS namespaces (clone3)");
+        if (pid == 0) {
+                close(parent_sock);
+                child_main(p, child_sock);
+        }
+        close(TAKE_FD(child_sock));
+        _cleanup_close_ int pfd = pidfd;
+        int r = parent_setup(p, pid, parent_sock, err);
+        if (r == 0)
+                r = vps_proc_starttime(pid, &ret->starttime, err);
+        if (r < 0) {
+                (void)vps_sys_pidfd_send_signal(pfd, SIGKILL, NULL, 0);
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return r;
+        }
+        ret->pid = pid;
+        ret->pidfd = TAKE_FD(pfd);
+        return 0;
+}

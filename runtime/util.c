@@ -1,0 +1,156 @@
+/* libvps: validation and parsing of the small values users type (IDs, names, sizes). */
+#include "vps/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool name_valid(const char *s, const char *extra)
+{
+        if (!s || !isalnum((unsigned char)s[0]))
+                return false;
+        size_t n = strlen(s);
+        if (n > VPS_ID_MAX)
+                return false;
+        for (size_t i = 1; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (!isalnum(c) && c != '_' && c != '-' && !(extra && strchr(extra, c)))
+                        return false;
+        }
+        return true;
+}
+
+bool vps_id_valid(const char *id)
+{
+        return name_valid(id, NULL);
+}
+
+int vps_id_check(const char *id, vps_error *err)
+{
+        if (vps_id_valid(id))
+                return 0;
+        return vps_err(err, EINVAL,
+                       "invalid VPS ID '%.80s': use letters, digits, '_' and '-', at most 63 "
+                       "characters, starting with a letter or digit",
+                       id ? id : "");
+}
+
+int vps_template_name_check(const char *name, vps_error *err)
+{
+        if (name_valid(name, "."))
+                return 0;
+        return vps_err(err, EINVAL,
+                       "invalid template name '%.80s': use letters, digits, '_', '-' and '.', "
+                       "at most 63 characters, starting with a letter or digit",
+                       name ? name : "");
+}
+
+int vps_hostname_check(const char *h, vps_error *err)
+{
+        size_t n = h ? strlen(h) : 0;
+        bool ok = n > 0 && n <= VPS_HOSTNAME_MAX;
+        for (size_t i = 0; ok && i < n; i++) {
+                unsigned char c = (unsigned char)h[i];
+                bool edge = i == 0 || h[i - 1] == '.' || i + 1 == n || h[i + 1] == '.';
+                if (c == '.')
+                        ok = i > 0 && i + 1 < n && h[i - 1] != '.';
+                else if (c == '-')
+                        ok = !edge;
+                else
+                        ok = isalnum(c);
+        }
+        if (ok)
+                return 0;
+        return vps_err(err, EINVAL,
+                       "invalid hostname '%.80s': use letters, digits, '-' and '.', at most 63 "
+                       "characters",
+                       h ? h : "");
+}
+
+int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
+{
+        if (!s || !*s)
+                return vps_err(err, EINVAL, "empty size");
+        if (strcasecmp(s, "unlimited") == 0) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        if (!isdigit((unsigned char)s[0]))
+                return vps_err(err, EINVAL, "invalid size '%.40s': expected a number with an "
+                                            "optional K, M, G, T or P suffix",
+                               s);
+        errno = 0;
+        char *end = NULL;
+        double v = strtod(s, &end);
+        if (errno || end == s || !isfinite(v) || v < 0)
+                return vps_err(err, EINVAL, "invalid size '%.40s'", s);
+        static const char units[] = "KMGTP";
+        double mult = 1;
+        if (*end) {
+                const char *u = strchr(units, toupper((unsigned char)*end));
+                if (!u)
+                        return vps_err(err, EINVAL, "invalid size '%.40s': unknown unit '%c'", s,
+                                       *end);
+                for (const char *p = units; p <= u; p++)
+                        mult *= 1024;
+                end++;
+                if (*end == 'i' || *end == 'I')
+                        end++;
+                if (*end == 'b' || *end == 'B')
+                        end++;
+                if (*end)
+                        return vps_err(err, EINVAL, "invalid size '%.40s': trailing '%s'", s, end);
+        }
+        double bytes = v * mult;
+        if (bytes >= 18446744073709551615.0)
+                return vps_err(err, ERANGE, "size '%.40s' is too large", s);
+        *ret = (uint64_t)bytes;
+        return 0;
+}
+
+int vps_signal_parse(const char *s, int *ret, vps_error *err)
+{
+        static const struct {
+                const char *name;
+                int sig;
+        } table[] = {
+                {"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT},
+                {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2},
+                {"SIGTERM", SIGTERM}, {"SIGPWR", SIGPWR},
+        };
+        if (!s || !*s)
+                return vps_err(err, EINVAL, "empty signal name");
+        if (isdigit((unsigned char)s[0])) {
+                char *end = NULL;
+                long n = strtol(s, &end, 10);
+                if (*end || n <= 0 || n > SIGRTMAX)
+                        return vps_err(err, EINVAL, "invalid signal '%.40s'", s);
+                *ret = (int)n;
+                return 0;
+        }
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+                if (strcmp(s, table[i].name) == 0) {
+                        *ret = table[i].sig;
+                        return 0;
+                }
+        if (strncmp(s, "SIGRTMIN", 8) == 0) {
+                long off = 0;
+                if (s[8] == '+') {
+                        char *end = NULL;
+                        off = strtol(s + 9, &end, 10);
+                        if (*end || end == s + 9)
+                                off = -1;
+                } else if (s[8]) {
+                        off = -1;
+                }
+                if (off >= 0 && SIGRTMIN + off <= SIGRTMAX) {
+                        *ret = SIGRTMIN + (int)off;
+                        return 0;
+                }
+        }
+        return vps_err(err, EINVAL, "invalid signal '%.40s'", s);
+}

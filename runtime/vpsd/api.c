@@ -1,0 +1,222 @@
+/* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
+ * JSON responses, suspended requests, and the console upgrade. */
+#include "vps/cleanup.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#define BODY_MAX (1024 * 1024)
+
+struct request {
+        struct MHD_Connection *conn;
+        char *body;
+        size_t len, cap;
+        bool too_big, ready;
+        unsigned int status;
+        json_t *resp;
+        struct request *next;
+        char id[VPS_ID_MAX + 1];
+};
+
+struct request *vpsd_request_next(struct request *req)
+{
+        return req->next;
+}
+
+void vpsd_request_set_next(struct request *req, struct request *next)
+{
+        req->next = next;
+}
+
+struct MHD_Connection *vpsd_request_conn(struct request *req)
+{
+        return req->conn;
+}
+
+const char *vpsd_request_id(struct request *req)
+{
+        return req->id;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+{
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (!text)
+                text = strdup("{\"error\": \"out of memory\", \"errno\": 12}");
+        if (!text)
+                return MHD_NO;
+        size_t len = strlen(text);
+        char *t = realloc(text, len + 2);
+        if (t) {
+                text = t;
+                text[len++] = '\n';
+                text[len] = '\0';
+        }
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(text);
+                return MHD_NO;
+        }
+        (void)MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result ret = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static json_t *error_body(const vps_error *err)
+{
+        return json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
+}
+
+void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
+{
+        req->status = status;
+        req->resp = body;
+        req->ready = true;
+        MHD_resume_connection(req->conn);
+        d->mhd_kick = true;
+}
+
+void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err)
+{
+        vpsd_request_finish(d, req, (unsigned int)vps_err_http_status(err->code),
+                            error_body(err));
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra,
+                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+        struct vpsd *d = cls;
+        struct request *req = con_cls;
+        vps_error err;
+        struct vps_inst *vi = vps_manager_find(&d->m, req->id, &err);
+        if (!vi || vpsd_console_attach(d, vi, sock, urh, extra, extra_len) < 0)
+                (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, const char *url)
+{
+        vps_error err;
+        struct vps_inst *vi = NULL;
+        const char *up = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Upgrade");
+        if (!up || strcmp(up, "vps-console") != 0) {
+                vps_err(&err, EINVAL, "the console needs 'Upgrade: vps-console'");
+                return queue_json(req->conn, 400, error_body(&err));
+        }
+        if (vpsd_handle_console_check(d, url, &vi, &err) < 0)
+                return queue_json(req->conn, (unsigned int)vps_err_http_status(err.code),
+                                  error_body(&err));
+        (void)snprintf(req->id, sizeof(req->id), "%s", vi->cfg.id);
+        struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, d);
+        if (!r)
+                return MHD_NO;
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
+        enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int append_body(struct request *req, const char *data, size_t n)
+{
+        if (req->too_big || req->len + n > BODY_MAX) {
+                req->too_big = true;
+                return 0;
+        }
+        if (req->len + n + 1 > req->cap) {
+                size_t cap = (req->len + n + 1) * 2;
+                char *b = realloc(req->body, cap);
+                if (!b)
+                        return -ENOMEM;
+                req->body = b;
+                req->cap = cap;
+        }
+        memcpy(req->body + req->len, data, n);
+        req->len += n;
+        req->body[req->len] = '\0';
+        return 0;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+        struct vpsd *d = cls;
+        struct request *req = *con_cls;
+        if (!req) {
+                req = calloc(1, sizeof(*req));
+                if (!req)
+                        return MHD_NO;
+                req->conn = c;
+                *con_cls = req;
+                return MHD_YES;
+        }
+        if (req->ready) {
+                req->ready = false;
+                return queue_json(c, req->status, TAKE_PTR(req->resp));
+        }
+        if (*upload_size) {
+                if (append_body(req, upload, *upload_size) < 0)
+                        return MHD_NO;
+                *upload_size = 0;
+                return MHD_YES;
+        }
+        vps_error err;
+        if (req->too_big) {
+                vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
+                return queue_json(c, 413, error_body(&err));
+        }
+        if (strcmp(method, "POST") == 0 && ends_with(url, "/console"))
+                return console_upgrade(d, req, url);
+        unsigned int status = 500;
+        json_t *body = NULL;
+        int r = vpsd_handle(d, req, method, url, req->body ? req->body : "", req->len, &status,
+                            &body);
+        if (r == 1) {
+                MHD_suspend_connection(c);
+                return MHD_YES;
+        }
+        return queue_json(c, status, body);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        struct request *req = *con_cls;
+        if (!req)
+                return;
+        json_decref(req->resp);
+        free(req->body);
+        free(req);
+        *con_cls = NULL;
+}
+
+int vpsd_api_init(struct vpsd *d, vps_error *err)
+{
+        d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
+                                  NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET,
+                                  d->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                  MHD_OPTION_CONNECTION_LIMIT, 4096,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_END);
+        if (!d->mhd)
+                return vps_err(err, EIO, "starting the HTTP server failed");
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info)
+                return vps_err(err, EIO, "the HTTP server has no epoll fd");
+        d->w_mhd = (struct watch){W_MHD, d};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->w_mhd};
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0)
+                return vps_err_sys(err, errno, "epoll_ctl");
+        return 0;
+}

@@ -1,0 +1,349 @@
+/* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
+#include "vps/cleanup.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_STOP_TIMEOUT 30
+
+struct route {
+        const char *method;
+        const char *what;  /* "vps" or "templates" */
+        int nparts;        /* path segments after /v1/<what> */
+        const char *action; /* the third segment, or NULL */
+        int (*fn)(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                  unsigned int *status, json_t **ret, vps_error *err);
+};
+
+static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
+{
+        return vps_inst_to_json(&d->m, vi);
+}
+
+static int get_version(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                       unsigned int *status, json_t **ret, vps_error *err)
+{
+        *ret = json_pack("{s:s, s:s}", "version", VPS_VERSION, "api", "v1");
+        return 0;
+}
+
+static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                    unsigned int *status, json_t **ret, vps_error *err)
+{
+        *ret = vps_manager_list_json(&d->m);
+        return 0;
+}
+
+static const char *body_str(json_t *body, const char *key, bool *bad)
+{
+        json_t *v = json_object_get(body, key);
+        if (v && !json_is_string(v) && !json_is_null(v))
+                *bad = true;
+        return json_string_value(v);
+}
+
+static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                      unsigned int *status, json_t **ret, vps_error *err)
+{
+        bool bad = false;
+        const char *id = body_str(body, "id", &bad);
+        const char *tpl = body_str(body, "ostemplate", &bad);
+        const char *host = body_str(body, "hostname", &bad);
+        if (bad || !id || !tpl)
+                return vps_err(err, EINVAL, "create needs string fields 'id' and 'ostemplate'");
+        struct vps_inst *vi = NULL;
+        int r = vps_manager_create(&d->m, id, tpl, host, &vi, err);
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s created from %s", id, tpl);
+        *status = 201;
+        *ret = ok_obj(d, vi);
+        return 0;
+}
+
+static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                   unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        *ret = ok_obj(d, vi);
+        return 0;
+}
+
+static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                     unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        const char *key;
+        json_t *v;
+        json_object_foreach(body, key, v)
+        {
+                if (strcmp(key, "hostname") != 0)
+                        return vps_err(err, EINVAL, "cannot set '%s'", key);
+                if (!json_is_string(v))
+                        return vps_err(err, EINVAL, "'hostname' must be a string");
+        }
+        const char *h = json_string_value(json_object_get(body, "hostname"));
+        if (h) {
+                int r = vps_manager_set_hostname(&d->m, vi, h, err);
+                if (r < 0)
+                        return r;
+        }
+        *ret = ok_obj(d, vi);
+        return 0;
+}
+
+static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                     unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        int r = vps_manager_start(&d->m, vi, err);
+        if (r < 0)
+                return r;
+        if ((r = vpsd_watch_vps(d, vi, err)) < 0)
+                return r;
+        vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
+        *ret = ok_obj(d, vi);
+        return 0;
+}
+
+/* Queues req until vi has stopped; `after` says what to do then. */
+static int wait_stop(struct vpsd *d, struct request *req, struct vps_inst *vi, json_t *body,
+                     enum after_stop after, vps_error *err)
+{
+        json_t *jf = json_object_get(body, "fast"), *jt = json_object_get(body, "timeout");
+        if ((jf && !json_is_boolean(jf)) ||
+            (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
+                    json_integer_value(jt) > 86400)))
+                return vps_err(err, EINVAL, "'fast' must be a boolean and 'timeout' seconds "
+                                            "from 0 to 86400");
+        int timeout = jt ? (int)json_integer_value(jt) : DEFAULT_STOP_TIMEOUT;
+        struct vps_loop *l = vpsd_loop_of(vi);
+        if (vi->status == VPS_STOPPED || !l)
+                return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        if (l->after != AFTER_NOTHING && l->after != after)
+                return vps_err(err, EBUSY, "VPS %s is busy with another request", vi->cfg.id);
+        int r = vpsd_stop_begin(d, vi, json_is_true(jf), timeout, err);
+        if (r < 0)
+                return r;
+        l->after = after;
+        vpsd_request_set_next(req, l->waiters);
+        l->waiters = req;
+        return 1;
+}
+
+static int stop_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                    unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        return vi ? wait_stop(d, req, vi, body, AFTER_NOTHING, err) : -err->code;
+}
+
+static int restart_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                       unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        if (vi->status == VPS_STOPPED)
+                return start_vps(d, req, id, body, status, ret, err);
+        return wait_stop(d, req, vi, body, AFTER_START, err);
+}
+
+static int destroy_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                       unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        const char *force = MHD_lookup_connection_value(
+                vpsd_request_conn(req), MHD_GET_ARGUMENT_KIND, "force");
+        if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {
+                _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
+                return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
+        }
+        int r = vps_manager_destroy(&d->m, vi, err);
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s destroyed", id);
+        *ret = json_pack("{s:s, s:b}", "id", id, "destroyed", 1);
+        return 0;
+}
+
+static int list_templates(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                          unsigned int *status, json_t **ret, vps_error *err)
+{
+        return vps_templates_list(&d->m, ret, err);
+}
+
+static int build_template(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                          unsigned int *status, json_t **ret, vps_error *err)
+{
+        bool bad = false;
+        const char *name = body_str(body, "name", &bad);
+        if (bad || !name)
+                return vps_err(err, EINVAL, "template build needs a string field 'name'");
+        int r = vps_template_build(&d->m, name, ret, err);
+        if (r == 0) {
+                vpsd_log("template %s built", name);
+                *status = 201;
+        }
+        return r;
+}
+
+static int remove_template(struct vpsd *d, struct request *req, const char *name, json_t *body,
+                           unsigned int *status, json_t **ret, vps_error *err)
+{
+        int r = vps_template_remove(&d->m, name, err);
+        if (r == 0)
+                *ret = json_pack("{s:s, s:b}", "name", name, "removed", 1);
+        return r;
+}
+
+static const struct route routes[] = {
+        {"GET", "version", 0, NULL, get_version},
+        {"GET", "vps", 0, NULL, list_vps},
+        {"POST", "vps", 0, NULL, create_vps},
+        {"GET", "vps", 1, NULL, get_vps},
+        {"PATCH", "vps", 1, NULL, patch_vps},
+        {"DELETE", "vps", 1, NULL, destroy_vps},
+        {"POST", "vps", 2, "start", start_vps},
+        {"POST", "vps", 2, "stop", stop_vps},
+        {"POST", "vps", 2, "restart", restart_vps},
+        {"GET", "templates", 0, NULL, list_templates},
+        {"POST", "templates", 0, NULL, build_template},
+        {"DELETE", "templates", 1, NULL, remove_template},
+};
+
+/* Splits "/v1/WHAT[/ARG[/ACTION]]". */
+static int split(const char *url, char *what, char *arg, char *action, int *n)
+{
+        char buf[256];
+        if (strncmp(url, "/v1/", 4) != 0 || strlen(url) >= sizeof(buf))
+                return -1;
+        strcpy(buf, url + 4);
+        char *save = NULL, *parts[4] = {0};
+        int k = 0;
+        for (char *p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+                if (k == 3 || strlen(p) > 127)
+                        return -1;
+                parts[k++] = p;
+        }
+        if (k == 0)
+                return -1;
+        strcpy(what, parts[0]);
+        strcpy(arg, parts[1] ? parts[1] : "");
+        strcpy(action, parts[2] ? parts[2] : "");
+        *n = k - 1;
+        return 0;
+}
+
+int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const char *url,
+                const char *text, size_t len, unsigned int *status, json_t **ret)
+{
+        vps_error err = {0};
+        char what[128], arg[128], action[128];
+        int n = 0, r;
+        _cleanup_json_ json_t *body = NULL;
+        *status = 200;
+        *ret = NULL;
+        const struct route *match = NULL;
+        bool path_known = false;
+        if (split(url, what, arg, action, &n) == 0)
+                for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                        const struct route *rt = &routes[i];
+                        if (strcmp(rt->what, what) != 0 || rt->nparts != n ||
+                            (rt->action && strcmp(rt->action, action) != 0))
+                                continue;
+                        path_known = true;
+                        if (strcmp(rt->method, method) == 0)
+                                match = rt;
+                }
+        if (!match) {
+                r = path_known ? vps_err(&err, EINVAL, "method %s not allowed on %s", method, url)
+                               : vps_err(&err, ENOENT, "no such endpoint: %s %s", method, url);
+        } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
+                r = vps_err(&err, EINVAL, "malformed JSON in the request body");
+        } else if (body && !json_is_object(body)) {
+                r = vps_err(&err, EINVAL, "the request body must be a JSON object");
+        } else {
+                if (!body)
+                        body = json_object();
+                r = match->fn(d, req, arg, body, status, ret, &err);
+        }
+        if (r == 1)
+                return 1;
+        if (r < 0) {
+                *status = !match ? (path_known ? 405 : 404)
+                                 : (unsigned int)vps_err_http_status(err.code);
+                json_decref(*ret);
+                *ret = json_pack("{s:s, s:i}", "error", err.msg, "errno", err.code);
+        }
+        return 0;
+}
+
+int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst **ret,
+                              vps_error *err)
+{
+        char what[128], arg[128], action[128];
+        int n = 0;
+        if (split(url, what, arg, action, &n) < 0 || strcmp(what, "vps") != 0 || n != 2)
+                return vps_err(err, ENOENT, "no such endpoint: POST %s", url);
+        struct vps_inst *vi = vps_manager_find(&d->m, arg, err);
+        if (!vi)
+                return -err->code;
+        if (vi->status == VPS_STOPPED)
+                return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        if (vi->console_fd < 0)
+                return vps_err(err, ENODEV,
+                               "the console of VPS %s was lost when vpsd restarted; restart "
+                               "the VPS to get it back",
+                               vi->cfg.id);
+        *ret = vi;
+        return 0;
+}
+
+void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
+{
+        struct vps_loop *l = vpsd_loop_of(vi);
+        enum after_stop after = l ? l->after : AFTER_NOTHING;
+        struct request *waiters = l ? l->waiters : NULL;
+        if (l) {
+                l->waiters = NULL;
+                l->after = AFTER_NOTHING;
+        }
+        vps_error err = {0};
+        int r = 0;
+        char id[VPS_ID_MAX + 1];
+        (void)snprintf(id, sizeof(id), "%s", vi->cfg.id);
+        if (after == AFTER_START) {
+                r = vps_manager_start(&d->m, vi, &err);
+                if (r == 0)
+                        r = vpsd_watch_vps(d, vi, &err);
+        } else if (after == AFTER_DESTROY) {
+                vpsd_forget_vps(d, vi);
+                r = vps_manager_destroy(&d->m, vi, &err);
+                vi = NULL;
+        }
+        if (r < 0)
+                vpsd_log("VPS %s: %s", id, err.msg);
+        for (struct request *q = waiters, *next; q; q = next) {
+                next = vpsd_request_next(q);
+                if (r < 0)
+                        vpsd_request_fail(d, q, &err);
+                else if (vi)
+                        vpsd_request_finish(d, q, 200, vps_inst_to_json(&d->m, vi));
+                else
+                        vpsd_request_finish(d, q, 200,
+                                            json_pack("{s:s, s:b}", "id", id, "destroyed", 1));
+        }
+}

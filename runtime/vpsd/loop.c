@@ -1,0 +1,202 @@
+/* vpsd: the one event loop. epoll over libmicrohttpd's epoll fd, a signalfd, and for each
+ * running VPS its pidfd (exit), console master (output to log and attached clients) and a
+ * timerfd (stop timeout). No thread or helper process per VPS. */
+#include "vps/cleanup.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+struct vps_loop *vpsd_loop_of(struct vps_inst *vi)
+{
+        return vi->loop_data;
+}
+
+static int ep_add(struct vpsd *d, int fd, struct watch *w, vps_error *err)
+{
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                return vps_err_sys(err, errno, "epoll_ctl");
+        return 0;
+}
+
+int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
+{
+        struct vps_loop *l = vi->loop_data;
+        if (!l) {
+                l = calloc(1, sizeof(*l));
+                if (!l)
+                        return vps_err(err, ENOMEM, "out of memory");
+                l->timer_fd = -1;
+                l->w_pid = (struct watch){W_PIDFD, vi};
+                l->w_console = (struct watch){W_CONSOLE, vi};
+                l->w_timer = (struct watch){W_TIMER, vi};
+                vi->loop_data = l;
+        }
+        int r = ep_add(d, vi->pidfd, &l->w_pid, err);
+        if (r == 0 && vi->console_fd >= 0) {
+                r = ep_add(d, vi->console_fd, &l->w_console, err);
+                l->console_watched = r == 0;
+        }
+        return r;
+}
+
+/* Drops the loop's hold on a VPS that has stopped (its fds are closed by the reap). */
+static void unwatch(struct vpsd *d, struct vps_inst *vi)
+{
+        struct vps_loop *l = vi->loop_data;
+        if (!l)
+                return;
+        if (vi->pidfd >= 0)
+                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->pidfd, NULL);
+        if (l->console_watched && vi->console_fd >= 0)
+                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->console_fd, NULL);
+        l->console_watched = false;
+        vps_closep(&l->timer_fd);
+        vpsd_console_drop_all(d, vi);
+}
+
+void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi)
+{
+        unwatch(d, vi);
+        free(vi->loop_data);
+        vi->loop_data = NULL;
+}
+
+int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s,
+                    vps_error *err)
+{
+        struct vps_loop *l = vi->loop_data;
+        if (fast || timeout_s == 0)
+                return vps_manager_kill(&d->m, vi, err);
+        if (vi->status == VPS_STOPPING && l->timer_fd >= 0)
+                return 0; /* a stop is already under way; this request waits for it too */
+        int r = vps_manager_halt(&d->m, vi, err);
+        if (r < 0)
+                return r;
+        l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (l->timer_fd < 0)
+                return vps_err_sys(err, errno, "timerfd_create");
+        struct itimerspec its = {.it_value = {.tv_sec = timeout_s}};
+        if (timerfd_settime(l->timer_fd, 0, &its, NULL) < 0)
+                return vps_err_sys(err, errno, "timerfd_settime");
+        return ep_add(d, l->timer_fd, &l->w_timer, err);
+}
+
+static void on_exit_of(struct vpsd *d, struct vps_inst *vi)
+{
+        bool reboot = false;
+        vps_error err;
+        unwatch(d, vi);
+        int r = vps_manager_reap(&d->m, vi, &reboot, &err);
+        if (r == -EAGAIN)
+                return;
+        if (r < 0)
+                vpsd_log("VPS %s: cleaning up: %s", vi->cfg.id, err.msg);
+        vpsd_log("VPS %s stopped%s", vi->cfg.id, reboot ? " for a reboot" : "");
+        struct vps_loop *l = vi->loop_data;
+        if (reboot && l && !l->waiters) {
+                if (vps_manager_start(&d->m, vi, &err) < 0 || vpsd_watch_vps(d, vi, &err) < 0)
+                        vpsd_log("VPS %s: restarting after reboot: %s", vi->cfg.id, err.msg);
+                else
+                        vpsd_log("VPS %s restarted, init PID %d", vi->cfg.id, (int)vi->st.pid);
+                return;
+        }
+        vpsd_after_stop(d, vi);
+}
+
+static void on_timer(struct vpsd *d, struct vps_inst *vi)
+{
+        struct vps_loop *l = vi->loop_data;
+        vps_error err;
+        vpsd_log("VPS %s did not stop in time: killing it", vi->cfg.id);
+        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->timer_fd, NULL);
+        vps_closep(&l->timer_fd);
+        if (vps_manager_kill(&d->m, vi, &err) < 0)
+                vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
+}
+
+static void on_signal(struct vpsd *d)
+{
+        struct signalfd_siginfo si;
+        while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                        vpsd_log("signal %d: exiting, VPSes keep running", (int)si.ssi_signo);
+                        d->quit = true;
+                }
+}
+
+int vpsd_loop_init(struct vpsd *d, vps_error *err)
+{
+        d->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (d->epfd < 0)
+                return vps_err_sys(err, errno, "epoll_create1");
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return vps_err_sys(err, errno, "sigprocmask");
+        signal(SIGPIPE, SIG_IGN);
+        d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (d->sigfd < 0)
+                return vps_err_sys(err, errno, "signalfd");
+        d->w_sig = (struct watch){W_SIGNAL, d};
+        int r = ep_add(d, d->sigfd, &d->w_sig, err);
+        for (size_t i = 0; r == 0 && i < d->m.n; i++)
+                if (d->m.v[i]->status != VPS_STOPPED)
+                        r = vpsd_watch_vps(d, d->m.v[i], err);
+        return r;
+}
+
+static void dispatch(struct vpsd *d, struct watch *w)
+{
+        switch (w->kind) {
+        case W_MHD:
+                d->mhd_kick = true;
+                break;
+        case W_SIGNAL:
+                on_signal(d);
+                break;
+        case W_PIDFD:
+                on_exit_of(d, w->ptr);
+                break;
+        case W_TIMER:
+                on_timer(d, w->ptr);
+                break;
+        case W_CONSOLE:
+                vpsd_console_on_master(d, w->ptr);
+                break;
+        case W_CLIENT:
+                vpsd_console_on_client(d, w->ptr);
+                break;
+        }
+}
+
+int vpsd_loop_run(struct vpsd *d)
+{
+        struct epoll_event evs[64];
+        while (!d->quit) {
+                int timeout = -1;
+                MHD_UNSIGNED_LONG_LONG mt;
+                if (d->mhd_kick)
+                        timeout = 0;
+                else if (MHD_get_timeout(d->mhd, &mt) == MHD_YES)
+                        timeout = mt > 60000 ? 60000 : (int)mt;
+                int n = epoll_wait(d->epfd, evs, 64, timeout);
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+                for (int i = 0; i < n; i++)
+                        dispatch(d, evs[i].data.ptr);
+                d->mhd_kick = false;
+                (void)MHD_run(d->mhd);
+        }
+        return 0;
+}

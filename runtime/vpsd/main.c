@@ -1,0 +1,211 @@
+/* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
+ * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
+#include "vps/cleanup.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_ROOT "/var/lib/vps"
+#define DEFAULT_SOCKET "/run/vps/vpsd.sock"
+
+void vpsd_log(const char *fmt, ...)
+{
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        (void)strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "%s vpsd[%d]: ", ts, (int)getpid());
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: vpsd [--root DIR] [--socket PATH] [--cgroup-parent PATH] [--daemon]\n"
+                   "\n"
+                   "  -r, --root DIR           state root (default " DEFAULT_ROOT
+                   ", env VPSD_ROOT)\n"
+                   "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
+                   ", env VPSD_SOCKET)\n"
+                   "  -c, --cgroup-parent PATH cgroup (inside the cgroup2 mount) holding the\n"
+                   "                           VPS cgroups (default: vpsd's own cgroup + /vps)\n"
+                   "  -d, --daemon             detach; return once the socket accepts requests\n"
+                   "  -h, --help               show this help\n"
+                   "  -V, --version            show the version\n");
+}
+
+/* A socket that still answers belongs to a running vpsd: never steal it. */
+static int open_socket(const char *path, vps_error *err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return vps_err(err, ENAMETOOLONG, "socket path too long: %s", path);
+        strcpy(sa.sun_path, path);
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return vps_err(err, ENOMEM, "out of memory");
+        int r = vps_mkdir_p(dirname(dir), 0755, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "socket");
+        _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                return vps_err(err, EADDRINUSE, "another vpsd is listening on %s", path);
+        (void)unlink(path);
+        mode_t old = umask(0177);
+        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0)
+                return vps_err_sys(err, errno, "binding %s", path);
+        if (chmod(path, 0600) < 0 || listen(fd, 128) < 0)
+                return vps_err_sys(err, errno, "listening on %s", path);
+        return TAKE_FD(fd);
+}
+
+/* --daemon: the parent returns only once the child reports its socket ready (or fails). */
+static int daemonize(int *ret_notify, const char *log_path)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0) {
+                close(p[1]);
+                char buf[VPS_ERROR_MSG_MAX + 1] = {0};
+                ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+                if (n == 1 && buf[0] == 'R')
+                        _exit(0);
+                fprintf(stderr, "vpsd: %s\n", n > 0 ? buf + 1 : "the daemon exited at start-up");
+                _exit(1);
+        }
+        close(p[0]);
+        (void)setsid();
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (nul >= 0)
+                dup2(nul, STDIN_FILENO);
+        if (log >= 0) {
+                dup2(log, STDOUT_FILENO);
+                dup2(log, STDERR_FILENO);
+        }
+        *ret_notify = p[1];
+        return 0;
+}
+
+static void notify(int fd, const char *msg)
+{
+        if (fd < 0)
+                return;
+        char buf[VPS_ERROR_MSG_MAX + 1];
+        int n = snprintf(buf, sizeof(buf), "%c%s", msg ? 'E' : 'R', msg ? msg : "");
+        (void)!write(fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
+        close(fd);
+}
+
+static int run(const char *root, const char *sock, const char *cg, bool daemon)
+{
+        static struct vpsd d;
+        vps_error err = {0};
+        int notify_fd = -1;
+        char log_path[600];
+        (void)snprintf(log_path, sizeof(log_path), "%s/vpsd.log", root);
+        if (daemon && (vps_mkdir_p(root, 0711, &err) < 0 || daemonize(&notify_fd, log_path) < 0)) {
+                fprintf(stderr, "vpsd: cannot detach: %s\n", err.msg);
+                return 1;
+        }
+        int r = vps_manager_open(&d.m, root, cg, &err);
+        if (r == 0)
+                r = d.listen_fd = open_socket(sock, &err);
+        if (r >= 0)
+                r = vpsd_loop_init(&d, &err);
+        if (r >= 0)
+                r = vpsd_api_init(&d, &err);
+        if (r < 0) {
+                notify(notify_fd, err.msg);
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 1;
+        }
+        size_t running = 0;
+        for (size_t i = 0; i < d.m.n; i++)
+                running += d.m.v[i]->status != VPS_STOPPED;
+        vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock,
+                 root, d.m.cg.parent, d.m.n, running);
+        notify(notify_fd, NULL);
+        r = vpsd_loop_run(&d);
+        MHD_stop_daemon(d.mhd);
+        (void)unlink(sock);
+        vps_manager_close(&d.m);
+        return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+        const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
+        bool daemon = false;
+        static const struct option opts[] = {
+                {"root", required_argument, NULL, 'r'},
+                {"socket", required_argument, NULL, 's'},
+                {"cgroup-parent", required_argument, NULL, 'c'},
+                {"daemon", no_argument, NULL, 'd'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {0},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "r:s:c:dhV", opts, NULL)) != -1) {
+                switch (c) {
+                case 'r':
+                        root = optarg;
+                        break;
+                case 's':
+                        sock = optarg;
+                        break;
+                case 'c':
+                        cg = optarg;
+                        break;
+                case 'd':
+                        daemon = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("vpsd %s\n", VPS_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'vpsd --help'.\n");
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "vpsd: unexpected argument '%s'\nTry 'vpsd --help'.\n",
+                        argv[optind]);
+                return 2;
+        }
+        if (geteuid() != 0) {
+                fprintf(stderr, "vpsd: must run as root\n");
+                return 1;
+        }
+        return run(root && *root ? root : DEFAULT_ROOT, sock && *sock ? sock : DEFAULT_SOCKET,
+                   cg, daemon);
+}

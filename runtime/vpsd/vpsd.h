@@ -1,0 +1,89 @@
+/* vpsd internals: one event loop (epoll) over the API socket (libmicrohttpd in external
+ * epoll mode), a signalfd, and per running VPS its pidfd, console master and stop timer. */
+#pragma once
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "vps/manager.h"
+
+struct jansson_json;
+typedef struct json_t json_t;
+
+enum watch_kind { W_MHD, W_SIGNAL, W_PIDFD, W_CONSOLE, W_TIMER, W_CLIENT };
+
+struct watch {
+        enum watch_kind kind;
+        void *ptr;
+};
+
+struct request;
+
+/* A `vpsctl console` connection (an upgraded HTTP socket). */
+struct console_client {
+        struct watch w;
+        int fd;
+        struct MHD_UpgradeResponseHandle *urh;
+        struct vps_inst *vi;
+        struct console_client *next;
+};
+
+enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
+
+struct vps_loop {
+        struct watch w_pid, w_console, w_timer;
+        int timer_fd;
+        bool console_watched;
+        struct request *waiters; /* suspended requests answered when the VPS has stopped */
+        enum after_stop after;
+        struct console_client *clients;
+};
+
+struct vpsd {
+        struct vps_manager m;
+        int epfd, sigfd, listen_fd;
+        struct MHD_Daemon *mhd;
+        struct watch w_mhd, w_sig;
+        bool quit;
+        bool mhd_kick; /* a connection was resumed: run MHD again at once */
+};
+
+void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* loop.c */
+int vpsd_loop_init(struct vpsd *d, vps_error *err);
+int vpsd_loop_run(struct vpsd *d);
+/* Starts watching a VPS that just started or was re-adopted. */
+int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err);
+/* Begins a stop: halt signal and timer, or cgroup.kill when fast. */
+int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s,
+                    vps_error *err);
+void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi);
+struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
+
+/* console.c */
+int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
+                        struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len);
+void vpsd_console_on_master(struct vpsd *d, struct vps_inst *vi);
+void vpsd_console_on_client(struct vpsd *d, struct console_client *c);
+void vpsd_console_drop_all(struct vpsd *d, struct vps_inst *vi);
+
+/* api.c */
+int vpsd_api_init(struct vpsd *d, vps_error *err);
+/* Answers a suspended request with a JSON body (takes the reference) and resumes it. */
+void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body);
+void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);
+struct request *vpsd_request_next(struct request *req);
+void vpsd_request_set_next(struct request *req, struct request *next);
+const char *vpsd_request_id(struct request *req);
+struct MHD_Connection *vpsd_request_conn(struct request *req);
+
+/* handlers.c: route a complete request; either answers it (returns the response through
+ * status and body) or suspends it (returns 1). */
+int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const char *url,
+                const char *body, size_t len, unsigned int *status, json_t **ret_body);
+/* After a VPS stopped: answer its waiters, run what the stop was for. */
+void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi);
+/* Called from the upgrade path of POST /v1/vps/ID/console. */
+int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst **ret,
+                              vps_error *err);

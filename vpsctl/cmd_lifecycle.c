@@ -1,0 +1,283 @@
+/* vpsctl create, start, stop, restart, status, set and destroy: one request each, on
+ * /v1/vps/ID, and a one-line report. */
+#include "vpsctl.h"
+#include "format.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "vps/cleanup.h"
+
+/* Long-only options get values outside the char range so that getopt cannot confuse them
+ * with a short option. */
+enum {
+        OPT_OSTEMPLATE = 256,
+        OPT_HOSTNAME,
+        OPT_FAST,
+        OPT_TIMEOUT,
+        OPT_FORCE,
+};
+
+struct lifecycle_opts {
+        const char *id;
+        const char *ostemplate;
+        const char *hostname;
+        bool fast;
+        bool force;
+        bool json;
+        long timeout; /* seconds; -1 when not given, so that vpsd picks its default */
+};
+
+/* One parser for the family: each command passes only its own options and short option
+ * letters, so getopt never returns an option the command does not have. */
+static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
+                 const struct option *options, const char *usage, struct lifecycle_opts *o)
+{
+        int c;
+
+        *o = (struct lifecycle_opts){.timeout = -1};
+        optind = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        return vpsctl_help(usage);
+                case OPT_OSTEMPLATE:
+                        o->ostemplate = optarg;
+                        break;
+                case OPT_HOSTNAME:
+                        o->hostname = optarg;
+                        break;
+                case OPT_FAST:
+                        o->fast = true;
+                        break;
+                case OPT_FORCE:
+                        o->force = true;
+                        break;
+                case OPT_TIMEOUT:
+                        if (!vpsctl_parse_seconds(optarg, &o->timeout))
+                                return vpsctl_usage_error(
+                                        v, "invalid timeout '%s': expected a number of seconds",
+                                        optarg);
+                        break;
+                case 'j':
+                        o->json = true;
+                        break;
+                default:
+                        return vpsctl_opt_error(v, c, argv);
+                }
+        }
+        return vpsctl_take_id(v, argc, argv, &o->id);
+}
+
+static const char create_usage[] =
+        "Usage: vpsctl create ID --ostemplate NAME [--hostname H]\n"
+        "\n"
+        "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
+        "\n"
+        "Options:\n"
+        "  --ostemplate NAME  template of the root file system (required)\n"
+        "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
+        "  -h, --help         print this help and exit\n";
+
+int cmd_create(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
+                {"hostname", required_argument, NULL, OPT_HOSTNAME},
+                {0},
+        };
+        struct lifecycle_opts o;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, ":h", options, create_usage, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (!o.ostemplate)
+                return vpsctl_usage_error(v, "missing --ostemplate NAME");
+
+        /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s*}", "id", o.id, "ostemplate",
+                                                o.ostemplate, "hostname", o.hostname);
+        if (!body)
+                return vpsctl_fail("cannot encode the request");
+        if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
+                return vpsctl_fail_err(&err);
+        printf("VPS %s created from %s\n", o.id, o.ostemplate);
+        return 0;
+}
+
+static const char start_usage[] = "Usage: vpsctl start ID\n"
+                                  "\n"
+                                  "Start the VPS ID.\n"
+                                  "\n"
+                                  "Options:\n"
+                                  "  -h, --help  print this help and exit\n";
+
+int cmd_start(struct vpsctl *v, int argc, char **argv)
+{
+        const char *id = NULL;
+        vps_error err = {0};
+
+        int r = vpsctl_parse_id_only(v, argc, argv, start_usage, &id);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, NULL, &err, "/v1/vps/%s/start", id) < 0)
+                return vpsctl_fail_err(&err);
+        printf("VPS %s started\n", id);
+        return 0;
+}
+
+static const char stop_usage[] =
+        "Usage: vpsctl stop ID [--fast | --timeout S]\n"
+        "\n"
+        "Stop the VPS ID: signal its init to halt and wait until it has stopped; after the\n"
+        "timeout, kill everything left in the VPS.\n"
+        "\n"
+        "Options:\n"
+        "  --fast         kill the processes at once, without a clean shutdown\n"
+        "  --timeout S    seconds to wait for a clean shutdown (default: vpsd's)\n"
+        "  -h, --help     print this help and exit\n";
+
+static const char restart_usage[] =
+        "Usage: vpsctl restart ID [--fast | --timeout S]\n"
+        "\n"
+        "Stop the VPS ID as 'vpsctl stop' does, then start it again.\n"
+        "\n"
+        "Options:\n"
+        "  --fast         kill the processes at once, without a clean shutdown\n"
+        "  --timeout S    seconds to wait for a clean shutdown (default: vpsd's)\n"
+        "  -h, --help     print this help and exit\n";
+
+/* stop and restart take the same body; both return once the VPS has stopped (or is up
+ * again), which can take as long as the guest's shutdown: no client timeout. */
+static int stop_or_restart(struct vpsctl *v, int argc, char **argv, const char *verb,
+                           const char *usage, const char *done)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"fast", no_argument, NULL, OPT_FAST},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {0},
+        };
+        struct lifecycle_opts o;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, ":h", options, usage, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (o.fast && o.timeout >= 0)
+                return vpsctl_usage_error(v, "--fast and --timeout exclude each other");
+
+        _cleanup_json_ json_t *body = json_pack("{s:b}", "fast", o.fast);
+        if (!body ||
+            (o.timeout >= 0 && json_object_set_new(body, "timeout", json_integer(o.timeout)) < 0))
+                return vpsctl_fail("cannot encode the request");
+        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, NULL, &err, "/v1/vps/%s/%s", o.id, verb) <
+            0)
+                return vpsctl_fail_err(&err);
+        printf("VPS %s %s\n", o.id, done);
+        return 0;
+}
+
+int cmd_stop(struct vpsctl *v, int argc, char **argv)
+{
+        return stop_or_restart(v, argc, argv, "stop", stop_usage, "stopped");
+}
+
+int cmd_restart(struct vpsctl *v, int argc, char **argv)
+{
+        return stop_or_restart(v, argc, argv, "restart", restart_usage, "restarted");
+}
+
+static const char status_usage[] = "Usage: vpsctl status ID [-j]\n"
+                                   "\n"
+                                   "Print \"VPS ID exists running\" or \"VPS ID exists stopped\".\n"
+                                   "\n"
+                                   "Options:\n"
+                                   "  -j, --json  print the VPS object as JSON\n"
+                                   "  -h, --help  print this help and exit\n";
+
+int cmd_status(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        struct lifecycle_opts o;
+        vps_error err = {0};
+        _cleanup_json_ json_t *vps = NULL;
+
+        int r = parse(v, argc, argv, ":hj", options, status_usage, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (vpsctl_get_vps(v, o.id, &vps, &err) < 0)
+                return vpsctl_fail_err(&err);
+        if (o.json)
+                return vpsctl_print_json(vps);
+        return format_status_line(stdout, vps) < 0 ? EXIT_FAIL : 0;
+}
+
+static const char set_usage[] = "Usage: vpsctl set ID --hostname H\n"
+                                "\n"
+                                "Change the settings of the VPS ID.\n"
+                                "\n"
+                                "Options:\n"
+                                "  --hostname H  new host name\n"
+                                "  -h, --help    print this help and exit\n";
+
+int cmd_set(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"hostname", required_argument, NULL, OPT_HOSTNAME},
+                {0},
+        };
+        struct lifecycle_opts o;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, ":h", options, set_usage, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (!o.hostname)
+                return vpsctl_usage_error(v, "nothing to change: give --hostname H");
+
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "hostname", o.hostname);
+        if (!body)
+                return vpsctl_fail("cannot encode the request");
+        if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)
+                return vpsctl_fail_err(&err);
+        printf("VPS %s saved\n", o.id);
+        return 0;
+}
+
+static const char destroy_usage[] =
+        "Usage: vpsctl destroy ID [--force]\n"
+        "\n"
+        "Delete the VPS ID and its files. A running VPS is refused unless --force is given.\n"
+        "\n"
+        "Options:\n"
+        "  --force     stop the VPS first if it is running\n"
+        "  -h, --help  print this help and exit\n";
+
+int cmd_destroy(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"force", no_argument, NULL, OPT_FORCE},
+                {0},
+        };
+        struct lifecycle_opts o;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, ":h", options, destroy_usage, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        /* --force may have to stop the VPS first: as long as stop, no client timeout */
+        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, NULL, &err, "/v1/vps/%s%s", o.id,
+                           o.force ? "?force=1" : "") < 0)
+                return vpsctl_fail_err(&err);
+        printf("VPS %s destroyed\n", o.id);
+        return 0;
+}

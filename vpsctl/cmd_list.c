@@ -1,0 +1,130 @@
+/* vpsctl list: the VPS table, like vzlist: running VPSes unless -a, columns chosen with -o
+ * among the keys of the VPS object. */
+#include "vpsctl.h"
+#include "format.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vps/cleanup.h"
+
+static const char list_usage[] =
+        "Usage: vpsctl list [-a] [-o FIELDS] [-H] [-j]\n"
+        "\n"
+        "List the running VPSes (all of them with -a), sorted by ID.\n"
+        "\n"
+        "Options:\n"
+        "  -a, --all            include stopped VPSes\n"
+        "  -o, --output FIELDS  comma-separated columns, named as the keys of the VPS\n"
+        "                       object: id, status, pid, hostname, ip, ostemplate,\n"
+        "                       uid_base, uid_count, root, cgroup, created_at,\n"
+        "                       started_at... (default: id,status,pid,hostname,ip,ostemplate)\n"
+        "  -H, --no-header      do not print the header line\n"
+        "  -j, --json           print a JSON array (with -o, objects with those keys only)\n"
+        "  -h, --help           print this help and exit\n";
+
+struct list_opts {
+        bool all;
+        bool header;
+        bool json;
+        char **fields; /* from -o, NULL for the default columns */
+};
+
+static void list_opts_done(struct list_opts *o)
+{
+        vps_strvfreep(&o->fields);
+}
+
+static int parse(struct vpsctl *v, int argc, char **argv, struct list_opts *o)
+{
+        static const struct option options[] = {
+                {"all", no_argument, NULL, 'a'},       {"output", required_argument, NULL, 'o'},
+                {"no-header", no_argument, NULL, 'H'}, {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},      {0},
+        };
+        vps_error err = {0};
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":ao:Hjh", options, NULL)) != -1) {
+                switch (c) {
+                case 'a':
+                        o->all = true;
+                        break;
+                case 'o':
+                        vps_strvfreep(&o->fields); /* the last -o wins */
+                        o->fields = NULL;
+                        if (format_fields_parse(optarg, &o->fields, &err) < 0)
+                                return vpsctl_usage_error(v, "%s", err.msg);
+                        break;
+                case 'H':
+                        o->header = false;
+                        break;
+                case 'j':
+                        o->json = true;
+                        break;
+                case 'h':
+                        return vpsctl_help(list_usage);
+                default:
+                        return vpsctl_opt_error(v, c, argv);
+                }
+        }
+        if (optind < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind]);
+        return CMD_CONTINUE;
+}
+
+/* The rows to show: without -a only VPSes that are up ("running", and "stopping" ones,
+ * which still have processes), sorted by ID as vzlist does. */
+static json_t *select_rows(const json_t *all, bool include_stopped)
+{
+        _cleanup_json_ json_t *up = include_stopped
+                                            ? json_incref((json_t *)all)
+                                            : format_filter(all, "status", "stopped", false);
+        return up ? format_sort(up, "id") : NULL;
+}
+
+static int print_rows(const json_t *rows, const struct list_opts *o)
+{
+        char *const *fields = o->fields ? o->fields : format_vps_default_fields;
+
+        if (o->json) {
+                _cleanup_json_ json_t *out =
+                        o->fields ? format_project(rows, o->fields) : json_incref((json_t *)rows);
+                if (!out)
+                        return vpsctl_fail("cannot format the list: out of memory");
+                return vpsctl_print_json(out);
+        }
+        int r = format_table(stdout, rows, fields, o->header);
+        if (r < 0)
+                return vpsctl_fail("writing the list: %s", strerror(-r));
+        return 0;
+}
+
+int cmd_list(struct vpsctl *v, int argc, char **argv)
+{
+        _cleanup_(list_opts_done) struct list_opts o = {.header = true};
+        _cleanup_json_ json_t *all = NULL;
+        _cleanup_json_ json_t *rows = NULL;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &all, &err, "/v1/vps") < 0)
+                return vpsctl_fail_err(&err);
+        if (!json_is_array(all))
+                return vpsctl_fail("unexpected reply from vpsd: GET /v1/vps is not an array");
+
+        /* Fields are checked against the reply too: a key a newer vpsd sends is a field. */
+        const char *unknown =
+                o.fields ? format_fields_unknown(o.fields, format_vps_fields, all) : NULL;
+        if (unknown)
+                return vpsctl_usage_error(v, "unknown field '%s'", unknown);
+
+        rows = select_rows(all, o.all);
+        if (!rows)
+                return vpsctl_fail("cannot build the list: out of memory");
+        return print_rows(rows, &o);
+}

@@ -1,0 +1,185 @@
+/* vpsctl template build, list and remove: the OS templates VPSes are created from
+ * (/v1/templates). */
+#include "vpsctl.h"
+#include "format.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+static const char template_usage[] =
+        "Usage: vpsctl template COMMAND [ARGS]\n"
+        "\n"
+        "Manage the OS templates that VPSes are created from.\n"
+        "\n"
+        "Commands:\n"
+        "  build NAME    build the template NAME (e.g. busybox)\n"
+        "  list [-j]     list the templates\n"
+        "  remove NAME   delete the template NAME (refused while a VPS uses it)\n"
+        "\n"
+        "'vpsctl template COMMAND --help' describes a command.\n";
+
+static const char build_usage[] = "Usage: vpsctl template build NAME\n"
+                                  "\n"
+                                  "Build the template NAME. vpsd answers once it is built.\n"
+                                  "\n"
+                                  "Options:\n"
+                                  "  -h, --help  print this help and exit\n";
+
+static const char list_usage[] = "Usage: vpsctl template list [-j]\n"
+                                 "\n"
+                                 "List the templates: NAME VERSION DISTRO SIZE IN_USE, where\n"
+                                 "IN_USE counts the VPSes created from it.\n"
+                                 "\n"
+                                 "Options:\n"
+                                 "  -j, --json  print a JSON array of the template objects\n"
+                                 "  -h, --help  print this help and exit\n";
+
+static const char remove_usage[] = "Usage: vpsctl template remove NAME\n"
+                                   "\n"
+                                   "Delete the template NAME. vpsd refuses while a VPS uses it.\n"
+                                   "\n"
+                                   "Options:\n"
+                                   "  -h, --help  print this help and exit\n";
+
+/* Parses -h/--help (and -j when json is not NULL) and the NAME argument when ret_name is
+ * not NULL. The name is checked here because it becomes part of a URL path. */
+static int parse(struct vpsctl *v, int argc, char **argv, const char *usage, bool *json,
+                 const char **ret_name)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, 'j'},
+                {0},
+        };
+        vps_error err = {0};
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, json ? ":hj" : ":h", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(usage);
+                if (c == 'j' && json)
+                        *json = true;
+                else
+                        return vpsctl_opt_error(v, c, argv);
+        }
+        if (!ret_name) {
+                if (optind < argc)
+                        return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind]);
+                return CMD_CONTINUE;
+        }
+        if (optind >= argc)
+                return vpsctl_usage_error(v, "missing template NAME");
+        if (optind + 1 < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 1]);
+        if (vps_template_name_check(argv[optind], &err) < 0)
+                return vpsctl_fail_err(&err);
+        *ret_name = argv[optind];
+        return CMD_CONTINUE;
+}
+
+static int template_build(struct vpsctl *v, int argc, char **argv)
+{
+        _cleanup_json_ json_t *reply = NULL;
+        const char *name = NULL;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, build_usage, NULL, &name);
+        if (r != CMD_CONTINUE)
+                return r;
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "name", name);
+        if (!body)
+                return vpsctl_fail("cannot encode the request");
+        /* building downloads and unpacks a distribution: no client timeout */
+        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &reply, &err, "/v1/templates") < 0)
+                return vpsctl_fail_err(&err);
+        const char *version = json_string_value(json_object_get(reply, "version"));
+        if (version)
+                printf("Template %s built (version %s)\n", name, version);
+        else
+                printf("Template %s built\n", name);
+        return 0;
+}
+
+static int template_list(struct vpsctl *v, int argc, char **argv)
+{
+        static char *const columns[] = {"name", "version", "distro", "size", "in_use", NULL};
+        _cleanup_json_ json_t *all = NULL;
+        vps_error err = {0};
+        bool json = false;
+
+        int r = parse(v, argc, argv, list_usage, &json, NULL);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &all, &err, "/v1/templates") < 0)
+                return vpsctl_fail_err(&err);
+        if (!json_is_array(all))
+                return vpsctl_fail("unexpected reply from vpsd: GET /v1/templates is not an array");
+
+        _cleanup_json_ json_t *sorted = format_sort(all, "name");
+        /* sizes for people in the table; scripts get bytes from -j */
+        _cleanup_json_ json_t *rows = sorted && !json ? format_humanize_size(sorted, "size") : NULL;
+        if (!sorted || (!json && !rows))
+                return vpsctl_fail("cannot build the list: out of memory");
+        if (json)
+                return vpsctl_print_json(sorted);
+        r = format_table(stdout, rows, columns, true);
+        if (r < 0)
+                return vpsctl_fail("writing the list: %s", strerror(-r));
+        return 0;
+}
+
+static int template_remove(struct vpsctl *v, int argc, char **argv)
+{
+        const char *name = NULL;
+        vps_error err = {0};
+
+        int r = parse(v, argc, argv, remove_usage, NULL, &name);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_LONG, NULL, &err, "/v1/templates/%s", name) <
+            0)
+                return vpsctl_fail_err(&err);
+        printf("Template %s removed\n", name);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        const char *full_name; /* for "Try 'vpsctl template build --help'." */
+        vpsctl_cmd_fn run;
+} subcommands[] = {
+        {"build", "template build", template_build},
+        {"list", "template list", template_list},
+        {"remove", "template remove", template_remove},
+};
+
+int cmd_template(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int c;
+
+        /* "+": options after the subcommand are the subcommand's */
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(template_usage);
+                return vpsctl_opt_error(v, c, argv);
+        }
+        if (optind >= argc)
+                return vpsctl_usage_error(v, "missing template command (build, list or remove)");
+        for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+                if (strcmp(argv[optind], subcommands[i].name) == 0) {
+                        v->cmd = subcommands[i].full_name;
+                        return subcommands[i].run(v, argc - optind, argv + optind);
+                }
+        }
+        return vpsctl_usage_error(v, "unknown template command '%s'", argv[optind]);
+}

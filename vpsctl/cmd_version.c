@@ -1,0 +1,55 @@
+/* vpsctl version: the client's version and the daemon's (GET /v1/version), so that a
+ * mismatch after an upgrade is easy to see. */
+#include "vpsctl.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "vps/cleanup.h"
+
+static const char version_usage[] = "Usage: vpsctl version [-j]\n"
+                                    "\n"
+                                    "Print the versions of vpsctl and of the vpsd it talks to.\n"
+                                    "\n"
+                                    "Options:\n"
+                                    "  -j, --json  print {\"client\": ..., \"server\": {...}}\n"
+                                    "  -h, --help  print this help and exit\n";
+
+int cmd_version(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        _cleanup_json_ json_t *server = NULL;
+        vps_error err = {0};
+        bool json = false;
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(version_usage);
+                if (c != 'j')
+                        return vpsctl_opt_error(v, c, argv);
+                json = true;
+        }
+        if (optind < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind]);
+
+        /* the client's version is worth printing even when the daemon is down */
+        if (!json)
+                printf("vpsctl %s\n", VPS_VERSION);
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &server, &err, "/v1/version") < 0)
+                return vpsctl_fail_err(&err);
+        if (json) {
+                _cleanup_json_ json_t *out =
+                        json_pack("{s:s, s:O?}", "client", VPS_VERSION, "server", server);
+                return out ? vpsctl_print_json(out) : vpsctl_fail("cannot format JSON");
+        }
+        const char *version = json_string_value(json_object_get(server, "version"));
+        const char *api = json_string_value(json_object_get(server, "api"));
+        printf("vpsd %s (API %s)\n", version ? version : "unknown", api ? api : "unknown");
+        return 0;
+}

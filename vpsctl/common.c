@@ -1,0 +1,164 @@
+/* vpsctl: helpers every command uses, so that errors, usage hints and JSON output look the
+ * same whichever command prints them. */
+#include "vpsctl.h"
+#include "client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+static void vwarn(const char *fmt, va_list ap)
+{
+        (void)fflush(stdout); /* keep the order of what a terminal shows */
+        (void)fputs("vpsctl: ", stderr);
+        (void)vfprintf(stderr, fmt, ap);
+        (void)fputc('\n', stderr);
+}
+
+int vpsctl_fail(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vwarn(fmt, ap);
+        va_end(ap);
+        return EXIT_FAIL;
+}
+
+int vpsctl_fail_err(const vps_error *err)
+{
+        return vpsctl_fail("%s", err->msg[0] ? err->msg : strerror(err->code ? err->code : EIO));
+}
+
+int vpsctl_usage_error(const struct vpsctl *v, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vwarn(fmt, ap);
+        va_end(ap);
+        if (v && v->cmd)
+                (void)fprintf(stderr, "Try 'vpsctl %s --help'.\n", v->cmd);
+        else
+                (void)fputs("Try 'vpsctl --help'.\n", stderr);
+        return EXIT_USAGE;
+}
+
+int vpsctl_opt_error(const struct vpsctl *v, int c, char **argv)
+{
+        /* getopt has already moved optind past a long option, so argv[optind - 1] is the
+         * word the user typed; a short option is best named by optopt (it may sit inside a
+         * cluster such as -jx). */
+        const char *word = optind > 0 ? argv[optind - 1] : "";
+        bool is_long = word && strncmp(word, "--", 2) == 0;
+
+        if (c == ':') {
+                if (is_long)
+                        return vpsctl_usage_error(v, "option '%s' requires an argument", word);
+                return vpsctl_usage_error(v, "option requires an argument -- '%c'", optopt);
+        }
+        if (is_long) {
+                const char *eq = strchr(word, '=');
+                if (eq && optopt != 0)
+                        return vpsctl_usage_error(v, "option '%.*s' doesn't allow an argument",
+                                                  (int)(eq - word), word);
+                return vpsctl_usage_error(v, "unrecognized option '%s'", word);
+        }
+        return vpsctl_usage_error(v, "invalid option -- '%c'", optopt);
+}
+
+int vpsctl_help(const char *text)
+{
+        (void)fputs(text, stdout);
+        return 0;
+}
+
+int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,
+                         const char **ret_id)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(usage);
+                return vpsctl_opt_error(v, c, argv);
+        }
+        return vpsctl_take_id(v, argc, argv, ret_id);
+}
+
+int vpsctl_take_id(const struct vpsctl *v, int argc, char **argv, const char **ret_id)
+{
+        if (optind >= argc)
+                return vpsctl_usage_error(v, "missing VPS ID");
+        if (optind + 1 < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 1]);
+        int r = vpsctl_check_id(argv[optind]);
+        if (r != CMD_CONTINUE)
+                return r;
+        *ret_id = argv[optind];
+        return CMD_CONTINUE;
+}
+
+int vpsctl_check_id(const char *id)
+{
+        vps_error err = {0};
+        if (vps_id_check(id, &err) < 0)
+                return vpsctl_fail_err(&err);
+        return CMD_CONTINUE;
+}
+
+bool vpsctl_parse_seconds(const char *s, long *ret)
+{
+        char *end = NULL;
+        /* strtol would accept " 30", "+30" and "-0": only plain digits are seconds */
+        if (!isdigit((unsigned char)s[0]))
+                return false;
+        errno = 0;
+        long n = strtol(s, &end, 10);
+        if (errno != 0 || *end != '\0' || n > INT_MAX)
+                return false;
+        *ret = n;
+        return true;
+}
+
+int vpsctl_print_json(const json_t *j)
+{
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        if (!text)
+                return vpsctl_fail("cannot format JSON: %s", strerror(ENOMEM));
+        if (puts(text) == EOF || fflush(stdout) != 0)
+                return vpsctl_fail("writing to standard output: %s", strerror(errno));
+        return 0;
+}
+
+int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, long timeout_s,
+                   json_t **ret, vps_error *err, const char *path_fmt, ...)
+{
+        _cleanup_free_ char *path = NULL;
+        va_list ap;
+
+        va_start(ap, path_fmt);
+        int n = vasprintf(&path, path_fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+                path = NULL; /* vasprintf leaves it undefined on failure */
+                return vps_err(err, ENOMEM, "building the request path: %s", strerror(ENOMEM));
+        }
+        return client_request(v->socket, method, path, body, timeout_s, ret, err);
+}
+
+int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err)
+{
+        return vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, ret, err, "/v1/vps/%s", id);
+}

@@ -1,0 +1,124 @@
+/* vpsctl: command-line client of vpsd. Global options and the command table; each command
+ * lives in its own cmd_*.c file and talks to the daemon through client.c. */
+#include "vpsctl.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_SOCKET "/run/vps/vpsd.sock"
+
+struct command {
+        const char *name;
+        vpsctl_cmd_fn run;
+        const char *args;    /* synopsis after the name */
+        const char *summary; /* one line for `vpsctl --help` */
+};
+
+static const struct command commands[] = {
+        {"list", cmd_list, "[-a] [-o FIELDS] [-H] [-j]",
+         "list VPSes (only running ones without -a)"},
+        {"create", cmd_create, "ID --ostemplate NAME [--hostname H]",
+         "create a VPS from a template"},
+        {"start", cmd_start, "ID", "start a VPS"},
+        {"stop", cmd_stop, "ID [--fast | --timeout S]", "stop a VPS"},
+        {"restart", cmd_restart, "ID [--fast | --timeout S]", "stop and start a VPS"},
+        {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
+        {"set", cmd_set, "ID --hostname H", "change the settings of a VPS"},
+        {"destroy", cmd_destroy, "ID [--force]", "delete a VPS and its files"},
+        {"exec", cmd_exec, "ID [-t] [--] CMD [ARGS...]", "run a command in a running VPS"},
+        {"enter", cmd_enter, "ID", "open a login shell in a running VPS"},
+        {"console", cmd_console, "ID [--timeout S]", "attach to the console of a VPS"},
+        {"template", cmd_template, "build|list|remove ...", "manage OS templates"},
+        {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
+};
+
+static int print_help(void)
+{
+        printf("Usage: vpsctl [--socket PATH] COMMAND [ARGS]\n"
+               "\n"
+               "Manage the VPSes of vpsd.\n"
+               "\n"
+               "Commands:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                printf("  %-9s %-37s %s\n", commands[i].name, commands[i].args,
+                       commands[i].summary);
+        printf("\n"
+               "Options:\n"
+               "  --socket PATH  vpsd's socket (default $VPSD_SOCKET, else " DEFAULT_SOCKET ")\n"
+               "  -h, --help     print this help and exit\n"
+               "  --version      print the version of vpsctl and exit\n"
+               "\n"
+               "'vpsctl COMMAND --help' describes a command. See vpsctl(8).\n");
+        return 0;
+}
+
+static const struct command *find_command(const char *name)
+{
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+/* Parses the options before COMMAND; "+" stops at the command so that its options are its
+ * own. Returns CMD_CONTINUE or an exit status. */
+static int parse_global(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"socket", required_argument, NULL, 's'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {0},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+                switch (c) {
+                case 's':
+                        if (optarg[0] == '\0')
+                                return vpsctl_usage_error(v, "the socket path is empty");
+                        v->socket = optarg;
+                        break;
+                case 'h':
+                        return print_help();
+                case 'V':
+                        printf("vpsctl %s\n", VPS_VERSION);
+                        return 0;
+                default:
+                        return vpsctl_opt_error(v, c, argv);
+                }
+        }
+        if (optind >= argc)
+                return vpsctl_usage_error(v, "missing command");
+        return CMD_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+        const char *env = getenv("VPSD_SOCKET");
+        struct vpsctl v = {.socket = env && env[0] ? env : DEFAULT_SOCKET};
+
+        opterr = 0; /* vpsctl_opt_error() prints the messages, "vpsctl:" first */
+        int r = parse_global(&v, argc, argv);
+        if (r != CMD_CONTINUE)
+                return r;
+
+        const struct command *cmd = find_command(argv[optind]);
+        if (!cmd)
+                return vpsctl_usage_error(&v, "unknown command '%s'", argv[optind]);
+        v.cmd = cmd->name;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return vpsctl_fail("cannot initialize libcurl");
+        r = cmd->run(&v, argc - optind, argv + optind);
+        curl_global_cleanup();
+
+        /* a full disk or a closed pipe must not look like success */
+        if (fflush(stdout) != 0 && r == 0)
+                r = vpsctl_fail("writing to standard output: %s", strerror(errno));
+        return r;
+}

@@ -1,0 +1,87 @@
+/* vpsctl: what the command table in main.c and the command files share: the context,
+ * the command entry points and the helpers that keep error output uniform. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "vps/error.h"
+
+/* Exit statuses: 1 for operational errors, 2 for usage errors (as GNU tools do). */
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
+
+/* Returned by option parsers when the command should go on (any other value is the exit
+ * status, e.g. 0 after --help). */
+#define CMD_CONTINUE (-1)
+
+/* No curl timeout: stop, restart and template builds return when the work is done. */
+#define TIMEOUT_NONE 0L
+/* Reads and quick changes: long enough for a loaded host, short enough to notice a hang. */
+#define TIMEOUT_SHORT 60L
+/* start waits for the VPS init to come up. */
+#define TIMEOUT_LONG 300L
+
+struct vpsctl {
+        const char *socket; /* path of vpsd's Unix socket */
+        const char *cmd;    /* running command ("stop", "template build"), for usage hints */
+};
+
+typedef int (*vpsctl_cmd_fn)(struct vpsctl *v, int argc, char **argv);
+
+/* Commands: argv[0] is the command name; the return value is the exit status. */
+int cmd_list(struct vpsctl *v, int argc, char **argv);
+int cmd_create(struct vpsctl *v, int argc, char **argv);
+int cmd_start(struct vpsctl *v, int argc, char **argv);
+int cmd_stop(struct vpsctl *v, int argc, char **argv);
+int cmd_restart(struct vpsctl *v, int argc, char **argv);
+int cmd_status(struct vpsctl *v, int argc, char **argv);
+int cmd_set(struct vpsctl *v, int argc, char **argv);
+int cmd_destroy(struct vpsctl *v, int argc, char **argv);
+int cmd_exec(struct vpsctl *v, int argc, char **argv);
+int cmd_enter(struct vpsctl *v, int argc, char **argv);
+int cmd_console(struct vpsctl *v, int argc, char **argv);
+int cmd_template(struct vpsctl *v, int argc, char **argv);
+int cmd_version(struct vpsctl *v, int argc, char **argv);
+
+/* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */
+int vpsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vpsctl_fail_err(const vps_error *err);
+
+/* Prints "vpsctl: MESSAGE" and the --help hint for the running command; returns EXIT_USAGE. */
+int vpsctl_usage_error(const struct vpsctl *v, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Turns getopt_long's '?' or ':' into a usage error (getopt's own messages are off, so that
+ * every line starts with "vpsctl:"). */
+int vpsctl_opt_error(const struct vpsctl *v, int c, char **argv);
+
+/* Prints a command's usage text on stdout; returns 0 (the exit status of --help). */
+int vpsctl_help(const char *text);
+
+/* Parses the options that are only --help/-h, then takes the one ID argument, validated.
+ * Returns CMD_CONTINUE with *ret_id set, or an exit status. */
+int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,
+                         const char **ret_id);
+
+/* Takes the ID at argv[optind] and checks nothing follows it. Returns CMD_CONTINUE or an
+ * exit status (2 when missing or followed by extra arguments, 1 when invalid). */
+int vpsctl_take_id(const struct vpsctl *v, int argc, char **argv, const char **ret_id);
+
+/* The client-side ID check: the same rule as the daemon, so a typo never reaches it. */
+int vpsctl_check_id(const char *id);
+
+/* Parses a non-negative number of seconds ("30"); false on anything else. */
+bool vpsctl_parse_seconds(const char *s, long *ret);
+
+/* json_dumps with JSON_INDENT(2) on stdout; returns the exit status. */
+int vpsctl_print_json(const json_t *j);
+
+/* Sends a request and returns the reply: a thin wrapper over client_request() that uses
+ * the context's socket and builds the path from a format. */
+int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, long timeout_s,
+                   json_t **ret, vps_error *err, const char *path_fmt, ...)
+        __attribute__((format(printf, 7, 8)));
+
+/* GET /v1/vps/ID. */
+int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err);
