@@ -1,0 +1,93 @@
+# Shared by the integration tests: each test starts its own vpsd with its own state root,
+# socket and cgroup parent, and removes all of it on exit (its VPSes are stopped by PID).
+set -euo pipefail
+
+BUILD=${VPS_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+VPSD_BIN=$BUILD/bin/vpsd
+VPSCTL_BIN=$BUILD/bin/vpsctl
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+[ -x "$VPSD_BIN" ] && [ -x "$VPSCTL_BIN" ] || { echo "FAIL: build first ($BUILD)"; exit 1; }
+
+T=$(mktemp -d /var/tmp/vpstest.XXXXXX)
+chmod 0711 "$T"
+ROOT=$T/root
+SOCK=$T/vpsd.sock
+CG_PARENT=/vpstest-$$-$RANDOM
+CG_MOUNT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+VPSD_PID=
+FAILS=0
+
+vpsctl() { "$VPSCTL_BIN" --socket "$SOCK" "$@"; }
+
+start_vpsd() {
+        "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --daemon
+        VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --daemon" | head -n1)
+        [ -n "$VPSD_PID" ] || fail "vpsd did not start"
+}
+
+kill_vpsd() {
+        [ -n "$VPSD_PID" ] && kill -9 "$VPSD_PID" 2>/dev/null || true
+        while [ -n "$VPSD_PID" ] && kill -0 "$VPSD_PID" 2>/dev/null; do sleep 0.05; done
+        VPSD_PID=
+}
+
+cleanup() {
+        local rc=$?
+        # Stop every VPS this test made: the init PIDs are in their state files.
+        for st in "$ROOT"/vps/*/state.json; do
+                [ -f "$st" ] || continue
+                pid=$(jq -r .pid "$st")
+                cg=$(jq -r .cgroup "$st")
+                [ -f "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
+                kill -9 "$pid" 2>/dev/null || true
+        done
+        [ -n "$VPSD_PID" ] && kill "$VPSD_PID" 2>/dev/null || true
+        sleep 0.2
+        if [ -d "$CG_MOUNT$CG_PARENT" ]; then
+                find "$CG_MOUNT$CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        fi
+        if [ "$rc" != 0 ] && [ -f "$ROOT/vpsd.log" ]; then
+                echo "--- vpsd.log"; tail -n 30 "$ROOT/vpsd.log"
+        fi
+        rm -rf "$T"
+        exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*"; }
+check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
+        local what=$1; shift
+        if "$@"; then pass "$what"; else fail "$what"; fi
+}
+expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
+        if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+# expect_error DESCRIPTION PATTERN COMMAND...: non-zero exit, one line on stderr matching
+expect_error() {
+        local what=$1 pat=$2; shift 2
+        local out rc=0
+        out=$("$@" 2>&1 >/dev/null) || rc=$?
+        if [ "$rc" = 0 ]; then fail "$what: exit 0"; return; fi
+        if [ "$(printf '%s\n' "$out" | wc -l)" != 1 ]; then fail "$what: not one line: $out"; return; fi
+        if ! printf '%s' "$out" | grep -qE -- "$pat"; then fail "$what: '$out' !~ /$pat/"; return; fi
+        pass "$what ($out)"
+}
+finish() {
+        if [ "$FAILS" != 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
+        echo "all checks passed"
+}
+
+# A process is gone when it no longer exists or is a zombie nobody reaped yet (after vpsd
+# died, a VPS init is re-parented to whatever reaper the host has).
+proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+vps_field() { vpsctl list -a -j | jq -r --arg id "$1" ".[] | select(.id == \$id) | .$2"; }
+
+# A busybox template and VPS $1 (running), for tests that need one.
+make_running_vps() {
+        [ -d "$ROOT/templates/busybox" ] || vpsctl template build busybox >/dev/null
+        vpsctl create "$1" --ostemplate busybox ${2:+--hostname "$2"} >/dev/null
+        vpsctl start "$1" >/dev/null
+}

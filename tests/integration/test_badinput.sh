@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Bad input: one clear line, a non-zero exit, and nothing changed.
+. "$(dirname "$0")/lib.sh"
+
+expect_error "missing daemon" "cannot connect to vpsd.*is vpsd running" vpsctl list
+start_vpsd
+make_running_vps 301
+snapshot() { (cd "$ROOT" && find . -path ./vpsd.log -prune -o -print | sort; ls "$CG_MOUNT$CG_PARENT") | md5sum; }
+before=$(snapshot)
+
+expect_error "unknown ID" "VPS 999 does not exist" vpsctl start 999
+expect_error "bad ID ../x" "invalid VPS ID" vpsctl start ../x
+expect_error "empty ID" "invalid VPS ID" vpsctl start ""
+expect_error "too long ID" "invalid VPS ID" vpsctl create "$(printf 'a%.0s' $(seq 64))" --ostemplate busybox
+expect_error "unknown template" "unknown template 'nope'" vpsctl create 302 --ostemplate nope
+expect_error "bad hostname" "invalid hostname" vpsctl create 302 --ostemplate busybox --hostname 'bad_host!'
+expect_error "starting a running VPS" "already running" vpsctl start 301
+expect_error "creating an existing ID" "already exists" vpsctl create 301 --ostemplate busybox
+expect_error "destroying a running VPS" "running" vpsctl destroy 301
+expect_error "stopping a stopped VPS" "not running" sh -c "'$VPSCTL_BIN' --socket '$SOCK' create 303 --ostemplate busybox >/dev/null && '$VPSCTL_BIN' --socket '$SOCK' stop 303"
+vpsctl destroy 303 >/dev/null
+expect_error "exec in a stopped VPS" "not running" sh -c "'$VPSCTL_BIN' --socket '$SOCK' create 304 --ostemplate busybox >/dev/null && '$VPSCTL_BIN' --socket '$SOCK' exec 304 -- true"
+vpsctl destroy 304 >/dev/null
+expect_error "unknown template to build" "cannot build template" vpsctl template build nosuch
+expect_error "removing a template in use" "used by 1 VPS" vpsctl template remove busybox
+rc=0; out=$(vpsctl frobnicate 2>&1) || rc=$?
+expect_eq "unknown command is a usage error" 2 "$rc"
+check "and says so first" sh -c "printf '%s' \"$out\" | head -n1 | grep -q \"unknown command 'frobnicate'\""
+
+# The API directly: malformed bodies and unknown endpoints.
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"id": ' http://localhost/v1/vps)
+expect_eq "malformed JSON is 400" 400 "$code"
+check "error body names the problem" jq -e '.error | test("malformed JSON")' "$T/out"
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '[1]' http://localhost/v1/vps)
+expect_eq "non-object body is 400" 400 "$code"
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"id": 5, "ostemplate": "busybox"}' http://localhost/v1/vps)
+expect_eq "wrong field type is 400" 400 "$code"
+check "errno in the error body" jq -e '.errno == 22' "$T/out"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/v1/nothing)
+expect_eq "unknown endpoint is 404" 404 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X PUT http://localhost/v1/vps)
+expect_eq "wrong method is 405" 405 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" 'http://localhost/v1/vps/a%2F..%2Fb')
+expect_eq "encoded traversal in the URL matches nothing" 404 "$code"
+
+expect_eq "nothing changed on disk or in cgroups" "$before" "$(snapshot)"
+expect_eq "the VPS still runs" running "$(vps_field 301 status)"
+
+# A create that fails halfway leaves no debris: make the VPS dir unwritable mid-way by
+# filling the name slot of its temporary directory with a file.
+touch "$ROOT/vps/.new-305"
+chattr +i "$ROOT/vps/.new-305" 2>/dev/null && {
+        expect_error "create failing halfway" "creating VPS 305" vpsctl create 305 --ostemplate busybox
+        chattr -i "$ROOT/vps/.new-305"
+}
+rm -f "$ROOT/vps/.new-305"
+check "no VPS 305 left" test ! -e "$ROOT/vps/305"
+check "no cgroup 305 left" test ! -e "$CG_MOUNT$CG_PARENT/305"
+
+# A start that fails leaves the VPS stopped with its data intact.
+vpsctl create 306 --ostemplate busybox >/dev/null
+echo keep >"$ROOT/vps/306/upper/keep"
+chown "$(vps_field 306 uid_base)" "$ROOT/vps/306/upper/keep"
+rmdir "$ROOT/vps/306/work"
+expect_error "start with a broken VPS dir" "starting VPS 306" vpsctl start 306
+expect_eq "failed start leaves it stopped" stopped "$(vps_field 306 status)"
+check "and its data intact" grep -qx keep "$ROOT/vps/306/upper/keep"
+check "and no cgroup behind" test ! -e "$CG_MOUNT$CG_PARENT/306"
+check "and no state file" test ! -e "$ROOT/vps/306/state.json"
+finish

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The lifecycle end to end through vpsctl, and what a VPS looks like from inside.
+. "$(dirname "$0")/lib.sh"
+start_vpsd
+
+vpsctl template build busybox >/dev/null
+check "template listed" sh -c "'$VPSCTL_BIN' --socket '$SOCK' template list -j | jq -e '.[0].name == \"busybox\"' >/dev/null"
+tpl_sum_before=$(cd "$ROOT/templates/busybox/rootfs" && find . -printf '%p %U %s %m\n' | sort | md5sum)
+
+vpsctl create 101 --ostemplate busybox --hostname web101 >/dev/null
+vpsctl create 102 --ostemplate busybox >/dev/null
+expect_eq "new VPS is stopped" stopped "$(vps_field 101 status)"
+vpsctl start 101 >/dev/null
+vpsctl start 102 >/dev/null
+
+json=$(vpsctl list -j)
+check "list -j has the documented fields" sh -c "printf '%s' '$json' | jq -e '.[] | select(.id==\"101\") | has(\"id\") and has(\"status\") and has(\"hostname\") and has(\"ip\") and has(\"ostemplate\") and has(\"pid\")' >/dev/null"
+expect_eq "status running" running "$(vps_field 101 status)"
+pid=$(vps_field 101 pid)
+base=$(vps_field 101 uid_base)
+base2=$(vps_field 102 uid_base)
+check "host pid is alive" kill -0 "$pid"
+
+# Inside: PID 1 is the template's init, only the VPS's processes are visible.
+expect_eq "PID 1 is init" init "$(vpsctl exec 101 -- cat /proc/1/comm)"
+expect_eq "PID 1 runs the template's binary" /bin/busybox "$(vpsctl exec 101 -- readlink /proc/1/exe)"
+expect_eq "PID 1 on the host is the VPS init" "$pid" "$(vps_field 101 pid)"
+nprocs=$(vpsctl exec 101 -- sh -c 'ls -d /proc/[0-9]* | wc -l')
+check "only the VPS's processes are visible ($nprocs)" test "$nprocs" -le 6
+check "vpsd is invisible inside" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- ps -o comm | grep -q vpsd"
+expect_eq "hostname" web101 "$(vpsctl exec 101 -- hostname)"
+expect_eq "uid_map is the VPS range" "0 $base 65536" "$(vpsctl exec 101 -- cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
+check "ranges of two VPSes are disjoint" test "$base" -ne "$base2"
+check "no VPS map contains host uid 0" test "$base" -ge 65536
+expect_eq "root inside" 0 "$(vpsctl exec 101 -- id -u)"
+check "host mounts invisible" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- cat /proc/self/mountinfo | grep -q -e '$T' -e ' /work'"
+expect_eq "own cgroup namespace root" "0::/" "$(vpsctl exec 101 -- cat /proc/self/cgroup | grep '^0::')"
+check "VPS cgroup exists on the host" test -d "$CG_MOUNT$CG_PARENT/101"
+check "init is in the VPS cgroup" grep -qx "0::$CG_PARENT/101" /proc/"$pid"/cgroup
+check "loopback is up" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- ip link show lo | grep -q UP"
+check "/dev/null works" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo x > /dev/null && test -c /dev/null'"
+check "/sys is read-only" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'touch /sys/x' 2>/dev/null"
+
+# Writes land in the VPS's own upper dir, owned by its mapped root; others don't see them.
+vpsctl exec 101 -- sh -c 'echo secret > /root/file101'
+check "file in upper dir" test -f "$ROOT/vps/101/upper/root/file101"
+expect_eq "owned by the mapped uid" "$base" "$(stat -c %u "$ROOT/vps/101/upper/root/file101")"
+check "second VPS does not see it" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 102 -- test -e /root/file101"
+check "template unchanged" test ! -e "$ROOT/templates/busybox/rootfs/root/file101"
+check "host mount table has no VPS mounts" sh -c "! grep -q '$ROOT' /proc/self/mountinfo"
+
+# Stop, start again (data kept), restart.
+vpsctl stop 101 --timeout 10 >/dev/null
+expect_eq "stopped" stopped "$(vps_field 101 status)"
+check "init gone" sh -c "! kill -0 $pid 2>/dev/null"
+check "cgroup removed on stop" test ! -d "$CG_MOUNT$CG_PARENT/101"
+vpsctl start 101 >/dev/null
+expect_eq "data survives a restart" secret "$(vpsctl exec 101 -- cat /root/file101)"
+old=$(vps_field 101 pid)
+vpsctl restart 101 >/dev/null
+check "restart gives a new init" test "$(vps_field 101 pid)" != "$old"
+vpsctl stop 101 --fast >/dev/null
+expect_eq "fast stop" stopped "$(vps_field 101 status)"
+
+# Destroy leaves nothing.
+vpsctl destroy 101 >/dev/null
+vpsctl destroy 102 --force >/dev/null
+check "VPS dirs removed" test -z "$(ls -A "$ROOT/vps")"
+check "VPS cgroups removed" test -z "$(find "$CG_MOUNT$CG_PARENT" -mindepth 1 -type d)"
+expect_eq "list empty" "[]" "$(vpsctl list -a -j | jq -c .)"
+tpl_sum_after=$(cd "$ROOT/templates/busybox/rootfs" && find . -printf '%p %U %s %m\n' | sort | md5sum)
+expect_eq "template never changed" "$tpl_sum_before" "$tpl_sum_after"
+vpsctl template remove busybox >/dev/null
+check "template removed" test ! -e "$ROOT/templates/busybox"
+finish

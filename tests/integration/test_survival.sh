@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# kill -9 of vpsd: running VPSes keep running and the next vpsd re-adopts them; a VPS that
+# stopped meanwhile shows stopped, and what it left is cleaned up.
+. "$(dirname "$0")/lib.sh"
+start_vpsd
+make_running_vps 201
+make_running_vps 202
+pid1=$(vps_field 201 pid)
+pid2=$(vps_field 202 pid)
+
+kill_vpsd
+check "VPS 201 survives kill -9 of vpsd" kill -0 "$pid1"
+check "VPS 202 survives kill -9 of vpsd" kill -0 "$pid2"
+# 202's init dies while no vpsd is watching.
+echo 1 >"$CG_MOUNT$CG_PARENT/202/cgroup.kill"
+while ! proc_gone "$pid2"; do sleep 0.05; done
+
+start_vpsd
+expect_eq "201 re-adopted as running" running "$(vps_field 201 status)"
+expect_eq "201 keeps its PID" "$pid1" "$(vps_field 201 pid)"
+expect_eq "201 still answers" hi "$(vpsctl exec 201 -- echo hi)"
+expect_eq "202 shows stopped" stopped "$(vps_field 202 status)"
+check "202's cgroup was removed" test ! -d "$CG_MOUNT$CG_PARENT/202"
+check "202's state file was removed" test ! -e "$ROOT/vps/202/state.json"
+vpsctl start 202 >/dev/null
+expect_eq "202 starts again" running "$(vps_field 202 status)"
+
+# An adopted VPS (not vpsd's child) still stops cleanly.
+vpsctl stop 201 --timeout 10 >/dev/null
+expect_eq "adopted VPS stops" stopped "$(vps_field 201 status)"
+check "adopted VPS init gone" proc_gone "$pid1"
+check "adopted VPS cgroup removed" test ! -d "$CG_MOUNT$CG_PARENT/201"
+
+# Several kills in a row while VPSes run.
+for i in 1 2 3; do
+        kill_vpsd
+        start_vpsd
+done
+expect_eq "202 still running after 3 daemon restarts" running "$(vps_field 202 status)"
+
+# A PID reused by another process is never mistaken for the VPS init.
+pid=$(vps_field 202 pid)
+kill_vpsd
+st=$ROOT/vps/202/state.json
+jq ".starttime = 1" "$st" >"$st.x" && mv "$st.x" "$st"
+start_vpsd
+expect_eq "a wrong start time is not adopted" stopped "$(vps_field 202 status)"
+check "and its processes were killed" proc_gone "$pid"
+finish
