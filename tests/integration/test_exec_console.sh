@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# exec passes stdio and the exit status through; enter gets a real pty inside the VPS; the
+# console is a shell on a pty logged to console.log; reboot and poweroff inside work.
+. "$(dirname "$0")/lib.sh"
+start_vpsd
+make_running_vps 401
+
+expect_eq "exit status passes through" 7 "$(vpsctl exec 401 -- sh -c 'exit 7' >/dev/null 2>&1; echo $?)"
+expect_eq "killed by a signal is 128+N" 137 "$(vpsctl exec 401 -- sh -c 'kill -9 $$' >/dev/null 2>&1; echo $?)"
+expect_eq "stdin passes through" "hello stdin" "$(echo 'hello stdin' | vpsctl exec 401 -- cat)"
+expect_eq "stderr passes through" "to stderr" "$(vpsctl exec 401 -- sh -c 'echo to stderr >&2' 2>&1 >/dev/null)"
+expect_eq "missing command is 127" 127 "$(vpsctl exec 401 -- /nonexistent >/dev/null 2>&1; echo $?)"
+expect_eq "exec runs as root in the VPS cgroup" "0::/" "$(vpsctl exec 401 -- cat /proc/self/cgroup | grep '^0::')"
+check "no host fd leaks into exec" sh -c "test \"\$('$VPSCTL_BIN' --socket '$SOCK' exec 401 -- ls /proc/self/fd | wc -l)\" -le 4"
+expect_eq "exec is not dumpable-leaky: PID namespace of the VPS" 1 "$(vpsctl exec 401 -- sh -c 'ls -d /proc/[0-9]* | grep -c "^/proc/1$"')"
+
+# enter: an interactive shell on a pty from the VPS's own devpts.
+out=$(printf 'tty; echo inside-$((40+2)); exit\n' | script -qec "'$VPSCTL_BIN' --socket '$SOCK' enter 401" /dev/null | tr -d '\r')
+check "enter gets a pty inside" sh -c "printf '%s' \"$out\" | grep -q '^/dev/pts/[0-9]'"
+check "enter runs a shell" sh -c "printf '%s' \"$out\" | grep -q inside-42"
+
+# The console: a shell on the VPS's console, also written to console.log.
+out=$(printf 'echo console-$((6*7))\n' | vpsctl console 401 --timeout 1 | tr -d '\r')
+check "console answers" sh -c "printf '%s' \"$out\" | grep -q console-42"
+check "console output is logged" grep -q console-42 "$ROOT/vps/401/console.log"
+expect_error "console of a stopped VPS" "not running" sh -c "'$VPSCTL_BIN' --socket '$SOCK' create 402 --ostemplate busybox >/dev/null; '$VPSCTL_BIN' --socket '$SOCK' console 402 </dev/null"
+
+# reboot inside restarts the VPS; poweroff inside stops it.
+pid=$(vps_field 401 pid)
+vpsctl exec 401 -- reboot
+for _ in $(seq 100); do
+        new=$(vps_field 401 pid)
+        [ "$new" != "$pid" ] && [ "$new" != null ] && break
+        sleep 0.1
+done
+expect_eq "reboot inside: running again" running "$(vps_field 401 status)"
+check "reboot inside: a new init" test "$(vps_field 401 pid)" != "$pid"
+vpsctl exec 401 -- poweroff
+for _ in $(seq 100); do [ "$(vps_field 401 status)" = stopped ] && break; sleep 0.1; done
+expect_eq "poweroff inside stops it" stopped "$(vps_field 401 status)"
+check "cgroup removed after poweroff" test ! -d "$CG_MOUNT$CG_PARENT/401"
+
+# The API answers curl directly, as documented.
+check "curl lists VPSes" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/vps | jq -e 'length == 2' >/dev/null"
+check "curl reads the version" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/version | jq -e '.api == \"v1\"' >/dev/null"
+expect_eq "socket is mode 0600" 600 "$(stat -c %a "$SOCK")"
+finish
