@@ -10,6 +10,7 @@
 #include "vps/syscalls.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <linux/fs.h>
@@ -297,11 +298,34 @@ int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *e
         return vps_rm_rf_at(m->vps_fd, trash, err);
 }
 
+/* Sets the hostname in a running VPS's UTS namespace from a short-lived child (setns would
+ * change vpsd's own namespaces otherwise). */
+static int apply_hostname(struct vps_inst *vi, const char *hostname, vps_error *err)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return vps_err_sys(err, errno, "fork");
+        if (pid == 0) {
+                if (setns(vi->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
+                        _exit(2);
+                _exit(sethostname(hostname, strlen(hostname)) < 0 ? 3 : 0);
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vps_err_sys(err, errno, "waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vps_err(err, EIO, "setting the hostname inside VPS %s failed", vi->cfg.id);
+        return 0;
+}
+
 int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
                              vps_error *err)
 {
         int r = vps_hostname_check(hostname, err);
         if (r < 0)
+                return r;
+        if (vi->status == VPS_RUNNING && (r = apply_hostname(vi, hostname, err)) < 0)
                 return r;
         struct vps_config c = vi->cfg;
         (void)snprintf(c.hostname, sizeof(c.hostname), "%s", hostname);

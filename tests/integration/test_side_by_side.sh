@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Two vpsd with their own roots, sockets and cgroup parents run side by side; a second vpsd
+# on the same root or socket is refused; set --hostname applies live and is saved.
+. "$(dirname "$0")/lib.sh"
+start_vpsd
+make_running_vps 501
+
+ROOT2=$T/root2 SOCK2=$T/vpsd2.sock CG2=${CG_PARENT}-b
+"$VPSD_BIN" --root "$ROOT2" --socket "$SOCK2" --cgroup-parent "$CG2" --daemon
+PID2=$(pgrep -f -x "$VPSD_BIN --root $ROOT2 --socket $SOCK2 --cgroup-parent $CG2 --daemon")
+v2() { "$VPSCTL_BIN" --socket "$SOCK2" "$@"; }
+v2 template build busybox >/dev/null
+v2 create 501 --ostemplate busybox --hostname second >/dev/null
+v2 start 501 >/dev/null
+expect_eq "first daemon's 501" 501 "$(vpsctl exec 501 -- hostname)"
+expect_eq "second daemon's 501" second "$(v2 exec 501 -- hostname)"
+check "different inits" test "$(vps_field 501 pid)" != "$(v2 list -j | jq '.[0].pid')"
+v2 stop 501 --fast >/dev/null
+v2 destroy 501 >/dev/null
+kill "$PID2"
+rmdir "$CG_MOUNT$CG2" 2>/dev/null || true
+
+rc=0; out=$("$VPSD_BIN" --root "$ROOT" --socket "$T/other.sock" 2>&1) || rc=$?
+check "a second vpsd on the same root is refused" test "$rc" != 0
+check "and says why" sh -c "printf '%s' \"$out\" | grep -q 'another vpsd is using'"
+rc=0; out=$("$VPSD_BIN" --root "$T/root3" --socket "$SOCK" --cgroup-parent "$CG2" 2>&1) || rc=$?
+rmdir "$CG_MOUNT$CG2" 2>/dev/null || true
+check "a second vpsd on the same socket is refused" sh -c "test $rc != 0 && printf '%s' \"$out\" | grep -q 'another vpsd is listening'"
+expect_eq "the first daemon still answers" running "$(vps_field 501 status)"
+
+vpsctl set 501 --hostname renamed >/dev/null
+expect_eq "set --hostname applies live" renamed "$(vpsctl exec 501 -- hostname)"
+expect_eq "and is saved" renamed "$(jq -r .hostname "$ROOT/vps/501/config.json")"
+expect_error "set with a bad hostname" "invalid hostname" vpsctl set 501 --hostname '-x'
+expect_eq "a failed set keeps the old config" renamed "$(jq -r .hostname "$ROOT/vps/501/config.json")"
+finish
