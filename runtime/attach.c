@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #define ATTACH_NS_FLAGS                                                                            \
-        (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |              \
-         CLONE_NEWNET | CLONE_NEWCGROUP)
+        (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | \
+         CLONE_NEWCGROUP)
 
 static int exit_code(int status)
 {

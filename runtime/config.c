@@ -74,11 +74,10 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
 
 char *vps_config_to_json(const struct vps_config *c)
 {
-        _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "id", c->id,
-                                             "ostemplate", c->ostemplate, "hostname", c->hostname,
-                                             "uid_base", (json_int_t)c->uid_base, "uid_count",
-                                             (json_int_t)c->uid_count, "created_at",
-                                             (json_int_t)c->created_at);
+        _cleanup_json_ json_t *o = json_pack(
+                "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", c->id, "ostemplate", c->ostemplate,
+                "hostname", c->hostname, "uid_base", (json_int_t)c->uid_base, "uid_count",
+                (json_int_t)c->uid_count, "created_at", (json_int_t)c->created_at);
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

@@ -39,9 +39,8 @@ int vps_console_log(int dfd, const void *data, size_t len, size_t max_bytes, vps
         if (fstatat(dfd, "console.log", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             (size_t)st.st_size + len > max_bytes)
                 (void)renameat(dfd, "console.log", dfd, "console.log.1");
-        _cleanup_close_ int fd = openat(dfd, "console.log",
-                                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                                        0600);
+        _cleanup_close_ int fd = openat(
+                dfd, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return vps_err_sys(err, errno, "opening console.log");
         if (write(fd, data, len) < 0)

@@ -32,9 +32,8 @@ int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t
         char tmp[256];
         if (snprintf(tmp, sizeof(tmp), ".%s.tmp%d", name, (int)getpid()) >= (int)sizeof(tmp))
                 return vps_err(err, ENAMETOOLONG, "file name too long: %s", name);
-        _cleanup_close_ int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                                                              O_NOFOLLOW,
-                                        mode);
+        _cleanup_close_ int fd =
+                openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
         int r = write_all(fd, data, len);
@@ -99,8 +98,8 @@ static int rm_entry(int dfd, const char *name, dev_t dev, vps_error *err)
         if (S_ISDIR(st.st_mode)) {
                 if (st.st_dev != dev)
                         return vps_err(err, EBUSY, "%s is a mount point, not removing it", name);
-                _cleanup_close_ int child = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                                      O_CLOEXEC);
+                _cleanup_close_ int child =
+                        openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (child < 0)
                         return vps_err_sys(err, errno, "opening %s", name);
                 int r = rm_children(child, dev, err);

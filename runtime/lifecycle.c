@@ -36,8 +36,7 @@ static int template_info(struct vps_manager *m, const char *name, struct tpl_inf
         if ((r = vps_signal_parse(sig ? sig : "SIGTERM", &ret->halt_signal, err)) < 0)
                 return vps_err_wrap(err, "template '%s'", name);
         strcpy(ret->init, init);
-        (void)snprintf(ret->rootfs, sizeof(ret->rootfs), "%s/templates/%s/rootfs", m->root,
-                       name);
+        (void)snprintf(ret->rootfs, sizeof(ret->rootfs), "%s/templates/%s/rootfs", m->root, name);
         return 0;
 }
 
@@ -120,21 +119,18 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
         vi->status = VPS_STOPPING;
         int r = vps_cgroup_kill(vi->st.cgroup, err);
         /* Killing the init of a pid namespace kills everything in it, cgroup or not. */
-        if (vps_sys_pidfd_send_signal(vi->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH &&
-            r == 0)
+        if (vps_sys_pidfd_send_signal(vi->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH && r == 0)
                 r = vps_err_sys(err, errno, "killing VPS %s", vi->cfg.id);
         return r;
 }
 
-int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot,
-                     vps_error *err)
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, vps_error *err)
 {
         (void)m;
         *ret_reboot = false;
         if (vi->is_child) {
                 siginfo_t si = {0};
-                if (waitid(P_PIDFD, (id_t)vi->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-                    si.si_pid == 0)
+                if (waitid(P_PIDFD, (id_t)vi->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0)
                         return vps_err(err, EAGAIN, "VPS %s is still running", vi->cfg.id);
                 /* reboot(2) in a pid namespace ends its init with SIGHUP (restart) or SIGINT
                  * (halt, poweroff). A reboot during a requested stop stays a stop. */
@@ -163,12 +159,12 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         bool up = vi->status != VPS_STOPPED;
         char root[600];
         (void)snprintf(root, sizeof(root), "%s/vps/%s", m->root, vi->cfg.id);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:[], s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
-                              "status", status_name(vi->status), "hostname", vi->cfg.hostname,
-                              "ip", "ostemplate", vi->cfg.ostemplate, "uid_base",
-                              (json_int_t)vi->cfg.uid_base, "uid_count",
-                              (json_int_t)vi->cfg.uid_count, "root", root, "created_at",
-                              (json_int_t)vi->cfg.created_at);
+        json_t *o =
+                json_pack("{s:s, s:s, s:s, s:[], s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
+                          "status", status_name(vi->status), "hostname", vi->cfg.hostname, "ip",
+                          "ostemplate", vi->cfg.ostemplate, "uid_base",
+                          (json_int_t)vi->cfg.uid_base, "uid_count", (json_int_t)vi->cfg.uid_count,
+                          "root", root, "created_at", (json_int_t)vi->cfg.created_at);
         if (!o)
                 return NULL;
         json_object_set_new(o, "pid", up ? json_integer(vi->st.pid) : json_null());

@@ -93,8 +93,8 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
         }
         unsigned long long st;
         int pidfd = vps_sys_pidfd_open(vi->st.pid, 0);
-        if (pidfd >= 0 && vps_proc_starttime(vi->st.pid, &st, &e) == 0 &&
-            st == vi->st.starttime && vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
+        if (pidfd >= 0 && vps_proc_starttime(vi->st.pid, &st, &e) == 0 && st == vi->st.starttime &&
+            vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
                 vi->pidfd = pidfd;
                 vi->status = VPS_RUNNING;
                 return;
@@ -182,9 +182,8 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
         if (m->lock_fd < 0)
                 return vps_err_sys(err, errno, "opening %s/.lock", root);
         if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK
-                               ? vps_err(err, EBUSY, "another vpsd is using %s", root)
-                               : vps_err_sys(err, errno, "locking %s", root);
+                return errno == EWOULDBLOCK ? vps_err(err, EBUSY, "another vpsd is using %s", root)
+                                            : vps_err_sys(err, errno, "locking %s", root);
         if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0711, err)) < 0 ||
             (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0755, err)) < 0)
                 return r;
@@ -229,7 +228,9 @@ static int make_vps_dir(struct vps_manager *m, const char *tmp, const struct vps
                 const char *name;
                 mode_t mode;
                 bool owned; /* by the VPS's root */
-        } dirs[] = {{"upper", 0755, true}, {"work", 0700, true}, {"lower", 0755, false},
+        } dirs[] = {{"upper", 0755, true},
+                    {"work", 0700, true},
+                    {"lower", 0755, false},
                     {"rootfs", 0755, false}};
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
                 if (mkdirat(dfd, dirs[i].name, dirs[i].mode) < 0)

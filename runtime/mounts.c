@@ -46,8 +46,8 @@ static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urand
 static const struct {
         const char *target, *link;
 } dev_links[] = {
-        {"/dev/ptmx", "pts/ptmx"},       {"/dev/fd", "/proc/self/fd"},
-        {"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"},
+        {"/dev/ptmx", "pts/ptmx"},          {"/dev/fd", "/proc/self/fd"},
+        {"/dev/stdin", "/proc/self/fd/0"},  {"/dev/stdout", "/proc/self/fd/1"},
         {"/dev/stderr", "/proc/self/fd/2"},
 };
 
@@ -57,8 +57,8 @@ static int mount_overlay(const char *vps_dir, int lower_fd, vps_error *err)
                 return vps_err_sys(err, errno, "entering %s", vps_dir);
         if (vps_sys_move_mount(lower_fd, "", AT_FDCWD, "lower", MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "attaching the template");
-        if (mount("overlay", "rootfs", "overlay", 0,
-                  "lowerdir=lower,upperdir=upper,workdir=work") < 0)
+        if (mount("overlay", "rootfs", "overlay", 0, "lowerdir=lower,upperdir=upper,workdir=work") <
+            0)
                 return vps_err_sys(err, errno, "mounting the overlay root");
         return 0;
 }

@@ -78,9 +78,8 @@ int vps_ensure_in_root(int root_fd, const char *path, int dir, vps_error *err)
         const char *base = slash ? slash + 1 : parent;
         if (slash)
                 *slash = '\0';
-        _cleanup_close_ int pfd =
-                vps_open_in_root(root_fd, slash && parent[0] ? parent : ".", O_PATH | O_DIRECTORY,
-                                 0, err);
+        _cleanup_close_ int pfd = vps_open_in_root(root_fd, slash && parent[0] ? parent : ".",
+                                                   O_PATH | O_DIRECTORY, 0, err);
         if (pfd < 0)
                 return pfd;
         int r = dir ? mkdirat(pfd, base, 0755) : mknodat(pfd, base, S_IFREG | 0644, 0);

@@ -106,9 +106,10 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
          * included, which tells the parent the exec worked. */
         (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         char *const argv[] = {(char *)p->init_path, NULL};
-        char *const envp[] = {(char *)"container=vpsd", (char *)"TERM=linux",
-                              (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                              (char *)"HOME=/root", NULL};
+        char *const envp[] = {
+                (char *)"container=vpsd", (char *)"TERM=linux",
+                (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                (char *)"HOME=/root", NULL};
         execve(p->init_path, argv, envp);
         return vps_err_sys(err, errno, "executing %s", p->init_path);
 }
@@ -191,9 +192,8 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
         _cleanup_close_ int child_sock = sp[1];
         int pidfd = -1;
         struct clone_args args = {
-                .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |
-                         CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_INTO_CGROUP |
-                         CLONE_PIDFD,
+                .flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+                         CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_INTO_CGROUP | CLONE_PIDFD,
                 .pidfd = (uint64_t)(uintptr_t)&pidfd,
                 .exit_signal = SIGCHLD,
                 .cgroup = (uint64_t)p->cgroup_fd,

@@ -38,9 +38,8 @@ static unsigned long long tree_size(int dfd)
                         continue;
                 total += (unsigned long long)st.st_blocks * 512;
                 if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
-                                                                                O_NOFOLLOW |
-                                                                                O_CLOEXEC);
+                        _cleanup_close_ int sub = openat(
+                                dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub >= 0)
                                 total += tree_size(sub);
                 }
@@ -110,11 +109,10 @@ int vps_templates_list(struct vps_manager *m, json_t **ret, vps_error *err)
 static int write_meta(int dfd, const char *name, const char *version, const struct vps_distro *d,
                       unsigned long long size, vps_error *err)
 {
-        _cleanup_json_ json_t *meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "name",
-                                                name, "version", version, "distro", d->name,
-                                                "init", d->init, "halt_signal", d->halt_signal,
-                                                "size", (json_int_t)size, "created_at",
-                                                (json_int_t)time(NULL));
+        _cleanup_json_ json_t *meta =
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "name", name, "version", version,
+                          "distro", d->name, "init", d->init, "halt_signal", d->halt_signal, "size",
+                          (json_int_t)size, "created_at", (json_int_t)time(NULL));
         _cleanup_free_ char *text = meta ? json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         if (!text)
                 return vps_err(err, ENOMEM, "out of memory");
@@ -150,8 +148,8 @@ int vps_template_build(struct vps_manager *m, const char *name, json_t **ret, vp
         if (r < 0)
                 return r;
         if (strcmp(name, "busybox") != 0)
-                return vps_err(err, EINVAL,
-                               "cannot build template '%s': this vpsd builds: busybox", name);
+                return vps_err(err, EINVAL, "cannot build template '%s': this vpsd builds: busybox",
+                               name);
         if (faccessat(m->tpl_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return vps_err(err, EEXIST, "template '%s' already exists", name);
         char stage[128];

@@ -80,8 +80,9 @@ int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
                 return 0;
         }
         if (!isdigit((unsigned char)s[0]))
-                return vps_err(err, EINVAL, "invalid size '%.40s': expected a number with an "
-                                            "optional K, M, G, T or P suffix",
+                return vps_err(err, EINVAL,
+                               "invalid size '%.40s': expected a number with an "
+                               "optional K, M, G, T or P suffix",
                                s);
         errno = 0;
         char *end = NULL;

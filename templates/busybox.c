@@ -17,8 +17,8 @@
 extern char **environ;
 
 static const char *const dirs[] = {
-        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "etc/init.d", "proc", "sys", "dev",
-        "run", "tmp", "root", "home", "var", "var/log", "var/tmp", "mnt", "lib", "www",
+        "bin", "sbin", "usr",  "usr/bin", "usr/sbin", "etc",     "etc/init.d", "proc", "sys", "dev",
+        "run", "tmp",  "root", "home",    "var",      "var/log", "var/tmp",    "mnt",  "lib", "www",
 };
 
 static const struct {
@@ -131,8 +131,9 @@ static int link_applets(int dfd, const char *bb, vps_error *err)
                 count++;
         }
         if (count < 10)
-                return vps_err(err, ENOEXEC, "%s --list-full listed %d applets: not a full "
-                                             "busybox",
+                return vps_err(err, ENOEXEC,
+                               "%s --list-full listed %d applets: not a full "
+                               "busybox",
                                bb, count);
         return 0;
 }

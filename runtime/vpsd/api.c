@@ -85,8 +85,7 @@ void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int statu
 
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err)
 {
-        vpsd_request_finish(d, req, (unsigned int)vps_err_http_status(err->code),
-                            error_body(err));
+        vpsd_request_finish(d, req, (unsigned int)vps_err_http_status(err->code), error_body(err));
 }
 
 static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra,
@@ -205,10 +204,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 int vpsd_api_init(struct vpsd *d, vps_error *err)
 {
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
-                                  NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET,
-                                  d->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-                                  MHD_OPTION_CONNECTION_LIMIT, 4096,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, 120, MHD_OPTION_END);
+                                  NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                  MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  120, MHD_OPTION_END);
         if (!d->mhd)
                 return vps_err(err, EIO, "starting the HTTP server failed");
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);

@@ -12,8 +12,8 @@
 
 struct route {
         const char *method;
-        const char *what;  /* "vps" or "templates" */
-        int nparts;        /* path segments after /v1/<what> */
+        const char *what;   /* "vps" or "templates" */
+        int nparts;         /* path segments after /v1/<what> */
         const char *action; /* the third segment, or NULL */
         int (*fn)(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                   unsigned int *status, json_t **ret, vps_error *err);
@@ -124,8 +124,9 @@ static int wait_stop(struct vpsd *d, struct request *req, struct vps_inst *vi, j
         if ((jf && !json_is_boolean(jf)) ||
             (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
                     json_integer_value(jt) > 86400)))
-                return vps_err(err, EINVAL, "'fast' must be a boolean and 'timeout' seconds "
-                                            "from 0 to 86400");
+                return vps_err(err, EINVAL,
+                               "'fast' must be a boolean and 'timeout' seconds "
+                               "from 0 to 86400");
         int timeout = jt ? (int)json_integer_value(jt) : DEFAULT_STOP_TIMEOUT;
         struct vps_loop *l = vpsd_loop_of(vi);
         if (vi->status == VPS_STOPPED || !l)
@@ -165,8 +166,8 @@ static int destroy_vps(struct vpsd *d, struct request *req, const char *id, json
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        const char *force = MHD_lookup_connection_value(
-                vpsd_request_conn(req), MHD_GET_ARGUMENT_KIND, "force");
+        const char *force =
+                MHD_lookup_connection_value(vpsd_request_conn(req), MHD_GET_ARGUMENT_KIND, "force");
         if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {
                 _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
                 return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);

@@ -69,8 +69,7 @@ void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi)
         vi->loop_data = NULL;
 }
 
-int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s,
-                    vps_error *err)
+int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err)
 {
         struct vps_loop *l = vi->loop_data;
         if (fast || timeout_s == 0)

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_ROOT "/var/lib/vps"
+#define DEFAULT_ROOT   "/var/lib/vps"
 #define DEFAULT_SOCKET "/run/vps/vpsd.sock"
 
 void vpsd_log(const char *fmt, ...)
@@ -37,17 +37,17 @@ void vpsd_log(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: vpsd [--root DIR] [--socket PATH] [--cgroup-parent PATH] [--daemon]\n"
-                   "\n"
-                   "  -r, --root DIR           state root (default " DEFAULT_ROOT
-                   ", env VPSD_ROOT)\n"
-                   "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
-                   ", env VPSD_SOCKET)\n"
-                   "  -c, --cgroup-parent PATH cgroup (inside the cgroup2 mount) holding the\n"
-                   "                           VPS cgroups (default: vpsd's own cgroup + /vps)\n"
-                   "  -d, --daemon             detach; return once the socket accepts requests\n"
-                   "  -h, --help               show this help\n"
-                   "  -V, --version            show the version\n");
+        fprintf(f,
+                "Usage: vpsd [--root DIR] [--socket PATH] [--cgroup-parent PATH] [--daemon]\n"
+                "\n"
+                "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
+                "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
+                ", env VPSD_SOCKET)\n"
+                "  -c, --cgroup-parent PATH cgroup (inside the cgroup2 mount) holding the\n"
+                "                           VPS cgroups (default: vpsd's own cgroup + /vps)\n"
+                "  -d, --daemon             detach; return once the socket accepts requests\n"
+                "  -h, --help               show this help\n"
+                "  -V, --version            show the version\n");
 }
 
 /* A socket that still answers belongs to a running vpsd: never steal it. */
@@ -148,8 +148,8 @@ static int run(const char *root, const char *sock, const char *cg, bool daemon)
         size_t running = 0;
         for (size_t i = 0; i < d.m.n; i++)
                 running += d.m.v[i]->status != VPS_STOPPED;
-        vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock,
-                 root, d.m.cg.parent, d.m.n, running);
+        vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
+                 d.m.cg.parent, d.m.n, running);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
         MHD_stop_daemon(d.mhd);
@@ -206,6 +206,6 @@ int main(int argc, char **argv)
                 fprintf(stderr, "vpsd: must run as root\n");
                 return 1;
         }
-        return run(root && *root ? root : DEFAULT_ROOT, sock && *sock ? sock : DEFAULT_SOCKET,
-                   cg, daemon);
+        return run(root && *root ? root : DEFAULT_ROOT, sock && *sock ? sock : DEFAULT_SOCKET, cg,
+                   daemon);
 }

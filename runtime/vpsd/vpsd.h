@@ -56,8 +56,7 @@ int vpsd_loop_run(struct vpsd *d);
 /* Starts watching a VPS that just started or was re-adopted. */
 int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err);
 /* Begins a stop: halt signal and timer, or cgroup.kill when fast. */
-int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s,
-                    vps_error *err);
+int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err);
 void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi);
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
 

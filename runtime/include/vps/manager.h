@@ -17,11 +17,11 @@ struct vps_inst {
         struct vps_config cfg;
         struct vps_state st; /* valid while not stopped */
         enum vps_status status;
-        int dir_fd;          /* ROOT/vps/ID */
-        int pidfd;           /* the init, -1 when stopped */
-        int console_fd;      /* pty master, -1 when stopped or after a daemon restart */
-        bool is_child;       /* started by this vpsd: its exit status can be read */
-        void *loop_data;     /* owned by the event loop */
+        int dir_fd;      /* ROOT/vps/ID */
+        int pidfd;       /* the init, -1 when stopped */
+        int console_fd;  /* pty master, -1 when stopped or after a daemon restart */
+        bool is_child;   /* started by this vpsd: its exit status can be read */
+        void *loop_data; /* owned by the event loop */
 };
 
 struct vps_manager {
@@ -55,16 +55,14 @@ int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* After the pidfd became readable: collects the exit, removes the cgroup and state.
  * *ret_reboot tells whether the guest asked for a reboot (reboot(2) in its pid namespace). */
-int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot,
-                     vps_error *err);
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, vps_error *err);
 
 struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m);
 
 /* Templates (runtime/template_store.c). */
 int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *err);
-int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret,
-                     vps_error *err);
+int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret, vps_error *err);
 int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
                        vps_error *err);
 int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);

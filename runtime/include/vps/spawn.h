@@ -8,15 +8,15 @@
 
 struct vps_spawn_params {
         const char *hostname;
-        const char *vps_dir;     /* ROOT/vps/ID: holds upper/, work/, lower/, rootfs/. A path,
-                                  * not an fd: the child must resolve it in its own mount
-                                  * namespace (an fd would point into vpsd's). */
-        const char *lower_path;  /* the template's rootfs on the host */
-        const char *init_path;   /* inside the guest, e.g. /sbin/init */
+        const char *vps_dir;    /* ROOT/vps/ID: holds upper/, work/, lower/, rootfs/. A path,
+                                 * not an fd: the child must resolve it in its own mount
+                                 * namespace (an fd would point into vpsd's). */
+        const char *lower_path; /* the template's rootfs on the host */
+        const char *init_path;  /* inside the guest, e.g. /sbin/init */
         uint32_t uid_base;
         uint32_t uid_count;
-        int cgroup_fd;           /* the VPS cgroup, for CLONE_INTO_CGROUP */
-        int console_fd;          /* pty slave: the init's stdio and /dev/console */
+        int cgroup_fd;  /* the VPS cgroup, for CLONE_INTO_CGROUP */
+        int console_fd; /* pty slave: the init's stdio and /dev/console */
         /* Called in the parent once the child's namespaces exist, before it builds its root
          * (for networking). May be NULL. */
         int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);

@@ -8,7 +8,7 @@
 
 #include "vps/error.h"
 
-#define VPS_ID_MAX 63
+#define VPS_ID_MAX       63
 #define VPS_HOSTNAME_MAX 63
 
 /* [A-Za-z0-9][A-Za-z0-9_-]{0,62} */
