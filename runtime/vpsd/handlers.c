@@ -172,6 +172,8 @@ static int destroy_vps(struct vpsd *d, struct request *req, const char *id, json
                 _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
                 return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
         }
+        if (vi->status == VPS_STOPPED)
+                vpsd_forget_vps(d, vi);
         int r = vps_manager_destroy(&d->m, vi, err);
         if (r < 0)
                 return r;

@@ -152,6 +152,8 @@ static int run(const char *root, const char *sock, const char *cg, bool daemon)
                  d.m.cg.parent, d.m.n, running);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
+        for (size_t i = 0; i < d.m.n; i++)
+                vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
         (void)unlink(sock);
         vps_manager_close(&d.m);

@@ -42,8 +42,15 @@ cleanup() {
                 [ -f "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
                 kill -9 "$pid" 2>/dev/null || true
         done
-        [ -n "$VPSD_PID" ] && kill "$VPSD_PID" 2>/dev/null || true
-        sleep 0.2
+        if [ -n "$VPSD_PID" ]; then
+                kill "$VPSD_PID" 2>/dev/null || true
+                for _ in $(seq 100); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.05; done
+        fi
+        # Under ASan/UBSan a report in the daemon's log fails the test.
+        if grep -qE 'Sanitizer|runtime error:' "$ROOT/vpsd.log" 2>/dev/null; then
+                echo "FAIL: sanitizer report in vpsd.log"; grep -A30 -E 'Sanitizer|runtime error:' "$ROOT/vpsd.log" | head -60
+                [ "$rc" = 0 ] && rc=1
+        fi
         if [ -d "$CG_MOUNT$CG_PARENT" ]; then
                 find "$CG_MOUNT$CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         fi
