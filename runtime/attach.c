@@ -3,6 +3,7 @@
  * command is inside the VPS's pid namespace. */
 #include "vps/attach.h"
 #include "vps/cleanup.h"
+#include "vps/fdpass.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 
@@ -44,48 +45,6 @@ static int wait_code(pid_t pid)
         return exit_code(status);
 }
 
-static int send_fd(int sock, int fd)
-{
-        char c = 'm';
-        struct iovec iov = {.iov_base = &c, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        memset(&u, 0, sizeof(u));
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-        char c;
-        struct iovec iov = {.iov_base = &c, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf)};
-        if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-                return -1;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        int fd = -1;
-        if (cm && cm->cmsg_type == SCM_RIGHTS)
-                memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-        return fd;
-}
-
 /* In the VPS: a pty from the guest's own devpts, so `tty` names a real /dev/pts/N there. */
 static void setup_pty(int sock)
 {
@@ -93,7 +52,7 @@ static void setup_pty(int sock)
         if (master < 0 || unlockpt(master) < 0)
                 _exit(126);
         int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-        if (slave < 0 || send_fd(sock, master) < 0)
+        if (slave < 0 || vps_send_fd(sock, master) < 0)
                 _exit(126);
         close(master);
         if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
@@ -259,8 +218,8 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
         }
         close(TAKE_FD(theirs));
         if (o->pty) {
-                _cleanup_close_ int master = recv_fd(mine);
-                if (master >= 0)
+                _cleanup_close_ int master = -1;
+                if (vps_recv_fd(mine, &master) == 0 && master >= 0)
                         relay(master);
         }
         *ret_status = wait_code(pid);

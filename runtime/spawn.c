@@ -6,6 +6,7 @@
  *   4. child: becomes root in its user namespace, builds its root, execs init
  *   5. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
 #include "vps/cleanup.h"
+#include "vps/fdpass.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
@@ -23,52 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int send_fd(int sock, int fd)
-{
-        char byte = 'g';
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        memset(&u, 0, sizeof(u));
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (fd >= 0) {
-                msg.msg_control = u.buf;
-                msg.msg_controllen = sizeof(u.buf);
-                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        }
-        return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
-static int recv_fd(int sock, int *ret_fd)
-{
-        char byte;
-        struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf)};
-        ssize_t n;
-        while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-                ;
-        if (n <= 0)
-                return n < 0 ? -errno : -EPIPE;
-        *ret_fd = -1;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        if (c && c->cmsg_type == SCM_RIGHTS)
-                memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-        return 0;
-}
-
 static int set_console(int fd, vps_error *err)
 {
         if (setsid() < 0)
@@ -84,7 +39,7 @@ static int set_console(int fd, vps_error *err)
 static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *err)
 {
         _cleanup_close_ int lower = -1;
-        int r = recv_fd(sock, &lower);
+        int r = vps_recv_fd(sock, &lower);
         if (r < 0 || lower < 0)
                 return vps_err_sys(err, r < 0 ? -r : EPROTO, "waiting for the parent");
         if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
@@ -166,7 +121,7 @@ static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, v
         _cleanup_close_ int lower = idmapped_lower(pid, p->lower_path, err);
         if (lower < 0)
                 return lower;
-        if ((r = send_fd(sock, lower)) < 0)
+        if ((r = vps_send_fd(sock, lower)) < 0)
                 return vps_err_sys(err, -r, "handing the root to the VPS");
         /* EOF: the exec happened. A message: the child's own error. */
         vps_error child_err;
