@@ -79,7 +79,10 @@ int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
                 *ret = UINT64_MAX;
                 return 0;
         }
-        if (!isdigit((unsigned char)s[0]))
+        /* Digits with at most one '.', then the unit: no hex, exponents or signs. */
+        size_t digits = strspn(s, "0123456789");
+        size_t frac = s[digits] == '.' ? strspn(s + digits + 1, "0123456789") : 0;
+        if (digits == 0 || (s[digits] == '.' && frac == 0))
                 return vps_err(err, EINVAL,
                                "invalid size '%.40s': expected a number with an "
                                "optional K, M, G, T or P suffix",
@@ -87,7 +90,8 @@ int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
         errno = 0;
         char *end = NULL;
         double v = strtod(s, &end);
-        if (errno || end == s || !isfinite(v) || v < 0)
+        size_t numlen = digits + (s[digits] == '.' ? 1 + frac : 0);
+        if (errno || end != s + numlen || !isfinite(v) || v < 0)
                 return vps_err(err, EINVAL, "invalid size '%.40s'", s);
         static const char units[] = "KMGTP";
         double mult = 1;
@@ -107,6 +111,8 @@ int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
                         return vps_err(err, EINVAL, "invalid size '%.40s': trailing '%s'", s, end);
         }
         double bytes = v * mult;
+        if (bytes != (double)(uint64_t)bytes && bytes < 18446744073709551615.0)
+                return vps_err(err, EINVAL, "invalid size '%.40s': not a whole number of bytes", s);
         if (bytes >= 18446744073709551615.0)
                 return vps_err(err, ERANGE, "size '%.40s' is too large", s);
         *ret = (uint64_t)bytes;
@@ -148,7 +154,7 @@ int vps_signal_parse(const char *s, int *ret, vps_error *err)
                 } else if (s[8]) {
                         off = -1;
                 }
-                if (off >= 0 && SIGRTMIN + off <= SIGRTMAX) {
+                if (off >= 0 && off <= SIGRTMAX - SIGRTMIN) {
                         *ret = SIGRTMIN + (int)off;
                         return 0;
                 }

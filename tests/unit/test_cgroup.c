@@ -1,0 +1,140 @@
+/* Unit tests: finding the cgroup2 mount and our own v2 cgroup in /proc texts (cgroup.h). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vps/cgroup.h"
+
+static const char hybrid_mountinfo[] =
+        "24 29 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+        "31 24 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+        "32 31 0:28 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:10 - cgroup "
+        "cgroup rw,xattr,name=systemd\n"
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
+        "35 31 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup "
+        "cgroup rw,memory\n";
+
+static const char v2_mountinfo[] =
+        "22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+        "26 22 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:2 - sysfs sysfs rw\n"
+        "27 26 0:24 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:3 - cgroup2 cgroup2 "
+        "rw,nsdelegate,memory_recursiveprot"; /* last line without '\n' */
+
+static void test_find_mount_hybrid(void **state)
+{
+        char mnt[256] = "";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_find_mount(hybrid_mountinfo, mnt, sizeof(mnt), &err), 0);
+        assert_string_equal(mnt, "/sys/fs/cgroup/unified");
+}
+
+static void test_find_mount_v2(void **state)
+{
+        char mnt[256] = "";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_find_mount(v2_mountinfo, mnt, sizeof(mnt), &err), 0);
+        assert_string_equal(mnt, "/sys/fs/cgroup");
+}
+
+static void test_find_mount_optional_fields(void **state)
+{
+        /* Several optional fields before the separator; "cgroup2" in the mount point of a
+         * non-cgroup2 file system must not match. */
+        static const char text[] =
+                "50 22 0:45 / /srv/cgroup2\\040fake rw shared:5 master:1 - tmpfs cgroup2 rw\n"
+                "51 22 0:46 / /mnt/cg rw,relatime shared:6 master:2 propagate_from:1 - cgroup2 "
+                "none rw\n";
+        char mnt[256] = "";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_find_mount(text, mnt, sizeof(mnt), &err), 0);
+        assert_string_equal(mnt, "/mnt/cg");
+}
+
+static void test_find_mount_escaped(void **state)
+{
+        static const char text[] =
+                "60 22 0:50 / /run/my\\040cgroups\\134x rw - cgroup2 cgroup2 rw\n";
+        char mnt[256] = "";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_find_mount(text, mnt, sizeof(mnt), &err), 0);
+        assert_string_equal(mnt, "/run/my cgroups\\x");
+}
+
+static void test_find_mount_none(void **state)
+{
+        static const char text[] =
+                "31 24 0:27 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n"
+                "32 31 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n";
+        char mnt[256] = "unchanged";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_find_mount(text, mnt, sizeof(mnt), &err), -ENOENT);
+        assert_int_equal(err.code, ENOENT);
+        assert_string_equal(mnt, "unchanged");
+        assert_int_equal(vps_cgroup_find_mount("", mnt, sizeof(mnt), &err), -ENOENT);
+}
+
+static void test_find_mount_too_small(void **state)
+{
+        char mnt[8] = "";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_find_mount(hybrid_mountinfo, mnt, sizeof(mnt), &err),
+                         -ENAMETOOLONG);
+        /* exactly fits: "/sys/fs/cgroup" is 14 characters */
+        char fits[15] = "";
+        assert_int_equal(vps_cgroup_find_mount(v2_mountinfo, fits, sizeof(fits), &err), 0);
+        assert_string_equal(fits, "/sys/fs/cgroup");
+}
+
+static void test_parse_self(void **state)
+{
+        char path[128] = "";
+        vps_error err = {0};
+        assert_int_equal(vps_cgroup_parse_self("0::/\n", path, sizeof(path), &err), 0);
+        assert_string_equal(path, "/");
+
+        static const char hybrid[] = "12:memory:/system.slice/vpsd.service\n"
+                                     "11:cpu,cpuacct:/system.slice/vpsd.service\n"
+                                     "1:name=systemd:/system.slice/vpsd.service\n"
+                                     "0::/system.slice/vpsd.service\n";
+        assert_int_equal(vps_cgroup_parse_self(hybrid, path, sizeof(path), &err), 0);
+        assert_string_equal(path, "/system.slice/vpsd.service");
+
+        /* No trailing newline. */
+        assert_int_equal(vps_cgroup_parse_self("0::/user.slice/x", path, sizeof(path), &err), 0);
+        assert_string_equal(path, "/user.slice/x");
+}
+
+static void test_parse_self_none(void **state)
+{
+        char path[128] = "unchanged";
+        vps_error err = {0};
+        static const char v1only[] = "12:memory:/a\n1:name=systemd:/a\n10::/b\n2::/c\n";
+        assert_int_equal(vps_cgroup_parse_self(v1only, path, sizeof(path), &err), -ENOENT);
+        assert_int_equal(err.code, ENOENT);
+        assert_int_equal(vps_cgroup_parse_self("", path, sizeof(path), &err), -ENOENT);
+        assert_string_equal(path, "unchanged");
+
+        char small[4];
+        assert_int_equal(vps_cgroup_parse_self("0::/abcd\n", small, sizeof(small), &err),
+                         -ENAMETOOLONG);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_find_mount_hybrid),
+                cmocka_unit_test(test_find_mount_v2),
+                cmocka_unit_test(test_find_mount_optional_fields),
+                cmocka_unit_test(test_find_mount_escaped),
+                cmocka_unit_test(test_find_mount_none),
+                cmocka_unit_test(test_find_mount_too_small),
+                cmocka_unit_test(test_parse_self),
+                cmocka_unit_test(test_parse_self_none),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

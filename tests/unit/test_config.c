@@ -1,0 +1,239 @@
+/* Unit tests: config.json / state.json parsing, validation, save and load (config.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "vps/config.h"
+
+struct tmpdir {
+        char path[256];
+        int fd;
+};
+
+static int setup_dir(void **state)
+{
+        struct tmpdir *t = calloc(1, sizeof(*t));
+        assert_non_null(t);
+        const char *base = getenv("TMPDIR");
+        (void)snprintf(t->path, sizeof(t->path), "%s/vps-unit-XXXXXX", base ? base : "/tmp");
+        assert_non_null(mkdtemp(t->path));
+        t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(t->fd >= 0);
+        *state = t;
+        return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        return remove(path);
+}
+
+static int teardown_dir(void **state)
+{
+        struct tmpdir *t = *state;
+        close(t->fd);
+        int r = nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(t);
+        return r;
+}
+
+static const struct vps_config sample_cfg = {
+        .id = "101",
+        .ostemplate = "debian-12.1",
+        .hostname = "vps101.example.com",
+        .uid_base = 100000,
+        .uid_count = 65536,
+        .created_at = 1700000000,
+};
+
+static void assert_cfg_equal(const struct vps_config *a, const struct vps_config *b)
+{
+        assert_string_equal(a->id, b->id);
+        assert_string_equal(a->ostemplate, b->ostemplate);
+        assert_string_equal(a->hostname, b->hostname);
+        assert_int_equal(a->uid_base, b->uid_base);
+        assert_int_equal(a->uid_count, b->uid_count);
+        assert_int_equal(a->created_at, b->created_at);
+}
+
+static void test_config_round_trip(void **state)
+{
+        struct vps_config in = sample_cfg, out;
+        vps_error err = {0};
+        for (int i = 0; i < 2; i++) {
+                char *text = vps_config_to_json(&in);
+                assert_non_null(text);
+                memset(&out, 0x55, sizeof(out));
+                if (vps_config_from_json(text, &out, &err) != 0)
+                        fail_msg("%s: %s", text, err.msg);
+                free(text);
+                assert_cfg_equal(&in, &out);
+                in.hostname[0] = '\0'; /* second pass: the optional hostname left empty */
+        }
+}
+
+/* A valid config.json with one field replaced by raw JSON text (or removed: NULL). */
+static char *cfg_with(const char *key, const char *value)
+{
+        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i}", "id", "1", "ostemplate", "t", "uid_base",
+                              1, "uid_count", 65536, "created_at", 5);
+        assert_non_null(o);
+        if (value)
+                assert_int_equal(
+                        json_object_set_new(o, key, json_loads(value, JSON_DECODE_ANY, NULL)), 0);
+        else
+                assert_int_equal(json_object_del(o, key), 0);
+        char *text = json_dumps(o, 0);
+        json_decref(o);
+        assert_non_null(text);
+        return text;
+}
+
+static void test_config_rejects(void **state)
+{
+        static const char *bad[][2] = {
+                {"id", NULL},         {"id", "\"../x\""},         {"id", "101"},
+                {"id", "\"\""},       {"ostemplate", "\"a/b\""},  {"ostemplate", NULL},
+                {"uid_base", "0"},    {"uid_base", "\"100000\""}, {"uid_base", "4294967295"},
+                {"uid_base", NULL},   {"hostname", "\"a..b\""},   {"hostname", "7"},
+                {"uid_count", "0"},   {"uid_count", "65537"},     {"uid_count", "1.5"},
+                {"created_at", "-1"}, {"created_at", NULL},       {"created_at", "true"},
+        };
+        struct vps_config c;
+        vps_error err = {0};
+        char *ok = cfg_with("hostname", "\"h\""); /* the base is valid */
+        assert_int_equal(vps_config_from_json(ok, &c, &err), 0);
+        free(ok);
+        assert_int_equal(vps_config_from_json("not json", &c, &err), -EBADMSG);
+        assert_int_equal(vps_config_from_json("[1, 2]", &c, &err), -EBADMSG);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct vps_config out = sample_cfg;
+                vps_error e = {0};
+                char *text = cfg_with(bad[i][0], bad[i][1]);
+                int r = vps_config_from_json(text, &out, &e);
+                if (r >= 0)
+                        fail_msg("accepted: %s", text);
+                free(text);
+                assert_int_equal(e.code, -r);
+                assert_true(r == -EBADMSG || r == -EINVAL);
+                assert_true(e.msg[0] != '\0');
+                assert_cfg_equal(&out, &sample_cfg); /* untouched */
+        }
+}
+
+static const struct vps_state sample_state = {
+        .pid = 4242,
+        .starttime = 987654321ull,
+        .started_at = 1700000001,
+        .cgroup = "/sys/fs/cgroup/vps/101",
+};
+
+static void test_state_round_trip_and_rejects(void **state)
+{
+        char *text = vps_state_to_json(&sample_state);
+        assert_non_null(text);
+        struct vps_state out;
+        vps_error err = {0};
+        assert_int_equal(vps_state_from_json(text, &out, &err), 0);
+        free(text);
+        assert_int_equal(out.pid, 4242);
+        assert_int_equal(out.starttime, 987654321ull);
+        assert_int_equal(out.started_at, 1700000001);
+        assert_string_equal(out.cgroup, sample_state.cgroup);
+
+        static const char *bad[] = {
+                "",
+                "{",
+                "\"x\"",
+                "{\"pid\": 0, \"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\"}",
+                "{\"pid\": \"1\", \"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\"}",
+                "{\"pid\": 1, \"starttime\": -1, \"started_at\": 1, \"cgroup\": \"/x\"}",
+                "{\"pid\": 1, \"starttime\": 1, \"started_at\": 1}",
+                "{\"pid\": 1, \"starttime\": 1, \"started_at\": 1, \"cgroup\": 5}",
+                "{\"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\"}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vps_error e = {0};
+                int r = vps_state_from_json(bad[i], &out, &e);
+                if (r != -EBADMSG)
+                        fail_msg("'%s': got %d", bad[i], r);
+                assert_int_equal(e.code, EBADMSG);
+        }
+}
+
+static void test_config_save_load(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        struct vps_config out;
+        assert_int_equal(vps_config_load(t->fd, &out, &err), -ENOENT);
+        /* An existing, world readable file is replaced by a private one. */
+        assert_int_equal(vps_write_file_atomic(t->fd, "config.json", "{}", 2, 0644, &err), 0);
+        assert_int_equal(vps_config_save(t->fd, &sample_cfg, &err), 0);
+
+        struct stat st;
+        assert_int_equal(fstatat(t->fd, "config.json", &st, AT_SYMLINK_NOFOLLOW), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+
+        DIR *d = opendir(t->path);
+        assert_non_null(d);
+        int entries = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                assert_string_equal(de->d_name, "config.json"); /* no temporary file left */
+                entries++;
+        }
+        closedir(d);
+        assert_int_equal(entries, 1);
+
+        assert_int_equal(vps_config_load(t->fd, &out, &err), 0);
+        assert_cfg_equal(&out, &sample_cfg);
+
+        /* A corrupt file: the error names the file. */
+        assert_int_equal(vps_write_file_atomic(t->fd, "config.json", "{}", 2, 0600, &err), 0);
+        assert_int_equal(vps_config_load(t->fd, &out, &err), -EBADMSG);
+        assert_int_equal(strncmp(err.msg, "config.json: ", 13), 0);
+}
+
+static void test_state_save_load_remove(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        struct vps_state out;
+        assert_int_equal(vps_state_load(t->fd, &out, &err), -ENOENT);
+        assert_int_equal(vps_state_save(t->fd, &sample_state, &err), 0);
+        assert_int_equal(vps_state_load(t->fd, &out, &err), 0);
+        assert_int_equal(out.pid, sample_state.pid);
+        assert_string_equal(out.cgroup, sample_state.cgroup);
+        assert_int_equal(vps_state_remove(t->fd, &err), 0);
+        assert_int_equal(vps_state_load(t->fd, &out, &err), -ENOENT);
+        assert_int_equal(vps_state_remove(t->fd, &err), 0); /* already gone: fine */
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_config_round_trip),
+                cmocka_unit_test(test_config_rejects),
+                cmocka_unit_test(test_state_round_trip_and_rejects),
+                cmocka_unit_test_setup_teardown(test_config_save_load, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_state_save_load_remove, setup_dir,
+                                                teardown_dir),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

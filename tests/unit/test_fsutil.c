@@ -1,0 +1,160 @@
+/* Unit tests: the file helpers of util.h: atomic writes, whole-file reads, rm -rf. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vps/util.h"
+
+struct tmpdir {
+        char path[256];
+        int fd;
+};
+
+static int setup_dir(void **state)
+{
+        struct tmpdir *t = calloc(1, sizeof(*t));
+        assert_non_null(t);
+        const char *base = getenv("TMPDIR");
+        (void)snprintf(t->path, sizeof(t->path), "%s/vps-unit-XXXXXX", base ? base : "/tmp");
+        assert_non_null(mkdtemp(t->path));
+        t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(t->fd >= 0);
+        *state = t;
+        return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        return remove(path);
+}
+
+static int teardown_dir(void **state)
+{
+        struct tmpdir *t = *state;
+        close(t->fd);
+        int r = nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(t);
+        return r;
+}
+
+/* A plain file below t (vps_write_file_atomic takes a name, not a path). */
+static void put(int dfd, const char *path, const char *text, mode_t mode)
+{
+        int fd = openat(dfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+}
+
+static void test_write_atomic_replaces(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        const char *old = "old content, longer than the new one\n";
+        assert_int_equal(vps_write_file_atomic(t->fd, "f", old, strlen(old), 0644, &err), 0);
+        /* A hard link to the old file keeps the old content: the file was replaced, not
+         * rewritten in place. */
+        assert_int_equal(linkat(t->fd, "f", t->fd, "old", 0), 0);
+        assert_int_equal(vps_write_file_atomic(t->fd, "f", "new", 3, 0644, &err), 0);
+
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(vps_read_file_at(t->fd, "f", &text, &len, &err), 0);
+        assert_int_equal(len, 3);
+        assert_string_equal(text, "new");
+        free(text);
+        assert_int_equal(vps_read_file_at(t->fd, "old", &text, NULL, &err), 0);
+        assert_string_equal(text, old);
+        free(text);
+
+        /* Larger than the first read buffer. */
+        char big[10000];
+        for (size_t i = 0; i < sizeof(big); i++)
+                big[i] = (char)('a' + i % 26);
+        assert_int_equal(vps_write_file_atomic(t->fd, "big", big, sizeof(big), 0600, &err), 0);
+        assert_int_equal(vps_read_file_at(t->fd, "big", &text, &len, &err), 0);
+        assert_int_equal(len, sizeof(big));
+        assert_memory_equal(text, big, sizeof(big));
+        assert_int_equal(text[len], '\0');
+        free(text);
+}
+
+/* The mode is exactly the one asked for, whatever the umask. */
+static void test_write_atomic_mode(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        struct stat st;
+        mode_t old = umask(077);
+        int r = vps_write_file_atomic(t->fd, "m", "x", 1, 0644, &err);
+        umask(old);
+        assert_int_equal(r, 0);
+        assert_int_equal(fstatat(t->fd, "m", &st, 0), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(vps_write_file_atomic(t->fd, "m", "x", 1, 0600, &err), 0);
+        assert_int_equal(fstatat(t->fd, "m", &st, 0), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_read_missing(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        char *text = NULL;
+        assert_int_equal(vps_read_file_at(t->fd, "missing.json", &text, NULL, &err), -ENOENT);
+        assert_int_equal(err.code, ENOENT);
+        assert_null(text);
+        assert_non_null(strstr(err.msg, "missing.json"));
+}
+
+static void test_rm_rf_keeps_symlink_target(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        assert_int_equal(mkdirat(t->fd, "outside", 0755), 0);
+        put(t->fd, "outside/keep", "precious", 0644);
+        assert_int_equal(mkdirat(t->fd, "tree", 0755), 0);
+        assert_int_equal(mkdirat(t->fd, "tree/a", 0755), 0);
+        assert_int_equal(mkdirat(t->fd, "tree/a/b", 0700), 0);
+        put(t->fd, "tree/a/b/f", "x", 0600);
+        put(t->fd, "tree/top", "y", 0000);
+        assert_int_equal(symlinkat("../../outside", t->fd, "tree/a/dirlink"), 0);
+        char abs[320];
+        (void)snprintf(abs, sizeof(abs), "%s/outside/keep", t->path);
+        assert_int_equal(symlinkat(abs, t->fd, "tree/a/b/filelink"), 0);
+
+        assert_int_equal(vps_rm_rf_at(t->fd, "tree", &err), 0);
+        struct stat st;
+        assert_int_equal(fstatat(t->fd, "tree", &st, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(errno, ENOENT);
+        char *text = NULL;
+        assert_int_equal(vps_read_file_at(t->fd, "outside/keep", &text, NULL, &err), 0);
+        assert_string_equal(text, "precious");
+        free(text);
+        /* A missing tree is not an error. */
+        assert_int_equal(vps_rm_rf_at(t->fd, "tree", &err), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_write_atomic_replaces, setup_dir,
+                                                teardown_dir),
+                cmocka_unit_test_setup_teardown(test_write_atomic_mode, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_read_missing, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_rm_rf_keeps_symlink_target, setup_dir,
+                                                teardown_dir),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

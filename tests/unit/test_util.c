@@ -1,0 +1,201 @@
+/* Unit tests: validation and parsing of IDs, names, host names, sizes and signals (util.h). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vps/util.h"
+
+static void fill(char *buf, size_t n, char c)
+{
+        memset(buf, c, n);
+        buf[n] = '\0';
+}
+
+static void test_id_valid(void **state)
+{
+        char id63[64], id64[65];
+        fill(id63, 63, 'a');
+        fill(id64, 64, 'a');
+        const char *good[] = {"101", "web-1", "a_b", "A9", id63};
+        const char *bad[] = {"", "../x", "-a", "_a", id64, "a/b", "a.b", "a b", ".", NULL};
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                vps_error err = {0};
+                assert_true(vps_id_valid(good[i]));
+                assert_int_equal(vps_id_check(good[i], &err), 0);
+                assert_int_equal(err.code, 0);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_false(vps_id_valid(bad[i]));
+}
+
+static void test_id_check_message(void **state)
+{
+        vps_error err = {0};
+        assert_int_equal(vps_id_check("../x", &err), -EINVAL);
+        assert_int_equal(err.code, EINVAL);
+        assert_non_null(strstr(err.msg, "'../x'"));
+
+        vps_error err2 = {0};
+        assert_int_equal(vps_id_check(NULL, &err2), -EINVAL);
+        assert_int_equal(err2.code, EINVAL);
+        assert_non_null(strstr(err2.msg, "invalid VPS ID"));
+        /* No error object: still refused. */
+        assert_int_equal(vps_id_check("a/b", NULL), -EINVAL);
+}
+
+static void test_template_name(void **state)
+{
+        vps_error err = {0};
+        assert_int_equal(vps_template_name_check("debian-12", &err), 0);
+        assert_int_equal(vps_template_name_check("debian-12.1", &err), 0);
+        assert_int_equal(vps_template_name_check(".x", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "'.x'"));
+        assert_int_equal(vps_template_name_check("a/b", &err), -EINVAL);
+        assert_int_equal(vps_template_name_check("", &err), -EINVAL);
+        assert_int_equal(vps_template_name_check(NULL, &err), -EINVAL);
+}
+
+static void test_hostname(void **state)
+{
+        char h63[64], h64[65];
+        fill(h63, 63, 'h');
+        fill(h64, 64, 'h');
+        const char *good[] = {"vps101", "a.example.com", "101", "a-b.c-d", h63};
+        const char *bad[] = {"", "-a", "a-", "a..b", ".a", "a.", h64, "a_b", "a.-b", NULL};
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                vps_error err = {0};
+                if (vps_hostname_check(good[i], &err) != 0)
+                        fail_msg("'%s' refused: %s", good[i], err.msg);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vps_error err = {0};
+                if (vps_hostname_check(bad[i], &err) != -EINVAL)
+                        fail_msg("'%s' accepted", bad[i] ? bad[i] : "(null)");
+                assert_int_equal(err.code, EINVAL);
+        }
+}
+
+static void test_size_parse_ok(void **state)
+{
+        static const struct {
+                const char *s;
+                uint64_t v;
+        } cases[] = {
+                {"0", 0},
+                {"100", 100},
+                {"1K", 1024},
+                {"1k", 1024},
+                {"1M", 1024 * 1024},
+                {"512M", 512ull << 20},
+                {"1G", 1ull << 30},
+                {"1.5G", 3ull << 29},
+                {"2T", 2ull << 40},
+                {"1P", 1ull << 50},
+                {"1GiB", 1ull << 30},
+                {"1GB", 1ull << 30},
+                {"unlimited", UINT64_MAX},
+                {"UNLIMITED", UINT64_MAX},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                vps_error err = {0};
+                uint64_t v = 12345;
+                if (vps_size_parse(cases[i].s, &v, &err) != 0)
+                        fail_msg("'%s' refused: %s", cases[i].s, err.msg);
+                assert_int_equal(v, cases[i].v);
+        }
+}
+
+static void test_size_parse_bad(void **state)
+{
+        const char *bad[] = {"",     "abc", "-1",    "1X", "1Gx", "1GiBx", " 1",  "K",
+                             "0x10", "1e3", "0x1p4", "+1", "1.",  ".5",    "1.5", NULL};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vps_error err = {0};
+                uint64_t v = 777;
+                if (vps_size_parse(bad[i], &v, &err) != -EINVAL)
+                        fail_msg("'%s' accepted", bad[i] ? bad[i] : "(null)");
+                assert_int_equal(err.code, EINVAL);
+                assert_int_equal(v, 777); /* untouched on failure */
+        }
+        vps_error err = {0};
+        uint64_t v = 777;
+        assert_int_equal(vps_size_parse("99999999P", &v, &err), -ERANGE);
+        assert_int_equal(err.code, ERANGE);
+        assert_int_equal(vps_size_parse("16384P", &v, &err), -ERANGE); /* exactly 2^64 */
+        assert_int_equal(v, 777);
+}
+
+static void test_signal_parse(void **state)
+{
+        vps_error err = {0};
+        int sig = 0;
+        assert_int_equal(vps_signal_parse("SIGTERM", &sig, &err), 0);
+        assert_int_equal(sig, SIGTERM);
+        assert_int_equal(vps_signal_parse("SIGPWR", &sig, &err), 0);
+        assert_int_equal(sig, SIGPWR);
+        assert_int_equal(vps_signal_parse("SIGRTMIN+3", &sig, &err), 0);
+        assert_int_equal(sig, SIGRTMIN + 3);
+        assert_int_equal(vps_signal_parse("SIGRTMIN", &sig, &err), 0);
+        assert_int_equal(sig, SIGRTMIN);
+        assert_int_equal(vps_signal_parse("15", &sig, &err), 0);
+        assert_int_equal(sig, 15);
+
+        const char *bad[] = {"SIGFOO",  "0",   "SIGRTMIN+x", "SIGRTMIN+", "SIGRTMINx",
+                             "sigterm", "15x", "",           "99999",     NULL};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vps_error e = {0};
+                sig = -1;
+                if (vps_signal_parse(bad[i], &sig, &e) != -EINVAL)
+                        fail_msg("'%s' accepted as %d", bad[i] ? bad[i] : "(null)", sig);
+                assert_int_equal(e.code, EINVAL);
+                assert_int_equal(sig, -1);
+        }
+}
+
+/* An offset past SIGRTMAX must be refused. */
+static void test_signal_rtmin_out_of_range(void **state)
+{
+        char s[64];
+        (void)snprintf(s, sizeof(s), "SIGRTMIN+%d", SIGRTMAX - SIGRTMIN + 1);
+        vps_error e = {0};
+        int sig = -1;
+        assert_int_equal(vps_signal_parse(s, &sig, &e), -EINVAL);
+        assert_int_equal(vps_signal_parse("SIGRTMIN+-1", &sig, &e), -EINVAL);
+        assert_int_equal(sig, -1);
+}
+
+/* SIGRTMIN + a huge offset once overflowed a long and was accepted as another signal. */
+static void test_signal_rtmin_huge_offset(void **state)
+{
+        const char *bad[] = {"SIGRTMIN+9223372036854775807", "SIGRTMIN+99999999999999999999"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vps_error e = {0};
+                int sig = -1;
+                if (vps_signal_parse(bad[i], &sig, &e) != -EINVAL)
+                        fail_msg("'%s' accepted as signal %d", bad[i], sig);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_id_valid),
+                cmocka_unit_test(test_id_check_message),
+                cmocka_unit_test(test_template_name),
+                cmocka_unit_test(test_hostname),
+                cmocka_unit_test(test_size_parse_ok),
+                cmocka_unit_test(test_size_parse_bad),
+                cmocka_unit_test(test_signal_parse),
+                cmocka_unit_test(test_signal_rtmin_out_of_range),
+                cmocka_unit_test(test_signal_rtmin_huge_offset),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
