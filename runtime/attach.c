@@ -4,6 +4,7 @@
 #include "vps/attach.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "vps/security.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 
@@ -86,6 +87,11 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, int sock)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        vps_error err;
+        if (vps_security_apply(&err) < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: %s\n", err.msg);
+                _exit(126);
+        }
         /* No fd of the host but stdio crosses into the VPS. */
         (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         execvpe(o->argv[0], o->argv, envp);

@@ -39,6 +39,20 @@ static const struct mount_entry mount_table[] = {
         {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"},
 };
 
+/* Kernel interfaces a VPS has no business with: files get /dev/null bound over them,
+ * directories an empty read-only tmpfs. The user namespace already denies most of them
+ * (they are owned by host root); this hides them as well. */
+static const char *const masked_paths[] = {
+        "/proc/kcore",       "/proc/keys",           "/proc/key-users",     "/proc/timer_list",
+        "/proc/sched_debug", "/proc/sysrq-trigger",  "/proc/latency_stats", "/proc/kallsyms",
+        "/proc/kmsg",        "/proc/acpi",           "/proc/scsi",          "/sys/firmware",
+        "/sys/kernel/debug", "/sys/kernel/security",
+};
+
+/* Read-only binds; /proc/sys/net belongs to the VPS's own network namespace and stays
+ * writable. */
+static const char *const readonly_paths[] = {"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"};
+
 /* Host device nodes bound into the guest's /dev (a user namespace cannot mknod). */
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 #define N_DEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
@@ -108,6 +122,72 @@ static int attach_at(int root_fd, int fd, const char *target, vps_error *err)
         return 0;
 }
 
+static int mask_one(int root_fd, const char *path, vps_error *err)
+{
+        _cleanup_close_ int t = vps_open_in_root(root_fd, path, O_PATH | O_NOFOLLOW, 0, err);
+        if (t == -ENOENT)
+                return 0;
+        if (t < 0)
+                return t;
+        struct stat st;
+        if (fstat(t, &st) < 0)
+                return vps_err_sys(err, errno, "stat %s", path);
+        char via[64];
+        (void)snprintf(via, sizeof(via), "/proc/self/fd/%d", t);
+        if (S_ISDIR(st.st_mode)) {
+                if (mount("tmpfs", via, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          "size=0,mode=555") < 0)
+                        return vps_err_sys(err, errno, "masking %s", path);
+                return 0;
+        }
+        _cleanup_close_ int null = clone_file(AT_FDCWD, "/dev/null", err);
+        if (null < 0)
+                return null;
+        if (vps_sys_move_mount(null, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+            0)
+                return vps_err_sys(err, errno, "masking %s", path);
+        return 0;
+}
+
+static int bind_at(int root_fd, const char *path, bool ro, vps_error *err)
+{
+        _cleanup_close_ int t = vps_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0, err);
+        if (t == -ENOENT)
+                return 0;
+        if (t < 0)
+                return t;
+        char via[64];
+        (void)snprintf(via, sizeof(via), "/proc/self/fd/%d", t);
+        if (mount(via, via, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return vps_err_sys(err, errno, "binding %s", path);
+        if (!ro)
+                return 0;
+        /* The remount must name the new bind, not the directory under it: open it again. */
+        _cleanup_close_ int top = vps_open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0, err);
+        if (top < 0)
+                return top;
+        (void)snprintf(via, sizeof(via), "/proc/self/fd/%d", top);
+        unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        if (mount(NULL, via, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | fl, NULL) < 0)
+                return vps_err_sys(err, errno, "making %s read-only", path);
+        return 0;
+}
+
+static int harden(int root_fd, vps_error *err)
+{
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
+                r = mask_one(root_fd, masked_paths[i], err);
+        /* /proc/sys/net first: a bind copies the flags of its source, so binding it after
+         * /proc/sys went read-only would give a read-only copy. The recursive bind of
+         * /proc/sys then carries this writable submount along. */
+        if (r == 0)
+                r = bind_at(root_fd, "/proc/sys/net", false, err);
+        for (size_t i = 0; r == 0 && i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++)
+                r = bind_at(root_fd, readonly_paths[i], true, err);
+        return r;
+}
+
 static int populate_dev(int root_fd, const int *dev_fds, int console_fd, vps_error *err)
 {
         char path[64];
@@ -163,6 +243,8 @@ static int build_tree(int root_fd, int console_fd, vps_error *err)
                 r = fds[N_DEV] = clone_console(console_fd, err);
         for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++)
                 r = mount_at(root_fd, &mount_table[i], err);
+        if (r >= 0)
+                r = harden(root_fd, err);
         if (r >= 0)
                 r = populate_dev(root_fd, fds, fds[N_DEV], err);
         close_all(fds, N_DEV + 1);

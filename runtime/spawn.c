@@ -7,6 +7,7 @@
  *   5. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "vps/security.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +54,8 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 return r;
         if ((r = set_console(p->console_fd, err)) < 0)
                 return r;
+        if ((r = vps_security_apply(err)) < 0)
+                return r;
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -72,6 +76,8 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
 static _Noreturn void child_main(const struct vps_spawn_params *p, int sock)
 {
         vps_error err = {0};
+        /* Nothing in the VPS may ptrace or read this process before it execs the init. */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (child_setup(p, sock, &err) < 0)
                 (void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
         _exit(127);

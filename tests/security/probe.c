@@ -1,0 +1,143 @@
+/* Escape probe: run inside a VPS (vpsctl exec), tries one attack per class and prints
+ * "CLASS: blocked (reason)" or "CLASS: ALLOWED". Exit status: how many were allowed.
+ * Built static so it runs in any guest. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static int allowed;
+
+static void report(const char *what, int ok, int err)
+{
+        if (ok) {
+                printf("%s: ALLOWED\n", what);
+                allowed++;
+        } else {
+                printf("%s: blocked (%s)\n", what, strerror(err));
+        }
+}
+
+/* A syscall that must fail with EPERM (the seccomp filter's answer, or the kernel's). */
+static void expect_eperm(const char *what, long r)
+{
+        int e = errno;
+        if (r >= 0 || e != EPERM) {
+                printf("%s: ALLOWED or not EPERM (r=%ld, %s)\n", what, r, strerror(e));
+                allowed++;
+                return;
+        }
+        report(what, 0, e);
+}
+
+static void write_file(const char *what, const char *path, const char *data)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+                report(what, 0, errno);
+                return;
+        }
+        ssize_t n = write(fd, data, strlen(data));
+        int e = errno;
+        close(fd);
+        report(what, n == (ssize_t)strlen(data), e);
+}
+
+static void read_nonempty(const char *what, const char *path)
+{
+        char buf[64];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                report(what, 0, errno);
+                return;
+        }
+        ssize_t n = read(fd, buf, sizeof(buf));
+        int e = n < 0 ? errno : ENODATA;
+        close(fd);
+        report(what, n > 0, e);
+}
+
+static void check_status(void)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned long long bnd = ~0ULL;
+        int seccomp = -1;
+        while (f && fgets(line, sizeof(line), f)) {
+                sscanf(line, "CapBnd: %llx", &bnd);
+                sscanf(line, "Seccomp: %d", &seccomp);
+        }
+        if (f)
+                fclose(f);
+        report("capability CAP_SYS_MODULE in the bounding set", (bnd >> 16) & 1, EPERM);
+        report("capability CAP_SYS_RAWIO in the bounding set", (bnd >> 17) & 1, EPERM);
+        report("no seccomp filter", seccomp != 2, EPERM);
+}
+
+/* Mounting an existing v1 hierarchy is allowed in a user namespace; what matters is that
+ * nothing in it can be changed: no release_agent, no new group in the host's tree. */
+static void cgroup_v1(void)
+{
+        mkdir("/tmp/cg1", 0755);
+        if (mount("cgroup", "/tmp/cg1", "cgroup", 0, "memory") < 0) {
+                report("cgroup v1 mount", 0, errno);
+                return;
+        }
+        write_file("cgroup v1 release_agent", "/tmp/cg1/release_agent", "/tmp/x");
+        write_file("cgroup v1 notify_on_release", "/tmp/cg1/notify_on_release", "1");
+        report("cgroup v1 mkdir in the host's hierarchy", mkdir("/tmp/cg1/vps-escape", 0755) == 0,
+               errno);
+        umount("/tmp/cg1");
+}
+
+int main(void)
+{
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        expect_eperm("init_module", syscall(SYS_init_module, "", 0, ""));
+        expect_eperm("finit_module", syscall(SYS_finit_module, -1, "", 0));
+        expect_eperm("delete_module", syscall(SYS_delete_module, "ext4", 0));
+        expect_eperm("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0));
+        expect_eperm("kexec_file_load", syscall(SYS_kexec_file_load, -1, -1, 0, "", 0));
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof(attr));
+        expect_eperm("bpf", syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr)));
+        struct perf_event_attr pe;
+        memset(&pe, 0, sizeof(pe));
+        pe.size = sizeof(pe);
+        expect_eperm("perf_event_open", syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0));
+        expect_eperm("keyctl", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+        expect_eperm("add_key", syscall(SYS_add_key, "user", "x", "y", 1, -3));
+        expect_eperm("request_key", syscall(SYS_request_key, "user", "x", NULL, -3));
+        expect_eperm("userfaultfd", syscall(SYS_userfaultfd, 0));
+        expect_eperm("open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, 0));
+        expect_eperm("swapon", swapon("/dev/null", 0));
+        expect_eperm("acct", syscall(SYS_acct, "/tmp/acct"));
+        expect_eperm("iopl", syscall(SYS_iopl, 3));
+        expect_eperm("syslog (dmesg)", syscall(SYS_syslog, 3, NULL, 0));
+        report("mknod of a block device", mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0)) == 0,
+               errno);
+        cgroup_v1();
+        write_file("write core_pattern", "/proc/sys/kernel/core_pattern", "|/tmp/x");
+        write_file("write kernel.modprobe", "/proc/sys/kernel/modprobe", "/tmp/x");
+        write_file("write a /sys knob", "/sys/kernel/mm/transparent_hugepage/enabled", "never");
+        read_nonempty("read /proc/kcore", "/proc/kcore");
+        read_nonempty("read /proc/kmsg", "/proc/kmsg");
+        read_nonempty("read /dev/mem", "/dev/mem");
+        read_nonempty("read /dev/kmsg", "/dev/kmsg");
+        read_nonempty("read /proc/keys", "/proc/keys");
+        report("host root through /proc/1/root/..",
+               access("/proc/1/root/../../../../etc/vps-escape-sentinel", F_OK) == 0, ENOENT);
+        check_status();
+        printf("%d allowed\n", allowed);
+        return allowed;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The escape probe, run as root inside a VPS: every attempt must fail, and from the host
+# nothing may have changed.
+. "$(dirname "$0")/../integration/lib.sh"
+PROBE=${VPS_PROBE:-$BUILD/tests/vps-escape-probe}
+[ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
+start_vpsd
+make_running_vps 601
+
+sentinel=/etc/vps-escape-sentinel
+echo "host" >"$sentinel"
+core_before=$(cat /proc/sys/kernel/core_pattern)
+modules_before=$( (cut -d" " -f1 /proc/modules 2>/dev/null || true) | sort | md5sum)
+
+vpsctl exec 601 -- sh -c 'cat > /probe && chmod 755 /probe' <"$PROBE"
+rc=0
+out=$(vpsctl exec 601 -- /probe 2>&1) || rc=$?
+echo "$out"
+expect_eq "the probe found nothing allowed" 0 "$rc"
+check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 25
+expect_eq "core_pattern unchanged" "$core_before" "$(cat /proc/sys/kernel/core_pattern)"
+expect_eq "module list unchanged" "$modules_before" "$( (cut -d" " -f1 /proc/modules 2>/dev/null || true) | sort | md5sum)"
+expect_eq "host sentinel untouched" host "$(cat "$sentinel")"
+rm -f "$sentinel"
+
+# The same profile holds for the VPS init itself, not only for exec'd processes.
+check "init has a seccomp filter" grep -q '^Seccomp:[[:space:]]*2' "/proc/$(vps_field 601 pid)/status"
+bnd=$(awk '/^CapBnd/ { print $2 }' "/proc/$(vps_field 601 pid)/status")
+check "init lacks CAP_SYS_MODULE" test $(((0x$bnd >> 16) & 1)) = 0
+check "init keeps CAP_SYS_ADMIN (systemd needs it in its namespace)" test $(((0x$bnd >> 21) & 1)) = 1
+
+# A normal workload still works: files, processes, /proc/sys/net inside its own netns.
+check "a shell pipeline works" sh -c "test \"\$('$VPSCTL_BIN' --socket '$SOCK' exec 601 -- sh -c 'seq 100 | sort -n | tail -1')\" = 100"
+check "the VPS may tune its own network sysctls" "$VPSCTL_BIN" --socket "$SOCK" exec 601 -- sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+check "and not the host's" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 601 -- sh -c 'echo 1 > /proc/sys/vm/drop_caches' 2>/dev/null"
+finish
