@@ -3,6 +3,8 @@
 
 #include <linux/netlink.h>
 
+#define NS_NL_BUF 8192
+
 #include "vps/error.h"
 
 /* Sends req (flags get NLM_F_REQUEST|NLM_F_ACK, a sequence number is set) and waits for the

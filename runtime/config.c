@@ -61,6 +61,19 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
             (r = get_int(o, "uid_count", 1, VPS_UID_COUNT, &count, err)) < 0 ||
             (r = get_int(o, "created_at", 0, INT64_MAX, &created, err)) < 0)
                 return r;
+        json_t *ips = json_object_get(o, "ip");
+        if (ips && !json_is_array(ips))
+                return vps_err(err, EBADMSG, "field 'ip' must be an array");
+        if (json_array_size(ips) > VPS_MAX_IPS)
+                return vps_err(err, EBADMSG, "more than %d addresses", VPS_MAX_IPS);
+        size_t i;
+        json_t *v;
+        json_array_foreach(ips, i, v)
+        {
+                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX)
+                        return vps_err(err, EBADMSG, "field 'ip' must hold address strings");
+                memcpy(c.ip[c.n_ip++], json_string_value(v), json_string_length(v) + 1);
+        }
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
             (c.hostname[0] && (r = vps_hostname_check(c.hostname, err)) < 0))
@@ -78,6 +91,11 @@ char *vps_config_to_json(const struct vps_config *c)
                 "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", c->id, "ostemplate", c->ostemplate,
                 "hostname", c->hostname, "uid_base", (json_int_t)c->uid_base, "uid_count",
                 (json_int_t)c->uid_count, "created_at", (json_int_t)c->created_at);
+        json_t *ips = json_array();
+        for (unsigned int i = 0; o && ips && i < c->n_ip; i++)
+                json_array_append_new(ips, json_string(c->ip[i]));
+        if (o)
+                json_object_set_new(o, "ip", ips);
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

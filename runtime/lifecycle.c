@@ -40,6 +40,17 @@ static int template_info(struct vps_manager *m, const char *name, struct tpl_inf
         return 0;
 }
 
+struct net_hook {
+        struct vps_manager *m;
+        const struct vps_inst *vi;
+};
+
+static int net_hook(pid_t pid, void *userdata, vps_error *err)
+{
+        const struct net_hook *h = userdata;
+        return vps_net_attach(h->m, h->vi, pid, err);
+}
+
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         if (vi->status != VPS_STOPPED)
@@ -56,6 +67,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         _cleanup_close_ int master = -1, slave = -1;
         r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
         struct vps_spawn_result res = {.pidfd = -1};
+        struct vps_net_child net;
+        struct net_hook hook = {m, vi};
+        bool networked = vi->cfg.n_ip > 0;
+        if (r == 0 && networked)
+                r = vps_net_prepare_child(m, vi, &net, err);
         if (r == 0) {
                 char dir[600];
                 (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);
@@ -68,6 +84,9 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .uid_count = vi->cfg.uid_count,
                         .cgroup_fd = cg_fd,
                         .console_fd = slave,
+                        .net = networked ? &net : NULL,
+                        .parent_hook = networked ? net_hook : NULL,
+                        .userdata = &hook,
                 };
                 r = vps_spawn(&p, &res, err);
         }
@@ -84,6 +103,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         }
         if (r < 0) {
                 vps_error e;
+                if (networked)
+                        vps_net_detach(m, vi->cfg.id);
                 (void)vps_cgroup_kill(st.cgroup, &e);
                 (void)vps_cgroup_remove(st.cgroup, &e);
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
@@ -138,6 +159,8 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
                               vi->status == VPS_RUNNING;
         }
         vps_error e;
+        if (vi->cfg.n_ip > 0)
+                vps_net_detach(m, vi->cfg.id);
         (void)vps_cgroup_kill(vi->st.cgroup, &e);
         int r = vps_cgroup_remove(vi->st.cgroup, err);
         int r2 = vps_state_remove(vi->dir_fd, r < 0 ? &e : err);
@@ -159,10 +182,13 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         bool up = vi->status != VPS_STOPPED;
         char root[600];
         (void)snprintf(root, sizeof(root), "%s/vps/%s", m->root, vi->cfg.id);
+        json_t *ips = json_array();
+        for (unsigned int i = 0; ips && i < vi->cfg.n_ip; i++)
+                json_array_append_new(ips, json_string(vi->cfg.ip[i]));
         json_t *o =
-                json_pack("{s:s, s:s, s:s, s:[], s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
+                json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
                           "status", status_name(vi->status), "hostname", vi->cfg.hostname, "ip",
-                          "ostemplate", vi->cfg.ostemplate, "uid_base",
+                          ips, "ostemplate", vi->cfg.ostemplate, "uid_base",
                           (json_int_t)vi->cfg.uid_base, "uid_count", (json_int_t)vi->cfg.uid_count,
                           "root", root, "created_at", (json_int_t)vi->cfg.created_at);
         if (!o)

@@ -72,9 +72,11 @@ struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_err
 }
 
 /* A stale state: the init is gone (or the PID was reused). Remove what it left. */
-static void clear_stale(struct vps_inst *vi)
+static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
 {
         vps_error e;
+        if (vi->cfg.n_ip > 0)
+                vps_net_detach(m, vi->cfg.id);
         if (vi->st.cgroup[0]) {
                 (void)vps_cgroup_kill(vi->st.cgroup, &e);
                 (void)vps_cgroup_remove(vi->st.cgroup, &e);
@@ -101,7 +103,7 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
         }
         if (pidfd >= 0)
                 close(pidfd);
-        clear_stale(vi);
+        clear_stale(m, vi);
 }
 
 static int load_one(struct vps_manager *m, const char *name, vps_error *err)
@@ -163,9 +165,10 @@ static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
 }
 
 int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
-                     vps_error *err)
+                     const struct vps_netconf *net, vps_error *err)
 {
         memset(m, 0, sizeof(*m));
+        m->net = *net;
         m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = -1;
         if (root[0] != '/' || strlen(root) >= sizeof(m->root))
                 return vps_err(err, EINVAL, "the state root must be an absolute path: %s", root);
@@ -243,7 +246,8 @@ static int make_vps_dir(struct vps_manager *m, const char *tmp, const struct vps
 }
 
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
-                       const char *hostname, struct vps_inst **ret, vps_error *err)
+                       const char *hostname, char ips[][46], unsigned int n_ip,
+                       struct vps_inst **ret, vps_error *err)
 {
         int r = vps_id_check(id, err);
         if (r < 0)
@@ -256,6 +260,10 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
                 return r;
         if (hostname && *hostname && (r = vps_hostname_check(hostname, err)) < 0)
                 return r;
+        if (n_ip > VPS_MAX_IPS)
+                return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+        if ((r = vps_net_check_ips(m, NULL, ips, n_ip, err)) < 0)
+                return r;
         struct vps_config cfg = {.uid_base = alloc_uid_base(m),
                                  .uid_count = VPS_UID_COUNT,
                                  .created_at = time(NULL)};
@@ -263,6 +271,9 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         (void)snprintf(cfg.ostemplate, sizeof(cfg.ostemplate), "%s", ostemplate);
         const char *h = hostname && *hostname ? hostname : id;
         (void)snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", h);
+        for (unsigned int i = 0; i < n_ip; i++)
+                memcpy(cfg.ip[i], ips[i], sizeof(cfg.ip[i]));
+        cfg.n_ip = n_ip;
         char tmp[96];
         (void)snprintf(tmp, sizeof(tmp), ".new-%s", id);
         vps_error ignored;
@@ -330,6 +341,31 @@ int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const c
                 return r;
         struct vps_config c = vi->cfg;
         (void)snprintf(c.hostname, sizeof(c.hostname), "%s", hostname);
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
+                        unsigned int n_ip, vps_error *err)
+{
+        if (n_ip > VPS_MAX_IPS)
+                return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+        int r = vps_net_check_ips(m, vi, ips, n_ip, err);
+        if (r < 0)
+                return r;
+        struct vps_config c = vi->cfg, old = vi->cfg;
+        for (unsigned int i = 0; i < n_ip; i++)
+                memcpy(c.ip[i], ips[i], sizeof(c.ip[i]));
+        c.n_ip = n_ip;
+        if (vi->status == VPS_RUNNING) {
+                vi->cfg = c;
+                r = vps_net_update_live(m, vi, old.ip, old.n_ip, err);
+                vi->cfg = old;
+                if (r < 0)
+                        return r;
+        }
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
                 return r;
         vi->cfg = c;

@@ -52,6 +52,8 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 return vps_err_sys(err, errno, "setting the hostname");
         if ((r = ns_loopback_up(err)) < 0)
                 return r;
+        if (p->net && (r = vps_net_child_setup(p->net, err)) < 0)
+                return r;
         if ((r = set_console(p->console_fd, err)) < 0)
                 return r;
         if ((r = vps_security_apply(err)) < 0)

@@ -16,6 +16,8 @@ enum {
         OPT_FAST,
         OPT_TIMEOUT,
         OPT_FORCE,
+        OPT_IPADD,
+        OPT_IPDEL,
 };
 
 struct lifecycle_opts {
@@ -25,8 +27,23 @@ struct lifecycle_opts {
         bool fast;
         bool force;
         bool json;
-        long timeout; /* seconds; -1 when not given, so that vpsd picks its default */
+        long timeout;  /* seconds; -1 when not given, so that vpsd picks its default */
+        json_t *ipadd; /* arrays of address strings, NULL until an option adds one */
+        json_t *ipdel;
 };
+
+static void opts_free(struct lifecycle_opts *o)
+{
+        json_decref(o->ipadd);
+        json_decref(o->ipdel);
+}
+
+static void add_ip(json_t **list, const char *ip)
+{
+        if (!*list)
+                *list = json_array();
+        json_array_append_new(*list, json_string(ip));
+}
 
 /* One parser for the family: each command passes only its own options and short option
  * letters, so getopt never returns an option the command does not have. */
@@ -53,6 +70,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case OPT_FORCE:
                         o->force = true;
                         break;
+                case OPT_IPADD:
+                        add_ip(&o->ipadd, optarg);
+                        break;
+                case OPT_IPDEL:
+                        add_ip(&o->ipdel, optarg);
+                        break;
                 case OPT_TIMEOUT:
                         if (!vpsctl_parse_seconds(optarg, &o->timeout))
                                 return vpsctl_usage_error(
@@ -70,13 +93,15 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
 }
 
 static const char create_usage[] =
-        "Usage: vpsctl create ID --ostemplate NAME [--hostname H]\n"
+        "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
         "Options:\n"
         "  --ostemplate NAME  template of the root file system (required)\n"
         "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
+        "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
+        "                     one the VPS has loopback only\n"
         "  -h, --help         print this help and exit\n";
 
 int cmd_create(struct vpsctl *v, int argc, char **argv)
@@ -85,9 +110,10 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
+                {"ipadd", required_argument, NULL, OPT_IPADD},
                 {0},
         };
-        struct lifecycle_opts o;
+        _cleanup_(opts_free) struct lifecycle_opts o = {0};
         vps_error err = {0};
 
         int r = parse(v, argc, argv, ":h", options, create_usage, &o);
@@ -97,8 +123,9 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "missing --ostemplate NAME");
 
         /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s*}", "id", o.id, "ostemplate",
-                                                o.ostemplate, "hostname", o.hostname);
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
+                          "hostname", o.hostname, "ip", o.ipadd);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
@@ -219,31 +246,40 @@ int cmd_status(struct vpsctl *v, int argc, char **argv)
         return format_status_line(stdout, vps) < 0 ? EXIT_FAIL : 0;
 }
 
-static const char set_usage[] = "Usage: vpsctl set ID --hostname H\n"
-                                "\n"
-                                "Change the settings of the VPS ID.\n"
-                                "\n"
-                                "Options:\n"
-                                "  --hostname H  new host name\n"
-                                "  -h, --help    print this help and exit\n";
+static const char set_usage[] =
+        "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
+        "\n"
+        "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
+        "either way. Nothing changes when any of them is refused.\n"
+        "\n"
+        "Options:\n"
+        "  --hostname H       new host name\n"
+        "  --ipadd ADDR       add an address (repeatable)\n"
+        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n"
+        "  -h, --help         print this help and exit\n";
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)
 {
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
+                {"ipadd", required_argument, NULL, OPT_IPADD},
+                {"ipdel", required_argument, NULL, OPT_IPDEL},
                 {0},
         };
-        struct lifecycle_opts o;
+        _cleanup_(opts_free) struct lifecycle_opts o = {0};
         vps_error err = {0};
 
         int r = parse(v, argc, argv, ":h", options, set_usage, &o);
-        if (r != CMD_CONTINUE)
+        if (r != CMD_CONTINUE) {
                 return r;
-        if (!o.hostname)
-                return vpsctl_usage_error(v, "nothing to change: give --hostname H");
+        }
+        if (!o.hostname && !o.ipadd && !o.ipdel)
+                return vpsctl_usage_error(v, "nothing to change: give --hostname, --ipadd or "
+                                             "--ipdel");
 
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "hostname", o.hostname);
+        _cleanup_json_ json_t *body = json_pack("{s:s*, s:O*, s:O*}", "hostname", o.hostname,
+                                                "ipadd", o.ipadd, "ipdel", o.ipdel);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)

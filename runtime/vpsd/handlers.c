@@ -46,6 +46,26 @@ static const char *body_str(json_t *body, const char *key, bool *bad)
         return json_string_value(v);
 }
 
+/* Reads a JSON array of address strings into ips (at most VPS_MAX_IPS). */
+static int read_ips(json_t *arr, const char *key, char ips[][46], unsigned int *n, vps_error *err)
+{
+        if (!arr)
+                return 0;
+        if (!json_is_array(arr))
+                return vps_err(err, EINVAL, "'%s' must be an array of addresses", key);
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v)
+        {
+                if (!json_is_string(v) || json_string_length(v) >= 46)
+                        return vps_err(err, EINVAL, "'%s' must be an array of addresses", key);
+                if (*n >= VPS_MAX_IPS)
+                        return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+                strcpy(ips[(*n)++], json_string_value(v));
+        }
+        return 0;
+}
+
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -55,8 +75,12 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         const char *host = body_str(body, "hostname", &bad);
         if (bad || !id || !tpl)
                 return vps_err(err, EINVAL, "create needs string fields 'id' and 'ostemplate'");
+        char ips[VPS_MAX_IPS][46];
+        unsigned int n = 0;
+        int r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
         struct vps_inst *vi = NULL;
-        int r = vps_manager_create(&d->m, id, tpl, host, &vi, err);
+        if (r == 0)
+                r = vps_manager_create(&d->m, id, tpl, host, ips, n, &vi, err);
         if (r < 0)
                 return r;
         vpsd_log("VPS %s created from %s", id, tpl);
@@ -75,6 +99,43 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
         return 0;
 }
 
+/* ipadd appends, ipdel removes (["all"] removes every address); ip replaces the list. */
+static int patch_ips(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        json_t *jip = json_object_get(body, "ip"), *jadd = json_object_get(body, "ipadd"),
+               *jdel = json_object_get(body, "ipdel");
+        if (!jip && !jadd && !jdel)
+                return 0;
+        char ips[VPS_MAX_IPS][46], del[VPS_MAX_IPS][46];
+        unsigned int n = 0, nd = 0;
+        int r = 0;
+        if (jip)
+                r = read_ips(jip, "ip", ips, &n, err);
+        for (unsigned int i = 0; !jip && i < vi->cfg.n_ip; i++)
+                strcpy(ips[n++], vi->cfg.ip[i]);
+        if (r == 0)
+                r = read_ips(jdel, "ipdel", del, &nd, err);
+        for (unsigned int i = 0; r == 0 && i < nd; i++) {
+                if (strcmp(del[i], "all") == 0) {
+                        n = 0;
+                        continue;
+                }
+                struct ns_addr a, b;
+                if ((r = ns_addr_parse(del[i], &a, err)) < 0)
+                        break;
+                unsigned int k = 0;
+                for (unsigned int j = 0; j < n; j++)
+                        if (ns_addr_parse(ips[j], &b, err) < 0 || !ns_addr_equal(&a, &b))
+                                memmove(ips[k++], ips[j], sizeof(ips[j]));
+                if (k == n)
+                        r = vps_err(err, ENOENT, "VPS %s has no address %s", vi->cfg.id, del[i]);
+                n = k;
+        }
+        if (r == 0)
+                r = read_ips(jadd, "ipadd", ips, &n, err);
+        return r < 0 ? r : vps_manager_set_ips(&d->m, vi, ips, n, err);
+}
+
 static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -85,17 +146,21 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         json_t *v;
         json_object_foreach(body, key, v)
         {
-                if (strcmp(key, "hostname") != 0)
+                if (strcmp(key, "hostname") != 0 && strcmp(key, "ip") != 0 &&
+                    strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0)
                         return vps_err(err, EINVAL, "cannot set '%s'", key);
-                if (!json_is_string(v))
-                        return vps_err(err, EINVAL, "'hostname' must be a string");
         }
-        const char *h = json_string_value(json_object_get(body, "hostname"));
-        if (h) {
-                int r = vps_manager_set_hostname(&d->m, vi, h, err);
-                if (r < 0)
-                        return r;
-        }
+        json_t *h = json_object_get(body, "hostname");
+        if (h && !json_is_string(h))
+                return vps_err(err, EINVAL, "'hostname' must be a string");
+        /* Check the hostname before anything changes, so a bad one changes nothing. */
+        int r = h ? vps_hostname_check(json_string_value(h), err) : 0;
+        if (r == 0)
+                r = patch_ips(d, vi, body, err);
+        if (r == 0 && h)
+                r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
+        if (r < 0)
+                return r;
         *ret = ok_obj(d, vi);
         return 0;
 }

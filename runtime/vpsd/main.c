@@ -38,13 +38,18 @@ void vpsd_log(const char *fmt, ...)
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: vpsd [--root DIR] [--socket PATH] [--cgroup-parent PATH] [--daemon]\n"
+                "Usage: vpsd [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
+                "            [--bridge NAME] [--subnet CIDR] [--daemon]\n"
                 "\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
                 "  -c, --cgroup-parent PATH cgroup (inside the cgroup2 mount) holding the\n"
                 "                           VPS cgroups (default: vpsd's own cgroup + /vps)\n"
+                "  -b, --bridge NAME        bridge of networked VPSes (default " VPS_DEFAULT_BRIDGE
+                ")\n"
+                "  -n, --subnet CIDR        their IPv4 subnet; the bridge takes its first\n"
+                "                           address (default " VPS_DEFAULT_SUBNET ")\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
                 "  -h, --help               show this help\n"
                 "  -V, --version            show the version\n");
@@ -122,7 +127,8 @@ static void notify(int fd, const char *msg)
         close(fd);
 }
 
-static int run(const char *root, const char *sock, const char *cg, bool daemon)
+static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
+               bool daemon)
 {
         static struct vpsd d;
         vps_error err = {0};
@@ -133,7 +139,7 @@ static int run(const char *root, const char *sock, const char *cg, bool daemon)
                 fprintf(stderr, "vpsd: cannot detach: %s\n", err.msg);
                 return 1;
         }
-        int r = vps_manager_open(&d.m, root, cg, &err);
+        int r = vps_manager_open(&d.m, root, cg, net, &err);
         if (r == 0)
                 r = d.listen_fd = open_socket(sock, &err);
         if (r >= 0)
@@ -163,18 +169,21 @@ static int run(const char *root, const char *sock, const char *cg, bool daemon)
 int main(int argc, char **argv)
 {
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
+        const char *bridge = VPS_DEFAULT_BRIDGE, *subnet = VPS_DEFAULT_SUBNET;
         bool daemon = false;
         static const struct option opts[] = {
                 {"root", required_argument, NULL, 'r'},
                 {"socket", required_argument, NULL, 's'},
                 {"cgroup-parent", required_argument, NULL, 'c'},
                 {"daemon", no_argument, NULL, 'd'},
+                {"bridge", required_argument, NULL, 'b'},
+                {"subnet", required_argument, NULL, 'n'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:dhV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -187,6 +196,12 @@ int main(int argc, char **argv)
                         break;
                 case 'd':
                         daemon = true;
+                        break;
+                case 'b':
+                        bridge = optarg;
+                        break;
+                case 'n':
+                        subnet = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -208,6 +223,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "vpsd: must run as root\n");
                 return 1;
         }
+        struct vps_netconf net;
+        vps_error err;
+        if (vps_net_configure(&net, bridge, subnet, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
         return run(root && *root ? root : DEFAULT_ROOT, sock && *sock ? sock : DEFAULT_SOCKET, cg,
-                   daemon);
+                   &net, daemon);
 }

@@ -1,8 +1,32 @@
-/* netsetup: network configuration over rtnetlink (libmnl). Library code: returns errors in a
- * vps_error, never prints. */
+/* netsetup: network configuration over rtnetlink (libmnl) and nftables (libnftables).
+ * Library code: returns errors in a vps_error, never prints. */
 #pragma once
 
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "vps/error.h"
+
+/* An address with its prefix, IPv4 or IPv6. */
+struct ns_addr {
+        int family; /* AF_INET or AF_INET6 */
+        union {
+                struct in_addr v4;
+                struct in6_addr v6;
+        } a;
+        unsigned int prefix;
+};
+
+/* "10.0.0.5", "10.0.0.5/24", "2001:db8::5/64". Without a prefix: 32 or 128. */
+int ns_addr_parse(const char *s, struct ns_addr *ret, vps_error *err);
+/* Text form without the prefix. */
+void ns_addr_format(const struct ns_addr *a, char *buf, size_t size);
+/* Is a inside the network net/net->prefix? */
+bool ns_addr_in(const struct ns_addr *a, const struct ns_addr *net);
+bool ns_addr_equal(const struct ns_addr *a, const struct ns_addr *b);
 
 /* Brings the loopback interface of the calling process's network namespace up. */
 int ns_loopback_up(vps_error *err);
@@ -11,3 +35,19 @@ int ns_loopback_up(vps_error *err);
  * kernel's extended-ack text, when there is one, ends up in the message. */
 int ns_link_set_flags(unsigned int ifindex, unsigned int flags, unsigned int change,
                       vps_error *err);
+int ns_link_set_master(unsigned int ifindex, unsigned int master, vps_error *err);
+int ns_link_del(unsigned int ifindex, vps_error *err);
+/* Creates a bridge (EEXIST is fine) and brings it up; returns its ifindex. */
+int ns_bridge_ensure(const char *name, vps_error *err);
+/* Creates a veth pair: `name` here, `peer` moved into the network namespace of peer_pid, with
+ * the given MAC address on the peer. */
+int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uint8_t mac[6],
+                   vps_error *err);
+
+int ns_addr_add(unsigned int ifindex, const struct ns_addr *a, vps_error *err);
+int ns_addr_del(unsigned int ifindex, const struct ns_addr *a, vps_error *err);
+/* Default route of the family of gw through gw on ifindex. */
+int ns_route_default(unsigned int ifindex, const struct ns_addr *gw, vps_error *err);
+
+/* nftables (libnftables, no nft process): runs a batch of nft commands. */
+int ns_nft_run(const char *commands, vps_error *err);

@@ -11,6 +11,8 @@
 struct json_t;
 
 #define VPS_UID_COUNT 65536u
+#define VPS_MAX_IPS   16
+#define VPS_IP_MAX    46 /* INET6_ADDRSTRLEN */
 
 struct vps_config {
         char id[VPS_ID_MAX + 1];
@@ -19,6 +21,8 @@ struct vps_config {
         uint32_t uid_base; /* first host uid and gid of the VPS's range */
         uint32_t uid_count;
         int64_t created_at;
+        unsigned int n_ip; /* addresses of the VPS, without prefix ("10.88.0.5") */
+        char ip[VPS_MAX_IPS][VPS_IP_MAX];
 };
 
 struct vps_state {

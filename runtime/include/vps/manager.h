@@ -8,6 +8,7 @@
 #include "vps/cgroup.h"
 #include "vps/config.h"
 #include "vps/error.h"
+#include "vps/network.h"
 
 struct json_t;
 
@@ -28,6 +29,7 @@ struct vps_manager {
         char root[400];
         int root_fd, vps_fd, tpl_fd, lock_fd;
         struct vps_cgroups cg;
+        struct vps_netconf net;
         struct vps_inst **v;
         size_t n, cap;
 };
@@ -37,12 +39,17 @@ struct vps_manager {
 /* Opens (creating) the state root, takes its lock, loads every VPS and re-adopts the running
  * ones (state.json + start time + cgroup membership + pidfd_open). */
 int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
-                     vps_error *err);
+                     const struct vps_netconf *net, vps_error *err);
 void vps_manager_close(struct vps_manager *m);
 struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err);
 
+/* ips: addresses (no prefix) in vpsd's bridge subnet, checked and canonicalised. */
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
-                       const char *hostname, struct vps_inst **ret, vps_error *err);
+                       const char *hostname, char ips[][46], unsigned int n_ip,
+                       struct vps_inst **ret, vps_error *err);
+/* Replaces the address list; applied at once to a running VPS. */
+int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
+                        unsigned int n_ip, vps_error *err);
 /* Only a stopped VPS can be destroyed. */
 int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,

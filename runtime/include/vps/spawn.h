@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "vps/error.h"
+#include "vps/network.h"
 
 struct vps_spawn_params {
         const char *hostname;
@@ -15,8 +16,9 @@ struct vps_spawn_params {
         const char *init_path;  /* inside the guest, e.g. /sbin/init */
         uint32_t uid_base;
         uint32_t uid_count;
-        int cgroup_fd;  /* the VPS cgroup, for CLONE_INTO_CGROUP */
-        int console_fd; /* pty slave: the init's stdio and /dev/console */
+        int cgroup_fd;                   /* the VPS cgroup, for CLONE_INTO_CGROUP */
+        int console_fd;                  /* pty slave: the init's stdio and /dev/console */
+        const struct vps_net_child *net; /* eth0 settings, NULL for loopback only */
         /* Called in the parent once the child's namespaces exist, before it builds its root
          * (for networking). May be NULL. */
         int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);

@@ -1,0 +1,31 @@
+/* netsetup: nftables through libnftables (a library call, not an nft process). */
+#include "netsetup/netsetup.h"
+
+#include <errno.h>
+#include <nftables/libnftables.h>
+#include <string.h>
+
+int ns_nft_run(const char *commands, vps_error *err)
+{
+        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!nft)
+                return vps_err(err, ENOMEM, "nftables: cannot create a context");
+        nft_ctx_buffer_output(nft);
+        nft_ctx_buffer_error(nft);
+        int r = nft_run_cmd_from_buffer(nft, commands);
+        if (r != 0) {
+                const char *msg = nft_ctx_get_error_buffer(nft);
+                char line[400] = "";
+                if (msg) {
+                        size_t n = strcspn(msg, "\n");
+                        if (n >= sizeof(line))
+                                n = sizeof(line) - 1;
+                        memcpy(line, msg, n);
+                        line[n] = '\0';
+                }
+                nft_ctx_free(nft);
+                return vps_err(err, EINVAL, "nftables: %s", line[0] ? line : "command failed");
+        }
+        nft_ctx_free(nft);
+        return 0;
+}

@@ -1,0 +1,52 @@
+/* VPS networking, bridged mode: each networked VPS gets a veth pair, its host end on vpsd's
+ * bridge, its guest end eth0 configured before the init runs; outbound NAT and per-VPS
+ * anti-spoofing rules through nftables. A VPS with no address gets loopback only. */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "netsetup/netsetup.h"
+#include "vps/error.h"
+
+struct vps_inst;
+struct vps_manager;
+
+struct vps_netconf {
+        char bridge[IFNAMSIZ];
+        struct ns_addr subnet;  /* network and prefix */
+        struct ns_addr gateway; /* the bridge's address: first host of the subnet */
+        bool ready;             /* bridge, NAT and filter tables set up */
+};
+
+/* What the VPS's child configures inside its network namespace. */
+struct vps_net_child {
+        unsigned int n;
+        struct ns_addr addr[16];
+        struct ns_addr gateway;
+};
+
+#define VPS_DEFAULT_BRIDGE "vpsbr0"
+#define VPS_DEFAULT_SUBNET "10.88.0.0/16"
+
+int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *subnet,
+                      vps_error *err);
+/* Checks a VPS's address list: valid, inside the subnet, not the gateway, network or
+ * broadcast address, no duplicates, none used by another VPS than `self`. */
+int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self, char ips[][46],
+                      unsigned int n, vps_error *err);
+/* "veth101.0", or "vh" + a hash when the ID is too long for an interface name. */
+void vps_net_veth_name(const char *id, char ret[IFNAMSIZ]);
+
+/* Start path: host side (bridge on first use, veth, filter) and child side (eth0). */
+int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
+                          struct vps_net_child *ret, vps_error *err);
+int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
+int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
+/* Removes the VPS's filter rules (its veth goes away with its network namespace). */
+void vps_net_detach(struct vps_manager *m, const char *id);
+/* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart. */
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+                        unsigned int n_old, vps_error *err);

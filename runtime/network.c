@@ -1,0 +1,293 @@
+/* libvps: bridged VPS networking (see network.h). Everything is netlink or libnftables: no
+ * ip or nft process on the start path. */
+#include "vps/cleanup.h"
+#include "vps/manager.h"
+#include "vps/network.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *subnet, vps_error *err)
+{
+        memset(n, 0, sizeof(*n));
+        if (!bridge || !*bridge || strlen(bridge) >= IFNAMSIZ || strpbrk(bridge, "/ :\"'"))
+                return vps_err(err, EINVAL, "invalid bridge name '%.40s'", bridge ? bridge : "");
+        strcpy(n->bridge, bridge);
+        int r = ns_addr_parse(subnet, &n->subnet, err);
+        if (r < 0)
+                return vps_err_wrap(err, "subnet");
+        if (n->subnet.family != AF_INET || n->subnet.prefix < 8 || n->subnet.prefix > 30)
+                return vps_err(err, EINVAL, "invalid subnet '%s': an IPv4 network from /8 to /30",
+                               subnet);
+        uint32_t mask = n->subnet.prefix ? htonl(~0u << (32 - n->subnet.prefix)) : 0;
+        n->subnet.a.v4.s_addr &= mask;
+        n->gateway = n->subnet;
+        n->gateway.a.v4.s_addr = htonl(ntohl(n->subnet.a.v4.s_addr) + 1);
+        return 0;
+}
+
+void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
+{
+        if (strlen(id) + 6 < IFNAMSIZ) {
+                (void)snprintf(ret, IFNAMSIZ, "veth%s.0", id);
+                return;
+        }
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *p = id; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        (void)snprintf(ret, IFNAMSIZ, "vh%08x.0", h);
+}
+
+static void mac_of(const char *id, uint8_t mac[6])
+{
+        uint32_t h = 2166136261u;
+        for (const char *p = id; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        mac[0] = 0x02; /* locally administered, unicast */
+        mac[1] = 0x56;
+        memcpy(mac + 2, &h, 4);
+}
+
+static bool special(const struct vps_netconf *n, const struct ns_addr *a)
+{
+        uint32_t host_mask = n->subnet.prefix >= 32 ? 0 : ~0u >> n->subnet.prefix;
+        uint32_t h = ntohl(a->a.v4.s_addr) & host_mask;
+        return ns_addr_equal(a, &n->gateway) || h == 0 || h == host_mask;
+}
+
+int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self, char ips[][46],
+                      unsigned int n, vps_error *err)
+{
+        for (unsigned int i = 0; i < n; i++) {
+                struct ns_addr a;
+                int r = ns_addr_parse(ips[i], &a, err);
+                if (r < 0)
+                        return r;
+                char canon[64];
+                ns_addr_format(&a, canon, sizeof(canon));
+                if (!ns_addr_in(&a, &m->net.subnet))
+                        return vps_err(err, EINVAL,
+                                       "address %s is outside the bridge subnet of vpsd", canon);
+                if (special(&m->net, &a))
+                        return vps_err(err, EINVAL,
+                                       "address %s is the subnet's network, gateway or "
+                                       "broadcast address",
+                                       canon);
+                for (unsigned int j = 0; j < i; j++)
+                        if (strcmp(ips[j], ips[i]) == 0)
+                                return vps_err(err, EINVAL, "address %s is given twice", canon);
+                for (size_t k = 0; k < m->n; k++) {
+                        const struct vps_inst *o = m->v[k];
+                        for (unsigned int j = 0; o != self && j < o->cfg.n_ip; j++) {
+                                struct ns_addr b;
+                                vps_error e;
+                                if (ns_addr_parse(o->cfg.ip[j], &b, &e) == 0 &&
+                                    ns_addr_equal(&a, &b))
+                                        return vps_err(err, EEXIST,
+                                                       "address %s is already used by VPS %s",
+                                                       canon, o->cfg.id);
+                        }
+                }
+                canon[45] = '\0';
+                memcpy(ips[i], canon, strlen(canon) + 1);
+        }
+        return 0;
+}
+
+/* The host side, once per daemon: the bridge with the gateway address, outbound NAT, and
+ * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. */
+static int prepare_host(struct vps_manager *m, vps_error *err)
+{
+        if (m->net.ready)
+                return 0;
+        int idx = ns_bridge_ensure(m->net.bridge, err);
+        if (idx < 0)
+                return idx;
+        struct ns_addr gw = m->net.gateway;
+        gw.prefix = m->net.subnet.prefix;
+        vps_error e;
+        int r = ns_addr_add((unsigned int)idx, &gw, &e);
+        if (r < 0 && r != -EEXIST)
+                return vps_err(err, e.code, "%s", e.msg);
+        char net[64], cmd[2048];
+        ns_addr_format(&m->net.subnet, net, sizeof(net));
+        const char *b = m->net.bridge;
+        (void)snprintf(cmd, sizeof(cmd),
+                       "add table ip vpsd_%s\n"
+                       "add chain ip vpsd_%s postrouting { type nat hook postrouting priority "
+                       "100; policy accept; }\n"
+                       "flush chain ip vpsd_%s postrouting\n"
+                       "add rule ip vpsd_%s postrouting ip saddr %s/%u ip daddr != %s/%u "
+                       "masquerade\n"
+                       "add table bridge vpsd_%s\n"
+                       "add map bridge vpsd_%s ports { type ifname : verdict; }\n"
+                       "add chain bridge vpsd_%s prerouting { type filter hook prerouting "
+                       "priority -200; policy accept; }\n"
+                       "flush chain bridge vpsd_%s prerouting\n"
+                       "add rule bridge vpsd_%s prerouting iifname vmap @ports\n",
+                       b, b, b, b, net, m->net.subnet.prefix, net, m->net.subnet.prefix, b, b, b, b,
+                       b);
+        if ((r = ns_nft_run(cmd, err)) < 0)
+                return r;
+        _cleanup_close_ int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+        if (fwd < 0 || write(fwd, "1", 1) != 1)
+                return vps_err_sys(err, errno, "enabling IPv4 forwarding");
+        m->net.ready = true;
+        return 0;
+}
+
+/* The VPS's chain: only its own MAC and addresses may leave its port. */
+static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "";
+        vps_net_veth_name(vi->cfg.id, veth);
+        uint8_t mac[6];
+        mac_of(vi->cfg.id, mac);
+        for (unsigned int i = 0; i < vi->cfg.n_ip; i++) {
+                strcat(set, i ? ", " : "");
+                strcat(set, vi->cfg.ip[i]);
+        }
+        const char *b = m->net.bridge, *id = vi->cfg.id;
+        char cmd[4096];
+        (void)snprintf(cmd, sizeof(cmd),
+                       "add chain bridge vpsd_%s vps_%s\n"
+                       "flush chain bridge vpsd_%s vps_%s\n"
+                       "add rule bridge vpsd_%s vps_%s ether saddr != "
+                       "%02x:%02x:%02x:%02x:%02x:%02x drop\n"
+                       "add rule bridge vpsd_%s vps_%s ether type arp arp saddr ip != { %s } drop\n"
+                       "add rule bridge vpsd_%s vps_%s ether type ip ip saddr != { %s } drop\n"
+                       "add rule bridge vpsd_%s vps_%s ether type ip6 drop\n"
+                       "add element bridge vpsd_%s ports { \"%s\" : jump vps_%s }\n",
+                       b, id, b, id, b, id, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], b, id,
+                       set, b, id, set, b, id, b, veth, id);
+        return ns_nft_run(cmd, err);
+}
+
+void vps_net_detach(struct vps_manager *m, const char *id)
+{
+        char veth[IFNAMSIZ], cmd[512];
+        vps_net_veth_name(id, veth);
+        (void)snprintf(cmd, sizeof(cmd),
+                       "delete element bridge vpsd_%s ports { \"%s\" }\n"
+                       "delete chain bridge vpsd_%s vps_%s\n",
+                       m->net.bridge, veth, m->net.bridge, id);
+        vps_error e;
+        (void)ns_nft_run(cmd, &e); /* absent when the VPS had no network */
+}
+
+int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
+                          struct vps_net_child *ret, vps_error *err)
+{
+        memset(ret, 0, sizeof(*ret));
+        for (unsigned int i = 0; i < vi->cfg.n_ip && i < 16; i++) {
+                int r = ns_addr_parse(vi->cfg.ip[i], &ret->addr[i], err);
+                if (r < 0)
+                        return r;
+                ret->addr[i].prefix = m->net.subnet.prefix;
+                ret->n++;
+        }
+        ret->gateway = m->net.gateway;
+        return 0;
+}
+
+int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err)
+{
+        int r = prepare_host(m, err);
+        if (r < 0)
+                return vps_err_wrap(err, "preparing bridge %s", m->net.bridge);
+        char veth[IFNAMSIZ];
+        vps_net_veth_name(vi->cfg.id, veth);
+        uint8_t mac[6];
+        mac_of(vi->cfg.id, mac);
+        /* A veth left by a crash keeps the name busy: its netns is gone or it is stale. */
+        unsigned int old = if_nametoindex(veth);
+        vps_error e;
+        if (old)
+                (void)ns_link_del(old, &e);
+        if ((r = ns_veth_create(veth, "eth0", pid, mac, err)) < 0)
+                return r;
+        unsigned int idx = if_nametoindex(veth), br = if_nametoindex(m->net.bridge);
+        if (!idx || !br)
+                return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", veth);
+        if ((r = filter_set(m, vi, err)) < 0 || (r = ns_link_set_master(idx, br, err)) < 0 ||
+            (r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err)) < 0)
+                return vps_err_wrap(err, "%s", veth);
+        return 0;
+}
+
+int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err)
+{
+        unsigned int idx = if_nametoindex("eth0");
+        if (!idx)
+                return vps_err_sys(err, errno, "finding eth0");
+        int r;
+        for (unsigned int i = 0; i < nc->n; i++)
+                if ((r = ns_addr_add(idx, &nc->addr[i], err)) < 0)
+                        return vps_err_wrap(err, "eth0");
+        if ((r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err)) < 0 ||
+            (r = ns_route_default(idx, &nc->gateway, err)) < 0)
+                return vps_err_wrap(err, "eth0");
+        return 0;
+}
+
+/* In a child that joined the VPS's network namespace: make eth0 hold exactly the new list. */
+static int sync_addrs(const struct vps_net_child *now, const struct vps_net_child *before)
+{
+        unsigned int idx = if_nametoindex("eth0");
+        vps_error e;
+        if (!idx)
+                return 2;
+        for (unsigned int i = 0; i < before->n; i++) {
+                bool keep = false;
+                for (unsigned int j = 0; j < now->n; j++)
+                        keep |= ns_addr_equal(&before->addr[i], &now->addr[j]);
+                if (!keep && ns_addr_del(idx, &before->addr[i], &e) < 0)
+                        return 3;
+        }
+        for (unsigned int j = 0; j < now->n; j++) {
+                int r = ns_addr_add(idx, &now->addr[j], &e);
+                if (r < 0 && r != -EEXIST)
+                        return 4;
+        }
+        return now->n ? (ns_route_default(idx, &now->gateway, &e) < 0 ? 5 : 0) : 0;
+}
+
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+                        unsigned int n_old, vps_error *err)
+{
+        if (n_old == 0 && vi->cfg.n_ip > 0)
+                return vps_err(err, EOPNOTSUPP,
+                               "VPS %s was started without a network: restart it to add one",
+                               vi->cfg.id);
+        struct vps_net_child now, before = {0};
+        int r = vps_net_prepare_child(m, vi, &now, err);
+        for (unsigned int i = 0; r == 0 && i < n_old; i++) {
+                r = ns_addr_parse(old_ips[i], &before.addr[i], err);
+                before.addr[i].prefix = m->net.subnet.prefix;
+                before.n++;
+        }
+        if (r < 0)
+                return r;
+        pid_t pid = fork();
+        if (pid < 0)
+                return vps_err_sys(err, errno, "fork");
+        if (pid == 0)
+                _exit(setns(vi->pidfd, CLONE_NEWNET) < 0 ? 1 : sync_addrs(&now, &before));
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vps_err_sys(err, errno, "waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
+                               vi->cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (vi->cfg.n_ip == 0) {
+                vps_net_detach(m, vi->cfg.id);
+                return 0;
+        }
+        return filter_set(m, vi, err);
+}
