@@ -100,7 +100,9 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self, 
 }
 
 /* The host side, once per daemon: the bridge with the gateway address, outbound NAT, and
- * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. */
+ * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. Bridge
+ * hooks see every bridge of the host (and `meta ibrname` is not in every kernel), so the map
+ * is keyed by port name, which vps_net_attach keeps unique on the host. */
 static int prepare_host(struct vps_manager *m, vps_error *err)
 {
         if (m->net.ready)
@@ -195,6 +197,24 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
         return 0;
 }
 
+/* A veth of that name on our bridge is left over from a crash; one elsewhere belongs to
+ * someone else (another vpsd on another bridge) and is never touched. */
+static int clear_stale_veth(const struct vps_manager *m, const char *veth, vps_error *err)
+{
+        unsigned int old = if_nametoindex(veth);
+        if (!old)
+                return 0;
+        char link[64], target[256];
+        (void)snprintf(link, sizeof(link), "/sys/class/net/%s/master", veth);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        const char *master = strrchr(target, '/');
+        if (n > 0 && master && strcmp(master + 1, m->net.bridge) == 0)
+                return ns_link_del(old, err);
+        return vps_err(err, EEXIST, "interface %s already exists outside bridge %s", veth,
+                       m->net.bridge);
+}
+
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err)
 {
         int r = prepare_host(m, err);
@@ -204,11 +224,8 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
         mac_of(vi->cfg.id, mac);
-        /* A veth left by a crash keeps the name busy: its netns is gone or it is stale. */
-        unsigned int old = if_nametoindex(veth);
-        vps_error e;
-        if (old)
-                (void)ns_link_del(old, &e);
+        if ((r = clear_stale_veth(m, veth, err)) < 0)
+                return r;
         if ((r = ns_veth_create(veth, "eth0", pid, mac, err)) < 0)
                 return r;
         unsigned int idx = if_nametoindex(veth), br = if_nametoindex(m->net.bridge);

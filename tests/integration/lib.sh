@@ -17,12 +17,18 @@ CG_PARENT=/vpstest-$$-$RANDOM
 CG_MOUNT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 VPSD_PID=
 FAILS=0
+# Networked tests get their own bridge and subnet (set NET_TEST=1 before sourcing).
+N=$(( ($$ + RANDOM) % 200 + 20 ))
+BRIDGE=vpsbt$N
+SUBNET=10.$N.0.0/24
+NETPFX=10.$N.0
 
 vpsctl() { "$VPSCTL_BIN" --socket "$SOCK" "$@"; }
 
 start_vpsd() {
-        "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --daemon
-        VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --daemon" | head -n1)
+        "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
+                --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+        VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --daemon" | head -n1)
         [ -n "$VPSD_PID" ] || fail "vpsd did not start"
 }
 
@@ -57,6 +63,11 @@ cleanup() {
         if [ "$rc" != 0 ] && [ -f "$ROOT/vpsd.log" ]; then
                 echo "--- vpsd.log"; tail -n 30 "$ROOT/vpsd.log"
         fi
+        # The bridge and nftables tables vpsd made for this test's subnet.
+        nft delete table ip "vpsd_$BRIDGE" 2>/dev/null || true
+        nft delete table bridge "vpsd_$BRIDGE" 2>/dev/null || true
+        ip link del "$BRIDGE" 2>/dev/null || true
+        for ns in ${TEST_NETNS:-}; do ip netns del "$ns" 2>/dev/null || true; done
         rm -rf "$T"
         exit "$rc"
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Bridged networking with real traffic: host <-> VPS, VPS <-> VPS, VPS -> an upstream host
+# through NAT, anti-spoofing, live address changes, bad input, and nothing left behind.
+. "$(dirname "$0")/lib.sh"
+command -v nft >/dev/null && command -v ip >/dev/null || { echo "FAIL: needs nftables and iproute2"; exit 1; }
+start_vpsd
+vpsctl template build busybox >/dev/null
+vpsctl create 701 --ostemplate busybox --ipadd "$NETPFX.10" >/dev/null
+vpsctl create 702 --ostemplate busybox --ipadd "$NETPFX.11" >/dev/null
+vpsctl create 703 --ostemplate busybox >/dev/null
+vpsctl start 701 >/dev/null
+vpsctl start 702 >/dev/null
+vpsctl start 703 >/dev/null
+ping1() { busybox ping -c 1 -W 2 "$1" >/dev/null 2>&1; }
+in_vps() { local id=$1; shift; "$VPSCTL_BIN" --socket "$SOCK" exec "$id" -- "$@"; }
+
+expect_eq "list shows the address" "$NETPFX.10" "$(vps_field 701 ip | jq -r '.[0]' 2>/dev/null || vpsctl list -j | jq -r '.[] | select(.id=="701") | .ip[0]')"
+check "eth0 has the address" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -4 addr show eth0 | grep -q 'inet $NETPFX.10/24'"
+check "default route via the bridge" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip route | grep -q 'default via $NETPFX.1'"
+check "host end on the bridge" sh -c "ip -o link show veth701.0 | grep -q 'master $BRIDGE'"
+check "host pings the VPS" ping1 "$NETPFX.10"
+check "VPS pings the gateway" in_vps 701 ping -c 1 -W 2 "$NETPFX.1"
+check "two VPSes reach each other" in_vps 701 ping -c 1 -W 2 "$NETPFX.11"
+check "a VPS without address has no eth0" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 703 -- ip link show eth0 2>/dev/null"
+
+# TCP: a server inside answers a client on the host, and one on the other VPS.
+in_vps 701 sh -c 'busybox nc -ll -p 8080 -e echo hello-from-701 >/dev/null 2>&1 &'
+for _ in $(seq 50); do in_vps 701 netstat -ltn | grep -q ':8080 ' && break; sleep 0.1; done
+expect_eq "TCP from the host" hello-from-701 "$(busybox nc -w 2 "$NETPFX.10" 8080 </dev/null)"
+expect_eq "TCP from another VPS" hello-from-701 "$(in_vps 702 nc -w 2 "$NETPFX.10" 8080 </dev/null)"
+
+# An upstream host that knows nothing of the VPS subnet, reached only through the host.
+UP=vpsup$N
+TEST_NETNS=$UP
+ip netns add "$UP"
+ip link add "vu$N" type veth peer name eth0 netns "$UP"
+ip addr add "10.$N.1.1/24" dev "vu$N"
+ip link set "vu$N" up
+ip -n "$UP" addr add "10.$N.1.2/24" dev eth0
+ip -n "$UP" link set eth0 up
+ip -n "$UP" link set lo up
+check "VPS reaches the upstream host through NAT" in_vps 701 ping -c 1 -W 2 "10.$N.1.2"
+ip netns exec "$UP" busybox nc -l -p 9091 >"$T/upstream.out" 2>/dev/null &
+sleep 0.2
+in_vps 701 sh -c "echo via-nat | nc -w 2 10.$N.1.2 9091" || true
+sleep 0.2
+# The upstream has no route to the VPS subnet: a TCP exchange only completes when the host
+# masquerades the VPS behind its own address.
+expect_eq "TCP to the upstream host works through NAT" via-nat "$(cat "$T/upstream.out")"
+check "the upstream host has no route to the VPS subnet" sh -c "! ip -n '$UP' route get '$NETPFX.10' >/dev/null 2>&1"
+ip link del "vu$N" 2>/dev/null || true
+
+# Anti-spoofing: a VPS that takes a neighbour's address or a foreign one gets nowhere.
+in_vps 702 ip addr del "$NETPFX.11/24" dev eth0
+in_vps 702 ip addr add "$NETPFX.10/24" dev eth0
+in_vps 702 ip route add default via "$NETPFX.1" 2>/dev/null || true
+check "spoofing a neighbour's IP is dropped" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ping -c 1 -W 1 '$NETPFX.1' >/dev/null 2>&1"
+in_vps 702 ip addr del "$NETPFX.10/24" dev eth0
+in_vps 702 ip addr add "$NETPFX.11/24" dev eth0
+in_vps 702 ip route add default via "$NETPFX.1" 2>/dev/null || true
+check "back on its own address it works again" in_vps 702 ping -c 1 -W 2 "$NETPFX.1"
+in_vps 702 ip link set eth0 address 02:00:00:00:00:99
+check "a changed MAC is dropped" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ping -c 1 -W 1 '$NETPFX.1' >/dev/null 2>&1"
+
+# Live address changes.
+vpsctl set 701 --ipadd "$NETPFX.20" >/dev/null
+check "ipadd takes effect without a restart" ping1 "$NETPFX.20"
+expect_eq "and is saved" "$NETPFX.10 $NETPFX.20" "$(jq -r '.ip | join(" ")' "$ROOT/vps/701/config.json")"
+vpsctl set 701 --ipdel "$NETPFX.10" >/dev/null
+check "ipdel takes effect without a restart" sh -c "! busybox ping -c 1 -W 1 '$NETPFX.10' >/dev/null 2>&1"
+check "the other address still works" ping1 "$NETPFX.20"
+
+# Bad input: one line, nothing changed.
+before=$(md5sum "$ROOT"/vps/*/config.json)
+expect_error "invalid address" "invalid IP address" vpsctl create 704 --ostemplate busybox --ipadd 10.1.2.300
+expect_error "address outside the subnet" "outside the bridge subnet" vpsctl create 704 --ostemplate busybox --ipadd 192.0.2.1
+expect_error "duplicate address" "already used by VPS 702" vpsctl create 704 --ostemplate busybox --ipadd "$NETPFX.11"
+expect_error "the gateway address" "gateway" vpsctl create 704 --ostemplate busybox --ipadd "$NETPFX.1"
+expect_error "duplicate on set" "already used by VPS 702" vpsctl set 701 --ipadd "$NETPFX.11"
+expect_error "deleting an address it lacks" "has no address" vpsctl set 701 --ipdel "$NETPFX.99"
+expect_eq "nothing changed" "$before" "$(md5sum "$ROOT"/vps/*/config.json)"
+check "no VPS 704" test ! -e "$ROOT/vps/704"
+
+# Teardown leaves nothing.
+vpsctl stop 701 --fast >/dev/null
+check "veth gone after stop" sh -c "! ip link show veth701.0 >/dev/null 2>&1"
+check "filter chain gone after stop" sh -c "! nft list chain bridge vpsd_$BRIDGE vps_701 >/dev/null 2>&1"
+vpsctl destroy 702 --force >/dev/null
+check "veth gone after destroy" sh -c "! ip link show veth702.0 >/dev/null 2>&1"
+check "no port left in the map" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q veth"
+vpsctl start 701 >/dev/null
+check "restart brings the network back" ping1 "$NETPFX.20"
+finish
