@@ -170,6 +170,8 @@ static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_erro
         return ns_nft_run(cmd, err);
 }
 
+static int clear_stale_veth(const struct vps_manager *m, const char *veth, vps_error *err);
+
 void vps_net_detach(struct vps_manager *m, const char *id)
 {
         char veth[IFNAMSIZ], cmd[512];
@@ -180,6 +182,9 @@ void vps_net_detach(struct vps_manager *m, const char *id)
                        m->net.bridge, veth, m->net.bridge, id);
         vps_error e;
         (void)ns_nft_run(cmd, &e); /* absent when the VPS had no network */
+        /* The kernel would remove the pair with the VPS's network namespace, but later, from
+         * a work queue: delete it now so a stop leaves nothing behind when it returns. */
+        (void)clear_stale_veth(m, veth, &e);
 }
 
 int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
