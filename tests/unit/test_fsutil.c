@@ -16,37 +16,7 @@
 
 #include "vps/util.h"
 
-struct tmpdir {
-        char path[256];
-        int fd;
-};
-
-static int setup_dir(void **state)
-{
-        struct tmpdir *t = calloc(1, sizeof(*t));
-        assert_non_null(t);
-        const char *base = getenv("TMPDIR");
-        (void)snprintf(t->path, sizeof(t->path), "%s/vps-unit-XXXXXX", base ? base : "/tmp");
-        assert_non_null(mkdtemp(t->path));
-        t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        assert_true(t->fd >= 0);
-        *state = t;
-        return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        return remove(path);
-}
-
-static int teardown_dir(void **state)
-{
-        struct tmpdir *t = *state;
-        close(t->fd);
-        int r = nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(t);
-        return r;
-}
+#include "tmpdir.h"
 
 /* A plain file below t (vps_write_file_atomic takes a name, not a path). */
 static void put(int dfd, const char *path, const char *text, mode_t mode)
