@@ -79,7 +79,10 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
         int r = vps_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mi, NULL, err);
         if (r < 0 || (r = vps_cgroup_find_mount(mi, cg->mount, sizeof(cg->mount), err)) < 0)
                 return r;
-        char rel[512];
+        char rel[512], own[400];
+        r = vps_read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL, err);
+        if (r < 0 || (r = vps_cgroup_parse_self(self, own, sizeof(own), err)) < 0)
+                return r;
         if (parent_rel && *parent_rel) {
                 if (parent_rel[0] != '/' || strstr(parent_rel, "/../") ||
                     strstr(parent_rel, "/./") || strlen(parent_rel) >= 400)
@@ -89,17 +92,16 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
                                        parent_rel);
                 (void)snprintf(rel, sizeof(rel), "%s", parent_rel);
         } else {
-                char own[400];
-                r = vps_read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL, err);
-                if (r < 0 || (r = vps_cgroup_parse_self(self, own, sizeof(own), err)) < 0)
-                        return r;
                 (void)snprintf(rel, sizeof(rel), "%s/vps", strcmp(own, "/") == 0 ? "" : own);
         }
         if (snprintf(cg->parent, sizeof(cg->parent), "%s%s", cg->mount, rel) >=
             (int)sizeof(cg->parent))
                 return vps_err(err, ENAMETOOLONG, "cgroup parent path too long");
         r = vps_mkdir_p(cg->parent, 0755, err);
-        return r < 0 ? vps_err_wrap(err, "creating the VPS cgroup parent") : 0;
+        if (r < 0)
+                return vps_err_wrap(err, "creating the VPS cgroup parent");
+        vps_cgroups_delegate(cg, own);
+        return 0;
 }
 
 static int read_events_populated(const char *path)

@@ -74,6 +74,8 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
                         return vps_err(err, EBADMSG, "field 'ip' must hold address strings");
                 memcpy(c.ip[c.n_ip++], json_string_value(v), json_string_length(v) + 1);
         }
+        if ((r = vps_limits_from_json(&c.limits, json_object_get(o, "limits"), err)) < 0)
+                return r;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
             (c.hostname[0] && (r = vps_hostname_check(c.hostname, err)) < 0))
@@ -94,8 +96,12 @@ char *vps_config_to_json(const struct vps_config *c)
         json_t *ips = json_array();
         for (unsigned int i = 0; o && ips && i < c->n_ip; i++)
                 json_array_append_new(ips, json_string(c->ip[i]));
-        if (o)
-                json_object_set_new(o, "ip", ips);
+        if (!o) {
+                json_decref(ips);
+                return NULL;
+        }
+        json_object_set_new(o, "ip", ips);
+        json_object_set_new(o, "limits", vps_limits_to_json(&c->limits));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

@@ -65,7 +65,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         if (r < 0)
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         _cleanup_close_ int master = -1, slave = -1;
-        r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
+        m->warning[0] = '\0';
+        r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &vi->cfg.limits, NULL, !m->enforce_warn,
+                                    m->warning, sizeof(m->warning), err);
+        if (r == 0)
+                r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
         struct vps_spawn_result res = {.pidfd = -1};
         struct vps_net_child net;
         struct net_hook hook = {m, vi};
@@ -200,6 +204,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
+        json_object_set_new(o, "limits", vps_limits_to_json(&vi->cfg.limits));
         return o;
 }
 

@@ -247,7 +247,7 @@ static int make_vps_dir(struct vps_manager *m, const char *tmp, const struct vps
 
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
                        const char *hostname, char ips[][46], unsigned int n_ip,
-                       struct vps_inst **ret, vps_error *err)
+                       const struct vps_limits *limits, struct vps_inst **ret, vps_error *err)
 {
         int r = vps_id_check(id, err);
         if (r < 0)
@@ -264,6 +264,10 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
                 return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
         if ((r = vps_net_check_ips(m, NULL, ips, n_ip, err)) < 0)
                 return r;
+        m->warning[0] = '\0';
+        if ((r = vps_cgroup_check_limits(&m->cg, limits, !m->enforce_warn, m->warning,
+                                         sizeof(m->warning), err)) < 0)
+                return r;
         struct vps_config cfg = {.uid_base = alloc_uid_base(m),
                                  .uid_count = VPS_UID_COUNT,
                                  .created_at = time(NULL)};
@@ -274,6 +278,7 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         for (unsigned int i = 0; i < n_ip; i++)
                 memcpy(cfg.ip[i], ips[i], sizeof(cfg.ip[i]));
         cfg.n_ip = n_ip;
+        cfg.limits = *limits;
         char tmp[96];
         (void)snprintf(tmp, sizeof(tmp), ".new-%s", id);
         vps_error ignored;
@@ -368,6 +373,35 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
         }
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
                 return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
+                           vps_error *err)
+{
+        struct vps_config c = vi->cfg;
+        int r = vps_limits_update(&c.limits, changes, err);
+        if (r < 0)
+                return r;
+        m->warning[0] = '\0';
+        if (vi->status == VPS_RUNNING)
+                r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &c.limits, &vi->cfg.limits,
+                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
+        else
+                r = vps_cgroup_check_limits(&m->cg, &c.limits, !m->enforce_warn, m->warning,
+                                            sizeof(m->warning), err);
+        if (r < 0)
+                return r;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
+                /* Put the running VPS back to the limits that are saved. */
+                vps_error e;
+                char w[8];
+                if (vi->status == VPS_RUNNING)
+                        (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
+                                                      &c.limits, false, w, sizeof(w), &e);
+                return r;
+        }
         vi->cfg = c;
         return 0;
 }

@@ -1,5 +1,6 @@
 /* vpsctl create, start, stop, restart, status, set and destroy: one request each, on
  * /v1/vps/ID, and a one-line report. */
+#include "vps/limits.h"
 #include "vpsctl.h"
 #include "format.h"
 
@@ -18,7 +19,27 @@ enum {
         OPT_FORCE,
         OPT_IPADD,
         OPT_IPDEL,
+        OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
+
+/* The limit options, shared by create and set (names from libvps's table). */
+#define LIMIT_OPTIONS                                                                              \
+        {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                                 \
+                {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
+                {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
+                {"cpulimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPULIMIT},               \
+                {"cpuunits", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUUNITS},               \
+        {                                                                                          \
+                "numproc", required_argument, NULL, OPT_LIMIT + VPS_LIM_NUMPROC                    \
+        }
+
+#define LIMIT_HELP                                                                                 \
+        "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
+        "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
+        "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
+        "  --cpulimit PCT     at most PCT percent of one CPU (cpu.max; 200 = two CPUs)\n"          \
+        "  --cpuunits N       CPU weight from 1 to 10000 (cpu.weight, default 100)\n"              \
+        "  --numproc N        at most N processes and threads (pids.max)\n"
 
 struct lifecycle_opts {
         const char *id;
@@ -30,12 +51,14 @@ struct lifecycle_opts {
         long timeout;  /* seconds; -1 when not given, so that vpsd picks its default */
         json_t *ipadd; /* arrays of address strings, NULL until an option adds one */
         json_t *ipdel;
+        json_t *limits; /* {"ram": "1G", ...} as typed: vpsd parses and checks them */
 };
 
 static void opts_free(struct lifecycle_opts *o)
 {
         json_decref(o->ipadd);
         json_decref(o->ipdel);
+        json_decref(o->limits);
 }
 
 static void add_ip(json_t **list, const char *ip)
@@ -86,6 +109,13 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                         o->json = true;
                         break;
                 default:
+                        if (c >= OPT_LIMIT && c < OPT_LIMIT + VPS_LIM_COUNT) {
+                                if (!o->limits)
+                                        o->limits = json_object();
+                                json_object_set_new(o->limits, vps_limit_info[c - OPT_LIMIT].name,
+                                                    json_string(optarg));
+                                break;
+                        }
                         return vpsctl_opt_error(v, c, argv);
                 }
         }
@@ -94,6 +124,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
 
 static const char create_usage[] =
         "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
+        "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
+        "                     [--cpuunits N] [--numproc N]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -101,7 +133,7 @@ static const char create_usage[] =
         "  --ostemplate NAME  template of the root file system (required)\n"
         "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
         "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
-        "                     one the VPS has loopback only\n"
+        "                     one the VPS has loopback only\n" LIMIT_HELP
         "  -h, --help         print this help and exit\n";
 
 int cmd_create(struct vpsctl *v, int argc, char **argv)
@@ -111,6 +143,7 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
+                LIMIT_OPTIONS,
                 {0},
         };
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
@@ -124,8 +157,8 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
 
         /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
         _cleanup_json_ json_t *body =
-                json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
-                          "hostname", o.hostname, "ip", o.ipadd);
+                json_pack("{s:s, s:s, s:s*, s:O*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
+                          "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
@@ -248,6 +281,8 @@ int cmd_status(struct vpsctl *v, int argc, char **argv)
 
 static const char set_usage[] =
         "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
+        "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
+        "                     [--cpuunits N] [--numproc N]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -255,7 +290,7 @@ static const char set_usage[] =
         "Options:\n"
         "  --hostname H       new host name\n"
         "  --ipadd ADDR       add an address (repeatable)\n"
-        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n"
+        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n" LIMIT_HELP
         "  -h, --help         print this help and exit\n";
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)
@@ -265,6 +300,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
                 {"ipdel", required_argument, NULL, OPT_IPDEL},
+                LIMIT_OPTIONS,
                 {0},
         };
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
@@ -274,12 +310,13 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
         if (r != CMD_CONTINUE) {
                 return r;
         }
-        if (!o.hostname && !o.ipadd && !o.ipdel)
-                return vpsctl_usage_error(v, "nothing to change: give --hostname, --ipadd or "
-                                             "--ipdel");
+        if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits)
+                return vpsctl_usage_error(v, "nothing to change: give --hostname, --ipadd, "
+                                             "--ipdel or a limit");
 
-        _cleanup_json_ json_t *body = json_pack("{s:s*, s:O*, s:O*}", "hostname", o.hostname,
-                                                "ipadd", o.ipadd, "ipdel", o.ipdel);
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s*, s:O*, s:O*, s:O*}", "hostname", o.hostname, "ipadd", o.ipadd,
+                          "ipdel", o.ipdel, "limits", o.limits);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)

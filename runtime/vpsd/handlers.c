@@ -19,6 +19,12 @@ struct route {
                   unsigned int *status, json_t **ret, vps_error *err);
 };
 
+static void log_warning(struct vpsd *d, const char *id)
+{
+        if (d->m.warning[0])
+                vpsd_log("VPS %s: warning: %s", id, d->m.warning);
+}
+
 static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
 {
         return vps_inst_to_json(&d->m, vi);
@@ -79,11 +85,19 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         unsigned int n = 0;
         int r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
         struct vps_inst *vi = NULL;
+        struct vps_limits lim;
+        vps_limits_init(&lim);
+        json_t *jl = json_object_get(body, "limits");
+        if (r == 0 && jl && !json_is_object(jl))
+                r = vps_err(err, EINVAL, "'limits' must be an object");
+        if (r == 0 && jl)
+                r = vps_limits_update(&lim, jl, err);
         if (r == 0)
-                r = vps_manager_create(&d->m, id, tpl, host, ips, n, &vi, err);
+                r = vps_manager_create(&d->m, id, tpl, host, ips, n, &lim, &vi, err);
         if (r < 0)
                 return r;
         vpsd_log("VPS %s created from %s", id, tpl);
+        log_warning(d, id);
         *status = 201;
         *ret = ok_obj(d, vi);
         return 0;
@@ -100,13 +114,15 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
 }
 
 /* ipadd appends, ipdel removes (["all"] removes every address); ip replaces the list. */
-static int patch_ips(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+static int patch_ips(struct vpsd *d, struct vps_inst *vi, json_t *body, char ips[][46],
+                     unsigned int *ret_n, bool *ret_changed, vps_error *err)
 {
+        *ret_changed = false;
         json_t *jip = json_object_get(body, "ip"), *jadd = json_object_get(body, "ipadd"),
                *jdel = json_object_get(body, "ipdel");
         if (!jip && !jadd && !jdel)
                 return 0;
-        char ips[VPS_MAX_IPS][46], del[VPS_MAX_IPS][46];
+        char del[VPS_MAX_IPS][46];
         unsigned int n = 0, nd = 0;
         int r = 0;
         if (jip)
@@ -133,7 +149,12 @@ static int patch_ips(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_erro
         }
         if (r == 0)
                 r = read_ips(jadd, "ipadd", ips, &n, err);
-        return r < 0 ? r : vps_manager_set_ips(&d->m, vi, ips, n, err);
+        /* Checked here so that nothing is applied when the list is refused. */
+        if (r == 0)
+                r = vps_net_check_ips(&d->m, vi, ips, n, err);
+        *ret_n = n;
+        *ret_changed = r == 0;
+        return r;
 }
 
 static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
@@ -147,16 +168,33 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         json_object_foreach(body, key, v)
         {
                 if (strcmp(key, "hostname") != 0 && strcmp(key, "ip") != 0 &&
-                    strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0)
+                    strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0 &&
+                    strcmp(key, "limits") != 0)
                         return vps_err(err, EINVAL, "cannot set '%s'", key);
         }
         json_t *h = json_object_get(body, "hostname");
         if (h && !json_is_string(h))
                 return vps_err(err, EINVAL, "'hostname' must be a string");
         /* Check the hostname before anything changes, so a bad one changes nothing. */
+        json_t *jl = json_object_get(body, "limits");
+        if (jl && !json_is_object(jl))
+                return vps_err(err, EINVAL, "'limits' must be an object");
+        /* Validate what can be validated up front, so a bad value changes nothing. */
+        struct vps_limits probe = vi->cfg.limits;
         int r = h ? vps_hostname_check(json_string_value(h), err) : 0;
+        if (r == 0 && jl)
+                r = vps_limits_update(&probe, jl, err);
+        char ips[VPS_MAX_IPS][46];
+        unsigned int n_ip = 0;
+        bool ips_changed = false;
         if (r == 0)
-                r = patch_ips(d, vi, body, err);
+                r = patch_ips(d, vi, body, ips, &n_ip, &ips_changed, err);
+        if (r == 0 && jl)
+                r = vps_manager_set_limits(&d->m, vi, jl, err);
+        if (r == 0 && jl)
+                log_warning(d, id);
+        if (r == 0 && ips_changed)
+                r = vps_manager_set_ips(&d->m, vi, ips, n_ip, err);
         if (r == 0 && h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
         if (r < 0)
@@ -177,6 +215,7 @@ static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if ((r = vpsd_watch_vps(d, vi, err)) < 0)
                 return r;
         vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
+        log_warning(d, id);
         *ret = ok_obj(d, vi);
         return 0;
 }

@@ -20,6 +20,8 @@
 #define DEFAULT_ROOT   "/var/lib/vps"
 #define DEFAULT_SOCKET "/run/vps/vpsd.sock"
 
+static bool g_enforce_warn; /* --enforce-limits warn */
+
 void vpsd_log(const char *fmt, ...)
 {
         char ts[32];
@@ -50,6 +52,8 @@ static void usage(FILE *f)
                 ")\n"
                 "  -n, --subnet CIDR        their IPv4 subnet; the bridge takes its first\n"
                 "                           address (default " VPS_DEFAULT_SUBNET ")\n"
+                "  -e, --enforce-limits strict|warn  refuse (strict, the default) or only warn\n"
+                "                           about limits the host cannot enforce\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
                 "  -h, --help               show this help\n"
                 "  -V, --version            show the version\n");
@@ -140,6 +144,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 return 1;
         }
         int r = vps_manager_open(&d.m, root, cg, net, &err);
+        d.m.enforce_warn = g_enforce_warn;
         if (r == 0)
                 r = d.listen_fd = open_socket(sock, &err);
         if (r >= 0)
@@ -170,6 +175,7 @@ int main(int argc, char **argv)
 {
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = VPS_DEFAULT_BRIDGE, *subnet = VPS_DEFAULT_SUBNET;
+        bool enforce_warn = false;
         bool daemon = false;
         static const struct option opts[] = {
                 {"root", required_argument, NULL, 'r'},
@@ -178,12 +184,13 @@ int main(int argc, char **argv)
                 {"daemon", no_argument, NULL, 'd'},
                 {"bridge", required_argument, NULL, 'b'},
                 {"subnet", required_argument, NULL, 'n'},
+                {"enforce-limits", required_argument, NULL, 'e'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:db:n:hV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -202,6 +209,16 @@ int main(int argc, char **argv)
                         break;
                 case 'n':
                         subnet = optarg;
+                        break;
+                case 'e':
+                        if (strcmp(optarg, "strict") != 0 && strcmp(optarg, "warn") != 0) {
+                                fprintf(stderr,
+                                        "vpsd: --enforce-limits takes strict or warn, "
+                                        "not '%s'\n",
+                                        optarg);
+                                return 2;
+                        }
+                        enforce_warn = strcmp(optarg, "warn") == 0;
                         break;
                 case 'h':
                         usage(stdout);
@@ -225,6 +242,7 @@ int main(int argc, char **argv)
         }
         struct vps_netconf net;
         vps_error err;
+        g_enforce_warn = enforce_warn;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;

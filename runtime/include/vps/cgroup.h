@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "vps/error.h"
+#include "vps/limits.h"
 
 struct vps_cgroups {
         char mount[256];  /* the cgroup2 mount point, from /proc/self/mountinfo */
@@ -31,3 +32,16 @@ int vps_cgroup_kill(const char *path, vps_error *err);
 int vps_cgroup_remove(const char *path, vps_error *err);
 /* Is pid a member of path (or of a cgroup below it)? */
 bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid);
+
+/* Enables the memory, pids, cpu, io and cpuset controllers from vpsd's own cgroup (own, as in
+ * /proc/self/cgroup) down to the parent, moving vpsd into a "vpsd" leaf when its cgroup must
+ * hand out controllers. Controllers the host does not have are left alone. */
+void vps_cgroups_delegate(const struct vps_cgroups *cg, const char *own);
+/* Can l be enforced under the parent? strict: an error naming the missing controller;
+ * otherwise the problems go to warn (empty when none). */
+int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limits *l, bool strict,
+                            char *warn, size_t warn_size, vps_error *err);
+/* Writes l into the VPS cgroup at path (old: the limits in force, for removals). */
+int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
+                            const struct vps_limits *l, const struct vps_limits *old, bool strict,
+                            char *warn, size_t warn_size, vps_error *err);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "vps/error.h"
+#include "vps/limits.h"
 #include "vps/util.h"
 
 struct json_t;
@@ -21,6 +22,7 @@ struct vps_config {
         uint32_t uid_base; /* first host uid and gid of the VPS's range */
         uint32_t uid_count;
         int64_t created_at;
+        struct vps_limits limits;
         unsigned int n_ip; /* addresses of the VPS, without prefix ("10.88.0.5") */
         char ip[VPS_MAX_IPS][VPS_IP_MAX];
 };

@@ -30,6 +30,8 @@ struct vps_manager {
         int root_fd, vps_fd, tpl_fd, lock_fd;
         struct vps_cgroups cg;
         struct vps_netconf net;
+        bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
+        char warning[512]; /* set by an operation that went ahead with a warning */
         struct vps_inst **v;
         size_t n, cap;
 };
@@ -46,7 +48,11 @@ struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_err
 /* ips: addresses (no prefix) in vpsd's bridge subnet, checked and canonicalised. */
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
                        const char *hostname, char ips[][46], unsigned int n_ip,
-                       struct vps_inst **ret, vps_error *err);
+                       const struct vps_limits *limits, struct vps_inst **ret, vps_error *err);
+/* Applies a JSON object of limit changes ({"ram": "2G", "numproc": "unlimited"}): checked,
+ * written live into a running VPS's cgroup, then saved; all or nothing. */
+int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
+                           vps_error *err);
 /* Replaces the address list; applied at once to a running VPS. */
 int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
                         unsigned int n_ip, vps_error *err);

@@ -1,0 +1,137 @@
+/* libvps: enforcing VPS limits through cgroup v2 files, and delegating controllers down to
+ * the VPS cgroups. A limit the host cannot enforce is refused (or, with enforce=warn,
+ * reported), never silently accepted. */
+#include "vps/cgroup.h"
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const controllers[] = {"memory", "pids", "cpu", "io", "cpuset"};
+
+static int write_at(const char *dir, const char *file, const char *value)
+{
+        char p[700];
+        (void)snprintf(p, sizeof(p), "%s/%s", dir, file);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = write(fd, value, strlen(value));
+        return n == (ssize_t)strlen(value) ? 0 : -(n < 0 ? errno : EIO);
+}
+
+static bool has_word(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+        for (const char *p = list; (p = strstr(p, word)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || !p[n]))
+                        return true;
+        return false;
+}
+
+/* Enables every controller it can in dir's subtree. vpsd's own cgroup cannot hand out
+ * controllers while vpsd sits in it (no internal processes): vpsd then moves into a leaf. */
+static void enable_in(const char *dir, bool may_move)
+{
+        for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
+                char w[32];
+                (void)snprintf(w, sizeof(w), "+%s", controllers[i]);
+                int r = write_at(dir, "cgroup.subtree_control", w);
+                if (r == -EBUSY && may_move) {
+                        char leaf[600];
+                        (void)snprintf(leaf, sizeof(leaf), "%s/vpsd", dir);
+                        (void)mkdir(leaf, 0755);
+                        if (write_at(leaf, "cgroup.procs", "0") == 0)
+                                (void)write_at(dir, "cgroup.subtree_control", w);
+                        may_move = false;
+                }
+        }
+}
+
+void vps_cgroups_delegate(const struct vps_cgroups *cg, const char *own)
+{
+        /* From vpsd's own cgroup when the parent is below it, else from the top. */
+        size_t ml = strlen(cg->mount), ol = strlen(own);
+        const char *rel = cg->parent + ml;
+        bool below = strcmp(own, "/") != 0 && strncmp(rel, own, ol) == 0 && rel[ol] == '/';
+        char path[600];
+        (void)snprintf(path, sizeof(path), "%s", cg->mount);
+        size_t start = below ? ol : 0;
+        if (below)
+                (void)snprintf(path, sizeof(path), "%s%s", cg->mount, own);
+        enable_in(path, below);
+        for (const char *p = rel + start; *p;) {
+                const char *slash = strchr(p + 1, '/');
+                size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
+                (void)snprintf(path, sizeof(path), "%s%.*s", cg->mount, (int)n, rel);
+                if (!slash)
+                        break; /* the parent itself: its subtree is enabled below */
+                enable_in(path, false);
+                p = slash;
+        }
+        enable_in(cg->parent, false);
+}
+
+/* Controllers VPS cgroups get: those enabled in the parent's subtree. */
+static void available(const struct vps_cgroups *cg, char *buf, size_t size)
+{
+        char p[600];
+        (void)snprintf(p, sizeof(p), "%s/cgroup.subtree_control", cg->parent);
+        _cleanup_free_ char *text = NULL;
+        vps_error e;
+        buf[0] = '\0';
+        if (vps_read_file_at(AT_FDCWD, p, &text, NULL, &e) == 0)
+                (void)snprintf(buf, size, "%s", text);
+}
+
+int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limits *l, bool strict,
+                            char *warn, size_t warn_size, vps_error *err)
+{
+        char avail[256];
+        available(cg, avail, sizeof(avail));
+        if (warn_size)
+                warn[0] = '\0';
+        for (int k = 0; k < VPS_LIM_COUNT; k++) {
+                const struct vps_limit_info *in = &vps_limit_info[k];
+                if (l->v[k] == VPS_LIMIT_NONE || has_word(avail, in->controller))
+                        continue;
+                if (strict)
+                        return vps_err(err, EOPNOTSUPP,
+                                       "cannot enforce --%s: the %s controller is not available "
+                                       "under %s (enable it for vpsd's cgroup, or run vpsd "
+                                       "with --enforce-limits warn)",
+                                       in->name, in->controller, cg->parent);
+                size_t used = strlen(warn);
+                (void)snprintf(warn + used, warn_size - used,
+                               "%s--%s not enforced (no %s controller)", used ? "; " : "", in->name,
+                               in->controller);
+        }
+        return 0;
+}
+
+int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
+                            const struct vps_limits *l, const struct vps_limits *old, bool strict,
+                            char *warn, size_t warn_size, vps_error *err)
+{
+        int r = vps_cgroup_check_limits(cg, l, strict, warn, warn_size, err);
+        if (r < 0)
+                return r;
+        char avail[256];
+        available(cg, avail, sizeof(avail));
+        const char *file[8], *ctl[8];
+        char value[8][32];
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        int n = vps_limits_files(l, old, ncpu > 0 ? (unsigned int)ncpu : 1, file, value, ctl);
+        for (int i = 0; i < n; i++) {
+                if (!has_word(avail, ctl[i]))
+                        continue; /* refused or reported above */
+                if ((r = write_at(path, file[i], value[i])) < 0)
+                        return vps_err_sys(err, -r, "writing %s = %s", file[i], value[i]);
+        }
+        return 0;
+}

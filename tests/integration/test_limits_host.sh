@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Limits on a host whose cgroup2 tree has no controllers (this one): refused with an error
+# naming the controller, nothing changed; with --enforce-limits warn, accepted and logged.
+# That limits are enforced is shown in the VM layer (tests/vm), on a kernel with controllers.
+. "$(dirname "$0")/lib.sh"
+if grep -qw memory "$CG_MOUNT/cgroup.controllers"; then
+        echo "SKIP: this host has cgroup v2 controllers; tests/vm covers enforcement"
+        exit 77
+fi
+start_vpsd
+make_running_vps 901
+snapshot() { (cd "$ROOT/vps" && find . | sort; cat */config.json) | md5sum; }
+before=$(snapshot)
+
+expect_error "create with --ram is refused" "cannot enforce --ram: the memory controller is not available" \
+        vpsctl create 902 --ostemplate busybox --ram 256M
+expect_error "set --numproc on a running VPS is refused" "pids controller" vpsctl set 901 --numproc 100
+expect_error "set --cpus is refused" "cpu controller" vpsctl set 901 --cpus 1
+expect_error "a size that does not parse" "--ram: invalid size '12Q'" vpsctl set 901 --ram 12Q
+expect_error "cpuunits out of range" "--cpuunits: 0 is out of range" vpsctl set 901 --cpuunits 0
+expect_error "an unknown limit through the API" "unknown limit 'bogus'" \
+        sh -c "curl -sf --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"bogus\":1}}' http://localhost/v1/vps/901 >/dev/null || { curl -s --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"bogus\":1}}' http://localhost/v1/vps/901 | jq -r .error >&2; exit 1; }"
+expect_eq "nothing changed" "$before" "$(snapshot)"
+check "no VPS 902 left" test ! -e "$ROOT/vps/902"
+expect_eq "unlimited is always accepted" 0 "$(vpsctl set 901 --ram unlimited >/dev/null 2>&1; echo $?)"
+
+kill_vpsd
+"$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
+        --subnet "$SUBNET" --enforce-limits warn --daemon
+VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --enforce-limits warn --daemon")
+vpsctl create 903 --ostemplate busybox --ram 256M --numproc 64 >/dev/null
+vpsctl start 903 >/dev/null
+expect_eq "warn mode: the VPS runs" running "$(vps_field 903 status)"
+expect_eq "warn mode: the limit is saved" 268435456 "$(jq .limits.ram "$ROOT/vps/903/config.json")"
+check "warn mode: the daemon says it is not enforced" grep -q "VPS 903: warning: --ram not enforced (no memory controller)" "$ROOT/vpsd.log"
+expect_eq "list -j shows the limits" 64 "$(vpsctl list -j | jq '.[] | select(.id=="903") | .limits.numproc')"
+rc=0; "$VPSD_BIN" --enforce-limits maybe --root "$T/x" 2>"$T/err" || rc=$?
+expect_eq "a bad --enforce-limits value is a usage error" 2 "$rc"
+finish

@@ -1,0 +1,111 @@
+/* Unit tests: VPS limits (limits.h): parsing, JSON, and the cgroup files that enforce them. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "vps/limits.h"
+
+static void test_parse(void **state)
+{
+        vps_error err = {0};
+        uint64_t v = 0;
+        assert_int_equal(vps_limit_parse(VPS_LIM_RAM, "1G", &v, &err), 0);
+        assert_true(v == 1073741824ULL);
+        assert_int_equal(vps_limit_parse(VPS_LIM_RAM, "unlimited", &v, &err), 0);
+        assert_true(v == VPS_LIMIT_NONE);
+        assert_int_equal(vps_limit_parse(VPS_LIM_SWAP, "0", &v, &err), 0);
+        assert_true(v == 0);
+        assert_int_equal(vps_limit_parse(VPS_LIM_NUMPROC, "100", &v, &err), 0);
+        assert_true(v == 100);
+        /* Too small a RAM limit would only make the VPS unusable. */
+        assert_int_equal(vps_limit_parse(VPS_LIM_RAM, "1K", &v, &err), -ERANGE);
+        assert_int_equal(vps_limit_parse(VPS_LIM_NUMPROC, "0", &v, &err), -ERANGE);
+        assert_int_equal(vps_limit_parse(VPS_LIM_CPUUNITS, "10001", &v, &err), -ERANGE);
+        assert_int_equal(vps_limit_parse(VPS_LIM_NUMPROC, "12x", &v, &err), -EINVAL);
+        assert_int_equal(vps_limit_parse(VPS_LIM_NUMPROC, "-1", &v, &err), -EINVAL);
+        assert_int_equal(vps_limit_parse(VPS_LIM_RAM, "64Q", &v, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "--ram"));
+}
+
+static void test_update_and_json(void **state)
+{
+        struct vps_limits l;
+        vps_limits_init(&l);
+        vps_error err = {0};
+        json_t *ch = json_pack("{s:s, s:i, s:n}", "ram", "512M", "numproc", 64, "swap");
+        assert_int_equal(vps_limits_update(&l, ch, &err), 0);
+        json_decref(ch);
+        assert_true(l.v[VPS_LIM_RAM] == 512ULL << 20);
+        assert_true(l.v[VPS_LIM_NUMPROC] == 64);
+        assert_true(l.v[VPS_LIM_SWAP] == VPS_LIMIT_NONE);
+        json_t *j = vps_limits_to_json(&l);
+        struct vps_limits back;
+        assert_int_equal(vps_limits_from_json(&back, j, &err), 0);
+        assert_memory_equal(&back, &l, sizeof(l));
+        json_decref(j);
+        /* All or nothing: one bad key leaves the limits untouched. */
+        struct vps_limits before = l;
+        ch = json_pack("{s:s, s:s}", "ram", "1G", "bogus", "1");
+        assert_int_equal(vps_limits_update(&l, ch, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "bogus"));
+        json_decref(ch);
+        assert_memory_equal(&before, &l, sizeof(l));
+}
+
+static const char *value_of(const struct vps_limits *l, const struct vps_limits *old,
+                            unsigned int ncpu, const char *file, char out[32])
+{
+        const char *f[8], *c[8];
+        char v[8][32];
+        int n = vps_limits_files(l, old, ncpu, f, v, c);
+        for (int i = 0; i < n; i++)
+                if (strcmp(f[i], file) == 0) {
+                        strcpy(out, v[i]);
+                        return out;
+                }
+        return NULL;
+}
+
+static void test_files(void **state)
+{
+        struct vps_limits l, old;
+        vps_limits_init(&l);
+        char buf[32];
+        assert_null(value_of(&l, NULL, 4, "memory.max", buf)); /* nothing set, nothing written */
+        l.v[VPS_LIM_RAM] = 50 << 20;
+        l.v[VPS_LIM_SWAP] = 0;
+        assert_string_equal(value_of(&l, NULL, 4, "memory.max", buf), "52428800");
+        assert_string_equal(value_of(&l, NULL, 4, "memory.swap.max", buf), "0");
+        l.v[VPS_LIM_CPUS] = 1;
+        l.v[VPS_LIM_CPULIMIT] = 50; /* half a CPU wins over one CPU */
+        assert_string_equal(value_of(&l, NULL, 4, "cpu.max", buf), "50000 100000");
+        l.v[VPS_LIM_CPULIMIT] = 250; /* 2.5 CPUs: --cpus 1 wins */
+        assert_string_equal(value_of(&l, NULL, 4, "cpu.max", buf), "100000 100000");
+        l.v[VPS_LIM_CPUS] = 8; /* more than the host has: no quota from --cpus */
+        assert_string_equal(value_of(&l, NULL, 4, "cpu.max", buf), "250000 100000");
+        /* Removing limits writes "max" and the default weight back. */
+        old = l;
+        old.v[VPS_LIM_NUMPROC] = 10;
+        old.v[VPS_LIM_CPUUNITS] = 500;
+        vps_limits_init(&l);
+        assert_string_equal(value_of(&l, &old, 4, "pids.max", buf), "max");
+        assert_string_equal(value_of(&l, &old, 4, "memory.max", buf), "max");
+        assert_string_equal(value_of(&l, &old, 4, "cpu.weight", buf), "100");
+        assert_string_equal(value_of(&l, &old, 4, "cpu.max", buf), "max 100000");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_update_and_json),
+                cmocka_unit_test(test_files),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
