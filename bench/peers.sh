@@ -5,9 +5,9 @@
 #
 # Environment (set by bench/run): BENCH_T (scratch dir), BENCH_ROOTFS (vpsd's busybox template
 # rootfs, copied, never used in place), BENCH_RAW (where hyperfine JSONs go), BENCH_RUNS,
-# BENCH_WARMUP, BENCH_SLOW_RUNS, BENCH_PEERS ("lxc crun" or a subset), BENCH_NAME (unique
-# container name). For each peer it writes $BENCH_T/peer-NAME.status: "ok" or the reason it
-# could not run; a peer that fails is recorded and skipped, never fatal.
+# BENCH_WARMUP, BENCH_SLOW_RUNS, BENCH_COLD_RUNS, BENCH_PEERS ("lxc crun" or a subset),
+# BENCH_NAME (unique container name). For each peer it writes $BENCH_T/peer-NAME.status: "ok"
+# or the reason it could not run; a peer that fails is recorded and skipped, never fatal.
 set -euo pipefail
 
 T=$BENCH_T
@@ -15,6 +15,7 @@ RAW=$BENCH_RAW
 NAME=$BENCH_NAME
 HF=(hyperfine --style basic --runs "$BENCH_RUNS" --warmup "$BENCH_WARMUP")
 HF_SLOW=(hyperfine --style basic --runs "$BENCH_SLOW_RUNS" --warmup 0)
+HF_COLD=(hyperfine --style basic --runs "$BENCH_COLD_RUNS" --warmup 0 --prepare "sleep 0.2")
 CG=/sys/fs/cgroup
 
 [ "$(stat -f -c %T "$CG")" = cgroup2fs ] || { echo "peers.sh: $CG is not cgroup2 (run through bench/run)" >&2; exit 1; }
@@ -84,6 +85,7 @@ run_crun() {
         if crunc run -d -b "$e" "$NAME-exec" </dev/null >/dev/null 2>"$T/log/crun-detach.txt"; then
                 CRUN_DETACHED=1
                 hf exec.crun "${HF[@]}" -N "${q}exec $NAME-exec /bin/true" || ok=0
+                hf exec_cold.crun "${HF_COLD[@]}" -N "${q}exec $NAME-exec /bin/true" || ok=0
                 crunc kill "$NAME-exec" KILL >/dev/null 2>&1 || true
                 for _ in $(seq 50); do
                         crunc state "$NAME-exec" 2>/dev/null | grep -q '"stopped"' && break
@@ -133,6 +135,7 @@ run_lxc() {
         fi
         local ok=1
         hf exec.lxc "${HF[@]}" -N "lxc-attach $L -- /bin/true" || ok=0
+        hf exec_cold.lxc "${HF_COLD[@]}" -N "lxc-attach $L -- /bin/true" || ok=0
         lxc stop -k >/dev/null
 
         local stop_k="sh -c 'lxc-stop $L -k >/dev/null 2>&1 || true'"
