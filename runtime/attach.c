@@ -108,17 +108,6 @@ static _Noreturn void join_and_run(const struct vps_attach_target *t,
 {
         /* Non-dumpable until exec: nothing inside may ptrace or read our memory. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        if (t->cgroup) {
-                char p[600];
-                (void)snprintf(p, sizeof(p), "%s/cgroup.procs", t->cgroup);
-                int fd = open(p, O_WRONLY | O_CLOEXEC);
-                if (fd < 0 || write(fd, "0", 1) != 1) {
-                        dprintf(STDERR_FILENO, "vpsctl: joining cgroup %s: %s\n", t->cgroup,
-                                strerror(errno));
-                        _exit(125);
-                }
-                close(fd);
-        }
         if (setns(pidfd, ATTACH_NS_FLAGS) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: entering the VPS namespaces: %s\n",
                         strerror(errno));
@@ -214,10 +203,19 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
                 return vps_err_sys(err, errno, "socketpair");
         _cleanup_close_ int mine = sp[0];
         _cleanup_close_ int theirs = sp[1];
+        /* Born in the VPS cgroup (CLONE_INTO_CGROUP): moving an existing process with a write
+         * to cgroup.procs can block for milliseconds. */
+        _cleanup_close_ int cg = -1;
+        if (t->cgroup && (cg = open(t->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return vps_err_sys(err, errno, "opening cgroup %s", t->cgroup);
+        struct clone_args args = {.flags = cg >= 0 ? CLONE_INTO_CGROUP : 0,
+                                  .exit_signal = SIGCHLD,
+                                  .cgroup = (uint64_t)(cg >= 0 ? cg : 0)};
         fflush(NULL);
-        pid_t pid = fork();
+        pid_t pid = vps_sys_clone3(&args);
         if (pid < 0)
-                return vps_err_sys(err, errno, "fork");
+                return vps_err_sys(err, errno, "joining the VPS cgroup %s",
+                                   t->cgroup ? t->cgroup : "");
         if (pid == 0) {
                 close(mine);
                 join_and_run(t, o, pidfd, theirs);
