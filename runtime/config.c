@@ -76,6 +76,18 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
         }
         if ((r = vps_limits_from_json(&c.limits, json_object_get(o, "limits"), err)) < 0)
                 return r;
+        json_t *ns = json_object_get(o, "nameserver");
+        if (ns && (!json_is_array(ns) || json_array_size(ns) > 4))
+                return vps_err(err, EBADMSG, "field 'nameserver' must be an array of up to 4");
+        json_array_foreach(ns, i, v)
+        {
+                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX)
+                        return vps_err(err, EBADMSG, "field 'nameserver' must hold addresses");
+                memcpy(c.nameserver[c.n_ns++], json_string_value(v), json_string_length(v) + 1);
+        }
+        if ((r = get_str(o, "searchdomain", c.searchdomain, sizeof(c.searchdomain), false, err)) <
+            0)
+                return r;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
             (c.hostname[0] && (r = vps_hostname_check(c.hostname, err)) < 0))
@@ -102,6 +114,11 @@ char *vps_config_to_json(const struct vps_config *c)
         }
         json_object_set_new(o, "ip", ips);
         json_object_set_new(o, "limits", vps_limits_to_json(&c->limits));
+        json_t *ns = json_array();
+        for (unsigned int i = 0; ns && i < c->n_ns; i++)
+                json_array_append_new(ns, json_string(c->nameserver[i]));
+        json_object_set_new(o, "nameserver", ns);
+        json_object_set_new(o, "searchdomain", json_string(c->searchdomain));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

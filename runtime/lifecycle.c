@@ -89,6 +89,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .cgroup_fd = cg_fd,
                         .console_fd = slave,
                         .net = networked ? &net : NULL,
+                        .cfg = &vi->cfg,
                         .parent_hook = networked ? net_hook : NULL,
                         .userdata = &hook,
                 };
@@ -205,6 +206,11 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "limits", vps_limits_to_json(&vi->cfg.limits));
+        json_t *ns = json_array();
+        for (unsigned int i = 0; ns && i < vi->cfg.n_ns; i++)
+                json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));
+        json_object_set_new(o, "nameserver", ns);
+        json_object_set_new(o, "searchdomain", json_string(vi->cfg.searchdomain));
         return o;
 }
 

@@ -5,6 +5,7 @@
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "vps/console.h"
+#include "vps/guestfiles.h"
 #include "vps/manager.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
@@ -344,6 +345,12 @@ int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const c
                 return r;
         if (vi->status == VPS_RUNNING && (r = apply_hostname(vi, hostname, err)) < 0)
                 return r;
+        if (vi->status == VPS_RUNNING) {
+                struct vps_config n = vi->cfg;
+                (void)snprintf(n.hostname, sizeof(n.hostname), "%s", hostname);
+                if ((r = vps_guest_sync_running(vi->st.pid, &n, err)) < 0)
+                        return r;
+        }
         struct vps_config c = vi->cfg;
         (void)snprintf(c.hostname, sizeof(c.hostname), "%s", hostname);
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
@@ -367,6 +374,8 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
         if (vi->status == VPS_RUNNING) {
                 vi->cfg = c;
                 r = vps_net_update_live(m, vi, old.ip, old.n_ip, err);
+                if (r == 0)
+                        r = vps_guest_sync_running(vi->st.pid, &c, err);
                 vi->cfg = old;
                 if (r < 0)
                         return r;
@@ -402,6 +411,42 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
                                                       &c.limits, false, w, sizeof(w), &e);
                 return r;
         }
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
+                        unsigned int n_ns, const char *search, vps_error *err)
+{
+        (void)m;
+        struct vps_config c = vi->cfg;
+        if (n_ns > 4)
+                return vps_err(err, EINVAL, "at most 4 name servers");
+        for (unsigned int i = 0; i < n_ns; i++) {
+                struct ns_addr a;
+                int r = ns_addr_parse(ns[i], &a, err);
+                if (r < 0)
+                        return vps_err_wrap(err, "--nameserver");
+                ns_addr_format(&a, c.nameserver[i], sizeof(c.nameserver[i]));
+        }
+        c.n_ns = n_ns;
+        if (search) {
+                if (strlen(search) >= sizeof(c.searchdomain))
+                        return vps_err(err, EINVAL, "--searchdomain is too long");
+                _cleanup_free_ char *copy = strdup(search);
+                if (!copy)
+                        return vps_err(err, ENOMEM, "out of memory");
+                for (char *save = NULL, *w = strtok_r(copy, " ", &save); w;
+                     w = strtok_r(NULL, " ", &save))
+                        if (vps_hostname_check(w, err) < 0)
+                                return vps_err(err, EINVAL, "invalid search domain '%.80s'", w);
+                strcpy(c.searchdomain, search);
+        }
+        int r = 0;
+        if (vi->status == VPS_RUNNING && (r = vps_guest_sync_running(vi->st.pid, &c, err)) < 0)
+                return r;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
         vi->cfg = c;
         return 0;
 }

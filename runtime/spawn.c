@@ -7,6 +7,7 @@
  *   5. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "vps/guestfiles.h"
 #include "vps/security.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
@@ -50,6 +51,11 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 return r;
         if (p->hostname && *p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 return vps_err_sys(err, errno, "setting the hostname");
+        if (p->cfg) {
+                _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root < 0 || (r = vps_guest_sync_files(root, p->cfg, (uid_t)-1, err)) < 0)
+                        return root < 0 ? vps_err_sys(err, errno, "opening /") : r;
+        }
         if ((r = ns_loopback_up(err)) < 0)
                 return r;
         if (p->net && (r = vps_net_child_setup(p->net, err)) < 0)

@@ -19,12 +19,16 @@ enum {
         OPT_FORCE,
         OPT_IPADD,
         OPT_IPDEL,
+        OPT_NAMESERVER,
+        OPT_SEARCHDOMAIN,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
 /* The limit options, shared by create and set (names from libvps's table). */
 #define LIMIT_OPTIONS                                                                              \
-        {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                                 \
+        {"nameserver", required_argument, NULL, OPT_NAMESERVER},                                   \
+                {"searchdomain", required_argument, NULL, OPT_SEARCHDOMAIN},                       \
+                {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
                 {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
                 {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
                 {"cpulimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPULIMIT},               \
@@ -34,6 +38,8 @@ enum {
         }
 
 #define LIMIT_HELP                                                                                 \
+        "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable)\n"          \
+        "  --searchdomain D   search domains, space separated\n"                                   \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
         "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
         "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
@@ -52,6 +58,8 @@ struct lifecycle_opts {
         json_t *ipadd; /* arrays of address strings, NULL until an option adds one */
         json_t *ipdel;
         json_t *limits; /* {"ram": "1G", ...} as typed: vpsd parses and checks them */
+        json_t *nameserver;
+        const char *searchdomain;
 };
 
 static void opts_free(struct lifecycle_opts *o)
@@ -59,6 +67,7 @@ static void opts_free(struct lifecycle_opts *o)
         json_decref(o->ipadd);
         json_decref(o->ipdel);
         json_decref(o->limits);
+        json_decref(o->nameserver);
 }
 
 static void add_ip(json_t **list, const char *ip)
@@ -99,6 +108,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case OPT_IPDEL:
                         add_ip(&o->ipdel, optarg);
                         break;
+                case OPT_NAMESERVER:
+                        add_ip(&o->nameserver, optarg);
+                        break;
+                case OPT_SEARCHDOMAIN:
+                        o->searchdomain = optarg;
+                        break;
                 case OPT_TIMEOUT:
                         if (!vpsctl_parse_seconds(optarg, &o->timeout))
                                 return vpsctl_usage_error(
@@ -125,7 +140,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
 static const char create_usage[] =
         "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--numproc N]\n"
+        "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
+        "                     [--searchdomain DOMAINS]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -157,8 +173,9 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
 
         /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
         _cleanup_json_ json_t *body =
-                json_pack("{s:s, s:s, s:s*, s:O*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
-                          "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits);
+                json_pack("{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*}", "id", o.id, "ostemplate",
+                          o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
+                          "nameserver", o.nameserver, "searchdomain", o.searchdomain);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
@@ -282,7 +299,8 @@ int cmd_status(struct vpsctl *v, int argc, char **argv)
 static const char set_usage[] =
         "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--numproc N]\n"
+        "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
+        "                     [--searchdomain DOMAINS]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -310,13 +328,14 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
         if (r != CMD_CONTINUE) {
                 return r;
         }
-        if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits)
+        if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain)
                 return vpsctl_usage_error(v, "nothing to change: give --hostname, --ipadd, "
                                              "--ipdel or a limit");
 
         _cleanup_json_ json_t *body =
-                json_pack("{s:s*, s:O*, s:O*, s:O*}", "hostname", o.hostname, "ipadd", o.ipadd,
-                          "ipdel", o.ipdel, "limits", o.limits);
+                json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*}", "hostname", o.hostname, "ipadd",
+                          o.ipadd, "ipdel", o.ipdel, "limits", o.limits, "nameserver", o.nameserver,
+                          "searchdomain", o.searchdomain);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)

@@ -72,6 +72,24 @@ static int read_ips(json_t *arr, const char *key, char ips[][46], unsigned int *
         return 0;
 }
 
+/* "nameserver": [...], "searchdomain": "a b" in a create or PATCH body. */
+static int apply_dns(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        json_t *jns = json_object_get(body, "nameserver"),
+               *js = json_object_get(body, "searchdomain");
+        if (!jns && !js)
+                return 0;
+        if (js && !json_is_string(js))
+                return vps_err(err, EINVAL, "'searchdomain' must be a string");
+        char ns[VPS_MAX_IPS][46];
+        unsigned int n = 0;
+        if (!jns)
+                for (; n < vi->cfg.n_ns; n++)
+                        strcpy(ns[n], vi->cfg.nameserver[n]);
+        int r = read_ips(jns, "nameserver", ns, &n, err);
+        return r < 0 ? r : vps_manager_set_dns(&d->m, vi, ns, n, json_string_value(js), err);
+}
+
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -94,6 +112,10 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
                 r = vps_limits_update(&lim, jl, err);
         if (r == 0)
                 r = vps_manager_create(&d->m, id, tpl, host, ips, n, &lim, &vi, err);
+        if (r == 0 && (r = apply_dns(d, vi, body, err)) < 0) {
+                vps_error e; /* all or nothing: the VPS goes again */
+                (void)vps_manager_destroy(&d->m, vi, &e);
+        }
         if (r < 0)
                 return r;
         vpsd_log("VPS %s created from %s", id, tpl);
@@ -169,7 +191,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         {
                 if (strcmp(key, "hostname") != 0 && strcmp(key, "ip") != 0 &&
                     strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0 &&
-                    strcmp(key, "limits") != 0)
+                    strcmp(key, "limits") != 0 && strcmp(key, "nameserver") != 0 &&
+                    strcmp(key, "searchdomain") != 0)
                         return vps_err(err, EINVAL, "cannot set '%s'", key);
         }
         json_t *h = json_object_get(body, "hostname");
@@ -189,6 +212,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         bool ips_changed = false;
         if (r == 0)
                 r = patch_ips(d, vi, body, ips, &n_ip, &ips_changed, err);
+        if (r == 0)
+                r = apply_dns(d, vi, body, err);
         if (r == 0 && jl)
                 r = vps_manager_set_limits(&d->m, vi, jl, err);
         if (r == 0 && jl)

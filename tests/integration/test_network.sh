@@ -41,9 +41,9 @@ ip -n "$UP" link set eth0 up
 ip -n "$UP" link set lo up
 check "VPS reaches the upstream host through NAT" in_vps 701 ping -c 1 -W 2 "10.$N.1.2"
 ip netns exec "$UP" busybox nc -l -p 9091 >"$T/upstream.out" 2>/dev/null &
-sleep 0.2
+for _ in $(seq 50); do ip netns exec "$UP" busybox netstat -ltn | grep -q ':9091 ' && break; sleep 0.1; done
 in_vps 701 sh -c "echo via-nat | nc -w 2 10.$N.1.2 9091" || true
-sleep 0.2
+for _ in $(seq 30); do [ -s "$T/upstream.out" ] && break; sleep 0.1; done
 # The upstream has no route to the VPS subnet: a TCP exchange only completes when the host
 # masquerades the VPS behind its own address.
 expect_eq "TCP to the upstream host works through NAT" via-nat "$(cat "$T/upstream.out")"
@@ -69,6 +69,29 @@ expect_eq "and is saved" "$NETPFX.10 $NETPFX.20" "$(jq -r '.ip | join(" ")' "$RO
 vpsctl set 701 --ipdel "$NETPFX.10" >/dev/null
 check "ipdel takes effect without a restart" sh -c "! busybox ping -c 1 -W 1 '$NETPFX.10' >/dev/null 2>&1"
 check "the other address still works" ping1 "$NETPFX.20"
+
+# Guest files: hostname, hosts and resolv.conf written by vpsd, never through a planted link.
+vpsctl create 705 --ostemplate busybox --hostname web705 --ipadd "$NETPFX.30" \
+        --nameserver "$NETPFX.1" --searchdomain "example.com example.net" >/dev/null
+vpsctl start 705 >/dev/null
+expect_eq "/etc/hostname" web705 "$(in_vps 705 cat /etc/hostname)"
+check "/etc/hosts names the VPS" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 705 -- cat /etc/hosts | grep -qx '$NETPFX.30	web705'"
+check "/etc/resolv.conf has the name server" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 705 -- cat /etc/resolv.conf | grep -qx 'nameserver $NETPFX.1'"
+check "/etc/resolv.conf has the search domains" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 705 -- cat /etc/resolv.conf | grep -qx 'search example.com example.net'"
+sentinel=/etc/vps-net-sentinel-$N
+echo host >"$sentinel"
+in_vps 705 sh -c "ln -sf $sentinel /etc/hosts; ln -sf ../../../../../..$sentinel /etc/hostname; ln -sf /proc/1/root$sentinel /etc/resolv.conf"
+vpsctl set 705 --hostname again705 --nameserver "$NETPFX.2" >/dev/null
+expect_eq "a planted symlink does not reach the host" host "$(cat "$sentinel")"
+rm -f "$sentinel"
+check "the link was replaced by the file" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 705 -- sh -c 'test ! -L /etc/hosts && grep -q again705 /etc/hosts'"
+expect_eq "set --hostname rewrote /etc/hostname" again705 "$(in_vps 705 cat /etc/hostname)"
+check "set --nameserver rewrote resolv.conf" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 705 -- grep -qx 'nameserver $NETPFX.2' /etc/resolv.conf"
+expect_eq "files written from the host belong to the VPS's root" 0 "$(in_vps 705 stat -c %u /etc/hosts)"
+expect_error "an invalid name server" "--nameserver: invalid IP address" vpsctl set 705 --nameserver 1.2.3
+expect_error "an invalid search domain" "invalid search domain" vpsctl set 705 --searchdomain "ok.com bad_domain"
+vpsctl stop 705 --fast >/dev/null
+vpsctl destroy 705 >/dev/null
 
 # Bad input: one line, nothing changed.
 before=$(md5sum "$ROOT"/vps/*/config.json)

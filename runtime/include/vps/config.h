@@ -25,6 +25,9 @@ struct vps_config {
         struct vps_limits limits;
         unsigned int n_ip; /* addresses of the VPS, without prefix ("10.88.0.5") */
         char ip[VPS_MAX_IPS][VPS_IP_MAX];
+        unsigned int n_ns;
+        char nameserver[4][VPS_IP_MAX]; /* written to the guest's /etc/resolv.conf */
+        char searchdomain[256];         /* space separated */
 };
 
 struct vps_state {

@@ -53,6 +53,10 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
  * written live into a running VPS's cgroup, then saved; all or nothing. */
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
                            vps_error *err);
+/* Replaces the name servers (up to 4) and, when search is not NULL, the search domains
+ * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
+int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
+                        unsigned int n_ns, const char *search, vps_error *err);
 /* Replaces the address list; applied at once to a running VPS. */
 int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
                         unsigned int n_ip, vps_error *err);

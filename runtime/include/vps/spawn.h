@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "vps/error.h"
+#include "vps/config.h"
 #include "vps/network.h"
 
 struct vps_spawn_params {
@@ -19,6 +20,7 @@ struct vps_spawn_params {
         int cgroup_fd;                   /* the VPS cgroup, for CLONE_INTO_CGROUP */
         int console_fd;                  /* pty slave: the init's stdio and /dev/console */
         const struct vps_net_child *net; /* eth0 settings, NULL for loopback only */
+        const struct vps_config *cfg;    /* for /etc/hostname, hosts, resolv.conf */
         /* Called in the parent once the child's namespaces exist, before it builds its root
          * (for networking). May be NULL. */
         int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);

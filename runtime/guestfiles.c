@@ -1,0 +1,122 @@
+/* libvps: the guest files vpsd manages (see guestfiles.h). */
+#include "vps/cleanup.h"
+#include "vps/guestfiles.h"
+#include "vps/syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int open_dir_in(int root_fd, const char *dir, vps_error *err)
+{
+        struct open_how how = {
+                .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+        };
+        int fd = (int)vps_sys_openat2(root_fd, dir, &how);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening %s in the guest", dir);
+        return fd;
+}
+
+int vps_guest_write_file(int root_fd, const char *dir, const char *name, const char *text,
+                         mode_t mode, uid_t uid, gid_t gid, vps_error *err)
+{
+        _cleanup_close_ int wd = open_dir_in(root_fd, dir, err);
+        if (wd < 0)
+                return wd;
+        char tmp[128];
+        (void)snprintf(tmp, sizeof(tmp), ".%s.vpsd%d", name, (int)getpid());
+        (void)unlinkat(wd, tmp, 0);
+        _cleanup_close_ int fd = openat(wd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "creating %s/%s in the guest", dir, name);
+        size_t len = strlen(text);
+        int r = 0;
+        if (write(fd, text, len) != (ssize_t)len || fchmod(fd, mode) < 0 ||
+            (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) || renameat(wd, tmp, wd, name) < 0)
+                r = vps_err_sys(err, errno, "writing %s/%s in the guest", dir, name);
+        if (r < 0)
+                (void)unlinkat(wd, tmp, 0);
+        return r;
+}
+
+int vps_guest_sync_files(int root_fd, const struct vps_config *c, uid_t owner, vps_error *err)
+{
+        gid_t g = owner == (uid_t)-1 ? (gid_t)-1 : (gid_t)owner;
+        char buf[2048];
+        (void)snprintf(buf, sizeof(buf), "%s\n", c->hostname);
+        int r = vps_guest_write_file(root_fd, "/etc", "hostname", buf, 0644, owner, g, err);
+        if (r < 0)
+                return r;
+        int n = snprintf(buf, sizeof(buf),
+                         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                         "%s\t%s\n",
+                         c->n_ip ? c->ip[0] : "127.0.1.1", c->hostname);
+        for (unsigned int i = 1; i < c->n_ip && n > 0 && (size_t)n < sizeof(buf); i++)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\t%s\n", c->ip[i], c->hostname);
+        if ((r = vps_guest_write_file(root_fd, "/etc", "hosts", buf, 0644, owner, g, err)) < 0)
+                return r;
+        if (c->n_ns == 0 && !c->searchdomain[0])
+                return 0;
+        n = snprintf(buf, sizeof(buf), "# written by vpsd (vpsctl set --nameserver)\n");
+        if (c->searchdomain[0])
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "search %s\n", c->searchdomain);
+        for (unsigned int i = 0; i < c->n_ns && (size_t)n < sizeof(buf); i++)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "nameserver %s\n",
+                              c->nameserver[i]);
+        return vps_guest_write_file(root_fd, "/etc", "resolv.conf", buf, 0644, owner, g, err);
+}
+
+/* Files must be created by a process the VPS's user namespace maps (the overlay refuses
+ * host root with EOVERFLOW): a short-lived child joins the VPS's user and mount namespaces and
+ * writes from inside, where "/" is the guest's root. */
+int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *err)
+{
+        _cleanup_close_ int pidfd = vps_sys_pidfd_open(pid, 0);
+        if (pidfd < 0)
+                return vps_err_sys(err, errno, "VPS %s: its init is gone", cfg->id);
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return vps_err_sys(err, errno, "pipe");
+        _cleanup_close_ int rd = p[0];
+        pid_t child = fork();
+        if (child < 0) {
+                close(p[1]);
+                return vps_err_sys(err, errno, "fork");
+        }
+        if (child == 0) {
+                vps_error e = {0};
+                int r = setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
+                                        setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0
+                                ? vps_err_sys(&e, errno, "entering VPS %s", cfg->id)
+                                : 0;
+                int root = r == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+                if (r == 0)
+                        r = root < 0 ? vps_err_sys(&e, errno, "opening /")
+                                     : vps_guest_sync_files(root, cfg, (uid_t)-1, &e);
+                if (r < 0)
+                        (void)!write(p[1], &e, sizeof(e));
+                _exit(r < 0 ? 1 : 0);
+        }
+        close(p[1]);
+        vps_error e;
+        ssize_t n = read(rd, &e, sizeof(e));
+        int status = 0;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (n == (ssize_t)sizeof(e)) {
+                e.msg[sizeof(e.msg) - 1] = '\0';
+                *err = e;
+                return -e.code;
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vps_err(err, EIO, "writing the guest files of VPS %s failed", cfg->id);
+        return 0;
+}
