@@ -20,8 +20,6 @@
 #define DEFAULT_ROOT   "/var/lib/vps"
 #define DEFAULT_SOCKET "/run/vps/vpsd.sock"
 
-static bool g_enforce_warn; /* --enforce-limits warn */
-
 void vpsd_log(const char *fmt, ...)
 {
         char ts[32];
@@ -132,7 +130,7 @@ static void notify(int fd, const char *msg)
 }
 
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
-               bool daemon)
+               bool enforce_warn, bool daemon)
 {
         static struct vpsd d;
         vps_error err = {0};
@@ -144,7 +142,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 return 1;
         }
         int r = vps_manager_open(&d.m, root, cg, net, &err);
-        d.m.enforce_warn = g_enforce_warn;
+        d.m.enforce_warn = enforce_warn;
         if (r == 0)
                 r = d.listen_fd = open_socket(sock, &err);
         if (r >= 0)
@@ -242,11 +240,10 @@ int main(int argc, char **argv)
         }
         struct vps_netconf net;
         vps_error err;
-        g_enforce_warn = enforce_warn;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }
         return run(root && *root ? root : DEFAULT_ROOT, sock && *sock ? sock : DEFAULT_SOCKET, cg,
-                   &net, daemon);
+                   &net, enforce_warn, daemon);
 }
