@@ -1,6 +1,7 @@
 /* libvps: config.json and state.json, parsed and validated with jansson, written atomically. */
 #include "vps/config.h"
 #include "vps/cleanup.h"
+#include "netsetup/netsetup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,9 @@ static int get_str(json_t *o, const char *key, char *dst, size_t size, bool requ
                 dst[0] = '\0';
                 return 0;
         }
-        if (!json_is_string(v) || json_string_length(v) >= size)
+        /* An embedded NUL would make the C string differ from the JSON one. */
+        if (!json_is_string(v) || json_string_length(v) >= size ||
+            strlen(json_string_value(v)) != json_string_length(v))
                 return vps_err(err, EBADMSG, "field '%s' must be a string of at most %zu bytes",
                                key, size - 1);
         memcpy(dst, json_string_value(v), json_string_length(v) + 1);
@@ -70,7 +73,10 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
         json_t *v;
         json_array_foreach(ips, i, v)
         {
-                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX)
+                struct ns_addr a;
+                vps_error e;
+                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX ||
+                    ns_addr_parse(json_string_value(v), &a, &e) < 0)
                         return vps_err(err, EBADMSG, "field 'ip' must hold address strings");
                 memcpy(c.ip[c.n_ip++], json_string_value(v), json_string_length(v) + 1);
         }
@@ -81,7 +87,10 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
                 return vps_err(err, EBADMSG, "field 'nameserver' must be an array of up to 4");
         json_array_foreach(ns, i, v)
         {
-                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX)
+                struct ns_addr a;
+                vps_error e;
+                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX ||
+                    ns_addr_parse(json_string_value(v), &a, &e) < 0)
                         return vps_err(err, EBADMSG, "field 'nameserver' must hold addresses");
                 memcpy(c.nameserver[c.n_ns++], json_string_value(v), json_string_length(v) + 1);
         }

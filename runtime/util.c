@@ -111,10 +111,11 @@ int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
                         return vps_err(err, EINVAL, "invalid size '%.40s': trailing '%s'", s, end);
         }
         double bytes = v * mult;
-        if (bytes != (double)(uint64_t)bytes && bytes < 18446744073709551615.0)
-                return vps_err(err, EINVAL, "invalid size '%.40s': not a whole number of bytes", s);
-        if (bytes >= 18446744073709551615.0)
+        /* Range first: converting a double of 2^64 or more to an integer is undefined. */
+        if (!isfinite(bytes) || bytes >= 18446744073709551615.0)
                 return vps_err(err, ERANGE, "size '%.40s' is too large", s);
+        if (bytes != (double)(uint64_t)bytes)
+                return vps_err(err, EINVAL, "invalid size '%.40s': not a whole number of bytes", s);
         *ret = (uint64_t)bytes;
         return 0;
 }

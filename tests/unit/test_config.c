@@ -63,7 +63,9 @@ static char *cfg_with(const char *key, const char *value)
         assert_non_null(o);
         if (value)
                 assert_int_equal(
-                        json_object_set_new(o, key, json_loads(value, JSON_DECODE_ANY, NULL)), 0);
+                        json_object_set_new(
+                                o, key, json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)),
+                        0);
         else
                 assert_int_equal(json_object_del(o, key), 0);
         char *text = json_dumps(o, 0);
@@ -75,12 +77,29 @@ static char *cfg_with(const char *key, const char *value)
 static void test_config_rejects(void **state)
 {
         static const char *bad[][2] = {
-                {"id", NULL},         {"id", "\"../x\""},         {"id", "101"},
-                {"id", "\"\""},       {"ostemplate", "\"a/b\""},  {"ostemplate", NULL},
-                {"uid_base", "0"},    {"uid_base", "\"100000\""}, {"uid_base", "4294967295"},
-                {"uid_base", NULL},   {"hostname", "\"a..b\""},   {"hostname", "7"},
-                {"uid_count", "0"},   {"uid_count", "65537"},     {"uid_count", "1.5"},
-                {"created_at", "-1"}, {"created_at", NULL},       {"created_at", "true"},
+                {"id", NULL},
+                {"id", "\"../x\""},
+                {"id", "101"},
+                {"id", "\"\""},
+                {"ostemplate", "\"a/b\""},
+                {"ostemplate", NULL},
+                {"uid_base", "0"},
+                {"uid_base", "\"100000\""},
+                {"uid_base", "4294967295"},
+                {"uid_base", NULL},
+                {"hostname", "\"a..b\""},
+                {"hostname", "7"},
+                {"uid_count", "0"},
+                {"uid_count", "65537"},
+                {"uid_count", "1.5"},
+                {"created_at", "-1"},
+                {"created_at", NULL},
+                {"created_at", "true"},
+                /* an embedded NUL would turn "101\0/../x" into "101" */
+                {"id", "\"101\\u0000/../x\""},
+                {"ip", "[\"10.0.0.300\"]"},
+                {"nameserver", "[\"x\"]"},
+                {"ip", "\"10.0.0.1\""},
         };
         struct vps_config c;
         vps_error err = {0};
