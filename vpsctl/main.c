@@ -27,6 +27,7 @@ static const struct command commands[] = {
         {"stop", cmd_stop, "ID [--fast | --timeout S]", "stop a VPS"},
         {"restart", cmd_restart, "ID [--fast | --timeout S]", "stop and start a VPS"},
         {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
+        {"stats", cmd_stats, "ID [-j]", "usage and limit hits of a running VPS"},
         {"set", cmd_set, "ID --hostname H", "change the settings of a VPS"},
         {"destroy", cmd_destroy, "ID [--force]", "delete a VPS and its files"},
         {"exec", cmd_exec, "ID [-t] [--] CMD [ARGS...]", "run a command in a running VPS"},

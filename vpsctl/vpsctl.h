@@ -36,6 +36,7 @@ int cmd_start(struct vpsctl *v, int argc, char **argv);
 int cmd_stop(struct vpsctl *v, int argc, char **argv);
 int cmd_restart(struct vpsctl *v, int argc, char **argv);
 int cmd_status(struct vpsctl *v, int argc, char **argv);
+int cmd_stats(struct vpsctl *v, int argc, char **argv);
 int cmd_set(struct vpsctl *v, int argc, char **argv);
 int cmd_destroy(struct vpsctl *v, int argc, char **argv);
 int cmd_exec(struct vpsctl *v, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
 #include "vps/cleanup.h"
+#include "vps/stats.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -228,6 +229,23 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         return 0;
 }
 
+static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                     unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        if (vi->status == VPS_STOPPED)
+                return vps_err(err, EALREADY, "VPS %s is not running", id);
+        json_t *s = vps_cgroup_stats(vi->st.cgroup);
+        if (!s)
+                return vps_err(err, ENOMEM, "out of memory");
+        json_object_set_new(s, "id", json_string(id));
+        json_object_set_new(s, "limits", vps_limits_to_json(&vi->cfg.limits));
+        *ret = s;
+        return 0;
+}
+
 static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -349,6 +367,7 @@ static const struct route routes[] = {
         {"PATCH", "vps", 1, NULL, patch_vps},
         {"DELETE", "vps", 1, NULL, destroy_vps},
         {"POST", "vps", 2, "start", start_vps},
+        {"GET", "vps", 2, "stats", stats_vps},
         {"POST", "vps", 2, "stop", stop_vps},
         {"POST", "vps", 2, "restart", restart_vps},
         {"GET", "templates", 0, NULL, list_templates},

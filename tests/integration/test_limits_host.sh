@@ -24,6 +24,20 @@ expect_eq "nothing changed" "$before" "$(snapshot)"
 check "no VPS 902 left" test ! -e "$ROOT/vps/902"
 expect_eq "unlimited is always accepted" 0 "$(vpsctl set 901 --ram unlimited >/dev/null 2>&1; echo $?)"
 
+# stats: figures from the VPS cgroup (those this host can measure).
+cpu0=$(vpsctl stats 901 -j | jq .cpu.usage_usec)
+vpsctl exec 901 -- sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'
+cpu1=$(vpsctl stats 901 -j | jq .cpu.usage_usec)
+check "stats: CPU time grows with work inside ($cpu0 -> $cpu1 us)" test "$cpu1" -gt $((cpu0 + 10000))
+p0=$(vpsctl stats 901 -j | jq .processes)
+vpsctl exec 901 -- sh -c 'for i in 1 2 3; do sleep 30 & done'
+expect_eq "stats: processes counts the VPS's processes" $((p0 + 3)) "$(vpsctl stats 901 -j | jq .processes)"
+check "stats: a figure without its controller is null, not 0" sh -c "'$VPSCTL_BIN' --socket '$SOCK' stats 901 -j | jq -e '.memory.current == null' >/dev/null"
+check "stats prints a table" sh -c "'$VPSCTL_BIN' --socket '$SOCK' stats 901 | grep -q '^cpu time  *[0-9]* us'"
+vpsctl create 904 --ostemplate busybox >/dev/null
+expect_error "stats of a stopped VPS" "VPS 904 is not running" vpsctl stats 904
+vpsctl destroy 904 >/dev/null
+
 kill_vpsd
 "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
         --subnet "$SUBNET" --enforce-limits warn --daemon

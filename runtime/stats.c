@@ -1,0 +1,99 @@
+/* libvps: a VPS's usage and limit hits from its cgroup files: OpenVZ's failcnt, from
+ * memory.events, pids.events and cpu.stat. */
+#include "vps/cleanup.h"
+#include "vps/stats.h"
+#include "vps/util.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_cg(const char *cg, const char *file)
+{
+        char p[700];
+        (void)snprintf(p, sizeof(p), "%s/%s", cg, file);
+        char *text = NULL;
+        vps_error e;
+        return vps_read_file_at(AT_FDCWD, p, &text, NULL, &e) == 0 ? text : NULL;
+}
+
+static json_t *single(const char *cg, const char *file)
+{
+        _cleanup_free_ char *t = read_cg(cg, file);
+        if (!t)
+                return json_null();
+        if (strncmp(t, "max", 3) == 0)
+                return json_string("max");
+        return json_integer((json_int_t)strtoll(t, NULL, 10));
+}
+
+/* A value from a "key value" file, or null. */
+static json_t *keyed(const char *text, const char *key)
+{
+        size_t n = strlen(key);
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, key, n) == 0 && l[n] == ' ')
+                        return json_integer((json_int_t)strtoll(l + n + 1, NULL, 10));
+        return json_null();
+}
+
+static json_t *from_keyed(const char *cg, const char *file, const char *const *keys,
+                          const char *const *names)
+{
+        _cleanup_free_ char *t = read_cg(cg, file);
+        json_t *o = json_object();
+        for (size_t i = 0; o && keys[i]; i++)
+                json_object_set_new(o, names[i], t ? keyed(t, keys[i]) : json_null());
+        return o;
+}
+
+/* io.stat has one line per device: sum them. */
+static json_t *io_totals(const char *cg)
+{
+        _cleanup_free_ char *t = read_cg(cg, "io.stat");
+        static const char *const keys[] = {"rbytes", "wbytes", "rios", "wios"};
+        long long sum[4] = {0};
+        for (char *p = t; p && *p; p++)
+                for (size_t k = 0; k < 4; k++) {
+                        size_t n = strlen(keys[k]);
+                        if ((p == t || p[-1] == ' ') && strncmp(p, keys[k], n) == 0 && p[n] == '=')
+                                sum[k] += strtoll(p + n + 1, NULL, 10);
+                }
+        json_t *o = json_object();
+        for (size_t k = 0; o && k < 4; k++)
+                json_object_set_new(o, keys[k], t ? json_integer(sum[k]) : json_null());
+        return o;
+}
+
+static json_t *process_count(const char *cg)
+{
+        _cleanup_free_ char *t = read_cg(cg, "cgroup.procs");
+        if (!t)
+                return json_null();
+        long long n = 0;
+        for (char *p = t; *p; p++)
+                n += *p == '\n';
+        return json_integer(n);
+}
+
+json_t *vps_cgroup_stats(const char *cg)
+{
+        static const char *const ev_keys[] = {"high", "max", "oom", "oom_kill", NULL};
+        static const char *const ev_names[] = {"memory_high", "memory_max", "oom", "oom_kill",
+                                               NULL};
+        static const char *const cpu_keys[] = {"usage_usec",   "user_usec",      "system_usec",
+                                               "nr_throttled", "throttled_usec", NULL};
+        json_t *mem = json_pack("{s:o, s:o, s:o, s:o}", "current", single(cg, "memory.current"),
+                                "peak", single(cg, "memory.peak"), "swap_current",
+                                single(cg, "memory.swap.current"), "max", single(cg, "memory.max"));
+        json_t *events = from_keyed(cg, "memory.events", ev_keys, ev_names);
+        _cleanup_free_ char *pe = read_cg(cg, "pids.events");
+        if (events)
+                json_object_set_new(events, "pids_max", pe ? keyed(pe, "max") : json_null());
+        return json_pack("{s:o, s:o, s:o, s:o, s:{s:o, s:o}, s:o}", "memory", mem, "events", events,
+                         "cpu", from_keyed(cg, "cpu.stat", cpu_keys, cpu_keys), "processes",
+                         process_count(cg), "pids", "current", single(cg, "pids.current"), "max",
+                         single(cg, "pids.max"), "io", io_totals(cg));
+}
