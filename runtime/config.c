@@ -128,6 +128,10 @@ char *vps_config_to_json(const struct vps_config *c)
                 json_array_append_new(ns, json_string(c->nameserver[i]));
         json_object_set_new(o, "nameserver", ns);
         json_object_set_new(o, "searchdomain", json_string(c->searchdomain));
+        json_t *fw = json_array();
+        for (unsigned int i = 0; fw && i < c->n_fwd; i++)
+                json_array_append_new(fw, json_string(c->forward[i]));
+        json_object_set_new(o, "forward", fw);
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

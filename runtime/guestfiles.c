@@ -34,7 +34,8 @@ int vps_guest_write_file(int root_fd, const char *dir, const char *name, const c
         char tmp[128];
         (void)snprintf(tmp, sizeof(tmp), ".%s.vpsd%d", name, (int)getpid());
         (void)unlinkat(wd, tmp, 0);
-        _cleanup_close_ int fd = openat(wd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        _cleanup_close_ int fd =
+                openat(wd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return vps_err_sys(err, errno, "creating %s/%s in the guest", dir, name);
         size_t len = strlen(text);
@@ -93,8 +94,8 @@ int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *e
         }
         if (child == 0) {
                 vps_error e = {0};
-                int r = setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 ||
-                                        setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0
+                int r = setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setresgid(0, 0, 0) < 0 ||
+                                        setresuid(0, 0, 0) < 0
                                 ? vps_err_sys(&e, errno, "entering VPS %s", cfg->id)
                                 : 0;
                 int root = r == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;

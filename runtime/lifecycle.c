@@ -109,7 +109,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         if (r < 0) {
                 vps_error e;
                 if (networked)
-                        vps_net_detach(m, vi->cfg.id);
+                        vps_net_detach(m, &vi->cfg);
                 (void)vps_cgroup_kill(st.cgroup, &e);
                 (void)vps_cgroup_remove(st.cgroup, &e);
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
@@ -165,7 +165,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         }
         vps_error e;
         if (vi->cfg.n_ip > 0)
-                vps_net_detach(m, vi->cfg.id);
+                vps_net_detach(m, &vi->cfg);
         (void)vps_cgroup_kill(vi->st.cgroup, &e);
         int r = vps_cgroup_remove(vi->st.cgroup, err);
         int r2 = vps_state_remove(vi->dir_fd, r < 0 ? &e : err);
@@ -211,6 +211,10 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
                 json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));
         json_object_set_new(o, "nameserver", ns);
         json_object_set_new(o, "searchdomain", json_string(vi->cfg.searchdomain));
+        json_t *fw = json_array();
+        for (unsigned int i = 0; fw && i < vi->cfg.n_fwd; i++)
+                json_array_append_new(fw, json_string(vi->cfg.forward[i]));
+        json_object_set_new(o, "forward", fw);
         return o;
 }
 

@@ -77,7 +77,7 @@ static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
 {
         vps_error e;
         if (vi->cfg.n_ip > 0)
-                vps_net_detach(m, vi->cfg.id);
+                vps_net_detach(m, &vi->cfg);
         if (vi->st.cgroup[0]) {
                 (void)vps_cgroup_kill(vi->st.cgroup, &e);
                 (void)vps_cgroup_remove(vi->st.cgroup, &e);
@@ -367,6 +367,11 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
         int r = vps_net_check_ips(m, vi, ips, n_ip, err);
         if (r < 0)
                 return r;
+        if (n_ip == 0 && vi->cfg.n_fwd > 0)
+                return vps_err(err, EBUSY,
+                               "VPS %s has port forwards: remove them first "
+                               "(--forward none)",
+                               vi->cfg.id);
         struct vps_config c = vi->cfg, old = vi->cfg;
         for (unsigned int i = 0; i < n_ip; i++)
                 memcpy(c.ip[i], ips[i], sizeof(c.ip[i]));
@@ -376,6 +381,9 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
                 r = vps_net_update_live(m, vi, old.ip, old.n_ip, err);
                 if (r == 0)
                         r = vps_guest_sync_running(vi->st.pid, &c, err);
+                /* Forwards go to the first address: follow it when it changes. */
+                if (r == 0)
+                        r = vps_net_update_forwards(m, &old, &c, err);
                 vi->cfg = old;
                 if (r < 0)
                         return r;
@@ -444,6 +452,26 @@ int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46
         }
         int r = 0;
         if (vi->status == VPS_RUNNING && (r = vps_guest_sync_running(vi->st.pid, &c, err)) < 0)
+                return r;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fwd[][24],
+                             unsigned int n, vps_error *err)
+{
+        if (n > 16)
+                return vps_err(err, EINVAL, "at most 16 port forwards per VPS");
+        int r = vps_net_check_forwards(m, vi, &vi->cfg, fwd, n, err);
+        if (r < 0)
+                return r;
+        struct vps_config c = vi->cfg;
+        for (unsigned int i = 0; i < n; i++)
+                memcpy(c.forward[i], fwd[i], sizeof(c.forward[i]));
+        c.n_fwd = n;
+        if (vi->status == VPS_RUNNING && (r = vps_net_update_forwards(m, &vi->cfg, &c, err)) < 0)
                 return r;
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
                 return r;

@@ -116,7 +116,7 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         int r = ns_addr_add((unsigned int)idx, &gw, &e);
         if (r < 0 && r != -EEXIST)
                 return vps_err(err, e.code, "%s", e.msg);
-        char net[64], cmd[2048];
+        char net[64], cmd[4096];
         ns_addr_format(&m->net.subnet, net, sizeof(net));
         const char *b = m->net.bridge;
         (void)snprintf(cmd, sizeof(cmd),
@@ -131,9 +131,21 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "add chain bridge vpsd_%s prerouting { type filter hook prerouting "
                        "priority -200; policy accept; }\n"
                        "flush chain bridge vpsd_%s prerouting\n"
-                       "add rule bridge vpsd_%s prerouting iifname vmap @ports\n",
+                       "add rule bridge vpsd_%s prerouting iifname vmap @ports\n"
+                       "add map ip vpsd_%s forwards { type inet_proto . inet_service : "
+                       "ipv4_addr . inet_service; }\n"
+                       "add chain ip vpsd_%s prerouting { type nat hook prerouting priority "
+                       "-100; policy accept; }\n"
+                       "flush chain ip vpsd_%s prerouting\n"
+                       "add rule ip vpsd_%s prerouting fib daddr type local dnat ip to meta "
+                       "l4proto . th dport map @forwards\n"
+                       "add chain ip vpsd_%s output { type nat hook output priority -100; "
+                       "policy accept; }\n"
+                       "flush chain ip vpsd_%s output\n"
+                       "add rule ip vpsd_%s output fib daddr type local dnat ip to meta "
+                       "l4proto . th dport map @forwards\n",
                        b, b, b, b, net, m->net.subnet.prefix, net, m->net.subnet.prefix, b, b, b, b,
-                       b);
+                       b, b, b, b, b, b, b, b);
         if ((r = ns_nft_run(cmd, err)) < 0)
                 return r;
         _cleanup_close_ int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
@@ -172,19 +184,96 @@ static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_erro
 
 static int clear_stale_veth(const struct vps_manager *m, const char *veth, vps_error *err);
 
-void vps_net_detach(struct vps_manager *m, const char *id)
+/* "add"/"delete" the forward elements of cfg into cmd. */
+static void forward_elements(const struct vps_manager *m, const struct vps_config *cfg,
+                             const char *verb, char *cmd, size_t size)
 {
-        char veth[IFNAMSIZ], cmd[512];
-        vps_net_veth_name(id, veth);
+        size_t n = strlen(cmd);
+        for (unsigned int i = 0; i < cfg->n_fwd && cfg->n_ip > 0 && n < size; i++) {
+                char proto[8];
+                unsigned int hp, vp;
+                if (sscanf(cfg->forward[i], "%7[a-z]:%u:%u", proto, &hp, &vp) != 3)
+                        continue;
+                int w = snprintf(cmd + n, size - n,
+                                 "%s element ip vpsd_%s forwards { %s . %u : %s . %u }\n", verb,
+                                 m->net.bridge, proto, hp, cfg->ip[0], vp);
+                n += w > 0 ? (size_t)w : 0;
+        }
+}
+
+void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
+{
+        char veth[IFNAMSIZ], cmd[2048];
+        vps_net_veth_name(cfg->id, veth);
         (void)snprintf(cmd, sizeof(cmd),
                        "delete element bridge vpsd_%s ports { \"%s\" }\n"
                        "delete chain bridge vpsd_%s vps_%s\n",
-                       m->net.bridge, veth, m->net.bridge, id);
+                       m->net.bridge, veth, m->net.bridge, cfg->id);
         vps_error e;
         (void)ns_nft_run(cmd, &e); /* absent when the VPS had no network */
+        cmd[0] = '\0';
+        forward_elements(m, cfg, "delete", cmd, sizeof(cmd));
+        if (cmd[0])
+                (void)ns_nft_run(cmd, &e);
         /* The kernel would remove the pair with the VPS's network namespace, but later, from
          * a work queue: delete it now so a stop leaves nothing behind when it returns. */
         (void)clear_stale_veth(m, veth, &e);
+}
+
+int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
+                            const struct vps_config *now, vps_error *err)
+{
+        if (!m->net.ready)
+                return 0;
+        char cmd[4096] = "";
+        vps_error e;
+        forward_elements(m, old, "delete", cmd, sizeof(cmd));
+        if (cmd[0])
+                (void)ns_nft_run(cmd, &e);
+        cmd[0] = '\0';
+        forward_elements(m, now, "add", cmd, sizeof(cmd));
+        return cmd[0] ? ns_nft_run(cmd, err) : 0;
+}
+
+int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *self,
+                           const struct vps_config *cfg, char fwd[][24], unsigned int n,
+                           vps_error *err)
+{
+        if (n > 0 && cfg->n_ip == 0)
+                return vps_err(err, EINVAL, "--forward needs the VPS to have an address");
+        for (unsigned int i = 0; i < n; i++) {
+                char proto[8], extra;
+                unsigned int hp, vp;
+                if (sscanf(fwd[i], "%7[a-zA-Z]:%u:%u%c", proto, &hp, &vp, &extra) != 3 || hp == 0 ||
+                    hp > 65535 || vp == 0 || vp > 65535)
+                        return vps_err(err, EINVAL,
+                                       "invalid forward '%.30s': expected TCP:HOSTPORT:VPSPORT "
+                                       "or UDP:HOSTPORT:VPSPORT",
+                                       fwd[i]);
+                for (char *p = proto; *p; p++)
+                        *p = (char)(*p | 0x20);
+                if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
+                        return vps_err(err, EINVAL,
+                                       "invalid forward '%.30s': protocol must be tcp or udp",
+                                       fwd[i]);
+                (void)snprintf(fwd[i], 24, "%s:%u:%u", proto, hp, vp);
+                char key[16];
+                (void)snprintf(key, sizeof(key), "%s:%u:", proto, hp);
+                for (unsigned int j = 0; j < i; j++)
+                        if (strncmp(fwd[j], key, strlen(key)) == 0)
+                                return vps_err(err, EINVAL, "host port %s %u is given twice", proto,
+                                               hp);
+                for (size_t k = 0; k < m->n; k++) {
+                        const struct vps_inst *o = m->v[k];
+                        for (unsigned int j = 0; o != self && j < o->cfg.n_fwd; j++)
+                                if (strncmp(o->cfg.forward[j], key, strlen(key)) == 0)
+                                        return vps_err(err, EEXIST,
+                                                       "host port %s %u is already forwarded "
+                                                       "to VPS %s",
+                                                       proto, hp, o->cfg.id);
+                }
+        }
+        return 0;
 }
 
 int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
@@ -236,6 +325,10 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         unsigned int idx = if_nametoindex(veth), br = if_nametoindex(m->net.bridge);
         if (!idx || !br)
                 return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", veth);
+        char fcmd[2048] = "";
+        forward_elements(m, &vi->cfg, "add", fcmd, sizeof(fcmd));
+        if (fcmd[0] && (r = ns_nft_run(fcmd, err)) < 0)
+                return vps_err_wrap(err, "port forwards");
         if ((r = filter_set(m, vi, err)) < 0 || (r = ns_link_set_master(idx, br, err)) < 0 ||
             (r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err)) < 0)
                 return vps_err_wrap(err, "%s", veth);
@@ -308,7 +401,7 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                 return vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
                                vi->cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         if (vi->cfg.n_ip == 0) {
-                vps_net_detach(m, vi->cfg.id);
+                vps_net_detach(m, &vi->cfg);
                 return 0;
         }
         return filter_set(m, vi, err);

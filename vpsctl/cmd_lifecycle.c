@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vps/cleanup.h"
 
@@ -21,12 +22,14 @@ enum {
         OPT_IPDEL,
         OPT_NAMESERVER,
         OPT_SEARCHDOMAIN,
+        OPT_FORWARD,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
 /* The limit options, shared by create and set (names from libvps's table). */
 #define LIMIT_OPTIONS                                                                              \
         {"nameserver", required_argument, NULL, OPT_NAMESERVER},                                   \
+                {"forward", required_argument, NULL, OPT_FORWARD},                                 \
                 {"searchdomain", required_argument, NULL, OPT_SEARCHDOMAIN},                       \
                 {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
                 {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
@@ -40,6 +43,8 @@ enum {
 #define LIMIT_HELP                                                                                 \
         "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable)\n"          \
         "  --searchdomain D   search domains, space separated\n"                                   \
+        "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
+        "                     (repeatable; on set the list replaces the old one, none clears)\n"   \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
         "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
         "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
@@ -59,6 +64,7 @@ struct lifecycle_opts {
         json_t *ipdel;
         json_t *limits; /* {"ram": "1G", ...} as typed: vpsd parses and checks them */
         json_t *nameserver;
+        json_t *forward;
         const char *searchdomain;
 };
 
@@ -68,6 +74,7 @@ static void opts_free(struct lifecycle_opts *o)
         json_decref(o->ipdel);
         json_decref(o->limits);
         json_decref(o->nameserver);
+        json_decref(o->forward);
 }
 
 static void add_ip(json_t **list, const char *ip)
@@ -111,6 +118,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case OPT_NAMESERVER:
                         add_ip(&o->nameserver, optarg);
                         break;
+                case OPT_FORWARD:
+                        if (!o->forward)
+                                o->forward = json_array();
+                        if (strcmp(optarg, "none") != 0)
+                                json_array_append_new(o->forward, json_string(optarg));
+                        break;
                 case OPT_SEARCHDOMAIN:
                         o->searchdomain = optarg;
                         break;
@@ -141,7 +154,7 @@ static const char create_usage[] =
         "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
         "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
-        "                     [--searchdomain DOMAINS]\n"
+        "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -172,10 +185,10 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "missing --ostemplate NAME");
 
         /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
-        _cleanup_json_ json_t *body =
-                json_pack("{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*}", "id", o.id, "ostemplate",
-                          o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
-                          "nameserver", o.nameserver, "searchdomain", o.searchdomain);
+        _cleanup_json_ json_t *body = json_pack(
+                "{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*, s:O*}", "id", o.id, "ostemplate",
+                o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
+                "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
@@ -300,7 +313,7 @@ static const char set_usage[] =
         "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
         "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
-        "                     [--searchdomain DOMAINS]\n"
+        "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -328,14 +341,15 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
         if (r != CMD_CONTINUE) {
                 return r;
         }
-        if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain)
-                return vpsctl_usage_error(v, "nothing to change: give --hostname, --ipadd, "
-                                             "--ipdel or a limit");
+        if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain &&
+            !o.forward)
+                return vpsctl_usage_error(
+                        v, "nothing to change: give a setting to change (see --help)");
 
         _cleanup_json_ json_t *body =
-                json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*}", "hostname", o.hostname, "ipadd",
-                          o.ipadd, "ipdel", o.ipdel, "limits", o.limits, "nameserver", o.nameserver,
-                          "searchdomain", o.searchdomain);
+                json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*, s:O*}", "hostname", o.hostname,
+                          "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits, "nameserver",
+                          o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)

@@ -91,6 +91,26 @@ static int apply_dns(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_erro
         return r < 0 ? r : vps_manager_set_dns(&d->m, vi, ns, n, json_string_value(js), err);
 }
 
+/* "forward": ["tcp:8080:80", ...] replaces the list ([] clears it). */
+static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        json_t *jf = json_object_get(body, "forward");
+        if (!jf)
+                return 0;
+        if (!json_is_array(jf) || json_array_size(jf) > 16)
+                return vps_err(err, EINVAL, "'forward' must be an array of up to 16 strings");
+        char fwd[16][24];
+        size_t i;
+        json_t *v;
+        json_array_foreach(jf, i, v)
+        {
+                if (!json_is_string(v) || json_string_length(v) >= sizeof(fwd[0]))
+                        return vps_err(err, EINVAL, "invalid forward in 'forward'");
+                strcpy(fwd[i], json_string_value(v));
+        }
+        return vps_manager_set_forwards(&d->m, vi, fwd, (unsigned int)json_array_size(jf), err);
+}
+
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -113,7 +133,8 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
                 r = vps_limits_update(&lim, jl, err);
         if (r == 0)
                 r = vps_manager_create(&d->m, id, tpl, host, ips, n, &lim, &vi, err);
-        if (r == 0 && (r = apply_dns(d, vi, body, err)) < 0) {
+        if (r == 0 &&
+            ((r = apply_dns(d, vi, body, err)) < 0 || (r = apply_forwards(d, vi, body, err)) < 0)) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
@@ -193,7 +214,7 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 if (strcmp(key, "hostname") != 0 && strcmp(key, "ip") != 0 &&
                     strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0 &&
                     strcmp(key, "limits") != 0 && strcmp(key, "nameserver") != 0 &&
-                    strcmp(key, "searchdomain") != 0)
+                    strcmp(key, "searchdomain") != 0 && strcmp(key, "forward") != 0)
                         return vps_err(err, EINVAL, "cannot set '%s'", key);
         }
         json_t *h = json_object_get(body, "hostname");
@@ -221,6 +242,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 log_warning(d, id);
         if (r == 0 && ips_changed)
                 r = vps_manager_set_ips(&d->m, vi, ips, n_ip, err);
+        if (r == 0)
+                r = apply_forwards(d, vi, body, err);
         if (r == 0 && h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
         if (r < 0)

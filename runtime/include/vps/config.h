@@ -28,6 +28,8 @@ struct vps_config {
         unsigned int n_ns;
         char nameserver[4][VPS_IP_MAX]; /* written to the guest's /etc/resolv.conf */
         char searchdomain[256];         /* space separated */
+        unsigned int n_fwd;             /* port forwards from the host, "tcp:8080:80" */
+        char forward[16][24];
 };
 
 struct vps_state {

@@ -57,6 +57,9 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
  * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
 int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
                         unsigned int n_ns, const char *search, vps_error *err);
+/* Replaces the port forwards ("tcp:HOSTPORT:VPSPORT"); applied at once when running. */
+int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fwd[][24],
+                             unsigned int n, vps_error *err);
 /* Replaces the address list; applied at once to a running VPS. */
 int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
                         unsigned int n_ip, vps_error *err);

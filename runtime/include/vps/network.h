@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "netsetup/netsetup.h"
+#include "vps/config.h"
 #include "vps/error.h"
 
 struct vps_inst;
@@ -46,7 +47,15 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
 int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
 /* Removes the VPS's filter rules (its veth goes away with its network namespace). */
-void vps_net_detach(struct vps_manager *m, const char *id);
+void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg);
+/* Checks a list of port forwards ("tcp:HOSTPORT:VPSPORT", "udp:..."), canonicalising them:
+ * the VPS needs an address, and no other VPS may forward the same host port. */
+int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *self,
+                           const struct vps_config *cfg, char fwd[][24], unsigned int n,
+                           vps_error *err);
+/* Replaces the forwards of a running VPS (old list in old, new in vi->cfg). */
+int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
+                            const struct vps_config *now, vps_error *err);
 /* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart. */
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                         unsigned int n_old, vps_error *err);
