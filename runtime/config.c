@@ -97,6 +97,23 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
         if ((r = get_str(o, "searchdomain", c.searchdomain, sizeof(c.searchdomain), false, err)) <
             0)
                 return r;
+        json_t *fw = json_object_get(o, "forward");
+        if (fw && (!json_is_array(fw) || json_array_size(fw) > 16))
+                return vps_err(err, EBADMSG, "field 'forward' must be an array of up to 16");
+        json_array_foreach(fw, i, v)
+        {
+                if (!json_is_string(v) || json_string_length(v) >= sizeof(c.forward[0]))
+                        return vps_err(err, EBADMSG, "field 'forward' must hold strings");
+                memcpy(c.forward[c.n_fwd++], json_string_value(v), json_string_length(v) + 1);
+        }
+        json_t *ob = json_object_get(o, "onboot"), *bo = json_object_get(o, "bootorder");
+        if ((ob && !json_is_boolean(ob)) ||
+            (bo && (!json_is_integer(bo) || json_integer_value(bo) < -1000000 ||
+                    json_integer_value(bo) > 1000000)))
+                return vps_err(err, EBADMSG,
+                               "fields 'onboot' and 'bootorder' must be a boolean and an integer");
+        c.onboot = json_is_true(ob);
+        c.bootorder = bo ? (int)json_integer_value(bo) : 0;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
             (c.hostname[0] && (r = vps_hostname_check(c.hostname, err)) < 0))
@@ -132,6 +149,8 @@ char *vps_config_to_json(const struct vps_config *c)
         for (unsigned int i = 0; fw && i < c->n_fwd; i++)
                 json_array_append_new(fw, json_string(c->forward[i]));
         json_object_set_new(o, "forward", fw);
+        json_object_set_new(o, "onboot", json_boolean(c->onboot));
+        json_object_set_new(o, "bootorder", json_integer(c->bootorder));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

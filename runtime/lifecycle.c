@@ -215,6 +215,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         for (unsigned int i = 0; fw && i < vi->cfg.n_fwd; i++)
                 json_array_append_new(fw, json_string(vi->cfg.forward[i]));
         json_object_set_new(o, "forward", fw);
+        json_object_set_new(o, "onboot", json_boolean(vi->cfg.onboot));
+        json_object_set_new(o, "bootorder", json_integer(vi->cfg.bootorder));
         return o;
 }
 

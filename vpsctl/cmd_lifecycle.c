@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vps/cleanup.h"
@@ -23,13 +24,17 @@ enum {
         OPT_NAMESERVER,
         OPT_SEARCHDOMAIN,
         OPT_FORWARD,
+        OPT_ONBOOT,
+        OPT_BOOTORDER,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
-/* The limit options, shared by create and set (names from libvps's table). */
-#define LIMIT_OPTIONS                                                                              \
+/* The setting options create and set share (limit names from libvps's table). */
+#define SETTING_OPTIONS                                                                            \
         {"nameserver", required_argument, NULL, OPT_NAMESERVER},                                   \
                 {"forward", required_argument, NULL, OPT_FORWARD},                                 \
+                {"onboot", required_argument, NULL, OPT_ONBOOT},                                   \
+                {"bootorder", required_argument, NULL, OPT_BOOTORDER},                             \
                 {"searchdomain", required_argument, NULL, OPT_SEARCHDOMAIN},                       \
                 {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
                 {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
@@ -40,11 +45,13 @@ enum {
                 "numproc", required_argument, NULL, OPT_LIMIT + VPS_LIM_NUMPROC                    \
         }
 
-#define LIMIT_HELP                                                                                 \
+#define SETTING_HELP                                                                               \
         "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable)\n"          \
         "  --searchdomain D   search domains, space separated\n"                                   \
         "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
         "                     (repeatable; on set the list replaces the old one, none clears)\n"   \
+        "  --onboot yes|no    start the VPS when the host boots\n"                                 \
+        "  --bootorder N      at boot, higher numbers start first\n"                               \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
         "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
         "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
@@ -65,6 +72,7 @@ struct lifecycle_opts {
         json_t *limits; /* {"ram": "1G", ...} as typed: vpsd parses and checks them */
         json_t *nameserver;
         json_t *forward;
+        json_t *boot; /* {"onboot": true, "bootorder": 5}, merged into the body */
         const char *searchdomain;
 };
 
@@ -75,6 +83,7 @@ static void opts_free(struct lifecycle_opts *o)
         json_decref(o->limits);
         json_decref(o->nameserver);
         json_decref(o->forward);
+        json_decref(o->boot);
 }
 
 static void add_ip(json_t **list, const char *ip)
@@ -118,6 +127,24 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case OPT_NAMESERVER:
                         add_ip(&o->nameserver, optarg);
                         break;
+                case OPT_ONBOOT:
+                case OPT_BOOTORDER: {
+                        if (!o->boot)
+                                o->boot = json_object();
+                        char *end = NULL;
+                        long n = strtol(optarg, &end, 10);
+                        if (c == OPT_ONBOOT && (!strcmp(optarg, "yes") || !strcmp(optarg, "no")))
+                                json_object_set_new(o->boot, "onboot",
+                                                    json_boolean(!strcmp(optarg, "yes")));
+                        else if (c == OPT_BOOTORDER && *optarg && !*end)
+                                json_object_set_new(o->boot, "bootorder", json_integer(n));
+                        else
+                                return vpsctl_usage_error(
+                                        v, "invalid --%s '%s': expected %s",
+                                        c == OPT_ONBOOT ? "onboot" : "bootorder", optarg,
+                                        c == OPT_ONBOOT ? "yes or no" : "a number");
+                        break;
+                }
                 case OPT_FORWARD:
                         if (!o->forward)
                                 o->forward = json_array();
@@ -155,6 +182,7 @@ static const char create_usage[] =
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
         "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
+        "                     [--onboot yes|no] [--bootorder N]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -162,7 +190,7 @@ static const char create_usage[] =
         "  --ostemplate NAME  template of the root file system (required)\n"
         "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
         "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
-        "                     one the VPS has loopback only\n" LIMIT_HELP
+        "                     one the VPS has loopback only\n" SETTING_HELP
         "  -h, --help         print this help and exit\n";
 
 int cmd_create(struct vpsctl *v, int argc, char **argv)
@@ -172,7 +200,7 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
-                LIMIT_OPTIONS,
+                SETTING_OPTIONS,
                 {0},
         };
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
@@ -189,7 +217,7 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 "{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*, s:O*}", "id", o.id, "ostemplate",
                 o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
                 "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
-        if (!body)
+        if (!body || (o.boot && json_object_update(body, o.boot) < 0))
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
                 return vpsctl_fail_err(&err);
@@ -314,6 +342,7 @@ static const char set_usage[] =
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
         "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
+        "                     [--onboot yes|no] [--bootorder N]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -321,7 +350,7 @@ static const char set_usage[] =
         "Options:\n"
         "  --hostname H       new host name\n"
         "  --ipadd ADDR       add an address (repeatable)\n"
-        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n" LIMIT_HELP
+        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n" SETTING_HELP
         "  -h, --help         print this help and exit\n";
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)
@@ -331,7 +360,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
                 {"ipdel", required_argument, NULL, OPT_IPDEL},
-                LIMIT_OPTIONS,
+                SETTING_OPTIONS,
                 {0},
         };
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
@@ -342,7 +371,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 return r;
         }
         if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain &&
-            !o.forward)
+            !o.forward && !o.boot)
                 return vpsctl_usage_error(
                         v, "nothing to change: give a setting to change (see --help)");
 
@@ -350,7 +379,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*, s:O*}", "hostname", o.hostname,
                           "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits, "nameserver",
                           o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
-        if (!body)
+        if (!body || (o.boot && json_object_update(body, o.boot) < 0))
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)
                 return vpsctl_fail_err(&err);

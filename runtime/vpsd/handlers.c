@@ -91,6 +91,22 @@ static int apply_dns(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_erro
         return r < 0 ? r : vps_manager_set_dns(&d->m, vi, ns, n, json_string_value(js), err);
 }
 
+/* "onboot": true/false, "bootorder": N. */
+static int apply_boot(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        json_t *ob = json_object_get(body, "onboot"), *bo = json_object_get(body, "bootorder");
+        if (!ob && !bo)
+                return 0;
+        if ((ob && !json_is_boolean(ob)) || (bo && !json_is_integer(bo)))
+                return vps_err(err, EINVAL,
+                               "'onboot' must be a boolean and 'bootorder' an "
+                               "integer");
+        int order = bo ? (int)json_integer_value(bo) : 0;
+        if (bo && (json_integer_value(bo) < -1000000 || json_integer_value(bo) > 1000000))
+                return vps_err(err, ERANGE, "--bootorder must be within +-1000000");
+        return vps_manager_set_boot(&d->m, vi, ob ? json_is_true(ob) : -1, bo ? &order : NULL, err);
+}
+
 /* "forward": ["tcp:8080:80", ...] replaces the list ([] clears it). */
 static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
 {
@@ -134,7 +150,8 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         if (r == 0)
                 r = vps_manager_create(&d->m, id, tpl, host, ips, n, &lim, &vi, err);
         if (r == 0 &&
-            ((r = apply_dns(d, vi, body, err)) < 0 || (r = apply_forwards(d, vi, body, err)) < 0)) {
+            ((r = apply_dns(d, vi, body, err)) < 0 || (r = apply_forwards(d, vi, body, err)) < 0 ||
+             (r = apply_boot(d, vi, body, err)) < 0)) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
@@ -214,7 +231,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 if (strcmp(key, "hostname") != 0 && strcmp(key, "ip") != 0 &&
                     strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0 &&
                     strcmp(key, "limits") != 0 && strcmp(key, "nameserver") != 0 &&
-                    strcmp(key, "searchdomain") != 0 && strcmp(key, "forward") != 0)
+                    strcmp(key, "searchdomain") != 0 && strcmp(key, "forward") != 0 &&
+                    strcmp(key, "onboot") != 0 && strcmp(key, "bootorder") != 0)
                         return vps_err(err, EINVAL, "cannot set '%s'", key);
         }
         json_t *h = json_object_get(body, "hostname");
@@ -244,6 +262,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = vps_manager_set_ips(&d->m, vi, ips, n_ip, err);
         if (r == 0)
                 r = apply_forwards(d, vi, body, err);
+        if (r == 0)
+                r = apply_boot(d, vi, body, err);
         if (r == 0 && h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
         if (r < 0)

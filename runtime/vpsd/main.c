@@ -129,6 +129,24 @@ static void notify(int fd, const char *msg)
         close(fd);
 }
 
+/* After a host boot: start the VPSes marked onboot, highest bootorder first. One that fails
+ * is logged and does not hold up the others. */
+static void start_onboot(struct vpsd *d)
+{
+        struct vps_inst **list = calloc(d->m.n + 1, sizeof(*list));
+        size_t n = list ? vps_manager_onboot_list(&d->m, list, d->m.n) : 0;
+        for (size_t i = 0; i < n; i++) {
+                vps_error err;
+                if (vps_manager_start(&d->m, list[i], &err) < 0 ||
+                    vpsd_watch_vps(d, list[i], &err) < 0)
+                        vpsd_log("onboot: %s", err.msg);
+                else
+                        vpsd_log("onboot: VPS %s started, init PID %d", list[i]->cfg.id,
+                                 (int)list[i]->st.pid);
+        }
+        free(list);
+}
+
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
                bool enforce_warn, bool daemon)
 {
@@ -154,6 +172,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 1;
         }
+        if (vps_manager_first_since_boot(&d.m))
+                start_onboot(&d);
         size_t running = 0;
         for (size_t i = 0; i < d.m.n; i++)
                 running += d.m.v[i]->status != VPS_STOPPED;

@@ -27,6 +27,16 @@ static const struct vps_config sample_cfg = {
         .uid_base = 100000,
         .uid_count = 65536,
         .created_at = 1700000000,
+        .limits = {{1073741824ULL, 0, 2, 150, 500, 100}},
+        .n_ip = 2,
+        .ip = {"10.88.0.5", "10.88.0.6"},
+        .n_ns = 1,
+        .nameserver = {"10.88.0.1"},
+        .searchdomain = "example.com example.net",
+        .onboot = true,
+        .bootorder = 7,
+        .n_fwd = 1,
+        .forward = {"tcp:8080:80"},
 };
 
 static void assert_cfg_equal(const struct vps_config *a, const struct vps_config *b)
@@ -37,6 +47,21 @@ static void assert_cfg_equal(const struct vps_config *a, const struct vps_config
         assert_int_equal(a->uid_base, b->uid_base);
         assert_int_equal(a->uid_count, b->uid_count);
         assert_int_equal(a->created_at, b->created_at);
+        /* Every field must survive the round trip: a field written but not read back is lost
+         * at the next start of vpsd. */
+        assert_memory_equal(&a->limits, &b->limits, sizeof(a->limits));
+        assert_int_equal(a->n_ip, b->n_ip);
+        for (unsigned int i = 0; i < a->n_ip; i++)
+                assert_string_equal(a->ip[i], b->ip[i]);
+        assert_int_equal(a->n_ns, b->n_ns);
+        for (unsigned int i = 0; i < a->n_ns; i++)
+                assert_string_equal(a->nameserver[i], b->nameserver[i]);
+        assert_string_equal(a->searchdomain, b->searchdomain);
+        assert_int_equal(a->onboot, b->onboot);
+        assert_int_equal(a->bootorder, b->bootorder);
+        assert_int_equal(a->n_fwd, b->n_fwd);
+        for (unsigned int i = 0; i < a->n_fwd; i++)
+                assert_string_equal(a->forward[i], b->forward[i]);
 }
 
 static void test_config_round_trip(void **state)

@@ -28,6 +28,8 @@ struct vps_config {
         unsigned int n_ns;
         char nameserver[4][VPS_IP_MAX]; /* written to the guest's /etc/resolv.conf */
         char searchdomain[256];         /* space separated */
+        bool onboot;                    /* start when the host boots */
+        int bootorder;                  /* higher starts earlier */
         unsigned int n_fwd;             /* port forwards from the host, "tcp:8080:80" */
         char forward[16][24];
 };

@@ -57,6 +57,14 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
  * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
 int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
                         unsigned int n_ns, const char *search, vps_error *err);
+/* Sets onboot (when onboot >= 0) and the boot order (when bootorder is not NULL). */
+int vps_manager_set_boot(struct vps_manager *m, struct vps_inst *vi, int onboot,
+                         const int *bootorder, vps_error *err);
+/* True once per host boot: the first vpsd since the boot (boot_id differs from the one
+ * recorded in ROOT/.boot_id, which is then updated). */
+bool vps_manager_first_since_boot(struct vps_manager *m);
+/* Fills ret with the stopped VPSes marked onboot, highest bootorder first; returns how many. */
+size_t vps_manager_onboot_list(struct vps_manager *m, struct vps_inst **ret, size_t max);
 /* Replaces the port forwards ("tcp:HOSTPORT:VPSPORT"); applied at once when running. */
 int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fwd[][24],
                              unsigned int n, vps_error *err);
