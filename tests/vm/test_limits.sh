@@ -1,0 +1,103 @@
+#!/bin/bash
+# Guest test: vpsd's limits (--ram --swap --numproc --cpus --cpulimit --cpuunits) land in the
+# VPS's cgroup v2 files and the kernel enforces them: a memory hog inside is OOM-killed while
+# the VPS keeps running, a fork loop stops at pids.max, cpulimit throttles, and `set` changes a
+# running VPS at once. Runs in the qemu guest of tests/vm/run (the host has no controllers).
+# Starts its own vpsd as the integration tests do (tests/integration/lib.sh); guest.sh puts
+# lib.sh's /var/tmp on the guest's ext4 mount.
+. "$(dirname "$0")/../integration/lib.sh"
+
+grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
+        { echo "SKIP: no memory controller in $CG_MOUNT (run this through tests/vm/run)"; exit 77; }
+"$VPSCTL_BIN" create --help 2>&1 | grep -q -- --ram ||
+        { echo "SKIP: this vpsctl has no --ram"; exit 77; }
+
+quiet() { "$@" >/dev/null; }
+cgfile() { cat "$1/$2" 2>/dev/null || echo "(no $2)"; }
+event() { awk -v k="$2" '$1 == k { print $2 }' "$1/$3" 2>/dev/null; }  # event CGROUP KEY FILE
+vps_cgroup() { # the VPS's cgroup directory on the cgroup2 mount
+        local cg
+        cg=$(vpsctl status "$1" -j | jq -r .cgroup)
+        case $cg in "$CG_MOUNT"/*) ;; /*) [ -d "$cg" ] || cg=$CG_MOUNT$cg ;; esac
+        echo "$cg"
+}
+# The processes in a cgroup (and below) named $2: SIGKILL from the host (an exec inside would
+# itself need a free pid under pids.max).
+kill_in_cgroup() {
+        local p
+        for p in $(cat $(find "$1" -name cgroup.procs) 2>/dev/null); do
+                [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && kill -9 "$p" 2>/dev/null
+        done
+        return 0
+}
+
+start_vpsd
+vpsctl template build busybox >/dev/null
+
+# --- VPS 801: 50M RAM, no swap, 30 processes
+vpsctl create 801 --ostemplate busybox --ram 50M --swap 0 --numproc 30 >/dev/null ||
+        { fail "create 801 --ram 50M --swap 0 --numproc 30"; finish; }
+vpsctl start 801 >/dev/null || { fail "start 801"; finish; }
+CG=$(vps_cgroup 801)
+check "VPS 801's cgroup $CG exists" test -d "$CG"
+expect_eq "memory.max of 801" 52428800 "$(cgfile "$CG" memory.max)"
+expect_eq "memory.swap.max of 801" 0 "$(cgfile "$CG" memory.swap.max)"
+expect_eq "pids.max of 801" 30 "$(cgfile "$CG" pids.max)"
+expect_eq "config.json keeps ram" 52428800 "$(jq '.limits.ram // .ram' "$ROOT/vps/801/config.json")"
+
+# A 120 MB string in the VPS's shell: OOM-killed, counted, and only the hog dies.
+rc=0
+out=$(vpsctl exec 801 -- sh -c 'x=$(head -c 120000000 /dev/zero | tr "\0" a); echo survived ${#x}' 2>&1) || rc=$?
+if [ "$rc" != 0 ] && ! grep -q survived <<<"$out"; then
+        pass "the 120 MB hog failed (exit $rc)"
+else
+        fail "the 120 MB hog was not stopped (exit $rc): $out"
+fi
+k=$(event "$CG" oom_kill memory.events)
+if [ "${k:-0}" -ge 1 ]; then pass "memory.events of 801: oom_kill $k"
+else fail "memory.events of 801 has no oom_kill: $(tr '\n' ' ' <"$CG/memory.events" 2>&1)"; fi
+expect_eq "801 still running after the OOM kill" running "$(vps_field 801 status)"
+expect_eq "exec in 801 still works" hello "$(vpsctl exec 801 -- echo hello 2>&1)"
+
+# 60 background sleeps under pids.max=30: fork fails partway.
+rc=0
+out=$(timeout 90 "$VPSCTL_BIN" --socket "$SOCK" exec 801 -- sh -c \
+        'for i in $(seq 60); do sleep 30 >/dev/null 2>&1 & done; wait' 2>&1) || rc=$?
+m=$(event "$CG" max pids.events)
+cur=$(cgfile "$CG" pids.current)
+if [ "${m:-0}" -ge 1 ]; then pass "pids.events of 801: max $m (pids.current $cur, exec exit $rc)"
+else fail "forking 60 under pids.max=30 was not stopped: pids.events max ${m:-none}, exit $rc, $(tail -n1 <<<"$out")"; fi
+if [ "$cur" -le 30 ] 2>/dev/null; then pass "pids.current $cur <= 30"; else fail "pids.current $cur > 30"; fi
+kill_in_cgroup "$CG" sleep
+for _ in $(seq 50); do [ "$(cgfile "$CG" pids.current)" -lt 10 ] 2>/dev/null && break; sleep 0.1; done
+
+# set on the running VPS: at once in the cgroup, kept in config.json.
+check "set 801 --ram 100M" quiet vpsctl set 801 --ram 100M
+expect_eq "memory.max after set --ram 100M" 104857600 "$(cgfile "$CG" memory.max)"
+expect_eq "config.json keeps --ram 100M" 104857600 "$(jq '.limits.ram // .ram' "$ROOT/vps/801/config.json")"
+check "set 801 --ram unlimited" quiet vpsctl set 801 --ram unlimited
+expect_eq "memory.max after --ram unlimited" max "$(cgfile "$CG" memory.max)"
+expect_eq "config.json: ram removed" null "$(jq '.limits.ram // .ram // null' "$ROOT/vps/801/config.json")"
+expect_eq "swap and numproc unchanged" "0 30" "$(cgfile "$CG" memory.swap.max) $(cgfile "$CG" pids.max)"
+
+# --- VPS 802: 1 CPU, cpulimit 50 % of one CPU (wins, being lower), weight 200
+vpsctl create 802 --ostemplate busybox --cpus 1 --cpulimit 50 --cpuunits 200 >/dev/null ||
+        { fail "create 802 --cpus 1 --cpulimit 50 --cpuunits 200"; finish; }
+vpsctl start 802 >/dev/null || { fail "start 802"; finish; }
+CG2=$(vps_cgroup 802)
+expect_eq "cpu.max of 802 (cpulimit 50 beats cpus 1)" "50000 100000" "$(cgfile "$CG2" cpu.max)"
+expect_eq "cpu.weight of 802" 200 "$(cgfile "$CG2" cpu.weight)"
+# And the kernel throttles it: a busy loop for 3 s gets about half a CPU.
+u0=$(event "$CG2" usage_usec cpu.stat)
+t0=$(date +%s%N)
+vpsctl exec 802 -- timeout 3 sh -c 'while :; do :; done' >/dev/null 2>&1 || true
+t1=$(date +%s%N)
+u1=$(event "$CG2" usage_usec cpu.stat)
+thr=$(event "$CG2" nr_throttled cpu.stat)
+pct=$(( (u1 - u0) * 1000 / ((t1 - t0) / 1000) / 10 ))
+if [ "${thr:-0}" -ge 1 ] && [ "$pct" -le 60 ]; then
+        pass "busy loop in 802 throttled: ${pct}% of one CPU over $(( (t1 - t0) / 1000000 )) ms, nr_throttled $thr"
+else
+        fail "busy loop in 802 not held to 50%: ${pct}% of one CPU, nr_throttled ${thr:-none}"
+fi
+finish
