@@ -35,6 +35,28 @@ static int get_str(json_t *o, const char *key, char *dst, size_t size, bool requ
         return 0;
 }
 
+/* An array of at most max strings of less than width bytes each, copied into consecutive
+ * slots of dst; addresses are checked as IP addresses. */
+static int get_list(json_t *o, const char *key, char *dst, size_t width, unsigned int max,
+                    unsigned int *n, bool addresses, vps_error *err)
+{
+        json_t *arr = json_object_get(o, key), *v;
+        if (arr && (!json_is_array(arr) || json_array_size(arr) > max))
+                return vps_err(err, EBADMSG, "field '%s' must be an array of up to %u", key, max);
+        size_t i;
+        json_array_foreach(arr, i, v)
+        {
+                struct ns_addr a;
+                vps_error e;
+                if (!json_is_string(v) || json_string_length(v) >= width ||
+                    strlen(json_string_value(v)) != json_string_length(v) ||
+                    (addresses && ns_addr_parse(json_string_value(v), &a, &e) < 0))
+                        return vps_err(err, EBADMSG, "field '%s' holds an invalid entry", key);
+                memcpy(dst + (*n)++ * width, json_string_value(v), json_string_length(v) + 1);
+        }
+        return 0;
+}
+
 static int get_int(json_t *o, const char *key, long long min, long long max, long long *ret,
                    vps_error *err)
 {
@@ -64,48 +86,18 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
             (r = get_int(o, "uid_count", 1, VPS_UID_COUNT, &count, err)) < 0 ||
             (r = get_int(o, "created_at", 0, INT64_MAX, &created, err)) < 0)
                 return r;
-        json_t *ips = json_object_get(o, "ip");
-        if (ips && !json_is_array(ips))
-                return vps_err(err, EBADMSG, "field 'ip' must be an array");
-        if (json_array_size(ips) > VPS_MAX_IPS)
-                return vps_err(err, EBADMSG, "more than %d addresses", VPS_MAX_IPS);
-        size_t i;
-        json_t *v;
-        json_array_foreach(ips, i, v)
-        {
-                struct ns_addr a;
-                vps_error e;
-                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX ||
-                    ns_addr_parse(json_string_value(v), &a, &e) < 0)
-                        return vps_err(err, EBADMSG, "field 'ip' must hold address strings");
-                memcpy(c.ip[c.n_ip++], json_string_value(v), json_string_length(v) + 1);
-        }
+        if ((r = get_list(o, "ip", c.ip[0], sizeof(c.ip[0]), VPS_MAX_IPS, &c.n_ip, true, err)) <
+                    0 ||
+            (r = get_list(o, "nameserver", c.nameserver[0], sizeof(c.nameserver[0]), 4, &c.n_ns,
+                          true, err)) < 0 ||
+            (r = get_list(o, "forward", c.forward[0], sizeof(c.forward[0]), 16, &c.n_fwd, false,
+                          err)) < 0)
+                return r;
         if ((r = vps_limits_from_json(&c.limits, json_object_get(o, "limits"), err)) < 0)
                 return r;
-        json_t *ns = json_object_get(o, "nameserver");
-        if (ns && (!json_is_array(ns) || json_array_size(ns) > 4))
-                return vps_err(err, EBADMSG, "field 'nameserver' must be an array of up to 4");
-        json_array_foreach(ns, i, v)
-        {
-                struct ns_addr a;
-                vps_error e;
-                if (!json_is_string(v) || json_string_length(v) >= VPS_IP_MAX ||
-                    ns_addr_parse(json_string_value(v), &a, &e) < 0)
-                        return vps_err(err, EBADMSG, "field 'nameserver' must hold addresses");
-                memcpy(c.nameserver[c.n_ns++], json_string_value(v), json_string_length(v) + 1);
-        }
         if ((r = get_str(o, "searchdomain", c.searchdomain, sizeof(c.searchdomain), false, err)) <
             0)
                 return r;
-        json_t *fw = json_object_get(o, "forward");
-        if (fw && (!json_is_array(fw) || json_array_size(fw) > 16))
-                return vps_err(err, EBADMSG, "field 'forward' must be an array of up to 16");
-        json_array_foreach(fw, i, v)
-        {
-                if (!json_is_string(v) || json_string_length(v) >= sizeof(c.forward[0]))
-                        return vps_err(err, EBADMSG, "field 'forward' must hold strings");
-                memcpy(c.forward[c.n_fwd++], json_string_value(v), json_string_length(v) + 1);
-        }
         json_t *ob = json_object_get(o, "onboot"), *bo = json_object_get(o, "bootorder");
         if ((ob && !json_is_boolean(ob)) ||
             (bo && (!json_is_integer(bo) || json_integer_value(bo) < -1000000 ||
