@@ -17,8 +17,21 @@ step() { "$@" || { echo "vm-stage2: failed: $*"; exit 125; }; }
 
 dmesg -n 1 2>/dev/null || true   # kernel messages (OOM kills) stay in dmesg, off the console
 step mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+# The checkout may live under /tmp or /run (CI clones anywhere): keep a view of the root from
+# before the tmpfs mounts and bind the checkout and build dir back over them.
+mkdir -p /mnt/host
+step mount --bind / /mnt/host
 step mount -t tmpfs -o mode=1777 tmpfs /tmp
 step mount -t tmpfs -o mode=0755 tmpfs /run
+for keep in "$REPO" "$BUILD"; do
+        case $keep in
+        /tmp/* | /run/*)
+                mountpoint -q "$keep" && continue
+                mkdir -p "$keep"
+                step mount --bind "/mnt/host$keep" "$keep"
+                ;;
+        esac
+done
 mkdir -p /dev/shm /dev/pts
 step mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 step mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
