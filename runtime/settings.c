@@ -1,0 +1,194 @@
+/* libvps: changing the settings of a VPS (vpsctl set): each change is checked first,
+ * applied live to a running VPS, then saved to config.json; a refused change leaves the old
+ * config. */
+#include "vps/cleanup.h"
+#include "vps/guestfiles.h"
+#include "vps/manager.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Sets the hostname in a running VPS's UTS namespace from a short-lived child (setns would
+ * change vpsd's own namespaces otherwise). */
+static int apply_hostname(struct vps_inst *vi, const char *hostname, vps_error *err)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return vps_err_sys(err, errno, "fork");
+        if (pid == 0) {
+                if (setns(vi->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
+                        _exit(2);
+                _exit(sethostname(hostname, strlen(hostname)) < 0 ? 3 : 0);
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vps_err_sys(err, errno, "waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vps_err(err, EIO, "setting the hostname inside VPS %s failed", vi->cfg.id);
+        return 0;
+}
+
+int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
+                             vps_error *err)
+{
+        int r = vps_hostname_check(hostname, err);
+        if (r < 0)
+                return r;
+        if (vi->status == VPS_RUNNING && (r = apply_hostname(vi, hostname, err)) < 0)
+                return r;
+        if (vi->status == VPS_RUNNING) {
+                struct vps_config n = vi->cfg;
+                (void)snprintf(n.hostname, sizeof(n.hostname), "%s", hostname);
+                if ((r = vps_guest_sync_running(vi->st.pid, &n, err)) < 0)
+                        return r;
+        }
+        struct vps_config c = vi->cfg;
+        (void)snprintf(c.hostname, sizeof(c.hostname), "%s", hostname);
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
+                        unsigned int n_ip, vps_error *err)
+{
+        if (n_ip > VPS_MAX_IPS)
+                return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+        int r = vps_net_check_ips(m, vi, ips, n_ip, err);
+        if (r < 0)
+                return r;
+        if (n_ip == 0 && vi->cfg.n_fwd > 0)
+                return vps_err(err, EBUSY,
+                               "VPS %s has port forwards: remove them first "
+                               "(--forward none)",
+                               vi->cfg.id);
+        struct vps_config c = vi->cfg, old = vi->cfg;
+        for (unsigned int i = 0; i < n_ip; i++)
+                memcpy(c.ip[i], ips[i], sizeof(c.ip[i]));
+        c.n_ip = n_ip;
+        if (vi->status == VPS_RUNNING) {
+                vi->cfg = c;
+                r = vps_net_update_live(m, vi, old.ip, old.n_ip, err);
+                if (r == 0)
+                        r = vps_guest_sync_running(vi->st.pid, &c, err);
+                /* Forwards go to the first address: follow it when it changes. */
+                if (r == 0)
+                        r = vps_net_update_forwards(m, &old, &c, err);
+                vi->cfg = old;
+                if (r < 0)
+                        return r;
+        }
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
+                           vps_error *err)
+{
+        struct vps_config c = vi->cfg;
+        int r = vps_limits_update(&c.limits, changes, err);
+        if (r < 0)
+                return r;
+        m->warning[0] = '\0';
+        if (vi->status == VPS_RUNNING)
+                r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &c.limits, &vi->cfg.limits,
+                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
+        else
+                r = vps_cgroup_check_limits(&m->cg, &c.limits, !m->enforce_warn, m->warning,
+                                            sizeof(m->warning), err);
+        if (r < 0)
+                return r;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
+                /* Put the running VPS back to the limits that are saved. */
+                vps_error e;
+                char w[8];
+                if (vi->status == VPS_RUNNING)
+                        (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
+                                                      &c.limits, false, w, sizeof(w), &e);
+                return r;
+        }
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
+                        unsigned int n_ns, const char *search, vps_error *err)
+{
+        (void)m;
+        struct vps_config c = vi->cfg;
+        if (n_ns > 4)
+                return vps_err(err, EINVAL, "at most 4 name servers");
+        for (unsigned int i = 0; i < n_ns; i++) {
+                struct ns_addr a;
+                int r = ns_addr_parse(ns[i], &a, err);
+                if (r < 0)
+                        return vps_err_wrap(err, "--nameserver");
+                ns_addr_format(&a, c.nameserver[i], sizeof(c.nameserver[i]));
+        }
+        c.n_ns = n_ns;
+        if (search) {
+                if (strlen(search) >= sizeof(c.searchdomain))
+                        return vps_err(err, EINVAL, "--searchdomain is too long");
+                _cleanup_free_ char *copy = strdup(search);
+                if (!copy)
+                        return vps_err(err, ENOMEM, "out of memory");
+                for (char *save = NULL, *w = strtok_r(copy, " ", &save); w;
+                     w = strtok_r(NULL, " ", &save))
+                        if (vps_hostname_check(w, err) < 0)
+                                return vps_err(err, EINVAL, "invalid search domain '%.80s'", w);
+                strcpy(c.searchdomain, search);
+        }
+        int r = 0;
+        if (vi->status == VPS_RUNNING && (r = vps_guest_sync_running(vi->st.pid, &c, err)) < 0)
+                return r;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_boot(struct vps_manager *m, struct vps_inst *vi, int onboot,
+                         const int *bootorder, vps_error *err)
+{
+        (void)m;
+        struct vps_config c = vi->cfg;
+        if (onboot >= 0)
+                c.onboot = onboot != 0;
+        if (bootorder) {
+                if (*bootorder < -1000000 || *bootorder > 1000000)
+                        return vps_err(err, ERANGE, "--bootorder must be within +-1000000");
+                c.bootorder = *bootorder;
+        }
+        int r = vps_config_save(vi->dir_fd, &c, err);
+        if (r == 0)
+                vi->cfg = c;
+        return r;
+}
+
+int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fwd[][24],
+                             unsigned int n, vps_error *err)
+{
+        if (n > 16)
+                return vps_err(err, EINVAL, "at most 16 port forwards per VPS");
+        int r = vps_net_check_forwards(m, vi, &vi->cfg, fwd, n, err);
+        if (r < 0)
+                return r;
+        struct vps_config c = vi->cfg;
+        for (unsigned int i = 0; i < n; i++)
+                memcpy(c.forward[i], fwd[i], sizeof(c.forward[i]));
+        c.n_fwd = n;
+        if (vi->status == VPS_RUNNING && (r = vps_net_update_forwards(m, &vi->cfg, &c, err)) < 0)
+                return r;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
