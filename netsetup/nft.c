@@ -29,3 +29,21 @@ int ns_nft_run(const char *commands, vps_error *err)
         nft_ctx_free(nft);
         return 0;
 }
+
+int ns_nft_query(const char *command, char **ret_json, vps_error *err)
+{
+        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!nft)
+                return vps_err(err, ENOMEM, "nftables: cannot create a context");
+        nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_JSON);
+        nft_ctx_buffer_output(nft);
+        nft_ctx_buffer_error(nft);
+        int r = nft_run_cmd_from_buffer(nft, command);
+        const char *out = nft_ctx_get_output_buffer(nft);
+        char *copy = r == 0 && out ? strdup(out) : NULL;
+        nft_ctx_free(nft);
+        if (!copy)
+                return vps_err(err, r ? EINVAL : ENOMEM, "nftables: '%s' failed", command);
+        *ret_json = copy;
+        return 0;
+}

@@ -5,6 +5,7 @@
 #include "vps/network.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -132,6 +133,12 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "priority -200; policy accept; }\n"
                        "flush chain bridge vpsd_%s prerouting\n"
                        "add rule bridge vpsd_%s prerouting iifname vmap @ports\n"
+                       /* Bytes and packets to each VPS: its port's named rx counter. */
+                       "add map bridge vpsd_%s rx { type ifname : counter; }\n"
+                       "add chain bridge vpsd_%s postrouting { type filter hook postrouting "
+                       "priority -200; policy accept; }\n"
+                       "flush chain bridge vpsd_%s postrouting\n"
+                       "add rule bridge vpsd_%s postrouting counter name oifname map @rx\n"
                        "add map ip vpsd_%s forwards { type inet_proto . inet_service : "
                        "ipv4_addr . inet_service; }\n"
                        "add chain ip vpsd_%s prerouting { type nat hook prerouting priority "
@@ -145,7 +152,7 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "add rule ip vpsd_%s output fib daddr type local dnat ip to meta "
                        "l4proto . th dport map @forwards\n",
                        b, b, b, b, net, m->net.subnet.prefix, net, m->net.subnet.prefix, b, b, b, b,
-                       b, b, b, b, b, b, b, b);
+                       b, b, b, b, b, b, b, b, b, b, b, b);
         if ((r = ns_nft_run(cmd, err)) < 0)
                 return r;
         _cleanup_close_ int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
@@ -179,6 +186,15 @@ static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_erro
                        "add element bridge vpsd_%s ports { \"%s\" : jump vps_%s }\n",
                        b, id, b, id, b, id, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], b, id,
                        set, b, id, set, b, id, b, veth, id);
+        size_t n = strlen(cmd);
+        /* What passed the checks counts as the VPS's tx; rx is counted on the way out of the
+         * bridge to its port. */
+        (void)snprintf(cmd + n, sizeof(cmd) - n,
+                       "add counter bridge vpsd_%s tx_%s\n"
+                       "add counter bridge vpsd_%s rx_%s\n"
+                       "add rule bridge vpsd_%s vps_%s counter name \"tx_%s\"\n"
+                       "add element bridge vpsd_%s rx { \"%s\" : \"rx_%s\" }\n",
+                       b, id, b, id, b, id, id, b, veth, id);
         return ns_nft_run(cmd, err);
 }
 
@@ -205,12 +221,17 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
         char veth[IFNAMSIZ], cmd[2048];
         vps_net_veth_name(cfg->id, veth);
-        (void)snprintf(cmd, sizeof(cmd),
-                       "delete element bridge vpsd_%s ports { \"%s\" }\n"
-                       "delete chain bridge vpsd_%s vps_%s\n",
-                       m->net.bridge, veth, m->net.bridge, cfg->id);
+        const char *b = m->net.bridge, *id = cfg->id;
+        /* One command at a time: a batch is all or nothing, and some of these may be absent
+         * (a VPS without network, or started by an older vpsd). */
+        static const char *const what[] = {"element", "element", "chain", "counter", "counter"};
+        static const char *const where[] = {"ports { \"", "rx { \"", "vps_", "tx_", "rx_"};
         vps_error e;
-        (void)ns_nft_run(cmd, &e); /* absent when the VPS had no network */
+        for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+                (void)snprintf(cmd, sizeof(cmd), "delete %s bridge vpsd_%s %s%s%s", what[i], b,
+                               where[i], i < 2 ? veth : id, i < 2 ? "\" }" : "");
+                (void)ns_nft_run(cmd, &e);
+        }
         cmd[0] = '\0';
         forward_elements(m, cfg, "delete", cmd, sizeof(cmd));
         if (cmd[0])
@@ -405,4 +426,39 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                 return 0;
         }
         return filter_set(m, vi, err);
+}
+
+/* {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}, ...} from the named counters
+ * of the bridge table: one query for all VPSes. */
+json_t *vps_net_counters(struct vps_manager *m)
+{
+        if (!m->net.ready)
+                return NULL;
+        char cmd[128];
+        (void)snprintf(cmd, sizeof(cmd), "list counters table bridge vpsd_%s", m->net.bridge);
+        _cleanup_free_ char *out = NULL;
+        vps_error e;
+        if (ns_nft_query(cmd, &out, &e) < 0)
+                return NULL;
+        _cleanup_json_ json_t *doc = json_loads(out, 0, NULL);
+        json_t *res = json_object(), *item;
+        size_t i;
+        json_array_foreach(json_object_get(doc, "nftables"), i, item)
+        {
+                json_t *c = json_object_get(item, "counter");
+                const char *name = json_string_value(json_object_get(c, "name"));
+                if (!res || !name || (strncmp(name, "rx_", 3) && strncmp(name, "tx_", 3)))
+                        continue;
+                json_t *o = json_object_get(res, name + 3);
+                if (!o) {
+                        o = json_object();
+                        json_object_set_new(res, name + 3, o);
+                }
+                char key[16];
+                (void)snprintf(key, sizeof(key), "%.2s_bytes", name);
+                json_object_set(o, key, json_object_get(c, "bytes"));
+                (void)snprintf(key, sizeof(key), "%.2s_packets", name);
+                json_object_set(o, key, json_object_get(c, "packets"));
+        }
+        return res;
 }

@@ -26,6 +26,20 @@ static void log_warning(struct vpsd *d, const char *id)
                 vpsd_log("VPS %s: warning: %s", id, d->m.warning);
 }
 
+/* rx_bytes, rx_packets, tx_bytes, tx_packets of one VPS object, from one counters query
+ * (null when the VPS has no running network). */
+static void add_traffic(json_t *obj, json_t *counters)
+{
+        static const char *const keys[] = {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"};
+        const char *id = json_string_value(json_object_get(obj, "id"));
+        json_t *c = id && json_is_object(counters) ? json_object_get(counters, id) : NULL;
+        bool up = !json_is_null(json_object_get(obj, "pid"));
+        for (size_t i = 0; i < 4; i++) {
+                json_t *v = up && c ? json_object_get(c, keys[i]) : NULL;
+                json_object_set_new(obj, keys[i], v ? json_incref(v) : json_null());
+        }
+}
+
 static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
 {
         return vps_inst_to_json(&d->m, vi);
@@ -42,6 +56,10 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                     unsigned int *status, json_t **ret, vps_error *err)
 {
         *ret = vps_manager_list_json(&d->m);
+        _cleanup_json_ json_t *counters = vps_net_counters(&d->m);
+        size_t i;
+        json_t *o;
+        json_array_foreach(*ret, i, o) add_traffic(o, counters);
         return 0;
 }
 
@@ -171,6 +189,8 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
         if (!vi)
                 return -err->code;
         *ret = ok_obj(d, vi);
+        _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m) : NULL;
+        add_traffic(*ret, counters);
         return 0;
 }
 

@@ -79,6 +79,17 @@ check "back on its own address it works again" in_vps 702 ping -c 1 -W 2 "$NETPF
 in_vps 702 ip link set eth0 address 02:00:00:00:00:99
 check "a changed MAC is dropped" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ping -c 1 -W 1 '$NETPFX.1' >/dev/null 2>&1"
 
+# Traffic counters: bytes to and from each VPS, in list -j and list -o.
+rx0=$(vpsctl list -j | jq '.[] | select(.id=="701") | .rx_bytes')
+tx0=$(vpsctl list -j | jq '.[] | select(.id=="701") | .tx_bytes')
+busybox ping -c 5 -s 1000 -i 0.1 -W 2 "$NETPFX.10" >/dev/null
+rx1=$(vpsctl list -j | jq '.[] | select(.id=="701") | .rx_bytes')
+tx1=$(vpsctl list -j | jq '.[] | select(.id=="701") | .tx_bytes')
+check "rx_bytes counts what the VPS received ($rx0 -> $rx1)" test "$rx1" -ge $((rx0 + 5000))
+check "tx_bytes counts what the VPS sent ($tx0 -> $tx1)" test "$tx1" -ge $((tx0 + 5000))
+expect_eq "a VPS without network has no counters" null "$(vpsctl list -j | jq '.[] | select(.id=="703") | .rx_bytes')"
+check "list -o shows them" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -o id,rx_bytes,tx_packets -H | grep -q '^701 '"
+
 # Live address changes.
 vpsctl set 701 --ipadd "$NETPFX.20" >/dev/null
 check "ipadd takes effect without a restart" ping1 "$NETPFX.20"
@@ -129,6 +140,7 @@ check "port forward gone after stop" sh -c "! nft list map ip vpsd_$BRIDGE forwa
 vpsctl destroy 702 --force >/dev/null
 check "veth gone after destroy" sh -c "! ip link show veth702.0 >/dev/null 2>&1"
 check "no port left in the map" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q veth"
+check "no traffic counters left" sh -c "! nft list counters table bridge vpsd_$BRIDGE | grep -q -e rx_70 -e tx_70"
 vpsctl start 701 >/dev/null
 check "restart brings the network back" ping1 "$NETPFX.20"
 check "and its port forward" sh -c "nft list map ip vpsd_$BRIDGE forwards | grep -q '18080 : $NETPFX.20 . 8080'"

@@ -51,3 +51,5 @@ int ns_route_default(unsigned int ifindex, const struct ns_addr *gw, vps_error *
 
 /* nftables (libnftables, no nft process): runs a batch of nft commands. */
 int ns_nft_run(const char *commands, vps_error *err);
+/* Runs one nft command and returns its JSON output (caller frees). */
+int ns_nft_query(const char *command, char **ret_json, vps_error *err);

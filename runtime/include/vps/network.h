@@ -13,6 +13,7 @@
 #include "vps/error.h"
 
 struct vps_inst;
+struct json_t;
 struct vps_manager;
 
 struct vps_netconf {
@@ -46,6 +47,9 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
                           struct vps_net_child *ret, vps_error *err);
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
 int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
+/* Traffic of every networked VPS: {"ID": {"rx_bytes", "rx_packets", "tx_bytes",
+ * "tx_packets"}}, or NULL when no VPS has been networked by this daemon. */
+struct json_t *vps_net_counters(struct vps_manager *m);
 /* Removes the VPS's filter rules (its veth goes away with its network namespace). */
 void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg);
 /* Checks a list of port forwards ("tcp:HOSTPORT:VPSPORT", "udp:..."), canonicalising them:
