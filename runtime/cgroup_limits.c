@@ -89,11 +89,9 @@ static void available(const struct vps_cgroups *cg, char *buf, size_t size)
                 (void)snprintf(buf, size, "%s", text);
 }
 
-int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limits *l, bool strict,
-                            char *warn, size_t warn_size, vps_error *err)
+static int check_with(const struct vps_cgroups *cg, const char *avail, const struct vps_limits *l,
+                      bool strict, char *warn, size_t warn_size, vps_error *err)
 {
-        char avail[256];
-        available(cg, avail, sizeof(avail));
         if (warn_size)
                 warn[0] = '\0';
         for (int k = 0; k < VPS_LIM_COUNT; k++) {
@@ -114,15 +112,24 @@ int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limit
         return 0;
 }
 
+int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limits *l, bool strict,
+                            char *warn, size_t warn_size, vps_error *err)
+{
+        char avail[256];
+        available(cg, avail, sizeof(avail));
+        return check_with(cg, avail, l, strict, warn, warn_size, err);
+}
+
 int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
                             const struct vps_limits *l, const struct vps_limits *old, bool strict,
                             char *warn, size_t warn_size, vps_error *err)
 {
-        int r = vps_cgroup_check_limits(cg, l, strict, warn, warn_size, err);
-        if (r < 0)
-                return r;
+        /* One read of the parent's controllers serves the check and the writes. */
         char avail[256];
         available(cg, avail, sizeof(avail));
+        int r = check_with(cg, avail, l, strict, warn, warn_size, err);
+        if (r < 0)
+                return r;
         const char *file[8], *ctl[8];
         char value[8][32];
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

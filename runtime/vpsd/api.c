@@ -38,11 +38,6 @@ struct MHD_Connection *vpsd_request_conn(struct request *req)
         return req->conn;
 }
 
-const char *vpsd_request_id(struct request *req)
-{
-        return req->id;
-}
-
 static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
 {
         char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -7,7 +7,6 @@
 
 #include "vps/manager.h"
 
-struct jansson_json;
 typedef struct json_t json_t;
 
 enum watch_kind { W_MHD, W_SIGNAL, W_PIDFD, W_CONSOLE, W_TIMER, W_CLIENT };
@@ -74,7 +73,6 @@ void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int statu
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);
 struct request *vpsd_request_next(struct request *req);
 void vpsd_request_set_next(struct request *req, struct request *next);
-const char *vpsd_request_id(struct request *req);
 struct MHD_Connection *vpsd_request_conn(struct request *req);
 
 /* handlers.c: route a complete request; either answers it (returns the response through

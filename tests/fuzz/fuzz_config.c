@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fuzz_text.h"
 
 static void check(int ok, const char *what)
 {
@@ -39,11 +40,9 @@ static void state_equal(const struct vps_state *a, const struct vps_state *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        char *text = malloc(size + 1);
+        char *text = fuzz_text(data, size);
         if (!text)
                 return 0;
-        memcpy(text, data, size);
-        text[size] = '\0';
 
         vps_error err = {0};
         struct vps_config c1, c2;
