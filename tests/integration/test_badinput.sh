@@ -5,7 +5,11 @@
 expect_error "missing daemon" "cannot connect to vpsd.*is vpsd running" vpsctl list
 start_vpsd
 make_running_vps 301
-snapshot() { (cd "$ROOT" && find . -path ./vpsd.log -prune -o -print | sort; ls "$CG_MOUNT$CG_PARENT") | md5sum; }
+# Everything vpsd owns; not its log, nor what the running guest writes into its own upper/.
+snapshot() {
+        (cd "$ROOT" && find . \( -path ./vpsd.log -o -path './vps/*/upper/*' -o -path './vps/*/work/*' \) -prune -o -print | sort
+                ls "$CG_MOUNT$CG_PARENT") | md5sum
+}
 before=$(snapshot)
 
 expect_error "unknown ID" "VPS 999 does not exist" vpsctl start 999
