@@ -96,8 +96,8 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                 warn[0] = '\0';
         for (int k = 0; k < VPS_LIM_COUNT; k++) {
                 const struct vps_limit_info *in = &vps_limit_info[k];
-                if (l->v[k] == VPS_LIMIT_NONE || has_word(avail, in->controller))
-                        continue;
+                if (!in->controller || l->v[k] == VPS_LIMIT_NONE || has_word(avail, in->controller))
+                        continue; /* quotas are checked by disk.c */
                 if (strict)
                         return vps_err(err, EOPNOTSUPP,
                                        "cannot enforce --%s: the %s controller is not available "

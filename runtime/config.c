@@ -98,6 +98,11 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
         if ((r = get_str(o, "searchdomain", c.searchdomain, sizeof(c.searchdomain), false, err)) <
             0)
                 return r;
+        json_t *pj = json_object_get(o, "projid");
+        if (pj && (!json_is_integer(pj) || json_integer_value(pj) < 0 ||
+                   json_integer_value(pj) > UINT32_MAX))
+                return vps_err(err, EBADMSG, "field 'projid' must be a project id");
+        c.projid = pj ? (uint32_t)json_integer_value(pj) : 0;
         json_t *ob = json_object_get(o, "onboot"), *bo = json_object_get(o, "bootorder");
         if ((ob && !json_is_boolean(ob)) ||
             (bo && (!json_is_integer(bo) || json_integer_value(bo) < -1000000 ||
@@ -143,6 +148,8 @@ char *vps_config_to_json(const struct vps_config *c)
         json_object_set_new(o, "forward", fw);
         json_object_set_new(o, "onboot", json_boolean(c->onboot));
         json_object_set_new(o, "bootorder", json_integer(c->bootorder));
+        if (c->projid)
+                json_object_set_new(o, "projid", json_integer(c->projid));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

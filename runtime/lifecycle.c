@@ -2,6 +2,7 @@
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "vps/console.h"
+#include "vps/disk.h"
 #include "vps/manager.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
@@ -206,6 +207,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "limits", vps_limits_to_json(&vi->cfg.limits));
+        vps_disk_usage_json(m, &vi->cfg, o);
         json_t *ns = json_array();
         for (unsigned int i = 0; ns && i < vi->cfg.n_ns; i++)
                 json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));

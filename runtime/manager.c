@@ -3,6 +3,7 @@
  * running), upper/ and work/ (the VPS's own data), lower/ and rootfs/ (mount points used only
  * inside the VPS's mount namespace), console.log. */
 #include "vps/cleanup.h"
+#include "vps/disk.h"
 #include "vps/manager.h"
 #include "vps/syscalls.h"
 
@@ -187,6 +188,7 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
                 return r;
         if ((r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
                 return r;
+        vps_disk_probe(m);
         return load_all(m, err);
 }
 
@@ -214,7 +216,7 @@ static uint32_t alloc_uid_base(const struct vps_manager *m)
         }
 }
 
-static int make_vps_dir(struct vps_manager *m, const char *tmp, const struct vps_config *cfg,
+static int make_vps_dir(struct vps_manager *m, const char *tmp, struct vps_config *cfg,
                         vps_error *err)
 {
         if (mkdirat(m->vps_fd, tmp, 0711) < 0)
@@ -237,7 +239,8 @@ static int make_vps_dir(struct vps_manager *m, const char *tmp, const struct vps
                     fchownat(dfd, dirs[i].name, cfg->uid_base, cfg->uid_base, 0) < 0)
                         return vps_err_sys(err, errno, "chown %s", dirs[i].name);
         }
-        return vps_config_save(dfd, cfg, err);
+        int r = vps_disk_setup(m, dfd, cfg, err);
+        return r < 0 ? r : vps_config_save(dfd, cfg, err);
 }
 
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
@@ -261,7 +264,8 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
                 return r;
         m->warning[0] = '\0';
         if ((r = vps_cgroup_check_limits(&m->cg, limits, !m->enforce_warn, m->warning,
-                                         sizeof(m->warning), err)) < 0)
+                                         sizeof(m->warning), err)) < 0 ||
+            (r = vps_disk_check(m, limits, err)) < 0)
                 return r;
         struct vps_config cfg = {.uid_base = alloc_uid_base(m),
                                  .uid_count = VPS_UID_COUNT,
@@ -287,6 +291,7 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         if (r < 0) {
                 (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
                 (void)vps_rm_rf_at(m->vps_fd, id, &ignored); /* only if the sync failed */
+                vps_disk_release(m, cfg.projid);
                 return vps_err_wrap(err, "creating VPS %s", id);
         }
         r = load_one(m, id, err);
@@ -306,6 +311,10 @@ int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *e
         if (renameat(m->vps_fd, vi->cfg.id, m->vps_fd, trash) < 0)
                 return vps_err_sys(err, errno, "destroying VPS %s", vi->cfg.id);
         (void)fsync(m->vps_fd);
+        uint32_t projid = vi->cfg.projid;
         remove_inst(m, vi);
-        return vps_rm_rf_at(m->vps_fd, trash, err);
+        int r = vps_rm_rf_at(m->vps_fd, trash, err);
+        if (r == 0)
+                vps_disk_release(m, projid);
+        return r;
 }

@@ -2,6 +2,7 @@
  * applied live to a running VPS, then saved to config.json; a refused change leaves the old
  * config. */
 #include "vps/cleanup.h"
+#include "vps/disk.h"
 #include "vps/guestfiles.h"
 #include "vps/manager.h"
 
@@ -106,13 +107,16 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
                                             sizeof(m->warning), err);
         if (r < 0)
                 return r;
-        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
-                /* Put the running VPS back to the limits that are saved. */
+        if ((r = vps_disk_check(m, &c.limits, err)) < 0 ||
+            (r = vps_disk_apply(m, vi->dir_fd, &c, &vi->cfg.limits, err)) < 0 ||
+            (r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
+                /* Put the VPS back to the limits that are saved. */
                 vps_error e;
                 char w[8];
                 if (vi->status == VPS_RUNNING)
                         (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
                                                       &c.limits, false, w, sizeof(w), &e);
+                vps_disk_restore(m, c.projid, &vi->cfg.limits);
                 return r;
         }
         vi->cfg = c;

@@ -41,8 +41,10 @@ enum {
                 {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
                 {"cpulimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPULIMIT},               \
                 {"cpuunits", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUUNITS},               \
+                {"numproc", required_argument, NULL, OPT_LIMIT + VPS_LIM_NUMPROC},                 \
+                {"diskspace", required_argument, NULL, OPT_LIMIT + VPS_LIM_DISKSPACE},             \
         {                                                                                          \
-                "numproc", required_argument, NULL, OPT_LIMIT + VPS_LIM_NUMPROC                    \
+                "diskinodes", required_argument, NULL, OPT_LIMIT + VPS_LIM_DISKINODES              \
         }
 
 #define SETTING_HELP                                                                               \
@@ -57,7 +59,10 @@ enum {
         "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
         "  --cpulimit PCT     at most PCT percent of one CPU (cpu.max; 200 = two CPUs)\n"          \
         "  --cpuunits N       CPU weight from 1 to 10000 (cpu.weight, default 100)\n"              \
-        "  --numproc N        at most N processes and threads (pids.max)\n"
+        "  --numproc N        at most N processes and threads (pids.max)\n"                        \
+        "  --diskspace S[:H]  disk space of the VPS's own files, soft S and hard H (default S);\n" \
+        "                     a project quota on the storage root, shown by df inside\n"           \
+        "  --diskinodes N[:H] files and directories the VPS may own, soft N and hard H\n"
 
 struct lifecycle_opts {
         const char *id;
@@ -180,7 +185,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
 static const char create_usage[] =
         "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
+        "                     [--cpuunits N] [--numproc N] [--diskspace SIZE[:HARD]]\n"
+        "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
         "                     [--onboot yes|no] [--bootorder N]\n"
         "\n"
@@ -219,8 +225,10 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
         if (!body || (o.boot && json_object_update(body, o.boot) < 0))
                 return vpsctl_fail("cannot encode the request");
-        if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, NULL, &err, "/v1/vps") < 0)
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, &answer, &err, "/v1/vps") < 0)
                 return vpsctl_fail_err(&err);
+        vpsctl_print_warning(answer);
         printf("VPS %s created from %s\n", o.id, o.ostemplate);
         return 0;
 }
@@ -240,8 +248,11 @@ int cmd_start(struct vpsctl *v, int argc, char **argv)
         int r = vpsctl_parse_id_only(v, argc, argv, start_usage, &id);
         if (r != CMD_CONTINUE)
                 return r;
-        if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, NULL, &err, "/v1/vps/%s/start", id) < 0)
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &answer, &err, "/v1/vps/%s/start", id) <
+            0)
                 return vpsctl_fail_err(&err);
+        vpsctl_print_warning(answer);
         printf("VPS %s started\n", id);
         return 0;
 }
@@ -340,7 +351,8 @@ int cmd_status(struct vpsctl *v, int argc, char **argv)
 static const char set_usage[] =
         "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--numproc N] [--nameserver ADDR]...\n"
+        "                     [--cpuunits N] [--numproc N] [--diskspace SIZE[:HARD]]\n"
+        "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
         "                     [--onboot yes|no] [--bootorder N]\n"
         "\n"
@@ -381,8 +393,10 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                           o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
         if (!body || (o.boot && json_object_update(body, o.boot) < 0))
                 return vpsctl_fail("cannot encode the request");
-        if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, NULL, &err, "/v1/vps/%s", o.id) < 0)
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &answer, &err, "/v1/vps/%s", o.id) < 0)
                 return vpsctl_fail_err(&err);
+        vpsctl_print_warning(answer);
         printf("VPS %s saved\n", o.id);
         return 0;
 }

@@ -11,8 +11,9 @@
 static const char stats_usage[] =
         "Usage: vpsctl stats ID [-j]\n"
         "\n"
-        "Show what the running VPS ID uses (memory, swap, CPU time, processes, I/O) against\n"
-        "its limits, and how often it hit them (memory.events, pids.events, cpu.stat).\n"
+        "Show what the running VPS ID uses (memory, swap, CPU time, processes, I/O, disk space\n"
+        "and inodes) against its limits, and how often it hit them (memory.events,\n"
+        "pids.events, cpu.stat).\n"
         "A figure the host cannot measure (no cgroup controller) shows as '-'.\n"
         "\n"
         "Options:\n"
@@ -75,5 +76,10 @@ int cmd_stats(struct vpsctl *v, int argc, char **argv)
         line("hit memory.max", at(s, "events", "memory_max"), " times");
         line("oom kills", at(s, "events", "oom_kill"), "");
         line("hit pids.max", at(s, "events", "pids_max"), " times");
+        line("disk used", at(s, "diskspace", "used"), " bytes");
+        line("disk soft limit", at(s, "diskspace", "soft"), " bytes");
+        line("disk hard limit", at(s, "diskspace", "hard"), " bytes");
+        line("inodes used", at(s, "diskinodes", "used"), "");
+        line("inodes limit", at(s, "diskinodes", "hard"), "");
         return 0;
 }

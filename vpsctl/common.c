@@ -37,6 +37,13 @@ int vpsctl_fail_err(const vps_error *err)
         return vpsctl_fail("%s", err->msg[0] ? err->msg : strerror(err->code ? err->code : EIO));
 }
 
+void vpsctl_print_warning(const json_t *answer)
+{
+        const char *w = json_string_value(json_object_get(answer, "warning"));
+        if (w)
+                fprintf(stderr, "vpsctl: warning: %s\n", w);
+}
+
 int vpsctl_usage_error(const struct vpsctl *v, const char *fmt, ...)
 {
         va_list ap;

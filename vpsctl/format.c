@@ -10,8 +10,9 @@
 #include "vps/cleanup.h"
 
 char *const format_vps_fields[] = {
-        "id",     "status",   "hostname",  "ip",   "ostemplate", "pid",        "pid_starttime",
-        "cgroup", "uid_base", "uid_count", "root", "created_at", "started_at", NULL,
+        "id",         "status",   "hostname",  "ip",   "ostemplate", "pid",        "pid_starttime",
+        "cgroup",     "uid_base", "uid_count", "root", "created_at", "started_at", "diskspace",
+        "diskinodes", NULL,
 };
 
 char *const format_vps_default_fields[] = {
@@ -83,6 +84,20 @@ static char *cell_of_array(const json_t *array)
         return TAKE_PTR(text);
 }
 
+static char *usage_cell(const json_t *v)
+{
+        const json_t *used = json_object_get(v, "used"), *hard = json_object_get(v, "hard");
+        char *s = NULL;
+        if (!json_is_integer(used))
+                return strdup("-");
+        if (json_is_integer(hard))
+                return asprintf(&s, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+                                json_integer_value(used), json_integer_value(hard)) < 0
+                               ? NULL
+                               : s;
+        return asprintf(&s, "%" JSON_INTEGER_FORMAT "/-", json_integer_value(used)) < 0 ? NULL : s;
+}
+
 static char *cell_raw(const json_t *v)
 {
         char *s = NULL;
@@ -101,6 +116,8 @@ static char *cell_raw(const json_t *v)
         case JSON_ARRAY:
                 return cell_of_array(v);
         case JSON_OBJECT:
+                if (json_object_get(v, "used")) /* a usage: USED/HARD */
+                        return usage_cell(v);
                 return json_dumps(v, JSON_COMPACT);
         case JSON_NULL:
         default:

@@ -80,6 +80,8 @@ int vpsctl_print_json(const json_t *j);
 
 /* Sends a request and returns the reply: a thin wrapper over client_request() that uses
  * the context's socket and builds the path from a format. */
+/* Prints the "warning" of a daemon's answer, if any, to stderr. */
+void vpsctl_print_warning(const json_t *answer);
 int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, long timeout_s,
                    json_t **ret, vps_error *err, const char *path_fmt, ...)
         __attribute__((format(printf, 7, 8)));

@@ -1,5 +1,6 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
 #include "vps/cleanup.h"
+#include "vps/disk.h"
 #include "vps/stats.h"
 #include "vpsd.h"
 
@@ -20,10 +21,15 @@ struct route {
                   unsigned int *status, json_t **ret, vps_error *err);
 };
 
-static void log_warning(struct vpsd *d, const char *id)
+/* An operation that went ahead with a warning (a limit not enforced...): logged, and told to
+ * the client in the answer's "warning". */
+static void report_warning(struct vpsd *d, const char *id, json_t *answer)
 {
-        if (d->m.warning[0])
-                vpsd_log("VPS %s: warning: %s", id, d->m.warning);
+        if (!d->m.warning[0])
+                return;
+        vpsd_log("VPS %s: warning: %s", id, d->m.warning);
+        if (answer)
+                json_object_set_new(answer, "warning", json_string(d->m.warning));
 }
 
 /* rx_bytes, rx_packets, tx_bytes, tx_packets of one VPS object, from one counters query
@@ -176,9 +182,9 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         if (r < 0)
                 return r;
         vpsd_log("VPS %s created from %s", id, tpl);
-        log_warning(d, id);
         *status = 201;
         *ret = ok_obj(d, vi);
+        report_warning(d, id, *ret);
         return 0;
 }
 
@@ -274,10 +280,9 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = patch_ips(d, vi, body, ips, &n_ip, &ips_changed, err);
         if (r == 0)
                 r = apply_dns(d, vi, body, err);
-        if (r == 0 && jl)
-                r = vps_manager_set_limits(&d->m, vi, jl, err);
-        if (r == 0 && jl)
-                log_warning(d, id);
+        char warning[sizeof(d->m.warning)] = "";
+        if (r == 0 && jl && (r = vps_manager_set_limits(&d->m, vi, jl, err)) == 0)
+                memcpy(warning, d->m.warning, sizeof(warning));
         if (r == 0 && ips_changed)
                 r = vps_manager_set_ips(&d->m, vi, ips, n_ip, err);
         if (r == 0)
@@ -289,6 +294,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if (r < 0)
                 return r;
         *ret = ok_obj(d, vi);
+        memcpy(d->m.warning, warning, sizeof(warning));
+        report_warning(d, id, *ret);
         return 0;
 }
 
@@ -305,6 +312,7 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 return vps_err(err, ENOMEM, "out of memory");
         json_object_set_new(s, "id", json_string(id));
         json_object_set_new(s, "limits", vps_limits_to_json(&vi->cfg.limits));
+        vps_disk_usage_json(&d->m, &vi->cfg, s);
         *ret = s;
         return 0;
 }
@@ -321,8 +329,8 @@ static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if ((r = vpsd_watch_vps(d, vi, err)) < 0)
                 return r;
         vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
-        log_warning(d, id);
         *ret = ok_obj(d, vi);
+        report_warning(d, id, *ret);
         return 0;
 }
 

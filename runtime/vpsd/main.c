@@ -1,6 +1,7 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "vps/cleanup.h"
+#include "vps/daemonconf.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -38,9 +39,13 @@ void vpsd_log(const char *fmt, ...)
 static void usage(FILE *f)
 {
         fprintf(f,
-                "Usage: vpsd [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
-                "            [--bridge NAME] [--subnet CIDR] [--daemon]\n"
+                "Usage: vpsd [--config FILE] [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
+                "            [--bridge NAME] [--subnet CIDR] [--enforce-limits strict|warn]\n"
+                "            [--daemon]\n"
                 "\n"
+                "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
+                "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
+                "                           subnet, enforce_limits; options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -179,6 +184,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 running += d.m.v[i]->status != VPS_STOPPED;
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
+        if (d.m.quota_ok)
+                vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
+        else
+                vpsd_log("disk quotas: not available on %s: %s", root, d.m.quota_why);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
         for (size_t i = 0; i < d.m.n; i++)
@@ -192,8 +201,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
 int main(int argc, char **argv)
 {
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
-        const char *bridge = VPS_DEFAULT_BRIDGE, *subnet = VPS_DEFAULT_SUBNET;
-        bool enforce_warn = false;
+        const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");
+        int enforce_warn = -1;
         bool daemon = false;
         static const struct option opts[] = {
                 {"root", required_argument, NULL, 'r'},
@@ -203,12 +212,13 @@ int main(int argc, char **argv)
                 {"bridge", required_argument, NULL, 'b'},
                 {"subnet", required_argument, NULL, 'n'},
                 {"enforce-limits", required_argument, NULL, 'e'},
+                {"config", required_argument, NULL, 'C'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:hV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -238,6 +248,9 @@ int main(int argc, char **argv)
                         }
                         enforce_warn = strcmp(optarg, "warn") == 0;
                         break;
+                case 'C':
+                        conf_path = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -258,12 +271,27 @@ int main(int argc, char **argv)
                 fprintf(stderr, "vpsd: must run as root\n");
                 return 1;
         }
-        struct vps_netconf net;
         vps_error err;
+        struct vps_daemon_conf conf;
+        vps_daemon_conf_init(&conf);
+        bool explicit_conf = conf_path && *conf_path;
+        if (vps_daemon_conf_load(&conf, explicit_conf ? conf_path : VPS_DEFAULT_CONF, explicit_conf,
+                                 &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
+        /* The command line and the environment win over the file, the file over defaults. */
+        root = root && *root ? root : conf.root[0] ? conf.root : DEFAULT_ROOT;
+        sock = sock && *sock ? sock : conf.socket[0] ? conf.socket : DEFAULT_SOCKET;
+        cg = cg ? cg : conf.cgroup_parent[0] ? conf.cgroup_parent : NULL;
+        bridge = bridge ? bridge : conf.bridge[0] ? conf.bridge : VPS_DEFAULT_BRIDGE;
+        subnet = subnet ? subnet : conf.subnet[0] ? conf.subnet : VPS_DEFAULT_SUBNET;
+        if (enforce_warn < 0)
+                enforce_warn = conf.enforce_warn > 0;
+        struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }
-        return run(root && *root ? root : DEFAULT_ROOT, sock && *sock ? sock : DEFAULT_SOCKET, cg,
-                   &net, enforce_warn, daemon);
+        return run(root, sock, cg, &net, enforce_warn > 0, daemon);
 }

@@ -63,6 +63,9 @@ cleanup() {
         if [ "$rc" != 0 ] && [ -f "$ROOT/vpsd.log" ]; then
                 echo "--- vpsd.log"; tail -n 30 "$ROOT/vpsd.log"
         fi
+        # Filesystems the test mounted (a storage root on a loop image): lazily, as VPS mount
+        # namespaces may still hold them; the loop device goes with the last reference.
+        for mnt in ${TEST_MOUNTS:-}; do umount -l "$mnt" 2>/dev/null || true; done
         # The bridge and nftables tables vpsd made for this test's subnet.
         nft delete table ip "vpsd_$BRIDGE" 2>/dev/null || true
         nft delete table bridge "vpsd_$BRIDGE" 2>/dev/null || true

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/fs.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/swap.h>
@@ -100,6 +102,33 @@ static void cgroup_v1(void)
         umount("/tmp/cg1");
 }
 
+/* The VPS's files are charged to its disk quota project: moving out of it (another project
+ * id, or dropping the inherit flag) must fail, and the id must be unchanged afterwards. */
+static void quota_project(void)
+{
+        int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct fsxattr fa, now;
+        if (fd < 0 || ioctl(fd, FS_IOC_FSGETXATTR, &fa) < 0) {
+                report("change the disk quota project", 0, errno);
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        struct fsxattr want = fa;
+        want.fsx_projid = fa.fsx_projid ? 0 : 1;
+        want.fsx_xflags &= ~(unsigned int)FS_XFLAG_PROJINHERIT;
+        int r = ioctl(fd, FS_IOC_FSSETXATTR, &want), e = errno;
+        if (ioctl(fd, FS_IOC_FSGETXATTR, &now) == 0 && now.fsx_projid != fa.fsx_projid) {
+                printf("change the disk quota project: ALLOWED (%u -> %u)\n", fa.fsx_projid,
+                       now.fsx_projid);
+                allowed++;
+        } else {
+                report("change the disk quota project", r == 0 && want.fsx_xflags != fa.fsx_xflags,
+                       e);
+        }
+        close(fd);
+}
+
 int main(void)
 {
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -127,6 +156,7 @@ int main(void)
         report("mknod of a block device", mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0)) == 0,
                errno);
         cgroup_v1();
+        quota_project();
         write_file("write core_pattern", "/proc/sys/kernel/core_pattern", "|/tmp/x");
         write_file("write kernel.modprobe", "/proc/sys/kernel/modprobe", "/tmp/x");
         write_file("write a /sys knob", "/sys/kernel/mm/transparent_hugepage/enabled", "never");

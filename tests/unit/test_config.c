@@ -27,7 +27,10 @@ static const struct vps_config sample_cfg = {
         .uid_base = 100000,
         .uid_count = 65536,
         .created_at = 1700000000,
-        .limits = {{1073741824ULL, 0, 2, 150, 500, 100}},
+        .projid = 100007,
+        .limits = {.v = {1073741824ULL, 0, 2, 150, 500, 100, 10ULL << 30, 5000},
+                   .soft = {VPS_LIMIT_NONE, VPS_LIMIT_NONE, VPS_LIMIT_NONE, VPS_LIMIT_NONE,
+                            VPS_LIMIT_NONE, VPS_LIMIT_NONE, 9ULL << 30, 4000}},
         .n_ip = 2,
         .ip = {"10.88.0.5", "10.88.0.6"},
         .n_ns = 1,
@@ -47,6 +50,7 @@ static void assert_cfg_equal(const struct vps_config *a, const struct vps_config
         assert_int_equal(a->uid_base, b->uid_base);
         assert_int_equal(a->uid_count, b->uid_count);
         assert_int_equal(a->created_at, b->created_at);
+        assert_int_equal(a->projid, b->projid);
         /* Every field must survive the round trip: a field written but not read back is lost
          * at the next start of vpsd. */
         assert_memory_equal(&a->limits, &b->limits, sizeof(a->limits));

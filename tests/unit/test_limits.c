@@ -58,6 +58,61 @@ static void test_update_and_json(void **state)
         assert_memory_equal(&before, &l, sizeof(l));
 }
 
+/* --diskspace SOFT[:HARD], vzctl's barrier:limit. */
+static void test_pairs(void **state)
+{
+        vps_error err = {0};
+        uint64_t s = 0, h = 0;
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "10G", &s, &h, &err), 0);
+        assert_true(s == 10ULL << 30 && h == 10ULL << 30);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "10G:11G", &s, &h, &err), 0);
+        assert_true(s == 10ULL << 30 && h == 11ULL << 30);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKINODES, "unlimited:5000", &s, &h, &err),
+                         0);
+        assert_true(s == VPS_LIMIT_NONE && h == 5000);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "unlimited", &s, &h, &err), 0);
+        assert_true(s == VPS_LIMIT_NONE && h == VPS_LIMIT_NONE);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "2G:1G", &s, &h, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "soft limit 2G is above the hard limit 1G"));
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "1G:unlimited", &s, &h, &err),
+                         -EINVAL);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "1G:", &s, &h, &err), -EINVAL);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, ":1G", &s, &h, &err), -EINVAL);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "1G:2G:3G", &s, &h, &err),
+                         -EINVAL);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKSPACE, "1K", &s, &h, &err), -ERANGE);
+        assert_int_equal(vps_limit_parse_pair(VPS_LIM_DISKINODES, "99", &s, &h, &err), -ERANGE);
+
+        /* JSON both ways: a string pair, an object, and back through config JSON. */
+        struct vps_limits l;
+        vps_limits_init(&l);
+        assert_false(vps_limits_have_disk(&l));
+        json_t *ch = json_pack("{s:s, s:{s:i, s:s}}", "diskspace", "1G:2G", "diskinodes", "soft",
+                               1000, "hard", "2000");
+        assert_int_equal(vps_limits_update(&l, ch, &err), 0);
+        json_decref(ch);
+        assert_true(vps_limits_have_disk(&l));
+        assert_true(l.soft[VPS_LIM_DISKSPACE] == 1ULL << 30 &&
+                    l.v[VPS_LIM_DISKSPACE] == 2ULL << 30);
+        assert_true(l.soft[VPS_LIM_DISKINODES] == 1000 && l.v[VPS_LIM_DISKINODES] == 2000);
+        json_t *j = vps_limits_to_json(&l);
+        assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(j, "diskspace"), "hard")),
+                2LL << 30);
+        struct vps_limits back;
+        assert_int_equal(vps_limits_from_json(&back, j, &err), 0);
+        assert_memory_equal(&back, &l, sizeof(l));
+        json_decref(j);
+        /* Disk limits are not cgroup files. */
+        const char *f[8], *c[8];
+        char v[8][32];
+        assert_int_equal(vps_limits_files(&l, NULL, 4, f, v, c), 0);
+        /* A config with a bare number where a pair belongs is refused. */
+        j = json_pack("{s:i}", "diskspace", 5);
+        assert_int_equal(vps_limits_from_json(&back, j, &err), -EBADMSG);
+        json_decref(j);
+}
+
 static const char *value_of(const struct vps_limits *l, const struct vps_limits *old,
                             unsigned int ncpu, const char *file, char out[32])
 {
@@ -106,6 +161,7 @@ int main(void)
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_update_and_json),
                 cmocka_unit_test(test_files),
+                cmocka_unit_test(test_pairs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

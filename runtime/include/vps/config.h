@@ -21,6 +21,7 @@ struct vps_config {
         char hostname[VPS_HOSTNAME_MAX + 1];
         uint32_t uid_base; /* first host uid and gid of the VPS's range */
         uint32_t uid_count;
+        uint32_t projid; /* disk quota project of upper/ and work/, 0: none */
         int64_t created_at;
         struct vps_limits limits;
         unsigned int n_ip; /* addresses of the VPS, without prefix ("10.88.0.5") */

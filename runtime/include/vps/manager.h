@@ -30,8 +30,11 @@ struct vps_manager {
         int root_fd, vps_fd, tpl_fd, lock_fd;
         struct vps_cgroups cg;
         struct vps_netconf net;
-        bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
-        char warning[512]; /* set by an operation that went ahead with a warning */
+        bool enforce_warn;   /* run with limits the host cannot enforce, with a warning */
+        char warning[512];   /* set by an operation that went ahead with a warning */
+        bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
+        char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
+        char quota_why[400]; /* what to change when not */
         struct vps_inst **v;
         size_t n, cap;
 };

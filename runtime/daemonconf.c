@@ -1,0 +1,102 @@
+/* libvps: vpsd.conf, "key = value" lines with # comments. */
+#include "vps/cleanup.h"
+#include "vps/daemonconf.h"
+#include "vps/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+void vps_daemon_conf_init(struct vps_daemon_conf *c)
+{
+        memset(c, 0, sizeof(*c));
+        c->enforce_warn = -1;
+}
+
+static char *trim(char *s)
+{
+        while (*s == ' ' || *s == '\t')
+                s++;
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+                s[--n] = '\0';
+        return s;
+}
+
+static int set(struct vps_daemon_conf *c, const char *where, const char *key, const char *value,
+               vps_error *err)
+{
+        static const struct {
+                const char *key;
+                size_t off, size;
+        } strs[] = {
+                {"root", offsetof(struct vps_daemon_conf, root), sizeof(c->root)},
+                {"socket", offsetof(struct vps_daemon_conf, socket), sizeof(c->socket)},
+                {"cgroup_parent", offsetof(struct vps_daemon_conf, cgroup_parent),
+                 sizeof(c->cgroup_parent)},
+                {"bridge", offsetof(struct vps_daemon_conf, bridge), sizeof(c->bridge)},
+                {"subnet", offsetof(struct vps_daemon_conf, subnet), sizeof(c->subnet)},
+        };
+        if (strcmp(key, "enforce_limits") == 0) {
+                if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
+                        return vps_err(err, EINVAL,
+                                       "%s: enforce_limits takes strict or warn, not '%.40s'",
+                                       where, value);
+                c->enforce_warn = strcmp(value, "warn") == 0;
+                return 0;
+        }
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+                if (strcmp(key, strs[i].key) != 0)
+                        continue;
+                if (!*value || strlen(value) >= strs[i].size)
+                        return vps_err(err, EINVAL, "%s: %s: %s value", where, key,
+                                       *value ? "too long a" : "an empty");
+                memcpy((char *)c + strs[i].off, value, strlen(value) + 1);
+                return 0;
+        }
+        return vps_err(err, EINVAL,
+                       "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
+                       "subnet, enforce_limits)",
+                       where, key);
+}
+
+int vps_daemon_conf_parse(struct vps_daemon_conf *c, const char *name, const char *text,
+                          vps_error *err)
+{
+        _cleanup_free_ char *copy = strdup(text);
+        if (!copy)
+                return vps_err(err, ENOMEM, "out of memory");
+        struct vps_daemon_conf n = *c;
+        unsigned int lineno = 0;
+        for (char *p = copy, *line; (line = strsep(&p, "\n"));) {
+                lineno++;
+                char *l = trim(line);
+                if (!*l || *l == '#')
+                        continue;
+                char where[300];
+                (void)snprintf(where, sizeof(where), "%.280s:%u", name, lineno);
+                char *eq = strchr(l, '=');
+                if (!eq)
+                        return vps_err(err, EINVAL, "%s: expected 'key = value'", where);
+                *eq = '\0';
+                int r = set(&n, where, trim(l), trim(eq + 1), err);
+                if (r < 0)
+                        return r;
+        }
+        *c = n;
+        return 0;
+}
+
+int vps_daemon_conf_load(struct vps_daemon_conf *c, const char *path, bool must_exist,
+                         vps_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = vps_read_file_at(AT_FDCWD, path, &text, NULL, err);
+        if (r == -ENOENT && !must_exist)
+                return 0;
+        if (r < 0)
+                return r;
+        return vps_daemon_conf_parse(c, path, text, err);
+}

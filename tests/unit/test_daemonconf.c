@@ -1,0 +1,86 @@
+/* Unit tests: vpsd.conf parsing (daemonconf.h). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vps/daemonconf.h"
+
+static void test_parse_all(void **state)
+{
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        const char *text = "# vpsd settings\n"
+                           "\n"
+                           "root = /srv/vps\n"
+                           "socket=/run/vps/other.sock\n"
+                           "  cgroup_parent =  /vps.slice/vps  \n"
+                           "bridge = vpsbr1\r\n"
+                           "subnet = 10.99.0.0/16\n"
+                           "enforce_limits = warn\n";
+        assert_int_equal(vps_daemon_conf_parse(&c, "vpsd.conf", text, &err), 0);
+        assert_string_equal(c.root, "/srv/vps");
+        assert_string_equal(c.socket, "/run/vps/other.sock");
+        assert_string_equal(c.cgroup_parent, "/vps.slice/vps");
+        assert_string_equal(c.bridge, "vpsbr1");
+        assert_string_equal(c.subnet, "10.99.0.0/16");
+        assert_int_equal(c.enforce_warn, 1);
+        assert_int_equal(vps_daemon_conf_parse(&c, "x", "enforce_limits = strict\n", &err), 0);
+        assert_int_equal(c.enforce_warn, 0);
+}
+
+static void test_defaults_untouched(void **state)
+{
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        assert_int_equal(vps_daemon_conf_parse(&c, "x", "# nothing\n", &err), 0);
+        assert_string_equal(c.root, "");
+        assert_int_equal(c.enforce_warn, -1);
+}
+
+static void test_errors(void **state)
+{
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        /* All or nothing: a bad line leaves c as it was, and names the file and the line. */
+        assert_int_equal(
+                vps_daemon_conf_parse(&c, "/etc/vps/vpsd.conf", "root = /a\nbogus = 1\n", &err),
+                -EINVAL);
+        assert_non_null(strstr(err.msg, "/etc/vps/vpsd.conf:2: unknown setting 'bogus'"));
+        assert_string_equal(c.root, "");
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "root /a\n", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "f:1: expected 'key = value'"));
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "enforce_limits = maybe\n", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "strict or warn"));
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "bridge = \n", &err), -EINVAL);
+        assert_int_equal(
+                vps_daemon_conf_parse(&c, "f", "bridge = waytoolongforabridgename\n", &err),
+                -EINVAL);
+}
+
+static void test_load_missing(void **state)
+{
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        assert_int_equal(vps_daemon_conf_load(&c, "/nonexistent/vpsd.conf", false, &err), 0);
+        assert_int_equal(vps_daemon_conf_load(&c, "/nonexistent/vpsd.conf", true, &err), -ENOENT);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_all),
+                cmocka_unit_test(test_defaults_untouched),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_load_missing),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
