@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -184,6 +185,22 @@ static void relay(int master)
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 }
 
+/* The leaf under the VPS cgroup that exec'd processes are born in: once the guest's init
+ * enables controllers in the VPS cgroup's subtree_control, that cgroup may hold no processes
+ * itself ("no internal processes"). No leading dot: vps_cgroup_remove() skips those. */
+static int exec_cgroup(const char *vps_cgroup, vps_error *err)
+{
+        _cleanup_close_ int top = open(vps_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (top < 0)
+                return vps_err_sys(err, errno, "opening cgroup %s", vps_cgroup);
+        if (mkdirat(top, "vpsd-exec", 0755) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "creating cgroup %s/vpsd-exec", vps_cgroup);
+        int fd = openat(top, "vpsd-exec", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening cgroup %s/vpsd-exec", vps_cgroup);
+        return fd;
+}
+
 int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_opts *o,
                    int *ret_status, vps_error *err)
 {
@@ -206,8 +223,8 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
         /* Born in the VPS cgroup (CLONE_INTO_CGROUP): moving an existing process with a write
          * to cgroup.procs can block for milliseconds. */
         _cleanup_close_ int cg = -1;
-        if (t->cgroup && (cg = open(t->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-                return vps_err_sys(err, errno, "opening cgroup %s", t->cgroup);
+        if (t->cgroup && (cg = exec_cgroup(t->cgroup, err)) < 0)
+                return cg;
         struct clone_args args = {.flags = cg >= 0 ? CLONE_INTO_CGROUP : 0,
                                   .exit_signal = SIGCHLD,
                                   .cgroup = (uint64_t)(cg >= 0 ? cg : 0)};

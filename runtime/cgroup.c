@@ -121,8 +121,17 @@ bool vps_cgroup_populated(const char *path)
         return read_events_populated(path) == 1;
 }
 
-int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, char *ret_path, size_t size,
-                      int *ret_fd, vps_error *err)
+/* What a delegated cgroup hands to its owner (the list of /sys/kernel/cgroup/delegate): the
+ * directory and these files. Limit files stay host root's, so a VPS cannot raise its own. */
+static const char *const delegated[] = {".",
+                                        "cgroup.procs",
+                                        "cgroup.threads",
+                                        "cgroup.subtree_control",
+                                        "memory.oom.group",
+                                        "memory.reclaim"};
+
+int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
+                      size_t size, int *ret_fd, vps_error *err)
 {
         if (snprintf(ret_path, size, "%s/%s", cg->parent, id) >= (int)size)
                 return vps_err(err, ENAMETOOLONG, "cgroup path too long");
@@ -133,10 +142,15 @@ int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, char *ret_pa
                 if (vps_cgroup_populated(ret_path))
                         return vps_err(err, EBUSY, "cgroup %s still has processes", ret_path);
         }
-        int fd = open(ret_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = open(ret_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return vps_err_sys(err, errno, "opening cgroup %s", ret_path);
-        *ret_fd = fd;
+        /* The guest's init (systemd) runs its services in cgroups of its own below this one. */
+        for (size_t i = 0; i < sizeof(delegated) / sizeof(delegated[0]); i++)
+                if (fchownat(fd, delegated[i], owner, owner, 0) < 0 && errno != ENOENT)
+                        return vps_err_sys(err, errno, "delegating %s of cgroup %s", delegated[i],
+                                           ret_path);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 

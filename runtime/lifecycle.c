@@ -62,7 +62,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         struct vps_state st = {0};
         _cleanup_close_ int cg_fd = -1;
-        r = vps_cgroup_create(&m->cg, vi->cfg.id, st.cgroup, sizeof(st.cgroup), &cg_fd, err);
+        r = vps_cgroup_create(&m->cg, vi->cfg.id, vi->cfg.uid_base, st.cgroup, sizeof(st.cgroup),
+                              &cg_fd, err);
         if (r < 0)
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         _cleanup_close_ int master = -1, slave = -1;
@@ -118,6 +119,9 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         vi->st = st;
         vi->pidfd = res.pidfd;
         vi->console_fd = TAKE_FD(master);
+        /* A slave kept open: when the guest closes its last /dev/console (systemd does, early
+         * in boot) the master would read EIO for good. */
+        vi->console_hold = TAKE_FD(slave);
         vi->is_child = true;
         vi->status = VPS_RUNNING;
         return 0;
@@ -172,6 +176,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         int r2 = vps_state_remove(vi->dir_fd, r < 0 ? &e : err);
         vps_closep(&vi->pidfd);
         vps_closep(&vi->console_fd);
+        vps_closep(&vi->console_hold);
         memset(&vi->st, 0, sizeof(vi->st));
         vi->status = VPS_STOPPED;
         vi->is_child = false;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,8 +36,10 @@ static const struct mount_entry mount_table[] = {
         {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
         {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
          "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-        {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
-        {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"},
+        /* Sized like systemd-nspawn's (percent of host RAM; the memory cgroup caps them too),
+         * so df does not show half the host's memory in every VPS. */
+        {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=10%,nr_inodes=1m"},
+        {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=10%,nr_inodes=800k"},
 };
 
 /* Kernel interfaces a VPS has no business with: files get /dev/null bound over them,
@@ -222,6 +225,58 @@ static int clone_console(int console_fd, vps_error *err)
         return clone_file(AT_FDCWD, pts, err);
 }
 
+/* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
+ * reboot of the VPS must look like one. Written to a file in the guest's /dev (a tmpfs of
+ * this start), bound read-only over /proc/sys/kernel/random/boot_id, then unlinked. */
+static int own_boot_id(int root_fd, vps_error *err)
+{
+        unsigned char u[16];
+        if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
+                return vps_err_sys(err, errno, "getrandom");
+        u[6] = (u[6] & 0x0f) | 0x40; /* UUID version 4 */
+        u[8] = (u[8] & 0x3f) | 0x80;
+        char text[40];
+        int n = snprintf(text, sizeof(text),
+                         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
+                         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+                         u[12], u[13], u[14], u[15]);
+        static const char file[] = "/dev/.vpsd-boot-id";
+        {
+                _cleanup_close_ int f =
+                        vps_open_in_root(root_fd, file, O_WRONLY | O_CREAT | O_EXCL, 0444, err);
+                if (f < 0)
+                        return f;
+                if (write(f, text, (size_t)n) != n)
+                        return vps_err_sys(err, errno, "writing the boot id");
+        }
+        _cleanup_close_ int src = vps_open_in_root(root_fd, file, O_PATH, 0, err);
+        if (src < 0)
+                return src;
+        _cleanup_close_ int dst =
+                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
+        if (dst < 0)
+                return dst;
+        char from[64], to[64];
+        (void)snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
+        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
+        if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+                return vps_err_sys(err, errno, "binding the boot id");
+        _cleanup_close_ int top =
+                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
+        if (top < 0)
+                return top;
+        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", top);
+        if (mount(NULL, to, NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return vps_err_sys(err, errno, "making the boot id read-only");
+        _cleanup_close_ int dev = vps_open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY, 0, err);
+        if (dev < 0)
+                return dev;
+        if (unlinkat(dev, file + 5, 0) < 0)
+                return vps_err_sys(err, errno, "removing %s", file);
+        return 0;
+}
+
 static void close_all(int *fds, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -247,6 +302,8 @@ static int build_tree(int root_fd, int console_fd, vps_error *err)
                 r = harden(root_fd, err);
         if (r >= 0)
                 r = populate_dev(root_fd, fds, fds[N_DEV], err);
+        if (r >= 0)
+                r = own_boot_id(root_fd, err);
         close_all(fds, N_DEV + 1);
         return r < 0 ? r : 0;
 }

@@ -4,6 +4,7 @@
 #include "vps/stats.h"
 #include "vps/util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -67,15 +68,34 @@ static json_t *io_totals(const char *cg)
         return o;
 }
 
-static json_t *process_count(const char *cg)
+/* Processes in cg and every cgroup below it (exec'd ones sit in a leaf; a systemd guest
+ * runs its services in cgroups of its own). -1 when cg cannot be read. */
+static long long count_procs(const char *cg, int depth)
 {
         _cleanup_free_ char *t = read_cg(cg, "cgroup.procs");
         if (!t)
-                return json_null();
+                return -1;
         long long n = 0;
         for (char *p = t; *p; p++)
                 n += *p == '\n';
-        return json_integer(n);
+        _cleanup_closedir_ DIR *d = depth < 16 ? opendir(cg) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                char sub[1024];
+                if (snprintf(sub, sizeof(sub), "%s/%s", cg, de->d_name) >= (int)sizeof(sub))
+                        continue;
+                long long k = count_procs(sub, depth + 1);
+                n += k > 0 ? k : 0;
+        }
+        return n;
+}
+
+static json_t *process_count(const char *cg)
+{
+        long long n = count_procs(cg, 0);
+        return n < 0 ? json_null() : json_integer(n);
 }
 
 json_t *vps_cgroup_stats(const char *cg)

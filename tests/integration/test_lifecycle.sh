@@ -34,9 +34,20 @@ check "ranges of two VPSes are disjoint" test "$base" -ne "$base2"
 check "no VPS map contains host uid 0" test "$base" -ge 65536
 expect_eq "root inside" 0 "$(vpsctl exec 101 -- id -u)"
 check "host mounts invisible" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- cat /proc/self/mountinfo | grep -q -e '$T' -e ' /work'"
-expect_eq "own cgroup namespace root" "0::/" "$(vpsctl exec 101 -- cat /proc/self/cgroup | grep '^0::')"
+expect_eq "the init sits at its own cgroup namespace root" "0::/" "$(vpsctl exec 101 -- cat /proc/1/cgroup | grep '^0::')"
 check "VPS cgroup exists on the host" test -d "$CG_MOUNT$CG_PARENT/101"
 check "init is in the VPS cgroup" grep -qx "0::$CG_PARENT/101" /proc/"$pid"/cgroup
+# Delegated to the VPS's root (systemd inside makes its own cgroups); limits stay host root's.
+expect_eq "VPS cgroup owned by the VPS's root" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101")"
+expect_eq "its cgroup.procs too" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.procs")"
+expect_eq "cgroup.max.depth stays host root's" 0 "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.max.depth")"
+check "the guest can make a cgroup of its own" vpsctl exec 101 -- mkdir /sys/fs/cgroup/guest.slice
+check "but not raise its limits" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo 1 > /sys/fs/cgroup/cgroup.max.depth' 2>/dev/null"
+boot1=$(vpsctl exec 101 -- cat /proc/sys/kernel/random/boot_id)
+check "the VPS has a boot id of its own ($boot1)" test -n "$boot1" -a "$boot1" != "$(cat /proc/sys/kernel/random/boot_id)"
+check "another VPS has another" test "$boot1" != "$(vpsctl exec 102 -- cat /proc/sys/kernel/random/boot_id)"
+check "the guest cannot write it" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo x > /proc/sys/kernel/random/boot_id' 2>/dev/null"
+check "no boot id file left in /dev" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'ls -a /dev | grep -q boot'"
 check "loopback is up" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- ip link show lo | grep -q UP"
 check "/dev/null works" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo x > /dev/null && test -c /dev/null'"
 check "/sys is read-only" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'touch /sys/x' 2>/dev/null"
@@ -59,6 +70,7 @@ expect_eq "data survives a restart" secret "$(vpsctl exec 101 -- cat /root/file1
 old=$(vps_field 101 pid)
 vpsctl restart 101 >/dev/null
 check "restart gives a new init" test "$(vps_field 101 pid)" != "$old"
+check "and a new boot id" test "$(vpsctl exec 101 -- cat /proc/sys/kernel/random/boot_id)" != "$boot1"
 vpsctl stop 101 --fast >/dev/null
 expect_eq "fast stop" stopped "$(vps_field 101 status)"
 

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "vps/error.h"
 #include "vps/limits.h"
@@ -23,8 +24,8 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
 
 /* Creates (or reuses, when empty) the cgroup of VPS id; returns an fd for CLONE_INTO_CGROUP
  * and its path. */
-int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, char *ret_path, size_t size,
-                      int *ret_fd, vps_error *err);
+int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
+                      size_t size, int *ret_fd, vps_error *err);
 bool vps_cgroup_populated(const char *path);
 /* Kills every process in the cgroup (cgroup.kill). */
 int vps_cgroup_kill(const char *path, vps_error *err);

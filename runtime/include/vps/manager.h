@@ -18,11 +18,12 @@ struct vps_inst {
         struct vps_config cfg;
         struct vps_state st; /* valid while not stopped */
         enum vps_status status;
-        int dir_fd;      /* ROOT/vps/ID */
-        int pidfd;       /* the init, -1 when stopped */
-        int console_fd;  /* pty master, -1 when stopped or after a daemon restart */
-        bool is_child;   /* started by this vpsd: its exit status can be read */
-        void *loop_data; /* owned by the event loop */
+        int dir_fd;       /* ROOT/vps/ID */
+        int pidfd;        /* the init, -1 when stopped */
+        int console_fd;   /* pty master, -1 when stopped or after a daemon restart */
+        int console_hold; /* a slave of it kept open, so the master never reads EIO */
+        bool is_child;    /* started by this vpsd: its exit status can be read */
+        void *loop_data;  /* owned by the event loop */
 };
 
 struct vps_manager {
