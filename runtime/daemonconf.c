@@ -38,6 +38,8 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                  sizeof(c->cgroup_parent)},
                 {"bridge", offsetof(struct vps_daemon_conf, bridge), sizeof(c->bridge)},
                 {"subnet", offsetof(struct vps_daemon_conf, subnet), sizeof(c->subnet)},
+                {"debian_mirror", offsetof(struct vps_daemon_conf, debian_mirror),
+                 sizeof(c->debian_mirror)},
         };
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
@@ -58,7 +60,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits)",
+                       "subnet, enforce_limits, debian_mirror)",
                        where, key);
 }
 

@@ -77,12 +77,13 @@ int vps_guest_sync_files(int root_fd, const struct vps_config *c, uid_t owner, v
 
 /* Files must be created by a process the VPS's user namespace maps (the overlay refuses
  * host root with EOVERFLOW): a short-lived child joins the VPS's user and mount namespaces and
- * writes from inside, where "/" is the guest's root. */
-int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *err)
+ * runs fn from inside, where "/" is the guest's root and no host file exists. */
+int vps_guest_run(pid_t pid, const char *id, int (*fn)(int root_fd, void *arg, vps_error *err),
+                  void *arg, vps_error *err)
 {
         _cleanup_close_ int pidfd = vps_sys_pidfd_open(pid, 0);
         if (pidfd < 0)
-                return vps_err_sys(err, errno, "VPS %s: its init is gone", cfg->id);
+                return vps_err_sys(err, errno, "VPS %s: its init is gone", id);
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return vps_err_sys(err, errno, "pipe");
@@ -96,12 +97,11 @@ int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *e
                 vps_error e = {0};
                 int r = setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setresgid(0, 0, 0) < 0 ||
                                         setresuid(0, 0, 0) < 0
-                                ? vps_err_sys(&e, errno, "entering VPS %s", cfg->id)
+                                ? vps_err_sys(&e, errno, "entering VPS %s", id)
                                 : 0;
                 int root = r == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
                 if (r == 0)
-                        r = root < 0 ? vps_err_sys(&e, errno, "opening /")
-                                     : vps_guest_sync_files(root, cfg, (uid_t)-1, &e);
+                        r = root < 0 ? vps_err_sys(&e, errno, "opening /") : fn(root, arg, &e);
                 if (r < 0)
                         (void)!write(p[1], &e, sizeof(e));
                 _exit(r < 0 ? 1 : 0);
@@ -118,6 +118,16 @@ int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *e
                 return -e.code;
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vps_err(err, EIO, "writing the guest files of VPS %s failed", cfg->id);
+                return vps_err(err, EIO, "changing the files of VPS %s failed", id);
         return 0;
+}
+
+static int sync_in_guest(int root_fd, void *arg, vps_error *err)
+{
+        return vps_guest_sync_files(root_fd, arg, (uid_t)-1, err);
+}
+
+int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *err)
+{
+        return vps_guest_run(pid, cfg->id, sync_in_guest, (void *)cfg, err);
 }

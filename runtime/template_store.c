@@ -4,6 +4,7 @@
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "vps/manager.h"
+#include "vps/template_build.h"
 #include "vps/util.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@
 
 #define BUSYBOX_PATH "/bin/busybox"
 
-static unsigned long long tree_size(int dfd)
+unsigned long long vps_template_tree_size(int dfd)
 {
         int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         if (dup_fd < 0)
@@ -41,7 +42,7 @@ static unsigned long long tree_size(int dfd)
                         _cleanup_close_ int sub = openat(
                                 dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub >= 0)
-                                total += tree_size(sub);
+                                total += vps_template_tree_size(sub);
                 }
         }
         return total;
@@ -106,9 +107,12 @@ int vps_templates_list(struct vps_manager *m, json_t **ret, vps_error *err)
         return 0;
 }
 
-static int write_meta(int dfd, const char *name, const char *version, const struct vps_distro *d,
-                      unsigned long long size, vps_error *err)
+int vps_template_write_meta(int dfd, const char *name, const char *version, const char *distro,
+                            unsigned long long size, vps_error *err)
 {
+        const struct vps_distro *d = vps_distro_find(distro);
+        if (!d)
+                return vps_err(err, EINVAL, "unknown distro '%s'", distro);
         _cleanup_json_ json_t *meta =
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "name", name, "version", version,
                           "distro", d->name, "init", d->init, "halt_signal", d->halt_signal, "size",
@@ -139,7 +143,8 @@ static int build_into(struct vps_manager *m, const char *stage, const char *name
         char stamp[32];
         (void)strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
         (void)snprintf(version, sizeof(version), "%s-%s", bbv, stamp);
-        return write_meta(sfd, name, version, vps_distro_find("busybox"), tree_size(rfd), err);
+        return vps_template_write_meta(sfd, name, version, "busybox", vps_template_tree_size(rfd),
+                                       err);
 }
 
 int vps_template_build(struct vps_manager *m, const char *name, json_t **ret, vps_error *err)
@@ -148,8 +153,8 @@ int vps_template_build(struct vps_manager *m, const char *name, json_t **ret, vp
         if (r < 0)
                 return r;
         if (strcmp(name, "busybox") != 0)
-                return vps_err(err, EINVAL, "cannot build template '%s': this vpsd builds: busybox",
-                               name);
+                return vps_err(err, EINVAL, "cannot build template '%s': this vpsd builds: %s",
+                               name, vps_recipe_names());
         if (faccessat(m->tpl_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return vps_err(err, EEXIST, "template '%s' already exists", name);
         char stage[128];

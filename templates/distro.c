@@ -10,6 +10,29 @@ static const struct vps_distro distros[] = {
         {.name = "debian", .init = "/sbin/init", .halt_signal = "SIGRTMIN+3"},
 };
 
+/* What debootstrap adds to minbase: an init, a way in, and the tools a server owner expects.
+ * No ifupdown or DHCP client: vpsd configures eth0 from the host. */
+#define DEBIAN_INCLUDE "systemd-sysv,openssh-server,iproute2,procps,less,ca-certificates"
+
+static const struct vps_recipe recipes[] = {
+        {"debian-11", "debian", "bullseye", DEBIAN_INCLUDE, vps_debian_fixup},
+        {"debian-12", "debian", "bookworm", DEBIAN_INCLUDE, vps_debian_fixup},
+        {"debian-13", "debian", "trixie", DEBIAN_INCLUDE, vps_debian_fixup},
+};
+
+const struct vps_recipe *vps_recipe_find(const char *name)
+{
+        for (size_t i = 0; i < sizeof(recipes) / sizeof(recipes[0]); i++)
+                if (strcmp(recipes[i].name, name) == 0)
+                        return &recipes[i];
+        return NULL;
+}
+
+const char *vps_recipe_names(void)
+{
+        return "busybox, debian-11, debian-12, debian-13";
+}
+
 const struct vps_distro *vps_distro_find(const char *name)
 {
         for (size_t i = 0; i < sizeof(distros) / sizeof(distros[0]); i++)

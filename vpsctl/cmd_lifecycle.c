@@ -4,12 +4,14 @@
 #include "vpsctl.h"
 #include "format.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 /* Long-only options get values outside the char range so that getopt cannot confuse them
  * with a short option. */
@@ -21,6 +23,8 @@ enum {
         OPT_FORCE,
         OPT_IPADD,
         OPT_IPDEL,
+        OPT_USERPASSWD,
+        OPT_SSHKEY,
         OPT_NAMESERVER,
         OPT_SEARCHDOMAIN,
         OPT_FORWARD,
@@ -79,6 +83,8 @@ struct lifecycle_opts {
         json_t *forward;
         json_t *boot; /* {"onboot": true, "bootorder": 5}, merged into the body */
         const char *searchdomain;
+        const char *userpasswd;
+        char *ssh_key; /* the key file's contents */
 };
 
 static void opts_free(struct lifecycle_opts *o)
@@ -89,6 +95,7 @@ static void opts_free(struct lifecycle_opts *o)
         json_decref(o->nameserver);
         json_decref(o->forward);
         json_decref(o->boot);
+        free(o->ssh_key);
 }
 
 static void add_ip(json_t **list, const char *ip)
@@ -129,6 +136,17 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case OPT_IPDEL:
                         add_ip(&o->ipdel, optarg);
                         break;
+                case OPT_USERPASSWD:
+                        o->userpasswd = optarg;
+                        break;
+                case OPT_SSHKEY: {
+                        vps_error e = {0};
+                        free(o->ssh_key);
+                        o->ssh_key = NULL;
+                        if (vps_read_file_at(AT_FDCWD, optarg, &o->ssh_key, NULL, &e) < 0)
+                                return vpsctl_fail("--ssh-key: %s", e.msg);
+                        break;
+                }
                 case OPT_NAMESERVER:
                         add_ip(&o->nameserver, optarg);
                         break;
@@ -354,7 +372,8 @@ static const char set_usage[] =
         "                     [--cpuunits N] [--numproc N] [--diskspace SIZE[:HARD]]\n"
         "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
-        "                     [--onboot yes|no] [--bootorder N]\n"
+        "                     [--onboot yes|no] [--bootorder N] [--userpasswd USER:PASSWORD]\n"
+        "                     [--ssh-key FILE]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -362,7 +381,11 @@ static const char set_usage[] =
         "Options:\n"
         "  --hostname H       new host name\n"
         "  --ipadd ADDR       add an address (repeatable)\n"
-        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n" SETTING_HELP
+        "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n"
+        "  --userpasswd USER:PASSWORD\n"
+        "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
+        "  --ssh-key FILE     add the public keys in FILE to "
+        "/root/.ssh/authorized_keys\n" SETTING_HELP
         "  -h, --help         print this help and exit\n";
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)
@@ -372,6 +395,8 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
                 {"ipdel", required_argument, NULL, OPT_IPDEL},
+                {"userpasswd", required_argument, NULL, OPT_USERPASSWD},
+                {"ssh-key", required_argument, NULL, OPT_SSHKEY},
                 SETTING_OPTIONS,
                 {0},
         };
@@ -383,14 +408,15 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 return r;
         }
         if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain &&
-            !o.forward && !o.boot)
+            !o.forward && !o.boot && !o.userpasswd && !o.ssh_key)
                 return vpsctl_usage_error(
                         v, "nothing to change: give a setting to change (see --help)");
 
         _cleanup_json_ json_t *body =
-                json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*, s:O*}", "hostname", o.hostname,
-                          "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits, "nameserver",
-                          o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
+                json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*, s:O*, s:s*, s:s*}", "hostname",
+                          o.hostname, "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits,
+                          "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward",
+                          o.forward, "userpasswd", o.userpasswd, "ssh_key", o.ssh_key);
         if (!body || (o.boot && json_object_update(body, o.boot) < 0))
                 return vpsctl_fail("cannot encode the request");
         _cleanup_json_ json_t *answer = NULL;

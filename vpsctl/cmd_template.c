@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "vps/cleanup.h"
 #include "vps/util.h"
@@ -16,18 +17,24 @@ static const char template_usage[] =
         "Manage the OS templates that VPSes are created from.\n"
         "\n"
         "Commands:\n"
-        "  build NAME    build the template NAME (e.g. busybox)\n"
+        "  build NAME    build the template NAME: busybox (offline), debian-11,\n"
+        "                debian-12, debian-13 (debootstrap from vpsd's Debian mirror)\n"
         "  list [-j]     list the templates\n"
         "  remove NAME   delete the template NAME (refused while a VPS uses it)\n"
         "\n"
         "'vpsctl template COMMAND --help' describes a command.\n";
 
-static const char build_usage[] = "Usage: vpsctl template build NAME\n"
-                                  "\n"
-                                  "Build the template NAME. vpsd answers once it is built.\n"
-                                  "\n"
-                                  "Options:\n"
-                                  "  -h, --help  print this help and exit\n";
+static const char build_usage[] =
+        "Usage: vpsctl template build NAME\n"
+        "\n"
+        "Build the template NAME: busybox (offline, from the host's busybox-static), or\n"
+        "debian-11, debian-12, debian-13 (debootstrap minbase with systemd and openssh-server\n"
+        "from the mirror in vpsd.conf, about a minute). A Debian build runs in the background\n"
+        "of vpsd; this command shows its phases and package count until it is published or\n"
+        "fails. A failed build leaves nothing behind.\n"
+        "\n"
+        "Options:\n"
+        "  -h, --help  print this help and exit\n";
 
 static const char list_usage[] = "Usage: vpsctl template list [-j]\n"
                                  "\n"
@@ -82,6 +89,56 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *usage, boo
         return CMD_CONTINUE;
 }
 
+/* Polls a build running in vpsd, printing each new phase and the package count, until it
+ * is published (reply then holds the template) or fails. */
+static int follow_build(struct vpsctl *v, const char *name, json_t **reply)
+{
+        char last_phase[32] = "";
+        long long last_n = -1;
+        for (;;) {
+                const char *status = json_string_value(json_object_get(*reply, "status"));
+                const char *phase = json_string_value(json_object_get(*reply, "phase"));
+                long long pk = json_integer_value(json_object_get(*reply, "packages"));
+                long long done = json_integer_value(json_object_get(*reply, "done"));
+                phase = phase ? phase : "?";
+                bool downloading = strcmp(phase, "downloading") == 0;
+                long long n = downloading ? pk : done;
+                /* A line per phase, and one per 25 packages within it. */
+                if (strcmp(phase, last_phase) != 0 || n / 25 != last_n / 25) {
+                        if (downloading)
+                                printf("%s: %s: %lld packages\n", name, phase, pk);
+                        else if (done && pk)
+                                printf("%s: %s: %lld of %lld packages\n", name, phase, done, pk);
+                        else
+                                printf("%s: %s\n", name, phase);
+                        fflush(stdout);
+                        (void)snprintf(last_phase, sizeof(last_phase), "%s", phase);
+                        last_n = n;
+                }
+                if (status && strcmp(status, "failed") == 0) {
+                        const char *e = json_string_value(json_object_get(*reply, "error"));
+                        return vpsctl_fail("building template %s: %s", name, e ? e : "failed");
+                }
+                if (status && strcmp(status, "ready") == 0)
+                        break;
+                struct timespec ts = {0, 250 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                vps_error err = {0};
+                json_decref(*reply);
+                *reply = NULL;
+                if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, reply, &err,
+                                   "/v1/templates/%s/build", name) < 0)
+                        return vpsctl_fail_err(&err);
+        }
+        vps_error err = {0};
+        json_decref(*reply);
+        *reply = NULL;
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, reply, &err, "/v1/templates/%s", name) <
+            0)
+                return vpsctl_fail_err(&err);
+        return 0;
+}
+
 static int template_build(struct vpsctl *v, int argc, char **argv)
 {
         _cleanup_json_ json_t *reply = NULL;
@@ -94,9 +151,10 @@ static int template_build(struct vpsctl *v, int argc, char **argv)
         _cleanup_json_ json_t *body = json_pack("{s:s}", "name", name);
         if (!body)
                 return vpsctl_fail("cannot encode the request");
-        /* building downloads and unpacks a distribution: no client timeout */
         if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &reply, &err, "/v1/templates") < 0)
                 return vpsctl_fail_err(&err);
+        if (json_object_get(reply, "phase") && (r = follow_build(v, name, &reply)) != 0)
+                return r;
         const char *version = json_string_value(json_object_get(reply, "version"));
         if (version)
                 printf("Template %s built (version %s)\n", name, version);

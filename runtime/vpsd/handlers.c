@@ -1,6 +1,8 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
 #include "vps/cleanup.h"
+#include "templates/templates.h"
 #include "vps/disk.h"
+#include "vps/guestauth.h"
 #include "vps/stats.h"
 #include "vpsd.h"
 
@@ -258,7 +260,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                     strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0 &&
                     strcmp(key, "limits") != 0 && strcmp(key, "nameserver") != 0 &&
                     strcmp(key, "searchdomain") != 0 && strcmp(key, "forward") != 0 &&
-                    strcmp(key, "onboot") != 0 && strcmp(key, "bootorder") != 0)
+                    strcmp(key, "onboot") != 0 && strcmp(key, "bootorder") != 0 &&
+                    strcmp(key, "userpasswd") != 0 && strcmp(key, "ssh_key") != 0)
                         return vps_err(err, EINVAL, "cannot set '%s'", key);
         }
         json_t *h = json_object_get(body, "hostname");
@@ -276,6 +279,17 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         char ips[VPS_MAX_IPS][46];
         unsigned int n_ip = 0;
         bool ips_changed = false;
+        /* Logins first: they are checked against the guest's own files, so a refusal there
+         * comes before any other change. The password is never logged. */
+        json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
+        if (r == 0 && ((pw && !json_is_string(pw)) || (keys && !json_is_string(keys))))
+                r = vps_err(err, EINVAL, "'userpasswd' and 'ssh_key' must be strings");
+        if (r == 0 && pw &&
+            (r = vps_manager_set_userpasswd(&d->m, vi, json_string_value(pw), err)) == 0)
+                vpsd_log("VPS %s: password of a user set", id);
+        if (r == 0 && keys &&
+            (r = vps_manager_add_ssh_keys(&d->m, vi, json_string_value(keys), err)) == 0)
+                vpsd_log("VPS %s: ssh key added to /root/.ssh/authorized_keys", id);
         if (r == 0)
                 r = patch_ips(d, vi, body, ips, &n_ip, &ips_changed, err);
         if (r == 0)
@@ -413,12 +427,35 @@ static int build_template(struct vpsd *d, struct request *req, const char *arg, 
         const char *name = body_str(body, "name", &bad);
         if (bad || !name)
                 return vps_err(err, EINVAL, "template build needs a string field 'name'");
+        if (vps_recipe_find(name)) { /* debootstrap: a child, minutes; answered at once */
+                int r = vpsd_build_start(d, name, ret, err);
+                if (r == 0)
+                        *status = 202;
+                return r;
+        }
         int r = vps_template_build(&d->m, name, ret, err);
         if (r == 0) {
                 vpsd_log("template %s built", name);
                 *status = 201;
         }
         return r;
+}
+
+static int get_template(struct vpsd *d, struct request *req, const char *name, json_t *body,
+                        unsigned int *status, json_t **ret, vps_error *err)
+{
+        return vps_template_get(&d->m, name, ret, err);
+}
+
+static int build_status(struct vpsd *d, struct request *req, const char *name, json_t *body,
+                        unsigned int *status, json_t **ret, vps_error *err)
+{
+        int r = vps_template_name_check(name, err);
+        if (r < 0)
+                return r;
+        if (!(*ret = vpsd_build_status(d, name)))
+                return vps_err(err, ENOENT, "no build of template '%s' since vpsd started", name);
+        return 0;
 }
 
 static int remove_template(struct vpsd *d, struct request *req, const char *name, json_t *body,
@@ -443,6 +480,8 @@ static const struct route routes[] = {
         {"POST", "vps", 2, "restart", restart_vps},
         {"GET", "templates", 0, NULL, list_templates},
         {"POST", "templates", 0, NULL, build_template},
+        {"GET", "templates", 1, NULL, get_template},
+        {"GET", "templates", 2, "build", build_status},
         {"DELETE", "templates", 1, NULL, remove_template},
 };
 

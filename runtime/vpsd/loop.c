@@ -176,6 +176,12 @@ static void dispatch(struct vpsd *d, struct watch *w)
         case W_CLIENT:
                 vpsd_console_on_client(d, w->ptr);
                 break;
+        case W_BUILD_OUT:
+                vpsd_build_on_output(d, w->ptr);
+                break;
+        case W_BUILD_END:
+                vpsd_build_on_end(d, w->ptr);
+                break;
         }
 }
 

@@ -153,9 +153,10 @@ static void start_onboot(struct vpsd *d)
 }
 
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
-               bool enforce_warn, bool daemon)
+               bool enforce_warn, const char *mirror, bool daemon)
 {
         static struct vpsd d;
+        (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
         vps_error err = {0};
         int notify_fd = -1;
         char log_path[600];
@@ -166,6 +167,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         }
         int r = vps_manager_open(&d.m, root, cg, net, &err);
         d.m.enforce_warn = enforce_warn;
+        if (r == 0)
+                vps_template_build_sweep(&d.m);
         if (r == 0)
                 r = d.listen_fd = open_socket(sock, &err);
         if (r >= 0)
@@ -293,5 +296,6 @@ int main(int argc, char **argv)
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }
-        return run(root, sock, cg, &net, enforce_warn > 0, daemon);
+        return run(root, sock, cg, &net, enforce_warn > 0,
+                   conf.debian_mirror[0] ? conf.debian_mirror : VPS_DEFAULT_MIRROR, daemon);
 }

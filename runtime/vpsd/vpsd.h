@@ -6,10 +6,20 @@
 #include <stdbool.h>
 
 #include "vps/manager.h"
+#include "vps/template_build.h"
 
 typedef struct json_t json_t;
 
-enum watch_kind { W_MHD, W_SIGNAL, W_PIDFD, W_CONSOLE, W_TIMER, W_CLIENT };
+enum watch_kind {
+        W_MHD,
+        W_SIGNAL,
+        W_PIDFD,
+        W_CONSOLE,
+        W_TIMER,
+        W_CLIENT,
+        W_BUILD_OUT,
+        W_BUILD_END
+};
 
 struct watch {
         enum watch_kind kind;
@@ -38,8 +48,19 @@ struct vps_loop {
         struct console_client *clients;
 };
 
+/* A template build running in a child, or the last one of a name (its outcome). */
+struct build_slot {
+        struct vps_build b;
+        struct watch w_out, w_end;
+        bool used;
+};
+
+#define VPSD_BUILDS 4
+
 struct vpsd {
         struct vps_manager m;
+        struct build_slot builds[VPSD_BUILDS];
+        char mirror[256]; /* Debian mirror of template builds */
         int epfd, sigfd, listen_fd;
         struct MHD_Daemon *mhd;
         struct watch w_mhd, w_sig;
@@ -58,6 +79,14 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err);
 int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err);
 void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi);
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
+
+/* builds.c */
+/* Starts building template name in a child; ret gets its progress object. */
+int vpsd_build_start(struct vpsd *d, const char *name, json_t **ret, vps_error *err);
+/* The progress object of the last build of name, or NULL. */
+json_t *vpsd_build_status(struct vpsd *d, const char *name);
+void vpsd_build_on_output(struct vpsd *d, struct build_slot *s);
+void vpsd_build_on_end(struct vpsd *d, struct build_slot *s);
 
 /* console.c */
 int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,

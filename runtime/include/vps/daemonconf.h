@@ -15,6 +15,7 @@ struct vps_daemon_conf {
         char bridge[16];         /* bridge = NAME */
         char subnet[64];         /* subnet = CIDR */
         int enforce_warn;        /* enforce_limits = strict|warn; -1 when not set */
+        char debian_mirror[256]; /* debian_mirror = URL, for template builds */
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

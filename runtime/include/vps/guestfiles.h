@@ -17,5 +17,10 @@ int vps_guest_write_file(int root_fd, const char *dir, const char *name, const c
  * (uid_t)-1 from inside the VPS. */
 int vps_guest_sync_files(int root_fd, const struct vps_config *cfg, uid_t owner, vps_error *err);
 
-/* The same for a running VPS, through /proc/PID/root of its init. */
+/* Runs fn in a child that has joined the user and mount namespaces of the running VPS whose
+ * init is pid, as its root, with root_fd its "/"; the child's error comes back in err. */
+int vps_guest_run(pid_t pid, const char *id, int (*fn)(int root_fd, void *arg, vps_error *err),
+                  void *arg, vps_error *err);
+
+/* The same for a running VPS, from inside its namespaces (vps_guest_run). */
 int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *err);

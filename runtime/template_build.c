@@ -1,0 +1,306 @@
+/* libvps: building a template from its recipe in a child process. The child runs debootstrap
+ * into ROOT/templates/.build-NAME-PID/rootfs, applies the distro's fix-ups, writes meta.json
+ * and publishes the template with one rename; it reports progress on its output as
+ * "P: phase" lines (debootstrap's own "I:" lines pass through) and "E: message" on failure,
+ * after removing its staging dir. vpsd reads that output and reaps the child from its loop. */
+#include "templates/templates.h"
+#include "vps/cleanup.h"
+#include "vps/manager.h"
+#include "vps/syscalls.h"
+#include "vps/template_build.h"
+#include "vps/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void stage_name(char *buf, size_t size, const char *name, pid_t pid)
+{
+        (void)snprintf(buf, size, ".build-%s-%d", name, (int)pid);
+}
+
+static int run_debootstrap(const struct vps_recipe *rc, const char *target, const char *mirror,
+                           vps_error *err)
+{
+        char include[512];
+        (void)snprintf(include, sizeof(include), "--include=%s", rc->include);
+        char *argv[] = {"debootstrap",  "--variant=minbase", include, (char *)rc->suite,
+                        (char *)target, (char *)mirror,      NULL};
+        pid_t pid;
+        int r = posix_spawnp(&pid, "debootstrap", NULL, NULL, argv, environ);
+        if (r != 0)
+                return vps_err_sys(err, r, "running debootstrap (is it installed?)");
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vps_err_sys(err, errno, "waiting for debootstrap");
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        return vps_err(
+                err, EIO,
+                "debootstrap %s from %s failed (%s %d; its log: %s/debootstrap/debootstrap.log)",
+                rc->suite, mirror, WIFEXITED(status) ? "exit" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), target);
+}
+
+static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const char *name,
+                      const struct vps_recipe *rc, const char *mirror, vps_error *err)
+{
+        _cleanup_close_ int sfd = openat(tpl_fd, stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0)
+                return vps_err_sys(err, errno, "opening %s", stage);
+        /* A real path: debootstrap's own children (chroot, dpkg) must reach it too. */
+        char target[1024];
+        if (snprintf(target, sizeof(target), "%s/%s/rootfs", tpl_dir, stage) >= (int)sizeof(target))
+                return vps_err(err, ENAMETOOLONG, "template path too long");
+        if (mkdirat(sfd, "rootfs", 0755) < 0)
+                return vps_err_sys(err, errno, "creating rootfs");
+        printf("P: resolving %s from %s\n", rc->suite, mirror);
+        fflush(stdout);
+        int r = run_debootstrap(rc, target, mirror, err);
+        if (r < 0)
+                return r;
+        printf("P: fix-ups\n");
+        fflush(stdout);
+        _cleanup_close_ int rfd = openat(sfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return vps_err_sys(err, errno, "opening rootfs");
+        if ((r = rc->fixup(rfd, err)) < 0)
+                return vps_err_wrap(err, "fix-ups");
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        char version[64];
+        (void)snprintf(version, sizeof(version), "%s-", rc->suite);
+        (void)strftime(version + strlen(version), sizeof(version) - strlen(version),
+                       "%Y%m%dT%H%M%SZ", &tm);
+        printf("P: publishing\n");
+        fflush(stdout);
+        if ((r = vps_template_write_meta(sfd, name, version, rc->distro,
+                                         vps_template_tree_size(rfd), err)) < 0)
+                return r;
+        if (renameat2(tpl_fd, stage, tpl_fd, name, RENAME_NOREPLACE) < 0)
+                return errno == EEXIST ? vps_err(err, EEXIST, "template '%s' already exists", name)
+                                       : vps_err_sys(err, errno, "publishing template %s", name);
+        (void)fsync(tpl_fd);
+        return 0;
+}
+
+/* The child: never returns. */
+_Noreturn static void builder_main(const char *tpl_dir, const char *name,
+                                   const struct vps_recipe *rc, const char *mirror, int out)
+{
+        sigset_t none;
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL); /* vpsd blocks some for its signalfd */
+        signal(SIGPIPE, SIG_DFL);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                _exit(127);
+        (void)vps_sys_close_range(3, ~0U, 0);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        vps_error err = {0};
+        int tpl_fd = open(tpl_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (tpl_fd < 0) {
+                printf("E: opening %s: %s\n", tpl_dir, strerror(errno));
+                _exit(1);
+        }
+        char stage[128];
+        stage_name(stage, sizeof(stage), name, getpid());
+        int r = mkdirat(tpl_fd, stage, 0755) < 0
+                        ? vps_err_sys(&err, errno, "creating %s", stage)
+                        : build_into(tpl_dir, tpl_fd, stage, name, rc, mirror, &err);
+        if (r < 0) {
+                vps_error ignored;
+                (void)vps_rm_rf_at(tpl_fd, stage, &ignored);
+                printf("E: %s\n", err.msg);
+                _exit(1);
+        }
+        _exit(0);
+}
+
+int vps_template_build_start(struct vps_manager *m, const char *name, const char *mirror,
+                             struct vps_build *b, vps_error *err)
+{
+        const struct vps_recipe *rc = vps_recipe_find(name);
+        if (!rc)
+                return vps_err(err, EINVAL, "cannot build template '%s': this vpsd builds: %s",
+                               name, vps_recipe_names());
+        if (faccessat(m->tpl_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return vps_err(err, EEXIST, "template '%s' already exists", name);
+        char tpl_dir[600];
+        (void)snprintf(tpl_dir, sizeof(tpl_dir), "%s/templates", m->root);
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return vps_err_sys(err, errno, "pipe");
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(p[0]);
+                close(p[1]);
+                return vps_err_sys(err, e, "fork");
+        }
+        if (pid == 0)
+                builder_main(tpl_dir, name, rc, mirror, p[1]);
+        close(p[1]);
+        *b = (struct vps_build){.pid = pid, .out_fd = p[0], .started_at = time(NULL)};
+        (void)snprintf(b->name, sizeof(b->name), "%s", name);
+        (void)snprintf(b->phase, sizeof(b->phase), "starting");
+        (void)fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
+        b->pidfd = vps_sys_pidfd_open(pid, 0);
+        if (b->pidfd < 0) {
+                int e = errno;
+                (void)kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                vps_closep(&b->out_fd);
+                return vps_err_sys(err, e, "pidfd_open");
+        }
+        return 0;
+}
+
+static void set_phase(struct vps_build *b, const char *phase)
+{
+        if (strcmp(b->phase, phase) != 0) {
+                (void)snprintf(b->phase, sizeof(b->phase), "%s", phase);
+                b->done = 0;
+        }
+}
+
+/* debootstrap's "I: Retrieving libc6 2.36-9" (a package, not "I: Retrieving Packages"). */
+static bool names_package(const char *rest)
+{
+        const char *sp = strchr(rest, ' ');
+        return sp && sp[1] && !strchr(sp + 1, ' ');
+}
+
+static void on_line(struct vps_build *b, const char *l)
+{
+        static const struct {
+                const char *prefix, *phase;
+        } steps[] = {
+                {"I: Resolving dependencies", "resolving"}, {"I: Retrieving ", "downloading"},
+                {"I: Extracting ", "extracting"},           {"I: Unpacking ", "unpacking"},
+                {"I: Configuring ", "configuring"},
+        };
+        if (strncmp(l, "P: ", 3) == 0) {
+                char word[32];
+                (void)snprintf(word, sizeof(word), "%.*s", (int)strcspn(l + 3, " "), l + 3);
+                set_phase(b, word);
+        } else if (strncmp(l, "E: ", 3) == 0) {
+                (void)snprintf(b->error, sizeof(b->error), "%.500s", l + 3);
+        }
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                size_t n = strlen(steps[i].prefix);
+                if (strncmp(l, steps[i].prefix, n) != 0)
+                        continue;
+                if (i == 1 && !names_package(l + n))
+                        break; /* an index file, not a package */
+                set_phase(b, steps[i].phase);
+                if (i == 1)
+                        b->packages++;
+                if (i != 0)
+                        b->done++;
+                break;
+        }
+        if (*l)
+                (void)snprintf(b->last, sizeof(b->last), "%.199s", l);
+}
+
+void vps_template_build_read(struct vps_build *b)
+{
+        for (;;) {
+                if (b->out_fd < 0)
+                        return;
+                if (b->len == sizeof(b->buf))
+                        b->len = 0; /* a line longer than the buffer: drop it */
+                ssize_t n = read(b->out_fd, b->buf + b->len, sizeof(b->buf) - b->len);
+                if (n <= 0)
+                        return;
+                b->len += (size_t)n;
+                char *start = b->buf, *nl;
+                while ((nl = memchr(start, '\n', b->len - (size_t)(start - b->buf)))) {
+                        *nl = '\0';
+                        on_line(b, start);
+                        start = nl + 1;
+                }
+                b->len -= (size_t)(start - b->buf);
+                memmove(b->buf, start, b->len);
+        }
+}
+
+int vps_template_build_end(struct vps_manager *m, struct vps_build *b, vps_error *err)
+{
+        vps_template_build_read(b);
+        int status = 0;
+        while (waitpid(b->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        vps_closep(&b->pidfd);
+        vps_closep(&b->out_fd);
+        b->ended_at = time(NULL);
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (ok) {
+                set_phase(b, "done");
+                return 0;
+        }
+        /* A builder killed before it could clean up leaves its staging dir: remove it here. */
+        char stage[128];
+        stage_name(stage, sizeof(stage), b->name, b->pid);
+        vps_error ignored;
+        (void)vps_rm_rf_at(m->tpl_fd, stage, &ignored);
+        set_phase(b, "failed");
+        if (!b->error[0])
+                (void)snprintf(b->error, sizeof(b->error), "the builder %s %d",
+                               WIFEXITED(status) ? "exited with" : "was killed by signal",
+                               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        return vps_err(err, EIO, "building template %s: %s", b->name, b->error);
+}
+
+json_t *vps_template_build_json(const struct vps_build *b)
+{
+        bool running = b->pidfd >= 0;
+        const char *status = running ? "building" : b->error[0] ? "failed" : "ready";
+        int64_t end = running ? (int64_t)time(NULL) : b->ended_at;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name", b->name, "status",
+                              status, "phase", b->phase, "packages", (json_int_t)b->packages,
+                              "done", (json_int_t)b->done, "elapsed",
+                              (json_int_t)(end - b->started_at), "last", b->last);
+        if (o)
+                json_object_set_new(o, "error", b->error[0] ? json_string(b->error) : json_null());
+        return o;
+}
+
+void vps_template_build_sweep(struct vps_manager *m)
+{
+        int dup_fd = fcntl(m->tpl_fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return;
+        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                close(dup_fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, ".build-", 7) != 0)
+                        continue;
+                const char *dash = strrchr(de->d_name, '-');
+                long pid = dash ? strtol(dash + 1, NULL, 10) : 0;
+                if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+                        continue; /* its builder still runs */
+                vps_error ignored;
+                (void)vps_rm_rf_at(m->tpl_fd, de->d_name, &ignored);
+        }
+}
