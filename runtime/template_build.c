@@ -10,6 +10,8 @@
 #include "vps/template_build.h"
 #include "vps/util.h"
 
+#include <linux/openat2.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -55,8 +57,44 @@ static int run_debootstrap(const struct vps_recipe *rc, const char *target, cons
                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), target);
 }
 
+static void print_entry(const char *path, const char *refused, void *arg)
+{
+        if (refused)
+                printf("W: refused %.300s: %.200s\n", path, refused);
+        else
+                printf("I: Extracting %.300s\n", path);
+}
+
+/* The distro of an imported tree, from its /etc/os-release (ID=): its halt signal and
+ * fix-ups follow. Unknown ones are taken for systemd systems. */
+static const char *detect_distro(int rfd, int (**fixup)(int, vps_error *))
+{
+        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        char text[4096] = "";
+        for (size_t i = 0; i < 2 && !text[0]; i++) {
+                const char *p = i == 0 ? "/etc/os-release" : "/usr/lib/os-release";
+                _cleanup_close_ int fd = (int)vps_sys_openat2(rfd, p, &how);
+                ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+                text[n > 0 ? n : 0] = '\0';
+        }
+        *fixup = NULL;
+        for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                if (strncmp(l, "ID=", 3) != 0)
+                        continue;
+                const char *id = l + 3 + (l[3] == '"');
+                if (strncmp(id, "debian", 6) == 0 || strncmp(id, "ubuntu", 6) == 0) {
+                        *fixup = vps_debian_fixup;
+                        return "debian";
+                }
+                if (strncmp(id, "alpine", 6) == 0 || strncmp(id, "busybox", 7) == 0)
+                        return "busybox";
+        }
+        return "linux";
+}
+
 static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const char *name,
-                      const struct vps_recipe *rc, const char *mirror, vps_error *err)
+                      const struct vps_build_source *src, vps_error *err)
 {
         _cleanup_close_ int sfd = openat(tpl_fd, stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (sfd < 0)
@@ -67,29 +105,43 @@ static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const 
                 return vps_err(err, ENAMETOOLONG, "template path too long");
         if (mkdirat(sfd, "rootfs", 0755) < 0)
                 return vps_err_sys(err, errno, "creating rootfs");
-        printf("P: resolving %s from %s\n", rc->suite, mirror);
-        fflush(stdout);
-        int r = run_debootstrap(rc, target, mirror, err);
-        if (r < 0)
-                return r;
-        printf("P: fix-ups\n");
-        fflush(stdout);
         _cleanup_close_ int rfd = openat(sfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return vps_err_sys(err, errno, "opening rootfs");
-        if ((r = rc->fixup(rfd, err)) < 0)
+        const struct vps_recipe *rc = vps_recipe_find(name);
+        const char *distro = rc ? rc->distro : NULL, *kind = rc ? rc->suite : "import";
+        int (*fixup)(int, vps_error *) = rc ? rc->fixup : NULL;
+        int r;
+        if (src->import_path) {
+                printf("P: extracting %s\n", src->import_path);
+                unsigned int entries, refused;
+                r = vps_template_extract(src->import_path, rfd, print_entry, NULL, &entries,
+                                         &refused, err);
+                if (r < 0)
+                        return r;
+                distro = detect_distro(rfd, &fixup);
+                printf("P: imported %u entries, refused %u, distro %s\n", entries, refused, distro);
+        } else {
+                printf("P: resolving %s from %s\n", rc->suite, src->mirror);
+                fflush(stdout);
+                if ((r = run_debootstrap(rc, target, src->mirror, err)) < 0)
+                        return r;
+        }
+        printf("P: fix-ups\n");
+        fflush(stdout);
+        if (fixup && (r = fixup(rfd, err)) < 0)
                 return vps_err_wrap(err, "fix-ups");
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
         char version[64];
-        (void)snprintf(version, sizeof(version), "%s-", rc->suite);
+        (void)snprintf(version, sizeof(version), "%s-", kind);
         (void)strftime(version + strlen(version), sizeof(version) - strlen(version),
                        "%Y%m%dT%H%M%SZ", &tm);
         printf("P: publishing\n");
         fflush(stdout);
-        if ((r = vps_template_write_meta(sfd, name, version, rc->distro,
-                                         vps_template_tree_size(rfd), err)) < 0)
+        if ((r = vps_template_write_meta(sfd, name, version, distro, vps_template_tree_size(rfd),
+                                         err)) < 0)
                 return r;
         if (renameat2(tpl_fd, stage, tpl_fd, name, RENAME_NOREPLACE) < 0)
                 return errno == EEXIST ? vps_err(err, EEXIST, "template '%s' already exists", name)
@@ -100,7 +152,7 @@ static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const 
 
 /* The child: never returns. */
 _Noreturn static void builder_main(const char *tpl_dir, const char *name,
-                                   const struct vps_recipe *rc, const char *mirror, int out)
+                                   const struct vps_build_source *src, int out)
 {
         sigset_t none;
         sigemptyset(&none);
@@ -121,7 +173,7 @@ _Noreturn static void builder_main(const char *tpl_dir, const char *name,
         stage_name(stage, sizeof(stage), name, getpid());
         int r = mkdirat(tpl_fd, stage, 0755) < 0
                         ? vps_err_sys(&err, errno, "creating %s", stage)
-                        : build_into(tpl_dir, tpl_fd, stage, name, rc, mirror, &err);
+                        : build_into(tpl_dir, tpl_fd, stage, name, src, &err);
         if (r < 0) {
                 vps_error ignored;
                 (void)vps_rm_rf_at(tpl_fd, stage, &ignored);
@@ -131,13 +183,26 @@ _Noreturn static void builder_main(const char *tpl_dir, const char *name,
         _exit(0);
 }
 
-int vps_template_build_start(struct vps_manager *m, const char *name, const char *mirror,
-                             struct vps_build *b, vps_error *err)
+int vps_template_build_start(struct vps_manager *m, const char *name,
+                             const struct vps_build_source *src, struct vps_build *b,
+                             vps_error *err)
 {
-        const struct vps_recipe *rc = vps_recipe_find(name);
-        if (!rc)
+        int r = vps_template_name_check(name, err);
+        if (r < 0)
+                return r;
+        if (!src->import_path && !vps_recipe_find(name))
                 return vps_err(err, EINVAL, "cannot build template '%s': this vpsd builds: %s",
                                name, vps_recipe_names());
+        if (src->import_path) {
+                struct stat st;
+                if (src->import_path[0] != '/')
+                        return vps_err(err, EINVAL, "import: '%s' is not an absolute path",
+                                       src->import_path);
+                if (stat(src->import_path, &st) < 0)
+                        return vps_err_sys(err, errno, "import: %s", src->import_path);
+                if (!S_ISREG(st.st_mode))
+                        return vps_err(err, EINVAL, "import: %s is not a file", src->import_path);
+        }
         if (faccessat(m->tpl_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return vps_err(err, EEXIST, "template '%s' already exists", name);
         char tpl_dir[600];
@@ -154,7 +219,7 @@ int vps_template_build_start(struct vps_manager *m, const char *name, const char
                 return vps_err_sys(err, e, "fork");
         }
         if (pid == 0)
-                builder_main(tpl_dir, name, rc, mirror, p[1]);
+                builder_main(tpl_dir, name, src, p[1]);
         close(p[1]);
         *b = (struct vps_build){.pid = pid, .out_fd = p[0], .started_at = time(NULL)};
         (void)snprintf(b->name, sizeof(b->name), "%s", name);
@@ -199,6 +264,8 @@ static void on_line(struct vps_build *b, const char *l)
                 char word[32];
                 (void)snprintf(word, sizeof(word), "%.*s", (int)strcspn(l + 3, " "), l + 3);
                 set_phase(b, word);
+        } else if (strncmp(l, "W: refused ", 11) == 0) {
+                b->refused++;
         } else if (strncmp(l, "E: ", 3) == 0) {
                 (void)snprintf(b->error, sizeof(b->error), "%.500s", l + 3);
         }
@@ -211,6 +278,8 @@ static void on_line(struct vps_build *b, const char *l)
                 set_phase(b, steps[i].phase);
                 if (i == 1)
                         b->packages++;
+                if (i == 2 && strcmp(b->phase, "extracting") == 0 && !b->packages)
+                        b->files++; /* an import: debootstrap's extracting counts packages */
                 if (i != 0)
                         b->done++;
                 break;
@@ -273,9 +342,10 @@ json_t *vps_template_build_json(const struct vps_build *b)
         bool running = b->pidfd >= 0;
         const char *status = running ? "building" : b->error[0] ? "failed" : "ready";
         int64_t end = running ? (int64_t)time(NULL) : b->ended_at;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name", b->name, "status",
-                              status, "phase", b->phase, "packages", (json_int_t)b->packages,
-                              "done", (json_int_t)b->done, "elapsed",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "name", b->name,
+                              "status", status, "phase", b->phase, "packages",
+                              (json_int_t)b->packages, "done", (json_int_t)b->done, "files",
+                              (json_int_t)b->files, "refused", (json_int_t)b->refused, "elapsed",
                               (json_int_t)(end - b->started_at), "last", b->last);
         if (o)
                 json_object_set_new(o, "error", b->error[0] ? json_string(b->error) : json_null());

@@ -8,6 +8,8 @@ static const struct vps_distro distros[] = {
         {.name = "busybox", .init = "/sbin/init", .halt_signal = "SIGUSR2"},
         /* systemd: SIGRTMIN+3 = halt.target. */
         {.name = "debian", .init = "/sbin/init", .halt_signal = "SIGRTMIN+3"},
+        /* An imported tree of another distro: taken for a systemd system. */
+        {.name = "linux", .init = "/sbin/init", .halt_signal = "SIGRTMIN+3"},
 };
 
 /* What debootstrap adds to minbase: an init, a way in, and the tools a server owner expects.

@@ -30,7 +30,8 @@ static struct build_slot *take_slot(struct vpsd *d, const char *name)
         return s;
 }
 
-int vpsd_build_start(struct vpsd *d, const char *name, json_t **ret, vps_error *err)
+int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, json_t **ret,
+                     vps_error *err)
 {
         struct build_slot *s = slot_of(d, name);
         if (s && s->b.pidfd >= 0)
@@ -39,7 +40,8 @@ int vpsd_build_start(struct vpsd *d, const char *name, json_t **ret, vps_error *
                 return vps_err(err, EBUSY, "%d template builds are running: try again later",
                                VPSD_BUILDS);
         struct vps_build b;
-        int r = vps_template_build_start(&d->m, name, d->mirror, &b, err);
+        struct vps_build_source src = {.mirror = d->mirror, .import_path = import_path};
+        int r = vps_template_build_start(&d->m, name, &src, &b, err);
         if (r < 0)
                 return r;
         s->b = b;
@@ -51,8 +53,9 @@ int vpsd_build_start(struct vpsd *d, const char *name, json_t **ret, vps_error *
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->b.out_fd, &out) < 0 ||
             epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->b.pidfd, &end) < 0)
                 vpsd_log("template %s: watching the build: %s", name, strerror(errno));
-        vpsd_log("template %s: build started (builder PID %d, mirror %s)", name, (int)s->b.pid,
-                 d->mirror);
+        vpsd_log("template %s: %s started (builder PID %d, %s)", name,
+                 import_path ? "import" : "build", (int)s->b.pid,
+                 import_path ? import_path : d->mirror);
         *ret = vps_template_build_json(&s->b);
         return 0;
 }
@@ -76,6 +79,7 @@ void vpsd_build_on_end(struct vpsd *d, struct build_slot *s)
         if (vps_template_build_end(&d->m, &s->b, &err) < 0)
                 vpsd_log("template %s: build failed: %s", s->b.name, s->b.error);
         else
-                vpsd_log("template %s built (%u packages, %lld s)", s->b.name, s->b.packages,
+                vpsd_log("template %s built (%u packages, %u files, %u refused, %lld s)", s->b.name,
+                         s->b.packages, s->b.files, s->b.refused,
                          (long long)(s->b.ended_at - s->b.started_at));
 }

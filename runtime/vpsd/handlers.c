@@ -427,8 +427,11 @@ static int build_template(struct vpsd *d, struct request *req, const char *arg, 
         const char *name = body_str(body, "name", &bad);
         if (bad || !name)
                 return vps_err(err, EINVAL, "template build needs a string field 'name'");
-        if (vps_recipe_find(name)) { /* debootstrap: a child, minutes; answered at once */
-                int r = vpsd_build_start(d, name, ret, err);
+        const char *import = body_str(body, "import", &bad);
+        if (bad)
+                return vps_err(err, EINVAL, "'import' must be the path of a tarball");
+        if (import || vps_recipe_find(name)) { /* a child, minutes; answered at once */
+                int r = vpsd_build_start(d, name, import, ret, err);
                 if (r == 0)
                         *status = 202;
                 return r;

@@ -82,7 +82,8 @@ struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
 
 /* builds.c */
 /* Starts building template name in a child; ret gets its progress object. */
-int vpsd_build_start(struct vpsd *d, const char *name, json_t **ret, vps_error *err);
+int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, json_t **ret,
+                     vps_error *err);
 /* The progress object of the last build of name, or NULL. */
 json_t *vpsd_build_status(struct vpsd *d, const char *name);
 void vpsd_build_on_output(struct vpsd *d, struct build_slot *s);

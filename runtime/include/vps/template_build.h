@@ -22,7 +22,9 @@ struct vps_build {
         char phase[32];        /* starting, resolving, downloading, extracting, unpacking,
                                   configuring, fix-ups, publishing, done, failed */
         unsigned int packages; /* packages debootstrap fetched */
-        unsigned int done;     /* packages through the current phase */
+        unsigned int done;     /* packages (or files of an import) through the current phase */
+        unsigned int files;    /* entries of an import written */
+        unsigned int refused;  /* entries of an import refused (escaping paths) */
         char last[200];        /* the builder's last line of output */
         char error[512];       /* why it failed */
         int64_t started_at, ended_at;
@@ -30,11 +32,18 @@ struct vps_build {
         size_t len;
 };
 
-/* Starts building template name (which must have a recipe) from mirror. On success the
+/* What a template is built from: a recipe (debootstrap from mirror), or a rootfs tarball. */
+struct vps_build_source {
+        const char *mirror;      /* for a recipe */
+        const char *import_path; /* absolute path of a tarball, or NULL for the recipe */
+};
+
+/* Starts building template name from src: its recipe, or the tarball. On success the
  * caller watches b->out_fd (readable: vps_template_build_read) and b->pidfd (readable:
  * vps_template_build_end). */
-int vps_template_build_start(struct vps_manager *m, const char *name, const char *mirror,
-                             struct vps_build *b, vps_error *err);
+int vps_template_build_start(struct vps_manager *m, const char *name,
+                             const struct vps_build_source *src, struct vps_build *b,
+                             vps_error *err);
 /* Reads what the builder printed so far (never blocks) and updates the progress. */
 void vps_template_build_read(struct vps_build *b);
 /* Reaps the builder once its pidfd is readable and closes the fds: 0 when the template was
@@ -45,6 +54,14 @@ int vps_template_build_end(struct vps_manager *m, struct vps_build *b, vps_error
 struct json_t *vps_template_build_json(const struct vps_build *b);
 /* Removes the staging dirs of builders that are gone (a vpsd that died mid-build). */
 void vps_template_build_sweep(struct vps_manager *m);
+
+/* template_import.c: unpacks the tarball at archive_path into rootfs_fd; progress is called
+ * for each entry (refused: why it was not written, or NULL). Fails on a broken archive or
+ * when every entry was refused. */
+int vps_template_extract(const char *archive_path, int rootfs_fd,
+                         void (*progress)(const char *path, const char *refused, void *arg),
+                         void *arg, unsigned int *ret_entries, unsigned int *ret_refused,
+                         vps_error *err);
 
 /* template_store.c, for the builder: meta.json of a finished tree, and its size. */
 int vps_template_write_meta(int dfd, const char *name, const char *version, const char *distro,
