@@ -66,6 +66,13 @@ expect_eq "/run/systemd/container names vpsd" vpsd "$(vpsctl exec 501 -- cat /ru
 check "systemd runs its services in its own cgroups" vpsctl exec 501 -- test -d /sys/fs/cgroup/system.slice/ssh.service
 check "the console shows a login prompt" sh -c "for i in \$(seq 50); do grep -q 'login:' '$ROOT/vps/501/console.log' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
 
+# enter and exec behave as in a busybox VPS: a pty from the guest's devpts, bash as root.
+out=$(printf 'tty; echo "shell=$0 in $(hostname)"; exit\n' | script -qec "'$VPSCTL_BIN' --socket '$SOCK' enter 501" /dev/null | tr -d '\r')
+check "enter gets a pty inside" grep -q '/dev/pts/[0-9]' <<<"$out"
+check "and root's login shell (bash) in deb501" grep -q "shell=.*bash in deb501" <<<"$out"
+rc=0; vpsctl exec 501 -- sh -c 'exit 7' || rc=$?
+expect_eq "exec passes the exit status" 7 "$rc"
+
 # Logins with the real OpenSSH client.
 for _ in $(seq 50); do ssh "${SSH_OPTS[@]}" -i "$T/id" -o BatchMode=yes "root@$IP1" true 2>/dev/null && break; sleep 0.2; done
 out=$(ssh "${SSH_OPTS[@]}" -i "$T/id" -o BatchMode=yes "root@$IP1" 'hostname; ip -4 -o addr show eth0' 2>&1 || true)
