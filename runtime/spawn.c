@@ -124,9 +124,22 @@ static int idmapped_lower(pid_t pid, const char *lower, vps_error *err)
         return fd;
 }
 
+/* vpsd keeps itself out of the OOM killer's way (oom_score_adj -500); a VPS starts from 0,
+ * written by vpsd so that, where vpsd holds CAP_SYS_RESOURCE, 0 is also the lowest the guest
+ * may set (it would otherwise inherit vpsd's floor). */
+static void reset_oom_score(pid_t pid)
+{
+        char p[64];
+        (void)snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", (int)pid);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0)
+                (void)!write(fd, "0", 1);
+}
+
 static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, vps_error *err)
 {
         int r;
+        reset_oom_score(pid);
         if ((r = write_map(pid, "uid_map", p->uid_base, p->uid_count, err)) < 0 ||
             (r = write_map(pid, "gid_map", p->uid_base, p->uid_count, err)) < 0)
                 return r;

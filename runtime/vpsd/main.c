@@ -165,6 +165,13 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 fprintf(stderr, "vpsd: cannot detach: %s\n", err.msg);
                 return 1;
         }
+        /* The kernel should pick a VPS's process before the daemon that runs them all (best
+         * effort: needs CAP_SYS_RESOURCE); each VPS's init is put back to 0 (spawn.c). */
+        int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (oom < 0 || write(oom, "-500", 4) != 4)
+                vpsd_log("oom_score_adj -500 not set: %s", strerror(errno));
+        if (oom >= 0)
+                close(oom);
         int r = vps_manager_open(&d.m, root, cg, net, &err);
         d.m.enforce_warn = enforce_warn;
         if (r == 0)

@@ -37,6 +37,7 @@ check "host mounts invisible" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -
 expect_eq "the init sits at its own cgroup namespace root" "0::/" "$(vpsctl exec 101 -- cat /proc/1/cgroup | grep '^0::')"
 check "VPS cgroup exists on the host" test -d "$CG_MOUNT$CG_PARENT/101"
 check "init is in the VPS cgroup" grep -qx "0::$CG_PARENT/101" /proc/"$pid"/cgroup
+expect_eq "the VPS init starts at oom_score_adj 0, not vpsd's" 0 "$(cat /proc/"$pid"/oom_score_adj)"
 # Delegated to the VPS's root (systemd inside makes its own cgroups); limits stay host root's.
 expect_eq "VPS cgroup owned by the VPS's root" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101")"
 expect_eq "its cgroup.procs too" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.procs")"

@@ -39,6 +39,11 @@ vpsctl create 801 --ostemplate busybox --ram 50M --swap 0 --numproc 30 >/dev/nul
         { fail "create 801 --ram 50M --swap 0 --numproc 30"; finish; }
 vpsctl start 801 >/dev/null || { fail "start 801"; finish; }
 CG=$(vps_cgroup 801)
+# vpsd out of the OOM killer's way (the guest's root has CAP_SYS_RESOURCE, unlike the host's),
+# the VPS back at 0, and no way for the guest to go below 0.
+expect_eq "vpsd's oom_score_adj" -500 "$(cat /proc/"$VPSD_PID"/oom_score_adj)"
+expect_eq "the VPS init's oom_score_adj" 0 "$(cat /proc/"$(vps_field 801 pid)"/oom_score_adj)"
+check "the guest cannot lower its own below 0" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 801 -- sh -c 'echo -500 > /proc/1/oom_score_adj' 2>/dev/null"
 check "VPS 801's cgroup $CG exists" test -d "$CG"
 expect_eq "memory.max of 801" 52428800 "$(cgfile "$CG" memory.max)"
 expect_eq "memory.swap.max of 801" 0 "$(cgfile "$CG" memory.swap.max)"
