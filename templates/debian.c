@@ -120,6 +120,8 @@ static const char *const masked[] = {
         "/etc/systemd/system/systemd-udevd.service",
         "/etc/systemd/system/systemd-udev-trigger.service",
         "/etc/systemd/system/getty@tty1.service",
+        /* The audit netlink socket is the host's: bullseye's journald fails on it. */
+        "/etc/systemd/system/systemd-journald-audit.socket",
 };
 
 int vps_debian_fixup(int rootfs_fd, vps_error *err)
