@@ -50,11 +50,9 @@ static int run_debootstrap(const struct vps_recipe *rc, const char *target, cons
                         return vps_err_sys(err, errno, "waiting for debootstrap");
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
-        return vps_err(
-                err, EIO,
-                "debootstrap %s from %s failed (%s %d; its log: %s/debootstrap/debootstrap.log)",
-                rc->suite, mirror, WIFEXITED(status) ? "exit" : "signal",
-                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), target);
+        return vps_err(err, EIO, "debootstrap %s from %s failed (%s %d)", rc->suite, mirror,
+                       WIFEXITED(status) ? "exit" : "signal",
+                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 static void print_entry(const char *path, const char *refused, void *arg)
@@ -270,7 +268,10 @@ static void on_line(struct vps_build *b, const char *l)
         } else if (strncmp(l, "W: refused ", 11) == 0) {
                 b->refused++;
         } else if (strncmp(l, "E: ", 3) == 0) {
-                (void)snprintf(b->error, sizeof(b->error), "%.500s", l + 3);
+                /* debootstrap's own E: line says why; the builder's last one what failed. */
+                size_t n = strlen(b->error);
+                (void)snprintf(b->error + n, sizeof(b->error) - n, "%s%.400s", n ? "; " : "",
+                               l + 3);
         }
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
                 size_t n = strlen(steps[i].prefix);
