@@ -334,6 +334,8 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
 static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
+        if (d->shutting_down)
+                return vps_err(err, EBUSY, "vpsd is stopping every VPS (shutdown)");
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
@@ -470,8 +472,12 @@ static int remove_template(struct vpsd *d, struct request *req, const char *name
         return r;
 }
 
+static int shutdown_all(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                        unsigned int *status, json_t **ret, vps_error *err);
+
 static const struct route routes[] = {
         {"GET", "version", 0, NULL, get_version},
+        {"POST", "shutdown", 0, NULL, shutdown_all},
         {"GET", "vps", 0, NULL, list_vps},
         {"POST", "vps", 0, NULL, create_vps},
         {"GET", "vps", 1, NULL, get_vps},
@@ -610,4 +616,44 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
                         vpsd_request_finish(d, q, 200,
                                             json_pack("{s:s, s:b}", "id", id, "destroyed", 1));
         }
+        vpsd_shutdown_check(d);
+}
+
+/* POST /v1/shutdown {"timeout": S}: halts every running VPS at once (killed after S s). */
+static int shutdown_all(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                        unsigned int *status, json_t **ret, vps_error *err)
+{
+        json_t *jt = json_object_get(body, "timeout");
+        if (jt &&
+            (!json_is_integer(jt) || json_integer_value(jt) < 0 || json_integer_value(jt) > 86400))
+                return vps_err(err, EINVAL, "'timeout' must be seconds from 0 to 86400");
+        int timeout = jt ? (int)json_integer_value(jt) : DEFAULT_STOP_TIMEOUT;
+        if (!d->shutting_down) {
+                d->shutting_down = true;
+                d->shutdown_count = d->shutdown_killed = 0;
+                for (size_t i = 0; i < d->m.n; i++) {
+                        struct vps_inst *vi = d->m.v[i];
+                        if (vi->status == VPS_STOPPED)
+                                continue;
+                        d->shutdown_count++;
+                        vps_error e;
+                        if (vi->status == VPS_RUNNING &&
+                            vpsd_stop_begin(d, vi, false, timeout, &e) < 0)
+                                vpsd_log("shutdown: VPS %s: %s", vi->cfg.id, e.msg);
+                }
+                vpsd_log("shutdown: stopping %u VPS%s (timeout %d s)", d->shutdown_count,
+                         d->shutdown_count == 1 ? "" : "es", timeout);
+        }
+        size_t running = 0;
+        for (size_t i = 0; i < d->m.n; i++)
+                running += d->m.v[i]->status != VPS_STOPPED;
+        if (!running) {
+                d->shutting_down = false;
+                *ret = json_pack("{s:I, s:I}", "stopped", (json_int_t)d->shutdown_count, "killed",
+                                 (json_int_t)d->shutdown_killed);
+                return 0;
+        }
+        vpsd_request_set_next(req, d->shutdown_waiters);
+        d->shutdown_waiters = req;
+        return 1;
 }

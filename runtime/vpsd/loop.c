@@ -100,7 +100,7 @@ static void on_exit_of(struct vpsd *d, struct vps_inst *vi)
                 vpsd_log("VPS %s: cleaning up: %s", vi->cfg.id, err.msg);
         vpsd_log("VPS %s stopped%s", vi->cfg.id, reboot ? " for a reboot" : "");
         struct vps_loop *l = vi->loop_data;
-        if (reboot && l && !l->waiters) {
+        if (reboot && l && !l->waiters && !d->shutting_down) {
                 if (vps_manager_start(&d->m, vi, &err) < 0 || vpsd_watch_vps(d, vi, &err) < 0)
                         vpsd_log("VPS %s: restarting after reboot: %s", vi->cfg.id, err.msg);
                 else
@@ -115,6 +115,8 @@ static void on_timer(struct vpsd *d, struct vps_inst *vi)
         struct vps_loop *l = vi->loop_data;
         vps_error err;
         vpsd_log("VPS %s did not stop in time: killing it", vi->cfg.id);
+        if (d->shutting_down)
+                d->shutdown_killed++;
         (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->timer_fd, NULL);
         vps_closep(&l->timer_fd);
         if (vps_manager_kill(&d->m, vi, &err) < 0)

@@ -58,6 +58,9 @@ static void usage(FILE *f)
                 "  -e, --enforce-limits strict|warn  refuse (strict, the default) or only warn\n"
                 "                           about limits the host cannot enforce\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
+                "  -S, --shutdown-all       ask the running vpsd to stop every VPS at once\n"
+                "                           (clean halts, killed after --timeout S, default\n"
+                "                           60) and wait: for host shutdown\n"
                 "  -h, --help               show this help\n"
                 "  -V, --version            show the version\n");
 }
@@ -212,8 +215,8 @@ int main(int argc, char **argv)
 {
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");
-        int enforce_warn = -1;
-        bool daemon = false;
+        int enforce_warn = -1, shutdown_timeout = 60;
+        bool daemon = false, shutdown_all = false;
         static const struct option opts[] = {
                 {"root", required_argument, NULL, 'r'},
                 {"socket", required_argument, NULL, 's'},
@@ -223,12 +226,14 @@ int main(int argc, char **argv)
                 {"subnet", required_argument, NULL, 'n'},
                 {"enforce-limits", required_argument, NULL, 'e'},
                 {"config", required_argument, NULL, 'C'},
+                {"shutdown-all", no_argument, NULL, 'S'},
+                {"timeout", required_argument, NULL, 't'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:hV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -261,6 +266,22 @@ int main(int argc, char **argv)
                 case 'C':
                         conf_path = optarg;
                         break;
+                case 'S':
+                        shutdown_all = true;
+                        break;
+                case 't': {
+                        char *end = NULL;
+                        long t = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || t < 0 || t > 86400) {
+                                fprintf(stderr,
+                                        "vpsd: --timeout takes seconds from 0 to 86400, "
+                                        "not '%s'\n",
+                                        optarg);
+                                return 2;
+                        }
+                        shutdown_timeout = (int)t;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -298,6 +319,8 @@ int main(int argc, char **argv)
         subnet = subnet ? subnet : conf.subnet[0] ? conf.subnet : VPS_DEFAULT_SUBNET;
         if (enforce_warn < 0)
                 enforce_warn = conf.enforce_warn > 0;
+        if (shutdown_all)
+                return vpsd_shutdown_all_client(sock, shutdown_timeout);
         struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);

@@ -66,6 +66,11 @@ struct vpsd {
         struct watch w_mhd, w_sig;
         bool quit;
         bool mhd_kick; /* a connection was resumed: run MHD again at once */
+        /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
+         * answered when the last has stopped; no start and no reboot meanwhile. */
+        bool shutting_down;
+        struct request *shutdown_waiters;
+        unsigned int shutdown_count, shutdown_killed;
 };
 
 void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,6 +93,13 @@ int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, 
 json_t *vpsd_build_status(struct vpsd *d, const char *name);
 void vpsd_build_on_output(struct vpsd *d, struct build_slot *s);
 void vpsd_build_on_end(struct vpsd *d, struct build_slot *s);
+
+/* shutdown.c */
+/* Answers the shutdown requests once no VPS runs any more. */
+void vpsd_shutdown_check(struct vpsd *d);
+/* vpsd --shutdown-all: asks the vpsd on sock to stop every VPS (timeout s each, in
+ * parallel) and waits; returns the exit status. */
+int vpsd_shutdown_all_client(const char *sock, int timeout);
 
 /* console.c */
 int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
