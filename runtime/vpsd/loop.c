@@ -130,6 +130,14 @@ static void on_signal(struct vpsd *d)
                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
                         vpsd_log("signal %d: exiting, VPSes keep running", (int)si.ssi_signo);
                         d->quit = true;
+                } else if (si.ssi_signo == SIGHUP) {
+                        const char *why = vpsd_reexec_blocker(d);
+                        if (why) {
+                                vpsd_log("SIGHUP: not re-executing now: %s; send it again", why);
+                        } else {
+                                vpsd_log("SIGHUP: re-executing, VPSes and consoles kept");
+                                d->reexec = d->quit = true;
+                        }
                 }
 }
 

@@ -179,8 +179,11 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         d.m.enforce_warn = enforce_warn;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
+        int inherited = vpsd_inherited_listen_fd();
         if (r == 0)
-                r = d.listen_fd = open_socket(sock, &err);
+                vpsd_inherit_consoles(&d);
+        if (r == 0)
+                r = d.listen_fd = inherited >= 0 ? inherited : open_socket(sock, &err);
         if (r >= 0)
                 r = vpsd_loop_init(&d, &err);
         if (r >= 0)
@@ -203,6 +206,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_log("disk quotas: not available on %s: %s", root, d.m.quota_why);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
+        if (d.reexec)
+                vpsd_reexec(&d); /* returns only if the exec failed */
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
@@ -213,6 +218,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
 
 int main(int argc, char **argv)
 {
+        vpsd_reexec_save_argv(argv);
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");
         int enforce_warn = -1, shutdown_timeout = 60;

@@ -69,6 +69,7 @@ struct vpsd {
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;
+        bool reexec; /* SIGHUP: leave the loop and exec the binary again (reexec.c) */
         struct request *shutdown_waiters;
         unsigned int shutdown_count, shutdown_killed;
 };
@@ -93,6 +94,16 @@ int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, 
 json_t *vpsd_build_status(struct vpsd *d, const char *name);
 void vpsd_build_on_output(struct vpsd *d, struct build_slot *s);
 void vpsd_build_on_end(struct vpsd *d, struct build_slot *s);
+
+/* reexec.c */
+void vpsd_reexec_save_argv(char **argv);
+/* Why a re-exec must wait (a build, a stop under way), or NULL. */
+const char *vpsd_reexec_blocker(struct vpsd *d);
+/* Execs the binary again keeping the API socket and the console ptys; returns on failure. */
+void vpsd_reexec(struct vpsd *d);
+/* After such an exec: the API socket, or -1; the consoles and children of the VPSes. */
+int vpsd_inherited_listen_fd(void);
+void vpsd_inherit_consoles(struct vpsd *d);
 
 /* shutdown.c */
 /* Answers the shutdown requests once no VPS runs any more. */

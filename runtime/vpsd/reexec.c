@@ -1,0 +1,131 @@
+/* vpsd: upgrading in place. SIGHUP makes vpsd exec its own binary again (the new one after a
+ * package upgrade) with the same arguments, keeping the API socket and every running VPS's
+ * console pty (master and the held slave) open across exec, so no guest console is hung up
+ * and no client finds the socket missing. The fds are named in VPSD_INHERIT
+ * ("listen=FD;ID=MASTER,HOLD;..."). The VPSes themselves are re-adopted from their state as
+ * after any restart, and stay children of this same process. */
+#include "vps/cleanup.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INHERIT_ENV "VPSD_INHERIT"
+
+static char **saved_argv;
+
+void vpsd_reexec_save_argv(char **argv)
+{
+        saved_argv = argv;
+}
+
+static int keep_open(int fd)
+{
+        int fl = fcntl(fd, F_GETFD);
+        return fl < 0 ? -1 : fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+}
+
+const char *vpsd_reexec_blocker(struct vpsd *d)
+{
+        for (size_t i = 0; i < VPSD_BUILDS; i++)
+                if (d->builds[i].used && d->builds[i].b.pidfd >= 0)
+                        return "a template build is running";
+        for (size_t i = 0; i < d->m.n; i++)
+                if (d->m.v[i]->status == VPS_STOPPING)
+                        return "a VPS is stopping";
+        return d->shutting_down ? "every VPS is being stopped" : NULL;
+}
+
+void vpsd_reexec(struct vpsd *d)
+{
+        size_t cap = 64 + d->m.n * 96, n = 0;
+        _cleanup_free_ char *env = malloc(cap);
+        int listen_fd = MHD_quiesce_daemon(d->mhd); /* MHD stops accepting, leaves it open */
+        if (!env || listen_fd < 0 || keep_open(listen_fd) < 0) {
+                vpsd_log("re-exec: cannot keep the API socket: %s", strerror(errno));
+                return;
+        }
+        n += (size_t)snprintf(env + n, cap - n, "listen=%d", listen_fd);
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_inst *vi = d->m.v[i];
+                if (vi->status != VPS_RUNNING || vi->console_fd < 0 || vi->console_hold < 0 ||
+                    keep_open(vi->console_fd) < 0 || keep_open(vi->console_hold) < 0)
+                        continue;
+                n += (size_t)snprintf(env + n, cap - n, ";%s=%d,%d", vi->cfg.id, vi->console_fd,
+                                      vi->console_hold);
+        }
+        /* The same arguments but --daemon: this process is detached already, and its PID,
+         * the parent of every VPS init, must stay. */
+        int argc = 0;
+        while (saved_argv[argc])
+                argc++;
+        char **argv = calloc((size_t)argc + 1, sizeof(char *));
+        if (!argv)
+                return;
+        int k = 0;
+        for (int i = 0; i < argc; i++)
+                if (strcmp(saved_argv[i], "--daemon") != 0 && strcmp(saved_argv[i], "-d") != 0)
+                        argv[k++] = saved_argv[i];
+        /* The binary at our path now (an upgrade replaced it), not the deleted old inode. */
+        char exe[4096];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[len > 0 ? len : 0] = '\0';
+        size_t el = strlen(exe), dl = strlen(" (deleted)");
+        if (el > dl && strcmp(exe + el - dl, " (deleted)") == 0)
+                exe[el - dl] = '\0';
+        setenv(INHERIT_ENV, env, 1);
+        vpsd_log("re-exec of %s: %s", exe, env);
+        fflush(NULL);
+        execv(exe[0] ? exe : "/proc/self/exe", argv);
+        vpsd_log("re-exec failed: %s; exiting, VPSes keep running", strerror(errno));
+        unsetenv(INHERIT_ENV);
+        free(argv);
+}
+
+int vpsd_inherited_listen_fd(void)
+{
+        const char *env = getenv(INHERIT_ENV);
+        int fd = -1;
+        if (env && sscanf(env, "listen=%d", &fd) == 1 && fcntl(fd, F_GETFD) >= 0) {
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+                return fd;
+        }
+        return -1;
+}
+
+void vpsd_inherit_consoles(struct vpsd *d)
+{
+        const char *env = getenv(INHERIT_ENV);
+        pid_t self = getpid();
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_inst *vi = d->m.v[i];
+                if (vi->status != VPS_RUNNING)
+                        continue;
+                /* An init this process started before its exec is still its child. */
+                char p[64];
+                (void)snprintf(p, sizeof(p), "/proc/%d/stat", (int)vi->st.pid);
+                _cleanup_fclose_ FILE *f = fopen(p, "re");
+                int ppid = 0;
+                if (f && fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1 && ppid == self)
+                        vi->is_child = true;
+                if (!env)
+                        continue;
+                char key[VPS_ID_MAX + 3];
+                (void)snprintf(key, sizeof(key), ";%s=", vi->cfg.id);
+                const char *at = strstr(env, key);
+                int master = -1, hold = -1;
+                if (!at || sscanf(at + strlen(key), "%d,%d", &master, &hold) != 2 ||
+                    fcntl(master, F_GETFD) < 0 || fcntl(hold, F_GETFD) < 0)
+                        continue;
+                (void)fcntl(master, F_SETFD, FD_CLOEXEC);
+                (void)fcntl(hold, F_SETFD, FD_CLOEXEC);
+                (void)fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+                vi->console_fd = master;
+                vi->console_hold = hold;
+        }
+        unsetenv(INHERIT_ENV);
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Upgrade in place: SIGHUP makes vpsd exec its binary again keeping the API socket and the
+# console ptys: same PID, VPSes still running with the same inits, their consoles still
+# attached (not hung up), the API answering throughout, and exit statuses still read (a
+# reboot inside restarts the VPS, which needs the init to be vpsd's child).
+. "$(dirname "$0")/lib.sh"
+quiet() { "$@" >/dev/null; }
+start_vpsd
+make_running_vps 971
+make_running_vps 972
+p1=$(vps_field 971 pid)
+p2=$(vps_field 972 pid)
+expect_eq "971 has its console" true "$(vpsctl list -j | jq '.[] | select(.id == "971") | .console')"
+out=$(printf 'echo before-$((6*7))\n' | vpsctl console 971 --timeout 1 2>&1 || true)
+check "the console answers before" grep -q before-42 <<<"$out"
+
+# A client that keeps asking while vpsd re-executes: every request is answered.
+( for _ in $(seq 40); do "$VPSCTL_BIN" --socket "$SOCK" list -j >/dev/null 2>&1 || echo miss; sleep 0.025; done ) >"$T/misses" &
+poller=$!
+kill -HUP "$VPSD_PID"
+for _ in $(seq 100); do grep -q "re-exec of" "$ROOT/vpsd.log" && vpsctl list >/dev/null 2>&1 && break; sleep 0.05; done
+wait "$poller"
+check "vpsd logged its re-exec" grep -q "SIGHUP: re-executing" "$ROOT/vpsd.log"
+check "the same PID: $VPSD_PID" kill -0 "$VPSD_PID"
+expect_eq "listening again (one start line per start)" 2 "$(grep -c 'listening on' "$ROOT/vpsd.log")"
+expect_eq "no request went unanswered" 0 "$(grep -c miss "$T/misses" || true)"
+expect_eq "971 runs the same init" "$p1" "$(vps_field 971 pid)"
+expect_eq "972 runs the same init" "$p2" "$(vps_field 972 pid)"
+expect_eq "971 still has its console" true "$(vpsctl list -j | jq '.[] | select(.id == "971") | .console')"
+out=$(printf 'echo after-$((6*7))\n' | vpsctl console 971 --timeout 1 2>&1 || true)
+check "the console's shell inside was not hung up: it answers" grep -q after-42 <<<"$out"
+check "the console log goes on" grep -q after-42 "$ROOT/vps/971/console.log"
+vpsctl exec 972 -- reboot >/dev/null 2>&1 || true
+for _ in $(seq 100); do
+        p=$(vps_field 972 pid)
+        [ "$p" != "$p2" ] && [ "$p" != null ] && [ "$(vps_field 972 status)" = running ] && break
+        sleep 0.1
+done
+check "a reboot inside still restarts the VPS (its exit status is read)" test "$(vps_field 972 pid)" != "$p2" -a "$(vps_field 972 status)" = running
+check "stop still works" quiet vpsctl stop 971 --fast
+finish
