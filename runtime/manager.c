@@ -88,6 +88,14 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
 {
         vps_error e;
         if (vps_state_load(vi->dir_fd, &vi->st, &e) < 0) {
+                /* No state: stopped, or a start that a crash cut short before its state was
+                 * written. Whatever such a start left (a cgroup, maybe with its init in it,
+                 * network rules) goes, so the VPS is stopped and nothing else. */
+                memset(&vi->st, 0, sizeof(vi->st));
+                int n = snprintf(vi->st.cgroup, sizeof(vi->st.cgroup), "%s/%s", m->cg.parent,
+                                 vi->cfg.id);
+                if (n > 0 && (size_t)n < sizeof(vi->st.cgroup) && access(vi->st.cgroup, F_OK) == 0)
+                        clear_stale(m, vi);
                 memset(&vi->st, 0, sizeof(vi->st));
                 return;
         }

@@ -48,6 +48,10 @@ cleanup() {
                 [ -f "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
                 kill -9 "$pid" 2>/dev/null || true
         done
+        # And whatever else runs in this test's cgroups (a start cut short by a failure).
+        for k in "$CG_MOUNT$CG_PARENT"/*/cgroup.kill; do
+                [ -f "$k" ] && echo 1 >"$k" 2>/dev/null || true
+        done
         if [ -n "$VPSD_PID" ]; then
                 kill "$VPSD_PID" 2>/dev/null || true
                 for _ in $(seq 100); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.05; done
