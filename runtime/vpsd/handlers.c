@@ -153,9 +153,31 @@ static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps
         return vps_manager_set_forwards(&d->m, vi, fwd, (unsigned int)json_array_size(jf), err);
 }
 
+/* The first key of body not in known (NULL-terminated), or NULL. */
+static const char *unknown_key(json_t *body, const char *const *known)
+{
+        const char *key;
+        json_t *v;
+        json_object_foreach(body, key, v)
+        {
+                size_t i = 0;
+                while (known[i] && strcmp(known[i], key) != 0)
+                        i++;
+                if (!known[i])
+                        return key;
+        }
+        return NULL;
+}
+
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
+        static const char *const known[] = {
+                "id",           "ostemplate", "hostname", "ip",        "limits", "nameserver",
+                "searchdomain", "forward",    "onboot",   "bootorder", NULL};
+        const char *unknown = unknown_key(body, known);
+        if (unknown)
+                return vps_err(err, EINVAL, "cannot create with '%.60s'", unknown);
         bool bad = false;
         const char *id = body_str(body, "id", &bad);
         const char *tpl = body_str(body, "ostemplate", &bad);
@@ -252,18 +274,13 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        const char *key;
-        json_t *v;
-        json_object_foreach(body, key, v)
-        {
-                if (strcmp(key, "hostname") != 0 && strcmp(key, "ip") != 0 &&
-                    strcmp(key, "ipadd") != 0 && strcmp(key, "ipdel") != 0 &&
-                    strcmp(key, "limits") != 0 && strcmp(key, "nameserver") != 0 &&
-                    strcmp(key, "searchdomain") != 0 && strcmp(key, "forward") != 0 &&
-                    strcmp(key, "onboot") != 0 && strcmp(key, "bootorder") != 0 &&
-                    strcmp(key, "userpasswd") != 0 && strcmp(key, "ssh_key") != 0)
-                        return vps_err(err, EINVAL, "cannot set '%s'", key);
-        }
+        static const char *const known[] = {"hostname", "ip",         "ipadd",        "ipdel",
+                                            "limits",   "nameserver", "searchdomain", "forward",
+                                            "onboot",   "bootorder",  "userpasswd",   "ssh_key",
+                                            NULL};
+        const char *unknown = unknown_key(body, known);
+        if (unknown)
+                return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
         json_t *h = json_object_get(body, "hostname");
         if (h && !json_is_string(h))
                 return vps_err(err, EINVAL, "'hostname' must be a string");
