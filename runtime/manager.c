@@ -112,6 +112,23 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
         clear_stale(m, vi);
 }
 
+/* A crash during vps_write_file_atomic leaves its ".NAME.tmpPID": the real file is whole
+ * (old or new), the temporary one is debris. */
+static void sweep_tmp(int dir_fd)
+{
+        int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_closedir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!d) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return;
+        }
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && de->d_type == DT_REG && strstr(de->d_name, ".tmp"))
+                        (void)unlinkat(dir_fd, de->d_name, 0);
+}
+
 static int load_one(struct vps_manager *m, const char *name, vps_error *err)
 {
         struct vps_inst *vi = calloc(1, sizeof(*vi));
@@ -121,6 +138,8 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
         vi->dir_fd = openat(m->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int r = vi->dir_fd < 0 ? vps_err_sys(err, errno, "opening %s", name)
                                : vps_config_load(vi->dir_fd, &vi->cfg, err);
+        if (vi->dir_fd >= 0)
+                sweep_tmp(vi->dir_fd);
         if (r == 0 && strcmp(vi->cfg.id, name) != 0)
                 r = vps_err(err, EBADMSG, "config.json names VPS %s", vi->cfg.id);
         if (r == 0) {
