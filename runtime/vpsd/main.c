@@ -208,6 +208,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         r = vpsd_loop_run(&d);
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
+        vpsd_answer_suspended(&d);
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 void vpsd_shutdown_check(struct vpsd *d)
@@ -31,6 +32,37 @@ void vpsd_shutdown_check(struct vpsd *d)
         }
         d->shutdown_waiters = NULL;
         d->shutting_down = false;
+}
+
+void vpsd_answer_suspended(struct vpsd *d)
+{
+        vps_error err;
+        vps_err(&err, ESHUTDOWN, "vpsd is exiting; the VPS goes on stopping");
+        bool any = false;
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_loop *l = vpsd_loop_of(d->m.v[i]);
+                for (struct request *q = l ? l->waiters : NULL, *next; q; q = next) {
+                        next = vpsd_request_next(q);
+                        vpsd_request_fail(d, q, &err);
+                        any = true;
+                }
+                if (l) {
+                        l->waiters = NULL;
+                        l->after = AFTER_NOTHING;
+                }
+        }
+        for (struct request *q = d->shutdown_waiters, *next; q; q = next) {
+                next = vpsd_request_next(q);
+                vpsd_request_fail(d, q, &err);
+                any = true;
+        }
+        d->shutdown_waiters = NULL;
+        /* Let libmicrohttpd send those answers before it stops. */
+        for (int i = 0; any && i < 20; i++) {
+                (void)MHD_run(d->mhd);
+                struct timespec ts = {0, 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
 }
 
 int vpsd_shutdown_all_client(const char *sock, int timeout)

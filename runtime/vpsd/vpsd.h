@@ -105,6 +105,10 @@ void vpsd_reexec(struct vpsd *d);
 int vpsd_inherited_listen_fd(void);
 void vpsd_inherit_consoles(struct vpsd *d);
 
+/* Answers every suspended request (waiting for a stop or a shutdown) with an error, as vpsd
+ * exits: libmicrohttpd cannot stop with suspended connections. */
+void vpsd_answer_suspended(struct vpsd *d);
+
 /* shutdown.c */
 /* Answers the shutdown requests once no VPS runs any more. */
 void vpsd_shutdown_check(struct vpsd *d);

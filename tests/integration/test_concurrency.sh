@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Concurrency: CLIENTS clients (default 20) hammer NV VPSes (default 20; 50 with
+# VPS_TEST_FULL=1) for SECS seconds (default 20; 180 full) with start, stop, set, list and
+# exec at once, while one VPS whose init ignores its halt signal takes a slow stop. Every
+# request is answered; a list never waits for the slow stop; the final hostname and status
+# of each VPS are those of the last successful request of its owner (each VPS's start, stop
+# and set come from one client, so "last" is well defined; everyone lists and execs).
+. "$(dirname "$0")/lib.sh"
+FULL=${VPS_TEST_FULL:-0}
+CLIENTS=${CONC_CLIENTS:-20}
+NV=${CONC_VPSES:-$([ "$FULL" = 1 ] && echo 50 || echo 20)}
+SECS=${CONC_SECS:-$([ "$FULL" = 1 ] && echo 180 || echo 20)}
+start_vpsd
+vpsctl template build busybox >/dev/null
+for i in $(seq 1 "$NV"); do vpsctl create "p$i" --ostemplate busybox >/dev/null; done
+# The slow one: its init, a shell loop, ignores every halt signal.
+make_running_vps slow
+vpsctl exec slow -- sh -c 'rm /sbin/init && printf "#!/bin/sh\nwhile :; do sleep 1; done\n" >/sbin/init && chmod 755 /sbin/init'
+vpsctl restart slow --fast >/dev/null
+( "$VPSCTL_BIN" --socket "$SOCK" stop slow --timeout "$((SECS / 2 + 5))" >"$T/slow.out" 2>&1; echo "rc=$?" >>"$T/slow.out" ) &
+slow_stop=$!
+
+client() { # client K: owns VPSes p(K), p(K+CLIENTS)...; logs "VPS op ok|fail" lines
+        set +e # a refused request is a result, not the end of the client
+        local k=$1 end=$(( $(date +%s) + SECS )) n=0 id op rc
+        while [ "$(date +%s)" -lt "$end" ]; do
+                n=$((n + 1))
+                case $((RANDOM % 6)) in
+                0|1) # state changes on a VPS of its own
+                        [ "$k" -le "$NV" ] || continue
+                        id=p$(( (RANDOM % ((NV + CLIENTS - k) / CLIENTS)) * CLIENTS + k ))
+                        [ "${id#p}" -le "$NV" ] || continue
+                        case $((RANDOM % 3)) in
+                        0) op="start"; "$VPSCTL_BIN" --socket "$SOCK" start "$id" >/dev/null 2>"$T/e$k"; rc=$? ;;
+                        1) op="stop"; "$VPSCTL_BIN" --socket "$SOCK" stop "$id" --fast >/dev/null 2>"$T/e$k"; rc=$? ;;
+                        2) op="host h$k-$n"; "$VPSCTL_BIN" --socket "$SOCK" set "$id" --hostname "h$k-$n" >/dev/null 2>"$T/e$k"; rc=$? ;;
+                        esac
+                        ;;
+                2|3) op=list; id=-; "$VPSCTL_BIN" --socket "$SOCK" list -a -j >/dev/null 2>"$T/e$k"; rc=$? ;;
+                *) id=p$(( RANDOM % NV + 1 )); op=exec
+                   "$VPSCTL_BIN" --socket "$SOCK" exec "$id" -- true >/dev/null 2>"$T/e$k"; rc=$? ;;
+                esac
+                if [ "$rc" = 0 ]; then echo "$id $op ok"
+                elif grep -qE "cannot connect|timed out|Timeout|no answer|Empty reply" "$T/e$k"; then echo "$id $op UNANSWERED $(head -c 200 "$T/e$k")"
+                else echo "$id $op fail"; fi
+        done >"$T/c$k.log"
+}
+pids=()
+for k in $(seq 1 "$CLIENTS"); do client "$k" & pids+=($!); done
+# Meanwhile: how long does a list take while the slow stop is under way?
+worst=0
+for _ in $(seq 20); do
+        t0=$(date +%s%N); vpsctl list >/dev/null; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        [ "$ms" -gt "$worst" ] && worst=$ms
+        sleep 0.2
+done
+still=$(grep -c rc= "$T/slow.out" || true)
+wait "${pids[@]}" || true
+total=$(cat "$T"/c*.log | wc -l)
+unanswered=$(cat "$T"/c*.log | grep -c UNANSWERED || true)
+pass "$total requests from $CLIENTS clients in $SECS s on $NV VPSes"
+expect_eq "every request answered" 0 "$unanswered"
+check "a list took at most $worst ms during the slow stop (limit 1000)" test "$worst" -lt 1000
+expect_eq "and the slow stop was still under way then" 0 "$still"
+wait "$slow_stop" || true
+check "the slow stop ended with a kill at its timeout" grep -q "VPS slow did not stop in time" "$ROOT/vpsd.log"
+expect_eq "and the slow VPS is stopped" stopped "$(vps_field slow status)"
+
+# Final state = the owner's last successful request.
+lost=0
+for i in $(seq 1 "$NV"); do
+        k=$(( (i - 1) % CLIENTS + 1 ))
+        host=$(awk -v id="p$i" '$1 == id && $2 == "host" && $4 == "ok" { h = $3 } END { print h }' "$T/c$k.log")
+        state=$(awk -v id="p$i" '$1 == id && ($2 == "start" || $2 == "stop") && $3 == "ok" { s = $2 } END { print s }' "$T/c$k.log")
+        want_host=${host:-p$i}
+        want_state=$([ "$state" = start ] && echo running || echo stopped)
+        got_host=$(vps_field "p$i" hostname) got_state=$(vps_field "p$i" status)
+        if [ "$got_host" != "$want_host" ] || [ "$got_state" != "$want_state" ]; then
+                echo "p$i: want $want_host/$want_state, have $got_host/$got_state"; lost=$((lost + 1))
+        fi
+done
+expect_eq "no lost update: every VPS as its last successful request left it" 0 "$lost"
+finish
