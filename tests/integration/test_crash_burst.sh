@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kill -9 of vpsd in the middle of a burst of start/stop requests, ROUNDS times (default 5;
 # 20 with VPS_TEST_FULL=1) over N VPSes (default 12; 50 with VPS_TEST_FULL=1): after each
-# restart every VPS is running (same init, re-adopted, answering) or stopped (no state, no
-# cgroup, no veth), never in between; no cgroup or veth belongs to no running VPS.
+# restart every VPS is running (same init, re-adopted, answering exec and ping, stats read)
+# or stopped (no state, no cgroup, no veth), never in between; no cgroup or veth belongs to
+# no running VPS.
 . "$(dirname "$0")/lib.sh"
 FULL=${VPS_TEST_FULL:-0}
 ROUNDS=${CRASH_ROUNDS:-$([ "$FULL" = 1 ] && echo 20 || echo 5)}
@@ -15,12 +16,16 @@ for i in $(seq 1 "$N"); do
 done
 
 consistent() { # every VPS running-and-real or stopped-and-clean; no stray cgroup or veth
-        local bad=0 id st pid
-        while read -r id st pid; do
+        local bad=0 id st pid ip
+        while read -r id st pid ip; do
                 if [ "$st" = running ]; then
                         kill -0 "$pid" 2>/dev/null && grep -q "^0::$CG_PARENT/$id\$" "/proc/$pid/cgroup" &&
                                 [ "$(vpsctl exec "$id" -- echo up 2>/dev/null)" = up ] ||
                                 { echo "  $id: running but init $pid is not right"; bad=1; }
+                        # Re-adopted whole: its network answers, its stats read.
+                        ping -c1 -W2 "$ip" >/dev/null 2>&1 || { echo "  $id: no ping from $ip"; bad=1; }
+                        vpsctl stats "$id" -j | jq -e '.processes >= 1' >/dev/null 2>&1 ||
+                                { echo "  $id: no stats"; bad=1; }
                 elif [ "$st" = stopped ]; then
                         [ ! -e "$ROOT/vps/$id/state.json" ] && [ ! -d "$CG_MOUNT$CG_PARENT/$id" ] &&
                                 ! ip link show "veth$id.0" >/dev/null 2>&1 ||
@@ -28,7 +33,7 @@ consistent() { # every VPS running-and-real or stopped-and-clean; no stray cgrou
                 else
                         echo "  $id: $st"; bad=1
                 fi
-        done < <(vpsctl list -a -j | jq -r '.[] | "\(.id) \(.status) \(.pid)"')
+        done < <(vpsctl list -a -j | jq -r '.[] | "\(.id) \(.status) \(.pid) \(.ip[0])"')
         local running; running=$(vpsctl list -j | jq length)
         local cgs; cgs=$(find "$CG_MOUNT$CG_PARENT" -mindepth 1 -maxdepth 1 -type d | wc -l)
         [ "$cgs" = "$running" ] || { echo "  $cgs VPS cgroups for $running running VPSes"; bad=1; }
