@@ -42,14 +42,9 @@ static int walk(int dirfd, uint32_t projid, int depth, vps_error *err)
         int r = set_one(dirfd, projid, true, err);
         if (r < 0)
                 return r;
-        int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return vps_err_sys(err, errno, "dup");
-        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(dirfd);
+        if (!d)
                 return vps_err_sys(err, errno, "reading a directory");
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)

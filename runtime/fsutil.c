@@ -116,14 +116,9 @@ static int rm_entry(int dfd, const char *name, dev_t dev, vps_error *err)
 
 static int rm_children(int dfd, dev_t dev, vps_error *err)
 {
-        int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return vps_err_sys(err, errno, "dup");
-        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
-                return vps_err_sys(err, errno, "fdopendir");
-        }
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(dfd);
+        if (!d)
+                return vps_err_sys(err, errno, "reading a directory");
         struct dirent *de;
         while ((errno = 0, de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)

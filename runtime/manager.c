@@ -116,13 +116,9 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
  * (old or new), the temporary one is debris. */
 static void sweep_tmp(int dir_fd)
 {
-        int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        _cleanup_closedir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(dir_fd);
+        if (!d)
                 return;
-        }
         struct dirent *de;
         while ((de = readdir(d)))
                 if (de->d_name[0] == '.' && de->d_type == DT_REG && strstr(de->d_name, ".tmp"))
@@ -154,13 +150,9 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
 /* Debris of a create or destroy that a crash interrupted starts with '.'. */
 static int load_all(struct vps_manager *m, vps_error *err)
 {
-        int dup_fd = fcntl(m->vps_fd, F_DUPFD_CLOEXEC, 3);
-        _cleanup_closedir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(m->vps_fd);
+        if (!d)
                 return vps_err_sys(err, errno, "reading %s/vps", m->root);
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)

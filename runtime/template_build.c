@@ -358,14 +358,9 @@ json_t *vps_template_build_json(const struct vps_build *b)
 
 void vps_template_build_sweep(struct vps_manager *m)
 {
-        int dup_fd = fcntl(m->tpl_fd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(m->tpl_fd);
+        if (!d)
                 return;
-        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
-                return;
-        }
         struct dirent *de;
         while ((de = readdir(d))) {
                 if (strncmp(de->d_name, ".build-", 7) != 0)

@@ -21,14 +21,9 @@
 
 unsigned long long vps_template_tree_size(int dfd)
 {
-        int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(dfd);
+        if (!d)
                 return 0;
-        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
-                return 0;
-        }
         unsigned long long total = 0;
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -84,14 +79,9 @@ int vps_template_get(struct vps_manager *m, const char *name, json_t **ret, vps_
 
 int vps_templates_list(struct vps_manager *m, json_t **ret, vps_error *err)
 {
-        int dup_fd = fcntl(m->tpl_fd, F_DUPFD_CLOEXEC, 3);
-        if (dup_fd < 0)
-                return vps_err_sys(err, errno, "dup");
-        _cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-        if (!d) {
-                close(dup_fd);
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(m->tpl_fd);
+        if (!d)
                 return vps_err_sys(err, errno, "reading templates");
-        }
         rewinddir(d);
         _cleanup_json_ json_t *arr = json_array();
         struct dirent *de;

@@ -43,10 +43,8 @@ static int remove_file(int rootfs_fd, const char *path, vps_error *err)
 {
         const char *base;
         _cleanup_close_ int dir = parent_of(rootfs_fd, path, &base, err);
-        if (dir == -ENOENT || (dir < 0 && err->code == ENOENT))
-                return 0;
         if (dir < 0)
-                return dir;
+                return dir == -ENOENT ? 0 : dir; /* no parent dir: nothing to remove */
         if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
                 return vps_err_sys(err, errno, "removing %s", path);
         return 0;

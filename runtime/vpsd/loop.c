@@ -43,6 +43,7 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
         if (r == 0 && vi->console_fd >= 0) {
                 r = ep_add(d, vi->console_fd, &l->w_console, err);
                 l->console_watched = r == 0;
+                vpsd_keeper_put(d, vi);
         }
         return r;
 }
@@ -93,6 +94,7 @@ static void on_exit_of(struct vpsd *d, struct vps_inst *vi)
         bool reboot = false;
         vps_error err;
         unwatch(d, vi);
+        vpsd_keeper_drop(d, vi->cfg.id);
         int r = vps_manager_reap(&d->m, vi, &reboot, &err);
         if (r == -EAGAIN)
                 return;

@@ -182,6 +182,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         int inherited = vpsd_inherited_listen_fd();
         if (r == 0)
                 vpsd_inherit_consoles(&d);
+        if (r == 0) {
+                vpsd_keeper_open(&d);
+                vpsd_keeper_restore(&d);
+        }
         if (r == 0)
                 r = d.listen_fd = inherited >= 0 ? inherited : open_socket(sock, &err);
         if (r >= 0)
@@ -219,6 +223,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
 
 int main(int argc, char **argv)
 {
+        if (argc == 2 && strcmp(argv[1], "--console-keeper") == 0)
+                return vpsd_keeper_main();
         vpsd_reexec_save_argv(argv);
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");

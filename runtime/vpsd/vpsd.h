@@ -61,6 +61,7 @@ struct vpsd {
         struct vps_manager m;
         struct build_slot builds[VPSD_BUILDS];
         char mirror[256]; /* Debian mirror of template builds */
+        int keeper_fd;    /* the console keeper (keeper.c), -1 without one */
         int epfd, sigfd, listen_fd;
         struct MHD_Daemon *mhd;
         struct watch w_mhd, w_sig;
@@ -108,6 +109,17 @@ void vpsd_inherit_consoles(struct vpsd *d);
 /* Answers every suspended request (waiting for a stop or a shutdown) with an error, as vpsd
  * exits: libmicrohttpd cannot stop with suspended connections. */
 void vpsd_answer_suspended(struct vpsd *d);
+
+/* keeper.c */
+/* `vpsd --console-keeper`: the keeper process itself (fd 3: its listening socket). */
+int vpsd_keeper_main(void);
+/* Connects to the keeper of this root, starting it when there is none. */
+void vpsd_keeper_open(struct vpsd *d);
+/* Takes back the consoles of re-adopted VPSes (same init) from the keeper. */
+void vpsd_keeper_restore(struct vpsd *d);
+/* Hands a copy of a running VPS's console to the keeper / tells it the VPS has stopped. */
+void vpsd_keeper_put(struct vpsd *d, struct vps_inst *vi);
+void vpsd_keeper_drop(struct vpsd *d, const char *id);
 
 /* shutdown.c */
 /* Answers the shutdown requests once no VPS runs any more. */

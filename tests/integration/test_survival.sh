@@ -17,6 +17,11 @@ while ! proc_gone "$pid2"; do sleep 0.05; done
 
 start_vpsd
 expect_eq "201 re-adopted as running" running "$(vps_field 201 status)"
+# Its console came back from the keeper (one process per root, not per VPS): not hung up.
+expect_eq "201's console is back after kill -9" true "$(vpsctl list -j | jq '.[] | select(.id == "201") | .console')"
+out=$(printf 'echo alive-$((40+2))\n' | vpsctl console 201 --timeout 1 2>&1 || true)
+check "and its shell inside answers on it" grep -q alive-42 <<<"$out"
+check "the log says so" grep -q "console keeper: 1 console taken back" "$ROOT/vpsd.log"
 expect_eq "201 keeps its PID" "$pid1" "$(vps_field 201 pid)"
 expect_eq "201 still answers" hi "$(vpsctl exec 201 -- echo hi)"
 expect_eq "202 shows stopped" stopped "$(vps_field 202 status)"
@@ -46,4 +51,11 @@ jq ".starttime = 1" "$st" >"$st.x" && mv "$st.x" "$st"
 start_vpsd
 expect_eq "a wrong start time is not adopted" stopped "$(vps_field 202 status)"
 check "and its processes were killed" proc_gone "$pid"
+# The keeper leaves once it holds no console and no vpsd is connected.
+keeper=$(ss -xlpn 2>/dev/null | awk -v n="@vpsd-keeper-$(printf '%x-%x' "$(stat -c %d "$ROOT")" "$(stat -c %i "$ROOT")")" '$5 == n' | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
+check "a console keeper runs for this root (PID ${keeper:-none})" test -n "$keeper"
+for id in $(vpsctl list -j | jq -r '.[].id'); do vpsctl stop "$id" --fast >/dev/null; done
+kill_vpsd
+for _ in $(seq 50); do [ -z "$keeper" ] || ! kill -0 "$keeper" 2>/dev/null && break; sleep 0.1; done
+check "and it is gone once nothing is left to keep" sh -c "! kill -0 ${keeper:-0} 2>/dev/null"
 finish

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -70,6 +71,20 @@ static inline void vps_strvfreep(char ***v)
                 (fd) = -1;                                                                         \
                 _fd;                                                                               \
         })
+
+/* A DIR stream over a duplicate of dir_fd, which stays open (the two share the offset):
+ * NULL with errno set on failure. */
+static inline DIR *vps_opendir_fd(int dir_fd)
+{
+        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d && fd >= 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+        }
+        return d;
+}
 
 /* jansson: json_t references. */
 #define _cleanup_json_ _cleanup_(vps_json_decrefp)

@@ -1,0 +1,283 @@
+/* vpsd: the console keeper. A VPS's console is a pty whose master vpsd holds; if vpsd died
+ * with it, the guest's console would be hung up. So vpsd hands a copy of each console's
+ * master and held slave, with the init's pidfd, to one small process per state root (not
+ * one per VPS): `vpsd --console-keeper`, started on demand, listening on an abstract
+ * SOCK_SEQPACKET socket named after the root. A vpsd that starts (after a crash, a kill -9,
+ * a plain restart) takes the consoles of the VPSes it re-adopts back from it. The keeper
+ * drops a console when its init exits and leaves when it holds none and no vpsd is
+ * connected. */
+#include "vps/cleanup.h"
+#include "vps/fdpass.h"
+#include "vps/syscalls.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct keeper_msg {
+        char op; /* Put (+ master, hold, pidfd), Drop, Get, Entry (+ fds), Z: end of entries */
+        char id[VPS_ID_MAX + 1];
+};
+
+static int keeper_addr(const char *root, struct sockaddr_un *sa, socklen_t *len)
+{
+        struct stat st;
+        if (stat(root, &st) < 0)
+                return -errno;
+        *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+        int n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "vpsd-keeper-%lx-%lx",
+                         (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+        return 0;
+}
+
+/* ---- The keeper process ---- */
+
+struct entry {
+        char id[VPS_ID_MAX + 1];
+        int fds[3]; /* master, hold, pidfd */
+        struct entry *next;
+};
+
+static void entry_free(int ep, struct entry *e)
+{
+        (void)epoll_ctl(ep, EPOLL_CTL_DEL, e->fds[2], NULL);
+        for (int i = 0; i < 3; i++)
+                close(e->fds[i]);
+        free(e);
+}
+
+static void drop(int ep, struct entry **list, const char *id)
+{
+        for (struct entry **p = list; *p; p = &(*p)->next)
+                if (strcmp((*p)->id, id) == 0) {
+                        struct entry *e = *p;
+                        *p = e->next;
+                        entry_free(ep, e);
+                        return;
+                }
+}
+
+/* One message of a client; false when the client has gone (and c is closed). */
+static bool on_client(int ep, int c, struct entry **list)
+{
+        struct keeper_msg m;
+        int fds[3];
+        size_t n = 0;
+        int r = vps_recv_msg(c, &m, sizeof(m), fds, 3, &n);
+        if (r <= 0) {
+                (void)epoll_ctl(ep, EPOLL_CTL_DEL, c, NULL);
+                close(c);
+                return false;
+        }
+        m.id[sizeof(m.id) - 1] = '\0';
+        if (m.op == 'P' && n == 3) {
+                drop(ep, list, m.id);
+                struct entry *e = calloc(1, sizeof(*e));
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
+                if (e && epoll_ctl(ep, EPOLL_CTL_ADD, fds[2], &ev) == 0) {
+                        (void)snprintf(e->id, sizeof(e->id), "%s", m.id);
+                        memcpy(e->fds, fds, sizeof(fds));
+                        e->next = *list;
+                        *list = e;
+                        return true;
+                }
+                free(e);
+        } else if (m.op == 'D') {
+                drop(ep, list, m.id);
+        } else if (m.op == 'G') {
+                for (struct entry *e = *list; e; e = e->next) {
+                        struct keeper_msg out = {.op = 'E'};
+                        memcpy(out.id, e->id, sizeof(out.id));
+                        (void)vps_send_msg(c, &out, sizeof(out), e->fds, 3);
+                }
+                struct keeper_msg end = {.op = 'Z'};
+                (void)vps_send_msg(c, &end, sizeof(end), NULL, 0);
+        }
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+        return true;
+}
+
+int vpsd_keeper_main(void)
+{
+        signal(SIGTERM, SIG_IGN); /* only its clients and consoles decide when it goes */
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+        int lfd = 3; /* the listening socket, from vpsd */
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        int listen_tag = 0;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_tag};
+        if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+                return 1;
+        struct entry *list = NULL;
+        int clients = 0;
+        bool served = false;
+        for (;;) {
+                struct epoll_event evs[32];
+                int n = epoll_wait(ep, evs, 32, served ? -1 : 10000);
+                if (n == 0 && !served)
+                        return 0; /* nobody came */
+                for (int i = 0; i < n; i++) {
+                        void *tag = evs[i].data.ptr;
+                        if (tag == &listen_tag) {
+                                int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                                struct epoll_event cev = {.events = EPOLLIN,
+                                                          .data.u64 = (uint64_t)c << 1 | 1};
+                                if (c >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev) == 0) {
+                                        clients++;
+                                        served = true;
+                                } else if (c >= 0) {
+                                        close(c);
+                                }
+                        } else if (evs[i].data.u64 & 1) {
+                                if (!on_client(ep, (int)(evs[i].data.u64 >> 1), &list))
+                                        clients--;
+                        } else { /* an init exited: its console goes */
+                                struct entry *e = tag;
+                                char id[sizeof(e->id)];
+                                memcpy(id, e->id, sizeof(id));
+                                drop(ep, &list, id);
+                        }
+                }
+                if (served && clients == 0 && !list)
+                        return 0;
+        }
+}
+
+/* ---- vpsd's side ---- */
+
+static int spawn_keeper(const struct sockaddr_un *sa, socklen_t len)
+{
+        _cleanup_close_ int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (lfd < 0 || bind(lfd, (const struct sockaddr *)sa, len) < 0 || listen(lfd, 16) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                (void)setsid();
+                sigset_t none;
+                sigemptyset(&none);
+                (void)sigprocmask(SIG_SETMASK, &none, NULL);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (dup2(lfd, 3) < 0 || (null >= 0 && (dup2(null, 0) < 0 || dup2(null, 1) < 0)))
+                        _exit(127);
+                (void)vps_sys_close_range(4, ~0U, 0);
+                /* A grandchild, so vpsd need not reap it and it outlives vpsd. */
+                if (fork() != 0)
+                        _exit(0);
+                char *const argv[] = {"vpsd", "--console-keeper", NULL};
+                execv("/proc/self/exe", argv);
+                _exit(127);
+        }
+        (void)waitpid(pid, NULL, 0);
+        return 0;
+}
+
+void vpsd_keeper_open(struct vpsd *d)
+{
+        d->keeper_fd = -1;
+        struct sockaddr_un sa;
+        socklen_t len = 0;
+        if (keeper_addr(d->m.root, &sa, &len) < 0)
+                return;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) == 0) {
+                        d->keeper_fd = fd;
+                        return;
+                }
+                int e = errno;
+                if (fd >= 0)
+                        close(fd);
+                if (attempt == 0 && (e == ECONNREFUSED || e == ENOENT)) {
+                        int r = spawn_keeper(&sa, len);
+                        if (r < 0 && r != -EADDRINUSE) {
+                                vpsd_log("console keeper: cannot start: %s", strerror(-r));
+                                return;
+                        }
+                }
+        }
+        vpsd_log("console keeper: cannot connect: consoles will not outlive vpsd");
+}
+
+/* Which PID a pidfd refers to (its fdinfo). */
+static pid_t pidfd_pid(int pidfd)
+{
+        char p[64];
+        (void)snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", pidfd);
+        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        char line[128];
+        while (f && fgets(line, sizeof(line), f))
+                if (strncmp(line, "Pid:", 4) == 0)
+                        return (pid_t)strtol(line + 4, NULL, 10);
+        return -1;
+}
+
+void vpsd_keeper_restore(struct vpsd *d)
+{
+        struct keeper_msg get = {.op = 'G'};
+        if (d->keeper_fd < 0 || vps_send_msg(d->keeper_fd, &get, sizeof(get), NULL, 0) < 0)
+                return;
+        unsigned int restored = 0;
+        for (;;) {
+                struct keeper_msg m;
+                int fds[3];
+                size_t n = 0;
+                if (vps_recv_msg(d->keeper_fd, &m, sizeof(m), fds, 3, &n) <= 0 || m.op != 'E')
+                        break;
+                m.id[sizeof(m.id) - 1] = '\0';
+                vps_error e;
+                struct vps_inst *vi = vps_manager_find(&d->m, m.id, &e);
+                bool take = n == 3 && vi && vi->status == VPS_RUNNING && vi->console_fd < 0 &&
+                            pidfd_pid(fds[2]) == vi->st.pid;
+                if (take) {
+                        vi->console_fd = fds[0];
+                        vi->console_hold = fds[1];
+                        (void)fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+                        close(fds[2]);
+                        restored++;
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++)
+                        close(fds[i]);
+                if (!vi || vi->status != VPS_RUNNING) {
+                        struct keeper_msg drop_msg = {.op = 'D'};
+                        memcpy(drop_msg.id, m.id, sizeof(drop_msg.id));
+                        (void)vps_send_msg(d->keeper_fd, &drop_msg, sizeof(drop_msg), NULL, 0);
+                }
+        }
+        if (restored)
+                vpsd_log("console keeper: %u console%s taken back", restored,
+                         restored == 1 ? "" : "s");
+}
+
+void vpsd_keeper_put(struct vpsd *d, struct vps_inst *vi)
+{
+        if (d->keeper_fd < 0 || vi->console_fd < 0 || vi->console_hold < 0 || vi->pidfd < 0)
+                return;
+        struct keeper_msg m = {.op = 'P'};
+        (void)snprintf(m.id, sizeof(m.id), "%s", vi->cfg.id);
+        int fds[3] = {vi->console_fd, vi->console_hold, vi->pidfd};
+        if (vps_send_msg(d->keeper_fd, &m, sizeof(m), fds, 3) < 0)
+                vpsd_log("VPS %s: console keeper: %s", vi->cfg.id, strerror(errno));
+}
+
+void vpsd_keeper_drop(struct vpsd *d, const char *id)
+{
+        struct keeper_msg m = {.op = 'D'};
+        (void)snprintf(m.id, sizeof(m.id), "%s", id);
+        if (d->keeper_fd >= 0)
+                (void)vps_send_msg(d->keeper_fd, &m, sizeof(m), NULL, 0);
+}
