@@ -97,6 +97,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 };
                 r = vps_spawn(&p, &res, err);
         }
+        if (r == 0 && m->console_hook)
+                m->console_hook(m->console_hook_data, vi->cfg.id, master, slave, res.pidfd);
         if (r == 0) {
                 st.pid = res.pid;
                 st.starttime = res.starttime;

@@ -188,6 +188,8 @@ static int spawn_keeper(const struct sockaddr_un *sa, socklen_t len)
 void vpsd_keeper_open(struct vpsd *d)
 {
         d->keeper_fd = -1;
+        d->m.console_hook = vpsd_keeper_put;
+        d->m.console_hook_data = d;
         struct sockaddr_un sa;
         socklen_t len = 0;
         if (keeper_addr(d->m.root, &sa, &len) < 0)
@@ -263,15 +265,17 @@ void vpsd_keeper_restore(struct vpsd *d)
                          restored == 1 ? "" : "s");
 }
 
-void vpsd_keeper_put(struct vpsd *d, struct vps_inst *vi)
+void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd)
 {
-        if (d->keeper_fd < 0 || vi->console_fd < 0 || vi->console_hold < 0 || vi->pidfd < 0)
+        struct vpsd *d = data;
+        if (d->keeper_fd < 0 || master < 0 || hold < 0 || pidfd < 0)
                 return;
         struct keeper_msg m = {.op = 'P'};
-        (void)snprintf(m.id, sizeof(m.id), "%s", vi->cfg.id);
-        int fds[3] = {vi->console_fd, vi->console_hold, vi->pidfd};
-        if (vps_send_msg(d->keeper_fd, &m, sizeof(m), fds, 3) < 0)
-                vpsd_log("VPS %s: console keeper: %s", vi->cfg.id, strerror(errno));
+        (void)snprintf(m.id, sizeof(m.id), "%s", id);
+        int fds[3] = {master, hold, pidfd};
+        int r = vps_send_msg(d->keeper_fd, &m, sizeof(m), fds, 3);
+        if (r < 0)
+                vpsd_log("VPS %s: console keeper: %s", id, strerror(-r));
 }
 
 void vpsd_keeper_drop(struct vpsd *d, const char *id)

@@ -43,7 +43,6 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
         if (r == 0 && vi->console_fd >= 0) {
                 r = ep_add(d, vi->console_fd, &l->w_console, err);
                 l->console_watched = r == 0;
-                vpsd_keeper_put(d, vi);
         }
         return r;
 }

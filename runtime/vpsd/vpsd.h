@@ -117,8 +117,9 @@ int vpsd_keeper_main(void);
 void vpsd_keeper_open(struct vpsd *d);
 /* Takes back the consoles of re-adopted VPSes (same init) from the keeper. */
 void vpsd_keeper_restore(struct vpsd *d);
-/* Hands a copy of a running VPS's console to the keeper / tells it the VPS has stopped. */
-void vpsd_keeper_put(struct vpsd *d, struct vps_inst *vi);
+/* Hands a copy of a starting VPS's console (and its init's pidfd) to the keeper (the
+ * manager's console_hook) / tells it the VPS has stopped. */
+void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd);
 void vpsd_keeper_drop(struct vpsd *d, const char *id);
 
 /* shutdown.c */

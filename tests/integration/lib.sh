@@ -116,3 +116,22 @@ make_running_vps() {
         vpsctl create "$1" --ostemplate busybox ${2:+--hostname "$2"} >/dev/null
         vpsctl start "$1" >/dev/null
 }
+
+# The debian-12 template in this vpsd (call after start_vpsd): from the tarball cache under
+# VPS_TEST_CACHE when a test built it before, else built now (about a minute; vpsctl's output
+# in $T/debian-build.out, DEBIAN_BUILT=1) and cached for the next tests.
+DEBIAN_CACHE=${VPS_TEST_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test-cache}
+DEBIAN_BUILT=0
+debian_template() {
+        local tarball=$DEBIAN_CACHE/debian-12.tar
+        [ -d "$ROOT/templates/debian-12" ] && return 0
+        if [ -f "$tarball" ]; then
+                tar -C "$ROOT/templates" --numeric-owner --xattrs --xattrs-include='*' -xf "$tarball"
+                return
+        fi
+        vpsctl template build debian-12 >"$T/debian-build.out" 2>&1 || return 1
+        DEBIAN_BUILT=1
+        mkdir -p "$DEBIAN_CACHE"
+        tar -C "$ROOT/templates" --numeric-owner --xattrs --xattrs-include='*' \
+                -cf "$tarball.tmp.$$" debian-12 && mv "$tarball.tmp.$$" "$tarball"
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 of vpsd in the middle of a burst of start/stop requests, ROUNDS times (default 5;
-# 20 with VPS_TEST_FULL=1) over N VPSes (default 12; 50 with VPS_TEST_FULL=1): after each
+# 20 with VPS_TEST_FULL=1) over N VPSes (default 12; 50 with VPS_TEST_FULL=1), every sixth a
+# Debian 12 with systemd: after each
 # restart every VPS is running (same init, re-adopted, answering exec and ping, stats read)
 # or stopped (no state, no cgroup, no veth), never in between; no cgroup or veth belongs to
 # no running VPS.
@@ -10,8 +11,11 @@ ROUNDS=${CRASH_ROUNDS:-$([ "$FULL" = 1 ] && echo 20 || echo 5)}
 N=${CRASH_VPSES:-$([ "$FULL" = 1 ] && echo 50 || echo 12)}
 start_vpsd
 vpsctl template build busybox >/dev/null
+# Mixed: every sixth VPS is a Debian 12 with systemd (the template cached by the tests).
+debian_template || { fail "no debian-12 template: $(tail -n2 "$T/debian-build.out")"; finish; }
 for i in $(seq 1 "$N"); do
-        vpsctl create "k$i" --ostemplate busybox --ipadd "$NETPFX.$((i + 10))" >/dev/null
+        tpl=busybox; [ $((i % 6)) = 0 ] && tpl=debian-12
+        vpsctl create "k$i" --ostemplate "$tpl" --ipadd "$NETPFX.$((i + 10))" >/dev/null
         [ $((i % 2)) = 0 ] && vpsctl start "k$i" >/dev/null
 done
 
@@ -19,10 +23,12 @@ consistent() { # every VPS running-and-real or stopped-and-clean; no stray cgrou
         local bad=0 id st pid ip
         while read -r id st pid ip; do
                 if [ "$st" = running ]; then
-                        kill -0 "$pid" 2>/dev/null && grep -q "^0::$CG_PARENT/$id\$" "/proc/$pid/cgroup" &&
+                        kill -0 "$pid" 2>/dev/null && grep -qE "^0::$CG_PARENT/$id(/.*)?\$" "/proc/$pid/cgroup" &&
                                 [ "$(vpsctl exec "$id" -- echo up 2>/dev/null)" = up ] ||
                                 { echo "  $id: running but init $pid is not right"; bad=1; }
-                        # Re-adopted whole: its network answers, its stats read.
+                        # Re-adopted whole: console back, network answers, stats read.
+                        [ "$(vpsctl list -j | jq -r --arg id "$id" '.[] | select(.id == $id) | .console')" = true ] ||
+                                { echo "  $id: no console"; bad=1; }
                         ping -c1 -W2 "$ip" >/dev/null 2>&1 || { echo "  $id: no ping from $ip"; bad=1; }
                         vpsctl stats "$id" -j | jq -e '.processes >= 1' >/dev/null 2>&1 ||
                                 { echo "  $id: no stats"; bad=1; }

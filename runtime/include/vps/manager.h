@@ -31,8 +31,12 @@ struct vps_manager {
         int root_fd, vps_fd, tpl_fd, lock_fd;
         struct vps_cgroups cg;
         struct vps_netconf net;
-        bool enforce_warn;   /* run with limits the host cannot enforce, with a warning */
-        char warning[512];   /* set by an operation that went ahead with a warning */
+        bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
+        char warning[512]; /* set by an operation that went ahead with a warning */
+        /* Called by a start once the init runs, before its state is saved: vpsd hands the
+         * console to its keeper, so no crash can leave a running VPS without one. */
+        void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd);
+        void *console_hook_data;
         bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
         char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
         char quota_why[400]; /* what to change when not */
