@@ -8,6 +8,23 @@
 . "$(dirname "$0")/lib.sh"
 CYCLES=${CHURN_CYCLES:-$([ "${VPS_TEST_FULL:-0}" = 1 ] && echo 1000 || echo 100)}
 quiet() { "$@" >/dev/null; }
+# CHURN_QUOTA_FS=xfs|ext4 (the VM layer): the root on such an image, each VPS with a disk
+# quota, and the project ids in use counted too.
+DISK=()
+if [ -n "${CHURN_QUOTA_FS:-}" ]; then
+        mkdir -p "$ROOT"
+        TEST_MOUNTS=$ROOT
+        modprobe "$CHURN_QUOTA_FS" 2>/dev/null || true
+        "$(dirname "$0")/../../scripts/prepare-storage" --fs "$CHURN_QUOTA_FS" --size 600M "$T/disk.img" "$ROOT" >/dev/null
+        DISK=(--diskspace 50M --diskinodes 5000)
+fi
+projects() { # project ids with usage or limits on the root's filesystem
+        case ${CHURN_QUOTA_FS:-} in
+        xfs) xfs_quota -x -c "report -p -n -N" "$ROOT" | awk '$1 ~ /^#/ && ($2 != 0 || $3 != 0 || $4 != 0)' | wc -l ;;
+        ext4) repquota -P -n "$ROOT" | awk '$1 ~ /^#/ && ($3 != 0 || $4 != 0 || $5 != 0)' | wc -l ;;
+        *) echo n/a ;;
+        esac
+}
 start_vpsd
 vpsctl template build busybox >/dev/null
 
@@ -15,7 +32,7 @@ cycle() { # cycle N: one create/start/exec/stop/destroy, quiet; fails loudly
         local id=c$1 fast=--fast
         # Every 10th stop is a clean one (halt signal, timer, reap: busybox init takes ~2 s).
         [ $(( $1 % 10 )) = 0 ] && fast=
-        vpsctl create "$id" --ostemplate busybox --ipadd "$NETPFX.$(( $1 % 200 + 10 ))" \
+        vpsctl create "$id" --ostemplate busybox "${DISK[@]}" --ipadd "$NETPFX.$(( $1 % 200 + 10 ))" \
                 --forward "tcp:$(( 20000 + $1 % 1000 )):80" >/dev/null &&
                 vpsctl start "$id" >/dev/null &&
                 [ "$(vpsctl exec "$id" -- echo ok)" = ok ] &&
@@ -30,6 +47,7 @@ snapshot() {
         echo "netns $(lsns -t net -n 2>/dev/null | wc -l)"
         echo "nft-rules $( (nft -a list table ip "vpsd_$BRIDGE"; nft -a list table bridge "vpsd_$BRIDGE") 2>/dev/null | grep -c 'handle')"
         echo "files $(find "$ROOT" -path "$ROOT/vpsd.log" -prune -o -print | wc -l)"
+        echo "projects $(projects)"
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$VPSD_PID"/status; }
 
