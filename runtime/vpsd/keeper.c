@@ -185,21 +185,16 @@ static int spawn_keeper(const struct sockaddr_un *sa, socklen_t len)
         return 0;
 }
 
-void vpsd_keeper_open(struct vpsd *d)
+static int keeper_connect(const char *root)
 {
-        d->keeper_fd = -1;
-        d->m.console_hook = vpsd_keeper_put;
-        d->m.console_hook_data = d;
         struct sockaddr_un sa;
         socklen_t len = 0;
-        if (keeper_addr(d->m.root, &sa, &len) < 0)
-                return;
+        if (keeper_addr(root, &sa, &len) < 0)
+                return -1;
         for (int attempt = 0; attempt < 2; attempt++) {
                 int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-                if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) == 0) {
-                        d->keeper_fd = fd;
-                        return;
-                }
+                if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) == 0)
+                        return fd;
                 int e = errno;
                 if (fd >= 0)
                         close(fd);
@@ -207,11 +202,32 @@ void vpsd_keeper_open(struct vpsd *d)
                         int r = spawn_keeper(&sa, len);
                         if (r < 0 && r != -EADDRINUSE) {
                                 vpsd_log("console keeper: cannot start: %s", strerror(-r));
-                                return;
+                                return -1;
                         }
                 }
         }
         vpsd_log("console keeper: cannot connect: consoles will not outlive vpsd");
+        return -1;
+}
+
+void vpsd_keeper_open(struct vpsd *d, const char *root)
+{
+        (void)snprintf(d->keeper_root, sizeof(d->keeper_root), "%s", root);
+        d->keeper_fd = keeper_connect(root);
+}
+
+/* Sends m (and fds) to the keeper; once more through a new connection if the keeper went
+ * away meanwhile (it leaves when it holds nothing and had no client for a moment). */
+static int keeper_send(struct vpsd *d, const struct keeper_msg *m, const int *fds, size_t n)
+{
+        int r = d->keeper_fd >= 0 ? vps_send_msg(d->keeper_fd, m, sizeof(*m), fds, n) : -ENOTCONN;
+        if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+                vps_closep(&d->keeper_fd);
+                d->keeper_fd = keeper_connect(d->keeper_root);
+                r = d->keeper_fd >= 0 ? vps_send_msg(d->keeper_fd, m, sizeof(*m), fds, n)
+                                      : -ENOTCONN;
+        }
+        return r;
 }
 
 /* Which PID a pidfd refers to (its fdinfo). */
@@ -229,8 +245,11 @@ static pid_t pidfd_pid(int pidfd)
 
 void vpsd_keeper_restore(struct vpsd *d)
 {
+        /* From now on every start hands its console over (the manager is open). */
+        d->m.console_hook = vpsd_keeper_put;
+        d->m.console_hook_data = d;
         struct keeper_msg get = {.op = 'G'};
-        if (d->keeper_fd < 0 || vps_send_msg(d->keeper_fd, &get, sizeof(get), NULL, 0) < 0)
+        if (keeper_send(d, &get, NULL, 0) < 0)
                 return;
         unsigned int restored = 0;
         for (;;) {
@@ -257,7 +276,7 @@ void vpsd_keeper_restore(struct vpsd *d)
                 if (!vi || vi->status != VPS_RUNNING) {
                         struct keeper_msg drop_msg = {.op = 'D'};
                         memcpy(drop_msg.id, m.id, sizeof(drop_msg.id));
-                        (void)vps_send_msg(d->keeper_fd, &drop_msg, sizeof(drop_msg), NULL, 0);
+                        (void)keeper_send(d, &drop_msg, NULL, 0);
                 }
         }
         if (restored)
@@ -268,12 +287,12 @@ void vpsd_keeper_restore(struct vpsd *d)
 void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd)
 {
         struct vpsd *d = data;
-        if (d->keeper_fd < 0 || master < 0 || hold < 0 || pidfd < 0)
+        if (master < 0 || hold < 0 || pidfd < 0)
                 return;
         struct keeper_msg m = {.op = 'P'};
         (void)snprintf(m.id, sizeof(m.id), "%s", id);
         int fds[3] = {master, hold, pidfd};
-        int r = vps_send_msg(d->keeper_fd, &m, sizeof(m), fds, 3);
+        int r = keeper_send(d, &m, fds, 3);
         if (r < 0)
                 vpsd_log("VPS %s: console keeper: %s", id, strerror(-r));
 }
@@ -283,5 +302,5 @@ void vpsd_keeper_drop(struct vpsd *d, const char *id)
         struct keeper_msg m = {.op = 'D'};
         (void)snprintf(m.id, sizeof(m.id), "%s", id);
         if (d->keeper_fd >= 0)
-                (void)vps_send_msg(d->keeper_fd, &m, sizeof(m), NULL, 0);
+                (void)keeper_send(d, &m, NULL, 0);
 }

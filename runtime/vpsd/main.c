@@ -175,6 +175,9 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_log("oom_score_adj -500 not set: %s", strerror(errno));
         if (oom >= 0)
                 close(oom);
+        /* Connected to the console keeper before the VPSes are loaded: a keeper with no
+         * client must not see the stale ones cleared and leave while this vpsd comes up. */
+        vpsd_keeper_open(&d, root);
         int r = vps_manager_open(&d.m, root, cg, net, &err);
         d.m.enforce_warn = enforce_warn;
         if (r == 0)
@@ -182,10 +185,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         int inherited = vpsd_inherited_listen_fd();
         if (r == 0)
                 vpsd_inherit_consoles(&d);
-        if (r == 0) {
-                vpsd_keeper_open(&d);
+        if (r == 0)
                 vpsd_keeper_restore(&d);
-        }
         if (r == 0)
                 r = d.listen_fd = inherited >= 0 ? inherited : open_socket(sock, &err);
         if (r >= 0)

@@ -62,6 +62,7 @@ struct vpsd {
         struct build_slot builds[VPSD_BUILDS];
         char mirror[256]; /* Debian mirror of template builds */
         int keeper_fd;    /* the console keeper (keeper.c), -1 without one */
+        char keeper_root[400];
         int epfd, sigfd, listen_fd;
         struct MHD_Daemon *mhd;
         struct watch w_mhd, w_sig;
@@ -114,8 +115,9 @@ void vpsd_answer_suspended(struct vpsd *d);
 /* `vpsd --console-keeper`: the keeper process itself (fd 3: its listening socket). */
 int vpsd_keeper_main(void);
 /* Connects to the keeper of this root, starting it when there is none. */
-void vpsd_keeper_open(struct vpsd *d);
-/* Takes back the consoles of re-adopted VPSes (same init) from the keeper. */
+void vpsd_keeper_open(struct vpsd *d, const char *root);
+/* Takes back the consoles of re-adopted VPSes (same init) from the keeper, and from then on
+ * hands it the console of every start. */
 void vpsd_keeper_restore(struct vpsd *d);
 /* Hands a copy of a starting VPS's console (and its init's pidfd) to the keeper (the
  * manager's console_hook) / tells it the VPS has stopped. */
