@@ -36,6 +36,30 @@ static const json_t *at(const json_t *o, const char *group, const char *key)
         return json_object_get(group ? json_object_get(o, group) : o, key);
 }
 
+/* The table `vpsctl stats` prints: a name, where the figure is in the JSON, its unit. */
+static const struct {
+        const char *name, *group, *key, *unit;
+} rows[] = {
+        {"memory", "memory", "current", " bytes"},
+        {"memory peak", "memory", "peak", " bytes"},
+        {"memory limit", "memory", "max", ""},
+        {"swap", "memory", "swap_current", " bytes"},
+        {"cpu time", "cpu", "usage_usec", " us"},
+        {"cpu throttled", "cpu", "nr_throttled", " times"},
+        {"processes", NULL, "processes", ""},
+        {"tasks limit", "pids", "max", ""},
+        {"io read", "io", "rbytes", " bytes"},
+        {"io written", "io", "wbytes", " bytes"},
+        {"hit memory.max", "events", "memory_max", " times"},
+        {"oom kills", "events", "oom_kill", ""},
+        {"hit pids.max", "events", "pids_max", " times"},
+        {"disk used", "diskspace", "used", " bytes"},
+        {"disk soft limit", "diskspace", "soft", " bytes"},
+        {"disk hard limit", "diskspace", "hard", " bytes"},
+        {"inodes used", "diskinodes", "used", ""},
+        {"inodes limit", "diskinodes", "hard", ""},
+};
+
 int cmd_stats(struct vpsctl *v, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -63,23 +87,7 @@ int cmd_stats(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail_err(&err);
         if (json)
                 return vpsctl_print_json(s);
-        line("memory", at(s, "memory", "current"), " bytes");
-        line("memory peak", at(s, "memory", "peak"), " bytes");
-        line("memory limit", at(s, "memory", "max"), "");
-        line("swap", at(s, "memory", "swap_current"), " bytes");
-        line("cpu time", at(s, "cpu", "usage_usec"), " us");
-        line("cpu throttled", at(s, "cpu", "nr_throttled"), " times");
-        line("processes", at(s, NULL, "processes"), "");
-        line("tasks limit", at(s, "pids", "max"), "");
-        line("io read", at(s, "io", "rbytes"), " bytes");
-        line("io written", at(s, "io", "wbytes"), " bytes");
-        line("hit memory.max", at(s, "events", "memory_max"), " times");
-        line("oom kills", at(s, "events", "oom_kill"), "");
-        line("hit pids.max", at(s, "events", "pids_max"), " times");
-        line("disk used", at(s, "diskspace", "used"), " bytes");
-        line("disk soft limit", at(s, "diskspace", "soft"), " bytes");
-        line("disk hard limit", at(s, "diskspace", "hard"), " bytes");
-        line("inodes used", at(s, "diskinodes", "used"), "");
-        line("inodes limit", at(s, "diskinodes", "hard"), "");
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+                line(rows[i].name, at(s, rows[i].group, rows[i].key), rows[i].unit);
         return 0;
 }
