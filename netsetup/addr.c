@@ -1,5 +1,4 @@
-/* netsetup: addresses and routes (RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE), and the text form
- * of addresses. */
+/* netsetup: addresses (RTM_NEWADDR, RTM_DELADDR) and their text form. */
 #include "netsetup/netsetup.h"
 #include "nl.h"
 
@@ -102,22 +101,4 @@ int ns_addr_add(unsigned int ifindex, const struct ns_addr *a, vps_error *err)
 int ns_addr_del(unsigned int ifindex, const struct ns_addr *a, vps_error *err)
 {
         return addr_msg(RTM_DELADDR, 0, ifindex, a, "removing an address", err);
-}
-
-int ns_route_default(unsigned int ifindex, const struct ns_addr *gw, vps_error *err)
-{
-        char buf[NS_NL_BUF];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_NEWROUTE;
-        nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-        struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-        memset(rtm, 0, sizeof(*rtm));
-        rtm->rtm_family = (uint8_t)gw->family;
-        rtm->rtm_table = RT_TABLE_MAIN;
-        rtm->rtm_protocol = RTPROT_STATIC;
-        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-        rtm->rtm_type = RTN_UNICAST;
-        mnl_attr_put(nlh, RTA_GATEWAY, gw->family == AF_INET ? 4 : 16, &gw->a);
-        mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
-        return ns_nl_talk(nlh, "adding the default route", err);
 }

@@ -96,3 +96,24 @@ int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uin
         int r = ns_nl_talk(nlh, "creating the veth pair", err);
         return r < 0 ? vps_err_wrap(err, "%s", name) : 0;
 }
+
+int ns_ifb_ensure(const char *name, vps_error *err)
+{
+        unsigned int idx = if_nametoindex(name);
+        if (!idx) {
+                char buf[NS_NL_BUF];
+                struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+                struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+                mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "ifb");
+                mnl_attr_nest_end(nlh, info);
+                int r = ns_nl_talk(nlh, "creating an ifb device", err);
+                if (r < 0 && r != -EEXIST)
+                        return vps_err_wrap(err, "%s", name);
+                idx = if_nametoindex(name);
+                if (!idx)
+                        return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", name);
+        }
+        int r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err);
+        return r < 0 ? r : (int)idx;
+}

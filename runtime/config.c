@@ -70,6 +70,23 @@ static int get_int(json_t *o, const char *key, long long min, long long max, lon
         return 0;
 }
 
+const char *vps_netmode_name(enum vps_netmode mode)
+{
+        return mode == VPS_NET_ROUTED ? "routed" : "bridged";
+}
+
+int vps_netmode_parse(const char *s, enum vps_netmode *ret, vps_error *err)
+{
+        if (s && strcmp(s, "bridged") == 0)
+                *ret = VPS_NET_BRIDGED;
+        else if (s && strcmp(s, "routed") == 0)
+                *ret = VPS_NET_ROUTED;
+        else
+                return vps_err(err, EINVAL, "unknown netmode '%.30s': bridged or routed",
+                               s ? s : "");
+        return 0;
+}
+
 int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *err)
 {
         json_error_t jerr;
@@ -110,6 +127,13 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
                 return vps_err(err, EBADMSG,
                                "fields 'onboot' and 'bootorder' must be a boolean and an integer");
         c.onboot = json_is_true(ob);
+        json_t *nm = json_object_get(o, "netmode"), *rate = json_object_get(o, "rate");
+        if (nm && (!json_is_string(nm) ||
+                   (r = vps_netmode_parse(json_string_value(nm), &c.netmode, err)) < 0))
+                return vps_err(err, EBADMSG, "field 'netmode' must be \"bridged\" or \"routed\"");
+        if (rate && (!json_is_integer(rate) || json_integer_value(rate) < 0))
+                return vps_err(err, EBADMSG, "field 'rate' must be bits per second");
+        c.rate = rate ? (uint64_t)json_integer_value(rate) : 0;
         c.bootorder = bo ? (int)json_integer_value(bo) : 0;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
@@ -150,6 +174,8 @@ char *vps_config_to_json(const struct vps_config *c)
         json_object_set_new(o, "bootorder", json_integer(c->bootorder));
         if (c->projid)
                 json_object_set_new(o, "projid", json_integer(c->projid));
+        json_object_set_new(o, "netmode", json_string(vps_netmode_name(c->netmode)));
+        json_object_set_new(o, "rate", json_integer((json_int_t)c->rate));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

@@ -40,7 +40,12 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 {"subnet", offsetof(struct vps_daemon_conf, subnet), sizeof(c->subnet)},
                 {"debian_mirror", offsetof(struct vps_daemon_conf, debian_mirror),
                  sizeof(c->debian_mirror)},
+                {"netmode", offsetof(struct vps_daemon_conf, netmode), sizeof(c->netmode)},
+                {"uplink", offsetof(struct vps_daemon_conf, uplink), sizeof(c->uplink)},
         };
+        if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
+                return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
+                               where, value);
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -60,7 +65,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink)",
                        where, key);
 }
 

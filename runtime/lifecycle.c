@@ -226,6 +226,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "forward", fw);
         json_object_set_new(o, "onboot", json_boolean(vi->cfg.onboot));
         json_object_set_new(o, "bootorder", json_integer(vi->cfg.bootorder));
+        json_object_set_new(o, "netmode", json_string(vps_netmode_name(vi->cfg.netmode)));
+        json_object_set_new(o, "rate", json_integer((json_int_t)vi->cfg.rate));
         return o;
 }
 

@@ -265,8 +265,9 @@ static int make_vps_dir(struct vps_manager *m, const char *tmp, struct vps_confi
 }
 
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
-                       const char *hostname, char ips[][46], unsigned int n_ip,
-                       const struct vps_limits *limits, struct vps_inst **ret, vps_error *err)
+                       const char *hostname, enum vps_netmode mode, char ips[][46],
+                       unsigned int n_ip, const struct vps_limits *limits, struct vps_inst **ret,
+                       vps_error *err)
 {
         int r = vps_id_check(id, err);
         if (r < 0)
@@ -281,7 +282,7 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
                 return r;
         if (n_ip > VPS_MAX_IPS)
                 return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
-        if ((r = vps_net_check_ips(m, NULL, ips, n_ip, err)) < 0)
+        if ((r = vps_net_check_ips(m, NULL, mode, ips, n_ip, err)) < 0)
                 return r;
         m->warning[0] = '\0';
         if ((r = vps_cgroup_check_limits(&m->cg, limits, !m->enforce_warn, m->warning,
@@ -298,6 +299,7 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         for (unsigned int i = 0; i < n_ip; i++)
                 memcpy(cfg.ip[i], ips[i], sizeof(cfg.ip[i]));
         cfg.n_ip = n_ip;
+        cfg.netmode = mode;
         cfg.limits = *limits;
         char tmp[96];
         (void)snprintf(tmp, sizeof(tmp), ".new-%s", id);

@@ -32,16 +32,34 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
         return 0;
 }
 
-void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
+int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
+                             vps_error *err)
+{
+        int r = vps_netmode_parse(netmode && *netmode ? netmode : "bridged", &n->default_mode, err);
+        if (r < 0)
+                return r;
+        if (uplink && (strlen(uplink) >= IFNAMSIZ || strpbrk(uplink, "/ :\"'")))
+                return vps_err(err, EINVAL, "invalid uplink name '%.40s'", uplink);
+        (void)snprintf(n->uplink, sizeof(n->uplink), "%s", uplink ? uplink : "");
+        return 0;
+}
+
+/* "PREFIXID.0" ("veth101.0"), or a hash of the ID when it is too long for a name. */
+static void link_name(const char *id, bool ifb, char ret[IFNAMSIZ])
 {
         if (strlen(id) + 6 < IFNAMSIZ) {
-                (void)snprintf(ret, IFNAMSIZ, "veth%s.0", id);
+                (void)snprintf(ret, IFNAMSIZ, "%s%s.0", ifb ? "vifb" : "veth", id);
                 return;
         }
         uint32_t h = 2166136261u; /* FNV-1a */
         for (const char *p = id; *p; p++)
                 h = (h ^ (uint8_t)*p) * 16777619u;
-        (void)snprintf(ret, IFNAMSIZ, "vh%08x.0", h);
+        (void)snprintf(ret, IFNAMSIZ, "%s%08x.0", ifb ? "vi" : "vh", h);
+}
+
+void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
+{
+        link_name(id, false, ret);
 }
 
 static void mac_of(const char *id, uint8_t mac[6])
@@ -61,8 +79,8 @@ static bool special(const struct vps_netconf *n, const struct ns_addr *a)
         return ns_addr_equal(a, &n->gateway) || h == 0 || h == host_mask;
 }
 
-int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self, char ips[][46],
-                      unsigned int n, vps_error *err)
+int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
+                      enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err)
 {
         for (unsigned int i = 0; i < n; i++) {
                 struct ns_addr a;
@@ -71,17 +89,27 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self, 
                         return r;
                 char canon[64];
                 ns_addr_format(&a, canon, sizeof(canon));
-                if (!ns_addr_in(&a, &m->net.subnet))
+                if (mode == VPS_NET_ROUTED) {
+                        if ((r = vps_routed_check_ip(&m->net, &a, canon, err)) < 0)
+                                return r;
+                } else if (a.family == AF_INET6)
+                        return vps_err(err, EINVAL,
+                                       "address %s is IPv6: bridged mode has an IPv4 subnet only "
+                                       "(use --netmode routed)",
+                                       canon);
+                else if (!ns_addr_in(&a, &m->net.subnet))
                         return vps_err(err, EINVAL,
                                        "address %s is outside the bridge subnet of vpsd", canon);
-                if (special(&m->net, &a))
+                if (mode == VPS_NET_BRIDGED && special(&m->net, &a))
                         return vps_err(err, EINVAL,
                                        "address %s is the subnet's network, gateway or "
                                        "broadcast address",
                                        canon);
-                for (unsigned int j = 0; j < i; j++)
-                        if (strcmp(ips[j], ips[i]) == 0)
+                for (unsigned int j = 0; j < i; j++) {
+                        struct ns_addr b;
+                        if (ns_addr_parse(ips[j], &b, err) == 0 && ns_addr_equal(&a, &b))
                                 return vps_err(err, EINVAL, "address %s is given twice", canon);
+                }
                 for (size_t k = 0; k < m->n; k++) {
                         const struct vps_inst *o = m->v[k];
                         for (unsigned int j = 0; o != self && j < o->cfg.n_ip; j++) {
@@ -198,7 +226,8 @@ static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_erro
         return ns_nft_run(cmd, err);
 }
 
-static int clear_stale_veth(const struct vps_manager *m, const char *veth, vps_error *err);
+static int clear_stale_veth(const struct vps_manager *m, const struct vps_config *cfg,
+                            const char *veth, vps_error *err);
 
 /* "add"/"delete" the forward elements of cfg into cmd. */
 static void forward_elements(const struct vps_manager *m, const struct vps_config *cfg,
@@ -221,24 +250,35 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
         char veth[IFNAMSIZ], cmd[2048];
         vps_net_veth_name(cfg->id, veth);
-        const char *b = m->net.bridge, *id = cfg->id;
-        /* One command at a time: a batch is all or nothing, and some of these may be absent
-         * (a VPS without network, or started by an older vpsd). */
-        static const char *const what[] = {"element", "element", "chain", "counter", "counter"};
-        static const char *const where[] = {"ports { \"", "rx { \"", "vps_", "tx_", "rx_"};
         vps_error e;
-        for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
-                (void)snprintf(cmd, sizeof(cmd), "delete %s bridge vpsd_%s %s%s%s", what[i], b,
-                               where[i], i < 2 ? veth : id, i < 2 ? "\" }" : "");
-                (void)ns_nft_run(cmd, &e);
+        if (cfg->netmode == VPS_NET_ROUTED) {
+                vps_routed_detach(m, cfg);
+        } else {
+                const char *b = m->net.bridge, *id = cfg->id;
+                /* One command at a time: a batch is all or nothing, and some of these may be
+                 * absent (a VPS without network, or started by an older vpsd). */
+                static const char *const what[] = {"element", "element", "chain", "counter",
+                                                   "counter"};
+                static const char *const where[] = {"ports { \"", "rx { \"", "vps_", "tx_", "rx_"};
+                for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+                        (void)snprintf(cmd, sizeof(cmd), "delete %s bridge vpsd_%s %s%s%s", what[i],
+                                       b, where[i], i < 2 ? veth : id, i < 2 ? "\" }" : "");
+                        (void)ns_nft_run(cmd, &e);
+                }
+                cmd[0] = '\0';
+                forward_elements(m, cfg, "delete", cmd, sizeof(cmd));
+                if (cmd[0])
+                        (void)ns_nft_run(cmd, &e);
         }
-        cmd[0] = '\0';
-        forward_elements(m, cfg, "delete", cmd, sizeof(cmd));
-        if (cmd[0])
-                (void)ns_nft_run(cmd, &e);
         /* The kernel would remove the pair with the VPS's network namespace, but later, from
          * a work queue: delete it now so a stop leaves nothing behind when it returns. */
-        (void)clear_stale_veth(m, veth, &e);
+        (void)clear_stale_veth(m, cfg, veth, &e);
+        /* The ifb of --rate is a host device of its own. */
+        char ifb[IFNAMSIZ];
+        link_name(cfg->id, true, ifb);
+        unsigned int idx = if_nametoindex(ifb);
+        if (idx)
+                (void)ns_link_del(idx, &e);
 }
 
 int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
@@ -262,6 +302,10 @@ int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *s
 {
         if (n > 0 && cfg->n_ip == 0)
                 return vps_err(err, EINVAL, "--forward needs the VPS to have an address");
+        if (n > 0 && cfg->netmode == VPS_NET_ROUTED)
+                return vps_err(err, EINVAL,
+                               "--forward is for bridged VPSes: a routed VPS's own addresses "
+                               "are reachable");
         for (unsigned int i = 0; i < n; i++) {
                 char proto[8], extra;
                 unsigned int hp, vp;
@@ -301,20 +345,27 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
                           struct vps_net_child *ret, vps_error *err)
 {
         memset(ret, 0, sizeof(*ret));
+        ret->routed = vi->cfg.netmode == VPS_NET_ROUTED;
         for (unsigned int i = 0; i < vi->cfg.n_ip && i < 16; i++) {
                 int r = ns_addr_parse(vi->cfg.ip[i], &ret->addr[i], err);
                 if (r < 0)
                         return r;
-                ret->addr[i].prefix = m->net.subnet.prefix;
+                if (!ret->routed)
+                        ret->addr[i].prefix = m->net.subnet.prefix;
                 ret->n++;
         }
-        ret->gateway = m->net.gateway;
-        return 0;
+        if (!ret->routed) {
+                ret->gateway = m->net.gateway;
+                return 0;
+        }
+        (void)ns_addr_parse(VPS_ROUTED_GW4, &ret->gateway, err);
+        return ns_addr_parse(VPS_ROUTED_GW6, &ret->gateway6, err);
 }
 
 /* A veth of that name on our bridge is left over from a crash; one elsewhere belongs to
  * someone else (another vpsd on another bridge) and is never touched. */
-static int clear_stale_veth(const struct vps_manager *m, const char *veth, vps_error *err)
+static int clear_stale_veth(const struct vps_manager *m, const struct vps_config *cfg,
+                            const char *veth, vps_error *err)
 {
         unsigned int old = if_nametoindex(veth);
         if (!old)
@@ -326,26 +377,40 @@ static int clear_stale_veth(const struct vps_manager *m, const char *veth, vps_e
         const char *master = strrchr(target, '/');
         if (n > 0 && master && strcmp(master + 1, m->net.bridge) == 0)
                 return ns_link_del(old, err);
+        /* A routed VPS's veth has no master: one with our naming and no master is taken for
+         * ours when the VPS is routed. */
+        if (n <= 0 && cfg->netmode == VPS_NET_ROUTED)
+                return ns_link_del(old, err);
         return vps_err(err, EEXIST, "interface %s already exists outside bridge %s", veth,
                        m->net.bridge);
 }
 
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err)
 {
-        int r = prepare_host(m, err);
+        bool routed = vi->cfg.netmode == VPS_NET_ROUTED;
+        int r = routed ? 0 : prepare_host(m, err);
         if (r < 0)
                 return vps_err_wrap(err, "preparing bridge %s", m->net.bridge);
         char veth[IFNAMSIZ];
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
         mac_of(vi->cfg.id, mac);
-        if ((r = clear_stale_veth(m, veth, err)) < 0)
+        if ((r = clear_stale_veth(m, &vi->cfg, veth, err)) < 0)
                 return r;
         if ((r = ns_veth_create(veth, "eth0", pid, mac, err)) < 0)
                 return r;
-        unsigned int idx = if_nametoindex(veth), br = if_nametoindex(m->net.bridge);
-        if (!idx || !br)
+        unsigned int idx = if_nametoindex(veth);
+        if (!idx)
                 return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", veth);
+        char ifb[IFNAMSIZ];
+        link_name(vi->cfg.id, true, ifb);
+        if (vi->cfg.rate && (r = ns_tc_rate(idx, ifb, vi->cfg.rate, err)) < 0)
+                return vps_err_wrap(err, "--rate on %s", veth);
+        if (routed)
+                return vps_routed_attach(m, vi, idx, err) < 0 ? vps_err_wrap(err, "%s", veth) : 0;
+        unsigned int br = if_nametoindex(m->net.bridge);
+        if (!br)
+                return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", m->net.bridge);
         char fcmd[2048] = "";
         forward_elements(m, &vi->cfg, "add", fcmd, sizeof(fcmd));
         if (fcmd[0] && (r = ns_nft_run(fcmd, err)) < 0)
@@ -354,6 +419,35 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
             (r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err)) < 0)
                 return vps_err_wrap(err, "%s", veth);
         return 0;
+}
+
+int vps_net_set_rate(const struct vps_inst *vi, uint64_t bits_per_sec, vps_error *err)
+{
+        char veth[IFNAMSIZ];
+        vps_net_veth_name(vi->cfg.id, veth);
+        unsigned int idx = if_nametoindex(veth);
+        if (!idx)
+                return 0; /* running without a network: nothing to limit until it has one */
+        char ifb[IFNAMSIZ];
+        link_name(vi->cfg.id, true, ifb);
+        int r = ns_tc_rate(idx, ifb, bits_per_sec, err);
+        return r < 0 ? vps_err_wrap(err, "--rate on %s", veth) : 0;
+}
+
+/* Default routes of the families the VPS has addresses of. */
+static int default_routes(unsigned int idx, const struct vps_net_child *nc, vps_error *err)
+{
+        bool v4 = false, v6 = false;
+        for (unsigned int i = 0; i < nc->n; i++) {
+                v4 |= nc->addr[i].family == AF_INET;
+                v6 |= nc->addr[i].family == AF_INET6;
+        }
+        int r = 0;
+        if (v4)
+                r = ns_route_default(idx, &nc->gateway, nc->routed, err);
+        if (r == 0 && v6 && nc->routed)
+                r = ns_route_default(idx, &nc->gateway6, false, err);
+        return r;
 }
 
 int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err)
@@ -366,7 +460,7 @@ int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err)
                 if ((r = ns_addr_add(idx, &nc->addr[i], err)) < 0)
                         return vps_err_wrap(err, "eth0");
         if ((r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err)) < 0 ||
-            (r = ns_route_default(idx, &nc->gateway, err)) < 0)
+            (r = default_routes(idx, nc, err)) < 0)
                 return vps_err_wrap(err, "eth0");
         return 0;
 }
@@ -390,7 +484,7 @@ static int sync_addrs(const struct vps_net_child *now, const struct vps_net_chil
                 if (r < 0 && r != -EEXIST)
                         return 4;
         }
-        return now->n ? (ns_route_default(idx, &now->gateway, &e) < 0 ? 5 : 0) : 0;
+        return default_routes(idx, now, &e) < 0 ? 5 : 0;
 }
 
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
@@ -404,7 +498,8 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
         int r = vps_net_prepare_child(m, vi, &now, err);
         for (unsigned int i = 0; r == 0 && i < n_old; i++) {
                 r = ns_addr_parse(old_ips[i], &before.addr[i], err);
-                before.addr[i].prefix = m->net.subnet.prefix;
+                if (!now.routed)
+                        before.addr[i].prefix = m->net.subnet.prefix;
                 before.n++;
         }
         if (r < 0)
@@ -422,32 +517,36 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                 return vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
                                vi->cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         if (vi->cfg.n_ip == 0) {
-                vps_net_detach(m, &vi->cfg);
+                struct vps_config old = vi->cfg;
+                for (unsigned int i = 0; i < n_old; i++)
+                        memcpy(old.ip[i], old_ips[i], sizeof(old.ip[i]));
+                old.n_ip = n_old;
+                vps_net_detach(m, &old);
                 return 0;
         }
+        if (now.routed)
+                return vps_routed_update(m, vi, old_ips, n_old, err);
         return filter_set(m, vi, err);
 }
 
-/* {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}, ...} from the named counters
- * of the bridge table: one query for all VPSes. */
-json_t *vps_net_counters(struct vps_manager *m)
+/* The named rx_ID/tx_ID counters of one table ("bridge vpsd_BR"), merged into res as
+ * {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}}: one query for all VPSes. */
+void vps_net_merge_counters(const char *table, json_t *res)
 {
-        if (!m->net.ready)
-                return NULL;
         char cmd[128];
-        (void)snprintf(cmd, sizeof(cmd), "list counters table bridge vpsd_%s", m->net.bridge);
+        (void)snprintf(cmd, sizeof(cmd), "list counters table %s", table);
         _cleanup_free_ char *out = NULL;
         vps_error e;
-        if (ns_nft_query(cmd, &out, &e) < 0)
-                return NULL;
+        if (!res || ns_nft_query(cmd, &out, &e) < 0)
+                return;
         _cleanup_json_ json_t *doc = json_loads(out, 0, NULL);
-        json_t *res = json_object(), *item;
+        json_t *item;
         size_t i;
         json_array_foreach(json_object_get(doc, "nftables"), i, item)
         {
                 json_t *c = json_object_get(item, "counter");
                 const char *name = json_string_value(json_object_get(c, "name"));
-                if (!res || !name || (strncmp(name, "rx_", 3) && strncmp(name, "tx_", 3)))
+                if (!name || (strncmp(name, "rx_", 3) && strncmp(name, "tx_", 3)))
                         continue;
                 json_t *o = json_object_get(res, name + 3);
                 if (!o) {
@@ -460,5 +559,27 @@ json_t *vps_net_counters(struct vps_manager *m)
                 (void)snprintf(key, sizeof(key), "%.2s_packets", name);
                 json_object_set(o, key, json_object_get(c, "packets"));
         }
+}
+
+json_t *vps_net_counters(struct vps_manager *m)
+{
+        /* The tables of this daemon, or of the one before it (a restart keeps the VPSes). */
+        bool bridged = m->net.ready, routed = m->net.routed_ready;
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_inst *vi = m->v[i];
+                bool up = vi->status != VPS_STOPPED && vi->cfg.n_ip > 0;
+                bridged |= up && vi->cfg.netmode == VPS_NET_BRIDGED;
+                routed |= up && vi->cfg.netmode == VPS_NET_ROUTED;
+        }
+        if (!bridged && !routed)
+                return NULL;
+        json_t *res = json_object();
+        char table[64];
+        (void)snprintf(table, sizeof(table), "bridge vpsd_%s", m->net.bridge);
+        if (bridged)
+                vps_net_merge_counters(table, res);
+        (void)snprintf(table, sizeof(table), "inet vpsr_%s", m->net.bridge);
+        if (routed)
+                vps_net_merge_counters(table, res);
         return res;
 }

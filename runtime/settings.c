@@ -61,7 +61,7 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
 {
         if (n_ip > VPS_MAX_IPS)
                 return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
-        int r = vps_net_check_ips(m, vi, ips, n_ip, err);
+        int r = vps_net_check_ips(m, vi, vi->cfg.netmode, ips, n_ip, err);
         if (r < 0)
                 return r;
         if (n_ip == 0 && vi->cfg.n_fwd > 0)
@@ -193,6 +193,50 @@ int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fw
                 return r;
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
                 return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_netmode(struct vps_manager *m, struct vps_inst *vi, enum vps_netmode mode,
+                            char ips[][46], unsigned int n_ip, vps_error *err)
+{
+        if (vi->status != VPS_STOPPED && mode != vi->cfg.netmode)
+                return vps_err(err, EBUSY, "VPS %s is running: stop it to change its netmode",
+                               vi->cfg.id);
+        struct vps_config c = vi->cfg;
+        if (ips) {
+                if (n_ip > VPS_MAX_IPS)
+                        return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+                for (unsigned int i = 0; i < n_ip; i++)
+                        memcpy(c.ip[i], ips[i], sizeof(c.ip[i]));
+                c.n_ip = n_ip;
+        }
+        c.netmode = mode;
+        int r = vps_net_check_ips(m, vi, mode, c.ip, c.n_ip, err);
+        if (r == 0)
+                r = vps_net_check_forwards(m, vi, &c, c.forward, c.n_fwd, err);
+        if (r < 0 || (r = vps_config_save(vi->dir_fd, &c, err)) < 0)
+                return r;
+        vi->cfg = c;
+        return 0;
+}
+
+int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bits_per_sec,
+                         vps_error *err)
+{
+        (void)m;
+        int r = 0;
+        if (vi->status == VPS_RUNNING && vi->cfg.n_ip > 0 &&
+            (r = vps_net_set_rate(vi, bits_per_sec, err)) < 0)
+                return r;
+        struct vps_config c = vi->cfg;
+        c.rate = bits_per_sec;
+        if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
+                vps_error e;
+                if (vi->status == VPS_RUNNING && vi->cfg.n_ip > 0)
+                        (void)vps_net_set_rate(vi, vi->cfg.rate, &e);
+                return r;
+        }
         vi->cfg = c;
         return 0;
 }

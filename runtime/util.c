@@ -120,6 +120,40 @@ int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)
         return 0;
 }
 
+int vps_rate_parse(const char *s, uint64_t *ret, vps_error *err)
+{
+        static const struct {
+                const char *unit;
+                double mult;
+        } units[] = {{"bit", 1},      {"kbit", 1e3},        {"mbit", 1e6},
+                     {"gbit", 1e9},   {"tbit", 1e12},       {"bps", 8},
+                     {"kbps", 8e3},   {"mbps", 8e6},        {"gbps", 8e9},
+                     {"kibit", 1024}, {"mibit", 1048576.0}, {"gibit", 1073741824.0}};
+        if (!s || !*s)
+                return vps_err(err, EINVAL, "empty rate");
+        if (strcasecmp(s, "unlimited") == 0) {
+                *ret = 0;
+                return 0;
+        }
+        size_t digits = strspn(s, "0123456789");
+        size_t frac = s[digits] == '.' ? strspn(s + digits + 1, "0123456789") : 0;
+        const char *unit = s + digits + (s[digits] == '.' ? 1 + frac : 0);
+        double mult = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (strcasecmp(unit, units[i].unit) == 0)
+                        mult = units[i].mult;
+        if (digits == 0 || (s[digits] == '.' && frac == 0) || mult == 0)
+                return vps_err(err, EINVAL,
+                               "invalid rate '%.40s': expected a number and a unit: kbit, mbit, "
+                               "gbit (bits per second) or kbps, mbps (bytes per second)",
+                               s);
+        double bits = strtod(s, NULL) * mult;
+        if (!isfinite(bits) || bits < 8000 || bits > 400e9)
+                return vps_err(err, ERANGE, "rate '%.40s' is out of range (8kbit to 400gbit)", s);
+        *ret = (uint64_t)bits;
+        return 0;
+}
+
 int vps_signal_parse(const char *s, int *ret, vps_error *err)
 {
         static const struct {

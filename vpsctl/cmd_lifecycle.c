@@ -30,6 +30,8 @@ enum {
         OPT_FORWARD,
         OPT_ONBOOT,
         OPT_BOOTORDER,
+        OPT_NETMODE,
+        OPT_RATE,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
@@ -40,6 +42,8 @@ enum {
                 {"onboot", required_argument, NULL, OPT_ONBOOT},                                   \
                 {"bootorder", required_argument, NULL, OPT_BOOTORDER},                             \
                 {"searchdomain", required_argument, NULL, OPT_SEARCHDOMAIN},                       \
+                {"netmode", required_argument, NULL, OPT_NETMODE},                                 \
+                {"rate", required_argument, NULL, OPT_RATE},                                       \
                 {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
                 {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
                 {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
@@ -58,6 +62,10 @@ enum {
         "                     (repeatable; on set the list replaces the old one, none clears)\n"   \
         "  --onboot yes|no    start the VPS when the host boots\n"                                 \
         "  --bootorder N      at boot, higher numbers start first\n"                               \
+        "  --netmode MODE     bridged (private subnet behind NAT, the default of vpsd.conf)\n"     \
+        "                     or routed (public IPv4/IPv6 addresses routed to the VPS)\n"          \
+        "  --rate RATE        bandwidth both ways, as tc writes it: 100mbit, 1gbit, 500kbit,\n"    \
+        "                     10mbps (bytes/s); unlimited removes it\n"                            \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
         "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
         "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
@@ -81,7 +89,7 @@ struct lifecycle_opts {
         json_t *limits; /* {"ram": "1G", ...} as typed: vpsd parses and checks them */
         json_t *nameserver;
         json_t *forward;
-        json_t *boot; /* {"onboot": true, "bootorder": 5}, merged into the body */
+        json_t *extra; /* {"onboot": true, "netmode": "routed", ...}, merged into the body */
         const char *searchdomain;
         const char *userpasswd;
         char *ssh_key; /* the key file's contents */
@@ -94,7 +102,7 @@ static void opts_free(struct lifecycle_opts *o)
         json_decref(o->limits);
         json_decref(o->nameserver);
         json_decref(o->forward);
-        json_decref(o->boot);
+        json_decref(o->extra);
         free(o->ssh_key);
 }
 
@@ -152,15 +160,15 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                         break;
                 case OPT_ONBOOT:
                 case OPT_BOOTORDER: {
-                        if (!o->boot)
-                                o->boot = json_object();
+                        if (!o->extra)
+                                o->extra = json_object();
                         char *end = NULL;
                         long n = strtol(optarg, &end, 10);
                         if (c == OPT_ONBOOT && (!strcmp(optarg, "yes") || !strcmp(optarg, "no")))
-                                json_object_set_new(o->boot, "onboot",
+                                json_object_set_new(o->extra, "onboot",
                                                     json_boolean(!strcmp(optarg, "yes")));
                         else if (c == OPT_BOOTORDER && *optarg && !*end)
-                                json_object_set_new(o->boot, "bootorder", json_integer(n));
+                                json_object_set_new(o->extra, "bootorder", json_integer(n));
                         else
                                 return vpsctl_usage_error(
                                         v, "invalid --%s '%s': expected %s",
@@ -168,6 +176,13 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                                         c == OPT_ONBOOT ? "yes or no" : "a number");
                         break;
                 }
+                case OPT_NETMODE:
+                case OPT_RATE:
+                        if (!o->extra)
+                                o->extra = json_object();
+                        json_object_set_new(o->extra, c == OPT_RATE ? "rate" : "netmode",
+                                            json_string(optarg));
+                        break;
                 case OPT_FORWARD:
                         if (!o->forward)
                                 o->forward = json_array();
@@ -206,7 +221,8 @@ static const char create_usage[] =
         "                     [--cpuunits N] [--numproc N] [--diskspace SIZE[:HARD]]\n"
         "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
-        "                     [--onboot yes|no] [--bootorder N]\n"
+        "                     [--onboot yes|no] [--bootorder N] [--netmode bridged|routed]\n"
+        "                     [--rate RATE]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -241,7 +257,7 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 "{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*, s:O*}", "id", o.id, "ostemplate",
                 o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
                 "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
-        if (!body || (o.boot && json_object_update(body, o.boot) < 0))
+        if (!body || (o.extra && json_object_update(body, o.extra) < 0))
                 return vpsctl_fail("cannot encode the request");
         _cleanup_json_ json_t *answer = NULL;
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, &answer, &err, "/v1/vps") < 0)
@@ -373,7 +389,7 @@ static const char set_usage[] =
         "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
         "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
         "                     [--onboot yes|no] [--bootorder N] [--userpasswd USER:PASSWORD]\n"
-        "                     [--ssh-key FILE]\n"
+        "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -408,7 +424,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 return r;
         }
         if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain &&
-            !o.forward && !o.boot && !o.userpasswd && !o.ssh_key)
+            !o.forward && !o.extra && !o.userpasswd && !o.ssh_key)
                 return vpsctl_usage_error(
                         v, "nothing to change: give a setting to change (see --help)");
 
@@ -417,7 +433,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                           o.hostname, "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits,
                           "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward",
                           o.forward, "userpasswd", o.userpasswd, "ssh_key", o.ssh_key);
-        if (!body || (o.boot && json_object_update(body, o.boot) < 0))
+        if (!body || (o.extra && json_object_update(body, o.extra) < 0))
                 return vpsctl_fail("cannot encode the request");
         _cleanup_json_ json_t *answer = NULL;
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &answer, &err, "/v1/vps/%s", o.id) < 0)

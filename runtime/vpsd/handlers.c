@@ -133,6 +133,37 @@ static int apply_boot(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_err
         return vps_manager_set_boot(&d->m, vi, ob ? json_is_true(ob) : -1, bo ? &order : NULL, err);
 }
 
+/* "netmode": "bridged"|"routed" (absent: *mode is left as it is). */
+static int read_netmode(json_t *body, enum vps_netmode *mode, vps_error *err)
+{
+        json_t *j = json_object_get(body, "netmode");
+        if (!j)
+                return 0;
+        if (!json_is_string(j))
+                return vps_err(err, EINVAL, "'netmode' must be \"bridged\" or \"routed\"");
+        return vps_netmode_parse(json_string_value(j), mode, err);
+}
+
+/* "rate": "100mbit" as tc writes it, "unlimited", or bits per second as a number. */
+static int read_rate(json_t *body, bool *given, uint64_t *bits, vps_error *err)
+{
+        json_t *j = json_object_get(body, "rate");
+        *given = j != NULL;
+        if (!j)
+                return 0;
+        if (json_is_integer(j)) {
+                json_int_t n = json_integer_value(j);
+                if (n != 0 && (n < 8000 || n > 400000000000))
+                        return vps_err(err, ERANGE, "rate %lld is out of range (8kbit to 400gbit)",
+                                       (long long)n);
+                *bits = (uint64_t)n;
+                return 0;
+        }
+        if (!json_is_string(j))
+                return vps_err(err, EINVAL, "'rate' must be a string such as \"100mbit\"");
+        return vps_rate_parse(json_string_value(j), bits, err);
+}
+
 /* "forward": ["tcp:8080:80", ...] replaces the list ([] clears it). */
 static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
 {
@@ -172,9 +203,10 @@ static const char *unknown_key(json_t *body, const char *const *known)
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
-        static const char *const known[] = {
-                "id",           "ostemplate", "hostname", "ip",        "limits", "nameserver",
-                "searchdomain", "forward",    "onboot",   "bootorder", NULL};
+        static const char *const known[] = {"id",     "ostemplate", "hostname",     "ip",
+                                            "limits", "nameserver", "searchdomain", "forward",
+                                            "onboot", "bootorder",  "netmode",      "rate",
+                                            NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot create with '%.60s'", unknown);
@@ -186,7 +218,14 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
                 return vps_err(err, EINVAL, "create needs string fields 'id' and 'ostemplate'");
         char ips[VPS_MAX_IPS][46];
         unsigned int n = 0;
+        enum vps_netmode mode = d->m.net.default_mode;
+        uint64_t rate = 0;
+        bool rate_given;
         int r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
+        if (r == 0)
+                r = read_netmode(body, &mode, err);
+        if (r == 0)
+                r = read_rate(body, &rate_given, &rate, err);
         struct vps_inst *vi = NULL;
         struct vps_limits lim;
         vps_limits_init(&lim);
@@ -196,10 +235,11 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         if (r == 0 && jl)
                 r = vps_limits_update(&lim, jl, err);
         if (r == 0)
-                r = vps_manager_create(&d->m, id, tpl, host, ips, n, &lim, &vi, err);
+                r = vps_manager_create(&d->m, id, tpl, host, mode, ips, n, &lim, &vi, err);
         if (r == 0 &&
             ((r = apply_dns(d, vi, body, err)) < 0 || (r = apply_forwards(d, vi, body, err)) < 0 ||
-             (r = apply_boot(d, vi, body, err)) < 0)) {
+             (r = apply_boot(d, vi, body, err)) < 0 ||
+             (rate && (r = vps_manager_set_rate(&d->m, vi, rate, err)) < 0))) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
@@ -225,8 +265,8 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
 }
 
 /* ipadd appends, ipdel removes (["all"] removes every address); ip replaces the list. */
-static int patch_ips(struct vpsd *d, struct vps_inst *vi, json_t *body, char ips[][46],
-                     unsigned int *ret_n, bool *ret_changed, vps_error *err)
+static int patch_ips(struct vpsd *d, struct vps_inst *vi, enum vps_netmode mode, json_t *body,
+                     char ips[][46], unsigned int *ret_n, bool *ret_changed, vps_error *err)
 {
         *ret_changed = false;
         json_t *jip = json_object_get(body, "ip"), *jadd = json_object_get(body, "ipadd"),
@@ -262,7 +302,7 @@ static int patch_ips(struct vpsd *d, struct vps_inst *vi, json_t *body, char ips
                 r = read_ips(jadd, "ipadd", ips, &n, err);
         /* Checked here so that nothing is applied when the list is refused. */
         if (r == 0)
-                r = vps_net_check_ips(&d->m, vi, ips, n, err);
+                r = vps_net_check_ips(&d->m, vi, mode, ips, n, err);
         *ret_n = n;
         *ret_changed = r == 0;
         return r;
@@ -274,10 +314,10 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        static const char *const known[] = {"hostname", "ip",         "ipadd",        "ipdel",
-                                            "limits",   "nameserver", "searchdomain", "forward",
-                                            "onboot",   "bootorder",  "userpasswd",   "ssh_key",
-                                            NULL};
+        static const char *const known[] = {
+                "hostname",   "ip",           "ipadd",   "ipdel",  "limits",
+                "nameserver", "searchdomain", "forward", "onboot", "bootorder",
+                "userpasswd", "ssh_key",      "netmode", "rate",   NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
@@ -295,7 +335,15 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = vps_limits_update(&probe, jl, err);
         char ips[VPS_MAX_IPS][46];
         unsigned int n_ip = 0;
-        bool ips_changed = false;
+        bool ips_changed = false, rate_given = false;
+        enum vps_netmode mode = vi->cfg.netmode;
+        uint64_t rate = 0;
+        if (r == 0)
+                r = read_netmode(body, &mode, err);
+        if (r == 0)
+                r = read_rate(body, &rate_given, &rate, err);
+        if (r == 0 && mode != vi->cfg.netmode && vi->status != VPS_STOPPED)
+                r = vps_err(err, EBUSY, "VPS %s is running: stop it to change its netmode", id);
         /* Logins first: they are checked against the guest's own files, so a refusal there
          * comes before any other change. The password is never logged. */
         json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
@@ -308,7 +356,11 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
             (r = vps_manager_add_ssh_keys(&d->m, vi, json_string_value(keys), err)) == 0)
                 vpsd_log("VPS %s: ssh key added to /root/.ssh/authorized_keys", id);
         if (r == 0)
-                r = patch_ips(d, vi, body, ips, &n_ip, &ips_changed, err);
+                r = patch_ips(d, vi, mode, body, ips, &n_ip, &ips_changed, err);
+        if (r == 0 && mode != vi->cfg.netmode) {
+                r = vps_manager_set_netmode(&d->m, vi, mode, ips_changed ? ips : NULL, n_ip, err);
+                ips_changed = false;
+        }
         if (r == 0)
                 r = apply_dns(d, vi, body, err);
         char warning[sizeof(d->m.warning)] = "";
@@ -320,6 +372,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = apply_forwards(d, vi, body, err);
         if (r == 0)
                 r = apply_boot(d, vi, body, err);
+        if (r == 0 && rate_given)
+                r = vps_manager_set_rate(&d->m, vi, rate, err);
         if (r == 0 && h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
         if (r < 0)

@@ -45,7 +45,8 @@ static void usage(FILE *f)
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
-                "                           subnet, enforce_limits; options override it\n"
+                "                           subnet, enforce_limits, netmode, uplink; options\n"
+                "                           override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -336,7 +337,8 @@ int main(int argc, char **argv)
         if (shutdown_all)
                 return vpsd_shutdown_all_client(sock, shutdown_timeout);
         struct vps_netconf net;
-        if (vps_net_configure(&net, bridge, subnet, &err) < 0) {
+        if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
+            vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }

@@ -20,6 +20,12 @@ static void one_line(const char *s)
         (void)vps_hostname_check(s, &err);
         uint64_t bytes;
         (void)vps_size_parse(s, &bytes, &err);
+        uint64_t bits;
+        if (vps_rate_parse(s, &bits, &err) == 0 && bits != 0 &&
+            (bits < 8000 || bits > 400000000000ull)) {
+                fprintf(stderr, "fuzz_parsers: rate %llu out of range\n", (unsigned long long)bits);
+                abort();
+        }
         int sig;
         if (vps_signal_parse(s, &sig, &err) == 0 && (sig <= 0 || sig > 64)) {
                 fprintf(stderr, "fuzz_parsers: signal %d out of range\n", sig);

@@ -73,8 +73,11 @@ cleanup() {
         # The bridge and nftables tables vpsd made for this test's subnet.
         nft delete table ip "vpsd_$BRIDGE" 2>/dev/null || true
         nft delete table bridge "vpsd_$BRIDGE" 2>/dev/null || true
+        nft delete table inet "vpsr_$BRIDGE" 2>/dev/null || true
         ip link del "$BRIDGE" 2>/dev/null || true
         for ns in ${TEST_NETNS:-}; do ip netns del "$ns" 2>/dev/null || true; done
+        # Host settings a test changed through vpsd ("path=value" to put back).
+        for kv in ${TEST_SYSCTL_RESTORE:-}; do echo "${kv#*=}" >"${kv%%=*}" 2>/dev/null || true; done
         rm -rf "$T"
         exit "$rc"
 }

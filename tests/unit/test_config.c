@@ -40,6 +40,8 @@ static const struct vps_config sample_cfg = {
         .bootorder = 7,
         .n_fwd = 1,
         .forward = {"tcp:8080:80"},
+        .netmode = VPS_NET_ROUTED,
+        .rate = 100000000,
 };
 
 static void assert_cfg_equal(const struct vps_config *a, const struct vps_config *b)
@@ -66,6 +68,8 @@ static void assert_cfg_equal(const struct vps_config *a, const struct vps_config
         assert_int_equal(a->n_fwd, b->n_fwd);
         for (unsigned int i = 0; i < a->n_fwd; i++)
                 assert_string_equal(a->forward[i], b->forward[i]);
+        assert_int_equal(a->netmode, b->netmode);
+        assert_int_equal(a->rate, b->rate);
 }
 
 static void test_config_round_trip(void **state)
@@ -129,6 +133,10 @@ static void test_config_rejects(void **state)
                 {"ip", "[\"10.0.0.300\"]"},
                 {"nameserver", "[\"x\"]"},
                 {"ip", "\"10.0.0.1\""},
+                {"netmode", "\"venet\""},
+                {"netmode", "1"},
+                {"rate", "-1"},
+                {"rate", "\"100mbit\""},
         };
         struct vps_config c;
         vps_error err = {0};

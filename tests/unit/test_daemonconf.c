@@ -22,7 +22,9 @@ static void test_parse_all(void **state)
                            "  cgroup_parent =  /vps.slice/vps  \n"
                            "bridge = vpsbr1\r\n"
                            "subnet = 10.99.0.0/16\n"
-                           "enforce_limits = warn\n";
+                           "enforce_limits = warn\n"
+                           "netmode = routed\n"
+                           "uplink = eth1\n";
         assert_int_equal(vps_daemon_conf_parse(&c, "vpsd.conf", text, &err), 0);
         assert_string_equal(c.root, "/srv/vps");
         assert_string_equal(c.socket, "/run/vps/other.sock");
@@ -30,6 +32,8 @@ static void test_parse_all(void **state)
         assert_string_equal(c.bridge, "vpsbr1");
         assert_string_equal(c.subnet, "10.99.0.0/16");
         assert_int_equal(c.enforce_warn, 1);
+        assert_string_equal(c.netmode, "routed");
+        assert_string_equal(c.uplink, "eth1");
         assert_int_equal(vps_daemon_conf_parse(&c, "x", "enforce_limits = strict\n", &err), 0);
         assert_int_equal(c.enforce_warn, 0);
 }
@@ -59,6 +63,8 @@ static void test_errors(void **state)
         assert_non_null(strstr(err.msg, "f:1: expected 'key = value'"));
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "enforce_limits = maybe\n", &err), -EINVAL);
         assert_non_null(strstr(err.msg, "strict or warn"));
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "netmode = venet\n", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "bridged or routed"));
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "bridge = \n", &err), -EINVAL);
         assert_int_equal(
                 vps_daemon_conf_parse(&c, "f", "bridge = waytoolongforabridgename\n", &err),

@@ -113,6 +113,39 @@ static void test_size_parse_ok(void **state)
         }
 }
 
+static void test_rate_parse(void **state)
+{
+        static const struct {
+                const char *s;
+                uint64_t v;
+        } ok[] = {
+                {"100mbit", 100000000},  {"1gbit", 1000000000}, {"500kbit", 500000},
+                {"1.5Gbit", 1500000000}, {"10mbps", 80000000},  {"8000bit", 8000},
+                {"unlimited", 0},        {"1mibit", 1048576},
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                vps_error err = {0};
+                uint64_t v = 1;
+                if (vps_rate_parse(ok[i].s, &v, &err) != 0)
+                        fail_msg("'%s' refused: %s", ok[i].s, err.msg);
+                assert_int_equal(v, ok[i].v);
+        }
+        const char *bad[] = {"",       "100",     "100M",    "mbit", "1.mbit",
+                             "-1mbit", "1e3mbit", "10 mbit", NULL};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                vps_error err = {0};
+                uint64_t v = 777;
+                if (vps_rate_parse(bad[i], &v, &err) != -EINVAL)
+                        fail_msg("'%s' accepted", bad[i] ? bad[i] : "(null)");
+                assert_int_equal(v, 777);
+        }
+        vps_error err = {0};
+        uint64_t v = 777;
+        assert_int_equal(vps_rate_parse("1bit", &v, &err), -ERANGE);
+        assert_int_equal(vps_rate_parse("401gbit", &v, &err), -ERANGE);
+        assert_int_equal(v, 777);
+}
+
 static void test_size_parse_bad(void **state)
 {
         const char *bad[] = {"",     "abc", "-1",    "1X", "1Gx", "1GiBx", " 1",  "K",
@@ -193,6 +226,7 @@ int main(void)
                 cmocka_unit_test(test_hostname),
                 cmocka_unit_test(test_size_parse_ok),
                 cmocka_unit_test(test_size_parse_bad),
+                cmocka_unit_test(test_rate_parse),
                 cmocka_unit_test(test_signal_parse),
                 cmocka_unit_test(test_signal_rtmin_out_of_range),
                 cmocka_unit_test(test_signal_rtmin_huge_offset),

@@ -46,8 +46,20 @@ int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uin
 
 int ns_addr_add(unsigned int ifindex, const struct ns_addr *a, vps_error *err);
 int ns_addr_del(unsigned int ifindex, const struct ns_addr *a, vps_error *err);
-/* Default route of the family of gw through gw on ifindex. */
-int ns_route_default(unsigned int ifindex, const struct ns_addr *gw, vps_error *err);
+/* Default route of the family of gw through gw on ifindex; onlink when gw is in no subnet of
+ * the link. */
+int ns_route_default(unsigned int ifindex, const struct ns_addr *gw, bool onlink, vps_error *err);
+/* Adds or removes the route of one address (/32 or /128) to ifindex. */
+int ns_route_host(bool add, unsigned int ifindex, const struct ns_addr *a, vps_error *err);
+/* Adds or removes a proxy neighbour entry: the host answers ARP (IPv4) or neighbour
+ * solicitations (IPv6, with proxy_ndp on) for a on link ifindex. */
+int ns_neigh_proxy(bool add, unsigned int ifindex, const struct ns_addr *a, vps_error *err);
+
+/* Creates an ifb device (an existing one is reused) and brings it up; returns its ifindex. */
+int ns_ifb_ensure(const char *name, vps_error *err);
+/* Limits a link to bits_per_sec both ways (0: removes the limit and the ifb): a token bucket
+ * on what it sends, and one on the ifb device ifb_name, where what it receives is redirected. */
+int ns_tc_rate(unsigned int ifindex, const char *ifb_name, uint64_t bits_per_sec, vps_error *err);
 
 /* nftables (libnftables, no nft process): runs a batch of nft commands. */
 int ns_nft_run(const char *commands, vps_error *err);

@@ -15,6 +15,15 @@ struct json_t;
 #define VPS_MAX_IPS   16
 #define VPS_IP_MAX    46 /* INET6_ADDRSTRLEN */
 
+enum vps_netmode {
+        VPS_NET_BRIDGED, /* on vpsd's bridge, private subnet, NAT */
+        VPS_NET_ROUTED,  /* own public addresses routed to its veth, proxy ARP/NDP */
+};
+
+/* "bridged", "routed" */
+const char *vps_netmode_name(enum vps_netmode mode);
+int vps_netmode_parse(const char *s, enum vps_netmode *ret, vps_error *err);
+
 struct vps_config {
         char id[VPS_ID_MAX + 1];
         char ostemplate[VPS_ID_MAX + 1];
@@ -33,6 +42,8 @@ struct vps_config {
         int bootorder;                  /* higher starts earlier */
         unsigned int n_fwd;             /* port forwards from the host, "tcp:8080:80" */
         char forward[16][24];
+        enum vps_netmode netmode;
+        uint64_t rate; /* bits per second both ways on its veth, 0: no limit */
 };
 
 struct vps_state {

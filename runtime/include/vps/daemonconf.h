@@ -16,6 +16,8 @@ struct vps_daemon_conf {
         char subnet[64];         /* subnet = CIDR */
         int enforce_warn;        /* enforce_limits = strict|warn; -1 when not set */
         char debian_mirror[256]; /* debian_mirror = URL, for template builds */
+        char netmode[16];        /* netmode = bridged|routed, of new VPSes */
+        char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

@@ -53,10 +53,11 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
 void vps_manager_close(struct vps_manager *m);
 struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err);
 
-/* ips: addresses (no prefix) in vpsd's bridge subnet, checked and canonicalised. */
+/* ips: addresses (no prefix), checked for the netmode and canonicalised. */
 int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
-                       const char *hostname, char ips[][46], unsigned int n_ip,
-                       const struct vps_limits *limits, struct vps_inst **ret, vps_error *err);
+                       const char *hostname, enum vps_netmode mode, char ips[][46],
+                       unsigned int n_ip, const struct vps_limits *limits, struct vps_inst **ret,
+                       vps_error *err);
 /* Applies a JSON object of limit changes ({"ram": "2G", "numproc": "unlimited"}): checked,
  * written live into a running VPS's cgroup, then saved; all or nothing. */
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
@@ -79,6 +80,13 @@ int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fw
 /* Replaces the address list; applied at once to a running VPS. */
 int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
                         unsigned int n_ip, vps_error *err);
+/* Changes the netmode of a stopped VPS, with a new address list when ips is not NULL (else
+ * its addresses are checked for the new mode). */
+int vps_manager_set_netmode(struct vps_manager *m, struct vps_inst *vi, enum vps_netmode mode,
+                            char ips[][46], unsigned int n_ip, vps_error *err);
+/* Sets the bandwidth limit (bits per second, 0: none); at once on a running VPS. */
+int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bits_per_sec,
+                         vps_error *err);
 /* Only a stopped VPS can be destroyed. */
 int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,

@@ -2,6 +2,9 @@
  * bridge, its guest end eth0 configured before the init runs; outbound NAT and per-VPS
  * anti-spoofing rules through nftables. A VPS with no address gets loopback only. */
 #pragma once
+/* Routed mode (network_routed.c): no bridge; each address is routed to the VPS's veth, the
+ * host answers ARP/NDP for it on the uplink, and the guest's default routes go through
+ * link-local gateways on the host end. */
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -21,24 +24,41 @@ struct vps_netconf {
         struct ns_addr subnet;  /* network and prefix */
         struct ns_addr gateway; /* the bridge's address: first host of the subnet */
         bool ready;             /* bridge, NAT and filter tables set up */
+        enum vps_netmode default_mode;
+        char uplink[IFNAMSIZ]; /* routed mode answers ARP/NDP here; "": the default route's */
+        bool routed_ready;     /* routed mode's filter table set up */
+        bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
 };
 
 /* What the VPS's child configures inside its network namespace. */
 struct vps_net_child {
         unsigned int n;
         struct ns_addr addr[16];
-        struct ns_addr gateway;
+        struct ns_addr gateway;  /* IPv4 default route */
+        struct ns_addr gateway6; /* IPv6 default route (routed mode) */
+        bool routed;             /* gateways are link-local: 169.254.0.1 onlink and fe80::1 */
 };
+
+/* Routed mode: the gateway the host end of each VPS's veth answers for. */
+#define VPS_ROUTED_GW4 "169.254.0.1"
+#define VPS_ROUTED_GW6 "fe80::1"
 
 #define VPS_DEFAULT_BRIDGE "vpsbr0"
 #define VPS_DEFAULT_SUBNET "10.88.0.0/16"
 
 int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *subnet,
                       vps_error *err);
-/* Checks a VPS's address list: valid, inside the subnet, not the gateway, network or
- * broadcast address, no duplicates, none used by another VPS than `self`. */
-int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self, char ips[][46],
-                      unsigned int n, vps_error *err);
+/* The default netmode of new VPSes and the uplink of routed mode (NULL or "": found from the
+ * default route when needed). */
+int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
+                             vps_error *err);
+/* Checks a VPS's address list for its netmode: valid; in bridged mode inside the subnet and
+ * not the gateway, network or broadcast address; in routed mode a unicast address outside it
+ * (IPv4 or IPv6); no duplicates, none used by another VPS than `self`. */
+int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
+                      enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err);
+/* Sets the rate limit of a running VPS's veth (0: none). */
+int vps_net_set_rate(const struct vps_inst *vi, uint64_t bits_per_sec, vps_error *err);
 /* "veth101.0", or "vh" + a hash when the ID is too long for an interface name. */
 void vps_net_veth_name(const char *id, char ret[IFNAMSIZ]);
 
@@ -50,7 +70,7 @@ int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
 /* Traffic of every networked VPS: {"ID": {"rx_bytes", "rx_packets", "tx_bytes",
  * "tx_packets"}}, or NULL when no VPS has been networked by this daemon. */
 struct json_t *vps_net_counters(struct vps_manager *m);
-/* Removes the VPS's filter rules (its veth goes away with its network namespace). */
+/* Removes the VPS's filter rules, routes and proxy entries, and its veth. */
 void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg);
 /* Checks a list of port forwards ("tcp:HOSTPORT:VPSPORT", "udp:..."), canonicalising them:
  * the VPS needs an address, and no other VPS may forward the same host port. */
@@ -63,3 +83,14 @@ int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
 /* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart. */
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                         unsigned int n_old, vps_error *err);
+
+/* Routed mode, called by network.c. */
+int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,
+                        vps_error *err);
+int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
+                      vps_error *err);
+int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+                      unsigned int n_old, vps_error *err);
+void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg);
+/* Merges the named rx_ID/tx_ID counters of one nftables table into res. */
+void vps_net_merge_counters(const char *table, struct json_t *res);

@@ -21,6 +21,9 @@ int vps_hostname_check(const char *hostname, vps_error *err);
 
 /* "512M", "1G", "1.5G", "100", "unlimited" (UINT64_MAX). Binary units K M G T P. */
 int vps_size_parse(const char *s, uint64_t *ret_bytes, vps_error *err);
+/* Network rates as tc writes them: "100mbit", "1.5gbit", "500kbit", "10mbps" (bytes per
+ * second); "unlimited" gives 0. From 8kbit to 400gbit; returned in bits per second. */
+int vps_rate_parse(const char *s, uint64_t *ret_bits, vps_error *err);
 /* Signal names as in meta.json: "SIGTERM", "SIGRTMIN+3", or a number. */
 int vps_signal_parse(const char *s, int *ret_sig, vps_error *err);
 
