@@ -76,11 +76,13 @@ int ns_bridge_ensure(const char *name, vps_error *err)
 }
 
 int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uint8_t mac[6],
-                   vps_error *err)
+                   unsigned int mtu, vps_error *err)
 {
         char buf[NS_NL_BUF];
         struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        if (mtu)
+                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
         struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
         mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
         struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -90,6 +92,8 @@ int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uin
         mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
         mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t)peer_pid);
         mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+        if (mtu)
+                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
         mnl_attr_nest_end(nlh, pe);
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, li);

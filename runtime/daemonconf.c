@@ -42,6 +42,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                  sizeof(c->debian_mirror)},
                 {"netmode", offsetof(struct vps_daemon_conf, netmode), sizeof(c->netmode)},
                 {"uplink", offsetof(struct vps_daemon_conf, uplink), sizeof(c->uplink)},
+                {"mtu", offsetof(struct vps_daemon_conf, mtu), sizeof(c->mtu)},
         };
         if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
                 return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
@@ -65,7 +66,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu)",
                        where, key);
 }
 

@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <ctype.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +57,20 @@ static void link_name(const char *id, bool ifb, char ret[IFNAMSIZ])
         for (const char *p = id; *p; p++)
                 h = (h ^ (uint8_t)*p) * 16777619u;
         (void)snprintf(ret, IFNAMSIZ, "%s%08x.0", ifb ? "vi" : "vh", h);
+}
+
+int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err)
+{
+        n->mtu = 0;
+        if (!mtu || !*mtu)
+                return 0;
+        char *end = NULL;
+        unsigned long v = strtoul(mtu, &end, 10);
+        if (*end || !isdigit((unsigned char)mtu[0]) || v < 1280 || v > 65535)
+                return vps_err(err, EINVAL, "invalid mtu '%.20s': a number from 1280 to 65535",
+                               mtu);
+        n->mtu = (unsigned int)v;
+        return 0;
 }
 
 void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
@@ -397,7 +413,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         mac_of(vi->cfg.id, mac);
         if ((r = clear_stale_veth(m, &vi->cfg, veth, err)) < 0)
                 return r;
-        if ((r = ns_veth_create(veth, "eth0", pid, mac, err)) < 0)
+        if ((r = ns_veth_create(veth, "eth0", pid, mac, vps_net_mtu(&m->net), err)) < 0)
                 return r;
         unsigned int idx = if_nametoindex(veth);
         if (!idx)

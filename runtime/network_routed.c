@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +57,21 @@ static unsigned int default_route_dev(int family)
 static unsigned int uplink(const struct vps_netconf *n, int family)
 {
         return n->uplink[0] ? if_nametoindex(n->uplink) : default_route_dev(family);
+}
+
+unsigned int vps_net_mtu(struct vps_netconf *n)
+{
+        if (n->mtu)
+                return n->mtu;
+        char name[IFNAMSIZ], path[64], val[16];
+        unsigned int up = uplink(n, AF_INET), mtu = 0;
+        if (up && if_indextoname(up, name)) {
+                (void)snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", name);
+                if (read_sysctl(path, val, sizeof(val)) == 0)
+                        mtu = (unsigned int)strtoul(val, NULL, 10);
+        }
+        n->mtu = mtu >= 1280 && mtu <= 65535 ? mtu : 1500;
+        return n->mtu;
 }
 
 int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,

@@ -45,8 +45,8 @@ static void usage(FILE *f)
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
-                "                           subnet, enforce_limits, netmode, uplink; options\n"
-                "                           override it\n"
+                "                           subnet, enforce_limits, netmode, uplink, mtu;\n"
+                "                           options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -338,7 +338,8 @@ int main(int argc, char **argv)
                 return vpsd_shutdown_all_client(sock, shutdown_timeout);
         struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
-            vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0) {
+            vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0 ||
+            vps_net_configure_mtu(&net, conf.mtu, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }

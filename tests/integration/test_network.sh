@@ -17,6 +17,9 @@ in_vps() { local id=$1; shift; "$VPSCTL_BIN" --socket "$SOCK" exec "$id" -- "$@"
 expect_eq "list shows the address" "$NETPFX.10" "$(vps_field 701 ip | jq -r '.[0]' 2>/dev/null || vpsctl list -j | jq -r '.[] | select(.id=="701") | .ip[0]')"
 check "eth0 has the address" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -4 addr show eth0 | grep -q 'inet $NETPFX.10/24'"
 check "default route via the bridge" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip route | grep -q 'default via $NETPFX.1'"
+updev=$(awk '$2 == "00000000" && $8 == "00000000" { print $1; exit }' /proc/net/route)
+upmtu=$(cat "/sys/class/net/$updev/mtu")
+check "eth0 takes the MTU of the host's uplink ($updev, $upmtu)" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip link show eth0 | grep -q 'mtu $upmtu '"
 check "host end on the bridge" sh -c "ip -o link show veth701.0 | grep -q 'master $BRIDGE'"
 check "host pings the VPS" ping1 "$NETPFX.10"
 check "VPS pings the gateway" in_vps 701 ping -c 1 -W 2 "$NETPFX.1"

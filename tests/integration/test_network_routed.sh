@@ -26,7 +26,9 @@ ip -n "$UP" link set eth0 up
 ip -n "$UP" link set lo up
 TEST_SYSCTL_RESTORE="/proc/sys/net/ipv6/conf/all/forwarding=$(cat /proc/sys/net/ipv6/conf/all/forwarding)"
 
-printf 'netmode = routed\nuplink = %s\n' "$UPL" >"$T/vpsd.conf"
+printf 'netmode = routed\nuplink = %s\nmtu = 999\n' "$UPL" >"$T/vpsd.conf"
+expect_error "vpsd refuses a bad mtu" "invalid mtu '999'" env VPSD_CONFIG="$T/vpsd.conf" "$VPSD_BIN" --root "$ROOT" --socket "$SOCK"
+printf 'netmode = routed\nuplink = %s\nmtu = 1450\n' "$UPL" >"$T/vpsd.conf"
 export VPSD_CONFIG=$T/vpsd.conf
 start_vpsd
 vpsctl template build busybox >/dev/null
@@ -45,6 +47,8 @@ check "eth0 has the address as a /32" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec
 check "eth0 has the IPv6 address as a /128" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -6 addr show eth0 | grep -q 'inet6 $P6::10/128'"
 check "IPv4 default route via the link-local gateway" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -4 route | grep -q 'default via 169.254.0.1 dev eth0.*onlink'"
 check "IPv6 default route via fe80::1" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -6 route | grep -q 'default via fe80::1 dev eth0'"
+check "the mtu of vpsd.conf on eth0" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip link show eth0 | grep -q 'mtu 1450 '"
+check "and on the host end" sh -c "ip link show veth701.0 | grep -q 'mtu 1450 '"
 check "no bridge for a routed VPS" sh -c "! ip -o link show veth701.0 | grep -q master"
 check "the host routes the address to the veth" sh -c "ip route show $P4.10 | grep -q 'dev veth701.0'"
 check "and the IPv6 one" sh -c "ip -6 route show $P6::10 | grep -q 'dev veth701.0'"

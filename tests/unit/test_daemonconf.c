@@ -24,7 +24,8 @@ static void test_parse_all(void **state)
                            "subnet = 10.99.0.0/16\n"
                            "enforce_limits = warn\n"
                            "netmode = routed\n"
-                           "uplink = eth1\n";
+                           "uplink = eth1\n"
+                           "mtu = 1450\n";
         assert_int_equal(vps_daemon_conf_parse(&c, "vpsd.conf", text, &err), 0);
         assert_string_equal(c.root, "/srv/vps");
         assert_string_equal(c.socket, "/run/vps/other.sock");
@@ -34,6 +35,7 @@ static void test_parse_all(void **state)
         assert_int_equal(c.enforce_warn, 1);
         assert_string_equal(c.netmode, "routed");
         assert_string_equal(c.uplink, "eth1");
+        assert_string_equal(c.mtu, "1450");
         assert_int_equal(vps_daemon_conf_parse(&c, "x", "enforce_limits = strict\n", &err), 0);
         assert_int_equal(c.enforce_warn, 0);
 }

@@ -40,9 +40,9 @@ int ns_link_del(unsigned int ifindex, vps_error *err);
 /* Creates a bridge (EEXIST is fine) and brings it up; returns its ifindex. */
 int ns_bridge_ensure(const char *name, vps_error *err);
 /* Creates a veth pair: `name` here, `peer` moved into the network namespace of peer_pid, with
- * the given MAC address on the peer. */
+ * the given MAC address on the peer and the MTU on both ends (0: the kernel's default). */
 int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uint8_t mac[6],
-                   vps_error *err);
+                   unsigned int mtu, vps_error *err);
 
 int ns_addr_add(unsigned int ifindex, const struct ns_addr *a, vps_error *err);
 int ns_addr_del(unsigned int ifindex, const struct ns_addr *a, vps_error *err);

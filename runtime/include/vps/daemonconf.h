@@ -18,6 +18,7 @@ struct vps_daemon_conf {
         char debian_mirror[256]; /* debian_mirror = URL, for template builds */
         char netmode[16];        /* netmode = bridged|routed, of new VPSes */
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
+        char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

@@ -28,6 +28,7 @@ struct vps_netconf {
         char uplink[IFNAMSIZ]; /* routed mode answers ARP/NDP here; "": the default route's */
         bool routed_ready;     /* routed mode's filter table set up */
         bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
+        unsigned int mtu;      /* of every veth; 0: the uplink's, found at the first start */
 };
 
 /* What the VPS's child configures inside its network namespace. */
@@ -52,6 +53,10 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
  * default route when needed). */
 int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
                              vps_error *err);
+/* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see network_routed.c). */
+int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err);
+/* The MTU a new veth gets: the configured one, else the uplink's (1500 when it has none). */
+unsigned int vps_net_mtu(struct vps_netconf *n);
 /* Checks a VPS's address list for its netmode: valid; in bridged mode inside the subnet and
  * not the gateway, network or broadcast address; in routed mode a unicast address outside it
  * (IPv4 or IPv6); no duplicates, none used by another VPS than `self`. */
