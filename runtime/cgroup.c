@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -104,16 +105,25 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
         return 0;
 }
 
-static int read_events_populated(const char *path)
+long long vps_cgroup_read_key(const char *path, const char *file, const char *key)
 {
         char p[600];
-        (void)snprintf(p, sizeof(p), "%s/cgroup.events", path);
+        (void)snprintf(p, sizeof(p), "%s/%s", path, file);
         _cleanup_free_ char *text = NULL;
         vps_error e;
         if (vps_read_file_at(AT_FDCWD, p, &text, NULL, &e) < 0)
                 return -1;
-        const char *s = strstr(text, "populated ");
-        return s ? s[10] == '1' : -1;
+        size_t n = strlen(key);
+        for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
+                if (strncmp(l, key, n) == 0 && l[n] == ' ')
+                        return strtoll(l + n + 1, NULL, 10);
+        return -1;
+}
+
+static int read_events_populated(const char *path)
+{
+        long long v = vps_cgroup_read_key(path, "cgroup.events", "populated");
+        return v < 0 ? -1 : v == 1;
 }
 
 bool vps_cgroup_populated(const char *path)

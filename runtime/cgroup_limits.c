@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static const char *const controllers[] = {"memory", "pids", "cpu", "io", "cpuset"};
@@ -89,6 +90,40 @@ static void available(const struct vps_cgroups *cg, char *buf, size_t size)
                 (void)snprintf(buf, size, "%s", text);
 }
 
+void vps_cgroups_find_iodev(struct vps_cgroups *cg, int storage_fd)
+{
+        struct stat st;
+        cg->host.iodev[0] = '\0';
+        if (fstat(storage_fd, &st) < 0 || major(st.st_dev) == 0)
+                return; /* tmpfs, overlayfs, btrfs subvolumes: no single block device */
+        char p[128], target[256];
+        (void)snprintf(p, sizeof(p), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+        (void)snprintf(cg->host.iodev, sizeof(cg->host.iodev), "%u:%u", major(st.st_dev),
+                       minor(st.st_dev));
+        char part[160];
+        (void)snprintf(part, sizeof(part), "%s/partition", p);
+        if (access(part, F_OK) != 0)
+                return;
+        /* A partition: its disk is the parent directory in sysfs. */
+        ssize_t n = readlink(p, target, sizeof(target) - 1);
+        if (n <= 0) {
+                cg->host.iodev[0] = '\0';
+                return;
+        }
+        target[n] = '\0';
+        char *slash = strrchr(target, '/');
+        if (slash)
+                *slash = '\0';
+        char dev[400];
+        (void)snprintf(dev, sizeof(dev), "/sys/dev/block/%s/dev", target);
+        _cleanup_free_ char *text = NULL;
+        vps_error e;
+        cg->host.iodev[0] = '\0';
+        if (vps_read_file_at(AT_FDCWD, dev, &text, NULL, &e) == 0)
+                (void)snprintf(cg->host.iodev, sizeof(cg->host.iodev), "%.*s",
+                               (int)strcspn(text, "\n"), text);
+}
+
 static int check_with(const struct vps_cgroups *cg, const char *avail, const struct vps_limits *l,
                       bool strict, char *warn, size_t warn_size, vps_error *err)
 {
@@ -96,8 +131,19 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                 warn[0] = '\0';
         for (int k = 0; k < VPS_LIM_COUNT; k++) {
                 const struct vps_limit_info *in = &vps_limit_info[k];
-                if (!in->controller || l->v[k] == VPS_LIMIT_NONE || has_word(avail, in->controller))
+                if (!in->controller || l->v[k] == VPS_LIMIT_NONE)
                         continue; /* quotas are checked by disk.c */
+                bool io_dev = k == VPS_LIM_IOLIMIT || k == VPS_LIM_IOPSLIMIT;
+                if (io_dev && !cg->host.iodev[0]) {
+                        if (strict)
+                                return vps_err(err, EOPNOTSUPP,
+                                               "cannot enforce --%s: the VPS storage is on no "
+                                               "block device (io.max limits a disk)",
+                                               in->name);
+                        continue;
+                }
+                if (has_word(avail, in->controller))
+                        continue;
                 if (strict)
                         return vps_err(err, EOPNOTSUPP,
                                        "cannot enforce --%s: the %s controller is not available "
@@ -130,10 +176,9 @@ int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
         int r = check_with(cg, avail, l, strict, warn, warn_size, err);
         if (r < 0)
                 return r;
-        const char *file[8], *ctl[8];
-        char value[8][32];
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        int n = vps_limits_files(l, old, ncpu > 0 ? (unsigned int)ncpu : 1, file, value, ctl);
+        const char *file[VPS_LIMIT_FILES_MAX], *ctl[VPS_LIMIT_FILES_MAX];
+        char value[VPS_LIMIT_FILES_MAX][VPS_LIMIT_VALUE_MAX];
+        int n = vps_limits_files(l, old, &cg->host, file, value, ctl);
         for (int i = 0; i < n; i++) {
                 if (!has_word(avail, ctl[i]))
                         continue; /* refused or reported above */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -157,10 +158,11 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
         return r;
 }
 
-int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, vps_error *err)
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
+                     vps_error *err)
 {
         (void)m;
-        *ret_reboot = false;
+        *ret_reboot = *ret_oom = false;
         if (vi->is_child) {
                 siginfo_t si = {0};
                 if (waitid(P_PIDFD, (id_t)vi->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0)
@@ -170,6 +172,10 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
                 *ret_reboot = si.si_code == CLD_KILLED && si.si_status == SIGHUP &&
                               vi->status == VPS_RUNNING;
         }
+        /* --oompolicy restart: the kernel killed the whole VPS at once; it starts again. */
+        if (vi->status == VPS_RUNNING && vi->cfg.limits.v[VPS_LIM_OOMPOLICY] == 1 &&
+            vps_cgroup_read_key(vi->st.cgroup, "memory.events", "oom_group_kill") > 0)
+                *ret_reboot = *ret_oom = true;
         vps_error e;
         if (vi->cfg.n_ip > 0)
                 vps_net_detach(m, &vi->cfg);

@@ -209,6 +209,9 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
                 return r;
         if ((r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
                 return r;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        m->cg.host.ncpu = ncpu > 0 ? (unsigned int)ncpu : 1;
+        vps_cgroups_find_iodev(&m->cg, m->vps_fd);
         vps_disk_probe(m);
         return load_all(m, err);
 }

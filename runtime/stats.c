@@ -117,3 +117,27 @@ json_t *vps_cgroup_stats(const char *cg)
                          process_count(cg), "pids", "current", single(cg, "pids.current"), "max",
                          single(cg, "pids.max"), "io", io_totals(cg));
 }
+
+const char *const vps_stats_fields[] = {
+        "memory_current", "memory_peak",     "swap_current",  "cpu_usec",
+        "cpu_throttled",  "processes",       "io_rbytes",     "io_wbytes",
+        "oom_kill",       "memory_max_hits", "pids_max_hits", NULL,
+};
+
+void vps_stats_flatten(json_t *obj, const char *cg)
+{
+        /* Where each field sits in vps_cgroup_stats' object. */
+        static const char *const path[][2] = {
+                {"memory", "current"},    {"memory", "peak"},      {"memory", "swap_current"},
+                {"cpu", "usage_usec"},    {"cpu", "nr_throttled"}, {"processes", NULL},
+                {"io", "rbytes"},         {"io", "wbytes"},        {"events", "oom_kill"},
+                {"events", "memory_max"}, {"events", "pids_max"},
+        };
+        _cleanup_json_ json_t *s = cg ? vps_cgroup_stats(cg) : NULL;
+        for (size_t i = 0; vps_stats_fields[i]; i++) {
+                json_t *v = json_object_get(s, path[i][0]);
+                if (path[i][1])
+                        v = json_object_get(v, path[i][1]);
+                json_object_set_new(obj, vps_stats_fields[i], v ? json_incref(v) : json_null());
+        }
+}

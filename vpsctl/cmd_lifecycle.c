@@ -51,6 +51,11 @@ enum {
                 {"cpuunits", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUUNITS},               \
                 {"numproc", required_argument, NULL, OPT_LIMIT + VPS_LIM_NUMPROC},                 \
                 {"diskspace", required_argument, NULL, OPT_LIMIT + VPS_LIM_DISKSPACE},             \
+                {"cpumask", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUMASK},                 \
+                {"iolimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_IOLIMIT},                 \
+                {"iopslimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_IOPSLIMIT},             \
+                {"ioprio", required_argument, NULL, OPT_LIMIT + VPS_LIM_IOPRIO},                   \
+                {"oompolicy", required_argument, NULL, OPT_LIMIT + VPS_LIM_OOMPOLICY},             \
         {                                                                                          \
                 "diskinodes", required_argument, NULL, OPT_LIMIT + VPS_LIM_DISKINODES              \
         }
@@ -68,10 +73,18 @@ enum {
         "                     10mbps (bytes/s); unlimited removes it\n"                            \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
         "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
-        "  --cpus N           at most N CPUs (cpu.max)\n"                                          \
+        "  --cpus N           at most N CPUs (cpu.max; 0.5 is half a CPU)\n"                       \
+        "  --cpumask LIST     only these CPUs, as 0-3,6 (cpuset.cpus)\n"                           \
         "  --cpulimit PCT     at most PCT percent of one CPU (cpu.max; 200 = two CPUs)\n"          \
         "  --cpuunits N       CPU weight from 1 to 10000 (cpu.weight, default 100)\n"              \
         "  --numproc N        at most N processes and threads (pids.max)\n"                        \
+        "  --iolimit SIZE     disk bytes per second, each of read and write (io.max on the\n"      \
+        "                     disk holding the VPS storage), K/M/G suffixes\n"                     \
+        "  --iopslimit N      disk operations per second, each of read and write (io.max)\n"       \
+        "  --ioprio N         disk priority 0 (lowest) to 7, default 4 (io.weight)\n"              \
+        "  --oompolicy P      on running out of --ram: process (the kernel kills one process,\n"   \
+        "                     the default) or restart (the whole VPS is killed and restarted;\n"   \
+        "                     memory.oom.group)\n"                                                 \
         "  --diskspace S[:H]  disk space of the VPS's own files, soft S and hard H (default S);\n" \
         "                     a project quota on the storage root, shown by df inside\n"           \
         "  --diskinodes N[:H] files and directories the VPS may own, soft N and hard H\n"
@@ -218,10 +231,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
 static const char create_usage[] =
         "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--numproc N] [--diskspace SIZE[:HARD]]\n"
-        "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
-        "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
-        "                     [--onboot yes|no] [--bootorder N] [--netmode bridged|routed]\n"
+        "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
+        "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
+        "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
+        "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
+        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
+        "                     [--bootorder N] [--netmode bridged|routed]\n"
         "                     [--rate RATE]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
@@ -385,10 +400,12 @@ int cmd_status(struct vpsctl *v, int argc, char **argv)
 static const char set_usage[] =
         "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
         "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--numproc N] [--diskspace SIZE[:HARD]]\n"
-        "                     [--diskinodes N[:HARD]] [--nameserver ADDR]...\n"
-        "                     [--searchdomain DOMAINS] [--forward PROTO:HOSTPORT:VPSPORT]...\n"
-        "                     [--onboot yes|no] [--bootorder N] [--userpasswd USER:PASSWORD]\n"
+        "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
+        "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
+        "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
+        "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
+        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
+        "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vps/cleanup.h"
+#include "vps/stats.h"
 
 static const char list_usage[] =
         "Usage: vpsctl list [-a] [-o FIELDS] [-H] [-j]\n"
@@ -113,7 +114,13 @@ int cmd_list(struct vpsctl *v, int argc, char **argv)
         int r = parse(v, argc, argv, &o);
         if (r != CMD_CONTINUE)
                 return r;
-        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &all, &err, "/v1/vps") < 0)
+        /* Usage fields cost vpsd a few cgroup reads per VPS: asked for only when shown. */
+        bool stats = false;
+        for (char **f = o.fields; f && *f; f++)
+                for (const char *const *s = vps_stats_fields; *s; s++)
+                        stats |= strcmp(*f, *s) == 0;
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &all, &err, "/v1/vps%s",
+                           stats ? "?stats=1" : "") < 0)
                 return vpsctl_fail_err(&err);
         if (!json_is_array(all))
                 return vpsctl_fail("unexpected reply from vpsd: GET /v1/vps is not an array");

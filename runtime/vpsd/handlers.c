@@ -65,9 +65,19 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
 {
         *ret = vps_manager_list_json(&d->m);
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m);
+        /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
+         * when asked: `vpsctl list -o memory_current,...`). */
+        const char *st =
+                MHD_lookup_connection_value(vpsd_request_conn(req), MHD_GET_ARGUMENT_KIND, "stats");
+        bool stats = st && strcmp(st, "0") != 0;
         size_t i;
         json_t *o;
-        json_array_foreach(*ret, i, o) add_traffic(o, counters);
+        json_array_foreach(*ret, i, o)
+        {
+                add_traffic(o, counters);
+                if (stats)
+                        vps_stats_flatten(o, json_string_value(json_object_get(o, "cgroup")));
+        }
         return 0;
 }
 

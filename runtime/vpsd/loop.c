@@ -90,16 +90,19 @@ int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_
 
 static void on_exit_of(struct vpsd *d, struct vps_inst *vi)
 {
-        bool reboot = false;
+        bool reboot = false, oom = false;
         vps_error err;
         unwatch(d, vi);
         vpsd_keeper_drop(d, vi->cfg.id);
-        int r = vps_manager_reap(&d->m, vi, &reboot, &err);
+        int r = vps_manager_reap(&d->m, vi, &reboot, &oom, &err);
         if (r == -EAGAIN)
                 return;
         if (r < 0)
                 vpsd_log("VPS %s: cleaning up: %s", vi->cfg.id, err.msg);
-        vpsd_log("VPS %s stopped%s", vi->cfg.id, reboot ? " for a reboot" : "");
+        vpsd_log("VPS %s stopped%s", vi->cfg.id,
+                 oom      ? " by an out-of-memory kill (oompolicy restart)"
+                 : reboot ? " for a reboot"
+                          : "");
         struct vps_loop *l = vi->loop_data;
         if (reboot && l && !l->waiters && !d->shutting_down) {
                 if (vps_manager_start(&d->m, vi, &err) < 0 || vpsd_watch_vps(d, vi, &err) < 0)

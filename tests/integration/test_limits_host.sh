@@ -19,6 +19,19 @@ expect_error "set --numproc on a running VPS is refused" "pids controller" vpsct
 expect_error "set --cpus is refused" "cpu controller" vpsctl set 901 --cpus 1
 expect_error "a size that does not parse" "--ram: invalid size '12Q'" vpsctl set 901 --ram 12Q
 expect_error "cpuunits out of range" "--cpuunits: 0 is out of range" vpsctl set 901 --cpuunits 0
+expect_error "set --cpumask is refused" "cpuset controller" vpsctl set 901 --cpumask 0
+expect_error "a cpumask naming CPUs the host lacks" "CPU 4096 does not exist on this host" vpsctl set 901 --cpumask 0,4096
+expect_error "a cpumask that does not parse" "invalid CPU list '0-'" vpsctl set 901 --cpumask 0-
+expect_error "set --iolimit is refused" "cannot enforce --iolimit" vpsctl set 901 --iolimit 10M
+expect_error "set --iopslimit is refused" "cannot enforce --iopslimit" vpsctl set 901 --iopslimit 100
+expect_error "set --ioprio is refused" "io controller" vpsctl set 901 --ioprio 2
+expect_error "ioprio out of range" "--ioprio: 8 is out of range" vpsctl set 901 --ioprio 8
+expect_error "set --oompolicy is refused" "memory controller" vpsctl set 901 --oompolicy restart
+expect_error "an unknown oompolicy" "--oompolicy: expected process or restart, not 'reboot'" vpsctl set 901 --oompolicy reboot
+expect_error "fractional cpus: too many decimals" "--cpus: invalid number '0.125'" vpsctl set 901 --cpus 0.125
+expect_error "negative cpus" "--cpus: invalid number '-1'" vpsctl set 901 --cpus -1
+expect_error "a negative size" "--ram: invalid size '-5M'" vpsctl set 901 --ram -5M
+expect_error "numproc 0" "--numproc: 0 is out of range" vpsctl set 901 --numproc 0
 expect_error "an unknown limit through the API" "unknown limit 'bogus'" \
         sh -c "curl -sf --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"bogus\":1}}' http://localhost/v1/vps/901 >/dev/null || { curl -s --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"bogus\":1}}' http://localhost/v1/vps/901 | jq -r .error >&2; exit 1; }"
 expect_eq "nothing changed" "$before" "$(snapshot)"
@@ -35,7 +48,13 @@ vpsctl exec 901 -- sh -c 'for i in 1 2 3; do sleep 30 & done'
 expect_eq "stats: processes counts the VPS's processes" $((p0 + 3)) "$(vpsctl stats 901 -j | jq .processes)"
 check "stats: a figure without its controller is null, not 0" sh -c "'$VPSCTL_BIN' --socket '$SOCK' stats 901 -j | jq -e '.memory.current == null' >/dev/null"
 check "stats prints a table" sh -c "'$VPSCTL_BIN' --socket '$SOCK' stats 901 | grep -q '^cpu time  *[0-9]* us'"
+ # list -o with usage fields: read from each running VPS's cgroup, null for stopped ones.
 vpsctl create 904 --ostemplate busybox >/dev/null
+expect_eq "list -o processes" "$((p0 + 3))" "$(vpsctl list -j -o id,processes | jq '.[] | select(.id=="901") | .processes')"
+check "list -o cpu_usec" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -H -o id,cpu_usec | awk '\$1 == 901 { exit !(\$2 > 0) }'"
+expect_eq "list -a -o of a stopped VPS: no usage" null "$(vpsctl list -a -j -o id,processes,oom_kill | jq '.[] | select(.id=="904") | .processes')"
+check "list -o names every usage field" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -o id,memory_current,memory_peak,swap_current,cpu_usec,cpu_throttled,processes,io_rbytes,io_wbytes,oom_kill,memory_max_hits,pids_max_hits >/dev/null"
+check "a plain list does not read usage" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' list -j | jq -e '.[0] | has(\"processes\")' >/dev/null"
 expect_error "stats of a stopped VPS" "VPS 904 is not running" vpsctl stats 904
 vpsctl destroy 904 >/dev/null
 
@@ -43,12 +62,15 @@ kill_vpsd
 "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
         --subnet "$SUBNET" --enforce-limits warn --daemon
 VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --enforce-limits warn --daemon")
-vpsctl create 903 --ostemplate busybox --ram 256M --numproc 64 >/dev/null
+vpsctl create 903 --ostemplate busybox --ram 256M --numproc 64 --cpus 0.5 --cpumask 0 \
+        --oompolicy restart --ioprio 6 >/dev/null
 vpsctl start 903 >/dev/null
 expect_eq "warn mode: the VPS runs" running "$(vps_field 903 status)"
 expect_eq "warn mode: the limit is saved" 268435456 "$(jq .limits.ram "$ROOT/vps/903/config.json")"
 check "warn mode: the daemon says it is not enforced" grep -q "VPS 903: warning: --ram not enforced (no memory controller)" "$ROOT/vpsd.log"
 expect_eq "list -j shows the limits" 64 "$(vpsctl list -j | jq '.[] | select(.id=="903") | .limits.numproc')"
+expect_eq "fractional cpus, a cpumask and words are saved as given" '[0.5,"0","restart",6]' \
+        "$(jq -c '.limits | [.cpus, .cpumask, .oompolicy, .ioprio]' "$ROOT/vps/903/config.json")"
 rc=0; "$VPSD_BIN" --enforce-limits maybe --root "$T/x" 2>"$T/err" || rc=$?
 expect_eq "a bad --enforce-limits value is a usage error" 2 "$rc"
 finish

@@ -9,8 +9,9 @@
 #include "vps/limits.h"
 
 struct vps_cgroups {
-        char mount[256];  /* the cgroup2 mount point, from /proc/self/mountinfo */
-        char parent[512]; /* absolute host path of the parent of all VPS cgroups */
+        char mount[256];            /* the cgroup2 mount point, from /proc/self/mountinfo */
+        char parent[512];           /* absolute host path of the parent of all VPS cgroups */
+        struct vps_limit_host host; /* CPUs, and the disk of the storage root for io.max */
 };
 
 /* Finds the cgroup2 mount point in a mountinfo text (testable without /proc). */
@@ -27,6 +28,8 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
 int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
                       size_t size, int *ret_fd, vps_error *err);
 bool vps_cgroup_populated(const char *path);
+/* The number after "key " in a flat keyed file of the cgroup (memory.events), -1 if none. */
+long long vps_cgroup_read_key(const char *path, const char *file, const char *key);
 /* Kills every process in the cgroup (cgroup.kill). */
 int vps_cgroup_kill(const char *path, vps_error *err);
 /* Removes the cgroup and any sub-cgroups the guest made; ENOENT is not an error. */
@@ -38,6 +41,9 @@ bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid)
  * /proc/self/cgroup) down to the parent, moving vpsd into a "vpsd" leaf when its cgroup must
  * hand out controllers. Controllers the host does not have are left alone. */
 void vps_cgroups_delegate(const struct vps_cgroups *cg, const char *own);
+/* Finds the disk (a whole disk: io.max refuses partitions) that holds the directory
+ * storage_fd, for --iolimit and --iopslimit; none on a filesystem without a block device. */
+void vps_cgroups_find_iodev(struct vps_cgroups *cg, int storage_fd);
 /* Can l be enforced under the parent? strict: an error naming the missing controller;
  * otherwise the problems go to warn (empty when none). */
 int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limits *l, bool strict,

@@ -98,8 +98,10 @@ int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 /* Kills every process of the VPS (cgroup.kill). */
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* After the pidfd became readable: collects the exit, removes the cgroup and state.
- * *ret_reboot tells whether the guest asked for a reboot (reboot(2) in its pid namespace). */
-int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, vps_error *err);
+ * *ret_reboot tells whether it should start again: the guest asked for a reboot (reboot(2)
+ * in its pid namespace), or (*ret_oom) an OOM kill took it down under --oompolicy restart. */
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
+                     vps_error *err);
 
 struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m);
