@@ -78,10 +78,17 @@ int vps_limits_files(const struct vps_limits *l, const struct vps_limits *old,
                 (void)snprintf(add(&f, "cpu.max", "cpu"), VPS_LIMIT_VALUE_MAX, "%s %llu",
                                max_or(quota, q), CPU_PERIOD);
         }
-        /* An empty cpuset.cpus is the parent's CPUs. */
-        if (touched(l, old, VPS_LIM_CPUMASK))
-                (void)snprintf(add(&f, "cpuset.cpus", "cpuset"), VPS_LIMIT_VALUE_MAX, "%s\n",
-                               v[VPS_LIM_CPUMASK] == VPS_LIMIT_NONE ? "" : l->cpumask);
+        /* Removed: every CPU (the parent's effective set still bounds it). An empty list would
+         * mean the same, but the kernel refuses to empty a populated cpuset. */
+        if (touched(l, old, VPS_LIM_CPUMASK)) {
+                char *out = add(&f, "cpuset.cpus", "cpuset");
+                if (v[VPS_LIM_CPUMASK] != VPS_LIMIT_NONE)
+                        (void)snprintf(out, VPS_LIMIT_VALUE_MAX, "%s", l->cpumask);
+                else if (host->ncpu > 1)
+                        (void)snprintf(out, VPS_LIMIT_VALUE_MAX, "0-%u", host->ncpu - 1);
+                else
+                        (void)snprintf(out, VPS_LIMIT_VALUE_MAX, "0");
+        }
         if ((touched(l, old, VPS_LIM_IOLIMIT) || touched(l, old, VPS_LIM_IOPSLIMIT)) &&
             host->iodev[0]) {
                 char b[24], o[24];

@@ -151,7 +151,7 @@ static void test_files(void **state)
         assert_string_equal(value_of(&l, NULL, 4, "cpu.max", buf), "50000 100000");
         l.v[VPS_LIM_CPUMASK] = 1;
         strcpy(l.cpumask, "0-1,3");
-        assert_string_equal(value_of(&l, NULL, 4, "cpuset.cpus", buf), "0-1,3\n");
+        assert_string_equal(value_of(&l, NULL, 4, "cpuset.cpus", buf), "0-1,3");
         l.v[VPS_LIM_IOLIMIT] = 10 << 20;
         assert_string_equal(value_of(&l, NULL, 4, "io.max", buf),
                             "8:0 rbps=10485760 wbps=10485760 riops=max wiops=max");
@@ -171,7 +171,7 @@ static void test_files(void **state)
         assert_string_equal(value_of(&l, &old, 4, "memory.max", buf), "max");
         assert_string_equal(value_of(&l, &old, 4, "cpu.weight", buf), "100");
         assert_string_equal(value_of(&l, &old, 4, "cpu.max", buf), "max 100000");
-        assert_string_equal(value_of(&l, &old, 4, "cpuset.cpus", buf), "\n");
+        assert_string_equal(value_of(&l, &old, 4, "cpuset.cpus", buf), "0-3");
         assert_string_equal(value_of(&l, &old, 4, "io.max", buf),
                             "8:0 rbps=max wbps=max riops=max wiops=max");
         assert_string_equal(value_of(&l, &old, 4, "io.weight", buf), "default 100");

@@ -1,0 +1,88 @@
+#!/bin/bash
+# Guest test: the limits added to --ram and friends, enforced by the kernel: --cpus 0.5 holds a
+# busy loop to about half a CPU, --cpumask pins the VPS (nproc inside), --iolimit and
+# --iopslimit hold direct writes to the rate on the disk of the storage root, --ioprio sets
+# io.weight, --oompolicy restart has the whole VPS killed and started again by vpsd while the
+# default policy kills one process, and list -o shows the usage and limit hits. Runs in the
+# qemu guest of tests/vm/run (the host has no controllers).
+. "$(dirname "$0")/../integration/lib.sh"
+
+grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
+        { echo "SKIP: no memory controller in $CG_MOUNT (run this through tests/vm/run)"; exit 77; }
+
+cgfile() { cat "$1/$2" 2>/dev/null || echo "(no $2)"; }
+event() { awk -v k="$2" '$1 == k { print $2 }' "$1/$3" 2>/dev/null; }
+vps_cgroup() { vpsctl status "$1" -j | jq -r .cgroup; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+start_vpsd
+vpsctl template build busybox >/dev/null
+
+# --- --cpus 0.5 and --cpumask 0
+vpsctl create 811 --ostemplate busybox --cpus 0.5 --cpumask 0 >/dev/null || { fail "create 811"; finish; }
+vpsctl start 811 >/dev/null || { fail "start 811"; finish; }
+CG=$(vps_cgroup 811)
+expect_eq "cpu.max of --cpus 0.5" "50000 100000" "$(cgfile "$CG" cpu.max)"
+expect_eq "cpuset.cpus.effective of --cpumask 0" 0 "$(cgfile "$CG" cpuset.cpus.effective)"
+expect_eq "nproc inside sees one CPU" 1 "$(vpsctl exec 811 -- nproc)"
+u0=$(event "$CG" usage_usec cpu.stat); t0=$(date +%s%N)
+vpsctl exec 811 -- timeout 3 sh -c 'while :; do :; done' >/dev/null 2>&1 || true
+t1=$(date +%s%N); u1=$(event "$CG" usage_usec cpu.stat)
+pct=$(( (u1 - u0) * 1000 / ((t1 - t0) / 1000) / 10 ))
+check "--cpus 0.5 holds a busy loop to about half a CPU (${pct}%)" test "$pct" -ge 30 -a "$pct" -le 60
+vpsctl set 811 --cpus 1.5 --cpumask unlimited >/dev/null
+expect_eq "set --cpus 1.5 on the running VPS" "150000 100000" "$(cgfile "$CG" cpu.max)"
+expect_eq "--cpumask unlimited gives the parent's CPUs back" 0-1 "$(cgfile "$CG" cpuset.cpus.effective)"
+expect_error "a cpumask naming CPUs the host lacks" "CPU 7 does not exist" vpsctl set 811 --cpumask 7
+expect_eq "config.json keeps 1.5" 1.5 "$(jq .limits.cpus "$ROOT/vps/811/config.json")"
+
+# --- --iolimit and --iopslimit on the disk under the storage root (a loop device here)
+dev=$(mountpoint -d "$(df --output=target "$ROOT" | tail -n1)")
+vpsctl create 812 --ostemplate busybox --iolimit 2M --ioprio 6 >/dev/null || { fail "create 812"; finish; }
+vpsctl start 812 >/dev/null || { fail "start 812"; finish; }
+CG=$(vps_cgroup 812)
+check "io.max names the storage disk ($dev) with 2M both ways" sh -c "grep -q '^$dev rbps=2097152 wbps=2097152 riops=max wiops=max' '$CG/io.max'"
+expect_eq "io.weight of --ioprio 6" "default 400" "$(head -n1 "$CG/io.weight" 2>/dev/null || echo none)"
+t0=$(now_ms)
+vpsctl exec 812 -- dd if=/dev/zero of=/big bs=1M count=8 oflag=direct 2>/dev/null
+t1=$(now_ms)
+check "8 MB of direct writes at --iolimit 2M take about 4 s ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 3000
+vpsctl set 812 --iolimit unlimited --iopslimit 50 >/dev/null
+check "set --iopslimit 50 live" sh -c "grep -q '^$dev rbps=max wbps=max riops=50 wiops=50' '$CG/io.max'"
+t0=$(now_ms)
+vpsctl exec 812 -- dd if=/dev/zero of=/small bs=4k count=150 oflag=direct 2>/dev/null
+t1=$(now_ms)
+check "150 direct 4k writes at 50 IOPS take about 3 s ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 2000
+vpsctl set 812 --iopslimit unlimited >/dev/null
+t0=$(now_ms)
+vpsctl exec 812 -- dd if=/dev/zero of=/small bs=4k count=150 oflag=direct 2>/dev/null
+t1=$(now_ms)
+check "and unlimited lifts it ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 2000
+
+# --- OOM: the default policy kills one process, restart takes the VPS down and up again
+vpsctl create 813 --ostemplate busybox --ram 40M --swap 0 >/dev/null
+vpsctl create 814 --ostemplate busybox --ram 40M --swap 0 --oompolicy restart >/dev/null
+vpsctl start 813 >/dev/null
+vpsctl start 814 >/dev/null
+hog='x=$(head -c 120000000 /dev/zero | tr "\0" a); echo survived'
+pid813=$(vps_field 813 pid)
+vpsctl exec 813 -- sh -c "$hog" >/dev/null 2>&1 || true
+expect_eq "process policy: the VPS runs on with the same init" "running $pid813" "$(vps_field 813 status) $(vps_field 813 pid)"
+check "memory.oom.group of 813 is 0" test "$(cgfile "$(vps_cgroup 813)" memory.oom.group)" = 0
+check "list -o oom_kill counts it" test "$(vpsctl list -j -o id,oom_kill | jq '.[] | select(.id=="813") | .oom_kill')" -ge 1
+check "list -o memory_current and memory_max_hits are numbers" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -j -o id,memory_current,memory_max_hits | jq -e '.[] | select(.id==\"813\") | (.memory_current > 0) and (.memory_max_hits >= 1)' >/dev/null"
+pid814=$(vps_field 814 pid)
+check "memory.oom.group of 814 is 1" test "$(cgfile "$(vps_cgroup 814)" memory.oom.group)" = 1
+vpsctl exec 814 -- sh -c "$hog" >/dev/null 2>&1 || true
+for _ in $(seq 100); do
+        p=$(vps_field 814 pid)
+        [ "$p" != null ] && [ "$p" != "$pid814" ] && break
+        sleep 0.1
+done
+check "restart policy: vpsd started the VPS again (init $pid814 -> $(vps_field 814 pid))" \
+        test "$(vps_field 814 status)" = running -a "$(vps_field 814 pid)" != "$pid814"
+check "and logged why" grep -q "VPS 814 stopped by an out-of-memory kill (oompolicy restart)" "$ROOT/vpsd.log"
+check "the other VPSes were not touched" test "$(vps_field 813 pid)" = "$pid813"
+vpsctl set 814 --oompolicy process >/dev/null
+expect_eq "set --oompolicy process live" 0 "$(cgfile "$(vps_cgroup 814)" memory.oom.group)"
+finish
