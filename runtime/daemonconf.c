@@ -43,10 +43,13 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 {"netmode", offsetof(struct vps_daemon_conf, netmode), sizeof(c->netmode)},
                 {"uplink", offsetof(struct vps_daemon_conf, uplink), sizeof(c->uplink)},
                 {"mtu", offsetof(struct vps_daemon_conf, mtu), sizeof(c->mtu)},
+                {"lxcfs", offsetof(struct vps_daemon_conf, lxcfs), sizeof(c->lxcfs)},
         };
         if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
                 return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
                                where, value);
+        if (strcmp(key, "lxcfs") == 0 && strcmp(value, "off") != 0 && value[0] != '/')
+                return vps_err(err, EINVAL, "%s: lxcfs takes an absolute directory or off", where);
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -66,7 +69,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs)",
                        where, key);
 }
 

@@ -73,6 +73,18 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                                     m->warning, sizeof(m->warning), err);
         if (r == 0)
                 r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
+        /* LXCFS running: its views go over /proc. Not running: the VPS starts, with a
+         * warning, and shows the host's figures. */
+        char probe[300];
+        (void)snprintf(probe, sizeof(probe), "%s/proc/meminfo", m->lxcfs);
+        bool lxcfs = m->lxcfs[0] && access(probe, R_OK) == 0;
+        if (r == 0 && m->lxcfs[0] && !lxcfs) {
+                size_t used = strlen(m->warning);
+                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                               "%sLXCFS is not running (no %s): free, top and uptime inside "
+                               "show the host's figures",
+                               used ? "; " : "", probe);
+        }
         struct vps_spawn_result res = {.pidfd = -1};
         struct vps_net_child net;
         struct net_hook hook = {m, vi};
@@ -93,6 +105,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .console_fd = slave,
                         .net = networked ? &net : NULL,
                         .cfg = &vi->cfg,
+                        .lxcfs = lxcfs ? m->lxcfs : NULL,
                         .parent_hook = networked ? net_hook : NULL,
                         .userdata = &hook,
                 };

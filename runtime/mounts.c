@@ -308,7 +308,35 @@ static int build_tree(int root_fd, int console_fd, vps_error *err)
         return r < 0 ? r : 0;
 }
 
-int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, vps_error *err)
+/* LXCFS's views, which answer from the caller's cgroup: free, top, uptime and nproc inside
+ * show the VPS's limits. A view this LXCFS lacks is left as procfs has it. */
+static int bind_lxcfs(int root_fd, const char *lxcfs, vps_error *err)
+{
+        static const char *const views[] = {
+                "/proc/meminfo",  "/proc/cpuinfo",   "/proc/stat",  "/proc/uptime",
+                "/proc/loadavg",  "/proc/diskstats", "/proc/swaps",
+                "/sys/devices/system/cpu/online",
+        };
+        for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+                char src[400];
+                (void)snprintf(src, sizeof(src), "%s%s", lxcfs, views[i]);
+                if (access(src, R_OK) < 0)
+                        continue;
+                _cleanup_close_ int t = vps_open_in_root(root_fd, views[i], O_PATH, 0, err);
+                if (t == -ENOENT)
+                        continue;
+                if (t < 0)
+                        return t;
+                char via[64];
+                (void)snprintf(via, sizeof(via), "/proc/self/fd/%d", t);
+                if (mount(src, via, NULL, MS_BIND, NULL) < 0)
+                        return vps_err_sys(err, errno, "binding LXCFS's %s", views[i]);
+        }
+        return 0;
+}
+
+int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, const char *lxcfs,
+                         vps_error *err)
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
@@ -320,7 +348,8 @@ int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, vps_
         _cleanup_close_ int root_fd = open("rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return vps_err_sys(err, errno, "opening the root");
-        if ((r = build_tree(root_fd, console_fd, err)) < 0)
+        if ((r = build_tree(root_fd, console_fd, err)) < 0 ||
+            (lxcfs && (r = bind_lxcfs(root_fd, lxcfs, err)) < 0))
                 return r;
         return pivot(err);
 }

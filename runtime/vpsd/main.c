@@ -45,8 +45,8 @@ static void usage(FILE *f)
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
-                "                           subnet, enforce_limits, netmode, uplink, mtu;\n"
-                "                           options override it\n"
+                "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
+                "                           lxcfs; options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -157,7 +157,7 @@ static void start_onboot(struct vpsd *d)
 }
 
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
-               bool enforce_warn, const char *mirror, bool daemon)
+               bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon)
 {
         static struct vpsd d;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
@@ -181,6 +181,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         vpsd_keeper_open(&d, root);
         int r = vps_manager_open(&d.m, root, cg, net, &err);
         d.m.enforce_warn = enforce_warn;
+        (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         int inherited = vpsd_inherited_listen_fd();
@@ -344,5 +345,6 @@ int main(int argc, char **argv)
                 return 2;
         }
         return run(root, sock, cg, &net, enforce_warn > 0,
-                   conf.debian_mirror[0] ? conf.debian_mirror : VPS_DEFAULT_MIRROR, daemon);
+                   conf.debian_mirror[0] ? conf.debian_mirror : VPS_DEFAULT_MIRROR,
+                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs", daemon);
 }

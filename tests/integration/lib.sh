@@ -69,6 +69,8 @@ cleanup() {
         fi
         # Filesystems the test mounted (a storage root on a loop image): lazily, as VPS mount
         # namespaces may still hold them; the loop device goes with the last reference.
+        # Helpers a test started (an LXCFS), by PID.
+        for pid in ${TEST_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
         for mnt in ${TEST_MOUNTS:-}; do umount -l "$mnt" 2>/dev/null || true; done
         # The bridge and nftables tables vpsd made for this test's subnet.
         nft delete table ip "vpsd_$BRIDGE" 2>/dev/null || true

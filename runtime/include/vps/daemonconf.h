@@ -19,6 +19,7 @@ struct vps_daemon_conf {
         char netmode[16];        /* netmode = bridged|routed, of new VPSes */
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
+        char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

@@ -37,6 +37,7 @@ struct vps_manager {
          * console to its keeper, so no crash can leave a running VPS without one. */
         void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd);
         void *console_hook_data;
+        char lxcfs[256];     /* LXCFS mount for the VPSes' /proc views, "" when off */
         bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
         char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
         char quota_why[400]; /* what to change when not */

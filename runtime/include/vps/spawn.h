@@ -21,6 +21,7 @@ struct vps_spawn_params {
         int console_fd;                  /* pty slave: the init's stdio and /dev/console */
         const struct vps_net_child *net; /* eth0 settings, NULL for loopback only */
         const struct vps_config *cfg;    /* for /etc/hostname, hosts, resolv.conf */
+        const char *lxcfs;               /* LXCFS mount whose views go over /proc, or NULL */
         /* Called in the parent once the child's namespaces exist, before it builds its root
          * (for networking). May be NULL. */
         int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);
@@ -37,4 +38,5 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
 
 /* Child side (runtime/mounts.c): build the root from the idmapped lower mount and pivot into
  * it, then mount the table. Runs in the VPS's namespaces as its root. */
-int vps_child_build_root(const char *vps_dir, int lower_mnt_fd, int console_fd, vps_error *err);
+int vps_child_build_root(const char *vps_dir, int lower_mnt_fd, int console_fd, const char *lxcfs,
+                         vps_error *err);

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Guest test: with LXCFS, free inside a VPS shows its --ram and /proc/cpuinfo its --cpus, not
+# the guest's 1 GiB and 2 CPUs. Runs in the qemu guest of tests/vm/run, where the VPS's
+# cgroup has a memory controller for LXCFS to read. The `free` is procps's, as on a Debian
+# VPS (busybox's free asks sysinfo(2), which no /proc view can change): a template is
+# imported from the busybox tree plus /usr/bin/free and its libraries.
+. "$(dirname "$0")/../integration/lib.sh"
+
+grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
+        { echo "SKIP: no memory controller in $CG_MOUNT (run this through tests/vm/run)"; exit 77; }
+command -v lxcfs >/dev/null || { echo "FAIL: lxcfs is not installed"; exit 1; }
+[ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
+[ -e /dev/fuse ] || { echo "FAIL: no /dev/fuse in the guest"; exit 1; }
+
+LX=$T/lxcfs
+mkdir -p "$LX"
+lxcfs -f -p "$T/lxcfs.pid" --enable-cfs "$LX" >"$T/lxcfs.log" 2>&1 &
+TEST_PIDS=$!
+TEST_MOUNTS=$LX
+for _ in $(seq 100); do [ -r "$LX/proc/meminfo" ] && break; sleep 0.1; done
+[ -r "$LX/proc/meminfo" ] || { cat "$T/lxcfs.log"; fail "LXCFS did not come up"; finish; }
+
+printf 'lxcfs = %s\n' "$LX" >"$T/vpsd.conf"
+export VPSD_CONFIG=$T/vpsd.conf
+start_vpsd
+vpsctl template build busybox >/dev/null
+TREE=$T/procps-tree
+cp -a "$ROOT/templates/busybox/rootfs" "$TREE"
+mkdir -p "$TREE/usr/bin"
+cp /usr/bin/free "$TREE/usr/bin/free"
+for lib in $(ldd /usr/bin/free | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
+        mkdir -p "$TREE$(dirname "$lib")"
+        cp -L "$lib" "$TREE$lib"
+done
+tar -C "$TREE" --numeric-owner -cf "$T/procps.tar" .
+vpsctl template import procps "$T/procps.tar" >/dev/null || { fail "importing the procps template"; finish; }
+vpsctl create 821 --ostemplate procps --ram 64M --cpus 1 >/dev/null
+vpsctl start 821 >/dev/null
+check "procps free runs inside" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 821 -- /usr/bin/free | grep -q '^Mem:'"
+total=$(vpsctl exec 821 -- /usr/bin/free | awk '$1 == "Mem:" { print $2 }')
+expect_eq "free inside shows --ram 64M (in KiB)" 65536 "$total"
+host_total=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
+check "and not the guest's own ${host_total} KiB" test "$total" -lt "$host_total"
+expect_eq "/proc/cpuinfo inside shows --cpus 1" 1 "$(vpsctl exec 821 -- grep -c ^processor /proc/cpuinfo)"
+vpsctl set 821 --ram 128M >/dev/null
+expect_eq "set --ram 128M: free follows at once" 131072 "$(vpsctl exec 821 -- /usr/bin/free | awk '$1 == "Mem:" { print $2 }')"
+up=$(vpsctl exec 821 -- cut -d. -f1 /proc/uptime)
+check "uptime inside counts from the VPS's start (${up} s)" test "$up" -lt "$(cut -d. -f1 /proc/uptime)"
+finish
