@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -54,7 +55,7 @@ static void setup_pty(int sock)
         if (master < 0 || unlockpt(master) < 0)
                 _exit(126);
         int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-        if (slave < 0 || vps_send_fd(sock, master) < 0)
+        if (slave < 0 || vps_send_msg(sock, "M", 1, &master, 1) < 0)
                 _exit(126);
         close(master);
         if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
@@ -89,10 +90,19 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, int sock)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         vps_error err;
-        if (vps_security_apply(&err) < 0) {
+        int listener = -1;
+        if (vps_security_apply(o->sysinfo_sock >= 0 ? &listener : NULL, &err) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: %s\n", err.msg);
                 _exit(126);
         }
+        /* vpsd answers the command's sysinfo calls from now on; without it they would fail. */
+        if (listener >= 0 && vps_send_msg(o->sysinfo_sock, "L", 1, &listener, 1) < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: cannot hand sysinfo to vpsd: %s\n",
+                        strerror(errno));
+                _exit(126);
+        }
+        if (listener >= 0)
+                close(listener);
         /* No fd of the host but stdio crosses into the VPS. */
         (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         execvpe(o->argv[0], o->argv, envp);
@@ -201,6 +211,25 @@ static int exec_cgroup(const char *vps_cgroup, vps_error *err)
         return fd;
 }
 
+int vps_attach_sysinfo_connect(const char *name, vps_error *err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        size_t n = name ? strlen(name) : 0;
+        if (n == 0 || n + 1 >= sizeof(sa.sun_path))
+                return vps_err(err, EINVAL, "invalid sysinfo socket name");
+        memcpy(sa.sun_path + 1, name, n);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "socket");
+        if (connect(fd, (struct sockaddr *)&sa,
+                    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
+                int e = errno;
+                close(fd);
+                return vps_err_sys(err, e, "connecting to vpsd's sysinfo socket");
+        }
+        return fd;
+}
+
 int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_opts *o,
                    int *ret_status, vps_error *err)
 {
@@ -240,7 +269,9 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
         close(TAKE_FD(theirs));
         if (o->pty) {
                 _cleanup_close_ int master = -1;
-                if (vps_recv_fd(mine, &master) == 0 && master >= 0)
+                char tag;
+                size_t n = 0;
+                if (vps_recv_msg(mine, &tag, 1, &master, 1, &n) == 1 && n == 1 && tag == 'M')
                         relay(master);
         }
         *ret_status = wait_code(pid);

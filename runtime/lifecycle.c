@@ -85,7 +85,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                                "show the host's figures",
                                used ? "; " : "", probe);
         }
-        struct vps_spawn_result res = {.pidfd = -1};
+        struct vps_spawn_result res = {.pidfd = -1, .notify_fd = -1};
         struct vps_net_child net;
         struct net_hook hook = {m, vi};
         bool networked = vi->cfg.n_ip > 0;
@@ -112,7 +112,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 r = vps_spawn(&p, &res, err);
         }
         if (r == 0 && m->console_hook)
-                m->console_hook(m->console_hook_data, vi->cfg.id, master, slave, res.pidfd);
+                m->console_hook(m->console_hook_data, vi->cfg.id, master, slave, res.pidfd,
+                                res.notify_fd);
         if (r == 0) {
                 st.pid = res.pid;
                 st.starttime = res.starttime;
@@ -124,6 +125,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         close(res.pidfd);
                 }
         }
+        if (r < 0 && res.notify_fd >= 0)
+                close(res.notify_fd);
         if (r < 0) {
                 vps_error e;
                 if (networked)
@@ -134,6 +137,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         }
         vi->st = st;
         vi->pidfd = res.pidfd;
+        vps_closep(&vi->notify_fd);
+        vi->notify_fd = res.notify_fd;
         vi->console_fd = TAKE_FD(master);
         /* A slave kept open: when the guest closes its last /dev/console (systemd does, early
          * in boot) the master would read EIO for good. */
@@ -198,6 +203,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         vps_closep(&vi->pidfd);
         vps_closep(&vi->console_fd);
         vps_closep(&vi->console_hold);
+        vps_closep(&vi->notify_fd);
         memset(&vi->st, 0, sizeof(vi->st));
         vi->status = VPS_STOPPED;
         vi->is_child = false;

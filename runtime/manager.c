@@ -27,6 +27,8 @@ static void inst_free(struct vps_inst *vi)
                 close(vi->dir_fd);
         if (vi->pidfd >= 0)
                 close(vi->pidfd);
+        if (vi->notify_fd >= 0)
+                close(vi->notify_fd);
         if (vi->console_fd >= 0)
                 close(vi->console_fd);
         if (vi->console_hold >= 0)
@@ -130,7 +132,7 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
         struct vps_inst *vi = calloc(1, sizeof(*vi));
         if (!vi)
                 return vps_err(err, ENOMEM, "out of memory");
-        vi->pidfd = vi->console_fd = vi->console_hold = -1;
+        vi->pidfd = vi->console_fd = vi->console_hold = vi->notify_fd = -1;
         vi->dir_fd = openat(m->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int r = vi->dir_fd < 0 ? vps_err_sys(err, errno, "opening %s", name)
                                : vps_config_load(vi->dir_fd, &vi->cfg, err);

@@ -313,9 +313,8 @@ static int build_tree(int root_fd, int console_fd, vps_error *err)
 static int bind_lxcfs(int root_fd, const char *lxcfs, vps_error *err)
 {
         static const char *const views[] = {
-                "/proc/meminfo",  "/proc/cpuinfo",   "/proc/stat",  "/proc/uptime",
-                "/proc/loadavg",  "/proc/diskstats", "/proc/swaps",
-                "/sys/devices/system/cpu/online",
+                "/proc/meminfo", "/proc/cpuinfo",   "/proc/stat",  "/proc/uptime",
+                "/proc/loadavg", "/proc/diskstats", "/proc/swaps", "/sys/devices/system/cpu/online",
         };
         for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
                 char src[400];

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -57,7 +58,7 @@ static int drop_caps(vps_error *err)
         return r;
 }
 
-static int load_filter(vps_error *err)
+static int load_filter(int *ret_listener, vps_error *err)
 {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
@@ -78,13 +79,25 @@ static int load_filter(vps_error *err)
                         return vps_err_sys(err, -r, "seccomp rule for %s", vps_denied_syscalls[i]);
                 }
         }
+        /* sysinfo(2) is answered by vpsd from the VPS's cgroup (sysinfo.c): free and
+         * uptime of procps and busybox ask it, not /proc. Kernels or libseccomp without
+         * user notification run it as it is. */
+        bool notify = ret_listener && seccomp_api_get() >= 5;
+        if (notify && (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0)) < 0) {
+                seccomp_release(ctx);
+                return vps_err_sys(err, -r, "seccomp rule for sysinfo");
+        }
         r = seccomp_load(ctx);
+        if (r == 0 && notify && (*ret_listener = seccomp_notify_fd(ctx)) < 0)
+                r = *ret_listener;
         seccomp_release(ctx);
         return r < 0 ? vps_err_sys(err, -r, "loading the seccomp filter") : 0;
 }
 
-int vps_security_apply(vps_error *err)
+int vps_security_apply(int *ret_listener, vps_error *err)
 {
+        if (ret_listener)
+                *ret_listener = -1;
         int r = drop_caps(err);
-        return r < 0 ? r : load_filter(err);
+        return r < 0 ? r : load_filter(ret_listener, err);
 }

@@ -62,8 +62,12 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 return r;
         if ((r = set_console(p->console_fd, err)) < 0)
                 return r;
-        if ((r = vps_security_apply(err)) < 0)
+        _cleanup_close_ int listener = -1;
+        if ((r = vps_security_apply(&listener, err)) < 0)
                 return r;
+        /* The init's sysinfo listener goes to vpsd, which answers it (sysinfo.h). */
+        if (listener >= 0 && (r = vps_send_msg(sock, "L", 1, &listener, 1)) < 0)
+                return vps_err_sys(err, -r, "handing the sysinfo listener to vpsd");
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -136,7 +140,8 @@ static void reset_oom_score(pid_t pid)
                 (void)!write(fd, "0", 1);
 }
 
-static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, vps_error *err)
+static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, int *ret_listener,
+                        vps_error *err)
 {
         int r;
         reset_oom_score(pid);
@@ -150,19 +155,31 @@ static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, v
                 return lower;
         if ((r = vps_send_fd(sock, lower)) < 0)
                 return vps_err_sys(err, -r, "handing the root to the VPS");
-        /* EOF: the exec happened. A message: the child's own error. */
-        vps_error child_err;
-        ssize_t n;
-        while ((n = recv(sock, &child_err, sizeof(child_err), 0)) < 0 && errno == EINTR)
-                ;
-        if (n == 0)
-                return 0;
-        if (n == (ssize_t)sizeof(child_err)) {
-                child_err.msg[sizeof(child_err.msg) - 1] = '\0';
-                *err = child_err;
-                return -err->code;
+        /* EOF: the exec happened. A message with an fd: the init's sysinfo listener. Any
+         * other message: the child's own error. */
+        for (;;) {
+                vps_error child_err;
+                int fd = -1;
+                size_t nfds = 0;
+                int n = vps_recv_msg(sock, &child_err, sizeof(child_err), &fd, 1, &nfds);
+                if (n == -EINTR)
+                        continue;
+                if (n == -EPIPE || n == 0)
+                        return 0;
+                if (n == 1 && nfds == 1) {
+                        vps_closep(ret_listener);
+                        *ret_listener = fd;
+                        continue;
+                }
+                if (nfds)
+                        close(fd);
+                if (n == (int)sizeof(child_err)) {
+                        child_err.msg[sizeof(child_err.msg) - 1] = '\0';
+                        *err = child_err;
+                        return -err->code;
+                }
+                return vps_err_sys(err, n < 0 ? -n : EPROTO, "waiting for the VPS init");
         }
-        return vps_err_sys(err, n < 0 ? errno : EPROTO, "waiting for the VPS init");
 }
 
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err)
@@ -189,7 +206,8 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
         }
         close(TAKE_FD(child_sock));
         _cleanup_close_ int pfd = pidfd;
-        int r = parent_setup(p, pid, parent_sock, err);
+        _cleanup_close_ int listener = -1;
+        int r = parent_setup(p, pid, parent_sock, &listener, err);
         if (r == 0)
                 r = vps_proc_starttime(pid, &ret->starttime, err);
         if (r < 0) {
@@ -200,5 +218,6 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
         }
         ret->pid = pid;
         ret->pidfd = TAKE_FD(pfd);
+        ret->notify_fd = TAKE_FD(listener);
         return 0;
 }

@@ -53,7 +53,12 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
                 .starttime = (unsigned long long)json_integer_value(starttime),
                 .cgroup = json_string_value(json_object_get(vps, "cgroup")),
         };
-        const struct vps_attach_opts opts = {.argv = argv, .pty = pty};
+        /* vpsd answers the command's sysinfo(2) as it does for the VPS's own processes; an
+         * older vpsd without the socket: the command sees the host's figures. */
+        vps_error ignored;
+        const char *si = json_string_value(json_object_get(vps, "sysinfo_socket"));
+        _cleanup_close_ int si_sock = si ? vps_attach_sysinfo_connect(si, &ignored) : -1;
+        const struct vps_attach_opts opts = {.argv = argv, .pty = pty, .sysinfo_sock = si_sock};
 
         (void)fflush(NULL); /* nothing buffered may be written twice by a child */
         if (vps_attach_run(&target, &opts, &status, &err) < 0)

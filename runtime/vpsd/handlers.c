@@ -271,6 +271,9 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
         *ret = ok_obj(d, vi);
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m) : NULL;
         add_traffic(*ret, counters);
+        /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
+        if (d->sysinfo_fd >= 0 && *ret)
+                json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_name));
         return 0;
 }
 

@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 struct keeper_msg {
-        char op; /* Put (+ master, hold, pidfd), Drop, Get, Entry (+ fds), Z: end of entries */
+        char op; /* Put (+ master, hold, pidfd[, sysinfo listener]), Drop, Get, Entry (+ fds),
+                  * Z: end of entries */
         char id[VPS_ID_MAX + 1];
 };
 
@@ -45,14 +46,15 @@ static int keeper_addr(const char *root, struct sockaddr_un *sa, socklen_t *len)
 
 struct entry {
         char id[VPS_ID_MAX + 1];
-        int fds[3]; /* master, hold, pidfd */
+        int fds[4]; /* master, hold, pidfd, and the init's sysinfo listener if it has one */
+        size_t n;
         struct entry *next;
 };
 
 static void entry_free(int ep, struct entry *e)
 {
         (void)epoll_ctl(ep, EPOLL_CTL_DEL, e->fds[2], NULL);
-        for (int i = 0; i < 3; i++)
+        for (size_t i = 0; i < e->n; i++)
                 close(e->fds[i]);
         free(e);
 }
@@ -72,22 +74,23 @@ static void drop(int ep, struct entry **list, const char *id)
 static bool on_client(int ep, int c, struct entry **list)
 {
         struct keeper_msg m;
-        int fds[3];
+        int fds[4];
         size_t n = 0;
-        int r = vps_recv_msg(c, &m, sizeof(m), fds, 3, &n);
+        int r = vps_recv_msg(c, &m, sizeof(m), fds, 4, &n);
         if (r <= 0) {
                 (void)epoll_ctl(ep, EPOLL_CTL_DEL, c, NULL);
                 close(c);
                 return false;
         }
         m.id[sizeof(m.id) - 1] = '\0';
-        if (m.op == 'P' && n == 3) {
+        if (m.op == 'P' && n >= 3) {
                 drop(ep, list, m.id);
                 struct entry *e = calloc(1, sizeof(*e));
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = e};
                 if (e && epoll_ctl(ep, EPOLL_CTL_ADD, fds[2], &ev) == 0) {
                         (void)snprintf(e->id, sizeof(e->id), "%s", m.id);
                         memcpy(e->fds, fds, sizeof(fds));
+                        e->n = n;
                         e->next = *list;
                         *list = e;
                         return true;
@@ -99,7 +102,7 @@ static bool on_client(int ep, int c, struct entry **list)
                 for (struct entry *e = *list; e; e = e->next) {
                         struct keeper_msg out = {.op = 'E'};
                         memcpy(out.id, e->id, sizeof(out.id));
-                        (void)vps_send_msg(c, &out, sizeof(out), e->fds, 3);
+                        (void)vps_send_msg(c, &out, sizeof(out), e->fds, e->n);
                 }
                 struct keeper_msg end = {.op = 'Z'};
                 (void)vps_send_msg(c, &end, sizeof(end), NULL, 0);
@@ -254,20 +257,25 @@ void vpsd_keeper_restore(struct vpsd *d)
         unsigned int restored = 0;
         for (;;) {
                 struct keeper_msg m;
-                int fds[3];
+                int fds[4];
                 size_t n = 0;
-                if (vps_recv_msg(d->keeper_fd, &m, sizeof(m), fds, 3, &n) <= 0 || m.op != 'E')
+                if (vps_recv_msg(d->keeper_fd, &m, sizeof(m), fds, 4, &n) <= 0 || m.op != 'E')
                         break;
                 m.id[sizeof(m.id) - 1] = '\0';
                 vps_error e;
                 struct vps_inst *vi = vps_manager_find(&d->m, m.id, &e);
-                bool take = n == 3 && vi && vi->status == VPS_RUNNING && vi->console_fd < 0 &&
+                bool take = n >= 3 && vi && vi->status == VPS_RUNNING && vi->console_fd < 0 &&
                             pidfd_pid(fds[2]) == vi->st.pid;
                 if (take) {
                         vi->console_fd = fds[0];
                         vi->console_hold = fds[1];
                         (void)fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
                         close(fds[2]);
+                        /* Its sysinfo listener: served again from the loop (vpsd_watch_vps). */
+                        if (n == 4) {
+                                vps_closep(&vi->notify_fd);
+                                vi->notify_fd = fds[3];
+                        }
                         restored++;
                         continue;
                 }
@@ -284,15 +292,15 @@ void vpsd_keeper_restore(struct vpsd *d)
                          restored == 1 ? "" : "s");
 }
 
-void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd)
+void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd, int notify)
 {
         struct vpsd *d = data;
         if (master < 0 || hold < 0 || pidfd < 0)
                 return;
         struct keeper_msg m = {.op = 'P'};
         (void)snprintf(m.id, sizeof(m.id), "%s", id);
-        int fds[3] = {master, hold, pidfd};
-        int r = keeper_send(d, &m, fds, 3);
+        int fds[4] = {master, hold, pidfd, notify};
+        int r = keeper_send(d, &m, fds, notify >= 0 ? 4 : 3);
         if (r < 0)
                 vpsd_log("VPS %s: console keeper: %s", id, strerror(-r));
 }

@@ -39,6 +39,9 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
                 l->w_timer = (struct watch){W_TIMER, vi};
                 vi->loop_data = l;
         }
+        /* The init's sysinfo listener (a start, or the keeper after a restart). */
+        if (vi->notify_fd >= 0)
+                vpsd_notify_add(d, TAKE_FD(vi->notify_fd));
         int r = ep_add(d, vi->pidfd, &l->w_pid, err);
         if (r == 0 && vi->console_fd >= 0) {
                 r = ep_add(d, vi->console_fd, &l->w_console, err);
@@ -150,6 +153,8 @@ int vpsd_loop_init(struct vpsd *d, vps_error *err)
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (d->epfd < 0)
                 return vps_err_sys(err, errno, "epoll_create1");
+        d->loop_up = true;
+        vpsd_notify_watch_all(d);
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
@@ -169,7 +174,7 @@ int vpsd_loop_init(struct vpsd *d, vps_error *err)
         return r;
 }
 
-static void dispatch(struct vpsd *d, struct watch *w)
+static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
 {
         switch (w->kind) {
         case W_MHD:
@@ -196,6 +201,13 @@ static void dispatch(struct vpsd *d, struct watch *w)
         case W_BUILD_END:
                 vpsd_build_on_end(d, w->ptr);
                 break;
+        case W_SYSINFO:
+        case W_SYSINFO_CLIENT:
+                vpsd_notify_on(d, w->ptr, events);
+                break;
+        case W_SYSINFO_LISTEN:
+                vpsd_notify_on_accept(d);
+                break;
         }
 }
 
@@ -213,7 +225,7 @@ int vpsd_loop_run(struct vpsd *d)
                 if (n < 0 && errno != EINTR)
                         return -errno;
                 for (int i = 0; i < n; i++)
-                        dispatch(d, evs[i].data.ptr);
+                        dispatch(d, evs[i].data.ptr, evs[i].events);
                 d->mhd_kick = false;
                 (void)MHD_run(d->mhd);
         }

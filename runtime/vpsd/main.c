@@ -191,8 +191,12 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_keeper_restore(&d);
         if (r == 0)
                 r = d.listen_fd = inherited >= 0 ? inherited : open_socket(sock, &err);
+        d.sysinfo_fd = -1;
         if (r >= 0)
                 r = vpsd_loop_init(&d, &err);
+        /* Without it exec'd commands keep the host's sysinfo; the VPSes' inits are served. */
+        if (r >= 0 && vpsd_notify_listen(&d, root, &err) < 0)
+                vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);
         if (r >= 0)
                 r = vpsd_api_init(&d, &err);
         if (r < 0) {

@@ -42,7 +42,7 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
 
 void vpsd_reexec(struct vpsd *d)
 {
-        size_t cap = 64 + d->m.n * 96, n = 0;
+        size_t cap = 64 + d->m.n * 96 + 4096, n = 0;
         _cleanup_free_ char *env = malloc(cap);
         int listen_fd = MHD_quiesce_daemon(d->mhd); /* MHD stops accepting, leaves it open */
         if (!env || listen_fd < 0 || keep_open(listen_fd) < 0) {
@@ -58,6 +58,8 @@ void vpsd_reexec(struct vpsd *d)
                 n += (size_t)snprintf(env + n, cap - n, ";%s=%d,%d", vi->cfg.id, vi->console_fd,
                                       vi->console_hold);
         }
+        /* The sysinfo listeners: "|n=FD" (no VPS ID has a '|'). */
+        n += vpsd_notify_inherit_env(d, env + n, cap - n);
         /* The same arguments but --daemon: this process is detached already, and its PID,
          * the parent of every VPS init, must stay. */
         int argc = 0;
@@ -101,6 +103,7 @@ void vpsd_inherit_consoles(struct vpsd *d)
 {
         const char *env = getenv(INHERIT_ENV);
         pid_t self = getpid();
+        vpsd_notify_inherit(d, env);
         for (size_t i = 0; i < d->m.n; i++) {
                 struct vps_inst *vi = d->m.v[i];
                 if (vi->status != VPS_RUNNING)

@@ -4,6 +4,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vps/manager.h"
 #include "vps/template_build.h"
@@ -18,7 +19,10 @@ enum watch_kind {
         W_TIMER,
         W_CLIENT,
         W_BUILD_OUT,
-        W_BUILD_END
+        W_BUILD_END,
+        W_SYSINFO,        /* a seccomp listener of VPS processes (sysinfo.c) */
+        W_SYSINFO_LISTEN, /* the socket vpsctl hands the listeners of exec'd processes to */
+        W_SYSINFO_CLIENT, /* one such vpsctl */
 };
 
 struct watch {
@@ -57,6 +61,13 @@ struct build_slot {
 
 #define VPSD_BUILDS 4
 
+/* A seccomp listener served by the loop, or a vpsctl connection handing one over. */
+struct notifier {
+        struct watch w;
+        int fd;
+        struct notifier *next;
+};
+
 struct vpsd {
         struct vps_manager m;
         struct build_slot builds[VPSD_BUILDS];
@@ -74,6 +85,11 @@ struct vpsd {
         bool reexec; /* SIGHUP: leave the loop and exec the binary again (reexec.c) */
         struct request *shutdown_waiters;
         unsigned int shutdown_count, shutdown_killed;
+        struct notifier *notifiers; /* listeners and hand-over clients (notify.c) */
+        bool loop_up;               /* epfd exists */
+        int sysinfo_fd;             /* the hand-over socket, -1 without one */
+        struct watch w_sysinfo;
+        char sysinfo_name[64]; /* its abstract name, for vpsctl (status "sysinfo_socket") */
 };
 
 void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -121,8 +137,22 @@ void vpsd_keeper_open(struct vpsd *d, const char *root);
 void vpsd_keeper_restore(struct vpsd *d);
 /* Hands a copy of a starting VPS's console (and its init's pidfd) to the keeper (the
  * manager's console_hook) / tells it the VPS has stopped. */
-void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd);
+void vpsd_keeper_put(void *data, const char *id, int master, int hold, int pidfd, int notify);
 void vpsd_keeper_drop(struct vpsd *d, const char *id);
+
+/* notify.c: sysinfo(2) of VPS processes, answered from their cgroups. */
+/* Serves a listener from now on (takes the fd). */
+void vpsd_notify_add(struct vpsd *d, int listener);
+void vpsd_notify_on(struct vpsd *d, struct notifier *n, uint32_t events);
+/* The abstract socket (named after the state root) vpsctl hands exec listeners to. */
+int vpsd_notify_listen(struct vpsd *d, const char *root, vps_error *err);
+void vpsd_notify_on_accept(struct vpsd *d);
+/* The listener fds, for a re-exec: "|n=FD" each, appended to buf. */
+size_t vpsd_notify_inherit_env(struct vpsd *d, char *buf, size_t size);
+/* After a re-exec: serves the listeners named in env. */
+void vpsd_notify_inherit(struct vpsd *d, const char *env);
+/* Watches the listeners taken before the loop existed. */
+void vpsd_notify_watch_all(struct vpsd *d);
 
 /* shutdown.c */
 /* Answers the shutdown requests once no VPS runs any more. */

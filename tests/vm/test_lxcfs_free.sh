@@ -1,9 +1,9 @@
 #!/bin/bash
-# Guest test: with LXCFS, free inside a VPS shows its --ram and /proc/cpuinfo its --cpus, not
-# the guest's 1 GiB and 2 CPUs. Runs in the qemu guest of tests/vm/run, where the VPS's
-# cgroup has a memory controller for LXCFS to read. The `free` is procps's, as on a Debian
-# VPS (busybox's free asks sysinfo(2), which no /proc view can change): a template is
-# imported from the busybox tree plus /usr/bin/free and its libraries.
+# Guest test: free inside a VPS shows its --ram, /proc/meminfo and /proc/cpuinfo its --ram and
+# --cpus, not the guest's 1 GiB and 2 CPUs. Runs in the qemu guest of tests/vm/run, where the
+# VPS's cgroup has a memory controller. /proc comes from LXCFS; free (busybox's, and procps's
+# as on a Debian VPS) asks sysinfo(2), which vpsd answers from the cgroup. procps's free is
+# imported as a template: the busybox tree plus /usr/bin/free and its libraries.
 . "$(dirname "$0")/../integration/lib.sh"
 
 grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
@@ -27,23 +27,35 @@ vpsctl template build busybox >/dev/null
 TREE=$T/procps-tree
 cp -a "$ROOT/templates/busybox/rootfs" "$TREE"
 mkdir -p "$TREE/usr/bin"
+# The tree's free is a symlink to /bin/busybox: replace it, never write through it.
+rm -f "$TREE/usr/bin/free"
 cp /usr/bin/free "$TREE/usr/bin/free"
 for lib in $(ldd /usr/bin/free | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
         mkdir -p "$TREE$(dirname "$lib")"
+        rm -f "$TREE$lib"
         cp -L "$lib" "$TREE$lib"
 done
+check "the tree's free is procps's" sh -c "'$TREE/usr/bin/free' --version 2>&1 | grep -q procps"
+check "the guest's own busybox is untouched" sh -c "/bin/busybox --list-full | grep -q bin/sh"
 tar -C "$TREE" --numeric-owner -cf "$T/procps.tar" .
 vpsctl template import procps "$T/procps.tar" >/dev/null || { fail "importing the procps template"; finish; }
-vpsctl create 821 --ostemplate procps --ram 64M --cpus 1 >/dev/null
+vpsctl create 821 --ostemplate procps --ram 64M --swap 32M --cpus 1 >/dev/null
 vpsctl start 821 >/dev/null
 check "procps free runs inside" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 821 -- /usr/bin/free | grep -q '^Mem:'"
 total=$(vpsctl exec 821 -- /usr/bin/free | awk '$1 == "Mem:" { print $2 }')
-expect_eq "free inside shows --ram 64M (in KiB)" 65536 "$total"
+expect_eq "procps free inside shows --ram 64M (in KiB)" 65536 "$total"
+expect_eq "busybox free too" 65536 "$(vpsctl exec 821 -- busybox free | awk '$1 == "Mem:" { print $2 }')"
+expect_eq "/proc/meminfo (LXCFS) too" 65536 "$(vpsctl exec 821 -- awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)"
+used=$(vpsctl exec 821 -- busybox free | awk '$1 == "Mem:" { print $3 }')
+check "used is the VPS's own memory ($used KiB)" test "$used" -gt 0 -a "$used" -lt 65536
+expect_eq "the console shell (under the VPS's init) sees it as well" 65536 \
+        "$(printf 'busybox free\n' | vpsctl console 821 --timeout 2 | tr -d '\r' | awk '$1 == "Mem:" { print $2 }' | tail -n1)"
 host_total=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
 check "and not the guest's own ${host_total} KiB" test "$total" -lt "$host_total"
 expect_eq "/proc/cpuinfo inside shows --cpus 1" 1 "$(vpsctl exec 821 -- grep -c ^processor /proc/cpuinfo)"
 vpsctl set 821 --ram 128M >/dev/null
 expect_eq "set --ram 128M: free follows at once" 131072 "$(vpsctl exec 821 -- /usr/bin/free | awk '$1 == "Mem:" { print $2 }')"
+expect_eq "swap: --swap 32M, but no more than the host has (none here)" 0 "$(vpsctl exec 821 -- busybox free | awk '$1 == "Swap:" { print $2 }')"
 up=$(vpsctl exec 821 -- cut -d. -f1 /proc/uptime)
 check "uptime inside counts from the VPS's start (${up} s)" test "$up" -lt "$(cut -d. -f1 /proc/uptime)"
 finish

@@ -17,7 +17,13 @@ struct vps_attach_opts {
         bool pty;          /* give the command a new pty inside the VPS and relay
                             * the caller's terminal to it (enter, exec -t) */
         const char *cwd;   /* working directory inside; NULL means "/" or $HOME */
+        int sysinfo_sock;  /* connected to vpsd's sysinfo socket: the command's sysinfo(2)
+                            * is answered by vpsd (its listener is handed over); -1: the
+                            * command sees the host's sysinfo */
 };
+
+/* Connects to vpsd's sysinfo socket (an abstract name, as GET /v1/vps/ID gives it). */
+int vps_attach_sysinfo_connect(const char *name, vps_error *err);
 
 /* Runs argv inside the VPS and waits for it. On success returns 0 and stores in
  * *ret_status the command's exit code as a shell reports it (128 + N when killed by

@@ -23,6 +23,7 @@ struct vps_inst {
         int console_fd;   /* pty master, -1 when stopped or after a daemon restart */
         int console_hold; /* a slave of it kept open, so the master never reads EIO */
         bool is_child;    /* started by this vpsd: its exit status can be read */
+        int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
         void *loop_data;  /* owned by the event loop */
 };
 
@@ -35,7 +36,8 @@ struct vps_manager {
         char warning[512]; /* set by an operation that went ahead with a warning */
         /* Called by a start once the init runs, before its state is saved: vpsd hands the
          * console to its keeper, so no crash can leave a running VPS without one. */
-        void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd);
+        void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
+                             int notify);
         void *console_hook_data;
         char lxcfs[256];     /* LXCFS mount for the VPSes' /proc views, "" when off */
         bool quota_ok;       /* the storage root enforces project quotas (disk.c) */

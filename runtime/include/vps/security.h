@@ -17,5 +17,7 @@ extern const unsigned int vps_n_denied_syscalls;
 
 /* Drops the capabilities from the bounding set, clears the inheritable and ambient sets, and
  * loads the seccomp filter (without no_new_privs, so setuid programs inside still work).
- * Call last before execve. */
-int vps_security_apply(vps_error *err);
+ * With ret_listener, sysinfo(2) goes to a seccomp user-notification listener returned there
+ * (-1 when the kernel cannot), which vpsd answers (sysinfo.h); its holder must keep serving
+ * it, or the calls fail. Call last before execve. */
+int vps_security_apply(int *ret_listener, vps_error *err);

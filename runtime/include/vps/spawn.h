@@ -32,6 +32,7 @@ struct vps_spawn_result {
         pid_t pid;
         int pidfd;
         unsigned long long starttime;
+        int notify_fd; /* the init's sysinfo listener (sysinfo.h), -1 without one */
 };
 
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err);

@@ -1,0 +1,145 @@
+/* libvps: answering sysinfo(2) of VPS processes (sysinfo.h). The memory and swap limits are
+ * the cgroup's memory.max and memory.swap.max (the host's when unlimited), the free figures
+ * those limits less memory.current and memory.swap.current, uptime counts from the VPS's
+ * start, and procs is its pids.current. The struct is written into the caller's memory
+ * through /proc/PID/mem, once the notification is known to still be pending (so the PID is
+ * still the caller's). */
+#include "vps/cgroup.h"
+#include "vps/cleanup.h"
+#include "vps/manager.h"
+#include "vps/sysinfo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+int vps_sysinfo_is_listener(int fd)
+{
+        char link[64], target[64];
+        (void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n < 0)
+                return 0;
+        target[n] = '\0';
+        return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+/* The running VPS whose cgroup holds pid, from /proc/PID/cgroup. */
+static struct vps_inst *vps_of_pid(struct vps_manager *m, pid_t pid)
+{
+        char p[64], line[600];
+        (void)snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
+        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        bool found = false;
+        /* The cgroup2 line; on a hybrid host it comes after the v1 ones. */
+        while (f && !found && fgets(line, sizeof(line), f))
+                found = strncmp(line, "0::", 3) == 0;
+        if (!found)
+                return NULL;
+        line[strcspn(line, "\n")] = '\0';
+        char abs[1200];
+        (void)snprintf(abs, sizeof(abs), "%s%s", m->cg.mount, line + 3);
+        for (size_t i = 0; i < m->n; i++) {
+                struct vps_inst *vi = m->v[i];
+                size_t n = strlen(vi->st.cgroup);
+                if (vi->status != VPS_STOPPED && n && strncmp(abs, vi->st.cgroup, n) == 0 &&
+                    (abs[n] == '\0' || abs[n] == '/'))
+                        return vi;
+        }
+        return NULL;
+}
+
+/* A cgroup file holding one number or "max" (-1); -2 when it cannot be read. */
+static long long cg_number(const char *cg, const char *file)
+{
+        char p[700], buf[32];
+        (void)snprintf(p, sizeof(p), "%s/%s", cg, file);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return -2;
+        buf[n] = '\0';
+        return strncmp(buf, "max", 3) == 0 ? -1 : strtoll(buf, NULL, 10);
+}
+
+static unsigned long clamp_sub(unsigned long a, long long b)
+{
+        return b > 0 && (unsigned long long)b < a ? a - (unsigned long)b : (b > 0 ? 0 : a);
+}
+
+static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
+{
+        /* From the host's own answer, in bytes (mem_unit 1). */
+        unsigned long unit = si->mem_unit ? si->mem_unit : 1;
+        unsigned long total = si->totalram * unit, swap = si->totalswap * unit;
+        unsigned long freeram = si->freeram * unit, freeswap = si->freeswap * unit;
+        const char *cg = vi->st.cgroup;
+        long long max = cg_number(cg, "memory.max"), cur = cg_number(cg, "memory.current");
+        if (max >= 0 && (unsigned long long)max < total)
+                total = (unsigned long)max;
+        if (cur >= 0) {
+                freeram = clamp_sub(total, cur);
+                si->sharedram = 0;
+                si->bufferram = 0;
+        }
+        long long smax = cg_number(cg, "memory.swap.max"),
+                  scur = cg_number(cg, "memory.swap.current");
+        if (smax >= 0 && (unsigned long long)smax < swap)
+                swap = (unsigned long)smax;
+        if (scur >= 0)
+                freeswap = clamp_sub(swap, scur);
+        si->totalram = total;
+        si->freeram = freeram;
+        si->totalswap = swap;
+        si->freeswap = freeswap;
+        si->totalhigh = si->freehigh = 0;
+        si->mem_unit = 1;
+        time_t now = time(NULL);
+        if (vi->st.started_at > 0 && now >= vi->st.started_at)
+                si->uptime = (long)(now - vi->st.started_at);
+        long long procs = cg_number(cg, "pids.current");
+        if (procs >= 0)
+                si->procs = (unsigned short)(procs > 65535 ? 65535 : procs);
+}
+
+int vps_sysinfo_answer(struct vps_manager *m, int listener)
+{
+        struct seccomp_notif *req = NULL;
+        struct seccomp_notif_resp *resp = NULL;
+        if (seccomp_notify_alloc(&req, &resp) < 0)
+                return -ENOMEM;
+        int r = seccomp_notify_receive(listener, req);
+        if (r < 0) {
+                seccomp_notify_free(req, resp);
+                return r;
+        }
+        resp->id = req->id;
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        struct vps_inst *vi =
+                req->data.nr == SCMP_SYS(sysinfo) ? vps_of_pid(m, (pid_t)req->pid) : NULL;
+        struct sysinfo si;
+        if (vi && sysinfo(&si) == 0) {
+                vps_figures(vi, &si);
+                char p[64];
+                (void)snprintf(p, sizeof(p), "/proc/%u/mem", req->pid);
+                _cleanup_close_ int mem = open(p, O_WRONLY | O_CLOEXEC);
+                /* Only now is the PID known to be the caller's: it cannot have died and been
+                 * reused while its notification is still pending. */
+                if (mem >= 0 && seccomp_notify_id_valid(listener, req->id) == 0) {
+                        bool ok = pwrite(mem, &si, sizeof(si), (off_t)req->data.args[0]) ==
+                                  (ssize_t)sizeof(si);
+                        resp->flags = 0;
+                        resp->val = ok ? 0 : -1;
+                        resp->error = ok ? 0 : -EFAULT;
+                }
+        }
+        r = seccomp_notify_respond(listener, resp);
+        seccomp_notify_free(req, resp);
+        return r < 0 ? r : 0;
+}
