@@ -120,6 +120,18 @@ long long vps_cgroup_read_key(const char *path, const char *file, const char *ke
         return -1;
 }
 
+long long vps_cgroup_read_number(const char *path, const char *file)
+{
+        char p[700], buf[32];
+        (void)snprintf(p, sizeof(p), "%s/%s", path, file);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return -2;
+        buf[n] = '\0';
+        return strncmp(buf, "max", 3) == 0 ? -1 : strtoll(buf, NULL, 10);
+}
+
 static int read_events_populated(const char *path)
 {
         long long v = vps_cgroup_read_key(path, "cgroup.events", "populated");

@@ -99,12 +99,27 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
         if (r < 0)
                 return r;
         m->warning[0] = '\0';
+        /* Below what the VPS uses (read before the kernel starts reclaiming): applied, as
+         * cgroup v2 does it, and said so. */
+        long long used = vi->status == VPS_RUNNING
+                                 ? vps_cgroup_read_number(vi->st.cgroup, "memory.current")
+                                 : -2;
         if (vi->status == VPS_RUNNING)
                 r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &c.limits, &vi->cfg.limits,
                                             !m->enforce_warn, m->warning, sizeof(m->warning), err);
         else
                 r = vps_cgroup_check_limits(&m->cg, &c.limits, !m->enforce_warn, m->warning,
                                             sizeof(m->warning), err);
+        uint64_t ram = c.limits.v[VPS_LIM_RAM];
+        if (r == 0 && used >= 0 && ram != VPS_LIMIT_NONE && ram != vi->cfg.limits.v[VPS_LIM_RAM] &&
+            (uint64_t)used > ram) {
+                size_t n = strlen(m->warning);
+                (void)snprintf(m->warning + n, sizeof(m->warning) - n,
+                               "%sVPS %s uses %lld MiB, more than the new --ram of %llu MiB: the "
+                               "kernel reclaims what it can and OOM-kills if that is not enough",
+                               n ? "; " : "", vi->cfg.id, used >> 20,
+                               (unsigned long long)(ram >> 20));
+        }
         if (r < 0)
                 return r;
         if ((r = vps_disk_check(m, &c.limits, err)) < 0 ||

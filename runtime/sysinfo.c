@@ -55,19 +55,6 @@ static struct vps_inst *vps_of_pid(struct vps_manager *m, pid_t pid)
         return NULL;
 }
 
-/* A cgroup file holding one number or "max" (-1); -2 when it cannot be read. */
-static long long cg_number(const char *cg, const char *file)
-{
-        char p[700], buf[32];
-        (void)snprintf(p, sizeof(p), "%s/%s", cg, file);
-        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return -2;
-        buf[n] = '\0';
-        return strncmp(buf, "max", 3) == 0 ? -1 : strtoll(buf, NULL, 10);
-}
-
 static unsigned long clamp_sub(unsigned long a, long long b)
 {
         return b > 0 && (unsigned long long)b < a ? a - (unsigned long)b : (b > 0 ? 0 : a);
@@ -80,7 +67,8 @@ static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
         unsigned long total = si->totalram * unit, swap = si->totalswap * unit;
         unsigned long freeram = si->freeram * unit, freeswap = si->freeswap * unit;
         const char *cg = vi->st.cgroup;
-        long long max = cg_number(cg, "memory.max"), cur = cg_number(cg, "memory.current");
+        long long max = vps_cgroup_read_number(cg, "memory.max"),
+                  cur = vps_cgroup_read_number(cg, "memory.current");
         if (max >= 0 && (unsigned long long)max < total)
                 total = (unsigned long)max;
         if (cur >= 0) {
@@ -88,8 +76,8 @@ static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
                 si->sharedram = 0;
                 si->bufferram = 0;
         }
-        long long smax = cg_number(cg, "memory.swap.max"),
-                  scur = cg_number(cg, "memory.swap.current");
+        long long smax = vps_cgroup_read_number(cg, "memory.swap.max"),
+                  scur = vps_cgroup_read_number(cg, "memory.swap.current");
         if (smax >= 0 && (unsigned long long)smax < swap)
                 swap = (unsigned long)smax;
         if (scur >= 0)
@@ -103,7 +91,7 @@ static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
         time_t now = time(NULL);
         if (vi->st.started_at > 0 && now >= vi->st.started_at)
                 si->uptime = (long)(now - vi->st.started_at);
-        long long procs = cg_number(cg, "pids.current");
+        long long procs = vps_cgroup_read_number(cg, "pids.current");
         if (procs >= 0)
                 si->procs = (unsigned short)(procs > 65535 ? 65535 : procs);
 }

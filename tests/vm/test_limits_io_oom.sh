@@ -35,6 +35,11 @@ expect_eq "set --cpus 1.5 on the running VPS" "150000 100000" "$(cgfile "$CG" cp
 expect_eq "--cpumask unlimited gives the parent's CPUs back" 0-1 "$(cgfile "$CG" cpuset.cpus.effective)"
 expect_error "a cpumask naming CPUs the host lacks" "CPU 7 does not exist" vpsctl set 811 --cpumask 7
 expect_eq "config.json keeps 1.5" 1.5 "$(jq .limits.cpus "$ROOT/vps/811/config.json")"
+# Delegation: the VPS's own cgroup tree is writable inside (systemd makes its cgroups there),
+# the VPS's limits are not.
+check "inside, a sub-cgroup can be made" vpsctl exec 811 -- sh -c 'mkdir /sys/fs/cgroup/inner && rmdir /sys/fs/cgroup/inner'
+check "inside, the VPS's cpu.max cannot be written" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 811 -- sh -c 'echo max > /sys/fs/cgroup/cpu.max' 2>/dev/null"
+expect_eq "and it is unchanged" "150000 100000" "$(cgfile "$CG" cpu.max)"
 
 # --- --iolimit and --iopslimit on the disk under the storage root (a loop device here)
 dev=$(mountpoint -d "$(df --output=target "$ROOT" | tail -n1)")
@@ -68,6 +73,7 @@ hog='x=$(head -c 120000000 /dev/zero | tr "\0" a); echo survived'
 pid813=$(vps_field 813 pid)
 vpsctl exec 813 -- sh -c "$hog" >/dev/null 2>&1 || true
 expect_eq "process policy: the VPS runs on with the same init" "running $pid813" "$(vps_field 813 status) $(vps_field 813 pid)"
+check "stats reports the OOM kill" test "$(vpsctl stats 813 -j | jq .events.oom_kill)" -ge 1
 check "memory.oom.group of 813 is 0" test "$(cgfile "$(vps_cgroup 813)" memory.oom.group)" = 0
 check "list -o oom_kill counts it" test "$(vpsctl list -j -o id,oom_kill | jq '.[] | select(.id=="813") | .oom_kill')" -ge 1
 check "list -o memory_current and memory_max_hits are numbers" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -j -o id,memory_current,memory_max_hits | jq -e '.[] | select(.id==\"813\") | (.memory_current > 0) and (.memory_max_hits >= 1)' >/dev/null"
@@ -85,4 +91,25 @@ check "and logged why" grep -q "VPS 814 stopped by an out-of-memory kill (oompol
 check "the other VPSes were not touched" test "$(vps_field 813 pid)" = "$pid813"
 vpsctl set 814 --oompolicy process >/dev/null
 expect_eq "set --oompolicy process live" 0 "$(cgfile "$(vps_cgroup 814)" memory.oom.group)"
+
+# --ram below what the VPS uses: applied (cgroup v2 semantics), and the answer says so.
+vpsctl set 813 --ram 100M >/dev/null
+vpsctl exec 813 -- sh -c '(x=$(head -c 30000000 /dev/zero | tr "\0" a); sleep 60; echo ${#x}) >/dev/null 2>&1 &'
+for _ in $(seq 100); do [ "$(cgfile "$(vps_cgroup 813)" memory.current)" -gt 31000000 ] && break; sleep 0.1; done
+out=$(vpsctl set 813 --ram 20M 2>&1)
+check "set --ram below the use warns ($out)" sh -c "printf '%s' \"\$1\" | grep -q 'more than the new --ram of 20 MiB: the kernel reclaims'" _ "$out"
+# The kernel then OOM-kills until the VPS fits (under TCG the hog dies slowly, so its init
+# may go too): the limit is in force either way.
+expect_eq "and is saved" 20971520 "$(jq .limits.ram "$ROOT/vps/813/config.json")"
+if [ "$(vps_field 813 status)" = running ]; then
+        expect_eq "and is applied" 20971520 "$(cgfile "$(vps_cgroup 813)" memory.max)"
+else
+        vpsctl start 813 >/dev/null
+        expect_eq "and is applied at the next start" 20971520 "$(cgfile "$(vps_cgroup 813)" memory.max)"
+fi
+# A limit set live survives a restart of the VPS.
+vpsctl set 813 --ram 48M >/dev/null
+vpsctl stop 813 --fast >/dev/null
+vpsctl start 813 >/dev/null
+expect_eq "set --ram survives a restart of the VPS" 50331648 "$(cgfile "$(vps_cgroup 813)" memory.max)"
 finish

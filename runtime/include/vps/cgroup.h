@@ -28,6 +28,8 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
 int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
                       size_t size, int *ret_fd, vps_error *err);
 bool vps_cgroup_populated(const char *path);
+/* A cgroup file holding one number, or "max" (-1); -2 when it cannot be read. */
+long long vps_cgroup_read_number(const char *path, const char *file);
 /* The number after "key " in a flat keyed file of the cgroup (memory.events), -1 if none. */
 long long vps_cgroup_read_key(const char *path, const char *file, const char *key);
 /* Kills every process in the cgroup (cgroup.kill). */
