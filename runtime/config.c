@@ -2,6 +2,7 @@
 #include "vps/config.h"
 #include "vps/cleanup.h"
 #include "netsetup/netsetup.h"
+#include "vps/devices.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,6 +135,13 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
         if (rate && (!json_is_integer(rate) || json_integer_value(rate) < 0))
                 return vps_err(err, EBADMSG, "field 'rate' must be bits per second");
         c.rate = rate ? (uint64_t)json_integer_value(rate) : 0;
+        if ((r = get_list(o, "devnodes", c.devnodes[0], sizeof(c.devnodes[0]), 4, &c.n_dev, false,
+                          err)) < 0)
+                return r;
+        for (unsigned int i = 0; i < c.n_dev; i++)
+                if (!vps_devnode_find(c.devnodes[i]))
+                        return vps_err(err, EBADMSG, "field 'devnodes': unknown device '%s'",
+                                       c.devnodes[i]);
         c.bootorder = bo ? (int)json_integer_value(bo) : 0;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
@@ -176,6 +184,10 @@ char *vps_config_to_json(const struct vps_config *c)
                 json_object_set_new(o, "projid", json_integer(c->projid));
         json_object_set_new(o, "netmode", json_string(vps_netmode_name(c->netmode)));
         json_object_set_new(o, "rate", json_integer((json_int_t)c->rate));
+        json_t *dev = json_array();
+        for (unsigned int i = 0; dev && i < c->n_dev; i++)
+                json_array_append_new(dev, json_string(c->devnodes[i]));
+        json_object_set_new(o, "devnodes", dev);
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

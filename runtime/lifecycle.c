@@ -2,6 +2,7 @@
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "vps/console.h"
+#include "vps/devices.h"
 #include "vps/disk.h"
 #include "vps/manager.h"
 #include "vps/spawn.h"
@@ -69,8 +70,13 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         _cleanup_close_ int master = -1, slave = -1;
         m->warning[0] = '\0';
-        r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &vi->cfg.limits, NULL, !m->enforce_warn,
-                                    m->warning, sizeof(m->warning), err);
+        /* Devices first: the init is born with the device program in force. */
+        r = vps_devices_attach(cg_fd, vi->cfg.devnodes, vi->cfg.n_dev, err);
+        if (r == 0)
+                r = vps_devnodes_prepare(vi->dir_fd, &vi->cfg, err);
+        if (r == 0)
+                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &vi->cfg.limits, NULL,
+                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
         if (r == 0)
                 r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
         /* LXCFS running: its views go over /proc. Not running: the VPS starts, with a
@@ -253,6 +259,10 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "bootorder", json_integer(vi->cfg.bootorder));
         json_object_set_new(o, "netmode", json_string(vps_netmode_name(vi->cfg.netmode)));
         json_object_set_new(o, "rate", json_integer((json_int_t)vi->cfg.rate));
+        json_t *dev = json_array();
+        for (unsigned int i = 0; dev && i < vi->cfg.n_dev; i++)
+                json_array_append_new(dev, json_string(vi->cfg.devnodes[i]));
+        json_object_set_new(o, "devnodes", dev);
         return o;
 }
 

@@ -9,6 +9,7 @@
  *      (RESOLVE_IN_ROOT): a symlink the guest planted can only point inside its own root;
  *   5. pivot_root; the old root is detached. */
 #include "vps/cleanup.h"
+#include "vps/devices.h"
 #include "vps/safepath.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
@@ -284,7 +285,35 @@ static void close_all(int *fds, size_t n)
                         close(fds[i]);
 }
 
-static int build_tree(int root_fd, int console_fd, vps_error *err)
+/* The nodes --devnodes granted, bound from the ones vpsd made (devices.c), which the device
+ * program lets through. */
+static int bind_devnodes(int root_fd, const struct vps_config *cfg, vps_error *err)
+{
+        for (unsigned int i = 0; cfg && i < cfg->n_dev; i++) {
+                const struct vps_devnode *d = vps_devnode_find(cfg->devnodes[i]);
+                if (!d)
+                        continue;
+                char host[64], guest[64];
+                /* Made by vpsd in the VPS directory, our working directory here. */
+                (void)snprintf(host, sizeof(host), "devnodes/%s", d->name);
+                (void)snprintf(guest, sizeof(guest), "/dev/%s", d->path);
+                char *slash = strrchr(guest, '/');
+                if (slash != guest + 4) { /* a directory below /dev: /dev/net */
+                        *slash = '\0';
+                        _cleanup_close_ int dir = vps_ensure_in_root(root_fd, guest, 1, err);
+                        if (dir < 0)
+                                return dir;
+                        *slash = '/';
+                }
+                _cleanup_close_ int fd = clone_file(AT_FDCWD, host, err);
+                int r = fd < 0 ? fd : attach_at(root_fd, fd, guest, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int build_tree(int root_fd, int console_fd, const struct vps_config *cfg, vps_error *err)
 {
         int fds[N_DEV + 1], r = 0;
         for (size_t i = 0; i < N_DEV + 1; i++)
@@ -304,6 +333,8 @@ static int build_tree(int root_fd, int console_fd, vps_error *err)
                 r = populate_dev(root_fd, fds, fds[N_DEV], err);
         if (r >= 0)
                 r = own_boot_id(root_fd, err);
+        if (r >= 0)
+                r = bind_devnodes(root_fd, cfg, err);
         close_all(fds, N_DEV + 1);
         return r < 0 ? r : 0;
 }
@@ -335,7 +366,7 @@ static int bind_lxcfs(int root_fd, const char *lxcfs, vps_error *err)
 }
 
 int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, const char *lxcfs,
-                         vps_error *err)
+                         const struct vps_config *cfg, vps_error *err)
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
@@ -347,7 +378,7 @@ int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, cons
         _cleanup_close_ int root_fd = open("rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return vps_err_sys(err, errno, "opening the root");
-        if ((r = build_tree(root_fd, console_fd, err)) < 0 ||
+        if ((r = build_tree(root_fd, console_fd, cfg, err)) < 0 ||
             (lxcfs && (r = bind_lxcfs(root_fd, lxcfs, err)) < 0))
                 return r;
         return pivot(err);

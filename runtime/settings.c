@@ -255,3 +255,20 @@ int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bi
         vi->cfg = c;
         return 0;
 }
+
+int vps_manager_set_devnodes(struct vps_manager *m, struct vps_inst *vi, char names[][8],
+                             unsigned int n, vps_error *err)
+{
+        (void)m;
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EBUSY, "VPS %s is running: stop it to change --devnodes",
+                               vi->cfg.id);
+        struct vps_config c = vi->cfg;
+        c.n_dev = n < 4 ? n : 4;
+        for (unsigned int i = 0; i < c.n_dev; i++)
+                memcpy(c.devnodes[i], names[i], sizeof(c.devnodes[i]));
+        int r = vps_config_save(vi->dir_fd, &c, err);
+        if (r == 0)
+                vi->cfg = c;
+        return r;
+}

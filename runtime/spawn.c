@@ -47,7 +47,7 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 return vps_err_sys(err, r < 0 ? -r : EPROTO, "waiting for the parent");
         if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
                 return vps_err_sys(err, errno, "becoming root in the user namespace");
-        if ((r = vps_child_build_root(p->vps_dir, lower, p->console_fd, p->lxcfs, err)) < 0)
+        if ((r = vps_child_build_root(p->vps_dir, lower, p->console_fd, p->lxcfs, p->cfg, err)) < 0)
                 return r;
         if (p->hostname && *p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 return vps_err_sys(err, errno, "setting the hostname");

@@ -32,6 +32,7 @@ enum {
         OPT_BOOTORDER,
         OPT_NETMODE,
         OPT_RATE,
+        OPT_DEVNODES,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
@@ -44,6 +45,7 @@ enum {
                 {"searchdomain", required_argument, NULL, OPT_SEARCHDOMAIN},                       \
                 {"netmode", required_argument, NULL, OPT_NETMODE},                                 \
                 {"rate", required_argument, NULL, OPT_RATE},                                       \
+                {"devnodes", required_argument, NULL, OPT_DEVNODES},                               \
                 {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
                 {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
                 {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
@@ -69,6 +71,8 @@ enum {
         "  --bootorder N      at boot, higher numbers start first\n"                               \
         "  --netmode MODE     bridged (private subnet behind NAT, the default of vpsd.conf)\n"     \
         "                     or routed (public IPv4/IPv6 addresses routed to the VPS)\n"          \
+        "  --devnodes LIST    devices beyond the default set: tun (/dev/net/tun, for VPNs),\n"     \
+        "                     fuse (/dev/fuse), comma separated, or none; VPS stopped\n"           \
         "  --rate RATE        bandwidth both ways, as tc writes it: 100mbit, 1gbit, 500kbit,\n"    \
         "                     10mbps (bytes/s); unlimited removes it\n"                            \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
@@ -191,9 +195,13 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 }
                 case OPT_NETMODE:
                 case OPT_RATE:
+                case OPT_DEVNODES:
                         if (!o->extra)
                                 o->extra = json_object();
-                        json_object_set_new(o->extra, c == OPT_RATE ? "rate" : "netmode",
+                        json_object_set_new(o->extra,
+                                            c == OPT_RATE      ? "rate"
+                                            : c == OPT_NETMODE ? "netmode"
+                                                               : "devnodes",
                                             json_string(optarg));
                         break;
                 case OPT_FORWARD:
@@ -237,7 +245,7 @@ static const char create_usage[] =
         "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--netmode bridged|routed]\n"
-        "                     [--rate RATE]\n"
+        "                     [--rate RATE] [--devnodes LIST]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -407,6 +415,7 @@ static const char set_usage[] =
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
+        "                     [--devnodes LIST]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"

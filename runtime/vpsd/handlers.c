@@ -3,6 +3,7 @@
 #include "templates/templates.h"
 #include "vps/disk.h"
 #include "vps/guestauth.h"
+#include "vps/devices.h"
 #include "vps/stats.h"
 #include "vpsd.h"
 
@@ -174,6 +175,24 @@ static int read_rate(json_t *body, bool *given, uint64_t *bits, vps_error *err)
         return vps_rate_parse(json_string_value(j), bits, err);
 }
 
+/* "devnodes": "tun,fuse" or "none" (absent: *given stays false). */
+static int read_devnodes(json_t *body, bool *given, char names[VPS_MAX_DEVNODES][8],
+                         unsigned int *n, vps_error *err)
+{
+        json_t *j = json_object_get(body, "devnodes");
+        *given = j != NULL;
+        *n = 0;
+        if (!j)
+                return 0;
+        if (!json_is_string(j))
+                return vps_err(err, EINVAL, "'devnodes' must be a string such as \"tun,fuse\"");
+        int r = vps_devnodes_parse(json_string_value(j), names, err);
+        if (r < 0)
+                return r;
+        *n = (unsigned int)r;
+        return 0;
+}
+
 /* "forward": ["tcp:8080:80", ...] replaces the list ([] clears it). */
 static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
 {
@@ -213,10 +232,10 @@ static const char *unknown_key(json_t *body, const char *const *known)
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
-        static const char *const known[] = {"id",     "ostemplate", "hostname",     "ip",
-                                            "limits", "nameserver", "searchdomain", "forward",
-                                            "onboot", "bootorder",  "netmode",      "rate",
-                                            NULL};
+        static const char *const known[] = {"id",       "ostemplate", "hostname",     "ip",
+                                            "limits",   "nameserver", "searchdomain", "forward",
+                                            "onboot",   "bootorder",  "netmode",      "rate",
+                                            "devnodes", NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot create with '%.60s'", unknown);
@@ -236,6 +255,11 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
                 r = read_netmode(body, &mode, err);
         if (r == 0)
                 r = read_rate(body, &rate_given, &rate, err);
+        char dev[VPS_MAX_DEVNODES][8];
+        unsigned int n_dev = 0;
+        bool dev_given;
+        if (r == 0)
+                r = read_devnodes(body, &dev_given, dev, &n_dev, err);
         struct vps_inst *vi = NULL;
         struct vps_limits lim;
         vps_limits_init(&lim);
@@ -249,7 +273,8 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         if (r == 0 &&
             ((r = apply_dns(d, vi, body, err)) < 0 || (r = apply_forwards(d, vi, body, err)) < 0 ||
              (r = apply_boot(d, vi, body, err)) < 0 ||
-             (rate && (r = vps_manager_set_rate(&d->m, vi, rate, err)) < 0))) {
+             (rate && (r = vps_manager_set_rate(&d->m, vi, rate, err)) < 0) ||
+             (n_dev && (r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err)) < 0))) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
@@ -327,10 +352,10 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        static const char *const known[] = {
-                "hostname",   "ip",           "ipadd",   "ipdel",  "limits",
-                "nameserver", "searchdomain", "forward", "onboot", "bootorder",
-                "userpasswd", "ssh_key",      "netmode", "rate",   NULL};
+        static const char *const known[] = {"hostname", "ip",         "ipadd",        "ipdel",
+                                            "limits",   "nameserver", "searchdomain", "forward",
+                                            "onboot",   "bootorder",  "userpasswd",   "ssh_key",
+                                            "netmode",  "rate",       "devnodes",     NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
@@ -357,6 +382,13 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = read_rate(body, &rate_given, &rate, err);
         if (r == 0 && mode != vi->cfg.netmode && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change its netmode", id);
+        char dev[VPS_MAX_DEVNODES][8];
+        unsigned int n_dev = 0;
+        bool dev_given = false;
+        if (r == 0)
+                r = read_devnodes(body, &dev_given, dev, &n_dev, err);
+        if (r == 0 && dev_given && vi->status != VPS_STOPPED)
+                r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --devnodes", id);
         /* Logins first: they are checked against the guest's own files, so a refusal there
          * comes before any other change. The password is never logged. */
         json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
@@ -387,6 +419,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = apply_boot(d, vi, body, err);
         if (r == 0 && rate_given)
                 r = vps_manager_set_rate(&d->m, vi, rate, err);
+        if (r == 0 && dev_given)
+                r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err);
         if (r == 0 && h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
         if (r < 0)

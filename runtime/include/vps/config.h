@@ -43,7 +43,9 @@ struct vps_config {
         unsigned int n_fwd;             /* port forwards from the host, "tcp:8080:80" */
         char forward[16][24];
         enum vps_netmode netmode;
-        uint64_t rate; /* bits per second both ways on its veth, 0: no limit */
+        uint64_t rate;      /* bits per second both ways on its veth, 0: no limit */
+        unsigned int n_dev; /* --devnodes granted beyond the default set ("tun", "fuse") */
+        char devnodes[4][8];
 };
 
 struct vps_state {

@@ -87,6 +87,9 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
  * its addresses are checked for the new mode). */
 int vps_manager_set_netmode(struct vps_manager *m, struct vps_inst *vi, enum vps_netmode mode,
                             char ips[][46], unsigned int n_ip, vps_error *err);
+/* Replaces the --devnodes of a stopped VPS (names checked by vps_devnodes_parse). */
+int vps_manager_set_devnodes(struct vps_manager *m, struct vps_inst *vi, char names[][8],
+                             unsigned int n, vps_error *err);
 /* Sets the bandwidth limit (bits per second, 0: none); at once on a running VPS. */
 int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bits_per_sec,
                          vps_error *err);

@@ -40,4 +40,4 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
 /* Child side (runtime/mounts.c): build the root from the idmapped lower mount and pivot into
  * it, then mount the table. Runs in the VPS's namespaces as its root. */
 int vps_child_build_root(const char *vps_dir, int lower_mnt_fd, int console_fd, const char *lxcfs,
-                         vps_error *err);
+                         const struct vps_config *cfg, vps_error *err);
