@@ -54,7 +54,8 @@ int ns_link_del(unsigned int ifindex, vps_error *err)
         return ns_nl_talk(nlh, "deleting a link", err);
 }
 
-int ns_bridge_ensure(const char *name, vps_error *err)
+/* Creates a link of a kind that needs no settings (EEXIST is fine) and brings it up. */
+static int link_ensure(const char *name, const char *kind, vps_error *err)
 {
         unsigned int idx = if_nametoindex(name);
         if (idx == 0) {
@@ -62,17 +63,22 @@ int ns_bridge_ensure(const char *name, vps_error *err)
                 struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
                 mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
                 struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-                mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+                mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
                 mnl_attr_nest_end(nlh, li);
-                int r = ns_nl_talk(nlh, "creating the bridge", err);
+                int r = ns_nl_talk(nlh, "creating a link", err);
                 if (r < 0 && r != -EEXIST)
-                        return vps_err_wrap(err, "%s", name);
+                        return vps_err_wrap(err, "%s %s", kind, name);
                 idx = if_nametoindex(name);
                 if (idx == 0)
-                        return vps_err_sys(err, errno, "bridge %s", name);
+                        return vps_err_sys(err, errno ? errno : ENODEV, "%s %s", kind, name);
         }
         int r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err);
         return r < 0 ? r : (int)idx;
+}
+
+int ns_bridge_ensure(const char *name, vps_error *err)
+{
+        return link_ensure(name, "bridge", err);
 }
 
 int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uint8_t mac[6],
@@ -103,21 +109,5 @@ int ns_veth_create(const char *name, const char *peer, pid_t peer_pid, const uin
 
 int ns_ifb_ensure(const char *name, vps_error *err)
 {
-        unsigned int idx = if_nametoindex(name);
-        if (!idx) {
-                char buf[NS_NL_BUF];
-                struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
-                mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-                struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-                mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "ifb");
-                mnl_attr_nest_end(nlh, info);
-                int r = ns_nl_talk(nlh, "creating an ifb device", err);
-                if (r < 0 && r != -EEXIST)
-                        return vps_err_wrap(err, "%s", name);
-                idx = if_nametoindex(name);
-                if (!idx)
-                        return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", name);
-        }
-        int r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err);
-        return r < 0 ? r : (int)idx;
+        return link_ensure(name, "ifb", err);
 }
