@@ -16,6 +16,10 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <time.h>
 #include <unistd.h>
 
 static int allowed;
@@ -129,9 +133,70 @@ static void quota_project(void)
         close(fd);
 }
 
-int main(void)
+/* Host processes must not be visible at all: signal 0 and PTRACE_ATTACH on host PIDs (given
+ * by the test) find nothing. */
+static void host_pids(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                pid_t pid = (pid_t)atoi(argv[i]);
+                char what[64];
+                (void)snprintf(what, sizeof(what), "see host PID %d", (int)pid);
+                int r = kill(pid, 0), e = errno;
+                /* PID 1 and our own PIDs exist inside too: only an answer from a host-only
+                 * number counts, so the test passes numbers above the VPS's. */
+                report(what, r == 0, e);
+                (void)snprintf(what, sizeof(what), "ptrace host PID %d", (int)pid);
+                long pr = ptrace(PTRACE_ATTACH, pid, NULL, NULL);
+                e = errno;
+                if (pr == 0)
+                        (void)ptrace(PTRACE_DETACH, pid, NULL, NULL);
+                report(what, pr == 0, e);
+        }
+}
+
+/* --watch-exe SECONDS: while `vpsctl exec` commands enter the VPS, try to open every other
+ * process's /proc/PID/exe for writing (runc's CVE-2019-5736: overwriting the runtime's
+ * binary). The entering process is not dumpable until it has exec'd the guest's command. */
+static int watch_exe(int seconds)
+{
+        time_t end = time(NULL) + seconds;
+        long tries = 0, seen_foreign = 0;
+        pid_t self = getpid();
+        while (time(NULL) < end) {
+                DIR *d = opendir("/proc");
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        pid_t pid = (pid_t)atoi(de->d_name);
+                        if (pid <= 1 || pid == self)
+                                continue;
+                        char p[64], link[256];
+                        (void)snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+                        ssize_t n = readlink(p, link, sizeof(link) - 1);
+                        link[n > 0 ? n : 0] = '\0';
+                        if (n > 0 && access(link, F_OK) != 0)
+                                seen_foreign++; /* an exe that is not a file of this VPS */
+                        int fd = open(p, O_WRONLY | O_CLOEXEC);
+                        tries++;
+                        if (fd >= 0) {
+                                printf("overwrite /proc/%d/exe (%s): ALLOWED\n", (int)pid, link);
+                                allowed++;
+                                close(fd);
+                        }
+                }
+                if (d)
+                        closedir(d);
+        }
+        printf("overwrite /proc/PID/exe: %ld attempts, %ld foreign exe links seen, %s\n", tries,
+               seen_foreign, allowed ? "ALLOWED" : "blocked");
+        return allowed;
+}
+
+int main(int argc, char **argv)
 {
         setvbuf(stdout, NULL, _IOLBF, 0);
+        if (argc == 3 && strcmp(argv[1], "--watch-exe") == 0)
+                return watch_exe(atoi(argv[2]));
+        host_pids(argc, argv);
         expect_eperm("init_module", syscall(SYS_init_module, "", 0, ""));
         expect_eperm("finit_module", syscall(SYS_finit_module, -1, "", 0));
         expect_eperm("delete_module", syscall(SYS_delete_module, "ext4", 0));

@@ -14,10 +14,24 @@ modules_before=$( (cut -d" " -f1 /proc/modules 2>/dev/null || true) | sort | md5
 
 vpsctl exec 601 -- sh -c 'cat > /probe && chmod 755 /probe' <"$PROBE"
 rc=0
-out=$(vpsctl exec 601 -- /probe 2>&1) || rc=$?
+# Host PIDs for the visibility and ptrace classes: vpsd's and this shell's (both far above
+# any PID inside the VPS's own pid namespace).
+out=$(vpsctl exec 601 -- /probe "$VPSD_PID" "$$" 2>&1) || rc=$?
 echo "$out"
 expect_eq "the probe found nothing allowed" 0 "$rc"
-check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 25
+check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 29
+check "host PIDs are invisible (ESRCH), not merely refused" sh -c "printf '%s\n' \"\$1\" | grep -q 'ptrace host PID $VPSD_PID: blocked (No such process)'" _ "$out"
+
+# runc's CVE-2019-5736: a guest process opening the exe of a process that vpsctl puts into the
+# VPS, to overwrite the runtime's binary. The probe watches for 4 s while commands enter.
+vpsctl exec 601 -- /probe --watch-exe 4 >"$T/watch.out" 2>&1 &
+watch=$!
+sleep 0.5
+for _ in $(seq 40); do vpsctl exec 601 -- true; done
+wait "$watch" && wrc=0 || wrc=$?
+cat "$T/watch.out"
+expect_eq "no /proc/PID/exe of an entering process could be opened for writing" 0 "$wrc"
+check "the watcher tried" sh -c "grep -q 'overwrite /proc/PID/exe: [1-9][0-9]* attempts' '$T/watch.out'"
 expect_eq "core_pattern unchanged" "$core_before" "$(cat /proc/sys/kernel/core_pattern)"
 expect_eq "module list unchanged" "$modules_before" "$( (cut -d" " -f1 /proc/modules 2>/dev/null || true) | sort | md5sum)"
 expect_eq "host sentinel untouched" host "$(cat "$sentinel")"

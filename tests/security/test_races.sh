@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Symlink and rename races on the paths vpsd writes into a guest: /etc/hostname, /etc/hosts,
+# /etc/resolv.conf and /dev, planted by the guest before its starts (5 stop/start rounds) and
+# swapped by a guest loop as fast as it can while `vpsctl set` rewrites them 30 times. The
+# host's files must never change: every path is resolved inside the guest's root.
+. "$(dirname "$0")/../integration/lib.sh"
+start_vpsd
+vpsctl template build busybox >/dev/null
+vpsctl create 641 --ostemplate busybox --hostname race641 --nameserver 10.0.0.1 >/dev/null
+vpsctl start 641 >/dev/null
+in_vps() { "$VPSCTL_BIN" --socket "$SOCK" exec 641 -- "$@"; }
+
+S=/etc/vps-race-sentinel-$$
+echo host >"$S"
+hosts_before=$(md5sum </etc/hosts)
+hostname_before=$(md5sum </etc/hostname 2>/dev/null || echo none)
+resolv_before=$(md5sum </etc/resolv.conf 2>/dev/null || echo none)
+dev_before=$(ls /dev | md5sum)
+plant() {
+        in_vps sh -c "ln -sfn $S /etc/hostname; ln -sfn ../../../../../..$S /etc/hosts;
+                ln -sfn /proc/1/root$S /etc/resolv.conf"
+}
+for round in 1 2 3 4 5; do
+        plant
+        if [ $((round % 2)) = 0 ]; then vpsctl stop 641 >/dev/null; else vpsctl stop 641 --fast >/dev/null; fi
+        vpsctl start 641 >/dev/null || fail "start $round with planted links"
+done
+expect_eq "5 starts over planted links: the host sentinel is untouched" host "$(cat "$S")"
+expect_eq "the guest got its own files instead" race641 "$(in_vps cat /etc/hostname)"
+check "and no link is left in their place" in_vps sh -c 'test ! -L /etc/hostname && test ! -L /etc/hosts && test ! -L /etc/resolv.conf'
+
+# The guest swaps /etc/hosts and /etc/hostname between files and links to host paths in a
+# tight loop while vpsd rewrites them.
+in_vps sh -c "(end=\$((\$(date +%s) + 8)); while [ \$(date +%s) -lt \$end ]; do
+        ln -sfn ../../../../..$S /etc/hosts.new && mv -f /etc/hosts.new /etc/hosts
+        echo x > /etc/hosts.new && mv -f /etc/hosts.new /etc/hosts
+        ln -sfn $S /etc/hostname; done) >/dev/null 2>&1 &"
+ok=0
+for i in $(seq 30); do
+        vpsctl set 641 --hostname "race$i" --nameserver "10.0.0.$i" >/dev/null 2>&1 && ok=$((ok + 1))
+done
+echo "set during the swap loop: $ok of 30 succeeded"
+sleep 1
+expect_eq "30 rewrites racing the guest: the host sentinel is untouched" host "$(cat "$S")"
+
+# /dev as a link out of the guest root: mounted inside the guest's root, never on the host.
+vpsctl stop 641 --fast >/dev/null
+upper=$ROOT/vps/641/upper
+rm -rf "$upper/dev" && ln -s /etc "$upper/dev"
+vpsctl start 641 >/dev/null 2>&1 || true
+vpsctl stop 641 --fast >/dev/null 2>&1 || true
+expect_eq "the host's /dev is untouched" "$dev_before" "$(ls /dev | md5sum)"
+check "the host's /etc has no tmpfs mounted on it" sh -c "! findmnt -n /etc >/dev/null"
+expect_eq "host /etc/hosts unchanged" "$hosts_before" "$(md5sum </etc/hosts)"
+expect_eq "host /etc/hostname unchanged" "$hostname_before" "$(md5sum </etc/hostname 2>/dev/null || echo none)"
+expect_eq "host /etc/resolv.conf unchanged" "$resolv_before" "$(md5sum </etc/resolv.conf 2>/dev/null || echo none)"
+rm -f "$S"
+finish
