@@ -1,0 +1,115 @@
+/* libFuzzer target: the template importer (runtime/template_import.c, libarchive) over any
+ * bytes as an archive. Whatever the archive holds ("../" and absolute paths, links out of the
+ * tree, device nodes, hard links to outside), nothing may appear outside the staging root,
+ * and the sentinel beside it must stay as it was.
+ *
+ *   TMP/box/root/        the staging root, emptied after each input
+ *   TMP/box/sentinel     "outside"
+ *   TMP/box/in.tar       the input
+ *
+ * The tree is made once per process under $TMPDIR and removed at a normal exit. */
+#include "vps/template_build.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char box[PATH_MAX], rootdir[PATH_MAX], input[PATH_MAX], sentinel[PATH_MAX];
+
+static void die(const char *what)
+{
+        perror(what);
+        abort();
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st, (void)type;
+        if (ftw->level > 0 || strcmp(p, box) != 0)
+                (void)remove(p);
+        return 0;
+}
+
+static void clear_root(void)
+{
+        (void)nftw(rootdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        if (mkdir(rootdir, 0755) < 0)
+                die("mkdir root");
+}
+
+static void cleanup(void)
+{
+        (void)nftw(box, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        (void)rmdir(box);
+}
+
+static void setup(void)
+{
+        const char *tmp = getenv("TMPDIR");
+        (void)snprintf(box, sizeof(box), "%s/fuzz-import.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(box))
+                die("mkdtemp");
+        (void)snprintf(rootdir, sizeof(rootdir), "%s/root", box);
+        (void)snprintf(input, sizeof(input), "%s/in.tar", box);
+        (void)snprintf(sentinel, sizeof(sentinel), "%s/sentinel", box);
+        FILE *f = fopen(sentinel, "w");
+        if (!f || fputs("outside", f) < 0 || fclose(f) != 0)
+                die("sentinel");
+        atexit(cleanup);
+}
+
+/* The box holds root/, the input and the sentinel, and nothing else. */
+static void check_box(void)
+{
+        DIR *d = opendir(box);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                const char *n = de->d_name;
+                if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "root") && strcmp(n, "in.tar") &&
+                    strcmp(n, "sentinel")) {
+                        fprintf(stderr, "fuzz_import: '%s' written outside the root\n", n);
+                        abort();
+                }
+        }
+        if (d)
+                closedir(d);
+        char buf[16] = "";
+        FILE *f = fopen(sentinel, "r");
+        if (!f || !fgets(buf, sizeof(buf), f) || strcmp(buf, "outside") != 0) {
+                fprintf(stderr, "fuzz_import: the sentinel beside the root changed\n");
+                abort();
+        }
+        fclose(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        if (!box[0])
+                setup();
+        FILE *f = fopen(input, "w");
+        if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+                die("writing the input");
+        clear_root();
+        int fd = open(rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                die("open root");
+        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        unsigned int entries = 0, refused = 0;
+        vps_error err;
+        (void)vps_template_extract(input, fd, NULL, NULL, &entries, &refused, &err);
+        /* The importer works from inside the root: make sure we are back. */
+        if (cwd >= 0 && fchdir(cwd) < 0)
+                die("fchdir");
+        close(fd);
+        if (cwd >= 0)
+                close(cwd);
+        check_box();
+        return 0;
+}
