@@ -2,12 +2,40 @@
 #include "netsetup/netsetup.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <nftables/libnftables.h>
 #include <string.h>
 
+/* libnftables waits for netlink replies with select(2), which aborts on an fd of 1024 or
+ * more. A daemon with thousands of fds keeps one low fd in reserve and frees it for the
+ * moment a context (and its netlink socket) exists. */
+static int reserve = -1;
+
+void ns_nft_reserve_low_fd(void)
+{
+        if (reserve < 0)
+                reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static struct nft_ctx *ctx_new(void)
+{
+        if (reserve >= 0) {
+                close(reserve);
+                reserve = -1;
+        }
+        return nft_ctx_new(NFT_CTX_DEFAULT);
+}
+
+static void ctx_free(struct nft_ctx *nft)
+{
+        nft_ctx_free(nft);
+        ns_nft_reserve_low_fd(); /* the socket's number, now free again */
+}
+
 int ns_nft_run(const char *commands, vps_error *err)
 {
-        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        struct nft_ctx *nft = ctx_new();
         if (!nft)
                 return vps_err(err, ENOMEM, "nftables: cannot create a context");
         nft_ctx_buffer_output(nft);
@@ -23,16 +51,16 @@ int ns_nft_run(const char *commands, vps_error *err)
                         memcpy(line, msg, n);
                         line[n] = '\0';
                 }
-                nft_ctx_free(nft);
+                ctx_free(nft);
                 return vps_err(err, EINVAL, "nftables: %s", line[0] ? line : "command failed");
         }
-        nft_ctx_free(nft);
+        ctx_free(nft);
         return 0;
 }
 
 int ns_nft_query(const char *command, char **ret_json, vps_error *err)
 {
-        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        struct nft_ctx *nft = ctx_new();
         if (!nft)
                 return vps_err(err, ENOMEM, "nftables: cannot create a context");
         nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_JSON);
@@ -41,7 +69,7 @@ int ns_nft_query(const char *command, char **ret_json, vps_error *err)
         int r = nft_run_cmd_from_buffer(nft, command);
         const char *out = nft_ctx_get_output_buffer(nft);
         char *copy = r == 0 && out ? strdup(out) : NULL;
-        nft_ctx_free(nft);
+        ctx_free(nft);
         if (!copy)
                 return vps_err(err, r ? EINVAL : ENOMEM, "nftables: '%s' failed", command);
         *ret_json = copy;

@@ -142,13 +142,13 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         }
         vi->st = st;
-        vi->pidfd = res.pidfd;
+        vi->pidfd = vps_fd_high(res.pidfd);
         vps_closep(&vi->notify_fd);
         vi->notify_fd = res.notify_fd;
-        vi->console_fd = TAKE_FD(master);
+        vi->console_fd = vps_fd_high(TAKE_FD(master));
         /* A slave kept open: when the guest closes its last /dev/console (systemd does, early
          * in boot) the master would read EIO for good. */
-        vi->console_hold = TAKE_FD(slave);
+        vi->console_hold = vps_fd_high(TAKE_FD(slave));
         vi->is_child = true;
         vi->status = VPS_RUNNING;
         return 0;

@@ -105,7 +105,7 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
         int pidfd = vps_sys_pidfd_open(vi->st.pid, 0);
         if (pidfd >= 0 && vps_proc_starttime(vi->st.pid, &st, &e) == 0 && st == vi->st.starttime &&
             vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
-                vi->pidfd = pidfd;
+                vi->pidfd = vps_fd_high(pidfd);
                 vi->status = VPS_RUNNING;
                 return;
         }
@@ -133,7 +133,8 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
         if (!vi)
                 return vps_err(err, ENOMEM, "out of memory");
         vi->pidfd = vi->console_fd = vi->console_hold = vi->notify_fd = -1;
-        vi->dir_fd = openat(m->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        vi->dir_fd = vps_fd_high(
+                openat(m->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         int r = vi->dir_fd < 0 ? vps_err_sys(err, errno, "opening %s", name)
                                : vps_config_load(vi->dir_fd, &vi->cfg, err);
         if (vi->dir_fd >= 0)

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,12 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
         /* The init's sysinfo listener goes to vpsd, which answers it (sysinfo.h). */
         if (listener >= 0 && (r = vps_send_msg(sock, "L", 1, &listener, 1)) < 0)
                 return vps_err_sys(err, -r, "handing the sysinfo listener to vpsd");
+        /* vpsd's own soft fd limit is raised for its many VPSes; an init gets the usual one. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 1024) {
+                rl.rlim_cur = 1024;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -195,4 +196,15 @@ int vps_signal_parse(const char *s, int *ret, vps_error *err)
                 }
         }
         return vps_err(err, EINVAL, "invalid signal '%.40s'", s);
+}
+
+int vps_fd_high(int fd)
+{
+        if (fd < 0 || fd >= 1024)
+                return fd;
+        int h = fcntl(fd, F_DUPFD_CLOEXEC, 1024);
+        if (h < 0)
+                return fd;
+        close(fd);
+        return h;
 }

@@ -267,9 +267,9 @@ void vpsd_keeper_restore(struct vpsd *d)
                 bool take = n >= 3 && vi && vi->status == VPS_RUNNING && vi->console_fd < 0 &&
                             pidfd_pid(fds[2]) == vi->st.pid;
                 if (take) {
-                        vi->console_fd = fds[0];
-                        vi->console_hold = fds[1];
                         (void)fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+                        vi->console_fd = vps_fd_high(fds[0]);
+                        vi->console_hold = vps_fd_high(fds[1]);
                         close(fds[2]);
                         /* Its sysinfo listener: served again from the loop (vpsd_watch_vps). */
                         if (n == 4) {

@@ -2,6 +2,7 @@
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "vps/cleanup.h"
 #include "vps/daemonconf.h"
+#include "netsetup/netsetup.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define DEFAULT_ROOT   "/var/lib/vps"
@@ -171,6 +173,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         }
         /* The kernel should pick a VPS's process before the daemon that runs them all (best
          * effort: needs CAP_SYS_RESOURCE); each VPS's init is put back to 0 (spawn.c). */
+        ns_nft_reserve_low_fd();
+        /* Several fds per running VPS: as many as the hard limit allows (a VPS's init goes
+         * back to the usual soft limit, spawn.c). */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
         int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
         if (oom < 0 || write(oom, "-500", 4) != 4)
                 vpsd_log("oom_score_adj -500 not set: %s", strerror(errno));

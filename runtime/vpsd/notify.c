@@ -65,6 +65,7 @@ void vpsd_notify_add(struct vpsd *d, int listener)
 {
         if (listener < 0)
                 return;
+        listener = vps_fd_high(listener);
         (void)fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK);
         if (!add(d, listener, W_SYSINFO))
                 vpsd_log("sysinfo: cannot watch a listener: %s", strerror(errno));

@@ -127,8 +127,8 @@ void vpsd_inherit_consoles(struct vpsd *d)
                 (void)fcntl(master, F_SETFD, FD_CLOEXEC);
                 (void)fcntl(hold, F_SETFD, FD_CLOEXEC);
                 (void)fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
-                vi->console_fd = master;
-                vi->console_hold = hold;
+                vi->console_fd = vps_fd_high(master);
+                vi->console_hold = vps_fd_high(hold);
         }
         unsetenv(INHERIT_ENV);
 }

@@ -49,6 +49,13 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_eq "20 lists answered meanwhile" 20 "$ok"
 check "promptly ($ms ms for 20)" test "$ms" -lt 5000
 expect_eq "exec works meanwhile" hi "$(vpsctl exec 981 -- echo hi)"
+# vpsd now holds more than 1024 fds: nftables (whose netlink exchange uses select(2), fatal
+# for an fd of 1024 or more) still works for a networked start.
+check "vpsd holds more than 1024 fds ($(ls /proc/"$VPSD_PID"/fd | wc -l))" test "$(ls /proc/"$VPSD_PID"/fd | wc -l)" -gt 1024
+vpsctl create 983 --ostemplate busybox --ipadd "$NETPFX.83" >/dev/null
+check "a networked start works meanwhile (nftables)" vpsctl start 983
+check "and it answers" busybox ping -c 1 -W 2 "$NETPFX.83"
+vpsctl stop 983 --fast >/dev/null
 wait "$holder" || true
 expect_eq "vpsd still serves after they go" running "$(vps_field 981 status)"
 rss1=$(rss)

@@ -61,6 +61,9 @@ int ns_ifb_ensure(const char *name, vps_error *err);
  * on what it sends, and one on the ifb device ifb_name, where what it receives is redirected. */
 int ns_tc_rate(unsigned int ifindex, const char *ifb_name, uint64_t bits_per_sec, vps_error *err);
 
+/* Keeps one low fd for libnftables' netlink socket (it uses select(2)): call once early in
+ * a process that may hold more than 1024 fds. */
+void ns_nft_reserve_low_fd(void);
 /* nftables (libnftables, no nft process): runs a batch of nft commands. */
 int ns_nft_run(const char *commands, vps_error *err);
 /* Runs one nft command and returns its JSON output (caller frees). */

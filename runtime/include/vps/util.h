@@ -38,5 +38,11 @@ int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err);
 /* mkdir -p with a mode for the directories it creates. */
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
 
+/* Moves a long-lived fd to 1024 or above (closing the old one; CLOEXEC set) and returns it,
+ * or returns it unchanged when it cannot. Libraries that still use select(2) (libnftables'
+ * netlink exchange) abort on an fd of 1024 or more: with thousands of VPSes, the per-VPS fds
+ * must leave the low numbers free. */
+int vps_fd_high(int fd);
+
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. */
 int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err);
