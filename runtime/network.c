@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <linux/netfilter.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -545,39 +546,44 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
         return filter_set(m, vi, err);
 }
 
-/* The named rx_ID/tx_ID counters of one table ("bridge vpsd_BR"), merged into res as
- * {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}}: one query for all VPSes. */
-void vps_net_merge_counters(const char *table, json_t *res)
+/* One counter into res as {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}}. */
+static void merge_counter(const char *name, uint64_t bytes, uint64_t packets, void *arg)
 {
-        char cmd[128];
-        (void)snprintf(cmd, sizeof(cmd), "list counters table %s", table);
-        _cleanup_free_ char *out = NULL;
-        vps_error e;
-        if (!res || ns_nft_query(cmd, &out, &e) < 0)
+        json_t *res = arg;
+        if (strncmp(name, "rx_", 3) && strncmp(name, "tx_", 3))
                 return;
-        _cleanup_json_ json_t *doc = json_loads(out, 0, NULL);
-        json_t *item;
-        size_t i;
-        json_array_foreach(json_object_get(doc, "nftables"), i, item)
-        {
-                json_t *c = json_object_get(item, "counter");
-                const char *name = json_string_value(json_object_get(c, "name"));
-                if (!name || (strncmp(name, "rx_", 3) && strncmp(name, "tx_", 3)))
-                        continue;
-                json_t *o = json_object_get(res, name + 3);
-                if (!o) {
-                        o = json_object();
-                        json_object_set_new(res, name + 3, o);
-                }
-                char key[16];
-                (void)snprintf(key, sizeof(key), "%.2s_bytes", name);
-                json_object_set(o, key, json_object_get(c, "bytes"));
-                (void)snprintf(key, sizeof(key), "%.2s_packets", name);
-                json_object_set(o, key, json_object_get(c, "packets"));
+        json_t *o = json_object_get(res, name + 3);
+        if (!o) {
+                o = json_object();
+                if (json_object_set_new(res, name + 3, o) < 0)
+                        return;
         }
+        char key[16];
+        (void)snprintf(key, sizeof(key), "%.2s_bytes", name);
+        json_object_set_new(o, key, json_integer((json_int_t)bytes));
+        (void)snprintf(key, sizeof(key), "%.2s_packets", name);
+        json_object_set_new(o, key, json_integer((json_int_t)packets));
 }
 
-json_t *vps_net_counters(struct vps_manager *m)
+/* The named rx_ID/tx_ID counters of one table (vpsd_BR of family bridge, vpsr_BR of inet),
+ * merged into res: one netlink dump for all VPSes, or two gets when id is given. */
+void vps_net_merge_counters(int family, const char *table, const char *id, json_t *res)
+{
+        vps_error e;
+        if (!res)
+                return;
+        if (!id) {
+                (void)ns_nft_counters(family, table, NULL, merge_counter, res, &e);
+                return;
+        }
+        char name[VPS_ID_MAX + 4];
+        (void)snprintf(name, sizeof(name), "rx_%s", id);
+        (void)ns_nft_counters(family, table, name, merge_counter, res, &e);
+        name[0] = 't';
+        (void)ns_nft_counters(family, table, name, merge_counter, res, &e);
+}
+
+json_t *vps_net_counters(struct vps_manager *m, const struct vps_inst *only)
 {
         /* The tables of this daemon, or of the one before it (a restart keeps the VPSes). */
         bool bridged = m->net.ready, routed = m->net.routed_ready;
@@ -587,15 +593,20 @@ json_t *vps_net_counters(struct vps_manager *m)
                 bridged |= up && vi->cfg.netmode == VPS_NET_BRIDGED;
                 routed |= up && vi->cfg.netmode == VPS_NET_ROUTED;
         }
+        if (only) {
+                bridged &= only->cfg.netmode == VPS_NET_BRIDGED;
+                routed &= only->cfg.netmode == VPS_NET_ROUTED;
+        }
         if (!bridged && !routed)
                 return NULL;
         json_t *res = json_object();
         char table[64];
-        (void)snprintf(table, sizeof(table), "bridge vpsd_%s", m->net.bridge);
+        const char *id = only ? only->cfg.id : NULL;
+        (void)snprintf(table, sizeof(table), "vpsd_%s", m->net.bridge);
         if (bridged)
-                vps_net_merge_counters(table, res);
-        (void)snprintf(table, sizeof(table), "inet vpsr_%s", m->net.bridge);
+                vps_net_merge_counters(NFPROTO_BRIDGE, table, id, res);
+        (void)snprintf(table, sizeof(table), "vpsr_%s", m->net.bridge);
         if (routed)
-                vps_net_merge_counters(table, res);
+                vps_net_merge_counters(NFPROTO_INET, table, id, res);
         return res;
 }

@@ -65,7 +65,7 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                     unsigned int *status, json_t **ret, vps_error *err)
 {
         *ret = vps_manager_list_json(&d->m);
-        _cleanup_json_ json_t *counters = vps_net_counters(&d->m);
+        _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
          * when asked: `vpsctl list -o memory_current,...`). */
         const char *st =
@@ -294,7 +294,7 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
         if (!vi)
                 return -err->code;
         *ret = ok_obj(d, vi);
-        _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m) : NULL;
+        _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
         add_traffic(*ret, counters);
         /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
         if (d->sysinfo_fd >= 0 && *ret)

@@ -68,3 +68,8 @@ void ns_nft_reserve_low_fd(void);
 int ns_nft_run(const char *commands, vps_error *err);
 /* Runs one nft command and returns its JSON output (caller frees). */
 int ns_nft_query(const char *command, char **ret_json, vps_error *err);
+/* Reads named counter objects of a table over nfnetlink: every counter of it (name NULL), or
+ * the one called name. family: NFPROTO_BRIDGE, NFPROTO_INET... fn gets each counter. */
+typedef void (*ns_counter_fn)(const char *name, uint64_t bytes, uint64_t packets, void *arg);
+int ns_nft_counters(int family, const char *table, const char *name, ns_counter_fn fn, void *arg,
+                    vps_error *err);

@@ -72,9 +72,9 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
                           struct vps_net_child *ret, vps_error *err);
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
 int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
-/* Traffic of every networked VPS: {"ID": {"rx_bytes", "rx_packets", "tx_bytes",
- * "tx_packets"}}, or NULL when no VPS has been networked by this daemon. */
-struct json_t *vps_net_counters(struct vps_manager *m);
+/* Traffic of every networked VPS (or only of one): {"ID": {"rx_bytes", "rx_packets",
+ * "tx_bytes", "tx_packets"}}, or NULL when no VPS has been networked by this daemon. */
+struct json_t *vps_net_counters(struct vps_manager *m, const struct vps_inst *only);
 /* Removes the VPS's filter rules, routes and proxy entries, and its veth. */
 void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg);
 /* Checks a list of port forwards ("tcp:HOSTPORT:VPSPORT", "udp:..."), canonicalising them:
@@ -97,5 +97,6 @@ int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned
 int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                       unsigned int n_old, vps_error *err);
 void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg);
-/* Merges the named rx_ID/tx_ID counters of one nftables table into res. */
-void vps_net_merge_counters(const char *table, struct json_t *res);
+/* Merges the named rx_ID/tx_ID counters of one nftables table (of all VPSes, or of id) into
+ * res. */
+void vps_net_merge_counters(int family, const char *table, const char *id, struct json_t *res);
