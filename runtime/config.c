@@ -243,26 +243,28 @@ char *vps_state_to_json(const struct vps_state *s)
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 
-int vps_state_load(int dfd, struct vps_state *ret, vps_error *err)
+int vps_state_load(int dfd, const char *name, struct vps_state *ret, vps_error *err)
 {
         _cleanup_free_ char *text = NULL;
-        int r = vps_read_file_at(dfd, "state.json", &text, NULL, err);
+        int r = vps_read_file_at(dfd, name, &text, NULL, err);
         if (r < 0)
                 return r;
         r = vps_state_from_json(text, ret, err);
-        return r < 0 ? vps_err_wrap(err, "state.json") : 0;
+        return r < 0 ? vps_err_wrap(err, "%s", name) : 0;
 }
 
-int vps_state_save(int dfd, const struct vps_state *st, vps_error *err)
+/* Run state: no fsync (vps_write_file_volatile): it only has to outlive a vpsd crash. */
+int vps_state_save(int dfd, const char *name, const struct vps_state *st, vps_error *err)
 {
-        return save_text(dfd, "state.json", vps_state_to_json(st), err);
+        _cleanup_free_ char *t = vps_state_to_json(st);
+        if (!t)
+                return vps_err(err, ENOMEM, "out of memory");
+        return vps_write_file_volatile(dfd, name, t, strlen(t), 0600, err);
 }
 
-int vps_state_remove(int dfd, vps_error *err)
+int vps_state_remove(int dfd, const char *name, vps_error *err)
 {
-        if (unlinkat(dfd, "state.json", 0) < 0 && errno != ENOENT)
-                return vps_err_sys(err, errno, "removing state.json");
-        if (fsync(dfd) < 0)
-                return vps_err_sys(err, errno, "syncing state directory");
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return vps_err_sys(err, errno, "removing %s", name);
         return 0;
 }

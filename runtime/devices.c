@@ -4,6 +4,7 @@
 #include "vps/cleanup.h"
 #include "vps/config.h"
 #include "vps/devices.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -113,24 +114,65 @@ static void build(struct prog *p, char names[][8], unsigned int n)
         emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 }
 
-int vps_devices_attach(int cgroup_fd, char names[][8], unsigned int n, vps_error *err)
+/* Loaded programs, by their instructions: most VPSes share a few device sets, and a load
+ * (verifier included) costs about half a millisecond of every start. An attached program
+ * holds its own reference, so an entry that is replaced is only closed here. vpsd is
+ * single-threaded; the cache belongs to its process. */
+#define PROG_CACHE 8
+static struct {
+        struct prog p;
+        int fd;
+} cache[PROG_CACHE];
+static unsigned int cache_next;
+
+static int cached_prog(const struct prog *p)
 {
-        struct prog p = {0};
-        build(&p, names, n);
+        for (unsigned int i = 0; i < PROG_CACHE; i++)
+                if (cache[i].fd > 0 && cache[i].p.n == p->n &&
+                    memcmp(cache[i].p.insn, p->insn, p->n * sizeof(p->insn[0])) == 0)
+                        return cache[i].fd;
+        return -1;
+}
+
+static void cache_prog(const struct prog *p, int fd)
+{
+        unsigned int i = cache_next++ % PROG_CACHE;
+        if (cache[i].fd > 0)
+                close(cache[i].fd);
+        cache[i].p = *p;
+        cache[i].fd = vps_fd_high(fd); /* bpf(2) fds are close-on-exec */
+}
+
+static int load_prog(const struct prog *p, vps_error *err)
+{
+        int fd = cached_prog(p);
+        if (fd >= 0)
+                return fd;
         char log[4096] = "";
         union bpf_attr load;
         memset(&load, 0, sizeof(load));
         load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-        load.insns = (uint64_t)(uintptr_t)p.insn;
-        load.insn_cnt = p.n;
+        load.insns = (uint64_t)(uintptr_t)p->insn;
+        load.insn_cnt = p->n;
         load.license = (uint64_t)(uintptr_t) "GPL";
         load.log_buf = (uint64_t)(uintptr_t)log;
         load.log_size = sizeof(log);
         load.log_level = 1;
-        _cleanup_close_ int prog = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &load, sizeof(load));
-        if (prog < 0)
+        fd = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+        if (fd < 0)
                 return vps_err_sys(err, errno, "loading the device program%s%.200s",
                                    log[0] ? ": " : "", log);
+        cache_prog(p, fd);
+        return cached_prog(p);
+}
+
+int vps_devices_attach(int cgroup_fd, char names[][8], unsigned int n, vps_error *err)
+{
+        struct prog p = {0};
+        build(&p, names, n);
+        int prog = load_prog(&p, err);
+        if (prog < 0)
+                return prog;
         union bpf_attr at;
         memset(&at, 0, sizeof(at));
         at.target_fd = (uint32_t)cgroup_fd;

@@ -26,8 +26,8 @@ static int write_all(int fd, const void *data, size_t len)
         return 0;
 }
 
-int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
-                          vps_error *err)
+static int write_replace(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                         bool durable, vps_error *err)
 {
         char tmp[256];
         if (snprintf(tmp, sizeof(tmp), ".%s.tmp%d", name, (int)getpid()) >= (int)sizeof(tmp))
@@ -39,7 +39,7 @@ int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t
         int r = write_all(fd, data, len);
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (r == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
                 r = -errno;
@@ -47,9 +47,21 @@ int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t
                 (void)unlinkat(dir_fd, tmp, 0);
                 return vps_err_sys(err, -r, "writing %s", name);
         }
-        if (fsync(dir_fd) < 0)
+        if (durable && fsync(dir_fd) < 0)
                 return vps_err_sys(err, errno, "syncing the directory of %s", name);
         return 0;
+}
+
+int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                          vps_error *err)
+{
+        return write_replace(dir_fd, name, data, len, mode, true, err);
+}
+
+int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len,
+                            mode_t mode, vps_error *err)
+{
+        return write_replace(dir_fd, name, data, len, mode, false, err);
 }
 
 int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err)

@@ -4,6 +4,7 @@
 #include "vps/syscalls.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,30 @@ static int open_dir_in(int root_fd, const char *dir, vps_error *err)
         return fd;
 }
 
+/* True when dir/name already is a regular file with exactly this text, mode and owner: a start
+ * then leaves it alone (no new inode, no rename, no copy-up into the upper dir). Anything
+ * else (a symlink, a FIFO, other text) is replaced. */
+static bool same_file(int wd, const char *name, const char *text, size_t len, mode_t mode,
+                      uid_t uid, gid_t gid)
+{
+        _cleanup_close_ int fd = openat(wd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        char buf[4096];
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != mode ||
+            (size_t)st.st_size != len || len > sizeof(buf) ||
+            (uid != (uid_t)-1 && (st.st_uid != uid || st.st_gid != gid)))
+                return false;
+        return read(fd, buf, sizeof(buf)) == (ssize_t)len && memcmp(buf, text, len) == 0;
+}
+
 int vps_guest_write_file(int root_fd, const char *dir, const char *name, const char *text,
                          mode_t mode, uid_t uid, gid_t gid, vps_error *err)
 {
         _cleanup_close_ int wd = open_dir_in(root_fd, dir, err);
         if (wd < 0)
                 return wd;
+        if (same_file(wd, name, text, strlen(text), mode, uid, gid))
+                return 0;
         char tmp[128];
         (void)snprintf(tmp, sizeof(tmp), ".%s.vpsd%d", name, (int)getpid());
         (void)unlinkat(wd, tmp, 0);

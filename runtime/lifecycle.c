@@ -124,7 +124,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 st.pid = res.pid;
                 st.starttime = res.starttime;
                 st.started_at = time(NULL);
-                r = vps_state_save(vi->dir_fd, &st, err);
+                r = vps_inst_state_save(m, vi, &st, err);
                 if (r < 0) {
                         (void)vps_sys_pidfd_send_signal(res.pidfd, SIGKILL, NULL, 0);
                         (void)waitpid(res.pid, NULL, 0);
@@ -185,7 +185,6 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
                      vps_error *err)
 {
-        (void)m;
         *ret_reboot = *ret_oom = false;
         if (vi->is_child) {
                 siginfo_t si = {0};
@@ -205,7 +204,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
                 vps_net_detach(m, &vi->cfg);
         (void)vps_cgroup_kill(vi->st.cgroup, &e);
         int r = vps_cgroup_remove(vi->st.cgroup, err);
-        int r2 = vps_state_remove(vi->dir_fd, r < 0 ? &e : err);
+        int r2 = vps_inst_state_remove(m, vi, r < 0 ? &e : err);
         vps_closep(&vi->pidfd);
         vps_closep(&vi->console_fd);
         vps_closep(&vi->console_hold);

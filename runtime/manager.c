@@ -81,15 +81,50 @@ static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
                 (void)vps_cgroup_kill(vi->st.cgroup, &e);
                 (void)vps_cgroup_remove(vi->st.cgroup, &e);
         }
-        (void)vps_state_remove(vi->dir_fd, &e);
+        (void)vps_inst_state_remove(m, vi, &e);
         memset(&vi->st, 0, sizeof(vi->st));
         vi->status = VPS_STOPPED;
+}
+
+static void state_name(const struct vps_inst *vi, char *buf, size_t size)
+{
+        (void)snprintf(buf, size, "%s.json", vi->cfg.id);
+}
+
+int vps_inst_state_save(struct vps_manager *m, const struct vps_inst *vi,
+                        const struct vps_state *st, vps_error *err)
+{
+        char name[VPS_ID_MAX + 8];
+        state_name(vi, name, sizeof(name));
+        return vps_state_save(m->run_fd, name, st, err);
+}
+
+int vps_inst_state_remove(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        char name[VPS_ID_MAX + 8];
+        state_name(vi, name, sizeof(name));
+        return vps_state_remove(m->run_fd, name, err);
+}
+
+/* The run state, or what a vpsd before the run directory left in the VPS's own directory
+ * (an upgrade while VPSes run): moved to the run directory. */
+static int load_state(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        char name[VPS_ID_MAX + 8];
+        state_name(vi, name, sizeof(name));
+        int r = vps_state_load(m->run_fd, name, &vi->st, err);
+        if (r != -ENOENT || vps_state_load(vi->dir_fd, "state.json", &vi->st, err) < 0)
+                return r;
+        vps_error e;
+        if (vps_state_save(m->run_fd, name, &vi->st, &e) == 0)
+                (void)vps_state_remove(vi->dir_fd, "state.json", &e);
+        return 0;
 }
 
 static void adopt(struct vps_manager *m, struct vps_inst *vi)
 {
         vps_error e;
-        if (vps_state_load(vi->dir_fd, &vi->st, &e) < 0) {
+        if (load_state(m, vi, &e) < 0) {
                 /* No state: stopped, or a start that a crash cut short before its state was
                  * written. Whatever such a start left (a cgroup, maybe with its init in it,
                  * network rules) goes, so the VPS is stopped and nothing else. */
@@ -184,12 +219,34 @@ static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
         return fd;
 }
 
+/* VPS_RUN_DIR/state-DEV-INO, named after the root so that vpsds with other roots, and the
+ * next vpsd on this root, find their own. */
+static int open_run_dir(struct vps_manager *m, vps_error *err)
+{
+        struct stat st;
+        if (fstat(m->root_fd, &st) < 0)
+                return vps_err_sys(err, errno, "reading %s", m->root);
+        (void)snprintf(m->run_name, sizeof(m->run_name), "state-%llx-%llx",
+                       (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+        int r = vps_mkdir_p(VPS_RUN_DIR, 0755, err);
+        if (r < 0)
+                return r;
+        m->run_parent_fd = open(VPS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->run_parent_fd < 0)
+                return vps_err_sys(err, errno, "opening %s", VPS_RUN_DIR);
+        r = m->run_fd = open_dir(m->run_parent_fd, m->run_name, 0700, err);
+        if (r < 0)
+                return r;
+        sweep_tmp(m->run_fd);
+        return 0;
+}
+
 int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
                      const struct vps_netconf *net, vps_error *err)
 {
         memset(m, 0, sizeof(*m));
         m->net = *net;
-        m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = -1;
+        m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = m->run_fd = m->run_parent_fd = -1;
         if (root[0] != '/' || strlen(root) >= sizeof(m->root))
                 return vps_err(err, EINVAL, "the state root must be an absolute path: %s", root);
         strcpy(m->root, root);
@@ -210,7 +267,7 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
         if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0711, err)) < 0 ||
             (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0755, err)) < 0)
                 return r;
-        if ((r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
+        if ((r = open_run_dir(m, err)) < 0 || (r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
                 return r;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         m->cg.host.ncpu = ncpu > 0 ? (unsigned int)ncpu : 1;
@@ -226,8 +283,12 @@ void vps_manager_close(struct vps_manager *m)
         free(m->v);
         m->v = NULL;
         m->n = m->cap = 0;
-        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd};
-        for (size_t i = 0; i < 4; i++)
+        /* Left in place while it holds the state of VPSes that go on running. */
+        if (m->run_fd >= 0 && m->run_name[0])
+                (void)unlinkat(m->run_parent_fd, m->run_name, AT_REMOVEDIR);
+        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd, &m->run_fd,
+                      &m->run_parent_fd};
+        for (size_t i = 0; i < 6; i++)
                 vps_closep(fds[i]);
 }
 

@@ -38,10 +38,20 @@ kill_vpsd() {
         VPSD_PID=
 }
 
+# The run state of this root's VPSes (ID.json while running): vpsd keeps it on /run, in a
+# directory named after the root's device and inode.
+run_state_dir() {
+        [ -d "$ROOT" ] || return 0
+        printf '/run/vps/state-%x-%x\n' "$(stat -c %d "$ROOT")" "$(stat -c %i "$ROOT")"
+}
+state_file() { echo "$(run_state_dir)/$1.json"; }
+
 cleanup() {
         local rc=$?
+        local rundir
+        rundir=$(run_state_dir)
         # Stop every VPS this test made: the init PIDs are in their state files.
-        for st in "$ROOT"/vps/*/state.json; do
+        for st in ${rundir:+"$rundir"/*.json}; do
                 [ -f "$st" ] || continue
                 pid=$(jq -r .pid "$st")
                 cg=$(jq -r .cgroup "$st")
@@ -81,6 +91,7 @@ cleanup() {
         # Host settings a test changed through vpsd ("path=value" to put back).
         for kv in ${TEST_SYSCTL_RESTORE:-}; do echo "${kv#*=}" >"${kv%%=*}" 2>/dev/null || true; done
         rm -rf "$T"
+        [ -z "$rundir" ] || rm -rf "$rundir"
         exit "$rc"
 }
 trap cleanup EXIT

@@ -70,5 +70,5 @@ expect_error "start with a broken VPS dir" "starting VPS 306" vpsctl start 306
 expect_eq "failed start leaves it stopped" stopped "$(vps_field 306 status)"
 check "and its data intact" grep -qx keep "$ROOT/vps/306/upper/keep"
 check "and no cgroup behind" test ! -e "$CG_MOUNT$CG_PARENT/306"
-check "and no state file" test ! -e "$ROOT/vps/306/state.json"
+check "and no state file" test ! -e "$(state_file 306)"
 finish

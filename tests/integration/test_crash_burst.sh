@@ -33,7 +33,7 @@ consistent() { # every VPS running-and-real or stopped-and-clean; no stray cgrou
                         vpsctl stats "$id" -j | jq -e '.processes >= 1' >/dev/null 2>&1 ||
                                 { echo "  $id: no stats"; bad=1; }
                 elif [ "$st" = stopped ]; then
-                        [ ! -e "$ROOT/vps/$id/state.json" ] && [ ! -d "$CG_MOUNT$CG_PARENT/$id" ] &&
+                        [ ! -e "$(state_file "$id")" ] && [ ! -d "$CG_MOUNT$CG_PARENT/$id" ] &&
                                 ! ip link show "veth$id.0" >/dev/null 2>&1 ||
                                 { echo "  $id: stopped but something is left"; bad=1; }
                 else

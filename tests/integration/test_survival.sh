@@ -26,7 +26,7 @@ expect_eq "201 keeps its PID" "$pid1" "$(vps_field 201 pid)"
 expect_eq "201 still answers" hi "$(vpsctl exec 201 -- echo hi)"
 expect_eq "202 shows stopped" stopped "$(vps_field 202 status)"
 check "202's cgroup was removed" test ! -d "$CG_MOUNT$CG_PARENT/202"
-check "202's state file was removed" test ! -e "$ROOT/vps/202/state.json"
+check "202's state file was removed" test ! -e "$(state_file 202)"
 vpsctl start 202 >/dev/null
 expect_eq "202 starts again" running "$(vps_field 202 status)"
 
@@ -42,11 +42,21 @@ for i in 1 2 3; do
         start_vpsd
 done
 expect_eq "202 still running after 3 daemon restarts" running "$(vps_field 202 status)"
+check "its run state is on /run ($(state_file 202))" test -f "$(state_file 202)"
+check "and nothing of it in the VPS's directory" test ! -e "$ROOT/vps/202/state.json"
+
+# An upgrade from a vpsd that kept state.json in the VPS's directory: adopted, and moved.
+pid=$(vps_field 202 pid)
+kill_vpsd
+mv "$(state_file 202)" "$ROOT/vps/202/state.json"
+start_vpsd
+expect_eq "a state.json of an older vpsd is adopted" "running $pid" "$(vps_field 202 status) $(vps_field 202 pid)"
+check "and moved to /run" sh -c "test -f '$(state_file 202)' && test ! -e '$ROOT/vps/202/state.json'"
 
 # A PID reused by another process is never mistaken for the VPS init.
 pid=$(vps_field 202 pid)
 kill_vpsd
-st=$ROOT/vps/202/state.json
+st=$(state_file 202)
 jq ".starttime = 1" "$st" >"$st.x" && mv "$st.x" "$st"
 start_vpsd
 expect_eq "a wrong start time is not adopted" stopped "$(vps_field 202 status)"

@@ -244,14 +244,14 @@ static void test_state_save_load_remove(void **state)
         struct tmpdir *t = *state;
         vps_error err = {0};
         struct vps_state out;
-        assert_int_equal(vps_state_load(t->fd, &out, &err), -ENOENT);
-        assert_int_equal(vps_state_save(t->fd, &sample_state, &err), 0);
-        assert_int_equal(vps_state_load(t->fd, &out, &err), 0);
+        assert_int_equal(vps_state_load(t->fd, "101.json", &out, &err), -ENOENT);
+        assert_int_equal(vps_state_save(t->fd, "101.json", &sample_state, &err), 0);
+        assert_int_equal(vps_state_load(t->fd, "101.json", &out, &err), 0);
         assert_int_equal(out.pid, sample_state.pid);
         assert_string_equal(out.cgroup, sample_state.cgroup);
-        assert_int_equal(vps_state_remove(t->fd, &err), 0);
-        assert_int_equal(vps_state_load(t->fd, &out, &err), -ENOENT);
-        assert_int_equal(vps_state_remove(t->fd, &err), 0); /* already gone: fine */
+        assert_int_equal(vps_state_remove(t->fd, "101.json", &err), 0);
+        assert_int_equal(vps_state_load(t->fd, "101.json", &out, &err), -ENOENT);
+        assert_int_equal(vps_state_remove(t->fd, "101.json", &err), 0); /* already gone: fine */
 }
 
 int main(void)

@@ -64,7 +64,9 @@ int vps_config_save(int vps_dir_fd, const struct vps_config *cfg, vps_error *err
 
 int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err);
 char *vps_state_to_json(const struct vps_state *st);
-/* Loads state.json: returns 0 and fills *ret, or -ENOENT when the VPS has no state. */
-int vps_state_load(int vps_dir_fd, struct vps_state *ret, vps_error *err);
-int vps_state_save(int vps_dir_fd, const struct vps_state *st, vps_error *err);
-int vps_state_remove(int vps_dir_fd, vps_error *err);
+/* The run state of a running VPS, the file name in dfd (the manager's run directory on /run,
+ * see manager.h; "state.json" in the VPS's directory for what an older vpsd wrote).
+ * Loads it: returns 0 and fills *ret, or -ENOENT when the VPS has no state. */
+int vps_state_load(int dfd, const char *name, struct vps_state *ret, vps_error *err);
+int vps_state_save(int dfd, const char *name, const struct vps_state *st, vps_error *err);
+int vps_state_remove(int dfd, const char *name, vps_error *err);

@@ -30,6 +30,12 @@ struct vps_inst {
 struct vps_manager {
         char root[400];
         int root_fd, vps_fd, tpl_fd, lock_fd;
+        /* VPS_RUN_DIR/state-DEV-INO (of the root): the run state of running VPSes, ID.json.
+         * It describes live processes: it must outlive a vpsd crash (an atomic rename does
+         * that) and not a reboot, after which none of it is true; on tmpfs its writes cost
+         * no disk flush on the start path. */
+        int run_fd, run_parent_fd;
+        char run_name[64];
         struct vps_cgroups cg;
         struct vps_netconf net;
         bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
@@ -48,12 +54,18 @@ struct vps_manager {
 };
 
 #define VPS_UID_START 2000000u
+/* Where the run state of VPSes lives (tmpfs on every systemd host). */
+#define VPS_RUN_DIR "/run/vps"
 
 /* Opens (creating) the state root, takes its lock, loads every VPS and re-adopts the running
  * ones (state.json + start time + cgroup membership + pidfd_open). */
 int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
                      const struct vps_netconf *net, vps_error *err);
 void vps_manager_close(struct vps_manager *m);
+/* The run state of a VPS (ID.json in run_fd). */
+int vps_inst_state_save(struct vps_manager *m, const struct vps_inst *vi,
+                        const struct vps_state *st, vps_error *err);
+int vps_inst_state_remove(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err);
 
 /* ips: addresses (no prefix), checked for the netmode and canonicalised. */

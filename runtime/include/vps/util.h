@@ -30,6 +30,10 @@ int vps_signal_parse(const char *s, int *ret_sig, vps_error *err);
 /* Writes data to dir_fd/name atomically: temp file, fsync, rename, fsync of the directory. */
 int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
                           vps_error *err);
+/* The same without the flushes, for files that describe running processes (run state):
+ * whole after a crash of the writer (the rename), never meant to outlive a reboot. */
+int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len,
+                            mode_t mode, vps_error *err);
 /* Reads a whole (small) file; *ret is NUL terminated. */
 int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err);
 /* Removes dir_fd/name and everything below it without following symlinks or crossing
