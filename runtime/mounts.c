@@ -75,8 +75,12 @@ static int mount_overlay(const char *vps_dir, int lower_fd, vps_error *err)
                 return vps_err_sys(err, errno, "entering %s", vps_dir);
         if (vps_sys_move_mount(lower_fd, "", AT_FDCWD, "lower", MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "attaching the template");
-        if (mount("overlay", "rootfs", "overlay", 0, "lowerdir=lower,upperdir=upper,workdir=work") <
-            0)
+        /* userxattr: overlayfs keeps its opaque and redirect marks in user.overlay.* xattrs,
+         * which it may set from inside the user namespace. Without them (trusted.* needs the
+         * host's root) a rename of a directory the template also has fails with EXDEV: dpkg
+         * renames DIR.dpkg-new over DIR for every package it unpacks. */
+        if (mount("overlay", "rootfs", "overlay", 0,
+                  "lowerdir=lower,upperdir=upper,workdir=work,userxattr") < 0)
                 return vps_err_sys(err, errno, "mounting the overlay root");
         return 0;
 }
