@@ -48,10 +48,13 @@ client() { # client K: owns VPSes p(K), p(K+CLIENTS)...; logs "VPS op ok|fail" l
 pids=()
 for k in $(seq 1 "$CLIENTS"); do client "$k" & pids+=($!); done
 # Meanwhile: how long does a list take while the slow stop is under way?
-worst=0
-for _ in $(seq 20); do
+# Sampled for the first SECS/2 - 2 seconds only, so the slow stop (SECS/2 + 5 s) is surely
+# still under way: a loop blocked by it would make a list wait for seconds, not a fraction.
+worst=0 samples=0 until_ns=$(( $(date +%s%N) + (SECS / 2 - 2) * 1000000000 ))
+while [ "$(date +%s%N)" -lt "$until_ns" ]; do
         t0=$(date +%s%N); vpsctl list >/dev/null; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
         [ "$ms" -gt "$worst" ] && worst=$ms
+        samples=$((samples + 1))
         sleep 0.2
 done
 still=$(grep -c rc= "$T/slow.out" || true)
@@ -60,7 +63,9 @@ total=$(cat "$T"/c*.log | wc -l)
 unanswered=$(cat "$T"/c*.log | grep -c UNANSWERED || true)
 pass "$total requests from $CLIENTS clients in $SECS s on $NV VPSes"
 expect_eq "every request answered" 0 "$unanswered"
-check "a list took at most $worst ms during the slow stop (limit 1000)" test "$worst" -lt 1000
+# The bound is far below the slow stop's length yet loose enough for an ASan build on a busy
+# 2-core machine (1.4 s was seen there with 20 clients hammering).
+check "$samples lists during the slow stop: the slowest took $worst ms (limit 3000)" test "$worst" -lt 3000
 expect_eq "and the slow stop was still under way then" 0 "$still"
 wait "$slow_stop" || true
 check "the slow stop ended with a kill at its timeout" grep -q "VPS slow did not stop in time" "$ROOT/vpsd.log"
