@@ -1,43 +1,26 @@
-/* vpsctl: HTTP requests to vpsd over its Unix socket with libcurl, replies parsed with
- * jansson, and the daemon's {"error", "errno"} bodies turned into a vps_error. */
+/* vpsctl: requests to vpsd over its Unix socket: the bytes http.c builds go out and what
+ * comes back goes through its parser, within a deadline; JSON in and out with jansson, and
+ * the daemon's {"error", "errno"} bodies turned into a vps_error. */
 #include "client.h"
 
-#include <curl/curl.h>
 #include <errno.h>
-#include <stdio.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
-#include <unistd.h>
+#include <time.h>
 
+#include "http.h"
 #include "vps/cleanup.h"
 
 /* A reply larger than this is not something vpsd sends; refuse it rather than eat memory. */
-#define REPLY_MAX (64u << 20)
+#define REPLY_MAX HTTP_BODY_MAX
 /* The socket is local: a daemon that does not accept within this is stuck. */
 #define CONNECT_TIMEOUT_S 10L
-
-struct reply {
-        char *data;
-        size_t len;
-};
-
-static void reply_freep(struct reply *r)
-{
-        free(r->data);
-}
-
-static void curl_easy_cleanupp(CURL **c)
-{
-        if (*c)
-                curl_easy_cleanup(*c);
-}
-
-static void curl_slist_freep(struct curl_slist **l)
-{
-        curl_slist_free_all(*l);
-}
 
 static int connect_error(vps_error *err, const char *socket_path, int errnum)
 {
@@ -48,7 +31,16 @@ static int connect_error(vps_error *err, const char *socket_path, int errnum)
                        strerror(errnum), hint);
 }
 
-int client_connect(const char *socket_path, vps_error *err)
+static int timeout_error(vps_error *err, const char *socket_path, long timeout_s)
+{
+        return vps_err(err, ETIMEDOUT, "vpsd at %s did not answer within %ld seconds", socket_path,
+                       timeout_s);
+}
+
+/* Connects, waiting at most timeout_s seconds (0: as long as it takes) for a daemon whose
+ * listen backlog is full. poll() cannot wait for that on a Unix socket (it is writable
+ * before it connects), but SO_SNDTIMEO bounds connect(), which then fails with EAGAIN. */
+static int open_socket(const char *socket_path, long timeout_s, vps_error *err)
 {
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
@@ -59,57 +51,105 @@ int client_connect(const char *socket_path, vps_error *err)
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return vps_err_sys(err, errno, "creating a socket");
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-                return connect_error(err, socket_path, errno);
+        struct timeval tv = {.tv_sec = timeout_s};
+        if (timeout_s > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return vps_err_sys(err, errno, "setting the connect timeout");
+        /* an interrupted connect() leaves a Unix socket unconnected: try again */
+        while (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                if (errno == EAGAIN && timeout_s > 0)
+                        return timeout_error(err, socket_path, timeout_s);
+                if (errno != EINTR)
+                        return connect_error(err, socket_path, errno);
+        }
         return TAKE_FD(fd);
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+int client_connect(const char *socket_path, vps_error *err)
 {
-        struct reply *r = userdata;
-        size_t n = size * nmemb;
-
-        /* returning less than n makes libcurl fail with CURLE_WRITE_ERROR */
-        if (n > REPLY_MAX - r->len)
-                return 0;
-        char *p = realloc(r->data, r->len + n + 1);
-        if (!p)
-                return 0;
-        memcpy(p + r->len, ptr, n);
-        r->len += n;
-        p[r->len] = '\0';
-        r->data = p;
-        return n;
+        return open_socket(socket_path, 0, err);
 }
 
-static int append_header(struct curl_slist **list, const char *header, vps_error *err)
+/* One request on a connected socket, non-blocking I/O (MSG_DONTWAIT) waited for in poll(). */
+struct exchange {
+        const char *socket_path;
+        long timeout_s;
+        int64_t deadline_ms; /* CLOCK_MONOTONIC; -1 for none */
+        int fd;
+};
+
+static int64_t now_ms(void)
 {
-        struct curl_slist *l = curl_slist_append(*list, header);
-        if (!l)
-                return vps_err(err, ENOMEM, "building the request: %s", strerror(ENOMEM));
-        *list = l;
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the socket is ready for events; past the deadline that is ETIMEDOUT, with the
+ * message complete. */
+static int wait_for(const struct exchange *x, short events, vps_error *err)
+{
+        for (;;) {
+                struct pollfd p = {.fd = x->fd, .events = events};
+                int64_t left = x->deadline_ms < 0 ? -1 : x->deadline_ms - now_ms();
+                if (x->deadline_ms >= 0 && left <= 0)
+                        return timeout_error(err, x->socket_path, x->timeout_s);
+                int n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+                if (n > 0)
+                        return 0;
+                if (n < 0 && errno != EINTR)
+                        return vps_err_sys(err, errno, "waiting for vpsd");
+        }
+}
+
+/* After a non-blocking send() or recv() that returned n: 1 when it moved bytes (or saw the
+ * end of the stream), 0 to try again (after waiting for events on EAGAIN), or an error. */
+static int io_result(const struct exchange *x, ssize_t n, short events, const char *what,
+                     vps_error *err)
+{
+        if (n >= 0)
+                return 1;
+        if (errno == EINTR)
+                return 0;
+        if (errno != EAGAIN)
+                return vps_err_sys(err, errno, "%s", what);
+        int r = wait_for(x, events, err);
+        return r < 0 ? r : 0;
+}
+
+static int send_all(const struct exchange *x, const char *buf, size_t len, vps_error *err)
+{
+        while (len > 0) {
+                /* MSG_NOSIGNAL: a daemon that went away is an error to report, not SIGPIPE */
+                ssize_t n = send(x->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                int r = io_result(x, n, POLLOUT, "sending the request", err);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        buf += n;
+                        len -= (size_t)n;
+                }
+        }
         return 0;
 }
 
-static int transfer_error(CURLcode rc, const char *errbuf, const char *socket_path, long timeout_s,
-                          vps_error *err)
+/* Reads until the reply is complete: its Content-Length, its last chunk or the end of the
+ * stream; the daemon closes the connection after it (Connection: close) and is not waited
+ * for. */
+static int read_reply(const struct exchange *x, struct http_reply *reply, vps_error *err)
 {
-        if (rc == CURLE_COULDNT_CONNECT) {
-                /* libcurl does not expose the errno of connect(): ask the kernel again to
-                 * print "No such file or directory" rather than "Couldn't connect". */
-                int fd = client_connect(socket_path, err);
-                if (fd < 0)
-                        return fd;
-                (void)close(fd);
+        char buf[16384];
+
+        while (!http_reply_done(reply)) {
+                ssize_t n = recv(x->fd, buf, sizeof(buf), MSG_DONTWAIT);
+                int r = io_result(x, n, POLLIN, "reading the reply", err);
+                if (r < 0)
+                        return r;
+                if (r > 0 && n == 0)
+                        return http_reply_finish(reply, err);
+                if (r > 0 && http_reply_feed(reply, buf, (size_t)n, err) < 0)
+                        return -err->code;
         }
-        if (rc == CURLE_OPERATION_TIMEDOUT)
-                return vps_err(err, ETIMEDOUT, "vpsd at %s did not answer within %ld seconds",
-                               socket_path, timeout_s);
-        if (rc == CURLE_WRITE_ERROR)
-                return vps_err(err, EMSGSIZE, "the reply of vpsd is larger than %u bytes",
-                               REPLY_MAX);
-        return vps_err(err, EIO, "talking to vpsd at %s: %s", socket_path,
-                       errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return 0;
 }
 
 int client_error_from_body(const char *body, size_t len, long http_status, vps_error *err)
@@ -125,13 +165,13 @@ int client_error_from_body(const char *body, size_t len, long http_status, vps_e
         return vps_err(err, (int)code, "%s", msg);
 }
 
-static int parse_reply(const struct reply *r, json_t **ret, vps_error *err)
+static int parse_reply(const struct http_reply *r, json_t **ret, vps_error *err)
 {
         json_error_t jerr;
         json_t *j = NULL;
 
-        if (r->len > 0) {
-                j = json_loadb(r->data, r->len, JSON_DECODE_ANY, &jerr);
+        if (r->body_len > 0) {
+                j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, &jerr);
                 if (!j)
                         return vps_err(err, EBADMSG, "invalid JSON from vpsd: %s", jerr.text);
         }
@@ -142,68 +182,52 @@ static int parse_reply(const struct reply *r, json_t **ret, vps_error *err)
         return 0;
 }
 
-/* Method, body and headers: POST always carries a body (maybe empty) so that the request
- * has a Content-Length; other methods only when they have something to send. */
-static int set_body(CURL *curl, const char *method, const char *payload,
-                    struct curl_slist **headers, vps_error *err)
-{
-        if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-                (void)curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-        if (payload || strcmp(method, "POST") == 0) {
-                (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload ? payload : "");
-                (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
-                                       (long)(payload ? strlen(payload) : 0));
-        }
-        if (payload && append_header(headers, "Content-Type: application/json", err) < 0)
-                return -err->code;
-        /* no "Expect: 100-continue" round trip for larger bodies */
-        return append_header(headers, "Expect:", err);
-}
-
 int client_request(const char *socket_path, const char *method, const char *path, json_t *body,
                    long timeout_s, json_t **ret, vps_error *err)
 {
-        _cleanup_(curl_easy_cleanupp) CURL *curl = curl_easy_init();
-        _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
-        _cleanup_(reply_freep) struct reply reply = {0};
-        _cleanup_free_ char *url = NULL;
+        _cleanup_(http_reply_free) struct http_reply reply;
         _cleanup_free_ char *payload = NULL;
-        char errbuf[CURL_ERROR_SIZE] = "";
-        long status = 0;
+        _cleanup_free_ char *req = NULL;
+        size_t req_len = 0;
+        struct exchange x = {
+                .socket_path = socket_path,
+                .timeout_s = timeout_s,
+                .deadline_ms = timeout_s > 0 ? now_ms() + (int64_t)timeout_s * 1000 : -1,
+        };
 
+        http_reply_init(&reply, REPLY_MAX);
         if (ret)
                 *ret = NULL;
-        /* libcurl would say "Unix socket path too long"; say it as client_connect() does */
-        if (strlen(socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
-                return connect_error(err, socket_path, ENAMETOOLONG);
-        if (!curl)
-                return vps_err(err, ENOMEM, "cannot initialize libcurl");
-        if (asprintf(&url, "http://localhost%s", path) < 0) {
-                url = NULL;
-                return vps_err(err, ENOMEM, "building the request: %s", strerror(ENOMEM));
-        }
         if (body && !(payload = json_dumps(body, JSON_COMPACT)))
                 return vps_err(err, ENOMEM, "encoding the request: %s", strerror(ENOMEM));
-        if (set_body(curl, method, payload, &headers, err) < 0)
+        if (http_request_build(method, path, payload, &req, &req_len, err) < 0)
                 return -err->code;
 
-        (void)curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
-        (void)curl_easy_setopt(curl, CURLOPT_URL, url);
-        (void)curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* never send this through http_proxy */
-        (void)curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        (void)curl_easy_setopt(curl, CURLOPT_USERAGENT, "vpsctl/" VPS_VERSION);
-        (void)curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        (void)curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-        (void)curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
-        (void)curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-        (void)curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-        (void)curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+        long connect_s =
+                timeout_s > 0 && timeout_s < CONNECT_TIMEOUT_S ? timeout_s : CONNECT_TIMEOUT_S;
+        _cleanup_close_ int fd = open_socket(socket_path, connect_s, err);
+        if (fd < 0)
+                return fd;
+        x.fd = fd;
+        int r = send_all(&x, req, req_len, err);
+        if (r == 0) {
+                r = read_reply(&x, &reply, err);
+        } else if (r == -EPIPE || r == -ECONNRESET) {
+                /* a daemon that refuses a request before reading all of it (413) may have
+                 * answered before it closed: its answer says more than "Broken pipe" */
+                vps_error reply_err;
+                if (read_reply(&x, &reply, &reply_err) == 0)
+                        r = 0;
+        }
+        if (r == -ETIMEDOUT)
+                return r; /* the message says it all */
+        if (r == -EMSGSIZE)
+                return vps_err(err, EMSGSIZE, "the reply of vpsd is larger than %u bytes",
+                               REPLY_MAX);
+        if (r < 0)
+                return vps_err_wrap(err, "talking to vpsd at %s", socket_path);
 
-        CURLcode rc = curl_easy_perform(curl);
-        if (rc != CURLE_OK)
-                return transfer_error(rc, errbuf, socket_path, timeout_s, err);
-        (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status < 200 || status >= 300)
-                return client_error_from_body(reply.data, reply.len, status, err);
+        if (reply.status < 200 || reply.status >= 300)
+                return client_error_from_body(reply.body, reply.body_len, reply.status, err);
         return parse_reply(&reply, ret, err);
 }

@@ -5,15 +5,16 @@
 
 #include "vps/error.h"
 
-/* Connects a stream socket to vpsd (for the console upgrade, which libcurl handles badly).
- * On failure the message names the socket and the real errno. Returns the fd (O_CLOEXEC)
- * or a negative errno. */
+/* Connects a stream socket to vpsd (for the console upgrade, which client_request() does
+ * not do), waiting as long as the daemon takes to accept. On failure the message names the
+ * socket and the real errno. Returns the fd (O_CLOEXEC) or a negative errno. */
 int client_connect(const char *socket_path, vps_error *err);
 
-/* Sends METHOD http://localhost/PATH with body (NULL for none) as JSON and waits up to
- * timeout_s seconds (0: forever). On a 2xx reply stores the parsed JSON body in *ret (NULL
- * when the body is empty) and returns 0. An HTTP error status becomes err with the
- * daemon's "error" text and "errno"; returns a negative errno. */
+/* Sends METHOD PATH with body (NULL for none) as JSON over HTTP/1.1 (http.h) and waits up
+ * to timeout_s seconds (0 or less: forever; connecting never waits more than 10 s) before
+ * "vpsd at PATH did not answer within N seconds". On a 2xx reply stores the parsed JSON
+ * body in *ret (NULL when the body is empty) and returns 0. An HTTP error status becomes
+ * err with the daemon's "error" text and "errno"; returns a negative errno. */
 int client_request(const char *socket_path, const char *method, const char *path, json_t *body,
                    long timeout_s, json_t **ret, vps_error *err);
 

@@ -2,7 +2,6 @@
  * lives in its own cmd_*.c file and talks to the daemon through client.c. */
 #include "vpsctl.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -113,10 +112,7 @@ int main(int argc, char **argv)
                 return vpsctl_usage_error(&v, "unknown command '%s'", argv[optind]);
         v.cmd = cmd->name;
 
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return vpsctl_fail("cannot initialize libcurl");
         r = cmd->run(&v, argc - optind, argv + optind);
-        curl_global_cleanup();
 
         /* a full disk or a closed pipe must not look like success */
         if (fflush(stdout) != 0 && r == 0)
