@@ -15,7 +15,7 @@
  * status, e.g. 0 after --help). */
 #define CMD_CONTINUE (-1)
 
-/* No curl timeout: stop, restart and template builds return when the work is done. */
+/* No client timeout: stop, restart and template builds return when the work is done. */
 #define TIMEOUT_NONE 0L
 /* Reads and quick changes: long enough for a loaded host, short enough to notice a hang. */
 #define TIMEOUT_SHORT 60L

@@ -5,9 +5,9 @@
 expect_error "missing daemon" "cannot connect to vpsd.*is vpsd running" vpsctl list
 start_vpsd
 make_running_vps 301
-# Everything vpsd owns; not its log, nor what the running guest writes into its own upper/.
+# Everything vpsd owns; not its log, nor what the running guest writes (its upper/, console.log).
 snapshot() {
-        (cd "$ROOT" && find . \( -path ./vpsd.log -o -path './vps/*/upper/*' -o -path './vps/*/work/*' \) -prune -o -print | sort
+        (cd "$ROOT" && find . \( -path ./vpsd.log -o -path './vps/*/upper/*' -o -path './vps/*/work/*' -o -path './vps/*/console.log*' \) -prune -o -print | sort
                 ls "$CG_MOUNT$CG_PARENT") | md5sum
 }
 before=$(snapshot)
