@@ -67,7 +67,8 @@ static void setup_pty(int sock)
                 close(slave);
 }
 
-static _Noreturn void exec_inside(const struct vps_attach_opts *o, int sock)
+/* features: those the VPS was started with, so the command gets its init's filter. */
+static _Noreturn void exec_inside(const struct vps_attach_opts *o, unsigned int features, int sock)
 {
         if (o->pty)
                 setup_pty(sock);
@@ -91,7 +92,7 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, int sock)
         sigprocmask(SIG_SETMASK, &none, NULL);
         vps_error err;
         int listener = -1;
-        if (vps_security_apply(o->sysinfo_sock >= 0 ? &listener : NULL, &err) < 0) {
+        if (vps_security_apply(features, o->sysinfo_sock >= 0 ? &listener : NULL, &err) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: %s\n", err.msg);
                 _exit(126);
         }
@@ -114,8 +115,8 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, int sock)
 
 /* The first child: joins the cgroup and the namespaces, forks the command, relays its
  * status. Only exit codes cross back: 125 means joining failed (message on stderr). */
-static _Noreturn void join_and_run(const struct vps_attach_target *t,
-                                   const struct vps_attach_opts *o, int pidfd, int sock)
+static _Noreturn void join_and_run(const struct vps_attach_opts *o, unsigned int features,
+                                   int pidfd, int sock)
 {
         /* Non-dumpable until exec: nothing inside may ptrace or read our memory. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -132,7 +133,7 @@ static _Noreturn void join_and_run(const struct vps_attach_target *t,
         if (pid < 0)
                 _exit(125);
         if (pid == 0)
-                exec_inside(o, sock);
+                exec_inside(o, features, sock);
         close(sock);
         /* Signals from the terminal reach the command through its process group; this
          * process only waits. */
@@ -254,6 +255,8 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
         _cleanup_close_ int cg = -1;
         if (t->cgroup && (cg = exec_cgroup(t->cgroup, err)) < 0)
                 return cg;
+        /* Read here, on the host side: vpsd recorded them on the VPS cgroup at start. */
+        unsigned int features = vps_security_recorded(t->cgroup);
         struct clone_args args = {.flags = cg >= 0 ? CLONE_INTO_CGROUP : 0,
                                   .exit_signal = SIGCHLD,
                                   .cgroup = (uint64_t)(cg >= 0 ? cg : 0)};
@@ -264,7 +267,7 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
                                    t->cgroup ? t->cgroup : "");
         if (pid == 0) {
                 close(mine);
-                join_and_run(t, o, pidfd, theirs);
+                join_and_run(o, features, pidfd, theirs);
         }
         close(TAKE_FD(theirs));
         if (o->pty) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -88,6 +89,131 @@ int vps_netmode_parse(const char *s, enum vps_netmode *ret, vps_error *err)
         return 0;
 }
 
+/* The bit of feature i is 1 << i. */
+static const char *const feature_names[] = {"tun", "fuse", "nesting"};
+#define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
+
+const char *vps_feature_name(unsigned int bit)
+{
+        for (unsigned int i = 0; i < N_FEATURES; i++)
+                if (bit == 1u << i)
+                        return feature_names[i];
+        return NULL;
+}
+
+/* The bit of the feature named by len bytes at name, 0 if none is. */
+static unsigned int feature_bit(const char *name, size_t len)
+{
+        for (unsigned int i = 0; i < N_FEATURES; i++)
+                if (strlen(feature_names[i]) == len && strncmp(feature_names[i], name, len) == 0)
+                        return 1u << i;
+        return 0;
+}
+
+/* One NAME[:on|off] item, len bytes at item, added to c. */
+static int feature_item(const char *item, size_t len, struct vps_features_change *c, vps_error *err)
+{
+        const char *colon = memchr(item, ':', len);
+        size_t nlen = colon ? (size_t)(colon - item) : len;
+        if (nlen == 0)
+                return vps_err(err, EINVAL, "invalid --features item '%.*s': no feature name",
+                               (int)len, item);
+        unsigned int bit = feature_bit(item, nlen);
+        if (!bit)
+                return vps_err(err, EINVAL,
+                               "unknown feature '%.*s' in --features (known: tun, fuse, nesting)",
+                               (int)(nlen < 40 ? nlen : 40), item);
+        const char *name = vps_feature_name(bit), *value = colon ? colon + 1 : "on";
+        size_t vlen = colon ? len - nlen - 1 : 2;
+        bool on = vlen == 2 && strncmp(value, "on", 2) == 0;
+        if (!on && !(vlen == 3 && strncmp(value, "off", 3) == 0))
+                return vps_err(err, EINVAL,
+                               "invalid value '%.*s' for feature '%s' in --features: on or off",
+                               (int)(vlen < 40 ? vlen : 40), value, name);
+        if ((on ? c->off : c->on) & bit)
+                return vps_err(err, EINVAL, "feature '%s' is both on and off in --features", name);
+        *(on ? &c->on : &c->off) |= bit;
+        return 0;
+}
+
+int vps_features_parse(const char *text, struct vps_features_change *ret, vps_error *err)
+{
+        size_t n = text ? strlen(text) : 0;
+        if (n == 0)
+                return vps_err(err, EINVAL, "empty --features: give NAME:on|off,... or none");
+        /* Checked first, so that every message below can quote the text on one line. */
+        if (n > 200 || strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789_-:,") != n)
+                return vps_err(err, EINVAL,
+                               "invalid --features: expected NAME:on|off items separated by "
+                               "commas (names: tun, fuse, nesting), or none");
+        if (strcmp(text, "none") == 0) {
+                *ret = (struct vps_features_change){.off = VPS_FEAT_ALL};
+                return 0;
+        }
+        struct vps_features_change c = {0};
+        for (const char *p = text;;) {
+                size_t len = strcspn(p, ",");
+                if (len == 0)
+                        return vps_err(err, EINVAL, "invalid --features '%.60s': an empty item",
+                                       text);
+                if (len == 4 && strncmp(p, "none", 4) == 0)
+                        return vps_err(err, EINVAL, "'none' in --features must stand alone");
+                int r = feature_item(p, len, &c, err);
+                if (r < 0)
+                        return r;
+                p += len;
+                if (!*p++)
+                        break;
+        }
+        *ret = c;
+        return 0;
+}
+
+unsigned int vps_features_apply(unsigned int cur, const struct vps_features_change *change)
+{
+        return ((cur & ~change->off) | change->on) & VPS_FEAT_ALL;
+}
+
+void vps_features_format(unsigned int features, char buf[VPS_FEATURES_TEXT_MAX])
+{
+        size_t used = 0;
+        buf[0] = '\0';
+        for (unsigned int i = 0; i < N_FEATURES; i++)
+                if (features & (1u << i))
+                        used += (size_t)snprintf(buf + used, VPS_FEATURES_TEXT_MAX - used, "%s%s",
+                                                 used ? "," : "", feature_names[i]);
+}
+
+/* "features": ["tun", "nesting"]; absent in a config.json older than --features: none. */
+static int get_features(json_t *o, unsigned int *ret, vps_error *err)
+{
+        json_t *arr = json_object_get(o, "features"), *v;
+        *ret = 0;
+        if (arr && !json_is_array(arr))
+                return vps_err(err, EBADMSG, "field 'features' must be an array of names");
+        size_t i;
+        json_array_foreach(arr, i, v)
+        {
+                unsigned int bit =
+                        json_is_string(v) ? feature_bit(json_string_value(v), json_string_length(v))
+                                          : 0;
+                if (!bit)
+                        return vps_err(err, EBADMSG, "field 'features' holds an unknown feature");
+                *ret |= bit;
+        }
+        return 0;
+}
+
+json_t *vps_features_to_json(unsigned int features)
+{
+        json_t *arr = json_array();
+        for (unsigned int i = 0; arr && i < N_FEATURES; i++)
+                if (features & (1u << i))
+                        json_array_append_new(arr, json_string(feature_names[i]));
+        return arr;
+}
+
 int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *err)
 {
         json_error_t jerr;
@@ -142,6 +268,8 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
                 if (!vps_devnode_find(c.devnodes[i]))
                         return vps_err(err, EBADMSG, "field 'devnodes': unknown device '%s'",
                                        c.devnodes[i]);
+        if ((r = get_features(o, &c.features, err)) < 0)
+                return r;
         c.bootorder = bo ? (int)json_integer_value(bo) : 0;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
@@ -188,6 +316,7 @@ char *vps_config_to_json(const struct vps_config *c)
         for (unsigned int i = 0; dev && i < c->n_dev; i++)
                 json_array_append_new(dev, json_string(c->devnodes[i]));
         json_object_set_new(o, "devnodes", dev);
+        json_object_set_new(o, "features", vps_features_to_json(c->features));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 
@@ -212,6 +341,16 @@ int vps_config_load(int dfd, struct vps_config *ret, vps_error *err)
 int vps_config_save(int dfd, const struct vps_config *cfg, vps_error *err)
 {
         return save_text(dfd, "config.json", vps_config_to_json(cfg), err);
+}
+
+int vps_config_set_features(int dfd, struct vps_config *cfg, unsigned int features, vps_error *err)
+{
+        struct vps_config c = *cfg;
+        c.features = features & VPS_FEAT_ALL;
+        int r = vps_config_save(dfd, &c, err);
+        if (r == 0)
+                cfg->features = c.features;
+        return r;
 }
 
 int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 static const struct vps_devnode devnodes[] = {
-        {"tun", "net/tun", 10, 200},
-        {"fuse", "fuse", 10, 229},
+        {"tun", "net/tun", 10, 200, VPS_FEAT_TUN},
+        {"fuse", "fuse", 10, 229, VPS_FEAT_FUSE},
 };
 
 const struct vps_devnode *vps_devnode_find(const char *name)
@@ -57,6 +57,19 @@ int vps_devnodes_parse(const char *text, char names[VPS_MAX_DEVNODES][8], vps_er
                         return vps_err(err, EINVAL, "invalid --devnodes '%.40s'", text);
         }
         return (int)n;
+}
+
+unsigned int vps_devnodes_effective(const struct vps_config *cfg, char names[VPS_MAX_DEVNODES][8])
+{
+        unsigned int n = 0;
+        for (size_t i = 0; i < sizeof(devnodes) / sizeof(devnodes[0]); i++) {
+                bool granted = (cfg->features & devnodes[i].feature) != 0;
+                for (unsigned int k = 0; !granted && k < cfg->n_dev && k < VPS_MAX_DEVNODES; k++)
+                        granted = strcmp(cfg->devnodes[k], devnodes[i].name) == 0;
+                if (granted && n < VPS_MAX_DEVNODES)
+                        (void)snprintf(names[n++], 8, "%s", devnodes[i].name);
+        }
+        return n;
 }
 
 /* Char devices every VPS has; minor -1 is any minor. */
@@ -185,7 +198,9 @@ int vps_devices_attach(int cgroup_fd, char names[][8], unsigned int n, vps_error
 
 int vps_devnodes_prepare(int vps_dir_fd, const struct vps_config *cfg, vps_error *err)
 {
-        if (cfg->n_dev == 0)
+        char names[VPS_MAX_DEVNODES][8];
+        unsigned int n = vps_devnodes_effective(cfg, names);
+        if (n == 0)
                 return 0;
         if (mkdirat(vps_dir_fd, "devnodes", 0711) < 0 && errno != EEXIST)
                 return vps_err_sys(err, errno, "creating devnodes/");
@@ -193,8 +208,8 @@ int vps_devnodes_prepare(int vps_dir_fd, const struct vps_config *cfg, vps_error
                 openat(vps_dir_fd, "devnodes", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dir < 0)
                 return vps_err_sys(err, errno, "opening devnodes/");
-        for (unsigned int i = 0; i < cfg->n_dev; i++) {
-                const struct vps_devnode *d = vps_devnode_find(cfg->devnodes[i]);
+        for (unsigned int i = 0; i < n; i++) {
+                const struct vps_devnode *d = vps_devnode_find(names[i]);
                 if (!d)
                         continue;
                 (void)unlinkat(dir, d->name, 0);

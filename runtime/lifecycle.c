@@ -5,6 +5,7 @@
 #include "vps/devices.h"
 #include "vps/disk.h"
 #include "vps/manager.h"
+#include "vps/security.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
 
@@ -71,9 +72,12 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         _cleanup_close_ int master = -1, slave = -1;
         m->warning[0] = '\0';
         /* Devices first: the init is born with the device program in force. */
-        r = vps_devices_attach(cg_fd, vi->cfg.devnodes, vi->cfg.n_dev, err);
+        char dev[VPS_MAX_DEVNODES][8];
+        r = vps_devices_attach(cg_fd, dev, vps_devnodes_effective(&vi->cfg, dev), err);
         if (r == 0)
                 r = vps_devnodes_prepare(vi->dir_fd, &vi->cfg, err);
+        if (r == 0)
+                r = vps_security_record(cg_fd, vi->cfg.features, err);
         if (r == 0)
                 r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &vi->cfg.limits, NULL,
                                             !m->enforce_warn, m->warning, sizeof(m->warning), err);
@@ -262,6 +266,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         for (unsigned int i = 0; dev && i < vi->cfg.n_dev; i++)
                 json_array_append_new(dev, json_string(vi->cfg.devnodes[i]));
         json_object_set_new(o, "devnodes", dev);
+        json_object_set_new(o, "features", vps_features_to_json(vi->cfg.features));
         return o;
 }
 

@@ -289,12 +289,14 @@ static void close_all(int *fds, size_t n)
                         close(fds[i]);
 }
 
-/* The nodes --devnodes granted, bound from the ones vpsd made (devices.c), which the device
- * program lets through. */
+/* The nodes --devnodes and --features grant, bound from the ones vpsd made (devices.c),
+ * which the device program lets through. */
 static int bind_devnodes(int root_fd, const struct vps_config *cfg, vps_error *err)
 {
-        for (unsigned int i = 0; cfg && i < cfg->n_dev; i++) {
-                const struct vps_devnode *d = vps_devnode_find(cfg->devnodes[i]);
+        char names[VPS_MAX_DEVNODES][8];
+        unsigned int n = cfg ? vps_devnodes_effective(cfg, names) : 0;
+        for (unsigned int i = 0; i < n; i++) {
+                const struct vps_devnode *d = vps_devnode_find(names[i]);
                 if (!d)
                         continue;
                 char host[64], guest[64];
@@ -315,6 +317,32 @@ static int bind_devnodes(int root_fd, const struct vps_config *cfg, vps_error *e
                         return r;
         }
         return 0;
+}
+
+/* --features nesting: a proc and a sysfs that nothing covers. The kernel lets a nested user
+ * namespace mount a new proc or sysfs only where one is already fully visible in its mount
+ * namespace (mount_too_revealing), and the VPS's /proc and /sys carry masks; LXC and Incus
+ * mount these at /dev/.lxc/{proc,sys} for the same reason. sysfs read-only: a nested sysfs
+ * must then be read-only too, as container runtimes mount it. Their directory is root's
+ * only (0700): the guest's root could mount them anyway, its other users need not see them. */
+static const struct mount_entry nesting_table[] = {
+        {"proc", "/dev/.vps/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        {"sysfs", "/dev/.vps/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+};
+
+static int nesting_mounts(int root_fd, vps_error *err)
+{
+        _cleanup_close_ int dir = vps_ensure_in_root(root_fd, "/dev/.vps", 1, err);
+        if (dir < 0)
+                return dir;
+        char via[64];
+        (void)snprintf(via, sizeof(via), "/proc/self/fd/%d", dir);
+        if (chmod(via, 0700) < 0)
+                return vps_err_sys(err, errno, "chmod /dev/.vps");
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < sizeof(nesting_table) / sizeof(nesting_table[0]); i++)
+                r = mount_at(root_fd, &nesting_table[i], err);
+        return r;
 }
 
 static int build_tree(int root_fd, int console_fd, const struct vps_config *cfg, vps_error *err)
@@ -339,6 +367,8 @@ static int build_tree(int root_fd, int console_fd, const struct vps_config *cfg,
                 r = own_boot_id(root_fd, err);
         if (r >= 0)
                 r = bind_devnodes(root_fd, cfg, err);
+        if (r >= 0 && cfg && (cfg->features & VPS_FEAT_NESTING))
+                r = nesting_mounts(root_fd, err);
         close_all(fds, N_DEV + 1);
         return r < 0 ? r : 0;
 }

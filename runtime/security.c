@@ -1,5 +1,6 @@
 /* libvps: the default security profile (see security.h). */
 #include "vps/security.h"
+#include "vps/config.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/xattr.h>
 
 const int vps_dropped_caps[] = {
         CAP_SYS_MODULE,   CAP_SYS_RAWIO,     CAP_SYS_TIME,   CAP_MAC_ADMIN,
@@ -15,27 +17,29 @@ const int vps_dropped_caps[] = {
 };
 const unsigned int vps_n_dropped_caps = sizeof(vps_dropped_caps) / sizeof(vps_dropped_caps[0]);
 
-const char *const vps_denied_syscalls[] = {
-        "kexec_load",
-        "kexec_file_load",
-        "init_module",
-        "finit_module",
-        "delete_module",
-        "open_by_handle_at",
-        "keyctl",
-        "add_key",
-        "request_key",
-        "bpf",
-        "perf_event_open",
-        "userfaultfd",
-        "swapon",
-        "swapoff",
-        "acct",
-        "lookup_dcookie",
-        "iopl",
-        "ioperm",
-        "syslog",
-        "nfsservctl",
+const struct vps_denied_syscall vps_denied_syscalls[] = {
+        {"kexec_load", 0},
+        {"kexec_file_load", 0},
+        {"init_module", 0},
+        {"finit_module", 0},
+        {"delete_module", 0},
+        {"open_by_handle_at", 0},
+        /* Container runtimes inside a VPS (runc, LXC) give each container a session keyring;
+         * the keyring is per user namespace, but its syscalls are a large attack surface. */
+        {"keyctl", VPS_FEAT_NESTING},
+        {"add_key", VPS_FEAT_NESTING},
+        {"request_key", VPS_FEAT_NESTING},
+        {"bpf", 0},
+        {"perf_event_open", 0},
+        {"userfaultfd", 0},
+        {"swapon", 0},
+        {"swapoff", 0},
+        {"acct", 0},
+        {"lookup_dcookie", 0},
+        {"iopl", 0},
+        {"ioperm", 0},
+        {"syslog", 0},
+        {"nfsservctl", 0},
 };
 const unsigned int vps_n_denied_syscalls =
         sizeof(vps_denied_syscalls) / sizeof(vps_denied_syscalls[0]);
@@ -58,7 +62,7 @@ static int drop_caps(vps_error *err)
         return r;
 }
 
-static int load_filter(int *ret_listener, vps_error *err)
+static int load_filter(unsigned int features, int *ret_listener, vps_error *err)
 {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
@@ -71,12 +75,15 @@ static int load_filter(int *ret_listener, vps_error *err)
                 return vps_err_sys(err, -r, "configuring seccomp");
         }
         for (unsigned int i = 0; i < vps_n_denied_syscalls; i++) {
-                int nr = seccomp_syscall_resolve_name(vps_denied_syscalls[i]);
+                const struct vps_denied_syscall *d = &vps_denied_syscalls[i];
+                if (features & d->allowed_by)
+                        continue;
+                int nr = seccomp_syscall_resolve_name(d->name);
                 if (nr == __NR_SCMP_ERROR)
                         continue; /* not a syscall on this architecture */
                 if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0) {
                         seccomp_release(ctx);
-                        return vps_err_sys(err, -r, "seccomp rule for %s", vps_denied_syscalls[i]);
+                        return vps_err_sys(err, -r, "seccomp rule for %s", d->name);
                 }
         }
         /* sysinfo(2) is answered by vpsd from the VPS's cgroup (sysinfo.c): free and
@@ -94,10 +101,33 @@ static int load_filter(int *ret_listener, vps_error *err)
         return r < 0 ? vps_err_sys(err, -r, "loading the seccomp filter") : 0;
 }
 
-int vps_security_apply(int *ret_listener, vps_error *err)
+int vps_security_apply(unsigned int features, int *ret_listener, vps_error *err)
 {
         if (ret_listener)
                 *ret_listener = -1;
         int r = drop_caps(err);
-        return r < 0 ? r : load_filter(ret_listener, err);
+        return r < 0 ? r : load_filter(features, ret_listener, err);
+}
+
+#define FEATURES_XATTR "trusted.vps.features"
+
+int vps_security_record(int cgroup_fd, unsigned int features, vps_error *err)
+{
+        char text[VPS_FEATURES_TEXT_MAX];
+        vps_features_format(features, text);
+        if (fsetxattr(cgroup_fd, FEATURES_XATTR, text, strlen(text), 0) < 0 && features)
+                return vps_err_sys(err, errno, "recording the features on the VPS cgroup");
+        return 0;
+}
+
+unsigned int vps_security_recorded(const char *cgroup)
+{
+        char text[VPS_FEATURES_TEXT_MAX];
+        ssize_t n = cgroup ? getxattr(cgroup, FEATURES_XATTR, text, sizeof(text) - 1) : -1;
+        struct vps_features_change c = {0};
+        vps_error e;
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        return vps_features_parse(text, &c, &e) < 0 ? 0 : c.on;
 }

@@ -64,7 +64,7 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
         if ((r = set_console(p->console_fd, err)) < 0)
                 return r;
         _cleanup_close_ int listener = -1;
-        if ((r = vps_security_apply(&listener, err)) < 0)
+        if ((r = vps_security_apply(p->cfg ? p->cfg->features : 0, &listener, err)) < 0)
                 return r;
         /* The init's sysinfo listener goes to vpsd, which answers it (sysinfo.h). */
         if (listener >= 0 && (r = vps_send_msg(sock, "L", 1, &listener, 1)) < 0)

@@ -33,6 +33,7 @@ enum {
         OPT_NETMODE,
         OPT_RATE,
         OPT_DEVNODES,
+        OPT_FEATURES,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
@@ -46,6 +47,7 @@ enum {
                 {"netmode", required_argument, NULL, OPT_NETMODE},                                 \
                 {"rate", required_argument, NULL, OPT_RATE},                                       \
                 {"devnodes", required_argument, NULL, OPT_DEVNODES},                               \
+                {"features", required_argument, NULL, OPT_FEATURES},                               \
                 {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
                 {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
                 {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
@@ -73,6 +75,11 @@ enum {
         "                     or routed (public IPv4/IPv6 addresses routed to the VPS)\n"          \
         "  --devnodes LIST    devices beyond the default set: tun (/dev/net/tun, for VPNs),\n"     \
         "                     fuse (/dev/fuse), comma separated, or none; VPS stopped\n"           \
+        "  --features LIST    NAME:on|off,... (a bare NAME is on; none turns all off; on set\n"    \
+        "                     the others stay): tun (/dev/net/tun), fuse (/dev/fuse and FUSE\n"    \
+        "                     mounts), nesting (containers inside: keyring syscalls, an\n"         \
+        "                     uncovered proc and sysfs under /dev/.vps; weakens isolation);\n"     \
+        "                     VPS stopped\n"                                                       \
         "  --rate RATE        bandwidth both ways, as tc writes it: 100mbit, 1gbit, 500kbit,\n"    \
         "                     10mbps (bytes/s); unlimited removes it\n"                            \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
@@ -196,12 +203,14 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case OPT_NETMODE:
                 case OPT_RATE:
                 case OPT_DEVNODES:
+                case OPT_FEATURES:
                         if (!o->extra)
                                 o->extra = json_object();
                         json_object_set_new(o->extra,
-                                            c == OPT_RATE      ? "rate"
-                                            : c == OPT_NETMODE ? "netmode"
-                                                               : "devnodes",
+                                            c == OPT_RATE       ? "rate"
+                                            : c == OPT_NETMODE  ? "netmode"
+                                            : c == OPT_FEATURES ? "features"
+                                                                : "devnodes",
                                             json_string(optarg));
                         break;
                 case OPT_FORWARD:
@@ -245,7 +254,7 @@ static const char create_usage[] =
         "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--netmode bridged|routed]\n"
-        "                     [--rate RATE] [--devnodes LIST]\n"
+        "                     [--rate RATE] [--devnodes LIST] [--features LIST]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -415,7 +424,7 @@ static const char set_usage[] =
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
-        "                     [--devnodes LIST]\n"
+        "                     [--devnodes LIST] [--features LIST]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"

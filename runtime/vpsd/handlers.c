@@ -193,6 +193,24 @@ static int read_devnodes(json_t *body, bool *given, char names[VPS_MAX_DEVNODES]
         return 0;
 }
 
+/* "features": "fuse:on,nesting" or "none", applied to cur (absent: *given stays false). */
+static int read_features(json_t *body, unsigned int cur, bool *given, unsigned int *features,
+                         vps_error *err)
+{
+        json_t *j = json_object_get(body, "features");
+        *given = j != NULL;
+        *features = cur;
+        if (!j)
+                return 0;
+        if (!json_is_string(j))
+                return vps_err(err, EINVAL, "'features' must be a string such as \"fuse:on,tun\"");
+        struct vps_features_change c;
+        int r = vps_features_parse(json_string_value(j), &c, err);
+        if (r == 0)
+                *features = vps_features_apply(cur, &c);
+        return r;
+}
+
 /* "forward": ["tcp:8080:80", ...] replaces the list ([] clears it). */
 static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
 {
@@ -232,10 +250,10 @@ static const char *unknown_key(json_t *body, const char *const *known)
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
-        static const char *const known[] = {"id",       "ostemplate", "hostname",     "ip",
-                                            "limits",   "nameserver", "searchdomain", "forward",
-                                            "onboot",   "bootorder",  "netmode",      "rate",
-                                            "devnodes", NULL};
+        static const char *const known[] = {
+                "id",         "ostemplate",   "hostname", "ip",       "limits",
+                "nameserver", "searchdomain", "forward",  "onboot",   "bootorder",
+                "netmode",    "rate",         "devnodes", "features", NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot create with '%.60s'", unknown);
@@ -260,6 +278,10 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         bool dev_given;
         if (r == 0)
                 r = read_devnodes(body, &dev_given, dev, &n_dev, err);
+        unsigned int feat = 0;
+        bool feat_given;
+        if (r == 0)
+                r = read_features(body, 0, &feat_given, &feat, err);
         struct vps_inst *vi = NULL;
         struct vps_limits lim;
         vps_limits_init(&lim);
@@ -274,7 +296,8 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
             ((r = apply_dns(d, vi, body, err)) < 0 || (r = apply_forwards(d, vi, body, err)) < 0 ||
              (r = apply_boot(d, vi, body, err)) < 0 ||
              (rate && (r = vps_manager_set_rate(&d->m, vi, rate, err)) < 0) ||
-             (n_dev && (r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err)) < 0))) {
+             (n_dev && (r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err)) < 0) ||
+             (feat && (r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err)) < 0))) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
@@ -352,10 +375,10 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        static const char *const known[] = {"hostname", "ip",         "ipadd",        "ipdel",
-                                            "limits",   "nameserver", "searchdomain", "forward",
-                                            "onboot",   "bootorder",  "userpasswd",   "ssh_key",
-                                            "netmode",  "rate",       "devnodes",     NULL};
+        static const char *const known[] = {
+                "hostname",     "ip",      "ipadd",    "ipdel",     "limits",     "nameserver",
+                "searchdomain", "forward", "onboot",   "bootorder", "userpasswd", "ssh_key",
+                "netmode",      "rate",    "devnodes", "features",  NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
@@ -389,6 +412,12 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = read_devnodes(body, &dev_given, dev, &n_dev, err);
         if (r == 0 && dev_given && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --devnodes", id);
+        unsigned int feat = 0;
+        bool feat_given = false;
+        if (r == 0)
+                r = read_features(body, vi->cfg.features, &feat_given, &feat, err);
+        if (r == 0 && feat_given && vi->status != VPS_STOPPED)
+                r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --features", id);
         /* Logins first: they are checked against the guest's own files, so a refusal there
          * comes before any other change. The password is never logged. */
         json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
@@ -421,6 +450,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = vps_manager_set_rate(&d->m, vi, rate, err);
         if (r == 0 && dev_given)
                 r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err);
+        if (r == 0 && feat_given)
+                r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err);
         if (r == 0 && h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
         if (r < 0)

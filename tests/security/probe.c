@@ -1,12 +1,19 @@
 /* Escape probe: run inside a VPS (vpsctl exec), tries one attack per class and prints
  * "CLASS: blocked (reason)" or "CLASS: ALLOWED". Exit status: how many were allowed.
+ * With --features LIST (tun:on,fuse:off,nesting:on) it tries what each --features name
+ * grants instead, and counts the outcomes that differ from the expected one.
  * Built static so it runs in any guest. */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/fs.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/keyctl.h>
 #include <linux/perf_event.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +23,8 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <dirent.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -191,11 +200,177 @@ static int watch_exe(int seconds)
         return allowed;
 }
 
+/* --features: one feature's attempts. With the feature on each must work; off, each must
+ * be refused the way a VPS refuses it (no node: ENOENT; seccomp or the kernel: EPERM or
+ * EACCES), never in another way and never by crashing. */
+struct feature_run {
+        const char *name;
+        bool on;
+        int attempts, unexpected;
+};
+
+static void outcome(struct feature_run *f, const char *what, bool ok, int err)
+{
+        bool expected = f->on ? ok : !ok && (err == EPERM || err == EACCES || err == ENOENT);
+        f->attempts++;
+        f->unexpected += !expected;
+        if (ok)
+                printf("%s: %s: works%s\n", f->name, what, expected ? "" : " UNEXPECTED");
+        else
+                printf("%s: %s: refused (%s)%s\n", f->name, what, strerror(err),
+                       expected ? "" : " UNEXPECTED");
+}
+
+static void feature_tun(struct feature_run *f)
+{
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), e = errno;
+        outcome(f, "open /dev/net/tun", fd >= 0, e);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+        (void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "probetun0");
+        /* Without a node there is nothing to ask: the open's error stands for both. */
+        int r = fd >= 0 ? ioctl(fd, TUNSETIFF, &ifr) : -1;
+        if (fd >= 0)
+                e = errno;
+        outcome(f, "ioctl TUNSETIFF", r == 0, e);
+        if (fd >= 0)
+                close(fd);
+}
+
+/* mount(2) of a FUSE file system returns before the server answers INIT, so a mount with
+ * nobody serving it shows whether the kernel lets this namespace mount FUSE at all. */
+static void feature_fuse(struct feature_run *f)
+{
+        static const char dir[] = "/tmp/probe-fuse";
+        int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC), e = errno;
+        outcome(f, "open /dev/fuse", fd >= 0, e);
+        (void)mkdir(dir, 0755);
+        char opts[96];
+        (void)snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fd);
+        int r = fd >= 0 ? mount("probe", dir, "fuse", MS_NOSUID | MS_NODEV, opts) : -1;
+        if (fd >= 0)
+                e = errno;
+        outcome(f, "mount -t fuse", r == 0, e);
+        if (r == 0)
+                (void)umount2(dir, MNT_DETACH);
+        if (fd >= 0)
+                close(fd); /* the last fd of the connection: it is aborted */
+        (void)rmdir(dir);
+}
+
+/* In a child in new user, mount, pid and net namespaces (what a nested container runtime
+ * makes): mount a fresh proc, and a sysfs (read-only, as runtimes do). The errors come back
+ * over a pipe. */
+static void nested_child(int out)
+{
+        int res[2] = {EPROTO, EPROTO};
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET) < 0) {
+                res[0] = res[1] = errno;
+                (void)!write(out, res, sizeof(res));
+                _exit(0);
+        }
+        pid_t pid = fork(); /* the first child is PID 1 of the new pid namespace */
+        if (pid == 0) {
+                if (mount("proc", "/tmp/probe-nest/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          NULL) < 0)
+                        res[0] = errno;
+                else
+                        res[0] = 0;
+                if (mount("sysfs", "/tmp/probe-nest/sys", "sysfs",
+                          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        res[1] = errno;
+                else
+                        res[1] = 0;
+                (void)!write(out, res, sizeof(res));
+                _exit(0);
+        }
+        if (pid < 0) {
+                res[0] = res[1] = errno;
+                (void)!write(out, res, sizeof(res));
+        }
+        (void)waitpid(pid, NULL, 0);
+        _exit(0);
+}
+
+static void feature_nesting(struct feature_run *f)
+{
+        long r = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
+        outcome(f, "keyctl join a session keyring", r >= 0, errno);
+        r = syscall(SYS_add_key, "user", "vps-probe", "x", 1, KEY_SPEC_SESSION_KEYRING);
+        outcome(f, "add_key to the session keyring", r >= 0, errno);
+        (void)mkdir("/tmp/probe-nest", 0755);
+        (void)mkdir("/tmp/probe-nest/proc", 0755);
+        (void)mkdir("/tmp/probe-nest/sys", 0755);
+        int p[2], res[2] = {EPROTO, EPROTO};
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                outcome(f, "nested proc mount", false, errno);
+                outcome(f, "nested sysfs mount", false, errno);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(p[0]);
+                nested_child(p[1]);
+        }
+        close(p[1]);
+        if (pid < 0 || read(p[0], res, sizeof(res)) != (ssize_t)sizeof(res))
+                res[0] = res[1] = pid < 0 ? errno : EPROTO;
+        close(p[0]);
+        if (pid > 0)
+                (void)waitpid(pid, NULL, 0);
+        outcome(f, "nested proc mount (new user+mount+pid namespaces)", res[0] == 0, res[0]);
+        outcome(f, "nested sysfs mount, read-only (new user+mount+net namespaces)", res[1] == 0,
+                res[1]);
+}
+
+static const struct {
+        const char *name;
+        void (*run)(struct feature_run *f);
+} feature_tests[] = {
+        {"tun", feature_tun},
+        {"fuse", feature_fuse},
+        {"nesting", feature_nesting},
+};
+
+#define N_FEATURE_TESTS (sizeof(feature_tests) / sizeof(feature_tests[0]))
+
+/* LIST: NAME:on|off items, comma separated. Exit status: outcomes not as expected (or 100
+ * for a bad LIST). */
+static int probe_features(const char *list)
+{
+        int attempts = 0, unexpected = 0;
+        char buf[256];
+        (void)snprintf(buf, sizeof(buf), "%s", list);
+        char *save = NULL;
+        for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+                char *value = strchr(item, ':');
+                if (value)
+                        *value++ = '\0';
+                size_t i = 0;
+                while (i < N_FEATURE_TESTS && strcmp(item, feature_tests[i].name) != 0)
+                        i++;
+                if (i == N_FEATURE_TESTS || !value ||
+                    (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)) {
+                        printf("probe: bad --features item '%s'\n", item);
+                        return 100;
+                }
+                struct feature_run f = {feature_tests[i].name, strcmp(value, "on") == 0, 0, 0};
+                feature_tests[i].run(&f);
+                attempts += f.attempts;
+                unexpected += f.unexpected;
+        }
+        printf("features: %d attempts, %d unexpected\n", attempts, unexpected);
+        return unexpected;
+}
+
 int main(int argc, char **argv)
 {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc == 3 && strcmp(argv[1], "--watch-exe") == 0)
                 return watch_exe(atoi(argv[2]));
+        if (argc == 3 && strcmp(argv[1], "--features") == 0)
+                return probe_features(argv[2]);
         host_pids(argc, argv);
         expect_eperm("init_module", syscall(SYS_init_module, "", 0, ""));
         expect_eperm("finit_module", syscall(SYS_finit_module, -1, "", 0));
@@ -230,6 +405,19 @@ int main(int argc, char **argv)
         read_nonempty("read /dev/mem", "/dev/mem");
         read_nonempty("read /dev/kmsg", "/dev/kmsg");
         read_nonempty("read /proc/keys", "/proc/keys");
+        /* --features nesting mounts a proc and a sysfs without masks under /dev/.vps: the
+         * files behind the masks must stay out of reach there too (ENOENT without it). */
+        write_file("write core_pattern through /dev/.vps/proc",
+                   "/dev/.vps/proc/sys/kernel/core_pattern", "|/tmp/x");
+        write_file("write sysrq-trigger through /dev/.vps/proc", "/dev/.vps/proc/sysrq-trigger",
+                   "h");
+        read_nonempty("read kcore through /dev/.vps/proc", "/dev/.vps/proc/kcore");
+        write_file("write a /sys knob through /dev/.vps/sys",
+                   "/dev/.vps/sys/kernel/mm/transparent_hugepage/enabled", "never");
+        /* exec'd commands get the features vpsd recorded on the VPS cgroup: the guest must
+         * not be able to grant itself one there. */
+        int xr = setxattr("/sys/fs/cgroup", "trusted.vps.features", "nesting", 7, 0), xe = errno;
+        report("grant itself --features nesting on its cgroup", xr == 0, xe);
         report("host root through /proc/1/root/..",
                access("/proc/1/root/../../../../etc/vps-escape-sentinel", F_OK) == 0, ENOENT);
         check_status();

@@ -19,7 +19,13 @@ rc=0
 out=$(vpsctl exec 601 -- /probe "$VPSD_PID" "$$" 2>&1) || rc=$?
 echo "$out"
 expect_eq "the probe found nothing allowed" 0 "$rc"
-check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 29
+check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 34
+# What --features would grant (a tun device, a FUSE mount, the keyring, proc and sysfs in
+# nested namespaces) is refused to a VPS without them, as ENOENT or EPERM, never otherwise.
+fout=$(vpsctl exec 601 -- /probe --features tun:off,fuse:off,nesting:off 2>&1) && frc=0 || frc=$?
+echo "$fout"
+expect_eq "without --features nothing they grant works" 0 "$frc"
+check "the feature attempts ran" sh -c "printf '%s\n' \"\$1\" | grep -q '^features: 8 attempts, 0 unexpected'" _ "$fout"
 check "host PIDs are invisible (ESRCH), not merely refused" sh -c "printf '%s\n' \"\$1\" | grep -q 'ptrace host PID $VPSD_PID: blocked (No such process)'" _ "$out"
 
 # runc's CVE-2019-5736: a guest process opening the exe of a process that vpsctl puts into the

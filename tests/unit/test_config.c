@@ -45,6 +45,7 @@ static const struct vps_config sample_cfg = {
         .forward = {"tcp:8080:80"},
         .netmode = VPS_NET_ROUTED,
         .rate = 100000000,
+        .features = VPS_FEAT_TUN | VPS_FEAT_NESTING,
 };
 
 static void assert_cfg_equal(const struct vps_config *a, const struct vps_config *b)
@@ -73,6 +74,7 @@ static void assert_cfg_equal(const struct vps_config *a, const struct vps_config
                 assert_string_equal(a->forward[i], b->forward[i]);
         assert_int_equal(a->netmode, b->netmode);
         assert_int_equal(a->rate, b->rate);
+        assert_int_equal(a->features, b->features);
 }
 
 static void test_config_round_trip(void **state)
@@ -140,6 +142,12 @@ static void test_config_rejects(void **state)
                 {"netmode", "1"},
                 {"rate", "-1"},
                 {"rate", "\"100mbit\""},
+                {"features", "[\"kvm\"]"},
+                {"features", "\"tun\""},
+                {"features", "[1]"},
+                {"features", "[\"tun\\u0000x\"]"},
+                {"features", "{\"tun\": true}"},
+                {"features", "[\"TUN\"]"},
         };
         struct vps_config c;
         vps_error err = {0};
@@ -161,6 +169,149 @@ static void test_config_rejects(void **state)
                 assert_true(e.msg[0] != '\0');
                 assert_cfg_equal(&out, &sample_cfg); /* untouched */
         }
+}
+
+/* A config.json from before --features has no such key: no features. */
+static void test_config_features_optional(void **state)
+{
+        struct vps_config c;
+        vps_error err = {0};
+        char *text = cfg_with("hostname", "\"h\""); /* the base has no "features" */
+        assert_null(strstr(text, "features"));
+        assert_int_equal(vps_config_from_json(text, &c, &err), 0);
+        free(text);
+        assert_int_equal(c.features, 0);
+        text = cfg_with("features", "[\"nesting\", \"tun\", \"tun\"]");
+        assert_int_equal(vps_config_from_json(text, &c, &err), 0);
+        free(text);
+        assert_int_equal(c.features, VPS_FEAT_NESTING | VPS_FEAT_TUN);
+        text = vps_config_to_json(&c);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "\"features\": [\n    \"tun\",\n    \"nesting\"\n  ]"));
+        free(text);
+}
+
+static void test_features_parse(void **state)
+{
+        static const struct {
+                const char *text;
+                unsigned int on, off;
+        } good[] = {
+                {"fuse:on,tun:on,nesting:off", VPS_FEAT_FUSE | VPS_FEAT_TUN, VPS_FEAT_NESTING},
+                {"nesting", VPS_FEAT_NESTING, 0},
+                {"tun:off", 0, VPS_FEAT_TUN},
+                {"none", 0, VPS_FEAT_ALL},
+                {"fuse,fuse:on", VPS_FEAT_FUSE, 0}, /* repeated, but not in conflict */
+                {"tun,fuse,nesting", VPS_FEAT_ALL, 0},
+                {"nesting:off,tun:off,fuse:off", 0, VPS_FEAT_ALL},
+        };
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                struct vps_features_change c = {99, 99};
+                vps_error err = {0};
+                if (vps_features_parse(good[i].text, &c, &err) != 0)
+                        fail_msg("'%s': %s", good[i].text, err.msg);
+                assert_int_equal(c.on, good[i].on);
+                assert_int_equal(c.off, good[i].off);
+        }
+        /* set names only what changes: the other features stay as they were. */
+        static const struct {
+                unsigned int cur;
+                const char *text;
+                unsigned int want;
+        } apply[] = {
+                {VPS_FEAT_TUN | VPS_FEAT_FUSE, "fuse:off,nesting", VPS_FEAT_TUN | VPS_FEAT_NESTING},
+                {VPS_FEAT_ALL, "none", 0},
+                {0, "tun:off", 0},
+                {VPS_FEAT_FUSE, "tun", VPS_FEAT_FUSE | VPS_FEAT_TUN},
+        };
+        for (size_t i = 0; i < sizeof(apply) / sizeof(apply[0]); i++) {
+                struct vps_features_change c;
+                vps_error err = {0};
+                assert_int_equal(vps_features_parse(apply[i].text, &c, &err), 0);
+                assert_int_equal(vps_features_apply(apply[i].cur, &c), apply[i].want);
+        }
+}
+
+static void test_features_rejects(void **state)
+{
+        static const char *bad[][2] = {
+                {"", "empty --features"},
+                {",", "an empty item"},
+                {"fuse,", "an empty item"},
+                {",fuse", "an empty item"},
+                {"fuse,,tun", "an empty item"},
+                {"kvm", "unknown feature 'kvm'"},
+                {"tun,kvm:on", "unknown feature 'kvm'"},
+                {"FUSE", "unknown feature 'FUSE'"},
+                {"fuse:maybe", "invalid value 'maybe' for feature 'fuse'"},
+                {"fuse:", "invalid value '' for feature 'fuse'"},
+                {"fuse:on:off", "invalid value 'on:off'"},
+                {":on", "no feature name"},
+                {"fuse:on,fuse:off", "feature 'fuse' is both on and off"},
+                {"nesting:off,nesting", "feature 'nesting' is both on and off"},
+                {"none,tun", "'none' in --features must stand alone"},
+                {"tun,none", "'none' in --features must stand alone"},
+                {"fu se", "invalid --features"},
+                {"tun\nnesting", "invalid --features"},
+                {"tun;nesting", "invalid --features"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct vps_features_change c = {99, 99};
+                vps_error err = {0};
+                int r = vps_features_parse(bad[i][0], &c, &err);
+                if (r != -EINVAL)
+                        fail_msg("'%s': got %d", bad[i][0], r);
+                if (!strstr(err.msg, bad[i][1]))
+                        fail_msg("'%s': '%s' does not say '%s'", bad[i][0], err.msg, bad[i][1]);
+                assert_null(strchr(err.msg, '\n')); /* one line */
+                assert_int_equal(c.on, 99);         /* untouched */
+                assert_int_equal(c.off, 99);
+        }
+        char long_text[300];
+        memset(long_text, 'a', sizeof(long_text) - 1);
+        long_text[sizeof(long_text) - 1] = '\0';
+        struct vps_features_change c;
+        vps_error err = {0};
+        assert_int_equal(vps_features_parse(long_text, &c, &err), -EINVAL);
+        assert_int_equal(vps_features_parse(NULL, &c, &err), -EINVAL);
+}
+
+static void test_features_format(void **state)
+{
+        char text[VPS_FEATURES_TEXT_MAX];
+        vps_features_format(0, text);
+        assert_string_equal(text, "");
+        vps_features_format(VPS_FEAT_ALL, text);
+        assert_string_equal(text, "tun,fuse,nesting");
+        for (unsigned int f = 1; f <= VPS_FEAT_ALL; f++) {
+                struct vps_features_change c;
+                vps_error err = {0};
+                vps_features_format(f, text);
+                assert_int_equal(vps_features_parse(text, &c, &err), 0);
+                assert_int_equal(c.on, f);
+                assert_int_equal(c.off, 0);
+        }
+        assert_string_equal(vps_feature_name(VPS_FEAT_NESTING), "nesting");
+        assert_null(vps_feature_name(VPS_FEAT_TUN | VPS_FEAT_FUSE));
+        assert_null(vps_feature_name(1u << 7));
+}
+
+/* vps_config_set_features: on disk first, then in memory; nothing changes when the save
+ * fails. */
+static void test_config_set_features(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        struct vps_config c = sample_cfg, out;
+        assert_int_equal(vps_config_save(t->fd, &c, &err), 0);
+        assert_int_equal(vps_config_set_features(t->fd, &c, VPS_FEAT_FUSE, &err), 0);
+        assert_int_equal(c.features, VPS_FEAT_FUSE);
+        assert_int_equal(vps_config_load(t->fd, &out, &err), 0);
+        assert_cfg_equal(&out, &c);
+        assert_int_not_equal(vps_config_set_features(-1, &c, VPS_FEAT_NESTING, &err), 0);
+        assert_int_equal(c.features, VPS_FEAT_FUSE);
+        assert_int_equal(vps_config_load(t->fd, &out, &err), 0);
+        assert_int_equal(out.features, VPS_FEAT_FUSE);
 }
 
 static const struct vps_state sample_state = {
@@ -259,6 +410,11 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_config_round_trip),
                 cmocka_unit_test(test_config_rejects),
+                cmocka_unit_test(test_config_features_optional),
+                cmocka_unit_test(test_features_parse),
+                cmocka_unit_test(test_features_rejects),
+                cmocka_unit_test(test_features_format),
+                cmocka_unit_test_setup_teardown(test_config_set_features, setup_dir, teardown_dir),
                 cmocka_unit_test(test_state_round_trip_and_rejects),
                 cmocka_unit_test_setup_teardown(test_config_save_load, setup_dir, teardown_dir),
                 cmocka_unit_test_setup_teardown(test_state_save_load_remove, setup_dir,

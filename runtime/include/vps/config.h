@@ -24,6 +24,35 @@ enum vps_netmode {
 const char *vps_netmode_name(enum vps_netmode mode);
 int vps_netmode_parse(const char *s, enum vps_netmode *ret, vps_error *err);
 
+/* --features: what a provider may sell beyond the default profile (vzctl's --features), as
+ * bits of vps_config.features. They change only while the VPS is stopped. */
+enum vps_feature {
+        VPS_FEAT_TUN = 1u << 0,     /* /dev/net/tun, as --devnodes tun grants it */
+        VPS_FEAT_FUSE = 1u << 1,    /* /dev/fuse, as --devnodes fuse grants it */
+        VPS_FEAT_NESTING = 1u << 2, /* containers inside: the keyring syscalls, and a proc and
+                                     * a sysfs nothing covers under /dev/.vps (mounts.c) */
+};
+#define VPS_FEAT_ALL          (VPS_FEAT_TUN | VPS_FEAT_FUSE | VPS_FEAT_NESTING)
+#define VPS_FEATURES_TEXT_MAX 32 /* "tun,fuse,nesting" and its NUL, with room */
+
+/* A --features argument: the features it turns on and those it turns off. */
+struct vps_features_change {
+        unsigned int on, off;
+};
+
+/* The name of one feature bit ("tun", "fuse", "nesting"), NULL for anything else. */
+const char *vps_feature_name(unsigned int bit);
+/* Parses "fuse:on,tun:on,nesting:off" (NAME:on|off items, comma separated; a bare NAME is
+ * on; "none", alone, turns every feature off). Unknown names, values other than on and off,
+ * empty items and a feature both on and off are refused with a one-line message. */
+int vps_features_parse(const char *text, struct vps_features_change *ret, vps_error *err);
+/* The features after applying change to cur: the ones named change, the others stay. */
+unsigned int vps_features_apply(unsigned int cur, const struct vps_features_change *change);
+/* "tun,fuse,nesting" order, comma separated; "" when none. */
+void vps_features_format(unsigned int features, char buf[VPS_FEATURES_TEXT_MAX]);
+/* ["tun", "nesting"], as config.json and the API show them. */
+struct json_t *vps_features_to_json(unsigned int features);
+
 struct vps_config {
         char id[VPS_ID_MAX + 1];
         char ostemplate[VPS_ID_MAX + 1];
@@ -46,6 +75,7 @@ struct vps_config {
         uint64_t rate;      /* bits per second both ways on its veth, 0: no limit */
         unsigned int n_dev; /* --devnodes granted beyond the default set ("tun", "fuse") */
         char devnodes[4][8];
+        unsigned int features; /* VPS_FEAT_* bits */
 };
 
 struct vps_state {
@@ -61,6 +91,10 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
 char *vps_config_to_json(const struct vps_config *cfg);
 int vps_config_load(int vps_dir_fd, struct vps_config *ret, vps_error *err);
 int vps_config_save(int vps_dir_fd, const struct vps_config *cfg, vps_error *err);
+/* Saves cfg with its features replaced by features; cfg changes only once that is on disk.
+ * The caller checks that the VPS is stopped. */
+int vps_config_set_features(int vps_dir_fd, struct vps_config *cfg, unsigned int features,
+                            vps_error *err);
 
 int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err);
 char *vps_state_to_json(const struct vps_state *st);
