@@ -131,7 +131,11 @@ check "the first addresses still work" reach up busybox ping -c 1 -W 2 "$P4.10"
 pid701=$(vps_field 701 pid)
 vpsctl set 701 --rate 40mbit >/dev/null
 expect_eq "the rate is saved in bits per second" 40000000 "$(jq .rate "$ROOT/vps/701/config.json")"
-nsenter --net="/proc/$pid701/ns/net" iperf3 -s -D -p 5201 --logfile "$T/iperf-server.log"
+nsenter --net="/proc/$pid701/ns/net" iperf3 -s -D -p 5201 --logfile "$T/iperf-server.log" \
+        --pidfile "$T/iperf-server.pid"
+# A daemon (-D) outlives the VPS's network namespace: stopped by its PID at cleanup.
+for _ in $(seq 50); do [ -s "$T/iperf-server.pid" ] && break; sleep 0.05; done
+TEST_PIDS="${TEST_PIDS:-} $(cat "$T/iperf-server.pid" 2>/dev/null || true)"
 for _ in $(seq 50); do in_vps 701 netstat -ltn | grep -q ':5201 ' && break; sleep 0.1; done
 iperf_mbit() { # host -> VPS, or VPS -> host with -R; the receiver's figure in Mbit/s
         iperf3 -c "$P4.10" -p 5201 -t 4 -O 1 -J "$@" | jq '.end.sum_received.bits_per_second / 1e6 | floor'
