@@ -33,9 +33,9 @@ void vpsd_request_set_next(struct request *req, struct request *next)
         req->next = next;
 }
 
-struct MHD_Connection *vpsd_request_conn(struct request *req)
+const char *vpsd_request_arg(struct request *req, const char *key)
 {
-        return req->conn;
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)

@@ -68,8 +68,7 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
          * when asked: `vpsctl list -o memory_current,...`). */
-        const char *st =
-                MHD_lookup_connection_value(vpsd_request_conn(req), MHD_GET_ARGUMENT_KIND, "stats");
+        const char *st = vpsd_request_arg(req, "stats");
         bool stats = st && strcmp(st, "0") != 0;
         size_t i;
         json_t *o;
@@ -549,8 +548,7 @@ static int destroy_vps(struct vpsd *d, struct request *req, const char *id, json
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        const char *force =
-                MHD_lookup_connection_value(vpsd_request_conn(req), MHD_GET_ARGUMENT_KIND, "force");
+        const char *force = vpsd_request_arg(req, "force");
         if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {
                 _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
                 return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);

@@ -175,7 +175,10 @@ void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int statu
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);
 struct request *vpsd_request_next(struct request *req);
 void vpsd_request_set_next(struct request *req, struct request *next);
-struct MHD_Connection *vpsd_request_conn(struct request *req);
+/* The value of a query argument ("force" of DELETE /v1/vps/ID?force=1), or NULL. handlers.c
+ * sees a request only through these functions, so tests/fuzz/fuzz_api.c can call vpsd_handle
+ * with requests of its own. */
+const char *vpsd_request_arg(struct request *req, const char *key);
 
 /* handlers.c: route a complete request; either answers it (returns the response through
  * status and body) or suspends it (returns 1). */
