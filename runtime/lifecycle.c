@@ -270,10 +270,22 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         return o;
 }
 
-json_t *vps_manager_list_json(const struct vps_manager *m)
+static int by_id(const void *a, const void *b)
 {
-        json_t *arr = json_array();
+        return strverscmp((*(struct vps_inst *const *)a)->cfg.id,
+                          (*(struct vps_inst *const *)b)->cfg.id);
+}
+
+json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only)
+{
+        _cleanup_free_ struct vps_inst **v = calloc(m->n ? m->n : 1, sizeof(*v));
+        json_t *arr = v ? json_array() : NULL;
+        size_t n = 0;
         for (size_t i = 0; arr && i < m->n; i++)
-                json_array_append_new(arr, vps_inst_to_json(m, m->v[i]));
+                if (!up_only || m->v[i]->status != VPS_STOPPED)
+                        v[n++] = m->v[i];
+        qsort(v, n, sizeof(*v), by_id);
+        for (size_t i = 0; arr && i < n; i++)
+                json_array_append_new(arr, vps_inst_to_json(m, v[i]));
         return arr;
 }

@@ -182,10 +182,10 @@ static int parse_reply(const struct http_reply *r, json_t **ret, vps_error *err)
         return 0;
 }
 
-int client_request(const char *socket_path, const char *method, const char *path, json_t *body,
-                   long timeout_s, json_t **ret, vps_error *err)
+/* One request and its whole reply, a 2xx one (other statuses become err). */
+static int exchange(const char *socket_path, const char *method, const char *path, json_t *body,
+                    long timeout_s, struct http_reply *reply, vps_error *err)
 {
-        _cleanup_(http_reply_free) struct http_reply reply;
         _cleanup_free_ char *payload = NULL;
         _cleanup_free_ char *req = NULL;
         size_t req_len = 0;
@@ -195,9 +195,6 @@ int client_request(const char *socket_path, const char *method, const char *path
                 .deadline_ms = timeout_s > 0 ? now_ms() + (int64_t)timeout_s * 1000 : -1,
         };
 
-        http_reply_init(&reply, REPLY_MAX);
-        if (ret)
-                *ret = NULL;
         if (body && !(payload = json_dumps(body, JSON_COMPACT)))
                 return vps_err(err, ENOMEM, "encoding the request: %s", strerror(ENOMEM));
         if (http_request_build(method, path, payload, &req, &req_len, err) < 0)
@@ -211,12 +208,12 @@ int client_request(const char *socket_path, const char *method, const char *path
         x.fd = fd;
         int r = send_all(&x, req, req_len, err);
         if (r == 0) {
-                r = read_reply(&x, &reply, err);
+                r = read_reply(&x, reply, err);
         } else if (r == -EPIPE || r == -ECONNRESET) {
                 /* a daemon that refuses a request before reading all of it (413) may have
                  * answered before it closed: its answer says more than "Broken pipe" */
                 vps_error reply_err;
-                if (read_reply(&x, &reply, &reply_err) == 0)
+                if (read_reply(&x, reply, &reply_err) == 0)
                         r = 0;
         }
         if (r == -ETIMEDOUT)
@@ -227,7 +224,33 @@ int client_request(const char *socket_path, const char *method, const char *path
         if (r < 0)
                 return vps_err_wrap(err, "talking to vpsd at %s", socket_path);
 
-        if (reply.status < 200 || reply.status >= 300)
-                return client_error_from_body(reply.body, reply.body_len, reply.status, err);
-        return parse_reply(&reply, ret, err);
+        if (reply->status < 200 || reply->status >= 300)
+                return client_error_from_body(reply->body, reply->body_len, reply->status, err);
+        return 0;
+}
+
+int client_request(const char *socket_path, const char *method, const char *path, json_t *body,
+                   long timeout_s, json_t **ret, vps_error *err)
+{
+        _cleanup_(http_reply_free) struct http_reply reply;
+        http_reply_init(&reply, REPLY_MAX);
+        if (ret)
+                *ret = NULL;
+        int r = exchange(socket_path, method, path, body, timeout_s, &reply, err);
+        return r < 0 ? r : parse_reply(&reply, ret, err);
+}
+
+int client_request_text(const char *socket_path, const char *path, long timeout_s, char **ret,
+                        size_t *ret_len, vps_error *err)
+{
+        _cleanup_(http_reply_free) struct http_reply reply;
+        http_reply_init(&reply, REPLY_MAX);
+        *ret = NULL;
+        *ret_len = 0;
+        int r = exchange(socket_path, "GET", path, NULL, timeout_s, &reply, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(reply.body);
+        *ret_len = reply.body_len;
+        return 0;
 }

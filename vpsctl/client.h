@@ -18,5 +18,10 @@ int client_connect(const char *socket_path, vps_error *err);
 int client_request(const char *socket_path, const char *method, const char *path, json_t *body,
                    long timeout_s, json_t **ret, vps_error *err);
 
+/* The same for a GET whose 2xx body is wanted as vpsd sent it (*ret: malloc'd, NUL
+ * terminated, NULL when empty), e.g. to print it without parsing it. */
+int client_request_text(const char *socket_path, const char *path, long timeout_s, char **ret,
+                        size_t *ret_len, vps_error *err);
+
 /* Turns an HTTP error reply body into err: the "error" field as is, "errno" as the code. */
 int client_error_from_body(const char *body, size_t len, long http_status, vps_error *err);

@@ -40,7 +40,11 @@ const char *vpsd_request_arg(struct request *req, const char *key)
 
 static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
 {
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        /* ?pretty=1: indented by two spaces, as `vpsctl ... -j` prints (it then prints the
+         * answer as it is, see cmd_list.c). */
+        const char *pretty = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pretty");
+        size_t flags = pretty && strcmp(pretty, "0") != 0 ? JSON_INDENT(2) : JSON_COMPACT;
+        char *text = body ? json_dumps(body, flags) : NULL;
         json_decref(body);
         if (!text)
                 text = strdup("{\"error\": \"out of memory\", \"errno\": 12}");

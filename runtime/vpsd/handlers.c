@@ -64,7 +64,9 @@ static int get_version(struct vpsd *d, struct request *req, const char *arg, jso
 static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                     unsigned int *status, json_t **ret, vps_error *err)
 {
-        *ret = vps_manager_list_json(&d->m);
+        /* Sorted by ID as vzlist does; ?up=1: only VPSes that are up (running, stopping). */
+        const char *up = vpsd_request_arg(req, "up");
+        *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
          * when asked: `vpsctl list -o memory_current,...`). */

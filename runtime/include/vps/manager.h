@@ -122,7 +122,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
                      vps_error *err);
 
 struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
-struct json_t *vps_manager_list_json(const struct vps_manager *m);
+struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 
 /* Templates (runtime/template_store.c). */
 int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *err);
