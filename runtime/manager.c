@@ -345,8 +345,11 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         _cleanup_json_ json_t *meta = NULL;
         if ((r = vps_template_get(m, ostemplate, &meta, err)) < 0)
                 return r;
-        if (hostname && *hostname && (r = vps_hostname_check(hostname, err)) < 0)
-                return r;
+        /* Without a hostname the VPS takes its ID, which may hold what no hostname can ('_', a
+         * '-' at the end): refused here, config.json would not load back. */
+        bool named = hostname && *hostname;
+        if ((r = vps_hostname_check(named ? hostname : id, err)) < 0)
+                return named ? r : vps_err_wrap(err, "VPS %s needs a hostname", id);
         if (n_ip > VPS_MAX_IPS)
                 return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
         if ((r = vps_net_check_ips(m, NULL, mode, ips, n_ip, err)) < 0)
