@@ -1,10 +1,12 @@
 /* libvps: clone3 of a VPS init into new namespaces and its cgroup, with the parent/child
  * handshake. Sync points, in order:
  *   1. parent: clone3 (NEWUSER|NEWNS|NEWPID|NEWUTS|NEWIPC|NEWNET|NEWCGROUP, INTO_CGROUP, PIDFD)
- *   2. parent: writes uid_map/gid_map, runs the hook (network), makes the idmapped lower mount
+ *   2. parent: writes uid_map/gid_map, makes the idmapped lower mount
  *   3. parent -> child: "go" with the lower mount fd (SCM_RIGHTS)
- *   4. child: becomes root in its user namespace, builds its root, execs init
- *   5. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
+ *   4. child: becomes root in its user namespace, builds its root; meanwhile the parent runs
+ *      the hook (the host side of the network: veth, filter) and then sends "n"
+ *   5. child: waits for "n" (networked VPSes only), sets up eth0, execs init
+ *   6. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/guestfiles.h"
@@ -40,6 +42,18 @@ static int set_console(int fd, vps_error *err)
         return 0;
 }
 
+/* The parent says the VPS's end of the veth is in its network namespace. */
+static int wait_for_network(int sock, vps_error *err)
+{
+        char c = 0;
+        ssize_t n;
+        while ((n = recv(sock, &c, 1, 0)) < 0 && errno == EINTR)
+                ;
+        if (n != 1 || c != 'n')
+                return vps_err(err, EPROTO, "waiting for the host side of the network");
+        return 0;
+}
+
 static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *err)
 {
         _cleanup_close_ int lower = -1;
@@ -58,6 +72,8 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                         return root < 0 ? vps_err_sys(err, errno, "opening /") : r;
         }
         if ((r = ns_loopback_up(err)) < 0)
+                return r;
+        if (p->parent_hook && (r = wait_for_network(sock, err)) < 0)
                 return r;
         if (p->net && (r = vps_net_child_setup(p->net, err)) < 0)
                 return r;
@@ -147,6 +163,18 @@ static void reset_oom_score(pid_t pid)
                 (void)!write(fd, "0", 1);
 }
 
+/* After a failure of the parent's own part: the child may have failed first (and its
+ * message says why); r when it did not. */
+static int child_failed_first(int sock, int r, vps_error *err)
+{
+        vps_error child_err;
+        if (recv(sock, &child_err, sizeof(child_err), MSG_DONTWAIT) != (ssize_t)sizeof(child_err))
+                return r;
+        child_err.msg[sizeof(child_err.msg) - 1] = '\0';
+        *err = child_err;
+        return -err->code;
+}
+
 static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, int *ret_listener,
                         vps_error *err)
 {
@@ -155,13 +183,21 @@ static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, i
         if ((r = write_map(pid, "uid_map", p->uid_base, p->uid_count, err)) < 0 ||
             (r = write_map(pid, "gid_map", p->uid_base, p->uid_count, err)) < 0)
                 return r;
-        if (p->parent_hook && (r = p->parent_hook(pid, p->userdata, err)) < 0)
-                return r;
         _cleanup_close_ int lower = idmapped_lower(pid, p->lower_path, err);
         if (lower < 0)
                 return lower;
         if ((r = vps_send_fd(sock, lower)) < 0)
                 return vps_err_sys(err, -r, "handing the root to the VPS");
+        /* The host side of the network while the child builds its root: the two overlap. */
+        if (p->parent_hook) {
+                if ((r = p->parent_hook(pid, p->userdata, err)) < 0)
+                        return child_failed_first(sock, r, err);
+                if (send(sock, "n", 1, MSG_NOSIGNAL) != 1)
+                        return child_failed_first(
+                                sock,
+                                vps_err_sys(err, errno, "telling the VPS its network is there"),
+                                err);
+        }
         /* EOF: the exec happened. A message with an fd: the init's sysinfo listener. Any
          * other message: the child's own error. */
         for (;;) {
