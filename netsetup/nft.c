@@ -33,14 +33,27 @@ static void ctx_free(struct nft_ctx *nft)
         ns_nft_reserve_low_fd(); /* the socket's number, now free again */
 }
 
+/* One context for every batch of the process: a new one costs about 0.2 ms (its netlink
+ * socket, the iproute2 tables it reads), on each start and stop of a networked VPS. Its
+ * socket is opened by the first batch, while the process has few fds (select(2), above). */
+static struct nft_ctx *run_ctx;
+
 int ns_nft_run(const char *commands, vps_error *err)
 {
-        struct nft_ctx *nft = ctx_new();
+        if (!run_ctx && (run_ctx = ctx_new())) {
+                nft_ctx_buffer_output(run_ctx);
+                nft_ctx_buffer_error(run_ctx);
+                ns_nft_reserve_low_fd();
+        }
+        struct nft_ctx *nft = run_ctx;
         if (!nft)
                 return vps_err(err, ENOMEM, "nftables: cannot create a context");
-        nft_ctx_buffer_output(nft);
-        nft_ctx_buffer_error(nft);
         int r = nft_run_cmd_from_buffer(nft, commands);
+        /* Reading a buffer empties it for the next batch; a warning left in the error
+         * buffer would otherwise come first in a later batch's error. */
+        (void)nft_ctx_get_output_buffer(nft);
+        if (r == 0)
+                (void)nft_ctx_get_error_buffer(nft);
         if (r != 0) {
                 const char *msg = nft_ctx_get_error_buffer(nft);
                 char line[400] = "";
@@ -51,10 +64,8 @@ int ns_nft_run(const char *commands, vps_error *err)
                         memcpy(line, msg, n);
                         line[n] = '\0';
                 }
-                ctx_free(nft);
                 return vps_err(err, EINVAL, "nftables: %s", line[0] ? line : "command failed");
         }
-        ctx_free(nft);
         return 0;
 }
 
