@@ -18,13 +18,13 @@
  * and no project quotas: io, cpuset and disk limits are refused, or accepted with a warning.
  *
  * Never touched: the host's cgroups (the manager's cgroup parent is a directory of the scratch
- * root with a cgroup.subtree_control file), networking (netsetup is linked,
- * but opening a netlink socket or an nftables context aborts: no stopped VPS needs either),
- * disk quotas (quota_ok is false, so vps_disk_* never call quotactl) and VPS starts
- * (vps_manager_start is wrapped to refuse, so start and restart are fuzzed up to the start
- * itself). Template builds and imports run in a child of vpsd (builds.c): vpsd_build_start
- * refuses here. Nothing can run, so stop, restart, DELETE ?force=1 and POST /v1/shutdown only
- * reach their checks and "not running" answers; a suspended request is a failure.
+ * root with a cgroup.subtree_control file), networking (netsetup is linked, but opening a
+ * netlink socket or an nftables context aborts: no stopped VPS needs either), disk quotas
+ * (quota_ok is false, so vps_disk_* never call quotactl) and VPS starts (vps_manager_start is
+ * wrapped to refuse, so start and restart are fuzzed up to the start itself). Template builds
+ * and imports run in a child of vpsd (builds.c): vpsd_build_start refuses here. Nothing can
+ * run, so stop, restart, DELETE ?force=1 and POST /v1/shutdown only reach their checks and
+ * "not running" answers; a suspended request is a failure.
  *
  * Checked after each request: an answer with a status from 200 to 599 and a JSON body that
  * serialises; an error body has a message and errno > 0, a success body none; no VPS runs;
