@@ -322,14 +322,13 @@ static int change_shadow(const char *old, char **ret, const void *arg, vps_error
         return vps_shadow_set(old, a->user, a->hash, (long)(time(NULL) / 86400), ret, err);
 }
 
-int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const char *spec,
-                               vps_error *err)
+/* USER:PASSWORD checked; the user name copied to user (40 bytes). */
+static int split_userpasswd(const char *spec, char user[40], vps_error *err)
 {
         const char *colon = spec ? strchr(spec, ':') : NULL;
         if (!colon || colon == spec || !colon[1])
                 return vps_err(err, EINVAL, "--userpasswd takes USER:PASSWORD");
-        char user[40];
-        if ((size_t)(colon - spec) >= sizeof(user))
+        if ((size_t)(colon - spec) >= 40)
                 return vps_err(err, EINVAL, "invalid user name");
         memcpy(user, spec, (size_t)(colon - spec));
         user[colon - spec] = '\0';
@@ -337,6 +336,22 @@ int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const
                 return vps_err(err, EINVAL, "invalid user name '%s'", user);
         if (strpbrk(colon + 1, "\n\r"))
                 return vps_err(err, EINVAL, "the password may not hold a line break");
+        return 0;
+}
+
+int vps_userpasswd_check(const char *spec, vps_error *err)
+{
+        char user[40];
+        return split_userpasswd(spec, user, err);
+}
+
+int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const char *spec,
+                               vps_error *err)
+{
+        char user[40];
+        if (split_userpasswd(spec, user, err) < 0)
+                return -err->code;
+        const char *colon = strchr(spec, ':');
         char hash[CRYPT_OUTPUT_SIZE];
         int r = vps_hash_password(colon + 1, hash, sizeof(hash), err);
         if (r < 0)

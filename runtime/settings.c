@@ -138,11 +138,10 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
         return 0;
 }
 
-int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
-                        unsigned int n_ns, const char *search, vps_error *err)
+/* The name servers into c (canonical), the search domains checked. */
+static int dns_into(struct vps_config *c, char ns[][46], unsigned int n_ns, const char *search,
+                    vps_error *err)
 {
-        (void)m;
-        struct vps_config c = vi->cfg;
         if (n_ns > 4)
                 return vps_err(err, EINVAL, "at most 4 name servers");
         for (unsigned int i = 0; i < n_ns; i++) {
@@ -150,11 +149,11 @@ int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46
                 int r = ns_addr_parse(ns[i], &a, err);
                 if (r < 0)
                         return vps_err_wrap(err, "--nameserver");
-                ns_addr_format(&a, c.nameserver[i], sizeof(c.nameserver[i]));
+                ns_addr_format(&a, c->nameserver[i], sizeof(c->nameserver[i]));
         }
-        c.n_ns = n_ns;
+        c->n_ns = n_ns;
         if (search) {
-                if (strlen(search) >= sizeof(c.searchdomain))
+                if (strlen(search) >= sizeof(c->searchdomain))
                         return vps_err(err, EINVAL, "--searchdomain is too long");
                 _cleanup_free_ char *copy = strdup(search);
                 if (!copy)
@@ -163,9 +162,26 @@ int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46
                      w = strtok_r(NULL, " ", &save))
                         if (vps_hostname_check(w, err) < 0)
                                 return vps_err(err, EINVAL, "invalid search domain '%.80s'", w);
-                strcpy(c.searchdomain, search);
+                strcpy(c->searchdomain, search);
         }
-        int r = 0;
+        return 0;
+}
+
+int vps_dns_check(const struct vps_config *cfg, char ns[][46], unsigned int n_ns,
+                  const char *search, vps_error *err)
+{
+        struct vps_config c = *cfg;
+        return dns_into(&c, ns, n_ns, search, err);
+}
+
+int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
+                        unsigned int n_ns, const char *search, vps_error *err)
+{
+        (void)m;
+        struct vps_config c = vi->cfg;
+        int r = dns_into(&c, ns, n_ns, search, err);
+        if (r < 0)
+                return r;
         if (vi->status == VPS_RUNNING && (r = vps_guest_sync_running(vi->st.pid, &c, err)) < 0)
                 return r;
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)

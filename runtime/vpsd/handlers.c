@@ -112,36 +112,64 @@ static int read_ips(json_t *arr, const char *key, char ips[][46], unsigned int *
 }
 
 /* "nameserver": [...], "searchdomain": "a b" in a create or PATCH body. */
-static int apply_dns(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+struct dns_req {
+        bool given;
+        char ns[VPS_MAX_IPS][46];
+        unsigned int n;
+        const char *search;
+};
+
+/* "nameserver": [...], "searchdomain": "a b", read and checked (nothing changes). */
+static int read_dns(const struct vps_inst *vi, json_t *body, struct dns_req *q, vps_error *err)
 {
         json_t *jns = json_object_get(body, "nameserver"),
                *js = json_object_get(body, "searchdomain");
-        if (!jns && !js)
+        q->given = jns || js;
+        q->n = 0;
+        q->search = NULL;
+        if (!q->given)
                 return 0;
         if (js && !json_is_string(js))
                 return vps_err(err, EINVAL, "'searchdomain' must be a string");
-        char ns[VPS_MAX_IPS][46];
-        unsigned int n = 0;
         if (!jns)
-                for (; n < vi->cfg.n_ns; n++)
-                        strcpy(ns[n], vi->cfg.nameserver[n]);
-        int r = read_ips(jns, "nameserver", ns, &n, err);
-        return r < 0 ? r : vps_manager_set_dns(&d->m, vi, ns, n, json_string_value(js), err);
+                for (; q->n < vi->cfg.n_ns; q->n++)
+                        strcpy(q->ns[q->n], vi->cfg.nameserver[q->n]);
+        q->search = json_string_value(js);
+        int r = read_ips(jns, "nameserver", q->ns, &q->n, err);
+        return r < 0 ? r : vps_dns_check(&vi->cfg, q->ns, q->n, q->search, err);
 }
 
-/* "onboot": true/false, "bootorder": N. */
+static int apply_dns(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        struct dns_req q;
+        int r = read_dns(vi, body, &q, err);
+        if (r < 0 || !q.given)
+                return r;
+        return vps_manager_set_dns(&d->m, vi, q.ns, q.n, q.search, err);
+}
+
+/* "onboot": true/false, "bootorder": N, checked (nothing changes). */
+static int check_boot(json_t *body, vps_error *err)
+{
+        json_t *ob = json_object_get(body, "onboot"), *bo = json_object_get(body, "bootorder");
+        if ((ob && !json_is_boolean(ob)) || (bo && !json_is_integer(bo)))
+                return vps_err(err, EINVAL,
+                               "'onboot' must be a boolean and 'bootorder' an "
+                               "integer");
+        if (bo && (json_integer_value(bo) < -1000000 || json_integer_value(bo) > 1000000))
+                return vps_err(err, ERANGE, "--bootorder must be within +-1000000");
+        return 0;
+}
+
 static int apply_boot(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
 {
         json_t *ob = json_object_get(body, "onboot"), *bo = json_object_get(body, "bootorder");
         if (!ob && !bo)
                 return 0;
-        if ((ob && !json_is_boolean(ob)) || (bo && !json_is_integer(bo)))
-                return vps_err(err, EINVAL,
-                               "'onboot' must be a boolean and 'bootorder' an "
-                               "integer");
+        int r = check_boot(body, err);
+        if (r < 0)
+                return r;
         int order = bo ? (int)json_integer_value(bo) : 0;
-        if (bo && (json_integer_value(bo) < -1000000 || json_integer_value(bo) > 1000000))
-                return vps_err(err, ERANGE, "--bootorder must be within +-1000000");
         return vps_manager_set_boot(&d->m, vi, ob ? json_is_true(ob) : -1, bo ? &order : NULL, err);
 }
 
@@ -213,14 +241,17 @@ static int read_features(json_t *body, unsigned int cur, bool *given, unsigned i
 }
 
 /* "forward": ["tcp:8080:80", ...] replaces the list ([] clears it). */
-static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+/* "forward": [...] read into fwd (*n of them); false when the body has none. */
+static int read_forwards(json_t *body, char fwd[16][24], unsigned int *n, bool *given,
+                         vps_error *err)
 {
         json_t *jf = json_object_get(body, "forward");
+        *given = jf != NULL;
+        *n = 0;
         if (!jf)
                 return 0;
         if (!json_is_array(jf) || json_array_size(jf) > 16)
                 return vps_err(err, EINVAL, "'forward' must be an array of up to 16 strings");
-        char fwd[16][24];
         size_t i;
         json_t *v;
         json_array_foreach(jf, i, v)
@@ -229,7 +260,19 @@ static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps
                         return vps_err(err, EINVAL, "invalid forward in 'forward'");
                 strcpy(fwd[i], json_string_value(v));
         }
-        return vps_manager_set_forwards(&d->m, vi, fwd, (unsigned int)json_array_size(jf), err);
+        *n = (unsigned int)json_array_size(jf);
+        return 0;
+}
+
+static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        char fwd[16][24];
+        unsigned int n;
+        bool given;
+        int r = read_forwards(body, fwd, &n, &given, err);
+        if (r < 0 || !given)
+                return r;
+        return vps_manager_set_forwards(&d->m, vi, fwd, n, err);
 }
 
 /* The first key of body not in known (NULL-terminated), or NULL. */
@@ -370,6 +413,43 @@ static int patch_ips(struct vpsd *d, struct vps_inst *vi, enum vps_netmode mode,
         return r;
 }
 
+/* The PATCH fields not checked on their own before: DNS, forwards (against the addresses the
+ * VPS will have, ips when they change), boot order, and the form of the logins. A PATCH is
+ * all or nothing: nothing is applied before all of it has passed. */
+static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
+                      enum vps_netmode mode, char ips[][46], unsigned int n_ip, json_t *pw,
+                      json_t *keys, vps_error *err)
+{
+        struct dns_req q;
+        int r = read_dns(vi, body, &q, err);
+        if (r < 0 || (r = check_boot(body, err)) < 0)
+                return r;
+        char fwd[16][24];
+        unsigned int n_fwd;
+        bool fwd_given;
+        if ((r = read_forwards(body, fwd, &n_fwd, &fwd_given, err)) < 0)
+                return r;
+        if (fwd_given) {
+                struct vps_config next = vi->cfg;
+                next.netmode = mode;
+                if (ips) {
+                        for (unsigned int i = 0; i < n_ip; i++)
+                                strcpy(next.ip[i], ips[i]);
+                        next.n_ip = n_ip;
+                }
+                if ((r = vps_net_check_forwards(&d->m, vi, &next, fwd, n_fwd, err)) < 0)
+                        return r;
+        }
+        if ((pw && !json_is_string(pw)) || (keys && !json_is_string(keys)))
+                return vps_err(err, EINVAL, "'userpasswd' and 'ssh_key' must be strings");
+        if (pw && (r = vps_userpasswd_check(json_string_value(pw), err)) < 0)
+                return r;
+        _cleanup_free_ char *k = NULL;
+        if (keys && (r = vps_keys_add("", json_string_value(keys), &k, err)) < 0)
+                return vps_err_wrap(err, "--ssh-key");
+        return 0;
+}
+
 static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -395,6 +475,13 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         int r = h ? vps_hostname_check(json_string_value(h), err) : 0;
         if (r == 0 && jl)
                 r = vps_limits_update(&probe, jl, err);
+        /* and whether this host can enforce them (applied only once everything passed) */
+        char ignored[sizeof(d->m.warning)];
+        if (r == 0 && jl)
+                r = vps_cgroup_check_limits(&d->m.cg, &probe, !d->m.enforce_warn, ignored,
+                                            sizeof(ignored), err);
+        if (r == 0 && jl)
+                r = vps_disk_check(&d->m, &probe, err);
         char ips[VPS_MAX_IPS][46];
         unsigned int n_ip = 0;
         bool ips_changed = false, rate_given = false;
@@ -419,19 +506,20 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = read_features(body, vi->cfg.features, &feat_given, &feat, err);
         if (r == 0 && feat_given && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --features", id);
-        /* Logins first: they are checked against the guest's own files, so a refusal there
-         * comes before any other change. The password is never logged. */
+        if (r == 0)
+                r = patch_ips(d, vi, mode, body, ips, &n_ip, &ips_changed, err);
         json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
-        if (r == 0 && ((pw && !json_is_string(pw)) || (keys && !json_is_string(keys))))
-                r = vps_err(err, EINVAL, "'userpasswd' and 'ssh_key' must be strings");
+        if (r == 0)
+                r = check_rest(d, vi, body, mode, ips_changed ? ips : NULL, n_ip, pw, keys, err);
+        /* Everything above only checked. Logins next: what is left to refuse there is the
+         * guest's own files (no such user), before any other change. The password is never
+         * logged. */
         if (r == 0 && pw &&
             (r = vps_manager_set_userpasswd(&d->m, vi, json_string_value(pw), err)) == 0)
                 vpsd_log("VPS %s: password of a user set", id);
         if (r == 0 && keys &&
             (r = vps_manager_add_ssh_keys(&d->m, vi, json_string_value(keys), err)) == 0)
                 vpsd_log("VPS %s: ssh key added to /root/.ssh/authorized_keys", id);
-        if (r == 0)
-                r = patch_ips(d, vi, mode, body, ips, &n_ip, &ips_changed, err);
         if (r == 0 && mode != vi->cfg.netmode) {
                 r = vps_manager_set_netmode(&d->m, vi, mode, ips_changed ? ips : NULL, n_ip, err);
                 ips_changed = false;

@@ -47,6 +47,20 @@ expect_eq "wrong method is 405" 405 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" 'http://localhost/v1/vps/a%2F..%2Fb')
 expect_eq "encoded traversal in the URL matches nothing" 404 "$code"
 
+# A set is all or nothing: a refusal of any field keeps every other field as it was (the
+# name server is fine, the forward is not: 301 has no address).
+cfg_before=$(md5sum <"$ROOT/vps/301/config.json")
+expect_error "set: a good name server with a bad forward" "needs the VPS to have an address" \
+        vpsctl set 301 --nameserver 9.9.9.9 --forward tcp:18090:80
+expect_error "set: a good hostname with a bad boot order" "bootorder" vpsctl set 301 --hostname renamed --bootorder 9999999
+expect_error "set: a good search domain with a bad password spec" "USER:PASSWORD" vpsctl set 301 --searchdomain example.com --userpasswd nocolon
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X PATCH \
+        -d '{"nameserver": ["9.9.9.9"], "onboot": true, "forward": ["icmp:1:2"]}' http://localhost/v1/vps/301)
+expect_eq "PATCH with one bad field is 400" 400 "$code"
+expect_eq "and config.json is as it was" "$cfg_before" "$(md5sum <"$ROOT/vps/301/config.json")"
+expect_eq "the name server inside too" "" "$(vpsctl exec 301 -- cat /etc/resolv.conf 2>/dev/null | grep 9.9.9.9 || true)"
+expect_eq "and the hostname" 301 "$(vpsctl exec 301 -- hostname)"
+
 expect_eq "nothing changed on disk or in cgroups" "$before" "$(snapshot)"
 expect_eq "the VPS still runs" running "$(vps_field 301 status)"
 

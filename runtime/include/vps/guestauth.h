@@ -17,6 +17,8 @@ int vps_shadow_set(const char *shadow, const char *user, const char *hash, long 
 /* authorized_keys text old with the OpenSSH public key lines of keys appended (each once). */
 int vps_keys_add(const char *old, const char *keys, char **ret, vps_error *err);
 
+/* Checks the form of USER:PASSWORD (not whether the user exists in the guest). */
+int vps_userpasswd_check(const char *spec, vps_error *err);
 /* spec is USER:PASSWORD; the VPS may run or not. */
 int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const char *spec,
                                vps_error *err);

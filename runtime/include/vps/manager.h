@@ -79,6 +79,9 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
                            vps_error *err);
 /* Replaces the name servers (up to 4) and, when search is not NULL, the search domains
  * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
+/* What vps_manager_set_dns would refuse, without changing anything. */
+int vps_dns_check(const struct vps_config *cfg, char ns[][46], unsigned int n_ns,
+                  const char *search, vps_error *err);
 int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
                         unsigned int n_ns, const char *search, vps_error *err);
 /* Sets onboot (when onboot >= 0) and the boot order (when bootorder is not NULL). */
