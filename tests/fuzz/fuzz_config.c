@@ -1,6 +1,7 @@
 /* libFuzzer target: config.json and state.json parsing, and the round trip
  * from_json -> to_json -> from_json, which must give back the same values. */
 #include "vps/config.h"
+#include "vps/devices.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,15 @@ static void config_equal(const struct vps_config *a, const struct vps_config *b)
         check(a->n_ip == b->n_ip, "n_ip");
         for (unsigned int i = 0; i < a->n_ip && i < VPS_MAX_IPS; i++)
                 check(strcmp(a->ip[i], b->ip[i]) == 0, "ip");
+        check(a->netmode == b->netmode, "netmode");
+        check(a->rate == b->rate, "rate");
+        check(a->features == b->features, "features");
+        check(a->onboot == b->onboot && a->bootorder == b->bootorder, "onboot/bootorder");
+        check(a->n_dev == b->n_dev, "n_dev");
+        for (unsigned int i = 0; i < a->n_dev && i < VPS_MAX_DEVNODES; i++)
+                check(strcmp(a->devnodes[i], b->devnodes[i]) == 0, "devnodes");
+        check(a->n_fwd == b->n_fwd, "n_fwd");
+        check(strcmp(a->searchdomain, b->searchdomain) == 0, "searchdomain");
 }
 
 static void state_equal(const struct vps_state *a, const struct vps_state *b)

@@ -113,6 +113,25 @@ static void test_err_long_message_truncates(void **state)
         assert_int_equal(strlen(g.err.msg), VPS_ERROR_MSG_MAX - 1);
 }
 
+/* Messages go into JSON bodies: bytes that are not UTF-8 become '?', valid sequences stay,
+ * and a sequence cut by the length limit does not survive as a broken tail. */
+static void test_err_utf8(void **state)
+{
+        vps_error err;
+        (void)vps_err(&err, EINVAL, "invalid VPS ID '%s'",
+                      "a\xff\xfe"
+                      "b");
+        assert_string_equal(err.msg, "invalid VPS ID 'a??b'");
+        (void)vps_err(&err, EINVAL, "caf\xc3\xa9 %s", "\xe2\x82\xac");
+        assert_string_equal(err.msg, "caf\xc3\xa9 \xe2\x82\xac");
+        (void)vps_err(&err, EINVAL, "cut '%.4s'", "\xc3\xa9\xc3\xa9\xc3\xa9");
+        assert_string_equal(err.msg, "cut '\xc3\xa9\xc3\xa9'");
+        (void)vps_err(&err, EINVAL, "cut '%.3s'", "\xc3\xa9\xc3\xa9");
+        assert_string_equal(err.msg, "cut '\xc3\xa9?'");
+        (void)vps_err_wrap(&err, "wrapped \xf0\x9f");
+        assert_non_null(strstr(err.msg, "wrapped ??"));
+}
+
 static void test_http_status(void **state)
 {
         static const struct {
@@ -136,6 +155,7 @@ int main(void)
                 cmocka_unit_test(test_err_wrap),
                 cmocka_unit_test(test_err_clear),
                 cmocka_unit_test(test_err_long_message_truncates),
+                cmocka_unit_test(test_err_utf8),
                 cmocka_unit_test(test_http_status),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
