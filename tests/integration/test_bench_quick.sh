@@ -27,7 +27,7 @@ check() { # check DESCRIPTION JQ-FILTER: passes when the filter is true on lates
 
 check "latest.json is JSON" 'type == "object"'
 check "mode quick" '.mode == "quick"'
-for b in start start_bridged start_routed stop_fast start_stop cycle exec exec_cold create create_destroy stop list; do
+for b in start start_bridged start_routed start_bridged_ping start_routed_ping stop_fast start_stop cycle exec exec_cold create create_destroy stop list; do
         check "$b: median and p99 > 0" ".benchmarks.$b.vpsd | (.median_ms > 0 and .p99_ms >= .median_ms and .runs > 0)"
 done
 check "graceful stop shows busybox init's ~2 s" '.benchmarks.stop.vpsd.median_ms > 1000'
