@@ -39,7 +39,7 @@ check "list figures" '.list.n == 10 and .list.vpsd_rss_kib_before > 0 and .list.
         and (.list.memavailable_drop_kib_per_vps | type == "number")'
 check "machine" '.machine.nproc > 0 and .machine.mem_total_kib > 0 and (.machine.kernel | length > 0)'
 n_raw=$(ls "$OUT"/raw/*.vpsd.json 2>/dev/null | wc -l)
-[ "$n_raw" = 12 ] && echo "ok: 12 raw JSONs" || { echo "FAIL: $n_raw raw JSONs"; fails=$((fails + 1)); }
+[ "$n_raw" = 14 ] && echo "ok: 14 raw JSONs" || { echo "FAIL: $n_raw raw JSONs"; fails=$((fails + 1)); }
 jq -e '.nproc > 0' "$OUT/machine.json" >/dev/null && echo "ok: machine.json" || { echo "FAIL: machine.json"; fails=$((fails + 1)); }
 grep -q '^start ' "$OUT/stdout" && echo "ok: table printed" || { echo "FAIL: no table"; fails=$((fails + 1)); }
 
