@@ -44,7 +44,11 @@ snapshot() {
         echo "mounts $(wc -l </proc/self/mountinfo)"
         echo "cgroups $(find "$CG_MOUNT$CG_PARENT" -type d | wc -l)"
         echo "veths $(ip -o link show type veth | wc -l)"
-        echo "netns $(lsns -t net -n 2>/dev/null | wc -l)"
+        # Network namespaces of this test's processes and those vpsd holds open (not the
+        # host's others, which come and go with whatever else runs on the machine).
+        echo "netns $( (find "$CG_MOUNT$CG_PARENT" -name cgroup.procs -exec cat {} + 2>/dev/null |
+                while read -r p; do readlink "/proc/$p/ns/net"; done
+                find /proc/"$VPSD_PID"/fd -lname 'net:*' -printf '%l\n') 2>/dev/null | sort -u | wc -l)"
         echo "nft-rules $( (nft -a list table ip "vpsd_$BRIDGE"; nft -a list table bridge "vpsd_$BRIDGE") 2>/dev/null | grep -c 'handle')"
         echo "files $(find "$ROOT" -path "$ROOT/vpsd.log" -prune -o -print | wc -l)"
         echo "projects $(projects)"
