@@ -223,10 +223,13 @@ int vps_limit_parse_pair(enum vps_limit_kind k, const char *text, uint64_t *soft
         return 0;
 }
 
-/* A pair as JSON: {"soft": N, "hard": N} (numbers or strings) into "SOFT:HARD". */
+/* A pair as JSON: {"soft": N, "hard": N} (numbers or strings) into "SOFT:HARD"; NULL for
+ * anything else, a misspelt key included (it would silently mean "unlimited"). */
 static const char *pair_text(json_t *val, char *buf, size_t size)
 {
         json_t *s = json_object_get(val, "soft"), *h = json_object_get(val, "hard");
+        if (json_object_size(val) != (size_t)(s != NULL) + (size_t)(h != NULL))
+                return NULL;
         char part[2][32];
         json_t *v[2] = {s, h};
         for (int i = 0; i < 2; i++) {
@@ -271,6 +274,11 @@ int vps_limits_update(struct vps_limits *l, json_t *obj, vps_error *err)
                 } else if (json_is_null(val)) {
                         text = "unlimited";
                 }
+                if (!text && json_is_object(val) && vps_limit_info[k].pair)
+                        return vps_err(err, EINVAL,
+                                       "limit '%s' takes {\"soft\": N, \"hard\": N} and nothing "
+                                       "else",
+                                       key);
                 if (!text)
                         return vps_err(err, EINVAL, "limit '%s' must be a string or a number", key);
                 int r = vps_limit_info[k].pair

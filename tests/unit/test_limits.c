@@ -103,6 +103,12 @@ static void test_pairs(void **state)
         assert_int_equal(vps_limits_from_json(&back, j, &err), 0);
         assert_memory_equal(&back, &l, sizeof(l));
         json_decref(j);
+        /* A misspelt key is refused, not read as "no soft limit"; nothing changes. */
+        ch = json_pack("{s:{s:s, s:s}}", "diskspace", "sofd", "1G", "hard", "2G");
+        assert_int_equal(vps_limits_update(&l, ch, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "takes {\"soft\": N, \"hard\": N}"));
+        json_decref(ch);
+        assert_true(l.soft[VPS_LIM_DISKSPACE] == 1ULL << 30);
         /* Disk limits are not cgroup files. */
         const char *f[VPS_LIMIT_FILES_MAX], *c[VPS_LIMIT_FILES_MAX];
         char v[VPS_LIMIT_FILES_MAX][VPS_LIMIT_VALUE_MAX];
