@@ -202,9 +202,19 @@ static int load_all(struct vps_manager *m, vps_error *err)
                 }
                 if (!vps_id_valid(de->d_name))
                         continue;
-                int r = load_one(m, de->d_name, err);
-                if (r < 0)
+                /* One VPS that cannot be loaded (a damaged config.json) must not keep vpsd,
+                 * and so every other VPS, from being managed: it is skipped, its files left
+                 * as they are, and said in m->skipped for the daemon's log. */
+                int r = load_one(m, de->d_name, &e);
+                if (r == -ENOMEM) {
+                        *err = e;
                         return r;
+                }
+                if (r < 0 && m->n_skipped < VPS_SKIPPED_MAX)
+                        (void)snprintf(m->skipped[m->n_skipped], sizeof(m->skipped[0]), "%.255s",
+                                       e.msg);
+                if (r < 0)
+                        m->n_skipped++;
         }
         return 0;
 }
@@ -267,7 +277,8 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
         if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0711, err)) < 0 ||
             (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0755, err)) < 0)
                 return r;
-        if ((r = open_run_dir(m, err)) < 0 || (r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
+        if ((r = open_run_dir(m, err)) < 0 ||
+            (r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
                 return r;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         m->cg.host.ncpu = ncpu > 0 ? (unsigned int)ncpu : 1;
@@ -286,8 +297,8 @@ void vps_manager_close(struct vps_manager *m)
         /* Left in place while it holds the state of VPSes that go on running. */
         if (m->run_fd >= 0 && m->run_name[0])
                 (void)unlinkat(m->run_parent_fd, m->run_name, AT_REMOVEDIR);
-        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd, &m->run_fd,
-                      &m->run_parent_fd};
+        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd,
+                      &m->lock_fd, &m->run_fd, &m->run_parent_fd};
         for (size_t i = 0; i < 6; i++)
                 vps_closep(fds[i]);
 }
@@ -376,14 +387,20 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         vps_error ignored;
         (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
         r = make_vps_dir(m, tmp, &cfg, err);
+        bool published = false;
         if (r == 0 && renameat2(m->vps_fd, tmp, m->vps_fd, id, RENAME_NOREPLACE) < 0)
                 r = errno == EEXIST ? vps_err(err, EEXIST, "VPS %s already exists", id)
                                     : vps_err_sys(err, errno, "publishing VPS %s", id);
+        else if (r == 0)
+                published = true;
         if (r == 0 && fsync(m->vps_fd) < 0)
                 r = vps_err_sys(err, errno, "syncing %s/vps", m->root);
         if (r < 0) {
                 (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
-                (void)vps_rm_rf_at(m->vps_fd, id, &ignored); /* only if the sync failed */
+                /* Ours only once the rename made it: an ID already on disk (a directory vpsd
+                 * could not load) is someone's data. */
+                if (published)
+                        (void)vps_rm_rf_at(m->vps_fd, id, &ignored);
                 vps_disk_release(m, cfg.projid);
                 return vps_err_wrap(err, "creating VPS %s", id);
         }

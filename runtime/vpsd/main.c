@@ -190,6 +190,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
          * client must not see the stale ones cleared and leave while this vpsd comes up. */
         vpsd_keeper_open(&d, root);
         int r = vps_manager_open(&d.m, root, cg, net, &err);
+        for (unsigned int i = 0; r == 0 && i < d.m.n_skipped && i < VPS_SKIPPED_MAX; i++)
+                vpsd_log("skipped: %s (its directory is left as it is)", d.m.skipped[i]);
+        if (r == 0 && d.m.n_skipped > VPS_SKIPPED_MAX)
+                vpsd_log("skipped %u more VPS directories", d.m.n_skipped - VPS_SKIPPED_MAX);
         d.m.enforce_warn = enforce_warn;
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)

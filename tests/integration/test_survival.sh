@@ -53,6 +53,28 @@ start_vpsd
 expect_eq "a state.json of an older vpsd is adopted" "running $pid" "$(vps_field 202 status) $(vps_field 202 pid)"
 check "and moved to /run" sh -c "test -f '$(state_file 202)' && test ! -e '$ROOT/vps/202/state.json'"
 
+# A VPS whose config.json is damaged does not keep vpsd (and every other VPS) down: it is
+# skipped and said in the log, its files left alone; once repaired, the next vpsd has it back.
+vpsctl create 203 --ostemplate busybox >/dev/null
+echo keep >"$ROOT/vps/203/upper/keep203"
+pid=$(vps_field 202 pid)
+kill_vpsd
+cp "$ROOT/vps/203/config.json" "$T/config203.json"
+printf '{"id": ' >"$ROOT/vps/203/config.json"
+start_vpsd
+check "vpsd starts with a damaged config.json of another VPS" test -n "$VPSD_PID"
+expect_eq "the running VPS is adopted all the same" "running $pid" "$(vps_field 202 status) $(vps_field 202 pid)"
+expect_eq "the damaged one is not listed" "" "$(vps_field 203 id)"
+check "the log names it" grep -q "skipped: loading VPS 203" "$ROOT/vpsd.log"
+check "its files are left alone" grep -qx keep "$ROOT/vps/203/upper/keep203"
+check "its ID cannot be taken meanwhile" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' create 203 --ostemplate busybox >/dev/null 2>&1"
+check "and its files are still there" grep -qx keep "$ROOT/vps/203/upper/keep203"
+kill_vpsd
+cp "$T/config203.json" "$ROOT/vps/203/config.json"
+start_vpsd
+expect_eq "repaired, it is back" stopped "$(vps_field 203 status)"
+vpsctl destroy 203 >/dev/null
+
 # A PID reused by another process is never mistaken for the VPS init.
 pid=$(vps_field 202 pid)
 kill_vpsd

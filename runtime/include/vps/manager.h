@@ -27,6 +27,8 @@ struct vps_inst {
         void *loop_data;  /* owned by the event loop */
 };
 
+#define VPS_SKIPPED_MAX 8
+
 struct vps_manager {
         char root[400];
         int root_fd, vps_fd, tpl_fd, lock_fd;
@@ -51,6 +53,9 @@ struct vps_manager {
         char quota_why[400]; /* what to change when not */
         struct vps_inst **v;
         size_t n, cap;
+        /* VPS directories vps_manager_open could not load (left alone): the first messages. */
+        unsigned int n_skipped;
+        char skipped[VPS_SKIPPED_MAX][256];
 };
 
 #define VPS_UID_START 2000000u
