@@ -147,13 +147,15 @@ static int cached_prog(const struct prog *p)
         return -1;
 }
 
-static void cache_prog(const struct prog *p, int fd)
+/* Keeps fd (moved above the low fds) for p; returns it. */
+static int cache_prog(const struct prog *p, int fd)
 {
         unsigned int i = cache_next++ % PROG_CACHE;
         if (cache[i].fd > 0)
                 close(cache[i].fd);
         cache[i].p = *p;
         cache[i].fd = vps_fd_high(fd); /* bpf(2) fds are close-on-exec */
+        return cache[i].fd;
 }
 
 static int load_prog(const struct prog *p, vps_error *err)
@@ -175,8 +177,7 @@ static int load_prog(const struct prog *p, vps_error *err)
         if (fd < 0)
                 return vps_err_sys(err, errno, "loading the device program%s%.200s",
                                    log[0] ? ": " : "", log);
-        cache_prog(p, fd);
-        return cached_prog(p);
+        return cache_prog(p, fd);
 }
 
 int vps_devices_attach(int cgroup_fd, char names[][8], unsigned int n, vps_error *err)

@@ -58,8 +58,8 @@ int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t
         return write_replace(dir_fd, name, data, len, mode, true, err);
 }
 
-int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len,
-                            mode_t mode, vps_error *err)
+int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                            vps_error *err)
 {
         return write_replace(dir_fd, name, data, len, mode, false, err);
 }

@@ -241,10 +241,10 @@ static int open_run_dir(struct vps_manager *m, vps_error *err)
         int r = vps_mkdir_p(VPS_RUN_DIR, 0755, err);
         if (r < 0)
                 return r;
-        m->run_parent_fd = open(VPS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (m->run_parent_fd < 0)
+        _cleanup_close_ int parent = open(VPS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent < 0)
                 return vps_err_sys(err, errno, "opening %s", VPS_RUN_DIR);
-        r = m->run_fd = open_dir(m->run_parent_fd, m->run_name, 0700, err);
+        r = m->run_fd = open_dir(parent, m->run_name, 0700, err);
         if (r < 0)
                 return r;
         sweep_tmp(m->run_fd);
@@ -256,7 +256,7 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
 {
         memset(m, 0, sizeof(*m));
         m->net = *net;
-        m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = m->run_fd = m->run_parent_fd = -1;
+        m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = m->run_fd = -1;
         if (root[0] != '/' || strlen(root) >= sizeof(m->root))
                 return vps_err(err, EINVAL, "the state root must be an absolute path: %s", root);
         strcpy(m->root, root);
@@ -295,11 +295,13 @@ void vps_manager_close(struct vps_manager *m)
         m->v = NULL;
         m->n = m->cap = 0;
         /* Left in place while it holds the state of VPSes that go on running. */
-        if (m->run_fd >= 0 && m->run_name[0])
-                (void)unlinkat(m->run_parent_fd, m->run_name, AT_REMOVEDIR);
-        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd,
-                      &m->lock_fd, &m->run_fd, &m->run_parent_fd};
-        for (size_t i = 0; i < 6; i++)
+        if (m->run_fd >= 0) {
+                char path[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 1];
+                (void)snprintf(path, sizeof(path), "%s/%s", VPS_RUN_DIR, m->run_name);
+                (void)rmdir(path);
+        }
+        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd, &m->run_fd};
+        for (size_t i = 0; i < 5; i++)
                 vps_closep(fds[i]);
 }
 

@@ -567,7 +567,7 @@ static void merge_counter(const char *name, uint64_t bytes, uint64_t packets, vo
 
 /* The named rx_ID/tx_ID counters of one table (vpsd_BR of family bridge, vpsr_BR of inet),
  * merged into res: one netlink dump for all VPSes, or two gets when id is given. */
-void vps_net_merge_counters(int family, const char *table, const char *id, json_t *res)
+static void merge_counters(int family, const char *table, const char *id, json_t *res)
 {
         vps_error e;
         if (!res)
@@ -604,9 +604,9 @@ json_t *vps_net_counters(struct vps_manager *m, const struct vps_inst *only)
         const char *id = only ? only->cfg.id : NULL;
         (void)snprintf(table, sizeof(table), "vpsd_%s", m->net.bridge);
         if (bridged)
-                vps_net_merge_counters(NFPROTO_BRIDGE, table, id, res);
+                merge_counters(NFPROTO_BRIDGE, table, id, res);
         (void)snprintf(table, sizeof(table), "vpsr_%s", m->net.bridge);
         if (routed)
-                vps_net_merge_counters(NFPROTO_INET, table, id, res);
+                merge_counters(NFPROTO_INET, table, id, res);
         return res;
 }

@@ -198,6 +198,30 @@ int vps_signal_parse(const char *s, int *ret, vps_error *err)
         return vps_err(err, EINVAL, "invalid signal '%.40s'", s);
 }
 
+int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max,
+                   size_t hint)
+{
+        if (n > max - *len)
+                return -EMSGSIZE;
+        size_t need = *len + n + 1;
+        if (need > *cap) {
+                size_t c = hint ? hint : *cap ? *cap * 2 : 4096;
+                if (c > max + 1)
+                        c = max + 1;
+                if (c < need)
+                        c = need;
+                char *p = realloc(*buf, c);
+                if (!p)
+                        return -ENOMEM;
+                *buf = p;
+                *cap = c;
+        }
+        memcpy(*buf + *len, data, n);
+        *len += n;
+        (*buf)[*len] = '\0';
+        return 0;
+}
+
 int vps_fd_high(int fd)
 {
         if (fd < 0 || fd >= 1024)

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 /* --- the request --------------------------------------------------------------------- */
 
@@ -117,26 +118,12 @@ static int too_large(const struct http_reply *r, vps_error *err)
  * announced Content-Length. */
 static int append(struct http_reply *r, const char *data, size_t n, vps_error *err)
 {
-        if (n > r->body_max - r->body_len)
+        size_t hint = r->phase == HTTP_BODY_LENGTH ? r->body_len + (size_t)r->left + 1 : 0;
+        int e = vps_buf_append(&r->body, &r->body_len, &r->body_cap, data, n, r->body_max, hint);
+        if (e == -EMSGSIZE)
                 return too_large(r, err);
-        size_t need = r->body_len + n + 1;
-        if (need > r->body_cap) {
-                size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
-                if (r->phase == HTTP_BODY_LENGTH)
-                        cap = r->body_len + (size_t)r->left + 1;
-                if (cap > r->body_max + 1)
-                        cap = r->body_max + 1;
-                if (cap < need)
-                        cap = need;
-                char *p = realloc(r->body, cap);
-                if (!p)
-                        return vps_err(err, ENOMEM, "reading the reply: %s", strerror(ENOMEM));
-                r->body = p;
-                r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, data, n);
-        r->body_len += n;
-        r->body[r->body_len] = '\0';
+        if (e < 0)
+                return vps_err(err, ENOMEM, "reading the reply: %s", strerror(ENOMEM));
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
  * JSON responses, suspended requests, and the console upgrade. */
 #include "vps/cleanup.h"
+#include "vps/util.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -128,22 +129,12 @@ static bool ends_with(const char *s, const char *suffix)
 
 static int append_body(struct request *req, const char *data, size_t n)
 {
-        if (req->too_big || req->len + n > BODY_MAX) {
-                req->too_big = true;
+        if (req->too_big)
                 return 0;
-        }
-        if (req->len + n + 1 > req->cap) {
-                size_t cap = (req->len + n + 1) * 2;
-                char *b = realloc(req->body, cap);
-                if (!b)
-                        return -ENOMEM;
-                req->body = b;
-                req->cap = cap;
-        }
-        memcpy(req->body + req->len, data, n);
-        req->len += n;
-        req->body[req->len] = '\0';
-        return 0;
+        int r = vps_buf_append(&req->body, &req->len, &req->cap, data, n, BODY_MAX, 0);
+        if (r == -EMSGSIZE)
+                req->too_big = true;
+        return r == -EMSGSIZE ? 0 : r;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,

@@ -416,20 +416,24 @@ static int patch_ips(struct vpsd *d, struct vps_inst *vi, enum vps_netmode mode,
 /* The PATCH fields not checked on their own before: DNS, forwards (against the addresses the
  * VPS will have, ips when they change), boot order, and the form of the logins. A PATCH is
  * all or nothing: nothing is applied before all of it has passed. */
-static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
-                      enum vps_netmode mode, char ips[][46], unsigned int n_ip, json_t *pw,
-                      json_t *keys, vps_error *err)
-{
-        struct dns_req q;
-        int r = read_dns(vi, body, &q, err);
-        if (r < 0 || (r = check_boot(body, err)) < 0)
-                return r;
+struct patch_rest {
+        struct dns_req dns;
         char fwd[16][24];
         unsigned int n_fwd;
         bool fwd_given;
-        if ((r = read_forwards(body, fwd, &n_fwd, &fwd_given, err)) < 0)
+};
+
+/* Read into *q, which the PATCH then applies as it is. */
+static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
+                      enum vps_netmode mode, char ips[][46], unsigned int n_ip, json_t *pw,
+                      json_t *keys, struct patch_rest *q, vps_error *err)
+{
+        int r = read_dns(vi, body, &q->dns, err);
+        if (r < 0 || (r = check_boot(body, err)) < 0)
                 return r;
-        if (fwd_given) {
+        if ((r = read_forwards(body, q->fwd, &q->n_fwd, &q->fwd_given, err)) < 0)
+                return r;
+        if (q->fwd_given) {
                 struct vps_config next = vi->cfg;
                 next.netmode = mode;
                 if (ips) {
@@ -437,7 +441,7 @@ static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
                                 strcpy(next.ip[i], ips[i]);
                         next.n_ip = n_ip;
                 }
-                if ((r = vps_net_check_forwards(&d->m, vi, &next, fwd, n_fwd, err)) < 0)
+                if ((r = vps_net_check_forwards(&d->m, vi, &next, q->fwd, q->n_fwd, err)) < 0)
                         return r;
         }
         if ((pw && !json_is_string(pw)) || (keys && !json_is_string(keys)))
@@ -509,8 +513,10 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if (r == 0)
                 r = patch_ips(d, vi, mode, body, ips, &n_ip, &ips_changed, err);
         json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
+        struct patch_rest rest;
         if (r == 0)
-                r = check_rest(d, vi, body, mode, ips_changed ? ips : NULL, n_ip, pw, keys, err);
+                r = check_rest(d, vi, body, mode, ips_changed ? ips : NULL, n_ip, pw, keys, &rest,
+                               err);
         /* Everything above only checked. Logins next: what is left to refuse there is the
          * guest's own files (no such user), before any other change. The password is never
          * logged. */
@@ -524,15 +530,15 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 r = vps_manager_set_netmode(&d->m, vi, mode, ips_changed ? ips : NULL, n_ip, err);
                 ips_changed = false;
         }
-        if (r == 0)
-                r = apply_dns(d, vi, body, err);
+        if (r == 0 && rest.dns.given)
+                r = vps_manager_set_dns(&d->m, vi, rest.dns.ns, rest.dns.n, rest.dns.search, err);
         char warning[sizeof(d->m.warning)] = "";
         if (r == 0 && jl && (r = vps_manager_set_limits(&d->m, vi, jl, err)) == 0)
                 memcpy(warning, d->m.warning, sizeof(warning));
         if (r == 0 && ips_changed)
                 r = vps_manager_set_ips(&d->m, vi, ips, n_ip, err);
-        if (r == 0)
-                r = apply_forwards(d, vi, body, err);
+        if (r == 0 && rest.fwd_given)
+                r = vps_manager_set_forwards(&d->m, vi, rest.fwd, rest.n_fwd, err);
         if (r == 0)
                 r = apply_boot(d, vi, body, err);
         if (r == 0 && rate_given)

@@ -217,6 +217,29 @@ static void test_signal_rtmin_huge_offset(void **state)
         }
 }
 
+/* The growing buffer of vpsd's request bodies and vpsctl's replies. */
+static void test_buf_append(void **state)
+{
+        (void)state;
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        assert_int_equal(vps_buf_append(&buf, &len, &cap, "abc", 3, 10, 0), 0);
+        assert_string_equal(buf, "abc");
+        assert_true(cap >= 4 && cap <= 11);
+        assert_int_equal(vps_buf_append(&buf, &len, &cap, "defghij", 7, 10, 0), 0);
+        assert_string_equal(buf, "abcdefghij");
+        assert_int_equal(vps_buf_append(&buf, &len, &cap, "k", 1, 10, 0), -EMSGSIZE);
+        assert_int_equal(len, 10);
+        assert_string_equal(buf, "abcdefghij");
+        free(buf);
+        buf = NULL;
+        len = cap = 0;
+        assert_int_equal(vps_buf_append(&buf, &len, &cap, "xy", 2, 1000, 501), 0);
+        assert_int_equal(cap, 501);
+        assert_string_equal(buf, "xy");
+        free(buf);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -230,6 +253,7 @@ int main(void)
                 cmocka_unit_test(test_signal_parse),
                 cmocka_unit_test(test_signal_rtmin_out_of_range),
                 cmocka_unit_test(test_signal_rtmin_huge_offset),
+                cmocka_unit_test(test_buf_append),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ struct vps_manager {
          * It describes live processes: it must outlive a vpsd crash (an atomic rename does
          * that) and not a reboot, after which none of it is true; on tmpfs its writes cost
          * no disk flush on the start path. */
-        int run_fd, run_parent_fd;
+        int run_fd;
         char run_name[64];
         struct vps_cgroups cg;
         struct vps_netconf net;

@@ -97,6 +97,3 @@ int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned
 int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                       unsigned int n_old, vps_error *err);
 void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg);
-/* Merges the named rx_ID/tx_ID counters of one nftables table (of all VPSes, or of id) into
- * res. */
-void vps_net_merge_counters(int family, const char *table, const char *id, struct json_t *res);

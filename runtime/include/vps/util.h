@@ -32,8 +32,8 @@ int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t
                           vps_error *err);
 /* The same without the flushes, for files that describe running processes (run state):
  * whole after a crash of the writer (the rename), never meant to outlive a reboot. */
-int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len,
-                            mode_t mode, vps_error *err);
+int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                            vps_error *err);
 /* Reads a whole (small) file; *ret is NUL terminated. */
 int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err);
 /* Removes dir_fd/name and everything below it without following symlinks or crossing
@@ -47,6 +47,11 @@ int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
  * netlink exchange) abort on an fd of 1024 or more: with thousands of VPSes, the per-VPS fds
  * must leave the low numbers free. */
 int vps_fd_high(int fd);
+/* Appends n bytes of data to the NUL-terminated buffer *buf (*len bytes in *cap): grows it to
+ * hint bytes when given, else by doubling (from 4096), never past max + 1. Returns 0, -EMSGSIZE
+ * when it would hold more than max bytes (nothing appended), or -ENOMEM. */
+int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max,
+                   size_t hint);
 
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. */
 int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err);
