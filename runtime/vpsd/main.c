@@ -216,6 +216,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r < 0) {
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
+                vps_manager_close(&d.m); /* its run directory goes when empty */
                 return 1;
         }
         if (vps_manager_first_since_boot(&d.m))
