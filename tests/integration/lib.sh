@@ -127,6 +127,12 @@ proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/
 vps_field() { vpsctl list -a -j | jq -r --arg id "$1" ".[] | select(.id == \$id) | .$2"; }
 
 # A busybox template and VPS $1 (running), for tests that need one.
+# What vpsd keeps of its VPSes: the directories and every config.json, not what the running
+# guests write (their upper/ and work/ trees, console.log*, which appears with the first output).
+vps_snapshot() {
+        (cd "$ROOT/vps" && find . -maxdepth 2 ! -name 'console.log*' | sort; cat ./*/config.json) | md5sum
+}
+
 make_running_vps() {
         [ -d "$ROOT/templates/busybox" ] || vpsctl template build busybox >/dev/null
         vpsctl create "$1" --ostemplate busybox ${2:+--hostname "$2"} >/dev/null

@@ -9,9 +9,7 @@ if grep -qw memory "$CG_MOUNT/cgroup.controllers"; then
 fi
 start_vpsd
 make_running_vps 901
-# Config and the VPS directories, not the running guest's own files under upper/ and work/.
-snapshot() { (cd "$ROOT/vps" && find . -maxdepth 2 | sort; cat */config.json) | md5sum; }
-before=$(snapshot)
+before=$(vps_snapshot)
 
 expect_error "create with --ram is refused" "cannot enforce --ram: the memory controller is not available" \
         vpsctl create 902 --ostemplate busybox --ram 256M
@@ -34,7 +32,7 @@ expect_error "a negative size" "--ram: invalid size '-5M'" vpsctl set 901 --ram 
 expect_error "numproc 0" "--numproc: 0 is out of range" vpsctl set 901 --numproc 0
 expect_error "an unknown limit through the API" "unknown limit 'bogus'" \
         sh -c "curl -sf --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"bogus\":1}}' http://localhost/v1/vps/901 >/dev/null || { curl -s --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"bogus\":1}}' http://localhost/v1/vps/901 | jq -r .error >&2; exit 1; }"
-expect_eq "nothing changed" "$before" "$(snapshot)"
+expect_eq "nothing changed" "$before" "$(vps_snapshot)"
 check "no VPS 902 left" test ! -e "$ROOT/vps/902"
 expect_eq "unlimited is always accepted" 0 "$(vpsctl set 901 --ram unlimited >/dev/null 2>&1; echo $?)"
 

@@ -13,8 +13,7 @@ mount -o loop "$T/plain.img" "$ROOT"
 start_vpsd
 check "vpsd says the root has no project quotas" grep -q "disk quotas: not available on $ROOT: project quotas are off on this ext4 filesystem" "$ROOT/vpsd.log"
 make_running_vps 701
-snapshot() { (cd "$ROOT/vps" && find . -maxdepth 2 | sort; cat */config.json) | md5sum; }
-before=$(snapshot)
+before=$(vps_snapshot)
 expect_error "create --diskspace is refused, saying what to change" \
         "cannot enforce --diskspace on $ROOT: project quotas are off on this ext4 filesystem \(it needs the project and quota features" \
         vpsctl create 702 --ostemplate busybox --diskspace 1G
@@ -25,7 +24,7 @@ expect_error "too small" "--diskspace: 1K is out of range" vpsctl set 701 --disk
 expect_error "inodes that do not parse" "--diskinodes: invalid number '12x'" vpsctl create 702 --ostemplate busybox --diskinodes 12x
 expect_error "a bad pair through the API" "limit 'diskspace'" \
         sh -c "curl -s --unix-socket '$SOCK' -X PATCH -d '{\"limits\":{\"diskspace\":[1]}}' http://localhost/v1/vps/701 | jq -er .error >&2; exit 1"
-expect_eq "nothing changed" "$before" "$(snapshot)"
+expect_eq "nothing changed" "$before" "$(vps_snapshot)"
 check "no VPS 702" test ! -e "$ROOT/vps/702"
 expect_eq "list -j: no usage without quotas" null "$(vpsctl list -j | jq '.[0].diskspace')"
 
