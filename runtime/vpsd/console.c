@@ -67,24 +67,43 @@ int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
         return 0;
 }
 
-void vpsd_console_on_master(struct vpsd *d, struct vps_inst *vi)
+/* One read of the console: to the log and the clients. Returns false when nothing is left to
+ * read now (EAGAIN) or ever (no slave open any more: polling it stops). */
+static bool console_pump(struct vpsd *d, struct vps_inst *vi)
 {
         char buf[16384];
         ssize_t n = read(vi->console_fd, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
+                return false;
         struct vps_loop *l = vpsd_loop_of(vi);
         if (n <= 0) {
-                /* No slave left open (the init is exiting): stop polling it. */
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->console_fd, NULL);
+                if (l->console_watched)
+                        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->console_fd, NULL);
                 l->console_watched = false;
-                return;
+                return false;
         }
         vps_error err;
         if (vps_console_log(vi->dir_fd, buf, (size_t)n, CONSOLE_LOG_MAX, &err) < 0)
                 vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
         for (struct console_client *c = l->clients; c; c = c->next)
                 write_all_nb(c->fd, buf, (size_t)n);
+        return true;
+}
+
+void vpsd_console_on_master(struct vpsd *d, struct vps_inst *vi)
+{
+        (void)console_pump(d, vi);
+}
+
+void vpsd_console_drain(struct vpsd *d, struct vps_inst *vi)
+{
+        /* The init's last words (a shutdown's "Powering off") may still sit in the pty when its
+         * exit is seen; a read also flushes what the tty layer has not passed on yet. Bounded,
+         * so a console that never runs dry (a surviving writer) cannot hold the loop. */
+        if (vi->console_fd < 0 || !vpsd_loop_of(vi))
+                return;
+        for (int i = 0; i < 64 && console_pump(d, vi); i++)
+                ;
 }
 
 void vpsd_console_on_client(struct vpsd *d, struct console_client *c)

@@ -95,6 +95,7 @@ static void on_exit_of(struct vpsd *d, struct vps_inst *vi)
 {
         bool reboot = false, oom = false;
         vps_error err;
+        vpsd_console_drain(d, vi);
         unwatch(d, vi);
         vpsd_keeper_drop(d, vi->cfg.id);
         int r = vps_manager_reap(&d->m, vi, &reboot, &oom, &err);

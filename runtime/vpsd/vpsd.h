@@ -165,6 +165,8 @@ int vpsd_shutdown_all_client(const char *sock, int timeout);
 int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
                         struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len);
 void vpsd_console_on_master(struct vpsd *d, struct vps_inst *vi);
+/* Reads what is left on the console of a VPS whose init has exited (before it is closed). */
+void vpsd_console_drain(struct vpsd *d, struct vps_inst *vi);
 void vpsd_console_on_client(struct vpsd *d, struct console_client *c);
 void vpsd_console_drop_all(struct vpsd *d, struct vps_inst *vi);
 

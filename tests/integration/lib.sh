@@ -18,7 +18,12 @@ CG_MOUNT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 VPSD_PID=
 FAILS=0
 # Networked tests get their own bridge and subnet (set NET_TEST=1 before sourcing).
-N=$(( ($$ + RANDOM) % 200 + 20 ))
+# 10.N/16 must be free on this host (another bridge, a quickstart's vpsbr0 on 10.88/16).
+HOST_ROUTES=$(ip -4 route show table all 2>/dev/null || true)
+for _ in $(seq 50); do
+        N=$(( ($$ + RANDOM) % 200 + 20 ))
+        grep -qE "(^| )10\.$N\." <<<"$HOST_ROUTES" || break
+done
 BRIDGE=vpsbt$N
 SUBNET=10.$N.0.0/24
 NETPFX=10.$N.0
@@ -64,7 +69,11 @@ cleanup() {
         done
         if [ -n "$VPSD_PID" ]; then
                 kill "$VPSD_PID" 2>/dev/null || true
-                for _ in $(seq 100); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.05; done
+                for _ in $(seq 200); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.05; done
+                # Still there after 10 s (a slow sanitizer exit on a loaded machine): it must not
+                # outlive its root, nor hold names (sockets, run state) the next test may reuse.
+                kill -9 "$VPSD_PID" 2>/dev/null || true
+                while kill -0 "$VPSD_PID" 2>/dev/null; do sleep 0.05; done
         fi
         # Under ASan/UBSan a report in the daemon's log fails the test.
         if grep -qE 'Sanitizer|runtime error:' "$ROOT/vpsd.log" 2>/dev/null; then
@@ -131,6 +140,18 @@ vps_field() { vpsctl list -a -j | jq -r --arg id "$1" ".[] | select(.id == \$id)
 # guests write (their upper/ and work/ trees, console.log*, which appears with the first output).
 vps_snapshot() {
         (cd "$ROOT/vps" && find . -maxdepth 2 ! -name 'console.log*' | sort; cat ./*/config.json) | md5sum
+}
+
+# console_say ID LINE PATTERN: types LINE on the VPS's console and prints what came back
+# (carriage returns removed), waiting longer each time until PATTERN shows (the relay goes
+# vpsctl -> vpsd -> pty -> the guest's shell and back, slow under a sanitizer on a busy host).
+console_say() {
+        local out t
+        for t in 1 3 8; do
+                out=$(printf '%s\n' "$2" | vpsctl console "$1" --timeout "$t" 2>&1 | tr -d '\r') || true
+                grep -qE -- "$3" <<<"$out" && break
+        done
+        printf '%s\n' "$out"
 }
 
 make_running_vps() {
