@@ -9,7 +9,7 @@ for tool in debootstrap ssh sshpass ssh-keygen; do
         command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps)"; exit 1; }
 done
 quiet() { "$@" >/dev/null; }
-SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR)
+SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o LogLevel=ERROR)
 
 start_vpsd
 debian_template || { fail "template build debian-12: $(tail -n3 "$T/debian-build.out")"; finish; }
@@ -40,8 +40,8 @@ expect_eq "authorized_keys owned by the VPS's root, mode 600" "$(vps_field 501 u
 check "the template's shadow is untouched" sh -c "! grep -q '^root:\\\$' '$R/etc/shadow'"
 
 wait_running() { # wait_running ID: systemd's state once it settles (running, degraded...)
-        local st=
-        for _ in $(seq 300); do
+        local st= end=$((SECONDS + 90)) # a boot takes seconds; a busy machine, a sanitizer...
+        while [ "$SECONDS" -lt "$end" ]; do
                 st=$(vpsctl exec "$1" -- systemctl is-system-running 2>/dev/null || true)
                 case $st in running|degraded|maintenance|stopping) break ;; esac
                 sleep 0.1
@@ -57,7 +57,7 @@ expect_eq "no failed units" "" "$(vpsctl exec 501 -- systemctl --failed --no-leg
 expect_eq "systemd-detect-virt -c: a container" container-other "$(vpsctl exec 501 -- systemd-detect-virt -c || true)"
 expect_eq "/run/systemd/container names vpsd" vpsd "$(vpsctl exec 501 -- cat /run/systemd/container)"
 check "systemd runs its services in its own cgroups" vpsctl exec 501 -- test -d /sys/fs/cgroup/system.slice/ssh.service
-check "the console shows a login prompt" sh -c "for i in \$(seq 50); do grep -q 'login:' '$ROOT/vps/501/console.log' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+check "the console shows a login prompt" sh -c "for i in \$(seq 300); do grep -q 'login:' '$ROOT/vps/501/console.log' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
 
 # enter and exec behave as in a busybox VPS: a pty from the guest's devpts, bash as root.
 out=$(printf 'tty; echo "shell=$0 in $(hostname)"; exit\n' | script -qec "'$VPSCTL_BIN' --socket '$SOCK' enter 501" /dev/null | tr -d '\r')
@@ -67,7 +67,8 @@ rc=0; vpsctl exec 501 -- sh -c 'exit 7' || rc=$?
 expect_eq "exec passes the exit status" 7 "$rc"
 
 # Logins with the real OpenSSH client.
-for _ in $(seq 50); do ssh "${SSH_OPTS[@]}" -i "$T/id" -o BatchMode=yes "root@$IP1" true 2>/dev/null && break; sleep 0.2; done
+end=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$end" ]; do ssh "${SSH_OPTS[@]}" -i "$T/id" -o BatchMode=yes "root@$IP1" true 2>/dev/null && break; sleep 0.2; done
 out=$(ssh "${SSH_OPTS[@]}" -i "$T/id" -o BatchMode=yes "root@$IP1" 'hostname; ip -4 -o addr show eth0' 2>&1 || true)
 check "ssh with the key from --ssh-key: hostname deb501" grep -qx deb501 <<<"$out"
 check "and the address $IP1 on eth0" grep -q "inet $IP1/" <<<"$out"
@@ -105,7 +106,8 @@ expect_eq "the host file is unchanged" "$before" "$(md5sum <"$T/hostfile")"
 t0=$(date +%s%N)
 check "stop 501" quiet vpsctl stop 501 --timeout 30
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "stop took $ms ms, well under the 30 s timeout" test "$ms" -lt 10000
+# (Under a second here; the bound leaves a busy machine room, well below the kill at 30 s.)
+check "stop took $ms ms, well under the 30 s timeout" test "$ms" -lt 20000
 check "systemd shut down itself (not killed at the timeout)" sh -c "! grep -q 'VPS 501 did not stop in time' '$ROOT/vpsd.log'"
 check "the console log shows systemd's own shutdown" grep -qE "Halting system|Powering off" "$ROOT/vps/501/console.log"
 
@@ -114,8 +116,8 @@ check "start 501 again" quiet vpsctl start 501
 expect_eq "running again" running "$(wait_running 501)"
 b1=$(vpsctl exec 501 -- cat /proc/sys/kernel/random/boot_id)
 vpsctl exec 501 -- systemctl reboot >/dev/null 2>&1 || true
-b2=
-for _ in $(seq 150); do
+b2= end=$((SECONDS + 90)) # systemd's shutdown, then a boot
+while [ "$SECONDS" -lt "$end" ]; do
         b2=$(vpsctl exec 501 -- cat /proc/sys/kernel/random/boot_id 2>/dev/null || true)
         [ -n "$b2" ] && [ "$b2" != "$b1" ] && break
         sleep 0.2
@@ -124,6 +126,7 @@ check "reboot inside brings 501 back with a new boot id" test -n "$b2" -a "$b2" 
 expect_eq "and it reaches running" running "$(wait_running 501)"
 check "journalctl --list-boots shows both boots" test "$(vpsctl exec 501 -- journalctl --list-boots --no-pager -q 2>/dev/null | wc -l)" -ge 1
 vpsctl exec 501 -- systemctl poweroff >/dev/null 2>&1 || true
-for _ in $(seq 100); do [ "$(vps_field 501 status)" = stopped ] && break; sleep 0.1; done
+end=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$end" ]; do [ "$(vps_field 501 status)" = stopped ] && break; sleep 0.1; done
 expect_eq "poweroff inside stops 501" stopped "$(vps_field 501 status)"
 finish

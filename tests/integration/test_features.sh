@@ -101,7 +101,8 @@ check "the sysfs there is read-only" \
 # The init's own children get the same filter and mounts: rc.local runs the probe at boot.
 vpsctl exec 642 -- sh -c 'printf "#!/bin/sh\n/probe --features tun:on,fuse:off,nesting:on >/probe-boot.out 2>&1\necho rc=\$? >>/probe-boot.out\n" >/etc/rc.local && chmod 755 /etc/rc.local && rm -f /probe-boot.out'
 vpsctl restart 642 --fast >/dev/null
-for _ in $(seq 50); do grep -q '^rc=' "$ROOT/vps/642/upper/probe-boot.out" 2>/dev/null && break; sleep 0.1; done
+# rc.local runs once the init is up: up to 30 s on a busy machine under a sanitizer.
+for _ in $(seq 300); do grep -q '^rc=' "$ROOT/vps/642/upper/probe-boot.out" 2>/dev/null && break; sleep 0.1; done
 sed 's/^/    /' "$ROOT/vps/642/upper/probe-boot.out" 2>/dev/null || true
 check "a child of the init: tun and nesting work, fuse refused" grep -q '^rc=0$' "$ROOT/vps/642/upper/probe-boot.out"
 n=$(sed -n 's/^features: \([0-9]*\) attempts.*/\1/p' "$ROOT/vps/642/upper/probe-boot.out" 2>/dev/null)

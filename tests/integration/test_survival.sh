@@ -19,7 +19,7 @@ start_vpsd
 expect_eq "201 re-adopted as running" running "$(vps_field 201 status)"
 # Its console came back from the keeper (one process per root, not per VPS): not hung up.
 expect_eq "201's console is back after kill -9" true "$(vpsctl list -j | jq '.[] | select(.id == "201") | .console')"
-out=$(printf 'echo alive-$((40+2))\n' | vpsctl console 201 --timeout 1 2>&1 || true)
+out=$(console_say 201 'echo alive-$((40+2))' alive-42)
 check "and its shell inside answers on it" grep -q alive-42 <<<"$out"
 check "the log says so" grep -q "console keeper: 1 console taken back" "$ROOT/vpsd.log"
 expect_eq "201 keeps its PID" "$pid1" "$(vps_field 201 pid)"
@@ -88,6 +88,6 @@ keeper=$(ss -xlpn 2>/dev/null | awk -v n="@vpsd-keeper-$(printf '%x-%x' "$(stat 
 check "a console keeper runs for this root (PID ${keeper:-none})" test -n "$keeper"
 for id in $(vpsctl list -j | jq -r '.[].id'); do vpsctl stop "$id" --fast >/dev/null; done
 kill_vpsd
-for _ in $(seq 50); do [ -z "$keeper" ] || ! kill -0 "$keeper" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do [ -z "$keeper" ] || ! kill -0 "$keeper" 2>/dev/null && break; sleep 0.1; done
 check "and it is gone once nothing is left to keep" sh -c "! kill -0 ${keeper:-0} 2>/dev/null"
 finish
