@@ -39,11 +39,23 @@ cycle() { # cycle N: one create/start/exec/stop/destroy, quiet; fails loudly
                 vpsctl stop "$id" $fast >/dev/null &&
                 vpsctl destroy "$id" >/dev/null
 }
+# Only what is this test's: the host's own mounts, veths and processes come and go with
+# whatever else runs on the machine.
+this_tests_mounts() { # mounts under the scratch directory or the run state, as the host and vpsd see them
+        local rundir
+        rundir=$(run_state_dir)
+        cat /proc/self/mountinfo /proc/"$VPSD_PID"/mountinfo 2>/dev/null |
+                awk -v t="$T/" -v r="${rundir:-/nonexistent}" 'index($5 "/", t) == 1 || index($5 "/", r "/") == 1' | wc -l
+}
+this_tests_links() { # the links vpsd names after this test's VPSes (veth and ifb), and those on its bridge
+        { ip -o link show; ip -o link show master "$BRIDGE" 2>/dev/null | sed 's/^/on-bridge /'; } |
+                grep -cE '^[0-9]+: (veth|vifb)c[0-9]+\.0[@:]|^on-bridge ' || true
+}
 snapshot() {
         echo "fds $(ls /proc/"$VPSD_PID"/fd | wc -l)"
-        echo "mounts $(wc -l </proc/self/mountinfo)"
+        echo "mounts $(this_tests_mounts)"
         echo "cgroups $(find "$CG_MOUNT$CG_PARENT" -type d | wc -l)"
-        echo "veths $(ip -o link show type veth | wc -l)"
+        echo "veths $(this_tests_links)"
         # Network namespaces of this test's processes and those vpsd holds open (not the
         # host's others, which come and go with whatever else runs on the machine).
         echo "netns $( (find "$CG_MOUNT$CG_PARENT" -name cgroup.procs -exec cat {} + 2>/dev/null |
@@ -53,10 +65,24 @@ snapshot() {
         echo "files $(find "$ROOT" -path "$ROOT/vpsd.log" -prune -o -print | wc -l)"
         echo "projects $(projects)"
 }
+# settled [REFERENCE]: the snapshot once it holds still for 2 s (vpsd may still be closing the
+# connection of the last reply, or reaping), or once it equals REFERENCE; at most 30 s.
+settled() {
+        local prev cur same=0 deadline=$((SECONDS + 30))
+        prev=$(snapshot)
+        while [ "$prev" != "${1:-}" ] && [ "$same" -lt 4 ] && [ "$SECONDS" -lt "$deadline" ]; do
+                sleep 0.5
+                cur=$(snapshot)
+                if [ "$cur" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+                prev=$cur
+        done
+        printf '%s\n' "$prev"
+}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$VPSD_PID"/status; }
 
 check "a first cycle (warms up: bridge, tables, allocator)" cycle 0
-before=$(snapshot)
+before=$(settled)
+echo "after the first cycle: $(tr '\n' ' ' <<<"$before")"
 rss0=$(rss_kb)
 t0=$(date +%s)
 failed=0
@@ -64,7 +90,7 @@ for i in $(seq 1 "$CYCLES"); do
         cycle "$i" || { failed=$((failed + 1)); fail "cycle $i"; [ "$failed" -ge 3 ] && break; }
 done
 secs=$(( $(date +%s) - t0 ))
-after=$(snapshot)
+after=$(settled "$before")
 rss1=$(rss_kb)
 pass "$CYCLES cycles in $secs s"
 while read -r what n; do

@@ -13,17 +13,31 @@ vpsctl exec 961 -- sh -c 'echo precious > /root/data'
 data_sum() { (cd "$ROOT/vps/961/upper/root" && find . -type f -print0 | sort -z | xargs -0 md5sum) | md5sum; }
 sum0=$(data_sum)
 bad=0
+# The writer runs in a process group of its own (job control on while it starts), so that
+# the vpsctl it may just have forked goes with it: none may reach the restarted vpsd (its
+# half-done set would leave a temporary file the checks below would see).
+writer_gone() {
+        local p
+        for p in $(pgrep -g "$1" 2>/dev/null); do proc_gone "$p" || return 1; done
+}
 for round in $(seq 1 "$ROUNDS"); do
+        set -m
         ( for n in $(seq 1 50); do
                 "$VPSCTL_BIN" --socket "$SOCK" set 962 --hostname "h$round-$n" --nameserver "10.1.$round.$n" >/dev/null 2>&1
                 "$VPSCTL_BIN" --socket "$SOCK" set 961 --hostname "r$round-$n" >/dev/null 2>&1
                 "$VPSCTL_BIN" --socket "$SOCK" start 962 >/dev/null 2>&1 || "$VPSCTL_BIN" --socket "$SOCK" stop 962 --fast >/dev/null 2>&1
         done ) &
         writer=$!
+        set +m
         sleep "0.0$(( RANDOM % 90 + 10 ))"
         kill_vpsd
-        kill "$writer" 2>/dev/null || true
+        kill -KILL -- "-$writer" 2>/dev/null || true
         wait "$writer" 2>/dev/null || true
+        gone_by=$((SECONDS + 30))
+        until writer_gone "$writer"; do
+                [ "$SECONDS" -lt "$gone_by" ] || { fail "round $round: the writer's processes outlived SIGKILL for 30 s"; bad=1; break; }
+                sleep 0.05
+        done
         start_vpsd
         for id in 961 962; do
                 h=$(jq -r .hostname "$ROOT/vps/$id/config.json" 2>/dev/null) ||

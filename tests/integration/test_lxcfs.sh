@@ -13,14 +13,20 @@ mkdir -p "$LX"
 lxcfs -f -p "$T/lxcfs.pid" --enable-cfs "$LX" >"$T/lxcfs.log" 2>&1 &
 LXCFS_PID=$!
 TEST_PIDS=$LXCFS_PID
+# Stopped by its PID (this shell's child): SIGTERM, SIGKILL after 10 s, reaped, and then out
+# of TEST_PIDS, where the number could name another process by the time of cleanup.
 stop_lxcfs() {
-        [ -n "${LXCFS_PID:-}" ] && kill "$LXCFS_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$LXCFS_PID" 2>/dev/null || break; sleep 0.1; done
+        [ -n "${LXCFS_PID:-}" ] || return 0
+        kill "$LXCFS_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$LXCFS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$LXCFS_PID" 2>/dev/null || true
+        wait "$LXCFS_PID" 2>/dev/null || true
+        TEST_PIDS=
         umount -l "$LX" 2>/dev/null || true
         LXCFS_PID=
 }
 TEST_MOUNTS="$LX"
-for _ in $(seq 50); do [ -r "$LX/proc/meminfo" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -r "$LX/proc/meminfo" ] && break; sleep 0.1; done
 check "the test's LXCFS runs" test -r "$LX/proc/meminfo"
 
 printf 'lxcfs = %s\n' "$LX" >"$T/vpsd.conf"

@@ -2,6 +2,7 @@
 # Bridged networking with real traffic: host <-> VPS, VPS <-> VPS, VPS -> an upstream host
 # through NAT, anti-spoofing, live address changes, bad input, and nothing left behind.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/net_helpers.sh"
 command -v nft >/dev/null && command -v ip >/dev/null || { echo "FAIL: needs nftables and iproute2"; exit 1; }
 start_vpsd
 vpsctl template build busybox >/dev/null
@@ -11,8 +12,8 @@ vpsctl create 703 --ostemplate busybox >/dev/null
 vpsctl start 701 >/dev/null
 vpsctl start 702 >/dev/null
 vpsctl start 703 >/dev/null
-ping1() { busybox ping -c 1 -W 2 "$1" >/dev/null 2>&1; }
 in_vps() { local id=$1; shift; "$VPSCTL_BIN" --socket "$SOCK" exec "$id" -- "$@"; }
+ping1() { reach busybox ping -c 1 -W 2 "$1"; }
 
 expect_eq "list shows the address" "$NETPFX.10" "$(vps_field 701 ip | jq -r '.[0]' 2>/dev/null || vpsctl list -j | jq -r '.[] | select(.id=="701") | .ip[0]')"
 check "eth0 has the address" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -4 addr show eth0 | grep -q 'inet $NETPFX.10/24'"
@@ -22,15 +23,15 @@ upmtu=$(cat "/sys/class/net/$updev/mtu")
 check "eth0 takes the MTU of the host's uplink ($updev, $upmtu)" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip link show eth0 | grep -q 'mtu $upmtu '"
 check "host end on the bridge" sh -c "ip -o link show veth701.0 | grep -q 'master $BRIDGE'"
 check "host pings the VPS" ping1 "$NETPFX.10"
-check "VPS pings the gateway" in_vps 701 ping -c 1 -W 2 "$NETPFX.1"
-check "two VPSes reach each other" in_vps 701 ping -c 1 -W 2 "$NETPFX.11"
+check "VPS pings the gateway" reach in_vps 701 ping -c 1 -W 2 "$NETPFX.1"
+check "two VPSes reach each other" reach in_vps 701 ping -c 1 -W 2 "$NETPFX.11"
 check "a VPS without address has no eth0" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 703 -- ip link show eth0 2>/dev/null"
 
 # TCP: a server inside answers a client on the host, and one on the other VPS.
 in_vps 701 sh -c 'busybox nc -ll -p 8080 -e echo hello-from-701 >/dev/null 2>&1 &'
-for _ in $(seq 50); do in_vps 701 netstat -ltn | grep -q ':8080 ' && break; sleep 0.1; done
-expect_eq "TCP from the host" hello-from-701 "$(busybox nc -w 2 "$NETPFX.10" 8080 </dev/null)"
-expect_eq "TCP from another VPS" hello-from-701 "$(in_vps 702 nc -w 2 "$NETPFX.10" 8080 </dev/null)"
+check "the server in 701 listens" listening 8080 in_vps 701 netstat -ltn
+expect_eq "TCP from the host" hello-from-701 "$(tcp_get "$NETPFX.10" 8080 busybox nc)"
+expect_eq "TCP from another VPS" hello-from-701 "$(tcp_get "$NETPFX.10" 8080 in_vps 702 nc)"
 
 # An upstream host that knows nothing of the VPS subnet, reached only through the host.
 UP=vpsup$N
@@ -42,16 +43,23 @@ ip link set "vu$N" up
 ip -n "$UP" addr add "10.$N.1.2/24" dev eth0
 ip -n "$UP" link set eth0 up
 ip -n "$UP" link set lo up
-check "VPS reaches the upstream host through NAT" in_vps 701 ping -c 1 -W 2 "10.$N.1.2"
+check "VPS reaches the upstream host through NAT" reach in_vps 701 ping -c 1 -W 2 "10.$N.1.2"
 # A TCP exchange through NAT; retried on a fresh port, since the first SYN after the
-# upstream's neighbour entries appear can be lost on a loaded machine.
+# upstream's neighbour entries appear can be lost on a loaded machine. Each server is this
+# test's child (ip netns exec execs nc): in TEST_PIDS while it may run, then stopped and
+# reaped by its PID.
+servers=
 for port in 9091 9092 9093; do
         ip netns exec "$UP" busybox nc -l -p "$port" >"$T/upstream.out" 2>/dev/null &
-        for _ in $(seq 50); do ip netns exec "$UP" busybox netstat -ltn | grep -q ":$port " && break; sleep 0.1; done
+        servers="$servers $!"
+        TEST_PIDS="${TEST_PIDS:-} $!"
+        listening "$port" ip netns exec "$UP" busybox netstat -ltn || true
         in_vps 701 sh -c "echo via-nat | nc -w 3 10.$N.1.2 $port" || true
-        for _ in $(seq 30); do [ -s "$T/upstream.out" ] && break; sleep 0.1; done
+        for _ in $(seq 50); do [ -s "$T/upstream.out" ] && break; sleep 0.1; done
         [ -s "$T/upstream.out" ] && break
 done
+for pid in $servers; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+TEST_PIDS=
 # The upstream has no route to the VPS subnet: a TCP exchange only completes when the host
 # masquerades the VPS behind its own address.
 expect_eq "TCP to the upstream host works through NAT" via-nat "$(cat "$T/upstream.out")"
@@ -59,7 +67,7 @@ check "the upstream host has no route to the VPS subnet" sh -c "! ip -n '$UP' ro
 
 # Port forwards: the upstream host reaches the VPS's server through a port of the host.
 vpsctl set 701 --forward "tcp:18080:8080" >/dev/null
-expect_eq "a port forward reaches the VPS" hello-from-701 "$(ip netns exec "$UP" busybox nc -w 2 "10.$N.1.1" 18080 </dev/null)"
+expect_eq "a port forward reaches the VPS" hello-from-701 "$(tcp_get "10.$N.1.1" 18080 ip netns exec "$UP" busybox nc)"
 check "the forward is in vpsd's map" sh -c "nft list map ip vpsd_$BRIDGE forwards | grep -q '18080 : $NETPFX.10 . 8080'"
 expect_error "a host port forwarded twice" "already forwarded to VPS 701" vpsctl set 702 --forward tcp:18080:80
 expect_error "a malformed forward" "invalid forward" vpsctl set 701 --forward tcp:0:80
@@ -78,7 +86,7 @@ check "spoofing a neighbour's IP is dropped" sh -c "! '$VPSCTL_BIN' --socket '$S
 in_vps 702 ip addr del "$NETPFX.10/24" dev eth0
 in_vps 702 ip addr add "$NETPFX.11/24" dev eth0
 in_vps 702 ip route add default via "$NETPFX.1" 2>/dev/null || true
-check "back on its own address it works again" in_vps 702 ping -c 1 -W 2 "$NETPFX.1"
+check "back on its own address it works again" reach in_vps 702 ping -c 1 -W 2 "$NETPFX.1"
 in_vps 702 ip link set eth0 address 02:00:00:00:00:99
 check "a changed MAC is dropped" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ping -c 1 -W 1 '$NETPFX.1' >/dev/null 2>&1"
 

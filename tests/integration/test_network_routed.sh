@@ -4,6 +4,7 @@
 # addresses as on-link reaches the VPS through the host's proxy ARP/NDP, and the VPS reaches
 # it back; anti-spoofing; live ipadd/ipdel; --rate measured with iperf3; bad input; teardown.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/net_helpers.sh"
 for tool in nft ip iperf3 nsenter jq; do
         command -v "$tool" >/dev/null || { echo "FAIL: needs $tool"; exit 1; }
 done
@@ -38,8 +39,6 @@ vpsctl create 703 --ostemplate busybox --netmode bridged --ipadd "$NETPFX.10" >/
 for id in 701 702 703; do vpsctl start $id >/dev/null; done
 in_vps() { local id=$1; shift; "$VPSCTL_BIN" --socket "$SOCK" exec "$id" -- "$@"; }
 up() { ip netns exec "$UP" "$@"; }
-# Proxy answers come after the kernel's proxy_delay (up to 0.8 s): a few tries.
-reach() { for _ in 1 2 3; do "$@" >/dev/null 2>&1 && return 0; done; return 1; }
 
 expect_eq "the default netmode comes from vpsd.conf" routed "$(vps_field 701 netmode)"
 expect_eq "--netmode bridged on create" bridged "$(vps_field 703 netmode)"
@@ -67,9 +66,9 @@ expect_eq "the upstream learnt the VPS address as on-link (a neighbour entry)" 1
 
 # TCP from the upstream to a server inside, over IPv4 and IPv6.
 in_vps 701 sh -c 'busybox nc -ll -p 8080 -e echo hello-from-701 >/dev/null 2>&1 &'
-for _ in $(seq 50); do in_vps 701 netstat -ltn | grep -q ':8080 ' && break; sleep 0.1; done
-expect_eq "TCP from the upstream" hello-from-701 "$(up busybox nc -w 2 "$P4.10" 8080 </dev/null)"
-expect_eq "TCP from the upstream over IPv6" hello-from-701 "$(up busybox nc -w 2 "$P6::10" 8080 </dev/null)"
+check "the server in 701 listens" listening 8080 in_vps 701 netstat -ltn
+expect_eq "TCP from the upstream" hello-from-701 "$(tcp_get "$P4.10" 8080 up busybox nc)"
+expect_eq "TCP from the upstream over IPv6" hello-from-701 "$(tcp_get "$P6::10" 8080 up busybox nc)"
 
 # Anti-spoofing, seen from the upstream: count the echo requests that arrive from each
 # source. A foreign address and a neighbour VPS's address get nowhere; its own does.
@@ -95,7 +94,8 @@ in_vps 701 ip addr add "$P4.77/32" dev eth0
 in_vps 701 ip addr add "$P4.11/32" dev eth0
 in_vps 701 ip -6 addr add "$P6::77/128" dev eth0
 # Until duplicate address detection is done the address cannot be a source at all.
-for _ in $(seq 50); do in_vps 701 ip -6 addr show dev eth0 | grep "$P6::77" | grep -q tentative || break; sleep 0.1; done
+dad_end=$((SECONDS + 30))
+while in_vps 701 ip -6 addr show dev eth0 | grep "$P6::77" | grep -q tentative && [ "$SECONDS" -lt "$dad_end" ]; do sleep 0.1; done
 in_vps 701 ping -c 2 -W 1 -I "$P4.77" "$P4.254" >/dev/null 2>&1 || true
 in_vps 701 ping -c 2 -W 1 -I "$P4.11" "$P4.254" >/dev/null 2>&1 || true
 in_vps 701 ping -6 -c 2 -W 1 -I "$P6::77" "$P6::fe" >/dev/null 2>&1 || true
@@ -127,32 +127,48 @@ check "and the host routes" sh -c "! ip route show $P4.20 | grep -q veth701 && !
 check "the first addresses still work" reach up busybox ping -c 1 -W 2 "$P4.10"
 
 # --rate, both directions, measured by iperf3 between the host and the VPS's network
-# namespace (the shaping is on the veth between them).
+# namespace (the shaping is on the veth between them). The server is this test's child
+# (nsenter execs it): in TEST_PIDS from the start, stopped by its PID after the measurements.
 pid701=$(vps_field 701 pid)
 vpsctl set 701 --rate 40mbit >/dev/null
 expect_eq "the rate is saved in bits per second" 40000000 "$(jq .rate "$ROOT/vps/701/config.json")"
-nsenter --net="/proc/$pid701/ns/net" iperf3 -s -D -p 5201 --logfile "$T/iperf-server.log" \
-        --pidfile "$T/iperf-server.pid"
-# A daemon (-D) outlives the VPS's network namespace: stopped by its PID at cleanup.
-for _ in $(seq 50); do [ -s "$T/iperf-server.pid" ] && break; sleep 0.05; done
-TEST_PIDS="${TEST_PIDS:-} $(cat "$T/iperf-server.pid" 2>/dev/null || true)"
-for _ in $(seq 50); do in_vps 701 netstat -ltn | grep -q ':5201 ' && break; sleep 0.1; done
-iperf_mbit() { # host -> VPS, or VPS -> host with -R; the receiver's figure in Mbit/s
-        iperf3 -c "$P4.10" -p 5201 -t 4 -O 1 -J "$@" | jq '.end.sum_received.bits_per_second / 1e6 | floor'
+nsenter --net="/proc/$pid701/ns/net" iperf3 -s -p 5201 --logfile "$T/iperf-server.log" </dev/null &
+iperf_pid=$!
+TEST_PIDS="${TEST_PIDS:-} $iperf_pid"
+check "iperf3 listens in 701" listening 5201 in_vps 701 netstat -ltn
+iperf_mbit() { # host -> VPS, or VPS -> host with -R: the receiver's figure in Mbit/s, or "failed"
+        # 5 s, the first 2 of them (slow start, the token bucket's burst) not counted.
+        local out
+        out=$(iperf3 -c "$P4.10" -p 5201 -t 5 -O 2 -J "$@" 2>/dev/null) &&
+                jq -e '.end.sum_received.bits_per_second / 1e6 | floor' <<<"$out" 2>/dev/null ||
+                echo failed
 }
-down=$(iperf_mbit)
-upl=$(iperf_mbit -R)
-echo "iperf3 at --rate 40mbit: host->VPS ${down} Mbit/s, VPS->host ${upl} Mbit/s"
-check "host->VPS holds 40mbit within 10% ($down)" test "$down" -ge 36 -a "$down" -le 44
-check "VPS->host holds 40mbit within 10% ($upl)" test "$upl" -ge 36 -a "$upl" -le 44
+# rate_check WHAT LOW HIGH [iperf3 options]: an iperf3 measurement in LOW..HIGH Mbit/s. One out
+# of it (or an iperf3 that failed) is taken again, twice at most: a loaded host can starve
+# iperf3 for seconds, which no shaping explains; a wrong rate is wrong every time.
+in_range() { [ "$1" != failed ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+rate_check() {
+        local what=$1 lo=$2 hi=$3 got seen=
+        shift 3
+        for _ in 1 2 3; do
+                got=$(iperf_mbit "$@")
+                seen="$seen $got"
+                in_range "$got" "$lo" "$hi" && break
+                sleep 1
+        done
+        echo "iperf3 for \"$what\": Mbit/s:$seen"
+        check "$what ($got)" in_range "$got" "$lo" "$hi"
+}
+rate_check "host->VPS holds 40mbit within 10%" 36 44
+rate_check "VPS->host holds 40mbit within 10%" 36 44 -R
 vpsctl set 701 --rate 100mbit >/dev/null
-down=$(iperf_mbit)
-echo "iperf3 at --rate 100mbit: host->VPS ${down} Mbit/s"
-check "a new rate takes effect live ($down)" test "$down" -ge 90 -a "$down" -le 110
+rate_check "a new rate takes effect live" 90 110
 vpsctl set 701 --rate unlimited >/dev/null
 check "unlimited removes the shaping" sh -c "! tc qdisc show dev veth701.0 | grep -q -e tbf -e clsact"
-free=$(iperf_mbit)
-check "and the speed is back above the old limit ($free)" test "$free" -gt 200
+rate_check "and the speed is back above the old limit (over 200)" 201 1000000000
+kill "$iperf_pid" 2>/dev/null || true
+wait "$iperf_pid" 2>/dev/null || true
+TEST_PIDS=  # (it was the only one; reaped, its PID may be another process's next)
 vpsctl set 701 --rate 40mbit >/dev/null
 vpsctl stop 701 --fast >/dev/null
 vpsctl start 701 >/dev/null

@@ -15,7 +15,28 @@ echo host >"$S"
 hosts_before=$(md5sum </etc/hosts)
 hostname_before=$(md5sum </etc/hostname 2>/dev/null || echo none)
 resolv_before=$(md5sum </etc/resolv.conf 2>/dev/null || echo none)
-dev_before=$(ls /dev | md5sum)
+# What a guest's /dev would leave on the host if vpsd populated it there, or where the guest's
+# /dev link below points (/etc): the names only vpsd puts in a guest's /dev, and mounts on
+# those directories or their nodes. Only these (the host's own /dev changes with whatever
+# else runs: loop devices, ttys), and as they were before, in case the host has one.
+GUEST_DEV_NAMES=".vps .vpsd-boot-id null zero full random urandom tty console ptmx fd stdin stdout stderr pts shm"
+guest_dev_traces() {
+        local d n
+        for d in /dev /etc; do
+                for n in $GUEST_DEV_NAMES; do
+                        # /dev has the device nodes itself: there only vpsd's own names count.
+                        case $d/$n in /dev/.vps | /dev/.vpsd-boot-id | /etc/*) ;; *) continue ;; esac
+                        [ -e "$d/$n" ] || [ -L "$d/$n" ] && echo "entry $d/$n"
+                done
+        done
+        # fstype and source of each mount on /dev, /etc or a name below them that a guest's
+        # /dev has (its tmpfs, devpts, shm, the nodes bound from the host).
+        awk -v names="$GUEST_DEV_NAMES" 'BEGIN { n = split(names, a, " "); want["/dev"] = want["/etc"] = 1
+                        for (i = 1; i <= n; i++) want["/dev/" a[i]] = want["/etc/" a[i]] = 1 }
+                { for (i = 7; $i != "-"; i++) ; if ($5 in want) print "mount", $5, $(i + 1), $(i + 2) }' \
+                /proc/self/mountinfo | sort
+}
+dev_before=$(guest_dev_traces)
 plant() {
         in_vps sh -c "ln -sfn $S /etc/hostname; ln -sfn ../../../../../..$S /etc/hosts;
                 ln -sfn /proc/1/root$S /etc/resolv.conf"
@@ -49,7 +70,7 @@ upper=$ROOT/vps/641/upper
 rm -rf "$upper/dev" && ln -s /etc "$upper/dev"
 vpsctl start 641 >/dev/null 2>&1 || true
 vpsctl stop 641 --fast >/dev/null 2>&1 || true
-expect_eq "the host's /dev is untouched" "$dev_before" "$(ls /dev | md5sum)"
+expect_eq "the host's /dev (and /etc) have no guest /dev entry or mount they lacked" "$dev_before" "$(guest_dev_traces)"
 check "the host's /etc has no tmpfs mounted on it" sh -c "! findmnt -n /etc >/dev/null"
 expect_eq "host /etc/hosts unchanged" "$hosts_before" "$(md5sum </etc/hosts)"
 expect_eq "host /etc/hostname unchanged" "$hostname_before" "$(md5sum </etc/hostname 2>/dev/null || echo none)"

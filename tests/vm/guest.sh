@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 export VPS_BUILD_DIR=${VPS_BUILD_DIR:-$(pwd)/build}
 export VPSD_TEST_ROOT_BASE=${VPSD_TEST_ROOT_BASE:-/mnt/vps}
-PER_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-400}
+PER_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-600}
 
 # tests/integration/lib.sh keeps its state in /var/tmp, which here is the 9p/overlay root:
 # unless it honours VPSD_TEST_ROOT_BASE itself, put the ext4 mount there.

@@ -10,8 +10,14 @@ pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 event() { awk -v k="$2" '$1 == k { print $2 }' "$1/$3"; }  # event CGROUP KEY FILE
 D=$CG/vmbase-$$
-cleanup() {
-        for g in "$D"/*/; do [ -d "$g" ] && { echo 1 >"$g/cgroup.kill"; sleep 0.2; rmdir "$g"; }; done 2>/dev/null
+cleanup() { # each group killed, and removed once empty (30 s at most: TCG is slow)
+        local g
+        for g in "$D"/*/; do
+                [ -d "$g" ] || continue
+                echo 1 >"$g/cgroup.kill" 2>/dev/null
+                for _ in $(seq 300); do grep -q '^populated 0' "$g/cgroup.events" 2>/dev/null && break; sleep 0.1; done
+                rmdir "$g" 2>/dev/null
+        done
         rmdir "$D" 2>/dev/null || true
 }
 trap cleanup EXIT

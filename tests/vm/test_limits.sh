@@ -74,7 +74,7 @@ if [ "${m:-0}" -ge 1 ]; then pass "pids.events of 801: max $m (pids.current $cur
 else fail "forking 60 under pids.max=30 was not stopped: pids.events max ${m:-none}, exit $rc, $(tail -n1 <<<"$out")"; fi
 if [ "$cur" -le 30 ] 2>/dev/null; then pass "pids.current $cur <= 30"; else fail "pids.current $cur > 30"; fi
 kill_in_cgroup "$CG" sleep
-for _ in $(seq 50); do [ "$(cgfile "$CG" pids.current)" -lt 10 ] 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(cgfile "$CG" pids.current)" -lt 10 ] 2>/dev/null && break; sleep 0.1; done
 
 # set on the running VPS: at once in the cgroup, kept in config.json.
 check "set 801 --ram 100M" quiet vpsctl set 801 --ram 100M

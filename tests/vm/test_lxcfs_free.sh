@@ -17,7 +17,7 @@ mkdir -p "$LX"
 lxcfs -f -p "$T/lxcfs.pid" --enable-cfs "$LX" >"$T/lxcfs.log" 2>&1 &
 TEST_PIDS=$!
 TEST_MOUNTS=$LX
-for _ in $(seq 100); do [ -r "$LX/proc/meminfo" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -r "$LX/proc/meminfo" ] && break; sleep 0.1; done
 [ -r "$LX/proc/meminfo" ] || { cat "$T/lxcfs.log"; fail "LXCFS did not come up"; finish; }
 
 printf 'lxcfs = %s\n' "$LX" >"$T/vpsd.conf"
@@ -49,7 +49,7 @@ expect_eq "/proc/meminfo (LXCFS) too" 65536 "$(vpsctl exec 821 -- awk '$1 == "Me
 used=$(vpsctl exec 821 -- busybox free | awk '$1 == "Mem:" { print $3 }')
 check "used is the VPS's own memory ($used KiB)" test "$used" -gt 0 -a "$used" -lt 65536
 expect_eq "the console shell (under the VPS's init) sees it as well" 65536 \
-        "$(printf 'busybox free\n' | vpsctl console 821 --timeout 2 | tr -d '\r' | awk '$1 == "Mem:" { print $2 }' | tail -n1)"
+        "$(console_say 821 'busybox free' '^Mem:' | awk '$1 == "Mem:" { print $2 }' | tail -n1)"
 host_total=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
 check "and not the guest's own ${host_total} KiB" test "$total" -lt "$host_total"
 expect_eq "/proc/cpuinfo inside shows --cpus 1" 1 "$(vpsctl exec 821 -- grep -c ^processor /proc/cpuinfo)"
