@@ -44,25 +44,31 @@ ip -n "$UP" addr add "10.$N.1.2/24" dev eth0
 ip -n "$UP" link set eth0 up
 ip -n "$UP" link set lo up
 check "VPS reaches the upstream host through NAT" reach in_vps 701 ping -c 1 -W 2 "10.$N.1.2"
-# A TCP exchange through NAT; retried on a fresh port, since the first SYN after the
-# upstream's neighbour entries appear can be lost on a loaded machine. Each server is this
-# test's child (ip netns exec execs nc): in TEST_PIDS while it may run, then stopped and
-# reaped by its PID.
+# A TCP exchange through NAT; retried on a fresh port. Each server is this test's child (ip
+# netns exec execs nc): in TEST_PIDS while it may run, then stopped and reaped by its PID. Its
+# stdin is a FIFO this shell holds open: from /dev/null, nc saw EOF at once and closed the
+# connection, on a loaded machine before the VPS's line arrived (the server's side showed
+# TIME_WAIT, the file stayed empty).
+mkfifo "$T/upstream.in"
+exec 7<>"$T/upstream.in"
 servers=
 for port in 9091 9092 9093; do
-        ip netns exec "$UP" busybox nc -l -p "$port" >"$T/upstream.out" 2>/dev/null &
+        # A file of its own per server, so a late arrival at an earlier one is not truncated.
+        ip netns exec "$UP" busybox nc -l -p "$port" <&7 >"$T/upstream.$port.out" 2>/dev/null &
         servers="$servers $!"
         TEST_PIDS="${TEST_PIDS:-} $!"
         listening "$port" ip netns exec "$UP" busybox netstat -ltn || true
-        in_vps 701 sh -c "echo via-nat | nc -w 3 10.$N.1.2 $port" || true
-        for _ in $(seq 50); do [ -s "$T/upstream.out" ] && break; sleep 0.1; done
-        [ -s "$T/upstream.out" ] && break
+        in_vps 701 sh -c "echo via-nat | nc -w 5 10.$N.1.2 $port" 2>>"$T/nat-client.err" ||
+                echo "client to port $port: exit $?" >>"$T/nat-client.err"
+        for _ in $(seq 100); do [ -s "$T/upstream.$port.out" ] && break; sleep 0.1; done
+        [ -s "$T/upstream.$port.out" ] && break
 done
 for pid in $servers; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+exec 7>&-
 TEST_PIDS=
-# The upstream has no route to the VPS subnet: a TCP exchange only completes when the host
-# masquerades the VPS behind its own address.
-expect_eq "TCP to the upstream host works through NAT" via-nat "$(cat "$T/upstream.out")"
+via_nat=$(cat "$T"/upstream.*.out | head -n1)
+[ -n "$via_nat" ] || { echo "NAT client said:"; cat "$T/nat-client.err" 2>/dev/null; }
+expect_eq "TCP to the upstream host works through NAT" via-nat "$via_nat"
 check "the upstream host has no route to the VPS subnet" sh -c "! ip -n '$UP' route get '$NETPFX.10' >/dev/null 2>&1"
 
 # Port forwards: the upstream host reaches the VPS's server through a port of the host.
