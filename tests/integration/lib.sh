@@ -45,14 +45,35 @@ kill_vpsd() {
 
 # The run state of this root's VPSes (ID.json while running): vpsd keeps it on /run, in a
 # directory named after the root's device and inode.
+# run_state_dir [ROOT]: of this test's root unless another is named.
 run_state_dir() {
-        [ -d "$ROOT" ] || return 0
-        printf '/run/vps/state-%x-%x\n' "$(stat -c %d "$ROOT")" "$(stat -c %i "$ROOT")"
+        local root=${1:-$ROOT}
+        [ -d "$root" ] || return 0
+        printf '/run/vps/state-%x-%x\n' "$(stat -c %d "$root")" "$(stat -c %i "$root")"
 }
 state_file() { echo "$(run_state_dir)/$1.json"; }
 
+# stop_daemon PID CG_PARENT: the VPSes in a vpsd's cgroup parent killed, the vpsd stopped
+# (SIGTERM; SIGKILL after 30 s, as a sanitizer's exit on a loaded machine is slow: it must not
+# outlive its root nor hold the names the next test reuses), then the cgroup tree removed.
+stop_daemon() {
+        local pid=$1 cg=$CG_MOUNT$2 k
+        for k in "$cg"/*/cgroup.kill; do
+                [ -f "$k" ] && echo 1 >"$k" 2>/dev/null || true
+        done
+        if [ -n "$pid" ]; then
+                kill "$pid" 2>/dev/null || true
+                for _ in $(seq 300); do proc_gone "$pid" && break; sleep 0.1; done
+                proc_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+                until proc_gone "$pid"; do sleep 0.05; done
+        fi
+        [ ! -d "$cg" ] || find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+}
+
+# cleanup [RC]: on exit (the trap); a test with an EXIT trap of its own passes its status.
 cleanup() {
         local rc=$?
+        [ $# -eq 0 ] || rc=$1
         local rundir
         rundir=$(run_state_dir)
         # Stop every VPS this test made: the init PIDs are in their state files.
@@ -64,24 +85,11 @@ cleanup() {
                 kill -9 "$pid" 2>/dev/null || true
         done
         # And whatever else runs in this test's cgroups (a start cut short by a failure).
-        for k in "$CG_MOUNT$CG_PARENT"/*/cgroup.kill; do
-                [ -f "$k" ] && echo 1 >"$k" 2>/dev/null || true
-        done
-        if [ -n "$VPSD_PID" ]; then
-                kill "$VPSD_PID" 2>/dev/null || true
-                for _ in $(seq 200); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.05; done
-                # Still there after 10 s (a slow sanitizer exit on a loaded machine): it must not
-                # outlive its root, nor hold names (sockets, run state) the next test may reuse.
-                kill -9 "$VPSD_PID" 2>/dev/null || true
-                while kill -0 "$VPSD_PID" 2>/dev/null; do sleep 0.05; done
-        fi
+        stop_daemon "$VPSD_PID" "$CG_PARENT"
         # Under ASan/UBSan a report in the daemon's log fails the test.
         if grep -qE 'Sanitizer|runtime error:' "$ROOT/vpsd.log" 2>/dev/null; then
                 echo "FAIL: sanitizer report in vpsd.log"; grep -A30 -E 'Sanitizer|runtime error:' "$ROOT/vpsd.log" | head -60
                 [ "$rc" = 0 ] && rc=1
-        fi
-        if [ -d "$CG_MOUNT$CG_PARENT" ]; then
-                find "$CG_MOUNT$CG_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         fi
         if [ "$rc" != 0 ] && [ -f "$ROOT/vpsd.log" ]; then
                 echo "--- vpsd.log"; tail -n 30 "$ROOT/vpsd.log"

@@ -7,27 +7,16 @@ make_running_vps 501
 
 ROOT2=$T/root2 SOCK2=$T/vpsd2.sock CG2=${CG_PARENT}-b PID2=
 # The second vpsd, its VPSes and its cgroup parent (beside lib.sh's, so not in its cleanup):
-# stopped and removed here, on the way out too, before lib.sh's cleanup (which keeps the
-# test's exit status).
+# stopped and removed here, on the way out too, before lib.sh's cleanup (given the test's exit
+# status: a `(exit $rc)` to restore it would end the trap under set -e, cleanup unrun).
 stop_second() {
-        local k run2=
-        [ -d "$ROOT2" ] && run2=$(printf '/run/vps/state-%x-%x' "$(stat -c %d "$ROOT2")" "$(stat -c %i "$ROOT2")")
-        for k in "$CG_MOUNT$CG2"/*/cgroup.kill; do
-                [ -f "$k" ] && echo 1 >"$k" 2>/dev/null || true
-        done
-        if [ -n "$PID2" ]; then
-                kill "$PID2" 2>/dev/null || true
-                # 30 s (a sanitizer's exit on a loaded machine is slow), then SIGKILL.
-                for _ in $(seq 300); do proc_gone "$PID2" && break; sleep 0.1; done
-                proc_gone "$PID2" || kill -9 "$PID2" 2>/dev/null || true
-                until proc_gone "$PID2"; do sleep 0.05; done
-                PID2=
-        fi
-        [ ! -d "$CG_MOUNT$CG2" ] || find "$CG_MOUNT$CG2" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        local run2
+        run2=$(run_state_dir "$ROOT2")
+        stop_daemon "$PID2" "$CG2"
+        PID2=
         [ -z "$run2" ] || rm -rf "$run2"
-        return 0
 }
-trap 'rc=$?; stop_second; (exit "$rc"); cleanup' EXIT
+trap 'rc=$?; stop_second; cleanup "$rc"' EXIT
 "$VPSD_BIN" --root "$ROOT2" --socket "$SOCK2" --cgroup-parent "$CG2" --daemon
 PID2=$(pgrep -f -x "$VPSD_BIN --root $ROOT2 --socket $SOCK2 --cgroup-parent $CG2 --daemon" | head -n1)
 [ -n "$PID2" ] || { fail "the second vpsd did not start"; finish; }
