@@ -9,7 +9,7 @@
 #include "vps/guestauth.h"
 #include "vps/guestfiles.h"
 #include "vps/manager.h"
-#include "vps/syscalls.h"
+#include "vps/safepath.h"
 #include "vps/util.h"
 
 #include <crypt.h>
@@ -165,16 +165,8 @@ struct edit {
 
 static int open_no_symlinks(int root_fd, const char *path, int flags, vps_error *err)
 {
-        struct open_how how = {.flags = (unsigned long long)(flags | O_NOFOLLOW | O_CLOEXEC),
-                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
-                                          RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-        int fd = (int)vps_sys_openat2(root_fd, path, &how);
-        if (fd < 0 && errno == ELOOP)
-                return vps_err(err, ELOOP, "refusing %s in the guest: a symlink is on its path",
-                               path);
-        if (fd < 0)
-                return vps_err_sys(err, errno, "opening %s in the guest", path);
-        return fd;
+        return vps_open_in_root_how(root_fd, path, flags | O_NOFOLLOW, 0,
+                                    VPS_RESOLVE_NO_SYMLINKS | VPS_RESOLVE_NO_XDEV, err);
 }
 
 /* Reads path under root: its text and owner. -ENOENT when it is not there (or is an

@@ -1,6 +1,7 @@
 /* libvps: the guest files vpsd manages (see guestfiles.h). */
 #include "vps/cleanup.h"
 #include "vps/guestfiles.h"
+#include "vps/safepath.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>
@@ -16,14 +17,8 @@
 
 static int open_dir_in(int root_fd, const char *dir, vps_error *err)
 {
-        struct open_how how = {
-                .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-        };
-        int fd = (int)vps_sys_openat2(root_fd, dir, &how);
-        if (fd < 0)
-                return vps_err_sys(err, errno, "opening %s in the guest", dir);
-        return fd;
+        return vps_open_in_root_how(root_fd, dir, O_RDONLY | O_DIRECTORY, 0, VPS_RESOLVE_NO_XDEV,
+                                    err);
 }
 
 /* True when dir/name already is a regular file with exactly this text, mode and owner: a start

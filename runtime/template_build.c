@@ -6,11 +6,10 @@
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "vps/manager.h"
+#include "vps/safepath.h"
 #include "vps/syscalls.h"
 #include "vps/template_build.h"
 #include "vps/util.h"
-
-#include <linux/openat2.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,12 +66,11 @@ static void print_entry(const char *path, const char *refused, void *arg)
  * fix-ups follow. Unknown ones are taken for systemd systems. */
 static const char *detect_distro(int rfd, int (**fixup)(int, vps_error *))
 {
-        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
-                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
         char text[4096] = "";
         for (size_t i = 0; i < 2 && !text[0]; i++) {
                 const char *p = i == 0 ? "/etc/os-release" : "/usr/lib/os-release";
-                _cleanup_close_ int fd = (int)vps_sys_openat2(rfd, p, &how);
+                vps_error e = {0};
+                _cleanup_close_ int fd = vps_open_in_root(rfd, p, O_RDONLY, 0, &e);
                 ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
                 text[n > 0 ? n : 0] = '\0';
         }

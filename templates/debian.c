@@ -4,23 +4,23 @@
  * hardware (getty on tty1, udev, timesyncd). */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
+#include "vps/safepath.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Opens path inside the tree as if it were / (symlinks in the tree cannot lead out). */
 static int open_in(int rootfs_fd, const char *path, int flags, mode_t mode)
 {
-        struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
-                               .mode = (flags & O_CREAT) ? mode : 0,
-                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-        return (int)syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
+        vps_error e = {0};
+        int fd = vps_open_in_root(rootfs_fd, path, flags, mode, &e);
+        if (fd < 0)
+                errno = -fd;
+        return fd;
 }
 
 /* The directory of path (inside the tree) and its last component. */

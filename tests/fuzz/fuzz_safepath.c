@@ -1,8 +1,10 @@
-/* libFuzzer target: vps_open_in_root must never hand back an fd outside the root, whatever
+/* libFuzzer target: vps_open_in_root_how must never hand back an fd outside the root, whatever
  * path it is given, both with openat2 (RESOLVE_IN_ROOT) and with the component walk used
- * where openat2 is missing (VPS_TEST_NO_OPENAT2=1).
+ * where openat2 is missing (VPS_TEST_NO_OPENAT2=1); and the two must give the same answer
+ * (the same file, or the same errno).
  *
- * Input: byte 0 picks the mode (bit 0: fallback walk) and the open flags (bits 1-3); the rest,
+ * Input: byte 0 picks the open flags (bits 1-3) and the resolve flags (bit 0: no symlinks,
+ * bit 4: no mount crossing); the rest,
  * split on '\n', are paths opened inside a fixed tree:
  *
  *   TMP/root/            TMP/outside/secret
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 static char top_real[PATH_MAX];
@@ -132,6 +135,24 @@ static void check_inside(int fd, const char *path, int walk)
         abort();
 }
 
+/* Opens path in one mode; checks an fd is inside the root. Returns the fd or -errno. */
+static int open_one(const char *path, int flags, unsigned resolve, int walk)
+{
+        if (walk)
+                setenv("VPS_TEST_NO_OPENAT2", "1", 1);
+        else
+                unsetenv("VPS_TEST_NO_OPENAT2");
+        vps_error err = {0};
+        int fd = vps_open_in_root_how(root_fd, path, flags, 0, resolve, &err);
+        if (fd >= 0) {
+                check_inside(fd, path, walk);
+        } else if (err.code == 0 || err.code != -fd) {
+                fprintf(stderr, "fuzz_safepath: failure without its error set\n");
+                abort();
+        }
+        return fd;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 1 || size > 4096)
@@ -146,12 +167,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 O_PATH | O_DIRECTORY | O_NOFOLLOW,
                 O_RDONLY | O_NONBLOCK,
         };
-        int walk = data[0] & 1;
+        unsigned resolve = ((data[0] & 1) ? VPS_RESOLVE_NO_SYMLINKS : 0) |
+                           ((data[0] & 16) ? VPS_RESOLVE_NO_XDEV : 0);
         int flags = flag_sets[(data[0] >> 1) & 7];
-        if (walk)
-                setenv("VPS_TEST_NO_OPENAT2", "1", 1);
-        else
-                unsetenv("VPS_TEST_NO_OPENAT2");
 
         char *text = malloc(size);
         if (!text)
@@ -163,15 +181,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 next = nl ? nl + 1 : NULL;
                 if (nl)
                         *nl = '\0';
-                vps_error err = {0};
-                int fd = vps_open_in_root(root_fd, line, flags, 0, &err);
-                if (fd >= 0) {
-                        check_inside(fd, line, walk);
-                        close(fd);
-                } else if (err.code == 0) {
-                        fprintf(stderr, "fuzz_safepath: failure without an error set\n");
+                /* Both ways must agree: the same file, or the same errno. */
+                int a = open_one(line, flags, resolve, 0);
+                int b = open_one(line, flags, resolve, 1);
+                struct stat sa, sb;
+                int same = (a < 0 && b < 0 && a == b) ||
+                           (a >= 0 && b >= 0 && fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+                            sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+                if (!same) {
+                        fprintf(stderr,
+                                "fuzz_safepath: '%s' flags %#x resolve %u: openat2 %d, "
+                                "walk %d\n",
+                                line, flags, resolve, a, b);
                         abort();
                 }
+                if (a >= 0)
+                        close(a);
+                if (b >= 0)
+                        close(b);
         }
         free(text);
         return 0;

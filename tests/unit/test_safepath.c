@@ -103,11 +103,6 @@ static void check_fd(const struct fixture *f, int fd, char *buf, size_t size)
         close(fd);
 }
 
-static bool openat2_used(const struct fixture *f)
-{
-        return !f->fallback && have_openat2;
-}
-
 static void test_open_plain(void **state)
 {
         struct fixture *f = *state;
@@ -140,10 +135,7 @@ static void test_absolute_symlink(void **state)
                         continue; /* resolves to <root>/<top>/secret: missing */
                 int fd = vps_open_in_root(f->root_fd, paths[i], O_RDONLY, 0, &err);
                 check_fd(f, fd, buf, sizeof(buf));
-                if (openat2_used(f))
-                        assert_string_equal(buf, "guest passwd");
-                else
-                        assert_true(fd < 0); /* the fallback refuses every symlink */
+                assert_string_equal(buf, "guest passwd"); /* the walk resolves in the root too */
         }
 }
 
@@ -158,7 +150,7 @@ static void test_dotdot(void **state)
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
                 int fd = vps_open_in_root(f->root_fd, paths[i], O_RDONLY, 0, &err);
                 check_fd(f, fd, buf, sizeof(buf));
-                if (openat2_used(f) && strstr(paths[i], "etc/passwd"))
+                if (strstr(paths[i], "etc/passwd"))
                         assert_string_equal(buf, "guest passwd");
                 else if (fd >= 0)
                         fail_msg("%s opened: '%s'", paths[i], buf);
@@ -202,10 +194,7 @@ static void test_ensure_never_outside(void **state)
         if (fd >= 0)
                 close(fd);
         assert_int_equal(fstatat(f->top_fd, "made", &st, AT_SYMLINK_NOFOLLOW), -1);
-        if (openat2_used(f))
-                assert_int_equal(fstatat(f->root_fd, "made", &st, 0), 0); /* ".." of / is / */
-        else
-                assert_true(fd < 0);
+        assert_int_equal(fstatat(f->root_fd, "made", &st, 0), 0); /* ".." of / is / */
 
         fd = vps_ensure_in_root(f->root_fd, f->host + 1, 0, &err); /* plain: inside */
         assert_true(fd >= 0);
@@ -217,11 +206,130 @@ static void test_ensure_never_outside(void **state)
                 fd = vps_ensure_in_root(f->root_fd, paths[i], (int)i, &err);
                 if (fd >= 0)
                         close(fd);
-                else if (openat2_used(f) && i == 1)
+                else if (i == 1)
                         fail_msg("%s: %s", paths[i], err.msg);
         }
         assert_int_equal(access(f->host, F_OK), -1);
         assert_int_equal(access("/vps-unit-made-here", F_OK), -1);
+}
+
+static void test_no_symlinks(void **state)
+{
+        struct fixture *f = *state;
+        vps_error err = {0};
+        put(f->root_fd, "etc/passwd", "guest passwd");
+        assert_int_equal(symlinkat("etc", f->root_fd, "cfg"), 0);
+        int fd = vps_open_in_root_how(f->root_fd, "/cfg/passwd", O_RDONLY, 0,
+                                      VPS_RESOLVE_NO_SYMLINKS, &err);
+        assert_int_equal(fd, -ELOOP);
+        assert_non_null(strstr(err.msg, "refusing /cfg/passwd in the guest: a symlink"));
+        fd = vps_open_in_root_how(f->root_fd, "etc/evil", O_RDONLY | O_NOFOLLOW, 0,
+                                  VPS_RESOLVE_NO_SYMLINKS, &err);
+        assert_int_equal(fd, -ELOOP);
+        /* Without the flag the same paths resolve inside the root. */
+        char buf[64];
+        fd = vps_open_in_root(f->root_fd, "/cfg/passwd", O_RDONLY, 0, &err);
+        check_fd(f, fd, buf, sizeof(buf));
+        assert_string_equal(buf, "guest passwd");
+        fd = vps_open_in_root_how(f->root_fd, "etc/hosts", O_RDONLY, 0,
+                                  VPS_RESOLVE_NO_SYMLINKS | VPS_RESOLVE_NO_XDEV, &err);
+        check_fd(f, fd, buf, sizeof(buf));
+        assert_string_equal(buf, "guest hosts");
+}
+
+/* Mount crossings and magic links, with the host's / standing in for a guest root: /proc is
+ * a mount below it, and its /proc/self/fd/N and exe are magic links. */
+static void test_xdev_and_magic_links(void **state)
+{
+        struct fixture *f = *state;
+        vps_error err = {0};
+        int slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(slash >= 0);
+        int fd = vps_open_in_root_how(slash, "/proc/self/status", O_RDONLY, 0, VPS_RESOLVE_NO_XDEV,
+                                      &err);
+        assert_int_equal(fd, -EXDEV);
+        const char *magic[] = {"/proc/self/exe", "/proc/self/fd/0", "/proc/self/cwd/etc",
+                               "/proc/self/root/etc/hostname", "/proc/self/ns/net"};
+        for (size_t i = 0; i < sizeof(magic) / sizeof(magic[0]); i++) {
+                fd = vps_open_in_root(slash, magic[i], O_PATH, 0, &err);
+                if (fd >= 0)
+                        fail_msg("%s (%s): a magic link was followed", magic[i],
+                                 f->fallback ? "fallback" : "openat2");
+                assert_int_equal(fd, -ELOOP);
+        }
+        /* /proc/self is a plain procfs symlink ("PID"): followed. */
+        fd = vps_open_in_root(slash, "/proc/self/status", O_RDONLY, 0, &err);
+        assert_true(fd >= 0);
+        close(fd);
+        close(slash);
+}
+
+/* The walk and openat2 give the same answer for each path: the same file, or the same errno. */
+static void test_walk_matches_openat2(void **state)
+{
+        struct fixture *f = *state;
+        if (!have_openat2)
+                skip();
+        put(f->root_fd, "etc/passwd", "guest passwd");
+        assert_int_equal(mkdirat(f->root_fd, "var/lib", 0755), 0);
+        assert_int_equal(symlinkat("../etc/", f->root_fd, "var/lib/up"), 0);
+        assert_int_equal(symlinkat("loop2", f->root_fd, "loop1"), 0);
+        assert_int_equal(symlinkat("loop1", f->root_fd, "loop2"), 0);
+        const char *paths[] = {"/",
+                               "",
+                               ".",
+                               "..",
+                               "//etc//hosts",
+                               "etc/hosts/",
+                               "etc/",
+                               "etc/evil",
+                               "etc/evil/",
+                               "up",
+                               "up/",
+                               "out",
+                               "out/etc/hosts",
+                               "var/lib/up/passwd",
+                               "var/lib/up/../../etc/hosts",
+                               "loop1",
+                               "loop1/x",
+                               "etc/hosts/..",
+                               "etc/secret",
+                               "etc/dangling",
+                               "var/lib/../../../../etc/passwd",
+                               "./etc/./hosts",
+                               "nope/x"};
+        const int flag_sets[] = {O_RDONLY,
+                                 O_PATH,
+                                 O_PATH | O_NOFOLLOW,
+                                 O_RDONLY | O_DIRECTORY,
+                                 O_RDONLY | O_NOFOLLOW,
+                                 O_PATH | O_DIRECTORY | O_NOFOLLOW};
+        const unsigned resolves[] = {0, VPS_RESOLVE_NO_SYMLINKS, VPS_RESOLVE_NO_XDEV};
+        for (size_t r = 0; r < 3; r++)
+                for (size_t k = 0; k < sizeof(flag_sets) / sizeof(flag_sets[0]); k++)
+                        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                                vps_error e1 = {0}, e2 = {0};
+                                assert_int_equal(unsetenv("VPS_TEST_NO_OPENAT2"), 0);
+                                int a = vps_open_in_root_how(f->root_fd, paths[i], flag_sets[k], 0,
+                                                             resolves[r], &e1);
+                                assert_int_equal(setenv("VPS_TEST_NO_OPENAT2", "1", 1), 0);
+                                int b = vps_open_in_root_how(f->root_fd, paths[i], flag_sets[k], 0,
+                                                             resolves[r], &e2);
+                                struct stat sa, sb;
+                                bool same = (a < 0 && b < 0 && a == b) ||
+                                            (a >= 0 && b >= 0 && fstat(a, &sa) == 0 &&
+                                             fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                                             sa.st_ino == sb.st_ino);
+                                if (!same)
+                                        fail_msg("'%s' flags %#x resolve %u: openat2 %d (%s), "
+                                                 "walk %d (%s)",
+                                                 paths[i], flag_sets[k], resolves[r], a, e1.msg, b,
+                                                 e2.msg);
+                                if (a >= 0)
+                                        close(a);
+                                if (b >= 0)
+                                        close(b);
+                        }
 }
 
 /* Each test twice, named "<test>/openat2" and "<test>/fallback". */
@@ -243,6 +351,10 @@ int main(void)
                 BOTH(test_dotdot),
                 BOTH(test_ensure_creates_inside),
                 BOTH(test_ensure_never_outside),
+                BOTH(test_no_symlinks),
+                BOTH(test_xdev_and_magic_links),
+                {"test_walk_matches_openat2", test_walk_matches_openat2, setup, teardown,
+                 &mode_openat2},
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
