@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <linux/fs.h>
 #include <linux/if.h>
@@ -20,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -86,17 +88,166 @@ static void check_status(void)
 {
         FILE *f = fopen("/proc/self/status", "re");
         char line[256];
-        unsigned long long bnd = ~0ULL;
+        unsigned long long bnd = ~0ULL, inh = ~0ULL, amb = ~0ULL;
         int seccomp = -1;
         while (f && fgets(line, sizeof(line), f)) {
                 sscanf(line, "CapBnd: %llx", &bnd);
+                sscanf(line, "CapInh: %llx", &inh);
+                sscanf(line, "CapAmb: %llx", &amb);
                 sscanf(line, "Seccomp: %d", &seccomp);
         }
         if (f)
                 fclose(f);
-        report("capability CAP_SYS_MODULE in the bounding set", (bnd >> 16) & 1, EPERM);
-        report("capability CAP_SYS_RAWIO in the bounding set", (bnd >> 17) & 1, EPERM);
+        static const struct {
+                int bit;
+                const char *name;
+        } dropped[] = {{16, "CAP_SYS_MODULE"},    {17, "CAP_SYS_RAWIO"},    {25, "CAP_SYS_TIME"},
+                       {30, "CAP_AUDIT_CONTROL"}, {32, "CAP_MAC_OVERRIDE"}, {33, "CAP_MAC_ADMIN"},
+                       {35, "CAP_WAKE_ALARM"},    {36, "CAP_BLOCK_SUSPEND"}};
+        for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
+                char what[80];
+                (void)snprintf(what, sizeof(what), "capability %s in the bounding set",
+                               dropped[i].name);
+                report(what, (bnd >> dropped[i].bit) & 1, EPERM);
+        }
+        report("inheritable capabilities", inh != 0, EPERM);
+        report("ambient capabilities", amb != 0, EPERM);
         report("no seccomp filter", seccomp != 2, EPERM);
+}
+
+/* A syscall of a foreign ABI: i386's int 0x80 (getpid, 20) and x32's getpid (39 with the x32
+ * bit). The filter answers both with EPERM. A kernel without ia32 emulation kills the
+ * caller before any filter runs (SIGSEGV): blocked too, by the kernel; so in a child. */
+static void foreign_arch(void)
+{
+#if defined(__x86_64__)
+        errno = 0;
+        expect_eperm("x32 syscall (getpid)", syscall(0x40000000 | 39));
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                report("i386 syscall (int 0x80, getpid)", 1, errno);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                long r = 20;
+                __asm__ volatile("int $0x80" : "+a"(r) : : "memory");
+                (void)!write(p[1], &r, sizeof(r));
+                _exit(0);
+        }
+        close(p[1]);
+        long r = 0;
+        ssize_t n = read(p[0], &r, sizeof(r));
+        close(p[0]);
+        int status = 0;
+        (void)waitpid(pid, &status, 0);
+        if (n == (ssize_t)sizeof(r)) {
+                errno = r < 0 ? (int)-r : 0;
+                expect_eperm("i386 syscall (int 0x80, getpid)", r < 0 ? -1 : r);
+        } else {
+                printf("i386 syscall (int 0x80, getpid): blocked (no ia32 emulation: signal %d)\n",
+                       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        }
+#endif
+}
+
+/* Masked: nothing to read (or write) behind /proc/kcore and friends, no entries in the
+ * masked directories; read-only: /proc/sys, /proc/bus, /proc/fs, /proc/irq and /sys. */
+static void masked_paths(void)
+{
+        write_file("write /proc/sysrq-trigger", "/proc/sysrq-trigger", "h");
+        read_nonempty("read /proc/timer_list", "/proc/timer_list");
+        read_nonempty("read /proc/sched_debug", "/proc/sched_debug");
+        read_nonempty("read /proc/kallsyms", "/proc/kallsyms");
+        static const char *const dirs[] = {"/sys/firmware", "/proc/acpi", "/proc/scsi",
+                                           "/sys/kernel/debug", "/sys/kernel/security"};
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                DIR *d = opendir(dirs[i]);
+                int entries = 0, e = d ? ENOENT : errno;
+                struct dirent *de;
+                while (d && (de = readdir(d)))
+                        entries += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+                if (d)
+                        closedir(d);
+                char what[80];
+                (void)snprintf(what, sizeof(what), "list %s", dirs[i]);
+                report(what, entries > 0, e);
+        }
+        static const char *const ro[] = {"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq", "/sys"};
+        for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+                struct statvfs sv;
+                char what[80];
+                (void)snprintf(what, sizeof(what), "%s mounted writable", ro[i]);
+                if (statvfs(ro[i], &sv) < 0)
+                        report(what, 0, errno);
+                else
+                        report(what, !(sv.f_flag & ST_RDONLY), EROFS);
+        }
+        write_file("write /proc/irq/default_smp_affinity", "/proc/irq/default_smp_affinity", "1");
+}
+
+/* The host's / through any fd or /proc link a guest process can see: /proc/PID/root and cwd
+ * of every visible process, every directory fd of this one. The sentinel exists only on
+ * the host. */
+static void proc_links(void)
+{
+        static const char sentinel[] = "etc/vps-escape-sentinel";
+        int found = 0, tried = 0;
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                int pid = atoi(de->d_name);
+                if (pid <= 0)
+                        continue;
+                static const char *const links[] = {"root", "cwd"};
+                for (size_t i = 0; i < 2; i++) {
+                        char p[PATH_MAX];
+                        (void)snprintf(p, sizeof(p), "/proc/%d/%s/../../../../../../%s", pid,
+                                       links[i], sentinel);
+                        tried++;
+                        found += access(p, F_OK) == 0;
+                }
+        }
+        if (d)
+                closedir(d);
+        int dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        DIR *fds = opendir("/proc/self/fd");
+        while (fds && (de = readdir(fds))) {
+                char p[PATH_MAX];
+                (void)snprintf(p, sizeof(p), "/proc/self/fd/%s/../../../../../../%s", de->d_name,
+                               sentinel);
+                tried++;
+                found += access(p, F_OK) == 0;
+        }
+        if (fds)
+                closedir(fds);
+        if (dfd >= 0)
+                close(dfd);
+        char what[96];
+        (void)snprintf(what, sizeof(what),
+                       "host files through /proc/PID/{root,cwd} and fds (%d tried)", tried);
+        report(what, found > 0 || tried == 0, ENOENT);
+}
+
+/* Last: the masks are mounts of the VPS's own user namespace, so its root can take them away.
+ * What was behind them must still be out of reach: those files belong to the host's root. */
+static void unmask(void)
+{
+        static const char *const masks[] = {"/proc/kcore", "/proc/sysrq-trigger", "/proc/kmsg",
+                                            "/proc/sys", "/sys/firmware"};
+        int gone = 0;
+        for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++)
+                while (umount2(masks[i], MNT_DETACH) == 0)
+                        gone++;
+        printf("unmask: %d mounts over the masked paths taken away\n", gone);
+        read_nonempty("read /proc/kcore with its mask taken away", "/proc/kcore");
+        read_nonempty("read /proc/kmsg with its mask taken away", "/proc/kmsg");
+        write_file("write /proc/sysrq-trigger with its mask taken away", "/proc/sysrq-trigger",
+                   "h");
+        write_file("write core_pattern with /proc/sys writable", "/proc/sys/kernel/core_pattern",
+                   "|/tmp/x");
+        write_file("write kernel.modprobe with /proc/sys writable", "/proc/sys/kernel/modprobe",
+                   "/tmp/x");
 }
 
 /* Mounting an existing v1 hierarchy is allowed in a user namespace; what matters is that
@@ -195,6 +346,8 @@ static int watch_exe(int seconds)
                 if (d)
                         closedir(d);
         }
+        /* A readable exe link outside this VPS: a process that entered it while dumpable. */
+        allowed += seen_foreign > 0;
         printf("overwrite /proc/PID/exe: %ld attempts, %ld foreign exe links seen, %s\n", tries,
                seen_foreign, allowed ? "ALLOWED" : "blocked");
         return allowed;
@@ -390,6 +543,11 @@ int main(int argc, char **argv)
         expect_eperm("userfaultfd", syscall(SYS_userfaultfd, 0));
         expect_eperm("open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, 0));
         expect_eperm("swapon", swapon("/dev/null", 0));
+        expect_eperm("swapoff", swapoff("/dev/null"));
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        expect_eperm("clock_settime", clock_settime(CLOCK_REALTIME, &now));
+        foreign_arch();
         expect_eperm("acct", syscall(SYS_acct, "/tmp/acct"));
         expect_eperm("iopl", syscall(SYS_iopl, 3));
         expect_eperm("syslog (dmesg)", syscall(SYS_syslog, 3, NULL, 0));
@@ -421,6 +579,9 @@ int main(int argc, char **argv)
         report("host root through /proc/1/root/..",
                access("/proc/1/root/../../../../etc/vps-escape-sentinel", F_OK) == 0, ENOENT);
         check_status();
+        masked_paths();
+        proc_links();
+        unmask();
         printf("%d allowed\n", allowed);
         return allowed;
 }

@@ -21,6 +21,15 @@ probe_modules() {
         done
 }
 modules_before=$(probe_modules)
+# Host knobs a VPS root would want to change, read from the host before and after.
+HOST_SYSCTLS="kernel/core_pattern kernel/modprobe kernel/sysrq kernel/hostname kernel/domainname
+        net/ipv4/ip_forward vm/overcommit_memory kernel/randomize_va_space fs/suid_dumpable"
+host_sysctls() { local k; for k in $HOST_SYSCTLS; do echo "$k=$(cat "/proc/sys/$k" 2>/dev/null)"; done; }
+sysctls_before=$(host_sysctls)
+# A neighbour: a second VPS with a file of its own, which must come through untouched.
+make_running_vps 602
+vpsctl exec 602 -- sh -c 'echo neighbour > /root/mine'
+neighbour_pid=$(vps_field 602 pid)
 
 vpsctl exec 601 -- sh -c 'cat > /probe && chmod 755 /probe' <"$PROBE"
 rc=0
@@ -29,7 +38,7 @@ rc=0
 out=$(vpsctl exec 601 -- /probe "$VPSD_PID" "$$" 2>&1) || rc=$?
 echo "$out"
 expect_eq "the probe found nothing allowed" 0 "$rc"
-check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 34
+check "the probe ran every class" test "$(printf '%s\n' "$out" | grep -c ': blocked')" -ge 75
 # What --features would grant (a tun device, a FUSE mount, the keyring, proc and sysfs in
 # nested namespaces) is refused to a VPS without them, as ENOENT or EPERM, never otherwise.
 fout=$(vpsctl exec 601 -- /probe --features tun:off,fuse:off,nesting:off 2>&1) && frc=0 || frc=$?
@@ -54,9 +63,34 @@ echo "commands entered while the watcher ran: $entered"
 cat "$T/watch.out"
 expect_eq "no /proc/PID/exe of an entering process could be opened for writing" 0 "$wrc"
 check "the watcher tried" sh -c "grep -q 'overwrite /proc/PID/exe: [1-9][0-9]* attempts' '$T/watch.out'"
+# Non-dumpable until exec, shown on the syscalls themselves (the window before exec is too
+# short for the watcher to be sure to hit): the process that joins the VPS drops its dumpable
+# flag before it enters the namespaces, and the start child before it execs the init.
+strace -f -qq -e trace=prctl,setns -o "$T/attach.trace" "$VPSCTL_BIN" --socket "$SOCK" exec 601 -- true
+first_setns_pid=$(awk '/setns\(/ { print $1; exit }' "$T/attach.trace")
+check "exec: the joining process enters the VPS's namespaces" test -n "$first_setns_pid"
+check "exec: and drops its dumpable flag before it does" awk -v pid="$first_setns_pid" '
+        $1 == pid && /PR_SET_DUMPABLE, SUID_DUMP_DISABLE/ { dump = 1 }
+        $1 == pid && /setns\(/ { exit !dump }' "$T/attach.trace"
+vpsctl stop 601 --fast >/dev/null
+strace -f -qq -p "$VPSD_PID" -e trace=prctl,execve -o "$T/start.trace" &
+tracer=$!
+sleep 1 # strace attaches
+vpsctl start 601 >/dev/null
+kill "$tracer" && wait "$tracer" 2>/dev/null || true
+init_pid=$(awk '/execve\("\/sbin\/init"/ { print $1; exit }' "$T/start.trace")
+check "start: the child execs the init" test -n "$init_pid"
+check "start: and is not dumpable before it does" awk -v pid="$init_pid" '
+        $1 == pid && /PR_SET_DUMPABLE, SUID_DUMP_DISABLE/ { dump = 1 }
+        $1 == pid && /execve\(/ { exit !dump }' "$T/start.trace"
+
 expect_eq "core_pattern unchanged" "$core_before" "$(cat /proc/sys/kernel/core_pattern)"
 expect_eq "the probe's modules neither unloaded nor loaded" "$modules_before" "$(probe_modules)"
 expect_eq "host sentinel untouched" host "$(cat "$sentinel")"
+expect_eq "host sysctls unchanged ($(echo $HOST_SYSCTLS | wc -w) read)" "$sysctls_before" "$(host_sysctls)"
+check "vpsd (a host process the probe aimed at) still runs" kill -0 "$VPSD_PID"
+expect_eq "the neighbour VPS runs the same init" "$neighbour_pid" "$(vps_field 602 pid)"
+expect_eq "and its file is untouched" neighbour "$(vpsctl exec 602 -- cat /root/mine)"
 rm -f "$sentinel"
 
 # The same profile holds for the VPS init itself, not only for exec'd processes.
