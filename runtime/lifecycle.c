@@ -59,8 +59,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
 {
         if (vi->status != VPS_STOPPED)
                 return vps_err(err, EALREADY, "VPS %s is already running", vi->cfg.id);
+        int r = vps_manager_check_ids(m, vi, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         struct tpl_info t;
-        int r = template_info(m, vi->cfg.ostemplate, &t, err);
+        r = template_info(m, vi->cfg.ostemplate, &t, err);
         if (r < 0)
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         struct vps_state st = {0};

@@ -305,16 +305,42 @@ void vps_manager_close(struct vps_manager *m)
                 vps_closep(fds[i]);
 }
 
-/* The lowest 65536-id range no other VPS has. */
+static bool ranges_overlap(uint32_t a, uint32_t a_n, uint32_t b, uint32_t b_n)
+{
+        return (uint64_t)a < (uint64_t)b + b_n && (uint64_t)b < (uint64_t)a + a_n;
+}
+
+/* The lowest 65536-id range that overlaps no other VPS's. */
 static uint32_t alloc_uid_base(const struct vps_manager *m)
 {
         for (uint32_t base = VPS_UID_START;; base += VPS_UID_COUNT) {
                 bool used = false;
                 for (size_t i = 0; i < m->n && !used; i++)
-                        used = m->v[i]->cfg.uid_base == base;
+                        used = ranges_overlap(base, VPS_UID_COUNT, m->v[i]->cfg.uid_base,
+                                              m->v[i]->cfg.uid_count);
                 if (!used)
                         return base;
         }
+}
+
+int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        const struct vps_config *c = &vi->cfg;
+        uint64_t last = (uint64_t)c->uid_base + c->uid_count - 1;
+        if (c->uid_base < VPS_UID_START)
+                return vps_err(err, EPERM,
+                               "its id range %u-%llu is below %u, where host users live",
+                               c->uid_base, (unsigned long long)last, VPS_UID_START);
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_config *o = &m->v[i]->cfg;
+                if (m->v[i] != vi &&
+                    ranges_overlap(c->uid_base, c->uid_count, o->uid_base, o->uid_count))
+                        return vps_err(err, EPERM,
+                                       "its id range %u-%llu overlaps VPS %s's (%u-%llu)",
+                                       c->uid_base, (unsigned long long)last, o->id, o->uid_base,
+                                       (unsigned long long)o->uid_base + o->uid_count - 1);
+        }
+        return 0;
 }
 
 static int make_vps_dir(struct vps_manager *m, const char *tmp, struct vps_config *cfg,

@@ -85,4 +85,28 @@ expect_eq "failed start leaves it stopped" stopped "$(vps_field 306 status)"
 check "and its data intact" grep -qx keep "$ROOT/vps/306/upper/keep"
 check "and no cgroup behind" test ! -e "$CG_MOUNT$CG_PARENT/306"
 check "and no state file" test ! -e "$(state_file 306)"
+
+# Host id ranges are checked at every start: a config.json edited or copied so that two VPSes
+# share host ids (or one maps host users) is refused, and the VPS stays stopped.
+vpsctl create 307 --ostemplate busybox >/dev/null
+vpsctl create 308 --ostemplate busybox >/dev/null
+base307=$(vps_field 307 uid_base)
+kill_vpsd
+jq ".uid_base = $((base307 + 1000))" "$ROOT/vps/308/config.json" >"$T/308.json"
+cp "$T/308.json" "$ROOT/vps/308/config.json"
+start_vpsd
+expect_error "a start whose id range overlaps another VPS's" \
+        "starting VPS 308: its id range $((base307 + 1000))-[0-9]+ overlaps VPS 307's \($base307-" vpsctl start 308
+expect_error "the other one is refused too" "starting VPS 307: its id range .* overlaps VPS 308's" vpsctl start 307
+expect_eq "both stay stopped" "stopped stopped" "$(vps_field 307 status) $(vps_field 308 status)"
+check "no cgroup made for either" sh -c "test ! -e '$CG_MOUNT$CG_PARENT/307' && test ! -e '$CG_MOUNT$CG_PARENT/308'"
+vpsctl create 309 --ostemplate busybox >/dev/null
+base309=$(vps_field 309 uid_base)
+check "a new VPS gets a range clear of both ($base309)" test "$base309" -ge $((base307 + 1000 + 65536))
+kill_vpsd
+jq ".uid_base = 1000" "$ROOT/vps/308/config.json" >"$T/308.json"
+cp "$T/308.json" "$ROOT/vps/308/config.json"
+start_vpsd
+expect_error "a start whose id range holds host users" "starting VPS 308: its id range 1000-66535 is below 2000000" vpsctl start 308
+expect_eq "and stays stopped" stopped "$(vps_field 308 status)"
 finish

@@ -119,6 +119,11 @@ int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const c
                              vps_error *err);
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+
+/* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
+ * uid 0) or overlaps another VPS's: two guests sharing host ids could reach each other's
+ * files and processes. Checked at every start (config.json may have been edited or copied). */
+int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 /* Sends the template's halt signal; the VPS becomes VPS_STOPPING until its init exits. */
 int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* Kills every process of the VPS (cgroup.kill). */
