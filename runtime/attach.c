@@ -105,7 +105,11 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, unsigned int 
         if (listener >= 0)
                 close(listener);
         /* No fd of the host but stdio crosses into the VPS. */
-        (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: closing the host's fds before exec: %s\n",
+                        strerror(errno));
+                _exit(126);
+        }
         execvpe(o->argv[0], o->argv, envp);
         int e = errno;
         dprintf(STDERR_FILENO, "vpsctl: cannot execute %s in the VPS: %s\n", o->argv[0],

@@ -98,7 +98,8 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 (void)signal(s, SIG_DFL);
         /* Only stdio crosses into the guest: everything else closes on exec, this socket
          * included, which tells the parent the exec worked. */
-        (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                return vps_err_sys(err, errno, "marking vpsd's fds close-on-exec");
         char *const argv[] = {(char *)p->init_path, NULL};
         char *const envp[] = {
                 (char *)"container=vpsd", (char *)"TERM=linux",

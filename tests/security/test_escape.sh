@@ -97,6 +97,10 @@ rm -f "$sentinel"
 check "init has a seccomp filter" grep -q '^Seccomp:[[:space:]]*2' "/proc/$(vps_field 601 pid)/status"
 bnd=$(awk '/^CapBnd/ { print $2 }' "/proc/$(vps_field 601 pid)/status")
 check "init lacks CAP_SYS_MODULE" test $(((0x$bnd >> 16) & 1)) = 0
+init_fds=$(ls "/proc/$(vps_field 601 pid)/fd" | sort -n | tr '\n' ' ')
+expect_eq "init holds no fd of vpsd's but its console (0 1 2)" "0 1 2 " "$init_fds"
+check "and those are its console pty" sh -c "test \"\$('$VPSCTL_BIN' --socket '$SOCK' exec 601 -- sh -c 'for f in 0 1 2; do readlink /proc/1/fd/\$f; done' | sort -u)\" = /dev/pts/0"
+expect_eq "init's working directory is its own root" / "$(vpsctl exec 601 -- readlink /proc/1/cwd)"
 check "init keeps CAP_SYS_ADMIN (systemd needs it in its namespace)" test $(((0x$bnd >> 21) & 1)) = 1
 
 # A normal workload still works: files, processes, /proc/sys/net inside its own netns.
