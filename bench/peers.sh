@@ -36,6 +36,7 @@ cleanup() {
         if [ -n "$CRUN_DETACHED" ]; then
                 crunc kill "$NAME-exec" KILL >/dev/null 2>&1 || true
                 crunc delete -f "$NAME-exec" >/dev/null 2>&1 || true
+                crunc delete -f "$NAME-start" >/dev/null 2>&1 || true
         fi
         # LXC removes its payload/monitor cgroups on stop but leaves an empty lxc.pivot at
         # the cgroup2 root; rmdir only removes it if it is empty (another user's LXC may hold it).
@@ -96,6 +97,16 @@ run_crun() {
         else
                 ok=0
         fi
+        # start: `crun run -d` (create and start, the container's process exec'd) of the
+        # sleeping bundle; each run's prepare removes the last one (kill and delete).
+        local del="sh -c '${q}delete -f $NAME-start >/dev/null 2>&1 || true'"
+        CRUN_DETACHED=1
+        hf start.crun "${HF[@]}" -N --prepare "$del" --cleanup "$del" \
+                "${q}run -d -b $e $NAME-start" || ok=0
+        hf stop_fast.crun "${HF[@]}" -N --prepare "${q}run -d -b $e $NAME-start" \
+                "${q}delete -f $NAME-start" || ok=0
+        crunc delete -f "$NAME-start" >/dev/null 2>&1 || true
+        CRUN_DETACHED=
         if [ "$ok" = 1 ]; then status crun ok; else status crun "some crun benchmarks failed (see log)"; fi
 }
 
