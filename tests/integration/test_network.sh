@@ -93,6 +93,15 @@ in_vps 702 ip addr del "$NETPFX.10/24" dev eth0
 in_vps 702 ip addr add "$NETPFX.11/24" dev eth0
 in_vps 702 ip route add default via "$NETPFX.1" 2>/dev/null || true
 check "back on its own address it works again" reach in_vps 702 ping -c 1 -W 2 "$NETPFX.1"
+# ARP poisoning: 702 announces itself (gratuitous ARP, request and reply) as 701's address;
+# the host's neighbour entry for 701 must keep 701's MAC.
+mac701=$(in_vps 701 cat /sys/class/net/eth0/address)
+ping1 "$NETPFX.10" >/dev/null || true
+in_vps 702 arping -U -c 2 -w 2 -I eth0 -s "$NETPFX.10" "$NETPFX.10" >/dev/null 2>&1 || true
+in_vps 702 arping -A -c 2 -w 2 -I eth0 -s "$NETPFX.10" "$NETPFX.10" >/dev/null 2>&1 || true
+neigh701=$(ip neigh show "$NETPFX.10" dev "$BRIDGE" | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')
+expect_eq "ARP poisoning: the host still has 701's MAC for its address" "$mac701" "$neigh701"
+check "and still reaches 701" ping1 "$NETPFX.10"
 in_vps 702 ip link set eth0 address 02:00:00:00:00:99
 check "a changed MAC is dropped" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ping -c 1 -W 1 '$NETPFX.1' >/dev/null 2>&1"
 
@@ -163,7 +172,26 @@ vpsctl destroy 702 --force >/dev/null
 check "veth gone after destroy" sh -c "! ip link show veth702.0 >/dev/null 2>&1"
 check "no port left in the map" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q veth"
 check "no traffic counters left" sh -c "! nft list counters table bridge vpsd_$BRIDGE | grep -q -e rx_70 -e tx_70"
+# The start path spawns no process (no ip, nft or tc): the only exec that vpsd and its
+# children make during a networked start is the VPS's init.
+strace -f -qq -p "$VPSD_PID" -e trace=execve -o "$T/start.trace" &
+tracer=$!
+sleep 1 # strace attaches
 vpsctl start 701 >/dev/null
+kill "$tracer" && wait "$tracer" 2>/dev/null || true
+expect_eq "a networked start execs nothing but the init" '"/sbin/init"' \
+        "$(awk '/execve\(/ { split($0, a, "execve\\("); split(a[2], b, ","); print b[1] }' "$T/start.trace" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 check "restart brings the network back" ping1 "$NETPFX.20"
 check "and its port forward" sh -c "nft list map ip vpsd_$BRIDGE forwards | grep -q '18080 : $NETPFX.20 . 8080'"
+
+# vpsd killed and started again: the running VPS keeps its network, filter and counters.
+init701=$(vps_field 701 pid)
+kill_vpsd
+check "with vpsd dead the VPS still answers" ping1 "$NETPFX.20"
+start_vpsd
+expect_eq "re-adopted with the same init" "$init701" "$(vps_field 701 pid)"
+check "after the restart the host reaches it" ping1 "$NETPFX.20"
+check "its anti-spoofing chain is still in place" nft list chain bridge "vpsd_$BRIDGE" vps_701
+check "its port forward too" sh -c "nft list map ip vpsd_$BRIDGE forwards | grep -q '18080 : $NETPFX.20 . 8080'"
+check "its counters still count" test "$(vpsctl list -j | jq '.[] | select(.id=="701") | .rx_bytes')" -gt 0
 finish

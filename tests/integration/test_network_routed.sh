@@ -173,6 +173,7 @@ vpsctl set 701 --rate 40mbit >/dev/null
 vpsctl stop 701 --fast >/dev/null
 vpsctl start 701 >/dev/null
 check "the rate comes back with a start" sh -c "tc qdisc show dev veth701.0 | grep -q tbf"
+check "with its ifb for what the VPS sends" ip link show vifb701.0
 
 # Bad input: one line, nothing changed.
 before=$(md5sum "$ROOT"/vps/*/config.json)
@@ -207,6 +208,8 @@ check "and it works on the bridge" reach busybox ping -c 1 -W 2 "$NETPFX.12"
 # Teardown leaves nothing.
 vpsctl stop 701 --fast >/dev/null
 check "veth gone after stop" sh -c "! ip link show veth701.0 >/dev/null 2>&1"
+check "its ifb (--rate) gone too" sh -c "! ip link show vifb701.0 >/dev/null 2>&1"
+check "no rx counter map element left" sh -c "! nft list map inet vpsr_$BRIDGE rx | grep -q veth701"
 check "no host route left" sh -c "! ip route show $P4.10 | grep -q . && ! ip -6 route show $P6::10 | grep -q veth"
 check "no proxy entry left" sh -c "! ip neigh show proxy dev $UPL | grep -q . && ! ip -6 neigh show proxy dev $UPL | grep -q ."
 check "no filter chain left" sh -c "! nft list chain inet vpsr_$BRIDGE vps_701 >/dev/null 2>&1"
