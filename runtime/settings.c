@@ -91,6 +91,17 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
         return 0;
 }
 
+/* A running VPS's cgroup back to the limits saved in its config (tried was being applied). */
+static void restore_cgroup_limits(struct vps_manager *m, const struct vps_inst *vi,
+                                  const struct vps_config *tried)
+{
+        vps_error e;
+        char w[8];
+        if (vi->status == VPS_RUNNING)
+                (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
+                                              &tried->limits, false, w, sizeof(w), &e);
+}
+
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
                            vps_error *err)
 {
@@ -120,17 +131,16 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
                                n ? "; " : "", vi->cfg.id, used >> 20,
                                (unsigned long long)(ram >> 20));
         }
-        if (r < 0)
+        if (r < 0) {
+                /* A write that failed halfway (the kernel refused one file) leaves the ones
+                 * before it changed: put them back to the saved limits. */
+                restore_cgroup_limits(m, vi, &c);
                 return r;
+        }
         if ((r = vps_disk_check(m, &c.limits, err)) < 0 ||
             (r = vps_disk_apply(m, vi->dir_fd, &c, &vi->cfg.limits, err)) < 0 ||
             (r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
-                /* Put the VPS back to the limits that are saved. */
-                vps_error e;
-                char w[8];
-                if (vi->status == VPS_RUNNING)
-                        (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
-                                                      &c.limits, false, w, sizeof(w), &e);
+                restore_cgroup_limits(m, vi, &c);
                 vps_disk_restore(m, c.projid, &vi->cfg.limits);
                 return r;
         }

@@ -179,8 +179,9 @@ tracer=$!
 sleep 1 # strace attaches
 vpsctl start 701 >/dev/null
 kill "$tracer" && wait "$tracer" 2>/dev/null || true
+# What runs after the init's exec is the guest's (its rc scripts): only execs up to it count.
 expect_eq "a networked start execs nothing but the init" '"/sbin/init"' \
-        "$(awk '/execve\(/ { split($0, a, "execve\\("); split(a[2], b, ","); print b[1] }' "$T/start.trace" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+        "$(awk '/execve\(/ { split($0, a, "execve\\("); split(a[2], b, ","); print b[1]; if (b[1] == "\"/sbin/init\"") exit }' "$T/start.trace" | tr '\n' ' ' | sed 's/ $//')"
 check "restart brings the network back" ping1 "$NETPFX.20"
 check "and its port forward" sh -c "nft list map ip vpsd_$BRIDGE forwards | grep -q '18080 : $NETPFX.20 . 8080'"
 

@@ -76,6 +76,14 @@ if [ "$cur" -le 30 ] 2>/dev/null; then pass "pids.current $cur <= 30"; else fail
 kill_in_cgroup "$CG" sleep
 for _ in $(seq 300); do [ "$(cgfile "$CG" pids.current)" -lt 10 ] 2>/dev/null && break; sleep 0.1; done
 
+# What vpsctl reports of it: the limits hit, counted as the kernel counted them.
+st=$(vpsctl stats 801 -j)
+expect_eq "stats: oom_kill as memory.events says" "$k" "$(jq '.events.oom_kill' <<<"$st")"
+expect_eq "stats: pids limit hits as pids.events says" "$m" "$(jq '.events.pids_max' <<<"$st")"
+check "stats: memory peak reached near the 50M limit ($(jq '.memory.peak' <<<"$st"))" \
+        test "$(jq '.memory.peak // 0' <<<"$st")" -ge 30000000
+check "list -o shows the hits" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -H -o id,oom_kill,pids_max_hits | grep -Eq '^801 +$k +$m\$'"
+
 # set on the running VPS: at once in the cgroup, kept in config.json.
 check "set 801 --ram 100M" quiet vpsctl set 801 --ram 100M
 expect_eq "memory.max after set --ram 100M" 104857600 "$(cgfile "$CG" memory.max)"
@@ -84,6 +92,9 @@ check "set 801 --ram unlimited" quiet vpsctl set 801 --ram unlimited
 expect_eq "memory.max after --ram unlimited" max "$(cgfile "$CG" memory.max)"
 expect_eq "config.json: ram removed" null "$(jq '.limits.ram // .ram // null' "$ROOT/vps/801/config.json")"
 expect_eq "swap and numproc unchanged" "0 30" "$(cgfile "$CG" memory.swap.max) $(cgfile "$CG" pids.max)"
+check "set 801 --swap 16M --numproc 45" quiet vpsctl set 801 --swap 16M --numproc 45
+expect_eq "memory.swap.max and pids.max after set" "16777216 45" "$(cgfile "$CG" memory.swap.max) $(cgfile "$CG" pids.max)"
+expect_eq "config.json keeps both" "16777216 45" "$(jq -r '"\(.limits.swap) \(.limits.numproc)"' "$ROOT/vps/801/config.json")"
 
 # --- VPS 802: 1 CPU, cpulimit 50 % of one CPU (wins, being lower), weight 200
 vpsctl create 802 --ostemplate busybox --cpus 1 --cpulimit 50 --cpuunits 200 >/dev/null ||
@@ -105,4 +116,8 @@ if [ "${thr:-0}" -ge 1 ] && [ "$pct" -le 60 ]; then
 else
         fail "busy loop in 802 not held to 50%: ${pct}% of one CPU, nr_throttled ${thr:-none}"
 fi
+check "stats: throttled periods counted" test "$(vpsctl stats 802 -j | jq '.cpu.nr_throttled // 0')" -ge 1
+check "set 802 --cpulimit 25 --cpuunits 300" quiet vpsctl set 802 --cpulimit 25 --cpuunits 300
+expect_eq "cpu.max and cpu.weight after set" "25000 100000 300" "$(cgfile "$CG2" cpu.max) $(cgfile "$CG2" cpu.weight)"
+expect_eq "config.json keeps both" "25 300" "$(jq -r '"\(.limits.cpulimit) \(.limits.cpuunits)"' "$ROOT/vps/802/config.json")"
 finish

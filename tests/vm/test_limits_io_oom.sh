@@ -11,6 +11,7 @@ grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
         { echo "SKIP: no memory controller in $CG_MOUNT (run this through tests/vm/run)"; exit 77; }
 
 cgfile() { cat "$1/$2" 2>/dev/null || echo "(no $2)"; }
+quiet() { "$@" >/dev/null; }
 event() { awk -v k="$2" '$1 == k { print $2 }' "$1/$3" 2>/dev/null; }
 vps_cgroup() { vpsctl status "$1" -j | jq -r .cgroup; }
 # A busy loop in a VPS, in the background; the CPU share is read over windows that start
@@ -100,6 +101,11 @@ check "io.max names the storage disk ($dev) with 2M both ways" sh -c "grep -q '^
 expect_eq "io.weight of --ioprio 6" "default 400" "$(head -n1 "$CG/io.weight" 2>/dev/null || echo none)"
 t=$(timed_in_vps 812 'dd if=/dev/zero of=/big bs=1M count=8 oflag=direct')
 check "8 MB of direct writes at --iolimit 2M take about 4 s (${t:-failed} ms)" test "${t:-0}" -ge 3000
+wb=$(vpsctl stats 812 -j | jq '.io.wbytes // 0')
+check "stats: I/O bytes written counted ($wb, at least 8 MB)" test "$wb" -ge 8000000
+check "set --ioprio 2 live" quiet vpsctl set 812 --ioprio 2
+expect_eq "io.weight after set --ioprio 2" "default 50" "$(head -n1 "$CG/io.weight" 2>/dev/null || echo none)"
+expect_eq "config.json keeps --ioprio 2" 2 "$(jq '.limits.ioprio' "$ROOT/vps/812/config.json")"
 vpsctl set 812 --iolimit unlimited --iopslimit 50 >/dev/null
 check "set --iopslimit 50 live" sh -c "grep -q '^$dev rbps=max wbps=max riops=50 wiops=50' '$CG/io.max'"
 t=$(timed_in_vps 812 'dd if=/dev/zero of=/small bs=4k count=150 oflag=direct')
