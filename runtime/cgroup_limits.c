@@ -35,8 +35,33 @@ static bool has_word(const char *list, const char *word)
         return false;
 }
 
+/* Moves every process of dir (vpsd, its console keeper, whatever the service manager
+ * started there) into the leaf dir/vpsd. */
+static int move_into_leaf(const char *dir)
+{
+        char leaf[600], p[620];
+        (void)snprintf(leaf, sizeof(leaf), "%s/vpsd", dir);
+        (void)snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_free_ char *procs = NULL;
+        vps_error e;
+        int r = vps_read_file_at(AT_FDCWD, p, &procs, NULL, &e);
+        if (r < 0)
+                return r;
+        for (char *line = procs, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                r = write_at(leaf, "cgroup.procs", line);
+                if (r < 0 && r != -ESRCH)
+                        return r;
+        }
+        return 0;
+}
+
 /* Enables every controller it can in dir's subtree. vpsd's own cgroup cannot hand out
- * controllers while vpsd sits in it (no internal processes): vpsd then moves into a leaf. */
+ * controllers while processes sit in it (no internal processes): they move into a leaf. */
 static void enable_in(const char *dir, bool may_move)
 {
         for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
@@ -44,10 +69,7 @@ static void enable_in(const char *dir, bool may_move)
                 (void)snprintf(w, sizeof(w), "+%s", controllers[i]);
                 int r = write_at(dir, "cgroup.subtree_control", w);
                 if (r == -EBUSY && may_move) {
-                        char leaf[600];
-                        (void)snprintf(leaf, sizeof(leaf), "%s/vpsd", dir);
-                        (void)mkdir(leaf, 0755);
-                        if (write_at(leaf, "cgroup.procs", "0") == 0)
+                        if (move_into_leaf(dir) == 0)
                                 (void)write_at(dir, "cgroup.subtree_control", w);
                         may_move = false;
                 }
