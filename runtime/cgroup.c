@@ -143,14 +143,11 @@ bool vps_cgroup_populated(const char *path)
         return read_events_populated(path) == 1;
 }
 
-/* What a delegated cgroup hands to its owner (the list of /sys/kernel/cgroup/delegate): the
+/* What a delegated cgroup hands to its owner (the list of /sys/kernel/cgroup/delegate, less
+ * memory.oom.group: it holds the VPS's --oompolicy, which is the provider's to set): the
  * directory and these files. Limit files stay host root's, so a VPS cannot raise its own. */
-static const char *const delegated[] = {".",
-                                        "cgroup.procs",
-                                        "cgroup.threads",
-                                        "cgroup.subtree_control",
-                                        "memory.oom.group",
-                                        "memory.reclaim"};
+static const char *const delegated[] = {".", "cgroup.procs", "cgroup.threads",
+                                        "cgroup.subtree_control", "memory.reclaim"};
 
 int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
                       size_t size, int *ret_fd, vps_error *err)

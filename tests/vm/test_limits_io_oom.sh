@@ -132,6 +132,8 @@ check "list -o oom_kill counts it" test "$(vpsctl list -j -o id,oom_kill | jq '.
 check "list -o memory_current and memory_max_hits are numbers" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -j -o id,memory_current,memory_max_hits | jq -e '.[] | select(.id==\"813\") | (.memory_current > 0) and (.memory_max_hits >= 1)' >/dev/null"
 pid814=$(vps_field 814 pid)
 check "memory.oom.group of 814 is 1" test "$(cgfile "$(vps_cgroup 814)" memory.oom.group)" = 1
+check "the guest cannot turn its --oompolicy off" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 814 -- sh -c 'echo 0 > /sys/fs/cgroup/memory.oom.group' 2>/dev/null"
+expect_eq "memory.oom.group of 814 still 1" 1 "$(cgfile "$(vps_cgroup 814)" memory.oom.group)"
 vpsctl exec 814 -- sh -c "$hog" >/dev/null 2>&1 || true
 restart_end=$((SECONDS + 30))
 while [ "$SECONDS" -lt "$restart_end" ]; do
