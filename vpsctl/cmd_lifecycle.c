@@ -331,7 +331,7 @@ static const char stop_usage[] =
         "\n"
         "Options:\n"
         "  --fast         kill the processes at once, without a clean shutdown\n"
-        "  --timeout S    seconds to wait for a clean shutdown (default: vpsd's)\n"
+        "  --timeout S    seconds to wait for a clean shutdown (default 30)\n"
         "  -h, --help     print this help and exit\n";
 
 static const char restart_usage[] =
@@ -341,7 +341,7 @@ static const char restart_usage[] =
         "\n"
         "Options:\n"
         "  --fast         kill the processes at once, without a clean shutdown\n"
-        "  --timeout S    seconds to wait for a clean shutdown (default: vpsd's)\n"
+        "  --timeout S    seconds to wait for a clean shutdown (default 30)\n"
         "  -h, --help     print this help and exit\n";
 
 /* stop and restart take the same body; both return once the VPS has stopped (or is up

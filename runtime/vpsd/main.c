@@ -44,6 +44,7 @@ static void usage(FILE *f)
                 "Usage: vpsd [--config FILE] [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
                 "            [--bridge NAME] [--subnet CIDR] [--enforce-limits strict|warn]\n"
                 "            [--daemon]\n"
+                "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"

@@ -15,9 +15,10 @@ check "no host fd leaks into exec" sh -c "test \"\$('$VPSCTL_BIN' --socket '$SOC
 expect_eq "exec is not dumpable-leaky: PID namespace of the VPS" 1 "$(vpsctl exec 401 -- sh -c 'ls -d /proc/[0-9]* | grep -c "^/proc/1$"')"
 
 # enter: an interactive shell on a pty from the VPS's own devpts.
-out=$(printf 'tty; echo inside-$((40+2)); exit\n' | script -qec "'$VPSCTL_BIN' --socket '$SOCK' enter 401" /dev/null | tr -d '\r')
+out=$(printf 'tty; echo inside-$((40+2)); echo uid-$(id -u); exit\n' | script -qec "'$VPSCTL_BIN' --socket '$SOCK' enter 401" /dev/null | tr -d '\r')
 check "enter gets a pty inside" sh -c "printf '%s' \"$out\" | grep -q '^/dev/pts/[0-9]'"
 check "enter runs a shell" sh -c "printf '%s' \"$out\" | grep -q inside-42"
+check "as root inside" sh -c "printf '%s' \"$out\" | grep -q '^uid-0'"
 
 # The console: a shell on the VPS's console, also written to console.log.
 out=$(console_say 401 'echo console-$((6*7))' console-42)

@@ -52,6 +52,27 @@ check "no boot id file left in /dev" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exe
 check "loopback is up" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- ip link show lo | grep -q UP"
 check "/dev/null works" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo x > /dev/null && test -c /dev/null'"
 check "/sys is read-only" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'touch /sys/x' 2>/dev/null"
+for m in /dev/shm /run; do
+        expect_eq "$m is a tmpfs of its own" tmpfs "$(vpsctl exec 101 -- awk -v m="$m" '$2 == m { print $3 }' /proc/mounts)"
+done
+expect_eq "/dev/pts is a devpts instance" devpts "$(vpsctl exec 101 -- awk '$2 == "/dev/pts" { print $3 }' /proc/mounts)"
+for ns in ipc uts net mnt pid user cgroup; do
+        check "its own $ns namespace" test "$(vpsctl exec 101 -- readlink /proc/self/ns/$ns)" != "$(readlink /proc/self/ns/$ns)"
+done
+check "its ipc namespace is not the other VPS's" test "$(vpsctl exec 101 -- readlink /proc/1/ns/ipc)" != "$(vpsctl exec 102 -- readlink /proc/1/ns/ipc)"
+# The template is shared, not copied: idmapped, its files (host root's) are root's inside,
+# and nothing of it is in the VPS's own dir.
+expect_eq "template files are root's inside (idmapped lower)" "0 0" "$(vpsctl exec 101 -- stat -c '%u %g' /bin/busybox)"
+expect_eq "and host root's on the host" "0 0" "$(stat -c '%u %g' "$ROOT/templates/busybox/rootfs/bin/busybox")"
+check "the VPS's dir holds no copy of the template" test ! -e "$ROOT/vps/101/upper/bin/busybox"
+check "a running VPS's dir stays small ($(du -sk "$ROOT/vps/101" | cut -f1) KiB)" test "$(du -sk "$ROOT/vps/101" | cut -f1)" -lt 200
+expect_eq "status prints vzctl's line" "VPS 101 exists running" "$(vpsctl status 101)"
+expect_eq "VPSD_SOCKET stands for --socket" running "$(VPSD_SOCKET=$SOCK "$VPSCTL_BIN" status 101 -j | jq -r .status)"
+# The console log is bounded: past 1 MiB it moves to console.log.1 and starts again.
+vpsctl exec 101 -- sh -c 'head -c 2500000 /dev/zero | tr "\0" x > /dev/console'
+for _ in $(seq 100); do [ -f "$ROOT/vps/101/console.log.1" ] && break; sleep 0.1; done
+check "the console log rotates past 1 MiB" test -f "$ROOT/vps/101/console.log.1"
+check "and neither file is over 1 MiB" test "$(stat -c %s "$ROOT/vps/101/console.log")" -le 1048576 -a "$(stat -c %s "$ROOT/vps/101/console.log.1")" -le 1048576
 
 # Writes land in the VPS's own upper dir, owned by its mapped root; others don't see them.
 vpsctl exec 101 -- sh -c 'echo secret > /root/file101'
