@@ -17,11 +17,14 @@ stop_second() {
         [ -z "$run2" ] || rm -rf "$run2"
 }
 trap 'rc=$?; stop_second; cleanup "$rc"' EXIT
-"$VPSD_BIN" --root "$ROOT2" --socket "$SOCK2" --cgroup-parent "$CG2" --daemon
-PID2=$(pgrep -f -x "$VPSD_BIN --root $ROOT2 --socket $SOCK2 --cgroup-parent $CG2 --daemon" | head -n1)
+# The second one takes its root and socket from the environment, as vpsctl does its socket.
+VPSD_ROOT=$ROOT2 VPSD_SOCKET=$SOCK2 "$VPSD_BIN" --cgroup-parent "$CG2" --daemon
+PID2=$(pgrep -f -x "$VPSD_BIN --cgroup-parent $CG2 --daemon" | head -n1)
 [ -n "$PID2" ] || { fail "the second vpsd did not start"; finish; }
-v2() { "$VPSCTL_BIN" --socket "$SOCK2" "$@"; }
+v2() { VPSD_SOCKET=$SOCK2 "$VPSCTL_BIN" "$@"; }
+check "VPSD_SOCKET: the second vpsd listens there" test -S "$SOCK2"
 v2 template build busybox >/dev/null
+check "VPSD_ROOT: its template is under that root" test -d "$ROOT2/templates/busybox/rootfs"
 v2 create 501 --ostemplate busybox --hostname second >/dev/null
 v2 start 501 >/dev/null
 expect_eq "first daemon's 501" 501 "$(vpsctl exec 501 -- hostname)"
