@@ -198,13 +198,12 @@ static int walk(int root_fd, const char *path, int flags, mode_t mode, unsigned 
         int ret = -1, r = 0;
         char *rest = buf;
         for (;;) {
-                bool trailing_slash = false;
                 char *part = next_part(&rest);
                 if (!part)
                         break; /* ended on the directory the walk is in */
                 /* "dir/" must be a directory, and a symlink there is followed: not last. */
                 bool last = *rest == '\0' || only_slashes(rest);
-                trailing_slash = last && rest > part + strlen(part);
+                bool trailing_slash = last && rest > part + strlen(part);
                 if (strcmp(part, ".") == 0)
                         continue;
                 if (strcmp(part, "..") == 0) {
