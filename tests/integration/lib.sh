@@ -139,6 +139,27 @@ finish() {
 
 # A process is gone when it no longer exists or is a zombie nobody reaped yet (after vpsd
 # died, a VPS init is re-parented to whatever reaper the host has).
+# strace on vpsd while a command runs: trace_vpsd FILE SYSCALLS, then untrace_vpsd. Each
+# process is let go at its exec (-b execve): following the init past it would trace the
+# guest's own children, and strace 6.1 can lose one that busybox init vforks in the new pid
+# namespace, leaving it in a ptrace stop and strace deaf to SIGTERM.
+trace_vpsd() {
+        strace -f -qq -b execve -p "$VPSD_PID" -e trace="$2" -o "$1" &
+        TRACER=$!
+        local _
+        for _ in $(seq 200); do # until strace has seized vpsd
+                [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$VPSD_PID/status")" != 0 ] && return 0
+                sleep 0.05
+        done
+        fail "strace did not attach to vpsd"
+}
+untrace_vpsd() {
+        local _
+        kill "$TRACER" 2>/dev/null || true
+        for _ in $(seq 100); do proc_gone "$TRACER" && break; sleep 0.05; done
+        kill -9 "$TRACER" 2>/dev/null || true # its tracees go free when it dies
+        wait "$TRACER" 2>/dev/null || true
+}
 proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
 vps_field() { vpsctl list -a -j | jq -r --arg id "$1" ".[] | select(.id == \$id) | .$2"; }

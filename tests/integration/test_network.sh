@@ -174,11 +174,9 @@ check "no port left in the map" sh -c "! nft list map bridge vpsd_$BRIDGE ports 
 check "no traffic counters left" sh -c "! nft list counters table bridge vpsd_$BRIDGE | grep -q -e rx_70 -e tx_70"
 # The start path spawns no process (no ip, nft or tc): the only exec that vpsd and its
 # children make during a networked start is the VPS's init.
-strace -f -qq -p "$VPSD_PID" -e trace=execve -o "$T/start.trace" &
-tracer=$!
-sleep 1 # strace attaches
+trace_vpsd "$T/start.trace" execve
 vpsctl start 701 >/dev/null
-kill "$tracer" && wait "$tracer" 2>/dev/null || true
+untrace_vpsd
 # What runs after the init's exec is the guest's (its rc scripts): only execs up to it count.
 expect_eq "a networked start execs nothing but the init" '"/sbin/init"' \
         "$(awk '/execve\(/ { split($0, a, "execve\\("); split(a[2], b, ","); print b[1]; if (b[1] == "\"/sbin/init\"") exit }' "$T/start.trace" | tr '\n' ' ' | sed 's/ $//')"
