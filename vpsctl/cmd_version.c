@@ -7,13 +7,15 @@
 
 #include "vps/cleanup.h"
 
-static const char version_usage[] = "Usage: vpsctl version [-j]\n"
-                                    "\n"
-                                    "Print the versions of vpsctl and of the vpsd it talks to.\n"
-                                    "\n"
-                                    "Options:\n"
-                                    "  -j, --json  print {\"client\": ..., \"server\": {...}}\n"
-                                    "  -h, --help  print this help and exit\n";
+static const char version_usage[] =
+        "Usage: vpsctl version [-j]\n"
+        "\n"
+        "Print the versions of vpsctl and of the vpsd it talks to, and that vpsd's\n"
+        "PID, state root, bridge and subnet, and default network mode.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print {\"client\": ..., \"server\": {...}}\n"
+        "  -h, --help  print this help and exit\n";
 
 int cmd_version(struct vpsctl *v, int argc, char **argv)
 {
@@ -51,5 +53,13 @@ int cmd_version(struct vpsctl *v, int argc, char **argv)
         const char *version = json_string_value(json_object_get(server, "version"));
         const char *api = json_string_value(json_object_get(server, "api"));
         printf("vpsd %s (API %s)\n", version ? version : "unknown", api ? api : "unknown");
+        json_int_t pid = json_integer_value(json_object_get(server, "pid"));
+        const char *root = json_string_value(json_object_get(server, "root"));
+        const char *bridge = json_string_value(json_object_get(server, "bridge"));
+        const char *subnet = json_string_value(json_object_get(server, "subnet"));
+        const char *mode = json_string_value(json_object_get(server, "netmode"));
+        if (pid > 0 && root && bridge && subnet && mode) /* an older vpsd has none of them */
+                printf("vpsd PID %lld, root %s, bridge %s on %s, default netmode %s\n",
+                       (long long)pid, root, bridge, subnet, mode);
         return 0;
 }

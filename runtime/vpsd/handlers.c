@@ -57,8 +57,16 @@ static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
 static int get_version(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err)
 {
-        *ret = json_pack("{s:s, s:s}", "version", VPS_VERSION, "api", "v1");
-        return 0;
+        /* And what a script needs to know of this vpsd: its PID, its root, and the bridged
+         * network it hands out addresses from (quickstart picks VPS 101's there). */
+        char subnet[64];
+        ns_addr_format(&d->m.net.subnet, subnet, sizeof(subnet));
+        (void)snprintf(subnet + strlen(subnet), sizeof(subnet) - strlen(subnet), "/%u",
+                       d->m.net.subnet.prefix);
+        *ret = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "version", VPS_VERSION, "api", "v1",
+                         "pid", (json_int_t)getpid(), "root", d->m.root, "bridge", d->m.net.bridge,
+                         "subnet", subnet, "netmode", vps_netmode_name(d->m.net.default_mode));
+        return *ret ? 0 : vps_err(err, ENOMEM, "cannot format the version");
 }
 
 static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,

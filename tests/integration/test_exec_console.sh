@@ -47,5 +47,9 @@ check "cgroup removed after poweroff" test ! -d "$CG_MOUNT$CG_PARENT/401"
 # The API answers curl directly, as documented.
 check "curl lists VPSes" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/vps | jq -e 'length == 2' >/dev/null"
 check "curl reads the version" sh -c "curl -sf --unix-socket '$SOCK' http://localhost/v1/version | jq -e '.api == \"v1\"' >/dev/null"
+expect_eq "the version names vpsd's PID, root, bridge, subnet and default netmode" \
+        "$VPSD_PID $ROOT $BRIDGE $SUBNET bridged" \
+        "$(curl -sf --unix-socket "$SOCK" http://localhost/v1/version | jq -r '"\(.pid) \(.root) \(.bridge) \(.subnet) \(.netmode)"')"
+check "vpsctl version prints them" sh -c "'$VPSCTL_BIN' --socket '$SOCK' version | grep -qx 'vpsd PID $VPSD_PID, root $ROOT, bridge $BRIDGE on $SUBNET, default netmode bridged'"
 expect_eq "socket is mode 0600" 600 "$(stat -c %a "$SOCK")"
 finish
