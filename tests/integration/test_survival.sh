@@ -67,8 +67,12 @@ expect_eq "the running VPS is adopted all the same" "running $pid" "$(vps_field 
 expect_eq "the damaged one is not listed" "" "$(vps_field 203 id)"
 check "the log names it" grep -q "skipped: loading VPS 203" "$ROOT/vpsd.log"
 check "its files are left alone" grep -qx keep "$ROOT/vps/203/upper/keep203"
-check "its ID cannot be taken meanwhile" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' create 203 --ostemplate busybox >/dev/null 2>&1"
+expect_error "its ID cannot be taken meanwhile" "creating VPS 203: VPS 203 already exists" \
+        vpsctl create 203 --ostemplate busybox
 check "and its files are still there" grep -qx keep "$ROOT/vps/203/upper/keep203"
+# That create failed at its last step (publishing the directory it made, upper and work and
+# config.json included, under the ID): what it made is gone with it.
+check "the failed create leaves no half-made directory" test -z "$(ls -A "$ROOT/vps" | grep '^\.' || true)"
 kill_vpsd
 cp "$T/config203.json" "$ROOT/vps/203/config.json"
 start_vpsd
@@ -83,6 +87,23 @@ jq ".starttime = 1" "$st" >"$st.x" && mv "$st.x" "$st"
 start_vpsd
 expect_eq "a wrong start time is not adopted" stopped "$(vps_field 202 status)"
 check "and its processes were killed" proc_gone "$pid"
+# A state that names a live process outside the VPS's cgroup, with that process's own start
+# time (a hand-edited or planted state file): not adopted, and that process is not touched.
+vpsctl start 202 >/dev/null
+pid=$(vps_field 202 pid)
+sleep 300 &
+foreign=$!
+TEST_PIDS="${TEST_PIDS:-} $foreign"
+kill_vpsd
+st=$(state_file 202)
+jq ".pid = $foreign | .starttime = $(awk '{ print $22 }' "/proc/$foreign/stat")" "$st" >"$st.x" && mv "$st.x" "$st"
+start_vpsd
+expect_eq "a process outside the VPS's cgroup is not adopted as its init" stopped "$(vps_field 202 status)"
+check "that process is left alone" kill -0 "$foreign"
+check "the VPS's own processes were killed" proc_gone "$pid"
+check "and its cgroup removed" test ! -d "$CG_MOUNT$CG_PARENT/202"
+expect_eq "it starts again" running "$(vpsctl start 202 >/dev/null; vps_field 202 status)"
+check "and the other process still runs" kill -0 "$foreign"
 # The keeper leaves once it holds no console and no vpsd is connected.
 keeper=$(ss -xlpn 2>/dev/null | awk -v n="@vpsd-keeper-$(printf '%x-%x' "$(stat -c %d "$ROOT")" "$(stat -c %i "$ROOT")")" '$5 == n' | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)
 check "a console keeper runs for this root (PID ${keeper:-none})" test -n "$keeper"
