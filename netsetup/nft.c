@@ -69,6 +69,26 @@ int ns_nft_run(const char *commands, vps_error *err)
         return 0;
 }
 
+/* Removals of which some may be absent (a VPS started by an older vpsd, a start cut short):
+ * a batch is all or nothing, so each line on its own once the whole batch fails. Each run
+ * refills libnftables' cache, the dearest part of a run: one batch in the usual case. */
+void ns_nft_run_each(const char *commands)
+{
+        vps_error e;
+        if (ns_nft_run(commands, &e) == 0)
+                return;
+        char line[512];
+        for (const char *p = commands; *p;) {
+                size_t n = strcspn(p, "\n");
+                if (n > 0 && n < sizeof(line)) {
+                        memcpy(line, p, n);
+                        line[n] = '\0';
+                        (void)ns_nft_run(line, &e);
+                }
+                p += n + (p[n] == '\n');
+        }
+}
+
 int ns_nft_query(const char *command, char **ret_json, vps_error *err)
 {
         struct nft_ctx *nft = ctx_new();

@@ -272,20 +272,17 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
                 vps_routed_detach(m, cfg);
         } else {
                 const char *b = m->net.bridge, *id = cfg->id;
-                /* One command at a time: a batch is all or nothing, and some of these may be
-                 * absent (a VPS without network, or started by an older vpsd). */
-                static const char *const what[] = {"element", "element", "chain", "counter",
-                                                   "counter"};
-                static const char *const where[] = {"ports { \"", "rx { \"", "vps_", "tx_", "rx_"};
-                for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
-                        (void)snprintf(cmd, sizeof(cmd), "delete %s bridge vpsd_%s %s%s%s", what[i],
-                                       b, where[i], i < 2 ? veth : id, i < 2 ? "\" }" : "");
-                        (void)ns_nft_run(cmd, &e);
-                }
-                cmd[0] = '\0';
+                /* Some of these may be absent (a VPS without network, or started by an older
+                 * vpsd): ns_nft_run_each. */
+                (void)snprintf(cmd, sizeof(cmd),
+                               "delete element bridge vpsd_%s ports { \"%s\" }\n"
+                               "delete element bridge vpsd_%s rx { \"%s\" }\n"
+                               "delete chain bridge vpsd_%s vps_%s\n"
+                               "delete counter bridge vpsd_%s tx_%s\n"
+                               "delete counter bridge vpsd_%s rx_%s\n",
+                               b, veth, b, veth, b, id, b, id, b, id);
                 forward_elements(m, cfg, "delete", cmd, sizeof(cmd));
-                if (cmd[0])
-                        (void)ns_nft_run(cmd, &e);
+                ns_nft_run_each(cmd);
         }
         /* The kernel would remove the pair with the VPS's network namespace, but later, from
          * a work queue: delete it now so a stop leaves nothing behind when it returns. */

@@ -217,17 +217,30 @@ static bool has_v6(const struct vps_config *c)
         return false;
 }
 
+/* fe80::1, the guest's IPv6 gateway, on the host end: only for a VPS with IPv6 (an IPv6
+ * address costs the kernel more work on the start path than an IPv4 one); added by a live
+ * --ipadd of its first IPv6 address. */
+static int gateway6(unsigned int ifindex, vps_error *err)
+{
+        struct ns_addr gw6;
+        (void)ns_addr_parse(VPS_ROUTED_GW6 "/64", &gw6, err);
+        vps_error e;
+        int r = ns_addr_add(ifindex, &gw6, &e);
+        if (r < 0 && r != -EEXIST)
+                return vps_err(err, e.code, "%s", e.msg);
+        return 0;
+}
+
 int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
                       vps_error *err)
 {
         int r = prepare_host(m, has_v6(&vi->cfg), err);
         if (r < 0)
                 return vps_err_wrap(err, "preparing routed networking");
-        struct ns_addr gw4, gw6;
+        struct ns_addr gw4;
         (void)ns_addr_parse(VPS_ROUTED_GW4 "/32", &gw4, err);
-        (void)ns_addr_parse(VPS_ROUTED_GW6 "/64", &gw6, err);
         if ((r = ns_addr_add(ifindex, &gw4, err)) < 0 ||
-            (r = ns_addr_add(ifindex, &gw6, err)) < 0 ||
+            (has_v6(&vi->cfg) && (r = gateway6(ifindex, err)) < 0) ||
             (r = ns_link_set_flags(ifindex, IFF_UP, IFF_UP, err)) < 0 ||
             (r = routes(&m->net, &vi->cfg, NULL, true, ifindex, err)) < 0 ||
             (r = filter_set(m, &vi->cfg, err)) < 0)
@@ -248,7 +261,7 @@ int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old
         if (!idx)
                 return vps_err_sys(err, errno, "finding %s", veth);
         int r = prepare_host(m, has_v6(&vi->cfg), err);
-        if (r < 0)
+        if (r < 0 || (has_v6(&vi->cfg) && (r = gateway6(idx, err)) < 0))
                 return r;
         (void)routes(&m->net, &old, &vi->cfg, false, idx, err);
         if ((r = routes(&m->net, &vi->cfg, NULL, true, idx, err)) < 0)
@@ -258,21 +271,18 @@ int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old
 
 void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
-        char veth[IFNAMSIZ], cmd[512];
+        char veth[IFNAMSIZ], cmd[1024];
         vps_net_veth_name(cfg->id, veth);
         vps_error e;
         (void)routes(&m->net, cfg, NULL, false, if_nametoindex(veth), &e);
         const char *b = m->net.bridge, *id = cfg->id;
-        /* One command at a time: a batch is all or nothing, and some may be absent. */
-        (void)snprintf(cmd, sizeof(cmd), "delete element inet vpsr_%s ports { \"%s\" }", b, veth);
-        (void)ns_nft_run(cmd, &e);
-        (void)snprintf(cmd, sizeof(cmd), "delete element inet vpsr_%s rx { \"%s\" }", b, veth);
-        (void)ns_nft_run(cmd, &e);
-        static const char *const what[] = {"chain", "counter", "counter"};
-        static const char *const prefix[] = {"vps_", "tx_", "rx_"};
-        for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
-                (void)snprintf(cmd, sizeof(cmd), "delete %s inet vpsr_%s %s%s", what[i], b,
-                               prefix[i], id);
-                (void)ns_nft_run(cmd, &e);
-        }
+        /* Some may be absent: ns_nft_run_each. */
+        (void)snprintf(cmd, sizeof(cmd),
+                       "delete element inet vpsr_%s ports { \"%s\" }\n"
+                       "delete element inet vpsr_%s rx { \"%s\" }\n"
+                       "delete chain inet vpsr_%s vps_%s\n"
+                       "delete counter inet vpsr_%s tx_%s\n"
+                       "delete counter inet vpsr_%s rx_%s\n",
+                       b, veth, b, veth, b, id, b, id, b, id);
+        ns_nft_run_each(cmd);
 }

@@ -125,6 +125,15 @@ vpsctl set 701 --ipdel "$P4.20" --ipdel "$P6::20" >/dev/null
 check "ipdel removes the proxy entries" sh -c "! ip neigh show proxy dev $UPL | grep -q '^$P4.20 ' && ! ip -6 neigh show proxy dev $UPL | grep -q '^$P6::20 '"
 check "and the host routes" sh -c "! ip route show $P4.20 | grep -q veth701 && ! ip -6 route show $P6::20 | grep -q veth701"
 check "the first addresses still work" reach up busybox ping -c 1 -W 2 "$P4.10"
+# The IPv6 gateway (fe80::1 on the host end) only for a VPS with IPv6; its first IPv6
+# address, added live, brings it.
+check "a VPS without IPv6 has no fe80::1 on its host end" sh -c "! ip -6 addr show dev veth702.0 | grep -q 'fe80::1/64'"
+check "and the one with IPv6 has" sh -c "ip -6 addr show dev veth701.0 | grep -q 'fe80::1/64'"
+vpsctl set 702 --ipadd "$P6::11" >/dev/null
+check "its first IPv6 address added live puts fe80::1 there" sh -c "ip -6 addr show dev veth702.0 | grep -q 'fe80::1/64'"
+check "and the VPS routes IPv6 through it" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ip -6 route | grep -q 'default via fe80::1 dev eth0'"
+check "the upstream reaches it over IPv6" reach up busybox ping -6 -c 1 -W 2 "$P6::11"
+vpsctl set 702 --ipdel "$P6::11" >/dev/null
 
 # --rate, both directions, measured by iperf3 between the host and the VPS's network
 # namespace (the shaping is on the veth between them). The server is this test's child

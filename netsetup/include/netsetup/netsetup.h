@@ -66,6 +66,9 @@ int ns_tc_rate(unsigned int ifindex, const char *ifb_name, uint64_t bits_per_sec
 void ns_nft_reserve_low_fd(void);
 /* nftables (libnftables, no nft process): runs a batch of nft commands. */
 int ns_nft_run(const char *commands, vps_error *err);
+/* Runs newline-separated commands that may each fail (removals of what may be absent): as one
+ * batch, or line by line when the batch fails; failures are ignored. */
+void ns_nft_run_each(const char *commands);
 /* Runs one nft command and returns its JSON output (caller frees). */
 int ns_nft_query(const char *command, char **ret_json, vps_error *err);
 /* Reads named counter objects of a table over nfnetlink: every counter of it (name NULL), or
