@@ -501,13 +501,33 @@ static int sync_addrs(const struct vps_net_child *now, const struct vps_net_chil
         return default_routes(idx, now, &e) < 0 ? 5 : 0;
 }
 
+/* In a child that joins the VPS's network namespace: eth0 set up from nothing (fresh: a veth
+ * just made) or brought from the addresses of before to those of now. */
+static int inside(const struct vps_inst *vi, const struct vps_net_child *now,
+                  const struct vps_net_child *before, bool fresh, vps_error *err)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return vps_err_sys(err, errno, "fork");
+        if (pid == 0) {
+                vps_error e;
+                if (setns(vi->pidfd, CLONE_NEWNET) < 0)
+                        _exit(1);
+                _exit(fresh ? (vps_net_child_setup(now, &e) < 0 ? 6 : 0) : sync_addrs(now, before));
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return vps_err_sys(err, errno, "waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
+                               vi->cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+}
+
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                         unsigned int n_old, vps_error *err)
 {
-        if (n_old == 0 && vi->cfg.n_ip > 0)
-                return vps_err(err, EOPNOTSUPP,
-                               "VPS %s was started without a network: restart it to add one",
-                               vi->cfg.id);
         struct vps_net_child now, before = {0};
         int r = vps_net_prepare_child(m, vi, &now, err);
         for (unsigned int i = 0; r == 0 && i < n_old; i++) {
@@ -516,20 +536,20 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                         before.addr[i].prefix = m->net.subnet.prefix;
                 before.n++;
         }
-        if (r < 0)
+        if (r < 0 || (n_old == 0 && vi->cfg.n_ip == 0))
                 return r;
-        pid_t pid = fork();
-        if (pid < 0)
-                return vps_err_sys(err, errno, "fork");
-        if (pid == 0)
-                _exit(setns(vi->pidfd, CLONE_NEWNET) < 0 ? 1 : sync_addrs(&now, &before));
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return vps_err_sys(err, errno, "waitpid");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
-                               vi->cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        vps_error e;
+        if (n_old == 0) {
+                /* Running without a network (started without an address, or all of them
+                 * deleted since): its veth now, as a start would make it. */
+                if ((r = vps_net_attach(m, vi, vi->st.pid, err)) == 0 &&
+                    (r = inside(vi, &now, &before, true, err)) == 0)
+                        return 0;
+                vps_net_detach(m, &vi->cfg);
+                return r;
+        }
+        if ((r = inside(vi, &now, &before, false, err)) < 0)
+                return r;
         if (vi->cfg.n_ip == 0) {
                 struct vps_config old = vi->cfg;
                 for (unsigned int i = 0; i < n_old; i++)
@@ -538,9 +558,10 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                 vps_net_detach(m, &old);
                 return 0;
         }
-        if (now.routed)
-                return vps_routed_update(m, vi, old_ips, n_old, err);
-        return filter_set(m, vi, err);
+        r = now.routed ? vps_routed_update(m, vi, old_ips, n_old, err) : filter_set(m, vi, err);
+        if (r < 0) /* the guest keeps the addresses the host still routes and filters for */
+                (void)inside(vi, &before, &now, false, &e);
+        return r;
 }
 
 /* One counter into res as {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}}. */

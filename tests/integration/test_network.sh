@@ -128,6 +128,30 @@ expect_eq "and is saved" "$NETPFX.10 $NETPFX.20" "$(jq -r '.ip | join(" ")' "$RO
 vpsctl set 701 --ipdel "$NETPFX.10" >/dev/null
 check "ipdel takes effect without a restart" sh -c "! busybox ping -c 1 -W 1 '$NETPFX.10' >/dev/null 2>&1"
 check "the other address still works" ping1 "$NETPFX.20"
+expect_error "ipdel all refused while port forwards use the address" "has port forwards" vpsctl set 701 --ipdel all
+vpsctl set 702 --ipdel all >/dev/null
+expect_eq "ipdel all, live: saved without addresses" "" "$(jq -r '.ip | join(" ")' "$ROOT/vps/702/config.json")"
+expect_eq "none left on its eth0" "" "$(in_vps 702 ip -4 -o addr show dev eth0 2>/dev/null || true)"
+check "and the VPS no longer answers" sh -c "! busybox ping -c 1 -W 1 '$NETPFX.11' >/dev/null 2>&1"
+vpsctl set 702 --ipadd "$NETPFX.11" >/dev/null
+check "an address added back, live, answers again" ping1 "$NETPFX.11"
+vpsctl set 703 --ipadd "$NETPFX.13" >/dev/null
+check "a VPS started without a network gets one live" ping1 "$NETPFX.13"
+check "with its anti-spoofing chain" sh -c "nft list chain bridge vpsd_$BRIDGE vps_703 >/dev/null"
+vpsctl set 703 --ipdel all >/dev/null
+check "deleted again, live, its veth goes" sh -c "! ip link show veth703.0 >/dev/null 2>&1"
+check "and its chain" sh -c "! nft list chain bridge vpsd_$BRIDGE vps_703 >/dev/null 2>&1"
+# A live change that fails halfway (the guest's /etc/hosts made a directory: the addresses
+# were changed inside, the guest files cannot follow) is undone, inside and on the host.
+in_vps 702 sh -c 'rm -f /etc/hosts && mkdir /etc/hosts'
+cfg702=$(md5sum <"$ROOT/vps/702/config.json")
+expect_error "a set that cannot write the guest's files fails" "hosts" vpsctl set 702 --ipadd "$NETPFX.14"
+expect_eq "its config is unchanged" "$cfg702" "$(md5sum <"$ROOT/vps/702/config.json")"
+expect_eq "eth0 inside has its old address back, alone" "$NETPFX.11/24" "$(in_vps 702 ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+check "the new address does not answer" sh -c "! busybox ping -c 1 -W 1 '$NETPFX.14' >/dev/null 2>&1"
+check "the old one does" ping1 "$NETPFX.11"
+check "the filter lets only the old one out" sh -c "nft list chain bridge vpsd_$BRIDGE vps_702 | grep -q 'saddr != { $NETPFX.11 }' || nft list chain bridge vpsd_$BRIDGE vps_702 | grep -q 'saddr != $NETPFX.11 '"
+in_vps 702 rmdir /etc/hosts
 
 # Guest files: hostname, hosts and resolv.conf written by vpsd, never through a planted link.
 vpsctl create 705 --ostemplate busybox --hostname web705 --ipadd "$NETPFX.30" \
