@@ -104,6 +104,8 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         bool networked = vi->cfg.n_ip > 0;
         if (r == 0 && networked)
                 r = vps_net_prepare_child(m, vi, &net, err);
+        if (r == 0 && networked)
+                r = vps_net_filter(m, vi, err);
         if (r == 0) {
                 char dir[600];
                 (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);

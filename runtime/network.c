@@ -399,12 +399,24 @@ static int clear_stale_veth(const struct vps_manager *m, const struct vps_config
                        m->net.bridge);
 }
 
+int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        if (vi->cfg.netmode == VPS_NET_ROUTED)
+                return vps_routed_filter(m, vi, err);
+        int r = prepare_host(m, err);
+        if (r < 0)
+                return vps_err_wrap(err, "preparing bridge %s", m->net.bridge);
+        char fcmd[2048] = "";
+        forward_elements(m, &vi->cfg, "add", fcmd, sizeof(fcmd));
+        if (fcmd[0] && (r = ns_nft_run(fcmd, err)) < 0)
+                return vps_err_wrap(err, "port forwards");
+        return filter_set(m, vi, err);
+}
+
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err)
 {
         bool routed = vi->cfg.netmode == VPS_NET_ROUTED;
-        int r = routed ? 0 : prepare_host(m, err);
-        if (r < 0)
-                return vps_err_wrap(err, "preparing bridge %s", m->net.bridge);
+        int r;
         char veth[IFNAMSIZ];
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
@@ -425,11 +437,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         unsigned int br = if_nametoindex(m->net.bridge);
         if (!br)
                 return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", m->net.bridge);
-        char fcmd[2048] = "";
-        forward_elements(m, &vi->cfg, "add", fcmd, sizeof(fcmd));
-        if (fcmd[0] && (r = ns_nft_run(fcmd, err)) < 0)
-                return vps_err_wrap(err, "port forwards");
-        if ((r = filter_set(m, vi, err)) < 0 || (r = ns_link_set_master(idx, br, err)) < 0 ||
+        if ((r = ns_link_set_master(idx, br, err)) < 0 ||
             (r = ns_link_set_flags(idx, IFF_UP, IFF_UP, err)) < 0)
                 return vps_err_wrap(err, "%s", veth);
         return 0;
@@ -542,7 +550,8 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
         if (n_old == 0) {
                 /* Running without a network (started without an address, or all of them
                  * deleted since): its veth now, as a start would make it. */
-                if ((r = vps_net_attach(m, vi, vi->st.pid, err)) == 0 &&
+                if ((r = vps_net_filter(m, vi, err)) == 0 &&
+                    (r = vps_net_attach(m, vi, vi->st.pid, err)) == 0 &&
                     (r = inside(vi, &now, &before, true, err)) == 0)
                         return 0;
                 vps_net_detach(m, &vi->cfg);

@@ -231,19 +231,24 @@ static int gateway6(unsigned int ifindex, vps_error *err)
         return 0;
 }
 
-int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
-                      vps_error *err)
+int vps_routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
         int r = prepare_host(m, has_v6(&vi->cfg), err);
         if (r < 0)
                 return vps_err_wrap(err, "preparing routed networking");
+        return filter_set(m, &vi->cfg, err);
+}
+
+int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
+                      vps_error *err)
+{
+        int r;
         struct ns_addr gw4;
         (void)ns_addr_parse(VPS_ROUTED_GW4 "/32", &gw4, err);
         if ((r = ns_addr_add(ifindex, &gw4, err)) < 0 ||
             (has_v6(&vi->cfg) && (r = gateway6(ifindex, err)) < 0) ||
             (r = ns_link_set_flags(ifindex, IFF_UP, IFF_UP, err)) < 0 ||
-            (r = routes(&m->net, &vi->cfg, NULL, true, ifindex, err)) < 0 ||
-            (r = filter_set(m, &vi->cfg, err)) < 0)
+            (r = routes(&m->net, &vi->cfg, NULL, true, ifindex, err)) < 0)
                 return r;
         return 0;
 }

@@ -4,7 +4,8 @@
  *   2. parent: writes uid_map/gid_map, makes the idmapped lower mount
  *   3. parent -> child: "go" with the lower mount fd (SCM_RIGHTS)
  *   4. child: becomes root in its user namespace, builds its root; meanwhile the parent runs
- *      the hook (the host side of the network: veth, filter) and then sends "n"
+ *      the hook (the host side of the network: the veth; its filter came before clone3)
+ *      and then sends "n"
  *   5. child: waits for "n" (networked VPSes only), sets up eth0, execs init
  *   6. child -> parent: nothing on success (the socket closes on exec), or a vps_error. */
 #include "vps/cleanup.h"

@@ -176,6 +176,21 @@ expect_error "an invalid search domain" "invalid search domain" vpsctl set 705 -
 vpsctl stop 705 --fast >/dev/null
 vpsctl destroy 705 >/dev/null
 
+# A start that fails on the host side (an interface of the VPS's veth name that is someone
+# else's: on no bridge of ours) leaves the VPS stopped and none of its network behind: not
+# its filter chain, installed before the failing step, and not the other interface.
+vpsctl create 706 --ostemplate busybox --ipadd "$NETPFX.36" >/dev/null
+ip link add veth706.0 type veth peer name vtst706
+expect_error "a start whose veth name is taken fails" "veth706.0 already exists outside bridge" vpsctl start 706
+expect_eq "the VPS is stopped" stopped "$(vps_field 706 status)"
+check "its filter chain is gone" sh -c "! nft list chain bridge vpsd_$BRIDGE vps_706 >/dev/null 2>&1"
+check "and its port map element" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q veth706"
+check "the other interface is left alone" ip link show veth706.0
+ip link del veth706.0
+check "with the name free it starts" sh -c "'$VPSCTL_BIN' --socket '$SOCK' start 706 >/dev/null && busybox ping -c 1 -W 2 $NETPFX.36 >/dev/null"
+vpsctl stop 706 --fast >/dev/null
+vpsctl destroy 706 >/dev/null
+
 # Bad input: one line, nothing changed.
 before=$(md5sum "$ROOT"/vps/*/config.json)
 expect_error "invalid address" "invalid IP address" vpsctl create 704 --ostemplate busybox --ipadd 10.1.2.300

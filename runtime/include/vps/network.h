@@ -67,9 +67,14 @@ int vps_net_set_rate(const struct vps_inst *vi, uint64_t bits_per_sec, vps_error
 /* "veth101.0", or "vh" + a hash when the ID is too long for an interface name. */
 void vps_net_veth_name(const char *id, char ret[IFNAMSIZ]);
 
-/* Start path: host side (bridge on first use, veth, filter) and child side (eth0). */
+/* Start path: host side in two steps, the filter (bridge or routed table on first use, port
+ * forwards, the VPS's anti-spoofing chain, keyed by its veth's name) before the VPS's child
+ * exists, then the veth while the child builds its root; and the child's side (eth0).
+ * libnftables writes a few MiB of memory per batch: with the child alive (its pages shared
+ * copy-on-write until it execs) each page written costs vpsd a copy and a TLB shootdown. */
 int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
                           struct vps_net_child *ret, vps_error *err);
+int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
 int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
 /* Traffic of every networked VPS (or only of one): {"ID": {"rx_bytes", "rx_packets",
@@ -92,6 +97,7 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
 /* Routed mode, called by network.c. */
 int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,
                         vps_error *err);
+int vps_routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
                       vps_error *err);
 int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
