@@ -28,3 +28,29 @@ tcp_get() {
         done
         printf '%s\n' "$out"
 }
+
+# iperf_mbit ADDR [iperf3 options]: host -> ADDR (or back, with -R) for 5 s, the first 2 of
+# them (slow start, the token bucket's burst) not counted: the receiver's Mbit/s, or "failed".
+iperf_mbit() {
+        local addr=$1 out
+        shift
+        out=$(iperf3 -c "$addr" -p 5201 -t 5 -O 2 -J "$@" 2>/dev/null) &&
+                jq -e '.end.sum_received.bits_per_second / 1e6 | floor' <<<"$out" 2>/dev/null ||
+                echo failed
+}
+# rate_check WHAT LOW HIGH ADDR [iperf3 options]: an iperf3 measurement in LOW..HIGH Mbit/s.
+# One out of it (or an iperf3 that failed) is taken again, twice at most: a loaded host can
+# starve iperf3 for seconds, which no shaping explains; a wrong rate is wrong every time.
+in_range() { [ "$1" != failed ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+rate_check() {
+        local what=$1 lo=$2 hi=$3 got seen=
+        shift 3
+        for _ in 1 2 3; do
+                got=$(iperf_mbit "$@")
+                seen="$seen $got"
+                in_range "$got" "$lo" "$hi" && break
+                sleep 1
+        done
+        echo "iperf3 for \"$what\": Mbit/s:$seen"
+        check "$what ($got)" in_range "$got" "$lo" "$hi"
+}
