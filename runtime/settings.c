@@ -76,15 +76,16 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
         if (vi->status == VPS_RUNNING) {
                 vi->cfg = c;
                 r = vps_net_update_live(m, vi, old.ip, old.n_ip, err);
-                bool changed = r == 0; /* the VPS has the new addresses */
                 if (r == 0)
                         r = vps_guest_sync_running(vi->st.pid, &c, err);
                 /* Forwards go to the first address: follow it when it changes. */
                 if (r == 0)
                         r = vps_net_update_forwards(m, &old, &c, err);
                 vi->cfg = old;
-                if (r < 0 && changed) {
-                        /* All or nothing: the old addresses back, inside and on the host. */
+                if (r < 0) {
+                        /* All or nothing: the old addresses back, inside and on the host
+                         * (routes, proxy entries, filter), whichever step failed: each
+                         * step is idempotent, so what never changed is left as it is. */
                         vps_error e;
                         (void)vps_net_update_live(m, vi, c.ip, c.n_ip, &e);
                         (void)vps_guest_sync_running(vi->st.pid, &old, &e);

@@ -134,6 +134,15 @@ check "its first IPv6 address added live puts fe80::1 there" sh -c "ip -6 addr s
 check "and the VPS routes IPv6 through it" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ip -6 route | grep -q 'default via fe80::1 dev eth0'"
 check "the upstream reaches it over IPv6" reach up busybox ping -6 -c 1 -W 2 "$P6::11"
 vpsctl set 702 --ipdel "$P6::11" >/dev/null
+# A live change that fails halfway (the guest's /etc/hosts made a directory, after the host
+# routed the new address) is undone on the host too: no route, no proxy entry left for it.
+in_vps 702 sh -c 'rm -f /etc/hosts && mkdir /etc/hosts'
+expect_error "a routed set that cannot write the guest's files fails" "hosts" vpsctl set 702 --ipadd "$P4.12"
+check "no host route left for the address" sh -c "! ip route show $P4.12 | grep -q veth702"
+check "no proxy entry left for it" sh -c "! ip neigh show proxy dev $UPL | grep -q '^$P4.12 '"
+expect_eq "eth0 inside has its old address alone" "$P4.11/32" "$(in_vps 702 ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+check "the old address still reaches the upstream" reach up busybox ping -c 1 -W 2 "$P4.11"
+in_vps 702 rmdir /etc/hosts
 
 # --rate, both directions, measured by iperf3 between the host and the VPS's network
 # namespace (the shaping is on the veth between them). The server is this test's child
