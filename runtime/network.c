@@ -243,8 +243,8 @@ static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_erro
         return ns_nft_run(cmd, err);
 }
 
-static int clear_stale_veth(const struct vps_manager *m, const struct vps_config *cfg,
-                            const char *veth, vps_error *err);
+static int stale_veth(const struct vps_manager *m, const struct vps_config *cfg, const char *veth,
+                      bool check_only, vps_error *err);
 
 /* "add"/"delete" the forward elements of cfg into cmd. */
 static void forward_elements(const struct vps_manager *m, const struct vps_config *cfg,
@@ -286,7 +286,7 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
         }
         /* The kernel would remove the pair with the VPS's network namespace, but later, from
          * a work queue: delete it now so a stop leaves nothing behind when it returns. */
-        (void)clear_stale_veth(m, cfg, veth, &e);
+        (void)stale_veth(m, cfg, veth, false, &e);
         /* The ifb of --rate is a host device of its own. */
         char ifb[IFNAMSIZ];
         link_name(cfg->id, true, ifb);
@@ -377,9 +377,10 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
 }
 
 /* A veth of that name on our bridge is left over from a crash; one elsewhere belongs to
- * someone else (another vpsd on another bridge) and is never touched. */
-static int clear_stale_veth(const struct vps_manager *m, const struct vps_config *cfg,
-                            const char *veth, vps_error *err)
+ * someone else (another vpsd on another bridge) and is never touched. check_only: only
+ * says whether the name is someone else's. */
+static int stale_veth(const struct vps_manager *m, const struct vps_config *cfg, const char *veth,
+                      bool check_only, vps_error *err)
 {
         unsigned int old = if_nametoindex(veth);
         if (!old)
@@ -390,20 +391,27 @@ static int clear_stale_veth(const struct vps_manager *m, const struct vps_config
         target[n > 0 ? n : 0] = '\0';
         const char *master = strrchr(target, '/');
         if (n > 0 && master && strcmp(master + 1, m->net.bridge) == 0)
-                return ns_link_del(old, err);
+                return check_only ? 0 : ns_link_del(old, err);
         /* A routed VPS's veth has no master: one with our naming and no master is taken for
          * ours when the VPS is routed. */
         if (n <= 0 && cfg->netmode == VPS_NET_ROUTED)
-                return ns_link_del(old, err);
+                return check_only ? 0 : ns_link_del(old, err);
         return vps_err(err, EEXIST, "interface %s already exists outside bridge %s", veth,
                        m->net.bridge);
 }
 
 int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
+        /* The filter is keyed by the veth's name: not while that name is someone else's
+         * interface, whose traffic it would take over. */
+        char veth[IFNAMSIZ];
+        vps_net_veth_name(vi->cfg.id, veth);
+        int r = stale_veth(m, &vi->cfg, veth, true, err);
+        if (r < 0)
+                return r;
         if (vi->cfg.netmode == VPS_NET_ROUTED)
                 return vps_routed_filter(m, vi, err);
-        int r = prepare_host(m, err);
+        r = prepare_host(m, err);
         if (r < 0)
                 return vps_err_wrap(err, "preparing bridge %s", m->net.bridge);
         char fcmd[2048] = "";
@@ -421,7 +429,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
         mac_of(vi->cfg.id, mac);
-        if ((r = clear_stale_veth(m, &vi->cfg, veth, err)) < 0)
+        if ((r = stale_veth(m, &vi->cfg, veth, false, err)) < 0)
                 return r;
         if ((r = ns_veth_create(veth, "eth0", pid, mac, vps_net_mtu(&m->net), err)) < 0)
                 return r;
@@ -498,7 +506,8 @@ static int sync_addrs(const struct vps_net_child *now, const struct vps_net_chil
                 bool keep = false;
                 for (unsigned int j = 0; j < now->n; j++)
                         keep |= ns_addr_equal(&before->addr[i], &now->addr[j]);
-                if (!keep && ns_addr_del(idx, &before->addr[i], &e) < 0)
+                int r = keep ? 0 : ns_addr_del(idx, &before->addr[i], &e);
+                if (r < 0 && r != -EADDRNOTAVAIL) /* gone already: as asked */
                         return 3;
         }
         for (unsigned int j = 0; j < now->n; j++) {
@@ -534,7 +543,7 @@ static int inside(const struct vps_inst *vi, const struct vps_net_child *now,
 }
 
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
-                        unsigned int n_old, vps_error *err)
+                        unsigned int n_old, bool undo, vps_error *err)
 {
         struct vps_net_child now, before = {0};
         int r = vps_net_prepare_child(m, vi, &now, err);
@@ -557,7 +566,8 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                 vps_net_detach(m, &vi->cfg);
                 return r;
         }
-        if ((r = inside(vi, &now, &before, false, err)) < 0)
+        /* Undoing a failed change, the host side is put back even when the guest's is not. */
+        if ((r = inside(vi, &now, &before, false, err)) < 0 && !undo)
                 return r;
         if (vi->cfg.n_ip == 0) {
                 struct vps_config old = vi->cfg;
@@ -565,12 +575,12 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
                         memcpy(old.ip[i], old_ips[i], sizeof(old.ip[i]));
                 old.n_ip = n_old;
                 vps_net_detach(m, &old);
-                return 0;
+                return r;
         }
-        r = now.routed ? vps_routed_update(m, vi, old_ips, n_old, err) : filter_set(m, vi, err);
-        if (r < 0) /* the guest keeps the addresses the host still routes and filters for */
-                (void)inside(vi, &before, &now, false, &e);
-        return r;
+        vps_error *herr = r < 0 ? &e : err;
+        int h = now.routed ? vps_routed_update(m, vi, old_ips, n_old, herr)
+                           : filter_set(m, vi, herr);
+        return r < 0 ? r : h;
 }
 
 /* One counter into res as {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}}. */

@@ -75,7 +75,7 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
         c.n_ip = n_ip;
         if (vi->status == VPS_RUNNING) {
                 vi->cfg = c;
-                r = vps_net_update_live(m, vi, old.ip, old.n_ip, err);
+                r = vps_net_update_live(m, vi, old.ip, old.n_ip, false, err);
                 if (r == 0)
                         r = vps_guest_sync_running(vi->st.pid, &c, err);
                 /* Forwards go to the first address: follow it when it changes. */
@@ -87,7 +87,7 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
                          * (routes, proxy entries, filter), whichever step failed: each
                          * step is idempotent, so what never changed is left as it is. */
                         vps_error e;
-                        (void)vps_net_update_live(m, vi, c.ip, c.n_ip, &e);
+                        (void)vps_net_update_live(m, vi, c.ip, c.n_ip, true, &e);
                         (void)vps_guest_sync_running(vi->st.pid, &old, &e);
                         (void)vps_net_update_forwards(m, &c, &old, &e);
                 }

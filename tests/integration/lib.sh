@@ -148,7 +148,10 @@ trace_vpsd() {
         TRACER=$!
         local _
         for _ in $(seq 200); do # until strace has seized vpsd
-                [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$VPSD_PID/status")" != 0 ] && return 0
+                case $(awk '/^TracerPid:/ { print $2 }' "/proc/$VPSD_PID/status" 2>/dev/null) in
+                "" | 0) ;;
+                *) return 0 ;;
+                esac
                 sleep 0.05
         done
         fail "strace did not attach to vpsd"

@@ -212,4 +212,19 @@ check "no counters left" sh -c "! nft list counters table inet vpsr_$BRIDGE | gr
 check "the upstream no longer reaches the address" sh -c "! ip netns exec $UP busybox ping -c 1 -W 1 $P4.10 >/dev/null 2>&1"
 vpsctl destroy 701 >/dev/null
 check "the port map is empty" sh -c "! nft list map inet vpsr_$BRIDGE ports | grep -q veth701"
+
+# A live change whose host side fails after the host routed the new address (the routed
+# filter table taken away under vpsd: rewriting the VPS's chain fails) is undone: the guest
+# keeps its old address alone, the host has no route or proxy entry for the new one, and
+# the old one is still routed.
+vpsctl create 708 --ostemplate busybox --ipadd "$P4.30" >/dev/null
+vpsctl start 708 >/dev/null
+nft delete table inet "vpsr_$BRIDGE"
+expect_error "a set whose host side fails" "nftables" vpsctl set 708 --ipadd "$P4.31"
+expect_eq "its config keeps the old address" "$P4.30" "$(jq -r '.ip | join(" ")' "$ROOT/vps/708/config.json")"
+expect_eq "eth0 inside has the old address alone" "$P4.30/32" "$(in_vps 708 ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+check "no host route for the new address" sh -c "! ip route show $P4.31 | grep -q veth708"
+check "no proxy entry for it" sh -c "! ip neigh show proxy dev $UPL | grep -q '^$P4.31 '"
+check "the old address is still routed to the VPS" sh -c "ip route show $P4.30 | grep -q 'dev veth708.0'"
+check "and reached from the upstream" reach up busybox ping -c 1 -W 2 "$P4.30"
 finish

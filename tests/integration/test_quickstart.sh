@@ -23,7 +23,9 @@ quickstart() { "$REPO/scripts/quickstart" </dev/null 2>&1 | tee -a "$T/quickstar
 out=$(quickstart) && rc=0 || rc=$?
 expect_eq "quickstart succeeds" 0 "$rc"
 for pid in $(pgrep -x lxcfs); do
-        case " $lxcfs_before " in *" $pid "*) ;; *) TEST_PIDS="${TEST_PIDS:-} $pid" ;; esac
+        # Stopped with the test, its FUSE mount detached too (scripts/lxcfs-up would clear a
+        # dead one anyway).
+        case " $lxcfs_before " in *" $pid "*) ;; *) TEST_PIDS="${TEST_PIDS:-} $pid" TEST_MOUNTS="${TEST_MOUNTS:-} /var/lib/lxcfs" ;; esac
 done
 VPSD_PID=$(vpsctl version -j | jq -r .server.pid)
 check "its vpsd runs, in the background" kill -0 "$VPSD_PID"

@@ -90,9 +90,11 @@ int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *s
 /* Replaces the forwards of a running VPS (old list in old, new in vi->cfg). */
 int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
                             const struct vps_config *now, vps_error *err);
-/* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart. */
+/* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart.
+ * Each step is idempotent. undo: putting a failed change back, the host side is restored
+ * even when eth0 cannot be. */
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
-                        unsigned int n_old, vps_error *err);
+                        unsigned int n_old, bool undo, vps_error *err);
 
 /* Routed mode, called by network.c. */
 int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,
