@@ -54,3 +54,20 @@ rate_check() {
         echo "iperf3 for \"$what\": Mbit/s:$seen"
         check "$what ($got)" in_range "$got" "$lo" "$hi"
 }
+
+# iperf_server_in ID: an iperf3 server on port 5201 in VPS ID's network namespace, this
+# test's child (nsenter execs it) and in TEST_PIDS from the start; IPERF_PID is its PID.
+# iperf_server_stop: it stopped and reaped by that PID, and out of TEST_PIDS (its PID may be
+# another process's next).
+iperf_server_in() {
+        nsenter --net="/proc/$(vps_field "$1" pid)/ns/net" iperf3 -s -p 5201 \
+                --logfile "$T/iperf-server-$1.log" </dev/null &
+        IPERF_PID=$!
+        TEST_PIDS="${TEST_PIDS:-} $IPERF_PID"
+        check "iperf3 listens in $1" listening 5201 in_vps "$1" netstat -ltn
+}
+iperf_server_stop() {
+        kill "$IPERF_PID" 2>/dev/null || true
+        wait "$IPERF_PID" 2>/dev/null || true
+        TEST_PIDS=${TEST_PIDS//" $IPERF_PID"/}
+}

@@ -154,19 +154,14 @@ check "the filter lets only the old one out" sh -c "nft list chain bridge vpsd_$
 in_vps 702 rmdir /etc/hosts
 
 # --rate on a bridged VPS, both directions, measured by iperf3 from the host across the
-# bridge (the server runs in 702's network namespace: this test's child, stopped by PID).
+# bridge to a server in 702's network namespace.
 vpsctl set 702 --rate 40mbit >/dev/null
-nsenter --net="/proc/$(vps_field 702 pid)/ns/net" iperf3 -s -p 5201 --logfile "$T/iperf-server.log" </dev/null &
-iperf_pid=$!
-TEST_PIDS="${TEST_PIDS:-} $iperf_pid"
-check "iperf3 listens in 702" listening 5201 in_vps 702 netstat -ltn
+iperf_server_in 702
 rate_check "bridged: host->VPS holds 40mbit within 10%" 36 44 "$NETPFX.11"
 rate_check "bridged: VPS->host holds 40mbit within 10%" 36 44 "$NETPFX.11" -R
 vpsctl set 702 --rate unlimited >/dev/null
 rate_check "bridged: unlimited, over 200" 201 1000000000 "$NETPFX.11"
-kill "$iperf_pid" 2>/dev/null || true
-wait "$iperf_pid" 2>/dev/null || true
-TEST_PIDS=
+iperf_server_stop
 
 # Guest files: hostname, hosts and resolv.conf written by vpsd, never through a planted link.
 vpsctl create 705 --ostemplate busybox --hostname web705 --ipadd "$NETPFX.30" \

@@ -145,15 +145,10 @@ check "the old address still reaches the upstream" reach up busybox ping -c 1 -W
 in_vps 702 rmdir /etc/hosts
 
 # --rate, both directions, measured by iperf3 between the host and the VPS's network
-# namespace (the shaping is on the veth between them). The server is this test's child
-# (nsenter execs it): in TEST_PIDS from the start, stopped by its PID after the measurements.
-pid701=$(vps_field 701 pid)
+# namespace (the shaping is on the veth between them).
 vpsctl set 701 --rate 40mbit >/dev/null
 expect_eq "the rate is saved in bits per second" 40000000 "$(jq .rate "$ROOT/vps/701/config.json")"
-nsenter --net="/proc/$pid701/ns/net" iperf3 -s -p 5201 --logfile "$T/iperf-server.log" </dev/null &
-iperf_pid=$!
-TEST_PIDS="${TEST_PIDS:-} $iperf_pid"
-check "iperf3 listens in 701" listening 5201 in_vps 701 netstat -ltn
+iperf_server_in 701
 rate_check "host->VPS holds 40mbit within 10%" 36 44 "$P4.10"
 rate_check "VPS->host holds 40mbit within 10%" 36 44 "$P4.10" -R
 vpsctl set 701 --rate 100mbit >/dev/null
@@ -161,9 +156,7 @@ rate_check "a new rate takes effect live" 90 110 "$P4.10"
 vpsctl set 701 --rate unlimited >/dev/null
 check "unlimited removes the shaping" sh -c "! tc qdisc show dev veth701.0 | grep -q -e tbf -e clsact"
 rate_check "and the speed is back above the old limit (over 200)" 201 1000000000 "$P4.10"
-kill "$iperf_pid" 2>/dev/null || true
-wait "$iperf_pid" 2>/dev/null || true
-TEST_PIDS=  # (it was the only one; reaped, its PID may be another process's next)
+iperf_server_stop
 vpsctl set 701 --rate 40mbit >/dev/null
 vpsctl stop 701 --fast >/dev/null
 vpsctl start 701 >/dev/null
