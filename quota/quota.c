@@ -140,7 +140,7 @@ int vq_set(int fd, uint32_t projid, uint64_t space_soft, uint64_t space_hard, ui
 
 int vq_is_free(int fd, uint32_t projid, bool *ret, vps_error *err)
 {
-        struct vq_usage u;
+        struct vq_usage u = {0};
         int r = vq_get(fd, projid, &u, err);
         if (r < 0)
                 return r;

@@ -98,7 +98,7 @@ int vps_disk_setup(struct vps_manager *m, int dir_fd, struct vps_config *cfg, vp
 {
         if (!m->quota_ok)
                 return 0;
-        uint32_t id;
+        uint32_t id = 0;
         int r = alloc_projid(m, &id, err);
         if (r < 0 || (r = assign(dir_fd, id, err)) < 0)
                 return vps_err_wrap(err, "disk quota");
@@ -147,7 +147,7 @@ int vps_disk_apply(struct vps_manager *m, int dir_fd, struct vps_config *cfg,
         int r;
         if (!cfg->projid) {
                 /* A VPS from before the root had quotas: its tree joins a project now. */
-                uint32_t id;
+                uint32_t id = 0;
                 if ((r = alloc_projid(m, &id, err)) < 0 || (r = assign(dir_fd, id, err)) < 0)
                         return vps_err_wrap(err, "disk quota");
                 cfg->projid = id;

@@ -7,14 +7,17 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static char *read_cg(const char *cg, const char *file)
 {
-        char p[700];
-        (void)snprintf(p, sizeof(p), "%s/%s", cg, file);
+        char p[PATH_MAX];
+        int n = snprintf(p, sizeof(p), "%s/%s", cg, file);
+        if (n < 0 || (size_t)n >= sizeof(p))
+                return NULL;
         char *text = NULL;
         vps_error e;
         return vps_read_file_at(AT_FDCWD, p, &text, NULL, &e) == 0 ? text : NULL;
