@@ -25,9 +25,21 @@ static bool name_valid(const char *s, const char *extra)
         return true;
 }
 
+/* vzctl's numbers: decimal, no leading zero, 1 to 2147483647 (0 is the host). A word of digits
+ * alone is read as such a number, so "0201" and "201" can never name two VPSes. */
+static bool numeric_id_valid(const char *s)
+{
+        size_t n = strspn(s, "0123456789");
+        if (s[n] != '\0')
+                return false;
+        return s[0] != '0' && (n < 10 || (n == 10 && strcmp(s, "2147483647") <= 0));
+}
+
 bool vps_id_valid(const char *id)
 {
-        return name_valid(id, NULL);
+        if (!name_valid(id, NULL))
+                return false;
+        return strspn(id, "0123456789") != strlen(id) || numeric_id_valid(id);
 }
 
 int vps_id_check(const char *id, vps_error *err)
@@ -35,8 +47,9 @@ int vps_id_check(const char *id, vps_error *err)
         if (vps_id_valid(id))
                 return 0;
         return vps_err(err, EINVAL,
-                       "invalid VPS ID '%.80s': use letters, digits, '_' and '-', at most 63 "
-                       "characters, starting with a letter or digit",
+                       "invalid VPS ID '%.80s': a number from 1 to 2147483647 without leading "
+                       "zeros, or a name of letters, digits, '_' and '-' (at most 63 characters, "
+                       "starting with a letter or digit, not digits alone)",
                        id ? id : "");
 }
 

@@ -77,6 +77,9 @@ int vpsctl_opt_error(const struct vpsctl *v, int c, char **argv)
                                                   (int)(eq - word), word);
                 return vpsctl_usage_error(v, "unrecognized option '%s'", word);
         }
+        /* "vpsctl status -1": a negative number is a wrong ID, not an unknown option. */
+        if (word && word[0] == '-' && word[1] && strspn(word + 1, "0123456789") == strlen(word + 1))
+                return vpsctl_check_id(word);
         return vpsctl_usage_error(v, "invalid option -- '%c'", optopt);
 }
 

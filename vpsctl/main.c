@@ -53,6 +53,9 @@ static int print_help(void)
                "  -h, --help     print this help and exit\n"
                "  --version      print the version of vpsctl and exit\n"
                "\n"
+               "An ID is a number from 1 to 2147483647 without leading zeros, or a name of\n"
+               "letters, digits, '_' and '-' (at most 63, not digits alone).\n"
+               "\n"
                "'vpsctl COMMAND --help' describes a command. See vpsctl(8).\n");
         return 0;
 }

@@ -24,8 +24,10 @@ static void test_id_valid(void **state)
         char id63[64], id64[65];
         fill(id63, 63, 'a');
         fill(id64, 64, 'a');
-        const char *good[] = {"101", "web-1", "a_b", "A9", id63};
-        const char *bad[] = {"", "../x", "-a", "_a", id64, "a/b", "a.b", "a b", ".", NULL};
+        const char *good[] = {"101", "web-1", "a_b", "A9", id63, "1", "2147483647", "0x1", "1e3"};
+        const char *bad[] = {"",    "../x", "-a",         "_a",         id64,         "a/b",
+                             "a.b", "a b",  ".",          NULL,         "0",          "0201",
+                             "00",  "-1",   "2147483648", "4294967296", "99999999999"};
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 vps_error err = {0};
                 assert_true(vps_id_valid(good[i]));
