@@ -116,6 +116,9 @@ static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const 
                 if (r < 0)
                         return r;
                 distro = detect_distro(rfd, &fixup);
+                const struct vps_distro *d = vps_distro_find(distro);
+                if ((r = vps_template_rootfs_check(rfd, d ? d->init : "/sbin/init", err)) < 0)
+                        return vps_err_wrap(err, "%s", src->import_path);
                 printf("P: imported %u entries, refused %u, distro %s\n", entries, refused, distro);
         } else {
                 printf("P: resolving %s from %s\n", rc->suite, src->mirror);

@@ -4,13 +4,17 @@
  * outside the tree (a ".." path, an absolute path, a write through a symlink, a hard link
  * to outside) is refused and counted, never written. */
 #include "vps/cleanup.h"
+#include "vps/safepath.h"
 #include "vps/template_build.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void archive_freep(struct archive **a)
@@ -122,4 +126,43 @@ int vps_template_extract(const char *archive_path, int rootfs_fd,
         *ret_entries = entries;
         *ret_refused = refused;
         return r;
+}
+
+static bool is_dir_in(int rootfs_fd, const char *path)
+{
+        vps_error e;
+        _cleanup_close_ int fd = vps_open_in_root(rootfs_fd, path, O_PATH | O_DIRECTORY, 0, &e);
+        return fd >= 0;
+}
+
+static bool is_exec_in(int rootfs_fd, const char *path)
+{
+        vps_error e;
+        struct stat st;
+        _cleanup_close_ int fd = vps_open_in_root(rootfs_fd, path, O_PATH, 0, &e);
+        return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+/* "a, b" lists: what fits of each item, in order. */
+static void list_add(char *buf, size_t size, const char *item)
+{
+        size_t n = strlen(buf);
+        (void)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", item);
+}
+
+int vps_template_rootfs_check(int rootfs_fd, const char *init_path, vps_error *err)
+{
+        char missing[256] = "", init[160];
+        if (!is_dir_in(rootfs_fd, "/etc"))
+                list_add(missing, sizeof(missing), "/etc");
+        if (!is_dir_in(rootfs_fd, "/bin"))
+                list_add(missing, sizeof(missing), "/bin");
+        if (!is_exec_in(rootfs_fd, init_path)) {
+                (void)snprintf(init, sizeof(init), "%s (an executable init)", init_path);
+                list_add(missing, sizeof(missing), init);
+        }
+        if (missing[0])
+                return vps_err(err, EINVAL, "not a root filesystem a VPS can boot: missing %s",
+                               missing);
+        return 0;
 }

@@ -63,6 +63,11 @@ int vps_template_extract(const char *archive_path, int rootfs_fd,
                          void *arg, unsigned int *ret_entries, unsigned int *ret_refused,
                          vps_error *err);
 
+/* template_import.c: fails naming what an imported tree lacks to boot as a VPS: /etc and /bin
+ * (directories, through symlinks inside the tree as merged /usr has them) and an executable
+ * init (a regular file at init_path, "/sbin/init" for every distro today). */
+int vps_template_rootfs_check(int rootfs_fd, const char *init_path, vps_error *err);
+
 /* template_store.c, for the builder: meta.json of a finished tree, and its size. */
 int vps_template_write_meta(int dfd, const char *name, const char *version, const char *distro,
                             unsigned long long size, vps_error *err);
