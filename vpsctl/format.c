@@ -103,16 +103,16 @@ static char *cell_raw(const json_t *v)
         char *s = NULL;
 
         switch (json_typeof(v)) {
-        case JSON_STRING:
-                return strdup(json_string_value(v));
+        case JSON_STRING: /* "" would shift the columns, as an empty array would */
+                return strdup(json_string_length(v) ? json_string_value(v) : "-");
         case JSON_INTEGER:
                 return asprintf(&s, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0 ? NULL : s;
         case JSON_REAL:
                 return asprintf(&s, "%g", json_real_value(v)) < 0 ? NULL : s;
-        case JSON_TRUE:
-                return strdup("true");
+        case JSON_TRUE: /* as the options take them (--onboot yes|no) */
+                return strdup("yes");
         case JSON_FALSE:
-                return strdup("false");
+                return strdup("no");
         case JSON_ARRAY:
                 return cell_of_array(v);
         case JSON_OBJECT:

@@ -74,14 +74,18 @@ static void test_table_cells(void **state)
 {
         char *const fields[] = {"hostname", "x", NULL};
         /* UTF-8 aligns by characters; control characters are neutralised; other types. */
+        /* Booleans as the options take them (yes/no); an empty string is "-", as an empty
+         * list is, so that awk's columns stay in place. */
         char *out = table("[{\"hostname\": \"caf\\u00e9\", \"x\": true},"
                           " {\"hostname\": \"a\\u001b[2Jb\", \"x\": {\"k\": 1}},"
-                          " {\"hostname\": \"h\", \"x\": [1, \"a\\nb\", null]}]",
+                          " {\"hostname\": \"h\", \"x\": [1, \"a\\nb\", null]},"
+                          " {\"hostname\": \"\", \"x\": false}]",
                           fields, true);
         assert_string_equal(out, "HOSTNAME  X\n"
-                                 "caf\xc3\xa9      true\n"
+                                 "caf\xc3\xa9      yes\n"
                                  "a?[2Jb    {\"k\":1}\n"
-                                 "h         1,a?b,-\n");
+                                 "h         1,a?b,-\n"
+                                 "-         no\n");
         free(out);
 }
 
