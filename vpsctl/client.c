@@ -4,6 +4,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
@@ -26,9 +27,11 @@ static int connect_error(vps_error *err, const char *socket_path, int errnum)
 {
         /* ENOENT or ECONNREFUSED: the daemon is not running (or left a stale socket);
          * other errors (EACCES for a user who is not root) speak for themselves. */
-        const char *hint = errnum == ENOENT || errnum == ECONNREFUSED ? " (is vpsd running?)" : "";
-        return vps_err(err, errnum, "cannot connect to vpsd at %s: %s%s", socket_path,
-                       strerror(errnum), hint);
+        bool absent = errnum == ENOENT || errnum == ECONNREFUSED;
+        /* ECONNREFUSED for both: no daemon answers here, whatever the socket file says (an
+         * ENOENT would read as "no such VPS" to a script). */
+        return vps_err(err, absent ? ECONNREFUSED : errnum, "cannot connect to vpsd at %s: %s%s",
+                       socket_path, strerror(errnum), absent ? " (is vpsd running?)" : "");
 }
 
 static int timeout_error(vps_error *err, const char *socket_path, long timeout_s)

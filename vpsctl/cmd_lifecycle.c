@@ -254,7 +254,7 @@ static const char create_usage[] =
         "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--netmode bridged|routed]\n"
-        "                     [--rate RATE] [--devnodes LIST] [--features LIST]\n"
+        "                     [--rate RATE] [--devnodes LIST] [--features LIST] [-j]\n"
         "\n"
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
@@ -263,6 +263,7 @@ static const char create_usage[] =
         "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
         "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
         "                     one the VPS has loopback only\n" SETTING_HELP
+        "  -j, --json         print the new VPS object as JSON\n"
         "  -h, --help         print this help and exit\n";
 
 int cmd_create(struct vpsctl *v, int argc, char **argv)
@@ -272,13 +273,14 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
+                {"json", no_argument, NULL, 'j'},
                 SETTING_OPTIONS,
                 {0},
         };
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
         vps_error err = {0};
 
-        int r = parse(v, argc, argv, ":h", options, create_usage, &o);
+        int r = parse(v, argc, argv, ":hj", options, create_usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
         if (!o.ostemplate)
@@ -294,37 +296,47 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
         _cleanup_json_ json_t *answer = NULL;
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, &answer, &err, "/v1/vps") < 0)
                 return vpsctl_fail_err(&err);
+        if (o.json)
+                return vpsctl_print_json(answer);
         vpsctl_print_warning(answer);
         printf("VPS %s created from %s\n", o.id, o.ostemplate);
         return 0;
 }
 
-static const char start_usage[] = "Usage: vpsctl start ID\n"
+static const char start_usage[] = "Usage: vpsctl start ID [-j]\n"
                                   "\n"
                                   "Start the VPS ID.\n"
                                   "\n"
                                   "Options:\n"
+                                  "  -j, --json  print the VPS object (status running) as JSON\n"
                                   "  -h, --help  print this help and exit\n";
 
 int cmd_start(struct vpsctl *v, int argc, char **argv)
 {
-        const char *id = NULL;
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        struct lifecycle_opts o;
         vps_error err = {0};
 
-        int r = vpsctl_parse_id_only(v, argc, argv, start_usage, &id);
+        int r = parse(v, argc, argv, ":hj", options, start_usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
         _cleanup_json_ json_t *answer = NULL;
-        if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &answer, &err, "/v1/vps/%s/start", id) <
+        if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &answer, &err, "/v1/vps/%s/start", o.id) <
             0)
                 return vpsctl_fail_err(&err);
+        if (o.json)
+                return vpsctl_print_json(answer);
         vpsctl_print_warning(answer);
-        printf("VPS %s started\n", id);
+        printf("VPS %s started\n", o.id);
         return 0;
 }
 
 static const char stop_usage[] =
-        "Usage: vpsctl stop ID [--fast | --timeout S]\n"
+        "Usage: vpsctl stop ID [--fast | --timeout S] [-j]\n"
         "\n"
         "Stop the VPS ID: signal its init to halt and wait until it has stopped; after the\n"
         "timeout, kill everything left in the VPS.\n"
@@ -332,16 +344,18 @@ static const char stop_usage[] =
         "Options:\n"
         "  --fast         kill the processes at once, without a clean shutdown\n"
         "  --timeout S    seconds to wait for a clean shutdown (default 30)\n"
+        "  -j, --json     print the VPS object (status stopped) as JSON\n"
         "  -h, --help     print this help and exit\n";
 
 static const char restart_usage[] =
-        "Usage: vpsctl restart ID [--fast | --timeout S]\n"
+        "Usage: vpsctl restart ID [--fast | --timeout S] [-j]\n"
         "\n"
         "Stop the VPS ID as 'vpsctl stop' does, then start it again.\n"
         "\n"
         "Options:\n"
         "  --fast         kill the processes at once, without a clean shutdown\n"
         "  --timeout S    seconds to wait for a clean shutdown (default 30)\n"
+        "  -j, --json     print the VPS object (status running) as JSON\n"
         "  -h, --help     print this help and exit\n";
 
 /* stop and restart take the same body; both return once the VPS has stopped (or is up
@@ -353,12 +367,13 @@ static int stop_or_restart(struct vpsctl *v, int argc, char **argv, const char *
                 {"help", no_argument, NULL, 'h'},
                 {"fast", no_argument, NULL, OPT_FAST},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"json", no_argument, NULL, 'j'},
                 {0},
         };
         struct lifecycle_opts o;
         vps_error err = {0};
 
-        int r = parse(v, argc, argv, ":h", options, usage, &o);
+        int r = parse(v, argc, argv, ":hj", options, usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
         if (o.fast && o.timeout >= 0)
@@ -368,9 +383,12 @@ static int stop_or_restart(struct vpsctl *v, int argc, char **argv, const char *
         if (!body ||
             (o.timeout >= 0 && json_object_set_new(body, "timeout", json_integer(o.timeout)) < 0))
                 return vpsctl_fail("cannot encode the request");
-        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, NULL, &err, "/v1/vps/%s/%s", o.id, verb) <
-            0)
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &answer, &err, "/v1/vps/%s/%s", o.id,
+                           verb) < 0)
                 return vpsctl_fail_err(&err);
+        if (o.json)
+                return vpsctl_print_json(answer);
         printf("VPS %s %s\n", o.id, done);
         return 0;
 }
@@ -424,7 +442,7 @@ static const char set_usage[] =
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
-        "                     [--devnodes LIST] [--features LIST]\n"
+        "                     [--devnodes LIST] [--features LIST] [-j]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -437,6 +455,7 @@ static const char set_usage[] =
         "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
         "  --ssh-key FILE     add the public keys in FILE to "
         "/root/.ssh/authorized_keys\n" SETTING_HELP
+        "  -j, --json         print the VPS object as saved, as JSON\n"
         "  -h, --help         print this help and exit\n";
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)
@@ -448,13 +467,14 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"ipdel", required_argument, NULL, OPT_IPDEL},
                 {"userpasswd", required_argument, NULL, OPT_USERPASSWD},
                 {"ssh-key", required_argument, NULL, OPT_SSHKEY},
+                {"json", no_argument, NULL, 'j'},
                 SETTING_OPTIONS,
                 {0},
         };
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
         vps_error err = {0};
 
-        int r = parse(v, argc, argv, ":h", options, set_usage, &o);
+        int r = parse(v, argc, argv, ":hj", options, set_usage, &o);
         if (r != CMD_CONTINUE) {
                 return r;
         }
@@ -473,18 +493,21 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
         _cleanup_json_ json_t *answer = NULL;
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &answer, &err, "/v1/vps/%s", o.id) < 0)
                 return vpsctl_fail_err(&err);
+        if (o.json)
+                return vpsctl_print_json(answer);
         vpsctl_print_warning(answer);
         printf("VPS %s saved\n", o.id);
         return 0;
 }
 
 static const char destroy_usage[] =
-        "Usage: vpsctl destroy ID [--force]\n"
+        "Usage: vpsctl destroy ID [--force] [-j]\n"
         "\n"
         "Delete the VPS ID and its files. A running VPS is refused unless --force is given.\n"
         "\n"
         "Options:\n"
         "  --force     stop the VPS first if it is running\n"
+        "  -j, --json  print {\"id\": ID, \"destroyed\": true} as JSON\n"
         "  -h, --help  print this help and exit\n";
 
 int cmd_destroy(struct vpsctl *v, int argc, char **argv)
@@ -492,18 +515,22 @@ int cmd_destroy(struct vpsctl *v, int argc, char **argv)
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"force", no_argument, NULL, OPT_FORCE},
+                {"json", no_argument, NULL, 'j'},
                 {0},
         };
         struct lifecycle_opts o;
         vps_error err = {0};
 
-        int r = parse(v, argc, argv, ":h", options, destroy_usage, &o);
+        int r = parse(v, argc, argv, ":hj", options, destroy_usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
         /* --force may have to stop the VPS first: as long as stop, no client timeout */
-        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, NULL, &err, "/v1/vps/%s%s", o.id,
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &answer, &err, "/v1/vps/%s%s", o.id,
                            o.force ? "?force=1" : "") < 0)
                 return vpsctl_fail_err(&err);
+        if (o.json)
+                return vpsctl_print_json(answer);
         printf("VPS %s destroyed\n", o.id);
         return 0;
 }

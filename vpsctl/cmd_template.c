@@ -29,7 +29,7 @@ static const char template_usage[] =
         "'vpsctl template COMMAND --help' describes a command.\n";
 
 static const char build_usage[] =
-        "Usage: vpsctl template build NAME\n"
+        "Usage: vpsctl template build NAME [-j]\n"
         "\n"
         "Build the template NAME: busybox (offline, from the host's busybox-static), or\n"
         "debian-11, debian-12, debian-13 (debootstrap minbase with systemd and openssh-server\n"
@@ -38,6 +38,7 @@ static const char build_usage[] =
         "fails. A failed build leaves nothing behind.\n"
         "\n"
         "Options:\n"
+        "  -j, --json  no progress; print the template object as JSON\n"
         "  -h, --help  print this help and exit\n";
 
 static const char list_usage[] = "Usage: vpsctl template list [-j]\n"
@@ -49,15 +50,16 @@ static const char list_usage[] = "Usage: vpsctl template list [-j]\n"
                                  "  -j, --json  print a JSON array of the template objects\n"
                                  "  -h, --help  print this help and exit\n";
 
-static const char remove_usage[] = "Usage: vpsctl template remove NAME\n"
+static const char remove_usage[] = "Usage: vpsctl template remove NAME [-j]\n"
                                    "\n"
                                    "Delete the template NAME. vpsd refuses while a VPS uses it.\n"
                                    "\n"
                                    "Options:\n"
+                                   "  -j, --json  print {\"name\", \"removed\": true} as JSON\n"
                                    "  -h, --help  print this help and exit\n";
 
-/* Parses -h/--help (and -j when json is not NULL) and the NAME argument when ret_name is
- * not NULL. The name is checked here because it becomes part of a URL path. */
+/* Parses -h/--help and -j, and the NAME argument when ret_name is not NULL. The name is
+ * checked here because it becomes part of a URL path. */
 static int parse(struct vpsctl *v, int argc, char **argv, const char *usage, bool *json,
                  const char **ret_name)
 {
@@ -70,10 +72,11 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *usage, boo
         int c;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, json ? ":hj" : ":h", options, NULL)) != -1) {
+        *json = false;
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
                 if (c == 'h')
                         return vpsctl_help(usage);
-                if (c == 'j' && json)
+                if (c == 'j')
                         *json = true;
                 else
                         return vpsctl_opt_error(v, c, argv);
@@ -95,7 +98,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *usage, boo
 
 /* Polls a build running in vpsd, printing each new phase and the package count, until it
  * is published (reply then holds the template) or fails. */
-static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long long ret_counts[2])
+static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long long ret_counts[2],
+                        bool quiet)
 {
         char last_phase[32] = "";
         long long last_n = -1;
@@ -108,7 +112,7 @@ static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long
                 bool downloading = strcmp(phase, "downloading") == 0;
                 long long n = downloading ? pk : done;
                 /* A line per phase, and one per 25 packages within it. */
-                if (strcmp(phase, last_phase) != 0 || n / 25 != last_n / 25) {
+                if (!quiet && (strcmp(phase, last_phase) != 0 || n / 25 != last_n / 25)) {
                         if (downloading)
                                 printf("%s: %s: %lld packages\n", name, phase, pk);
                         else if (done && pk)
@@ -154,8 +158,9 @@ static int template_build(struct vpsctl *v, int argc, char **argv)
         _cleanup_json_ json_t *reply = NULL;
         const char *name = NULL;
         vps_error err = {0};
+        bool json;
 
-        int r = parse(v, argc, argv, build_usage, NULL, &name);
+        int r = parse(v, argc, argv, build_usage, &json, &name);
         if (r != CMD_CONTINUE)
                 return r;
         _cleanup_json_ json_t *body = json_pack("{s:s}", "name", name);
@@ -163,8 +168,10 @@ static int template_build(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("cannot encode the request");
         if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &reply, &err, "/v1/templates") < 0)
                 return vpsctl_fail_err(&err);
-        if (json_object_get(reply, "phase") && (r = follow_build(v, name, &reply, NULL)) != 0)
+        if (json_object_get(reply, "phase") && (r = follow_build(v, name, &reply, NULL, json)) != 0)
                 return r;
+        if (json)
+                return vpsctl_print_json(reply);
         const char *version = json_string_value(json_object_get(reply, "version"));
         if (version)
                 printf("Template %s built (version %s)\n", name, version);
@@ -174,7 +181,7 @@ static int template_build(struct vpsctl *v, int argc, char **argv)
 }
 
 static const char import_usage[] =
-        "Usage: vpsctl template import NAME FILE\n"
+        "Usage: vpsctl template import NAME FILE [-j]\n"
         "\n"
         "Make the template NAME from the rootfs tarball FILE (.tar, .tar.gz, .tar.xz,\n"
         "tar.zst: an OpenVZ precreated template, an LXC image rootfs). Owners, modes, xattrs,\n"
@@ -183,13 +190,15 @@ static const char import_usage[] =
         "distro (halt signal, fix-ups) comes from the tree's /etc/os-release.\n"
         "\n"
         "Options:\n"
+        "  -j, --json  no progress; print the template object (with files and refused) as JSON\n"
         "  -h, --help  print this help and exit\n";
 
 static int template_import(struct vpsctl *v, int argc, char **argv)
 {
         const char *name = NULL;
         vps_error err = {0};
-        int r = parse(v, argc > 2 ? argc - 1 : argc, argv, import_usage, NULL, &name);
+        bool json;
+        int r = parse(v, argc > 2 ? argc - 1 : argc, argv, import_usage, &json, &name);
         if (r != CMD_CONTINUE)
                 return r;
         if (argc < 3 || optind + 1 >= argc)
@@ -205,8 +214,14 @@ static int template_import(struct vpsctl *v, int argc, char **argv)
         if (vpsctl_request(v, "POST", body, TIMEOUT_SHORT, &reply, &err, "/v1/templates") < 0)
                 return vpsctl_fail_err(&err);
         long long counts[2] = {0, 0}; /* files, refused */
-        if ((r = follow_build(v, name, &reply, counts)) != 0)
+        if ((r = follow_build(v, name, &reply, counts, json)) != 0)
                 return r;
+        if (json) /* the template object, with the import's counts */
+                return json_object_set_new(reply, "files", json_integer(counts[0])) < 0 ||
+                                       json_object_set_new(reply, "refused",
+                                                           json_integer(counts[1])) < 0
+                               ? vpsctl_fail("out of memory")
+                               : vpsctl_print_json(reply);
         long long refused = counts[1];
         if (refused)
                 fprintf(stderr, "vpsctl: warning: %lld entries of %s refused (outside the tree)\n",
@@ -249,13 +264,17 @@ static int template_remove(struct vpsctl *v, int argc, char **argv)
 {
         const char *name = NULL;
         vps_error err = {0};
+        bool json;
 
-        int r = parse(v, argc, argv, remove_usage, NULL, &name);
+        int r = parse(v, argc, argv, remove_usage, &json, &name);
         if (r != CMD_CONTINUE)
                 return r;
-        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_LONG, NULL, &err, "/v1/templates/%s", name) <
-            0)
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_LONG, &answer, &err, "/v1/templates/%s",
+                           name) < 0)
                 return vpsctl_fail_err(&err);
+        if (json)
+                return vpsctl_print_json(answer);
         printf("Template %s removed\n", name);
         return 0;
 }

@@ -15,32 +15,99 @@
 #include "vps/cleanup.h"
 #include "vps/util.h"
 
-static void vwarn(const char *fmt, va_list ap)
+static bool json_errors;
+
+void vpsctl_json_errors(bool on)
 {
+        json_errors = on;
+}
+
+bool vpsctl_json_mode(void)
+{
+        return json_errors;
+}
+
+int vpsctl_exit_for(int errnum)
+{
+        switch (errnum < 0 ? -errnum : errnum) {
+        case EINVAL:
+        case ERANGE:
+        case ENAMETOOLONG:
+        case E2BIG:
+        case EBADMSG:
+                return EXIT_USAGE;
+        case ENOENT:
+        case ESRCH:
+                return EXIT_NOENT;
+        case EEXIST:
+                return EXIT_EXISTS;
+        case EALREADY:
+        case EBUSY:
+        case EINPROGRESS:
+                return EXIT_STATE;
+        case EPERM:
+        case EACCES:
+        case EDQUOT:
+        case ENOSPC:
+        case EAGAIN:
+                return EXIT_REFUSED;
+        case ETIMEDOUT:
+                return EXIT_TIMEOUT;
+        case ECONNREFUSED:
+        case ECONNRESET:
+        case EPIPE:
+                return EXIT_UNREACHABLE;
+        default:
+                return EXIT_FAIL;
+        }
+}
+
+/* Prints one error line, "vpsctl: MESSAGE" or its JSON form; returns status. */
+static int report(int errnum, int status, const char *fmt, va_list ap)
+{
+        char msg[VPS_ERROR_MSG_MAX + 64];
+        (void)vsnprintf(msg, sizeof(msg), fmt, ap);
         (void)fflush(stdout); /* keep the order of what a terminal shows */
-        (void)fputs("vpsctl: ", stderr);
-        (void)vfprintf(stderr, fmt, ap);
-        (void)fputc('\n', stderr);
+        if (!json_errors) {
+                (void)fprintf(stderr, "vpsctl: %s\n", msg);
+                return status;
+        }
+        _cleanup_json_ json_t *j = json_pack("{s:s, s:i, s:i}", "error", msg, "errno",
+                                             errnum ? errnum : EIO, "exit", status);
+        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        (void)fprintf(stderr, "%s\n", text ? text : "{\"error\": \"out of memory\"}");
+        return status;
 }
 
 int vpsctl_fail(const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        vwarn(fmt, ap);
+        int r = report(EIO, EXIT_FAIL, fmt, ap);
         va_end(ap);
-        return EXIT_FAIL;
+        return r;
+}
+
+static int fail_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail_errno(int errnum, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = report(errnum, vpsctl_exit_for(errnum), fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 int vpsctl_fail_err(const vps_error *err)
 {
-        return vpsctl_fail("%s", err->msg[0] ? err->msg : strerror(err->code ? err->code : EIO));
+        int code = err->code ? err->code : EIO;
+        return fail_errno(code, "%s", err->msg[0] ? err->msg : strerror(code));
 }
 
 void vpsctl_print_warning(const json_t *answer)
 {
         const char *w = json_string_value(json_object_get(answer, "warning"));
-        if (w)
+        if (w && !json_errors) /* with -j it stays in the printed object */
                 fprintf(stderr, "vpsctl: warning: %s\n", w);
 }
 
@@ -48,13 +115,15 @@ int vpsctl_usage_error(const struct vpsctl *v, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        vwarn(fmt, ap);
+        int r = report(EINVAL, EXIT_USAGE, fmt, ap);
         va_end(ap);
+        if (json_errors)
+                return r;
         if (v && v->cmd)
                 (void)fprintf(stderr, "Try 'vpsctl %s --help'.\n", v->cmd);
         else
                 (void)fputs("Try 'vpsctl --help'.\n", stderr);
-        return EXIT_USAGE;
+        return r;
 }
 
 int vpsctl_opt_error(const struct vpsctl *v, int c, char **argv)

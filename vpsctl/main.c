@@ -20,21 +20,22 @@ struct command {
 static const struct command commands[] = {
         {"list", cmd_list, "[-a] [-o FIELDS] [-H] [-j]",
          "list VPSes (only running ones without -a)"},
-        {"create", cmd_create, "ID --ostemplate NAME [OPTIONS]",
+        {"create", cmd_create, "ID --ostemplate NAME [OPTIONS] [-j]",
          "create a VPS from a template (options as for set)"},
-        {"start", cmd_start, "ID", "start a VPS"},
-        {"stop", cmd_stop, "ID [--fast | --timeout S]", "stop a VPS"},
-        {"restart", cmd_restart, "ID [--fast | --timeout S]", "stop and start a VPS"},
+        {"start", cmd_start, "ID [-j]", "start a VPS"},
+        {"stop", cmd_stop, "ID [--fast | --timeout S] [-j]", "stop a VPS"},
+        {"restart", cmd_restart, "ID [--fast | --timeout S] [-j]", "stop and start a VPS"},
         {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
         {"stats", cmd_stats, "ID [-j]", "usage and limit hits of a running VPS"},
-        {"set", cmd_set, "ID OPTIONS...",
+        {"set", cmd_set, "ID OPTIONS... [-j]",
          "change addresses, limits, logins, features (set --help)"},
-        {"destroy", cmd_destroy, "ID [--force]", "delete a VPS and its files"},
+        {"destroy", cmd_destroy, "ID [--force] [-j]", "delete a VPS and its files"},
         {"exec", cmd_exec, "ID [-t] [--] CMD [ARGS...]", "run a command in a running VPS"},
         {"enter", cmd_enter, "ID", "open a login shell in a running VPS"},
         {"console", cmd_console, "ID [--timeout S]", "attach to the console of a VPS"},
-        {"template", cmd_template, "build|import|list|remove ...", "manage OS templates"},
+        {"template", cmd_template, "build|import|list|remove ... [-j]", "manage OS templates"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
+        {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };
 
 static int print_help(void)
@@ -55,6 +56,10 @@ static int print_help(void)
                "\n"
                "An ID is a number from 1 to 2147483647 without leading zeros, or a name of\n"
                "letters, digits, '_' and '-' (at most 63, not digits alone).\n"
+               "\n"
+               "Exit status: 0 done, 1 failed, 2 usage or bad value, 3 no such VPS or template,\n"
+               "4 already exists, 5 wrong state (running/stopped), 6 refused by a limit or\n"
+               "policy, 7 timed out, 8 vpsd not reachable. With -j, errors are JSON on stderr.\n"
                "\n"
                "'vpsctl COMMAND --help' describes a command. See vpsctl(8).\n");
         return 0;
@@ -101,6 +106,35 @@ static int parse_global(struct vpsctl *v, int argc, char **argv)
         return CMD_CONTINUE;
 }
 
+/* Errors as JSON as soon as -j is on the command line, so that a bad option or ID before it
+ * is reported so too. exec, enter and console have no -j: what follows their ID is the
+ * guest's. */
+static bool wants_json(const char *cmd, int argc, char **argv)
+{
+        if (!strcmp(cmd, "exec") || !strcmp(cmd, "enter") || !strcmp(cmd, "console"))
+                return false;
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (!strcmp(argv[i], "--json") ||
+                    (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i], 'j')))
+                        return true;
+        return false;
+}
+
+/* vpsctl help [COMMAND]: the same as --help, of vpsctl or of the command. */
+static int run_help(struct vpsctl *v, int argc, char **argv)
+{
+        if (argc < 2)
+                return print_help();
+        const struct command *cmd = find_command(argv[1]);
+        if (!cmd)
+                return vpsctl_usage_error(v, "unknown command '%s'", argv[1]);
+        if (!cmd->run)
+                return print_help();
+        v->cmd = cmd->name;
+        char *args[] = {argv[1], "--help", NULL};
+        return cmd->run(v, 2, args);
+}
+
 int main(int argc, char **argv)
 {
         const char *env = getenv("VPSD_SOCKET");
@@ -115,8 +149,10 @@ int main(int argc, char **argv)
         if (!cmd)
                 return vpsctl_usage_error(&v, "unknown command '%s'", argv[optind]);
         v.cmd = cmd->name;
+        vpsctl_json_errors(wants_json(cmd->name, argc - optind, argv + optind));
 
-        r = cmd->run(&v, argc - optind, argv + optind);
+        r = cmd->run ? cmd->run(&v, argc - optind, argv + optind)
+                     : run_help(&v, argc - optind, argv + optind);
 
         /* a full disk or a closed pipe must not look like success */
         if (fflush(stdout) != 0 && r == 0)

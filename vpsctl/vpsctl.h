@@ -7,9 +7,23 @@
 
 #include "vps/error.h"
 
-/* Exit statuses: 1 for operational errors, 2 for usage errors (as GNU tools do). */
-#define EXIT_FAIL  1
-#define EXIT_USAGE 2
+/* Exit statuses, for scripts (vpsctl(8), EXIT STATUS): 2 for usage errors and bad values (as
+ * GNU tools do), then one per kind of refusal a script may want to tell apart; 1 for the
+ * rest. vpsctl_exit_for() maps an error's errno onto them. */
+#define EXIT_FAIL        1
+#define EXIT_USAGE       2
+#define EXIT_NOENT       3 /* no such VPS (or template) */
+#define EXIT_EXISTS      4 /* it already exists */
+#define EXIT_STATE       5 /* wrong state: running, or not running */
+#define EXIT_REFUSED     6 /* refused by a limit, a quota or a policy; permission */
+#define EXIT_TIMEOUT     7 /* vpsd or the VPS did not finish in time */
+#define EXIT_UNREACHABLE 8 /* no vpsd answers at the socket */
+
+int vpsctl_exit_for(int errnum);
+
+/* With -j, errors go to stderr as one JSON object a line: {"error", "errno", "exit"}. */
+void vpsctl_json_errors(bool on);
+bool vpsctl_json_mode(void);
 
 /* Returned by option parsers when the command should go on (any other value is the exit
  * status, e.g. 0 after --help). */
@@ -66,7 +80,7 @@ int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *us
                          const char **ret_id);
 
 /* Takes the ID at argv[optind] and checks nothing follows it. Returns CMD_CONTINUE or an
- * exit status (2 when missing or followed by extra arguments, 1 when invalid). */
+ * exit status (2 when missing, followed by extra arguments, or invalid). */
 int vpsctl_take_id(const struct vpsctl *v, int argc, char **argv, const char **ret_id);
 
 /* The client-side ID check: the same rule as the daemon, so a typo never reaches it. */
