@@ -117,16 +117,23 @@ fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 # check DESCRIPTION COMMAND...: passes when the command succeeds. Under pipefail: a pipeline
 # fails when any command in it does (a listing that failed is not an empty one). "sh -c SCRIPT"
-# runs in bash for that (dash has no pipefail), unless SCRIPT is negated ("! a | grep -q b"):
-# there a writer cut short by grep -q's early exit would turn a match into a pass. A negative
-# check on a VPS goes through exec_denied, exec_false or exec_lacks below instead.
+# runs in bash for that (dash has no pipefail), its stdin /dev/null, with grep and head that
+# read a piped input to the end (grep -q stops at the first match, head after its lines: the
+# writer's SIGPIPE would count as a failure). Not a negated SCRIPT ("! a | grep -q b"): there
+# pipefail would pass a listing that failed after printing a match. A negative check on a VPS
+# goes through exec_denied, exec_false or exec_lacks below instead.
+CHECK_BASH_PRELUDE='grep() { command grep "$@"; local r=$?; [ ! -p /dev/stdin ] || cat >/dev/null; return $r; }
+head() { command head "$@"; local r=$?; [ ! -p /dev/stdin ] || cat >/dev/null; return $r; }
+'
 check() {
         local what=$1; shift
         local -
         set -o pipefail
         if [ "$#" -ge 3 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "${3#!}" = "$3" ]; then
-                shift
-                set -- bash -o pipefail "$@"
+                local script=$CHECK_BASH_PRELUDE$3
+                shift 3
+                if bash -o pipefail -c "$script" "$@" </dev/null; then pass "$what"; else fail "$what"; fi
+                return
         fi
         if "$@"; then pass "$what"; else fail "$what"; fi
 }
