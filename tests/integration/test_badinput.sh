@@ -66,11 +66,17 @@ expect_eq "the VPS still runs" running "$(vps_field 301 status)"
 
 # A create that fails halfway leaves no debris: make the VPS dir unwritable mid-way by
 # filling the name slot of its temporary directory with a file.
+# Immutable, so that vpsd cannot clear the slot; a filesystem without the flag is the only
+# reason to leave this out, and it says so.
 touch "$ROOT/vps/.new-305"
-chattr +i "$ROOT/vps/.new-305" 2>/dev/null && {
+if chattr_err=$(chattr +i "$ROOT/vps/.new-305" 2>&1); then
         expect_error "create failing halfway" "creating VPS 305" vpsctl create 305 --ostemplate busybox
         chattr -i "$ROOT/vps/.new-305"
-}
+elif grep -qE "Operation not supported|Inappropriate ioctl" <<<"$chattr_err"; then
+        echo "SKIP (one check): create failing halfway: $(stat -f -c %T "$ROOT") has no immutable flag ($chattr_err)"
+else
+        fail "chattr +i for the create failing halfway: $chattr_err"
+fi
 rm -f "$ROOT/vps/.new-305"
 check "no VPS 305 left" test ! -e "$ROOT/vps/305"
 check "no cgroup 305 left" test ! -e "$CG_MOUNT$CG_PARENT/305"
