@@ -34,12 +34,12 @@ check "and says so first" sh -c "printf '%s' \"$out\" | head -n1 | grep -q \"unk
 # The API directly: malformed bodies and unknown endpoints.
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"id": ' http://localhost/v1/vps)
 expect_eq "malformed JSON is 400" 400 "$code"
-check "error body names the problem" jq -e '.error | test("malformed JSON")' "$T/out"
+expect_jq "error body names the problem" '.error | test("malformed JSON")' cat "$T/out"
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '[1]' http://localhost/v1/vps)
 expect_eq "non-object body is 400" 400 "$code"
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"id": 5, "ostemplate": "busybox"}' http://localhost/v1/vps)
 expect_eq "wrong field type is 400" 400 "$code"
-check "errno in the error body" jq -e '.errno == 22' "$T/out"
+expect_jq "errno in the error body" '.errno == 22' cat "$T/out"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/v1/nothing)
 expect_eq "unknown endpoint is 404" 404 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X PUT http://localhost/v1/vps)
