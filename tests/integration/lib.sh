@@ -115,9 +115,39 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
+# check DESCRIPTION COMMAND...: passes when the command succeeds. Under pipefail: a pipeline
+# fails when any command in it does (a listing that failed is not an empty one). "sh -c SCRIPT"
+# runs in bash for that (dash has no pipefail), its stdin /dev/null, with grep and head that
+# read a piped input to the end (grep -q stops at the first match, head after its lines: the
+# writer's SIGPIPE would count as a failure). Not a negated SCRIPT ("! a | grep -q b"): there
+# pipefail would pass a listing that failed after printing a match. A negative check on a VPS
+# goes through exec_denied, exec_false or exec_lacks below instead.
+CHECK_BASH_PRELUDE='grep() { command grep "$@"; local r=$?; [ ! -p /dev/stdin ] || cat >/dev/null; return $r; }
+head() { command head "$@"; local r=$?; [ ! -p /dev/stdin ] || cat >/dev/null; return $r; }
+'
+check() {
         local what=$1; shift
+        local -
+        set -o pipefail
+        if [ "$#" -ge 3 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "${3#!}" = "$3" ]; then
+                local script=$CHECK_BASH_PRELUDE$3
+                shift 3
+                if bash -o pipefail -c "$script" "$@" </dev/null; then pass "$what"; else fail "$what"; fi
+                return
+        fi
         if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# expect_jq DESCRIPTION FILTER COMMAND...: COMMAND succeeds and prints JSON of which FILTER is
+# true. jq -e alone is no check at the end of a pipeline: jq 1.6 exits 0 on empty input.
+expect_jq() {
+        local what=$1 filter=$2; shift 2
+        local out rc=0
+        out=$("$@") || rc=$?
+        if [ "$rc" != 0 ]; then fail "$what: '$*' exited $rc"; return; fi
+        if [ -z "$out" ]; then fail "$what: '$*' printed nothing"; return; fi
+        if jq -e "$filter" >/dev/null <<<"$out"; then pass "$what"; else
+                fail "$what: not true: $filter, of: $(head -c 300 <<<"$out")"
+        fi
 }
 expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
         if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
@@ -131,6 +161,60 @@ expect_error() {
         if [ "$(printf '%s\n' "$out" | wc -l)" != 1 ]; then fail "$what: not one line: $out"; return; fi
         if ! printf '%s' "$out" | grep -qE -- "$pat"; then fail "$what: '$out' !~ /$pat/"; return; fi
         pass "$what ($out)"
+}
+
+# Negative checks inside a VPS: "the guest cannot X" must not pass because the exec never ran
+# (a stopped VPS, a wrong socket, vpsctl aborting under a sanitizer). vps_try runs COMMAND in
+# VPS ID behind a marker: the marker (naming a mount namespace other than this shell's) and
+# COMMAND's exit status must come back, with vpsctl itself exiting 0 and saying nothing.
+# vps_try ID COMMAND...: TRY_OUT is COMMAND's output (stdout and stderr), TRY_RC its status;
+# returns 1 with TRY_OUT saying why when COMMAND did not run in the VPS.
+vps_try() {
+        local id=$1; shift
+        local raw rc=0 first last err
+        raw=$(vpsctl exec "$id" -- sh -c 'echo "vps-exec-ran $(readlink /proc/self/ns/mnt)"
+                "$@" 2>&1; r=$?; echo; echo "vps-exec-rc=$r"' vps-exec "$@" 2>"$T/vps_try.err") || rc=$?
+        err=$(head -c 300 "$T/vps_try.err")
+        first=$(head -n1 <<<"$raw")
+        last=$(tail -n1 <<<"$raw")
+        TRY_OUT=$(sed '1d;$d' <<<"$raw")
+        TRY_RC=${last#vps-exec-rc=}
+        if [ "$rc" != 0 ] || [ -n "$err" ]; then
+                TRY_OUT="the exec did not run: vpsctl exited $rc${err:+, saying: $err}"
+        elif [[ ! $first =~ ^vps-exec-ran\ mnt:\[[0-9]+\]$ ]] || [ "${first#vps-exec-ran }" = "$(readlink /proc/self/ns/mnt)" ]; then
+                TRY_OUT="the exec did not run in the VPS (its first line: '$first')"
+        elif [[ ! $last =~ ^vps-exec-rc=[0-9]+$ ]]; then
+                TRY_OUT="the command did not finish (its last line: '$last')"
+        else
+                return 0
+        fi
+        return 1
+}
+# exec_denied DESCRIPTION ID PATTERN COMMAND...: COMMAND ran in VPS ID and failed with an error
+# matching PATTERN (ERE: "Permission denied", "Read-only file system"...), not another one.
+exec_denied() {
+        local what=$1 id=$2 pat=$3; shift 3
+        if ! vps_try "$id" "$@"; then fail "$what: $TRY_OUT"
+        elif [ "$TRY_RC" = 0 ]; then fail "$what: '$*' succeeded in VPS $id${TRY_OUT:+: $TRY_OUT}"
+        elif ! grep -qE -- "$pat" <<<"$TRY_OUT"; then fail "$what: '$*' failed ($TRY_RC) but not with /$pat/: $TRY_OUT"
+        else pass "$what ($(head -n1 <<<"$TRY_OUT"))"; fi
+}
+# exec_false DESCRIPTION ID COMMAND...: COMMAND (test -e, grep -q) ran in VPS ID and answered
+# no: exit status 1 and nothing said (2 and a message is grep's error, not its answer).
+exec_false() {
+        local what=$1 id=$2; shift 2
+        if ! vps_try "$id" "$@"; then fail "$what: $TRY_OUT"
+        elif [ "$TRY_RC" != 1 ] || [ -n "$TRY_OUT" ]; then fail "$what: '$*' in VPS $id: exit $TRY_RC${TRY_OUT:+: $TRY_OUT}"
+        else pass "$what"; fi
+}
+# exec_lacks DESCRIPTION ID PATTERN COMMAND...: COMMAND ran in VPS ID, succeeded and printed
+# something, none of it matching PATTERN (ERE).
+exec_lacks() {
+        local what=$1 id=$2 pat=$3; shift 3
+        if ! vps_try "$id" "$@"; then fail "$what: $TRY_OUT"
+        elif [ "$TRY_RC" != 0 ] || [ -z "$TRY_OUT" ]; then fail "$what: '$*' in VPS $id: exit $TRY_RC, output '$TRY_OUT'"
+        elif grep -E -- "$pat" <<<"$TRY_OUT" >"$T/vps_try.match"; then fail "$what: /$pat/ in: $(head -c 300 "$T/vps_try.match")"
+        else pass "$what"; fi
 }
 finish() {
         if [ "$FAILS" != 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi

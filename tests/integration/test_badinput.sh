@@ -34,12 +34,12 @@ check "and says so first" sh -c "printf '%s' \"$out\" | head -n1 | grep -q \"unk
 # The API directly: malformed bodies and unknown endpoints.
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"id": ' http://localhost/v1/vps)
 expect_eq "malformed JSON is 400" 400 "$code"
-check "error body names the problem" jq -e '.error | test("malformed JSON")' "$T/out"
+expect_jq "error body names the problem" '.error | test("malformed JSON")' cat "$T/out"
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '[1]' http://localhost/v1/vps)
 expect_eq "non-object body is 400" 400 "$code"
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d '{"id": 5, "ostemplate": "busybox"}' http://localhost/v1/vps)
 expect_eq "wrong field type is 400" 400 "$code"
-check "errno in the error body" jq -e '.errno == 22' "$T/out"
+expect_jq "errno in the error body" '.errno == 22' cat "$T/out"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/v1/nothing)
 expect_eq "unknown endpoint is 404" 404 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X PUT http://localhost/v1/vps)
@@ -66,11 +66,17 @@ expect_eq "the VPS still runs" running "$(vps_field 301 status)"
 
 # A create that fails halfway leaves no debris: make the VPS dir unwritable mid-way by
 # filling the name slot of its temporary directory with a file.
+# Immutable, so that vpsd cannot clear the slot; a filesystem without the flag is the only
+# reason to leave this out, and it says so.
 touch "$ROOT/vps/.new-305"
-chattr +i "$ROOT/vps/.new-305" 2>/dev/null && {
+if chattr_err=$(chattr +i "$ROOT/vps/.new-305" 2>&1); then
         expect_error "create failing halfway" "creating VPS 305" vpsctl create 305 --ostemplate busybox
         chattr -i "$ROOT/vps/.new-305"
-}
+elif grep -qE "Operation not supported|Inappropriate ioctl" <<<"$chattr_err"; then
+        echo "SKIP (one check): create failing halfway: $(stat -f -c %T "$ROOT") has no immutable flag ($chattr_err)"
+else
+        fail "chattr +i for the create failing halfway: $chattr_err"
+fi
 rm -f "$ROOT/vps/.new-305"
 check "no VPS 305 left" test ! -e "$ROOT/vps/305"
 check "no cgroup 305 left" test ! -e "$CG_MOUNT$CG_PARENT/305"

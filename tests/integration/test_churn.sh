@@ -51,6 +51,16 @@ this_tests_links() { # the links vpsd names after this test's VPSes (veth and if
         { ip -o link show; ip -o link show master "$BRIDGE" 2>/dev/null | sed 's/^/on-bridge /'; } |
                 grep -cE '^[0-9]+: (veth|vifb)c[0-9]+\.0[@:]|^on-bridge ' || true
 }
+# nft_entries rule|elem: the rules, or the elements of every map and set (port forwards, the
+# port map, counters' maps), in this test's tables; elements have no handle of their own, so
+# counting "handle" lines never saw a leaked one.
+nft_entries() {
+        local t
+        for t in "ip vpsd_$BRIDGE" "bridge vpsd_$BRIDGE" "inet vpsr_$BRIDGE"; do
+                nft -j list table $t 2>/dev/null || true
+        done | jq -s --arg k "$1" '[.[].nftables[] | if $k == "rule" then (.rule // empty | 1)
+                else ((.map // .set // empty) | .elem // [] | length) end] | add // 0'
+}
 snapshot() {
         echo "fds $(ls /proc/"$VPSD_PID"/fd | wc -l)"
         echo "mounts $(this_tests_mounts)"
@@ -61,7 +71,8 @@ snapshot() {
         echo "netns $( (find "$CG_MOUNT$CG_PARENT" -name cgroup.procs -exec cat {} + 2>/dev/null |
                 while read -r p; do readlink "/proc/$p/ns/net"; done
                 find /proc/"$VPSD_PID"/fd -lname 'net:*' -printf '%l\n') 2>/dev/null | sort -u | wc -l)"
-        echo "nft-rules $( (nft -a list table ip "vpsd_$BRIDGE"; nft -a list table bridge "vpsd_$BRIDGE") 2>/dev/null | grep -c 'handle')"
+        echo "nft-rules $(nft_entries rule)"
+        echo "nft-elements $(nft_entries elem)"
         echo "files $(find "$ROOT" -path "$ROOT/vpsd.log" -prune -o -print | wc -l)"
         echo "projects $(projects)"
 }
@@ -81,6 +92,15 @@ settled() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$VPSD_PID"/status; }
 
 check "a first cycle (warms up: bridge, tables, allocator)" cycle 0
+# The count sees what a running VPS adds to the maps (its forward, its port): a leaked element
+# would show.
+elem0=$(nft_entries elem)
+vpsctl create c9999 --ostemplate busybox "${DISK[@]}" --ipadd "$NETPFX.250" --forward tcp:29999:80 >/dev/null
+vpsctl start c9999 >/dev/null
+elem1=$(nft_entries elem)
+check "a running VPS's map elements are counted ($elem0 -> $elem1)" test "$elem1" -gt "$elem0"
+vpsctl stop c9999 --fast >/dev/null
+vpsctl destroy c9999 >/dev/null
 before=$(settled)
 echo "after the first cycle: $(tr '\n' ' ' <<<"$before")"
 rss0=$(rss_kb)

@@ -4,7 +4,7 @@
 start_vpsd
 
 vpsctl template build busybox >/dev/null
-check "template listed" sh -c "'$VPSCTL_BIN' --socket '$SOCK' template list -j | jq -e '.[0].name == \"busybox\"' >/dev/null"
+expect_jq "template listed" '.[0].name == "busybox"' vpsctl template list -j
 tpl_sum_before=$(cd "$ROOT/templates/busybox/rootfs" && find . -printf '%p %U %s %m\n' | sort | md5sum)
 
 vpsctl create 101 --ostemplate busybox --hostname web101 >/dev/null
@@ -14,7 +14,9 @@ vpsctl start 101 >/dev/null
 vpsctl start 102 >/dev/null
 
 json=$(vpsctl list -j)
-check "list -j has the documented fields" sh -c "printf '%s' '$json' | jq -e '.[] | select(.id==\"101\") | has(\"id\") and has(\"status\") and has(\"hostname\") and has(\"ip\") and has(\"ostemplate\") and has(\"pid\")' >/dev/null"
+expect_jq "list -j has the documented fields" \
+        '.[] | select(.id=="101") | has("id") and has("status") and has("hostname") and has("ip") and has("ostemplate") and has("pid")' \
+        printf '%s' "$json"
 expect_eq "status running" running "$(vps_field 101 status)"
 pid=$(vps_field 101 pid)
 base=$(vps_field 101 uid_base)
@@ -27,13 +29,13 @@ expect_eq "PID 1 runs the template's binary" /bin/busybox "$(vpsctl exec 101 -- 
 expect_eq "PID 1 on the host is the VPS init" "$pid" "$(vps_field 101 pid)"
 nprocs=$(vpsctl exec 101 -- sh -c 'ls -d /proc/[0-9]* | wc -l')
 check "only the VPS's processes are visible ($nprocs)" test "$nprocs" -le 6
-check "vpsd is invisible inside" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- ps -o comm | grep -q vpsd"
+exec_lacks "vpsd is invisible inside" 101 vpsd ps -o comm
 expect_eq "hostname" web101 "$(vpsctl exec 101 -- hostname)"
 expect_eq "uid_map is the VPS range" "0 $base 65536" "$(vpsctl exec 101 -- cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
 check "ranges of two VPSes are disjoint" test "$base" -ne "$base2"
 check "no VPS map contains host uid 0" test "$base" -ge 65536
 expect_eq "root inside" 0 "$(vpsctl exec 101 -- id -u)"
-check "host mounts invisible" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- cat /proc/self/mountinfo | grep -q -e '$T' -e ' /work'"
+exec_lacks "host mounts invisible" 101 "$T| /work" cat /proc/self/mountinfo
 expect_eq "the init sits at its own cgroup namespace root" "0::/" "$(vpsctl exec 101 -- cat /proc/1/cgroup | grep '^0::')"
 check "VPS cgroup exists on the host" test -d "$CG_MOUNT$CG_PARENT/101"
 check "init is in the VPS cgroup" grep -qx "0::$CG_PARENT/101" /proc/"$pid"/cgroup
@@ -43,15 +45,16 @@ expect_eq "VPS cgroup owned by the VPS's root" "$base" "$(stat -c %u "$CG_MOUNT$
 expect_eq "its cgroup.procs too" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.procs")"
 expect_eq "cgroup.max.depth stays host root's" 0 "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.max.depth")"
 check "the guest can make a cgroup of its own" vpsctl exec 101 -- mkdir /sys/fs/cgroup/guest.slice
-check "but not raise its limits" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo 1 > /sys/fs/cgroup/cgroup.max.depth' 2>/dev/null"
+exec_denied "but not raise its limits" 101 "Permission denied" sh -c 'echo 1 > /sys/fs/cgroup/cgroup.max.depth'
 boot1=$(vpsctl exec 101 -- cat /proc/sys/kernel/random/boot_id)
 check "the VPS has a boot id of its own ($boot1)" test -n "$boot1" -a "$boot1" != "$(cat /proc/sys/kernel/random/boot_id)"
 check "another VPS has another" test "$boot1" != "$(vpsctl exec 102 -- cat /proc/sys/kernel/random/boot_id)"
-check "the guest cannot write it" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo x > /proc/sys/kernel/random/boot_id' 2>/dev/null"
-check "no boot id file left in /dev" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'ls -a /dev | grep -q boot'"
+exec_denied "the guest cannot write it" 101 "Read-only file system|Permission denied" \
+        sh -c 'echo x > /proc/sys/kernel/random/boot_id'
+exec_lacks "no boot id file left in /dev" 101 boot ls -a /dev
 check "loopback is up" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- ip link show lo | grep -q UP"
 check "/dev/null works" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'echo x > /dev/null && test -c /dev/null'"
-check "/sys is read-only" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 101 -- sh -c 'touch /sys/x' 2>/dev/null"
+exec_denied "/sys is read-only" 101 "Read-only file system" touch /sys/x
 for m in /dev/shm /run; do
         expect_eq "$m is a tmpfs of its own" tmpfs "$(vpsctl exec 101 -- awk -v m="$m" '$2 == m { print $3 }' /proc/mounts)"
 done
@@ -78,7 +81,7 @@ check "and neither file is over 1 MiB" test "$(stat -c %s "$ROOT/vps/101/console
 vpsctl exec 101 -- sh -c 'echo secret > /root/file101'
 check "file in upper dir" test -f "$ROOT/vps/101/upper/root/file101"
 expect_eq "owned by the mapped uid" "$base" "$(stat -c %u "$ROOT/vps/101/upper/root/file101")"
-check "second VPS does not see it" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 102 -- test -e /root/file101"
+exec_false "second VPS does not see it" 102 test -e /root/file101
 check "template unchanged" test ! -e "$ROOT/templates/busybox/rootfs/root/file101"
 check "host mount table has no VPS mounts" sh -c "! grep -q '$ROOT' /proc/self/mountinfo"
 

@@ -10,7 +10,13 @@ for i in 1 2 3 4; do make_running_vps 95$i; done
 make_running_vps 955
 vpsctl exec 955 -- sh -c 'rm /sbin/init && printf "#!/bin/sh\nwhile :; do sleep 1; done\n" >/sbin/init && chmod 755 /sbin/init'
 check "restart 955 with the stubborn init" quiet vpsctl restart 955 --fast
-check "SIGTERM leaves the VPSes running" sh -c "kill $VPSD_PID; while kill -0 $VPSD_PID 2>/dev/null; do sleep 0.05; done"
+inits=$(for i in 1 2 3 4 5; do vps_field "95$i" pid; done)
+kill "$VPSD_PID"
+for _ in $(seq 300); do proc_gone "$VPSD_PID" && break; sleep 0.1; done
+check "SIGTERM ends vpsd" proc_gone "$VPSD_PID"
+alive=0
+for p in $inits; do proc_gone "$p" || alive=$((alive + 1)); done
+expect_eq "and leaves the 5 VPSes running (their inits alive with vpsd gone)" 5 "$alive"
 start_vpsd
 expect_eq "all 5 still running after a vpsd restart" 5 "$(vpsctl list -j | jq length)"
 

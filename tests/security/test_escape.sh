@@ -113,6 +113,11 @@ check "init keeps CAP_SYS_ADMIN (systemd needs it in its namespace)" test $(((0x
 
 # A normal workload still works: files, processes, /proc/sys/net inside its own netns.
 check "a shell pipeline works" sh -c "test \"\$('$VPSCTL_BIN' --socket '$SOCK' exec 601 -- sh -c 'seq 100 | sort -n | tail -1')\" = 100"
-check "the VPS may tune its own network sysctls" "$VPSCTL_BIN" --socket "$SOCK" exec 601 -- sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
-check "and not the host's" sh -c "! '$VPSCTL_BIN' --socket '$SOCK' exec 601 -- sh -c 'echo 1 > /proc/sys/vm/drop_caches' 2>/dev/null"
+# The VPS writes the opposite of the host's ip_forward into its own: the host's must not follow.
+fwd=$((1 - $(cat /proc/sys/net/ipv4/ip_forward)))
+check "the VPS may tune its own network sysctls (ip_forward = $fwd)" \
+        "$VPSCTL_BIN" --socket "$SOCK" exec 601 -- sh -c "echo $fwd > /proc/sys/net/ipv4/ip_forward"
+expect_eq "it reads back its own value" "$fwd" "$(vpsctl exec 601 -- cat /proc/sys/net/ipv4/ip_forward)"
+exec_denied "and not the host's" 601 "Permission denied|Read-only file system" sh -c 'echo 1 > /proc/sys/vm/drop_caches'
+expect_eq "host sysctls unchanged after the VPS's own writes" "$sysctls_before" "$(host_sysctls)"
 finish

@@ -51,16 +51,28 @@ expect_eq "the guest got its own files instead" race641 "$(in_vps cat /etc/hostn
 check "and no link is left in their place" in_vps sh -c 'test ! -L /etc/hostname && test ! -L /etc/hosts && test ! -L /etc/resolv.conf'
 
 # The guest swaps /etc/hosts and /etc/hostname between files and links to host paths in a
-# tight loop while vpsd rewrites them.
-in_vps sh -c "(end=\$((\$(date +%s) + 8)); while [ \$(date +%s) -lt \$end ]; do
+# tight loop while vpsd rewrites them. The loop counts its rounds in /swaps (once every 10)
+# and runs until /stop-swapping shows (2 minutes at most), so that it spans every rewrite.
+in_vps sh -c "(n=0; end=\$((\$(date +%s) + 120)); while [ ! -e /stop-swapping ] && [ \$(date +%s) -lt \$end ]; do
         ln -sfn ../../../../..$S /etc/hosts.new && mv -f /etc/hosts.new /etc/hosts
         echo x > /etc/hosts.new && mv -f /etc/hosts.new /etc/hosts
-        ln -sfn $S /etc/hostname; done) >/dev/null 2>&1 &"
+        ln -sfn $S /etc/hostname
+        n=\$((n + 1)); [ \$((n % 10)) = 0 ] && echo \$n >/swaps; done; echo done >/swaps-ended) >/dev/null 2>&1 &"
+swaps() { in_vps cat /swaps 2>/dev/null || echo 0; }
+for _ in $(seq 100); do [ "$(swaps)" -gt 0 ] && break; sleep 0.1; done
+swaps0=$(swaps)
+check "the guest's swap loop runs ($swaps0 rounds)" test "$swaps0" -gt 0
 ok=0
 for i in $(seq 30); do
         vpsctl set 641 --hostname "race$i" --nameserver "10.0.0.$i" >/dev/null 2>&1 && ok=$((ok + 1))
 done
-echo "set during the swap loop: $ok of 30 succeeded"
+swaps1=$(swaps)
+check "it went on swapping during the rewrites ($swaps0 -> $swaps1 rounds)" test "$swaps1" -gt "$swaps0"
+check "and was still at it after the last (no /swaps-ended)" in_vps test ! -e /swaps-ended
+in_vps touch /stop-swapping
+# Each rewrite replaces whatever it finds (a link is not followed): all 30 must be done, or
+# the race was never run.
+expect_eq "set during the swap loop: all 30 succeeded" 30 "$ok"
 sleep 1
 expect_eq "30 rewrites racing the guest: the host sentinel is untouched" host "$(cat "$S")"
 
