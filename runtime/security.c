@@ -41,8 +41,9 @@ const struct vps_denied_syscall vps_denied_syscalls[] = {
         {"ioperm", 0},
         {"syslog", 0},
         {"nfsservctl", 0},
-        /* io_uring runs the operations it is given in kernel workers, past the filter; it has
-         * been the source of many kernel bugs (Docker and Podman deny it too). */
+        /* The reads, writes, opens and connects a ring carries out are no syscalls this filter
+         * sees, and io_uring has been a frequent source of kernel bugs (Docker and Podman
+         * deny it too). */
         {"io_uring_setup", VPS_FEAT_IO_URING},
         {"io_uring_enter", VPS_FEAT_IO_URING},
         {"io_uring_register", VPS_FEAT_IO_URING},
