@@ -1,7 +1,9 @@
 /* libvps: running a command inside a running VPS (vpsctl exec/enter), as lxc-attach does:
  * join the VPS's cgroup, then all its namespaces through a pidfd, then fork once more so the
- * command is inside the VPS's pid namespace. */
+ * command is inside the VPS's pid namespace. No fd of the caller crosses: the command's stdio
+ * are pipes or a pty of the guest's own, relayed by attach_relay.c. */
 #include "vps/attach.h"
+#include "attach_relay.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/security.h"
@@ -11,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #define ATTACH_NS_FLAGS                                                                            \
@@ -48,7 +48,21 @@ static int wait_code(pid_t pid)
         return exit_code(status);
 }
 
-/* In the VPS: a pty from the guest's own devpts, so `tty` names a real /dev/pts/N there. */
+/* The fds the joining child keeps, all others closed: the ends of the stdio pipes become its
+ * 0, 1 and 2 (the command's, until a pty replaces them), so that no terminal or other fd of
+ * the caller's follows it into the VPS. */
+struct joiner {
+        const struct vps_attach_opts *o;
+        unsigned int features; /* those the VPS was started with: the command gets its
+                                * init's filter */
+        int pidfd;             /* of the VPS init: its namespaces */
+        int sock;              /* to vps_attach_run: the pty master goes back through it */
+        int sysinfo_sock;
+        int stdio[3]; /* the command's ends of its stdin, stdout and stderr pipes */
+};
+
+/* In the VPS: a pty from the guest's own devpts, so `tty` names a real /dev/pts/N there; the
+ * command's session and controlling terminal. */
 static void setup_pty(int sock)
 {
         int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -67,11 +81,14 @@ static void setup_pty(int sock)
                 close(slave);
 }
 
-/* features: those the VPS was started with, so the command gets its init's filter. */
-static _Noreturn void exec_inside(const struct vps_attach_opts *o, unsigned int features, int sock)
+static _Noreturn void exec_inside(const struct joiner *j)
 {
+        const struct vps_attach_opts *o = j->o;
+        /* Its own session either way: without a pty it has no controlling terminal at all. */
         if (o->pty)
-                setup_pty(sock);
+                setup_pty(j->sock);
+        else if (setsid() < 0)
+                _exit(126);
         const char *home = access("/root", X_OK) == 0 ? "/root" : "/";
         if (chdir(o->cwd ? o->cwd : home) < 0 && chdir("/") < 0)
                 _exit(126);
@@ -87,24 +104,27 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, unsigned int 
                         (char *)"LOGNAME=root",
                         (char *)"container=vpsd",
                         NULL};
+        /* Nothing of the caller's signal state either (an ignored SIGPIPE or SIGINT). */
+        for (int s = 1; s < NSIG; s++)
+                (void)signal(s, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         vps_error err;
         int listener = -1;
-        if (vps_security_apply(features, o->sysinfo_sock >= 0 ? &listener : NULL, &err) < 0) {
+        if (vps_security_apply(j->features, j->sysinfo_sock >= 0 ? &listener : NULL, &err) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: %s\n", err.msg);
                 _exit(126);
         }
         /* vpsd answers the command's sysinfo calls from now on; without it they would fail. */
-        if (listener >= 0 && vps_send_msg(o->sysinfo_sock, "L", 1, &listener, 1) < 0) {
+        if (listener >= 0 && vps_send_msg(j->sysinfo_sock, "L", 1, &listener, 1) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: cannot hand sysinfo to vpsd: %s\n",
                         strerror(errno));
                 _exit(126);
         }
         if (listener >= 0)
                 close(listener);
-        /* No fd of the host but stdio crosses into the VPS. */
+        /* Only its stdio crosses into the VPS: the pipes, or the pty. */
         if (vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: closing the host's fds before exec: %s\n",
                         strerror(errno));
@@ -117,14 +137,91 @@ static _Noreturn void exec_inside(const struct vps_attach_opts *o, unsigned int 
         _exit(e == ENOENT ? 127 : 126);
 }
 
-/* The first child: joins the cgroup and the namespaces, forks the command, relays its
- * status. Only exit codes cross back: 125 means joining failed (message on stderr). */
-static _Noreturn void join_and_run(const struct vps_attach_opts *o, unsigned int features,
-                                   int pidfd, int sock)
+/* Closes every fd but the n in keep (ascending), with close_range over the gaps. */
+static int close_all_but(const int *keep, size_t n)
+{
+        unsigned int next = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < 0 || (unsigned int)keep[i] < next)
+                        continue;
+                if ((unsigned int)keep[i] > next &&
+                    vps_sys_close_range(next, (unsigned int)keep[i] - 1, 0) < 0)
+                        return -errno;
+                next = (unsigned int)keep[i] + 1;
+        }
+        return vps_sys_close_range(next, ~0U, 0) < 0 ? -errno : 0;
+}
+
+static void sort_fds(int *fds, size_t n)
+{
+        for (size_t i = 1; i < n; i++)
+                for (size_t k = i; k > 0 && fds[k - 1] > fds[k]; k--) {
+                        int t = fds[k];
+                        fds[k] = fds[k - 1];
+                        fds[k - 1] = t;
+                }
+}
+
+/* The joining child's stdio: the pipes, and nothing else of the caller's but the three fds
+ * it needs. Out of the caller's session too: the terminal's signals reach the command only
+ * as vpsctl forwards them. */
+static int take_stdio(struct joiner *j)
+{
+        if (setsid() < 0)
+                return -errno;
+        /* Those among 0, 1 and 2 (a caller started with them closed) would be overwritten. */
+        int *kept[] = {&j->pidfd, &j->sock, &j->sysinfo_sock};
+        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+                if (*kept[i] >= 0 && *kept[i] < 3 &&
+                    (*kept[i] = fcntl(*kept[i], F_DUPFD_CLOEXEC, 3)) < 0)
+                        return -errno;
+        for (int i = 0; i < 3; i++)
+                if (dup2(j->stdio[i], i) < 0)
+                        return -errno;
+        int keep[] = {0, 1, 2, j->pidfd, j->sock, j->sysinfo_sock};
+        sort_fds(keep, sizeof(keep) / sizeof(keep[0]));
+        return close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
+}
+
+/* Until the command exits: the signals vpsctl forwards go to its process group (its own
+ * session's, once it has made it). */
+static _Noreturn void forward_until_exit(pid_t pid)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        for (int s = 1; s < NSIG; s++)
+                if (s != SIGKILL && s != SIGSTOP)
+                        (void)sigaddset(&set, s);
+        for (;;) {
+                int sig = sigwaitinfo(&set, NULL);
+                int status;
+                if (sig == SIGCHLD && waitpid(pid, &status, WNOHANG) == pid)
+                        _exit(exit_code(status));
+                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+                        if (kill(-pid, sig) < 0)
+                                (void)kill(pid, sig);
+        }
+}
+
+/* The first child: joins the namespaces, forks the command, forwards signals to it and
+ * passes its status on. Only exit codes cross back: 125 means joining failed (message on
+ * stderr, the relayed pipe). */
+static _Noreturn void join_and_run(struct joiner *j)
 {
         /* Non-dumpable until exec: nothing inside may ptrace or read our memory. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        if (setns(pidfd, ATTACH_NS_FLAGS) < 0) {
+        /* Every signal blocked, SIGCHLD at its default: forward_until_exit waits for them. */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
+        (void)signal(SIGCHLD, SIG_DFL);
+        int r = take_stdio(j);
+        if (r < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: leaving the caller's fds behind: %s\n",
+                        strerror(-r));
+                _exit(125);
+        }
+        if (setns(j->pidfd, ATTACH_NS_FLAGS) < 0) {
                 dprintf(STDERR_FILENO, "vpsctl: entering the VPS namespaces: %s\n",
                         strerror(errno));
                 _exit(125);
@@ -137,67 +234,9 @@ static _Noreturn void join_and_run(const struct vps_attach_opts *o, unsigned int
         if (pid < 0)
                 _exit(125);
         if (pid == 0)
-                exec_inside(o, features, sock);
-        close(sock);
-        /* Signals from the terminal reach the command through its process group; this
-         * process only waits. */
-        signal(SIGINT, SIG_IGN);
-        signal(SIGQUIT, SIG_IGN);
-        _exit(wait_code(pid));
-}
-
-static void copy_winsize(int from, int to)
-{
-        struct winsize ws;
-        if (ioctl(from, TIOCGWINSZ, &ws) == 0)
-                (void)ioctl(to, TIOCSWINSZ, &ws);
-}
-
-/* Copies bytes between the caller's terminal and the pty master until the command closes it. */
-static void relay(int master)
-{
-        bool tty = isatty(STDIN_FILENO);
-        struct termios saved, raw;
-        if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
-                raw = saved;
-                cfmakeraw(&raw);
-                (void)tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-                copy_winsize(STDIN_FILENO, master);
-        }
-        sigset_t winch, old;
-        sigemptyset(&winch);
-        sigaddset(&winch, SIGWINCH);
-        sigprocmask(SIG_BLOCK, &winch, &old);
-        struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
-                                {.fd = master, .events = POLLIN}};
-        char buf[8192];
-        for (;;) {
-                struct timespec ts = {0, 200 * 1000 * 1000};
-                int n = ppoll(pfd, 2, &ts, &old);
-                if (n < 0 && errno != EINTR)
-                        break;
-                if (tty)
-                        copy_winsize(STDIN_FILENO, master);
-                if (n <= 0)
-                        continue;
-                if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        ssize_t r = read(master, buf, sizeof(buf));
-                        if (r <= 0)
-                                break;
-                        if (write(STDOUT_FILENO, buf, (size_t)r) < 0)
-                                break;
-                }
-                if (pfd[0].revents & (POLLIN | POLLHUP)) {
-                        ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
-                        if (r <= 0)
-                                pfd[0].fd = -1; /* stdin closed: keep showing output */
-                        else if (write(master, buf, (size_t)r) < 0)
-                                break;
-                }
-        }
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        if (tty)
-                (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+                exec_inside(j);
+        close(j->sock);
+        forward_until_exit(pid);
 }
 
 /* The leaf under the VPS cgroup that exec'd processes are born in: once the guest's init
@@ -235,6 +274,56 @@ int vps_attach_sysinfo_connect(const char *name, vps_error *err)
         return fd;
 }
 
+/* The command's stdin, stdout and stderr: [i][0] the read end, [i][1] the write end. */
+struct stdio_pipes {
+        int fd[3][2];
+};
+
+static void stdio_pipes_close(struct stdio_pipes *p)
+{
+        for (int i = 0; i < 3; i++)
+                for (int k = 0; k < 2; k++)
+                        vps_closep(&p->fd[i][k]);
+}
+
+/* Every end above stdio (a caller started with fd 0, 1 or 2 closed would get them) and
+ * close-on-exec; ours non-blocking, for the relay. */
+static int stdio_pipes_open(struct stdio_pipes *p, vps_error *err)
+{
+        for (int i = 0; i < 3; i++) {
+                if (pipe2(p->fd[i], O_CLOEXEC) < 0)
+                        return vps_err_sys(err, errno, "creating the command's stdio pipes");
+                for (int k = 0; k < 2; k++) {
+                        if (p->fd[i][k] >= 3)
+                                continue;
+                        int high = fcntl(p->fd[i][k], F_DUPFD_CLOEXEC, 3);
+                        if (high < 0)
+                                return vps_err_sys(err, errno, "moving a pipe above stdio");
+                        close(p->fd[i][k]);
+                        p->fd[i][k] = high;
+                }
+                int ours = p->fd[i][i == 0 ? 1 : 0];
+                if (fcntl(ours, F_SETFL, O_NONBLOCK) < 0)
+                        return vps_err_sys(err, errno, "making the relay's pipe non-blocking");
+        }
+        return 0;
+}
+
+/* The pty master the command sends back (exec -t, enter), -1 when it failed first. */
+static int receive_master(int sock)
+{
+        int master = -1;
+        char tag;
+        size_t n = 0;
+        if (vps_recv_msg(sock, &tag, 1, &master, 1, &n) == 1 && n == 1 && tag == 'M') {
+                (void)fcntl(master, F_SETFL, O_NONBLOCK);
+                return master;
+        }
+        if (n == 1)
+                close(master);
+        return -1;
+}
+
 int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_opts *o,
                    int *ret_status, vps_error *err)
 {
@@ -254,33 +343,49 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
                 return vps_err_sys(err, errno, "socketpair");
         _cleanup_close_ int mine = sp[0];
         _cleanup_close_ int theirs = sp[1];
+        _cleanup_(stdio_pipes_close) struct stdio_pipes pipes = {{{-1, -1}, {-1, -1}, {-1, -1}}};
+        if ((r = stdio_pipes_open(&pipes, err)) < 0)
+                return r;
         /* Born in the VPS cgroup (CLONE_INTO_CGROUP): moving an existing process with a write
          * to cgroup.procs can block for milliseconds. */
         _cleanup_close_ int cg = -1;
         if (t->cgroup && (cg = exec_cgroup(t->cgroup, err)) < 0)
                 return cg;
         /* Read here, on the host side: vpsd recorded them on the VPS cgroup at start. */
-        unsigned int features = vps_security_recorded(t->cgroup);
-        struct clone_args args = {.flags = cg >= 0 ? CLONE_INTO_CGROUP : 0,
+        struct joiner j = {.o = o,
+                           .features = vps_security_recorded(t->cgroup),
+                           .pidfd = pidfd,
+                           .sock = theirs,
+                           .sysinfo_sock = o->sysinfo_sock,
+                           .stdio = {pipes.fd[0][0], pipes.fd[1][1], pipes.fd[2][1]}};
+        _cleanup_close_ int child = -1;
+        struct clone_args args = {.flags = CLONE_PIDFD | (cg >= 0 ? CLONE_INTO_CGROUP : 0),
+                                  .pidfd = (uint64_t)(uintptr_t)&child,
                                   .exit_signal = SIGCHLD,
                                   .cgroup = (uint64_t)(cg >= 0 ? cg : 0)};
+        sigset_t forwarded, old_mask;
+        vps_relay_block_signals(&forwarded, &old_mask);
         fflush(NULL);
         pid_t pid = vps_sys_clone3(&args);
-        if (pid < 0)
-                return vps_err_sys(err, errno, "joining the VPS cgroup %s",
-                                   t->cgroup ? t->cgroup : "");
-        if (pid == 0) {
-                close(mine);
-                join_and_run(o, features, pidfd, theirs);
+        if (pid < 0) {
+                r = vps_err_sys(err, errno, "joining the VPS cgroup %s",
+                                t->cgroup ? t->cgroup : "");
+                sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                return r;
         }
+        if (pid == 0)
+                join_and_run(&j);
         close(TAKE_FD(theirs));
-        if (o->pty) {
-                _cleanup_close_ int master = -1;
-                char tag;
-                size_t n = 0;
-                if (vps_recv_msg(mine, &tag, 1, &master, 1, &n) == 1 && n == 1 && tag == 'M')
-                        relay(master);
-        }
+        for (int i = 0; i < 3; i++)
+                vps_closep(&pipes.fd[i][i == 0 ? 0 : 1]);
+        _cleanup_close_ int master = o->pty ? receive_master(mine) : -1;
+        struct vps_relay relay = {.in = TAKE_FD(pipes.fd[0][1]),
+                                  .out = TAKE_FD(pipes.fd[1][0]),
+                                  .err = TAKE_FD(pipes.fd[2][0]),
+                                  .master = master,
+                                  .pidfd = child};
+        vps_relay_run(&relay, &forwarded);
         *ret_status = wait_code(pid);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
         return 0;
 }

@@ -90,8 +90,10 @@ int vps_netmode_parse(const char *s, enum vps_netmode *ret, vps_error *err)
 }
 
 /* The bit of feature i is 1 << i. */
-static const char *const feature_names[] = {"tun", "fuse", "nesting"};
-#define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
+static const char *const feature_names[] = {"tun", "fuse", "nesting", "io_uring"};
+/* The names above as messages quote them. */
+#define FEATURE_LIST "tun, fuse, nesting, io_uring"
+#define N_FEATURES   (sizeof(feature_names) / sizeof(feature_names[0]))
 
 const char *vps_feature_name(unsigned int bit)
 {
@@ -121,7 +123,7 @@ static int feature_item(const char *item, size_t len, struct vps_features_change
         unsigned int bit = feature_bit(item, nlen);
         if (!bit)
                 return vps_err(err, EINVAL,
-                               "unknown feature '%.*s' in --features (known: tun, fuse, nesting)",
+                               "unknown feature '%.*s' in --features (known: " FEATURE_LIST ")",
                                (int)(nlen < 40 ? nlen : 40), item);
         const char *name = vps_feature_name(bit), *value = colon ? colon + 1 : "on";
         size_t vlen = colon ? len - nlen - 1 : 2;
@@ -146,7 +148,7 @@ int vps_features_parse(const char *text, struct vps_features_change *ret, vps_er
                                     "0123456789_-:,") != n)
                 return vps_err(err, EINVAL,
                                "invalid --features: expected NAME:on|off items separated by "
-                               "commas (names: tun, fuse, nesting), or none");
+                               "commas (names: " FEATURE_LIST "), or none");
         if (strcmp(text, "none") == 0) {
                 *ret = (struct vps_features_change){.off = VPS_FEAT_ALL};
                 return 0;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/xattr.h>
 
@@ -40,6 +41,12 @@ const struct vps_denied_syscall vps_denied_syscalls[] = {
         {"ioperm", 0},
         {"syslog", 0},
         {"nfsservctl", 0},
+        /* The reads, writes, opens and connects a ring carries out are no syscalls this filter
+         * sees, and io_uring has been a frequent source of kernel bugs (Docker and Podman
+         * deny it too). */
+        {"io_uring_setup", VPS_FEAT_IO_URING},
+        {"io_uring_enter", VPS_FEAT_IO_URING},
+        {"io_uring_register", VPS_FEAT_IO_URING},
 };
 const unsigned int vps_n_denied_syscalls =
         sizeof(vps_denied_syscalls) / sizeof(vps_denied_syscalls[0]);
@@ -60,6 +67,24 @@ static int drop_caps(vps_error *err)
                 r = vps_err_sys(err, errno, "clearing inheritable capabilities");
         cap_free(caps);
         return r;
+}
+
+const unsigned long vps_denied_ioctls[] = {TIOCSTI, TIOCLINUX};
+const unsigned int vps_n_denied_ioctls = sizeof(vps_denied_ioctls) / sizeof(vps_denied_ioctls[0]);
+
+/* The kernel takes an ioctl's request as an unsigned int: only its low 32 bits are compared,
+ * or the same request with a high bit set would pass the rule and still be TIOCSTI. */
+static int deny_ioctls(scmp_filter_ctx ctx, vps_error *err)
+{
+        for (unsigned int i = 0; i < vps_n_denied_ioctls; i++) {
+                int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                                         SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
+                                                 (scmp_datum_t)vps_denied_ioctls[i]));
+                if (r < 0)
+                        return vps_err_sys(err, -r, "seccomp rule for ioctl %#lx",
+                                           vps_denied_ioctls[i]);
+        }
+        return 0;
 }
 
 static int load_filter(unsigned int features, int *ret_listener, vps_error *err)
@@ -85,6 +110,10 @@ static int load_filter(unsigned int features, int *ret_listener, vps_error *err)
                         seccomp_release(ctx);
                         return vps_err_sys(err, -r, "seccomp rule for %s", d->name);
                 }
+        }
+        if ((r = deny_ioctls(ctx, err)) < 0) {
+                seccomp_release(ctx);
+                return r;
         }
         /* sysinfo(2) is answered by vpsd from the VPS's cgroup (sysinfo.c): free and
          * uptime of procps and busybox ask it, not /proc. Kernels or libseccomp without

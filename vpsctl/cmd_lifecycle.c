@@ -78,8 +78,8 @@ enum {
         "  --features LIST    NAME:on|off,... (a bare NAME is on; none turns all off; on set\n"    \
         "                     the others stay): tun (/dev/net/tun), fuse (/dev/fuse and FUSE\n"    \
         "                     mounts), nesting (containers inside: keyring syscalls, an\n"         \
-        "                     uncovered proc and sysfs under /dev/.vps; weakens isolation);\n"     \
-        "                     VPS stopped\n"                                                       \
+        "                     uncovered proc and sysfs under /dev/.vps; weakens isolation),\n"     \
+        "                     io_uring (the io_uring syscalls, denied by default); VPS stopped\n"  \
         "  --rate RATE        bandwidth both ways, as tc writes it: 100mbit, 1gbit, 500kbit,\n"    \
         "                     10mbps (bytes/s); unlimited removes it\n"                            \
         "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \

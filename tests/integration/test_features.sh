@@ -76,7 +76,7 @@ for bad in "" "," "fuse," ",fuse" "fuse,,tun" "kvm" "fuse:maybe" "fuse:" ":on" "
         "fuse:on,fuse:off" "none,tun" "tun,none" "fu se" "FUSE" "tun;nesting"; do
         expect_error "--features '$bad' refused" "features" vpsctl set 642 --features "$bad"
 done
-expect_error "an unknown name is named" "unknown feature 'kvm' in --features \(known: tun, fuse, nesting\)" \
+expect_error "an unknown name is named" "unknown feature 'kvm' in --features \(known: tun, fuse, nesting, io_uring\)" \
         vpsctl set 642 --features tun,kvm:on
 expect_error "a bad value is named" "invalid value 'maybe' for feature 'fuse'" vpsctl set 642 --features fuse:maybe
 expect_error "a conflict is named" "feature 'fuse' is both on and off" vpsctl set 642 --features fuse,fuse:off

@@ -202,8 +202,9 @@ static void test_features_parse(void **state)
                 {"tun:off", 0, VPS_FEAT_TUN},
                 {"none", 0, VPS_FEAT_ALL},
                 {"fuse,fuse:on", VPS_FEAT_FUSE, 0}, /* repeated, but not in conflict */
-                {"tun,fuse,nesting", VPS_FEAT_ALL, 0},
-                {"nesting:off,tun:off,fuse:off", 0, VPS_FEAT_ALL},
+                {"tun,fuse,nesting,io_uring", VPS_FEAT_ALL, 0},
+                {"nesting:off,tun:off,fuse:off,io_uring:off", 0, VPS_FEAT_ALL},
+                {"io_uring", VPS_FEAT_IO_URING, 0},
         };
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 struct vps_features_change c = {99, 99};
@@ -240,7 +241,9 @@ static void test_features_rejects(void **state)
                 {"fuse,", "an empty item"},
                 {",fuse", "an empty item"},
                 {"fuse,,tun", "an empty item"},
-                {"kvm", "unknown feature 'kvm'"},
+                {"kvm",
+                 "unknown feature 'kvm' in --features (known: tun, fuse, nesting, io_uring)"},
+                {"io-uring", "unknown feature 'io-uring'"},
                 {"tun,kvm:on", "unknown feature 'kvm'"},
                 {"FUSE", "unknown feature 'FUSE'"},
                 {"fuse:maybe", "invalid value 'maybe' for feature 'fuse'"},
@@ -282,7 +285,7 @@ static void test_features_format(void **state)
         vps_features_format(0, text);
         assert_string_equal(text, "");
         vps_features_format(VPS_FEAT_ALL, text);
-        assert_string_equal(text, "tun,fuse,nesting");
+        assert_string_equal(text, "tun,fuse,nesting,io_uring");
         for (unsigned int f = 1; f <= VPS_FEAT_ALL; f++) {
                 struct vps_features_change c;
                 vps_error err = {0};

@@ -27,20 +27,22 @@ int vps_netmode_parse(const char *s, enum vps_netmode *ret, vps_error *err);
 /* --features: what a provider may sell beyond the default profile (vzctl's --features), as
  * bits of vps_config.features. They change only while the VPS is stopped. */
 enum vps_feature {
-        VPS_FEAT_TUN = 1u << 0,     /* /dev/net/tun, as --devnodes tun grants it */
-        VPS_FEAT_FUSE = 1u << 1,    /* /dev/fuse, as --devnodes fuse grants it */
-        VPS_FEAT_NESTING = 1u << 2, /* containers inside: the keyring syscalls, and a proc and
-                                     * a sysfs nothing covers under /dev/.vps (mounts.c) */
+        VPS_FEAT_TUN = 1u << 0,      /* /dev/net/tun, as --devnodes tun grants it */
+        VPS_FEAT_FUSE = 1u << 1,     /* /dev/fuse, as --devnodes fuse grants it */
+        VPS_FEAT_NESTING = 1u << 2,  /* containers inside: the keyring syscalls, and a proc and
+                                      * a sysfs nothing covers under /dev/.vps (mounts.c) */
+        VPS_FEAT_IO_URING = 1u << 3, /* the io_uring syscalls, denied by default (security.c) */
 };
-#define VPS_FEAT_ALL          (VPS_FEAT_TUN | VPS_FEAT_FUSE | VPS_FEAT_NESTING)
-#define VPS_FEATURES_TEXT_MAX 32 /* "tun,fuse,nesting" and its NUL, with room */
+#define VPS_FEAT_ALL          (VPS_FEAT_TUN | VPS_FEAT_FUSE | VPS_FEAT_NESTING | VPS_FEAT_IO_URING)
+#define VPS_FEATURES_TEXT_MAX 48 /* "tun,fuse,nesting,io_uring" and its NUL, with room */
 
 /* A --features argument: the features it turns on and those it turns off. */
 struct vps_features_change {
         unsigned int on, off;
 };
 
-/* The name of one feature bit ("tun", "fuse", "nesting"), NULL for anything else. */
+/* The name of one feature bit ("tun", "fuse", "nesting", "io_uring"), NULL for anything
+ * else. */
 const char *vps_feature_name(unsigned int bit);
 /* Parses "fuse:on,tun:on,nesting:off" (NAME:on|off items, comma separated; a bare NAME is
  * on; "none", alone, turns every feature off). Unknown names, values other than on and off,
@@ -48,7 +50,7 @@ const char *vps_feature_name(unsigned int bit);
 int vps_features_parse(const char *text, struct vps_features_change *ret, vps_error *err);
 /* The features after applying change to cur: the ones named change, the others stay. */
 unsigned int vps_features_apply(unsigned int cur, const struct vps_features_change *change);
-/* "tun,fuse,nesting" order, comma separated; "" when none. */
+/* "tun,fuse,nesting,io_uring" order, comma separated; "" when none. */
 void vps_features_format(unsigned int features, char buf[VPS_FEATURES_TEXT_MAX]);
 /* ["tun", "nesting"], as config.json and the API show them. */
 struct json_t *vps_features_to_json(unsigned int features);

@@ -12,13 +12,21 @@ extern const int vps_dropped_caps[];
 extern const unsigned int vps_n_dropped_caps;
 
 /* System calls the filter denies with EPERM, unless the VPS has one of the --features bits
- * in allowed_by (VPS_FEAT_NESTING lets the keyring calls through). */
+ * in allowed_by (VPS_FEAT_NESTING lets the keyring calls through, VPS_FEAT_IO_URING the
+ * io_uring ones). docs/security.md compares the list with Docker's and LXC's. */
 struct vps_denied_syscall {
         const char *name;
         unsigned int allowed_by;
 };
 extern const struct vps_denied_syscall vps_denied_syscalls[];
 extern const unsigned int vps_n_denied_syscalls;
+
+/* ioctl requests the filter denies with EPERM on every fd, whatever the features: TIOCSTI
+ * (pushes bytes into a terminal's input, as if typed) and TIOCLINUX (the virtual console's
+ * multiplexer, whose selection paste does the same). No host terminal reaches a VPS
+ * (attach.c); this is the second wall. */
+extern const unsigned long vps_denied_ioctls[];
+extern const unsigned int vps_n_denied_ioctls;
 
 /* Drops the capabilities from the bounding set, clears the inheritable and ambient sets, and
  * loads the seccomp filter for a VPS with these --features (VPS_FEAT_* bits), without
