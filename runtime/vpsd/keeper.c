@@ -38,7 +38,9 @@ static int keeper_path(const char *root, char *path, size_t size)
         vps_error err;
         int dfd = vps_run_dir_open(root, path, size, &err);
         if (dfd < 0) {
-                vpsd_log("console keeper: %s", err.msg);
+                /* A new root does not exist yet: the first start connects. */
+                if (dfd != -ENOENT)
+                        vpsd_log("console keeper: %s", err.msg);
                 return dfd;
         }
         close(dfd);

@@ -95,7 +95,7 @@ static int open_socket(const char *path, vps_error *err)
         if (!dir)
                 return vps_err(err, ENOMEM, "out of memory");
         int r = vps_mkdir_p(dirname(dir), 0755, err);
-        if (r < 0 || (r = check_socket_dir(dir, err)) < 0)
+        if (r < 0)
                 return r;
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -374,6 +374,13 @@ int main(int argc, char **argv)
                 enforce_warn = conf.enforce_warn > 0;
         if (shutdown_all)
                 return vpsd_shutdown_all_client(sock, shutdown_timeout);
+        /* Before anything is created: nothing half-done when the socket's place is refused. */
+        _cleanup_free_ char *sock_dir = strdup(sock);
+        if (!sock_dir ||
+            (access(dirname(sock_dir), F_OK) == 0 && check_socket_dir(sock_dir, &err) < 0)) {
+                fprintf(stderr, "vpsd: %s\n", sock_dir ? err.msg : "out of memory");
+                return 2;
+        }
         struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
             vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0 ||
