@@ -13,7 +13,8 @@ PY=/usr/bin/python3 # root's may live under /root, out of nobody's reach
 [ -x "$PY" ] || { echo "SKIP: no $PY"; exit 77; }
 PROBE=$T/sockprobe.py
 install -m 0755 "$(dirname "$0")/sockprobe.py" "$PROBE"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+as_nobody() { $NOBODY "$@"; }
 as_nobody_dac() {
         setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+dac_override \
                 --ambient-caps=+dac_override "$@"
@@ -26,7 +27,9 @@ RID=$(printf '%x-%x' "$(stat -c %d "$ROOT")" "$(stat -c %i "$ROOT")")
 SPOOFS=$T/spoofs
 mkdir -m 0777 "$SPOOFS"
 for name in keeper sysinfo; do
-        as_nobody "$PY" "$PROBE" spoof "@vpsd-$name-$RID" "$SPOOFS/$name.log" &
+        # Not through a function, so that $! is the spoofer itself (killed on exit); its
+        # output away from ctest's pipe, which it would otherwise hold open.
+        $NOBODY "$PY" "$PROBE" spoof "@vpsd-$name-$RID" "$SPOOFS/$name.log" </dev/null >/dev/null 2>&1 &
         TEST_PIDS="${TEST_PIDS:-} $!"
 done
 for _ in $(seq 100); do
@@ -118,7 +121,7 @@ check "the console still reaches VPS 301's shell" \
 # An API socket in a directory another user can write to: that user's listener there gets
 # no request from vpsctl, nor from vpsd --shutdown-all.
 API_SPOOF=$SPOOFS/vpsd.sock
-as_nobody "$PY" "$PROBE" spoof "$API_SPOOF" "$SPOOFS/api.log" &
+$NOBODY "$PY" "$PROBE" spoof "$API_SPOOF" "$SPOOFS/api.log" </dev/null >/dev/null 2>&1 &
 TEST_PIDS="${TEST_PIDS:-} $!"
 for _ in $(seq 100); do [ -S "$API_SPOOF" ] && break; sleep 0.05; done
 check "nobody listens at $API_SPOOF" test -S "$API_SPOOF"
