@@ -62,9 +62,9 @@ def probe(typ, a):
         req = b"GET /v1/vps HTTP/1.0\r\nHost: localhost\r\n\r\n"
     else:
         req = keeper_msg("G")
+    got, nfds, total = b"", 0, 0
     try:
-        s.send(req)
-        got, nfds, total = b"", 0, 0
+        s.send(req)  # EPIPE when the server has already hung up: "closed"
         while True:
             msg, fds = recv_fds(s)
             nfds += len(fds)
