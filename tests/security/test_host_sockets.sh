@@ -134,6 +134,6 @@ check "the spoofed API socket was reached" grep -q '^connection' "$SPOOFS/api.lo
 expect_eq "and got not a byte" "" "$(grep -E 'connection: [1-9]' "$SPOOFS/api.log" || true)"
 # vpsd itself will not put its API socket where another user could put one first.
 expect_error "vpsd refuses an API socket directory others may write to" "writable by root only" \
-        "$VPSD_BIN" --root "$T/root2" --socket "$SPOOFS/api2.sock" --cgroup-parent "$CG_PARENT-2"
+        timeout 10 "$VPSD_BIN" --root "$T/root2" --socket "$SPOOFS/api2.sock" --cgroup-parent "$CG_PARENT-2"
 check "and has made nothing (no root)" test ! -e "$T/root2"
 finish
