@@ -6,6 +6,7 @@
 #include "attach_relay.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "vps/localsock.h"
 #include "vps/security.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
@@ -255,23 +256,10 @@ static int exec_cgroup(const char *vps_cgroup, vps_error *err)
         return fd;
 }
 
-int vps_attach_sysinfo_connect(const char *name, vps_error *err)
+int vps_attach_sysinfo_connect(const char *path, vps_error *err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        size_t n = name ? strlen(name) : 0;
-        if (n == 0 || n + 1 >= sizeof(sa.sun_path))
-                return vps_err(err, EINVAL, "invalid sysinfo socket name");
-        memcpy(sa.sun_path + 1, name, n);
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return vps_err_sys(err, errno, "socket");
-        if (connect(fd, (struct sockaddr *)&sa,
-                    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
-                int e = errno;
-                close(fd);
-                return vps_err_sys(err, e, "connecting to vpsd's sysinfo socket");
-        }
-        return fd;
+        return vps_sock_connect_root(path, SOCK_SEQPACKET | SOCK_CLOEXEC, "vpsd's sysinfo socket",
+                                     err);
 }
 
 /* The command's stdin, stdout and stderr: [i][0] the read end, [i][1] the write end. */

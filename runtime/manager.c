@@ -4,6 +4,7 @@
  * inside the VPS's mount namespace), console.log. */
 #include "vps/cleanup.h"
 #include "vps/disk.h"
+#include "vps/localsock.h"
 #include "vps/manager.h"
 #include "vps/syscalls.h"
 
@@ -230,23 +231,14 @@ static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
 }
 
 /* VPS_RUN_DIR/state-DEV-INO, named after the root so that vpsds with other roots, and the
- * next vpsd on this root, find their own. */
+ * next vpsd on this root, find their own (localsock.c: it also holds the root's sockets). */
 static int open_run_dir(struct vps_manager *m, vps_error *err)
 {
-        struct stat st;
-        if (fstat(m->root_fd, &st) < 0)
-                return vps_err_sys(err, errno, "reading %s", m->root);
-        (void)snprintf(m->run_name, sizeof(m->run_name), "state-%llx-%llx",
-                       (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-        int r = vps_mkdir_p(VPS_RUN_DIR, 0755, err);
+        char path[128];
+        int r = m->run_fd = vps_run_dir_open(m->root, path, sizeof(path), err);
         if (r < 0)
                 return r;
-        _cleanup_close_ int parent = open(VPS_RUN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (parent < 0)
-                return vps_err_sys(err, errno, "opening %s", VPS_RUN_DIR);
-        r = m->run_fd = open_dir(parent, m->run_name, 0700, err);
-        if (r < 0)
-                return r;
+        (void)snprintf(m->run_name, sizeof(m->run_name), "%.63s", path + sizeof(VPS_RUN_DIR));
         sweep_tmp(m->run_fd);
         return 0;
 }

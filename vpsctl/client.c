@@ -17,6 +17,7 @@
 
 #include "http.h"
 #include "vps/cleanup.h"
+#include "vps/localsock.h"
 
 /* A reply larger than this is not something vpsd sends; refuse it rather than eat memory. */
 #define REPLY_MAX HTTP_BODY_MAX
@@ -64,6 +65,14 @@ static int open_socket(const char *socket_path, long timeout_s, vps_error *err)
                 if (errno != EINTR)
                         return connect_error(err, socket_path, errno);
         }
+        /* vpsd runs as root: another user's listener (one bound in a directory others may
+         * write to, before vpsd) never gets a request, nor a password in it. */
+        uid_t uid = vps_sock_peer_uid(fd);
+        if (uid != 0)
+                return vps_err(err, EPERM,
+                               "%s is not vpsd's socket: the process listening there runs as "
+                               "uid %d, not root",
+                               socket_path, (int)uid);
         return TAKE_FD(fd);
 }
 

@@ -1,6 +1,7 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
  * JSON responses, suspended requests, and the console upgrade. */
 #include "vps/cleanup.h"
+#include "vps/localsock.h"
 #include "vps/util.h"
 #include "vpsd.h"
 
@@ -127,6 +128,45 @@ static bool ends_with(const char *s, const char *suffix)
         return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* %HH escapes decoded, but a control character (%00 first: the path would end there, and
+ * "/v1/vps/300%00x" act on VPS 300) becomes DEL, which on_access refuses wherever it is. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+        (void)cls;
+        (void)c;
+        size_t n = MHD_http_unescape(s);
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)s[i] < 0x20)
+                        s[i] = 0x7f;
+        return n;
+}
+
+static bool has_control(const char *s)
+{
+        for (; s && *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+static enum MHD_Result arg_has_control(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+        (void)kind;
+        bool *found = cls;
+        *found = *found || has_control(key) || has_control(value);
+        return *found ? MHD_NO : MHD_YES;
+}
+
+/* No ID, name or argument with a control character reaches a handler. */
+static bool request_has_control(struct MHD_Connection *c, const char *url)
+{
+        bool found = has_control(url);
+        if (!found)
+                (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_has_control, &found);
+        return found;
+}
+
 static int append_body(struct request *req, const char *data, size_t n)
 {
         if (req->too_big)
@@ -144,6 +184,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         struct vpsd *d = cls;
         struct request *req = *con_cls;
         if (!req) {
+                /* The socket file is root's, 0600; and a peer that is not host root gets no
+                 * answer at all. */
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (!ci || !vps_sock_peer_is_root(ci->connect_fd))
+                        return MHD_NO;
                 req = calloc(1, sizeof(*req));
                 if (!req)
                         return MHD_NO;
@@ -165,6 +211,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (req->too_big) {
                 vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
                 return queue_json(c, 413, error_body(&err));
+        }
+        if (request_has_control(c, url)) {
+                vps_err(&err, EINVAL,
+                        "control character in the request's path or arguments: refused");
+                return queue_json(c, 400, error_body(&err));
         }
         if (strcmp(method, "POST") == 0 && ends_with(url, "/console"))
                 return console_upgrade(d, req, url);
@@ -196,6 +247,7 @@ int vpsd_api_init(struct vpsd *d, vps_error *err)
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
                                   NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                                   MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
                                   120, MHD_OPTION_END);
         if (!d->mhd)

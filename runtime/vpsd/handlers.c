@@ -373,7 +373,7 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
         add_traffic(*ret, counters);
         /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
         if (d->sysinfo_fd >= 0 && *ret)
-                json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_name));
+                json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_path));
         return 0;
 }
 

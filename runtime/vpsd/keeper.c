@@ -1,13 +1,15 @@
 /* vpsd: the console keeper. A VPS's console is a pty whose master vpsd holds; if vpsd died
  * with it, the guest's console would be hung up. So vpsd hands a copy of each console's
  * master and held slave, with the init's pidfd, to one small process per state root (not
- * one per VPS): `vpsd --console-keeper`, started on demand, listening on an abstract
- * SOCK_SEQPACKET socket named after the root. A vpsd that starts (after a crash, a kill -9,
+ * one per VPS): `vpsd --console-keeper`, started on demand, listening on a SOCK_SEQPACKET
+ * socket in the root's run directory (0700), from host root only: what it holds is a root
+ * shell in every VPS. A vpsd that starts (after a crash, a kill -9,
  * a plain restart) takes the consoles of the VPSes it re-adopts back from it. The keeper
  * drops a console when its init exits and leaves when it holds none and no vpsd is
  * connected. */
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "vps/localsock.h"
 #include "vps/syscalls.h"
 #include "vpsd.h"
 
@@ -30,15 +32,21 @@ struct keeper_msg {
         char id[VPS_ID_MAX + 1];
 };
 
-static int keeper_addr(const char *root, struct sockaddr_un *sa, socklen_t *len)
+/* RUN_DIR/keeper.sock of the root (created with its run directory). */
+static int keeper_path(const char *root, char *path, size_t size)
 {
-        struct stat st;
-        if (stat(root, &st) < 0)
-                return -errno;
-        *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
-        int n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "vpsd-keeper-%lx-%lx",
-                         (unsigned long)st.st_dev, (unsigned long)st.st_ino);
-        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+        vps_error err;
+        int dfd = vps_run_dir_open(root, path, size, &err);
+        if (dfd < 0) {
+                /* A new root does not exist yet: the first start connects. */
+                if (dfd != -ENOENT)
+                        vpsd_log("console keeper: %s", err.msg);
+                return dfd;
+        }
+        close(dfd);
+        size_t n = strlen(path);
+        if (snprintf(path + n, size - n, "/keeper.sock") >= (int)(size - n))
+                return -ENAMETOOLONG;
         return 0;
 }
 
@@ -135,6 +143,10 @@ int vpsd_keeper_main(void)
                         void *tag = evs[i].data.ptr;
                         if (tag == &listen_tag) {
                                 int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                                if (c >= 0 && !vps_sock_peer_is_root(c)) {
+                                        close(c); /* the directory keeps others out too */
+                                        continue;
+                                }
                                 struct epoll_event cev = {.events = EPOLLIN,
                                                           .data.u64 = (uint64_t)c << 1 | 1};
                                 if (c >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev) == 0) {
@@ -160,11 +172,13 @@ int vpsd_keeper_main(void)
 
 /* ---- vpsd's side ---- */
 
-static int spawn_keeper(const struct sockaddr_un *sa, socklen_t len)
+static int spawn_keeper(const char *path)
 {
-        _cleanup_close_ int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (lfd < 0 || bind(lfd, (const struct sockaddr *)sa, len) < 0 || listen(lfd, 16) < 0)
-                return -errno;
+        vps_error err;
+        _cleanup_close_ int lfd =
+                vps_sock_listen_path(path, SOCK_SEQPACKET | SOCK_CLOEXEC, 16, &err);
+        if (lfd < 0)
+                return lfd;
         pid_t pid = fork();
         if (pid < 0)
                 return -errno;
@@ -190,26 +204,27 @@ static int spawn_keeper(const struct sockaddr_un *sa, socklen_t len)
 
 static int keeper_connect(const char *root)
 {
-        struct sockaddr_un sa;
-        socklen_t len = 0;
-        if (keeper_addr(root, &sa, &len) < 0)
+        char path[160];
+        if (keeper_path(root, path, sizeof(path)) < 0)
                 return -1;
+        vps_error err;
         for (int attempt = 0; attempt < 2; attempt++) {
-                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-                if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, len) == 0)
-                        return fd;
-                int e = errno;
+                int fd = vps_sock_connect_root(path, SOCK_SEQPACKET | SOCK_CLOEXEC,
+                                               "the console keeper's socket", &err);
                 if (fd >= 0)
-                        close(fd);
-                if (attempt == 0 && (e == ECONNREFUSED || e == ENOENT)) {
-                        int r = spawn_keeper(&sa, len);
-                        if (r < 0 && r != -EADDRINUSE) {
+                        return fd;
+                /* Refused or missing: no keeper (a socket file left by one that left). */
+                if (attempt == 0 && (fd == -ECONNREFUSED || fd == -ENOENT)) {
+                        int r = spawn_keeper(path);
+                        if (r < 0) {
                                 vpsd_log("console keeper: cannot start: %s", strerror(-r));
                                 return -1;
                         }
+                } else {
+                        break;
                 }
         }
-        vpsd_log("console keeper: cannot connect: consoles will not outlive vpsd");
+        vpsd_log("console keeper: cannot connect: %s; consoles will not outlive vpsd", err.msg);
         return -1;
 }
 

@@ -69,6 +69,21 @@ static void usage(FILE *f)
                 "  -V, --version            show the version\n");
 }
 
+/* The API socket's directory: root's, and no one else may write to it (or they could put
+ * their own socket at the path while vpsd is down, for vpsctl to send requests to). */
+static int check_socket_dir(const char *dir, vps_error *err)
+{
+        struct stat st;
+        if (stat(dir, &st) < 0)
+                return vps_err_sys(err, errno, "reading %s", dir);
+        if (st.st_uid != 0 || (st.st_mode & 022))
+                return vps_err(err, EPERM,
+                               "the API socket's directory %s must be root's and writable by "
+                               "root only (owner uid %u, mode %04o)",
+                               dir, (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+        return 0;
+}
+
 /* A socket that still answers belongs to a running vpsd: never steal it. */
 static int open_socket(const char *path, vps_error *err)
 {
@@ -210,7 +225,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0)
                 r = vpsd_loop_init(&d, &err);
         /* Without it exec'd commands keep the host's sysinfo; the VPSes' inits are served. */
-        if (r >= 0 && vpsd_notify_listen(&d, root, &err) < 0)
+        if (r >= 0 && vpsd_notify_listen(&d, &err) < 0)
                 vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);
         if (r >= 0)
                 r = vpsd_api_init(&d, &err);
@@ -240,6 +255,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
         (void)unlink(sock);
+        if (d.sysinfo_fd >= 0)
+                (void)unlink(d.sysinfo_path);
         vps_manager_close(&d.m);
         return r < 0 ? 1 : 0;
 }
@@ -357,6 +374,13 @@ int main(int argc, char **argv)
                 enforce_warn = conf.enforce_warn > 0;
         if (shutdown_all)
                 return vpsd_shutdown_all_client(sock, shutdown_timeout);
+        /* Before anything is created: nothing half-done when the socket's place is refused. */
+        _cleanup_free_ char *sock_dir = strdup(sock);
+        if (!sock_dir ||
+            (access(dirname(sock_dir), F_OK) == 0 && check_socket_dir(sock_dir, &err) < 0)) {
+                fprintf(stderr, "vpsd: %s\n", sock_dir ? err.msg : "out of memory");
+                return 2;
+        }
         struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
             vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0 ||

@@ -1,10 +1,12 @@
 /* vpsd: serving sysinfo(2) for VPS processes. Each VPS init's seccomp filter sends sysinfo
  * calls to a listener that the start hands to vpsd (and a copy to the console keeper, so a
  * new vpsd takes it back after a crash); `vpsctl exec` hands the listener of its command's
- * filter over an abstract socket named after the state root, from root only. Every listener
+ * filter over RUN_DIR/sysinfo.sock (the root's run directory, 0700), from host root only: a
+ * listener lets its holder answer the command's syscalls and put fds into it. Every listener
  * is in the one event loop; it goes when the last process using its filter has exited. */
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "vps/localsock.h"
 #include "vps/sysinfo.h"
 #include "vpsd.h"
 
@@ -99,27 +101,18 @@ void vpsd_notify_on(struct vpsd *d, struct notifier *n, uint32_t events)
                 drop(d, n); /* no process uses its filter any more */
 }
 
-static socklen_t sysinfo_addr(const char *root, struct sockaddr_un *sa, char *name, size_t size)
+int vpsd_notify_listen(struct vpsd *d, vps_error *err)
 {
-        struct stat st;
-        if (stat(root, &st) < 0)
-                return 0;
-        *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
-        int n = snprintf(name, size, "vpsd-sysinfo-%lx-%lx", (unsigned long)st.st_dev,
-                         (unsigned long)st.st_ino);
-        memcpy(sa->sun_path + 1, name, (size_t)n);
-        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-}
-
-int vpsd_notify_listen(struct vpsd *d, const char *root, vps_error *err)
-{
-        struct sockaddr_un sa;
-        socklen_t len = sysinfo_addr(root, &sa, d->sysinfo_name, sizeof(d->sysinfo_name));
-        if (!len)
-                return vps_err_sys(err, errno, "stat %s", root);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 64) < 0)
-                return vps_err_sys(err, errno, "the sysinfo socket @%s", d->sysinfo_name);
+        /* In the run directory vps_manager_open made root-only; vpsd holds the root's lock, so
+         * a socket file there is a previous vpsd's (before a re-exec or a crash). */
+        int n = snprintf(d->sysinfo_path, sizeof(d->sysinfo_path), "%s/%s/sysinfo.sock",
+                         VPS_RUN_DIR, d->m.run_name);
+        if (n < 0 || (size_t)n >= sizeof(d->sysinfo_path))
+                return vps_err(err, ENAMETOOLONG, "the sysinfo socket's path is too long");
+        _cleanup_close_ int fd = vps_sock_listen_path(
+                d->sysinfo_path, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 64, err);
+        if (fd < 0)
+                return fd;
         d->w_sysinfo = (struct watch){W_SYSINFO_LISTEN, d};
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->w_sysinfo};
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -132,11 +125,9 @@ void vpsd_notify_on_accept(struct vpsd *d)
 {
         int c;
         while ((c = accept4(d->sysinfo_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-                /* An abstract socket is open to every process of the host's network namespace:
-                 * only root (vpsctl runs as root) may hand listeners over. */
-                struct ucred cred;
-                socklen_t cl = sizeof(cred);
-                if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) {
+                /* Only host root (vpsctl runs as root) may hand listeners over; the directory
+                 * keeps others out too. */
+                if (!vps_sock_peer_is_root(c)) {
                         close(c);
                         continue;
                 }

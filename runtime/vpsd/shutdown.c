@@ -3,6 +3,7 @@
  * vps-shutdown unit runs before the host goes down (vpsd itself is stopped later and, as
  * always, leaves nothing running to kill). */
 #include "vps/cleanup.h"
+#include "vps/localsock.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -78,6 +79,11 @@ int vpsd_shutdown_all_client(const char *sock, int timeout)
                 fprintf(stderr,
                         "vpsd: --shutdown-all: cannot connect to %s: %s (is vpsd running?)\n", sock,
                         strerror(errno));
+                return 1;
+        }
+        if (!vps_sock_peer_is_root(fd)) {
+                fprintf(stderr, "vpsd: --shutdown-all: %s is not vpsd's socket (not root's)\n",
+                        sock);
                 return 1;
         }
         char body[64], req[256];

@@ -89,7 +89,7 @@ struct vpsd {
         bool loop_up;               /* epfd exists */
         int sysinfo_fd;             /* the hand-over socket, -1 without one */
         struct watch w_sysinfo;
-        char sysinfo_name[64]; /* its abstract name, for vpsctl (status "sysinfo_socket") */
+        char sysinfo_path[160]; /* its path, for vpsctl (status "sysinfo_socket") */
 };
 
 void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -145,7 +145,7 @@ void vpsd_keeper_drop(struct vpsd *d, const char *id);
 void vpsd_notify_add(struct vpsd *d, int listener);
 void vpsd_notify_on(struct vpsd *d, struct notifier *n, uint32_t events);
 /* The abstract socket (named after the state root) vpsctl hands exec listeners to. */
-int vpsd_notify_listen(struct vpsd *d, const char *root, vps_error *err);
+int vpsd_notify_listen(struct vpsd *d, vps_error *err);
 void vpsd_notify_on_accept(struct vpsd *d);
 /* The listener fds, for a re-exec: "|n=FD" each, appended to buf. */
 size_t vpsd_notify_inherit_env(struct vpsd *d, char *buf, size_t size);

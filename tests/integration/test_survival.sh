@@ -105,7 +105,7 @@ check "and its cgroup removed" test ! -d "$CG_MOUNT$CG_PARENT/202"
 expect_eq "it starts again" running "$(vpsctl start 202 >/dev/null; vps_field 202 status)"
 check "and the other process still runs" kill -0 "$foreign"
 # The keeper leaves once it holds no console and no vpsd is connected.
-keeper=$(ss -xlpn 2>/dev/null | awk -v n="@vpsd-keeper-$(printf '%x-%x' "$(stat -c %d "$ROOT")" "$(stat -c %i "$ROOT")")" '$5 == n' | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)
+keeper=$(ss -xlpn 2>/dev/null | awk -v n="$(run_state_dir)/keeper.sock" '$5 == n' | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true)
 check "a console keeper runs for this root (PID ${keeper:-none})" test -n "$keeper"
 for id in $(vpsctl list -j | jq -r '.[].id'); do vpsctl stop "$id" --fast >/dev/null; done
 kill_vpsd

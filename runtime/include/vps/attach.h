@@ -23,8 +23,9 @@ struct vps_attach_opts {
                             * command sees the host's sysinfo */
 };
 
-/* Connects to vpsd's sysinfo socket (an abstract name, as GET /v1/vps/ID gives it). */
-int vps_attach_sysinfo_connect(const char *name, vps_error *err);
+/* Connects to vpsd's sysinfo socket (its path, as GET /v1/vps/ID gives it), checking that
+ * host root listens there: the command's seccomp listener goes to no one else. */
+int vps_attach_sysinfo_connect(const char *path, vps_error *err);
 
 /* Runs argv inside the VPS and waits for it. On success returns 0 and stores in
  * *ret_status the command's exit code as a shell reports it (128 + N when killed by
