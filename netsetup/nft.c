@@ -38,6 +38,13 @@ static void ctx_free(struct nft_ctx *nft)
  * socket is opened by the first batch, while the process has few fds (select(2), above). */
 static struct nft_ctx *run_ctx;
 
+void ns_nft_forget_context(void)
+{
+        if (run_ctx)
+                nft_ctx_free(run_ctx); /* closes this process's copy of its socket only */
+        run_ctx = NULL;
+}
+
 int ns_nft_run(const char *commands, vps_error *err)
 {
         if (!run_ctx && (run_ctx = ctx_new())) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void vps_daemon_conf_init(struct vps_daemon_conf *c)
@@ -50,6 +51,17 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                                where, value);
         if (strcmp(key, "lxcfs") == 0 && strcmp(value, "off") != 0 && value[0] != '/')
                 return vps_err(err, EINVAL, "%s: lxcfs takes an absolute directory or off", where);
+        if (strcmp(key, "guest_timeout") == 0) {
+                char *end = NULL;
+                long t = strtol(value, &end, 10);
+                if (!*value || *end || t < 1 || t > 3600)
+                        return vps_err(err, EINVAL,
+                                       "%s: guest_timeout takes seconds from 1 to 3600, not "
+                                       "'%.40s'",
+                                       where, value);
+                c->guest_timeout = (unsigned int)t;
+                return 0;
+        }
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -69,7 +81,8 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
+                       "guest_timeout)",
                        where, key);
 }
 

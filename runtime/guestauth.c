@@ -299,7 +299,9 @@ static int run_in_guest(int root_fd, void *arg, vps_error *err)
 static int edit_running(struct vps_inst *vi, const struct edit *e, vps_error *err)
 {
         struct run_edit re = {e};
-        return vps_guest_run(vi->st.pid, vi->cfg.id, run_in_guest, &re, err);
+        char what[160];
+        (void)snprintf(what, sizeof(what), "editing %s/%s", e->dir, e->name);
+        return vps_guest_run(vi->st.pid, vi->cfg.id, what, run_in_guest, &re, err);
 }
 
 /* ---- The two settings ---- */

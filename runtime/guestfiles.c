@@ -1,6 +1,7 @@
 /* libvps: the guest files vpsd manages (see guestfiles.h). */
 #include "vps/cleanup.h"
 #include "vps/guestfiles.h"
+#include "vps/helper.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"
 
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static int open_dir_in(int root_fd, const char *dir, vps_error *err)
@@ -90,50 +90,36 @@ int vps_guest_sync_files(int root_fd, const struct vps_config *c, uid_t owner, v
 }
 
 /* Files must be created by a process the VPS's user namespace maps (the overlay refuses
- * host root with EOVERFLOW): a short-lived child joins the VPS's user and mount namespaces and
- * runs fn from inside, where "/" is the guest's root and no host file exists. */
-int vps_guest_run(pid_t pid, const char *id, int (*fn)(int root_fd, void *arg, vps_error *err),
-                  void *arg, vps_error *err)
+ * host root with EOVERFLOW): a short-lived helper joins the VPS's user and mount namespaces
+ * and runs fn from inside, where "/" is the guest's root and no host file exists. The guest
+ * can stall it (a FUSE mount over /): it runs with a deadline (helper.c). */
+struct guest_call {
+        int pidfd;
+        const char *id;
+        int (*fn)(int root_fd, void *arg, vps_error *err);
+        void *arg;
+};
+
+static int in_guest(void *arg, vps_error *err)
+{
+        const struct guest_call *c = arg;
+        if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setresgid(0, 0, 0) < 0 ||
+            setresuid(0, 0, 0) < 0)
+                return vps_err_sys(err, errno, "entering VPS %s", c->id);
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return vps_err_sys(err, errno, "opening /");
+        return c->fn(root, c->arg, err);
+}
+
+int vps_guest_run(pid_t pid, const char *id, const char *what,
+                  int (*fn)(int root_fd, void *arg, vps_error *err), void *arg, vps_error *err)
 {
         _cleanup_close_ int pidfd = vps_sys_pidfd_open(pid, 0);
         if (pidfd < 0)
                 return vps_err_sys(err, errno, "VPS %s: its init is gone", id);
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return vps_err_sys(err, errno, "pipe");
-        _cleanup_close_ int rd = p[0];
-        pid_t child = fork();
-        if (child < 0) {
-                close(p[1]);
-                return vps_err_sys(err, errno, "fork");
-        }
-        if (child == 0) {
-                vps_error e = {0};
-                int r = setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setresgid(0, 0, 0) < 0 ||
-                                        setresuid(0, 0, 0) < 0
-                                ? vps_err_sys(&e, errno, "entering VPS %s", id)
-                                : 0;
-                int root = r == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-                if (r == 0)
-                        r = root < 0 ? vps_err_sys(&e, errno, "opening /") : fn(root, arg, &e);
-                if (r < 0)
-                        (void)!write(p[1], &e, sizeof(e));
-                _exit(r < 0 ? 1 : 0);
-        }
-        close(p[1]);
-        vps_error e;
-        ssize_t n = read(rd, &e, sizeof(e));
-        int status = 0;
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (n == (ssize_t)sizeof(e)) {
-                e.msg[sizeof(e.msg) - 1] = '\0';
-                *err = e;
-                return -e.code;
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vps_err(err, EIO, "changing the files of VPS %s failed", id);
-        return 0;
+        struct guest_call c = {pidfd, id, fn, arg};
+        return vps_helper_run(id, what, pidfd, in_guest, &c, err);
 }
 
 static int sync_in_guest(int root_fd, void *arg, vps_error *err)
@@ -143,5 +129,6 @@ static int sync_in_guest(int root_fd, void *arg, vps_error *err)
 
 int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *err)
 {
-        return vps_guest_run(pid, cfg->id, sync_in_guest, (void *)cfg, err);
+        return vps_guest_run(pid, cfg->id, "writing /etc/hostname, /etc/hosts and /etc/resolv.conf",
+                             sync_in_guest, (void *)cfg, err);
 }

@@ -1,6 +1,7 @@
 /* libvps: bridged VPS networking (see network.h). Everything is netlink or libnftables: no
  * ip or nft process on the start path. */
 #include "vps/cleanup.h"
+#include "vps/helper.h"
 #include "vps/manager.h"
 #include "vps/network.h"
 
@@ -13,7 +14,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *subnet, vps_error *err)
@@ -518,28 +518,34 @@ static int sync_addrs(const struct vps_net_child *now, const struct vps_net_chil
         return default_routes(idx, now, &e) < 0 ? 5 : 0;
 }
 
-/* In a child that joins the VPS's network namespace: eth0 set up from nothing (fresh: a veth
+/* In a helper that joins the VPS's network namespace: eth0 set up from nothing (fresh: a veth
  * just made) or brought from the addresses of before to those of now. */
+struct netns_call {
+        const struct vps_inst *vi;
+        const struct vps_net_child *now, *before;
+        bool fresh;
+};
+
+static int in_netns(void *arg, vps_error *err)
+{
+        const struct netns_call *c = arg;
+        if (setns(c->vi->pidfd, CLONE_NEWNET) < 0)
+                return vps_err_sys(err, errno, "entering the network namespace of VPS %s",
+                                   c->vi->cfg.id);
+        if (c->fresh)
+                return vps_net_child_setup(c->now, err);
+        int step = sync_addrs(c->now, c->before);
+        return step ? vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
+                              c->vi->cfg.id, step)
+                    : 0;
+}
+
 static int inside(const struct vps_inst *vi, const struct vps_net_child *now,
                   const struct vps_net_child *before, bool fresh, vps_error *err)
 {
-        pid_t pid = fork();
-        if (pid < 0)
-                return vps_err_sys(err, errno, "fork");
-        if (pid == 0) {
-                vps_error e;
-                if (setns(vi->pidfd, CLONE_NEWNET) < 0)
-                        _exit(1);
-                _exit(fresh ? (vps_net_child_setup(now, &e) < 0 ? 6 : 0) : sync_addrs(now, before));
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return vps_err_sys(err, errno, "waitpid");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vps_err(err, EIO, "changing the addresses inside VPS %s failed (step %d)",
-                               vi->cfg.id, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return 0;
+        struct netns_call c = {vi, now, before, fresh};
+        return vps_helper_run(vi->cfg.id, "changing the addresses of its eth0", vi->pidfd, in_netns,
+                              &c, err);
 }
 
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],

@@ -4,34 +4,37 @@
 #include "vps/cleanup.h"
 #include "vps/disk.h"
 #include "vps/guestfiles.h"
+#include "vps/helper.h"
 #include "vps/manager.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-/* Sets the hostname in a running VPS's UTS namespace from a short-lived child (setns would
+/* Sets the hostname in a running VPS's UTS namespace from a short-lived helper (setns would
  * change vpsd's own namespaces otherwise). */
+struct uts_call {
+        int pidfd;
+        const char *hostname;
+};
+
+static int set_uts(void *arg, vps_error *err)
+{
+        const struct uts_call *c = arg;
+        if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
+                return vps_err_sys(err, errno, "entering the UTS namespace");
+        if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+                return vps_err_sys(err, errno, "sethostname");
+        return 0;
+}
+
 static int apply_hostname(struct vps_inst *vi, const char *hostname, vps_error *err)
 {
-        pid_t pid = fork();
-        if (pid < 0)
-                return vps_err_sys(err, errno, "fork");
-        if (pid == 0) {
-                if (setns(vi->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
-                        _exit(2);
-                _exit(sethostname(hostname, strlen(hostname)) < 0 ? 3 : 0);
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return vps_err_sys(err, errno, "waitpid");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return vps_err(err, EIO, "setting the hostname inside VPS %s failed", vi->cfg.id);
-        return 0;
+        struct uts_call c = {vi->pidfd, hostname};
+        int r = vps_helper_run(vi->cfg.id, "setting its hostname", vi->pidfd, set_uts, &c, err);
+        return r < 0 ? vps_err_wrap(err, "setting the hostname inside VPS %s", vi->cfg.id) : 0;
 }
 
 int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
@@ -45,8 +48,11 @@ int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const c
         if (vi->status == VPS_RUNNING) {
                 struct vps_config n = vi->cfg;
                 (void)snprintf(n.hostname, sizeof(n.hostname), "%s", hostname);
-                if ((r = vps_guest_sync_running(vi->st.pid, &n, err)) < 0)
+                if ((r = vps_guest_sync_running(vi->st.pid, &n, err)) < 0) {
+                        vps_error e; /* all or nothing: the old name back in its UTS */
+                        (void)apply_hostname(vi, vi->cfg.hostname, &e);
                         return r;
+                }
         }
         struct vps_config c = vi->cfg;
         (void)snprintf(c.hostname, sizeof(c.hostname), "%s", hostname);

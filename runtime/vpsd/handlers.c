@@ -322,6 +322,8 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         bool rate_given;
         int r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
         if (r == 0)
+                r = vpsd_job_check_busy(d, NULL, n > 0, err);
+        if (r == 0)
                 r = read_netmode(body, &mode, err);
         if (r == 0)
                 r = read_rate(body, &rate_given, &rate, err);
@@ -462,12 +464,24 @@ static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
         return 0;
 }
 
-static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
-                     unsigned int *status, json_t **ret, vps_error *err)
+/* A PATCH, checked: what patch_apply then applies as it is. */
+struct patch {
+        json_t *body, *h, *jl, *pw, *keys;
+        char ips[VPS_MAX_IPS][46];
+        unsigned int n_ip;
+        bool ips_changed, rate_given, dev_given, feat_given;
+        enum vps_netmode mode;
+        uint64_t rate;
+        char dev[VPS_MAX_DEVNODES][8];
+        unsigned int n_dev, feat;
+        struct patch_rest rest;
+};
+
+/* Everything a PATCH can refuse, checked before anything changes. */
+static int patch_check(struct vpsd *d, struct vps_inst *vi, json_t *body, struct patch *p,
+                       vps_error *err)
 {
-        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi)
-                return -err->code;
+        const char *id = vi->cfg.id;
         static const char *const known[] = {
                 "hostname",     "ip",      "ipadd",    "ipdel",     "limits",     "nameserver",
                 "searchdomain", "forward", "onboot",   "bootorder", "userpasswd", "ssh_key",
@@ -475,11 +489,12 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
-        json_t *h = json_object_get(body, "hostname");
+        p->body = body;
+        json_t *h = p->h = json_object_get(body, "hostname");
         if (h && !json_is_string(h))
                 return vps_err(err, EINVAL, "'hostname' must be a string");
         /* Check the hostname before anything changes, so a bad one changes nothing. */
-        json_t *jl = json_object_get(body, "limits");
+        json_t *jl = p->jl = json_object_get(body, "limits");
         if (jl && !json_is_object(jl))
                 return vps_err(err, EINVAL, "'limits' must be an object");
         /* Validate what can be validated up front, so a bad value changes nothing. */
@@ -494,73 +509,104 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                                             sizeof(ignored), err);
         if (r == 0 && jl)
                 r = vps_disk_check(&d->m, &probe, err);
-        char ips[VPS_MAX_IPS][46];
-        unsigned int n_ip = 0;
-        bool ips_changed = false, rate_given = false;
-        enum vps_netmode mode = vi->cfg.netmode;
-        uint64_t rate = 0;
+        p->mode = vi->cfg.netmode;
         if (r == 0)
-                r = read_netmode(body, &mode, err);
+                r = read_netmode(body, &p->mode, err);
         if (r == 0)
-                r = read_rate(body, &rate_given, &rate, err);
-        if (r == 0 && mode != vi->cfg.netmode && vi->status != VPS_STOPPED)
+                r = read_rate(body, &p->rate_given, &p->rate, err);
+        if (r == 0 && p->mode != vi->cfg.netmode && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change its netmode", id);
-        char dev[VPS_MAX_DEVNODES][8];
-        unsigned int n_dev = 0;
-        bool dev_given = false;
         if (r == 0)
-                r = read_devnodes(body, &dev_given, dev, &n_dev, err);
-        if (r == 0 && dev_given && vi->status != VPS_STOPPED)
+                r = read_devnodes(body, &p->dev_given, p->dev, &p->n_dev, err);
+        if (r == 0 && p->dev_given && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --devnodes", id);
-        unsigned int feat = 0;
-        bool feat_given = false;
         if (r == 0)
-                r = read_features(body, vi->cfg.features, &feat_given, &feat, err);
-        if (r == 0 && feat_given && vi->status != VPS_STOPPED)
+                r = read_features(body, vi->cfg.features, &p->feat_given, &p->feat, err);
+        if (r == 0 && p->feat_given && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --features", id);
         if (r == 0)
-                r = patch_ips(d, vi, mode, body, ips, &n_ip, &ips_changed, err);
-        json_t *pw = json_object_get(body, "userpasswd"), *keys = json_object_get(body, "ssh_key");
-        struct patch_rest rest;
+                r = patch_ips(d, vi, p->mode, body, p->ips, &p->n_ip, &p->ips_changed, err);
+        p->pw = json_object_get(body, "userpasswd");
+        p->keys = json_object_get(body, "ssh_key");
         if (r == 0)
-                r = check_rest(d, vi, body, mode, ips_changed ? ips : NULL, n_ip, pw, keys, &rest,
-                               err);
-        /* Everything above only checked. Logins next: what is left to refuse there is the
-         * guest's own files (no such user), before any other change. The password is never
-         * logged. */
-        if (r == 0 && pw &&
-            (r = vps_manager_set_userpasswd(&d->m, vi, json_string_value(pw), err)) == 0)
+                r = check_rest(d, vi, body, p->mode, p->ips_changed ? p->ips : NULL, p->n_ip, p->pw,
+                               p->keys, &p->rest, err);
+        return r;
+}
+
+/* Applies a checked PATCH: in the loop, or in a job when it enters the running guest. */
+static int patch_apply(struct vpsd *d, struct vps_inst *vi, void *arg, vps_error *err)
+{
+        struct patch *p = arg;
+        const char *id = vi->cfg.id;
+        int r = 0;
+        /* Logins first: what is left to refuse there is the guest's own files (no such
+         * user), before any other change. The password is never logged. */
+        if (p->pw &&
+            (r = vps_manager_set_userpasswd(&d->m, vi, json_string_value(p->pw), err)) == 0)
                 vpsd_log("VPS %s: password of a user set", id);
-        if (r == 0 && keys &&
-            (r = vps_manager_add_ssh_keys(&d->m, vi, json_string_value(keys), err)) == 0)
+        if (r == 0 && p->keys &&
+            (r = vps_manager_add_ssh_keys(&d->m, vi, json_string_value(p->keys), err)) == 0)
                 vpsd_log("VPS %s: ssh key added to /root/.ssh/authorized_keys", id);
-        if (r == 0 && mode != vi->cfg.netmode) {
-                r = vps_manager_set_netmode(&d->m, vi, mode, ips_changed ? ips : NULL, n_ip, err);
-                ips_changed = false;
+        if (r == 0 && p->mode != vi->cfg.netmode) {
+                r = vps_manager_set_netmode(&d->m, vi, p->mode, p->ips_changed ? p->ips : NULL,
+                                            p->n_ip, err);
+                p->ips_changed = false;
         }
-        if (r == 0 && rest.dns.given)
-                r = vps_manager_set_dns(&d->m, vi, rest.dns.ns, rest.dns.n, rest.dns.search, err);
+        struct dns_req *dns = &p->rest.dns;
+        if (r == 0 && dns->given)
+                r = vps_manager_set_dns(&d->m, vi, dns->ns, dns->n, dns->search, err);
         char warning[sizeof(d->m.warning)] = "";
-        if (r == 0 && jl && (r = vps_manager_set_limits(&d->m, vi, jl, err)) == 0)
+        if (r == 0 && p->jl && (r = vps_manager_set_limits(&d->m, vi, p->jl, err)) == 0)
                 memcpy(warning, d->m.warning, sizeof(warning));
-        if (r == 0 && ips_changed)
-                r = vps_manager_set_ips(&d->m, vi, ips, n_ip, err);
-        if (r == 0 && rest.fwd_given)
-                r = vps_manager_set_forwards(&d->m, vi, rest.fwd, rest.n_fwd, err);
+        if (r == 0 && p->ips_changed)
+                r = vps_manager_set_ips(&d->m, vi, p->ips, p->n_ip, err);
+        if (r == 0 && p->rest.fwd_given)
+                r = vps_manager_set_forwards(&d->m, vi, p->rest.fwd, p->rest.n_fwd, err);
         if (r == 0)
-                r = apply_boot(d, vi, body, err);
-        if (r == 0 && rate_given)
-                r = vps_manager_set_rate(&d->m, vi, rate, err);
-        if (r == 0 && dev_given)
-                r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err);
-        if (r == 0 && feat_given)
-                r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err);
-        if (r == 0 && h)
-                r = vps_manager_set_hostname(&d->m, vi, json_string_value(h), err);
+                r = apply_boot(d, vi, p->body, err);
+        if (r == 0 && p->rate_given)
+                r = vps_manager_set_rate(&d->m, vi, p->rate, err);
+        if (r == 0 && p->dev_given)
+                r = vps_manager_set_devnodes(&d->m, vi, p->dev, p->n_dev, err);
+        if (r == 0 && p->feat_given)
+                r = vps_config_set_features(vi->dir_fd, &vi->cfg, p->feat, err);
+        if (r == 0 && p->h)
+                r = vps_manager_set_hostname(&d->m, vi, json_string_value(p->h), err);
+        memcpy(d->m.warning, warning, sizeof(warning));
+        return r;
+}
+
+/* The fields whose change enters a running guest: its files, its hostname, its eth0. A guest
+ * can stall those (a FUSE mount over its /), so they run in a job, off the loop. */
+static bool enters_guest(const struct patch *p)
+{
+        static const char *const keys[] = {"hostname",     "userpasswd", "ssh_key", "nameserver",
+                                           "searchdomain", "ip",         "ipadd",   "ipdel"};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                if (json_object_get(p->body, keys[i]))
+                        return true;
+        return false;
+}
+
+static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+                     unsigned int *status, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        struct patch p = {0};
+        int r = patch_check(d, vi, body, &p, err);
+        bool addresses = p.ips_changed;
+        if (r == 0)
+                r = vpsd_job_check_busy(d, vi, addresses, err);
         if (r < 0)
                 return r;
+        if (vi->status == VPS_RUNNING && enters_guest(&p))
+                return vpsd_job_start(d, req, vi, addresses, patch_apply, &p, err);
+        if ((r = patch_apply(d, vi, &p, err)) < 0)
+                return r;
         *ret = ok_obj(d, vi);
-        memcpy(d->m.warning, warning, sizeof(warning));
         report_warning(d, id, *ret);
         return 0;
 }

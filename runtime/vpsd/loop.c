@@ -91,10 +91,17 @@ int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_
         return ep_add(d, l->timer_fd, &l->w_timer, err);
 }
 
-static void on_exit_of(struct vpsd *d, struct vps_inst *vi)
+void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
 {
         bool reboot = false, oom = false;
         vps_error err;
+        struct vps_loop *lj = vi->loop_data;
+        if (lj && lj->job) {
+                /* A job is changing it (its host side too): the reap waits for the job. */
+                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->pidfd, NULL);
+                lj->exit_deferred = true;
+                return;
+        }
         vpsd_console_drain(d, vi);
         unwatch(d, vi);
         vpsd_keeper_drop(d, vi->cfg.id);
@@ -185,7 +192,13 @@ static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
                 on_signal(d);
                 break;
         case W_PIDFD:
-                on_exit_of(d, w->ptr);
+                vpsd_vps_exited(d, w->ptr);
+                break;
+        case W_JOB:
+                vpsd_job_on_end(d, w->ptr);
+                break;
+        case W_JOB_TIMER:
+                vpsd_job_on_timer(d, w->ptr);
                 break;
         case W_TIMER:
                 on_timer(d, w->ptr);

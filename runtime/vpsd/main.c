@@ -2,6 +2,7 @@
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "vps/cleanup.h"
 #include "vps/daemonconf.h"
+#include "vps/helper.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -49,7 +50,7 @@ static void usage(FILE *f)
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
                 "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
-                "                           lxcfs; options override it\n"
+                "                           lxcfs, guest_timeout; options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -66,7 +67,11 @@ static void usage(FILE *f)
                 "                           (clean halts, killed after --timeout S, default\n"
                 "                           60) and wait: for host shutdown\n"
                 "  -h, --help               show this help\n"
-                "  -V, --version            show the version\n");
+                "  -V, --version            show the version\n"
+                "\n"
+                "A change that enters a running VPS (set --hostname, --nameserver, --ipadd,\n"
+                "--userpasswd, --ssh-key) runs beside the event loop and fails when the guest\n"
+                "does not let it finish within guest_timeout seconds (vpsd.conf, default 10).\n");
 }
 
 /* The API socket's directory: root's, and no one else may write to it (or they could put
@@ -175,9 +180,11 @@ static void start_onboot(struct vpsd *d)
 }
 
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
-               bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon)
+               bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon,
+               unsigned int guest_timeout)
 {
         static struct vpsd d;
+        d.guest_timeout = guest_timeout;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
         vps_error err = {0};
         int notify_fd = -1;
@@ -390,5 +397,6 @@ int main(int argc, char **argv)
         }
         return run(root, sock, cg, &net, enforce_warn > 0,
                    conf.debian_mirror[0] ? conf.debian_mirror : VPS_DEFAULT_MIRROR,
-                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs", daemon);
+                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs", daemon,
+                   conf.guest_timeout ? conf.guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT);
 }

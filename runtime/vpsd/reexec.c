@@ -37,6 +37,11 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         for (size_t i = 0; i < d->m.n; i++)
                 if (d->m.v[i]->status == VPS_STOPPING)
                         return "a VPS is stopping";
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_loop *l = d->m.v[i]->loop_data;
+                if (l && l->job)
+                        return "a change to a running VPS is under way";
+        }
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

@@ -39,7 +39,7 @@ void vpsd_answer_suspended(struct vpsd *d)
 {
         vps_error err;
         vps_err(&err, ESHUTDOWN, "vpsd is exiting; the VPS goes on stopping");
-        bool any = false;
+        bool any = vpsd_job_answer_all(d);
         for (size_t i = 0; i < d->m.n; i++) {
                 struct vps_loop *l = vpsd_loop_of(d->m.v[i]);
                 for (struct request *q = l ? l->waiters : NULL, *next; q; q = next) {

@@ -23,6 +23,8 @@ enum watch_kind {
         W_SYSINFO,        /* a seccomp listener of VPS processes (sysinfo.c) */
         W_SYSINFO_LISTEN, /* the socket vpsctl hands the listeners of exec'd processes to */
         W_SYSINFO_CLIENT, /* one such vpsctl */
+        W_JOB,            /* the pidfd of a change running in a child (jobs.c) */
+        W_JOB_TIMER,      /* and the timer that kills it if it overruns */
 };
 
 struct watch {
@@ -31,6 +33,7 @@ struct watch {
 };
 
 struct request;
+struct job;
 
 /* A `vpsctl console` connection (an upgraded HTTP socket). */
 struct console_client {
@@ -50,6 +53,8 @@ struct vps_loop {
         struct request *waiters; /* suspended requests answered when the VPS has stopped */
         enum after_stop after;
         struct console_client *clients;
+        struct job *job;    /* a change to the running VPS under way in a child (jobs.c) */
+        bool exit_deferred; /* its init exited meanwhile: handled when the job ends */
 };
 
 /* A template build running in a child, or the last one of a name (its outcome). */
@@ -89,7 +94,9 @@ struct vpsd {
         bool loop_up;               /* epfd exists */
         int sysinfo_fd;             /* the hand-over socket, -1 without one */
         struct watch w_sysinfo;
-        char sysinfo_path[160]; /* its path, for vpsctl (status "sysinfo_socket") */
+        char sysinfo_path[160];     /* its path, for vpsctl (status "sysinfo_socket") */
+        unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
+        unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
 };
 
 void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -112,6 +119,27 @@ int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, 
 json_t *vpsd_build_status(struct vpsd *d, const char *name);
 void vpsd_build_on_output(struct vpsd *d, struct build_slot *s);
 void vpsd_build_on_end(struct vpsd *d, struct build_slot *s);
+
+/* jobs.c: a change that enters a running guest (its files, its namespaces) runs in a child
+ * of vpsd with the guest_timeout deadline, so nothing a guest does can make the loop wait.
+ * fn runs in the child on its copy of d and vi; what it changes of them (vi's config, the
+ * network's state, the warning) comes back, and req is answered, when the child ends. */
+typedef int (*vpsd_job_fn)(struct vpsd *d, struct vps_inst *vi, void *arg, vps_error *err);
+/* Returns 1 (req suspended) or a negative errno. addresses: the job changes vi's addresses
+ * (no other VPS's may change meanwhile: the child checks against the others it knows). */
+int vpsd_job_start(struct vpsd *d, struct request *req, struct vps_inst *vi, bool addresses,
+                   vpsd_job_fn fn, void *arg, vps_error *err);
+/* Refuses (EBUSY) a change to vi while a job changes it, or (addresses) while any job
+ * changes addresses. */
+int vpsd_job_check_busy(struct vpsd *d, const struct vps_inst *vi, bool addresses, vps_error *err);
+void vpsd_job_on_end(struct vpsd *d, struct job *j);
+void vpsd_job_on_timer(struct vpsd *d, struct job *j);
+/* vpsd exits: the requests of the jobs get an error (the jobs finish on their own); true
+ * when there was one. */
+bool vpsd_job_answer_all(struct vpsd *d);
+
+/* loop.c: a VPS's init has exited (its pidfd is readable): reap it, answer its waiters. */
+void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi);
 
 /* reexec.c */
 void vpsd_reexec_save_argv(char **argv);

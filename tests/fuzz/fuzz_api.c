@@ -144,6 +144,20 @@ int vpsd_stop_begin(struct vpsd *dd, struct vps_inst *vi, bool fast, int timeout
         die("vpsd_stop_begin(%s), but no VPS runs", vi->cfg.id);
 }
 
+int vpsd_job_check_busy(struct vpsd *dd, const struct vps_inst *vi, bool addresses,
+                        vps_error *err)
+{
+        (void)dd, (void)vi, (void)addresses, (void)err;
+        return 0; /* no VPS runs, so no job */
+}
+
+int vpsd_job_start(struct vpsd *dd, struct request *req, struct vps_inst *vi, bool addresses,
+                   vpsd_job_fn fn, void *arg, vps_error *err)
+{
+        (void)dd, (void)req, (void)addresses, (void)fn, (void)arg, (void)err;
+        die("vpsd_job_start(%s), but no VPS runs", vi->cfg.id);
+}
+
 void vpsd_shutdown_check(struct vpsd *dd)
 {
         (void)dd;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -73,6 +74,24 @@ static void test_errors(void **state)
                 -EINVAL);
 }
 
+static void test_guest_timeout(void **state)
+{
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        assert_int_equal(c.guest_timeout, 0);
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "guest_timeout = 3\n", &err), 0);
+        assert_int_equal(c.guest_timeout, 3);
+        static const char *const bad[] = {"0", "-1", "3601", "10s", "", "1e3"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char line[64];
+                (void)snprintf(line, sizeof(line), "guest_timeout = %s\n", bad[i]);
+                assert_int_equal(vps_daemon_conf_parse(&c, "f", line, &err), -EINVAL);
+                assert_int_equal(c.guest_timeout, 3);
+        }
+        assert_non_null(strstr(err.msg, "guest_timeout takes seconds from 1 to 3600"));
+}
+
 static void test_load_missing(void **state)
 {
         struct vps_daemon_conf c;
@@ -85,9 +104,8 @@ static void test_load_missing(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_all),
-                cmocka_unit_test(test_defaults_untouched),
-                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_parse_all),    cmocka_unit_test(test_defaults_untouched),
+                cmocka_unit_test(test_errors),       cmocka_unit_test(test_guest_timeout),
                 cmocka_unit_test(test_load_missing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,6 +66,9 @@ int ns_tc_rate(unsigned int ifindex, const char *ifb_name, uint64_t bits_per_sec
 void ns_nft_reserve_low_fd(void);
 /* nftables (libnftables, no nft process): runs a batch of nft commands. */
 int ns_nft_run(const char *commands, vps_error *err);
+/* In a child of a process that ran batches: drops the context (and netlink socket) it shares
+ * with its parent, whose replies it could otherwise read; the next batch opens its own. */
+void ns_nft_forget_context(void);
 /* Runs newline-separated commands that may each fail (removals of what may be absent): as one
  * batch, or line by line when the batch fails; failures are ignored. */
 void ns_nft_run_each(const char *commands);

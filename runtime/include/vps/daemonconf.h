@@ -20,6 +20,9 @@ struct vps_daemon_conf {
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
         char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
+        /* guest_timeout = S: how long a change that enters a running guest may take (its
+         * files, its hostname, its eth0); 0: not set (VPS_GUEST_TIMEOUT_DEFAULT) */
+        unsigned int guest_timeout;
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

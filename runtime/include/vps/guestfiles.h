@@ -18,9 +18,10 @@ int vps_guest_write_file(int root_fd, const char *dir, const char *name, const c
 int vps_guest_sync_files(int root_fd, const struct vps_config *cfg, uid_t owner, vps_error *err);
 
 /* Runs fn in a child that has joined the user and mount namespaces of the running VPS whose
- * init is pid, as its root, with root_fd its "/"; the child's error comes back in err. */
-int vps_guest_run(pid_t pid, const char *id, int (*fn)(int root_fd, void *arg, vps_error *err),
-                  void *arg, vps_error *err);
+ * init is pid, as its root, with root_fd its "/"; the child's error comes back in err. The
+ * child has a deadline (vps_helper_run): what says what it does, for the timeout's message. */
+int vps_guest_run(pid_t pid, const char *id, const char *what,
+                  int (*fn)(int root_fd, void *arg, vps_error *err), void *arg, vps_error *err);
 
 /* The same for a running VPS, from inside its namespaces (vps_guest_run). */
 int vps_guest_sync_running(pid_t pid, const struct vps_config *cfg, vps_error *err);

@@ -1,0 +1,20 @@
+/* Short-lived helper processes that enter a running VPS (its files, its hostname, its eth0).
+ * Each runs with a deadline and is killed when it passes, so a guest that stalls one (a FUSE
+ * mount that never answers) holds up nothing but its own change. */
+#pragma once
+
+#include "vps/error.h"
+
+/* vpsd.conf guest_timeout: how long a change that enters a guest may take. */
+#define VPS_GUEST_TIMEOUT_DEFAULT 10
+
+/* From now on every helper of this process must be done within seconds (one deadline for
+ * the whole request); a helper started after it has passed (the undo of a step that timed
+ * out) still gets a short grace. Without a call, each helper gets the default on its own. */
+void vps_helper_deadline(unsigned int seconds);
+
+/* Runs fn(arg) in a child that keeps none of this process's fds but keep_fd (the VPS init's
+ * pidfd, to setns through; -1: none); fn's error comes back in err. Past the deadline the
+ * child is killed and the call fails with ETIMEDOUT, naming the VPS (id) and what it did. */
+int vps_helper_run(const char *id, const char *what, int keep_fd,
+                   int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err);
