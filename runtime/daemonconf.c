@@ -7,12 +7,14 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void vps_daemon_conf_init(struct vps_daemon_conf *c)
 {
         memset(c, 0, sizeof(*c));
         c->enforce_warn = -1;
+        c->cg_max_depth = c->cg_max_descendants = -2;
 }
 
 static char *trim(char *s)
@@ -50,6 +52,21 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                                where, value);
         if (strcmp(key, "lxcfs") == 0 && strcmp(value, "off") != 0 && value[0] != '/')
                 return vps_err(err, EINVAL, "%s: lxcfs takes an absolute directory or off", where);
+        if (strcmp(key, "cgroup_max_depth") == 0 || strcmp(key, "cgroup_max_descendants") == 0) {
+                char *end = NULL;
+                bool max = strcmp(value, "max") == 0;
+                long long v = max ? -1 : strtoll(value, &end, 10);
+                if (!max && (!*value || *end || v < 0 || v > 1000000))
+                        return vps_err(err, EINVAL,
+                                       "%s: %s takes a number from 0 to 1000000 or max, not "
+                                       "'%.40s'",
+                                       where, key, value);
+                if (strcmp(key, "cgroup_max_depth") == 0)
+                        c->cg_max_depth = v;
+                else
+                        c->cg_max_descendants = v;
+                return 0;
+        }
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -69,7 +86,8 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
+                       "cgroup_max_depth, cgroup_max_descendants)",
                        where, key);
 }
 

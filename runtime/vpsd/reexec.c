@@ -37,6 +37,8 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         for (size_t i = 0; i < d->m.n; i++)
                 if (d->m.v[i]->status == VPS_STOPPING)
                         return "a VPS is stopping";
+        if (d->trash)
+                return "a destroyed VPS's files are being removed";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

@@ -10,7 +10,7 @@ expect_eq "killed by a signal is 128+N" 137 "$(vpsctl exec 401 -- sh -c 'kill -9
 expect_eq "stdin passes through" "hello stdin" "$(echo 'hello stdin' | vpsctl exec 401 -- cat)"
 expect_eq "stderr passes through" "to stderr" "$(vpsctl exec 401 -- sh -c 'echo to stderr >&2' 2>&1 >/dev/null)"
 expect_eq "missing command is 127" 127 "$(vpsctl exec 401 -- /nonexistent >/dev/null 2>&1; echo $?)"
-expect_eq "exec runs in a leaf of the VPS cgroup" "0::/vpsd-exec" "$(vpsctl exec 401 -- cat /proc/self/cgroup | grep "^0::")"
+expect_eq "exec runs in the VPS's exec cgroup, beside the guest's (its namespace root)" "0::/../vpsd-exec" "$(vpsctl exec 401 -- cat /proc/self/cgroup | grep "^0::")"
 check "no host fd leaks into exec" sh -c "test \"\$('$VPSCTL_BIN' --socket '$SOCK' exec 401 -- ls /proc/self/fd | wc -l)\" -le 4"
 expect_eq "exec is not dumpable-leaky: PID namespace of the VPS" 1 "$(vpsctl exec 401 -- sh -c 'ls -d /proc/[0-9]* | grep -c "^/proc/1$"')"
 

@@ -20,6 +20,9 @@ struct vps_daemon_conf {
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
         char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
+        /* cgroup_max_depth, cgroup_max_descendants = N|max: bounds of each guest's cgroup tree
+         * (-1: max; -2: not set, the defaults of cgroup.h) */
+        long long cg_max_depth, cg_max_descendants;
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */
