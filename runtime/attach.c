@@ -4,6 +4,7 @@
  * are pipes or a pty of the guest's own, relayed by attach_relay.c. */
 #include "vps/attach.h"
 #include "attach_relay.h"
+#include "vps/cgroup.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/localsock.h"
@@ -240,20 +241,30 @@ static _Noreturn void join_and_run(struct joiner *j)
         forward_until_exit(pid);
 }
 
-/* The leaf under the VPS cgroup that exec'd processes are born in: once the guest's init
- * enables controllers in the VPS cgroup's subtree_control, that cgroup may hold no processes
- * itself ("no internal processes"). No leading dot: vps_cgroup_remove() skips those. */
+/* The leaf exec'd processes are born in: VPS_CG_EXEC under the VPS's top cgroup, host root's
+ * (cgroup.h), so under its limits and device program and out of the guest's reach. It must be
+ * root's: a VPS started by an older vpsd had it in the guest's own cgroup, where the guest
+ * could replace it with one of its own (and freeze it); such a one is refused. */
 static int exec_cgroup(const char *vps_cgroup, vps_error *err)
 {
         _cleanup_close_ int top = open(vps_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (top < 0)
                 return vps_err_sys(err, errno, "opening cgroup %s", vps_cgroup);
-        if (mkdirat(top, "vpsd-exec", 0755) < 0 && errno != EEXIST)
-                return vps_err_sys(err, errno, "creating cgroup %s/vpsd-exec", vps_cgroup);
-        int fd = openat(top, "vpsd-exec", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (mkdirat(top, VPS_CG_EXEC, 0755) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "creating cgroup %s/%s", vps_cgroup, VPS_CG_EXEC);
+        _cleanup_close_ int fd =
+                openat(top, VPS_CG_EXEC, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return vps_err_sys(err, errno, "opening cgroup %s/vpsd-exec", vps_cgroup);
-        return fd;
+                return vps_err_sys(err, errno, "opening cgroup %s/%s", vps_cgroup, VPS_CG_EXEC);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return vps_err_sys(err, errno, "stat cgroup %s/%s", vps_cgroup, VPS_CG_EXEC);
+        if (st.st_uid != 0)
+                return vps_err(err, EPERM,
+                               "cgroup %s/%s is not host root's (made by the guest?): restart "
+                               "the VPS",
+                               vps_cgroup, VPS_CG_EXEC);
+        return TAKE_FD(fd);
 }
 
 int vps_attach_sysinfo_connect(const char *path, vps_error *err)

@@ -102,6 +102,8 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
         if (r < 0)
                 return vps_err_wrap(err, "creating the VPS cgroup parent");
         vps_cgroups_delegate(cg, own);
+        cg->max_depth = VPS_CG_MAX_DEPTH_DEFAULT;
+        cg->max_descendants = VPS_CG_MAX_DESCENDANTS_DEFAULT;
         return 0;
 }
 
@@ -144,32 +146,75 @@ bool vps_cgroup_populated(const char *path)
 }
 
 /* What a delegated cgroup hands to its owner (the list of /sys/kernel/cgroup/delegate, less
- * memory.oom.group: it holds the VPS's --oompolicy, which is the provider's to set): the
- * directory and these files. Limit files stay host root's, so a VPS cannot raise its own. */
+ * memory.oom.group): the directory and these files. Limit files stay host root's. */
 static const char *const delegated[] = {".", "cgroup.procs", "cgroup.threads",
                                         "cgroup.subtree_control", "memory.reclaim"};
 
+static int write_file_at(int dfd, const char *file, long long value)
+{
+        char text[32];
+        int n = value < 0 ? snprintf(text, sizeof(text), "max")
+                          : snprintf(text, sizeof(text), "%lld", value);
+        _cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, text, (size_t)n) != n)
+                return -errno;
+        return 0;
+}
+
+/* The guest's part: its tree bounded in depth and size (each cgroup is kernel memory, and
+ * vpsd removes them all when the VPS stops), then delegated to the VPS's root. */
+static int make_guest(const struct vps_cgroups *cg, int top, uid_t owner, const char *path,
+                      vps_error *err)
+{
+        if (mkdirat(top, VPS_CG_GUEST, 0755) < 0)
+                return vps_err_sys(err, errno, "creating cgroup %s/%s", path, VPS_CG_GUEST);
+        _cleanup_close_ int fd =
+                openat(top, VPS_CG_GUEST, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening cgroup %s/%s", path, VPS_CG_GUEST);
+        int r = write_file_at(fd, "cgroup.max.depth", cg->max_depth);
+        if (r == 0)
+                r = write_file_at(fd, "cgroup.max.descendants", cg->max_descendants);
+        if (r < 0)
+                return vps_err_sys(err, -r, "limiting the guest's cgroup tree in %s", path);
+        for (size_t i = 0; i < sizeof(delegated) / sizeof(delegated[0]); i++)
+                if (fchownat(fd, delegated[i], owner, owner, 0) < 0 && errno != ENOENT)
+                        return vps_err_sys(err, errno, "delegating %s of cgroup %s/%s",
+                                           delegated[i], path, VPS_CG_GUEST);
+        return TAKE_FD(fd);
+}
+
 int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
-                      size_t size, int *ret_fd, vps_error *err)
+                      size_t size, int *ret_fd, int *ret_guest_fd, vps_error *err)
 {
         if (snprintf(ret_path, size, "%s/%s", cg->parent, id) >= (int)size)
                 return vps_err(err, ENAMETOOLONG, "cgroup path too long");
         if (mkdir(ret_path, 0755) < 0) {
                 if (errno != EEXIST)
                         return vps_err_sys(err, errno, "creating cgroup %s", ret_path);
-                /* Left over from a crash: reuse it only when nothing runs in it. */
+                /* Left over from a crash (maybe in an older layout): replaced, but only when
+                 * nothing runs in it. */
                 if (vps_cgroup_populated(ret_path))
                         return vps_err(err, EBUSY, "cgroup %s still has processes", ret_path);
+                int r = vps_cgroup_remove(ret_path, err);
+                if (r < 0)
+                        return r;
+                if (mkdir(ret_path, 0755) < 0)
+                        return vps_err_sys(err, errno, "creating cgroup %s", ret_path);
         }
         _cleanup_close_ int fd = open(ret_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return vps_err_sys(err, errno, "opening cgroup %s", ret_path);
-        /* The guest's init (systemd) runs its services in cgroups of its own below this one. */
-        for (size_t i = 0; i < sizeof(delegated) / sizeof(delegated[0]); i++)
-                if (fchownat(fd, delegated[i], owner, owner, 0) < 0 && errno != ENOENT)
-                        return vps_err_sys(err, errno, "delegating %s of cgroup %s", delegated[i],
-                                           ret_path);
+        /* The top holds no process: its controllers go down to both children, so the guest
+         * can hand them on to its own cgroups. */
+        vps_cgroup_hand_down(fd);
+        if (mkdirat(fd, VPS_CG_EXEC, 0755) < 0)
+                return vps_err_sys(err, errno, "creating cgroup %s/%s", ret_path, VPS_CG_EXEC);
+        int guest = make_guest(cg, fd, owner, ret_path, err);
+        if (guest < 0)
+                return guest;
         *ret_fd = TAKE_FD(fd);
+        *ret_guest_fd = guest;
         return 0;
 }
 
@@ -201,39 +246,22 @@ int vps_cgroup_kill(const char *path, vps_error *err)
         return 0;
 }
 
-static int rmdir_tree(const char *path, int depth, vps_error *err)
-{
-        if (depth > 32)
-                return vps_err(err, ELOOP, "cgroup tree too deep at %s", path);
-        _cleanup_closedir_ DIR *d = opendir(path);
-        if (!d)
-                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening %s", path);
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                char sub[1024];
-                if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
-                        return vps_err(err, ENAMETOOLONG, "cgroup path too long");
-                int r = rmdir_tree(sub, depth + 1, err);
-                if (r < 0)
-                        return r;
-        }
-        /* Exiting tasks can keep a cgroup busy for a moment after they are reaped. */
-        for (int i = 0; i < 200; i++) {
-                if (rmdir(path) == 0 || errno == ENOENT)
-                        return 0;
-                if (errno != EBUSY)
-                        break;
-                struct timespec ts = {0, 5 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-        }
-        return vps_err_sys(err, errno, "removing cgroup %s", path);
-}
-
 int vps_cgroup_remove(const char *path, vps_error *err)
 {
-        return rmdir_tree(path, 0, err);
+        const char *slash = strrchr(path, '/');
+        if (!slash || !slash[1] || slash == path)
+                return vps_err(err, EINVAL, "not a cgroup path: %s", path);
+        char parent[600];
+        if (snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path) >=
+            (int)sizeof(parent))
+                return vps_err(err, ENAMETOOLONG, "cgroup path too long");
+        _cleanup_close_ int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening cgroup %s", parent);
+        /* Iterative, so a guest's cgroup tree of any depth goes (rmtree.c); names with a
+         * leading dot included. */
+        int r = vps_rm_tree_at(fd, slash + 1, VPS_RM_CGROUP, err);
+        return r < 0 ? vps_err_wrap(err, "removing cgroup %s", path) : 0;
 }
 
 bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid)

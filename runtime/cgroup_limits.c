@@ -76,6 +76,26 @@ static void enable_in(const char *dir, bool may_move)
         }
 }
 
+void vps_cgroup_hand_down(int dir_fd)
+{
+        _cleanup_close_ int fd = openat(dir_fd, "cgroup.controllers", O_RDONLY | O_CLOEXEC);
+        char have[256];
+        ssize_t n = fd < 0 ? -1 : read(fd, have, sizeof(have) - 1);
+        if (n <= 0)
+                return;
+        have[n] = '\0';
+        char want[128] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
+                if (has_word(have, controllers[i]))
+                        len += (size_t)snprintf(want + len, sizeof(want) - len, "%s+%s",
+                                                len ? " " : "", controllers[i]);
+        _cleanup_close_ int sc =
+                len ? openat(dir_fd, "cgroup.subtree_control", O_WRONLY | O_CLOEXEC) : -1;
+        if (sc >= 0)
+                (void)!write(sc, want, len);
+}
+
 void vps_cgroups_delegate(const struct vps_cgroups *cg, const char *own)
 {
         /* From vpsd's own cgroup when the parent is below it, else from the top. */

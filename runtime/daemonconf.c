@@ -14,6 +14,7 @@ void vps_daemon_conf_init(struct vps_daemon_conf *c)
 {
         memset(c, 0, sizeof(*c));
         c->enforce_warn = -1;
+        c->cg_max_depth = c->cg_max_descendants = -2;
 }
 
 static char *trim(char *s)
@@ -62,6 +63,21 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 c->guest_timeout = (unsigned int)t;
                 return 0;
         }
+        if (strcmp(key, "cgroup_max_depth") == 0 || strcmp(key, "cgroup_max_descendants") == 0) {
+                char *end = NULL;
+                bool max = strcmp(value, "max") == 0;
+                long long v = max ? -1 : strtoll(value, &end, 10);
+                if (!max && (!*value || *end || v < 0 || v > 1000000))
+                        return vps_err(err, EINVAL,
+                                       "%s: %s takes a number from 0 to 1000000 or max, not "
+                                       "'%.40s'",
+                                       where, key, value);
+                if (strcmp(key, "cgroup_max_depth") == 0)
+                        c->cg_max_depth = v;
+                else
+                        c->cg_max_descendants = v;
+                return 0;
+        }
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -82,7 +98,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
                        "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
-                       "guest_timeout)",
+                       "guest_timeout, cgroup_max_depth, cgroup_max_descendants)",
                        where, key);
 }
 

@@ -1,4 +1,4 @@
-/* libvps: file helpers: atomic writes, whole-file reads, safe recursive removal. */
+/* libvps: file helpers: atomic writes, whole-file reads, mkdir -p. */
 #include "vps/cleanup.h"
 #include "vps/util.h"
 
@@ -98,58 +98,6 @@ int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, 
                 *ret_len = len;
         *ret = TAKE_PTR(buf);
         return 0;
-}
-
-static int rm_children(int dfd, dev_t dev, vps_error *err);
-
-static int rm_entry(int dfd, const char *name, dev_t dev, vps_error *err)
-{
-        struct stat st;
-        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : vps_err_sys(err, errno, "stat %s", name);
-        if (S_ISDIR(st.st_mode)) {
-                if (st.st_dev != dev)
-                        return vps_err(err, EBUSY, "%s is a mount point, not removing it", name);
-                _cleanup_close_ int child =
-                        openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (child < 0)
-                        return vps_err_sys(err, errno, "opening %s", name);
-                int r = rm_children(child, dev, err);
-                if (r < 0)
-                        return vps_err_wrap(err, "%s", name);
-                if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                        return vps_err_sys(err, errno, "removing %s", name);
-                return 0;
-        }
-        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-                return vps_err_sys(err, errno, "removing %s", name);
-        return 0;
-}
-
-static int rm_children(int dfd, dev_t dev, vps_error *err)
-{
-        _cleanup_closedir_ DIR *d = vps_opendir_fd(dfd);
-        if (!d)
-                return vps_err_sys(err, errno, "reading a directory");
-        struct dirent *de;
-        while ((errno = 0, de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                int r = rm_entry(dfd, de->d_name, dev, err);
-                if (r < 0)
-                        return r;
-        }
-        if (errno)
-                return vps_err_sys(err, errno, "readdir");
-        return 0;
-}
-
-int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err)
-{
-        struct stat st;
-        if (fstat(dir_fd, &st) < 0)
-                return vps_err_sys(err, errno, "stat");
-        return rm_entry(dir_fd, name, st.st_dev, err);
 }
 
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err)

@@ -67,9 +67,9 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         if (r < 0)
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         struct vps_state st = {0};
-        _cleanup_close_ int cg_fd = -1;
+        _cleanup_close_ int cg_fd = -1, guest_fd = -1;
         r = vps_cgroup_create(&m->cg, vi->cfg.id, vi->cfg.uid_base, st.cgroup, sizeof(st.cgroup),
-                              &cg_fd, err);
+                              &cg_fd, &guest_fd, err);
         if (r < 0)
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         _cleanup_close_ int master = -1, slave = -1;
@@ -116,7 +116,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .init_path = t.init,
                         .uid_base = vi->cfg.uid_base,
                         .uid_count = vi->cfg.uid_count,
-                        .cgroup_fd = cg_fd,
+                        .cgroup_fd = guest_fd, /* below the top's limits and devices */
                         .console_fd = slave,
                         .net = networked ? &net : NULL,
                         .cfg = &vi->cfg,

@@ -197,6 +197,10 @@ static int load_all(struct vps_manager *m, vps_error *err)
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 vps_error e;
+                /* A destroyed VPS's files: what the guest left, of any size; the caller
+                 * removes them off its loop. */
+                if (strncmp(de->d_name, VPS_TRASH_PREFIX, strlen(VPS_TRASH_PREFIX)) == 0)
+                        continue;
                 if (de->d_name[0] == '.') {
                         (void)vps_rm_rf_at(m->vps_fd, de->d_name, &e);
                         continue;
@@ -431,19 +435,38 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         return 0;
 }
 
-int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_trash, size_t size,
+                       uint32_t *ret_projid, vps_error *err)
 {
         if (vi->status != VPS_STOPPED)
                 return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
                                vi->cfg.id);
-        char trash[96];
-        (void)snprintf(trash, sizeof(trash), ".del-%s", vi->cfg.id);
-        if (renameat(m->vps_fd, vi->cfg.id, m->vps_fd, trash) < 0)
-                return vps_err_sys(err, errno, "destroying VPS %s", vi->cfg.id);
+        /* .del-ID, or .del-ID.N while an earlier one of the same ID is still being removed. */
+        int n = 0;
+        for (;; n++) {
+                if (n == 0)
+                        (void)snprintf(ret_trash, size, VPS_TRASH_PREFIX "%s", vi->cfg.id);
+                else
+                        (void)snprintf(ret_trash, size, VPS_TRASH_PREFIX "%s.%d", vi->cfg.id, n);
+                if (renameat2(m->vps_fd, vi->cfg.id, m->vps_fd, ret_trash, RENAME_NOREPLACE) == 0)
+                        break;
+                if (errno != EEXIST || n == 1000)
+                        return vps_err_sys(err, errno, "destroying VPS %s", vi->cfg.id);
+        }
         (void)fsync(m->vps_fd);
-        uint32_t projid = vi->cfg.projid;
+        *ret_projid = vi->cfg.projid;
         remove_inst(m, vi);
-        int r = vps_rm_rf_at(m->vps_fd, trash, err);
+        return 0;
+}
+
+int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        char trash[VPS_ID_MAX + 16];
+        uint32_t projid;
+        int r = vps_manager_unlink(m, vi, trash, sizeof(trash), &projid, err);
+        if (r < 0)
+                return r;
+        r = vps_rm_rf_at(m->vps_fd, trash, err);
         if (r == 0)
                 vps_disk_release(m, projid);
         return r;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *read_cg(const char *cg, const char *file)
 {
@@ -71,9 +72,7 @@ static json_t *io_totals(const char *cg)
         return o;
 }
 
-/* Processes in cg and every cgroup below it (exec'd ones sit in a leaf; a systemd guest
- * runs its services in cgroups of its own). -1 when cg cannot be read. */
-static long long count_procs(const char *cg, int depth)
+static long long procs_in(const char *cg)
 {
         _cleanup_free_ char *t = read_cg(cg, "cgroup.procs");
         if (!t)
@@ -81,7 +80,29 @@ static long long count_procs(const char *cg, int depth)
         long long n = 0;
         for (char *p = t; *p; p++)
                 n += *p == '\n';
-        _cleanup_closedir_ DIR *d = depth < 16 ? opendir(cg) : NULL;
+        return n;
+}
+
+/* pids.events "max" of cg alone: on kernels without pids.events.local (6.1) a fork refused by
+ * an ancestor's pids.max is counted in the forking task's own cgroup, not the ancestor's. */
+static long long pids_hits_in(const char *cg)
+{
+        _cleanup_free_ char *t = read_cg(cg, "pids.events");
+        json_t *v = t ? keyed(t, "max") : NULL;
+        long long n = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+        json_decref(v);
+        return n;
+}
+
+/* what(cg) summed over cg and every cgroup below it (exec'd commands sit in a cgroup of their
+ * own beside the guest's, and a systemd guest runs its services in cgroups of its own, 16
+ * levels deep at most by default: vpsd.conf cgroup_max_depth). -1 when cg cannot be read. */
+static long long tree_sum(const char *cg, long long (*what)(const char *), int depth)
+{
+        long long n = what(cg);
+        if (n < 0)
+                return -1;
+        _cleanup_closedir_ DIR *d = depth < 32 ? opendir(cg) : NULL;
         struct dirent *de;
         while (d && (de = readdir(d))) {
                 if (de->d_type != DT_DIR || de->d_name[0] == '.')
@@ -89,7 +110,7 @@ static long long count_procs(const char *cg, int depth)
                 char sub[1024];
                 if (snprintf(sub, sizeof(sub), "%s/%s", cg, de->d_name) >= (int)sizeof(sub))
                         continue;
-                long long k = count_procs(sub, depth + 1);
+                long long k = tree_sum(sub, what, depth + 1);
                 n += k > 0 ? k : 0;
         }
         return n;
@@ -97,7 +118,17 @@ static long long count_procs(const char *cg, int depth)
 
 static json_t *process_count(const char *cg)
 {
-        long long n = count_procs(cg, 0);
+        long long n = tree_sum(cg, procs_in, 0);
+        return n < 0 ? json_null() : json_integer(n);
+}
+
+/* Forks refused by pids.max: hierarchical in pids.events where pids.events.local exists,
+ * summed over the tree before. */
+static json_t *pids_hits(const char *cg)
+{
+        char p[700];
+        (void)snprintf(p, sizeof(p), "%s/pids.events.local", cg);
+        long long n = access(p, F_OK) == 0 ? pids_hits_in(cg) : tree_sum(cg, pids_hits_in, 0);
         return n < 0 ? json_null() : json_integer(n);
 }
 
@@ -112,9 +143,8 @@ json_t *vps_cgroup_stats(const char *cg)
                                 "peak", single(cg, "memory.peak"), "swap_current",
                                 single(cg, "memory.swap.current"), "max", single(cg, "memory.max"));
         json_t *events = from_keyed(cg, "memory.events", ev_keys, ev_names);
-        _cleanup_free_ char *pe = read_cg(cg, "pids.events");
         if (events)
-                json_object_set_new(events, "pids_max", pe ? keyed(pe, "max") : json_null());
+                json_object_set_new(events, "pids_max", pids_hits(cg));
         return json_pack("{s:o, s:o, s:o, s:o, s:{s:o, s:o}, s:o}", "memory", mem, "events", events,
                          "cpu", from_keyed(cg, "cpu.stat", cpu_keys, cpu_keys), "processes",
                          process_count(cg), "pids", "current", single(cg, "pids.current"), "max",

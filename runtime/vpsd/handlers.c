@@ -703,14 +703,16 @@ static int destroy_vps(struct vpsd *d, struct request *req, const char *id, json
                 _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
                 return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
         }
-        if (vi->status == VPS_STOPPED)
-                vpsd_forget_vps(d, vi);
-        int r = vps_manager_destroy(&d->m, vi, err);
-        if (r < 0)
-                return r;
-        vpsd_log("VPS %s destroyed", id);
-        *ret = json_pack("{s:s, s:b}", "id", id, "destroyed", 1);
-        return 0;
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
+                               vi->cfg.id);
+        vpsd_forget_vps(d, vi);
+        /* Answered once its files are gone (trash.c). */
+        vpsd_request_set_next(req, NULL);
+        int r = vpsd_destroy(d, vi, req, err);
+        if (r == 0)
+                *ret = json_pack("{s:s, s:b}", "id", id, "destroyed", 1);
+        return r;
 }
 
 static int list_templates(struct vpsd *d, struct request *req, const char *arg, json_t *body,
@@ -898,7 +900,10 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
                         r = vpsd_watch_vps(d, vi, &err);
         } else if (after == AFTER_DESTROY) {
                 vpsd_forget_vps(d, vi);
-                r = vps_manager_destroy(&d->m, vi, &err);
+                r = vpsd_destroy(d, vi, waiters, &err);
+                if (r == 1)
+                        waiters = NULL; /* answered when the files are gone */
+                r = r < 0 ? r : 0;
                 vi = NULL;
         }
         if (r < 0)

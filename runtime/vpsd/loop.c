@@ -222,6 +222,9 @@ static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
         case W_SYSINFO_LISTEN:
                 vpsd_notify_on_accept(d);
                 break;
+        case W_TRASH:
+                vpsd_trash_on_end(d, w->ptr);
+                break;
         }
 }
 

@@ -50,7 +50,8 @@ static void usage(FILE *f)
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
                 "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
-                "                           lxcfs, guest_timeout; options override it\n"
+                "                           lxcfs, guest_timeout, cgroup_max_depth,\n"
+                "                           cgroup_max_descendants; options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -181,10 +182,10 @@ static void start_onboot(struct vpsd *d)
 
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
                bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon,
-               unsigned int guest_timeout)
+               const struct vps_daemon_conf *conf)
 {
         static struct vpsd d;
-        d.guest_timeout = guest_timeout;
+        d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
         vps_error err = {0};
         int notify_fd = -1;
@@ -218,6 +219,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r == 0 && d.m.n_skipped > VPS_SKIPPED_MAX)
                 vpsd_log("skipped %u more VPS directories", d.m.n_skipped - VPS_SKIPPED_MAX);
         d.m.enforce_warn = enforce_warn;
+        if (conf->cg_max_depth != -2)
+                d.m.cg.max_depth = conf->cg_max_depth;
+        if (conf->cg_max_descendants != -2)
+                d.m.cg.max_descendants = conf->cg_max_descendants;
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
@@ -231,6 +236,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         d.sysinfo_fd = -1;
         if (r >= 0)
                 r = vpsd_loop_init(&d, &err);
+        if (r >= 0)
+                vpsd_trash_resume(&d);
         /* Without it exec'd commands keep the host's sysinfo; the VPSes' inits are served. */
         if (r >= 0 && vpsd_notify_listen(&d, &err) < 0)
                 vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);
@@ -397,6 +404,5 @@ int main(int argc, char **argv)
         }
         return run(root, sock, cg, &net, enforce_warn > 0,
                    conf.debian_mirror[0] ? conf.debian_mirror : VPS_DEFAULT_MIRROR,
-                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs", daemon,
-                   conf.guest_timeout ? conf.guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT);
+                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs", daemon, &conf);
 }

@@ -42,6 +42,8 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
                 if (l && l->job)
                         return "a change to a running VPS is under way";
         }
+        if (d->trash)
+                return "a destroyed VPS's files are being removed";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

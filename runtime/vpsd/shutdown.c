@@ -58,6 +58,7 @@ void vpsd_answer_suspended(struct vpsd *d)
                 any = true;
         }
         d->shutdown_waiters = NULL;
+        any |= vpsd_trash_answer_all(d);
         /* Let libmicrohttpd send those answers before it stops. */
         for (int i = 0; any && i < 20; i++) {
                 (void)MHD_run(d->mhd);

@@ -25,6 +25,7 @@ enum watch_kind {
         W_SYSINFO_CLIENT, /* one such vpsctl */
         W_JOB,            /* the pidfd of a change running in a child (jobs.c) */
         W_JOB_TIMER,      /* and the timer that kills it if it overruns */
+        W_TRASH,          /* the removal of a destroyed VPS's files (trash.c) */
 };
 
 struct watch {
@@ -34,6 +35,7 @@ struct watch {
 
 struct request;
 struct job;
+struct trash_job;
 
 /* A `vpsctl console` connection (an upgraded HTTP socket). */
 struct console_client {
@@ -97,6 +99,7 @@ struct vpsd {
         char sysinfo_path[160];     /* its path, for vpsctl (status "sysinfo_socket") */
         unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
+        struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
 };
 
 void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -181,6 +184,17 @@ size_t vpsd_notify_inherit_env(struct vpsd *d, char *buf, size_t size);
 void vpsd_notify_inherit(struct vpsd *d, const char *env);
 /* Watches the listeners taken before the loop existed. */
 void vpsd_notify_watch_all(struct vpsd *d);
+
+/* trash.c */
+/* Destroys a stopped VPS: forgotten at once, its files removed by a child; the waiters (the
+ * suspended DELETE requests, may be NULL) are answered when they are gone. Returns 1 when it
+ * took them (0: done already, the caller answers). */
+int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, vps_error *err);
+void vpsd_trash_on_end(struct vpsd *d, struct trash_job *t);
+/* At start-up: removes what destroys left when an earlier vpsd died (vps/.del-*). */
+void vpsd_trash_resume(struct vpsd *d);
+/* As vpsd exits: fails the requests still waiting; true if there were any. */
+bool vpsd_trash_answer_all(struct vpsd *d);
 
 /* shutdown.c */
 /* Answers the shutdown requests once no VPS runs any more. */

@@ -120,6 +120,14 @@ void vpsd_log(const char *fmt, ...)
         va_end(ap);
 }
 
+/* trash.c removes a destroyed VPS's files in a child and answers later; here at once. */
+int vpsd_destroy(struct vpsd *dd, struct vps_inst *vi, struct request *waiters, vps_error *err)
+{
+        (void)waiters;
+        int r = vps_manager_destroy(&dd->m, vi, err);
+        return r < 0 ? r : 0;
+}
+
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi)
 {
         return vi->loop_data;

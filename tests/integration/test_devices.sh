@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 start_vpsd
 make_running_vps 631
-vpsctl exec 631 -- true # creates the exec leaf cgroup
+vpsctl exec 631 -- true
 CG=$(vps_field 631 cgroup)/vpsd-exec
 # A host root shell that joins the VPS's cgroup, then opens a device.
 open_in_cg() { sh -c "echo \$\$ > '$CG/cgroup.procs' && exec 3<>'$1'" 2>&1; }

@@ -10,7 +10,7 @@ expect_eq "killed by a signal is 128+N" 137 "$(vpsctl exec 401 -- sh -c 'kill -9
 expect_eq "stdin passes through" "hello stdin" "$(echo 'hello stdin' | vpsctl exec 401 -- cat)"
 expect_eq "stderr passes through" "to stderr" "$(vpsctl exec 401 -- sh -c 'echo to stderr >&2' 2>&1 >/dev/null)"
 expect_eq "missing command is 127" 127 "$(vpsctl exec 401 -- /nonexistent >/dev/null 2>&1; echo $?)"
-expect_eq "exec runs in a leaf of the VPS cgroup" "0::/vpsd-exec" "$(vpsctl exec 401 -- cat /proc/self/cgroup | grep "^0::")"
+expect_eq "exec runs in the VPS's exec cgroup, beside the guest's (its namespace root)" "0::/../vpsd-exec" "$(vpsctl exec 401 -- cat /proc/self/cgroup | grep "^0::")"
 # ls's own fds: 0-2 and the directory it reads (3); none of vpsctl's or vpsd's.
 expect_eq "no host fd leaks into exec" "0 1 2 3" "$(vpsctl exec 401 -- ls /proc/self/fd | tr '\n' ' ' | sed 's/ $//')"
 init_pidns=$(readlink "/proc/$(vps_field 401 pid)/ns/pid")

@@ -38,12 +38,14 @@ expect_eq "root inside" 0 "$(vpsctl exec 101 -- id -u)"
 exec_lacks "host mounts invisible" 101 "$T| /work" cat /proc/self/mountinfo
 expect_eq "the init sits at its own cgroup namespace root" "0::/" "$(vpsctl exec 101 -- cat /proc/1/cgroup | grep '^0::')"
 check "VPS cgroup exists on the host" test -d "$CG_MOUNT$CG_PARENT/101"
-check "init is in the VPS cgroup" grep -qx "0::$CG_PARENT/101" /proc/"$pid"/cgroup
+check "init is in the VPS's guest cgroup" grep -qx "0::$CG_PARENT/101/guest" /proc/"$pid"/cgroup
 expect_eq "the VPS init starts at oom_score_adj 0, not vpsd's" 0 "$(cat /proc/"$pid"/oom_score_adj)"
-# Delegated to the VPS's root (systemd inside makes its own cgroups); limits stay host root's.
-expect_eq "VPS cgroup owned by the VPS's root" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101")"
-expect_eq "its cgroup.procs too" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.procs")"
-expect_eq "cgroup.max.depth stays host root's" 0 "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/cgroup.max.depth")"
+# The top cgroup (limits) is host root's; its guest cgroup is delegated to the VPS's root
+# (systemd inside makes its own cgroups), whose limit files stay host root's.
+expect_eq "the VPS's top cgroup is host root's" 0 "$(stat -c %u "$CG_MOUNT$CG_PARENT/101")"
+expect_eq "its guest cgroup is the VPS's root's" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/guest")"
+expect_eq "its cgroup.procs too" "$base" "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/guest/cgroup.procs")"
+expect_eq "cgroup.max.depth stays host root's" 0 "$(stat -c %u "$CG_MOUNT$CG_PARENT/101/guest/cgroup.max.depth")"
 check "the guest can make a cgroup of its own" vpsctl exec 101 -- mkdir /sys/fs/cgroup/guest.slice
 exec_denied "but not raise its limits" 101 "Permission denied" sh -c 'echo 1 > /sys/fs/cgroup/cgroup.max.depth'
 boot1=$(vpsctl exec 101 -- cat /proc/sys/kernel/random/boot_id)

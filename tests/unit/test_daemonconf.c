@@ -39,6 +39,14 @@ static void test_parse_all(void **state)
         assert_string_equal(c.mtu, "1450");
         assert_int_equal(vps_daemon_conf_parse(&c, "x", "enforce_limits = strict\n", &err), 0);
         assert_int_equal(c.enforce_warn, 0);
+        assert_int_equal(c.cg_max_depth, -2); /* not set: vpsd's defaults */
+        assert_int_equal(vps_daemon_conf_parse(&c, "x",
+                                               "cgroup_max_depth = 200\n"
+                                               "cgroup_max_descendants = max\n",
+                                               &err),
+                         0);
+        assert_int_equal(c.cg_max_depth, 200);
+        assert_int_equal(c.cg_max_descendants, -1);
 }
 
 static void test_defaults_untouched(void **state)
@@ -68,6 +76,10 @@ static void test_errors(void **state)
         assert_non_null(strstr(err.msg, "strict or warn"));
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "netmode = venet\n", &err), -EINVAL);
         assert_non_null(strstr(err.msg, "bridged or routed"));
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "cgroup_max_depth = -1\n", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "f:1: cgroup_max_depth takes a number"));
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "cgroup_max_descendants = 5x\n", &err),
+                         -EINVAL);
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "bridge = \n", &err), -EINVAL);
         assert_int_equal(
                 vps_daemon_conf_parse(&c, "f", "bridge = waytoolongforabridgename\n", &err),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +117,49 @@ static void test_rm_rf_keeps_symlink_target(void **state)
         assert_int_equal(vps_rm_rf_at(t->fd, "tree", &err), 0);
 }
 
+/* A guest's tree can be any shape: a chain far deeper than the fd limit (each level with a
+ * file and an empty directory beside the way down), and a wide directory whose entries each
+ * hold a subtree, removed with a handful of fds. */
+static void test_rm_rf_deep_and_wide(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        enum { DEPTH = 3000, WIDE = 300 };
+        assert_int_equal(mkdirat(t->fd, "tree", 0755), 0);
+        int fd = openat(t->fd, "tree", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        for (int i = 0; i < WIDE; i++) {
+                char name[32];
+                (void)snprintf(name, sizeof(name), "w%03d", i);
+                assert_int_equal(mkdirat(fd, name, 0755), 0);
+                (void)snprintf(name, sizeof(name), "w%03d/sub", i);
+                assert_int_equal(mkdirat(fd, name, 0700), 0);
+                (void)snprintf(name, sizeof(name), "w%03d/sub/f", i);
+                put(fd, name, "x", 0600);
+        }
+        for (int i = 0; i < DEPTH; i++) {
+                put(fd, "file", "x", 0000);
+                assert_int_equal(mkdirat(fd, "empty", 0755), 0);
+                assert_int_equal(mkdirat(fd, "d", 0755), 0);
+                int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                assert_true(next >= 0);
+                close(fd);
+                fd = next;
+        }
+        close(fd);
+        struct rlimit old, low = {32, 32};
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        low.rlim_max = old.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        int r = vps_rm_rf_at(t->fd, "tree", &err);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+        if (r < 0)
+                fail_msg("%s", err.msg);
+        struct stat st;
+        assert_int_equal(fstatat(t->fd, "tree", &st, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -125,6 +169,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_read_missing, setup_dir, teardown_dir),
                 cmocka_unit_test_setup_teardown(test_rm_rf_keeps_symlink_target, setup_dir,
                                                 teardown_dir),
+                cmocka_unit_test_setup_teardown(test_rm_rf_deep_and_wide, setup_dir, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

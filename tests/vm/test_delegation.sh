@@ -51,6 +51,13 @@ check "set --ram works there too" sh -c "'$VPSCTL_BIN' --socket '$SOCK' set 831 
 
 # Inside, the VPS's systemd (or anyone) may make cgroups of its own, never raise its limits.
 in_vps() { "$VPSCTL_BIN" --socket "$SOCK" exec 831 -- "$@"; }
+# Its cgroup namespace root is its guest cgroup, below the host root's one that holds the
+# limits: the controllers reach it, for the guest to hand on to its own cgroups.
+expect_eq "the guest's cgroup is below the VPS's limits" "$CG/guest" \
+        "$CG_MOUNT$(grep '^0::' "/proc/$(vpsctl status 831 -j | jq -r .pid)/cgroup" | cut -d: -f3)"
+for c in memory pids cpu; do
+        check "the guest may use the $c controller" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 831 -- cat /sys/fs/cgroup/cgroup.controllers | grep -qw $c"
+done
 check "the VPS may make a cgroup of its own" in_vps mkdir /sys/fs/cgroup/own
 exec_denied "it cannot raise its memory.max" 831 "Permission denied" sh -c 'echo max > /sys/fs/cgroup/memory.max'
 exec_denied "nor its pids.max" 831 "Permission denied" sh -c 'echo max > /sys/fs/cgroup/pids.max'

@@ -8,10 +8,27 @@
 #include "vps/error.h"
 #include "vps/limits.h"
 
+/* A running VPS has three cgroups. Its top one, PARENT/ID (the run state's "cgroup"), is host
+ * root's: limits, the device program, memory.oom.group and the features xattr live there and
+ * hold for everything below; it holds no process. Below it, like systemd-nspawn's payload and
+ * supervisor: VPS_CG_GUEST, delegated to the VPS's root, where the init is born and which is
+ * the root of the guest's cgroup namespace; and VPS_CG_EXEC, a leaf of host root's where
+ * vpsctl exec's commands are born, out of the guest's reach (it can neither remove, replace
+ * nor freeze it). No leading dot in either name: they are plain cgroups. */
+#define VPS_CG_GUEST "guest"
+#define VPS_CG_EXEC  "vpsd-exec"
+/* Defaults of vpsd.conf cgroup_max_depth and cgroup_max_descendants: a systemd guest uses 2 to 5
+ * levels (user@.service/app.slice/...) and a few dozen cgroups; containers inside it add a few
+ * levels and cgroups each. */
+#define VPS_CG_MAX_DEPTH_DEFAULT       16
+#define VPS_CG_MAX_DESCENDANTS_DEFAULT 1000
+
 struct vps_cgroups {
         char mount[256];            /* the cgroup2 mount point, from /proc/self/mountinfo */
         char parent[512];           /* absolute host path of the parent of all VPS cgroups */
         struct vps_limit_host host; /* CPUs, and the disk of the storage root for io.max */
+        /* cgroup.max.depth and cgroup.max.descendants of each VPS's guest cgroup (-1: max) */
+        long long max_depth, max_descendants;
 };
 
 /* Finds the cgroup2 mount point in a mountinfo text (testable without /proc). */
@@ -23,10 +40,12 @@ int vps_cgroup_parse_self(const char *proc_cgroup, char *ret, size_t size, vps_e
  * ("/vps-test"), or NULL for "<vpsd's own cgroup>/vps". Creates the parent. */
 int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *err);
 
-/* Creates (or reuses, when empty) the cgroup of VPS id; returns an fd for CLONE_INTO_CGROUP
- * and its path. */
+/* Creates the cgroups of VPS id (an empty one left by a crash is replaced): returns the top's
+ * path and fd, and the fd of its guest cgroup, delegated to owner, for CLONE_INTO_CGROUP. */
 int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner, char *ret_path,
-                      size_t size, int *ret_fd, vps_error *err);
+                      size_t size, int *ret_fd, int *ret_guest_fd, vps_error *err);
+/* Enables in dir_fd's subtree_control the controllers of ours it has. */
+void vps_cgroup_hand_down(int dir_fd);
 bool vps_cgroup_populated(const char *path);
 /* A cgroup file holding one number, or "max" (-1); -2 when it cannot be read. */
 long long vps_cgroup_read_number(const char *path, const char *file);
@@ -34,7 +53,8 @@ long long vps_cgroup_read_number(const char *path, const char *file);
 long long vps_cgroup_read_key(const char *path, const char *file, const char *key);
 /* Kills every process in the cgroup (cgroup.kill). */
 int vps_cgroup_kill(const char *path, vps_error *err);
-/* Removes the cgroup and any sub-cgroups the guest made; ENOENT is not an error. */
+/* Removes the cgroup and any sub-cgroups the guest made, at any depth; ENOENT is not an
+ * error. */
 int vps_cgroup_remove(const char *path, vps_error *err);
 /* Is pid a member of path (or of a cgroup below it)? */
 bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid);

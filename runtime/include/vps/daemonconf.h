@@ -23,6 +23,9 @@ struct vps_daemon_conf {
         /* guest_timeout = S: how long a change that enters a running guest may take (its
          * files, its hostname, its eth0); 0: not set (VPS_GUEST_TIMEOUT_DEFAULT) */
         unsigned int guest_timeout;
+        /* cgroup_max_depth, cgroup_max_descendants = N|max: bounds of each guest's cgroup tree
+         * (-1: max; -2: not set, the defaults of cgroup.h) */
+        long long cg_max_depth, cg_max_descendants;
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

@@ -115,6 +115,13 @@ int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bi
                          vps_error *err);
 /* Only a stopped VPS can be destroyed. */
 int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* The first half of a destroy, for a caller that removes the files itself (off its loop: the
+ * guest chose their depth): the VPS is forgotten and its directory renamed to ret_trash
+ * (VPS_TRASH_PREFIX...) in vps/, its project id in *ret_projid for vps_disk_release once the
+ * files are gone. vps_manager_open leaves such directories to its caller. */
+#define VPS_TRASH_PREFIX ".del-"
+int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_trash, size_t size,
+                       uint32_t *ret_projid, vps_error *err);
 int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
                              vps_error *err);
 

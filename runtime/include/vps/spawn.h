@@ -17,7 +17,7 @@ struct vps_spawn_params {
         const char *init_path;  /* inside the guest, e.g. /sbin/init */
         uint32_t uid_base;
         uint32_t uid_count;
-        int cgroup_fd;                   /* the VPS cgroup, for CLONE_INTO_CGROUP */
+        int cgroup_fd;                   /* the VPS's guest cgroup, for CLONE_INTO_CGROUP */
         int console_fd;                  /* pty slave: the init's stdio and /dev/console */
         const struct vps_net_child *net; /* eth0 settings, NULL for loopback only */
         const struct vps_config *cfg;    /* for /etc/hostname, hosts, resolv.conf */

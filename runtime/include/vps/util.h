@@ -37,8 +37,22 @@ int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size
 /* Reads a whole (small) file; *ret is NUL terminated. */
 int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err);
 /* Removes dir_fd/name and everything below it without following symlinks or crossing
- * mount points. ENOENT is not an error. */
+ * mount points, at any depth: no recursion, two fds (rmtree.c). ENOENT is not an error. */
 int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err);
+/* VPS_RM_CGROUP: a cgroup subtree (cgroupfs): only directories are removed, a busy one
+ * (tasks still exiting) is waited for up to a second. */
+#define VPS_RM_CGROUP 1u
+int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *err);
+/* vps_rm_rf_at in a child process, for a caller whose loop must not wait for a guest's
+ * tree: the child dies with its parent; pidfd becomes readable when it is done, then
+ * vps_rm_finish reaps it and gives its outcome. */
+struct vps_rm_job {
+        pid_t pid;
+        int pidfd;
+        int err_fd;
+};
+int vps_rm_start(int dir_fd, const char *name, struct vps_rm_job *ret, vps_error *err);
+int vps_rm_finish(struct vps_rm_job *job, vps_error *err);
 /* mkdir -p with a mode for the directories it creates. */
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
 
