@@ -144,6 +144,13 @@ int vpsd_stop_begin(struct vpsd *dd, struct vps_inst *vi, bool fast, int timeout
         die("vpsd_stop_begin(%s), but no VPS runs", vi->cfg.id);
 }
 
+void vpsd_restart_cancel(struct vpsd *dd, struct vps_inst *vi)
+{
+        (void)dd;
+        vi->restart_at = 0;
+        vi->backoff = (struct vps_backoff){0};
+}
+
 void vpsd_shutdown_check(struct vpsd *dd)
 {
         (void)dd;

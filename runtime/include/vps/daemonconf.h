@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vps/error.h"
 
@@ -20,6 +21,15 @@ struct vps_daemon_conf {
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
         char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
+        /* The numbers below are 0 when not set (vpsd then uses its defaults). */
+        /* restart_burst = N, restart_interval = S, restart_delay_max = S: restarts a guest
+         * asks for beyond N within S seconds wait, 1 s doubling up to restart_delay_max. */
+        unsigned int restart_burst, restart_interval, restart_delay_max;
+        /* log_burst = N, log_interval = S: a log message repeated more than N times in S
+         * seconds is counted, not written; log_max_size = SIZE, log_keep = N: ROOT/vpsd.log
+         * moves to vpsd.log.1 (and on up to .N) when it reaches SIZE. */
+        unsigned int log_burst, log_interval, log_keep;
+        uint64_t log_max_size;
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */
