@@ -896,10 +896,10 @@ static int shutdown_all(struct vpsd *d, struct request *req, const char *arg, js
                 d->shutdown_count = d->shutdown_killed = 0;
                 for (size_t i = 0; i < d->m.n; i++) {
                         struct vps_inst *vi = d->m.v[i];
-                        if (vi->status == VPS_STOPPED)
+                        if (vi->status == VPS_STOPPED) {
                                 vpsd_restart_cancel(d, vi); /* held back: stays stopped */
-                        if (vi->status == VPS_STOPPED)
                                 continue;
+                        }
                         d->shutdown_count++;
                         vps_error e;
                         if (vi->status == VPS_RUNNING &&

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOTS      32
+#define SLOTS      128 /* kinds of message tracked at once (the oldest makes room) */
 #define SAMPLE_MAX 200
 
 /* One kind of message in its current interval. */

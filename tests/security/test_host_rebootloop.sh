@@ -16,6 +16,10 @@ boots() { [ -f "$BOOTS" ] && wc -l <"$BOOTS" || echo 0; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$VPSD_PID/stat"; }
 log_lines() { cat "$ROOT"/vpsd.log* 2>/dev/null | wc -l; }
 status_of() { vpsctl status -j 101 | jq -r "$1"; }
+sleep_until() { # sleep_until UNIXTIME (no sleep once it has passed)
+        local s=$(($1 - $(date +%s)))
+        [ "$s" -le 0 ] || sleep "$s"
+}
 
 # The loop: each boot appends a line, then reboots at once (reboot(2) in the VPS's pid ns).
 vpsctl exec 101 sh -c 'printf "#!/bin/sh\necho boot >>/bootcount\nreboot -f\n" >/etc/rc.local &&
@@ -31,7 +35,7 @@ else fail "the guest did not loop ($b boots): the test proves nothing"; fi
 
 # Then held back: by 15 s the waits (1, 2, 4, 8 s...) have begun; the guest still restarts
 # on its own in them.
-sleep $((t0 + 15 - $(date +%s)))
+sleep_until $((t0 + 15))
 b15=$(boots)
 if [ "$b15" -ge 7 ]; then pass "held-back restarts still happen by themselves ($b15 boots in 15 s)"
 else fail "only $b15 boots in 15 s: the VPS is not started again after the wait"; fi
@@ -76,17 +80,36 @@ pid=$(status_of .pid)
 sleep 3
 expect_eq "it stays up (same init after 3 s)" "$pid" "$(status_of .pid)"
 
-# `vpsctl stop` cancels a pending restart: loop again, stop while held back, then nothing.
+# A SIGHUP re-exec keeps a pending restart: loop again until a wait of 8 s is pending (the
+# 9th restart in a row), re-exec, and the restart still comes by itself.
 vpsctl exec 101 sh -c 'printf "#!/bin/sh\necho boot >>/bootcount\nreboot -f\n" >/etc/rc.local &&
         chmod 755 /etc/rc.local'
 vpsctl exec 101 reboot -f >/dev/null 2>&1 || true
-for _ in $(seq 100); do [ "$(status_of .status)" = backoff ] && break; sleep 0.1; done
+for _ in $(seq 300); do
+        [ "$(status_of .status)" = backoff ] && [ "$(status_of '.restarts // 0')" -ge 9 ] && break
+        sleep 0.1
+done
 expect_eq "the second loop is held back" backoff "$(status_of .status)"
+at=$(status_of .restart_at) b=$(boots)
+n=$(grep -c 'listening on' "$ROOT/vpsd.log")
+kill -HUP "$VPSD_PID"
+for _ in $(seq 100); do [ "$(grep -c 'listening on' "$ROOT/vpsd.log")" -gt "$n" ] && break; sleep 0.1; done
+check "vpsd re-executed (same PID)" test "$(grep -c 'listening on' "$ROOT/vpsd.log")" -gt "$n" -a -d "/proc/$VPSD_PID"
+expect_eq "after the re-exec: still backoff" backoff "$(status_of .status)"
+expect_eq "after the re-exec: the same restart time" "$at" "$(status_of .restart_at)"
+sleep_until $((at + 2))
+if [ "$(boots)" -gt "$b" ]; then pass "the restart held back across the re-exec came ($b -> $(boots) boots)"
+else fail "no restart after the re-exec (restart_at $at, now $(date +%s))"; fi
+
+# `vpsctl stop` cancels a pending restart: stop while held back, then nothing.
+for _ in $(seq 100); do [ "$(status_of .status)" = backoff ] && break; sleep 0.1; done
+at=$(status_of .restart_at)
 check "stop during the back-off succeeds" vpsctl stop 101
 expect_eq "stopped after stop" stopped "$(status_of .status)"
 expect_eq "no restart pending after stop" null "$(status_of .restart_at)"
 b=$(boots)
-sleep 5 # longer than the pending wait (1 or 2 s at this point of a new loop)
+[[ $at =~ ^[0-9]+$ ]] || { fail "no restart was pending before the stop ('$at')"; at=$(date +%s); }
+sleep_until $((at + 2)) # past the time the cancelled restart was due
 expect_eq "no restart after the stop" "$b" "$(boots)"
 expect_eq "still stopped" stopped "$(status_of .status)"
 check "the cancel is logged" grep -q "VPS 101: the held-back restart is cancelled" "$ROOT/vpsd.log"
