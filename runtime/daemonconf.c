@@ -27,6 +27,46 @@ static char *trim(char *s)
         return s;
 }
 
+/* Whole numbers within a range; log_max_size is a size (K, M, G suffixes). */
+static int set_number(struct vps_daemon_conf *c, const char *where, const char *key,
+                      const char *value, vps_error *err)
+{
+        static const struct {
+                const char *key;
+                size_t off;
+                unsigned int min, max;
+        } nums[] = {
+                {"restart_burst", offsetof(struct vps_daemon_conf, restart_burst), 1, 1000},
+                {"restart_interval", offsetof(struct vps_daemon_conf, restart_interval), 1, 86400},
+                {"restart_delay_max", offsetof(struct vps_daemon_conf, restart_delay_max), 1,
+                 86400},
+                {"log_burst", offsetof(struct vps_daemon_conf, log_burst), 1, 1000000},
+                {"log_interval", offsetof(struct vps_daemon_conf, log_interval), 1, 86400},
+                {"log_keep", offsetof(struct vps_daemon_conf, log_keep), 1, 99},
+        };
+        if (strcmp(key, "log_max_size") == 0) {
+                uint64_t v = 0;
+                if (vps_size_parse(value, &v, err) < 0 || v < 4096 || v > (1ULL << 40))
+                        return vps_err(err, EINVAL, "%s: log_max_size takes a size from 4K to 1T",
+                                       where);
+                c->log_max_size = v;
+                return 1;
+        }
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+                if (strcmp(key, nums[i].key) != 0)
+                        continue;
+                char *end = NULL;
+                errno = 0;
+                unsigned long v = strtoul(value, &end, 10);
+                if (!*value || *value == '-' || *end || errno || v < nums[i].min || v > nums[i].max)
+                        return vps_err(err, EINVAL, "%s: %s takes a number from %u to %u", where,
+                                       key, nums[i].min, nums[i].max);
+                *(unsigned int *)(void *)((char *)c + nums[i].off) = (unsigned int)v;
+                return 1;
+        }
+        return 0;
+}
+
 static int set(struct vps_daemon_conf *c, const char *where, const char *key, const char *value,
                vps_error *err)
 {
@@ -86,6 +126,9 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 c->enforce_warn = strcmp(value, "warn") == 0;
                 return 0;
         }
+        int r = set_number(c, where, key, value, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
                 if (strcmp(key, strs[i].key) != 0)
                         continue;
@@ -98,7 +141,9 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
                        "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
-                       "guest_timeout, cgroup_max_depth, cgroup_max_descendants)",
+                       "guest_timeout, cgroup_max_depth, cgroup_max_descendants, restart_burst, "
+                       "restart_interval, restart_delay_max, log_burst, log_interval, log_max_size, "
+                       "log_keep)",
                        where, key);
 }
 

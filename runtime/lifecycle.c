@@ -224,9 +224,13 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         return r < 0 ? r : r2;
 }
 
-static const char *status_name(enum vps_status s)
+static const char *status_name(const struct vps_inst *vi)
 {
-        return s == VPS_RUNNING ? "running" : s == VPS_STOPPING ? "stopping" : "stopped";
+        /* backoff: stopped, but started again by vpsd at restart_at. */
+        return vi->status == VPS_RUNNING    ? "running"
+               : vi->status == VPS_STOPPING ? "stopping"
+               : vi->restart_at             ? "backoff"
+                                            : "stopped";
 }
 
 json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
@@ -239,8 +243,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
                 json_array_append_new(ips, json_string(vi->cfg.ip[i]));
         json_t *o =
                 json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
-                          "status", status_name(vi->status), "hostname", vi->cfg.hostname, "ip",
-                          ips, "ostemplate", vi->cfg.ostemplate, "uid_base",
+                          "status", status_name(vi), "hostname", vi->cfg.hostname, "ip", ips,
+                          "ostemplate", vi->cfg.ostemplate, "uid_base",
                           (json_int_t)vi->cfg.uid_base, "uid_count", (json_int_t)vi->cfg.uid_count,
                           "root", root, "created_at", (json_int_t)vi->cfg.created_at);
         if (!o)
@@ -252,6 +256,10 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
+        json_object_set_new(o, "restart_at",
+                            vi->restart_at ? json_integer((json_int_t)vi->restart_at)
+                                           : json_null());
+        json_object_set_new(o, "restarts", json_integer(vi->backoff.restarts));
         json_object_set_new(o, "limits", vps_limits_to_json(&vi->cfg.limits));
         vps_disk_usage_json(m, &vi->cfg, o);
         json_t *ns = json_array();
@@ -287,7 +295,7 @@ json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only)
         json_t *arr = v ? json_array() : NULL;
         size_t n = 0;
         for (size_t i = 0; arr && i < m->n; i++)
-                if (!up_only || m->v[i]->status != VPS_STOPPED)
+                if (!up_only || m->v[i]->status != VPS_STOPPED || m->v[i]->restart_at)
                         v[n++] = m->v[i];
         qsort(v, n, sizeof(*v), by_id);
         for (size_t i = 0; arr && i < n; i++)

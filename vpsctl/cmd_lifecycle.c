@@ -405,7 +405,9 @@ int cmd_restart(struct vpsctl *v, int argc, char **argv)
 
 static const char status_usage[] = "Usage: vpsctl status ID [-j]\n"
                                    "\n"
-                                   "Print \"VPS ID exists running\" or \"VPS ID exists stopped\".\n"
+                                   "Print \"VPS ID exists running\" or \"VPS ID exists stopped\"\n"
+                                   "(also stopping, and backoff: a reboot loop held back, with\n"
+                                   "when vpsd starts it again; `start` starts it at once).\n"
                                    "\n"
                                    "Options:\n"
                                    "  -j, --json  print the VPS object as JSON\n"

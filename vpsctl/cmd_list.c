@@ -18,7 +18,8 @@ static const char list_usage[] =
         "List the running VPSes (all of them with -a), sorted by ID.\n"
         "\n"
         "Options:\n"
-        "  -a, --all            include stopped VPSes\n"
+        "  -a, --all            include stopped VPSes (a VPS in backoff, a reboot loop\n"
+        "                       held back, is listed without it)\n"
         "  -o, --output FIELDS  comma-separated columns, named as the keys of the VPS\n"
         "                       object: id, status, pid, hostname, ip, ostemplate,\n"
         "                       uid_base, uid_count, root, cgroup, created_at,\n"
@@ -79,8 +80,9 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct list_opts *o)
         return CMD_CONTINUE;
 }
 
-/* The rows to show: without -a only VPSes that are up ("running", and "stopping" ones,
- * which still have processes), sorted by ID as vzlist does. */
+/* The rows to show: without -a only VPSes that are up ("running", "stopping" ones, which
+ * still have processes, and "backoff" ones, which vpsd starts again), sorted by ID as vzlist
+ * does. */
 static json_t *select_rows(const json_t *all, bool include_stopped)
 {
         _cleanup_json_ json_t *up = include_stopped

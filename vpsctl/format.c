@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vps/cleanup.h"
 
@@ -334,7 +335,19 @@ int format_status_line(FILE *f, const json_t *vps)
         const char *id = json_string_value(json_object_get(vps, "id"));
         const char *status = json_string_value(json_object_get(vps, "status"));
 
-        if (fprintf(f, "VPS %s exists %s\n", id ? id : "?", status ? status : "unknown") < 0)
+        if (fprintf(f, "VPS %s exists %s", id ? id : "?", status ? status : "unknown") < 0)
                 return -EIO;
-        return 0;
+        /* A reboot loop held back: when vpsd starts it again. */
+        json_t *at = json_object_get(vps, "restart_at");
+        if (status && strcmp(status, "backoff") == 0 && json_is_integer(at)) {
+                time_t t = (time_t)json_integer_value(at);
+                struct tm tm;
+                char when[32] = "?";
+                if (localtime_r(&t, &tm))
+                        (void)strftime(when, sizeof(when), "%H:%M:%S", &tm);
+                if (fprintf(f, " (restart %" JSON_INTEGER_FORMAT " at %s)",
+                            json_integer_value(json_object_get(vps, "restarts")) + 1, when) < 0)
+                        return -EIO;
+        }
+        return fputc('\n', f) == EOF ? -EIO : 0;
 }

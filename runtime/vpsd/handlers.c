@@ -642,6 +642,8 @@ static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 return r;
         if ((r = vpsd_watch_vps(d, vi, err)) < 0)
                 return r;
+        /* A VPS held back in a reboot loop starts at once, and its history is forgotten. */
+        vpsd_restart_cancel(d, vi);
         vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
         *ret = ok_obj(d, vi);
         report_warning(d, id, *ret);
@@ -678,7 +680,15 @@ static int stop_vps(struct vpsd *d, struct request *req, const char *id, json_t 
                     unsigned int *status, json_t **ret, vps_error *err)
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        return vi ? wait_stop(d, req, vi, body, AFTER_NOTHING, err) : -err->code;
+        if (!vi)
+                return -err->code;
+        /* Held back in a reboot loop: stopped already, it only stays so. */
+        if (vi->status == VPS_STOPPED && vi->restart_at) {
+                vpsd_restart_cancel(d, vi);
+                *ret = ok_obj(d, vi);
+                return 0;
+        }
+        return wait_stop(d, req, vi, body, AFTER_NOTHING, err);
 }
 
 static int restart_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
@@ -886,6 +896,8 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
         struct vps_loop *l = vpsd_loop_of(vi);
         enum after_stop after = l ? l->after : AFTER_NOTHING;
         struct request *waiters = l ? l->waiters : NULL;
+        /* Not a restart the guest asked for: its reboot history ends here. */
+        vpsd_restart_cancel(d, vi);
         if (l) {
                 l->waiters = NULL;
                 l->after = AFTER_NOTHING;
@@ -935,8 +947,10 @@ static int shutdown_all(struct vpsd *d, struct request *req, const char *arg, js
                 d->shutdown_count = d->shutdown_killed = 0;
                 for (size_t i = 0; i < d->m.n; i++) {
                         struct vps_inst *vi = d->m.v[i];
-                        if (vi->status == VPS_STOPPED)
+                        if (vi->status == VPS_STOPPED) {
+                                vpsd_restart_cancel(d, vi); /* held back: stays stopped */
                                 continue;
+                        }
                         d->shutdown_count++;
                         vps_error e;
                         if (vi->status == VPS_RUNNING &&

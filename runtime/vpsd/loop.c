@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi)
@@ -26,19 +27,28 @@ static int ep_add(struct vpsd *d, int fd, struct watch *w, vps_error *err)
         return 0;
 }
 
-int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
+struct vps_loop *vpsd_loop_ensure(struct vps_inst *vi)
 {
         struct vps_loop *l = vi->loop_data;
-        if (!l) {
-                l = calloc(1, sizeof(*l));
-                if (!l)
-                        return vps_err(err, ENOMEM, "out of memory");
-                l->timer_fd = -1;
-                l->w_pid = (struct watch){W_PIDFD, vi};
-                l->w_console = (struct watch){W_CONSOLE, vi};
-                l->w_timer = (struct watch){W_TIMER, vi};
-                vi->loop_data = l;
-        }
+        if (l)
+                return l;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return NULL;
+        l->timer_fd = l->restart_fd = -1;
+        l->w_pid = (struct watch){W_PIDFD, vi};
+        l->w_console = (struct watch){W_CONSOLE, vi};
+        l->w_timer = (struct watch){W_TIMER, vi};
+        l->w_restart = (struct watch){W_RESTART, vi};
+        vi->loop_data = l;
+        return l;
+}
+
+int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
+{
+        struct vps_loop *l = vpsd_loop_ensure(vi);
+        if (!l)
+                return vps_err(err, ENOMEM, "out of memory");
         /* The init's sysinfo listener (a start, or the keeper after a restart). */
         if (vi->notify_fd >= 0)
                 vpsd_notify_add(d, TAKE_FD(vi->notify_fd));
@@ -62,6 +72,7 @@ static void unwatch(struct vpsd *d, struct vps_inst *vi)
                 (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->console_fd, NULL);
         l->console_watched = false;
         vps_closep(&l->timer_fd);
+        vpsd_restart_drop(d, vi);
         vpsd_console_drop_all(d, vi);
 }
 
@@ -102,6 +113,7 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
                 lj->exit_deferred = true;
                 return;
         }
+        time_t started = vi->st.started_at;
         vpsd_console_drain(d, vi);
         unwatch(d, vi);
         vpsd_keeper_drop(d, vi->cfg.id);
@@ -116,10 +128,8 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
                           : "");
         struct vps_loop *l = vi->loop_data;
         if (reboot && l && !l->waiters && !d->shutting_down) {
-                if (vps_manager_start(&d->m, vi, &err) < 0 || vpsd_watch_vps(d, vi, &err) < 0)
-                        vpsd_log("VPS %s: restarting after reboot: %s", vi->cfg.id, err.msg);
-                else
-                        vpsd_log("VPS %s restarted, init PID %d", vi->cfg.id, (int)vi->st.pid);
+                time_t now = time(NULL);
+                vpsd_restart_guest(d, vi, now > started ? now - started : 0, oom);
                 return;
         }
         vpsd_after_stop(d, vi);
@@ -225,6 +235,9 @@ static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
         case W_TRASH:
                 vpsd_trash_on_end(d, w->ptr);
                 break;
+        case W_RESTART:
+                vpsd_restart_on_timer(d, w->ptr);
+                break;
         }
 }
 
@@ -238,6 +251,10 @@ int vpsd_loop_run(struct vpsd *d)
                         timeout = 0;
                 else if (MHD_get_timeout(d->mhd, &mt) == MHD_YES)
                         timeout = mt > 60000 ? 60000 : (int)mt;
+                /* Summaries of suppressed log lines are written when their interval ends. */
+                int lt = vpsd_log_tick();
+                if (lt >= 0 && (timeout < 0 || lt < timeout))
+                        timeout = lt;
                 int n = epoll_wait(d->epfd, evs, 64, timeout);
                 if (n < 0 && errno != EINTR)
                         return -errno;

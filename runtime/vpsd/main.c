@@ -24,21 +24,6 @@
 #define DEFAULT_ROOT   "/var/lib/vps"
 #define DEFAULT_SOCKET "/run/vps/vpsd.sock"
 
-void vpsd_log(const char *fmt, ...)
-{
-        char ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        (void)strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "%s vpsd[%d]: ", ts, (int)getpid());
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-}
-
 static void usage(FILE *f)
 {
         fprintf(f,
@@ -51,7 +36,10 @@ static void usage(FILE *f)
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
                 "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
                 "                           lxcfs, guest_timeout, cgroup_max_depth,\n"
-                "                           cgroup_max_descendants; options override it\n"
+                "                           cgroup_max_descendants, restart_burst,\n"
+                "                           restart_interval, restart_delay_max, log_burst,\n"
+                "                           log_interval, log_max_size, log_keep; options\n"
+                "                           override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -141,7 +129,9 @@ static int daemonize(int *ret_notify, const char *log_path)
         close(p[0]);
         (void)setsid();
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (log >= 0)
+                (void)fchmod(log, 0600); /* root's alone, whatever made it before */
         if (nul >= 0)
                 dup2(nul, STDIN_FILENO);
         if (log >= 0) {
@@ -180,6 +170,19 @@ static void start_onboot(struct vpsd *d)
         free(list);
 }
 
+/* vpsd.conf's restart_* and log_* settings, or their defaults. The log is rotated when stderr
+ * is ROOT/vpsd.log: under --daemon, and after a re-exec of such a vpsd (which keeps stderr). */
+static void apply_limits(struct vpsd *d, const struct vps_daemon_conf *conf, const char *log_path)
+{
+        d->restart_policy = (struct vps_backoff_policy){
+                conf->restart_burst ? conf->restart_burst : VPS_BACKOFF_BURST,
+                conf->restart_interval ? conf->restart_interval : VPS_BACKOFF_INTERVAL,
+                conf->restart_delay_max ? conf->restart_delay_max : VPS_BACKOFF_MAX,
+        };
+        vpsd_log_limit(conf->log_burst, conf->log_interval);
+        vpsd_log_rotate_at(log_path, conf->log_max_size, conf->log_keep);
+}
+
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
                bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon,
                const struct vps_daemon_conf *conf)
@@ -195,6 +198,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 fprintf(stderr, "vpsd: cannot detach: %s\n", err.msg);
                 return 1;
         }
+        apply_limits(&d, conf, log_path);
         /* The kernel should pick a VPS's process before the daemon that runs them all (best
          * effort: needs CAP_SYS_RESOURCE); each VPS's init is put back to 0 (spawn.c). */
         ns_nft_reserve_low_fd();
@@ -238,6 +242,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 r = vpsd_loop_init(&d, &err);
         if (r >= 0)
                 vpsd_trash_resume(&d);
+                vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */
         /* Without it exec'd commands keep the host's sysinfo; the VPSes' inits are served. */
         if (r >= 0 && vpsd_notify_listen(&d, &err) < 0)
                 vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);

@@ -2,8 +2,9 @@
  * package upgrade) with the same arguments, keeping the API socket and every running VPS's
  * console pty (master and the held slave) open across exec, so no guest console is hung up
  * and no client finds the socket missing. The fds are named in VPSD_INHERIT
- * ("listen=FD;ID=MASTER,HOLD;..."). The VPSes themselves are re-adopted from their state as
- * after any restart, and stay children of this same process. */
+ * ("listen=FD;ID=MASTER,HOLD;...", then "|n=FD" sysinfo listeners and "|r=..." restarts held
+ * back). stderr, vpsd.log, stays open as it is. The VPSes themselves are re-adopted from their
+ * state as after any restart, and stay children of this same process. */
 #include "vps/cleanup.h"
 #include "vpsd.h"
 
@@ -49,7 +50,7 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
 
 void vpsd_reexec(struct vpsd *d)
 {
-        size_t cap = 64 + d->m.n * 96 + 4096, n = 0;
+        size_t cap = 64 + d->m.n * (96 + VPS_ID_MAX + 48) + 4096, n = 0;
         _cleanup_free_ char *env = malloc(cap);
         int listen_fd = MHD_quiesce_daemon(d->mhd); /* MHD stops accepting, leaves it open */
         if (!env || listen_fd < 0 || keep_open(listen_fd) < 0) {
@@ -67,6 +68,8 @@ void vpsd_reexec(struct vpsd *d)
         }
         /* The sysinfo listeners: "|n=FD" (no VPS ID has a '|'). */
         n += vpsd_notify_inherit_env(d, env + n, cap - n);
+        /* Restarts held back (a reboot loop): "|r=ID,AT,RESTARTS,DELAY". */
+        n += vpsd_restart_inherit_env(d, env + n, cap - n);
         /* The same arguments but --daemon: this process is detached already, and its PID,
          * the parent of every VPS init, must stay. */
         int argc = 0;
@@ -111,6 +114,7 @@ void vpsd_inherit_consoles(struct vpsd *d)
         const char *env = getenv(INHERIT_ENV);
         pid_t self = getpid();
         vpsd_notify_inherit(d, env);
+        vpsd_restart_inherit(d, env);
         for (size_t i = 0; i < d->m.n; i++) {
                 struct vps_inst *vi = d->m.v[i];
                 if (vi->status != VPS_RUNNING)

@@ -26,6 +26,7 @@ enum watch_kind {
         W_JOB,            /* the pidfd of a change running in a child (jobs.c) */
         W_JOB_TIMER,      /* and the timer that kills it if it overruns */
         W_TRASH,          /* the removal of a destroyed VPS's files (trash.c) */
+        W_RESTART,        /* a restart the guest asked for, held back (restart.c) */
 };
 
 struct watch {
@@ -49,8 +50,9 @@ struct console_client {
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 
 struct vps_loop {
-        struct watch w_pid, w_console, w_timer;
+        struct watch w_pid, w_console, w_timer, w_restart;
         int timer_fd;
+        int restart_fd; /* armed while a held-back restart is pending (vi->restart_at) */
         bool console_watched;
         struct request *waiters; /* suspended requests answered when the VPS has stopped */
         enum after_stop after;
@@ -100,9 +102,20 @@ struct vpsd {
         unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
         struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
+        struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
 };
 
+/* log.c: one line on stderr (ROOT/vpsd.log with --daemon). A message repeated more than
+ * burst times within interval_s (same format, same strings; numbers may differ) is counted
+ * and summed up in one line when the interval ends. */
 void vpsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vpsd_log_limit(unsigned int burst, unsigned int interval_s);
+/* Rotates path (from then on, if stderr is that file) at max_size bytes, keeping keep old
+ * files path.1 (newest) to path.KEEP, each 0600. */
+void vpsd_log_rotate_at(const char *path, uint64_t max_size, unsigned int keep);
+/* Writes the summaries of intervals that have ended; returns the milliseconds until the next
+ * one is due, or -1 when none is (a bound on the loop's wait). */
+int vpsd_log_tick(void);
 
 /* loop.c */
 int vpsd_loop_init(struct vpsd *d, vps_error *err);
@@ -113,6 +126,23 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err);
 int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err);
 void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi);
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
+/* The loop's data of a VPS, made when missing (NULL when out of memory). */
+struct vps_loop *vpsd_loop_ensure(struct vps_inst *vi);
+
+/* restart.c: restarts the guest asks for, held back when they come too fast. */
+/* After the reap of a VPS whose guest asked for a restart, having run ran_s seconds: starts
+ * it again at once or arms its restart timer. */
+void vpsd_restart_guest(struct vpsd *d, struct vps_inst *vi, int64_t ran_s, bool oom);
+void vpsd_restart_on_timer(struct vpsd *d, struct vps_inst *vi);
+/* An operator's start or stop: no pending restart, and the history starts over. */
+void vpsd_restart_cancel(struct vpsd *d, struct vps_inst *vi);
+/* Closes the restart timer (the VPS is forgotten or destroyed). */
+void vpsd_restart_drop(struct vpsd *d, struct vps_inst *vi);
+/* Re-exec: "|r=ID,AT,RESTARTS,DELAY" of each pending restart, appended to buf; after it,
+ * the pending restarts read back from env, and their timers armed once the loop is up. */
+size_t vpsd_restart_inherit_env(struct vpsd *d, char *buf, size_t size);
+void vpsd_restart_inherit(struct vpsd *d, const char *env);
+void vpsd_restart_arm_all(struct vpsd *d);
 
 /* builds.c */
 /* Starts building template name in a child; ret gets its progress object. */

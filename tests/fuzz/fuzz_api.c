@@ -166,6 +166,13 @@ int vpsd_job_start(struct vpsd *dd, struct request *req, struct vps_inst *vi, bo
         die("vpsd_job_start(%s), but no VPS runs", vi->cfg.id);
 }
 
+void vpsd_restart_cancel(struct vpsd *dd, struct vps_inst *vi)
+{
+        (void)dd;
+        vi->restart_at = 0;
+        vi->backoff = (struct vps_backoff){0};
+}
+
 void vpsd_shutdown_check(struct vpsd *dd)
 {
         (void)dd;

@@ -113,12 +113,42 @@ static void test_load_missing(void **state)
         assert_int_equal(vps_daemon_conf_load(&c, "/nonexistent/vpsd.conf", true, &err), -ENOENT);
 }
 
+static void test_numbers(void **state)
+{
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        assert_int_equal(c.restart_burst, 0); /* not set: vpsd's defaults */
+        const char *text = "restart_burst = 3\nrestart_interval = 30\nrestart_delay_max = 600\n"
+                           "log_burst = 50\nlog_interval = 60\nlog_max_size = 20M\n"
+                           "log_keep = 5\n";
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", text, &err), 0);
+        assert_int_equal(c.restart_burst, 3);
+        assert_int_equal(c.restart_interval, 30);
+        assert_int_equal(c.restart_delay_max, 600);
+        assert_int_equal(c.log_burst, 50);
+        assert_int_equal(c.log_interval, 60);
+        assert_int_equal(c.log_max_size, 20ULL << 20);
+        assert_int_equal(c.log_keep, 5);
+        static const char *const bad[] = {
+                "restart_burst = 0\n",     "restart_burst = -1\n",
+                "restart_interval = 1x\n", "log_keep = 100\n",
+                "log_max_size = 1K\n",     "log_max_size = lots\n",
+                "log_burst = \n",          "restart_delay_max = 99999999999999999999\n",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_int_equal(vps_daemon_conf_parse(&c, "f", bad[i], &err), -EINVAL);
+                assert_non_null(strstr(err.msg, "f:1: "));
+        }
+        assert_int_equal(c.log_keep, 5); /* all or nothing */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_all),    cmocka_unit_test(test_defaults_untouched),
                 cmocka_unit_test(test_errors),       cmocka_unit_test(test_guest_timeout),
-                cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_load_missing), cmocka_unit_test(test_numbers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -211,10 +212,18 @@ static void test_json_and_status(void **state)
         v = load("{}");
         assert_int_equal(format_status_line(f, v), 0);
         json_decref(v);
+        /* A reboot loop held back: which restart comes, and when (local time). */
+        setenv("TZ", "UTC", 1);
+        tzset();
+        v = load("{\"id\": \"102\", \"status\": \"backoff\", \"restart_at\": 3723, "
+                 "\"restarts\": 7}");
+        assert_int_equal(format_status_line(f, v), 0);
+        json_decref(v);
         assert_int_equal(fclose(f), 0);
         assert_string_equal(text, "{\n  \"id\": \"101\",\n  \"status\": \"running\"\n}\n"
                                   "VPS 101 exists running\n"
-                                  "VPS ? exists unknown\n");
+                                  "VPS ? exists unknown\n"
+                                  "VPS 102 exists backoff (restart 8 at 01:02:03)\n");
         free(text);
 }
 

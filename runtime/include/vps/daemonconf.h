@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vps/error.h"
 
@@ -26,6 +27,15 @@ struct vps_daemon_conf {
         /* cgroup_max_depth, cgroup_max_descendants = N|max: bounds of each guest's cgroup tree
          * (-1: max; -2: not set, the defaults of cgroup.h) */
         long long cg_max_depth, cg_max_descendants;
+        /* The numbers below are 0 when not set (vpsd then uses its defaults). */
+        /* restart_burst = N, restart_interval = S, restart_delay_max = S: restarts a guest
+         * asks for beyond N within S seconds wait, 1 s doubling up to restart_delay_max. */
+        unsigned int restart_burst, restart_interval, restart_delay_max;
+        /* log_burst = N, log_interval = S: a log message repeated more than N times in S
+         * seconds is counted, not written; log_max_size = SIZE, log_keep = N: ROOT/vpsd.log
+         * moves to vpsd.log.1 (and on up to .N) when it reaches SIZE. */
+        unsigned int log_burst, log_interval, log_keep;
+        uint64_t log_max_size;
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */

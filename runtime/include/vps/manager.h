@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
+
+#include "vps/backoff.h"
 
 #include "vps/cgroup.h"
 #include "vps/config.h"
@@ -25,6 +28,10 @@ struct vps_inst {
         bool is_child;    /* started by this vpsd: its exit status can be read */
         int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
         void *loop_data;  /* owned by the event loop */
+        /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
+         * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
+        struct vps_backoff backoff;
+        time_t restart_at;
 };
 
 #define VPS_SKIPPED_MAX 8
