@@ -61,9 +61,15 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
         int r = vps_recv_fd(sock, &lower);
         if (r < 0 || lower < 0)
                 return vps_err_sys(err, r < 0 ? -r : EPROTO, "waiting for the parent");
+        /* Still the host's uid 0 to the filesystem (fsuid): the last moment the VPS dir,
+         * which only host root may search, can be reached. */
+        _cleanup_(vps_host_dirs_close) struct vps_host_dirs host = {
+                .lower = -1, .upper = -1, .work = -1, .rootfs = -1};
+        if ((r = vps_child_open_host(p->vps_dir, p->cfg, &host, err)) < 0)
+                return r;
         if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
                 return vps_err_sys(err, errno, "becoming root in the user namespace");
-        if ((r = vps_child_build_root(p->vps_dir, lower, p->console_fd, p->lxcfs, p->cfg, err)) < 0)
+        if ((r = vps_child_build_root(&host, lower, p->console_fd, p->lxcfs, p->cfg, err)) < 0)
                 return r;
         if (p->hostname && *p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 return vps_err_sys(err, errno, "setting the hostname");

@@ -168,7 +168,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         int notify_fd = -1;
         char log_path[600];
         (void)snprintf(log_path, sizeof(log_path), "%s/vpsd.log", root);
-        if (daemon && (vps_mkdir_p(root, 0711, &err) < 0 || daemonize(&notify_fd, log_path) < 0)) {
+        if (daemon && (vps_mkdir_p(root, 0700, &err) < 0 || daemonize(&notify_fd, log_path) < 0)) {
                 fprintf(stderr, "vpsd: cannot detach: %s\n", err.msg);
                 return 1;
         }

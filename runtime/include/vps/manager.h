@@ -143,3 +143,6 @@ int vps_template_get(struct vps_manager *m, const char *name, struct json_t **re
 int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
                        vps_error *err);
 int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);
+/* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
+ * vpsds). */
+int vps_templates_tighten(struct vps_manager *m, vps_error *err);

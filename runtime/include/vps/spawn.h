@@ -6,6 +6,7 @@
 
 #include "vps/error.h"
 #include "vps/config.h"
+#include "vps/devices.h"
 #include "vps/network.h"
 
 struct vps_spawn_params {
@@ -37,7 +38,20 @@ struct vps_spawn_result {
 
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err);
 
-/* Child side (runtime/mounts.c): build the root from the idmapped lower mount and pivot into
- * it, then mount the table. Runs in the VPS's namespaces as its root. */
-int vps_child_build_root(const char *vps_dir, int lower_mnt_fd, int console_fd, const char *lxcfs,
-                         const struct vps_config *cfg, vps_error *err);
+/* What the start child takes from the host while it still acts as the host's uid 0 (its
+ * fsuid, before it becomes the VPS's root): the state root is host root's alone (0700), so
+ * the VPS's root could not walk to any of these. Everything later goes through these fds. */
+struct vps_host_dirs {
+        int lower, upper, work, rootfs; /* of ROOT/vps/ID */
+        int devnodes[VPS_MAX_DEVNODES]; /* detached clones of ROOT/vps/ID/devnodes/NAME, */
+        unsigned int n_dev;             /* in vps_devnodes_effective()'s order */
+};
+
+/* Child side (runtime/mounts.c). */
+int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
+                        struct vps_host_dirs *ret, vps_error *err);
+void vps_host_dirs_close(struct vps_host_dirs *h);
+/* Builds the root from the idmapped lower mount and pivots into it, then mounts the table.
+ * Runs in the VPS's namespaces as its root. */
+int vps_child_build_root(const struct vps_host_dirs *h, int lower_mnt_fd, int console_fd,
+                         const char *lxcfs, const struct vps_config *cfg, vps_error *err);
