@@ -3,10 +3,12 @@
 #include "vps/daemonconf.h"
 #include "vps/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void vps_daemon_conf_init(struct vps_daemon_conf *c)
@@ -50,6 +52,16 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                                where, value);
         if (strcmp(key, "lxcfs") == 0 && strcmp(value, "off") != 0 && value[0] != '/')
                 return vps_err(err, EINVAL, "%s: lxcfs takes an absolute directory or off", where);
+        if (strcmp(key, "devpts_max") == 0) {
+                char *end = NULL;
+                unsigned long v = strtoul(value, &end, 10);
+                if (!isdigit((unsigned char)value[0]) || *end || v < 1 || v > VPS_DEVPTS_MAX_LIMIT)
+                        return vps_err(err, EINVAL,
+                                       "%s: devpts_max takes a number from 1 to %u, not '%.40s'",
+                                       where, VPS_DEVPTS_MAX_LIMIT, value);
+                c->devpts_max = (unsigned int)v;
+                return 0;
+        }
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -69,7 +81,8 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
+                       "devpts_max)",
                        where, key);
 }
 

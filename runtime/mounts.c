@@ -36,6 +36,8 @@ static const struct mount_entry mount_table[] = {
         {"sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
         {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
         {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
+        /* max= added by build_tree: the host's pty pool (kernel.pty.max less the reserve of
+         * its own devpts) is shared by every VPS, and one VPS took all of it. */
         {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
          "newinstance,ptmxmode=0666,mode=0620,gid=5"},
         /* Sized like systemd-nspawn's (percent of host RAM; the memory cgroup caps them too),
@@ -373,7 +375,7 @@ static int nesting_mounts(int root_fd, vps_error *err)
 }
 
 static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd,
-                      const struct vps_config *cfg, vps_error *err)
+                      unsigned int devpts_max, const struct vps_config *cfg, vps_error *err)
 {
         int fds[N_DEV + 1], r = 0;
         for (size_t i = 0; i < N_DEV + 1; i++)
@@ -385,8 +387,15 @@ static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd
         }
         if (r >= 0)
                 r = fds[N_DEV] = clone_console(console_fd, err);
-        for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++)
-                r = mount_at(root_fd, &mount_table[i], err);
+        char pts_data[128];
+        for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++) {
+                struct mount_entry m = mount_table[i];
+                if (strcmp(m.fstype, "devpts") == 0 && devpts_max) {
+                        (void)snprintf(pts_data, sizeof(pts_data), "%s,max=%u", m.data, devpts_max);
+                        m.data = pts_data;
+                }
+                r = mount_at(root_fd, &m, err);
+        }
         if (r >= 0)
                 r = harden(root_fd, err);
         if (r >= 0)
@@ -476,7 +485,8 @@ int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
 }
 
 int vps_child_build_root(const struct vps_host_dirs *h, int lower_fd, int console_fd,
-                         const char *lxcfs, const struct vps_config *cfg, vps_error *err)
+                         const char *lxcfs, unsigned int devpts_max, const struct vps_config *cfg,
+                         vps_error *err)
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
@@ -486,7 +496,7 @@ int vps_child_build_root(const struct vps_host_dirs *h, int lower_fd, int consol
         /* proc and sysfs may only be mounted while the host's are visible in this namespace
          * (mount_too_revealing), so the table is mounted before pivot_root. */
         int r;
-        if ((r = build_tree(root_fd, h, console_fd, cfg, err)) < 0 ||
+        if ((r = build_tree(root_fd, h, console_fd, devpts_max, cfg, err)) < 0 ||
             (lxcfs && (r = bind_lxcfs(root_fd, lxcfs, err)) < 0))
                 return r;
         return pivot(root_fd, err);

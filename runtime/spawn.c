@@ -1,6 +1,7 @@
 /* libvps: clone3 of a VPS init into new namespaces and its cgroup, with the parent/child
  * handshake. Sync points, in order:
  *   1. parent: clone3 (NEWUSER|NEWNS|NEWPID|NEWUTS|NEWIPC|NEWNET|NEWCGROUP, INTO_CGROUP, PIDFD)
+ *      with the VPS's host uid as euid, which makes it the user namespace's owner
  *   2. parent: writes uid_map/gid_map, makes the idmapped lower mount
  *   3. parent -> child: "go" with the lower mount fd (SCM_RIGHTS)
  *   4. child: becomes root in its user namespace, builds its root; meanwhile the parent runs
@@ -24,6 +25,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/securebits.h>
+#include <stdlib.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -69,7 +73,8 @@ static int child_setup(const struct vps_spawn_params *p, int sock, vps_error *er
                 return r;
         if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
                 return vps_err_sys(err, errno, "becoming root in the user namespace");
-        if ((r = vps_child_build_root(&host, lower, p->console_fd, p->lxcfs, p->cfg, err)) < 0)
+        if ((r = vps_child_build_root(&host, lower, p->console_fd, p->lxcfs, p->devpts_max, p->cfg,
+                                      err)) < 0)
                 return r;
         if (p->hostname && *p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 return vps_err_sys(err, errno, "setting the hostname");
@@ -233,6 +238,49 @@ static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, i
         }
 }
 
+/* vpsd's ids while it creates a VPS's user namespace (vps_spawn). */
+struct saved_ids {
+        int secbits, dumpable;
+};
+
+/* The kernel makes the creator's euid the owner of a new user namespace and charges every
+ * per-user count taken inside it (inotify instances and watches, user namespaces, mqueue
+ * bytes, pending signals: the ucounts) to that owner at the host's level too. Created by
+ * host root, every VPS shared root's limits (128 inotify instances: one VPS took them all,
+ * root's own inotify_init and every neighbour's failed). So for the clone3 vpsd takes the
+ * VPS's host uid as its euid (and gid as egid), keeping its capabilities
+ * (SECBIT_NO_SETUID_FIXUP), its real and saved uid 0 (restored right after) and uid 0 as
+ * its fsuid: the child opens host root's 0700 directories with it (mounts.c). vpsd is
+ * single-threaded and handles signals through a signalfd, so nothing else runs meanwhile. */
+static int become_owner(uint32_t id, struct saved_ids *s, vps_error *err)
+{
+        s->secbits = prctl(PR_GET_SECUREBITS);
+        s->dumpable = prctl(PR_GET_DUMPABLE);
+        if (s->secbits < 0 || prctl(PR_SET_SECUREBITS, s->secbits | SECBIT_NO_SETUID_FIXUP) < 0)
+                return vps_err_sys(err, errno, "keeping capabilities across an euid change");
+        if (setresgid(-1, id, -1) < 0 || setresuid(-1, id, -1) < 0) {
+                int e = errno;
+                if (setresgid(-1, 0, -1) < 0)
+                        abort();
+                (void)prctl(PR_SET_SECUREBITS, s->secbits);
+                return vps_err_sys(err, e, "taking the VPS's uid %u", id);
+        }
+        (void)setfsuid(0);
+        (void)setfsgid(0);
+        return 0;
+}
+
+static void restore_ids(const struct saved_ids *s)
+{
+        /* Cannot fail with the real uid 0 and CAP_SETUID kept; if it did, vpsd would go on
+         * with a VPS's uid: stop instead. */
+        if (setresuid(-1, 0, -1) < 0 || setresgid(-1, 0, -1) < 0 ||
+            prctl(PR_SET_SECUREBITS, s->secbits) < 0)
+                abort();
+        /* An euid change made the process non-dumpable (suid_dumpable). */
+        (void)prctl(PR_SET_DUMPABLE, s->dumpable);
+}
+
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err)
 {
         int sp[2];
@@ -248,9 +296,16 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
                 .exit_signal = SIGCHLD,
                 .cgroup = (uint64_t)p->cgroup_fd,
         };
+        struct saved_ids ids;
+        int r = become_owner(p->uid_base, &ids, err);
+        if (r < 0)
+                return r;
         pid_t pid = vps_sys_clone3(&args);
+        int clone_errno = errno;
+        if (pid != 0)
+                restore_ids(&ids);
         if (pid < 0)
-                return vps_err_sys(err, errno, "creating the VPS namespaces (clone3)");
+                return vps_err_sys(err, clone_errno, "creating the VPS namespaces (clone3)");
         if (pid == 0) {
                 close(parent_sock);
                 child_main(p, child_sock);
@@ -258,7 +313,7 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
         close(TAKE_FD(child_sock));
         _cleanup_close_ int pfd = pidfd;
         _cleanup_close_ int listener = -1;
-        int r = parent_setup(p, pid, parent_sock, &listener, err);
+        r = parent_setup(p, pid, parent_sock, &listener, err);
         if (r == 0)
                 r = vps_proc_starttime(pid, &ret->starttime, err);
         if (r < 0) {

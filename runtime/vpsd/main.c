@@ -2,6 +2,7 @@
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "vps/cleanup.h"
 #include "vps/daemonconf.h"
+#include "vps/hostlimits.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -49,7 +50,8 @@ static void usage(FILE *f)
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
                 "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
-                "                           lxcfs; options override it\n"
+                "                           lxcfs, devpts_max (ptys per VPS, default 1024);\n"
+                "                           options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -160,7 +162,8 @@ static void start_onboot(struct vpsd *d)
 }
 
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
-               bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon)
+               bool enforce_warn, const char *mirror, const char *lxcfs, unsigned int devpts_max,
+               bool daemon)
 {
         static struct vpsd d;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
@@ -196,6 +199,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r == 0 && d.m.n_skipped > VPS_SKIPPED_MAX)
                 vpsd_log("skipped %u more VPS directories", d.m.n_skipped - VPS_SKIPPED_MAX);
         d.m.enforce_warn = enforce_warn;
+        d.m.devpts_max = devpts_max;
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
@@ -227,6 +231,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 running += d.m.v[i]->status != VPS_STOPPED;
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
+        char limits[4][VPS_HOST_LIMIT_LINE];
+        size_t n_limits = vps_host_limits(limits, 4, d.m.devpts_max);
+        for (size_t i = 0; i < n_limits; i++)
+                vpsd_log("host limits: %s", limits[i]);
         if (d.m.quota_ok)
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else
@@ -366,5 +374,6 @@ int main(int argc, char **argv)
         }
         return run(root, sock, cg, &net, enforce_warn > 0,
                    conf.debian_mirror[0] ? conf.debian_mirror : VPS_DEFAULT_MIRROR,
-                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs", daemon);
+                   conf.lxcfs[0] ? conf.lxcfs : "/var/lib/lxcfs",
+                   conf.devpts_max ? conf.devpts_max : VPS_DEFAULT_DEVPTS_MAX, daemon);
 }

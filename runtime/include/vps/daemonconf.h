@@ -20,7 +20,11 @@ struct vps_daemon_conf {
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
         char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
+        unsigned int devpts_max; /* devpts_max = N, ptys per VPS; 0 when not set */
 };
+
+#define VPS_DEFAULT_DEVPTS_MAX 1024u
+#define VPS_DEVPTS_MAX_LIMIT   1048576u
 
 /* Empty strings and enforce_warn = -1: nothing set. */
 void vps_daemon_conf_init(struct vps_daemon_conf *c);

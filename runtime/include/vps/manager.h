@@ -47,10 +47,11 @@ struct vps_manager {
         void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
                              int notify);
         void *console_hook_data;
-        char lxcfs[256];     /* LXCFS mount for the VPSes' /proc views, "" when off */
-        bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
-        char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
-        char quota_why[400]; /* what to change when not */
+        char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
+        unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
+        char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
+        char quota_why[400];     /* what to change when not */
         struct vps_inst **v;
         size_t n, cap;
         /* VPS directories vps_manager_open could not load (left alone): the first messages. */

@@ -23,6 +23,7 @@ struct vps_spawn_params {
         const struct vps_net_child *net; /* eth0 settings, NULL for loopback only */
         const struct vps_config *cfg;    /* for /etc/hostname, hosts, resolv.conf */
         const char *lxcfs;               /* LXCFS mount whose views go over /proc, or NULL */
+        unsigned int devpts_max;         /* ptys the guest may hold (its devpts max=) */
         /* Called in the parent once the child's namespaces exist, before it builds its root
          * (for networking). May be NULL. */
         int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);
@@ -54,4 +55,5 @@ void vps_host_dirs_close(struct vps_host_dirs *h);
 /* Builds the root from the idmapped lower mount and pivots into it, then mounts the table.
  * Runs in the VPS's namespaces as its root. */
 int vps_child_build_root(const struct vps_host_dirs *h, int lower_mnt_fd, int console_fd,
-                         const char *lxcfs, const struct vps_config *cfg, vps_error *err);
+                         const char *lxcfs, unsigned int devpts_max, const struct vps_config *cfg,
+                         vps_error *err);
