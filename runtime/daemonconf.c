@@ -3,6 +3,7 @@
 #include "vps/daemonconf.h"
 #include "vps/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -118,6 +119,16 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                         c->cg_max_descendants = v;
                 return 0;
         }
+        if (strcmp(key, "devpts_max") == 0) {
+                char *end = NULL;
+                unsigned long v = strtoul(value, &end, 10);
+                if (!isdigit((unsigned char)value[0]) || *end || v < 1 || v > VPS_DEVPTS_MAX_LIMIT)
+                        return vps_err(err, EINVAL,
+                                       "%s: devpts_max takes a number from 1 to %u, not '%.40s'",
+                                       where, VPS_DEVPTS_MAX_LIMIT, value);
+                c->devpts_max = (unsigned int)v;
+                return 0;
+        }
         if (strcmp(key, "enforce_limits") == 0) {
                 if (strcmp(value, "strict") != 0 && strcmp(value, "warn") != 0)
                         return vps_err(err, EINVAL,
@@ -143,7 +154,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                        "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
                        "guest_timeout, cgroup_max_depth, cgroup_max_descendants, restart_burst, "
                        "restart_interval, restart_delay_max, log_burst, log_interval, log_max_size, "
-                       "log_keep)",
+                       "log_keep, devpts_max)",
                        where, key);
 }
 

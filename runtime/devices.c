@@ -203,7 +203,7 @@ int vps_devnodes_prepare(int vps_dir_fd, const struct vps_config *cfg, vps_error
         unsigned int n = vps_devnodes_effective(cfg, names);
         if (n == 0)
                 return 0;
-        if (mkdirat(vps_dir_fd, "devnodes", 0711) < 0 && errno != EEXIST)
+        if (mkdirat(vps_dir_fd, "devnodes", 0700) < 0 && errno != EEXIST)
                 return vps_err_sys(err, errno, "creating devnodes/");
         _cleanup_close_ int dir =
                 openat(vps_dir_fd, "devnodes", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

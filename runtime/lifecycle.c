@@ -121,6 +121,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .net = networked ? &net : NULL,
                         .cfg = &vi->cfg,
                         .lxcfs = lxcfs ? m->lxcfs : NULL,
+                        .devpts_max = m->devpts_max,
                         .parent_hook = networked ? net_hook : NULL,
                         .userdata = &hook,
                 };

@@ -175,6 +175,9 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
                                : vps_config_load(vi->dir_fd, &vi->cfg, err);
         if (vi->dir_fd >= 0)
                 sweep_tmp(vi->dir_fd);
+        /* An older vpsd made it 0711, which a guest's setuid file in upper/ needed no more. */
+        if (r == 0 && fchmod(vi->dir_fd, 0700) < 0)
+                r = vps_err_sys(err, errno, "chmod %s", name);
         if (r == 0 && strcmp(vi->cfg.id, name) != 0)
                 r = vps_err(err, EBADMSG, "config.json names VPS %s", vi->cfg.id);
         if (r == 0) {
@@ -224,6 +227,8 @@ static int load_all(struct vps_manager *m, vps_error *err)
         return 0;
 }
 
+/* Created with mode, and given it if it exists: a root laid out by an older vpsd (0711,
+ * 0755) is tightened at the next start-up. */
 static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
 {
         if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
@@ -231,6 +236,11 @@ static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
         int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return vps_err_sys(err, errno, "opening %s", name);
+        if (fchmod(fd, mode) < 0) {
+                int e = errno;
+                close(fd);
+                return vps_err_sys(err, e, "chmod %s", name);
+        }
         return fd;
 }
 
@@ -256,22 +266,26 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
         if (root[0] != '/' || strlen(root) >= sizeof(m->root))
                 return vps_err(err, EINVAL, "the state root must be an absolute path: %s", root);
         strcpy(m->root, root);
-        int r = vps_mkdir_p(root, 0711, err);
+        int r = vps_mkdir_p(root, 0700, err);
         if (r < 0)
                 return r;
         m->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (m->root_fd < 0)
                 return vps_err_sys(err, errno, "opening %s", root);
-        /* VPS processes run as unprivileged host ids and must traverse to their dirs. */
-        (void)fchmod(m->root_fd, 0711);
+        /* Host root's alone (as LXC keeps /var/lib/lxc): templates hold setuid-root files
+         * and device nodes, a VPS's upper/ holds whatever its root planted. A start child
+         * opens what it needs while it is still the host's uid 0 (vps_child_open_host). */
+        if (fchmod(m->root_fd, 0700) < 0)
+                return vps_err_sys(err, errno, "chmod %s", root);
         m->lock_fd = openat(m->root_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (m->lock_fd < 0)
                 return vps_err_sys(err, errno, "opening %s/.lock", root);
         if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
                 return errno == EWOULDBLOCK ? vps_err(err, EBUSY, "another vpsd is using %s", root)
                                             : vps_err_sys(err, errno, "locking %s", root);
-        if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0711, err)) < 0 ||
-            (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0755, err)) < 0)
+        if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0700, err)) < 0 ||
+            (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0700, err)) < 0 ||
+            (r = vps_templates_tighten(m, err)) < 0)
                 return r;
         if ((r = open_run_dir(m, err)) < 0 ||
             (r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
@@ -342,7 +356,7 @@ int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi
 static int make_vps_dir(struct vps_manager *m, const char *tmp, struct vps_config *cfg,
                         vps_error *err)
 {
-        if (mkdirat(m->vps_fd, tmp, 0711) < 0)
+        if (mkdirat(m->vps_fd, tmp, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
         _cleanup_close_ int dfd = openat(m->vps_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)

@@ -1,13 +1,19 @@
-/* libvps, child side: the VPS root. Runs in the VPS's user and mount namespaces as its root.
- * Order matters:
- *   1. the whole inherited tree becomes a slave, so nothing propagates back to the host;
- *   2. the idmapped template moves onto lower/, the overlay goes onto rootfs/ (relative paths
- *      from the VPS dir, which is vpsd's, never the guest's);
- *   3. host objects the guest needs (device nodes, the console) are cloned as detached
- *      mounts;
- *   4. the table below is mounted on targets resolved inside the guest root
- *      (RESOLVE_IN_ROOT): a symlink the guest planted can only point inside its own root;
- *   5. pivot_root; the old root is detached. */
+/* libvps, child side: the VPS root, built in three steps by two processes (spawn.c).
+ *   1. The maker, root of the VPS's new user namespace: the idmapped template moves onto
+ *      lower/, and an overlayfs context (fsopen/fsconfig) is created from fds of lower/,
+ *      upper/ and work/ (opened while it still acted as host uid 0: the VPS dir is host root's,
+ *      0700). Created there, the overlay's credentials are the VPS root's, as before.
+ *   2. The init, still host root in a mount namespace of the host's user namespace, a slave
+ *      of the host's: mounts that overlay on rootfs/ and puts on it what the guest must not
+ *      take away: proc (of the VPS's pid namespace: the init is its PID 1), sysfs (of its
+ *      network namespace, joined at birth), LXCFS's views, the masks and the read-only binds.
+ *   3. The init joins the VPS's user namespace and unshares its mount namespace: the copy
+ *      belongs to a less privileged user namespace, so the kernel locks every mount of step 2
+ *      in it (copy_mnt_ns, MNT_LOCKED): the guest's root can neither unmount a mask nor mount
+ *      a fresh proc or sysfs (mount_too_revealing), nor remount a read-only bind writable.
+ *      Then, as the VPS's root: a recursive bind of the root (a locked mount cannot be a
+ *      new root; the bind's top is not locked, its children stay so), the rest of the table
+ *      on targets resolved inside the guest root (RESOLVE_IN_ROOT), pivot_root. */
 #include "vps/cleanup.h"
 #include "vps/devices.h"
 #include "vps/safepath.h"
@@ -30,11 +36,17 @@ struct mount_entry {
         const char *data;
 };
 
-static const struct mount_entry mount_table[] = {
-        {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+/* Step 2, locked. */
+static const struct mount_entry locked_table[] = {
         {"sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+};
+
+/* Step 3, the guest's own: its cgroup2 (of its cgroup namespace), its /dev and tmpfses. */
+static const struct mount_entry mount_table[] = {
         {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
         {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
+        /* max= added by build_tree: the host's pty pool (kernel.pty.max less the reserve of
+         * its own devpts) is shared by every VPS, and one VPS took all of it. */
         {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
          "newinstance,ptmxmode=0666,mode=0620,gid=5"},
         /* Sized like systemd-nspawn's (percent of host RAM; the memory cgroup caps them too),
@@ -69,20 +81,54 @@ static const struct {
         {"/dev/stderr", "/proc/self/fd/2"},
 };
 
-static int mount_overlay(const char *vps_dir, int lower_fd, vps_error *err)
+static int fd_path(char *buf, size_t size, int fd)
 {
-        if (chdir(vps_dir) < 0)
-                return vps_err_sys(err, errno, "entering %s", vps_dir);
-        if (vps_sys_move_mount(lower_fd, "", AT_FDCWD, "lower", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* Step 1: returns the overlay's fs context, created (FSCONFIG_CMD_CREATE), for the init to
+ * mount. userxattr: overlayfs keeps its opaque and redirect marks in user.overlay.* xattrs,
+ * which it may set from inside the user namespace. Without them (trusted.* needs the host's
+ * root) a rename of a directory the template also has fails with EXDEV: dpkg renames
+ * DIR.dpkg-new over DIR for every package it unpacks. The layers are named by /proc/self/fd
+ * links: no walk from the host's root, whose directories the VPS's root may not search. */
+int vps_child_make_overlay(const struct vps_host_dirs *h, int lower_fd, vps_error *err)
+{
+        if (vps_sys_move_mount(lower_fd, "", h->lower, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "attaching the template");
-        /* userxattr: overlayfs keeps its opaque and redirect marks in user.overlay.* xattrs,
-         * which it may set from inside the user namespace. Without them (trusted.* needs the
-         * host's root) a rename of a directory the template also has fails with EXDEV: dpkg
-         * renames DIR.dpkg-new over DIR for every package it unpacks. */
-        if (mount("overlay", "rootfs", "overlay", 0,
-                  "lowerdir=lower,upperdir=upper,workdir=work,userxattr") < 0)
+        _cleanup_close_ int fs = vps_sys_fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return vps_err_sys(err, errno, "opening overlayfs");
+        const struct {
+                const char *key;
+                int fd;
+        } layers[] = {{"lowerdir", lower_fd}, {"upperdir", h->upper}, {"workdir", h->work}};
+        for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++) {
+                char via[64];
+                (void)fd_path(via, sizeof(via), layers[i].fd);
+                if (vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, layers[i].key, via, 0) < 0)
+                        return vps_err_sys(err, errno, "overlay %s", layers[i].key);
+        }
+        if (vps_sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vps_err_sys(err, errno, "creating the overlay root");
+        return TAKE_FD(fs);
+}
+
+/* Step 2: the overlay from the maker's context, attached on rootfs/; returns its root. */
+static int mount_overlay(const struct vps_host_dirs *h, int fs_fd, vps_error *err)
+{
+        int mnt = vps_sys_fsmount(fs_fd, FSMOUNT_CLOEXEC, 0);
+        if (mnt < 0)
                 return vps_err_sys(err, errno, "mounting the overlay root");
-        return 0;
+        if (vps_sys_move_mount(mnt, "", h->rootfs, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+                int e = errno;
+                close(mnt);
+                return vps_err_sys(err, e, "attaching the overlay root");
+        }
+        return mnt;
 }
 
 static int clone_file(int dfd, const char *path, vps_error *err)
@@ -93,9 +139,9 @@ static int clone_file(int dfd, const char *path, vps_error *err)
         return fd;
 }
 
-static int pivot(vps_error *err)
+static int pivot(int root_fd, vps_error *err)
 {
-        if (chdir("rootfs") < 0)
+        if (fchdir(root_fd) < 0)
                 return vps_err_sys(err, errno, "entering the root");
         if (vps_sys_pivot_root(".", ".") < 0)
                 return vps_err_sys(err, errno, "pivot_root");
@@ -290,18 +336,17 @@ static void close_all(int *fds, size_t n)
 }
 
 /* The nodes --devnodes and --features grant, bound from the ones vpsd made (devices.c),
- * which the device program lets through. */
-static int bind_devnodes(int root_fd, const struct vps_config *cfg, vps_error *err)
+ * which the device program lets through; cloned by vps_child_open_host. */
+static int bind_devnodes(int root_fd, const struct vps_host_dirs *h, const struct vps_config *cfg,
+                         vps_error *err)
 {
         char names[VPS_MAX_DEVNODES][8];
         unsigned int n = cfg ? vps_devnodes_effective(cfg, names) : 0;
-        for (unsigned int i = 0; i < n; i++) {
+        for (unsigned int i = 0; i < n && i < h->n_dev; i++) {
                 const struct vps_devnode *d = vps_devnode_find(names[i]);
-                if (!d)
+                if (!d || h->devnodes[i] < 0)
                         continue;
-                char host[64], guest[64];
-                /* Made by vpsd in the VPS directory, our working directory here. */
-                (void)snprintf(host, sizeof(host), "devnodes/%s", d->name);
+                char guest[64];
                 (void)snprintf(guest, sizeof(guest), "/dev/%s", d->path);
                 char *slash = strrchr(guest, '/');
                 if (slash != guest + 4) { /* a directory below /dev: /dev/net */
@@ -311,8 +356,7 @@ static int bind_devnodes(int root_fd, const struct vps_config *cfg, vps_error *e
                                 return dir;
                         *slash = '/';
                 }
-                _cleanup_close_ int fd = clone_file(AT_FDCWD, host, err);
-                int r = fd < 0 ? fd : attach_at(root_fd, fd, guest, err);
+                int r = attach_at(root_fd, h->devnodes[i], guest, err);
                 if (r < 0)
                         return r;
         }
@@ -345,7 +389,8 @@ static int nesting_mounts(int root_fd, vps_error *err)
         return r;
 }
 
-static int build_tree(int root_fd, int console_fd, const struct vps_config *cfg, vps_error *err)
+static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd,
+                      unsigned int devpts_max, const struct vps_config *cfg, vps_error *err)
 {
         int fds[N_DEV + 1], r = 0;
         for (size_t i = 0; i < N_DEV + 1; i++)
@@ -357,16 +402,21 @@ static int build_tree(int root_fd, int console_fd, const struct vps_config *cfg,
         }
         if (r >= 0)
                 r = fds[N_DEV] = clone_console(console_fd, err);
-        for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++)
-                r = mount_at(root_fd, &mount_table[i], err);
-        if (r >= 0)
-                r = harden(root_fd, err);
+        char pts_data[128];
+        for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++) {
+                struct mount_entry m = mount_table[i];
+                if (strcmp(m.fstype, "devpts") == 0 && devpts_max) {
+                        (void)snprintf(pts_data, sizeof(pts_data), "%s,max=%u", m.data, devpts_max);
+                        m.data = pts_data;
+                }
+                r = mount_at(root_fd, &m, err);
+        }
         if (r >= 0)
                 r = populate_dev(root_fd, fds, fds[N_DEV], err);
         if (r >= 0)
                 r = own_boot_id(root_fd, err);
         if (r >= 0)
-                r = bind_devnodes(root_fd, cfg, err);
+                r = bind_devnodes(root_fd, h, cfg, err);
         if (r >= 0 && cfg && (cfg->features & VPS_FEAT_NESTING))
                 r = nesting_mounts(root_fd, err);
         close_all(fds, N_DEV + 1);
@@ -400,21 +450,114 @@ static int bind_lxcfs(int root_fd, const char *lxcfs, vps_error *err)
         return 0;
 }
 
-int vps_child_build_root(const char *vps_dir, int lower_fd, int console_fd, const char *lxcfs,
-                         const struct vps_config *cfg, vps_error *err)
+static int open_dir_at(int dfd, const char *name, vps_error *err)
+{
+        int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening %s", name);
+        return fd;
+}
+
+void vps_host_dirs_close(struct vps_host_dirs *h)
+{
+        int *fds[] = {&h->lower, &h->upper, &h->work, &h->rootfs};
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+                vps_closep(fds[i]);
+        for (unsigned int i = 0; i < h->n_dev; i++)
+                vps_closep(&h->devnodes[i]);
+        h->n_dev = 0;
+}
+
+int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
+                        struct vps_host_dirs *ret, vps_error *err)
+{
+        *ret = (struct vps_host_dirs){.lower = -1, .upper = -1, .work = -1, .rootfs = -1};
+        _cleanup_close_ int dir = open(vps_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return vps_err_sys(err, errno, "opening %s", vps_dir);
+        int *fds[] = {&ret->lower, &ret->upper, &ret->work, &ret->rootfs};
+        static const char *const names[] = {"lower", "upper", "work", "rootfs"};
+        for (size_t i = 0; i < 4; i++)
+                if ((*fds[i] = open_dir_at(dir, names[i], err)) < 0)
+                        return *fds[i];
+        char dev[VPS_MAX_DEVNODES][8];
+        unsigned int n = cfg ? vps_devnodes_effective(cfg, dev) : 0;
+        for (unsigned int i = 0; i < n; i++) {
+                const struct vps_devnode *d = vps_devnode_find(dev[i]);
+                char host[64];
+                (void)snprintf(host, sizeof(host), "devnodes/%s", d ? d->name : dev[i]);
+                ret->devnodes[ret->n_dev++] = -1;
+                if (!d)
+                        continue;
+                int fd = clone_file(dir, host, err);
+                if (fd < 0)
+                        return fd;
+                ret->devnodes[ret->n_dev - 1] = fd;
+        }
+        return 0;
+}
+
+/* proc of the VPS's pid namespace (pidns=), which the mounting process is not in. */
+static int mount_proc(int root_fd, int pidns_fd, vps_error *err)
+{
+        _cleanup_close_ int t = vps_ensure_in_root(root_fd, "/proc", 1, err);
+        if (t < 0)
+                return t;
+        _cleanup_close_ int fs = vps_sys_fsopen("proc", FSOPEN_CLOEXEC);
+        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_FD, "pidns", NULL, pidns_fd) < 0 ||
+            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vps_err_sys(err, errno, "creating the VPS's proc");
+        _cleanup_close_ int mnt = vps_sys_fsmount(
+                fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0 || vps_sys_move_mount(mnt, "", t, "",
+                                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return vps_err_sys(err, errno, "mounting proc on /proc");
+        return 0;
+}
+
+int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, const char *lxcfs,
+                        vps_error *err)
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
-        int r = mount_overlay(vps_dir, lower_fd, err);
-        if (r < 0)
-                return r;
-        /* proc and sysfs may only be mounted while the host's are visible in this namespace
-         * (mount_too_revealing), so the table is mounted before pivot_root. */
-        _cleanup_close_ int root_fd = open("rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int root_fd = mount_overlay(h, fs_fd, err);
         if (root_fd < 0)
-                return vps_err_sys(err, errno, "opening the root");
-        if ((r = build_tree(root_fd, console_fd, cfg, err)) < 0 ||
-            (lxcfs && (r = bind_lxcfs(root_fd, lxcfs, err)) < 0))
-                return r;
-        return pivot(err);
+                return root_fd;
+        /* proc of the pid namespace this process is PID 1 of, sysfs of its network
+         * namespace: mounted by host root, which mount_too_revealing does not restrict. */
+        int r = mount_proc(root_fd, pidns_fd, err);
+        for (size_t i = 0; r == 0 && i < sizeof(locked_table) / sizeof(locked_table[0]); i++)
+                r = mount_at(root_fd, &locked_table[i], err);
+        if (r == 0 && lxcfs)
+                r = bind_lxcfs(root_fd, lxcfs, err);
+        if (r == 0)
+                r = harden(root_fd, err);
+        return r < 0 ? r : TAKE_FD(root_fd);
+}
+
+/* A locked mount cannot become the root (pivot_root: EINVAL); a recursive bind's top is not
+ * locked, and the mounts under it stay locked. */
+static int unlocked_top(int root_fd, vps_error *err)
+{
+        int tree = vps_sys_open_tree(
+                root_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0)
+                return vps_err_sys(err, errno, "binding the root");
+        if (vps_sys_move_mount(tree, "", root_fd, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+                int e = errno;
+                close(tree);
+                return vps_err_sys(err, e, "attaching the root's bind");
+        }
+        return tree;
+}
+
+int vps_child_build_root(int locked_root_fd, const struct vps_host_dirs *h, int console_fd,
+                         unsigned int devpts_max, const struct vps_config *cfg, vps_error *err)
+{
+        _cleanup_close_ int root_fd = unlocked_top(locked_root_fd, err);
+        if (root_fd < 0)
+                return root_fd;
+        int r = build_tree(root_fd, h, console_fd, devpts_max, cfg, err);
+        return r < 0 ? r : pivot(root_fd, err);
 }

@@ -173,7 +173,7 @@ _Noreturn static void builder_main(const char *tpl_dir, const char *name,
         }
         char stage[128];
         stage_name(stage, sizeof(stage), name, getpid());
-        int r = mkdirat(tpl_fd, stage, 0755) < 0
+        int r = mkdirat(tpl_fd, stage, 0700) < 0
                         ? vps_err_sys(&err, errno, "creating %s", stage)
                         : build_into(tpl_dir, tpl_fd, stage, name, src, &err);
         if (r < 0) {

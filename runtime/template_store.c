@@ -97,6 +97,27 @@ int vps_templates_list(struct vps_manager *m, json_t **ret, vps_error *err)
         return 0;
 }
 
+/* Each template (and any build a crash left behind) host root's alone: a root laid out by
+ * an older vpsd had them 0755, with setuid-root files and device nodes inside. */
+int vps_templates_tighten(struct vps_manager *m, vps_error *err)
+{
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(m->tpl_fd);
+        if (!d)
+                return vps_err_sys(err, errno, "reading templates");
+        rewinddir(d);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+                        continue;
+                _cleanup_close_ int fd = openat(m->tpl_fd, de->d_name,
+                                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 && fchmod(fd, 0700) < 0)
+                        return vps_err_sys(err, errno, "chmod templates/%s", de->d_name);
+        }
+        return 0;
+}
+
 int vps_template_write_meta(int dfd, const char *name, const char *version, const char *distro,
                             unsigned long long size, vps_error *err)
 {
@@ -151,7 +172,7 @@ int vps_template_build(struct vps_manager *m, const char *name, json_t **ret, vp
         (void)snprintf(stage, sizeof(stage), ".build-%s-%d", name, (int)getpid());
         vps_error ignored;
         (void)vps_rm_rf_at(m->tpl_fd, stage, &ignored);
-        if (mkdirat(m->tpl_fd, stage, 0755) < 0)
+        if (mkdirat(m->tpl_fd, stage, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", stage);
         r = build_into(m, stage, name, err);
         if (r == 0 && renameat2(m->tpl_fd, stage, m->tpl_fd, name, RENAME_NOREPLACE) < 0)

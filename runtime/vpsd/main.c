@@ -3,6 +3,7 @@
 #include "vps/cleanup.h"
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
+#include "vps/hostlimits.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -38,8 +39,8 @@ static void usage(FILE *f)
                 "                           lxcfs, guest_timeout, cgroup_max_depth,\n"
                 "                           cgroup_max_descendants, restart_burst,\n"
                 "                           restart_interval, restart_delay_max, log_burst,\n"
-                "                           log_interval, log_max_size, log_keep; options\n"
-                "                           override it\n"
+                "                           log_interval, log_max_size, log_keep, devpts_max\n"
+                "                           (ptys per VPS, default 1024); options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -194,7 +195,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         int notify_fd = -1;
         char log_path[600];
         (void)snprintf(log_path, sizeof(log_path), "%s/vpsd.log", root);
-        if (daemon && (vps_mkdir_p(root, 0711, &err) < 0 || daemonize(&notify_fd, log_path) < 0)) {
+        if (daemon && (vps_mkdir_p(root, 0700, &err) < 0 || daemonize(&notify_fd, log_path) < 0)) {
                 fprintf(stderr, "vpsd: cannot detach: %s\n", err.msg);
                 return 1;
         }
@@ -227,6 +228,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 d.m.cg.max_depth = conf->cg_max_depth;
         if (conf->cg_max_descendants != -2)
                 d.m.cg.max_descendants = conf->cg_max_descendants;
+        d.m.devpts_max = conf->devpts_max ? conf->devpts_max : VPS_DEFAULT_DEVPTS_MAX;
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
@@ -261,6 +263,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 running += d.m.v[i]->status != VPS_STOPPED;
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
+        char limits[4][VPS_HOST_LIMIT_LINE];
+        size_t n_limits = vps_host_limits(limits, 4, d.m.devpts_max);
+        for (size_t i = 0; i < n_limits; i++)
+                vpsd_log("host limits: %s", limits[i]);
         if (d.m.quota_ok)
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else

@@ -36,7 +36,11 @@ struct vps_daemon_conf {
          * moves to vpsd.log.1 (and on up to .N) when it reaches SIZE. */
         unsigned int log_burst, log_interval, log_keep;
         uint64_t log_max_size;
+        unsigned int devpts_max; /* devpts_max = N, ptys per VPS; 0 when not set */
 };
+
+#define VPS_DEFAULT_DEVPTS_MAX 1024u
+#define VPS_DEVPTS_MAX_LIMIT   1048576u
 
 /* Empty strings and enforce_warn = -1: nothing set. */
 void vps_daemon_conf_init(struct vps_daemon_conf *c);

@@ -54,10 +54,11 @@ struct vps_manager {
         void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
                              int notify);
         void *console_hook_data;
-        char lxcfs[256];     /* LXCFS mount for the VPSes' /proc views, "" when off */
-        bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
-        char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
-        char quota_why[400]; /* what to change when not */
+        char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
+        unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
+        char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
+        char quota_why[400];     /* what to change when not */
         struct vps_inst **v;
         size_t n, cap;
         /* VPS directories vps_manager_open could not load (left alone): the first messages. */
@@ -157,3 +158,6 @@ int vps_template_get(struct vps_manager *m, const char *name, struct json_t **re
 int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
                        vps_error *err);
 int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);
+/* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
+ * vpsds). */
+int vps_templates_tighten(struct vps_manager *m, vps_error *err);

@@ -50,6 +50,24 @@ static inline int vps_sys_move_mount(int from_dfd, const char *from, int to_dfd,
         return (int)syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
 }
 
+/* The new mount API: a filesystem configured and mounted through fds, so every path it
+ * needs can be an fd opened earlier (runtime/mounts.c). */
+static inline int vps_sys_fsopen(const char *fsname, unsigned int flags)
+{
+        return (int)syscall(SYS_fsopen, fsname, flags);
+}
+
+static inline int vps_sys_fsconfig(int fd, unsigned int cmd, const char *key, const void *value,
+                                   int aux)
+{
+        return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
+}
+
+static inline int vps_sys_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
+{
+        return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
+}
+
 static inline int vps_sys_pivot_root(const char *new_root, const char *put_old)
 {
         return (int)syscall(SYS_pivot_root, new_root, put_old);

@@ -1,0 +1,12 @@
+/* The host's kernel limits that VPSes draw on (runtime/hostlimits.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VPS_HOST_LIMIT_LINE 200
+
+/* Reads the limits that matter to many VPSes, raises the per-user inotify ones that are
+ * below what a server needs (each VPS is one host user to these: spawn.c), and describes
+ * each in one line for vpsd's log. Returns the number of lines. */
+size_t vps_host_limits(char (*ret)[VPS_HOST_LIMIT_LINE], size_t max, unsigned int devpts_max);
