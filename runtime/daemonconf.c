@@ -44,6 +44,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 {"uplink", offsetof(struct vps_daemon_conf, uplink), sizeof(c->uplink)},
                 {"mtu", offsetof(struct vps_daemon_conf, mtu), sizeof(c->mtu)},
                 {"lxcfs", offsetof(struct vps_daemon_conf, lxcfs), sizeof(c->lxcfs)},
+                {"host_allow", offsetof(struct vps_daemon_conf, host_allow), sizeof(c->host_allow)},
         };
         if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
                 return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
@@ -69,7 +70,8 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         }
         return vps_err(err, EINVAL,
                        "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs)",
+                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
+                       "host_allow)",
                        where, key);
 }
 

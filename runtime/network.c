@@ -32,7 +32,7 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
         n->subnet.a.v4.s_addr &= mask;
         n->gateway = n->subnet;
         n->gateway.a.v4.s_addr = htonl(ntohl(n->subnet.a.v4.s_addr) + 1);
-        return 0;
+        return vps_net_configure_host_allow(n, NULL, err);
 }
 
 int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
@@ -145,6 +145,27 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
         return 0;
 }
 
+/* The allowlist every bridge port shares (the chain guard), appended to cmd: untagged IPv4
+ * and ARP only (a VLAN tag shows as ether type 8021q even when the kernel carries it out of
+ * band), ARP only as Ethernet/IPv4 requests and replies (the layout whose sender fields the
+ * VPS's chain checks), and no DHCP server answers to a neighbour's client. Bridged mode has
+ * no IPv6 (the subnet is IPv4): a VPS's IPv6 ends at its port, NDP and router
+ * advertisements with it. */
+static void guard_rules(const char *b, char *cmd, size_t size)
+{
+        size_t n = strlen(cmd);
+        (void)snprintf(cmd + n, size - n,
+                       "add rule bridge vpsd_%s guard ether type != { ip, arp } drop\n"
+                       "add rule bridge vpsd_%s guard ether type arp arp htype != 1 drop\n"
+                       "add rule bridge vpsd_%s guard ether type arp arp ptype != ip drop\n"
+                       "add rule bridge vpsd_%s guard ether type arp arp hlen != 6 drop\n"
+                       "add rule bridge vpsd_%s guard ether type arp arp plen != 4 drop\n"
+                       "add rule bridge vpsd_%s guard ether type arp arp operation != "
+                       "{ request, reply } drop\n"
+                       "add rule bridge vpsd_%s guard ether type ip udp sport bootps drop\n",
+                       b, b, b, b, b, b, b);
+}
+
 /* The host side, once per daemon: the bridge with the gateway address, outbound NAT, and
  * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. Bridge
  * hooks see every bridge of the host (and `meta ibrname` is not in every kernel), so the map
@@ -162,7 +183,7 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         int r = ns_addr_add((unsigned int)idx, &gw, &e);
         if (r < 0 && r != -EEXIST)
                 return vps_err(err, e.code, "%s", e.msg);
-        char net[64], cmd[4096];
+        char net[64], cmd[8192];
         ns_addr_format(&m->net.subnet, net, sizeof(net));
         const char *b = m->net.bridge;
         (void)snprintf(cmd, sizeof(cmd),
@@ -178,6 +199,9 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "priority -200; policy accept; }\n"
                        "flush chain bridge vpsd_%s prerouting\n"
                        "add rule bridge vpsd_%s prerouting iifname vmap @ports\n"
+                       /* What every port lets through besides the VPS's own checks. */
+                       "add chain bridge vpsd_%s guard\n"
+                       "flush chain bridge vpsd_%s guard\n"
                        /* Bytes and packets to each VPS: its port's named rx counter. */
                        "add map bridge vpsd_%s rx { type ifname : counter; }\n"
                        "add chain bridge vpsd_%s postrouting { type filter hook postrouting "
@@ -197,7 +221,12 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "add rule ip vpsd_%s output fib daddr type local dnat ip to meta "
                        "l4proto . th dport map @forwards\n",
                        b, b, b, b, net, m->net.subnet.prefix, net, m->net.subnet.prefix, b, b, b, b,
-                       b, b, b, b, b, b, b, b, b, b, b, b);
+                       b, b, b, b, b, b, b, b, b, b, b, b, b, b);
+        guard_rules(b, cmd, sizeof(cmd));
+        char table[IFNAMSIZ + 12], from_vps[IFNAMSIZ + 16];
+        (void)snprintf(table, sizeof(table), "ip vpsd_%s", b);
+        (void)snprintf(from_vps, sizeof(from_vps), "iifname \"%s\"", b);
+        vps_net_host_input(&m->net, table, from_vps, cmd, sizeof(cmd));
         if ((r = ns_nft_run(cmd, err)) < 0)
                 return r;
         _cleanup_close_ int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
@@ -207,30 +236,39 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         return 0;
 }
 
-/* The VPS's chain: only its own MAC and addresses may leave its port. */
+/* The VPS's chain: only its own MAC (Ethernet source and ARP sender) and addresses (IPv4
+ * source, ARP sender) may leave its port, and only what the guard chain allows. */
 static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
         char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "";
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
         mac_of(vi->cfg.id, mac);
+        char ether[18];
+        (void)snprintf(ether, sizeof(ether), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+                       mac[2], mac[3], mac[4], mac[5]);
         for (unsigned int i = 0; i < vi->cfg.n_ip; i++) {
                 strcat(set, i ? ", " : "");
                 strcat(set, vi->cfg.ip[i]);
         }
+        /* Its jump to the guard needs this daemon's tables (a VPS re-adopted from an older
+         * vpsd changes its addresses before any start). */
+        int r = prepare_host(m, err);
+        if (r < 0)
+                return r;
         const char *b = m->net.bridge, *id = vi->cfg.id;
         char cmd[4096];
         (void)snprintf(cmd, sizeof(cmd),
                        "add chain bridge vpsd_%s vps_%s\n"
                        "flush chain bridge vpsd_%s vps_%s\n"
-                       "add rule bridge vpsd_%s vps_%s ether saddr != "
-                       "%02x:%02x:%02x:%02x:%02x:%02x drop\n"
+                       "add rule bridge vpsd_%s vps_%s ether saddr != %s drop\n"
+                       "add rule bridge vpsd_%s vps_%s jump guard\n"
+                       "add rule bridge vpsd_%s vps_%s ether type arp arp saddr ether != %s drop\n"
                        "add rule bridge vpsd_%s vps_%s ether type arp arp saddr ip != { %s } drop\n"
                        "add rule bridge vpsd_%s vps_%s ether type ip ip saddr != { %s } drop\n"
-                       "add rule bridge vpsd_%s vps_%s ether type ip6 drop\n"
                        "add element bridge vpsd_%s ports { \"%s\" : jump vps_%s }\n",
-                       b, id, b, id, b, id, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], b, id,
-                       set, b, id, set, b, id, b, veth, id);
+                       b, id, b, id, b, id, ether, b, id, b, id, ether, b, id, set, b, id, set, b,
+                       veth, id);
         size_t n = strlen(cmd);
         /* What passed the checks counts as the VPS's tx; rx is counted on the way out of the
          * bridge to its port. */

@@ -49,7 +49,7 @@ static void usage(FILE *f)
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
                 "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
                 "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
-                "                           lxcfs; options override it\n"
+                "                           lxcfs, host_allow; options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -66,7 +66,13 @@ static void usage(FILE *f)
                 "                           (clean halts, killed after --timeout S, default\n"
                 "                           60) and wait: for host shutdown\n"
                 "  -h, --help               show this help\n"
-                "  -V, --version            show the version\n");
+                "  -V, --version            show the version\n"
+                "\n"
+                "A VPS reaches the host itself (its gateway, any host address) only by ICMP,\n"
+                "by replies to the host's own connections and on the ports of vpsd.conf\n"
+                "host_allow (default " VPS_DEFAULT_HOST_ALLOW
+                "; e.g. tcp:22,udp:53,tcp:8000-8100,\n"
+                "or none); NAT, port forwards and VPS-to-VPS traffic are not affected.\n");
 }
 
 /* A socket that still answers belongs to a running vpsd: never steal it. */
@@ -360,7 +366,8 @@ int main(int argc, char **argv)
         struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
             vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0 ||
-            vps_net_configure_mtu(&net, conf.mtu, &err) < 0) {
+            vps_net_configure_mtu(&net, conf.mtu, &err) < 0 ||
+            (conf.host_allow[0] && vps_net_configure_host_allow(&net, conf.host_allow, &err) < 0)) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }

@@ -20,6 +20,7 @@ struct vps_daemon_conf {
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
         char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
+        char host_allow[512];    /* host_allow = tcp:22,udp:53|none, host ports VPSes reach */
 };
 
 /* Empty strings and enforce_warn = -1: nothing set. */
