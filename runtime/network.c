@@ -3,6 +3,7 @@
 #include "vps/cleanup.h"
 #include "vps/manager.h"
 #include "vps/network.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -79,7 +80,7 @@ void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
         link_name(id, false, ret);
 }
 
-static void mac_of(const char *id, uint8_t mac[6])
+void vps_net_mac(const char *id, uint8_t mac[6])
 {
         uint32_t h = 2166136261u;
         for (const char *p = id; *p; p++)
@@ -145,27 +146,6 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
         return 0;
 }
 
-/* The allowlist every bridge port shares (the chain guard), appended to cmd: untagged IPv4
- * and ARP only (a VLAN tag shows as ether type 8021q even when the kernel carries it out of
- * band), ARP only as Ethernet/IPv4 requests and replies (the layout whose sender fields the
- * VPS's chain checks), and no DHCP server answers to a neighbour's client. Bridged mode has
- * no IPv6 (the subnet is IPv4): a VPS's IPv6 ends at its port, NDP and router
- * advertisements with it. */
-static void guard_rules(const char *b, char *cmd, size_t size)
-{
-        size_t n = strlen(cmd);
-        (void)snprintf(cmd + n, size - n,
-                       "add rule bridge vpsd_%s guard ether type != { ip, arp } drop\n"
-                       "add rule bridge vpsd_%s guard ether type arp arp htype != 1 drop\n"
-                       "add rule bridge vpsd_%s guard ether type arp arp ptype != ip drop\n"
-                       "add rule bridge vpsd_%s guard ether type arp arp hlen != 6 drop\n"
-                       "add rule bridge vpsd_%s guard ether type arp arp plen != 4 drop\n"
-                       "add rule bridge vpsd_%s guard ether type arp arp operation != "
-                       "{ request, reply } drop\n"
-                       "add rule bridge vpsd_%s guard ether type ip udp sport bootps drop\n",
-                       b, b, b, b, b, b, b);
-}
-
 /* The host side, once per daemon: the bridge with the gateway address, outbound NAT, and
  * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. Bridge
  * hooks see every bridge of the host (and `meta ibrname` is not in every kernel), so the map
@@ -222,7 +202,7 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "l4proto . th dport map @forwards\n",
                        b, b, b, b, net, m->net.subnet.prefix, net, m->net.subnet.prefix, b, b, b, b,
                        b, b, b, b, b, b, b, b, b, b, b, b, b, b);
-        guard_rules(b, cmd, sizeof(cmd));
+        vps_net_bridge_guard(b, cmd, sizeof(cmd));
         char table[IFNAMSIZ + 12], from_vps[IFNAMSIZ + 16];
         (void)snprintf(table, sizeof(table), "ip vpsd_%s", b);
         (void)snprintf(from_vps, sizeof(from_vps), "iifname \"%s\"", b);
@@ -236,49 +216,44 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         return 0;
 }
 
-/* The VPS's chain: only its own MAC (Ethernet source and ARP sender) and addresses (IPv4
- * source, ARP sender) may leave its port, and only what the guard chain allows. */
 static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
-        char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "";
-        vps_net_veth_name(vi->cfg.id, veth);
-        uint8_t mac[6];
-        mac_of(vi->cfg.id, mac);
-        char ether[18];
-        (void)snprintf(ether, sizeof(ether), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-                       mac[2], mac[3], mac[4], mac[5]);
-        for (unsigned int i = 0; i < vi->cfg.n_ip; i++) {
-                strcat(set, i ? ", " : "");
-                strcat(set, vi->cfg.ip[i]);
-        }
         /* Its jump to the guard needs this daemon's tables (a VPS re-adopted from an older
          * vpsd changes its addresses before any start). */
         int r = prepare_host(m, err);
         if (r < 0)
                 return r;
-        const char *b = m->net.bridge, *id = vi->cfg.id;
         char cmd[4096];
-        (void)snprintf(cmd, sizeof(cmd),
-                       "add chain bridge vpsd_%s vps_%s\n"
-                       "flush chain bridge vpsd_%s vps_%s\n"
-                       "add rule bridge vpsd_%s vps_%s ether saddr != %s drop\n"
-                       "add rule bridge vpsd_%s vps_%s jump guard\n"
-                       "add rule bridge vpsd_%s vps_%s ether type arp arp saddr ether != %s drop\n"
-                       "add rule bridge vpsd_%s vps_%s ether type arp arp saddr ip != { %s } drop\n"
-                       "add rule bridge vpsd_%s vps_%s ether type ip ip saddr != { %s } drop\n"
-                       "add element bridge vpsd_%s ports { \"%s\" : jump vps_%s }\n",
-                       b, id, b, id, b, id, ether, b, id, b, id, ether, b, id, set, b, id, set, b,
-                       veth, id);
-        size_t n = strlen(cmd);
-        /* What passed the checks counts as the VPS's tx; rx is counted on the way out of the
-         * bridge to its port. */
-        (void)snprintf(cmd + n, sizeof(cmd) - n,
-                       "add counter bridge vpsd_%s tx_%s\n"
-                       "add counter bridge vpsd_%s rx_%s\n"
-                       "add rule bridge vpsd_%s vps_%s counter name \"tx_%s\"\n"
-                       "add element bridge vpsd_%s rx { \"%s\" : \"rx_%s\" }\n",
-                       b, id, b, id, b, id, id, b, veth, id);
+        vps_net_bridge_filter_text(m, vi, cmd, sizeof(cmd));
         return ns_nft_run(cmd, err);
+}
+
+int vps_net_readopt(struct vps_manager *m, vps_error *err)
+{
+        _cleanup_free_ char *all = NULL;
+        size_t len = 0, cap = 0;
+        bool bridged = false, routed = false;
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_inst *vi = m->v[i];
+                if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0)
+                        continue;
+                char cmd[4096];
+                if (vi->cfg.netmode == VPS_NET_ROUTED)
+                        vps_routed_filter_text(m, &vi->cfg, cmd, sizeof(cmd));
+                else
+                        vps_net_bridge_filter_text(m, vi, cmd, sizeof(cmd));
+                routed |= vi->cfg.netmode == VPS_NET_ROUTED;
+                bridged |= vi->cfg.netmode != VPS_NET_ROUTED;
+                int r = vps_buf_append(&all, &len, &cap, cmd, strlen(cmd), 64u << 20, 0);
+                if (r < 0)
+                        return vps_err(err, -r, "the filters of the running VPSes");
+        }
+        int r = 0;
+        if ((bridged && (r = prepare_host(m, err)) < 0) ||
+            (routed && (r = vps_routed_prepare(m, err)) < 0))
+                return r;
+        /* One batch: libnftables reads the whole table back on each run. */
+        return all ? ns_nft_run(all, err) : 0;
 }
 
 static int stale_veth(const struct vps_manager *m, const struct vps_config *cfg, const char *veth,
@@ -466,7 +441,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         char veth[IFNAMSIZ];
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
-        mac_of(vi->cfg.id, mac);
+        vps_net_mac(vi->cfg.id, mac);
         if ((r = stale_veth(m, &vi->cfg, veth, false, err)) < 0)
                 return r;
         if ((r = ns_veth_create(veth, "eth0", pid, mac, vps_net_mtu(&m->net), err)) < 0)

@@ -175,7 +175,8 @@ static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
 /* The VPS's chain: only its own addresses may leave its veth (link-local and unspecified
  * IPv6 sources stay on the link: neighbour discovery needs them, and no router forwards
  * them; the link's only other end is the host), and only what the guard chain allows. */
-static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
+void vps_routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
+                            size_t size)
 {
         char veth[IFNAMSIZ], v4[VPS_MAX_IPS * 48] = "", v6[VPS_MAX_IPS * 48] = "fe80::/10, ::";
         vps_net_veth_name(c->id, veth);
@@ -191,8 +192,7 @@ static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_err
                                v4);
         else
                 (void)snprintf(rule4, sizeof(rule4), "meta nfproto ipv4 drop");
-        char cmd[4096];
-        (void)snprintf(cmd, sizeof(cmd),
+        (void)snprintf(cmd, size,
                        "add chain inet vpsr_%s vps_%s\n"
                        "flush chain inet vpsr_%s vps_%s\n"
                        "add rule inet vpsr_%s vps_%s jump guard\n"
@@ -206,7 +206,18 @@ static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_err
                        "add element inet vpsr_%s ports { \"%s\" : jump vps_%s }\n",
                        b, id, b, id, b, id, b, id, rule4, b, id, v6, b, id, b, id, b, id, id, b,
                        veth, id, b, veth, b, veth, id);
+}
+
+static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
+{
+        char cmd[4096];
+        vps_routed_filter_text(m, c, cmd, sizeof(cmd));
         return ns_nft_run(cmd, err);
+}
+
+int vps_routed_prepare(struct vps_manager *m, vps_error *err)
+{
+        return prepare_host(m, false, err);
 }
 
 /* Routes on the veth and proxy entries on the uplink for each address of c (add) or for each

@@ -205,6 +205,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
+        if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
+                vpsd_log("network filters of the running VPSes not renewed: %s", err.msg);
         int inherited = vpsd_inherited_listen_fd();
         if (r == 0)
                 vpsd_inherit_consoles(&d);

@@ -112,10 +112,26 @@ int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                         unsigned int n_old, bool undo, vps_error *err);
 
+/* The MAC of the VPS's eth0, derived from its ID (locally administered, unicast). */
+void vps_net_mac(const char *id, uint8_t mac[6]);
+/* Bridged mode's nft commands (network_filter.c), appended to or written into cmd: the guard
+ * chain every port jumps to, and the VPS's own chain with its counters and map entries. */
+void vps_net_bridge_guard(const char *bridge, char *cmd, size_t size);
+void vps_net_bridge_filter_text(const struct vps_manager *m, const struct vps_inst *vi, char *cmd,
+                                size_t size);
+/* After vpsd (re)starts: the shared tables (guard chains, the input filter with this
+ * daemon's host_allow) and the chains of the running VPSes written again, so a restart with
+ * new settings or an upgraded vpsd applies them to what already runs. One nft batch. */
+int vps_net_readopt(struct vps_manager *m, vps_error *err);
+
 /* Routed mode, called by network.c. */
 int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,
                         vps_error *err);
 int vps_routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
+int vps_routed_prepare(struct vps_manager *m, vps_error *err);
+/* The nft commands of the VPS's chain (its addresses, counters, port map entries). */
+void vps_routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
+                            size_t size);
 int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
                       vps_error *err);
 int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
