@@ -87,6 +87,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 {"uplink", offsetof(struct vps_daemon_conf, uplink), sizeof(c->uplink)},
                 {"mtu", offsetof(struct vps_daemon_conf, mtu), sizeof(c->mtu)},
                 {"lxcfs", offsetof(struct vps_daemon_conf, lxcfs), sizeof(c->lxcfs)},
+                {"host_allow", offsetof(struct vps_daemon_conf, host_allow), sizeof(c->host_allow)},
         };
         if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
                 return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
@@ -154,7 +155,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                        "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
                        "guest_timeout, cgroup_max_depth, cgroup_max_descendants, restart_burst, "
                        "restart_interval, restart_delay_max, log_burst, log_interval, log_max_size, "
-                       "log_keep, devpts_max)",
+                       "log_keep, devpts_max, host_allow)",
                        where, key);
 }
 

@@ -4,6 +4,7 @@
 #include "vps/helper.h"
 #include "vps/manager.h"
 #include "vps/network.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -32,7 +33,7 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
         n->subnet.a.v4.s_addr &= mask;
         n->gateway = n->subnet;
         n->gateway.a.v4.s_addr = htonl(ntohl(n->subnet.a.v4.s_addr) + 1);
-        return 0;
+        return vps_net_configure_host_allow(n, NULL, err);
 }
 
 int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
@@ -79,7 +80,7 @@ void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
         link_name(id, false, ret);
 }
 
-static void mac_of(const char *id, uint8_t mac[6])
+void vps_net_mac(const char *id, uint8_t mac[6])
 {
         uint32_t h = 2166136261u;
         for (const char *p = id; *p; p++)
@@ -162,7 +163,7 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         int r = ns_addr_add((unsigned int)idx, &gw, &e);
         if (r < 0 && r != -EEXIST)
                 return vps_err(err, e.code, "%s", e.msg);
-        char net[64], cmd[4096];
+        char net[64], cmd[8192];
         ns_addr_format(&m->net.subnet, net, sizeof(net));
         const char *b = m->net.bridge;
         (void)snprintf(cmd, sizeof(cmd),
@@ -178,6 +179,9 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "priority -200; policy accept; }\n"
                        "flush chain bridge vpsd_%s prerouting\n"
                        "add rule bridge vpsd_%s prerouting iifname vmap @ports\n"
+                       /* What every port lets through besides the VPS's own checks. */
+                       "add chain bridge vpsd_%s guard\n"
+                       "flush chain bridge vpsd_%s guard\n"
                        /* Bytes and packets to each VPS: its port's named rx counter. */
                        "add map bridge vpsd_%s rx { type ifname : counter; }\n"
                        "add chain bridge vpsd_%s postrouting { type filter hook postrouting "
@@ -197,7 +201,12 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
                        "add rule ip vpsd_%s output fib daddr type local dnat ip to meta "
                        "l4proto . th dport map @forwards\n",
                        b, b, b, b, net, m->net.subnet.prefix, net, m->net.subnet.prefix, b, b, b, b,
-                       b, b, b, b, b, b, b, b, b, b, b, b);
+                       b, b, b, b, b, b, b, b, b, b, b, b, b, b);
+        vps_net_bridge_guard(b, cmd, sizeof(cmd));
+        char table[IFNAMSIZ + 12], from_vps[IFNAMSIZ + 16];
+        (void)snprintf(table, sizeof(table), "ip vpsd_%s", b);
+        (void)snprintf(from_vps, sizeof(from_vps), "iifname \"%s\"", b);
+        vps_net_host_input(&m->net, table, from_vps, cmd, sizeof(cmd));
         if ((r = ns_nft_run(cmd, err)) < 0)
                 return r;
         _cleanup_close_ int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
@@ -207,40 +216,44 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         return 0;
 }
 
-/* The VPS's chain: only its own MAC and addresses may leave its port. */
 static int filter_set(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
-        char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "";
-        vps_net_veth_name(vi->cfg.id, veth);
-        uint8_t mac[6];
-        mac_of(vi->cfg.id, mac);
-        for (unsigned int i = 0; i < vi->cfg.n_ip; i++) {
-                strcat(set, i ? ", " : "");
-                strcat(set, vi->cfg.ip[i]);
-        }
-        const char *b = m->net.bridge, *id = vi->cfg.id;
+        /* Its jump to the guard needs this daemon's tables (a VPS re-adopted from an older
+         * vpsd changes its addresses before any start). */
+        int r = prepare_host(m, err);
+        if (r < 0)
+                return r;
         char cmd[4096];
-        (void)snprintf(cmd, sizeof(cmd),
-                       "add chain bridge vpsd_%s vps_%s\n"
-                       "flush chain bridge vpsd_%s vps_%s\n"
-                       "add rule bridge vpsd_%s vps_%s ether saddr != "
-                       "%02x:%02x:%02x:%02x:%02x:%02x drop\n"
-                       "add rule bridge vpsd_%s vps_%s ether type arp arp saddr ip != { %s } drop\n"
-                       "add rule bridge vpsd_%s vps_%s ether type ip ip saddr != { %s } drop\n"
-                       "add rule bridge vpsd_%s vps_%s ether type ip6 drop\n"
-                       "add element bridge vpsd_%s ports { \"%s\" : jump vps_%s }\n",
-                       b, id, b, id, b, id, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], b, id,
-                       set, b, id, set, b, id, b, veth, id);
-        size_t n = strlen(cmd);
-        /* What passed the checks counts as the VPS's tx; rx is counted on the way out of the
-         * bridge to its port. */
-        (void)snprintf(cmd + n, sizeof(cmd) - n,
-                       "add counter bridge vpsd_%s tx_%s\n"
-                       "add counter bridge vpsd_%s rx_%s\n"
-                       "add rule bridge vpsd_%s vps_%s counter name \"tx_%s\"\n"
-                       "add element bridge vpsd_%s rx { \"%s\" : \"rx_%s\" }\n",
-                       b, id, b, id, b, id, id, b, veth, id);
+        vps_net_bridge_filter_text(m, vi, cmd, sizeof(cmd));
         return ns_nft_run(cmd, err);
+}
+
+int vps_net_readopt(struct vps_manager *m, vps_error *err)
+{
+        _cleanup_free_ char *all = NULL;
+        size_t len = 0, cap = 0;
+        bool bridged = false, routed = false;
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_inst *vi = m->v[i];
+                if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0)
+                        continue;
+                char cmd[4096];
+                if (vi->cfg.netmode == VPS_NET_ROUTED)
+                        vps_routed_filter_text(m, &vi->cfg, cmd, sizeof(cmd));
+                else
+                        vps_net_bridge_filter_text(m, vi, cmd, sizeof(cmd));
+                routed |= vi->cfg.netmode == VPS_NET_ROUTED;
+                bridged |= vi->cfg.netmode != VPS_NET_ROUTED;
+                int r = vps_buf_append(&all, &len, &cap, cmd, strlen(cmd), 64u << 20, 0);
+                if (r < 0)
+                        return vps_err(err, -r, "the filters of the running VPSes");
+        }
+        int r = 0;
+        if ((bridged && (r = prepare_host(m, err)) < 0) ||
+            (routed && (r = vps_routed_prepare(m, err)) < 0))
+                return r;
+        /* One batch: libnftables reads the whole table back on each run. */
+        return all ? ns_nft_run(all, err) : 0;
 }
 
 static int stale_veth(const struct vps_manager *m, const struct vps_config *cfg, const char *veth,
@@ -428,7 +441,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         char veth[IFNAMSIZ];
         vps_net_veth_name(vi->cfg.id, veth);
         uint8_t mac[6];
-        mac_of(vi->cfg.id, mac);
+        vps_net_mac(vi->cfg.id, mac);
         if ((r = stale_veth(m, &vi->cfg, veth, false, err)) < 0)
                 return r;
         if ((r = ns_veth_create(veth, "eth0", pid, mac, vps_net_mtu(&m->net), err)) < 0)

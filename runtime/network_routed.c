@@ -97,13 +97,35 @@ int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, co
         return 0;
 }
 
+/* What every routed veth shares (the chain guard), appended to cmd. The veth is a link of
+ * two, the VPS and the host, so no neighbour sees the VPS's frames: VLAN tags and foreign
+ * ether types end in the host's stack, which has no VLAN device or handler for them (nor
+ * does this inet table see them). What a VPS could still tell the host: router
+ * advertisements (a host that does not forward IPv6 would take a route or an address from
+ * them), redirects, anything from the unspecified address but duplicate address detection
+ * and its MLD reports, DHCP server answers. */
+static void guard_rules(const char *b, char *cmd, size_t size)
+{
+        size_t n = strlen(cmd);
+        (void)snprintf(cmd + n, size - n,
+                       "add chain inet vpsr_%s guard\n"
+                       "flush chain inet vpsr_%s guard\n"
+                       "add rule inet vpsr_%s guard icmpv6 type { nd-router-advert, nd-redirect, "
+                       "router-renumbering } drop\n"
+                       "add rule inet vpsr_%s guard ip6 saddr :: meta l4proto != ipv6-icmp drop\n"
+                       "add rule inet vpsr_%s guard ip6 saddr :: icmpv6 type != "
+                       "{ nd-neighbor-solicit, mld-listener-report, mld2-listener-report } drop\n"
+                       "add rule inet vpsr_%s guard udp sport { bootps, dhcpv6-server } drop\n",
+                       b, b, b, b, b, b);
+}
+
 /* Once per daemon: the filter table; IPv6 forwarding and proxy NDP once a VPS has IPv6. */
 static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
 {
         const char *b = m->net.bridge;
         int r;
         if (!m->net.routed_ready) {
-                char cmd[2048];
+                char cmd[4096], table[IFNAMSIZ + 12];
                 (void)snprintf(cmd, sizeof(cmd),
                                "add table inet vpsr_%s\n"
                                "add map inet vpsr_%s ports { type ifname : verdict; }\n"
@@ -115,8 +137,13 @@ static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
                                "add chain inet vpsr_%s postrouting { type filter hook "
                                "postrouting priority -300; policy accept; }\n"
                                "flush chain inet vpsr_%s postrouting\n"
-                               "add rule inet vpsr_%s postrouting counter name oifname map @rx\n",
-                               b, b, b, b, b, b, b, b, b);
+                               "add rule inet vpsr_%s postrouting counter name oifname map @rx\n"
+                               /* The routed veths, for the input filter. */
+                               "add set inet vpsr_%s vports { type ifname; }\n",
+                               b, b, b, b, b, b, b, b, b, b);
+                guard_rules(b, cmd, sizeof(cmd));
+                (void)snprintf(table, sizeof(table), "inet vpsr_%s", b);
+                vps_net_host_input(&m->net, table, "iifname @vports", cmd, sizeof(cmd));
                 if ((r = ns_nft_run(cmd, err)) < 0 ||
                     (r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err)) < 0)
                         return r;
@@ -147,8 +174,9 @@ static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
 
 /* The VPS's chain: only its own addresses may leave its veth (link-local and unspecified
  * IPv6 sources stay on the link: neighbour discovery needs them, and no router forwards
- * them). */
-static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
+ * them; the link's only other end is the host), and only what the guard chain allows. */
+void vps_routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
+                            size_t size)
 {
         char veth[IFNAMSIZ], v4[VPS_MAX_IPS * 48] = "", v6[VPS_MAX_IPS * 48] = "fe80::/10, ::";
         vps_net_veth_name(c->id, veth);
@@ -164,20 +192,32 @@ static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_err
                                v4);
         else
                 (void)snprintf(rule4, sizeof(rule4), "meta nfproto ipv4 drop");
-        char cmd[4096];
-        (void)snprintf(cmd, sizeof(cmd),
+        (void)snprintf(cmd, size,
                        "add chain inet vpsr_%s vps_%s\n"
                        "flush chain inet vpsr_%s vps_%s\n"
+                       "add rule inet vpsr_%s vps_%s jump guard\n"
                        "add rule inet vpsr_%s vps_%s %s\n"
                        "add rule inet vpsr_%s vps_%s meta nfproto ipv6 ip6 saddr != { %s } drop\n"
                        "add counter inet vpsr_%s tx_%s\n"
                        "add counter inet vpsr_%s rx_%s\n"
                        "add rule inet vpsr_%s vps_%s counter name \"tx_%s\"\n"
                        "add element inet vpsr_%s rx { \"%s\" : \"rx_%s\" }\n"
+                       "add element inet vpsr_%s vports { \"%s\" }\n"
                        "add element inet vpsr_%s ports { \"%s\" : jump vps_%s }\n",
-                       b, id, b, id, b, id, rule4, b, id, v6, b, id, b, id, b, id, id, b, veth, id,
-                       b, veth, id);
+                       b, id, b, id, b, id, b, id, rule4, b, id, v6, b, id, b, id, b, id, id, b,
+                       veth, id, b, veth, b, veth, id);
+}
+
+static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
+{
+        char cmd[4096];
+        vps_routed_filter_text(m, c, cmd, sizeof(cmd));
         return ns_nft_run(cmd, err);
+}
+
+int vps_routed_prepare(struct vps_manager *m, vps_error *err)
+{
+        return prepare_host(m, false, err);
 }
 
 /* Routes on the veth and proxy entries on the uplink for each address of c (add) or for each
@@ -285,9 +325,10 @@ void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg)
         (void)snprintf(cmd, sizeof(cmd),
                        "delete element inet vpsr_%s ports { \"%s\" }\n"
                        "delete element inet vpsr_%s rx { \"%s\" }\n"
+                       "delete element inet vpsr_%s vports { \"%s\" }\n"
                        "delete chain inet vpsr_%s vps_%s\n"
                        "delete counter inet vpsr_%s tx_%s\n"
                        "delete counter inet vpsr_%s rx_%s\n",
-                       b, veth, b, veth, b, id, b, id, b, id);
+                       b, veth, b, veth, b, veth, b, id, b, id, b, id);
         ns_nft_run_each(cmd);
 }

@@ -40,7 +40,8 @@ static void usage(FILE *f)
                 "                           cgroup_max_descendants, restart_burst,\n"
                 "                           restart_interval, restart_delay_max, log_burst,\n"
                 "                           log_interval, log_max_size, log_keep, devpts_max\n"
-                "                           (ptys per VPS, default 1024); options override it\n"
+                "                           (ptys per VPS, default 1024), host_allow; options\n"
+                "                           override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -61,7 +62,12 @@ static void usage(FILE *f)
                 "\n"
                 "A change that enters a running VPS (set --hostname, --nameserver, --ipadd,\n"
                 "--userpasswd, --ssh-key) runs beside the event loop and fails when the guest\n"
-                "does not let it finish within guest_timeout seconds (vpsd.conf, default 10).\n");
+                "does not let it finish within guest_timeout seconds (vpsd.conf, default 10).\n"
+                "A VPS reaches the host itself (its gateway, any host address) only by ICMP,\n"
+                "by replies to the host's own connections and on the ports of vpsd.conf\n"
+                "host_allow (default " VPS_DEFAULT_HOST_ALLOW
+                "; e.g. tcp:22,udp:53,tcp:8000-8100,\n"
+                "or none); NAT, port forwards and VPS-to-VPS traffic are not affected.\n");
 }
 
 /* The API socket's directory: root's, and no one else may write to it (or they could put
@@ -232,6 +238,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
+        if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
+                vpsd_log("network filters of the running VPSes not renewed: %s", err.msg);
         int inherited = vpsd_inherited_listen_fd();
         if (r == 0)
                 vpsd_inherit_consoles(&d);
@@ -409,7 +417,8 @@ int main(int argc, char **argv)
         struct vps_netconf net;
         if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
             vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0 ||
-            vps_net_configure_mtu(&net, conf.mtu, &err) < 0) {
+            vps_net_configure_mtu(&net, conf.mtu, &err) < 0 ||
+            (conf.host_allow[0] && vps_net_configure_host_allow(&net, conf.host_allow, &err) < 0)) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "vps/daemonconf.h"
+#include "vps/network.h"
 
 static void test_parse_all(void **state)
 {
@@ -143,12 +144,41 @@ static void test_numbers(void **state)
         assert_int_equal(c.log_keep, 5); /* all or nothing */
 }
 
+/* host_allow: the ports of the host itself that VPSes may reach, as nft set elements. */
+static void test_host_allow(void **state)
+{
+        struct vps_netconf n;
+        vps_error err = {0};
+        assert_int_equal(vps_net_configure(&n, "vpsbr0", "10.88.0.0/16", &err), 0);
+        assert_string_equal(n.host_tcp, "53"); /* the default: DNS */
+        assert_string_equal(n.host_udp, "53");
+        assert_int_equal(vps_net_configure_host_allow(&n, "tcp:22, udp:53,tcp:8000-8100", &err), 0);
+        assert_string_equal(n.host_tcp, "22, 8000-8100");
+        assert_string_equal(n.host_udp, "53");
+        assert_int_equal(vps_net_configure_host_allow(&n, "none", &err), 0);
+        assert_string_equal(n.host_tcp, "");
+        assert_string_equal(n.host_udp, "");
+        const char *bad[] = {"tcp:0",   "tcp:65536", "sctp:5",    "tcp:53,", "tcp:5-3",
+                             "tcp:53-", "tcp:-5",    "tcp:5x",    "53",      "tcp: 5- 7",
+                             "udp:+53", "tcp:",      "none,tcp:1"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                err.msg[0] = '\0';
+                assert_int_equal(vps_net_configure_host_allow(&n, bad[i], &err), -EINVAL);
+                assert_non_null(strstr(err.msg, "host_allow"));
+        }
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        assert_int_equal(vps_daemon_conf_parse(&c, "x", "host_allow = tcp:22,udp:53\n", &err), 0);
+        assert_string_equal(c.host_allow, "tcp:22,udp:53");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_all),    cmocka_unit_test(test_defaults_untouched),
                 cmocka_unit_test(test_errors),       cmocka_unit_test(test_guest_timeout),
                 cmocka_unit_test(test_load_missing), cmocka_unit_test(test_numbers),
+                cmocka_unit_test(test_host_allow),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

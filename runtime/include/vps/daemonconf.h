@@ -37,6 +37,7 @@ struct vps_daemon_conf {
         unsigned int log_burst, log_interval, log_keep;
         uint64_t log_max_size;
         unsigned int devpts_max; /* devpts_max = N, ptys per VPS; 0 when not set */
+        char host_allow[512];    /* host_allow = tcp:22,udp:53|none, host ports VPSes reach */
 };
 
 #define VPS_DEFAULT_DEVPTS_MAX 1024u

@@ -15,6 +15,8 @@
 #include "vps/config.h"
 #include "vps/error.h"
 
+#define VPS_HOST_ALLOW_MAX 512
+
 struct vps_inst;
 struct json_t;
 struct vps_manager;
@@ -29,6 +31,10 @@ struct vps_netconf {
         bool routed_ready;     /* routed mode's filter table set up */
         bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
         unsigned int mtu;      /* of every veth; 0: the uplink's, found at the first start */
+        /* Ports of the host itself that VPSes may reach (vpsd.conf host_allow), as nft set
+         * elements ("53, 8000-8100"); "": none. */
+        char host_tcp[VPS_HOST_ALLOW_MAX];
+        char host_udp[VPS_HOST_ALLOW_MAX];
 };
 
 /* What the VPS's child configures inside its network namespace. */
@@ -45,7 +51,9 @@ struct vps_net_child {
 #define VPS_ROUTED_GW6 "fe80::1"
 
 #define VPS_DEFAULT_BRIDGE "vpsbr0"
-#define VPS_DEFAULT_SUBNET "10.88.0.0/16"
+/* What a VPS may reach of the host itself besides ICMP and replies (vpsd.conf host_allow). */
+#define VPS_DEFAULT_HOST_ALLOW "udp:53,tcp:53"
+#define VPS_DEFAULT_SUBNET     "10.88.0.0/16"
 
 int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *subnet,
                       vps_error *err);
@@ -55,6 +63,14 @@ int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const c
                              vps_error *err);
 /* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see network_routed.c). */
 int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err);
+/* The ports of the host itself that VPSes may reach, besides ICMP and replies to the host's
+ * own connections: "tcp:22,udp:53,tcp:8000-8100", or none (NULL or "": the default, DNS). */
+int vps_net_configure_host_allow(struct vps_netconf *n, const char *spec, vps_error *err);
+/* Appends to cmd the input filter of table ("ip vpsd_BR", "inet vpsr_BR"): what matches
+ * from_vps (an nft match picking the packets that came from a VPS) reaches the host only as
+ * ICMP, as replies, or on an allowed port. */
+void vps_net_host_input(const struct vps_netconf *n, const char *table, const char *from_vps,
+                        char *cmd, size_t size);
 /* The MTU a new veth gets: the configured one, else the uplink's (1500 when it has none). */
 unsigned int vps_net_mtu(struct vps_netconf *n);
 /* Checks a VPS's address list for its netmode: valid; in bridged mode inside the subnet and
@@ -96,10 +112,26 @@ int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
 int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                         unsigned int n_old, bool undo, vps_error *err);
 
+/* The MAC of the VPS's eth0, derived from its ID (locally administered, unicast). */
+void vps_net_mac(const char *id, uint8_t mac[6]);
+/* Bridged mode's nft commands (network_filter.c), appended to or written into cmd: the guard
+ * chain every port jumps to, and the VPS's own chain with its counters and map entries. */
+void vps_net_bridge_guard(const char *bridge, char *cmd, size_t size);
+void vps_net_bridge_filter_text(const struct vps_manager *m, const struct vps_inst *vi, char *cmd,
+                                size_t size);
+/* After vpsd (re)starts: the shared tables (guard chains, the input filter with this
+ * daemon's host_allow) and the chains of the running VPSes written again, so a restart with
+ * new settings or an upgraded vpsd applies them to what already runs. One nft batch. */
+int vps_net_readopt(struct vps_manager *m, vps_error *err);
+
 /* Routed mode, called by network.c. */
 int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,
                         vps_error *err);
 int vps_routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
+int vps_routed_prepare(struct vps_manager *m, vps_error *err);
+/* The nft commands of the VPS's chain (its addresses, counters, port map entries). */
+void vps_routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
+                            size_t size);
 int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
                       vps_error *err);
 int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
