@@ -250,9 +250,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         d.sysinfo_fd = -1;
         if (r >= 0)
                 r = vpsd_loop_init(&d, &err);
-        if (r >= 0)
+        if (r >= 0) {
                 vpsd_trash_resume(&d);
                 vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */
+        }
         /* Without it exec'd commands keep the host's sysinfo; the VPSes' inits are served. */
         if (r >= 0 && vpsd_notify_listen(&d, &err) < 0)
                 vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);
