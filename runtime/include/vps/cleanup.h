@@ -74,9 +74,11 @@ static inline void vps_strvfreep(char ***v)
 
 /* A DIR stream over a duplicate of dir_fd, which stays open (the two share the offset):
  * NULL with errno set on failure. */
+/* A listing of dir_fd from its start: a new open of "." rather than a dup, whose offset
+ * would be shared with dir_fd and with every earlier listing of it. */
 static inline DIR *vps_opendir_fd(int dir_fd)
 {
-        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d && fd >= 0) {
                 int e = errno;
