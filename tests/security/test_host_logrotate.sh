@@ -80,7 +80,7 @@ missing=0
 all=$(logs)
 for id in "${made[@]}"; do
         [ "$(grep -c "VPS $id created from busybox\$" <<<"$all")" = 1 ] &&
-                [ "$(grep -c "VPS $id destroyed\$" <<<"$all")" = 1 ] || missing=$((missing + 1))
+                [ "$(grep -c "VPS $id destroyed; removing its files" <<<"$all")" = 1 ] || missing=$((missing + 1))
 done
 expect_eq "every line of ${#made[@]} create/destroy cycles is in vpsd.log{,.1,.2,.3} once" 0 "$missing"
 # Then only KEEP old files: the oldest goes.
