@@ -315,7 +315,7 @@ static void open_manager(void)
         d.keeper_fd = d.epfd = d.sigfd = d.listen_fd = -1;
         /* Only compared with -1: GET /v1/vps/ID then names the socket. */
         d.sysinfo_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        (void)snprintf(d.sysinfo_name, sizeof(d.sysinfo_name), "vpsd-sysinfo-fuzz");
+        (void)snprintf(d.sysinfo_path, sizeof(d.sysinfo_path), "/run/vps/fuzz/sysinfo.sock");
 }
 
 static struct vps_inst *find(const char *id)
