@@ -6,6 +6,7 @@
 #include "vps/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -208,6 +209,20 @@ int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limit
         return check_with(cg, avail, l, strict, warn, warn_size, err);
 }
 
+/* The top cgroup enforces every limit; LXCFS, though, draws /proc/cpuinfo and the CPU view of
+ * /proc/stat from cpu.max and cpuset.cpus of the init's own cgroup (the guest leaf) alone, not
+ * of its parents. Those two are copied there, where they stay host root's (not delegated):
+ * they show the plan, and a guest could not widen what the top allows anyway. A VPS of the
+ * older layout has no guest leaf: nothing to copy to. */
+static void mirror_to_guest(const char *path, const char *file, const char *value)
+{
+        if (strcmp(file, "cpu.max") != 0 && strcmp(file, "cpuset.cpus") != 0)
+                return;
+        char guest[PATH_MAX];
+        if (snprintf(guest, sizeof(guest), "%s/%s", path, VPS_CG_GUEST) < (int)sizeof(guest))
+                (void)write_at(guest, file, value);
+}
+
 int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
                             const struct vps_limits *l, const struct vps_limits *old, bool strict,
                             char *warn, size_t warn_size, vps_error *err)
@@ -226,6 +241,7 @@ int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
                         continue; /* refused or reported above */
                 if ((r = write_at(path, file[i], value[i])) < 0)
                         return vps_err_sys(err, -r, "writing %s = %s", file[i], value[i]);
+                mirror_to_guest(path, file[i], value[i]);
         }
         return 0;
 }
