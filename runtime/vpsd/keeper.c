@@ -56,15 +56,32 @@ struct entry {
         char id[VPS_ID_MAX + 1];
         int fds[4]; /* master, hold, pidfd, and the init's sysinfo listener if it has one */
         size_t n;
+        bool dead;
         struct entry *next;
 };
 
-static void entry_free(int ep, struct entry *e)
+/* Entries dropped while a batch of epoll events is handled: a later event of the same batch
+ * may still name one (its init exited as a client replaced or dropped it), so they are freed
+ * only after the batch, and such an event sees them dead. */
+static struct entry *graveyard;
+
+static void entry_kill(int ep, struct entry *e)
 {
         (void)epoll_ctl(ep, EPOLL_CTL_DEL, e->fds[2], NULL);
         for (size_t i = 0; i < e->n; i++)
                 close(e->fds[i]);
-        free(e);
+        e->dead = true;
+        e->next = graveyard;
+        graveyard = e;
+}
+
+static void bury(void)
+{
+        while (graveyard) {
+                struct entry *e = graveyard;
+                graveyard = e->next;
+                free(e);
+        }
 }
 
 static void drop(int ep, struct entry **list, const char *id)
@@ -73,7 +90,7 @@ static void drop(int ep, struct entry **list, const char *id)
                 if (strcmp((*p)->id, id) == 0) {
                         struct entry *e = *p;
                         *p = e->next;
-                        entry_free(ep, e);
+                        entry_kill(ep, e);
                         return;
                 }
 }
@@ -160,11 +177,14 @@ int vpsd_keeper_main(void)
                                         clients--;
                         } else { /* an init exited: its console goes */
                                 struct entry *e = tag;
+                                if (e->dead)
+                                        continue; /* replaced or dropped earlier in the batch */
                                 char id[sizeof(e->id)];
                                 memcpy(id, e->id, sizeof(id));
                                 drop(ep, &list, id);
                         }
                 }
+                bury();
                 if (served && clients == 0 && !list)
                         return 0;
         }
