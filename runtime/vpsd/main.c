@@ -272,8 +272,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 running += d.m.v[i]->status != VPS_STOPPED;
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
-        char limits[4][VPS_HOST_LIMIT_LINE];
-        size_t n_limits = vps_host_limits(limits, 4, d.m.devpts_max);
+        char limits[12][VPS_HOST_LIMIT_LINE];
+        size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
         if (d.m.quota_ok)
