@@ -34,6 +34,7 @@ enum {
         OPT_RATE,
         OPT_DEVNODES,
         OPT_FEATURES,
+        OPT_RESET_COUNTERS,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
@@ -212,6 +213,11 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                                             : c == OPT_FEATURES ? "features"
                                                                 : "devnodes",
                                             json_string(optarg));
+                        break;
+                case OPT_RESET_COUNTERS:
+                        if (!o->extra)
+                                o->extra = json_object();
+                        json_object_set_new(o->extra, "reset_counters", json_true());
                         break;
                 case OPT_FORWARD:
                         if (!o->forward)
@@ -444,7 +450,7 @@ static const char set_usage[] =
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
-        "                     [--devnodes LIST] [--features LIST] [-j]\n"
+        "                     [--devnodes LIST] [--features LIST] [--reset-counters] [-j]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -456,7 +462,8 @@ static const char set_usage[] =
         "  --userpasswd USER:PASSWORD\n"
         "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
         "  --ssh-key FILE     add the public keys in FILE to "
-        "/root/.ssh/authorized_keys\n" SETTING_HELP
+        "/root/.ssh/authorized_keys\n"
+        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and packets)\n" SETTING_HELP
         "  -j, --json         print the VPS object as saved, as JSON\n"
         "  -h, --help         print this help and exit\n";
 
@@ -469,6 +476,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"ipdel", required_argument, NULL, OPT_IPDEL},
                 {"userpasswd", required_argument, NULL, OPT_USERPASSWD},
                 {"ssh-key", required_argument, NULL, OPT_SSHKEY},
+                {"reset-counters", no_argument, NULL, OPT_RESET_COUNTERS},
                 {"json", no_argument, NULL, 'j'},
                 SETTING_OPTIONS,
                 {0},

@@ -4,6 +4,7 @@
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
 #include "vps/hostlimits.h"
+#include "vps/traffic.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -288,6 +289,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_answer_suspended(&d);
+        vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
