@@ -4,6 +4,7 @@
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
 #include "vps/hostlimits.h"
+#include "vps/plans.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -40,8 +41,11 @@ static void usage(FILE *f)
                 "                           cgroup_max_descendants, restart_burst,\n"
                 "                           restart_interval, restart_delay_max, log_burst,\n"
                 "                           log_interval, log_max_size, log_keep, devpts_max\n"
-                "                           (ptys per VPS, default 1024), host_allow; options\n"
-                "                           override it\n"
+                "                           (ptys per VPS, default 1024), host_allow,\n"
+                "                           plans_dir (default /etc/vps/plans), default_plan\n"
+                "                           (of a create without --plan), default_numproc\n"
+                "                           (pids.max of a VPS without --numproc, default\n"
+                "                           4096); options override it\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -236,6 +240,12 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 d.m.cg.max_descendants = conf->cg_max_descendants;
         d.m.devpts_max = conf->devpts_max ? conf->devpts_max : VPS_DEFAULT_DEVPTS_MAX;
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
+        (void)snprintf(d.m.plans_dir, sizeof(d.m.plans_dir), "%s",
+                       conf->plans_dir[0] ? conf->plans_dir : VPS_DEFAULT_PLANS_DIR);
+        (void)snprintf(d.m.default_plan, sizeof(d.m.default_plan), "%s",
+                       strcmp(conf->default_plan, "none") ? conf->default_plan : "");
+        d.m.default_numproc = conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc
+                                                         : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
@@ -276,6 +286,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         size_t n_limits = vps_host_limits(limits, 4, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
+        char np[24] = "unlimited";
+        if (d.m.default_numproc)
+                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);
+        vpsd_log("plans: %s, default plan %s; numproc of a VPS without one: %s", d.m.plans_dir,
+                 d.m.default_plan[0] ? d.m.default_plan : "none", np);
+        _cleanup_json_ json_t *dp = NULL;
+        if (d.m.default_plan[0] && vps_plan_load(d.m.plans_dir, d.m.default_plan, &dp, &err) < 0)
+                vpsd_log("default plan: %s: a create without --plan is refused", err.msg);
         if (d.m.quota_ok)
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else
