@@ -289,6 +289,9 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else
                 vpsd_log("disk quotas: not available on %s: %s", root, d.m.quota_why);
+        char cgs[1024];
+        vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
+        vpsd_log("cgroup controllers: %s", cgs);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
         if (d.reexec)
