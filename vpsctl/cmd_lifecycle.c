@@ -70,8 +70,12 @@ enum {
         "  --plan NAME        apply plan NAME (/etc/vps/plans/NAME.conf: its limits and\n"         \
         "                     settings; the options given here override it); none for no\n"     \
         "                     plan (create takes vpsd.conf's default_plan without it)\n"         \
-        "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable)\n"          \
-        "  --searchdomain D   search domains, space separated\n"                                   \
+        "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable, up\n"       \
+        "                     to 4); inherit (the default): the host's, those of a local\n"       \
+        "                     stub (127.0.0.53) from its upstream file, read at each start\n"     \
+        "                     and set; none: no name server\n"                                    \
+        "  --searchdomain D   search domains, space separated (inherit also takes the\n"          \
+        "                     host's, when the VPS has none of its own)\n"                        \
         "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
         "                     (repeatable; on set the list replaces the old one, none clears)\n"   \
         "  --onboot yes|no    start the VPS when the host boots\n"                                 \
@@ -258,7 +262,8 @@ static const char create_usage[] =
         "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
         "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
         "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-        "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
+        "                     [--nameserver ADDR|inherit|none]...\n"
+        "                     [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--netmode bridged|routed]\n"
         "                     [--rate RATE] [--devnodes LIST] [--features LIST]\n"
@@ -448,7 +453,8 @@ static const char set_usage[] =
         "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
         "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
         "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-        "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
+        "                     [--nameserver ADDR|inherit|none]...\n"
+        "                     [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"

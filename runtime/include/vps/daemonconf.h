@@ -43,12 +43,18 @@ struct vps_daemon_conf {
         /* default_numproc = N|unlimited: pids.max of a VPS without --numproc; -1 when not set,
          * 0 for unlimited */
         long long default_numproc;
+        /* resolv_conf = PATH, resolv_conf_upstream = PATH: where VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults */
+        char resolv_conf[256], resolv_upstream[256];
 };
 
 #define VPS_DEFAULT_NUMPROC 4096u
 
 #define VPS_DEFAULT_DEVPTS_MAX 1024u
 #define VPS_DEVPTS_MAX_LIMIT   1048576u
+
+/* Every key vpsd.conf takes (vpsd --help lists them); NULL ends it. */
+extern const char *const vps_daemon_conf_keys[];
 
 /* Empty strings and enforce_warn = -1: nothing set. */
 void vps_daemon_conf_init(struct vps_daemon_conf *c);

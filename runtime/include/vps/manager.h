@@ -59,6 +59,9 @@ struct vps_manager {
         char plans_dir[256];     /* of the plan files, vpsd.conf plans_dir */
         char default_plan[64];   /* of a create without a plan, "" for none */
         uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
+        /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults. */
+        char resolv_conf[256], resolv_upstream[256];
         bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
         char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
         char quota_why[400];     /* what to change when not */
