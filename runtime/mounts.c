@@ -277,54 +277,68 @@ static int clone_console(int console_fd, vps_error *err)
 }
 
 /* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
- * reboot of the VPS must look like one. Written to a file in the guest's /dev (a tmpfs of
- * this start), bound read-only over /proc/sys/kernel/random/boot_id, then unlinked. */
-static int own_boot_id(int root_fd, vps_error *err)
+ * reboot of the VPS must look like one. Written into a detached tmpfs of this start, whose
+ * file is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
+ * the VPS's user namespace takes over: the bind is locked like every other mount under /proc.
+ * (A bind the guest's root made would be its own, and systemd's sandboxing, which remounts
+ * /proc/sys, fails on a tree that mixes the two: 226/NAMESPACE.) */
+static int boot_id_text(char text[40])
 {
         unsigned char u[16];
         if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
-                return vps_err_sys(err, errno, "getrandom");
+                return -errno;
         u[6] = (u[6] & 0x0f) | 0x40; /* UUID version 4 */
         u[8] = (u[8] & 0x3f) | 0x80;
+        return snprintf(text, 40,
+                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+                        u[12], u[13], u[14], u[15]);
+}
+
+static int boot_id_file(vps_error *err)
+{
         char text[40];
-        int n = snprintf(text, sizeof(text),
-                         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
-                         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-                         u[12], u[13], u[14], u[15]);
-        static const char file[] = "/dev/.vpsd-boot-id";
+        int n = boot_id_text(text);
+        if (n < 0)
+                return vps_err_sys(err, -n, "getrandom");
+        _cleanup_close_ int fs = vps_sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vps_err_sys(err, errno, "creating the boot id's tmpfs");
+        _cleanup_close_ int mnt = vps_sys_fsmount(fs, FSMOUNT_CLOEXEC, 0);
+        if (mnt < 0)
+                return vps_err_sys(err, errno, "mounting the boot id's tmpfs");
         {
                 _cleanup_close_ int f =
-                        vps_open_in_root(root_fd, file, O_WRONLY | O_CREAT | O_EXCL, 0444, err);
-                if (f < 0)
-                        return f;
-                if (write(f, text, (size_t)n) != n)
+                        openat(mnt, "boot_id", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+                if (f < 0 || write(f, text, (size_t)n) != n)
                         return vps_err_sys(err, errno, "writing the boot id");
         }
-        _cleanup_close_ int src = vps_open_in_root(root_fd, file, O_PATH, 0, err);
-        if (src < 0)
-                return src;
+        int file = vps_sys_open_tree(mnt, "boot_id", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (file < 0)
+                return vps_err_sys(err, errno, "binding the boot id");
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+        if (vps_sys_mount_setattr(file, "", AT_EMPTY_PATH, &attr) < 0) {
+                int e = errno;
+                close(file);
+                return vps_err_sys(err, e, "making the boot id read-only");
+        }
+        return file;
+}
+
+static int own_boot_id(int root_fd, vps_error *err)
+{
+        _cleanup_close_ int file = boot_id_file(err);
+        if (file < 0)
+                return file;
         _cleanup_close_ int dst =
                 vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
         if (dst < 0)
                 return dst;
-        char from[64], to[64];
-        (void)snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
-        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
-        if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+        if (vps_sys_move_mount(file, "", dst, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "binding the boot id");
-        _cleanup_close_ int top =
-                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
-        if (top < 0)
-                return top;
-        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", top);
-        if (mount(NULL, to, NULL,
-                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                return vps_err_sys(err, errno, "making the boot id read-only");
-        _cleanup_close_ int dev = vps_open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY, 0, err);
-        if (dev < 0)
-                return dev;
-        if (unlinkat(dev, file + 5, 0) < 0)
-                return vps_err_sys(err, errno, "removing %s", file);
         return 0;
 }
 
@@ -413,8 +427,6 @@ static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd
         }
         if (r >= 0)
                 r = populate_dev(root_fd, fds, fds[N_DEV], err);
-        if (r >= 0)
-                r = own_boot_id(root_fd, err);
         if (r >= 0)
                 r = bind_devnodes(root_fd, h, cfg, err);
         if (r >= 0 && cfg && (cfg->features & VPS_FEAT_NESTING))
@@ -526,6 +538,8 @@ int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, 
         /* proc of the pid namespace this process is PID 1 of, sysfs of its network
          * namespace: mounted by host root, which mount_too_revealing does not restrict. */
         int r = mount_proc(root_fd, pidns_fd, err);
+        if (r == 0)
+                r = own_boot_id(root_fd, err);
         for (size_t i = 0; r == 0 && i < sizeof(locked_table) / sizeof(locked_table[0]); i++)
                 r = mount_at(root_fd, &locked_table[i], err);
         if (r == 0 && lxcfs)
