@@ -23,6 +23,8 @@ done
 for f in small medium large; do
         check "plan $f installed in /etc/vps/plans" grep -q '^RAM=' "$DEST/etc/vps/plans/$f.conf"
 done
+check "bash completion installed where bash-completion loads it for vpsctl" \
+        grep -q '^complete -F _vpsctl vpsctl$' "$DEST$prefix/share/bash-completion/completions/vpsctl"
 unit=$DEST$prefix/lib/systemd/system/vpsd.service
 check "vpsd.service installed" test -f "$unit"
 expect_eq "it starts the installed vpsd, which detaches once its socket answers" \
