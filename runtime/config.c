@@ -72,6 +72,11 @@ static int get_int(json_t *o, const char *key, long long min, long long max, lon
         return 0;
 }
 
+bool vps_ns_none(const struct vps_config *c)
+{
+        return c->n_ns == 1 && strcmp(c->nameserver[0], VPS_NS_NONE) == 0;
+}
+
 const char *vps_netmode_name(enum vps_netmode mode)
 {
         return mode == VPS_NET_ROUTED ? "routed" : "bridged";
@@ -232,10 +237,14 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
             (r = get_int(o, "uid_count", 1, VPS_UID_COUNT, &count, err)) < 0 ||
             (r = get_int(o, "created_at", 0, INT64_MAX, &created, err)) < 0)
                 return r;
+        /* ["none"] alone is the one nameserver list that holds no address. */
+        json_t *ns = json_object_get(o, "nameserver");
+        const char *ns0 = json_string_value(json_array_get(ns, 0));
+        bool ns_none = json_array_size(ns) == 1 && ns0 && strcmp(ns0, VPS_NS_NONE) == 0;
         if ((r = get_list(o, "ip", c.ip[0], sizeof(c.ip[0]), VPS_MAX_IPS, &c.n_ip, true, err)) <
                     0 ||
             (r = get_list(o, "nameserver", c.nameserver[0], sizeof(c.nameserver[0]), 4, &c.n_ns,
-                          true, err)) < 0 ||
+                          !ns_none, err)) < 0 ||
             (r = get_list(o, "forward", c.forward[0], sizeof(c.forward[0]), 16, &c.n_fwd, false,
                           err)) < 0)
                 return r;

@@ -11,6 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const vps_daemon_conf_keys[] = {
+        "root",          "socket",           "cgroup_parent",     "bridge",
+        "subnet",        "enforce_limits",   "debian_mirror",     "netmode",
+        "uplink",        "mtu",              "host_allow",        "lxcfs",
+        "guest_timeout", "cgroup_max_depth", "cgroup_max_descendants",
+        "restart_burst", "restart_interval", "restart_delay_max", "log_burst",
+        "log_interval",  "log_max_size",     "log_keep",          "devpts_max",
+        "resolv_conf",   "resolv_conf_upstream",
+        NULL,
+};
+
 void vps_daemon_conf_init(struct vps_daemon_conf *c)
 {
         memset(c, 0, sizeof(*c));
@@ -88,12 +99,18 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 {"mtu", offsetof(struct vps_daemon_conf, mtu), sizeof(c->mtu)},
                 {"lxcfs", offsetof(struct vps_daemon_conf, lxcfs), sizeof(c->lxcfs)},
                 {"host_allow", offsetof(struct vps_daemon_conf, host_allow), sizeof(c->host_allow)},
+                {"resolv_conf", offsetof(struct vps_daemon_conf, resolv_conf),
+                 sizeof(c->resolv_conf)},
+                {"resolv_conf_upstream", offsetof(struct vps_daemon_conf, resolv_upstream),
+                 sizeof(c->resolv_upstream)},
         };
         if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
                 return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
                                where, value);
         if (strcmp(key, "lxcfs") == 0 && strcmp(value, "off") != 0 && value[0] != '/')
                 return vps_err(err, EINVAL, "%s: lxcfs takes an absolute directory or off", where);
+        if (strncmp(key, "resolv_conf", 11) == 0 && value[0] != '/')
+                return vps_err(err, EINVAL, "%s: %s takes an absolute path", where, key);
         if (strcmp(key, "guest_timeout") == 0) {
                 char *end = NULL;
                 long t = strtol(value, &end, 10);
@@ -150,13 +167,12 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 memcpy((char *)c + strs[i].off, value, strlen(value) + 1);
                 return 0;
         }
-        return vps_err(err, EINVAL,
-                       "%s: unknown setting '%.40s' (known: root, socket, cgroup_parent, bridge, "
-                       "subnet, enforce_limits, debian_mirror, netmode, uplink, mtu, lxcfs, "
-                       "guest_timeout, cgroup_max_depth, cgroup_max_descendants, restart_burst, "
-                       "restart_interval, restart_delay_max, log_burst, log_interval, log_max_size, "
-                       "log_keep, devpts_max, host_allow)",
-                       where, key);
+        char known[600];
+        size_t used = 0;
+        for (size_t i = 0; vps_daemon_conf_keys[i] && used < sizeof(known); i++)
+                used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+                                         i ? ", " : "", vps_daemon_conf_keys[i]);
+        return vps_err(err, EINVAL, "%s: unknown setting '%.40s' (known: %s)", where, key, known);
 }
 
 int vps_daemon_conf_parse(struct vps_daemon_conf *c, const char *name, const char *text,

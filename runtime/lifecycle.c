@@ -6,6 +6,7 @@
 #include "vps/disk.h"
 #include "vps/halt.h"
 #include "vps/manager.h"
+#include "vps/resolv.h"
 #include "vps/security.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
@@ -107,6 +108,17 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 r = vps_net_prepare_child(m, vi, &net, err);
         if (r == 0 && networked)
                 r = vps_net_filter(m, vi, err);
+        /* The host's resolvers for one that inherits them, read now: the start child
+         * writes the guest's files after pivot_root, where no host file is left. */
+        struct vps_config eff;
+        char why[400];
+        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &eff, why,
+                             sizeof(why));
+        if (r == 0 && why[0]) {
+                size_t used = strlen(m->warning);
+                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                               "%sno name server in its resolv.conf: %s", used ? "; " : "", why);
+        }
         if (r == 0) {
                 char dir[600];
                 (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);
@@ -120,7 +132,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .cgroup_fd = guest_fd, /* below the top's limits and devices */
                         .console_fd = slave,
                         .net = networked ? &net : NULL,
-                        .cfg = &vi->cfg,
+                        .cfg = &eff,
                         .lxcfs = lxcfs ? m->lxcfs : NULL,
                         .devpts_max = m->devpts_max,
                         .parent_hook = networked ? net_hook : NULL,
@@ -299,6 +311,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_t *ns = json_array();
         for (unsigned int i = 0; ns && i < vi->cfg.n_ns; i++)
                 json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));
+        if (ns && vi->cfg.n_ns == 0) /* as --nameserver takes it, not an empty list */
+                json_array_append_new(ns, json_string(VPS_NS_INHERIT));
         json_object_set_new(o, "nameserver", ns);
         json_object_set_new(o, "searchdomain", json_string(vi->cfg.searchdomain));
         json_t *fw = json_array();

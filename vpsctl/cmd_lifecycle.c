@@ -65,8 +65,12 @@ enum {
         }
 
 #define SETTING_HELP                                                                               \
-        "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable)\n"          \
-        "  --searchdomain D   search domains, space separated\n"                                   \
+        "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable, up\n"       \
+        "                     to 4); inherit (the default): the host's, those of a local\n"       \
+        "                     stub (127.0.0.53) from its upstream file, read at each start\n"     \
+        "                     and set; none: no name server\n"                                    \
+        "  --searchdomain D   search domains, space separated (inherit also takes the\n"          \
+        "                     host's, when the VPS has none of its own)\n"                        \
         "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
         "                     (repeatable; on set the list replaces the old one, none clears)\n"   \
         "  --onboot yes|no    start the VPS when the host boots\n"                                 \
@@ -251,7 +255,8 @@ static const char create_usage[] =
         "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
         "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
         "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-        "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
+        "                     [--nameserver ADDR|inherit|none]...\n"
+        "                     [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--netmode bridged|routed]\n"
         "                     [--rate RATE] [--devnodes LIST] [--features LIST] [-j]\n"
@@ -440,7 +445,8 @@ static const char set_usage[] =
         "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
         "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
         "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-        "                     [--nameserver ADDR]... [--searchdomain DOMAINS]\n"
+        "                     [--nameserver ADDR|inherit|none]...\n"
+        "                     [--searchdomain DOMAINS]\n"
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"

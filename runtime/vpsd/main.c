@@ -34,14 +34,20 @@ static void usage(FILE *f)
                 "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
-                "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
-                "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
-                "                           lxcfs, guest_timeout, cgroup_max_depth,\n"
-                "                           cgroup_max_descendants, restart_burst,\n"
-                "                           restart_interval, restart_delay_max, log_burst,\n"
-                "                           log_interval, log_max_size, log_keep, devpts_max\n"
-                "                           (ptys per VPS, default 1024), host_allow; options\n"
-                "                           override it\n"
+                "                           VPSD_CONFIG; see vpsd.conf(5)); options override\n"
+                "                           it. Its settings:\n");
+        /* From the parser's own list, so that no setting is left out here. */
+        size_t col = 0;
+        for (const char *const *k = vps_daemon_conf_keys; *k; k++) {
+                size_t len = strlen(*k) + 1;
+                if (col && col + 1 + len > 52)
+                        col = (fputc('\n', f), 0);
+                fprintf(f, "%s%s%s", col ? " " : "                           ", *k,
+                        k[1] ? "," : "");
+                col += (col ? 1 : 0) + len;
+        }
+        fprintf(f,
+                "\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -235,6 +241,9 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (conf->cg_max_descendants != -2)
                 d.m.cg.max_descendants = conf->cg_max_descendants;
         d.m.devpts_max = conf->devpts_max ? conf->devpts_max : VPS_DEFAULT_DEVPTS_MAX;
+        (void)snprintf(d.m.resolv_conf, sizeof(d.m.resolv_conf), "%s", conf->resolv_conf);
+        (void)snprintf(d.m.resolv_upstream, sizeof(d.m.resolv_upstream), "%s",
+                       conf->resolv_upstream);
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
         if (r == 0)
                 vps_template_build_sweep(&d.m);
@@ -280,6 +289,9 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else
                 vpsd_log("disk quotas: not available on %s: %s", root, d.m.quota_why);
+        char cgs[1024];
+        vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
+        vpsd_log("cgroup controllers: %s", cgs);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
         if (d.reexec)

@@ -66,8 +66,10 @@ struct vps_config {
         struct vps_limits limits;
         unsigned int n_ip; /* addresses of the VPS, without prefix ("10.88.0.5") */
         char ip[VPS_MAX_IPS][VPS_IP_MAX];
+        /* For the guest's /etc/resolv.conf: none (config.json []) inherits the host's
+         * (resolv.h), the default; ["none"] alone (vps_ns_none) writes none. */
         unsigned int n_ns;
-        char nameserver[4][VPS_IP_MAX]; /* written to the guest's /etc/resolv.conf */
+        char nameserver[4][VPS_IP_MAX];
         char searchdomain[256];         /* space separated */
         bool onboot;                    /* start when the host boots */
         int bootorder;                  /* higher starts earlier */
@@ -79,6 +81,11 @@ struct vps_config {
         char devnodes[4][8];
         unsigned int features; /* VPS_FEAT_* bits */
 };
+
+#define VPS_NS_NONE    "none"    /* --nameserver none: no name server in the guest */
+#define VPS_NS_INHERIT "inherit" /* --nameserver inherit: the host's (stored as []) */
+/* True when cfg's nameserver list is ["none"]. */
+bool vps_ns_none(const struct vps_config *cfg);
 
 struct vps_state {
         pid_t pid;

@@ -38,10 +38,16 @@ struct vps_daemon_conf {
         uint64_t log_max_size;
         unsigned int devpts_max; /* devpts_max = N, ptys per VPS; 0 when not set */
         char host_allow[512];    /* host_allow = tcp:22,udp:53|none, host ports VPSes reach */
+        /* resolv_conf = PATH, resolv_conf_upstream = PATH: where VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults */
+        char resolv_conf[256], resolv_upstream[256];
 };
 
 #define VPS_DEFAULT_DEVPTS_MAX 1024u
 #define VPS_DEVPTS_MAX_LIMIT   1048576u
+
+/* Every key vpsd.conf takes (vpsd --help lists them); NULL ends it. */
+extern const char *const vps_daemon_conf_keys[];
 
 /* Empty strings and enforce_warn = -1: nothing set. */
 void vps_daemon_conf_init(struct vps_daemon_conf *c);

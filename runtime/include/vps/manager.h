@@ -57,6 +57,9 @@ struct vps_manager {
         void *console_hook_data;
         char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
         unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults. */
+        char resolv_conf[256], resolv_upstream[256];
         bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
         char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
         char quota_why[400];     /* what to change when not */
