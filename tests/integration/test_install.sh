@@ -19,6 +19,8 @@ for f in man8/vpsctl.8 man8/vpsd.8 man5/vpsd.conf.5; do
         page=$(ls "$DEST$prefix"/share/man/"$f" "$DEST$prefix"/man/"$f" 2>/dev/null | head -n1 || true)
         check "man page $f installed (${page#"$DEST"})" grep -q '^\.TH ' "${page:-/nonexistent}"
 done
+check "bash completion installed where bash-completion loads it for vpsctl" \
+        grep -q '^complete -F _vpsctl vpsctl$' "$DEST$prefix/share/bash-completion/completions/vpsctl"
 unit=$DEST$prefix/lib/systemd/system/vpsd.service
 check "vpsd.service installed" test -f "$unit"
 expect_eq "it starts the installed vpsd, which detaches once its socket answers" \

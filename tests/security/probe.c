@@ -229,8 +229,9 @@ static void proc_links(void)
         report(what, found > 0 || tried == 0, ENOENT);
 }
 
-/* Last: the masks are mounts of the VPS's own user namespace, so its root can take them away.
- * What was behind them must still be out of reach: those files belong to the host's root. */
+/* Last: an attempt to take the masks away (locked in the VPS's mount namespace: none should
+ * go, test_host_masks.sh checks each). Were one gone, what was behind it must still be out of
+ * reach: those files belong to the host's root. */
 static void unmask(void)
 {
         static const char *const masks[] = {"/proc/kcore", "/proc/sysrq-trigger", "/proc/kmsg",
