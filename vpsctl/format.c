@@ -337,6 +337,10 @@ int format_status_line(FILE *f, const json_t *vps)
 
         if (fprintf(f, "VPS %s exists %s", id ? id : "?", status ? status : "unknown") < 0)
                 return -EIO;
+        /* Its init cannot take the halt signal yet (a stop now sends it until it can). */
+        if (status && strcmp(status, "running") == 0 &&
+            json_is_true(json_object_get(vps, "booting")) && fputs(" (booting)", f) == EOF)
+                return -EIO;
         /* A reboot loop held back: when vpsd starts it again. */
         json_t *at = json_object_get(vps, "restart_at");
         if (status && strcmp(status, "backoff") == 0 && json_is_integer(at)) {

@@ -638,10 +638,13 @@ static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if (!vi)
                 return -err->code;
         int r = vps_manager_start(&d->m, vi, err);
-        if (r < 0)
+        if (r == 0)
+                r = vpsd_watch_vps(d, vi, err);
+        if (r < 0) {
+                if (r != -EALREADY)
+                        vpsd_log("VPS %s start failed: %s", id, err->msg);
                 return r;
-        if ((r = vpsd_watch_vps(d, vi, err)) < 0)
-                return r;
+        }
         /* A VPS held back in a reboot loop starts at once, and its history is forgotten. */
         vpsd_restart_cancel(d, vi);
         vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
@@ -919,7 +922,10 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
                 vi = NULL;
         }
         if (r < 0)
-                vpsd_log("VPS %s: %s", id, err.msg);
+                vpsd_log(after == AFTER_START ? "VPS %s start failed: %s" : "VPS %s: %s", id,
+                         err.msg);
+        else if (after == AFTER_START)
+                vpsd_log("VPS %s started again (restart), init PID %d", id, (int)vi->st.pid);
         for (struct request *q = waiters, *next; q; q = next) {
                 next = vpsd_request_next(q);
                 if (r < 0)

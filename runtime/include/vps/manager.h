@@ -27,6 +27,7 @@ struct vps_inst {
         int console_hold; /* a slave of it kept open, so the master never reads EIO */
         bool is_child;    /* started by this vpsd: its exit status can be read */
         int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
+        int halt_signal;  /* the template's, once known (0: not yet) */
         void *loop_data;  /* owned by the event loop */
         /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
          * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
@@ -144,6 +145,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
 int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 /* Sends the template's halt signal; the VPS becomes VPS_STOPPING until its init exits. */
 int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* The signal that halts vi's init (its template's), remembered in vi. */
+int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
+/* 1 when vi's init takes its halt signal now (vps/halt.h), 0 while it cannot yet (booting:
+ * a halt sent now would be lost) or when it is not running. */
+int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
 /* Kills every process of the VPS (cgroup.kill). */
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* After the pidfd became readable: collects the exit, removes the cgroup and state.
