@@ -4,6 +4,7 @@
 #include "vps/disk.h"
 #include "vps/guestauth.h"
 #include "vps/devices.h"
+#include "vps/plans.h"
 #include "vps/stats.h"
 #include "vps/traffic.h"
 #include "vpsd.h"
@@ -301,9 +302,17 @@ static const char *unknown_key(json_t *body, const char *const *known)
         return NULL;
 }
 
-static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
+        /* A plan's fields under the request's own (plans.h). */
+        char plan[VPS_PLAN_NAME_MAX + 1];
+        bool plan_given;
+        _cleanup_json_ json_t *body = NULL;
+        int r = vps_plan_body(d->m.plans_dir, d->m.default_plan, request, true, plan, &plan_given,
+                              &body, err);
+        if (r < 0)
+                return r;
         static const char *const known[] = {
                 "id",         "ostemplate",   "hostname", "ip",       "limits",
                 "nameserver", "searchdomain", "forward",  "onboot",   "bootorder",
@@ -322,7 +331,7 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         enum vps_netmode mode = d->m.net.default_mode;
         uint64_t rate = 0;
         bool rate_given;
-        int r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
+        r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
         if (r == 0)
                 r = vpsd_job_check_busy(d, NULL, n > 0, err);
         if (r == 0)
@@ -353,13 +362,14 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
              (r = apply_boot(d, vi, body, err)) < 0 ||
              (rate && (r = vps_manager_set_rate(&d->m, vi, rate, err)) < 0) ||
              (n_dev && (r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err)) < 0) ||
-             (feat && (r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err)) < 0))) {
+             (feat && (r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err)) < 0) ||
+             (plan[0] && (r = vps_config_set_plan(vi->dir_fd, &vi->cfg, plan, err)) < 0))) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
         if (r < 0)
                 return r;
-        vpsd_log("VPS %s created from %s", id, tpl);
+        vpsd_log("VPS %s created from %s%s%s", id, tpl, plan[0] ? ", plan " : "", plan);
         *status = 201;
         *ret = ok_obj(d, vi);
         report_warning(d, id, *ret);
@@ -469,6 +479,8 @@ static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
 /* A PATCH, checked: what patch_apply then applies as it is. */
 struct patch {
         json_t *body, *h, *jl, *pw, *keys;
+        char plan[VPS_PLAN_NAME_MAX + 1]; /* "plan": the name saved, "" for none */
+        bool plan_given;
         char ips[VPS_MAX_IPS][46];
         unsigned int n_ip;
         bool ips_changed, rate_given, dev_given, feat_given, reset_counters;
@@ -528,7 +540,8 @@ static int patch_check(struct vpsd *d, struct vps_inst *vi, json_t *body, struct
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --devnodes", id);
         if (r == 0)
                 r = read_features(body, vi->cfg.features, &p->feat_given, &p->feat, err);
-        if (r == 0 && p->feat_given && vi->status != VPS_STOPPED)
+        /* (The features it has already, as a plan set again names them, change nothing.) */
+        if (r == 0 && p->feat_given && p->feat != vi->cfg.features && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --features", id);
         if (r == 0)
                 r = patch_ips(d, vi, p->mode, body, p->ips, &p->n_ip, &p->ips_changed, err);
@@ -579,6 +592,8 @@ static int patch_apply(struct vpsd *d, struct vps_inst *vi, void *arg, vps_error
                 r = vps_config_set_features(vi->dir_fd, &vi->cfg, p->feat, err);
         if (r == 0 && p->h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(p->h), err);
+        if (r == 0 && p->plan_given)
+                r = vps_config_set_plan(vi->dir_fd, &vi->cfg, p->plan, err);
         if (r == 0 && p->reset_counters && (r = vps_traffic_reset(&d->m, vi, err)) == 0)
                 vpsd_log("VPS %s: traffic counters reset", id);
         memcpy(d->m.warning, warning, sizeof(warning));
@@ -597,14 +612,20 @@ static bool enters_guest(const struct patch *p)
         return false;
 }
 
-static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *request,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
         struct patch p = {0};
-        int r = patch_check(d, vi, body, &p, err);
+        /* set --plan NAME: the plan's fields under the request's own, as on create. */
+        _cleanup_json_ json_t *body = NULL;
+        int r = vps_plan_body(d->m.plans_dir, NULL, request, false, p.plan, &p.plan_given, &body,
+                              err);
+        if (r < 0)
+                return r;
+        r = patch_check(d, vi, body, &p, err);
         bool addresses = p.ips_changed;
         if (r == 0)
                 r = vpsd_job_check_busy(d, vi, addresses, err);
@@ -653,10 +674,13 @@ static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if (!vi)
                 return -err->code;
         int r = vps_manager_start(&d->m, vi, err);
-        if (r < 0)
+        if (r == 0)
+                r = vpsd_watch_vps(d, vi, err);
+        if (r < 0) {
+                if (r != -EALREADY)
+                        vpsd_log("VPS %s start failed: %s", id, err->msg);
                 return r;
-        if ((r = vpsd_watch_vps(d, vi, err)) < 0)
-                return r;
+        }
         /* A VPS held back in a reboot loop starts at once, and its history is forgotten. */
         vpsd_restart_cancel(d, vi);
         vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
@@ -934,7 +958,10 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
                 vi = NULL;
         }
         if (r < 0)
-                vpsd_log("VPS %s: %s", id, err.msg);
+                vpsd_log(after == AFTER_START ? "VPS %s start failed: %s" : "VPS %s: %s", id,
+                         err.msg);
+        else if (after == AFTER_START)
+                vpsd_log("VPS %s started again (restart), init PID %d", id, (int)vi->st.pid);
         for (struct request *q = waiters, *next; q; q = next) {
                 next = vpsd_request_next(q);
                 if (r < 0)
