@@ -78,12 +78,13 @@ int vps_guest_sync_files(int root_fd, const struct vps_config *c, uid_t owner, v
                 n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\t%s\n", c->ip[i], c->hostname);
         if ((r = vps_guest_write_file(root_fd, "/etc", "hosts", buf, 0644, owner, g, err)) < 0)
                 return r;
-        if (c->n_ns == 0 && !c->searchdomain[0])
-                return 0;
-        n = snprintf(buf, sizeof(buf), "# written by vpsd (vpsctl set --nameserver)\n");
+        /* Always written: a VPS that inherits the host's servers and got none, or one set
+         * to none, must not keep servers an earlier start wrote. */
+        n = snprintf(buf, sizeof(buf), "# written by vpsd (vpsctl set --nameserver%s)\n",
+                     vps_ns_none(c) ? " none: no name server" : "");
         if (c->searchdomain[0])
                 n += snprintf(buf + n, sizeof(buf) - (size_t)n, "search %s\n", c->searchdomain);
-        for (unsigned int i = 0; i < c->n_ns && (size_t)n < sizeof(buf); i++)
+        for (unsigned int i = 0; !vps_ns_none(c) && i < c->n_ns && (size_t)n < sizeof(buf); i++)
                 n += snprintf(buf + n, sizeof(buf) - (size_t)n, "nameserver %s\n",
                               c->nameserver[i]);
         return vps_guest_write_file(root_fd, "/etc", "resolv.conf", buf, 0644, owner, g, err);

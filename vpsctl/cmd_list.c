@@ -23,7 +23,7 @@ static const char list_usage[] =
         "  -o, --output FIELDS  comma-separated columns, named as the keys of the VPS\n"
         "                       object: id, status, pid, hostname, ip, ostemplate,\n"
         "                       uid_base, uid_count, root, cgroup, created_at,\n"
-        "                       started_at, diskspace, diskinodes (used/limit)...\n"
+        "                       started_at, diskspace, diskinodes (used/limit), plan...\n"
         "                       (default: id,status,pid,hostname,ip,ostemplate)\n"
         "  -H, --no-header      do not print the header line\n"
         "  -j, --json           print a JSON array (with -o, objects with those keys only)\n"

@@ -109,6 +109,7 @@ static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long
                 const char *phase = json_string_value(json_object_get(*reply, "phase"));
                 long long pk = json_integer_value(json_object_get(*reply, "packages"));
                 long long done = json_integer_value(json_object_get(*reply, "done"));
+                long long total = json_integer_value(json_object_get(*reply, "total"));
                 phase = phase ? phase : "?";
                 bool downloading = strcmp(phase, "downloading") == 0;
                 long long n = downloading ? pk : done;
@@ -116,6 +117,8 @@ static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long
                 if (!quiet && (strcmp(phase, last_phase) != 0 || n / 25 != last_n / 25)) {
                         if (downloading)
                                 printf("%s: %s: %lld packages\n", name, phase, pk);
+                        else if (strcmp(phase, "installing") == 0 && total)
+                                printf("%s: %s: step %lld of %lld\n", name, phase, done, total);
                         else if (done && pk)
                                 printf("%s: %s: %lld of %lld packages\n", name, phase, done, pk);
                         else if (done)

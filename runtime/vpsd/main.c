@@ -4,6 +4,8 @@
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
 #include "vps/hostlimits.h"
+#include "vps/plans.h"
+#include "vps/traffic.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -34,14 +36,20 @@ static void usage(FILE *f)
                 "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
-                "                           VPSD_CONFIG): root, socket, cgroup_parent, bridge,\n"
-                "                           subnet, enforce_limits, netmode, uplink, mtu,\n"
-                "                           lxcfs, guest_timeout, cgroup_max_depth,\n"
-                "                           cgroup_max_descendants, restart_burst,\n"
-                "                           restart_interval, restart_delay_max, log_burst,\n"
-                "                           log_interval, log_max_size, log_keep, devpts_max\n"
-                "                           (ptys per VPS, default 1024), host_allow; options\n"
-                "                           override it\n"
+                "                           VPSD_CONFIG; see vpsd.conf(5)); options override\n"
+                "                           it. Its settings:\n");
+        /* From the parser's own list, so that no setting is left out here. */
+        size_t col = 0;
+        for (const char *const *k = vps_daemon_conf_keys; *k; k++) {
+                size_t len = strlen(*k) + 1;
+                if (col && col + 1 + len > 52)
+                        col = (fputc('\n', f), 0);
+                fprintf(f, "%s%s%s", col ? " " : "                           ", *k,
+                        k[1] ? "," : "");
+                col += (col ? 1 : 0) + len;
+        }
+        fprintf(f,
+                "\n"
                 "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
@@ -235,7 +243,16 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (conf->cg_max_descendants != -2)
                 d.m.cg.max_descendants = conf->cg_max_descendants;
         d.m.devpts_max = conf->devpts_max ? conf->devpts_max : VPS_DEFAULT_DEVPTS_MAX;
+        (void)snprintf(d.m.resolv_conf, sizeof(d.m.resolv_conf), "%s", conf->resolv_conf);
+        (void)snprintf(d.m.resolv_upstream, sizeof(d.m.resolv_upstream), "%s",
+                       conf->resolv_upstream);
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
+        (void)snprintf(d.m.plans_dir, sizeof(d.m.plans_dir), "%s",
+                       conf->plans_dir[0] ? conf->plans_dir : VPS_DEFAULT_PLANS_DIR);
+        (void)snprintf(d.m.default_plan, sizeof(d.m.default_plan), "%s",
+                       strcmp(conf->default_plan, "none") ? conf->default_plan : "");
+        d.m.default_numproc = conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc
+                                                         : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
@@ -276,15 +293,27 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
+        char np[24] = "unlimited";
+        if (d.m.default_numproc)
+                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);
+        vpsd_log("plans: %s, default plan %s; numproc of a VPS without one: %s", d.m.plans_dir,
+                 d.m.default_plan[0] ? d.m.default_plan : "none", np);
+        _cleanup_json_ json_t *dp = NULL;
+        if (d.m.default_plan[0] && vps_plan_load(d.m.plans_dir, d.m.default_plan, &dp, &err) < 0)
+                vpsd_log("default plan: %s: a create without --plan is refused", err.msg);
         if (d.m.quota_ok)
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else
                 vpsd_log("disk quotas: not available on %s: %s", root, d.m.quota_why);
+        char cgs[1024];
+        vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
+        vpsd_log("cgroup controllers: %s", cgs);
         notify(notify_fd, NULL);
         r = vpsd_loop_run(&d);
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_answer_suspended(&d);
+        vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);

@@ -19,6 +19,12 @@ for f in man8/vpsctl.8 man8/vpsd.8 man5/vpsd.conf.5; do
         page=$(ls "$DEST$prefix"/share/man/"$f" "$DEST$prefix"/man/"$f" 2>/dev/null | head -n1 || true)
         check "man page $f installed (${page#"$DEST"})" grep -q '^\.TH ' "${page:-/nonexistent}"
 done
+# The shipped plans, where vpsd looks for them whatever the prefix.
+for f in small medium large; do
+        check "plan $f installed in /etc/vps/plans" grep -q '^RAM=' "$DEST/etc/vps/plans/$f.conf"
+done
+check "bash completion installed where bash-completion loads it for vpsctl" \
+        grep -q '^complete -F _vpsctl vpsctl$' "$DEST$prefix/share/bash-completion/completions/vpsctl"
 unit=$DEST$prefix/lib/systemd/system/vpsd.service
 check "vpsd.service installed" test -f "$unit"
 expect_eq "it starts the installed vpsd, which detaches once its socket answers" \
