@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 const char *const vps_traffic_keys[VPS_TR_COUNT] = {"rx_bytes", "rx_packets", "tx_bytes",
-                                                     "tx_packets"};
+                                                    "tx_packets"};
 
 static int read_four(json_t *o, struct vps_traffic *ret, vps_error *err)
 {
@@ -124,8 +124,8 @@ static int save(int dir_fd, const struct vps_traffic_file *f, bool durable, vps_
                 return vps_err(err, ENOMEM, "traffic: out of memory");
         return durable ? vps_write_file_atomic(dir_fd, VPS_TRAFFIC_FILE, text, strlen(text), 0600,
                                                err)
-                       : vps_write_file_volatile(dir_fd, VPS_TRAFFIC_FILE, text, strlen(text),
-                                                 0600, err);
+                       : vps_write_file_volatile(dir_fd, VPS_TRAFFIC_FILE, text, strlen(text), 0600,
+                                                 err);
 }
 
 struct collect {

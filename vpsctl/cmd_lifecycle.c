@@ -478,7 +478,8 @@ static const char set_usage[] =
         "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
         "  --ssh-key FILE     add the public keys in FILE to "
         "/root/.ssh/authorized_keys\n"
-        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and packets)\n" SETTING_HELP
+        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and packets)\n"
+        SETTING_HELP
         "  -j, --json         print the VPS object as saved, as JSON\n"
         "  -h, --help         print this help and exit\n";
 

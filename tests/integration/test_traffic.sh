@@ -7,13 +7,23 @@
 . "$(dirname "$0")/net_helpers.sh"
 command -v nft >/dev/null && command -v ip >/dev/null || { echo "FAIL: needs nftables and iproute2"; exit 1; }
 quiet() { "$@" >/dev/null; }
+# Routed mode's uplink: a veth of this test, its other end in a namespace of its own.
+UPL=vt$N
+P4=198.18.$N
+TEST_NETNS=vpstup$N
+ip netns add "$TEST_NETNS"
+ip link add "$UPL" type veth peer name eth0 netns "$TEST_NETNS"
+ip link set "$UPL" up
+printf 'uplink = %s\n' "$UPL" >"$T/vpsd.conf"
+export VPSD_CONFIG=$T/vpsd.conf
 start_vpsd
 vpsctl template build busybox >/dev/null
 vpsctl create 711 --ostemplate busybox --ipadd "$NETPFX.10" >/dev/null
 vpsctl start 711 >/dev/null
 # traffic: 5 pings of 1000 bytes each way (at least 5000 bytes and 5 packets both ways).
-traffic() { reach busybox ping -c 1 -W 2 "$NETPFX.10" && busybox ping -c 5 -s 1000 -i 0.1 -W 2 "$NETPFX.10" >/dev/null; }
-tr() { vpsctl list -a -j | jq -r '.[] | select(.id=="711") | [.rx_bytes, .rx_packets, .tx_bytes, .tx_packets] | @tsv'; }
+ADDR=$NETPFX.10 TR_ID=711
+traffic() { reach busybox ping -c 1 -W 2 "$ADDR" && busybox ping -c 5 -s 1000 -i 0.1 -W 2 "$ADDR" >/dev/null; }
+tr() { vpsctl list -a -j | jq -r --arg id "$TR_ID" '.[] | select(.id==$id) | [.rx_bytes, .rx_packets, .tx_bytes, .tx_packets] | @tsv'; }
 # grew WHAT BEFORE: every figure at least 5000 bytes / 5 packets above BEFORE's.
 grew() {
         local what=$1 before=$2 now
@@ -128,4 +138,22 @@ code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X PATCH -d '
 expect_eq "reset_counters must be a boolean" 400 "$code"
 check "and says so" grep -q "'reset_counters' must be true or false" "$T/out"
 check "the reset is logged" grep -q "VPS 711: traffic counters reset" "$ROOT/vpsd.log"
+
+# Routed mode keeps its counters in another table (inet vpsr_BRIDGE): folded the same way.
+vpsctl create 712 --ostemplate busybox --netmode routed --ipadd "$P4.10" >/dev/null
+vpsctl start 712 >/dev/null
+ADDR=$P4.10 TR_ID=712
+r0=$(tr)
+traffic
+grew "routed: counted" "$r0"
+r1=$(tr)
+check "routed: restart" quiet vpsctl restart 712
+traffic
+grew "routed: a restart keeps them" "$r1"
+r2=$(tr)
+kill_vpsd
+traffic
+start_vpsd
+check "routed: stop" quiet vpsctl stop 712
+grew "routed: kill -9 of vpsd and a stop keep them" "$r2"
 finish
