@@ -143,6 +143,7 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
             vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
                 vi->pidfd = vps_fd_high(pidfd);
                 vi->status = VPS_RUNNING;
+                (void)vps_manager_halt_signal(m, vi);
                 return;
         }
         if (pidfd >= 0)

@@ -4,6 +4,7 @@
 #include "vps/helper.h"
 #include "vps/manager.h"
 #include "vps/network.h"
+#include "vps/traffic.h"
 #include "vps/util.h"
 
 #include <errno.h>
@@ -313,6 +314,8 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
         char veth[IFNAMSIZ], cmd[2048];
         vps_net_veth_name(cfg->id, veth);
         vps_error e;
+        /* The run's traffic into the VPS's totals before its counters go with its chain. */
+        (void)vps_traffic_fold(m, cfg, &e);
         if (cfg->netmode == VPS_NET_ROUTED) {
                 vps_routed_detach(m, cfg);
         } else {
@@ -452,6 +455,11 @@ int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *
         char veth[IFNAMSIZ];
         vps_net_veth_name(vi->cfg.id, veth);
         int r = stale_veth(m, &vi->cfg, veth, true, err);
+        vps_error e;
+        /* Counters left by a run that was not folded (or what was last seen of them) go into
+         * the VPS's totals before this run's start at zero. */
+        if (r == 0)
+                (void)vps_traffic_fold(m, &vi->cfg, &e);
         if (r < 0)
                 return r;
         if (vi->cfg.netmode == VPS_NET_ROUTED)

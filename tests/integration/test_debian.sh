@@ -58,6 +58,22 @@ expect_eq "no failed units" "" "$(vpsctl exec 501 -- systemctl --failed --no-leg
 expect_eq "systemd-detect-virt -c: a container" container-other "$(vpsctl exec 501 -- systemd-detect-virt -c || true)"
 expect_eq "/run/systemd/container names vpsd" vpsd "$(vpsctl exec 501 -- cat /run/systemd/container)"
 check "systemd runs its services in its own cgroups" vpsctl exec 501 -- test -d /sys/fs/cgroup/system.slice/ssh.service
+# systemd's sandboxing works over the locked /proc and /sys (every mount under them is made
+# before the VPS's user namespace takes over): each unit remounts /proc/sys, /sys/fs/cgroup or
+# /proc in a mount namespace of its own, which fails (226/NAMESPACE) on a tree that mixes
+# locked mounts and the guest's own.
+props=(ProtectKernelTunables=yes ProtectControlGroups=yes ProtectProc=invisible ProtectKernelLogs=yes PrivateUsers=yes)
+for n in "${!props[@]}"; do
+        vpsctl exec 501 -- sh -c "printf '[Service]\nType=oneshot\n%s\nExecStart=/bin/true\n' '${props[n]}' >/run/systemd/system/sbx$n.service"
+done
+vpsctl exec 501 -- systemctl daemon-reload
+for n in "${!props[@]}"; do
+        check "a unit with ${props[n]} runs (systemctl start waits for it)" vpsctl exec 501 -- systemctl start sbx$n.service
+done
+exec_denied "the boot id's bind is locked: umount refused" 501 "not permitted|busy|not mounted|Invalid" \
+        umount /proc/sys/kernel/random/boot_id
+expect_eq "and still in place (not the host's boot id)" 1 \
+        "$(vpsctl exec 501 -- cat /proc/sys/kernel/random/boot_id | grep -vxc "$(cat /proc/sys/kernel/random/boot_id)")"
 check "the console shows a login prompt" sh -c "for i in \$(seq 300); do grep -q 'login:' '$ROOT/vps/501/console.log' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
 
 # enter and exec behave as in a busybox VPS: a pty from the guest's devpts, bash as root.
