@@ -279,9 +279,12 @@ static const char create_usage[] =
         "\n"
         "Options:\n"
         "  --ostemplate NAME  template of the root file system (required)\n"
-        "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
+        "  --hostname H       host name of the VPS, up to 253 characters in labels of up to\n"
+        "                     63 (default: vpsID); the kernel's gets its first label when\n"
+        "                     the whole name is longer than 64\n"
         "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
-        "                     one the VPS has loopback only\n" SETTING_HELP
+        "                     one the VPS has loopback only. A prefix only where it holds:\n"
+        "                     bridged: the bridge subnet's; routed: /32 or /128\n" SETTING_HELP
         "  -j, --json         print the new VPS object as JSON\n"
         "  -h, --help         print this help and exit\n";
 

@@ -37,19 +37,23 @@ static void report_warning(struct vpsd *d, const char *id, json_t *answer)
                 json_object_set_new(answer, "warning", json_string(d->m.warning));
 }
 
-/* rx_bytes, rx_packets, tx_bytes, tx_packets of one VPS object: its totals over every run
+/* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
  * (traffic.h), the live part from one counters query. */
-static void add_traffic(struct vpsd *d, json_t *obj, json_t *counters)
+static void add_traffic(struct vpsd *d, const struct vps_inst *vi, json_t *obj, json_t *counters)
 {
-        const char *id = json_string_value(json_object_get(obj, "id"));
-        vps_error e;
-        struct vps_inst *vi = id ? vps_manager_find(&d->m, id, &e) : NULL;
         struct vps_traffic t;
-        if (!vi)
+        vps_error e;
+        if (!vi || !obj)
                 return;
         /* A failed save of a snapshot still leaves the total computed. */
-        (void)vps_traffic_total(&d->m, vi, json_object_get(counters, id), false, &t, &e);
+        (void)vps_traffic_total(&d->m, vi, json_object_get(counters, vi->cfg.id), false, &t, &e);
         vps_traffic_to_json(&t, obj);
+}
+
+static int by_id(const void *a, const void *b)
+{
+        return strcmp((*(struct vps_inst *const *)a)->cfg.id,
+                      (*(struct vps_inst *const *)b)->cfg.id);
 }
 
 static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
@@ -83,11 +87,23 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
          * when asked: `vpsctl list -o memory_current,...`). */
         const char *st = vpsd_request_arg(req, "stats");
         bool stats = st && strcmp(st, "0") != 0;
+        /* Each object's VPS by a binary search: a list of thousands stays linear-ish. */
+        _cleanup_free_ struct vps_inst **v = calloc(d->m.n ? d->m.n : 1, sizeof(*v));
+        if (v && d->m.n)
+                memcpy(v, d->m.v, d->m.n * sizeof(*v));
+        if (v)
+                qsort(v, d->m.n, sizeof(*v), by_id);
         size_t i;
         json_t *o;
         json_array_foreach(*ret, i, o)
         {
-                add_traffic(d, o, counters);
+                struct vps_inst key, *kp = &key, **hit = NULL;
+                const char *id = json_string_value(json_object_get(o, "id"));
+                if (v && id && strlen(id) < sizeof(key.cfg.id)) {
+                        strcpy(key.cfg.id, id);
+                        hit = bsearch(&kp, v, d->m.n, sizeof(*v), by_id);
+                }
+                add_traffic(d, hit ? *hit : NULL, o, counters);
                 if (stats)
                         vps_stats_flatten(o, json_string_value(json_object_get(o, "cgroup")));
         }
@@ -384,7 +400,7 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
                 return -err->code;
         *ret = ok_obj(d, vi);
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
-        add_traffic(d, *ret, counters);
+        add_traffic(d, vi, *ret, counters);
         /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
         if (d->sysinfo_fd >= 0 && *ret)
                 json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_path));
@@ -656,10 +672,8 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         vps_disk_usage_json(&d->m, &vi->cfg, s);
         /* The network group: the totals list -j shows. */
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
-        json_t *net = json_pack("{s:s}", "id", id);
-        add_traffic(d, net, counters);
-        if (net)
-                (void)json_object_del(net, "id");
+        json_t *net = json_object();
+        add_traffic(d, vi, net, counters);
         json_object_set_new(s, "network", net);
         *ret = s;
         return 0;

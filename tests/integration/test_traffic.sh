@@ -20,9 +20,13 @@ start_vpsd
 vpsctl template build busybox >/dev/null
 vpsctl create 711 --ostemplate busybox --ipadd "$NETPFX.10" >/dev/null
 vpsctl start 711 >/dev/null
-# traffic: 5 pings of 1000 bytes each way (at least 5000 bytes and 5 packets both ways).
+# traffic: pings of 1000 bytes each way (at least 5000 bytes and 5 packets both ways).
 ADDR=$NETPFX.10 TR_ID=711
-traffic() { reach busybox ping -c 1 -W 2 "$ADDR" && busybox ping -c 5 -s 1000 -i 0.1 -W 2 "$ADDR" >/dev/null; }
+# (8 pings: a loaded host may lose a few; the checks need 5.)
+traffic() {
+        reach busybox ping -c 1 -W 2 "$ADDR" || true
+        busybox ping -c 8 -s 1000 -i 0.1 -W 2 "$ADDR" >/dev/null || true
+}
 tr() { vpsctl list -a -j | jq -r --arg id "$TR_ID" '.[] | select(.id==$id) | [.rx_bytes, .rx_packets, .tx_bytes, .tx_packets] | @tsv'; }
 # grew WHAT BEFORE: every figure at least 5000 bytes / 5 packets above BEFORE's.
 grew() {
