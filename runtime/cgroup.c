@@ -132,6 +132,13 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, const char 
         if (r < 0)
                 return vps_err_wrap(err, "creating the VPS cgroup parent");
         vps_cgroups_delegate(cg, own);
+        /* Which controllers cgroup v1 holds: why a limit cannot be had (a kernel without
+         * cgroup v1 has no such file, or lists every controller with hierarchy 0). */
+        const char *pc = getenv("VPS_TEST_PROC_CGROUPS");
+        _cleanup_free_ char *v1 = NULL;
+        vps_error ignored;
+        if (vps_read_file_at(AT_FDCWD, pc && *pc ? pc : "/proc/cgroups", &v1, NULL, &ignored) == 0)
+                vps_cgroup_parse_v1(v1, cg->v1_bound, sizeof(cg->v1_bound));
         cg->max_depth = VPS_CG_MAX_DEPTH_DEFAULT;
         cg->max_descendants = VPS_CG_MAX_DESCENDANTS_DEFAULT;
         return 0;

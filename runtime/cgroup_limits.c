@@ -187,6 +187,14 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                 }
                 if (has_word(avail, in->controller))
                         continue;
+                /* Bound to cgroup v1, a controller cannot be enabled in cgroup v2 at all. */
+                bool v1 = has_word(cg->v1_bound, in->controller);
+                if (strict && v1)
+                        return vps_err(err, EOPNOTSUPP,
+                                       "cannot enforce --%s: the %s controller is held by cgroup "
+                                       "v1 on this host, so cgroup v2 cannot have it: "
+                                       VPS_CG_V1_HINT ", or run vpsd with --enforce-limits warn",
+                                       in->name, in->controller);
                 if (strict)
                         return vps_err(err, EOPNOTSUPP,
                                        "cannot enforce --%s: the %s controller is not available "
@@ -195,10 +203,59 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                                        in->name, in->controller, cg->parent);
                 size_t used = strlen(warn);
                 (void)snprintf(warn + used, warn_size - used,
-                               "%s--%s not enforced (no %s controller)", used ? "; " : "", in->name,
-                               in->controller);
+                               "%s--%s not enforced (no %s controller%s)", used ? "; " : "",
+                               in->name, in->controller, v1 ? ": held by cgroup v1" : "");
         }
         return 0;
+}
+
+void vps_cgroup_parse_v1(const char *text, char *ret, size_t size)
+{
+        /* "#subsys_name hierarchy num_cgroups enabled", then one line per controller. */
+        size_t used = 0;
+        ret[0] = '\0';
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                char name[32];
+                unsigned int hier;
+                if (*l == '#' || sscanf(l, "%31s %u", name, &hier) != 2 || hier == 0)
+                        continue;
+                if (strcmp(name, "blkio") == 0)
+                        strcpy(name, "io"); /* v1's name for what v2 calls io */
+                for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
+                        if (strcmp(name, controllers[i]) == 0 && !has_word(ret, name))
+                                used += (size_t)snprintf(ret + used, size - used, "%s%s",
+                                                         used ? " " : "", name);
+                if (used >= size)
+                        used = size - 1;
+        }
+}
+
+void vps_cgroup_describe(const struct vps_cgroups *cg, char *ret, size_t size)
+{
+        char avail[256], have[128] = "", miss[256] = "";
+        size_t nh = 0, nm = 0;
+        bool v1 = false;
+        available(cg, avail, sizeof(avail));
+        for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
+                const char *c = controllers[i];
+                if (has_word(avail, c)) {
+                        nh += (size_t)snprintf(have + nh, sizeof(have) - nh, "%s%s",
+                                               nh ? " " : "", c);
+                        continue;
+                }
+                bool held = has_word(cg->v1_bound, c);
+                v1 |= held;
+                nm += (size_t)snprintf(miss + nm, sizeof(miss) - nm, "%s%s%s", nm ? ", " : "", c,
+                                       held ? " (held by cgroup v1)" : "");
+        }
+        if (!miss[0])
+                (void)snprintf(ret, size, "%s under %s", have, cg->parent);
+        else
+                (void)snprintf(ret, size,
+                               "missing under %s: %s; available: %s; limits on the missing "
+                               "ones are refused%s%s",
+                               cg->parent, miss, have[0] ? have : "none",
+                               v1 ? "; for those of cgroup v1, " : "", v1 ? VPS_CG_V1_HINT : "");
 }
 
 int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limits *l, bool strict,

@@ -3,6 +3,7 @@
 #include "vps/cleanup.h"
 #include "netsetup/netsetup.h"
 #include "vps/devices.h"
+#include "vps/plans.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,11 @@ static int get_int(json_t *o, const char *key, long long min, long long max, lon
                 return vps_err(err, EBADMSG, "field '%s' out of range", key);
         *ret = n;
         return 0;
+}
+
+bool vps_ns_none(const struct vps_config *c)
+{
+        return c->n_ns == 1 && strcmp(c->nameserver[0], VPS_NS_NONE) == 0;
 }
 
 const char *vps_netmode_name(enum vps_netmode mode)
@@ -232,10 +238,14 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
             (r = get_int(o, "uid_count", 1, VPS_UID_COUNT, &count, err)) < 0 ||
             (r = get_int(o, "created_at", 0, INT64_MAX, &created, err)) < 0)
                 return r;
+        /* ["none"] alone is the one nameserver list that holds no address. */
+        json_t *ns = json_object_get(o, "nameserver");
+        const char *ns0 = json_string_value(json_array_get(ns, 0));
+        bool ns_none = json_array_size(ns) == 1 && ns0 && strcmp(ns0, VPS_NS_NONE) == 0;
         if ((r = get_list(o, "ip", c.ip[0], sizeof(c.ip[0]), VPS_MAX_IPS, &c.n_ip, true, err)) <
                     0 ||
             (r = get_list(o, "nameserver", c.nameserver[0], sizeof(c.nameserver[0]), 4, &c.n_ns,
-                          true, err)) < 0 ||
+                          !ns_none, err)) < 0 ||
             (r = get_list(o, "forward", c.forward[0], sizeof(c.forward[0]), 16, &c.n_fwd, false,
                           err)) < 0)
                 return r;
@@ -271,6 +281,9 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
                         return vps_err(err, EBADMSG, "field 'devnodes': unknown device '%s'",
                                        c.devnodes[i]);
         if ((r = get_features(o, &c.features, err)) < 0)
+                return r;
+        if ((r = get_str(o, "plan", c.plan, sizeof(c.plan), false, err)) < 0 ||
+            (c.plan[0] && (r = vps_plan_name_check(c.plan, err)) < 0))
                 return r;
         c.bootorder = bo ? (int)json_integer_value(bo) : 0;
         if ((r = vps_id_check(c.id, err)) < 0 ||
@@ -319,6 +332,8 @@ char *vps_config_to_json(const struct vps_config *c)
                 json_array_append_new(dev, json_string(c->devnodes[i]));
         json_object_set_new(o, "devnodes", dev);
         json_object_set_new(o, "features", vps_features_to_json(c->features));
+        if (c->plan[0])
+                json_object_set_new(o, "plan", json_string(c->plan));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 
@@ -352,6 +367,18 @@ int vps_config_set_features(int dfd, struct vps_config *cfg, unsigned int featur
         int r = vps_config_save(dfd, &c, err);
         if (r == 0)
                 cfg->features = c.features;
+        return r;
+}
+
+int vps_config_set_plan(int dfd, struct vps_config *cfg, const char *plan, vps_error *err)
+{
+        struct vps_config c = *cfg;
+        if (strlen(plan) >= sizeof(c.plan))
+                return vps_err(err, EINVAL, "too long a plan name");
+        strcpy(c.plan, plan);
+        int r = vps_config_save(dfd, &c, err);
+        if (r == 0)
+                memcpy(cfg->plan, c.plan, sizeof(c.plan));
         return r;
 }
 

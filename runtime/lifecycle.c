@@ -4,7 +4,9 @@
 #include "vps/console.h"
 #include "vps/devices.h"
 #include "vps/disk.h"
+#include "vps/halt.h"
 #include "vps/manager.h"
+#include "vps/resolv.h"
 #include "vps/security.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
@@ -55,6 +57,23 @@ static int net_hook(pid_t pid, void *userdata, vps_error *err)
         return vps_net_attach(h->m, h->vi, pid, err);
 }
 
+/* The limits a start applies: the VPS's own, and for one without --numproc vpsd.conf's
+ * default_numproc (a fork bomb inside must not take the host's PIDs), where the host can
+ * enforce it: a default is no reason to refuse a start. */
+void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
+                                  struct vps_limits *ret)
+{
+        *ret = *own;
+        if (own->v[VPS_LIM_NUMPROC] != VPS_LIMIT_NONE || !m->default_numproc)
+                return;
+        struct vps_limits one;
+        vps_limits_init(&one);
+        one.v[VPS_LIM_NUMPROC] = m->default_numproc;
+        vps_error e;
+        if (vps_cgroup_check_limits(&m->cg, &one, true, NULL, 0, &e) == 0)
+                ret->v[VPS_LIM_NUMPROC] = m->default_numproc;
+}
+
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         if (vi->status != VPS_STOPPED)
@@ -81,9 +100,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 r = vps_devnodes_prepare(vi->dir_fd, &vi->cfg, err);
         if (r == 0)
                 r = vps_security_record(cg_fd, vi->cfg.features, err);
+        struct vps_limits lim;
+        vps_manager_effective_limits(m, &vi->cfg.limits, &lim);
         if (r == 0)
-                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &vi->cfg.limits, NULL,
-                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
+                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &lim, NULL, !m->enforce_warn,
+                                            m->warning, sizeof(m->warning), err);
         if (r == 0)
                 r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
         /* LXCFS running: its views go over /proc. Not running: the VPS starts, with a
@@ -106,6 +127,17 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 r = vps_net_prepare_child(m, vi, &net, err);
         if (r == 0 && networked)
                 r = vps_net_filter(m, vi, err);
+        /* The host's resolvers for one that inherits them, read now: the start child
+         * writes the guest's files after pivot_root, where no host file is left. */
+        struct vps_config eff;
+        char why[400];
+        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &eff, why,
+                             sizeof(why));
+        if (r == 0 && why[0]) {
+                size_t used = strlen(m->warning);
+                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                               "%sno name server in its resolv.conf: %s", used ? "; " : "", why);
+        }
         if (r == 0) {
                 char dir[600];
                 (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);
@@ -119,7 +151,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .cgroup_fd = guest_fd, /* below the top's limits and devices */
                         .console_fd = slave,
                         .net = networked ? &net : NULL,
-                        .cfg = &vi->cfg,
+                        .cfg = &eff,
                         .lxcfs = lxcfs ? m->lxcfs : NULL,
                         .devpts_max = m->devpts_max,
                         .parent_hook = networked ? net_hook : NULL,
@@ -152,6 +184,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         }
         vi->st = st;
+        vi->halt_signal = t.halt_signal;
         vi->pidfd = vps_fd_high(res.pidfd);
         vps_closep(&vi->notify_fd);
         vi->notify_fd = res.notify_fd;
@@ -164,15 +197,40 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         return 0;
 }
 
+int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi)
+{
+        struct tpl_info t;
+        vps_error e;
+        if (!vi->halt_signal)
+                vi->halt_signal = template_info(m, vi->cfg.ostemplate, &t, &e) == 0
+                                          ? t.halt_signal
+                                          : SIGTERM;
+        return vi->halt_signal;
+}
+
+/* 1: the init takes its halt signal now, 0: not yet (or it is gone). */
+static int init_ready(const struct vps_inst *vi, int sig)
+{
+        vps_error e;
+        int r = vps_halt_ready(vi->st.pid, sig, &e);
+        /* Still the init read (its PID not reused after an exit that someone else reaped). */
+        if (r > 0 && vps_sys_pidfd_send_signal(vi->pidfd, 0, NULL, 0) < 0)
+                r = 0;
+        return r > 0;
+}
+
+int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi)
+{
+        if (vi->status == VPS_STOPPED || vi->pidfd < 0)
+                return 0;
+        return init_ready(vi, vps_manager_halt_signal(m, vi));
+}
+
 int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         if (vi->status == VPS_STOPPED)
                 return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
-        struct tpl_info t;
-        int sig = SIGTERM;
-        vps_error e;
-        if (template_info(m, vi->cfg.ostemplate, &t, &e) == 0)
-                sig = t.halt_signal;
+        int sig = vps_manager_halt_signal(m, vi);
         vi->status = VPS_STOPPING;
         if (vps_sys_pidfd_send_signal(vi->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
                 return vps_err_sys(err, errno, "signalling VPS %s", vi->cfg.id);
@@ -256,6 +314,12 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "cgroup", up ? json_string(vi->st.cgroup) : json_null());
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
+        /* Booting: its init cannot take the halt signal yet (a stop sends it again). */
+        json_object_set_new(o, "booting",
+                            up && vi->pidfd >= 0
+                                    ? json_boolean(!init_ready(vi, vi->halt_signal ? vi->halt_signal
+                                                                                   : SIGTERM))
+                                    : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "restart_at",
                             vi->restart_at ? json_integer((json_int_t)vi->restart_at)
@@ -266,6 +330,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_t *ns = json_array();
         for (unsigned int i = 0; ns && i < vi->cfg.n_ns; i++)
                 json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));
+        if (ns && vi->cfg.n_ns == 0) /* as --nameserver takes it, not an empty list */
+                json_array_append_new(ns, json_string(VPS_NS_INHERIT));
         json_object_set_new(o, "nameserver", ns);
         json_object_set_new(o, "searchdomain", json_string(vi->cfg.searchdomain));
         json_t *fw = json_array();
@@ -281,6 +347,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
                 json_array_append_new(dev, json_string(vi->cfg.devnodes[i]));
         json_object_set_new(o, "devnodes", dev);
         json_object_set_new(o, "features", vps_features_to_json(vi->cfg.features));
+        json_object_set_new(o, "plan", vi->cfg.plan[0] ? json_string(vi->cfg.plan) : json_null());
         return o;
 }
 

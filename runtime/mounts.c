@@ -1,14 +1,19 @@
-/* libvps, child side: the VPS root. Runs in the VPS's user and mount namespaces as its root.
- * Order matters:
- *   1. the whole inherited tree becomes a slave, so nothing propagates back to the host;
- *   2. the idmapped template moves onto lower/, the overlay is made through the new mount API
- *      from fds of lower/, upper/ and work/ (opened by vps_child_open_host while the child
- *      still acted as host uid 0: the VPS dir is host root's, 0700) and goes onto rootfs/;
- *   3. host objects the guest needs (device nodes, the console) are cloned as detached
- *      mounts;
- *   4. the table below is mounted on targets resolved inside the guest root
- *      (RESOLVE_IN_ROOT): a symlink the guest planted can only point inside its own root;
- *   5. pivot_root; the old root is detached. */
+/* libvps, child side: the VPS root, built in three steps by two processes (spawn.c).
+ *   1. The maker, root of the VPS's new user namespace: the idmapped template moves onto
+ *      lower/, and an overlayfs context (fsopen/fsconfig) is created from fds of lower/,
+ *      upper/ and work/ (opened while it still acted as host uid 0: the VPS dir is host root's,
+ *      0700). Created there, the overlay's credentials are the VPS root's, as before.
+ *   2. The init, still host root in a mount namespace of the host's user namespace, a slave
+ *      of the host's: mounts that overlay on rootfs/ and puts on it what the guest must not
+ *      take away: proc (of the VPS's pid namespace: the init is its PID 1), sysfs (of its
+ *      network namespace, joined at birth), LXCFS's views, the masks and the read-only binds.
+ *   3. The init joins the VPS's user namespace and unshares its mount namespace: the copy
+ *      belongs to a less privileged user namespace, so the kernel locks every mount of step 2
+ *      in it (copy_mnt_ns, MNT_LOCKED): the guest's root can neither unmount a mask nor mount
+ *      a fresh proc or sysfs (mount_too_revealing), nor remount a read-only bind writable.
+ *      Then, as the VPS's root: a recursive bind of the root (a locked mount cannot be a
+ *      new root; the bind's top is not locked, its children stay so), the rest of the table
+ *      on targets resolved inside the guest root (RESOLVE_IN_ROOT), pivot_root. */
 #include "vps/cleanup.h"
 #include "vps/devices.h"
 #include "vps/safepath.h"
@@ -31,9 +36,13 @@ struct mount_entry {
         const char *data;
 };
 
-static const struct mount_entry mount_table[] = {
-        {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+/* Step 2, locked. */
+static const struct mount_entry locked_table[] = {
         {"sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+};
+
+/* Step 3, the guest's own: its cgroup2 (of its cgroup namespace), its /dev and tmpfses. */
+static const struct mount_entry mount_table[] = {
         {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
         {"tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"},
         /* max= added by build_tree: the host's pty pool (kernel.pty.max less the reserve of
@@ -77,13 +86,13 @@ static int fd_path(char *buf, size_t size, int fd)
         return snprintf(buf, size, "/proc/self/fd/%d", fd);
 }
 
-/* Returns the fd of the overlay's root, attached on rootfs/. userxattr: overlayfs keeps its
- * opaque and redirect marks in user.overlay.* xattrs, which it may set from inside the user
- * namespace. Without them (trusted.* needs the host's root) a rename of a directory the
- * template also has fails with EXDEV: dpkg renames DIR.dpkg-new over DIR for every package
- * it unpacks. The layers are named by /proc/self/fd links: no walk from the host's root,
- * whose directories the VPS's root may not search. */
-static int mount_overlay(const struct vps_host_dirs *h, int lower_fd, vps_error *err)
+/* Step 1: returns the overlay's fs context, created (FSCONFIG_CMD_CREATE), for the init to
+ * mount. userxattr: overlayfs keeps its opaque and redirect marks in user.overlay.* xattrs,
+ * which it may set from inside the user namespace. Without them (trusted.* needs the host's
+ * root) a rename of a directory the template also has fails with EXDEV: dpkg renames
+ * DIR.dpkg-new over DIR for every package it unpacks. The layers are named by /proc/self/fd
+ * links: no walk from the host's root, whose directories the VPS's root may not search. */
+int vps_child_make_overlay(const struct vps_host_dirs *h, int lower_fd, vps_error *err)
 {
         if (vps_sys_move_mount(lower_fd, "", h->lower, "",
                                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -103,8 +112,14 @@ static int mount_overlay(const struct vps_host_dirs *h, int lower_fd, vps_error 
         }
         if (vps_sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
             vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return vps_err_sys(err, errno, "mounting the overlay root");
-        int mnt = vps_sys_fsmount(fs, FSMOUNT_CLOEXEC, 0);
+                return vps_err_sys(err, errno, "creating the overlay root");
+        return TAKE_FD(fs);
+}
+
+/* Step 2: the overlay from the maker's context, attached on rootfs/; returns its root. */
+static int mount_overlay(const struct vps_host_dirs *h, int fs_fd, vps_error *err)
+{
+        int mnt = vps_sys_fsmount(fs_fd, FSMOUNT_CLOEXEC, 0);
         if (mnt < 0)
                 return vps_err_sys(err, errno, "mounting the overlay root");
         if (vps_sys_move_mount(mnt, "", h->rootfs, "",
@@ -262,54 +277,68 @@ static int clone_console(int console_fd, vps_error *err)
 }
 
 /* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
- * reboot of the VPS must look like one. Written to a file in the guest's /dev (a tmpfs of
- * this start), bound read-only over /proc/sys/kernel/random/boot_id, then unlinked. */
-static int own_boot_id(int root_fd, vps_error *err)
+ * reboot of the VPS must look like one. Written into a detached tmpfs of this start, whose
+ * file is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
+ * the VPS's user namespace takes over: the bind is locked like every other mount under /proc.
+ * (A bind the guest's root made would be its own, and systemd's sandboxing, which remounts
+ * /proc/sys, fails on a tree that mixes the two: 226/NAMESPACE.) */
+static int boot_id_text(char text[40])
 {
         unsigned char u[16];
         if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
-                return vps_err_sys(err, errno, "getrandom");
+                return -errno;
         u[6] = (u[6] & 0x0f) | 0x40; /* UUID version 4 */
         u[8] = (u[8] & 0x3f) | 0x80;
+        return snprintf(text, 40,
+                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+                        u[12], u[13], u[14], u[15]);
+}
+
+static int boot_id_file(vps_error *err)
+{
         char text[40];
-        int n = snprintf(text, sizeof(text),
-                         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
-                         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-                         u[12], u[13], u[14], u[15]);
-        static const char file[] = "/dev/.vpsd-boot-id";
+        int n = boot_id_text(text);
+        if (n < 0)
+                return vps_err_sys(err, -n, "getrandom");
+        _cleanup_close_ int fs = vps_sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vps_err_sys(err, errno, "creating the boot id's tmpfs");
+        _cleanup_close_ int mnt = vps_sys_fsmount(fs, FSMOUNT_CLOEXEC, 0);
+        if (mnt < 0)
+                return vps_err_sys(err, errno, "mounting the boot id's tmpfs");
         {
                 _cleanup_close_ int f =
-                        vps_open_in_root(root_fd, file, O_WRONLY | O_CREAT | O_EXCL, 0444, err);
-                if (f < 0)
-                        return f;
-                if (write(f, text, (size_t)n) != n)
+                        openat(mnt, "boot_id", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+                if (f < 0 || write(f, text, (size_t)n) != n)
                         return vps_err_sys(err, errno, "writing the boot id");
         }
-        _cleanup_close_ int src = vps_open_in_root(root_fd, file, O_PATH, 0, err);
-        if (src < 0)
-                return src;
+        int file = vps_sys_open_tree(mnt, "boot_id", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (file < 0)
+                return vps_err_sys(err, errno, "binding the boot id");
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+        if (vps_sys_mount_setattr(file, "", AT_EMPTY_PATH, &attr) < 0) {
+                int e = errno;
+                close(file);
+                return vps_err_sys(err, e, "making the boot id read-only");
+        }
+        return file;
+}
+
+static int own_boot_id(int root_fd, vps_error *err)
+{
+        _cleanup_close_ int file = boot_id_file(err);
+        if (file < 0)
+                return file;
         _cleanup_close_ int dst =
                 vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
         if (dst < 0)
                 return dst;
-        char from[64], to[64];
-        (void)snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
-        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
-        if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+        if (vps_sys_move_mount(file, "", dst, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "binding the boot id");
-        _cleanup_close_ int top =
-                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
-        if (top < 0)
-                return top;
-        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", top);
-        if (mount(NULL, to, NULL,
-                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                return vps_err_sys(err, errno, "making the boot id read-only");
-        _cleanup_close_ int dev = vps_open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY, 0, err);
-        if (dev < 0)
-                return dev;
-        if (unlinkat(dev, file + 5, 0) < 0)
-                return vps_err_sys(err, errno, "removing %s", file);
         return 0;
 }
 
@@ -397,11 +426,7 @@ static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd
                 r = mount_at(root_fd, &m, err);
         }
         if (r >= 0)
-                r = harden(root_fd, err);
-        if (r >= 0)
                 r = populate_dev(root_fd, fds, fds[N_DEV], err);
-        if (r >= 0)
-                r = own_boot_id(root_fd, err);
         if (r >= 0)
                 r = bind_devnodes(root_fd, h, cfg, err);
         if (r >= 0 && cfg && (cfg->features & VPS_FEAT_NESTING))
@@ -484,20 +509,69 @@ int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
         return 0;
 }
 
-int vps_child_build_root(const struct vps_host_dirs *h, int lower_fd, int console_fd,
-                         const char *lxcfs, unsigned int devpts_max, const struct vps_config *cfg,
-                         vps_error *err)
+/* proc of the VPS's pid namespace (pidns=), which the mounting process is not in. */
+static int mount_proc(int root_fd, int pidns_fd, vps_error *err)
+{
+        _cleanup_close_ int t = vps_ensure_in_root(root_fd, "/proc", 1, err);
+        if (t < 0)
+                return t;
+        _cleanup_close_ int fs = vps_sys_fsopen("proc", FSOPEN_CLOEXEC);
+        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_FD, "pidns", NULL, pidns_fd) < 0 ||
+            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return vps_err_sys(err, errno, "creating the VPS's proc");
+        _cleanup_close_ int mnt = vps_sys_fsmount(
+                fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0 || vps_sys_move_mount(mnt, "", t, "",
+                                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return vps_err_sys(err, errno, "mounting proc on /proc");
+        return 0;
+}
+
+int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, const char *lxcfs,
+                        vps_error *err)
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
-        _cleanup_close_ int root_fd = mount_overlay(h, lower_fd, err);
+        _cleanup_close_ int root_fd = mount_overlay(h, fs_fd, err);
         if (root_fd < 0)
                 return root_fd;
-        /* proc and sysfs may only be mounted while the host's are visible in this namespace
-         * (mount_too_revealing), so the table is mounted before pivot_root. */
-        int r;
-        if ((r = build_tree(root_fd, h, console_fd, devpts_max, cfg, err)) < 0 ||
-            (lxcfs && (r = bind_lxcfs(root_fd, lxcfs, err)) < 0))
-                return r;
-        return pivot(root_fd, err);
+        /* proc of the pid namespace this process is PID 1 of, sysfs of its network
+         * namespace: mounted by host root, which mount_too_revealing does not restrict. */
+        int r = mount_proc(root_fd, pidns_fd, err);
+        if (r == 0)
+                r = own_boot_id(root_fd, err);
+        for (size_t i = 0; r == 0 && i < sizeof(locked_table) / sizeof(locked_table[0]); i++)
+                r = mount_at(root_fd, &locked_table[i], err);
+        if (r == 0 && lxcfs)
+                r = bind_lxcfs(root_fd, lxcfs, err);
+        if (r == 0)
+                r = harden(root_fd, err);
+        return r < 0 ? r : TAKE_FD(root_fd);
+}
+
+/* A locked mount cannot become the root (pivot_root: EINVAL); a recursive bind's top is not
+ * locked, and the mounts under it stay locked. */
+static int unlocked_top(int root_fd, vps_error *err)
+{
+        int tree = vps_sys_open_tree(
+                root_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0)
+                return vps_err_sys(err, errno, "binding the root");
+        if (vps_sys_move_mount(tree, "", root_fd, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+                int e = errno;
+                close(tree);
+                return vps_err_sys(err, e, "attaching the root's bind");
+        }
+        return tree;
+}
+
+int vps_child_build_root(int locked_root_fd, const struct vps_host_dirs *h, int console_fd,
+                         unsigned int devpts_max, const struct vps_config *cfg, vps_error *err)
+{
+        _cleanup_close_ int root_fd = unlocked_top(locked_root_fd, err);
+        if (root_fd < 0)
+                return root_fd;
+        int r = build_tree(root_fd, h, console_fd, devpts_max, cfg, err);
+        return r < 0 ? r : pivot(root_fd, err);
 }

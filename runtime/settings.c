@@ -6,6 +6,7 @@
 #include "vps/guestfiles.h"
 #include "vps/helper.h"
 #include "vps/manager.h"
+#include "vps/resolv.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -25,9 +26,22 @@ static int set_uts(void *arg, vps_error *err)
         const struct uts_call *c = arg;
         if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
                 return vps_err_sys(err, errno, "entering the UTS namespace");
-        if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+        char uts[VPS_UTSNAME_MAX + 1];
+        vps_hostname_kernel(c->hostname, uts);
+        if (sethostname(uts, strlen(uts)) < 0)
                 return vps_err_sys(err, errno, "sethostname");
         return 0;
+}
+
+/* A running VPS's /etc files brought in line with c, with the host's resolvers read again
+ * when c inherits them. */
+static int sync_guest(struct vps_manager *m, pid_t pid, const struct vps_config *c,
+                      vps_error *err)
+{
+        struct vps_config eff;
+        char why[8];
+        vps_resolv_effective(c, m->resolv_conf, m->resolv_upstream, &eff, why, sizeof(why));
+        return vps_guest_sync_running(pid, &eff, err);
 }
 
 static int apply_hostname(struct vps_inst *vi, const char *hostname, vps_error *err)
@@ -48,7 +62,7 @@ int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const c
         if (vi->status == VPS_RUNNING) {
                 struct vps_config n = vi->cfg;
                 (void)snprintf(n.hostname, sizeof(n.hostname), "%s", hostname);
-                if ((r = vps_guest_sync_running(vi->st.pid, &n, err)) < 0) {
+                if ((r = sync_guest(m, vi->st.pid, &n, err)) < 0) {
                         vps_error e; /* all or nothing: the old name back in its UTS */
                         (void)apply_hostname(vi, vi->cfg.hostname, &e);
                         return r;
@@ -83,7 +97,7 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
                 vi->cfg = c;
                 r = vps_net_update_live(m, vi, old.ip, old.n_ip, false, err);
                 if (r == 0)
-                        r = vps_guest_sync_running(vi->st.pid, &c, err);
+                        r = sync_guest(m, vi->st.pid, &c, err);
                 /* Forwards go to the first address: follow it when it changes. */
                 if (r == 0)
                         r = vps_net_update_forwards(m, &old, &c, err);
@@ -94,7 +108,7 @@ int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][4
                          * step is idempotent, so what never changed is left as it is. */
                         vps_error e;
                         (void)vps_net_update_live(m, vi, c.ip, c.n_ip, true, &e);
-                        (void)vps_guest_sync_running(vi->st.pid, &old, &e);
+                        (void)sync_guest(m, vi->st.pid, &old, &e);
                         (void)vps_net_update_forwards(m, &c, &old, &e);
                 }
                 if (r < 0)
@@ -112,9 +126,12 @@ static void restore_cgroup_limits(struct vps_manager *m, const struct vps_inst *
 {
         vps_error e;
         char w[8];
+        struct vps_limits now, was;
+        vps_manager_effective_limits(m, &vi->cfg.limits, &now);
+        vps_manager_effective_limits(m, &tried->limits, &was);
         if (vi->status == VPS_RUNNING)
-                (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
-                                              &tried->limits, false, w, sizeof(w), &e);
+                (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &now, &was, false, w,
+                                              sizeof(w), &e);
 }
 
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
@@ -130,9 +147,12 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
         long long used = vi->status == VPS_RUNNING
                                  ? vps_cgroup_read_number(vi->st.cgroup, "memory.current")
                                  : -2;
+        struct vps_limits to, from;
+        vps_manager_effective_limits(m, &c.limits, &to);
+        vps_manager_effective_limits(m, &vi->cfg.limits, &from);
         if (vi->status == VPS_RUNNING)
-                r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &c.limits, &vi->cfg.limits,
-                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
+                r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &to, &from, !m->enforce_warn,
+                                            m->warning, sizeof(m->warning), err);
         else
                 r = vps_cgroup_check_limits(&m->cg, &c.limits, !m->enforce_warn, m->warning,
                                             sizeof(m->warning), err);
@@ -169,6 +189,17 @@ static int dns_into(struct vps_config *c, char ns[][46], unsigned int n_ns, cons
 {
         if (n_ns > 4)
                 return vps_err(err, EINVAL, "at most 4 name servers");
+        for (unsigned int i = 0; i < n_ns; i++)
+                if (n_ns > 1 && (strcmp(ns[i], VPS_NS_NONE) == 0 ||
+                                 strcmp(ns[i], VPS_NS_INHERIT) == 0))
+                        return vps_err(err, EINVAL,
+                                       "--nameserver %s stands alone, without addresses", ns[i]);
+        /* inherit is stored as no list at all, none as itself (config.h). */
+        if (n_ns == 1 && strcmp(ns[0], VPS_NS_INHERIT) == 0)
+                n_ns = 0;
+        bool none = n_ns == 1 && strcmp(ns[0], VPS_NS_NONE) == 0;
+        if (none)
+                n_ns = 0;
         for (unsigned int i = 0; i < n_ns; i++) {
                 struct ns_addr a;
                 int r = ns_addr_parse(ns[i], &a, err);
@@ -177,6 +208,10 @@ static int dns_into(struct vps_config *c, char ns[][46], unsigned int n_ns, cons
                 ns_addr_format(&a, c->nameserver[i], sizeof(c->nameserver[i]));
         }
         c->n_ns = n_ns;
+        if (none) {
+                strcpy(c->nameserver[0], VPS_NS_NONE);
+                c->n_ns = 1;
+        }
         if (search) {
                 if (strlen(search) >= sizeof(c->searchdomain))
                         return vps_err(err, EINVAL, "--searchdomain is too long");
@@ -207,7 +242,7 @@ int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46
         int r = dns_into(&c, ns, n_ns, search, err);
         if (r < 0)
                 return r;
-        if (vi->status == VPS_RUNNING && (r = vps_guest_sync_running(vi->st.pid, &c, err)) < 0)
+        if (vi->status == VPS_RUNNING && (r = sync_guest(m, vi->st.pid, &c, err)) < 0)
                 return r;
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0)
                 return r;

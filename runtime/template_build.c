@@ -39,6 +39,11 @@ static int run_debootstrap(const struct vps_recipe *rc, const char *target, cons
         (void)snprintf(include, sizeof(include), "--include=%s", rc->include);
         char *argv[] = {"debootstrap",  "--variant=minbase", include, (char *)rc->suite,
                         (char *)target, (char *)mirror,      NULL};
+        /* dpkg without an fsync per file (the build's child only): the tree is synced once
+         * before it is published (build_into), and a build cut short leaves nothing. The
+         * defaults stay forced as dpkg's own, which DPKG_FORCE replaces. */
+        if (setenv("DPKG_FORCE", "unsafe-io,security-mac,downgrade", 1) < 0)
+                return vps_err_sys(err, errno, "setting DPKG_FORCE");
         pid_t pid;
         int r = posix_spawnp(&pid, "debootstrap", NULL, NULL, argv, environ);
         if (r != 0)
@@ -139,6 +144,8 @@ static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const 
                        "%Y%m%dT%H%M%SZ", &tm);
         printf("P: publishing\n");
         fflush(stdout);
+        if (syncfs(rfd) < 0)
+                return vps_err_sys(err, errno, "syncing the template's files");
         if ((r = vps_template_write_meta(sfd, name, version, distro, vps_template_tree_size(rfd),
                                          err)) < 0)
                 return r;
@@ -243,6 +250,7 @@ static void set_phase(struct vps_build *b, const char *phase)
         if (strcmp(b->phase, phase) != 0) {
                 (void)snprintf(b->phase, sizeof(b->phase), "%s", phase);
                 b->done = 0;
+                b->total = 0;
         }
 }
 
@@ -253,14 +261,21 @@ static bool names_package(const char *rest)
         return sp && sp[1] && !strchr(sp + 1, ' ');
 }
 
+/* debootstrap's "I: Unpacking libc6..." (one package), not "I: Unpacking required
+ * packages..." that opens a round. */
+static bool one_package(const char *rest)
+{
+        return *rest && !strchr(rest, ' ');
+}
+
 static void on_line(struct vps_build *b, const char *l)
 {
         static const struct {
                 const char *prefix, *phase;
         } steps[] = {
                 {"I: Resolving dependencies", "resolving"}, {"I: Retrieving ", "downloading"},
-                {"I: Extracting ", "extracting"},           {"I: Unpacking ", "unpacking"},
-                {"I: Configuring ", "configuring"},
+                {"I: Extracting ", "extracting"},           {"I: Unpacking ", "installing"},
+                {"I: Configuring ", "installing"},
         };
         if (strncmp(l, "P: ", 3) == 0) {
                 char word[32];
@@ -280,13 +295,26 @@ static void on_line(struct vps_build *b, const char *l)
                         continue;
                 if (i == 1 && !names_package(l + n))
                         break; /* an index file, not a package */
+                if (i >= 3 && !one_package(l + n))
+                        break; /* a round of debootstrap's, not a step */
                 set_phase(b, steps[i].phase);
                 if (i == 1)
                         b->packages++;
                 if (i == 2 && strcmp(b->phase, "extracting") == 0 && !b->packages)
                         b->files++; /* an import: debootstrap's extracting counts packages */
-                if (i != 0)
+                if (i == 2)
+                        b->total = b->packages;
+                if (i >= 3) {
+                        /* debootstrap unpacks, then configures, in two rounds (required, then
+                         * base): one count over all four, each package unpacked and configured
+                         * once. Core packages are installed without a line, so the count may
+                         * end below the total, never above it. */
+                        b->total = 2 * b->packages;
+                        if (b->done < b->total)
+                                b->done++;
+                } else if (i != 0) {
                         b->done++;
+                }
                 break;
         }
         if (*l)
@@ -347,9 +375,10 @@ json_t *vps_template_build_json(const struct vps_build *b)
         bool running = b->pidfd >= 0;
         const char *status = running ? "building" : b->error[0] ? "failed" : "ready";
         int64_t end = running ? (int64_t)time(NULL) : b->ended_at;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "name", b->name,
-                              "status", status, "phase", b->phase, "packages",
-                              (json_int_t)b->packages, "done", (json_int_t)b->done, "files",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "name",
+                              b->name, "status", status, "phase", b->phase, "packages",
+                              (json_int_t)b->packages, "done", (json_int_t)b->done, "total",
+                              (json_int_t)b->total, "files",
                               (json_int_t)b->files, "refused", (json_int_t)b->refused, "elapsed",
                               (json_int_t)(end - b->started_at), "last", b->last);
         if (o)

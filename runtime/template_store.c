@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -50,6 +51,32 @@ static int count_users(struct vps_manager *m, const char *name)
                 if (strcmp(m->v[i]->cfg.ostemplate, name) == 0)
                         n++;
         return n;
+}
+
+static int by_id(const void *a, const void *b)
+{
+        return strverscmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "301, 305" (sorted, "and N more" past what fits): who holds template name. */
+static void users_of(const struct vps_manager *m, const char *name, char *ret, size_t size)
+{
+        _cleanup_free_ const char **ids = calloc(m->n ? m->n : 1, sizeof(*ids));
+        size_t n = 0, used = 0;
+        for (size_t i = 0; ids && i < m->n; i++)
+                if (strcmp(m->v[i]->cfg.ostemplate, name) == 0)
+                        ids[n++] = m->v[i]->cfg.id;
+        qsort(ids, n, sizeof(*ids), by_id);
+        ret[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                const char *sep = i ? ", " : "";
+                /* Room for this ID and for " and 99999 more" after it. */
+                if (used + strlen(sep) + strlen(ids[i]) + 20 >= size) {
+                        (void)snprintf(ret + used, size - used, " and %zu more", n - i);
+                        return;
+                }
+                used += (size_t)snprintf(ret + used, size - used, "%s%s", sep, ids[i]);
+        }
 }
 
 int vps_template_get(struct vps_manager *m, const char *name, json_t **ret, vps_error *err)
@@ -193,9 +220,12 @@ int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err)
         if (r < 0)
                 return r;
         int users = count_users(m, name);
-        if (users > 0)
-                return vps_err(err, EBUSY, "template '%s' is used by %d VPS%s", name, users,
-                               users == 1 ? "" : "es");
+        if (users > 0) {
+                char ids[256];
+                users_of(m, name, ids, sizeof(ids));
+                return vps_err(err, EBUSY, "template '%s' is used by VPS %s (destroy %s first)",
+                               name, ids, users == 1 ? "it" : "them");
+        }
         char trash[128];
         (void)snprintf(trash, sizeof(trash), ".del-%s-%d", name, (int)getpid());
         if (renameat(m->tpl_fd, name, m->tpl_fd, trash) < 0)

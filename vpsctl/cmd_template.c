@@ -32,8 +32,9 @@ static const char build_usage[] =
         "Usage: vpsctl template build NAME [-j]\n"
         "\n"
         "Build the template NAME: busybox (offline, from the host's busybox-static), or\n"
-        "debian-11, debian-12, debian-13 (debootstrap minbase with systemd and openssh-server\n"
-        "from the mirror in vpsd.conf, about a minute). A Debian build runs in the background\n"
+        "debian-11, debian-12, debian-13 (debootstrap minbase with systemd, dbus, openssh-server,\n"
+        "ping, cron, curl, locales, python3 and more: a provider's image; from the mirror in\n"
+        "vpsd.conf, a few minutes). A Debian build runs in the background\n"
         "of vpsd; this command shows its phases and package count until it is published or\n"
         "fails. A failed build leaves nothing behind.\n"
         "\n"
@@ -108,6 +109,7 @@ static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long
                 const char *phase = json_string_value(json_object_get(*reply, "phase"));
                 long long pk = json_integer_value(json_object_get(*reply, "packages"));
                 long long done = json_integer_value(json_object_get(*reply, "done"));
+                long long total = json_integer_value(json_object_get(*reply, "total"));
                 phase = phase ? phase : "?";
                 bool downloading = strcmp(phase, "downloading") == 0;
                 long long n = downloading ? pk : done;
@@ -115,6 +117,8 @@ static int follow_build(struct vpsctl *v, const char *name, json_t **reply, long
                 if (!quiet && (strcmp(phase, last_phase) != 0 || n / 25 != last_n / 25)) {
                         if (downloading)
                                 printf("%s: %s: %lld packages\n", name, phase, pk);
+                        else if (strcmp(phase, "installing") == 0 && total)
+                                printf("%s: %s: step %lld of %lld\n", name, phase, done, total);
                         else if (done && pk)
                                 printf("%s: %s: %lld of %lld packages\n", name, phase, done, pk);
                         else if (done)

@@ -13,7 +13,7 @@
 char *const format_vps_fields[] = {
         "id",         "status",   "hostname",  "ip",   "ostemplate", "pid",        "pid_starttime",
         "cgroup",     "uid_base", "uid_count", "root", "created_at", "started_at", "diskspace",
-        "diskinodes", NULL,
+        "diskinodes", "plan",     NULL,
 };
 
 char *const format_vps_default_fields[] = {
@@ -336,6 +336,10 @@ int format_status_line(FILE *f, const json_t *vps)
         const char *status = json_string_value(json_object_get(vps, "status"));
 
         if (fprintf(f, "VPS %s exists %s", id ? id : "?", status ? status : "unknown") < 0)
+                return -EIO;
+        /* Its init cannot take the halt signal yet (a stop now sends it until it can). */
+        if (status && strcmp(status, "running") == 0 &&
+            json_is_true(json_object_get(vps, "booting")) && fputs(" (booting)", f) == EOF)
                 return -EIO;
         /* A reboot loop held back: when vpsd starts it again. */
         json_t *at = json_object_get(vps, "restart_at");

@@ -1,6 +1,6 @@
 /* vpsd: the one event loop. epoll over libmicrohttpd's epoll fd, a signalfd, and for each
  * running VPS its pidfd (exit), console master (output to log and attached clients) and a
- * timerfd (stop timeout). No thread or helper process per VPS. */
+ * timerfd (stop.c). No thread or helper process per VPS. */
 #include "vps/cleanup.h"
 #include "vpsd.h"
 
@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,25 +82,6 @@ void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi)
         vi->loop_data = NULL;
 }
 
-int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err)
-{
-        struct vps_loop *l = vi->loop_data;
-        if (fast || timeout_s == 0)
-                return vps_manager_kill(&d->m, vi, err);
-        if (vi->status == VPS_STOPPING && l->timer_fd >= 0)
-                return 0; /* a stop is already under way; this request waits for it too */
-        int r = vps_manager_halt(&d->m, vi, err);
-        if (r < 0)
-                return r;
-        l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (l->timer_fd < 0)
-                return vps_err_sys(err, errno, "timerfd_create");
-        struct itimerspec its = {.it_value = {.tv_sec = timeout_s}};
-        if (timerfd_settime(l->timer_fd, 0, &its, NULL) < 0)
-                return vps_err_sys(err, errno, "timerfd_settime");
-        return ep_add(d, l->timer_fd, &l->w_timer, err);
-}
-
 void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
 {
         bool reboot = false, oom = false;
@@ -122,10 +102,12 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
                 return;
         if (r < 0)
                 vpsd_log("VPS %s: cleaning up: %s", vi->cfg.id, err.msg);
+        char buf[96];
+        const char *how = vpsd_stop_describe(vi, buf, sizeof(buf));
         vpsd_log("VPS %s stopped%s", vi->cfg.id,
                  oom      ? " by an out-of-memory kill (oompolicy restart)"
                  : reboot ? " for a reboot"
-                          : "");
+                          : how);
         struct vps_loop *l = vi->loop_data;
         if (reboot && l && !l->waiters && !d->shutting_down) {
                 time_t now = time(NULL);
@@ -133,19 +115,6 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
                 return;
         }
         vpsd_after_stop(d, vi);
-}
-
-static void on_timer(struct vpsd *d, struct vps_inst *vi)
-{
-        struct vps_loop *l = vi->loop_data;
-        vps_error err;
-        vpsd_log("VPS %s did not stop in time: killing it", vi->cfg.id);
-        if (d->shutting_down)
-                d->shutdown_killed++;
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->timer_fd, NULL);
-        vps_closep(&l->timer_fd);
-        if (vps_manager_kill(&d->m, vi, &err) < 0)
-                vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
 }
 
 static void on_signal(struct vpsd *d)
@@ -211,7 +180,7 @@ static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
                 vpsd_job_on_timer(d, w->ptr);
                 break;
         case W_TIMER:
-                on_timer(d, w->ptr);
+                vpsd_stop_on_timer(d, w->ptr);
                 break;
         case W_CONSOLE:
                 vpsd_console_on_master(d, w->ptr);

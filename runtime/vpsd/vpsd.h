@@ -49,6 +49,8 @@ struct console_client {
 };
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
+/* How a requested stop is going (stop.c), for the log line when the init has exited. */
+enum stop_how { STOP_NONE, STOP_HALTING, STOP_KILLED_TIMEOUT, STOP_KILLED_FAST };
 
 struct vps_loop {
         struct watch w_pid, w_console, w_timer, w_restart;
@@ -60,6 +62,11 @@ struct vps_loop {
         struct console_client *clients;
         struct job *job;    /* a change to the running VPS under way in a child (jobs.c) */
         bool exit_deferred; /* its init exited meanwhile: handled when the job ends */
+        /* A stop under way (stop.c): the halt is sent again until the deadline. */
+        enum stop_how stop_how;
+        bool halt_ready; /* the init was seen taking its halt signal: resent once a second */
+        int timeout_s;
+        int64_t stop_began_ms, stop_deadline_ms; /* CLOCK_MONOTONIC */
 };
 
 /* A template build running in a child, or the last one of a name (its outcome). */
@@ -124,12 +131,19 @@ int vpsd_loop_init(struct vpsd *d, vps_error *err);
 int vpsd_loop_run(struct vpsd *d);
 /* Starts watching a VPS that just started or was re-adopted. */
 int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err);
-/* Begins a stop: halt signal and timer, or cgroup.kill when fast. */
-int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err);
 void vpsd_forget_vps(struct vpsd *d, struct vps_inst *vi);
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
 /* The loop's data of a VPS, made when missing (NULL when out of memory). */
 struct vps_loop *vpsd_loop_ensure(struct vps_inst *vi);
+
+/* stop.c */
+/* Begins a stop: the halt signal and the timer that sends it again and kills the VPS at the
+ * timeout, or cgroup.kill when fast. */
+int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err);
+void vpsd_stop_on_timer(struct vpsd *d, struct vps_inst *vi);
+/* How the stop of vi's exited init went, for its log line: " (clean: ...)", or "" when no
+ * stop was asked for; forgets it. */
+const char *vpsd_stop_describe(struct vps_inst *vi, char *buf, size_t size);
 
 /* restart.c: restarts the guest asks for, held back when they come too fast. */
 /* After the reap of a VPS whose guest asked for a restart, having run ran_s seconds: starts

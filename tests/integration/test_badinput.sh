@@ -26,7 +26,9 @@ vpsctl destroy 303 >/dev/null
 expect_error "exec in a stopped VPS" "not running" sh -c "'$VPSCTL_BIN' --socket '$SOCK' create 304 --ostemplate busybox >/dev/null && '$VPSCTL_BIN' --socket '$SOCK' exec 304 -- true"
 vpsctl destroy 304 >/dev/null
 expect_error "unknown template to build" "cannot build template" vpsctl template build nosuch
-expect_error "removing a template in use" "used by 1 VPS" vpsctl template remove busybox
+vpsctl create 3010 --ostemplate busybox >/dev/null
+expect_error "removing a template in use names its VPSes" "template 'busybox' is used by VPS 301, 3010 " vpsctl template remove busybox
+vpsctl destroy 3010 >/dev/null
 rc=0; out=$(vpsctl frobnicate 2>&1) || rc=$?
 expect_eq "unknown command is a usage error" 2 "$rc"
 check "and says so first" sh -c "printf '%s' \"$out\" | head -n1 | grep -q \"unknown command 'frobnicate'\""
@@ -59,7 +61,7 @@ code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X PATCH \
 expect_eq "PATCH with one bad field is 400" 400 "$code"
 expect_eq "and config.json is as it was" "$cfg_before" "$(md5sum <"$ROOT/vps/301/config.json")"
 expect_eq "the name server inside too" "" "$(vpsctl exec 301 -- cat /etc/resolv.conf 2>/dev/null | grep 9.9.9.9 || true)"
-expect_eq "and the hostname" 301 "$(vpsctl exec 301 -- hostname)"
+expect_eq "and the hostname" vps301 "$(vpsctl exec 301 -- hostname)"
 
 expect_eq "nothing changed on disk or in cgroups" "$before" "$(snapshot)"
 expect_eq "the VPS still runs" running "$(vps_field 301 status)"

@@ -29,7 +29,7 @@ check "create 801 from an imported template" quiet vpsctl create 801 --ostemplat
 check "start it" quiet vpsctl start 801
 expect_eq "it runs" hello "$(vpsctl exec 801 -- echo hello)"
 expect_eq "in_use counts it" 1 "$(vpsctl template list -j | jq '.[] | select(.name == "bb-tar-zst") | .in_use')"
-expect_error "remove refuses a template in use" "used by 1 VPS" vpsctl template remove bb-tar-zst
+expect_error "remove refuses a template in use" "template 'bb-tar-zst' is used by VPS 801 " vpsctl template remove bb-tar-zst
 
 # Bad input: one line, nothing left behind.
 expect_error "import into an existing name" "template 'bb-tar' already exists" vpsctl template import bb-tar "$T/bb.tar"

@@ -7,7 +7,17 @@ if grep -qw memory "$CG_MOUNT/cgroup.controllers"; then
         echo "SKIP: this host has cgroup v2 controllers; tests/vm covers enforcement"
         exit 77
 fi
-start_vpsd
+# /proc/cgroups as a host without cgroup v1 shows it (every hierarchy 0), and as one whose
+# memory and pids a cgroup v1 hierarchy holds (the messages differ: tests vpsd reads it).
+printf '#subsys_name\thierarchy\tnum_cgroups\tenabled\n' >"$T/cgroups-v2"
+printf '#subsys_name\thierarchy\tnum_cgroups\tenabled\n' >"$T/cgroups-v1"
+for c in cpuset cpu io memory pids; do
+        printf '%s\t0\t1\t1\n' "$c" >>"$T/cgroups-v2"
+        case $c in memory) h=4 ;; pids) h=9 ;; *) h=0 ;; esac
+        printf '%s\t%s\t1\t1\n' "$c" "$h" >>"$T/cgroups-v1"
+done
+printf 'blkio\t7\t1\t1\n' >>"$T/cgroups-v1" # v1's name for io
+VPS_TEST_PROC_CGROUPS=$T/cgroups-v2 start_vpsd
 make_running_vps 901
 before=$(vps_snapshot)
 
@@ -56,6 +66,19 @@ expect_jq "a plain list does not read usage" '.[0] | has("processes") | not' vps
 expect_error "stats of a stopped VPS" "VPS 904 is not running" vpsctl stats 904
 vpsctl destroy 904 >/dev/null
 
+check "start-up log names the missing controllers" grep -q "cgroup controllers: missing under .*: memory, pids, cpu, io, cpuset; available: none" "$ROOT/vpsd.log"
+kill_vpsd
+
+# Controllers held by cgroup v1 cannot be enabled for vpsd: say so, and how to boot.
+VPS_TEST_PROC_CGROUPS=$T/cgroups-v1 start_vpsd
+expect_error "set --ram: the memory controller is held by cgroup v1" \
+        "cannot enforce --ram: the memory controller is held by cgroup v1 .*systemd.unified_cgroup_hierarchy=1, or cgroup_no_v1=all" \
+        vpsctl set 901 --ram 256M
+expect_error "set --numproc: so is pids" "the pids controller is held by cgroup v1" vpsctl set 901 --numproc 100
+expect_error "set --ioprio: io, as blkio of cgroup v1" "the io controller is held by cgroup v1" vpsctl set 901 --ioprio 2
+expect_error "set --cpus: cpu is not, the v2 message stays" "cpu controller is not available under" vpsctl set 901 --cpus 1
+check "start-up log: the v1-held controllers and the boot option" \
+        grep -q "cgroup controllers: missing under .*: memory (held by cgroup v1), pids (held by cgroup v1), cpu, io (held by cgroup v1), cpuset; .*systemd.unified_cgroup_hierarchy=1" "$ROOT/vpsd.log"
 kill_vpsd
 "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
         --subnet "$SUBNET" --enforce-limits warn --daemon
@@ -65,7 +88,7 @@ vpsctl create 903 --ostemplate busybox --ram 256M --numproc 64 --cpus 0.5 --cpum
 vpsctl start 903 >/dev/null
 expect_eq "warn mode: the VPS runs" running "$(vps_field 903 status)"
 expect_eq "warn mode: the limit is saved" 268435456 "$(jq .limits.ram "$ROOT/vps/903/config.json")"
-check "warn mode: the daemon says it is not enforced" grep -q "VPS 903: warning: --ram not enforced (no memory controller)" "$ROOT/vpsd.log"
+check "warn mode: the daemon says it is not enforced" grep -q "VPS 903: warning: --ram not enforced (no memory controller" "$ROOT/vpsd.log"
 expect_eq "list -j shows the limits" 64 "$(vpsctl list -j | jq '.[] | select(.id=="903") | .limits.numproc')"
 expect_eq "fractional cpus, a cpumask and words are saved as given" '[0.5,"0","restart",6]' \
         "$(jq -c '.limits | [.cpus, .cpumask, .oompolicy, .ioprio]' "$ROOT/vps/903/config.json")"

@@ -39,6 +39,12 @@ check "uname -a ran inside (the VPS's hostname in it)" grep -q "^Linux vps101 " 
 check "the VPS answered the ping" grep -q "1 packets received" <<<"$out"
 check "vpsctl list showed it running" grep -qE "^ *101 .*running" <<<"$out"
 check "and it says what to try next, with this socket" grep -q "curl --unix-socket $SOCK " <<<"$out"
+installed=$(awk -F= '/^CMAKE_INSTALL_PREFIX:/ { p = $2 } /^CMAKE_INSTALL_SBINDIR:/ { s = $2 }
+        END { print (s ~ /^\// ? s : p "/" s) }' "$REPO/build/CMakeCache.txt")/vpsctl
+check "it says it installed them there" grep -qx "quickstart: installed vpsd and vpsctl in ${installed%/vpsctl}" <<<"$out"
+check "it installed what it built: $installed" cmp "$REPO/build/bin/vpsctl" "$installed"
+expect_eq "and vpsctl is on PATH now, the installed one" "$installed" "$(type -P vpsctl)"
+check "so is its bash completion" test -f "${installed%/sbin/vpsctl}/share/bash-completion/completions/vpsctl"
 check "the host reaches it now too" sh -c "ping -c 1 -W 2 $NETPFX.101 >/dev/null"
 init=$(vps_field 101 pid)
 

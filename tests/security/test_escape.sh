@@ -34,9 +34,9 @@ neighbour_pid=$(vps_field 602 pid)
 vpsctl exec 601 -- sh -c 'cat > /probe && chmod 755 /probe' <"$PROBE"
 # What --features would grant (a tun device, a FUSE mount, the keyring, proc and sysfs in
 # nested namespaces) is refused to a VPS without them, as ENOENT or EPERM, never otherwise.
-# First, while the VPS is as vpsd made it: the probe below ends by taking away the masks (its
-# root may: they are its own mounts), and a /sys with nothing covered lets a nested sysfs
-# mount through, as --features nesting would.
+# First, while the VPS is as vpsd made it: the probe below ends by trying to take away the
+# masks (locked now: test_host_masks.sh), and a /sys with nothing covered would let a nested
+# sysfs mount through, as --features nesting does.
 fout=$(vpsctl exec 601 -- /probe --features tun:off,fuse:off,nesting:off 2>&1) && frc=0 || frc=$?
 echo "$fout"
 expect_eq "without --features nothing they grant works" 0 "$frc"

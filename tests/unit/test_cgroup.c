@@ -176,6 +176,28 @@ static void test_veth_names(void **state)
         assert_int_equal(strlen(m), 15);
 }
 
+static void test_parse_v1(void **state)
+{
+        /* This host's /proc/cgroups: a hybrid boot, controllers on v1 hierarchies. */
+        static const char hybrid[] = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+                                     "cpuset\t3\t1\t1\ncpu\t1\t1\t1\ncpuacct\t2\t1\t1\n"
+                                     "blkio\t7\t1\t1\nmemory\t4\t28\t1\n"
+                                     "net_cls\t0\t39\t1\npids\t0\t39\t1\n";
+        char v1[64];
+        vps_cgroup_parse_v1(hybrid, v1, sizeof(v1));
+        /* pids on hierarchy 0 is v2's (or nobody's); blkio is v1's name of io. */
+        assert_string_equal(v1, "cpuset cpu io memory");
+        static const char unified[] = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+                                      "memory\t0\t80\t1\npids\t0\t80\t1\nio\t0\t80\t1\n";
+        vps_cgroup_parse_v1(unified, v1, sizeof(v1));
+        assert_string_equal(v1, "");
+        vps_cgroup_parse_v1("", v1, sizeof(v1));
+        assert_string_equal(v1, "");
+        char small[8];
+        vps_cgroup_parse_v1(hybrid, small, sizeof(small));
+        assert_true(strlen(small) < sizeof(small));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -190,6 +212,7 @@ int main(void)
                 cmocka_unit_test(test_find_mount_too_small),
                 cmocka_unit_test(test_parse_self),
                 cmocka_unit_test(test_parse_self_none),
+                cmocka_unit_test(test_parse_v1),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,6 +209,9 @@ static void test_json_and_status(void **state)
         assert_int_equal(format_json(f, v), 0);
         assert_int_equal(format_status_line(f, v), 0);
         json_decref(v);
+        v = load("{\"id\": \"103\", \"status\": \"running\", \"booting\": true}");
+        assert_int_equal(format_status_line(f, v), 0);
+        json_decref(v);
         v = load("{}");
         assert_int_equal(format_status_line(f, v), 0);
         json_decref(v);
@@ -222,6 +225,7 @@ static void test_json_and_status(void **state)
         assert_int_equal(fclose(f), 0);
         assert_string_equal(text, "{\n  \"id\": \"101\",\n  \"status\": \"running\"\n}\n"
                                   "VPS 101 exists running\n"
+                                  "VPS 103 exists running (booting)\n"
                                   "VPS ? exists unknown\n"
                                   "VPS 102 exists backoff (restart 8 at 01:02:03)\n");
         free(text);

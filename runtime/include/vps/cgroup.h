@@ -29,7 +29,22 @@ struct vps_cgroups {
         struct vps_limit_host host; /* CPUs, and the disk of the storage root for io.max */
         /* cgroup.max.depth and cgroup.max.descendants of each VPS's guest cgroup (-1: max) */
         long long max_depth, max_descendants;
+        /* The controllers (memory, pids, cpu, io, cpuset: "memory pids") that a cgroup v1
+         * hierarchy holds, from /proc/cgroups at init (VPS_TEST_PROC_CGROUPS: another file). */
+        char v1_bound[64];
 };
+
+/* Hint for a controller a cgroup v1 hierarchy holds: only a boot can give it to cgroup v2. */
+#define VPS_CG_V1_HINT                                                                           \
+        "boot the host with the unified hierarchy (kernel command line "                       \
+        "systemd.unified_cgroup_hierarchy=1, or cgroup_no_v1=all)"
+
+/* Of the controllers vpsd uses, those a /proc/cgroups text shows bound to a cgroup v1
+ * hierarchy (a hierarchy ID other than 0), space-separated into ret ("" when none). */
+void vps_cgroup_parse_v1(const char *proc_cgroups, char *ret, size_t size);
+/* For vpsd's start-up log: "memory pids cpu io cpuset under PARENT", or what is missing and
+ * why ("missing under PARENT: memory (held by cgroup v1: boot ...), io; available: pids"). */
+void vps_cgroup_describe(const struct vps_cgroups *cg, char *ret, size_t size);
 
 /* Finds the cgroup2 mount point in a mountinfo text (testable without /proc). */
 int vps_cgroup_find_mount(const char *mountinfo, char *ret, size_t size, vps_error *err);

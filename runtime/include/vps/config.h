@@ -66,8 +66,10 @@ struct vps_config {
         struct vps_limits limits;
         unsigned int n_ip; /* addresses of the VPS, without prefix ("10.88.0.5") */
         char ip[VPS_MAX_IPS][VPS_IP_MAX];
+        /* For the guest's /etc/resolv.conf: none (config.json []) inherits the host's
+         * (resolv.h), the default; ["none"] alone (vps_ns_none) writes none. */
         unsigned int n_ns;
-        char nameserver[4][VPS_IP_MAX]; /* written to the guest's /etc/resolv.conf */
+        char nameserver[4][VPS_IP_MAX];
         char searchdomain[256];         /* space separated */
         bool onboot;                    /* start when the host boots */
         int bootorder;                  /* higher starts earlier */
@@ -78,7 +80,13 @@ struct vps_config {
         unsigned int n_dev; /* --devnodes granted beyond the default set ("tun", "fuse") */
         char devnodes[4][8];
         unsigned int features; /* VPS_FEAT_* bits */
+        char plan[64];         /* the plan it was created with or last set to, "" for none */
 };
+
+#define VPS_NS_NONE    "none"    /* --nameserver none: no name server in the guest */
+#define VPS_NS_INHERIT "inherit" /* --nameserver inherit: the host's (stored as []) */
+/* True when cfg's nameserver list is ["none"]. */
+bool vps_ns_none(const struct vps_config *cfg);
 
 struct vps_state {
         pid_t pid;
@@ -97,6 +105,8 @@ int vps_config_save(int vps_dir_fd, const struct vps_config *cfg, vps_error *err
  * The caller checks that the VPS is stopped. */
 int vps_config_set_features(int vps_dir_fd, struct vps_config *cfg, unsigned int features,
                             vps_error *err);
+/* Saves cfg with its plan's name replaced by plan ("" for none), likewise. */
+int vps_config_set_plan(int vps_dir_fd, struct vps_config *cfg, const char *plan, vps_error *err);
 
 int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err);
 char *vps_state_to_json(const struct vps_state *st);

@@ -12,8 +12,8 @@
 int vps_guest_write_file(int root_fd, const char *dir, const char *name, const char *text,
                          mode_t mode, uid_t uid, gid_t gid, vps_error *err);
 
-/* Brings /etc/hostname, /etc/hosts and (when nameservers are set) /etc/resolv.conf in line
- * with cfg. owner: the host uid of the guest's root for writes from the host side, or
+/* Brings /etc/hostname, /etc/hosts and /etc/resolv.conf in line with cfg (its nameservers
+ * as they are: vps_resolv_effective has put the host's in for one that inherits them). owner: the host uid of the guest's root for writes from the host side, or
  * (uid_t)-1 from inside the VPS. */
 int vps_guest_sync_files(int root_fd, const struct vps_config *cfg, uid_t owner, vps_error *err);
 

@@ -27,6 +27,7 @@ struct vps_inst {
         int console_hold; /* a slave of it kept open, so the master never reads EIO */
         bool is_child;    /* started by this vpsd: its exit status can be read */
         int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
+        int halt_signal;  /* the template's, once known (0: not yet) */
         void *loop_data;  /* owned by the event loop */
         /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
          * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
@@ -56,6 +57,12 @@ struct vps_manager {
         void *console_hook_data;
         char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
         unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        char plans_dir[256];     /* of the plan files, vpsd.conf plans_dir */
+        char default_plan[64];   /* of a create without a plan, "" for none */
+        uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
+        /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults. */
+        char resolv_conf[256], resolv_upstream[256];
         bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
         char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
         char quota_why[400];     /* what to change when not */
@@ -90,6 +97,10 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
  * written live into a running VPS's cgroup, then saved; all or nothing. */
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
                            vps_error *err);
+/* The limits a running VPS's cgroup gets: own, with default_numproc for an unset numproc
+ * where the host enforces it. */
+void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
+                                  struct vps_limits *ret);
 /* Replaces the name servers (up to 4) and, when search is not NULL, the search domains
  * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
 /* What vps_manager_set_dns would refuse, without changing anything. */
@@ -141,6 +152,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
 int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 /* Sends the template's halt signal; the VPS becomes VPS_STOPPING until its init exits. */
 int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* The signal that halts vi's init (its template's), remembered in vi. */
+int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
+/* 1 when vi's init takes its halt signal now (vps/halt.h), 0 while it cannot yet (booting:
+ * a halt sent now would be lost) or when it is not running. */
+int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
 /* Kills every process of the VPS (cgroup.kill). */
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* After the pidfd became readable: collects the exit, removes the cgroup and state.

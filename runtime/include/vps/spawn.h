@@ -48,12 +48,16 @@ struct vps_host_dirs {
         unsigned int n_dev;             /* in vps_devnodes_effective()'s order */
 };
 
-/* Child side (runtime/mounts.c). */
+/* Child side (runtime/mounts.c); the steps are described there. */
 int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
                         struct vps_host_dirs *ret, vps_error *err);
 void vps_host_dirs_close(struct vps_host_dirs *h);
-/* Builds the root from the idmapped lower mount and pivots into it, then mounts the table.
- * Runs in the VPS's namespaces as its root. */
-int vps_child_build_root(const struct vps_host_dirs *h, int lower_mnt_fd, int console_fd,
-                         const char *lxcfs, unsigned int devpts_max, const struct vps_config *cfg,
-                         vps_error *err);
+/* Step 1, the maker, root of the VPS's user namespace: returns the overlay's fs context. */
+int vps_child_make_overlay(const struct vps_host_dirs *h, int lower_mnt_fd, vps_error *err);
+/* Step 2, the init as host root: returns the root, with what the guest must not remove. */
+int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, const char *lxcfs,
+                        vps_error *err);
+/* Step 3, the init as the VPS's root in its own mount namespace (locked_root_fd: the root
+ * there): the rest of the mounts, then pivot_root. */
+int vps_child_build_root(int locked_root_fd, const struct vps_host_dirs *h, int console_fd,
+                         unsigned int devpts_max, const struct vps_config *cfg, vps_error *err);

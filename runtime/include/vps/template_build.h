@@ -19,10 +19,11 @@ struct vps_build {
         char name[64];
         pid_t pid;
         int pidfd, out_fd;     /* -1 once closed */
-        char phase[32];        /* starting, resolving, downloading, extracting, unpacking,
-                                  configuring, fix-ups, publishing, done, failed */
+        char phase[32];        /* starting, resolving, downloading, extracting, installing,
+                                  fix-ups, publishing, done, failed */
         unsigned int packages; /* packages debootstrap fetched */
-        unsigned int done;     /* packages (or files of an import) through the current phase */
+        unsigned int done;     /* steps (packages, files of an import) of the current phase */
+        unsigned int total;    /* steps the current phase will take, 0: not known */
         unsigned int files;    /* entries of an import written */
         unsigned int refused;  /* entries of an import refused (escaping paths) */
         char last[200];        /* the builder's last line of output */
@@ -49,8 +50,8 @@ void vps_template_build_read(struct vps_build *b);
 /* Reaps the builder once its pidfd is readable and closes the fds: 0 when the template was
  * published; otherwise an error carrying the builder's message, with its staging dir gone. */
 int vps_template_build_end(struct vps_manager *m, struct vps_build *b, vps_error *err);
-/* {"name", "status": "building"|"ready"|"failed", "phase", "packages", "done", "elapsed",
- *  "last", "error"} */
+/* {"name", "status": "building"|"ready"|"failed", "phase", "packages", "done", "total",
+ *  "elapsed", "last", "error"} */
 struct json_t *vps_template_build_json(const struct vps_build *b);
 /* Removes the staging dirs of builders that are gone (a vpsd that died mid-build). */
 void vps_template_build_sweep(struct vps_manager *m);

@@ -1,0 +1,114 @@
+/* vpsd: a requested stop. The halt signal goes to the init at once and again from the stop
+ * timer: every 20 ms while the init cannot take it yet (early in a boot the kernel drops it:
+ * vps/halt.h), then once a second until the init exits; at the timeout the VPS is killed.
+ * The log says how each stop ended. */
+#include "vps/cleanup.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RESEND_BOOTING_MS 20
+#define RESEND_READY_MS   1000
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next tick: soon while the init is booting, at most at the deadline. */
+static int arm(struct vps_loop *l, vps_error *err)
+{
+        int64_t at = now_ms() + (l->halt_ready ? RESEND_READY_MS : RESEND_BOOTING_MS);
+        if (at > l->stop_deadline_ms)
+                at = l->stop_deadline_ms;
+        struct itimerspec its = {.it_value = {.tv_sec = at / 1000, .tv_nsec = at % 1000 * 1000000}};
+        if (timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+                return vps_err_sys(err, errno, "timerfd_settime");
+        return 0;
+}
+
+int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err)
+{
+        struct vps_loop *l = vi->loop_data;
+        if (fast || timeout_s == 0) {
+                if (vi->status != VPS_STOPPED) {
+                        l->stop_how = STOP_KILLED_FAST;
+                        l->stop_began_ms = now_ms();
+                }
+                return vps_manager_kill(&d->m, vi, err);
+        }
+        if (vi->status == VPS_STOPPING && l->timer_fd >= 0)
+                return 0; /* a stop is already under way; this request waits for it too */
+        /* Ready before the signal goes: then that signal is taken, not dropped. */
+        bool ready = vps_manager_halt_ready(&d->m, vi) > 0;
+        int r = vps_manager_halt(&d->m, vi, err);
+        if (r < 0)
+                return r;
+        l->stop_how = STOP_HALTING;
+        l->halt_ready = ready;
+        l->stop_began_ms = now_ms();
+        l->stop_deadline_ms = l->stop_began_ms + (int64_t)timeout_s * 1000;
+        l->timeout_s = timeout_s;
+        l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (l->timer_fd < 0)
+                return vps_err_sys(err, errno, "timerfd_create");
+        if ((r = arm(l, err)) < 0)
+                return r;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->w_timer};
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, l->timer_fd, &ev) < 0)
+                return vps_err_sys(err, errno, "epoll_ctl");
+        return 0;
+}
+
+void vpsd_stop_on_timer(struct vpsd *d, struct vps_inst *vi)
+{
+        struct vps_loop *l = vi->loop_data;
+        vps_error err;
+        uint64_t ticks;
+        (void)!read(l->timer_fd, &ticks, sizeof(ticks));
+        if (now_ms() < l->stop_deadline_ms) {
+                bool ready = vps_manager_halt_ready(&d->m, vi) > 0;
+                l->halt_ready = l->halt_ready || ready;
+                if (vps_manager_halt(&d->m, vi, &err) < 0 || arm(l, &err) < 0)
+                        vpsd_log("VPS %s: sending the halt again: %s", vi->cfg.id, err.msg);
+                return;
+        }
+        vpsd_log("VPS %s did not stop in time: killing it", vi->cfg.id);
+        l->stop_how = STOP_KILLED_TIMEOUT;
+        if (d->shutting_down)
+                d->shutdown_killed++;
+        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->timer_fd, NULL);
+        vps_closep(&l->timer_fd);
+        if (vps_manager_kill(&d->m, vi, &err) < 0)
+                vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
+}
+
+const char *vpsd_stop_describe(struct vps_inst *vi, char *buf, size_t size)
+{
+        struct vps_loop *l = vi->loop_data;
+        enum stop_how how = l ? l->stop_how : STOP_NONE;
+        int64_t ms = l ? now_ms() - l->stop_began_ms : 0;
+        if (l)
+                l->stop_how = STOP_NONE;
+        switch (how) {
+        case STOP_HALTING:
+                (void)snprintf(buf, size, " (clean: its init halted in %lld ms)", (long long)ms);
+                return buf;
+        case STOP_KILLED_TIMEOUT:
+                (void)snprintf(buf, size, " (killed: its init did not halt within %d s)",
+                               l->timeout_s);
+                return buf;
+        case STOP_KILLED_FAST:
+                return " (killed: a fast stop)";
+        case STOP_NONE:
+                break;
+        }
+        return "";
+}
