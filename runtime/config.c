@@ -3,6 +3,7 @@
 #include "vps/cleanup.h"
 #include "netsetup/netsetup.h"
 #include "vps/devices.h"
+#include "vps/plans.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -281,6 +282,9 @@ int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *er
                                        c.devnodes[i]);
         if ((r = get_features(o, &c.features, err)) < 0)
                 return r;
+        if ((r = get_str(o, "plan", c.plan, sizeof(c.plan), false, err)) < 0 ||
+            (c.plan[0] && (r = vps_plan_name_check(c.plan, err)) < 0))
+                return r;
         c.bootorder = bo ? (int)json_integer_value(bo) : 0;
         if ((r = vps_id_check(c.id, err)) < 0 ||
             (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
@@ -328,6 +332,8 @@ char *vps_config_to_json(const struct vps_config *c)
                 json_array_append_new(dev, json_string(c->devnodes[i]));
         json_object_set_new(o, "devnodes", dev);
         json_object_set_new(o, "features", vps_features_to_json(c->features));
+        if (c->plan[0])
+                json_object_set_new(o, "plan", json_string(c->plan));
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 
@@ -361,6 +367,18 @@ int vps_config_set_features(int dfd, struct vps_config *cfg, unsigned int featur
         int r = vps_config_save(dfd, &c, err);
         if (r == 0)
                 cfg->features = c.features;
+        return r;
+}
+
+int vps_config_set_plan(int dfd, struct vps_config *cfg, const char *plan, vps_error *err)
+{
+        struct vps_config c = *cfg;
+        if (strlen(plan) >= sizeof(c.plan))
+                return vps_err(err, EINVAL, "too long a plan name");
+        strcpy(c.plan, plan);
+        int r = vps_config_save(dfd, &c, err);
+        if (r == 0)
+                memcpy(cfg->plan, c.plan, sizeof(c.plan));
         return r;
 }
 

@@ -1,6 +1,7 @@
 /* libvps: vpsd.conf, "key = value" lines with # comments. */
 #include "vps/cleanup.h"
 #include "vps/daemonconf.h"
+#include "vps/plans.h"
 #include "vps/util.h"
 
 #include <ctype.h>
@@ -18,7 +19,8 @@ const char *const vps_daemon_conf_keys[] = {
         "guest_timeout", "cgroup_max_depth", "cgroup_max_descendants",
         "restart_burst", "restart_interval", "restart_delay_max", "log_burst",
         "log_interval",  "log_max_size",     "log_keep",          "devpts_max",
-        "resolv_conf",   "resolv_conf_upstream",
+        "resolv_conf",   "resolv_conf_upstream", "plans_dir",      "default_plan",
+        "default_numproc",
         NULL,
 };
 
@@ -27,6 +29,7 @@ void vps_daemon_conf_init(struct vps_daemon_conf *c)
         memset(c, 0, sizeof(*c));
         c->enforce_warn = -1;
         c->cg_max_depth = c->cg_max_descendants = -2;
+        c->default_numproc = -1;
 }
 
 static char *trim(char *s)
@@ -99,6 +102,9 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 {"mtu", offsetof(struct vps_daemon_conf, mtu), sizeof(c->mtu)},
                 {"lxcfs", offsetof(struct vps_daemon_conf, lxcfs), sizeof(c->lxcfs)},
                 {"host_allow", offsetof(struct vps_daemon_conf, host_allow), sizeof(c->host_allow)},
+                {"plans_dir", offsetof(struct vps_daemon_conf, plans_dir), sizeof(c->plans_dir)},
+                {"default_plan", offsetof(struct vps_daemon_conf, default_plan),
+                 sizeof(c->default_plan)},
                 {"resolv_conf", offsetof(struct vps_daemon_conf, resolv_conf),
                  sizeof(c->resolv_conf)},
                 {"resolv_conf_upstream", offsetof(struct vps_daemon_conf, resolv_upstream),
@@ -109,6 +115,25 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                                where, value);
         if (strcmp(key, "lxcfs") == 0 && strcmp(value, "off") != 0 && value[0] != '/')
                 return vps_err(err, EINVAL, "%s: lxcfs takes an absolute directory or off", where);
+        if (strcmp(key, "plans_dir") == 0 && value[0] != '/')
+                return vps_err(err, EINVAL, "%s: plans_dir takes an absolute directory", where);
+        if (strcmp(key, "default_plan") == 0 && strcmp(value, "none") != 0) {
+                int r = vps_plan_name_check(value, err);
+                if (r < 0)
+                        return vps_err_wrap(err, "%s: default_plan", where);
+        }
+        if (strcmp(key, "default_numproc") == 0) {
+                char *end = NULL;
+                unsigned long long v = strtoull(value, &end, 10);
+                bool unl = strcmp(value, "unlimited") == 0;
+                if (!unl && (!isdigit((unsigned char)value[0]) || *end || v < 1 || v > 4194304))
+                        return vps_err(err, EINVAL,
+                                       "%s: default_numproc takes a number from 1 to 4194304 or "
+                                       "unlimited, not '%.40s'",
+                                       where, value);
+                c->default_numproc = unl ? 0 : (long long)v;
+                return 0;
+        }
         if (strncmp(key, "resolv_conf", 11) == 0 && value[0] != '/')
                 return vps_err(err, EINVAL, "%s: %s takes an absolute path", where, key);
         if (strcmp(key, "guest_timeout") == 0) {

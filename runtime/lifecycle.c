@@ -57,6 +57,23 @@ static int net_hook(pid_t pid, void *userdata, vps_error *err)
         return vps_net_attach(h->m, h->vi, pid, err);
 }
 
+/* The limits a start applies: the VPS's own, and for one without --numproc vpsd.conf's
+ * default_numproc (a fork bomb inside must not take the host's PIDs), where the host can
+ * enforce it: a default is no reason to refuse a start. */
+void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
+                                  struct vps_limits *ret)
+{
+        *ret = *own;
+        if (own->v[VPS_LIM_NUMPROC] != VPS_LIMIT_NONE || !m->default_numproc)
+                return;
+        struct vps_limits one;
+        vps_limits_init(&one);
+        one.v[VPS_LIM_NUMPROC] = m->default_numproc;
+        vps_error e;
+        if (vps_cgroup_check_limits(&m->cg, &one, true, NULL, 0, &e) == 0)
+                ret->v[VPS_LIM_NUMPROC] = m->default_numproc;
+}
+
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         if (vi->status != VPS_STOPPED)
@@ -83,9 +100,11 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 r = vps_devnodes_prepare(vi->dir_fd, &vi->cfg, err);
         if (r == 0)
                 r = vps_security_record(cg_fd, vi->cfg.features, err);
+        struct vps_limits lim;
+        vps_manager_effective_limits(m, &vi->cfg.limits, &lim);
         if (r == 0)
-                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &vi->cfg.limits, NULL,
-                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
+                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &lim, NULL, !m->enforce_warn,
+                                            m->warning, sizeof(m->warning), err);
         if (r == 0)
                 r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
         /* LXCFS running: its views go over /proc. Not running: the VPS starts, with a
@@ -328,6 +347,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
                 json_array_append_new(dev, json_string(vi->cfg.devnodes[i]));
         json_object_set_new(o, "devnodes", dev);
         json_object_set_new(o, "features", vps_features_to_json(vi->cfg.features));
+        json_object_set_new(o, "plan", vi->cfg.plan[0] ? json_string(vi->cfg.plan) : json_null());
         return o;
 }
 

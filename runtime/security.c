@@ -10,6 +10,7 @@
 #include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/xattr.h>
 
 const int vps_dropped_caps[] = {
@@ -87,6 +88,25 @@ static int deny_ioctls(scmp_filter_ctx ctx, vps_error *err)
         return 0;
 }
 
+/* Address families a VPS has no use for and which reach past its namespaces or into kernel
+ * attack surface: AF_VSOCK is not confined by network namespaces (a guest could reach a VM on
+ * the host by CID where vhost-vsock is loaded), AF_ALG is the kernel's crypto API. Refused with
+ * EAFNOSUPPORT, what a kernel built without them answers, which programs handle. */
+static const int denied_families[] = {AF_VSOCK, AF_ALG};
+
+static int deny_families(scmp_filter_ctx ctx, vps_error *err)
+{
+        for (size_t i = 0; i < sizeof(denied_families) / sizeof(denied_families[0]); i++) {
+                int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                         SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
+                                                 (scmp_datum_t)denied_families[i]));
+                if (r < 0)
+                        return vps_err_sys(err, -r, "seccomp rule for socket family %d",
+                                           denied_families[i]);
+        }
+        return 0;
+}
+
 static int load_filter(unsigned int features, int *ret_listener, vps_error *err)
 {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -111,7 +131,7 @@ static int load_filter(unsigned int features, int *ret_listener, vps_error *err)
                         return vps_err_sys(err, -r, "seccomp rule for %s", d->name);
                 }
         }
-        if ((r = deny_ioctls(ctx, err)) < 0) {
+        if ((r = deny_ioctls(ctx, err)) < 0 || (r = deny_families(ctx, err)) < 0) {
                 seccomp_release(ctx);
                 return r;
         }

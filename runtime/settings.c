@@ -26,7 +26,9 @@ static int set_uts(void *arg, vps_error *err)
         const struct uts_call *c = arg;
         if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
                 return vps_err_sys(err, errno, "entering the UTS namespace");
-        if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+        char uts[VPS_UTSNAME_MAX + 1];
+        vps_hostname_kernel(c->hostname, uts);
+        if (sethostname(uts, strlen(uts)) < 0)
                 return vps_err_sys(err, errno, "sethostname");
         return 0;
 }
@@ -124,9 +126,12 @@ static void restore_cgroup_limits(struct vps_manager *m, const struct vps_inst *
 {
         vps_error e;
         char w[8];
+        struct vps_limits now, was;
+        vps_manager_effective_limits(m, &vi->cfg.limits, &now);
+        vps_manager_effective_limits(m, &tried->limits, &was);
         if (vi->status == VPS_RUNNING)
-                (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &vi->cfg.limits,
-                                              &tried->limits, false, w, sizeof(w), &e);
+                (void)vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &now, &was, false, w,
+                                              sizeof(w), &e);
 }
 
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
@@ -142,9 +147,12 @@ int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct js
         long long used = vi->status == VPS_RUNNING
                                  ? vps_cgroup_read_number(vi->st.cgroup, "memory.current")
                                  : -2;
+        struct vps_limits to, from;
+        vps_manager_effective_limits(m, &c.limits, &to);
+        vps_manager_effective_limits(m, &vi->cfg.limits, &from);
         if (vi->status == VPS_RUNNING)
-                r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &c.limits, &vi->cfg.limits,
-                                            !m->enforce_warn, m->warning, sizeof(m->warning), err);
+                r = vps_cgroup_apply_limits(&m->cg, vi->st.cgroup, &to, &from, !m->enforce_warn,
+                                            m->warning, sizeof(m->warning), err);
         else
                 r = vps_cgroup_check_limits(&m->cg, &c.limits, !m->enforce_warn, m->warning,
                                             sizeof(m->warning), err);

@@ -13,7 +13,7 @@
 char *const format_vps_fields[] = {
         "id",         "status",   "hostname",  "ip",   "ostemplate", "pid",        "pid_starttime",
         "cgroup",     "uid_base", "uid_count", "root", "created_at", "started_at", "diskspace",
-        "diskinodes", NULL,
+        "diskinodes", "plan",     NULL,
 };
 
 char *const format_vps_default_fields[] = {

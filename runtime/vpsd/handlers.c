@@ -4,7 +4,9 @@
 #include "vps/disk.h"
 #include "vps/guestauth.h"
 #include "vps/devices.h"
+#include "vps/plans.h"
 #include "vps/stats.h"
+#include "vps/traffic.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -35,18 +37,23 @@ static void report_warning(struct vpsd *d, const char *id, json_t *answer)
                 json_object_set_new(answer, "warning", json_string(d->m.warning));
 }
 
-/* rx_bytes, rx_packets, tx_bytes, tx_packets of one VPS object, from one counters query
- * (null when the VPS has no running network). */
-static void add_traffic(json_t *obj, json_t *counters)
+/* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
+ * (traffic.h), the live part from one counters query. */
+static void add_traffic(struct vpsd *d, const struct vps_inst *vi, json_t *obj, json_t *counters)
 {
-        static const char *const keys[] = {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"};
-        const char *id = json_string_value(json_object_get(obj, "id"));
-        json_t *c = id && json_is_object(counters) ? json_object_get(counters, id) : NULL;
-        bool up = !json_is_null(json_object_get(obj, "pid"));
-        for (size_t i = 0; i < 4; i++) {
-                json_t *v = up && c ? json_object_get(c, keys[i]) : NULL;
-                json_object_set_new(obj, keys[i], v ? json_incref(v) : json_null());
-        }
+        struct vps_traffic t;
+        vps_error e;
+        if (!vi || !obj)
+                return;
+        /* A failed save of a snapshot still leaves the total computed. */
+        (void)vps_traffic_total(&d->m, vi, json_object_get(counters, vi->cfg.id), false, &t, &e);
+        vps_traffic_to_json(&t, obj);
+}
+
+static int by_id(const void *a, const void *b)
+{
+        return strcmp((*(struct vps_inst *const *)a)->cfg.id,
+                      (*(struct vps_inst *const *)b)->cfg.id);
 }
 
 static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
@@ -80,11 +87,23 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
          * when asked: `vpsctl list -o memory_current,...`). */
         const char *st = vpsd_request_arg(req, "stats");
         bool stats = st && strcmp(st, "0") != 0;
+        /* Each object's VPS by a binary search: a list of thousands stays linear-ish. */
+        _cleanup_free_ struct vps_inst **v = calloc(d->m.n ? d->m.n : 1, sizeof(*v));
+        if (v && d->m.n)
+                memcpy(v, d->m.v, d->m.n * sizeof(*v));
+        if (v)
+                qsort(v, d->m.n, sizeof(*v), by_id);
         size_t i;
         json_t *o;
         json_array_foreach(*ret, i, o)
         {
-                add_traffic(o, counters);
+                struct vps_inst key, *kp = &key, **hit = NULL;
+                const char *id = json_string_value(json_object_get(o, "id"));
+                if (v && id && strlen(id) < sizeof(key.cfg.id)) {
+                        strcpy(key.cfg.id, id);
+                        hit = bsearch(&kp, v, d->m.n, sizeof(*v), by_id);
+                }
+                add_traffic(d, hit ? *hit : NULL, o, counters);
                 if (stats)
                         vps_stats_flatten(o, json_string_value(json_object_get(o, "cgroup")));
         }
@@ -299,9 +318,17 @@ static const char *unknown_key(json_t *body, const char *const *known)
         return NULL;
 }
 
-static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
+        /* A plan's fields under the request's own (plans.h). */
+        char plan[VPS_PLAN_NAME_MAX + 1];
+        bool plan_given;
+        _cleanup_json_ json_t *body = NULL;
+        int r = vps_plan_body(d->m.plans_dir, d->m.default_plan, request, true, plan, &plan_given,
+                              &body, err);
+        if (r < 0)
+                return r;
         static const char *const known[] = {
                 "id",         "ostemplate",   "hostname", "ip",       "limits",
                 "nameserver", "searchdomain", "forward",  "onboot",   "bootorder",
@@ -320,7 +347,7 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         enum vps_netmode mode = d->m.net.default_mode;
         uint64_t rate = 0;
         bool rate_given;
-        int r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
+        r = read_ips(json_object_get(body, "ip"), "ip", ips, &n, err);
         if (r == 0)
                 r = vpsd_job_check_busy(d, NULL, n > 0, err);
         if (r == 0)
@@ -351,13 +378,14 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
              (r = apply_boot(d, vi, body, err)) < 0 ||
              (rate && (r = vps_manager_set_rate(&d->m, vi, rate, err)) < 0) ||
              (n_dev && (r = vps_manager_set_devnodes(&d->m, vi, dev, n_dev, err)) < 0) ||
-             (feat && (r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err)) < 0))) {
+             (feat && (r = vps_config_set_features(vi->dir_fd, &vi->cfg, feat, err)) < 0) ||
+             (plan[0] && (r = vps_config_set_plan(vi->dir_fd, &vi->cfg, plan, err)) < 0))) {
                 vps_error e; /* all or nothing: the VPS goes again */
                 (void)vps_manager_destroy(&d->m, vi, &e);
         }
         if (r < 0)
                 return r;
-        vpsd_log("VPS %s created from %s", id, tpl);
+        vpsd_log("VPS %s created from %s%s%s", id, tpl, plan[0] ? ", plan " : "", plan);
         *status = 201;
         *ret = ok_obj(d, vi);
         report_warning(d, id, *ret);
@@ -372,7 +400,7 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
                 return -err->code;
         *ret = ok_obj(d, vi);
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
-        add_traffic(*ret, counters);
+        add_traffic(d, vi, *ret, counters);
         /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
         if (d->sysinfo_fd >= 0 && *ret)
                 json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_path));
@@ -467,9 +495,11 @@ static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
 /* A PATCH, checked: what patch_apply then applies as it is. */
 struct patch {
         json_t *body, *h, *jl, *pw, *keys;
+        char plan[VPS_PLAN_NAME_MAX + 1]; /* "plan": the name saved, "" for none */
+        bool plan_given;
         char ips[VPS_MAX_IPS][46];
         unsigned int n_ip;
-        bool ips_changed, rate_given, dev_given, feat_given;
+        bool ips_changed, rate_given, dev_given, feat_given, reset_counters;
         enum vps_netmode mode;
         uint64_t rate;
         char dev[VPS_MAX_DEVNODES][8];
@@ -485,11 +515,15 @@ static int patch_check(struct vpsd *d, struct vps_inst *vi, json_t *body, struct
         static const char *const known[] = {
                 "hostname",     "ip",      "ipadd",    "ipdel",     "limits",     "nameserver",
                 "searchdomain", "forward", "onboot",   "bootorder", "userpasswd", "ssh_key",
-                "netmode",      "rate",    "devnodes", "features",  NULL};
+                "netmode",      "rate",    "devnodes", "features",  "reset_counters", NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
         p->body = body;
+        json_t *rc = json_object_get(body, "reset_counters");
+        if (rc && !json_is_boolean(rc))
+                return vps_err(err, EINVAL, "'reset_counters' must be true or false");
+        p->reset_counters = json_is_true(rc);
         json_t *h = p->h = json_object_get(body, "hostname");
         if (h && !json_is_string(h))
                 return vps_err(err, EINVAL, "'hostname' must be a string");
@@ -522,7 +556,8 @@ static int patch_check(struct vpsd *d, struct vps_inst *vi, json_t *body, struct
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --devnodes", id);
         if (r == 0)
                 r = read_features(body, vi->cfg.features, &p->feat_given, &p->feat, err);
-        if (r == 0 && p->feat_given && vi->status != VPS_STOPPED)
+        /* (The features it has already, as a plan set again names them, change nothing.) */
+        if (r == 0 && p->feat_given && p->feat != vi->cfg.features && vi->status != VPS_STOPPED)
                 r = vps_err(err, EBUSY, "VPS %s is running: stop it to change --features", id);
         if (r == 0)
                 r = patch_ips(d, vi, p->mode, body, p->ips, &p->n_ip, &p->ips_changed, err);
@@ -573,6 +608,10 @@ static int patch_apply(struct vpsd *d, struct vps_inst *vi, void *arg, vps_error
                 r = vps_config_set_features(vi->dir_fd, &vi->cfg, p->feat, err);
         if (r == 0 && p->h)
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(p->h), err);
+        if (r == 0 && p->plan_given)
+                r = vps_config_set_plan(vi->dir_fd, &vi->cfg, p->plan, err);
+        if (r == 0 && p->reset_counters && (r = vps_traffic_reset(&d->m, vi, err)) == 0)
+                vpsd_log("VPS %s: traffic counters reset", id);
         memcpy(d->m.warning, warning, sizeof(warning));
         return r;
 }
@@ -589,14 +628,20 @@ static bool enters_guest(const struct patch *p)
         return false;
 }
 
-static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
+static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t *request,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
         struct patch p = {0};
-        int r = patch_check(d, vi, body, &p, err);
+        /* set --plan NAME: the plan's fields under the request's own, as on create. */
+        _cleanup_json_ json_t *body = NULL;
+        int r = vps_plan_body(d->m.plans_dir, NULL, request, false, p.plan, &p.plan_given, &body,
+                              err);
+        if (r < 0)
+                return r;
+        r = patch_check(d, vi, body, &p, err);
         bool addresses = p.ips_changed;
         if (r == 0)
                 r = vpsd_job_check_busy(d, vi, addresses, err);
@@ -625,6 +670,11 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         json_object_set_new(s, "id", json_string(id));
         json_object_set_new(s, "limits", vps_limits_to_json(&vi->cfg.limits));
         vps_disk_usage_json(&d->m, &vi->cfg, s);
+        /* The network group: the totals list -j shows. */
+        _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
+        json_t *net = json_object();
+        add_traffic(d, vi, net, counters);
+        json_object_set_new(s, "network", net);
         *ret = s;
         return 0;
 }

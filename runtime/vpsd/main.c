@@ -4,6 +4,8 @@
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
 #include "vps/hostlimits.h"
+#include "vps/plans.h"
+#include "vps/traffic.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -30,7 +32,7 @@ static void usage(FILE *f)
         fprintf(f,
                 "Usage: vpsd [--config FILE] [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
                 "            [--bridge NAME] [--subnet CIDR] [--enforce-limits strict|warn]\n"
-                "            [--daemon]\n"
+                "            [--daemon [--pidfile FILE]]\n"
                 "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
@@ -60,6 +62,7 @@ static void usage(FILE *f)
                 "  -e, --enforce-limits strict|warn  refuse (strict, the default) or only warn\n"
                 "                           about limits the host cannot enforce\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
+                "  -P, --pidfile FILE       with --daemon: write the daemon's PID to FILE\n"
                 "  -S, --shutdown-all       ask the running vpsd to stop every VPS at once\n"
                 "                           (clean halts, killed after --timeout S, default\n"
                 "                           60) and wait: for host shutdown\n"
@@ -121,10 +124,22 @@ static int open_socket(const char *path, vps_error *err)
         return TAKE_FD(fd);
 }
 
+/* --pidfile: where --daemon's parent writes the daemon's PID once it is ready (systemd's
+ * PIDFile=: the console keeper shares the service's cgroup, so systemd cannot guess it). */
+static const char *pidfile;
+
 /* --daemon: the parent returns only once the child reports its socket ready (or fails). */
 static int daemonize(int *ret_notify, const char *log_path)
 {
         int p[2];
+        _cleanup_close_ int pfd = -1;
+        if (pidfile) {
+                pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (pfd < 0) {
+                        fprintf(stderr, "vpsd: --pidfile %s: %s\n", pidfile, strerror(errno));
+                        _exit(1);
+                }
+        }
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         pid_t pid = fork();
@@ -134,8 +149,13 @@ static int daemonize(int *ret_notify, const char *log_path)
                 close(p[1]);
                 char buf[VPS_ERROR_MSG_MAX + 1] = {0};
                 ssize_t n = read(p[0], buf, sizeof(buf) - 1);
-                if (n == 1 && buf[0] == 'R')
+                if (n == 1 && buf[0] == 'R' && (pfd < 0 || dprintf(pfd, "%d\n", (int)pid) > 0))
                         _exit(0);
+                if (n == 1 && buf[0] == 'R') {
+                        fprintf(stderr, "vpsd: writing %s: %s (the daemon runs, PID %d)\n",
+                                pidfile, strerror(errno), (int)pid);
+                        _exit(1);
+                }
                 fprintf(stderr, "vpsd: %s\n", n > 0 ? buf + 1 : "the daemon exited at start-up");
                 _exit(1);
         }
@@ -245,6 +265,12 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         (void)snprintf(d.m.resolv_upstream, sizeof(d.m.resolv_upstream), "%s",
                        conf->resolv_upstream);
         (void)snprintf(d.m.lxcfs, sizeof(d.m.lxcfs), "%s", strcmp(lxcfs, "off") ? lxcfs : "");
+        (void)snprintf(d.m.plans_dir, sizeof(d.m.plans_dir), "%s",
+                       conf->plans_dir[0] ? conf->plans_dir : VPS_DEFAULT_PLANS_DIR);
+        (void)snprintf(d.m.default_plan, sizeof(d.m.default_plan), "%s",
+                       strcmp(conf->default_plan, "none") ? conf->default_plan : "");
+        d.m.default_numproc = conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc
+                                                         : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
@@ -281,10 +307,18 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 running += d.m.v[i]->status != VPS_STOPPED;
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
-        char limits[4][VPS_HOST_LIMIT_LINE];
-        size_t n_limits = vps_host_limits(limits, 4, d.m.devpts_max);
+        char limits[12][VPS_HOST_LIMIT_LINE];
+        size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
+        char np[24] = "unlimited";
+        if (d.m.default_numproc)
+                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);
+        vpsd_log("plans: %s, default plan %s; numproc of a VPS without one: %s", d.m.plans_dir,
+                 d.m.default_plan[0] ? d.m.default_plan : "none", np);
+        _cleanup_json_ json_t *dp = NULL;
+        if (d.m.default_plan[0] && vps_plan_load(d.m.plans_dir, d.m.default_plan, &dp, &err) < 0)
+                vpsd_log("default plan: %s: a create without --plan is refused", err.msg);
         if (d.m.quota_ok)
                 vpsd_log("disk quotas: project quotas on %s", d.m.quota_fs);
         else
@@ -297,6 +331,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_answer_suspended(&d);
+        vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
@@ -321,6 +356,7 @@ int main(int argc, char **argv)
                 {"socket", required_argument, NULL, 's'},
                 {"cgroup-parent", required_argument, NULL, 'c'},
                 {"daemon", no_argument, NULL, 'd'},
+                {"pidfile", required_argument, NULL, 'P'},
                 {"bridge", required_argument, NULL, 'b'},
                 {"subnet", required_argument, NULL, 'n'},
                 {"enforce-limits", required_argument, NULL, 'e'},
@@ -332,7 +368,7 @@ int main(int argc, char **argv)
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -345,6 +381,9 @@ int main(int argc, char **argv)
                         break;
                 case 'd':
                         daemon = true;
+                        break;
+                case 'P':
+                        pidfile = optarg;
                         break;
                 case 'b':
                         bridge = optarg;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/swap.h>
@@ -52,6 +53,21 @@ static void expect_eperm(const char *what, long r)
         if (r >= 0 || e != EPERM) {
                 printf("%s: ALLOWED or not EPERM (r=%ld, %s)\n", what, r, strerror(e));
                 allowed++;
+                return;
+        }
+        report(what, 0, e);
+}
+
+/* A socket family the filter refuses: EAFNOSUPPORT, as from a kernel without it. */
+static void no_family(const char *what, int family, int type)
+{
+        int fd = socket(family, type | SOCK_CLOEXEC, 0);
+        int e = errno;
+        if (fd >= 0 || e != EAFNOSUPPORT) {
+                printf("%s: ALLOWED or not EAFNOSUPPORT (fd=%d, %s)\n", what, fd, strerror(e));
+                allowed++;
+                if (fd >= 0)
+                        close(fd);
                 return;
         }
         report(what, 0, e);
@@ -552,6 +568,8 @@ int main(int argc, char **argv)
         expect_eperm("acct", syscall(SYS_acct, "/tmp/acct"));
         expect_eperm("iopl", syscall(SYS_iopl, 3));
         expect_eperm("syslog (dmesg)", syscall(SYS_syslog, 3, NULL, 0));
+        no_family("socket(AF_VSOCK)", AF_VSOCK, SOCK_STREAM);
+        no_family("socket(AF_ALG)", AF_ALG, SOCK_SEQPACKET);
         report("mknod of a block device", mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0)) == 0,
                errno);
         cgroup_v1();

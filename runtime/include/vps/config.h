@@ -80,6 +80,7 @@ struct vps_config {
         unsigned int n_dev; /* --devnodes granted beyond the default set ("tun", "fuse") */
         char devnodes[4][8];
         unsigned int features; /* VPS_FEAT_* bits */
+        char plan[64];         /* the plan it was created with or last set to, "" for none */
 };
 
 #define VPS_NS_NONE    "none"    /* --nameserver none: no name server in the guest */
@@ -104,6 +105,8 @@ int vps_config_save(int vps_dir_fd, const struct vps_config *cfg, vps_error *err
  * The caller checks that the VPS is stopped. */
 int vps_config_set_features(int vps_dir_fd, struct vps_config *cfg, unsigned int features,
                             vps_error *err);
+/* Saves cfg with its plan's name replaced by plan ("" for none), likewise. */
+int vps_config_set_plan(int vps_dir_fd, struct vps_config *cfg, const char *plan, vps_error *err);
 
 int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err);
 char *vps_state_to_json(const struct vps_state *st);

@@ -38,10 +38,17 @@ struct vps_daemon_conf {
         uint64_t log_max_size;
         unsigned int devpts_max; /* devpts_max = N, ptys per VPS; 0 when not set */
         char host_allow[512];    /* host_allow = tcp:22,udp:53|none, host ports VPSes reach */
+        char plans_dir[256];     /* plans_dir = DIR, of the plan files (default /etc/vps/plans) */
+        char default_plan[64];   /* default_plan = NAME|none, of a create without --plan */
+        /* default_numproc = N|unlimited: pids.max of a VPS without --numproc; -1 when not set,
+         * 0 for unlimited */
+        long long default_numproc;
         /* resolv_conf = PATH, resolv_conf_upstream = PATH: where VPSes that inherit the
          * host's name servers take them from (resolv.h); "" for the defaults */
         char resolv_conf[256], resolv_upstream[256];
 };
+
+#define VPS_DEFAULT_NUMPROC 4096u
 
 #define VPS_DEFAULT_DEVPTS_MAX 1024u
 #define VPS_DEVPTS_MAX_LIMIT   1048576u

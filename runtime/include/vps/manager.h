@@ -57,6 +57,9 @@ struct vps_manager {
         void *console_hook_data;
         char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
         unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        char plans_dir[256];     /* of the plan files, vpsd.conf plans_dir */
+        char default_plan[64];   /* of a create without a plan, "" for none */
+        uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
         /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
          * host's name servers take them from (resolv.h); "" for the defaults. */
         char resolv_conf[256], resolv_upstream[256];
@@ -94,6 +97,10 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
  * written live into a running VPS's cgroup, then saved; all or nothing. */
 int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
                            vps_error *err);
+/* The limits a running VPS's cgroup gets: own, with default_numproc for an unset numproc
+ * where the host enforces it. */
+void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
+                                  struct vps_limits *ret);
 /* Replaces the name servers (up to 4) and, when search is not NULL, the search domains
  * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
 /* What vps_manager_set_dns would refuse, without changing anything. */
