@@ -68,12 +68,12 @@ static void mnl_socket_closep(struct mnl_socket **nl)
                 mnl_socket_close(*nl);
 }
 
-int ns_nft_counters(int family, const char *table, const char *name, ns_counter_fn fn, void *arg,
-                    vps_error *err)
+static int query(int msg, int family, const char *table, const char *name, ns_counter_fn fn,
+                 void *arg, vps_error *err)
 {
         char buf[32768]; /* MNL_SOCKET_DUMP_SIZE: room for any one dump reply */
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETOBJ;
+        nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg);
         nlh->nlmsg_flags = NLM_F_REQUEST | (name ? NLM_F_ACK : NLM_F_DUMP);
         nlh->nlmsg_seq = (unsigned int)time(NULL);
         struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
@@ -105,4 +105,18 @@ int ns_nft_counters(int family, const char *table, const char *name, ns_counter_
                 if (r == MNL_CB_STOP)
                         return 0;
         }
+}
+
+int ns_nft_counters(int family, const char *table, const char *name, ns_counter_fn fn, void *arg,
+                    vps_error *err)
+{
+        return query(NFT_MSG_GETOBJ, family, table, name, fn, arg, err);
+}
+
+int ns_nft_counter_reset(int family, const char *table, const char *name, ns_counter_fn fn,
+                         void *arg, vps_error *err)
+{
+        /* The kernel answers with the values it zeroes, in one step: nothing counted between
+         * a read and a reset is lost. */
+        return query(NFT_MSG_GETOBJ_RESET, family, table, name, fn, arg, err);
 }

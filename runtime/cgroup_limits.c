@@ -219,6 +219,8 @@ void vps_cgroup_parse_v1(const char *text, char *ret, size_t size)
                 unsigned int hier;
                 if (*l == '#' || sscanf(l, "%31s %u", name, &hier) != 2 || hier == 0)
                         continue;
+                if (strcmp(name, "blkio") == 0)
+                        strcpy(name, "io"); /* v1's name for what v2 calls io */
                 for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
                         if (strcmp(name, controllers[i]) == 0 && !has_word(ret, name))
                                 used += (size_t)snprintf(ret + used, size - used, "%s%s",

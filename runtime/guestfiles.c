@@ -65,17 +65,29 @@ int vps_guest_write_file(int root_fd, const char *dir, const char *name, const c
 int vps_guest_sync_files(int root_fd, const struct vps_config *c, uid_t owner, vps_error *err)
 {
         gid_t g = owner == (uid_t)-1 ? (gid_t)-1 : (gid_t)owner;
-        char buf[2048];
-        (void)snprintf(buf, sizeof(buf), "%s\n", c->hostname);
+        char buf[8192], uts[VPS_UTSNAME_MAX + 1];
+        /* The name the kernel holds (uname -n), as the guest's systemd sets it from here. */
+        vps_hostname_kernel(c->hostname, uts);
+        (void)snprintf(buf, sizeof(buf), "%s\n", uts);
         int r = vps_guest_write_file(root_fd, "/etc", "hostname", buf, 0644, owner, g, err);
         if (r < 0)
                 return r;
+        /* "FQDN SHORT" as Debian writes it (hostname -f, hostname -s), the short name alone
+         * when there is no domain; the VPS's addresses first, then 127.0.1.1 for a guest's
+         * own lookups whatever its addresses. */
+        char names[VPS_HOSTNAME_MAX + VPS_LABEL_MAX + 3];
+        size_t short_len = strcspn(c->hostname, ".");
+        if (c->hostname[short_len])
+                (void)snprintf(names, sizeof(names), "%s\t%.*s", c->hostname, (int)short_len,
+                               c->hostname);
+        else
+                (void)snprintf(names, sizeof(names), "%s", c->hostname);
         int n = snprintf(buf, sizeof(buf),
-                         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                         "%s\t%s\n",
-                         c->n_ip ? c->ip[0] : "127.0.1.1", c->hostname);
-        for (unsigned int i = 1; i < c->n_ip && n > 0 && (size_t)n < sizeof(buf); i++)
-                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\t%s\n", c->ip[i], c->hostname);
+                         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        for (unsigned int i = 0; i < c->n_ip && n > 0 && (size_t)n < sizeof(buf); i++)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\t%s\n", c->ip[i], names);
+        if (n > 0 && (size_t)n < sizeof(buf))
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, "127.0.1.1\t%s\n", names);
         if ((r = vps_guest_write_file(root_fd, "/etc", "hosts", buf, 0644, owner, g, err)) < 0)
                 return r;
         /* Always written: a VPS that inherits the host's servers and got none, or one set

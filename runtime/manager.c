@@ -395,10 +395,16 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
         _cleanup_json_ json_t *meta = NULL;
         if ((r = vps_template_get(m, ostemplate, &meta, err)) < 0)
                 return r;
-        /* Without a hostname the VPS takes its ID, which may hold what no hostname can ('_', a
-         * '-' at the end): refused here, config.json would not load back. */
+        /* Without a hostname the VPS is vps<ID> (an all-digit name is one resolvers and
+         * tools may take for an address), or its ID where that makes too long a label (a
+         * named ID of 61 to 63 characters). An ID may hold what no hostname can ('_'):
+         * refused here, config.json would not load back. */
         bool named = hostname && *hostname;
-        if ((r = vps_hostname_check(named ? hostname : id, err)) < 0)
+        char dflt[VPS_ID_MAX + 4];
+        (void)snprintf(dflt, sizeof(dflt), "vps%s", id);
+        if (strlen(dflt) > VPS_LABEL_MAX)
+                (void)snprintf(dflt, sizeof(dflt), "%s", id);
+        if ((r = vps_hostname_check(named ? hostname : dflt, err)) < 0)
                 return named ? r : vps_err_wrap(err, "VPS %s needs a hostname", id);
         if (n_ip > VPS_MAX_IPS)
                 return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
@@ -414,7 +420,7 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
                                  .created_at = time(NULL)};
         (void)snprintf(cfg.id, sizeof(cfg.id), "%s", id);
         (void)snprintf(cfg.ostemplate, sizeof(cfg.ostemplate), "%s", ostemplate);
-        const char *h = hostname && *hostname ? hostname : id;
+        const char *h = named ? hostname : dflt;
         (void)snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", h);
         for (unsigned int i = 0; i < n_ip; i++)
                 memcpy(cfg.ip[i], ips[i], sizeof(cfg.ip[i]));

@@ -4,6 +4,7 @@
 #include "vps/helper.h"
 #include "vps/manager.h"
 #include "vps/network.h"
+#include "vps/traffic.h"
 #include "vps/util.h"
 
 #include <errno.h>
@@ -97,6 +98,36 @@ static bool special(const struct vps_netconf *n, const struct ns_addr *a)
         return ns_addr_equal(a, &n->gateway) || h == 0 || h == host_mask;
 }
 
+/* A prefix given with an address (--ipadd 10.88.0.3/24) is taken only where it says what
+ * is true anyway: in bridged mode the bridge subnet's, in routed mode the address alone
+ * (/32, /128: each is routed to the VPS by itself). Any other is refused with what a prefix
+ * means here, never dropped in silence. */
+static int check_prefix(const struct vps_netconf *n, enum vps_netmode mode, const char *text,
+                        const struct ns_addr *a, const char *canon, vps_error *err)
+{
+        if (!strchr(text, '/'))
+                return 0;
+        unsigned int want = mode == VPS_NET_BRIDGED ? n->subnet.prefix
+                            : a->family == AF_INET  ? 32
+                                                    : 128;
+        if (a->family == AF_INET6 && mode == VPS_NET_BRIDGED)
+                return 0; /* refused below: bridged mode has no IPv6 */
+        if (a->prefix == want)
+                return 0;
+        if (mode == VPS_NET_BRIDGED) {
+                char sub[64];
+                ns_addr_format(&n->subnet, sub, sizeof(sub));
+                return vps_err(err, EINVAL,
+                               "address %.60s: in bridged mode the prefix is the bridge "
+                               "subnet's (%s/%u), so /%u would not hold: give %s or %s/%u",
+                               text, sub, want, a->prefix, canon, canon, want);
+        }
+        return vps_err(err, EINVAL,
+                       "address %.60s: in routed mode each address is routed to the VPS "
+                       "alone, so its prefix can only be /%u: give %s or %s/%u",
+                       text, want, canon, canon, want);
+}
+
 int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
                       enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err)
 {
@@ -107,6 +138,8 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
                         return r;
                 char canon[64];
                 ns_addr_format(&a, canon, sizeof(canon));
+                if ((r = check_prefix(&m->net, mode, ips[i], &a, canon, err)) < 0)
+                        return r;
                 if (mode == VPS_NET_ROUTED) {
                         if ((r = vps_routed_check_ip(&m->net, &a, canon, err)) < 0)
                                 return r;
@@ -281,6 +314,8 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
         char veth[IFNAMSIZ], cmd[2048];
         vps_net_veth_name(cfg->id, veth);
         vps_error e;
+        /* The run's traffic into the VPS's totals before its counters go with its chain. */
+        (void)vps_traffic_fold(m, cfg, &e);
         if (cfg->netmode == VPS_NET_ROUTED) {
                 vps_routed_detach(m, cfg);
         } else {
@@ -420,6 +455,11 @@ int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *
         char veth[IFNAMSIZ];
         vps_net_veth_name(vi->cfg.id, veth);
         int r = stale_veth(m, &vi->cfg, veth, true, err);
+        vps_error e;
+        /* Counters left by a run that was not folded (or what was last seen of them) go into
+         * the VPS's totals before this run's start at zero. */
+        if (r == 0)
+                (void)vps_traffic_fold(m, &vi->cfg, &e);
         if (r < 0)
                 return r;
         if (vi->cfg.netmode == VPS_NET_ROUTED)

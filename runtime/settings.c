@@ -26,7 +26,9 @@ static int set_uts(void *arg, vps_error *err)
         const struct uts_call *c = arg;
         if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
                 return vps_err_sys(err, errno, "entering the UTS namespace");
-        if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+        char uts[VPS_UTSNAME_MAX + 1];
+        vps_hostname_kernel(c->hostname, uts);
+        if (sethostname(uts, strlen(uts)) < 0)
                 return vps_err_sys(err, errno, "sethostname");
         return 0;
 }

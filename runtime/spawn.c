@@ -108,7 +108,10 @@ static int child_setup(const struct vps_spawn_params *p, int sock, int setup_soc
         int r = child_root(p, setup_sock, err);
         if (r < 0)
                 return r;
-        if (p->hostname && *p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+        char uts[VPS_UTSNAME_MAX + 1] = "";
+        if (p->hostname)
+                vps_hostname_kernel(p->hostname, uts);
+        if (uts[0] && sethostname(uts, strlen(uts)) < 0)
                 return vps_err_sys(err, errno, "setting the hostname");
         if (p->cfg) {
                 _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

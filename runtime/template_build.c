@@ -39,6 +39,11 @@ static int run_debootstrap(const struct vps_recipe *rc, const char *target, cons
         (void)snprintf(include, sizeof(include), "--include=%s", rc->include);
         char *argv[] = {"debootstrap",  "--variant=minbase", include, (char *)rc->suite,
                         (char *)target, (char *)mirror,      NULL};
+        /* dpkg without an fsync per file (the build's child only): the tree is synced once
+         * before it is published (build_into), and a build cut short leaves nothing. The
+         * defaults stay forced as dpkg's own, which DPKG_FORCE replaces. */
+        if (setenv("DPKG_FORCE", "unsafe-io,security-mac,downgrade", 1) < 0)
+                return vps_err_sys(err, errno, "setting DPKG_FORCE");
         pid_t pid;
         int r = posix_spawnp(&pid, "debootstrap", NULL, NULL, argv, environ);
         if (r != 0)
@@ -139,6 +144,8 @@ static int build_into(const char *tpl_dir, int tpl_fd, const char *stage, const 
                        "%Y%m%dT%H%M%SZ", &tm);
         printf("P: publishing\n");
         fflush(stdout);
+        if (syncfs(rfd) < 0)
+                return vps_err_sys(err, errno, "syncing the template's files");
         if ((r = vps_template_write_meta(sfd, name, version, distro, vps_template_tree_size(rfd),
                                          err)) < 0)
                 return r;

@@ -63,26 +63,65 @@ int vps_template_name_check(const char *name, vps_error *err)
                        name ? name : "");
 }
 
+/* The first problem of one label (len bytes at l) of hostname h, or 0. */
+static int label_check(const char *h, const char *l, size_t len, vps_error *err)
+{
+        if (len == 0)
+                return vps_err(err, EINVAL,
+                               "invalid hostname '%.80s': an empty label (a dot at the start or "
+                               "the end, or two in a row)",
+                               h);
+        if (len > VPS_LABEL_MAX)
+                return vps_err(err, EINVAL,
+                               "invalid hostname '%.80s%s': label '%.20s...' has %zu characters, "
+                               "at most %d",
+                               h, strlen(h) > 80 ? "..." : "", l, len, VPS_LABEL_MAX);
+        for (size_t i = 0; i < len; i++)
+                if (!isalnum((unsigned char)l[i]) && l[i] != '-')
+                        return vps_err(err, EINVAL,
+                                       isprint((unsigned char)l[i])
+                                               ? "invalid hostname '%.80s': '%c' is not allowed "
+                                                 "(letters, digits, '-' and '.' only)"
+                                               : "invalid hostname '%.80s': character 0x%02x is "
+                                                 "not allowed (letters, digits, '-' and '.' only)",
+                                       isprint((unsigned char)l[i]) ? h : "", (unsigned char)l[i]);
+        if (l[0] == '-' || l[len - 1] == '-')
+                return vps_err(err, EINVAL,
+                               "invalid hostname '%.80s': label '%.*s' %s with '-'", h,
+                               (int)len, l, l[0] == '-' ? "starts" : "ends");
+        return 0;
+}
+
 int vps_hostname_check(const char *h, vps_error *err)
 {
         size_t n = h ? strlen(h) : 0;
-        bool ok = n > 0 && n <= VPS_HOSTNAME_MAX;
-        for (size_t i = 0; ok && i < n; i++) {
-                unsigned char c = (unsigned char)h[i];
-                bool edge = i == 0 || h[i - 1] == '.' || i + 1 == n || h[i + 1] == '.';
-                if (c == '.')
-                        ok = i > 0 && i + 1 < n && h[i - 1] != '.';
-                else if (c == '-')
-                        ok = !edge;
-                else
-                        ok = isalnum(c);
+        if (n == 0)
+                return vps_err(err, EINVAL, "invalid hostname '': it is empty");
+        for (const char *l = h;;) {
+                size_t len = strcspn(l, ".");
+                int r = label_check(h, l, len, err);
+                if (r < 0)
+                        return r;
+                if (!l[len])
+                        break;
+                l += len + 1;
         }
-        if (ok)
-                return 0;
-        return vps_err(err, EINVAL,
-                       "invalid hostname '%.80s': use letters, digits, '-' and '.', at most 63 "
-                       "characters",
-                       h ? h : "");
+        if (n > VPS_HOSTNAME_MAX)
+                return vps_err(err, EINVAL,
+                               "invalid hostname '%.40s...': %zu characters, at most %d", h, n,
+                               VPS_HOSTNAME_MAX);
+        return 0;
+}
+
+void vps_hostname_kernel(const char *h, char ret[VPS_UTSNAME_MAX + 1])
+{
+        size_t n = strlen(h);
+        if (n > VPS_UTSNAME_MAX)
+                n = strcspn(h, ".");
+        if (n > VPS_UTSNAME_MAX) /* no label is longer than 63: only for unchecked names */
+                n = VPS_UTSNAME_MAX;
+        memcpy(ret, h, n);
+        ret[n] = '\0';
 }
 
 int vps_size_parse(const char *s, uint64_t *ret, vps_error *err)

@@ -12,9 +12,16 @@ static const struct vps_distro distros[] = {
         {.name = "linux", .init = "/sbin/init", .halt_signal = "SIGRTMIN+3"},
 };
 
-/* What debootstrap adds to minbase: an init, a way in, and the tools a server owner expects.
- * No ifupdown or DHCP client: vpsd configures eth0 from the host. */
-#define DEBIAN_INCLUDE "systemd-sysv,openssh-server,iproute2,procps,less,ca-certificates"
+/* What debootstrap adds to minbase: what a provider's Debian image has. An init with its bus
+ * (dbus, libpam-systemd: hostnamectl, timedatectl, logind sessions), a way in (ssh with sftp),
+ * the network tools (ping, /etc/services), cron and logrotate, an editor and a pager, curl
+ * with the CA certificates, locales (C.UTF-8 is the default), tzdata, and python3 with its apt
+ * module: Ansible drives a VPS over ssh with nothing else. No ifupdown or DHCP client: vpsd
+ * configures eth0 from the host. */
+#define DEBIAN_INCLUDE                                                                             \
+        "systemd-sysv,dbus,libpam-systemd,openssh-server,openssh-sftp-server,iproute2,"           \
+        "iputils-ping,netbase,procps,cron,logrotate,less,nano,vim-tiny,curl,ca-certificates,"     \
+        "locales,tzdata,python3,python3-apt"
 
 static const struct vps_recipe recipes[] = {
         {"debian-11", "debian", "bullseye", DEBIAN_INCLUDE, vps_debian_fixup},

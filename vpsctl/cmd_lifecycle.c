@@ -35,6 +35,7 @@ enum {
         OPT_DEVNODES,
         OPT_FEATURES,
         OPT_PLAN,
+        OPT_RESET_COUNTERS,
         OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
@@ -224,6 +225,11 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                                                                 : "devnodes",
                                             json_string(optarg));
                         break;
+                case OPT_RESET_COUNTERS:
+                        if (!o->extra)
+                                o->extra = json_object();
+                        json_object_set_new(o->extra, "reset_counters", json_true());
+                        break;
                 case OPT_FORWARD:
                         if (!o->forward)
                                 o->forward = json_array();
@@ -273,9 +279,12 @@ static const char create_usage[] =
         "\n"
         "Options:\n"
         "  --ostemplate NAME  template of the root file system (required)\n"
-        "  --hostname H       host name of the VPS (default: chosen by vpsd)\n"
+        "  --hostname H       host name of the VPS, up to 253 characters in labels of up to\n"
+        "                     63 (default: vpsID); the kernel's gets its first label when\n"
+        "                     the whole name is longer than 64\n"
         "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
-        "                     one the VPS has loopback only\n" SETTING_HELP
+        "                     one the VPS has loopback only. A prefix only where it holds:\n"
+        "                     bridged: the bridge subnet's; routed: /32 or /128\n" SETTING_HELP
         "  -j, --json         print the new VPS object as JSON\n"
         "  -h, --help         print this help and exit\n";
 
@@ -458,7 +467,8 @@ static const char set_usage[] =
         "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
-        "                     [--devnodes LIST] [--features LIST] [--plan NAME|none] [-j]\n"
+        "                     [--devnodes LIST] [--features LIST] [--plan NAME|none]\n"
+        "                     [--reset-counters] [-j]\n"
         "\n"
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
@@ -470,7 +480,9 @@ static const char set_usage[] =
         "  --userpasswd USER:PASSWORD\n"
         "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
         "  --ssh-key FILE     add the public keys in FILE to "
-        "/root/.ssh/authorized_keys\n" SETTING_HELP
+        "/root/.ssh/authorized_keys\n"
+        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and packets)\n"
+        SETTING_HELP
         "  -j, --json         print the VPS object as saved, as JSON\n"
         "  -h, --help         print this help and exit\n";
 
@@ -483,6 +495,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"ipdel", required_argument, NULL, OPT_IPDEL},
                 {"userpasswd", required_argument, NULL, OPT_USERPASSWD},
                 {"ssh-key", required_argument, NULL, OPT_SSHKEY},
+                {"reset-counters", no_argument, NULL, OPT_RESET_COUNTERS},
                 {"json", no_argument, NULL, 'j'},
                 SETTING_OPTIONS,
                 {0},

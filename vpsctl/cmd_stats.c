@@ -12,8 +12,8 @@ static const char stats_usage[] =
         "Usage: vpsctl stats ID [-j]\n"
         "\n"
         "Show what the running VPS ID uses (memory, swap, CPU time, processes, I/O, disk space\n"
-        "and inodes) against its limits, and how often it hit them (memory.events,\n"
-        "pids.events, cpu.stat).\n"
+        "and inodes) against its limits, how often it hit them (memory.events,\n"
+        "pids.events, cpu.stat), and its traffic over all its runs (until set --reset-counters).\n"
         "A figure the host cannot measure (no cgroup controller) shows as '-'.\n"
         "\n"
         "Options:\n"
@@ -58,6 +58,10 @@ static const struct {
         {"disk hard limit", "diskspace", "hard", " bytes"},
         {"inodes used", "diskinodes", "used", ""},
         {"inodes limit", "diskinodes", "hard", ""},
+        {"received", "network", "rx_bytes", " bytes"},
+        {"received packets", "network", "rx_packets", ""},
+        {"sent", "network", "tx_bytes", " bytes"},
+        {"sent packets", "network", "tx_packets", ""},
 };
 
 int cmd_stats(struct vpsctl *v, int argc, char **argv)

@@ -178,7 +178,16 @@ _vpsctl()
         if [[ $prev == -* ]] && [[ $_vpsctl_argopts == *" $prev="* ]]; then
                 local ph=${_vpsctl_argopts#*" $prev="}
                 ph=${ph%% *}
-                if [[ $_vpsctl_choices == *" $prev="* ]]; then
+                if [ "$prev" = --plan ]; then
+                        # the shipped plans_dir (vpsd.conf may name another), and none
+                        local f words=none
+                        for f in /etc/vps/plans/*.conf; do
+                                [ -f "$f" ] || continue
+                                f=${f##*/}
+                                words+=" ${f%.conf}"
+                        done
+                        mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+                elif [[ $_vpsctl_choices == *" $prev="* ]]; then
                         local c=${_vpsctl_choices#*" $prev="} words=
                         c=${c%% *}
                         for w in ${c//|/ }; do

@@ -7,6 +7,7 @@
 #include "vps/lxcfs.h"
 #include "vps/plans.h"
 #include "vps/stats.h"
+#include "vps/traffic.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -37,18 +38,23 @@ static void report_warning(struct vpsd *d, const char *id, json_t *answer)
                 json_object_set_new(answer, "warning", json_string(d->m.warning));
 }
 
-/* rx_bytes, rx_packets, tx_bytes, tx_packets of one VPS object, from one counters query
- * (null when the VPS has no running network). */
-static void add_traffic(json_t *obj, json_t *counters)
+/* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
+ * (traffic.h), the live part from one counters query. */
+static void add_traffic(struct vpsd *d, const struct vps_inst *vi, json_t *obj, json_t *counters)
 {
-        static const char *const keys[] = {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"};
-        const char *id = json_string_value(json_object_get(obj, "id"));
-        json_t *c = id && json_is_object(counters) ? json_object_get(counters, id) : NULL;
-        bool up = !json_is_null(json_object_get(obj, "pid"));
-        for (size_t i = 0; i < 4; i++) {
-                json_t *v = up && c ? json_object_get(c, keys[i]) : NULL;
-                json_object_set_new(obj, keys[i], v ? json_incref(v) : json_null());
-        }
+        struct vps_traffic t;
+        vps_error e;
+        if (!vi || !obj)
+                return;
+        /* A failed save of a snapshot still leaves the total computed. */
+        (void)vps_traffic_total(&d->m, vi, json_object_get(counters, vi->cfg.id), false, &t, &e);
+        vps_traffic_to_json(&t, obj);
+}
+
+static int by_id(const void *a, const void *b)
+{
+        return strcmp((*(struct vps_inst *const *)a)->cfg.id,
+                      (*(struct vps_inst *const *)b)->cfg.id);
 }
 
 static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
@@ -87,11 +93,23 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
          * when asked: `vpsctl list -o memory_current,...`). */
         const char *st = vpsd_request_arg(req, "stats");
         bool stats = st && strcmp(st, "0") != 0;
+        /* Each object's VPS by a binary search: a list of thousands stays linear-ish. */
+        _cleanup_free_ struct vps_inst **v = calloc(d->m.n ? d->m.n : 1, sizeof(*v));
+        if (v && d->m.n)
+                memcpy(v, d->m.v, d->m.n * sizeof(*v));
+        if (v)
+                qsort(v, d->m.n, sizeof(*v), by_id);
         size_t i;
         json_t *o;
         json_array_foreach(*ret, i, o)
         {
-                add_traffic(o, counters);
+                struct vps_inst key, *kp = &key, **hit = NULL;
+                const char *id = json_string_value(json_object_get(o, "id"));
+                if (v && id && strlen(id) < sizeof(key.cfg.id)) {
+                        strcpy(key.cfg.id, id);
+                        hit = bsearch(&kp, v, d->m.n, sizeof(*v), by_id);
+                }
+                add_traffic(d, hit ? *hit : NULL, o, counters);
                 if (stats)
                         vps_stats_flatten(o, json_string_value(json_object_get(o, "cgroup")));
         }
@@ -388,7 +406,7 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
                 return -err->code;
         *ret = ok_obj(d, vi);
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
-        add_traffic(*ret, counters);
+        add_traffic(d, vi, *ret, counters);
         /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
         if (d->sysinfo_fd >= 0 && *ret)
                 json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_path));
@@ -487,7 +505,7 @@ struct patch {
         bool plan_given;
         char ips[VPS_MAX_IPS][46];
         unsigned int n_ip;
-        bool ips_changed, rate_given, dev_given, feat_given;
+        bool ips_changed, rate_given, dev_given, feat_given, reset_counters;
         enum vps_netmode mode;
         uint64_t rate;
         char dev[VPS_MAX_DEVNODES][8];
@@ -503,11 +521,15 @@ static int patch_check(struct vpsd *d, struct vps_inst *vi, json_t *body, struct
         static const char *const known[] = {
                 "hostname",     "ip",      "ipadd",    "ipdel",     "limits",     "nameserver",
                 "searchdomain", "forward", "onboot",   "bootorder", "userpasswd", "ssh_key",
-                "netmode",      "rate",    "devnodes", "features",  NULL};
+                "netmode",      "rate",    "devnodes", "features",  "reset_counters", NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);
         p->body = body;
+        json_t *rc = json_object_get(body, "reset_counters");
+        if (rc && !json_is_boolean(rc))
+                return vps_err(err, EINVAL, "'reset_counters' must be true or false");
+        p->reset_counters = json_is_true(rc);
         json_t *h = p->h = json_object_get(body, "hostname");
         if (h && !json_is_string(h))
                 return vps_err(err, EINVAL, "'hostname' must be a string");
@@ -594,6 +616,8 @@ static int patch_apply(struct vpsd *d, struct vps_inst *vi, void *arg, vps_error
                 r = vps_manager_set_hostname(&d->m, vi, json_string_value(p->h), err);
         if (r == 0 && p->plan_given)
                 r = vps_config_set_plan(vi->dir_fd, &vi->cfg, p->plan, err);
+        if (r == 0 && p->reset_counters && (r = vps_traffic_reset(&d->m, vi, err)) == 0)
+                vpsd_log("VPS %s: traffic counters reset", id);
         memcpy(d->m.warning, warning, sizeof(warning));
         return r;
 }
@@ -652,6 +676,11 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         json_object_set_new(s, "id", json_string(id));
         json_object_set_new(s, "limits", vps_limits_to_json(&vi->cfg.limits));
         vps_disk_usage_json(&d->m, &vi->cfg, s);
+        /* The network group: the totals list -j shows. */
+        _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
+        json_t *net = json_object();
+        add_traffic(d, vi, net, counters);
+        json_object_set_new(s, "network", net);
         *ret = s;
         return 0;
 }

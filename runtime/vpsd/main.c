@@ -6,6 +6,7 @@
 #include "vps/hostlimits.h"
 #include "vps/lxcfs.h"
 #include "vps/plans.h"
+#include "vps/traffic.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 
@@ -32,7 +33,7 @@ static void usage(FILE *f)
         fprintf(f,
                 "Usage: vpsd [--config FILE] [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
                 "            [--bridge NAME] [--subnet CIDR] [--enforce-limits strict|warn]\n"
-                "            [--daemon]\n"
+                "            [--daemon [--pidfile FILE]]\n"
                 "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
                 "\n"
                 "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
@@ -62,6 +63,7 @@ static void usage(FILE *f)
                 "  -e, --enforce-limits strict|warn  refuse (strict, the default) or only warn\n"
                 "                           about limits the host cannot enforce\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
+                "  -P, --pidfile FILE       with --daemon: write the daemon's PID to FILE\n"
                 "  -S, --shutdown-all       ask the running vpsd to stop every VPS at once\n"
                 "                           (clean halts, killed after --timeout S, default\n"
                 "                           60) and wait: for host shutdown\n"
@@ -123,10 +125,22 @@ static int open_socket(const char *path, vps_error *err)
         return TAKE_FD(fd);
 }
 
+/* --pidfile: where --daemon's parent writes the daemon's PID once it is ready (systemd's
+ * PIDFile=: the console keeper shares the service's cgroup, so systemd cannot guess it). */
+static const char *pidfile;
+
 /* --daemon: the parent returns only once the child reports its socket ready (or fails). */
 static int daemonize(int *ret_notify, const char *log_path)
 {
         int p[2];
+        _cleanup_close_ int pfd = -1;
+        if (pidfile) {
+                pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (pfd < 0) {
+                        fprintf(stderr, "vpsd: --pidfile %s: %s\n", pidfile, strerror(errno));
+                        _exit(1);
+                }
+        }
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         pid_t pid = fork();
@@ -136,8 +150,13 @@ static int daemonize(int *ret_notify, const char *log_path)
                 close(p[1]);
                 char buf[VPS_ERROR_MSG_MAX + 1] = {0};
                 ssize_t n = read(p[0], buf, sizeof(buf) - 1);
-                if (n == 1 && buf[0] == 'R')
+                if (n == 1 && buf[0] == 'R' && (pfd < 0 || dprintf(pfd, "%d\n", (int)pid) > 0))
                         _exit(0);
+                if (n == 1 && buf[0] == 'R') {
+                        fprintf(stderr, "vpsd: writing %s: %s (the daemon runs, PID %d)\n",
+                                pidfile, strerror(errno), (int)pid);
+                        _exit(1);
+                }
                 fprintf(stderr, "vpsd: %s\n", n > 0 ? buf + 1 : "the daemon exited at start-up");
                 _exit(1);
         }
@@ -289,8 +308,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 running += d.m.v[i]->status != VPS_STOPPED;
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
-        char limits[4][VPS_HOST_LIMIT_LINE];
-        size_t n_limits = vps_host_limits(limits, 4, d.m.devpts_max);
+        char limits[12][VPS_HOST_LIMIT_LINE];
+        size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
         struct vps_lxcfs_status lx;
@@ -321,6 +340,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_answer_suspended(&d);
+        vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
@@ -345,6 +365,7 @@ int main(int argc, char **argv)
                 {"socket", required_argument, NULL, 's'},
                 {"cgroup-parent", required_argument, NULL, 'c'},
                 {"daemon", no_argument, NULL, 'd'},
+                {"pidfile", required_argument, NULL, 'P'},
                 {"bridge", required_argument, NULL, 'b'},
                 {"subnet", required_argument, NULL, 'n'},
                 {"enforce-limits", required_argument, NULL, 'e'},
@@ -356,7 +377,7 @@ int main(int argc, char **argv)
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -369,6 +390,9 @@ int main(int argc, char **argv)
                         break;
                 case 'd':
                         daemon = true;
+                        break;
+                case 'P':
+                        pidfile = optarg;
                         break;
                 case 'b':
                         bridge = optarg;

@@ -277,12 +277,17 @@ make_running_vps() {
 }
 
 # The debian-12 template in this vpsd (call after start_vpsd): from the tarball cache under
-# VPS_TEST_CACHE when a test built it before, else built now (about a minute; vpsctl's output
-# in $T/debian-build.out, DEBIAN_BUILT=1) and cached for the next tests.
-DEBIAN_CACHE=${VPS_TEST_CACHE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/test-cache}
+# VPS_TEST_CACHE when a test built it before, else built now (minutes; vpsctl's output
+# in $T/debian-build.out, DEBIAN_BUILT=1) and cached for the next tests. The tarball is named
+# after a hash of the sources that define the template (its recipe, fix-ups and builder): a
+# changed package list builds it anew.
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DEBIAN_CACHE=${VPS_TEST_CACHE:-$SRC_DIR/build/test-cache}
+DEBIAN_KEY=$(cat "$SRC_DIR"/templates/{distro.c,debian.c,include/templates/templates.h} \
+        "$SRC_DIR"/runtime/template_build.c | sha256sum | cut -c1-12)
 DEBIAN_BUILT=0
 debian_template() {
-        local tarball=$DEBIAN_CACHE/debian-12.tar
+        local tarball=$DEBIAN_CACHE/debian-12-$DEBIAN_KEY.tar
         [ -d "$ROOT/templates/debian-12" ] && return 0
         if [ -f "$tarball" ]; then
                 tar -C "$ROOT/templates" --numeric-owner --xattrs --xattrs-include='*' -xf "$tarball"

@@ -61,7 +61,7 @@ code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X PATCH \
 expect_eq "PATCH with one bad field is 400" 400 "$code"
 expect_eq "and config.json is as it was" "$cfg_before" "$(md5sum <"$ROOT/vps/301/config.json")"
 expect_eq "the name server inside too" "" "$(vpsctl exec 301 -- cat /etc/resolv.conf 2>/dev/null | grep 9.9.9.9 || true)"
-expect_eq "and the hostname" 301 "$(vpsctl exec 301 -- hostname)"
+expect_eq "and the hostname" vps301 "$(vpsctl exec 301 -- hostname)"
 
 expect_eq "nothing changed on disk or in cgroups" "$before" "$(snapshot)"
 expect_eq "the VPS still runs" running "$(vps_field 301 status)"

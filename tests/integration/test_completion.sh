@@ -67,6 +67,9 @@ offers "the values of --netmode" "bridged routed" "$V" "${S[@]}" create 9 --netm
 offers "of --onboot" "no yes" "$V" "${S[@]}" set 8101 --onboot ""
 offers "of --oompolicy, after other options" "process restart" "$V" "${S[@]}" set 8101 --ram 64M --oompolicy ""
 
+plans=
+for f in /etc/vps/plans/*.conf; do [ ! -f "$f" ] || plans+="${plans:+ }$(basename "$f" .conf)"; done
+offers "--plan: the plans in /etc/vps/plans ($plans) and none" "none${plans:+ $plans}" "$V" "${S[@]}" create 9 --plan ""
 offers "the VPS IDs of --socket's vpsd for start, stopped ones too" "8101 8102 web-1" "$V" "${S[@]}" start ""
 offers "for stop, by prefix" "8101 8102" "$V" "${S[@]}" stop "81"
 offers "with --socket=PATH" "8101 8102 web-1" "$V" "--socket=$SOCK" status ""

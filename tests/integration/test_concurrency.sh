@@ -108,7 +108,7 @@ for i in $(seq 1 "$NV"); do
         k=$(( (i - 1) % CLIENTS + 1 ))
         host=$(awk -v id="p$i" '$1 == id && $2 == "host" && $4 == "ok" { h = $3 } END { print h }' "$T/c$k.log")
         state=$(awk -v id="p$i" '$1 == id && ($2 == "start" || $2 == "stop") && $3 == "ok" { s = $2 } END { print s }' "$T/c$k.log")
-        want_host=${host:-p$i}
+        want_host=${host:-vpsp$i}
         want_state=$([ "$state" = start ] && echo running || echo stopped)
         got_host=$(vps_field "p$i" hostname) got_state=$(vps_field "p$i" status)
         if [ "$got_host" != "$want_host" ] || [ "$got_state" != "$want_state" ]; then

@@ -42,7 +42,7 @@ for round in $(seq 1 "$ROUNDS"); do
         for id in 961 962; do
                 h=$(jq -r .hostname "$ROOT/vps/$id/config.json" 2>/dev/null) ||
                         { fail "round $round: $id's config.json does not parse"; bad=1; continue; }
-                case $h in "$id" | r*-* | h*-*) ;; *) fail "round $round: $id's hostname is '$h'"; bad=1 ;; esac
+                case $h in "vps$id" | r*-* | h*-*) ;; *) fail "round $round: $id's hostname is '$h'"; bad=1 ;; esac
         done
         left=$(find "$ROOT/vps" -mindepth 2 -maxdepth 2 -name '.*' | head -n3)
         [ -z "$left" ] || { fail "round $round: temporary files left: $left"; bad=1; }

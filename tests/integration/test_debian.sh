@@ -58,6 +58,15 @@ expect_eq "no failed units" "" "$(vpsctl exec 501 -- systemctl --failed --no-leg
 expect_eq "systemd-detect-virt -c: a container" container-other "$(vpsctl exec 501 -- systemd-detect-virt -c || true)"
 expect_eq "/run/systemd/container names vpsd" vpsd "$(vpsctl exec 501 -- cat /run/systemd/container)"
 check "systemd runs its services in its own cgroups" vpsctl exec 501 -- test -d /sys/fs/cgroup/system.slice/ssh.service
+# What a provider's image has (issue 15): dbus for hostnamectl, timedatectl and localectl,
+# C.UTF-8, ping, python3 with apt's module (Ansible: test_ansible.sh), sftp.
+expect_eq "hostnamectl over dbus" deb501 "$(vpsctl exec 501 -- hostnamectl hostname 2>&1)"
+expect_eq "timedatectl over dbus" Etc/UTC "$(vpsctl exec 501 -- timedatectl show -p Timezone --value 2>&1)"
+check "localectl: LANG=C.UTF-8" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 501 -- localectl status | grep -q 'LANG=C.UTF-8'"
+check "ping the gateway from the VPS" quiet vpsctl exec 501 -- ping -c 1 -W 5 "$NETPFX.1"
+check "python3 with apt's module" quiet vpsctl exec 501 -- python3 -c 'import apt_pkg'
+check "cron, logrotate, curl, an editor, sftp" quiet vpsctl exec 501 -- sh -c \
+        'systemctl is-active -q cron && command -v logrotate curl nano vi less && test -x /usr/lib/openssh/sftp-server'
 # systemd's sandboxing works over the locked /proc and /sys (every mount under them is made
 # before the VPS's user namespace takes over): each unit remounts /proc/sys, /sys/fs/cgroup or
 # /proc in a mount namespace of its own, which fails (226/NAMESPACE) on a tree that mixes

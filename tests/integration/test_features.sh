@@ -70,7 +70,7 @@ expect_error "--features of a running VPS" "VPS 642 is running: stop it to chang
 expect_error "even with other settings in the same command" "stop it to change --features" \
         vpsctl set 642 --hostname other --features nesting:on
 check "config.json unchanged" cmp -s "$T/before.json" "$ROOT/vps/642/config.json"
-expect_eq "the host name too (all or nothing)" 642 "$(vps_field 642 hostname)"
+expect_eq "the host name too (all or nothing)" vps642 "$(vps_field 642 hostname)"
 vpsctl stop 642 --fast >/dev/null
 for bad in "" "," "fuse," ",fuse" "fuse,,tun" "kvm" "fuse:maybe" "fuse:" ":on" "fuse:on:off" \
         "fuse:on,fuse:off" "none,tun" "tun,none" "fu se" "FUSE" "tun;nesting"; do

@@ -2,7 +2,9 @@
 # What vpsd writes into a guest and how it takes the settings behind it (issue 15, items 4, 8
 # and 13): the host's name servers by default (--nameserver inherit, from a host resolv.conf
 # that vpsd.conf points at here, a local stub's upstream servers in the stub's place), none,
-# explicit ones.
+# explicit ones; addresses with a prefix taken only where it holds; host names up to 253
+# characters with a message for each kind of mistake, the kernel's name, /etc/hostname and
+# /etc/hosts; the default host name vps<ID>; vpsd --help naming every vpsd.conf setting.
 . "$(dirname "$0")/lib.sh"
 HOSTRC=$T/host-resolv.conf
 UPRC=$T/upstream-resolv.conf
@@ -11,6 +13,7 @@ printf 'resolv_conf = %s\nresolv_conf_upstream = %s\n' "$HOSTRC" "$UPRC" >"$T/vp
 export VPSD_CONFIG=$T/vpsd.conf
 start_vpsd
 vpsctl template build busybox >/dev/null
+quiet() { "$@" >/dev/null; }
 in_vps() { local id=$1; shift; "$VPSCTL_BIN" --socket "$SOCK" exec "$id" -- "$@"; }
 resolv() { in_vps "$1" cat /etc/resolv.conf; }
 # lines_of ID PATTERN: the lines of the guest's resolv.conf matching PATTERN, one line
@@ -60,5 +63,58 @@ rm -f "$UPRC"
 vpsctl stop 101 >/dev/null
 expect_jq "a start without a reachable server warns" '.warning | test("no name server")' vpsctl start 101 -j
 expect_eq "and leaves no server behind" "" "$(lines_of 101 ^nameserver || true)"
+
+
+# Host names: a 253-character FQDN is taken; the kernel's name (64 at most) is its first
+# label, /etc/hosts maps "FQDN SHORT".
+L63=$(printf 'a%.0s' $(seq 63))
+FQDN="$L63.$L63.$L63.${L63:0:61}"
+expect_eq "the test's FQDN has 253 characters" 253 "${#FQDN}"
+check "create with a 253-character FQDN" quiet vpsctl create 102 --ostemplate busybox --hostname "$FQDN"
+vpsctl start 102 >/dev/null
+expect_eq "vpsd keeps the whole name" "$FQDN" "$(vps_field 102 hostname)"
+expect_eq "uname -n: its first label, as the kernel holds 64" "$L63" "$(in_vps 102 uname -n)"
+expect_eq "/etc/hostname: the same" "$L63" "$(in_vps 102 cat /etc/hostname)"
+check "/etc/hosts: 127.0.1.1 FQDN SHORT" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 102 -- cat /etc/hosts | grep -qx '127.0.1.1	$FQDN	$L63'"
+vpsctl set 102 --hostname web.example.com >/dev/null
+expect_eq "a name that fits is the kernel's whole (set, live)" web.example.com "$(in_vps 102 uname -n)"
+check "/etc/hosts: 127.0.1.1 web.example.com web" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 102 -- cat /etc/hosts | grep -qx '127.0.1.1	web.example.com	web'"
+expect_error "an empty label" "invalid hostname 'a..b': an empty label" vpsctl create 103 --ostemplate busybox --hostname a..b
+expect_error "a leading hyphen" "label '-lead' starts with '-'" vpsctl create 103 --ostemplate busybox --hostname -lead
+expect_error "a trailing hyphen" "label 'trail-' ends with '-'" vpsctl set 102 --hostname trail-.example.com
+expect_error "a bad character" "'_' is not allowed" vpsctl create 103 --ostemplate busybox --hostname a_b.example
+expect_error "a label too long" "has 64 characters, at most 63" vpsctl create 103 --ostemplate busybox --hostname "${L63}a.example"
+expect_error "a name too long" "254 characters, at most 253" vpsctl create 103 --ostemplate busybox --hostname "$L63.$L63.$L63.${L63:0:62}"
+expect_eq "nothing half-made" "" "$(vps_field 103 id)"
+
+# The default host name: vps<ID>, in the guest too.
+vpsctl create 103 --ostemplate busybox >/dev/null
+vpsctl start 103 >/dev/null
+expect_eq "the default host name is vps<ID>" vps103 "$(vps_field 103 hostname)"
+expect_eq "uname -n inside" vps103 "$(in_vps 103 uname -n)"
+check "/etc/hosts: 127.0.1.1 vps103" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 103 -- cat /etc/hosts | grep -qx '127.0.1.1	vps103'"
+
+# Prefixes: bridged takes the bridge subnet's ($SUBNET), routed /32 and /128; others are
+# refused, saying what a prefix means there.
+check "bridged: the subnet's prefix is taken" quiet vpsctl create 104 --ostemplate busybox --ipadd "$NETPFX.5/${SUBNET#*/}"
+expect_jq "and stored as the address" '.[] | select(.id == "104") | .ip == ["'"$NETPFX.5"'"]' vpsctl list -a -j
+expect_error "bridged: another prefix is refused" "in bridged mode the prefix is the bridge subnet's .${SUBNET//./\\.}., so /16 would not hold: give ${NETPFX//./\\.}\\.6 or" \
+        vpsctl create 105 --ostemplate busybox --ipadd "$NETPFX.6/16"
+expect_error "set --ipadd too" "in bridged mode the prefix" vpsctl set 104 --ipadd "$NETPFX.7/8"
+check "routed: /32 is taken" quiet vpsctl create 106 --ostemplate busybox --netmode routed --ipadd 192.0.2.77/32 --ipadd 2001:db8::77/128
+expect_jq "and stored as the addresses" '.[] | select(.id == "106") | .ip == ["192.0.2.77", "2001:db8::77"]' vpsctl list -a -j
+expect_error "routed: /24 is refused" "in routed mode each address is routed to the VPS alone, so its prefix can only be /32" \
+        vpsctl create 107 --ostemplate busybox --netmode routed --ipadd 192.0.2.78/24
+expect_error "routed: /64 is refused" "its prefix can only be /128" \
+        vpsctl set 106 --ipadd 2001:db8::78/64
+expect_jq "nothing changed by the refused ones" '[.[] | select(.id == "105" or .id == "107")] == [] and (.[] | select(.id == "104") | .ip == ["'"$NETPFX.5"'"])' vpsctl list -a -j
+
+# vpsd --help names every setting vpsd.conf(5) documents.
+MAN=$(dirname "$0")/../../man/vpsd.conf.5
+keys=$(grep -oE '^\.B[IR]? [a-z_]+ " = ' "$MAN" | awk '{ print $2 }'; grep -oE '\\fP[a-z_]+" " = ' "$MAN" | sed 's/\\fP//; s/".*//')
+expect_eq "the man page documents debian_mirror (the list is read)" debian_mirror "$(grep -x debian_mirror <<<"$keys")"
+help=$("$VPSD_BIN" --help)
+missing=$(for k in $keys; do grep -qw -- "$k" <<<"$help" || echo "$k"; done)
+expect_eq "vpsd --help names every vpsd.conf setting" "" "$missing"
 
 finish

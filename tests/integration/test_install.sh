@@ -27,9 +27,9 @@ check "bash completion installed where bash-completion loads it for vpsctl" \
         grep -q '^complete -F _vpsctl vpsctl$' "$DEST$prefix/share/bash-completion/completions/vpsctl"
 unit=$DEST$prefix/lib/systemd/system/vpsd.service
 check "vpsd.service installed" test -f "$unit"
-expect_eq "it starts the installed vpsd, which detaches once its socket answers" \
-        "ExecStart=$sbin/vpsd --daemon|Type=forking" \
-        "$(grep -E '^(ExecStart|Type)=' "$unit" | sort | paste -sd'|')"
+expect_eq "it starts the installed vpsd, which detaches once its socket answers, and names its PID file" \
+        "ExecStart=$sbin/vpsd --daemon --pidfile /run/vpsd.pid|PIDFile=/run/vpsd.pid|Type=forking" \
+        "$(grep -E '^(ExecStart|Type|PIDFile)=' "$unit" | sort | paste -sd'|')"
 check "its cgroup is delegated (Delegate=yes)" grep -qx 'Delegate=yes' "$unit"
 check "stopping or restarting it leaves the VPSes running (KillMode=process)" grep -qx 'KillMode=process' "$unit"
 shutdown=$DEST$prefix/lib/systemd/system/vps-shutdown.service

@@ -16,6 +16,7 @@ for c in cpuset cpu io memory pids; do
         case $c in memory) h=4 ;; pids) h=9 ;; *) h=0 ;; esac
         printf '%s\t%s\t1\t1\n' "$c" "$h" >>"$T/cgroups-v1"
 done
+printf 'blkio\t7\t1\t1\n' >>"$T/cgroups-v1" # v1's name for io
 VPS_TEST_PROC_CGROUPS=$T/cgroups-v2 start_vpsd
 make_running_vps 901
 before=$(vps_snapshot)
@@ -74,9 +75,10 @@ expect_error "set --ram: the memory controller is held by cgroup v1" \
         "cannot enforce --ram: the memory controller is held by cgroup v1 .*systemd.unified_cgroup_hierarchy=1, or cgroup_no_v1=all" \
         vpsctl set 901 --ram 256M
 expect_error "set --numproc: so is pids" "the pids controller is held by cgroup v1" vpsctl set 901 --numproc 100
+expect_error "set --ioprio: io, as blkio of cgroup v1" "the io controller is held by cgroup v1" vpsctl set 901 --ioprio 2
 expect_error "set --cpus: cpu is not, the v2 message stays" "cpu controller is not available under" vpsctl set 901 --cpus 1
 check "start-up log: the v1-held controllers and the boot option" \
-        grep -q "cgroup controllers: missing under .*: memory (held by cgroup v1), pids (held by cgroup v1), cpu, io, cpuset; .*systemd.unified_cgroup_hierarchy=1" "$ROOT/vpsd.log"
+        grep -q "cgroup controllers: missing under .*: memory (held by cgroup v1), pids (held by cgroup v1), cpu, io (held by cgroup v1), cpuset; .*systemd.unified_cgroup_hierarchy=1" "$ROOT/vpsd.log"
 kill_vpsd
 "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
         --subnet "$SUBNET" --enforce-limits warn --daemon

@@ -113,13 +113,13 @@ rx1=$(vpsctl list -j | jq '.[] | select(.id=="701") | .rx_bytes')
 tx1=$(vpsctl list -j | jq '.[] | select(.id=="701") | .tx_bytes')
 check "rx_bytes counts what the VPS received ($rx0 -> $rx1)" test "$rx1" -ge $((rx0 + 5000))
 check "tx_bytes counts what the VPS sent ($tx0 -> $tx1)" test "$tx1" -ge $((tx0 + 5000))
-expect_eq "a VPS without network has no counters" null "$(vpsctl list -j | jq '.[] | select(.id=="703") | .rx_bytes')"
+expect_eq "a VPS without network has counted nothing" 0 "$(vpsctl list -j | jq '.[] | select(.id=="703") | .rx_bytes')"
 check "list -o shows them" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list -o id,rx_bytes,tx_packets -H | grep -q '^701 '"
 # GET /v1/vps/ID reads only that VPS's two counters (not the whole table).
 one=$(curl -sf --unix-socket "$SOCK" http://localhost/v1/vps/701)
 check "GET /v1/vps/701: rx_bytes as in list -j ($rx1 <= $(jq .rx_bytes <<<"$one"))" test "$(jq .rx_bytes <<<"$one")" -ge "$rx1"
 check "GET /v1/vps/701: tx_packets counted" test "$(jq .tx_packets <<<"$one")" -ge 5
-expect_eq "GET /v1/vps/703 (no network): no counters" null "$(curl -sf --unix-socket "$SOCK" http://localhost/v1/vps/703 | jq .rx_bytes)"
+expect_eq "GET /v1/vps/703 (no network): nothing counted" 0 "$(curl -sf --unix-socket "$SOCK" http://localhost/v1/vps/703 | jq .rx_bytes)"
 
 # Live address changes.
 vpsctl set 701 --ipadd "$NETPFX.20" >/dev/null

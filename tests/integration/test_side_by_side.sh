@@ -27,7 +27,7 @@ v2 template build busybox >/dev/null
 check "VPSD_ROOT: its template is under that root" test -d "$ROOT2/templates/busybox/rootfs"
 v2 create 501 --ostemplate busybox --hostname second >/dev/null
 v2 start 501 >/dev/null
-expect_eq "first daemon's 501" 501 "$(vpsctl exec 501 -- hostname)"
+expect_eq "first daemon's 501" vps501 "$(vpsctl exec 501 -- hostname)"
 expect_eq "second daemon's 501" second "$(v2 exec 501 -- hostname)"
 check "different inits" test "$(vps_field 501 pid)" != "$(v2 list -j | jq '.[0].pid')"
 v2 stop 501 --fast >/dev/null

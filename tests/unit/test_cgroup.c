@@ -133,8 +133,8 @@ static void test_parse_v1(void **state)
                                      "net_cls\t0\t39\t1\npids\t0\t39\t1\n";
         char v1[64];
         vps_cgroup_parse_v1(hybrid, v1, sizeof(v1));
-        /* pids on hierarchy 0 is v2's (or nobody's); blkio is v1's name of io, not io. */
-        assert_string_equal(v1, "cpuset cpu memory");
+        /* pids on hierarchy 0 is v2's (or nobody's); blkio is v1's name of io. */
+        assert_string_equal(v1, "cpuset cpu io memory");
         static const char unified[] = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
                                       "memory\t0\t80\t1\npids\t0\t80\t1\nio\t0\t80\t1\n";
         vps_cgroup_parse_v1(unified, v1, sizeof(v1));

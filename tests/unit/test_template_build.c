@@ -51,12 +51,18 @@ static void test_installing_never_goes_back(void **state)
         assert_int_equal(field(&b, "packages"), 3);
         /* debootstrap's rounds: required unpacked, configured, then the base system. */
         const char *lines[] = {
-                "I: Installing core packages...",     "I: Unpacking required packages...",
-                "I: Unpacking libc6...",              "I: Configuring required packages...",
-                "I: Configuring libc6...",            "I: Unpacking the base system...",
-                "I: Unpacking dpkg...",               "I: Unpacking bash...",
-                "I: Configuring the base system...",  "I: Configuring dpkg...",
-                "I: Configuring bash...",             "I: Configuring libc6...",
+                "I: Installing core packages...",
+                "I: Unpacking required packages...",
+                "I: Unpacking libc6...",
+                "I: Configuring required packages...",
+                "I: Configuring libc6...",
+                "I: Unpacking the base system...",
+                "I: Unpacking dpkg...",
+                "I: Unpacking bash...",
+                "I: Configuring the base system...",
+                "I: Configuring dpkg...",
+                "I: Configuring bash...",
+                "I: Configuring libc6...",
                 "I: Configuring bash...",
         };
         long long last = 0;

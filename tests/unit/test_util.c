@@ -65,13 +65,23 @@ static void test_template_name(void **state)
         assert_int_equal(vps_template_name_check(NULL, &err), -EINVAL);
 }
 
+/* n characters of labels of at most 63 joined by dots ("aaa...a.aaa...a"), as FQDNs go. */
+static void fqdn(char *buf, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                buf[i] = i % 64 == 63 ? '.' : 'a';
+        buf[n] = '\0';
+}
+
 static void test_hostname(void **state)
 {
-        char h63[64], h64[65];
+        char h63[64], h64[65], f253[254], f254[255];
         fill(h63, 63, 'h');
         fill(h64, 64, 'h');
-        const char *good[] = {"vps101", "a.example.com", "101", "a-b.c-d", h63};
-        const char *bad[] = {"", "-a", "a-", "a..b", ".a", "a.", h64, "a_b", "a.-b", NULL};
+        fqdn(f253, 253);
+        fqdn(f254, 254);
+        const char *good[] = {"vps101", "a.example.com", "101", "a-b.c-d", h63, f253, "a"};
+        const char *bad[] = {"", "-a", "a-", "a..b", ".a", "a.", h64, "a_b", "a.-b", NULL, f254};
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
                 vps_error err = {0};
                 if (vps_hostname_check(good[i], &err) != 0)
@@ -83,6 +93,54 @@ static void test_hostname(void **state)
                         fail_msg("'%s' accepted", bad[i] ? bad[i] : "(null)");
                 assert_int_equal(err.code, EINVAL);
         }
+}
+
+/* Each kind of bad name gets its own message. */
+static void test_hostname_messages(void **state)
+{
+        char h64[65], f254[255], lbl[80];
+        fill(h64, 64, 'h');
+        fqdn(f254, 254);
+        (void)snprintf(lbl, sizeof(lbl), "www.%s.com", h64);
+        static const struct {
+                const char *name, *says;
+        } cases[] = {
+                {"", "it is empty"},
+                {"a..b", "an empty label"},
+                {".a", "an empty label"},
+                {"-lead", "label '-lead' starts with '-'"},
+                {"trail-.example", "label 'trail-' ends with '-'"},
+                {"a_b.example", "'_' is not allowed"},
+                {"a b", "' ' is not allowed"},
+                {"a\tb", "character 0x09 is not allowed"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                vps_error err = {0};
+                assert_int_equal(vps_hostname_check(cases[i].name, &err), -EINVAL);
+                if (!strstr(err.msg, cases[i].says))
+                        fail_msg("'%s': '%s' does not say '%s'", cases[i].name, err.msg,
+                                 cases[i].says);
+        }
+        vps_error err = {0};
+        assert_int_equal(vps_hostname_check(lbl, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "has 64 characters, at most 63"));
+        assert_int_equal(vps_hostname_check(f254, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "254 characters, at most 253"));
+}
+
+static void test_hostname_kernel(void **state)
+{
+        char f253[254], uts[VPS_UTSNAME_MAX + 1], h64[65];
+        fqdn(f253, 253);
+        vps_hostname_kernel("web.example.com", uts);
+        assert_string_equal(uts, "web.example.com");
+        fill(h64, 60, 'x');
+        strcat(h64, ".abc"); /* 64: still fits */
+        vps_hostname_kernel(h64, uts);
+        assert_string_equal(uts, h64);
+        vps_hostname_kernel(f253, uts); /* too long: the first label */
+        assert_int_equal(strlen(uts), 63);
+        assert_int_equal(strspn(uts, "a"), 63);
 }
 
 static void test_size_parse_ok(void **state)
@@ -249,6 +307,8 @@ int main(void)
                 cmocka_unit_test(test_id_check_message),
                 cmocka_unit_test(test_template_name),
                 cmocka_unit_test(test_hostname),
+                cmocka_unit_test(test_hostname_messages),
+                cmocka_unit_test(test_hostname_kernel),
                 cmocka_unit_test(test_size_parse_ok),
                 cmocka_unit_test(test_size_parse_bad),
                 cmocka_unit_test(test_rate_parse),

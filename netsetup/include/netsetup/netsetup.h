@@ -79,3 +79,7 @@ int ns_nft_query(const char *command, char **ret_json, vps_error *err);
 typedef void (*ns_counter_fn)(const char *name, uint64_t bytes, uint64_t packets, void *arg);
 int ns_nft_counters(int family, const char *table, const char *name, ns_counter_fn fn, void *arg,
                     vps_error *err);
+/* Reads the counter called name and zeroes it at once (fn gets the values before); ENOENT
+ * when there is none. */
+int ns_nft_counter_reset(int family, const char *table, const char *name, ns_counter_fn fn,
+                         void *arg, vps_error *err);

@@ -6,7 +6,8 @@
 
 #define VPS_HOST_LIMIT_LINE 200
 
-/* Reads the limits that matter to many VPSes, raises the per-user inotify ones that are
- * below what a server needs (each VPS is one host user to these: spawn.c), and describes
- * each in one line for vpsd's log. Returns the number of lines. */
+/* Reads the limits that matter to many VPSes, raises those below what many VPSes need
+ * (inotify, keys, aio, map count, neighbours; each VPS is one host user to the per-user
+ * ones: spawn.c), and describes each in one line for vpsd's log. Returns the number of
+ * lines (at most max; 11 today). */
 size_t vps_host_limits(char (*ret)[VPS_HOST_LIMIT_LINE], size_t max, unsigned int devpts_max);

@@ -9,15 +9,22 @@
 #include "vps/error.h"
 
 #define VPS_ID_MAX       63
-#define VPS_HOSTNAME_MAX 63
+#define VPS_HOSTNAME_MAX 253 /* a whole name, RFC 1035 */
+#define VPS_LABEL_MAX    63  /* each of its labels */
+#define VPS_UTSNAME_MAX  64  /* what the kernel's hostname holds (HOST_NAME_MAX) */
 
 /* [A-Za-z0-9][A-Za-z0-9_-]{0,62} */
 bool vps_id_valid(const char *id);
 int vps_id_check(const char *id, vps_error *err);
 /* Template names follow the same rule, with '.' also allowed after the first character. */
 int vps_template_name_check(const char *name, vps_error *err);
-/* RFC 1123 host name: labels of [A-Za-z0-9-], not starting or ending with '-', 63 chars max. */
+/* RFC 1123 host name: up to 253 characters, labels of 1 to 63 of [A-Za-z0-9-], not starting
+ * or ending with '-'; the message names the first problem (an empty label, a '-' at a
+ * label's edge, a character, a label or the name too long). */
 int vps_hostname_check(const char *hostname, vps_error *err);
+/* The kernel's hostname (uname -n) for a checked hostname h: all of it when it fits in
+ * VPS_UTSNAME_MAX, else its first label. */
+void vps_hostname_kernel(const char *h, char ret[VPS_UTSNAME_MAX + 1]);
 
 /* "512M", "1G", "1.5G", "100", "unlimited" (UINT64_MAX). Binary units K M G T P. */
 int vps_size_parse(const char *s, uint64_t *ret_bytes, vps_error *err);
