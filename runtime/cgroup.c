@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,15 +75,29 @@ int vps_cgroup_parse_self(const char *text, char *ret, size_t size, vps_error *e
         return vps_err(err, ENOENT, "no cgroup v2 entry in /proc/self/cgroup");
 }
 
-int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *err)
+void vps_cgroup_default_name(const char *root, char *ret, size_t size)
+{
+        if (!root || strcmp(root, VPS_DEFAULT_ROOT) == 0) {
+                (void)snprintf(ret, size, "vps");
+                return;
+        }
+        uint32_t h = 2166136261u; /* FNV-1a of the root's path */
+        for (const char *p = root; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        (void)snprintf(ret, size, "vps-%08x", h);
+}
+
+int vps_cgroup_parent_path(const char *parent_rel, const char *root, char *ret_mount,
+                           size_t mount_size, char *ret, size_t size, char *ret_own,
+                           size_t own_size, vps_error *err)
 {
         _cleanup_free_ char *mi = NULL, *self = NULL;
         int r = vps_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &mi, NULL, err);
-        if (r < 0 || (r = vps_cgroup_find_mount(mi, cg->mount, sizeof(cg->mount), err)) < 0)
+        if (r < 0 || (r = vps_cgroup_find_mount(mi, ret_mount, mount_size, err)) < 0)
                 return r;
-        char rel[512], own[400];
+        char rel[512];
         r = vps_read_file_at(AT_FDCWD, "/proc/self/cgroup", &self, NULL, err);
-        if (r < 0 || (r = vps_cgroup_parse_self(self, own, sizeof(own), err)) < 0)
+        if (r < 0 || (r = vps_cgroup_parse_self(self, ret_own, own_size, err)) < 0)
                 return r;
         if (parent_rel && *parent_rel) {
                 if (parent_rel[0] != '/' || strstr(parent_rel, "/../") ||
@@ -93,11 +108,26 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *
                                        parent_rel);
                 (void)snprintf(rel, sizeof(rel), "%s", parent_rel);
         } else {
-                (void)snprintf(rel, sizeof(rel), "%s/vps", strcmp(own, "/") == 0 ? "" : own);
+                /* One parent per state root: two vpsds with their own roots never share
+                 * one, nor see each other's VPS cgroups as stale. */
+                char name[16];
+                vps_cgroup_default_name(root, name, sizeof(name));
+                (void)snprintf(rel, sizeof(rel), "%s/%s", strcmp(ret_own, "/") == 0 ? "" : ret_own,
+                               name);
         }
-        if (snprintf(cg->parent, sizeof(cg->parent), "%s%s", cg->mount, rel) >=
-            (int)sizeof(cg->parent))
+        if (snprintf(ret, size, "%s%s", ret_mount, rel) >= (int)size)
                 return vps_err(err, ENAMETOOLONG, "cgroup parent path too long");
+        return 0;
+}
+
+int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, const char *root,
+                     vps_error *err)
+{
+        char own[400];
+        int r = vps_cgroup_parent_path(parent_rel, root, cg->mount, sizeof(cg->mount), cg->parent,
+                                       sizeof(cg->parent), own, sizeof(own), err);
+        if (r < 0)
+                return r;
         r = vps_mkdir_p(cg->parent, 0755, err);
         if (r < 0)
                 return vps_err_wrap(err, "creating the VPS cgroup parent");

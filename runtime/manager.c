@@ -289,7 +289,7 @@ int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup
             (r = vps_templates_tighten(m, err)) < 0)
                 return r;
         if ((r = open_run_dir(m, err)) < 0 ||
-            (r = vps_cgroups_init(&m->cg, cgroup_parent, err)) < 0)
+            (r = vps_cgroups_init(&m->cg, cgroup_parent, root, err)) < 0)
                 return r;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         m->cg.host.ncpu = ncpu > 0 ? (unsigned int)ncpu : 1;

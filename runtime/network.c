@@ -24,6 +24,12 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
         if (!bridge || !*bridge || strlen(bridge) >= IFNAMSIZ || strpbrk(bridge, "/ :\"'"))
                 return vps_err(err, EINVAL, "invalid bridge name '%.40s'", bridge ? bridge : "");
         strcpy(n->bridge, bridge);
+        if (strcmp(bridge, VPS_DEFAULT_BRIDGE) != 0) {
+                uint32_t h = 2166136261u;
+                for (const char *p = bridge; *p; p++)
+                        h = (h ^ (uint8_t)*p) * 16777619u;
+                (void)snprintf(n->tag, sizeof(n->tag), "%04x", (unsigned int)(h & 0xffff));
+        }
         int r = ns_addr_parse(subnet, &n->subnet, err);
         if (r < 0)
                 return vps_err_wrap(err, "subnet");
@@ -49,16 +55,25 @@ int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const c
         return 0;
 }
 
-/* "PREFIXID.0" ("veth101.0"), or a hash of the ID when it is too long for a name. */
-static void link_name(const char *id, bool ifb, char ret[IFNAMSIZ])
+/* "PREFIXID.0" ("veth101.0"), or a hash of the ID when it is too long for a name. A vpsd on
+ * another bridge than the default puts its tag in the name ("v" TAG "101.0", ifb "i" TAG ...),
+ * so two vpsds with a VPS of the same ID never want the same interface. */
+static void link_name(const struct vps_netconf *n, const char *id, bool ifb, char ret[IFNAMSIZ])
 {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *p = id; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        if (n->tag[0]) {
+                if (strlen(id) + strlen(n->tag) + 3 < IFNAMSIZ)
+                        (void)snprintf(ret, IFNAMSIZ, "%c%.4s%.8s.0", ifb ? 'i' : 'v', n->tag, id);
+                else /* '.' after the tag: no ID starts with one */
+                        (void)snprintf(ret, IFNAMSIZ, "%c%.4s.%08x", ifb ? 'i' : 'v', n->tag, h);
+                return;
+        }
         if (strlen(id) + 6 < IFNAMSIZ) {
                 (void)snprintf(ret, IFNAMSIZ, "%s%s.0", ifb ? "vifb" : "veth", id);
                 return;
         }
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *p = id; *p; p++)
-                h = (h ^ (uint8_t)*p) * 16777619u;
         (void)snprintf(ret, IFNAMSIZ, "%s%08x.0", ifb ? "vi" : "vh", h);
 }
 
@@ -76,9 +91,9 @@ int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err
         return 0;
 }
 
-void vps_net_veth_name(const char *id, char ret[IFNAMSIZ])
+void vps_net_veth_name(const struct vps_netconf *n, const char *id, char ret[IFNAMSIZ])
 {
-        link_name(id, false, ret);
+        link_name(n, id, false, ret);
 }
 
 void vps_net_mac(const char *id, uint8_t mac[6])
@@ -312,7 +327,7 @@ static void forward_elements(const struct vps_manager *m, const struct vps_confi
 void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
         char veth[IFNAMSIZ], cmd[2048];
-        vps_net_veth_name(cfg->id, veth);
+        vps_net_veth_name(&m->net, cfg->id, veth);
         vps_error e;
         /* The run's traffic into the VPS's totals before its counters go with its chain. */
         (void)vps_traffic_fold(m, cfg, &e);
@@ -337,7 +352,7 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg)
         (void)stale_veth(m, cfg, veth, false, &e);
         /* The ifb of --rate is a host device of its own. */
         char ifb[IFNAMSIZ];
-        link_name(cfg->id, true, ifb);
+        link_name(&m->net, cfg->id, true, ifb);
         unsigned int idx = if_nametoindex(ifb);
         if (idx)
                 (void)ns_link_del(idx, &e);
@@ -453,7 +468,7 @@ int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *
         /* The filter is keyed by the veth's name: not while that name is someone else's
          * interface, whose traffic it would take over. */
         char veth[IFNAMSIZ];
-        vps_net_veth_name(vi->cfg.id, veth);
+        vps_net_veth_name(&m->net, vi->cfg.id, veth);
         int r = stale_veth(m, &vi->cfg, veth, true, err);
         vps_error e;
         /* Counters left by a run that was not folded (or what was last seen of them) go into
@@ -479,7 +494,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         bool routed = vi->cfg.netmode == VPS_NET_ROUTED;
         int r;
         char veth[IFNAMSIZ];
-        vps_net_veth_name(vi->cfg.id, veth);
+        vps_net_veth_name(&m->net, vi->cfg.id, veth);
         uint8_t mac[6];
         vps_net_mac(vi->cfg.id, mac);
         if ((r = stale_veth(m, &vi->cfg, veth, false, err)) < 0)
@@ -490,7 +505,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         if (!idx)
                 return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", veth);
         char ifb[IFNAMSIZ];
-        link_name(vi->cfg.id, true, ifb);
+        link_name(&m->net, vi->cfg.id, true, ifb);
         if (vi->cfg.rate && (r = ns_tc_rate(idx, ifb, vi->cfg.rate, err)) < 0)
                 return vps_err_wrap(err, "--rate on %s", veth);
         if (routed)
@@ -504,15 +519,16 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         return 0;
 }
 
-int vps_net_set_rate(const struct vps_inst *vi, uint64_t bits_per_sec, vps_error *err)
+int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi,
+                     uint64_t bits_per_sec, vps_error *err)
 {
         char veth[IFNAMSIZ];
-        vps_net_veth_name(vi->cfg.id, veth);
+        vps_net_veth_name(n, vi->cfg.id, veth);
         unsigned int idx = if_nametoindex(veth);
         if (!idx)
                 return 0; /* running without a network: nothing to limit until it has one */
         char ifb[IFNAMSIZ];
-        link_name(vi->cfg.id, true, ifb);
+        link_name(n, vi->cfg.id, true, ifb);
         int r = ns_tc_rate(idx, ifb, bits_per_sec, err);
         return r < 0 ? vps_err_wrap(err, "--rate on %s", veth) : 0;
 }

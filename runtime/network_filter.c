@@ -133,7 +133,7 @@ void vps_net_bridge_filter_text(const struct vps_manager *m, const struct vps_in
                                 size_t size)
 {
         char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "";
-        vps_net_veth_name(vi->cfg.id, veth);
+        vps_net_veth_name(&m->net, vi->cfg.id, veth);
         uint8_t mac[6];
         vps_net_mac(vi->cfg.id, mac);
         char ether[18];

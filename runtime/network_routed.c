@@ -179,7 +179,7 @@ void vps_routed_filter_text(const struct vps_manager *m, const struct vps_config
                             size_t size)
 {
         char veth[IFNAMSIZ], v4[VPS_MAX_IPS * 48] = "", v6[VPS_MAX_IPS * 48] = "fe80::/10, ::";
-        vps_net_veth_name(c->id, veth);
+        vps_net_veth_name(&m->net, c->id, veth);
         for (unsigned int i = 0; i < c->n_ip; i++) {
                 char *set = strchr(c->ip[i], ':') ? v6 : v4;
                 strcat(set, set[0] ? ", " : "");
@@ -301,7 +301,7 @@ int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old
                 memcpy(old.ip[i], old_ips[i], sizeof(old.ip[i]));
         old.n_ip = n_old;
         char veth[IFNAMSIZ];
-        vps_net_veth_name(vi->cfg.id, veth);
+        vps_net_veth_name(&m->net, vi->cfg.id, veth);
         unsigned int idx = if_nametoindex(veth);
         if (!idx)
                 return vps_err_sys(err, errno, "finding %s", veth);
@@ -317,7 +317,7 @@ int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old
 void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
         char veth[IFNAMSIZ], cmd[1024];
-        vps_net_veth_name(cfg->id, veth);
+        vps_net_veth_name(&m->net, cfg->id, veth);
         vps_error e;
         (void)routes(&m->net, cfg, NULL, false, if_nametoindex(veth), &e);
         const char *b = m->net.bridge, *id = cfg->id;

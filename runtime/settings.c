@@ -315,17 +315,16 @@ int vps_manager_set_netmode(struct vps_manager *m, struct vps_inst *vi, enum vps
 int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bits_per_sec,
                          vps_error *err)
 {
-        (void)m;
         int r = 0;
         if (vi->status == VPS_RUNNING && vi->cfg.n_ip > 0 &&
-            (r = vps_net_set_rate(vi, bits_per_sec, err)) < 0)
+            (r = vps_net_set_rate(&m->net, vi, bits_per_sec, err)) < 0)
                 return r;
         struct vps_config c = vi->cfg;
         c.rate = bits_per_sec;
         if ((r = vps_config_save(vi->dir_fd, &c, err)) < 0) {
                 vps_error e;
                 if (vi->status == VPS_RUNNING && vi->cfg.n_ip > 0)
-                        (void)vps_net_set_rate(vi, vi->cfg.rate, &e);
+                        (void)vps_net_set_rate(&m->net, vi, vi->cfg.rate, &e);
                 return r;
         }
         vi->cfg = c;

@@ -1,9 +1,11 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
+#include "vps/claims.h"
 #include "vps/cleanup.h"
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
 #include "vps/hostlimits.h"
+#include "vps/lxcfs.h"
 #include "vps/plans.h"
 #include "vps/traffic.h"
 #include "netsetup/netsetup.h"
@@ -24,7 +26,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define DEFAULT_ROOT   "/var/lib/vps"
+#define DEFAULT_ROOT   VPS_DEFAULT_ROOT
 #define DEFAULT_SOCKET "/run/vps/vpsd.sock"
 
 static void usage(FILE *f)
@@ -54,7 +56,8 @@ static void usage(FILE *f)
                 "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
                 ", env VPSD_SOCKET)\n"
                 "  -c, --cgroup-parent PATH cgroup (inside the cgroup2 mount) holding the\n"
-                "                           VPS cgroups (default: vpsd's own cgroup + /vps)\n"
+                "                           VPS cgroups (default: vpsd's own cgroup + /vps,\n"
+                "                           or /vps-HASH for a root other than " DEFAULT_ROOT ")\n"
                 "  -b, --bridge NAME        bridge of networked VPSes (default " VPS_DEFAULT_BRIDGE
                 ")\n"
                 "  -n, --subnet CIDR        their IPv4 subnet; the bridge takes its first\n"
@@ -76,7 +79,9 @@ static void usage(FILE *f)
                 "by replies to the host's own connections and on the ports of vpsd.conf\n"
                 "host_allow (default " VPS_DEFAULT_HOST_ALLOW
                 "; e.g. tcp:22,udp:53,tcp:8000-8100,\n"
-                "or none); NAT, port forwards and VPS-to-VPS traffic are not affected.\n");
+                "or none); NAT, port forwards and VPS-to-VPS traffic are not affected.\n"
+                "A live vpsd holds its cgroup parent, bridge and subnet: another vpsd asked\n"
+                "to use one of them (or an overlapping one) refuses to start, naming it.\n");
 }
 
 /* The API socket's directory: root's, and no one else may write to it (or they could put
@@ -216,6 +221,29 @@ static void apply_limits(struct vpsd *d, const struct vps_daemon_conf *conf, con
         vpsd_log_rotate_at(log_path, conf->log_max_size, conf->log_keep);
 }
 
+static int take_claims(struct vpsd *d, const char *root, const char *cg,
+                       const struct vps_netconf *net, vps_error *err)
+{
+        char mount[256], parent[512], own[400], subnet[64], addr[48];
+        int r = vps_cgroup_parent_path(cg, root, mount, sizeof(mount), parent, sizeof(parent), own,
+                                       sizeof(own), err);
+        if (r < 0)
+                return r;
+        ns_addr_format(&net->subnet, addr, sizeof(addr));
+        (void)snprintf(subnet, sizeof(subnet), "%s/%u", addr, net->subnet.prefix);
+        r = vps_claims_take(&d->claims, VPS_CLAIMS_DIR, root, parent, net->bridge, subnet, err);
+        /* After a re-exec: the claims' fds of the image before, which held the locks until
+         * now. Closed even when the claims failed (this process holds nothing then). */
+        const char *old = getenv("VPSD_CLAIM_FDS");
+        int fd[VPS_CLAIM_N];
+        if (old && sscanf(old, "%d,%d,%d", &fd[0], &fd[1], &fd[2]) == VPS_CLAIM_N)
+                for (int k = 0; k < VPS_CLAIM_N; k++)
+                        if (fd[k] > STDERR_FILENO)
+                                (void)close(fd[k]);
+        unsetenv("VPSD_CLAIM_FDS");
+        return r;
+}
+
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
                bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon,
                const struct vps_daemon_conf *conf)
@@ -232,6 +260,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 return 1;
         }
         apply_limits(&d, conf, log_path);
+        /* Before anything else: another live vpsd's cgroup parent, bridge or subnet is never
+         * shared (its VPS cgroups would look stale here, its traffic be taken over). After the
+         * fork of --daemon: a record lock is the process's that took it. */
+        if (take_claims(&d, root, cg, net, &err) < 0) {
+                notify(notify_fd, err.msg);
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 1;
+        }
         /* The kernel should pick a VPS's process before the daemon that runs them all (best
          * effort: needs CAP_SYS_RESOURCE); each VPS's init is put back to 0 (spawn.c). */
         ns_nft_reserve_low_fd();
@@ -298,6 +334,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 vps_manager_close(&d.m); /* its run directory goes when empty */
+                vps_claims_release(&d.claims);
                 return 1;
         }
         if (vps_manager_first_since_boot(&d.m))
@@ -311,6 +348,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
+        struct vps_lxcfs_status lx;
+        vps_lxcfs_probe(d.m.lxcfs, &lx);
+        if (lx.state == VPS_LXCFS_SERVING)
+                vpsd_log("lxcfs: serving at %s", lx.dir);
+        else
+                vpsd_log("lxcfs: %s%s%s: /proc/meminfo in the VPSes is vpsd's view; top, uptime "
+                         "and /proc/cpuinfo show the host's",
+                         vps_lxcfs_state_name(lx.state), lx.why[0] ? ": " : "", lx.why);
         char np[24] = "unlimited";
         if (d.m.default_numproc)
                 (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);
@@ -339,6 +384,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.sysinfo_fd >= 0)
                 (void)unlink(d.sysinfo_path);
         vps_manager_close(&d.m);
+        vps_claims_release(&d.claims);
         return r < 0 ? 1 : 0;
 }
 

@@ -90,6 +90,13 @@ void vpsd_reexec(struct vpsd *d)
         if (el > dl && strcmp(exe + el - dl, " (deleted)") == 0)
                 exe[el - dl] = '\0';
         setenv(INHERIT_ENV, env, 1);
+        /* The claims' locks stay with this process across exec while their fds stay open; the
+         * new image takes them again and closes these (VPSD_CLAIM_FDS). */
+        vps_claims_keep_across_exec(&d->claims);
+        char claims[64];
+        (void)snprintf(claims, sizeof(claims), "%d,%d,%d", d->claims.fd[0], d->claims.fd[1],
+                       d->claims.fd[2]);
+        setenv("VPSD_CLAIM_FDS", claims, 1);
         vpsd_log("re-exec of %s: %s", exe, env);
         fflush(NULL);
         execv(exe[0] ? exe : "/proc/self/exe", argv);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vps/claims.h"
 #include "vps/manager.h"
 #include "vps/template_build.h"
 
@@ -86,6 +87,7 @@ struct notifier {
 
 struct vpsd {
         struct vps_manager m;
+        struct vps_claims claims; /* cgroup parent, bridge, subnet (claims.h) */
         struct build_slot builds[VPSD_BUILDS];
         char mirror[256]; /* Debian mirror of template builds */
         int keeper_fd;    /* the console keeper (keeper.c), -1 without one */

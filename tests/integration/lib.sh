@@ -27,6 +27,19 @@ done
 BRIDGE=vpsbt$N
 SUBNET=10.$N.0.0/24
 NETPFX=10.$N.0
+# The host-side interface names vpsd gives a VPS on this (non-default) bridge: "v" TAG ID ".0"
+# (ifb: "i" ...), TAG 4 hex digits of an FNV-1a hash of the bridge's name (runtime/network.c).
+fnv1a() {
+        local s=$1 h=2166136261 i c
+        for ((i = 0; i < ${#s}; i++)); do
+                printf -v c '%d' "'${s:i:1}"
+                h=$(( ((h ^ c) * 16777619) & 0xffffffff ))
+        done
+        echo "$h"
+}
+NET_TAG=$(printf '%04x' $(( $(fnv1a "$BRIDGE") & 0xffff )))
+veth_of() { if [ ${#1} -le 8 ]; then echo "${2:-v}$NET_TAG$1.0"; else printf '%s%s.%08x\n' "${2:-v}" "$NET_TAG" "$(fnv1a "$1")"; fi; }
+ifb_of() { veth_of "$1" i; }
 
 vpsctl() { "$VPSCTL_BIN" --socket "$SOCK" "$@"; }
 

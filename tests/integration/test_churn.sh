@@ -49,7 +49,7 @@ this_tests_mounts() { # mounts under the scratch directory or the run state, as 
 }
 this_tests_links() { # the links vpsd names after this test's VPSes (veth and ifb), and those on its bridge
         { ip -o link show; ip -o link show master "$BRIDGE" 2>/dev/null | sed 's/^/on-bridge /'; } |
-                grep -cE '^[0-9]+: (veth|vifb)c[0-9]+\.0[@:]|^on-bridge ' || true
+                grep -cE "^[0-9]+: [vi]${NET_TAG}c[0-9]+\\.0[@:]|^on-bridge " || true
 }
 # nft_entries rule|elem: the rules, or the elements of every map and set (port forwards, the
 # port map, counters' maps), in this test's tables; elements have no handle of their own, so

@@ -34,7 +34,7 @@ consistent() { # every VPS running-and-real or stopped-and-clean; no stray cgrou
                                 { echo "  $id: no stats"; bad=1; }
                 elif [ "$st" = stopped ]; then
                         [ ! -e "$(state_file "$id")" ] && [ ! -d "$CG_MOUNT$CG_PARENT/$id" ] &&
-                                ! ip link show "veth$id.0" >/dev/null 2>&1 ||
+                                ! ip link show "$(veth_of "$id")" >/dev/null 2>&1 ||
                                 { echo "  $id: stopped but something is left"; bad=1; }
                 else
                         echo "  $id: $st"; bad=1
@@ -43,7 +43,7 @@ consistent() { # every VPS running-and-real or stopped-and-clean; no stray cgrou
         local running; running=$(vpsctl list -j | jq length)
         local cgs; cgs=$(find "$CG_MOUNT$CG_PARENT" -mindepth 1 -maxdepth 1 -type d | wc -l)
         [ "$cgs" = "$running" ] || { echo "  $cgs VPS cgroups for $running running VPSes"; bad=1; }
-        local veths; veths=$(ip -o link show type veth | grep -c "vethk[0-9]*\.0" || true)
+        local veths; veths=$(ip -o link show type veth | grep -c "v${NET_TAG}k[0-9]*\.0" || true)
         [ "$veths" = "$running" ] || { echo "  $veths veths for $running running VPSes"; bad=1; }
         return "$bad"
 }

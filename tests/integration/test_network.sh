@@ -21,7 +21,7 @@ check "default route via the bridge" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 
 updev=$(awk '$2 == "00000000" && $8 == "00000000" { print $1; exit }' /proc/net/route)
 upmtu=$(cat "/sys/class/net/$updev/mtu")
 check "eth0 takes the MTU of the host's uplink ($updev, $upmtu)" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip link show eth0 | grep -q 'mtu $upmtu '"
-check "host end on the bridge" sh -c "ip -o link show veth701.0 | grep -q 'master $BRIDGE'"
+check "host end on the bridge" sh -c "ip -o link show $(veth_of 701) | grep -q 'master $BRIDGE'"
 check "host pings the VPS" ping1 "$NETPFX.10"
 check "VPS pings the gateway" reach in_vps 701 ping -c 1 -W 2 "$NETPFX.1"
 check "two VPSes reach each other" reach in_vps 701 ping -c 1 -W 2 "$NETPFX.11"
@@ -139,7 +139,7 @@ vpsctl set 703 --ipadd "$NETPFX.13" >/dev/null
 check "a VPS started without a network gets one live" ping1 "$NETPFX.13"
 check "with its anti-spoofing chain" sh -c "nft list chain bridge vpsd_$BRIDGE vps_703 >/dev/null"
 vpsctl set 703 --ipdel all >/dev/null
-check "deleted again, live, its veth goes" sh -c "! ip link show veth703.0 >/dev/null 2>&1"
+check "deleted again, live, its veth goes" sh -c "! ip link show $(veth_of 703) >/dev/null 2>&1"
 check "and its chain" sh -c "! nft list chain bridge vpsd_$BRIDGE vps_703 >/dev/null 2>&1"
 # A live change that fails halfway (the guest's /etc/hosts made a directory: the addresses
 # were changed inside, the guest files cannot follow) is undone, inside and on the host.
@@ -190,13 +190,13 @@ vpsctl destroy 705 >/dev/null
 # else's: on no bridge of ours) leaves the VPS stopped and none of its network behind: not
 # its filter chain, installed before the failing step, and not the other interface.
 vpsctl create 706 --ostemplate busybox --ipadd "$NETPFX.36" >/dev/null
-ip link add veth706.0 type veth peer name vtst706
-expect_error "a start whose veth name is taken fails" "veth706.0 already exists outside bridge" vpsctl start 706
+ip link add $(veth_of 706) type veth peer name vtst706
+expect_error "a start whose veth name is taken fails" "$(veth_of 706) already exists outside bridge" vpsctl start 706
 expect_eq "the VPS is stopped" stopped "$(vps_field 706 status)"
 check "its filter chain is gone" sh -c "! nft list chain bridge vpsd_$BRIDGE vps_706 >/dev/null 2>&1"
-check "and its port map element" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q veth706"
-check "the other interface is left alone" ip link show veth706.0
-ip link del veth706.0
+check "and its port map element" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q $(veth_of 706)"
+check "the other interface is left alone" ip link show $(veth_of 706)
+ip link del $(veth_of 706)
 check "with the name free it starts" sh -c "'$VPSCTL_BIN' --socket '$SOCK' start 706 >/dev/null && busybox ping -c 1 -W 2 $NETPFX.36 >/dev/null"
 vpsctl stop 706 --fast >/dev/null
 vpsctl destroy 706 >/dev/null
@@ -214,15 +214,15 @@ check "no VPS 704" test ! -e "$ROOT/vps/704"
 
 # Teardown leaves nothing, even when part of it is gone already (the removals are one batch,
 # which fails as a whole on a missing element: then they go one by one).
-nft delete element bridge "vpsd_$BRIDGE" rx "{ \"veth701.0\" }"
+nft delete element bridge "vpsd_$BRIDGE" rx "{ \"$(veth_of 701)\" }"
 vpsctl stop 701 --fast >/dev/null
 check "its counters gone after a stop with part of the teardown missing" sh -c "! nft list counters table bridge vpsd_$BRIDGE | grep -q -e rx_701 -e tx_701"
-check "veth gone after stop" sh -c "! ip link show veth701.0 >/dev/null 2>&1"
+check "veth gone after stop" sh -c "! ip link show $(veth_of 701) >/dev/null 2>&1"
 check "filter chain gone after stop" sh -c "! nft list chain bridge vpsd_$BRIDGE vps_701 >/dev/null 2>&1"
 check "port forward gone after stop" sh -c "! nft list map ip vpsd_$BRIDGE forwards | grep -q 18080"
 vpsctl destroy 702 --force >/dev/null
-check "veth gone after destroy" sh -c "! ip link show veth702.0 >/dev/null 2>&1"
-check "no port left in the map" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q veth"
+check "veth gone after destroy" sh -c "! ip link show $(veth_of 702) >/dev/null 2>&1"
+check "no port left in the map" sh -c "! nft list map bridge vpsd_$BRIDGE ports | grep -q v$NET_TAG"
 check "no traffic counters left" sh -c "! nft list counters table bridge vpsd_$BRIDGE | grep -q -e rx_70 -e tx_70"
 # The start path spawns no process (no ip, nft or tc): the only exec that vpsd and its
 # children make during a networked start is the VPS's init.

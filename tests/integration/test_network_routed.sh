@@ -47,10 +47,10 @@ check "eth0 has the IPv6 address as a /128" sh -c "'$VPSCTL_BIN' --socket '$SOCK
 check "IPv4 default route via the link-local gateway" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -4 route | grep -q 'default via 169.254.0.1 dev eth0.*onlink'"
 check "IPv6 default route via fe80::1" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip -6 route | grep -q 'default via fe80::1 dev eth0'"
 check "the mtu of vpsd.conf on eth0" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 701 -- ip link show eth0 | grep -q 'mtu 1450 '"
-check "and on the host end" sh -c "ip link show veth701.0 | grep -q 'mtu 1450 '"
-check "no bridge for a routed VPS" sh -c "! ip -o link show veth701.0 | grep -q master"
-check "the host routes the address to the veth" sh -c "ip route show $P4.10 | grep -q 'dev veth701.0'"
-check "and the IPv6 one" sh -c "ip -6 route show $P6::10 | grep -q 'dev veth701.0'"
+check "and on the host end" sh -c "ip link show $(veth_of 701) | grep -q 'mtu 1450 '"
+check "no bridge for a routed VPS" sh -c "! ip -o link show $(veth_of 701) | grep -q master"
+check "the host routes the address to the veth" sh -c "ip route show $P4.10 | grep -q 'dev $(veth_of 701)'"
+check "and the IPv6 one" sh -c "ip -6 route show $P6::10 | grep -q 'dev $(veth_of 701)'"
 check "proxy ARP entry on the uplink" sh -c "ip neigh show proxy dev $UPL | grep -q '^$P4.10 '"
 check "proxy NDP entry on the uplink" sh -c "ip -6 neigh show proxy dev $UPL | grep -q '^$P6::10 '"
 
@@ -123,14 +123,14 @@ check "ipadd IPv4 reaches the upstream without a restart" reach up busybox ping 
 check "ipadd IPv6 too" reach up busybox ping -6 -c 1 -W 2 "$P6::20"
 vpsctl set 701 --ipdel "$P4.20" --ipdel "$P6::20" >/dev/null
 check "ipdel removes the proxy entries" sh -c "! ip neigh show proxy dev $UPL | grep -q '^$P4.20 ' && ! ip -6 neigh show proxy dev $UPL | grep -q '^$P6::20 '"
-check "and the host routes" sh -c "! ip route show $P4.20 | grep -q veth701 && ! ip -6 route show $P6::20 | grep -q veth701"
+check "and the host routes" sh -c "! ip route show $P4.20 | grep -q $(veth_of 701) && ! ip -6 route show $P6::20 | grep -q $(veth_of 701)"
 check "the first addresses still work" reach up busybox ping -c 1 -W 2 "$P4.10"
 # The IPv6 gateway (fe80::1 on the host end) only for a VPS with IPv6; its first IPv6
 # address, added live, brings it.
-check "a VPS without IPv6 has no fe80::1 on its host end" sh -c "! ip -6 addr show dev veth702.0 | grep -q 'fe80::1/64'"
-check "and the one with IPv6 has" sh -c "ip -6 addr show dev veth701.0 | grep -q 'fe80::1/64'"
+check "a VPS without IPv6 has no fe80::1 on its host end" sh -c "! ip -6 addr show dev $(veth_of 702) | grep -q 'fe80::1/64'"
+check "and the one with IPv6 has" sh -c "ip -6 addr show dev $(veth_of 701) | grep -q 'fe80::1/64'"
 vpsctl set 702 --ipadd "$P6::11" >/dev/null
-check "its first IPv6 address added live puts fe80::1 there" sh -c "ip -6 addr show dev veth702.0 | grep -q 'fe80::1/64'"
+check "its first IPv6 address added live puts fe80::1 there" sh -c "ip -6 addr show dev $(veth_of 702) | grep -q 'fe80::1/64'"
 check "and the VPS routes IPv6 through it" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 702 -- ip -6 route | grep -q 'default via fe80::1 dev eth0'"
 check "the upstream reaches it over IPv6" reach up busybox ping -6 -c 1 -W 2 "$P6::11"
 vpsctl set 702 --ipdel "$P6::11" >/dev/null
@@ -138,7 +138,7 @@ vpsctl set 702 --ipdel "$P6::11" >/dev/null
 # routed the new address) is undone on the host too: no route, no proxy entry left for it.
 in_vps 702 sh -c 'rm -f /etc/hosts && mkdir /etc/hosts'
 expect_error "a routed set that cannot write the guest's files fails" "hosts" vpsctl set 702 --ipadd "$P4.12"
-check "no host route left for the address" sh -c "! ip route show $P4.12 | grep -q veth702"
+check "no host route left for the address" sh -c "! ip route show $P4.12 | grep -q $(veth_of 702)"
 check "no proxy entry left for it" sh -c "! ip neigh show proxy dev $UPL | grep -q '^$P4.12 '"
 expect_eq "eth0 inside has its old address alone" "$P4.11/32" "$(in_vps 702 ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
 check "the old address still reaches the upstream" reach up busybox ping -c 1 -W 2 "$P4.11"
@@ -154,14 +154,14 @@ rate_check "VPS->host holds 40mbit within 10%" 36 44 "$P4.10" -R
 vpsctl set 701 --rate 100mbit >/dev/null
 rate_check "a new rate takes effect live" 90 110 "$P4.10"
 vpsctl set 701 --rate unlimited >/dev/null
-check "unlimited removes the shaping" sh -c "! tc qdisc show dev veth701.0 | grep -q -e tbf -e clsact"
+check "unlimited removes the shaping" sh -c "! tc qdisc show dev $(veth_of 701) | grep -q -e tbf -e clsact"
 rate_check "and the speed is back above the old limit (over 200)" 201 1000000000 "$P4.10"
 iperf_server_stop
 vpsctl set 701 --rate 40mbit >/dev/null
 vpsctl stop 701 --fast >/dev/null
 vpsctl start 701 >/dev/null
-check "the rate comes back with a start" sh -c "tc qdisc show dev veth701.0 | grep -q tbf"
-check "with its ifb for what the VPS sends" ip link show vifb701.0
+check "the rate comes back with a start" sh -c "tc qdisc show dev $(veth_of 701) | grep -q tbf"
+check "with its ifb for what the VPS sends" ip link show $(ifb_of 701)
 
 # Bad input: one line, nothing changed.
 before=$(md5sum "$ROOT"/vps/*/config.json)
@@ -195,16 +195,16 @@ check "and it works on the bridge" reach busybox ping -c 1 -W 2 "$NETPFX.12"
 
 # Teardown leaves nothing.
 vpsctl stop 701 --fast >/dev/null
-check "veth gone after stop" sh -c "! ip link show veth701.0 >/dev/null 2>&1"
-check "its ifb (--rate) gone too" sh -c "! ip link show vifb701.0 >/dev/null 2>&1"
-check "no rx counter map element left" sh -c "! nft list map inet vpsr_$BRIDGE rx | grep -q veth701"
-check "no host route left" sh -c "! ip route show $P4.10 | grep -q . && ! ip -6 route show $P6::10 | grep -q veth"
+check "veth gone after stop" sh -c "! ip link show $(veth_of 701) >/dev/null 2>&1"
+check "its ifb (--rate) gone too" sh -c "! ip link show $(ifb_of 701) >/dev/null 2>&1"
+check "no rx counter map element left" sh -c "! nft list map inet vpsr_$BRIDGE rx | grep -q $(veth_of 701)"
+check "no host route left" sh -c "! ip route show $P4.10 | grep -q . && ! ip -6 route show $P6::10 | grep -q v$NET_TAG"
 check "no proxy entry left" sh -c "! ip neigh show proxy dev $UPL | grep -q . && ! ip -6 neigh show proxy dev $UPL | grep -q ."
 check "no filter chain left" sh -c "! nft list chain inet vpsr_$BRIDGE vps_701 >/dev/null 2>&1"
 check "no counters left" sh -c "! nft list counters table inet vpsr_$BRIDGE | grep -q _701"
 check "the upstream no longer reaches the address" sh -c "! ip netns exec $UP busybox ping -c 1 -W 1 $P4.10 >/dev/null 2>&1"
 vpsctl destroy 701 >/dev/null
-check "the port map is empty" sh -c "! nft list map inet vpsr_$BRIDGE ports | grep -q veth701"
+check "the port map is empty" sh -c "! nft list map inet vpsr_$BRIDGE ports | grep -q $(veth_of 701)"
 
 # A live change whose host side fails after the host routed the new address (the routed
 # filter table taken away under vpsd: rewriting the VPS's chain fails) is undone: the guest
@@ -216,8 +216,8 @@ nft delete table inet "vpsr_$BRIDGE"
 expect_error "a set whose host side fails" "nftables" vpsctl set 708 --ipadd "$P4.31"
 expect_eq "its config keeps the old address" "$P4.30" "$(jq -r '.ip | join(" ")' "$ROOT/vps/708/config.json")"
 expect_eq "eth0 inside has the old address alone" "$P4.30/32" "$(in_vps 708 ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
-check "no host route for the new address" sh -c "! ip route show $P4.31 | grep -q veth708"
+check "no host route for the new address" sh -c "! ip route show $P4.31 | grep -q $(veth_of 708)"
 check "no proxy entry for it" sh -c "! ip neigh show proxy dev $UPL | grep -q '^$P4.31 '"
-check "the old address is still routed to the VPS" sh -c "ip route show $P4.30 | grep -q 'dev veth708.0'"
+check "the old address is still routed to the VPS" sh -c "ip route show $P4.30 | grep -q 'dev $(veth_of 708)'"
 check "and reached from the upstream" reach up busybox ping -c 1 -W 2 "$P4.30"
 finish

@@ -61,7 +61,7 @@ seen() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "$T
 
 # 1. Bridged: every kind of frame, seen leaving 801 and not arriving at 802.
 SPOOFS="vlan-ip vlan0-ip qinq-ip vlan-arp ethertype arp-mac arp-ip ip-src mac-src dhcp-offer ipv6-ll"
-listen port 8 "$PROBE" listen veth801.0
+listen port 8 "$PROBE" listen $(veth_of 801)
 listen neighbour 8 nsenter --net="$(netns_of 802)" "$PROBE" listen eth0
 out=$(in_vps 801 /probe send eth0 "$MAGIC" "$NETPFX.10" "$NETPFX.11" "$NETPFX.1" "$NETPFX.99" good $SPOOFS 2>&1) || true
 listeners_done
@@ -83,15 +83,15 @@ table inet $SPY {
         counter dhcp {}
         chain pre {
                 type filter hook prerouting priority -200;
-                iifname "veth811.0" ip saddr $P4.10 udp sport 9 counter name good
-                iifname "veth811.0" icmpv6 type nd-router-advert counter name ra
-                iifname "veth811.0" ip6 saddr :: meta l4proto udp counter name unspec
-                iifname "veth811.0" udp sport 67 counter name dhcp
+                iifname "$(veth_of 811)" ip saddr $P4.10 udp sport 9 counter name good
+                iifname "$(veth_of 811)" icmpv6 type nd-router-advert counter name ra
+                iifname "$(veth_of 811)" ip6 saddr :: meta l4proto udp counter name unspec
+                iifname "$(veth_of 811)" udp sport 67 counter name dhcp
         }
 }
 NFT
 spied() { nft -j list counter inet "$SPY" "$1" | jq '.nftables[] | select(.counter) | .counter.packets'; }
-listen rport 6 "$PROBE" listen veth811.0
+listen rport 6 "$PROBE" listen $(veth_of 811)
 out=$(in_vps 811 /probe send eth0 "$MAGIC" "$P4.10" 169.254.0.1 169.254.0.1 "$P4.99" good ra v6-unspec dhcp-offer 2>&1) || true
 listeners_done
 expect_eq "the probe in 811 sent every frame" 4 "$(grep -c '^sent ' <<<"$out")"
@@ -102,7 +102,7 @@ check "routed: its own UDP passes vpsd's chain (positive control)" test "$(spied
 expect_eq "routed: a router advertisement to the host is dropped" 0 "$(spied ra)"
 expect_eq "routed: UDP from :: is dropped" 0 "$(spied unspec)"
 expect_eq "routed: a DHCP server answer is dropped" 0 "$(spied dhcp)"
-check "the host took no address from it" sh -c "! ip -6 addr show dev veth811.0 | grep -q 2001:db8:5f00"
+check "the host took no address from it" sh -c "! ip -6 addr show dev $(veth_of 811) | grep -q 2001:db8:5f00"
 
 # 2. Host services: a listener on every address of the host, on a free port.
 free_port() {

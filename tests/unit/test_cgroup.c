@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "vps/cgroup.h"
+#include "vps/claims.h"
+#include "vps/network.h"
 
 static const char hybrid_mountinfo[] =
         "24 29 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
@@ -124,6 +126,56 @@ static void test_parse_self_none(void **state)
                          -ENAMETOOLONG);
 }
 
+/* The default parent keeps "vps" for the default root; any other root gets a name of its own. */
+static void test_default_name(void **state)
+{
+        (void)state;
+        char a[16], b[16], c[16];
+        vps_cgroup_default_name("/var/lib/vps", a, sizeof(a));
+        assert_string_equal(a, "vps");
+        vps_cgroup_default_name("/srv/vps-a", b, sizeof(b));
+        vps_cgroup_default_name("/srv/vps-b", c, sizeof(c));
+        assert_int_equal(strlen(b), 12);
+        assert_memory_equal(b, "vps-", 4);
+        assert_string_not_equal(b, c);
+}
+
+static void test_claim_conflicts(void **state)
+{
+        (void)state;
+        assert_true(vps_claim_conflicts(VPS_CLAIM_BRIDGE, "vpsbr0", "vpsbr0"));
+        assert_false(vps_claim_conflicts(VPS_CLAIM_BRIDGE, "vpsbr0", "vpsbr1"));
+        assert_true(vps_claim_conflicts(VPS_CLAIM_SUBNET, "10.88.0.0/16", "10.88.5.0/24"));
+        assert_true(vps_claim_conflicts(VPS_CLAIM_SUBNET, "10.88.5.0/24", "10.88.0.0/16"));
+        assert_false(vps_claim_conflicts(VPS_CLAIM_SUBNET, "10.88.0.0/24", "10.88.1.0/24"));
+        assert_true(vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps", "/sys/fs/cgroup/vps"));
+        assert_true(vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps",
+                                        "/sys/fs/cgroup/vps/x"));
+        assert_false(vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps",
+                                         "/sys/fs/cgroup/vps-1"));
+}
+
+/* The default bridge keeps the old names; another one tags them, within IFNAMSIZ. */
+static void test_veth_names(void **state)
+{
+        (void)state;
+        struct vps_netconf d, o;
+        vps_error err;
+        assert_int_equal(vps_net_configure(&d, VPS_DEFAULT_BRIDGE, "10.88.0.0/16", &err), 0);
+        assert_int_equal(vps_net_configure(&o, "vpsbr7", "10.89.0.0/16", &err), 0);
+        char n[IFNAMSIZ], m[IFNAMSIZ];
+        vps_net_veth_name(&d, "203", n);
+        assert_string_equal(n, "veth203.0");
+        vps_net_veth_name(&o, "203", m);
+        assert_string_not_equal(n, m);
+        assert_int_equal(strlen(m), 10);
+        assert_true(m[0] == 'v' && strcmp(m + 5, "203.0") == 0);
+        vps_net_veth_name(&o, "a-very-long-vps-name", m);
+        assert_true(strlen(m) < IFNAMSIZ && m[5] == '.');
+        vps_net_veth_name(&o, "12345678", m);
+        assert_int_equal(strlen(m), 15);
+}
+
 static void test_parse_v1(void **state)
 {
         /* This host's /proc/cgroups: a hybrid boot, controllers on v1 hierarchies. */
@@ -149,6 +201,9 @@ static void test_parse_v1(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_default_name),
+                cmocka_unit_test(test_claim_conflicts),
+                cmocka_unit_test(test_veth_names),
                 cmocka_unit_test(test_find_mount_hybrid),
                 cmocka_unit_test(test_find_mount_v2),
                 cmocka_unit_test(test_find_mount_optional_fields),

@@ -2,7 +2,7 @@
 # Guest test: vpsd started as systemd starts it from the shipped unit (Delegate=yes): in a
 # cgroup of its own that it may manage, with no --cgroup-parent. vpsd must move itself into a
 # leaf of that cgroup (a cgroup with processes cannot hand controllers down), enable the
-# controllers below, and put its VPSes under OWN/vps with their limits in force; a VPS must
+# controllers below, and put its VPSes under OWN/vps-HASH with their limits in force; a VPS must
 # not be able to change its own limits. Runs in the qemu guest of tests/vm/run.
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -17,7 +17,9 @@ echo "+memory +pids +cpu" >"$CG_MOUNT/cgroup.subtree_control"
 mkdir "$SVC"
 # lib.sh's clean-up kills and removes the VPS cgroups below the default parent; the service's
 # own cgroup and vpsd's leaf go after it.
-CG_PARENT=$SVC_REL/vps
+# Its default parent: "vps-" and a hash of its (non-default) root's path (runtime/cgroup.c).
+CGN=$(printf 'vps-%08x' "$(fnv1a "$ROOT")")
+CG_PARENT=$SVC_REL/$CGN
 on_exit() {
         local rc=$?
         stop_daemon "$VPSD_PID" "$CG_PARENT"
@@ -35,7 +37,7 @@ VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --bridge $BRIDGE -
 expect_eq "vpsd moved itself into a leaf of its cgroup" "0::$SVC_REL/vpsd" "$(cat "/proc/$VPSD_PID/cgroup")"
 for c in memory pids cpu; do
         check "its cgroup hands $c down" grep -qw "$c" "$SVC/cgroup.subtree_control"
-        check "and so does the VPS parent" grep -qw "$c" "$SVC/vps/cgroup.subtree_control"
+        check "and so does the VPS parent" grep -qw "$c" "$SVC/$CGN/cgroup.subtree_control"
 done
 expect_eq "the service cgroup holds no process itself" "" "$(cat "$SVC/cgroup.procs")"
 
@@ -44,7 +46,7 @@ vpsctl create 831 --ostemplate busybox --ram 64M --numproc 50 --cpus 0.5 >/dev/n
         { fail "create 831 with limits under the delegated cgroup"; finish; }
 vpsctl start 831 >/dev/null || { fail "start 831"; finish; }
 CG=$(vpsctl status 831 -j | jq -r .cgroup)
-expect_eq "the VPS's cgroup is under OWN/vps" "$SVC/vps/831" "$CG"
+expect_eq "the VPS's cgroup is under OWN/vps-HASH" "$SVC/$CGN/831" "$CG"
 expect_eq "its limits are in force" "67108864 50 50000 100000" \
         "$(cat "$CG/memory.max") $(cat "$CG/pids.max") $(cat "$CG/cpu.max")"
 check "set --ram works there too" sh -c "'$VPSCTL_BIN' --socket '$SOCK' set 831 --ram 96M >/dev/null && test \"\$(cat '$CG/memory.max')\" = 100663296"

@@ -51,9 +51,20 @@ int vps_cgroup_find_mount(const char *mountinfo, char *ret, size_t size, vps_err
 /* The v2 path ("0::/x") from a /proc/PID/cgroup text. */
 int vps_cgroup_parse_self(const char *proc_cgroup, char *ret, size_t size, vps_error *err);
 
-/* Locates the cgroup2 tree and the parent: parent_rel is a path relative to the cgroup2 mount
- * ("/vps-test"), or NULL for "<vpsd's own cgroup>/vps". Creates the parent. */
-int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, vps_error *err);
+/* The state root vpsd uses when none is given; its VPS cgroup parent keeps the name "vps". */
+#define VPS_DEFAULT_ROOT "/var/lib/vps"
+/* The default parent's name for a state root: "vps" for VPS_DEFAULT_ROOT (hosts set up before
+ * keep theirs), else "vps-" and 8 hex digits of a hash of the root's path. */
+void vps_cgroup_default_name(const char *root, char *ret, size_t size);
+/* The parent's absolute host path (and the cgroup2 mount, and vpsd's own cgroup as in
+ * /proc/self/cgroup), without creating anything: parent_rel is a path relative to the cgroup2
+ * mount ("/vps-test"), or NULL for "<vpsd's own cgroup>/" + vps_cgroup_default_name(root). */
+int vps_cgroup_parent_path(const char *parent_rel, const char *root, char *ret_mount,
+                           size_t mount_size, char *ret, size_t size, char *ret_own,
+                           size_t own_size, vps_error *err);
+/* Locates the cgroup2 tree and the parent (vps_cgroup_parent_path) and creates the parent. */
+int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, const char *root,
+                     vps_error *err);
 
 /* Creates the cgroups of VPS id (an empty one left by a crash is replaced): returns the top's
  * path and fd, and the fd of its guest cgroup, delegated to owner, for CLONE_INTO_CGROUP. */

@@ -23,6 +23,9 @@ struct vps_manager;
 
 struct vps_netconf {
         char bridge[IFNAMSIZ];
+        /* 4 hex digits of a hash of the bridge's name in this vpsd's interface names, "" on
+         * the default bridge (whose names stay "veth101.0"): see vps_net_veth_name. */
+        char tag[5];
         struct ns_addr subnet;  /* network and prefix */
         struct ns_addr gateway; /* the bridge's address: first host of the subnet */
         bool ready;             /* bridge, NAT and filter tables set up */
@@ -79,9 +82,11 @@ unsigned int vps_net_mtu(struct vps_netconf *n);
 int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
                       enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err);
 /* Sets the rate limit of a running VPS's veth (0: none). */
-int vps_net_set_rate(const struct vps_inst *vi, uint64_t bits_per_sec, vps_error *err);
-/* "veth101.0", or "vh" + a hash when the ID is too long for an interface name. */
-void vps_net_veth_name(const char *id, char ret[IFNAMSIZ]);
+int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi,
+                     uint64_t bits_per_sec, vps_error *err);
+/* "veth101.0", or "vh" + a hash when the ID is too long for an interface name; on another
+ * bridge than the default, "v" + the netconf's tag + the ID + ".0" ("v" TAG "." hash). */
+void vps_net_veth_name(const struct vps_netconf *n, const char *id, char ret[IFNAMSIZ]);
 
 /* Start path: host side in two steps, the filter (bridge or routed table on first use, port
  * forwards, the VPS's anti-spoofing chain, keyed by its veth's name) before the VPS's child
