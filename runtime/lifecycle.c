@@ -1,6 +1,7 @@
 /* libvps: start, halt, kill and reap of one VPS, and its JSON view. */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
+#include "vps/lxcfs.h"
 #include "vps/console.h"
 #include "vps/devices.h"
 #include "vps/disk.h"
@@ -107,17 +108,22 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                                             m->warning, sizeof(m->warning), err);
         if (r == 0)
                 r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
-        /* LXCFS running: its views go over /proc. Not running: the VPS starts, with a
-         * warning, and shows the host's figures. */
-        char probe[300];
-        (void)snprintf(probe, sizeof(probe), "%s/proc/meminfo", m->lxcfs);
-        bool lxcfs = m->lxcfs[0] && access(probe, R_OK) == 0;
-        if (r == 0 && m->lxcfs[0] && !lxcfs) {
+        /* LXCFS serving: its views go over /proc. Not serving (or off): vpsd's own
+         * /proc/meminfo view (lxcfs.h), and for LXCFS down a warning: the other views show
+         * the host's figures. */
+        struct vps_lxcfs_status lx;
+        vps_lxcfs_probe(m->lxcfs, &lx);
+        bool lxcfs = lx.state == VPS_LXCFS_SERVING;
+        if (lxcfs)
+                vps_meminfo_remove(vi);
+        else if (r == 0)
+                r = vps_meminfo_write(vi->dir_fd, st.cgroup, &vi->cfg.limits, true, err);
+        if (r == 0 && lx.state == VPS_LXCFS_DOWN) {
                 size_t used = strlen(m->warning);
                 (void)snprintf(m->warning + used, sizeof(m->warning) - used,
-                               "%sLXCFS is not running (no %s): free, top and uptime inside "
-                               "show the host's figures",
-                               used ? "; " : "", probe);
+                               "%sLXCFS is not running (%s): free inside shows vpsd's figures "
+                               "of the VPS, top and uptime the host's",
+                               used ? "; " : "", lx.why);
         }
         struct vps_spawn_result res = {.pidfd = -1, .notify_fd = -1};
         struct vps_net_child net;

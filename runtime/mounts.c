@@ -478,6 +478,26 @@ void vps_host_dirs_close(struct vps_host_dirs *h)
         for (unsigned int i = 0; i < h->n_dev; i++)
                 vps_closep(&h->devnodes[i]);
         h->n_dev = 0;
+        if (h->has_meminfo)
+                vps_closep(&h->meminfo);
+        h->has_meminfo = false;
+}
+
+/* vpsd's /proc/meminfo view, when it wrote one (LXCFS not serving): a read-only clone. */
+static int open_meminfo(int dir, struct vps_host_dirs *ret, vps_error *err)
+{
+        int fd = vps_sys_open_tree(dir, "meminfo", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd < 0)
+                return vps_err_sys(err, errno, "cloning meminfo");
+        ret->meminfo = fd;
+        ret->has_meminfo = true;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+        if (vps_sys_mount_setattr(fd, "", AT_EMPTY_PATH, &attr) < 0)
+                return vps_err_sys(err, errno, "making the meminfo view read-only");
+        return 0;
 }
 
 int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
@@ -506,7 +526,7 @@ int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
                         return fd;
                 ret->devnodes[ret->n_dev - 1] = fd;
         }
-        return 0;
+        return open_meminfo(dir, ret, err);
 }
 
 /* proc of the VPS's pid namespace (pidns=), which the mounting process is not in. */
@@ -544,6 +564,9 @@ int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, 
                 r = mount_at(root_fd, &locked_table[i], err);
         if (r == 0 && lxcfs)
                 r = bind_lxcfs(root_fd, lxcfs, err);
+        /* Without LXCFS, vpsd's own view (lxcfs.h): free's figures agree with sysinfo(2). */
+        if (r == 0 && !lxcfs && h->has_meminfo)
+                r = attach_at(root_fd, h->meminfo, "/proc/meminfo", err);
         if (r == 0)
                 r = harden(root_fd, err);
         return r < 0 ? r : TAKE_FD(root_fd);

@@ -1,11 +1,13 @@
 /* libvps: answering sysinfo(2) of VPS processes (sysinfo.h). The memory and swap limits are
- * the cgroup's memory.max and memory.swap.max (the host's when unlimited), the free figures
- * those limits less memory.current and memory.swap.current, uptime counts from the VPS's
+ * the cgroup's memory.max and memory.swap.max (the host's when unlimited; the VPS's --ram and
+ * --swap where the host has no memory controller), the free figures those limits less
+ * memory.current and memory.swap.current (meminfo.c, shared with the /proc/meminfo view), uptime counts from the VPS's
  * start, and procs is its pids.current. The struct is written into the caller's memory
  * through /proc/PID/mem, once the notification is known to still be pending (so the PID is
  * still the caller's). */
 #include "vps/cgroup.h"
 #include "vps/cleanup.h"
+#include "vps/lxcfs.h"
 #include "vps/manager.h"
 #include "vps/sysinfo.h"
 
@@ -55,39 +57,20 @@ static struct vps_inst *vps_of_pid(struct vps_manager *m, pid_t pid)
         return NULL;
 }
 
-static unsigned long clamp_sub(unsigned long a, long long b)
-{
-        return b > 0 && (unsigned long long)b < a ? a - (unsigned long)b : (b > 0 ? 0 : a);
-}
-
 static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
 {
-        /* From the host's own answer, in bytes (mem_unit 1). */
-        unsigned long unit = si->mem_unit ? si->mem_unit : 1;
-        unsigned long total = si->totalram * unit, swap = si->totalswap * unit;
-        unsigned long freeram = si->freeram * unit, freeswap = si->freeswap * unit;
-        const char *cg = vi->st.cgroup;
-        long long max = vps_cgroup_read_number(cg, "memory.max"),
-                  cur = vps_cgroup_read_number(cg, "memory.current");
-        if (max >= 0 && (unsigned long long)max < total)
-                total = (unsigned long)max;
-        if (cur >= 0) {
-                freeram = clamp_sub(total, cur);
-                si->sharedram = 0;
-                si->bufferram = 0;
-        }
-        long long smax = vps_cgroup_read_number(cg, "memory.swap.max"),
-                  scur = vps_cgroup_read_number(cg, "memory.swap.current");
-        if (smax >= 0 && (unsigned long long)smax < swap)
-                swap = (unsigned long)smax;
-        if (scur >= 0)
-                freeswap = clamp_sub(swap, scur);
-        si->totalram = total;
-        si->freeram = freeram;
-        si->totalswap = swap;
-        si->freeswap = freeswap;
+        /* The same figures as vpsd's /proc/meminfo view (meminfo.c), in bytes (mem_unit 1). */
+        struct vps_mem f;
+        vps_mem_figures(vi->st.cgroup, &vi->cfg.limits, si, &f);
+        si->totalram = f.total;
+        si->freeram = f.free;
+        si->bufferram = f.buffers;
+        si->sharedram = f.shared;
+        si->totalswap = f.swap_total;
+        si->freeswap = f.swap_free;
         si->totalhigh = si->freehigh = 0;
         si->mem_unit = 1;
+        const char *cg = vi->st.cgroup;
         time_t now = time(NULL);
         if (vi->st.started_at > 0 && now >= vi->st.started_at)
                 si->uptime = (long)(now - vi->st.started_at);
@@ -127,6 +110,11 @@ int vps_sysinfo_answer(struct vps_manager *m, int listener)
                         resp->error = ok ? 0 : -EFAULT;
                 }
         }
+        /* busybox free reads Cached from /proc/meminfo right after: the view (when the VPS
+         * has one) follows the figures, before the caller goes on. */
+        vps_error e;
+        if (vi)
+                (void)vps_meminfo_update(vi, false, &e);
         r = seccomp_notify_respond(listener, resp);
         seccomp_notify_free(req, resp);
         return r < 0 ? r : 0;

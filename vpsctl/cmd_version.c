@@ -11,7 +11,9 @@ static const char version_usage[] =
         "Usage: vpsctl version [-j]\n"
         "\n"
         "Print the versions of vpsctl and of the vpsd it talks to, and that vpsd's\n"
-        "PID, state root, bridge and subnet, and default network mode.\n"
+        "PID, state root, bridge and subnet, default network mode, and whether the LXCFS\n"
+        "its VPSes' /proc views come from is serving (probed now; when it is not, or is off,\n"
+        "vpsd gives each VPS a /proc/meminfo of its own that agrees with sysinfo(2)).\n"
         "\n"
         "Options:\n"
         "  -j, --json  print {\"client\": ..., \"server\": {...}}\n"
@@ -61,5 +63,16 @@ int cmd_version(struct vpsctl *v, int argc, char **argv)
         if (pid > 0 && root && bridge && subnet && mode) /* an older vpsd has none of them */
                 printf("vpsd PID %lld, root %s, bridge %s on %s, default netmode %s\n",
                        (long long)pid, root, bridge, subnet, mode);
+        json_t *lx = json_object_get(server, "lxcfs");
+        const char *state = json_string_value(json_object_get(lx, "state"));
+        const char *dir = json_string_value(json_object_get(lx, "dir"));
+        const char *detail = json_string_value(json_object_get(lx, "detail"));
+        if (state && json_is_true(json_object_get(lx, "serving")))
+                printf("lxcfs: serving at %s\n", dir ? dir : "?");
+        else if (state)
+                printf("lxcfs: %s%s%s%s%s: /proc/meminfo inside is vpsd's view, top and uptime "
+                       "show the host's\n",
+                       state, dir ? " at " : "", dir ? dir : "", detail ? ": " : "",
+                       detail ? detail : "");
         return 0;
 }

@@ -4,6 +4,7 @@
 #include "vps/disk.h"
 #include "vps/guestauth.h"
 #include "vps/devices.h"
+#include "vps/lxcfs.h"
 #include "vps/plans.h"
 #include "vps/stats.h"
 #include "vps/traffic.h"
@@ -73,6 +74,11 @@ static int get_version(struct vpsd *d, struct request *req, const char *arg, jso
         *ret = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "version", VPS_VERSION, "api", "v1",
                          "pid", (json_int_t)getpid(), "root", d->m.root, "bridge", d->m.net.bridge,
                          "subnet", subnet, "netmode", vps_netmode_name(d->m.net.default_mode));
+        /* Probed now: LXCFS may have come or gone since vpsd started. */
+        struct vps_lxcfs_status lx;
+        vps_lxcfs_probe(d->m.lxcfs, &lx);
+        if (*ret)
+                json_object_set_new(*ret, "lxcfs", vps_lxcfs_status_json(&lx));
         return *ret ? 0 : vps_err(err, ENOMEM, "cannot format the version");
 }
 

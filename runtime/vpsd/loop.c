@@ -2,6 +2,7 @@
  * running VPS its pidfd (exit), console master (output to log and attached clients) and a
  * timerfd (stop.c). No thread or helper process per VPS. */
 #include "vps/cleanup.h"
+#include "vps/lxcfs.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -210,6 +211,22 @@ static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
         }
 }
 
+/* vpsd's /proc/meminfo views (lxcfs.h) follow each VPS's usage every few seconds (and at each
+ * sysinfo call): returns the milliseconds until the next round. */
+static int meminfo_tick(struct vpsd *d)
+{
+        enum { EVERY_MS = 5000 };
+        static long long next;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (now >= next) {
+                vps_meminfo_refresh_all(&d->m);
+                next = now + EVERY_MS;
+        }
+        return (int)(next - now);
+}
+
 int vpsd_loop_run(struct vpsd *d)
 {
         struct epoll_event evs[64];
@@ -224,6 +241,9 @@ int vpsd_loop_run(struct vpsd *d)
                 int lt = vpsd_log_tick();
                 if (lt >= 0 && (timeout < 0 || lt < timeout))
                         timeout = lt;
+                int mt_ms = meminfo_tick(d);
+                if (timeout < 0 || mt_ms < timeout)
+                        timeout = mt_ms;
                 int n = epoll_wait(d->epfd, evs, 64, timeout);
                 if (n < 0 && errno != EINTR)
                         return -errno;

@@ -5,6 +5,7 @@
 #include "vps/daemonconf.h"
 #include "vps/helper.h"
 #include "vps/hostlimits.h"
+#include "vps/lxcfs.h"
 #include "vps/plans.h"
 #include "vps/traffic.h"
 #include "netsetup/netsetup.h"
@@ -347,6 +348,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
+        struct vps_lxcfs_status lx;
+        vps_lxcfs_probe(d.m.lxcfs, &lx);
+        if (lx.state == VPS_LXCFS_SERVING)
+                vpsd_log("lxcfs: serving at %s", lx.dir);
+        else
+                vpsd_log("lxcfs: %s%s%s: /proc/meminfo in the VPSes is vpsd's view; top, uptime "
+                         "and /proc/cpuinfo show the host's",
+                         vps_lxcfs_state_name(lx.state), lx.why[0] ? ": " : "", lx.why);
         char np[24] = "unlimited";
         if (d.m.default_numproc)
                 (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);

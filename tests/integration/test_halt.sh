@@ -17,31 +17,31 @@ for _ in $(seq 100); do [ "$(vpsctl status 701 -j | jq .booting)" = false ] && b
 expect_jq "a settled busybox VPS: booting false" '.booting == false and .status == "running"' vpsctl status 701 -j
 expect_eq "and status says running" "VPS 701 exists running" "$(vpsctl status 701)"
 
-# 702's init is a shell that runs busybox init after a second: until then it cannot take
+# 702's init is a shell that runs busybox init after 3 s: until then it cannot take
 # SIGUSR2 (SIG_DFL for the init of a pid namespace: dropped). A stop sent then used to be lost,
 # and the VPS was killed at the timeout.
 make_running_vps 702
-vpsctl exec 702 -- sh -c 'rm /sbin/init && printf "#!/bin/sh\nsleep 1\nexec /bin/busybox init\n" >/sbin/init && chmod 755 /sbin/init'
+vpsctl exec 702 -- sh -c 'rm /sbin/init && printf "#!/bin/sh\nsleep 3\nexec /bin/busybox init\n" >/sbin/init && chmod 755 /sbin/init'
 check "stop 702 --fast" quiet vpsctl stop 702 --fast
 check "start 702 with the slow init" quiet vpsctl start 702
 expect_jq "right after the start: booting true" '.booting == true and .status == "running"' vpsctl status 702 -j
 expect_eq "status says running (booting)" "VPS 702 exists running (booting)" "$(vpsctl status 702)"
 t0=$(date +%s%N)
-check "stop 702 --timeout 15 while it boots" quiet vpsctl stop 702 --timeout 15
+check "stop 702 --timeout 20 while it boots" quiet vpsctl stop 702 --timeout 20
 ms=$(ms_since "$t0")
-check "it halted cleanly, not killed (in $ms ms, timeout 15 s)" grep -qE "VPS 702 stopped \(clean: its init halted in [0-9]+ ms\)" "$LOG"
+check "it halted cleanly, not killed (in $ms ms, timeout 20 s)" grep -qE "VPS 702 stopped \(clean: its init halted in [0-9]+ ms\)" "$LOG"
 check "no kill at the timeout" sh -c "! grep -q 'VPS 702 did not stop in time' '$LOG'"
-check "well within the timeout" test "$ms" -lt 10000
+check "well within the timeout" test "$ms" -lt 12000
 # The same with restart: the new init starts, logged with its PID.
 check "start 702" quiet vpsctl start 702
 t0=$(date +%s%N)
-check "restart 702 --timeout 15 while it boots" quiet vpsctl restart 702 --timeout 15
+check "restart 702 --timeout 20 while it boots" quiet vpsctl restart 702 --timeout 20
 ms=$(ms_since "$t0")
 pid=$(vps_field 702 pid)
 check "the restart halted cleanly ($ms ms)" test "$(grep -cE "VPS 702 stopped \(clean: its init halted in [0-9]+ ms\)" "$LOG")" = 2
 check "the log names the new init, PID $pid" grep -qx ".*VPS 702 started again (restart), init PID $pid" "$LOG"
 expect_eq "702 runs after the restart" running "$(vps_field 702 status)"
-check "stop 702" quiet vpsctl stop 702 --timeout 15
+check "stop 702" quiet vpsctl stop 702 --timeout 20
 
 # start && stop and start && restart at once, again and again (busybox's halt takes ~2 s).
 N=${VPS_TEST_FULL:+20}; N=${N:-3}
@@ -49,14 +49,14 @@ slow=0 killed0=$(grep -c "did not stop in time" "$LOG" || true)
 for i in $(seq "$N"); do
         t0=$(date +%s%N)
         vpsctl start 701 >/dev/null 2>&1 || true
-        vpsctl stop 701 --timeout 15 >/dev/null || true
-        [ "$(ms_since "$t0")" -lt 10000 ] || slow=$((slow + 1))
+        vpsctl stop 701 --timeout 20 >/dev/null || true
+        [ "$(ms_since "$t0")" -lt 12000 ] || slow=$((slow + 1))
 done
 expect_eq "$N x start && stop 701: none near the timeout" 0 "$slow"
 expect_eq "and all $N halted cleanly" "$N" "$(grep -cE "VPS 701 stopped \(clean: its init halted in [0-9]+ ms\)" "$LOG")"
 expect_eq "none killed" "$killed0" "$(grep -c "did not stop in time" "$LOG" || true)"
 check "start 701" quiet vpsctl start 701
-check "restart 701 right after" quiet vpsctl restart 701 --timeout 15
+check "restart 701 right after" quiet vpsctl restart 701 --timeout 20
 pid=$(vps_field 701 pid)
 check "restart logs the new init, PID $pid" grep -qx ".*VPS 701 started again (restart), init PID $pid" "$LOG"
 

@@ -4,7 +4,7 @@
 # - apt: `apt-get update` and `apt-get install` of gcc, libc6-dev and uuid-runtime from a local
 #   repository. The .deb files are resolved on the host against the template's own dpkg status
 #   (the host is bookworm on the same mirror), fetched once with `apt-get download` into
-#   VPS_TEST_CACHE/workload-debs (reruns are offline), indexed with dpkg-scanpackages and
+#   VPS_TEST_CACHE/workload-debs (reruns are offline), indexed with dpkg-scanpackages (localrepo.sh) and
 #   copied in through `vpsctl exec ... tar -x`. That runs apt's methods as _apt (setgroups,
 #   setresgid, setresuid), dpkg's maintainer scripts, update-alternatives, adduser and chown
 #   to a new system user, and a systemd unit started from a postinst. Then `apt-get remove`,
@@ -16,6 +16,7 @@
 #   the init's filter, not the one exec applies). The static escape probe's full list of
 #   denied syscalls is asserted in a busybox VPS by tests/security/test_escape.sh.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/localrepo.sh"
 for tool in apt-get dpkg-scanpackages gcc; do # dpkg-dev and gcc come with build-essential
         command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps)"; exit 1; }
 done
@@ -30,62 +31,13 @@ start_vpsd
 debian_template || { fail "template build debian-12: $(tail -n3 "$T/debian-build.out")"; finish; }
 R=$ROOT/templates/debian-12/rootfs
 
-# What apt in the VPS will install: resolved by the host's apt from the host's package lists
-# against the template's dpkg status (the packages the template already has at the same
-# version are left out), one archive file name a line (name_version_arch.deb, ':' as %3a).
-mkdir -p "$T/archives/partial"
-if ! apt-get -qq -o Debug::NoLocking=1 -o Dir::State::status="$R/var/lib/dpkg/status" \
-        -o Dir::Cache::Archives="$T/archives" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
-        install --print-uris -y --no-install-recommends "${PKGS[@]}" >"$T/uris" 2>"$T/uris.err"; then
-        fail "resolving ${PKGS[*]} against the template with the host's package lists" \
-                "(apt-get update?): $(head -n3 "$T/uris.err")"
-        finish
-fi
-awk '{ print $2 }' "$T/uris" | sort >"$T/need"
-n_debs=$(wc -l <"$T/need")
+# The local repository: what apt in the VPS will install, resolved against the template's
+# dpkg status and fetched once into the cache (localrepo.sh).
+local_repo "$R" "$DEBS" "$T/repo" "${PKGS[@]}" || { fail "$REPO_ERR"; finish; }
+n_debs=$REPO_N
 check "the host resolves ${PKGS[*]} to packages the template lacks ($n_debs)" test "$n_debs" -ge 10
-
-# Fetched once: the ones the cache lacks, with apt-get download NAME=VERSION; the cache keeps
-# only the current set.
-mkdir -p "$DEBS"
-fetch=()
-while read -r f; do
-        [ -s "$DEBS/$f" ] && continue
-        v=${f#*_}
-        v=${v%_*}
-        fetch+=("${f%%_*}=$(printf '%b' "${v//%/\\x}")")
-done <"$T/need"
-if [ "${#fetch[@]}" -gt 0 ]; then
-        t0=$(date +%s%N)
-        dl=$(mktemp -d "$DEBS/.download.XXXXXX")
-        chmod 0755 "$dl"
-        chown _apt "$dl" 2>/dev/null || true
-        if (cd "$dl" && apt-get download -q "${fetch[@]}") >"$T/download.out" 2>&1; then
-                mv "$dl"/*.deb "$DEBS"/
-                info "downloaded ${#fetch[@]} packages on the host in $(ms_since "$t0") ms"
-        else
-                rm -rf "$dl"
-                fail "apt-get download on the host: $(grep -E '^(E|W):' "$T/download.out" | head -n3)"
-                finish
-        fi
-        rm -rf "$dl"
-else
-        pass "the $n_debs packages come from the cache ($DEBS)"
-fi
-for f in "$DEBS"/*.deb; do
-        grep -qxF "${f##*/}" "$T/need" || rm -f "$f"
-done
-
-# The local repository (flat): the packages, their Packages index and a Release file naming
-# it (apt warns about a repository without one), then into the VPS.
-mkdir -p "$T/repo"
-while read -r f; do
-        cp -l "$DEBS/$f" "$T/repo/" 2>/dev/null || cp "$DEBS/$f" "$T/repo/" || fail "$f is not in $DEBS"
-done <"$T/need"
-(cd "$T/repo" && dpkg-scanpackages . >Packages) 2>"$T/scan.err" || fail "dpkg-scanpackages: $(head -n3 "$T/scan.err")"
-printf 'Origin: vps-test\nLabel: vps-test\nDate: %s\nArchitectures: amd64 all\nSHA256:\n %s %s Packages\n' \
-        "$(date -Ru)" "$(sha256sum <"$T/repo/Packages" | cut -d' ' -f1)" "$(stat -c %s "$T/repo/Packages")" \
-        >"$T/repo/Release"
+if [ "$REPO_FETCHED" -gt 0 ]; then info "downloaded $REPO_FETCHED packages on the host"
+else pass "the $n_debs packages come from the cache ($DEBS)"; fi
 expect_eq "the repository indexes every package" "$n_debs" "$(grep -c '^Package: ' "$T/repo/Packages")"
 
 quiet() { "$@" >/dev/null; }

@@ -1,6 +1,7 @@
 /* Starting a VPS's init in fresh namespaces (the hot path: syscalls only, no processes). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,6 +47,10 @@ struct vps_host_dirs {
         int lower, upper, work, rootfs; /* of ROOT/vps/ID */
         int devnodes[VPS_MAX_DEVNODES]; /* detached clones of ROOT/vps/ID/devnodes/NAME, */
         unsigned int n_dev;             /* in vps_devnodes_effective()'s order */
+        /* vpsd's /proc/meminfo view (lxcfs.h), a read-only detached clone of
+         * ROOT/vps/ID/meminfo when has_meminfo (vpsd writes it only when LXCFS is not serving) */
+        int meminfo;
+        bool has_meminfo;
 };
 
 /* Child side (runtime/mounts.c); the steps are described there. */
