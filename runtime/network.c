@@ -194,6 +194,37 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
         return 0;
 }
 
+/* Port forwards from the host's own 127.0.0.1 (vpsctl(8): "any local address"): the DNAT'd
+ * packet leaves on the bridge with a loopback source, which the kernel routes only with
+ * route_localnet on the bridge, and which is masqueraded to the bridge's address so the VPS
+ * can answer. route_localnet would also let loopback addresses in from the bridge: a VPS
+ * must never reach the host's 127.0.0.1 services, nor send from 127/8, so both are dropped
+ * before routing (priority -300, ahead of conntrack's NAT, so the replies of forwarded
+ * connections, addressed to the bridge until un-NATed, pass). */
+static void localnet_rules(const char *b, char *cmd, size_t size)
+{
+        size_t n = strlen(cmd);
+        (void)snprintf(cmd + n, size - n,
+                       "add rule ip vpsd_%s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 "
+                       "masquerade\n"
+                       "add chain ip vpsd_%s localnet { type filter hook prerouting priority "
+                       "-300; policy accept; }\n"
+                       "flush chain ip vpsd_%s localnet\n"
+                       "add rule ip vpsd_%s localnet iifname \"%s\" ip saddr 127.0.0.0/8 drop\n"
+                       "add rule ip vpsd_%s localnet iifname \"%s\" ip daddr 127.0.0.0/8 drop\n",
+                       b, b, b, b, b, b, b, b);
+}
+
+static int localnet_on(const char *bridge, vps_error *err)
+{
+        char path[96];
+        (void)snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", bridge);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "1", 1) != 1)
+                return vps_err_sys(err, errno, "enabling route_localnet on %s", bridge);
+        return 0;
+}
+
 /* The host side, once per daemon: the bridge with the gateway address, outbound NAT, and
  * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. Bridge
  * hooks see every bridge of the host (and `meta ibrname` is not in every kernel), so the map
@@ -255,7 +286,8 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         (void)snprintf(table, sizeof(table), "ip vpsd_%s", b);
         (void)snprintf(from_vps, sizeof(from_vps), "iifname \"%s\"", b);
         vps_net_host_input(&m->net, table, from_vps, cmd, sizeof(cmd));
-        if ((r = ns_nft_run(cmd, err)) < 0)
+        localnet_rules(b, cmd, sizeof(cmd));
+        if ((r = ns_nft_run(cmd, err)) < 0 || (r = localnet_on(b, err)) < 0)
                 return r;
         _cleanup_close_ int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
         if (fwd < 0 || write(fwd, "1", 1) != 1)

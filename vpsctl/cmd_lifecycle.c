@@ -78,7 +78,10 @@ enum {
         "  --searchdomain D   search domains, space separated (inherit also takes the\n"          \
         "                     host's, when the VPS has none of its own)\n"                        \
         "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
-        "                     (repeatable; on set the list replaces the old one, none clears)\n"   \
+        "                     (repeatable; on set the list replaces the old one, none clears);\n"  \
+        "                     refused: a host port a host socket holds or another VPS forwards,\n" \
+        "                     and one below 1024 without --force\n"                              \
+        "  --force            let --forward take a host port below 1024\n"                        \
         "  --onboot yes|no    start the VPS when the host boots\n"                                 \
         "  --bootorder N      at boot, higher numbers start first\n"                               \
         "  --netmode MODE     bridged (private subnet behind NAT, the default of vpsd.conf)\n"     \
@@ -270,7 +273,7 @@ static const char create_usage[] =
         "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
         "                     [--nameserver ADDR|inherit|none]...\n"
         "                     [--searchdomain DOMAINS]\n"
-        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
+        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--force] [--onboot yes|no]\n"
         "                     [--bootorder N] [--netmode bridged|routed]\n"
         "                     [--rate RATE] [--devnodes LIST] [--features LIST]\n"
         "                     [--plan NAME|none] [-j]\n"
@@ -296,6 +299,7 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
                 {"json", no_argument, NULL, 'j'},
+                {"force", no_argument, NULL, OPT_FORCE},
                 SETTING_OPTIONS,
                 {0},
         };
@@ -313,7 +317,8 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 "{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*, s:O*}", "id", o.id, "ostemplate",
                 o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
                 "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
-        if (!body || (o.extra && json_object_update(body, o.extra) < 0))
+        if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
+            (o.force && json_object_set_new(body, "force", json_true()) < 0))
                 return vpsctl_fail("cannot encode the request");
         _cleanup_json_ json_t *answer = NULL;
         if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, &answer, &err, "/v1/vps") < 0)
@@ -464,7 +469,7 @@ static const char set_usage[] =
         "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
         "                     [--nameserver ADDR|inherit|none]...\n"
         "                     [--searchdomain DOMAINS]\n"
-        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--onboot yes|no]\n"
+        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--force] [--onboot yes|no]\n"
         "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
         "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
         "                     [--devnodes LIST] [--features LIST] [--plan NAME|none]\n"
@@ -497,6 +502,7 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"ssh-key", required_argument, NULL, OPT_SSHKEY},
                 {"reset-counters", no_argument, NULL, OPT_RESET_COUNTERS},
                 {"json", no_argument, NULL, 'j'},
+                {"force", no_argument, NULL, OPT_FORCE},
                 SETTING_OPTIONS,
                 {0},
         };
@@ -517,7 +523,8 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                           o.hostname, "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits,
                           "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward",
                           o.forward, "userpasswd", o.userpasswd, "ssh_key", o.ssh_key);
-        if (!body || (o.extra && json_object_update(body, o.extra) < 0))
+        if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
+            (o.force && json_object_set_new(body, "force", json_true()) < 0))
                 return vpsctl_fail("cannot encode the request");
         _cleanup_json_ json_t *answer = NULL;
         if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &answer, &err, "/v1/vps/%s", o.id) < 0)

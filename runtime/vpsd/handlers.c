@@ -297,6 +297,17 @@ static int read_forwards(json_t *body, char fwd[16][24], unsigned int *n, bool *
         return 0;
 }
 
+/* The host ports new forwards would take: none a host socket holds; below 1024 only with
+ * "force": true. fwd is checked and canonical (vps_net_check_forwards). */
+static int check_forward_hosts(struct vpsd *d, const struct vps_inst *vi, json_t *body,
+                               char fwd[][24], unsigned int n, vps_error *err)
+{
+        json_t *f = json_object_get(body, "force");
+        if (f && !json_is_boolean(f))
+                return vps_err(err, EINVAL, "'force' must be true or false");
+        return vps_net_check_forward_hosts(&d->m, vi, fwd, n, json_is_true(f), err);
+}
+
 static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps_error *err)
 {
         char fwd[16][24];
@@ -304,6 +315,9 @@ static int apply_forwards(struct vpsd *d, struct vps_inst *vi, json_t *body, vps
         bool given;
         int r = read_forwards(body, fwd, &n, &given, err);
         if (r < 0 || !given)
+                return r;
+        if ((r = vps_net_check_forwards(&d->m, vi, &vi->cfg, fwd, n, err)) < 0 ||
+            (r = check_forward_hosts(d, vi, body, fwd, n, err)) < 0)
                 return r;
         return vps_manager_set_forwards(&d->m, vi, fwd, n, err);
 }
@@ -338,7 +352,7 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         static const char *const known[] = {
                 "id",         "ostemplate",   "hostname", "ip",       "limits",
                 "nameserver", "searchdomain", "forward",  "onboot",   "bootorder",
-                "netmode",    "rate",         "devnodes", "features", NULL};
+                "netmode",    "rate",         "devnodes", "features", "force", NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot create with '%.60s'", unknown);
@@ -485,7 +499,8 @@ static int check_rest(struct vpsd *d, const struct vps_inst *vi, json_t *body,
                                 strcpy(next.ip[i], ips[i]);
                         next.n_ip = n_ip;
                 }
-                if ((r = vps_net_check_forwards(&d->m, vi, &next, q->fwd, q->n_fwd, err)) < 0)
+                if ((r = vps_net_check_forwards(&d->m, vi, &next, q->fwd, q->n_fwd, err)) < 0 ||
+                    (r = check_forward_hosts(d, vi, body, q->fwd, q->n_fwd, err)) < 0)
                         return r;
         }
         if ((pw && !json_is_string(pw)) || (keys && !json_is_string(keys)))
@@ -521,7 +536,8 @@ static int patch_check(struct vpsd *d, struct vps_inst *vi, json_t *body, struct
         static const char *const known[] = {
                 "hostname",     "ip",      "ipadd",    "ipdel",     "limits",     "nameserver",
                 "searchdomain", "forward", "onboot",   "bootorder", "userpasswd", "ssh_key",
-                "netmode",      "rate",    "devnodes", "features",  "reset_counters", NULL};
+                "netmode",      "rate",    "devnodes", "features",  "reset_counters",
+                "force",        NULL};
         const char *unknown = unknown_key(body, known);
         if (unknown)
                 return vps_err(err, EINVAL, "cannot set '%.60s'", unknown);

@@ -64,7 +64,9 @@ expect_error "the first's bridge is refused" "^vpsd: bridge $BRIDGE is held by $
         third --bridge "$BRIDGE" --subnet 10.251.0.0/24 --cgroup-parent "$CG_PARENT-c"
 expect_error "the first's subnet" "subnet $SUBNET is held by $HOLD1" \
         third --bridge "${BRIDGE}c" --subnet "$SUBNET" --cgroup-parent "$CG_PARENT-c"
-expect_error "a subnet overlapping it" "subnet ${NETPFX%.0}.0.0/16 overlaps $SUBNET, which is held by $HOLD1" \
+# (It overlaps the second's too: either may be named.)
+expect_error "a subnet overlapping it" \
+        "subnet ${NETPFX%.0}.0.0/16 overlaps ${NETPFX%.0}.[01].0/24, which is held by another vpsd \\(pid ($VPSD_PID|$PID2), root ($ROOT|$ROOT2)\\)\$" \
         third --bridge "${BRIDGE}c" --subnet "${NETPFX%.0}.0.0/16" --cgroup-parent "$CG_PARENT-c"
 expect_error "the first's cgroup parent" "cgroup parent $CG_MOUNT$CG_PARENT is held by $HOLD1" \
         third --bridge "${BRIDGE}c" --subnet 10.251.0.0/24 --cgroup-parent "$CG_PARENT"

@@ -108,6 +108,11 @@ void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg);
 int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *self,
                            const struct vps_config *cfg, char fwd[][24], unsigned int n,
                            vps_error *err);
+/* For the forwards of a list (canonical, vps_net_check_forwards) that self does not have yet:
+ * refuses a host port a host socket listens on (TCP) or is bound to (UDP), naming its process,
+ * and one below 1024 unless force (network_ports.c). */
+int vps_net_check_forward_hosts(const struct vps_manager *m, const struct vps_inst *self,
+                                char fwd[][24], unsigned int n, bool force, vps_error *err);
 /* Replaces the forwards of a running VPS (old list in old, new in vi->cfg). */
 int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
                             const struct vps_config *now, vps_error *err);
