@@ -117,7 +117,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         if (lxcfs)
                 vps_meminfo_remove(vi);
         else if (r == 0)
-                r = vps_meminfo_write(vi->dir_fd, st.cgroup, &vi->cfg.limits, true, err);
+                r = vps_meminfo_create(m, vi, st.cgroup, err);
         if (r == 0 && lx.state == VPS_LXCFS_DOWN) {
                 size_t used = strlen(m->warning);
                 (void)snprintf(m->warning + used, sizeof(m->warning) - used,

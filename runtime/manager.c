@@ -3,6 +3,7 @@
  * running), upper/ and work/ (the VPS's own data), lower/ and rootfs/ (mount points used only
  * inside the VPS's mount namespace), console.log. */
 #include "vps/cleanup.h"
+#include "vps/lxcfs.h"
 #include "vps/disk.h"
 #include "vps/localsock.h"
 #include "vps/manager.h"
@@ -309,7 +310,9 @@ void vps_manager_close(struct vps_manager *m)
         if (m->run_fd >= 0) {
                 char path[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 1];
                 (void)snprintf(path, sizeof(path), "%s/%s", VPS_RUN_DIR, m->run_name);
-                (void)rmdir(path);
+                /* No VPS left running: nor a /proc/meminfo view (lxcfs.h). */
+                if (rmdir(path) == 0)
+                        vps_meminfo_views_drop(m);
         }
         int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd, &m->run_fd};
         for (size_t i = 0; i < 5; i++)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -103,8 +105,70 @@ int vps_meminfo_update(const struct vps_inst *vi, bool create, vps_error *err)
         return vps_meminfo_write(vi->dir_fd, vi->st.cgroup, &vi->cfg.limits, create, err);
 }
 
+/* The views live on a tmpfs of their own, VPS_RUN_DIR/meminfo-DEV-INO (of the state root),
+ * mounted once: a bind's source shows in the guest's mountinfo as its path within its
+ * filesystem, and there that is "/ID", not a host path. */
+static int views_dir(const struct vps_manager *m, vps_error *err)
+{
+        char path[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 16];
+        (void)snprintf(path, sizeof(path), "%s/meminfo-%s", VPS_RUN_DIR,
+                       strncmp(m->run_name, "state-", 6) == 0 ? m->run_name + 6 : m->run_name);
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "creating %s", path);
+        struct stat st, parent;
+        if (stat(path, &st) < 0 || stat(VPS_RUN_DIR, &parent) < 0)
+                return vps_err_sys(err, errno, "reading %s", path);
+        if (st.st_dev == parent.st_dev &&
+            mount("vps-meminfo", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=0700,size=64m") < 0)
+                return vps_err_sys(err, errno, "mounting a tmpfs on %s", path);
+        int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? vps_err_sys(err, errno, "opening %s", path) : fd;
+}
+
+static void views_path(const struct vps_manager *m, char *path, size_t size)
+{
+        (void)snprintf(path, size, "%s/meminfo-%s", VPS_RUN_DIR,
+                       strncmp(m->run_name, "state-", 6) == 0 ? m->run_name + 6 : m->run_name);
+}
+
+void vps_meminfo_views_drop(const struct vps_manager *m)
+{
+        char path[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 16];
+        views_path(m, path, sizeof(path));
+        (void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+        (void)rmdir(path);
+}
+
+int vps_meminfo_create(const struct vps_manager *m, const struct vps_inst *vi, const char *cg,
+                       vps_error *err)
+{
+        _cleanup_close_ int dfd = views_dir(m, err);
+        if (dfd < 0)
+                return dfd;
+        int r = vps_meminfo_write_at(dfd, vi->cfg.id, cg, &vi->cfg.limits, true, err);
+        if (r < 0)
+                return r;
+        /* ROOT/vps/ID/meminfo names it: the start child clones it from there (following the
+         * link, in a copy of the host's mounts), vpsd rewrites it through it. */
+        char target[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 16 + VPS_ID_MAX + 2];
+        (void)snprintf(target, sizeof(target), "%s/meminfo-%s/%s", VPS_RUN_DIR,
+                       strncmp(m->run_name, "state-", 6) == 0 ? m->run_name + 6 : m->run_name,
+                       vi->cfg.id);
+        (void)unlinkat(vi->dir_fd, "meminfo", 0);
+        if (symlinkat(target, vi->dir_fd, "meminfo") < 0)
+                return vps_err_sys(err, errno, "linking meminfo to %s", target);
+        return 0;
+}
+
 int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, bool create,
                       vps_error *err)
+{
+        return vps_meminfo_write_at(dir_fd, "meminfo", cg, own, create, err);
+}
+
+int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg,
+                         const struct vps_limits *own, bool create, vps_error *err)
 {
         struct sysinfo si;
         if (sysinfo(&si) < 0)
@@ -113,9 +177,9 @@ int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, 
         vps_mem_figures(cg, own, &si, &f);
         char text[VPS_MEMINFO_TEXT_MAX];
         size_t n = vps_meminfo_text(&f, text, sizeof(text));
-        /* Never through a symlink; the directory is host root's alone (0700). */
-        int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | (create ? O_CREAT | O_TRUNC : 0);
-        _cleanup_close_ int fd = openat(dir_fd, "meminfo", flags, 0644);
+        /* Through vpsd's own link in a directory that is host root's alone (0700). */
+        int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT | O_TRUNC : 0);
+        _cleanup_close_ int fd = openat(dir_fd, name, flags, 0644);
         if (fd < 0)
                 return errno == ENOENT && !create ? -ENOENT
                                                   : vps_err_sys(err, errno, "opening meminfo");

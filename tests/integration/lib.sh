@@ -122,6 +122,11 @@ cleanup() {
         for kv in ${TEST_SYSCTL_RESTORE:-}; do echo "${kv#*=}" >"${kv%%=*}" 2>/dev/null || true; done
         rm -rf "$T"
         [ -z "$rundir" ] || rm -rf "$rundir"
+        # vpsd's tmpfs of /proc/meminfo views (lxcfs.h), beside the run state.
+        if [ -n "$rundir" ] && mountpoint -q "${rundir/state-/meminfo-}"; then
+                umount -l "${rundir/state-/meminfo-}" 2>/dev/null || true
+        fi
+        [ -z "$rundir" ] || rmdir "${rundir/state-/meminfo-}" 2>/dev/null || true
         exit "$rc"
 }
 trap cleanup EXIT

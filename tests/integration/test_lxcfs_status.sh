@@ -35,5 +35,7 @@ expect_eq "SwapTotal is the plan's --swap 0" 0 "$(awk '/^SwapTotal:/ { print $2 
 check "the view is vpsd's file, not procfs" sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 631 -- cat /proc/self/mountinfo | grep -q ' /proc/meminfo ro,'"
 exec_denied "the guest cannot write it" 631 "Read-only file system|Permission denied" sh -c 'echo x > /proc/meminfo'
 exec_denied "nor unmount it (locked)" 631 "Invalid argument|Operation not permitted|Permission denied" umount /proc/meminfo
-check "vpsd keeps it host root's" test "$(stat -c '%u %a' "$ROOT/vps/631/meminfo")" = "0 644"
+check "vpsd keeps it host root's" test "$(stat -L -c '%u %a' "$ROOT/vps/631/meminfo")" = "0 644"
+expect_eq "on a tmpfs of its own: the guest's mountinfo names no host path" "/631 tmpfs" \
+        "$(vpsctl exec 631 -- awk '$5 == "/proc/meminfo" { print $4, $(NF - 2) }' /proc/self/mountinfo)"
 finish

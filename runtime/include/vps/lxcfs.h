@@ -1,8 +1,9 @@
 /* LXCFS, and what stands in for it: whether the LXCFS vpsd.conf names is serving (probed at
  * vpsd's start-up, by `vpsctl version` and at each VPS start), and the memory figures of a VPS
  * that sysinfo(2) answers and, when LXCFS is not serving, vpsd's own /proc/meminfo view show
- * alike: ROOT/vps/ID/meminfo, host root's (0644), bound read-only and locked over the guest's
- * /proc/meminfo (mounts.c), rewritten in place at each sysinfo call and every few seconds. */
+ * alike: a file on a tmpfs of vpsd's (VPS_RUN_DIR/meminfo-DEV-INO/ID, host root's, 0644) that
+ * ROOT/vps/ID/meminfo links to, bound read-only and locked over the guest's /proc/meminfo
+ * (mounts.c), rewritten in place at each sysinfo call and every few seconds. */
 #pragma once
 
 #include <stdbool.h>
@@ -56,6 +57,14 @@ int vps_meminfo_update(const struct vps_inst *vi, bool create, vps_error *err);
  * its run state). */
 int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, bool create,
                       vps_error *err);
+int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg,
+                         const struct vps_limits *own, bool create, vps_error *err);
+/* At start: the view of vi (cgroup cg) written on vpsd's tmpfs of views,
+ * VPS_RUN_DIR/meminfo-DEV-INO/ID (mounted there once), and ROOT/vps/ID/meminfo linked to it. */
+int vps_meminfo_create(const struct vps_manager *m, const struct vps_inst *vi, const char *cg,
+                       vps_error *err);
+/* Unmounts and removes the tmpfs of views (when no VPS runs). */
+void vps_meminfo_views_drop(const struct vps_manager *m);
 /* Removes the view (a VPS started with LXCFS serving uses LXCFS's). */
 void vps_meminfo_remove(const struct vps_inst *vi);
 /* Rewrites the view of every running VPS that has one. */
