@@ -16,18 +16,22 @@
  *      on targets resolved inside the guest root (RESOLVE_IN_ROOT), pivot_root. */
 #include "vps/cleanup.h"
 #include "vps/devices.h"
+#include "vps/manager.h"
 #include "vps/safepath.h"
 #include "vps/spawn.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct mount_entry {
@@ -277,7 +281,7 @@ static int clone_console(int console_fd, vps_error *err)
 }
 
 /* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
- * reboot of the VPS must look like one. Written into a detached tmpfs of this start, whose
+ * reboot of the VPS must look like one. Written into a file of this start, which
  * file is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
  * the VPS's user namespace takes over: the bind is locked like every other mount under /proc.
  * (A bind the guest's root made would be its own, and systemd's sandboxing, which remounts
@@ -295,50 +299,51 @@ static int boot_id_text(char text[40])
                         u[12], u[13], u[14], u[15]);
 }
 
-static int boot_id_file(vps_error *err)
+/* The file is made in vpsd's run directory (root's, and only root creates there), bound and
+ * unlinked: a bind from a detached mount (open_tree of an fsmount) needs Linux 6.15 or so. */
+static int own_boot_id(int root_fd, vps_error *err)
 {
         char text[40];
         int n = boot_id_text(text);
         if (n < 0)
                 return vps_err_sys(err, -n, "getrandom");
-        _cleanup_close_ int fs = vps_sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
-        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
-            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return vps_err_sys(err, errno, "creating the boot id's tmpfs");
-        _cleanup_close_ int mnt = vps_sys_fsmount(fs, FSMOUNT_CLOEXEC, 0);
-        if (mnt < 0)
-                return vps_err_sys(err, errno, "mounting the boot id's tmpfs");
+        char file[96];
+        (void)snprintf(file, sizeof(file), "%s/.boot-id-%d", VPS_RUN_DIR, (int)getpid());
+        /* As host root: this process's fsuid is the VPS root's while it builds the tree. */
+        uid_t fsuid = (uid_t)setfsuid(0);
+        (void)unlink(file); /* a leftover of a setup process that died with this PID */
         {
                 _cleanup_close_ int f =
-                        openat(mnt, "boot_id", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-                if (f < 0 || write(f, text, (size_t)n) != n)
-                        return vps_err_sys(err, errno, "writing the boot id");
+                        open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+                if (f < 0 || write(f, text, (size_t)n) != n) {
+                        int e = errno;
+                        (void)unlink(file);
+                        (void)setfsuid(fsuid);
+                        return vps_err_sys(err, e, "writing the boot id");
+                }
         }
-        int file = vps_sys_open_tree(mnt, "boot_id", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        if (file < 0)
-                return vps_err_sys(err, errno, "binding the boot id");
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
-        if (vps_sys_mount_setattr(file, "", AT_EMPTY_PATH, &attr) < 0) {
-                int e = errno;
-                close(file);
-                return vps_err_sys(err, e, "making the boot id read-only");
-        }
-        return file;
-}
-
-static int own_boot_id(int root_fd, vps_error *err)
-{
-        _cleanup_close_ int file = boot_id_file(err);
-        if (file < 0)
-                return file;
         _cleanup_close_ int dst =
                 vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
-        if (dst < 0)
-                return dst;
-        if (vps_sys_move_mount(file, "", dst, "",
-                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return vps_err_sys(err, errno, "binding the boot id");
+        char to[64];
+        int r = dst;
+        if (dst >= 0) {
+                (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
+                r = mount(file, to, NULL, MS_BIND, NULL) < 0
+                            ? vps_err_sys(err, errno, "binding the boot id")
+                            : 0;
+        }
+        (void)unlink(file);
+        (void)setfsuid(fsuid);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int top =
+                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
+        if (top < 0)
+                return top;
+        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", top);
+        if (mount(NULL, to, NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return vps_err_sys(err, errno, "making the boot id read-only");
         return 0;
 }
 
@@ -529,22 +534,55 @@ int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
         return open_meminfo(dir, ret, err);
 }
 
-/* proc of the VPS's pid namespace (pidns=), which the mounting process is not in. */
+/* A proc whose pid namespace is pidns_fd's (proc's pidns= option), or, with -1, the
+ * caller's, attached on t. Returns 0 or -errno. */
+static int proc_on(int t, int pidns_fd)
+{
+        _cleanup_close_ int fs = vps_sys_fsopen("proc", FSOPEN_CLOEXEC);
+        if (fs < 0 ||
+            (pidns_fd >= 0 && vps_sys_fsconfig(fs, FSCONFIG_SET_FD, "pidns", NULL, pidns_fd) < 0) ||
+            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        _cleanup_close_ int mnt = vps_sys_fsmount(
+                fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0 || vps_sys_move_mount(mnt, "", t, "",
+                                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Kernels before proc's pidns= option (Linux 6.14's; the VM layer's 6.1) take a proc's pid
+ * namespace from the process that creates it: a child born in the VPS's pid namespace (its
+ * init is there by now) creates and attaches it, in this mount namespace, which it shares. */
+static int proc_from_inside(int t, int pidns_fd)
+{
+        _cleanup_close_ int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (own < 0 || setns(pidns_fd, CLONE_NEWPID) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(-proc_on(t, -1));
+        int e = errno;
+        (void)setns(own, CLONE_NEWPID); /* back to our own for later children */
+        if (pid < 0)
+                return -e;
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) ? -WEXITSTATUS(status) : -ECHILD;
+}
+
+/* proc of the VPS's pid namespace, which the mounting process is not in. */
 static int mount_proc(int root_fd, int pidns_fd, vps_error *err)
 {
         _cleanup_close_ int t = vps_ensure_in_root(root_fd, "/proc", 1, err);
         if (t < 0)
                 return t;
-        _cleanup_close_ int fs = vps_sys_fsopen("proc", FSOPEN_CLOEXEC);
-        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_FD, "pidns", NULL, pidns_fd) < 0 ||
-            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return vps_err_sys(err, errno, "creating the VPS's proc");
-        _cleanup_close_ int mnt = vps_sys_fsmount(
-                fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-        if (mnt < 0 || vps_sys_move_mount(mnt, "", t, "",
-                                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return vps_err_sys(err, errno, "mounting proc on /proc");
-        return 0;
+        int r = proc_on(t, pidns_fd);
+        if (r == -EINVAL)
+                r = proc_from_inside(t, pidns_fd);
+        return r < 0 ? vps_err_sys(err, -r, "mounting the VPS's proc on /proc") : 0;
 }
 
 int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, const char *lxcfs,
