@@ -19,7 +19,9 @@ vpsctl create 831 --ostemplate busybox --ram 64M --swap 0 --numproc 40 --cpulimi
 vpsctl start 831 >/dev/null 2>&1
 # Some memory in use inside, page cache included.
 vpsctl exec 831 -- sh -c 'dd if=/dev/zero of=/tmp/fill bs=1M count=8 2>/dev/null'
-read -r total used free cache < <(vpsctl exec 831 -- free | awk '/^Mem:/ { print $2, $3, $4, $6 }')
+# (No process substitution: the VM guest has no /dev/fd.)
+fr=$(vpsctl exec 831 -- free | awk '/^Mem:/ { print $2, $3, $4, $6 }')
+read -r total used free cache <<<"$fr"
 expect_eq "busybox free: total is --ram 64M (KiB)" 65536 "${total:-none}"
 check "used ($used KiB) is the VPS's own, within the plan" test "${used:-x}" -gt 0 -a "$used" -lt 65536
 check "free ($free) and buff/cache ($cache) within it too" test "${free:-x}" -le 65536 -a "${cache:-x}" -le 65536
