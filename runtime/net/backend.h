@@ -63,7 +63,8 @@ void vps_net_forward_elements(const struct vps_manager *m, const struct vps_conf
 
 /* nft.c: nft batches as text. Each appends to cmd (NUL-terminated), silently truncated at size,
  * which the callers size for the longest batch. */
-void vps_nft_addf(char *cmd, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void vps_nft_addf(char *cmd, size_t size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* The per-port dispatch of table ("bridge vpsd_BR", "inet vpsr_BR") at a hook priority: the map
  * ports from a port's name to its VPS's chain (prerouting), and the map rx from a port's name
  * to its VPS's rx counter (postrouting). */
@@ -72,8 +73,7 @@ void vps_nft_port_maps(char *cmd, size_t size, const char *table, int priority);
 void vps_nft_vps_chain(char *cmd, size_t size, const char *table, const char *id);
 /* Closes the VPS's chain: what passed its checks counts as its tx; its port into the maps
  * (rx counted on the way out to the port, in postrouting). */
-void vps_nft_vps_port(char *cmd, size_t size, const char *table, const char *id,
-                      const char *veth);
+void vps_nft_vps_port(char *cmd, size_t size, const char *table, const char *id, const char *veth);
 /* The delete batch of everything vps_nft_vps_* made (for ns_nft_run_each: some may be absent). */
 void vps_nft_vps_delete(char *cmd, size_t size, const char *table, const char *id,
                         const char *veth);

@@ -12,9 +12,8 @@ const struct vps_net_backend *const vps_net_backends[VPS_NET_N_BACKENDS] = {
 
 const struct vps_net_backend *vps_net_backend_of(enum vps_netmode mode)
 {
-        return (size_t)mode < VPS_NET_N_BACKENDS && vps_net_backends[mode]
-                       ? vps_net_backends[mode]
-                       : &vps_net_bridged;
+        return (size_t)mode < VPS_NET_N_BACKENDS && vps_net_backends[mode] ? vps_net_backends[mode]
+                                                                           : &vps_net_bridged;
 }
 
 json_t *vps_net_counters(struct vps_manager *m, const struct vps_inst *only)

@@ -93,7 +93,7 @@ int vps_net_eth0_update(const struct vps_inst *vi, const struct vps_net_child *n
                         const struct vps_net_child *before, bool fresh, vps_error *err)
 {
         struct eth0_call c = {now, before, fresh};
-        int r = vps_ns_run(vi->cfg.id, vi->pidfd, CLONE_NEWNET, "changing the addresses of its eth0",
-                           in_netns, &c, err);
+        int r = vps_ns_run(vi->cfg.id, vi->pidfd, CLONE_NEWNET,
+                           "changing the addresses of its eth0", in_netns, &c, err);
         return r < 0 ? vps_err_wrap(err, "changing the addresses inside VPS %s", vi->cfg.id) : 0;
 }

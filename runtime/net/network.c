@@ -22,8 +22,7 @@ static const struct vps_net_backend *backend(const struct vps_config *c)
 /* Whether address a (canonical form canon) is free for self: not given earlier in the same
  * list (ips[0..i-1]), nor used by another VPS. */
 static int check_unused(const struct vps_manager *m, const struct vps_inst *self, char ips[][46],
-                        unsigned int i, const struct ns_addr *a, const char *canon,
-                        vps_error *err)
+                        unsigned int i, const struct ns_addr *a, const char *canon, vps_error *err)
 {
         for (unsigned int j = 0; j < i; j++) {
                 struct ns_addr b;
@@ -72,7 +71,8 @@ int vps_net_readopt(struct vps_manager *m, vps_error *err)
                 bool used = false;
                 for (size_t i = 0; i < m->n; i++) {
                         const struct vps_inst *vi = m->v[i];
-                        if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0 || backend(&vi->cfg) != be)
+                        if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0 ||
+                            backend(&vi->cfg) != be)
                                 continue;
                         char cmd[4096];
                         be->filter_text(m, &vi->cfg, cmd, sizeof(cmd));
@@ -170,8 +170,8 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         return r < 0 ? vps_err_wrap(err, "%s", veth) : 0;
 }
 
-int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi,
-                     uint64_t bits_per_sec, vps_error *err)
+int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi, uint64_t bits_per_sec,
+                     vps_error *err)
 {
         char veth[IFNAMSIZ];
         vps_net_veth_name(n, vi->cfg.id, veth);

@@ -145,8 +145,7 @@ static void filter_text(const struct vps_manager *m, const struct vps_config *c,
                      "add rule %s vps_%s ether type arp arp saddr ether != %s drop\n"
                      "add rule %s vps_%s ether type arp arp saddr ip != { %s } drop\n"
                      "add rule %s vps_%s ether type ip ip saddr != { %s } drop\n",
-                     table, id, ether, table, id, table, id, ether, table, id, set, table, id,
-                     set);
+                     table, id, ether, table, id, table, id, ether, table, id, set, table, id, set);
         vps_nft_vps_port(cmd, size, table, id, veth);
 }
 

@@ -77,9 +77,8 @@ static void test_enters(void **state)
         (void)state;
         vps_error err = {0};
         ino_t own = netns_ino();
-        assert_int_equal(vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "testing", elsewhere, &own,
-                                    &err),
-                         0);
+        assert_int_equal(
+                vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "testing", elsewhere, &own, &err), 0);
 }
 
 /* The kernel's refusal inside (the address was never there) with netsetup's words. */
@@ -99,9 +98,9 @@ static void test_kernel_error_whole(void **state)
         (void)state;
         vps_error err = {0};
         ino_t own = netns_ino();
-        assert_int_equal(vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "testing", del_missing,
-                                    &own, &err),
-                         -EADDRNOTAVAIL);
+        assert_int_equal(
+                vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "testing", del_missing, &own, &err),
+                -EADDRNOTAVAIL);
         assert_int_equal(err.code, EADDRNOTAVAIL);
         assert_non_null(strstr(err.msg, "192.0.2.77"));
         assert_non_null(strstr(err.msg, strerror(EADDRNOTAVAIL)));
@@ -120,9 +119,9 @@ static void test_library_error_whole(void **state)
 {
         (void)state;
         vps_error err = {0};
-        assert_int_equal(vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "testing", setup_eth0, NULL,
-                                    &err),
-                         -ENODEV);
+        assert_int_equal(
+                vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "testing", setup_eth0, NULL, &err),
+                -ENODEV);
         char want[128];
         (void)snprintf(want, sizeof(want), "finding eth0: %s", strerror(ENODEV));
         assert_string_equal(err.msg, want);
