@@ -81,10 +81,7 @@ void vps_cgroup_default_name(const char *root, char *ret, size_t size)
                 (void)snprintf(ret, size, "vps");
                 return;
         }
-        uint32_t h = 2166136261u; /* FNV-1a of the root's path */
-        for (const char *p = root; *p; p++)
-                h = (h ^ (uint8_t)*p) * 16777619u;
-        (void)snprintf(ret, size, "vps-%08x", h);
+        (void)snprintf(ret, size, "vps-%08x", vps_fnv1a(root)); /* of the root's path */
 }
 
 int vps_cgroup_parent_path(const char *parent_rel, const char *root, char *ret_mount,

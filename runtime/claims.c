@@ -55,10 +55,7 @@ bool vps_claim_conflicts(int kind, const char *a, const char *b)
 
 static void file_name(int kind, const char *value, char *ret, size_t size)
 {
-        uint32_t h = 2166136261u; /* FNV-1a */
-        for (const char *p = value; *p; p++)
-                h = (h ^ (uint8_t)*p) * 16777619u;
-        (void)snprintf(ret, size, "%s-%08x", kind_name[kind], h);
+        (void)snprintf(ret, size, "%s-%08x", kind_name[kind], vps_fnv1a(value));
 }
 
 /* The PID of the process holding fd's file, 0 when none does (or only this process). */

@@ -105,10 +105,8 @@ int vps_guest_sync_files(int root_fd, const struct vps_config *c, uid_t owner, v
 /* Files must be created by a process the VPS's user namespace maps (the overlay refuses
  * host root with EOVERFLOW): a short-lived helper joins the VPS's user and mount namespaces
  * and runs fn from inside, where "/" is the guest's root and no host file exists. The guest
- * can stall it (a FUSE mount over /): it runs with a deadline (helper.c). */
+ * can stall it (a FUSE mount over /): it runs with a deadline (vps_ns_run). */
 struct guest_call {
-        int pidfd;
-        const char *id;
         int (*fn)(int root_fd, void *arg, vps_error *err);
         void *arg;
 };
@@ -116,9 +114,6 @@ struct guest_call {
 static int in_guest(void *arg, vps_error *err)
 {
         const struct guest_call *c = arg;
-        if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0 || setresgid(0, 0, 0) < 0 ||
-            setresuid(0, 0, 0) < 0)
-                return vps_err_sys(err, errno, "entering VPS %s", c->id);
         _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return vps_err_sys(err, errno, "opening /");
@@ -131,8 +126,8 @@ int vps_guest_run(pid_t pid, const char *id, const char *what,
         _cleanup_close_ int pidfd = vps_sys_pidfd_open(pid, 0);
         if (pidfd < 0)
                 return vps_err_sys(err, errno, "VPS %s: its init is gone", id);
-        struct guest_call c = {pidfd, id, fn, arg};
-        return vps_helper_run(id, what, pidfd, in_guest, &c, err);
+        struct guest_call c = {fn, arg};
+        return vps_ns_run(id, pidfd, CLONE_NEWUSER | CLONE_NEWNS, what, in_guest, &c, err);
 }
 
 static int sync_in_guest(int root_fd, void *arg, vps_error *err)

@@ -4,6 +4,7 @@
 #include "vps/syscalls.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -69,8 +70,10 @@ static int wait_until(pid_t pid, int pidfd, uint64_t until, int *status)
         }
 }
 
-int vps_helper_run(const char *id, const char *what, int keep_fd,
-                   int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err)
+/* Runs fn(arg) in a child that keeps none of this process's fds but keep_fd; fn's error
+ * comes back whole through a pipe. Past the deadline the child is killed. */
+static int helper_run(const char *id, const char *what, int keep_fd,
+                      int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -129,4 +132,29 @@ int vps_helper_run(const char *id, const char *what, int keep_fd,
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return vps_err(err, EIO, "VPS %s: %s failed", id, what);
         return 0;
+}
+
+struct ns_call {
+        const char *id;
+        int pidfd, nstypes;
+        int (*fn)(void *arg, vps_error *err);
+        void *arg;
+};
+
+static int enter_and_run(void *arg, vps_error *err)
+{
+        const struct ns_call *c = arg;
+        if (setns(c->pidfd, c->nstypes) < 0)
+                return vps_err_sys(err, errno, "entering VPS %s", c->id);
+        /* Host root is nobody in the VPS's user namespace: its root, to act as the guest's. */
+        if ((c->nstypes & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+                return vps_err_sys(err, errno, "becoming root in VPS %s", c->id);
+        return c->fn(c->arg, err);
+}
+
+int vps_ns_run(const char *id, int pidfd, int nstypes, const char *what,
+               int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err)
+{
+        struct ns_call c = {id, pidfd, nstypes, fn, arg};
+        return helper_run(id, what, pidfd, enter_and_run, &c, err);
 }

@@ -14,20 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Sets the hostname in a running VPS's UTS namespace from a short-lived helper (setns would
- * change vpsd's own namespaces otherwise). */
-struct uts_call {
-        int pidfd;
-        const char *hostname;
-};
-
+/* Sets the hostname in a running VPS's UTS namespace, from a helper that joined it (setns
+ * would change vpsd's own namespaces otherwise). */
 static int set_uts(void *arg, vps_error *err)
 {
-        const struct uts_call *c = arg;
-        if (setns(c->pidfd, CLONE_NEWUSER | CLONE_NEWUTS) < 0)
-                return vps_err_sys(err, errno, "entering the UTS namespace");
+        const char *hostname = arg;
         char uts[VPS_UTSNAME_MAX + 1];
-        vps_hostname_kernel(c->hostname, uts);
+        vps_hostname_kernel(hostname, uts);
         if (sethostname(uts, strlen(uts)) < 0)
                 return vps_err_sys(err, errno, "sethostname");
         return 0;
@@ -46,8 +39,8 @@ static int sync_guest(struct vps_manager *m, pid_t pid, const struct vps_config 
 
 static int apply_hostname(struct vps_inst *vi, const char *hostname, vps_error *err)
 {
-        struct uts_call c = {vi->pidfd, hostname};
-        int r = vps_helper_run(vi->cfg.id, "setting its hostname", vi->pidfd, set_uts, &c, err);
+        int r = vps_ns_run(vi->cfg.id, vi->pidfd, CLONE_NEWUSER | CLONE_NEWUTS,
+                           "setting its hostname", set_uts, (void *)hostname, err);
         return r < 0 ? vps_err_wrap(err, "setting the hostname inside VPS %s", vi->cfg.id) : 0;
 }
 

@@ -35,6 +35,14 @@ static bool numeric_id_valid(const char *s)
         return s[0] != '0' && (n < 10 || (n == 10 && strcmp(s, "2147483647") <= 0));
 }
 
+uint32_t vps_fnv1a(const char *s)
+{
+        uint32_t h = 2166136261u;
+        for (const char *p = s; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        return h;
+}
+
 bool vps_id_valid(const char *id)
 {
         if (!name_valid(id, NULL))

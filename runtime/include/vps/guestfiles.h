@@ -19,7 +19,7 @@ int vps_guest_sync_files(int root_fd, const struct vps_config *cfg, uid_t owner,
 
 /* Runs fn in a child that has joined the user and mount namespaces of the running VPS whose
  * init is pid, as its root, with root_fd its "/"; the child's error comes back in err. The
- * child has a deadline (vps_helper_run): what says what it does, for the timeout's message. */
+ * child has a deadline (vps_ns_run): what says what it does, for the timeout's message. */
 int vps_guest_run(pid_t pid, const char *id, const char *what,
                   int (*fn)(int root_fd, void *arg, vps_error *err), void *arg, vps_error *err);
 

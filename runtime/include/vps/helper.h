@@ -13,8 +13,10 @@
  * out) still gets a short grace. Without a call, each helper gets the default on its own. */
 void vps_helper_deadline(unsigned int seconds);
 
-/* Runs fn(arg) in a child that keeps none of this process's fds but keep_fd (the VPS init's
- * pidfd, to setns through; -1: none); fn's error comes back in err. Past the deadline the
- * child is killed and the call fails with ETIMEDOUT, naming the VPS (id) and what it did. */
-int vps_helper_run(const char *id, const char *what, int keep_fd,
-                   int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err);
+/* The one way to run code inside a running VPS: fn(arg) in a child that has joined the
+ * namespaces nstypes (CLONE_NEW* flags) of the process behind pidfd (the VPS's init), as the
+ * VPS's root when CLONE_NEWUSER is among them, and keeps none of this process's fds but
+ * pidfd. fn's error comes back whole (code and message) in err. Past the deadline the child
+ * is killed and the call fails with ETIMEDOUT, naming the VPS (id) and what it did. */
+int vps_ns_run(const char *id, int pidfd, int nstypes, const char *what,
+               int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err);

@@ -1,10 +1,10 @@
-/* VPS networking, bridged mode: each networked VPS gets a veth pair, its host end on vpsd's
- * bridge, its guest end eth0 configured before the init runs; outbound NAT and per-VPS
- * anti-spoofing rules through nftables. A VPS with no address gets loopback only. */
+/* VPS networking: each networked VPS gets a veth pair, its guest end eth0 configured before
+ * the init runs, its host end set up by the VPS's netmode's backend (net/backend.h). Bridged
+ * (network_bridged.c): a port of vpsd's bridge, outbound NAT and per-VPS anti-spoofing rules
+ * through nftables. Routed (network_routed.c): no bridge; each address is routed to the
+ * VPS's veth, the host answers ARP/NDP for it on the uplink, and the guest's default routes go
+ * through link-local gateways on the host end. A VPS with no address gets loopback only. */
 #pragma once
-/* Routed mode (network_routed.c): no bridge; each address is routed to the VPS's veth, the
- * host answers ARP/NDP for it on the uplink, and the guest's default routes go through
- * link-local gateways on the host end. */
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -64,7 +64,7 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
  * default route when needed). */
 int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
                              vps_error *err);
-/* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see network_routed.c). */
+/* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see netconf.c). */
 int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err);
 /* The ports of the host itself that VPSes may reach, besides ICMP and replies to the host's
  * own connections: "tcp:22,udp:53,tcp:8000-8100", or none (NULL or "": the default, DNS). */
@@ -124,26 +124,7 @@ int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char o
 
 /* The MAC of the VPS's eth0, derived from its ID (locally administered, unicast). */
 void vps_net_mac(const char *id, uint8_t mac[6]);
-/* Bridged mode's nft commands (network_filter.c), appended to or written into cmd: the guard
- * chain every port jumps to, and the VPS's own chain with its counters and map entries. */
-void vps_net_bridge_guard(const char *bridge, char *cmd, size_t size);
-void vps_net_bridge_filter_text(const struct vps_manager *m, const struct vps_inst *vi, char *cmd,
-                                size_t size);
 /* After vpsd (re)starts: the shared tables (guard chains, the input filter with this
  * daemon's host_allow) and the chains of the running VPSes written again, so a restart with
  * new settings or an upgraded vpsd applies them to what already runs. One nft batch. */
 int vps_net_readopt(struct vps_manager *m, vps_error *err);
-
-/* Routed mode, called by network.c. */
-int vps_routed_check_ip(const struct vps_netconf *n, const struct ns_addr *a, const char *canon,
-                        vps_error *err);
-int vps_routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
-int vps_routed_prepare(struct vps_manager *m, vps_error *err);
-/* The nft commands of the VPS's chain (its addresses, counters, port map entries). */
-void vps_routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
-                            size_t size);
-int vps_routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
-                      vps_error *err);
-int vps_routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
-                      unsigned int n_old, vps_error *err);
-void vps_routed_detach(struct vps_manager *m, const struct vps_config *cfg);

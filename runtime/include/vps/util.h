@@ -74,5 +74,9 @@ int vps_fd_high(int fd);
 int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max,
                    size_t hint);
 
+/* The 32-bit FNV-1a hash of a string: short stable names (interfaces, cgroups, claim files)
+ * derived from longer ones. */
+uint32_t vps_fnv1a(const char *s);
+
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. */
 int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err);
