@@ -8,6 +8,8 @@
 #include "config/plans.h"
 #include "core/stats.h"
 #include "net/traffic.h"
+#include "snapshot_routes.h"
+#include "storage/snapshot.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -692,6 +694,7 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         json_object_set_new(s, "id", json_string(id));
         json_object_set_new(s, "limits", vps_limits_to_json(&vi->cfg.limits));
         vps_disk_usage_json(&d->m, &vi->cfg, s);
+        json_object_set_new(s, "snapshots", vps_snapshot_usage(vi));
         /* The network group: the totals list -j shows. */
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
         json_t *net = json_object();
@@ -876,6 +879,10 @@ static const struct route routes[] = {
         {"GET", "templates", 1, NULL, get_template},
         {"GET", "templates", 2, "build", build_status},
         {"DELETE", "templates", 1, NULL, remove_template},
+        {"POST", "vps", 2, "snapshots", vpsd_snapshot_create},
+        {"GET", "vps", 2, "snapshots", vpsd_snapshot_list},
+        {"POST", "vps", 2, "snapshot-delete", vpsd_snapshot_delete},
+        {"POST", "vps", 2, "snapshot-switch", vpsd_snapshot_switch},
 };
 
 /* Splits "/v1/WHAT[/ARG[/ACTION]]". */

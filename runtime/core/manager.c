@@ -2,6 +2,7 @@
  * start, halt, kill and reap. ROOT/vps/ID/ holds config.json (the truth), state.json (while
  * running), upper/ and work/ (the VPS's own data), lower/ and rootfs/ (mount points used only
  * inside the VPS's mount namespace), console.log. */
+#include "storage/snapshot.h"
 #include "vps/cleanup.h"
 #include "sandbox/lxcfs.h"
 #include "storage/disk.h"
@@ -184,6 +185,7 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
                 r = vps_err(err, EBADMSG, "config.json names VPS %s", vi->cfg.id);
         if (r == 0) {
                 adopt(m, vi);
+                vps_snapshot_recover(m, vi);
                 r = add_inst(m, vi, err);
         }
         if (r < 0)

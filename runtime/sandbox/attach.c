@@ -7,6 +7,7 @@
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
+#include "sandbox/helper.h"
 #include "vps/localsock.h"
 #include "sandbox/security.h"
 #include "vps/syscalls.h"
@@ -14,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,13 +223,9 @@ static _Noreturn void join_and_run(struct joiner *j)
                         strerror(-r));
                 _exit(125);
         }
-        if (setns(j->pidfd, ATTACH_NS_FLAGS) < 0) {
-                dprintf(STDERR_FILENO, "vpsctl: entering the VPS namespaces: %s\n",
-                        strerror(errno));
-                _exit(125);
-        }
-        if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
-                dprintf(STDERR_FILENO, "vpsctl: becoming root in the VPS: %s\n", strerror(errno));
+        vps_error e;
+        if (vps_ns_enter(NULL, j->pidfd, ATTACH_NS_FLAGS, &e) < 0) {
+                dprintf(STDERR_FILENO, "vpsctl: %s\n", e.msg);
                 _exit(125);
         }
         pid_t pid = fork();

@@ -2,12 +2,15 @@
 #include "vps/cleanup.h"
 #include "sandbox/helper.h"
 #include "vps/syscalls.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -141,15 +144,26 @@ struct ns_call {
         void *arg;
 };
 
+int vps_ns_enter(const char *id, int pidfd, int nstypes, vps_error *err)
+{
+        char what[VPS_ID_MAX + 8] = "the VPS";
+        if (id)
+                (void)snprintf(what, sizeof(what), "VPS %s", id);
+        if (setns(pidfd, nstypes) < 0)
+                return vps_err_sys(err, errno, "entering %s", what);
+        /* Host root is nobody in the VPS's user namespace: its root, to act as the guest's,
+         * with none of the host's supplementary groups. */
+        if ((nstypes & CLONE_NEWUSER) &&
+            (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0))
+                return vps_err_sys(err, errno, "becoming root in %s", what);
+        return 0;
+}
+
 static int enter_and_run(void *arg, vps_error *err)
 {
         const struct ns_call *c = arg;
-        if (setns(c->pidfd, c->nstypes) < 0)
-                return vps_err_sys(err, errno, "entering VPS %s", c->id);
-        /* Host root is nobody in the VPS's user namespace: its root, to act as the guest's. */
-        if ((c->nstypes & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-                return vps_err_sys(err, errno, "becoming root in VPS %s", c->id);
-        return c->fn(c->arg, err);
+        int r = vps_ns_enter(c->id, c->pidfd, c->nstypes, err);
+        return r < 0 ? r : c->fn(c->arg, err);
 }
 
 int vps_ns_run(const char *id, int pidfd, int nstypes, const char *what,

@@ -20,3 +20,6 @@ void vps_helper_deadline(unsigned int seconds);
  * is killed and the call fails with ETIMEDOUT, naming the VPS (id) and what it did. */
 int vps_ns_run(const char *id, int pidfd, int nstypes, const char *what,
                int (*fn)(void *arg, vps_error *err), void *arg, vps_error *err);
+/* The joining step of vps_ns_run, for a child that runs on in the VPS (vps_attach_run's);
+ * id may be NULL ("the VPS" in the message). */
+int vps_ns_enter(const char *id, int pidfd, int nstypes, vps_error *err);
