@@ -4,7 +4,7 @@
  * leftovers of a vpsd that died meanwhile (vps/.del-*: the child dies with it) are taken up
  * again at start-up. */
 #include "vps/cleanup.h"
-#include "storage/disk.h"
+#include "storage/storage.h"
 #include "vps/syscalls.h"
 #include "vpsd.h"
 

@@ -4,7 +4,7 @@
  * every name is taken relative to an fd of its parent. Regular files are reflinked (FICLONE)
  * where the file system can; elsewhere copied extent by extent so holes stay holes. The walk
  * keeps a stack on the heap (the guest chose the depth), bounded by VPS_COPY_DEPTH_MAX. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
 
 #include <dirent.h>
