@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "vps/cleanup.h"
-#include "vps/manager.h"
-#include "vps/traffic.h"
+#include "core/manager.h"
+#include "net/traffic.h"
 #include "vps/util.h"
 
 static const struct vps_net_backend *backend(const struct vps_config *c)

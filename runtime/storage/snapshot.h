@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "vps/error.h"
-#include "vps/manager.h"
+#include "core/manager.h"
 
 struct json_t;
 

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "vps/helper.h"
-#include "vps/network.h"
+#include "sandbox/helper.h"
+#include "net/network.h"
 #include "vps/syscalls.h"
 
 static pid_t holder = -1;
