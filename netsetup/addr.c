@@ -15,11 +15,8 @@ static int addr_msg(int type, unsigned int flags, unsigned int ifindex, const st
                     const char *what, vps_error *err)
 {
         char buf[NS_NL_BUF];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = (uint16_t)type;
-        nlh->nlmsg_flags = (uint16_t)flags;
-        struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-        memset(ifa, 0, sizeof(*ifa));
+        struct nlmsghdr *nlh;
+        struct ifaddrmsg *ifa = ns_nl_msg(buf, type, flags, sizeof(*ifa), &nlh);
         ifa->ifa_family = (uint8_t)a->family;
         ifa->ifa_prefixlen = (uint8_t)a->prefix;
         ifa->ifa_index = ifindex;
