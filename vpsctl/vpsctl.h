@@ -58,6 +58,8 @@ int cmd_enter(struct vpsctl *v, int argc, char **argv);
 int cmd_console(struct vpsctl *v, int argc, char **argv);
 int cmd_template(struct vpsctl *v, int argc, char **argv);
 int cmd_version(struct vpsctl *v, int argc, char **argv);
+int cmd_backup(struct vpsctl *v, int argc, char **argv);
+int cmd_restore(struct vpsctl *v, int argc, char **argv);
 
 /* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */
 int vpsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
