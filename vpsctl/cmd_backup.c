@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vps/backup.h"
+#include "storage/backup.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"
 

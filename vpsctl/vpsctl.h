@@ -58,6 +58,12 @@ int cmd_enter(struct vpsctl *v, int argc, char **argv);
 int cmd_console(struct vpsctl *v, int argc, char **argv);
 int cmd_template(struct vpsctl *v, int argc, char **argv);
 int cmd_version(struct vpsctl *v, int argc, char **argv);
+/* cmd_snapshot.c */
+int cmd_snapshot(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_delete(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv);
+/* cmd_backup.c */
 int cmd_backup(struct vpsctl *v, int argc, char **argv);
 int cmd_restore(struct vpsctl *v, int argc, char **argv);
 

@@ -2,8 +2,8 @@
  * --full, its merged root) with libarchive: owners, modes, times, xattrs, POSIX ACLs, hard
  * links, sparse files, fifos and device nodes kept; owners made relative to the VPS's id
  * range, so a restore can give the data another range. */
-#include "vps/archive_cleanup.h"
-#include "vps/backup.h"
+#include "storage/archive_cleanup.h"
+#include "storage/backup.h"
 #include "vps/cleanup.h"
 
 #include <archive.h>

@@ -4,7 +4,7 @@
  *
  * tab separated, MODE octal, PATH with bytes below 0x21, above 0x7e and '%' as %XX (names
  * are any bytes but '/' and NUL: not UTF-8, not JSON). The first line is the format. */
-#include "vps/backup.h"
+#include "storage/backup.h"
 #include "vps/cleanup.h"
 
 #include <errno.h>

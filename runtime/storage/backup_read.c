@@ -5,8 +5,8 @@
  * allows, xattrs of known kinds, a size the file system could hold), libarchive's secure
  * extraction flags stay on as a second wall, and at the end every file is compared with the
  * MANIFEST. The first refusal ends the restore; the caller removes the staging directory. */
-#include "vps/archive_cleanup.h"
-#include "vps/backup.h"
+#include "storage/archive_cleanup.h"
+#include "storage/backup.h"
 #include "vps/cleanup.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"

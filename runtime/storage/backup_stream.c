@@ -1,5 +1,5 @@
 /* libvps: the frames of a backup or restore stream (vps/backup.h) on an upgraded socket. */
-#include "vps/backup.h"
+#include "storage/backup.h"
 
 #include <errno.h>
 #include <stdint.h>
