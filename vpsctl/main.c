@@ -40,6 +40,11 @@ static const struct command commands[] = {
         {"snapshot-switch", cmd_snapshot_switch, "ID NAME [-j]",
          "roll a VPS back to a snapshot (restarts it if running)"},
         {"snapshot-delete", cmd_snapshot_delete, "ID NAME [-j]", "delete a snapshot"},
+        {"snapshot-mount", cmd_snapshot_mount, "ID NAME DIR [-j]",
+         "show a snapshot read-only on a host directory"},
+        {"snapshot-umount", cmd_snapshot_umount, "ID NAME [-j]", "unmount a snapshot"},
+        {"reinstall", cmd_reinstall, "ID [--ostemplate T] [--no-keep] [-j]",
+         "a fresh root from a template, the old one kept as a snapshot"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };

@@ -883,6 +883,9 @@ static const struct route routes[] = {
         {"GET", "vps", 2, "snapshots", vpsd_snapshot_list},
         {"POST", "vps", 2, "snapshot-delete", vpsd_snapshot_delete},
         {"POST", "vps", 2, "snapshot-switch", vpsd_snapshot_switch},
+        {"POST", "vps", 2, "snapshot-mount", vpsd_snapshot_mount},
+        {"POST", "vps", 2, "snapshot-umount", vpsd_snapshot_umount},
+        {"POST", "vps", 2, "reinstall", vpsd_reinstall},
 };
 
 /* Splits "/v1/WHAT[/ARG[/ACTION]]". */

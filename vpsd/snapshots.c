@@ -4,6 +4,8 @@
  * did; a change under way in a job (jobs.c) makes them wait their turn with EBUSY. */
 #include "snapshot_routes.h"
 #include "storage/snapshot.h"
+#include "vps/cleanup.h"
+#include "guest/guestauth.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -117,5 +119,82 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
                 return r;
         vpsd_log("VPS %s: switched to snapshot %s", id, name);
         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 1);
+        return 0;
+}
+
+int vpsd_snapshot_mount(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        (void)status;
+        const char *name, *dir = NULL;
+        struct vps_inst *vi = named(d, id, body, &name, err);
+        int r = vi ? body_string(body, "dir", true, &dir, err) : -err->code;
+        if (r == 0)
+                r = vps_snapshot_mount(&d->m, vi, name, dir, err);
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s: snapshot %s mounted read-only on %s", id, name, dir);
+        *ret = json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "mounted", dir);
+        return 0;
+}
+
+int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        (void)status;
+        const char *name;
+        char dir[512] = "";
+        struct vps_inst *vi = named(d, id, body, &name, err);
+        int r = vi ? vps_snapshot_umount(&d->m, vi, name, dir, sizeof(dir), err) : -err->code;
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s: snapshot %s unmounted from %s", id, name, dir);
+        *ret = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "name", name, "dir", dir, "mounted", 0);
+        return 0;
+}
+
+/* POST /v1/vps/ID/reinstall: a stopped VPS only (vpsctl stops and starts it). */
+int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        (void)status;
+        struct vps_inst *vi = find_idle(d, id, err);
+        if (!vi)
+                return -err->code;
+        const char *tpl, *pw, *keys;
+        json_t *keep = json_object_get(body, "keep");
+        json_t *dry = json_object_get(body, "dry_run");
+        int r = body_string(body, "ostemplate", false, &tpl, err);
+        if (r == 0)
+                r = body_string(body, "userpasswd", false, &pw, err);
+        if (r == 0)
+                r = body_string(body, "ssh_key", false, &keys, err);
+        if (r == 0 && ((keep && !json_is_boolean(keep)) || (dry && !json_is_boolean(dry))))
+                r = vps_err(err, EINVAL, "'keep' and 'dry_run' must be true or false");
+        if (r == 0 && pw)
+                r = vps_userpasswd_check(pw, err);
+        _cleanup_json_ json_t *meta = NULL;
+        if (r == 0)
+                r = vps_template_get(&d->m, tpl && *tpl ? tpl : vi->cfg.ostemplate, &meta, err);
+        if (r < 0 || json_is_true(dry)) {
+                if (r == 0)
+                        *ret = json_pack("{s:s, s:b}", "id", id, "reinstalled", 0);
+                return r;
+        }
+        char snap[VPS_SNAPSHOT_NAME_MAX + 1] = "";
+        r = vps_reinstall(&d->m, vi, tpl, !json_is_false(keep), snap, sizeof(snap), err);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        vpsd_log("VPS %s reinstalled from template %s%s%s", id, vi->cfg.ostemplate,
+                 snap[0] ? "; the old root kept as snapshot " : "", snap);
+        /* Logins into the fresh root (the password is never logged). */
+        if (pw && (r = vps_manager_set_userpasswd(&d->m, vi, pw, err)) < 0)
+                return r;
+        if (keys && (r = vps_manager_add_ssh_keys(&d->m, vi, keys, err)) < 0)
+                return r;
+        *ret = json_pack("{s:s, s:s, s:b, s:s?}", "id", id, "ostemplate", vi->cfg.ostemplate,
+                         "reinstalled", 1, "snapshot", snap[0] ? snap : NULL);
         return 0;
 }

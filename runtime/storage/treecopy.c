@@ -41,6 +41,7 @@ struct copy {
         struct link_seen *links;
         size_t n_links, cap_links;
         int mount_fd; /* for open_by_handle_at of the copies */
+        bool no_clone; /* FICLONE refused once: this file system has no reflinks */
         char buf[1 << 16];
 };
 
@@ -105,18 +106,24 @@ static int copy_meta(struct copy *c, int src, int dst, const struct stat *st, co
 static int copy_data(struct copy *c, int src, int dst, const struct stat *st, const char *what,
                      vps_error *err)
 {
-        if (!c->o->no_reflink && ioctl(dst, FICLONE, src) == 0) {
-                c->stats->reflinked++;
-                return 0;
+        if (!c->o->no_reflink && !c->no_clone && st->st_size > 0) {
+                if (ioctl(dst, FICLONE, src) == 0) {
+                        c->stats->reflinked++;
+                        return 0;
+                }
+                if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EXDEV)
+                        c->no_clone = true;
         }
+        /* A file with as many blocks as its size has no hole worth looking for. */
+        bool dense = (off_t)st->st_blocks * 512 >= st->st_size;
         off_t end = st->st_size, pos = 0;
         while (pos < end) {
-                off_t data = lseek(src, pos, SEEK_DATA);
+                off_t data = dense ? pos : lseek(src, pos, SEEK_DATA);
                 if (data < 0 && errno == ENXIO)
                         break;
                 if (data < 0)
                         return vps_err_sys(err, errno, "reading %s", what);
-                off_t hole = lseek(src, data, SEEK_HOLE);
+                off_t hole = dense ? end : lseek(src, data, SEEK_HOLE);
                 if (hole < 0)
                         return vps_err_sys(err, errno, "reading %s", what);
                 off_t in = data, out = data;
@@ -143,7 +150,7 @@ static int copy_data(struct copy *c, int src, int dst, const struct stat *st, co
                 }
                 pos = hole;
         }
-        if (ftruncate(dst, end) < 0)
+        if (!dense && ftruncate(dst, end) < 0)
                 return vps_err_sys(err, errno, "writing %s", what);
         return 0;
 }

@@ -128,9 +128,9 @@ def populate(top, base):
     os.link(h, os.path.join(top, "etc/hard3"))
     sp = os.path.join(top, "srv/sparse")
     with open(sp, "wb") as fh:
-        fh.seek(64 << 20)
+        fh.seek(8 << 20)
         fh.write(b"middle")
-        fh.seek(128 << 20)
+        fh.seek(16 << 20)
         fh.write(b"end")
     own(sp)
     fifo = os.path.join(top, "srv/fifo")
