@@ -214,6 +214,7 @@ _vpsctl()
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
         create/ | list/ | version/ | template/*) ;;
+        restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         *) # a command on the VPS ID
                 [ "$n" = 0 ] && [[ $help == *" ID"* ]] &&
