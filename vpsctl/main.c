@@ -47,6 +47,8 @@ static const struct command commands[] = {
         {"snapshot-mount", cmd_snapshot_mount, "ID NAME DIR [-j]",
          "show a snapshot read-only on a host directory"},
         {"snapshot-umount", cmd_snapshot_umount, "ID NAME [-j]", "unmount a snapshot"},
+        {"clone", cmd_clone, "ID NEWID [--hostname H] [--ipadd A] [-j]",
+         "a copy of a VPS with a new identity"},
         {"reinstall", cmd_reinstall, "ID [--ostemplate T] [--no-keep] [-j]",
          "a fresh root from a template, the old one kept as a snapshot"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},

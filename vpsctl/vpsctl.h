@@ -66,6 +66,7 @@ int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_mount(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_umount(struct vpsctl *v, int argc, char **argv);
 int cmd_reinstall(struct vpsctl *v, int argc, char **argv);
+int cmd_clone(struct vpsctl *v, int argc, char **argv);
 /* POST /v1/vps/ID/ACTION with body on a stopped VPS (cmd_snapshot.c): a running one is
  * checked first (the body with "dry_run"), stopped, acted on and started again, each step
  * said on stderr; what ("reinstall it") is for those lines. */

@@ -886,6 +886,7 @@ static const struct route routes[] = {
         {"POST", "vps", 2, "snapshot-mount", vpsd_snapshot_mount},
         {"POST", "vps", 2, "snapshot-umount", vpsd_snapshot_umount},
         {"POST", "vps", 2, "reinstall", vpsd_reinstall},
+        {"POST", "vps", 2, "clone", vpsd_clone},
 };
 
 /* Splits "/v1/WHAT[/ARG[/ACTION]]". */
