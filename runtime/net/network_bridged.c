@@ -2,7 +2,7 @@
  * bridge, whose address is the VPS's gateway; outbound traffic is masqueraded, port forwards
  * are DNAT to the VPS's first address, and a bridge-family table keeps each port to its own
  * MAC and addresses. */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <errno.h>
 #include <linux/netfilter.h>

@@ -4,7 +4,7 @@
  * lets through only what VPSes need (ICMP, replies to the host's own connections) and the
  * ports of vpsd.conf host_allow (default DNS). Forwarded traffic (NAT, port forwards, VPS to
  * VPS) never meets the input hook, so it is not touched. */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * host end carries 169.254.0.1 and fe80::1, the guest's default gateways. Anti-spoofing and
  * traffic counters live in the inet table vpsr_BRIDGE (one per vpsd, as vpsd_BRIDGE is).
  * The routed network backend (backend.h). */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <errno.h>
 #include <linux/netfilter.h>

@@ -34,6 +34,30 @@ expect_jq "switch of a stopped VPS" '.switched and (.restarted | not)' vpsctl sn
 check "switch round trip is exact (manifest of upper/)" \
         sh -c "$MANIFEST manifest '$up' | diff '$T/m1' -"
 check "no switch debris" test ! -e "$V/.switch-upper"
+
+# --- snapshot-mount: read-only, nosuid, nodev; the directory resolved with no symlink.
+mkdir "$T/mnt" "$T/full" "$T/real"
+touch "$T/full/x"
+ln -s "$T/real" "$T/link"
+expect_jq "mount" '.mounted == "'"$T/mnt"'"' vpsctl snapshot-mount 101 s1 "$T/mnt" -j
+expect_eq "the snapshot's file through the mount" "hello snapshot" "$(cat "$T/mnt/etc/hello")"
+check "the template under it" test -f "$T/mnt/bin/busybox"
+check "a file the snapshot deleted is absent (whiteout)" test ! -e "$T/mnt/srv/whiteout"
+check "mounted ro,nosuid,nodev" sh -c "awk -v d='$T/mnt' '\$5 == d { print \$6 }' /proc/self/mountinfo | grep -E '^ro,nosuid,nodev'"
+check "nothing can be written there" sh -c "! touch '$T/mnt/new' 2>/dev/null"
+expect_jq "the list says where" '.snapshots[] | select(.name == "s1") | .mounted == "'"$T/mnt"'"' \
+        vpsctl snapshot-list 101 -j
+expect_error "mounted twice" "mounted at .* already" vpsctl snapshot-mount 101 s1 "$T/real"
+expect_error "a mounted snapshot is not deleted" "snapshot-umount it first" vpsctl snapshot-delete 101 s1
+expect_error "a symlink on the directory's path" "symlink" vpsctl snapshot-mount 101 s2 "$T/link"
+expect_error "dot-dot in the directory" "'\.\.' in the mount directory" vpsctl snapshot-mount 101 s2 "$T/real/../mnt"
+expect_error "a directory with files" "not empty" vpsctl snapshot-mount 101 s2 "$T/full"
+expect_error "a relative directory" "absolute" vpsctl snapshot-mount 101 s2 real
+expect_error "inside the state root" "inside vpsd's state root" vpsctl snapshot-mount 101 s2 "$ROOT/vps/101/rootfs"
+expect_jq "umount" '.dir == "'"$T/mnt"'"' vpsctl snapshot-umount 101 s1 -j
+check "unmounted" sh -c "! awk '{ print \$5 }' /proc/self/mountinfo | grep -qx '$T/mnt'"
+expect_error "umount of what is not mounted" "is not mounted" vpsctl snapshot-umount 101 s1
+
 vpsctl start 101 >/dev/null
 expect_eq "the guest sees the snapshot's files" "hello snapshot" "$(vpsctl exec 101 -- cat /etc/hello)"
 expect_eq "and not the later change" "" "$(vpsctl exec 101 -- sh -c 'cat /etc/new 2>/dev/null; true')"
@@ -82,6 +106,7 @@ for k in 1 2 3 4 5; do
         prev=$n
 done
 expect_eq "each snapshot holds a growing prefix of whole records ($prev in the last)" 5 "$prefix_ok"
+vpsctl exec 101 -- sh -c 'kill -9 -1' || true # the writer (a clean stop comes sooner)
 check "the VPS runs on, thawed" sh -c "grep -qx 'frozen 0' '$CG_MOUNT$CG_PARENT/101/cgroup.events'"
 expect_jq "stats show the snapshots" '.snapshots.count == 7 and .snapshots.size > 0' vpsctl stats 101 -j
 expect_jq "switch of a running VPS through the API says stop first" '.error | test("is running: stop it first")' \
@@ -108,7 +133,11 @@ check "two snapshots of one name: one wins, the other is told" \
 
 # --- kill -9 of vpsd in the middle of a snapshot: after the restart, done or not begun.
 mkdir "$up/many"
-for i in $(seq 40); do mkdir "$up/many/d$i"; for j in $(seq 50); do echo "$i $j" >"$up/many/d$i/f$j"; done; done
+python3 -c 'import os, sys
+for i in range(40):
+    d = "%s/d%d" % (sys.argv[1], i); os.mkdir(d)
+    for j in range(50):
+        open("%s/f%d" % (d, j), "w").write("%d %d\n" % (i, j))' "$up/many"
 chown -R "$base:$base" "$up/many"
 vpsctl snapshot 101 --name big >/dev/null 2>&1 &
 for _ in $(seq 400); do [ -e "$V/snapshots/.tmp-big" ] && break; sleep 0.005; done
