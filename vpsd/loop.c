@@ -208,6 +208,9 @@ static void dispatch(struct vpsd *d, struct watch *w, uint32_t events)
         case W_RESTART:
                 vpsd_restart_on_timer(d, w->ptr);
                 break;
+        case W_STREAM:
+                vpsd_stream_on_ctl(d, w->ptr);
+                break;
         }
 }
 

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <string.h>
 
 /* The VPS of the request, not busy with a job. */
 static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err)
@@ -196,5 +198,47 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
                 return r;
         *ret = json_pack("{s:s, s:s, s:b, s:s?}", "id", id, "ostemplate", vi->cfg.ostemplate,
                          "reinstalled", 1, "snapshot", snap[0] ? snap : NULL);
+        return 0;
+}
+
+/* POST /v1/vps/ID/clone {"id": NEWID, "hostname": H, "ip": [...]}: 201 the new VPS. */
+int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        struct vps_inst *vi = find_idle(d, id, err);
+        if (!vi)
+                return -err->code;
+        const char *new_id, *host;
+        int r = body_string(body, "id", true, &new_id, err);
+        if (r == 0)
+                r = body_string(body, "hostname", false, &host, err);
+        json_t *jip = json_object_get(body, "ip");
+        char ips[VPS_MAX_IPS][46];
+        unsigned int n = 0;
+        if (r == 0 && jip && (!json_is_array(jip) || json_array_size(jip) > VPS_MAX_IPS))
+                r = vps_err(err, EINVAL, "'ip' must be an array of at most %d addresses",
+                            VPS_MAX_IPS);
+        for (size_t i = 0; r == 0 && i < json_array_size(jip); i++) {
+                const char *a = json_string_value(json_array_get(jip, i));
+                if (!a || strlen(a) >= sizeof(ips[0]))
+                        r = vps_err(err, EINVAL, "'ip' must be an array of addresses");
+                else
+                        (void)snprintf(ips[n++], sizeof(ips[0]), "%s", a);
+        }
+        struct vps_inst *nvi = NULL;
+        struct vps_capture cap;
+        if (r == 0)
+                r = vps_clone(&d->m, vi, new_id, host, ips, n, &nvi, &cap, err);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        vpsd_log("VPS %s cloned to %s: frozen %.2f ms, %llu files, %.2f ms in all", id, new_id,
+                 (double)cap.frozen_us / 1000.0, (unsigned long long)cap.copy.files,
+                 (double)cap.total_us / 1000.0);
+        *ret = vps_inst_to_json(&d->m, nvi);
+        if (*ret)
+                json_object_set_new(*ret, "frozen_ms", json_real((double)(cap.frozen_us / 10) / 100.0));
+        *status = 201;
         return 0;
 }

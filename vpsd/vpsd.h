@@ -28,6 +28,7 @@ enum watch_kind {
         W_JOB_TIMER,      /* and the timer that kills it if it overruns */
         W_TRASH,          /* the removal of a destroyed VPS's files (trash.c) */
         W_RESTART,        /* a restart the guest asked for, held back (restart.c) */
+        W_STREAM,         /* a backup or restore child's control socket (backup.c) */
 };
 
 struct watch {
@@ -279,3 +280,13 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi);
 /* Called from the upgrade path of POST /v1/vps/ID/console. */
 int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst **ret,
                               vps_error *err);
+/* backup.c: POST /v1/vps/ID/backup and POST /v1/restore, HTTP Upgrades to a stream served
+ * by a child of vpsd. */
+struct stream;
+bool vpsd_stream_route(const char *url);
+/* The 101 response, or NULL with err (the request is refused). */
+struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c,
+                                          const char *url, vps_error *err);
+void vpsd_stream_on_ctl(struct vpsd *d, struct stream *s);
+/* EBUSY while a backup or restore of VPS id is under way. */
+int vpsd_stream_busy(struct vpsd *d, const char *id, vps_error *err);

@@ -107,3 +107,12 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi);
 int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemplate, bool keep,
                   char *ret_snapshot, size_t size, vps_error *err);
 void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);
+
+/* ------------------------------------------------------------------ clone */
+/* storage/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
+ * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
+ * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
+ * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
+int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+              const char *hostname, char ips[][46], unsigned int n_ip, struct vps_inst **ret,
+              struct vps_capture *ret_cap, vps_error *err);

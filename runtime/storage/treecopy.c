@@ -52,6 +52,35 @@ static uint32_t map_id(const struct vps_copy_opts *o, uint32_t id)
         return id;
 }
 
+/* A clone's new id range in the xattrs that hold ids: the named users and groups of POSIX
+ * ACLs, the root id of a namespaced file capability (VFS_CAP_REVISION_3). */
+static void shift_xattr(const struct vps_copy_opts *o, const char *name, char *v, size_t len)
+{
+        if (!o->shift_count)
+                return;
+        if (strcmp(name, "system.posix_acl_access") == 0 ||
+            strcmp(name, "system.posix_acl_default") == 0) {
+                for (size_t i = 4; i + 8 <= len; i += 8) {
+                        uint16_t tag;
+                        uint32_t id;
+                        memcpy(&tag, v + i, 2);
+                        memcpy(&id, v + i + 4, 4);
+                        if (tag == 0x02 || tag == 0x08) { /* ACL_USER, ACL_GROUP */
+                                id = map_id(o, id);
+                                memcpy(v + i + 4, &id, 4);
+                        }
+                }
+        } else if (strcmp(name, "security.capability") == 0 && len == 24) {
+                uint32_t magic, root;
+                memcpy(&magic, v, 4);
+                memcpy(&root, v + 20, 4);
+                if ((magic & 0xff000000u) == 0x03000000u) {
+                        root = map_id(o, root);
+                        memcpy(v + 20, &root, 4);
+                }
+        }
+}
+
 /* "/proc/self/fd/N": the xattr calls on an O_PATH fd (device nodes, fifos: never opened). */
 static void fd_path(int fd, char *buf, size_t size)
 {
@@ -74,6 +103,7 @@ static int copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_e
                 ssize_t len = getxattr(sp, name, c->buf, sizeof(c->buf));
                 if (len < 0)
                         return vps_err_sys(err, errno, "reading xattr %s of %s", name, what);
+                shift_xattr(c->o, name, c->buf, (size_t)len);
                 if (setxattr(dp, name, c->buf, (size_t)len, 0) < 0)
                         return vps_err_sys(err, errno, "writing xattr %s of %s", name, what);
         }
