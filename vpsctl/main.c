@@ -34,7 +34,7 @@ static const struct command commands[] = {
         {"enter", cmd_enter, "ID", "open a login shell in a running VPS"},
         {"console", cmd_console, "ID [--timeout S]", "attach to the console of a VPS"},
         {"backup", cmd_backup, "ID [--to FILE|-] [--full] [--incremental-from FILE] [-j]",
-         "write a backup archive of a stopped VPS"},
+         "write a backup archive of a VPS"},
         {"restore", cmd_restore, "FILE [ID] [--ipadd IP]... [--force] [-j]",
          "make a VPS from a backup"},
         {"template", cmd_template, "build|import|list|remove ... [-j]", "manage OS templates"},

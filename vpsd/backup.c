@@ -121,8 +121,22 @@ static void on_progress(void *arg, const struct vps_backup_progress *p)
         send_progress(o->fd, p, &o->last_ms);
 }
 
+/* A running VPS's upper layer captured for its backup (snapshots/.tmp-backup-PID, which
+ * vps_snapshot_recover removes after a crash): removed at the child's end. */
+static int capture_dir = -1;
+static char capture_name[64];
+
+static void capture_drop(void)
+{
+        vps_error e;
+        if (capture_dir >= 0 && capture_name[0])
+                (void)vps_rm_rf_at(capture_dir, capture_name, &e);
+        capture_name[0] = '\0';
+}
+
 _Noreturn static void child_fail(int fd, const vps_error *err)
 {
+        capture_drop();
         _cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
         _cleanup_free_ char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
         vps_error e;
@@ -142,12 +156,12 @@ static void child_setup(void)
 
 /* The merged root of a stopped VPS, read-only, on its rootfs/ in a mount namespace of the
  * child's own: upper/ over the template, as the VPS sees it (userxattr, as at start). */
-static int mount_merged(struct vpsd *d, const struct vps_inst *vi, char *ret, size_t size,
-                        vps_error *err)
+static int mount_merged(struct vpsd *d, const struct vps_inst *vi, const char *upper, char *ret,
+                        size_t size, vps_error *err)
 {
-        char opts[1200];
-        (void)snprintf(opts, sizeof(opts), "lowerdir=%s/vps/%s/upper:%s/templates/%s/rootfs,userxattr",
-                       d->m.root, vi->cfg.id, d->m.root, vi->cfg.ostemplate);
+        char opts[1600];
+        (void)snprintf(opts, sizeof(opts), "lowerdir=%s:%s/templates/%s/rootfs,userxattr", upper,
+                       d->m.root, vi->cfg.ostemplate);
         (void)snprintf(ret, size, "%s/vps/%s/rootfs", d->m.root, vi->cfg.id);
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return vps_err_sys(err, errno, "a mount namespace for the merged root");
@@ -181,7 +195,29 @@ _Noreturn static void backup_main(struct vpsd *d, struct vps_inst *vi, struct st
         _cleanup_free_ char *cfg = vps_config_to_json(&vi->cfg);
         char upper[600], root[600], base_id[33] = "";
         (void)snprintf(upper, sizeof(upper), "%s/vps/%s/upper", d->m.root, vi->cfg.id);
-        if (s->full && mount_merged(d, vi, root, sizeof(root), &err) < 0)
+        struct vps_capture cap = {0};
+        if (vi->status != VPS_STOPPED) {
+                /* Running: frozen only while its upper layer is copied (capture.c). */
+                (void)snprintf(capture_name, sizeof(capture_name), ".tmp-backup-%d",
+                               (int)getpid());
+                if ((mkdirat(vi->dir_fd, "snapshots", 0700) < 0 && errno != EEXIST) ||
+                    (capture_dir = openat(vi->dir_fd, "snapshots",
+                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+                    mkdirat(capture_dir, capture_name, 0700) < 0)
+                        child_fail(s->sock, &(vps_error){errno, "preparing the capture"});
+                _cleanup_close_ int dst = openat(capture_dir, capture_name,
+                                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                struct vps_copy_opts co = {0};
+                if (dst < 0 || vps_capture_upper(&d->m, vi, dst, &co, &cap, &err) < 0)
+                        child_fail(s->sock, dst < 0 ? &(vps_error){errno, "opening the capture"}
+                                                    : &err);
+                (void)snprintf(upper, sizeof(upper), "%s/vps/%s/snapshots/%s", d->m.root,
+                               vi->cfg.id, capture_name);
+                vpsd_log("backup of VPS %s: frozen %.1f ms for the capture of %llu files",
+                         vi->cfg.id, (double)cap.frozen_us / 1000.0,
+                         (unsigned long long)cap.copy.files);
+        }
+        if (s->full && mount_merged(d, vi, upper, root, sizeof(root), &err) < 0)
                 child_fail(s->sock, &err);
         struct out_ctx o = {.fd = s->sock, .err = &err};
         struct vps_backup_opts bo = {.vps_id = vi->cfg.id,
@@ -214,11 +250,14 @@ _Noreturn static void backup_main(struct vpsd *d, struct vps_inst *vi, struct st
         }
         if (vps_backup_write(&bo, &res, &err) < 0)
                 child_fail(s->sock, &err);
+        capture_drop();
         _cleanup_json_ json_t *j = json_pack(
-                "{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I}", "id", vi->cfg.id, "backup_id",
-                res.backup_id, "base_id", base_id, "full", s->full, "template", vi->cfg.ostemplate,
-                "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes, "in_archive",
-                (json_int_t)res.in_archive, "deleted", (json_int_t)res.deleted);
+                "{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "id", vi->cfg.id,
+                "backup_id", res.backup_id, "base_id", base_id, "full", s->full, "template",
+                vi->cfg.ostemplate, "files", (json_int_t)res.files, "bytes",
+                (json_int_t)res.bytes, "in_archive", (json_int_t)res.in_archive, "deleted",
+                (json_int_t)res.deleted, "running", vi->status != VPS_STOPPED, "frozen_ms",
+                (double)cap.frozen_us / 1000.0);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
         (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
         _exit(0);
@@ -590,11 +629,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 vps_err(&err, EPROTO, "data before the upgrade");
         else if (s->kind == S_BACKUP && !(vi = vps_manager_find(&d->m, s->id, &err)))
                 ;
-        else if (vi && vi->status != VPS_STOPPED)
-                vps_err(&err, EBUSY,
-                        "VPS %s is running: stop it for a backup (a running VPS is backed up "
-                        "through a snapshot, not available yet)",
-                        s->id);
+        else if (vi && vi->status == VPS_STOPPING)
+                vps_err(&err, EBUSY, "VPS %s is stopping; try again when it has stopped", s->id);
         else if (vpsd_stream_busy(d, s->id, &err) < 0 || vpsd_job_check_busy(d, vi, false, &err) < 0)
                 ;
         else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)

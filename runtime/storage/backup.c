@@ -165,6 +165,43 @@ static bool unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *n
                b->ctime_ns == now->ctime_ns;
 }
 
+/* A copy of the base's file (a running VPS is backed up from a fresh capture: other
+ * inodes, other ctimes): the same metadata, no xattr or ACL (a change of which only the
+ * ctime would tell), and for a file the same content. */
+static bool same_copy(struct ctx *c, struct archive_entry *e, const char *path,
+                      const struct vps_mf_entry *b, const struct vps_mf_entry *now)
+{
+        if (!b || b->kind == VPS_MF_DELETED || b->type != now->type || b->mode != now->mode ||
+            b->uid != now->uid || b->gid != now->gid || b->size != now->size ||
+            b->mtime_ns != now->mtime_ns || archive_entry_xattr_count(e) > 0 ||
+            archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS |
+                                               ARCHIVE_ENTRY_ACL_TYPE_DEFAULT) > 0)
+                return false;
+        if (now->type == 'l')
+                return !strcmp(b->hash, now->hash);
+        if (now->type != 'f')
+                return true; /* a directory, fifo or device: its metadata is all of it */
+        /* Hard links: which paths share the inode is not in the MANIFEST. */
+        if (archive_entry_nlink(e) > 1)
+                return false;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        struct sha256_ctx h;
+        sha256_init(&h);
+        ssize_t n;
+        while ((n = read(fd, c->buf, BLOCK)) > 0)
+                sha256_update(&h, (size_t)n, (const uint8_t *)c->buf);
+        if (n < 0)
+                return false;
+        uint8_t d[SHA256_DIGEST_SIZE];
+        char hex[65];
+        sha256_digest(&h, sizeof(d), d);
+        for (size_t i = 0; i < sizeof(d); i++)
+                (void)snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return !strcmp(hex, b->hash);
+}
+
 /* Content (holes as zeros for the hash, left out by the pax writer) into the archive. */
 static int copy_data(struct ctx *c, struct archive *disk, struct archive_entry *e, char hash[65])
 {
@@ -245,6 +282,9 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 _cleanup_free_ char *name = NULL;
                 if (asprintf(&name, "%s%s", prefix, full + plen) < 0)
                         return vps_err(c->err, ENOMEM, "out of memory");
+                _cleanup_free_ char *src = strdup(full);
+                if (!src)
+                        return vps_err(c->err, ENOMEM, "out of memory");
                 archive_entry_set_pathname(e, name);
                 c->p.files++;
                 if (c->o->progress && c->p.files % 256 == 0)
@@ -271,7 +311,7 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 }
                 const struct vps_mf_entry *b = c->o->base_manifest ? vps_manifest_find(&c->base, name)
                                                                    : NULL;
-                if (unchanged(b, &m)) {
+                if (unchanged(b, &m) || same_copy(c, e, src, b, &m)) {
                         m.kind = VPS_MF_SAME;
                         memcpy(m.hash, b->hash, sizeof(m.hash));
                         if ((r = vps_manifest_add(&c->mf, &m, c->err)) < 0)

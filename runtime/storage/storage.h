@@ -120,6 +120,8 @@ int vps_snapshot_mount(struct vps_manager *m, struct vps_inst *vi, const char *n
 /* Unmounts it (when its directory still holds that mount) and forgets it; ret_dir: where. */
 int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *name,
                         char *ret_dir, size_t size, vps_error *err);
+/* Every mounted snapshot of vi unmounted (before a destroy). */
+void vps_snapshot_umount_all(struct vps_manager *m, struct vps_inst *vi);
 /* Where the snapshot (its directory fd) is mounted now, or NULL. */
 const char *vps_snapshot_mounted_at(int snap_fd, char *buf, size_t size);
 /* {"count": N, "size": BYTES} of vi's snapshots, for stats. */

@@ -36,7 +36,26 @@ check "502 starts" vpsctl start 502
 expect_eq "its file inside" hello "$(vpsctl exec 502 -- head -n1 /data/f1)"
 expect_eq "the whiteout hides the template's file" gone "$(vpsctl exec 502 -- sh -c 'test -e /bin/ls || echo gone')"
 expect_eq "owner as the guest sees it" "33 44" "$(vpsctl exec 502 -- stat -c '%u %g' /data/f1)"
+# A running VPS: backed up from a capture of its upper layer, frozen only for that.
+vpsctl exec 502 -- sh -c 'echo written-while-running >/data/live'
+expect_jq "backup of a running VPS" '.running == true and .frozen_ms >= 0 and .files > 60' \
+        vpsctl backup 502 --to "$T/live1.tar.zst" -j
+expect_eq "it runs on, thawed" "$(cat "$(jq -r .cgroup "$(state_file 502)")/cgroup.freeze")" 0
+check "no capture left" sh -c "[ -z \"\$(ls -A '$ROOT/vps/502/snapshots' 2>/dev/null)\" ]"
+vpsctl exec 502 -- sh -c 'echo one-more >/data/live2'
+expect_jq "incremental of a running VPS" '.in_archive < .files' \
+        vpsctl backup 502 --incremental-from "$T/live1.tar.zst" --to "$T/live2.tar.zst" -j
+# Its capture is a fresh copy (other inodes and ctimes): files are compared by content; only
+# those with xattrs or ACLs (whose change only the ctime tells) are taken again.
+zstd -dc "$T/live2.tar.zst" | tar -xOf - MANIFEST 2>/dev/null | awk -F'\t' '{ print $1, $11 }' >"$T/live2.kinds"
+check "the new file is in it, unchanged ones are not" sh -c "grep -qx '+ upper/data/live2' '$T/live2.kinds' && grep -qx '= upper/data/sparse' '$T/live2.kinds' && grep -qx '= upper/data/setuid' '$T/live2.kinds' && grep -qx '= upper/data/live' '$T/live2.kinds'"
 vpsctl stop 502 --fast >/dev/null
+$H tree "$ROOT/vps/502/upper" "$B2" >"$T/r502b.mf"
+expect_jq "restore the running one's chain into 508" '.chain == 2' vpsctl restore "$T/live2.tar.zst" 508 -j
+B8=$(jq .uid_base "$ROOT/vps/508/config.json")
+$H tree "$ROOT/vps/508/upper" "$B8" >"$T/r508.mf"
+check "the running VPS's backup restores exactly" diff "$T/r502b.mf" "$T/r508.mf"
+vpsctl destroy 508 >/dev/null
 expect_error "restore refuses an existing ID" "VPS 502 already exists" vpsctl restore "$T/full1.tar.zst" 502
 vpsctl backup 501 --to - >"$T/stdout.tar.zst"
 check "--to - writes the archive to stdout" sh -c "zstd -t -q '$T/stdout.tar.zst'"
