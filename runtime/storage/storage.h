@@ -68,6 +68,9 @@ struct vps_copy_stats {
 int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
                   struct vps_copy_stats *ret, vps_error *err);
 
+/* Entries and allocated bytes under dir_fd (the figures of a layer moved, not copied). */
+int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err);
+
 /* ------------------------------------------------------------------ freeze and capture */
 /* Freezes (cgroup.freeze) the cgroup at path and waits until the kernel says it is frozen,
  * for at most timeout_ms; on a timeout it is thawed again and EBUSY returned. */
