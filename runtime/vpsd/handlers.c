@@ -1,4 +1,15 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
+#include "handlers.h"
+
+#include "api.h"
+#include "builds.h"
+#include "jobs.h"
+#include "log.h"
+#include "reap.h"
+#include "restart.h"
+#include "stop.h"
+#include "trash.h"
+#include "watch.h"
 #include "vps/cleanup.h"
 #include "templates/templates.h"
 #include "vps/disk.h"
@@ -964,51 +975,6 @@ int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst *
                                vi->cfg.id);
         *ret = vi;
         return 0;
-}
-
-void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
-{
-        struct vps_loop *l = vpsd_loop_of(vi);
-        enum after_stop after = l ? l->after : AFTER_NOTHING;
-        struct request *waiters = l ? l->waiters : NULL;
-        /* Not a restart the guest asked for: its reboot history ends here. */
-        vpsd_restart_cancel(d, vi);
-        if (l) {
-                l->waiters = NULL;
-                l->after = AFTER_NOTHING;
-        }
-        vps_error err = {0};
-        int r = 0;
-        char id[VPS_ID_MAX + 1];
-        (void)snprintf(id, sizeof(id), "%s", vi->cfg.id);
-        if (after == AFTER_START) {
-                r = vps_manager_start(&d->m, vi, &err);
-                if (r == 0)
-                        r = vpsd_watch_vps(d, vi, &err);
-        } else if (after == AFTER_DESTROY) {
-                vpsd_forget_vps(d, vi);
-                r = vpsd_destroy(d, vi, waiters, &err);
-                if (r == 1)
-                        waiters = NULL; /* answered when the files are gone */
-                r = r < 0 ? r : 0;
-                vi = NULL;
-        }
-        if (r < 0)
-                vpsd_log(after == AFTER_START ? "VPS %s start failed: %s" : "VPS %s: %s", id,
-                         err.msg);
-        else if (after == AFTER_START)
-                vpsd_log("VPS %s started again (restart), init PID %d", id, (int)vi->st.pid);
-        for (struct request *q = waiters, *next; q; q = next) {
-                next = vpsd_request_next(q);
-                if (r < 0)
-                        vpsd_request_fail(d, q, &err);
-                else if (vi)
-                        vpsd_request_finish(d, q, 200, vps_inst_to_json(&d->m, vi));
-                else
-                        vpsd_request_finish(d, q, 200,
-                                            json_pack("{s:s, s:b}", "id", id, "destroyed", 1));
-        }
-        vpsd_shutdown_check(d);
 }
 
 /* POST /v1/shutdown {"timeout": S}: halts every running VPS at once (killed after S s). */
