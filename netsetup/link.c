@@ -12,11 +12,8 @@
 
 static struct nlmsghdr *link_msg(char *buf, int type, unsigned int flags, unsigned int ifindex)
 {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = (uint16_t)type;
-        nlh->nlmsg_flags = (uint16_t)flags;
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        memset(ifm, 0, sizeof(*ifm));
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifm = ns_nl_msg(buf, type, flags, sizeof(*ifm), &nlh);
         ifm->ifi_family = AF_UNSPEC;
         ifm->ifi_index = (int)ifindex;
         return nlh;

@@ -40,6 +40,15 @@ static void extack_text(const void *buf, size_t len, char *ret, size_t size)
         }
 }
 
+void *ns_nl_msg(char *buf, int type, unsigned int flags, size_t size, struct nlmsghdr **ret_nlh)
+{
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = (uint16_t)type;
+        nlh->nlmsg_flags = (uint16_t)flags;
+        *ret_nlh = nlh;
+        return mnl_nlmsg_put_extra_header(nlh, size); /* zeroed by libmnl */
+}
+
 int ns_nl_talk(struct nlmsghdr *req, const char *what, vps_error *err)
 {
         struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);

@@ -10,11 +10,8 @@
 
 static struct nlmsghdr *route_msg(char *buf, int type, unsigned int flags, int family)
 {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = (uint16_t)type;
-        nlh->nlmsg_flags = (uint16_t)flags;
-        struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-        memset(rtm, 0, sizeof(*rtm));
+        struct nlmsghdr *nlh;
+        struct rtmsg *rtm = ns_nl_msg(buf, type, flags, sizeof(*rtm), &nlh);
         rtm->rtm_family = (uint8_t)family;
         rtm->rtm_table = RT_TABLE_MAIN;
         rtm->rtm_protocol = RTPROT_STATIC;
@@ -60,11 +57,9 @@ int ns_route_host(bool add, unsigned int ifindex, const struct ns_addr *a, vps_e
 int ns_neigh_proxy(bool add, unsigned int ifindex, const struct ns_addr *a, vps_error *err)
 {
         char buf[NS_NL_BUF];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = add ? RTM_NEWNEIGH : RTM_DELNEIGH;
-        nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
-        struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-        memset(ndm, 0, sizeof(*ndm));
+        struct nlmsghdr *nlh;
+        struct ndmsg *ndm = ns_nl_msg(buf, add ? RTM_NEWNEIGH : RTM_DELNEIGH,
+                                      add ? NLM_F_CREATE | NLM_F_REPLACE : 0, sizeof(*ndm), &nlh);
         ndm->ndm_family = (uint8_t)a->family;
         ndm->ndm_ifindex = (int)ifindex;
         ndm->ndm_flags = NTF_PROXY;

@@ -38,11 +38,8 @@ static void ratespec(struct tc_ratespec *r, uint64_t bytes_per_sec)
 static struct nlmsghdr *tc_msg(char *buf, int type, unsigned int flags, unsigned int ifindex,
                                uint32_t handle, uint32_t parent)
 {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = (uint16_t)type;
-        nlh->nlmsg_flags = (uint16_t)flags;
-        struct tcmsg *tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-        memset(tcm, 0, sizeof(*tcm));
+        struct nlmsghdr *nlh;
+        struct tcmsg *tcm = ns_nl_msg(buf, type, flags, sizeof(*tcm), &nlh);
         tcm->tcm_family = AF_UNSPEC;
         tcm->tcm_ifindex = (int)ifindex;
         tcm->tcm_handle = handle;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "vps/cleanup.h"
-#include "vps/stats.h"
+#include "core/stats.h"
 
 static const char list_usage[] =
         "Usage: vpsctl list [-a] [-o FIELDS] [-H] [-j]\n"

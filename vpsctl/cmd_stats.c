@@ -62,6 +62,8 @@ static const struct {
         {"received packets", "network", "rx_packets", ""},
         {"sent", "network", "tx_bytes", " bytes"},
         {"sent packets", "network", "tx_packets", ""},
+        {"snapshots", "snapshots", "count", ""},
+        {"snapshot size", "snapshots", "size", " bytes"},
 };
 
 int cmd_stats(struct vpsctl *v, int argc, char **argv)

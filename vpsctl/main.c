@@ -34,6 +34,12 @@ static const struct command commands[] = {
         {"enter", cmd_enter, "ID", "open a login shell in a running VPS"},
         {"console", cmd_console, "ID [--timeout S]", "attach to the console of a VPS"},
         {"template", cmd_template, "build|import|list|remove ... [-j]", "manage OS templates"},
+        {"snapshot", cmd_snapshot, "ID [--name N] [--description T] [-j]",
+         "take a snapshot of a VPS's files (frozen if running)"},
+        {"snapshot-list", cmd_snapshot_list, "ID [-j]", "list a VPS's snapshots"},
+        {"snapshot-switch", cmd_snapshot_switch, "ID NAME [-j]",
+         "roll a VPS back to a snapshot (restarts it if running)"},
+        {"snapshot-delete", cmd_snapshot_delete, "ID NAME [-j]", "delete a snapshot"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };
@@ -46,7 +52,7 @@ static int print_help(void)
                "\n"
                "Commands:\n");
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-                printf("  %-9s %-37s %s\n", commands[i].name, commands[i].args,
+                printf("  %-15s %-37s %s\n", commands[i].name, commands[i].args,
                        commands[i].summary);
         printf("\n"
                "Options:\n"

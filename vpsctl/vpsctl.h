@@ -58,6 +58,11 @@ int cmd_enter(struct vpsctl *v, int argc, char **argv);
 int cmd_console(struct vpsctl *v, int argc, char **argv);
 int cmd_template(struct vpsctl *v, int argc, char **argv);
 int cmd_version(struct vpsctl *v, int argc, char **argv);
+/* cmd_snapshot.c */
+int cmd_snapshot(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_delete(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv);
 
 /* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */
 int vpsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,4 +1,4 @@
-/* libFuzzer target: vpsd's API request handling, vpsd_handle() of runtime/vpsd/handlers.c (the
+/* libFuzzer target: vpsd's API request handling, vpsd_handle() of vpsd/handlers.c (the
  * route table, the path split, the JSON bodies and every handler down into libvps), against a
  * real manager whose state root is a scratch directory made once per process.
  *
@@ -33,10 +33,10 @@
  * (FUZZ_API_ALL_OR_NOTHING=0 turns that check off; tests/fuzz/README.md, Findings).
  */
 #include "vps/cleanup.h"
-#include "vps/config.h"
-#include "vps/limits.h"
-#include "vps/manager.h"
-#include "vps/template_build.h"
+#include "config/config.h"
+#include "config/limits.h"
+#include "core/manager.h"
+#include "template/template_build.h"
 #include "vps/util.h"
 #include "api.h"
 #include "builds.h"

@@ -1,4 +1,4 @@
-/* libFuzzer target: the template importer (runtime/template_import.c, libarchive) over any
+/* libFuzzer target: the template importer (runtime/template/template_import.c, libarchive) over any
  * bytes as an archive. Whatever the archive holds ("../" and absolute paths, links out of the
  * tree, device nodes, hard links to outside), nothing may appear outside the staging root,
  * and the sentinel beside it must stay as it was, with no second link to it.
@@ -13,7 +13,7 @@
  * /abs, which must not appear or change.
  *
  * The tree is made once per process under $TMPDIR and removed at a normal exit. */
-#include "vps/template_build.h"
+#include "template/template_build.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* libFuzzer target: the small text parsers. Each input line goes through the ID, template
  * name, hostname, size, signal and address parsers; the whole input through the mountinfo and
  * /proc/self/cgroup parsers. A parsed address is formatted and parsed again: same address. */
-#include "netsetup/netsetup.h"
-#include "vps/cgroup.h"
+#include "vps/netaddr.h"
+#include "cgroup/cgroup.h"
 #include "vps/util.h"
 
 #include <arpa/inet.h>

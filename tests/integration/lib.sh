@@ -28,7 +28,7 @@ BRIDGE=vpsbt$N
 SUBNET=10.$N.0.0/24
 NETPFX=10.$N.0
 # The host-side interface names vpsd gives a VPS on this (non-default) bridge: "v" TAG ID ".0"
-# (ifb: "i" ...), TAG 4 hex digits of an FNV-1a hash of the bridge's name (runtime/network.c).
+# (ifb: "i" ...), TAG 4 hex digits of an FNV-1a hash of the bridge's name (runtime/net/network.c).
 fnv1a() {
         local s=$1 h=2166136261 i c
         for ((i = 0; i < ${#s}; i++)); do
@@ -302,7 +302,7 @@ make_running_vps() {
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DEBIAN_CACHE=${VPS_TEST_CACHE:-$SRC_DIR/build/test-cache}
 DEBIAN_KEY=$(cat "$SRC_DIR"/templates/{distro.c,debian.c,include/templates/templates.h} \
-        "$SRC_DIR"/runtime/template_build.c | sha256sum | cut -c1-12)
+        "$SRC_DIR"/runtime/template/template_build.c | sha256sum | cut -c1-12)
 DEBIAN_BUILT=0
 debian_template() {
         local tarball=$DEBIAN_CACHE/debian-12-$DEBIAN_KEY.tar

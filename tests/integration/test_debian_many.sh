@@ -10,7 +10,7 @@ N=${VPS_MANY:-12}
 info() { echo "info: $*"; }
 
 start_vpsd
-# name floor: what vpsd raises when lower (runtime/hostlimits.c), each logged on a line.
+# name floor: what vpsd raises when lower (runtime/cgroup/hostlimits.c), each logged on a line.
 while read -r name floor; do
         v=$(cat "/proc/sys/${name//.//}")
         check "$name >= $floor on the host ($v)" test "$v" -ge "$floor"

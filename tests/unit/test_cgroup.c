@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "vps/cgroup.h"
-#include "vps/claims.h"
-#include "vps/network.h"
+#include "cgroup/cgroup.h"
+#include "core/claims.h"
+#include "net/network.h"
 
 static const char hybrid_mountinfo[] =
         "24 29 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"

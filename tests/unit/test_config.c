@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "vps/config.h"
+#include "config/config.h"
 
 #include "tmpdir.h"
 

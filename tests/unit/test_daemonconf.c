@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "vps/daemonconf.h"
-#include "vps/network.h"
+#include "config/daemonconf.h"
+#include "net/network.h"
 
 static void test_parse_all(void **state)
 {

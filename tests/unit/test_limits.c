@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "vps/limits.h"
+#include "config/limits.h"
 
 static void test_parse(void **state)
 {

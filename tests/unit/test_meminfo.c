@@ -13,8 +13,8 @@
 #include <sys/sysinfo.h>
 
 #include "tmpdir.h"
-#include "vps/limits.h"
-#include "vps/lxcfs.h"
+#include "config/limits.h"
+#include "sandbox/lxcfs.h"
 
 static void put(struct tmpdir *t, const char *name, const char *text)
 {

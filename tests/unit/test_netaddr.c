@@ -1,4 +1,4 @@
-/* Unit tests: address parsing and subnet checks of netsetup (netsetup.h). */
+/* Unit tests: address parsing and subnet checks of the base layer (vps/netaddr.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "netsetup/netsetup.h"
+#include "vps/netaddr.h"
 
 static void test_parse(void **state)
 {

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "tmpdir.h"
-#include "vps/plans.h"
+#include "config/plans.h"
 
 static char *dump(json_t *j)
 {

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
-#include "vps/resolv.h"
+#include "guest/resolv.h"
 
 static void put(const struct tmpdir *t, const char *name, const char *text, char *path,
                 size_t size)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vps/traffic.h"
+#include "net/traffic.h"
 
 static void test_round_trip(void **state)
 {

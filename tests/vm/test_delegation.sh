@@ -17,7 +17,7 @@ echo "+memory +pids +cpu" >"$CG_MOUNT/cgroup.subtree_control"
 mkdir "$SVC"
 # lib.sh's clean-up kills and removes the VPS cgroups below the default parent; the service's
 # own cgroup and vpsd's leaf go after it.
-# Its default parent: "vps-" and a hash of its (non-default) root's path (runtime/cgroup.c).
+# Its default parent: "vps-" and a hash of its (non-default) root's path (runtime/cgroup/cgroup.c).
 CGN=$(printf 'vps-%08x' "$(fnv1a "$ROOT")")
 CG_PARENT=$SVC_REL/$CGN
 on_exit() {

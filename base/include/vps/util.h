@@ -1,0 +1,82 @@
+/* Small helpers shared by libvps, vpsd and vpsctl: IDs, sizes, files written atomically. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vps/error.h"
+
+#define VPS_ID_MAX       63
+#define VPS_HOSTNAME_MAX 253 /* a whole name, RFC 1035 */
+#define VPS_LABEL_MAX    63  /* each of its labels */
+#define VPS_UTSNAME_MAX  64  /* what the kernel's hostname holds (HOST_NAME_MAX) */
+
+/* [A-Za-z0-9][A-Za-z0-9_-]{0,62} */
+bool vps_id_valid(const char *id);
+int vps_id_check(const char *id, vps_error *err);
+/* Template names follow the same rule, with '.' also allowed after the first character. */
+int vps_template_name_check(const char *name, vps_error *err);
+/* RFC 1123 host name: up to 253 characters, labels of 1 to 63 of [A-Za-z0-9-], not starting
+ * or ending with '-'; the message names the first problem (an empty label, a '-' at a
+ * label's edge, a character, a label or the name too long). */
+int vps_hostname_check(const char *hostname, vps_error *err);
+/* The kernel's hostname (uname -n) for a checked hostname h: all of it when it fits in
+ * VPS_UTSNAME_MAX, else its first label. */
+void vps_hostname_kernel(const char *h, char ret[VPS_UTSNAME_MAX + 1]);
+
+/* "512M", "1G", "1.5G", "100", "unlimited" (UINT64_MAX). Binary units K M G T P. */
+int vps_size_parse(const char *s, uint64_t *ret_bytes, vps_error *err);
+/* Network rates as tc writes them: "100mbit", "1.5gbit", "500kbit", "10mbps" (bytes per
+ * second); "unlimited" gives 0. From 8kbit to 400gbit; returned in bits per second. */
+int vps_rate_parse(const char *s, uint64_t *ret_bits, vps_error *err);
+/* Signal names as in meta.json: "SIGTERM", "SIGRTMIN+3", or a number. */
+int vps_signal_parse(const char *s, int *ret_sig, vps_error *err);
+
+/* Writes data to dir_fd/name atomically: temp file, fsync, rename, fsync of the directory. */
+int vps_write_file_atomic(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                          vps_error *err);
+/* The same without the flushes, for files that describe running processes (run state):
+ * whole after a crash of the writer (the rename), never meant to outlive a reboot. */
+int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size_t len, mode_t mode,
+                            vps_error *err);
+/* Reads a whole (small) file; *ret is NUL terminated. */
+int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err);
+/* Removes dir_fd/name and everything below it without following symlinks or crossing
+ * mount points, at any depth: no recursion, two fds (rmtree.c). ENOENT is not an error. */
+int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err);
+/* VPS_RM_CGROUP: a cgroup subtree (cgroupfs): only directories are removed, a busy one
+ * (tasks still exiting) is waited for up to a second. */
+#define VPS_RM_CGROUP 1u
+int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *err);
+/* vps_rm_rf_at in a child process, for a caller whose loop must not wait for a guest's
+ * tree: the child dies with its parent; pidfd becomes readable when it is done, then
+ * vps_rm_finish reaps it and gives its outcome. */
+struct vps_rm_job {
+        pid_t pid;
+        int pidfd;
+        int err_fd;
+};
+int vps_rm_start(int dir_fd, const char *name, struct vps_rm_job *ret, vps_error *err);
+int vps_rm_finish(struct vps_rm_job *job, vps_error *err);
+/* mkdir -p with a mode for the directories it creates. */
+int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
+
+/* Moves a long-lived fd to 1024 or above (closing the old one; CLOEXEC set) and returns it,
+ * or returns it unchanged when it cannot. Libraries that still use select(2) (libnftables'
+ * netlink exchange) abort on an fd of 1024 or more: with thousands of VPSes, the per-VPS fds
+ * must leave the low numbers free. */
+int vps_fd_high(int fd);
+/* Appends n bytes of data to the NUL-terminated buffer *buf (*len bytes in *cap): grows it to
+ * hint bytes when given, else by doubling (from 4096), never past max + 1. Returns 0, -EMSGSIZE
+ * when it would hold more than max bytes (nothing appended), or -ENOMEM. */
+int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max,
+                   size_t hint);
+
+/* The 32-bit FNV-1a hash of a string: short stable names (interfaces, cgroups, claim files)
+ * derived from longer ones. */
+uint32_t vps_fnv1a(const char *s);
+
+/* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. */
+int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err);

@@ -1,0 +1,378 @@
+/* libvps: start, halt, kill and reap of one VPS, and its JSON view. */
+#include "templates/templates.h"
+#include "vps/cleanup.h"
+#include "sandbox/lxcfs.h"
+#include "sandbox/console.h"
+#include "config/devices.h"
+#include "storage/disk.h"
+#include "sandbox/halt.h"
+#include "core/manager.h"
+#include "guest/resolv.h"
+#include "sandbox/security.h"
+#include "sandbox/spawn.h"
+#include "vps/syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tpl_info {
+        char rootfs[600];
+        char init[256];
+        int halt_signal;
+};
+
+static int template_info(struct vps_manager *m, const char *name, struct tpl_info *ret,
+                         vps_error *err)
+{
+        _cleanup_json_ json_t *meta = NULL;
+        int r = vps_template_get(m, name, &meta, err);
+        if (r < 0)
+                return r;
+        const char *init = json_string_value(json_object_get(meta, "init"));
+        const char *sig = json_string_value(json_object_get(meta, "halt_signal"));
+        if (!init || init[0] != '/' || strlen(init) >= sizeof(ret->init))
+                return vps_err(err, EBADMSG, "template '%s': bad init path", name);
+        if ((r = vps_signal_parse(sig ? sig : "SIGTERM", &ret->halt_signal, err)) < 0)
+                return vps_err_wrap(err, "template '%s'", name);
+        strcpy(ret->init, init);
+        (void)snprintf(ret->rootfs, sizeof(ret->rootfs), "%s/templates/%s/rootfs", m->root, name);
+        return 0;
+}
+
+struct net_hook {
+        struct vps_manager *m;
+        const struct vps_inst *vi;
+};
+
+static int net_hook(pid_t pid, void *userdata, vps_error *err)
+{
+        const struct net_hook *h = userdata;
+        return vps_net_attach(h->m, h->vi, pid, err);
+}
+
+/* The limits a start applies: the VPS's own, and for one without --numproc vpsd.conf's
+ * default_numproc (a fork bomb inside must not take the host's PIDs), where the host can
+ * enforce it: a default is no reason to refuse a start. */
+void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
+                                  struct vps_limits *ret)
+{
+        *ret = *own;
+        if (own->v[VPS_LIM_NUMPROC] != VPS_LIMIT_NONE || !m->default_numproc)
+                return;
+        struct vps_limits one;
+        vps_limits_init(&one);
+        one.v[VPS_LIM_NUMPROC] = m->default_numproc;
+        vps_error e;
+        if (vps_cgroup_check_limits(&m->cg, &one, true, NULL, 0, &e) == 0)
+                ret->v[VPS_LIM_NUMPROC] = m->default_numproc;
+}
+
+int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EALREADY, "VPS %s is already running", vi->cfg.id);
+        int r = vps_manager_check_ids(m, vi, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        struct tpl_info t;
+        r = template_info(m, vi->cfg.ostemplate, &t, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        struct vps_state st = {0};
+        _cleanup_close_ int cg_fd = -1, guest_fd = -1;
+        r = vps_cgroup_create(&m->cg, vi->cfg.id, vi->cfg.uid_base, st.cgroup, sizeof(st.cgroup),
+                              &cg_fd, &guest_fd, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        _cleanup_close_ int master = -1, slave = -1;
+        m->warning[0] = '\0';
+        /* Devices first: the init is born with the device program in force. */
+        char dev[VPS_MAX_DEVNODES][8];
+        r = vps_devices_attach(cg_fd, dev, vps_devnodes_effective(&vi->cfg, dev), err);
+        if (r == 0)
+                r = vps_devnodes_prepare(vi->dir_fd, &vi->cfg, err);
+        if (r == 0)
+                r = vps_security_record(cg_fd, vi->cfg.features, err);
+        struct vps_limits lim;
+        vps_manager_effective_limits(m, &vi->cfg.limits, &lim);
+        if (r == 0)
+                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &lim, NULL, !m->enforce_warn,
+                                            m->warning, sizeof(m->warning), err);
+        if (r == 0)
+                r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
+        /* LXCFS serving: its views go over /proc. Not serving (or off): vpsd's own
+         * /proc/meminfo view (lxcfs.h), and for LXCFS down a warning: the other views show
+         * the host's figures. */
+        struct vps_lxcfs_status lx;
+        vps_lxcfs_probe(m->lxcfs, &lx);
+        bool lxcfs = lx.state == VPS_LXCFS_SERVING;
+        if (lxcfs)
+                vps_meminfo_remove(vi);
+        else if (r == 0)
+                r = vps_meminfo_create(m, vi, st.cgroup, err);
+        if (r == 0 && lx.state == VPS_LXCFS_DOWN) {
+                size_t used = strlen(m->warning);
+                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                               "%sLXCFS is not running (%s): free inside shows vpsd's figures "
+                               "of the VPS, top and uptime the host's",
+                               used ? "; " : "", lx.why);
+        }
+        struct vps_spawn_result res = {.pidfd = -1, .notify_fd = -1};
+        struct vps_net_child net;
+        struct net_hook hook = {m, vi};
+        bool networked = vi->cfg.n_ip > 0;
+        if (r == 0 && networked)
+                r = vps_net_prepare_child(m, vi, &net, err);
+        if (r == 0 && networked)
+                r = vps_net_filter(m, vi, err);
+        /* The host's resolvers for one that inherits them, read now: the start child
+         * writes the guest's files after pivot_root, where no host file is left. */
+        struct vps_config eff;
+        char why[400];
+        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &eff, why,
+                             sizeof(why));
+        if (r == 0 && why[0]) {
+                size_t used = strlen(m->warning);
+                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                               "%sno name server in its resolv.conf: %s", used ? "; " : "", why);
+        }
+        if (r == 0) {
+                char dir[600];
+                (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);
+                struct vps_spawn_params p = {
+                        .hostname = vi->cfg.hostname,
+                        .vps_dir = dir,
+                        .lower_path = t.rootfs,
+                        .init_path = t.init,
+                        .uid_base = vi->cfg.uid_base,
+                        .uid_count = vi->cfg.uid_count,
+                        .cgroup_fd = guest_fd, /* below the top's limits and devices */
+                        .console_fd = slave,
+                        .net = networked ? &net : NULL,
+                        .cfg = &eff,
+                        .lxcfs = lxcfs ? m->lxcfs : NULL,
+                        .devpts_max = m->devpts_max,
+                        .parent_hook = networked ? net_hook : NULL,
+                        .userdata = &hook,
+                };
+                r = vps_spawn(&p, &res, err);
+        }
+        if (r == 0 && m->console_hook)
+                m->console_hook(m->console_hook_data, vi->cfg.id, master, slave, res.pidfd,
+                                res.notify_fd);
+        if (r == 0) {
+                st.pid = res.pid;
+                st.starttime = res.starttime;
+                st.started_at = time(NULL);
+                r = vps_inst_state_save(m, vi, &st, err);
+                if (r < 0) {
+                        (void)vps_sys_pidfd_send_signal(res.pidfd, SIGKILL, NULL, 0);
+                        (void)waitpid(res.pid, NULL, 0);
+                        close(res.pidfd);
+                }
+        }
+        if (r < 0 && res.notify_fd >= 0)
+                close(res.notify_fd);
+        if (r < 0) {
+                vps_error e;
+                if (networked)
+                        vps_net_detach(m, &vi->cfg);
+                (void)vps_cgroup_kill(st.cgroup, &e);
+                (void)vps_cgroup_remove(st.cgroup, &e);
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        }
+        vi->st = st;
+        vi->halt_signal = t.halt_signal;
+        vi->pidfd = vps_fd_high(res.pidfd);
+        vps_closep(&vi->notify_fd);
+        vi->notify_fd = res.notify_fd;
+        vi->console_fd = vps_fd_high(TAKE_FD(master));
+        /* A slave kept open: when the guest closes its last /dev/console (systemd does, early
+         * in boot) the master would read EIO for good. */
+        vi->console_hold = vps_fd_high(TAKE_FD(slave));
+        vi->is_child = true;
+        vi->status = VPS_RUNNING;
+        return 0;
+}
+
+int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi)
+{
+        struct tpl_info t;
+        vps_error e;
+        if (!vi->halt_signal)
+                vi->halt_signal = template_info(m, vi->cfg.ostemplate, &t, &e) == 0
+                                          ? t.halt_signal
+                                          : SIGTERM;
+        return vi->halt_signal;
+}
+
+/* 1: the init takes its halt signal now, 0: not yet (or it is gone). */
+static int init_ready(const struct vps_inst *vi, int sig)
+{
+        vps_error e;
+        int r = vps_halt_ready(vi->st.pid, sig, &e);
+        /* Still the init read (its PID not reused after an exit that someone else reaped). */
+        if (r > 0 && vps_sys_pidfd_send_signal(vi->pidfd, 0, NULL, 0) < 0)
+                r = 0;
+        return r > 0;
+}
+
+int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi)
+{
+        if (vi->status == VPS_STOPPED || vi->pidfd < 0)
+                return 0;
+        return init_ready(vi, vps_manager_halt_signal(m, vi));
+}
+
+int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (vi->status == VPS_STOPPED)
+                return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        int sig = vps_manager_halt_signal(m, vi);
+        vi->status = VPS_STOPPING;
+        if (vps_sys_pidfd_send_signal(vi->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+                return vps_err_sys(err, errno, "signalling VPS %s", vi->cfg.id);
+        return 0;
+}
+
+int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        (void)m;
+        if (vi->status == VPS_STOPPED)
+                return 0;
+        vi->status = VPS_STOPPING;
+        int r = vps_cgroup_kill(vi->st.cgroup, err);
+        /* Killing the init of a pid namespace kills everything in it, cgroup or not. */
+        if (vps_sys_pidfd_send_signal(vi->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH && r == 0)
+                r = vps_err_sys(err, errno, "killing VPS %s", vi->cfg.id);
+        return r;
+}
+
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
+                     vps_error *err)
+{
+        *ret_reboot = *ret_oom = false;
+        if (vi->is_child) {
+                siginfo_t si = {0};
+                if (waitid(P_PIDFD, (id_t)vi->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0)
+                        return vps_err(err, EAGAIN, "VPS %s is still running", vi->cfg.id);
+                /* reboot(2) in a pid namespace ends its init with SIGHUP (restart) or SIGINT
+                 * (halt, poweroff). A reboot during a requested stop stays a stop. */
+                *ret_reboot = si.si_code == CLD_KILLED && si.si_status == SIGHUP &&
+                              vi->status == VPS_RUNNING;
+        }
+        /* --oompolicy restart: the kernel killed the whole VPS at once; it starts again. */
+        if (vi->status == VPS_RUNNING && vi->cfg.limits.v[VPS_LIM_OOMPOLICY] == 1 &&
+            vps_cgroup_read_key(vi->st.cgroup, "memory.events", "oom_group_kill") > 0)
+                *ret_reboot = *ret_oom = true;
+        vps_error e;
+        if (vi->cfg.n_ip > 0)
+                vps_net_detach(m, &vi->cfg);
+        (void)vps_cgroup_kill(vi->st.cgroup, &e);
+        int r = vps_cgroup_remove(vi->st.cgroup, err);
+        int r2 = vps_inst_state_remove(m, vi, r < 0 ? &e : err);
+        vps_closep(&vi->pidfd);
+        vps_closep(&vi->console_fd);
+        vps_closep(&vi->console_hold);
+        vps_closep(&vi->notify_fd);
+        memset(&vi->st, 0, sizeof(vi->st));
+        vi->status = VPS_STOPPED;
+        vi->is_child = false;
+        return r < 0 ? r : r2;
+}
+
+static const char *status_name(const struct vps_inst *vi)
+{
+        /* backoff: stopped, but started again by vpsd at restart_at. */
+        return vi->status == VPS_RUNNING    ? "running"
+               : vi->status == VPS_STOPPING ? "stopping"
+               : vi->restart_at             ? "backoff"
+                                            : "stopped";
+}
+
+json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
+{
+        bool up = vi->status != VPS_STOPPED;
+        char root[600];
+        (void)snprintf(root, sizeof(root), "%s/vps/%s", m->root, vi->cfg.id);
+        json_t *ips = json_array();
+        for (unsigned int i = 0; ips && i < vi->cfg.n_ip; i++)
+                json_array_append_new(ips, json_string(vi->cfg.ip[i]));
+        json_t *o =
+                json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
+                          "status", status_name(vi), "hostname", vi->cfg.hostname, "ip", ips,
+                          "ostemplate", vi->cfg.ostemplate, "uid_base",
+                          (json_int_t)vi->cfg.uid_base, "uid_count", (json_int_t)vi->cfg.uid_count,
+                          "root", root, "created_at", (json_int_t)vi->cfg.created_at);
+        if (!o)
+                return NULL;
+        json_object_set_new(o, "pid", up ? json_integer(vi->st.pid) : json_null());
+        json_object_set_new(o, "pid_starttime",
+                            up ? json_integer((json_int_t)vi->st.starttime) : json_null());
+        json_object_set_new(o, "cgroup", up ? json_string(vi->st.cgroup) : json_null());
+        json_object_set_new(o, "started_at",
+                            up ? json_integer((json_int_t)vi->st.started_at) : json_null());
+        /* Booting: its init cannot take the halt signal yet (a stop sends it again). */
+        json_object_set_new(o, "booting",
+                            up && vi->pidfd >= 0
+                                    ? json_boolean(!init_ready(vi, vi->halt_signal ? vi->halt_signal
+                                                                                   : SIGTERM))
+                                    : json_null());
+        json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
+        json_object_set_new(o, "restart_at",
+                            vi->restart_at ? json_integer((json_int_t)vi->restart_at)
+                                           : json_null());
+        json_object_set_new(o, "restarts", json_integer(vi->backoff.restarts));
+        json_object_set_new(o, "limits", vps_limits_to_json(&vi->cfg.limits));
+        vps_disk_usage_json(m, &vi->cfg, o);
+        json_t *ns = json_array();
+        for (unsigned int i = 0; ns && i < vi->cfg.n_ns; i++)
+                json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));
+        if (ns && vi->cfg.n_ns == 0) /* as --nameserver takes it, not an empty list */
+                json_array_append_new(ns, json_string(VPS_NS_INHERIT));
+        json_object_set_new(o, "nameserver", ns);
+        json_object_set_new(o, "searchdomain", json_string(vi->cfg.searchdomain));
+        json_t *fw = json_array();
+        for (unsigned int i = 0; fw && i < vi->cfg.n_fwd; i++)
+                json_array_append_new(fw, json_string(vi->cfg.forward[i]));
+        json_object_set_new(o, "forward", fw);
+        json_object_set_new(o, "onboot", json_boolean(vi->cfg.onboot));
+        json_object_set_new(o, "bootorder", json_integer(vi->cfg.bootorder));
+        json_object_set_new(o, "netmode", json_string(vps_netmode_name(vi->cfg.netmode)));
+        json_object_set_new(o, "rate", json_integer((json_int_t)vi->cfg.rate));
+        json_t *dev = json_array();
+        for (unsigned int i = 0; dev && i < vi->cfg.n_dev; i++)
+                json_array_append_new(dev, json_string(vi->cfg.devnodes[i]));
+        json_object_set_new(o, "devnodes", dev);
+        json_object_set_new(o, "features", vps_features_to_json(vi->cfg.features));
+        json_object_set_new(o, "plan", vi->cfg.plan[0] ? json_string(vi->cfg.plan) : json_null());
+        return o;
+}
+
+static int by_id(const void *a, const void *b)
+{
+        return strverscmp((*(struct vps_inst *const *)a)->cfg.id,
+                          (*(struct vps_inst *const *)b)->cfg.id);
+}
+
+json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only)
+{
+        _cleanup_free_ struct vps_inst **v = calloc(m->n ? m->n : 1, sizeof(*v));
+        json_t *arr = v ? json_array() : NULL;
+        size_t n = 0;
+        for (size_t i = 0; arr && i < m->n; i++)
+                if (!up_only || m->v[i]->status != VPS_STOPPED || m->v[i]->restart_at)
+                        v[n++] = m->v[i];
+        qsort(v, n, sizeof(*v), by_id);
+        for (size_t i = 0; arr && i < n; i++)
+                json_array_append_new(arr, vps_inst_to_json(m, v[i]));
+        return arr;
+}

@@ -1,0 +1,499 @@
+/* libvps: the VPSes under one state root: loading and re-adopting them, create, destroy,
+ * start, halt, kill and reap. ROOT/vps/ID/ holds config.json (the truth), state.json (while
+ * running), upper/ and work/ (the VPS's own data), lower/ and rootfs/ (mount points used only
+ * inside the VPS's mount namespace), console.log. */
+#include "storage/snapshot.h"
+#include "vps/cleanup.h"
+#include "sandbox/lxcfs.h"
+#include "storage/disk.h"
+#include "vps/localsock.h"
+#include "core/manager.h"
+#include "vps/syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void inst_free(struct vps_inst *vi)
+{
+        if (!vi)
+                return;
+        if (vi->dir_fd >= 0)
+                close(vi->dir_fd);
+        if (vi->pidfd >= 0)
+                close(vi->pidfd);
+        if (vi->notify_fd >= 0)
+                close(vi->notify_fd);
+        if (vi->console_fd >= 0)
+                close(vi->console_fd);
+        if (vi->console_hold >= 0)
+                close(vi->console_hold);
+        free(vi);
+}
+
+static int add_inst(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        if (m->n == m->cap) {
+                size_t cap = m->cap ? m->cap * 2 : 64;
+                struct vps_inst **v = realloc(m->v, cap * sizeof(*v));
+                if (!v)
+                        return vps_err(err, ENOMEM, "out of memory");
+                m->v = v;
+                m->cap = cap;
+        }
+        m->v[m->n++] = vi;
+        return 0;
+}
+
+static void remove_inst(struct vps_manager *m, struct vps_inst *vi)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (m->v[i] == vi) {
+                        m->v[i] = m->v[--m->n];
+                        break;
+                }
+        inst_free(vi);
+}
+
+struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err)
+{
+        if (vps_id_check(id, err) < 0)
+                return NULL;
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->v[i]->cfg.id, id) == 0)
+                        return m->v[i];
+        vps_err(err, ENOENT, "VPS %s does not exist", id);
+        return NULL;
+}
+
+/* A stale state: the init is gone (or the PID was reused). Remove what it left. */
+static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
+{
+        vps_error e;
+        if (vi->cfg.n_ip > 0)
+                vps_net_detach(m, &vi->cfg);
+        if (vi->st.cgroup[0]) {
+                (void)vps_cgroup_kill(vi->st.cgroup, &e);
+                (void)vps_cgroup_remove(vi->st.cgroup, &e);
+        }
+        (void)vps_inst_state_remove(m, vi, &e);
+        memset(&vi->st, 0, sizeof(vi->st));
+        vi->status = VPS_STOPPED;
+}
+
+static void state_name(const struct vps_inst *vi, char *buf, size_t size)
+{
+        (void)snprintf(buf, size, "%s.json", vi->cfg.id);
+}
+
+int vps_inst_state_save(struct vps_manager *m, const struct vps_inst *vi,
+                        const struct vps_state *st, vps_error *err)
+{
+        char name[VPS_ID_MAX + 8];
+        state_name(vi, name, sizeof(name));
+        return vps_state_save(m->run_fd, name, st, err);
+}
+
+int vps_inst_state_remove(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        char name[VPS_ID_MAX + 8];
+        state_name(vi, name, sizeof(name));
+        return vps_state_remove(m->run_fd, name, err);
+}
+
+/* The run state, or what a vpsd before the run directory left in the VPS's own directory
+ * (an upgrade while VPSes run): moved to the run directory. */
+static int load_state(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        char name[VPS_ID_MAX + 8];
+        state_name(vi, name, sizeof(name));
+        int r = vps_state_load(m->run_fd, name, &vi->st, err);
+        if (r != -ENOENT || vps_state_load(vi->dir_fd, "state.json", &vi->st, err) < 0)
+                return r;
+        vps_error e;
+        if (vps_state_save(m->run_fd, name, &vi->st, &e) == 0)
+                (void)vps_state_remove(vi->dir_fd, "state.json", &e);
+        return 0;
+}
+
+static void adopt(struct vps_manager *m, struct vps_inst *vi)
+{
+        vps_error e;
+        if (load_state(m, vi, &e) < 0) {
+                /* No state: stopped, or a start that a crash cut short before its state was
+                 * written. Whatever such a start left (a cgroup, maybe with its init in it,
+                 * network rules) goes, so the VPS is stopped and nothing else. */
+                memset(&vi->st, 0, sizeof(vi->st));
+                int n = snprintf(vi->st.cgroup, sizeof(vi->st.cgroup), "%s/%s", m->cg.parent,
+                                 vi->cfg.id);
+                if (n > 0 && (size_t)n < sizeof(vi->st.cgroup) && access(vi->st.cgroup, F_OK) == 0)
+                        clear_stale(m, vi);
+                memset(&vi->st, 0, sizeof(vi->st));
+                return;
+        }
+        unsigned long long st;
+        int pidfd = vps_sys_pidfd_open(vi->st.pid, 0);
+        if (pidfd >= 0 && vps_proc_starttime(vi->st.pid, &st, &e) == 0 && st == vi->st.starttime &&
+            vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
+                vi->pidfd = vps_fd_high(pidfd);
+                vi->status = VPS_RUNNING;
+                (void)vps_manager_halt_signal(m, vi);
+                return;
+        }
+        if (pidfd >= 0)
+                close(pidfd);
+        clear_stale(m, vi);
+}
+
+/* A crash during vps_write_file_atomic leaves its ".NAME.tmpPID": the real file is whole
+ * (old or new), the temporary one is debris. */
+static void sweep_tmp(int dir_fd)
+{
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(dir_fd);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && de->d_type == DT_REG && strstr(de->d_name, ".tmp"))
+                        (void)unlinkat(dir_fd, de->d_name, 0);
+}
+
+static int load_one(struct vps_manager *m, const char *name, vps_error *err)
+{
+        struct vps_inst *vi = calloc(1, sizeof(*vi));
+        if (!vi)
+                return vps_err(err, ENOMEM, "out of memory");
+        vi->pidfd = vi->console_fd = vi->console_hold = vi->notify_fd = -1;
+        vi->dir_fd = vps_fd_high(
+                openat(m->vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        int r = vi->dir_fd < 0 ? vps_err_sys(err, errno, "opening %s", name)
+                               : vps_config_load(vi->dir_fd, &vi->cfg, err);
+        if (vi->dir_fd >= 0)
+                sweep_tmp(vi->dir_fd);
+        /* An older vpsd made it 0711, which a guest's setuid file in upper/ needed no more. */
+        if (r == 0 && fchmod(vi->dir_fd, 0700) < 0)
+                r = vps_err_sys(err, errno, "chmod %s", name);
+        if (r == 0 && strcmp(vi->cfg.id, name) != 0)
+                r = vps_err(err, EBADMSG, "config.json names VPS %s", vi->cfg.id);
+        if (r == 0) {
+                adopt(m, vi);
+                vps_snapshot_recover(m, vi);
+                r = add_inst(m, vi, err);
+        }
+        if (r < 0)
+                inst_free(vi);
+        return r < 0 ? vps_err_wrap(err, "loading VPS %s", name) : 0;
+}
+
+/* Debris of a create or destroy that a crash interrupted starts with '.'. */
+static int load_all(struct vps_manager *m, vps_error *err)
+{
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(m->vps_fd);
+        if (!d)
+                return vps_err_sys(err, errno, "reading %s/vps", m->root);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                vps_error e;
+                /* A destroyed VPS's files: what the guest left, of any size; the caller
+                 * removes them off its loop. */
+                if (strncmp(de->d_name, VPS_TRASH_PREFIX, strlen(VPS_TRASH_PREFIX)) == 0)
+                        continue;
+                if (de->d_name[0] == '.') {
+                        (void)vps_rm_rf_at(m->vps_fd, de->d_name, &e);
+                        continue;
+                }
+                if (!vps_id_valid(de->d_name))
+                        continue;
+                /* One VPS that cannot be loaded (a damaged config.json) must not keep vpsd,
+                 * and so every other VPS, from being managed: it is skipped, its files left
+                 * as they are, and said in m->skipped for the daemon's log. */
+                int r = load_one(m, de->d_name, &e);
+                if (r == -ENOMEM) {
+                        *err = e;
+                        return r;
+                }
+                if (r < 0 && m->n_skipped < VPS_SKIPPED_MAX)
+                        (void)snprintf(m->skipped[m->n_skipped], sizeof(m->skipped[0]), "%.255s",
+                                       e.msg);
+                if (r < 0)
+                        m->n_skipped++;
+        }
+        return 0;
+}
+
+/* Created with mode, and given it if it exists: a root laid out by an older vpsd (0711,
+ * 0755) is tightened at the next start-up. */
+static int open_dir(int dfd, const char *name, mode_t mode, vps_error *err)
+{
+        if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "creating %s", name);
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening %s", name);
+        if (fchmod(fd, mode) < 0) {
+                int e = errno;
+                close(fd);
+                return vps_err_sys(err, e, "chmod %s", name);
+        }
+        return fd;
+}
+
+/* VPS_RUN_DIR/state-DEV-INO, named after the root so that vpsds with other roots, and the
+ * next vpsd on this root, find their own (localsock.c: it also holds the root's sockets). */
+static int open_run_dir(struct vps_manager *m, vps_error *err)
+{
+        char path[128];
+        int r = m->run_fd = vps_run_dir_open(m->root, path, sizeof(path), err);
+        if (r < 0)
+                return r;
+        (void)snprintf(m->run_name, sizeof(m->run_name), "%.63s", path + sizeof(VPS_RUN_DIR));
+        sweep_tmp(m->run_fd);
+        return 0;
+}
+
+int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
+                     const struct vps_netconf *net, vps_error *err)
+{
+        memset(m, 0, sizeof(*m));
+        m->net = *net;
+        m->root_fd = m->vps_fd = m->tpl_fd = m->lock_fd = m->run_fd = -1;
+        if (root[0] != '/' || strlen(root) >= sizeof(m->root))
+                return vps_err(err, EINVAL, "the state root must be an absolute path: %s", root);
+        strcpy(m->root, root);
+        int r = vps_mkdir_p(root, 0700, err);
+        if (r < 0)
+                return r;
+        m->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->root_fd < 0)
+                return vps_err_sys(err, errno, "opening %s", root);
+        /* Host root's alone (as LXC keeps /var/lib/lxc): templates hold setuid-root files
+         * and device nodes, a VPS's upper/ holds whatever its root planted. A start child
+         * opens what it needs while it is still the host's uid 0 (vps_child_open_host). */
+        if (fchmod(m->root_fd, 0700) < 0)
+                return vps_err_sys(err, errno, "chmod %s", root);
+        m->lock_fd = openat(m->root_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (m->lock_fd < 0)
+                return vps_err_sys(err, errno, "opening %s/.lock", root);
+        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? vps_err(err, EBUSY, "another vpsd is using %s", root)
+                                            : vps_err_sys(err, errno, "locking %s", root);
+        if ((r = m->vps_fd = open_dir(m->root_fd, "vps", 0700, err)) < 0 ||
+            (r = m->tpl_fd = open_dir(m->root_fd, "templates", 0700, err)) < 0 ||
+            (r = vps_templates_tighten(m, err)) < 0)
+                return r;
+        if ((r = open_run_dir(m, err)) < 0 ||
+            (r = vps_cgroups_init(&m->cg, cgroup_parent, root, err)) < 0)
+                return r;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        m->cg.host.ncpu = ncpu > 0 ? (unsigned int)ncpu : 1;
+        vps_cgroups_find_iodev(&m->cg, m->vps_fd);
+        vps_disk_probe(m);
+        return load_all(m, err);
+}
+
+void vps_manager_close(struct vps_manager *m)
+{
+        for (size_t i = 0; i < m->n; i++)
+                inst_free(m->v[i]);
+        free(m->v);
+        m->v = NULL;
+        m->n = m->cap = 0;
+        /* Left in place while it holds the state of VPSes that go on running. */
+        if (m->run_fd >= 0) {
+                char path[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 1];
+                (void)snprintf(path, sizeof(path), "%s/%s", VPS_RUN_DIR, m->run_name);
+                /* No VPS left running: nor a /proc/meminfo view (lxcfs.h). */
+                if (rmdir(path) == 0)
+                        vps_meminfo_views_drop(m);
+        }
+        int *fds[] = {&m->root_fd, &m->vps_fd, &m->tpl_fd, &m->lock_fd, &m->run_fd};
+        for (size_t i = 0; i < 5; i++)
+                vps_closep(fds[i]);
+}
+
+static bool ranges_overlap(uint32_t a, uint32_t a_n, uint32_t b, uint32_t b_n)
+{
+        return (uint64_t)a < (uint64_t)b + b_n && (uint64_t)b < (uint64_t)a + a_n;
+}
+
+/* The lowest 65536-id range that overlaps no other VPS's. */
+static uint32_t alloc_uid_base(const struct vps_manager *m)
+{
+        for (uint32_t base = VPS_UID_START;; base += VPS_UID_COUNT) {
+                bool used = false;
+                for (size_t i = 0; i < m->n && !used; i++)
+                        used = ranges_overlap(base, VPS_UID_COUNT, m->v[i]->cfg.uid_base,
+                                              m->v[i]->cfg.uid_count);
+                if (!used)
+                        return base;
+        }
+}
+
+int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        const struct vps_config *c = &vi->cfg;
+        uint64_t last = (uint64_t)c->uid_base + c->uid_count - 1;
+        if (c->uid_base < VPS_UID_START)
+                return vps_err(err, EPERM,
+                               "its id range %u-%llu is below %u, where host users live",
+                               c->uid_base, (unsigned long long)last, VPS_UID_START);
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_config *o = &m->v[i]->cfg;
+                if (m->v[i] != vi &&
+                    ranges_overlap(c->uid_base, c->uid_count, o->uid_base, o->uid_count))
+                        return vps_err(err, EPERM,
+                                       "its id range %u-%llu overlaps VPS %s's (%u-%llu)",
+                                       c->uid_base, (unsigned long long)last, o->id, o->uid_base,
+                                       (unsigned long long)o->uid_base + o->uid_count - 1);
+        }
+        return 0;
+}
+
+static int make_vps_dir(struct vps_manager *m, const char *tmp, struct vps_config *cfg,
+                        vps_error *err)
+{
+        if (mkdirat(m->vps_fd, tmp, 0700) < 0)
+                return vps_err_sys(err, errno, "creating %s", tmp);
+        _cleanup_close_ int dfd = openat(m->vps_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return vps_err_sys(err, errno, "opening %s", tmp);
+        static const struct {
+                const char *name;
+                mode_t mode;
+                bool owned; /* by the VPS's root */
+        } dirs[] = {{"upper", 0755, true},
+                    {"work", 0700, true},
+                    {"lower", 0755, false},
+                    {"rootfs", 0755, false}};
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                if (mkdirat(dfd, dirs[i].name, dirs[i].mode) < 0)
+                        return vps_err_sys(err, errno, "creating %s", dirs[i].name);
+                if (dirs[i].owned &&
+                    fchownat(dfd, dirs[i].name, cfg->uid_base, cfg->uid_base, 0) < 0)
+                        return vps_err_sys(err, errno, "chown %s", dirs[i].name);
+        }
+        int r = vps_disk_setup(m, dfd, cfg, err);
+        return r < 0 ? r : vps_config_save(dfd, cfg, err);
+}
+
+int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
+                       const char *hostname, enum vps_netmode mode, char ips[][46],
+                       unsigned int n_ip, const struct vps_limits *limits, struct vps_inst **ret,
+                       vps_error *err)
+{
+        int r = vps_id_check(id, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->v[i]->cfg.id, id) == 0)
+                        return vps_err(err, EEXIST, "VPS %s already exists", id);
+        _cleanup_json_ json_t *meta = NULL;
+        if ((r = vps_template_get(m, ostemplate, &meta, err)) < 0)
+                return r;
+        /* Without a hostname the VPS is vps<ID> (an all-digit name is one resolvers and
+         * tools may take for an address), or its ID where that makes too long a label (a
+         * named ID of 61 to 63 characters). An ID may hold what no hostname can ('_'):
+         * refused here, config.json would not load back. */
+        bool named = hostname && *hostname;
+        char dflt[VPS_ID_MAX + 4];
+        (void)snprintf(dflt, sizeof(dflt), "vps%s", id);
+        if (strlen(dflt) > VPS_LABEL_MAX)
+                (void)snprintf(dflt, sizeof(dflt), "%s", id);
+        if ((r = vps_hostname_check(named ? hostname : dflt, err)) < 0)
+                return named ? r : vps_err_wrap(err, "VPS %s needs a hostname", id);
+        if (n_ip > VPS_MAX_IPS)
+                return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+        if ((r = vps_net_check_ips(m, NULL, mode, ips, n_ip, err)) < 0)
+                return r;
+        m->warning[0] = '\0';
+        if ((r = vps_cgroup_check_limits(&m->cg, limits, !m->enforce_warn, m->warning,
+                                         sizeof(m->warning), err)) < 0 ||
+            (r = vps_disk_check(m, limits, err)) < 0)
+                return r;
+        struct vps_config cfg = {.uid_base = alloc_uid_base(m),
+                                 .uid_count = VPS_UID_COUNT,
+                                 .created_at = time(NULL)};
+        (void)snprintf(cfg.id, sizeof(cfg.id), "%s", id);
+        (void)snprintf(cfg.ostemplate, sizeof(cfg.ostemplate), "%s", ostemplate);
+        const char *h = named ? hostname : dflt;
+        (void)snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", h);
+        for (unsigned int i = 0; i < n_ip; i++)
+                memcpy(cfg.ip[i], ips[i], sizeof(cfg.ip[i]));
+        cfg.n_ip = n_ip;
+        cfg.netmode = mode;
+        cfg.limits = *limits;
+        char tmp[96];
+        (void)snprintf(tmp, sizeof(tmp), ".new-%s", id);
+        vps_error ignored;
+        (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
+        r = make_vps_dir(m, tmp, &cfg, err);
+        bool published = false;
+        if (r == 0 && renameat2(m->vps_fd, tmp, m->vps_fd, id, RENAME_NOREPLACE) < 0)
+                r = errno == EEXIST ? vps_err(err, EEXIST, "VPS %s already exists", id)
+                                    : vps_err_sys(err, errno, "publishing VPS %s", id);
+        else if (r == 0)
+                published = true;
+        if (r == 0 && fsync(m->vps_fd) < 0)
+                r = vps_err_sys(err, errno, "syncing %s/vps", m->root);
+        if (r < 0) {
+                (void)vps_rm_rf_at(m->vps_fd, tmp, &ignored);
+                /* Ours only once the rename made it: an ID already on disk (a directory vpsd
+                 * could not load) is someone's data. */
+                if (published)
+                        (void)vps_rm_rf_at(m->vps_fd, id, &ignored);
+                vps_disk_release(m, cfg.projid);
+                return vps_err_wrap(err, "creating VPS %s", id);
+        }
+        r = load_one(m, id, err);
+        if (r < 0)
+                return r;
+        *ret = m->v[m->n - 1];
+        return 0;
+}
+
+int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_trash, size_t size,
+                       uint32_t *ret_projid, vps_error *err)
+{
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
+                               vi->cfg.id);
+        /* .del-ID, or .del-ID.N while an earlier one of the same ID is still being removed. */
+        int n = 0;
+        for (;; n++) {
+                if (n == 0)
+                        (void)snprintf(ret_trash, size, VPS_TRASH_PREFIX "%s", vi->cfg.id);
+                else
+                        (void)snprintf(ret_trash, size, VPS_TRASH_PREFIX "%s.%d", vi->cfg.id, n);
+                if (renameat2(m->vps_fd, vi->cfg.id, m->vps_fd, ret_trash, RENAME_NOREPLACE) == 0)
+                        break;
+                if (errno != EEXIST || n == 1000)
+                        return vps_err_sys(err, errno, "destroying VPS %s", vi->cfg.id);
+        }
+        (void)fsync(m->vps_fd);
+        *ret_projid = vi->cfg.projid;
+        remove_inst(m, vi);
+        return 0;
+}
+
+int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        char trash[VPS_ID_MAX + 16];
+        uint32_t projid;
+        int r = vps_manager_unlink(m, vi, trash, sizeof(trash), &projid, err);
+        if (r < 0)
+                return r;
+        r = vps_rm_rf_at(m->vps_fd, trash, err);
+        if (r == 0)
+                vps_disk_release(m, projid);
+        return r;
+}

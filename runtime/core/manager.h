@@ -1,0 +1,178 @@
+/* The set of VPSes under one state root, and the operations on them. vpsd owns one manager;
+ * the event loop watches each running VPS's pidfd and console fd. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "vps/backoff.h"
+
+#include "cgroup/cgroup.h"
+#include "config/config.h"
+#include "vps/error.h"
+#include "vps/localsock.h"
+#include "net/network.h"
+
+struct json_t;
+
+enum vps_status { VPS_STOPPED, VPS_RUNNING, VPS_STOPPING };
+
+struct vps_inst {
+        struct vps_config cfg;
+        struct vps_state st; /* valid while not stopped */
+        enum vps_status status;
+        int dir_fd;       /* ROOT/vps/ID */
+        int pidfd;        /* the init, -1 when stopped */
+        int console_fd;   /* pty master, -1 when stopped or after a daemon restart */
+        int console_hold; /* a slave of it kept open, so the master never reads EIO */
+        bool is_child;    /* started by this vpsd: its exit status can be read */
+        int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
+        int halt_signal;  /* the template's, once known (0: not yet) */
+        void *loop_data;  /* owned by the event loop */
+        /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
+         * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
+        struct vps_backoff backoff;
+        time_t restart_at;
+};
+
+#define VPS_SKIPPED_MAX 8
+
+struct vps_manager {
+        char root[400];
+        int root_fd, vps_fd, tpl_fd, lock_fd;
+        /* VPS_RUN_DIR/state-DEV-INO (of the root): the run state of running VPSes, ID.json.
+         * It describes live processes: it must outlive a vpsd crash (an atomic rename does
+         * that) and not a reboot, after which none of it is true; on tmpfs its writes cost
+         * no disk flush on the start path. */
+        int run_fd;
+        char run_name[64];
+        struct vps_cgroups cg;
+        struct vps_netconf net;
+        bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
+        char warning[512]; /* set by an operation that went ahead with a warning */
+        /* Called by a start once the init runs, before its state is saved: vpsd hands the
+         * console to its keeper, so no crash can leave a running VPS without one. */
+        void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
+                             int notify);
+        void *console_hook_data;
+        char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
+        unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        char plans_dir[256];     /* of the plan files, vpsd.conf plans_dir */
+        char default_plan[64];   /* of a create without a plan, "" for none */
+        uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
+        /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults. */
+        char resolv_conf[256], resolv_upstream[256];
+        bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
+        char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
+        char quota_why[400];     /* what to change when not */
+        struct vps_inst **v;
+        size_t n, cap;
+        /* VPS directories vps_manager_open could not load (left alone): the first messages. */
+        unsigned int n_skipped;
+        char skipped[VPS_SKIPPED_MAX][256];
+};
+
+#define VPS_UID_START 2000000u
+
+/* Opens (creating) the state root, takes its lock, loads every VPS and re-adopts the running
+ * ones (state.json + start time + cgroup membership + pidfd_open). */
+int vps_manager_open(struct vps_manager *m, const char *root, const char *cgroup_parent,
+                     const struct vps_netconf *net, vps_error *err);
+void vps_manager_close(struct vps_manager *m);
+/* The run state of a VPS (ID.json in run_fd). */
+int vps_inst_state_save(struct vps_manager *m, const struct vps_inst *vi,
+                        const struct vps_state *st, vps_error *err);
+int vps_inst_state_remove(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
+struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err);
+
+/* ips: addresses (no prefix), checked for the netmode and canonicalised. */
+int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
+                       const char *hostname, enum vps_netmode mode, char ips[][46],
+                       unsigned int n_ip, const struct vps_limits *limits, struct vps_inst **ret,
+                       vps_error *err);
+/* Applies a JSON object of limit changes ({"ram": "2G", "numproc": "unlimited"}): checked,
+ * written live into a running VPS's cgroup, then saved; all or nothing. */
+int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
+                           vps_error *err);
+/* The limits a running VPS's cgroup gets: own, with default_numproc for an unset numproc
+ * where the host enforces it. */
+void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
+                                  struct vps_limits *ret);
+/* Replaces the name servers (up to 4) and, when search is not NULL, the search domains
+ * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
+/* What vps_manager_set_dns would refuse, without changing anything. */
+int vps_dns_check(const struct vps_config *cfg, char ns[][46], unsigned int n_ns,
+                  const char *search, vps_error *err);
+int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
+                        unsigned int n_ns, const char *search, vps_error *err);
+/* Sets onboot (when onboot >= 0) and the boot order (when bootorder is not NULL). */
+int vps_manager_set_boot(struct vps_manager *m, struct vps_inst *vi, int onboot,
+                         const int *bootorder, vps_error *err);
+/* True once per host boot: the first vpsd since the boot (boot_id differs from the one
+ * recorded in ROOT/.boot_id, which is then updated). */
+bool vps_manager_first_since_boot(struct vps_manager *m);
+/* Fills ret with the stopped VPSes marked onboot, highest bootorder first; returns how many. */
+size_t vps_manager_onboot_list(struct vps_manager *m, struct vps_inst **ret, size_t max);
+/* Replaces the port forwards ("tcp:HOSTPORT:VPSPORT"); applied at once when running. */
+int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fwd[][24],
+                             unsigned int n, vps_error *err);
+/* Replaces the address list; applied at once to a running VPS. */
+int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
+                        unsigned int n_ip, vps_error *err);
+/* Changes the netmode of a stopped VPS, with a new address list when ips is not NULL (else
+ * its addresses are checked for the new mode). */
+int vps_manager_set_netmode(struct vps_manager *m, struct vps_inst *vi, enum vps_netmode mode,
+                            char ips[][46], unsigned int n_ip, vps_error *err);
+/* Replaces the --devnodes of a stopped VPS (names checked by vps_devnodes_parse). */
+int vps_manager_set_devnodes(struct vps_manager *m, struct vps_inst *vi, char names[][8],
+                             unsigned int n, vps_error *err);
+/* Sets the bandwidth limit (bits per second, 0: none); at once on a running VPS. */
+int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bits_per_sec,
+                         vps_error *err);
+/* Only a stopped VPS can be destroyed. */
+int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* The first half of a destroy, for a caller that removes the files itself (off its loop: the
+ * guest chose their depth): the VPS is forgotten and its directory renamed to ret_trash
+ * (VPS_TRASH_PREFIX...) in vps/, its project id in *ret_projid for vps_disk_release once the
+ * files are gone. vps_manager_open leaves such directories to its caller. */
+#define VPS_TRASH_PREFIX ".del-"
+int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_trash, size_t size,
+                       uint32_t *ret_projid, vps_error *err);
+int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
+                             vps_error *err);
+
+int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+
+/* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
+ * uid 0) or overlaps another VPS's: two guests sharing host ids could reach each other's
+ * files and processes. Checked at every start (config.json may have been edited or copied). */
+int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
+/* Sends the template's halt signal; the VPS becomes VPS_STOPPING until its init exits. */
+int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* The signal that halts vi's init (its template's), remembered in vi. */
+int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
+/* 1 when vi's init takes its halt signal now (vps/halt.h), 0 while it cannot yet (booting:
+ * a halt sent now would be lost) or when it is not running. */
+int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
+/* Kills every process of the VPS (cgroup.kill). */
+int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* After the pidfd became readable: collects the exit, removes the cgroup and state.
+ * *ret_reboot tells whether it should start again: the guest asked for a reboot (reboot(2)
+ * in its pid namespace), or (*ret_oom) an OOM kill took it down under --oompolicy restart. */
+int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
+                     vps_error *err);
+
+struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
+struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
+
+/* Templates (runtime/template/template_store.c). */
+int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *err);
+int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret, vps_error *err);
+int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
+                       vps_error *err);
+int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);
+/* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
+ * vpsds). */
+int vps_templates_tighten(struct vps_manager *m, vps_error *err);

@@ -1,0 +1,130 @@
+/* VPS networking: each networked VPS gets a veth pair, its guest end eth0 configured before
+ * the init runs, its host end set up by the VPS's netmode's backend (net/backend.h). Bridged
+ * (network_bridged.c): a port of vpsd's bridge, outbound NAT and per-VPS anti-spoofing rules
+ * through nftables. Routed (network_routed.c): no bridge; each address is routed to the
+ * VPS's veth, the host answers ARP/NDP for it on the uplink, and the guest's default routes go
+ * through link-local gateways on the host end. A VPS with no address gets loopback only. */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "netsetup/netsetup.h"
+#include "config/config.h"
+#include "vps/error.h"
+
+#define VPS_HOST_ALLOW_MAX 512
+
+struct vps_inst;
+struct json_t;
+struct vps_manager;
+
+struct vps_netconf {
+        char bridge[IFNAMSIZ];
+        /* 4 hex digits of a hash of the bridge's name in this vpsd's interface names, "" on
+         * the default bridge (whose names stay "veth101.0"): see vps_net_veth_name. */
+        char tag[5];
+        struct ns_addr subnet;  /* network and prefix */
+        struct ns_addr gateway; /* the bridge's address: first host of the subnet */
+        bool ready;             /* bridge, NAT and filter tables set up */
+        enum vps_netmode default_mode;
+        char uplink[IFNAMSIZ]; /* routed mode answers ARP/NDP here; "": the default route's */
+        bool routed_ready;     /* routed mode's filter table set up */
+        bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
+        unsigned int mtu;      /* of every veth; 0: the uplink's, found at the first start */
+        /* Ports of the host itself that VPSes may reach (vpsd.conf host_allow), as nft set
+         * elements ("53, 8000-8100"); "": none. */
+        char host_tcp[VPS_HOST_ALLOW_MAX];
+        char host_udp[VPS_HOST_ALLOW_MAX];
+};
+
+/* What the VPS's child configures inside its network namespace. */
+struct vps_net_child {
+        unsigned int n;
+        struct ns_addr addr[16];
+        struct ns_addr gateway;  /* IPv4 default route */
+        struct ns_addr gateway6; /* IPv6 default route (routed mode) */
+        bool routed;             /* gateways are link-local: 169.254.0.1 onlink and fe80::1 */
+};
+
+/* Routed mode: the gateway the host end of each VPS's veth answers for. */
+#define VPS_ROUTED_GW4 "169.254.0.1"
+#define VPS_ROUTED_GW6 "fe80::1"
+
+#define VPS_DEFAULT_BRIDGE "vpsbr0"
+/* What a VPS may reach of the host itself besides ICMP and replies (vpsd.conf host_allow). */
+#define VPS_DEFAULT_HOST_ALLOW "udp:53,tcp:53"
+#define VPS_DEFAULT_SUBNET     "10.88.0.0/16"
+
+int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *subnet,
+                      vps_error *err);
+/* The default netmode of new VPSes and the uplink of routed mode (NULL or "": found from the
+ * default route when needed). */
+int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
+                             vps_error *err);
+/* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see netconf.c). */
+int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err);
+/* The ports of the host itself that VPSes may reach, besides ICMP and replies to the host's
+ * own connections: "tcp:22,udp:53,tcp:8000-8100", or none (NULL or "": the default, DNS). */
+int vps_net_configure_host_allow(struct vps_netconf *n, const char *spec, vps_error *err);
+/* Appends to cmd the input filter of table ("ip vpsd_BR", "inet vpsr_BR"): what matches
+ * from_vps (an nft match picking the packets that came from a VPS) reaches the host only as
+ * ICMP, as replies, or on an allowed port. */
+void vps_net_host_input(const struct vps_netconf *n, const char *table, const char *from_vps,
+                        char *cmd, size_t size);
+/* The MTU a new veth gets: the configured one, else the uplink's (1500 when it has none). */
+unsigned int vps_net_mtu(struct vps_netconf *n);
+/* Checks a VPS's address list for its netmode: valid; in bridged mode inside the subnet and
+ * not the gateway, network or broadcast address; in routed mode a unicast address outside it
+ * (IPv4 or IPv6); no duplicates, none used by another VPS than `self`. */
+int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
+                      enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err);
+/* Sets the rate limit of a running VPS's veth (0: none). */
+int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi,
+                     uint64_t bits_per_sec, vps_error *err);
+/* "veth101.0", or "vh" + a hash when the ID is too long for an interface name; on another
+ * bridge than the default, "v" + the netconf's tag + the ID + ".0" ("v" TAG "." hash). */
+void vps_net_veth_name(const struct vps_netconf *n, const char *id, char ret[IFNAMSIZ]);
+
+/* Start path: host side in two steps, the filter (bridge or routed table on first use, port
+ * forwards, the VPS's anti-spoofing chain, keyed by its veth's name) before the VPS's child
+ * exists, then the veth while the child builds its root; and the child's side (eth0).
+ * libnftables writes a few MiB of memory per batch: with the child alive (its pages shared
+ * copy-on-write until it execs) each page written costs vpsd a copy and a TLB shootdown. */
+int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
+                          struct vps_net_child *ret, vps_error *err);
+int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
+int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
+int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
+/* Traffic of every networked VPS (or only of one): {"ID": {"rx_bytes", "rx_packets",
+ * "tx_bytes", "tx_packets"}}, or NULL when no VPS has been networked by this daemon. */
+struct json_t *vps_net_counters(struct vps_manager *m, const struct vps_inst *only);
+/* Removes the VPS's filter rules, routes and proxy entries, and its veth. */
+void vps_net_detach(struct vps_manager *m, const struct vps_config *cfg);
+/* Checks a list of port forwards ("tcp:HOSTPORT:VPSPORT", "udp:..."), canonicalising them:
+ * the VPS needs an address, and no other VPS may forward the same host port. */
+int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *self,
+                           const struct vps_config *cfg, char fwd[][24], unsigned int n,
+                           vps_error *err);
+/* For the forwards of a list (canonical, vps_net_check_forwards) that self does not have yet:
+ * refuses a host port a host socket listens on (TCP) or is bound to (UDP), naming its process,
+ * and one below 1024 unless force (network_ports.c). */
+int vps_net_check_forward_hosts(const struct vps_manager *m, const struct vps_inst *self,
+                                char fwd[][24], unsigned int n, bool force, vps_error *err);
+/* Replaces the forwards of a running VPS (old list in old, new in vi->cfg). */
+int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
+                            const struct vps_config *now, vps_error *err);
+/* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart.
+ * Each step is idempotent. undo: putting a failed change back, the host side is restored
+ * even when eth0 cannot be. */
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+                        unsigned int n_old, bool undo, vps_error *err);
+
+/* The MAC of the VPS's eth0, derived from its ID (locally administered, unicast). */
+void vps_net_mac(const char *id, uint8_t mac[6]);
+/* After vpsd (re)starts: the shared tables (guard chains, the input filter with this
+ * daemon's host_allow) and the chains of the running VPSes written again, so a restart with
+ * new settings or an upgraded vpsd applies them to what already runs. One nft batch. */
+int vps_net_readopt(struct vps_manager *m, vps_error *err);

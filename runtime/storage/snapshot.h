@@ -1,0 +1,87 @@
+/* Snapshots of a VPS's upper layer (storage/snapshot.c), the freeze-and-capture primitive
+ * they and backups share (storage/capture.c), and the exact tree copy under both
+ * (storage/treecopy.c).
+ *
+ * On disk: ROOT/vps/ID/snapshots/NAME/{meta.json,upper/}, root's alone (0700). A snapshot
+ * is made in snapshots/.tmp-NAME and published by one rename; a delete renames it to
+ * .del-NAME first; a switch copies into ID/.switch-upper and exchanges it with upper/
+ * (RENAME_EXCHANGE). vps_snapshot_recover removes any such debris at start-up, and thaws
+ * a VPS a crash left frozen. Snapshot files carry no project id: they do not count toward
+ * the VPS's --diskspace; their size is in meta.json. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vps/error.h"
+#include "core/manager.h"
+
+struct json_t;
+
+/* ------------------------------------------------------------------ tree copy */
+#define VPS_COPY_DEPTH_MAX 1024
+
+struct vps_copy_opts {
+        bool no_reflink; /* always copy the data (benchmarks, tests) */
+        /* Owners in [shift_from, shift_from + shift_count) move to shift_to + the offset
+         * (a clone's new id range); shift_count 0: owners kept. */
+        uint32_t shift_from, shift_to, shift_count;
+};
+
+struct vps_copy_stats {
+        uint64_t files;     /* entries copied, directories and links included */
+        uint64_t bytes;     /* allocated bytes of the source's regular files */
+        uint64_t reflinked; /* regular files reflinked rather than copied */
+};
+
+/* Copies what is in the directory src_fd into the existing, empty directory dst_fd (whose
+ * owner, mode, xattrs and times become src_fd's). Nothing is followed; holes kept. */
+int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
+                  struct vps_copy_stats *ret, vps_error *err);
+
+/* ------------------------------------------------------------------ freeze and capture */
+/* Freezes (cgroup.freeze) the cgroup at path and waits until the kernel says it is frozen,
+ * for at most timeout_ms; on a timeout it is thawed again and EBUSY returned. */
+int vps_cgroup_freeze(const char *cgroup, unsigned int timeout_ms, vps_error *err);
+int vps_cgroup_thaw(const char *cgroup, vps_error *err);
+
+struct vps_capture {
+        uint64_t frozen_us; /* the VPS was frozen this long (0: it was not running) */
+        uint64_t total_us;
+        struct vps_copy_stats copy;
+};
+
+/* THE primitive for consistent copies of a VPS (snapshots, backups): copies vi's upper/
+ * into the empty directory dst_fd; a running VPS is frozen for the copy and thawed after,
+ * whatever happens, then the copy is flushed (syncfs). On failure dst_fd holds debris the
+ * caller removes. A VPS that is stopping is refused (EBUSY). */
+int vps_capture_upper(struct vps_manager *m, struct vps_inst *vi, int dst_fd,
+                      const struct vps_copy_opts *o, struct vps_capture *ret, vps_error *err);
+
+/* ------------------------------------------------------------------ snapshots */
+#define VPS_SNAPSHOT_NAME_MAX 64
+#define VPS_SNAPSHOT_DESC_MAX 256
+
+/* [A-Za-z0-9][A-Za-z0-9._-]{0,63}, no "..": refused with a one-line reason. */
+int vps_snapshot_name_check(const char *name, vps_error *err);
+/* name NULL or "": one from the time (UTC), "YYYYmmdd-HHMMSS". *ret: the snapshot's object
+ * (as in the list, with "frozen_ms"). */
+int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                        const char *description, struct json_t **ret, vps_error *err);
+/* [{name, description, created_at, size, files, frozen_ms, ostemplate, mounted}...],
+ * oldest first. */
+int vps_snapshot_list(struct vps_manager *m, struct vps_inst *vi, struct json_t **ret,
+                      vps_error *err);
+int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                        vps_error *err);
+/* The upper layer of a stopped VPS replaced by a copy of the snapshot's (EBUSY when it
+ * runs). */
+int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                        vps_error *err);
+/* What would refuse that switch, other than the VPS running (nothing changed). */
+int vps_snapshot_switch_check(struct vps_inst *vi, const char *name, vps_error *err);
+/* {"count": N, "size": BYTES} of vi's snapshots, for stats. */
+struct json_t *vps_snapshot_usage(struct vps_inst *vi);
+/* At start-up, per VPS: removes the debris of snapshot operations a crash cut short and
+ * thaws a running VPS left frozen. */
+void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi);

@@ -1,0 +1,17 @@
+/* vpsd: the snapshot endpoints (snapshots.c), rows of handlers.c's route table. */
+#pragma once
+
+#include "vps/error.h"
+
+struct vpsd;
+struct request;
+typedef struct json_t json_t;
+
+#define VPSD_SNAPSHOT_ROUTE_ARGS                                                                   \
+        struct vpsd *d, struct request *req, const char *id, json_t *body, unsigned int *status,  \
+                json_t **ret, vps_error *err
+
+int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_snapshot_list(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS);

@@ -1,0 +1,155 @@
+/* vpsd: a destroyed VPS's files removed by a child process (libvps rmtree.c), watched by the
+ * loop. The guest chose their size and depth, and nothing a guest can slow down is waited for
+ * in the loop: DELETE /v1/vps/ID is suspended and answered when the child is done. The
+ * leftovers of a vpsd that died meanwhile (vps/.del-*: the child dies with it) are taken up
+ * again at start-up. */
+#include "trash.h"
+
+#include "api.h"
+#include "log.h"
+#include "vps/cleanup.h"
+#include "storage/disk.h"
+#include "vps/syscalls.h"
+#include "loop.h"
+#include "vpsd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+struct trash_job {
+        struct vpsd_source w;
+        struct vps_rm_job job;
+        char name[VPS_ID_MAX + 16]; /* in ROOT/vps */
+        char id[VPS_ID_MAX + 1];    /* of the VPS, for the answer ("" when resumed) */
+        uint32_t projid;
+        struct request *waiters;
+        struct trash_job *next;
+};
+
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata);
+
+static int trash_start(struct vpsd *d, const char *name, const char *id, uint32_t projid,
+                       struct request *waiters, vps_error *err)
+{
+        struct trash_job *t = calloc(1, sizeof(*t));
+        if (!t)
+                return vps_err(err, ENOMEM, "out of memory");
+        (void)snprintf(t->name, sizeof(t->name), "%s", name);
+        (void)snprintf(t->id, sizeof(t->id), "%s", id);
+        t->projid = projid;
+        int r = vps_rm_start(d->m.vps_fd, name, &t->job, err);
+        vps_error ev_err;
+        if (r == 0 &&
+            vpsd_event_add(&d->ev, &t->w, t->job.pidfd, EPOLLIN, on_end, d, &ev_err) < 0) {
+                r = vps_err_sys(err, ev_err.code, "watching the removal of %s", name);
+                vps_error e;
+                (void)vps_sys_pidfd_send_signal(t->job.pidfd, SIGKILL, NULL, 0);
+                (void)vps_rm_finish(&t->job, &e);
+        }
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        t->waiters = waiters;
+        t->next = d->trash;
+        d->trash = t;
+        return 0;
+}
+
+int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, vps_error *err)
+{
+        char trash[VPS_ID_MAX + 16], id[VPS_ID_MAX + 1];
+        (void)snprintf(id, sizeof(id), "%s", vi->cfg.id);
+        uint32_t projid;
+        int r = vps_manager_unlink(&d->m, vi, trash, sizeof(trash), &projid, err);
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s destroyed; removing its files (vps/%s)", id, trash);
+        r = trash_start(d, trash, id, projid, waiters, err);
+        if (r < 0)
+                return vps_err_wrap(err,
+                                    "VPS %s is gone, but its files stay in vps/%s until vpsd "
+                                    "starts again",
+                                    id, trash);
+        return 1;
+}
+
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        struct vpsd *d = userdata;
+        struct trash_job *t = vpsd_container_of(s, struct trash_job, w);
+        vpsd_event_del(&d->ev, &t->w);
+        vps_error err;
+        int r = vps_rm_finish(&t->job, &err);
+        if (r < 0)
+                vpsd_log("removing vps/%s: %s (tried again when vpsd starts)", t->name, err.msg);
+        else
+                vpsd_log("vps/%s removed", t->name);
+        if (r == 0)
+                vps_disk_release(&d->m, t->projid);
+        for (struct request *q = t->waiters, *next; q; q = next) {
+                next = vpsd_request_next(q);
+                if (r < 0)
+                        vpsd_request_fail(d, q, &err);
+                else
+                        vpsd_request_finish(d, q, 200,
+                                            json_pack("{s:s, s:b}", "id", t->id, "destroyed", 1));
+        }
+        for (struct trash_job **p = &d->trash; *p; p = &(*p)->next)
+                if (*p == t) {
+                        *p = t->next;
+                        break;
+                }
+        free(t);
+}
+
+/* The project id of a VPS whose files are in the trash, for its quota's release. */
+static uint32_t trash_projid(struct vpsd *d, const char *name)
+{
+        _cleanup_close_ int fd =
+                openat(d->m.vps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct vps_config cfg;
+        vps_error e;
+        return fd >= 0 && vps_config_load(fd, &cfg, &e) == 0 ? cfg.projid : 0;
+}
+
+void vpsd_trash_resume(struct vpsd *d)
+{
+        _cleanup_closedir_ DIR *dir = vps_opendir_fd(d->m.vps_fd);
+        if (dir)
+                rewinddir(dir); /* the offset is vps_fd's, which the load left at the end */
+        struct dirent *de;
+        size_t plen = strlen(VPS_TRASH_PREFIX);
+        while (dir && (de = readdir(dir))) {
+                if (strncmp(de->d_name, VPS_TRASH_PREFIX, plen) != 0)
+                        continue;
+                vps_error err;
+                if (trash_start(d, de->d_name, "", trash_projid(d, de->d_name), NULL, &err) < 0)
+                        vpsd_log("removing vps/%s: %s", de->d_name, err.msg);
+                else
+                        vpsd_log("removing vps/%s, left by an earlier vpsd", de->d_name);
+        }
+}
+
+bool vpsd_trash_answer_all(struct vpsd *d)
+{
+        vps_error e, *err = &e;
+        vps_err(err, ESHUTDOWN,
+                "vpsd is exiting; the VPS's files are removed when it starts again");
+        bool any = false;
+        for (struct trash_job *t = d->trash; t; t = t->next) {
+                for (struct request *q = t->waiters, *next; q; q = next) {
+                        next = vpsd_request_next(q);
+                        vpsd_request_fail(d, q, err);
+                        any = true;
+                }
+                t->waiters = NULL;
+        }
+        return any;
+}

@@ -1,0 +1,91 @@
+/* vpsd's state: the daemon (struct vpsd) and what the loop keeps per VPS (struct vps_loop).
+ * Each module has its own header for its functions (api.h, stop.h, ...); this one holds only
+ * the state they share. */
+#pragma once
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "vps/backoff.h"
+#include "core/claims.h"
+#include "core/manager.h"
+#include "template/template_build.h"
+
+struct request;
+struct job;
+struct trash_job;
+struct console_client;
+struct notifier;
+struct vpsd_api_ops;
+
+enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
+/* How a requested stop is going (stop.c), for the log line when the init has exited. */
+enum stop_how { STOP_NONE, STOP_HALTING, STOP_KILLED_TIMEOUT, STOP_KILLED_FAST };
+
+/* vi->loop_data: the loop's sources of a VPS and the requests and jobs about it. */
+struct vps_loop {
+        struct vps_inst *vi;
+        struct vpsd_source w_pid, w_console;
+        struct vpsd_source w_timer;   /* a stop under way (stop.c) */
+        struct vpsd_source w_restart; /* armed while a held-back restart is pending
+                                         (vi->restart_at, restart.c) */
+        bool console_watched;
+        struct request *waiters; /* suspended requests answered when the VPS has stopped */
+        enum after_stop after;
+        struct console_client *clients;
+        struct job *job;    /* a change to the running VPS under way in a child (jobs.c) */
+        bool exit_deferred; /* its init exited meanwhile: handled when the job ends */
+        /* A stop under way (stop.c): the halt is sent again until the deadline. */
+        enum stop_how stop_how;
+        bool halt_ready; /* the init was seen taking its halt signal: resent once a second */
+        int timeout_s;
+        int64_t stop_began_ms, stop_deadline_ms; /* CLOCK_MONOTONIC */
+};
+
+/* A template build running in a child, or the last one of a name (its outcome; builds.c). */
+struct build_slot {
+        struct vps_build b;
+        struct vpsd_source w_out, w_end;
+        bool used;
+};
+
+#define VPSD_BUILDS 4
+
+struct vpsd {
+        struct vps_manager m;
+        struct vps_claims claims; /* cgroup parent, bridge, subnet (claims.h) */
+        struct build_slot builds[VPSD_BUILDS];
+        char mirror[256]; /* Debian mirror of template builds */
+        int keeper_fd;    /* the console keeper (keeper.c), -1 without one */
+        char keeper_root[400];
+        struct vpsd_event ev;
+        int sigfd, listen_fd;
+        struct MHD_Daemon *mhd;
+        const struct vpsd_api_ops *api_ops; /* where requests go (api.h) */
+        struct vpsd_source w_mhd, w_sig;
+        bool mhd_kick; /* a connection was resumed: run MHD again at once */
+        /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
+         * answered when the last has stopped; no start and no reboot meanwhile. */
+        bool shutting_down;
+        bool reexec; /* SIGHUP: leave the loop and exec the binary again (reexec.c) */
+        struct request *shutdown_waiters;
+        unsigned int shutdown_count, shutdown_killed;
+        struct notifier *notifiers; /* listeners and hand-over clients (notify.c) */
+        bool loop_up;               /* ev exists */
+        int sysinfo_fd;             /* the hand-over socket, -1 without one */
+        struct vpsd_source w_sysinfo;
+        char sysinfo_path[160];     /* its path, for vpsctl (status "sysinfo_socket") */
+        unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
+        unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
+        struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
+        struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
+        /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
+         * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
+        void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);
+};
+
+/* vpsd.c: the loop's data of a VPS, or NULL; made when missing (NULL when out of memory). */
+struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
+struct vps_loop *vpsd_loop_ensure(struct vps_inst *vi);
