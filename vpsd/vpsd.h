@@ -13,6 +13,7 @@
 #include "core/manager.h"
 #include "template/template_build.h"
 
+typedef struct json_t json_t;
 struct request;
 struct job;
 struct trash_job;
@@ -89,3 +90,6 @@ struct vpsd {
 /* vpsd.c: the loop's data of a VPS, or NULL; made when missing (NULL when out of memory). */
 struct vps_loop *vpsd_loop_of(struct vps_inst *vi);
 struct vps_loop *vpsd_loop_ensure(struct vps_inst *vi);
+/* An operation that went ahead with a warning (the manager has one: a limit not enforced...):
+ * logs it and, when answer is not NULL, adds it to the answer as "warning". */
+void vpsd_report_warning(struct vpsd *d, const char *id, json_t *answer);
