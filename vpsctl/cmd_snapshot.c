@@ -56,10 +56,31 @@ static const char switch_usage[] =
         "  -j, --json  print the answer as JSON\n"
         "  -h, --help  print this help and exit\n";
 
+static const char mount_usage[] =
+        "Usage: vpsctl snapshot-mount ID NAME DIR [-j]\n"
+        "\n"
+        "Show the snapshot NAME of the VPS ID on the host directory DIR (absolute, empty, no\n"
+        "symlink on its path): its whole tree (the template with the snapshot's changes over\n"
+        "it), read-only, nosuid, nodev, noexec, to fetch single files back. Owners show as\n"
+        "host ids (the VPS's range).\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print the answer as JSON\n"
+        "  -h, --help  print this help and exit\n";
+
+static const char umount_usage[] =
+        "Usage: vpsctl snapshot-umount ID NAME [-j]\n"
+        "\n"
+        "Unmount the snapshot NAME of the VPS ID from where snapshot-mount put it.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print the answer as JSON\n"
+        "  -h, --help  print this help and exit\n";
+
 enum { OPT_NAME = 256, OPT_DESC };
 
 struct snap_opts {
-        const char *id, *name, *desc;
+        const char *id, *name, *desc, *dir;
         bool json;
 };
 
@@ -105,14 +126,43 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *usage, boo
         if (r != CMD_CONTINUE)
                 return r;
         o->id = argv[optind++];
-        if (nargs == 2) {
+        if (nargs >= 2) {
                 if (optind >= argc)
                         return vpsctl_usage_error(v, "missing snapshot NAME");
                 o->name = argv[optind++];
         }
+        if (nargs == 3) {
+                if (optind >= argc)
+                        return vpsctl_usage_error(v, "missing DIR");
+                o->dir = argv[optind++];
+        }
         if (optind < argc)
                 return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind]);
         return CMD_CONTINUE;
+}
+
+static int post(struct vpsctl *v, const char *id, const char *action, json_t *body, long timeout,
+                json_t **answer)
+{
+        vps_error err = {0};
+        if (vpsctl_request(v, "POST", body, timeout, answer, &err, "/v1/vps/%s/%s", id, action) <
+            0)
+                return vpsctl_fail_err(&err);
+        return 0;
+}
+
+/* A command of ID NAME alone: POST {"name"} to ACTION; CMD_CONTINUE with the answer. */
+static int post_name(struct vpsctl *v, int argc, char **argv, const char *usage,
+                     const char *action, struct snap_opts *o, json_t **answer)
+{
+        int r = parse(v, argc, argv, usage, false, 2, o);
+        if (r != CMD_CONTINUE)
+                return r;
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "name", o->name);
+        if (!body)
+                return vpsctl_fail("cannot encode the request");
+        r = post(v, o->id, action, body, TIMEOUT_NONE, answer);
+        return r ? r : CMD_CONTINUE;
 }
 
 int cmd_snapshot(struct vpsctl *v, int argc, char **argv)
@@ -175,80 +225,103 @@ int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv)
 int cmd_snapshot_delete(struct vpsctl *v, int argc, char **argv)
 {
         struct snap_opts o;
-        int r = parse(v, argc, argv, delete_usage, false, 2, &o);
+        _cleanup_json_ json_t *answer = NULL;
+        int r = post_name(v, argc, argv, delete_usage, "snapshot-delete", &o, &answer);
         if (r != CMD_CONTINUE)
                 return r;
-        _cleanup_json_ json_t *body = json_pack("{s:s}", "name", o.name);
-        _cleanup_json_ json_t *answer = NULL;
-        vps_error err = {0};
-        if (!body)
-                return vpsctl_fail("cannot encode the request");
-        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &answer, &err,
-                           "/v1/vps/%s/snapshot-delete", o.id) < 0)
-                return vpsctl_fail_err(&err);
         if (o.json)
                 return vpsctl_print_json(answer);
         printf("VPS %s: snapshot %s deleted\n", o.id, o.name);
         return 0;
 }
 
-static int post(struct vpsctl *v, const char *id, const char *action, json_t *body, long timeout,
-                json_t **answer)
+
+int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
+                       const char *what, json_t **answer, bool *ret_restarted)
 {
+        _cleanup_json_ json_t *vps = NULL, *stopped = NULL, *started = NULL;
         vps_error err = {0};
-        if (vpsctl_request(v, "POST", body, timeout, answer, &err, "/v1/vps/%s/%s", id, action) <
-            0)
+        if (vpsctl_get_vps(v, id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
-        return 0;
+        const char *st = json_string_value(json_object_get(vps, "status"));
+        bool running = st && strcmp(st, "stopped") != 0;
+        *ret_restarted = running;
+        int r;
+        if (running) {
+                /* Whatever would refuse it, said before the VPS is stopped. */
+                _cleanup_json_ json_t *dry = json_deep_copy(body), *ok = NULL;
+                if (!dry || json_object_set_new(dry, "dry_run", json_true()) < 0)
+                        return vpsctl_fail("cannot encode the request");
+                if ((r = post(v, id, action, dry, TIMEOUT_SHORT, &ok)) != 0)
+                        return r;
+                fprintf(stderr, "VPS %s is running: stopping it to %s\n", id, what);
+                _cleanup_json_ json_t *sb = json_object();
+                if ((r = post(v, id, "stop", sb, TIMEOUT_NONE, &stopped)) != 0)
+                        return r;
+        }
+        r = post(v, id, action, body, TIMEOUT_NONE, answer);
+        if (running) {
+                /* Started again even when it failed: it runs as it was. */
+                fprintf(stderr, "VPS %s: starting it again%s\n", id, r ? " (unchanged)" : "");
+                int s = post(v, id, "start", NULL, TIMEOUT_LONG, &started);
+                if (r == 0)
+                        r = s;
+        }
+        if (r == 0)
+                json_object_set_new(*answer, "restarted", json_boolean(running));
+        return r;
 }
 
-/* A running VPS: stopped, switched, started; each step said on stderr (stdout keeps the
- * answer for -j). */
 int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv)
 {
         struct snap_opts o;
         int r = parse(v, argc, argv, switch_usage, false, 2, &o);
         if (r != CMD_CONTINUE)
                 return r;
-        _cleanup_json_ json_t *vps = NULL;
-        vps_error err = {0};
-        if (vpsctl_get_vps(v, o.id, &vps, &err) < 0)
-                return vpsctl_fail_err(&err);
-        const char *st = json_string_value(json_object_get(vps, "status"));
-        bool was_running = st && strcmp(st, "stopped") != 0;
         _cleanup_json_ json_t *body = json_pack("{s:s}", "name", o.name);
-        _cleanup_json_ json_t *answer = NULL, *stopped = NULL, *started = NULL;
+        _cleanup_json_ json_t *answer = NULL;
         if (!body)
                 return vpsctl_fail("cannot encode the request");
-        if (was_running) {
-                /* Whatever would refuse the switch, said before the VPS is stopped. */
-                _cleanup_json_ json_t *dry = json_pack("{s:s, s:b}", "name", o.name, "dry_run", 1);
-                _cleanup_json_ json_t *ok = NULL;
-                if (!dry)
-                        return vpsctl_fail("cannot encode the request");
-                if ((r = post(v, o.id, "snapshot-switch", dry, TIMEOUT_SHORT, &ok)) != 0)
-                        return r;
-                fprintf(stderr, "VPS %s is running: stopping it to switch to snapshot %s\n",
-                        o.id, o.name);
-                _cleanup_json_ json_t *sb = json_object();
-                if ((r = post(v, o.id, "stop", sb, TIMEOUT_NONE, &stopped)) != 0)
-                        return r;
-        }
-        r = post(v, o.id, "snapshot-switch", body, TIMEOUT_NONE, &answer);
-        if (was_running) {
-                /* Started again even when the switch failed: it runs with its old files. */
-                fprintf(stderr, "VPS %s: starting it again%s\n", o.id,
-                        r ? " (with its files unchanged)" : "");
-                int s = post(v, o.id, "start", NULL, TIMEOUT_LONG, &started);
-                if (r == 0)
-                        r = s;
-        }
-        if (r != 0)
+        char what[128];
+        (void)snprintf(what, sizeof(what), "switch to snapshot %s", o.name);
+        bool restarted = false;
+        if ((r = vpsctl_run_stopped(v, o.id, "snapshot-switch", body, what, &answer, &restarted)) != 0)
                 return r;
-        json_object_set_new(answer, "restarted", json_boolean(was_running));
         if (o.json)
                 return vpsctl_print_json(answer);
         printf("VPS %s switched to snapshot %s%s\n", o.id, o.name,
-               was_running ? " (stopped and started again)" : "");
+               restarted ? " (stopped and started again)" : "");
+        return 0;
+}
+
+int cmd_snapshot_mount(struct vpsctl *v, int argc, char **argv)
+{
+        struct snap_opts o;
+        int r = parse(v, argc, argv, mount_usage, false, 3, &o);
+        if (r != CMD_CONTINUE)
+                return r;
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "name", o.name, "dir", o.dir);
+        _cleanup_json_ json_t *answer = NULL;
+        if (!body)
+                return vpsctl_fail("cannot encode the request (is DIR UTF-8?)");
+        if ((r = post(v, o.id, "snapshot-mount", body, TIMEOUT_SHORT, &answer)) != 0)
+                return r;
+        if (o.json)
+                return vpsctl_print_json(answer);
+        printf("VPS %s: snapshot %s mounted read-only on %s\n", o.id, o.name, o.dir);
+        return 0;
+}
+
+int cmd_snapshot_umount(struct vpsctl *v, int argc, char **argv)
+{
+        struct snap_opts o;
+        _cleanup_json_ json_t *answer = NULL;
+        int r = post_name(v, argc, argv, umount_usage, "snapshot-umount", &o, &answer);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (o.json)
+                return vpsctl_print_json(answer);
+        printf("VPS %s: snapshot %s unmounted from %s\n", o.id, o.name,
+               json_string_value(json_object_get(answer, "dir")));
         return 0;
 }

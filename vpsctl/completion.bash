@@ -99,6 +99,18 @@ _vpsctl_buildable()
         done
 }
 
+# The snapshot names of VPS $1: the first column of snapshot-list after its header.
+_vpsctl_snapshots()
+{
+        _vpsctl_run snapshot-list "$1" | {
+                local name rest
+                read -r _ || return 0
+                while read -r name rest; do
+                        [ -z "$name" ] || printf '%s\n' "$name"
+                done
+        }
+}
+
 # File names for the word under the cursor (cur), shown as such (a slash after directories).
 _vpsctl_files()
 {
@@ -214,7 +226,19 @@ _vpsctl()
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
         create/ | list/ | version/ | template/*) ;;
+        restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
+        snapshot-switch/ | snapshot-delete/ | snapshot-mount/ | snapshot-umount/)
+                if [ "$n" = 0 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")
+                elif [ "$n" = 1 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_snapshots "${args[0]}")" -- "$cur")
+                elif [ "$n" = 2 ] && [ "$cmd" = snapshot-mount ]; then
+                        compopt -o filenames 2>/dev/null
+                        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+                fi
+                ;;
+        clone/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         *) # a command on the VPS ID
                 [ "$n" = 0 ] && [[ $help == *" ID"* ]] &&
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")

@@ -63,6 +63,18 @@ int cmd_snapshot(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_delete(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_mount(struct vpsctl *v, int argc, char **argv);
+int cmd_snapshot_umount(struct vpsctl *v, int argc, char **argv);
+int cmd_reinstall(struct vpsctl *v, int argc, char **argv);
+int cmd_clone(struct vpsctl *v, int argc, char **argv);
+/* POST /v1/vps/ID/ACTION with body on a stopped VPS (cmd_snapshot.c): a running one is
+ * checked first (the body with "dry_run"), stopped, acted on and started again, each step
+ * said on stderr; what ("reinstall it") is for those lines. */
+int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
+                       const char *what, json_t **answer, bool *ret_restarted);
+/* cmd_backup.c */
+int cmd_backup(struct vpsctl *v, int argc, char **argv);
+int cmd_restore(struct vpsctl *v, int argc, char **argv);
 
 /* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */
 int vpsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -223,6 +223,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         if (strcmp(method, "POST") == 0 && ends_with(url, "/console"))
                 return console_upgrade(d, req, url);
+        if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
+                struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
+                if (!up)
+                        return queue_json(c, (unsigned int)vps_err_http_status(err.code),
+                                          error_body(&err));
+                enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, up);
+                MHD_destroy_response(up);
+                return ret;
+        }
         unsigned int status = 500;
         json_t *body = NULL;
         int r = d->api_ops->handle(d, req, method, url, req->body ? req->body : "", req->len, &status,

@@ -5,10 +5,13 @@
 
 #include "vps/error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vpsd;
 struct vps_inst;
+struct MHD_Connection;
+struct MHD_Response;
 struct request;
 typedef struct json_t json_t;
 
@@ -20,6 +23,11 @@ struct vpsd_api_ops {
         /* POST /v1/vps/ID/console: the VPS whose console the connection is upgraded to. */
         int (*console_check)(struct vpsd *d, const char *url, struct vps_inst **ret,
                              vps_error *err);
+        /* The POSTs upgraded to a stream (backup.c): whether url is one, and its 101
+         * response (NULL with err: refused). */
+        bool (*stream_route)(const char *url);
+        struct MHD_Response *(*stream_response)(struct vpsd *d, struct MHD_Connection *c,
+                                                const char *url, vps_error *err);
 };
 
 int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err);

@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "api.h"
+#include "backup.h"
 #include "jobs.h"
 #include "log.h"
 #include "power_routes.h"
@@ -719,6 +720,10 @@ static const struct route routes[] = {
         {"GET", "vps", 2, "snapshots", vpsd_snapshot_list},
         {"POST", "vps", 2, "snapshot-delete", vpsd_snapshot_delete},
         {"POST", "vps", 2, "snapshot-switch", vpsd_snapshot_switch},
+        {"POST", "vps", 2, "snapshot-mount", vpsd_snapshot_mount},
+        {"POST", "vps", 2, "snapshot-umount", vpsd_snapshot_umount},
+        {"POST", "vps", 2, "reinstall", vpsd_reinstall},
+        {"POST", "vps", 2, "clone", vpsd_clone},
 };
 
 /* Splits "/v1/WHAT[/ARG[/ACTION]]". */
@@ -768,6 +773,9 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
         if (!match) {
                 r = path_known ? vps_err(&err, EINVAL, "method %s not allowed on %s", method, url)
                                : vps_err(&err, ENOENT, "no such endpoint: %s %s", method, url);
+        } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
+                   vpsd_stream_busy(d, arg, &err) < 0) {
+                r = -err.code; /* a backup or restore of it is under way (backup.c) */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {

@@ -1,6 +1,7 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "api.h"
+#include "backup.h"
 #include "handlers.h"
 #include "keeper.h"
 #include "log.h"
@@ -257,7 +258,8 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
         return r;
 }
 
-static const struct vpsd_api_ops routes = {vpsd_handle, vpsd_handle_console_check};
+static const struct vpsd_api_ops routes = {vpsd_handle, vpsd_handle_console_check,
+                                           vpsd_stream_route, vpsd_stream_response};
 
 static int log_tick(void *userdata)
 {

@@ -15,3 +15,7 @@ int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS);
 int vpsd_snapshot_list(VPSD_SNAPSHOT_ROUTE_ARGS);
 int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS);
 int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_snapshot_mount(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS);
+int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS);

@@ -8,9 +8,13 @@
 #include "log.h"
 #include "vpsd.h"
 #include "storage/snapshot.h"
+#include "vps/cleanup.h"
+#include "guest/guestauth.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <string.h>
 
 /* The VPS of the request, not busy with a job. */
 static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err)
@@ -121,5 +125,124 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
                 return r;
         vpsd_log("VPS %s: switched to snapshot %s", id, name);
         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 1);
+        return 0;
+}
+
+int vpsd_snapshot_mount(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        (void)status;
+        const char *name, *dir = NULL;
+        struct vps_inst *vi = named(d, id, body, &name, err);
+        int r = vi ? body_string(body, "dir", true, &dir, err) : -err->code;
+        if (r == 0)
+                r = vps_snapshot_mount(&d->m, vi, name, dir, err);
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s: snapshot %s mounted read-only on %s", id, name, dir);
+        *ret = json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "mounted", dir);
+        return 0;
+}
+
+int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        (void)status;
+        const char *name;
+        char dir[512] = "";
+        struct vps_inst *vi = named(d, id, body, &name, err);
+        int r = vi ? vps_snapshot_umount(&d->m, vi, name, dir, sizeof(dir), err) : -err->code;
+        if (r < 0)
+                return r;
+        vpsd_log("VPS %s: snapshot %s unmounted from %s", id, name, dir);
+        *ret = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "name", name, "dir", dir, "mounted", 0);
+        return 0;
+}
+
+/* POST /v1/vps/ID/reinstall: a stopped VPS only (vpsctl stops and starts it). */
+int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        (void)status;
+        struct vps_inst *vi = find_idle(d, id, err);
+        if (!vi)
+                return -err->code;
+        const char *tpl, *pw, *keys;
+        json_t *keep = json_object_get(body, "keep");
+        json_t *dry = json_object_get(body, "dry_run");
+        int r = body_string(body, "ostemplate", false, &tpl, err);
+        if (r == 0)
+                r = body_string(body, "userpasswd", false, &pw, err);
+        if (r == 0)
+                r = body_string(body, "ssh_key", false, &keys, err);
+        if (r == 0 && ((keep && !json_is_boolean(keep)) || (dry && !json_is_boolean(dry))))
+                r = vps_err(err, EINVAL, "'keep' and 'dry_run' must be true or false");
+        if (r == 0 && pw)
+                r = vps_userpasswd_check(pw, err);
+        _cleanup_json_ json_t *meta = NULL;
+        if (r == 0)
+                r = vps_template_get(&d->m, tpl && *tpl ? tpl : vi->cfg.ostemplate, &meta, err);
+        if (r < 0 || json_is_true(dry)) {
+                if (r == 0)
+                        *ret = json_pack("{s:s, s:b}", "id", id, "reinstalled", 0);
+                return r;
+        }
+        char snap[VPS_SNAPSHOT_NAME_MAX + 1] = "";
+        r = vps_reinstall(&d->m, vi, tpl, !json_is_false(keep), snap, sizeof(snap), err);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        vpsd_log("VPS %s reinstalled from template %s%s%s", id, vi->cfg.ostemplate,
+                 snap[0] ? "; the old root kept as snapshot " : "", snap);
+        /* Logins into the fresh root (the password is never logged). */
+        if (pw && (r = vps_manager_set_userpasswd(&d->m, vi, pw, err)) < 0)
+                return r;
+        if (keys && (r = vps_manager_add_ssh_keys(&d->m, vi, keys, err)) < 0)
+                return r;
+        *ret = json_pack("{s:s, s:s, s:b, s:s?}", "id", id, "ostemplate", vi->cfg.ostemplate,
+                         "reinstalled", 1, "snapshot", snap[0] ? snap : NULL);
+        return 0;
+}
+
+/* POST /v1/vps/ID/clone {"id": NEWID, "hostname": H, "ip": [...]}: 201 the new VPS. */
+int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
+{
+        (void)req;
+        struct vps_inst *vi = find_idle(d, id, err);
+        if (!vi)
+                return -err->code;
+        const char *new_id, *host;
+        int r = body_string(body, "id", true, &new_id, err);
+        if (r == 0)
+                r = body_string(body, "hostname", false, &host, err);
+        json_t *jip = json_object_get(body, "ip");
+        char ips[VPS_MAX_IPS][46];
+        unsigned int n = 0;
+        if (r == 0 && jip && (!json_is_array(jip) || json_array_size(jip) > VPS_MAX_IPS))
+                r = vps_err(err, EINVAL, "'ip' must be an array of at most %d addresses",
+                            VPS_MAX_IPS);
+        for (size_t i = 0; r == 0 && i < json_array_size(jip); i++) {
+                const char *a = json_string_value(json_array_get(jip, i));
+                if (!a || strlen(a) >= sizeof(ips[0]))
+                        r = vps_err(err, EINVAL, "'ip' must be an array of addresses");
+                else
+                        (void)snprintf(ips[n++], sizeof(ips[0]), "%s", a);
+        }
+        struct vps_inst *nvi = NULL;
+        struct vps_capture cap;
+        if (r == 0)
+                r = vps_clone(&d->m, vi, new_id, host, ips, n, &nvi, &cap, err);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        vpsd_log("VPS %s cloned to %s: frozen %.2f ms, %llu files, %.2f ms in all", id, new_id,
+                 (double)cap.frozen_us / 1000.0, (unsigned long long)cap.copy.files,
+                 (double)cap.total_us / 1000.0);
+        *ret = vps_inst_to_json(&d->m, nvi);
+        if (*ret)
+                json_object_set_new(*ret, "frozen_ms", json_real((double)(cap.frozen_us / 10) / 100.0));
+        *status = 201;
         return 0;
 }

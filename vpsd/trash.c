@@ -11,6 +11,7 @@
 #include "storage/disk.h"
 #include "vps/syscalls.h"
 #include "loop.h"
+#include "storage/snapshot.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -67,6 +68,8 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
         char trash[VPS_ID_MAX + 16], id[VPS_ID_MAX + 1];
         (void)snprintf(id, sizeof(id), "%s", vi->cfg.id);
         uint32_t projid;
+        if (vi->status == VPS_STOPPED)
+                vps_snapshot_umount_all(&d->m, vi); /* its snapshots shown on host dirs */
         int r = vps_manager_unlink(&d->m, vi, trash, sizeof(trash), &projid, err);
         if (r < 0)
                 return r;

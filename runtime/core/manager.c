@@ -497,3 +497,16 @@ int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *e
                 vps_disk_release(m, projid);
         return r;
 }
+
+int vps_manager_load(struct vps_manager *m, const char *id, struct vps_inst **ret, vps_error *err)
+{
+        int r = load_one(m, id, err);
+        if (r == 0 && ret)
+                *ret = m->v[m->n - 1];
+        return r;
+}
+
+void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi)
+{
+        remove_inst(m, vi);
+}

@@ -140,6 +140,10 @@ int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *e
 #define VPS_TRASH_PREFIX ".del-"
 int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_trash, size_t size,
                        uint32_t *ret_projid, vps_error *err);
+/* A restore: loads the VPS directory just put in place as vps/ID; forgets a VPS whose
+ * directory was replaced (its files are the caller's to remove). */
+int vps_manager_load(struct vps_manager *m, const char *id, struct vps_inst **ret, vps_error *err);
+void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
 int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
                              vps_error *err);
 

@@ -1,5 +1,5 @@
 /* libvps: the backends by netmode, and the traffic counters of all of them (network.h). */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <jansson.h>
 

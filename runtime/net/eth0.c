@@ -1,7 +1,7 @@
 /* libvps: a VPS's eth0, configured from inside its network namespace: by the VPS's child at
  * start (vps_net_child_setup), and by a helper that joins the namespace when the addresses of
  * a running VPS change (vps_net_eth0_update). */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -1,6 +1,6 @@
 /* libvps: port forwards of bridged VPSes (--forward PROTO:HOSTPORT:VPSPORT): checked,
  * canonical, and DNAT'd by the elements of the map forwards in vpsd's ip table. */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* libvps: vpsd.conf's network settings (bridge, subnet, netmode, uplink, MTU), and the
  * names and MAC a VPS's interfaces get from them (network.h, backend.h). */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * bridged or routed) for what differs, and doing here what both share: the veth pair, its
  * rate limit, the address checks, the live changes. Everything is netlink or libnftables: no
  * ip or nft process on the start path. */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* libvps: the nft batches both network backends build (backend.h): the per-port maps of a
  * table, a VPS's chain with its counters and port entries, their delete batch, and reading
  * the counters back. */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* libvps: kernel settings of networking (/proc/sys/net, /sys/class/net), written and read
  * whole (backend.h). */
-#include "backend.h"
+#include "net/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -75,8 +75,7 @@ static int not_found(struct vps_inst *vi, const char *name, vps_error *err)
         return vps_err(err, ENOENT, "VPS %s has no snapshot '%s'", vi->cfg.id, name);
 }
 
-/* The snapshot's directory, checked to exist. */
-static int open_snapshot(struct vps_inst *vi, int *ret_snaps, const char *name, vps_error *err)
+int vps_snapshot_open(struct vps_inst *vi, int *ret_snaps, const char *name, vps_error *err)
 {
         int r = vps_snapshot_name_check(name, err);
         if (r < 0)
@@ -239,6 +238,11 @@ static int load_all(struct vps_inst *vi, json_t **ret, vps_error *err)
                 if (!meta)
                         continue;
                 json_object_set_new(meta, "name", json_string(de->d_name));
+                _cleanup_close_ int sfd = openat(snaps, de->d_name, O_RDONLY | O_DIRECTORY |
+                                                                        O_NOFOLLOW | O_CLOEXEC);
+                char at[512];
+                const char *dir = sfd >= 0 ? vps_snapshot_mounted_at(sfd, at, sizeof(at)) : NULL;
+                json_object_set_new(meta, "mounted", dir ? json_string(dir) : json_false());
                 json_array_append_new(arr, meta);
         }
         size_t n = json_array_size(arr);
@@ -288,9 +292,13 @@ int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *
 {
         (void)m;
         _cleanup_close_ int snaps = -1;
-        _cleanup_close_ int fd = open_snapshot(vi, &snaps, name, err);
+        _cleanup_close_ int fd = vps_snapshot_open(vi, &snaps, name, err);
         if (fd < 0)
                 return fd;
+        char at[512];
+        if (vps_snapshot_mounted_at(fd, at, sizeof(at)))
+                return vps_err(err, EBUSY, "snapshot '%s' is mounted at %s: snapshot-umount it first",
+                               name, at);
         char del[VPS_SNAPSHOT_NAME_MAX + 8];
         (void)snprintf(del, sizeof(del), DEL_PREFIX "%s", name);
         vps_error ignored;
@@ -332,7 +340,7 @@ static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, 
  * template. */
 static int switch_check(struct vps_inst *vi, const char *name, int *ret_snaps, vps_error *err)
 {
-        int fd = open_snapshot(vi, ret_snaps, name, err);
+        int fd = vps_snapshot_open(vi, ret_snaps, name, err);
         if (fd < 0)
                 return fd;
         _cleanup_json_ json_t *meta = meta_load(*ret_snaps, name);
@@ -377,8 +385,9 @@ int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *
 
 void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi)
 {
-        (void)m;
         vps_error e;
+        /* First: a committed reinstall publishes its .tmp- snapshot. */
+        vps_reinstall_recover(m, vi);
         (void)vps_rm_rf_at(vi->dir_fd, SWITCH_TMP, &e);
         if (vi->status == VPS_RUNNING && vi->st.cgroup[0])
                 (void)vps_cgroup_thaw(vi->st.cgroup, &e);

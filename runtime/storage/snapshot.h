@@ -5,7 +5,7 @@
  * On disk: ROOT/vps/ID/snapshots/NAME/{meta.json,upper/}, root's alone (0700). A snapshot
  * is made in snapshots/.tmp-NAME and published by one rename; a delete renames it to
  * .del-NAME first; a switch copies into ID/.switch-upper and exchanges it with upper/
- * (RENAME_EXCHANGE). vps_snapshot_recover removes any such debris at start-up, and thaws
+ * (RENAME_EXCHANGE); a mount is recorded in NAME/mount.json. vps_snapshot_recover removes any such debris at start-up, and thaws
  * a VPS a crash left frozen. Snapshot files carry no project id: they do not count toward
  * the VPS's --diskspace; their size is in meta.json. */
 #pragma once
@@ -80,8 +80,41 @@ int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *
                         vps_error *err);
 /* What would refuse that switch, other than the VPS running (nothing changed). */
 int vps_snapshot_switch_check(struct vps_inst *vi, const char *name, vps_error *err);
+/* The snapshot's directory (name checked, ENOENT when missing); *ret_snaps: ID/snapshots. */
+int vps_snapshot_open(struct vps_inst *vi, int *ret_snaps, const char *name, vps_error *err);
+
+/* storage/snapshot_mount.c: the snapshot read-only (nosuid, nodev, noexec) on dir, an empty
+ * host directory given as an absolute path with no symlink and no "..", outside the state
+ * root: an overlay of its upper layer over its template. */
+int vps_snapshot_mount(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                       const char *dir, vps_error *err);
+/* Unmounts it (when its directory still holds that mount) and forgets it; ret_dir: where. */
+int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                        char *ret_dir, size_t size, vps_error *err);
+/* Every mounted snapshot of vi unmounted (before a destroy). */
+void vps_snapshot_umount_all(struct vps_manager *m, struct vps_inst *vi);
+/* Where the snapshot (its directory fd) is mounted now, or NULL. */
+const char *vps_snapshot_mounted_at(int snap_fd, char *buf, size_t size);
 /* {"count": N, "size": BYTES} of vi's snapshots, for stats. */
 struct json_t *vps_snapshot_usage(struct vps_inst *vi);
 /* At start-up, per VPS: removes the debris of snapshot operations a crash cut short and
  * thaws a running VPS left frozen. */
 void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi);
+
+/* ------------------------------------------------------------------ reinstall */
+/* storage/reinstall.c: a stopped VPS gets a fresh, empty upper layer over ostemplate (NULL or
+ * "": its own), its ID, limits, addresses and hostname kept; keep: the old layer becomes the
+ * snapshot "reinstall-YYYYmmdd-HHMMSS" (its name in ret_snapshot, "" without). Done or not
+ * begun after a crash (a journal, finished at start-up by vps_reinstall_recover). */
+int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemplate, bool keep,
+                  char *ret_snapshot, size_t size, vps_error *err);
+void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);
+
+/* ------------------------------------------------------------------ clone */
+/* storage/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
+ * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
+ * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
+ * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
+int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+              const char *hostname, char ips[][46], unsigned int n_ip, struct vps_inst **ret,
+              struct vps_capture *ret_cap, vps_error *err);

@@ -41,6 +41,7 @@ struct copy {
         struct link_seen *links;
         size_t n_links, cap_links;
         int mount_fd; /* for open_by_handle_at of the copies */
+        bool no_clone; /* FICLONE refused once: this file system has no reflinks */
         char buf[1 << 16];
 };
 
@@ -49,6 +50,35 @@ static uint32_t map_id(const struct vps_copy_opts *o, uint32_t id)
         if (o->shift_count && id >= o->shift_from && id - o->shift_from < o->shift_count)
                 return id - o->shift_from + o->shift_to;
         return id;
+}
+
+/* A clone's new id range in the xattrs that hold ids: the named users and groups of POSIX
+ * ACLs, the root id of a namespaced file capability (VFS_CAP_REVISION_3). */
+static void shift_xattr(const struct vps_copy_opts *o, const char *name, char *v, size_t len)
+{
+        if (!o->shift_count)
+                return;
+        if (strcmp(name, "system.posix_acl_access") == 0 ||
+            strcmp(name, "system.posix_acl_default") == 0) {
+                for (size_t i = 4; i + 8 <= len; i += 8) {
+                        uint16_t tag;
+                        uint32_t id;
+                        memcpy(&tag, v + i, 2);
+                        memcpy(&id, v + i + 4, 4);
+                        if (tag == 0x02 || tag == 0x08) { /* ACL_USER, ACL_GROUP */
+                                id = map_id(o, id);
+                                memcpy(v + i + 4, &id, 4);
+                        }
+                }
+        } else if (strcmp(name, "security.capability") == 0 && len == 24) {
+                uint32_t magic, root;
+                memcpy(&magic, v, 4);
+                memcpy(&root, v + 20, 4);
+                if ((magic & 0xff000000u) == 0x03000000u) {
+                        root = map_id(o, root);
+                        memcpy(v + 20, &root, 4);
+                }
+        }
 }
 
 /* "/proc/self/fd/N": the xattr calls on an O_PATH fd (device nodes, fifos: never opened). */
@@ -73,6 +103,7 @@ static int copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_e
                 ssize_t len = getxattr(sp, name, c->buf, sizeof(c->buf));
                 if (len < 0)
                         return vps_err_sys(err, errno, "reading xattr %s of %s", name, what);
+                shift_xattr(c->o, name, c->buf, (size_t)len);
                 if (setxattr(dp, name, c->buf, (size_t)len, 0) < 0)
                         return vps_err_sys(err, errno, "writing xattr %s of %s", name, what);
         }
@@ -105,18 +136,24 @@ static int copy_meta(struct copy *c, int src, int dst, const struct stat *st, co
 static int copy_data(struct copy *c, int src, int dst, const struct stat *st, const char *what,
                      vps_error *err)
 {
-        if (!c->o->no_reflink && ioctl(dst, FICLONE, src) == 0) {
-                c->stats->reflinked++;
-                return 0;
+        if (!c->o->no_reflink && !c->no_clone && st->st_size > 0) {
+                if (ioctl(dst, FICLONE, src) == 0) {
+                        c->stats->reflinked++;
+                        return 0;
+                }
+                if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EXDEV)
+                        c->no_clone = true;
         }
+        /* A file with as many blocks as its size has no hole worth looking for. */
+        bool dense = (off_t)st->st_blocks * 512 >= st->st_size;
         off_t end = st->st_size, pos = 0;
         while (pos < end) {
-                off_t data = lseek(src, pos, SEEK_DATA);
+                off_t data = dense ? pos : lseek(src, pos, SEEK_DATA);
                 if (data < 0 && errno == ENXIO)
                         break;
                 if (data < 0)
                         return vps_err_sys(err, errno, "reading %s", what);
-                off_t hole = lseek(src, data, SEEK_HOLE);
+                off_t hole = dense ? end : lseek(src, data, SEEK_HOLE);
                 if (hole < 0)
                         return vps_err_sys(err, errno, "reading %s", what);
                 off_t in = data, out = data;
@@ -143,7 +180,7 @@ static int copy_data(struct copy *c, int src, int dst, const struct stat *st, co
                 }
                 pos = hole;
         }
-        if (ftruncate(dst, end) < 0)
+        if (!dense && ftruncate(dst, end) < 0)
                 return vps_err_sys(err, errno, "writing %s", what);
         return 0;
 }

@@ -91,6 +91,14 @@ touch "$T/key.pub" "$T/rootfs.tar"
 offers "--ssh-key: files" "$T/key.pub" "$V" "${S[@]}" set 8101 --ssh-key "$T/key"
 offers "template import NAME FILE: files" "$T/rootfs.tar" "$V" "${S[@]}" template import t1 "$T/rootf"
 
+# Snapshot names of the VPS named before them (snapshot-switch, -delete, -mount, -umount).
+vpsctl snapshot 8102 --name before-upgrade >/dev/null
+vpsctl snapshot 8102 --name nightly.1 >/dev/null
+offers "snapshot-switch ID NAME: its snapshots" "before-upgrade nightly.1" "$V" "${S[@]}" snapshot-switch 8102 ""
+offers "snapshot-delete ID NAME: by prefix" "nightly.1" "$V" "${S[@]}" snapshot-delete 8102 ni
+offers "snapshot-mount ID: the IDs" "8101 8102 web-1" "$V" "${S[@]}" snapshot-mount ""
+offers "clone ID: the IDs" "8101 8102 web-1" "$V" "${S[@]}" clone ""
+
 # On a command line without a path, the vpsctl on PATH is run.
 mkdir -p "$T/bin"
 ln -s "$VPSCTL_BIN" "$T/bin/vpsctl"

@@ -2,7 +2,7 @@
 """Test helper for snapshots, clones, backups: `tree_manifest.py manifest DIR [--shift A:B]`
 prints one line for every entry under DIR (content hash, type, owner, mode, times, every xattr,
 hard-link group, data extents, device numbers; names as bytes), sorted, so two trees compare
-with diff. --shift A:B maps owners (and ACL ids) from base A to base B (a clone's new range).
+with diff. --shift A:B maps owners (ACL ids, file capabilities' root ids) from base A to base B (a clone's new range).
 `tree_manifest.py populate DIR BASE` fills DIR with every kind of entry the manifest checks,
 owned in the id range starting at BASE (as a guest's upper layer would be)."""
 import hashlib
@@ -79,6 +79,10 @@ def manifest(top, shift):
                     v = os.getxattr(p, x, follow_symlinks=False)
                     if x.startswith("system.posix_acl"):
                         v = acl_shift(v, shift)
+                    if x == "security.capability" and shift and len(v) == 24:
+                        root = struct.unpack("<I", v[20:])[0]
+                        if shift[0] <= root < shift[0] + 65536:
+                            v = v[:20] + struct.pack("<I", root - shift[0] + shift[1])
                     f.append("xattr:%s=%s" % (x, v.hex()))
             lines.append(" ".join(f))
     # hard links: each inode named by the first of its names, the same in any copy
@@ -128,9 +132,9 @@ def populate(top, base):
     os.link(h, os.path.join(top, "etc/hard3"))
     sp = os.path.join(top, "srv/sparse")
     with open(sp, "wb") as fh:
-        fh.seek(64 << 20)
+        fh.seek(8 << 20)
         fh.write(b"middle")
-        fh.seek(128 << 20)
+        fh.seek(16 << 20)
         fh.write(b"end")
     own(sp)
     fifo = os.path.join(top, "srv/fifo")

@@ -1,0 +1,451 @@
+/* libvps: writes a VPS's backup archive (vps/backup.h) from its upper layer (and, for
+ * --full, its merged root) with libarchive: owners, modes, times, xattrs, POSIX ACLs, hard
+ * links, sparse files, fifos and device nodes kept; owners made relative to the VPS's id
+ * range, so a restore can give the data another range. */
+#include "storage/archive_cleanup.h"
+#include "storage/backup.h"
+#include "vps/cleanup.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK (256 * 1024)
+
+static void linkresolver_freep(struct archive_entry_linkresolver **l)
+{
+        if (*l)
+                archive_entry_linkresolver_free(*l);
+}
+
+struct ctx {
+        const struct vps_backup_opts *o;
+        struct archive *out;
+        struct vps_manifest mf, base;
+        struct vps_backup_progress p;
+        struct vps_backup_result *res;
+        char *buf;
+        vps_error *err;
+};
+
+static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_t len)
+{
+        struct ctx *c = arg;
+        ssize_t n = c->o->write(c->o->arg, buf, len);
+        if (n < 0) {
+                archive_set_error(a, (int)-n, "%s", strerror((int)-n));
+                return -1;
+        }
+        return n;
+}
+
+/* A host id as the VPS sees it: its own range from 0, a template's (0-based) as it is;
+ * anything else (outside every range) is the overflow id, as the guest sees it. */
+static uint32_t rel_id(const struct vps_backup_opts *o, int64_t id)
+{
+        if (id >= o->uid_base && id < (int64_t)o->uid_base + o->uid_count)
+                return (uint32_t)(id - o->uid_base);
+        if (id >= 0 && id < o->uid_count)
+                return (uint32_t)id;
+        return 65534;
+}
+
+static char type_char(mode_t m)
+{
+        switch (m & S_IFMT) {
+        case S_IFREG: return 'f';
+        case S_IFDIR: return 'd';
+        case S_IFLNK: return 'l';
+        case S_IFIFO: return 'p';
+        case S_IFCHR: return 'c';
+        case S_IFBLK: return 'b';
+        default: return 's';
+        }
+}
+
+/* Owners of the entry, its ACL qualifiers and a v3 file capability's root id made
+ * relative to the VPS's range. */
+static int relativise(struct ctx *c, struct archive_entry *e)
+{
+        const struct vps_backup_opts *o = c->o;
+        archive_entry_set_uid(e, rel_id(o, archive_entry_uid(e)));
+        archive_entry_set_gid(e, rel_id(o, archive_entry_gid(e)));
+        archive_entry_set_uname(e, NULL);
+        archive_entry_set_gname(e, NULL);
+        struct acl {
+                int type, perm, tag, id;
+        } acls[64];
+        int n = 0, type, perm, tag, id;
+        const char *name;
+        int types = ARCHIVE_ENTRY_ACL_TYPE_ACCESS | ARCHIVE_ENTRY_ACL_TYPE_DEFAULT;
+        if (archive_entry_acl_reset(e, types) > 0) {
+                while (archive_entry_acl_next(e, types, &type, &perm, &tag, &id, &name) ==
+                       ARCHIVE_OK) {
+                        if (n == 64)
+                                return vps_err(c->err, E2BIG, "%s: more than 64 ACL entries",
+                                               archive_entry_pathname(e));
+                        if (tag == ARCHIVE_ENTRY_ACL_USER || tag == ARCHIVE_ENTRY_ACL_GROUP)
+                                id = (int)rel_id(o, id);
+                        acls[n++] = (struct acl){type, perm, tag, id};
+                }
+                archive_entry_acl_clear(e);
+                for (int i = 0; i < n; i++)
+                        (void)archive_entry_acl_add_entry(e, acls[i].type, acls[i].perm,
+                                                          acls[i].tag, acls[i].id, NULL);
+        }
+        /* security.capability v3 (24 bytes) names the host id of its namespace's root. */
+        struct xa {
+                char *name;
+                void *v;
+                size_t len;
+        } xa[64];
+        int nx = 0;
+        const void *v;
+        size_t len;
+        if (archive_entry_xattr_reset(e) > 0) {
+                while (archive_entry_xattr_next(e, &name, &v, &len) == ARCHIVE_OK && nx < 64) {
+                        xa[nx].name = strdup(name);
+                        xa[nx].v = malloc(len ? len : 1);
+                        if (!xa[nx].name || !xa[nx].v)
+                                return vps_err(c->err, ENOMEM, "out of memory");
+                        memcpy(xa[nx].v, v, len);
+                        xa[nx].len = len;
+                        if (!strcmp(name, "security.capability") && len == 24) {
+                                uint32_t root;
+                                memcpy(&root, (char *)xa[nx].v + 20, 4);
+                                root = rel_id(o, root);
+                                memcpy((char *)xa[nx].v + 20, &root, 4);
+                        }
+                        nx++;
+                }
+                archive_entry_xattr_clear(e);
+                for (int i = 0; i < nx; i++) {
+                        archive_entry_xattr_add_entry(e, xa[i].name, xa[i].v, xa[i].len);
+                        free(xa[i].name);
+                        free(xa[i].v);
+                }
+        }
+        return 0;
+}
+
+static int add_blob(struct ctx *c, const char *name, const void *data, size_t len)
+{
+        _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+        if (!e)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0600);
+        archive_entry_set_size(e, (la_int64_t)len);
+        archive_entry_set_mtime(e, time(NULL), 0);
+        if (archive_write_header(c->out, e) != ARCHIVE_OK ||
+            archive_write_data(c->out, data, len) != (la_ssize_t)len)
+                return vps_err(c->err, EIO, "writing %s: %s", name,
+                               archive_error_string(c->out));
+        return 0;
+}
+
+static bool unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *now)
+{
+        return b && b->kind != VPS_MF_DELETED && b->type == now->type && b->mode == now->mode &&
+               b->uid == now->uid && b->gid == now->gid && b->size == now->size &&
+               b->mtime_ns == now->mtime_ns && b->ino == now->ino &&
+               b->ctime_ns == now->ctime_ns;
+}
+
+/* A copy of the base's file (a running VPS is backed up from a fresh capture: other
+ * inodes, other ctimes): the same metadata, no xattr or ACL (a change of which only the
+ * ctime would tell), and for a file the same content. */
+static bool same_copy(struct ctx *c, struct archive_entry *e, const char *path,
+                      const struct vps_mf_entry *b, const struct vps_mf_entry *now)
+{
+        if (!b || b->kind == VPS_MF_DELETED || b->type != now->type || b->mode != now->mode ||
+            b->uid != now->uid || b->gid != now->gid || b->size != now->size ||
+            b->mtime_ns != now->mtime_ns || archive_entry_xattr_count(e) > 0 ||
+            archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS |
+                                               ARCHIVE_ENTRY_ACL_TYPE_DEFAULT) > 0)
+                return false;
+        if (now->type == 'l')
+                return !strcmp(b->hash, now->hash);
+        if (now->type != 'f')
+                return true; /* a directory, fifo or device: its metadata is all of it */
+        /* Hard links: which paths share the inode is not in the MANIFEST. */
+        if (archive_entry_nlink(e) > 1)
+                return false;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        struct sha256_ctx h;
+        sha256_init(&h);
+        ssize_t n;
+        while ((n = read(fd, c->buf, BLOCK)) > 0)
+                sha256_update(&h, (size_t)n, (const uint8_t *)c->buf);
+        if (n < 0)
+                return false;
+        uint8_t d[SHA256_DIGEST_SIZE];
+        char hex[65];
+        sha256_digest(&h, sizeof(d), d);
+        for (size_t i = 0; i < sizeof(d); i++)
+                (void)snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return !strcmp(hex, b->hash);
+}
+
+/* Content (holes as zeros for the hash, left out by the pax writer) into the archive. */
+static int copy_data(struct ctx *c, struct archive *disk, struct archive_entry *e, char hash[65])
+{
+        struct sha256_ctx h;
+        sha256_init(&h);
+        const void *buf;
+        size_t len;
+        la_int64_t off, done = 0;
+        int k;
+        memset(c->buf, 0, BLOCK);
+        while ((k = archive_read_data_block(disk, &buf, &len, &off)) == ARCHIVE_OK) {
+                while (done < off) {
+                        size_t z = (size_t)(off - done) < BLOCK ? (size_t)(off - done) : BLOCK;
+                        sha256_update(&h, z, (const uint8_t *)c->buf);
+                        if (archive_write_data(c->out, c->buf, z) < 0)
+                                return vps_err(c->err, EIO, "writing the archive: %s",
+                                               archive_error_string(c->out));
+                        done += (la_int64_t)z;
+                }
+                sha256_update(&h, len, buf);
+                if (len && archive_write_data(c->out, buf, len) < 0)
+                        return vps_err(c->err, EIO, "writing the archive: %s",
+                                       archive_error_string(c->out));
+                done += (la_int64_t)len;
+                c->p.bytes += len;
+        }
+        if (k != ARCHIVE_EOF)
+                return vps_err(c->err, EIO, "reading %s: %s", archive_entry_pathname(e),
+                               archive_error_string(disk));
+        la_int64_t size = archive_entry_size(e);
+        while (done < size) {
+                size_t z = (size_t)(size - done) < BLOCK ? (size_t)(size - done) : BLOCK;
+                sha256_update(&h, z, (const uint8_t *)c->buf);
+                if (archive_write_data(c->out, c->buf, z) < 0)
+                        return vps_err(c->err, EIO, "writing the archive: %s",
+                                       archive_error_string(c->out));
+                done += (la_int64_t)z;
+        }
+        uint8_t d[SHA256_DIGEST_SIZE];
+        sha256_digest(&h, sizeof(d), d);
+        for (size_t i = 0; i < sizeof(d); i++)
+                (void)snprintf(hash + 2 * i, 3, "%02x", d[i]);
+        return 0;
+}
+
+/* One tree (upper/ or root/) into the archive under prefix. */
+static int add_tree(struct ctx *c, const char *path, const char *prefix)
+{
+        _cleanup_archive_read_ struct archive *disk = archive_read_disk_new();
+        _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+        _cleanup_(linkresolver_freep) struct archive_entry_linkresolver *lr =
+                archive_entry_linkresolver_new();
+        if (!disk || !e || !lr)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+        archive_read_disk_set_symlink_physical(disk);
+        (void)archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+                                                           ARCHIVE_READDISK_NO_FFLAGS);
+        if (archive_read_disk_open(disk, path) != ARCHIVE_OK)
+                return vps_err(c->err, EIO, "opening %s: %s", path, archive_error_string(disk));
+        size_t plen = strlen(path);
+        for (;;) {
+                archive_entry_clear(e);
+                int r = archive_read_next_header2(disk, e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                /* The merged root lists a whiteout of a directory that has no lower
+                 * part, which it cannot stat: not a file of the VPS. */
+                if (r == ARCHIVE_FAILED && !strcmp(prefix, "root"))
+                        continue;
+                if (r < ARCHIVE_WARN)
+                        return vps_err(c->err, EIO, "reading %s: %s", path,
+                                       archive_error_string(disk));
+                (void)archive_read_disk_descend(disk);
+                const char *full = archive_entry_pathname(e);
+                if (strncmp(full, path, plen) != 0 || (full[plen] && full[plen] != '/'))
+                        return vps_err(c->err, EIO, "reading %s: unexpected path", path);
+                _cleanup_free_ char *name = NULL;
+                if (asprintf(&name, "%s%s", prefix, full + plen) < 0)
+                        return vps_err(c->err, ENOMEM, "out of memory");
+                _cleanup_free_ char *src = strdup(full);
+                if (!src)
+                        return vps_err(c->err, ENOMEM, "out of memory");
+                archive_entry_set_pathname(e, name);
+                c->p.files++;
+                if (c->o->progress && c->p.files % 256 == 0)
+                        c->o->progress(c->o->arg, &c->p);
+                const struct stat *st = archive_entry_stat(e);
+                struct vps_mf_entry m = {
+                        .kind = VPS_MF_HERE,
+                        .type = type_char(st->st_mode),
+                        .mode = st->st_mode & 07777,
+                        .uid = rel_id(c->o, st->st_uid),
+                        .gid = rel_id(c->o, st->st_gid),
+                        .size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
+                        .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+                        .ino = st->st_ino,
+                        .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
+                        .hash = "-",
+                        .path = name,
+                };
+                if (m.type == 's')
+                        continue; /* a socket is nothing without its listener */
+                if (S_ISLNK(st->st_mode)) {
+                        const char *t = archive_entry_symlink(e);
+                        vps_sha256_hex(t ? t : "", t ? strlen(t) : 0, m.hash);
+                }
+                const struct vps_mf_entry *b = c->o->base_manifest ? vps_manifest_find(&c->base, name)
+                                                                   : NULL;
+                if (unchanged(b, &m) || same_copy(c, e, src, b, &m)) {
+                        m.kind = VPS_MF_SAME;
+                        memcpy(m.hash, b->hash, sizeof(m.hash));
+                        if ((r = vps_manifest_add(&c->mf, &m, c->err)) < 0)
+                                return r;
+                        continue;
+                }
+                if ((r = relativise(c, e)) < 0)
+                        return r;
+                struct archive_entry *w = e, *spare = NULL;
+                archive_entry_linkify(lr, &w, &spare);
+                /* The pax strategy never defers: w is e, as a first link or a hard link. */
+                if (!w)
+                        return vps_err(c->err, EIO, "%s: hard link not resolved", name);
+                if (archive_write_header(c->out, w) < ARCHIVE_WARN)
+                        return vps_err(c->err, EIO, "writing %s: %s", name,
+                                       archive_error_string(c->out));
+                if (S_ISREG(st->st_mode) && archive_entry_size(w) > 0 &&
+                    (r = copy_data(c, disk, w, m.hash)) < 0)
+                        return r;
+                if (S_ISREG(st->st_mode) && archive_entry_size(w) == 0 &&
+                    archive_entry_hardlink(w)) {
+                        /* A later link of a file: its content is the first one's. */
+                        struct vps_mf_entry *first = NULL;
+                        for (size_t i = c->mf.n; i-- > 0;)
+                                if (c->mf.e[i].ino == m.ino && c->mf.e[i].type == 'f') {
+                                        first = &c->mf.e[i];
+                                        break;
+                                }
+                        if (first)
+                                memcpy(m.hash, first->hash, sizeof(m.hash));
+                } else if (S_ISREG(st->st_mode) && m.size == 0) {
+                        vps_sha256_hex("", 0, m.hash);
+                }
+                c->res->in_archive++;
+                if ((r = vps_manifest_add(&c->mf, &m, c->err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void random_id(char out[33])
+{
+        uint8_t b[16] = {0};
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+                struct timespec ts;
+                (void)clock_gettime(CLOCK_REALTIME, &ts);
+                memcpy(b, &ts, sizeof(ts) < sizeof(b) ? sizeof(ts) : sizeof(b));
+        }
+        for (size_t i = 0; i < sizeof(b); i++)
+                (void)snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int write_meta(struct ctx *c)
+{
+        struct utsname u;
+        (void)uname(&u);
+        const struct vps_backup_opts *o = c->o;
+        _cleanup_json_ json_t *j =
+                json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:I}", "format",
+                          VPS_BACKUP_FORMAT, "arch", u.machine, "id", o->vps_id, "template",
+                          "name", o->tpl_name, "version", o->tpl_version, "distro",
+                          o->tpl_distro ? o->tpl_distro : "", "kind",
+                          o->root_path ? "full" : "upper", "backup_id", c->res->backup_id,
+                          "base_id", o->base_id ? o->base_id : "", "created",
+                          (json_int_t)time(NULL));
+        if (!j)
+                return vps_err(c->err, EINVAL, "backup metadata: bad value");
+        _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
+        if (!text)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        return add_blob(c, VPS_BACKUP_META, text, strlen(text));
+}
+
+/* Paths of the base no longer here: recorded as deleted. */
+static int add_deletions(struct ctx *c)
+{
+        for (size_t i = 0; i < c->base.n; i++) {
+                struct vps_mf_entry *b = &c->base.e[i];
+                if (b->kind == VPS_MF_DELETED || vps_manifest_find(&c->mf, b->path))
+                        continue;
+                struct vps_mf_entry d = *b;
+                d.kind = VPS_MF_DELETED;
+                c->res->deleted++;
+                int r = vps_manifest_add(&c->mf, &d, c->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *ret,
+                     vps_error *err)
+{
+        *ret = (struct vps_backup_result){0};
+        random_id(ret->backup_id);
+        _cleanup_free_ char *buf = malloc(BLOCK);
+        struct ctx c = {.o = o, .res = ret, .err = err, .buf = buf};
+        _cleanup_archive_write_ struct archive *out = archive_write_new();
+        if (!out || !buf)
+                return vps_err(err, ENOMEM, "out of memory");
+        c.out = out;
+        int r = 0;
+        if (o->base_manifest &&
+            (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
+                return vps_err_wrap(err, "the base backup");
+        if (archive_write_set_format_pax(out) != ARCHIVE_OK ||
+            archive_write_add_filter_zstd(out) != ARCHIVE_OK ||
+            archive_write_set_options(out, "hdrcharset=BINARY") < ARCHIVE_WARN ||
+            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
+            archive_write_open2(out, &c, NULL, out_write, NULL, NULL) != ARCHIVE_OK)
+                r = vps_err(err, EIO, "starting the archive: %s", archive_error_string(out));
+        if (r == 0)
+                r = write_meta(&c);
+        if (r == 0)
+                r = add_blob(&c, VPS_BACKUP_CONFIG, o->config_json, strlen(o->config_json));
+        if (r == 0)
+                r = add_tree(&c, o->upper_path, "upper");
+        if (r == 0 && o->root_path)
+                r = add_tree(&c, o->root_path, "root");
+        if (r == 0 && o->base_manifest)
+                r = add_deletions(&c);
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        if (r == 0)
+                r = vps_manifest_format(&c.mf, &text, &len, err);
+        if (r == 0)
+                r = add_blob(&c, VPS_BACKUP_MANIFEST, text, len);
+        if (r == 0 && archive_write_close(out) != ARCHIVE_OK)
+                r = vps_err(err, EIO, "finishing the archive: %s", archive_error_string(out));
+        ret->files = c.p.files;
+        ret->bytes = c.p.bytes;
+        if (o->progress)
+                o->progress(o->arg, &c.p);
+        vps_manifest_free(&c.mf);
+        vps_manifest_free(&c.base);
+        return r;
+}

@@ -1,0 +1,115 @@
+/* libvps: clone of a VPS: a new VPS (created as `create` does: its own id range, disk
+ * project, hostname, addresses only when given) whose upper layer is a copy of the source's,
+ * owners, ACL ids and file capabilities moved into the new id range; a running source is
+ * frozen for the copy (vps_capture_upper). Its settings (limits, netmode, name servers,
+ * features, devnodes, rate, plan) are the source's; port forwards and onboot are not (a host
+ * port is one VPS's). The new identity: no machine-id and no ssh host keys in the copy, so
+ * the template's first-boot units make new ones; the MAC follows the new ID.
+ * While the copy is made the new VPS's directory is vps/.clone-NEWID, which a vpsd that
+ * starts removes: after a crash the clone is there whole or not at all. */
+#include "storage/snapshot.h"
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLONE_PREFIX ".clone-"
+
+/* What makes a guest itself: machine-id and ssh host keys, removed from the copy (only plain
+ * files, each opened without following anything: the tree is the guest's). */
+static void drop_identity(int upper)
+{
+        _cleanup_close_ int etc = openat(upper, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (etc < 0)
+                return;
+        struct stat st;
+        if (fstatat(etc, "machine-id", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                (void)unlinkat(etc, "machine-id", 0);
+        _cleanup_close_ int ssh = openat(etc, "ssh", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_closedir_ DIR *d = ssh >= 0 ? vps_opendir_fd(ssh) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, "ssh_host_", 9) == 0 &&
+                    fstatat(ssh, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                        (void)unlinkat(ssh, de->d_name, 0);
+}
+
+/* The source's settings under the new VPS's identity. */
+static int take_settings(struct vps_inst *src, struct vps_inst *dst, vps_error *err)
+{
+        struct vps_config c = src->cfg;
+        const struct vps_config *n = &dst->cfg;
+        memcpy(c.id, n->id, sizeof(c.id));
+        memcpy(c.hostname, n->hostname, sizeof(c.hostname));
+        memcpy(c.ip, n->ip, sizeof(c.ip));
+        c.n_ip = n->n_ip;
+        c.uid_base = n->uid_base;
+        c.uid_count = n->uid_count;
+        c.projid = n->projid;
+        c.created_at = n->created_at;
+        c.n_fwd = 0;
+        c.onboot = false;
+        int r = vps_config_save(dst->dir_fd, &c, err);
+        if (r == 0)
+                dst->cfg = c;
+        return r;
+}
+
+static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
+                struct vps_capture *cap, vps_error *err)
+{
+        _cleanup_close_ int up =
+                openat(dst->dir_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (up < 0)
+                return vps_err_sys(err, errno, "opening the clone's upper layer");
+        struct vps_copy_opts o = {.shift_from = src->cfg.uid_base,
+                                  .shift_to = dst->cfg.uid_base,
+                                  .shift_count = src->cfg.uid_count};
+        int r = vps_capture_upper(m, src, up, &o, cap, err);
+        if (r < 0)
+                return r;
+        drop_identity(up);
+        return take_settings(src, dst, err);
+}
+
+int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+              const char *hostname, char ips[][46], unsigned int n_ip, struct vps_inst **ret,
+              struct vps_capture *ret_cap, vps_error *err)
+{
+        if (src->status == VPS_STOPPING)
+                return vps_err(err, EBUSY, "VPS %s is stopping; try again when it has stopped",
+                               src->cfg.id);
+        char src_id[VPS_ID_MAX + 1];
+        (void)snprintf(src_id, sizeof(src_id), "%s", src->cfg.id);
+        struct vps_inst *dst = NULL;
+        int r = vps_manager_create(m, new_id, src->cfg.ostemplate, hostname, src->cfg.netmode, ips,
+                                   n_ip, &src->cfg.limits, &dst, err);
+        if (r < 0)
+                return vps_err_wrap(err, "cloning VPS %s", src_id);
+        char tmp[VPS_ID_MAX + 16];
+        (void)snprintf(tmp, sizeof(tmp), CLONE_PREFIX "%s", new_id);
+        vps_error e;
+        (void)vps_rm_rf_at(m->vps_fd, tmp, &e);
+        /* Hidden while it fills: a crash leaves a name the next vpsd removes. */
+        if (renameat(m->vps_fd, new_id, m->vps_fd, tmp) < 0) {
+                r = vps_err_sys(err, errno, "cloning VPS %s", src_id);
+                (void)vps_manager_destroy(m, dst, &e);
+                return r;
+        }
+        r = fill(m, src, dst, ret_cap, err);
+        if (renameat(m->vps_fd, tmp, m->vps_fd, new_id) < 0 && r == 0)
+                r = vps_err_sys(err, errno, "publishing VPS %s", new_id);
+        (void)fsync(m->vps_fd);
+        if (r < 0) {
+                (void)vps_manager_destroy(m, dst, &e);
+                return vps_err_wrap(err, "cloning VPS %s to %s", src_id, new_id);
+        }
+        *ret = dst;
+        return 0;
+}

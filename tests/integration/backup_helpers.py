@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Helpers of test_backup.sh.
+
+  tree DIR BASE         a manifest of every file under DIR: path (hex), type, mode, owner
+                        relative to BASE (ids below BASE as they are), size, mtime (ns),
+                        SHA-256, symlink target, rdev, sparse data extents, every xattr
+                        (POSIX ACL ids and a v3 capability's root id made relative too) and
+                        hard-link groups
+  populate DIR BASE     a tree that exercises all of that, owned inside BASE's range
+  change N DIR BASE     step N (1, 2) of the changes between the incremental backups
+  hostile DIR GOOD KIND...
+                        hostile archives DIR/KIND.tar.zst made from the good backup GOOD
+"""
+import hashlib, io, json, os, stat, struct, subprocess, sys, tarfile
+
+ACL_USER, ACL_GROUP = 2, 8
+
+
+def rel(i, base):
+    return i - base if i >= base else i
+
+
+def fix_xattr(name, val, base):
+    if name in ("system.posix_acl_access", "system.posix_acl_default") and len(val) >= 4:
+        out = bytearray(val[:4])
+        for k in range(4, len(val) - 7, 8):
+            tag, perm, ident = struct.unpack("<HHI", val[k:k + 8])
+            if tag in (ACL_USER, ACL_GROUP):
+                ident = rel(ident, base)
+            out += struct.pack("<HHI", tag, perm, ident)
+        return bytes(out)
+    if name == "security.capability" and len(val) == 24:
+        root = rel(struct.unpack("<I", val[20:24])[0], base)
+        if root == 0:
+            # A v3 capability of the namespace's root is a v2 one where ids start at 0 (a
+            # template's tree): the kernel writes it so.
+            magic = struct.unpack("<I", val[:4])[0]
+            return struct.pack("<I", 0x02000000 | (magic & 1)) + val[4:20]
+        return val[:20] + struct.pack("<I", root)
+    return val
+
+
+def extents(fd, size):
+    out, off = [], 0
+    while off < size:
+        try:
+            d = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            break
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        out.append((d, h))
+        off = h
+    return out
+
+
+def tree(top, base):
+    top = os.fsencode(top)
+    lines, inodes = [], {}
+    for d, dirs, files in os.walk(top):
+        for n in sorted(dirs) + sorted(files) + ([b""] if d == top else []):
+            p = os.path.join(d, n) if n else d
+            r = os.path.relpath(p, top)
+            st = os.lstat(p)
+            t = stat.S_IFMT(st.st_mode)
+            f = [r.hex(), oct(st.st_mode), str(rel(st.st_uid, base)), str(rel(st.st_gid, base))]
+            if not stat.S_ISDIR(t):
+                f.append(str(st.st_mtime_ns))
+            if stat.S_ISREG(t):
+                with open(p, "rb") as fh:
+                    f += [str(st.st_size), hashlib.sha256(fh.read()).hexdigest(),
+                          str(extents(fh.fileno(), st.st_size))]
+                inodes.setdefault(st.st_ino, []).append(r.hex())
+            elif stat.S_ISLNK(t):
+                f.append(os.readlink(p).hex())
+            elif stat.S_ISCHR(t) or stat.S_ISBLK(t):
+                f.append("%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)))
+            try:
+                names = sorted(os.listxattr(p, follow_symlinks=False))
+            except OSError:
+                names = []
+            for x in names:
+                v = os.getxattr(p, x, follow_symlinks=False)
+                f.append(x + "=" + fix_xattr(x, v, base).hex())
+            lines.append(" ".join(f))
+    for ino, paths in inodes.items():
+        if len(paths) > 1:
+            lines.append("links " + " ".join(sorted(paths)))
+    # Directory times last: reading changes none, but listing them after is clearer.
+    for d, dirs, files in os.walk(top):
+        lines.append("dirtime %s %d" % (os.path.relpath(d, top).hex(), os.lstat(d).st_mtime_ns))
+    print("\n".join(sorted(lines)))
+
+
+def acl(entries):
+    out = struct.pack("<I", 2)
+    for tag, perm, ident in entries:
+        out += struct.pack("<HHI", tag, perm, ident)
+    return out
+
+
+def populate(top, base):
+    base = int(base)
+    j = lambda *a: os.path.join(top, *a)
+    os.makedirs(j("data/sub/deeper"), exist_ok=True)
+    with open(j("data/f1"), "w") as f:
+        f.write("hello\n")
+    os.chown(j("data/f1"), base + 33, base + 44)
+    os.link(j("data/f1"), j("data/hardlink"))
+    os.symlink("f1", j("data/sl"))
+    os.lchown(j("data/sl"), base + 5, base + 6)
+    os.mkfifo(j("data/fifo"))
+    with open(j("data/sparse"), "wb") as f:
+        f.truncate(8 << 20)
+        f.seek(3 << 20)
+        f.write(b"middle")
+    with open(j("data/setuid"), "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(j("data/setuid"), 0o4755)
+    with open(j("data/cap"), "wb") as f:
+        f.write(b"\x7fELF")
+    # v3 capability: cap_net_raw permitted and effective, root id the VPS's root.
+    os.setxattr(j("data/f1"), "user.note", b"a note\x00with a nul")
+    os.setxattr(j("data/sub"), "user.overlay.opaque", b"y")
+    os.setxattr(j("data/f1"), "system.posix_acl_access",
+                acl([(1, 6, 0xffffffff), (ACL_USER, 4, base + 1000), (4, 4, 0xffffffff),
+                     (ACL_GROUP, 6, base + 1001), (0x10, 6, 0xffffffff), (0x20, 4, 0xffffffff)]))
+    os.setxattr(j("data/sub"), "system.posix_acl_default",
+                acl([(1, 7, 0xffffffff), (ACL_USER, 5, base + 7), (4, 5, 0xffffffff),
+                     (0x10, 7, 0xffffffff), (0x20, 5, 0xffffffff)]))
+    long = j("data/" + "L" * 255)
+    with open(long, "w") as f:
+        f.write("long name\n")
+    deep = j("data/sub/deeper/" + "/".join(["d%02d_%s" % (i, "x" * 40) for i in range(6)]))
+    os.makedirs(deep)
+    with open(os.path.join(deep, "file"), "w") as f:
+        f.write("deep\n")
+    with open(os.fsencode(j("data")) + b"/not-utf8-\xff\xfe\x80", "w") as f:
+        f.write("bytes\n")
+    for i in range(50):
+        with open(j("data/sub/n%03d" % i), "w") as f:
+            f.write("n%d\n" % i)
+        os.chown(j("data/sub/n%03d" % i), base + i, base + 100 + i)
+    os.utime(j("data/f1"), ns=(1_600_000_000_123_456_789, 1_500_000_000_987_654_321))
+    os.utime(j("data/sl"), ns=(1_600_000_000_000_000_000, 1_400_000_000_000_000_001),
+             follow_symlinks=False)
+    for d, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            if st.st_uid < base:
+                os.lchown(p, base, base)
+    # After the chowns, which drop file capabilities.
+    os.setxattr(j("data/cap"), "security.capability",
+                struct.pack("<IIIIII", 0x03000001, 1 << 13, 0, 0, 0, base))
+
+
+def change(step, top, base):
+    base = int(base)
+    j = lambda *a: os.path.join(top, *a)
+    if step == "1":
+        with open(j("data/f1"), "a") as f:
+            f.write("more\n")
+        os.unlink(j("data/sub/n007"))
+        os.chmod(j("data/sub/n008"), 0o600)
+        with open(j("data/new1"), "w") as f:
+            f.write("new in step 1\n")
+        os.chown(j("data/new1"), base + 9, base + 9)
+        os.link(j("data/new1"), j("data/new1-link"))
+        import shutil
+        shutil.rmtree(j("data/sub/deeper"))
+    else:
+        os.unlink(j("data/new1-link"))
+        os.rename(j("data/sub/n009"), j("data/sub/renamed"))
+        os.mkdir(j("data/sub/deeper"))
+        os.chown(j("data/sub/deeper"), base + 1, base + 1)
+        os.unlink(j("data/sub/n010"))
+        os.mkdir(j("data/sub/n010"))
+        os.chown(j("data/sub/n010"), base, base)
+        with open(j("data/sparse"), "r+b") as f:
+            f.seek(5 << 20)
+            f.write(b"later")
+
+
+def good_parts(good):
+    raw = subprocess.run(["zstd", "-dc", good], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers()
+                if m.name in ("vpsbackup.json", "config.json", "MANIFEST")}, raw
+
+
+def hostile(kind, out, good):
+    parts, raw = good_parts(good)
+    meta = json.loads(parts["vpsbackup.json"])
+    if kind == "truncated":
+        data = open(good, "rb").read()
+        open(out, "wb").write(data[:len(data) // 2])
+        return
+    if kind == "corrupt":
+        data = bytearray(open(good, "rb").read())
+        for k in range(len(data) // 3, len(data) // 3 + 64):
+            data[k] ^= 0x5A
+        open(out, "wb").write(bytes(data))
+        return
+    if kind in ("manifest", "arch"):
+        # Patched in place (same length): the tar around it stays the good one.
+        raw = bytearray(raw)
+        if kind == "arch":
+            k = raw.find(b'"arch":"')
+            assert k > 0
+            raw[k + 8:k + 8 + 6] = b"ppc_64" if os.uname().machine != "ppc_64" else b"x86_64"
+        else:
+            k = raw.rfind(b"vpsbackup-manifest 1\n")
+            m = raw.find(b"\t+\t", k) if False else raw.find(b"\n+\tf\t", k)
+            line_end = raw.find(b"\n", m + 1)
+            tab = raw.rfind(b"\t", m, line_end)          # before the path
+            h = raw.rfind(b"\t", m, tab)                  # before the hash
+            raw[h + 1:h + 65] = b"0" * 64
+        z = subprocess.run(["zstd", "-q", "-c"], input=bytes(raw), check=True,
+                           capture_output=True).stdout
+        open(out, "wb").write(z)
+        return
+    if kind == "manifest-unused":
+        mf = parts["MANIFEST"].decode()
+        mf = mf.replace("hello", "HELLO")
+        lines = mf.split("\n")
+        for i, l in enumerate(lines):
+            f = l.split("\t")
+            if len(f) == 11 and f[1] == "f" and f[9] != "-":
+                f[9] = "0" * 64
+                lines[i] = "\t".join(f)
+                break
+        parts["MANIFEST"] = "\n".join(lines).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        def add(name, data=b"", **kw):
+            i = tarfile.TarInfo(name)
+            for k, v in kw.items():
+                setattr(i, k, v)
+            if i.type == tarfile.REGTYPE and "size" not in kw:
+                i.size = len(data)
+            t.addfile(i, io.BytesIO(data) if i.type == tarfile.REGTYPE and data else None)
+        add("vpsbackup.json", json.dumps(meta).encode())
+        add("config.json", parts["config.json"])
+        if kind in ("manifest", "arch"):
+            # The good archive's entries as they are, with the (changed) MANIFEST.
+            with tarfile.open(fileobj=io.BytesIO(raw)) as g:
+                for m in g.getmembers():
+                    if m.name in ("vpsbackup.json", "config.json", "MANIFEST"):
+                        continue
+                    t.addfile(m, g.extractfile(m) if m.isreg() else None)
+            add("MANIFEST", parts["MANIFEST"])
+        else:
+            add("upper", type=tarfile.DIRTYPE, mode=0o755)
+            if kind == "dotdot":
+                add("upper/../../escape", b"x")
+            elif kind == "absolute":
+                add("/tmp/vps-backup-abs", b"x")
+            elif kind == "symlink":
+                add("upper/out", type=tarfile.SYMTYPE, linkname="/tmp")
+                add("upper/out/vps-backup-through", b"x")
+            elif kind == "hardlink":
+                add("upper/h", type=tarfile.LNKTYPE, linkname="../../../sentinel")
+            elif kind == "hardlink-abs":
+                add("upper/h", type=tarfile.LNKTYPE, linkname="/etc/shadow")
+            elif kind == "device":
+                add("upper/mem", type=tarfile.CHRTYPE, devmajor=1, devminor=1)
+            elif kind == "block":
+                add("upper/sda", type=tarfile.BLKTYPE, devmajor=8, devminor=0)
+            elif kind == "sparse":
+                add("upper/huge", size=1 << 60)
+            elif kind == "outside-tree":
+                add("etc/passwd", b"x")
+            add("MANIFEST", b"vpsbackup-manifest 1\n")
+    raw_out = buf.getvalue()
+    z = subprocess.run(["zstd", "-q", "-c"], input=raw_out, check=True, capture_output=True).stdout
+    open(out, "wb").write(z)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "tree":
+        tree(sys.argv[2], int(sys.argv[3]))
+    elif cmd == "populate":
+        populate(sys.argv[2], sys.argv[3])
+    elif cmd == "change":
+        change(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "hostile":
+        for kind in sys.argv[4:]:
+            hostile(kind, os.path.join(sys.argv[2], kind + ".tar.zst"), sys.argv[3])

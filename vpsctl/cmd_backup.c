@@ -1,0 +1,529 @@
+/* vpsctl backup and restore: the archive's bytes cross the API socket (an HTTP Upgrade, then
+ * frames: vps/backup.h); vpsctl reads and writes the files itself, as its caller, so vpsd
+ * (root) never opens a path a client names. A backup is written under a temporary name
+ * beside its target and renamed once complete. */
+#include "vpsctl.h"
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/backup.h"
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+#define HEAD_MAX  8192
+#define CHAIN_MAX 64
+
+static const char backup_usage[] =
+        "Usage: vpsctl backup ID [--to FILE|-] [--full] [--incremental-from FILE] [-j]\n"
+        "\n"
+        "Write a backup of the VPS ID: one archive (tar, zstd) with its config.json,\n"
+        "its own files (the upper layer over its template), the template's name and version,\n"
+        "and a MANIFEST with a SHA-256 per file. Owners are kept relative to the VPS, so the\n"
+        "backup restores into another id range or host. The file is written under a\n"
+        "temporary name beside FILE and renamed when complete. A running VPS is frozen\n"
+        "only while its upper layer is copied (frozen_ms in -j).\n"
+        "\n"
+        "Options:\n"
+        "  --to FILE       where to write it (default ID-YYYYMMDD-HHMMSS.tar.zst here);\n"
+        "                  '-' writes the archive to standard output\n"
+        "  --full          add the merged root, so it restores on a host without the template\n"
+        "  --incremental-from FILE\n"
+        "                  only what changed since the backup FILE (deletions recorded); a\n"
+        "                  restore needs the whole chain in one directory\n"
+        "  -j, --json      no progress; print the result as JSON\n"
+        "  -h, --help      print this help and exit\n";
+
+static const char restore_usage[] =
+        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [-j]\n"
+        "\n"
+        "Make the VPS ID (default: the one backed up) from the backup FILE, with an id range,\n"
+        "MAC and disk project of its own and the data the same. An incremental FILE is\n"
+        "restored with its chain: its bases are looked for in FILE's directory. Without\n"
+        "--ipadd the new VPS has no addresses (with --force, the replaced one's). A --full\n"
+        "backup whose template this host lacks brings it along as template restored-ID.\n"
+        "A refused or interrupted restore leaves nothing.\n"
+        "\n"
+        "Options:\n"
+        "  --ipadd IP  an address for it (repeatable)\n"
+        "  --force     replace the stopped VPS ID\n"
+        "  -j, --json  no progress; print the result as JSON\n"
+        "  -h, --help  print this help and exit\n";
+
+/* --- the stream ------------------------------------------------------------------------- */
+
+static int send_all(int fd, const char *p, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* POST path with Upgrade: proto; 0 once vpsd answered 101, else err from its answer. */
+static int open_stream(const struct vpsctl *v, const char *path, const char *proto, int *ret_fd,
+                       vps_error *err)
+{
+        _cleanup_close_ int fd = client_connect(v->socket, err);
+        if (fd < 0)
+                return fd;
+        _cleanup_free_ char *req = NULL;
+        if (asprintf(&req,
+                     "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+                     "Upgrade: %s\r\nContent-Length: 0\r\n\r\n",
+                     path, proto) < 0)
+                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
+        int r = send_all(fd, req, strlen(req));
+        if (r < 0)
+                return vps_err_sys(err, -r, "sending the request to vpsd");
+        /* Byte by byte up to the empty line: what follows belongs to the stream. */
+        char head[HEAD_MAX + 1];
+        size_t len = 0;
+        while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4) != 0) {
+                if (len == HEAD_MAX)
+                        return vps_err(err, EBADMSG, "the reply of vpsd has too long headers");
+                ssize_t n = read(fd, head + len, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return vps_err(err, ECONNRESET, "vpsd closed the connection");
+                len++;
+        }
+        head[len] = '\0';
+        int status = 0;
+        if (sscanf(head, "HTTP/1.%*d %d", &status) != 1)
+                return vps_err(err, EBADMSG, "invalid reply from vpsd: not HTTP");
+        if (status != 101) {
+                const char *cl = strcasestr(head, "\r\nContent-Length:");
+                long want = cl ? strtol(cl + 17, NULL, 10) : 65536;
+                if (want < 0 || want > 65536)
+                        want = 65536;
+                _cleanup_free_ char *body = malloc((size_t)want + 1);
+                size_t have = 0;
+                while (body && have < (size_t)want) {
+                        ssize_t n = read(fd, body + have, (size_t)want - have);
+                        if (n <= 0)
+                                break;
+                        have += (size_t)n;
+                }
+                return client_error_from_body(body ? body : "", have, status, err);
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+struct progress {
+        bool on; /* stderr is a terminal and no -j */
+        const char *what;
+        bool shown;
+};
+
+static void show_progress(struct progress *p, const char *json, size_t len)
+{
+        if (!p->on)
+                return;
+        _cleanup_json_ json_t *j = json_loadb(json, len, 0, NULL);
+        json_int_t files = json_integer_value(json_object_get(j, "files"));
+        json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
+        fprintf(stderr, "\r%s: %lld files, %.1f MiB", p->what, (long long)files,
+                (double)bytes / (1024.0 * 1024.0));
+        p->shown = true;
+}
+
+static void end_progress(struct progress *p)
+{
+        if (p->shown)
+                fputc('\n', stderr);
+        p->shown = false;
+}
+
+/* One frame from vpsd handled: 'D' to out_fd, 'P' shown, 'E' into err (-code), 'K' into
+ * *ret (returns 1). 0 to go on. */
+static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **ret,
+                    vps_error *err)
+{
+        char type;
+        size_t n;
+        int r = vps_frame_read(fd, &type, buf, &n, err);
+        if (r == -ECONNRESET)
+                return vps_err(err, ECONNRESET, "vpsd ended the stream without a result");
+        if (r < 0)
+                return r;
+        switch (type) {
+        case 'D':
+                if (out_fd < 0)
+                        return vps_err(err, EPROTO, "unexpected data from vpsd");
+                for (size_t done = 0; done < n;) {
+                        ssize_t k = write(out_fd, buf + done, n - done);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0)
+                                return vps_err_sys(err, errno, "writing the backup");
+                        done += (size_t)k;
+                }
+                return 0;
+        case 'P':
+                show_progress(p, buf, n);
+                return 0;
+        case 'E':
+                end_progress(p);
+                return client_error_from_body(buf, n, 500, err);
+        case 'K':
+                end_progress(p);
+                *ret = json_loadb(buf, n, 0, NULL);
+                return *ret ? 1 : vps_err(err, EBADMSG, "a bad result from vpsd");
+        default:
+                return vps_err(err, EPROTO, "an unexpected frame from vpsd");
+        }
+}
+
+/* --- reading backup files --------------------------------------------------------------- */
+
+static ssize_t fd_read(void *arg, void *buf, size_t len)
+{
+        int fd = *(int *)arg;
+        for (;;) {
+                ssize_t n = read(fd, buf, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                return n < 0 ? -errno : n;
+        }
+}
+
+static int peek_file(const char *path, struct vps_backup_info *info, char **manifest,
+                     size_t *mlen, vps_error *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return vps_err_sys(err, errno, "opening %s", path);
+        int r = vps_backup_peek(fd_read, &fd, info, manifest, mlen, err);
+        return r < 0 ? vps_err_wrap(err, "%s", path) : 0;
+}
+
+/* --- backup ------------------------------------------------------------------------------- */
+
+static int send_base(int fd, const char *base, vps_error *err)
+{
+        struct vps_backup_info info;
+        _cleanup_free_ char *mf = NULL;
+        size_t len = 0;
+        int r = peek_file(base, &info, &mf, &len, err);
+        if (r < 0)
+                return r;
+        char *nl = memchr(mf, '\n', len);
+        if (!nl)
+                return vps_err(err, EBADMSG, "%s: a bad MANIFEST", base);
+        /* The MANIFEST's first line, the base's id, then the rest. */
+        size_t head = (size_t)(nl + 1 - mf);
+        char idline[34];
+        (void)snprintf(idline, sizeof(idline), "%s\n", info.backup_id);
+        if ((r = vps_frame_write(fd, 'M', mf, head, err)) < 0 ||
+            (r = vps_frame_write(fd, 'M', idline, 33, err)) < 0)
+                return r;
+        for (size_t off = head; off < len; off += VPS_FRAME_MAX) {
+                size_t n = len - off < VPS_FRAME_MAX ? len - off : VPS_FRAME_MAX;
+                if ((r = vps_frame_write(fd, 'M', mf + off, n, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+struct tmpfile {
+        char path[4200];
+        int fd;
+};
+
+static void tmpfile_drop(struct tmpfile *t)
+{
+        if (t->fd >= 0) {
+                (void)close(t->fd);
+                (void)unlink(t->path);
+        }
+}
+
+static int tmp_open(struct tmpfile *t, const char *dest, vps_error *err)
+{
+        _cleanup_free_ char *d1 = strdup(dest), *d2 = strdup(dest);
+        if (!d1 || !d2)
+                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
+        (void)snprintf(t->path, sizeof(t->path), "%s/.%s.part-%d", dirname(d1), basename(d2),
+                       (int)getpid());
+        t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (t->fd < 0)
+                return vps_err_sys(err, errno, "creating %s", t->path);
+        return 0;
+}
+
+int cmd_backup(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, 'j'},
+                {"to", required_argument, NULL, 't'},
+                {"full", no_argument, NULL, 'f'},
+                {"incremental-from", required_argument, NULL, 'i'},
+                {0},
+        };
+        const char *to = NULL, *base = NULL;
+        bool json = false, full = false;
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(backup_usage);
+                else if (c == 'j')
+                        json = true;
+                else if (c == 't')
+                        to = optarg;
+                else if (c == 'f')
+                        full = true;
+                else if (c == 'i')
+                        base = optarg;
+                else
+                        return vpsctl_opt_error(v, c, argv);
+        }
+        vpsctl_json_errors(json);
+        const char *id;
+        int r = vpsctl_take_id(v, argc, argv, &id);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (optind + 1 < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 1]);
+        char dflt[128];
+        if (!to) {
+                time_t now = time(NULL);
+                struct tm tm;
+                (void)localtime_r(&now, &tm);
+                (void)snprintf(dflt, sizeof(dflt), "%s-%04d%02d%02d-%02d%02d%02d.tar.zst", id,
+                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                               tm.tm_min, tm.tm_sec);
+                to = dflt;
+        }
+        bool to_stdout = !strcmp(to, "-");
+        if (to_stdout && isatty(STDOUT_FILENO))
+                return vpsctl_usage_error(v, "--to - writes the archive to standard output, "
+                                             "which is a terminal");
+        vps_error err = {0};
+        struct stat st;
+        if (!to_stdout && lstat(to, &st) == 0) {
+                vps_err(&err, EEXIST, "%s already exists: not overwritten", to);
+                return vpsctl_fail_err(&err);
+        }
+        char path[256];
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=%d", id,
+                       full, base != NULL);
+        _cleanup_close_ int fd = -1;
+        if ((r = open_stream(v, path, "vps-backup", &fd, &err)) < 0)
+                return vpsctl_fail_err(&err);
+        if ((base && (r = send_base(fd, base, &err)) < 0) ||
+            (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0)
+                return vpsctl_fail_err(&err);
+        __attribute__((cleanup(tmpfile_drop))) struct tmpfile t = {.fd = -1};
+        if (!to_stdout && (r = tmp_open(&t, to, &err)) < 0)
+                return vpsctl_fail_err(&err);
+        struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "backup"};
+        _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
+        _cleanup_json_ json_t *res = NULL;
+        if (!buf)
+                return vpsctl_fail("%s", strerror(ENOMEM));
+        while ((r = on_frame(fd, to_stdout ? STDOUT_FILENO : t.fd, &p, buf, &res, &err)) == 0)
+                ;
+        if (r < 0) {
+                end_progress(&p);
+                return vpsctl_fail_err(&err);
+        }
+        if (!to_stdout) {
+                if (fsync(t.fd) < 0 || close(t.fd) < 0) {
+                        t.fd = -1;
+                        (void)unlink(t.path);
+                        return vpsctl_fail("writing %s: %s", to, strerror(errno));
+                }
+                t.fd = -1;
+                if (rename(t.path, to) < 0) {
+                        int e = errno;
+                        (void)unlink(t.path);
+                        return vpsctl_fail("renaming to %s: %s", to, strerror(e));
+                }
+        }
+        json_object_set_new(res, "file", json_string(to));
+        if (json)
+                return vpsctl_print_json(res);
+        if (!to_stdout)
+                printf("Backup of VPS %s written to %s (%lld files, %lld changed, %lld deleted)\n",
+                       id, to, (long long)json_integer_value(json_object_get(res, "files")),
+                       (long long)json_integer_value(json_object_get(res, "in_archive")),
+                       (long long)json_integer_value(json_object_get(res, "deleted")));
+        return 0;
+}
+
+/* --- restore ------------------------------------------------------------------------------ */
+
+/* FILE and its bases, oldest first, found by backup id in FILE's directory. */
+static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
+                      struct vps_backup_info *ret_last, vps_error *err)
+{
+        struct vps_backup_info info;
+        int r = peek_file(file, &info, NULL, NULL, err);
+        if (r < 0)
+                return r;
+        *ret_last = info;
+        char list[CHAIN_MAX][4200];
+        int n = 0;
+        (void)snprintf(list[n++], sizeof(list[0]), "%s", file);
+        _cleanup_free_ char *d1 = strdup(file);
+        const char *dir = d1 ? dirname(d1) : ".";
+        while (info.base_id[0]) {
+                if (n == CHAIN_MAX)
+                        return vps_err(err, ELOOP, "a chain of more than %d backups", CHAIN_MAX);
+                _cleanup_closedir_ DIR *dh = opendir(dir);
+                if (!dh)
+                        return vps_err_sys(err, errno, "reading %s", dir);
+                bool found = false;
+                struct dirent *de;
+                while (!found && (de = readdir(dh))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        char p[4200];
+                        struct vps_backup_info bi;
+                        vps_error e;
+                        struct stat st;
+                        (void)snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+                        if (stat(p, &st) < 0 || !S_ISREG(st.st_mode) ||
+                            peek_file(p, &bi, NULL, NULL, &e) < 0 ||
+                            strcmp(bi.backup_id, info.base_id) != 0)
+                                continue;
+                        (void)snprintf(list[n++], sizeof(list[0]), "%s", p);
+                        info = bi;
+                        found = true;
+                }
+                if (!found)
+                        return vps_err(err, ENOENT,
+                                       "%s is incremental: its base (backup %s) is not in %s",
+                                       list[n - 1], info.base_id, dir);
+        }
+        for (int i = 0; i < n; i++)
+                memcpy(chain[i], list[n - 1 - i], sizeof(chain[0]));
+        *ret_n = n;
+        return 0;
+}
+
+/* Sends one file's bytes as 'D' frames, then end (N or Z); frames from vpsd are handled as
+ * they come. Returns 1 when vpsd already gave its result (*ret). */
+static int send_file(int fd, const char *path, char end, struct progress *p, char *buf,
+                     char *in, json_t **ret, vps_error *err)
+{
+        _cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
+        if (f < 0)
+                return vps_err_sys(err, errno, "opening %s", path);
+        for (;;) {
+                struct pollfd pf = {.fd = fd, .events = POLLIN};
+                while (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLIN | POLLHUP))) {
+                        int r = on_frame(fd, -1, p, in, ret, err);
+                        if (r != 0)
+                                return r;
+                }
+                ssize_t n = read(f, buf, VPS_FRAME_MAX);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return vps_err_sys(err, errno, "reading %s", path);
+                int r = vps_frame_write(fd, n ? 'D' : end, buf, (size_t)n, err);
+                if (r < 0 || n == 0)
+                        return r;
+        }
+}
+
+int cmd_restore(struct vpsctl *v, int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, 'j'},
+                {"ipadd", required_argument, NULL, 'i'},
+                {"force", no_argument, NULL, 'f'},
+                {0},
+        };
+        bool json = false, force = false;
+        char ips[1024] = "";
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(restore_usage);
+                else if (c == 'j')
+                        json = true;
+                else if (c == 'f')
+                        force = true;
+                else if (c == 'i') {
+                        if (strlen(ips) + strlen(optarg) + 2 > sizeof(ips) ||
+                            strspn(optarg, "0123456789abcdefABCDEF.:") != strlen(optarg))
+                                return vpsctl_usage_error(v, "bad --ipadd '%s'", optarg);
+                        if (ips[0])
+                                strcat(ips, ",");
+                        strcat(ips, optarg);
+                } else
+                        return vpsctl_opt_error(v, c, argv);
+        }
+        vpsctl_json_errors(json);
+        if (optind >= argc)
+                return vpsctl_usage_error(v, "missing the backup FILE");
+        const char *file = argv[optind];
+        const char *id = optind + 1 < argc ? argv[optind + 1] : NULL;
+        if (optind + 2 < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 2]);
+        if (id && vpsctl_check_id(id) != CMD_CONTINUE)
+                return vpsctl_check_id(id);
+        vps_error err = {0};
+        static char chain[CHAIN_MAX][4200];
+        int n = 0;
+        struct vps_backup_info last;
+        int r = find_chain(file, chain, &n, &last, &err);
+        if (r < 0)
+                return vpsctl_fail_err(&err);
+        if (!id)
+                id = last.id;
+        if (vps_id_check(id, &err) < 0)
+                return vpsctl_fail_err(&err);
+        char path[1400];
+        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s%s%s%s", id, force ? "&force=1" : "",
+                       ips[0] ? "&ipadd=" : "", ips);
+        _cleanup_close_ int fd = -1;
+        if ((r = open_stream(v, path, "vps-restore", &fd, &err)) < 0)
+                return vpsctl_fail_err(&err);
+        struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "restore"};
+        _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX), *in = malloc(VPS_FRAME_MAX);
+        _cleanup_json_ json_t *res = NULL;
+        if (!buf || !in)
+                return vpsctl_fail("%s", strerror(ENOMEM));
+        for (int i = 0; i < n && r == 0; i++)
+                r = send_file(fd, chain[i], i + 1 == n ? 'Z' : 'N', &p, buf, in, &res, &err);
+        while (r == 0)
+                r = on_frame(fd, -1, &p, in, &res, &err);
+        if (r < 0) {
+                end_progress(&p);
+                return vpsctl_fail_err(&err);
+        }
+        if (json)
+                return vpsctl_print_json(res);
+        printf("VPS %s restored from %s%s (template %s)\n", id, file,
+               n > 1 ? " and its bases" : "",
+               json_string_value(json_object_get(res, "template")) ?: "?");
+        return 0;
+}
