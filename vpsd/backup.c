@@ -8,9 +8,8 @@
  * was replaced. The VPS is busy meanwhile: no start, change or destroy. */
 #include "storage/backup.h"
 #include "vps/cleanup.h"
-#include "storage/disk.h"
-#include "storage/snapshot.h"
-#include "net/network.h"
+#include "storage/storage.h"
+#include "net/net.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 #include "vpsd.h"

@@ -1,6 +1,6 @@
 /* vpsd: console output goes to the bounded console log and to every attached client; what a
  * client types goes to the console. */
-#include "sandbox/console.h"
+#include "sandbox/sandbox.h"
 #include "vpsd.h"
 
 #include <errno.h>

@@ -1,15 +1,13 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
 #include "vps/cleanup.h"
 #include "templates/templates.h"
-#include "storage/disk.h"
-#include "guest/guestauth.h"
-#include "config/devices.h"
-#include "sandbox/lxcfs.h"
-#include "config/plans.h"
-#include "core/stats.h"
-#include "net/traffic.h"
+#include "storage/storage.h"
+#include "guest/guest.h"
+#include "config/config.h"
+#include "sandbox/sandbox.h"
+#include "core/core.h"
+#include "net/net.h"
 #include "snapshot_routes.h"
-#include "storage/snapshot.h"
 #include "vpsd.h"
 
 #include <errno.h>

@@ -4,7 +4,7 @@
  * (runtime/sandbox/helper.c) and the change's own undo runs, in the child; the loop watches the
  * child's pidfd and answers the request when it ends, with what it changed of vpsd's state. */
 #include "vps/cleanup.h"
-#include "sandbox/helper.h"
+#include "sandbox/sandbox.h"
 #include "vps/syscalls.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"

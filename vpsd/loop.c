@@ -2,7 +2,7 @@
  * running VPS its pidfd (exit), console master (output to log and attached clients) and a
  * timerfd (stop.c). No thread or helper process per VPS. */
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
+#include "sandbox/sandbox.h"
 #include "vpsd.h"
 
 #include <errno.h>

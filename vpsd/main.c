@@ -1,13 +1,11 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
-#include "core/claims.h"
+#include "core/core.h"
 #include "vps/cleanup.h"
-#include "config/daemonconf.h"
-#include "sandbox/helper.h"
-#include "cgroup/hostlimits.h"
-#include "sandbox/lxcfs.h"
-#include "config/plans.h"
-#include "net/traffic.h"
+#include "config/config.h"
+#include "sandbox/sandbox.h"
+#include "cgroup/cgroup.h"
+#include "net/net.h"
 #include "netsetup/netsetup.h"
 #include "vpsd.h"
 

@@ -7,7 +7,7 @@
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/localsock.h"
-#include "sandbox/sysinfo.h"
+#include "sandbox/sandbox.h"
 #include "vpsd.h"
 
 #include <errno.h>

@@ -4,7 +4,7 @@
  * leftovers of a vpsd that died meanwhile (vps/.del-*: the child dies with it) are taken up
  * again at start-up. */
 #include "vps/cleanup.h"
-#include "storage/disk.h"
+#include "storage/storage.h"
 #include "vps/syscalls.h"
 #include "vpsd.h"
 
@@ -60,6 +60,8 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
         char trash[VPS_ID_MAX + 16], id[VPS_ID_MAX + 1];
         (void)snprintf(id, sizeof(id), "%s", vi->cfg.id);
         uint32_t projid;
+        if (vi->status == VPS_STOPPED)
+                vps_snapshot_umount_all(&d->m, vi); /* its snapshots shown on host dirs */
         int r = vps_manager_unlink(&d->m, vi, trash, sizeof(trash), &projid, err);
         if (r < 0)
                 return r;

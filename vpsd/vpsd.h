@@ -6,9 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/claims.h"
-#include "core/manager.h"
-#include "template/template_build.h"
+#include "core/core.h"
+#include "template/template.h"
 
 typedef struct json_t json_t;
 

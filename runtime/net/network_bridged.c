@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/manager.h"
+#include "core/core.h"
 
 /* Port forwards from the host's own 127.0.0.1 (vpsctl(8): "any local address"): the DNAT'd
  * packet leaves on the bridge with a loopback source, which the kernel routes only with
@@ -122,8 +122,8 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
 
 /* The VPS's chain: only its own MAC (Ethernet source and ARP sender) and addresses (IPv4
  * source, ARP sender) may leave its port, and only what the guard chain allows. */
-static void filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
-                        size_t size)
+static void bridged_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
+                                size_t size)
 {
         char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "", table[IFNAMSIZ + 16], ether[18];
         vps_net_veth_name(&m->net, c->id, veth);
@@ -157,7 +157,7 @@ static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_err
         if (r < 0)
                 return r;
         char cmd[4096];
-        filter_text(m, c, cmd, sizeof(cmd));
+        bridged_filter_text(m, c, cmd, sizeof(cmd));
         return ns_nft_run(cmd, err);
 }
 
@@ -170,8 +170,8 @@ static bool special(const struct vps_netconf *n, const struct ns_addr *a)
 
 /* A prefix given with an address (--ipadd 10.88.0.3/24) is taken only where it says what
  * is true anyway: the bridge subnet's; any other is refused, never dropped in silence. */
-static int check(const struct vps_netconf *n, const char *text, const struct ns_addr *a,
-                 const char *canon, vps_error *err)
+static int bridged_check(const struct vps_netconf *n, const char *text, const struct ns_addr *a,
+                         const char *canon, vps_error *err)
 {
         if (a->family == AF_INET6)
                 return vps_err(err, EINVAL,
@@ -198,14 +198,14 @@ static int check(const struct vps_netconf *n, const char *text, const struct ns_
         return 0;
 }
 
-static void child(const struct vps_netconf *n, struct vps_net_child *nc)
+static void bridged_child(const struct vps_netconf *n, struct vps_net_child *nc)
 {
         for (unsigned int i = 0; i < nc->n; i++)
                 nc->addr[i].prefix = n->subnet.prefix;
         nc->gateway = n->gateway;
 }
 
-static int filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+static int bridged_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
         int r = prepare_host(m, err);
         if (r < 0)
@@ -217,8 +217,8 @@ static int filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *e
         return filter_set(m, &vi->cfg, err);
 }
 
-static int attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
-                  vps_error *err)
+static int bridged_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
+                          vps_error *err)
 {
         (void)vi;
         unsigned int br = if_nametoindex(m->net.bridge);
@@ -231,15 +231,15 @@ static int attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int
         return 0;
 }
 
-static int update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
-                  unsigned int n_old, vps_error *err)
+static int bridged_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+                          unsigned int n_old, vps_error *err)
 {
         (void)old_ips;
         (void)n_old;
         return filter_set(m, &vi->cfg, err);
 }
 
-static void detach(struct vps_manager *m, const struct vps_config *cfg)
+static void bridged_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
         char veth[IFNAMSIZ], cmd[2048] = "", table[IFNAMSIZ + 16];
         vps_net_veth_name(&m->net, cfg->id, veth);
@@ -251,12 +251,12 @@ static void detach(struct vps_manager *m, const struct vps_config *cfg)
         ns_nft_run_each(cmd);
 }
 
-static bool ready(const struct vps_netconf *n)
+static bool bridged_ready(const struct vps_netconf *n)
 {
         return n->ready;
 }
 
-static void counters(const struct vps_manager *m, const char *id, struct json_t *res)
+static void bridged_counters(const struct vps_manager *m, const char *id, struct json_t *res)
 {
         char table[64];
         (void)snprintf(table, sizeof(table), "vpsd_%s", m->net.bridge);
@@ -265,14 +265,14 @@ static void counters(const struct vps_manager *m, const char *id, struct json_t 
 
 const struct vps_net_backend vps_net_bridged = {
         .on_bridge = true,
-        .check = check,
-        .child = child,
-        .filter = filter,
-        .attach = attach,
-        .update = update,
-        .detach = detach,
+        .check = bridged_check,
+        .child = bridged_child,
+        .filter = bridged_filter,
+        .attach = bridged_attach,
+        .update = bridged_update,
+        .detach = bridged_detach,
         .prepare = prepare_host,
-        .filter_text = filter_text,
-        .ready = ready,
-        .counters = counters,
+        .filter_text = bridged_filter_text,
+        .ready = bridged_ready,
+        .counters = bridged_counters,
 };

@@ -1,9 +1,9 @@
 /* libvps: what a VPS may reach of the host itself (vpsd.conf host_allow), as nft text shared
- * by both backends (each VPS's own filter is its backend's): services listening on every address of the host (its
- * sshd, a future TCP API) would otherwise answer a VPS at its gateway, so the input filter
- * lets through only what VPSes need (ICMP, replies to the host's own connections) and the
- * ports of vpsd.conf host_allow (default DNS). Forwarded traffic (NAT, port forwards, VPS to
- * VPS) never meets the input hook, so it is not touched. */
+ * by both backends (each VPS's own filter is its backend's): services listening on every
+ * address of the host (its sshd, a future TCP API) would otherwise answer a VPS at its
+ * gateway, so the input filter lets through only what VPSes need (ICMP, replies to the host's
+ * own connections) and the ports of vpsd.conf host_allow (default DNS). Forwarded traffic
+ * (NAT, port forwards, VPS to VPS) never meets the input hook, so it is not touched. */
 #include "net/backend.h"
 
 #include <ctype.h>

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/manager.h"
+#include "core/core.h"
 
 /* A prefix given with an address is taken only where it says what is true anyway: each
  * address is routed to the VPS by itself (/32, /128); any other is refused, never dropped. */
-static int check(const struct vps_netconf *n, const char *text, const struct ns_addr *a,
+static int routed_check(const struct vps_netconf *n, const char *text, const struct ns_addr *a,
                  const char *canon, vps_error *err)
 {
         static const char *const reserved[] = {
@@ -44,7 +44,7 @@ static int check(const struct vps_netconf *n, const char *text, const struct ns_
         return 0;
 }
 
-static void child(const struct vps_netconf *n, struct vps_net_child *nc)
+static void routed_child(const struct vps_netconf *n, struct vps_net_child *nc)
 {
         (void)n;
         vps_error e;
@@ -119,7 +119,7 @@ static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
 /* The VPS's chain: only its own addresses may leave its veth (link-local and unspecified
  * IPv6 sources stay on the link: neighbour discovery needs them, and no router forwards
  * them; the link's only other end is the host), and only what the guard chain allows. */
-static void filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
+static void routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
                         size_t size)
 {
         char veth[IFNAMSIZ], v4[VPS_MAX_IPS * 48] = "", v6[VPS_MAX_IPS * 48] = "fe80::/10, ::";
@@ -151,11 +151,11 @@ static void filter_text(const struct vps_manager *m, const struct vps_config *c,
 static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
 {
         char cmd[4096];
-        filter_text(m, c, cmd, sizeof(cmd));
+        routed_filter_text(m, c, cmd, sizeof(cmd));
         return ns_nft_run(cmd, err);
 }
 
-static int prepare(struct vps_manager *m, vps_error *err)
+static int routed_prepare(struct vps_manager *m, vps_error *err)
 {
         return prepare_host(m, false, err);
 }
@@ -211,7 +211,7 @@ static int gateway6(unsigned int ifindex, vps_error *err)
         return 0;
 }
 
-static int filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+static int routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
         int r = prepare_host(m, has_v6(&vi->cfg), err);
         if (r < 0)
@@ -219,7 +219,7 @@ static int filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *e
         return filter_set(m, &vi->cfg, err);
 }
 
-static int attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
+static int routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
                       vps_error *err)
 {
         int r;
@@ -233,7 +233,7 @@ static int attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int
         return 0;
 }
 
-static int update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+static int routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
                       unsigned int n_old, vps_error *err)
 {
         struct vps_config old = vi->cfg;
@@ -254,7 +254,7 @@ static int update(struct vps_manager *m, const struct vps_inst *vi, char old_ips
         return filter_set(m, &vi->cfg, err);
 }
 
-static void detach(struct vps_manager *m, const struct vps_config *cfg)
+static void routed_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
         char veth[IFNAMSIZ], cmd[1024] = "", table[IFNAMSIZ + 12];
         vps_net_veth_name(&m->net, cfg->id, veth);
@@ -267,12 +267,12 @@ static void detach(struct vps_manager *m, const struct vps_config *cfg)
         ns_nft_run_each(cmd);
 }
 
-static bool ready(const struct vps_netconf *n)
+static bool routed_ready(const struct vps_netconf *n)
 {
         return n->routed_ready;
 }
 
-static void counters(const struct vps_manager *m, const char *id, struct json_t *res)
+static void routed_counters(const struct vps_manager *m, const char *id, struct json_t *res)
 {
         char table[64];
         (void)snprintf(table, sizeof(table), "vpsr_%s", m->net.bridge);
@@ -281,14 +281,14 @@ static void counters(const struct vps_manager *m, const char *id, struct json_t 
 
 const struct vps_net_backend vps_net_routed = {
         .on_bridge = false,
-        .check = check,
-        .child = child,
-        .filter = filter,
-        .attach = attach,
-        .update = update,
-        .detach = detach,
-        .prepare = prepare,
-        .filter_text = filter_text,
-        .ready = ready,
-        .counters = counters,
+        .check = routed_check,
+        .child = routed_child,
+        .filter = routed_filter,
+        .attach = routed_attach,
+        .update = routed_update,
+        .detach = routed_detach,
+        .prepare = routed_prepare,
+        .filter_text = routed_filter_text,
+        .ready = routed_ready,
+        .counters = routed_counters,
 };

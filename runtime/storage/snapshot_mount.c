@@ -4,7 +4,7 @@
  * path without "..", resolved with no symlink anywhere on it, an empty directory outside the
  * state root. The mount is recorded in the snapshot's mount.json (its directory and mount
  * id); the umount checks that the directory still holds that very mount. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"
@@ -212,4 +212,19 @@ int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *
         if (unlinkat(snap, MOUNT_REC, 0) < 0 && errno != ENOENT)
                 return vps_err_sys(err, errno, "forgetting the mount of snapshot %s", name);
         return 0;
+}
+
+void vps_snapshot_umount_all(struct vps_manager *m, struct vps_inst *vi)
+{
+        _cleanup_close_ int snaps =
+                openat(vi->dir_fd, "snapshots", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_closedir_ DIR *d = snaps >= 0 ? vps_opendir_fd(snaps) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                vps_error e;
+                char dir[512];
+                if (de->d_name[0] != '.' && vps_snapshot_name_check(de->d_name, &e) == 0 &&
+                    faccessat(snaps, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                        (void)vps_snapshot_umount(m, vi, de->d_name, dir, sizeof(dir), &e);
+        }
 }

@@ -34,9 +34,8 @@
  */
 #include "vps/cleanup.h"
 #include "config/config.h"
-#include "config/limits.h"
-#include "core/manager.h"
-#include "template/template_build.h"
+#include "core/core.h"
+#include "template/template.h"
 #include "vps/util.h"
 #include "vpsd.h"
 

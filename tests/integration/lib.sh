@@ -20,9 +20,15 @@ FAILS=0
 # Networked tests get their own bridge and subnet (set NET_TEST=1 before sourcing).
 # 10.N/16 must be free on this host (another bridge, a quickstart's vpsbr0 on 10.88/16).
 HOST_ROUTES=$(ip -4 route show table all 2>/dev/null || true)
+# A lock per N, held for the test's life, keeps tests run side by side (ctest -j, several
+# checkouts) off each other's bridge and subnet before either vpsd has claimed them.
+mkdir -p /run/lock/vpstest
 for _ in $(seq 50); do
         N=$(( ($$ + RANDOM) % 200 + 20 ))
-        grep -qE "(^| )10\.$N\." <<<"$HOST_ROUTES" || break
+        grep -qE "(^| )10\.$N\." <<<"$HOST_ROUTES" && continue
+        exec {NET_LOCK_FD}>"/run/lock/vpstest/net-$N"
+        flock -n "$NET_LOCK_FD" && break
+        exec {NET_LOCK_FD}>&-
 done
 BRIDGE=vpsbt$N
 SUBNET=10.$N.0.0/24
