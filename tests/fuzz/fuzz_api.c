@@ -158,6 +158,13 @@ int vpsd_job_check_busy(struct vpsd *dd, const struct vps_inst *vi, bool address
         return 0; /* no VPS runs, so no job */
 }
 
+/* No backup or restore stream runs here (vpsd/backup.c is not linked). */
+int vpsd_stream_busy(struct vpsd *dd, const char *id, vps_error *err)
+{
+        (void)dd, (void)id, (void)err;
+        return 0;
+}
+
 int vpsd_job_start(struct vpsd *dd, struct request *req, struct vps_inst *vi, bool addresses,
                    vpsd_job_fn fn, void *arg, vps_error *err)
 {
