@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sandbox/attach.h"
+#include "sandbox/sandbox.h"
 #include "vps/cleanup.h"
 
 static const char exec_usage[] =

@@ -1,6 +1,6 @@
 /* vpsctl create, start, stop, restart, status, set and destroy: one request each, on
  * /v1/vps/ID, and a one-line report. */
-#include "config/limits.h"
+#include "config/config.h"
 #include "vpsctl.h"
 #include "format.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "vps/cleanup.h"
-#include "core/stats.h"
+#include "core/core.h"
 
 static const char list_usage[] =
         "Usage: vpsctl list [-a] [-o FIELDS] [-H] [-j]\n"

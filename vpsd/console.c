@@ -3,7 +3,7 @@
 #include "console.h"
 
 #include "log.h"
-#include "sandbox/console.h"
+#include "sandbox/sandbox.h"
 #include "loop.h"
 #include "vpsd.h"
 

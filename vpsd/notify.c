@@ -10,7 +10,7 @@
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/localsock.h"
-#include "sandbox/sysinfo.h"
+#include "sandbox/sandbox.h"
 #include "loop.h"
 #include "vpsd.h"
 

@@ -7,9 +7,9 @@
 #include "jobs.h"
 #include "log.h"
 #include "vpsd.h"
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
-#include "guest/guestauth.h"
+#include "guest/guest.h"
 
 #include <errno.h>
 #include <jansson.h>

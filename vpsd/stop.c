@@ -1,6 +1,6 @@
 /* vpsd: a requested stop. The halt signal goes to the init at once and again from the stop
  * timer: every 20 ms while the init cannot take it yet (early in a boot the kernel drops it:
- * vps/halt.h), then once a second until the init exits; at the timeout the VPS is killed.
+ * sandbox/sandbox.h), then once a second until the init exits; at the timeout the VPS is killed.
  * The log says how each stop ended. */
 #include "stop.h"
 

@@ -5,7 +5,7 @@
 #include "builds.h"
 #include "log.h"
 #include "templates/templates.h"
-#include "template/template_build.h"
+#include "template/template.h"
 #include "vpsd.h"
 
 #include <errno.h>

@@ -8,10 +8,9 @@
 #include "api.h"
 #include "log.h"
 #include "vps/cleanup.h"
-#include "storage/disk.h"
+#include "storage/storage.h"
 #include "vps/syscalls.h"
 #include "loop.h"
-#include "storage/snapshot.h"
 #include "vpsd.h"
 
 #include <errno.h>

@@ -9,9 +9,8 @@
 
 #include "loop.h"
 #include "vps/backoff.h"
-#include "core/claims.h"
-#include "core/manager.h"
-#include "template/template_build.h"
+#include "core/core.h"
+#include "template/template.h"
 
 typedef struct json_t json_t;
 struct request;

@@ -7,7 +7,7 @@
 #include "loop.h"
 #include "notify.h"
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
+#include "sandbox/sandbox.h"
 #include "vpsd.h"
 
 #include <errno.h>

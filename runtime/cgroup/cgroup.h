@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #include "vps/error.h"
-#include "config/limits.h"
+#include "config/config.h"
 
 /* A running VPS has three cgroups. Its top one, PARENT/ID (the run state's "cgroup"), is host
  * root's: limits, the device program, memory.oom.group and the features xattr live there and
@@ -100,3 +100,16 @@ int vps_cgroup_check_limits(const struct vps_cgroups *cg, const struct vps_limit
 int vps_cgroup_apply_limits(const struct vps_cgroups *cg, const char *path,
                             const struct vps_limits *l, const struct vps_limits *old, bool strict,
                             char *warn, size_t warn_size, vps_error *err);
+
+/* The host's kernel limits that VPSes draw on (runtime/cgroup/hostlimits.c). */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VPS_HOST_LIMIT_LINE 200
+
+/* Reads the limits that matter to many VPSes, raises those below what many VPSes need
+ * (inotify, keys, aio, map count, neighbours; each VPS is one host user to the per-user
+ * ones: spawn.c), and describes each in one line for vpsd's log. Returns the number of
+ * lines (at most max; 11 today). */
+size_t vps_host_limits(char (*ret)[VPS_HOST_LIMIT_LINE], size_t max, unsigned int devpts_max);

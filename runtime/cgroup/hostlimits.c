@@ -1,7 +1,7 @@
 /* libvps: the host's kernel limits every VPS draws on, read (and raised where a host of many
  * VPSes needs more) at vpsd's start-up so the daemon can log them. */
 #include "vps/cleanup.h"
-#include "cgroup/hostlimits.h"
+#include "cgroup/cgroup.h"
 #include "vps/util.h"
 
 #include <fcntl.h>

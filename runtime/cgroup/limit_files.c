@@ -1,5 +1,5 @@
 /* libvps: the cgroup v2 files and values that enforce a VPS's limits (limits.h). */
-#include "config/limits.h"
+#include "config/config.h"
 
 #include <stdio.h>
 #include <string.h>

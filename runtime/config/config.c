@@ -2,8 +2,6 @@
 #include "config/config.h"
 #include "vps/cleanup.h"
 #include "vps/netaddr.h"
-#include "config/devices.h"
-#include "config/plans.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,97 @@
 /* A VPS's configuration (config.json, the truth) and its run state (state.json). */
 #pragma once
 
+/* Resource limits of a VPS, with vzctl's option names: cgroup v2 (ram, swap, cpus, cpulimit,
+ * cpuunits, numproc, cpumask, iolimit, iopslimit, ioprio, oompolicy) and project quotas
+ * (diskspace, diskinodes). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vps/error.h"
+
+struct json_t;
+
+#define VPS_LIMIT_NONE UINT64_MAX /* not set: no limit */
+
+enum vps_limit_kind {
+        VPS_LIM_RAM,
+        VPS_LIM_SWAP,
+        VPS_LIM_CPUS,
+        VPS_LIM_CPULIMIT,
+        VPS_LIM_CPUUNITS,
+        VPS_LIM_NUMPROC,
+        VPS_LIM_DISKSPACE,  /* SOFT[:HARD] bytes */
+        VPS_LIM_DISKINODES, /* SOFT[:HARD] inodes */
+        VPS_LIM_CPUMASK,    /* cpuset.cpus: the list is in cpumask, v is 1 when set */
+        VPS_LIM_IOLIMIT,    /* bytes per second, each of read and write (io.max) */
+        VPS_LIM_IOPSLIMIT,  /* operations per second, each of read and write (io.max) */
+        VPS_LIM_IOPRIO,     /* 0 (lowest) to 7, vzctl's; io.weight */
+        VPS_LIM_OOMPOLICY,  /* 0 "process", 1 "restart" (memory.oom.group) */
+        VPS_LIM_COUNT
+};
+
+#define VPS_CPUMASK_MAX 128
+
+struct vps_limits {
+        uint64_t v[VPS_LIM_COUNT];     /* bytes, hundredths of CPUs, percent of one CPU, weight,
+                                          processes, ...; the hard limit of a pair */
+        uint64_t soft[VPS_LIM_COUNT];  /* the soft limit of a pair, else VPS_LIMIT_NONE */
+        char cpumask[VPS_CPUMASK_MAX]; /* "0-3,6" when VPS_LIM_CPUMASK is set */
+};
+
+struct vps_limit_info {
+        const char *name;       /* JSON key and vpsctl option without "--" */
+        const char *controller; /* cgroup v2 controller that enforces it, NULL: a quota */
+        bool size;              /* takes K/M/G/T suffixes */
+        bool pair;              /* SOFT[:HARD], vzctl's barrier:limit */
+        uint64_t min, max;
+        unsigned int scale;       /* >1: a decimal number, kept times scale ("0.5" CPUs: 50) */
+        const char *const *words; /* the value is one of these words (its index) */
+        bool cpulist;             /* a list of CPUs, "0-3,6" */
+};
+
+/* What the host contributes to the cgroup files of the limits. */
+struct vps_limit_host {
+        unsigned int ncpu; /* online CPUs */
+        char iodev[24];    /* "MAJ:MIN" of the disk holding the VPS storage, "" if none */
+};
+
+#define VPS_LIMIT_FILES_MAX 12
+#define VPS_LIMIT_VALUE_MAX 160
+
+extern const struct vps_limit_info vps_limit_info[VPS_LIM_COUNT];
+
+void vps_limits_init(struct vps_limits *l);
+/* Parses one value: a size or a number within the limit's range, or "unlimited". */
+int vps_limit_parse(enum vps_limit_kind k, const char *text, uint64_t *ret, vps_error *err);
+/* Parses SOFT[:HARD] of a pair limit ("unlimited" for none); SOFT alone sets both. */
+int vps_limit_parse_pair(enum vps_limit_kind k, const char *text, uint64_t *soft, uint64_t *hard,
+                         vps_error *err);
+/* Is any of the disk quota limits set? */
+bool vps_limits_have_disk(const struct vps_limits *l);
+/* Applies a JSON object {"ram": "1G", "numproc": 100, "swap": "unlimited", ...} on top of l.
+ * Unknown keys are refused. */
+int vps_limits_update(struct vps_limits *l, struct json_t *obj, vps_error *err);
+/* {"ram": 1073741824, "swap": null, "diskspace": {"soft": N, "hard": N}, ...} */
+struct json_t *vps_limits_to_json(const struct vps_limits *l);
+/* Reads the "limits" object of config.json (numbers or null). */
+int vps_limits_from_json(struct vps_limits *l, struct json_t *obj, vps_error *err);
+/* The text form of limit k of l ("0.5", "0-3", "restart", "1073741824"), for messages. */
+void vps_limit_format(const struct vps_limits *l, enum vps_limit_kind k, char *buf, size_t size);
+/* The cgroup files and values that enforce l: fills file[], value[] and the controller of
+ * each, returns how many. With old (the limits in force), a limit that l removes is written
+ * back to its default ("max", cpu.weight 100, an empty cpuset, oom.group 0). */
+int vps_limits_files(const struct vps_limits *l, const struct vps_limits *old,
+                     const struct vps_limit_host *host, const char *file[VPS_LIMIT_FILES_MAX],
+                     char value[VPS_LIMIT_FILES_MAX][VPS_LIMIT_VALUE_MAX],
+                     const char *controller[VPS_LIMIT_FILES_MAX]);
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "vps/error.h"
-#include "config/limits.h"
 #include "vps/util.h"
 
 struct json_t;
@@ -116,3 +201,149 @@ char *vps_state_to_json(const struct vps_state *st);
 int vps_state_load(int dfd, const char *name, struct vps_state *ret, vps_error *err);
 int vps_state_save(int dfd, const char *name, const struct vps_state *st, vps_error *err);
 int vps_state_remove(int dfd, const char *name, vps_error *err);
+
+/* Plans: named sets of limits and settings a provider sells (vzctl's sample configs), one file
+ * per plan, PLANS_DIR/NAME.conf, of KEY="VALUE" lines whose keys are vpsctl's option names
+ * (RAM="1G", NUMPROC="512", DISKSPACE="10G:11G", RATE="100mbit", FEATURES="tun", ONBOOT="yes").
+ * A plan becomes the API body fields it stands for; the request's own fields override it. */
+
+#include <stdbool.h>
+
+
+struct json_t;
+
+#define VPS_PLAN_NAME_MAX 63
+#define VPS_DEFAULT_PLANS_DIR "/etc/vps/plans"
+#define VPS_PLAN_FILE_MAX (64 * 1024)
+
+/* Letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 bytes; "none"
+ * is no plan and refused here. */
+int vps_plan_name_check(const char *name, vps_error *err);
+/* Parses the text of plan name (where: "FILE" for messages) into the body fields it sets:
+ * {"limits": {"ram": "1G", ...}, "rate": "100mbit", "features": "tun", "devnodes": "tun",
+ * "onboot": true}. Every value is checked as the option would check it; an unknown key, a
+ * key given twice, a line that is not KEY="VALUE" or a bad value is refused, naming the line. */
+int vps_plan_parse(const char *where, const char *text, struct json_t **ret, vps_error *err);
+/* Reads and parses dir/NAME.conf (resolved beneath dir: a plan never names a file outside). */
+int vps_plan_load(const char *dir, const char *name, struct json_t **ret, vps_error *err);
+/* The body a request means with plan fields under it: a new object holding plan's fields, the
+ * request's on top (its "limits" merged key by key). The "plan" key itself is left out. */
+struct json_t *vps_plan_merge(struct json_t *plan, struct json_t *request);
+/* The body a create (create true) or a PATCH means: its "plan" field (a name, or "none" for no
+ * plan; absent: default_plan on create, no change on PATCH) loaded from dir and merged under
+ * the request. *ret_body is a new reference (the request itself when no plan applies);
+ * ret_plan gets the plan's name, "" for none; *ret_given says whether the body names a plan
+ * (or create's default applied). A bad or unknown plan is refused with nothing changed. */
+int vps_plan_body(const char *dir, const char *default_plan, struct json_t *request, bool create,
+                  char ret_plan[VPS_PLAN_NAME_MAX + 1], bool *ret_given,
+                  struct json_t **ret_body, vps_error *err);
+
+/* vpsd.conf: vpsd's settings file (/etc/vps/vpsd.conf), "key = value" lines. The command
+ * line and the environment override it; it overrides the built-in defaults. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+
+#define VPS_DEFAULT_CONF "/etc/vps/vpsd.conf"
+
+struct vps_daemon_conf {
+        char root[400];          /* root = DIR */
+        char socket[108];        /* socket = PATH */
+        char cgroup_parent[256]; /* cgroup_parent = PATH */
+        char bridge[16];         /* bridge = NAME */
+        char subnet[64];         /* subnet = CIDR */
+        int enforce_warn;        /* enforce_limits = strict|warn; -1 when not set */
+        char debian_mirror[256]; /* debian_mirror = URL, for template builds */
+        char netmode[16];        /* netmode = bridged|routed, of new VPSes */
+        char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
+        char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
+        char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
+        /* guest_timeout = S: how long a change that enters a running guest may take (its
+         * files, its hostname, its eth0); 0: not set (VPS_GUEST_TIMEOUT_DEFAULT) */
+        unsigned int guest_timeout;
+        /* cgroup_max_depth, cgroup_max_descendants = N|max: bounds of each guest's cgroup tree
+         * (-1: max; -2: not set, the defaults of cgroup.h) */
+        long long cg_max_depth, cg_max_descendants;
+        /* The numbers below are 0 when not set (vpsd then uses its defaults). */
+        /* restart_burst = N, restart_interval = S, restart_delay_max = S: restarts a guest
+         * asks for beyond N within S seconds wait, 1 s doubling up to restart_delay_max. */
+        unsigned int restart_burst, restart_interval, restart_delay_max;
+        /* log_burst = N, log_interval = S: a log message repeated more than N times in S
+         * seconds is counted, not written; log_max_size = SIZE, log_keep = N: ROOT/vpsd.log
+         * moves to vpsd.log.1 (and on up to .N) when it reaches SIZE. */
+        unsigned int log_burst, log_interval, log_keep;
+        uint64_t log_max_size;
+        unsigned int devpts_max; /* devpts_max = N, ptys per VPS; 0 when not set */
+        char host_allow[512];    /* host_allow = tcp:22,udp:53|none, host ports VPSes reach */
+        char plans_dir[256];     /* plans_dir = DIR, of the plan files (default /etc/vps/plans) */
+        char default_plan[64];   /* default_plan = NAME|none, of a create without --plan */
+        /* default_numproc = N|unlimited: pids.max of a VPS without --numproc; -1 when not set,
+         * 0 for unlimited */
+        long long default_numproc;
+        /* resolv_conf = PATH, resolv_conf_upstream = PATH: where VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults */
+        char resolv_conf[256], resolv_upstream[256];
+};
+
+#define VPS_DEFAULT_NUMPROC 4096u
+
+#define VPS_DEFAULT_DEVPTS_MAX 1024u
+#define VPS_DEVPTS_MAX_LIMIT   1048576u
+
+/* Every key vpsd.conf takes (vpsd --help lists them); NULL ends it. */
+extern const char *const vps_daemon_conf_keys[];
+
+/* Empty strings and enforce_warn = -1: nothing set. */
+void vps_daemon_conf_init(struct vps_daemon_conf *c);
+/* Parses text (the file's contents); name is used in messages ("FILE:LINE: ..."). Blank lines
+ * and lines starting with # are skipped; an unknown key or a bad value is an error. */
+int vps_daemon_conf_parse(struct vps_daemon_conf *c, const char *name, const char *text,
+                          vps_error *err);
+/* Reads and parses path; a missing file is no error unless must_exist. */
+int vps_daemon_conf_load(struct vps_daemon_conf *c, const char *path, bool must_exist,
+                         vps_error *err);
+
+/* Which devices a VPS may use: a cgroup v2 eBPF device program (BPF_PROG_TYPE_CGROUP_DEVICE)
+ * on its cgroup denies every device but null, zero, full, random, urandom, tty, console,
+ * ptmx and the pty slaves, plus the nodes --devnodes grants (tun for VPN customers, fuse)
+ * and those --features tun and fuse grant: a VPS gets the union of the two.
+ * It holds for every process in the cgroup, the guest's sub-cgroups and exec'd commands
+ * included, whatever node they reach; the guest cannot replace it (bpf(2) needs the host's
+ * CAP_BPF, and the seccomp filter denies it). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define VPS_MAX_DEVNODES 4
+
+struct vps_config;
+
+/* A device --devnodes may grant: its name, path under /dev, char major:minor, and the
+ * --features bit (VPS_FEAT_*) that grants it as well. */
+struct vps_devnode {
+        const char *name;
+        const char *path;
+        uint32_t major, minor;
+        unsigned int feature;
+};
+
+/* The grantable devices: "tun" (/dev/net/tun), "fuse" (/dev/fuse). NULL if unknown. */
+const struct vps_devnode *vps_devnode_find(const char *name);
+/* Checks and canonicalises a --devnodes list ("tun,fuse", "none"): fills names[], returns
+ * how many. */
+int vps_devnodes_parse(const char *text, char names[VPS_MAX_DEVNODES][8], vps_error *err);
+/* The devices cfg grants beyond the default set: its --devnodes and the ones its --features
+ * imply, each once. Fills names[], returns how many. */
+unsigned int vps_devnodes_effective(const struct vps_config *cfg, char names[VPS_MAX_DEVNODES][8]);
+
+/* Makes the nodes cfg grants (vps_devnodes_effective) in DIR/devnodes (vps_dir_fd:
+ * ROOT/vps/ID), owned by the VPS's root, on the host's filesystem: nodes on a filesystem
+ * mounted in the VPS's user namespace could not be opened (nodev), and the host's own may be
+ * root's only. The start child binds them into the guest's /dev. */
+int vps_devnodes_prepare(int vps_dir_fd, const struct vps_config *cfg, vps_error *err);
+
+/* Loads the device program allowing the default set plus the named devnodes and attaches
+ * it to the cgroup (no override below it). */
+int vps_devices_attach(int cgroup_fd, char names[][8], unsigned int n, vps_error *err);

@@ -1,7 +1,6 @@
 /* libvps: vpsd.conf, "key = value" lines with # comments. */
 #include "vps/cleanup.h"
-#include "config/daemonconf.h"
-#include "config/plans.h"
+#include "config/config.h"
 #include "vps/util.h"
 
 #include <ctype.h>

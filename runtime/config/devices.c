@@ -3,7 +3,6 @@
  * instruction (no compiler, no object file), loaded and attached with bpf(2). */
 #include "vps/cleanup.h"
 #include "config/config.h"
-#include "config/devices.h"
 #include "vps/util.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* libvps: VPS resource limits: parsing (vzctl's names and units), config JSON, and the cgroup
  * v2 files that enforce them (disk limits are enforced by disk.c through quotas). */
 #include "vps/cleanup.h"
-#include "config/limits.h"
+#include "config/config.h"
 #include "vps/util.h"
 
 #include <errno.h>

@@ -1,10 +1,7 @@
 /* libvps: plan files (plans.h), vzctl's sample-config style KEY="VALUE" lines with vpsctl's
  * option names, checked line by line and turned into the API body fields they stand for. */
-#include "config/plans.h"
-#include "vps/cleanup.h"
 #include "config/config.h"
-#include "config/devices.h"
-#include "config/limits.h"
+#include "vps/cleanup.h"
 #include "vps/safepath.h"
 #include "vps/util.h"
 

@@ -2,7 +2,7 @@
  * claim file, KIND-HASH, holds "KIND VALUE\npid PID\nroot ROOT\n"; it is taken by a write lock
  * on the whole file, and checked under dir/.lock so two vpsds starting at once cannot both
  * pass the scan. */
-#include "core/claims.h"
+#include "core/core.h"
 
 #include "vps/cleanup.h"
 #include "vps/util.h"

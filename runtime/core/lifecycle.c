@@ -1,15 +1,11 @@
 /* libvps: start, halt, kill and reap of one VPS, and its JSON view. */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
-#include "sandbox/console.h"
-#include "config/devices.h"
-#include "storage/disk.h"
-#include "sandbox/halt.h"
-#include "core/manager.h"
-#include "guest/resolv.h"
-#include "sandbox/security.h"
-#include "sandbox/spawn.h"
+#include "sandbox/sandbox.h"
+#include "config/config.h"
+#include "storage/storage.h"
+#include "core/core.h"
+#include "guest/guest.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>

@@ -2,12 +2,11 @@
  * start, halt, kill and reap. ROOT/vps/ID/ holds config.json (the truth), state.json (while
  * running), upper/ and work/ (the VPS's own data), lower/ and rootfs/ (mount points used only
  * inside the VPS's mount namespace), console.log. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
-#include "storage/disk.h"
+#include "sandbox/sandbox.h"
 #include "vps/localsock.h"
-#include "core/manager.h"
+#include "core/core.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>

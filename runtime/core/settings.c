@@ -2,11 +2,10 @@
  * applied live to a running VPS, then saved to config.json; a refused change leaves the old
  * config. */
 #include "vps/cleanup.h"
-#include "storage/disk.h"
-#include "guest/guestfiles.h"
-#include "sandbox/helper.h"
-#include "core/manager.h"
-#include "guest/resolv.h"
+#include "storage/storage.h"
+#include "guest/guest.h"
+#include "sandbox/sandbox.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -1,7 +1,7 @@
 /* libvps: a VPS's usage and limit hits from its cgroup files: OpenVZ's failcnt, from
  * memory.events, pids.events and cpu.stat. */
 #include "vps/cleanup.h"
-#include "core/stats.h"
+#include "core/core.h"
 #include "vps/util.h"
 
 #include <dirent.h>

@@ -6,9 +6,8 @@
  * and a file that is a symlink is refused, not followed. */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
-#include "guest/guestauth.h"
-#include "guest/guestfiles.h"
-#include "core/manager.h"
+#include "guest/guest.h"
+#include "core/core.h"
 #include "vps/safepath.h"
 #include "vps/util.h"
 

@@ -1,7 +1,7 @@
 /* libvps: the guest files vpsd manages (see guestfiles.h). */
 #include "vps/cleanup.h"
-#include "guest/guestfiles.h"
-#include "sandbox/helper.h"
+#include "guest/guest.h"
+#include "sandbox/sandbox.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"
 

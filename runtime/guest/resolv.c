@@ -1,6 +1,6 @@
 /* libvps: the host's resolvers for the VPSes that inherit them (see resolv.h). */
 #include "vps/cleanup.h"
-#include "guest/resolv.h"
+#include "guest/guest.h"
 #include "vps/netaddr.h"
 
 #include <errno.h>

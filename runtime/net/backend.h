@@ -4,7 +4,7 @@
  * and the helpers both share (nft.c, sysctl.c, netconf.c). Private to runtime/net/. */
 #pragma once
 
-#include "net/network.h"
+#include "net/net.h"
 
 #include <stdbool.h>
 #include <stddef.h>

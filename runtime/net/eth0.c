@@ -7,8 +7,8 @@
 #include <sched.h>
 #include <string.h>
 
-#include "sandbox/helper.h"
-#include "core/manager.h"
+#include "sandbox/sandbox.h"
+#include "core/core.h"
 
 int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
                           struct vps_net_child *ret, vps_error *err)

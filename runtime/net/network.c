@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "vps/cleanup.h"
-#include "core/manager.h"
-#include "net/traffic.h"
+#include "core/core.h"
+#include "net/net.h"
 #include "vps/util.h"
 
 static const struct vps_net_backend *backend(const struct vps_config *c)

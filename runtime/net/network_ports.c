@@ -3,8 +3,8 @@
  * server's) unless the operator insists. Read from /proc/self/net: vpsd runs in the host's
  * network namespace, where the forwards' DNAT applies. */
 #include "vps/cleanup.h"
-#include "core/manager.h"
-#include "net/network.h"
+#include "core/core.h"
+#include "net/net.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -3,9 +3,9 @@
  * do, they are folded into ROOT/vps/ID/traffic.json. Readers add the live counters to it.
  * Every read-modify-write of the file holds an flock on the VPS's directory: a job of vpsd
  * (a fork removing the last address) may fold while the loop reads. */
-#include "net/traffic.h"
+#include "net/net.h"
 #include "vps/cleanup.h"
-#include "core/manager.h"
+#include "core/core.h"
 #include "vps/util.h"
 
 #include <errno.h>

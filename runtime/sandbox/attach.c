@@ -2,14 +2,12 @@
  * join the VPS's cgroup, then all its namespaces through a pidfd, then fork once more so the
  * command is inside the VPS's pid namespace. No fd of the caller crosses: the command's stdio
  * are pipes or a pty of the guest's own, relayed by attach_relay.c. */
-#include "sandbox/attach.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/attach_relay.h"
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
-#include "sandbox/helper.h"
 #include "vps/localsock.h"
-#include "sandbox/security.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 

@@ -1,6 +1,6 @@
 /* libvps: starting VPSes after a host boot (--onboot, --bootorder). */
 #include "vps/cleanup.h"
-#include "core/manager.h"
+#include "core/core.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* libvps: console ptys and the bounded console log. */
 #include "vps/cleanup.h"
-#include "sandbox/console.h"
+#include "sandbox/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* libvps: whether a VPS's init can take its halt signal yet (halt.h), read from /proc. */
-#include "sandbox/halt.h"
+#include "sandbox/sandbox.h"
 #include "vps/cleanup.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* libvps: helpers that enter a running VPS, with a deadline (see helper.h). */
 #include "vps/cleanup.h"
-#include "sandbox/helper.h"
+#include "sandbox/sandbox.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 

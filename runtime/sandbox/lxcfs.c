@@ -1,7 +1,7 @@
 /* libvps: is LXCFS serving? (lxcfs.h) One open and one read of its /proc/meminfo: a mount
  * point whose daemon is gone answers ENOTCONN, a directory nobody mounted ENOENT. */
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
+#include "sandbox/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,8 +5,8 @@
  * plan) and prints as a 20-digit number. */
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
-#include "core/manager.h"
+#include "sandbox/sandbox.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,10 +15,10 @@
  *      new root; the bind's top is not locked, its children stay so), the rest of the table
  *      on targets resolved inside the guest root (RESOLVE_IN_ROOT), pivot_root. */
 #include "vps/cleanup.h"
-#include "config/devices.h"
-#include "core/manager.h"
+#include "config/config.h"
+#include "core/core.h"
 #include "vps/safepath.h"
-#include "sandbox/spawn.h"
+#include "sandbox/sandbox.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>
@@ -27,9 +27,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,73 +276,6 @@ static int clone_console(int console_fd, vps_error *err)
                 return vps_err_sys(err, errno, "finding the console pty");
         pts[n] = '\0';
         return clone_file(AT_FDCWD, pts, err);
-}
-
-/* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
- * reboot of the VPS must look like one. Written into a file of this start, which
- * file is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
- * the VPS's user namespace takes over: the bind is locked like every other mount under /proc.
- * (A bind the guest's root made would be its own, and systemd's sandboxing, which remounts
- * /proc/sys, fails on a tree that mixes the two: 226/NAMESPACE.) */
-static int boot_id_text(char text[40])
-{
-        unsigned char u[16];
-        if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
-                return -errno;
-        u[6] = (u[6] & 0x0f) | 0x40; /* UUID version 4 */
-        u[8] = (u[8] & 0x3f) | 0x80;
-        return snprintf(text, 40,
-                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
-                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-                        u[12], u[13], u[14], u[15]);
-}
-
-/* The file is made in vpsd's run directory (root's, and only root creates there), bound and
- * unlinked: a bind from a detached mount (open_tree of an fsmount) needs Linux 6.15 or so. */
-static int own_boot_id(int root_fd, vps_error *err)
-{
-        char text[40];
-        int n = boot_id_text(text);
-        if (n < 0)
-                return vps_err_sys(err, -n, "getrandom");
-        char file[96];
-        (void)snprintf(file, sizeof(file), "%s/.boot-id-%d", VPS_RUN_DIR, (int)getpid());
-        /* As host root: this process's fsuid is the VPS root's while it builds the tree. */
-        uid_t fsuid = (uid_t)setfsuid(0);
-        (void)unlink(file); /* a leftover of a setup process that died with this PID */
-        {
-                _cleanup_close_ int f =
-                        open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-                if (f < 0 || write(f, text, (size_t)n) != n) {
-                        int e = errno;
-                        (void)unlink(file);
-                        (void)setfsuid(fsuid);
-                        return vps_err_sys(err, e, "writing the boot id");
-                }
-        }
-        _cleanup_close_ int dst =
-                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
-        char to[64];
-        int r = dst;
-        if (dst >= 0) {
-                (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
-                r = mount(file, to, NULL, MS_BIND, NULL) < 0
-                            ? vps_err_sys(err, errno, "binding the boot id")
-                            : 0;
-        }
-        (void)unlink(file);
-        (void)setfsuid(fsuid);
-        if (r < 0)
-                return r;
-        _cleanup_close_ int top =
-                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
-        if (top < 0)
-                return top;
-        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", top);
-        if (mount(NULL, to, NULL,
-                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                return vps_err_sys(err, errno, "making the boot id read-only");
-        return 0;
 }
 
 static void close_all(int *fds, size_t n)
@@ -597,7 +528,7 @@ int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, 
          * namespace: mounted by host root, which mount_too_revealing does not restrict. */
         int r = mount_proc(root_fd, pidns_fd, err);
         if (r == 0)
-                r = own_boot_id(root_fd, err);
+                r = vps_child_own_boot_id(root_fd, err);
         for (size_t i = 0; r == 0 && i < sizeof(locked_table) / sizeof(locked_table[0]); i++)
                 r = mount_at(root_fd, &locked_table[i], err);
         if (r == 0 && lxcfs)

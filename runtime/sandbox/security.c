@@ -1,5 +1,5 @@
 /* libvps: the default security profile (see security.h). */
-#include "sandbox/security.h"
+#include "sandbox/sandbox.h"
 #include "config/config.h"
 
 #include <errno.h>

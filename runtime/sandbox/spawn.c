@@ -19,9 +19,8 @@
  *      error of the setup or the maker comes on the same socket. */
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
-#include "guest/guestfiles.h"
-#include "sandbox/security.h"
-#include "sandbox/spawn.h"
+#include "guest/guest.h"
+#include "sandbox/sandbox.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 #include "netsetup/netsetup.h"

@@ -7,9 +7,8 @@
  * still the caller's). */
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
-#include "sandbox/lxcfs.h"
-#include "core/manager.h"
-#include "sandbox/sysinfo.h"
+#include "sandbox/sandbox.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * v2, there without any controller), its upper layer copied, then thawed on every path; the
  * frozen time is measured. A process frozen is stopped at its return to user space, so a
  * write(2) it had begun is whole in the copy or absent from it. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
 
 #include <errno.h>

@@ -7,7 +7,7 @@
  * the template's first-boot units make new ones; the MAC follows the new ID.
  * While the copy is made the new VPS's directory is vps/.clone-NEWID, which a vpsd that
  * starts removes: after a crash the clone is there whole or not at all. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"
 

@@ -3,8 +3,8 @@
  * freed at destroy. Usage is read from the quota, never by walking files. */
 #include "quota/quota.h"
 #include "vps/cleanup.h"
-#include "storage/disk.h"
-#include "core/manager.h"
+#include "storage/storage.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
  * point), then each step is done so that doing it again is harmless. A vpsd that starts
  * and finds the journal finishes the reinstall (vps_reinstall_recover); without it, the
  * prepared names are debris and go. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "quota/quota.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"
@@ -117,11 +117,17 @@ static int make_kept(struct vps_inst *vi, char *name, size_t size, vps_error *er
         if (mkdirat(snaps, tmp, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
         _cleanup_close_ int dir = openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* The layer is moved into the snapshot: its figures from a walk (it is stopped). */
+        struct vps_copy_stats use = {0};
+        _cleanup_close_ int up =
+                openat(vi->dir_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (up >= 0)
+                (void)vps_tree_usage(up, &use, &e);
         _cleanup_json_ json_t *meta = json_pack(
                 "{s:s, s:s, s:I, s:s, s:b, s:f, s:f, s:I, s:I, s:I}", "name", name, "description",
                 "the root before a reinstall", "created_at", (json_int_t)t, "ostemplate",
                 vi->cfg.ostemplate, "running", 0, "frozen_ms", 0.0, "total_ms", 0.0, "size",
-                (json_int_t)0, "files", (json_int_t)0, "reflinked", (json_int_t)0);
+                (json_int_t)use.bytes, "files", (json_int_t)use.files, "reflinked", (json_int_t)0);
         _cleanup_free_ char *text = meta ? json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         if (dir < 0 || !text)
                 return vps_err(err, dir < 0 ? errno : ENOMEM, "preparing snapshot %s", name);

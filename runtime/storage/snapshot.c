@@ -1,7 +1,7 @@
-/* libvps: named snapshots of a VPS's upper layer (see storage/snapshot.h for the layout on
+/* libvps: named snapshots of a VPS's upper layer (see storage/storage.h for the layout on
  * disk and what a crash leaves). Every name is checked before it is used as a path; every
  * path is taken relative to the VPS's own directory fd, never followed. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "quota/quota.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"

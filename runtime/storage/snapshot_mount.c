@@ -4,7 +4,7 @@
  * path without "..", resolved with no symlink anywhere on it, an empty directory outside the
  * state root. The mount is recorded in the snapshot's mount.json (its directory and mount
  * id); the umount checks that the directory still holds that very mount. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"

@@ -4,7 +4,7 @@
  * every name is taken relative to an fd of its parent. Regular files are reflinked (FICLONE)
  * where the file system can; elsewhere copied extent by extent so holes stay holes. The walk
  * keeps a stack on the heap (the guest chose the depth), bounded by VPS_COPY_DEPTH_MAX. */
-#include "storage/snapshot.h"
+#include "storage/storage.h"
 #include "vps/cleanup.h"
 
 #include <dirent.h>
@@ -382,6 +382,52 @@ int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
                 free(c->links[i].fh);
         free(c->links);
         free(c);
+        free(stack);
+        return r;
+}
+
+int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err)
+{
+        *ret = (struct vps_copy_stats){0};
+        DIR **stack = calloc(VPS_COPY_DEPTH_MAX, sizeof(*stack));
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!stack || fd < 0 || !(stack[0] = fdopendir(fd))) {
+                int e = stack ? errno : ENOMEM;
+                if (fd >= 0)
+                        close(fd);
+                free(stack);
+                return vps_err_sys(err, e, "reading the tree");
+        }
+        size_t depth = 1;
+        int r = 0;
+        while (depth > 0 && r == 0) {
+                int dfd = dirfd(stack[depth - 1]);
+                struct dirent *de = readdir(stack[depth - 1]);
+                struct stat st;
+                if (!de) {
+                        closedir(stack[--depth]);
+                        continue;
+                }
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                ret->files++;
+                ret->bytes += (uint64_t)st.st_blocks * 512;
+                if (!S_ISDIR(st.st_mode))
+                        continue;
+                if (depth >= VPS_COPY_DEPTH_MAX) {
+                        r = vps_err(err, ELOOP, "directories nested deeper than %d levels",
+                                    VPS_COPY_DEPTH_MAX);
+                        break;
+                }
+                int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0 && !(stack[depth] = fdopendir(sub)))
+                        close(sub);
+                else if (sub >= 0)
+                        depth++;
+        }
+        while (depth > 0)
+                closedir(stack[--depth]);
         free(stack);
         return r;
 }

@@ -5,10 +5,10 @@
  * after removing its staging dir. vpsd reads that output and reaps the child from its loop. */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
-#include "core/manager.h"
+#include "core/core.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"
-#include "template/template_build.h"
+#include "template/template.h"
 #include "vps/util.h"
 
 #include <dirent.h>

@@ -5,7 +5,7 @@
  * to outside) is refused and counted, never written. */
 #include "vps/cleanup.h"
 #include "vps/safepath.h"
-#include "template/template_build.h"
+#include "template/template.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -3,8 +3,8 @@
  * published it never changes (VPSes share it read-only through idmapped mounts). */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
-#include "core/manager.h"
-#include "template/template_build.h"
+#include "core/core.h"
+#include "template/template.h"
 #include "vps/util.h"
 
 #include <errno.h>

@@ -34,11 +34,11 @@
  */
 #include "vps/cleanup.h"
 #include "config/config.h"
-#include "config/limits.h"
-#include "core/manager.h"
-#include "template/template_build.h"
+#include "core/core.h"
+#include "template/template.h"
 #include "vps/util.h"
 #include "api.h"
+#include "backup.h"
 #include "builds.h"
 #include "handlers.h"
 #include "jobs.h"
@@ -163,6 +163,13 @@ int vpsd_job_check_busy(struct vpsd *dd, const struct vps_inst *vi, bool address
 {
         (void)dd, (void)vi, (void)addresses, (void)err;
         return 0; /* no VPS runs, so no job */
+}
+
+/* No backup or restore stream runs here (vpsd/backup.c is not linked). */
+int vpsd_stream_busy(struct vpsd *dd, const char *id, vps_error *err)
+{
+        (void)dd, (void)id, (void)err;
+        return 0;
 }
 
 int vpsd_job_start(struct vpsd *dd, struct request *req, struct vps_inst *vi, bool addresses,

@@ -1,7 +1,6 @@
 /* libFuzzer target: config.json and state.json parsing, and the round trip
  * from_json -> to_json -> from_json, which must give back the same values. */
 #include "config/config.h"
-#include "config/devices.h"
 
 #include <stdint.h>
 #include <stdio.h>

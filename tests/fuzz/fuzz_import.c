@@ -13,7 +13,7 @@
  * /abs, which must not appear or change.
  *
  * The tree is made once per process under $TMPDIR and removed at a normal exit. */
-#include "template/template_build.h"
+#include "template/template.h"
 
 #include <dirent.h>
 #include <fcntl.h>

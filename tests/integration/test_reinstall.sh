@@ -28,7 +28,7 @@ check "the new root holds only the new password" sh -c "[ \"\$(cd '$V/upper' && 
 check "the password is set" grep -q '^root:\$' "$V/upper/etc/shadow"
 expect_eq "hostname, addresses, limits, id range kept" "$cfg_before" "$(jq -S 'del(.ostemplate)' "$V/config.json")"
 check "no debris" sh -c "! ls -A '$V' '$V/snapshots' | grep -q '^\\.\\|reinstall.json'"
-expect_jq "listed" '[.snapshots[].name] == ["'"$snap"'"]' vpsctl snapshot-list 101 -j
+expect_jq "listed, with the old root's size" '[.snapshots[].name] == ["'"$snap"'"] and .snapshots[0].size > 300000 and .snapshots[0].files > 20' vpsctl snapshot-list 101 -j
 
 vpsctl start 101 >/dev/null
 exec_false "the guest's old files are gone" 101 test -e /etc/hello

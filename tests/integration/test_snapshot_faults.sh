@@ -21,15 +21,18 @@ vpsctl start 101 >/dev/null
 pad=$(printf 'x%.0s' $(seq 100))
 vpsctl exec 101 -- sh -c "setsid sh -c 'i=0; while :; do i=\$((i+1)); printf \"R%08d $pad\\n\" \$i >>/rec.log; sync /rec.log; done' </dev/null >/dev/null 2>&1 &"
 sleep 0.5
+# 5 snapshots by default, the issue's 20 with VPS_TEST_FULL=1.
+NSNAP=5
+[ "${VPS_TEST_FULL:-0}" = 1 ] && NSNAP=20
 frozen_ok=0
-for k in 1 2 3 4 5; do
+for k in $(seq "$NSNAP"); do
         out=$(vpsctl snapshot 101 --name "w$k" -j)
         jq -e '.running and .frozen_ms > 0' <<<"$out" >/dev/null && frozen_ok=$((frozen_ok + 1))
         sleep 0.2
 done
-expect_eq "5 snapshots of the running VPS, each frozen (frozen_ms > 0)" 5 "$frozen_ok"
+expect_eq "$NSNAP snapshots of the running VPS, each frozen (frozen_ms > 0)" "$NSNAP" "$frozen_ok"
 prev=0 prefix_ok=0
-for k in 1 2 3 4 5; do
+for k in $(seq "$NSNAP"); do
         f=$V/snapshots/w$k/upper/rec.log
         n=$(awk -v pad="$pad" -v want=1 '
                 $0 != sprintf("R%08d %s", want, pad) { bad = 1; exit }
@@ -39,10 +42,10 @@ for k in 1 2 3 4 5; do
         if [ "$n" -gt "$prev" ] && [ "$last" = '\n' ]; then prefix_ok=$((prefix_ok + 1)); fi
         prev=$n
 done
-expect_eq "each snapshot holds a growing prefix of whole records ($prev in the last)" 5 "$prefix_ok"
+expect_eq "each snapshot holds a growing prefix of whole records ($prev in the last)" "$NSNAP" "$prefix_ok"
 vpsctl exec 101 -- sh -c 'kill -9 -1' || true # the writer (a clean stop comes sooner)
 check "the VPS runs on, thawed" sh -c "grep -qx 'frozen 0' '$CG_MOUNT$CG_PARENT/101/cgroup.events'"
-expect_jq "stats show the snapshots" '.snapshots.count == 6 and .snapshots.size > 0' vpsctl stats 101 -j
+expect_jq "stats show the snapshots" '.snapshots.count == '"$((NSNAP + 1))"' and .snapshots.size > 0' vpsctl stats 101 -j
 expect_jq "switch of a running VPS through the API says stop first" '.error | test("is running: stop it first")' \
         curl -s --unix-socket "$SOCK" -X POST -d '{"name":"s1"}' http://x/v1/vps/101/snapshot-switch
 vpsctl snapshot-delete 101 w1 >/dev/null

@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "cgroup/cgroup.h"
-#include "core/claims.h"
-#include "net/network.h"
+#include "core/core.h"
+#include "net/net.h"
 
 static const char hybrid_mountinfo[] =
         "24 29 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "config/daemonconf.h"
-#include "net/network.h"
+#include "config/config.h"
+#include "net/net.h"
 
 static void test_parse_all(void **state)
 {

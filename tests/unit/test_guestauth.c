@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "guest/guestauth.h"
+#include "guest/guest.h"
 
 static const char shadow[] = "root:*:19000:0:99999:7:::\n"
                              "daemon:*:19000:0:99999:7:::\n"

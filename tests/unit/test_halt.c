@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "sandbox/halt.h"
+#include "sandbox/sandbox.h"
 
 /* systemd after it set up its signalfd: SIGRTMIN+3 (37) blocked, nothing caught. */
 static const char systemd_ready[] = "Name:\tsystemd\nSigQ:\t0/7823\nSigPnd:\t0000000000000000\n"

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config/limits.h"
+#include "config/config.h"
 
 static void test_parse(void **state)
 {

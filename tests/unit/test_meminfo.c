@@ -13,8 +13,8 @@
 #include <sys/sysinfo.h>
 
 #include "tmpdir.h"
-#include "config/limits.h"
-#include "sandbox/lxcfs.h"
+#include "config/config.h"
+#include "sandbox/sandbox.h"
 
 static void put(struct tmpdir *t, const char *name, const char *text)
 {

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "sandbox/helper.h"
-#include "net/network.h"
+#include "sandbox/sandbox.h"
+#include "net/net.h"
 #include "vps/syscalls.h"
 
 static pid_t holder = -1;

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "tmpdir.h"
-#include "config/plans.h"
+#include "config/config.h"
 
 static char *dump(json_t *j)
 {

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
-#include "guest/resolv.h"
+#include "guest/guest.h"
 
 static void put(const struct tmpdir *t, const char *name, const char *text, char *path,
                 size_t size)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "template/template_build.h"
+#include "template/template.h"
 
 /* Feeds text to b as the builder's output and reads it. */
 static void feed(struct vps_build *b, const char *text)

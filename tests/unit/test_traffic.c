@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/traffic.h"
+#include "net/net.h"
 
 static void test_round_trip(void **state)
 {

@@ -12,7 +12,7 @@
 #include "config/config.h"
 #include "vps/error.h"
 #include "vps/localsock.h"
-#include "net/network.h"
+#include "net/net.h"
 
 struct json_t;
 
@@ -157,7 +157,7 @@ int vps_manager_check_ids(const struct vps_manager *m, const struct vps_inst *vi
 int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* The signal that halts vi's init (its template's), remembered in vi. */
 int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
-/* 1 when vi's init takes its halt signal now (vps/halt.h), 0 while it cannot yet (booting:
+/* 1 when vi's init takes its halt signal now (sandbox/sandbox.h), 0 while it cannot yet (booting:
  * a halt sent now would be lost) or when it is not running. */
 int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
 /* Kills every process of the VPS (cgroup.kill). */
@@ -180,3 +180,54 @@ int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err)
 /* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
  * vpsds). */
 int vps_templates_tighten(struct vps_manager *m, vps_error *err);
+
+/* Usage figures of a running VPS, read from its cgroup (cheap: a few small files). */
+
+struct json_t;
+
+/* {"memory": {"current", "peak", "swap_current", "max"}, "events": {"memory_high",
+ * "memory_max", "oom", "oom_kill", "pids_max"}, "cpu": {"usage_usec", "user_usec",
+ * "system_usec", "nr_throttled", "throttled_usec"}, "processes": N, "pids": {"current"},
+ * "io": {"rbytes", "wbytes", "rios", "wios"}}. A figure whose file the host lacks (no
+ * controller) is null. */
+struct json_t *vps_cgroup_stats(const char *cgroup);
+
+/* The names of the flat usage fields of `list -o` (NULL-terminated). */
+extern const char *const vps_stats_fields[];
+/* Adds those fields to a VPS object from its cgroup (cgroup NULL: a stopped VPS, all null):
+ * memory_current, memory_peak, swap_current, cpu_usec, cpu_throttled, processes, io_rbytes,
+ * io_wbytes, oom_kill, memory_max_hits, pids_max_hits. */
+void vps_stats_flatten(struct json_t *obj, const char *cgroup);
+
+/* What a vpsd holds on the host besides its state root: its VPS cgroup parent, its bridge
+ * and its subnet. Two vpsds sharing one would kill each other's VPSes (a cgroup of the same
+ * ID looks stale to the other) or take over each other's traffic, so each live vpsd holds a
+ * claim file per resource in VPS_CLAIMS_DIR, locked with a POSIX record lock: the kernel
+ * drops it when the vpsd dies (even by SIGKILL), a fork of vpsd does not inherit it (a job or
+ * template build that outlives a killed vpsd holds nothing), and it survives the re-exec of
+ * an upgrade when the fds stay open across exec. */
+
+#include <stdbool.h>
+
+
+#define VPS_CLAIMS_DIR VPS_RUN_DIR "/claims"
+
+enum { VPS_CLAIM_CGROUP, VPS_CLAIM_BRIDGE, VPS_CLAIM_SUBNET, VPS_CLAIM_N };
+
+struct vps_claims {
+        int fd[VPS_CLAIM_N]; /* -1 when not held */
+        char path[VPS_CLAIM_N][160];
+};
+
+/* Does a claim of kind on value a conflict with one on b? Cgroup parents: the same path or
+ * one inside the other; bridges: the same name; subnets ("10.88.0.0/16"): overlapping. */
+bool vps_claim_conflicts(int kind, const char *a, const char *b);
+
+/* Takes the three claims in dir (VPS_CLAIMS_DIR; created root-only) for the vpsd of root, or
+ * none: EADDRINUSE naming the holder's PID and root when a live vpsd holds one that conflicts.
+ * Claims left by dead vpsds (and this process's own, after a re-exec) are replaced. */
+int vps_claims_take(struct vps_claims *c, const char *dir, const char *root, const char *cgroup,
+                    const char *bridge, const char *subnet, vps_error *err);
+/* Before a re-exec: the claims' fds stay open across exec, and with them the locks. */
+void vps_claims_keep_across_exec(struct vps_claims *c);
+void vps_claims_release(struct vps_claims *c);

@@ -1,0 +1,81 @@
+/* libvps, child side: the VPS's own boot id, bound over /proc/sys/kernel/random/boot_id while
+ * the root is built (step 2 of mounts.c). */
+#include "vps/cleanup.h"
+#include "vps/localsock.h"
+#include "vps/safepath.h"
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
+ * reboot of the VPS must look like one. Written into a file of this start, which
+ * file is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
+ * the VPS's user namespace takes over: the bind is locked like every other mount under /proc.
+ * (A bind the guest's root made would be its own, and systemd's sandboxing, which remounts
+ * /proc/sys, fails on a tree that mixes the two: 226/NAMESPACE.) */
+static int boot_id_text(char text[40])
+{
+        unsigned char u[16];
+        if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
+                return -errno;
+        u[6] = (u[6] & 0x0f) | 0x40; /* UUID version 4 */
+        u[8] = (u[8] & 0x3f) | 0x80;
+        return snprintf(text, 40,
+                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+                        u[12], u[13], u[14], u[15]);
+}
+
+/* The file is made in vpsd's run directory (root's, and only root creates there), bound and
+ * unlinked: a bind from a detached mount (open_tree of an fsmount) needs Linux 6.15 or so. */
+int vps_child_own_boot_id(int root_fd, vps_error *err)
+{
+        char text[40];
+        int n = boot_id_text(text);
+        if (n < 0)
+                return vps_err_sys(err, -n, "getrandom");
+        char file[96];
+        (void)snprintf(file, sizeof(file), "%s/.boot-id-%d", VPS_RUN_DIR, (int)getpid());
+        /* As host root: this process's fsuid is the VPS root's while it builds the tree. */
+        uid_t fsuid = (uid_t)setfsuid(0);
+        (void)unlink(file); /* a leftover of a setup process that died with this PID */
+        {
+                _cleanup_close_ int f =
+                        open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+                if (f < 0 || write(f, text, (size_t)n) != n) {
+                        int e = errno;
+                        (void)unlink(file);
+                        (void)setfsuid(fsuid);
+                        return vps_err_sys(err, e, "writing the boot id");
+                }
+        }
+        _cleanup_close_ int dst =
+                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
+        char to[64];
+        int r = dst;
+        if (dst >= 0) {
+                (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
+                r = mount(file, to, NULL, MS_BIND, NULL) < 0
+                            ? vps_err_sys(err, errno, "binding the boot id")
+                            : 0;
+        }
+        (void)unlink(file);
+        (void)setfsuid(fsuid);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int top =
+                vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
+        if (top < 0)
+                return top;
+        (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", top);
+        if (mount(NULL, to, NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return vps_err_sys(err, errno, "making the boot id read-only");
+        return 0;
+}
