@@ -150,8 +150,11 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
                                    .ino = v[5],
                                    .ctime_ns = (int64_t)v[6]};
         (void)snprintf(e->hash, sizeof(e->hash), "%s", f[9]);
-        if (unescape(f[10], (size_t)(end - f[10]), &e->path) < 0 || !e->path[0])
+        if (unescape(f[10], (size_t)(end - f[10]), &e->path) < 0 || !e->path[0]) {
+                free(e->path);
+                e->path = NULL;
                 return vps_err(err, EBADMSG, "MANIFEST line %zu: bad path", lineno);
+        }
         return 0;
 }
 

@@ -28,6 +28,13 @@
 #define META_MAX   (64 * 1024)
 #define CONFIG_MAX (1024 * 1024)
 
+/* An entry's name, "" when it has none (a hostile header). */
+static const char *name_of(struct archive_entry *e)
+{
+        const char *n = archive_entry_pathname(e);
+        return n ? n : "";
+}
+
 struct src {
         vps_backup_reader rd;
         void *arg;
@@ -72,14 +79,14 @@ static int read_small(struct archive *a, struct archive_entry *e, size_t max, ch
         la_int64_t size = archive_entry_size(e);
         if (size < 0 || (uint64_t)size > max)
                 return vps_err(err, EBADMSG, "%s: larger than %zu bytes",
-                               archive_entry_pathname(e), max);
+                               name_of(e), max);
         char *buf = malloc((size_t)size + 1);
         if (!buf)
                 return vps_err(err, ENOMEM, "out of memory");
         la_ssize_t n = archive_read_data(a, buf, (size_t)size);
         if (n != size) {
                 free(buf);
-                return vps_err(err, EBADMSG, "%s: %s", archive_entry_pathname(e),
+                return vps_err(err, EBADMSG, "%s: %s", name_of(e),
                                n < 0 ? archive_error_string(a) : "truncated");
         }
         buf[size] = '\0';
@@ -89,9 +96,18 @@ static int read_small(struct archive *a, struct archive_entry *e, size_t max, ch
         return 0;
 }
 
+static int parse_info_json(json_t *j, struct vps_backup_info *ret, vps_error *err);
+
 static int parse_info(const char *text, struct vps_backup_info *ret, vps_error *err)
 {
-        _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
+        json_t *j = json_loads(text, 0, NULL);
+        int r = parse_info_json(j, ret, err);
+        json_decref(j);
+        return r;
+}
+
+static int parse_info_json(json_t *j, struct vps_backup_info *ret, vps_error *err)
+{
         const char *arch, *id, *tn, *tv, *kind, *bid, *base, *distro = "";
         int format;
         if (!j || json_unpack(j, "{s:i, s:s, s:s, s:{s:s, s:s, s?s}, s:s, s:s, s:s}",
@@ -128,7 +144,7 @@ static int read_info(struct archive *a, struct vps_backup_info *info, vps_error 
         if (h < ARCHIVE_WARN || h == ARCHIVE_EOF)
                 return vps_err(err, EBADMSG, "not a vpsd backup: %s",
                                h == ARCHIVE_EOF ? "empty" : archive_error_string(a));
-        if (strcmp(archive_entry_pathname(e), VPS_BACKUP_META) != 0 ||
+        if (strcmp(name_of(e), VPS_BACKUP_META) != 0 ||
             archive_entry_filetype(e) != AE_IFREG)
                 return vps_err(err, EBADMSG, "not a vpsd backup: it does not start with %s",
                                VPS_BACKUP_META);
@@ -160,7 +176,7 @@ int vps_backup_peek(vps_backup_reader rd, void *arg, struct vps_backup_info *ret
                 if (h < ARCHIVE_WARN)
                         return vps_err(err, EBADMSG, "reading the backup: %s",
                                        archive_error_string(a));
-                if (strcmp(archive_entry_pathname(e), VPS_BACKUP_MANIFEST) == 0)
+                if (strcmp(name_of(e), VPS_BACKUP_MANIFEST) == 0)
                         return read_small(a, e, VPS_BACKUP_MANIFEST_MAX, ret_manifest,
                                           ret_manifest_len, err);
         }
@@ -474,7 +490,9 @@ static char type_char(mode_t t)
 
 static int one_entry(struct rctx *c, struct archive_entry *e)
 {
-        _cleanup_free_ char *path = strdup(archive_entry_pathname(e));
+        if (!*name_of(e))
+                return vps_err(c->err, EPERM, "refused: an entry without a name");
+        _cleanup_free_ char *path = strdup(name_of(e));
         if (!path)
                 return vps_err(c->err, ENOMEM, "out of memory");
         /* tar marks a directory with a trailing '/': one, on a directory only. */
@@ -525,7 +543,9 @@ static int one_entry(struct rctx *c, struct archive_entry *e)
         }
         if ((r = remap(c, e, upper, path)) < 0)
                 return r;
-        if (!hl && (r = clear_way(c, path, archive_entry_filetype(e))) < 0)
+        /* Only a later archive of a chain finds earlier files in the way. */
+        if (!hl && c->o->expect_base[0] &&
+            (r = clear_way(c, path, archive_entry_filetype(e))) < 0)
                 return r;
         if (archive_write_header(c->out, e) < ARCHIVE_WARN)
                 return vps_err(c->err, EPERM, "refused: %.200s: %s", path,
@@ -631,7 +651,7 @@ static int apply_entries(struct rctx *c, char **ret_config)
         struct archive_entry *e;
         int h = archive_read_next_header(c->in, &e);
         if (h < ARCHIVE_WARN || h == ARCHIVE_EOF ||
-            strcmp(archive_entry_pathname(e), VPS_BACKUP_CONFIG) != 0)
+            strcmp(name_of(e), VPS_BACKUP_CONFIG) != 0)
                 return vps_err(c->err, EBADMSG, "not a vpsd backup: no %s after %s",
                                VPS_BACKUP_CONFIG, VPS_BACKUP_META);
         int r = read_small(c->in, e, CONFIG_MAX, ret_config, NULL, c->err);
@@ -646,7 +666,7 @@ static int apply_entries(struct rctx *c, char **ret_config)
                 if (h < ARCHIVE_WARN)
                         return vps_err(c->err, EBADMSG, "reading the backup: %s",
                                        archive_error_string(c->in));
-                if (!strcmp(archive_entry_pathname(e), VPS_BACKUP_MANIFEST))
+                if (!strcmp(name_of(e), VPS_BACKUP_MANIFEST))
                         break;
                 if ((r = one_entry(c, e)) < 0)
                         return r;
