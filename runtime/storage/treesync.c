@@ -39,9 +39,16 @@ static int remove_entry(int dir, const char *name, const struct stat *d, vps_err
         return 0;
 }
 
-/* Entries of the copy f->dst that the source directory no longer has: removed. */
-static int prune(struct frame *f, vps_error *err)
+/* Entries of the copy f->dst that the source directory no longer has: removed. None when
+ * the directory is unchanged since the first pass read it (adding, removing or renaming an
+ * entry moves its ctime), and its copy is the one made then. */
+static int prune(struct copy *c, struct frame *f, vps_error *err)
 {
+        struct stat self;
+        if (fstat(f->dst, &self) < 0)
+                return vps_err_sys(err, errno, "stat a directory's copy");
+        if (current(c, &f->st, &self))
+                return 0;
         int fd = openat(f->dst, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
@@ -128,7 +135,7 @@ static int entry(struct copy *c, struct frame *stack, size_t *depth, const char 
                 f->changed |= !have;
                 if ((r = tc_push_dir(c, stack, depth, f->src_fd, f->dst, name, &st, err)) < 0)
                         return r;
-                return prune(&stack[*depth - 1], err);
+                return prune(c, &stack[*depth - 1], err);
         }
         /* A further name of an inode this pass copied again links to that copy. */
         bool relink = st.st_nlink > 1 && tc_link_find(c, &st);
@@ -162,7 +169,7 @@ int tc_catch_up(struct copy *c, vps_error *err)
                 return r;
         }
         size_t depth = 1;
-        r = prune(&stack[0], err);
+        r = prune(c, &stack[0], err);
         while (depth > 0 && r == 0) {
                 struct frame *f = &stack[depth - 1];
                 errno = 0;
