@@ -258,8 +258,19 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 return vps_err(c->err, ENOMEM, "out of memory");
         archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
         archive_read_disk_set_symlink_physical(disk);
-        (void)archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
-                                                           ARCHIVE_READDISK_NO_FFLAGS);
+        /* An incremental walks with lstat only; xattrs, ACLs and sparse maps are read (by
+         * meta) for what goes into the archive or needs them to decide: most is unchanged. */
+        bool lazy = c->o->base_manifest != NULL;
+        _cleanup_archive_read_ struct archive *meta = lazy ? archive_read_disk_new() : NULL;
+        if (lazy && !meta)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        if (meta)
+                archive_read_disk_set_symlink_physical(meta);
+        (void)archive_read_disk_set_behavior(
+                disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
+                              (lazy ? ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+                                              ARCHIVE_READDISK_NO_SPARSE
+                                    : 0));
         if (archive_read_disk_open(disk, path) != ARCHIVE_OK)
                 return vps_err(c->err, EIO, "opening %s: %s", path, archive_error_string(disk));
         size_t plen = strlen(path);
@@ -311,6 +322,17 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 }
                 const struct vps_mf_entry *b = c->o->base_manifest ? vps_manifest_find(&c->base, name)
                                                                    : NULL;
+                if (!unchanged(b, &m) && meta) {
+                        struct stat copy = *st;
+                        archive_entry_copy_sourcepath(e, src);
+                        if (archive_read_disk_entry_from_file(meta, e, -1, &copy) < ARCHIVE_WARN)
+                                return vps_err(c->err, EIO, "reading %s: %s", src,
+                                               archive_error_string(meta));
+                        archive_entry_set_pathname(e, name);
+                        st = archive_entry_stat(e);
+                        /* With its ACL read, the mode is the one a full walk records. */
+                        m.mode = st->st_mode & 07777;
+                }
                 if (unchanged(b, &m) || same_copy(c, e, src, b, &m)) {
                         m.kind = VPS_MF_SAME;
                         memcpy(m.hash, b->hash, sizeof(m.hash));
