@@ -1,8 +1,12 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
  * JSON responses, suspended requests, and the console upgrade. */
+#include "api.h"
+
+#include "console.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
 #include "vps/util.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -109,7 +113,7 @@ static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, cons
                 vps_err(&err, EINVAL, "the console needs 'Upgrade: vps-console'");
                 return queue_json(req->conn, 400, error_body(&err));
         }
-        if (vpsd_handle_console_check(d, url, &vi, &err) < 0)
+        if (d->api_ops->console_check(d, url, &vi, &err) < 0)
                 return queue_json(req->conn, (unsigned int)vps_err_http_status(err.code),
                                   error_body(&err));
         (void)snprintf(req->id, sizeof(req->id), "%s", vi->cfg.id);
@@ -219,8 +223,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         if (strcmp(method, "POST") == 0 && ends_with(url, "/console"))
                 return console_upgrade(d, req, url);
-        if (strcmp(method, "POST") == 0 && vpsd_stream_route(url)) {
-                struct MHD_Response *up = vpsd_stream_response(d, c, url, &err);
+        if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
+                struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
                 if (!up)
                         return queue_json(c, (unsigned int)vps_err_http_status(err.code),
                                           error_body(&err));
@@ -230,7 +234,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         unsigned int status = 500;
         json_t *body = NULL;
-        int r = vpsd_handle(d, req, method, url, req->body ? req->body : "", req->len, &status,
+        int r = d->api_ops->handle(d, req, method, url, req->body ? req->body : "", req->len, &status,
                             &body);
         if (r == 1) {
                 MHD_suspend_connection(c);
@@ -251,8 +255,36 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
 }
 
-int vpsd_api_init(struct vpsd *d, vps_error *err)
+/* MHD's epoll fd is readable: it runs after this round of callbacks (mhd_run). */
+static void on_mhd(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
+        struct vpsd *d = userdata;
+        d->mhd_kick = true;
+}
+
+/* The loop waits no longer than MHD's timeout (a minute at most), not at all when a
+ * connection was resumed. */
+static int mhd_timeout(void *userdata)
+{
+        struct vpsd *d = userdata;
+        MHD_UNSIGNED_LONG_LONG mt;
+        if (d->mhd_kick)
+                return 0;
+        if (MHD_get_timeout(d->mhd, &mt) == MHD_YES)
+                return mt > 60000 ? 60000 : (int)mt;
+        return -1;
+}
+
+static void mhd_run(void *userdata)
+{
+        struct vpsd *d = userdata;
+        d->mhd_kick = false;
+        (void)MHD_run(d->mhd);
+}
+
+int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err)
+{
+        d->api_ops = ops;
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
                                   NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
@@ -264,9 +296,10 @@ int vpsd_api_init(struct vpsd *d, vps_error *err)
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return vps_err(err, EIO, "the HTTP server has no epoll fd");
-        d->w_mhd = (struct watch){W_MHD, d};
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->w_mhd};
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0)
-                return vps_err_sys(err, errno, "epoll_ctl");
+        int r = vpsd_event_add(&d->ev, &d->w_mhd, info->epoll_fd, EPOLLIN, on_mhd, d, err);
+        if (r < 0)
+                return r;
+        (void)vpsd_event_add_prepare(&d->ev, mhd_timeout, d);
+        (void)vpsd_event_add_post(&d->ev, mhd_run, d);
         return 0;
 }

@@ -6,6 +6,12 @@
  * removes as it removes a destroy's leftovers); the loop commits it with one rename (an
  * exchange for --force) once the child has checked all of it, then the child removes what
  * was replaced. The VPS is busy meanwhile: no start, change or destroy. */
+#include "backup.h"
+
+#include "jobs.h"
+#include "log.h"
+#include "loop.h"
+#include "reap.h"
 #include "storage/backup.h"
 #include "vps/cleanup.h"
 #include "storage/storage.h"
@@ -37,7 +43,7 @@
 enum stream_kind { S_BACKUP, S_RESTORE };
 
 struct stream {
-        struct watch w;
+        struct vpsd_source w; /* ctl, in the loop */
         enum stream_kind kind;
         char id[VPS_ID_MAX + 1]; /* the VPS backed up, or the one restored */
         bool full, incremental, force;
@@ -503,7 +509,7 @@ static void stream_free(struct vpsd *d, struct stream *s)
                         break;
                 }
         if (s->ctl >= 0) {
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->ctl, NULL);
+                vpsd_event_del(&d->ev, &s->w);
                 close(s->ctl);
         }
         if (s->urh) {
@@ -584,8 +590,10 @@ static int commit(struct vpsd *d, struct stream *s, vps_error *err)
         return 0;
 }
 
-void vpsd_stream_on_ctl(struct vpsd *d, struct stream *s)
+static void on_ctl(struct vpsd_source *src, uint32_t revents, void *userdata)
 {
+        struct vpsd *d = userdata;
+        struct stream *s = vpsd_container_of(src, struct stream, w);
         char c;
         ssize_t n = read(s->ctl, &c, 1);
         if (n == 1 && c == 'R' && s->kind == S_RESTORE) {
@@ -660,7 +668,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 return;
         }
         s->ctl = sp[0];
-        s->w = (struct watch){W_STREAM, s};
+        vpsd_source_set(&s->w, s->ctl, EPOLLIN, on_ctl, d);
         (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
         fflush(NULL);
         s->pid = fork();
@@ -672,10 +680,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 restore_main(d, s);
         }
         close(sp[1]);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->w};
-        if (s->pid < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->ctl, &ev) < 0) {
+        vps_error ev_err = {.code = errno};
+        if (s->pid < 0 || vpsd_event_attach(&d->ev, &s->w, &ev_err) < 0) {
                 vpsd_log("%s %s: %s", s->kind == S_BACKUP ? "backup" : "restore", s->id,
-                         strerror(errno));
+                         strerror(ev_err.code));
                 if (s->pid > 0) {
                         (void)kill(s->pid, SIGKILL);
                         (void)waitpid(s->pid, NULL, 0);

@@ -1,7 +1,11 @@
 /* vpsd: template builds in child processes (libvps template_build.c), watched by the loop:
  * their output for progress, their pidfd for the end. At most VPSD_BUILDS at once; the last
  * outcome of each name is kept for `GET /v1/templates/NAME/build`. */
+#include "builds.h"
+
+#include "log.h"
 #include "vps/cleanup.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -30,6 +34,27 @@ static struct build_slot *take_slot(struct vpsd *d, const char *name)
         return s;
 }
 
+static void on_output(struct vpsd_source *src, uint32_t revents, void *userdata)
+{
+        struct build_slot *s = vpsd_container_of(src, struct build_slot, w_out);
+        vps_template_build_read(&s->b);
+}
+
+static void on_end(struct vpsd_source *src, uint32_t revents, void *userdata)
+{
+        struct vpsd *d = userdata;
+        struct build_slot *s = vpsd_container_of(src, struct build_slot, w_end);
+        vpsd_event_del(&d->ev, &s->w_out);
+        vpsd_event_del(&d->ev, &s->w_end);
+        vps_error err;
+        if (vps_template_build_end(&d->m, &s->b, &err) < 0)
+                vpsd_log("template %s: build failed: %s", s->b.name, s->b.error);
+        else
+                vpsd_log("template %s built (%u packages, %u files, %u refused, %lld s)", s->b.name,
+                         s->b.packages, s->b.files, s->b.refused,
+                         (long long)(s->b.ended_at - s->b.started_at));
+}
+
 int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, json_t **ret,
                      vps_error *err)
 {
@@ -46,13 +71,10 @@ int vpsd_build_start(struct vpsd *d, const char *name, const char *import_path, 
                 return r;
         s->b = b;
         s->used = true;
-        s->w_out = (struct watch){W_BUILD_OUT, s};
-        s->w_end = (struct watch){W_BUILD_END, s};
-        struct epoll_event out = {.events = EPOLLIN, .data.ptr = &s->w_out};
-        struct epoll_event end = {.events = EPOLLIN, .data.ptr = &s->w_end};
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->b.out_fd, &out) < 0 ||
-            epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->b.pidfd, &end) < 0)
-                vpsd_log("template %s: watching the build: %s", name, strerror(errno));
+        vps_error e;
+        if (vpsd_event_add(&d->ev, &s->w_out, s->b.out_fd, EPOLLIN, on_output, d, &e) < 0 ||
+            vpsd_event_add(&d->ev, &s->w_end, s->b.pidfd, EPOLLIN, on_end, d, &e) < 0)
+                vpsd_log("template %s: watching the build: %s", name, strerror(e.code));
         vpsd_log("template %s: %s started (builder PID %d, %s)", name,
                  import_path ? "import" : "build", (int)s->b.pid,
                  import_path ? import_path : d->mirror);
@@ -66,20 +88,3 @@ json_t *vpsd_build_status(struct vpsd *d, const char *name)
         return s ? vps_template_build_json(&s->b) : NULL;
 }
 
-void vpsd_build_on_output(struct vpsd *d, struct build_slot *s)
-{
-        vps_template_build_read(&s->b);
-}
-
-void vpsd_build_on_end(struct vpsd *d, struct build_slot *s)
-{
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->b.out_fd, NULL);
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->b.pidfd, NULL);
-        vps_error err;
-        if (vps_template_build_end(&d->m, &s->b, &err) < 0)
-                vpsd_log("template %s: build failed: %s", s->b.name, s->b.error);
-        else
-                vpsd_log("template %s built (%u packages, %u files, %u refused, %lld s)", s->b.name,
-                         s->b.packages, s->b.files, s->b.refused,
-                         (long long)(s->b.ended_at - s->b.started_at));
-}

@@ -1,6 +1,10 @@
 /* vpsd: console output goes to the bounded console log and to every attached client; what a
  * client types goes to the console. */
+#include "console.h"
+
+#include "log.h"
 #include "sandbox/sandbox.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -11,6 +15,15 @@
 #include <unistd.h>
 
 #define CONSOLE_LOG_MAX (1024 * 1024)
+
+/* A `vpsctl console` connection (an upgraded HTTP socket). */
+struct console_client {
+        struct vpsd_source w;
+        int fd;
+        struct MHD_UpgradeResponseHandle *urh;
+        struct vps_inst *vi;
+        struct console_client *next;
+};
 
 static void write_all_nb(int fd, const char *buf, size_t len)
 {
@@ -32,7 +45,7 @@ static void drop_client(struct vpsd *d, struct console_client *c)
                         *p = c->next;
                         break;
                 }
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        vpsd_event_del(&d->ev, &c->w);
         (void)MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
         d->mhd_kick = true;
         free(c);
@@ -45,6 +58,22 @@ void vpsd_console_drop_all(struct vpsd *d, struct vps_inst *vi)
                 drop_client(d, l->clients);
 }
 
+static void on_client(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        struct vpsd *d = userdata;
+        struct console_client *c = vpsd_container_of(s, struct console_client, w);
+        char buf[4096];
+        ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                drop_client(d, c);
+                return;
+        }
+        if (c->vi->console_fd >= 0 && write(c->vi->console_fd, buf, (size_t)n) < 0)
+                vpsd_log("VPS %s: console write: %s", c->vi->cfg.id, strerror(errno));
+}
+
 int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
                         struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len)
 {
@@ -54,11 +83,12 @@ int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
         struct console_client *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        *c = (struct console_client){.w = {W_CLIENT, c}, .fd = fd, .urh = urh, .vi = vi};
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->w};
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        *c = (struct console_client){.fd = fd, .urh = urh, .vi = vi};
+        vps_error err;
+        int r = vpsd_event_add(&d->ev, &c->w, fd, EPOLLIN | EPOLLRDHUP, on_client, d, &err);
+        if (r < 0) {
                 free(c);
-                return -errno;
+                return r;
         }
         c->next = l->clients;
         l->clients = c;
@@ -78,7 +108,7 @@ static bool console_pump(struct vpsd *d, struct vps_inst *vi)
         struct vps_loop *l = vpsd_loop_of(vi);
         if (n <= 0) {
                 if (l->console_watched)
-                        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, vi->console_fd, NULL);
+                        vpsd_event_del(&d->ev, &l->w_console);
                 l->console_watched = false;
                 return false;
         }
@@ -106,16 +136,3 @@ void vpsd_console_drain(struct vpsd *d, struct vps_inst *vi)
                 ;
 }
 
-void vpsd_console_on_client(struct vpsd *d, struct console_client *c)
-{
-        char buf[4096];
-        ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-        if (n <= 0) {
-                drop_client(d, c);
-                return;
-        }
-        if (c->vi->console_fd >= 0 && write(c->vi->console_fd, buf, (size_t)n) < 0)
-                vpsd_log("VPS %s: console write: %s", c->vi->cfg.id, strerror(errno));
-}

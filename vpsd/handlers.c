@@ -1,4 +1,12 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
+#include "handlers.h"
+
+#include "api.h"
+#include "backup.h"
+#include "jobs.h"
+#include "log.h"
+#include "power_routes.h"
+#include "template_routes.h"
 #include "vps/cleanup.h"
 #include "templates/templates.h"
 #include "storage/storage.h"
@@ -16,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_STOP_TIMEOUT 30
-
 struct route {
         const char *method;
         const char *what;   /* "vps" or "templates" */
@@ -26,17 +32,6 @@ struct route {
         int (*fn)(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                   unsigned int *status, json_t **ret, vps_error *err);
 };
-
-/* An operation that went ahead with a warning (a limit not enforced...): logged, and told to
- * the client in the answer's "warning". */
-static void report_warning(struct vpsd *d, const char *id, json_t *answer)
-{
-        if (!d->m.warning[0])
-                return;
-        vpsd_log("VPS %s: warning: %s", id, d->m.warning);
-        if (answer)
-                json_object_set_new(answer, "warning", json_string(d->m.warning));
-}
 
 /* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
  * (traffic.h), the live part from one counters query. */
@@ -408,7 +403,7 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         vpsd_log("VPS %s created from %s%s%s", id, tpl, plan[0] ? ", plan " : "", plan);
         *status = 201;
         *ret = ok_obj(d, vi);
-        report_warning(d, id, *ret);
+        vpsd_report_warning(d, id, *ret);
         return 0;
 }
 
@@ -674,7 +669,7 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if ((r = patch_apply(d, vi, &p, err)) < 0)
                 return r;
         *ret = ok_obj(d, vi);
-        report_warning(d, id, *ret);
+        vpsd_report_warning(d, id, *ret);
         return 0;
 }
 
@@ -702,181 +697,23 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         return 0;
 }
 
-static int start_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
-                     unsigned int *status, json_t **ret, vps_error *err)
-{
-        if (d->shutting_down)
-                return vps_err(err, EBUSY, "vpsd is stopping every VPS (shutdown)");
-        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi)
-                return -err->code;
-        int r = vps_manager_start(&d->m, vi, err);
-        if (r == 0)
-                r = vpsd_watch_vps(d, vi, err);
-        if (r < 0) {
-                if (r != -EALREADY)
-                        vpsd_log("VPS %s start failed: %s", id, err->msg);
-                return r;
-        }
-        /* A VPS held back in a reboot loop starts at once, and its history is forgotten. */
-        vpsd_restart_cancel(d, vi);
-        vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
-        *ret = ok_obj(d, vi);
-        report_warning(d, id, *ret);
-        return 0;
-}
-
-/* Queues req until vi has stopped; `after` says what to do then. */
-static int wait_stop(struct vpsd *d, struct request *req, struct vps_inst *vi, json_t *body,
-                     enum after_stop after, vps_error *err)
-{
-        json_t *jf = json_object_get(body, "fast"), *jt = json_object_get(body, "timeout");
-        if ((jf && !json_is_boolean(jf)) ||
-            (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0 ||
-                    json_integer_value(jt) > 86400)))
-                return vps_err(err, EINVAL,
-                               "'fast' must be a boolean and 'timeout' seconds "
-                               "from 0 to 86400");
-        int timeout = jt ? (int)json_integer_value(jt) : DEFAULT_STOP_TIMEOUT;
-        struct vps_loop *l = vpsd_loop_of(vi);
-        if (vi->status == VPS_STOPPED || !l)
-                return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
-        if (l->after != AFTER_NOTHING && l->after != after)
-                return vps_err(err, EBUSY, "VPS %s is busy with another request", vi->cfg.id);
-        int r = vpsd_stop_begin(d, vi, json_is_true(jf), timeout, err);
-        if (r < 0)
-                return r;
-        l->after = after;
-        vpsd_request_set_next(req, l->waiters);
-        l->waiters = req;
-        return 1;
-}
-
-static int stop_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
-                    unsigned int *status, json_t **ret, vps_error *err)
-{
-        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi)
-                return -err->code;
-        /* Held back in a reboot loop: stopped already, it only stays so. */
-        if (vi->status == VPS_STOPPED && vi->restart_at) {
-                vpsd_restart_cancel(d, vi);
-                *ret = ok_obj(d, vi);
-                return 0;
-        }
-        return wait_stop(d, req, vi, body, AFTER_NOTHING, err);
-}
-
-static int restart_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
-                       unsigned int *status, json_t **ret, vps_error *err)
-{
-        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi)
-                return -err->code;
-        if (vi->status == VPS_STOPPED)
-                return start_vps(d, req, id, body, status, ret, err);
-        return wait_stop(d, req, vi, body, AFTER_START, err);
-}
-
-static int destroy_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
-                       unsigned int *status, json_t **ret, vps_error *err)
-{
-        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi)
-                return -err->code;
-        const char *force = vpsd_request_arg(req, "force");
-        if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {
-                _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
-                return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
-        }
-        if (vi->status != VPS_STOPPED)
-                return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
-                               vi->cfg.id);
-        vpsd_forget_vps(d, vi);
-        /* Answered once its files are gone (trash.c). */
-        vpsd_request_set_next(req, NULL);
-        int r = vpsd_destroy(d, vi, req, err);
-        if (r == 0)
-                *ret = json_pack("{s:s, s:b}", "id", id, "destroyed", 1);
-        return r;
-}
-
-static int list_templates(struct vpsd *d, struct request *req, const char *arg, json_t *body,
-                          unsigned int *status, json_t **ret, vps_error *err)
-{
-        return vps_templates_list(&d->m, ret, err);
-}
-
-static int build_template(struct vpsd *d, struct request *req, const char *arg, json_t *body,
-                          unsigned int *status, json_t **ret, vps_error *err)
-{
-        bool bad = false;
-        const char *name = body_str(body, "name", &bad);
-        if (bad || !name)
-                return vps_err(err, EINVAL, "template build needs a string field 'name'");
-        const char *import = body_str(body, "import", &bad);
-        if (bad)
-                return vps_err(err, EINVAL, "'import' must be the path of a tarball");
-        if (import || vps_recipe_find(name)) { /* a child, minutes; answered at once */
-                int r = vpsd_build_start(d, name, import, ret, err);
-                if (r == 0)
-                        *status = 202;
-                return r;
-        }
-        int r = vps_template_build(&d->m, name, ret, err);
-        if (r == 0) {
-                vpsd_log("template %s built", name);
-                *status = 201;
-        }
-        return r;
-}
-
-static int get_template(struct vpsd *d, struct request *req, const char *name, json_t *body,
-                        unsigned int *status, json_t **ret, vps_error *err)
-{
-        return vps_template_get(&d->m, name, ret, err);
-}
-
-static int build_status(struct vpsd *d, struct request *req, const char *name, json_t *body,
-                        unsigned int *status, json_t **ret, vps_error *err)
-{
-        int r = vps_template_name_check(name, err);
-        if (r < 0)
-                return r;
-        if (!(*ret = vpsd_build_status(d, name)))
-                return vps_err(err, ENOENT, "no build of template '%s' since vpsd started", name);
-        return 0;
-}
-
-static int remove_template(struct vpsd *d, struct request *req, const char *name, json_t *body,
-                           unsigned int *status, json_t **ret, vps_error *err)
-{
-        int r = vps_template_remove(&d->m, name, err);
-        if (r == 0)
-                *ret = json_pack("{s:s, s:b}", "name", name, "removed", 1);
-        return r;
-}
-
-static int shutdown_all(struct vpsd *d, struct request *req, const char *arg, json_t *body,
-                        unsigned int *status, json_t **ret, vps_error *err);
-
 static const struct route routes[] = {
         {"GET", "version", 0, NULL, get_version},
-        {"POST", "shutdown", 0, NULL, shutdown_all},
+        {"POST", "shutdown", 0, NULL, vpsd_route_shutdown},
         {"GET", "vps", 0, NULL, list_vps},
         {"POST", "vps", 0, NULL, create_vps},
         {"GET", "vps", 1, NULL, get_vps},
         {"PATCH", "vps", 1, NULL, patch_vps},
-        {"DELETE", "vps", 1, NULL, destroy_vps},
-        {"POST", "vps", 2, "start", start_vps},
+        {"DELETE", "vps", 1, NULL, vpsd_route_destroy},
+        {"POST", "vps", 2, "start", vpsd_route_start},
         {"GET", "vps", 2, "stats", stats_vps},
-        {"POST", "vps", 2, "stop", stop_vps},
-        {"POST", "vps", 2, "restart", restart_vps},
-        {"GET", "templates", 0, NULL, list_templates},
-        {"POST", "templates", 0, NULL, build_template},
-        {"GET", "templates", 1, NULL, get_template},
-        {"GET", "templates", 2, "build", build_status},
-        {"DELETE", "templates", 1, NULL, remove_template},
+        {"POST", "vps", 2, "stop", vpsd_route_stop},
+        {"POST", "vps", 2, "restart", vpsd_route_restart},
+        {"GET", "templates", 0, NULL, vpsd_route_templates},
+        {"POST", "templates", 0, NULL, vpsd_route_template_build},
+        {"GET", "templates", 1, NULL, vpsd_route_template},
+        {"GET", "templates", 2, "build", vpsd_route_template_status},
+        {"DELETE", "templates", 1, NULL, vpsd_route_template_remove},
         {"POST", "vps", 2, "snapshots", vpsd_snapshot_create},
         {"GET", "vps", 2, "snapshots", vpsd_snapshot_list},
         {"POST", "vps", 2, "snapshot-delete", vpsd_snapshot_delete},
@@ -978,88 +815,3 @@ int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst *
         return 0;
 }
 
-void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
-{
-        struct vps_loop *l = vpsd_loop_of(vi);
-        enum after_stop after = l ? l->after : AFTER_NOTHING;
-        struct request *waiters = l ? l->waiters : NULL;
-        /* Not a restart the guest asked for: its reboot history ends here. */
-        vpsd_restart_cancel(d, vi);
-        if (l) {
-                l->waiters = NULL;
-                l->after = AFTER_NOTHING;
-        }
-        vps_error err = {0};
-        int r = 0;
-        char id[VPS_ID_MAX + 1];
-        (void)snprintf(id, sizeof(id), "%s", vi->cfg.id);
-        if (after == AFTER_START) {
-                r = vps_manager_start(&d->m, vi, &err);
-                if (r == 0)
-                        r = vpsd_watch_vps(d, vi, &err);
-        } else if (after == AFTER_DESTROY) {
-                vpsd_forget_vps(d, vi);
-                r = vpsd_destroy(d, vi, waiters, &err);
-                if (r == 1)
-                        waiters = NULL; /* answered when the files are gone */
-                r = r < 0 ? r : 0;
-                vi = NULL;
-        }
-        if (r < 0)
-                vpsd_log(after == AFTER_START ? "VPS %s start failed: %s" : "VPS %s: %s", id,
-                         err.msg);
-        else if (after == AFTER_START)
-                vpsd_log("VPS %s started again (restart), init PID %d", id, (int)vi->st.pid);
-        for (struct request *q = waiters, *next; q; q = next) {
-                next = vpsd_request_next(q);
-                if (r < 0)
-                        vpsd_request_fail(d, q, &err);
-                else if (vi)
-                        vpsd_request_finish(d, q, 200, vps_inst_to_json(&d->m, vi));
-                else
-                        vpsd_request_finish(d, q, 200,
-                                            json_pack("{s:s, s:b}", "id", id, "destroyed", 1));
-        }
-        vpsd_shutdown_check(d);
-}
-
-/* POST /v1/shutdown {"timeout": S}: halts every running VPS at once (killed after S s). */
-static int shutdown_all(struct vpsd *d, struct request *req, const char *arg, json_t *body,
-                        unsigned int *status, json_t **ret, vps_error *err)
-{
-        json_t *jt = json_object_get(body, "timeout");
-        if (jt &&
-            (!json_is_integer(jt) || json_integer_value(jt) < 0 || json_integer_value(jt) > 86400))
-                return vps_err(err, EINVAL, "'timeout' must be seconds from 0 to 86400");
-        int timeout = jt ? (int)json_integer_value(jt) : DEFAULT_STOP_TIMEOUT;
-        if (!d->shutting_down) {
-                d->shutting_down = true;
-                d->shutdown_count = d->shutdown_killed = 0;
-                for (size_t i = 0; i < d->m.n; i++) {
-                        struct vps_inst *vi = d->m.v[i];
-                        if (vi->status == VPS_STOPPED) {
-                                vpsd_restart_cancel(d, vi); /* held back: stays stopped */
-                                continue;
-                        }
-                        d->shutdown_count++;
-                        vps_error e;
-                        if (vi->status == VPS_RUNNING &&
-                            vpsd_stop_begin(d, vi, false, timeout, &e) < 0)
-                                vpsd_log("shutdown: VPS %s: %s", vi->cfg.id, e.msg);
-                }
-                vpsd_log("shutdown: stopping %u VPS%s (timeout %d s)", d->shutdown_count,
-                         d->shutdown_count == 1 ? "" : "es", timeout);
-        }
-        size_t running = 0;
-        for (size_t i = 0; i < d->m.n; i++)
-                running += d->m.v[i]->status != VPS_STOPPED;
-        if (!running) {
-                d->shutting_down = false;
-                *ret = json_pack("{s:I, s:I}", "stopped", (json_int_t)d->shutdown_count, "killed",
-                                 (json_int_t)d->shutdown_killed);
-                return 0;
-        }
-        vpsd_request_set_next(req, d->shutdown_waiters);
-        d->shutdown_waiters = req;
-        return 1;
-}

@@ -3,10 +3,15 @@
  * answers). Each step that enters the guest is killed at the guest_timeout deadline
  * (runtime/sandbox/helper.c) and the change's own undo runs, in the child; the loop watches the
  * child's pidfd and answers the request when it ends, with what it changed of vpsd's state. */
+#include "jobs.h"
+
+#include "api.h"
+#include "log.h"
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"
 #include "vps/syscalls.h"
 #include "netsetup/netsetup.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -26,9 +31,9 @@
 #define JOB_SLACK_S 10
 
 struct job {
-        struct watch w_end, w_timer;
+        struct vpsd_source w_end, w_timer; /* the child's pidfd; the timer owns its fd */
         pid_t pid;
-        int pidfd, out_fd, timer_fd;
+        int pidfd, out_fd;
         struct request *req; /* NULL once answered (vpsd exiting) */
         struct vps_inst *vi;
         bool addresses, overran;
@@ -104,29 +109,24 @@ _Noreturn static void job_main(struct vpsd *d, struct vps_inst *vi, vpsd_job_fn 
         _exit(0);
 }
 
-static void job_free(struct job *j)
+static void job_free(struct vpsd *d, struct job *j)
 {
         vps_closep(&j->pidfd);
         vps_closep(&j->out_fd);
-        vps_closep(&j->timer_fd);
+        vpsd_timer_free(&d->ev, &j->w_timer);
         free(j);
 }
 
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata);
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata);
+
 static int watch_job(struct vpsd *d, struct job *j, vps_error *err)
 {
-        struct itimerspec its = {.it_value = {.tv_sec = d->guest_timeout + JOB_SLACK_S}};
-        struct epoll_event end = {.events = EPOLLIN, .data.ptr = &j->w_end};
-        struct epoll_event tick = {.events = EPOLLIN, .data.ptr = &j->w_timer};
-        if (timerfd_settime(j->timer_fd, 0, &its, NULL) < 0)
-                return vps_err_sys(err, errno, "timerfd_settime");
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, j->pidfd, &end) < 0)
-                return vps_err_sys(err, errno, "epoll_ctl");
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, j->timer_fd, &tick) < 0) {
-                int e = errno;
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->pidfd, NULL);
-                return vps_err_sys(err, e, "epoll_ctl");
-        }
-        return 0;
+        int r = vpsd_timer_set(&j->w_timer, (int64_t)(d->guest_timeout + JOB_SLACK_S) * 1000,
+                               false, err);
+        if (r < 0)
+                return r;
+        return vpsd_event_add(&d->ev, &j->w_end, j->pidfd, EPOLLIN, on_end, d, err);
 }
 
 int vpsd_job_start(struct vpsd *d, struct request *req, struct vps_inst *vi, bool addresses,
@@ -141,20 +141,21 @@ int vpsd_job_start(struct vpsd *d, struct request *req, struct vps_inst *vi, boo
         struct job *j = calloc(1, sizeof(*j));
         if (!j)
                 return vps_err(err, ENOMEM, "out of memory");
-        *j = (struct job){.w_end = {W_JOB, j},
-                          .w_timer = {W_JOB_TIMER, j},
+        *j = (struct job){.w_end = {.fd = -1},
                           .pidfd = -1,
                           .out_fd = -1,
                           .req = req,
                           .vi = vi,
                           .addresses = addresses};
-        j->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         int go[2] = {-1, -1}, out[2] = {-1, -1};
-        if (j->timer_fd < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
-                r = vps_err_sys(err, errno, "VPS %s: preparing the change", vi->cfg.id);
+        vps_error e;
+        if (vpsd_timer_new(&d->ev, &j->w_timer, on_timer, d, &e) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
+            pipe2(out, O_CLOEXEC) < 0) {
+                r = vps_err_sys(err, j->w_timer.fd < 0 ? e.code : errno,
+                                "VPS %s: preparing the change", vi->cfg.id);
                 vps_closep(&go[0]);
                 vps_closep(&go[1]);
-                job_free(j);
+                job_free(d, j);
                 return r;
         }
         _cleanup_close_ int go_rd = go[0], go_wr = go[1], out_wr = out[1];
@@ -175,15 +176,14 @@ int vpsd_job_start(struct vpsd *d, struct request *req, struct vps_inst *vi, boo
                 r = watch_job(d, j, err);
         if (r == 0 && write(go_wr, "g", 1) != 1) {
                 r = vps_err_sys(err, errno, "VPS %s: starting the change", vi->cfg.id);
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->pidfd, NULL);
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->timer_fd, NULL);
+                vpsd_event_del(&d->ev, &j->w_end);
         }
         if (r < 0) {
                 close(TAKE_FD(go_wr));
                 if (j->pid > 0)
                         while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
                                 ;
-                job_free(j);
+                job_free(d, j);
                 return r;
         }
         l->job = j;
@@ -233,10 +233,12 @@ static int job_collect(struct vpsd *d, struct job *j, json_t **ret, vps_error *e
         return 0;
 }
 
-void vpsd_job_on_end(struct vpsd *d, struct job *j)
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->pidfd, NULL);
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->timer_fd, NULL);
+        struct vpsd *d = userdata;
+        struct job *j = vpsd_container_of(s, struct job, w_end);
+        vpsd_event_del(&d->ev, &j->w_end);
+        vpsd_event_del(&d->ev, &j->w_timer);
         json_t *ret = NULL;
         vps_error err = {0};
         int r = job_collect(d, j, &ret, &err);
@@ -253,18 +255,20 @@ void vpsd_job_on_end(struct vpsd *d, struct job *j)
         if (j->addresses)
                 d->address_jobs--;
         l->job = NULL;
-        job_free(j);
+        job_free(d, j);
         if (l->exit_deferred) {
                 l->exit_deferred = false;
-                vpsd_vps_exited(d, vi);
+                d->vps_exited(d, vi);
         }
 }
 
-void vpsd_job_on_timer(struct vpsd *d, struct job *j)
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
+        struct vpsd *d = userdata;
+        struct job *j = vpsd_container_of(s, struct job, w_timer);
         vpsd_log("VPS %s: a change overran its deadline by %d s: killing its job (PID %d)",
                  j->vi->cfg.id, JOB_SLACK_S, (int)j->pid);
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->timer_fd, NULL);
+        vpsd_event_del(&d->ev, &j->w_timer);
         j->overran = true;
         (void)vps_sys_pidfd_send_signal(j->pidfd, SIGKILL, NULL, 0);
 }

@@ -7,6 +7,9 @@
  * a plain restart) takes the consoles of the VPSes it re-adopts back from it. The keeper
  * drops a console when its init exits and leaves when it holds none and no vpsd is
  * connected. */
+#include "keeper.h"
+
+#include "log.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/localsock.h"

@@ -3,7 +3,7 @@
  * loop: a message repeated more than `burst` times within an interval is counted instead of
  * written and summed up in one line when the interval ends, and the file is rotated by size
  * (vpsd.log.1 newest, up to vpsd.log.KEEP), so the log never fills the disk. */
-#include "vpsd.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

@@ -1,5 +1,19 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
+#include "api.h"
+#include "backup.h"
+#include "handlers.h"
+#include "keeper.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "reap.h"
+#include "reexec.h"
+#include "restart.h"
+#include "shutdown.h"
+#include "signals.h"
+#include "trash.h"
+#include "watch.h"
 #include "core/core.h"
 #include "vps/cleanup.h"
 #include "config/config.h"
@@ -242,11 +256,36 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
         return r;
 }
 
+static const struct vpsd_api_ops routes = {vpsd_handle, vpsd_handle_console_check,
+                                           vpsd_stream_route, vpsd_stream_response};
+
+static int log_tick(void *userdata)
+{
+        return vpsd_log_tick();
+}
+
+/* The loop and the sources of what exists before it: listeners inherited over a re-exec,
+ * the signals, the running VPSes. The API's sources come with it (api.c). */
+static int loop_init(struct vpsd *d, vps_error *err)
+{
+        int r = vpsd_event_init(&d->ev, err);
+        if (r < 0)
+                return r;
+        d->loop_up = true;
+        vpsd_notify_watch_all(d);
+        /* Summaries of suppressed log lines are written when their interval ends. */
+        (void)vpsd_event_add_prepare(&d->ev, log_tick, NULL);
+        (void)vpsd_event_add_prepare(&d->ev, vpsd_meminfo_tick, d);
+        r = vpsd_signals_init(d, err);
+        return r < 0 ? r : vpsd_watch_all(d, err);
+}
+
 static int run(const char *root, const char *sock, const char *cg, const struct vps_netconf *net,
                bool enforce_warn, const char *mirror, const char *lxcfs, bool daemon,
                const struct vps_daemon_conf *conf)
 {
         static struct vpsd d;
+        d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
         vps_error err = {0};
@@ -318,7 +357,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 r = d.listen_fd = inherited >= 0 ? inherited : open_socket(sock, &err);
         d.sysinfo_fd = -1;
         if (r >= 0)
-                r = vpsd_loop_init(&d, &err);
+                r = loop_init(&d, &err);
         if (r >= 0) {
                 vpsd_trash_resume(&d);
                 vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */
@@ -327,7 +366,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0 && vpsd_notify_listen(&d, &err) < 0)
                 vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);
         if (r >= 0)
-                r = vpsd_api_init(&d, &err);
+                r = vpsd_api_init(&d, &routes, &err);
         if (r < 0) {
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
@@ -370,7 +409,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
         vpsd_log("cgroup controllers: %s", cgs);
         notify(notify_fd, NULL);
-        r = vpsd_loop_run(&d);
+        r = vpsd_event_run(&d.ev);
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_answer_suspended(&d);

@@ -4,10 +4,14 @@
  * filter over RUN_DIR/sysinfo.sock (the root's run directory, 0700), from host root only: a
  * listener lets its holder answer the command's syscalls and put fds into it. Every listener
  * is in the one event loop; it goes when the last process using its filter has exited. */
+#include "notify.h"
+
+#include "log.h"
 #include "vps/cleanup.h"
 #include "vps/fdpass.h"
 #include "vps/localsock.h"
 #include "sandbox/sandbox.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -21,7 +25,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static struct notifier *add(struct vpsd *d, int fd, enum watch_kind kind)
+/* A seccomp listener served by the loop, or a vpsctl connection handing one over. */
+struct notifier {
+        struct vpsd_source w;
+        int fd;
+        bool client; /* a vpsctl connection */
+        struct notifier *next;
+};
+
+static void on_notifier(struct vpsd_source *s, uint32_t events, void *userdata);
+
+static struct notifier *add(struct vpsd *d, int fd, bool client)
 {
         struct notifier *n = calloc(1, sizeof(*n));
         if (!n) {
@@ -29,11 +43,13 @@ static struct notifier *add(struct vpsd *d, int fd, enum watch_kind kind)
                 return NULL;
         }
         n->fd = fd;
-        n->w = (struct watch){kind, n};
+        n->client = client;
+        vpsd_source_set(&n->w, fd, EPOLLIN, on_notifier, d);
         /* Before the loop exists (listeners inherited over a re-exec) vpsd_notify_watch_all
          * adds them later. */
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &n->w};
-        if (d->loop_up && epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        vps_error err;
+        if (d->loop_up && vpsd_event_attach(&d->ev, &n->w, &err) < 0) {
+                errno = err.code;
                 close(fd);
                 free(n);
                 return NULL;
@@ -48,7 +64,7 @@ static void drop(struct vpsd *d, struct notifier *gone)
         for (struct notifier **p = &d->notifiers; *p; p = &(*p)->next)
                 if (*p == gone) {
                         *p = gone->next;
-                        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, gone->fd, NULL);
+                        vpsd_event_del(&d->ev, &gone->w);
                         close(gone->fd);
                         free(gone);
                         return;
@@ -57,10 +73,9 @@ static void drop(struct vpsd *d, struct notifier *gone)
 
 void vpsd_notify_watch_all(struct vpsd *d)
 {
-        for (struct notifier *n = d->notifiers; n; n = n->next) {
-                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &n->w};
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_ADD, n->fd, &ev);
-        }
+        vps_error err;
+        for (struct notifier *n = d->notifiers; n; n = n->next)
+                (void)vpsd_event_attach(&d->ev, &n->w, &err);
 }
 
 void vpsd_notify_add(struct vpsd *d, int listener)
@@ -69,13 +84,15 @@ void vpsd_notify_add(struct vpsd *d, int listener)
                 return;
         listener = vps_fd_high(listener);
         (void)fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK);
-        if (!add(d, listener, W_SYSINFO))
+        if (!add(d, listener, false))
                 vpsd_log("sysinfo: cannot watch a listener: %s", strerror(errno));
 }
 
-void vpsd_notify_on(struct vpsd *d, struct notifier *n, uint32_t events)
+static void on_notifier(struct vpsd_source *s, uint32_t events, void *userdata)
 {
-        if (n->w.kind == W_SYSINFO_CLIENT) {
+        struct vpsd *d = userdata;
+        struct notifier *n = vpsd_container_of(s, struct notifier, w);
+        if (n->client) {
                 char tag;
                 int fd = -1;
                 size_t nfds = 0;
@@ -101,6 +118,21 @@ void vpsd_notify_on(struct vpsd *d, struct notifier *n, uint32_t events)
                 drop(d, n); /* no process uses its filter any more */
 }
 
+static void on_accept(struct vpsd_source *s, uint32_t events, void *userdata)
+{
+        struct vpsd *d = userdata;
+        int c;
+        while ((c = accept4(d->sysinfo_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+                /* Only host root (vpsctl runs as root) may hand listeners over; the directory
+                 * keeps others out too. */
+                if (!vps_sock_peer_is_root(c)) {
+                        close(c);
+                        continue;
+                }
+                (void)add(d, c, true);
+        }
+}
+
 int vpsd_notify_listen(struct vpsd *d, vps_error *err)
 {
         /* In the run directory vps_manager_open made root-only; vpsd holds the root's lock, so
@@ -113,34 +145,20 @@ int vpsd_notify_listen(struct vpsd *d, vps_error *err)
                 d->sysinfo_path, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 64, err);
         if (fd < 0)
                 return fd;
-        d->w_sysinfo = (struct watch){W_SYSINFO_LISTEN, d};
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->w_sysinfo};
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-                return vps_err_sys(err, errno, "epoll_ctl");
+        int r = vpsd_event_add(&d->ev, &d->w_sysinfo, fd, EPOLLIN, on_accept, d, err);
+        if (r < 0)
+                return r;
         d->sysinfo_fd = TAKE_FD(fd);
         return 0;
 }
 
-void vpsd_notify_on_accept(struct vpsd *d)
-{
-        int c;
-        while ((c = accept4(d->sysinfo_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-                /* Only host root (vpsctl runs as root) may hand listeners over; the directory
-                 * keeps others out too. */
-                if (!vps_sock_peer_is_root(c)) {
-                        close(c);
-                        continue;
-                }
-                (void)add(d, c, W_SYSINFO_CLIENT);
-        }
-}
 
 size_t vpsd_notify_inherit_env(struct vpsd *d, char *buf, size_t size)
 {
         size_t n = 0;
         for (struct notifier *l = d->notifiers; l && n < size; l = l->next) {
                 int fl = fcntl(l->fd, F_GETFD);
-                if (l->w.kind != W_SYSINFO || fl < 0 || fcntl(l->fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+                if (l->client || fl < 0 || fcntl(l->fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
                         continue;
                 int w = snprintf(buf + n, size - n, "|n=%d", l->fd);
                 n += w > 0 ? (size_t)w : 0;

@@ -5,6 +5,12 @@
  * ("listen=FD;ID=MASTER,HOLD;...", then "|n=FD" sysinfo listeners and "|r=..." restarts held
  * back). stderr, vpsd.log, stays open as it is. The VPSes themselves are re-adopted from their
  * state as after any restart, and stay children of this same process. */
+#include "reexec.h"
+
+#include "builds.h"
+#include "log.h"
+#include "notify.h"
+#include "restart.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
 

@@ -4,6 +4,11 @@
  * within restart_interval s each waits (vps_backoff_next: 1 s, doubling, up to
  * restart_delay_max) on a timerfd in the loop; nothing waits in the loop itself. Meanwhile the
  * VPS is stopped, with status "backoff" and restart_at; an operator's start or stop ends it. */
+#include "restart.h"
+
+#include "log.h"
+#include "loop.h"
+#include "watch.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
 
@@ -22,37 +27,27 @@ static int64_t mono_now(void)
         return ts.tv_sec;
 }
 
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata);
+
 /* Arms vi's restart timer to fire in delay_s seconds (0: at once). */
 static int arm(struct vpsd *d, struct vps_inst *vi, int64_t delay_s, vps_error *err)
 {
         struct vps_loop *l = vpsd_loop_ensure(vi);
         if (!l)
                 return vps_err(err, ENOMEM, "out of memory");
-        if (l->restart_fd < 0) {
-                _cleanup_close_ int fd =
-                        timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-                if (fd < 0)
-                        return vps_err_sys(err, errno, "timerfd_create");
-                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->w_restart};
-                if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-                        return vps_err_sys(err, errno, "epoll_ctl");
-                l->restart_fd = TAKE_FD(fd);
+        if (l->w_restart.fd < 0) {
+                int r = vpsd_timer_new(&d->ev, &l->w_restart, on_timer, d, err);
+                if (r < 0)
+                        return r;
         }
-        /* A zero it_value would disarm the timer: a due restart fires after 1 ns. */
-        struct itimerspec its = {
-                .it_value = {.tv_sec = delay_s > 0 ? delay_s : 0, .tv_nsec = delay_s > 0 ? 0 : 1}};
-        if (timerfd_settime(l->restart_fd, 0, &its, NULL) < 0)
-                return vps_err_sys(err, errno, "timerfd_settime");
-        return 0;
+        return vpsd_timer_set(&l->w_restart, delay_s > 0 ? delay_s * 1000 : 0, false, err);
 }
 
 void vpsd_restart_drop(struct vpsd *d, struct vps_inst *vi)
 {
         struct vps_loop *l = vpsd_loop_of(vi);
-        if (l && l->restart_fd >= 0) {
-                (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->restart_fd, NULL);
-                vps_closep(&l->restart_fd);
-        }
+        if (l)
+                vpsd_timer_free(&d->ev, &l->w_restart);
         vi->restart_at = 0;
 }
 
@@ -93,8 +88,10 @@ void vpsd_restart_guest(struct vpsd *d, struct vps_inst *vi, int64_t ran_s, bool
                  vi->cfg.id, vi->backoff.restarts, why, (long long)ran_s, delay);
 }
 
-void vpsd_restart_on_timer(struct vpsd *d, struct vps_inst *vi)
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
+        struct vpsd *d = userdata;
+        struct vps_inst *vi = vpsd_container_of(s, struct vps_loop, w_restart)->vi;
         vpsd_restart_drop(d, vi);
         if (d->shutting_down || vi->status != VPS_STOPPED)
                 return;

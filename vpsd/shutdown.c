@@ -2,6 +2,12 @@
  * when the last VPS has stopped; the client side is `vpsd --shutdown-all`, what the
  * vps-shutdown unit runs before the host goes down (vpsd itself is stopped later and, as
  * always, leaves nothing running to kill). */
+#include "shutdown.h"
+
+#include "api.h"
+#include "jobs.h"
+#include "log.h"
+#include "trash.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
 #include "vpsd.h"

@@ -1,7 +1,11 @@
 /* vpsd: the snapshot endpoints (snapshots.c), rows of handlers.c's route table. */
 #pragma once
 
-#include "vpsd.h"
+#include "vps/error.h"
+
+struct vpsd;
+struct request;
+typedef struct json_t json_t;
 
 #define VPSD_SNAPSHOT_ROUTE_ARGS                                                                   \
         struct vpsd *d, struct request *req, const char *id, json_t *body, unsigned int *status,  \

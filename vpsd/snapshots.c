@@ -3,6 +3,10 @@
  * destroy of the same VPS come one after the other, the later one seeing what the earlier
  * did; a change under way in a job (jobs.c) makes them wait their turn with EBUSY. */
 #include "snapshot_routes.h"
+
+#include "jobs.h"
+#include "log.h"
+#include "vpsd.h"
 #include "storage/storage.h"
 #include "vps/cleanup.h"
 #include "guest/guest.h"

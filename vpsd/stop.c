@@ -2,7 +2,11 @@
  * timer: every 20 ms while the init cannot take it yet (early in a boot the kernel drops it:
  * sandbox/sandbox.h), then once a second until the init exits; at the timeout the VPS is killed.
  * The log says how each stop ended. */
+#include "stop.h"
+
+#include "log.h"
 #include "vps/cleanup.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -28,11 +32,10 @@ static int arm(struct vps_loop *l, vps_error *err)
         int64_t at = now_ms() + (l->halt_ready ? RESEND_READY_MS : RESEND_BOOTING_MS);
         if (at > l->stop_deadline_ms)
                 at = l->stop_deadline_ms;
-        struct itimerspec its = {.it_value = {.tv_sec = at / 1000, .tv_nsec = at % 1000 * 1000000}};
-        if (timerfd_settime(l->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-                return vps_err_sys(err, errno, "timerfd_settime");
-        return 0;
+        return vpsd_timer_set(&l->w_timer, at, true, err);
 }
+
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata);
 
 int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err)
 {
@@ -44,7 +47,7 @@ int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_
                 }
                 return vps_manager_kill(&d->m, vi, err);
         }
-        if (vi->status == VPS_STOPPING && l->timer_fd >= 0)
+        if (vi->status == VPS_STOPPING && l->w_timer.fd >= 0)
                 return 0; /* a stop is already under way; this request waits for it too */
         /* Ready before the signal goes: then that signal is taken, not dropped. */
         bool ready = vps_manager_halt_ready(&d->m, vi) > 0;
@@ -56,23 +59,17 @@ int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_
         l->stop_began_ms = now_ms();
         l->stop_deadline_ms = l->stop_began_ms + (int64_t)timeout_s * 1000;
         l->timeout_s = timeout_s;
-        l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (l->timer_fd < 0)
-                return vps_err_sys(err, errno, "timerfd_create");
-        if ((r = arm(l, err)) < 0)
+        if ((r = vpsd_timer_new(&d->ev, &l->w_timer, on_timer, d, err)) < 0)
                 return r;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->w_timer};
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, l->timer_fd, &ev) < 0)
-                return vps_err_sys(err, errno, "epoll_ctl");
-        return 0;
+        return arm(l, err);
 }
 
-void vpsd_stop_on_timer(struct vpsd *d, struct vps_inst *vi)
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
-        struct vps_loop *l = vi->loop_data;
+        struct vpsd *d = userdata;
+        struct vps_loop *l = vpsd_container_of(s, struct vps_loop, w_timer);
+        struct vps_inst *vi = l->vi;
         vps_error err;
-        uint64_t ticks;
-        (void)!read(l->timer_fd, &ticks, sizeof(ticks));
         if (now_ms() < l->stop_deadline_ms) {
                 bool ready = vps_manager_halt_ready(&d->m, vi) > 0;
                 l->halt_ready = l->halt_ready || ready;
@@ -84,8 +81,7 @@ void vpsd_stop_on_timer(struct vpsd *d, struct vps_inst *vi)
         l->stop_how = STOP_KILLED_TIMEOUT;
         if (d->shutting_down)
                 d->shutdown_killed++;
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->timer_fd, NULL);
-        vps_closep(&l->timer_fd);
+        vpsd_timer_free(&d->ev, &l->w_timer);
         if (vps_manager_kill(&d->m, vi, &err) < 0)
                 vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
 }

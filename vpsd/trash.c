@@ -3,9 +3,14 @@
  * in the loop: DELETE /v1/vps/ID is suspended and answered when the child is done. The
  * leftovers of a vpsd that died meanwhile (vps/.del-*: the child dies with it) are taken up
  * again at start-up. */
+#include "trash.h"
+
+#include "api.h"
+#include "log.h"
 #include "vps/cleanup.h"
 #include "storage/storage.h"
 #include "vps/syscalls.h"
+#include "loop.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -18,7 +23,7 @@
 #include <unistd.h>
 
 struct trash_job {
-        struct watch w;
+        struct vpsd_source w;
         struct vps_rm_job job;
         char name[VPS_ID_MAX + 16]; /* in ROOT/vps */
         char id[VPS_ID_MAX + 1];    /* of the VPS, for the answer ("" when resumed) */
@@ -26,6 +31,8 @@ struct trash_job {
         struct request *waiters;
         struct trash_job *next;
 };
+
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata);
 
 static int trash_start(struct vpsd *d, const char *name, const char *id, uint32_t projid,
                        struct request *waiters, vps_error *err)
@@ -36,11 +43,11 @@ static int trash_start(struct vpsd *d, const char *name, const char *id, uint32_
         (void)snprintf(t->name, sizeof(t->name), "%s", name);
         (void)snprintf(t->id, sizeof(t->id), "%s", id);
         t->projid = projid;
-        t->w = (struct watch){W_TRASH, t};
         int r = vps_rm_start(d->m.vps_fd, name, &t->job, err);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->w};
-        if (r == 0 && epoll_ctl(d->epfd, EPOLL_CTL_ADD, t->job.pidfd, &ev) < 0) {
-                r = vps_err_sys(err, errno, "watching the removal of %s", name);
+        vps_error ev_err;
+        if (r == 0 &&
+            vpsd_event_add(&d->ev, &t->w, t->job.pidfd, EPOLLIN, on_end, d, &ev_err) < 0) {
+                r = vps_err_sys(err, ev_err.code, "watching the removal of %s", name);
                 vps_error e;
                 (void)vps_sys_pidfd_send_signal(t->job.pidfd, SIGKILL, NULL, 0);
                 (void)vps_rm_finish(&t->job, &e);
@@ -75,9 +82,11 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
         return 1;
 }
 
-void vpsd_trash_on_end(struct vpsd *d, struct trash_job *t)
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
-        (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, t->job.pidfd, NULL);
+        struct vpsd *d = userdata;
+        struct trash_job *t = vpsd_container_of(s, struct trash_job, w);
+        vpsd_event_del(&d->ev, &t->w);
         vps_error err;
         int r = vps_rm_finish(&t->job, &err);
         if (r < 0)

@@ -37,7 +37,18 @@
 #include "core/core.h"
 #include "template/template.h"
 #include "vps/util.h"
+#include "api.h"
+#include "backup.h"
+#include "builds.h"
+#include "handlers.h"
+#include "jobs.h"
+#include "log.h"
+#include "restart.h"
+#include "shutdown.h"
+#include "stop.h"
+#include "trash.h"
 #include "vpsd.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +81,8 @@ static void die(const char *fmt, ...)
         abort();
 }
 
-/* ---- The parts of vpsd that handlers.c calls and that are not linked ---- */
+/* ---- The parts of vpsd that handlers.c calls, defined here: the linker then takes no
+ * other file of vpsd_core (api.c, jobs.c, watch.c, ...) than the handlers ---- */
 
 /* What api.c keeps of a request that handlers.c asks for: its query arguments. */
 struct request {
@@ -125,11 +137,6 @@ int vpsd_destroy(struct vpsd *dd, struct vps_inst *vi, struct request *waiters, 
         (void)waiters;
         int r = vps_manager_destroy(&dd->m, vi, err);
         return r < 0 ? r : 0;
-}
-
-struct vps_loop *vpsd_loop_of(struct vps_inst *vi)
-{
-        return vi->loop_data;
 }
 
 void vpsd_forget_vps(struct vpsd *dd, struct vps_inst *vi)
@@ -198,7 +205,7 @@ json_t *vpsd_build_status(struct vpsd *dd, const char *name)
         return NULL;
 }
 
-/* ---- Doors to the host, closed (-Wl,--wrap in tests/fuzz/run) ---- */
+/* ---- Doors to the host, closed (-Wl,--wrap in tests/fuzz/CMakeLists.txt) ---- */
 
 struct mnl_socket;
 struct nft_ctx;
@@ -318,7 +325,7 @@ static void open_manager(void)
         must(vps_net_configure(&m->net, "vpsfuzz0", VPS_DEFAULT_SUBNET, &err), &err, "net");
         must(vps_net_configure_routed(&m->net, "bridged", NULL, &err), &err, "net");
         (void)snprintf(m->quota_why, sizeof(m->quota_why), "fuzz_api: no project quotas");
-        d.keeper_fd = d.epfd = d.sigfd = d.listen_fd = -1;
+        d.keeper_fd = d.ev.epfd = d.sigfd = d.listen_fd = -1;
         /* Only compared with -1: GET /v1/vps/ID then names the socket. */
         d.sysinfo_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         (void)snprintf(d.sysinfo_path, sizeof(d.sysinfo_path), "/run/vps/fuzz/sysinfo.sock");

@@ -1,0 +1,42 @@
+/* api.c: the HTTP API on the local socket (libmicrohttpd in the loop's epoll); complete
+ * requests go to the ops given (handlers.c's routes), and may be suspended and answered
+ * later. */
+#pragma once
+
+#include "vps/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vpsd;
+struct vps_inst;
+struct MHD_Connection;
+struct MHD_Response;
+struct request;
+typedef struct json_t json_t;
+
+/* Where the API sends complete requests (handlers.c, or a test's own). */
+struct vpsd_api_ops {
+        /* Answers a request (its status and body) or suspends it (returns 1). */
+        int (*handle)(struct vpsd *d, struct request *req, const char *method, const char *url,
+                      const char *body, size_t len, unsigned int *status, json_t **ret_body);
+        /* POST /v1/vps/ID/console: the VPS whose console the connection is upgraded to. */
+        int (*console_check)(struct vpsd *d, const char *url, struct vps_inst **ret,
+                             vps_error *err);
+        /* The POSTs upgraded to a stream (backup.c): whether url is one, and its 101
+         * response (NULL with err: refused). */
+        bool (*stream_route)(const char *url);
+        struct MHD_Response *(*stream_response)(struct vpsd *d, struct MHD_Connection *c,
+                                                const char *url, vps_error *err);
+};
+
+int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err);
+/* Answers a suspended request with a JSON body (takes the reference) and resumes it. */
+void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body);
+void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);
+struct request *vpsd_request_next(struct request *req);
+void vpsd_request_set_next(struct request *req, struct request *next);
+/* The value of a query argument ("force" of DELETE /v1/vps/ID?force=1), or NULL. handlers.c
+ * sees a request only through these functions, so tests/fuzz/fuzz_api.c can call vpsd_handle
+ * with requests of its own. */
+const char *vpsd_request_arg(struct request *req, const char *key);
