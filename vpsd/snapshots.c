@@ -167,7 +167,7 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
                 return -err->code;
-        const char *tpl, *pw, *keys;
+        const char *tpl = NULL, *pw = NULL, *keys = NULL;
         json_t *keep = json_object_get(body, "keep");
         json_t *dry = json_object_get(body, "dry_run");
         int r = body_string(body, "ostemplate", false, &tpl, err);

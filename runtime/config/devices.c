@@ -1,4 +1,4 @@
-/* libvps: the eBPF device program of a VPS's cgroup (devices.h). The program is a short
+/* libvps: the eBPF device program of a VPS's cgroup (config.h). The program is a short
  * list of compares on the device's type, major and minor, built here instruction by
  * instruction (no compiler, no object file), loaded and attached with bpf(2). */
 #include "vps/cleanup.h"

@@ -1,4 +1,4 @@
-/* libvps: plan files (plans.h), vzctl's sample-config style KEY="VALUE" lines with vpsctl's
+/* libvps: plan files (config.h), vzctl's sample-config style KEY="VALUE" lines with vpsctl's
  * option names, checked line by line and turned into the API body fields they stand for. */
 #include "config/config.h"
 #include "vps/cleanup.h"

@@ -1,8 +1,10 @@
 /* libvps: the freeze-and-capture primitive behind snapshots and backups
  * (vps_capture_upper): a running VPS is frozen through cgroup.freeze (a core file of cgroup
- * v2, there without any controller), its upper layer copied, then thawed on every path; the
- * frozen time is measured. A process frozen is stopped at its return to user space, so a
- * write(2) it had begun is whole in the copy or absent from it. */
+ * v2, there without any controller) while its upper layer is captured and flushed, then
+ * thawed on every path; the frozen time is measured. The copy is made while it runs and only
+ * brought up to date while frozen (vps_tree_copy_live), so that time follows what it changed.
+ * A process frozen is stopped at its return to user space, so a write(2) it had begun is
+ * whole in the copy or absent from it. */
 #include "storage/storage.h"
 #include "vps/cleanup.h"
 
@@ -80,6 +82,34 @@ int vps_cgroup_freeze(const char *cgroup, unsigned int timeout_ms, vps_error *er
 
 #define FREEZE_TIMEOUT_MS 5000
 
+/* A running VPS: its upper layer copied while it runs, then frozen for the catch-up (only
+ * what it changed meanwhile) and the flush, thawed on every path. */
+static int capture_running(struct vps_inst *vi, int src, int dst_fd, const struct vps_copy_opts *o,
+                           struct vps_capture *ret, vps_error *err)
+{
+        _cleanup_(vps_live_copy_freep) struct vps_live_copy *lc = NULL;
+        int r = vps_tree_copy_live(src, dst_fd, o, &lc, err);
+        /* Most of the data reaches the disk before the freeze, not during it. */
+        if (r == 0 && syncfs(dst_fd) < 0)
+                r = vps_err_sys(err, errno, "flushing the copy");
+        if (r < 0)
+                return r;
+        uint64_t t0 = now_us();
+        if ((r = vps_cgroup_freeze(vi->st.cgroup, FREEZE_TIMEOUT_MS, err)) < 0)
+                return vps_err_wrap(err, "freezing VPS %s", vi->cfg.id);
+        r = vps_tree_copy_catch_up(lc, &ret->copy, err);
+        if (r == 0 && syncfs(dst_fd) < 0)
+                r = vps_err_sys(err, errno, "flushing the copy");
+        vps_error e;
+        int t = vps_cgroup_thaw(vi->st.cgroup, &e);
+        ret->frozen_us = now_us() - t0;
+        if (t < 0 && r == 0) {
+                *err = e;
+                r = t;
+        }
+        return r;
+}
+
 int vps_capture_upper(struct vps_manager *m, struct vps_inst *vi, int dst_fd,
                       const struct vps_copy_opts *o, struct vps_capture *ret, vps_error *err)
 {
@@ -92,23 +122,15 @@ int vps_capture_upper(struct vps_manager *m, struct vps_inst *vi, int dst_fd,
                 openat(vi->dir_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (src < 0)
                 return vps_err_sys(err, errno, "opening the upper layer of VPS %s", vi->cfg.id);
-        bool running = vi->status == VPS_RUNNING;
         uint64_t t0 = now_us();
-        int r = running ? vps_cgroup_freeze(vi->st.cgroup, FREEZE_TIMEOUT_MS, err) : 0;
-        if (r < 0)
-                return vps_err_wrap(err, "freezing VPS %s", vi->cfg.id);
-        r = vps_tree_copy(src, dst_fd, o, &ret->copy, err);
-        if (running) {
-                vps_error e;
-                int t = vps_cgroup_thaw(vi->st.cgroup, &e);
-                ret->frozen_us = now_us() - t0;
-                if (t < 0 && r == 0) {
-                        *err = e;
-                        r = t;
-                }
+        int r;
+        if (vi->status == VPS_RUNNING) {
+                r = capture_running(vi, src, dst_fd, o, ret, err);
+        } else {
+                r = vps_tree_copy(src, dst_fd, o, &ret->copy, err);
+                if (r == 0 && syncfs(dst_fd) < 0)
+                        r = vps_err_sys(err, errno, "flushing the copy");
         }
-        if (r == 0 && syncfs(dst_fd) < 0)
-                r = vps_err_sys(err, errno, "flushing the copy");
         ret->total_us = now_us() - t0;
         return r < 0 ? vps_err_wrap(err, "copying the upper layer of VPS %s", vi->cfg.id) : 0;
 }

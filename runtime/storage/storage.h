@@ -68,6 +68,22 @@ struct vps_copy_stats {
 int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
                   struct vps_copy_stats *ret, vps_error *err);
 
+/* A copy of a tree that changes meanwhile (a running VPS's upper layer), in two passes:
+ * vps_tree_copy_live copies src_fd into the empty dst_fd while the source may change (entries
+ * that vanish meanwhile are skipped) and records what each inode was before its copy began;
+ * once the source is still (its VPS frozen), vps_tree_copy_catch_up makes dst an exact copy
+ * of it by doing again only what differs (new, changed and removed entries), *ret then
+ * describing the whole copy. vps_live_copy_free after either. */
+struct vps_live_copy;
+int vps_tree_copy_live(int src_fd, int dst_fd, const struct vps_copy_opts *o,
+                       struct vps_live_copy **ret, vps_error *err);
+int vps_tree_copy_catch_up(struct vps_live_copy *lc, struct vps_copy_stats *ret, vps_error *err);
+void vps_live_copy_free(struct vps_live_copy *lc);
+static inline void vps_live_copy_freep(struct vps_live_copy **p)
+{
+        vps_live_copy_free(*p);
+}
+
 /* Entries and allocated bytes under dir_fd (the figures of a layer moved, not copied). */
 int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err);
 
@@ -84,9 +100,10 @@ struct vps_capture {
 };
 
 /* THE primitive for consistent copies of a VPS (snapshots, backups): copies vi's upper/
- * into the empty directory dst_fd; a running VPS is frozen for the copy and thawed after,
- * whatever happens, then the copy is flushed (syncfs). On failure dst_fd holds debris the
- * caller removes. A VPS that is stopping is refused (EBUSY). */
+ * into the empty directory dst_fd, flushed (syncfs). A running VPS is copied while it runs,
+ * then frozen while the copy catches up with what it changed meanwhile and is flushed, and
+ * thawed whatever happens (vps_tree_copy_live): frozen_us follows what changed. On failure
+ * dst_fd holds debris the caller removes. A VPS that is stopping is refused (EBUSY). */
 int vps_capture_upper(struct vps_manager *m, struct vps_inst *vi, int dst_fd,
                       const struct vps_copy_opts *o, struct vps_capture *ret, vps_error *err);
 

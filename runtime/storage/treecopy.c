@@ -5,6 +5,7 @@
  * where the file system can; elsewhere copied extent by extent so holes stay holes. The walk
  * keeps a stack on the heap (the guest chose the depth), bounded by VPS_COPY_DEPTH_MAX. */
 #include "storage/storage.h"
+#include "storage/treecopy.h"
 #include "vps/cleanup.h"
 
 #include <dirent.h>
@@ -20,30 +21,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-/* One inode met with more than one link: where its first copy is, as a file handle. */
-struct link_seen {
-        dev_t dev;
-        ino_t ino;
-        struct file_handle *fh;
-};
-
-struct frame {
-        DIR *src;
-        int dst;
-        struct stat st; /* of the source dir, applied to the copy once its entries are in */
-        int src_fd;
-};
-
-struct copy {
-        const struct vps_copy_opts *o;
-        struct vps_copy_stats *stats;
-        struct link_seen *links;
-        size_t n_links, cap_links;
-        int mount_fd; /* for open_by_handle_at of the copies */
-        bool no_clone; /* FICLONE refused once: this file system has no reflinks */
-        char buf[1 << 16];
-};
 
 static uint32_t map_id(const struct vps_copy_opts *o, uint32_t id)
 {
@@ -82,16 +59,16 @@ static void shift_xattr(const struct vps_copy_opts *o, const char *name, char *v
 }
 
 /* "/proc/self/fd/N": the xattr calls on an O_PATH fd (device nodes, fifos: never opened). */
-static void fd_path(int fd, char *buf, size_t size)
+void tc_fd_path(int fd, char *buf, size_t size)
 {
         (void)snprintf(buf, size, "/proc/self/fd/%d", fd);
 }
 
-static int copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_error *err)
+int tc_copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_error *err)
 {
         char sp[40], dp[40];
-        fd_path(src, sp, sizeof(sp));
-        fd_path(dst, dp, sizeof(dp));
+        tc_fd_path(src, sp, sizeof(sp));
+        tc_fd_path(dst, dp, sizeof(dp));
         char names[8192];
         ssize_t n = listxattr(sp, names, sizeof(names));
         if (n < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP))
@@ -111,18 +88,18 @@ static int copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_e
 }
 
 /* Owner, mode, xattrs (after the chown, which drops security.capability), then times. */
-static int copy_meta(struct copy *c, int src, int dst, const struct stat *st, const char *what,
+int tc_copy_meta(struct copy *c, int src, int dst, const struct stat *st, const char *what,
                      vps_error *err)
 {
         char dp[40];
-        fd_path(dst, dp, sizeof(dp));
+        tc_fd_path(dst, dp, sizeof(dp));
         if (fchownat(dst, "", map_id(c->o, st->st_uid), map_id(c->o, st->st_gid),
                      AT_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "chown %s", what);
         if (!S_ISLNK(st->st_mode) && chmod(dp, st->st_mode & 07777) < 0)
                 return vps_err_sys(err, errno, "chmod %s", what);
         if (!S_ISLNK(st->st_mode)) {
-                int r = copy_xattrs(c, src, dst, what, err);
+                int r = tc_copy_xattrs(c, src, dst, what, err);
                 if (r < 0)
                         return r;
         }
@@ -185,7 +162,7 @@ static int copy_data(struct copy *c, int src, int dst, const struct stat *st, co
         return 0;
 }
 
-static struct link_seen *link_find(struct copy *c, const struct stat *st)
+struct link_seen *tc_link_find(struct copy *c, const struct stat *st)
 {
         for (size_t i = 0; i < c->n_links; i++)
                 if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
@@ -231,11 +208,11 @@ static int copy_link(struct copy *c, struct link_seen *l, int dst_dir, const cha
 }
 
 /* One entry that is not a directory. */
-static int copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name,
+int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name,
                      const struct stat *st, vps_error *err)
 {
         if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
-                struct link_seen *l = link_find(c, st);
+                struct link_seen *l = tc_link_find(c, st);
                 if (l)
                         return copy_link(c, l, dst_dir, name, err);
         }
@@ -271,27 +248,27 @@ static int copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name,
                 return vps_err_sys(err, errno, "opening %s", name);
         if (dst < 0 && (dst = openat(dst_dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
                 return vps_err_sys(err, errno, "opening the copy of %s", name);
-        int r = copy_meta(c, src, dst, st, name, err);
+        int r = tc_copy_meta(c, src, dst, st, name, err);
         if (r == 0 && st->st_nlink > 1)
                 r = link_remember(c, st, dst, err);
         c->stats->files++;
         return r;
 }
 
-static void frame_drop(struct frame *f)
+void tc_frame_drop(struct frame *f)
 {
         if (f->src)
                 closedir(f->src);
         vps_closep(&f->dst);
 }
 
-static int push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir, int dst_dir,
+int tc_push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir, int dst_dir,
                     const char *name, const struct stat *st, vps_error *err)
 {
         if (*depth >= VPS_COPY_DEPTH_MAX)
                 return vps_err(err, ELOOP, "directories nested deeper than %d levels",
                                VPS_COPY_DEPTH_MAX);
-        if (mkdirat(dst_dir, name, 0700) < 0)
+        if (mkdirat(dst_dir, name, 0700) < 0 && !(errno == EEXIST && c->catching_up))
                 return vps_err_sys(err, errno, "creating %s", name);
         int s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
         if (s < 0)
@@ -310,6 +287,62 @@ static int push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_
         return 0;
 }
 
+/* ------------------------------------------------------------------ the record of a live copy */
+static size_t seen_slot(const struct copy *c, ino_t ino)
+{
+        size_t i = (size_t)(ino * 0x9e3779b97f4a7c15ull) & (c->cap_seen - 1);
+        while (c->seen[i].ino && c->seen[i].ino != ino)
+                i = (i + 1) & (c->cap_seen - 1);
+        return i;
+}
+
+const struct seen *tc_seen_find(const struct copy *c, ino_t ino)
+{
+        if (!c->cap_seen || !ino)
+                return NULL;
+        const struct seen *s = &c->seen[seen_slot(c, ino)];
+        return s->ino ? s : NULL;
+}
+
+/* Records st (taken before the copy began) for the copy dst_dir/name just made. */
+static int seen_put(struct copy *c, const struct stat *st, int dst_dir, const char *name,
+                    vps_error *err)
+{
+        struct stat d;
+        if (fstatat(dst_dir, name, &d, AT_SYMLINK_NOFOLLOW) < 0)
+                return vps_err_sys(err, errno, "stat the copy of %s", name);
+        if (!st->st_ino)
+                return 0;
+        if (2 * (c->n_seen + 1) > c->cap_seen) {
+                size_t cap = c->cap_seen ? 2 * c->cap_seen : 1024;
+                struct seen *old = c->seen;
+                size_t old_cap = c->cap_seen;
+                if (!(c->seen = calloc(cap, sizeof(*c->seen)))) {
+                        c->seen = old;
+                        return vps_err(err, ENOMEM, "out of memory");
+                }
+                c->cap_seen = cap;
+                for (size_t i = 0; i < old_cap; i++)
+                        if (old[i].ino)
+                                c->seen[seen_slot(c, old[i].ino)] = old[i];
+                free(old);
+        }
+        struct seen *s = &c->seen[seen_slot(c, st->st_ino)];
+        if (!s->ino)
+                c->n_seen++;
+        *s = (struct seen){.ino = st->st_ino, .dst_ino = d.st_ino, .ctime = st->st_ctim,
+                           .mtime = st->st_mtim, .atime = st->st_atim, .size = st->st_size, .mode = st->st_mode};
+        return 0;
+}
+
+/* First pass of a live copy: the guest removed or replaced the entry between the readdir and
+ * the copy. It is skipped; the catch-up pass, with the guest frozen, finds it again. */
+static bool vanished(int e)
+{
+        return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ESTALE || e == EISDIR ||
+               e == ENXIO || e == EINVAL;
+}
+
 static int walk(struct copy *c, struct frame *stack, vps_error *err)
 {
         size_t depth = 1;
@@ -324,8 +357,10 @@ static int walk(struct copy *c, struct frame *stack, vps_error *err)
                 }
                 if (!de) {
                         /* Done with this directory: its own metadata, times last. */
-                        r = copy_meta(c, f->src_fd, f->dst, &f->st, "a directory", err);
-                        frame_drop(f);
+                        r = tc_copy_meta(c, f->src_fd, f->dst, &f->st, "a directory", err);
+                        if (r < 0 && c->live && vanished(err->code))
+                                r = 0;
+                        tc_frame_drop(f);
                         depth--;
                         continue;
                 }
@@ -333,56 +368,152 @@ static int walk(struct copy *c, struct frame *stack, vps_error *err)
                         continue;
                 struct stat st;
                 if (fstatat(f->src_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (c->live && vanished(errno))
+                                continue;
                         r = vps_err_sys(err, errno, "stat %s", de->d_name);
                         break;
                 }
+                int dst_dir = f->dst;
+                bool fresh = !(st.st_nlink > 1 && !S_ISDIR(st.st_mode) && tc_link_find(c, &st));
                 if (S_ISDIR(st.st_mode))
-                        r = push_dir(c, stack, &depth, f->src_fd, f->dst, de->d_name, &st, err);
+                        r = tc_push_dir(c, stack, &depth, f->src_fd, f->dst, de->d_name, &st, err);
                 else
-                        r = copy_leaf(c, f->src_fd, f->dst, de->d_name, &st, err);
+                        r = tc_copy_leaf(c, f->src_fd, f->dst, de->d_name, &st, err);
+                if (r < 0 && c->live && vanished(err->code))
+                        r = 0;
+                else if (r == 0 && c->live && fresh)
+                        r = seen_put(c, &st, dst_dir, de->d_name, err);
         }
         while (depth > 0)
-                frame_drop(&stack[--depth]);
+                tc_frame_drop(&stack[--depth]);
         return r;
 }
 
-int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
-                  struct vps_copy_stats *ret, vps_error *err)
+void tc_links_clear(struct copy *c)
+{
+        for (size_t i = 0; i < c->n_links; i++)
+                free(c->links[i].fh);
+        c->n_links = 0;
+}
+
+static void copy_free(struct copy *c)
+{
+        if (!c)
+                return;
+        tc_links_clear(c);
+        free(c->links);
+        free(c->seen);
+        vps_closep(&c->src_root);
+        vps_closep(&c->dst_root);
+        free(c);
+}
+
+static struct copy *copy_new(const struct vps_copy_opts *o, struct vps_copy_stats *stats)
 {
         static const struct vps_copy_opts none;
         struct copy *c = calloc(1, sizeof(*c));
-        struct frame *stack = calloc(VPS_COPY_DEPTH_MAX, sizeof(*stack));
-        int r = 0;
-        if (!c || !stack) {
-                free(c);
-                free(stack);
-                return vps_err(err, ENOMEM, "out of memory");
-        }
-        *ret = (struct vps_copy_stats){0};
+        if (!c)
+                return NULL;
         c->o = o ? o : &none;
-        c->stats = ret;
-        c->mount_fd = dst_fd;
-        struct stat st;
+        c->stats = stats;
+        c->src_root = c->dst_root = -1;
+        return c;
+}
+
+int tc_root_frame(int src_fd, int dst_fd, struct frame *f, vps_error *err)
+{
+        *f = (struct frame){.dst = -1};
         int s = openat(src_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int d = fcntl(dst_fd, F_DUPFD_CLOEXEC, 3);
         DIR *ds = s >= 0 ? fdopendir(s) : NULL;
-        if (!ds || d < 0 || fstat(s, &st) < 0) {
-                r = vps_err_sys(err, errno, "opening the tree to copy");
+        if (!ds || d < 0 || fstat(s, &f->st) < 0) {
+                int e = errno;
                 if (ds)
                         closedir(ds);
                 else if (s >= 0)
                         close(s);
                 if (d >= 0)
                         close(d);
-        } else {
-                stack[0] = (struct frame){.src = ds, .dst = d, .st = st, .src_fd = s};
-                r = walk(c, stack, err);
+                return vps_err_sys(err, e, "opening the tree to copy");
         }
-        for (size_t i = 0; i < c->n_links; i++)
-                free(c->links[i].fh);
-        free(c->links);
-        free(c);
+        f->src = ds;
+        f->dst = d;
+        f->src_fd = s;
+        return 0;
+}
+
+/* The walk from the roots src_fd and dst_fd. */
+static int copy_run(struct copy *c, int src_fd, int dst_fd, vps_error *err)
+{
+        struct frame *stack = calloc(VPS_COPY_DEPTH_MAX, sizeof(*stack));
+        if (!stack)
+                return vps_err(err, ENOMEM, "out of memory");
+        *c->stats = (struct vps_copy_stats){0};
+        c->mount_fd = dst_fd;
+        int r = tc_root_frame(src_fd, dst_fd, &stack[0], err);
+        if (r == 0 && c->live)
+                r = seen_put(c, &stack[0].st, dst_fd, ".", err);
+        if (r == 0)
+                r = walk(c, stack, err);
+        else
+                tc_frame_drop(&stack[0]);
         free(stack);
+        return r;
+}
+
+int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
+                  struct vps_copy_stats *ret, vps_error *err)
+{
+        struct copy *c = copy_new(o, ret);
+        if (!c)
+                return vps_err(err, ENOMEM, "out of memory");
+        int r = copy_run(c, src_fd, dst_fd, err);
+        copy_free(c);
+        return r;
+}
+
+struct vps_live_copy {
+        struct copy *c;
+        struct vps_copy_stats stats;
+};
+
+void vps_live_copy_free(struct vps_live_copy *lc)
+{
+        if (!lc)
+                return;
+        copy_free(lc->c);
+        free(lc);
+}
+
+int vps_tree_copy_live(int src_fd, int dst_fd, const struct vps_copy_opts *o,
+                       struct vps_live_copy **ret, vps_error *err)
+{
+        *ret = NULL;
+        struct vps_live_copy *lc = calloc(1, sizeof(*lc));
+        if (!lc || !(lc->c = copy_new(o, &lc->stats))) {
+                free(lc);
+                return vps_err(err, ENOMEM, "out of memory");
+        }
+        lc->c->live = true;
+        lc->c->src_root = fcntl(src_fd, F_DUPFD_CLOEXEC, 3);
+        lc->c->dst_root = fcntl(dst_fd, F_DUPFD_CLOEXEC, 3);
+        int r = lc->c->src_root < 0 || lc->c->dst_root < 0
+                        ? vps_err_sys(err, errno, "opening the tree to copy")
+                        : copy_run(lc->c, src_fd, dst_fd, err);
+        if (r < 0) {
+                vps_live_copy_free(lc);
+                return r;
+        }
+        *ret = lc;
+        return 0;
+}
+
+int vps_tree_copy_catch_up(struct vps_live_copy *lc, struct vps_copy_stats *ret, vps_error *err)
+{
+        lc->c->live = false;
+        tc_links_clear(lc->c); /* the links of this pass are its own */
+        int r = tc_catch_up(lc->c, err);
+        *ret = lc->stats;
         return r;
 }
 

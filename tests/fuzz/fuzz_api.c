@@ -314,7 +314,7 @@ static void open_manager(void)
         m->root_fd = dir_at(AT_FDCWD, m->root, 0711);
         m->vps_fd = dir_at(m->root_fd, "vps", 0711);
         m->tpl_fd = dir_at(m->root_fd, "templates", 0755);
-        m->run_fd = dir_at(m->root_fd, "run", 0700); /* vpsd's is on /run (manager.h) */
+        m->run_fd = dir_at(m->root_fd, "run", 0700); /* vpsd's is on /run (core.h) */
         (void)snprintf(m->cg.mount, sizeof(m->cg.mount), "%s/cgroup", top);
         (void)snprintf(m->cg.parent, sizeof(m->cg.parent), "%s/vps", m->cg.mount);
         must(vps_mkdir_p(m->cg.parent, 0755, &err), &err, "the cgroup parent");

@@ -1,4 +1,4 @@
-/* Unit tests: VPS limits (limits.h): parsing, JSON, and the cgroup files that enforce them. */
+/* Unit tests: VPS limits (config.h): parsing, JSON, and the cgroup files that enforce them. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests: plan files (plans.h): parsing, names, loading beneath the plans directory, and
+/* Unit tests: plan files (config.h): parsing, names, loading beneath the plans directory, and
  * merging a plan under a request. */
 #include <errno.h>
 #include <setjmp.h>
