@@ -174,7 +174,9 @@ int client_error_from_body(const char *body, size_t len, long http_status, vps_e
                 code = http_status == 404 ? ENOENT : EIO;
         if (!msg)
                 return vps_err(err, (int)code, "vpsd answered with HTTP status %ld", http_status);
-        return vps_err(err, (int)code, "%s", msg);
+        int r = vps_err(err, (int)code, "%s", msg);
+        client_option_names(err->msg, sizeof(err->msg));
+        return r;
 }
 
 static int parse_reply(const struct http_reply *r, json_t **ret, vps_error *err)

@@ -25,3 +25,5 @@ int client_request_text(const char *socket_path, const char *path, long timeout_
 
 /* Turns an HTTP error reply body into err: the "error" field as is, "errno" as the code. */
 int client_error_from_body(const char *body, size_t len, long http_status, vps_error *err);
+/* The API's field names in msg ('ram', 'ssh_key') as vpsctl's options (--ram, --ssh-key). */
+void client_option_names(char *msg, size_t size);

@@ -25,47 +25,24 @@ enum {
         OPT_IPDEL,
         OPT_USERPASSWD,
         OPT_SSHKEY,
-        OPT_NAMESERVER,
-        OPT_SEARCHDOMAIN,
-        OPT_FORWARD,
-        OPT_ONBOOT,
-        OPT_BOOTORDER,
-        OPT_NETMODE,
-        OPT_RATE,
-        OPT_DEVNODES,
-        OPT_FEATURES,
-        OPT_PLAN,
         OPT_RESET_COUNTERS,
-        OPT_LIMIT, /* OPT_LIMIT + k for limit k of vps_limit_info */
 };
 
-/* The setting options create and set share (limit names from libvps's table). */
-#define SETTING_OPTIONS                                                                            \
-        {"nameserver", required_argument, NULL, OPT_NAMESERVER},                                   \
-                {"forward", required_argument, NULL, OPT_FORWARD},                                 \
-                {"onboot", required_argument, NULL, OPT_ONBOOT},                                   \
-                {"bootorder", required_argument, NULL, OPT_BOOTORDER},                             \
-                {"searchdomain", required_argument, NULL, OPT_SEARCHDOMAIN},                       \
-                {"netmode", required_argument, NULL, OPT_NETMODE},                                 \
-                {"rate", required_argument, NULL, OPT_RATE},                                       \
-                {"devnodes", required_argument, NULL, OPT_DEVNODES},                               \
-                {"features", required_argument, NULL, OPT_FEATURES},                               \
-                {"plan", required_argument, NULL, OPT_PLAN},                                       \
-                {"ram", required_argument, NULL, OPT_LIMIT + VPS_LIM_RAM},                         \
-                {"swap", required_argument, NULL, OPT_LIMIT + VPS_LIM_SWAP},                       \
-                {"cpus", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUS},                       \
-                {"cpulimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPULIMIT},               \
-                {"cpuunits", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUUNITS},               \
-                {"numproc", required_argument, NULL, OPT_LIMIT + VPS_LIM_NUMPROC},                 \
-                {"diskspace", required_argument, NULL, OPT_LIMIT + VPS_LIM_DISKSPACE},             \
-                {"cpumask", required_argument, NULL, OPT_LIMIT + VPS_LIM_CPUMASK},                 \
-                {"iolimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_IOLIMIT},                 \
-                {"iopslimit", required_argument, NULL, OPT_LIMIT + VPS_LIM_IOPSLIMIT},             \
-                {"ioprio", required_argument, NULL, OPT_LIMIT + VPS_LIM_IOPRIO},                   \
-                {"oompolicy", required_argument, NULL, OPT_LIMIT + VPS_LIM_OOMPOLICY},             \
-        {                                                                                          \
-                "diskinodes", required_argument, NULL, OPT_LIMIT + VPS_LIM_DISKINODES              \
-        }
+/* The setting options create and set share come from libvps's field table
+ * (vpsctl_setting_options); their help is SETTING_HELP (tests/unit/test_manpage.c checks that
+ * it and the man page name each). */
+#define MAX_OPTIONS 64
+
+/* fixed (ending in {0}) and the setting options, into out. */
+static const struct option *with_settings(const struct option *fixed, struct option *out)
+{
+        size_t n = 0;
+        for (; fixed[n].name; n++)
+                out[n] = fixed[n];
+        n += vpsctl_setting_options(out + n, MAX_OPTIONS - 1 - n);
+        out[n] = (struct option){0};
+        return out;
+}
 
 #define SETTING_HELP                                                                               \
         "  --plan NAME        apply plan NAME (/etc/vps/plans/NAME.conf: its limits and\n"         \
@@ -123,11 +100,8 @@ struct lifecycle_opts {
         long timeout;  /* seconds; -1 when not given, so that vpsd picks its default */
         json_t *ipadd; /* arrays of address strings, NULL until an option adds one */
         json_t *ipdel;
-        json_t *limits; /* {"ram": "1G", ...} as typed: vpsd parses and checks them */
-        json_t *nameserver;
-        json_t *forward;
-        json_t *extra; /* {"onboot": true, "netmode": "routed", ...}, merged into the body */
-        const char *searchdomain;
+        json_t *extra; /* the settings ({"onboot": true, "limits": {"ram": "1G"}, ...} as typed:
+                        * vpsd parses and checks them), merged into the body */
         const char *userpasswd;
         char *ssh_key; /* the key file's contents */
 };
@@ -136,9 +110,6 @@ static void opts_free(struct lifecycle_opts *o)
 {
         json_decref(o->ipadd);
         json_decref(o->ipdel);
-        json_decref(o->limits);
-        json_decref(o->nameserver);
-        json_decref(o->forward);
         json_decref(o->extra);
         free(o->ssh_key);
 }
@@ -192,55 +163,10 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                                 return vpsctl_fail("--ssh-key: %s", e.msg);
                         break;
                 }
-                case OPT_NAMESERVER:
-                        add_ip(&o->nameserver, optarg);
-                        break;
-                case OPT_ONBOOT:
-                case OPT_BOOTORDER: {
-                        if (!o->extra)
-                                o->extra = json_object();
-                        char *end = NULL;
-                        long n = strtol(optarg, &end, 10);
-                        if (c == OPT_ONBOOT && (!strcmp(optarg, "yes") || !strcmp(optarg, "no")))
-                                json_object_set_new(o->extra, "onboot",
-                                                    json_boolean(!strcmp(optarg, "yes")));
-                        else if (c == OPT_BOOTORDER && *optarg && !*end)
-                                json_object_set_new(o->extra, "bootorder", json_integer(n));
-                        else
-                                return vpsctl_usage_error(
-                                        v, "invalid --%s '%s': expected %s",
-                                        c == OPT_ONBOOT ? "onboot" : "bootorder", optarg,
-                                        c == OPT_ONBOOT ? "yes or no" : "a number");
-                        break;
-                }
-                case OPT_NETMODE:
-                case OPT_RATE:
-                case OPT_DEVNODES:
-                case OPT_FEATURES:
-                case OPT_PLAN:
-                        if (!o->extra)
-                                o->extra = json_object();
-                        json_object_set_new(o->extra,
-                                            c == OPT_RATE       ? "rate"
-                                            : c == OPT_NETMODE  ? "netmode"
-                                            : c == OPT_FEATURES ? "features"
-                                            : c == OPT_PLAN     ? "plan"
-                                                                : "devnodes",
-                                            json_string(optarg));
-                        break;
                 case OPT_RESET_COUNTERS:
                         if (!o->extra)
                                 o->extra = json_object();
                         json_object_set_new(o->extra, "reset_counters", json_true());
-                        break;
-                case OPT_FORWARD:
-                        if (!o->forward)
-                                o->forward = json_array();
-                        if (strcmp(optarg, "none") != 0)
-                                json_array_append_new(o->forward, json_string(optarg));
-                        break;
-                case OPT_SEARCHDOMAIN:
-                        o->searchdomain = optarg;
                         break;
                 case OPT_TIMEOUT:
                         if (!vpsctl_parse_seconds(optarg, &o->timeout))
@@ -251,15 +177,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                 case 'j':
                         o->json = true;
                         break;
-                default:
-                        if (c >= OPT_LIMIT && c < OPT_LIMIT + VPS_LIM_COUNT) {
-                                if (!o->limits)
-                                        o->limits = json_object();
-                                json_object_set_new(o->limits, vps_limit_info[c - OPT_LIMIT].name,
-                                                    json_string(optarg));
+                default: {
+                        int r = vpsctl_setting_arg(v, c, optarg, &o->extra);
+                        if (r == CMD_CONTINUE)
                                 break;
-                        }
-                        return vpsctl_opt_error(v, c, argv);
+                        return r ? r : vpsctl_opt_error(v, c, argv);
+                }
                 }
         }
         return vpsctl_take_id(v, argc, argv, &o->id);
@@ -293,16 +216,17 @@ static const char create_usage[] =
 
 int cmd_create(struct vpsctl *v, int argc, char **argv)
 {
-        static const struct option options[] = {
+        static const struct option fixed[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
                 {"json", no_argument, NULL, 'j'},
                 {"force", no_argument, NULL, OPT_FORCE},
-                SETTING_OPTIONS,
                 {0},
         };
+        struct option all[MAX_OPTIONS];
+        const struct option *options = with_settings(fixed, all);
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
         vps_error err = {0};
 
@@ -313,10 +237,8 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "missing --ostemplate NAME");
 
         /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
-        _cleanup_json_ json_t *body = json_pack(
-                "{s:s, s:s, s:s*, s:O*, s:O*, s:O*, s:s*, s:O*}", "id", o.id, "ostemplate",
-                o.ostemplate, "hostname", o.hostname, "ip", o.ipadd, "limits", o.limits,
-                "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward", o.forward);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate",
+                                                o.ostemplate, "hostname", o.hostname, "ip", o.ipadd);
         if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
             (o.force && json_object_set_new(body, "force", json_true()) < 0))
                 return vpsctl_fail("cannot encode the request");
@@ -493,7 +415,7 @@ static const char set_usage[] =
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)
 {
-        static const struct option options[] = {
+        static const struct option fixed[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
@@ -503,9 +425,10 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
                 {"reset-counters", no_argument, NULL, OPT_RESET_COUNTERS},
                 {"json", no_argument, NULL, 'j'},
                 {"force", no_argument, NULL, OPT_FORCE},
-                SETTING_OPTIONS,
                 {0},
         };
+        struct option all[MAX_OPTIONS];
+        const struct option *options = with_settings(fixed, all);
         _cleanup_(opts_free) struct lifecycle_opts o = {0};
         vps_error err = {0};
 
@@ -513,16 +436,13 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
         if (r != CMD_CONTINUE) {
                 return r;
         }
-        if (!o.hostname && !o.ipadd && !o.ipdel && !o.limits && !o.nameserver && !o.searchdomain &&
-            !o.forward && !o.extra && !o.userpasswd && !o.ssh_key)
+        if (!o.hostname && !o.ipadd && !o.ipdel && !o.extra && !o.userpasswd && !o.ssh_key)
                 return vpsctl_usage_error(
                         v, "nothing to change: give a setting to change (see --help)");
 
-        _cleanup_json_ json_t *body =
-                json_pack("{s:s*, s:O*, s:O*, s:O*, s:O*, s:s*, s:O*, s:s*, s:s*}", "hostname",
-                          o.hostname, "ipadd", o.ipadd, "ipdel", o.ipdel, "limits", o.limits,
-                          "nameserver", o.nameserver, "searchdomain", o.searchdomain, "forward",
-                          o.forward, "userpasswd", o.userpasswd, "ssh_key", o.ssh_key);
+        _cleanup_json_ json_t *body = json_pack("{s:s*, s:O*, s:O*, s:s*, s:s*}", "hostname",
+                                                o.hostname, "ipadd", o.ipadd, "ipdel", o.ipdel,
+                                                "userpasswd", o.userpasswd, "ssh_key", o.ssh_key);
         if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
             (o.force && json_object_set_new(body, "force", json_true()) < 0))
                 return vpsctl_fail("cannot encode the request");

@@ -107,8 +107,12 @@ int vpsctl_fail_err(const vps_error *err)
 void vpsctl_print_warning(const json_t *answer)
 {
         const char *w = json_string_value(json_object_get(answer, "warning"));
-        if (w && !json_errors) /* with -j it stays in the printed object */
-                fprintf(stderr, "vpsctl: warning: %s\n", w);
+        char text[1024];
+        if (!w || json_errors) /* with -j it stays in the printed object */
+                return;
+        (void)snprintf(text, sizeof(text), "%s", w);
+        client_option_names(text, sizeof(text));
+        fprintf(stderr, "vpsctl: warning: %s\n", text);
 }
 
 int vpsctl_usage_error(const struct vpsctl *v, const char *fmt, ...)

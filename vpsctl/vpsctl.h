@@ -91,6 +91,17 @@ int vpsctl_opt_error(const struct vpsctl *v, int c, char **argv);
 /* Prints a command's usage text on stdout; returns 0 (the exit status of --help). */
 int vpsctl_help(const char *text);
 
+/* The setting options of create and set, from libvps's field table (settings.c): getopt
+ * codes VPSCTL_OPT_FIELD + the field's index, VPSCTL_OPT_LIMIT + the limit's. */
+#define VPSCTL_OPT_FIELD 1024
+#define VPSCTL_OPT_LIMIT 1536
+struct option;
+/* Fills out with them (at most max); returns how many. */
+size_t vpsctl_setting_options(struct option *out, size_t max);
+/* getopt's c with its argument into the request body *body (made on first use): CMD_CONTINUE
+ * when c is a setting option, 0 when it is not, or a usage error's exit status. */
+int vpsctl_setting_arg(const struct vpsctl *v, int c, const char *arg, json_t **body);
+
 /* Parses the options that are only --help/-h, then takes the one ID argument, validated.
  * Returns CMD_CONTINUE with *ret_id set, or an exit status. */
 int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,

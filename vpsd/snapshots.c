@@ -167,7 +167,7 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
                 return -err->code;
-        const char *tpl, *pw, *keys;
+        const char *tpl = NULL, *pw = NULL, *keys = NULL;
         json_t *keep = json_object_get(body, "keep");
         json_t *dry = json_object_get(body, "dry_run");
         int r = body_string(body, "ostemplate", false, &tpl, err);
@@ -217,7 +217,7 @@ int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r == 0)
                 r = body_string(body, "hostname", false, &host, err);
         json_t *jip = json_object_get(body, "ip");
-        char ips[VPS_MAX_IPS][46];
+        char ips[VPS_MAX_IPS][VPS_IP_MAX];
         unsigned int n = 0;
         if (r == 0 && jip && (!json_is_array(jip) || json_array_size(jip) > VPS_MAX_IPS))
                 r = vps_err(err, EINVAL, "'ip' must be an array of at most %d addresses",

@@ -180,7 +180,7 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                 if (io_dev && !cg->host.iodev[0]) {
                         if (strict)
                                 return vps_err(err, EOPNOTSUPP,
-                                               "cannot enforce --%s: the VPS storage is on no "
+                                               "cannot enforce '%s': the VPS storage is on no "
                                                "block device (io.max limits a disk)",
                                                in->name);
                         continue;
@@ -191,19 +191,19 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                 bool v1 = has_word(cg->v1_bound, in->controller);
                 if (strict && v1)
                         return vps_err(err, EOPNOTSUPP,
-                                       "cannot enforce --%s: the %s controller is held by cgroup "
+                                       "cannot enforce '%s': the %s controller is held by cgroup "
                                        "v1 on this host, so cgroup v2 cannot have it: "
                                        VPS_CG_V1_HINT ", or run vpsd with --enforce-limits warn",
                                        in->name, in->controller);
                 if (strict)
                         return vps_err(err, EOPNOTSUPP,
-                                       "cannot enforce --%s: the %s controller is not available "
+                                       "cannot enforce '%s': the %s controller is not available "
                                        "under %s (enable it for vpsd's cgroup, or run vpsd "
                                        "with --enforce-limits warn)",
                                        in->name, in->controller, cg->parent);
                 size_t used = strlen(warn);
                 (void)snprintf(warn + used, warn_size - used,
-                               "%s--%s not enforced (no %s controller%s)", used ? "; " : "",
+                               "%s'%s' not enforced (no %s controller%s)", used ? "; " : "",
                                in->name, in->controller, v1 ? ": held by cgroup v1" : "");
         }
         return 0;

@@ -1,4 +1,4 @@
-/* libvps: the cgroup v2 files and values that enforce a VPS's limits (limits.h). */
+/* libvps: the cgroup v2 files and values that enforce a VPS's limits (config.h). */
 #include "config/config.h"
 
 #include <stdio.h>

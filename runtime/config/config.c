@@ -17,60 +17,6 @@ void vps_json_decrefp(void *p)
                 json_decref(*j);
 }
 
-static int get_str(json_t *o, const char *key, char *dst, size_t size, bool required,
-                   vps_error *err)
-{
-        json_t *v = json_object_get(o, key);
-        if (!v || json_is_null(v)) {
-                if (required)
-                        return vps_err(err, EBADMSG, "missing field '%s'", key);
-                dst[0] = '\0';
-                return 0;
-        }
-        /* An embedded NUL would make the C string differ from the JSON one. */
-        if (!json_is_string(v) || json_string_length(v) >= size ||
-            strlen(json_string_value(v)) != json_string_length(v))
-                return vps_err(err, EBADMSG, "field '%s' must be a string of at most %zu bytes",
-                               key, size - 1);
-        memcpy(dst, json_string_value(v), json_string_length(v) + 1);
-        return 0;
-}
-
-/* An array of at most max strings of less than width bytes each, copied into consecutive
- * slots of dst; addresses are checked as IP addresses. */
-static int get_list(json_t *o, const char *key, char *dst, size_t width, unsigned int max,
-                    unsigned int *n, bool addresses, vps_error *err)
-{
-        json_t *arr = json_object_get(o, key), *v;
-        if (arr && (!json_is_array(arr) || json_array_size(arr) > max))
-                return vps_err(err, EBADMSG, "field '%s' must be an array of up to %u", key, max);
-        size_t i;
-        json_array_foreach(arr, i, v)
-        {
-                struct ns_addr a;
-                vps_error e;
-                if (!json_is_string(v) || json_string_length(v) >= width ||
-                    strlen(json_string_value(v)) != json_string_length(v) ||
-                    (addresses && ns_addr_parse(json_string_value(v), &a, &e) < 0))
-                        return vps_err(err, EBADMSG, "field '%s' holds an invalid entry", key);
-                memcpy(dst + (*n)++ * width, json_string_value(v), json_string_length(v) + 1);
-        }
-        return 0;
-}
-
-static int get_int(json_t *o, const char *key, long long min, long long max, long long *ret,
-                   vps_error *err)
-{
-        json_t *v = json_object_get(o, key);
-        if (!json_is_integer(v))
-                return vps_err(err, EBADMSG, "field '%s' must be an integer", key);
-        long long n = json_integer_value(v);
-        if (n < min || n > max)
-                return vps_err(err, EBADMSG, "field '%s' out of range", key);
-        *ret = n;
-        return 0;
-}
-
 bool vps_ns_none(const struct vps_config *c)
 {
         return c->n_ns == 1 && strcmp(c->nameserver[0], VPS_NS_NONE) == 0;
@@ -122,22 +68,22 @@ static int feature_item(const char *item, size_t len, struct vps_features_change
         const char *colon = memchr(item, ':', len);
         size_t nlen = colon ? (size_t)(colon - item) : len;
         if (nlen == 0)
-                return vps_err(err, EINVAL, "invalid --features item '%.*s': no feature name",
+                return vps_err(err, EINVAL, "invalid 'features' item '%.*s': no feature name",
                                (int)len, item);
         unsigned int bit = feature_bit(item, nlen);
         if (!bit)
                 return vps_err(err, EINVAL,
-                               "unknown feature '%.*s' in --features (known: " FEATURE_LIST ")",
+                               "unknown feature '%.*s' in 'features' (known: " FEATURE_LIST ")",
                                (int)(nlen < 40 ? nlen : 40), item);
         const char *name = vps_feature_name(bit), *value = colon ? colon + 1 : "on";
         size_t vlen = colon ? len - nlen - 1 : 2;
         bool on = vlen == 2 && strncmp(value, "on", 2) == 0;
         if (!on && !(vlen == 3 && strncmp(value, "off", 3) == 0))
                 return vps_err(err, EINVAL,
-                               "invalid value '%.*s' for feature '%s' in --features: on or off",
+                               "invalid value '%.*s' for feature '%s' in 'features': on or off",
                                (int)(vlen < 40 ? vlen : 40), value, name);
         if ((on ? c->off : c->on) & bit)
-                return vps_err(err, EINVAL, "feature '%s' is both on and off in --features", name);
+                return vps_err(err, EINVAL, "feature '%s' is both on and off in 'features'", name);
         *(on ? &c->on : &c->off) |= bit;
         return 0;
 }
@@ -146,12 +92,12 @@ int vps_features_parse(const char *text, struct vps_features_change *ret, vps_er
 {
         size_t n = text ? strlen(text) : 0;
         if (n == 0)
-                return vps_err(err, EINVAL, "empty --features: give NAME:on|off,... or none");
+                return vps_err(err, EINVAL, "empty 'features': give NAME:on|off,... or none");
         /* Checked first, so that every message below can quote the text on one line. */
         if (n > 200 || strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                     "0123456789_-:,") != n)
                 return vps_err(err, EINVAL,
-                               "invalid --features: expected NAME:on|off items separated by "
+                               "invalid 'features': expected NAME:on|off items separated by "
                                "commas (names: " FEATURE_LIST "), or none");
         if (strcmp(text, "none") == 0) {
                 *ret = (struct vps_features_change){.off = VPS_FEAT_ALL};
@@ -161,10 +107,10 @@ int vps_features_parse(const char *text, struct vps_features_change *ret, vps_er
         for (const char *p = text;;) {
                 size_t len = strcspn(p, ",");
                 if (len == 0)
-                        return vps_err(err, EINVAL, "invalid --features '%.60s': an empty item",
+                        return vps_err(err, EINVAL, "invalid 'features' '%.60s': an empty item",
                                        text);
                 if (len == 4 && strncmp(p, "none", 4) == 0)
-                        return vps_err(err, EINVAL, "'none' in --features must stand alone");
+                        return vps_err(err, EINVAL, "'none' in 'features' must stand alone");
                 int r = feature_item(p, len, &c, err);
                 if (r < 0)
                         return r;
@@ -192,9 +138,9 @@ void vps_features_format(unsigned int features, char buf[VPS_FEATURES_TEXT_MAX])
 }
 
 /* "features": ["tun", "nesting"]; absent in a config.json older than --features: none. */
-static int get_features(json_t *o, unsigned int *ret, vps_error *err)
+int vps_features_from_json(json_t *arr, unsigned int *ret, vps_error *err)
 {
-        json_t *arr = json_object_get(o, "features"), *v;
+        json_t *v;
         *ret = 0;
         if (arr && !json_is_array(arr))
                 return vps_err(err, EBADMSG, "field 'features' must be an array of names");
@@ -218,121 +164,6 @@ json_t *vps_features_to_json(unsigned int features)
                 if (features & (1u << i))
                         json_array_append_new(arr, json_string(feature_names[i]));
         return arr;
-}
-
-int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *err)
-{
-        json_error_t jerr;
-        _cleanup_json_ json_t *o = json_loads(text, 0, &jerr);
-        if (!json_is_object(o))
-                return vps_err(err, EBADMSG, "config is not a JSON object: %s", jerr.text);
-        struct vps_config c = {0};
-        long long base = 0, count = 0, created = 0;
-        int r;
-        if ((r = get_str(o, "id", c.id, sizeof(c.id), true, err)) < 0 ||
-            (r = get_str(o, "ostemplate", c.ostemplate, sizeof(c.ostemplate), true, err)) < 0 ||
-            (r = get_str(o, "hostname", c.hostname, sizeof(c.hostname), false, err)) < 0 ||
-            (r = get_int(o, "uid_base", 1, UINT32_MAX - VPS_UID_COUNT, &base, err)) < 0 ||
-            (r = get_int(o, "uid_count", 1, VPS_UID_COUNT, &count, err)) < 0 ||
-            (r = get_int(o, "created_at", 0, INT64_MAX, &created, err)) < 0)
-                return r;
-        /* ["none"] alone is the one nameserver list that holds no address. */
-        json_t *ns = json_object_get(o, "nameserver");
-        const char *ns0 = json_string_value(json_array_get(ns, 0));
-        bool ns_none = json_array_size(ns) == 1 && ns0 && strcmp(ns0, VPS_NS_NONE) == 0;
-        if ((r = get_list(o, "ip", c.ip[0], sizeof(c.ip[0]), VPS_MAX_IPS, &c.n_ip, true, err)) <
-                    0 ||
-            (r = get_list(o, "nameserver", c.nameserver[0], sizeof(c.nameserver[0]), 4, &c.n_ns,
-                          !ns_none, err)) < 0 ||
-            (r = get_list(o, "forward", c.forward[0], sizeof(c.forward[0]), 16, &c.n_fwd, false,
-                          err)) < 0)
-                return r;
-        if ((r = vps_limits_from_json(&c.limits, json_object_get(o, "limits"), err)) < 0)
-                return r;
-        if ((r = get_str(o, "searchdomain", c.searchdomain, sizeof(c.searchdomain), false, err)) <
-            0)
-                return r;
-        json_t *pj = json_object_get(o, "projid");
-        if (pj && (!json_is_integer(pj) || json_integer_value(pj) < 0 ||
-                   json_integer_value(pj) > UINT32_MAX))
-                return vps_err(err, EBADMSG, "field 'projid' must be a project id");
-        c.projid = pj ? (uint32_t)json_integer_value(pj) : 0;
-        json_t *ob = json_object_get(o, "onboot"), *bo = json_object_get(o, "bootorder");
-        if ((ob && !json_is_boolean(ob)) ||
-            (bo && (!json_is_integer(bo) || json_integer_value(bo) < -1000000 ||
-                    json_integer_value(bo) > 1000000)))
-                return vps_err(err, EBADMSG,
-                               "fields 'onboot' and 'bootorder' must be a boolean and an integer");
-        c.onboot = json_is_true(ob);
-        json_t *nm = json_object_get(o, "netmode"), *rate = json_object_get(o, "rate");
-        if (nm && (!json_is_string(nm) ||
-                   (r = vps_netmode_parse(json_string_value(nm), &c.netmode, err)) < 0))
-                return vps_err(err, EBADMSG, "field 'netmode' must be \"bridged\" or \"routed\"");
-        if (rate && (!json_is_integer(rate) || json_integer_value(rate) < 0))
-                return vps_err(err, EBADMSG, "field 'rate' must be bits per second");
-        c.rate = rate ? (uint64_t)json_integer_value(rate) : 0;
-        if ((r = get_list(o, "devnodes", c.devnodes[0], sizeof(c.devnodes[0]), 4, &c.n_dev, false,
-                          err)) < 0)
-                return r;
-        for (unsigned int i = 0; i < c.n_dev; i++)
-                if (!vps_devnode_find(c.devnodes[i]))
-                        return vps_err(err, EBADMSG, "field 'devnodes': unknown device '%s'",
-                                       c.devnodes[i]);
-        if ((r = get_features(o, &c.features, err)) < 0)
-                return r;
-        if ((r = get_str(o, "plan", c.plan, sizeof(c.plan), false, err)) < 0 ||
-            (c.plan[0] && (r = vps_plan_name_check(c.plan, err)) < 0))
-                return r;
-        c.bootorder = bo ? (int)json_integer_value(bo) : 0;
-        if ((r = vps_id_check(c.id, err)) < 0 ||
-            (r = vps_template_name_check(c.ostemplate, err)) < 0 ||
-            (c.hostname[0] && (r = vps_hostname_check(c.hostname, err)) < 0))
-                return r;
-        c.uid_base = (uint32_t)base;
-        c.uid_count = (uint32_t)count;
-        c.created_at = created;
-        *ret = c;
-        return 0;
-}
-
-char *vps_config_to_json(const struct vps_config *c)
-{
-        _cleanup_json_ json_t *o = json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:I}", "id", c->id, "ostemplate", c->ostemplate,
-                "hostname", c->hostname, "uid_base", (json_int_t)c->uid_base, "uid_count",
-                (json_int_t)c->uid_count, "created_at", (json_int_t)c->created_at);
-        json_t *ips = json_array();
-        for (unsigned int i = 0; o && ips && i < c->n_ip; i++)
-                json_array_append_new(ips, json_string(c->ip[i]));
-        if (!o) {
-                json_decref(ips);
-                return NULL;
-        }
-        json_object_set_new(o, "ip", ips);
-        json_object_set_new(o, "limits", vps_limits_to_json(&c->limits));
-        json_t *ns = json_array();
-        for (unsigned int i = 0; ns && i < c->n_ns; i++)
-                json_array_append_new(ns, json_string(c->nameserver[i]));
-        json_object_set_new(o, "nameserver", ns);
-        json_object_set_new(o, "searchdomain", json_string(c->searchdomain));
-        json_t *fw = json_array();
-        for (unsigned int i = 0; fw && i < c->n_fwd; i++)
-                json_array_append_new(fw, json_string(c->forward[i]));
-        json_object_set_new(o, "forward", fw);
-        json_object_set_new(o, "onboot", json_boolean(c->onboot));
-        json_object_set_new(o, "bootorder", json_integer(c->bootorder));
-        if (c->projid)
-                json_object_set_new(o, "projid", json_integer(c->projid));
-        json_object_set_new(o, "netmode", json_string(vps_netmode_name(c->netmode)));
-        json_object_set_new(o, "rate", json_integer((json_int_t)c->rate));
-        json_t *dev = json_array();
-        for (unsigned int i = 0; dev && i < c->n_dev; i++)
-                json_array_append_new(dev, json_string(c->devnodes[i]));
-        json_object_set_new(o, "devnodes", dev);
-        json_object_set_new(o, "features", vps_features_to_json(c->features));
-        if (c->plan[0])
-                json_object_set_new(o, "plan", json_string(c->plan));
-        return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 
 static int save_text(int dfd, const char *name, char *text, vps_error *err)
@@ -389,10 +220,10 @@ int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
         struct vps_state s = {0};
         long long pid = 0, st = 0, started = 0;
         int r;
-        if ((r = get_int(o, "pid", 1, INT32_MAX, &pid, err)) < 0 ||
-            (r = get_int(o, "starttime", 0, INT64_MAX, &st, err)) < 0 ||
-            (r = get_int(o, "started_at", 0, INT64_MAX, &started, err)) < 0 ||
-            (r = get_str(o, "cgroup", s.cgroup, sizeof(s.cgroup), true, err)) < 0)
+        if ((r = vps_json_get_int(json_object_get(o, "pid"), "pid", 1, INT32_MAX, &pid, err)) < 0 ||
+            (r = vps_json_get_int(json_object_get(o, "starttime"), "starttime", 0, INT64_MAX, &st, err)) < 0 ||
+            (r = vps_json_get_int(json_object_get(o, "started_at"), "started_at", 0, INT64_MAX, &started, err)) < 0 ||
+            (r = vps_json_get_str(json_object_get(o, "cgroup"), "cgroup", s.cgroup, sizeof(s.cgroup), true, err)) < 0)
                 return r;
         s.pid = (pid_t)pid;
         s.starttime = (unsigned long long)st;

@@ -99,6 +99,10 @@ struct json_t;
 #define VPS_UID_COUNT 65536u
 #define VPS_MAX_IPS   16
 #define VPS_IP_MAX    46 /* INET6_ADDRSTRLEN */
+#define VPS_MAX_NS    4  /* name servers */
+#define VPS_MAX_FWD   16 /* port forwards */
+#define VPS_FWD_MAX   24 /* "tcp:65535:65535" and its NUL, with room */
+#define VPS_BOOTORDER_MAX 1000000 /* --bootorder within +-this */
 
 enum vps_netmode {
         VPS_NET_BRIDGED, /* on vpsd's bridge, private subnet, NAT */
@@ -139,6 +143,8 @@ unsigned int vps_features_apply(unsigned int cur, const struct vps_features_chan
 void vps_features_format(unsigned int features, char buf[VPS_FEATURES_TEXT_MAX]);
 /* ["tun", "nesting"], as config.json and the API show them. */
 struct json_t *vps_features_to_json(unsigned int features);
+/* Reads such an array (NULL: none, for a config.json older than --features). */
+int vps_features_from_json(struct json_t *arr, unsigned int *ret, vps_error *err);
 
 struct vps_config {
         char id[VPS_ID_MAX + 1];
@@ -154,12 +160,12 @@ struct vps_config {
         /* For the guest's /etc/resolv.conf: none (config.json []) inherits the host's
          * (resolv.h), the default; ["none"] alone (vps_ns_none) writes none. */
         unsigned int n_ns;
-        char nameserver[4][VPS_IP_MAX];
+        char nameserver[VPS_MAX_NS][VPS_IP_MAX];
         char searchdomain[256];         /* space separated */
         bool onboot;                    /* start when the host boots */
         int bootorder;                  /* higher starts earlier */
         unsigned int n_fwd;             /* port forwards from the host, "tcp:8080:80" */
-        char forward[16][24];
+        char forward[VPS_MAX_FWD][VPS_FWD_MAX];
         enum vps_netmode netmode;
         uint64_t rate;      /* bits per second both ways on its veth, 0: no limit */
         unsigned int n_dev; /* --devnodes granted beyond the default set ("tun", "fuse") */
@@ -179,6 +185,147 @@ struct vps_state {
         int64_t started_at;
         char cgroup[512]; /* absolute host path of the VPS cgroup */
 };
+
+/* The field table: one row per field of struct vps_config, which config.json's load and
+ * save and the API's view of a VPS read (runtime/config/fields.c). The enum's order is the
+ * order config.json is checked in and the view shows the fields. */
+enum vps_field_id {
+        VPS_F_ID,
+        VPS_F_OSTEMPLATE,
+        VPS_F_HOSTNAME,
+        VPS_F_UID_BASE,
+        VPS_F_UID_COUNT,
+        VPS_F_CREATED_AT,
+        VPS_F_IP,
+        VPS_F_LIMITS,
+        VPS_F_PROJID,
+        VPS_F_NAMESERVER,
+        VPS_F_SEARCHDOMAIN,
+        VPS_F_FORWARD,
+        VPS_F_ONBOOT,
+        VPS_F_BOOTORDER,
+        VPS_F_NETMODE,
+        VPS_F_RATE,
+        VPS_F_DEVNODES,
+        VPS_F_FEATURES,
+        VPS_F_PLAN,
+        VPS_F_COUNT
+};
+
+enum vps_field_type {
+        VPS_FT_STR,    /* char[size] at off */
+        VPS_FT_LIST,   /* char[max][size] at off, how many in the unsigned int at count_off */
+        VPS_FT_CUSTOM, /* load and save */
+};
+
+#define VPS_FIELD_REQUIRED   (1u << 0) /* config.json must have it */
+#define VPS_FIELD_SETTING    (1u << 1) /* create and set take it (the API, vpsctl's options) */
+#define VPS_FIELD_VIEW       (1u << 2) /* vps_config_view shows it */
+#define VPS_FIELD_ADDRESSES  (1u << 3) /* a LIST of IP addresses */
+#define VPS_FIELD_OMIT_EMPTY (1u << 4) /* a STR config.json leaves out when "" */
+#define VPS_FIELD_STOPPED_GIVEN (1u << 5) /* refused on a running VPS even when unchanged */
+#define VPS_FIELD_GUEST      (1u << 6) /* changing it enters a running guest */
+
+/* How vpsctl's create and set take a field, as --KEY VALUE (the option is the key). */
+enum vps_field_cli {
+        VPS_CLI_NONE,       /* not a setting option (or one each command has its own way) */
+        VPS_CLI_STRING,     /* "KEY": "VALUE" */
+        VPS_CLI_LIST,       /* repeatable: "KEY": ["VALUE", ...] */
+        VPS_CLI_LIST_CLEAR, /* the same, with none for [] */
+        VPS_CLI_YESNO,      /* yes or no: "KEY": true or false */
+        VPS_CLI_INT,        /* a number: "KEY": N */
+};
+
+struct vps_field {
+        const char *key; /* in config.json and the API */
+        enum vps_field_cli cli;
+        enum vps_field_type type;
+        unsigned int flags;
+        size_t off, msize; /* the member of struct vps_config */
+        size_t size; /* STR: its size; LIST: an entry's */
+        size_t count_off; /* a list's count (LIST, and a CUSTOM list), else 0 */
+        unsigned int max;       /* LIST: entries */
+        /* Changes only while the VPS is stopped: how the refusal names it ("its netmode"). */
+        const char *stopped;
+        /* CUSTOM: the value in config.json (NULL when absent) into c, and back (NULL: left
+         * out of config.json). */
+        int (*load)(struct json_t *v, struct vps_config *c, vps_error *err);
+        struct json_t *(*save)(const struct vps_config *c);
+        /* What the view shows when it differs from config.json's form, or NULL. */
+        struct json_t *(*view)(const struct vps_config *c);
+        /* Checked once loaded, or NULL. */
+        int (*check)(const struct vps_config *c, vps_error *err);
+};
+
+extern const struct vps_field vps_fields[VPS_F_COUNT];
+const struct vps_field *vps_field_find(const char *key);
+/* One field of config.json (v NULL when absent) into c, checked. */
+int vps_field_load(const struct vps_field *f, struct json_t *v, struct vps_config *c,
+                   vps_error *err);
+/* The config.json form of one field of c, NULL when config.json leaves it out. */
+struct json_t *vps_field_save(const struct vps_field *f, const struct vps_config *c);
+/* The form the API's view of a VPS shows. */
+struct json_t *vps_field_view(const struct vps_field *f, const struct vps_config *c);
+/* The vpsctl option (without "--") of the API key of len bytes at key ("ssh_key": "ssh-key",
+ * "ram": "ram"), NULL when it has none. API messages name fields by their keys, quoted
+ * ('ram'); vpsctl shows them as its options. */
+const char *vps_field_option(const char *key, size_t len);
+/* Adds the VPS_FIELD_VIEW fields of c to obj. */
+void vps_config_view(const struct vps_config *c, struct json_t *obj);
+
+/* A JSON string of less than size bytes into dst (absent or null: "", or refused when
+ * required), and an integer within min and max: the value v of key, for messages. */
+int vps_json_get_str(struct json_t *v, const char *key, char *dst, size_t size, bool required,
+                     vps_error *err);
+int vps_json_get_int(struct json_t *v, const char *key, long long min, long long max,
+                     long long *ret, vps_error *err);
+
+/* A change set: the fields a create or a set gives, with their values (read from an API
+ * body by vps_change_from_json); vps_config_next makes the new config of it. */
+struct vps_change {
+        bool create;
+        uint32_t given;       /* 1u << VPS_F_* of the fields given */
+        struct vps_config v;  /* their values, checked (forwards canonical once the manager
+                               * has checked them against the addresses) */
+        const char *userpasswd; /* USER:PASSWORD, or NULL (set only; body-owned) */
+        const char *ssh_keys;   /* public key lines, or NULL (set only; body-owned) */
+        bool force;             /* forwards may take host ports below 1024 */
+        bool reset_counters;    /* set: zero the traffic totals */
+};
+
+#define VPS_CHANGE_GIVEN(ch, f) (((ch)->given >> (f)) & 1u)
+
+/* Reads a create (POST /v1/vps) or set (PATCH) body into ret against the config cur (the
+ * defaults on create), every value checked on its own. The body must outlive ret. */
+int vps_change_from_json(struct json_t *body, const struct vps_config *cur, bool create,
+                         struct vps_change *ret, vps_error *err);
+/* Whether a create or set body may hold key. */
+bool vps_change_key_known(const char *key, bool create);
+
+/* What a change needs done, in this order (vps_manager_update applies them, each with its
+ * undo, then saves once). */
+#define VPS_STEP_LIMITS     (1u << 0) /* the running VPS's cgroup files */
+#define VPS_STEP_DISK       (1u << 1) /* the project quota of its files */
+#define VPS_STEP_ADDRESSES  (1u << 2) /* eth0's addresses, routes, proxy entries, filter */
+#define VPS_STEP_FORWARDS   (1u << 3) /* the port forwards (they follow the first address) */
+#define VPS_STEP_RATE       (1u << 4) /* the veth's rate limit */
+#define VPS_STEP_HOSTNAME   (1u << 5) /* its UTS namespace's hostname */
+#define VPS_STEP_GUEST      (1u << 6) /* its /etc/hostname, /etc/hosts, /etc/resolv.conf */
+#define VPS_STEP_SAVE       (1u << 7) /* config.json */
+#define VPS_STEP_USERPASSWD (1u << 8) /* /etc/shadow (no undo: run last) */
+#define VPS_STEP_SSH_KEY    (1u << 9) /* /root/.ssh/authorized_keys (no undo: run last) */
+#define VPS_STEP_COUNT      10
+/* The names of the steps ("limits", ... "save"), as VPS_TEST_FAIL_STEP takes them. */
+extern const char *const vps_step_names[VPS_STEP_COUNT];
+
+/* The config a change makes of cur (pure: nothing is read or written), and the steps that
+ * apply it (live ones only when running). Refuses what needs the VPS stopped while it runs,
+ * and removing its last address while it has forwards. */
+int vps_config_next(const struct vps_config *cur, bool running, const struct vps_change *ch,
+                    struct vps_config *ret, unsigned int *ret_steps, vps_error *err);
+/* Whether field id differs between a and b (as config.json would show it). */
+bool vps_config_field_differs(const struct vps_config *a, const struct vps_config *b,
+                              enum vps_field_id id);
 
 /* Parses config.json text; every field is validated. */
 int vps_config_from_json(const char *text, struct vps_config *ret, vps_error *err);

@@ -1,4 +1,4 @@
-/* libvps: the eBPF device program of a VPS's cgroup (devices.h). The program is a short
+/* libvps: the eBPF device program of a VPS's cgroup (config.h). The program is a short
  * list of compares on the device's type, major and minor, built here instruction by
  * instruction (no compiler, no object file), loaded and attached with bpf(2). */
 #include "vps/cleanup.h"
@@ -38,13 +38,13 @@ int vps_devnodes_parse(const char *text, char names[VPS_MAX_DEVNODES][8], vps_er
                 size_t len = strcspn(p, ",");
                 char name[16];
                 if (len == 0 || len >= sizeof(name))
-                        return vps_err(err, EINVAL, "invalid --devnodes '%.40s'", text);
+                        return vps_err(err, EINVAL, "invalid 'devnodes' '%.40s'", text);
                 memcpy(name, p, len);
                 name[len] = '\0';
                 const struct vps_devnode *d = vps_devnode_find(name);
                 if (!d)
                         return vps_err(err, EINVAL,
-                                       "unknown device '%.20s' in --devnodes (known: tun, fuse)",
+                                       "unknown device '%.20s' in 'devnodes' (known: tun, fuse)",
                                        name);
                 bool dup = false;
                 for (unsigned int i = 0; i < n; i++)
@@ -53,7 +53,7 @@ int vps_devnodes_parse(const char *text, char names[VPS_MAX_DEVNODES][8], vps_er
                         (void)snprintf(names[n++], 8, "%s", d->name);
                 p += len;
                 if (*p == ',' && !*++p)
-                        return vps_err(err, EINVAL, "invalid --devnodes '%.40s'", text);
+                        return vps_err(err, EINVAL, "invalid 'devnodes' '%.40s'", text);
         }
         return (int)n;
 }

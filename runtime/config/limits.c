@@ -57,7 +57,7 @@ static int parse_cpulist(const char *text, char *canon, size_t size, vps_error *
                 host = MAXCPU;
         const char *p = text;
         if (!p || !*p)
-                return vps_err(err, EINVAL, "--cpumask: empty CPU list");
+                return vps_err(err, EINVAL, "'cpumask': empty CPU list");
         while (*p) {
                 char *end;
                 if (*p < '0' || *p > '9')
@@ -74,7 +74,7 @@ static int parse_cpulist(const char *text, char *canon, size_t size, vps_error *
                 if (b >= (unsigned long)host)
                         return vps_err(
                                 err, EINVAL,
-                                "--cpumask: CPU %lu does not exist on this host (CPUs 0-%ld)", b,
+                                "'cpumask': CPU %lu does not exist on this host (CPUs 0-%ld)", b,
                                 host - 1);
                 for (unsigned long c = a; c <= b; c++)
                         set[c / 8] |= (uint8_t)(1u << (c % 8));
@@ -93,13 +93,13 @@ static int parse_cpulist(const char *text, char *canon, size_t size, vps_error *
                 int w = e > c ? snprintf(canon + n, size - n, "%s%ld-%ld", n ? "," : "", c, e)
                               : snprintf(canon + n, size - n, "%s%ld", n ? "," : "", c);
                 if (w < 0 || (size_t)w >= size - n)
-                        return vps_err(err, EINVAL, "--cpumask: too long a CPU list");
+                        return vps_err(err, EINVAL, "'cpumask': too long a CPU list");
                 n += (size_t)w;
                 c = e;
         }
         return 0;
 bad:
-        return vps_err(err, EINVAL, "--cpumask: invalid CPU list '%.40s' (expected e.g. 0-3,6)",
+        return vps_err(err, EINVAL, "'cpumask': invalid CPU list '%.40s' (expected e.g. 0-3,6)",
                        text);
 }
 
@@ -142,7 +142,7 @@ int vps_limit_parse(enum vps_limit_kind k, const char *text, uint64_t *ret, vps_
                                 *ret = i;
                                 return 0;
                         }
-                return vps_err(err, EINVAL, "--%s: expected %s or %s, not '%.40s'", in->name,
+                return vps_err(err, EINVAL, "'%s': expected %s or %s, not '%.40s'", in->name,
                                in->words[0], in->words[1], text ? text : "");
         }
         if (in->cpulist) {
@@ -154,10 +154,10 @@ int vps_limit_parse(enum vps_limit_kind k, const char *text, uint64_t *ret, vps_
         }
         if (in->size) {
                 if (vps_size_parse(text, &v, err) < 0)
-                        return vps_err_wrap(err, "--%s", in->name);
+                        return vps_err_wrap(err, "'%s'", in->name);
         } else if (in->scale > 1) {
                 if (!text || parse_scaled(text, in->scale, &v) < 0)
-                        return vps_err(err, EINVAL, "--%s: invalid number '%.40s'", in->name,
+                        return vps_err(err, EINVAL, "'%s': invalid number '%.40s'", in->name,
                                        text ? text : "");
         } else {
                 char *end = NULL;
@@ -165,12 +165,12 @@ int vps_limit_parse(enum vps_limit_kind k, const char *text, uint64_t *ret, vps_
                 unsigned long long n =
                         text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
                 if (!end || *end || errno)
-                        return vps_err(err, EINVAL, "--%s: invalid number '%.40s'", in->name,
+                        return vps_err(err, EINVAL, "'%s': invalid number '%.40s'", in->name,
                                        text ? text : "");
                 v = n;
         }
         if (v < in->min || v > in->max)
-                return vps_err(err, ERANGE, "--%s: %.40s is out of range", in->name, text);
+                return vps_err(err, ERANGE, "'%s': %.40s is out of range", in->name, text);
         *ret = v;
         return 0;
 }
@@ -205,7 +205,7 @@ int vps_limit_parse_pair(enum vps_limit_kind k, const char *text, uint64_t *soft
         }
         char first[64];
         if ((size_t)(colon - text) >= sizeof(first))
-                return vps_err(err, EINVAL, "--%s: invalid value '%.40s'", vps_limit_info[k].name,
+                return vps_err(err, EINVAL, "'%s': invalid value '%.40s'", vps_limit_info[k].name,
                                text);
         memcpy(first, text, (size_t)(colon - text));
         first[colon - text] = '\0';
@@ -216,7 +216,7 @@ int vps_limit_parse_pair(enum vps_limit_kind k, const char *text, uint64_t *soft
         if (r < 0)
                 return r;
         if (s != VPS_LIMIT_NONE && (h == VPS_LIMIT_NONE || s > h))
-                return vps_err(err, EINVAL, "--%s: the soft limit %s is above the hard limit %s",
+                return vps_err(err, EINVAL, "'%s': the soft limit %s is above the hard limit %s",
                                vps_limit_info[k].name, first, colon + 1);
         *soft = s;
         *hard = h;

@@ -1,4 +1,4 @@
-/* libvps: plan files (plans.h), vzctl's sample-config style KEY="VALUE" lines with vpsctl's
+/* libvps: plan files (config.h), vzctl's sample-config style KEY="VALUE" lines with vpsctl's
  * option names, checked line by line and turned into the API body fields they stand for. */
 #include "config/config.h"
 #include "vps/cleanup.h"
@@ -90,7 +90,7 @@ static int plan_setting(json_t *body, const char *key, const char *value, vps_er
         if (strcasecmp(key, "rate") == 0) {
                 uint64_t bits;
                 if ((r = vps_rate_parse(value, &bits, err)) < 0)
-                        return vps_err_wrap(err, "--rate");
+                        return vps_err_wrap(err, "'rate'");
                 json_object_set_new(body, "rate", json_string(value));
         } else if (strcasecmp(key, "features") == 0) {
                 struct vps_features_change c;
@@ -104,7 +104,7 @@ static int plan_setting(json_t *body, const char *key, const char *value, vps_er
                 json_object_set_new(body, "devnodes", json_string(value));
         } else if (strcasecmp(key, "onboot") == 0) {
                 if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
-                        return vps_err(err, EINVAL, "--onboot: expected yes or no, not '%.40s'",
+                        return vps_err(err, EINVAL, "'onboot': expected yes or no, not '%.40s'",
                                        value);
                 json_object_set_new(body, "onboot", json_boolean(strcmp(value, "yes") == 0));
         } else {

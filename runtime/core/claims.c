@@ -1,4 +1,4 @@
-/* libvps: the claims of a live vpsd on its cgroup parent, bridge and subnet (claims.h). A
+/* libvps: the claims of a live vpsd on its cgroup parent, bridge and subnet (core.h). A
  * claim file, KIND-HASH, holds "KIND VALUE\npid PID\nroot ROOT\n"; it is taken by a write lock
  * on the whole file, and checked under dir/.lock so two vpsds starting at once cannot both
  * pass the scan. */

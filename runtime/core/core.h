@@ -87,50 +87,35 @@ int vps_inst_state_save(struct vps_manager *m, const struct vps_inst *vi,
 int vps_inst_state_remove(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 struct vps_inst *vps_manager_find(struct vps_manager *m, const char *id, vps_error *err);
 
-/* ips: addresses (no prefix), checked for the netmode and canonicalised. */
-int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
-                       const char *hostname, enum vps_netmode mode, char ips[][46],
-                       unsigned int n_ip, const struct vps_limits *limits, struct vps_inst **ret,
+/* A VPS made of a create's change set (vps_change_from_json on vps_manager_new_config's
+ * defaults): the ID and template in ch->v, the given fields over the defaults, all checked
+ * before its directory is made; config.json written once. */
+int vps_manager_create(struct vps_manager *m, const struct vps_change *ch, struct vps_inst **ret,
                        vps_error *err);
-/* Applies a JSON object of limit changes ({"ram": "2G", "numproc": "unlimited"}): checked,
- * written live into a running VPS's cgroup, then saved; all or nothing. */
-int vps_manager_set_limits(struct vps_manager *m, struct vps_inst *vi, struct json_t *changes,
-                           vps_error *err);
+/* The config of a new VPS without settings: no limits, vpsd's netmode. */
+void vps_manager_new_config(const struct vps_manager *m, struct vps_config *ret);
+/* base (the new VPS's identity and defaults) with ch's fields, checked against the host and
+ * the other VPSes (runtime/core/update.c). */
+int vps_manager_create_config(struct vps_manager *m, const struct vps_config *base,
+                              const struct vps_change *ch, struct vps_config *ret, vps_error *err);
+/* Applies a change set to a VPS as one transaction: checked first (vps_config_next and the
+ * host: addresses, forwards, limits), then the live steps of a running VPS in order, each
+ * undone when a later one fails, then config.json saved once; vi->cfg changes only then.
+ * Fills m->warning with what went ahead with a warning. */
+int vps_manager_update(struct vps_manager *m, struct vps_inst *vi, const struct vps_change *ch,
+                       vps_error *err);
+/* What vps_manager_update would refuse before it changes anything. */
+int vps_manager_update_check(struct vps_manager *m, struct vps_inst *vi,
+                             const struct vps_change *ch, vps_error *err);
 /* The limits a running VPS's cgroup gets: own, with default_numproc for an unset numproc
  * where the host enforces it. */
 void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
                                   struct vps_limits *ret);
-/* Replaces the name servers (up to 4) and, when search is not NULL, the search domains
- * (space separated); written to the guest's /etc/resolv.conf at once when it runs. */
-/* What vps_manager_set_dns would refuse, without changing anything. */
-int vps_dns_check(const struct vps_config *cfg, char ns[][46], unsigned int n_ns,
-                  const char *search, vps_error *err);
-int vps_manager_set_dns(struct vps_manager *m, struct vps_inst *vi, char ns[][46],
-                        unsigned int n_ns, const char *search, vps_error *err);
-/* Sets onboot (when onboot >= 0) and the boot order (when bootorder is not NULL). */
-int vps_manager_set_boot(struct vps_manager *m, struct vps_inst *vi, int onboot,
-                         const int *bootorder, vps_error *err);
 /* True once per host boot: the first vpsd since the boot (boot_id differs from the one
  * recorded in ROOT/.boot_id, which is then updated). */
 bool vps_manager_first_since_boot(struct vps_manager *m);
 /* Fills ret with the stopped VPSes marked onboot, highest bootorder first; returns how many. */
 size_t vps_manager_onboot_list(struct vps_manager *m, struct vps_inst **ret, size_t max);
-/* Replaces the port forwards ("tcp:HOSTPORT:VPSPORT"); applied at once when running. */
-int vps_manager_set_forwards(struct vps_manager *m, struct vps_inst *vi, char fwd[][24],
-                             unsigned int n, vps_error *err);
-/* Replaces the address list; applied at once to a running VPS. */
-int vps_manager_set_ips(struct vps_manager *m, struct vps_inst *vi, char ips[][46],
-                        unsigned int n_ip, vps_error *err);
-/* Changes the netmode of a stopped VPS, with a new address list when ips is not NULL (else
- * its addresses are checked for the new mode). */
-int vps_manager_set_netmode(struct vps_manager *m, struct vps_inst *vi, enum vps_netmode mode,
-                            char ips[][46], unsigned int n_ip, vps_error *err);
-/* Replaces the --devnodes of a stopped VPS (names checked by vps_devnodes_parse). */
-int vps_manager_set_devnodes(struct vps_manager *m, struct vps_inst *vi, char names[][8],
-                             unsigned int n, vps_error *err);
-/* Sets the bandwidth limit (bits per second, 0: none); at once on a running VPS. */
-int vps_manager_set_rate(struct vps_manager *m, struct vps_inst *vi, uint64_t bits_per_sec,
-                         vps_error *err);
 /* Only a stopped VPS can be destroyed. */
 int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* The first half of a destroy, for a caller that removes the files itself (off its loop: the
@@ -144,8 +129,6 @@ int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_tra
  * directory was replaced (its files are the caller's to remove). */
 int vps_manager_load(struct vps_manager *m, const char *id, struct vps_inst **ret, vps_error *err);
 void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
-int vps_manager_set_hostname(struct vps_manager *m, struct vps_inst *vi, const char *hostname,
-                             vps_error *err);
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 

@@ -329,27 +329,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "restarts", json_integer(vi->backoff.restarts));
         json_object_set_new(o, "limits", vps_limits_to_json(&vi->cfg.limits));
         vps_disk_usage_json(m, &vi->cfg, o);
-        json_t *ns = json_array();
-        for (unsigned int i = 0; ns && i < vi->cfg.n_ns; i++)
-                json_array_append_new(ns, json_string(vi->cfg.nameserver[i]));
-        if (ns && vi->cfg.n_ns == 0) /* as --nameserver takes it, not an empty list */
-                json_array_append_new(ns, json_string(VPS_NS_INHERIT));
-        json_object_set_new(o, "nameserver", ns);
-        json_object_set_new(o, "searchdomain", json_string(vi->cfg.searchdomain));
-        json_t *fw = json_array();
-        for (unsigned int i = 0; fw && i < vi->cfg.n_fwd; i++)
-                json_array_append_new(fw, json_string(vi->cfg.forward[i]));
-        json_object_set_new(o, "forward", fw);
-        json_object_set_new(o, "onboot", json_boolean(vi->cfg.onboot));
-        json_object_set_new(o, "bootorder", json_integer(vi->cfg.bootorder));
-        json_object_set_new(o, "netmode", json_string(vps_netmode_name(vi->cfg.netmode)));
-        json_object_set_new(o, "rate", json_integer((json_int_t)vi->cfg.rate));
-        json_t *dev = json_array();
-        for (unsigned int i = 0; dev && i < vi->cfg.n_dev; i++)
-                json_array_append_new(dev, json_string(vi->cfg.devnodes[i]));
-        json_object_set_new(o, "devnodes", dev);
-        json_object_set_new(o, "features", vps_features_to_json(vi->cfg.features));
-        json_object_set_new(o, "plan", vi->cfg.plan[0] ? json_string(vi->cfg.plan) : json_null());
+        vps_config_view(&vi->cfg, o);
         return o;
 }
 

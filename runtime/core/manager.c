@@ -385,11 +385,10 @@ static int make_vps_dir(struct vps_manager *m, const char *tmp, struct vps_confi
         return r < 0 ? r : vps_config_save(dfd, cfg, err);
 }
 
-int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemplate,
-                       const char *hostname, enum vps_netmode mode, char ips[][46],
-                       unsigned int n_ip, const struct vps_limits *limits, struct vps_inst **ret,
+int vps_manager_create(struct vps_manager *m, const struct vps_change *ch, struct vps_inst **ret,
                        vps_error *err)
 {
+        const char *id = ch->v.id, *ostemplate = ch->v.ostemplate;
         int r = vps_id_check(id, err);
         if (r < 0)
                 return r;
@@ -403,34 +402,22 @@ int vps_manager_create(struct vps_manager *m, const char *id, const char *ostemp
          * tools may take for an address), or its ID where that makes too long a label (a
          * named ID of 61 to 63 characters). An ID may hold what no hostname can ('_'):
          * refused here, config.json would not load back. */
-        bool named = hostname && *hostname;
         char dflt[VPS_ID_MAX + 4];
         (void)snprintf(dflt, sizeof(dflt), "vps%s", id);
         if (strlen(dflt) > VPS_LABEL_MAX)
                 (void)snprintf(dflt, sizeof(dflt), "%s", id);
-        if ((r = vps_hostname_check(named ? hostname : dflt, err)) < 0)
-                return named ? r : vps_err_wrap(err, "VPS %s needs a hostname", id);
-        if (n_ip > VPS_MAX_IPS)
-                return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
-        if ((r = vps_net_check_ips(m, NULL, mode, ips, n_ip, err)) < 0)
+        if (!VPS_CHANGE_GIVEN(ch, VPS_F_HOSTNAME) && (r = vps_hostname_check(dflt, err)) < 0)
+                return vps_err_wrap(err, "VPS %s needs a hostname", id);
+        struct vps_config base, cfg;
+        vps_manager_new_config(m, &base);
+        base.uid_base = alloc_uid_base(m);
+        base.uid_count = VPS_UID_COUNT;
+        base.created_at = time(NULL);
+        (void)snprintf(base.id, sizeof(base.id), "%s", id);
+        (void)snprintf(base.ostemplate, sizeof(base.ostemplate), "%s", ostemplate);
+        (void)snprintf(base.hostname, sizeof(base.hostname), "%s", dflt);
+        if ((r = vps_manager_create_config(m, &base, ch, &cfg, err)) < 0)
                 return r;
-        m->warning[0] = '\0';
-        if ((r = vps_cgroup_check_limits(&m->cg, limits, !m->enforce_warn, m->warning,
-                                         sizeof(m->warning), err)) < 0 ||
-            (r = vps_disk_check(m, limits, err)) < 0)
-                return r;
-        struct vps_config cfg = {.uid_base = alloc_uid_base(m),
-                                 .uid_count = VPS_UID_COUNT,
-                                 .created_at = time(NULL)};
-        (void)snprintf(cfg.id, sizeof(cfg.id), "%s", id);
-        (void)snprintf(cfg.ostemplate, sizeof(cfg.ostemplate), "%s", ostemplate);
-        const char *h = named ? hostname : dflt;
-        (void)snprintf(cfg.hostname, sizeof(cfg.hostname), "%s", h);
-        for (unsigned int i = 0; i < n_ip; i++)
-                memcpy(cfg.ip[i], ips[i], sizeof(cfg.ip[i]));
-        cfg.n_ip = n_ip;
-        cfg.netmode = mode;
-        cfg.limits = *limits;
         char tmp[96];
         (void)snprintf(tmp, sizeof(tmp), ".new-%s", id);
         vps_error ignored;

@@ -320,7 +320,7 @@ static int split_userpasswd(const char *spec, char user[40], vps_error *err)
 {
         const char *colon = spec ? strchr(spec, ':') : NULL;
         if (!colon || colon == spec || !colon[1])
-                return vps_err(err, EINVAL, "--userpasswd takes USER:PASSWORD");
+                return vps_err(err, EINVAL, "'userpasswd' takes USER:PASSWORD");
         if ((size_t)(colon - spec) >= 40)
                 return vps_err(err, EINVAL, "invalid user name");
         memcpy(user, spec, (size_t)(colon - spec));
@@ -360,7 +360,7 @@ int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const
                          .arg = &a};
         r = edit_vps(m, vi, &e, err);
         explicit_bzero(hash, sizeof(hash));
-        return r < 0 ? vps_err_wrap(err, "VPS %s: --userpasswd", vi->cfg.id) : 0;
+        return r < 0 ? vps_err_wrap(err, "VPS %s: 'userpasswd'", vi->cfg.id) : 0;
 }
 
 static int change_keys(const char *old, char **ret, const void *arg, vps_error *err)
@@ -378,5 +378,5 @@ int vps_manager_add_ssh_keys(struct vps_manager *m, struct vps_inst *vi, const c
                          .change = change_keys,
                          .arg = keys};
         int r = edit_vps(m, vi, &e, err);
-        return r < 0 ? vps_err_wrap(err, "VPS %s: --ssh-key", vi->cfg.id) : 0;
+        return r < 0 ? vps_err_wrap(err, "VPS %s: 'ssh_key'", vi->cfg.id) : 0;
 }

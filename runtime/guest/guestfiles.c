@@ -1,4 +1,4 @@
-/* libvps: the guest files vpsd manages (see guestfiles.h). */
+/* libvps: the guest files vpsd manages (see guest.h). */
 #include "vps/cleanup.h"
 #include "guest/guest.h"
 #include "sandbox/sandbox.h"

@@ -1,4 +1,4 @@
-/* libvps: the host's resolvers for the VPSes that inherit them (see resolv.h). */
+/* libvps: the host's resolvers for the VPSes that inherit them (see guest.h). */
 #include "vps/cleanup.h"
 #include "guest/guest.h"
 #include "vps/netaddr.h"

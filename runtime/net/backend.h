@@ -27,7 +27,7 @@ struct vps_net_backend {
         int (*attach)(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
                       vps_error *err);
         /* The host side of a live address change (the list was old_ips, is vi->cfg.ip). */
-        int (*update)(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+        int (*update)(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
                       unsigned int n_old, vps_error *err);
         /* Removes what filter and attach made on the host (the veth is network.c's). */
         void (*detach)(struct vps_manager *m, const struct vps_config *cfg);

@@ -41,10 +41,10 @@ int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *s
                            vps_error *err)
 {
         if (n > 0 && cfg->n_ip == 0)
-                return vps_err(err, EINVAL, "--forward needs the VPS to have an address");
+                return vps_err(err, EINVAL, "'forward' needs the VPS to have an address");
         if (n > 0 && cfg->netmode == VPS_NET_ROUTED)
                 return vps_err(err, EINVAL,
-                               "--forward is for bridged VPSes: a routed VPS's own addresses "
+                               "'forward' is for bridged VPSes: a routed VPS's own addresses "
                                "are reachable");
         for (unsigned int i = 0; i < n; i++) {
                 char proto[8], extra;

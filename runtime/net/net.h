@@ -80,7 +80,7 @@ unsigned int vps_net_mtu(struct vps_netconf *n);
  * not the gateway, network or broadcast address; in routed mode a unicast address outside it
  * (IPv4 or IPv6); no duplicates, none used by another VPS than `self`. */
 int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
-                      enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err);
+                      enum vps_netmode mode, char ips[][VPS_IP_MAX], unsigned int n, vps_error *err);
 /* Sets the rate limit of a running VPS's veth (0: none). */
 int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi,
                      uint64_t bits_per_sec, vps_error *err);
@@ -119,7 +119,7 @@ int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
 /* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart.
  * Each step is idempotent. undo: putting a failed change back, the host side is restored
  * even when eth0 cannot be. */
-int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
                         unsigned int n_old, bool undo, vps_error *err);
 
 /* The MAC of the VPS's eth0, derived from its ID (locally administered, unicast). */

@@ -21,7 +21,7 @@ static const struct vps_net_backend *backend(const struct vps_config *c)
 
 /* Whether address a (canonical form canon) is free for self: not given earlier in the same
  * list (ips[0..i-1]), nor used by another VPS. */
-static int check_unused(const struct vps_manager *m, const struct vps_inst *self, char ips[][46],
+static int check_unused(const struct vps_manager *m, const struct vps_inst *self, char ips[][VPS_IP_MAX],
                         unsigned int i, const struct ns_addr *a, const char *canon, vps_error *err)
 {
         for (unsigned int j = 0; j < i; j++) {
@@ -43,7 +43,7 @@ static int check_unused(const struct vps_manager *m, const struct vps_inst *self
 }
 
 int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
-                      enum vps_netmode mode, char ips[][46], unsigned int n, vps_error *err)
+                      enum vps_netmode mode, char ips[][VPS_IP_MAX], unsigned int n, vps_error *err)
 {
         const struct vps_net_backend *be = vps_net_backend_of(mode);
         for (unsigned int i = 0; i < n; i++) {
@@ -165,7 +165,7 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
         char ifb[IFNAMSIZ];
         vps_net_link_name(&m->net, vi->cfg.id, true, ifb);
         if (vi->cfg.rate && (r = ns_tc_rate(idx, ifb, vi->cfg.rate, err)) < 0)
-                return vps_err_wrap(err, "--rate on %s", veth);
+                return vps_err_wrap(err, "'rate' on %s", veth);
         r = backend(&vi->cfg)->attach(m, vi, idx, err);
         return r < 0 ? vps_err_wrap(err, "%s", veth) : 0;
 }
@@ -181,10 +181,10 @@ int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi, uin
         char ifb[IFNAMSIZ];
         vps_net_link_name(n, vi->cfg.id, true, ifb);
         int r = ns_tc_rate(idx, ifb, bits_per_sec, err);
-        return r < 0 ? vps_err_wrap(err, "--rate on %s", veth) : 0;
+        return r < 0 ? vps_err_wrap(err, "'rate' on %s", veth) : 0;
 }
 
-int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
                         unsigned int n_old, bool undo, vps_error *err)
 {
         struct vps_net_child now, before = {0};

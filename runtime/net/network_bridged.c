@@ -176,7 +176,7 @@ static int bridged_check(const struct vps_netconf *n, const char *text, const st
         if (a->family == AF_INET6)
                 return vps_err(err, EINVAL,
                                "address %s is IPv6: bridged mode has an IPv4 subnet only "
-                               "(use --netmode routed)",
+                               "(use 'netmode' routed)",
                                canon);
         if (strchr(text, '/') && a->prefix != n->subnet.prefix) {
                 char sub[64];
@@ -231,7 +231,7 @@ static int bridged_attach(struct vps_manager *m, const struct vps_inst *vi, unsi
         return 0;
 }
 
-static int bridged_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+static int bridged_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
                           unsigned int n_old, vps_error *err)
 {
         (void)old_ips;

@@ -115,7 +115,7 @@ int vps_net_check_forward_hosts(const struct vps_manager *m, const struct vps_in
                 if (hp < 1024 && !force)
                         return vps_err(err, EPERM,
                                        "host port %s %u is below 1024, where host services live: "
-                                       "give --force to forward it anyway",
+                                       "give 'force' to forward it anyway",
                                        proto, hp);
         }
         return 0;

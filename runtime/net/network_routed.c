@@ -233,7 +233,7 @@ static int routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsig
         return 0;
 }
 
-static int routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][46],
+static int routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
                       unsigned int n_old, vps_error *err)
 {
         struct vps_config old = vi->cfg;

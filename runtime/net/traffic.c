@@ -1,4 +1,4 @@
-/* libvps: cumulative traffic of each VPS across its runs and vpsd's restarts (traffic.h).
+/* libvps: cumulative traffic of each VPS across its runs and vpsd's restarts (net.h).
  * The counters of a run are nftables objects that vanish with the VPS's network; before they
  * do, they are folded into ROOT/vps/ID/traffic.json. Readers add the live counters to it.
  * Every read-modify-write of the file holds an flock on the VPS's directory: a job of vpsd

@@ -1,4 +1,4 @@
-/* libvps: whether a VPS's init can take its halt signal yet (halt.h), read from /proc. */
+/* libvps: whether a VPS's init can take its halt signal yet (sandbox.h), read from /proc. */
 #include "sandbox/sandbox.h"
 #include "vps/cleanup.h"
 

@@ -1,4 +1,4 @@
-/* libvps: helpers that enter a running VPS, with a deadline (see helper.h). */
+/* libvps: helpers that enter a running VPS, with a deadline (see sandbox.h). */
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"
 #include "vps/syscalls.h"

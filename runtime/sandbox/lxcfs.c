@@ -1,4 +1,4 @@
-/* libvps: is LXCFS serving? (lxcfs.h) One open and one read of its /proc/meminfo: a mount
+/* libvps: is LXCFS serving? (sandbox.h) One open and one read of its /proc/meminfo: a mount
  * point whose daemon is gone answers ENOTCONN, a directory nobody mounted ENOENT. */
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"

@@ -1,4 +1,4 @@
-/* libvps: a VPS's memory figures (lxcfs.h), shared by the sysinfo(2) answers and vpsd's own
+/* libvps: a VPS's memory figures (sandbox.h), shared by the sysinfo(2) answers and vpsd's own
  * /proc/meminfo view for a VPS that LXCFS does not serve. Busybox's free takes total, free and
  * buffers from sysinfo(2) and Cached from /proc/meminfo: both must come from one source, or
  * used = total - free - buffers - cached goes negative (the host's Cached under a 64 MiB

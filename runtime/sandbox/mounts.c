@@ -533,7 +533,7 @@ int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, 
                 r = mount_at(root_fd, &locked_table[i], err);
         if (r == 0 && lxcfs)
                 r = bind_lxcfs(root_fd, lxcfs, err);
-        /* Without LXCFS, vpsd's own view (lxcfs.h): free's figures agree with sysinfo(2). */
+        /* Without LXCFS, vpsd's own view (sandbox.h): free's figures agree with sysinfo(2). */
         if (r == 0 && !lxcfs && h->has_meminfo)
                 r = attach_at(root_fd, h->meminfo, "/proc/meminfo", err);
         if (r == 0)

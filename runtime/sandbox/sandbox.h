@@ -34,7 +34,7 @@ struct vps_spawn_result {
         pid_t pid;
         int pidfd;
         unsigned long long starttime;
-        int notify_fd; /* the init's sysinfo listener (sysinfo.h), -1 without one */
+        int notify_fd; /* the init's sysinfo listener (sandbox.h), -1 without one */
 };
 
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err);
@@ -46,7 +46,7 @@ struct vps_host_dirs {
         int lower, upper, work, rootfs; /* of ROOT/vps/ID */
         int devnodes[VPS_MAX_DEVNODES]; /* detached clones of ROOT/vps/ID/devnodes/NAME, */
         unsigned int n_dev;             /* in vps_devnodes_effective()'s order */
-        /* vpsd's /proc/meminfo view (lxcfs.h), a read-only detached clone of
+        /* vpsd's /proc/meminfo view (sandbox.h), a read-only detached clone of
          * ROOT/vps/ID/meminfo when has_meminfo (vpsd writes it only when LXCFS is not serving) */
         int meminfo;
         bool has_meminfo;
@@ -101,7 +101,7 @@ extern const unsigned int vps_n_denied_ioctls;
  * loads the seccomp filter for a VPS with these --features (VPS_FEAT_* bits), without
  * no_new_privs, so setuid programs inside still work.
  * With ret_listener, sysinfo(2) goes to a seccomp user-notification listener returned there
- * (-1 when the kernel cannot), which vpsd answers (sysinfo.h); its holder must keep serving
+ * (-1 when the kernel cannot), which vpsd answers (sandbox.h); its holder must keep serving
  * it, or the calls fail. Call last before execve. */
 int vps_security_apply(unsigned int features, int *ret_listener, vps_error *err);
 
@@ -208,7 +208,7 @@ int vps_attach_run(const struct vps_attach_target *target, const struct vps_atta
                    int *ret_status, vps_error *err);
 
 /* sysinfo(2) inside a VPS, answered by vpsd: the VPS's processes get their seccomp filter's
- * sysinfo calls sent to vpsd (security.h), which fills the struct from the VPS's cgroup, so
+ * sysinfo calls sent to vpsd (sandbox.h), which fills the struct from the VPS's cgroup, so
  * free, uptime and top show the plan (RAM, swap, uptime since the VPS started), not the host.
  * LXCFS does the same for the /proc files (mounts.c). */
 

@@ -1,4 +1,4 @@
-/* libvps: the default security profile (see security.h). */
+/* libvps: the default security profile (see sandbox.h). */
 #include "sandbox/sandbox.h"
 #include "config/config.h"
 

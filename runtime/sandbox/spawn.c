@@ -128,7 +128,7 @@ static int child_setup(const struct vps_spawn_params *p, int sock, int setup_soc
         _cleanup_close_ int listener = -1;
         if ((r = vps_security_apply(p->cfg ? p->cfg->features : 0, &listener, err)) < 0)
                 return r;
-        /* The init's sysinfo listener goes to vpsd, which answers it (sysinfo.h). */
+        /* The init's sysinfo listener goes to vpsd, which answers it (sandbox.h). */
         if (listener >= 0 && (r = vps_send_msg(sock, "L", 1, &listener, 1)) < 0)
                 return vps_err_sys(err, -r, "handing the sysinfo listener to vpsd");
         /* vpsd's own soft fd limit is raised for its many VPSes; an init gets the usual one. */

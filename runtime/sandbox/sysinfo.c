@@ -1,4 +1,4 @@
-/* libvps: answering sysinfo(2) of VPS processes (sysinfo.h). The memory and swap limits are
+/* libvps: answering sysinfo(2) of VPS processes (sandbox.h). The memory and swap limits are
  * the cgroup's memory.max and memory.swap.max (the host's when unlimited; the VPS's --ram and
  * --swap where the host has no memory controller), the free figures those limits less
  * memory.current and memory.swap.current (meminfo.c, shared with the /proc/meminfo view), uptime counts from the VPS's

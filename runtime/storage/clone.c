@@ -79,7 +79,7 @@ static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *ds
 }
 
 int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
-              const char *hostname, char ips[][46], unsigned int n_ip, struct vps_inst **ret,
+              const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
               struct vps_capture *ret_cap, vps_error *err)
 {
         if (src->status == VPS_STOPPING)
@@ -87,9 +87,28 @@ int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
                                src->cfg.id);
         char src_id[VPS_ID_MAX + 1];
         (void)snprintf(src_id, sizeof(src_id), "%s", src->cfg.id);
+        /* A create of the source's template, netmode and limits (a change set over the
+         * defaults), with the clone's own name and addresses. */
+        struct vps_change ch = {.create = true,
+                                .given = 1u << VPS_F_NETMODE | 1u << VPS_F_IP | 1u << VPS_F_LIMITS};
+        (void)snprintf(ch.v.id, sizeof(ch.v.id), "%s", new_id);
+        (void)snprintf(ch.v.ostemplate, sizeof(ch.v.ostemplate), "%s", src->cfg.ostemplate);
+        ch.v.netmode = src->cfg.netmode;
+        ch.v.limits = src->cfg.limits;
+        if (n_ip > VPS_MAX_IPS)
+                return vps_err(err, EINVAL, "at most %d addresses per VPS", VPS_MAX_IPS);
+        for (unsigned int i = 0; i < n_ip; i++)
+                memcpy(ch.v.ip[i], ips[i], sizeof(ch.v.ip[i]));
+        ch.v.n_ip = n_ip;
+        int r = 0;
+        if (hostname && *hostname) {
+                if ((r = vps_hostname_check(hostname, err)) < 0)
+                        return r;
+                ch.given |= 1u << VPS_F_HOSTNAME;
+                (void)snprintf(ch.v.hostname, sizeof(ch.v.hostname), "%s", hostname);
+        }
         struct vps_inst *dst = NULL;
-        int r = vps_manager_create(m, new_id, src->cfg.ostemplate, hostname, src->cfg.netmode, ips,
-                                   n_ip, &src->cfg.limits, &dst, err);
+        r = vps_manager_create(m, &ch, &dst, err);
         if (r < 0)
                 return vps_err_wrap(err, "cloning VPS %s", src_id);
         char tmp[VPS_ID_MAX + 16];

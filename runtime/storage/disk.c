@@ -35,8 +35,8 @@ int vps_disk_check(struct vps_manager *m, const struct vps_limits *l, vps_error 
                 return 0;
         const char *what = l->v[VPS_LIM_DISKSPACE] != VPS_LIMIT_NONE ||
                                            l->soft[VPS_LIM_DISKSPACE] != VPS_LIMIT_NONE
-                                   ? "--diskspace"
-                                   : "--diskinodes";
+                                   ? "'diskspace'"
+                                   : "'diskinodes'";
         if (!m->enforce_warn)
                 return vps_err(err, EOPNOTSUPP,
                                "cannot enforce %s on %s: %s (or run vpsd with --enforce-limits "
@@ -125,14 +125,14 @@ static void warn_over(struct vps_manager *m, uint32_t projid, const struct vps_l
         char w[200];
         if (l->v[VPS_LIM_DISKSPACE] != VPS_LIMIT_NONE && u.space > l->v[VPS_LIM_DISKSPACE]) {
                 (void)snprintf(w, sizeof(w),
-                               "%llu bytes in use, above the new --diskspace: writes fail until "
+                               "%llu bytes in use, above the new 'diskspace': writes fail until "
                                "files are deleted",
                                (unsigned long long)u.space);
                 add_warning(m, w);
         }
         if (l->v[VPS_LIM_DISKINODES] != VPS_LIMIT_NONE && u.inodes > l->v[VPS_LIM_DISKINODES]) {
                 (void)snprintf(w, sizeof(w),
-                               "%llu inodes in use, above the new --diskinodes: new files fail "
+                               "%llu inodes in use, above the new 'diskinodes': new files fail "
                                "until some are deleted",
                                (unsigned long long)u.inodes);
                 add_warning(m, w);

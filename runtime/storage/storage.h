@@ -165,5 +165,5 @@ void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);
  * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
  * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
 int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
-              const char *hostname, char ips[][46], unsigned int n_ip, struct vps_inst **ret,
+              const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
               struct vps_capture *ret_cap, vps_error *err);

@@ -314,7 +314,7 @@ static void open_manager(void)
         m->root_fd = dir_at(AT_FDCWD, m->root, 0711);
         m->vps_fd = dir_at(m->root_fd, "vps", 0711);
         m->tpl_fd = dir_at(m->root_fd, "templates", 0755);
-        m->run_fd = dir_at(m->root_fd, "run", 0700); /* vpsd's is on /run (manager.h) */
+        m->run_fd = dir_at(m->root_fd, "run", 0700); /* vpsd's is on /run (core.h) */
         (void)snprintf(m->cg.mount, sizeof(m->cg.mount), "%s/cgroup", top);
         (void)snprintf(m->cg.parent, sizeof(m->cg.parent), "%s/vps", m->cg.mount);
         must(vps_mkdir_p(m->cg.parent, 0755, &err), &err, "the cgroup parent");
@@ -339,36 +339,30 @@ static struct vps_inst *find(const char *id)
         return NULL;
 }
 
-/* Creates baseline VPS b through libvps, as POST /v1/vps and PATCH would. */
+/* Creates baseline VPS b through libvps, as POST /v1/vps would: a change set over the
+ * defaults. */
 static struct vps_inst *make_vps(const struct baseline *b)
 {
         vps_error err;
-        struct vps_limits lim;
-        vps_limits_init(&lim);
-        if (b->limits) {
-                _cleanup_json_ json_t *jl = json_loads(b->limits, 0, NULL);
-                must(vps_limits_update(&lim, jl, &err), &err, b->id);
-        }
-        enum vps_netmode mode;
-        must(vps_netmode_parse(b->netmode, &mode, &err), &err, b->id);
-        char ips[VPS_MAX_IPS][46];
-        unsigned int n = 0;
-        for (; n < 2 && b->ip[n]; n++)
-                (void)snprintf(ips[n], sizeof(ips[n]), "%s", b->ip[n]);
-        struct vps_inst *vi = NULL;
-        must(vps_manager_create(&d.m, b->id, "tiny", NULL, mode, ips, n, &lim, &vi, &err), &err,
-             b->id);
-        char ns[1][46], fwd[1][24];
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s, s:s, s:s, s:b, s:i, s:[]}", "id", b->id, "ostemplate", "tiny",
+                          "netmode", b->netmode, "onboot", b->onboot, "bootorder", 10, "ip");
+        for (unsigned int n = 0; n < 2 && b->ip[n]; n++)
+                json_array_append_new(json_object_get(body, "ip"), json_string(b->ip[n]));
+        if (b->limits)
+                json_object_set_new(body, "limits", json_loads(b->limits, 0, NULL));
         if (b->ns) {
-                (void)snprintf(ns[0], sizeof(ns[0]), "%s", b->ns);
-                must(vps_manager_set_dns(&d.m, vi, ns, 1, "example.org", &err), &err, b->id);
+                json_object_set_new(body, "nameserver", json_pack("[s]", b->ns));
+                json_object_set_new(body, "searchdomain", json_string("example.org"));
         }
-        if (b->fwd) {
-                (void)snprintf(fwd[0], sizeof(fwd[0]), "%s", b->fwd);
-                must(vps_manager_set_forwards(&d.m, vi, fwd, 1, &err), &err, b->id);
-        }
-        int order = 10;
-        must(vps_manager_set_boot(&d.m, vi, b->onboot, &order, &err), &err, b->id);
+        if (b->fwd)
+                json_object_set_new(body, "forward", json_pack("[s]", b->fwd));
+        struct vps_config base;
+        struct vps_change ch;
+        vps_manager_new_config(&d.m, &base);
+        must(vps_change_from_json(body, &base, true, &ch, &err), &err, b->id);
+        struct vps_inst *vi = NULL;
+        must(vps_manager_create(&d.m, &ch, &vi, &err), &err, b->id);
         return vi;
 }
 

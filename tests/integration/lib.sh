@@ -97,9 +97,10 @@ cleanup() {
         rundir=$(run_state_dir)
         # Stop every VPS this test made: the init PIDs are in their state files.
         for st in ${rundir:+"$rundir"/*.json}; do
-                [ -f "$st" ] || continue
-                pid=$(jq -r .pid "$st")
-                cg=$(jq -r .cgroup "$st")
+                # vpsd may remove it meanwhile (the VPS stopping): then there is nothing to stop.
+                pidcg=$(jq -r '"\(.pid) \(.cgroup)"' "$st" 2>/dev/null) || continue
+                read -r pid cg <<<"$pidcg"
+                [ -n "$pid" ] && [ -n "$cg" ] || continue
                 [ -f "$cg/cgroup.kill" ] && echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
                 kill -9 "$pid" 2>/dev/null || true
         done

@@ -88,7 +88,7 @@ vpsctl create 903 --ostemplate busybox --ram 256M --numproc 64 --cpus 0.5 --cpum
 vpsctl start 903 >/dev/null
 expect_eq "warn mode: the VPS runs" running "$(vps_field 903 status)"
 expect_eq "warn mode: the limit is saved" 268435456 "$(jq .limits.ram "$ROOT/vps/903/config.json")"
-check "warn mode: the daemon says it is not enforced" grep -q "VPS 903: warning: --ram not enforced (no memory controller" "$ROOT/vpsd.log"
+check "warn mode: the daemon says it is not enforced" grep -q "VPS 903: warning: 'ram' not enforced (no memory controller" "$ROOT/vpsd.log"
 expect_eq "list -j shows the limits" 64 "$(vpsctl list -j | jq '.[] | select(.id=="903") | .limits.numproc')"
 expect_eq "fractional cpus, a cpumask and words are saved as given" '[0.5,"0","restart",6]' \
         "$(jq -c '.limits | [.cpus, .cpumask, .oompolicy, .ioprio]' "$ROOT/vps/903/config.json")"

@@ -40,11 +40,11 @@ expect_error "a bad vpsd.conf stops vpsd with file and line" "bad.conf:2: unknow
         sh -c "printf 'root = /x\nrot = /y\n' >'$T/bad.conf'; '$VPSD_BIN' --config '$T/bad.conf' --socket '$T/other.sock'"
 rc=0; out=$(vpsctl set 701 --diskspace 1G:2G 2>&1) || rc=$?
 expect_eq "warn mode: set --diskspace is accepted" 0 "$rc"
-check "and vpsctl prints the warning" grep -q "vpsctl: warning: --diskspace not enforced" <<<"$out"
+{ echo "$out"; check "and vpsctl prints the warning" grep -q "vpsctl: warning: --diskspace not enforced" <<<"$out"; }
 expect_eq "the soft limit is saved" 1073741824 "$(jq .limits.diskspace.soft "$ROOT/vps/701/config.json")"
 expect_eq "the hard limit is saved" 2147483648 "$(jq .limits.diskspace.hard "$ROOT/vps/701/config.json")"
 expect_eq "list -j shows the limits" 2147483648 "$(vpsctl list -j | jq '.[0].limits.diskspace.hard')"
-check "the log says it is not enforced" grep -q "VPS 701: warning: --diskspace not enforced" "$ROOT/vpsd.log"
+check "the log says it is not enforced" grep -q "VPS 701: warning: 'diskspace' not enforced" "$ROOT/vpsd.log"
 check "set --diskspace unlimited" sh -c "'$VPSCTL_BIN' --socket '$SOCK' set 701 --diskspace unlimited >/dev/null"
 expect_eq "diskspace removed" null "$(jq .limits.diskspace "$ROOT/vps/701/config.json")"
 finish

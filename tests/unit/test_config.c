@@ -236,13 +236,13 @@ static void test_features_parse(void **state)
 static void test_features_rejects(void **state)
 {
         static const char *bad[][2] = {
-                {"", "empty --features"},
+                {"", "empty 'features'"},
                 {",", "an empty item"},
                 {"fuse,", "an empty item"},
                 {",fuse", "an empty item"},
                 {"fuse,,tun", "an empty item"},
                 {"kvm",
-                 "unknown feature 'kvm' in --features (known: tun, fuse, nesting, io_uring)"},
+                 "unknown feature 'kvm' in 'features' (known: tun, fuse, nesting, io_uring)"},
                 {"io-uring", "unknown feature 'io-uring'"},
                 {"tun,kvm:on", "unknown feature 'kvm'"},
                 {"FUSE", "unknown feature 'FUSE'"},
@@ -252,11 +252,11 @@ static void test_features_rejects(void **state)
                 {":on", "no feature name"},
                 {"fuse:on,fuse:off", "feature 'fuse' is both on and off"},
                 {"nesting:off,nesting", "feature 'nesting' is both on and off"},
-                {"none,tun", "'none' in --features must stand alone"},
-                {"tun,none", "'none' in --features must stand alone"},
-                {"fu se", "invalid --features"},
-                {"tun\nnesting", "invalid --features"},
-                {"tun;nesting", "invalid --features"},
+                {"none,tun", "'none' in 'features' must stand alone"},
+                {"tun,none", "'none' in 'features' must stand alone"},
+                {"fu se", "invalid 'features'"},
+                {"tun\nnesting", "invalid 'features'"},
+                {"tun;nesting", "invalid 'features'"},
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct vps_features_change c = {99, 99};

@@ -1,4 +1,4 @@
-/* Unit tests: vpsd.conf parsing (daemonconf.h). */
+/* Unit tests: vpsd.conf parsing (config.h). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

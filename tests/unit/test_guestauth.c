@@ -1,4 +1,4 @@
-/* Unit tests: the text edits behind --userpasswd and --ssh-key (guestauth.h). */
+/* Unit tests: the text edits behind --userpasswd and --ssh-key (guest.h). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

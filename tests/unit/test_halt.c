@@ -1,5 +1,5 @@
 /* Unit tests: whether an init takes its halt signal, from /proc/PID/status and
- * /proc/PID/syscall (halt.h), and the answer for this very process. */
+ * /proc/PID/syscall (sandbox.h), and the answer for this very process. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests: VPS limits (limits.h): parsing, JSON, and the cgroup files that enforce them. */
+/* Unit tests: VPS limits (config.h): parsing, JSON, and the cgroup files that enforce them. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,7 +30,7 @@ static void test_parse(void **state)
         assert_int_equal(vps_limit_parse(VPS_LIM_NUMPROC, "12x", &v, &err), -EINVAL);
         assert_int_equal(vps_limit_parse(VPS_LIM_NUMPROC, "-1", &v, &err), -EINVAL);
         assert_int_equal(vps_limit_parse(VPS_LIM_RAM, "64Q", &v, &err), -EINVAL);
-        assert_non_null(strstr(err.msg, "--ram"));
+        assert_non_null(strstr(err.msg, "'ram'"));
 }
 
 static void test_update_and_json(void **state)

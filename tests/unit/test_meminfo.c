@@ -1,4 +1,4 @@
-/* Unit tests: a VPS's memory figures and vpsd's /proc/meminfo view (lxcfs.h), from a cgroup
+/* Unit tests: a VPS's memory figures and vpsd's /proc/meminfo view (sandbox.h), from a cgroup
  * directory of plain files. busybox free computes used = total - free - buffers - cached:
  * that must never go negative, whatever the cgroup and the host say. */
 #include <errno.h>

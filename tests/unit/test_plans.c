@@ -1,4 +1,4 @@
-/* Unit tests: plan files (plans.h): parsing, names, loading beneath the plans directory, and
+/* Unit tests: plan files (config.h): parsing, names, loading beneath the plans directory, and
  * merging a plan under a request. */
 #include <errno.h>
 #include <setjmp.h>
@@ -60,17 +60,17 @@ static void expect_refused(const char *text, const char *msg)
 static void test_refused(void **state)
 {
         (void)state;
-        expect_refused("RAM=\"lots\"\n", "p.conf:1: --ram: invalid size");
-        expect_refused("# c\nNUMPROC=\"0\"\n", "p.conf:2: --numproc: 0 is out of range");
+        expect_refused("RAM=\"lots\"\n", "p.conf:1: 'ram': invalid size");
+        expect_refused("# c\nNUMPROC=\"0\"\n", "p.conf:2: 'numproc': 0 is out of range");
         expect_refused("COLOUR=\"red\"\n", "p.conf:1: unknown setting 'COLOUR'");
         expect_refused("RAM=\"1G\"\nram=\"2G\"\n", "p.conf:2: ram is set twice");
         expect_refused("RAM\n", "p.conf:1: expected KEY=\"VALUE\"");
         expect_refused("RAM=\"1G\n", "p.conf:1: expected KEY=\"VALUE\"");
         expect_refused("RAM=\"1\"G\"\n", "p.conf:1: expected KEY=\"VALUE\"");
         expect_refused("R-AM=\"1G\"\n", "p.conf:1: expected KEY=\"VALUE\"");
-        expect_refused("ONBOOT=\"maybe\"\n", "p.conf:1: --onboot: expected yes or no");
+        expect_refused("ONBOOT=\"maybe\"\n", "p.conf:1: 'onboot': expected yes or no");
         expect_refused("FEATURES=\"wings\"\n", "unknown feature 'wings'");
-        expect_refused("RATE=\"fast\"\n", "p.conf:1: --rate");
+        expect_refused("RATE=\"fast\"\n", "p.conf:1: 'rate'");
         expect_refused("DISKSPACE=\"2G:1G\"\n", "above the hard limit");
 }
 

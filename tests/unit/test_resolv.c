@@ -1,4 +1,4 @@
-/* Unit tests: the name servers a VPS inherits from the host (resolv.h), and the --nameserver
+/* Unit tests: the name servers a VPS inherits from the host (guest.h), and the --nameserver
  * keywords in a config (config.h). */
 #include <errno.h>
 #include <setjmp.h>

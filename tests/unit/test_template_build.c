@@ -1,5 +1,5 @@
 /* Unit tests: the progress a template build reports, read from the builder's output
- * (template_build.h): one count that never goes backwards through debootstrap's rounds. */
+ * (template.h): one count that never goes backwards through debootstrap's rounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

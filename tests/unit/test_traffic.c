@@ -1,4 +1,4 @@
-/* Unit tests: the cumulative traffic file and how live counters add to it (traffic.h). */
+/* Unit tests: the cumulative traffic file and how live counters add to it (net.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
