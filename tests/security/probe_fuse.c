@@ -4,14 +4,26 @@
  * writing /etc/hostname) finds DIR there and waits, in a request the kernel cannot take back
  * (the daemon has read it), so even SIGKILL does not end the wait. The daemon forks into the
  * background; the probe prints "mounted over DIR" once it is in place and exits 0.
- *   vps-probe-fuse [DIR]   (exit 1 with a FAIL line when the mount cannot be made) */
+ *   vps-probe-fuse [DIR]   (exit 1 with a FAIL line when the mount cannot be made)
+ * With --file, the file system over DIR answers lookups, attributes and opens (every name is
+ * a 64 KiB file) and only its reads wait forever: a mapping of such a file is memory whose
+ * first touch never ends. --sysinfo FILE maps FILE and calls sysinfo(2) with its buffer
+ * there (vpsd writes the answer into it), printing "sysinfo: OK" or "sysinfo: ERRNO-NAME"
+ * and the seconds it took.
+ *   vps-probe-fuse --file DIR      vps-probe-fuse --sysinfo FILE */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 static char buf[1 << 20];
@@ -41,8 +53,91 @@ static int answer_init(int fd)
         return write(fd, &out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : -1;
 }
 
+static void reply(int fd, uint64_t unique, int error, const void *body, size_t len)
+{
+        char out[sizeof(struct fuse_out_header) + 256];
+        struct fuse_out_header *h = (void *)out;
+        h->len = (uint32_t)(sizeof(*h) + len);
+        h->error = -error;
+        h->unique = unique;
+        memcpy(out + sizeof(*h), body, len);
+        (void)!write(fd, out, h->len);
+}
+
+static void fill_attr(struct fuse_attr *a, uint64_t ino)
+{
+        memset(a, 0, sizeof(*a));
+        a->ino = ino;
+        a->mode = ino == FUSE_ROOT_ID ? 040755 : 0100644;
+        a->size = ino == FUSE_ROOT_ID ? 0 : 65536;
+        a->nlink = 1;
+        a->blksize = 4096;
+}
+
+/* --file: answers everything but READ (never answered) and the calls it does not know. */
+static void serve_files(int fd)
+{
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < (ssize_t)sizeof(struct fuse_in_header)) {
+                        if (n < 0 && errno != EINTR && errno != ENOENT)
+                                pause();
+                        continue;
+                }
+                const struct fuse_in_header *in = (const void *)buf;
+                if (in->opcode == FUSE_LOOKUP) {
+                        /* Each name its own inode: a read waiting on one locks no other. */
+                        static uint64_t next = 2;
+                        struct fuse_entry_out e = {.nodeid = next++, .attr_valid = 3600, .entry_valid = 3600};
+                        fill_attr(&e.attr, e.nodeid);
+                        reply(fd, in->unique, 0, &e, sizeof(e));
+                } else if (in->opcode == FUSE_GETATTR) {
+                        struct fuse_attr_out a = {.attr_valid = 3600};
+                        fill_attr(&a.attr, in->nodeid);
+                        reply(fd, in->unique, 0, &a, sizeof(a));
+                } else if (in->opcode == FUSE_OPEN || in->opcode == FUSE_OPENDIR) {
+                        struct fuse_open_out o = {.fh = 1, .open_flags = FOPEN_KEEP_CACHE};
+                        reply(fd, in->unique, 0, &o, sizeof(o));
+                } else if (in->opcode == FUSE_READ) {
+                        continue; /* never */
+                } else if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET) {
+                        continue; /* no reply expected */
+                } else if (in->opcode == FUSE_FLUSH || in->opcode == FUSE_RELEASE ||
+                           in->opcode == FUSE_RELEASEDIR) {
+                        reply(fd, in->unique, 0, NULL, 0);
+                } else {
+                        reply(fd, in->unique, ENOSYS, NULL, 0);
+                }
+        }
+}
+
+static int call_sysinfo(const char *file)
+{
+        int fd = open(file, O_RDWR);
+        void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+                printf("FAIL: mapping %s: %s\n", file, strerror(errno));
+                return 1;
+        }
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        long r = syscall(SYS_sysinfo, p);
+        int e = errno;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double took = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+        printf("sysinfo: %s %.2f\n", r == 0 ? "OK" : strerrorname_np(e), took);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        bool files = argc > 2 && strcmp(argv[1], "--file") == 0;
+        if (argc > 2 && strcmp(argv[1], "--sysinfo") == 0)
+                return call_sysinfo(argv[2]);
+        if (files) {
+                argv++;
+                argc--;
+        }
         const char *dir = argc > 1 ? argv[1] : "/";
         int ready[2];
         if (pipe(ready) < 0)
@@ -85,6 +180,8 @@ int main(int argc, char **argv)
         }
         (void)!write(ready[1], "R", 1);
         close(ready[1]);
+        if (files)
+                serve_files(fd);
         /* Every request read, none answered: the caller waits until this process dies. */
         for (;;)
                 if (read(fd, buf, sizeof(buf)) < 0 && errno != EINTR && errno != ENOENT)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A guest must not freeze vpsd through sysinfo(2) either (issue 14). vpsd answers a VPS's
+# sysinfo calls in its loop by writing the figures into the caller's memory (/proc/PID/mem).
+# VPS 721 (--features fuse) puts that buffer in a mapping of a file whose FUSE daemon (its
+# own) never answers a read: a process of the guest touching it waits forever (the positive
+# control), but vpsd's write must not. It doesn't: the kernel fails a write from outside the
+# mount's user namespace (vpsd is in the host's) at once instead of waiting on the guest's
+# daemon (6.18: EFAULT in 0.00 s), and userfaultfd, the other way to make a page wait, is
+# denied by the seccomp profile. This test keeps it so. Meanwhile vpsd answers list and status, and a neighbour's sysinfo
+# calls go on being answered.
+. "$(dirname "$0")/../integration/lib.sh"
+PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-fuse
+[ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
+[ -e /dev/fuse ] || { echo "SKIP: this host has no /dev/fuse"; exit 77; }
+start_vpsd
+vpsctl template build busybox >/dev/null
+vpsctl create 721 --ostemplate busybox --features fuse >/dev/null
+vpsctl create 722 --ostemplate busybox >/dev/null
+vpsctl start 721 >/dev/null
+vpsctl start 722 >/dev/null
+quiet() { "$@" >/dev/null 2>&1; }
+
+# The neighbour's processes ask sysinfo(2) (busybox free) in a loop, counting the answers
+# into a file of its upper layer, which the host reads without asking vpsd.
+vpsctl exec 722 -- sh -c 'i=0; while :; do free >/dev/null && i=$((i + 1)); echo $i >/root/n.new; mv /root/n.new /root/n; sleep 0.1; done >/dev/null 2>&1 &'
+count722() { cat "$ROOT/vps/722/upper/root/n" 2>/dev/null || echo 0; }
+for _ in $(seq 50); do [ "$(count722)" -gt 0 ] && break; sleep 0.1; done
+check "the neighbour's sysinfo loop runs" test "$(count722)" -gt 0
+
+vpsctl exec 721 -- sh -c 'cat > /probe-fuse && chmod 755 /probe-fuse && mkdir -p /mnt/stall' <"$PROBE"
+out=$(timeout 10 "$VPSCTL_BIN" --socket "$SOCK" exec 721 -- /probe-fuse --file /mnt/stall 2>&1) || true
+check "the guest mounted its FUSE file system ($out)" grep -q '^mounted over /mnt/stall' <<<"$out"
+# Positive control: reading the file waits (its daemon never answers a read).
+rc=0
+timeout -k 2 2 "$VPSCTL_BIN" --socket "$SOCK" exec 721 -- head -c 1 /mnt/stall/f >/dev/null 2>&1 || rc=$?
+check "a read of its file hangs (killed by timeout: $rc)" test "$rc" = 124 -o "$rc" = 137
+
+# The stalled sysinfo call, in the background.
+( timeout -k 2 20 "$VPSCTL_BIN" --socket "$SOCK" exec 721 -- /probe-fuse --sysinfo /mnt/stall/g \
+        >"$T/si.out" 2>&1; echo "$?" >"$T/si.done" ) &
+sleep 0.3
+n0=$(count722)
+check "list answers while 721's sysinfo write waits" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" list
+check "status of 722 answers meanwhile" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" status 722
+sleep 0.5
+check "the neighbour's sysinfo calls are answered meanwhile ($n0 -> $(count722))" test "$(count722)" -gt "$n0"
+for _ in $(seq 100); do [ -f "$T/si.done" ] && break; sleep 0.1; done
+out=$(cat "$T/si.out" 2>/dev/null || true)
+check "the stalled call ended ($out)" test -f "$T/si.done"
+check "with EFAULT, within 2 s ($out)" grep -qE '^sysinfo: EFAULT [01]\.' <<<"$out"
+check "vpsd is still running" kill -0 "$VPSD_PID"
+check "list still answers" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" list
+# The VPS stops (its FUSE daemon dies with it).
+check "721 stops" quiet timeout 20 "$VPSCTL_BIN" --socket "$SOCK" stop 721 --fast
+n1=$(count722)
+sleep 0.5
+check "and the neighbour is still answered ($n1 -> $(count722))" test "$(count722)" -gt "$n1"
+finish
