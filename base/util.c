@@ -94,8 +94,7 @@ static int label_check(const char *h, const char *l, size_t len, vps_error *err)
                                                  "not allowed (letters, digits, '-' and '.' only)",
                                        isprint((unsigned char)l[i]) ? h : "", (unsigned char)l[i]);
         if (l[0] == '-' || l[len - 1] == '-')
-                return vps_err(err, EINVAL,
-                               "invalid hostname '%.80s': label '%.*s' %s with '-'", h,
+                return vps_err(err, EINVAL, "invalid hostname '%.80s': label '%.*s' %s with '-'", h,
                                (int)len, l, l[0] == '-' ? "starts" : "ends");
         return 0;
 }

@@ -157,8 +157,7 @@ static void end_progress(struct progress *p)
 
 /* One frame from vpsd handled: 'D' to out_fd, 'P' shown, 'E' into err (-code), 'K' into
  * *ret (returns 1). 0 to go on. */
-static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **ret,
-                    vps_error *err)
+static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **ret, vps_error *err)
 {
         char type;
         size_t n;
@@ -208,8 +207,8 @@ static ssize_t fd_read(void *arg, void *buf, size_t len)
         }
 }
 
-static int peek_file(const char *path, struct vps_backup_info *info, char **manifest,
-                     size_t *mlen, vps_error *err)
+static int peek_file(const char *path, struct vps_backup_info *info, char **manifest, size_t *mlen,
+                     vps_error *err)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -313,8 +312,8 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
                 struct tm tm;
                 (void)localtime_r(&now, &tm);
                 (void)snprintf(dflt, sizeof(dflt), "%s-%04d%02d%02d-%02d%02d%02d.tar.zst", id,
-                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                               tm.tm_min, tm.tm_sec);
+                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                               tm.tm_sec);
                 to = dflt;
         }
         bool to_stdout = !strcmp(to, "-");
@@ -328,8 +327,8 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail_err(&err);
         }
         char path[256];
-        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=%d", id,
-                       full, base != NULL);
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=%d", id, full,
+                       base != NULL);
         _cleanup_close_ int fd = -1;
         if ((r = open_stream(v, path, "vps-backup", &fd, &err)) < 0)
                 return vpsctl_fail_err(&err);
@@ -427,8 +426,8 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
 
 /* Sends one file's bytes as 'D' frames, then end (N or Z); frames from vpsd are handled as
  * they come. Returns 1 when vpsd already gave its result (*ret). */
-static int send_file(int fd, const char *path, char end, struct progress *p, char *buf,
-                     char *in, json_t **ret, vps_error *err)
+static int send_file(int fd, const char *path, char end, struct progress *p, char *buf, char *in,
+                     json_t **ret, vps_error *err)
 {
         _cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
         if (f < 0)
@@ -522,8 +521,7 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         }
         if (json)
                 return vpsctl_print_json(res);
-        printf("VPS %s restored from %s%s (template %s)\n", id, file,
-               n > 1 ? " and its bases" : "",
+        printf("VPS %s restored from %s%s (template %s)\n", id, file, n > 1 ? " and its bases" : "",
                json_string_value(json_object_get(res, "template")) ?: "?");
         return 0;
 }

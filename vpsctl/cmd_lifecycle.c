@@ -46,19 +46,19 @@ static const struct option *with_settings(const struct option *fixed, struct opt
 
 #define SETTING_HELP                                                                               \
         "  --plan NAME        apply plan NAME (/etc/vps/plans/NAME.conf: its limits and\n"         \
-        "                     settings; the options given here override it); none for no\n"     \
-        "                     plan (create takes vpsd.conf's default_plan without it)\n"         \
+        "                     settings; the options given here override it); none for no\n"        \
+        "                     plan (create takes vpsd.conf's default_plan without it)\n"           \
         "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable, up\n"       \
-        "                     to 4); inherit (the default): the host's, those of a local\n"       \
-        "                     stub (127.0.0.53) from its upstream file, read at each start\n"     \
-        "                     and set; none: no name server\n"                                    \
-        "  --searchdomain D   search domains, space separated (inherit also takes the\n"          \
-        "                     host's, when the VPS has none of its own)\n"                        \
+        "                     to 4); inherit (the default): the host's, those of a local\n"        \
+        "                     stub (127.0.0.53) from its upstream file, read at each start\n"      \
+        "                     and set; none: no name server\n"                                     \
+        "  --searchdomain D   search domains, space separated (inherit also takes the\n"           \
+        "                     host's, when the VPS has none of its own)\n"                         \
         "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
         "                     (repeatable; on set the list replaces the old one, none clears);\n"  \
         "                     refused: a host port a host socket holds or another VPS forwards,\n" \
-        "                     and one below 1024 without --force\n"                              \
-        "  --force            let --forward take a host port below 1024\n"                        \
+        "                     and one below 1024 without --force\n"                                \
+        "  --force            let --forward take a host port below 1024\n"                         \
         "  --onboot yes|no    start the VPS when the host boots\n"                                 \
         "  --bootorder N      at boot, higher numbers start first\n"                               \
         "  --netmode MODE     bridged (private subnet behind NAT, the default of vpsd.conf)\n"     \
@@ -237,8 +237,9 @@ int cmd_create(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "missing --ostemplate NAME");
 
         /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate",
-                                                o.ostemplate, "hostname", o.hostname, "ip", o.ipadd);
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
+                          "hostname", o.hostname, "ip", o.ipadd);
         if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
             (o.force && json_object_set_new(body, "force", json_true()) < 0))
                 return vpsctl_fail("cannot encode the request");
@@ -408,9 +409,8 @@ static const char set_usage[] =
         "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
         "  --ssh-key FILE     add the public keys in FILE to "
         "/root/.ssh/authorized_keys\n"
-        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and packets)\n"
-        SETTING_HELP
-        "  -j, --json         print the VPS object as saved, as JSON\n"
+        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and "
+        "packets)\n" SETTING_HELP "  -j, --json         print the VPS object as saved, as JSON\n"
         "  -h, --help         print this help and exit\n";
 
 int cmd_set(struct vpsctl *v, int argc, char **argv)

@@ -36,14 +36,13 @@ static const char list_usage[] =
         "  -j, --json  print the list as JSON\n"
         "  -h, --help  print this help and exit\n";
 
-static const char delete_usage[] =
-        "Usage: vpsctl snapshot-delete ID NAME [-j]\n"
-        "\n"
-        "Delete the snapshot NAME of the VPS ID.\n"
-        "\n"
-        "Options:\n"
-        "  -j, --json  print the answer as JSON\n"
-        "  -h, --help  print this help and exit\n";
+static const char delete_usage[] = "Usage: vpsctl snapshot-delete ID NAME [-j]\n"
+                                   "\n"
+                                   "Delete the snapshot NAME of the VPS ID.\n"
+                                   "\n"
+                                   "Options:\n"
+                                   "  -j, --json  print the answer as JSON\n"
+                                   "  -h, --help  print this help and exit\n";
 
 static const char switch_usage[] =
         "Usage: vpsctl snapshot-switch ID NAME [-j]\n"
@@ -145,15 +144,14 @@ static int post(struct vpsctl *v, const char *id, const char *action, json_t *bo
                 json_t **answer)
 {
         vps_error err = {0};
-        if (vpsctl_request(v, "POST", body, timeout, answer, &err, "/v1/vps/%s/%s", id, action) <
-            0)
+        if (vpsctl_request(v, "POST", body, timeout, answer, &err, "/v1/vps/%s/%s", id, action) < 0)
                 return vpsctl_fail_err(&err);
         return 0;
 }
 
 /* A command of ID NAME alone: POST {"name"} to ACTION; CMD_CONTINUE with the answer. */
-static int post_name(struct vpsctl *v, int argc, char **argv, const char *usage,
-                     const char *action, struct snap_opts *o, json_t **answer)
+static int post_name(struct vpsctl *v, int argc, char **argv, const char *usage, const char *action,
+                     struct snap_opts *o, json_t **answer)
 {
         int r = parse(v, argc, argv, usage, false, 2, o);
         if (r != CMD_CONTINUE)
@@ -202,8 +200,7 @@ int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail_err(&err);
         if (o.json)
                 return vpsctl_print_json(answer);
-        printf("%-24s %-20s %14s %10s %s\n", "NAME", "CREATED", "SIZE", "FROZEN_MS",
-               "DESCRIPTION");
+        printf("%-24s %-20s %14s %10s %s\n", "NAME", "CREATED", "SIZE", "FROZEN_MS", "DESCRIPTION");
         size_t i;
         json_t *s;
         json_array_foreach(json_object_get(answer, "snapshots"), i, s)
@@ -234,7 +231,6 @@ int cmd_snapshot_delete(struct vpsctl *v, int argc, char **argv)
         printf("VPS %s: snapshot %s deleted\n", o.id, o.name);
         return 0;
 }
-
 
 int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
                        const char *what, json_t **answer, bool *ret_restarted)
@@ -285,7 +281,8 @@ int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv)
         char what[128];
         (void)snprintf(what, sizeof(what), "switch to snapshot %s", o.name);
         bool restarted = false;
-        if ((r = vpsctl_run_stopped(v, o.id, "snapshot-switch", body, what, &answer, &restarted)) != 0)
+        if ((r = vpsctl_run_stopped(v, o.id, "snapshot-switch", body, what, &answer, &restarted)) !=
+            0)
                 return r;
         if (o.json)
                 return vpsctl_print_json(answer);

@@ -59,8 +59,8 @@ static int field_arg(const struct vpsctl *v, const struct vps_field *f, const ch
         case VPS_CLI_INT:
                 n = strtol(arg, &end, 10);
                 if (!*arg || *end)
-                        return vpsctl_usage_error(v, "invalid --%s '%s': expected a number",
-                                                  f->key, arg);
+                        return vpsctl_usage_error(v, "invalid --%s '%s': expected a number", f->key,
+                                                  arg);
                 json_object_set_new(body, f->key, json_integer(n));
                 return CMD_CONTINUE;
         case VPS_CLI_NONE:

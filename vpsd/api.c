@@ -234,8 +234,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         unsigned int status = 500;
         json_t *body = NULL;
-        int r = d->api_ops->handle(d, req, method, url, req->body ? req->body : "", req->len, &status,
-                            &body);
+        int r = d->api_ops->handle(d, req, method, url, req->body ? req->body : "", req->len,
+                                   &status, &body);
         if (r == 1) {
                 MHD_suspend_connection(c);
                 return MHD_YES;

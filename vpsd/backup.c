@@ -84,8 +84,8 @@ struct out_ctx {
         int fd;
         vps_error *err;
         int64_t last_ms;
-        struct vpsd *d;   /* a restore: its template store */
-        bool *want_root;  /* a restore: root/ is needed (no such template here) */
+        struct vpsd *d;  /* a restore: its template store */
+        bool *want_root; /* a restore: root/ is needed (no such template here) */
 };
 
 static int64_t now_ms(void)
@@ -204,19 +204,18 @@ _Noreturn static void backup_main(struct vpsd *d, struct vps_inst *vi, struct st
         struct vps_capture cap = {0};
         if (vi->status != VPS_STOPPED) {
                 /* Running: frozen only while its upper layer is copied (capture.c). */
-                (void)snprintf(capture_name, sizeof(capture_name), ".tmp-backup-%d",
-                               (int)getpid());
+                (void)snprintf(capture_name, sizeof(capture_name), ".tmp-backup-%d", (int)getpid());
                 if ((mkdirat(vi->dir_fd, "snapshots", 0700) < 0 && errno != EEXIST) ||
                     (capture_dir = openat(vi->dir_fd, "snapshots",
                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
                     mkdirat(capture_dir, capture_name, 0700) < 0)
                         child_fail(s->sock, &(vps_error){errno, "preparing the capture"});
-                _cleanup_close_ int dst = openat(capture_dir, capture_name,
-                                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int dst =
+                        openat(capture_dir, capture_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 struct vps_copy_opts co = {0};
                 if (dst < 0 || vps_capture_upper(&d->m, vi, dst, &co, &cap, &err) < 0)
-                        child_fail(s->sock, dst < 0 ? &(vps_error){errno, "opening the capture"}
-                                                    : &err);
+                        child_fail(s->sock,
+                                   dst < 0 ? &(vps_error){errno, "opening the capture"} : &err);
                 (void)snprintf(upper, sizeof(upper), "%s/vps/%s/snapshots/%s", d->m.root,
                                vi->cfg.id, capture_name);
                 vpsd_log("backup of VPS %s: frozen %.1f ms for the capture of %llu files",
@@ -230,8 +229,8 @@ _Noreturn static void backup_main(struct vpsd *d, struct vps_inst *vi, struct st
                                      .config_json = cfg ? cfg : "{}",
                                      .tpl_name = vi->cfg.ostemplate,
                                      .tpl_version = version ? version : "",
-                                     .tpl_distro = json_string_value(
-                                             json_object_get(meta, "distro")),
+                                     .tpl_distro =
+                                             json_string_value(json_object_get(meta, "distro")),
                                      .upper_path = upper,
                                      .root_path = s->full ? root : NULL,
                                      .uid_base = vi->cfg.uid_base,
@@ -247,7 +246,8 @@ _Noreturn static void backup_main(struct vpsd *d, struct vps_inst *vi, struct st
                 /* "vpsbackup-manifest 1\n" then the base's id line, added by vpsctl. */
                 char *nl = memchr(base, '\n', blen);
                 if (!nl || blen - (size_t)(nl + 1 - base) < 34 || nl[33] != '\n')
-                        child_fail(s->sock, &(vps_error){EINVAL, "the base backup's id is missing"});
+                        child_fail(s->sock,
+                                   &(vps_error){EINVAL, "the base backup's id is missing"});
                 (void)snprintf(base_id, sizeof(base_id), "%.32s", nl + 1);
                 memmove(nl + 1, nl + 34, blen - (size_t)(nl + 34 - base));
                 blen -= 33;
@@ -260,10 +260,9 @@ _Noreturn static void backup_main(struct vpsd *d, struct vps_inst *vi, struct st
         _cleanup_json_ json_t *j = json_pack(
                 "{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "id", vi->cfg.id,
                 "backup_id", res.backup_id, "base_id", base_id, "full", s->full, "template",
-                vi->cfg.ostemplate, "files", (json_int_t)res.files, "bytes",
-                (json_int_t)res.bytes, "in_archive", (json_int_t)res.in_archive, "deleted",
-                (json_int_t)res.deleted, "running", vi->status != VPS_STOPPED, "frozen_ms",
-                (double)cap.frozen_us / 1000.0);
+                vi->cfg.ostemplate, "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes,
+                "in_archive", (json_int_t)res.in_archive, "deleted", (json_int_t)res.deleted,
+                "running", vi->status != VPS_STOPPED, "frozen_ms", (double)cap.frozen_us / 1000.0);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
         (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
         _exit(0);
@@ -304,7 +303,7 @@ static ssize_t in_read(void *arg, void *out, size_t want)
 }
 
 static const unsigned int allowed_devs[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8},
-                                                {1, 9}, {5, 0}, {5, 1}, {5, 2}};
+                                               {1, 9}, {5, 0}, {5, 1}, {5, 2}};
 
 /* The first archive of a chain: its root/ is needed unless this host has its template in
  * the same version. */
@@ -328,8 +327,8 @@ static int first_info(void *arg, const struct vps_backup_info *info, bool *want_
 }
 
 /* The config of the restored VPS: the backup's, with this host's identity for it. */
-static int restored_config(struct vpsd *d, struct stream *s, const char *text,
-                           const char *tpl, struct vps_config *ret, vps_error *err)
+static int restored_config(struct vpsd *d, struct stream *s, const char *text, const char *tpl,
+                           struct vps_config *ret, vps_error *err)
 {
         int r = vps_config_from_json(text, ret, err);
         if (r < 0)
@@ -368,7 +367,9 @@ static int make_dirs(int sfd, uint32_t base, bool fresh_upper, vps_error *err)
                 const char *name;
                 mode_t mode;
                 bool owned;
-        } dirs[] = {{"upper", 0755, true}, {"work", 0700, true}, {"lower", 0755, false},
+        } dirs[] = {{"upper", 0755, true},
+                    {"work", 0700, true},
+                    {"lower", 0755, false},
                     {"rootfs", 0755, false}};
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
                 if (mkdirat(sfd, dirs[i].name, dirs[i].mode) < 0 && errno != EEXIST)
@@ -393,7 +394,7 @@ static int make_template(int sfd, const char *name, const struct vps_backup_info
         char version[200];
         (void)snprintf(version, sizeof(version), "%s+%s", info->tpl_version, info->backup_id);
         return vps_template_write_meta(tfd, name, version, info->tpl_distro,
-                                      vps_template_tree_size(tfd), err);
+                                       vps_template_tree_size(tfd), err);
 }
 
 _Noreturn static void restore_main(struct vpsd *d, struct stream *s)
@@ -404,8 +405,8 @@ _Noreturn static void restore_main(struct vpsd *d, struct stream *s)
         if (sfd < 0)
                 child_fail(s->sock, &(vps_error){errno, "opening the staging directory"});
         struct statvfs sv;
-        uint64_t fs_bytes = fstatvfs(sfd, &sv) == 0 ? (uint64_t)sv.f_blocks * sv.f_frsize
-                                                    : (1ull << 40);
+        uint64_t fs_bytes =
+                fstatvfs(sfd, &sv) == 0 ? (uint64_t)sv.f_blocks * sv.f_frsize : (1ull << 40);
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         struct in_ctx in = {.fd = s->sock, .buf = buf, .err = &err};
         struct out_ctx o = {.fd = s->sock, .err = &err};
@@ -437,8 +438,10 @@ _Noreturn static void restore_main(struct vpsd *d, struct stream *s)
                         if (!buf)
                                 vps_err(&err, ENOMEM, "out of memory");
                         (void)vps_rm_rf_at(d->m.vps_fd, s->staging, &(vps_error){0});
-                        child_fail(s->sock, vps_err_wrap(&err, "backup %u of the chain",
-                                                         count + 1) < 0 ? &err : &err);
+                        child_fail(s->sock,
+                                   vps_err_wrap(&err, "backup %u of the chain", count + 1) < 0
+                                           ? &err
+                                           : &err);
                 }
                 /* Drain to the archive's end marker (zstd's frame may end before it). */
                 char sink[4096];
@@ -492,8 +495,8 @@ _Noreturn static void restore_main(struct vpsd *d, struct stream *s)
         }
         _cleanup_json_ json_t *j =
                 json_pack("{s:s, s:s, s:s, s:I, s:i, s:b}", "id", s->id, "template", tpl,
-                          "backup_id", info.backup_id, "uid_base", (json_int_t)s->uid_base,
-                          "chain", (int)count, "replaced", s->force);
+                          "backup_id", info.backup_id, "uid_base", (json_int_t)s->uid_base, "chain",
+                          (int)count, "replaced", s->force);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
         (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
         _exit(0);
@@ -524,7 +527,8 @@ static uint32_t free_uid_base(struct vpsd *d)
         for (uint32_t base = VPS_UID_START;; base += VPS_UID_COUNT) {
                 bool used = false;
                 for (size_t i = 0; i < d->m.n && !used; i++)
-                        used = base < (uint64_t)d->m.v[i]->cfg.uid_base + d->m.v[i]->cfg.uid_count &&
+                        used = base < (uint64_t)d->m.v[i]->cfg.uid_base +
+                                               d->m.v[i]->cfg.uid_count &&
                                d->m.v[i]->cfg.uid_base < (uint64_t)base + VPS_UID_COUNT;
                 for (struct stream *s = streams; s && !used; s = s->next)
                         used = s->kind == S_RESTORE && s->uid_base == base;
@@ -536,7 +540,8 @@ static uint32_t free_uid_base(struct vpsd *d)
 /* The child has everything in its staging directory: put it in place. */
 static int commit(struct vpsd *d, struct stream *s, vps_error *err)
 {
-        _cleanup_close_ int sfd = openat(d->m.vps_fd, s->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int sfd =
+                openat(d->m.vps_fd, s->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct vps_config cfg;
         int r = sfd < 0 ? vps_err_sys(err, errno, "opening the restore")
                         : vps_config_load(sfd, &cfg, err);
@@ -550,8 +555,9 @@ static int commit(struct vpsd *d, struct stream *s, vps_error *err)
                 if (old->status != VPS_STOPPED)
                         return vps_err(err, EBUSY, "VPS %s is running", s->id);
         } else if (vps_manager_find(&d->m, s->id, &e)) {
-                return vps_err(err, EEXIST, "VPS %s already exists (--force replaces a stopped "
-                                            "one)",
+                return vps_err(err, EEXIST,
+                               "VPS %s already exists (--force replaces a stopped "
+                               "one)",
                                s->id);
         }
         if ((r = vps_net_check_ips(&d->m, old, cfg.netmode, cfg.ip, cfg.n_ip, err)) < 0)
@@ -560,8 +566,9 @@ static int commit(struct vpsd *d, struct stream *s, vps_error *err)
                 const struct vps_config *o = &d->m.v[i]->cfg;
                 if (d->m.v[i] != old && cfg.uid_base < (uint64_t)o->uid_base + o->uid_count &&
                     o->uid_base < (uint64_t)cfg.uid_base + cfg.uid_count)
-                        return vps_err(err, EBUSY, "the id range chosen was taken meanwhile; "
-                                                   "try again");
+                        return vps_err(err, EBUSY,
+                                       "the id range chosen was taken meanwhile; "
+                                       "try again");
         }
         if (!old && (r = vps_disk_setup(&d->m, sfd, &cfg, err)) < 0)
                 return r;
@@ -639,7 +646,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 ;
         else if (vi && vi->status == VPS_STOPPING)
                 vps_err(&err, EBUSY, "VPS %s is stopping; try again when it has stopped", s->id);
-        else if (vpsd_stream_busy(d, s->id, &err) < 0 || vpsd_job_check_busy(d, vi, false, &err) < 0)
+        else if (vpsd_stream_busy(d, s->id, &err) < 0 ||
+                 vpsd_job_check_busy(d, vi, false, &err) < 0)
                 ;
         else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 vps_err_sys(&err, errno, "socketpair");
@@ -706,8 +714,8 @@ static bool flag_of(struct MHD_Connection *c, const char *key)
         return v && strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
 }
 
-struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c,
-                                          const char *url, vps_error *err)
+struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c, const char *url,
+                                          vps_error *err)
 {
         bool restore = !strcmp(url, "/v1/restore");
         const char *want = restore ? "vps-restore" : "vps-backup";
@@ -730,8 +738,8 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
         size_t idlen = restore ? (id ? strlen(id) : 0) : strlen(url) - 8 - 7;
         int r = 0;
         if (!id || !idlen || idlen > VPS_ID_MAX)
-                r = vps_err(err, EINVAL, "%s", restore ? "'id' names the VPS to restore into"
-                                                       : "bad VPS ID");
+                r = vps_err(err, EINVAL, "%s",
+                            restore ? "'id' names the VPS to restore into" : "bad VPS ID");
         else
                 (void)snprintf(s->id, sizeof(s->id), "%.*s", (int)idlen, id);
         if (r == 0)

@@ -12,7 +12,7 @@ struct MHD_Connection;
 /* Whether url is one of the streams' (a POST of it is upgraded, api.h's ops). */
 bool vpsd_stream_route(const char *url);
 /* The 101 response, or NULL with err (the request is refused). */
-struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c,
-                                          const char *url, vps_error *err);
+struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c, const char *url,
+                                          vps_error *err);
 /* EBUSY while a backup or restore of VPS id is under way. */
 int vpsd_stream_busy(struct vpsd *d, const char *id, vps_error *err);

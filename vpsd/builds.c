@@ -87,4 +87,3 @@ json_t *vpsd_build_status(struct vpsd *d, const char *name)
         struct build_slot *s = slot_of(d, name);
         return s ? vps_template_build_json(&s->b) : NULL;
 }
-

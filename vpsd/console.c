@@ -135,4 +135,3 @@ void vpsd_console_drain(struct vpsd *d, struct vps_inst *vi)
         for (int i = 0; i < 64 && console_pump(d, vi); i++)
                 ;
 }
-

@@ -365,4 +365,3 @@ int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst *
         *ret = vi;
         return 0;
 }
-

@@ -122,8 +122,8 @@ static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata);
 
 static int watch_job(struct vpsd *d, struct job *j, vps_error *err)
 {
-        int r = vpsd_timer_set(&j->w_timer, (int64_t)(d->guest_timeout + JOB_SLACK_S) * 1000,
-                               false, err);
+        int r = vpsd_timer_set(&j->w_timer, (int64_t)(d->guest_timeout + JOB_SLACK_S) * 1000, false,
+                               err);
         if (r < 0)
                 return r;
         return vpsd_event_add(&d->ev, &j->w_end, j->pidfd, EPOLLIN, on_end, d, err);

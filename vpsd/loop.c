@@ -26,8 +26,7 @@ void vpsd_event_close(struct vpsd_event *e)
         e->epfd = -1;
 }
 
-void vpsd_source_set(struct vpsd_source *s, int fd, uint32_t events, vpsd_io_fn fn,
-                     void *userdata)
+void vpsd_source_set(struct vpsd_source *s, int fd, uint32_t events, vpsd_io_fn fn, void *userdata)
 {
         *s = (struct vpsd_source){.fd = fd, .events = events, .fn = fn, .userdata = userdata};
 }

@@ -10,7 +10,7 @@
 
 #include "vps/error.h"
 
-#define vpsd_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define vpsd_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct vpsd_source;
 typedef void (*vpsd_io_fn)(struct vpsd_source *s, uint32_t revents, void *userdata);
@@ -46,8 +46,7 @@ struct vpsd_event {
 int vpsd_event_init(struct vpsd_event *e, vps_error *err);
 void vpsd_event_close(struct vpsd_event *e);
 /* Fills in a source without watching it yet (vpsd_event_attach does, once the loop exists). */
-void vpsd_source_set(struct vpsd_source *s, int fd, uint32_t events, vpsd_io_fn fn,
-                     void *userdata);
+void vpsd_source_set(struct vpsd_source *s, int fd, uint32_t events, vpsd_io_fn fn, void *userdata);
 int vpsd_event_attach(struct vpsd_event *e, struct vpsd_source *s, vps_error *err);
 /* vpsd_source_set and vpsd_event_attach; on failure s is not watched (s->fd is still fd). */
 int vpsd_event_add(struct vpsd_event *e, struct vpsd_source *s, int fd, uint32_t events,

@@ -169,8 +169,8 @@ static int daemonize(int *ret_notify, const char *log_path)
                 if (n == 1 && buf[0] == 'R' && (pfd < 0 || dprintf(pfd, "%d\n", (int)pid) > 0))
                         _exit(0);
                 if (n == 1 && buf[0] == 'R') {
-                        fprintf(stderr, "vpsd: writing %s: %s (the daemon runs, PID %d)\n",
-                                pidfile, strerror(errno), (int)pid);
+                        fprintf(stderr, "vpsd: writing %s: %s (the daemon runs, PID %d)\n", pidfile,
+                                strerror(errno), (int)pid);
                         _exit(1);
                 }
                 fprintf(stderr, "vpsd: %s\n", n > 0 ? buf + 1 : "the daemon exited at start-up");
@@ -342,8 +342,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                        conf->plans_dir[0] ? conf->plans_dir : VPS_DEFAULT_PLANS_DIR);
         (void)snprintf(d.m.default_plan, sizeof(d.m.default_plan), "%s",
                        strcmp(conf->default_plan, "none") ? conf->default_plan : "");
-        d.m.default_numproc = conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc
-                                                         : VPS_DEFAULT_NUMPROC;
+        d.m.default_numproc =
+                conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         if (r == 0 && vps_net_readopt(&d.m, &err) < 0)

@@ -152,7 +152,6 @@ int vpsd_notify_listen(struct vpsd *d, vps_error *err)
         return 0;
 }
 
-
 size_t vpsd_notify_inherit_env(struct vpsd *d, char *buf, size_t size)
 {
         size_t n = 0;

@@ -8,7 +8,7 @@ struct request;
 typedef struct json_t json_t;
 
 #define VPSD_SNAPSHOT_ROUTE_ARGS                                                                   \
-        struct vpsd *d, struct request *req, const char *id, json_t *body, unsigned int *status,  \
+        struct vpsd *d, struct request *req, const char *id, json_t *body, unsigned int *status,   \
                 json_t **ret, vps_error *err
 
 int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS);

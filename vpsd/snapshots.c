@@ -242,7 +242,8 @@ int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
                  (double)cap.total_us / 1000.0);
         *ret = vps_inst_to_json(&d->m, nvi);
         if (*ret)
-                json_object_set_new(*ret, "frozen_ms", json_real((double)(cap.frozen_us / 10) / 100.0));
+                json_object_set_new(*ret, "frozen_ms",
+                                    json_real((double)(cap.frozen_us / 10) / 100.0));
         *status = 201;
         return 0;
 }

@@ -35,8 +35,8 @@ struct vps_cgroups {
 };
 
 /* Hint for a controller a cgroup v1 hierarchy holds: only a boot can give it to cgroup v2. */
-#define VPS_CG_V1_HINT                                                                           \
-        "boot the host with the unified hierarchy (kernel command line "                       \
+#define VPS_CG_V1_HINT                                                                             \
+        "boot the host with the unified hierarchy (kernel command line "                           \
         "systemd.unified_cgroup_hierarchy=1, or cgroup_no_v1=all)"
 
 /* Of the controllers vpsd uses, those a /proc/cgroups text shows bound to a cgroup v1

@@ -190,11 +190,12 @@ static int check_with(const struct vps_cgroups *cg, const char *avail, const str
                 /* Bound to cgroup v1, a controller cannot be enabled in cgroup v2 at all. */
                 bool v1 = has_word(cg->v1_bound, in->controller);
                 if (strict && v1)
-                        return vps_err(err, EOPNOTSUPP,
-                                       "cannot enforce '%s': the %s controller is held by cgroup "
-                                       "v1 on this host, so cgroup v2 cannot have it: "
-                                       VPS_CG_V1_HINT ", or run vpsd with --enforce-limits warn",
-                                       in->name, in->controller);
+                        return vps_err(
+                                err, EOPNOTSUPP,
+                                "cannot enforce '%s': the %s controller is held by cgroup "
+                                "v1 on this host, so cgroup v2 cannot have it: " VPS_CG_V1_HINT
+                                ", or run vpsd with --enforce-limits warn",
+                                in->name, in->controller);
                 if (strict)
                         return vps_err(err, EOPNOTSUPP,
                                        "cannot enforce '%s': the %s controller is not available "
@@ -239,8 +240,8 @@ void vps_cgroup_describe(const struct vps_cgroups *cg, char *ret, size_t size)
         for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
                 const char *c = controllers[i];
                 if (has_word(avail, c)) {
-                        nh += (size_t)snprintf(have + nh, sizeof(have) - nh, "%s%s",
-                                               nh ? " " : "", c);
+                        nh += (size_t)snprintf(have + nh, sizeof(have) - nh, "%s%s", nh ? " " : "",
+                                               c);
                         continue;
                 }
                 bool held = has_word(cg->v1_bound, c);

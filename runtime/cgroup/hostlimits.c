@@ -30,8 +30,9 @@ static bool write_knob(const char *path, long long v)
  * VPS's user namespace is owned by its own host uid (spawn.c), so the per-user counts
  * (inotify, keys) are per VPS: what one server's root would have. A systemd guest takes 5
  * inotify instances, and with --features nesting (keyctl allowed: security.c) a keyring for
- * each of its services; the host's neighbour table holds an entry for each VPS on the bridge. Not raised: net.core.bpf_jit_limit (a VPS
- * cannot load BPF programs); kernel.dmesg_restrict is no limit (security.c refuses syslog). */
+ * each of its services; the host's neighbour table holds an entry for each VPS on the bridge. Not
+ * raised: net.core.bpf_jit_limit (a VPS cannot load BPF programs); kernel.dmesg_restrict is no
+ * limit (security.c refuses syslog). */
 static const struct {
         const char *name, *path;
         long long floor;
@@ -69,8 +70,8 @@ size_t vps_host_limits(char (*ret)[VPS_HOST_LIMIT_LINE], size_t max, unsigned in
                                        raised[i].floor, v, raised[i].scope);
                 else
                         (void)snprintf(ret[n++], VPS_HOST_LIMIT_LINE,
-                                       "%s = %lld (%s): could not raise it to %lld",
-                                       raised[i].name, v, raised[i].scope, raised[i].floor);
+                                       "%s = %lld (%s): could not raise it to %lld", raised[i].name,
+                                       v, raised[i].scope, raised[i].floor);
         }
         long long pty_max = read_knob("/proc/sys/kernel/pty/max");
         long long reserve = read_knob("/proc/sys/kernel/pty/reserve");

@@ -53,8 +53,8 @@ static int decode_hostname(json_t *body, const struct vps_config *cur, struct vp
 }
 
 /* Removes the addresses of del (["all"]: every one) from ips. */
-static int del_ips(const char *id, char ips[][VPS_IP_MAX], unsigned int *n,
-                   char del[][VPS_IP_MAX], unsigned int nd, vps_error *err)
+static int del_ips(const char *id, char ips[][VPS_IP_MAX], unsigned int *n, char del[][VPS_IP_MAX],
+                   unsigned int nd, vps_error *err)
 {
         for (unsigned int i = 0; i < nd; i++) {
                 if (strcmp(del[i], "all") == 0) {
@@ -220,7 +220,8 @@ static int decode_bootorder(json_t *body, const struct vps_config *cur, struct v
                 return 0;
         if (!json_is_integer(bo))
                 return boot_type_error(err);
-        if (json_integer_value(bo) < -VPS_BOOTORDER_MAX || json_integer_value(bo) > VPS_BOOTORDER_MAX)
+        if (json_integer_value(bo) < -VPS_BOOTORDER_MAX ||
+            json_integer_value(bo) > VPS_BOOTORDER_MAX)
                 return vps_err(err, ERANGE, "'bootorder' must be within +-1000000");
         ch->v.bootorder = (int)json_integer_value(bo);
         return 0;
@@ -327,9 +328,8 @@ bool vps_change_key_known(const char *key, bool create)
         if (in_list(create ? create_extra : set_extra, key))
                 return true;
         for (unsigned int i = 0; i < VPS_F_COUNT; i++)
-                if (decoders[i].decode &&
-                    (strcmp(vps_fields[i].key, key) == 0 ||
-                     (!create && in_list(decoders[i].set_keys, key))))
+                if (decoders[i].decode && (strcmp(vps_fields[i].key, key) == 0 ||
+                                           (!create && in_list(decoders[i].set_keys, key))))
                         return true;
         return false;
 }
@@ -342,7 +342,8 @@ static int decode_extra(json_t *body, struct vps_change *ch, vps_error *err)
                 return vps_err(err, EINVAL, "'force' must be true or false");
         ch->force = json_is_true(f);
         if (ch->create) {
-                json_t *id = json_object_get(body, "id"), *tpl = json_object_get(body, "ostemplate");
+                json_t *id = json_object_get(body, "id"),
+                       *tpl = json_object_get(body, "ostemplate");
                 if (!json_is_string(id) || !json_is_string(tpl) ||
                     json_string_length(id) >= sizeof(ch->v.id) ||
                     json_string_length(tpl) >= sizeof(ch->v.ostemplate))
@@ -373,8 +374,8 @@ int vps_change_from_json(json_t *body, const struct vps_config *cur, bool create
         json_object_foreach(body, key, v)
         {
                 if (!vps_change_key_known(key, create))
-                        return vps_err(err, EINVAL, create ? "cannot create with '%.60s'"
-                                                           : "cannot set '%.60s'",
+                        return vps_err(err, EINVAL,
+                                       create ? "cannot create with '%.60s'" : "cannot set '%.60s'",
                                        key);
         }
         int r = decode_extra(body, ret, err);
@@ -416,8 +417,7 @@ bool vps_config_field_differs(const struct vps_config *a, const struct vps_confi
 }
 
 /* What each step needs, given what the change holds (bits of fields) on a running VPS. */
-static unsigned int live_steps(const struct vps_config *next,
-                               uint32_t given)
+static unsigned int live_steps(const struct vps_config *next, uint32_t given)
 {
         unsigned int s = 0;
         if (given & BIT(VPS_F_LIMITS))
@@ -430,8 +430,8 @@ static unsigned int live_steps(const struct vps_config *next,
                 s |= VPS_STEP_RATE;
         if (given & BIT(VPS_F_HOSTNAME))
                 s |= VPS_STEP_HOSTNAME;
-        if (given & (BIT(VPS_F_HOSTNAME) | BIT(VPS_F_IP) | BIT(VPS_F_NAMESERVER) |
-                     BIT(VPS_F_SEARCHDOMAIN)))
+        if (given &
+            (BIT(VPS_F_HOSTNAME) | BIT(VPS_F_IP) | BIT(VPS_F_NAMESERVER) | BIT(VPS_F_SEARCHDOMAIN)))
                 s |= VPS_STEP_GUEST;
         return s;
 }

@@ -221,9 +221,12 @@ int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
         long long pid = 0, st = 0, started = 0;
         int r;
         if ((r = vps_json_get_int(json_object_get(o, "pid"), "pid", 1, INT32_MAX, &pid, err)) < 0 ||
-            (r = vps_json_get_int(json_object_get(o, "starttime"), "starttime", 0, INT64_MAX, &st, err)) < 0 ||
-            (r = vps_json_get_int(json_object_get(o, "started_at"), "started_at", 0, INT64_MAX, &started, err)) < 0 ||
-            (r = vps_json_get_str(json_object_get(o, "cgroup"), "cgroup", s.cgroup, sizeof(s.cgroup), true, err)) < 0)
+            (r = vps_json_get_int(json_object_get(o, "starttime"), "starttime", 0, INT64_MAX, &st,
+                                  err)) < 0 ||
+            (r = vps_json_get_int(json_object_get(o, "started_at"), "started_at", 0, INT64_MAX,
+                                  &started, err)) < 0 ||
+            (r = vps_json_get_str(json_object_get(o, "cgroup"), "cgroup", s.cgroup,
+                                  sizeof(s.cgroup), true, err)) < 0)
                 return r;
         s.pid = (pid_t)pid;
         s.starttime = (unsigned long long)st;

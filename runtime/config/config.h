@@ -96,12 +96,12 @@ int vps_limits_files(const struct vps_limits *l, const struct vps_limits *old,
 
 struct json_t;
 
-#define VPS_UID_COUNT 65536u
-#define VPS_MAX_IPS   16
-#define VPS_IP_MAX    46 /* INET6_ADDRSTRLEN */
-#define VPS_MAX_NS    4  /* name servers */
-#define VPS_MAX_FWD   16 /* port forwards */
-#define VPS_FWD_MAX   24 /* "tcp:65535:65535" and its NUL, with room */
+#define VPS_UID_COUNT     65536u
+#define VPS_MAX_IPS       16
+#define VPS_IP_MAX        46      /* INET6_ADDRSTRLEN */
+#define VPS_MAX_NS        4       /* name servers */
+#define VPS_MAX_FWD       16      /* port forwards */
+#define VPS_FWD_MAX       24      /* "tcp:65535:65535" and its NUL, with room */
 #define VPS_BOOTORDER_MAX 1000000 /* --bootorder within +-this */
 
 enum vps_netmode {
@@ -161,10 +161,10 @@ struct vps_config {
          * (resolv.h), the default; ["none"] alone (vps_ns_none) writes none. */
         unsigned int n_ns;
         char nameserver[VPS_MAX_NS][VPS_IP_MAX];
-        char searchdomain[256];         /* space separated */
-        bool onboot;                    /* start when the host boots */
-        int bootorder;                  /* higher starts earlier */
-        unsigned int n_fwd;             /* port forwards from the host, "tcp:8080:80" */
+        char searchdomain[256]; /* space separated */
+        bool onboot;            /* start when the host boots */
+        int bootorder;          /* higher starts earlier */
+        unsigned int n_fwd;     /* port forwards from the host, "tcp:8080:80" */
         char forward[VPS_MAX_FWD][VPS_FWD_MAX];
         enum vps_netmode netmode;
         uint64_t rate;      /* bits per second both ways on its veth, 0: no limit */
@@ -218,13 +218,13 @@ enum vps_field_type {
         VPS_FT_CUSTOM, /* load and save */
 };
 
-#define VPS_FIELD_REQUIRED   (1u << 0) /* config.json must have it */
-#define VPS_FIELD_SETTING    (1u << 1) /* create and set take it (the API, vpsctl's options) */
-#define VPS_FIELD_VIEW       (1u << 2) /* vps_config_view shows it */
-#define VPS_FIELD_ADDRESSES  (1u << 3) /* a LIST of IP addresses */
-#define VPS_FIELD_OMIT_EMPTY (1u << 4) /* a STR config.json leaves out when "" */
+#define VPS_FIELD_REQUIRED      (1u << 0) /* config.json must have it */
+#define VPS_FIELD_SETTING       (1u << 1) /* create and set take it (the API, vpsctl's options) */
+#define VPS_FIELD_VIEW          (1u << 2) /* vps_config_view shows it */
+#define VPS_FIELD_ADDRESSES     (1u << 3) /* a LIST of IP addresses */
+#define VPS_FIELD_OMIT_EMPTY    (1u << 4) /* a STR config.json leaves out when "" */
 #define VPS_FIELD_STOPPED_GIVEN (1u << 5) /* refused on a running VPS even when unchanged */
-#define VPS_FIELD_GUEST      (1u << 6) /* changing it enters a running guest */
+#define VPS_FIELD_GUEST         (1u << 6) /* changing it enters a running guest */
 
 /* How vpsctl's create and set take a field, as --KEY VALUE (the option is the key). */
 enum vps_field_cli {
@@ -242,9 +242,9 @@ struct vps_field {
         enum vps_field_type type;
         unsigned int flags;
         size_t off, msize; /* the member of struct vps_config */
-        size_t size; /* STR: its size; LIST: an entry's */
-        size_t count_off; /* a list's count (LIST, and a CUSTOM list), else 0 */
-        unsigned int max;       /* LIST: entries */
+        size_t size;       /* STR: its size; LIST: an entry's */
+        size_t count_off;  /* a list's count (LIST, and a CUSTOM list), else 0 */
+        unsigned int max;  /* LIST: entries */
         /* Changes only while the VPS is stopped: how the refusal names it ("its netmode"). */
         const char *stopped;
         /* CUSTOM: the value in config.json (NULL when absent) into c, and back (NULL: left
@@ -284,9 +284,9 @@ int vps_json_get_int(struct json_t *v, const char *key, long long min, long long
  * body by vps_change_from_json); vps_config_next makes the new config of it. */
 struct vps_change {
         bool create;
-        uint32_t given;       /* 1u << VPS_F_* of the fields given */
-        struct vps_config v;  /* their values, checked (forwards canonical once the manager
-                               * has checked them against the addresses) */
+        uint32_t given;         /* 1u << VPS_F_* of the fields given */
+        struct vps_config v;    /* their values, checked (forwards canonical once the manager
+                                 * has checked them against the addresses) */
         const char *userpasswd; /* USER:PASSWORD, or NULL (set only; body-owned) */
         const char *ssh_keys;   /* public key lines, or NULL (set only; body-owned) */
         bool force;             /* forwards may take host ports below 1024 */
@@ -356,12 +356,11 @@ int vps_state_remove(int dfd, const char *name, vps_error *err);
 
 #include <stdbool.h>
 
-
 struct json_t;
 
-#define VPS_PLAN_NAME_MAX 63
+#define VPS_PLAN_NAME_MAX     63
 #define VPS_DEFAULT_PLANS_DIR "/etc/vps/plans"
-#define VPS_PLAN_FILE_MAX (64 * 1024)
+#define VPS_PLAN_FILE_MAX     (64 * 1024)
 
 /* Letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 bytes; "none"
  * is no plan and refused here. */
@@ -382,15 +381,14 @@ struct json_t *vps_plan_merge(struct json_t *plan, struct json_t *request);
  * ret_plan gets the plan's name, "" for none; *ret_given says whether the body names a plan
  * (or create's default applied). A bad or unknown plan is refused with nothing changed. */
 int vps_plan_body(const char *dir, const char *default_plan, struct json_t *request, bool create,
-                  char ret_plan[VPS_PLAN_NAME_MAX + 1], bool *ret_given,
-                  struct json_t **ret_body, vps_error *err);
+                  char ret_plan[VPS_PLAN_NAME_MAX + 1], bool *ret_given, struct json_t **ret_body,
+                  vps_error *err);
 
 /* vpsd.conf: vpsd's settings file (/etc/vps/vpsd.conf), "key = value" lines. The command
  * line and the environment override it; it overrides the built-in defaults. */
 
 #include <stdbool.h>
 #include <stdint.h>
-
 
 #define VPS_DEFAULT_CONF "/etc/vps/vpsd.conf"
 
@@ -461,7 +459,6 @@ int vps_daemon_conf_load(struct vps_daemon_conf *c, const char *path, bool must_
 
 #include <stddef.h>
 #include <stdint.h>
-
 
 #define VPS_MAX_DEVNODES 4
 

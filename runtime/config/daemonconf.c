@@ -12,13 +12,33 @@
 #include <string.h>
 
 const char *const vps_daemon_conf_keys[] = {
-        "root",          "socket",           "cgroup_parent",     "bridge",
-        "subnet",        "enforce_limits",   "debian_mirror",     "netmode",
-        "uplink",        "mtu",              "host_allow",        "lxcfs",
-        "guest_timeout", "cgroup_max_depth", "cgroup_max_descendants",
-        "restart_burst", "restart_interval", "restart_delay_max", "log_burst",
-        "log_interval",  "log_max_size",     "log_keep",          "devpts_max",
-        "resolv_conf",   "resolv_conf_upstream", "plans_dir",      "default_plan",
+        "root",
+        "socket",
+        "cgroup_parent",
+        "bridge",
+        "subnet",
+        "enforce_limits",
+        "debian_mirror",
+        "netmode",
+        "uplink",
+        "mtu",
+        "host_allow",
+        "lxcfs",
+        "guest_timeout",
+        "cgroup_max_depth",
+        "cgroup_max_descendants",
+        "restart_burst",
+        "restart_interval",
+        "restart_delay_max",
+        "log_burst",
+        "log_interval",
+        "log_max_size",
+        "log_keep",
+        "devpts_max",
+        "resolv_conf",
+        "resolv_conf_upstream",
+        "plans_dir",
+        "default_plan",
         "default_numproc",
         NULL,
 };
@@ -194,8 +214,8 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
         char known[600];
         size_t used = 0;
         for (size_t i = 0; vps_daemon_conf_keys[i] && used < sizeof(known); i++)
-                used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
-                                         i ? ", " : "", vps_daemon_conf_keys[i]);
+                used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+                                         vps_daemon_conf_keys[i]);
         return vps_err(err, EINVAL, "%s: unknown setting '%.40s' (known: %s)", where, key, known);
 }
 

@@ -11,7 +11,7 @@
 
 /* A string of less than size bytes at dst; absent or null: "" unless required. */
 int vps_json_get_str(json_t *v, const char *key, char *dst, size_t size, bool required,
-                   vps_error *err)
+                     vps_error *err)
 {
         if (!v || json_is_null(v)) {
                 if (required)
@@ -52,7 +52,7 @@ static int get_list(json_t *arr, const char *key, char *dst, size_t width, unsig
 }
 
 int vps_json_get_int(json_t *v, const char *key, long long min, long long max, long long *ret,
-                   vps_error *err)
+                     vps_error *err)
 {
         if (!json_is_integer(v))
                 return vps_err(err, EBADMSG, "field '%s' must be an integer", key);
@@ -72,15 +72,14 @@ static json_t *str_list(const char *first, size_t width, unsigned int n)
 }
 
 /* The generic rows: a string (STR) or a list of strings (LIST) at an offset of the config. */
-static int load_generic(const struct vps_field *f, json_t *v, struct vps_config *c,
-                        vps_error *err)
+static int load_generic(const struct vps_field *f, json_t *v, struct vps_config *c, vps_error *err)
 {
         if (f->type == VPS_FT_STR)
                 return vps_json_get_str(v, f->key, (char *)c + f->off, f->size,
-                               f->flags & VPS_FIELD_REQUIRED, err);
+                                        f->flags & VPS_FIELD_REQUIRED, err);
         return get_list(v, f->key, (char *)c + f->off, f->size, f->max,
-                        (unsigned int *)((char *)c + f->count_off),
-                        f->flags & VPS_FIELD_ADDRESSES, err);
+                        (unsigned int *)((char *)c + f->count_off), f->flags & VPS_FIELD_ADDRESSES,
+                        err);
 }
 
 static json_t *save_generic(const struct vps_field *f, const struct vps_config *c)
@@ -138,8 +137,8 @@ static int load_nameserver(json_t *v, struct vps_config *c, vps_error *err)
         /* ["none"] alone is the one nameserver list that holds no address. */
         const char *ns0 = json_string_value(json_array_get(v, 0));
         bool none = json_array_size(v) == 1 && ns0 && strcmp(ns0, VPS_NS_NONE) == 0;
-        return get_list(v, "nameserver", c->nameserver[0], sizeof(c->nameserver[0]),
-                        VPS_MAX_NS, &c->n_ns, !none, err);
+        return get_list(v, "nameserver", c->nameserver[0], sizeof(c->nameserver[0]), VPS_MAX_NS,
+                        &c->n_ns, !none, err);
 }
 
 static json_t *save_nameserver(const struct vps_config *c)
@@ -212,7 +211,8 @@ static json_t *save_bootorder(const struct vps_config *c)
 static int load_netmode(json_t *v, struct vps_config *c, vps_error *err)
 {
         c->netmode = VPS_NET_BRIDGED;
-        if (v && (!json_is_string(v) || vps_netmode_parse(json_string_value(v), &c->netmode, err) < 0))
+        if (v &&
+            (!json_is_string(v) || vps_netmode_parse(json_string_value(v), &c->netmode, err) < 0))
                 return vps_err(err, EBADMSG, "field 'netmode' must be \"bridged\" or \"routed\"");
         return 0;
 }
@@ -299,30 +299,43 @@ static int check_plan(const struct vps_config *c, vps_error *err)
 const struct vps_field vps_fields[VPS_F_COUNT] = {
         [VPS_F_ID] = {STR(id, VPS_FIELD_REQUIRED), .check = check_id},
         [VPS_F_OSTEMPLATE] = {STR(ostemplate, VPS_FIELD_REQUIRED), .check = check_ostemplate},
-        [VPS_F_HOSTNAME] = {STR(hostname, VPS_FIELD_SETTING | VPS_FIELD_GUEST), .check = check_hostname},
+        [VPS_F_HOSTNAME] = {STR(hostname, VPS_FIELD_SETTING | VPS_FIELD_GUEST),
+                            .check = check_hostname},
         [VPS_F_UID_BASE] = {CUSTOM(uid_base, 0)},
         [VPS_F_UID_COUNT] = {CUSTOM(uid_count, 0)},
         [VPS_F_CREATED_AT] = {CUSTOM(created_at, 0)},
         [VPS_F_IP] = {LIST(ip, n_ip, VPS_FIELD_ADDRESSES | VPS_FIELD_SETTING | VPS_FIELD_GUEST)},
-        [VPS_F_NAMESERVER] = {.cli = VPS_CLI_LIST, CUSTOM(nameserver, VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST),
+        [VPS_F_NAMESERVER] = {.cli = VPS_CLI_LIST,
+                              CUSTOM(nameserver,
+                                     VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST),
                               .view = view_nameserver,
                               .count_off = offsetof(struct vps_config, n_ns)},
-        [VPS_F_FORWARD] = {.cli = VPS_CLI_LIST_CLEAR, LIST(forward, n_fwd, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
+        [VPS_F_FORWARD] = {.cli = VPS_CLI_LIST_CLEAR,
+                           LIST(forward, n_fwd, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
         [VPS_F_LIMITS] = {CUSTOM(limits, VPS_FIELD_SETTING)},
-        [VPS_F_SEARCHDOMAIN] = {.cli = VPS_CLI_STRING, STR(searchdomain, VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST)},
+        [VPS_F_SEARCHDOMAIN] = {.cli = VPS_CLI_STRING,
+                                STR(searchdomain,
+                                    VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST)},
         [VPS_F_PROJID] = {CUSTOM(projid, 0)},
         [VPS_F_ONBOOT] = {.cli = VPS_CLI_YESNO, CUSTOM(onboot, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
-        [VPS_F_BOOTORDER] = {.cli = VPS_CLI_INT, CUSTOM(bootorder, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
-        [VPS_F_NETMODE] = {.cli = VPS_CLI_STRING, CUSTOM(netmode, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
+        [VPS_F_BOOTORDER] = {.cli = VPS_CLI_INT,
+                             CUSTOM(bootorder, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
+        [VPS_F_NETMODE] = {.cli = VPS_CLI_STRING,
+                           CUSTOM(netmode, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
                            .stopped = "its netmode"},
         [VPS_F_RATE] = {.cli = VPS_CLI_STRING, CUSTOM(rate, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
-        [VPS_F_DEVNODES] = {.cli = VPS_CLI_STRING, LIST(devnodes, n_dev,
+        [VPS_F_DEVNODES] = {.cli = VPS_CLI_STRING,
+                            LIST(devnodes, n_dev,
                                  VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_STOPPED_GIVEN),
-                            .check = check_devnodes, .stopped = "'devnodes'"},
-        [VPS_F_FEATURES] = {.cli = VPS_CLI_STRING, CUSTOM(features, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
+                            .check = check_devnodes,
+                            .stopped = "'devnodes'"},
+        [VPS_F_FEATURES] = {.cli = VPS_CLI_STRING,
+                            CUSTOM(features, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
                             .stopped = "'features'"},
-        [VPS_F_PLAN] = {.cli = VPS_CLI_STRING, STR(plan, VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_OMIT_EMPTY),
-                        .check = check_plan, .view = view_plan},
+        [VPS_F_PLAN] = {.cli = VPS_CLI_STRING,
+                        STR(plan, VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_OMIT_EMPTY),
+                        .check = check_plan,
+                        .view = view_plan},
 };
 
 const struct vps_field *vps_field_find(const char *key)
@@ -381,12 +394,13 @@ void vps_config_view(const struct vps_config *c, json_t *obj)
 {
         for (unsigned int i = 0; obj && i < VPS_F_COUNT; i++)
                 if (vps_fields[i].flags & VPS_FIELD_VIEW)
-                        json_object_set_new(obj, vps_fields[i].key, vps_field_view(&vps_fields[i], c));
+                        json_object_set_new(obj, vps_fields[i].key,
+                                            vps_field_view(&vps_fields[i], c));
 }
 
 const char *const vps_step_names[VPS_STEP_COUNT] = {
-        "limits", "disk", "addresses", "forwards", "rate", "hostname", "guest", "save",
-        "userpasswd", "ssh_key",
+        "limits",   "disk",  "addresses", "forwards",   "rate",
+        "hostname", "guest", "save",      "userpasswd", "ssh_key",
 };
 
 /* The API keys that are no field of the config but have a vpsctl option, and "ip", which
@@ -394,8 +408,9 @@ const char *const vps_step_names[VPS_STEP_COUNT] = {
 static const struct {
         const char *key, *option;
 } other_options[] = {
-        {"ip", "ipadd"},           {"ipadd", "ipadd"},     {"ipdel", "ipdel"},
-        {"userpasswd", "userpasswd"}, {"ssh_key", "ssh-key"}, {"reset_counters", "reset-counters"},
+        {"ip", "ipadd"},        {"ipadd", "ipadd"},
+        {"ipdel", "ipdel"},     {"userpasswd", "userpasswd"},
+        {"ssh_key", "ssh-key"}, {"reset_counters", "reset-counters"},
         {"force", "force"},
 };
 

@@ -144,8 +144,7 @@ int vps_plan_parse(const char *where, const char *text, json_t **ret, vps_error 
                         continue;
                 char *key, *value;
                 if (split_line(line, &key, &value) < 0)
-                        return vps_err(err, EINVAL, "%s:%u: expected KEY=\"VALUE\"", where,
-                                       lineno);
+                        return vps_err(err, EINVAL, "%s:%u: expected KEY=\"VALUE\"", where, lineno);
                 if (seen_before(body, key))
                         return vps_err(err, EINVAL, "%s:%u: %s is set twice", where, lineno, key);
                 if (plan_setting(body, key, value, err) < 0)
@@ -177,8 +176,9 @@ int vps_plan_load(const char *dir, const char *name, json_t **ret, vps_error *er
         if (fstat(fd, &st) < 0)
                 return vps_err_sys(err, errno, "plan %s: %s/%s", name, dir, file);
         if (!S_ISREG(st.st_mode) || st.st_size > VPS_PLAN_FILE_MAX)
-                return vps_err(err, EINVAL, "plan %s: %s/%s is not a regular file of at most %d bytes",
-                               name, dir, file, VPS_PLAN_FILE_MAX);
+                return vps_err(err, EINVAL,
+                               "plan %s: %s/%s is not a regular file of at most %d bytes", name,
+                               dir, file, VPS_PLAN_FILE_MAX);
         _cleanup_free_ char *text = calloc(1, (size_t)st.st_size + 1);
         if (!text)
                 return vps_err(err, ENOMEM, "out of memory");

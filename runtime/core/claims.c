@@ -90,8 +90,7 @@ static void parse_text(const char *text, struct claim_text *ret)
 
 /* A conflicting claim of a live vpsd: the error naming it. Dead ones' files are removed (and
  * this process's own, after a re-exec: its lock does not show, and goes with this close). */
-static int check_one(int dfd, const char *name, const char *const want[VPS_CLAIM_N],
-                     vps_error *err)
+static int check_one(int dfd, const char *name, const char *const want[VPS_CLAIM_N], vps_error *err)
 {
         _cleanup_close_ int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
@@ -128,8 +127,9 @@ static int open_dir(const char *dir, vps_error *err)
                 return vps_err_sys(err, errno, "opening %s", dir);
         /* Root's alone: another user's file there could hold a claim forever. */
         if (st.st_uid != 0 || (st.st_mode & 077))
-                return vps_err(err, EPERM, "%s must be root's and private (owner uid %u, mode %04o)",
-                               dir, (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+                return vps_err(err, EPERM,
+                               "%s must be root's and private (owner uid %u, mode %04o)", dir,
+                               (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
         return TAKE_FD(fd);
 }
 
@@ -171,8 +171,8 @@ int vps_claims_take(struct vps_claims *c, const char *dir, const char *root, con
         _cleanup_close_ int dfd = open_dir(dir, err);
         if (dfd < 0)
                 return dfd;
-        _cleanup_close_ int lock = openat(dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                                          0600);
+        _cleanup_close_ int lock =
+                openat(dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (lock < 0 || flock(lock, LOCK_EX) < 0)
                 return vps_err_sys(err, errno, "locking %s/.lock", dir);
         _cleanup_closedir_ DIR *d = vps_opendir_fd(dfd);

@@ -56,17 +56,17 @@ struct vps_manager {
         void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
                              int notify);
         void *console_hook_data;
-        char lxcfs[256];         /* LXCFS mount for the VPSes' /proc views, "" when off */
-        unsigned int devpts_max; /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
-        char plans_dir[256];     /* of the plan files, vpsd.conf plans_dir */
-        char default_plan[64];   /* of a create without a plan, "" for none */
+        char lxcfs[256];          /* LXCFS mount for the VPSes' /proc views, "" when off */
+        unsigned int devpts_max;  /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        char plans_dir[256];      /* of the plan files, vpsd.conf plans_dir */
+        char default_plan[64];    /* of a create without a plan, "" for none */
         uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
         /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
          * host's name servers take them from (resolv.h); "" for the defaults. */
         char resolv_conf[256], resolv_upstream[256];
-        bool quota_ok;           /* the storage root enforces project quotas (disk.c) */
-        char quota_fs[16];       /* "xfs", "ext4" when quota_ok */
-        char quota_why[400];     /* what to change when not */
+        bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
+        char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
+        char quota_why[400]; /* what to change when not */
         struct vps_inst **v;
         size_t n, cap;
         /* VPS directories vps_manager_open could not load (left alone): the first messages. */
@@ -191,7 +191,6 @@ void vps_stats_flatten(struct json_t *obj, const char *cgroup);
  * an upgrade when the fds stay open across exec. */
 
 #include <stdbool.h>
-
 
 #define VPS_CLAIMS_DIR VPS_RUN_DIR "/claims"
 

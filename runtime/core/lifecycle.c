@@ -133,8 +133,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
          * writes the guest's files after pivot_root, where no host file is left. */
         struct vps_config eff;
         char why[400];
-        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &eff, why,
-                             sizeof(why));
+        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &eff, why, sizeof(why));
         if (r == 0 && why[0]) {
                 size_t used = strlen(m->warning);
                 (void)snprintf(m->warning + used, sizeof(m->warning) - used,
@@ -204,9 +203,8 @@ int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi)
         struct tpl_info t;
         vps_error e;
         if (!vi->halt_signal)
-                vi->halt_signal = template_info(m, vi->cfg.ostemplate, &t, &e) == 0
-                                          ? t.halt_signal
-                                          : SIGTERM;
+                vi->halt_signal =
+                        template_info(m, vi->cfg.ostemplate, &t, &e) == 0 ? t.halt_signal : SIGTERM;
         return vi->halt_signal;
 }
 
@@ -317,11 +315,11 @@ json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         /* Booting: its init cannot take the halt signal yet (a stop sends it again). */
-        json_object_set_new(o, "booting",
-                            up && vi->pidfd >= 0
-                                    ? json_boolean(!init_ready(vi, vi->halt_signal ? vi->halt_signal
-                                                                                   : SIGTERM))
-                                    : json_null());
+        json_object_set_new(
+                o, "booting",
+                up && vi->pidfd >= 0
+                        ? json_boolean(!init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM))
+                        : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "restart_at",
                             vi->restart_at ? json_integer((json_int_t)vi->restart_at)

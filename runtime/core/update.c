@@ -45,8 +45,7 @@ static int apply_hostname(struct vps_inst *vi, const char *hostname, vps_error *
 
 /* A running VPS's /etc files brought in line with c, with the host's resolvers read again
  * when c inherits them. */
-static int sync_guest(struct vps_manager *m, pid_t pid, const struct vps_config *c,
-                      vps_error *err)
+static int sync_guest(struct vps_manager *m, pid_t pid, const struct vps_config *c, vps_error *err)
 {
         struct vps_config eff;
         char why[8];
@@ -181,9 +180,9 @@ static const struct {
         int (*apply)(struct update *u, vps_error *err);
         void (*undo)(struct update *u);
 } steps[VPS_STEP_COUNT] = {
-        {do_limits, undo_limits},       {do_disk, undo_disk},       {do_addresses, undo_addresses},
-        {do_forwards, undo_forwards},   {do_rate, undo_rate},       {do_hostname, undo_hostname},
-        {do_guest, undo_guest},         {do_save, undo_save},       {do_userpasswd, NULL},
+        {do_limits, undo_limits},     {do_disk, undo_disk}, {do_addresses, undo_addresses},
+        {do_forwards, undo_forwards}, {do_rate, undo_rate}, {do_hostname, undo_hostname},
+        {do_guest, undo_guest},       {do_save, undo_save}, {do_userpasswd, NULL},
         {do_ssh_key, NULL},
 };
 
@@ -240,7 +239,7 @@ static int check_host(struct update *u, vps_error *err)
             (r = vps_net_check_ips(m, self, u->next.netmode, u->next.ip, u->next.n_ip, err)) < 0)
                 return r;
         if ((ip || mode || fwd) && (r = vps_net_check_forwards(m, self, &u->next, u->next.forward,
-                                                                u->next.n_fwd, err)) < 0)
+                                                               u->next.n_fwd, err)) < 0)
                 return r;
         if (fwd && (r = vps_net_check_forward_hosts(m, self, u->next.forward, u->next.n_fwd,
                                                     ch->force, err)) < 0)
@@ -302,8 +301,8 @@ int vps_manager_update(struct vps_manager *m, struct vps_inst *vi, const struct 
                              ? vps_cgroup_read_number(vi->st.cgroup, "memory.current")
                              : -2;
         if (!running)
-                todo &= ~(VPS_STEP_LIMITS | VPS_STEP_ADDRESSES | VPS_STEP_FORWARDS |
-                          VPS_STEP_RATE | VPS_STEP_HOSTNAME | VPS_STEP_GUEST);
+                todo &= ~(VPS_STEP_LIMITS | VPS_STEP_ADDRESSES | VPS_STEP_FORWARDS | VPS_STEP_RATE |
+                          VPS_STEP_HOSTNAME | VPS_STEP_GUEST);
         if ((r = apply_steps(&u, todo, err)) < 0)
                 return r;
         warn_ram(&u);

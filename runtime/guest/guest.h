@@ -48,7 +48,6 @@ void vps_resolv_effective(const struct vps_config *cfg, const char *conf, const 
 
 #include <stddef.h>
 
-
 struct vps_manager;
 struct vps_inst;
 
@@ -75,14 +74,13 @@ int vps_manager_add_ssh_keys(struct vps_manager *m, struct vps_inst *vi, const c
 
 #include <sys/types.h>
 
-
 /* Writes dir/name under root_fd atomically; owner (uid, gid) unless uid is (uid_t)-1. */
 int vps_guest_write_file(int root_fd, const char *dir, const char *name, const char *text,
                          mode_t mode, uid_t uid, gid_t gid, vps_error *err);
 
 /* Brings /etc/hostname, /etc/hosts and /etc/resolv.conf in line with cfg (its nameservers
- * as they are: vps_resolv_effective has put the host's in for one that inherits them). owner: the host uid of the guest's root for writes from the host side, or
- * (uid_t)-1 from inside the VPS. */
+ * as they are: vps_resolv_effective has put the host's in for one that inherits them). owner: the
+ * host uid of the guest's root for writes from the host side, or (uid_t)-1 from inside the VPS. */
 int vps_guest_sync_files(int root_fd, const struct vps_config *cfg, uid_t owner, vps_error *err);
 
 /* Runs fn in a child that has joined the user and mount namespaces of the running VPS whose

@@ -80,10 +80,11 @@ unsigned int vps_net_mtu(struct vps_netconf *n);
  * not the gateway, network or broadcast address; in routed mode a unicast address outside it
  * (IPv4 or IPv6); no duplicates, none used by another VPS than `self`. */
 int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
-                      enum vps_netmode mode, char ips[][VPS_IP_MAX], unsigned int n, vps_error *err);
+                      enum vps_netmode mode, char ips[][VPS_IP_MAX], unsigned int n,
+                      vps_error *err);
 /* Sets the rate limit of a running VPS's veth (0: none). */
-int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi,
-                     uint64_t bits_per_sec, vps_error *err);
+int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi, uint64_t bits_per_sec,
+                     vps_error *err);
 /* "veth101.0", or "vh" + a hash when the ID is too long for an interface name; on another
  * bridge than the default, "v" + the netconf's tag + the ID + ".0" ("v" TAG "." hash). */
 void vps_net_veth_name(const struct vps_netconf *n, const char *id, char ret[IFNAMSIZ]);
@@ -119,8 +120,8 @@ int vps_net_update_forwards(struct vps_manager *m, const struct vps_config *old,
 /* Adds and removes addresses of a running VPS (eth0 and its filter), without a restart.
  * Each step is idempotent. undo: putting a failed change back, the host side is restored
  * even when eth0 cannot be. */
-int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
-                        unsigned int n_old, bool undo, vps_error *err);
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi,
+                        char old_ips[][VPS_IP_MAX], unsigned int n_old, bool undo, vps_error *err);
 
 /* The MAC of the VPS's eth0, derived from its ID (locally administered, unicast). */
 void vps_net_mac(const char *id, uint8_t mac[6]);
@@ -137,7 +138,6 @@ int vps_net_readopt(struct vps_manager *m, vps_error *err);
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
-
 
 struct json_t;
 struct vps_manager;

@@ -21,8 +21,9 @@ static const struct vps_net_backend *backend(const struct vps_config *c)
 
 /* Whether address a (canonical form canon) is free for self: not given earlier in the same
  * list (ips[0..i-1]), nor used by another VPS. */
-static int check_unused(const struct vps_manager *m, const struct vps_inst *self, char ips[][VPS_IP_MAX],
-                        unsigned int i, const struct ns_addr *a, const char *canon, vps_error *err)
+static int check_unused(const struct vps_manager *m, const struct vps_inst *self,
+                        char ips[][VPS_IP_MAX], unsigned int i, const struct ns_addr *a,
+                        const char *canon, vps_error *err)
 {
         for (unsigned int j = 0; j < i; j++) {
                 struct ns_addr b;
@@ -184,8 +185,8 @@ int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi, uin
         return r < 0 ? vps_err_wrap(err, "'rate' on %s", veth) : 0;
 }
 
-int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
-                        unsigned int n_old, bool undo, vps_error *err)
+int vps_net_update_live(struct vps_manager *m, const struct vps_inst *vi,
+                        char old_ips[][VPS_IP_MAX], unsigned int n_old, bool undo, vps_error *err)
 {
         struct vps_net_child now, before = {0};
         int r = vps_net_prepare_child(m, vi, &now, err);

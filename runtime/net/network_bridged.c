@@ -231,8 +231,8 @@ static int bridged_attach(struct vps_manager *m, const struct vps_inst *vi, unsi
         return 0;
 }
 
-static int bridged_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
-                          unsigned int n_old, vps_error *err)
+static int bridged_update(struct vps_manager *m, const struct vps_inst *vi,
+                          char old_ips[][VPS_IP_MAX], unsigned int n_old, vps_error *err)
 {
         (void)old_ips;
         (void)n_old;

@@ -72,22 +72,23 @@ void vps_net_host_input(const struct vps_netconf *n, const char *table, const ch
         /* Its own chain, jumped to from an input base chain that only picks the packets that
          * came from a VPS: an accept here does not override a drop of the host's own
          * firewall, and its drop is final. */
-        vps_nft_addf(cmd, size,
-             "add chain %s input { type filter hook input priority 0; policy accept; }\n"
-             "flush chain %s input\n"
-             "add chain %s from_vps\n"
-             "flush chain %s from_vps\n"
-             "add rule %s input %s jump from_vps\n"
-             /* Replies to what the host opened (an operator's ssh into a VPS), ICMP errors. */
-             "add rule %s from_vps ct state established,related accept\n"
-             /* Ping, path MTU discovery, neighbour discovery (routed IPv6). */
-             "add rule %s from_vps meta l4proto { icmp, ipv6-icmp } accept\n",
-             table, table, table, table, table, from_vps, table, table);
+        vps_nft_addf(
+                cmd, size,
+                "add chain %s input { type filter hook input priority 0; policy accept; }\n"
+                "flush chain %s input\n"
+                "add chain %s from_vps\n"
+                "flush chain %s from_vps\n"
+                "add rule %s input %s jump from_vps\n"
+                /* Replies to what the host opened (an operator's ssh into a VPS), ICMP errors. */
+                "add rule %s from_vps ct state established,related accept\n"
+                /* Ping, path MTU discovery, neighbour discovery (routed IPv6). */
+                "add rule %s from_vps meta l4proto { icmp, ipv6-icmp } accept\n",
+                table, table, table, table, table, from_vps, table, table);
         if (n->host_tcp[0])
                 vps_nft_addf(cmd, size, "add rule %s from_vps tcp dport { %s } accept\n", table,
-                     n->host_tcp);
+                             n->host_tcp);
         if (n->host_udp[0])
                 vps_nft_addf(cmd, size, "add rule %s from_vps udp dport { %s } accept\n", table,
-                     n->host_udp);
+                             n->host_udp);
         vps_nft_addf(cmd, size, "add rule %s from_vps drop\n", table);
 }

@@ -109,8 +109,8 @@ int vps_net_check_forward_hosts(const struct vps_manager *m, const struct vps_in
                         char who[96];
                         owner_of(inode, who, sizeof(who));
                         return vps_err(err, EADDRINUSE,
-                                       "host port %s %u is in use on the host: %s %s it", proto,
-                                       hp, who, tcp ? "listens on" : "is bound to");
+                                       "host port %s %u is in use on the host: %s %s it", proto, hp,
+                                       who, tcp ? "listens on" : "is bound to");
                 }
                 if (hp < 1024 && !force)
                         return vps_err(err, EPERM,

@@ -16,7 +16,7 @@
 /* A prefix given with an address is taken only where it says what is true anyway: each
  * address is routed to the VPS by itself (/32, /128); any other is refused, never dropped. */
 static int routed_check(const struct vps_netconf *n, const char *text, const struct ns_addr *a,
-                 const char *canon, vps_error *err)
+                        const char *canon, vps_error *err)
 {
         static const char *const reserved[] = {
                 "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3",
@@ -120,7 +120,7 @@ static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
  * IPv6 sources stay on the link: neighbour discovery needs them, and no router forwards
  * them; the link's only other end is the host), and only what the guard chain allows. */
 static void routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
-                        size_t size)
+                               size_t size)
 {
         char veth[IFNAMSIZ], v4[VPS_MAX_IPS * 48] = "", v6[VPS_MAX_IPS * 48] = "fe80::/10, ::";
         vps_net_veth_name(&m->net, c->id, veth);
@@ -220,7 +220,7 @@ static int routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_e
 }
 
 static int routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
-                      vps_error *err)
+                         vps_error *err)
 {
         int r;
         struct ns_addr gw4;
@@ -233,8 +233,8 @@ static int routed_attach(struct vps_manager *m, const struct vps_inst *vi, unsig
         return 0;
 }
 
-static int routed_update(struct vps_manager *m, const struct vps_inst *vi, char old_ips[][VPS_IP_MAX],
-                      unsigned int n_old, vps_error *err)
+static int routed_update(struct vps_manager *m, const struct vps_inst *vi,
+                         char old_ips[][VPS_IP_MAX], unsigned int n_old, vps_error *err)
 {
         struct vps_config old = vi->cfg;
         for (unsigned int i = 0; i < n_old; i++)

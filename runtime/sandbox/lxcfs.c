@@ -26,8 +26,7 @@ void vps_lxcfs_probe(const char *dir, struct vps_lxcfs_status *ret)
                 return;
         }
         ret->state = VPS_LXCFS_DOWN;
-        (void)snprintf(ret->why, sizeof(ret->why), "%s: %s", p,
-                       n == 0 ? "empty" : strerror(errno));
+        (void)snprintf(ret->why, sizeof(ret->why), "%s: %s", p, n == 0 ? "empty" : strerror(errno));
 }
 
 const char *vps_lxcfs_state_name(enum vps_lxcfs_state s)
@@ -38,7 +37,7 @@ const char *vps_lxcfs_state_name(enum vps_lxcfs_state s)
 json_t *vps_lxcfs_status_json(const struct vps_lxcfs_status *s)
 {
         return json_pack("{s:s, s:b, s:s?, s:s?, s:s}", "state", vps_lxcfs_state_name(s->state),
-                         "serving", s->state == VPS_LXCFS_SERVING, "dir",
-                         s->dir[0] ? s->dir : NULL, "detail", s->why[0] ? s->why : NULL,
-                         "meminfo", s->state == VPS_LXCFS_SERVING ? "lxcfs" : "vpsd");
+                         "serving", s->state == VPS_LXCFS_SERVING, "dir", s->dir[0] ? s->dir : NULL,
+                         "detail", s->why[0] ? s->why : NULL, "meminfo",
+                         s->state == VPS_LXCFS_SERVING ? "lxcfs" : "vpsd");
 }

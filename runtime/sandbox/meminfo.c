@@ -81,12 +81,18 @@ size_t vps_meminfo_text(const struct vps_mem *f, char *buf, size_t size)
                 const char *key;
                 uint64_t v;
         } rows[] = {
-                {"MemTotal:", f->total},      {"MemFree:", f->free},
-                {"MemAvailable:", f->available}, {"Buffers:", f->buffers},
-                {"Cached:", f->cached},       {"SwapCached:", 0},
-                {"Active:", 0},               {"Inactive:", f->cached},
-                {"Shmem:", f->shared},        {"SReclaimable:", 0},
-                {"SwapTotal:", f->swap_total}, {"SwapFree:", f->swap_free},
+                {"MemTotal:", f->total},
+                {"MemFree:", f->free},
+                {"MemAvailable:", f->available},
+                {"Buffers:", f->buffers},
+                {"Cached:", f->cached},
+                {"SwapCached:", 0},
+                {"Active:", 0},
+                {"Inactive:", f->cached},
+                {"Shmem:", f->shared},
+                {"SReclaimable:", 0},
+                {"SwapTotal:", f->swap_total},
+                {"SwapFree:", f->swap_free},
         };
         size_t n = 0;
         for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -167,8 +173,8 @@ int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, 
         return vps_meminfo_write_at(dir_fd, "meminfo", cg, own, create, err);
 }
 
-int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg,
-                         const struct vps_limits *own, bool create, vps_error *err)
+int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg, const struct vps_limits *own,
+                         bool create, vps_error *err)
 {
         struct sysinfo si;
         if (sysinfo(&si) < 0)

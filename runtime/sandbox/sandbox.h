@@ -74,7 +74,6 @@ int vps_child_build_root(int locked_root_fd, const struct vps_host_dirs *h, int 
  * seccomp filter. The user namespace (a disjoint id range per VPS) is the main wall; this is
  * the second one. Masked and read-only /proc and /sys paths are mounted in mounts.c. */
 
-
 /* Capabilities no VPS keeps, even in its own user namespace. CAP_SYS_BOOT stays: reboot(2)
  * in a VPS only ends its pid namespace, which vpsd turns into a restart. */
 extern const int vps_dropped_caps[];
@@ -120,7 +119,6 @@ unsigned int vps_security_recorded(const char *cgroup);
 #include <stddef.h>
 #include <stdint.h>
 
-
 /* Opens a pty pair on the host; the slave is owned by the VPS's root (uid) and tty group. */
 int vps_console_open(uint32_t uid_base, int *ret_master, int *ret_slave, vps_error *err);
 
@@ -136,7 +134,6 @@ int vps_console_log(int dir_fd, const void *data, size_t len, size_t max_bytes, 
 #include <stdint.h>
 #include <sys/types.h>
 
-
 /* From the text of /proc/PID/status: sig has a handler (SigCgt), or is blocked (SigBlk: it
  * stays pending for a signalfd or sigwait) and not ignored. False when a line is missing. */
 bool vps_halt_status_ready(const char *status, int sig);
@@ -150,7 +147,6 @@ int vps_halt_ready(pid_t pid, int sig, vps_error *err);
 /* Short-lived helper processes that enter a running VPS (its files, its hostname, its eth0).
  * Each runs with a deadline and is killed when it passes, so a guest that stalls one (a FUSE
  * mount that never answers) holds up nothing but its own change. */
-
 
 /* vpsd.conf guest_timeout: how long a change that enters a guest may take. */
 #define VPS_GUEST_TIMEOUT_DEFAULT 10
@@ -175,7 +171,6 @@ int vps_ns_enter(const char *id, int pidfd, int nstypes, vps_error *err);
 
 #include <stdbool.h>
 #include <sys/types.h>
-
 
 struct vps_attach_target {
         pid_t pid;                    /* host PID of the VPS init */
@@ -234,7 +229,6 @@ int vps_sysinfo_is_listener(int fd);
 #include <stddef.h>
 #include <stdint.h>
 
-
 struct json_t;
 struct sysinfo;
 struct vps_limits;
@@ -280,8 +274,8 @@ int vps_meminfo_update(const struct vps_inst *vi, bool create, vps_error *err);
  * its run state). */
 int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, bool create,
                       vps_error *err);
-int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg,
-                         const struct vps_limits *own, bool create, vps_error *err);
+int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg, const struct vps_limits *own,
+                         bool create, vps_error *err);
 /* At start: the view of vi (cgroup cg) written on vpsd's tmpfs of views,
  * VPS_RUN_DIR/meminfo-DEV-INO/ID (mounted there once), and ROOT/vps/ID/meminfo linked to it. */
 int vps_meminfo_create(const struct vps_manager *m, const struct vps_inst *vi, const char *cg,

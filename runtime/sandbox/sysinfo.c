@@ -1,10 +1,10 @@
 /* libvps: answering sysinfo(2) of VPS processes (sandbox.h). The memory and swap limits are
  * the cgroup's memory.max and memory.swap.max (the host's when unlimited; the VPS's --ram and
  * --swap where the host has no memory controller), the free figures those limits less
- * memory.current and memory.swap.current (meminfo.c, shared with the /proc/meminfo view), uptime counts from the VPS's
- * start, and procs is its pids.current. The struct is written into the caller's memory
- * through /proc/PID/mem, once the notification is known to still be pending (so the PID is
- * still the caller's). */
+ * memory.current and memory.swap.current (meminfo.c, shared with the /proc/meminfo view), uptime
+ * counts from the VPS's start, and procs is its pids.current. The struct is written into the
+ * caller's memory through /proc/PID/mem, once the notification is known to still be pending (so the
+ * PID is still the caller's). */
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"

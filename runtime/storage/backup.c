@@ -65,13 +65,20 @@ static uint32_t rel_id(const struct vps_backup_opts *o, int64_t id)
 static char type_char(mode_t m)
 {
         switch (m & S_IFMT) {
-        case S_IFREG: return 'f';
-        case S_IFDIR: return 'd';
-        case S_IFLNK: return 'l';
-        case S_IFIFO: return 'p';
-        case S_IFCHR: return 'c';
-        case S_IFBLK: return 'b';
-        default: return 's';
+        case S_IFREG:
+                return 'f';
+        case S_IFDIR:
+                return 'd';
+        case S_IFLNK:
+                return 'l';
+        case S_IFIFO:
+                return 'p';
+        case S_IFCHR:
+                return 'c';
+        case S_IFBLK:
+                return 'b';
+        default:
+                return 's';
         }
 }
 
@@ -152,8 +159,7 @@ static int add_blob(struct ctx *c, const char *name, const void *data, size_t le
         archive_entry_set_mtime(e, time(NULL), 0);
         if (archive_write_header(c->out, e) != ARCHIVE_OK ||
             archive_write_data(c->out, data, len) != (la_ssize_t)len)
-                return vps_err(c->err, EIO, "writing %s: %s", name,
-                               archive_error_string(c->out));
+                return vps_err(c->err, EIO, "writing %s: %s", name, archive_error_string(c->out));
         return 0;
 }
 
@@ -161,8 +167,7 @@ static bool unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *n
 {
         return b && b->kind != VPS_MF_DELETED && b->type == now->type && b->mode == now->mode &&
                b->uid == now->uid && b->gid == now->gid && b->size == now->size &&
-               b->mtime_ns == now->mtime_ns && b->ino == now->ino &&
-               b->ctime_ns == now->ctime_ns;
+               b->mtime_ns == now->mtime_ns && b->ino == now->ino && b->ctime_ns == now->ctime_ns;
 }
 
 /* A copy of the base's file (a running VPS is backed up from a fresh capture: other
@@ -269,7 +274,7 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
         (void)archive_read_disk_set_behavior(
                 disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
                               (lazy ? ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
-                                              ARCHIVE_READDISK_NO_SPARSE
+                                               ARCHIVE_READDISK_NO_SPARSE
                                     : 0));
         if (archive_read_disk_open(disk, path) != ARCHIVE_OK)
                 return vps_err(c->err, EIO, "opening %s: %s", path, archive_error_string(disk));
@@ -320,8 +325,8 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                         const char *t = archive_entry_symlink(e);
                         vps_sha256_hex(t ? t : "", t ? strlen(t) : 0, m.hash);
                 }
-                const struct vps_mf_entry *b = c->o->base_manifest ? vps_manifest_find(&c->base, name)
-                                                                   : NULL;
+                const struct vps_mf_entry *b =
+                        c->o->base_manifest ? vps_manifest_find(&c->base, name) : NULL;
                 if (!unchanged(b, &m) && meta) {
                         struct stat copy = *st;
                         archive_entry_copy_sourcepath(e, src);
@@ -391,14 +396,13 @@ static int write_meta(struct ctx *c)
         struct utsname u;
         (void)uname(&u);
         const struct vps_backup_opts *o = c->o;
-        _cleanup_json_ json_t *j =
-                json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:I}", "format",
-                          VPS_BACKUP_FORMAT, "arch", u.machine, "id", o->vps_id, "template",
-                          "name", o->tpl_name, "version", o->tpl_version, "distro",
-                          o->tpl_distro ? o->tpl_distro : "", "kind",
-                          o->root_path ? "full" : "upper", "backup_id", c->res->backup_id,
-                          "base_id", o->base_id ? o->base_id : "", "created",
-                          (json_int_t)time(NULL));
+        _cleanup_json_ json_t *j = json_pack(
+                "{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:I}", "format",
+                VPS_BACKUP_FORMAT, "arch", u.machine, "id", o->vps_id, "template", "name",
+                o->tpl_name, "version", o->tpl_version, "distro",
+                o->tpl_distro ? o->tpl_distro : "", "kind", o->root_path ? "full" : "upper",
+                "backup_id", c->res->backup_id, "base_id", o->base_id ? o->base_id : "", "created",
+                (json_int_t)time(NULL));
         if (!j)
                 return vps_err(c->err, EINVAL, "backup metadata: bad value");
         _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
@@ -424,8 +428,7 @@ static int add_deletions(struct ctx *c)
         return 0;
 }
 
-int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *ret,
-                     vps_error *err)
+int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *ret, vps_error *err)
 {
         *ret = (struct vps_backup_result){0};
         random_id(ret->backup_id);

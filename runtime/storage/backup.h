@@ -35,8 +35,8 @@ enum vps_mf_kind {
 };
 
 struct vps_mf_entry {
-        char kind;  /* enum vps_mf_kind */
-        char type;  /* f d l p c b s */
+        char kind;               /* enum vps_mf_kind */
+        char type;               /* f d l p c b s */
         uint32_t mode, uid, gid; /* uid, gid relative to the VPS's range */
         uint64_t size, ino;
         int64_t mtime_ns, ctime_ns;
@@ -70,11 +70,11 @@ struct vps_backup_progress {
 
 struct vps_backup_opts {
         const char *vps_id;
-        const char *config_json;            /* config.json's text */
+        const char *config_json;                         /* config.json's text */
         const char *tpl_name, *tpl_version, *tpl_distro; /* the VPS's template */
-        const char *upper_path;             /* absolute: the upper layer to read */
-        const char *root_path;              /* --full: the merged root (mounted), else NULL */
-        uint32_t uid_base, uid_count;       /* the VPS's host id range */
+        const char *upper_path;                          /* absolute: the upper layer to read */
+        const char *root_path;        /* --full: the merged root (mounted), else NULL */
+        uint32_t uid_base, uid_count; /* the VPS's host id range */
         /* Incremental: the base archive's MANIFEST text and its backup id, else NULL. */
         const char *base_manifest;
         size_t base_manifest_len;
@@ -110,15 +110,15 @@ int vps_backup_peek(vps_backup_reader rd, void *arg, struct vps_backup_info *ret
                     char **ret_manifest, size_t *ret_manifest_len, vps_error *err);
 
 struct vps_restore_opts {
-        int staging_fd;          /* an empty directory: upper/ and root/ land in it */
-        uint32_t uid_base;       /* the new VPS's first host id */
+        int staging_fd;    /* an empty directory: upper/ and root/ land in it */
+        uint32_t uid_base; /* the new VPS's first host id */
         uint32_t uid_count;
-        bool want_root;          /* extract root/ of a --full backup (the template is absent) */
+        bool want_root; /* extract root/ of a --full backup (the template is absent) */
         /* Called with the archive's vpsbackup.json before any file: may refuse it (-errno,
          * err set) or change *want_root. */
         int (*on_info)(void *arg, const struct vps_backup_info *info, bool *want_root,
                        vps_error *err);
-        uint64_t max_file_size;  /* a larger claim (sparse or not) is refused */
+        uint64_t max_file_size; /* a larger claim (sparse or not) is refused */
         /* Device nodes allowed besides overlay whiteouts (0:0): major, minor pairs. */
         const unsigned int (*devs)[2];
         size_t n_devs;

@@ -82,8 +82,9 @@ static int unescape(const char *s, size_t len, char **ret)
                         if (!plain_byte((unsigned char)s[i]))
                                 goto bad;
                         out[k++] = s[i];
-                } else if (i + 2 < len && (v = (unsigned int)(hexval(s[i + 1]) << 4 |
-                                                              hexval(s[i + 2]))) < 256 && v) {
+                } else if (i + 2 < len &&
+                           (v = (unsigned int)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]))) < 256 &&
+                           v) {
                         out[k++] = (char)v;
                         i += 2;
                 } else {
@@ -107,8 +108,7 @@ static bool valid_hash(const char *h)
         return strspn(h, "0123456789abcdef") == 64;
 }
 
-static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error *err,
-                      size_t lineno)
+static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error *err, size_t lineno)
 {
         char *f[11];
         size_t nf = 0;
@@ -137,8 +137,8 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
                         return vps_err(err, EBADMSG, "MANIFEST line %zu: bad number", lineno);
         }
         if (strlen(f[0]) != 1 || !strchr("+=-", f[0][0]) || strlen(f[1]) != 1 ||
-            !strchr("fdlpcbs", f[1][0]) || v[0] > 07777 || v[1] > UINT32_MAX ||
-            v[2] > UINT32_MAX || !valid_hash(f[9]))
+            !strchr("fdlpcbs", f[1][0]) || v[0] > 07777 || v[1] > UINT32_MAX || v[2] > UINT32_MAX ||
+            !valid_hash(f[9]))
                 return vps_err(err, EBADMSG, "MANIFEST line %zu: bad field", lineno);
         *e = (struct vps_mf_entry){.kind = f[0][0],
                                    .type = f[1][0],
@@ -206,8 +206,9 @@ int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_le
         fputs(HEADER, f);
         for (size_t i = 0; i < m->n; i++) {
                 const struct vps_mf_entry *e = &m->e[i];
-                fprintf(f, "%c\t%c\t%o\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%" PRId64
-                           "\t%" PRIu64 "\t%" PRId64 "\t%s\t",
+                fprintf(f,
+                        "%c\t%c\t%o\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%" PRId64 "\t%" PRIu64
+                        "\t%" PRId64 "\t%s\t",
                         e->kind, e->type, e->mode, e->uid, e->gid, e->size, e->mtime_ns, e->ino,
                         e->ctime_ns, e->hash);
                 for (const unsigned char *p = (const unsigned char *)e->path; *p; p++)
@@ -230,7 +231,8 @@ int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_le
 
 static int by_path(const void *a, const void *b)
 {
-        return strcmp(((const struct vps_mf_entry *)a)->path, ((const struct vps_mf_entry *)b)->path);
+        return strcmp(((const struct vps_mf_entry *)a)->path,
+                      ((const struct vps_mf_entry *)b)->path);
 }
 
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path)

@@ -78,8 +78,7 @@ static int read_small(struct archive *a, struct archive_entry *e, size_t max, ch
 {
         la_int64_t size = archive_entry_size(e);
         if (size < 0 || (uint64_t)size > max)
-                return vps_err(err, EBADMSG, "%s: larger than %zu bytes",
-                               name_of(e), max);
+                return vps_err(err, EBADMSG, "%s: larger than %zu bytes", name_of(e), max);
         char *buf = malloc((size_t)size + 1);
         if (!buf)
                 return vps_err(err, ENOMEM, "out of memory");
@@ -110,10 +109,10 @@ static int parse_info_json(json_t *j, struct vps_backup_info *ret, vps_error *er
 {
         const char *arch, *id, *tn, *tv, *kind, *bid, *base, *distro = "";
         int format;
-        if (!j || json_unpack(j, "{s:i, s:s, s:s, s:{s:s, s:s, s?s}, s:s, s:s, s:s}",
-                              "format", &format, "arch", &arch, "id", &id, "template", "name",
-                              &tn, "version", &tv, "distro", &distro, "kind", &kind, "backup_id", &bid, "base_id",
-                              &base) < 0)
+        if (!j ||
+            json_unpack(j, "{s:i, s:s, s:s, s:{s:s, s:s, s?s}, s:s, s:s, s:s}", "format", &format,
+                        "arch", &arch, "id", &id, "template", "name", &tn, "version", &tv, "distro",
+                        &distro, "kind", &kind, "backup_id", &bid, "base_id", &base) < 0)
                 return vps_err(err, EBADMSG, "%s: malformed", VPS_BACKUP_META);
         *ret = (struct vps_backup_info){.format = format};
         if (format != VPS_BACKUP_FORMAT)
@@ -144,8 +143,7 @@ static int read_info(struct archive *a, struct vps_backup_info *info, vps_error 
         if (h < ARCHIVE_WARN || h == ARCHIVE_EOF)
                 return vps_err(err, EBADMSG, "not a vpsd backup: %s",
                                h == ARCHIVE_EOF ? "empty" : archive_error_string(a));
-        if (strcmp(name_of(e), VPS_BACKUP_META) != 0 ||
-            archive_entry_filetype(e) != AE_IFREG)
+        if (strcmp(name_of(e), VPS_BACKUP_META) != 0 || archive_entry_filetype(e) != AE_IFREG)
                 return vps_err(err, EBADMSG, "not a vpsd backup: it does not start with %s",
                                VPS_BACKUP_META);
         _cleanup_free_ char *text = NULL;
@@ -246,8 +244,7 @@ static bool xattr_allowed(const char *name)
 {
         return !strncmp(name, "user.", 5) || !strcmp(name, "security.capability") ||
                !strcmp(name, "system.posix_acl_access") ||
-               !strcmp(name, "system.posix_acl_default") ||
-               !strcmp(name, "trusted.overlay.opaque");
+               !strcmp(name, "system.posix_acl_default") || !strcmp(name, "trusted.overlay.opaque");
 }
 
 /* Owners, ACL qualifiers and a capability's root id into the new range (upper/ only: a
@@ -258,8 +255,8 @@ static int remap(struct rctx *c, struct archive_entry *e, bool upper, const char
         uint32_t add = upper ? o->uid_base : 0;
         la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
         if (uid < 0 || gid < 0 || uid >= o->uid_count || gid >= o->uid_count)
-                return vps_err(c->err, EPERM, "%s: owner %lld:%lld outside the VPS's %u ids",
-                               path, (long long)uid, (long long)gid, o->uid_count);
+                return vps_err(c->err, EPERM, "%s: owner %lld:%lld outside the VPS's %u ids", path,
+                               (long long)uid, (long long)gid, o->uid_count);
         archive_entry_set_uid(e, uid + add);
         archive_entry_set_gid(e, gid + add);
         archive_entry_set_uname(e, NULL);
@@ -276,13 +273,12 @@ static int remap(struct rctx *c, struct archive_entry *e, bool upper, const char
                 while (archive_entry_acl_next(e, types, &type, &perm, &tag, &id, &name) ==
                        ARCHIVE_OK) {
                         if (n == 64)
-                                return vps_err(c->err, E2BIG, "%s: more than 64 ACL entries",
-                                               path);
+                                return vps_err(c->err, E2BIG, "%s: more than 64 ACL entries", path);
                         if (tag == ARCHIVE_ENTRY_ACL_USER || tag == ARCHIVE_ENTRY_ACL_GROUP) {
                                 if (id < 0 || (uint32_t)id >= o->uid_count)
                                         return vps_err(c->err, EPERM,
-                                                       "%s: ACL id %d outside the VPS's ids",
-                                                       path, id);
+                                                       "%s: ACL id %d outside the VPS's ids", path,
+                                                       id);
                                 id += (int)add;
                         }
                         acls[n].type = type, acls[n].perm = perm, acls[n].tag = tag;
@@ -290,9 +286,8 @@ static int remap(struct rctx *c, struct archive_entry *e, bool upper, const char
                 }
                 archive_entry_acl_clear(e);
                 for (int i = 0; i < n; i++)
-                        if (archive_entry_acl_add_entry(e, acls[i].type, acls[i].perm,
-                                                        acls[i].tag, acls[i].id,
-                                                        NULL) != ARCHIVE_OK)
+                        if (archive_entry_acl_add_entry(e, acls[i].type, acls[i].perm, acls[i].tag,
+                                                        acls[i].id, NULL) != ARCHIVE_OK)
                                 return vps_err(c->err, EPERM, "%s: a bad ACL", path);
         }
         struct {
@@ -310,8 +305,8 @@ static int remap(struct rctx *c, struct archive_entry *e, bool upper, const char
                                 break;
                         }
                         if (!xattr_allowed(name)) {
-                                r = vps_err(c->err, EPERM, "%s: xattr %.64s is not allowed",
-                                            path, name);
+                                r = vps_err(c->err, EPERM, "%s: xattr %.64s is not allowed", path,
+                                            name);
                                 break;
                         }
                         xa[nx].name = strdup(name);
@@ -377,7 +372,8 @@ static int check_entry(struct rctx *c, struct archive_entry *e, const char *path
         if (!why && hl)
                 why = escape_of(hl);
         if (why)
-                return vps_err(c->err, EPERM, "refused: %s (%.200s)", why, hl && escape_of(hl) ? hl : path);
+                return vps_err(c->err, EPERM, "refused: %s (%.200s)", why,
+                               hl && escape_of(hl) ? hl : path);
         const char *tree = tree_of(path);
         if (!tree)
                 return vps_err(c->err, EPERM, "refused: %.200s is not part of a VPS's backup",
@@ -420,13 +416,14 @@ static int check_entry(struct rctx *c, struct archive_entry *e, const char *path
         if (dfd < 0)
                 return vps_err(c->err, EPERM, "refused: %.200s: %s", path,
                                dfd == -ELOOP || dfd == -EXDEV ? "written through a symlink"
-                               : dfd == -ENOENT             ? "its directory comes later or never"
-                                                            : strerror(-dfd));
+                               : dfd == -ENOENT               ? "its directory comes later or never"
+                                                              : strerror(-dfd));
         if (hl) {
                 const char *hb;
                 _cleanup_close_ int hfd = open_parent(c->o->staging_fd, hl, &hb);
                 struct stat st;
-                if (hfd < 0 || fstatat(hfd, hb, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+                if (hfd < 0 || fstatat(hfd, hb, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    S_ISDIR(st.st_mode))
                         return vps_err(c->err, EPERM,
                                        "refused: hard link %.200s to %.200s, not a file restored "
                                        "before it",
@@ -479,12 +476,18 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, const char *pat
 static char type_char(mode_t t)
 {
         switch (t) {
-        case AE_IFREG: return 'f';
-        case AE_IFDIR: return 'd';
-        case AE_IFLNK: return 'l';
-        case AE_IFIFO: return 'p';
-        case AE_IFCHR: return 'c';
-        default: return '?';
+        case AE_IFREG:
+                return 'f';
+        case AE_IFDIR:
+                return 'd';
+        case AE_IFLNK:
+                return 'l';
+        case AE_IFIFO:
+                return 'p';
+        case AE_IFCHR:
+                return 'c';
+        default:
+                return '?';
         }
 }
 
@@ -515,18 +518,17 @@ static int one_entry(struct rctx *c, struct archive_entry *e)
         int r = check_entry(c, e, path);
         if (r < 0)
                 return r;
-        struct vps_mf_entry m = {.kind = VPS_MF_HERE,
-                                 .type = type_char(archive_entry_filetype(e)),
-                                 .mode = archive_entry_perm(e) & 07777,
-                                 .uid = (uint32_t)archive_entry_uid(e),
-                                 .gid = (uint32_t)archive_entry_gid(e),
-                                 .size = archive_entry_filetype(e) == AE_IFREG
-                                                 ? (uint64_t)archive_entry_size(e)
-                                                 : 0,
-                                 .mtime_ns = (int64_t)archive_entry_mtime(e) * 1000000000 +
-                                             archive_entry_mtime_nsec(e),
-                                 .hash = "-",
-                                 .path = path};
+        struct vps_mf_entry m = {
+                .kind = VPS_MF_HERE,
+                .type = type_char(archive_entry_filetype(e)),
+                .mode = archive_entry_perm(e) & 07777,
+                .uid = (uint32_t)archive_entry_uid(e),
+                .gid = (uint32_t)archive_entry_gid(e),
+                .size = archive_entry_filetype(e) == AE_IFREG ? (uint64_t)archive_entry_size(e) : 0,
+                .mtime_ns =
+                        (int64_t)archive_entry_mtime(e) * 1000000000 + archive_entry_mtime_nsec(e),
+                .hash = "-",
+                .path = path};
         const char *hl = archive_entry_hardlink(e);
         if (hl) {
                 /* A hard link: the type, size and content of the file it names. */
@@ -544,8 +546,7 @@ static int one_entry(struct rctx *c, struct archive_entry *e)
         if ((r = remap(c, e, upper, path)) < 0)
                 return r;
         /* Only a later archive of a chain finds earlier files in the way. */
-        if (!hl && c->o->expect_base[0] &&
-            (r = clear_way(c, path, archive_entry_filetype(e))) < 0)
+        if (!hl && c->o->expect_base[0] && (r = clear_way(c, path, archive_entry_filetype(e))) < 0)
                 return r;
         if (archive_write_header(c->out, e) < ARCHIVE_WARN)
                 return vps_err(c->err, EPERM, "refused: %.200s: %s", path,
@@ -576,8 +577,7 @@ static int remove_path(struct rctx *c, const char *path)
                 return 0;
         if (S_ISDIR(st.st_mode))
                 return vps_rm_rf_at(dfd, base, c->err);
-        return unlinkat(dfd, base, 0) < 0 ? vps_err_sys(c->err, errno, "deleting %.200s", path)
-                                          : 0;
+        return unlinkat(dfd, base, 0) < 0 ? vps_err_sys(c->err, errno, "deleting %.200s", path) : 0;
 }
 
 /* Every file in the archive is in the MANIFEST as it is, and the MANIFEST lists no other. */
@@ -617,8 +617,8 @@ static int verify(struct rctx *c, const char *text, size_t len)
                 if (!s || s->type != w->type || s->mode != w->mode || s->uid != w->uid ||
                     s->gid != w->gid || s->size != w->size || strcmp(s->hash, w->hash) != 0)
                         r = vps_err(c->err, EBADMSG,
-                                    "the backup does not match its MANIFEST at %.200s%s",
-                                    w->path, s ? "" : " (missing)");
+                                    "the backup does not match its MANIFEST at %.200s%s", w->path,
+                                    s ? "" : " (missing)");
         }
         if (r == 0 && here != c->seen.n)
                 r = vps_err(c->err, EBADMSG,
@@ -650,8 +650,7 @@ static int apply_entries(struct rctx *c, char **ret_config)
 {
         struct archive_entry *e;
         int h = archive_read_next_header(c->in, &e);
-        if (h < ARCHIVE_WARN || h == ARCHIVE_EOF ||
-            strcmp(name_of(e), VPS_BACKUP_CONFIG) != 0)
+        if (h < ARCHIVE_WARN || h == ARCHIVE_EOF || strcmp(name_of(e), VPS_BACKUP_CONFIG) != 0)
                 return vps_err(c->err, EBADMSG, "not a vpsd backup: no %s after %s",
                                VPS_BACKUP_CONFIG, VPS_BACKUP_META);
         int r = read_small(c->in, e, CONFIG_MAX, ret_config, NULL, c->err);
@@ -660,8 +659,9 @@ static int apply_entries(struct rctx *c, char **ret_config)
         for (;;) {
                 h = archive_read_next_header(c->in, &e);
                 if (h == ARCHIVE_EOF)
-                        return vps_err(c->err, EBADMSG, "the backup ends before its %s "
-                                                        "(truncated)",
+                        return vps_err(c->err, EBADMSG,
+                                       "the backup ends before its %s "
+                                       "(truncated)",
                                        VPS_BACKUP_MANIFEST);
                 if (h < ARCHIVE_WARN)
                         return vps_err(c->err, EBADMSG, "reading the backup: %s",
@@ -705,8 +705,9 @@ int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_resto
         struct utsname u;
         (void)uname(&u);
         if (strcmp(ret_info->arch, u.machine) != 0)
-                return vps_err(err, ENOEXEC, "a backup of another architecture (%s, this host "
-                                             "is %s)",
+                return vps_err(err, ENOEXEC,
+                               "a backup of another architecture (%s, this host "
+                               "is %s)",
                                ret_info->arch, u.machine);
         if (strcmp(ret_info->base_id, o->expect_base) != 0)
                 return vps_err(err, EINVAL, "%s",
@@ -723,8 +724,12 @@ int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_resto
                              ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                              ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK |
                              ARCHIVE_EXTRACT_SPARSE);
-        struct rctx c = {.o = o, .in = in, .out = out, .err = err,
-                         .full = !strcmp(ret_info->kind, "full"), .want_root = o->want_root};
+        struct rctx c = {.o = o,
+                         .in = in,
+                         .out = out,
+                         .err = err,
+                         .full = !strcmp(ret_info->kind, "full"),
+                         .want_root = o->want_root};
         if (o->on_info && (r = o->on_info(o->arg, ret_info, &c.want_root, err)) < 0)
                 return r;
         /* libarchive writes relative to the working directory: the staging directory. */

@@ -25,13 +25,15 @@
  * files, each opened without following anything: the tree is the guest's). */
 static void drop_identity(int upper)
 {
-        _cleanup_close_ int etc = openat(upper, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int etc =
+                openat(upper, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (etc < 0)
                 return;
         struct stat st;
         if (fstatat(etc, "machine-id", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
                 (void)unlinkat(etc, "machine-id", 0);
-        _cleanup_close_ int ssh = openat(etc, "ssh", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int ssh =
+                openat(etc, "ssh", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_closedir_ DIR *d = ssh >= 0 ? vps_opendir_fd(ssh) : NULL;
         struct dirent *de;
         while (d && (de = readdir(d)))
@@ -78,8 +80,8 @@ static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *ds
         return take_settings(src, dst, err);
 }
 
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
-              const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
+int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
+              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
               struct vps_capture *ret_cap, vps_error *err)
 {
         if (src->status == VPS_STOPPING)

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JOURNAL  "reinstall.json"
-#define NEW_UP   ".reinstall-new"
-#define OLD_UP   ".reinstall-old"
+#define JOURNAL "reinstall.json"
+#define NEW_UP  ".reinstall-new"
+#define OLD_UP  ".reinstall-old"
 
 static bool exists_at(int dfd, const char *name)
 {
@@ -37,8 +37,8 @@ static int roll_forward(struct vps_inst *vi, const char *tpl, const char *snap, 
         char tmpname[VPS_SNAPSHOT_NAME_MAX + 8];
         if (snap) {
                 (void)snprintf(tmpname, sizeof(tmpname), ".tmp-%s", snap);
-                snaps = openat(vi->dir_fd, "snapshots", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                                O_CLOEXEC);
+                snaps = openat(vi->dir_fd, "snapshots",
+                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (snaps < 0)
                         return vps_err_sys(err, errno, "opening the snapshot directory");
                 tmp = openat(snaps, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -116,7 +116,8 @@ static int make_kept(struct vps_inst *vi, char *name, size_t size, vps_error *er
         (void)vps_rm_rf_at(snaps, tmp, &e);
         if (mkdirat(snaps, tmp, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
-        _cleanup_close_ int dir = openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int dir =
+                openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         /* The layer is moved into the snapshot: its figures from a walk (it is stopped). */
         struct vps_copy_stats use = {0};
         _cleanup_close_ int up =
@@ -164,8 +165,9 @@ int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemp
                 return vps_err_wrap(err, "reinstalling VPS %s", vi->cfg.id);
         }
         r = roll_forward(vi, tpl, keep ? ret_snapshot : NULL, err);
-        return r < 0 ? vps_err_wrap(err, "reinstalling VPS %s (vpsd finishes it when it starts "
-                                         "again)",
+        return r < 0 ? vps_err_wrap(err,
+                                    "reinstalling VPS %s (vpsd finishes it when it starts "
+                                    "again)",
                                     vi->cfg.id)
                      : 0;
 }

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TMP_PREFIX    ".tmp-"
-#define DEL_PREFIX    ".del-"
-#define SWITCH_TMP    ".switch-upper"
+#define TMP_PREFIX ".tmp-"
+#define DEL_PREFIX ".del-"
+#define SWITCH_TMP ".switch-upper"
 
 int vps_snapshot_name_check(const char *name, vps_error *err)
 {
@@ -98,8 +98,8 @@ int vps_snapshot_open(struct vps_inst *vi, int *ret_snaps, const char *name, vps
 
 static json_t *meta_load(int snaps_fd, const char *name)
 {
-        _cleanup_close_ int fd = openat(snaps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                                                O_CLOEXEC);
+        _cleanup_close_ int fd =
+                openat(snaps_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_free_ char *text = NULL;
         size_t len;
         vps_error e;
@@ -139,10 +139,12 @@ static int make_snapshot(struct vps_manager *m, struct vps_inst *vi, int snaps, 
 {
         if (mkdirat(snaps, tmp, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
-        _cleanup_close_ int dir = openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int dir =
+                openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dir < 0 || mkdirat(dir, "upper", 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
-        _cleanup_close_ int up = openat(dir, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int up =
+                openat(dir, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (up < 0)
                 return vps_err_sys(err, errno, "opening %s/upper", tmp);
         struct vps_capture cap;
@@ -182,15 +184,14 @@ int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *
         _cleanup_json_ json_t *meta =
                 json_pack("{s:s, s:s, s:I, s:s, s:b}", "name", nm, "description",
                           description ? description : "", "created_at", (json_int_t)time(NULL),
-                          "ostemplate", vi->cfg.ostemplate, "running",
-                          vi->status == VPS_RUNNING);
+                          "ostemplate", vi->cfg.ostemplate, "running", vi->status == VPS_RUNNING);
         if (!meta)
                 return vps_err(err, ENOMEM, "out of memory");
         r = make_snapshot(m, vi, snaps, tmp, meta, err);
         if (r == 0 && renameat2(snaps, tmp, snaps, nm, RENAME_NOREPLACE) < 0)
-                r = errno == EEXIST
-                            ? vps_err(err, EEXIST, "VPS %s already has a snapshot '%s'", vi->cfg.id, nm)
-                            : vps_err_sys(err, errno, "publishing snapshot %s", nm);
+                r = errno == EEXIST ? vps_err(err, EEXIST, "VPS %s already has a snapshot '%s'",
+                                              vi->cfg.id, nm)
+                                    : vps_err_sys(err, errno, "publishing snapshot %s", nm);
         if (r == 0 && fsync(snaps) < 0)
                 r = vps_err_sys(err, errno, "syncing the snapshot directory");
         if (r < 0) {
@@ -238,8 +239,8 @@ static int load_all(struct vps_inst *vi, json_t **ret, vps_error *err)
                 if (!meta)
                         continue;
                 json_object_set_new(meta, "name", json_string(de->d_name));
-                _cleanup_close_ int sfd = openat(snaps, de->d_name, O_RDONLY | O_DIRECTORY |
-                                                                        O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int sfd =
+                        openat(snaps, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 char at[512];
                 const char *dir = sfd >= 0 ? vps_snapshot_mounted_at(sfd, at, sizeof(at)) : NULL;
                 json_object_set_new(meta, "mounted", dir ? json_string(dir) : json_false());
@@ -297,8 +298,9 @@ int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *
                 return fd;
         char at[512];
         if (vps_snapshot_mounted_at(fd, at, sizeof(at)))
-                return vps_err(err, EBUSY, "snapshot '%s' is mounted at %s: snapshot-umount it first",
-                               name, at);
+                return vps_err(err, EBUSY,
+                               "snapshot '%s' is mounted at %s: snapshot-umount it first", name,
+                               at);
         char del[VPS_SNAPSHOT_NAME_MAX + 8];
         (void)snprintf(del, sizeof(del), DEL_PREFIX "%s", name);
         vps_error ignored;
@@ -348,8 +350,8 @@ static int switch_check(struct vps_inst *vi, const char *name, int *ret_snaps, v
         if (tpl && strcmp(tpl, vi->cfg.ostemplate) != 0) {
                 close(fd);
                 return vps_err(err, EXDEV,
-                               "snapshot '%s' was taken over template %s, VPS %s now runs %s",
-                               name, tpl, vi->cfg.id, vi->cfg.ostemplate);
+                               "snapshot '%s' was taken over template %s, VPS %s now runs %s", name,
+                               tpl, vi->cfg.id, vi->cfg.ostemplate);
         }
         return fd;
 }

@@ -109,8 +109,7 @@ static int open_recorded(json_t *rec, vps_error *err)
         struct statfs sf;
         if (fd < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) < 0 ||
             !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) || fstatfs(fd, &sf) < 0 ||
-            sf.f_type != 0x794c7630 /* OVERLAYFS_SUPER_MAGIC */ ||
-            (want && mount_id(fd) != want)) {
+            sf.f_type != 0x794c7630 /* OVERLAYFS_SUPER_MAGIC */ || (want && mount_id(fd) != want)) {
                 (void)err;
                 return -ENOENT;
         }
@@ -188,8 +187,8 @@ int vps_snapshot_mount(struct vps_manager *m, struct vps_inst *vi, const char *n
         return 0;
 }
 
-int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        char *ret_dir, size_t size, vps_error *err)
+int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *name, char *ret_dir,
+                        size_t size, vps_error *err)
 {
         (void)m;
         _cleanup_close_ int snaps = -1;

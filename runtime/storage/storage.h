@@ -5,9 +5,9 @@
  * On disk: ROOT/vps/ID/snapshots/NAME/{meta.json,upper/}, root's alone (0700). A snapshot
  * is made in snapshots/.tmp-NAME and published by one rename; a delete renames it to
  * .del-NAME first; a switch copies into ID/.switch-upper and exchanges it with upper/
- * (RENAME_EXCHANGE); a mount is recorded in NAME/mount.json. vps_snapshot_recover removes any such debris at start-up, and thaws
- * a VPS a crash left frozen. Snapshot files carry no project id: they do not count toward
- * the VPS's --diskspace; their size is in meta.json. */
+ * (RENAME_EXCHANGE); a mount is recorded in NAME/mount.json. vps_snapshot_recover removes any such
+ * debris at start-up, and thaws a VPS a crash left frozen. Snapshot files carry no project id: they
+ * do not count toward the VPS's --diskspace; their size is in meta.json. */
 #pragma once
 
 /* Disk limits of a VPS (--diskspace, --diskinodes) through project quotas (quota/). */
@@ -65,8 +65,8 @@ struct vps_copy_stats {
 
 /* Copies what is in the directory src_fd into the existing, empty directory dst_fd (whose
  * owner, mode, xattrs and times become src_fd's). Nothing is followed; holes kept. */
-int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
-                  struct vps_copy_stats *ret, vps_error *err);
+int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o, struct vps_copy_stats *ret,
+                  vps_error *err);
 
 /* A copy of a tree that changes meanwhile (a running VPS's upper layer), in two passes:
  * vps_tree_copy_live copies src_fd into the empty dst_fd while the source may change (entries
@@ -138,8 +138,8 @@ int vps_snapshot_open(struct vps_inst *vi, int *ret_snaps, const char *name, vps
 int vps_snapshot_mount(struct vps_manager *m, struct vps_inst *vi, const char *name,
                        const char *dir, vps_error *err);
 /* Unmounts it (when its directory still holds that mount) and forgets it; ret_dir: where. */
-int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        char *ret_dir, size_t size, vps_error *err);
+int vps_snapshot_umount(struct vps_manager *m, struct vps_inst *vi, const char *name, char *ret_dir,
+                        size_t size, vps_error *err);
 /* Every mounted snapshot of vi unmounted (before a destroy). */
 void vps_snapshot_umount_all(struct vps_manager *m, struct vps_inst *vi);
 /* Where the snapshot (its directory fd) is mounted now, or NULL. */
@@ -164,6 +164,6 @@ void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);
  * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
  * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
  * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id,
-              const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
+int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
+              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
               struct vps_capture *ret_cap, vps_error *err);

@@ -89,12 +89,12 @@ int tc_copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_error
 
 /* Owner, mode, xattrs (after the chown, which drops security.capability), then times. */
 int tc_copy_meta(struct copy *c, int src, int dst, const struct stat *st, const char *what,
-                     vps_error *err)
+                 vps_error *err)
 {
         char dp[40];
         tc_fd_path(dst, dp, sizeof(dp));
-        if (fchownat(dst, "", map_id(c->o, st->st_uid), map_id(c->o, st->st_gid),
-                     AT_EMPTY_PATH) < 0)
+        if (fchownat(dst, "", map_id(c->o, st->st_uid), map_id(c->o, st->st_gid), AT_EMPTY_PATH) <
+            0)
                 return vps_err_sys(err, errno, "chown %s", what);
         if (!S_ISLNK(st->st_mode) && chmod(dp, st->st_mode & 07777) < 0)
                 return vps_err_sys(err, errno, "chmod %s", what);
@@ -208,8 +208,8 @@ static int copy_link(struct copy *c, struct link_seen *l, int dst_dir, const cha
 }
 
 /* One entry that is not a directory. */
-int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name,
-                     const struct stat *st, vps_error *err)
+int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name, const struct stat *st,
+                 vps_error *err)
 {
         if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
                 struct link_seen *l = tc_link_find(c, st);
@@ -263,7 +263,7 @@ void tc_frame_drop(struct frame *f)
 }
 
 int tc_push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir, int dst_dir,
-                    const char *name, const struct stat *st, vps_error *err)
+                const char *name, const struct stat *st, vps_error *err)
 {
         if (*depth >= VPS_COPY_DEPTH_MAX)
                 return vps_err(err, ELOOP, "directories nested deeper than %d levels",
@@ -330,8 +330,13 @@ static int seen_put(struct copy *c, const struct stat *st, int dst_dir, const ch
         struct seen *s = &c->seen[seen_slot(c, st->st_ino)];
         if (!s->ino)
                 c->n_seen++;
-        *s = (struct seen){.ino = st->st_ino, .dst_ino = d.st_ino, .ctime = st->st_ctim,
-                           .mtime = st->st_mtim, .atime = st->st_atim, .size = st->st_size, .mode = st->st_mode};
+        *s = (struct seen){.ino = st->st_ino,
+                           .dst_ino = d.st_ino,
+                           .ctime = st->st_ctim,
+                           .mtime = st->st_mtim,
+                           .atime = st->st_atim,
+                           .size = st->st_size,
+                           .mode = st->st_mode};
         return 0;
 }
 
@@ -461,8 +466,8 @@ static int copy_run(struct copy *c, int src_fd, int dst_fd, vps_error *err)
         return r;
 }
 
-int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o,
-                  struct vps_copy_stats *ret, vps_error *err)
+int vps_tree_copy(int src_fd, int dst_fd, const struct vps_copy_opts *o, struct vps_copy_stats *ret,
+                  vps_error *err)
 {
         struct copy *c = copy_new(o, ret);
         if (!c)

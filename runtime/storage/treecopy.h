@@ -40,10 +40,10 @@ struct copy {
         struct vps_copy_stats *stats;
         struct link_seen *links;
         size_t n_links, cap_links;
-        int mount_fd; /* for open_by_handle_at of the copies */
-        bool no_clone; /* FICLONE refused once: this file system has no reflinks */
-        bool live;     /* first pass of a live copy: entries that vanish are skipped, and
-                        * every entry copied is recorded in seen */
+        int mount_fd;     /* for open_by_handle_at of the copies */
+        bool no_clone;    /* FICLONE refused once: this file system has no reflinks */
+        bool live;        /* first pass of a live copy: entries that vanish are skipped, and
+                           * every entry copied is recorded in seen */
         bool catching_up; /* the catch-up pass: a directory may be there already */
         struct seen *seen;
         size_t n_seen, cap_seen;
@@ -57,8 +57,8 @@ int tc_copy_meta(struct copy *c, int src, int dst, const struct stat *st, const 
                  vps_error *err);
 struct link_seen *tc_link_find(struct copy *c, const struct stat *st);
 void tc_links_clear(struct copy *c);
-int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name,
-                 const struct stat *st, vps_error *err);
+int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name, const struct stat *st,
+                 vps_error *err);
 void tc_frame_drop(struct frame *f);
 /* The first frame of a walk: the directories src_fd and dst_fd opened anew. */
 int tc_root_frame(int src_fd, int dst_fd, struct frame *f, vps_error *err);

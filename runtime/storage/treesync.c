@@ -26,8 +26,8 @@ static bool current(const struct copy *c, const struct stat *st, const struct st
 {
         const struct seen *s = tc_seen_find(c, st->st_ino);
         return s && s->dst_ino == d->st_ino && ts_eq(s->ctime, st->st_ctim) &&
-               ts_eq(s->mtime, st->st_mtim) && s->size == st->st_size &&
-               s->mode == st->st_mode && (d->st_mode & S_IFMT) == (st->st_mode & S_IFMT);
+               ts_eq(s->mtime, st->st_mtim) && s->size == st->st_size && s->mode == st->st_mode &&
+               (d->st_mode & S_IFMT) == (st->st_mode & S_IFMT);
 }
 
 static int remove_entry(int dir, const char *name, const struct stat *d, vps_error *err)

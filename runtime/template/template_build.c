@@ -375,12 +375,12 @@ json_t *vps_template_build_json(const struct vps_build *b)
         bool running = b->pidfd >= 0;
         const char *status = running ? "building" : b->error[0] ? "failed" : "ready";
         int64_t end = running ? (int64_t)time(NULL) : b->ended_at;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "name",
-                              b->name, "status", status, "phase", b->phase, "packages",
-                              (json_int_t)b->packages, "done", (json_int_t)b->done, "total",
-                              (json_int_t)b->total, "files",
-                              (json_int_t)b->files, "refused", (json_int_t)b->refused, "elapsed",
-                              (json_int_t)(end - b->started_at), "last", b->last);
+        json_t *o =
+                json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "name", b->name,
+                          "status", status, "phase", b->phase, "packages", (json_int_t)b->packages,
+                          "done", (json_int_t)b->done, "total", (json_int_t)b->total, "files",
+                          (json_int_t)b->files, "refused", (json_int_t)b->refused, "elapsed",
+                          (json_int_t)(end - b->started_at), "last", b->last);
         if (o)
                 json_object_set_new(o, "error", b->error[0] ? json_string(b->error) : json_null());
         return o;

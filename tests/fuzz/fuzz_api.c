@@ -158,8 +158,7 @@ int vpsd_stop_begin(struct vpsd *dd, struct vps_inst *vi, bool fast, int timeout
         die("vpsd_stop_begin(%s), but no VPS runs", vi->cfg.id);
 }
 
-int vpsd_job_check_busy(struct vpsd *dd, const struct vps_inst *vi, bool addresses,
-                        vps_error *err)
+int vpsd_job_check_busy(struct vpsd *dd, const struct vps_inst *vi, bool addresses, vps_error *err)
 {
         (void)dd, (void)vi, (void)addresses, (void)err;
         return 0; /* no VPS runs, so no job */

@@ -71,7 +71,8 @@ static void check_box(void)
         struct dirent *de;
         while (d && (de = readdir(d))) {
                 const char *n = de->d_name;
-                if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "root") && strcmp(n, "sentinel")) {
+                if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "root") &&
+                    strcmp(n, "sentinel")) {
                         fprintf(stderr, "fuzz_backup: '%s' written outside the root\n", n);
                         abort();
                 }

@@ -88,7 +88,8 @@ static void serve_files(int fd)
                 if (in->opcode == FUSE_LOOKUP) {
                         /* Each name its own inode: a read waiting on one locks no other. */
                         static uint64_t next = 2;
-                        struct fuse_entry_out e = {.nodeid = next++, .attr_valid = 3600, .entry_valid = 3600};
+                        struct fuse_entry_out e = {
+                                .nodeid = next++, .attr_valid = 3600, .entry_valid = 3600};
                         fill_attr(&e.attr, e.nodeid);
                         reply(fd, in->unique, 0, &e, sizeof(e));
                 } else if (in->opcode == FUSE_GETATTR) {
@@ -114,7 +115,8 @@ static void serve_files(int fd)
 static int call_sysinfo(const char *file)
 {
         int fd = open(file, O_RDWR);
-        void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        void *p =
+                fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
                 printf("FAIL: mapping %s: %s\n", file, strerror(errno));
                 return 1;

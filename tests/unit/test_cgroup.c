@@ -148,7 +148,8 @@ static void test_claim_conflicts(void **state)
         assert_true(vps_claim_conflicts(VPS_CLAIM_SUBNET, "10.88.0.0/16", "10.88.5.0/24"));
         assert_true(vps_claim_conflicts(VPS_CLAIM_SUBNET, "10.88.5.0/24", "10.88.0.0/16"));
         assert_false(vps_claim_conflicts(VPS_CLAIM_SUBNET, "10.88.0.0/24", "10.88.1.0/24"));
-        assert_true(vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps", "/sys/fs/cgroup/vps"));
+        assert_true(
+                vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps", "/sys/fs/cgroup/vps"));
         assert_true(vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps",
                                         "/sys/fs/cgroup/vps/x"));
         assert_false(vps_claim_conflicts(VPS_CLAIM_CGROUP, "/sys/fs/cgroup/vps",

@@ -18,9 +18,15 @@
 /* A VPS as vpsd would hold it: one address, a forward, tun. */
 static void sample(struct vps_config *c)
 {
-        *c = (struct vps_config){.id = "101", .ostemplate = "debian-12", .hostname = "a.example",
-                                 .uid_base = 2000000, .uid_count = 65536, .n_ip = 1,
-                                 .ip = {"10.88.0.5"}, .n_fwd = 1, .forward = {"tcp:8080:80"},
+        *c = (struct vps_config){.id = "101",
+                                 .ostemplate = "debian-12",
+                                 .hostname = "a.example",
+                                 .uid_base = 2000000,
+                                 .uid_count = 65536,
+                                 .n_ip = 1,
+                                 .ip = {"10.88.0.5"},
+                                 .n_fwd = 1,
+                                 .forward = {"tcp:8080:80"},
                                  .features = VPS_FEAT_TUN};
         vps_limits_init(&c->limits);
 }
@@ -63,8 +69,7 @@ static void test_refusals(void **state)
         expect_refused("{\"bootorder\": 1000001}", false, ERANGE, "bootorder");
         expect_refused("{\"onboot\": 1}", false, EINVAL, "'onboot' must be a boolean");
         expect_refused("{\"ipdel\": [\"10.88.0.9\"]}", false, ENOENT, "has no address 10.88.0.9");
-        expect_refused("{\"nameserver\": [\"none\", \"1.1.1.1\"]}", false, EINVAL,
-                       "stands alone");
+        expect_refused("{\"nameserver\": [\"none\", \"1.1.1.1\"]}", false, EINVAL, "stands alone");
         expect_refused("{\"hostname\": \"a..b\"}", false, EINVAL, "");
         expect_refused("{\"rate\": 5}", false, ERANGE, "out of range");
         expect_refused("{\"features\": \"kvm\"}", false, EINVAL, "unknown feature");

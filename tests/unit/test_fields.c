@@ -111,8 +111,8 @@ static void test_every_field_refuses_garbage(void **state)
                 json_t *o = json_deep_copy(full);
                 /* an object is no field's type but limits', which is no array */
                 bool lim = i == VPS_F_LIMITS;
-                json_object_set_new(o, f->key,
-                                    lim ? json_pack("[s]", "x") : json_pack("{s:i}", "nonsense", 1));
+                json_object_set_new(
+                        o, f->key, lim ? json_pack("[s]", "x") : json_pack("{s:i}", "nonsense", 1));
                 char *text = json_dumps(o, 0);
                 struct vps_config c;
                 memset(&c, 0x55, sizeof(c));

@@ -54,8 +54,8 @@ static void each_option(void (*fn)(const char *opt, void *arg), void *arg)
                         fn(vps_fields[i].key, arg);
         for (unsigned int k = 0; k < VPS_LIM_COUNT; k++)
                 fn(vps_limit_info[k].name, arg);
-        static const char *const others[] = {"ip", "ipdel", "userpasswd", "ssh_key",
-                                             "reset_counters", "force"};
+        static const char *const others[] = {"ip",      "ipdel",          "userpasswd",
+                                             "ssh_key", "reset_counters", "force"};
         for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
                 const char *opt = vps_field_option(others[i], strlen(others[i]));
                 assert_non_null(opt);

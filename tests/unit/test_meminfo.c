@@ -27,8 +27,12 @@ static void put(struct tmpdir *t, const char *name, const char *text)
 static struct sysinfo host(void)
 {
         /* 1 GiB host, 900 MiB free, 50 MiB buffers, 512 MiB swap all free */
-        struct sysinfo si = {.totalram = 1u << 30, .freeram = 900u << 20, .bufferram = 50u << 20,
-                             .totalswap = 512u << 20, .freeswap = 512u << 20, .mem_unit = 1};
+        struct sysinfo si = {.totalram = 1u << 30,
+                             .freeram = 900u << 20,
+                             .bufferram = 50u << 20,
+                             .totalswap = 512u << 20,
+                             .freeswap = 512u << 20,
+                             .mem_unit = 1};
         return si;
 }
 
@@ -100,7 +104,9 @@ static void test_text(void **state)
 {
         (void)state;
         struct vps_mem a = {.total = 64u << 20, .free = 1u << 20, .cached = 1024},
-                       b = {.total = 1ULL << 50, .free = 1ULL << 49, .cached = 1ULL << 40,
+                       b = {.total = 1ULL << 50,
+                            .free = 1ULL << 49,
+                            .cached = 1ULL << 40,
                             .swap_total = 1ULL << 45};
         char ta[VPS_MEMINFO_TEXT_MAX], tb[VPS_MEMINFO_TEXT_MAX];
         size_t na = vps_meminfo_text(&a, ta, sizeof(ta)), nb = vps_meminfo_text(&b, tb, sizeof(tb));

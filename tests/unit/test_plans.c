@@ -80,8 +80,10 @@ static void test_names(void **state)
         vps_error err = {0};
         assert_int_equal(vps_plan_name_check("small", &err), 0);
         assert_int_equal(vps_plan_name_check("vps-2.large_x", &err), 0);
-        const char *bad[] = {"", "none", "../x", "a/b", ".x", "-x", "a b", "x\n",
-                             "0123456789012345678901234567890123456789012345678901234567890123"};
+        const char *bad[] = {
+                "",    "none", "../x",
+                "a/b", ".x",   "-x",
+                "a b", "x\n",  "0123456789012345678901234567890123456789012345678901234567890123"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (vps_plan_name_check(bad[i], &err) != -EINVAL)
                         fail_msg("'%s' accepted", bad[i]);
@@ -128,8 +130,8 @@ static void test_load(void **state)
 static void test_merge(void **state)
 {
         (void)state;
-        json_t *plan = json_pack("{s:{s:s, s:s}, s:s}", "limits", "ram", "1G", "swap", "0",
-                                 "rate", "100mbit");
+        json_t *plan = json_pack("{s:{s:s, s:s}, s:s}", "limits", "ram", "1G", "swap", "0", "rate",
+                                 "100mbit");
         json_t *req = json_pack("{s:s, s:{s:s}, s:s, s:s}", "id", "101", "limits", "ram", "2G",
                                 "plan", "small", "rate", "1gbit");
         json_t *m = vps_plan_merge(plan, req);

@@ -14,8 +14,7 @@
 #include "tmpdir.h"
 #include "guest/guest.h"
 
-static void put(const struct tmpdir *t, const char *name, const char *text, char *path,
-                size_t size)
+static void put(const struct tmpdir *t, const char *name, const char *text, char *path, size_t size)
 {
         (void)snprintf(path, size, "%s/%s", t->path, name);
         FILE *f = fopen(path, "w");
@@ -31,7 +30,7 @@ static void test_parse(void **state)
                          "; another\n"
                          "nameserver 192.0.2.1\n"
                          "nameserver\t2001:0db8::0001 \r\n"
-                         "nameserver 192.0.2.1\n"   /* a duplicate */
+                         "nameserver 192.0.2.1\n"    /* a duplicate */
                          "nameserver fe80::1%eth0\n" /* a zone: the host's link */
                          "nameserver bogus\n"
                          "nameserver 10.0.0.0/8\n"
@@ -146,7 +145,7 @@ static void test_effective_keeps_own(void **state)
 static void test_config_keywords(void **state)
 {
 #define FMT                                                                                        \
-        "{\"id\": \"101\", \"ostemplate\": \"busybox\", \"uid_base\": 2000000,"                     \
+        "{\"id\": \"101\", \"ostemplate\": \"busybox\", \"uid_base\": 2000000,"                    \
         " \"uid_count\": 65536, \"created_at\": 1, \"nameserver\": %s}"
         char text[400];
         struct vps_config c;
@@ -174,8 +173,7 @@ int main(void)
                 cmocka_unit_test(test_is_local),
                 cmocka_unit_test_setup_teardown(test_inherit_plain, setup_dir, teardown_dir),
                 cmocka_unit_test_setup_teardown(test_inherit_stub, setup_dir, teardown_dir),
-                cmocka_unit_test_setup_teardown(test_effective_keeps_own, setup_dir,
-                                                teardown_dir),
+                cmocka_unit_test_setup_teardown(test_effective_keeps_own, setup_dir, teardown_dir),
                 cmocka_unit_test(test_config_keywords),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
