@@ -21,34 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char box[PATH_MAX], rootdir[PATH_MAX], sentinel[PATH_MAX];
+#include "fuzz_box.h"
 
-static void die(const char *what)
-{
-        perror(what);
-        abort();
-}
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-        (void)st, (void)type;
-        if (ftw->level > 0 || strcmp(p, box) != 0)
-                (void)remove(p);
-        return 0;
-}
-
-static void clear_root(void)
-{
-        (void)nftw(rootdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        if (mkdir(rootdir, 0755) < 0)
-                die("mkdir root");
-}
-
-static void cleanup(void)
-{
-        (void)nftw(box, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        (void)rmdir(box);
-}
+static char sentinel[PATH_MAX];
 
 static void setup(void)
 {
