@@ -170,8 +170,11 @@ struct link_seen *tc_link_find(struct copy *c, const struct stat *st)
         return NULL;
 }
 
-static int link_remember(struct copy *c, const struct stat *st, int dst, vps_error *err)
+int tc_link_remember(struct copy *c, const struct stat *st, int dst, vps_error *err)
 {
+        struct stat ds;
+        if (fstat(dst, &ds) < 0)
+                return vps_err_sys(err, errno, "stat the copy of a hard link");
         if (c->n_links == c->cap_links) {
                 size_t cap = c->cap_links ? c->cap_links * 2 : 64;
                 struct link_seen *v = realloc(c->links, cap * sizeof(*v));
@@ -190,7 +193,7 @@ static int link_remember(struct copy *c, const struct stat *st, int dst, vps_err
                 free(fh);
                 return vps_err_sys(err, e, "a file handle for a hard link");
         }
-        c->links[c->n_links++] = (struct link_seen){st->st_dev, st->st_ino, fh};
+        c->links[c->n_links++] = (struct link_seen){st->st_dev, st->st_ino, ds.st_ino, fh};
         return 0;
 }
 
@@ -250,7 +253,7 @@ int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name, con
                 return vps_err_sys(err, errno, "opening the copy of %s", name);
         int r = tc_copy_meta(c, src, dst, st, name, err);
         if (r == 0 && st->st_nlink > 1)
-                r = link_remember(c, st, dst, err);
+                r = tc_link_remember(c, st, dst, err);
         c->stats->files++;
         return r;
 }

@@ -13,6 +13,7 @@
 struct link_seen {
         dev_t dev;
         ino_t ino;
+        ino_t dst_ino; /* of the copy */
         struct file_handle *fh;
 };
 
@@ -56,6 +57,8 @@ int tc_copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_error
 int tc_copy_meta(struct copy *c, int src, int dst, const struct stat *st, const char *what,
                  vps_error *err);
 struct link_seen *tc_link_find(struct copy *c, const struct stat *st);
+/* The copy dst (an fd of it) of the source inode st: further names of st link to it. */
+int tc_link_remember(struct copy *c, const struct stat *st, int dst, vps_error *err);
 void tc_links_clear(struct copy *c);
 int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name, const struct stat *st,
                  vps_error *err);

@@ -5,7 +5,8 @@
  * ctime (moved by any change of data, metadata, xattrs or links; the guest cannot set it),
  * mtime, size, type or mode differ or whose copy is not the one recorded, and entries of the
  * copy the source no longer has, which are removed. The cost follows what changed while the
- * first pass ran, plus a stat of every entry on both sides. */
+ * first pass ran, plus a stat of every entry on both sides. The names of one inode end on one
+ * copy, whichever of them the first pass met first or linked. */
 #include "storage/treecopy.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"
@@ -114,6 +115,30 @@ static int dir_done(struct copy *c, struct frame *f, vps_error *err)
         return r < 0 ? r : tc_copy_meta(c, f->src_fd, f->dst, &f->st, "a directory", err);
 }
 
+/* The copy of name is kept: its atime brought up to date; when group is set, the copy is
+ * remembered as the one further names of that source inode link to. */
+static int keep(struct copy *c, struct frame *f, const char *name, const struct stat *st,
+                const struct stat *group, vps_error *err)
+{
+        const struct seen *s = tc_seen_find(c, st->st_ino);
+        struct timespec ts[2] = {st->st_atim, st->st_mtim};
+        if (s && !ts_eq(s->atime, st->st_atim) &&
+            utimensat(f->dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return vps_err_sys(err, errno, "setting the times of %s", name);
+        if (group) {
+                _cleanup_close_ int fd = openat(f->dst, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return vps_err_sys(err, errno, "opening the copy of %s", name);
+                int r = tc_link_remember(c, group, fd, err);
+                if (r < 0)
+                        return r;
+        }
+        c->stats->files++;
+        if (S_ISREG(st->st_mode))
+                c->stats->bytes += (uint64_t)st->st_blocks * 512;
+        return 0;
+}
+
 /* One entry of the source directory f. */
 static int entry(struct copy *c, struct frame *stack, size_t *depth, const char *name,
                  vps_error *err)
@@ -137,19 +162,14 @@ static int entry(struct copy *c, struct frame *stack, size_t *depth, const char 
                         return r;
                 return prune(c, &stack[*depth - 1], err);
         }
-        /* A further name of an inode this pass copied again links to that copy. */
-        bool relink = st.st_nlink > 1 && tc_link_find(c, &st);
-        if (have && !relink && current(c, &st, &d)) {
-                const struct seen *s = tc_seen_find(c, st.st_ino);
-                struct timespec ts[2] = {st.st_atim, st.st_mtim};
-                if (!ts_eq(s->atime, st.st_atim) &&
-                    utimensat(f->dst, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-                        return vps_err_sys(err, errno, "setting the times of %s", name);
-                c->stats->files++;
-                if (S_ISREG(st.st_mode))
-                        c->stats->bytes += (uint64_t)st.st_blocks * 512;
-                return 0;
-        }
+        /* The names of one source inode end on one copy: the first name met in this pass
+         * decides which (its copy kept when current, else a new one), and every further name
+         * links to that copy unless it is on it already. */
+        struct link_seen *l = st.st_nlink > 1 ? tc_link_find(c, &st) : NULL;
+        if (l && have && d.st_ino == l->dst_ino)
+                return keep(c, f, name, &st, NULL, err);
+        if (!l && have && current(c, &st, &d))
+                return keep(c, f, name, &st, st.st_nlink > 1 ? &st : NULL, err);
         if (have && (r = remove_entry(f->dst, name, &d, err)) < 0)
                 return r;
         f->changed = true;
