@@ -339,7 +339,7 @@ static int apply_entries(struct rctx *c, char **ret_config)
 int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_restore_opts *o,
                       struct vps_backup_info *ret_info, char **ret_config, vps_error *err)
 {
-        _cleanup_free_ struct src *s = malloc(sizeof(*s));
+        _cleanup_free_ struct src *s = calloc(1, sizeof(*s));
         if (!s)
                 return vps_err(err, ENOMEM, "out of memory");
         s->rd = rd;
