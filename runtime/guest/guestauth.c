@@ -7,7 +7,7 @@
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "guest/guest.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "vps/safepath.h"
 #include "vps/util.h"
 
