@@ -164,15 +164,15 @@ struct edit {
         bool must_exist;
         int (*change)(const char *old, char **ret, const void *arg, vps_error *err);
         const void *arg;
-        struct vps_login_undo *undo; /* what it replaced is kept here, or NULL */
+        struct prev *prev; /* what it replaced is kept here, or NULL */
 };
 
 #define PREV_TEXT_MAX (4 * 1024 * 1024) /* read_guest's limit */
 
-/* In memory shared with the helper that edits a running guest (a fork: MAP_SHARED), so the
- * helper's record reaches the caller; the text is wiped before the memory is unmapped. */
-struct vps_login_undo {
-        const char *dir, *name;                            /* the edit's (string constants) */
+/* What an edit replaced, in memory shared with the helper that edits a running guest (a fork:
+ * MAP_SHARED), so that its record reaches the caller; no pointer, and the text's end made
+ * sure of before use. The text is wiped before the memory is unmapped. */
+struct prev {
         enum { PREV_NONE, PREV_FILE, PREV_WHITEOUT } kind; /* in the root edited */
         bool recorded, written;
         unsigned int made_dirs; /* the last components of dir the edit created */
@@ -183,6 +183,10 @@ struct vps_login_undo {
         char text[PREV_TEXT_MAX + 1]; /* PREV_FILE: the old content */
 };
 
+struct vps_login_undo {
+        const char *dir, *name; /* the edit's (string constants) */
+        struct prev *p;
+};
 static int open_no_symlinks(int root_fd, const char *path, int flags, vps_error *err)
 {
         return vps_open_in_root_how(root_fd, path, flags | O_NOFOLLOW, 0,
@@ -254,11 +258,8 @@ static int make_dirs(int root_fd, int lower_fd, const struct edit *e, uid_t id_s
 }
 
 /* What the edit is about to replace under root_fd (old, st; r the read's result), into u. */
-static void record_prev(struct vps_login_undo *u, const struct edit *e, int r, const char *old,
-                        const struct stat *st)
+static void record_prev(struct prev *u, int r, const char *old, const struct stat *st)
 {
-        u->dir = e->dir;
-        u->name = e->name;
         u->kind = r == 0 ? PREV_FILE : S_ISCHR(st->st_mode) ? PREV_WHITEOUT : PREV_NONE;
         u->mode = st->st_mode;
         u->uid = st->st_uid;
@@ -281,8 +282,8 @@ static int apply_edit(int root_fd, int lower_fd, uid_t id_shift, const struct ed
         struct stat st = {
                 .st_mode = e->file_mode, .st_uid = id_shift, .st_gid = id_shift + e->file_gid};
         int r = read_guest(root_fd, path, &old, &st, err);
-        if (e->undo && (r == 0 || r == -ENOENT))
-                record_prev(e->undo, e, r, old, &st);
+        if (e->prev && (r == 0 || r == -ENOENT))
+                record_prev(e->prev, r, old, &st);
         if (r == -ENOENT && lower_fd >= 0) { /* not copied up: the template's */
                 r = read_guest(lower_fd, path, &old, &st, err);
                 st.st_uid += id_shift;
@@ -300,39 +301,40 @@ static int apply_edit(int root_fd, int lower_fd, uid_t id_shift, const struct ed
         unsigned int made = 0;
         if ((r = e->change(old ? old : "", &text, e->arg, err)) == 0)
                 r = make_dirs(root_fd, lower_fd, e, id_shift, &made, err);
-        if (e->undo)
-                e->undo->made_dirs = made;
+        if (e->prev)
+                e->prev->made_dirs = made;
         if (r == 0)
                 r = vps_guest_write_file(root_fd, e->dir, e->name, text, st.st_mode & 07777,
                                          st.st_uid, st.st_gid, err);
-        if (r == 0 && e->undo)
-                e->undo->written = true;
+        if (r == 0 && e->prev)
+                e->prev->written = true;
         return r;
 }
 
-/* Puts back under root_fd what u says the edit replaced: the old file, or none (the
+/* Puts back under root_fd what undo kept of the edit: the old file, or none (the
  * template's showing again, or the whiteout that hid it), and no directory it made. */
-static int restore_prev(int root_fd, const struct vps_login_undo *u, vps_error *err)
+static int restore_prev(int root_fd, const struct vps_login_undo *undo, vps_error *err)
 {
+        const struct prev *u = undo->p;
         int r = 0;
         if (u->written && u->kind == PREV_FILE) {
-                r = vps_guest_write_file(root_fd, u->dir, u->name, u->text, u->mode & 07777, u->uid,
-                                         u->gid, err);
+                r = vps_guest_write_file(root_fd, undo->dir, undo->name, u->text, u->mode & 07777,
+                                         u->uid, u->gid, err);
         } else if (u->written) {
                 _cleanup_close_ int dfd =
-                        open_no_symlinks(root_fd, u->dir, O_PATH | O_DIRECTORY, err);
+                        open_no_symlinks(root_fd, undo->dir, O_PATH | O_DIRECTORY, err);
                 if (dfd < 0)
                         return dfd;
-                if (unlinkat(dfd, u->name, 0) < 0 ||
+                if (unlinkat(dfd, undo->name, 0) < 0 ||
                     (u->kind == PREV_WHITEOUT &&
-                     (mknodat(dfd, u->name, S_IFCHR | (u->mode & 07777), makedev(0, 0)) < 0 ||
-                      fchownat(dfd, u->name, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0)))
-                        return vps_err_sys(err, errno, "putting back %s/%s in the guest", u->dir,
-                                           u->name);
+                     (mknodat(dfd, undo->name, S_IFCHR | (u->mode & 07777), makedev(0, 0)) < 0 ||
+                      fchownat(dfd, undo->name, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0)))
+                        return vps_err_sys(err, errno, "putting back %s/%s in the guest", undo->dir,
+                                           undo->name);
         }
         /* the directories it made, deepest first (each empty again, or left) */
         char path[256];
-        (void)snprintf(path, sizeof(path), "%s", u->dir);
+        (void)snprintf(path, sizeof(path), "%s", undo->dir);
         for (unsigned int i = 0; r == 0 && i < u->made_dirs; i++) {
                 char *slash = strrchr(path, '/');
                 if (!slash || !slash[1])
@@ -391,11 +393,15 @@ static int edit_vps(struct vps_manager *m, struct vps_inst *vi, struct edit *e,
                     struct vps_login_undo **ret_undo, vps_error *err)
 {
         if (ret_undo) {
-                void *p = mmap(NULL, sizeof(struct vps_login_undo), PROT_READ | PROT_WRITE,
+                _cleanup_free_ struct vps_login_undo *u = calloc(1, sizeof(*u));
+                void *p = mmap(NULL, sizeof(struct prev), PROT_READ | PROT_WRITE,
                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-                if (p == MAP_FAILED)
-                        return vps_err_sys(err, errno, "keeping %s/%s to undo", e->dir, e->name);
-                e->undo = *ret_undo = p;
+                if (!u || p == MAP_FAILED)
+                        return vps_err_sys(err, u ? errno : ENOMEM, "keeping %s/%s to undo", e->dir,
+                                           e->name);
+                *u = (struct vps_login_undo){e->dir, e->name, p};
+                e->prev = p;
+                *ret_undo = TAKE_PTR(u);
         }
         char what[160];
         (void)snprintf(what, sizeof(what), "editing %s/%s", e->dir, e->name);
@@ -413,8 +419,9 @@ static int restore_fn(int root_fd, int lower_fd, uid_t id_shift, const void *arg
 int vps_login_undo(struct vps_manager *m, struct vps_inst *vi, const struct vps_login_undo *u,
                    vps_error *err)
 {
-        if (!u || !u->recorded || (!u->written && !u->made_dirs))
+        if (!u || !u->p->recorded || (!u->p->written && !u->p->made_dirs))
                 return 0;
+        u->p->text[PREV_TEXT_MAX] = '\0';
         char what[160];
         (void)snprintf(what, sizeof(what), "putting back %s/%s", u->dir, u->name);
         struct in_root c = {restore_fn, u};
@@ -425,8 +432,10 @@ void vps_login_undo_free(struct vps_login_undo *u)
 {
         if (!u)
                 return;
-        explicit_bzero(u->text, u->len);
-        (void)munmap(u, sizeof(*u));
+        /* (len as the helper set it, bounded: wiping it all would touch every page) */
+        explicit_bzero(u->p->text, u->p->len < PREV_TEXT_MAX ? u->p->len : PREV_TEXT_MAX);
+        (void)munmap(u->p, sizeof(*u->p));
+        free(u);
 }
 
 /* ---- The two settings ---- */
