@@ -22,11 +22,13 @@ check "start 741" quiet vpsctl start 741
 st=$(wait_systemd 741)
 check "systemd is up ($st)" grep -qxE 'running|degraded' <<<"$st"
 
-# The writer: a transient service, each record "R%08d " and 100 x, fsync'ed by sync FILE
-# (coreutils: fsync of that file) before the next is begun.
-pad=$(printf 'x%.0s' $(seq 100))
+# The writer: a transient service appending records of 64 KiB ("R%08d ", x up to 65535
+# bytes, a newline), each by one write(2) of dd and fsync'ed (conv=fsync) before the next is
+# begun. A write of 16 pages grows the file page by page, so a copy taken while it runs (no
+# freeze) often ends inside a record; a frozen writer is between two writes.
+REC=65536
 check "the writer service starts" quiet vpsctl exec 741 -- systemd-run --unit=recwriter \
-        /bin/sh -c "i=0; while :; do i=\$((i+1)); printf 'R%08d $pad\\n' \$i >>/rec.log; sync /rec.log; done"
+        /bin/sh -c "i=0; while :; do i=\$((i+1)); { printf 'R%08d ' \$i; head -c $((REC - 11)) /dev/zero | tr '\\0' x; echo; } | dd of=/rec.log oflag=append conv=notrunc,fsync bs=$REC count=1 iflag=fullblock status=none; done"
 for _ in $(seq 50); do [ -s "$ROOT/vps/741/upper/rec.log" ] && break; sleep 0.1; done
 check "it writes" test -s "$ROOT/vps/741/upper/rec.log"
 
@@ -49,12 +51,13 @@ for k in $(seq "$NSNAP"); do
         f=$V/snapshots/w$k/upper/rec.log
         # whole records 1..n in order, nothing else; a torn last record has no newline or
         # is short, and fails the comparison
-        n=$(awk -v pad="$pad" -v want=1 '
-                $0 != sprintf("R%08d %s", want, pad) { bad = 1; exit }
+        n=$(awk -v len=$((REC - 11)) -v want=1 '
+                BEGIN { pad = "x"; while (length(pad) < len) pad = pad pad; pad = substr(pad, 1, len) }
+                NF != 2 || $1 != sprintf("R%08d", want) || $2 != pad { bad = 1; exit }
                 { want++ } END { if (bad) print -1; else print want - 1 }' "$f")
         last=$(tail -c 1 "$f" | od -An -c | tr -d ' ')
         size=$(stat -c %s "$f")
-        if [ "$n" -gt "$prev" ] && [ "$last" = '\n' ] && [ "$size" = $((n * 111)) ]; then
+        if [ "$n" -gt "$prev" ] && [ "$last" = '\n' ] && [ "$size" = $((n * REC)) ]; then
                 prefix_ok=$((prefix_ok + 1))
         fi
         counts+=("$n")
@@ -73,8 +76,9 @@ st=$(wait_systemd 741)
 check "systemd is up in the switched VPS ($st)" grep -qxE 'running|degraded' <<<"$st"
 expect_eq "it holds w$mid's $want records" "$want" \
         "$(vpsctl exec 741 -- sh -c 'wc -l </rec.log' 2>/dev/null | tr -d ' ')"
-expect_eq "its last record is whole" "$(printf 'R%08d %s' "$want" "$pad")" \
-        "$(vpsctl exec 741 -- tail -n 1 /rec.log 2>/dev/null)"
+expect_eq "and no more bytes" $((want * REC)) "$(vpsctl exec 741 -- stat -c %s /rec.log 2>/dev/null)"
+expect_eq "its last record is whole" "R$(printf %08d "$want") $((REC - 11))" \
+        "$(vpsctl exec 741 -- tail -n 1 /rec.log 2>/dev/null | awk '{ print $1, length($2) }')"
 expect_eq "no writer in it (a transient service)" inactive \
         "$(vpsctl exec 741 -- systemctl is-active recwriter 2>/dev/null || true)"
 check "stop 741" quiet vpsctl stop 741 --timeout 20
