@@ -8,7 +8,7 @@
 #include "api.h"
 #include "log.h"
 #include "vps/cleanup.h"
-#include "sandbox/sandbox.h"
+#include "vps/nsrun.h"
 #include "vps/syscalls.h"
 #include "netsetup/netsetup.h"
 #include "loop.h"

@@ -16,6 +16,7 @@
 #include "watch.h"
 #include "core/core.h"
 #include "vps/cleanup.h"
+#include "vps/nsrun.h"
 #include "config/config.h"
 #include "sandbox/sandbox.h"
 #include "cgroup/cgroup.h"

@@ -3,10 +3,10 @@
  * with its undo, config.json saved once. A step that fails undoes itself and every step
  * before it, so the VPS is left as it was. */
 #include "vps/cleanup.h"
+#include "vps/nsrun.h"
 #include "core/core.h"
 #include "guest/guest.h"
 #include "net/net.h"
-#include "sandbox/sandbox.h"
 #include "storage/storage.h"
 
 #include <errno.h>

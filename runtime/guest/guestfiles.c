@@ -1,7 +1,7 @@
 /* libvps: the guest files vpsd manages (see guest.h). */
 #include "vps/cleanup.h"
 #include "guest/guest.h"
-#include "sandbox/sandbox.h"
+#include "vps/nsrun.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"
 

@@ -7,7 +7,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "sandbox/sandbox.h"
+#include "vps/nsrun.h"
 #include "core/core.h"
 
 int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,

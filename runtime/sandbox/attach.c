@@ -6,6 +6,7 @@
 #include "sandbox/attach_relay.h"
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
+#include "vps/nsrun.h"
 #include "vps/fdpass.h"
 #include "vps/localsock.h"
 #include "vps/syscalls.h"

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "sandbox/sandbox.h"
 #include "net/net.h"
 #include "vps/syscalls.h"
+#include "vps/nsrun.h"
 
 static pid_t holder = -1;
 static int holder_pidfd = -1;

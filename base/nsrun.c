@@ -1,6 +1,6 @@
-/* libvps: helpers that enter a running VPS, with a deadline (see sandbox.h). */
+/* libvpsbase: helpers that enter a running VPS, with a deadline (see vps/nsrun.h). */
 #include "vps/cleanup.h"
-#include "sandbox/sandbox.h"
+#include "vps/nsrun.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
 

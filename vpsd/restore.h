@@ -1,0 +1,13 @@
+/* restore.c: a restore from its stream: the child of vpsd that extracts and checks the chain of
+ * archives into a staging directory, and the loop's commit of it. */
+#pragma once
+
+#include "vps/error.h"
+
+struct vpsd;
+struct vpsd_stream;
+
+/* Runs in the child on s->sock; asks the loop (s->ctl) to commit; never returns. */
+_Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s);
+/* In the loop: the child has everything in s->staging: put it in place as VPS s->id. */
+int vpsd_restore_commit(struct vpsd *d, struct vpsd_stream *s, vps_error *err);

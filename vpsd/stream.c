@@ -1,0 +1,81 @@
+/* vpsd: what the backup and restore streams share (stream.h): the child's setup and its last
+ * frame when it fails. */
+#include "stream.h"
+
+#include "storage/backup.h"
+#include "vps/cleanup.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *vpsd_stream_what(const struct vpsd_stream *s)
+{
+        return s->kind == VPSD_STREAM_BACKUP ? "backup" : "restore";
+}
+
+void vpsd_stream_child_setup(void)
+{
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        (void)signal(SIGPIPE, SIG_IGN);
+        sigset_t all;
+        sigemptyset(&all);
+        (void)sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+_Noreturn void vpsd_stream_fail(int fd, const vps_error *err)
+{
+        _cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
+        _cleanup_free_ char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        vps_error e;
+        if (t)
+                (void)vps_frame_write(fd, 'E', t, strlen(t), &e);
+        _exit(1);
+}
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vpsd_progress_send(struct vpsd_progress *p)
+{
+        if (p->total && p->done > p->total)
+                p->total = p->done; /* never past the end (a restore's client announced less) */
+        char buf[256];
+        int n = snprintf(buf, sizeof(buf),
+                         "{\"phase\":\"%s\",\"unit\":\"%s\",\"done\":%llu,\"total\":%llu,"
+                         "\"files\":%llu,\"bytes\":%llu}",
+                         p->phase, p->unit, (unsigned long long)p->done,
+                         (unsigned long long)p->total, (unsigned long long)p->files,
+                         (unsigned long long)p->bytes);
+        vps_error e;
+        (void)vps_frame_write(p->fd, 'P', buf, (size_t)n, &e);
+        p->sent = true;
+        p->sent_done = p->done;
+        p->sent_ms = now_ms();
+}
+
+void vpsd_progress_update(struct vpsd_progress *p)
+{
+        if (p->sent && p->done == p->sent_done)
+                return;
+        uint64_t step = p->total / 100;
+        if (!p->sent || (p->total && p->done - p->sent_done >= (step ? step : 1)) ||
+            now_ms() - p->sent_ms >= 200)
+                vpsd_progress_send(p);
+}
+
+void vpsd_progress_end(struct vpsd_progress *p)
+{
+        if (p->sent && p->sent_done == p->done && p->total == p->done)
+                return; /* the last one sent said so already */
+        p->total = p->done;
+        vpsd_progress_send(p);
+}

@@ -1,0 +1,62 @@
+/* stream.c: what the backup and restore streams share: the stream (an upgraded connection and
+ * the child of vpsd that serves it, backup.c) and the child's frames to its client. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+#include "vps/util.h"
+#include "loop.h"
+#include "vps/error.h"
+
+struct MHD_UpgradeResponseHandle;
+
+enum vpsd_stream_kind { VPSD_STREAM_BACKUP, VPSD_STREAM_RESTORE };
+
+struct vpsd_stream {
+        struct vpsd_source w; /* ctl, in the loop */
+        enum vpsd_stream_kind kind;
+        char id[VPS_ID_MAX + 1]; /* the VPS backed up, or the one restored */
+        bool full, incremental, force;
+        char ips[VPS_MAX_IPS][VPS_IP_MAX];
+        unsigned int n_ip;
+        bool has_ips;
+        uint64_t size; /* a restore: the archive bytes its client will send (0: unknown) */
+        uint32_t uid_base;
+        pid_t pid;
+        int ctl;  /* the loop's end of the socketpair with the child; the child's in it */
+        int sock; /* the upgraded connection */
+        struct MHD_UpgradeResponseHandle *urh;
+        char staging[96];
+        struct vpsd_stream *next;
+};
+
+/* "backup" or "restore", for messages. */
+const char *vpsd_stream_what(const struct vpsd_stream *s);
+
+/* --- in the child ------------------------------------------------------------------------- */
+
+/* Dies with vpsd, ignores SIGPIPE, unblocks the signals the loop blocked. */
+void vpsd_stream_child_setup(void);
+/* Sends err as the stream's 'E' frame and exits 1. */
+_Noreturn void vpsd_stream_fail(int fd, const vps_error *err);
+/* A stream's progress, sent as 'P' frames {"phase", "unit", "done", "total", "files",
+ * "bytes"}: done and total count the unit ("files": the paths a backup walks, counted before;
+ * "bytes": the archive bytes a restore has received, of the size its client announced, 0 when
+ * it did not), files and bytes what the library reports (paths and content bytes so far). */
+struct vpsd_progress {
+        int fd;
+        const char *phase, *unit;
+        uint64_t done, total, files, bytes;
+        uint64_t sent_done; /* done in the last frame */
+        int64_t sent_ms;    /* when it went (CLOCK_MONOTONIC) */
+        bool sent;
+};
+/* Sends a frame when done grew by a hundredth of total, or 200 ms after the last one. */
+void vpsd_progress_update(struct vpsd_progress *p);
+/* Sends one now (a new phase). */
+void vpsd_progress_send(struct vpsd_progress *p);
+/* The work is done: the last frame, done equal to total. */
+void vpsd_progress_end(struct vpsd_progress *p);
