@@ -62,26 +62,6 @@ static uint32_t rel_id(const struct vps_backup_opts *o, int64_t id)
         return 65534;
 }
 
-static char type_char(mode_t m)
-{
-        switch (m & S_IFMT) {
-        case S_IFREG:
-                return 'f';
-        case S_IFDIR:
-                return 'd';
-        case S_IFLNK:
-                return 'l';
-        case S_IFIFO:
-                return 'p';
-        case S_IFCHR:
-                return 'c';
-        case S_IFBLK:
-                return 'b';
-        default:
-                return 's';
-        }
-}
-
 /* Owners of the entry, its ACL qualifiers and a v3 file capability's root id made
  * relative to the VPS's range. */
 static int relativise(struct ctx *c, struct archive_entry *e)
@@ -199,11 +179,8 @@ static bool same_copy(struct ctx *c, struct archive_entry *e, const char *path,
                 sha256_update(&h, (size_t)n, (const uint8_t *)c->buf);
         if (n < 0)
                 return false;
-        uint8_t d[SHA256_DIGEST_SIZE];
         char hex[65];
-        sha256_digest(&h, sizeof(d), d);
-        for (size_t i = 0; i < sizeof(d); i++)
-                (void)snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        vps_sha256_finish_hex(&h, hex);
         return !strcmp(hex, b->hash);
 }
 
@@ -245,10 +222,7 @@ static int copy_data(struct ctx *c, struct archive *disk, struct archive_entry *
                                        archive_error_string(c->out));
                 done += (la_int64_t)z;
         }
-        uint8_t d[SHA256_DIGEST_SIZE];
-        sha256_digest(&h, sizeof(d), d);
-        for (size_t i = 0; i < sizeof(d); i++)
-                (void)snprintf(hash + 2 * i, 3, "%02x", d[i]);
+        vps_sha256_finish_hex(&h, hash);
         return 0;
 }
 
@@ -308,7 +282,7 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 const struct stat *st = archive_entry_stat(e);
                 struct vps_mf_entry m = {
                         .kind = VPS_MF_HERE,
-                        .type = type_char(st->st_mode),
+                        .type = vps_mf_type_of(st->st_mode),
                         .mode = st->st_mode & 07777,
                         .uid = rel_id(c->o, st->st_uid),
                         .gid = rel_id(c->o, st->st_gid),

@@ -59,6 +59,11 @@ int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, v
 int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_len, vps_error *err);
 /* Sorts by path (once) and finds path; NULL when absent. */
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path);
+/* The TYPE letter of a file of mode m (S_IFMT part; libarchive's AE_IF* are the same). */
+char vps_mf_type_of(mode_t m);
+/* The hex digest of a nettle SHA-256 context (which it resets). */
+struct sha256_ctx;
+void vps_sha256_finish_hex(struct sha256_ctx *h, char out[65]);
 /* Hex of a SHA-256 over data (for a symlink's target). */
 void vps_sha256_hex(const void *data, size_t len, char out[65]);
 
@@ -137,7 +142,7 @@ int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_resto
 /* --- the stream between vpsctl and vpsd (backup_stream.c) --------------------------------
  * After the HTTP Upgrade (vps-backup, vps-restore) both ways carry frames: a type byte, a
  * 32-bit big-endian length, the payload (at most VPS_FRAME_MAX bytes).
- *   vpsd -> vpsctl: 'D' archive bytes, 'P' progress {"files","bytes"}, 'E' {"error","errno"}
+ *   vpsd -> vpsctl: 'D' archive bytes, 'P' progress (docs/api.md), 'E' {"error","errno"}
  *                   (the end, failed), 'K' the result object (the end, done)
  *   vpsctl -> vpsd: backup: 'M' the base's MANIFEST (in pieces), 'Z' the end;
  *                   restore: 'D' archive bytes, 'N' the end of one archive of the chain,

@@ -13,18 +13,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HEADER "vpsbackup-manifest 1\n"
+
+void vps_sha256_finish_hex(struct sha256_ctx *h, char out[65])
+{
+        static const char hex[] = "0123456789abcdef";
+        uint8_t d[SHA256_DIGEST_SIZE];
+        sha256_digest(h, sizeof(d), d);
+        for (size_t i = 0; i < sizeof(d); i++) {
+                out[2 * i] = hex[d[i] >> 4];
+                out[2 * i + 1] = hex[d[i] & 15];
+        }
+        out[64] = '\0';
+}
 
 void vps_sha256_hex(const void *data, size_t len, char out[65])
 {
         struct sha256_ctx c;
-        uint8_t d[SHA256_DIGEST_SIZE];
         sha256_init(&c);
         sha256_update(&c, len, data);
-        sha256_digest(&c, sizeof(d), d);
-        for (size_t i = 0; i < sizeof(d); i++)
-                (void)snprintf(out + 2 * i, 3, "%02x", d[i]);
+        vps_sha256_finish_hex(&c, out);
+}
+
+char vps_mf_type_of(mode_t m)
+{
+        switch (m & S_IFMT) {
+        case S_IFREG:
+                return 'f';
+        case S_IFDIR:
+                return 'd';
+        case S_IFLNK:
+                return 'l';
+        case S_IFIFO:
+                return 'p';
+        case S_IFCHR:
+                return 'c';
+        case S_IFBLK:
+                return 'b';
+        default:
+                return 's';
+        }
 }
 
 void vps_manifest_free(struct vps_manifest *m)

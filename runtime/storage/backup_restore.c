@@ -1,0 +1,316 @@
+/* libvps: restores a backup archive (vps/backup.h) into a staging directory: each entry
+ * checked (backup_check.c) and written with libarchive, then everything compared with the
+ * MANIFEST. The first refusal ends the restore; the caller removes the staging directory. */
+#include "storage/archive_cleanup.h"
+#include "storage/backup.h"
+#include "storage/backup_int.h"
+#include "vps/cleanup.h"
+#include "vps/util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+static int data_to_disk(struct rctx *c, struct archive_entry *e, const char *path, char hash[65])
+{
+        struct sha256_ctx h;
+        sha256_init(&h);
+        static const uint8_t zeros[4096];
+        const void *buf;
+        size_t len;
+        la_int64_t off, done = 0;
+        int k;
+        while ((k = archive_read_data_block(c->in, &buf, &len, &off)) == ARCHIVE_OK) {
+                if (off < done)
+                        return vps_err(c->err, EBADMSG, "%.200s: data out of order", path);
+                for (; done < off;) {
+                        size_t z = (size_t)(off - done) < sizeof(zeros) ? (size_t)(off - done)
+                                                                        : sizeof(zeros);
+                        sha256_update(&h, z, zeros);
+                        done += (la_int64_t)z;
+                }
+                sha256_update(&h, len, buf);
+                if (archive_write_data_block(c->out, buf, len, off) < ARCHIVE_WARN)
+                        return vps_err(c->err, EIO, "writing %.200s: %s", path,
+                                       archive_error_string(c->out));
+                done = off + (la_int64_t)len;
+                c->p.bytes += len;
+        }
+        if (k != ARCHIVE_EOF)
+                return vps_err(c->err, EBADMSG, "reading %.200s: %s", path,
+                               archive_error_string(c->in));
+        for (la_int64_t size = archive_entry_size(e); done < size;) {
+                size_t z = (size_t)(size - done) < sizeof(zeros) ? (size_t)(size - done)
+                                                                 : sizeof(zeros);
+                sha256_update(&h, z, zeros);
+                done += (la_int64_t)z;
+        }
+        vps_sha256_finish_hex(&h, hash);
+        return 0;
+}
+
+static int one_entry(struct rctx *c, struct archive_entry *e)
+{
+        if (!*vps_bk_name_of(e))
+                return vps_err(c->err, EPERM, "refused: an entry without a name");
+        _cleanup_free_ char *path = strdup(vps_bk_name_of(e));
+        if (!path)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        /* tar marks a directory with a trailing '/': one, on a directory only. */
+        size_t plen = strlen(path);
+        if (plen > 1 && path[plen - 1] == '/' && archive_entry_filetype(e) == AE_IFDIR) {
+                path[plen - 1] = '\0';
+                archive_entry_set_pathname(e, path);
+        }
+        const char *tree = vps_bk_tree_of(path);
+        bool upper = tree && !strcmp(tree, "upper");
+        if (tree && !upper && !c->full)
+                return vps_err(c->err, EPERM, "refused: %.200s in a backup that is not --full",
+                               path);
+        /* Not needed here (the template is present): read through, never written. */
+        if (tree && !upper && !c->want_root && !vps_bk_escape_of(path))
+                return archive_read_data_skip(c->in) < ARCHIVE_WARN
+                               ? vps_err(c->err, EBADMSG, "reading the backup: %s",
+                                         archive_error_string(c->in))
+                               : 0;
+        int r = vps_bk_check_entry(c, e, path);
+        if (r < 0)
+                return r;
+        struct vps_mf_entry m = {
+                .kind = VPS_MF_HERE,
+                .type = vps_mf_type_of(archive_entry_filetype(e)),
+                .mode = archive_entry_perm(e) & 07777,
+                .uid = (uint32_t)archive_entry_uid(e),
+                .gid = (uint32_t)archive_entry_gid(e),
+                .size = archive_entry_filetype(e) == AE_IFREG ? (uint64_t)archive_entry_size(e) : 0,
+                .mtime_ns =
+                        (int64_t)archive_entry_mtime(e) * 1000000000 + archive_entry_mtime_nsec(e),
+                .hash = "-",
+                .path = path};
+        const char *hl = archive_entry_hardlink(e);
+        if (hl) {
+                /* A hard link: the type, size and content of the file it names. */
+                struct vps_mf_entry *t = vps_manifest_find(&c->seen, hl);
+                m.type = 'f';
+                if (t) {
+                        m.size = t->size;
+                        memcpy(m.hash, t->hash, sizeof(m.hash));
+                }
+        }
+        if (m.type == 'l') {
+                const char *t = archive_entry_symlink(e);
+                vps_sha256_hex(t ? t : "", t ? strlen(t) : 0, m.hash);
+        }
+        if ((r = vps_bk_remap(c, e, upper, path)) < 0)
+                return r;
+        /* Only a later archive of a chain finds earlier files in the way. */
+        if (!hl && c->o->expect_base[0] &&
+            (r = vps_bk_clear_way(c, path, archive_entry_filetype(e))) < 0)
+                return r;
+        if (archive_write_header(c->out, e) < ARCHIVE_WARN)
+                return vps_err(c->err, EPERM, "refused: %.200s: %s", path,
+                               archive_error_string(c->out));
+        if (m.type == 'f' && !hl) {
+                if ((r = data_to_disk(c, e, path, m.hash)) < 0)
+                        return r;
+        }
+        if (archive_write_finish_entry(c->out) < ARCHIVE_WARN)
+                return vps_err(c->err, EIO, "writing %.200s: %s", path,
+                               archive_error_string(c->out));
+        c->p.files++;
+        if (c->o->progress && c->p.files % 256 == 0)
+                c->o->progress(c->o->arg, &c->p);
+        return vps_manifest_add(&c->seen, &m, c->err);
+}
+
+static int remove_path(struct rctx *c, const char *path)
+{
+        const char *base;
+        _cleanup_close_ int dfd = vps_bk_open_parent(c->o->staging_fd, path, &base);
+        if (dfd == -ENOENT)
+                return 0;
+        if (dfd < 0)
+                return vps_err(c->err, EPERM, "deleting %.200s: %s", path, strerror(-dfd));
+        struct stat st;
+        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0;
+        if (S_ISDIR(st.st_mode))
+                return vps_rm_rf_at(dfd, base, c->err);
+        return unlinkat(dfd, base, 0) < 0 ? vps_err_sys(c->err, errno, "deleting %.200s", path) : 0;
+}
+
+/* Every file in the archive is in the MANIFEST as it is, and the MANIFEST lists no other. */
+static int verify(struct rctx *c, const char *text, size_t len)
+{
+        struct vps_manifest mf;
+        int r = vps_manifest_parse(text, len, &mf, c->err);
+        if (r < 0)
+                return r;
+        size_t here = 0;
+        for (size_t i = 0; i < mf.n && r == 0; i++) {
+                struct vps_mf_entry *w = &mf.e[i];
+                bool in_root =
+                        !strcmp(vps_bk_tree_of(w->path) ? vps_bk_tree_of(w->path) : "", "root");
+                if (!vps_bk_tree_of(w->path) || vps_bk_escape_of(w->path)) {
+                        r = vps_err(c->err, EBADMSG, "MANIFEST: a bad path");
+                        break;
+                }
+                if (in_root && !c->want_root)
+                        continue;
+                if (w->kind == VPS_MF_DELETED) {
+                        r = remove_path(c, w->path);
+                        continue;
+                }
+                if (w->kind == VPS_MF_SAME) {
+                        const char *base;
+                        struct stat st;
+                        _cleanup_close_ int dfd =
+                                vps_bk_open_parent(c->o->staging_fd, w->path, &base);
+                        if (dfd < 0 || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                                r = vps_err(c->err, EBADMSG,
+                                            "the backup does not match its base: %.200s is "
+                                            "missing",
+                                            w->path);
+                        continue;
+                }
+                here++;
+                struct vps_mf_entry *s = vps_manifest_find(&c->seen, w->path);
+                if (!s || s->type != w->type || s->mode != w->mode || s->uid != w->uid ||
+                    s->gid != w->gid || s->size != w->size || strcmp(s->hash, w->hash) != 0)
+                        r = vps_err(c->err, EBADMSG,
+                                    "the backup does not match its MANIFEST at %.200s%s", w->path,
+                                    s ? "" : " (missing)");
+        }
+        if (r == 0 && here != c->seen.n)
+                r = vps_err(c->err, EBADMSG,
+                            "the backup does not match its MANIFEST: %zu entries, %zu listed",
+                            c->seen.n, here);
+        vps_manifest_free(&mf);
+        return r;
+}
+
+/* libarchive leaves the times of a directory that existed (from an earlier archive of the
+ * chain) as its changes made them: set them again, deepest first. */
+static int dir_times(struct rctx *c)
+{
+        for (size_t i = c->seen.n; i-- > 0;) {
+                const struct vps_mf_entry *m = &c->seen.e[i];
+                if (m->type != 'd')
+                        continue;
+                const char *base;
+                _cleanup_close_ int dfd = vps_bk_open_parent(c->o->staging_fd, m->path, &base);
+                struct timespec ts[2] = {{m->mtime_ns / 1000000000, m->mtime_ns % 1000000000},
+                                         {m->mtime_ns / 1000000000, m->mtime_ns % 1000000000}};
+                if (dfd < 0 || utimensat(dfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                        return vps_err(c->err, EIO, "setting the times of %.200s", m->path);
+        }
+        return 0;
+}
+
+static int apply_entries(struct rctx *c, char **ret_config)
+{
+        struct archive_entry *e;
+        int h = archive_read_next_header(c->in, &e);
+        if (h < ARCHIVE_WARN || h == ARCHIVE_EOF ||
+            strcmp(vps_bk_name_of(e), VPS_BACKUP_CONFIG) != 0)
+                return vps_err(c->err, EBADMSG, "not a vpsd backup: no %s after %s",
+                               VPS_BACKUP_CONFIG, VPS_BACKUP_META);
+        int r = vps_bk_read_small(c->in, e, VPS_BK_CONFIG_MAX, ret_config, NULL, c->err);
+        if (r < 0)
+                return r;
+        for (;;) {
+                h = archive_read_next_header(c->in, &e);
+                if (h == ARCHIVE_EOF)
+                        return vps_err(c->err, EBADMSG,
+                                       "the backup ends before its %s "
+                                       "(truncated)",
+                                       VPS_BACKUP_MANIFEST);
+                if (h < ARCHIVE_WARN)
+                        return vps_err(c->err, EBADMSG, "reading the backup: %s",
+                                       archive_error_string(c->in));
+                if (!strcmp(vps_bk_name_of(e), VPS_BACKUP_MANIFEST))
+                        break;
+                if ((r = one_entry(c, e)) < 0)
+                        return r;
+        }
+        _cleanup_free_ char *mf = NULL;
+        size_t len = 0;
+        if ((r = vps_bk_read_small(c->in, e, VPS_BACKUP_MANIFEST_MAX, &mf, &len, c->err)) < 0)
+                return r;
+        h = archive_read_next_header(c->in, &e);
+        if (h != ARCHIVE_EOF)
+                return vps_err(c->err, EBADMSG, "the backup goes on after its %s",
+                               VPS_BACKUP_MANIFEST);
+        /* Deletions before the directories get their modes and times (at close). */
+        if ((r = verify(c, mf, len)) < 0)
+                return r;
+        if (archive_write_close(c->out) < ARCHIVE_WARN)
+                return vps_err(c->err, EIO, "finishing the restore: %s",
+                               archive_error_string(c->out));
+        return dir_times(c);
+}
+
+int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_restore_opts *o,
+                      struct vps_backup_info *ret_info, char **ret_config, vps_error *err)
+{
+        _cleanup_free_ struct src *s = malloc(sizeof(*s));
+        if (!s)
+                return vps_err(err, ENOMEM, "out of memory");
+        s->rd = rd;
+        s->arg = rd_arg;
+        _cleanup_archive_read_ struct archive *in = vps_bk_open_reader(s, err);
+        if (!in)
+                return -err->code;
+        int r = vps_bk_read_info(in, ret_info, err);
+        if (r < 0)
+                return r;
+        struct utsname u;
+        (void)uname(&u);
+        if (strcmp(ret_info->arch, u.machine) != 0)
+                return vps_err(err, ENOEXEC,
+                               "a backup of another architecture (%s, this host "
+                               "is %s)",
+                               ret_info->arch, u.machine);
+        if (strcmp(ret_info->base_id, o->expect_base) != 0)
+                return vps_err(err, EINVAL, "%s",
+                               *o->expect_base ? "this backup does not follow the one before it "
+                                                 "in the chain"
+                                               : "this backup is an incremental one: restore "
+                                                 "its chain, from a complete backup on");
+        _cleanup_archive_write_ struct archive *out = archive_write_disk_new();
+        if (!out)
+                return vps_err(err, ENOMEM, "out of memory");
+        archive_write_disk_set_options(
+                out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
+                             ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
+                             ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                             ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK |
+                             ARCHIVE_EXTRACT_SPARSE);
+        struct rctx c = {.o = o,
+                         .in = in,
+                         .out = out,
+                         .err = err,
+                         .full = !strcmp(ret_info->kind, "full"),
+                         .want_root = o->want_root};
+        if (o->on_info && (r = o->on_info(o->arg, ret_info, &c.want_root, err)) < 0)
+                return r;
+        /* libarchive writes relative to the working directory: the staging directory. */
+        _cleanup_close_ int old_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (old_cwd < 0 || fchdir(o->staging_fd) < 0)
+                return vps_err_sys(err, errno, "entering the staging directory");
+        r = apply_entries(&c, ret_config);
+        if (fchdir(old_cwd) < 0 && r == 0)
+                r = vps_err_sys(err, errno, "leaving the staging directory");
+        if (o->progress)
+                o->progress(o->arg, &c.p);
+        vps_manifest_free(&c.seen);
+        return r;
+}
