@@ -34,7 +34,8 @@ static const char backup_usage[] =
         "and a MANIFEST with a SHA-256 per file. Owners are kept relative to the VPS, so the\n"
         "backup restores into another id range or host. The file is written under a\n"
         "temporary name beside FILE and renamed when complete. A running VPS is frozen\n"
-        "only while its upper layer is copied (frozen_ms in -j).\n"
+        "only while its upper layer is copied (frozen_ms in -j). On a terminal, the\n"
+        "progress (a percentage of the paths to walk) is shown on standard error.\n"
         "\n"
         "Options:\n"
         "  --to FILE       where to write it (default ID-YYYYMMDD-HHMMSS.tar.zst here);\n"
@@ -54,7 +55,8 @@ static const char restore_usage[] =
         "restored with its chain: its bases are looked for in FILE's directory. Without\n"
         "--ipadd the new VPS has no addresses (with --force, the replaced one's). A --full\n"
         "backup whose template this host lacks brings it along as template restored-ID.\n"
-        "A refused or interrupted restore leaves nothing.\n"
+        "A refused or interrupted restore leaves nothing. On a terminal, the progress (a\n"
+        "percentage of the bytes to send) is shown on standard error.\n"
         "\n"
         "Options:\n"
         "  --ipadd IP  an address for it (repeatable)\n"
@@ -136,15 +138,30 @@ struct progress {
         bool shown;
 };
 
+/* One 'P' frame on the terminal: a percentage when vpsd knows the total (docs/api.md). */
 static void show_progress(struct progress *p, const char *json, size_t len)
 {
         if (!p->on)
                 return;
         _cleanup_json_ json_t *j = json_loadb(json, len, 0, NULL);
-        json_int_t files = json_integer_value(json_object_get(j, "files"));
-        json_int_t bytes = json_integer_value(json_object_get(j, "bytes"));
-        fprintf(stderr, "\r%s: %lld files, %.1f MiB", p->what, (long long)files,
-                (double)bytes / (1024.0 * 1024.0));
+        const char *phase = json_string_value(json_object_get(j, "phase"));
+        const char *unit = json_string_value(json_object_get(j, "unit"));
+        double done = (double)json_integer_value(json_object_get(j, "done"));
+        double total = (double)json_integer_value(json_object_get(j, "total"));
+        long long files = (long long)json_integer_value(json_object_get(j, "files"));
+        double mib = (double)json_integer_value(json_object_get(j, "bytes")) / (1024.0 * 1024.0);
+        bool bytes = unit && !strcmp(unit, "bytes");
+        if (phase && !strcmp(phase, "capture"))
+                fprintf(stderr, "\r%s: capturing the running VPS's files\033[K", p->what);
+        else if (total > 0 && bytes)
+                fprintf(stderr, "\r%s: %3.0f%% (%.1f of %.1f MiB read), %lld files\033[K", p->what,
+                        100.0 * done / total, done / (1024.0 * 1024.0), total / (1024.0 * 1024.0),
+                        files);
+        else if (total > 0)
+                fprintf(stderr, "\r%s: %3.0f%% (%.0f of %.0f files), %.1f MiB\033[K", p->what,
+                        100.0 * done / total, done, total, mib);
+        else
+                fprintf(stderr, "\r%s: %lld files, %.1f MiB\033[K", p->what, files, mib);
         p->shown = true;
 }
 
@@ -500,9 +517,16 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 id = last.id;
         if (vps_id_check(id, &err) < 0)
                 return vpsctl_fail_err(&err);
+        /* The bytes to send, for vpsd's progress (a percentage). */
+        unsigned long long size = 0;
+        for (int i = 0; i < n; i++) {
+                struct stat st;
+                if (stat(chain[i], &st) == 0)
+                        size += (unsigned long long)st.st_size;
+        }
         char path[1400];
-        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s%s%s%s", id, force ? "&force=1" : "",
-                       ips[0] ? "&ipadd=" : "", ips);
+        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s", id, size,
+                       force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips);
         _cleanup_close_ int fd = -1;
         if ((r = open_stream(v, path, "vps-restore", &fd, &err)) < 0)
                 return vpsctl_fail_err(&err);

@@ -301,28 +301,26 @@ static bool parse_drain(const char *s, int64_t *ret_ms)
         return true;
 }
 
+/* --timeout, the one option besides --help. */
+static int on_timeout(struct vpsctl *v, int c, const char *arg, void *ret_drain_ms)
+{
+        (void)c;
+        if (!parse_drain(arg, ret_drain_ms))
+                return vpsctl_usage_error(v, "invalid timeout '%s': expected a number of seconds",
+                                          arg);
+        return CMD_CONTINUE;
+}
+
 static int parse(struct vpsctl *v, int argc, char **argv, const char **ret_id,
                  int64_t *ret_drain_ms)
 {
-        enum { OPT_TIMEOUT = 256 };
         static const struct option options[] = {
-                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"timeout", required_argument, NULL, 256},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
-        int c;
-
-        optind = 0;
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-                if (c == 'h')
-                        return vpsctl_help(console_usage);
-                if (c != OPT_TIMEOUT)
-                        return vpsctl_opt_error(v, c, argv);
-                if (!parse_drain(optarg, ret_drain_ms))
-                        return vpsctl_usage_error(
-                                v, "invalid timeout '%s': expected a number of seconds", optarg);
-        }
-        return vpsctl_take_id(v, argc, argv, ret_id);
+        return vpsctl_parse_id_opts(v, argc, argv, console_usage, options, on_timeout, ret_drain_ms,
+                                    ret_id);
 }
 
 int cmd_console(struct vpsctl *v, int argc, char **argv)

@@ -28,68 +28,6 @@ enum {
         OPT_RESET_COUNTERS,
 };
 
-/* The setting options create and set share come from libvps's field table
- * (vpsctl_setting_options); their help is SETTING_HELP (tests/unit/test_manpage.c checks that
- * it and the man page name each). */
-#define MAX_OPTIONS 64
-
-/* fixed (ending in {0}) and the setting options, into out. */
-static const struct option *with_settings(const struct option *fixed, struct option *out)
-{
-        size_t n = 0;
-        for (; fixed[n].name; n++)
-                out[n] = fixed[n];
-        n += vpsctl_setting_options(out + n, MAX_OPTIONS - 1 - n);
-        out[n] = (struct option){0};
-        return out;
-}
-
-#define SETTING_HELP                                                                               \
-        "  --plan NAME        apply plan NAME (/etc/vps/plans/NAME.conf: its limits and\n"         \
-        "                     settings; the options given here override it); none for no\n"        \
-        "                     plan (create takes vpsd.conf's default_plan without it)\n"           \
-        "  --nameserver ADDR  DNS server for the guest's /etc/resolv.conf (repeatable, up\n"       \
-        "                     to 4); inherit (the default): the host's, those of a local\n"        \
-        "                     stub (127.0.0.53) from its upstream file, read at each start\n"      \
-        "                     and set; none: no name server\n"                                     \
-        "  --searchdomain D   search domains, space separated (inherit also takes the\n"           \
-        "                     host's, when the VPS has none of its own)\n"                         \
-        "  --forward P:HP:VP  forward host port HP to port VP of the VPS; P is tcp or udp\n"       \
-        "                     (repeatable; on set the list replaces the old one, none clears);\n"  \
-        "                     refused: a host port a host socket holds or another VPS forwards,\n" \
-        "                     and one below 1024 without --force\n"                                \
-        "  --force            let --forward take a host port below 1024\n"                         \
-        "  --onboot yes|no    start the VPS when the host boots\n"                                 \
-        "  --bootorder N      at boot, higher numbers start first\n"                               \
-        "  --netmode MODE     bridged (private subnet behind NAT, the default of vpsd.conf)\n"     \
-        "                     or routed (public IPv4/IPv6 addresses routed to the VPS)\n"          \
-        "  --devnodes LIST    devices beyond the default set: tun (/dev/net/tun, for VPNs),\n"     \
-        "                     fuse (/dev/fuse), comma separated, or none; VPS stopped\n"           \
-        "  --features LIST    NAME:on|off,... (a bare NAME is on; none turns all off; on set\n"    \
-        "                     the others stay): tun (/dev/net/tun), fuse (/dev/fuse and FUSE\n"    \
-        "                     mounts), nesting (containers inside: keyring syscalls, an\n"         \
-        "                     uncovered proc and sysfs under /dev/.vps; weakens isolation),\n"     \
-        "                     io_uring (the io_uring syscalls, denied by default); VPS stopped\n"  \
-        "  --rate RATE        bandwidth both ways, as tc writes it: 100mbit, 1gbit, 500kbit,\n"    \
-        "                     10mbps (bytes/s); unlimited removes it\n"                            \
-        "  --ram SIZE         memory limit (memory.max), K/M/G/T suffixes or unlimited\n"          \
-        "  --swap SIZE        swap limit (memory.swap.max)\n"                                      \
-        "  --cpus N           at most N CPUs (cpu.max; 0.5 is half a CPU)\n"                       \
-        "  --cpumask LIST     only these CPUs, as 0-3,6 (cpuset.cpus)\n"                           \
-        "  --cpulimit PCT     at most PCT percent of one CPU (cpu.max; 200 = two CPUs)\n"          \
-        "  --cpuunits N       CPU weight from 1 to 10000 (cpu.weight, default 100)\n"              \
-        "  --numproc N        at most N processes and threads (pids.max)\n"                        \
-        "  --iolimit SIZE     disk bytes per second, each of read and write (io.max on the\n"      \
-        "                     disk holding the VPS storage), K/M/G suffixes\n"                     \
-        "  --iopslimit N      disk operations per second, each of read and write (io.max)\n"       \
-        "  --ioprio N         disk priority 0 (lowest) to 7, default 4 (io.weight)\n"              \
-        "  --oompolicy P      on running out of --ram: process (the kernel kills one process,\n"   \
-        "                     the default) or restart (the whole VPS is killed and restarted;\n"   \
-        "                     memory.oom.group)\n"                                                 \
-        "  --diskspace S[:H]  disk space of the VPS's own files, soft S and hard H (default S);\n" \
-        "                     a project quota on the storage root, shown by df inside\n"           \
-        "  --diskinodes N[:H] files and directories the VPS may own, soft N and hard H\n"
-
 struct lifecycle_opts {
         const char *id;
         const char *ostemplate;
@@ -188,70 +126,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
         return vpsctl_take_id(v, argc, argv, &o->id);
 }
 
-static const char create_usage[] =
-        "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...\n"
-        "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
-        "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
-        "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-        "                     [--nameserver ADDR|inherit|none]...\n"
-        "                     [--searchdomain DOMAINS]\n"
-        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--force] [--onboot yes|no]\n"
-        "                     [--bootorder N] [--netmode bridged|routed]\n"
-        "                     [--rate RATE] [--devnodes LIST] [--features LIST]\n"
-        "                     [--plan NAME|none] [-j]\n"
-        "\n"
-        "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
-        "\n"
-        "Options:\n"
-        "  --ostemplate NAME  template of the root file system (required)\n"
-        "  --hostname H       host name of the VPS, up to 253 characters in labels of up to\n"
-        "                     63 (default: vpsID); the kernel's gets its first label when\n"
-        "                     the whole name is longer than 64\n"
-        "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
-        "                     one the VPS has loopback only. A prefix only where it holds:\n"
-        "                     bridged: the bridge subnet's; routed: /32 or /128\n" SETTING_HELP
-        "  -j, --json         print the new VPS object as JSON\n"
-        "  -h, --help         print this help and exit\n";
-
-int cmd_create(struct vpsctl *v, int argc, char **argv)
-{
-        static const struct option fixed[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
-                {"hostname", required_argument, NULL, OPT_HOSTNAME},
-                {"ipadd", required_argument, NULL, OPT_IPADD},
-                {"json", no_argument, NULL, 'j'},
-                {"force", no_argument, NULL, OPT_FORCE},
-                {0},
-        };
-        struct option all[MAX_OPTIONS];
-        const struct option *options = with_settings(fixed, all);
-        _cleanup_(opts_free) struct lifecycle_opts o = {0};
-        vps_error err = {0};
-
-        int r = parse(v, argc, argv, ":hj", options, create_usage, &o);
-        if (r != CMD_CONTINUE)
-                return r;
-        if (!o.ostemplate)
-                return vpsctl_usage_error(v, "missing --ostemplate NAME");
-
-        /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
-        _cleanup_json_ json_t *body =
-                json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
-                          "hostname", o.hostname, "ip", o.ipadd);
-        if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
-            (o.force && json_object_set_new(body, "force", json_true()) < 0))
-                return vpsctl_fail("cannot encode the request");
-        _cleanup_json_ json_t *answer = NULL;
-        if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, &answer, &err, "/v1/vps") < 0)
-                return vpsctl_fail_err(&err);
-        if (o.json)
-                return vpsctl_print_json(answer);
-        vpsctl_print_warning(answer);
-        printf("VPS %s created from %s\n", o.id, o.ostemplate);
-        return 0;
-}
+/* The options of start and status. */
+static const struct option json_options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+};
 
 static const char start_usage[] = "Usage: vpsctl start ID [-j]\n"
                                   "\n"
@@ -263,15 +143,10 @@ static const char start_usage[] = "Usage: vpsctl start ID [-j]\n"
 
 int cmd_start(struct vpsctl *v, int argc, char **argv)
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
-        };
         struct lifecycle_opts o;
         vps_error err = {0};
 
-        int r = parse(v, argc, argv, ":hj", options, start_usage, &o);
+        int r = parse(v, argc, argv, ":hj", json_options, start_usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
         _cleanup_json_ json_t *answer = NULL;
@@ -365,16 +240,11 @@ static const char status_usage[] = "Usage: vpsctl status ID [-j]\n"
 
 int cmd_status(struct vpsctl *v, int argc, char **argv)
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
-        };
         struct lifecycle_opts o;
         vps_error err = {0};
         _cleanup_json_ json_t *vps = NULL;
 
-        int r = parse(v, argc, argv, ":hj", options, status_usage, &o);
+        int r = parse(v, argc, argv, ":hj", json_options, status_usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
         if (vpsctl_get_vps(v, o.id, &vps, &err) < 0)
@@ -384,20 +254,35 @@ int cmd_status(struct vpsctl *v, int argc, char **argv)
         return format_status_line(stdout, vps) < 0 ? EXIT_FAIL : 0;
 }
 
-static const char set_usage[] =
-        "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...\n"
-        "                     [--ram SIZE] [--swap SIZE] [--cpus N] [--cpulimit PCT]\n"
-        "                     [--cpuunits N] [--cpumask LIST] [--numproc N] [--iolimit SIZE]\n"
-        "                     [--iopslimit N] [--ioprio N] [--oompolicy process|restart]\n"
-        "                     [--diskspace SIZE[:HARD]] [--diskinodes N[:HARD]]\n"
-        "                     [--nameserver ADDR|inherit|none]...\n"
-        "                     [--searchdomain DOMAINS]\n"
-        "                     [--forward PROTO:HOSTPORT:VPSPORT]... [--force] [--onboot yes|no]\n"
-        "                     [--bootorder N] [--userpasswd USER:PASSWORD]\n"
-        "                     [--ssh-key FILE] [--netmode bridged|routed] [--rate RATE]\n"
-        "                     [--devnodes LIST] [--features LIST] [--plan NAME|none]\n"
-        "                     [--reset-counters] [-j]\n"
+/* create and set: the same setting options (from libvps's field table, settings.c), a few of
+ * their own, one request each and the same report. */
+struct settings_cmd {
+        const char *synopsis_head, *synopsis_tail;
+        const char *about; /* what it does, and the help of its own options */
+        const char *json_help;
+        struct option own[8]; /* its options beyond those both have, ending in {0} */
+};
+
+static const struct settings_cmd create_cmd = {
+        "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...",
+        "[--force] [-j]",
+        "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
+        "Options:\n"
+        "  --ostemplate NAME  template of the root file system (required)\n"
+        "  --hostname H       host name of the VPS, up to 253 characters in labels of up to\n"
+        "                     63 (default: vpsID); the kernel's gets its first label when\n"
+        "                     the whole name is longer than 64\n"
+        "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
+        "                     one the VPS has loopback only. A prefix only where it holds:\n"
+        "                     bridged: the bridge subnet's; routed: /32 or /128\n",
+        "print the new VPS object as JSON",
+        {{"ostemplate", required_argument, NULL, OPT_OSTEMPLATE}, {0}},
+};
+
+static const struct settings_cmd set_cmd = {
+        "Usage: vpsctl set ID [--hostname H] [--ipadd ADDR]... [--ipdel ADDR|all]...",
+        "[--userpasswd USER:PASSWORD] [--ssh-key FILE] [--reset-counters] [--force] [-j]",
         "Change the settings of the VPS ID. A running VPS takes them at once; they are saved\n"
         "either way. Nothing changes when any of them is refused.\n"
         "\n"
@@ -407,35 +292,110 @@ static const char set_usage[] =
         "  --ipdel ADDR|all   remove an address, or all of them (repeatable)\n"
         "  --userpasswd USER:PASSWORD\n"
         "                     set USER's password in the guest's /etc/shadow (hashed by vpsd)\n"
-        "  --ssh-key FILE     add the public keys in FILE to "
-        "/root/.ssh/authorized_keys\n"
-        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and "
-        "packets)\n" SETTING_HELP "  -j, --json         print the VPS object as saved, as JSON\n"
-        "  -h, --help         print this help and exit\n";
+        "  --ssh-key FILE     add the public keys in FILE to /root/.ssh/authorized_keys\n"
+        "  --reset-counters   zero the VPS's traffic totals (rx/tx bytes and packets)\n",
+        "print the VPS object as saved, as JSON",
+        {{"ipdel", required_argument, NULL, OPT_IPDEL},
+         {"userpasswd", required_argument, NULL, OPT_USERPASSWD},
+         {"ssh-key", required_argument, NULL, OPT_SSHKEY},
+         {"reset-counters", no_argument, NULL, OPT_RESET_COUNTERS},
+         {0}},
+};
 
-int cmd_set(struct vpsctl *v, int argc, char **argv)
+/* Its --help text, made on each call (NULL when out of memory). */
+static char *settings_usage(const struct settings_cmd *sc)
 {
-        static const struct option fixed[] = {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return NULL;
+        vpsctl_setting_synopsis(f, sc->synopsis_head, sc->synopsis_tail);
+        (void)fprintf(f, "\n%s", sc->about);
+        vpsctl_setting_help(f);
+        (void)fprintf(f,
+                      "  --force            let --forward take a host port below 1024\n"
+                      "  -j, --json         %s\n"
+                      "  -h, --help         print this help and exit\n",
+                      sc->json_help);
+        if (fclose(f) != 0) {
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+/* Parses the options of create or set into o. */
+static int parse_settings(struct vpsctl *v, int argc, char **argv, const struct settings_cmd *sc,
+                          struct lifecycle_opts *o)
+{
+        static const struct option both[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"hostname", required_argument, NULL, OPT_HOSTNAME},
                 {"ipadd", required_argument, NULL, OPT_IPADD},
-                {"ipdel", required_argument, NULL, OPT_IPDEL},
-                {"userpasswd", required_argument, NULL, OPT_USERPASSWD},
-                {"ssh-key", required_argument, NULL, OPT_SSHKEY},
-                {"reset-counters", no_argument, NULL, OPT_RESET_COUNTERS},
                 {"json", no_argument, NULL, 'j'},
                 {"force", no_argument, NULL, OPT_FORCE},
-                {0},
         };
+        enum { MAX_OPTIONS = 64 };
         struct option all[MAX_OPTIONS];
-        const struct option *options = with_settings(fixed, all);
-        _cleanup_(opts_free) struct lifecycle_opts o = {0};
-        vps_error err = {0};
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++)
+                all[n++] = both[i];
+        for (size_t i = 0; sc->own[i].name; i++)
+                all[n++] = sc->own[i];
+        n += vpsctl_setting_options(all + n, MAX_OPTIONS - 1 - n);
+        all[n] = (struct option){0};
+        _cleanup_free_ char *usage = settings_usage(sc);
+        if (!usage)
+                return vpsctl_fail("cannot format the help: out of memory");
+        return parse(v, argc, argv, ":hj", all, usage, o);
+}
 
-        int r = parse(v, argc, argv, ":hj", options, set_usage, &o);
-        if (r != CMD_CONTINUE) {
+/* Sends body with o's settings merged in, and reports the answer: "VPS ID done". */
+static int send_settings(struct vpsctl *v, const struct lifecycle_opts *o, json_t *body,
+                         const char *method, long timeout, const char *path, const char *done)
+{
+        vps_error err = {0};
+        if (!body || (o->extra && json_object_update(body, o->extra) < 0) ||
+            (o->force && json_object_set_new(body, "force", json_true()) < 0))
+                return vpsctl_fail("cannot encode the request");
+        _cleanup_json_ json_t *answer = NULL;
+        if (vpsctl_request(v, method, body, timeout, &answer, &err, "%s", path) < 0)
+                return vpsctl_fail_err(&err);
+        if (o->json)
+                return vpsctl_print_json(answer);
+        vpsctl_print_warning(answer);
+        printf("VPS %s %s\n", o->id, done);
+        return 0;
+}
+
+int cmd_create(struct vpsctl *v, int argc, char **argv)
+{
+        _cleanup_(opts_free) struct lifecycle_opts o = {0};
+        int r = parse_settings(v, argc, argv, &create_cmd, &o);
+        if (r != CMD_CONTINUE)
                 return r;
+        if (!o.ostemplate)
+                return vpsctl_usage_error(v, "missing --ostemplate NAME");
+
+        /* "s*" leaves the key out when hostname is NULL: vpsd then picks one */
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s, s:s, s:s*, s:O*}", "id", o.id, "ostemplate", o.ostemplate,
+                          "hostname", o.hostname, "ip", o.ipadd);
+        _cleanup_free_ char *done = NULL;
+        if (asprintf(&done, "created from %s", o.ostemplate) < 0) {
+                done = NULL;
+                return vpsctl_fail("cannot encode the request");
         }
+        return send_settings(v, &o, body, "POST", TIMEOUT_LONG, "/v1/vps", done);
+}
+
+int cmd_set(struct vpsctl *v, int argc, char **argv)
+{
+        _cleanup_(opts_free) struct lifecycle_opts o = {0};
+        int r = parse_settings(v, argc, argv, &set_cmd, &o);
+        if (r != CMD_CONTINUE)
+                return r;
         if (!o.hostname && !o.ipadd && !o.ipdel && !o.extra && !o.userpasswd && !o.ssh_key)
                 return vpsctl_usage_error(
                         v, "nothing to change: give a setting to change (see --help)");
@@ -443,17 +403,9 @@ int cmd_set(struct vpsctl *v, int argc, char **argv)
         _cleanup_json_ json_t *body = json_pack("{s:s*, s:O*, s:O*, s:s*, s:s*}", "hostname",
                                                 o.hostname, "ipadd", o.ipadd, "ipdel", o.ipdel,
                                                 "userpasswd", o.userpasswd, "ssh_key", o.ssh_key);
-        if (!body || (o.extra && json_object_update(body, o.extra) < 0) ||
-            (o.force && json_object_set_new(body, "force", json_true()) < 0))
-                return vpsctl_fail("cannot encode the request");
-        _cleanup_json_ json_t *answer = NULL;
-        if (vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &answer, &err, "/v1/vps/%s", o.id) < 0)
-                return vpsctl_fail_err(&err);
-        if (o.json)
-                return vpsctl_print_json(answer);
-        vpsctl_print_warning(answer);
-        printf("VPS %s saved\n", o.id);
-        return 0;
+        char path[sizeof("/v1/vps/") + VPS_ID_MAX];
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s", o.id);
+        return send_settings(v, &o, body, "PATCH", TIMEOUT_SHORT, path, "saved");
 }
 
 static const char destroy_usage[] =

@@ -162,6 +162,25 @@ int vpsctl_help(const char *text)
         return 0;
 }
 
+int vpsctl_parse_id_opts(struct vpsctl *v, int argc, char **argv, const char *usage,
+                         const struct option *options,
+                         int (*on_option)(struct vpsctl *v, int c, const char *arg, void *ctx),
+                         void *ctx, const char **ret_id)
+{
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(usage);
+                int r = c == '?' || c == ':' || !on_option ? vpsctl_opt_error(v, c, argv)
+                                                           : on_option(v, c, optarg, ctx);
+                if (r != CMD_CONTINUE)
+                        return r;
+        }
+        return vpsctl_take_id(v, argc, argv, ret_id);
+}
+
 int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,
                          const char **ret_id)
 {
@@ -169,15 +188,7 @@ int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *us
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
-        int c;
-
-        optind = 0;
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-                if (c == 'h')
-                        return vpsctl_help(usage);
-                return vpsctl_opt_error(v, c, argv);
-        }
-        return vpsctl_take_id(v, argc, argv, ret_id);
+        return vpsctl_parse_id_opts(v, argc, argv, usage, options, NULL, NULL, ret_id);
 }
 
 int vpsctl_take_id(const struct vpsctl *v, int argc, char **argv, const char **ret_id)

@@ -1,12 +1,113 @@
 /* vpsctl: the setting options create and set share, made from libvps's field table
  * (vps_fields, vps_limit_info): each is --KEY VALUE and goes into the body as "KEY", limits
- * under "limits". */
+ * under "limits"; their synopsis and help come from the table's metavar and help too. */
 #include "vpsctl.h"
 #include "config/config.h"
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define HELP_WIDTH  88 /* columns of a help line at most */
+#define HELP_COLUMN 21 /* where an option's text starts */
+
+/* The i-th setting option (fields with a cli, then the limits): false past the last. */
+static bool setting_at(unsigned int i, const char **name, const char **metavar, const char **help,
+                       bool *repeat)
+{
+        for (unsigned int f = 0; f < VPS_F_COUNT; f++) {
+                if (vps_fields[f].cli == VPS_CLI_NONE || i-- > 0)
+                        continue;
+                *name = vps_fields[f].key;
+                *metavar = vps_fields[f].metavar;
+                *help = vps_fields[f].help;
+                *repeat = vps_fields[f].cli == VPS_CLI_LIST ||
+                          vps_fields[f].cli == VPS_CLI_LIST_CLEAR;
+                return true;
+        }
+        if (i >= VPS_LIM_COUNT)
+                return false;
+        *name = vps_limit_info[i].name;
+        *metavar = vps_limit_info[i].metavar;
+        *help = vps_limit_info[i].help;
+        *repeat = false;
+        return true;
+}
+
+/* Words written on lines of at most HELP_WIDTH columns, the next ones from indent. */
+struct wrap {
+        FILE *out;
+        size_t col, indent;
+        bool fresh; /* nothing on the line yet but the indent */
+};
+
+static void wrap_word(struct wrap *w, const char *word, size_t len)
+{
+        if (!w->fresh && w->col + 1 + len > HELP_WIDTH) {
+                (void)fprintf(w->out, "\n%*s", (int)w->indent, "");
+                w->col = w->indent;
+                w->fresh = true;
+        }
+        if (!w->fresh) {
+                (void)fputc(' ', w->out);
+                w->col++;
+        }
+        (void)fwrite(word, 1, len, w->out);
+        w->col += len;
+        w->fresh = false;
+}
+
+/* text's words; a bracketed group ("[--hostname H]") is one word. */
+static void wrap_text(struct wrap *w, const char *text)
+{
+        for (const char *p = text; *p;) {
+                if (*p == ' ') {
+                        p++;
+                        continue;
+                }
+                size_t n = 0;
+                for (int depth = 0; p[n] && (depth > 0 || p[n] != ' '); n++)
+                        depth += p[n] == '[' ? 1 : p[n] == ']' ? -1 : 0;
+                wrap_word(w, p, n);
+                p += n;
+        }
+}
+
+void vpsctl_setting_synopsis(FILE *out, const char *head, const char *tail)
+{
+        struct wrap w = {out, 0, HELP_COLUMN, true};
+        const char *name, *metavar, *help;
+        bool repeat;
+        wrap_text(&w, head);
+        for (unsigned int i = 0; setting_at(i, &name, &metavar, &help, &repeat); i++) {
+                char item[96];
+                int n = snprintf(item, sizeof(item), "[--%s %s]%s", name, metavar,
+                                 repeat ? "..." : "");
+                wrap_word(&w, item, n < 0 ? 0 : (size_t)n);
+        }
+        wrap_text(&w, tail);
+        (void)fputc('\n', out);
+}
+
+void vpsctl_setting_help(FILE *out)
+{
+        const char *name, *metavar, *help;
+        bool repeat;
+        for (unsigned int i = 0; setting_at(i, &name, &metavar, &help, &repeat); i++) {
+                int n = fprintf(out, "  --%s %s", name, metavar);
+                struct wrap w = {out, n < 0 ? 0 : (size_t)n, HELP_COLUMN, false};
+                if (w.col + 2 > HELP_COLUMN) { /* a long one: its text on the next line */
+                        (void)fprintf(out, "\n%*s", HELP_COLUMN, "");
+                        w.fresh = true;
+                } else {
+                        (void)fprintf(out, "%*s", (int)(HELP_COLUMN - 1 - w.col), "");
+                }
+                w.col = HELP_COLUMN - (w.fresh ? 0 : 1);
+                wrap_text(&w, help);
+                (void)fputc('\n', out);
+        }
+}
 
 size_t vpsctl_setting_options(struct option *out, size_t max)
 {

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "vps/error.h"
 
@@ -101,9 +102,20 @@ size_t vpsctl_setting_options(struct option *out, size_t max);
 /* getopt's c with its argument into the request body *body (made on first use): CMD_CONTINUE
  * when c is a setting option, 0 when it is not, or a usage error's exit status. */
 int vpsctl_setting_arg(const struct vpsctl *v, int c, const char *arg, json_t **body);
+/* A usage synopsis: head ("Usage: vpsctl set ID [--hostname H]"), "[--KEY METAVAR]" for each
+ * setting option, then tail ("[-j]"), wrapped. */
+void vpsctl_setting_synopsis(FILE *out, const char *head, const char *tail);
+/* The setting options' help lines ("  --ram SIZE         memory limit ..."). */
+void vpsctl_setting_help(FILE *out);
 
-/* Parses the options that are only --help/-h, then takes the one ID argument, validated.
- * Returns CMD_CONTINUE with *ret_id set, or an exit status. */
+/* Parses options (ending in {0}; --help's code is 'h'), each but --help handed to on_option
+ * (with ctx; it returns CMD_CONTINUE or an exit status), then takes the one ID argument,
+ * validated. Returns CMD_CONTINUE with *ret_id set, or an exit status. */
+int vpsctl_parse_id_opts(struct vpsctl *v, int argc, char **argv, const char *usage,
+                         const struct option *options,
+                         int (*on_option)(struct vpsctl *v, int c, const char *arg, void *ctx),
+                         void *ctx, const char **ret_id);
+/* The same when the options are only --help/-h. */
 int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,
                          const char **ret_id);
 

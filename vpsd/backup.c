@@ -247,6 +247,15 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
                                 (void)snprintf(s->ips[s->n_ip++], VPS_IP_MAX, "%s", p);
                 }
         }
+        const char *size = restore ? arg_of(c, "size") : NULL;
+        if (r == 0 && size) {
+                char *end = NULL;
+                errno = 0;
+                unsigned long long v = strtoull(size, &end, 10);
+                if (!*size || *end || errno || size[0] == '-' || v > INT64_MAX)
+                        r = vps_err(err, EINVAL, "bad 'size' (the archives' bytes): '%s'", size);
+                s->size = v;
+        }
         if (r == 0 && restore && !s->force) {
                 vps_error e;
                 if (vps_manager_find(&d->m, s->id, &e))

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <fts.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 struct out_ctx {
         int fd;
         vps_error *err;
-        int64_t last_ms;
+        struct vpsd_progress pr;
 };
 
 static ssize_t out_write(void *arg, const void *buf, size_t len)
@@ -45,7 +46,30 @@ static ssize_t out_write(void *arg, const void *buf, size_t len)
 static void on_progress(void *arg, const struct vps_backup_progress *p)
 {
         struct out_ctx *o = arg;
-        vpsd_stream_progress(o->fd, p, &o->last_ms);
+        o->pr.files = o->pr.done = p->files;
+        o->pr.bytes = p->bytes;
+        vpsd_progress_update(&o->pr);
+}
+
+/* The paths the library's walk of path meets (its progress's files): path and everything
+ * below it, not descending into another file system. Directories alone are stat'ed (a path
+ * that cannot be is counted, which the walk of a merged root may skip: the last frame's total
+ * is the count done). 0 when the tree cannot be read: the total is unknown. */
+static uint64_t count_paths(const char *path)
+{
+        char *const argv[] = {(char *)path, NULL};
+        FTS *fts = fts_open(argv, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR | FTS_NOSTAT, NULL);
+        if (!fts)
+                return 0;
+        uint64_t n = 0;
+        FTSENT *e;
+        errno = 0;
+        while ((e = fts_read(fts)))
+                if (e->fts_info != FTS_DP && e->fts_info != FTS_ERR)
+                        n++;
+        bool failed = errno != 0;
+        (void)fts_close(fts);
+        return failed ? 0 : n;
 }
 
 /* A running VPS's upper layer captured for its backup (snapshots/.tmp-backup-PID, which
@@ -109,7 +133,11 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
         char upper[600], root[600], base_id[33] = "";
         (void)snprintf(upper, sizeof(upper), "%s/vps/%s/upper", d->m.root, vi->cfg.id);
         struct vps_capture cap = {0};
+        struct out_ctx o = {.fd = s->sock,
+                            .err = &err,
+                            .pr = {.fd = s->sock, .phase = "capture", .unit = "files"}};
         if (vi->status != VPS_STOPPED) {
+                vpsd_progress_send(&o.pr);
                 /* Running: frozen only while its upper layer is copied (capture.c). */
                 (void)snprintf(capture_name, sizeof(capture_name), ".tmp-backup-%d", (int)getpid());
                 if ((mkdirat(vi->dir_fd, "snapshots", 0700) < 0 && errno != EEXIST) ||
@@ -131,7 +159,13 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
         }
         if (s->full && mount_merged(d, vi, upper, root, sizeof(root), &err) < 0)
                 child_fail(s->sock, &err);
-        struct out_ctx o = {.fd = s->sock, .err = &err};
+        o.pr.phase = "archive";
+        o.pr.total = count_paths(upper);
+        if (o.pr.total && s->full) {
+                uint64_t r = count_paths(root);
+                o.pr.total = r ? o.pr.total + r : 0;
+        }
+        vpsd_progress_send(&o.pr);
         struct vps_backup_opts bo = {.vps_id = vi->cfg.id,
                                      .config_json = cfg ? cfg : "{}",
                                      .tpl_name = vi->cfg.ostemplate,
@@ -164,6 +198,9 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
         if (vps_backup_write(&bo, &res, &err) < 0)
                 child_fail(s->sock, &err);
         capture_drop();
+        o.pr.files = o.pr.done = res.files;
+        o.pr.bytes = res.bytes;
+        vpsd_progress_end(&o.pr);
         _cleanup_json_ json_t *j = json_pack(
                 "{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "id", vi->cfg.id,
                 "backup_id", res.backup_id, "base_id", base_id, "full", s->full, "template",

@@ -30,15 +30,19 @@
 struct out_ctx {
         int fd;
         vps_error *err;
-        int64_t last_ms;
-        struct vpsd *d;  /* its template store */
-        bool *want_root; /* root/ is needed (no such template here) */
+        struct vpsd_progress *pr;
+        uint64_t files, bytes; /* of the archives before this one */
+        struct vpsd *d;        /* its template store */
+        bool *want_root;       /* root/ is needed (no such template here) */
 };
 
+/* The library counts each archive from 0: the chain's sums are shown. */
 static void on_progress(void *arg, const struct vps_backup_progress *p)
 {
         struct out_ctx *o = arg;
-        vpsd_stream_progress(o->fd, p, &o->last_ms);
+        o->pr->files = o->files + p->files;
+        o->pr->bytes = o->bytes + p->bytes;
+        vpsd_progress_update(o->pr);
 }
 
 struct in_ctx {
@@ -47,6 +51,7 @@ struct in_ctx {
         size_t len, off;
         bool archive_end, all_end;
         vps_error *err;
+        struct vpsd_progress *pr; /* done: the archive bytes received */
 };
 
 static ssize_t in_read(void *arg, void *out, size_t want)
@@ -61,9 +66,11 @@ static ssize_t in_read(void *arg, void *out, size_t want)
                         return -c->err->code;
                 c->off = 0;
                 c->len = 0;
-                if (type == 'D')
+                if (type == 'D') {
                         c->len = n;
-                else if (type == 'N' || type == 'Z') {
+                        c->pr->done += n;
+                        vpsd_progress_update(c->pr);
+                } else if (type == 'N' || type == 'Z') {
                         c->archive_end = true;
                         c->all_end = type == 'Z';
                 } else
@@ -181,8 +188,11 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
         uint64_t fs_bytes =
                 fstatvfs(sfd, &sv) == 0 ? (uint64_t)sv.f_blocks * sv.f_frsize : (1ull << 40);
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
-        struct in_ctx in = {.fd = s->sock, .buf = buf, .err = &err};
-        struct out_ctx o = {.fd = s->sock, .err = &err};
+        struct vpsd_progress pr = {
+                .fd = s->sock, .phase = "extract", .unit = "bytes", .total = s->size};
+        struct in_ctx in = {.fd = s->sock, .buf = buf, .err = &err, .pr = &pr};
+        struct out_ctx o = {.fd = s->sock, .err = &err, .pr = &pr};
+        vpsd_progress_send(&pr);
         struct vps_backup_info info = {0}, first = {0};
         _cleanup_free_ char *config = NULL;
         char prev[33] = "";
@@ -222,9 +232,12 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                         ;
                 if (count == 0)
                         first = info;
+                o.files = pr.files;
+                o.bytes = pr.bytes;
                 (void)snprintf(prev, sizeof(prev), "%s", info.backup_id);
                 count++;
         }
+        vpsd_progress_end(&pr);
         vps_error e2;
         bool have_tpl = !want_root;
         char tpl[VPS_ID_MAX + 16];

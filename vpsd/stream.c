@@ -44,15 +44,38 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void vpsd_stream_progress(int fd, const struct vps_backup_progress *p, int64_t *last_ms)
+void vpsd_progress_send(struct vpsd_progress *p)
 {
-        int64_t now = now_ms();
-        if (now - *last_ms < 200)
-                return;
-        *last_ms = now;
-        char buf[96];
-        int n = snprintf(buf, sizeof(buf), "{\"files\":%llu,\"bytes\":%llu}",
-                         (unsigned long long)p->files, (unsigned long long)p->bytes);
+        if (p->total && p->done > p->total)
+                p->total = p->done; /* never past the end (a restore's client announced less) */
+        char buf[256];
+        int n = snprintf(buf, sizeof(buf),
+                         "{\"phase\":\"%s\",\"unit\":\"%s\",\"done\":%llu,\"total\":%llu,"
+                         "\"files\":%llu,\"bytes\":%llu}",
+                         p->phase, p->unit, (unsigned long long)p->done,
+                         (unsigned long long)p->total, (unsigned long long)p->files,
+                         (unsigned long long)p->bytes);
         vps_error e;
-        (void)vps_frame_write(fd, 'P', buf, (size_t)n, &e);
+        (void)vps_frame_write(p->fd, 'P', buf, (size_t)n, &e);
+        p->sent = true;
+        p->sent_done = p->done;
+        p->sent_ms = now_ms();
+}
+
+void vpsd_progress_update(struct vpsd_progress *p)
+{
+        if (p->sent && p->done == p->sent_done)
+                return;
+        uint64_t step = p->total / 100;
+        if (!p->sent || (p->total && p->done - p->sent_done >= (step ? step : 1)) ||
+            now_ms() - p->sent_ms >= 200)
+                vpsd_progress_send(p);
+}
+
+void vpsd_progress_end(struct vpsd_progress *p)
+{
+        if (p->sent && p->sent_done == p->done && p->total == p->done)
+                return; /* the last one sent said so already */
+        p->total = p->done;
+        vpsd_progress_send(p);
 }

@@ -23,6 +23,7 @@ struct vpsd_stream {
         char ips[VPS_MAX_IPS][VPS_IP_MAX];
         unsigned int n_ip;
         bool has_ips;
+        uint64_t size; /* a restore: the archive bytes its client will send (0: unknown) */
         uint32_t uid_base;
         pid_t pid;
         int ctl;  /* the loop's end of the socketpair with the child; the child's in it */
@@ -41,6 +42,21 @@ const char *vpsd_stream_what(const struct vpsd_stream *s);
 void vpsd_stream_child_setup(void);
 /* Sends err as the stream's 'E' frame and exits 1. */
 _Noreturn void vpsd_stream_fail(int fd, const vps_error *err);
-/* Sends p as a 'P' frame, at most one each 200 ms (*last_ms: when the last one went). */
-struct vps_backup_progress;
-void vpsd_stream_progress(int fd, const struct vps_backup_progress *p, int64_t *last_ms);
+/* A stream's progress, sent as 'P' frames {"phase", "unit", "done", "total", "files",
+ * "bytes"}: done and total count the unit ("files": the paths a backup walks, counted before;
+ * "bytes": the archive bytes a restore has received, of the size its client announced, 0 when
+ * it did not), files and bytes what the library reports (paths and content bytes so far). */
+struct vpsd_progress {
+        int fd;
+        const char *phase, *unit;
+        uint64_t done, total, files, bytes;
+        uint64_t sent_done; /* done in the last frame */
+        int64_t sent_ms;    /* when it went (CLOCK_MONOTONIC) */
+        bool sent;
+};
+/* Sends a frame when done grew by a hundredth of total, or 200 ms after the last one. */
+void vpsd_progress_update(struct vpsd_progress *p);
+/* Sends one now (a new phase). */
+void vpsd_progress_send(struct vpsd_progress *p);
+/* The work is done: the last frame, done equal to total. */
+void vpsd_progress_end(struct vpsd_progress *p);

@@ -50,6 +50,8 @@ struct vps_limit_info {
         unsigned int scale;       /* >1: a decimal number, kept times scale ("0.5" CPUs: 50) */
         const char *const *words; /* the value is one of these words (its index) */
         bool cpulist;             /* a list of CPUs, "0-3,6" */
+        /* vpsctl's --NAME METAVAR and its help (the man page names it so too). */
+        const char *metavar, *help;
 };
 
 /* What the host contributes to the cgroup files of the limits. */
@@ -255,6 +257,8 @@ struct vps_field {
         struct json_t *(*view)(const struct vps_config *c);
         /* Checked once loaded, or NULL. */
         int (*check)(const struct vps_config *c, vps_error *err);
+        /* With cli: vpsctl's --KEY METAVAR and its help (the man page names it so too). */
+        const char *metavar, *help;
 };
 
 extern const struct vps_field vps_fields[VPS_F_COUNT];

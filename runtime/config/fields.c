@@ -295,7 +295,8 @@ static int check_plan(const struct vps_config *c, vps_error *err)
         .save = save_##name, .flags = (fl)
 
 /* Rows in the order config.json is checked (the first bad field is the one reported). The
- * API's view of a VPS shows the VPS_FIELD_VIEW ones, after its identity and run state. */
+ * API's view of a VPS shows the VPS_FIELD_VIEW ones, after its identity and run state; vpsctl's
+ * create and set take those with a cli as --KEY METAVAR, and their --help shows the help. */
 const struct vps_field vps_fields[VPS_F_COUNT] = {
         [VPS_F_ID] = {STR(id, VPS_FIELD_REQUIRED), .check = check_id},
         [VPS_F_OSTEMPLATE] = {STR(ostemplate, VPS_FIELD_REQUIRED), .check = check_ostemplate},
@@ -309,33 +310,73 @@ const struct vps_field vps_fields[VPS_F_COUNT] = {
                               CUSTOM(nameserver,
                                      VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST),
                               .view = view_nameserver,
-                              .count_off = offsetof(struct vps_config, n_ns)},
+                              .count_off = offsetof(struct vps_config, n_ns),
+                              .metavar = "ADDR|inherit|none",
+                              .help = "DNS server for the guest's /etc/resolv.conf (repeatable, up "
+                                      "to 4); inherit (the default): the host's, those of a local "
+                                      "stub (127.0.0.53) from its upstream file, read at each "
+                                      "start and set; none: no name server"},
         [VPS_F_FORWARD] = {.cli = VPS_CLI_LIST_CLEAR,
-                           LIST(forward, n_fwd, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
+                           LIST(forward, n_fwd, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
+                           .metavar = "PROTO:HOSTPORT:VPSPORT",
+                           .help = "forward host port HOSTPORT to port VPSPORT of the VPS; PROTO "
+                                   "is tcp or udp (repeatable; on set the list replaces the old "
+                                   "one, none clears); refused: a host port a host socket holds "
+                                   "or another VPS forwards, and one below 1024 without --force"},
         [VPS_F_LIMITS] = {CUSTOM(limits, VPS_FIELD_SETTING)},
         [VPS_F_SEARCHDOMAIN] = {.cli = VPS_CLI_STRING,
                                 STR(searchdomain,
-                                    VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST)},
+                                    VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_GUEST),
+                                .metavar = "DOMAINS",
+                                .help = "search domains, space separated (inherit also takes the "
+                                        "host's, when the VPS has none of its own)"},
         [VPS_F_PROJID] = {CUSTOM(projid, 0)},
-        [VPS_F_ONBOOT] = {.cli = VPS_CLI_YESNO, CUSTOM(onboot, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
+        [VPS_F_ONBOOT] = {.cli = VPS_CLI_YESNO,
+                          CUSTOM(onboot, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
+                          .metavar = "yes|no",
+                          .help = "start the VPS when the host boots"},
         [VPS_F_BOOTORDER] = {.cli = VPS_CLI_INT,
-                             CUSTOM(bootorder, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
+                             CUSTOM(bootorder, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
+                             .metavar = "N",
+                             .help = "at boot, higher numbers start first"},
         [VPS_F_NETMODE] = {.cli = VPS_CLI_STRING,
                            CUSTOM(netmode, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
-                           .stopped = "its netmode"},
-        [VPS_F_RATE] = {.cli = VPS_CLI_STRING, CUSTOM(rate, VPS_FIELD_SETTING | VPS_FIELD_VIEW)},
+                           .stopped = "its netmode",
+                           .metavar = "bridged|routed",
+                           .help = "bridged (private subnet behind NAT, the default of vpsd.conf) "
+                                   "or routed (public IPv4/IPv6 addresses routed to the VPS)"},
+        [VPS_F_RATE] = {.cli = VPS_CLI_STRING,
+                        CUSTOM(rate, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
+                        .metavar = "RATE",
+                        .help = "bandwidth both ways, as tc writes it: 100mbit, 1gbit, 500kbit, "
+                                "10mbps (bytes/s); unlimited removes it"},
         [VPS_F_DEVNODES] = {.cli = VPS_CLI_STRING,
                             LIST(devnodes, n_dev,
                                  VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_STOPPED_GIVEN),
                             .check = check_devnodes,
-                            .stopped = "'devnodes'"},
+                            .stopped = "'devnodes'",
+                            .metavar = "LIST",
+                            .help = "devices beyond the default set: tun (/dev/net/tun, for "
+                                    "VPNs), fuse (/dev/fuse), comma separated, or none; VPS "
+                                    "stopped"},
         [VPS_F_FEATURES] = {.cli = VPS_CLI_STRING,
                             CUSTOM(features, VPS_FIELD_SETTING | VPS_FIELD_VIEW),
-                            .stopped = "'features'"},
+                            .stopped = "'features'",
+                            .metavar = "LIST",
+                            .help = "NAME:on|off,... (a bare NAME is on; none turns all off; on "
+                                    "set the others stay): tun (/dev/net/tun), fuse (/dev/fuse "
+                                    "and FUSE mounts), nesting (containers inside: keyring "
+                                    "syscalls, an uncovered proc and sysfs under /dev/.vps; "
+                                    "weakens isolation), io_uring (the io_uring syscalls, denied "
+                                    "by default); VPS stopped"},
         [VPS_F_PLAN] = {.cli = VPS_CLI_STRING,
                         STR(plan, VPS_FIELD_SETTING | VPS_FIELD_VIEW | VPS_FIELD_OMIT_EMPTY),
                         .check = check_plan,
-                        .view = view_plan},
+                        .view = view_plan,
+                        .metavar = "NAME|none",
+                        .help = "apply plan NAME (/etc/vps/plans/NAME.conf: its limits and "
+                                "settings; the options given here override it); none for no "
+                                "plan (create takes vpsd.conf's default_plan without it)"},
 };
 
 const struct vps_field *vps_field_find(const char *key)

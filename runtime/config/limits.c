@@ -14,21 +14,47 @@
 
 static const char *const oom_words[] = {"process", "restart", NULL};
 
+/* vpsctl's create and set take each as --NAME METAVAR; their --help shows the help. */
 const struct vps_limit_info vps_limit_info[VPS_LIM_COUNT] = {
-        [VPS_LIM_RAM] = {"ram", "memory", true, false, 4 * 1024 * 1024, UINT64_MAX - 1},
-        [VPS_LIM_SWAP] = {"swap", "memory", true, false, 0, UINT64_MAX - 1},
-        [VPS_LIM_CPUS] = {"cpus", "cpu", false, false, 1, 409600, .scale = 100},
-        [VPS_LIM_CPULIMIT] = {"cpulimit", "cpu", false, false, 1, 409600},
-        [VPS_LIM_CPUUNITS] = {"cpuunits", "cpu", false, false, 1, 10000},
-        [VPS_LIM_NUMPROC] = {"numproc", "pids", false, false, 1, 4194304},
+        [VPS_LIM_RAM] = {"ram", "memory", true, false, 4 * 1024 * 1024, UINT64_MAX - 1,
+                         .metavar = "SIZE",
+                         .help = "memory limit (memory.max), K/M/G/T suffixes or unlimited"},
+        [VPS_LIM_SWAP] = {"swap", "memory", true, false, 0, UINT64_MAX - 1, .metavar = "SIZE",
+                          .help = "swap limit (memory.swap.max)"},
+        [VPS_LIM_CPUS] = {"cpus", "cpu", false, false, 1, 409600, .scale = 100, .metavar = "N",
+                          .help = "at most N CPUs (cpu.max; 0.5 is half a CPU)"},
+        [VPS_LIM_CPULIMIT] = {"cpulimit", "cpu", false, false, 1, 409600, .metavar = "PCT",
+                              .help = "at most PCT percent of one CPU (cpu.max; 200 = two CPUs)"},
+        [VPS_LIM_CPUUNITS] = {"cpuunits", "cpu", false, false, 1, 10000, .metavar = "N",
+                              .help = "CPU weight from 1 to 10000 (cpu.weight, default 100)"},
+        [VPS_LIM_NUMPROC] = {"numproc", "pids", false, false, 1, 4194304, .metavar = "N",
+                             .help = "at most N processes and threads (pids.max)"},
         /* Quotas count in KiB: sizes up to 2^63 bytes keep clear of every overflow. */
-        [VPS_LIM_DISKSPACE] = {"diskspace", NULL, true, true, 1024 * 1024, 1ULL << 63},
-        [VPS_LIM_DISKINODES] = {"diskinodes", NULL, false, true, 100, UINT32_MAX},
-        [VPS_LIM_CPUMASK] = {"cpumask", "cpuset", false, false, 1, 1, .cpulist = true},
-        [VPS_LIM_IOLIMIT] = {"iolimit", "io", true, false, 64 * 1024, UINT64_MAX - 1},
-        [VPS_LIM_IOPSLIMIT] = {"iopslimit", "io", false, false, 1, 1000000000},
-        [VPS_LIM_IOPRIO] = {"ioprio", "io", false, false, 0, 7},
-        [VPS_LIM_OOMPOLICY] = {"oompolicy", "memory", false, false, 0, 1, .words = oom_words},
+        [VPS_LIM_DISKSPACE] = {"diskspace", NULL, true, true, 1024 * 1024, 1ULL << 63,
+                               .metavar = "SIZE[:HARD]",
+                               .help = "disk space of the VPS's own files, soft SIZE and hard HARD "
+                                       "(default SIZE); a project quota on the storage root, shown "
+                                       "by df inside"},
+        [VPS_LIM_DISKINODES] = {"diskinodes", NULL, false, true, 100, UINT32_MAX,
+                                .metavar = "N[:HARD]",
+                                .help = "files and directories the VPS may own, soft N and hard "
+                                        "HARD"},
+        [VPS_LIM_CPUMASK] = {"cpumask", "cpuset", false, false, 1, 1, .cpulist = true,
+                             .metavar = "LIST", .help = "only these CPUs, as 0-3,6 (cpuset.cpus)"},
+        [VPS_LIM_IOLIMIT] = {"iolimit", "io", true, false, 64 * 1024, UINT64_MAX - 1,
+                             .metavar = "SIZE",
+                             .help = "disk bytes per second, each of read and write (io.max on "
+                                     "the disk holding the VPS storage), K/M/G suffixes"},
+        [VPS_LIM_IOPSLIMIT] = {"iopslimit", "io", false, false, 1, 1000000000, .metavar = "N",
+                               .help = "disk operations per second, each of read and write "
+                                       "(io.max)"},
+        [VPS_LIM_IOPRIO] = {"ioprio", "io", false, false, 0, 7, .metavar = "N",
+                            .help = "disk priority 0 (lowest) to 7, default 4 (io.weight)"},
+        [VPS_LIM_OOMPOLICY] = {"oompolicy", "memory", false, false, 0, 1, .words = oom_words,
+                               .metavar = "process|restart",
+                               .help = "on running out of --ram: process (the kernel kills one "
+                                       "process, the default) or restart (the whole VPS is killed "
+                                       "and restarted; memory.oom.group)"},
 };
 
 void vps_limits_init(struct vps_limits *l)

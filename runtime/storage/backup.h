@@ -146,7 +146,7 @@ int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_resto
 /* --- the stream between vpsctl and vpsd (backup_stream.c) --------------------------------
  * After the HTTP Upgrade (vps-backup, vps-restore) both ways carry frames: a type byte, a
  * 32-bit big-endian length, the payload (at most VPS_FRAME_MAX bytes).
- *   vpsd -> vpsctl: 'D' archive bytes, 'P' progress {"files","bytes"}, 'E' {"error","errno"}
+ *   vpsd -> vpsctl: 'D' archive bytes, 'P' progress (docs/api.md), 'E' {"error","errno"}
  *                   (the end, failed), 'K' the result object (the end, done)
  *   vpsctl -> vpsd: backup: 'M' the base's MANIFEST (in pieces), 'Z' the end;
  *                   restore: 'D' archive bytes, 'N' the end of one archive of the chain,

@@ -186,4 +186,40 @@ start_vpsd
 for _ in $(seq 100); do [ -z "$(ls -A "$ROOT/vps" | grep '^\.')" ] && break; sleep 0.05; done
 check "after the restart: not begun (no 507, no debris)" sh -c "! vpsctl status 507 >/dev/null 2>&1 && [ -z \"\$(ls -A '$ROOT/vps' | grep '^\\.')\" ]"
 expect_jq "and it can be done again" '.id == "507"' vpsctl restore "$T/many.tar.zst" 507 -j
+# --- progress through the API and on a terminal (issue 17) --------------------------------------------
+# A client of the stream (backup_events.py) prints vpsd's 'P' frames: several, done never going
+# back, the total known from the first and reached by the last, the result's files that total.
+EV="$(command -v /usr/bin/python3 || command -v python3) $(dirname "$0")/backup_events.py"
+check "a backup through the API, its events read" sh -c "$EV backup '$SOCK' 506 '$T/ev.tar.zst' >'$T/ev.backup'"
+expect_jq "backup events: several, monotonic, ending at the total counted first" \
+        '([.[] | .P | select(. and .phase == "archive")]) as $p | (.[-1].K.files) as $f
+         | $f > 3000 and ($p | length) >= 5 and $p[0].done == 0 and ([$p[].total] | unique) == [$f]
+         and $p[-1].done == $f and $p[-1].files == $f and $p[-1].unit == "files"
+         and ([range(1; $p | length) as $i | $p[$i].done >= $p[$i - 1].done and $p[$i].bytes >= $p[$i - 1].bytes] | all)' \
+        jq -s . "$T/ev.backup"
+check "that archive is the backup" sh -c "zstd -t -q '$T/ev.tar.zst'"
+vpsctl destroy 507 >/dev/null
+SIZE=$(stat -c %s "$T/many.tar.zst")
+check "a restore through the API, its events read" sh -c "$EV restore '$SOCK' 507 '$T/many.tar.zst' >'$T/ev.restore'"
+expect_jq "restore events: several, monotonic, ending at the bytes sent" \
+        "([.[] | .P | select(.)]) as \$p | (\$p | length) >= 3 and \$p[0].done == 0
+         and ([\$p[].total] | unique) == [$SIZE] and \$p[-1].done == $SIZE and \$p[-1].unit == \"bytes\"
+         and ([range(1; \$p | length) as \$i | \$p[\$i].done >= \$p[\$i - 1].done and \$p[\$i].files >= \$p[\$i - 1].files] | all)
+         and .[-1].K.id == \"507\"" \
+        jq -s . "$T/ev.restore"
+script -qec "'$VPSCTL_BIN' --socket '$SOCK' backup 506 --to '$T/tty.tar.zst'" /dev/null >"$T/tty.out" 2>&1
+check "on a terminal, vpsctl shows the percentage" grep -q 'backup: 100% (3[0-9]* of 3[0-9]* files)' "$T/tty.out"
+vpsctl backup 506 --to "$T/piped.tar.zst" 2>"$T/piped.err" >/dev/null
+vpsctl restore "$T/piped.tar.zst" 510 -j 2>"$T/piped2.err" >"$T/piped2.out"
+check "piped or -j: no progress" sh -c "[ ! -s '$T/piped.err' ] && [ ! -s '$T/piped2.err' ] && jq -e '.id == \"510\"' '$T/piped2.out' >/dev/null"
+vpsctl start 510 >/dev/null
+check "a running VPS's backup through the API" sh -c "$EV backup '$SOCK' 510 '$T/ev2.tar.zst' >'$T/ev.running'"
+expect_jq "its events: the capture first, then the archive's up to its total" \
+        '(.[0].P.phase == "capture") and (.[-1].K.running == true)
+         and ([.[] | .P | select(. and .phase == "archive")] | .[-1].done == .[0].total and length >= 5)' \
+        jq -s . "$T/ev.running"
+vpsctl stop 510 --fast >/dev/null
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -H 'Connection: Upgrade' \
+        -H 'Upgrade: vps-restore' "http://vpsd/v1/restore?id=511&size=12x")
+check "a bad size is refused (400, named)" sh -c "[ '$code' = 400 ] && grep -q \"bad 'size'\" '$T/out'"
 finish

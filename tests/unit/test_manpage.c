@@ -1,5 +1,6 @@
 /* Unit tests: the man page and vpsctl's help name every option of the field table (the
- * settings create and set take, the limits, and the other API keys with an option). */
+ * settings create and set take, the limits, and the other API keys with an option); for the
+ * settings, the man page's entry and both helps show the table's metavar, the helps its text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -63,6 +64,83 @@ static void each_option(void (*fn)(const char *opt, void *arg), void *arg)
         }
 }
 
+/* Every setting option with its metavar and help (each row must have both). */
+static void each_setting(void (*fn)(const char *opt, const char *metavar, const char *help,
+                                    void *arg),
+                         void *arg)
+{
+        for (unsigned int i = 0; i < VPS_F_COUNT; i++) {
+                const struct vps_field *f = &vps_fields[i];
+                if (f->cli == VPS_CLI_NONE)
+                        continue;
+                if (!f->metavar || !f->help)
+                        fail_msg("field '%s' has an option but no metavar or help", f->key);
+                fn(f->key, f->metavar, f->help, arg);
+        }
+        for (unsigned int k = 0; k < VPS_LIM_COUNT; k++) {
+                const struct vps_limit_info *l = &vps_limit_info[k];
+                if (!l->metavar || !l->help)
+                        fail_msg("limit '%s' has no metavar or help", l->name);
+                fn(l->name, l->metavar, l->help, arg);
+        }
+}
+
+/* A roff font macro's line (.B, .BI, .BR, .I, .IR, .RB) as it reads: its arguments joined
+ * (with spaces for .B and .I), quotes, font escapes and "\-" undone. */
+static void roff_line(const char *line, char *out, size_t size)
+{
+        size_t o = 0;
+        bool spaced = line[2] == ' ';
+        const char *p = strchr(line, ' ');
+        out[0] = '\0';
+        for (bool first = true; p && *p && o + 2 < size;) {
+                while (*p == ' ')
+                        p++;
+                if (!*p || *p == '\n')
+                        break;
+                if (!first && spaced)
+                        out[o++] = ' ';
+                first = false;
+                bool quoted = *p == '"';
+                if (quoted)
+                        p++;
+                for (; *p && *p != '\n' && (quoted ? *p != '"' : *p != ' ') && o + 1 < size; p++) {
+                        if (p[0] == '\\' && p[1] == 'f' && p[2]) {
+                                p += 2;
+                                continue;
+                        }
+                        if (p[0] == '\\' && p[1] == '-')
+                                p++;
+                        out[o++] = *p;
+                }
+                if (quoted && *p == '"')
+                        p++;
+        }
+        out[o] = '\0';
+}
+
+/* The man page has an entry whose tag reads "--opt METAVAR". */
+static void man_entry(const char *opt, const char *metavar, const char *help, void *arg)
+{
+        (void)help;
+        char want[160], got[160];
+        (void)snprintf(want, sizeof(want), "--%s %s", opt, metavar);
+        for (const char *l = arg; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                if (strncmp(l, ".TP\n.", 5) != 0)
+                        continue;
+                const char *tag = l + 4;
+                if (strncmp(tag, ".B", 2) != 0 && strncmp(tag, ".I", 2) != 0)
+                        continue;
+                char line[160];
+                const char *end = strchr(tag, '\n');
+                (void)snprintf(line, sizeof(line), "%.*s", (int)(end ? end - tag : 150), tag);
+                roff_line(line, got, sizeof(got));
+                if (strcmp(got, want) == 0)
+                        return;
+        }
+        fail_msg("man/vpsctl.8 has no entry '.TP' '%s'", want);
+}
+
 static void in_man(const char *opt, void *arg)
 {
         if (!names(arg, opt, true))
@@ -77,6 +155,7 @@ static void test_man_page_lists_every_option(void **state)
         char *text = slurp(f);
         fclose(f);
         each_option(in_man, text);
+        each_setting(man_entry, text);
         free(text);
 }
 
@@ -86,14 +165,60 @@ static void in_help(const char *opt, void *arg)
                 fail_msg("vpsctl set --help does not name --%s", opt);
 }
 
-static void test_set_help_lists_every_option(void **state)
+/* text with each run of white space one space. */
+static char *squeeze(const char *text)
 {
-        (void)state;
-        FILE *p = popen(VPSCTL_BIN " set --help", "r");
+        char *out = malloc(strlen(text) + 1);
+        assert_non_null(out);
+        size_t o = 0;
+        for (const char *p = text; *p; p++)
+                if (!(*p == ' ' || *p == '\n') || (o && out[o - 1] != ' '))
+                        out[o++] = *p == '\n' ? ' ' : *p;
+        out[o] = '\0';
+        return out;
+}
+
+/* The help shows the option in its synopsis ("[--opt METAVAR]") and its entry with the
+ * table's text ("--opt METAVAR HELP", the lines wrapped). */
+static void help_entry(const char *opt, const char *metavar, const char *help, void *arg)
+{
+        char *text = squeeze(arg), *want_help = squeeze(help);
+        char syn[160], entry[1024];
+        (void)snprintf(syn, sizeof(syn), "[--%s %s]", opt, metavar);
+        (void)snprintf(entry, sizeof(entry), " --%s %s %s ", opt, metavar, want_help);
+        if (!strstr(text, syn))
+                fail_msg("the --help synopsis has no '%s'", syn);
+        if (!strstr(text, entry))
+                fail_msg("the --help has no entry '%s'", entry);
+        free(text);
+        free(want_help);
+}
+
+static char *help_of(const char *cmd)
+{
+        char line[256];
+        (void)snprintf(line, sizeof(line), "%s %s --help", VPSCTL_BIN, cmd);
+        FILE *p = popen(line, "r");
         assert_non_null(p);
         char *text = slurp(p);
         assert_int_equal(pclose(p), 0);
+        return text;
+}
+
+static void test_set_help_lists_every_option(void **state)
+{
+        (void)state;
+        char *text = help_of("set");
         each_option(in_help, text);
+        each_setting(help_entry, text);
+        free(text);
+}
+
+static void test_create_help_lists_every_setting(void **state)
+{
+        (void)state;
+        char *text = help_of("create");
+        each_setting(help_entry, text);
         free(text);
 }
 
@@ -102,6 +227,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_man_page_lists_every_option),
                 cmocka_unit_test(test_set_help_lists_every_option),
+                cmocka_unit_test(test_create_help_lists_every_setting),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
