@@ -196,9 +196,9 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
         vpsd_log("VPS %s reinstalled from template %s%s%s", id, vi->cfg.ostemplate,
                  snap[0] ? "; the old root kept as snapshot " : "", snap);
         /* Logins into the fresh root (the password is never logged). */
-        if (pw && (r = vps_manager_set_userpasswd(&d->m, vi, pw, err)) < 0)
+        if (pw && (r = vps_manager_set_userpasswd(&d->m, vi, pw, NULL, err)) < 0)
                 return r;
-        if (keys && (r = vps_manager_add_ssh_keys(&d->m, vi, keys, err)) < 0)
+        if (keys && (r = vps_manager_add_ssh_keys(&d->m, vi, keys, NULL, err)) < 0)
                 return r;
         *ret = json_pack("{s:s, s:s, s:b, s:s?}", "id", id, "ostemplate", vi->cfg.ostemplate,
                          "reinstalled", 1, "snapshot", snap[0] ? snap : NULL);

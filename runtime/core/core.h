@@ -1,5 +1,6 @@
 /* The set of VPSes under one state root, and the operations on them. vpsd owns one manager;
- * the event loop watches each running VPS's pidfd and console fd. */
+ * the event loop watches each running VPS's pidfd and console fd. struct vps_manager and
+ * struct vps_inst are defined below the subsystems, in inst/inst.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,66 +14,10 @@
 #include "vps/error.h"
 #include "vps/localsock.h"
 #include "net/net.h"
+#include "inst/inst.h"
+#include "template/template.h"
 
 struct json_t;
-
-enum vps_status { VPS_STOPPED, VPS_RUNNING, VPS_STOPPING };
-
-struct vps_inst {
-        struct vps_config cfg;
-        struct vps_state st; /* valid while not stopped */
-        enum vps_status status;
-        int dir_fd;       /* ROOT/vps/ID */
-        int pidfd;        /* the init, -1 when stopped */
-        int console_fd;   /* pty master, -1 when stopped or after a daemon restart */
-        int console_hold; /* a slave of it kept open, so the master never reads EIO */
-        bool is_child;    /* started by this vpsd: its exit status can be read */
-        int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
-        int halt_signal;  /* the template's, once known (0: not yet) */
-        void *loop_data;  /* owned by the event loop */
-        /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
-         * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
-        struct vps_backoff backoff;
-        time_t restart_at;
-};
-
-#define VPS_SKIPPED_MAX 8
-
-struct vps_manager {
-        char root[400];
-        int root_fd, vps_fd, tpl_fd, lock_fd;
-        /* VPS_RUN_DIR/state-DEV-INO (of the root): the run state of running VPSes, ID.json.
-         * It describes live processes: it must outlive a vpsd crash (an atomic rename does
-         * that) and not a reboot, after which none of it is true; on tmpfs its writes cost
-         * no disk flush on the start path. */
-        int run_fd;
-        char run_name[64];
-        struct vps_cgroups cg;
-        struct vps_netconf net;
-        bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
-        char warning[512]; /* set by an operation that went ahead with a warning */
-        /* Called by a start once the init runs, before its state is saved: vpsd hands the
-         * console to its keeper, so no crash can leave a running VPS without one. */
-        void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
-                             int notify);
-        void *console_hook_data;
-        char lxcfs[256];          /* LXCFS mount for the VPSes' /proc views, "" when off */
-        unsigned int devpts_max;  /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
-        char plans_dir[256];      /* of the plan files, vpsd.conf plans_dir */
-        char default_plan[64];    /* of a create without a plan, "" for none */
-        uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
-        /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
-         * host's name servers take them from (resolv.h); "" for the defaults. */
-        char resolv_conf[256], resolv_upstream[256];
-        bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
-        char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
-        char quota_why[400]; /* what to change when not */
-        struct vps_inst **v;
-        size_t n, cap;
-        /* VPS directories vps_manager_open could not load (left alone): the first messages. */
-        unsigned int n_skipped;
-        char skipped[VPS_SKIPPED_MAX][256];
-};
 
 #define VPS_UID_START 2000000u
 
@@ -132,6 +77,15 @@ void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 
+struct vps_capture;
+/* core/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
+ * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
+ * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
+ * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
+int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
+              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
+              struct vps_capture *ret_cap, vps_error *err);
+
 /* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
  * uid 0) or overlaps another VPS's: two guests sharing host ids could reach each other's
  * files and processes. Checked at every start (config.json may have been edited or copied). */
@@ -153,16 +107,6 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
 
 struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
-
-/* Templates (runtime/template/template_store.c). */
-int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *err);
-int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret, vps_error *err);
-int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
-                       vps_error *err);
-int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);
-/* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
- * vpsds). */
-int vps_templates_tighten(struct vps_manager *m, vps_error *err);
 
 /* Usage figures of a running VPS, read from its cgroup (cheap: a few small files). */
 

@@ -21,7 +21,8 @@ struct update {
         struct vps_inst *vi;
         const struct vps_change *ch;
         struct vps_config old, next;
-        long long ram_used; /* memory.current before, -2 when stopped */
+        long long ram_used;                        /* memory.current before, -2 when stopped */
+        struct vps_login_undo *pw_undo, *key_undo; /* what the logins replaced */
 };
 
 /* Sets the hostname in a running VPS's UTS namespace, from a helper that joined it (setns
@@ -152,12 +153,24 @@ static void undo_guest(struct update *u)
 
 static int do_userpasswd(struct update *u, vps_error *err)
 {
-        return vps_manager_set_userpasswd(u->m, u->vi, u->ch->userpasswd, err);
+        return vps_manager_set_userpasswd(u->m, u->vi, u->ch->userpasswd, &u->pw_undo, err);
+}
+
+static void undo_userpasswd(struct update *u)
+{
+        vps_error e;
+        (void)vps_login_undo(u->m, u->vi, u->pw_undo, &e);
 }
 
 static int do_ssh_key(struct update *u, vps_error *err)
 {
-        return vps_manager_add_ssh_keys(u->m, u->vi, u->ch->ssh_keys, err);
+        return vps_manager_add_ssh_keys(u->m, u->vi, u->ch->ssh_keys, &u->key_undo, err);
+}
+
+static void undo_ssh_key(struct update *u)
+{
+        vps_error e;
+        (void)vps_login_undo(u->m, u->vi, u->key_undo, &e);
 }
 
 static int do_save(struct update *u, vps_error *err)
@@ -172,25 +185,27 @@ static void undo_save(struct update *u)
         (void)vps_config_save(u->vi->dir_fd, &u->old, &e);
 }
 
-/* In the order of the VPS_STEP_* bits. The logins have no undo (the guest's own files,
- * rewritten whole, their old text never leaves the guest): they come last, after the save,
- * so a refused one (no such user) undoes everything before it; only a key that fails after
- * a password of the same change leaves that password set. */
+/* In the order of the VPS_STEP_* bits. The logins come last, after the save, so that the
+ * likeliest refusal (no such user in the guest) comes after every other step; each keeps
+ * what it replaced (/etc/shadow's or authorized_keys' old text, mode and owner, or that there
+ * was none, and the directories it made) until the change is over, and its undo puts that
+ * back byte for byte: a key that fails after a password of the same change leaves the old
+ * password. */
 static const struct {
         int (*apply)(struct update *u, vps_error *err);
         void (*undo)(struct update *u);
 } steps[VPS_STEP_COUNT] = {
         {do_limits, undo_limits},     {do_disk, undo_disk}, {do_addresses, undo_addresses},
         {do_forwards, undo_forwards}, {do_rate, undo_rate}, {do_hostname, undo_hostname},
-        {do_guest, undo_guest},       {do_save, undo_save}, {do_userpasswd, NULL},
-        {do_ssh_key, NULL},
+        {do_guest, undo_guest},       {do_save, undo_save}, {do_userpasswd, undo_userpasswd},
+        {do_ssh_key, undo_ssh_key},
 };
 
 #define VPS_STEP_SAVE_BIT 7 /* the index of VPS_STEP_SAVE */
 
 /* Tests make a step fail (VPS_TEST_FAIL_STEP=NAME in vpsd's environment; nothing a client
- * sends reaches it), to see everything undone: after a step that has an undo, before one that
- * has none (such a step fails without a change: the files are replaced whole). */
+ * sends reaches it), to see everything undone: after the step, so that its own undo runs too,
+ * but for the save, which fails before it (a save that fails has written nothing). */
 static int injected(unsigned int step, bool after, vps_error *err)
 {
         const char *name = getenv("VPS_TEST_FAIL_STEP");
@@ -303,7 +318,10 @@ int vps_manager_update(struct vps_manager *m, struct vps_inst *vi, const struct 
         if (!running)
                 todo &= ~(VPS_STEP_LIMITS | VPS_STEP_ADDRESSES | VPS_STEP_FORWARDS | VPS_STEP_RATE |
                           VPS_STEP_HOSTNAME | VPS_STEP_GUEST);
-        if ((r = apply_steps(&u, todo, err)) < 0)
+        r = apply_steps(&u, todo, err);
+        vps_login_undo_free(u.pw_undo);
+        vps_login_undo_free(u.key_undo);
+        if (r < 0)
                 return r;
         warn_ram(&u);
         vi->cfg = u.next;

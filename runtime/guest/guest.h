@@ -59,14 +59,29 @@ int vps_shadow_set(const char *shadow, const char *user, const char *hash, long 
 /* authorized_keys text old with the OpenSSH public key lines of keys appended (each once). */
 int vps_keys_add(const char *old, const char *keys, char **ret, vps_error *err);
 
+/* What a login edit replaced in the guest (the file's old text, mode and owner, or that it
+ * was not there, and the directories it made), kept so that a change that fails later can
+ * put it back. */
+struct vps_login_undo;
+
 /* Checks the form of USER:PASSWORD (not whether the user exists in the guest). */
 int vps_userpasswd_check(const char *spec, vps_error *err);
-/* spec is USER:PASSWORD; the VPS may run or not. */
+/* spec is USER:PASSWORD; the VPS may run or not. With ret_undo, what it replaces is kept
+ * there (set even when it fails: it may have made directories), for vps_login_undo; the
+ * caller frees it with vps_login_undo_free. */
 int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const char *spec,
-                               vps_error *err);
-/* Appends keys (OpenSSH public key lines) to /root/.ssh/authorized_keys (0700/0600, root's). */
+                               struct vps_login_undo **ret_undo, vps_error *err);
+/* Appends keys (OpenSSH public key lines) to /root/.ssh/authorized_keys (0700/0600, root's);
+ * ret_undo as for vps_manager_set_userpasswd. */
 int vps_manager_add_ssh_keys(struct vps_manager *m, struct vps_inst *vi, const char *keys,
-                             vps_error *err);
+                             struct vps_login_undo **ret_undo, vps_error *err);
+/* Puts back what u kept, in the VPS as it is now (running or stopped): the file byte for
+ * byte with its mode and owner, or no file (a whiteout where one was), and no directory the
+ * edit made. u may be NULL (nothing to do). */
+int vps_login_undo(struct vps_manager *m, struct vps_inst *vi, const struct vps_login_undo *u,
+                   vps_error *err);
+/* Wipes the kept text and frees u (NULL: nothing). */
+void vps_login_undo_free(struct vps_login_undo *u);
 
 /* Files vpsd keeps inside a guest (/etc/hostname, /etc/hosts, /etc/resolv.conf), written
  * from outside the guest's control: resolved inside its root, never through a magic link or

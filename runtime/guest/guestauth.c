@@ -3,11 +3,13 @@
  * /root/.ssh/authorized_keys). A running VPS is edited from inside its user and mount
  * namespaces (where host files do not exist); a stopped one in its upper dir, over the
  * template. Either way every path is resolved inside that root without following a symlink,
- * and a file that is a symlink is refused, not followed. */
+ * and a file that is a symlink is refused, not followed. An edit can keep what it replaced
+ * (struct vps_login_undo), for vps_login_undo to put back when the change it is part of
+ * fails. */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
 #include "guest/guest.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "vps/safepath.h"
 #include "vps/util.h"
 
@@ -17,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,8 +164,29 @@ struct edit {
         bool must_exist;
         int (*change)(const char *old, char **ret, const void *arg, vps_error *err);
         const void *arg;
+        struct prev *prev; /* what it replaced is kept here, or NULL */
 };
 
+#define PREV_TEXT_MAX (4 * 1024 * 1024) /* read_guest's limit */
+
+/* What an edit replaced, in memory shared with the helper that edits a running guest (a fork:
+ * MAP_SHARED), so that its record reaches the caller; no pointer, and the text's end made
+ * sure of before use. The text is wiped before the memory is unmapped. */
+struct prev {
+        enum { PREV_NONE, PREV_FILE, PREV_WHITEOUT } kind; /* in the root edited */
+        bool recorded, written;
+        unsigned int made_dirs; /* the last components of dir the edit created */
+        mode_t mode;
+        uid_t uid;
+        gid_t gid;
+        size_t len;
+        char text[PREV_TEXT_MAX + 1]; /* PREV_FILE: the old content */
+};
+
+struct vps_login_undo {
+        const char *dir, *name; /* the edit's (string constants) */
+        struct prev *p;
+};
 static int open_no_symlinks(int root_fd, const char *path, int flags, vps_error *err)
 {
         return vps_open_in_root_how(root_fd, path, flags | O_NOFOLLOW, 0,
@@ -196,7 +221,7 @@ static int read_guest(int root_fd, const char *path, char **text, struct stat *s
 /* mkdir -p of e->dir under root, each new directory with mode and owner from the template's
  * (lower_fd) or the edit's defaults; ids shifted by id_shift (the VPS's base on the host). */
 static int make_dirs(int root_fd, int lower_fd, const struct edit *e, uid_t id_shift,
-                     vps_error *err)
+                     unsigned int *made, vps_error *err)
 {
         char path[256] = "";
         for (const char *p = e->dir + 1; *p;) {
@@ -221,6 +246,7 @@ static int make_dirs(int root_fd, int lower_fd, const struct edit *e, uid_t id_s
                             fchownat(pfd, slash + 1, ls.st_uid + id_shift, ls.st_gid + id_shift,
                                      AT_SYMLINK_NOFOLLOW) < 0)
                                 return vps_err_sys(err, errno, "creating %s in the guest", path);
+                        (*made)++;
                 } else if (fd < 0) {
                         return fd;
                 }
@@ -229,6 +255,20 @@ static int make_dirs(int root_fd, int lower_fd, const struct edit *e, uid_t id_s
                         p++;
         }
         return 0;
+}
+
+/* What the edit is about to replace under root_fd (old, st; r the read's result), into u. */
+static void record_prev(struct prev *u, int r, const char *old, const struct stat *st)
+{
+        u->kind = r == 0 ? PREV_FILE : S_ISCHR(st->st_mode) ? PREV_WHITEOUT : PREV_NONE;
+        u->mode = st->st_mode;
+        u->uid = st->st_uid;
+        u->gid = st->st_gid;
+        u->len = r == 0 ? strlen(old) : 0;
+        memcpy(u->text, r == 0 ? old : "", u->len + 1);
+        u->made_dirs = 0;
+        u->written = false;
+        u->recorded = true;
 }
 
 /* The edit under root_fd (the guest's root from inside, or its upper dir from the host, with
@@ -242,6 +282,8 @@ static int apply_edit(int root_fd, int lower_fd, uid_t id_shift, const struct ed
         struct stat st = {
                 .st_mode = e->file_mode, .st_uid = id_shift, .st_gid = id_shift + e->file_gid};
         int r = read_guest(root_fd, path, &old, &st, err);
+        if (e->prev && (r == 0 || r == -ENOENT))
+                record_prev(e->prev, r, old, &st);
         if (r == -ENOENT && lower_fd >= 0) { /* not copied up: the template's */
                 r = read_guest(lower_fd, path, &old, &st, err);
                 st.st_uid += id_shift;
@@ -256,20 +298,76 @@ static int apply_edit(int root_fd, int lower_fd, uid_t id_shift, const struct ed
         if (r < 0)
                 return r;
         _cleanup_free_ char *text = NULL;
-        if ((r = e->change(old ? old : "", &text, e->arg, err)) < 0 ||
-            (r = make_dirs(root_fd, lower_fd, e, id_shift, err)) < 0)
-                return r;
-        return vps_guest_write_file(root_fd, e->dir, e->name, text, st.st_mode & 07777, st.st_uid,
-                                    st.st_gid, err);
+        unsigned int made = 0;
+        if ((r = e->change(old ? old : "", &text, e->arg, err)) == 0)
+                r = make_dirs(root_fd, lower_fd, e, id_shift, &made, err);
+        if (e->prev)
+                e->prev->made_dirs = made;
+        if (r == 0)
+                r = vps_guest_write_file(root_fd, e->dir, e->name, text, st.st_mode & 07777,
+                                         st.st_uid, st.st_gid, err);
+        if (r == 0 && e->prev)
+                e->prev->written = true;
+        return r;
 }
 
-static int edit_running(struct vps_inst *vi, const struct edit *e, vps_error *err);
+/* Puts back under root_fd what undo kept of the edit: the old file, or none (the
+ * template's showing again, or the whiteout that hid it), and no directory it made. */
+static int restore_prev(int root_fd, const struct vps_login_undo *undo, vps_error *err)
+{
+        const struct prev *u = undo->p;
+        int r = 0;
+        if (u->written && u->kind == PREV_FILE) {
+                r = vps_guest_write_file(root_fd, undo->dir, undo->name, u->text, u->mode & 07777,
+                                         u->uid, u->gid, err);
+        } else if (u->written) {
+                _cleanup_close_ int dfd =
+                        open_no_symlinks(root_fd, undo->dir, O_PATH | O_DIRECTORY, err);
+                if (dfd < 0)
+                        return dfd;
+                if (unlinkat(dfd, undo->name, 0) < 0 ||
+                    (u->kind == PREV_WHITEOUT &&
+                     (mknodat(dfd, undo->name, S_IFCHR | (u->mode & 07777), makedev(0, 0)) < 0 ||
+                      fchownat(dfd, undo->name, u->uid, u->gid, AT_SYMLINK_NOFOLLOW) < 0)))
+                        return vps_err_sys(err, errno, "putting back %s/%s in the guest", undo->dir,
+                                           undo->name);
+        }
+        /* the directories it made, deepest first (each empty again, or left) */
+        char path[256];
+        (void)snprintf(path, sizeof(path), "%s", undo->dir);
+        for (unsigned int i = 0; r == 0 && i < u->made_dirs; i++) {
+                char *slash = strrchr(path, '/');
+                if (!slash || !slash[1])
+                        break;
+                *slash = '\0'; /* path: the parent; slash + 1: the directory's name */
+                _cleanup_close_ int pfd =
+                        open_no_symlinks(root_fd, path[0] ? path : "/", O_PATH | O_DIRECTORY, err);
+                if (pfd < 0)
+                        return pfd;
+                (void)unlinkat(pfd, slash + 1, AT_REMOVEDIR);
+        }
+        return r;
+}
 
-static int edit_vps(struct vps_manager *m, struct vps_inst *vi, const struct edit *e,
-                    vps_error *err)
+/* What to do in a VPS's root: fn(root_fd, lower_fd, id_shift, arg) (see apply_edit). */
+struct in_root {
+        int (*fn)(int root_fd, int lower_fd, uid_t id_shift, const void *arg, vps_error *err);
+        const void *arg;
+};
+
+static int run_in_guest(int root_fd, void *arg, vps_error *err)
+{
+        const struct in_root *c = arg;
+        return c->fn(root_fd, -1, 0, c->arg, err);
+}
+
+/* c in a running VPS (from inside it, what naming it for the deadline's message), or in a
+ * stopped one's upper dir over its template. */
+static int in_vps_root(struct vps_manager *m, struct vps_inst *vi, const char *what,
+                       const struct in_root *c, vps_error *err)
 {
         if (vi->status == VPS_RUNNING)
-                return edit_running(vi, e, err);
+                return vps_guest_run(vi->st.pid, vi->cfg.id, what, run_in_guest, (void *)c, err);
         if (vi->status != VPS_STOPPED)
                 return vps_err(err, EBUSY, "VPS %s is stopping", vi->cfg.id);
         _cleanup_close_ int upper =
@@ -282,25 +380,62 @@ static int edit_vps(struct vps_manager *m, struct vps_inst *vi, const struct edi
                 openat(m->tpl_fd, lower_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lower < 0)
                 return vps_err_sys(err, errno, "opening template %s", vi->cfg.ostemplate);
-        return apply_edit(upper, lower, vi->cfg.uid_base, e, err);
+        return c->fn(upper, lower, vi->cfg.uid_base, c->arg, err);
 }
 
-struct run_edit {
-        const struct edit *e;
-};
-
-static int run_in_guest(int root_fd, void *arg, vps_error *err)
+static int edit_fn(int root_fd, int lower_fd, uid_t id_shift, const void *arg, vps_error *err)
 {
-        const struct run_edit *re = arg;
-        return apply_edit(root_fd, -1, 0, re->e, err);
+        return apply_edit(root_fd, lower_fd, id_shift, arg, err);
 }
 
-static int edit_running(struct vps_inst *vi, const struct edit *e, vps_error *err)
+/* e in the VPS, what it replaced kept in *ret_undo (new shared memory) when ret_undo. */
+static int edit_vps(struct vps_manager *m, struct vps_inst *vi, struct edit *e,
+                    struct vps_login_undo **ret_undo, vps_error *err)
 {
-        struct run_edit re = {e};
+        if (ret_undo) {
+                _cleanup_free_ struct vps_login_undo *u = calloc(1, sizeof(*u));
+                void *p = mmap(NULL, sizeof(struct prev), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                if (!u || p == MAP_FAILED)
+                        return vps_err_sys(err, u ? errno : ENOMEM, "keeping %s/%s to undo", e->dir,
+                                           e->name);
+                *u = (struct vps_login_undo){e->dir, e->name, p};
+                e->prev = p;
+                *ret_undo = TAKE_PTR(u);
+        }
         char what[160];
         (void)snprintf(what, sizeof(what), "editing %s/%s", e->dir, e->name);
-        return vps_guest_run(vi->st.pid, vi->cfg.id, what, run_in_guest, &re, err);
+        struct in_root c = {edit_fn, e};
+        return in_vps_root(m, vi, what, &c, err);
+}
+
+static int restore_fn(int root_fd, int lower_fd, uid_t id_shift, const void *arg, vps_error *err)
+{
+        (void)lower_fd;
+        (void)id_shift;
+        return restore_prev(root_fd, arg, err);
+}
+
+int vps_login_undo(struct vps_manager *m, struct vps_inst *vi, const struct vps_login_undo *u,
+                   vps_error *err)
+{
+        if (!u || !u->p->recorded || (!u->p->written && !u->p->made_dirs))
+                return 0;
+        u->p->text[PREV_TEXT_MAX] = '\0';
+        char what[160];
+        (void)snprintf(what, sizeof(what), "putting back %s/%s", u->dir, u->name);
+        struct in_root c = {restore_fn, u};
+        return in_vps_root(m, vi, what, &c, err);
+}
+
+void vps_login_undo_free(struct vps_login_undo *u)
+{
+        if (!u)
+                return;
+        /* (len as the helper set it, bounded: wiping it all would touch every page) */
+        explicit_bzero(u->p->text, u->p->len < PREV_TEXT_MAX ? u->p->len : PREV_TEXT_MAX);
+        (void)munmap(u->p, sizeof(*u->p));
+        free(u);
 }
 
 /* ---- The two settings ---- */
@@ -339,7 +474,7 @@ int vps_userpasswd_check(const char *spec, vps_error *err)
 }
 
 int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const char *spec,
-                               vps_error *err)
+                               struct vps_login_undo **ret_undo, vps_error *err)
 {
         char user[40];
         if (split_userpasswd(spec, user, err) < 0)
@@ -358,7 +493,7 @@ int vps_manager_set_userpasswd(struct vps_manager *m, struct vps_inst *vi, const
                          .must_exist = true,
                          .change = change_shadow,
                          .arg = &a};
-        r = edit_vps(m, vi, &e, err);
+        r = edit_vps(m, vi, &e, ret_undo, err);
         explicit_bzero(hash, sizeof(hash));
         return r < 0 ? vps_err_wrap(err, "VPS %s: 'userpasswd'", vi->cfg.id) : 0;
 }
@@ -369,7 +504,7 @@ static int change_keys(const char *old, char **ret, const void *arg, vps_error *
 }
 
 int vps_manager_add_ssh_keys(struct vps_manager *m, struct vps_inst *vi, const char *keys,
-                             vps_error *err)
+                             struct vps_login_undo **ret_undo, vps_error *err)
 {
         struct edit e = {.dir = "/root/.ssh",
                          .name = "authorized_keys",
@@ -377,6 +512,6 @@ int vps_manager_add_ssh_keys(struct vps_manager *m, struct vps_inst *vi, const c
                          .file_mode = 0600,
                          .change = change_keys,
                          .arg = keys};
-        int r = edit_vps(m, vi, &e, err);
+        int r = edit_vps(m, vi, &e, ret_undo, err);
         return r < 0 ? vps_err_wrap(err, "VPS %s: 'ssh_key'", vi->cfg.id) : 0;
 }

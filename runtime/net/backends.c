@@ -3,7 +3,7 @@
 
 #include <jansson.h>
 
-#include "core/core.h"
+#include "inst/inst.h"
 
 const struct vps_net_backend *const vps_net_backends[VPS_NET_N_BACKENDS] = {
         [VPS_NET_BRIDGED] = &vps_net_bridged,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "vps/nsrun.h"
-#include "core/core.h"
+#include "inst/inst.h"
 
 int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi,
                           struct vps_net_child *ret, vps_error *err)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "inst/inst.h"
 
 void vps_net_forward_elements(const struct vps_manager *m, const struct vps_config *cfg,
                               const char *verb, char *cmd, size_t size)

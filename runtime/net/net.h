@@ -14,31 +14,9 @@
 #include "netsetup/netsetup.h"
 #include "config/config.h"
 #include "vps/error.h"
+#include "inst/inst.h"
 
-#define VPS_HOST_ALLOW_MAX 512
-
-struct vps_inst;
 struct json_t;
-struct vps_manager;
-
-struct vps_netconf {
-        char bridge[IFNAMSIZ];
-        /* 4 hex digits of a hash of the bridge's name in this vpsd's interface names, "" on
-         * the default bridge (whose names stay "veth101.0"): see vps_net_veth_name. */
-        char tag[5];
-        struct ns_addr subnet;  /* network and prefix */
-        struct ns_addr gateway; /* the bridge's address: first host of the subnet */
-        bool ready;             /* bridge, NAT and filter tables set up */
-        enum vps_netmode default_mode;
-        char uplink[IFNAMSIZ]; /* routed mode answers ARP/NDP here; "": the default route's */
-        bool routed_ready;     /* routed mode's filter table set up */
-        bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
-        unsigned int mtu;      /* of every veth; 0: the uplink's, found at the first start */
-        /* Ports of the host itself that VPSes may reach (vpsd.conf host_allow), as nft set
-         * elements ("53, 8000-8100"); "": none. */
-        char host_tcp[VPS_HOST_ALLOW_MAX];
-        char host_udp[VPS_HOST_ALLOW_MAX];
-};
 
 /* What the VPS's child configures inside its network namespace. */
 struct vps_net_child {

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "vps/cleanup.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "net/net.h"
 #include "vps/util.h"
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "inst/inst.h"
 
 /* Port forwards from the host's own 127.0.0.1 (vpsctl(8): "any local address"): the DNAT'd
  * packet leaves on the bridge with a loopback source, which the kernel routes only with

@@ -3,7 +3,7 @@
  * server's) unless the operator insists. Read from /proc/self/net: vpsd runs in the host's
  * network namespace, where the forwards' DNAT applies. */
 #include "vps/cleanup.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "net/net.h"
 
 #include <ctype.h>

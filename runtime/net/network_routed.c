@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "inst/inst.h"
 
 /* A prefix given with an address is taken only where it says what is true anyway: each
  * address is routed to the VPS by itself (/32, /128); any other is refused, never dropped. */

@@ -5,7 +5,7 @@
  * (a fork removing the last address) may fold while the loop reads. */
 #include "net/net.h"
 #include "vps/cleanup.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "vps/util.h"
 
 #include <errno.h>

@@ -6,7 +6,8 @@
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"
-#include "core/core.h"
+#include "inst/inst.h"
+#include "vps/localsock.h"
 
 #include <errno.h>
 #include <fcntl.h>

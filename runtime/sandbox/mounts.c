@@ -16,7 +16,7 @@
  *      on targets resolved inside the guest root (RESOLVE_IN_ROOT), pivot_root. */
 #include "vps/cleanup.h"
 #include "config/config.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "vps/safepath.h"
 #include "sandbox/sandbox.h"
 #include "vps/syscalls.h"

@@ -8,7 +8,7 @@
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"
-#include "core/core.h"
+#include "inst/inst.h"
 
 #include <errno.h>
 #include <fcntl.h>

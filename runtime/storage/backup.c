@@ -4,6 +4,7 @@
  * range, so a restore can give the data another range. */
 #include "storage/archive_cleanup.h"
 #include "storage/backup.h"
+#include "storage/backup_int.h"
 #include "vps/cleanup.h"
 
 #include <archive.h>
@@ -39,17 +40,6 @@ struct ctx {
         char *buf;
         vps_error *err;
 };
-
-static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_t len)
-{
-        struct ctx *c = arg;
-        ssize_t n = c->o->write(c->o->arg, buf, len);
-        if (n < 0) {
-                archive_set_error(a, (int)-n, "%s", strerror((int)-n));
-                return -1;
-        }
-        return n;
-}
 
 /* A host id as the VPS sees it: its own range from 0, a template's (0-based) as it is;
  * anything else (outside every range) is the overflow id, as the guest sees it. */
@@ -416,16 +406,18 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (o->base_manifest &&
             (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
+        struct vps_bk_frames fr = {.write = o->write, .arg = o->arg};
         if (archive_write_set_format_pax(out) != ARCHIVE_OK ||
-            archive_write_add_filter_zstd(out) != ARCHIVE_OK ||
-            archive_write_set_options(out, "hdrcharset=BINARY") < ARCHIVE_WARN ||
-            archive_write_set_bytes_in_last_block(out, 1) != ARCHIVE_OK ||
-            archive_write_open2(out, &c, NULL, out_write, NULL, NULL) != ARCHIVE_OK)
+            archive_write_set_options(out, "hdrcharset=BINARY") < ARCHIVE_WARN)
                 r = vps_err(err, EIO, "starting the archive: %s", archive_error_string(out));
+        if (r == 0)
+                r = vps_bk_frames_open(&fr, out, err);
         if (r == 0)
                 r = write_meta(&c);
         if (r == 0)
                 r = add_blob(&c, VPS_BACKUP_CONFIG, o->config_json, strlen(o->config_json));
+        if (r == 0)
+                r = vps_bk_frames_cut(&fr, out, false, err);
         if (r == 0)
                 r = add_tree(&c, o->upper_path, "upper");
         if (r == 0 && o->root_path)
@@ -437,9 +429,12 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (r == 0)
                 r = vps_manifest_format(&c.mf, &text, &len, err);
         if (r == 0)
+                r = vps_bk_frames_cut(&fr, out, true, err);
+        if (r == 0)
                 r = add_blob(&c, VPS_BACKUP_MANIFEST, text, len);
-        if (r == 0 && archive_write_close(out) != ARCHIVE_OK)
-                r = vps_err(err, EIO, "finishing the archive: %s", archive_error_string(out));
+        if (r == 0)
+                r = vps_bk_frames_close(&fr, out, err);
+        vps_bk_frames_free(&fr);
         ret->files = c.p.files;
         ret->bytes = c.p.bytes;
         if (o->progress)

@@ -7,6 +7,10 @@
  *   root/...        --full only: the merged root, so it restores without the template
  *   MANIFEST        last: one line per path (backup_manifest.c), a SHA-256 per file
  *
+ * in zstd frames (backup_frames.c): the two first entries, the trees, then a skippable
+ * frame marking the MANIFEST's own frame, so vps_backup_peek reaches it without
+ * decompressing the trees (an archive of one frame, from an older vpsd, reads as well).
+ *
  * An incremental archive holds only what changed since its base (the base archive's
  * MANIFEST); its MANIFEST describes the whole tree, marking what is inherited and what was
  * deleted, so the next incremental can follow it and a chain restores exactly. */
@@ -110,7 +114,7 @@ struct vps_backup_info {
 typedef ssize_t (*vps_backup_reader)(void *arg, void *buf, size_t len);
 
 /* Reads just vpsbackup.json of an archive (the first entry) and, when ret_manifest is not
- * NULL, its MANIFEST (reading to the end, skipping the data). */
+ * NULL, its MANIFEST (reading to the end, skipping the trees' frames undecompressed). */
 int vps_backup_peek(vps_backup_reader rd, void *arg, struct vps_backup_info *ret_info,
                     char **ret_manifest, size_t *ret_manifest_len, vps_error *err);
 

@@ -7,14 +7,19 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #define VPS_BK_META_MAX   (64 * 1024)
 #define VPS_BK_CONFIG_MAX (1024 * 1024)
 
-/* An archive's bytes from a vps_backup_reader, for libarchive. */
+/* An archive's bytes from a vps_backup_reader, for libarchive: first pre[0] and pre[1]
+ * (bytes already read from rd, when they are set), then rd. */
 struct src {
         vps_backup_reader rd;
         void *arg;
+        const void *pre[2];
+        size_t pre_len[2];
         char buf[128 * 1024];
 };
 
@@ -51,3 +56,36 @@ int vps_bk_remap(struct rctx *c, struct archive_entry *e, bool upper, const char
 int vps_bk_clear_way(struct rctx *c, const char *path, mode_t type);
 /* Everything about an entry that must hold before it is written. */
 int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path);
+
+/* --- zstd frames (backup_frames.c) --- */
+
+/* The writer's tar (pax, unfiltered) into zstd frames, written by write(arg). */
+struct vps_bk_frames {
+        ssize_t (*write)(void *arg, const void *buf, size_t len);
+        void *arg;
+        struct archive *comp; /* the current frame's compressor */
+};
+/* Opens tar (its format set) onto the first frame. */
+int vps_bk_frames_open(struct vps_bk_frames *f, struct archive *tar, vps_error *err);
+/* Ends the current frame after the current entry; with manifest_next, the mark of the
+ * MANIFEST's frame follows. */
+int vps_bk_frames_cut(struct vps_bk_frames *f, struct archive *tar, bool manifest_next,
+                      vps_error *err);
+int vps_bk_frames_close(struct vps_bk_frames *f, struct archive *tar, vps_error *err);
+void vps_bk_frames_free(struct vps_bk_frames *f);
+
+/* The raw bytes of an archive, walked frame by frame without decompressing. */
+#define VPS_BK_CAP_MAX (2u << 20)
+struct vps_bk_rawin {
+        vps_backup_reader rd;
+        void *arg;
+        uint8_t buf[128 * 1024];
+        size_t pos, len;
+        bool capturing; /* keep what is consumed in cap (at most VPS_BK_CAP_MAX bytes) */
+        uint8_t cap[VPS_BK_CAP_MAX];
+        size_t cap_len;
+};
+enum vps_bk_frame { VPS_BK_END, VPS_BK_FRAME, VPS_BK_SKIPPABLE, VPS_BK_MARK };
+/* Consumes the next frame and says what it was (VPS_BK_END: the stream ended between
+ * frames). -EBADMSG on anything that is not a zstd frame, -E2BIG when a capture is full. */
+int vps_bk_frame_next(struct vps_bk_rawin *r, enum vps_bk_frame *ret);

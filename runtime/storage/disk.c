@@ -4,7 +4,7 @@
 #include "quota/quota.h"
 #include "vps/cleanup.h"
 #include "storage/storage.h"
-#include "core/core.h"
+#include "inst/inst.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,6 +9,7 @@
  * prepared names are debris and go. */
 #include "storage/storage.h"
 #include "quota/quota.h"
+#include "template/template.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"
 

@@ -43,7 +43,7 @@ void vps_disk_usage_json(const struct vps_manager *m, const struct vps_config *c
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/core.h"
+#include "inst/inst.h"
 
 struct json_t;
 
@@ -158,12 +158,3 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi);
 int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemplate, bool keep,
                   char *ret_snapshot, size_t size, vps_error *err);
 void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);
-
-/* ------------------------------------------------------------------ clone */
-/* storage/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
- * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
- * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
- * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
-              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
-              struct vps_capture *ret_cap, vps_error *err);

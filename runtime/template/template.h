@@ -73,3 +73,13 @@ int vps_template_rootfs_check(int rootfs_fd, const char *init_path, vps_error *e
 int vps_template_write_meta(int dfd, const char *name, const char *version, const char *distro,
                             unsigned long long size, vps_error *err);
 unsigned long long vps_template_tree_size(int dfd);
+
+/* The template store (template_store.c). */
+int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *err);
+int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret, vps_error *err);
+int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
+                       vps_error *err);
+int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);
+/* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
+ * vpsds). */
+int vps_templates_tighten(struct vps_manager *m, vps_error *err);

@@ -5,7 +5,7 @@
  * after removing its staging dir. vpsd reads that output and reaps the child from its loop. */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "vps/safepath.h"
 #include "vps/syscalls.h"
 #include "template/template.h"

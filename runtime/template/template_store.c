@@ -3,7 +3,7 @@
  * published it never changes (VPSes share it read-only through idmapped mounts). */
 #include "templates/templates.h"
 #include "vps/cleanup.h"
-#include "core/core.h"
+#include "inst/inst.h"
 #include "template/template.h"
 #include "vps/util.h"
 

@@ -1,5 +1,6 @@
-/* libvps: clone of a VPS: a new VPS (created as `create` does: its own id range, disk
- * project, hostname, addresses only when given) whose upper layer is a copy of the source's,
+/* libvps: clone of a VPS, the manager's (a create, then storage's capture): a new VPS
+ * (created as `create` does: its own id range, disk project, hostname, addresses only when
+ * given) whose upper layer is a copy of the source's,
  * owners, ACL ids and file capabilities moved into the new id range; a running source is
  * frozen for the copy (vps_capture_upper). Its settings (limits, netmode, name servers,
  * features, devnodes, rate, plan) are the source's; port forwards and onboot are not (a host
@@ -7,6 +8,7 @@
  * the template's first-boot units make new ones; the MAC follows the new ID.
  * While the copy is made the new VPS's directory is vps/.clone-NEWID, which a vpsd that
  * starts removes: after a crash the clone is there whole or not at all. */
+#include "core/core.h"
 #include "storage/storage.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"

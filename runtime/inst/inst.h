@@ -1,0 +1,103 @@
+/* The types every subsystem of a VPS shares: a VPS (struct vps_inst) and the manager's state
+ * (struct vps_manager: the state root, the host's settings, the set of VPSes), with the
+ * network's settings it holds (struct vps_netconf). Types alone: what a subsystem does with
+ * them is in its own header, the manager's operations are core/core.h's. They sit below the
+ * subsystems (sandbox, net, guest, storage, template), so that none of those includes or calls
+ * the manager above them (docs/architecture.md, "Layers"). */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vps/backoff.h"
+#include "vps/error.h"
+
+#include "cgroup/cgroup.h"
+#include "config/config.h"
+#include "netsetup/netsetup.h"
+
+/* The network of this vpsd's VPSes (vpsd.conf; net/net.h's vps_net_configure* fill it). */
+#define VPS_HOST_ALLOW_MAX 512
+
+struct vps_netconf {
+        char bridge[IFNAMSIZ];
+        /* 4 hex digits of a hash of the bridge's name in this vpsd's interface names, "" on
+         * the default bridge (whose names stay "veth101.0"): see vps_net_veth_name. */
+        char tag[5];
+        struct ns_addr subnet;  /* network and prefix */
+        struct ns_addr gateway; /* the bridge's address: first host of the subnet */
+        bool ready;             /* bridge, NAT and filter tables set up */
+        enum vps_netmode default_mode;
+        char uplink[IFNAMSIZ]; /* routed mode answers ARP/NDP here; "": the default route's */
+        bool routed_ready;     /* routed mode's filter table set up */
+        bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
+        unsigned int mtu;      /* of every veth; 0: the uplink's, found at the first start */
+        /* Ports of the host itself that VPSes may reach (vpsd.conf host_allow), as nft set
+         * elements ("53, 8000-8100"); "": none. */
+        char host_tcp[VPS_HOST_ALLOW_MAX];
+        char host_udp[VPS_HOST_ALLOW_MAX];
+};
+
+/* A VPS of the set: its config, and while it runs its run state and the fds of its init. */
+enum vps_status { VPS_STOPPED, VPS_RUNNING, VPS_STOPPING };
+
+struct vps_inst {
+        struct vps_config cfg;
+        struct vps_state st; /* valid while not stopped */
+        enum vps_status status;
+        int dir_fd;       /* ROOT/vps/ID */
+        int pidfd;        /* the init, -1 when stopped */
+        int console_fd;   /* pty master, -1 when stopped or after a daemon restart */
+        int console_hold; /* a slave of it kept open, so the master never reads EIO */
+        bool is_child;    /* started by this vpsd: its exit status can be read */
+        int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
+        int halt_signal;  /* the template's, once known (0: not yet) */
+        void *loop_data;  /* owned by the event loop */
+        /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
+         * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
+        struct vps_backoff backoff;
+        time_t restart_at;
+};
+
+/* The set of VPSes under one state root, with what the host gives them; vpsd owns one and
+ * core/core.h operates on it. */
+#define VPS_SKIPPED_MAX 8
+
+struct vps_manager {
+        char root[400];
+        int root_fd, vps_fd, tpl_fd, lock_fd;
+        /* VPS_RUN_DIR/state-DEV-INO (of the root): the run state of running VPSes, ID.json.
+         * It describes live processes: it must outlive a vpsd crash (an atomic rename does
+         * that) and not a reboot, after which none of it is true; on tmpfs its writes cost
+         * no disk flush on the start path. */
+        int run_fd;
+        char run_name[64];
+        struct vps_cgroups cg;
+        struct vps_netconf net;
+        bool enforce_warn; /* run with limits the host cannot enforce, with a warning */
+        char warning[512]; /* set by an operation that went ahead with a warning */
+        /* Called by a start once the init runs, before its state is saved: vpsd hands the
+         * console to its keeper, so no crash can leave a running VPS without one. */
+        void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
+                             int notify);
+        void *console_hook_data;
+        char lxcfs[256];          /* LXCFS mount for the VPSes' /proc views, "" when off */
+        unsigned int devpts_max;  /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
+        char plans_dir[256];      /* of the plan files, vpsd.conf plans_dir */
+        char default_plan[64];    /* of a create without a plan, "" for none */
+        uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
+        /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
+         * host's name servers take them from (resolv.h); "" for the defaults. */
+        char resolv_conf[256], resolv_upstream[256];
+        bool quota_ok;       /* the storage root enforces project quotas (disk.c) */
+        char quota_fs[16];   /* "xfs", "ext4" when quota_ok */
+        char quota_why[400]; /* what to change when not */
+        struct vps_inst **v;
+        size_t n, cap;
+        /* VPS directories vps_manager_open could not load (left alone): the first messages. */
+        unsigned int n_skipped;
+        char skipped[VPS_SKIPPED_MAX][256];
+};
