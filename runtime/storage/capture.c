@@ -1,8 +1,9 @@
 /* libvps: the freeze-and-capture primitive behind snapshots and backups
  * (vps_capture_upper): a running VPS is frozen through cgroup.freeze (a core file of cgroup
- * v2, there without any controller) while its upper layer is captured and flushed, then
- * thawed on every path; the frozen time is measured. The copy is made while it runs and only
- * brought up to date while frozen (vps_tree_copy_live), so that time follows what it changed.
+ * v2, there without any controller) while its upper layer is captured, then thawed on every
+ * path, then the copy is flushed; the frozen time is measured. The copy is made while it runs
+ * and only brought up to date while frozen (vps_tree_copy_live), so that time follows what it
+ * changed.
  * A process frozen is stopped at its return to user space, so a write(2) it had begun is
  * whole in the copy or absent from it. */
 #include "storage/storage.h"
@@ -82,14 +83,17 @@ int vps_cgroup_freeze(const char *cgroup, unsigned int timeout_ms, vps_error *er
 
 #define FREEZE_TIMEOUT_MS 5000
 
-/* A running VPS: its upper layer copied while it runs, then frozen for the catch-up (only
- * what it changed meanwhile) and the flush, thawed on every path. */
+/* A running VPS: its upper layer copied while it runs, then frozen for the catch-up only
+ * (what it changed meanwhile), thawed on every path, and the copy flushed after the thaw:
+ * the copy is whole the moment the catch-up ends and the guest's later writes go to its own
+ * files, not to the copy's, so its flush need not keep the guest waiting. */
 static int capture_running(struct vps_inst *vi, int src, int dst_fd, const struct vps_copy_opts *o,
                            struct vps_capture *ret, vps_error *err)
 {
         _cleanup_(vps_live_copy_freep) struct vps_live_copy *lc = NULL;
         int r = vps_tree_copy_live(src, dst_fd, o, &lc, err);
-        /* Most of the data reaches the disk before the freeze, not during it. */
+        /* Most of the data reaches the disk before the freeze, so that the journal is not busy
+         * writing it while the catch-up runs. */
         if (r == 0 && syncfs(dst_fd) < 0)
                 r = vps_err_sys(err, errno, "flushing the copy");
         if (r < 0)
@@ -98,8 +102,6 @@ static int capture_running(struct vps_inst *vi, int src, int dst_fd, const struc
         if ((r = vps_cgroup_freeze(vi->st.cgroup, FREEZE_TIMEOUT_MS, err)) < 0)
                 return vps_err_wrap(err, "freezing VPS %s", vi->cfg.id);
         r = vps_tree_copy_catch_up(lc, &ret->copy, err);
-        if (r == 0 && syncfs(dst_fd) < 0)
-                r = vps_err_sys(err, errno, "flushing the copy");
         vps_error e;
         int t = vps_cgroup_thaw(vi->st.cgroup, &e);
         ret->frozen_us = now_us() - t0;
@@ -107,6 +109,8 @@ static int capture_running(struct vps_inst *vi, int src, int dst_fd, const struc
                 *err = e;
                 r = t;
         }
+        if (r == 0 && syncfs(dst_fd) < 0)
+                r = vps_err_sys(err, errno, "flushing the copy");
         return r;
 }
 

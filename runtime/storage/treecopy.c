@@ -263,6 +263,8 @@ void tc_frame_drop(struct frame *f)
         if (f->src)
                 closedir(f->src);
         vps_closep(&f->dst);
+        tc_names_free(f->names);
+        f->names = NULL;
 }
 
 int tc_push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir, int dst_dir,

@@ -22,7 +22,8 @@ struct frame {
         int dst;
         struct stat st; /* of the source dir, applied to the copy once its entries are in */
         int src_fd;
-        bool changed; /* catch-up: an entry of the copy was added or removed */
+        bool changed;           /* catch-up: an entry of the copy was added or removed */
+        struct tc_names *names; /* catch-up: the entries of dst, read once on entering it */
 };
 
 /* What an inode was when the first pass began to copy it (stat taken before the copy):
@@ -71,3 +72,4 @@ int tc_push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir,
 const struct seen *tc_seen_find(const struct copy *c, ino_t ino);
 /* storage/treesync.c: the catch-up pass. */
 int tc_catch_up(struct copy *c, vps_error *err);
+void tc_names_free(struct tc_names *n);
