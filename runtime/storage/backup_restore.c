@@ -71,14 +71,15 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
         if (k != ARCHIVE_EOF)
                 return vps_err(c->err, EBADMSG, "reading %.200s: %s", path,
                                archive_error_string(c->in));
+        /* A hole at the end: the size comes from ftruncate. */
+        if (fd >= 0 && done < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+                return vps_err_sys(c->err, errno, "writing %.200s", path);
         for (la_int64_t size = archive_entry_size(e); done < size;) {
                 size_t z = (size_t)(size - done) < sizeof(zeros) ? (size_t)(size - done)
                                                                  : sizeof(zeros);
                 sha256_update(&h, z, zeros);
                 done += (la_int64_t)z;
         }
-        if (fd >= 0 && ftruncate(fd, archive_entry_size(e)) < 0)
-                return vps_err_sys(c->err, errno, "writing %.200s", path);
         vps_sha256_finish_hex(&h, hash);
         return 0;
 }
