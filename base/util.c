@@ -281,6 +281,22 @@ int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_
         return 0;
 }
 
+ssize_t vps_read_full(int fd, void *buf, size_t len)
+{
+        size_t got = 0;
+        while (got < len) {
+                ssize_t n = read(fd, (char *)buf + got, len - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+        }
+        return (ssize_t)got;
+}
+
 int vps_fd_high(int fd)
 {
         if (fd < 0 || fd >= 1024)

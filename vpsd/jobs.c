@@ -10,6 +10,7 @@
 #include "vps/cleanup.h"
 #include "vps/nsrun.h"
 #include "vps/syscalls.h"
+#include "vps/util.h"
 #include "netsetup/netsetup.h"
 #include "loop.h"
 #include "vpsd.h"
@@ -76,20 +77,6 @@ static void write_all(int fd, const void *buf, size_t len)
                 p += n;
                 len -= (size_t)n;
         }
-}
-
-static size_t read_all(int fd, void *buf, size_t len)
-{
-        size_t got = 0;
-        while (got < len) {
-                ssize_t n = read(fd, (char *)buf + got, len - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                got += (size_t)n;
-        }
-        return got;
 }
 
 _Noreturn static void job_main(struct vpsd *d, struct vps_inst *vi, vpsd_job_fn fn, void *arg,
@@ -200,7 +187,7 @@ static int job_collect(struct vpsd *d, struct job *j, json_t **ret, vps_error *e
                 ;
         static struct job_result res;
         struct vps_inst *vi = j->vi;
-        if (read_all(j->out_fd, &res, sizeof(res)) != sizeof(res)) {
+        if (vps_read_full(j->out_fd, &res, sizeof(res)) != (ssize_t)sizeof(res)) {
                 /* Killed or crashed halfway: config.json says what it saved. */
                 struct vps_config c;
                 vps_error e;

@@ -195,7 +195,7 @@ int vps_bk_clear_way(struct rctx *c, const char *path, mode_t type)
                        : 0;
 }
 
-int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path)
+int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path, int *ret_dfd)
 {
         const char *why = vps_bk_escape_of(path);
         const char *hl = archive_entry_hardlink(e);
@@ -259,5 +259,6 @@ int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path
                                        "before it",
                                        path, hl);
         }
+        *ret_dfd = TAKE_FD(dfd);
         return 0;
 }

@@ -54,8 +54,9 @@ int vps_bk_open_parent(int staging, const char *path, const char **ret_base);
 int vps_bk_remap(struct rctx *c, struct archive_entry *e, bool upper, const char *path);
 /* A path of an earlier archive of the chain in the way of an entry of another type. */
 int vps_bk_clear_way(struct rctx *c, const char *path, mode_t type);
-/* Everything about an entry that must hold before it is written. */
-int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path);
+/* Everything about an entry that must hold before it is written; *ret_dfd: its parent
+ * directory, reached as vps_bk_open_parent does (the caller closes it). */
+int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path, int *ret_dfd);
 
 /* --- zstd frames (backup_frames.c) --- */
 
@@ -79,7 +80,7 @@ void vps_bk_frames_free(struct vps_bk_frames *f);
 struct vps_bk_rawin {
         vps_backup_reader rd;
         void *arg;
-        uint8_t buf[128 * 1024];
+        uint8_t buf[1024 * 1024];
         size_t pos, len;
         bool capturing; /* keep what is consumed in cap (at most VPS_BK_CAP_MAX bytes) */
         uint8_t cap[VPS_BK_CAP_MAX];

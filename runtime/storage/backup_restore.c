@@ -95,12 +95,11 @@ static bool plain_file(struct archive_entry *e)
                                                   ARCHIVE_ENTRY_ACL_TYPE_DEFAULT) == 0;
 }
 
-static int plain_to_disk(struct rctx *c, struct archive_entry *e, const char *path, char hash[65])
+/* dfd: the parent that vps_bk_check_entry reached. */
+static int plain_to_disk(struct rctx *c, struct archive_entry *e, int dfd, const char *path,
+                         char hash[65])
 {
-        const char *base;
-        _cleanup_close_ int dfd = vps_bk_open_parent(c->o->staging_fd, path, &base);
-        if (dfd < 0)
-                return vps_err(c->err, EPERM, "refused: %.200s: %s", path, strerror(-dfd));
+        const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
         _cleanup_close_ int fd =
                 openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -163,7 +162,8 @@ static int one_entry(struct rctx *c, struct archive_entry *e)
                                ? vps_err(c->err, EBADMSG, "reading the backup: %s",
                                          archive_error_string(c->in))
                                : 0;
-        int r = vps_bk_check_entry(c, e, path);
+        _cleanup_close_ int dfd = -1;
+        int r = vps_bk_check_entry(c, e, path, &dfd);
         if (r < 0)
                 return r;
         struct vps_mf_entry m = {
@@ -198,7 +198,7 @@ static int one_entry(struct rctx *c, struct archive_entry *e)
             (r = vps_bk_clear_way(c, path, archive_entry_filetype(e))) < 0)
                 return r;
         if (m.type == 'f' && plain_file(e))
-                r = plain_to_disk(c, e, path, m.hash);
+                r = plain_to_disk(c, e, dfd, path, m.hash);
         else
                 r = through_libarchive(c, e, path, m.type == 'f' && !hl ? m.hash : NULL);
         if (r < 0)

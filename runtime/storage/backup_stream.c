@@ -1,5 +1,6 @@
 /* libvps: the frames of a backup or restore stream (vps/backup.h) on an upgraded socket. */
 #include "storage/backup.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -27,18 +28,10 @@ static int write_all(int fd, const void *buf, size_t len, vps_error *err)
 /* 1 when all of len was read, 0 at EOF before the first byte, or -errno. */
 static int read_all(int fd, void *buf, size_t len)
 {
-        size_t got = 0;
-        while (got < len) {
-                ssize_t n = read(fd, (char *)buf + got, len - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return got == 0 ? 0 : -EPIPE;
-                got += (size_t)n;
-        }
-        return 1;
+        ssize_t n = vps_read_full(fd, buf, len);
+        if (n < 0)
+                return (int)n;
+        return (size_t)n == len ? 1 : n == 0 ? 0 : -EPIPE;
 }
 
 int vps_frame_write(int fd, char type, const void *buf, size_t len, vps_error *err)

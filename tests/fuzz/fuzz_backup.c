@@ -23,46 +23,15 @@
 
 #include "fuzz_box.h"
 
-static char sentinel[PATH_MAX];
-
 static void setup(void)
 {
-        const char *tmp = getenv("TMPDIR");
-        (void)snprintf(box, sizeof(box), "%s/fuzz-backup.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(box))
-                die("mkdtemp");
-        (void)snprintf(rootdir, sizeof(rootdir), "%s/root", box);
-        (void)snprintf(sentinel, sizeof(sentinel), "%s/sentinel", box);
-        FILE *f = fopen(sentinel, "w");
-        if (!f || fputs("outside", f) < 0 || fclose(f) != 0)
-                die("sentinel");
-        atexit(cleanup);
+        box_make("backup");
 }
 
 /* The box holds root/ and the sentinel, unchanged, and nothing else. */
 static void check_box(void)
 {
-        DIR *d = opendir(box);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-                const char *n = de->d_name;
-                if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "root") &&
-                    strcmp(n, "sentinel")) {
-                        fprintf(stderr, "fuzz_backup: '%s' written outside the root\n", n);
-                        abort();
-                }
-        }
-        if (d)
-                closedir(d);
-        char buf[16] = "";
-        struct stat st;
-        FILE *f = fopen(sentinel, "r");
-        if (!f || !fgets(buf, sizeof(buf), f) || strcmp(buf, "outside") != 0 ||
-            stat(sentinel, &st) < 0 || st.st_nlink != 1) {
-                fprintf(stderr, "fuzz_backup: the sentinel beside the root changed\n");
-                abort();
-        }
-        fclose(f);
+        box_check("fuzz_backup", NULL);
         if (access("/tmp/vps-backup-through", F_OK) == 0 || access("/abs", F_OK) == 0) {
                 fprintf(stderr, "fuzz_backup: a file written through a link to outside\n");
                 abort();

@@ -29,7 +29,7 @@
 
 #include "fuzz_box.h"
 
-static char input[PATH_MAX], sentinel[PATH_MAX];
+static char input[PATH_MAX];
 static char tmpdir[PATH_MAX];
 static bool watch_tmpdir;
 
@@ -70,15 +70,8 @@ static void read_tmp_names(void)
 static void setup(void)
 {
         const char *tmp = getenv("TMPDIR");
-        (void)snprintf(box, sizeof(box), "%s/fuzz-import.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(box))
-                die("mkdtemp");
-        (void)snprintf(rootdir, sizeof(rootdir), "%s/root", box);
+        box_make("import");
         (void)snprintf(input, sizeof(input), "%s/in.tar", box);
-        (void)snprintf(sentinel, sizeof(sentinel), "%s/sentinel", box);
-        FILE *f = fopen(sentinel, "w");
-        if (!f || fputs("outside", f) < 0 || fclose(f) != 0)
-                die("sentinel");
         (void)snprintf(tmpdir, sizeof(tmpdir), "%s", tmp && *tmp ? tmp : "/tmp");
         watch_tmpdir = tmp && *tmp && strcmp(tmp, "/tmp") != 0;
         const char *paths[] = {"%s/sentinel", "/tmp/through", "/abs"};
@@ -88,7 +81,6 @@ static void setup(void)
         }
         if (watch_tmpdir)
                 read_tmp_names();
-        atexit(cleanup);
 }
 
 static void check_watched(void)
@@ -125,30 +117,7 @@ static void check_watched(void)
 /* The box holds root/, the input and the sentinel, and nothing else. */
 static void check_box(void)
 {
-        DIR *d = opendir(box);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-                const char *n = de->d_name;
-                if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, "root") && strcmp(n, "in.tar") &&
-                    strcmp(n, "sentinel")) {
-                        fprintf(stderr, "fuzz_import: '%s' written outside the root\n", n);
-                        abort();
-                }
-        }
-        if (d)
-                closedir(d);
-        char buf[16] = "";
-        FILE *f = fopen(sentinel, "r");
-        if (!f || !fgets(buf, sizeof(buf), f) || strcmp(buf, "outside") != 0) {
-                fprintf(stderr, "fuzz_import: the sentinel beside the root changed\n");
-                abort();
-        }
-        fclose(f);
-        struct stat st;
-        if (stat(sentinel, &st) < 0 || st.st_nlink != 1) {
-                fprintf(stderr, "fuzz_import: the sentinel beside the root got a hard link\n");
-                abort();
-        }
+        box_check("fuzz_import", "in.tar");
         check_watched();
 }
 
