@@ -10,6 +10,7 @@
 #include "reap.h"
 #include "reexec.h"
 #include "restart.h"
+#include "restore.h"
 #include "shutdown.h"
 #include "signals.h"
 #include "trash.h"
@@ -347,6 +348,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
+        if (r == 0)
+                vpsd_restore_sweep(&d);
         if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
                 vpsd_log("network filters of the running VPSes not renewed: %s", err.msg);
         int inherited = vpsd_inherited_listen_fd();

@@ -11,3 +11,6 @@ struct vpsd_stream;
 _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s);
 /* In the loop: the child has everything in s->staging: put it in place as VPS s->id. */
 int vpsd_restore_commit(struct vpsd *d, struct vpsd_stream *s, vps_error *err);
+/* At start: a restored template whose VPS was never published (vpsd died between the two
+ * renames) is removed; one whose VPS is there loses its mark. */
+void vpsd_restore_sweep(struct vpsd *d);

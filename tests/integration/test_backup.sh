@@ -152,6 +152,22 @@ check "504 starts from it" vpsctl start 504
 expect_eq "its file inside" hello "$(vpsctl exec 504 -- head -n1 /data/f1)"
 vpsctl stop 504 --fast >/dev/null
 expect_error "a plain backup needs its template" "needs template busybox" vpsctl restore "$T/full1.tar.zst" 505
+# vpsd killed between the two renames of a --full restore (the template published, the VPS
+# not): after the restart, not begun, and the template it published is gone too.
+kill_vpsd
+VPS_TEST_CRASH_AT=restore-publish start_vpsd
+if vpsctl restore "$T/fullroot.tar.zst" 509 >/dev/null 2>&1; then
+        fail "vpsd dies between publishing the template and the VPS: the restore went through"
+fi
+check "it died there, the template published" test -f "$ROOT/templates/restored-509/.publishing"
+kill_vpsd
+start_vpsd
+check "after the restart: no VPS 509" sh -c "! vpsctl status 509 >/dev/null 2>&1"
+check "and no template restored-509" test ! -e "$ROOT/templates/restored-509"
+check "504's template kept" test -d "$ROOT/templates/restored-504/rootfs"
+expect_jq "the restore done again" '.template == "restored-509"' vpsctl restore "$T/fullroot.tar.zst" 509 -j
+check "its template lost its mark" test ! -e "$ROOT/templates/restored-509/.publishing"
+vpsctl destroy 509 >/dev/null
 
 # --- --force replaces a stopped VPS ------------------------------------------------------------
 vpsctl template build busybox >/dev/null
