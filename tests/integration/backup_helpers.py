@@ -13,6 +13,8 @@
 """
 import hashlib, io, json, os, stat, struct, subprocess, sys, tarfile
 
+from tree_manifest import acl, extents  # the same helpers as the snapshot tests'
+
 ACL_USER, ACL_GROUP = 2, 8
 
 
@@ -38,19 +40,6 @@ def fix_xattr(name, val, base):
             return struct.pack("<I", 0x02000000 | (magic & 1)) + val[4:20]
         return val[:20] + struct.pack("<I", root)
     return val
-
-
-def extents(fd, size):
-    out, off = [], 0
-    while off < size:
-        try:
-            d = os.lseek(fd, off, os.SEEK_DATA)
-        except OSError:
-            break
-        h = os.lseek(fd, d, os.SEEK_HOLE)
-        out.append((d, h))
-        off = h
-    return out
 
 
 def tree(top, base):
@@ -89,13 +78,6 @@ def tree(top, base):
     for d, dirs, files in os.walk(top):
         lines.append("dirtime %s %d" % (os.path.relpath(d, top).hex(), os.lstat(d).st_mtime_ns))
     print("\n".join(sorted(lines)))
-
-
-def acl(entries):
-    out = struct.pack("<I", 2)
-    for tag, perm, ident in entries:
-        out += struct.pack("<HHI", tag, perm, ident)
-    return out
 
 
 def populate(top, base):
