@@ -213,24 +213,13 @@ static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **
 
 /* --- reading backup files --------------------------------------------------------------- */
 
-static ssize_t fd_read(void *arg, void *buf, size_t len)
-{
-        int fd = *(int *)arg;
-        for (;;) {
-                ssize_t n = read(fd, buf, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                return n < 0 ? -errno : n;
-        }
-}
-
 static int peek_file(const char *path, struct vps_backup_info *info, char **manifest, size_t *mlen,
                      vps_error *err)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return vps_err_sys(err, errno, "opening %s", path);
-        int r = vps_backup_peek(fd_read, &fd, info, manifest, mlen, err);
+        int r = vps_backup_peek_fd(fd, info, manifest, mlen, err);
         return r < 0 ? vps_err_wrap(err, "%s", path) : 0;
 }
 

@@ -117,6 +117,10 @@ typedef ssize_t (*vps_backup_reader)(void *arg, void *buf, size_t len);
  * NULL, its MANIFEST (reading to the end, skipping the trees' frames undecompressed). */
 int vps_backup_peek(vps_backup_reader rd, void *arg, struct vps_backup_info *ret_info,
                     char **ret_manifest, size_t *ret_manifest_len, vps_error *err);
+/* The same from a file: the MANIFEST read from the file's end (its frame found by the mark,
+ * the frames of the trees neither read nor decompressed), else read through as above. */
+int vps_backup_peek_fd(int fd, struct vps_backup_info *ret_info, char **ret_manifest,
+                       size_t *ret_manifest_len, vps_error *err);
 
 struct vps_restore_opts {
         int staging_fd;    /* an empty directory: upper/ and root/ land in it */

@@ -9,10 +9,13 @@
  * Any zstd decoder reads this as one stream (a skippable frame is ignored), so tar -I zstd
  * and older vpsd read it; vps_backup_peek walks the frames' block headers to the mark. */
 #include "storage/backup_int.h"
+#include "vps/cleanup.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #define ZSTD_MAGIC      0xFD2FB528u
@@ -230,5 +233,58 @@ int vps_bk_frame_next(struct vps_bk_rawin *r, enum vps_bk_frame *ret)
         if ((fhd & 4) && (k = take(r, NULL, 4)) < 0)
                 return k == -ENODATA ? -EBADMSG : k;
         *ret = VPS_BK_FRAME;
+        return 0;
+}
+
+/* The mark's frame whole: its header, then the mark. */
+static void mark_frame(uint8_t out[8 + sizeof(mark) - 1])
+{
+        uint32_t magic = SKIPPABLE_MAGIC, len = sizeof(mark) - 1;
+        for (int i = 0; i < 4; i++) {
+                out[i] = (uint8_t)(magic >> (8 * i));
+                out[4 + i] = (uint8_t)(len >> (8 * i));
+        }
+        memcpy(out + 8, mark, sizeof(mark) - 1);
+}
+
+static ssize_t pread_all(int fd, uint8_t *buf, size_t len, off_t off)
+{
+        size_t got = 0;
+        while (got < len) {
+                ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+        }
+        return (ssize_t)got;
+}
+
+int vps_bk_mark_find_tail(int fd, off_t size, off_t limit, off_t *ret_after)
+{
+        uint8_t want[8 + sizeof(mark) - 1];
+        mark_frame(want);
+        const size_t win = 1024 * 1024, w = sizeof(want);
+        _cleanup_free_ uint8_t *buf = malloc(win + w);
+        if (!buf)
+                return -ENOMEM;
+        off_t floor = size > limit ? size - limit : 0;
+        for (off_t end = size; end > floor;) {
+                off_t start = end - (off_t)win > floor ? end - (off_t)win : floor;
+                /* the window, and the first bytes of the one after it (a mark across both) */
+                off_t stop = end + (off_t)(w - 1) < size ? end + (off_t)(w - 1) : size;
+                ssize_t k = pread_all(fd, buf, (size_t)(stop - start), start);
+                if (k < 0)
+                        return (int)k;
+                for (ssize_t i = k - (ssize_t)w; i >= 0; i--)
+                        if (buf[i] == want[0] && memcmp(buf + i, want, w) == 0) {
+                                *ret_after = start + i + (off_t)w;
+                                return 1;
+                        }
+                end = start;
+        }
         return 0;
 }

@@ -90,3 +90,6 @@ enum vps_bk_frame { VPS_BK_END, VPS_BK_FRAME, VPS_BK_SKIPPABLE, VPS_BK_MARK };
 /* Consumes the next frame and says what it was (VPS_BK_END: the stream ended between
  * frames). -EBADMSG on anything that is not a zstd frame, -E2BIG when a capture is full. */
 int vps_bk_frame_next(struct vps_bk_rawin *r, enum vps_bk_frame *ret);
+/* The last mark of a MANIFEST's frame in the final limit bytes of the file fd (size bytes):
+ * 1 and the offset just after it, 0 when there is none, or -errno. */
+int vps_bk_mark_find_tail(int fd, off_t size, off_t limit, off_t *ret_after);

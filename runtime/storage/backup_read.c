@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* An entry's name, "" when it has none (a hostile header). */
 const char *vps_bk_name_of(struct archive_entry *e)
@@ -227,4 +229,56 @@ int vps_backup_peek(vps_backup_reader rd, void *arg, struct vps_backup_info *ret
         if (!m)
                 return -err->code;
         return find_manifest(m, true, ret_manifest, ret_manifest_len, err);
+}
+
+static ssize_t fd_read(void *arg, void *buf, size_t len)
+{
+        ssize_t n = read(*(int *)arg, buf, len);
+        while (n < 0 && errno == EINTR)
+                n = read(*(int *)arg, buf, len);
+        return n < 0 ? -errno : n;
+}
+
+/* The MANIFEST's frame as the mark at after says, when it is the archive's last: its tar
+ * entry, then the end of the file. 0, or -EBADMSG when it is not that. */
+static int manifest_at(int fd, off_t after, char **ret, size_t *ret_len, vps_error *err)
+{
+        _cleanup_free_ struct vps_bk_rawin *w = calloc(1, sizeof(*w));
+        _cleanup_free_ struct src *s = calloc(1, sizeof(*s));
+        if (!w || !s)
+                return vps_err(err, ENOMEM, "out of memory");
+        *w = (struct vps_bk_rawin){.rd = fd_read, .arg = &fd};
+        enum vps_bk_frame f1, f2;
+        if (lseek(fd, after, SEEK_SET) < 0 || vps_bk_frame_next(w, &f1) < 0 || f1 != VPS_BK_FRAME ||
+            vps_bk_frame_next(w, &f2) < 0 || f2 != VPS_BK_END || lseek(fd, after, SEEK_SET) < 0)
+                return -EBADMSG;
+        *s = (struct src){.rd = fd_read, .arg = &fd};
+        vps_error e;
+        _cleanup_archive_read_ struct archive *a = vps_bk_open_reader(s, &e);
+        if (!a || find_manifest(a, true, ret, ret_len, &e) < 0)
+                return -EBADMSG;
+        return 0;
+}
+
+int vps_backup_peek_fd(int fd, struct vps_backup_info *ret_info, char **ret_manifest,
+                       size_t *ret_manifest_len, vps_error *err)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return vps_err_sys(err, errno, "reading the backup");
+        int r = vps_backup_peek(fd_read, &fd, ret_info, NULL, NULL, err);
+        if (r < 0 || !ret_manifest)
+                return r;
+        off_t after;
+        r = S_ISREG(st.st_mode)
+                    ? vps_bk_mark_find_tail(fd, st.st_size, 2 * VPS_BACKUP_MANIFEST_MAX, &after)
+                    : 0;
+        if (r < 0)
+                return vps_err(err, -r, "reading the backup: %s", strerror(-r));
+        if (r == 1 && manifest_at(fd, after, ret_manifest, ret_manifest_len, err) == 0)
+                return 0;
+        /* no mark near the end (an archive of one frame): read through from the start */
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return vps_err_sys(err, errno, "reading the backup");
+        return vps_backup_peek(fd_read, &fd, ret_info, ret_manifest, ret_manifest_len, err);
 }

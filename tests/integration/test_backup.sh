@@ -95,10 +95,10 @@ expect_jq "incremental 3" '.in_archive < 20 and .deleted >= 1' \
 # walked by their block headers only. Here their content is overwritten (headers kept), so
 # only a walk that never decompresses them finds the MANIFEST. And an archive of one zstd
 # frame (as vpsd wrote before) still serves as a base.
-"$(command -v /usr/bin/python3 || command -v python3)" - "$T/inc2.tar.zst" "$T/garbled.tar.zst" <<'PY'
+"$(command -v /usr/bin/python3 || command -v python3)" - "$T/inc2.tar.zst" "$T/garbled.tar.zst" "$T/blanked.tar.zst" <<'PY'
 import sys
 d = bytearray(open(sys.argv[1], "rb").read())
-pos, frame = 0, 0
+pos, frame, span = 0, 0, None
 while pos < len(d):
     magic = int.from_bytes(d[pos:pos + 4], "little")
     if magic & 0xFFFFFFF0 == 0x184D2A50:
@@ -106,6 +106,7 @@ while pos < len(d):
         continue
     assert magic == 0xFD2FB528, "not a zstd frame"
     frame += 1
+    start = pos
     fhd = d[pos + 4]
     fcs, single = fhd >> 6, (fhd >> 5) & 1
     pos += 5 + (0 if single else 1) + [0, 1, 2, 4][fhd & 3] + ([1 if single else 0, 2, 4, 8][fcs])
@@ -118,12 +119,21 @@ while pos < len(d):
         if b & 1:
             break
     pos += 4 if fhd & 4 else 0
+    if frame == 2:
+        span = (start, pos)
 assert frame == 3, "not 3 frames: %d" % frame
 open(sys.argv[2], "wb").write(d)
+d[span[0]:span[1]] = b"\xff" * (span[1] - span[0])  # the files' frame, headers and all
+open(sys.argv[3], "wb").write(d)
 PY
 check "the garbled copy's files are garbled" sh -c "zstd -dcq '$T/inc2.tar.zst' >'$T/a.tar'; zstd -dcq '$T/garbled.tar.zst' >'$T/b.tar' 2>/dev/null; ! cmp -s '$T/a.tar' '$T/b.tar'"
 expect_jq "an incremental from it: the MANIFEST read without decompressing the files" '.in_archive < 20' \
         vpsctl backup 501 --incremental-from "$T/garbled.tar.zst" --to "$T/inc3g.tar.zst" -j
+# vpsctl reads a base file's MANIFEST from its end: the files' frame is not even walked.
+expect_jq "an incremental from a base whose files' frame is blanked whole: read from the end" \
+        '.in_archive < 20' vpsctl backup 501 --incremental-from "$T/blanked.tar.zst" --to "$T/inc3b.tar.zst" -j
+# (they share inc2's backup id: a restore looking for inc2 beside inc3 must not meet them)
+rm -f "$T/garbled.tar.zst" "$T/blanked.tar.zst"
 zstd -dc "$T/inc2.tar.zst" | zstd -q -o "$T/oneframe.tar.zst"
 expect_jq "an incremental from an archive of one zstd frame (older vpsd)" '.in_archive < 20' \
         vpsctl backup 501 --incremental-from "$T/oneframe.tar.zst" --to "$T/inc3o.tar.zst" -j
