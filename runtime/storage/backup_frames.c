@@ -10,6 +10,7 @@
  * and older vpsd read it; vps_backup_peek walks the frames' block headers to the mark. */
 #include "storage/backup_int.h"
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -247,22 +248,6 @@ static void mark_frame(uint8_t out[8 + sizeof(mark) - 1])
         memcpy(out + 8, mark, sizeof(mark) - 1);
 }
 
-static ssize_t pread_all(int fd, uint8_t *buf, size_t len, off_t off)
-{
-        size_t got = 0;
-        while (got < len) {
-                ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                got += (size_t)n;
-        }
-        return (ssize_t)got;
-}
-
 int vps_bk_mark_find_tail(int fd, off_t size, off_t limit, off_t *ret_after)
 {
         uint8_t want[8 + sizeof(mark) - 1];
@@ -276,7 +261,9 @@ int vps_bk_mark_find_tail(int fd, off_t size, off_t limit, off_t *ret_after)
                 off_t start = end - (off_t)win > floor ? end - (off_t)win : floor;
                 /* the window, and the first bytes of the one after it (a mark across both) */
                 off_t stop = end + (off_t)(w - 1) < size ? end + (off_t)(w - 1) : size;
-                ssize_t k = pread_all(fd, buf, (size_t)(stop - start), start);
+                if (lseek(fd, start, SEEK_SET) < 0)
+                        return -errno;
+                ssize_t k = vps_read_full(fd, buf, (size_t)(stop - start));
                 if (k < 0)
                         return (int)k;
                 for (ssize_t i = k - (ssize_t)w; i >= 0; i--)
