@@ -79,6 +79,10 @@ static int frame_close(struct vps_bk_frames *f, vps_error *err)
 static la_ssize_t tar_out(struct archive *a, void *arg, const void *buf, size_t len)
 {
         struct vps_bk_frames *f = arg;
+        if (!f->comp) { /* its frame ended by an error or freed: the tar is freed after it */
+                archive_set_error(a, EIO, "the archive's frame is closed");
+                return -1;
+        }
         if (archive_write_data(f->comp, buf, len) != (la_ssize_t)len) {
                 archive_set_error(a, EIO, "%s", archive_error_string(f->comp));
                 return -1;
