@@ -333,9 +333,13 @@ void vpsd_restore_sweep(struct vpsd *d)
                 if (fstatat(d->m.tpl_fd, mark, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
                 vps_error e;
-                struct vps_inst *vi = vps_manager_find(&d->m, name + strlen(RESTORED_PREFIX), &e);
+                const char *id = name + strlen(RESTORED_PREFIX);
+                struct vps_inst *vi = vps_manager_find(&d->m, id, &e);
                 if (vi && strcmp(vi->cfg.ostemplate, name) == 0) {
                         unmark_publishing(d, name); /* both were published */
+                } else if (!vi && fstatat(d->m.vps_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                        /* its VPS is there but did not load: maybe published; kept */
+                        vpsd_log("template %s kept: VPS %s is on disk but not loaded", name, id);
                 } else if (vps_rm_rf_at(d->m.tpl_fd, name, &e) == 0) {
                         vpsd_log("template %s removed: a restore that published it did not end",
                                  name);

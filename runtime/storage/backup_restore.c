@@ -46,9 +46,14 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
         size_t len;
         la_int64_t off, done = 0;
         int k;
+        la_int64_t size = archive_entry_size(e);
         while ((k = archive_read_data_block(c->in, &buf, &len, &off)) == ARCHIVE_OK) {
                 if (off < done)
                         return vps_err(c->err, EBADMSG, "%.200s: data out of order", path);
+                /* A sparse map may place data anywhere: none past the size declared (and
+                 * checked against the limit) is taken. */
+                if (off > size || (uint64_t)len > (uint64_t)(size - off))
+                        return vps_err(c->err, EBADMSG, "%.200s: data past its size", path);
                 for (; done < off;) {
                         size_t z = (size_t)(off - done) < sizeof(zeros) ? (size_t)(off - done)
                                                                         : sizeof(zeros);
@@ -72,9 +77,9 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
                 return vps_err(c->err, EBADMSG, "reading %.200s: %s", path,
                                archive_error_string(c->in));
         /* A hole at the end: the size comes from ftruncate. */
-        if (fd >= 0 && done < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+        if (fd >= 0 && done < size && ftruncate(fd, size) < 0)
                 return vps_err_sys(c->err, errno, "writing %.200s", path);
-        for (la_int64_t size = archive_entry_size(e); done < size;) {
+        while (done < size) {
                 size_t z = (size_t)(size - done) < sizeof(zeros) ? (size_t)(size - done)
                                                                  : sizeof(zeros);
                 sha256_update(&h, z, zeros);

@@ -250,6 +250,10 @@ def hostile(kind, out, good):
                 add("upper/sda", type=tarfile.BLKTYPE, devmajor=8, devminor=0)
             elif kind == "sparse":
                 add("upper/huge", size=1 << 60)
+            elif kind == "sparse-past":
+                # a pax sparse map (GNU 0.1) placing data past the size it declares (0)
+                add("upper/past", b"y" * 4096, size=4096,
+                    pax_headers={"GNU.sparse.map": "1048576,4096", "GNU.sparse.size": "0"})
             elif kind == "outside-tree":
                 add("etc/passwd", b"x")
             add("MANIFEST", b"vpsbackup-manifest 1\n")

@@ -64,7 +64,7 @@ check "--to - writes the archive to stdout" sh -c "zstd -t -q '$T/stdout.tar.zst
 echo sentinel >"$T/sentinel"
 mkdir "$T/hostile"
 $H hostile "$T/hostile" "$T/full1.tar.zst" dotdot absolute symlink hardlink hardlink-abs device block \
-        sparse outside-tree truncated corrupt manifest arch
+        sparse sparse-past outside-tree truncated corrupt manifest arch
 hostile() { expect_error "hostile ($1)" "$2" vpsctl restore "$T/hostile/$1.tar.zst" 601; }
 hostile dotdot "a '\.\.' path"
 hostile absolute "an absolute path"
@@ -74,6 +74,7 @@ hostile hardlink-abs "an absolute path"
 hostile device "device 1:1, which VPSes may not have"
 hostile block "is a block device"
 hostile sparse "claims 1152921504606846976 bytes"
+hostile sparse-past "data past its size"
 hostile outside-tree "is not part of a VPS's backup"
 hostile truncated "truncated|Truncated|ends before|zstd"
 hostile corrupt "zstd|corrupt|Damaged|checksum|Unknown|Restricted"
