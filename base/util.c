@@ -281,6 +281,21 @@ int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_
         return 0;
 }
 
+int vps_grow(char **buf, size_t *cap, size_t n)
+{
+        if (n <= *cap)
+                return 0;
+        size_t c = *cap ? *cap : 256;
+        while (c < n)
+                c = c > SIZE_MAX / 2 ? n : c * 2;
+        char *p = realloc(*buf, c);
+        if (!p)
+                return -ENOMEM;
+        *buf = p;
+        *cap = c;
+        return 0;
+}
+
 ssize_t vps_read_full(int fd, void *buf, size_t len)
 {
         size_t got = 0;

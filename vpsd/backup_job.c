@@ -72,6 +72,26 @@ static uint64_t count_paths(const char *path)
         return failed ? 0 : n;
 }
 
+/* An incremental's paths, about as many as its base lists here (root/ ones for --full): a
+ * count without a walk of its own. The MANIFEST's lines after its first two (the format and
+ * the base's id). */
+static uint64_t count_base(const char *base, size_t len, bool full)
+{
+        uint64_t n = 0;
+        int skip = 2;
+        for (const char *p = base, *end = base + len, *nl; p < end; p = nl + 1) {
+                if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+                        break;
+                if (skip > 0) {
+                        skip--;
+                        continue;
+                }
+                if (*p != '-' && (full || !memmem(p, (size_t)(nl - p), "\troot/", 6)))
+                        n++;
+        }
+        return n;
+}
+
 /* A running VPS's upper layer captured for its backup (snapshots/.tmp-backup-PID, which
  * vps_snapshot_recover removes after a crash): removed at the child's end. */
 static int capture_dir = -1;
@@ -160,8 +180,8 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
         if (s->full && mount_merged(d, vi, upper, root, sizeof(root), &err) < 0)
                 child_fail(s->sock, &err);
         o.pr.phase = "archive";
-        o.pr.total = count_paths(upper);
-        if (o.pr.total && s->full) {
+        o.pr.total = base ? count_base(base, blen, s->full) : count_paths(upper);
+        if (!base && o.pr.total && s->full) {
                 uint64_t r = count_paths(root);
                 o.pr.total = r ? o.pr.total + r : 0;
         }

@@ -6,6 +6,7 @@
 #include "storage/backup.h"
 #include "storage/backup_int.h"
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -242,7 +243,8 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                                     : 0));
         if (archive_read_disk_open(disk, path) != ARCHIVE_OK)
                 return vps_err(c->err, EIO, "opening %s: %s", path, archive_error_string(disk));
-        size_t plen = strlen(path);
+        size_t plen = strlen(path), name_cap = 0, src_cap = 0;
+        _cleanup_free_ char *name = NULL, *src = NULL;
         for (;;) {
                 archive_entry_clear(e);
                 int r = archive_read_next_header2(disk, e);
@@ -259,12 +261,13 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 const char *full = archive_entry_pathname(e);
                 if (strncmp(full, path, plen) != 0 || (full[plen] && full[plen] != '/'))
                         return vps_err(c->err, EIO, "reading %s: unexpected path", path);
-                _cleanup_free_ char *name = NULL;
-                if (asprintf(&name, "%s%s", prefix, full + plen) < 0)
+                /* Kept for the walk's life (set_pathname frees full): grown as needed. */
+                size_t rest = strlen(full + plen), flen = plen + rest;
+                if (vps_grow(&name, &name_cap, strlen(prefix) + rest + 1) < 0 ||
+                    vps_grow(&src, &src_cap, flen + 1) < 0)
                         return vps_err(c->err, ENOMEM, "out of memory");
-                _cleanup_free_ char *src = strdup(full);
-                if (!src)
-                        return vps_err(c->err, ENOMEM, "out of memory");
+                memcpy(src, full, flen + 1);
+                memcpy(stpcpy(name, prefix), full + plen, rest + 1);
                 archive_entry_set_pathname(e, name);
                 c->p.files++;
                 if (c->o->progress && c->p.files % 256 == 0)
@@ -375,14 +378,20 @@ static int write_meta(struct ctx *c)
         return add_blob(c, VPS_BACKUP_META, text, strlen(text));
 }
 
-/* Paths of the base no longer here: recorded as deleted. */
+/* Paths of the base no longer here: recorded as deleted (found first, then added, so the
+ * lookups in c->mf keep one index). */
 static int add_deletions(struct ctx *c)
 {
-        for (size_t i = 0; i < c->base.n; i++) {
-                struct vps_mf_entry *b = &c->base.e[i];
-                if (b->kind == VPS_MF_DELETED || vps_manifest_find(&c->mf, b->path))
-                        continue;
-                struct vps_mf_entry d = *b;
+        _cleanup_free_ size_t *gone = reallocarray(NULL, c->base.n ? c->base.n : 1, sizeof(*gone));
+        if (!gone)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        size_t n = 0;
+        for (size_t i = 0; i < c->base.n; i++)
+                if (c->base.e[i].kind != VPS_MF_DELETED &&
+                    !vps_manifest_find(&c->mf, c->base.e[i].path))
+                        gone[n++] = i;
+        for (size_t i = 0; i < n; i++) {
+                struct vps_mf_entry d = c->base.e[gone[i]];
                 d.kind = VPS_MF_DELETED;
                 c->res->deleted++;
                 int r = vps_manifest_add(&c->mf, &d, c->err);
@@ -406,9 +415,12 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (o->base_manifest &&
             (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
+        /* The walk meets about as many paths as the base lists. */
+        if (o->base_manifest)
+                r = vps_manifest_reserve(&c.mf, c.base.n + 64, err);
         struct vps_bk_frames fr = {.write = o->write, .arg = o->arg};
-        if (archive_write_set_format_pax(out) != ARCHIVE_OK ||
-            archive_write_set_options(out, "hdrcharset=BINARY") < ARCHIVE_WARN)
+        if (r == 0 && (archive_write_set_format_pax(out) != ARCHIVE_OK ||
+                       archive_write_set_options(out, "hdrcharset=BINARY") < ARCHIVE_WARN))
                 r = vps_err(err, EIO, "starting the archive: %s", archive_error_string(out));
         if (r == 0)
                 r = vps_bk_frames_open(&fr, out, err);

@@ -48,20 +48,28 @@ struct vps_mf_entry {
         char *path;    /* "upper/etc/x", raw bytes */
 };
 
+/* Entries stay in the order they were added (a walk's, or the text's); lookups go through
+ * an index sorted by path, made on the first lookup after an add, and first try the entry
+ * after the last one found (a walk of the same tree meets the paths in the base's order). */
 struct vps_manifest {
         struct vps_mf_entry *e;
         size_t n, cap;
-        bool sorted;
+        size_t *idx, nidx; /* e's indices by path; valid while nidx == n */
+        size_t next;       /* the entry after the last one found */
+        char *arena;       /* parsed text the paths point into */
+        size_t arena_len;
 };
 
 void vps_manifest_free(struct vps_manifest *m);
+/* Room for n entries in all (an incremental's walk holds about its base's count). */
+int vps_manifest_reserve(struct vps_manifest *m, size_t n, vps_error *err);
 /* Appends a copy of *e (path duplicated). */
 int vps_manifest_add(struct vps_manifest *m, const struct vps_mf_entry *e, vps_error *err);
 /* Parses MANIFEST text; every line checked. */
 int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, vps_error *err);
 /* The text of m (malloc'd). */
 int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_len, vps_error *err);
-/* Sorts by path (once) and finds path; NULL when absent. */
+/* The entry for path; NULL when absent. */
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path);
 /* The TYPE letter of a file of mode m (S_IFMT part; libarchive's AE_IF* are the same). */
 char vps_mf_type_of(mode_t m);

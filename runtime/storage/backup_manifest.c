@@ -57,30 +57,55 @@ char vps_mf_type_of(mode_t m)
         }
 }
 
+static bool in_arena(const struct vps_manifest *m, const char *p)
+{
+        uintptr_t a = (uintptr_t)m->arena, x = (uintptr_t)p;
+        return m->arena && x >= a && x < a + m->arena_len;
+}
+
 void vps_manifest_free(struct vps_manifest *m)
 {
         for (size_t i = 0; i < m->n; i++)
-                free(m->e[i].path);
+                if (!in_arena(m, m->e[i].path))
+                        free(m->e[i].path);
         free(m->e);
+        free(m->idx);
+        free(m->arena);
         *m = (struct vps_manifest){0};
+}
+
+int vps_manifest_reserve(struct vps_manifest *m, size_t n, vps_error *err)
+{
+        if (n <= m->cap)
+                return 0;
+        struct vps_mf_entry *e = reallocarray(m->e, n, sizeof(*e));
+        if (!e)
+                return vps_err(err, ENOMEM, "out of memory");
+        m->e = e;
+        m->cap = n;
+        return 0;
+}
+
+/* Appends *e with path (the manifest's from then on). */
+static int push(struct vps_manifest *m, const struct vps_mf_entry *e, char *path, vps_error *err)
+{
+        int r = m->n < m->cap ? 0 : vps_manifest_reserve(m, m->cap ? m->cap * 2 : 256, err);
+        if (r < 0)
+                return r;
+        m->e[m->n] = *e;
+        m->e[m->n++].path = path;
+        return 0;
 }
 
 int vps_manifest_add(struct vps_manifest *m, const struct vps_mf_entry *e, vps_error *err)
 {
-        if (m->n == m->cap) {
-                size_t cap = m->cap ? m->cap * 2 : 256;
-                struct vps_mf_entry *n = realloc(m->e, cap * sizeof(*n));
-                if (!n)
-                        return vps_err(err, ENOMEM, "out of memory");
-                m->e = n;
-                m->cap = cap;
-        }
-        m->e[m->n] = *e;
-        if (!(m->e[m->n].path = strdup(e->path)))
+        char *path = strdup(e->path);
+        if (!path)
                 return vps_err(err, ENOMEM, "out of memory");
-        m->n++;
-        m->sorted = false;
-        return 0;
+        int r = push(m, e, path, err);
+        if (r < 0)
+                free(path);
+        return r;
 }
 
 static bool plain_byte(unsigned char c)
@@ -100,33 +125,48 @@ static unsigned int hexval(char c)
         return 0x100;
 }
 
-static int unescape(const char *s, size_t len, char **ret)
+/* s[0..len) unescaped in place and ended with a NUL (at s[len] at the latest). */
+static int unescape(char *s, size_t len)
 {
-        char *out = malloc(len + 1);
-        if (!out)
-                return -ENOMEM;
         size_t k = 0;
         for (size_t i = 0; i < len; i++) {
                 unsigned int v;
                 if (s[i] != '%') {
                         if (!plain_byte((unsigned char)s[i]))
-                                goto bad;
-                        out[k++] = s[i];
+                                return -EINVAL;
+                        s[k++] = s[i];
                 } else if (i + 2 < len &&
                            (v = (unsigned int)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]))) < 256 &&
                            v) {
-                        out[k++] = (char)v;
+                        s[k++] = (char)v;
                         i += 2;
                 } else {
-                        goto bad;
+                        return -EINVAL;
                 }
         }
-        out[k] = '\0';
-        *ret = out;
+        s[k] = '\0';
         return 0;
-bad:
-        free(out);
-        return -EINVAL;
+}
+
+/* Digits of base (8 or 10) alone, or after a '-' where signed: no sign, space or overflow
+ * that strtoull would let by. A signed value fits an int64_t. */
+static bool number(const char *s, unsigned int base, bool sign, uint64_t *ret)
+{
+        bool neg = sign && *s == '-';
+        s += neg;
+        if (!*s)
+                return false;
+        uint64_t v = 0;
+        for (; *s; s++) {
+                unsigned int d = (unsigned int)(unsigned char)*s - '0';
+                if (d >= base || v > (UINT64_MAX - d) / base)
+                        return false;
+                v = v * base + d;
+        }
+        if (sign && v > (uint64_t)INT64_MAX + neg)
+                return false;
+        *ret = neg ? 0 - v : v;
+        return true;
 }
 
 static bool valid_hash(const char *h)
@@ -154,18 +194,10 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
         if (nf != 10)
                 return vps_err(err, EBADMSG, "MANIFEST line %zu: not 11 fields", lineno);
         f[10] = p;
-        char *x;
         uint64_t v[7];
-        for (int i = 0; i < 7; i++) {
-                errno = 0;
-                const char *s = f[2 + i];
-                bool neg = (i == 4 || i == 6) && s[0] == '-';
-                if (!*s || (!neg && (*s < '0' || *s > '9')))
+        for (int i = 0; i < 7; i++)
+                if (!number(f[2 + i], i == 0 ? 8 : 10, i == 4 || i == 6, &v[i]))
                         return vps_err(err, EBADMSG, "MANIFEST line %zu: bad number", lineno);
-                v[i] = neg ? (uint64_t)strtoll(s, &x, 10) : strtoull(s, &x, i == 0 ? 8 : 10);
-                if (*x || errno)
-                        return vps_err(err, EBADMSG, "MANIFEST line %zu: bad number", lineno);
-        }
         if (strlen(f[0]) != 1 || !strchr("+=-", f[0][0]) || strlen(f[1]) != 1 ||
             !strchr("fdlpcbs", f[1][0]) || v[0] > 07777 || v[1] > UINT32_MAX || v[2] > UINT32_MAX ||
             !valid_hash(f[9]))
@@ -180,11 +212,9 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
                                    .ino = v[5],
                                    .ctime_ns = (int64_t)v[6]};
         (void)snprintf(e->hash, sizeof(e->hash), "%s", f[9]);
-        if (unescape(f[10], (size_t)(end - f[10]), &e->path) < 0 || !e->path[0]) {
-                free(e->path);
-                e->path = NULL;
+        if (unescape(f[10], (size_t)(end - f[10])) < 0 || !f[10][0])
                 return vps_err(err, EBADMSG, "MANIFEST line %zu: bad path", lineno);
-        }
+        e->path = f[10];
         return 0;
 }
 
@@ -194,84 +224,167 @@ int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, v
         size_t hl = strlen(HEADER);
         if (len < hl || memcmp(text, HEADER, hl) != 0)
                 return vps_err(err, EBADMSG, "MANIFEST: not a vpsbackup manifest");
-        _cleanup_free_ char *copy = malloc(len + 1);
+        /* The copy is the paths' arena: each unescaped in place. */
+        char *copy = malloc(len + 1);
         if (!copy)
                 return vps_err(err, ENOMEM, "out of memory");
         memcpy(copy, text, len);
         copy[len] = '\0';
+        ret->arena = copy;
+        ret->arena_len = len + 1;
+        size_t lines = 0;
+        for (const char *p = copy; (p = memchr(p, '\n', (size_t)(copy + len - p))); p++)
+                lines++;
+        int r = vps_manifest_reserve(ret, lines, err);
         size_t lineno = 1;
-        for (char *p = copy + hl; p < copy + len;) {
+        for (char *p = copy + hl; r == 0 && p < copy + len;) {
                 char *nl = memchr(p, '\n', (size_t)(copy + len - p));
                 lineno++;
-                if (!nl) {
-                        vps_manifest_free(ret);
-                        return vps_err(err, EBADMSG, "MANIFEST line %zu: no end", lineno);
-                }
-                if (memchr(p, '\0', (size_t)(nl - p))) {
-                        vps_manifest_free(ret);
-                        return vps_err(err, EBADMSG, "MANIFEST line %zu: NUL byte", lineno);
-                }
                 struct vps_mf_entry e;
-                int r = parse_line(p, (size_t)(nl - p), &e, err, lineno);
-                if (r == 0) {
-                        r = vps_manifest_add(ret, &e, err);
-                        free(e.path);
-                }
-                if (r < 0) {
-                        vps_manifest_free(ret);
-                        return r;
-                }
-                p = nl + 1;
+                if (!nl)
+                        r = vps_err(err, EBADMSG, "MANIFEST line %zu: no end", lineno);
+                else if (memchr(p, '\0', (size_t)(nl - p)))
+                        r = vps_err(err, EBADMSG, "MANIFEST line %zu: NUL byte", lineno);
+                else if ((r = parse_line(p, (size_t)(nl - p), &e, err, lineno)) == 0)
+                        r = push(ret, &e, e.path, err);
+                p = nl ? nl + 1 : copy + len;
         }
+        if (r < 0)
+                vps_manifest_free(ret);
+        return r;
+}
+
+struct text {
+        char *p;
+        size_t len, cap;
+};
+
+static int text_room(struct text *t, size_t n)
+{
+        if (t->cap - t->len >= n)
+                return 0;
+        size_t cap = t->cap ? t->cap * 2 : 64 * 1024;
+        while (cap - t->len < n)
+                cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p)
+                return -ENOMEM;
+        t->p = p;
+        t->cap = cap;
         return 0;
+}
+
+/* v in base 8 or 10, then c; room made by the caller. */
+static void text_num(struct text *t, uint64_t v, bool neg, unsigned int base, char c)
+{
+        char d[24];
+        size_t i = sizeof(d);
+        do {
+                d[--i] = (char)('0' + v % base);
+                v /= base;
+        } while (v);
+        if (neg)
+                d[--i] = '-';
+        memcpy(t->p + t->len, d + i, sizeof(d) - i);
+        t->len += sizeof(d) - i;
+        t->p[t->len++] = c;
+}
+
+static void text_signed(struct text *t, int64_t v, char c)
+{
+        text_num(t, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, 10, c);
 }
 
 int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_len, vps_error *err)
 {
-        char *buf = NULL;
-        size_t len = 0;
-        _cleanup_fclose_ FILE *f = open_memstream(&buf, &len);
-        if (!f)
+        static const char hex[] = "0123456789ABCDEF";
+        struct text t = {0};
+        size_t hl = strlen(HEADER);
+        if (text_room(&t, hl) < 0)
                 return vps_err(err, ENOMEM, "out of memory");
-        fputs(HEADER, f);
+        memcpy(t.p, HEADER, hl);
+        t.len = hl;
         for (size_t i = 0; i < m->n; i++) {
                 const struct vps_mf_entry *e = &m->e[i];
-                fprintf(f,
-                        "%c\t%c\t%o\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu64 "\t%" PRId64 "\t%" PRIu64
-                        "\t%" PRId64 "\t%s\t",
-                        e->kind, e->type, e->mode, e->uid, e->gid, e->size, e->mtime_ns, e->ino,
-                        e->ctime_ns, e->hash);
+                size_t pl = strlen(e->path), hlen = strlen(e->hash);
+                /* 2 letters, 7 numbers of at most 23 characters, the hash, 11 separators */
+                if (text_room(&t, 2 + 7 * 23 + hlen + 11 + 3 * pl + 1) < 0) {
+                        free(t.p);
+                        return vps_err(err, ENOMEM, "out of memory");
+                }
+                t.p[t.len++] = e->kind;
+                t.p[t.len++] = '\t';
+                t.p[t.len++] = e->type;
+                t.p[t.len++] = '\t';
+                text_num(&t, e->mode, false, 8, '\t');
+                text_num(&t, e->uid, false, 10, '\t');
+                text_num(&t, e->gid, false, 10, '\t');
+                text_num(&t, e->size, false, 10, '\t');
+                text_signed(&t, e->mtime_ns, '\t');
+                text_num(&t, e->ino, false, 10, '\t');
+                text_signed(&t, e->ctime_ns, '\t');
+                memcpy(t.p + t.len, e->hash, hlen);
+                t.len += hlen;
+                t.p[t.len++] = '\t';
                 for (const unsigned char *p = (const unsigned char *)e->path; *p; p++)
-                        if (plain_byte(*p))
-                                fputc(*p, f);
-                        else
-                                fprintf(f, "%%%02X", *p);
-                fputc('\n', f);
+                        if (plain_byte(*p)) {
+                                t.p[t.len++] = (char)*p;
+                        } else {
+                                t.p[t.len++] = '%';
+                                t.p[t.len++] = hex[*p >> 4];
+                                t.p[t.len++] = hex[*p & 15];
+                        }
+                t.p[t.len++] = '\n';
         }
-        if (fclose(f) != 0) {
-                f = NULL;
-                free(buf);
-                return vps_err(err, ENOMEM, "out of memory");
-        }
-        f = NULL;
-        *ret = buf;
-        *ret_len = len;
+        *ret = t.p;
+        *ret_len = t.len;
         return 0;
 }
 
-static int by_path(const void *a, const void *b)
+static int by_path(const void *a, const void *b, void *arg)
 {
-        return strcmp(((const struct vps_mf_entry *)a)->path,
-                      ((const struct vps_mf_entry *)b)->path);
+        const struct vps_mf_entry *e = arg;
+        return strcmp(e[*(const size_t *)a].path, e[*(const size_t *)b].path);
+}
+
+/* The index by path, made anew after adds; false when it cannot be (out of memory). */
+static bool indexed(struct vps_manifest *m)
+{
+        if (m->nidx == m->n)
+                return true;
+        size_t *idx = reallocarray(m->idx, m->n ? m->n : 1, sizeof(*idx));
+        if (!idx)
+                return false;
+        for (size_t i = 0; i < m->n; i++)
+                idx[i] = i;
+        qsort_r(idx, m->n, sizeof(*idx), by_path, m->e);
+        m->idx = idx;
+        m->nidx = m->n;
+        return true;
 }
 
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path)
 {
-        if (!m->sorted) {
-                if (m->n)
-                        qsort(m->e, m->n, sizeof(*m->e), by_path);
-                m->sorted = true;
+        if (m->next < m->n && strcmp(m->e[m->next].path, path) == 0)
+                return &m->e[m->next++];
+        if (!indexed(m)) { /* out of memory: slowly, but right */
+                for (size_t i = 0; i < m->n; i++)
+                        if (!strcmp(m->e[i].path, path))
+                                return &m->e[(m->next = i + 1) - 1];
+                return NULL;
         }
-        struct vps_mf_entry key = {.path = (char *)path};
-        return m->n ? bsearch(&key, m->e, m->n, sizeof(*m->e), by_path) : NULL;
+        size_t lo = 0, hi = m->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(path, m->e[m->idx[mid]].path);
+                if (c == 0) {
+                        m->next = m->idx[mid] + 1;
+                        return &m->e[m->idx[mid]];
+                }
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
 }

@@ -300,6 +300,24 @@ static void test_buf_append(void **state)
         free(buf);
 }
 
+static void test_grow(void **state)
+{
+        (void)state;
+        char *b = NULL;
+        size_t cap = 0;
+        assert_int_equal(vps_grow(&b, &cap, 0), 0);
+        assert_null(b);
+        assert_int_equal(vps_grow(&b, &cap, 10), 0);
+        assert_int_equal(cap, 256);
+        memcpy(b, "kept", 5);
+        assert_int_equal(vps_grow(&b, &cap, 1000), 0);
+        assert_int_equal(cap, 1024);
+        assert_string_equal(b, "kept");
+        assert_int_equal(vps_grow(&b, &cap, 1024), 0);
+        assert_int_equal(cap, 1024);
+        free(b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -316,6 +334,7 @@ int main(void)
                 cmocka_unit_test(test_signal_rtmin_out_of_range),
                 cmocka_unit_test(test_signal_rtmin_huge_offset),
                 cmocka_unit_test(test_buf_append),
+                cmocka_unit_test(test_grow),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,9 @@ ssize_t vps_read_full(int fd, void *buf, size_t len);
  * when it would hold more than max bytes (nothing appended), or -ENOMEM. */
 int vps_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t max,
                    size_t hint);
+/* Makes *buf (of *cap bytes) hold at least n bytes, its content kept: doubles from 256.
+ * Returns 0 or -ENOMEM (*buf as it was). */
+int vps_grow(char **buf, size_t *cap, size_t n);
 
 /* The 32-bit FNV-1a hash of a string: short stable names (interfaces, cgroups, claim files)
  * derived from longer ones. */
