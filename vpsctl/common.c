@@ -50,6 +50,8 @@ int vpsctl_exit_for(int errnum)
         case EDQUOT:
         case ENOSPC:
         case EAGAIN:
+        case EADDRINUSE: /* a port or address another holds */
+        case EOPNOTSUPP: /* what this host cannot do: quotas, a cgroup controller */
                 return EXIT_REFUSED;
         case ETIMEDOUT:
                 return EXIT_TIMEOUT;
