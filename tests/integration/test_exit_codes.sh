@@ -2,7 +2,8 @@
 # Exit statuses a script can tell apart (vpsctl(8), EXIT STATUS), -j on the commands that
 # change something (the resulting object on stdout), errors as one JSON line on stderr with
 # -j, and `vpsctl help [COMMAND]`. A port or address another holds (EADDRINUSE, HTTP 409) and
-# what this host cannot do (EOPNOTSUPP, HTTP 501) are refusals: exit 6.
+# what this host cannot do (EOPNOTSUPP, HTTP 501) are refusals: exit 6. A change that a
+# guest's stalled files hold past vpsd.conf's guest_timeout times out: exit 7.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net_helpers.sh"
 
@@ -47,6 +48,10 @@ api_status() {
 
 expect_exit "no vpsd at the socket" 8 vpsctl list
 expect_exit "no vpsd at the socket, -j" 8 vpsctl list -j
+# A change that enters a guest is killed after guest_timeout seconds (the timeout below).
+GT=2
+printf 'guest_timeout = %s\n' "$GT" >"$T/vpsd.conf"
+export VPSD_CONFIG=$T/vpsd.conf
 start_vpsd
 vpsctl template build busybox >/dev/null
 
@@ -110,6 +115,27 @@ elif grep -q "disk quotas: project quotas on" "$ROOT/vpsd.log"; then
         echo "left out: the EOPNOTSUPP check, as $ROOT has project quotas (vpsd.log: $(grep -m1 'disk quotas:' "$ROOT/vpsd.log"))"
 else
         fail "vpsd.log does not say whether it has disk quotas"
+fi
+
+# Timed out: a change that enters a guest whose files never answer (a FUSE mount over its /
+# that reads each request and answers none) is killed at vpsd.conf's guest_timeout.
+PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-fuse
+if [ ! -e /dev/fuse ]; then
+        echo "left out: the timeout check, as this host has no /dev/fuse for the stalling guest"
+else
+        [ -x "$PROBE" ] || fail "no FUSE probe at $PROBE"
+        vpsctl create 406 --ostemplate busybox --features fuse >/dev/null
+        vpsctl start 406 >/dev/null
+        vpsctl exec 406 -- sh -c 'cat > /probe-fuse && chmod 755 /probe-fuse' <"$PROBE"
+        out=$(timeout 10 "$VPSCTL_BIN" --socket "$SOCK" exec 406 -- /probe-fuse / 2>&1) || true
+        check "the guest mounted its FUSE file system over / ($out)" grep -q '^mounted over /' <<<"$out"
+        t0=$SECONDS
+        expect_refused "timed out: a change the guest's files stall" 7 \
+                "VPS 406: writing /etc/hostname.* did not finish within $GT s" \
+                vpsctl set 406 --hostname stalled406 -j
+        check "within guest_timeout and its grace ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le $((GT + 3))
+        vpsctl stop 406 --fast >/dev/null
+        vpsctl destroy 406 >/dev/null
 fi
 
 out=$(vpsctl stop 401 -j)
