@@ -151,5 +151,5 @@ expect_eq "template build -j prints the template, no progress" "busybox" "$(jq -
 expect_eq "vpsctl help start is start --help" "$(vpsctl start --help)" "$(vpsctl help start)"
 expect_eq "vpsctl help is --help" "$(vpsctl --help)" "$(vpsctl help)"
 expect_exit "vpsctl help of an unknown command" 2 vpsctl help frobnicate
-check "--help lists the exit statuses" sh -c "'$VPSCTL_BIN' --help | grep -q '3 no such VPS'"
+check "--help lists the exit statuses" sh -c "'$VPSCTL_BIN' --help | grep -q '^  3  no such VPS'"
 finish
