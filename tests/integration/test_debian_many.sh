@@ -52,7 +52,7 @@ start_vpsd
 raised=$(grep -m1 "host limits: fs\.inotify\.max_user_instances" "$ROOT/vpsd.log" || true)
 if grep -q "= 1024: raised from 128 " <<<"$raised"; then
         pass "vpsd raised fs.inotify.max_user_instances from 128 and logged it ($raised)"
-elif grep -qE "max_user_instances = [0-9]+ \(" <<<"$raised"; then
+elif grep -qE "max_user_instances = [0-9]{4,} \(per VPS\)$" <<<"$raised"; then
         info "NOTE: fs.inotify.max_user_instances was raised by another process (another vpsd?) between this test's 128 and its vpsd's start: '$raised'; the raise from 128 is not shown by this run"
 else
         fail "vpsd.log does not say it raised fs.inotify.max_user_instances from 128: '$raised'"
