@@ -144,6 +144,37 @@ expect_jq "restore the chain into 503" '.chain == 3' vpsctl restore "$T/inc3.tar
 B3=$(jq .uid_base "$ROOT/vps/503/config.json")
 $H tree "$ROOT/vps/503/upper" "$B3" >"$T/r503.mf"
 check "the chain of three restores exactly" diff "$T/src3.mf" "$T/r503.mf"
+# An incremental walks the tree in threads (backup_walk.c); it must meet what a full
+# backup's walk (libarchive's) meets. Over more directories than the walk keeps open (128:
+# the rest are reopened from the top), a 300-level chain and a symlink to a directory (not
+# followed), an incremental of the unchanged tree lists exactly the full backup's entries.
+"$(command -v /usr/bin/python3 || command -v python3)" - "$U/wide" <<'PY'
+import os, sys
+top = sys.argv[1]
+for i in range(400):
+    d = os.path.join(top, "d%03d" % i, "sub")
+    os.makedirs(d)
+    open(os.path.join(d, "f"), "w").write("%d\n" % i)
+p = os.path.join(top, "deep")
+os.makedirs(p)
+os.chdir(p)
+for i in range(300):
+    os.mkdir("n")
+    os.chdir("n")
+open("bottom", "w").write("bottom\n")
+os.symlink("../d000", os.path.join(top, "d001", "link"))
+PY
+expect_jq "a full backup of the wide tree" '.in_archive == .files' vpsctl backup 501 --to "$T/wide-full.tar.zst" -j
+expect_jq "an incremental of it, nothing changed: nothing in the archive" '.in_archive == 0 and .deleted == 0' \
+        vpsctl backup 501 --incremental-from "$T/wide-full.tar.zst" --to "$T/wide-inc.tar.zst" -j
+mf_of() { zstd -dcq "$1" | tar -xOf - MANIFEST 2>/dev/null | tail -n +2 | grep -v "^-" | cut -f2- | sort; }
+mf_of "$T/wide-full.tar.zst" >"$T/wide-full.mf"
+mf_of "$T/wide-inc.tar.zst" >"$T/wide-inc.mf"
+check "the full backup lists the wide tree (400 files, the deep one)" sh -c \
+        "[ \$(grep -c '/sub/f\$' '$T/wide-full.mf') = 400 ] && grep -q '/n/n/bottom\$' '$T/wide-full.mf'"
+check "the incremental's MANIFEST lists the same entries as the full one's (none deleted)" \
+        diff "$T/wide-full.mf" "$T/wide-inc.mf"
+rm -rf "$U/wide"
 mkdir "$T/lonely" && cp "$T/inc3.tar.zst" "$T/lonely/"
 expect_error "an incremental without its base" "its base .* is not in" vpsctl restore "$T/lonely/inc3.tar.zst" 509
 
