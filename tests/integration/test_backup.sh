@@ -184,6 +184,13 @@ mount -t overlay overlay -o "ro,userxattr,lowerdir=$U:$ROOT/templates/busybox/ro
 $H tree "$T/merged" "$B1" >"$T/merged.mf"
 umount "$T/merged"
 expect_jq "backup --full" '.full == true' vpsctl backup 501 --full --to "$T/fullroot.tar.zst" -j
+# The merged root walked by the incremental's threads too (its unstatable whiteouts left out).
+expect_jq "backup --full --incremental-from it, nothing changed: nothing in the archive" \
+        '.in_archive == 0 and .deleted == 0' \
+        vpsctl backup 501 --full --incremental-from "$T/fullroot.tar.zst" --to "$T/fullroot-inc.tar.zst" -j
+mf_of "$T/fullroot.tar.zst" >"$T/fullroot.mf"
+mf_of "$T/fullroot-inc.tar.zst" >"$T/fullroot-inc.mf"
+check "its MANIFEST lists the same entries as the --full one's" diff "$T/fullroot.mf" "$T/fullroot-inc.mf"
 for id in 501 502 503; do vpsctl destroy "$id" >/dev/null; done
 vpsctl template remove busybox >/dev/null
 expect_jq "restore --full without the template" '.template == "restored-504"' \
