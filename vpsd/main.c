@@ -335,7 +335,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 d.m.cg.max_depth = conf->cg_max_depth;
         if (conf->cg_max_descendants != -2)
                 d.m.cg.max_descendants = conf->cg_max_descendants;
-        d.m.devpts_max = conf->devpts_max ? conf->devpts_max : VPS_DEFAULT_DEVPTS_MAX;
+        vps_defaults_from_conf(conf, &d.m.defaults);
         (void)snprintf(d.m.resolv_conf, sizeof(d.m.resolv_conf), "%s", conf->resolv_conf);
         (void)snprintf(d.m.resolv_upstream, sizeof(d.m.resolv_upstream), "%s",
                        conf->resolv_upstream);
@@ -344,8 +344,6 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                        conf->plans_dir[0] ? conf->plans_dir : VPS_DEFAULT_PLANS_DIR);
         (void)snprintf(d.m.default_plan, sizeof(d.m.default_plan), "%s",
                        strcmp(conf->default_plan, "none") ? conf->default_plan : "");
-        d.m.default_numproc =
-                conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         if (r == 0)
@@ -386,7 +384,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
         char limits[12][VPS_HOST_LIMIT_LINE];
-        size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
+        size_t n_limits = vps_host_limits(limits, 12, d.m.defaults.ptys);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
         struct vps_lxcfs_status lx;
@@ -398,10 +396,12 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                          "and /proc/cpuinfo show the host's",
                          vps_lxcfs_state_name(lx.state), lx.why[0] ? ": " : "", lx.why);
         char np[24] = "unlimited";
-        if (d.m.default_numproc)
-                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);
-        vpsd_log("plans: %s, default plan %s; numproc of a VPS without one: %s", d.m.plans_dir,
-                 d.m.default_plan[0] ? d.m.default_plan : "none", np);
+        if (d.m.defaults.numproc)
+                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.defaults.numproc);
+        vpsd_log("plans: %s, default plan %s; a VPS without limits of its own: numproc %s, "
+                 "ptys %u",
+                 d.m.plans_dir, d.m.default_plan[0] ? d.m.default_plan : "none", np,
+                 d.m.defaults.ptys);
         _cleanup_json_ json_t *dp = NULL;
         if (d.m.default_plan[0] && vps_plan_load(d.m.plans_dir, d.m.default_plan, &dp, &err) < 0)
                 vpsd_log("default plan: %s: a create without --plan is refused", err.msg);

@@ -435,10 +435,16 @@ struct vps_daemon_conf {
         char resolv_conf[256], resolv_upstream[256];
 };
 
-#define VPS_DEFAULT_NUMPROC 4096u
-
+/* The safe defaults of a VPS that names no plan and no limit (vpsctl(8) PLANS): at most
+ * 4096 processes and threads, and 1024 ptys, unless vpsd.conf says otherwise. */
+#define VPS_DEFAULT_NUMPROC    4096u
 #define VPS_DEFAULT_DEVPTS_MAX 1024u
-#define VPS_DEVPTS_MAX_LIMIT   1048576u
+/* Those vpsd runs with (runtime/core/defaults.c makes them from vpsd.conf). */
+struct vps_defaults {
+        uint64_t numproc;  /* pids.max of a VPS without numproc of its own; 0: none */
+        unsigned int ptys; /* the max= of every VPS's /dev/pts */
+};
+#define VPS_DEVPTS_MAX_LIMIT 1048576u
 
 /* Every key vpsd.conf takes (vpsd --help lists them); NULL ends it. */
 extern const char *const vps_daemon_conf_keys[];
