@@ -63,4 +63,12 @@ check "721 stops" quiet timeout 20 "$VPSCTL_BIN" --socket "$SOCK" stop 721 --fas
 n1=$(count722)
 sleep 0.5
 check "and the neighbour is still answered ($n1 -> $(count722))" test "$(count722)" -gt "$n1"
+# The writer killed at the deadline may have been held beyond SIGKILL (here it waits in the
+# FUSE request its daemon read): reaped once 721's daemon is gone, with a writer left for 722.
+# (A child reaped by no one shows as "[vpsd] <defunct>".)
+children() { ps -o stat=,args= --ppid "$VPSD_PID"; }
+stuck() { children | awk '$1 ~ /Z/ || ($1 ~ /D/ && $3 == "--sysinfo-writer")'; }
+for _ in $(seq 50); do [ -z "$(stuck)" ] && break; sleep 0.1; done
+check "no writer of vpsd is left waiting on 721 or unreaped ($(children | tr '\n' ';'))" \
+        sh -c "ps -o stat=,args= --ppid '$VPSD_PID' | awk '\$1 ~ /Z/ || (\$1 ~ /D/ && \$3 == \"--sysinfo-writer\") { bad++ } \$3 == \"--sysinfo-writer\" { n++ } END { exit !(n > 0 && bad == 0) }'"
 finish
