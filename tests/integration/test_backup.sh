@@ -16,9 +16,11 @@ B1=$(jq .uid_base "$ROOT/vps/501/config.json")
 $H populate "$U" "$B1"
 # The guest deleted a file of the template: a whiteout over it.
 mknod "$U/bin/ls" c 0 0 2>/dev/null || { mkdir -p "$U/bin" && chown "$B1:$B1" "$U/bin" && mknod "$U/bin/ls" c 0 0; }
+# A device node every VPS has (a template's /dev/null copied elsewhere): kept.
+mknod "$U/data/null" c 1 3 && chown "$B1:$B1" "$U/data/null"
 $H tree "$U" "$B1" >"$T/src.mf"
-check "the source tree has the cases (acl, capability, links, sparse)" sh -c \
-        "grep -q system.posix_acl_access '$T/src.mf' && grep -q security.capability '$T/src.mf' && grep -q '^links ' '$T/src.mf' && grep -q 3145728- '$T/src.mf'"
+check "the source tree has the cases (acl, capability, links, sparse, a device)" sh -c \
+        "grep -q ' 1:3' '$T/src.mf' && grep -q system.posix_acl_access '$T/src.mf' && grep -q security.capability '$T/src.mf' && grep -q '^links ' '$T/src.mf' && grep -q 3145728- '$T/src.mf'"
 
 # --- backup -> restore -------------------------------------------------------------------
 expect_jq "backup -j" '.file and .files > 60 and .in_archive == .files and (.backup_id | length) == 32' \
