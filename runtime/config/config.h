@@ -490,6 +490,10 @@ const struct vps_devnode *vps_devnode_find(const char *name);
 int vps_devnodes_parse(const char *text, char names[VPS_MAX_DEVNODES][8], vps_error *err);
 /* The devices cfg grants beyond the default set: its --devnodes and the ones its --features
  * imply, each once. Fills names[], returns how many. */
+/* The char devices every VPS has under one (major, minor) (null, zero, full, random,
+ * urandom, tty, console, ptmx; not the pty slaves, which devpts makes): at most max into out,
+ * how many. What a restored tree may hold besides whiteouts. */
+size_t vps_devices_every_vps(unsigned int out[][2], size_t max);
 unsigned int vps_devnodes_effective(const struct vps_config *cfg, char names[VPS_MAX_DEVNODES][8]);
 
 /* Makes the nodes cfg grants (vps_devnodes_effective) in DIR/devnodes (vps_dir_fd:
