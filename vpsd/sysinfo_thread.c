@@ -105,6 +105,8 @@ static void unwatch(struct vpsd_sysinfo *t, int fd)
                 (void)epoll_ctl(t->ep, EPOLL_CTL_DEL, fd, NULL);
 }
 
+static struct writer *writer_get(struct vpsd_sysinfo *t);
+
 static void listener_add(struct vpsd_sysinfo *t, int fd, enum kind kind)
 {
         struct listener *l = calloc(1, sizeof(*l));
@@ -118,6 +120,9 @@ static void listener_add(struct vpsd_sysinfo *t, int fd, enum kind kind)
         l->fd = fd;
         l->next = t->listeners;
         t->listeners = l;
+        /* A writer waits before the first call: starting one takes milliseconds. */
+        if (kind == K_LISTENER)
+                (void)writer_get(t);
 }
 
 /* A listener marked gone is closed once no call of it is left. */
@@ -282,27 +287,29 @@ static void run_queue(struct vpsd_sysinfo *t)
         }
 }
 
-/* One notification of l. */
-static void on_listener(struct vpsd_sysinfo *t, struct listener *l)
+/* One notification of l: 0, or the receive's error (-ENOENT: its caller died before it was
+ * read). */
+static int on_listener(struct vpsd_sysinfo *t, struct listener *l)
 {
         struct vps_sysinfo_call c;
-        /* -ENOENT: its caller died before it was read. */
-        if (vps_sysinfo_receive(l->fd, &c) < 0)
-                return;
+        int r = vps_sysinfo_receive(l->fd, &c);
+        if (r < 0)
+                return r;
         char cg[1200];
         struct vps_sysinfo_plan p;
         _cleanup_close_ int dir_fd = -1;
         struct sysinfo si;
+        struct vps_mem f;
         /* Any other call, or one from no running VPS, runs as the kernel would. */
         if (!c.is_sysinfo || vps_sysinfo_caller_cgroup(c.pid, t->cg_mount, cg, sizeof(cg)) < 0 ||
-            vpsd_sysinfo_find(t->sh, cg, &p, &dir_fd) < 0 || vps_sysinfo_fill(&p, &si) < 0) {
+            vpsd_sysinfo_find(t->sh, cg, &p, &dir_fd) < 0 || vps_sysinfo_fill(&p, &si, &f) < 0) {
                 (void)vps_sysinfo_respond(l->fd, c.id, -1);
-                return;
+                return 0;
         }
         /* busybox free reads Cached from /proc/meminfo right after: the view (when the VPS
          * has one) follows the figures before the caller goes on. */
         if (dir_fd >= 0)
-                (void)vps_sysinfo_view_update(&p, dir_fd);
+                (void)vps_sysinfo_view_update(dir_fd, &f);
         char path[64];
         (void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)c.pid);
         _cleanup_close_ int mem = open(path, O_WRONLY | O_CLOEXEC);
@@ -310,17 +317,18 @@ static void on_listener(struct vpsd_sysinfo *t, struct listener *l)
          * while its notification is still pending. */
         if (mem < 0 || vps_sysinfo_pending(l->fd, c.id) < 0) {
                 (void)vps_sysinfo_respond(l->fd, c.id, -1);
-                return;
+                return 0;
         }
         struct call *call = calloc(1, sizeof(*call));
         if (!call) {
                 (void)vps_sysinfo_respond(l->fd, c.id, ENOMEM);
-                return;
+                return 0;
         }
         *call = (struct call){.l = l, .c = c, .si = si, .mem = TAKE_FD(mem)};
         (void)snprintf(call->vps, sizeof(call->vps), "%s", p.id);
         l->calls++;
         dispatch(t, call);
+        return 0;
 }
 
 static void on_client(struct vpsd_sysinfo *t, struct listener *l)
@@ -425,10 +433,10 @@ static void dispatch_event(struct vpsd_sysinfo *t, struct epoll_event *ev)
                 break;
         case K_LISTENER: {
                 struct listener *l = (struct listener *)s;
-                if (ev->events & EPOLLIN)
-                        on_listener(t, l);
-                else if (ev->events & (EPOLLHUP | EPOLLERR))
-                        listener_gone(t, l); /* no process uses its filter any more */
+                int r = ev->events & EPOLLIN ? on_listener(t, l) : -EPIPE;
+                /* No process uses its filter any more (nothing left to read). */
+                if (r < 0 && (ev->events & (EPOLLHUP | EPOLLERR)))
+                        listener_gone(t, l);
                 break;
         }
         case K_CLIENT:
