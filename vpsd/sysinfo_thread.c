@@ -59,15 +59,15 @@ struct call {
         struct sysinfo si;
         int mem; /* the caller's /proc/PID/mem */
         char vps[VPS_ID_MAX + 1];
-        struct call *next; /* waiting for a writer of its VPS */
+        int64_t deadline_ms; /* answered by then, written or not (queued or not) */
+        struct call *next;   /* waiting for a writer of its VPS */
 };
 
 struct writer {
         struct src s;
         struct vpsd_writer w;
         struct call *call; /* busy with it */
-        int64_t deadline_ms;
-        bool dying; /* killed or told to go: its pidfd is watched until it is reaped */
+        bool dying;        /* killed or told to go: its pidfd is watched until it is reaped */
         char vps[VPS_ID_MAX + 1]; /* of its call (a dying one keeps it: it still counts) */
         struct writer *next;
 };
@@ -161,19 +161,13 @@ static void call_finish(struct vpsd_sysinfo *t, struct call *c, int error)
         free(c);
 }
 
+/* Writers busy or dying for vps, or idle ones when vps is NULL. */
 static unsigned int writers_of(const struct vpsd_sysinfo *t, const char *vps)
 {
         unsigned int n = 0;
         for (const struct writer *w = t->writers; w; w = w->next)
-                n += (w->call || w->dying) && strcmp(w->vps, vps) == 0;
-        return n;
-}
-
-static unsigned int idle_writers(const struct vpsd_sysinfo *t)
-{
-        unsigned int n = 0;
-        for (const struct writer *w = t->writers; w; w = w->next)
-                n += !w->call && !w->dying;
+                n += vps ? (w->call || w->dying) && strcmp(w->vps, vps) == 0
+                         : !w->call && !w->dying;
         return n;
 }
 
@@ -181,8 +175,11 @@ static void arm_timer(struct vpsd_sysinfo *t)
 {
         int64_t first = 0;
         for (const struct writer *w = t->writers; w; w = w->next)
-                if (w->call && (!first || w->deadline_ms < first))
-                        first = w->deadline_ms;
+                if (w->call && (!first || w->call->deadline_ms < first))
+                        first = w->call->deadline_ms;
+        for (const struct call *c = t->queue; c; c = c->next)
+                if (!first || c->deadline_ms < first)
+                        first = c->deadline_ms;
         struct itimerspec its = {0};
         if (first) {
                 its.it_value.tv_sec = first / 1000;
@@ -253,6 +250,7 @@ static void dispatch(struct vpsd_sysinfo *t, struct call *c)
                 c->next = NULL;
                 *p = c;
                 t->queued++;
+                arm_timer(t);
                 return;
         }
         struct writer *w = writer_get(t);
@@ -268,7 +266,6 @@ static void dispatch(struct vpsd_sysinfo *t, struct call *c)
         vps_closep(&c->mem); /* the writer has its copy */
         w->call = c;
         (void)snprintf(w->vps, sizeof(w->vps), "%s", c->vps);
-        w->deadline_ms = now_ms() + (int64_t)t->timeout_s * 1000;
         arm_timer(t);
 }
 
@@ -324,7 +321,11 @@ static int on_listener(struct vpsd_sysinfo *t, struct listener *l)
                 (void)vps_sysinfo_respond(l->fd, c.id, ENOMEM);
                 return 0;
         }
-        *call = (struct call){.l = l, .c = c, .si = si, .mem = TAKE_FD(mem)};
+        *call = (struct call){.l = l,
+                              .c = c,
+                              .si = si,
+                              .mem = TAKE_FD(mem),
+                              .deadline_ms = now_ms() + (int64_t)t->timeout_s * 1000};
         (void)snprintf(call->vps, sizeof(call->vps), "%s", p.id);
         l->calls++;
         dispatch(t, call);
@@ -377,7 +378,7 @@ static void on_writer(struct vpsd_sysinfo *t, struct writer *w)
         w->call = NULL;
         if (c)
                 call_finish(t, c, r == 0 ? 0 : EFAULT);
-        if (r < 0 || idle_writers(t) > IDLE_MAX) {
+        if (r < 0 || writers_of(t, NULL) > IDLE_MAX) {
                 writer_retire(t, w);
         } else {
                 w->vps[0] = '\0';
@@ -393,7 +394,7 @@ static void on_timer(struct vpsd_sysinfo *t)
         int64_t now = now_ms();
         for (struct writer *w = t->writers, *next; w; w = next) {
                 next = w->next;
-                if (!w->call || w->deadline_ms > now)
+                if (!w->call || w->call->deadline_ms > now)
                         continue;
                 vpsd_log("VPS %s: a sysinfo answer was not written into the caller's memory "
                          "within %u s (its memory waits on the guest): the call fails with "
@@ -403,6 +404,20 @@ static void on_timer(struct vpsd_sysinfo *t)
                 w->call = NULL;
                 call_finish(t, c, EFAULT);
                 writer_retire(t, w);
+        }
+        /* Calls that waited that long for a writer of their VPS (all held by the guest). */
+        for (struct call **p = &t->queue; *p;) {
+                struct call *c = *p;
+                if (c->deadline_ms > now) {
+                        p = &c->next;
+                        continue;
+                }
+                *p = c->next;
+                t->queued--;
+                vpsd_log("VPS %s: a sysinfo call found no writer free within %u s (its writers "
+                         "wait on the guest): it fails with EFAULT",
+                         c->vps, t->timeout_s);
+                call_finish(t, c, EFAULT);
         }
         arm_timer(t);
 }
