@@ -59,15 +59,15 @@ struct call {
         struct sysinfo si;
         int mem; /* the caller's /proc/PID/mem */
         char vps[VPS_ID_MAX + 1];
-        struct call *next; /* waiting for a writer of its VPS */
+        int64_t deadline_ms; /* answered by then, written or not (queued or not) */
+        struct call *next;   /* waiting for a writer of its VPS */
 };
 
 struct writer {
         struct src s;
         struct vpsd_writer w;
         struct call *call; /* busy with it */
-        int64_t deadline_ms;
-        bool dying; /* killed or told to go: its pidfd is watched until it is reaped */
+        bool dying;        /* killed or told to go: its pidfd is watched until it is reaped */
         char vps[VPS_ID_MAX + 1]; /* of its call (a dying one keeps it: it still counts) */
         struct writer *next;
 };
@@ -105,6 +105,8 @@ static void unwatch(struct vpsd_sysinfo *t, int fd)
                 (void)epoll_ctl(t->ep, EPOLL_CTL_DEL, fd, NULL);
 }
 
+static struct writer *writer_get(struct vpsd_sysinfo *t);
+
 static void listener_add(struct vpsd_sysinfo *t, int fd, enum kind kind)
 {
         struct listener *l = calloc(1, sizeof(*l));
@@ -118,6 +120,9 @@ static void listener_add(struct vpsd_sysinfo *t, int fd, enum kind kind)
         l->fd = fd;
         l->next = t->listeners;
         t->listeners = l;
+        /* A writer waits before the first call: starting one takes milliseconds. */
+        if (kind == K_LISTENER)
+                (void)writer_get(t);
 }
 
 /* A listener marked gone is closed once no call of it is left. */
@@ -156,19 +161,13 @@ static void call_finish(struct vpsd_sysinfo *t, struct call *c, int error)
         free(c);
 }
 
+/* Writers busy or dying for vps, or idle ones when vps is NULL. */
 static unsigned int writers_of(const struct vpsd_sysinfo *t, const char *vps)
 {
         unsigned int n = 0;
         for (const struct writer *w = t->writers; w; w = w->next)
-                n += (w->call || w->dying) && strcmp(w->vps, vps) == 0;
-        return n;
-}
-
-static unsigned int idle_writers(const struct vpsd_sysinfo *t)
-{
-        unsigned int n = 0;
-        for (const struct writer *w = t->writers; w; w = w->next)
-                n += !w->call && !w->dying;
+                n += vps ? (w->call || w->dying) && strcmp(w->vps, vps) == 0
+                         : !w->call && !w->dying;
         return n;
 }
 
@@ -176,8 +175,11 @@ static void arm_timer(struct vpsd_sysinfo *t)
 {
         int64_t first = 0;
         for (const struct writer *w = t->writers; w; w = w->next)
-                if (w->call && (!first || w->deadline_ms < first))
-                        first = w->deadline_ms;
+                if (w->call && (!first || w->call->deadline_ms < first))
+                        first = w->call->deadline_ms;
+        for (const struct call *c = t->queue; c; c = c->next)
+                if (!first || c->deadline_ms < first)
+                        first = c->deadline_ms;
         struct itimerspec its = {0};
         if (first) {
                 its.it_value.tv_sec = first / 1000;
@@ -248,6 +250,7 @@ static void dispatch(struct vpsd_sysinfo *t, struct call *c)
                 c->next = NULL;
                 *p = c;
                 t->queued++;
+                arm_timer(t);
                 return;
         }
         struct writer *w = writer_get(t);
@@ -263,7 +266,6 @@ static void dispatch(struct vpsd_sysinfo *t, struct call *c)
         vps_closep(&c->mem); /* the writer has its copy */
         w->call = c;
         (void)snprintf(w->vps, sizeof(w->vps), "%s", c->vps);
-        w->deadline_ms = now_ms() + (int64_t)t->timeout_s * 1000;
         arm_timer(t);
 }
 
@@ -282,27 +284,29 @@ static void run_queue(struct vpsd_sysinfo *t)
         }
 }
 
-/* One notification of l. */
-static void on_listener(struct vpsd_sysinfo *t, struct listener *l)
+/* One notification of l: 0, or the receive's error (-ENOENT: its caller died before it was
+ * read). */
+static int on_listener(struct vpsd_sysinfo *t, struct listener *l)
 {
         struct vps_sysinfo_call c;
-        /* -ENOENT: its caller died before it was read. */
-        if (vps_sysinfo_receive(l->fd, &c) < 0)
-                return;
+        int r = vps_sysinfo_receive(l->fd, &c);
+        if (r < 0)
+                return r;
         char cg[1200];
         struct vps_sysinfo_plan p;
         _cleanup_close_ int dir_fd = -1;
         struct sysinfo si;
+        struct vps_mem f;
         /* Any other call, or one from no running VPS, runs as the kernel would. */
         if (!c.is_sysinfo || vps_sysinfo_caller_cgroup(c.pid, t->cg_mount, cg, sizeof(cg)) < 0 ||
-            vpsd_sysinfo_find(t->sh, cg, &p, &dir_fd) < 0 || vps_sysinfo_fill(&p, &si) < 0) {
+            vpsd_sysinfo_find(t->sh, cg, &p, &dir_fd) < 0 || vps_sysinfo_fill(&p, &si, &f) < 0) {
                 (void)vps_sysinfo_respond(l->fd, c.id, -1);
-                return;
+                return 0;
         }
         /* busybox free reads Cached from /proc/meminfo right after: the view (when the VPS
          * has one) follows the figures before the caller goes on. */
         if (dir_fd >= 0)
-                (void)vps_sysinfo_view_update(&p, dir_fd);
+                (void)vps_sysinfo_view_update(dir_fd, &f);
         char path[64];
         (void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)c.pid);
         _cleanup_close_ int mem = open(path, O_WRONLY | O_CLOEXEC);
@@ -310,17 +314,22 @@ static void on_listener(struct vpsd_sysinfo *t, struct listener *l)
          * while its notification is still pending. */
         if (mem < 0 || vps_sysinfo_pending(l->fd, c.id) < 0) {
                 (void)vps_sysinfo_respond(l->fd, c.id, -1);
-                return;
+                return 0;
         }
         struct call *call = calloc(1, sizeof(*call));
         if (!call) {
                 (void)vps_sysinfo_respond(l->fd, c.id, ENOMEM);
-                return;
+                return 0;
         }
-        *call = (struct call){.l = l, .c = c, .si = si, .mem = TAKE_FD(mem)};
+        *call = (struct call){.l = l,
+                              .c = c,
+                              .si = si,
+                              .mem = TAKE_FD(mem),
+                              .deadline_ms = now_ms() + (int64_t)t->timeout_s * 1000};
         (void)snprintf(call->vps, sizeof(call->vps), "%s", p.id);
         l->calls++;
         dispatch(t, call);
+        return 0;
 }
 
 static void on_client(struct vpsd_sysinfo *t, struct listener *l)
@@ -369,7 +378,7 @@ static void on_writer(struct vpsd_sysinfo *t, struct writer *w)
         w->call = NULL;
         if (c)
                 call_finish(t, c, r == 0 ? 0 : EFAULT);
-        if (r < 0 || idle_writers(t) > IDLE_MAX) {
+        if (r < 0 || writers_of(t, NULL) > IDLE_MAX) {
                 writer_retire(t, w);
         } else {
                 w->vps[0] = '\0';
@@ -385,7 +394,7 @@ static void on_timer(struct vpsd_sysinfo *t)
         int64_t now = now_ms();
         for (struct writer *w = t->writers, *next; w; w = next) {
                 next = w->next;
-                if (!w->call || w->deadline_ms > now)
+                if (!w->call || w->call->deadline_ms > now)
                         continue;
                 vpsd_log("VPS %s: a sysinfo answer was not written into the caller's memory "
                          "within %u s (its memory waits on the guest): the call fails with "
@@ -395,6 +404,20 @@ static void on_timer(struct vpsd_sysinfo *t)
                 w->call = NULL;
                 call_finish(t, c, EFAULT);
                 writer_retire(t, w);
+        }
+        /* Calls that waited that long for a writer of their VPS (all held by the guest). */
+        for (struct call **p = &t->queue; *p;) {
+                struct call *c = *p;
+                if (c->deadline_ms > now) {
+                        p = &c->next;
+                        continue;
+                }
+                *p = c->next;
+                t->queued--;
+                vpsd_log("VPS %s: a sysinfo call found no writer free within %u s (its writers "
+                         "wait on the guest): it fails with EFAULT",
+                         c->vps, t->timeout_s);
+                call_finish(t, c, EFAULT);
         }
         arm_timer(t);
 }
@@ -425,10 +448,10 @@ static void dispatch_event(struct vpsd_sysinfo *t, struct epoll_event *ev)
                 break;
         case K_LISTENER: {
                 struct listener *l = (struct listener *)s;
-                if (ev->events & EPOLLIN)
-                        on_listener(t, l);
-                else if (ev->events & (EPOLLHUP | EPOLLERR))
-                        listener_gone(t, l); /* no process uses its filter any more */
+                int r = ev->events & EPOLLIN ? on_listener(t, l) : -EPIPE;
+                /* No process uses its filter any more (nothing left to read). */
+                if (r < 0 && (ev->events & (EPOLLHUP | EPOLLERR)))
+                        listener_gone(t, l);
                 break;
         }
         case K_CLIENT:

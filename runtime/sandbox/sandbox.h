@@ -185,6 +185,7 @@ int vps_attach_run(const struct vps_attach_target *target, const struct vps_atta
  * LXCFS does the same for the /proc files (mounts.c). */
 
 struct sysinfo;
+struct vps_mem;
 
 /* What a sysinfo(2) answer of a running VPS takes, copied out of its vps_inst so that a thread
  * other than vpsd's loop can answer from it. */
@@ -199,11 +200,12 @@ void vps_sysinfo_plan_of(const struct vps_inst *vi, struct vps_sysinfo_plan *ret
 bool vps_sysinfo_plan_holds(const struct vps_sysinfo_plan *p, const char *cg);
 /* The absolute cgroup2 path of pid (mount: where cgroup2 is mounted): 0 or a negative errno. */
 int vps_sysinfo_caller_cgroup(pid_t pid, const char *mount, char *buf, size_t size);
-/* The VPS's figures: 0 or a negative errno. */
-int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si);
-/* Rewrites the VPS's /proc/meminfo view (dir_fd: ROOT/vps/ID) after an answer, so busybox
- * free's Cached follows the figures; -ENOENT when the VPS has none (LXCFS serves it). */
-int vps_sysinfo_view_update(const struct vps_sysinfo_plan *p, int dir_fd);
+/* The VPS's figures, and its memory as its /proc/meminfo view shows it (ret_mem, when not
+ * NULL): 0 or a negative errno. */
+int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si, struct vps_mem *ret_mem);
+/* Rewrites the VPS's /proc/meminfo view (dir_fd: ROOT/vps/ID) with the figures of an answer,
+ * so busybox free's Cached follows them; -ENOENT when the VPS has none (LXCFS serves it). */
+int vps_sysinfo_view_update(int dir_fd, const struct vps_mem *f);
 
 /* One notification of a listener. */
 struct vps_sysinfo_call {
@@ -280,6 +282,9 @@ int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, 
                       vps_error *err);
 int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg, const struct vps_limits *own,
                          bool create, vps_error *err);
+/* The same with the figures already read. */
+int vps_meminfo_write_figures(int dir_fd, const char *name, const struct vps_mem *f, bool create,
+                              vps_error *err);
 /* At start: the view of vi (cgroup cg) written on vpsd's tmpfs of views,
  * VPS_RUN_DIR/meminfo-DEV-INO/ID (mounted there once), and ROOT/vps/ID/meminfo linked to it. */
 int vps_meminfo_create(const struct vps_manager *m, const struct vps_inst *vi, const char *cg,

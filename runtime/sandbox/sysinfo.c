@@ -73,7 +73,7 @@ static void plan_limits(const struct vps_sysinfo_plan *p, struct vps_limits *l)
         l->v[VPS_LIM_SWAP] = p->swap;
 }
 
-int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si)
+int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si, struct vps_mem *ret_mem)
 {
         if (sysinfo(si) < 0)
                 return -errno;
@@ -90,6 +90,8 @@ int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si)
         si->freeswap = f.swap_free;
         si->totalhigh = si->freehigh = 0;
         si->mem_unit = 1;
+        if (ret_mem)
+                *ret_mem = f;
         time_t now = time(NULL);
         if (p->started_at > 0 && now >= p->started_at)
                 si->uptime = (long)(now - p->started_at);
@@ -99,12 +101,10 @@ int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si)
         return 0;
 }
 
-int vps_sysinfo_view_update(const struct vps_sysinfo_plan *p, int dir_fd)
+int vps_sysinfo_view_update(int dir_fd, const struct vps_mem *f)
 {
-        struct vps_limits own;
-        plan_limits(p, &own);
         vps_error e;
-        return vps_meminfo_write(dir_fd, p->cgroup, &own, false, &e);
+        return vps_meminfo_write_figures(dir_fd, "meminfo", f, false, &e);
 }
 
 int vps_sysinfo_receive(int listener, struct vps_sysinfo_call *ret)

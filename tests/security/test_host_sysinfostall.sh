@@ -8,7 +8,8 @@
 # ever. A process of the guest touching the file waits too (the positive control). Until the
 # sysinfo thread, vpsd did that write in its loop: list, status, and every neighbour's `free`
 # hung with it. Now a writer process does it with a deadline (guest_timeout, 2 s here): the
-# call fails with EFAULT when it passes, and meanwhile vpsd answers list and status, and a
+# call fails with EFAULT when it passes, at most four writers work for one VPS (a fifth call
+# waits, and fails at the same deadline), and meanwhile vpsd answers list and status, and a
 # neighbour's sysinfo calls go on being answered.
 . "$(dirname "$0")/../integration/lib.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-fuse
@@ -40,22 +41,27 @@ rc=0
 timeout -k 2 2 "$VPSCTL_BIN" --socket "$SOCK" exec 721 -- head -c 1 /mnt/stall/f >/dev/null 2>&1 || rc=$?
 check "a read of its file hangs (killed by timeout: $rc)" test "$rc" = 124 -o "$rc" = 137
 
-# The stalled sysinfo call, in the background.
-( timeout -k 2 20 "$VPSCTL_BIN" --socket "$SOCK" exec 721 -- /probe-fuse --sysinfo /mnt/stall/g \
+# Five stalled sysinfo calls at once (each its own file, so each its own FUSE read), in the
+# background: at most four writers work for one VPS, so four writes wait until the deadline
+# and the fifth call waits for a writer that never comes free; all five fail with EFAULT.
+( timeout -k 2 20 "$VPSCTL_BIN" --socket "$SOCK" exec 721 -- sh -c \
+        'for i in 1 2 3 4 5; do /probe-fuse --sysinfo /mnt/stall/g$i & done; wait' \
         >"$T/si.out" 2>&1; echo "$?" >"$T/si.done" ) &
 sleep 0.3
 n0=$(count722)
-check "list answers while 721's sysinfo write waits" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" list
+check "list answers while 721's sysinfo writes wait" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" list
 check "status of 722 answers meanwhile" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" status 722
 sleep 0.5
 check "the neighbour's sysinfo calls are answered meanwhile ($n0 -> $(count722))" test "$(count722)" -gt "$n0"
 for _ in $(seq 100); do [ -f "$T/si.done" ] && break; sleep 0.1; done
 out=$(cat "$T/si.out" 2>/dev/null || true)
-check "the stalled call ended ($out)" test -f "$T/si.done"
-check "with EFAULT, after guest_timeout ($TIMEOUT s) and within a second more ($out)" \
-        grep -qE "^sysinfo: EFAULT $TIMEOUT\\." <<<"$out"
-check "vpsd says which VPS's answer passed its deadline" \
-        grep -q "VPS 721: a sysinfo answer was not written" "$ROOT/vpsd.log"
+check "the stalled calls ended ($(tr '\n' ';' <<<"$out"))" test -f "$T/si.done"
+check "all five with EFAULT, after guest_timeout ($TIMEOUT s) and within a second more" \
+        test "$(grep -cE "^sysinfo: EFAULT $TIMEOUT\\." <<<"$out")" = 5
+expect_eq "four writes passed their deadline (vpsd.log)" 4 \
+        "$(grep -c "VPS 721: a sysinfo answer was not written" "$ROOT/vpsd.log")"
+expect_eq "and one call found no writer of 721 free" 1 \
+        "$(grep -c "VPS 721: a sysinfo call found no writer free" "$ROOT/vpsd.log")"
 check "vpsd is still running" kill -0 "$VPSD_PID"
 check "list still answers" quiet timeout 2 "$VPSCTL_BIN" --socket "$SOCK" list
 # The VPS stops (its FUSE daemon dies with it).
@@ -63,8 +69,8 @@ check "721 stops" quiet timeout 20 "$VPSCTL_BIN" --socket "$SOCK" stop 721 --fas
 n1=$(count722)
 sleep 0.5
 check "and the neighbour is still answered ($n1 -> $(count722))" test "$(count722)" -gt "$n1"
-# The writer killed at the deadline may have been held beyond SIGKILL (here it waits in the
-# FUSE request its daemon read): reaped once 721's daemon is gone, with a writer left for 722.
+# The writers killed at the deadline may have been held beyond SIGKILL (here they wait in the
+# FUSE requests its daemon read): reaped once 721's daemon is gone, with a writer left for 722.
 # (A child reaped by no one shows as "[vpsd] <defunct>".)
 children() { ps -o stat=,args= --ppid "$VPSD_PID"; }
 stuck() { children | awk '$1 ~ /Z/ || ($1 ~ /D/ && $3 == "--sysinfo-writer")'; }
