@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deep trees made by a guest (issue 14): a 100,000-level directory tree in a VPS is removed by
 # `vpsctl destroy` with vpsd on a 1 MiB stack and 256 fds, and by the vpsd that starts after a
-# destroy was cut short; a 100-level cgroup tree is removed when the VPS stops, and the VPS
+# destroy was cut short; snapshot-switch, reinstall --no-keep, snapshot-delete and template
+# remove drop such a tree while vpsd's loop keeps answering; a 100-level cgroup tree is removed when the VPS stops, and the VPS
 # starts again; each guest's cgroup tree is bounded (cgroup.max.depth, .max.descendants).
 . "$(dirname "$0")/../integration/lib.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-deeptree
@@ -78,7 +79,75 @@ for _ in $(seq 4500); do [ "$(trash_left)" = 0 ] && break; sleep 0.2; done
 expect_eq "the next vpsd finished the removal" 0 "$(trash_left)"
 check "vpsd is alive" alive
 
-# 4. Cgroup trees. An older vpsd knows neither setting (it would refuse the file): without it,
+# 4. The other drops of a guest's tree: snapshot-switch (the current upper layer), reinstall
+# --no-keep (the old one), snapshot-delete, template remove (a template made from a VPS's
+# files). Each renames the tree to a .del-* name and is answered at once; a child of vpsd
+# removes it while the loop answers a list within a second. On the old code the request
+# removed the tree itself, in the loop: it and the list waited for the whole removal.
+kill_vpsd
+start_small 256
+LIST_MAX_MS=${LIST_MAX_MS:-1000}
+all_trash() { find "$ROOT/vps" "$ROOT/templates" -maxdepth 3 -name '.del-*' | wc -l; }
+list_ms() {
+        local t0 t1
+        t0=$(date +%s%N)
+        vpsctl list >/dev/null
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000000))
+}
+# dropping WHAT CMD...: CMD drops a deep tree; answered within 2 s, while a removal child runs
+# (the positive control: the tree was still there to remove), and a list is quick meanwhile.
+dropping() {
+        local what=$1 pid rc=0 ms remover= answered
+        shift
+        "$@" >"$T/drop.out" 2>&1 &
+        pid=$!
+        for _ in $(seq 40); do proc_gone "$pid" && break; sleep 0.05; done
+        answered=no
+        ! proc_gone "$pid" || answered=yes
+        remover=$(pgrep -P "$VPSD_PID" -x vpsd-remove | head -n1 || true)
+        ms=$(list_ms)
+        expect_eq "$what: answered within 2 s" yes "$answered"
+        check "$what: a list answers within $LIST_MAX_MS ms meanwhile (took $ms)" \
+                test "$ms" -lt "$LIST_MAX_MS"
+        wait "$pid" || rc=$?
+        expect_eq "$what succeeds ($(cat "$T/drop.out"))" 0 "$rc"
+        check "$what: its tree is removed by a child of vpsd" test -n "$remover"
+}
+# rebuild ID: a fresh deep tree in VPS ID's upper layer, the VPS stopped.
+rebuild() {
+        vpsctl start "$1" >/dev/null 2>&1 || true
+        out=$(deep_tree "$1") || true
+        expect_eq "the guest made its tree" "reached $LEVELS of $LEVELS levels" "$out"
+        vpsctl stop "$1" --fast >/dev/null
+}
+make_running_vps 706
+vpsctl snapshot 706 --name clean >/dev/null
+rebuild 706
+dropping "snapshot-switch" vpsctl snapshot-switch 706 clean
+check "the switched VPS has no tree" test ! -e "$ROOT/vps/706/upper/root/d"
+rebuild 706
+dropping "reinstall --no-keep" vpsctl reinstall 706 --no-keep
+rebuild 706
+vpsctl reinstall 706 >/dev/null
+kept=$(vpsctl snapshot-list 706 -j | jq -r '.snapshots[].name | select(startswith("reinstall-"))')
+check "the reinstall kept the tree as snapshot ($kept)" \
+        test -d "$ROOT/vps/706/snapshots/$kept/upper/root/d"
+dropping "snapshot-delete" vpsctl snapshot-delete 706 "$kept"
+check "the snapshot is gone from the list" \
+        test -z "$(vpsctl snapshot-list 706 -j | jq -r '.snapshots[].name | select(startswith("reinstall-"))')"
+rebuild 706
+cp -a "$ROOT/templates/busybox" "$ROOT/templates/deep"
+mv "$ROOT/vps/706/upper/root/d" "$ROOT/templates/deep/rootfs/root/d"
+check "a template holds the guest's tree" test -d "$ROOT/templates/deep/rootfs/root/d"
+dropping "template remove" vpsctl template remove deep
+check "the template is gone" test ! -e "$ROOT/templates/deep"
+for _ in $(seq 4500); do [ "$(all_trash)" = 0 ] && break; sleep 0.2; done
+expect_eq "no .del-* left in vps/ID, its snapshots or templates" 0 "$(all_trash)"
+check "vpsd is alive" alive
+expect_eq "the VPS still works" hello "$(vpsctl start 706 >/dev/null && vpsctl exec 706 -- echo hello)"
+
+# 5. Cgroup trees. An older vpsd knows neither setting (it would refuse the file): without it,
 # the guest's tree is as deep as it likes, as before.
 kill_vpsd
 cat >"$T/vpsd.conf" <<EOF

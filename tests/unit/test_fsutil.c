@@ -160,6 +160,32 @@ static void test_rm_rf_deep_and_wide(void **state)
         assert_int_equal(errno, ENOENT);
 }
 
+/* A trash rename: .del-TAG, then .del-TAG.1 while the first is still there, the content
+ * moved whole; a missing name is -ENOENT, a name too long for ret refused before any rename. */
+static void test_trash_rename(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        char got[64];
+        assert_int_equal(mkdirat(t->fd, "a", 0700), 0);
+        put(t->fd, "a/f", "x", 0600);
+        assert_int_equal(vps_trash_rename(t->fd, "a", "upper", got, sizeof(got), &err), 0);
+        assert_string_equal(got, VPS_TRASH_PREFIX "upper");
+        struct stat st;
+        assert_int_equal(fstatat(t->fd, ".del-upper/f", &st, 0), 0);
+        assert_int_equal(fstatat(t->fd, "a", &st, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(mkdirat(t->fd, "a", 0700), 0);
+        assert_int_equal(vps_trash_rename(t->fd, "a", "upper", got, sizeof(got), &err), 0);
+        assert_string_equal(got, VPS_TRASH_PREFIX "upper.1");
+        assert_int_equal(fstatat(t->fd, ".del-upper/f", &st, 0), 0); /* the first untouched */
+        assert_int_equal(vps_trash_rename(t->fd, "a", "upper", got, sizeof(got), &err), -ENOENT);
+        assert_int_equal(mkdirat(t->fd, "b", 0700), 0);
+        char small[8];
+        assert_int_equal(vps_trash_rename(t->fd, "b", "upper", small, sizeof(small), &err),
+                         -ENAMETOOLONG);
+        assert_int_equal(fstatat(t->fd, "b", &st, AT_SYMLINK_NOFOLLOW), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -170,6 +196,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rm_rf_keeps_symlink_target, setup_dir,
                                                 teardown_dir),
                 cmocka_unit_test_setup_teardown(test_rm_rf_deep_and_wide, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_trash_rename, setup_dir, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,13 @@ struct vps_rm_job {
 };
 int vps_rm_start(int dir_fd, const char *name, struct vps_rm_job *ret, vps_error *err);
 int vps_rm_finish(struct vps_rm_job *job, vps_error *err);
+/* Moves dir_fd/name out of sight in one step, for removal off the caller's loop: renamed
+ * (RENAME_NOREPLACE) in the same directory to VPS_TRASH_PREFIX TAG, or TAG.N while an earlier
+ * one of that name is still there; the new name in ret. -ENOENT (no message) when name is
+ * not there. Whoever removes it later (vps_rm_start) finds it by the prefix after a crash. */
+#define VPS_TRASH_PREFIX ".del-"
+int vps_trash_rename(int dir_fd, const char *name, const char *tag, char *ret, size_t size,
+                     vps_error *err);
 /* mkdir -p with a mode for the directories it creates. */
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
 
