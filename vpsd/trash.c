@@ -32,7 +32,7 @@ struct trash_job {
         struct vps_rm_job job;
         dev_t dev; /* the directory it is in */
         ino_t ino;
-        char where[VPS_ID_MAX + 32]; /* that directory, for the log: vps, vps/ID/snapshots */
+        char where[600]; /* that directory, for the log: vps, vps/ID/snapshots, a cgroup */
         char name[NAME_MAX + 1];
         char id[VPS_ID_MAX + 1]; /* a destroy's VPS, for the answer ("" otherwise) */
         uint32_t projid;         /* a destroy's disk project, released when done */
@@ -52,7 +52,8 @@ static bool running(struct vpsd *d, const struct stat *dir, const char *name)
 
 /* 1 when a child now removes dir_fd/name, 0 when one did already. */
 static int trash_start(struct vpsd *d, int dir_fd, const char *where, const char *name,
-                       const char *id, uint32_t projid, struct request *waiters, vps_error *err)
+                       unsigned int flags, const char *id, uint32_t projid, struct request *waiters,
+                       vps_error *err)
 {
         struct stat dir;
         if (fstat(dir_fd, &dir) < 0)
@@ -68,7 +69,7 @@ static int trash_start(struct vpsd *d, int dir_fd, const char *where, const char
         (void)snprintf(t->name, sizeof(t->name), "%s", name);
         (void)snprintf(t->id, sizeof(t->id), "%s", id);
         t->projid = projid;
-        int r = vps_rm_start(dir_fd, name, &t->job, err);
+        int r = vps_rm_start(dir_fd, name, flags, &t->job, err);
         vps_error ev_err;
         if (r == 0 &&
             vpsd_event_add(&d->ev, &t->w, t->job.pidfd, EPOLLIN, on_end, d, &ev_err) < 0) {
@@ -98,7 +99,7 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
         if (r < 0)
                 return r;
         vpsd_log("VPS %s destroyed; removing its files (vps/%s)", id, trash);
-        r = trash_start(d, d->m.vps_fd, "vps", trash, id, projid, waiters, err);
+        r = trash_start(d, d->m.vps_fd, "vps", trash, 0, id, projid, waiters, err);
         if (r < 0)
                 return vps_err_wrap(err,
                                     "VPS %s is gone, but its files stay in vps/%s until vpsd "
@@ -162,7 +163,7 @@ static void sweep(struct vpsd *d, int dir_fd, const char *where, bool destroyed)
                         continue;
                 vps_error err;
                 uint32_t projid = destroyed ? trash_projid(d, de->d_name) : 0;
-                int r = trash_start(d, dir_fd, where, de->d_name, "", projid, NULL, &err);
+                int r = trash_start(d, dir_fd, where, de->d_name, 0, "", projid, NULL, &err);
                 if (r < 0)
                         vpsd_log("removing %s/%s: %s", where, de->d_name, err.msg);
                 else if (r > 0)
@@ -187,12 +188,33 @@ void vpsd_trash_sweep_templates(struct vpsd *d)
         sweep(d, d->m.tpl_fd, "templates", false);
 }
 
+void vpsd_trash_cgroup(struct vpsd *d, const char *id)
+{
+        _cleanup_close_ int fd =
+                open(d->m.cg.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        vps_error err;
+        int r = fd < 0 ? vps_err_sys(&err, errno, "opening %s", d->m.cg.parent)
+                       : trash_start(d, fd, d->m.cg.parent, id, VPS_RM_CGROUP, "", 0, NULL, &err);
+        if (r < 0)
+                vpsd_log("removing cgroup %s/%s: %s (tried again at its next start)",
+                         d->m.cg.parent, id, err.msg);
+        else if (r > 0)
+                vpsd_log("removing cgroup %s/%s off the loop", d->m.cg.parent, id);
+}
+
 void vpsd_trash_resume(struct vpsd *d)
 {
         sweep(d, d->m.vps_fd, "vps", true);
         vpsd_trash_sweep_templates(d);
-        for (size_t i = 0; i < d->m.n; i++)
-                vpsd_trash_sweep_vps(d, d->m.v[i]);
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_inst *vi = d->m.v[i];
+                vpsd_trash_sweep_vps(d, vi);
+                /* A stopped VPS's cgroups that a stop left (out of time) */
+                char cg[1024];
+                (void)snprintf(cg, sizeof(cg), "%s/%s", d->m.cg.parent, vi->cfg.id);
+                if (vi->status == VPS_STOPPED && access(cg, F_OK) == 0 && !vps_cgroup_populated(cg))
+                        vpsd_trash_cgroup(d, vi->cfg.id);
+        }
 }
 
 bool vpsd_trash_answer_all(struct vpsd *d)

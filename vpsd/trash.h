@@ -18,8 +18,11 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
  * being removed yet: after a snapshot delete or switch, a reinstall, a template remove. */
 void vpsd_trash_sweep_vps(struct vpsd *d, struct vps_inst *vi);
 void vpsd_trash_sweep_templates(struct vpsd *d);
+/* The cgroups of a stopped VPS that its stop left (vps_cgroup_remove out of time), removed
+ * by a child. */
+void vpsd_trash_cgroup(struct vpsd *d, const char *id);
 /* At start-up: removes what an earlier vpsd left (vps/.del-*, templates/.del-*, and each
- * VPS's). */
+ * VPS's, the cgroups of stopped VPSes). */
 void vpsd_trash_resume(struct vpsd *d);
 /* As vpsd exits: fails the requests still waiting; true if there were any. */
 bool vpsd_trash_answer_all(struct vpsd *d);

@@ -81,7 +81,7 @@ static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
                 vps_net_detach(m, &vi->cfg);
         if (vi->st.cgroup[0]) {
                 (void)vps_cgroup_kill(vi->st.cgroup, &e);
-                (void)vps_cgroup_remove(vi->st.cgroup, &e);
+                (void)vps_cgroup_remove(&m->cg, vi->st.cgroup, &e);
         }
         (void)vps_inst_state_remove(m, vi, &e);
         memset(&vi->st, 0, sizeof(vi->st));

@@ -2,8 +2,9 @@
 # Deep trees made by a guest (issue 14): a 100,000-level directory tree in a VPS is removed by
 # `vpsctl destroy` with vpsd on a 1 MiB stack and 256 fds, and by the vpsd that starts after a
 # destroy was cut short; snapshot-switch, reinstall --no-keep, snapshot-delete and template
-# remove drop such a tree while vpsd's loop keeps answering; a 100-level cgroup tree is removed when the VPS stops, and the VPS
-# starts again; each guest's cgroup tree is bounded (cgroup.max.depth, .max.descendants).
+# remove drop such a tree while vpsd's loop keeps answering; a 100-level cgroup tree is
+# removed when the VPS stops, and the VPS starts again; each guest's cgroup tree is bounded (cgroup.max.depth, .max.descendants), and
+# a stop spends at most cgroup_remove_ms removing it in vpsd's loop (the rest: a child).
 . "$(dirname "$0")/../integration/lib.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-deeptree
 [ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
@@ -177,5 +178,25 @@ made=$(vpsctl exec 705 -- sh -c 'i=0; while [ $i -lt 1100 ] && mkdir /sys/fs/cgr
 expect_eq "and at 1000 cgroups in all" 1000 "$made"
 vpsctl stop 705 --fast >/dev/null 2>&1 || true
 check "all 1000 are removed at stop" test ! -e "$CG_MOUNT$CG_PARENT/705"
+check "vpsd is alive" alive
+
+# A stop spends at most cgroup_remove_ms (default 1 s) removing the guest's cgroups in the
+# loop; what is left then goes to a vpsd-remove child, and the stop is answered at once.
+# With 1 ms, a guest's 1000 cgroups outlast it. An older vpsd refuses the setting.
+kill_vpsd
+echo "cgroup_remove_ms = 1" >"$T/vpsd.conf"
+start_small - "$T/vpsd.conf"
+check "vpsd takes cgroup_remove_ms" alive
+vpsctl start 705 >/dev/null
+made=$(vpsctl exec 705 -- sh -c 'i=0; while [ $i -lt 1000 ] && mkdir /sys/fs/cgroup/s$i 2>/dev/null; do i=$((i + 1)); done; find /sys/fs/cgroup -mindepth 1 -type d | wc -l')
+expect_eq "the guest made 1000 cgroups again" 1000 "$made"
+vpsctl stop 705 --fast >/dev/null 2>&1 || true
+expect_eq "the stop is done" stopped "$(vps_field 705 status)"
+check "the removal ran out of its 1 ms in the loop" grep -q "cgroup $CG_MOUNT$CG_PARENT/705: not done within 1 ms" "$ROOT/vpsd.log"
+check "and the rest went to a child" grep -q "removing cgroup $CG_MOUNT$CG_PARENT/705 off the loop" "$ROOT/vpsd.log"
+for _ in $(seq 100); do [ ! -e "$CG_MOUNT$CG_PARENT/705" ] && break; sleep 0.1; done
+check "which removed them all" test ! -e "$CG_MOUNT$CG_PARENT/705"
+check "the VPS starts again" vpsctl start 705
+expect_eq "and runs" hello "$(vpsctl exec 705 -- echo hello)"
 check "vpsd is alive" alive
 finish
