@@ -2,6 +2,7 @@
  * storage/snapshot.c. They run in the loop, one at a time: a snapshot, a switch, a stop or a
  * destroy of the same VPS come one after the other, the later one seeing what the earlier
  * did; a change under way in a job (jobs.c) makes them wait their turn with EBUSY. */
+#include "trash.h"
 #include "snapshot_routes.h"
 
 #include "jobs.h"
@@ -99,6 +100,7 @@ int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r < 0)
                 return r;
         vpsd_log("VPS %s: snapshot %s deleted", id, name);
+        vpsd_trash_sweep_vps(d, vi); /* its files: answered before they are gone */
         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "deleted", 1);
         return 0;
 }
@@ -121,6 +123,8 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
         }
         if (r == 0)
                 r = vps_snapshot_switch(&d->m, vi, name, err);
+        if (vi)
+                vpsd_trash_sweep_vps(d, vi); /* the old layer, or what a failure left */
         if (r < 0)
                 return r;
         vpsd_log("VPS %s: switched to snapshot %s", id, name);
@@ -189,6 +193,7 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
         }
         char snap[VPS_SNAPSHOT_NAME_MAX + 1] = "";
         r = vps_reinstall(&d->m, vi, tpl, !json_is_false(keep), snap, sizeof(snap), err);
+        vpsd_trash_sweep_vps(d, vi); /* the old layer unless kept */
         if (r < 0) {
                 vpsd_log("VPS %s: %s", id, err->msg);
                 return r;
