@@ -312,6 +312,22 @@ ssize_t vps_read_full(int fd, void *buf, size_t len)
         return (ssize_t)got;
 }
 
+ssize_t vps_write_full(int fd, const void *buf, size_t len)
+{
+        size_t done = 0;
+        while (done < len) {
+                ssize_t n = write(fd, (const char *)buf + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                done += (size_t)n;
+        }
+        return (ssize_t)done;
+}
+
 int vps_fd_high(int fd)
 {
         if (fd < 0 || fd >= 1024)

@@ -8,6 +8,7 @@
 #include "backup.h"
 
 #include "backup_job.h"
+#include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
@@ -135,6 +136,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         else if (vi && vi->status == VPS_STOPPING)
                 vps_err(&err, EBUSY, "VPS %s is stopping; try again when it has stopped", s->id);
         else if (vpsd_stream_busy(d, s->id, &err) < 0 ||
+                 vpsd_copy_busy(d, s->id, false, &err) < 0 ||
                  vpsd_job_check_busy(d, vi, false, &err) < 0)
                 ;
         else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)

@@ -3,6 +3,7 @@
 
 #include "api.h"
 #include "backup.h"
+#include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
 #include "power_routes.h"
@@ -325,6 +326,9 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
         } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
                    vpsd_stream_busy(d, arg, &err) < 0) {
                 r = -err.code; /* a backup or restore of it is under way (backup.c) */
+        } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
+                   vpsd_copy_busy(d, arg, !strcmp(method, "DELETE"), &err) < 0) {
+                r = -err.code; /* a snapshot, clone or reinstall is copying it (copy_job.c) */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {

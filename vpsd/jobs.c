@@ -65,20 +65,6 @@ int vpsd_job_check_busy(struct vpsd *d, const struct vps_inst *vi, bool addresse
         return 0;
 }
 
-static void write_all(int fd, const void *buf, size_t len)
-{
-        const char *p = buf;
-        while (len) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return;
-                p += n;
-                len -= (size_t)n;
-        }
-}
-
 _Noreturn static void job_main(struct vpsd *d, struct vps_inst *vi, vpsd_job_fn fn, void *arg,
                                int go, int out)
 {
@@ -92,7 +78,7 @@ _Noreturn static void job_main(struct vpsd *d, struct vps_inst *vi, vpsd_job_fn 
         res.cfg = vi->cfg;
         res.net = d->m.net;
         memcpy(res.warning, d->m.warning, sizeof(res.warning));
-        write_all(out, &res, sizeof(res));
+        (void)vps_write_full(out, &res, sizeof(res));
         _exit(0);
 }
 

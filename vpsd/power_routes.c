@@ -5,6 +5,7 @@
 #include "power_routes.h"
 
 #include "api.h"
+#include "copy_job.h"
 #include "log.h"
 #include "reap.h"
 #include "restart.h"
@@ -103,11 +104,15 @@ int vpsd_route_destroy(struct vpsd *d, struct request *req, const char *id, json
         const char *force = vpsd_request_arg(req, "force");
         if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {
                 _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
-                return wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
+                int r = wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
+                if (r == 1)
+                        vpsd_copy_cancel(d, id); /* a snapshot of it: its child goes */
+                return r;
         }
         if (vi->status != VPS_STOPPED)
                 return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
                                vi->cfg.id);
+        vpsd_copy_cancel(d, id); /* a snapshot or reinstall of it: its child goes */
         vpsd_forget_vps(d, vi);
         /* Answered once its files are gone (trash.c). */
         vpsd_request_set_next(req, NULL);

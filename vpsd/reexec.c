@@ -8,6 +8,7 @@
 #include "reexec.h"
 
 #include "builds.h"
+#include "copy_job.h"
 #include "log.h"
 #include "notify.h"
 #include "restart.h"
@@ -51,6 +52,8 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         }
         if (d->trash)
                 return "a destroyed VPS's files are being removed";
+        if (vpsd_copy_running(d))
+                return "a snapshot, clone or reinstall is under way";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

@@ -1,10 +1,13 @@
 /* vpsd: the snapshot endpoints (docs/api.md, "Snapshots"), each a thin call into
- * storage/snapshot.c. They run in the loop, one at a time: a snapshot, a switch, a stop or a
- * destroy of the same VPS come one after the other, the later one seeing what the earlier
- * did; a change under way in a job (jobs.c) makes them wait their turn with EBUSY. */
+ * storage/snapshot.c, and reinstall and clone. A snapshot, a clone and a reinstall copy or
+ * walk the guest's files (of its choosing, in size and number): they run in a child
+ * (copy_job.c) and are answered when it ends, their VPSes busy meanwhile. The others run in
+ * the loop, one at a time, the later one seeing what the earlier did; a change under way in
+ * a job (jobs.c) or a copy makes them wait their turn with EBUSY. */
 #include "trash.h"
 #include "snapshot_routes.h"
 
+#include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
 #include "vpsd.h"
@@ -48,9 +51,43 @@ static struct vps_inst *named(struct vpsd *d, const char *id, json_t *body, cons
         return vi && body_string(body, "name", true, name, err) == 0 ? vi : NULL;
 }
 
+/* In the copy's child: the snapshot taken (storage/snapshot.c), its meta.json the answer. */
+static int snapshot_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+{
+        const char *id = json_string_value(json_object_get(arg, "id"));
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        return vps_snapshot_create(&d->m, vi, json_string_value(json_object_get(arg, "name")),
+                                   json_string_value(json_object_get(arg, "description")), ret,
+                                   err);
+}
+
+static int snapshot_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsigned int *status,
+                         json_t **ret, vps_error *err)
+{
+        (void)d;
+        (void)status;
+        const char *id = json_string_value(json_object_get(arg, "id"));
+        if (r == 0 && !result)
+                r = vps_err(err, EIO, "the snapshot of VPS %s gave no answer", id);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        vpsd_log("VPS %s: snapshot %s taken: frozen %.2f ms, %lld files, %lld bytes, %.2f ms in "
+                 "all",
+                 id, json_string_value(json_object_get(result, "name")),
+                 json_real_value(json_object_get(result, "frozen_ms")),
+                 (long long)json_integer_value(json_object_get(result, "files")),
+                 (long long)json_integer_value(json_object_get(result, "size")),
+                 json_real_value(json_object_get(result, "total_ms")));
+        *ret = json_incref(result);
+        return 0;
+}
+
 int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
         (void)status;
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
@@ -59,20 +96,24 @@ int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS)
         int r = body_string(body, "name", false, &name, err);
         if (r == 0)
                 r = body_string(body, "description", false, &desc, err);
-        if (r == 0)
-                r = vps_snapshot_create(&d->m, vi, name, desc, ret, err);
-        if (r < 0) {
-                vpsd_log("VPS %s: %s", id, err->msg);
+        if (r == 0 && name && *name)
+                r = vps_snapshot_name_check(name, err);
+        if (r == 0 && vi->status == VPS_STOPPING)
+                r = vps_err(err, EBUSY, "VPS %s is stopping; try again when it has stopped", id);
+        _cleanup_json_ json_t *arg =
+                r == 0 ? json_pack("{s:s, s:s?, s:s?}", "id", id, "name", name, "description", desc)
+                       : NULL;
+        if (r == 0 && !arg)
+                r = vps_err(err, ENOMEM, "out of memory");
+        if (r < 0)
                 return r;
-        }
-        vpsd_log("VPS %s: snapshot %s taken: frozen %.2f ms, %lld files, %lld bytes, %.2f ms in "
-                 "all",
-                 id, json_string_value(json_object_get(*ret, "name")),
-                 json_real_value(json_object_get(*ret, "frozen_ms")),
-                 (long long)json_integer_value(json_object_get(*ret, "files")),
-                 (long long)json_integer_value(json_object_get(*ret, "size")),
-                 json_real_value(json_object_get(*ret, "total_ms")));
-        return 0;
+        struct vpsd_copy_spec s = {.what = "snapshot",
+                                   .id = id,
+                                   .cancellable = true,
+                                   .child = snapshot_child,
+                                   .done = snapshot_done,
+                                   .arg = arg};
+        return vpsd_copy_start(d, req, &s, err);
 }
 
 int vpsd_snapshot_list(VPSD_SNAPSHOT_ROUTE_ARGS)
@@ -163,10 +204,60 @@ int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS)
         return 0;
 }
 
+/* In the copy's child: the reinstall (storage/reinstall.c: the old layer walked for its
+ * figures and kept as a snapshot, or dropped), the kept snapshot's name the answer. */
+static int reinstall_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+{
+        struct vps_inst *vi =
+                vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
+        if (!vi)
+                return -err->code;
+        char snap[VPS_SNAPSHOT_NAME_MAX + 1] = "";
+        int r = vps_reinstall(&d->m, vi, json_string_value(json_object_get(arg, "ostemplate")),
+                              json_is_true(json_object_get(arg, "keep")), snap, sizeof(snap), err);
+        if (r == 0)
+                *ret = json_pack("{s:s?}", "snapshot", snap[0] ? snap : NULL);
+        return r;
+}
+
+/* In the loop when the child has ended: the config it may have changed (the template) taken
+ * in, then the logins written into the fresh root. */
+static int reinstall_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsigned int *status,
+                          json_t **ret, vps_error *err)
+{
+        (void)status;
+        const char *id = json_string_value(json_object_get(arg, "id"));
+        const char *pw = json_string_value(json_object_get(arg, "userpasswd"));
+        const char *keys = json_string_value(json_object_get(arg, "ssh_key"));
+        vps_error e;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, &e);
+        struct vps_config c;
+        if (vi && vps_config_load(vi->dir_fd, &c, &e) == 0)
+                vi->cfg = c;
+        if (vi)
+                vpsd_trash_sweep_vps(d, vi); /* the old layer unless kept, or what a failure left */
+        if (r == 0 && !vi)
+                r = vps_err(err, ENOENT, "VPS %s was destroyed during its reinstall", id);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        const char *snap = json_string_value(json_object_get(result, "snapshot"));
+        vpsd_log("VPS %s reinstalled from template %s%s%s", id, vi->cfg.ostemplate,
+                 snap ? "; the old root kept as snapshot " : "", snap ? snap : "");
+        /* Logins into the fresh root (the password is never logged). */
+        if (pw && (r = vps_manager_set_userpasswd(&d->m, vi, pw, NULL, err)) < 0)
+                return r;
+        if (keys && (r = vps_manager_add_ssh_keys(&d->m, vi, keys, NULL, err)) < 0)
+                return r;
+        *ret = json_pack("{s:s, s:s, s:b, s:s?}", "id", id, "ostemplate", vi->cfg.ostemplate,
+                         "reinstalled", 1, "snapshot", snap);
+        return 0;
+}
+
 /* POST /v1/vps/ID/reinstall: a stopped VPS only (vpsctl stops and starts it). */
 int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
         (void)status;
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
@@ -191,29 +282,75 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
                         *ret = json_pack("{s:s, s:b}", "id", id, "reinstalled", 0);
                 return r;
         }
-        char snap[VPS_SNAPSHOT_NAME_MAX + 1] = "";
-        r = vps_reinstall(&d->m, vi, tpl, !json_is_false(keep), snap, sizeof(snap), err);
-        vpsd_trash_sweep_vps(d, vi); /* the old layer unless kept */
+        _cleanup_json_ json_t *arg =
+                json_pack("{s:s, s:s?, s:b, s:s?, s:s?}", "id", id, "ostemplate", tpl, "keep",
+                          !json_is_false(keep), "userpasswd", pw, "ssh_key", keys);
+        if (!arg)
+                return vps_err(err, ENOMEM, "out of memory");
+        struct vpsd_copy_spec s = {.what = "reinstall",
+                                   .id = id,
+                                   .cancellable = true,
+                                   .child = reinstall_child,
+                                   .done = reinstall_done,
+                                   .arg = arg};
+        return vpsd_copy_start(d, req, &s, err);
+}
+
+/* In the copy's child: the copy into the new VPS's hidden directory (core/clone.c). */
+static int clone_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+{
+        struct vps_inst *src =
+                vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
+        struct vps_inst *dst =
+                src ? vps_manager_find(&d->m, json_string_value(json_object_get(arg, "new_id")),
+                                       err)
+                    : NULL;
+        if (!dst)
+                return -err->code;
+        struct vps_capture cap;
+        int r = vps_clone_copy(&d->m, src, dst, &cap, err);
+        if (r == 0)
+                *ret = json_pack("{s:I, s:I, s:I}", "frozen_us", (json_int_t)cap.frozen_us,
+                                 "total_us", (json_int_t)cap.total_us, "files",
+                                 (json_int_t)cap.copy.files);
+        return r;
+}
+
+/* In the loop when the child has ended: the new VPS published, or forgotten and removed. */
+static int clone_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsigned int *status,
+                      json_t **ret, vps_error *err)
+{
+        const char *id = json_string_value(json_object_get(arg, "id"));
+        const char *new_id = json_string_value(json_object_get(arg, "new_id"));
+        vps_error e;
+        struct vps_inst *dst = vps_manager_find(&d->m, new_id, &e);
+        if (!dst) /* cannot be: it is busy while the copy runs */
+                return r < 0 ? r : vps_err(err, ENOENT, "VPS %s vanished", new_id);
+        r = vps_clone_end(&d->m, dst, r, err);
         if (r < 0) {
                 vpsd_log("VPS %s: %s", id, err->msg);
                 return r;
         }
-        vpsd_log("VPS %s reinstalled from template %s%s%s", id, vi->cfg.ostemplate,
-                 snap[0] ? "; the old root kept as snapshot " : "", snap);
-        /* Logins into the fresh root (the password is never logged). */
-        if (pw && (r = vps_manager_set_userpasswd(&d->m, vi, pw, NULL, err)) < 0)
-                return r;
-        if (keys && (r = vps_manager_add_ssh_keys(&d->m, vi, keys, NULL, err)) < 0)
-                return r;
-        *ret = json_pack("{s:s, s:s, s:b, s:s?}", "id", id, "ostemplate", vi->cfg.ostemplate,
-                         "reinstalled", 1, "snapshot", snap[0] ? snap : NULL);
+        double frozen_ms =
+                (double)json_integer_value(json_object_get(result, "frozen_us")) / 1000.0;
+        vpsd_log("VPS %s cloned to %s: frozen %.2f ms, %lld files, %.2f ms in all", id, new_id,
+                 frozen_ms, (long long)json_integer_value(json_object_get(result, "files")),
+                 (double)json_integer_value(json_object_get(result, "total_us")) / 1000.0);
+        *ret = vps_inst_to_json(&d->m, dst);
+        if (*ret)
+                json_object_set_new(*ret, "frozen_ms",
+                                    json_real((double)(json_integer_value(json_object_get(
+                                                               result, "frozen_us")) /
+                                                       10) /
+                                              100.0));
+        *status = 201;
         return 0;
 }
 
 /* POST /v1/vps/ID/clone {"id": NEWID, "hostname": H, "ip": [...]}: 201 the new VPS. */
 int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
+        (void)status;
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
                 return -err->code;
@@ -235,20 +372,25 @@ int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
                         (void)snprintf(ips[n++], sizeof(ips[0]), "%s", a);
         }
         struct vps_inst *nvi = NULL;
-        struct vps_capture cap;
         if (r == 0)
-                r = vps_clone(&d->m, vi, new_id, host, ips, n, &nvi, &cap, err);
-        if (r < 0) {
-                vpsd_log("VPS %s: %s", id, err->msg);
-                return r;
+                r = vps_clone_begin(&d->m, vi, new_id, host, ips, n, &nvi, err);
+        _cleanup_json_ json_t *arg =
+                r == 0 ? json_pack("{s:s, s:s}", "id", id, "new_id", new_id) : NULL;
+        if (r == 0 && !arg) {
+                r = vps_err(err, ENOMEM, "out of memory");
+                (void)vps_clone_end(&d->m, nvi, r, err);
         }
-        vpsd_log("VPS %s cloned to %s: frozen %.2f ms, %llu files, %.2f ms in all", id, new_id,
-                 (double)cap.frozen_us / 1000.0, (unsigned long long)cap.copy.files,
-                 (double)cap.total_us / 1000.0);
-        *ret = vps_inst_to_json(&d->m, nvi);
-        if (*ret)
-                json_object_set_new(*ret, "frozen_ms",
-                                    json_real((double)(cap.frozen_us / 10) / 100.0));
-        *status = 201;
-        return 0;
+        struct vpsd_copy_spec s = {.what = "clone",
+                                   .id = id,
+                                   .new_id = new_id,
+                                   .child = clone_child,
+                                   .done = clone_done,
+                                   .arg = arg};
+        if (r == 0 && (r = vpsd_copy_start(d, req, &s, err)) < 0) {
+                vps_error e;
+                (void)vps_clone_end(&d->m, nvi, r, &e);
+        }
+        if (r < 0)
+                vpsd_log("VPS %s: %s", id, err->msg);
+        return r;
 }

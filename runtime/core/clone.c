@@ -7,7 +7,8 @@
  * port is one VPS's). The new identity: no machine-id and no ssh host keys in the copy, so
  * the template's first-boot units make new ones; the MAC follows the new ID.
  * While the copy is made the new VPS's directory is vps/.clone-NEWID, which a vpsd that
- * starts removes: after a crash the clone is there whole or not at all. */
+ * starts removes: after a crash the clone is there whole or not at all. The copy is a step of
+ * its own (vps_clone_copy) that vpsd runs in a child, off its loop. */
 #include "core/core.h"
 #include "storage/storage.h"
 #include "vps/cleanup.h"
@@ -65,9 +66,10 @@ static int take_settings(struct vps_inst *src, struct vps_inst *dst, vps_error *
         return r;
 }
 
-static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
-                struct vps_capture *cap, vps_error *err)
+int vps_clone_copy(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
+                   struct vps_capture *cap, vps_error *err)
 {
+        *cap = (struct vps_capture){0};
         _cleanup_close_ int up =
                 openat(dst->dir_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (up < 0)
@@ -76,15 +78,23 @@ static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *ds
                                   .shift_to = dst->cfg.uid_base,
                                   .shift_count = src->cfg.uid_count};
         int r = vps_capture_upper(m, src, up, &o, cap, err);
-        if (r < 0)
-                return r;
-        drop_identity(up);
-        return take_settings(src, dst, err);
+        if (r == 0) {
+                drop_identity(up);
+                r = take_settings(src, dst, err);
+        }
+        if (r < 0) {
+                /* The partial copy goes here, off the caller's loop; vps_clone_end removes
+                 * what little is left. */
+                vps_error e;
+                (void)vps_rm_rf_at(dst->dir_fd, "upper", &e);
+                return vps_err_wrap(err, "cloning VPS %s to %s", src->cfg.id, dst->cfg.id);
+        }
+        return 0;
 }
 
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
-              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
-              struct vps_capture *ret_cap, vps_error *err)
+int vps_clone_begin(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+                    const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip,
+                    struct vps_inst **ret, vps_error *err)
 {
         if (src->status == VPS_STOPPING)
                 return vps_err(err, EBUSY, "VPS %s is stopping; try again when it has stopped",
@@ -125,14 +135,33 @@ int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, c
                 (void)vps_manager_destroy(m, dst, &e);
                 return r;
         }
-        r = fill(m, src, dst, ret_cap, err);
-        if (renameat(m->vps_fd, tmp, m->vps_fd, new_id) < 0 && r == 0)
-                r = vps_err_sys(err, errno, "publishing VPS %s", new_id);
         (void)fsync(m->vps_fd);
-        if (r < 0) {
-                (void)vps_manager_destroy(m, dst, &e);
-                return vps_err_wrap(err, "cloning VPS %s to %s", src_id, new_id);
-        }
         *ret = dst;
         return 0;
+}
+
+int vps_clone_end(struct vps_manager *m, struct vps_inst *dst, int r, vps_error *err)
+{
+        char tmp[VPS_ID_MAX + 16], id[VPS_ID_MAX + 1];
+        (void)snprintf(id, sizeof(id), "%s", dst->cfg.id);
+        (void)snprintf(tmp, sizeof(tmp), CLONE_PREFIX "%s", id);
+        /* The copy's settings (the source's, saved by vps_clone_copy) taken in. */
+        struct vps_config c;
+        if (r == 0 && (r = vps_config_load(dst->dir_fd, &c, err)) == 0)
+                dst->cfg = c;
+        if (r == 0 && renameat2(m->vps_fd, tmp, m->vps_fd, id, RENAME_NOREPLACE) < 0)
+                r = vps_err_sys(err, errno, "publishing VPS %s", id);
+        if (r == 0) {
+                (void)fsync(m->vps_fd);
+                return 0;
+        }
+        /* Not published: forgotten, and what is left of it removed (vps_clone_copy removed
+         * its copy; a copy cut short by a signal stays for vpsd's next start). */
+        uint32_t projid = dst->cfg.projid;
+        vps_manager_forget(m, dst);
+        vps_error e;
+        if (vps_rm_rf_at(m->vps_fd, tmp, &e) == 0)
+                vps_disk_release(m, projid);
+        (void)fsync(m->vps_fd);
+        return r;
 }

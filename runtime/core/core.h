@@ -86,10 +86,22 @@ struct vps_capture;
 /* core/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
  * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
  * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
- * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
-              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
-              struct vps_capture *ret_cap, vps_error *err);
+ * or ssh host keys; src's settings but port forwards and onboot. In three steps, so that the
+ * copy (the guest chose its size) can run in a child while the manager's state changes only
+ * in the caller:
+ * - vps_clone_begin: the new VPS created (its ID, id range, disk project and addresses taken
+ *   in m at once) and hidden as vps/.clone-NEWID, which a vpsd that starts removes;
+ * - vps_clone_copy: the copy and the source's settings saved in the new VPS's config.json
+ *   (changes the files only, and dst in the process that runs it); on failure the partial
+ *   copy is removed; ret_cap: the copy's figures;
+ * - vps_clone_end with the copy's result: the settings taken in and the VPS published by one
+ *   rename, or (r < 0, or the publish fails) forgotten and removed; returns r or that error. */
+int vps_clone_begin(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+                    const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip,
+                    struct vps_inst **ret, vps_error *err);
+int vps_clone_copy(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
+                   struct vps_capture *ret_cap, vps_error *err);
+int vps_clone_end(struct vps_manager *m, struct vps_inst *dst, int r, vps_error *err);
 
 /* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
  * uid 0) or overlaps another VPS's: two guests sharing host ids could reach each other's

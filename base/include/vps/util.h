@@ -85,6 +85,8 @@ int vps_fd_high(int fd);
 /* Reads len bytes from fd, again after EINTR and short reads: returns how many it read (less
  * than len only at EOF), or -errno. */
 ssize_t vps_read_full(int fd, void *buf, size_t len);
+/* Writes len bytes (over short writes and EINTR); how many were written, or -errno. */
+ssize_t vps_write_full(int fd, const void *buf, size_t len);
 /* Appends n bytes of data to the NUL-terminated buffer *buf (*len bytes in *cap): grows it to
  * hint bytes when given, else by doubling (from 4096), never past max + 1. Returns 0, -EMSGSIZE
  * when it would hold more than max bytes (nothing appended), or -ENOMEM. */
