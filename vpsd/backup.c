@@ -7,6 +7,7 @@
  * or destroy. */
 #include "backup.h"
 
+#include "clone_job.h"
 #include "backup_job.h"
 #include "jobs.h"
 #include "log.h"
@@ -135,7 +136,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         else if (vi && vi->status == VPS_STOPPING)
                 vps_err(&err, EBUSY, "VPS %s is stopping; try again when it has stopped", s->id);
         else if (vpsd_stream_busy(d, s->id, &err) < 0 ||
-                 vpsd_job_check_busy(d, vi, false, &err) < 0)
+                 vpsd_job_check_busy(d, vi, false, &err) < 0 ||
+                 vpsd_clone_check_busy(d, vi, &err) < 0)
                 ;
         else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 vps_err_sys(&err, errno, "socketpair");

@@ -50,7 +50,9 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
                         return "a change to a running VPS is under way";
         }
         if (d->trash)
-                return "a destroyed VPS's files are being removed";
+                return "a guest's files are being removed";
+        if (d->clones)
+                return "a clone is being copied";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

@@ -2,6 +2,7 @@
  * storage/snapshot.c. They run in the loop, one at a time: a snapshot, a switch, a stop or a
  * destroy of the same VPS come one after the other, the later one seeing what the earlier
  * did; a change under way in a job (jobs.c) makes them wait their turn with EBUSY. */
+#include "clone_job.h"
 #include "trash.h"
 #include "snapshot_routes.h"
 
@@ -21,7 +22,8 @@
 static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err)
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (vi && vpsd_job_check_busy(d, vi, false, err) < 0)
+        if (vi &&
+            (vpsd_job_check_busy(d, vi, false, err) < 0 || vpsd_clone_check_busy(d, vi, err) < 0))
                 return NULL;
         return vi;
 }
@@ -213,7 +215,6 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
 /* POST /v1/vps/ID/clone {"id": NEWID, "hostname": H, "ip": [...]}: 201 the new VPS. */
 int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
                 return -err->code;
@@ -235,20 +236,14 @@ int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
                         (void)snprintf(ips[n++], sizeof(ips[0]), "%s", a);
         }
         struct vps_inst *nvi = NULL;
-        struct vps_capture cap;
         if (r == 0)
-                r = vps_clone(&d->m, vi, new_id, host, ips, n, &nvi, &cap, err);
-        if (r < 0) {
+                r = vps_clone_prepare(&d->m, vi, new_id, host, ips, n, &nvi, err);
+        /* The copy in a child; answered (201) when it ends (clone_job.c). */
+        if (r == 0)
+                r = vpsd_clone_start(d, req, vi, nvi, err);
+        if (r < 0)
                 vpsd_log("VPS %s: %s", id, err->msg);
-                return r;
-        }
-        vpsd_log("VPS %s cloned to %s: frozen %.2f ms, %llu files, %.2f ms in all", id, new_id,
-                 (double)cap.frozen_us / 1000.0, (unsigned long long)cap.copy.files,
-                 (double)cap.total_us / 1000.0);
-        *ret = vps_inst_to_json(&d->m, nvi);
-        if (*ret)
-                json_object_set_new(*ret, "frozen_ms",
-                                    json_real((double)(cap.frozen_us / 10) / 100.0));
-        *status = 201;
-        return 0;
+        (void)ret;
+        (void)status;
+        return r;
 }

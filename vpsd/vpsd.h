@@ -16,6 +16,7 @@ typedef struct json_t json_t;
 struct request;
 struct job;
 struct trash_job;
+struct clone_job;
 struct console_client;
 struct notifier;
 struct vpsd_api_ops;
@@ -80,6 +81,7 @@ struct vpsd {
         unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
         struct trash_job *trash;    /* destroyed VPSes' files being removed (trash.c) */
+        struct clone_job *clones;   /* clones whose copy runs in a child (clone_job.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */

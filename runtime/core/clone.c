@@ -65,8 +65,8 @@ static int take_settings(struct vps_inst *src, struct vps_inst *dst, vps_error *
         return r;
 }
 
-static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
-                struct vps_capture *cap, vps_error *err)
+int vps_clone_fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
+                   struct vps_capture *cap, vps_error *err)
 {
         _cleanup_close_ int up =
                 openat(dst->dir_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -77,14 +77,15 @@ static int fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *ds
                                   .shift_count = src->cfg.uid_count};
         int r = vps_capture_upper(m, src, up, &o, cap, err);
         if (r < 0)
-                return r;
+                return vps_err_wrap(err, "cloning VPS %s to %s", src->cfg.id, dst->cfg.id);
         drop_identity(up);
-        return take_settings(src, dst, err);
+        r = take_settings(src, dst, err);
+        return r < 0 ? vps_err_wrap(err, "cloning VPS %s to %s", src->cfg.id, dst->cfg.id) : 0;
 }
 
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
-              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
-              struct vps_capture *ret_cap, vps_error *err)
+int vps_clone_prepare(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+                      const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip,
+                      struct vps_inst **ret, vps_error *err)
 {
         if (src->status == VPS_STOPPING)
                 return vps_err(err, EBUSY, "VPS %s is stopping; try again when it has stopped",
@@ -118,21 +119,24 @@ int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, c
         char tmp[VPS_ID_MAX + 16];
         (void)snprintf(tmp, sizeof(tmp), CLONE_PREFIX "%s", new_id);
         vps_error e;
-        (void)vps_rm_rf_at(m->vps_fd, tmp, &e);
+        (void)vps_rm_rf_at(m->vps_fd, tmp, &e); /* empty: a clone never starts with one there */
         /* Hidden while it fills: a crash leaves a name the next vpsd removes. */
         if (renameat(m->vps_fd, new_id, m->vps_fd, tmp) < 0) {
                 r = vps_err_sys(err, errno, "cloning VPS %s", src_id);
                 (void)vps_manager_destroy(m, dst, &e);
                 return r;
         }
-        r = fill(m, src, dst, ret_cap, err);
-        if (renameat(m->vps_fd, tmp, m->vps_fd, new_id) < 0 && r == 0)
-                r = vps_err_sys(err, errno, "publishing VPS %s", new_id);
-        (void)fsync(m->vps_fd);
-        if (r < 0) {
-                (void)vps_manager_destroy(m, dst, &e);
-                return vps_err_wrap(err, "cloning VPS %s to %s", src_id, new_id);
-        }
         *ret = dst;
         return 0;
+}
+
+int vps_clone_publish(struct vps_manager *m, struct vps_inst *dst, vps_error *err)
+{
+        char tmp[VPS_ID_MAX + 16];
+        (void)snprintf(tmp, sizeof(tmp), CLONE_PREFIX "%s", dst->cfg.id);
+        int r = renameat(m->vps_fd, tmp, m->vps_fd, dst->cfg.id) < 0
+                        ? vps_err_sys(err, errno, "publishing VPS %s", dst->cfg.id)
+                        : 0;
+        (void)fsync(m->vps_fd);
+        return r;
 }

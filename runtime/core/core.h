@@ -81,9 +81,16 @@ struct vps_capture;
  * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
  * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
  * or ssh host keys; src's settings but port forwards and onboot. ret_cap: the copy's figures. */
-int vps_clone(struct vps_manager *m, struct vps_inst *src, const char *new_id, const char *hostname,
-              char ips[][VPS_IP_MAX], unsigned int n_ip, struct vps_inst **ret,
-              struct vps_capture *ret_cap, vps_error *err);
+int vps_clone_prepare(struct vps_manager *m, struct vps_inst *src, const char *new_id,
+                      const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip,
+                      struct vps_inst **ret, vps_error *err);
+/* In steps, so that the copy can run off the caller's loop: _prepare creates the clone,
+ * hidden as vps/.clone-NEWID; _fill copies src's upper layer and settings into it (src frozen
+ * while the copy catches up, if it runs); _publish puts it in place as vps/NEWID. A clone that
+ * failed is published and then destroyed. */
+int vps_clone_fill(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
+                   struct vps_capture *ret_cap, vps_error *err);
+int vps_clone_publish(struct vps_manager *m, struct vps_inst *dst, vps_error *err);
 
 /* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
  * uid 0) or overlaps another VPS's: two guests sharing host ids could reach each other's

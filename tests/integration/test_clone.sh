@@ -2,7 +2,8 @@
 # vpsctl clone (issue 17): the copy is exact but for its new identity (compared by a manifest
 # of every file with owners, ACL ids and file capabilities moved into the new id range); no
 # machine-id, ssh host keys, addresses; a running source is frozen for the copy only; bad
-# input refused; a kill -9 of vpsd mid-clone leaves no clone and no debris.
+# input refused; a large clone is copied beside vpsd's loop (a list answers meanwhile); a
+# kill -9 of vpsd mid-clone leaves no clone and no debris.
 . "$(dirname "$0")/lib.sh"
 MANIFEST="python3 $(dirname "$0")/tree_manifest.py"
 start_vpsd
@@ -60,6 +61,39 @@ expect_error "a clone onto an existing VPS" "already exists" vpsctl clone 101 10
 expect_error "a bad new ID" "ID|invalid|must" vpsctl clone 101 'a/b'
 expect_error "no such source" "VPS 999 does not exist" vpsctl clone 999 104
 check "nothing made by the refusals" sh -c "[ \"\$(ls '$ROOT/vps' | sort | tr '\\n' ' ')\" = '101 102 103 ' ]"
+
+# A large clone runs beside the loop (a child copies, the POST is answered when it ends):
+# a list answers within a second meanwhile, and both VPSes are busy until it ends.
+python3 -c 'import os, sys
+for i in range(100):
+    d = "%s/big/d%d" % (sys.argv[1], i); os.makedirs(d)
+    for j in range(300):
+        open("%s/f%d" % (d, j), "w").write("%d %d\n" % (i, j) * 64)
+with open(sys.argv[1] + "/big/blob", "wb") as f:
+    for _ in range(256):
+        f.write(os.urandom(1 << 20))' "$ROOT/vps/101/upper"
+t0=$(date +%s%N)
+vpsctl clone 101 105 >"$T/clone105.out" 2>&1 &
+cloner=$!
+for _ in $(seq 400); do [ -e "$ROOT/vps/.clone-105" ] && break; sleep 0.005; done
+t1=$(date +%s%N)
+vpsctl list >/dev/null
+t2=$(date +%s%N)
+under_way=no
+[ -e "$ROOT/vps/.clone-105" ] && under_way=yes
+busy=$(vpsctl start 105 2>&1 || true)
+rc=0
+wait "$cloner" || rc=$?
+t3=$(date +%s%N)
+list_ms=$(((t2 - t1) / 1000000))
+expect_eq "the large clone succeeds ($(cat "$T/clone105.out"), $(((t3 - t0) / 1000000)) ms)" 0 "$rc"
+expect_eq "it was still under way after the list (positive control)" yes "$under_way"
+check "a list answered within 1000 ms meanwhile (took $list_ms)" test "$list_ms" -lt 1000
+check "the new VPS could not be started meanwhile ($busy)" grep -q "busy" <<<"$busy"
+check "the clone is published" test -d "$ROOT/vps/105/upper/big/d99"
+expect_eq "with every file" "$(find "$ROOT/vps/101/upper/big" | wc -l)" "$(find "$ROOT/vps/105/upper/big" | wc -l)"
+vpsctl destroy 105 >/dev/null
+rm -rf "$ROOT/vps/101/upper/big"
 
 # kill -9 of vpsd in the middle of a clone: after the restart no clone and no debris.
 python3 -c 'import os, sys
