@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # sysinfo(2) answers never wait behind vpsd's other work (issue 14). vpsctl clone of a stopped
-# VPS copies its upper layer inside vpsd's loop (1.5 GiB here: seconds on a file system without
-# reflinks), and the loop answers nothing else meanwhile: a `list` sent during the clone waits
-# for it (the positive control: the loop really was busy). A neighbour's sysinfo calls
-# (vps-probe-sysinfo, one a millisecond, started before the clone and ending after it) must
-# still be answered: the longest takes under 500 ms (a loaded machine has pauses of a tenth of
-# a second; here 0.7 ms a call on average) while `list` waits 2 s or more. Before the sysinfo
-# thread they waited for the clone as `list` does (5.2 s here). On a file system that clones
-# by reflink the loop is not busy long enough to tell: the test then skips, saying so.
+# VPS copies its upper layer inside vpsd's loop (2 GiB here: 1.5 to 9 s on this host's ext4,
+# which has no reflinks), and the loop answers nothing else meanwhile: a `list` sent during
+# the clone waits for it (the positive control: the loop really was busy). A neighbour's
+# sysinfo calls (vps-probe-sysinfo, one a millisecond, started before the clone and ending
+# after it) must still be answered: the longest takes under a quarter of the time `list`
+# waited (1 s or more); here 10 to 50 ms on a quiet machine, 1 s once on a loaded one. Before
+# the sysinfo thread they waited for the clone as `list` does (4 to 7 s here). On a file
+# system that clones by reflink the loop is not busy long enough to tell: the test then
+# skips, saying so.
 . "$(dirname "$0")/../integration/lib.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-sysinfo
 [ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
-MIB=${VPS_TEST_BUSY_MIB:-1536}
+MIB=${VPS_TEST_BUSY_MIB:-2048}
 start_vpsd
 vpsctl template build busybox >/dev/null
 vpsctl create 731 --ostemplate busybox >/dev/null
@@ -32,7 +33,7 @@ sleep 2
 c0=$(now)
 vpsctl clone 731 733 >/dev/null &
 clone=$!
-sleep 0.5
+sleep 0.2
 l0=$(now)
 check "list answers during the clone" sh -c "'$VPSCTL_BIN' --socket '$SOCK' list >/dev/null"
 l1=$(now)
@@ -42,12 +43,12 @@ out=$(cat "$T/probe.out")
 echo "clone $c0 .. $c1; list sent at $l0 answered at $l1; probe: $out"
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$out"; }
-if ! awk -v a="$l0" -v b="$l1" 'BEGIN { exit !(b - a >= 2) }'; then
+if ! awk -v a="$l0" -v b="$l1" 'BEGIN { exit !(b - a >= 1) }'; then
         echo "SKIP: the clone kept vpsd's loop busy only $(secs "$l0" "$l1") s on $(stat -f -c %T "$ROOT") (it reflinks?): too short to tell"
         [ "$FAILS" = 0 ] || finish
         exit 77
 fi
-pass "the clone kept the loop busy: list waited $(secs "$l0" "$l1") s (at least 2 s)"
+pass "the clone kept the loop busy: list waited $(secs "$l0" "$l1") s (at least 1 s)"
 check "the probe ran through ($out)" grep -qE '^calls [0-9]+ fails 0 ' <<<"$out"
 check "its calls began before the clone and ended after it" \
         awk -v f="$(field first)" -v l="$(field last)" -v c0="$c0" -v c1="$c1" \
@@ -55,6 +56,8 @@ check "its calls began before the clone and ended after it" \
 check "they were vpsd's answers (the VPS's uptime, $(field uptime) s, not the host's)" \
         awk -v u="$(field uptime)" -v h="$(cut -d' ' -f1 /proc/uptime)" \
         'BEGIN { exit !(u != "" && u >= 0 && u < 300 && h - u > 5) }'
-check "the longest sysinfo call took $(field max_ms) ms (under 500 ms) while the clone took $(secs "$c0" "$c1") s" \
-        awk -v m="$(field max_ms)" 'BEGIN { exit !(m != "" && m < 500) }'
+# Not waiting for the loop: well under the time the list waited for it (on a quiet machine
+# 10 to 20 ms; a loaded one stalls everything now and then, the probe's own pauses too).
+check "the longest sysinfo call took $(field max_ms) ms (under a quarter of list's $(secs "$l0" "$l1") s; the longest 1 ms pause took $(field sleep_max_ms) ms)" \
+        awk -v m="$(field max_ms)" -v a="$l0" -v b="$l1" 'BEGIN { exit !(m != "" && m < (b - a) * 1000 / 4) }'
 finish
