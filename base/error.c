@@ -133,6 +133,7 @@ int vps_err_http_status(int errnum)
         case EALREADY:
         case ENOTEMPTY:
         case EINPROGRESS:
+        case EADDRINUSE: /* a port or address another holds */
                 return 409;
         case EINVAL:
         case ERANGE:
@@ -143,7 +144,7 @@ int vps_err_http_status(int errnum)
         case EPERM:
         case EACCES:
                 return 403;
-        case EOPNOTSUPP:
+        case EOPNOTSUPP: /* what this host cannot do (quotas, a controller) */
         case ENOSYS:
                 return 501;
         case ETIMEDOUT:

@@ -27,41 +27,6 @@ bool vpsctl_json_mode(void)
         return json_errors;
 }
 
-int vpsctl_exit_for(int errnum)
-{
-        switch (errnum < 0 ? -errnum : errnum) {
-        case EINVAL:
-        case ERANGE:
-        case ENAMETOOLONG:
-        case E2BIG:
-        case EBADMSG:
-                return EXIT_USAGE;
-        case ENOENT:
-        case ESRCH:
-                return EXIT_NOENT;
-        case EEXIST:
-                return EXIT_EXISTS;
-        case EALREADY:
-        case EBUSY:
-        case EINPROGRESS:
-                return EXIT_STATE;
-        case EPERM:
-        case EACCES:
-        case EDQUOT:
-        case ENOSPC:
-        case EAGAIN:
-                return EXIT_REFUSED;
-        case ETIMEDOUT:
-                return EXIT_TIMEOUT;
-        case ECONNREFUSED:
-        case ECONNRESET:
-        case EPIPE:
-                return EXIT_UNREACHABLE;
-        default:
-                return EXIT_FAIL;
-        }
-}
-
 /* Prints one error line, "vpsctl: MESSAGE" or its JSON form; returns status. */
 static int report(int errnum, int status, const char *fmt, va_list ap)
 {

@@ -73,10 +73,9 @@ static int print_help(void)
                "\n"
                "An ID is a number from 1 to 2147483647 without leading zeros, or a name of\n"
                "letters, digits, '_' and '-' (at most 63, not digits alone).\n"
-               "\n"
-               "Exit status: 0 done, 1 failed, 2 usage or bad value, 3 no such VPS or template,\n"
-               "4 already exists, 5 wrong state (running/stopped), 6 refused by a limit or\n"
-               "policy, 7 timed out, 8 vpsd not reachable. With -j, errors are JSON on stderr.\n"
+               "\n");
+        vpsctl_print_exits(stdout);
+        printf("With -j, errors are JSON on stderr.\n"
                "\n"
                "'vpsctl COMMAND --help' describes a command. See vpsctl(8).\n");
         return 0;

@@ -20,6 +20,15 @@
 #define EXIT_TIMEOUT     7 /* vpsd or the VPS did not finish in time */
 #define EXIT_UNREACHABLE 8 /* no vpsd answers at the socket */
 
+/* exits.c: the statuses as --help lists them (a row of status -1 goes on the line above);
+ * the map from an errno onto them. */
+struct vpsctl_exit {
+        int status;
+        const char *what;
+};
+extern const struct vpsctl_exit vpsctl_exits[];
+extern const size_t vpsctl_n_exits;
+void vpsctl_print_exits(FILE *f);
 int vpsctl_exit_for(int errnum);
 
 /* With -j, errors go to stderr as one JSON object a line: {"error", "errno", "exit"}. */

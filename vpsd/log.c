@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ static struct {
         uint64_t max_size;
         unsigned int keep;
 } lg = {.burst = 20, .interval_ms = 10000};
+/* vpsd_log is called by the loop and by the sysinfo thread (sysinfo_thread.c). */
+static pthread_mutex_t lg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void vpsd_log_limit(unsigned int burst, unsigned int interval_s)
 {
@@ -169,7 +172,7 @@ static void summarize(struct slot *s)
         }
 }
 
-int vpsd_log_tick(void)
+static int log_tick_locked(void)
 {
         int64_t now = now_ms(), next = -1;
         for (size_t i = 0; i < SLOTS; i++) {
@@ -185,6 +188,14 @@ int vpsd_log_tick(void)
                 }
         }
         return next < 0 ? -1 : next > 60000 ? 60000 : (int)next;
+}
+
+int vpsd_log_tick(void)
+{
+        pthread_mutex_lock(&lg_lock);
+        int r = log_tick_locked();
+        pthread_mutex_unlock(&lg_lock);
+        return r;
 }
 
 /* The slot of key in its interval: the one it has, else a free one, else the oldest (its
@@ -206,7 +217,6 @@ static struct slot *slot_of(uint64_t key)
 
 void vpsd_log(const char *fmt, ...)
 {
-        (void)vpsd_log_tick();
         va_list ap;
         va_start(ap, fmt);
         uint64_t key = msg_key(fmt, ap);
@@ -217,6 +227,8 @@ void vpsd_log(const char *fmt, ...)
         va_end(ap);
         if (n < 0)
                 return;
+        pthread_mutex_lock(&lg_lock);
+        (void)log_tick_locked();
         struct slot *s = slot_of(key);
         if (++s->n > lg.burst) {
                 s->suppressed++;
@@ -224,6 +236,7 @@ void vpsd_log(const char *fmt, ...)
         } else {
                 emit(msg);
         }
+        pthread_mutex_unlock(&lg_lock);
         free(msg);
 }
 

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "sysinfo_writer.h"
 #include "reap.h"
 #include "reexec.h"
 #include "restart.h"
@@ -273,8 +274,8 @@ static int loop_init(struct vpsd *d, vps_error *err)
         int r = vpsd_event_init(&d->ev, err);
         if (r < 0)
                 return r;
-        d->loop_up = true;
-        vpsd_notify_watch_all(d);
+        /* The sysinfo thread answers from the plans the loop publishes after each round. */
+        (void)vpsd_event_add_post(&d->ev, vpsd_notify_publish, d);
         /* Summaries of suppressed log lines are written when their interval ends. */
         (void)vpsd_event_add_prepare(&d->ev, log_tick, NULL);
         (void)vpsd_event_add_prepare(&d->ev, vpsd_meminfo_tick, d);
@@ -299,6 +300,10 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 return 1;
         }
         apply_limits(&d, conf, log_path);
+        if (vpsd_notify_init(&d, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 1;
+        }
         /* Before anything else: another live vpsd's cgroup parent, bridge or subnet is never
          * shared (its VPS cgroups would look stale here, its traffic be taken over). After the
          * fork of --daemon: a record lock is the process's that took it. */
@@ -337,7 +342,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 d.m.cg.max_descendants = conf->cg_max_descendants;
         if (conf->cg_remove_ms)
                 d.m.cg.remove_ms = conf->cg_remove_ms;
-        d.m.devpts_max = conf->devpts_max ? conf->devpts_max : VPS_DEFAULT_DEVPTS_MAX;
+        vps_defaults_from_conf(conf, &d.m.defaults);
         (void)snprintf(d.m.resolv_conf, sizeof(d.m.resolv_conf), "%s", conf->resolv_conf);
         (void)snprintf(d.m.resolv_upstream, sizeof(d.m.resolv_upstream), "%s",
                        conf->resolv_upstream);
@@ -346,8 +351,6 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                        conf->plans_dir[0] ? conf->plans_dir : VPS_DEFAULT_PLANS_DIR);
         (void)snprintf(d.m.default_plan, sizeof(d.m.default_plan), "%s",
                        strcmp(conf->default_plan, "none") ? conf->default_plan : "");
-        d.m.default_numproc =
-                conf->default_numproc >= 0 ? (uint64_t)conf->default_numproc : VPS_DEFAULT_NUMPROC;
         if (r == 0)
                 vps_template_build_sweep(&d.m);
         if (r == 0)
@@ -361,16 +364,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_keeper_restore(&d);
         if (r == 0)
                 r = d.listen_fd = inherited >= 0 ? inherited : open_socket(sock, &err);
-        d.sysinfo_fd = -1;
         if (r >= 0)
                 r = loop_init(&d, &err);
         if (r >= 0) {
                 vpsd_trash_resume(&d);
                 vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */
         }
-        /* Without it exec'd commands keep the host's sysinfo; the VPSes' inits are served. */
-        if (r >= 0 && vpsd_notify_listen(&d, &err) < 0)
-                vpsd_log("sysinfo: %s; exec'd commands see the host's figures", err.msg);
+        if (r >= 0)
+                r = vpsd_notify_start(&d, &err);
         if (r >= 0)
                 r = vpsd_api_init(&d, &routes, &err);
         if (r < 0) {
@@ -388,7 +389,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         vpsd_log("listening on %s, root %s, cgroups under %s, %zu VPS (%zu running)", sock, root,
                  d.m.cg.parent, d.m.n, running);
         char limits[12][VPS_HOST_LIMIT_LINE];
-        size_t n_limits = vps_host_limits(limits, 12, d.m.devpts_max);
+        size_t n_limits = vps_host_limits(limits, 12, d.m.defaults.ptys);
         for (size_t i = 0; i < n_limits; i++)
                 vpsd_log("host limits: %s", limits[i]);
         struct vps_lxcfs_status lx;
@@ -400,10 +401,12 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                          "and /proc/cpuinfo show the host's",
                          vps_lxcfs_state_name(lx.state), lx.why[0] ? ": " : "", lx.why);
         char np[24] = "unlimited";
-        if (d.m.default_numproc)
-                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.default_numproc);
-        vpsd_log("plans: %s, default plan %s; numproc of a VPS without one: %s", d.m.plans_dir,
-                 d.m.default_plan[0] ? d.m.default_plan : "none", np);
+        if (d.m.defaults.numproc)
+                (void)snprintf(np, sizeof(np), "%llu", (unsigned long long)d.m.defaults.numproc);
+        vpsd_log("plans: %s, default plan %s; a VPS without limits of its own: numproc %s, "
+                 "ptys %u",
+                 d.m.plans_dir, d.m.default_plan[0] ? d.m.default_plan : "none", np,
+                 d.m.defaults.ptys);
         _cleanup_json_ json_t *dp = NULL;
         if (d.m.default_plan[0] && vps_plan_load(d.m.plans_dir, d.m.default_plan, &dp, &err) < 0)
                 vpsd_log("default plan: %s: a create without --plan is refused", err.msg);
@@ -418,6 +421,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         r = vpsd_event_run(&d.ev);
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
+        vpsd_notify_stop(&d);    /* the calls it holds answered before vpsd goes */
         vpsd_answer_suspended(&d);
         vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
@@ -435,6 +439,8 @@ int main(int argc, char **argv)
 {
         if (argc == 2 && strcmp(argv[1], "--console-keeper") == 0)
                 return vpsd_keeper_main();
+        if (argc == 2 && strcmp(argv[1], "--sysinfo-writer") == 0)
+                return vpsd_writer_main();
         vpsd_reexec_save_argv(argv);
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");

@@ -88,9 +88,6 @@ static ssize_t in_read(void *arg, void *out, size_t want)
         return (ssize_t)k;
 }
 
-static const unsigned int allowed_devs[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8},
-                                               {1, 9}, {5, 0}, {5, 1}, {5, 2}};
-
 /* The first archive of a chain: its root/ is needed unless this host has its template in
  * the same version. */
 static int first_info(void *arg, const struct vps_backup_info *info, bool *want_root,
@@ -204,6 +201,9 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
         char prev[33] = "";
         bool want_root = false;
         unsigned int count = 0;
+        /* Device nodes: those every VPS has (a template's /dev), and whiteouts. */
+        unsigned int devs[16][2];
+        size_t n_devs = vps_devices_every_vps(devs, 16);
         while (!in.all_end) {
                 in.archive_end = false;
                 struct vps_restore_opts ro = {.staging_fd = sfd,
@@ -211,9 +211,8 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                                               .uid_count = VPS_UID_COUNT,
                                               .want_root = want_root,
                                               .max_file_size = fs_bytes,
-                                              .devs = allowed_devs,
-                                              .n_devs = sizeof(allowed_devs) /
-                                                        sizeof(allowed_devs[0]),
+                                              .devs = devs,
+                                              .n_devs = n_devs,
                                               .expect_base = prev,
                                               .progress = on_progress,
                                               .arg = &o};

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "sysinfo_handover.h"
 #include "vps/backoff.h"
 #include "core/core.h"
 #include "template/template.h"
@@ -18,7 +19,7 @@ struct job;
 struct trash_job;
 struct clone_job;
 struct console_client;
-struct notifier;
+struct vpsd_sysinfo;
 struct vpsd_api_ops;
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
@@ -73,10 +74,10 @@ struct vpsd {
         bool reexec; /* SIGHUP: leave the loop and exec the binary again (reexec.c) */
         struct request *shutdown_waiters;
         unsigned int shutdown_count, shutdown_killed;
-        struct notifier *notifiers; /* listeners and hand-over clients (notify.c) */
-        bool loop_up;               /* ev exists */
-        int sysinfo_fd;             /* the hand-over socket, -1 without one */
-        struct vpsd_source w_sysinfo;
+        /* sysinfo(2) of the VPSes: answered by a thread of its own (notify.c) */
+        struct vpsd_sysinfo_shared si_shared; /* listeners and plans handed to it */
+        struct vpsd_sysinfo *si_thread;
+        int sysinfo_fd;             /* the hand-over socket (the thread's), -1 without one */
         char sysinfo_path[160];     /* its path, for vpsctl (status "sysinfo_socket") */
         unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */

@@ -438,10 +438,16 @@ struct vps_daemon_conf {
         char resolv_conf[256], resolv_upstream[256];
 };
 
-#define VPS_DEFAULT_NUMPROC 4096u
-
+/* The safe defaults of a VPS that names no plan and no limit (vpsctl(8) PLANS): at most
+ * 4096 processes and threads, and 1024 ptys, unless vpsd.conf says otherwise. */
+#define VPS_DEFAULT_NUMPROC    4096u
 #define VPS_DEFAULT_DEVPTS_MAX 1024u
-#define VPS_DEVPTS_MAX_LIMIT   1048576u
+/* Those vpsd runs with (runtime/core/defaults.c makes them from vpsd.conf). */
+struct vps_defaults {
+        uint64_t numproc;  /* pids.max of a VPS without numproc of its own; 0: none */
+        unsigned int ptys; /* the max= of every VPS's /dev/pts */
+};
+#define VPS_DEVPTS_MAX_LIMIT 1048576u
 
 /* Every key vpsd.conf takes (vpsd --help lists them); NULL ends it. */
 extern const char *const vps_daemon_conf_keys[];
@@ -487,6 +493,10 @@ const struct vps_devnode *vps_devnode_find(const char *name);
 int vps_devnodes_parse(const char *text, char names[VPS_MAX_DEVNODES][8], vps_error *err);
 /* The devices cfg grants beyond the default set: its --devnodes and the ones its --features
  * imply, each once. Fills names[], returns how many. */
+/* The char devices every VPS has under one (major, minor) (null, zero, full, random,
+ * urandom, tty, console, ptmx; not the pty slaves, which devpts makes): at most max into out,
+ * how many. What a restored tree may hold besides whiteouts. */
+size_t vps_devices_every_vps(unsigned int out[][2], size_t max);
 unsigned int vps_devnodes_effective(const struct vps_config *cfg, char names[VPS_MAX_DEVNODES][8]);
 
 /* Makes the nodes cfg grants (vps_devnodes_effective) in DIR/devnodes (vps_dir_fd:

@@ -82,6 +82,17 @@ static const struct {
         {140, -1}, {141, -1}, {142, -1}, {143, -1},
 };
 
+size_t vps_devices_every_vps(unsigned int out[][2], size_t max)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(base) / sizeof(base[0]) && n < max; i++)
+                if (base[i].minor >= 0) {
+                        out[n][0] = base[i].major;
+                        out[n++][1] = (unsigned int)base[i].minor;
+                }
+        return n;
+}
+
 struct prog {
         struct bpf_insn insn[128];
         unsigned int n;

@@ -52,8 +52,14 @@ int vps_manager_update(struct vps_manager *m, struct vps_inst *vi, const struct 
 /* What vps_manager_update would refuse before it changes anything. */
 int vps_manager_update_check(struct vps_manager *m, struct vps_inst *vi,
                              const struct vps_change *ch, vps_error *err);
-/* The limits a running VPS's cgroup gets: own, with default_numproc for an unset numproc
- * where the host enforces it. */
+/* defaults.c: the numproc and ptys of a VPS without its own, from vpsd.conf
+ * (default_numproc, devpts_max; -1 and 0 there: not set) or the built-in ones. */
+void vps_defaults_from_conf(const struct vps_daemon_conf *conf, struct vps_defaults *ret);
+/* ret: own, with d's numproc where own has none; true when that default was filled in. */
+bool vps_defaults_apply(const struct vps_defaults *d, const struct vps_limits *own,
+                        struct vps_limits *ret);
+/* The limits a running VPS's cgroup gets: vps_defaults_apply's, the default numproc only
+ * where the host enforces it (a default is no reason to refuse a start). */
 void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
                                   struct vps_limits *ret);
 /* True once per host boot: the first vpsd since the boot (boot_id differs from the one

@@ -54,21 +54,19 @@ static int net_hook(pid_t pid, void *userdata, vps_error *err)
         return vps_net_attach(h->m, h->vi, pid, err);
 }
 
-/* The limits a start applies: the VPS's own, and for one without --numproc vpsd.conf's
- * default_numproc (a fork bomb inside must not take the host's PIDs), where the host can
- * enforce it: a default is no reason to refuse a start. */
+/* The limits a start applies: the VPS's own, and for one without --numproc the default
+ * (a fork bomb inside must not take the host's PIDs), where the host can enforce it. */
 void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_limits *own,
                                   struct vps_limits *ret)
 {
-        *ret = *own;
-        if (own->v[VPS_LIM_NUMPROC] != VPS_LIMIT_NONE || !m->default_numproc)
+        if (!vps_defaults_apply(&m->defaults, own, ret))
                 return;
         struct vps_limits one;
         vps_limits_init(&one);
-        one.v[VPS_LIM_NUMPROC] = m->default_numproc;
+        one.v[VPS_LIM_NUMPROC] = ret->v[VPS_LIM_NUMPROC];
         vps_error e;
-        if (vps_cgroup_check_limits(&m->cg, &one, true, NULL, 0, &e) == 0)
-                ret->v[VPS_LIM_NUMPROC] = m->default_numproc;
+        if (vps_cgroup_check_limits(&m->cg, &one, true, NULL, 0, &e) < 0)
+                ret->v[VPS_LIM_NUMPROC] = own->v[VPS_LIM_NUMPROC];
 }
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
@@ -154,7 +152,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                         .net = networked ? &net : NULL,
                         .cfg = &eff,
                         .lxcfs = lxcfs ? m->lxcfs : NULL,
-                        .devpts_max = m->devpts_max,
+                        .devpts_max = m->defaults.ptys,
                         .parent_hook = networked ? net_hook : NULL,
                         .userdata = &hook,
                 };

@@ -84,11 +84,10 @@ struct vps_manager {
         void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
                              int notify);
         void *console_hook_data;
-        char lxcfs[256];          /* LXCFS mount for the VPSes' /proc views, "" when off */
-        unsigned int devpts_max;  /* ptys per VPS (its devpts max=), vpsd.conf devpts_max */
-        char plans_dir[256];      /* of the plan files, vpsd.conf plans_dir */
-        char default_plan[64];    /* of a create without a plan, "" for none */
-        uint64_t default_numproc; /* pids.max of a VPS without --numproc, 0: none */
+        char lxcfs[256];              /* LXCFS mount for the VPSes' /proc views, "" when off */
+        char plans_dir[256];          /* of the plan files, vpsd.conf plans_dir */
+        char default_plan[64];        /* of a create without a plan, "" for none */
+        struct vps_defaults defaults; /* numproc and ptys of a VPS without its own */
         /* vpsd.conf resolv_conf, resolv_conf_upstream: where the VPSes that inherit the
          * host's name servers take them from (resolv.h); "" for the defaults. */
         char resolv_conf[256], resolv_upstream[256];

@@ -72,7 +72,7 @@ int vps_net_check_forwards(const struct vps_manager *m, const struct vps_inst *s
                         const struct vps_inst *o = m->v[k];
                         for (unsigned int j = 0; o != self && j < o->cfg.n_fwd; j++)
                                 if (strncmp(o->cfg.forward[j], key, strlen(key)) == 0)
-                                        return vps_err(err, EEXIST,
+                                        return vps_err(err, EADDRINUSE,
                                                        "host port %s %u is already forwarded "
                                                        "to VPS %s",
                                                        proto, hp, o->cfg.id);

@@ -36,8 +36,9 @@ static int check_unused(const struct vps_manager *m, const struct vps_inst *self
                         struct ns_addr b;
                         vps_error e;
                         if (ns_addr_parse(o->cfg.ip[j], &b, &e) == 0 && ns_addr_equal(a, &b))
-                                return vps_err(err, EEXIST, "address %s is already used by VPS %s",
-                                               canon, o->cfg.id);
+                                return vps_err(err, EADDRINUSE,
+                                               "address %s is already used by VPS %s", canon,
+                                               o->cfg.id);
                 }
         }
         return 0;

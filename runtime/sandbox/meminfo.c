@@ -182,8 +182,14 @@ int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg, const str
                 return vps_err_sys(err, errno, "sysinfo");
         struct vps_mem f;
         vps_mem_figures(cg, own, &si, &f);
+        return vps_meminfo_write_figures(dir_fd, name, &f, create, err);
+}
+
+int vps_meminfo_write_figures(int dir_fd, const char *name, const struct vps_mem *f, bool create,
+                              vps_error *err)
+{
         char text[VPS_MEMINFO_TEXT_MAX];
-        size_t n = vps_meminfo_text(&f, text, sizeof(text));
+        size_t n = vps_meminfo_text(f, text, sizeof(text));
         /* Through vpsd's own link in a directory that is host root's alone (0700). */
         int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT | O_TRUNC : 0);
         _cleanup_close_ int fd = openat(dir_fd, name, flags, 0644);

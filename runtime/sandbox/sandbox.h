@@ -184,13 +184,42 @@ int vps_attach_run(const struct vps_attach_target *target, const struct vps_atta
  * free, uptime and top show the plan (RAM, swap, uptime since the VPS started), not the host.
  * LXCFS does the same for the /proc files (mounts.c). */
 
-struct vps_manager;
+struct sysinfo;
+struct vps_mem;
 
-/* Answers one pending notification on listener: a sysinfo call by a process of a running
- * VPS gets the VPS's figures; any other call, or one by a process in no VPS, runs as the
- * kernel would. Returns 0, or a negative errno (the notification went away: its caller
- * died, or the filter has no users left). */
-int vps_sysinfo_answer(struct vps_manager *m, int listener);
+/* What a sysinfo(2) answer of a running VPS takes, copied out of its vps_inst so that a thread
+ * other than vpsd's loop can answer from it. */
+struct vps_sysinfo_plan {
+        char id[VPS_ID_MAX + 1];
+        char cgroup[512];   /* the VPS's cgroup, absolute */
+        uint64_t ram, swap; /* --ram, --swap: used where the cgroup has no memory controller */
+        int64_t started_at;
+};
+void vps_sysinfo_plan_of(const struct vps_inst *vi, struct vps_sysinfo_plan *ret);
+/* Is the absolute cgroup path cg the plan's cgroup or below it? */
+bool vps_sysinfo_plan_holds(const struct vps_sysinfo_plan *p, const char *cg);
+/* The absolute cgroup2 path of pid (mount: where cgroup2 is mounted): 0 or a negative errno. */
+int vps_sysinfo_caller_cgroup(pid_t pid, const char *mount, char *buf, size_t size);
+/* The VPS's figures, and its memory as its /proc/meminfo view shows it (ret_mem, when not
+ * NULL): 0 or a negative errno. */
+int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si, struct vps_mem *ret_mem);
+/* Rewrites the VPS's /proc/meminfo view (dir_fd: ROOT/vps/ID) with the figures of an answer,
+ * so busybox free's Cached follows them; -ENOENT when the VPS has none (LXCFS serves it). */
+int vps_sysinfo_view_update(int dir_fd, const struct vps_mem *f);
+
+/* One notification of a listener. */
+struct vps_sysinfo_call {
+        uint64_t id;
+        pid_t pid;
+        uint64_t addr; /* sysinfo's buffer in the caller */
+        bool is_sysinfo;
+};
+/* Receives one: 0, or a negative errno (-ENOENT: its caller died first). */
+int vps_sysinfo_receive(int listener, struct vps_sysinfo_call *ret);
+/* 0 while the call waits for its answer (so its PID is still the caller's). */
+int vps_sysinfo_pending(int listener, uint64_t id);
+/* Answers it: error 0 success, > 0 that errno, < 0 the call runs as the kernel would. */
+int vps_sysinfo_respond(int listener, uint64_t id, int error);
 
 /* Is fd a seccomp user-notification listener? (For listeners handed over by vpsctl.) */
 int vps_sysinfo_is_listener(int fd);
@@ -253,6 +282,9 @@ int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, 
                       vps_error *err);
 int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg, const struct vps_limits *own,
                          bool create, vps_error *err);
+/* The same with the figures already read. */
+int vps_meminfo_write_figures(int dir_fd, const char *name, const struct vps_mem *f, bool create,
+                              vps_error *err);
 /* At start: the view of vi (cgroup cg) written on vpsd's tmpfs of views,
  * VPS_RUN_DIR/meminfo-DEV-INO/ID (mounted there once), and ROOT/vps/ID/meminfo linked to it. */
 int vps_meminfo_create(const struct vps_manager *m, const struct vps_inst *vi, const char *cg,

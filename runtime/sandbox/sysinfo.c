@@ -1,10 +1,11 @@
-/* libvps: answering sysinfo(2) of VPS processes (sandbox.h). The memory and swap limits are
- * the cgroup's memory.max and memory.swap.max (the host's when unlimited; the VPS's --ram and
- * --swap where the host has no memory controller), the free figures those limits less
- * memory.current and memory.swap.current (meminfo.c, shared with the /proc/meminfo view), uptime
- * counts from the VPS's start, and procs is its pids.current. The struct is written into the
- * caller's memory through /proc/PID/mem, once the notification is known to still be pending (so the
- * PID is still the caller's). */
+/* libvps: the parts of answering sysinfo(2) of VPS processes (sandbox.h): the notification
+ * received and answered, the caller's VPS found from its cgroup, and the figures. The memory
+ * and swap limits are the cgroup's memory.max and memory.swap.max (the host's when unlimited;
+ * the VPS's --ram and --swap where the host has no memory controller), the free figures those
+ * limits less memory.current and memory.swap.current (meminfo.c, shared with the /proc/meminfo
+ * view), uptime counts from the VPS's start, and procs is its pids.current. Writing the struct
+ * into the caller's memory is the caller's business (vpsd does it in a writer process with a
+ * deadline: the memory may be a guest's FUSE file). */
 #include "cgroup/cgroup.h"
 #include "vps/cleanup.h"
 #include "sandbox/sandbox.h"
@@ -31,36 +32,56 @@ int vps_sysinfo_is_listener(int fd)
         return strcmp(target, "anon_inode:seccomp notify") == 0;
 }
 
-/* The running VPS whose cgroup holds pid, from /proc/PID/cgroup. */
-static struct vps_inst *vps_of_pid(struct vps_manager *m, pid_t pid)
+int vps_sysinfo_caller_cgroup(pid_t pid, const char *mount, char *buf, size_t size)
 {
         char p[64], line[600];
         (void)snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
         _cleanup_fclose_ FILE *f = fopen(p, "re");
+        if (!f)
+                return -errno;
         bool found = false;
         /* The cgroup2 line; on a hybrid host it comes after the v1 ones. */
-        while (f && !found && fgets(line, sizeof(line), f))
+        while (!found && fgets(line, sizeof(line), f))
                 found = strncmp(line, "0::", 3) == 0;
         if (!found)
-                return NULL;
+                return -ENOENT;
         line[strcspn(line, "\n")] = '\0';
-        char abs[1200];
-        (void)snprintf(abs, sizeof(abs), "%s%s", m->cg.mount, line + 3);
-        for (size_t i = 0; i < m->n; i++) {
-                struct vps_inst *vi = m->v[i];
-                size_t n = strlen(vi->st.cgroup);
-                if (vi->status != VPS_STOPPED && n && strncmp(abs, vi->st.cgroup, n) == 0 &&
-                    (abs[n] == '\0' || abs[n] == '/'))
-                        return vi;
-        }
-        return NULL;
+        int n = snprintf(buf, size, "%s%s", mount, line + 3);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
+void vps_sysinfo_plan_of(const struct vps_inst *vi, struct vps_sysinfo_plan *ret)
 {
+        memset(ret, 0, sizeof(*ret));
+        (void)snprintf(ret->id, sizeof(ret->id), "%s", vi->cfg.id);
+        (void)snprintf(ret->cgroup, sizeof(ret->cgroup), "%s", vi->st.cgroup);
+        ret->ram = vi->cfg.limits.v[VPS_LIM_RAM];
+        ret->swap = vi->cfg.limits.v[VPS_LIM_SWAP];
+        ret->started_at = vi->st.started_at;
+}
+
+bool vps_sysinfo_plan_holds(const struct vps_sysinfo_plan *p, const char *cg)
+{
+        size_t n = strlen(p->cgroup);
+        return n && strncmp(cg, p->cgroup, n) == 0 && (cg[n] == '\0' || cg[n] == '/');
+}
+
+static void plan_limits(const struct vps_sysinfo_plan *p, struct vps_limits *l)
+{
+        vps_limits_init(l);
+        l->v[VPS_LIM_RAM] = p->ram;
+        l->v[VPS_LIM_SWAP] = p->swap;
+}
+
+int vps_sysinfo_fill(const struct vps_sysinfo_plan *p, struct sysinfo *si, struct vps_mem *ret_mem)
+{
+        if (sysinfo(si) < 0)
+                return -errno;
         /* The same figures as vpsd's /proc/meminfo view (meminfo.c), in bytes (mem_unit 1). */
+        struct vps_limits own;
+        plan_limits(p, &own);
         struct vps_mem f;
-        vps_mem_figures(vi->st.cgroup, &vi->cfg.limits, si, &f);
+        vps_mem_figures(p->cgroup, &own, si, &f);
         si->totalram = f.total;
         si->freeram = f.free;
         si->bufferram = f.buffers;
@@ -69,52 +90,58 @@ static void vps_figures(const struct vps_inst *vi, struct sysinfo *si)
         si->freeswap = f.swap_free;
         si->totalhigh = si->freehigh = 0;
         si->mem_unit = 1;
-        const char *cg = vi->st.cgroup;
+        if (ret_mem)
+                *ret_mem = f;
         time_t now = time(NULL);
-        if (vi->st.started_at > 0 && now >= vi->st.started_at)
-                si->uptime = (long)(now - vi->st.started_at);
-        long long procs = vps_cgroup_read_number(cg, "pids.current");
+        if (p->started_at > 0 && now >= p->started_at)
+                si->uptime = (long)(now - p->started_at);
+        long long procs = vps_cgroup_read_number(p->cgroup, "pids.current");
         if (procs >= 0)
                 si->procs = (unsigned short)(procs > 65535 ? 65535 : procs);
+        return 0;
 }
 
-int vps_sysinfo_answer(struct vps_manager *m, int listener)
+int vps_sysinfo_view_update(int dir_fd, const struct vps_mem *f)
+{
+        vps_error e;
+        return vps_meminfo_write_figures(dir_fd, "meminfo", f, false, &e);
+}
+
+int vps_sysinfo_receive(int listener, struct vps_sysinfo_call *ret)
 {
         struct seccomp_notif *req = NULL;
         struct seccomp_notif_resp *resp = NULL;
         if (seccomp_notify_alloc(&req, &resp) < 0)
                 return -ENOMEM;
         int r = seccomp_notify_receive(listener, req);
-        if (r < 0) {
-                seccomp_notify_free(req, resp);
-                return r;
-        }
-        resp->id = req->id;
-        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-        struct vps_inst *vi =
-                req->data.nr == SCMP_SYS(sysinfo) ? vps_of_pid(m, (pid_t)req->pid) : NULL;
-        struct sysinfo si;
-        if (vi && sysinfo(&si) == 0) {
-                vps_figures(vi, &si);
-                char p[64];
-                (void)snprintf(p, sizeof(p), "/proc/%u/mem", req->pid);
-                _cleanup_close_ int mem = open(p, O_WRONLY | O_CLOEXEC);
-                /* Only now is the PID known to be the caller's: it cannot have died and been
-                 * reused while its notification is still pending. */
-                if (mem >= 0 && seccomp_notify_id_valid(listener, req->id) == 0) {
-                        bool ok = pwrite(mem, &si, sizeof(si), (off_t)req->data.args[0]) ==
-                                  (ssize_t)sizeof(si);
-                        resp->flags = 0;
-                        resp->val = ok ? 0 : -1;
-                        resp->error = ok ? 0 : -EFAULT;
-                }
-        }
-        /* busybox free reads Cached from /proc/meminfo right after: the view (when the VPS
-         * has one) follows the figures, before the caller goes on. */
-        vps_error e;
-        if (vi)
-                (void)vps_meminfo_update(vi, false, &e);
-        r = seccomp_notify_respond(listener, resp);
+        if (r == 0)
+                *ret = (struct vps_sysinfo_call){
+                        .id = req->id,
+                        .pid = (pid_t)req->pid,
+                        .addr = req->data.args[0],
+                        .is_sysinfo = req->data.nr == SCMP_SYS(sysinfo),
+                };
         seccomp_notify_free(req, resp);
-        return r < 0 ? r : 0;
+        return r;
+}
+
+int vps_sysinfo_pending(int listener, uint64_t id)
+{
+        return seccomp_notify_id_valid(listener, id);
+}
+
+int vps_sysinfo_respond(int listener, uint64_t id, int error)
+{
+        struct seccomp_notif *req = NULL;
+        struct seccomp_notif_resp *resp = NULL;
+        if (seccomp_notify_alloc(&req, &resp) < 0)
+                return -ENOMEM;
+        resp->id = id;
+        /* error < 0: the call runs as the kernel would. */
+        resp->flags = error < 0 ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
+        resp->val = error > 0 ? -1 : 0;
+        resp->error = error > 0 ? -error : 0;
+        int r = seccomp_notify_respond(listener, resp);
+        seccomp_notify_free(req, resp);
+        return r;
 }

@@ -26,22 +26,6 @@
 
 #define BLOCK (256 * 1024)
 
-static void linkresolver_freep(struct archive_entry_linkresolver **l)
-{
-        if (*l)
-                archive_entry_linkresolver_free(*l);
-}
-
-struct ctx {
-        const struct vps_backup_opts *o;
-        struct archive *out;
-        struct vps_manifest mf, base;
-        struct vps_backup_progress p;
-        struct vps_backup_result *res;
-        char *buf;
-        vps_error *err;
-};
-
 /* A host id as the VPS sees it: its own range from 0, a template's (0-based) as it is;
  * anything else (outside every range) is the overflow id, as the guest sees it. */
 static uint32_t rel_id(const struct vps_backup_opts *o, int64_t id)
@@ -55,7 +39,7 @@ static uint32_t rel_id(const struct vps_backup_opts *o, int64_t id)
 
 /* Owners of the entry, its ACL qualifiers and a v3 file capability's root id made
  * relative to the VPS's range. */
-static int relativise(struct ctx *c, struct archive_entry *e)
+static int relativise(struct vps_bk_wctx *c, struct archive_entry *e)
 {
         const struct vps_backup_opts *o = c->o;
         archive_entry_set_uid(e, rel_id(o, archive_entry_uid(e)));
@@ -118,7 +102,7 @@ static int relativise(struct ctx *c, struct archive_entry *e)
         return 0;
 }
 
-static int add_blob(struct ctx *c, const char *name, const void *data, size_t len)
+static int add_blob(struct vps_bk_wctx *c, const char *name, const void *data, size_t len)
 {
         _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
         if (!e)
@@ -134,17 +118,36 @@ static int add_blob(struct ctx *c, const char *name, const void *data, size_t le
         return 0;
 }
 
-static bool unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *now)
+bool vps_bk_unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *now)
 {
         return b && b->kind != VPS_MF_DELETED && b->type == now->type && b->mode == now->mode &&
                b->uid == now->uid && b->gid == now->gid && b->size == now->size &&
                b->mtime_ns == now->mtime_ns && b->ino == now->ino && b->ctime_ns == now->ctime_ns;
 }
 
+/* The MANIFEST's entry of a file as lstat describes it (no hash yet). */
+void vps_bk_mf_of_stat(const struct vps_bk_wctx *c, const struct stat *st, char *name,
+                       struct vps_mf_entry *m)
+{
+        *m = (struct vps_mf_entry){
+                .kind = VPS_MF_HERE,
+                .type = vps_mf_type_of(st->st_mode),
+                .mode = st->st_mode & 07777,
+                .uid = rel_id(c->o, st->st_uid),
+                .gid = rel_id(c->o, st->st_gid),
+                .size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
+                .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+                .ino = st->st_ino,
+                .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
+                .hash = "-",
+                .path = name,
+        };
+}
+
 /* A copy of the base's file (a running VPS is backed up from a fresh capture: other
  * inodes, other ctimes): the same metadata, no xattr or ACL (a change of which only the
  * ctime would tell), and for a file the same content. */
-static bool same_copy(struct ctx *c, struct archive_entry *e, const char *path,
+static bool same_copy(struct vps_bk_wctx *c, struct archive_entry *e, const char *path,
                       const struct vps_mf_entry *b, const struct vps_mf_entry *now)
 {
         if (!b || b->kind == VPS_MF_DELETED || b->type != now->type || b->mode != now->mode ||
@@ -176,7 +179,8 @@ static bool same_copy(struct ctx *c, struct archive_entry *e, const char *path,
 }
 
 /* Content (holes as zeros for the hash, left out by the pax writer) into the archive. */
-static int copy_data(struct ctx *c, struct archive *disk, struct archive_entry *e, char hash[65])
+static int copy_data(struct vps_bk_wctx *c, struct archive *disk, struct archive_entry *e,
+                     char hash[65])
 {
         struct sha256_ctx h;
         sha256_init(&h);
@@ -217,30 +221,77 @@ static int copy_data(struct ctx *c, struct archive *disk, struct archive_entry *
         return 0;
 }
 
-/* One tree (upper/ or root/) into the archive under prefix. */
-static int add_tree(struct ctx *c, const char *path, const char *prefix)
+/* An entry whose metadata differs from the base's (or that the base lacks): the same as
+ * the base's if it is a copy of it, else into the archive, its content read from disk. */
+int vps_bk_put_entry(struct vps_bk_wctx *c, struct archive *disk,
+                     struct archive_linkresolver_pair *lp, struct archive_entry *e, const char *src,
+                     struct vps_mf_entry *m, const struct vps_mf_entry *b)
 {
-        _cleanup_archive_read_ struct archive *disk = archive_read_disk_new();
-        _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
-        _cleanup_(linkresolver_freep) struct archive_entry_linkresolver *lr =
-                archive_entry_linkresolver_new();
-        if (!disk || !e || !lr)
-                return vps_err(c->err, ENOMEM, "out of memory");
-        archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+        const struct stat *st = archive_entry_stat(e);
+        int r;
+        if (vps_bk_unchanged(b, m) || same_copy(c, e, src, b, m)) {
+                m->kind = VPS_MF_SAME;
+                memcpy(m->hash, b->hash, sizeof(m->hash));
+                return vps_manifest_add(&c->mf, m, c->err);
+        }
+        if ((r = relativise(c, e)) < 0)
+                return r;
+        struct archive_entry *w = e, *spare = NULL;
+        archive_entry_linkify(lp->lr, &w, &spare);
+        /* The pax strategy never defers: w is e, as a first link or a hard link. */
+        if (!w)
+                return vps_err(c->err, EIO, "%s: hard link not resolved", m->path);
+        if (archive_write_header(c->out, w) < ARCHIVE_WARN)
+                return vps_err(c->err, EIO, "writing %s: %s", m->path,
+                               archive_error_string(c->out));
+        if (S_ISREG(st->st_mode) && archive_entry_size(w) > 0 &&
+            (r = copy_data(c, disk, w, m->hash)) < 0)
+                return r;
+        if (S_ISREG(st->st_mode) && archive_entry_size(w) == 0 && archive_entry_hardlink(w)) {
+                /* A later link of a file: its content is the first one's. */
+                struct vps_mf_entry *first = NULL;
+                for (size_t i = c->mf.n; i-- > 0;)
+                        if (c->mf.e[i].ino == m->ino && c->mf.e[i].type == 'f') {
+                                first = &c->mf.e[i];
+                                break;
+                        }
+                if (first)
+                        memcpy(m->hash, first->hash, sizeof(m->hash));
+        } else if (S_ISREG(st->st_mode) && m->size == 0) {
+                vps_sha256_hex("", 0, m->hash);
+        }
+        c->res->in_archive++;
+        return vps_manifest_add(&c->mf, m, c->err);
+}
+
+struct archive *vps_bk_disk_new(bool lstat_only)
+{
+        struct archive *disk = archive_read_disk_new();
+        if (!disk)
+                return NULL;
         archive_read_disk_set_symlink_physical(disk);
+        (void)archive_read_disk_set_behavior(
+                disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
+                              (lstat_only ? ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+                                                    ARCHIVE_READDISK_NO_SPARSE
+                                          : 0));
+        return disk;
+}
+
+/* One tree (upper/ or root/) into the archive under prefix, walked by libarchive. */
+int vps_bk_add_tree(struct vps_bk_wctx *c, const char *path, const char *prefix)
+{
+        _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
+        _cleanup_(linkresolver_freep) struct archive_linkresolver_pair lp = {
+                archive_entry_linkresolver_new()};
         /* An incremental walks with lstat only; xattrs, ACLs and sparse maps are read (by
          * meta) for what goes into the archive or needs them to decide: most is unchanged. */
         bool lazy = c->o->base_manifest != NULL;
-        _cleanup_archive_read_ struct archive *meta = lazy ? archive_read_disk_new() : NULL;
-        if (lazy && !meta)
+        _cleanup_archive_read_ struct archive *disk = vps_bk_disk_new(lazy);
+        _cleanup_archive_read_ struct archive *meta = lazy ? vps_bk_disk_new(false) : NULL;
+        if (!disk || !e || !lp.lr || (lazy && !meta))
                 return vps_err(c->err, ENOMEM, "out of memory");
-        if (meta)
-                archive_read_disk_set_symlink_physical(meta);
-        (void)archive_read_disk_set_behavior(
-                disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
-                              (lazy ? ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
-                                               ARCHIVE_READDISK_NO_SPARSE
-                                    : 0));
+        archive_entry_linkresolver_set_strategy(lp.lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
         if (archive_read_disk_open(disk, path) != ARCHIVE_OK)
                 return vps_err(c->err, EIO, "opening %s: %s", path, archive_error_string(disk));
         size_t plen = strlen(path), name_cap = 0, src_cap = 0;
@@ -273,19 +324,8 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 if (c->o->progress && c->p.files % 256 == 0)
                         c->o->progress(c->o->arg, &c->p);
                 const struct stat *st = archive_entry_stat(e);
-                struct vps_mf_entry m = {
-                        .kind = VPS_MF_HERE,
-                        .type = vps_mf_type_of(st->st_mode),
-                        .mode = st->st_mode & 07777,
-                        .uid = rel_id(c->o, st->st_uid),
-                        .gid = rel_id(c->o, st->st_gid),
-                        .size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
-                        .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
-                        .ino = st->st_ino,
-                        .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
-                        .hash = "-",
-                        .path = name,
-                };
+                struct vps_mf_entry m;
+                vps_bk_mf_of_stat(c, st, name, &m);
                 if (m.type == 's')
                         continue; /* a socket is nothing without its listener */
                 if (S_ISLNK(st->st_mode)) {
@@ -294,53 +334,17 @@ static int add_tree(struct ctx *c, const char *path, const char *prefix)
                 }
                 const struct vps_mf_entry *b =
                         c->o->base_manifest ? vps_manifest_find(&c->base, name) : NULL;
-                if (!unchanged(b, &m) && meta) {
+                if (!vps_bk_unchanged(b, &m) && meta) {
                         struct stat copy = *st;
                         archive_entry_copy_sourcepath(e, src);
                         if (archive_read_disk_entry_from_file(meta, e, -1, &copy) < ARCHIVE_WARN)
                                 return vps_err(c->err, EIO, "reading %s: %s", src,
                                                archive_error_string(meta));
                         archive_entry_set_pathname(e, name);
-                        st = archive_entry_stat(e);
                         /* With its ACL read, the mode is the one a full walk records. */
-                        m.mode = st->st_mode & 07777;
+                        m.mode = archive_entry_stat(e)->st_mode & 07777;
                 }
-                if (unchanged(b, &m) || same_copy(c, e, src, b, &m)) {
-                        m.kind = VPS_MF_SAME;
-                        memcpy(m.hash, b->hash, sizeof(m.hash));
-                        if ((r = vps_manifest_add(&c->mf, &m, c->err)) < 0)
-                                return r;
-                        continue;
-                }
-                if ((r = relativise(c, e)) < 0)
-                        return r;
-                struct archive_entry *w = e, *spare = NULL;
-                archive_entry_linkify(lr, &w, &spare);
-                /* The pax strategy never defers: w is e, as a first link or a hard link. */
-                if (!w)
-                        return vps_err(c->err, EIO, "%s: hard link not resolved", name);
-                if (archive_write_header(c->out, w) < ARCHIVE_WARN)
-                        return vps_err(c->err, EIO, "writing %s: %s", name,
-                                       archive_error_string(c->out));
-                if (S_ISREG(st->st_mode) && archive_entry_size(w) > 0 &&
-                    (r = copy_data(c, disk, w, m.hash)) < 0)
-                        return r;
-                if (S_ISREG(st->st_mode) && archive_entry_size(w) == 0 &&
-                    archive_entry_hardlink(w)) {
-                        /* A later link of a file: its content is the first one's. */
-                        struct vps_mf_entry *first = NULL;
-                        for (size_t i = c->mf.n; i-- > 0;)
-                                if (c->mf.e[i].ino == m.ino && c->mf.e[i].type == 'f') {
-                                        first = &c->mf.e[i];
-                                        break;
-                                }
-                        if (first)
-                                memcpy(m.hash, first->hash, sizeof(m.hash));
-                } else if (S_ISREG(st->st_mode) && m.size == 0) {
-                        vps_sha256_hex("", 0, m.hash);
-                }
-                c->res->in_archive++;
-                if ((r = vps_manifest_add(&c->mf, &m, c->err)) < 0)
+                if ((r = vps_bk_put_entry(c, disk, &lp, e, src, &m, b)) < 0)
                         return r;
         }
         return 0;
@@ -358,7 +362,7 @@ static void random_id(char out[33])
                 (void)snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static int write_meta(struct ctx *c)
+static int write_meta(struct vps_bk_wctx *c)
 {
         struct utsname u;
         (void)uname(&u);
@@ -380,7 +384,7 @@ static int write_meta(struct ctx *c)
 
 /* Paths of the base no longer here: recorded as deleted (found first, then added, so the
  * lookups in c->mf keep one index). */
-static int add_deletions(struct ctx *c)
+static int add_deletions(struct vps_bk_wctx *c)
 {
         _cleanup_free_ size_t *gone = reallocarray(NULL, c->base.n ? c->base.n : 1, sizeof(*gone));
         if (!gone)
@@ -406,12 +410,17 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         *ret = (struct vps_backup_result){0};
         random_id(ret->backup_id);
         _cleanup_free_ char *buf = malloc(BLOCK);
-        struct ctx c = {.o = o, .res = ret, .err = err, .buf = buf};
+        struct vps_bk_wctx c = {.o = o, .res = ret, .err = err, .buf = buf};
         _cleanup_archive_write_ struct archive *out = archive_write_new();
         if (!out || !buf)
                 return vps_err(err, ENOMEM, "out of memory");
         c.out = out;
         int r = 0;
+        /* An incremental's walk runs beside the base's parsing. */
+        _cleanup_(vps_bk_walk_free) struct vps_bk_walk wu = {.top_fd = -1};
+        _cleanup_(vps_bk_walk_free) struct vps_bk_walk wr = {.top_fd = -1};
+        if (o->base_manifest)
+                (void)vps_bk_walk_start(&wu, o->upper_path, false);
         if (o->base_manifest &&
             (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
@@ -431,9 +440,13 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (r == 0)
                 r = vps_bk_frames_cut(&fr, out, false, err);
         if (r == 0)
-                r = add_tree(&c, o->upper_path, "upper");
+                r = o->base_manifest ? vps_bk_add_tree_incr(&c, &wu, o->upper_path, "upper")
+                                     : vps_bk_add_tree(&c, o->upper_path, "upper");
+        if (r == 0 && o->root_path && o->base_manifest)
+                (void)vps_bk_walk_start(&wr, o->root_path, true);
         if (r == 0 && o->root_path)
-                r = add_tree(&c, o->root_path, "root");
+                r = o->base_manifest ? vps_bk_add_tree_incr(&c, &wr, o->root_path, "root")
+                                     : vps_bk_add_tree(&c, o->root_path, "root");
         if (r == 0 && o->base_manifest)
                 r = add_deletions(&c);
         _cleanup_free_ char *text = NULL;

@@ -6,8 +6,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define VPS_BK_META_MAX   (64 * 1024)
@@ -57,6 +59,84 @@ int vps_bk_clear_way(struct rctx *c, const char *path, mode_t type);
 /* Everything about an entry that must hold before it is written; *ret_dfd: its parent
  * directory, reached as vps_bk_open_parent does (the caller closes it). */
 int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path, int *ret_dfd);
+
+/* --- an incremental's walk (backup_walk.c) --- */
+
+struct vps_bk_wnode; /* a directory's entries */
+/* A file met by the walk: what lstat said, a symlink's target, a directory's entries. */
+struct vps_bk_went {
+        size_t name; /* its name: vps_bk_wnode_name */
+        mode_t mode;
+        uid_t uid;
+        gid_t gid;
+        uint64_t size, ino;
+        int64_t mtime_ns, ctime_ns;
+        char *link;               /* a symlink's target */
+        struct vps_bk_wnode *sub; /* a directory walked into (not a mount point) */
+};
+struct vps_bk_walk {
+        struct vps_bk_went top; /* the tree's top; top.sub its entries */
+        struct vps_bk_wnode *root, *stack;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        pthread_t threads[4];
+        int nthreads, top_fd, error;
+        size_t pending;
+        unsigned open_fds;
+        dev_t dev;
+        bool skip_unstatable, started;
+};
+/* Starts walking top (lstat only) in threads; skip_unstatable: names that can't be
+ * stat'ed are left out rather than failing the walk. 0 or -errno (nothing started). */
+int vps_bk_walk_start(struct vps_bk_walk *w, const char *top, bool skip_unstatable);
+/* Waits for the walk's end: 0, or the -errno that stopped it (the caller then walks as
+ * before, without it). */
+int vps_bk_walk_finish(struct vps_bk_walk *w);
+void vps_bk_walk_free(struct vps_bk_walk *w);
+const char *vps_bk_wnode_name(const struct vps_bk_wnode *n, const struct vps_bk_went *e);
+size_t vps_bk_wnode_count(const struct vps_bk_wnode *n);
+const struct vps_bk_went *vps_bk_wnode_entry(const struct vps_bk_wnode *n, size_t i);
+
+/* --- writing (backup.c, backup_visit.c) --- */
+
+/* A backup being written. */
+struct vps_bk_wctx {
+        const struct vps_backup_opts *o;
+        struct archive *out;
+        struct vps_manifest mf, base;
+        struct vps_backup_progress p;
+        struct vps_backup_result *res;
+        char *buf;
+        vps_error *err;
+};
+
+/* A link resolver, in a struct so that a pointer to it can be passed on. */
+struct archive_linkresolver_pair {
+        struct archive_entry_linkresolver *lr;
+};
+static inline void linkresolver_freep(struct archive_linkresolver_pair *l)
+{
+        if (l->lr)
+                archive_entry_linkresolver_free(l->lr);
+}
+
+/* The MANIFEST's entry of a file as lstat describes it (no hash yet). */
+void vps_bk_mf_of_stat(const struct vps_bk_wctx *c, const struct stat *st, char *name,
+                       struct vps_mf_entry *m);
+/* b (the base's entry, or NULL) and now agree on everything lstat tells. */
+bool vps_bk_unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *now);
+/* e (read by disk, its name set) unchanged from b, or into the archive with its content. */
+int vps_bk_put_entry(struct vps_bk_wctx *c, struct archive *disk,
+                     struct archive_linkresolver_pair *lp, struct archive_entry *e, const char *src,
+                     struct vps_mf_entry *m, const struct vps_mf_entry *b);
+/* A disk reader as the backup uses it (lstat_only: no xattrs, ACLs or sparse maps). */
+struct archive *vps_bk_disk_new(bool lstat_only);
+/* One tree (upper/ or root/) into the archive under prefix, walked by libarchive. */
+int vps_bk_add_tree(struct vps_bk_wctx *c, const char *path, const char *prefix);
+/* An incremental's tree: from the threaded walk w (started on path), or by libarchive
+ * where that walk could not go; w is freed. */
+int vps_bk_add_tree_incr(struct vps_bk_wctx *c, struct vps_bk_walk *w, const char *path,
+                         const char *prefix);
 
 /* --- zstd frames (backup_frames.c) --- */
 

@@ -17,6 +17,15 @@ listening() {
         done
 }
 
+# free_port: a host port no TCP or UDP socket uses now.
+free_port() {
+        local p
+        while :; do
+                p=$((20000 + RANDOM % 30000))
+                ss -Htaun "sport = :$p" | grep -q . || { echo "$p"; return; }
+        done
+}
+
 # tcp_get HOST PORT NC...: what the server at HOST PORT says to the client NC (a netcat,
 # run as NC -w SECONDS HOST PORT), asked again with a longer wait when it said nothing.
 tcp_get() {

@@ -16,9 +16,11 @@ B1=$(jq .uid_base "$ROOT/vps/501/config.json")
 $H populate "$U" "$B1"
 # The guest deleted a file of the template: a whiteout over it.
 mknod "$U/bin/ls" c 0 0 2>/dev/null || { mkdir -p "$U/bin" && chown "$B1:$B1" "$U/bin" && mknod "$U/bin/ls" c 0 0; }
+# A device node every VPS has (a template's /dev/null copied elsewhere): kept.
+mknod "$U/data/null" c 1 3 && chown "$B1:$B1" "$U/data/null"
 $H tree "$U" "$B1" >"$T/src.mf"
-check "the source tree has the cases (acl, capability, links, sparse)" sh -c \
-        "grep -q system.posix_acl_access '$T/src.mf' && grep -q security.capability '$T/src.mf' && grep -q '^links ' '$T/src.mf' && grep -q 3145728- '$T/src.mf'"
+check "the source tree has the cases (acl, capability, links, sparse, a device)" sh -c \
+        "grep -q ' 1:3' '$T/src.mf' && grep -q system.posix_acl_access '$T/src.mf' && grep -q security.capability '$T/src.mf' && grep -q '^links ' '$T/src.mf' && grep -q 3145728- '$T/src.mf'"
 
 # --- backup -> restore -------------------------------------------------------------------
 expect_jq "backup -j" '.file and .files > 60 and .in_archive == .files and (.backup_id | length) == 32' \
@@ -144,6 +146,37 @@ expect_jq "restore the chain into 503" '.chain == 3' vpsctl restore "$T/inc3.tar
 B3=$(jq .uid_base "$ROOT/vps/503/config.json")
 $H tree "$ROOT/vps/503/upper" "$B3" >"$T/r503.mf"
 check "the chain of three restores exactly" diff "$T/src3.mf" "$T/r503.mf"
+# An incremental walks the tree in threads (backup_walk.c); it must meet what a full
+# backup's walk (libarchive's) meets. Over more directories than the walk keeps open (128:
+# the rest are reopened from the top), a 300-level chain and a symlink to a directory (not
+# followed), an incremental of the unchanged tree lists exactly the full backup's entries.
+"$(command -v /usr/bin/python3 || command -v python3)" - "$U/wide" <<'PY'
+import os, sys
+top = sys.argv[1]
+for i in range(400):
+    d = os.path.join(top, "d%03d" % i, "sub")
+    os.makedirs(d)
+    open(os.path.join(d, "f"), "w").write("%d\n" % i)
+p = os.path.join(top, "deep")
+os.makedirs(p)
+os.chdir(p)
+for i in range(300):
+    os.mkdir("n")
+    os.chdir("n")
+open("bottom", "w").write("bottom\n")
+os.symlink("../d000", os.path.join(top, "d001", "link"))
+PY
+expect_jq "a full backup of the wide tree" '.in_archive == .files' vpsctl backup 501 --to "$T/wide-full.tar.zst" -j
+expect_jq "an incremental of it, nothing changed: nothing in the archive" '.in_archive == 0 and .deleted == 0' \
+        vpsctl backup 501 --incremental-from "$T/wide-full.tar.zst" --to "$T/wide-inc.tar.zst" -j
+mf_of() { zstd -dcq "$1" | tar -xOf - MANIFEST 2>/dev/null | tail -n +2 | grep -v "^-" | cut -f2- | sort; }
+mf_of "$T/wide-full.tar.zst" >"$T/wide-full.mf"
+mf_of "$T/wide-inc.tar.zst" >"$T/wide-inc.mf"
+check "the full backup lists the wide tree (400 files, the deep one)" sh -c \
+        "[ \$(grep -c '/sub/f\$' '$T/wide-full.mf') = 400 ] && grep -q '/n/n/bottom\$' '$T/wide-full.mf'"
+check "the incremental's MANIFEST lists the same entries as the full one's (none deleted)" \
+        diff "$T/wide-full.mf" "$T/wide-inc.mf"
+rm -rf "$U/wide"
 mkdir "$T/lonely" && cp "$T/inc3.tar.zst" "$T/lonely/"
 expect_error "an incremental without its base" "its base .* is not in" vpsctl restore "$T/lonely/inc3.tar.zst" 509
 
@@ -153,6 +186,13 @@ mount -t overlay overlay -o "ro,userxattr,lowerdir=$U:$ROOT/templates/busybox/ro
 $H tree "$T/merged" "$B1" >"$T/merged.mf"
 umount "$T/merged"
 expect_jq "backup --full" '.full == true' vpsctl backup 501 --full --to "$T/fullroot.tar.zst" -j
+# The merged root walked by the incremental's threads too (its unstatable whiteouts left out).
+expect_jq "backup --full --incremental-from it, nothing changed: nothing in the archive" \
+        '.in_archive == 0 and .deleted == 0' \
+        vpsctl backup 501 --full --incremental-from "$T/fullroot.tar.zst" --to "$T/fullroot-inc.tar.zst" -j
+mf_of "$T/fullroot.tar.zst" >"$T/fullroot.mf"
+mf_of "$T/fullroot-inc.tar.zst" >"$T/fullroot-inc.mf"
+check "its MANIFEST lists the same entries as the --full one's" diff "$T/fullroot.mf" "$T/fullroot-inc.mf"
 for id in 501 502 503; do vpsctl destroy "$id" >/dev/null; done
 vpsctl template remove busybox >/dev/null
 expect_jq "restore --full without the template" '.template == "restored-504"' \

@@ -13,13 +13,6 @@ vpsctl create 722 --ostemplate busybox --ipadd "$NETPFX.22" >/dev/null
 vpsctl start 721 >/dev/null
 
 # Host ports nobody uses now: one the test then listens on, two for forwards.
-free_port() {
-        local p
-        while :; do
-                p=$((20000 + RANDOM % 30000))
-                ss -Htaun "sport = :$p" | grep -q . || { echo "$p"; return; }
-        done
-}
 HP1=$(free_port) HPU=$(free_port) HP2=$(free_port) HP3=$(free_port)
 busybox nc -ll -p "$HP1" -e true </dev/null >/dev/null 2>&1 &
 LPID=$!

@@ -7,10 +7,13 @@
  *   vps-probe-fuse [DIR]   (exit 1 with a FAIL line when the mount cannot be made)
  * With --file, the file system over DIR answers lookups, attributes and opens (every name is
  * a 64 KiB file) and only its reads wait forever: a mapping of such a file is memory whose
- * first touch never ends. --sysinfo FILE maps FILE and calls sysinfo(2) with its buffer
- * there (vpsd writes the answer into it), printing "sysinfo: OK" or "sysinfo: ERRNO-NAME"
- * and the seconds it took.
- *   vps-probe-fuse --file DIR      vps-probe-fuse --sysinfo FILE */
+ * first touch never ends. That file system is mounted with default_permissions and declares
+ * FUSE_ALLOW_IDMAP, so the kernel also sends this daemon the reads of callers its user
+ * namespace does not map (vpsd writing into a mapping of the file through /proc/PID/mem),
+ * which it would otherwise fail at once (EOVERFLOW). --sysinfo FILE maps FILE and calls sysinfo(2)
+ * with its buffer there (vpsd writes the answer into it), printing "sysinfo: OK" or "sysinfo:
+ * ERRNO-NAME" and the seconds it took. vps-probe-fuse --file DIR      vps-probe-fuse --sysinfo FILE
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,7 +33,7 @@ static char buf[1 << 20];
 
 /* Reads the INIT request and answers it: without that, requests queue before the daemon
  * and a SIGKILL could still take them back. */
-static int answer_init(int fd)
+static int answer_init(int fd, bool idmap)
 {
         ssize_t n = read(fd, buf, sizeof(buf));
         const struct fuse_in_header *in = (const void *)buf;
@@ -50,6 +53,14 @@ static int answer_init(int fd)
         out.o.max_write = 4096;
         out.o.max_background = 16;
         out.o.congestion_threshold = 12;
+        /* FUSE_ALLOW_IDMAP (bit 40 of the flags, Linux 6.12 and later, with
+         * default_permissions): the kernel then sends requests of callers whose ids the
+         * mount's user namespace does not map (vpsd, host root) on to this daemon, where
+         * before it failed them at once (EOVERFLOW). */
+        if (idmap && (init->flags & FUSE_INIT_EXT)) {
+                out.o.flags = FUSE_INIT_EXT;
+                out.o.flags2 = 1u << (40 - 32);
+        }
         return write(fd, &out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : -1;
 }
 
@@ -165,11 +176,12 @@ int main(int argc, char **argv)
         int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
         int null = open("/dev/null", O_RDWR);
         char opts[128];
-        (void)snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other",
-                       fd);
+        (void)snprintf(opts, sizeof(opts),
+                       "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other%s", fd,
+                       files ? ",default_permissions" : "");
         const char *fail = fd < 0                                         ? "open /dev/fuse"
                            : mount("vps-probe", dir, "fuse", 0, opts) < 0 ? "mount"
-                           : answer_init(fd) < 0                          ? "answering INIT"
+                           : answer_init(fd, files) < 0                   ? "answering INIT"
                                                                           : NULL;
         if (fail) {
                 (void)dprintf(ready[1], "E%s: %s", fail, strerror(errno));

@@ -137,8 +137,10 @@ static void test_http_status(void **state)
         static const struct {
                 int errnum, status;
         } cases[] = {
-                {ENOENT, 404}, {EEXIST, 409},  {EBUSY, 409}, {EINVAL, 400}, {EPERM, 403},
-                {EIO, 500},    {-ENOENT, 404}, {ESRCH, 404}, {EACCES, 403}, {ENOMEM, 500},
+                {ENOENT, 404},    {EEXIST, 409}, {EBUSY, 409},      {EINVAL, 400},
+                {EPERM, 403},     {EIO, 500},    {-ENOENT, 404},    {ESRCH, 404},
+                {EACCES, 403},    {ENOMEM, 500}, {EADDRINUSE, 409}, {EOPNOTSUPP, 501},
+                {ETIMEDOUT, 504},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 if (vps_err_http_status(cases[i].errnum) != cases[i].status)

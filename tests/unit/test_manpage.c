@@ -1,6 +1,8 @@
 /* Unit tests: the man page and vpsctl's help name every option of the field table (the
  * settings create and set take, the limits, and the other API keys with an option); for the
- * settings, the man page's entry and both helps show the table's metavar, the helps its text. */
+ * settings, the man page's entry and both helps show the table's metavar, the helps its text.
+ * The exit statuses of vpsctl(8) are those of vpsctl's table (vpsctl/exits.c), which --help
+ * prints, and every errno maps onto one of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "vpsctl.h"
 
 static char *slurp(FILE *f)
 {
@@ -29,6 +32,15 @@ static char *slurp(FILE *f)
         }
         buf[n] = '\0';
         return buf;
+}
+
+static char *man_page(void)
+{
+        FILE *f = fopen(MAN_PAGE, "r");
+        assert_non_null(f);
+        char *text = slurp(f);
+        fclose(f);
+        return text;
 }
 
 /* text names --opt (as roff writes it, \-\-opt, when roff), not only a longer option. */
@@ -150,10 +162,7 @@ static void in_man(const char *opt, void *arg)
 static void test_man_page_lists_every_option(void **state)
 {
         (void)state;
-        FILE *f = fopen(MAN_PAGE, "r");
-        assert_non_null(f);
-        char *text = slurp(f);
-        fclose(f);
+        char *text = man_page();
         each_option(in_man, text);
         each_setting(man_entry, text);
         free(text);
@@ -222,12 +231,93 @@ static void test_create_help_lists_every_setting(void **state)
         free(text);
 }
 
+#define MAX_EXITS 32
+
+/* The statuses vpsctl(8) lists under EXIT STATUS (".TP" ".B N" entries), in order. */
+static size_t man_exits(const char *text, int *out)
+{
+        const char *sec = strstr(text, "\n.SH EXIT STATUS\n");
+        assert_non_null(sec);
+        const char *end = strstr(sec + 1, "\n.SH ");
+        size_t n = 0;
+        static const char tag[] = "\n.TP\n.B ";
+        for (const char *p = sec; (p = strstr(p, tag)) && (!end || p < end); p++) {
+                const char *num = p + strlen(tag);
+                char *after;
+                long v = strtol(num, &after, 10);
+                if (after == num || *after != '\n')
+                        fail_msg("EXIT STATUS has an entry that is no number: '%.20s'", num);
+                assert_true(n < MAX_EXITS);
+                out[n++] = (int)v;
+        }
+        return n;
+}
+
+/* The statuses `vpsctl --help` lists after "Exit status:" ("  N  TEXT" lines), in order;
+ * each line's text must be the table's. */
+static size_t help_exits(const char *text, int *out)
+{
+        const char *p = strstr(text, "\nExit status:\n");
+        assert_non_null(p);
+        p += strlen("\nExit status:\n");
+        size_t n = 0;
+        for (; strncmp(p, "  ", 2) == 0; p = strchr(p, '\n') + 1) {
+                char *after;
+                long v = strtol(p, &after, 10);
+                if (after != p) {
+                        assert_true(n < MAX_EXITS);
+                        out[n++] = (int)v;
+                }
+                assert_non_null(strchr(p, '\n'));
+        }
+        return n;
+}
+
+static void test_exit_statuses_agree(void **state)
+{
+        (void)state;
+        char *man = man_page();
+        char *help = help_of("");
+        int in_man[MAX_EXITS], in_help[MAX_EXITS], in_table[MAX_EXITS];
+        size_t nm = man_exits(man, in_man), nh = help_exits(help, in_help), nt = 0;
+        for (size_t i = 0; i < vpsctl_n_exits; i++) {
+                if (vpsctl_exits[i].status < 0)
+                        continue;
+                char line[160];
+                (void)snprintf(line, sizeof(line), "\n  %d  %s\n", vpsctl_exits[i].status,
+                               vpsctl_exits[i].what);
+                if (!strstr(help, line))
+                        fail_msg("--help has no line '%s'", line + 1);
+                in_table[nt++] = vpsctl_exits[i].status;
+        }
+        assert_true(nt >= 9); /* 0 to 8 at least: the parsers found something */
+        for (size_t i = 0; i < nt || i < nm || i < nh; i++) {
+                int t = i < nt ? in_table[i] : -1, m = i < nm ? in_man[i] : -1,
+                    h = i < nh ? in_help[i] : -1;
+                if (t != m || t != h)
+                        fail_msg("exit status #%zu: the table says %d, vpsctl(8) %d, --help %d", i,
+                                 t, m, h);
+        }
+        /* Whatever an error's errno, its status is one of them. */
+        for (int e = 0; e < 4096; e++) {
+                int s = vpsctl_exit_for(e), found = 0;
+                for (size_t i = 0; i < nt; i++)
+                        found |= in_table[i] == s;
+                if (!found || s == 0)
+                        fail_msg("errno %d maps to exit status %d, which is no failure listed", e,
+                                 s);
+        }
+        free(man);
+        free(help);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_man_page_lists_every_option),
                 cmocka_unit_test(test_set_help_lists_every_option),
                 cmocka_unit_test(test_create_help_lists_every_setting),
+                cmocka_unit_test(test_exit_statuses_agree),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

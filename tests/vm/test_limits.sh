@@ -98,6 +98,24 @@ check "set 801 --swap 16M --numproc 45" quiet vpsctl set 801 --swap 16M --numpro
 expect_eq "memory.swap.max and pids.max after set" "16777216 45" "$(cgfile "$CG" memory.swap.max) $(cgfile "$CG" pids.max)"
 expect_eq "config.json keeps both" "16777216 45" "$(jq -r '"\(.limits.swap) \(.limits.numproc)"' "$ROOT/vps/801/config.json")"
 
+# --- VPS 803: no plan and no limits: the safe defaults (vpsctl(8) PLANS), 4096 processes
+# and 1024 ptys, as this vpsd has no vpsd.conf saying otherwise.
+check "this vpsd runs without a default plan, with the built-in defaults" \
+        grep -q "default plan none; a VPS without limits of its own: numproc 4096, ptys 1024" "$ROOT/vpsd.log"
+vpsctl create 803 --ostemplate busybox >/dev/null || { fail "create 803"; finish; }
+vpsctl start 803 >/dev/null || { fail "start 803"; finish; }
+CG3=$(vps_cgroup 803)
+expect_eq "803 has no plan and no limits of its own" "null []" \
+        "$(jq -c '"\(.plan) \([.limits[]? | values])"' "$ROOT/vps/803/config.json" | tr -d '"')"
+expect_eq "pids.max of 803: the default numproc" 4096 "$(cgfile "$CG3" pids.max)"
+pts=$(awk '$5 == "/dev/pts" { print $NF }' "/proc/$(vps_field 803 pid)/mountinfo")
+check "its /dev/pts holds at most the default 1024 ptys ($pts)" grep -q '\bmax=1024\b' <<<"$pts"
+check "set 803 --numproc 50" quiet vpsctl set 803 --numproc 50
+expect_eq "pids.max after set --numproc 50" 50 "$(cgfile "$CG3" pids.max)"
+check "set 803 --numproc unlimited" quiet vpsctl set 803 --numproc unlimited
+expect_eq "pids.max back at the default, not max" 4096 "$(cgfile "$CG3" pids.max)"
+vpsctl stop 803 --fast >/dev/null
+
 # --- VPS 802: 1 CPU, cpulimit 50 % of one CPU (wins, being lower), weight 200
 vpsctl create 802 --ostemplate busybox --cpus 1 --cpulimit 50 --cpuunits 200 >/dev/null ||
         { fail "create 802 --cpus 1 --cpulimit 50 --cpuunits 200"; finish; }

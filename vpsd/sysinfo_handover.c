@@ -1,0 +1,133 @@
+/* vpsd: the hand-over between the loop and the sysinfo thread (sysinfo_handover.h). The loop
+ * only ever holds the mutex to copy a few small structs; the thread holds it to look a VPS up
+ * and copy its plan out, never while it waits for anything. */
+#include "sysinfo_handover.h"
+
+#include "inst/inst.h"
+#include "vps/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+int vpsd_sysinfo_shared_init(struct vpsd_sysinfo_shared *s, vps_error *err)
+{
+        *s = (struct vpsd_sysinfo_shared){.wake = -1};
+        pthread_mutex_init(&s->lock, NULL);
+        s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        return s->wake < 0 ? vps_err_sys(err, errno, "eventfd") : 0;
+}
+
+void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd)
+{
+        pthread_mutex_lock(&s->lock);
+        if (s->n_fds == s->cap_fds) {
+                size_t cap = s->cap_fds ? s->cap_fds * 2 : 16;
+                int *p = realloc(s->fds, cap * sizeof(*p));
+                if (!p) {
+                        pthread_mutex_unlock(&s->lock);
+                        close(fd);
+                        return;
+                }
+                s->fds = p;
+                s->cap_fds = cap;
+        }
+        s->fds[s->n_fds++] = fd;
+        pthread_mutex_unlock(&s->lock);
+        uint64_t one = 1;
+        (void)!write(s->wake, &one, sizeof(one));
+}
+
+size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max)
+{
+        uint64_t n;
+        (void)!read(s->wake, &n, sizeof(n));
+        pthread_mutex_lock(&s->lock);
+        size_t k = s->n_fds < max ? s->n_fds : max;
+        memcpy(fds, s->fds, k * sizeof(*fds));
+        memmove(s->fds, s->fds + k, (s->n_fds - k) * sizeof(*fds));
+        s->n_fds -= k;
+        bool more = s->n_fds > 0;
+        pthread_mutex_unlock(&s->lock);
+        if (more) { /* more than max: come back */
+                uint64_t one = 1;
+                (void)!write(s->wake, &one, sizeof(one));
+        }
+        return k;
+}
+
+/* Whether the rows still say what the running VPSes are (read by the loop alone, which is
+ * the only writer of the rows: no lock needed to compare). */
+static bool rows_current(const struct vpsd_sysinfo_shared *s, const struct vps_manager *m)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_inst *vi = m->v[i];
+                if (vi->status == VPS_STOPPED)
+                        continue;
+                if (k >= s->n_rows)
+                        return false;
+                const struct vpsd_sysinfo_row *r = &s->rows[k++];
+                if (r->owner != vi || r->p.started_at != vi->st.started_at ||
+                    r->p.ram != vi->cfg.limits.v[VPS_LIM_RAM] ||
+                    r->p.swap != vi->cfg.limits.v[VPS_LIM_SWAP] || strcmp(r->p.id, vi->cfg.id))
+                        return false;
+        }
+        return k == s->n_rows;
+}
+
+static void rows_free(struct vpsd_sysinfo_row *rows, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (rows[i].dir_fd >= 0)
+                        close(rows[i].dir_fd);
+        free(rows);
+}
+
+void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m)
+{
+        if (rows_current(s, m))
+                return;
+        struct vpsd_sysinfo_row *rows = calloc(m->n ? m->n : 1, sizeof(*rows));
+        if (!rows)
+                return; /* the old rows stay: figures of a moment ago */
+        size_t k = 0;
+        for (size_t i = 0; i < m->n; i++) {
+                const struct vps_inst *vi = m->v[i];
+                if (vi->status == VPS_STOPPED)
+                        continue;
+                struct vpsd_sysinfo_row *r = &rows[k++];
+                vps_sysinfo_plan_of(vi, &r->p);
+                r->owner = vi;
+                r->dir_fd = vi->dir_fd >= 0 ? fcntl(vi->dir_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        }
+        pthread_mutex_lock(&s->lock);
+        struct vpsd_sysinfo_row *old = s->rows;
+        size_t n_old = s->n_rows;
+        s->rows = rows;
+        s->n_rows = k;
+        pthread_mutex_unlock(&s->lock);
+        rows_free(old, n_old);
+}
+
+int vpsd_sysinfo_find(struct vpsd_sysinfo_shared *s, const char *cg, struct vps_sysinfo_plan *ret,
+                      int *ret_dir_fd)
+{
+        int r = -ENOENT;
+        *ret_dir_fd = -1;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_rows; i++)
+                if (vps_sysinfo_plan_holds(&s->rows[i].p, cg)) {
+                        *ret = s->rows[i].p;
+                        if (s->rows[i].dir_fd >= 0)
+                                *ret_dir_fd = fcntl(s->rows[i].dir_fd, F_DUPFD_CLOEXEC, 3);
+                        r = 0;
+                        break;
+                }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}

@@ -1,0 +1,41 @@
+/* sysinfo_handover.c: what crosses from vpsd's loop to its sysinfo thread (sysinfo_thread.c),
+ * behind one mutex: seccomp listeners handed over, and the plan of each running VPS (the
+ * figures a sysinfo answer takes), so the thread never reads the loop's VPS set. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vps/error.h"
+#include "sandbox/sandbox.h"
+
+struct vps_manager;
+
+struct vpsd_sysinfo_row {
+        struct vps_sysinfo_plan p;
+        int dir_fd;        /* a copy of ROOT/vps/ID's fd, for the meminfo view */
+        const void *owner; /* its vps_inst, to see a change (never dereferenced here) */
+};
+
+struct vpsd_sysinfo_shared {
+        pthread_mutex_t lock;
+        int wake; /* eventfd: written when listeners are handed over */
+        int *fds; /* listeners handed over, not taken yet */
+        size_t n_fds, cap_fds;
+        struct vpsd_sysinfo_row *rows; /* the running VPSes */
+        size_t n_rows;
+};
+
+int vpsd_sysinfo_shared_init(struct vpsd_sysinfo_shared *s, vps_error *err);
+/* Loop: hands a listener over (takes the fd; closes it when out of memory). */
+void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd);
+/* Thread: the listeners handed over since the last call, up to max. */
+size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max);
+/* Loop (after each round): the running VPSes' plans, copied when one started, stopped or had
+ * its --ram or --swap changed. */
+void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m);
+/* Thread: the plan of the running VPS whose cgroup holds cg, and a copy of its directory's
+ * fd (-1 when none could be made); -ENOENT when no VPS holds it. */
+int vpsd_sysinfo_find(struct vpsd_sysinfo_shared *s, const char *cg, struct vps_sysinfo_plan *ret,
+                      int *ret_dir_fd);

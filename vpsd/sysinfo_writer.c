@@ -1,0 +1,139 @@
+/* vpsd: sysinfo answers written into the caller's memory by a writer process (see
+ * sysinfo_writer.h). A writer is vpsd's own binary exec'd with --sysinfo-writer: exec, not a
+ * bare fork, so that vpsd's pages are not shared copy-on-write with a long-lived child (each
+ * page vpsd then wrote would fault), and so it holds nothing of vpsd's but its socket. It
+ * dies with the thread that started it (PR_SET_PDEATHSIG) and at the end of its socket. */
+#include "sysinfo_writer.h"
+
+#include "vps/cleanup.h"
+#include "vps/fdpass.h"
+#include "vps/localsock.h"
+#include "vps/syscalls.h"
+#include "vps/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WRITER_FD 3
+
+struct writer_req {
+        uint64_t addr;
+        struct sysinfo si;
+};
+
+extern char **environ;
+
+int vpsd_writer_spawn(struct vpsd_writer *w, vps_error *err)
+{
+        *w = (struct vpsd_writer){.pid = -1, .pidfd = -1, .sock = -1};
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return vps_err_sys(err, errno, "socketpair");
+        _cleanup_close_ int mine = sv[0], theirs = sv[1];
+        if (theirs == WRITER_FD) { /* dup2 onto itself would keep it close-on-exec */
+                theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, WRITER_FD + 1);
+                close(sv[1]);
+                if (theirs < 0)
+                        return vps_err_sys(err, errno, "dup");
+        }
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&at);
+        (void)posix_spawn_file_actions_adddup2(&fa, theirs, WRITER_FD);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        (void)posix_spawnattr_setsigmask(&at, &none);
+        (void)posix_spawnattr_setsigdefault(&at, &all);
+        (void)posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        char *argv[] = {"vpsd", "--sysinfo-writer", NULL};
+        pid_t pid;
+        int r = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        if (r != 0)
+                return vps_err_sys(err, r, "starting a sysinfo writer");
+        /* Nothing in vpsd waits for any child (waitpid(-1)): the PID is ours until reaped. */
+        int pidfd = vps_sys_pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                r = -errno;
+                (void)kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                return vps_err_sys(err, -r, "pidfd_open");
+        }
+        *w = (struct vpsd_writer){.pid = pid, .pidfd = pidfd, .sock = TAKE_FD(mine)};
+        return 0;
+}
+
+int vpsd_writer_send(struct vpsd_writer *w, int mem, uint64_t addr, const struct sysinfo *si)
+{
+        struct writer_req q = {.addr = addr, .si = *si};
+        return vps_send_msg(w->sock, &q, sizeof(q), &mem, 1);
+}
+
+int vpsd_writer_result(struct vpsd_writer *w)
+{
+        int32_t res;
+        ssize_t n = recv(w->sock, &res, sizeof(res), MSG_DONTWAIT);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+        return n == (ssize_t)sizeof(res) && res >= 0 ? res : -EPIPE;
+}
+
+void vpsd_writer_kill(struct vpsd_writer *w)
+{
+        if (w->pidfd >= 0)
+                (void)vps_sys_pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
+        vps_closep(&w->sock);
+}
+
+bool vpsd_writer_reap(struct vpsd_writer *w)
+{
+        siginfo_t si = {0};
+        if (w->pidfd >= 0 && waitid(P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+            si.si_pid == 0)
+                return false; /* still running */
+        vps_closep(&w->pidfd);
+        vps_closep(&w->sock);
+        return true;
+}
+
+int vpsd_writer_main(void)
+{
+        /* Gone with the thread that started it, and at the end of its socket (the thread went
+         * before the prctl). */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!vps_sock_peer_is_root(WRITER_FD))
+                _exit(1);
+        (void)vps_sys_close_range(WRITER_FD + 1, ~0U, 0);
+        for (;;) {
+                struct writer_req q;
+                int mem = -1;
+                size_t nfds = 0;
+                int n = vps_recv_msg(WRITER_FD, &q, sizeof(q), &mem, 1, &nfds);
+                if (n == -EINTR)
+                        continue;
+                if (n < 0)
+                        _exit(0);
+                int32_t res = EINVAL;
+                if (n == (int)sizeof(q) && nfds == 1) {
+                        /* The write that may wait on the guest (its FUSE daemon). */
+                        ssize_t w = pwrite(mem, &q.si, sizeof(q.si), (off_t)q.addr);
+                        res = w == (ssize_t)sizeof(q.si) ? 0 : w < 0 ? errno : EFAULT;
+                }
+                if (mem >= 0)
+                        close(mem);
+                if (send(WRITER_FD, &res, sizeof(res), MSG_NOSIGNAL) != (ssize_t)sizeof(res))
+                        _exit(0);
+        }
+}
