@@ -1,4 +1,4 @@
-/* libvps: file helpers: atomic writes, whole-file reads, mkdir -p. */
+/* libvps: file helpers: atomic writes, whole-file reads, trash renames, mkdir -p. */
 #include "vps/cleanup.h"
 #include "vps/util.h"
 
@@ -98,6 +98,26 @@ int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, 
                 *ret_len = len;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int vps_trash_rename(int dir_fd, const char *name, const char *tag, char *ret, size_t size,
+                     vps_error *err)
+{
+        for (int n = 0; n <= 1000; n++) {
+                int len = n == 0 ? snprintf(ret, size, VPS_TRASH_PREFIX "%s", tag)
+                                 : snprintf(ret, size, VPS_TRASH_PREFIX "%s.%d", tag, n);
+                if (len < 0 || (size_t)len >= size)
+                        return vps_err(err, ENAMETOOLONG, "no room for the trash name of %s", name);
+                if (renameat2(dir_fd, name, dir_fd, ret, RENAME_NOREPLACE) == 0) {
+                        (void)fsync(dir_fd);
+                        return 0;
+                }
+                if (errno == ENOENT)
+                        return -ENOENT;
+                if (errno != EEXIST)
+                        break;
+        }
+        return vps_err_sys(err, errno, "moving %s out of the way", name);
 }
 
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err)

@@ -2,7 +2,8 @@
  * without recursion. A guest chooses the shape of both: a 100,000-level tree must cost vpsd
  * neither its stack nor its fd table. One directory is open at a time besides the caller's;
  * the way back up goes through ".." and is checked against the inode it came from, so a tree
- * moved under the walk is never followed out of it. Memory: 16 bytes a level. */
+ * moved under the walk is never followed out of it. Memory: 16 bytes a level. A deadline
+ * bounds the time a caller in a loop spends (a stop, on a guest's cgroups). */
 #include "vps/cleanup.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
@@ -11,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,8 @@ struct walk {
         dev_t dev;
         int mnt;
         unsigned int flags;
-        ino_t emptied; /* a child just emptied: removed (waiting if busy) when met again */
+        uint64_t deadline; /* CLOCK_MONOTONIC ns, 0: none */
+        ino_t emptied;     /* a child just emptied: removed (waiting if busy) when met again */
         struct level *v;
         size_t n, cap;
         char *buf;
@@ -69,14 +73,29 @@ static int push(struct walk *w, ino_t ino, off_t pos, vps_error *err)
         return 0;
 }
 
-/* rmdir; a cgroup whose last tasks are still exiting stays busy for a moment. */
-static int remove_dir(int dfd, const char *name, unsigned int flags)
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool past(uint64_t deadline)
+{
+        return deadline && now_ns() >= deadline;
+}
+
+/* rmdir; a cgroup whose last tasks are still exiting stays busy for a moment (up to a
+ * second, and never past the deadline: -ETIMEDOUT). */
+static int remove_dir(int dfd, const char *name, unsigned int flags, uint64_t deadline)
 {
         for (int i = 0; i < 200; i++) {
                 if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
                         return 0;
                 if (errno != EBUSY || !(flags & VPS_RM_CGROUP))
                         break;
+                if (past(deadline))
+                        return -ETIMEDOUT;
                 struct timespec ts = {0, 5 * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }
@@ -124,7 +143,9 @@ static int entry(struct walk *w, const struct linux_dirent64 *de, off_t pos, vps
         }
         if (w->emptied && de->d_ino == w->emptied) {
                 w->emptied = 0;
-                int r = remove_dir(w->fd, name, w->flags);
+                int r = remove_dir(w->fd, name, w->flags, w->deadline);
+                if (r == -ETIMEDOUT)
+                        return vps_err(err, ETIMEDOUT, "out of time");
                 /* Not empty after all (an entry its scan did not see): once more from the
                  * start of it. */
                 if (r < 0 && r != -ENOTEMPTY && r != -EEXIST)
@@ -154,6 +175,8 @@ static int scan(struct walk *w, off_t pos, vps_error *err)
                 for (long off = 0; off < n;) {
                         const struct linux_dirent64 *de = (void *)(w->buf + off);
                         off += de->d_reclen;
+                        if (past(w->deadline))
+                                return vps_err(err, ETIMEDOUT, "out of time");
                         if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
                                 int r = entry(w, de, pos, err);
                                 if (r != 0)
@@ -202,7 +225,8 @@ static int walk(struct walk *w, vps_error *err)
         }
 }
 
-int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *err)
+int vps_rm_tree_until(int dir_fd, const char *name, unsigned int flags, uint64_t deadline,
+                      vps_error *err)
 {
         struct stat st, parent;
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -216,7 +240,7 @@ int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *
                 return vps_err_sys(err, errno, "stat the directory of %s", name);
         if (st.st_dev != parent.st_dev)
                 return vps_err(err, EBUSY, "%s is a mount point, not removing it", name);
-        struct walk w = {.fd = -1, .flags = flags, .dev = st.st_dev};
+        struct walk w = {.fd = -1, .flags = flags, .deadline = deadline, .dev = st.st_dev};
         w.fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (w.fd < 0)
                 return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening %s", name);
@@ -228,9 +252,11 @@ int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *
         for (int pass = 0; r == 0; pass++) {
                 if ((r = walk(&w, err)) < 0)
                         break;
-                r = remove_dir(dir_fd, name, flags);
+                r = remove_dir(dir_fd, name, flags, deadline);
                 if (r == 0 || (r != -ENOTEMPTY && r != -EEXIST) || pass == 2) {
-                        if (r < 0)
+                        if (r == -ETIMEDOUT)
+                                vps_err(err, ETIMEDOUT, "out of time");
+                        else if (r < 0)
                                 vps_err_sys(err, -r, "removing %s", name);
                         break;
                 }
@@ -245,6 +271,16 @@ int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *
         return r;
 }
 
+int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *err)
+{
+        return vps_rm_tree_until(dir_fd, name, flags, 0, err);
+}
+
+uint64_t vps_deadline_after_ms(unsigned int ms)
+{
+        return ms ? now_ns() + (uint64_t)ms * 1000000u : 0;
+}
+
 int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err)
 {
         return vps_rm_tree_at(dir_fd, name, 0, err);
@@ -252,7 +288,8 @@ int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err)
 
 /* The child of vps_rm_start: fd 3 the directory, fd 4 the pipe for its error. It dies with
  * vpsd (the next one resumes the removal). */
-static _Noreturn void rm_child(pid_t parent, int dir_fd, int out, const char *name)
+static _Noreturn void rm_child(pid_t parent, int dir_fd, int out, const char *name,
+                               unsigned int flags)
 {
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
@@ -269,13 +306,14 @@ static _Noreturn void rm_child(pid_t parent, int dir_fd, int out, const char *na
                 out = 4;
         }
         vps_error e;
-        if (vps_rm_tree_at(dir_fd, name, 0, &e) == 0)
+        if (vps_rm_tree_at(dir_fd, name, flags, &e) == 0)
                 _exit(0);
         (void)!write(out, e.msg, strnlen(e.msg, sizeof(e.msg)));
         _exit(1);
 }
 
-int vps_rm_start(int dir_fd, const char *name, struct vps_rm_job *ret, vps_error *err)
+int vps_rm_start(int dir_fd, const char *name, unsigned int flags, struct vps_rm_job *ret,
+                 vps_error *err)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -290,7 +328,7 @@ int vps_rm_start(int dir_fd, const char *name, struct vps_rm_job *ret, vps_error
         if (pid < 0)
                 return vps_err_sys(err, errno, "starting the removal of %s", name);
         if (pid == 0)
-                rm_child(parent, dir_fd, wr, name);
+                rm_child(parent, dir_fd, wr, name, flags);
         ret->pid = pid;
         ret->pidfd = pidfd;
         ret->err_fd = TAKE_FD(rd);

@@ -342,6 +342,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 d.m.cg.max_depth = conf->cg_max_depth;
         if (conf->cg_max_descendants != -2)
                 d.m.cg.max_descendants = conf->cg_max_descendants;
+        if (conf->cg_remove_ms)
+                d.m.cg.remove_ms = conf->cg_remove_ms;
         vps_defaults_from_conf(conf, &d.m.defaults);
         (void)snprintf(d.m.resolv_conf, sizeof(d.m.resolv_conf), "%s", conf->resolv_conf);
         (void)snprintf(d.m.resolv_upstream, sizeof(d.m.resolv_upstream), "%s",

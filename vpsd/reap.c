@@ -67,6 +67,8 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
                 return;
         if (r < 0)
                 vpsd_log("VPS %s: cleaning up: %s", vi->cfg.id, err.msg);
+        if (r == -ETIMEDOUT)
+                vpsd_trash_cgroup(d, vi->cfg.id); /* the rest off the loop */
         char buf[96];
         const char *how = vpsd_stop_describe(vi, buf, sizeof(buf));
         vpsd_log("VPS %s stopped%s", vi->cfg.id,

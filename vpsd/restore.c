@@ -327,7 +327,7 @@ void vpsd_restore_sweep(struct vpsd *d)
                 if (strncmp(name, RESTORED_PREFIX, strlen(RESTORED_PREFIX)) != 0)
                         continue;
                 struct stat st;
-                char mark[NAME_MAX + 16];
+                char mark[NAME_MAX + 16], trash[NAME_MAX + 1];
                 (void)snprintf(mark, sizeof(mark), "%s/" PUBLISHING_MARK, name);
                 if (fstatat(d->m.tpl_fd, mark, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
@@ -339,7 +339,9 @@ void vpsd_restore_sweep(struct vpsd *d)
                 } else if (!vi && fstatat(d->m.vps_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
                         /* its VPS is there but did not load: maybe published; kept */
                         vpsd_log("template %s kept: VPS %s is on disk but not loaded", name, id);
-                } else if (vps_rm_rf_at(d->m.tpl_fd, name, &e) == 0) {
+                } else if (vps_trash_rename(d->m.tpl_fd, name, name, trash, sizeof(trash), &e) ==
+                           0) {
+                        /* a backup's files, the guest's: removed by the trash sweep */
                         vpsd_log("template %s removed: a restore that published it did not end",
                                  name);
                 } else {

@@ -4,6 +4,7 @@
  * (copy_job.c) and are answered when it ends, their VPSes busy meanwhile. The others run in
  * the loop, one at a time, the later one seeing what the earlier did; a change under way in
  * a job (jobs.c) or a copy makes them wait their turn with EBUSY. */
+#include "trash.h"
 #include "snapshot_routes.h"
 
 #include "copy_job.h"
@@ -140,6 +141,7 @@ int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r < 0)
                 return r;
         vpsd_log("VPS %s: snapshot %s deleted", id, name);
+        vpsd_trash_sweep_vps(d, vi); /* its files: answered before they are gone */
         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "deleted", 1);
         return 0;
 }
@@ -162,6 +164,8 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
         }
         if (r == 0)
                 r = vps_snapshot_switch(&d->m, vi, name, err);
+        if (vi)
+                vpsd_trash_sweep_vps(d, vi); /* the old layer, or what a failure left */
         if (r < 0)
                 return r;
         vpsd_log("VPS %s: switched to snapshot %s", id, name);
@@ -230,6 +234,8 @@ static int reinstall_done(struct vpsd *d, json_t *arg, int r, json_t *result, un
         struct vps_config c;
         if (vi && vps_config_load(vi->dir_fd, &c, &e) == 0)
                 vi->cfg = c;
+        if (vi)
+                vpsd_trash_sweep_vps(d, vi); /* the old layer unless kept, or what a failure left */
         if (r == 0 && !vi)
                 r = vps_err(err, ENOENT, "VPS %s was destroyed during its reinstall", id);
         if (r < 0) {

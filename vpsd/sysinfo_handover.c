@@ -22,6 +22,20 @@ int vpsd_sysinfo_shared_init(struct vpsd_sysinfo_shared *s, vps_error *err)
         return s->wake < 0 ? vps_err_sys(err, errno, "eventfd") : 0;
 }
 
+static void rows_free(struct vpsd_sysinfo_row *rows, size_t n);
+
+void vpsd_sysinfo_shared_free(struct vpsd_sysinfo_shared *s)
+{
+        for (size_t i = 0; i < s->n_fds; i++)
+                close(s->fds[i]);
+        free(s->fds);
+        rows_free(s->rows, s->n_rows);
+        if (s->wake >= 0)
+                close(s->wake);
+        pthread_mutex_destroy(&s->lock);
+        *s = (struct vpsd_sysinfo_shared){.wake = -1};
+}
+
 void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd)
 {
         pthread_mutex_lock(&s->lock);

@@ -28,6 +28,8 @@ struct vpsd_sysinfo_shared {
 };
 
 int vpsd_sysinfo_shared_init(struct vpsd_sysinfo_shared *s, vps_error *err);
+/* Closes and frees what it holds (the listeners not taken too); no thread may use it. */
+void vpsd_sysinfo_shared_free(struct vpsd_sysinfo_shared *s);
 /* Loop: hands a listener over (takes the fd; closes it when out of memory). */
 void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd);
 /* Thread: the listeners handed over since the last call, up to max. */

@@ -121,7 +121,7 @@ static void listener_add(struct vpsd_sysinfo *t, int fd, enum kind kind)
         l->next = t->listeners;
         t->listeners = l;
         /* A writer waits before the first call: starting one takes milliseconds. */
-        if (kind == K_LISTENER)
+        if (kind == K_LISTENER && !t->stopping)
                 (void)writer_get(t);
 }
 
@@ -433,39 +433,28 @@ static void on_wake(struct vpsd_sysinfo *t)
 static void dispatch_event(struct vpsd_sysinfo *t, struct epoll_event *ev)
 {
         struct src *s = ev->data.ptr;
-        switch (s->kind) {
-        case K_WAKE:
+        if (s->kind == K_WAKE)
                 on_wake(t);
-                break;
-        case K_STOP:
+        else if (s->kind == K_STOP)
                 t->stopping = true;
-                break;
-        case K_TIMER:
+        else if (s->kind == K_TIMER)
                 on_timer(t);
-                break;
-        case K_ACCEPT:
+        else if (s->kind == K_ACCEPT)
                 on_accept(t);
-                break;
-        case K_LISTENER: {
-                struct listener *l = (struct listener *)s;
-                int r = ev->events & EPOLLIN ? on_listener(t, l) : -EPIPE;
-                /* No process uses its filter any more (nothing left to read). */
-                if (r < 0 && (ev->events & (EPOLLHUP | EPOLLERR)))
-                        listener_gone(t, l);
-                break;
-        }
-        case K_CLIENT:
+        else if (s->kind == K_CLIENT)
                 on_client(t, (struct listener *)s);
-                break;
-        case K_WRITER:
+        else if (s->kind == K_WRITER)
                 on_writer(t, (struct writer *)s);
-                break;
-        }
+        /* A listener: gone when no process uses its filter any more (nothing left to read). */
+        else if ((ev->events & EPOLLIN ? on_listener(t, (struct listener *)s) : -EPIPE) < 0 &&
+                 (ev->events & (EPOLLHUP | EPOLLERR)))
+                listener_gone(t, (struct listener *)s);
 }
 
 /* The stop: nothing new is read; what is under way gets DRAIN_MS, then EFAULT. */
 static void drain(struct vpsd_sysinfo *t)
 {
+        on_wake(t); /* listeners handed over just before the stop go across a re-exec too */
         for (struct listener *l = t->listeners, *next; l; l = next) {
                 next = l->next;
                 unwatch(t, l->fd);

@@ -1,5 +1,6 @@
 /* vpsd: the template endpoints (docs/api.md): listing, building or importing (builds.c runs
  * those that take minutes in a child), showing and removing a template. */
+#include "trash.h"
 #include "template_routes.h"
 
 #include "builds.h"
@@ -61,6 +62,8 @@ int vpsd_route_template_remove(struct vpsd *d, struct request *req, const char *
                                unsigned int *status, json_t **ret, vps_error *err)
 {
         int r = vps_template_remove(&d->m, name, err);
+        if (r == 0)
+                vpsd_trash_sweep_templates(d); /* its files: answered before they are gone */
         if (r == 0)
                 *ret = json_pack("{s:s, s:b}", "name", name, "removed", 1);
         return r;

@@ -1,8 +1,11 @@
-/* vpsd: a destroyed VPS's files removed by a child process (libvps rmtree.c), watched by the
- * loop. The guest chose their size and depth, and nothing a guest can slow down is waited for
- * in the loop: DELETE /v1/vps/ID is suspended and answered when the child is done. The
- * leftovers of a vpsd that died meanwhile (vps/.del-*: the child dies with it) are taken up
- * again at start-up. */
+/* vpsd: a guest's files removed by a child process (libvps rmtree.c), watched by the loop.
+ * The guest chose their size and depth, and nothing a guest can slow down is waited for in
+ * the loop. Whatever drops such a tree first renames it to a trash name (VPS_TRASH_PREFIX,
+ * one rename: the visible state is final at once) next to where it was: vps/.del-ID for a
+ * destroy, templates/.del-NAME, vps/ID/snapshots/.del-NAME and vps/ID/.del-upper for a
+ * template remove, a snapshot delete, a switch or a reinstall. A destroy's DELETE is answered
+ * when the child is done; the others are answered at the rename. The leftovers of a vpsd
+ * that died meanwhile (the child dies with it) are taken up again at start-up. */
 #include "trash.h"
 
 #include "api.h"
@@ -15,39 +18,62 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct trash_job {
         struct vpsd_source w;
         struct vps_rm_job job;
-        char name[VPS_ID_MAX + 16]; /* in ROOT/vps */
-        char id[VPS_ID_MAX + 1];    /* of the VPS, for the answer ("" when resumed) */
-        uint32_t projid;
+        dev_t dev; /* the directory it is in */
+        ino_t ino;
+        char where[600]; /* that directory, for the log: vps, vps/ID/snapshots, a cgroup */
+        char name[NAME_MAX + 1];
+        char id[VPS_ID_MAX + 1]; /* a destroy's VPS, for the answer ("" otherwise) */
+        uint32_t projid;         /* a destroy's disk project, released when done */
         struct request *waiters;
         struct trash_job *next;
 };
 
 static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata);
 
-static int trash_start(struct vpsd *d, const char *name, const char *id, uint32_t projid,
-                       struct request *waiters, vps_error *err)
+static bool running(struct vpsd *d, const struct stat *dir, const char *name)
 {
+        for (struct trash_job *t = d->trash; t; t = t->next)
+                if (t->dev == dir->st_dev && t->ino == dir->st_ino && strcmp(t->name, name) == 0)
+                        return true;
+        return false;
+}
+
+/* 1 when a child now removes dir_fd/name, 0 when one did already. */
+static int trash_start(struct vpsd *d, int dir_fd, const char *where, const char *name,
+                       unsigned int flags, const char *id, uint32_t projid, struct request *waiters,
+                       vps_error *err)
+{
+        struct stat dir;
+        if (fstat(dir_fd, &dir) < 0)
+                return vps_err_sys(err, errno, "stat %s", where);
+        if (running(d, &dir, name))
+                return 0;
         struct trash_job *t = calloc(1, sizeof(*t));
         if (!t)
                 return vps_err(err, ENOMEM, "out of memory");
+        t->dev = dir.st_dev;
+        t->ino = dir.st_ino;
+        (void)snprintf(t->where, sizeof(t->where), "%s", where);
         (void)snprintf(t->name, sizeof(t->name), "%s", name);
         (void)snprintf(t->id, sizeof(t->id), "%s", id);
         t->projid = projid;
-        int r = vps_rm_start(d->m.vps_fd, name, &t->job, err);
+        int r = vps_rm_start(dir_fd, name, flags, &t->job, err);
         vps_error ev_err;
         if (r == 0 &&
             vpsd_event_add(&d->ev, &t->w, t->job.pidfd, EPOLLIN, on_end, d, &ev_err) < 0) {
-                r = vps_err_sys(err, ev_err.code, "watching the removal of %s", name);
+                r = vps_err_sys(err, ev_err.code, "watching the removal of %s/%s", where, name);
                 vps_error e;
                 (void)vps_sys_pidfd_send_signal(t->job.pidfd, SIGKILL, NULL, 0);
                 (void)vps_rm_finish(&t->job, &e);
@@ -59,7 +85,7 @@ static int trash_start(struct vpsd *d, const char *name, const char *id, uint32_
         t->waiters = waiters;
         t->next = d->trash;
         d->trash = t;
-        return 0;
+        return 1;
 }
 
 int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, vps_error *err)
@@ -73,7 +99,7 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
         if (r < 0)
                 return r;
         vpsd_log("VPS %s destroyed; removing its files (vps/%s)", id, trash);
-        r = trash_start(d, trash, id, projid, waiters, err);
+        r = trash_start(d, d->m.vps_fd, "vps", trash, 0, id, projid, waiters, err);
         if (r < 0)
                 return vps_err_wrap(err,
                                     "VPS %s is gone, but its files stay in vps/%s until vpsd "
@@ -84,16 +110,18 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
 
 static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
+        (void)revents;
         struct vpsd *d = userdata;
         struct trash_job *t = vpsd_container_of(s, struct trash_job, w);
         vpsd_event_del(&d->ev, &t->w);
         vps_error err;
         int r = vps_rm_finish(&t->job, &err);
         if (r < 0)
-                vpsd_log("removing vps/%s: %s (tried again when vpsd starts)", t->name, err.msg);
+                vpsd_log("removing %s/%s: %s (tried again when vpsd starts)", t->where, t->name,
+                         err.msg);
         else
-                vpsd_log("vps/%s removed", t->name);
-        if (r == 0)
+                vpsd_log("%s/%s removed", t->where, t->name);
+        if (r == 0 && t->projid)
                 vps_disk_release(&d->m, t->projid);
         for (struct request *q = t->waiters, *next; q; q = next) {
                 next = vpsd_request_next(q);
@@ -121,21 +149,71 @@ static uint32_t trash_projid(struct vpsd *d, const char *name)
         return fd >= 0 && vps_config_load(fd, &cfg, &e) == 0 ? cfg.projid : 0;
 }
 
-void vpsd_trash_resume(struct vpsd *d)
+/* Each .del-* in dir_fd not being removed yet: a child for it. In vps/ (destroy is true) the
+ * project of each is released once it is gone. */
+static void sweep(struct vpsd *d, int dir_fd, const char *where, bool destroyed)
 {
-        _cleanup_closedir_ DIR *dir = vps_opendir_fd(d->m.vps_fd);
+        _cleanup_closedir_ DIR *dir = vps_opendir_fd(dir_fd);
         if (dir)
-                rewinddir(dir); /* the offset is vps_fd's, which the load left at the end */
+                rewinddir(dir); /* the offset is dir_fd's, which a walk may have left anywhere */
         struct dirent *de;
         size_t plen = strlen(VPS_TRASH_PREFIX);
         while (dir && (de = readdir(dir))) {
                 if (strncmp(de->d_name, VPS_TRASH_PREFIX, plen) != 0)
                         continue;
                 vps_error err;
-                if (trash_start(d, de->d_name, "", trash_projid(d, de->d_name), NULL, &err) < 0)
-                        vpsd_log("removing vps/%s: %s", de->d_name, err.msg);
-                else
-                        vpsd_log("removing vps/%s, left by an earlier vpsd", de->d_name);
+                uint32_t projid = destroyed ? trash_projid(d, de->d_name) : 0;
+                int r = trash_start(d, dir_fd, where, de->d_name, 0, "", projid, NULL, &err);
+                if (r < 0)
+                        vpsd_log("removing %s/%s: %s", where, de->d_name, err.msg);
+                else if (r > 0)
+                        vpsd_log("removing %s/%s", where, de->d_name);
+        }
+}
+
+void vpsd_trash_sweep_vps(struct vpsd *d, struct vps_inst *vi)
+{
+        char where[VPS_ID_MAX + 32];
+        (void)snprintf(where, sizeof(where), "vps/%s", vi->cfg.id);
+        sweep(d, vi->dir_fd, where, false);
+        _cleanup_close_ int snaps =
+                openat(vi->dir_fd, "snapshots", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        (void)snprintf(where, sizeof(where), "vps/%s/snapshots", vi->cfg.id);
+        if (snaps >= 0)
+                sweep(d, snaps, where, false);
+}
+
+void vpsd_trash_sweep_templates(struct vpsd *d)
+{
+        sweep(d, d->m.tpl_fd, "templates", false);
+}
+
+void vpsd_trash_cgroup(struct vpsd *d, const char *id)
+{
+        _cleanup_close_ int fd =
+                open(d->m.cg.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        vps_error err;
+        int r = fd < 0 ? vps_err_sys(&err, errno, "opening %s", d->m.cg.parent)
+                       : trash_start(d, fd, d->m.cg.parent, id, VPS_RM_CGROUP, "", 0, NULL, &err);
+        if (r < 0)
+                vpsd_log("removing cgroup %s/%s: %s (tried again at its next start)",
+                         d->m.cg.parent, id, err.msg);
+        else if (r > 0)
+                vpsd_log("removing cgroup %s/%s off the loop", d->m.cg.parent, id);
+}
+
+void vpsd_trash_resume(struct vpsd *d)
+{
+        sweep(d, d->m.vps_fd, "vps", true);
+        vpsd_trash_sweep_templates(d);
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_inst *vi = d->m.v[i];
+                vpsd_trash_sweep_vps(d, vi);
+                /* A stopped VPS's cgroups that a stop left (out of time) */
+                char cg[1024];
+                (void)snprintf(cg, sizeof(cg), "%s/%s", d->m.cg.parent, vi->cfg.id);
+                if (vi->status == VPS_STOPPED && access(cg, F_OK) == 0 && !vps_cgroup_populated(cg))
+                        vpsd_trash_cgroup(d, vi->cfg.id);
         }
 }
 

@@ -138,6 +138,7 @@ int vps_cgroups_init(struct vps_cgroups *cg, const char *parent_rel, const char 
                 vps_cgroup_parse_v1(v1, cg->v1_bound, sizeof(cg->v1_bound));
         cg->max_depth = VPS_CG_MAX_DEPTH_DEFAULT;
         cg->max_descendants = VPS_CG_MAX_DESCENDANTS_DEFAULT;
+        cg->remove_ms = VPS_CG_REMOVE_MS_DEFAULT;
         return 0;
 }
 
@@ -230,7 +231,7 @@ int vps_cgroup_create(const struct vps_cgroups *cg, const char *id, uid_t owner,
                  * nothing runs in it. */
                 if (vps_cgroup_populated(ret_path))
                         return vps_err(err, EBUSY, "cgroup %s still has processes", ret_path);
-                int r = vps_cgroup_remove(ret_path, err);
+                int r = vps_cgroup_remove(cg, ret_path, err);
                 if (r < 0)
                         return r;
                 if (mkdir(ret_path, 0755) < 0)
@@ -280,7 +281,7 @@ int vps_cgroup_kill(const char *path, vps_error *err)
         return 0;
 }
 
-int vps_cgroup_remove(const char *path, vps_error *err)
+int vps_cgroup_remove(const struct vps_cgroups *cg, const char *path, vps_error *err)
 {
         const char *slash = strrchr(path, '/');
         if (!slash || !slash[1] || slash == path)
@@ -293,8 +294,15 @@ int vps_cgroup_remove(const char *path, vps_error *err)
         if (fd < 0)
                 return errno == ENOENT ? 0 : vps_err_sys(err, errno, "opening cgroup %s", parent);
         /* Iterative, so a guest's cgroup tree of any depth goes (rmtree.c); names with a
-         * leading dot included. */
-        int r = vps_rm_tree_at(fd, slash + 1, VPS_RM_CGROUP, err);
+         * leading dot included. Bounded in time: the guest chose its size, and tasks that
+         * are slow to exit keep a cgroup busy. */
+        int r = vps_rm_tree_until(fd, slash + 1, VPS_RM_CGROUP,
+                                  vps_deadline_after_ms(cg->remove_ms), err);
+        if (r == -ETIMEDOUT)
+                return vps_err(err, ETIMEDOUT,
+                               "removing cgroup %s: not done within %u ms, the rest is left "
+                               "for later",
+                               path, cg->remove_ms);
         return r < 0 ? vps_err_wrap(err, "removing cgroup %s", path) : 0;
 }
 

@@ -22,6 +22,9 @@
  * levels and cgroups each. */
 #define VPS_CG_MAX_DEPTH_DEFAULT       16
 #define VPS_CG_MAX_DESCENDANTS_DEFAULT 1000
+/* Default of vpsd.conf cgroup_remove_ms: how long a stop may spend in vpsd's loop removing a
+ * guest's cgroups; what is left then is removed by a child of vpsd. */
+#define VPS_CG_REMOVE_MS_DEFAULT 1000
 
 struct vps_cgroups {
         char mount[256];            /* the cgroup2 mount point, from /proc/self/mountinfo */
@@ -29,6 +32,8 @@ struct vps_cgroups {
         struct vps_limit_host host; /* CPUs, and the disk of the storage root for io.max */
         /* cgroup.max.depth and cgroup.max.descendants of each VPS's guest cgroup (-1: max) */
         long long max_depth, max_descendants;
+        /* How long vps_cgroup_remove may take (ms; 0: no bound) */
+        unsigned int remove_ms;
         /* The controllers (memory, pids, cpu, io, cpuset: "memory pids") that a cgroup v1
          * hierarchy holds, from /proc/cgroups at init (VPS_TEST_PROC_CGROUPS: another file). */
         char v1_bound[64];
@@ -79,9 +84,11 @@ long long vps_cgroup_read_number(const char *path, const char *file);
 long long vps_cgroup_read_key(const char *path, const char *file, const char *key);
 /* Kills every process in the cgroup (cgroup.kill). */
 int vps_cgroup_kill(const char *path, vps_error *err);
-/* Removes the cgroup and any sub-cgroups the guest made, at any depth; ENOENT is not an
+/* Removes the cgroup and any sub-cgroups the guest made, at any depth, within cg->remove_ms:
+ * -ETIMEDOUT then, what is left in place for a later vps_cgroup_remove or a removal off the
+ * caller's loop (vps_rm_start with VPS_RM_CGROUP on the parent's fd). ENOENT is not an
  * error. */
-int vps_cgroup_remove(const char *path, vps_error *err);
+int vps_cgroup_remove(const struct vps_cgroups *cg, const char *path, vps_error *err);
 /* Is pid a member of path (or of a cgroup below it)? */
 bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid);
 

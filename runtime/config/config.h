@@ -414,6 +414,9 @@ struct vps_daemon_conf {
         /* cgroup_max_depth, cgroup_max_descendants = N|max: bounds of each guest's cgroup tree
          * (-1: max; -2: not set, the defaults of cgroup.h) */
         long long cg_max_depth, cg_max_descendants;
+        /* cgroup_remove_ms = MS: how long a stop may remove cgroups in vpsd's loop (0: not
+         * set, VPS_CG_REMOVE_MS_DEFAULT) */
+        unsigned int cg_remove_ms;
         /* The numbers below are 0 when not set (vpsd then uses its defaults). */
         /* restart_burst = N, restart_interval = S, restart_delay_max = S: restarts a guest
          * asks for beyond N within S seconds wait, 1 s doubling up to restart_delay_max. */

@@ -27,6 +27,7 @@ const char *const vps_daemon_conf_keys[] = {
         "guest_timeout",
         "cgroup_max_depth",
         "cgroup_max_descendants",
+        "cgroup_remove_ms",
         "restart_burst",
         "restart_interval",
         "restart_delay_max",
@@ -179,6 +180,17 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                         c->cg_max_depth = v;
                 else
                         c->cg_max_descendants = v;
+                return 0;
+        }
+        if (strcmp(key, "cgroup_remove_ms") == 0) {
+                char *end = NULL;
+                unsigned long v = strtoul(value, &end, 10);
+                if (!isdigit((unsigned char)value[0]) || *end || v < 1 || v > 60000)
+                        return vps_err(err, EINVAL,
+                                       "%s: cgroup_remove_ms takes milliseconds from 1 to "
+                                       "60000, not '%.40s'",
+                                       where, value);
+                c->cg_remove_ms = (unsigned int)v;
                 return 0;
         }
         if (strcmp(key, "devpts_max") == 0) {

@@ -73,7 +73,6 @@ int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *e
  * guest chose their depth): the VPS is forgotten and its directory renamed to ret_trash
  * (VPS_TRASH_PREFIX...) in vps/, its project id in *ret_projid for vps_disk_release once the
  * files are gone. vps_manager_open leaves such directories to its caller. */
-#define VPS_TRASH_PREFIX ".del-"
 int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_trash, size_t size,
                        uint32_t *ret_projid, vps_error *err);
 /* A restore: loads the VPS directory just put in place as vps/ID; forgets a VPS whose

@@ -179,7 +179,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
                 if (networked)
                         vps_net_detach(m, &vi->cfg);
                 (void)vps_cgroup_kill(st.cgroup, &e);
-                (void)vps_cgroup_remove(st.cgroup, &e);
+                (void)vps_cgroup_remove(&m->cg, st.cgroup, &e);
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         }
         vi->st = st;
@@ -269,7 +269,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         if (vi->cfg.n_ip > 0)
                 vps_net_detach(m, &vi->cfg);
         (void)vps_cgroup_kill(vi->st.cgroup, &e);
-        int r = vps_cgroup_remove(vi->st.cgroup, err);
+        int r = vps_cgroup_remove(&m->cg, vi->st.cgroup, err);
         int r2 = vps_inst_state_remove(m, vi, r < 0 ? &e : err);
         vps_closep(&vi->pidfd);
         vps_closep(&vi->console_fd);

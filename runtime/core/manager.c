@@ -81,7 +81,7 @@ static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
                 vps_net_detach(m, &vi->cfg);
         if (vi->st.cgroup[0]) {
                 (void)vps_cgroup_kill(vi->st.cgroup, &e);
-                (void)vps_cgroup_remove(vi->st.cgroup, &e);
+                (void)vps_cgroup_remove(&m->cg, vi->st.cgroup, &e);
         }
         (void)vps_inst_state_remove(m, vi, &e);
         memset(&vi->st, 0, sizeof(vi->st));
@@ -454,18 +454,11 @@ int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_tra
                 return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
                                vi->cfg.id);
         /* .del-ID, or .del-ID.N while an earlier one of the same ID is still being removed. */
-        int n = 0;
-        for (;; n++) {
-                if (n == 0)
-                        (void)snprintf(ret_trash, size, VPS_TRASH_PREFIX "%s", vi->cfg.id);
-                else
-                        (void)snprintf(ret_trash, size, VPS_TRASH_PREFIX "%s.%d", vi->cfg.id, n);
-                if (renameat2(m->vps_fd, vi->cfg.id, m->vps_fd, ret_trash, RENAME_NOREPLACE) == 0)
-                        break;
-                if (errno != EEXIST || n == 1000)
-                        return vps_err_sys(err, errno, "destroying VPS %s", vi->cfg.id);
-        }
-        (void)fsync(m->vps_fd);
+        int r = vps_trash_rename(m->vps_fd, vi->cfg.id, vi->cfg.id, ret_trash, size, err);
+        if (r == -ENOENT)
+                r = vps_err(err, ENOENT, "the directory of VPS %s is gone", vi->cfg.id);
+        if (r < 0)
+                return vps_err_wrap(err, "destroying VPS %s", vi->cfg.id);
         *ret_projid = vi->cfg.projid;
         remove_inst(m, vi);
         return 0;

@@ -184,8 +184,16 @@ static int take_stdio(struct joiner *j)
         return close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
 }
 
+static void signal_group(pid_t pid, int sig)
+{
+        if (kill(-pid, sig) < 0)
+                (void)kill(pid, sig);
+}
+
 /* Until the command exits: the signals vpsctl forwards go to its process group (its own
- * session's, once it has made it). */
+ * session's, once it has made it). A command may ignore the first (SIGINT, as a shell
+ * script can): a second one while it still runs (Ctrl-C twice, or SIGTERM after it) kills
+ * the group, and the status is 128 + the first signal (130 for Ctrl-C, as a shell says). */
 static _Noreturn void forward_until_exit(pid_t pid)
 {
         sigset_t set;
@@ -193,14 +201,21 @@ static _Noreturn void forward_until_exit(pid_t pid)
         for (int s = 1; s < NSIG; s++)
                 if (s != SIGKILL && s != SIGSTOP)
                         (void)sigaddset(&set, s);
+        int first = 0;
         for (;;) {
                 int sig = sigwaitinfo(&set, NULL);
                 int status;
                 if (sig == SIGCHLD && waitpid(pid, &status, WNOHANG) == pid)
                         _exit(exit_code(status));
-                if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
-                        if (kill(-pid, sig) < 0)
-                                (void)kill(pid, sig);
+                if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP && sig != SIGQUIT)
+                        continue;
+                if (first) {
+                        signal_group(pid, SIGKILL);
+                        (void)wait_code(pid);
+                        _exit(128 + first);
+                }
+                first = sig;
+                signal_group(pid, sig);
         }
 }
 

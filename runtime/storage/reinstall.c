@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,15 @@
 static bool exists_at(int dfd, const char *name)
 {
         return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The old upper layer (the guest's files, of any size) out of the way as ID/.del-upper (.N),
+ * for the caller to remove off its loop. */
+static int drop_old(struct vps_inst *vi, vps_error *err)
+{
+        char trash[NAME_MAX + 1];
+        int r = vps_trash_rename(vi->dir_fd, OLD_UP, "upper", trash, sizeof(trash), err);
+        return r == -ENOENT ? 0 : r;
 }
 
 /* The steps after the commit point; each one again is harmless. */
@@ -65,7 +75,7 @@ static int roll_forward(struct vps_inst *vi, const char *tpl, const char *snap, 
                 vi->cfg = c;
         }
         vps_error e;
-        if (vps_rm_rf_at(vi->dir_fd, OLD_UP, err) < 0)
+        if (drop_old(vi, err) < 0)
                 return -err->code;
         /* What overlayfs left in its work dir belongs to the old layer. */
         _cleanup_close_ int work =
@@ -191,5 +201,5 @@ void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi)
                 return;
         }
         (void)vps_rm_rf_at(vi->dir_fd, NEW_UP, &e);
-        (void)vps_rm_rf_at(vi->dir_fd, OLD_UP, &e);
+        (void)drop_old(vi, &e);
 }

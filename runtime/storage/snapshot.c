@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@
 #include <unistd.h>
 
 #define TMP_PREFIX ".tmp-"
-#define DEL_PREFIX ".del-"
 #define SWITCH_TMP ".switch-upper"
 
 int vps_snapshot_name_check(const char *name, vps_error *err)
@@ -301,23 +301,30 @@ int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *
                 return vps_err(err, EBUSY,
                                "snapshot '%s' is mounted at %s: snapshot-umount it first", name,
                                at);
-        char del[VPS_SNAPSHOT_NAME_MAX + 8];
-        (void)snprintf(del, sizeof(del), DEL_PREFIX "%s", name);
-        vps_error ignored;
-        (void)vps_rm_rf_at(snaps, del, &ignored);
-        /* Gone from the list at once (a crash after it leaves only .del-NAME to sweep). */
-        if (renameat2(snaps, name, snaps, del, RENAME_NOREPLACE) < 0)
-                return vps_err_sys(err, errno, "deleting snapshot %s", name);
-        (void)fsync(snaps);
-        int r = vps_rm_rf_at(snaps, del, err);
+        /* Gone from the list at once; its files, the caller's to remove off its loop, are
+         * snapshots/.del-NAME (.N) until then. */
+        char del[NAME_MAX + 1];
+        int r = vps_trash_rename(snaps, name, name, del, sizeof(del), err);
+        if (r == -ENOENT)
+                r = vps_err(err, ENOENT, "no snapshot '%s'", name);
         return r < 0 ? vps_err_wrap(err, "deleting snapshot %s", name) : 0;
+}
+
+/* ID/.switch-upper (a copy, or after the switch the old layer: the guest's files) out of
+ * the way as ID/.del-upper (.N), for the caller to remove off its loop. */
+static int drop_switch_tmp(struct vps_inst *vi, vps_error *err)
+{
+        char trash[NAME_MAX + 1];
+        int r = vps_trash_rename(vi->dir_fd, SWITCH_TMP, "upper", trash, sizeof(trash), err);
+        return r == -ENOENT ? 0 : r;
 }
 
 /* A copy of the snapshot's upper/ in ID/.switch-upper, in the VPS's disk project. */
 static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, vps_error *err)
 {
-        vps_error ignored;
-        (void)vps_rm_rf_at(vi->dir_fd, SWITCH_TMP, &ignored);
+        int r = drop_switch_tmp(vi, err);
+        if (r < 0)
+                return r;
         if (mkdirat(vi->dir_fd, SWITCH_TMP, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", SWITCH_TMP);
         _cleanup_close_ int dst =
@@ -326,7 +333,6 @@ static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, 
                 openat(snap_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dst < 0 || src < 0)
                 return vps_err_sys(err, errno, "opening the snapshot's upper layer");
-        int r;
         /* Before anything is in it: what is made inside inherits the project. */
         if (m->quota_ok && vi->cfg.projid && (r = vq_project_assign(dst, vi->cfg.projid, err)) < 0)
                 return r;
@@ -375,13 +381,13 @@ int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *
                                "VPS %s is running: stop it first (vpsctl snapshot-switch does)",
                                vi->cfg.id);
         int r = stage_upper(m, vi, fd, err);
-        vps_error ignored;
         /* The one step that switches: before it the old layer is whole, after it the new. */
         if (r == 0 && renameat2(vi->dir_fd, SWITCH_TMP, vi->dir_fd, "upper", RENAME_EXCHANGE) < 0)
                 r = vps_err_sys(err, errno, "switching the upper layer");
         if (r == 0)
                 (void)fsync(vi->dir_fd);
-        (void)vps_rm_rf_at(vi->dir_fd, SWITCH_TMP, &ignored);
+        vps_error e;
+        (void)drop_switch_tmp(vi, &e); /* else the next start moves it */
         return r < 0 ? vps_err_wrap(err, "switching VPS %s to snapshot %s", vi->cfg.id, name) : 0;
 }
 
@@ -390,7 +396,7 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi)
         vps_error e;
         /* First: a committed reinstall publishes its .tmp- snapshot. */
         vps_reinstall_recover(m, vi);
-        (void)vps_rm_rf_at(vi->dir_fd, SWITCH_TMP, &e);
+        (void)drop_switch_tmp(vi, &e);
         if (vi->status == VPS_RUNNING && vi->st.cgroup[0])
                 (void)vps_cgroup_thaw(vi->st.cgroup, &e);
         _cleanup_close_ int snaps = open_snapdir(vi, false, &e);
@@ -399,9 +405,10 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi)
         _cleanup_closedir_ DIR *d = vps_opendir_fd(snaps);
         if (!d)
                 return;
+        /* Half-made copies go; deleted snapshots (.del-*, the guest's files of any size)
+         * are left to the caller's sweep, off its loop. */
         struct dirent *de;
         while ((de = readdir(d)))
-                if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ||
-                    strncmp(de->d_name, DEL_PREFIX, strlen(DEL_PREFIX)) == 0)
+                if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
                         (void)vps_rm_rf_at(snaps, de->d_name, &e);
 }

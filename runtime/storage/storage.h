@@ -4,9 +4,13 @@
  *
  * On disk: ROOT/vps/ID/snapshots/NAME/{meta.json,upper/}, root's alone (0700). A snapshot
  * is made in snapshots/.tmp-NAME and published by one rename; a delete renames it to
- * .del-NAME first; a switch copies into ID/.switch-upper and exchanges it with upper/
- * (RENAME_EXCHANGE); a mount is recorded in NAME/mount.json. vps_snapshot_recover removes any such
- * debris at start-up, and thaws a VPS a crash left frozen. Snapshot files carry no project id: they
+ * .del-NAME; a switch copies into ID/.switch-upper and exchanges it with upper/
+ * (RENAME_EXCHANGE), the old layer then renamed to ID/.del-upper; a mount is recorded in
+ * NAME/mount.json. The .del-* names (VPS_TRASH_PREFIX, .N added while one is there) hold a
+ * guest's files of any size and depth: these functions never remove them, the caller does,
+ * off its loop (vpsd: trash.c, a child process), and looks for them at start-up.
+ * vps_snapshot_recover removes the other debris at start-up, and thaws a VPS a crash left
+ * frozen. Snapshot files carry no project id: they
  * do not count toward the VPS's --diskspace; their size is in meta.json. */
 #pragma once
 
@@ -121,10 +125,11 @@ int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *
  * oldest first. */
 int vps_snapshot_list(struct vps_manager *m, struct vps_inst *vi, struct json_t **ret,
                       vps_error *err);
+/* Renamed to snapshots/.del-NAME (.N): gone from the list at once, its files the caller's. */
 int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *name,
                         vps_error *err);
 /* The upper layer of a stopped VPS replaced by a copy of the snapshot's (EBUSY when it
- * runs). */
+ * runs); the old one left as ID/.del-upper (.N) for the caller to remove. */
 int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *name,
                         vps_error *err);
 /* What would refuse that switch, other than the VPS running (nothing changed). */
@@ -153,8 +158,9 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi);
 /* ------------------------------------------------------------------ reinstall */
 /* storage/reinstall.c: a stopped VPS gets a fresh, empty upper layer over ostemplate (NULL or
  * "": its own), its ID, limits, addresses and hostname kept; keep: the old layer becomes the
- * snapshot "reinstall-YYYYmmdd-HHMMSS" (its name in ret_snapshot, "" without). Done or not
- * begun after a crash (a journal, finished at start-up by vps_reinstall_recover). */
+ * snapshot "reinstall-YYYYmmdd-HHMMSS" (its name in ret_snapshot, "" without); without keep
+ * it is left as ID/.del-upper (.N) for the caller to remove. Done or not begun after a
+ * crash (a journal, finished at start-up by vps_reinstall_recover). */
 int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemplate, bool keep,
                   char *ret_snapshot, size_t size, vps_error *err);
 void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);

@@ -79,6 +79,8 @@ int vps_templates_list(struct vps_manager *m, struct json_t **ret, vps_error *er
 int vps_template_get(struct vps_manager *m, const char *name, struct json_t **ret, vps_error *err);
 int vps_template_build(struct vps_manager *m, const char *name, struct json_t **ret,
                        vps_error *err);
+/* Renamed to templates/.del-NAME (.N, VPS_TRASH_PREFIX): gone at once; its files (a guest's
+ * for a template made from a VPS or a backup) are the caller's to remove off its loop. */
 int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err);
 /* Gives every entry of templates/ mode 0700 (vps_manager_open, for roots made by older
  * vpsds). */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -226,9 +227,11 @@ int vps_template_remove(struct vps_manager *m, const char *name, vps_error *err)
                 return vps_err(err, EBUSY, "template '%s' is used by VPS %s (destroy %s first)",
                                name, ids, users == 1 ? "it" : "them");
         }
-        char trash[128];
-        (void)snprintf(trash, sizeof(trash), ".del-%s-%d", name, (int)getpid());
-        if (renameat(m->tpl_fd, name, m->tpl_fd, trash) < 0)
-                return vps_err_sys(err, errno, "removing template %s", name);
-        return vps_rm_rf_at(m->tpl_fd, trash, err);
+        /* Gone from the list at once; its files (a guest's, for one made from a VPS or a
+         * backup) are the caller's to remove off its loop. */
+        char trash[NAME_MAX + 1];
+        r = vps_trash_rename(m->tpl_fd, name, name, trash, sizeof(trash), err);
+        if (r == -ENOENT)
+                r = vps_err(err, ENOENT, "no template '%s'", name);
+        return r < 0 ? vps_err_wrap(err, "removing template %s", name) : 0;
 }

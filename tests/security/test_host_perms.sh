@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 14, escape 3: a host user other than root reaches nothing under the state root. A
 # template imported from a tarball holds a setuid-root file and a 0666 device node, a VPS's
-# guest plants a setuid file in its upper layer; then, as nobody, every path under the state
+# guest plants a setuid file in its upper layer, and the one device node it can put there (a
+# whiteout; mknod and a copy-up of the template's node are refused); then, as nobody, every path under the state
 # root (and the run-state directory) is stat'ed, listed, read, opened for writing and checked
 # for execution: nothing may succeed. Once on a fresh root, once after the root was put back
 # to the modes an older vpsd used (0711, 0755) and vpsd started again (the upgrade).
@@ -18,7 +19,8 @@ vpsctl template build busybox >/dev/null
 BB=$ROOT/templates/busybox/rootfs
 
 # The tarball: the busybox tree, busybox again as a setuid-root `id` (busybox runs the applet
-# its name says) and a 0666 char device (1:3, the null device: harmless if written).
+# its name says) and a 0666 char device (1:3, the null device: harmless if written), twice: in
+# /dev (a VPS does not see it, its /dev is a tmpfs) and in /var.
 python3 - "$T/suid.tar" "$BB" <<'PY'
 import sys, tarfile
 out, tree = sys.argv[1], sys.argv[2]
@@ -28,9 +30,10 @@ with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as t:
     ti.mode, ti.uid, ti.gid = 0o4755, 0, 0
     with open(tree + "/bin/busybox", "rb") as f:
         t.addfile(ti, f)
-    dev = tarfile.TarInfo("dev/rwnode")
-    dev.type, dev.mode, dev.devmajor, dev.devminor = tarfile.CHRTYPE, 0o666, 1, 3
-    t.addfile(dev)
+    for name in ("dev/rwnode", "var/rwnode"):
+        dev = tarfile.TarInfo(name)
+        dev.type, dev.mode, dev.devmajor, dev.devminor = tarfile.CHRTYPE, 0o666, 1, 3
+        t.addfile(dev)
 PY
 vpsctl template import suid "$T/suid.tar" >/dev/null
 TPL=$ROOT/templates/suid/rootfs
@@ -47,6 +50,17 @@ vpsctl exec 701 -- sh -c 'cp /bin/busybox /id && chmod 4755 /id'
 base=$(vps_field 701 uid_base)
 expect_eq "the planted file is in upper/, setuid, owned by the VPS's root" "4755 $base" \
         "$(stat -c '%a %u' "$ROOT/vps/701/upper/id")"
+# Device nodes in the upper layer. The guest cannot make one (its user namespace lacks
+# CAP_MKNOD) nor have the template's copied up (overlayfs makes the copy as the mounter, in
+# the same namespace); positive control: a regular file of the template is copied up. The
+# one it can make is a whiteout (char 0:0), by removing a file of the template.
+exec_denied "the guest cannot mknod a device node" 701 "Operation not permitted" mknod /rwnode c 1 3
+exec_denied "nor get the template's copied up" 701 "Operation not permitted" chmod 0600 /var/rwnode
+vpsctl exec 701 -- chmod 0644 /etc/passwd
+check "positive control: a regular file of the template is copied up" test -f "$ROOT/vps/701/upper/etc/passwd"
+vpsctl exec 701 -- rm /var/rwnode
+expect_eq "the guest's whiteout is a device node in upper/" "character special file 0:0" \
+        "$(stat -c '%F %t:%T' "$ROOT/vps/701/upper/var/rwnode")"
 make_running_vps 702
 
 # walk LABEL: every path under the root and the run-state dir, tried as nobody.
@@ -72,6 +86,8 @@ walk() {
                 pass "$1: nobody cannot write the template's device node"
         out=$(nobody_exec "$ROOT/vps/701/upper/id" 2>&1) && fail "$1: nobody ran the guest's setuid file: $out" ||
                 pass "$1: nobody cannot run the guest's setuid file"
+        out=$(as_nobody stat "$ROOT/vps/701/upper/var/rwnode" 2>&1) && fail "$1: nobody reached the guest's device node" ||
+                pass "$1: nobody cannot reach the guest's device node"
 }
 walk "fresh root"
 expect_eq "VPS 701 still works" ok "$(vpsctl exec 701 -- echo ok)"

@@ -4,11 +4,11 @@
 # start) sleeps that long in its loop on a `GET /v1/version?stall=1`, answering nothing else
 # meanwhile: a `list` sent during it waits (the positive control: the loop really was busy).
 # A neighbour's sysinfo calls (vps-probe-sysinfo, one a millisecond, started before the stall
-# and ending after it) must still be answered: the longest takes under 500 ms (a loaded
-# machine has pauses of a tenth of a second; here 0.7 ms a call on average) while `list`
-# waits 2 s or more. Before the sysinfo thread they waited for the loop as `list` does (this
-# test used a clone of a 1.5 GiB VPS to hold the loop: 5.2 s there; a clone no longer runs in
-# the loop, see test_host_loopbusy.sh).
+# and ending after it) must still be answered: the longest takes under a quarter of the time
+# `list` waited (2 s or more); here 10 to 50 ms on a quiet machine, 1 s once on a loaded one.
+# Before the sysinfo thread they waited for the loop as `list` does (this test used a clone
+# of a VPS of 1.5 to 2 GiB to hold the loop: 4 to 7 s there; a clone no longer runs in the
+# loop, see test_host_loopbusy.sh).
 . "$(dirname "$0")/../integration/lib.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-sysinfo
 [ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
@@ -47,6 +47,8 @@ check "its calls began before the stall and ended after it" \
 check "they were vpsd's answers (the VPS's uptime, $(field uptime) s, not the host's)" \
         awk -v u="$(field uptime)" -v h="$(cut -d' ' -f1 /proc/uptime)" \
         'BEGIN { exit !(u != "" && u >= 0 && u < 300 && h - u > 5) }'
-check "the longest sysinfo call took $(field max_ms) ms (under 500 ms) while the loop was held $(secs "$c0" "$c1") s" \
-        awk -v m="$(field max_ms)" 'BEGIN { exit !(m != "" && m < 500) }'
+# Not waiting for the loop: well under the time the list waited for it (on a quiet machine
+# 10 to 20 ms; a loaded one stalls everything now and then, the probe's own pauses too).
+check "the longest sysinfo call took $(field max_ms) ms (under a quarter of list's $(secs "$l0" "$l1") s; the longest 1 ms pause took $(field sleep_max_ms) ms)" \
+        awk -v m="$(field max_ms)" -v a="$l0" -v b="$l1" 'BEGIN { exit !(m != "" && m < (b - a) * 1000 / 4) }'
 finish

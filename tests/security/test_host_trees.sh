@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Deep trees made by a guest (issue 14): a 100,000-level directory tree in a VPS is removed by
 # `vpsctl destroy` with vpsd on a 1 MiB stack and 256 fds, and by the vpsd that starts after a
-# destroy was cut short; a 100-level cgroup tree is removed when the VPS stops, and the VPS
-# starts again; each guest's cgroup tree is bounded (cgroup.max.depth, .max.descendants).
+# destroy was cut short; snapshot-switch, reinstall --no-keep, snapshot-delete and template
+# remove drop such a tree while vpsd's loop keeps answering; a 100-level cgroup tree is
+# removed when the VPS stops, and the VPS starts again; each guest's cgroup tree is bounded (cgroup.max.depth, .max.descendants), and
+# a stop spends at most cgroup_remove_ms removing it in vpsd's loop (the rest: a child).
 . "$(dirname "$0")/../integration/lib.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-deeptree
 [ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
@@ -78,7 +80,75 @@ for _ in $(seq 4500); do [ "$(trash_left)" = 0 ] && break; sleep 0.2; done
 expect_eq "the next vpsd finished the removal" 0 "$(trash_left)"
 check "vpsd is alive" alive
 
-# 4. Cgroup trees. An older vpsd knows neither setting (it would refuse the file): without it,
+# 4. The other drops of a guest's tree: snapshot-switch (the current upper layer), reinstall
+# --no-keep (the old one), snapshot-delete, template remove (a template made from a VPS's
+# files). Each renames the tree to a .del-* name and is answered at once; a child of vpsd
+# removes it while the loop answers a list within a second. On the old code the request
+# removed the tree itself, in the loop: it and the list waited for the whole removal.
+kill_vpsd
+start_small 256
+LIST_MAX_MS=${LIST_MAX_MS:-1000}
+all_trash() { find "$ROOT/vps" "$ROOT/templates" -maxdepth 3 -name '.del-*' | wc -l; }
+list_ms() {
+        local t0 t1
+        t0=$(date +%s%N)
+        vpsctl list >/dev/null
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000000))
+}
+# dropping WHAT CMD...: CMD drops a deep tree; answered within 2 s, while a removal child runs
+# (the positive control: the tree was still there to remove), and a list is quick meanwhile.
+dropping() {
+        local what=$1 pid rc=0 ms remover= answered
+        shift
+        "$@" >"$T/drop.out" 2>&1 &
+        pid=$!
+        for _ in $(seq 40); do proc_gone "$pid" && break; sleep 0.05; done
+        answered=no
+        ! proc_gone "$pid" || answered=yes
+        remover=$(pgrep -P "$VPSD_PID" -x vpsd-remove | head -n1 || true)
+        ms=$(list_ms)
+        expect_eq "$what: answered within 2 s" yes "$answered"
+        check "$what: a list answers within $LIST_MAX_MS ms meanwhile (took $ms)" \
+                test "$ms" -lt "$LIST_MAX_MS"
+        wait "$pid" || rc=$?
+        expect_eq "$what succeeds ($(cat "$T/drop.out"))" 0 "$rc"
+        check "$what: its tree is removed by a child of vpsd" test -n "$remover"
+}
+# rebuild ID: a fresh deep tree in VPS ID's upper layer, the VPS stopped.
+rebuild() {
+        vpsctl start "$1" >/dev/null 2>&1 || true
+        out=$(deep_tree "$1") || true
+        expect_eq "the guest made its tree" "reached $LEVELS of $LEVELS levels" "$out"
+        vpsctl stop "$1" --fast >/dev/null
+}
+make_running_vps 706
+vpsctl snapshot 706 --name clean >/dev/null
+rebuild 706
+dropping "snapshot-switch" vpsctl snapshot-switch 706 clean
+check "the switched VPS has no tree" test ! -e "$ROOT/vps/706/upper/root/d"
+rebuild 706
+dropping "reinstall --no-keep" vpsctl reinstall 706 --no-keep
+rebuild 706
+vpsctl reinstall 706 >/dev/null
+kept=$(vpsctl snapshot-list 706 -j | jq -r '.snapshots[].name | select(startswith("reinstall-"))')
+check "the reinstall kept the tree as snapshot ($kept)" \
+        test -d "$ROOT/vps/706/snapshots/$kept/upper/root/d"
+dropping "snapshot-delete" vpsctl snapshot-delete 706 "$kept"
+check "the snapshot is gone from the list" \
+        test -z "$(vpsctl snapshot-list 706 -j | jq -r '.snapshots[].name | select(startswith("reinstall-"))')"
+rebuild 706
+cp -a "$ROOT/templates/busybox" "$ROOT/templates/deep"
+mv "$ROOT/vps/706/upper/root/d" "$ROOT/templates/deep/rootfs/root/d"
+check "a template holds the guest's tree" test -d "$ROOT/templates/deep/rootfs/root/d"
+dropping "template remove" vpsctl template remove deep
+check "the template is gone" test ! -e "$ROOT/templates/deep"
+for _ in $(seq 4500); do [ "$(all_trash)" = 0 ] && break; sleep 0.2; done
+expect_eq "no .del-* left in vps/ID, its snapshots or templates" 0 "$(all_trash)"
+check "vpsd is alive" alive
+expect_eq "the VPS still works" hello "$(vpsctl start 706 >/dev/null && vpsctl exec 706 -- echo hello)"
+
+# 5. Cgroup trees. An older vpsd knows neither setting (it would refuse the file): without it,
 # the guest's tree is as deep as it likes, as before.
 kill_vpsd
 cat >"$T/vpsd.conf" <<EOF
@@ -108,5 +178,25 @@ made=$(vpsctl exec 705 -- sh -c 'i=0; while [ $i -lt 1100 ] && mkdir /sys/fs/cgr
 expect_eq "and at 1000 cgroups in all" 1000 "$made"
 vpsctl stop 705 --fast >/dev/null 2>&1 || true
 check "all 1000 are removed at stop" test ! -e "$CG_MOUNT$CG_PARENT/705"
+check "vpsd is alive" alive
+
+# A stop spends at most cgroup_remove_ms (default 1 s) removing the guest's cgroups in the
+# loop; what is left then goes to a vpsd-remove child, and the stop is answered at once.
+# With 1 ms, a guest's 1000 cgroups outlast it. An older vpsd refuses the setting.
+kill_vpsd
+echo "cgroup_remove_ms = 1" >"$T/vpsd.conf"
+start_small - "$T/vpsd.conf"
+check "vpsd takes cgroup_remove_ms" alive
+vpsctl start 705 >/dev/null
+made=$(vpsctl exec 705 -- sh -c 'i=0; while [ $i -lt 1000 ] && mkdir /sys/fs/cgroup/s$i 2>/dev/null; do i=$((i + 1)); done; find /sys/fs/cgroup -mindepth 1 -type d | wc -l')
+expect_eq "the guest made 1000 cgroups again" 1000 "$made"
+vpsctl stop 705 --fast >/dev/null 2>&1 || true
+expect_eq "the stop is done" stopped "$(vps_field 705 status)"
+check "the removal ran out of its 1 ms in the loop" grep -q "cgroup $CG_MOUNT$CG_PARENT/705: not done within 1 ms" "$ROOT/vpsd.log"
+check "and the rest went to a child" grep -q "removing cgroup $CG_MOUNT$CG_PARENT/705 off the loop" "$ROOT/vpsd.log"
+for _ in $(seq 100); do [ ! -e "$CG_MOUNT$CG_PARENT/705" ] && break; sleep 0.1; done
+check "which removed them all" test ! -e "$CG_MOUNT$CG_PARENT/705"
+check "the VPS starts again" vpsctl start 705
+expect_eq "and runs" hello "$(vpsctl exec 705 -- echo hello)"
 check "vpsd is alive" alive
 finish

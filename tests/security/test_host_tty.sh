@@ -64,6 +64,12 @@ for line in sys.stdin:
         os.write(fd, (arg + "\n").encode())
     elif cmd == "expect":
         expect(arg, 120)
+    elif cmd == "expect15":
+        expect(arg, 15)
+    elif cmd == "ctrlc":
+        os.write(fd, b"\x03")
+    elif cmd == "pause":
+        time.sleep(float(arg))
     elif cmd == "mark":
         log.write("\n=== %s\n" % arg)
 os.write(fd, b"exit\n")
@@ -104,6 +110,7 @@ expect_eq "the pty session ran through" 0 "$rc"
 section() { awk -v s="=== $1" '$0 == s { on = 1; next } /^=== / { on = 0 } on' "$T/t.txt"; }
 # has NAME REGEX: the probe's output in that case's section matches.
 has() { section "$1" | grep -qE -- "$2"; }
+not_has() { ! has "$@"; }
 
 check "positive control: the probe's push reaches the host shell it runs in" test -e "$T/marker-host"
 check "positive control: it pushed through fd 0" has host '^fd 0: tty=yes TIOCSTI=ok'
@@ -144,6 +151,44 @@ check "vps: the pty is the probe's controlling terminal" grep -q '^own-pty: ctty
 check "vps: TIOCSTI refused with EPERM" grep -q '^own-pty plain: TIOCSTI=EPERM read-back=no' <<<"$out"
 check "vps: with the high bits set too" grep -q '^own-pty high-bits: TIOCSTI=EPERM read-back=no' <<<"$out"
 check "vps: TIOCLINUX refused with EPERM" grep -q '^own-pty: TIOCLINUX=EPERM' <<<"$out"
+
+# Ctrl-C at the host terminal, exec without -t: vpsctl is in the terminal's foreground group,
+# the command is not (its own session), so vpsctl forwards the SIGINT. A command that dies of
+# it ends with 130; one that ignores it survives the first, and a second Ctrl-C kills it
+# (its process group) and vpsctl exits 130.
+cat >"$T/ctrlc.in" <<CTRLC
+expect __ps__ 
+mark ctrlc-dies
+send $V exec 701 -- sh -c 'echo started-\$((0+1)); exec sleep 300'; echo rc=\$?
+expect started-1
+ctrlc
+expect15 rc=[0-9]+
+mark ctrlc-ignored
+send $V exec 701 -- sh -c 'trap "" INT; echo \$\$ >/ign.pid; sleep 300 & echo \$! >/ign.sleep; echo started-\$((1+1)); wait; echo survived'; echo rc=\$?
+expect started-2
+ctrlc
+pause 1.5
+mark ctrlc-second
+ctrlc
+expect15 rc=[0-9]+
+CTRLC
+rc=0
+timeout 300 python3 "$T/ptydrive.py" "$T/ctrlc.transcript" <"$T/ctrlc.in" || rc=$?
+# The terminal echoes a Ctrl-C as "^C", on the line of what comes next.
+tr -d '\r' <"$T/ctrlc.transcript" | sed 's/\^C//g' >"$T/t.txt"
+expect_eq "the Ctrl-C session ran through" 0 "$rc"
+[ "$rc" = 0 ] || sed 's/^/    /' "$T/t.txt"
+check "a command that dies of Ctrl-C: vpsctl exits 130" has ctrlc-dies '^rc=130$'
+check "one that ignores it: still running after the first" not_has ctrlc-ignored '^(rc=[0-9]+|survived)$'
+check "the second Ctrl-C ends vpsctl with 130" has ctrlc-second '^rc=130$'
+check "and the command did not finish on its own" not_has ctrlc-second '^survived$'
+alive_in() { "$VPSCTL_BIN" --socket "$SOCK" exec 701 -- sh -c "kill -0 \$(cat $1)" </dev/null 2>/dev/null; }
+dead_in() { ! alive_in "$1"; }
+"$VPSCTL_BIN" --socket "$SOCK" exec 701 -- sh -c 'echo 1 >/init.pid' </dev/null
+check "positive control: a live process (the init) is seen so" alive_in /init.pid
+check "the command is killed" dead_in /ign.pid
+for _ in $(seq 50); do alive_in /ign.sleep || break; sleep 0.1; done
+check "and its process group (the sleep)" dead_in /ign.sleep
 
 # The relay that stands in for the terminal.
 vx() { "$VPSCTL_BIN" --socket "$SOCK" exec "$@"; }

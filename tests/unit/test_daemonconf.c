@@ -48,6 +48,9 @@ static void test_parse_all(void **state)
                          0);
         assert_int_equal(c.cg_max_depth, 200);
         assert_int_equal(c.cg_max_descendants, -1);
+        assert_int_equal(c.cg_remove_ms, 0); /* not set */
+        assert_int_equal(vps_daemon_conf_parse(&c, "x", "cgroup_remove_ms = 250\n", &err), 0);
+        assert_int_equal(c.cg_remove_ms, 250);
 }
 
 static void test_defaults_untouched(void **state)
@@ -80,6 +83,10 @@ static void test_errors(void **state)
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "cgroup_max_depth = -1\n", &err), -EINVAL);
         assert_non_null(strstr(err.msg, "f:1: cgroup_max_depth takes a number"));
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "cgroup_max_descendants = 5x\n", &err),
+                         -EINVAL);
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "cgroup_remove_ms = 0\n", &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "cgroup_remove_ms takes milliseconds"));
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "cgroup_remove_ms = 60001\n", &err),
                          -EINVAL);
         assert_int_equal(vps_daemon_conf_parse(&c, "f", "bridge = \n", &err), -EINVAL);
         assert_int_equal(

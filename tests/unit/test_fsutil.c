@@ -117,6 +117,16 @@ static void test_rm_rf_keeps_symlink_target(void **state)
         assert_int_equal(vps_rm_rf_at(t->fd, "tree", &err), 0);
 }
 
+/* A new directory "d" in fd, entered: its fd (fd is closed). */
+static int down(int fd)
+{
+        assert_int_equal(mkdirat(fd, "d", 0755), 0);
+        int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(next >= 0);
+        close(fd);
+        return next;
+}
+
 /* A guest's tree can be any shape: a chain far deeper than the fd limit (each level with a
  * file and an empty directory beside the way down), and a wide directory whose entries each
  * hold a subtree, removed with a handful of fds. */
@@ -140,11 +150,7 @@ static void test_rm_rf_deep_and_wide(void **state)
         for (int i = 0; i < DEPTH; i++) {
                 put(fd, "file", "x", 0000);
                 assert_int_equal(mkdirat(fd, "empty", 0755), 0);
-                assert_int_equal(mkdirat(fd, "d", 0755), 0);
-                int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                assert_true(next >= 0);
-                close(fd);
-                fd = next;
+                fd = down(fd);
         }
         close(fd);
         struct rlimit old, low = {32, 32};
@@ -160,6 +166,60 @@ static void test_rm_rf_deep_and_wide(void **state)
         assert_int_equal(errno, ENOENT);
 }
 
+/* A trash rename: .del-TAG, then .del-TAG.1 while the first is still there, the content
+ * moved whole; a missing name is -ENOENT, a name too long for ret refused before any rename. */
+static void test_trash_rename(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        char got[64];
+        assert_int_equal(mkdirat(t->fd, "a", 0700), 0);
+        put(t->fd, "a/f", "x", 0600);
+        assert_int_equal(vps_trash_rename(t->fd, "a", "upper", got, sizeof(got), &err), 0);
+        assert_string_equal(got, VPS_TRASH_PREFIX "upper");
+        struct stat st;
+        assert_int_equal(fstatat(t->fd, ".del-upper/f", &st, 0), 0);
+        assert_int_equal(fstatat(t->fd, "a", &st, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(mkdirat(t->fd, "a", 0700), 0);
+        assert_int_equal(vps_trash_rename(t->fd, "a", "upper", got, sizeof(got), &err), 0);
+        assert_string_equal(got, VPS_TRASH_PREFIX "upper.1");
+        assert_int_equal(fstatat(t->fd, ".del-upper/f", &st, 0), 0); /* the first untouched */
+        assert_int_equal(vps_trash_rename(t->fd, "a", "upper", got, sizeof(got), &err), -ENOENT);
+        assert_int_equal(mkdirat(t->fd, "b", 0700), 0);
+        char small[8];
+        assert_int_equal(vps_trash_rename(t->fd, "b", "upper", small, sizeof(small), &err),
+                         -ENAMETOOLONG);
+        assert_int_equal(fstatat(t->fd, "b", &st, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* A deadline stops the walk where it is (-ETIMEDOUT, the rest left in place) and a later
+ * call finishes it; one in the future changes nothing. The caller is a loop: a guest's
+ * tree must not hold it longer than it allows. */
+static void test_rm_tree_deadline(void **state)
+{
+        struct tmpdir *t = *state;
+        vps_error err = {0};
+        assert_int_equal(mkdirat(t->fd, "tree", 0755), 0);
+        int fd = openat(t->fd, "tree", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        for (int i = 0; i < 500; i++) {
+                put(fd, "file", "x", 0600);
+                fd = down(fd);
+        }
+        close(fd);
+        assert_int_equal(vps_deadline_after_ms(0), 0);
+        /* Passed already (1 ns after the clock's start). */
+        assert_int_equal(vps_rm_tree_until(t->fd, "tree", 0, 1, &err), -ETIMEDOUT);
+        assert_int_equal(err.code, ETIMEDOUT);
+        struct stat st;
+        assert_int_equal(fstatat(t->fd, "tree/d", &st, AT_SYMLINK_NOFOLLOW), 0);
+        int r = vps_rm_tree_until(t->fd, "tree", 0, vps_deadline_after_ms(60000), &err);
+        if (r < 0)
+                fail_msg("%s", err.msg);
+        assert_int_equal(fstatat(t->fd, "tree", &st, AT_SYMLINK_NOFOLLOW), -1);
+        assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -170,6 +230,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rm_rf_keeps_symlink_target, setup_dir,
                                                 teardown_dir),
                 cmocka_unit_test_setup_teardown(test_rm_rf_deep_and_wide, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_trash_rename, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_rm_tree_deadline, setup_dir, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,7 @@ static void test_give_take(void **state)
         assert_int_equal(vpsd_sysinfo_take(&s, got, 32), 0);
         for (int i = 0; i < 40; i++)
                 close(fds[i]);
+        vpsd_sysinfo_shared_free(&s);
 }
 
 static void vps(struct vps_inst *vi, const char *id, enum vps_status st, int64_t started)
@@ -131,6 +132,7 @@ static void test_plans(void **state)
         assert_int_equal(p.started_at, 4000);
         for (size_t i = 0; i < 3; i++)
                 close(v[i]->dir_fd);
+        vpsd_sysinfo_shared_free(&s);
 }
 
 int main(void)

@@ -50,16 +50,30 @@ int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err);
  * (tasks still exiting) is waited for up to a second. */
 #define VPS_RM_CGROUP 1u
 int vps_rm_tree_at(int dir_fd, const char *name, unsigned int flags, vps_error *err);
-/* vps_rm_rf_at in a child process, for a caller whose loop must not wait for a guest's
- * tree: the child dies with its parent; pidfd becomes readable when it is done, then
+/* The same, stopped with -ETIMEDOUT ("out of time", what is left in place, the caller can
+ * remove it later) once CLOCK_MONOTONIC passes deadline (ns; 0: none, as vps_rm_tree_at). */
+int vps_rm_tree_until(int dir_fd, const char *name, unsigned int flags, uint64_t deadline,
+                      vps_error *err);
+/* That deadline ms from now (0 for 0: none). */
+uint64_t vps_deadline_after_ms(unsigned int ms);
+/* vps_rm_tree_at (flags) in a child process, for a caller whose loop must not wait for a
+ * guest's tree: the child dies with its parent; pidfd becomes readable when it is done, then
  * vps_rm_finish reaps it and gives its outcome. */
 struct vps_rm_job {
         pid_t pid;
         int pidfd;
         int err_fd;
 };
-int vps_rm_start(int dir_fd, const char *name, struct vps_rm_job *ret, vps_error *err);
+int vps_rm_start(int dir_fd, const char *name, unsigned int flags, struct vps_rm_job *ret,
+                 vps_error *err);
 int vps_rm_finish(struct vps_rm_job *job, vps_error *err);
+/* Moves dir_fd/name out of sight in one step, for removal off the caller's loop: renamed
+ * (RENAME_NOREPLACE) in the same directory to VPS_TRASH_PREFIX TAG, or TAG.N while an earlier
+ * one of that name is still there; the new name in ret. -ENOENT (no message) when name is
+ * not there. Whoever removes it later (vps_rm_start) finds it by the prefix after a crash. */
+#define VPS_TRASH_PREFIX ".del-"
+int vps_trash_rename(int dir_fd, const char *name, const char *tag, char *ret, size_t size,
+                     vps_error *err);
 /* mkdir -p with a mode for the directories it creates. */
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
 
