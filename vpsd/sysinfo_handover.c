@@ -62,9 +62,11 @@ size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max)
         (void)!read(s->wake, &n, sizeof(n));
         pthread_mutex_lock(&s->lock);
         size_t k = s->n_fds < max ? s->n_fds : max;
-        memcpy(fds, s->fds, k * sizeof(*fds));
-        memmove(s->fds, s->fds + k, (s->n_fds - k) * sizeof(*fds));
-        s->n_fds -= k;
+        if (k) { /* none yet: s->fds may be NULL, which memcpy must not get (UBSan) */
+                memcpy(fds, s->fds, k * sizeof(*fds));
+                memmove(s->fds, s->fds + k, (s->n_fds - k) * sizeof(*fds));
+                s->n_fds -= k;
+        }
         bool more = s->n_fds > 0;
         pthread_mutex_unlock(&s->lock);
         if (more) { /* more than max: come back */
