@@ -7,7 +7,7 @@
  * or destroy. */
 #include "backup.h"
 
-#include "clone_job.h"
+#include "copy_job.h"
 #include "backup_job.h"
 #include "jobs.h"
 #include "log.h"
@@ -137,7 +137,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 vps_err(&err, EBUSY, "VPS %s is stopping; try again when it has stopped", s->id);
         else if (vpsd_stream_busy(d, s->id, &err) < 0 ||
                  vpsd_job_check_busy(d, vi, false, &err) < 0 ||
-                 vpsd_clone_check_busy(d, vi, &err) < 0)
+                 vpsd_copy_check_busy(d, vi, &err) < 0)
                 ;
         else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 vps_err_sys(&err, errno, "socketpair");

@@ -3,7 +3,7 @@
 
 #include "api.h"
 #include "backup.h"
-#include "clone_job.h"
+#include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
 #include "power_routes.h"
@@ -215,7 +215,7 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         bool addresses = VPS_CHANGE_GIVEN(&ch, VPS_F_IP);
         if ((r = vps_manager_update_check(&d->m, vi, &ch, err)) < 0 ||
             (r = vpsd_job_check_busy(d, vi, addresses, err)) < 0 ||
-            (r = vpsd_clone_check_busy(d, vi, err)) < 0)
+            (r = vpsd_copy_check_busy(d, vi, err)) < 0)
                 return r;
         if (vi->status == VPS_RUNNING && enters_guest(&ch))
                 return vpsd_job_start(d, req, vi, addresses, patch_apply, &ch, err);

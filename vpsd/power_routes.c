@@ -9,7 +9,7 @@
 #include "reap.h"
 #include "restart.h"
 #include "stop.h"
-#include "clone_job.h"
+#include "copy_job.h"
 #include "trash.h"
 #include "vpsd.h"
 #include "watch.h"
@@ -25,7 +25,7 @@ int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t
         if (d->shutting_down)
                 return vps_err(err, EBUSY, "vpsd is stopping every VPS (shutdown)");
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi || vpsd_clone_check_busy(d, vi, err) < 0)
+        if (!vi || vpsd_copy_check_busy(d, vi, err) < 0)
                 return -err->code;
         int r = vps_manager_start(&d->m, vi, err);
         if (r == 0)
@@ -99,7 +99,7 @@ int vpsd_route_destroy(struct vpsd *d, struct request *req, const char *id, json
                        unsigned int *status, json_t **ret, vps_error *err)
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
-        if (!vi || vpsd_clone_check_busy(d, vi, err) < 0)
+        if (!vi || vpsd_copy_check_busy(d, vi, err) < 0)
                 return -err->code;
         const char *force = vpsd_request_arg(req, "force");
         if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {

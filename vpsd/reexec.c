@@ -51,8 +51,8 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         }
         if (d->trash)
                 return "a guest's files are being removed";
-        if (d->clones)
-                return "a clone is being copied";
+        if (d->copies)
+                return "a guest's files are being copied";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

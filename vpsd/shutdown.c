@@ -7,7 +7,7 @@
 #include "api.h"
 #include "jobs.h"
 #include "log.h"
-#include "clone_job.h"
+#include "copy_job.h"
 #include "trash.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
@@ -66,7 +66,7 @@ void vpsd_answer_suspended(struct vpsd *d)
         }
         d->shutdown_waiters = NULL;
         any |= vpsd_trash_answer_all(d);
-        any |= vpsd_clone_answer_all(d);
+        any |= vpsd_copy_answer_all(d);
         /* Let libmicrohttpd send those answers before it stops. */
         for (int i = 0; any && i < 20; i++) {
                 (void)MHD_run(d->mhd);

@@ -2,7 +2,8 @@
  * storage/snapshot.c. They run in the loop, one at a time: a snapshot, a switch, a stop or a
  * destroy of the same VPS come one after the other, the later one seeing what the earlier
  * did; a change under way in a job (jobs.c) makes them wait their turn with EBUSY. */
-#include "clone_job.h"
+#include "copy_job.h"
+#include "copy_routes.h"
 #include "trash.h"
 #include "snapshot_routes.h"
 
@@ -23,7 +24,7 @@ static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (vi &&
-            (vpsd_job_check_busy(d, vi, false, err) < 0 || vpsd_clone_check_busy(d, vi, err) < 0))
+            (vpsd_job_check_busy(d, vi, false, err) < 0 || vpsd_copy_check_busy(d, vi, err) < 0))
                 return NULL;
         return vi;
 }
@@ -52,7 +53,6 @@ static struct vps_inst *named(struct vpsd *d, const char *id, json_t *body, cons
 
 int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
         (void)status;
         struct vps_inst *vi = find_idle(d, id, err);
         if (!vi)
@@ -61,20 +61,13 @@ int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS)
         int r = body_string(body, "name", false, &name, err);
         if (r == 0)
                 r = body_string(body, "description", false, &desc, err);
+        /* The copy in a child; answered when it ends (copy_routes.c). */
         if (r == 0)
-                r = vps_snapshot_create(&d->m, vi, name, desc, ret, err);
-        if (r < 0) {
+                r = vpsd_snapshot_begin(d, req, vi, name, desc, err);
+        if (r < 0)
                 vpsd_log("VPS %s: %s", id, err->msg);
-                return r;
-        }
-        vpsd_log("VPS %s: snapshot %s taken: frozen %.2f ms, %lld files, %lld bytes, %.2f ms in "
-                 "all",
-                 id, json_string_value(json_object_get(*ret, "name")),
-                 json_real_value(json_object_get(*ret, "frozen_ms")),
-                 (long long)json_integer_value(json_object_get(*ret, "files")),
-                 (long long)json_integer_value(json_object_get(*ret, "size")),
-                 json_real_value(json_object_get(*ret, "total_ms")));
-        return 0;
+        (void)ret;
+        return r;
 }
 
 int vpsd_snapshot_list(VPSD_SNAPSHOT_ROUTE_ARGS)
@@ -109,7 +102,6 @@ int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS)
 
 int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
         (void)status;
         const char *name;
         struct vps_inst *vi = named(d, id, body, &name, err);
@@ -123,15 +115,8 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
                         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 0);
                 return r;
         }
-        if (r == 0)
-                r = vps_snapshot_switch(&d->m, vi, name, err);
-        if (vi)
-                vpsd_trash_sweep_vps(d, vi); /* the old layer, or what a failure left */
-        if (r < 0)
-                return r;
-        vpsd_log("VPS %s: switched to snapshot %s", id, name);
-        *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 1);
-        return 0;
+        /* The copy in a child; answered when it ends (copy_routes.c). */
+        return r < 0 ? r : vpsd_switch_begin(d, req, vi, name, err);
 }
 
 int vpsd_snapshot_mount(VPSD_SNAPSHOT_ROUTE_ARGS)
@@ -238,9 +223,9 @@ int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS)
         struct vps_inst *nvi = NULL;
         if (r == 0)
                 r = vps_clone_prepare(&d->m, vi, new_id, host, ips, n, &nvi, err);
-        /* The copy in a child; answered (201) when it ends (clone_job.c). */
+        /* The copy in a child; answered (201) when it ends (copy_routes.c). */
         if (r == 0)
-                r = vpsd_clone_start(d, req, vi, nvi, err);
+                r = vpsd_clone_begin(d, req, vi, nvi, err);
         if (r < 0)
                 vpsd_log("VPS %s: %s", id, err->msg);
         (void)ret;

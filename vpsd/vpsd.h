@@ -17,7 +17,7 @@ typedef struct json_t json_t;
 struct request;
 struct job;
 struct trash_job;
-struct clone_job;
+struct copy_job;
 struct console_client;
 struct vpsd_sysinfo;
 struct vpsd_api_ops;
@@ -82,7 +82,7 @@ struct vpsd {
         unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
         struct trash_job *trash;    /* destroyed VPSes' files being removed (trash.c) */
-        struct clone_job *clones;   /* clones whose copy runs in a child (clone_job.c) */
+        struct copy_job *copies;    /* copies of a guest's tree in children (copy_job.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */

@@ -133,35 +133,10 @@ static int write_meta(int dir_fd, json_t *meta, vps_error *err)
         return vps_write_file_atomic(dir_fd, "meta.json", text, strlen(text), 0600, err);
 }
 
-/* Makes the snapshot in snaps/TMP: upper/ captured, meta.json written. */
-static int make_snapshot(struct vps_manager *m, struct vps_inst *vi, int snaps, const char *tmp,
-                         json_t *meta, vps_error *err)
+int vps_snapshot_create_prepare(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                                const char *description, char *ret_name, vps_error *err)
 {
-        if (mkdirat(snaps, tmp, 0700) < 0)
-                return vps_err_sys(err, errno, "creating %s", tmp);
-        _cleanup_close_ int dir =
-                openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dir < 0 || mkdirat(dir, "upper", 0700) < 0)
-                return vps_err_sys(err, errno, "creating %s", tmp);
-        _cleanup_close_ int up =
-                openat(dir, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (up < 0)
-                return vps_err_sys(err, errno, "opening %s/upper", tmp);
-        struct vps_capture cap;
-        int r = vps_capture_upper(m, vi, up, NULL, &cap, err);
-        if (r < 0)
-                return r;
-        json_object_set_new(meta, "frozen_ms", json_real((double)(cap.frozen_us / 10) / 100.0));
-        json_object_set_new(meta, "total_ms", json_real((double)(cap.total_us / 10) / 100.0));
-        json_object_set_new(meta, "size", json_integer((json_int_t)cap.copy.bytes));
-        json_object_set_new(meta, "files", json_integer((json_int_t)cap.copy.files));
-        json_object_set_new(meta, "reflinked", json_integer((json_int_t)cap.copy.reflinked));
-        return write_meta(dir, meta, err);
-}
-
-int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        const char *description, json_t **ret, vps_error *err)
-{
+        (void)m;
         int r;
         if (name && *name && (r = vps_snapshot_name_check(name, err)) < 0)
                 return r;
@@ -170,36 +145,109 @@ int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *
         _cleanup_close_ int snaps = open_snapdir(vi, true, err);
         if (snaps < 0)
                 return snaps;
-        char nm[VPS_SNAPSHOT_NAME_MAX + 1];
+        char *nm = ret_name;
         if (name && *name)
-                (void)snprintf(nm, sizeof(nm), "%s", name);
+                (void)snprintf(nm, VPS_SNAPSHOT_NAME_MAX + 1, "%s", name);
         else
-                default_name(snaps, nm, sizeof(nm));
+                default_name(snaps, nm, VPS_SNAPSHOT_NAME_MAX + 1);
         if (faccessat(snaps, nm, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return vps_err(err, EEXIST, "VPS %s already has a snapshot '%s'", vi->cfg.id, nm);
         char tmp[VPS_SNAPSHOT_NAME_MAX + 8];
         (void)snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", nm);
-        vps_error ignored;
-        (void)vps_rm_rf_at(snaps, tmp, &ignored);
+        /* One left by a crash (the start-up sweep removes them) goes to the trash. */
+        char trash[NAME_MAX + 1];
+        if ((r = vps_trash_rename(snaps, tmp, tmp, trash, sizeof(trash), err)) < 0 && r != -ENOENT)
+                return r;
         _cleanup_json_ json_t *meta =
                 json_pack("{s:s, s:s, s:I, s:s, s:b}", "name", nm, "description",
                           description ? description : "", "created_at", (json_int_t)time(NULL),
                           "ostemplate", vi->cfg.ostemplate, "running", vi->status == VPS_RUNNING);
         if (!meta)
                 return vps_err(err, ENOMEM, "out of memory");
-        r = make_snapshot(m, vi, snaps, tmp, meta, err);
-        if (r == 0 && renameat2(snaps, tmp, snaps, nm, RENAME_NOREPLACE) < 0)
+        if (mkdirat(snaps, tmp, 0700) < 0)
+                return vps_err_sys(err, errno, "creating %s", tmp);
+        _cleanup_close_ int dir =
+                openat(snaps, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0 || mkdirat(dir, "upper", 0700) < 0)
+                r = vps_err_sys(err, errno, "creating %s", tmp);
+        else
+                r = write_meta(dir, meta, err);
+        if (r < 0)
+                (void)vps_snapshot_create_drop(m, vi, nm);
+        return r;
+}
+
+/* snapshots/.tmp-NAME, opened. */
+static int open_tmp(struct vps_inst *vi, const char *name, vps_error *err)
+{
+        char tmp[VPS_SNAPSHOT_NAME_MAX + 16];
+        (void)snprintf(tmp, sizeof(tmp), "snapshots/" TMP_PREFIX "%s", name);
+        int fd = openat(vi->dir_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? vps_err_sys(err, errno, "opening %s", tmp) : fd;
+}
+
+int vps_snapshot_create_fill(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                             struct vps_capture *cap, vps_error *err)
+{
+        _cleanup_close_ int dir = open_tmp(vi, name, err);
+        if (dir < 0)
+                return dir;
+        _cleanup_close_ int up =
+                openat(dir, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (up < 0)
+                return vps_err_sys(err, errno, "opening the snapshot's upper/");
+        int r = vps_capture_upper(m, vi, up, NULL, cap, err);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (r == 0)
+                r = vps_read_file_at(dir, "meta.json", &text, &len, err);
+        _cleanup_json_ json_t *meta = r == 0 ? json_loadb(text, len, 0, NULL) : NULL;
+        if (r == 0 && !json_is_object(meta))
+                r = vps_err(err, EBADMSG, "the snapshot's meta.json");
+        if (r < 0)
+                return vps_err_wrap(err, "snapshot '%s' of VPS %s", name, vi->cfg.id);
+        json_object_set_new(meta, "frozen_ms", json_real((double)(cap->frozen_us / 10) / 100.0));
+        json_object_set_new(meta, "total_ms", json_real((double)(cap->total_us / 10) / 100.0));
+        json_object_set_new(meta, "size", json_integer((json_int_t)cap->copy.bytes));
+        json_object_set_new(meta, "files", json_integer((json_int_t)cap->copy.files));
+        json_object_set_new(meta, "reflinked", json_integer((json_int_t)cap->copy.reflinked));
+        return write_meta(dir, meta, err);
+}
+
+int vps_snapshot_create_drop(struct vps_manager *m, struct vps_inst *vi, const char *name)
+{
+        (void)m;
+        vps_error e;
+        _cleanup_close_ int snaps = open_snapdir(vi, false, &e);
+        char tmp[VPS_SNAPSHOT_NAME_MAX + 8], trash[NAME_MAX + 1];
+        (void)snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", name);
+        return snaps < 0 ? snaps : vps_trash_rename(snaps, tmp, tmp, trash, sizeof(trash), &e);
+}
+
+int vps_snapshot_create_publish(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                                json_t **ret, vps_error *err)
+{
+        _cleanup_close_ int snaps = open_snapdir(vi, false, err);
+        if (snaps < 0)
+                return snaps;
+        char tmp[VPS_SNAPSHOT_NAME_MAX + 8];
+        (void)snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", name);
+        int r = 0;
+        if (renameat2(snaps, tmp, snaps, name, RENAME_NOREPLACE) < 0)
                 r = errno == EEXIST ? vps_err(err, EEXIST, "VPS %s already has a snapshot '%s'",
-                                              vi->cfg.id, nm)
-                                    : vps_err_sys(err, errno, "publishing snapshot %s", nm);
+                                              vi->cfg.id, name)
+                                    : vps_err_sys(err, errno, "publishing snapshot %s", name);
         if (r == 0 && fsync(snaps) < 0)
                 r = vps_err_sys(err, errno, "syncing the snapshot directory");
+        json_t *meta = r == 0 ? meta_load(snaps, name) : NULL;
+        if (r == 0 && !meta)
+                r = vps_err(err, EBADMSG, "reading the meta.json of snapshot %s", name);
         if (r < 0) {
-                (void)vps_rm_rf_at(snaps, tmp, &ignored);
-                return vps_err_wrap(err, "snapshot '%s' of VPS %s", nm, vi->cfg.id);
+                (void)vps_snapshot_create_drop(m, vi, name);
+                return vps_err_wrap(err, "snapshot '%s' of VPS %s", name, vi->cfg.id);
         }
         json_object_set_new(meta, "mounted", json_false());
-        *ret = TAKE_PTR(meta);
+        *ret = meta;
         return 0;
 }
 
@@ -319,8 +367,8 @@ static int drop_switch_tmp(struct vps_inst *vi, vps_error *err)
         return r == -ENOENT ? 0 : r;
 }
 
-/* A copy of the snapshot's upper/ in ID/.switch-upper, in the VPS's disk project. */
-static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, vps_error *err)
+/* Stages ID/.switch-upper for a copy of the snapshot's upper/, in the VPS's disk project. */
+static int stage_prepare(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         int r = drop_switch_tmp(vi, err);
         if (r < 0)
@@ -329,18 +377,11 @@ static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, 
                 return vps_err_sys(err, errno, "creating %s", SWITCH_TMP);
         _cleanup_close_ int dst =
                 openat(vi->dir_fd, SWITCH_TMP, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_close_ int src =
-                openat(snap_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dst < 0 || src < 0)
-                return vps_err_sys(err, errno, "opening the snapshot's upper layer");
+        if (dst < 0)
+                return vps_err_sys(err, errno, "opening %s", SWITCH_TMP);
         /* Before anything is in it: what is made inside inherits the project. */
         if (m->quota_ok && vi->cfg.projid && (r = vq_project_assign(dst, vi->cfg.projid, err)) < 0)
                 return r;
-        struct vps_copy_stats st;
-        if ((r = vps_tree_copy(src, dst, NULL, &st, err)) < 0)
-                return r;
-        if (syncfs(dst) < 0)
-                return vps_err_sys(err, errno, "flushing the copy");
         return 0;
 }
 
@@ -369,8 +410,8 @@ int vps_snapshot_switch_check(struct vps_inst *vi, const char *name, vps_error *
         return fd < 0 ? fd : 0;
 }
 
-int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        vps_error *err)
+int vps_snapshot_switch_prepare(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                                vps_error *err)
 {
         _cleanup_close_ int snaps = -1;
         _cleanup_close_ int fd = switch_check(vi, name, &snaps, err);
@@ -380,11 +421,46 @@ int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *
                 return vps_err(err, EBUSY,
                                "VPS %s is running: stop it first (vpsctl snapshot-switch does)",
                                vi->cfg.id);
-        int r = stage_upper(m, vi, fd, err);
+        int r = stage_prepare(m, vi, err);
+        if (r < 0) {
+                vps_error e;
+                (void)drop_switch_tmp(vi, &e);
+                return vps_err_wrap(err, "switching VPS %s to snapshot %s", vi->cfg.id, name);
+        }
+        return 0;
+}
+
+int vps_snapshot_switch_fill(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                             struct vps_copy_stats *ret, vps_error *err)
+{
+        (void)m;
+        _cleanup_close_ int snaps = -1;
+        _cleanup_close_ int fd = vps_snapshot_open(vi, &snaps, name, err);
+        if (fd < 0)
+                return fd;
+        _cleanup_close_ int dst =
+                openat(vi->dir_fd, SWITCH_TMP, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int src =
+                openat(fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = dst < 0 || src < 0 ? vps_err_sys(err, errno, "opening the snapshot's upper layer")
+                                   : vps_tree_copy(src, dst, NULL, ret, err);
+        if (r == 0 && syncfs(dst) < 0)
+                r = vps_err_sys(err, errno, "flushing the copy");
+        return r < 0 ? vps_err_wrap(err, "switching VPS %s to snapshot %s", vi->cfg.id, name) : 0;
+}
+
+int vps_snapshot_switch_finish(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                               bool copied, vps_error *err)
+{
+        (void)m;
+        int r = 0;
+        if (copied && vi->status != VPS_STOPPED)
+                r = vps_err(err, EBUSY, "VPS %s started meanwhile", vi->cfg.id);
         /* The one step that switches: before it the old layer is whole, after it the new. */
-        if (r == 0 && renameat2(vi->dir_fd, SWITCH_TMP, vi->dir_fd, "upper", RENAME_EXCHANGE) < 0)
+        if (copied && r == 0 &&
+            renameat2(vi->dir_fd, SWITCH_TMP, vi->dir_fd, "upper", RENAME_EXCHANGE) < 0)
                 r = vps_err_sys(err, errno, "switching the upper layer");
-        if (r == 0)
+        if (copied && r == 0)
                 (void)fsync(vi->dir_fd);
         vps_error e;
         (void)drop_switch_tmp(vi, &e); /* else the next start moves it */

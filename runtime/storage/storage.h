@@ -117,10 +117,19 @@ int vps_capture_upper(struct vps_manager *m, struct vps_inst *vi, int dst_fd,
 
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,63}, no "..": refused with a one-line reason. */
 int vps_snapshot_name_check(const char *name, vps_error *err);
-/* name NULL or "": one from the time (UTC), "YYYYmmdd-HHMMSS". *ret: the snapshot's object
- * (as in the list, with "frozen_ms"). */
-int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        const char *description, struct json_t **ret, vps_error *err);
+/* A snapshot in three steps, so that its copy can run off the caller's loop: _prepare checks
+ * and makes snapshots/.tmp-NAME (its name in ret_name, VPS_SNAPSHOT_NAME_MAX + 1 bytes; name
+ * NULL or "": one from the time (UTC), "YYYYmmdd-HHMMSS"); _fill captures the upper layer
+ * into it (a running VPS frozen while the copy catches up); _publish renames it into place,
+ * *ret the snapshot's object (as in the list, with "frozen_ms"). _drop (a failure) moves the
+ * half-made copy to the trash (.del-*), for the caller to remove off its loop. */
+int vps_snapshot_create_prepare(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                                const char *description, char *ret_name, vps_error *err);
+int vps_snapshot_create_fill(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                             struct vps_capture *ret_cap, vps_error *err);
+int vps_snapshot_create_publish(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                                struct json_t **ret, vps_error *err);
+int vps_snapshot_create_drop(struct vps_manager *m, struct vps_inst *vi, const char *name);
 /* [{name, description, created_at, size, files, frozen_ms, ostemplate, mounted}...],
  * oldest first. */
 int vps_snapshot_list(struct vps_manager *m, struct vps_inst *vi, struct json_t **ret,
@@ -128,10 +137,16 @@ int vps_snapshot_list(struct vps_manager *m, struct vps_inst *vi, struct json_t 
 /* Renamed to snapshots/.del-NAME (.N): gone from the list at once, its files the caller's. */
 int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *name,
                         vps_error *err);
-/* The upper layer of a stopped VPS replaced by a copy of the snapshot's (EBUSY when it
- * runs); the old one left as ID/.del-upper (.N) for the caller to remove. */
-int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        vps_error *err);
+/* The upper layer of a stopped VPS replaced by a copy of the snapshot's, in three steps:
+ * _prepare checks (EBUSY when it runs) and stages ID/.switch-upper; _fill copies into it (off
+ * the caller's loop); _finish (copied: _fill succeeded) exchanges it with upper/ and leaves
+ * the old layer, or a failed copy, as ID/.del-upper (.N) for the caller to remove. */
+int vps_snapshot_switch_prepare(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                                vps_error *err);
+int vps_snapshot_switch_fill(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                             struct vps_copy_stats *ret, vps_error *err);
+int vps_snapshot_switch_finish(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                               bool copied, vps_error *err);
 /* What would refuse that switch, other than the VPS running (nothing changed). */
 int vps_snapshot_switch_check(struct vps_inst *vi, const char *name, vps_error *err);
 /* The snapshot's directory (name checked, ENOENT when missing); *ret_snaps: ID/snapshots. */

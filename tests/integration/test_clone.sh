@@ -2,7 +2,8 @@
 # vpsctl clone (issue 17): the copy is exact but for its new identity (compared by a manifest
 # of every file with owners, ACL ids and file capabilities moved into the new id range); no
 # machine-id, ssh host keys, addresses; a running source is frozen for the copy only; bad
-# input refused; a large clone is copied beside vpsd's loop (a list answers meanwhile); a
+# input refused; a large clone, snapshot and switch are copied beside vpsd's loop (a list
+# answers meanwhile); a
 # kill -9 of vpsd mid-clone leaves no clone and no debris.
 . "$(dirname "$0")/lib.sh"
 MANIFEST="python3 $(dirname "$0")/tree_manifest.py"
@@ -93,6 +94,33 @@ check "the new VPS could not be started meanwhile ($busy)" grep -q "busy" <<<"$b
 check "the clone is published" test -d "$ROOT/vps/105/upper/big/d99"
 expect_eq "with every file" "$(find "$ROOT/vps/101/upper/big" | wc -l)" "$(find "$ROOT/vps/105/upper/big" | wc -l)"
 vpsctl destroy 105 >/dev/null
+# The same for a snapshot of it (running: frozen for the catch-up only) and a switch back to
+# it (the VPS stopped; vpsctl starts it again): each copy runs in a child.
+# timed_list_during WHAT PATTERN CMD...: CMD in the background; a list while its copy
+# (PATTERN under vps/101) is still there.
+timed_list_during() {
+        local what=$1 pat=$2 pid rc=0 ms t1 t2 seen=no
+        shift 2
+        "$@" >"$T/during.out" 2>&1 &
+        pid=$!
+        for _ in $(seq 400); do compgen -G "$ROOT/vps/101/$pat" >/dev/null && break; sleep 0.005; done
+        t1=$(date +%s%N)
+        vpsctl list >/dev/null
+        t2=$(date +%s%N)
+        ! compgen -G "$ROOT/vps/101/$pat" >/dev/null || seen=yes
+        wait "$pid" || rc=$?
+        ms=$(((t2 - t1) / 1000000))
+        expect_eq "$what succeeds ($(cat "$T/during.out"))" 0 "$rc"
+        expect_eq "$what: its copy was still under way after the list (positive control)" yes "$seen"
+        check "$what: a list answered within 1000 ms meanwhile (took $ms)" test "$ms" -lt 1000
+}
+timed_list_during "a large snapshot" "snapshots/.tmp-big" vpsctl snapshot 101 --name big
+check "the snapshot holds the large tree" test -d "$ROOT/vps/101/snapshots/big/upper/big/d99"
+rm -rf "$ROOT/vps/101/upper/big"
+timed_list_during "a switch to the large snapshot" ".switch-upper" vpsctl snapshot-switch 101 big
+check "the VPS has the large tree back" test -d "$ROOT/vps/101/upper/big/d99"
+expect_eq "and runs again" running "$(vps_field 101 status)"
+vpsctl snapshot-delete 101 big >/dev/null
 rm -rf "$ROOT/vps/101/upper/big"
 
 # kill -9 of vpsd in the middle of a clone: after the restart no clone and no debris.
