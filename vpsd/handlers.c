@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 struct route {
@@ -61,6 +62,15 @@ static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
 static int get_version(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err)
 {
+        /* A test holds the loop here (a positive control for work done off it). */
+        const char *stall = vpsd_request_arg(req, "stall");
+        if (d->test_stall_ms && stall && !strcmp(stall, "1")) {
+                vpsd_log("test: holding the loop %u ms (VPS_TEST_LOOP_STALL_MS)", d->test_stall_ms);
+                struct timespec ts = {d->test_stall_ms / 1000,
+                                      (d->test_stall_ms % 1000) * 1000000L};
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+        }
         /* And what a script needs to know of this vpsd: its PID, its root, and the bridged
          * network it hands out addresses from (quickstart picks VPS 101's there). */
         char subnet[64];

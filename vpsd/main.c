@@ -290,6 +290,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         static struct vpsd d;
         d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
+        const char *stall = getenv("VPS_TEST_LOOP_STALL_MS");
+        d.test_stall_ms = stall ? (unsigned int)strtoul(stall, NULL, 10) : 0;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);
         vps_error err = {0};
         int notify_fd = -1;

@@ -80,7 +80,10 @@ struct vpsd {
         char sysinfo_path[160];     /* its path, for vpsctl (status "sysinfo_socket") */
         unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
-        struct trash_job *trash;    /* destroyed VPSes' files being removed (trash.c) */
+        /* Tests only: VPS_TEST_LOOP_STALL_MS in vpsd's environment at its start; a
+         * `GET /v1/version?stall=1` then holds the loop that long (handlers.c). */
+        unsigned int test_stall_ms;
+        struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
