@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -337,4 +338,16 @@ int vps_fd_high(int fd)
                 return fd;
         close(fd);
         return h;
+}
+
+int vps_oom_score_self(int adj)
+{
+        char v[16];
+        int n = snprintf(v, sizeof(v), "%d", adj);
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = write(fd, v, (size_t)n) == n ? 0 : -errno;
+        close(fd);
+        return r;
 }

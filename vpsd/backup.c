@@ -173,6 +173,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         if (s->pid == 0) {
                 close(sp[0]);
                 s->ctl = sp[1];
+                /* Its memory follows the guest's tree (a walk, a MANIFEST): not vpsd's -500. */
+                (void)vps_oom_score_self(0);
                 if (s->kind == VPSD_STREAM_BACKUP)
                         vpsd_backup_child(d, vi, s);
                 vpsd_restore_child(d, s);

@@ -37,6 +37,25 @@ static struct {
 /* vpsd_log is called by the loop and by the sysinfo thread (sysinfo_thread.c). */
 static pthread_mutex_t lg_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork (jobs, backups, restores, removals: children that log) while the sysinfo thread
+ * holds lg_lock would give the child a lock no one releases: its first vpsd_log would hang
+ * for ever. The lock is taken around every fork(2) instead, so no line is half-written and
+ * localtime_r's own lock (taken only under lg_lock here) is free too. */
+static void fork_prepare(void)
+{
+        pthread_mutex_lock(&lg_lock);
+}
+
+static void fork_release(void)
+{
+        pthread_mutex_unlock(&lg_lock);
+}
+
+__attribute__((constructor)) static void log_atfork(void)
+{
+        (void)pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 void vpsd_log_limit(unsigned int burst, unsigned int interval_s)
 {
         lg.burst = burst ? burst : 20;

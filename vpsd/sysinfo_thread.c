@@ -2,11 +2,11 @@
  * vpsctl hands exec'd commands' listeners to, and the writer processes (sysinfo_writer.c),
  * all in an epoll of its own. A call is received, its VPS found from the caller's cgroup among
  * the plans the loop publishes (sysinfo_handover.c), its figures read from the VPS's cgroup
- * files (the host's cgroupfs: no guest file system backs them), /proc/PID/mem opened and the
- * call checked to be still pending (so the PID is the caller's and the fd its memory), and the
- * struct handed to a writer with a deadline (vpsd.conf guest_timeout): a writer past it is
- * killed and the call fails with EFAULT. At most WRITERS_PER_VPS writers are busy (or killed
- * and not yet gone) for one VPS, so a guest whose memory stalls them only queues its own
+ * files (the host's cgroupfs), and handed to a writer with a deadline (vpsd.conf
+ * guest_timeout): the writer opens the caller's /proc/PID/mem (which can wait on the guest),
+ * the thread checks the call is still pending, and the writer writes. A writer past the
+ * deadline is killed and the call fails with EFAULT. At most WRITERS_PER_VPS writers are busy
+ * (or killed and not yet gone) for one VPS, so a guest that stalls them only queues its own
  * calls; IDLE_MAX idle writers wait for the next call, whichever VPS makes it. */
 #include "sysinfo_thread.h"
 
@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { WRITERS_PER_VPS = 4, IDLE_MAX = 2, QUEUED_MAX = 1024, DRAIN_MS = 1000 };
+enum { WRITERS_PER_VPS = 4, IDLE_MAX = 2, QUEUED_PER_VPS = 256, DRAIN_MS = 1000 };
 
 enum kind { K_WAKE, K_STOP, K_TIMER, K_ACCEPT, K_LISTENER, K_CLIENT, K_WRITER };
 
@@ -57,7 +57,6 @@ struct call {
         struct listener *l;
         struct vps_sysinfo_call c;
         struct sysinfo si;
-        int mem; /* the caller's /proc/PID/mem */
         char vps[VPS_ID_MAX + 1];
         int64_t deadline_ms; /* answered by then, written or not (queued or not) */
         struct call *next;   /* waiting for a writer of its VPS */
@@ -68,6 +67,8 @@ struct writer {
         struct vpsd_writer w;
         struct call *call; /* busy with it */
         bool dying;        /* killed or told to go: its pidfd is watched until it is reaped */
+        bool dead; /* reaped: freed (writers_sweep) after the batch of events, a later one of
+                    * which may point here; the queue runs then */
         char vps[VPS_ID_MAX + 1]; /* of its call (a dying one keeps it: it still counts) */
         struct writer *next;
 };
@@ -82,7 +83,6 @@ struct vpsd_sysinfo {
         struct listener *listeners;
         struct writer *writers;
         struct call *queue;
-        size_t queued;
         bool stopping;
 };
 
@@ -154,8 +154,6 @@ static void call_finish(struct vpsd_sysinfo *t, struct call *c, int error)
         /* ENOENT: the caller died meanwhile. */
         if (r < 0 && r != -ENOENT)
                 vpsd_log("sysinfo: answering: %s", strerror(-r));
-        if (c->mem >= 0)
-                close(c->mem);
         c->l->calls--;
         listener_settle(t, c->l);
         free(c);
@@ -166,8 +164,9 @@ static unsigned int writers_of(const struct vpsd_sysinfo *t, const char *vps)
 {
         unsigned int n = 0;
         for (const struct writer *w = t->writers; w; w = w->next)
-                n += vps ? (w->call || w->dying) && strcmp(w->vps, vps) == 0
-                         : !w->call && !w->dying;
+                n += w->dead ? 0
+                     : vps   ? (w->call || w->dying) && strcmp(w->vps, vps) == 0
+                             : !w->call && !w->dying;
         return n;
 }
 
@@ -188,16 +187,6 @@ static void arm_timer(struct vpsd_sysinfo *t)
         (void)timerfd_settime(t->timer, first ? TFD_TIMER_ABSTIME : 0, &its, NULL);
 }
 
-static void writer_free(struct vpsd_sysinfo *t, struct writer *gone)
-{
-        for (struct writer **p = &t->writers; *p; p = &(*p)->next)
-                if (*p == gone) {
-                        *p = gone->next;
-                        break;
-                }
-        free(gone);
-}
-
 /* Kills it (an idle one only loses its socket and exits) and watches its pidfd until it is
  * reaped. A writer the guest holds beyond SIGKILL (a FUSE request its daemon has read) is
  * reaped when that VPS's FUSE daemon dies; until then it counts against its VPS. */
@@ -207,13 +196,13 @@ static void writer_retire(struct vpsd_sysinfo *t, struct writer *w)
         vpsd_writer_kill(&w->w);
         w->dying = true;
         if (vpsd_writer_reap(&w->w) || watch(t, w->w.pidfd, EPOLLIN, &w->s) < 0)
-                writer_free(t, w); /* a pidfd not watched: init reaps it after vpsd */
+                w->dead = true; /* a pidfd not watched: init reaps it after vpsd */
 }
 
 static struct writer *writer_get(struct vpsd_sysinfo *t)
 {
         for (struct writer *w = t->writers; w; w = w->next)
-                if (!w->call && !w->dying)
+                if (!w->call && !w->dying && !w->dead)
                         return w;
         struct writer *w = calloc(1, sizeof(*w));
         vps_error err;
@@ -234,10 +223,19 @@ static struct writer *writer_get(struct vpsd_sysinfo *t)
         return w;
 }
 
+/* Calls of vps waiting for a writer: capped per VPS, so one guest fails only its own. */
+static unsigned int queued_of(const struct vpsd_sysinfo *t, const char *vps)
+{
+        unsigned int n = 0;
+        for (const struct call *c = t->queue; c; c = c->next)
+                n += strcmp(c->vps, vps) == 0;
+        return n;
+}
+
 static void dispatch(struct vpsd_sysinfo *t, struct call *c)
 {
         if (writers_of(t, c->vps) >= WRITERS_PER_VPS) {
-                if (t->queued >= QUEUED_MAX) {
+                if (queued_of(t, c->vps) >= QUEUED_PER_VPS) {
                         vpsd_log("VPS %s: too many sysinfo calls wait for their answers to be "
                                  "written; failing one with EFAULT",
                                  c->vps);
@@ -249,7 +247,6 @@ static void dispatch(struct vpsd_sysinfo *t, struct call *c)
                         p = &(*p)->next;
                 c->next = NULL;
                 *p = c;
-                t->queued++;
                 arm_timer(t);
                 return;
         }
@@ -258,12 +255,11 @@ static void dispatch(struct vpsd_sysinfo *t, struct call *c)
                 call_finish(t, c, ENOMEM);
                 return;
         }
-        if (vpsd_writer_send(&w->w, c->mem, c->c.addr, &c->si) < 0) {
+        if (vpsd_writer_open(&w->w, c->c.pid) < 0) {
                 writer_retire(t, w);
                 call_finish(t, c, EFAULT);
                 return;
         }
-        vps_closep(&c->mem); /* the writer has its copy */
         w->call = c;
         (void)snprintf(w->vps, sizeof(w->vps), "%s", c->vps);
         arm_timer(t);
@@ -279,7 +275,6 @@ static void run_queue(struct vpsd_sysinfo *t)
                         continue;
                 }
                 *p = c->next;
-                t->queued--;
                 dispatch(t, c);
         }
 }
@@ -307,25 +302,13 @@ static int on_listener(struct vpsd_sysinfo *t, struct listener *l)
          * has one) follows the figures before the caller goes on. */
         if (dir_fd >= 0)
                 (void)vps_sysinfo_view_update(dir_fd, &f);
-        char path[64];
-        (void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)c.pid);
-        _cleanup_close_ int mem = open(path, O_WRONLY | O_CLOEXEC);
-        /* Only now is the PID known to be the caller's: it cannot have died and been reused
-         * while its notification is still pending. */
-        if (mem < 0 || vps_sysinfo_pending(l->fd, c.id) < 0) {
-                (void)vps_sysinfo_respond(l->fd, c.id, -1);
-                return 0;
-        }
         struct call *call = calloc(1, sizeof(*call));
         if (!call) {
                 (void)vps_sysinfo_respond(l->fd, c.id, ENOMEM);
                 return 0;
         }
-        *call = (struct call){.l = l,
-                              .c = c,
-                              .si = si,
-                              .mem = TAKE_FD(mem),
-                              .deadline_ms = now_ms() + (int64_t)t->timeout_s * 1000};
+        *call = (struct call){
+                .l = l, .c = c, .si = si, .deadline_ms = now_ms() + (int64_t)t->timeout_s * 1000};
         (void)snprintf(call->vps, sizeof(call->vps), "%s", p.id);
         l->calls++;
         dispatch(t, call);
@@ -364,27 +347,50 @@ static void on_accept(struct vpsd_sysinfo *t)
 
 static void on_writer(struct vpsd_sysinfo *t, struct writer *w)
 {
+        if (w->dead)
+                return;
         if (w->dying) {
-                if (vpsd_writer_reap(&w->w)) {
-                        writer_free(t, w);
-                        run_queue(t);
-                }
+                if (vpsd_writer_reap(&w->w))
+                        w->dead = true;
                 return;
         }
         int r = vpsd_writer_result(&w->w);
         if (r == -EAGAIN)
                 return;
         struct call *c = w->call;
+        int error = EFAULT;
+        int a = c ? vpsd_writer_step(&w->w, c->l->fd, &c->c, &c->si, r, &error) : r < 0 ? -1 : 0;
+        if (a > 0)
+                return;
         w->call = NULL;
         if (c)
-                call_finish(t, c, r == 0 ? 0 : EFAULT);
-        if (r < 0 || writers_of(t, NULL) > IDLE_MAX) {
+                call_finish(t, c, error);
+        if (a < 0 || writers_of(t, NULL) > IDLE_MAX) {
                 writer_retire(t, w);
         } else {
                 w->vps[0] = '\0';
         }
         run_queue(t);
         arm_timer(t);
+}
+
+static void writers_sweep(struct vpsd_sysinfo *t)
+{
+        bool freed = false;
+        for (struct writer **p = &t->writers; *p;) {
+                struct writer *w = *p;
+                if (!w->dead) {
+                        p = &w->next;
+                        continue;
+                }
+                *p = w->next;
+                free(w);
+                freed = true;
+        }
+        if (freed && !t->stopping) {
+                run_queue(t);
+                arm_timer(t);
+        }
 }
 
 static void on_timer(struct vpsd_sysinfo *t)
@@ -413,7 +419,6 @@ static void on_timer(struct vpsd_sysinfo *t)
                         continue;
                 }
                 *p = c->next;
-                t->queued--;
                 vpsd_log("VPS %s: a sysinfo call found no writer free within %u s (its writers "
                          "wait on the guest): it fails with EFAULT",
                          c->vps, t->timeout_s);
@@ -461,14 +466,17 @@ static void drain(struct vpsd_sysinfo *t)
                 if (l->s.kind == K_CLIENT)
                         listener_gone(t, l);
         }
-        if (t->accept_fd >= 0)
-                unwatch(t, t->accept_fd);
+        /* Only writers are waited for now: the rest (the stop eventfd is never read) would
+         * make epoll_wait return at once and the wait spin. */
+        unwatch(t, t->accept_fd);
+        unwatch(t, t->sh->wake);
+        unwatch(t, t->stop_fd);
+        unwatch(t, t->timer);
         while (t->queue) {
                 struct call *c = t->queue;
                 t->queue = c->next;
                 call_finish(t, c, EFAULT);
         }
-        t->queued = 0;
         int64_t until = now_ms() + DRAIN_MS;
         for (;;) {
                 bool busy = false;
@@ -482,6 +490,7 @@ static void drain(struct vpsd_sysinfo *t)
                 for (int i = 0; i < n; i++)
                         if (((struct src *)evs[i].data.ptr)->kind == K_WRITER)
                                 on_writer(t, evs[i].data.ptr);
+                writers_sweep(t);
         }
         for (struct writer *w = t->writers, *next; w; w = next) {
                 next = w->next;
@@ -494,18 +503,18 @@ static void drain(struct vpsd_sysinfo *t)
         /* The killed writers are reaped at once, unless the guest holds one (then init
          * does, after this process). */
         for (int i = 0; t->writers && i < 20; i++) {
-                for (struct writer *w = t->writers, *next; w; w = next) {
-                        next = w->next;
+                for (struct writer *w = t->writers; w; w = w->next)
                         if (vpsd_writer_reap(&w->w))
-                                writer_free(t, w);
-                }
+                                w->dead = true;
+                writers_sweep(t);
                 if (t->writers)
                         (void)usleep(10000);
         }
-        while (t->writers) {
-                vps_closep(&t->writers->w.pidfd);
-                writer_free(t, t->writers);
+        for (struct writer *w = t->writers; w; w = w->next) {
+                vps_closep(&w->w.pidfd);
+                w->dead = true;
         }
+        writers_sweep(t);
 }
 
 static void *thread_main(void *arg)
@@ -520,6 +529,7 @@ static void *thread_main(void *arg)
                 }
                 for (int i = 0; i < n && !t->stopping; i++)
                         dispatch_event(t, &evs[i]);
+                writers_sweep(t);
         }
         drain(t);
         return NULL;

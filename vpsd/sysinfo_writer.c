@@ -5,8 +5,8 @@
  * dies with the thread that started it (PR_SET_PDEATHSIG) and at the end of its socket. */
 #include "sysinfo_writer.h"
 
+#include "sandbox/sandbox.h"
 #include "vps/cleanup.h"
-#include "vps/fdpass.h"
 #include "vps/localsock.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -25,7 +26,11 @@
 
 #define WRITER_FD 3
 
+/* 'O': open /proc/PID/mem of pid (answered); 'W': write si at addr through it (answered);
+ * 'C': close it (no answer). */
 struct writer_req {
+        char op;
+        int32_t pid;
         uint64_t addr;
         struct sysinfo si;
 };
@@ -75,10 +80,52 @@ int vpsd_writer_spawn(struct vpsd_writer *w, vps_error *err)
         return 0;
 }
 
-int vpsd_writer_send(struct vpsd_writer *w, int mem, uint64_t addr, const struct sysinfo *si)
+static int request(struct vpsd_writer *w, const struct writer_req *q)
 {
-        struct writer_req q = {.addr = addr, .si = *si};
-        return vps_send_msg(w->sock, &q, sizeof(q), &mem, 1);
+        ssize_t n = send(w->sock, q, sizeof(*q), MSG_NOSIGNAL | MSG_DONTWAIT);
+        return n == (ssize_t)sizeof(*q) ? 0 : n < 0 ? -errno : -EPIPE;
+}
+
+int vpsd_writer_open(struct vpsd_writer *w, pid_t pid)
+{
+        w->writing = false;
+        return request(w, &(struct writer_req){.op = 'O', .pid = pid});
+}
+
+int vpsd_writer_write(struct vpsd_writer *w, uint64_t addr, const struct sysinfo *si)
+{
+        return request(w, &(struct writer_req){.op = 'W', .addr = addr, .si = *si});
+}
+
+int vpsd_writer_step(struct vpsd_writer *w, int listener, const struct vps_sysinfo_call *c,
+                     const struct sysinfo *si, int r, int *error)
+{
+        *error = EFAULT;
+        if (r < 0)
+                return -1;
+        if (w->writing) {
+                *error = r == 0 ? 0 : EFAULT;
+                return 0;
+        }
+        /* The caller's memory could not be opened (it died): the call runs as the kernel
+         * would. */
+        *error = -1;
+        if (r > 0)
+                return 0;
+        /* Opened: only now is the PID known to be the caller's (it cannot have died and been
+         * reused while its notification is still pending), and the file its memory. */
+        if (vps_sysinfo_pending(listener, c->id) < 0)
+                return vpsd_writer_drop(w) < 0 ? -1 : 0;
+        *error = EFAULT;
+        if (vpsd_writer_write(w, c->addr, si) < 0)
+                return -1;
+        w->writing = true;
+        return 1;
+}
+
+int vpsd_writer_drop(struct vpsd_writer *w)
+{
+        return request(w, &(struct writer_req){.op = 'C'});
 }
 
 int vpsd_writer_result(struct vpsd_writer *w)
@@ -116,23 +163,33 @@ int vpsd_writer_main(void)
         if (!vps_sock_peer_is_root(WRITER_FD))
                 _exit(1);
         (void)vps_sys_close_range(WRITER_FD + 1, ~0U, 0);
+        int mem = -1;
         for (;;) {
                 struct writer_req q;
-                int mem = -1;
-                size_t nfds = 0;
-                int n = vps_recv_msg(WRITER_FD, &q, sizeof(q), &mem, 1, &nfds);
-                if (n == -EINTR)
+                ssize_t n = recv(WRITER_FD, &q, sizeof(q), 0);
+                if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0)
+                if (n != (ssize_t)sizeof(q))
                         _exit(0);
                 int32_t res = EINVAL;
-                if (n == (int)sizeof(q) && nfds == 1) {
+                if (q.op == 'C') {
+                        vps_closep(&mem);
+                        continue;
+                } else if (q.op == 'O') {
+                        /* May wait on the guest too: opening it takes the caller's
+                         * exec_update_lock, which its own execve holds while it closes a file
+                         * on its FUSE mount. */
+                        char path[64];
+                        (void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)q.pid);
+                        vps_closep(&mem);
+                        mem = open(path, O_WRONLY | O_CLOEXEC);
+                        res = mem < 0 ? errno : 0;
+                } else if (q.op == 'W' && mem >= 0) {
                         /* The write that may wait on the guest (its FUSE daemon). */
                         ssize_t w = pwrite(mem, &q.si, sizeof(q.si), (off_t)q.addr);
                         res = w == (ssize_t)sizeof(q.si) ? 0 : w < 0 ? errno : EFAULT;
+                        vps_closep(&mem);
                 }
-                if (mem >= 0)
-                        close(mem);
                 if (send(WRITER_FD, &res, sizeof(res), MSG_NOSIGNAL) != (ssize_t)sizeof(res))
                         _exit(0);
         }

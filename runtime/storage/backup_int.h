@@ -81,7 +81,7 @@ struct vps_bk_walk {
         pthread_cond_t cv;
         pthread_t threads[4];
         int nthreads, top_fd, error;
-        size_t pending;
+        size_t pending, top_len, mem;
         unsigned open_fds;
         dev_t dev;
         bool skip_unstatable, started;

@@ -2,14 +2,22 @@
  * incremental of a tree that hardly changed spends most of its time in one fstatat per file
  * (the path lookup, in the kernel); the threads take directories from a shared stack, each
  * listing one (getdents, fstatat of each name, readlinkat of a symlink) and pushing the
- * subdirectories it finds. The caller then visits the result in preorder, parents first and
- * each directory's entries in the order the directory listed them, as libarchive's walk does.
+ * subdirectories it finds. The caller then visits the result depth first: each entry in the
+ * order its directory listed it, a directory's entries right after it. (libarchive's walk
+ * lists a directory's entries before it enters any of its subdirectories: the MANIFEST of an
+ * incremental lists the same entries in another order, which nothing depends on.)
  *
  * Directories are reached from their parent's fd (openat, O_NOFOLLOW), never by a path,
  * while fewer than FD_BUDGET are open and queued; past that a queued directory keeps no fd and
  * is reopened from the top with openat2 (beneath it, no symlink, no mount point crossed). A
  * path that long fails (ENAMETOOLONG) and the caller walks as before, one thread: nothing the
- * walk can't do is refused here that the old walk took. Mount points are listed, not entered. */
+ * walk can't do is refused here that the old walk took. Mount points are listed, not entered.
+ *
+ * Memory: about 100 bytes a file plus its name, the buffers of each directory cut to fit once
+ * it is listed; past WALK_MEM_MAX in all (a guest's millions of empty directories) the walk
+ * gives up and the caller walks with libarchive, which holds one directory at a time. A path
+ * too long for the kernel (PATH_MAX) anywhere makes it give up too: the reading of a changed
+ * entry goes by its path. */
 #include "storage/backup_int.h"
 #include "vps/cleanup.h"
 #include "vps/syscalls.h"
@@ -24,12 +32,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FD_BUDGET   128
-#define THREADS_MAX 4
+#define FD_BUDGET    128
+#define THREADS_MAX  4
+#define WALK_MEM_MAX (256u << 20)
 
 struct vps_bk_wnode {
         struct vps_bk_wnode *parent; /* NULL for the top */
         char *name;                  /* its own name (a copy), for a reopen by path */
+        size_t path_len;             /* of its path below the top ("a/b": 3; the top: 0) */
         int fd;                      /* until listed; -1 when queued without one */
         char *names;                 /* the entries' names, each NUL-terminated */
         size_t names_len, names_cap;
@@ -114,10 +124,16 @@ static int reopen(struct vps_bk_walk *w, struct vps_bk_wnode *dir)
         return fd < 0 ? -errno : fd;
 }
 
+/* n more bytes held by the walk: -E2BIG past WALK_MEM_MAX. */
+static int charge(struct vps_bk_walk *w, size_t n)
+{
+        return __atomic_add_fetch(&w->mem, n, __ATOMIC_RELAXED) > WALK_MEM_MAX ? -E2BIG : 0;
+}
+
 static int add_name(struct vps_bk_wnode *dir, const char *name, size_t len, size_t *ret_off)
 {
         if (dir->names_len + len + 1 > dir->names_cap) {
-                size_t cap = dir->names_cap ? dir->names_cap * 2 : 4096;
+                size_t cap = dir->names_cap ? dir->names_cap * 2 : 256;
                 while (cap < dir->names_len + len + 1)
                         cap *= 2;
                 char *p = realloc(dir->names, cap);
@@ -135,7 +151,7 @@ static int add_name(struct vps_bk_wnode *dir, const char *name, size_t len, size
 static int add_entry(struct vps_bk_wnode *dir, struct vps_bk_went **ret)
 {
         if (dir->n == dir->cap) {
-                size_t cap = dir->cap ? dir->cap * 2 : 16;
+                size_t cap = dir->cap ? dir->cap * 2 : 4;
                 struct vps_bk_went *p = realloc(dir->e, cap * sizeof(*p));
                 if (!p)
                         return -ENOMEM;
@@ -179,6 +195,7 @@ static int queue_sub(struct vps_bk_walk *w, struct vps_bk_wnode *dir, int dfd, c
                 return -ENOMEM;
         sub->parent = dir;
         sub->fd = -1;
+        sub->path_len = (dir->parent ? dir->path_len + 1 : 0) + strlen(name);
         sub->name = strdup(name);
         if (!sub->name) {
                 free(sub);
@@ -236,7 +253,13 @@ static int list(struct vps_bk_walk *w, struct vps_bk_wnode *dir)
                 }
                 struct vps_bk_went *e;
                 size_t off, len = strlen(nm);
-                if ((r = add_name(dir, nm, len, &off)) < 0 || (r = add_entry(dir, &e)) < 0)
+                /* top/dir/name must fit a path the kernel takes */
+                if (w->top_len + 1 + dir->path_len + 1 + len >= PATH_MAX) {
+                        r = -ENAMETOOLONG;
+                        break;
+                }
+                if ((r = charge(w, sizeof(*e) + len + 1 + (S_ISDIR(st.st_mode) ? 160 : 0))) < 0 ||
+                    (r = add_name(dir, nm, len, &off)) < 0 || (r = add_entry(dir, &e)) < 0)
                         break;
                 e->name = off;
                 entry_fill(e, &st);
@@ -249,6 +272,21 @@ static int list(struct vps_bk_walk *w, struct vps_bk_wnode *dir)
         if (r == 0 && errno)
                 r = -errno;
         closedir(d);
+        /* Cut to fit: the tree is held until it is visited. */
+        if (r == 0 && dir->names_cap > dir->names_len) {
+                char *p = realloc(dir->names, dir->names_len ? dir->names_len : 1);
+                if (p) {
+                        dir->names = p;
+                        dir->names_cap = dir->names_len;
+                }
+        }
+        if (r == 0 && dir->cap > dir->n) {
+                struct vps_bk_went *p = realloc(dir->e, (dir->n ? dir->n : 1) * sizeof(*p));
+                if (p) {
+                        dir->e = p;
+                        dir->cap = dir->n;
+                }
+        }
         return r;
 }
 
@@ -279,7 +317,8 @@ static void *worker(void *arg)
 
 int vps_bk_walk_start(struct vps_bk_walk *w, const char *top, bool skip_unstatable)
 {
-        *w = (struct vps_bk_walk){.top_fd = -1, .skip_unstatable = skip_unstatable};
+        *w = (struct vps_bk_walk){
+                .top_fd = -1, .skip_unstatable = skip_unstatable, .top_len = strlen(top)};
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->started = true;

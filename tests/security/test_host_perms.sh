@@ -66,9 +66,12 @@ make_running_vps 702
 # walk LABEL: every path under the root and the run-state dir, tried as nobody.
 walk() {
         local out n
-        n=$(find "$ROOT" "$(run_state_dir)" -mindepth 1 | wc -l)
+        # One list for the count and the probe: running VPSes (and vpsd's run state) make and
+        # remove files meanwhile.
+        find "$ROOT" "$(run_state_dir)" -mindepth 1 >"$T/paths"
+        n=$(wc -l <"$T/paths")
         [ "$n" -gt 500 ] || fail "$1: only $n paths to try"
-        out=$(find "$ROOT" "$(run_state_dir)" -mindepth 1 | as_nobody "$T/probe-perms")
+        out=$(as_nobody "$T/probe-perms" <"$T/paths")
         check "$1: nobody tried all $n paths" grep -q "^tried $n paths, .* as uid 65534" <<<"$out"
         if grep -q '^reached' <<<"$out"; then
                 fail "$1: nobody reached $(grep -c '^reached' <<<"$out") things, e.g.: $(grep '^reached' <<<"$out" | head -n 5 | tr '\n' ';')"

@@ -85,6 +85,10 @@ int vps_fd_high(int fd);
 /* Reads len bytes from fd, again after EINTR and short reads: returns how many it read (less
  * than len only at EOF), or -errno. */
 ssize_t vps_read_full(int fd, void *buf, size_t len);
+
+/* Sets this process's oom_score_adj (a child of vpsd whose memory follows what a guest made,
+ * such as a backup's walk of its tree, gives up vpsd's -500). 0 or -errno. */
+int vps_oom_score_self(int adj);
 /* Writes len bytes (over short writes and EINTR); how many were written, or -errno. */
 ssize_t vps_write_full(int fd, const void *buf, size_t len);
 /* Appends n bytes of data to the NUL-terminated buffer *buf (*len bytes in *cap): grows it to
