@@ -54,7 +54,7 @@ start_vpsd() {
                 --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
         # Its PID as it says it (pgrep reads every process's cmdline, and blocks on one held
         # in a FUSE fault by another test on this host); pgrep where the API does not answer.
-        VPSD_PID=$(vpsctl version -j 2>/dev/null | jq -r '.server.pid // empty')
+        VPSD_PID=$(vpsctl version -j 2>/dev/null | jq -r '.server.pid // empty' || true)
         [ -n "$VPSD_PID" ] || VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --daemon" | head -n1)
         [ -n "$VPSD_PID" ] || fail "vpsd did not start"
 }
