@@ -467,7 +467,7 @@ int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_tra
 int vps_manager_destroy(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         char trash[VPS_ID_MAX + 16];
-        uint32_t projid;
+        uint32_t projid = 0; /* set when r is 0 (GCC -O3 cannot tell) */
         int r = vps_manager_unlink(m, vi, trash, sizeof(trash), &projid, err);
         if (r < 0)
                 return r;
