@@ -9,6 +9,7 @@
 #include "copy_job.h"
 
 #include "api.h"
+#include "gated.h"
 #include "log.h"
 #include "loop.h"
 #include "storage/storage.h"
@@ -113,44 +114,45 @@ static void job_free(struct copy_job *j)
 
 static void on_end(struct vpsd_source *src, uint32_t revents, void *userdata);
 
+/* What vpsd_gated_fork hands the child and the watch. */
+struct copy_fork {
+        struct vpsd *d;
+        struct copy_job *j;
+        const struct vpsd_copy_spec *s;
+};
+
+_Noreturn static void copy_child(void *arg, int go, int out)
+{
+        struct copy_fork *f = arg;
+        child_main(f->d, f->s, go, out);
+}
+
+static int watch_copy(void *arg, int pidfd, vps_error *err)
+{
+        struct copy_fork *f = arg;
+        vps_error ev;
+        if (vpsd_event_add(&f->d->ev, &f->j->w_end, pidfd, EPOLLIN, on_end, f->d, &ev) < 0)
+                return vps_err_sys(err, ev.code, "watching the %s's child", f->s->what);
+        return 0;
+}
+
+static void unwatch_copy(void *arg)
+{
+        struct copy_fork *f = arg;
+        vpsd_event_del(&f->d->ev, &f->j->w_end);
+}
+
 static int fork_child(struct vpsd *d, struct copy_job *j, const struct vpsd_copy_spec *s,
                       vps_error *err)
 {
-        int go[2] = {-1, -1}, out[2] = {-1, -1};
-        if (pipe2(go, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
-                int e = errno;
-                vps_closep(&go[0]);
-                vps_closep(&go[1]);
-                return vps_err_sys(err, e, "VPS %s: preparing the %s", s->id, s->what);
-        }
-        _cleanup_close_ int go_rd = go[0], go_wr = go[1], out_wr = out[1];
-        j->out_fd = out[0];
-        fflush(NULL);
-        j->pid = fork();
-        if (j->pid == 0) {
-                close(go_wr);
-                close(j->out_fd);
-                child_main(d, s, go_rd, out_wr);
-        }
-        int r = 0;
-        vps_error ev;
-        /* The child waits for "go" until the loop watches it: if that fails, it does nothing. */
-        if (j->pid < 0)
-                r = vps_err_sys(err, errno, "fork");
-        else if ((j->pidfd = vps_sys_pidfd_open(j->pid, 0)) < 0)
-                r = vps_err_sys(err, errno, "pidfd_open");
-        else if (vpsd_event_add(&d->ev, &j->w_end, j->pidfd, EPOLLIN, on_end, d, &ev) < 0)
-                r = vps_err_sys(err, ev.code, "watching the %s's child", s->what);
-        if (r == 0 && write(go_wr, "g", 1) != 1) {
-                r = vps_err_sys(err, errno, "VPS %s: starting the %s", s->id, s->what);
-                vpsd_event_del(&d->ev, &j->w_end);
-        }
-        if (r < 0 && j->pid > 0) {
-                close(TAKE_FD(go_wr));
-                while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        }
-        return r;
+        struct copy_fork f = {.d = d, .j = j, .s = s};
+        struct vpsd_gated g = {.id = s->id,
+                               .what = s->what,
+                               .child = copy_child,
+                               .watch = watch_copy,
+                               .unwatch = unwatch_copy,
+                               .arg = &f};
+        return vpsd_gated_fork(&g, &j->pid, &j->pidfd, &j->out_fd, err);
 }
 
 int vpsd_copy_start(struct vpsd *d, struct request *req, const struct vpsd_copy_spec *s,

@@ -6,6 +6,7 @@
 #include "jobs.h"
 
 #include "api.h"
+#include "gated.h"
 #include "log.h"
 #include "vps/cleanup.h"
 #include "vps/nsrun.h"
@@ -93,13 +94,34 @@ static void job_free(struct vpsd *d, struct job *j)
 static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata);
 static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata);
 
-static int watch_job(struct vpsd *d, struct job *j, vps_error *err)
+/* What vpsd_gated_fork hands the child and the watch. */
+struct job_fork {
+        struct vpsd *d;
+        struct job *j;
+        vpsd_job_fn fn;
+        void *arg;
+};
+
+_Noreturn static void job_child(void *arg, int go, int out)
 {
-        int r = vpsd_timer_set(&j->w_timer, (int64_t)(d->guest_timeout + JOB_SLACK_S) * 1000, false,
-                               err);
+        struct job_fork *f = arg;
+        job_main(f->d, f->j->vi, f->fn, f->arg, go, out);
+}
+
+static int watch_job(void *arg, int pidfd, vps_error *err)
+{
+        struct job_fork *f = arg;
+        int r = vpsd_timer_set(&f->j->w_timer, (int64_t)(f->d->guest_timeout + JOB_SLACK_S) * 1000,
+                               false, err);
         if (r < 0)
                 return r;
-        return vpsd_event_add(&d->ev, &j->w_end, j->pidfd, EPOLLIN, on_end, d, err);
+        return vpsd_event_add(&f->d->ev, &f->j->w_end, pidfd, EPOLLIN, on_end, f->d, err);
+}
+
+static void unwatch_job(void *arg)
+{
+        struct job_fork *f = arg;
+        vpsd_event_del(&f->d->ev, &f->j->w_end);
 }
 
 int vpsd_job_start(struct vpsd *d, struct request *req, struct vps_inst *vi, bool addresses,
@@ -120,42 +142,21 @@ int vpsd_job_start(struct vpsd *d, struct request *req, struct vps_inst *vi, boo
                           .req = req,
                           .vi = vi,
                           .addresses = addresses};
-        int go[2] = {-1, -1}, out[2] = {-1, -1};
         vps_error e;
-        if (vpsd_timer_new(&d->ev, &j->w_timer, on_timer, d, &e) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
-            pipe2(out, O_CLOEXEC) < 0) {
-                r = vps_err_sys(err, j->w_timer.fd < 0 ? e.code : errno,
-                                "VPS %s: preparing the change", vi->cfg.id);
-                vps_closep(&go[0]);
-                vps_closep(&go[1]);
+        if (vpsd_timer_new(&d->ev, &j->w_timer, on_timer, d, &e) < 0) {
+                r = vps_err_sys(err, e.code, "VPS %s: preparing the change", vi->cfg.id);
                 job_free(d, j);
                 return r;
         }
-        _cleanup_close_ int go_rd = go[0], go_wr = go[1], out_wr = out[1];
-        j->out_fd = out[0];
-        fflush(NULL);
-        j->pid = fork();
-        if (j->pid == 0) {
-                close(go_wr);
-                close(j->out_fd);
-                job_main(d, vi, fn, arg, go_rd, out_wr);
-        }
-        /* The child waits for "go" until the loop watches it: if that fails, it does nothing. */
-        if (j->pid < 0)
-                r = vps_err_sys(err, errno, "fork");
-        else if ((j->pidfd = vps_sys_pidfd_open(j->pid, 0)) < 0)
-                r = vps_err_sys(err, errno, "pidfd_open");
-        else
-                r = watch_job(d, j, err);
-        if (r == 0 && write(go_wr, "g", 1) != 1) {
-                r = vps_err_sys(err, errno, "VPS %s: starting the change", vi->cfg.id);
-                vpsd_event_del(&d->ev, &j->w_end);
-        }
+        struct job_fork f = {.d = d, .j = j, .fn = fn, .arg = arg};
+        struct vpsd_gated g = {.id = vi->cfg.id,
+                               .what = "change",
+                               .child = job_child,
+                               .watch = watch_job,
+                               .unwatch = unwatch_job,
+                               .arg = &f};
+        r = vpsd_gated_fork(&g, &j->pid, &j->pidfd, &j->out_fd, err);
         if (r < 0) {
-                close(TAKE_FD(go_wr));
-                if (j->pid > 0)
-                        while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-                                ;
                 job_free(d, j);
                 return r;
         }
