@@ -1,11 +1,11 @@
-/* vpsd: a snapshot's, a clone's or a reinstall's copy of a guest's files runs in a child
- * (copy_job.h): a fork of vpsd that does the library's work on its copy of vpsd's state,
- * dies with vpsd (PR_SET_PDEATHSIG), and sends its result on a pipe; the loop watches its
- * pidfd, takes the result in and answers the suspended request. Meanwhile every request but
- * a GET on the VPSes it copies is refused (busy), except a destroy of a VPS whose copy lies
- * inside its own directory (a snapshot, a reinstall), which kills the child and goes ahead.
- * After a kill -9 of vpsd the child dies too, and what it left is what a crash of the old
- * in-loop code left (vps_snapshot_recover, the reinstall journal, vps/.clone-* at start). */
+/* vpsd: a snapshot's, a switch's, a clone's or a reinstall's copy of a guest's files runs in a
+ * child (copy_job.h): a fork of vpsd that does the library's work on its copy of vpsd's state, dies
+ * with vpsd (PR_SET_PDEATHSIG), and sends its result on a pipe; the loop watches its pidfd, takes
+ * the result in and answers the suspended request. Meanwhile every request but a GET on the VPSes
+ * it copies is refused (busy), except a destroy of a VPS whose copy lies inside its own directory
+ * (a snapshot, a switch, a reinstall), which kills the child and goes ahead. After a kill -9 of
+ * vpsd the child dies too, and what it left is what a crash of the old in-loop code left
+ * (vps_snapshot_recover, the reinstall journal, vps/.clone-* at start). */
 #include "copy_job.h"
 
 #include "api.h"

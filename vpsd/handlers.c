@@ -338,7 +338,8 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
                 r = -err.code; /* a backup or restore of it is under way (backup.c) */
         } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
                    vpsd_copy_busy(d, arg, !strcmp(method, "DELETE"), &err) < 0) {
-                r = -err.code; /* a snapshot, clone or reinstall is copying it (copy_job.c) */
+                r = -err.code; /* a snapshot, switch, clone or reinstall is copying it (copy_job.c)
+                                */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {

@@ -53,7 +53,7 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         if (d->trash)
                 return "a destroyed VPS's files are being removed";
         if (vpsd_copy_running(d))
-                return "a snapshot, clone or reinstall is under way";
+                return "a snapshot, switch, clone or reinstall is under way";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 
