@@ -1,5 +1,6 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
- * JSON responses, suspended requests, and the console upgrade. */
+ * JSON responses, suspended requests, the console upgrade, and the progress streams (a long
+ * copy's POST upgraded to vps-progress: its progress frames, then its answer as a frame). */
 #include "api.h"
 
 #include "console.h"
@@ -14,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #define BODY_MAX (1024 * 1024)
 
@@ -27,6 +30,10 @@ struct request {
         json_t *resp;
         struct request *next;
         char id[VPS_ID_MAX + 1];
+        /* A progress stream: the upgraded connection (conn is NULL then) and the path. */
+        struct MHD_UpgradeResponseHandle *urh;
+        int sock;
+        char *url;
 };
 
 struct request *vpsd_request_next(struct request *req)
@@ -41,7 +48,13 @@ void vpsd_request_set_next(struct request *req, struct request *next)
 
 const char *vpsd_request_arg(struct request *req, const char *key)
 {
-        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+        return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key)
+                         : NULL;
+}
+
+int vpsd_request_progress_fd(struct request *req)
+{
+        return req->urh ? req->sock : -1;
 }
 
 static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
@@ -79,8 +92,40 @@ static json_t *error_body(const vps_error *err)
         return json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
 }
 
+static void request_free(struct request *req)
+{
+        json_decref(req->resp);
+        free(req->body);
+        free(req->url);
+        free(req);
+}
+
+/* A progress stream's last frame: 'K' and the answer, or 'E' and the error. Sent without
+ * waiting (the loop never waits for a client): a client that does not read loses it. */
+static void stream_end(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
+{
+        _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        size_t len = text ? strlen(text) : 0;
+        _cleanup_free_ char *frame = malloc(len + 5);
+        if (frame) {
+                frame[0] = status < 300 ? 'K' : 'E';
+                for (int i = 0; i < 4; i++)
+                        frame[1 + i] = (char)((len >> (24 - 8 * i)) & 0xff);
+                memcpy(frame + 5, text ? text : "", len);
+                (void)send(req->sock, frame, len + 5, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        (void)MHD_upgrade_action(req->urh, MHD_UPGRADE_ACTION_CLOSE);
+        d->mhd_kick = true;
+        request_free(req);
+}
+
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
 {
+        if (req->urh) {
+                stream_end(d, req, status, body);
+                return;
+        }
         req->status = status;
         req->resp = body;
         req->ready = true;
@@ -121,6 +166,60 @@ static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, cons
         if (!r)
                 return MHD_NO;
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
+        enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+/* The upgrade of a progress stream is done: the request, moved out of MHD's hands (which
+ * forget it), goes to its handler; a copy then sends its progress on sock and the loop the
+ * answer (stream_end). */
+static void on_progress_upgrade(void *cls, struct MHD_Connection *c, void *con_cls,
+                                const char *extra, size_t extra_len, MHD_socket sock,
+                                struct MHD_UpgradeResponseHandle *urh)
+{
+        (void)c;
+        struct vpsd *d = cls;
+        struct request *old = con_cls, *req = calloc(1, sizeof(*req));
+        if (!req) {
+                (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+                return;
+        }
+        req->urh = urh;
+        req->sock = sock;
+        req->url = TAKE_PTR(old->url);
+        req->body = TAKE_PTR(old->body);
+        req->len = old->len;
+        /* The child writes its frames as they come; the loop's last one never waits. */
+        (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+        unsigned int status = 500;
+        json_t *body = NULL;
+        vps_error err;
+        if (extra_len > 0 || !req->url) {
+                (void)extra;
+                vps_err(&err, EPROTO, "data before the upgrade");
+                status = 400;
+                body = error_body(&err);
+        } else if (d->api_ops->handle(d, req, "POST", req->url, req->body ? req->body : "",
+                                      req->len, &status, &body) == 1) {
+                return;
+        }
+        stream_end(d, req, status, body);
+}
+
+static enum MHD_Result progress_upgrade(struct vpsd *d, struct request *req, const char *url)
+{
+        vps_error err;
+        if (!d->api_ops->progress_route(url)) {
+                vps_err(&err, EINVAL, "%s has no progress stream (vps-progress)", url);
+                return queue_json(req->conn, 400, error_body(&err));
+        }
+        if (!(req->url = strdup(url)))
+                return MHD_NO;
+        struct MHD_Response *r = MHD_create_response_for_upgrade(on_progress_upgrade, d);
+        if (!r)
+                return MHD_NO;
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-progress");
         enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
         return ret;
@@ -223,6 +322,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         if (strcmp(method, "POST") == 0 && ends_with(url, "/console"))
                 return console_upgrade(d, req, url);
+        const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+        if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
+                return progress_upgrade(d, req, url);
         if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
                 struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
                 if (!up)
@@ -249,9 +351,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         struct request *req = *con_cls;
         if (!req)
                 return;
-        json_decref(req->resp);
-        free(req->body);
-        free(req);
+        request_free(req);
         *con_cls = NULL;
 }
 

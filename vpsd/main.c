@@ -14,6 +14,7 @@
 #include "restore.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "snapshot_routes.h"
 #include "trash.h"
 #include "watch.h"
 #include "core/core.h"
@@ -260,7 +261,8 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
 }
 
 static const struct vpsd_api_ops routes = {vpsd_handle, vpsd_handle_console_check,
-                                           vpsd_stream_route, vpsd_stream_response};
+                                           vpsd_stream_route, vpsd_stream_response,
+                                           vpsd_progress_route};
 
 static int log_tick(void *userdata)
 {

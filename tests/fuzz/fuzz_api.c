@@ -99,6 +99,12 @@ const char *vpsd_request_arg(struct request *req, const char *key)
         return NULL;
 }
 
+int vpsd_request_progress_fd(struct request *req)
+{
+        (void)req;
+        return -1; /* no progress streams here */
+}
+
 struct request *vpsd_request_next(struct request *req)
 {
         return req->next;

@@ -5,6 +5,8 @@ the archive's bytes, one JSON object a line: {"P": progress} for each progress f
 
   backup_events.py backup SOCKET ID OUT      the archive of VPS ID written to OUT
   backup_events.py restore SOCKET ID FILE    FILE (one complete backup) restored as VPS ID
+  backup_events.py post SOCKET PATH BODY     POST BODY (JSON) to PATH as a progress stream
+                                             (vps-progress: a snapshot, switch or clone)
 """
 import json
 import os
@@ -14,11 +16,11 @@ import sys
 import threading
 
 
-def connect(sock_path, path, proto):
+def connect(sock_path, path, proto, body=b""):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock_path)
     s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
-               f"Upgrade: {proto}\r\nContent-Length: 0\r\n\r\n").encode())
+               f"Upgrade: {proto}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         c = s.recv(1)
@@ -61,7 +63,10 @@ def frames(s, out):
 
 def main():
     what, sock_path, vps_id, path = sys.argv[1:5]
-    if what == "backup":
+    if what == "post":
+        s = connect(sock_path, vps_id, "vps-progress", path.encode())
+        ok = frames(s, None)
+    elif what == "backup":
         s = connect(sock_path, f"/v1/vps/{vps_id}/backup", "vps-backup")
         send_frame(s, b"Z")
         with open(path, "wb") as out:

@@ -277,6 +277,16 @@ untrace_vpsd() {
 }
 proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
+# ext4_root SIZE: the state root on a loop-mounted ext4 of SIZE (truncate's units), no blocks
+# reserved; unmounted at the end (TEST_MOUNTS).
+ext4_root() {
+        mkdir -p "$ROOT"
+        TEST_MOUNTS=$ROOT
+        truncate -s "$1" "$T/root.img"
+        mkfs.ext4 -q -F -m 0 "$T/root.img"
+        mount -o loop "$T/root.img" "$ROOT"
+}
+
 # sample_answers ID: one `vpsctl list` and one `vpsctl status ID`, timed (the loop's answers
 # while something else runs); SAMPLE_MAX is the slowest pair so far, in seconds, SAMPLE_N
 # their number.
