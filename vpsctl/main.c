@@ -25,6 +25,8 @@ static const struct command commands[] = {
         {"start", cmd_start, "ID [-j]", "start a VPS"},
         {"stop", cmd_stop, "ID [--fast | --timeout S] [-j]", "stop a VPS"},
         {"restart", cmd_restart, "ID [--fast | --timeout S] [-j]", "stop and start a VPS"},
+        {"pause", cmd_pause, "ID [-j]", "freeze every process of a running VPS"},
+        {"unpause", cmd_unpause, "ID [-j]", "let a paused VPS run again"},
         {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
         {"stats", cmd_stats, "ID [-j]", "usage and limit hits of a running VPS"},
         {"set", cmd_set, "ID OPTIONS... [-j]",

@@ -15,7 +15,7 @@
 #define EXIT_USAGE       2
 #define EXIT_NOENT       3 /* no such VPS (or template) */
 #define EXIT_EXISTS      4 /* it already exists */
-#define EXIT_STATE       5 /* wrong state: running, or not running */
+#define EXIT_STATE       5 /* wrong state: running, not running, or paused */
 #define EXIT_REFUSED     6 /* refused by a limit, a quota or a policy; permission */
 #define EXIT_TIMEOUT     7 /* vpsd or the VPS did not finish in time */
 #define EXIT_UNREACHABLE 8 /* no vpsd answers at the socket */
@@ -77,6 +77,9 @@ int cmd_snapshot_mount(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_umount(struct vpsctl *v, int argc, char **argv);
 int cmd_reinstall(struct vpsctl *v, int argc, char **argv);
 int cmd_clone(struct vpsctl *v, int argc, char **argv);
+/* cmd_pause.c */
+int cmd_pause(struct vpsctl *v, int argc, char **argv);
+int cmd_unpause(struct vpsctl *v, int argc, char **argv);
 /* POST /v1/vps/ID/ACTION with body on a stopped VPS (cmd_snapshot.c): a running one is
  * checked first (the body with "dry_run"), stopped, acted on and started again, each step
  * said on stderr; what ("reinstall it") is for those lines. */

@@ -6,6 +6,7 @@
 #include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
+#include "pause_routes.h"
 #include "power_routes.h"
 #include "template_routes.h"
 #include "vps/cleanup.h"
@@ -223,6 +224,11 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 change_plan(&ch, plan);
         /* Everything it can refuse, before anything changes (a job cannot refuse cheaply). */
         bool addresses = VPS_CHANGE_GIVEN(&ch, VPS_F_IP);
+        /* A paused guest would hold the change's helpers until their deadline. */
+        if (enters_guest(&ch) &&
+            (r = vps_manager_check_unpaused(
+                     vi, "change its hostname, addresses, name servers or logins", err)) < 0)
+                return r;
         if ((r = vps_manager_update_check(&d->m, vi, &ch, err)) < 0 ||
             (r = vpsd_job_check_busy(d, vi, addresses, err)) < 0)
                 return r;
@@ -271,6 +277,8 @@ static const struct route routes[] = {
         {"GET", "vps", 2, "stats", stats_vps},
         {"POST", "vps", 2, "stop", vpsd_route_stop},
         {"POST", "vps", 2, "restart", vpsd_route_restart},
+        {"POST", "vps", 2, "pause", vpsd_route_pause},
+        {"POST", "vps", 2, "unpause", vpsd_route_unpause},
         {"GET", "templates", 0, NULL, vpsd_route_templates},
         {"POST", "templates", 0, NULL, vpsd_route_template_build},
         {"GET", "templates", 1, NULL, vpsd_route_template},
@@ -372,6 +380,9 @@ int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst *
                 return -err->code;
         if (vi->status == VPS_STOPPED)
                 return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        int r = vps_manager_check_unpaused(vi, "use its console", err);
+        if (r < 0)
+                return r;
         if (vi->console_fd < 0)
                 return vps_err(err, ENODEV,
                                "the console of VPS %s was lost when vpsd restarted; restart "

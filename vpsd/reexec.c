@@ -11,6 +11,7 @@
 #include "copy_job.h"
 #include "log.h"
 #include "notify.h"
+#include "pause_routes.h"
 #include "restart.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
@@ -52,6 +53,8 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         }
         if (d->trash)
                 return "a destroyed VPS's files are being removed";
+        if (vpsd_pause_pending(d))
+                return "a VPS is being paused";
         if (vpsd_copy_running(d))
                 return "a snapshot, switch, clone or reinstall is under way";
         return d->shutting_down ? "every VPS is being stopped" : NULL;

@@ -43,6 +43,11 @@ struct vps_loop {
         bool halt_ready; /* the init was seen taking its halt signal: resent once a second */
         int timeout_s;
         int64_t stop_began_ms, stop_deadline_ms; /* CLOCK_MONOTONIC */
+        /* A pause under way (pause_routes.c): its cgroup.events watched until it says frozen,
+         * a timer for the deadline, the requests answered then. */
+        struct vpsd_source w_frozen, w_pause_timer;
+        struct request *pause_waiters;
+        int64_t pause_began_us;
 };
 
 /* A template build running in a child, or the last one of a name (its outcome; builds.c). */

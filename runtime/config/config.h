@@ -186,6 +186,7 @@ struct vps_state {
         unsigned long long starttime;
         int64_t started_at;
         char cgroup[512]; /* absolute host path of the VPS cgroup */
+        bool paused;      /* vpsctl pause: its cgroup frozen until vpsctl unpause */
 };
 
 /* The field table: one row per field of struct vps_config, which config.json's load and
