@@ -421,6 +421,7 @@ int main(int argc, char **argv)
                 {"timeout", required_argument, NULL, 't'},
                 {"listen", required_argument, NULL, 'l'},
                 {"fingerprint", no_argument, NULL, 'F'},
+                {"routes", no_argument, NULL, 'R'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
@@ -471,6 +472,8 @@ int main(int argc, char **argv)
                 case 'F':
                         fingerprint = true;
                         break;
+                case 'R':
+                        return vpsd_routes_main();
                 case 't': {
                         char *end = NULL;
                         long t = strtol(optarg, &end, 10);

@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "audit.h"
+#include "handlers.h"
 #include "log.h"
 #include "reexec.h"
 #include "tls.h"
@@ -13,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -127,5 +129,25 @@ int vpsd_fingerprint_main(const char *root)
                 return 1;
         }
         printf("%s\n", fp);
+        return 0;
+}
+
+int vpsd_routes_main(void)
+{
+        for (size_t i = 0; i < vpsd_n_routes; i++) {
+                const struct vpsd_route *rt = &vpsd_routes[i];
+                char path[160];
+                (void)snprintf(path, sizeof(path), "/v1/%s%s%s%s", rt->what,
+                               rt->nparts >= 1 ? "/{}" : "", rt->action ? "/" : "",
+                               rt->action ? rt->action : "");
+                json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "method", rt->method, "path", path,
+                                      "verb", vpsd_verb_name(rt->verb), "vps",
+                                      !strcmp(rt->what, "vps") && rt->nparts >= 1);
+                char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                if (line)
+                        printf("%s\n", line);
+                free(line);
+                json_decref(o);
+        }
         return 0;
 }

@@ -20,3 +20,6 @@ int vpsd_remote_start(struct vpsd *d, const char *root, const char *listen, unsi
                       vps_error *err);
 /* vpsd --fingerprint: prints the certificate's SHA-256 fingerprint (making it when missing). */
 int vpsd_fingerprint_main(const char *root);
+/* vpsd --routes: the route table, a JSON object a line ({"method", "path" with {} for the
+ * argument, "verb", "vps": whether the argument is a VPS's ID}), for the tests that walk it. */
+int vpsd_routes_main(void);

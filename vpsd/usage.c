@@ -53,6 +53,8 @@ void vpsd_usage(FILE *f)
                 "                           (vpsctl trust, vpsctl token); [::]:PORT for IPv6\n"
                 "  -F, --fingerprint        print the SHA-256 fingerprint of the remote API's\n"
                 "                           certificate (made on first use) and exit\n"
+                "      --routes             print the API's routes and the verb each needs\n"
+                "                           (JSON lines) and exit\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
                 "  -P, --pidfile FILE       with --daemon: write the daemon's PID to FILE\n"
                 "  -S, --shutdown-all       ask the running vpsd to stop every VPS at once\n"
