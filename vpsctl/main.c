@@ -53,6 +53,12 @@ static const struct command commands[] = {
          "a copy of a VPS with a new identity"},
         {"reinstall", cmd_reinstall, "ID [--ostemplate T] [--no-keep] [-j]",
          "a fresh root from a template, the old one kept as a snapshot"},
+        {"trust", cmd_trust, "add FILE [--name N]|list|remove FINGERPRINT [-j]",
+         "client certificates the remote API trusts (admins)"},
+        {"token", cmd_token,
+         "create [--name N] [--vps IDS] [--allow VERBS] [--expires D]|list|revoke NAME [-j]",
+         "customers' tokens for the remote API"},
+        {"audit", cmd_audit, "[--since T] [-j]", "the log of changes asked of vpsd"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };

@@ -85,6 +85,12 @@ int cmd_unpause(struct vpsctl *v, int argc, char **argv);
  * said on stderr; what ("reinstall it") is for those lines. */
 int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
                        const char *what, json_t **answer, bool *ret_restarted);
+/* cmd_trust.c, cmd_token.c, cmd_audit.c: the remote API's credentials and audit log. */
+int cmd_trust(struct vpsctl *v, int argc, char **argv);
+int cmd_token(struct vpsctl *v, int argc, char **argv);
+int cmd_audit(struct vpsctl *v, int argc, char **argv);
+/* DELETE /v1/WHAT/NAME, printed as "revoked NAME" or "removed NAME" (or the answer with -j). */
+int vpsctl_delete_named(struct vpsctl *v, const char *what, const char *name, bool json);
 /* cmd_backup.c */
 int cmd_backup(struct vpsctl *v, int argc, char **argv);
 int cmd_restore(struct vpsctl *v, int argc, char **argv);

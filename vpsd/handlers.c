@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "api.h"
+#include "remote_routes.h"
 #include "backup.h"
 #include "copy_job.h"
 #include "jobs.h"
@@ -26,15 +27,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
-
-struct route {
-        const char *method;
-        const char *what;   /* "vps" or "templates" */
-        int nparts;         /* path segments after /v1/<what> */
-        const char *action; /* the third segment, or NULL */
-        int (*fn)(struct vpsd *d, struct request *req, const char *arg, json_t *body,
-                  unsigned int *status, json_t **ret, vps_error *err);
-};
 
 /* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
  * (traffic.h), the live part from one counters query. */
@@ -265,34 +257,48 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         return 0;
 }
 
-static const struct route routes[] = {
-        {"GET", "version", 0, NULL, get_version},
-        {"POST", "shutdown", 0, NULL, vpsd_route_shutdown},
-        {"GET", "vps", 0, NULL, list_vps},
-        {"POST", "vps", 0, NULL, create_vps},
-        {"GET", "vps", 1, NULL, get_vps},
-        {"PATCH", "vps", 1, NULL, patch_vps},
-        {"DELETE", "vps", 1, NULL, vpsd_route_destroy},
-        {"POST", "vps", 2, "start", vpsd_route_start},
-        {"GET", "vps", 2, "stats", stats_vps},
-        {"POST", "vps", 2, "stop", vpsd_route_stop},
-        {"POST", "vps", 2, "restart", vpsd_route_restart},
-        {"POST", "vps", 2, "pause", vpsd_route_pause},
-        {"POST", "vps", 2, "unpause", vpsd_route_unpause},
-        {"GET", "templates", 0, NULL, vpsd_route_templates},
-        {"POST", "templates", 0, NULL, vpsd_route_template_build},
-        {"GET", "templates", 1, NULL, vpsd_route_template},
-        {"GET", "templates", 2, "build", vpsd_route_template_status},
-        {"DELETE", "templates", 1, NULL, vpsd_route_template_remove},
-        {"POST", "vps", 2, "snapshots", vpsd_snapshot_create},
-        {"GET", "vps", 2, "snapshots", vpsd_snapshot_list},
-        {"POST", "vps", 2, "snapshot-delete", vpsd_snapshot_delete},
-        {"POST", "vps", 2, "snapshot-switch", vpsd_snapshot_switch},
-        {"POST", "vps", 2, "snapshot-mount", vpsd_snapshot_mount},
-        {"POST", "vps", 2, "snapshot-umount", vpsd_snapshot_umount},
-        {"POST", "vps", 2, "reinstall", vpsd_reinstall},
-        {"POST", "vps", 2, "clone", vpsd_clone},
+const struct vpsd_route vpsd_routes[] = {
+        {"GET", "version", 0, NULL, VPSD_VERB_ANY, get_version},
+        {"POST", "shutdown", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_shutdown},
+        {"GET", "vps", 0, NULL, VPSD_VERB_STATUS, list_vps},
+        {"POST", "vps", 0, NULL, VPSD_VERB_ADMIN, create_vps},
+        {"GET", "vps", 1, NULL, VPSD_VERB_STATUS, get_vps},
+        {"PATCH", "vps", 1, NULL, VPSD_VERB_ADMIN, patch_vps},
+        {"DELETE", "vps", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_destroy},
+        {"POST", "vps", 2, "start", VPSD_VERB_START, vpsd_route_start},
+        {"GET", "vps", 2, "stats", VPSD_VERB_STATUS, stats_vps},
+        {"POST", "vps", 2, "stop", VPSD_VERB_STOP, vpsd_route_stop},
+        {"POST", "vps", 2, "restart", VPSD_VERB_RESTART, vpsd_route_restart},
+        {"POST", "vps", 2, "pause", VPSD_VERB_ADMIN, vpsd_route_pause},
+        {"POST", "vps", 2, "unpause", VPSD_VERB_ADMIN, vpsd_route_unpause},
+        {"GET", "templates", 0, NULL, VPSD_VERB_REINSTALL, vpsd_route_templates},
+        {"POST", "templates", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_template_build},
+        {"GET", "templates", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_template},
+        {"GET", "templates", 2, "build", VPSD_VERB_ADMIN, vpsd_route_template_status},
+        {"DELETE", "templates", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_template_remove},
+        {"POST", "vps", 2, "snapshots", VPSD_VERB_SNAPSHOT, vpsd_snapshot_create},
+        {"GET", "vps", 2, "snapshots", VPSD_VERB_SNAPSHOT, vpsd_snapshot_list},
+        {"POST", "vps", 2, "snapshot-delete", VPSD_VERB_SNAPSHOT, vpsd_snapshot_delete},
+        {"POST", "vps", 2, "snapshot-switch", VPSD_VERB_SNAPSHOT, vpsd_snapshot_switch},
+        {"POST", "vps", 2, "snapshot-mount", VPSD_VERB_SNAPSHOT, vpsd_snapshot_mount},
+        {"POST", "vps", 2, "snapshot-umount", VPSD_VERB_SNAPSHOT, vpsd_snapshot_umount},
+        {"POST", "vps", 2, "reinstall", VPSD_VERB_REINSTALL, vpsd_reinstall},
+        {"POST", "vps", 2, "clone", VPSD_VERB_ADMIN, vpsd_clone},
+        /* Answered by api.c before the table's functions (upgrades and streams); here for
+         * their verbs. */
+        {"POST", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL},
+        {"POST", "vps", 2, "backup", VPSD_VERB_BACKUP, NULL},
+        {"POST", "restore", 0, NULL, VPSD_VERB_ADMIN, NULL},
+        /* The remote API's credentials and audit log (remote_routes.c). */
+        {"GET", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_list},
+        {"POST", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_add},
+        {"DELETE", "trust", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_remove},
+        {"GET", "tokens", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_token_list},
+        {"POST", "tokens", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_token_create},
+        {"DELETE", "tokens", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_token_revoke},
+        {"GET", "audit", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_audit},
 };
+const size_t vpsd_n_routes = sizeof(vpsd_routes) / sizeof(vpsd_routes[0]);
 
 /* Splits "/v1/WHAT[/ARG[/ACTION]]". */
 static int split(const char *url, char *what, char *arg, char *action, int *n)
@@ -326,16 +332,16 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
         _cleanup_json_ json_t *body = NULL;
         *status = 200;
         *ret = NULL;
-        const struct route *match = NULL;
+        const struct vpsd_route *match = NULL;
         bool path_known = false;
         if (split(url, what, arg, action, &n) == 0)
-                for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-                        const struct route *rt = &routes[i];
+                for (size_t i = 0; i < vpsd_n_routes; i++) {
+                        const struct vpsd_route *rt = &vpsd_routes[i];
                         if (strcmp(rt->what, what) != 0 || rt->nparts != n ||
                             (rt->action && strcmp(rt->action, action) != 0))
                                 continue;
                         path_known = true;
-                        if (strcmp(rt->method, method) == 0)
+                        if (strcmp(rt->method, method) == 0 && rt->fn)
                                 match = rt;
                 }
         if (!match) {
@@ -366,6 +372,21 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
                 *ret = json_pack("{s:s, s:i}", "error", err.msg, "errno", err.code);
         }
         return 0;
+}
+
+const struct vpsd_route *vpsd_route_find(const char *method, const char *url, char ret_arg[128])
+{
+        char what[128], action[128];
+        int n = 0;
+        if (split(url, what, ret_arg, action, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < vpsd_n_routes; i++) {
+                const struct vpsd_route *rt = &vpsd_routes[i];
+                if (!strcmp(rt->what, what) && rt->nparts == n &&
+                    (!rt->action || !strcmp(rt->action, action)) && !strcmp(rt->method, method))
+                        return rt;
+        }
+        return NULL;
 }
 
 int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst **ret,

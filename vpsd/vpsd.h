@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "loop.h"
+#include "throttle.h"
 #include "sysinfo_handover.h"
 #include "vps/backoff.h"
 #include "core/core.h"
@@ -72,6 +74,19 @@ struct vpsd {
         const struct vpsd_api_ops *api_ops; /* where requests go (api.h) */
         struct vpsd_source w_mhd, w_sig;
         bool mhd_kick; /* a connection was resumed: run MHD again at once */
+        /* The remote API (`listen`, remote.c): its HTTPS daemon and listening socket (-1:
+         * none), its certificate's fingerprint, who may use it (auth.c), the audit log
+         * (audit.c), failed authentications held back (api.c, throttle.c). */
+        struct MHD_Daemon *tls_mhd;
+        struct vpsd_source w_tls, w_delay;
+        int tls_fd;
+        char tls_fp[65];
+        struct vpsd_auth auth;
+        int audit_fd;
+        char audit_dir[512];
+        struct vpsd_throttle throttle;
+        struct request *delayed;
+        bool delay_timer;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;

@@ -437,6 +437,10 @@ struct vps_daemon_conf {
         /* resolv_conf = PATH, resolv_conf_upstream = PATH: where VPSes that inherit the
          * host's name servers take them from (resolv.h); "" for the defaults */
         char resolv_conf[256], resolv_upstream[256];
+        /* listen = ADDR:PORT: the remote API (HTTPS), off when ""; listen_client_limit = N:
+         * connections at once from one client address (0: not set, 256) */
+        char listen[128];
+        unsigned int listen_client_limit;
 };
 
 /* The safe defaults of a VPS that names no plan and no limit (vpsctl(8) PLANS): at most
