@@ -18,7 +18,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-        {"list", cmd_list, "[-a] [-o FIELDS] [-H] [-j]",
+        {"list", cmd_list, "[-a | --all-nodes] [-o FIELDS] [-H] [-j]",
          "list VPSes (only running ones without -a)"},
         {"create", cmd_create, "ID --ostemplate NAME [OPTIONS] [-j]",
          "create a VPS from a template (options as for set)"},
@@ -51,6 +51,7 @@ static const struct command commands[] = {
          "a copy of a VPS with a new identity"},
         {"reinstall", cmd_reinstall, "ID [--ostemplate T] [--no-keep] [-j]",
          "a fresh root from a template, the old one kept as a snapshot"},
+        {"nodes", cmd_nodes, "[-H] [-j]", "list the nodes of the fleet (vpsd --cluster)"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };

@@ -1,6 +1,7 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "api.h"
+#include "fleet.h"
 #include "backup.h"
 #include "handlers.h"
 #include "keeper.h"
@@ -49,6 +50,7 @@ static void usage(FILE *f)
         fprintf(f,
                 "Usage: vpsd [--config FILE] [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
                 "            [--bridge NAME] [--subnet CIDR] [--enforce-limits strict|warn]\n"
+                "            [--cluster URL[,URL...] [--node NAME] [--advertise URL]]\n"
                 "            [--daemon [--pidfile FILE]]\n"
                 "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
                 "\n"
@@ -79,6 +81,8 @@ static void usage(FILE *f)
                 "                           address (default " VPS_DEFAULT_SUBNET ")\n"
                 "  -e, --enforce-limits strict|warn  refuse (strict, the default) or only warn\n"
                 "                           about limits the host cannot enforce\n"
+                "      --cluster URL,...    a node of the fleet on that etcd: --node NAME (the\n"
+                "                           host's), --advertise https://ADDR:PORT (its API)\n"
                 "  -d, --daemon             detach; return once the socket accepts requests\n"
                 "  -P, --pidfile FILE       with --daemon: write the daemon's PID to FILE\n"
                 "  -S, --shutdown-all       ask the running vpsd to stop every VPS at once\n"
@@ -147,6 +151,8 @@ static int open_socket(const char *path, vps_error *err)
 /* --pidfile: where --daemon's parent writes the daemon's PID once it is ready (systemd's
  * PIDFile=: the console keeper shares the service's cgroup, so systemd cannot guess it). */
 static const char *pidfile;
+/* --cluster: this node's part of the fleet, made before run() (bad settings exit 2). */
+static struct vpsd_fleet *fleet;
 
 /* --daemon: the parent returns only once the child reports its socket ready (or fails). */
 static int daemonize(int *ret_notify, const char *log_path)
@@ -376,6 +382,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 r = vpsd_notify_start(&d, &err);
         if (r >= 0)
                 r = vpsd_api_init(&d, &routes, &err);
+        if (r >= 0 && (d.fleet = fleet))
+                r = vpsd_fleet_start(&d, &err);
         if (r < 0) {
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
@@ -424,6 +432,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_notify_stop(&d);    /* the calls it holds answered before vpsd goes */
+        vpsd_fleet_stop(&d);
         vpsd_answer_suspended(&d);
         vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
@@ -460,11 +469,15 @@ int main(int argc, char **argv)
                 {"config", required_argument, NULL, 'C'},
                 {"shutdown-all", no_argument, NULL, 'S'},
                 {"timeout", required_argument, NULL, 't'},
+                {"cluster", required_argument, NULL, 1000},
+                {"node", required_argument, NULL, 1001},
+                {"advertise", required_argument, NULL, 1002},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
+        const char *fleet_opt[3] = {0};
         while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
@@ -517,6 +530,11 @@ int main(int argc, char **argv)
                         shutdown_timeout = (int)t;
                         break;
                 }
+                case 1000:
+                case 1001:
+                case 1002:
+                        fleet_opt[c - 1000] = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -556,6 +574,10 @@ int main(int argc, char **argv)
                 enforce_warn = conf.enforce_warn > 0;
         if (shutdown_all)
                 return vpsd_shutdown_all_client(sock, shutdown_timeout);
+        if (vpsd_fleet_new(&conf, fleet_opt, &fleet, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
         /* Before anything is created: nothing half-done when the socket's place is refused. */
         _cleanup_free_ char *sock_dir = strdup(sock);
         if (!sock_dir ||
