@@ -5,6 +5,7 @@
 #include "remote_routes.h"
 #include "backup.h"
 #include "copy_job.h"
+#include "fleet_api.h"
 #include "jobs.h"
 #include "log.h"
 #include "pause_routes.h"
@@ -85,7 +86,9 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                     unsigned int *status, json_t **ret, vps_error *err)
 {
         /* Sorted by ID as vzlist does; ?up=1: only VPSes that are up (running, stopping). */
-        const char *up = vpsd_request_arg(req, "up");
+        const char *up = vpsd_request_arg(req, "up"), *all = vpsd_request_arg(req, "all_nodes");
+        if (all && strcmp(all, "0") != 0) /* every node's, from the cluster's records */
+                return vpsd_fleet_list_all(d, req, err);
         *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
@@ -122,8 +125,9 @@ static void change_plan(struct vps_change *ch, const char *plan)
         (void)snprintf(ch->v.plan, sizeof(ch->v.plan), "%s", plan);
 }
 
-static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
-                      unsigned int *status, json_t **ret, vps_error *err)
+/* The local part of a create (with a cluster: once etcd holds its ID and addresses). */
+static int create_local(struct vpsd *d, json_t *request, unsigned int *status, json_t **ret,
+                        vps_error *err)
 {
         /* A plan's fields under the request's own (plans.h). */
         char plan[VPS_PLAN_NAME_MAX + 1];
@@ -152,6 +156,29 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, vi->cfg.id, *ret);
         return 0;
+}
+
+static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
+                      unsigned int *status, json_t **ret, vps_error *err)
+{
+        /* Checked here first: a bad request never reaches the cluster. */
+        char plan[VPS_PLAN_NAME_MAX + 1];
+        bool plan_given;
+        _cleanup_json_ json_t *body = NULL;
+        struct vps_config base;
+        struct vps_change ch;
+        vps_manager_new_config(&d->m, &base);
+        int r = vps_plan_body(d->m.plans_dir, d->m.default_plan, request, true, plan, &plan_given,
+                              &body, err);
+        if (r == 0)
+                r = vps_change_from_json(body, &base, true, &ch, err);
+        if (r == 0 && (r = vps_id_check(ch.v.id, err)) == 0 &&
+            vps_manager_find(&d->m, ch.v.id, err))
+                r = vps_err(err, EEXIST, "VPS %s already exists", ch.v.id);
+        if (r < 0)
+                return r;
+        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local, status,
+                                 ret, err);
 }
 
 static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
@@ -259,6 +286,7 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
 
 const struct vpsd_route vpsd_routes[] = {
         {"GET", "version", 0, NULL, VPSD_VERB_ANY, get_version},
+        {"GET", "nodes", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_nodes},
         {"POST", "shutdown", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_shutdown},
         {"GET", "vps", 0, NULL, VPSD_VERB_STATUS, list_vps},
         {"POST", "vps", 0, NULL, VPSD_VERB_ADMIN, create_vps},

@@ -2,6 +2,7 @@
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "api.h"
 #include "authz.h"
+#include "fleet.h"
 #include "backup.h"
 #include "handlers.h"
 #include "keeper.h"
@@ -95,6 +96,8 @@ static int open_socket(const char *path, vps_error *err)
 /* --pidfile: where --daemon's parent writes the daemon's PID once it is ready (systemd's
  * PIDFile=: the console keeper shares the service's cgroup, so systemd cannot guess it). */
 static const char *pidfile;
+/* --cluster: this node's part of the fleet, made before run() (bad settings exit 2). */
+static struct vpsd_fleet *fleet;
 
 /* --daemon: the parent returns only once the child reports its socket ready (or fails). */
 static int daemonize(int *ret_notify, const char *log_path)
@@ -332,6 +335,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                                       conf->listen_client_limit ? conf->listen_client_limit
                                                                 : VPSD_LISTEN_CLIENT_LIMIT,
                                       &err);
+        if (r >= 0 && (d.fleet = fleet))
+                r = vpsd_fleet_start(&d, &err);
         if (r < 0) {
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
@@ -380,6 +385,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_notify_stop(&d);    /* the calls it holds answered before vpsd goes */
+        vpsd_fleet_stop(&d);
         vpsd_answer_suspended(&d);
         vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
@@ -422,11 +428,15 @@ int main(int argc, char **argv)
                 {"listen", required_argument, NULL, 'l'},
                 {"fingerprint", no_argument, NULL, 'F'},
                 {"routes", no_argument, NULL, 'R'},
+                {"cluster", required_argument, NULL, 1000},
+                {"node", required_argument, NULL, 1001},
+                {"advertise", required_argument, NULL, 1002},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
+        const char *fleet_opt[3] = {0};
         while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:l:F", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
@@ -487,6 +497,11 @@ int main(int argc, char **argv)
                         shutdown_timeout = (int)t;
                         break;
                 }
+                case 1000:
+                case 1001:
+                case 1002:
+                        fleet_opt[c - 1000] = optarg;
+                        break;
                 case 'h':
                         vpsd_usage(stdout);
                         return 0;
@@ -534,6 +549,10 @@ int main(int argc, char **argv)
         struct sockaddr_storage lsa;
         socklen_t llen;
         if (conf.listen[0] && vpsd_listen_parse(conf.listen, &lsa, &llen, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
+        if (vpsd_fleet_new(&conf, fleet_opt, &fleet, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }

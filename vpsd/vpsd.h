@@ -22,6 +22,7 @@ struct trash_job;
 struct console_client;
 struct vpsd_sysinfo;
 struct vpsd_api_ops;
+struct vpsd_fleet;
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 /* How a requested stop is going (stop.c), for the log line when the init has exited. */
@@ -105,6 +106,7 @@ struct vpsd {
         unsigned int test_stall_ms;
         struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
+        struct vpsd_fleet *fleet; /* vpsd --cluster: this node's part of the fleet (fleet.h) */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
         void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);
