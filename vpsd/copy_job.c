@@ -253,9 +253,10 @@ static void on_end(struct vpsd_source *src, uint32_t revents, void *userdata)
         vps_error err = {0};
         _cleanup_json_ json_t *result = NULL;
         int r = collect(j, &result, &err);
-        /* A child killed while it held the VPS frozen must not leave it so. */
+        /* A child killed while it held the VPS frozen must not leave it so (unless the VPS
+         * was paused before: it stays paused). */
         struct vps_inst *vi = r < 0 ? vps_manager_find(&d->m, j->id, &(vps_error){0}) : NULL;
-        if (vi && vi->status == VPS_RUNNING && vi->st.cgroup[0])
+        if (vi && vi->status == VPS_RUNNING && vi->st.cgroup[0] && !vi->st.paused)
                 (void)vps_cgroup_thaw(vi->st.cgroup, &(vps_error){0});
         unsigned int status = 200;
         json_t *ret = NULL;
