@@ -7,19 +7,31 @@ the archive's bytes, one JSON object a line: {"P": progress} for each progress f
   backup_events.py restore SOCKET ID FILE    FILE (one complete backup) restored as VPS ID
   backup_events.py post SOCKET PATH BODY     POST BODY (JSON) to PATH as a progress stream
                                              (vps-progress: a snapshot, switch or clone)
+
+With EV_TLS=HOST:PORT (the remote API) SOCKET is not used: TLS to HOST:PORT, vpsd's
+certificate in EV_CA, and EV_TOKEN as the Bearer token.
 """
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
 
 
 def connect(sock_path, path, proto, body=b""):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock_path)
-    s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+    auth = ""
+    if os.environ.get("EV_TLS"):
+        host, port = os.environ["EV_TLS"].rsplit(":", 1)
+        ctx = ssl.create_default_context(cafile=os.environ["EV_CA"])
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(socket.create_connection((host, int(port))))
+        auth = f"Authorization: Bearer {os.environ['EV_TOKEN']}\r\n"
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n{auth}"
                f"Upgrade: {proto}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
     head = b""
     while not head.endswith(b"\r\n\r\n"):
