@@ -10,8 +10,12 @@
 # re-exec; vpsctl exec checked it too) and, for the view of a VPS and a stop, its
 # /proc/PID/syscall and mem (does the init take its halt signal yet?). Now list, status, exec,
 # a stop, a re-exec and a restart of vpsd all go on, the init is re-adopted (the same process,
-# from its pidfd's identity), and a neighbour is unaffected.
+# from its pidfd's identity), and a neighbour is unaffected. A forward refused for a host port
+# in use names the host process that holds it: that search (readlinks of every process's fds)
+# no longer waits on the held init either.
+NET_TEST=1
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/net_helpers.sh"
 PROBE=${VPS_PROBE_DIR:-$BUILD/tests}/vps-probe-fuse
 [ -x "$PROBE" ] || { echo "FAIL: no probe at $PROBE"; exit 1; }
 [ -e /dev/fuse ] || { echo "SKIP: this host has no /dev/fuse"; exit 77; }
@@ -20,7 +24,7 @@ export VPSD_CONFIG=$T/vpsd.conf
 start_vpsd
 vpsctl template build busybox >/dev/null
 vpsctl create 731 --ostemplate busybox --features fuse >/dev/null
-vpsctl create 732 --ostemplate busybox >/dev/null
+vpsctl create 732 --ostemplate busybox --ipadd "$NETPFX.32" >/dev/null
 vpsctl start 731 >/dev/null
 vpsctl start 732 >/dev/null
 quiet() { "$@" >/dev/null 2>&1; }
@@ -50,6 +54,14 @@ check "list answers" quiet v 3 list
 expect_eq "status of 731 answers: running" running "$(v 3 status 731 -j 2>/dev/null | jq -r .status)"
 expect_eq "vpsctl exec into 731 works" ok "$(v 5 exec 731 -- echo ok 2>/dev/null)"
 expect_eq "and into the neighbour" ok "$(v 5 exec 732 -- echo ok 2>/dev/null)"
+HP=$(free_port)
+busybox nc -ll -p "$HP" -e true </dev/null >/dev/null 2>&1 &
+LPID=$!
+TEST_PIDS=$LPID
+listening "$HP" ss -ltn || fail "the test's host listener on $HP did not come up"
+expect_error "a forward of a host port in use is refused, naming its process" \
+        "host port tcp $HP is in use on the host: busybox \\(pid $LPID\\) listens on it" \
+        v 5 set 732 --forward "tcp:$HP:80"
 
 # A re-exec of vpsd (SIGHUP) re-adopts the init.
 kill -HUP "$VPSD_PID"
