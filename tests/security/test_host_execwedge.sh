@@ -84,6 +84,20 @@ expect_eq "731 is re-adopted, the same init" "running $pid" \
         "$(v 3 status 731 -j 2>/dev/null | jq -r '"\(.status) \(.pid)"')"
 expect_eq "732 too" running "$(v 3 status 732 -j 2>/dev/null | jq -r .status)"
 expect_eq "exec into 731 works" ok "$(v 5 exec 731 -- echo ok 2>/dev/null)"
+# A state without the init's pidfd identity (an older vpsd's): its start time cannot be read,
+# the start-up waits for it half a second, then knows the init as PID 1 of a pid namespace in
+# the VPS's cgroup.
+kill -9 "$VPSD_PID"
+while ! proc_gone "$VPSD_PID"; do sleep 0.05; done
+st=$(state_file 731)
+jq "del(.pidfd_ino)" "$st" >"$st.x" && mv "$st.x" "$st"
+rc=0
+timeout -k 1 10 "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
+        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon || rc=$?
+VPSD_PID=$(v 3 version -j 2>/dev/null | jq -r '.server.pid // empty' || true)
+check "a vpsd starts on a state without pidfd_ino ($rc)" test "$rc" = 0 -a -n "$VPSD_PID"
+expect_eq "and re-adopts 731's held init" "running $pid" \
+        "$(v 3 status 731 -j 2>/dev/null | jq -r '"\(.status) \(.pid)"')"
 
 # A stop: the init cannot take its halt signal, so it is killed at the timeout.
 check "a stop of 731 ends (killed at its 2 s timeout)" quiet v 10 stop 731 --timeout 2
