@@ -151,6 +151,9 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
             vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
                 vi->pidfd = vps_fd_high(pidfd);
                 vi->status = VPS_RUNNING;
+                /* A state without it (an older vpsd's): the next start-up knows it exactly. */
+                if (vi->st.pidfd_ino == 0 && vps_pidfd_ino(vi->pidfd, &vi->st.pidfd_ino) == 0)
+                        (void)vps_inst_state_save(m, vi, &vi->st, &e);
                 (void)vps_manager_halt_signal(m, vi);
                 return;
         }
