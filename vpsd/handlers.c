@@ -48,7 +48,7 @@ static int by_id(const void *a, const void *b)
                       (*(struct vps_inst *const *)b)->cfg.id);
 }
 
-static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
+static json_t *ok_obj(const struct vpsd *d, struct vps_inst *vi)
 {
         return vps_inst_to_json(&d->m, vi);
 }

@@ -134,7 +134,7 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
                      vps_error *err);
 
-struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
+struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 
 /* Usage figures of a running VPS, read from its cgroup (cheap: a few small files). */

@@ -123,6 +123,10 @@ static int load_state(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         return 0;
 }
 
+/* What a start-up waits for the start time of an init recorded by a vpsd without pidfd_ino,
+ * or on a kernel without pidfs. */
+#define ADOPT_STAT_MS 500
+
 static void adopt(struct vps_manager *m, struct vps_inst *vi)
 {
         vps_error e;
@@ -138,12 +142,18 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
                 memset(&vi->st, 0, sizeof(vi->st));
                 return;
         }
-        unsigned long long st;
+        /* The same process (not a reused PID), known without waiting on it: a guest can hold
+         * its init in an execve, and a read of its /proc/PID/stat with it (base/proc.c). */
         int pidfd = vps_sys_pidfd_open(vi->st.pid, 0);
-        if (pidfd >= 0 && vps_proc_starttime(vi->st.pid, &st, &e) == 0 && st == vi->st.starttime &&
+        if (pidfd >= 0 &&
+            vps_init_identify(vi->st.pid, pidfd, vi->st.starttime, vi->st.pidfd_ino,
+                              ADOPT_STAT_MS) == 1 &&
             vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
                 vi->pidfd = vps_fd_high(pidfd);
                 vi->status = VPS_RUNNING;
+                /* A state without it (an older vpsd's): the next start-up knows it exactly. */
+                if (vi->st.pidfd_ino == 0 && vps_pidfd_ino(vi->pidfd, &vi->st.pidfd_ino) == 0)
+                        (void)vps_inst_state_save(m, vi, &vi->st, &e);
                 (void)vps_manager_halt_signal(m, vi);
                 vps_pause_readopt(m, vi);
                 return;
