@@ -229,7 +229,15 @@ int vps_bk_put_entry(struct vps_bk_wctx *c, struct archive *disk,
 {
         const struct stat *st = archive_entry_stat(e);
         int r;
-        if (vps_bk_unchanged(b, m) || same_copy(c, e, src, b, m)) {
+        if (vps_bk_unchanged(b, m)) {
+                m->kind = VPS_MF_SAME;
+                memcpy(m->hash, b->hash, sizeof(m->hash));
+                m->line = b->line;
+                m->line_len = b->line_len;
+                return vps_manifest_add(&c->mf, m, c->err);
+        }
+        if (same_copy(c, e, src, b, m)) {
+                /* Another inode, another ctime: its own line, the base's hash. */
                 m->kind = VPS_MF_SAME;
                 memcpy(m->hash, b->hash, sizeof(m->hash));
                 return vps_manifest_add(&c->mf, m, c->err);
@@ -402,7 +410,7 @@ static int add_deletions(struct vps_bk_wctx *c)
                 struct vps_mf_entry d = c->base.e[gone[i]];
                 d.kind = VPS_MF_DELETED;
                 c->res->deleted++;
-                int r = vps_manifest_add(&c->mf, &d, c->err);
+                int r = vps_manifest_add_lent(&c->mf, &d, c->err);
                 if (r < 0)
                         return r;
         }
@@ -428,6 +436,7 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (o->base_manifest &&
             (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
+        c.mf.lender = &c.base;
         /* The walk meets about as many paths as the base lists. */
         if (o->base_manifest)
                 r = vps_manifest_reserve(&c.mf, c.base.n + 64, err);
