@@ -23,7 +23,10 @@
 
 #include "vps/error.h"
 
-#define VPS_BACKUP_FORMAT   1
+/* The format written (vpsbackup.json's "format", the MANIFEST's first line): 2 since its
+ * content hashes skip zero blocks (backup_hash.c); 1 is read too, and an incremental whose
+ * base is of format 1 is written in it (its hashes are those of the chain). */
+#define VPS_BACKUP_FORMAT   2
 #define VPS_BACKUP_META     "vpsbackup.json"
 #define VPS_BACKUP_CONFIG   "config.json"
 #define VPS_BACKUP_MANIFEST "MANIFEST"
@@ -64,6 +67,7 @@ struct vps_manifest {
         char *arena;                /* parsed text the paths point into */
         size_t arena_len;
         const struct vps_manifest *lender; /* paths in its arena are borrowed, not freed */
+        int version;                       /* its format (0: VPS_BACKUP_FORMAT) */
 };
 
 void vps_manifest_free(struct vps_manifest *m);

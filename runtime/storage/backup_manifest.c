@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define HEADER "vpsbackup-manifest 1\n"
+#define HEADER "vpsbackup-manifest %d\n"
 
 void vps_sha256_finish_hex(struct sha256_ctx *h, char out[65])
 {
@@ -228,9 +228,16 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
 int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, vps_error *err)
 {
         *ret = (struct vps_manifest){0};
-        size_t hl = strlen(HEADER);
-        if (len < hl || memcmp(text, HEADER, hl) != 0)
+        char head[32];
+        int version = 0;
+        for (int v = 1; v <= VPS_BACKUP_FORMAT && !version; v++) {
+                (void)snprintf(head, sizeof(head), HEADER, v);
+                if (len >= strlen(head) && !memcmp(text, head, strlen(head)))
+                        version = v;
+        }
+        if (!version)
                 return vps_err(err, EBADMSG, "MANIFEST: not a vpsbackup manifest");
+        size_t hl = strlen(head);
         /* The copy is the paths' arena: each unescaped in place. */
         char *copy = malloc(len + 1);
         if (!copy)
@@ -239,6 +246,7 @@ int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, v
         copy[len] = '\0';
         ret->arena = copy;
         ret->arena_len = len + 1;
+        ret->version = version;
         size_t lines = 0;
         for (const char *p = copy; (p = memchr(p, '\n', (size_t)(copy + len - p))); p++)
                 lines++;
@@ -309,10 +317,12 @@ int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_le
 {
         static const char hex[] = "0123456789ABCDEF";
         struct text t = {0};
-        size_t hl = strlen(HEADER);
+        char head[32];
+        (void)snprintf(head, sizeof(head), HEADER, m->version ? m->version : VPS_BACKUP_FORMAT);
+        size_t hl = strlen(head);
         if (text_room(&t, hl) < 0)
                 return vps_err(err, ENOMEM, "out of memory");
-        memcpy(t.p, HEADER, hl);
+        memcpy(t.p, head, hl);
         t.len = hl;
         for (size_t i = 0; i < m->n; i++) {
                 const struct vps_mf_entry *e = &m->e[i];
