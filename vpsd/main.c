@@ -2,6 +2,7 @@
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "api.h"
 #include "backup.h"
+#include "criu_probe.h"
 #include "handlers.h"
 #include "keeper.h"
 #include "log.h"
@@ -419,6 +420,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         char cgs[1024];
         vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
         vpsd_log("cgroup controllers: %s", cgs);
+        vpsd_criu_probe(&d); /* logs when it ends, the loop running */
         notify(notify_fd, NULL);
         r = vpsd_event_run(&d.ev);
         if (d.reexec)
