@@ -36,9 +36,13 @@ int vps_criu_find(char *ret, size_t size, vps_error *err);
 #define VPS_CRIU_REPORT_MAX 4096
 int vps_criu_probe_start(struct vps_criu_status *st, pid_t *ret_pid, int *ret_pidfd, int *ret_out,
                          vps_error *err);
-/* A probe's report (what the child wrote) into st: available when `criu check` passed, else
- * why not (its last error line); pure, for unit tests. */
+/* A probe's report (what the child wrote) into st: available when `criu check` passed and
+ * vpsd has the capabilities criu needs, else why not (check's last error line, or the
+ * capabilities missing); pure, for unit tests. */
 void vps_criu_parse_report(const char *report, struct vps_criu_status *st);
+/* The capabilities criu needs (of the process that runs it) that capeff lacks, as
+ * "cap_sys_resource,..." ("" when none). */
+void vps_criu_missing_caps(unsigned long long capeff, char *ret, size_t size);
 /* One line for vpsd's log: "available (criu 4.1.1, /usr/local/sbin/criu)" or
  * "not available: ...". */
 void vps_criu_describe(const struct vps_criu_status *st, char *ret, size_t size);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -104,6 +105,50 @@ static int run_capture(char *const argv[], char *buf, size_t size, int timeout_m
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The capabilities criu's dump and restore need of the process that runs it (vpsd's): a
+ * criu whose check passes may still fail on every VPS without one of them (a service or
+ * container sandbox that dropped CAP_SYS_RESOURCE: criu cannot read a VPS's rlimits, whose
+ * uids are not root's). */
+static const struct {
+        int cap;
+        const char *name;
+} needed[] = {
+        {CAP_DAC_OVERRIDE, "cap_dac_override"},
+        {CAP_FOWNER, "cap_fowner"},
+        {CAP_KILL, "cap_kill"},
+        {CAP_SETGID, "cap_setgid"},
+        {CAP_SETUID, "cap_setuid"},
+        {CAP_NET_ADMIN, "cap_net_admin"},
+        {CAP_SYS_CHROOT, "cap_sys_chroot"},
+        {CAP_SYS_PTRACE, "cap_sys_ptrace"},
+        {CAP_SYS_ADMIN, "cap_sys_admin"},
+        {CAP_SYS_RESOURCE, "cap_sys_resource"},
+};
+
+void vps_criu_missing_caps(unsigned long long capeff, char *ret, size_t size)
+{
+        size_t len = 0;
+        ret[0] = '\0';
+        for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+                if (!(capeff & (1ull << needed[i].cap)) && len < size) {
+                        int n = snprintf(ret + len, size - len, "%s%s", len ? "," : "",
+                                         needed[i].name);
+                        len += n > 0 ? (size_t)n : 0;
+                }
+}
+
+/* This process's effective capabilities (/proc/self/status CapEff); all when unreadable. */
+static unsigned long long cap_eff(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned long long v;
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "CapEff: %llx", &v) == 1)
+                        return v;
+        return ~0ull;
+}
+
 /* The child: both commands, then the report on out. */
 static void probe_child(const char *criu, int out)
 {
@@ -117,9 +162,10 @@ static void probe_child(const char *criu, int out)
         if (vs == 0 && v)
                 (void)sscanf(v, "Version: %31s", version);
         int cs = run_capture(cargv, check, sizeof(check), CHECK_TIMEOUT_MS);
-        char report[VPS_CRIU_REPORT_MAX];
-        int n = snprintf(report, sizeof(report), "version %s\ncheck %d %d\n%s", version, cs,
-                         CHECK_TIMEOUT_MS / 1000, check);
+        char report[VPS_CRIU_REPORT_MAX], missing[256];
+        vps_criu_missing_caps(cap_eff(), missing, sizeof(missing));
+        int n = snprintf(report, sizeof(report), "version %s\nmissing %s\ncheck %d %d\n%s", version,
+                         missing, cs, CHECK_TIMEOUT_MS / 1000, check);
         if (n > 0)
                 (void)vps_write_full(out, report,
                                      (size_t)n < sizeof(report) ? (size_t)n : sizeof(report) - 1);
@@ -210,8 +256,24 @@ void vps_criu_parse_report(const char *report, struct vps_criu_status *st)
                 output = eol ? eol + 1 : "";
         }
         st->why[0] = '\0';
-        if (cs == 0) {
+        char missing[256] = "";
+        const char *m = strstr(report, "\nmissing ");
+        if (m && (!check || m < check)) {
+                m += strlen("\nmissing ");
+                size_t len = strspn(m, "abcdefghijklmnopqrstuvwxyz_,");
+                (void)snprintf(missing, sizeof(missing), "%.*s", (int)len, m);
+        }
+        if (cs == 0 && !missing[0]) {
                 st->state = VPS_CRIU_AVAILABLE;
+                return;
+        }
+        if (cs == 0) {
+                st->state = VPS_CRIU_UNAVAILABLE;
+                (void)snprintf(st->why, sizeof(st->why),
+                               "vpsd lacks %s (not in its capability bounding set: a sandbox "
+                               "dropped it), which criu needs to dump and restore a VPS (its "
+                               "check passes)",
+                               missing);
                 return;
         }
         st->state = VPS_CRIU_UNAVAILABLE;
@@ -227,8 +289,8 @@ void vps_criu_parse_report(const char *report, struct vps_criu_status *st)
                                st->path, secs);
         else
                 (void)snprintf(st->why, sizeof(st->why),
-                               "criu %.31s (%.200s) fails its check on this kernel: %.200s", ver, st->path,
-                               line);
+                               "criu %.31s (%.200s) fails its check on this kernel: %.200s", ver,
+                               st->path, line);
 }
 
 void vps_criu_describe(const struct vps_criu_status *st, char *ret, size_t size)

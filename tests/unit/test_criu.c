@@ -40,10 +40,10 @@ static void test_available(void **state)
 static void test_fails_check(void **state)
 {
         (void)state;
-        struct vps_criu_status st = parsed(
-                "version 3.17.1\ncheck 1 30\n"
-                "Error (criu/vdso.c:627): vdso: Unexpected rt vDSO area bounds\n"
-                "Error (criu/cr-check.c:1605): Can't fill kdat\nSome checks failed\n");
+        struct vps_criu_status st =
+                parsed("version 3.17.1\ncheck 1 30\n"
+                       "Error (criu/vdso.c:627): vdso: Unexpected rt vDSO area bounds\n"
+                       "Error (criu/cr-check.c:1605): Can't fill kdat\nSome checks failed\n");
         assert_int_equal(st.state, VPS_CRIU_UNAVAILABLE);
         assert_string_equal(st.version, "3.17.1");
         assert_non_null(strstr(st.why, "criu 3.17.1 (/usr/local/sbin/criu) fails its check"));
@@ -72,6 +72,30 @@ static void test_odd_reports(void **state)
         assert_non_null(strstr(st.why, "it said nothing"));
 }
 
+/* A check that passes where vpsd lacks a capability criu needs: not available, named. */
+static void test_missing_caps(void **state)
+{
+        (void)state;
+        char names[256];
+        vps_criu_missing_caps(~0ull, names, sizeof(names));
+        assert_string_equal(names, "");
+        vps_criu_missing_caps(0x000001fffeffffffull, names, sizeof(names)); /* no bit 24 */
+        assert_string_equal(names, "cap_sys_resource");
+        vps_criu_missing_caps(0, names, sizeof(names));
+        assert_non_null(strstr(names, "cap_sys_admin"));
+        assert_non_null(strstr(names, "cap_sys_ptrace,"));
+        struct vps_criu_status st =
+                parsed("version 4.1.1\nmissing cap_sys_resource\ncheck 0 30\nLooks good.\n");
+        assert_int_equal(st.state, VPS_CRIU_UNAVAILABLE);
+        assert_string_equal(st.version, "4.1.1");
+        assert_non_null(strstr(st.why, "vpsd lacks cap_sys_resource"));
+        st = parsed("version 4.1.1\nmissing \ncheck 0 30\nLooks good.\n");
+        assert_int_equal(st.state, VPS_CRIU_AVAILABLE);
+        /* A failed check says its own error first. */
+        st = parsed("version 4.1.1\nmissing cap_sys_resource\ncheck 1 30\nError (x): y\n");
+        assert_non_null(strstr(st.why, "fails its check on this kernel: Error (x): y"));
+}
+
 static void test_find(void **state)
 {
         (void)state;
@@ -89,9 +113,8 @@ static void test_find(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_available),
-                cmocka_unit_test(test_fails_check),
-                cmocka_unit_test(test_odd_reports),
+                cmocka_unit_test(test_available),   cmocka_unit_test(test_fails_check),
+                cmocka_unit_test(test_odd_reports), cmocka_unit_test(test_missing_caps),
                 cmocka_unit_test(test_find),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
