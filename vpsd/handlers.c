@@ -79,6 +79,9 @@ static int get_version(struct vpsd *d, struct request *req, const char *arg, jso
         vps_lxcfs_probe(d->m.lxcfs, &lx);
         if (*ret)
                 json_object_set_new(*ret, "lxcfs", vps_lxcfs_status_json(&lx));
+        /* Probed at start-up (criu_probe.c): "probing" until that ends. */
+        if (*ret)
+                json_object_set_new(*ret, "checkpoint", vps_criu_status_json(&d->criu));
         return *ret ? 0 : vps_err(err, ENOMEM, "cannot format the version");
 }
 

@@ -4,6 +4,7 @@
 #include "authz.h"
 #include "fleet.h"
 #include "backup.h"
+#include "criu_probe.h"
 #include "handlers.h"
 #include "keeper.h"
 #include "log.h"
@@ -381,6 +382,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         char cgs[1024];
         vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
         vpsd_log("cgroup controllers: %s", cgs);
+        vpsd_criu_probe(&d); /* logs when it ends, the loop running */
         notify(notify_fd, NULL);
         r = vpsd_event_run(&d.ev);
         if (d.reexec)

@@ -14,6 +14,7 @@
 #include "vps/backoff.h"
 #include "core/core.h"
 #include "template/template.h"
+#include "checkpoint/checkpoint.h"
 
 typedef struct json_t json_t;
 struct request;
@@ -107,6 +108,10 @@ struct vpsd {
         struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
         struct vpsd_fleet *fleet; /* vpsd --cluster: this node's part of the fleet (fleet.h) */
+        /* Whether this host can checkpoint VPSes (criu_probe.c): probed at start-up. */
+        struct vps_criu_status criu;
+        struct vpsd_source w_criu; /* the probe's pidfd while it runs */
+        int criu_out;              /* its report's pipe */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
         void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);
