@@ -51,3 +51,5 @@ void vpsd_request_set_next(struct request *req, struct request *next);
  * sees a request only through these functions, so tests/fuzz/fuzz_api.c can call vpsd_handle
  * with requests of its own. */
 const char *vpsd_request_arg(struct request *req, const char *key);
+/* Who sent the request (auth.h), or NULL before it is known (the fuzzer's requests). */
+const struct vpsd_client *vpsd_request_client(struct request *req);

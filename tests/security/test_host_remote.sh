@@ -152,6 +152,19 @@ a=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/10
 b=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/199")
 expect_eq "another's VPS answers as a missing one" "$(sed 's/199/101/' <<<"$b")" "$a"
 
+# GET /metrics: Prometheus's text; a token with `metrics` sees its VPSes' series alone.
+TOK_METRICS=$(vpsctl token create --name metrics --vps 101 --allow metrics 2>/dev/null)
+curl -s -D "$T/mh" -o "$T/m.tok" --cacert "$CA" -H "Authorization: Bearer $TOK_METRICS" "$URL/metrics"
+curl -s -o "$T/m.adm" --cacert "$CA" --cert "$T/admin.crt" --key "$T/admin.key" "$URL/metrics"
+check "metrics are text/plain" grep -qi '^content-type: text/plain; version=0.0.4' "$T/mh"
+check "a metrics token sees its VPS" grep -q '^vps_up{id="101"} 0$' "$T/m.tok"
+grep -q 'id="102"' "$T/m.tok" && fail "a metrics token sees another VPS's series" || pass "a metrics token sees no other VPS"
+check "the admin sees a running VPS's series" grep -q '^vps_up{id="102"} 1$' "$T/m.adm"
+check "the admin sees the running VPS's processes" grep -qE '^vps_processes\{id="102"\} [1-9]' "$T/m.adm"
+if command -v promtool >/dev/null; then
+        promtool check metrics <"$T/m.adm" && pass "promtool check metrics" || fail "promtool check metrics"
+fi
+
 # TLS 1.2 and newer only (the client offers 1.1 with its own limits lowered).
 if openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' </dev/null 2>&1 | grep -q 'Protocol *: TLSv1.1$'; then
         echo | openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' 2>&1 | grep -q 'BEGIN CERTIFICATE' && fail "TLS 1.1 accepted" || pass "TLS 1.1 refused"
