@@ -62,6 +62,11 @@ void vpsd_request_set_next(struct request *req, struct request *next)
         req->next = next;
 }
 
+const struct vpsd_client *vpsd_request_client(struct request *req)
+{
+        return req && req->authed ? &req->client : NULL;
+}
+
 const char *vpsd_request_arg(struct request *req, const char *key)
 {
         return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key)
@@ -137,6 +142,20 @@ static void audit(struct vpsd *d, struct request *req, const char *method, const
         vpsd_audit_write(d, who, vpsd_verb_name(req->z.verb), method, url, req->z.vps, status);
 }
 
+/* GET /metrics: the text its route made, as Prometheus reads it. */
+static enum MHD_Result queue_text(struct MHD_Connection *c, json_t *body)
+{
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+                json_string_length(body), (void *)json_string_value(body), MHD_RESPMEM_MUST_COPY);
+        json_decref(body);
+        if (!r)
+                return MHD_NO;
+        (void)MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
 /* Answers a request: narrowed to what its client may see, audited. */
 static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *method,
                               const char *url, unsigned int status, json_t *body)
@@ -144,6 +163,8 @@ static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *m
         if (req->authed && status == 200)
                 d->api_ops->filter(&req->client, &req->z, body);
         audit(d, req, method, url, status);
+        if (status == 200 && json_is_string(body) && !strcmp(url, "/v1/metrics"))
+                return queue_text(req->conn, body);
         return queue_json(req->conn, status, body);
 }
 
@@ -430,7 +451,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         if (req->ready) {
                 req->ready = false;
-                return answer(d, req, method, url, req->status, TAKE_PTR(req->resp));
+                return answer(d, req, method, !strcmp(url, "/metrics") ? "/v1/metrics" : url,
+                              req->status, TAKE_PTR(req->resp));
         }
         if (*upload_size) {
                 if (append_body(req, upload, *upload_size) < 0)
@@ -439,6 +461,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 return MHD_YES;
         }
         vps_error err;
+        /* Prometheus's usual path, a route of the table like the others. */
+        if (!strcmp(url, "/metrics"))
+                url = "/v1/metrics";
         if (req->too_big) {
                 vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
                 return queue_json(c, 413, error_body(&err));

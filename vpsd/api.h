@@ -56,3 +56,5 @@ const char *vpsd_request_arg(struct request *req, const char *key);
 /* A progress stream's connection, where a copy's child writes its 'P' frames (stream.h), or
  * -1 (a plain request: no progress). The answer goes through vpsd_request_finish as ever. */
 int vpsd_request_progress_fd(struct request *req);
+/* Who sent the request (auth.h), or NULL before it is known (the fuzzer's requests). */
+const struct vpsd_client *vpsd_request_client(struct request *req);

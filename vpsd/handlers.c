@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "api.h"
+#include "metrics.h"
 #include "remote_routes.h"
 #include "backup.h"
 #include "copy_job.h"
@@ -328,6 +329,8 @@ const struct vpsd_route vpsd_routes[] = {
         {"POST", "tokens", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_token_create},
         {"DELETE", "tokens", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_token_revoke},
         {"GET", "audit", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_audit},
+        /* Also at /metrics (api.c), where Prometheus looks. */
+        {"GET", "metrics", 0, NULL, VPSD_VERB_METRICS, vpsd_route_metrics},
 };
 const size_t vpsd_n_routes = sizeof(vpsd_routes) / sizeof(vpsd_routes[0]);
 

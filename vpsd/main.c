@@ -333,10 +333,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0)
                 r = vpsd_api_init(&d, &routes, &err);
         if (r >= 0)
-                r = vpsd_remote_start(&d, root, conf->listen,
-                                      conf->listen_client_limit ? conf->listen_client_limit
-                                                                : VPSD_LISTEN_CLIENT_LIMIT,
-                                      &err);
+                r = vpsd_remote_start(&d, root, conf, &err);
         if (r >= 0 && (d.fleet = fleet))
                 r = vpsd_fleet_start(&d, &err);
         if (r < 0) {

@@ -86,6 +86,8 @@ struct vpsd {
         struct vpsd_auth auth;
         int audit_fd;
         char audit_dir[512];
+        uint64_t audit_max; /* rotated at this size, keeping audit_keep old files */
+        unsigned int audit_keep;
         struct vpsd_throttle throttle;
         struct request *delayed;
         bool delay_timer;
