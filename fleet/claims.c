@@ -51,7 +51,7 @@ static int put_ops(const char *prefix, const struct fleet_claim *c, const char *
                 return vps_err(err, ENOMEM, "out of memory");
         int r = add(ops, etcd_op_put(vk, rec, 0), err);
         if (r == 0)
-                r = add(ops, etcd_op_put(ok, "", 0), err);
+                r = add(ops, etcd_op_put(ok, rec, 0), err);
         for (size_t i = 0; r == 0 && i < n_ips; i++) {
                 _cleanup_free_ char *ik = fleet_key(prefix, "ips", ips[i], NULL);
                 r = ik ? add(ops, etcd_op_put(ik, iprec, 0), err)
@@ -178,11 +178,19 @@ int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c
         if (!cmp || !ok || !fail)
                 return vps_err(err, ENOMEM, "out of memory");
         r = add(cmp, old ? etcd_cmp_mod(vk, rev) : etcd_cmp_absent(vk), err);
+        /* An address this VPS holds already (its vps/ record lost) is compared as held. */
+        _cleanup_free_ char *iprec = ip_record(c->id, c->node);
         for (i = 0; r == 0 && i < n_gain; i++) {
                 _cleanup_free_ char *ik = fleet_key(prefix, "ips", gain[i], NULL);
-                if (!ik)
+                struct etcd_kvs held = {0};
+                if (!ik || !iprec)
                         return vps_err(err, ENOMEM, "out of memory");
-                if ((r = add(cmp, etcd_cmp_absent(ik), err)) == 0)
+                if ((r = etcd_range(e, ik, 0, 1, &held, err)) < 0)
+                        return r;
+                bool ours = held.n && !strcmp(held.v[0].value, iprec);
+                etcd_kvs_free(&held);
+                if ((r = add(cmp, ours ? etcd_cmp_value(ik, iprec) : etcd_cmp_absent(ik), err)) ==
+                    0)
                         r = add(fail, etcd_op_range(ik), err);
         }
         for (i = 0; r == 0 && i < n_lose; i++) {
@@ -193,7 +201,7 @@ int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c
         if (r == 0)
                 r = put_and_run(e, prefix, c, gain, n_gain, cmp, ok, fail, &resp, err);
         if (r != 0)
-                return r < 0 ? r : 0;
+                return r < 0 ? r : !old;
         return refusal(resp, c, gain, n_gain, 0, err);
 }
 
