@@ -1,6 +1,7 @@
 /* libvpsfleet: the transport to etcd's JSON gateway: one libcurl handle (its connection kept
  * between requests), the cluster's endpoints tried in turn when one cannot serve. */
 #include "fleet/etcd.h"
+#include "json_cleanup.h"
 #include "vps/cleanup.h"
 
 #include <curl/curl.h>
@@ -269,7 +270,7 @@ struct watch {
 static int watch_line(struct sink *s, char *text)
 {
         struct watch *w = s->userdata;
-        _cleanup_json_ json_t *msg = json_loads(text, 0, NULL);
+        _cleanup_fjson_ json_t *msg = json_loads(text, 0, NULL);
         json_t *result = json_object_get(msg, "result");
         if (!result)
                 return msg && json_object_get(msg, "error") ? -EIO : 0;
@@ -301,8 +302,8 @@ int etcd_watch(struct etcd *e, const char *key, unsigned int flags, int64_t star
         _cleanup_free_ char *k = etcd_b64(key, strlen(key));
         if (!k)
                 return vps_err(err, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *req = json_pack("{s:{s:s, s:I}}", "create_request", "key", k,
-                                               "start_revision", (json_int_t)start_rev);
+        _cleanup_fjson_ json_t *req = json_pack("{s:{s:s, s:I}}", "create_request", "key", k,
+                                                "start_revision", (json_int_t)start_rev);
         if (req && (flags & ETCD_PREFIX)) {
                 _cleanup_free_ char *end = strdup(key);
                 if (end && *end)
