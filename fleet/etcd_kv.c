@@ -74,6 +74,7 @@ static int kvs_from(json_t *reply, struct etcd_kvs *ret, vps_error *err)
         *ret = (struct etcd_kvs){0};
         ret->revision = num_of(json_object_get(reply, "header"), "revision");
         ret->more = json_is_true(json_object_get(reply, "more"));
+        ret->count = num_of(reply, "count");
         size_t n = json_array_size(kvs);
         if (n && !(ret->v = calloc(n, sizeof(*ret->v))))
                 return vps_err(err, ENOMEM, "out of memory");
@@ -110,6 +111,8 @@ int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limi
                 json_object_set_new(req, "serializable", json_true());
         if (flags & ETCD_KEYS_ONLY)
                 json_object_set_new(req, "keys_only", json_true());
+        if (flags & ETCD_COUNT_ONLY)
+                json_object_set_new(req, "count_only", json_true());
         int r = etcd_call(e, "/v3/kv/range", req, &reply, err);
         return r < 0 ? r : kvs_from(reply, ret, err);
 }
