@@ -149,13 +149,18 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
         if (json_is_true(json_object_get(rec, "conflict")))
                 return 0;
         json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
-        if (!strcmp(str(rec, "state"), "creating") && time(NULL) - updated < CREATING_GRACE)
+        bool creating = !strcmp(str(rec, "state"), "creating");
+        if (creating && time(NULL) - updated < CREATING_GRACE)
                 return 0;
-        if (json_object_get(f->seen, id)) {
+        if (creating || json_object_get(f->seen, id)) {
                 int r = fleet_release(f->etcd, f->prefix, id, f->node, err);
                 if (r < 0 && r != -ENOENT)
                         return r;
-                vpsd_fleet_log(f, "VPS %s destroyed: its ID and addresses released in the cluster",
+                vpsd_fleet_log(f,
+                               creating ? "VPS %s: a create claimed here never finished (vpsd "
+                                          "stopped meanwhile?): its claim released"
+                                        : "VPS %s destroyed: its ID and addresses released in "
+                                          "the cluster",
                                id);
                 json_object_del(f->seen, id);
                 return 1; /* owned changed under the iteration */
