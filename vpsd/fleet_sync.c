@@ -7,6 +7,7 @@
 #include "fleet.h"
 
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -80,11 +81,23 @@ static int read_owned(struct vpsd_fleet *f, vps_error *err)
         if (r < 0)
                 return r;
         json_object_clear(f->owned);
+        unsigned int bad = 0;
         for (size_t i = 0; i < kvs.n; i++) {
+                /* Whoever writes etcd chose these keys: an ID vpsd would refuse is neither
+                 * acted on nor written into the log. */
+                vps_error e2;
+                if (vps_id_check(kvs.v[i].key + strlen(ok), &e2) < 0) {
+                        bad++;
+                        continue;
+                }
                 json_t *rec = json_loads(kvs.v[i].value, 0, NULL);
                 json_object_set_new(f->owned, kvs.v[i].key + strlen(ok), rec ? rec : json_object());
         }
         etcd_kvs_free(&kvs);
+        if (bad)
+                vpsd_fleet_log(
+                        f, "reconcile: %u records under %s with a key that is no VPS ID: ignored",
+                        bad, ok);
         return 0;
 }
 

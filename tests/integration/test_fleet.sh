@@ -206,6 +206,9 @@ expect_jq "its VPSes show unknown" \
 # A record the cluster loses while c is away: c puts it back when it returns, and says so.
 KEY=$(printf '/vps/v1/vps/%s' "$C_ID" | base64 -w0)
 curl -sf "http://127.0.0.1:$((BASE + 2))/v3/kv/deleterange" -d "{\"key\":\"$KEY\"}" >/dev/null
+# And a key no vpsd would write, from whoever else can write etcd: ignored, not logged as is.
+BAD=$(printf '/vps/v1/owners/node-c/x\n2026-01-01 vpsd[1]: FAKE LINE' | base64 -w0)
+curl -sf "http://127.0.0.1:$((BASE + 2))/v3/kv/put" -d "{\"key\":\"$BAD\",\"value\":\"e30=\"}" >/dev/null
 node_start c
 for _ in $(seq 40); do
         [ "$(node a nodes -j | jq -r '.[] | select(.name == "node-c") | .state')" = up ] && break
@@ -218,6 +221,8 @@ sleep 1.5
 expect_jq "the record it lost is back, running" \
         "map(select(.id == \"$C_ID\"))[0] | .node == \"node-c\" and .status == \"running\"" node a list --all-nodes -j
 check "and the difference was logged" grep -q "reconcile: VPS $C_ID is here without a record in the cluster: recorded" "$T/root-c/vpsd.log"
+check "a record whose key is no VPS ID is ignored" grep -q "reconcile: 1 records under /vps/v1/owners/node-c/ with a key that is no VPS ID: ignored" "$T/root-c/vpsd.log"
+check "and never reaches the log" sh -c "! grep -q 'FAKE LINE' '$T/root-c/vpsd.log'"
 
 # A destroy gives the ID and the address back to the fleet.
 IP_A=$(node a status "$A_ID" -j | jq -r '.ip[0] // empty')
