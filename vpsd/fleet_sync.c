@@ -134,7 +134,10 @@ static int sync_one(struct vpsd_fleet *f, json_t *v, bool full, bool force, vps_
                      json_equal(json_object_get(rec, "ips"), ips))))
                 return 0;
         int r = update(f, id, state, ips, rec ? str(rec, "nonce") : "", err);
-        if (r == -EEXIST) {
+        /* Another node owns the ID, or holds an address this VPS was given here (a set
+         * --ipadd, which claims nothing before the change): logged, and left until the next
+         * full read, without holding up the other VPSes' records. */
+        if (r == -EEXIST || r == -EADDRINUSE) {
                 vpsd_fleet_log(f, "reconcile: VPS %s runs here but %s: left as it is", id,
                                err->msg);
                 json_object_set_new(f->owned, id, json_pack("{s:b}", "conflict", 1));
