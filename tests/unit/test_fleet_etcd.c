@@ -1,7 +1,7 @@
 /* Unit tests: libvpsfleet's etcd client against a real etcd (a one-member cluster started
  * here on loopback ports of its own, in a temporary directory; skipped without /usr/bin/etcd):
  * put, range, delete, transactions, leases, watch, claims and the failover past a dead
- * endpoint. No root needed. */
+ * endpoint, TLS. No root needed. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -44,7 +44,7 @@ static int start(void **state)
         (void)snprintf(urls, sizeof(urls), "http://127.0.0.1:%d,%s", port - 1, client);
         etcd_pid = fork();
         if (etcd_pid == 0) {
-                int nul = open("/dev/null", 1);
+                int nul = open("/dev/null", O_WRONLY);
                 dup2(nul, 1);
                 dup2(nul, 2);
                 execl(ETCD_BIN, ETCD_BIN, "--name", "t", "--data-dir", data, "--listen-client-urls",
@@ -214,6 +214,64 @@ static void test_claims(void **state)
         etcd_kvs_free(&k);
 }
 
+/* TLS to etcd: an https:// endpoint with a certificate made here (openssl), trusted through
+ * cluster_cacert; without it the connection is refused, never made in the clear. */
+static void test_tls(void **state)
+{
+        if (access("/usr/bin/openssl", X_OK) != 0)
+                skip();
+        char cmd[600], crt[96], key[96];
+        (void)snprintf(crt, sizeof(crt), "%s/tls.crt", dir);
+        (void)snprintf(key, sizeof(key), "%s/tls.key", dir);
+        (void)snprintf(cmd, sizeof(cmd),
+                       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                       "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 "
+                       "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+                       key, crt);
+        assert_int_equal(system(cmd), 0);
+        int port = 30000 + rand() % 5000 * 2;
+        char client[64], peer[64], cluster[96], data[96];
+        (void)snprintf(client, sizeof(client), "https://127.0.0.1:%d", port);
+        (void)snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", port + 1);
+        (void)snprintf(cluster, sizeof(cluster), "s=%s", peer);
+        (void)snprintf(data, sizeof(data), "%s/tls-data", dir);
+        pid_t pid = fork();
+        if (pid == 0) {
+                int nul = open("/dev/null", O_WRONLY);
+                dup2(nul, 1);
+                dup2(nul, 2);
+                execl(ETCD_BIN, ETCD_BIN, "--name", "s", "--data-dir", data, "--listen-client-urls",
+                      client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                      "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+                      "--cert-file", crt, "--key-file", key, (char *)NULL);
+                _exit(127);
+        }
+        struct etcd_tls tls = {0};
+        (void)snprintf(tls.cacert, sizeof(tls.cacert), "%s", crt);
+        struct etcd *s = NULL, *untrusting = NULL;
+        vps_error err = {0};
+        assert_int_equal(etcd_open(client, &tls, &s, &err), 0);
+        etcd_set_timeout(s, 1000);
+        int r = -1;
+        for (int i = 0; i < 100 && r < 0; i++) {
+                if ((r = etcd_put(s, "/tls", "yes", 0, &err)) < 0)
+                        usleep(100000);
+        }
+        assert_int_equal(r, 0);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(s, "/tls", 0, 0, &k, &err), 0);
+        assert_int_equal(k.n, 1);
+        assert_string_equal(k.v[0].value, "yes");
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_open(client, NULL, &untrusting, &err), 0);
+        assert_int_equal(etcd_range(untrusting, "/tls", 0, 0, &k, &err), -EHOSTUNREACH);
+        assert_non_null(strstr(err.msg, "cluster unavailable: https://127.0.0.1:"));
+        etcd_close(s);
+        etcd_close(untrusting);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
         if (access(ETCD_BIN, X_OK) != 0) {
@@ -223,7 +281,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kv),     cmocka_unit_test(test_txn),
                 cmocka_unit_test(test_lease),  cmocka_unit_test(test_watch),
-                cmocka_unit_test(test_claims),
+                cmocka_unit_test(test_claims), cmocka_unit_test(test_tls),
         };
         return cmocka_run_group_tests(tests, start, stop);
 }
