@@ -276,6 +276,18 @@ static void on_delay(struct vpsd_source *s, uint32_t revents, void *userdata)
                 (void)vpsd_timer_set(&d->w_delay, next, true, &err);
 }
 
+bool vpsd_api_release_delayed(struct vpsd *d)
+{
+        bool any = d->delayed != NULL;
+        for (struct request *q = d->delayed, *next; q; q = next) {
+                next = q->next_delayed;
+                MHD_resume_connection(q->conn);
+        }
+        d->delayed = NULL;
+        d->mhd_kick |= any;
+        return any;
+}
+
 static int hold(struct vpsd *d, struct request *req, unsigned int ms)
 {
         vps_error err;

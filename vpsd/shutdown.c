@@ -67,6 +67,7 @@ void vpsd_answer_suspended(struct vpsd *d)
         d->shutdown_waiters = NULL;
         any |= vpsd_trash_answer_all(d);
         any |= vpsd_copy_answer_all(d);
+        any |= vpsd_api_release_delayed(d);
         /* Let libmicrohttpd send those answers before it stops. */
         for (int i = 0; any && i < 20; i++) {
                 (void)MHD_run(d->mhd);
