@@ -18,13 +18,15 @@ struct command {
 };
 
 static const struct command commands[] = {
-        {"list", cmd_list, "[-a] [-o FIELDS] [-H] [-j]",
+        {"list", cmd_list, "[-a | --all-nodes] [-o FIELDS] [-H] [-j]",
          "list VPSes (only running ones without -a)"},
         {"create", cmd_create, "ID --ostemplate NAME [OPTIONS] [-j]",
          "create a VPS from a template (options as for set)"},
         {"start", cmd_start, "ID [-j]", "start a VPS"},
         {"stop", cmd_stop, "ID [--fast | --timeout S] [-j]", "stop a VPS"},
         {"restart", cmd_restart, "ID [--fast | --timeout S] [-j]", "stop and start a VPS"},
+        {"pause", cmd_pause, "ID [-j]", "freeze every process of a running VPS"},
+        {"unpause", cmd_unpause, "ID [-j]", "let a paused VPS run again"},
         {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
         {"stats", cmd_stats, "ID [-j]", "usage and limit hits of a running VPS"},
         {"set", cmd_set, "ID OPTIONS... [-j]",
@@ -57,6 +59,7 @@ static const struct command commands[] = {
          "create [--name N] [--vps IDS] [--allow VERBS] [--expires D]|list|revoke NAME [-j]",
          "customers' tokens for the remote API"},
         {"audit", cmd_audit, "[--since T] [-j]", "the log of changes asked of vpsd"},
+        {"nodes", cmd_nodes, "[-H] [-j]", "list the nodes of the fleet (vpsd --cluster)"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };

@@ -1,5 +1,7 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
- * JSON responses, suspended requests, and the console upgrade. Two daemons share it: the
+ * JSON responses, suspended requests, the console upgrade and the progress streams (a copy's
+ * POST upgraded to vps-progress: its progress frames, then its answer as a frame, stream.h).
+ * Two daemons share it: the
  * local socket's (host root, checked by SO_PEERCRED) and, with `listen`, the remote API's on
  * TLS, whose clients authenticate by a trusted certificate or a token (auth.c) and are held
  * to their verbs (authz.c). Every mutating request is audited (audit.c). */
@@ -8,6 +10,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "console.h"
+#include "stream.h"
 #include "throttle.h"
 #include "tls.h"
 #include "vps/cleanup.h"
@@ -17,6 +20,7 @@
 #include "vpsd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +46,10 @@ struct request {
         /* A failed authentication answered late (throttle.c): when, and the next one. */
         int64_t due_ms;
         struct request *next_delayed;
+        /* A progress stream: the upgraded connection (conn is NULL then) and the path. */
+        struct MHD_UpgradeResponseHandle *urh;
+        int sock;
+        char *url;
 };
 
 struct request *vpsd_request_next(struct request *req)
@@ -61,7 +69,21 @@ const struct vpsd_client *vpsd_request_client(struct request *req)
 
 const char *vpsd_request_arg(struct request *req, const char *key)
 {
-        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+        return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key)
+                         : NULL;
+}
+
+int vpsd_request_progress_fd(struct request *req)
+{
+        return req->urh ? req->sock : -1;
+}
+
+static void request_free(struct request *req)
+{
+        json_decref(req->resp);
+        free(req->body);
+        free(req->url);
+        free(req);
 }
 
 static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
@@ -146,8 +168,26 @@ static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *m
         return queue_json(req->conn, status, body);
 }
 
+/* A progress stream's last frame: 'K' and the answer (narrowed, as answer does), or 'E' and
+ * the error; audited. Sent without waiting: a client that does not read loses it. */
+static void stream_end(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
+{
+        if (req->authed && status == 200)
+                d->api_ops->filter(&req->client, &req->z, body);
+        audit(d, req, "POST", req->url ? req->url : "?", status);
+        vpsd_frame_send_nowait(req->sock, status < 300 ? 'K' : 'E', body);
+        json_decref(body);
+        (void)MHD_upgrade_action(req->urh, MHD_UPGRADE_ACTION_CLOSE);
+        d->mhd_kick = true;
+        request_free(req);
+}
+
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
 {
+        if (req->urh) {
+                stream_end(d, req, status, body);
+                return;
+        }
         req->status = status;
         req->resp = body;
         req->ready = true;
@@ -188,6 +228,61 @@ static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, cons
         if (!r)
                 return MHD_NO;
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
+        enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+/* The upgrade of a progress stream is done: the request, moved out of MHD's hands (the
+ * connection is the stream's now), goes to its handler; a copy then sends its progress on
+ * sock and the loop the answer (stream_end). */
+static void on_progress_upgrade(void *cls, struct MHD_Connection *c, void *con_cls,
+                                const char *extra, size_t extra_len, MHD_socket sock,
+                                struct MHD_UpgradeResponseHandle *urh)
+{
+        (void)c;
+        (void)extra;
+        struct vpsd *d = cls;
+        struct request *old = con_cls, *req = calloc(1, sizeof(*req));
+        if (!req) {
+                (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+                return;
+        }
+        *req = (struct request){.urh = urh,
+                                .sock = sock,
+                                .url = TAKE_PTR(old->url),
+                                .body = TAKE_PTR(old->body),
+                                .len = old->len,
+                                .tls = old->tls,
+                                .authed = old->authed,
+                                .client = old->client,
+                                .z = old->z};
+        /* The child writes its frames as they come; the loop's last one never waits. */
+        (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+        unsigned int status = 400;
+        json_t *body = NULL;
+        if (extra_len > 0 || !req->url)
+                body = error_body(&(vps_error){EPROTO, "data before the upgrade"});
+        else if (d->api_ops->handle(d, req, "POST", req->url, req->body ? req->body : "", req->len,
+                                    &status, &body) == 1)
+                return;
+        stream_end(d, req, status, body);
+}
+
+static enum MHD_Result progress_upgrade(struct vpsd *d, struct request *req, const char *url)
+{
+        vps_error err;
+        if (!d->api_ops->progress_route(url)) {
+                vps_err(&err, EINVAL, "%s has no progress stream (vps-progress)", url);
+                return answer(d, req, "POST", url, 400, error_body(&err));
+        }
+        struct MHD_Response *r = MHD_create_response_for_upgrade(on_progress_upgrade, d);
+        if (!r || !(req->url = strdup(url))) {
+                if (r)
+                        MHD_destroy_response(r);
+                return MHD_NO;
+        }
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-progress");
         enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
         return ret;
@@ -401,6 +496,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 audit(d, req, method, url, 101);
                 return console_upgrade(d, req, url);
         }
+        const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+        if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
+                return progress_upgrade(d, req, url);
         if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
                 struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
                 if (!up)
@@ -428,9 +526,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         struct request *req = *con_cls;
         if (!req)
                 return;
-        json_decref(req->resp);
-        free(req->body);
-        free(req);
+        request_free(req);
         *con_cls = NULL;
 }
 

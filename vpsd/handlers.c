@@ -6,8 +6,10 @@
 #include "remote_routes.h"
 #include "backup.h"
 #include "copy_job.h"
+#include "fleet_api.h"
 #include "jobs.h"
 #include "log.h"
+#include "pause_routes.h"
 #include "power_routes.h"
 #include "template_routes.h"
 #include "vps/cleanup.h"
@@ -47,7 +49,7 @@ static int by_id(const void *a, const void *b)
                       (*(struct vps_inst *const *)b)->cfg.id);
 }
 
-static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
+static json_t *ok_obj(const struct vpsd *d, struct vps_inst *vi)
 {
         return vps_inst_to_json(&d->m, vi);
 }
@@ -78,6 +80,9 @@ static int get_version(struct vpsd *d, struct request *req, const char *arg, jso
         vps_lxcfs_probe(d->m.lxcfs, &lx);
         if (*ret)
                 json_object_set_new(*ret, "lxcfs", vps_lxcfs_status_json(&lx));
+        /* Probed at start-up (criu_probe.c): "probing" until that ends. */
+        if (*ret)
+                json_object_set_new(*ret, "checkpoint", vps_criu_status_json(&d->criu));
         return *ret ? 0 : vps_err(err, ENOMEM, "cannot format the version");
 }
 
@@ -85,7 +90,9 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                     unsigned int *status, json_t **ret, vps_error *err)
 {
         /* Sorted by ID as vzlist does; ?up=1: only VPSes that are up (running, stopping). */
-        const char *up = vpsd_request_arg(req, "up");
+        const char *up = vpsd_request_arg(req, "up"), *all = vpsd_request_arg(req, "all_nodes");
+        if (all && strcmp(all, "0") != 0) /* every node's, from the cluster's records */
+                return vpsd_fleet_list_all(d, req, err);
         *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
@@ -122,8 +129,9 @@ static void change_plan(struct vps_change *ch, const char *plan)
         (void)snprintf(ch->v.plan, sizeof(ch->v.plan), "%s", plan);
 }
 
-static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
-                      unsigned int *status, json_t **ret, vps_error *err)
+/* The local part of a create (with a cluster: once etcd holds its ID and addresses). */
+static int create_local(struct vpsd *d, json_t *request, unsigned int *status, json_t **ret,
+                        vps_error *err)
 {
         /* A plan's fields under the request's own (plans.h). */
         char plan[VPS_PLAN_NAME_MAX + 1];
@@ -152,6 +160,29 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, vi->cfg.id, *ret);
         return 0;
+}
+
+static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
+                      unsigned int *status, json_t **ret, vps_error *err)
+{
+        /* Checked here first: a bad request never reaches the cluster. */
+        char plan[VPS_PLAN_NAME_MAX + 1];
+        bool plan_given;
+        _cleanup_json_ json_t *body = NULL;
+        struct vps_config base;
+        struct vps_change ch;
+        vps_manager_new_config(&d->m, &base);
+        int r = vps_plan_body(d->m.plans_dir, d->m.default_plan, request, true, plan, &plan_given,
+                              &body, err);
+        if (r == 0)
+                r = vps_change_from_json(body, &base, true, &ch, err);
+        if (r == 0 && (r = vps_id_check(ch.v.id, err)) == 0 &&
+            vps_manager_find(&d->m, ch.v.id, err))
+                r = vps_err(err, EEXIST, "VPS %s already exists", ch.v.id);
+        if (r < 0)
+                return r;
+        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local, status,
+                                 ret, err);
 }
 
 static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
@@ -216,6 +247,11 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 change_plan(&ch, plan);
         /* Everything it can refuse, before anything changes (a job cannot refuse cheaply). */
         bool addresses = VPS_CHANGE_GIVEN(&ch, VPS_F_IP);
+        /* A paused guest would hold the change's helpers until their deadline. */
+        if (enters_guest(&ch) &&
+            (r = vps_manager_check_unpaused(
+                     vi, "change its hostname, addresses, name servers or logins", err)) < 0)
+                return r;
         if ((r = vps_manager_update_check(&d->m, vi, &ch, err)) < 0 ||
             (r = vpsd_job_check_busy(d, vi, addresses, err)) < 0)
                 return r;
@@ -254,6 +290,7 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
 
 const struct vpsd_route vpsd_routes[] = {
         {"GET", "version", 0, NULL, VPSD_VERB_ANY, get_version},
+        {"GET", "nodes", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_nodes},
         {"POST", "shutdown", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_shutdown},
         {"GET", "vps", 0, NULL, VPSD_VERB_STATUS, list_vps},
         {"POST", "vps", 0, NULL, VPSD_VERB_ADMIN, create_vps},
@@ -264,6 +301,8 @@ const struct vpsd_route vpsd_routes[] = {
         {"GET", "vps", 2, "stats", VPSD_VERB_STATUS, stats_vps},
         {"POST", "vps", 2, "stop", VPSD_VERB_STOP, vpsd_route_stop},
         {"POST", "vps", 2, "restart", VPSD_VERB_RESTART, vpsd_route_restart},
+        {"POST", "vps", 2, "pause", VPSD_VERB_ADMIN, vpsd_route_pause},
+        {"POST", "vps", 2, "unpause", VPSD_VERB_ADMIN, vpsd_route_unpause},
         {"GET", "templates", 0, NULL, VPSD_VERB_REINSTALL, vpsd_route_templates},
         {"POST", "templates", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_template_build},
         {"GET", "templates", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_template},
@@ -347,7 +386,8 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
                 r = -err.code; /* a backup or restore of it is under way (backup.c) */
         } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
                    vpsd_copy_busy(d, arg, !strcmp(method, "DELETE"), &err) < 0) {
-                r = -err.code; /* a snapshot, clone or reinstall is copying it (copy_job.c) */
+                r = -err.code; /* a snapshot, switch, clone or reinstall is copying it (copy_job.c)
+                                */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {
@@ -395,6 +435,9 @@ int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst *
                 return -err->code;
         if (vi->status == VPS_STOPPED)
                 return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        int r = vps_manager_check_unpaused(vi, "use its console", err);
+        if (r < 0)
+                return r;
         if (vi->console_fd < 0)
                 return vps_err(err, ENODEV,
                                "the console of VPS %s was lost when vpsd restarted; restart "

@@ -2,7 +2,9 @@
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "api.h"
 #include "authz.h"
+#include "fleet.h"
 #include "backup.h"
+#include "criu_probe.h"
 #include "handlers.h"
 #include "keeper.h"
 #include "log.h"
@@ -15,6 +17,7 @@
 #include "restore.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "snapshot_routes.h"
 #include "trash.h"
 #include "usage.h"
 #include "remote.h"
@@ -95,6 +98,8 @@ static int open_socket(const char *path, vps_error *err)
 /* --pidfile: where --daemon's parent writes the daemon's PID once it is ready (systemd's
  * PIDFile=: the console keeper shares the service's cgroup, so systemd cannot guess it). */
 static const char *pidfile;
+/* --cluster: this node's part of the fleet, made before run() (bad settings exit 2). */
+static struct vpsd_fleet *fleet;
 
 /* --daemon: the parent returns only once the child reports its socket ready (or fails). */
 static int daemonize(int *ret_notify, const char *log_path)
@@ -207,9 +212,9 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
         return r;
 }
 
-static const struct vpsd_api_ops routes = {vpsd_handle,       vpsd_handle_console_check,
-                                           vpsd_stream_route, vpsd_stream_response,
-                                           vpsd_authorize,    vpsd_authz_filter};
+static const struct vpsd_api_ops routes = {
+        vpsd_handle,    vpsd_handle_console_check, vpsd_stream_route,  vpsd_stream_response,
+        vpsd_authorize, vpsd_authz_filter,         vpsd_progress_route};
 
 static int log_tick(void *userdata)
 {
@@ -329,6 +334,8 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 r = vpsd_api_init(&d, &routes, &err);
         if (r >= 0)
                 r = vpsd_remote_start(&d, root, conf, &err);
+        if (r >= 0 && (d.fleet = fleet))
+                r = vpsd_fleet_start(&d, &err);
         if (r < 0) {
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
@@ -372,11 +379,13 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         char cgs[1024];
         vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
         vpsd_log("cgroup controllers: %s", cgs);
+        vpsd_criu_probe(&d); /* logs when it ends, the loop running */
         notify(notify_fd, NULL);
         r = vpsd_event_run(&d.ev);
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_notify_stop(&d);    /* the calls it holds answered before vpsd goes */
+        vpsd_fleet_stop(&d);
         vpsd_answer_suspended(&d);
         vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
@@ -419,11 +428,15 @@ int main(int argc, char **argv)
                 {"listen", required_argument, NULL, 'l'},
                 {"fingerprint", no_argument, NULL, 'F'},
                 {"routes", no_argument, NULL, 'R'},
+                {"cluster", required_argument, NULL, 1000},
+                {"node", required_argument, NULL, 1001},
+                {"advertise", required_argument, NULL, 1002},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
+        const char *fleet_opt[3] = {0};
         while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:l:F", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
@@ -484,6 +497,11 @@ int main(int argc, char **argv)
                         shutdown_timeout = (int)t;
                         break;
                 }
+                case 1000:
+                case 1001:
+                case 1002:
+                        fleet_opt[c - 1000] = optarg;
+                        break;
                 case 'h':
                         vpsd_usage(stdout);
                         return 0;
@@ -531,6 +549,10 @@ int main(int argc, char **argv)
         struct sockaddr_storage lsa;
         socklen_t llen;
         if (conf.listen[0] && vpsd_listen_parse(conf.listen, &lsa, &llen, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
+        if (vpsd_fleet_new(&conf, fleet_opt, &fleet, &err) < 0) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;
         }

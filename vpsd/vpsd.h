@@ -14,6 +14,7 @@
 #include "vps/backoff.h"
 #include "core/core.h"
 #include "template/template.h"
+#include "checkpoint/checkpoint.h"
 
 typedef struct json_t json_t;
 struct request;
@@ -22,6 +23,7 @@ struct trash_job;
 struct console_client;
 struct vpsd_sysinfo;
 struct vpsd_api_ops;
+struct vpsd_fleet;
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 /* How a requested stop is going (stop.c), for the log line when the init has exited. */
@@ -45,6 +47,11 @@ struct vps_loop {
         bool halt_ready; /* the init was seen taking its halt signal: resent once a second */
         int timeout_s;
         int64_t stop_began_ms, stop_deadline_ms; /* CLOCK_MONOTONIC */
+        /* A pause under way (pause_routes.c): its cgroup.events watched until it says frozen,
+         * a timer for the deadline, the requests answered then. */
+        struct vpsd_source w_frozen, w_pause_timer;
+        struct request *pause_waiters;
+        int64_t pause_began_us;
 };
 
 /* A template build running in a child, or the last one of a name (its outcome; builds.c). */
@@ -102,6 +109,11 @@ struct vpsd {
         unsigned int test_stall_ms;
         struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
+        struct vpsd_fleet *fleet; /* vpsd --cluster: this node's part of the fleet (fleet.h) */
+        /* Whether this host can checkpoint VPSes (criu_probe.c): probed at start-up. */
+        struct vps_criu_status criu;
+        struct vpsd_source w_criu; /* the probe's pidfd while it runs */
+        int criu_out;              /* its report's pipe */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
         void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);

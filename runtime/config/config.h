@@ -184,8 +184,10 @@ bool vps_ns_none(const struct vps_config *cfg);
 struct vps_state {
         pid_t pid;
         unsigned long long starttime;
+        uint64_t pidfd_ino; /* the init's pidfs inode number (0: unknown): its identity */
         int64_t started_at;
         char cgroup[512]; /* absolute host path of the VPS cgroup */
+        bool paused;      /* vpsctl pause: its cgroup frozen until vpsctl unpause */
 };
 
 /* The field table: one row per field of struct vps_config, which config.json's load and
@@ -440,6 +442,14 @@ struct vps_daemon_conf {
          * connections at once from one client address (0: not set, 256) */
         char listen[128];
         unsigned int listen_client_limit;
+        /* cluster = URL[,URL...]: etcd's client endpoints, this vpsd a node of a fleet
+         * (docs/fleet.md); node = NAME (default: the short host name); advertise = URL where
+         * other nodes reach this one's API; cluster_ttl = S, its lease (default 15);
+         * cluster_prefix = /P/ of its keys (default /vps/v1/); cluster_cacert, cluster_cert,
+         * cluster_key = PATH: TLS to etcd */
+        char cluster[1024], node[64], advertise[256], cluster_prefix[128];
+        char cluster_cacert[256], cluster_cert[256], cluster_key[256];
+        unsigned int cluster_ttl;
 };
 
 /* The safe defaults of a VPS that names no plan and no limit (vpsctl(8) PLANS): at most

@@ -105,6 +105,12 @@ bool vpsd_api_release_delayed(struct vpsd *dd)
         return false;
 }
 
+int vpsd_request_progress_fd(struct request *req)
+{
+        (void)req;
+        return -1; /* no progress streams here */
+}
+
 /* The local socket's client: everything (a token's narrowing is fuzz_auth's). */
 const struct vpsd_client *vpsd_request_client(struct request *req)
 {

@@ -152,6 +152,18 @@ a=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/10
 b=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/199")
 expect_eq "another's VPS answers as a missing one" "$(sed 's/199/101/' <<<"$b")" "$a"
 
+# A copy's progress stream (vps-progress) over TLS: a token without the snapshot verb gets 403
+# and no stream (and no snapshot); one with it gets the events and the answer.
+EV="python3 $(dirname "$0")/../integration/backup_events.py"
+TOK_SNAP=$(vpsctl token create --name snap --vps 101 --allow snapshot 2>/dev/null)
+rc=0
+out=$(EV_TLS=127.0.0.1:$PORT EV_CA=$CA EV_TOKEN=${TOK_NO[snapshot]} $EV post - /v1/vps/101/snapshots '{"name": "r1"}' 2>&1) || rc=$?
+check "progress stream, token without 'snapshot': 403, no upgrade" sh -c "[ $rc != 0 ] && grep -q 'no upgrade: HTTP/1.1 403' <<<'$out'"
+out=$(EV_TLS=127.0.0.1:$PORT EV_CA=$CA EV_TOKEN=$TOK_SNAP $EV post - /v1/vps/101/snapshots '{"name": "r2"}' 2>&1) || true
+expect_jq "progress stream, token with 'snapshot': events, then the snapshot" \
+        '(.[0].P.done == 0) and (.[-2].P.done == .[-2].P.total) and .[-1].K.name == "r2"' jq -s . <<<"$out"
+expect_jq "and only that snapshot was taken" '[.snapshots[].name] == ["r2"]' vpsctl snapshot-list 101 -j
+
 # GET /metrics: Prometheus's text; a token with `metrics` sees its VPSes' series alone.
 TOK_METRICS=$(vpsctl token create --name metrics --vps 101 --allow metrics 2>/dev/null)
 curl -s -D "$T/mh" -o "$T/m.tok" --cacert "$CA" -H "Authorization: Bearer $TOK_METRICS" "$URL/metrics"
