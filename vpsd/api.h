@@ -44,9 +44,6 @@ int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err
 /* The remote API on a listening TCP socket: HTTPS alone, after vpsd_api_init. At most
  * per_client connections from one address. */
 int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error *err);
-/* Answers the failed authentications held back at once (vpsd exiting: libmicrohttpd must not
- * stop with a connection suspended); whether there were any. */
-bool vpsd_api_release_delayed(struct vpsd *d);
 /* Answers a suspended request with a JSON body (takes the reference) and resumes it. */
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body);
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);

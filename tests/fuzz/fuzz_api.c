@@ -99,12 +99,6 @@ const char *vpsd_request_arg(struct request *req, const char *key)
         return NULL;
 }
 
-bool vpsd_api_release_delayed(struct vpsd *dd)
-{
-        (void)dd;
-        return false;
-}
-
 int vpsd_request_progress_fd(struct request *req)
 {
         (void)req;
