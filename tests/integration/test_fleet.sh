@@ -83,6 +83,14 @@ fleet_cleanup() {
                 ip link del "${BRIDGE}u$n" 2>/dev/null || true
         done
         for i in 1 2 3; do etcd_kill "$i"; done
+        # Under ASan/UBSan a report in a node's log fails the test (lib.sh checks its own vpsd's).
+        for n in $NODES; do
+                if grep -qE 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" 2>/dev/null; then
+                        echo "FAIL: sanitizer report in node $n's vpsd.log"
+                        grep -A30 -E 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" | head -60
+                        [ "$rc" != 0 ] || rc=1
+                fi
+        done
         if [ "$rc" != 0 ]; then
                 for n in $NODES; do echo "--- node $n"; grep cluster "$T/root-$n/vpsd.log" | tail -n 15; done
         fi
