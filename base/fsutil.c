@@ -1,9 +1,11 @@
 /* libvps: file helpers: atomic writes, whole-file reads, trash renames, mkdir -p. */
 #include "vps/cleanup.h"
+#include "vps/syscalls.h"
 #include "vps/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,22 @@ int vps_mkdir_p(const char *path, mode_t mode, vps_error *err)
         return 0;
 }
 
+int vps_proc_parse_starttime(const char *stat, unsigned long long *ret)
+{
+        /* comm may contain spaces and parentheses: fields resume after the last ')'. */
+        const char *p = strrchr(stat, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EBADMSG;
+        }
+        *ret = strtoull(p + 1, NULL, 10);
+        return 0;
+}
+
 int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err)
 {
         char path[64];
@@ -146,16 +164,42 @@ int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err)
         int r = vps_read_file_at(AT_FDCWD, path, &buf, NULL, err);
         if (r < 0)
                 return r == -ENOENT ? vps_err(err, ESRCH, "process %d is gone", (int)pid) : r;
-        /* comm may contain spaces and parentheses: fields resume after the last ')'. */
-        char *p = strrchr(buf, ')');
-        if (!p)
-                return vps_err(err, EBADMSG, "cannot parse %s", path);
-        p++;
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return vps_err(err, EBADMSG, "cannot parse %s", path);
+        return vps_proc_parse_starttime(buf, ret) < 0
+                       ? vps_err(err, EBADMSG, "cannot parse %s", path)
+                       : 0;
+}
+
+int vps_openat2_long(int dfd, const char *path, const struct open_how *how)
+{
+        size_t len = strlen(path);
+        if (len < PATH_MAX) {
+                int fd = (int)vps_sys_openat2(dfd, path, (struct open_how *)how);
+                return fd < 0 ? -errno : fd;
         }
-        *ret = strtoull(p + 1, NULL, 10);
-        return 0;
+        char piece[PATH_MAX];
+        struct open_how step = *how;
+        step.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+        step.mode = 0;
+        _cleanup_close_ int at = -1;
+        const char *p = path;
+        while (strlen(p) >= PATH_MAX) {
+                /* The longest prefix below PATH_MAX that ends before a '/'. */
+                const char *cut = NULL;
+                for (const char *s = p;
+                     s < p + PATH_MAX - 1 && (s = memchr(s, '/', (size_t)(p + PATH_MAX - 1 - s)));
+                     s++)
+                        cut = s;
+                if (!cut || cut == p)
+                        return -ENAMETOOLONG;
+                memcpy(piece, p, (size_t)(cut - p));
+                piece[cut - p] = '\0';
+                int fd = (int)vps_sys_openat2(at >= 0 ? at : dfd, piece, &step);
+                if (fd < 0)
+                        return -errno;
+                vps_closep(&at);
+                at = fd;
+                p = cut + 1;
+        }
+        int fd = (int)vps_sys_openat2(at, p, (struct open_how *)how);
+        return fd < 0 ? -errno : fd;
 }

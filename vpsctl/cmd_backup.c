@@ -64,117 +64,10 @@ static const char restore_usage[] =
         "  -j, --json  no progress; print the result as JSON\n"
         "  -h, --help  print this help and exit\n";
 
-/* --- the stream ------------------------------------------------------------------------- */
-
-static int send_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-/* POST path with Upgrade: proto; 0 once vpsd answered 101, else err from its answer. */
-static int open_stream(const struct vpsctl *v, const char *path, const char *proto, int *ret_fd,
-                       vps_error *err)
-{
-        _cleanup_close_ int fd = client_connect(v->socket, err);
-        if (fd < 0)
-                return fd;
-        _cleanup_free_ char *req = NULL;
-        if (asprintf(&req,
-                     "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
-                     "Upgrade: %s\r\nContent-Length: 0\r\n\r\n",
-                     path, proto) < 0)
-                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
-        int r = send_all(fd, req, strlen(req));
-        if (r < 0)
-                return vps_err_sys(err, -r, "sending the request to vpsd");
-        /* Byte by byte up to the empty line: what follows belongs to the stream. */
-        char head[HEAD_MAX + 1];
-        size_t len = 0;
-        while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4) != 0) {
-                if (len == HEAD_MAX)
-                        return vps_err(err, EBADMSG, "the reply of vpsd has too long headers");
-                ssize_t n = read(fd, head + len, 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return vps_err(err, ECONNRESET, "vpsd closed the connection");
-                len++;
-        }
-        head[len] = '\0';
-        int status = 0;
-        if (sscanf(head, "HTTP/1.%*d %d", &status) != 1)
-                return vps_err(err, EBADMSG, "invalid reply from vpsd: not HTTP");
-        if (status != 101) {
-                const char *cl = strcasestr(head, "\r\nContent-Length:");
-                long want = cl ? strtol(cl + 17, NULL, 10) : 65536;
-                if (want < 0 || want > 65536)
-                        want = 65536;
-                _cleanup_free_ char *body = malloc((size_t)want + 1);
-                size_t have = 0;
-                while (body && have < (size_t)want) {
-                        ssize_t n = read(fd, body + have, (size_t)want - have);
-                        if (n <= 0)
-                                break;
-                        have += (size_t)n;
-                }
-                return client_error_from_body(body ? body : "", have, status, err);
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-struct progress {
-        bool on; /* stderr is a terminal and no -j */
-        const char *what;
-        bool shown;
-};
-
-/* One 'P' frame on the terminal: a percentage when vpsd knows the total (docs/api.md). */
-static void show_progress(struct progress *p, const char *json, size_t len)
-{
-        if (!p->on)
-                return;
-        _cleanup_json_ json_t *j = json_loadb(json, len, 0, NULL);
-        const char *phase = json_string_value(json_object_get(j, "phase"));
-        const char *unit = json_string_value(json_object_get(j, "unit"));
-        double done = (double)json_integer_value(json_object_get(j, "done"));
-        double total = (double)json_integer_value(json_object_get(j, "total"));
-        long long files = (long long)json_integer_value(json_object_get(j, "files"));
-        double mib = (double)json_integer_value(json_object_get(j, "bytes")) / (1024.0 * 1024.0);
-        bool bytes = unit && !strcmp(unit, "bytes");
-        if (phase && !strcmp(phase, "capture"))
-                fprintf(stderr, "\r%s: capturing the running VPS's files\033[K", p->what);
-        else if (total > 0 && bytes)
-                fprintf(stderr, "\r%s: %3.0f%% (%.1f of %.1f MiB read), %lld files\033[K", p->what,
-                        100.0 * done / total, done / (1024.0 * 1024.0), total / (1024.0 * 1024.0),
-                        files);
-        else if (total > 0)
-                fprintf(stderr, "\r%s: %3.0f%% (%.0f of %.0f files), %.1f MiB\033[K", p->what,
-                        100.0 * done / total, done, total, mib);
-        else
-                fprintf(stderr, "\r%s: %lld files, %.1f MiB\033[K", p->what, files, mib);
-        p->shown = true;
-}
-
-static void end_progress(struct progress *p)
-{
-        if (p->shown)
-                fputc('\n', stderr);
-        p->shown = false;
-}
-
 /* One frame from vpsd handled: 'D' to out_fd, 'P' shown, 'E' into err (-code), 'K' into
  * *ret (returns 1). 0 to go on. */
-static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **ret, vps_error *err)
+static int on_frame(int fd, int out_fd, struct vpsctl_progress *p, char *buf, json_t **ret,
+                    vps_error *err)
 {
         char type;
         size_t n;
@@ -197,13 +90,13 @@ static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **
                 }
                 return 0;
         case 'P':
-                show_progress(p, buf, n);
+                vpsctl_progress_show(p, buf, n);
                 return 0;
         case 'E':
-                end_progress(p);
+                vpsctl_progress_done(p);
                 return client_error_from_body(buf, n, 500, err);
         case 'K':
-                end_progress(p);
+                vpsctl_progress_done(p);
                 *ret = json_loadb(buf, n, 0, NULL);
                 return *ret ? 1 : vps_err(err, EBADMSG, "a bad result from vpsd");
         default:
@@ -336,7 +229,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=%d", id, full,
                        base != NULL);
         _cleanup_close_ int fd = -1;
-        if ((r = open_stream(v, path, "vps-backup", &fd, &err)) < 0)
+        if ((r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
         if ((base && (r = send_base(fd, base, &err)) < 0) ||
             (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0)
@@ -344,7 +237,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         __attribute__((cleanup(tmpfile_drop))) struct tmpfile t = {.fd = -1};
         if (!to_stdout && (r = tmp_open(&t, to, &err)) < 0)
                 return vpsctl_fail_err(&err);
-        struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "backup"};
+        struct vpsctl_progress p = {.on = !json && isatty(STDERR_FILENO), .what = "backup"};
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         _cleanup_json_ json_t *res = NULL;
         if (!buf)
@@ -352,7 +245,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         while ((r = on_frame(fd, to_stdout ? STDOUT_FILENO : t.fd, &p, buf, &res, &err)) == 0)
                 ;
         if (r < 0) {
-                end_progress(&p);
+                vpsctl_progress_done(&p);
                 return vpsctl_fail_err(&err);
         }
         if (!to_stdout) {
@@ -432,8 +325,8 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
 
 /* Sends one file's bytes as 'D' frames, then end (N or Z); frames from vpsd are handled as
  * they come. Returns 1 when vpsd already gave its result (*ret). */
-static int send_file(int fd, const char *path, char end, struct progress *p, char *buf, char *in,
-                     json_t **ret, vps_error *err)
+static int send_file(int fd, const char *path, char end, struct vpsctl_progress *p, char *buf,
+                     char *in, json_t **ret, vps_error *err)
 {
         _cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
         if (f < 0)
@@ -517,9 +410,10 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s", id, size,
                        force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips);
         _cleanup_close_ int fd = -1;
-        if ((r = open_stream(v, path, "vps-restore", &fd, &err)) < 0)
+        if ((r = vpsctl_stream_open(v, path, "vps-restore", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
-        struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "restore"};
+        struct vpsctl_progress p = {
+                .on = !json && isatty(STDERR_FILENO), .what = "restore", .verb = "read"};
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX), *in = malloc(VPS_FRAME_MAX);
         _cleanup_json_ json_t *res = NULL;
         if (!buf || !in)
@@ -529,7 +423,7 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         while (r == 0)
                 r = on_frame(fd, -1, &p, in, &res, &err);
         if (r < 0) {
-                end_progress(&p);
+                vpsctl_progress_done(&p);
                 return vpsctl_fail_err(&err);
         }
         if (json)

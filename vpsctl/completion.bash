@@ -225,7 +225,7 @@ _vpsctl()
         template/build) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_buildable)" -- "$cur") ;;
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
-        create/ | list/ | nodes/ | version/ | template/*) ;;
+        create/ | list/ | nodes/ | version/ | template/* | trust/ | token/ | audit/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         snapshot-switch/ | snapshot-delete/ | snapshot-mount/ | snapshot-umount/)

@@ -11,8 +11,10 @@
 #include "copy_job.h"
 #include "log.h"
 #include "notify.h"
+#include "pause_routes.h"
 #include "restart.h"
 #include "vps/cleanup.h"
+#include "vps/util.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -52,8 +54,10 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         }
         if (d->trash)
                 return "a destroyed VPS's files are being removed";
+        if (vpsd_pause_pending(d))
+                return "a VPS is being paused";
         if (vpsd_copy_running(d))
-                return "a snapshot, clone or reinstall is under way";
+                return "a snapshot, switch, clone or reinstall is under way";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 
@@ -75,6 +79,10 @@ void vpsd_reexec(struct vpsd *d)
                 n += (size_t)snprintf(env + n, cap - n, ";%s=%d,%d", vi->cfg.id, vi->console_fd,
                                       vi->console_hold);
         }
+        /* The remote API's socket: "|t=FD". */
+        int tls_fd = d->tls_mhd ? MHD_quiesce_daemon(d->tls_mhd) : -1;
+        if (tls_fd >= 0 && keep_open(tls_fd) == 0)
+                n += (size_t)snprintf(env + n, cap - n, "|t=%d", tls_fd);
         /* The sysinfo listeners: "|n=FD" (no VPS ID has a '|'). */
         n += vpsd_notify_inherit_env(d, env + n, cap - n);
         /* Restarts held back (a reboot loop): "|r=ID,AT,RESTARTS,DELAY". */
@@ -125,6 +133,18 @@ int vpsd_inherited_listen_fd(void)
         return -1;
 }
 
+int vpsd_inherited_tls_fd(void)
+{
+        const char *env = getenv(INHERIT_ENV);
+        const char *at = env ? strstr(env, "|t=") : NULL;
+        int fd = -1;
+        if (at && sscanf(at, "|t=%d", &fd) == 1 && fd > 2 && fcntl(fd, F_GETFD) >= 0) {
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+                return fd;
+        }
+        return -1;
+}
+
 void vpsd_inherit_consoles(struct vpsd *d)
 {
         const char *env = getenv(INHERIT_ENV);
@@ -135,12 +155,9 @@ void vpsd_inherit_consoles(struct vpsd *d)
                 struct vps_inst *vi = d->m.v[i];
                 if (vi->status != VPS_RUNNING)
                         continue;
-                /* An init this process started before its exec is still its child. */
-                char p[64];
-                (void)snprintf(p, sizeof(p), "/proc/%d/stat", (int)vi->st.pid);
-                _cleanup_fclose_ FILE *f = fopen(p, "re");
-                int ppid = 0;
-                if (f && fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1 && ppid == self)
+                /* An init this process started before its exec is still its child (from its
+                 * status: a guest can hold a read of its stat, base/proc.c). */
+                if (vps_proc_ppid(vi->st.pid) == self)
                         vi->is_child = true;
                 if (!env)
                         continue;

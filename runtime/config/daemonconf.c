@@ -41,6 +41,8 @@ const char *const vps_daemon_conf_keys[] = {
         "plans_dir",
         "default_plan",
         "default_numproc",
+        "listen",
+        "listen_client_limit",
         "cluster",
         "node",
         "advertise",
@@ -86,6 +88,8 @@ static int set_number(struct vps_daemon_conf *c, const char *where, const char *
                 {"log_burst", offsetof(struct vps_daemon_conf, log_burst), 1, 1000000},
                 {"log_interval", offsetof(struct vps_daemon_conf, log_interval), 1, 86400},
                 {"log_keep", offsetof(struct vps_daemon_conf, log_keep), 1, 99},
+                {"listen_client_limit", offsetof(struct vps_daemon_conf, listen_client_limit), 1,
+                 100000},
                 {"cluster_ttl", offsetof(struct vps_daemon_conf, cluster_ttl), 2, 3600},
         };
         if (strcmp(key, "log_max_size") == 0) {
@@ -138,6 +142,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                  sizeof(c->resolv_conf)},
                 {"resolv_conf_upstream", offsetof(struct vps_daemon_conf, resolv_upstream),
                  sizeof(c->resolv_upstream)},
+                {"listen", offsetof(struct vps_daemon_conf, listen), sizeof(c->listen)},
                 {"cluster", offsetof(struct vps_daemon_conf, cluster), sizeof(c->cluster)},
                 {"node", offsetof(struct vps_daemon_conf, node), sizeof(c->node)},
                 {"advertise", offsetof(struct vps_daemon_conf, advertise), sizeof(c->advertise)},

@@ -83,6 +83,7 @@ void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 
 struct vps_capture;
+struct vps_copy_progress;
 /* core/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
  * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
  * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
@@ -93,14 +94,14 @@ struct vps_capture;
  *   in m at once) and hidden as vps/.clone-NEWID, which a vpsd that starts removes;
  * - vps_clone_copy: the copy and the source's settings saved in the new VPS's config.json
  *   (changes the files only, and dst in the process that runs it); on failure the partial
- *   copy is removed; ret_cap: the copy's figures;
+ *   copy is removed; ret_cap: the copy's figures; pr (or NULL): its progress;
  * - vps_clone_end with the copy's result: the settings taken in and the VPS published by one
  *   rename, or (r < 0, or the publish fails) forgotten and removed; returns r or that error. */
 int vps_clone_begin(struct vps_manager *m, struct vps_inst *src, const char *new_id,
                     const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip,
                     struct vps_inst **ret, vps_error *err);
 int vps_clone_copy(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
-                   struct vps_capture *ret_cap, vps_error *err);
+                   const struct vps_copy_progress *pr, struct vps_capture *ret_cap, vps_error *err);
 int vps_clone_end(struct vps_manager *m, struct vps_inst *dst, int r, vps_error *err);
 
 /* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
@@ -114,6 +115,17 @@ int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
 /* 1 when vi's init takes its halt signal now (sandbox/sandbox.h), 0 while it cannot yet (booting:
  * a halt sent now would be lost) or when it is not running. */
 int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
+/* core/pause.c: vpsctl pause and unpause. A pause asks the kernel to freeze the VPS's top
+ * cgroup (its guest and its exec'd commands) and says so in the run state (st.paused); the
+ * freeze itself completes a little later (cgroup/cgroup.h: vps_cgroup_is_frozen tells when).
+ * An unpause thaws it. A halt or kill of a paused VPS thaws it first. Refused: a VPS that is not
+ * running (EALREADY), stopping (EBUSY), already paused or not paused (EALREADY). */
+int vps_manager_pause(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+int vps_manager_unpause(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* EBUSY when vi is paused, the message ending "... to WHAT" ("run a command in it"). */
+int vps_manager_check_unpaused(const struct vps_inst *vi, const char *what, vps_error *err);
+/* At re-adoption: a VPS whose run state says paused is frozen again if its cgroup is not. */
+void vps_pause_readopt(struct vps_manager *m, struct vps_inst *vi);
 /* Kills every process of the VPS (cgroup.kill). */
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* After the pidfd became readable: collects the exit, removes the cgroup and state.
@@ -122,7 +134,7 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
                      vps_error *err);
 
-struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
+struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 
 /* Usage figures of a running VPS, read from its cgroup (cheap: a few small files). */
