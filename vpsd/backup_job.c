@@ -228,6 +228,6 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
                 "in_archive", (json_int_t)res.in_archive, "deleted", (json_int_t)res.deleted,
                 "running", vi->status != VPS_STOPPED, "frozen_ms", (double)cap.frozen_us / 1000.0);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
-        (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
+        vpsd_stream_last(s->sock, 'K', t, strlen(t));
         _exit(0);
 }

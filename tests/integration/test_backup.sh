@@ -8,6 +8,10 @@
 . "$(dirname "$0")/lib.sh"
 # The system's python (a pyenv shim costs seconds a call).
 H="$(command -v /usr/bin/python3 || command -v python3) $(dirname "$0")/backup_helpers.py"
+# Each backup or restore child lingers 300 ms after its last frame (a test-only hook, as a
+# loaded host's slow exit): the next request about the same VPS, sent at once (the hostile
+# restores into 601 below), must not be refused as busy with the one that answered.
+export VPS_TEST_STREAM_LINGER_MS=300
 start_vpsd
 vpsctl template build busybox >/dev/null
 vpsctl create 501 --ostemplate busybox >/dev/null
