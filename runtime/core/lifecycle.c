@@ -346,6 +346,9 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
         json_object_set_new(o, "pid", up ? json_integer(vi->st.pid) : json_null());
         json_object_set_new(o, "pid_starttime",
                             up ? json_integer((json_int_t)vi->st.starttime) : json_null());
+        json_object_set_new(o, "pid_ino",
+                            up && vi->st.pidfd_ino ? json_integer((json_int_t)vi->st.pidfd_ino)
+                                                   : json_null());
         json_object_set_new(o, "cgroup", up ? json_string(vi->st.cgroup) : json_null());
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());

@@ -52,6 +52,13 @@ check "a read of the init's /proc/PID/stat waits" test ! -e "$T/stat.read"
 
 check "list answers" quiet v 3 list
 expect_eq "status of 731 answers: running" running "$(v 3 status 731 -j 2>/dev/null | jq -r .status)"
+# pid_ino (what vpsctl exec checks its pidfd against, when the kernel has pidfs) is the
+# inode number of a pidfd of the init.
+ino=$(v 3 status 731 -j 2>/dev/null | jq -r '.pid_ino // 0')
+if [ "$ino" != 0 ]; then
+        expect_eq "the API's pid_ino of 731 is its init's pidfd inode" "$ino" \
+                "$(python3 -c 'import os, sys; print(os.fstat(os.pidfd_open(int(sys.argv[1]))).st_ino)' "$pid")"
+fi
 expect_eq "vpsctl exec into 731 works" ok "$(v 5 exec 731 -- echo ok 2>/dev/null)"
 expect_eq "and into the neighbour" ok "$(v 5 exec 732 -- echo ok 2>/dev/null)"
 HP=$(free_port)
