@@ -86,7 +86,10 @@ static uint64_t count_base(const char *base, size_t len, bool full)
                         skip--;
                         continue;
                 }
-                if (*p != '-' && (full || !memmem(p, (size_t)(nl - p), "\troot/", 6)))
+                /* The path is the last field: only its first bytes are looked at. */
+                const char *tab = *p == '-' || full ? NULL : memrchr(p, '\t', (size_t)(nl - p));
+                if (*p != '-' &&
+                    (full || !tab || (size_t)(nl - tab) < 6 || memcmp(tab + 1, "root/", 5)))
                         n++;
         }
         return n;
