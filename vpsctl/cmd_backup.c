@@ -23,7 +23,6 @@
 #include "vps/cleanup.h"
 #include "vps/util.h"
 
-#define HEAD_MAX  8192
 #define CHAIN_MAX 64
 
 static const char backup_usage[] =
@@ -65,72 +64,6 @@ static const char restore_usage[] =
         "  -h, --help  print this help and exit\n";
 
 /* --- the stream ------------------------------------------------------------------------- */
-
-static int send_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-/* POST path with Upgrade: proto; 0 once vpsd answered 101, else err from its answer. */
-static int open_stream(const struct vpsctl *v, const char *path, const char *proto, int *ret_fd,
-                       vps_error *err)
-{
-        _cleanup_close_ int fd = client_connect(v->socket, err);
-        if (fd < 0)
-                return fd;
-        _cleanup_free_ char *req = NULL;
-        if (asprintf(&req,
-                     "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
-                     "Upgrade: %s\r\nContent-Length: 0\r\n\r\n",
-                     path, proto) < 0)
-                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
-        int r = send_all(fd, req, strlen(req));
-        if (r < 0)
-                return vps_err_sys(err, -r, "sending the request to vpsd");
-        /* Byte by byte up to the empty line: what follows belongs to the stream. */
-        char head[HEAD_MAX + 1];
-        size_t len = 0;
-        while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4) != 0) {
-                if (len == HEAD_MAX)
-                        return vps_err(err, EBADMSG, "the reply of vpsd has too long headers");
-                ssize_t n = read(fd, head + len, 1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return vps_err(err, ECONNRESET, "vpsd closed the connection");
-                len++;
-        }
-        head[len] = '\0';
-        int status = 0;
-        if (sscanf(head, "HTTP/1.%*d %d", &status) != 1)
-                return vps_err(err, EBADMSG, "invalid reply from vpsd: not HTTP");
-        if (status != 101) {
-                const char *cl = strcasestr(head, "\r\nContent-Length:");
-                long want = cl ? strtol(cl + 17, NULL, 10) : 65536;
-                if (want < 0 || want > 65536)
-                        want = 65536;
-                _cleanup_free_ char *body = malloc((size_t)want + 1);
-                size_t have = 0;
-                while (body && have < (size_t)want) {
-                        ssize_t n = read(fd, body + have, (size_t)want - have);
-                        if (n <= 0)
-                                break;
-                        have += (size_t)n;
-                }
-                return client_error_from_body(body ? body : "", have, status, err);
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
 
 struct progress {
         bool on; /* stderr is a terminal and no -j */
@@ -336,7 +269,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=%d", id, full,
                        base != NULL);
         _cleanup_close_ int fd = -1;
-        if ((r = open_stream(v, path, "vps-backup", &fd, &err)) < 0)
+        if ((r = client_stream_open(&v->target, path, "vps-backup", &fd, &err)) < 0)
                 return vpsctl_fail_err(&err);
         if ((base && (r = send_base(fd, base, &err)) < 0) ||
             (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0)
@@ -517,7 +450,7 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s", id, size,
                        force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips);
         _cleanup_close_ int fd = -1;
-        if ((r = open_stream(v, path, "vps-restore", &fd, &err)) < 0)
+        if ((r = client_stream_open(&v->target, path, "vps-restore", &fd, &err)) < 0)
                 return vpsctl_fail_err(&err);
         struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "restore"};
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX), *in = malloc(VPS_FRAME_MAX);

@@ -214,7 +214,7 @@ int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, lon
                 path = NULL; /* vasprintf leaves it undefined on failure */
                 return vps_err(err, ENOMEM, "building the request path: %s", strerror(ENOMEM));
         }
-        return client_request(v->socket, method, path, body, timeout_s, ret, err);
+        return client_request(&v->target, method, path, body, timeout_s, ret, err);
 }
 
 int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err)
