@@ -19,33 +19,64 @@
 #define TOKEN_MAX 4096
 
 static const char remote_usage[] =
+        "Usage: vpsctl remote COMMAND [ARGS]\n"
+        "\n"
+        "Remote vpsds, reached over HTTPS (vpsd --listen). 'vpsctl --remote NAME COMMAND',\n"
+        "or VPSCTL_REMOTE=NAME, sends COMMAND there ('--remote local': the socket). They\n"
+        "are kept in $XDG_CONFIG_HOME/vpsctl/remotes.json (default ~/.config), mode 0600.\n"
+        "\n"
+        "Commands:\n"
+        "  add NAME https://HOST:PORT [--token T | --cert C --key K]\n"
+        "                add a remote, its certificate pinned at this first contact\n"
+        "  list [-j]     list the remotes\n"
+        "  remove NAME   forget a remote\n"
+        "\n"
+        "'vpsctl remote COMMAND --help' describes a command.\n";
+
+static const char add_usage[] =
         "Usage: vpsctl remote add NAME https://HOST:PORT [--token T | --cert C --key K]\n"
         "                         [--fingerprint FP] [-j]\n"
-        "       vpsctl remote list [-j]\n"
-        "       vpsctl remote remove NAME [-j]\n"
         "\n"
-        "Remote vpsds, reached over HTTPS (vpsd --listen). 'add' contacts the server, pins\n"
-        "its certificate (its SHA-256 fingerprint, printed, and its public key) and checks\n"
-        "the credentials with a request; a later connection to a server with another\n"
-        "certificate is refused. Give --fingerprint (what 'vpsd --fingerprint' prints on\n"
-        "the server) to check the first contact too. 'vpsctl --remote NAME COMMAND', or\n"
-        "VPSCTL_REMOTE=NAME, sends COMMAND there. Remotes are kept in\n"
-        "$XDG_CONFIG_HOME/vpsctl/remotes.json (default ~/.config), mode 0600.\n"
+        "Add the remote vpsd NAME at https://HOST:PORT. This first contact reads the\n"
+        "server's certificate and pins it: its SHA-256 fingerprint (printed: compare it\n"
+        "with what 'vpsd --fingerprint' prints there) and its public key. A later\n"
+        "connection to a server with another certificate is refused before anything is\n"
+        "sent. The credentials are tried with a request before NAME is kept.\n"
         "\n"
-        "Options of add:\n"
-        "  --token T        a token ('vpsctl token create'); '-' reads it from stdin\n"
-        "  --cert C         a client certificate (PEM) the server trusts ('vpsctl trust\n"
-        "  --key K          add'), and its key\n"
-        "  --fingerprint FP refuse the server unless its certificate has this fingerprint\n"
-        "  -j, --json       print the remote (or the list) as JSON; never the token\n"
-        "  -h, --help       print this help and exit\n";
+        "Options:\n"
+        "  --token T         a token ('vpsctl token create'); '-' reads it from stdin\n"
+        "  --cert FILE       a client certificate (PEM) the server trusts ('vpsctl trust\n"
+        "                    add')\n"
+        "  --key FILE        its private key (PEM)\n"
+        "  --fingerprint FP  refuse the server unless its certificate has this one\n"
+        "  -j, --json        print the remote as JSON (never its token)\n"
+        "  -h, --help        print this help and exit\n";
+
+static const char list_usage[] =
+        "Usage: vpsctl remote list [-j]\n"
+        "\n"
+        "List the remotes: NAME URL AUTH (token, certificate or none) and the start of\n"
+        "the pinned FINGERPRINT. Tokens are never shown.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print them as JSON\n"
+        "  -h, --help  print this help and exit\n";
+
+static const char remove_usage[] =
+        "Usage: vpsctl remote remove NAME [-j]\n"
+        "\n"
+        "Forget the remote NAME, its credentials and its pinned certificate.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print {\"name\", \"removed\"} as JSON\n"
+        "  -h, --help  print this help and exit\n";
 
 /* A remote as list shows it: no token, only whether there is one. */
 static json_t *shown(const char *name, json_t *e)
 {
         json_t *t = json_object_get(e, "token");
         const char *auth = t ? "token" : json_object_get(e, "cert") ? "certificate" : "none";
-        return json_pack("{s:s, s:O, s:s, s:O, s:O?, s:O?, s:O?}", "name", name, "url",
+        return json_pack("{s:s, s:O, s:s, s:O, s:O*, s:O*, s:O*}", "name", name, "url",
                          json_object_get(e, "url"), "auth", auth, "fingerprint",
                          json_object_get(e, "fingerprint"), "cert", json_object_get(e, "cert"),
                          "key", json_object_get(e, "key"), "added", json_object_get(e, "added"));
@@ -110,7 +141,7 @@ static int parse_add(struct vpsctl *v, int argc, char **argv, struct add_args *a
         optind = 0;
         while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
                 if (c == 'h')
-                        return vpsctl_help(remote_usage);
+                        return vpsctl_help(add_usage);
                 else if (c == 't')
                         a->token_arg = optarg;
                 else if (c == 'c')
@@ -191,7 +222,7 @@ static int remote_add(struct vpsctl *v, int argc, char **argv)
         time_t now = time(NULL);
         struct tm tm;
         (void)strftime(added, sizeof(added), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "url", url, "fingerprint",
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*, s:s*}", "url", url, "fingerprint",
                               fp, "pubkey", pubkey, "added", added, "token", token, "cert", cert,
                               "key", key);
         if (!e || json_object_set_new(remotes, a.name, e) < 0)
@@ -208,7 +239,8 @@ static int remote_add(struct vpsctl *v, int argc, char **argv)
         return 0;
 }
 
-static int parse_simple(struct vpsctl *v, int argc, char **argv, int nargs, bool *json)
+static int parse_simple(struct vpsctl *v, int argc, char **argv, const char *usage, int nargs,
+                        bool *json)
 {
         static const struct option options[] = {
                 {"json", no_argument, NULL, 'j'},
@@ -219,7 +251,7 @@ static int parse_simple(struct vpsctl *v, int argc, char **argv, int nargs, bool
         optind = 0;
         while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
                 if (c == 'h')
-                        return vpsctl_help(remote_usage);
+                        return vpsctl_help(usage);
                 if (c != 'j')
                         return vpsctl_opt_error(v, c, argv);
                 *json = true;
@@ -238,7 +270,7 @@ static int remote_list(struct vpsctl *v, int argc, char **argv)
         bool json = false;
         vps_error err = {0};
 
-        int r = parse_simple(v, argc, argv, 0, &json);
+        int r = parse_simple(v, argc, argv, list_usage, 0, &json);
         if (r != CMD_CONTINUE)
                 return r;
         if (remotes_load(&all, &err) < 0)
@@ -273,7 +305,7 @@ static int remote_remove(struct vpsctl *v, int argc, char **argv)
         bool json = false;
         vps_error err = {0};
 
-        int r = parse_simple(v, argc, argv, 1, &json);
+        int r = parse_simple(v, argc, argv, remove_usage, 1, &json);
         if (r != CMD_CONTINUE)
                 return r;
         const char *name = argv[optind];

@@ -130,12 +130,12 @@ static int parse_global(struct vpsctl *v, int argc, char **argv)
         }
         if (optind >= argc)
                 return vpsctl_usage_error(v, "missing command");
-        if (socket_given && remote_given)
+        if (v->remote && (!v->remote[0] || !strcmp(v->remote, REMOTE_LOCAL)))
+                v->remote = NULL;
+        if (socket_given && remote_given && v->remote)
                 return vpsctl_usage_error(v, "--socket or --remote, not both");
         if (socket_given)
                 v->remote = NULL; /* over VPSCTL_REMOTE */
-        if (v->remote && (!v->remote[0] || !strcmp(v->remote, REMOTE_LOCAL)))
-                v->remote = NULL;
         return CMD_CONTINUE;
 }
 
