@@ -1,9 +1,11 @@
 /* libvps: file helpers: atomic writes, whole-file reads, trash renames, mkdir -p. */
 #include "vps/cleanup.h"
+#include "vps/syscalls.h"
 #include "vps/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +160,39 @@ int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err)
         }
         *ret = strtoull(p + 1, NULL, 10);
         return 0;
+}
+
+int vps_openat2_long(int dfd, const char *path, const struct open_how *how)
+{
+        size_t len = strlen(path);
+        if (len < PATH_MAX) {
+                int fd = (int)vps_sys_openat2(dfd, path, (struct open_how *)how);
+                return fd < 0 ? -errno : fd;
+        }
+        char piece[PATH_MAX];
+        struct open_how step = *how;
+        step.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+        step.mode = 0;
+        _cleanup_close_ int at = -1;
+        const char *p = path;
+        while (strlen(p) >= PATH_MAX) {
+                /* The longest prefix below PATH_MAX that ends before a '/'. */
+                const char *cut = NULL;
+                for (const char *s = p;
+                     s < p + PATH_MAX - 1 && (s = memchr(s, '/', (size_t)(p + PATH_MAX - 1 - s)));
+                     s++)
+                        cut = s;
+                if (!cut || cut == p)
+                        return -ENAMETOOLONG;
+                memcpy(piece, p, (size_t)(cut - p));
+                piece[cut - p] = '\0';
+                int fd = (int)vps_sys_openat2(at >= 0 ? at : dfd, piece, &step);
+                if (fd < 0)
+                        return -errno;
+                vps_closep(&at);
+                at = fd;
+                p = cut + 1;
+        }
+        int fd = (int)vps_sys_openat2(at, p, (struct open_how *)how);
+        return fd < 0 ? -errno : fd;
 }

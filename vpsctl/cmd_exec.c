@@ -2,6 +2,7 @@
  * vps_attach_run() (see docs/api.md, "exec and enter"); the command's status is ours. */
 #include "vpsctl.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,13 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
         if (vpsctl_get_vps(v, id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
         const char *state = json_string_value(json_object_get(vps, "status"));
+        /* Its processes frozen: the command would be born frozen too, and wait. */
+        if (state && strcmp(state, "paused") == 0) {
+                vps_err(&err, EBUSY,
+                        "VPS %s is paused: unpause it (vpsctl unpause %s) to run a command in it",
+                        id, id);
+                return vpsctl_fail_err(&err);
+        }
         if (!state || strcmp(state, "running") != 0)
                 return vpsctl_fail("VPS %s is not running", id);
 

@@ -13,13 +13,16 @@
 #include "core/core.h"
 
 static const char list_usage[] =
-        "Usage: vpsctl list [-a] [-o FIELDS] [-H] [-j]\n"
+        "Usage: vpsctl list [-a | --all-nodes] [-o FIELDS] [-H] [-j]\n"
         "\n"
         "List the running VPSes (all of them with -a), sorted by ID.\n"
         "\n"
         "Options:\n"
         "  -a, --all            include stopped VPSes (a VPS in backoff, a reboot loop\n"
         "                       held back, is listed without it)\n"
+        "      --all-nodes      every VPS of the fleet (vpsd --cluster), from etcd's\n"
+        "                       records: id, node, status, ip; the status of a VPS\n"
+        "                       whose node is down is unknown\n"
         "  -o, --output FIELDS  comma-separated columns, named as the keys of the VPS\n"
         "                       object: id, status, pid, hostname, ip, ostemplate,\n"
         "                       uid_base, uid_count, root, cgroup, created_at,\n"
@@ -33,6 +36,7 @@ static const char list_usage[] =
 
 struct list_opts {
         bool all;
+        bool all_nodes;
         bool header;
         bool json;
         char **fields; /* from -o, NULL for the default columns */
@@ -46,9 +50,13 @@ static void list_opts_done(struct list_opts *o)
 static int parse(struct vpsctl *v, int argc, char **argv, struct list_opts *o)
 {
         static const struct option options[] = {
-                {"all", no_argument, NULL, 'a'},       {"output", required_argument, NULL, 'o'},
-                {"no-header", no_argument, NULL, 'H'}, {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},      {0},
+                {"all", no_argument, NULL, 'a'},
+                {"output", required_argument, NULL, 'o'},
+                {"no-header", no_argument, NULL, 'H'},
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {"all-nodes", no_argument, NULL, 'N'},
+                {0},
         };
         vps_error err = {0};
         int c;
@@ -64,6 +72,9 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct list_opts *o)
                         o->fields = NULL;
                         if (format_fields_parse(optarg, &o->fields, &err) < 0)
                                 return vpsctl_usage_error(v, "%s", err.msg);
+                        break;
+                case 'N':
+                        o->all_nodes = true;
                         break;
                 case 'H':
                         o->header = false;
@@ -126,6 +137,30 @@ static int print_raw(struct vpsctl *v, bool all)
         return 0;
 }
 
+/* --all-nodes: the fleet's records, as the cluster's vpsd reads them from etcd. */
+static int list_all_nodes(struct vpsctl *v, struct list_opts *o)
+{
+        static char *const fields[] = {"id", "node", "status", "ip", NULL};
+        _cleanup_json_ json_t *all = NULL;
+        vps_error err = {0};
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &all, &err, "/v1/vps?all_nodes=1") < 0)
+                return vpsctl_fail_err(&err);
+        if (!json_is_array(all))
+                return vpsctl_fail("unexpected reply from vpsd: GET /v1/vps is not an array");
+        const char *unknown = o->fields ? format_fields_unknown(o->fields, fields, all) : NULL;
+        if (unknown)
+                return vpsctl_usage_error(v, "unknown field '%s'", unknown);
+        _cleanup_json_ json_t *rows = format_sort(all, "id");
+        if (!rows)
+                return vpsctl_fail("cannot build the list: out of memory");
+        if (o->json && !o->fields)
+                return vpsctl_print_json(rows);
+        if (o->json)
+                return print_rows(rows, o);
+        int r = format_table(stdout, rows, o->fields ? o->fields : fields, o->header);
+        return r < 0 ? vpsctl_fail("writing the list: %s", strerror(-r)) : 0;
+}
+
 int cmd_list(struct vpsctl *v, int argc, char **argv)
 {
         _cleanup_(list_opts_done) struct list_opts o = {.header = true};
@@ -144,6 +179,8 @@ int cmd_list(struct vpsctl *v, int argc, char **argv)
         /* vpsd filters (up=1) and sorts by ID itself. Plain -j prints its answer as it comes
          * (pretty=1: indented as vpsctl_print_json would): no parse of a list that is about
          * 700 bytes per VPS. */
+        if (o.all_nodes)
+                return list_all_nodes(v, &o);
         if (o.json && !o.fields)
                 return print_raw(v, o.all);
         if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &all, &err, "/v1/vps?up=%d%s",

@@ -11,7 +11,7 @@ const struct vpsctl_exit vpsctl_exits[] = {
         {EXIT_USAGE, "usage error or bad value"},
         {EXIT_NOENT, "no such VPS or template"},
         {EXIT_EXISTS, "it already exists"},
-        {EXIT_STATE, "wrong state (running, or not running)"},
+        {EXIT_STATE, "wrong state (running, not running, or paused)"},
         {EXIT_REFUSED, "refused: a limit, a policy, permission, a port or address in use,"},
         {-1, "or what this host cannot do"},
         {EXIT_TIMEOUT, "timed out"},

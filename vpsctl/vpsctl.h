@@ -15,7 +15,7 @@
 #define EXIT_USAGE       2
 #define EXIT_NOENT       3 /* no such VPS (or template) */
 #define EXIT_EXISTS      4 /* it already exists */
-#define EXIT_STATE       5 /* wrong state: running, or not running */
+#define EXIT_STATE       5 /* wrong state: running, not running, or paused */
 #define EXIT_REFUSED     6 /* refused by a limit, a quota or a policy; permission */
 #define EXIT_TIMEOUT     7 /* vpsd or the VPS did not finish in time */
 #define EXIT_UNREACHABLE 8 /* no vpsd answers at the socket */
@@ -75,6 +75,7 @@ int cmd_console(struct vpsctl *v, int argc, char **argv);
 int cmd_template(struct vpsctl *v, int argc, char **argv);
 int cmd_version(struct vpsctl *v, int argc, char **argv);
 int cmd_remote(struct vpsctl *v, int argc, char **argv);
+int cmd_nodes(struct vpsctl *v, int argc, char **argv);
 /* cmd_snapshot.c */
 int cmd_snapshot(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv);
@@ -84,11 +85,20 @@ int cmd_snapshot_mount(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_umount(struct vpsctl *v, int argc, char **argv);
 int cmd_reinstall(struct vpsctl *v, int argc, char **argv);
 int cmd_clone(struct vpsctl *v, int argc, char **argv);
+/* cmd_pause.c */
+int cmd_pause(struct vpsctl *v, int argc, char **argv);
+int cmd_unpause(struct vpsctl *v, int argc, char **argv);
 /* POST /v1/vps/ID/ACTION with body on a stopped VPS (cmd_snapshot.c): a running one is
  * checked first (the body with "dry_run"), stopped, acted on and started again, each step
  * said on stderr; what ("reinstall it") is for those lines. */
 int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
                        const char *what, json_t **answer, bool *ret_restarted);
+/* cmd_trust.c, cmd_token.c, cmd_audit.c: the remote API's credentials and audit log. */
+int cmd_trust(struct vpsctl *v, int argc, char **argv);
+int cmd_token(struct vpsctl *v, int argc, char **argv);
+int cmd_audit(struct vpsctl *v, int argc, char **argv);
+/* DELETE /v1/WHAT/NAME, printed as "revoked NAME" or "removed NAME" (or the answer with -j). */
+int vpsctl_delete_named(struct vpsctl *v, const char *what, const char *name, bool json);
 /* cmd_backup.c */
 int cmd_backup(struct vpsctl *v, int argc, char **argv);
 int cmd_restore(struct vpsctl *v, int argc, char **argv);

@@ -1,8 +1,15 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
- * JSON responses, suspended requests, and the console upgrade. */
+ * JSON responses, suspended requests, and the console upgrade. Two daemons share it: the
+ * local socket's (host root, checked by SO_PEERCRED) and, with `listen`, the remote API's on
+ * TLS, whose clients authenticate by a trusted certificate or a token (auth.c) and are held
+ * to their verbs (authz.c). Every mutating request is audited (audit.c). */
 #include "api.h"
 
+#include "audit.h"
+#include "auth.h"
 #include "console.h"
+#include "throttle.h"
+#include "tls.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
 #include "vps/util.h"
@@ -15,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #define BODY_MAX (1024 * 1024)
 
@@ -23,10 +31,17 @@ struct request {
         char *body;
         size_t len, cap;
         bool too_big, ready;
+        bool tls;    /* on the remote API's daemon */
+        bool authed; /* req->client and req->z are known */
         unsigned int status;
         json_t *resp;
         struct request *next;
         char id[VPS_ID_MAX + 1];
+        struct vpsd_client client;
+        struct vpsd_authz z;
+        /* A failed authentication answered late (throttle.c): when, and the next one. */
+        int64_t due_ms;
+        struct request *next_delayed;
 };
 
 struct request *vpsd_request_next(struct request *req)
@@ -77,6 +92,37 @@ static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
 static json_t *error_body(const vps_error *err)
 {
         return json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
+}
+
+static bool mutating(const char *method)
+{
+        return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/* The audit line of a request that asked for a change, with what it was answered. */
+static void audit(struct vpsd *d, struct request *req, const char *method, const char *url,
+                  unsigned int status)
+{
+        if (!mutating(method))
+                return;
+        char who[VPSD_TOKEN_NAME_MAX + 16] = "unauthenticated";
+        if (req->authed && req->client.kind == VPSD_CLIENT_LOCAL)
+                strcpy(who, "local");
+        else if (req->authed)
+                (void)snprintf(who, sizeof(who), "%s:%s",
+                               req->client.kind == VPSD_CLIENT_CERT ? "cert" : "token",
+                               req->client.name);
+        vpsd_audit_write(d, who, vpsd_verb_name(req->z.verb), method, url, req->z.vps, status);
+}
+
+/* Answers a request: narrowed to what its client may see, audited. */
+static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *method,
+                              const char *url, unsigned int status, json_t *body)
+{
+        if (req->authed && status == 200)
+                d->api_ops->filter(&req->client, &req->z, body);
+        audit(d, req, method, url, status);
+        return queue_json(req->conn, status, body);
 }
 
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
@@ -181,6 +227,87 @@ static int append_body(struct request *req, const char *data, size_t n)
         return r == -EMSGSIZE ? 0 : r;
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The requests held back: resumed when due, the timer armed for the next. */
+static void on_delay(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        struct vpsd *d = userdata;
+        int64_t now = mono_ms(), next = 0;
+        for (struct request **pp = &d->delayed; *pp;) {
+                struct request *q = *pp;
+                if (q->due_ms <= now) {
+                        *pp = q->next_delayed;
+                        MHD_resume_connection(q->conn);
+                        d->mhd_kick = true;
+                        continue;
+                }
+                next = !next || q->due_ms < next ? q->due_ms : next;
+                pp = &q->next_delayed;
+        }
+        vps_error err;
+        if (next)
+                (void)vpsd_timer_set(&d->w_delay, next, true, &err);
+}
+
+static int hold(struct vpsd *d, struct request *req, unsigned int ms)
+{
+        vps_error err;
+        if (!d->delay_timer && vpsd_timer_new(&d->ev, &d->w_delay, on_delay, d, &err) < 0)
+                return -1;
+        d->delay_timer = true;
+        req->due_ms = mono_ms() + ms;
+        req->next_delayed = d->delayed;
+        d->delayed = req;
+        on_delay(&d->w_delay, 0, d);
+        return 0;
+}
+
+/* Who sent a request: host root on the local socket; on the remote API a trusted
+ * certificate, else a token; an untrusted certificate without a token is refused (403),
+ * nothing at all asks for authentication (401). */
+static int authenticate(struct vpsd *d, struct request *req, unsigned int *status, vps_error *err)
+{
+        if (!req->tls) {
+                memset(&req->client, 0, sizeof(req->client));
+                req->client.kind = VPSD_CLIENT_LOCAL;
+                req->client.all_vps = true;
+                return 0;
+        }
+        char fp[VPSD_FP_LEN];
+        bool has_cert = vpsd_tls_peer_fingerprint(req->conn, fp) == 1;
+        if (has_cert && vpsd_auth_trusted(&d->auth, fp, &req->client))
+                return 0;
+        const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+        *status = 401;
+        if (h || !has_cert)
+                return vpsd_auth_token(&d->auth, h, (int64_t)time(NULL), &req->client, err);
+        *status = 403;
+        return vps_err(err, EACCES, "client certificate %s is not trusted", fp);
+}
+
+/* A failed authentication is answered late, the later the more a client fails (throttle.c),
+ * so guessing tokens is slow; the loop goes on meanwhile (the request is suspended). */
+static enum MHD_Result refuse_late(struct vpsd *d, struct request *req, const char *method,
+                                   const char *url, unsigned int status, const vps_error *err)
+{
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        unsigned int ms = vpsd_throttle_fail(&d->throttle, ci ? ci->client_addr : NULL, mono_ms());
+        if (hold(d, req, ms) < 0)
+                return answer(d, req, method, url, status, error_body(err));
+        req->status = status;
+        req->resp = error_body(err);
+        req->ready = true; /* answered (and audited) when resumed */
+        MHD_suspend_connection(req->conn);
+        return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -189,21 +316,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         struct request *req = *con_cls;
         if (!req) {
                 /* The socket file is root's, 0600; and a peer that is not host root gets no
-                 * answer at all. */
+                 * answer at all. The remote API's clients authenticate once the request is
+                 * complete (authenticate). */
+                const union MHD_ConnectionInfo *di =
+                        MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+                bool tls = di && d->tls_mhd && di->daemon == d->tls_mhd;
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-                if (!ci || !vps_sock_peer_is_root(ci->connect_fd))
+                if (!tls && (!ci || !vps_sock_peer_is_root(ci->connect_fd)))
                         return MHD_NO;
                 req = calloc(1, sizeof(*req));
                 if (!req)
                         return MHD_NO;
                 req->conn = c;
+                req->tls = tls;
                 *con_cls = req;
                 return MHD_YES;
         }
         if (req->ready) {
                 req->ready = false;
-                return queue_json(c, req->status, TAKE_PTR(req->resp));
+                return answer(d, req, method, url, req->status, TAKE_PTR(req->resp));
         }
         if (*upload_size) {
                 if (append_body(req, upload, *upload_size) < 0)
@@ -221,18 +353,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                         "control character in the request's path or arguments: refused");
                 return queue_json(c, 400, error_body(&err));
         }
-        if (strcmp(method, "POST") == 0 && ends_with(url, "/console"))
+        unsigned int status = 500;
+        if (authenticate(d, req, &status, &err) < 0)
+                return refuse_late(d, req, method, url, status, &err);
+        req->authed = true;
+        if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
+                                  &req->z, &status, &err) < 0)
+                return answer(d, req, method, url, status, error_body(&err));
+        if (strcmp(method, "POST") == 0 && ends_with(url, "/console")) {
+                audit(d, req, method, url, 101);
                 return console_upgrade(d, req, url);
+        }
         if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
                 struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
                 if (!up)
-                        return queue_json(c, (unsigned int)vps_err_http_status(err.code),
-                                          error_body(&err));
+                        return answer(d, req, method, url,
+                                      (unsigned int)vps_err_http_status(err.code),
+                                      error_body(&err));
+                audit(d, req, method, url, 101);
                 enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, up);
                 MHD_destroy_response(up);
                 return ret;
         }
-        unsigned int status = 500;
         json_t *body = NULL;
         int r = d->api_ops->handle(d, req, method, url, req->body ? req->body : "", req->len,
                                    &status, &body);
@@ -240,7 +382,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 MHD_suspend_connection(c);
                 return MHD_YES;
         }
-        return queue_json(c, status, body);
+        return answer(d, req, method, url, status, body);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -267,10 +409,15 @@ static void on_mhd(struct vpsd_source *s, uint32_t revents, void *userdata)
 static int mhd_timeout(void *userdata)
 {
         struct vpsd *d = userdata;
-        MHD_UNSIGNED_LONG_LONG mt;
+        MHD_UNSIGNED_LONG_LONG mt, tt;
         if (d->mhd_kick)
                 return 0;
-        if (MHD_get_timeout(d->mhd, &mt) == MHD_YES)
+        bool has = MHD_get_timeout(d->mhd, &mt) == MHD_YES;
+        if (d->tls_mhd && MHD_get_timeout(d->tls_mhd, &tt) == MHD_YES && (!has || tt < mt)) {
+                mt = tt;
+                has = true;
+        }
+        if (has)
                 return mt > 60000 ? 60000 : (int)mt;
         return -1;
 }
@@ -280,6 +427,8 @@ static void mhd_run(void *userdata)
         struct vpsd *d = userdata;
         d->mhd_kick = false;
         (void)MHD_run(d->mhd);
+        if (d->tls_mhd)
+                (void)MHD_run(d->tls_mhd);
 }
 
 int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err)
@@ -302,4 +451,28 @@ int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err
         (void)vpsd_event_add_prepare(&d->ev, mhd_timeout, d);
         (void)vpsd_event_add_post(&d->ev, mhd_run, d);
         return 0;
+}
+
+int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error *err)
+{
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
+            MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES)
+                return vps_err(err, EOPNOTSUPP, "this libmicrohttpd has no TLS");
+        /* TLS 1.2 and newer only, the certificate from tls.c (which also asks the client
+         * for one); a client speaking plain HTTP fails the handshake and is closed. */
+        d->tls_mhd = MHD_start_daemon(
+                MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0, NULL,
+                NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_CERT_CALLBACK,
+                vpsd_tls_cert_callback(), MHD_OPTION_HTTPS_PRIORITIES, VPSD_TLS_PRIORITIES,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_UNESCAPE_CALLBACK,
+                unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client, MHD_OPTION_CONNECTION_TIMEOUT, 60,
+                MHD_OPTION_END);
+        if (!d->tls_mhd)
+                return vps_err(err, EIO, "starting the TLS API failed");
+        const union MHD_DaemonInfo *info =
+                MHD_get_daemon_info(d->tls_mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info)
+                return vps_err(err, EIO, "the TLS API has no epoll fd");
+        return vpsd_event_add(&d->ev, &d->w_tls, info->epoll_fd, EPOLLIN, on_mhd, d, err);
 }

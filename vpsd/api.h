@@ -13,6 +13,8 @@ struct vps_inst;
 struct MHD_Connection;
 struct MHD_Response;
 struct request;
+struct vpsd_client;
+struct vpsd_authz;
 typedef struct json_t json_t;
 
 /* Where the API sends complete requests (handlers.c, or a test's own). */
@@ -28,9 +30,18 @@ struct vpsd_api_ops {
         bool (*stream_route)(const char *url);
         struct MHD_Response *(*stream_response)(struct vpsd *d, struct MHD_Connection *c,
                                                 const char *url, vps_error *err);
+        /* What an authenticated client may do (authz.c): 0, or a negative errno with err
+         * and the status to answer; and its answers narrowed to what it may see. */
+        int (*authorize)(const struct vpsd_client *c, const char *method, const char *url,
+                         const char *body, size_t len, struct vpsd_authz *ret,
+                         unsigned int *ret_status, vps_error *err);
+        void (*filter)(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
 };
 
 int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err);
+/* The remote API on a listening TCP socket: HTTPS alone, after vpsd_api_init. At most
+ * per_client connections from one address. */
+int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error *err);
 /* Answers a suspended request with a JSON body (takes the reference) and resumes it. */
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body);
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);

@@ -1,11 +1,11 @@
-/* vpsd: a snapshot's, a clone's or a reinstall's copy of a guest's files runs in a child
- * (copy_job.h): a fork of vpsd that does the library's work on its copy of vpsd's state,
- * dies with vpsd (PR_SET_PDEATHSIG), and sends its result on a pipe; the loop watches its
- * pidfd, takes the result in and answers the suspended request. Meanwhile every request but
- * a GET on the VPSes it copies is refused (busy), except a destroy of a VPS whose copy lies
- * inside its own directory (a snapshot, a reinstall), which kills the child and goes ahead.
- * After a kill -9 of vpsd the child dies too, and what it left is what a crash of the old
- * in-loop code left (vps_snapshot_recover, the reinstall journal, vps/.clone-* at start). */
+/* vpsd: a snapshot's, a switch's, a clone's or a reinstall's copy of a guest's files runs in a
+ * child (copy_job.h): a fork of vpsd that does the library's work on its copy of vpsd's state, dies
+ * with vpsd (PR_SET_PDEATHSIG), and sends its result on a pipe; the loop watches its pidfd, takes
+ * the result in and answers the suspended request. Meanwhile every request but a GET on the VPSes
+ * it copies is refused (busy), except a destroy of a VPS whose copy lies inside its own directory
+ * (a snapshot, a switch, a reinstall), which kills the child and goes ahead. After a kill -9 of
+ * vpsd the child dies too, and what it left is what a crash of the old in-loop code left
+ * (vps_snapshot_recover, the reinstall journal, vps/.clone-* at start). */
 #include "copy_job.h"
 
 #include "api.h"
@@ -215,9 +215,10 @@ static void on_end(struct vpsd_source *src, uint32_t revents, void *userdata)
         vps_error err = {0};
         _cleanup_json_ json_t *result = NULL;
         int r = collect(j, &result, &err);
-        /* A child killed while it held the VPS frozen must not leave it so. */
+        /* A child killed while it held the VPS frozen must not leave it so (unless the VPS
+         * was paused before: it stays paused). */
         struct vps_inst *vi = r < 0 ? vps_manager_find(&d->m, j->id, &(vps_error){0}) : NULL;
-        if (vi && vi->status == VPS_RUNNING && vi->st.cgroup[0])
+        if (vi && vi->status == VPS_RUNNING && vi->st.cgroup[0] && !vi->st.paused)
                 (void)vps_cgroup_thaw(vi->st.cgroup, &(vps_error){0});
         unsigned int status = 200;
         json_t *ret = NULL;

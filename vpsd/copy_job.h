@@ -1,8 +1,8 @@
-/* copy_job.c: the long copies of a guest's files (a snapshot, a clone, a reinstall's kept
- * layer) in a child of vpsd watched by the loop, so that no guest's size or file count holds
- * the loop. The child works on its copy of vpsd's state and changes only files; the parent
- * changes its state (the manager's VPS list, claims) before the child starts and when it
- * has ended, and answers the suspended request then. */
+/* copy_job.c: the long copies of a guest's files (a snapshot, a switch to one, a clone, a
+ * reinstall's kept layer) in a child of vpsd watched by the loop, so that no guest's size or file
+ * count holds the loop. The child works on its copy of vpsd's state and changes only files; the
+ * parent changes its state (the manager's VPS list, claims) before the child starts and when it has
+ * ended, and answers the suspended request then. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,7 +22,7 @@ typedef int (*vpsd_copy_done_fn)(struct vpsd *d, json_t *arg, int r, json_t *res
                                  unsigned int *status, json_t **ret, vps_error *err);
 
 struct vpsd_copy_spec {
-        const char *what;   /* "snapshot", "clone", "reinstall": for messages */
+        const char *what;   /* "snapshot", "switch", "clone", "reinstall": for messages */
         const char *id;     /* the VPS copied: busy meanwhile */
         const char *new_id; /* a clone's new VPS (busy too), or NULL */
         bool cancellable;   /* a destroy of id cancels it (all it made is inside vps/ID) */

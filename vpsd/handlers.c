@@ -2,10 +2,13 @@
 #include "handlers.h"
 
 #include "api.h"
+#include "remote_routes.h"
 #include "backup.h"
 #include "copy_job.h"
+#include "fleet_api.h"
 #include "jobs.h"
 #include "log.h"
+#include "pause_routes.h"
 #include "power_routes.h"
 #include "template_routes.h"
 #include "vps/cleanup.h"
@@ -25,15 +28,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
-
-struct route {
-        const char *method;
-        const char *what;   /* "vps" or "templates" */
-        int nparts;         /* path segments after /v1/<what> */
-        const char *action; /* the third segment, or NULL */
-        int (*fn)(struct vpsd *d, struct request *req, const char *arg, json_t *body,
-                  unsigned int *status, json_t **ret, vps_error *err);
-};
 
 /* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
  * (traffic.h), the live part from one counters query. */
@@ -92,7 +86,9 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                     unsigned int *status, json_t **ret, vps_error *err)
 {
         /* Sorted by ID as vzlist does; ?up=1: only VPSes that are up (running, stopping). */
-        const char *up = vpsd_request_arg(req, "up");
+        const char *up = vpsd_request_arg(req, "up"), *all = vpsd_request_arg(req, "all_nodes");
+        if (all && strcmp(all, "0") != 0) /* every node's, from the cluster's records */
+                return vpsd_fleet_list_all(d, req, err);
         *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
@@ -129,8 +125,9 @@ static void change_plan(struct vps_change *ch, const char *plan)
         (void)snprintf(ch->v.plan, sizeof(ch->v.plan), "%s", plan);
 }
 
-static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
-                      unsigned int *status, json_t **ret, vps_error *err)
+/* The local part of a create (with a cluster: once etcd holds its ID and addresses). */
+static int create_local(struct vpsd *d, json_t *request, unsigned int *status, json_t **ret,
+                        vps_error *err)
 {
         /* A plan's fields under the request's own (plans.h). */
         char plan[VPS_PLAN_NAME_MAX + 1];
@@ -159,6 +156,29 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, vi->cfg.id, *ret);
         return 0;
+}
+
+static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
+                      unsigned int *status, json_t **ret, vps_error *err)
+{
+        /* Checked here first: a bad request never reaches the cluster. */
+        char plan[VPS_PLAN_NAME_MAX + 1];
+        bool plan_given;
+        _cleanup_json_ json_t *body = NULL;
+        struct vps_config base;
+        struct vps_change ch;
+        vps_manager_new_config(&d->m, &base);
+        int r = vps_plan_body(d->m.plans_dir, d->m.default_plan, request, true, plan, &plan_given,
+                              &body, err);
+        if (r == 0)
+                r = vps_change_from_json(body, &base, true, &ch, err);
+        if (r == 0 && (r = vps_id_check(ch.v.id, err)) == 0 &&
+            vps_manager_find(&d->m, ch.v.id, err))
+                r = vps_err(err, EEXIST, "VPS %s already exists", ch.v.id);
+        if (r < 0)
+                return r;
+        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local, status,
+                                 ret, err);
 }
 
 static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
@@ -223,6 +243,11 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 change_plan(&ch, plan);
         /* Everything it can refuse, before anything changes (a job cannot refuse cheaply). */
         bool addresses = VPS_CHANGE_GIVEN(&ch, VPS_F_IP);
+        /* A paused guest would hold the change's helpers until their deadline. */
+        if (enters_guest(&ch) &&
+            (r = vps_manager_check_unpaused(
+                     vi, "change its hostname, addresses, name servers or logins", err)) < 0)
+                return r;
         if ((r = vps_manager_update_check(&d->m, vi, &ch, err)) < 0 ||
             (r = vpsd_job_check_busy(d, vi, addresses, err)) < 0)
                 return r;
@@ -259,32 +284,49 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         return 0;
 }
 
-static const struct route routes[] = {
-        {"GET", "version", 0, NULL, get_version},
-        {"POST", "shutdown", 0, NULL, vpsd_route_shutdown},
-        {"GET", "vps", 0, NULL, list_vps},
-        {"POST", "vps", 0, NULL, create_vps},
-        {"GET", "vps", 1, NULL, get_vps},
-        {"PATCH", "vps", 1, NULL, patch_vps},
-        {"DELETE", "vps", 1, NULL, vpsd_route_destroy},
-        {"POST", "vps", 2, "start", vpsd_route_start},
-        {"GET", "vps", 2, "stats", stats_vps},
-        {"POST", "vps", 2, "stop", vpsd_route_stop},
-        {"POST", "vps", 2, "restart", vpsd_route_restart},
-        {"GET", "templates", 0, NULL, vpsd_route_templates},
-        {"POST", "templates", 0, NULL, vpsd_route_template_build},
-        {"GET", "templates", 1, NULL, vpsd_route_template},
-        {"GET", "templates", 2, "build", vpsd_route_template_status},
-        {"DELETE", "templates", 1, NULL, vpsd_route_template_remove},
-        {"POST", "vps", 2, "snapshots", vpsd_snapshot_create},
-        {"GET", "vps", 2, "snapshots", vpsd_snapshot_list},
-        {"POST", "vps", 2, "snapshot-delete", vpsd_snapshot_delete},
-        {"POST", "vps", 2, "snapshot-switch", vpsd_snapshot_switch},
-        {"POST", "vps", 2, "snapshot-mount", vpsd_snapshot_mount},
-        {"POST", "vps", 2, "snapshot-umount", vpsd_snapshot_umount},
-        {"POST", "vps", 2, "reinstall", vpsd_reinstall},
-        {"POST", "vps", 2, "clone", vpsd_clone},
+const struct vpsd_route vpsd_routes[] = {
+        {"GET", "version", 0, NULL, VPSD_VERB_ANY, get_version},
+        {"GET", "nodes", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_nodes},
+        {"POST", "shutdown", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_shutdown},
+        {"GET", "vps", 0, NULL, VPSD_VERB_STATUS, list_vps},
+        {"POST", "vps", 0, NULL, VPSD_VERB_ADMIN, create_vps},
+        {"GET", "vps", 1, NULL, VPSD_VERB_STATUS, get_vps},
+        {"PATCH", "vps", 1, NULL, VPSD_VERB_ADMIN, patch_vps},
+        {"DELETE", "vps", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_destroy},
+        {"POST", "vps", 2, "start", VPSD_VERB_START, vpsd_route_start},
+        {"GET", "vps", 2, "stats", VPSD_VERB_STATUS, stats_vps},
+        {"POST", "vps", 2, "stop", VPSD_VERB_STOP, vpsd_route_stop},
+        {"POST", "vps", 2, "restart", VPSD_VERB_RESTART, vpsd_route_restart},
+        {"POST", "vps", 2, "pause", VPSD_VERB_ADMIN, vpsd_route_pause},
+        {"POST", "vps", 2, "unpause", VPSD_VERB_ADMIN, vpsd_route_unpause},
+        {"GET", "templates", 0, NULL, VPSD_VERB_REINSTALL, vpsd_route_templates},
+        {"POST", "templates", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_template_build},
+        {"GET", "templates", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_template},
+        {"GET", "templates", 2, "build", VPSD_VERB_ADMIN, vpsd_route_template_status},
+        {"DELETE", "templates", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_template_remove},
+        {"POST", "vps", 2, "snapshots", VPSD_VERB_SNAPSHOT, vpsd_snapshot_create},
+        {"GET", "vps", 2, "snapshots", VPSD_VERB_SNAPSHOT, vpsd_snapshot_list},
+        {"POST", "vps", 2, "snapshot-delete", VPSD_VERB_SNAPSHOT, vpsd_snapshot_delete},
+        {"POST", "vps", 2, "snapshot-switch", VPSD_VERB_SNAPSHOT, vpsd_snapshot_switch},
+        {"POST", "vps", 2, "snapshot-mount", VPSD_VERB_SNAPSHOT, vpsd_snapshot_mount},
+        {"POST", "vps", 2, "snapshot-umount", VPSD_VERB_SNAPSHOT, vpsd_snapshot_umount},
+        {"POST", "vps", 2, "reinstall", VPSD_VERB_REINSTALL, vpsd_reinstall},
+        {"POST", "vps", 2, "clone", VPSD_VERB_ADMIN, vpsd_clone},
+        /* Answered by api.c before the table's functions (upgrades and streams); here for
+         * their verbs. */
+        {"POST", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL},
+        {"POST", "vps", 2, "backup", VPSD_VERB_BACKUP, NULL},
+        {"POST", "restore", 0, NULL, VPSD_VERB_ADMIN, NULL},
+        /* The remote API's credentials and audit log (remote_routes.c). */
+        {"GET", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_list},
+        {"POST", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_add},
+        {"DELETE", "trust", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_remove},
+        {"GET", "tokens", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_token_list},
+        {"POST", "tokens", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_token_create},
+        {"DELETE", "tokens", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_token_revoke},
+        {"GET", "audit", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_audit},
 };
+const size_t vpsd_n_routes = sizeof(vpsd_routes) / sizeof(vpsd_routes[0]);
 
 /* Splits "/v1/WHAT[/ARG[/ACTION]]". */
 static int split(const char *url, char *what, char *arg, char *action, int *n)
@@ -318,16 +360,16 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
         _cleanup_json_ json_t *body = NULL;
         *status = 200;
         *ret = NULL;
-        const struct route *match = NULL;
+        const struct vpsd_route *match = NULL;
         bool path_known = false;
         if (split(url, what, arg, action, &n) == 0)
-                for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-                        const struct route *rt = &routes[i];
+                for (size_t i = 0; i < vpsd_n_routes; i++) {
+                        const struct vpsd_route *rt = &vpsd_routes[i];
                         if (strcmp(rt->what, what) != 0 || rt->nparts != n ||
                             (rt->action && strcmp(rt->action, action) != 0))
                                 continue;
                         path_known = true;
-                        if (strcmp(rt->method, method) == 0)
+                        if (strcmp(rt->method, method) == 0 && rt->fn)
                                 match = rt;
                 }
         if (!match) {
@@ -338,7 +380,8 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
                 r = -err.code; /* a backup or restore of it is under way (backup.c) */
         } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
                    vpsd_copy_busy(d, arg, !strcmp(method, "DELETE"), &err) < 0) {
-                r = -err.code; /* a snapshot, clone or reinstall is copying it (copy_job.c) */
+                r = -err.code; /* a snapshot, switch, clone or reinstall is copying it (copy_job.c)
+                                */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {
@@ -359,6 +402,21 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
         return 0;
 }
 
+const struct vpsd_route *vpsd_route_find(const char *method, const char *url, char ret_arg[128])
+{
+        char what[128], action[128];
+        int n = 0;
+        if (split(url, what, ret_arg, action, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < vpsd_n_routes; i++) {
+                const struct vpsd_route *rt = &vpsd_routes[i];
+                if (!strcmp(rt->what, what) && rt->nparts == n &&
+                    (!rt->action || !strcmp(rt->action, action)) && !strcmp(rt->method, method))
+                        return rt;
+        }
+        return NULL;
+}
+
 int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst **ret,
                               vps_error *err)
 {
@@ -371,6 +429,9 @@ int vpsd_handle_console_check(struct vpsd *d, const char *url, struct vps_inst *
                 return -err->code;
         if (vi->status == VPS_STOPPED)
                 return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        int r = vps_manager_check_unpaused(vi, "use its console", err);
+        if (r < 0)
+                return r;
         if (vi->console_fd < 0)
                 return vps_err(err, ENODEV,
                                "the console of VPS %s was lost when vpsd restarted; restart "

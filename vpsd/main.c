@@ -1,6 +1,8 @@
 /* vpsd: the VPS daemon. Parses its options, opens the state root and the API socket, then
  * runs the event loop. Killing it leaves every VPS running; the next vpsd re-adopts them. */
 #include "api.h"
+#include "authz.h"
+#include "fleet.h"
 #include "backup.h"
 #include "handlers.h"
 #include "keeper.h"
@@ -15,6 +17,8 @@
 #include "shutdown.h"
 #include "signals.h"
 #include "trash.h"
+#include "usage.h"
+#include "remote.h"
 #include "watch.h"
 #include "core/core.h"
 #include "vps/cleanup.h"
@@ -43,61 +47,6 @@
 
 #define DEFAULT_ROOT   VPS_DEFAULT_ROOT
 #define DEFAULT_SOCKET "/run/vps/vpsd.sock"
-
-static void usage(FILE *f)
-{
-        fprintf(f,
-                "Usage: vpsd [--config FILE] [--root DIR] [--socket PATH] [--cgroup-parent PATH]\n"
-                "            [--bridge NAME] [--subnet CIDR] [--enforce-limits strict|warn]\n"
-                "            [--daemon [--pidfile FILE]]\n"
-                "       vpsd --shutdown-all [--timeout S] [--socket PATH]\n"
-                "\n"
-                "  -C, --config FILE        settings file (default " VPS_DEFAULT_CONF ", env\n"
-                "                           VPSD_CONFIG; see vpsd.conf(5)); options override\n"
-                "                           it. Its settings:\n");
-        /* From the parser's own list, so that no setting is left out here. */
-        size_t col = 0;
-        for (const char *const *k = vps_daemon_conf_keys; *k; k++) {
-                size_t len = strlen(*k) + 1;
-                if (col && col + 1 + len > 52)
-                        col = (fputc('\n', f), 0);
-                fprintf(f, "%s%s%s", col ? " " : "                           ", *k,
-                        k[1] ? "," : "");
-                col += (col ? 1 : 0) + len;
-        }
-        fprintf(f,
-                "\n"
-                "  -r, --root DIR           state root (default " DEFAULT_ROOT ", env VPSD_ROOT)\n"
-                "  -s, --socket PATH        API socket (default " DEFAULT_SOCKET
-                ", env VPSD_SOCKET)\n"
-                "  -c, --cgroup-parent PATH cgroup (inside the cgroup2 mount) holding the\n"
-                "                           VPS cgroups (default: vpsd's own cgroup + /vps,\n"
-                "                           or /vps-HASH for a root other than " DEFAULT_ROOT ")\n"
-                "  -b, --bridge NAME        bridge of networked VPSes (default " VPS_DEFAULT_BRIDGE
-                ")\n"
-                "  -n, --subnet CIDR        their IPv4 subnet; the bridge takes its first\n"
-                "                           address (default " VPS_DEFAULT_SUBNET ")\n"
-                "  -e, --enforce-limits strict|warn  refuse (strict, the default) or only warn\n"
-                "                           about limits the host cannot enforce\n"
-                "  -d, --daemon             detach; return once the socket accepts requests\n"
-                "  -P, --pidfile FILE       with --daemon: write the daemon's PID to FILE\n"
-                "  -S, --shutdown-all       ask the running vpsd to stop every VPS at once\n"
-                "                           (clean halts, killed after --timeout S, default\n"
-                "                           60) and wait: for host shutdown\n"
-                "  -h, --help               show this help\n"
-                "  -V, --version            show the version\n"
-                "\n"
-                "A change that enters a running VPS (set --hostname, --nameserver, --ipadd,\n"
-                "--userpasswd, --ssh-key) runs beside the event loop and fails when the guest\n"
-                "does not let it finish within guest_timeout seconds (vpsd.conf, default 10).\n"
-                "A VPS reaches the host itself (its gateway, any host address) only by ICMP,\n"
-                "by replies to the host's own connections and on the ports of vpsd.conf\n"
-                "host_allow (default " VPS_DEFAULT_HOST_ALLOW
-                "; e.g. tcp:22,udp:53,tcp:8000-8100,\n"
-                "or none); NAT, port forwards and VPS-to-VPS traffic are not affected.\n"
-                "A live vpsd holds its cgroup parent, bridge and subnet: another vpsd asked\n"
-                "to use one of them (or an overlapping one) refuses to start, naming it.\n");
-}
 
 /* The API socket's directory: root's, and no one else may write to it (or they could put
  * their own socket at the path while vpsd is down, for vpsctl to send requests to). */
@@ -147,6 +96,8 @@ static int open_socket(const char *path, vps_error *err)
 /* --pidfile: where --daemon's parent writes the daemon's PID once it is ready (systemd's
  * PIDFile=: the console keeper shares the service's cgroup, so systemd cannot guess it). */
 static const char *pidfile;
+/* --cluster: this node's part of the fleet, made before run() (bad settings exit 2). */
+static struct vpsd_fleet *fleet;
 
 /* --daemon: the parent returns only once the child reports its socket ready (or fails). */
 static int daemonize(int *ret_notify, const char *log_path)
@@ -259,8 +210,9 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
         return r;
 }
 
-static const struct vpsd_api_ops routes = {vpsd_handle, vpsd_handle_console_check,
-                                           vpsd_stream_route, vpsd_stream_response};
+static const struct vpsd_api_ops routes = {vpsd_handle,       vpsd_handle_console_check,
+                                           vpsd_stream_route, vpsd_stream_response,
+                                           vpsd_authorize,    vpsd_authz_filter};
 
 static int log_tick(void *userdata)
 {
@@ -288,6 +240,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                const struct vps_daemon_conf *conf)
 {
         static struct vpsd d;
+        d.tls_fd = d.audit_fd = -1;
         d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
         const char *stall = getenv("VPS_TEST_LOOP_STALL_MS");
@@ -360,6 +313,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r == 0 && vps_net_readopt(&d.m, &err) < 0)
                 vpsd_log("network filters of the running VPSes not renewed: %s", err.msg);
         int inherited = vpsd_inherited_listen_fd();
+        d.tls_fd = vpsd_inherited_tls_fd();
         if (r == 0)
                 vpsd_inherit_consoles(&d);
         if (r == 0)
@@ -376,6 +330,13 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 r = vpsd_notify_start(&d, &err);
         if (r >= 0)
                 r = vpsd_api_init(&d, &routes, &err);
+        if (r >= 0)
+                r = vpsd_remote_start(&d, root, conf->listen,
+                                      conf->listen_client_limit ? conf->listen_client_limit
+                                                                : VPSD_LISTEN_CLIENT_LIMIT,
+                                      &err);
+        if (r >= 0 && (d.fleet = fleet))
+                r = vpsd_fleet_start(&d, &err);
         if (r < 0) {
                 notify(notify_fd, err.msg);
                 fprintf(stderr, "vpsd: %s\n", err.msg);
@@ -424,11 +385,14 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_notify_stop(&d);    /* the calls it holds answered before vpsd goes */
+        vpsd_fleet_stop(&d);
         vpsd_answer_suspended(&d);
         vps_traffic_save_all(&d.m);
         for (size_t i = 0; i < d.m.n; i++)
                 vpsd_forget_vps(&d, d.m.v[i]);
         MHD_stop_daemon(d.mhd);
+        if (d.tls_mhd)
+                MHD_stop_daemon(d.tls_mhd);
         (void)unlink(sock);
         if (d.sysinfo_fd >= 0)
                 (void)unlink(d.sysinfo_path);
@@ -447,7 +411,8 @@ int main(int argc, char **argv)
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");
         int enforce_warn = -1, shutdown_timeout = 60;
-        bool daemon = false, shutdown_all = false;
+        bool daemon = false, shutdown_all = false, fingerprint = false;
+        const char *listen_addr = NULL;
         static const struct option opts[] = {
                 {"root", required_argument, NULL, 'r'},
                 {"socket", required_argument, NULL, 's'},
@@ -460,12 +425,19 @@ int main(int argc, char **argv)
                 {"config", required_argument, NULL, 'C'},
                 {"shutdown-all", no_argument, NULL, 'S'},
                 {"timeout", required_argument, NULL, 't'},
+                {"listen", required_argument, NULL, 'l'},
+                {"fingerprint", no_argument, NULL, 'F'},
+                {"routes", no_argument, NULL, 'R'},
+                {"cluster", required_argument, NULL, 1000},
+                {"node", required_argument, NULL, 1001},
+                {"advertise", required_argument, NULL, 1002},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:", opts, NULL)) != -1) {
+        const char *fleet_opt[3] = {0};
+        while ((c = getopt_long(argc, argv, "r:s:c:db:n:e:C:St:hVP:l:F", opts, NULL)) != -1) {
                 switch (c) {
                 case 'r':
                         root = optarg;
@@ -504,6 +476,14 @@ int main(int argc, char **argv)
                 case 'S':
                         shutdown_all = true;
                         break;
+                case 'l':
+                        listen_addr = optarg;
+                        break;
+                case 'F':
+                        fingerprint = true;
+                        break;
+                case 'R':
+                        return vpsd_routes_main();
                 case 't': {
                         char *end = NULL;
                         long t = strtol(optarg, &end, 10);
@@ -517,8 +497,13 @@ int main(int argc, char **argv)
                         shutdown_timeout = (int)t;
                         break;
                 }
+                case 1000:
+                case 1001:
+                case 1002:
+                        fleet_opt[c - 1000] = optarg;
+                        break;
                 case 'h':
-                        usage(stdout);
+                        vpsd_usage(stdout);
                         return 0;
                 case 'V':
                         printf("vpsd %s\n", VPS_VERSION);
@@ -556,6 +541,21 @@ int main(int argc, char **argv)
                 enforce_warn = conf.enforce_warn > 0;
         if (shutdown_all)
                 return vpsd_shutdown_all_client(sock, shutdown_timeout);
+        if (fingerprint)
+                return vpsd_fingerprint_main(root);
+        /* --listen wins over the file's; checked before anything starts. */
+        if (listen_addr)
+                (void)snprintf(conf.listen, sizeof(conf.listen), "%s", listen_addr);
+        struct sockaddr_storage lsa;
+        socklen_t llen;
+        if (conf.listen[0] && vpsd_listen_parse(conf.listen, &lsa, &llen, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
+        if (vpsd_fleet_new(&conf, fleet_opt, &fleet, &err) < 0) {
+                fprintf(stderr, "vpsd: %s\n", err.msg);
+                return 2;
+        }
         /* Before anything is created: nothing half-done when the socket's place is refused. */
         _cleanup_free_ char *sock_dir = strdup(sock);
         if (!sock_dir ||

@@ -112,7 +112,7 @@ int vpsd_route_destroy(struct vpsd *d, struct request *req, const char *id, json
         if (vi->status != VPS_STOPPED)
                 return vps_err(err, EBUSY, "VPS %s is running; stop it first or use --force",
                                vi->cfg.id);
-        vpsd_copy_cancel(d, id); /* a snapshot or reinstall of it: its child goes */
+        vpsd_copy_cancel(d, id); /* a snapshot, switch or reinstall of it: its child goes */
         vpsd_forget_vps(d, vi);
         /* Answered once its files are gone (trash.c). */
         vpsd_request_set_next(req, NULL);

@@ -8,6 +8,7 @@
 #include "keeper.h"
 #include "log.h"
 #include "loop.h"
+#include "pause_routes.h"
 #include "restart.h"
 #include "shutdown.h"
 #include "stop.h"
@@ -35,6 +36,7 @@ static void unwatch(struct vpsd *d, struct vps_inst *vi)
         l->console_watched = false;
         l->w_console.fd = -1;
         vpsd_timer_free(&d->ev, &l->w_timer);
+        vpsd_pause_cancel(d, vi, "the VPS has stopped");
         vpsd_restart_drop(d, vi);
         vpsd_console_drop_all(d, vi);
 }

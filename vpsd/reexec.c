@@ -11,6 +11,7 @@
 #include "copy_job.h"
 #include "log.h"
 #include "notify.h"
+#include "pause_routes.h"
 #include "restart.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
@@ -52,8 +53,10 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
         }
         if (d->trash)
                 return "a destroyed VPS's files are being removed";
+        if (vpsd_pause_pending(d))
+                return "a VPS is being paused";
         if (vpsd_copy_running(d))
-                return "a snapshot, clone or reinstall is under way";
+                return "a snapshot, switch, clone or reinstall is under way";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 
@@ -75,6 +78,10 @@ void vpsd_reexec(struct vpsd *d)
                 n += (size_t)snprintf(env + n, cap - n, ";%s=%d,%d", vi->cfg.id, vi->console_fd,
                                       vi->console_hold);
         }
+        /* The remote API's socket: "|t=FD". */
+        int tls_fd = d->tls_mhd ? MHD_quiesce_daemon(d->tls_mhd) : -1;
+        if (tls_fd >= 0 && keep_open(tls_fd) == 0)
+                n += (size_t)snprintf(env + n, cap - n, "|t=%d", tls_fd);
         /* The sysinfo listeners: "|n=FD" (no VPS ID has a '|'). */
         n += vpsd_notify_inherit_env(d, env + n, cap - n);
         /* Restarts held back (a reboot loop): "|r=ID,AT,RESTARTS,DELAY". */
@@ -119,6 +126,18 @@ int vpsd_inherited_listen_fd(void)
         const char *env = getenv(INHERIT_ENV);
         int fd = -1;
         if (env && sscanf(env, "listen=%d", &fd) == 1 && fcntl(fd, F_GETFD) >= 0) {
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+                return fd;
+        }
+        return -1;
+}
+
+int vpsd_inherited_tls_fd(void)
+{
+        const char *env = getenv(INHERIT_ENV);
+        const char *at = env ? strstr(env, "|t=") : NULL;
+        int fd = -1;
+        if (at && sscanf(at, "|t=%d", &fd) == 1 && fd > 2 && fcntl(fd, F_GETFD) >= 0) {
                 (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
                 return fd;
         }

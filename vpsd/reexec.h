@@ -10,4 +10,6 @@ const char *vpsd_reexec_blocker(struct vpsd *d);
 void vpsd_reexec(struct vpsd *d);
 /* After such an exec: the API socket, or -1; the consoles and children of the VPSes. */
 int vpsd_inherited_listen_fd(void);
+/* The remote API's listening socket a re-exec kept, or -1. */
+int vpsd_inherited_tls_fd(void);
 void vpsd_inherit_consoles(struct vpsd *d);

@@ -70,6 +70,8 @@ void vpsd_answer_suspended(struct vpsd *d)
         /* Let libmicrohttpd send those answers before it stops. */
         for (int i = 0; any && i < 20; i++) {
                 (void)MHD_run(d->mhd);
+                if (d->tls_mhd)
+                        (void)MHD_run(d->tls_mhd);
                 struct timespec ts = {0, 5 * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }

@@ -1,6 +1,6 @@
 /* vpsd: the snapshot endpoints (docs/api.md, "Snapshots"), each a thin call into
- * storage/snapshot.c, and reinstall and clone. A snapshot, a clone and a reinstall copy or
- * walk the guest's files (of its choosing, in size and number): they run in a child
+ * storage/snapshot.c, and reinstall and clone. A snapshot, a switch, a clone and a reinstall
+ * copy or walk the guest's files (of its choosing, in size and number): they run in a child
  * (copy_job.c) and are answered when it ends, their VPSes busy meanwhile. The others run in
  * the loop, one at a time, the later one seeing what the earlier did; a change under way in
  * a job (jobs.c) or a copy makes them wait their turn with EBUSY. */
@@ -146,9 +146,46 @@ int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS)
         return 0;
 }
 
+/* In the copy's child: the snapshot's files copied beside the VPS's and put in place with
+ * one rename (storage/snapshot.c); what it replaced is in the trash then. */
+static int switch_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+{
+        (void)ret;
+        struct vps_inst *vi =
+                vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
+        if (!vi)
+                return -err->code;
+        return vps_snapshot_switch(&d->m, vi, json_string_value(json_object_get(arg, "name")), err);
+}
+
+/* In the loop when the child has ended: the old layer (or what a failure left) removed off
+ * the loop, and the answer. */
+static int switch_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsigned int *status,
+                       json_t **ret, vps_error *err)
+{
+        (void)result;
+        (void)status;
+        const char *id = json_string_value(json_object_get(arg, "id"));
+        const char *name = json_string_value(json_object_get(arg, "name"));
+        vps_error e;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, &e);
+        if (vi)
+                vpsd_trash_sweep_vps(d, vi);
+        if (r == 0 && !vi)
+                r = vps_err(err, ENOENT, "VPS %s was destroyed during its switch", id);
+        if (r < 0) {
+                vpsd_log("VPS %s: %s", id, err->msg);
+                return r;
+        }
+        vpsd_log("VPS %s: switched to snapshot %s", id, name);
+        *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 1);
+        return 0;
+}
+
+/* POST /v1/vps/ID/snapshot-switch: a stopped VPS only (vpsctl stops and starts it); the copy
+ * runs in a child (copy_job.c), the VPS busy meanwhile and a destroy cancelling it. */
 int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
-        (void)req;
         (void)status;
         const char *name;
         struct vps_inst *vi = named(d, id, body, &name, err);
@@ -156,21 +193,27 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
         json_t *dry = json_object_get(body, "dry_run");
         if (r == 0 && dry && !json_is_boolean(dry))
                 r = vps_err(err, EINVAL, "'dry_run' must be true or false");
-        if (r == 0 && json_is_true(dry)) {
+        if (r == 0)
                 r = vps_snapshot_switch_check(vi, name, err);
+        if (r < 0 || json_is_true(dry)) {
                 if (r == 0)
                         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 0);
                 return r;
         }
-        if (r == 0)
-                r = vps_snapshot_switch(&d->m, vi, name, err);
-        if (vi)
-                vpsd_trash_sweep_vps(d, vi); /* the old layer, or what a failure left */
-        if (r < 0)
-                return r;
-        vpsd_log("VPS %s: switched to snapshot %s", id, name);
-        *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 1);
-        return 0;
+        if (vi->status != VPS_STOPPED)
+                return vps_err(err, EBUSY,
+                               "VPS %s is running: stop it first (vpsctl snapshot-switch does)",
+                               id);
+        _cleanup_json_ json_t *arg = json_pack("{s:s, s:s}", "id", id, "name", name);
+        if (!arg)
+                return vps_err(err, ENOMEM, "out of memory");
+        struct vpsd_copy_spec s = {.what = "switch",
+                                   .id = id,
+                                   .cancellable = true,
+                                   .child = switch_child,
+                                   .done = switch_done,
+                                   .arg = arg};
+        return vpsd_copy_start(d, req, &s, err);
 }
 
 int vpsd_snapshot_mount(VPSD_SNAPSHOT_ROUTE_ARGS)

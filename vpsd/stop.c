@@ -5,6 +5,7 @@
 #include "stop.h"
 
 #include "log.h"
+#include "pause_routes.h"
 #include "vps/cleanup.h"
 #include "loop.h"
 #include "vpsd.h"
@@ -40,6 +41,8 @@ static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata);
 int vpsd_stop_begin(struct vpsd *d, struct vps_inst *vi, bool fast, int timeout_s, vps_error *err)
 {
         struct vps_loop *l = vi->loop_data;
+        /* A pause under way ends here: the halt thaws the VPS (vps_manager_halt). */
+        vpsd_pause_cancel(d, vi, "the VPS is being stopped");
         if (fast || timeout_s == 0) {
                 if (vi->status != VPS_STOPPED) {
                         l->stop_how = STOP_KILLED_FAST;

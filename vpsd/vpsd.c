@@ -22,6 +22,7 @@ struct vps_loop *vpsd_loop_ensure(struct vps_inst *vi)
                 return NULL;
         l->vi = vi;
         l->w_pid.fd = l->w_console.fd = l->w_timer.fd = l->w_restart.fd = -1;
+        l->w_frozen.fd = l->w_pause_timer.fd = -1;
         vi->loop_data = l;
         return l;
 }

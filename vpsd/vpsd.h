@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "loop.h"
+#include "throttle.h"
 #include "sysinfo_handover.h"
 #include "vps/backoff.h"
 #include "core/core.h"
@@ -20,6 +22,7 @@ struct trash_job;
 struct console_client;
 struct vpsd_sysinfo;
 struct vpsd_api_ops;
+struct vpsd_fleet;
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 /* How a requested stop is going (stop.c), for the log line when the init has exited. */
@@ -43,6 +46,11 @@ struct vps_loop {
         bool halt_ready; /* the init was seen taking its halt signal: resent once a second */
         int timeout_s;
         int64_t stop_began_ms, stop_deadline_ms; /* CLOCK_MONOTONIC */
+        /* A pause under way (pause_routes.c): its cgroup.events watched until it says frozen,
+         * a timer for the deadline, the requests answered then. */
+        struct vpsd_source w_frozen, w_pause_timer;
+        struct request *pause_waiters;
+        int64_t pause_began_us;
 };
 
 /* A template build running in a child, or the last one of a name (its outcome; builds.c). */
@@ -67,6 +75,19 @@ struct vpsd {
         const struct vpsd_api_ops *api_ops; /* where requests go (api.h) */
         struct vpsd_source w_mhd, w_sig;
         bool mhd_kick; /* a connection was resumed: run MHD again at once */
+        /* The remote API (`listen`, remote.c): its HTTPS daemon and listening socket (-1:
+         * none), its certificate's fingerprint, who may use it (auth.c), the audit log
+         * (audit.c), failed authentications held back (api.c, throttle.c). */
+        struct MHD_Daemon *tls_mhd;
+        struct vpsd_source w_tls, w_delay;
+        int tls_fd;
+        char tls_fp[65];
+        struct vpsd_auth auth;
+        int audit_fd;
+        char audit_dir[512];
+        struct vpsd_throttle throttle;
+        struct request *delayed;
+        bool delay_timer;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;
@@ -85,6 +106,7 @@ struct vpsd {
         unsigned int test_stall_ms;
         struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
+        struct vpsd_fleet *fleet; /* vpsd --cluster: this node's part of the fleet (fleet.h) */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
         void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);

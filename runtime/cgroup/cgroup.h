@@ -92,6 +92,20 @@ int vps_cgroup_remove(const struct vps_cgroups *cg, const char *path, vps_error 
 /* Is pid a member of path (or of a cgroup below it)? */
 bool vps_cgroup_has_pid(const struct vps_cgroups *cg, const char *path, int pid);
 
+/* Freezing (runtime/cgroup/freeze.c, cgroup.freeze). vps_cgroup_freeze_begin only asks (the
+ * kernel stops each task at its next return to user space); vps_cgroup_is_frozen reads
+ * cgroup.events (an fd of vps_cgroup_events_open, which raises POLLPRI when it changes): 1
+ * once every task has stopped. vps_cgroup_freeze does both and waits, at most timeout_ms; on a
+ * timeout it thaws again and returns EBUSY: for a child, never for an event loop (a guest can
+ * put "frozen 1" off for good). vps_cgroup_freeze_asked: cgroup.freeze as written (1, 0; -1
+ * when it cannot be read). */
+int vps_cgroup_freeze_begin(const char *cgroup, vps_error *err);
+int vps_cgroup_thaw(const char *cgroup, vps_error *err);
+int vps_cgroup_freeze_asked(const char *cgroup);
+int vps_cgroup_events_open(const char *cgroup, vps_error *err);
+int vps_cgroup_is_frozen(int events_fd, vps_error *err);
+int vps_cgroup_freeze(const char *cgroup, unsigned int timeout_ms, vps_error *err);
+
 /* Enables the memory, pids, cpu, io and cpuset controllers from vpsd's own cgroup (own, as in
  * /proc/self/cgroup) down to the parent, moving vpsd into a "vpsd" leaf when its cgroup must
  * hand out controllers. Controllers the host does not have are left alone. */

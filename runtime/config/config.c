@@ -228,6 +228,10 @@ int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
             (r = vps_json_get_str(json_object_get(o, "cgroup"), "cgroup", s.cgroup,
                                   sizeof(s.cgroup), true, err)) < 0)
                 return r;
+        json_t *paused = json_object_get(o, "paused");
+        if (paused && !json_is_boolean(paused))
+                return vps_err(err, EBADMSG, "'paused' must be true or false");
+        s.paused = json_is_true(paused); /* absent (an older vpsd's state): not paused */
         s.pid = (pid_t)pid;
         s.starttime = (unsigned long long)st;
         s.started_at = started;
@@ -240,6 +244,8 @@ char *vps_state_to_json(const struct vps_state *s)
         _cleanup_json_ json_t *o = json_pack("{s:i, s:I, s:I, s:s}", "pid", (int)s->pid,
                                              "starttime", (json_int_t)s->starttime, "started_at",
                                              (json_int_t)s->started_at, "cgroup", s->cgroup);
+        if (o && s->paused)
+                json_object_set_new(o, "paused", json_true());
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 }
 

@@ -41,6 +41,16 @@ const char *const vps_daemon_conf_keys[] = {
         "plans_dir",
         "default_plan",
         "default_numproc",
+        "listen",
+        "listen_client_limit",
+        "cluster",
+        "node",
+        "advertise",
+        "cluster_ttl",
+        "cluster_prefix",
+        "cluster_cacert",
+        "cluster_cert",
+        "cluster_key",
         NULL,
 };
 
@@ -78,6 +88,9 @@ static int set_number(struct vps_daemon_conf *c, const char *where, const char *
                 {"log_burst", offsetof(struct vps_daemon_conf, log_burst), 1, 1000000},
                 {"log_interval", offsetof(struct vps_daemon_conf, log_interval), 1, 86400},
                 {"log_keep", offsetof(struct vps_daemon_conf, log_keep), 1, 99},
+                {"listen_client_limit", offsetof(struct vps_daemon_conf, listen_client_limit), 1,
+                 100000},
+                {"cluster_ttl", offsetof(struct vps_daemon_conf, cluster_ttl), 2, 3600},
         };
         if (strcmp(key, "log_max_size") == 0) {
                 uint64_t v = 0;
@@ -129,6 +142,18 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                  sizeof(c->resolv_conf)},
                 {"resolv_conf_upstream", offsetof(struct vps_daemon_conf, resolv_upstream),
                  sizeof(c->resolv_upstream)},
+                {"listen", offsetof(struct vps_daemon_conf, listen), sizeof(c->listen)},
+                {"cluster", offsetof(struct vps_daemon_conf, cluster), sizeof(c->cluster)},
+                {"node", offsetof(struct vps_daemon_conf, node), sizeof(c->node)},
+                {"advertise", offsetof(struct vps_daemon_conf, advertise), sizeof(c->advertise)},
+                {"cluster_prefix", offsetof(struct vps_daemon_conf, cluster_prefix),
+                 sizeof(c->cluster_prefix)},
+                {"cluster_cacert", offsetof(struct vps_daemon_conf, cluster_cacert),
+                 sizeof(c->cluster_cacert)},
+                {"cluster_cert", offsetof(struct vps_daemon_conf, cluster_cert),
+                 sizeof(c->cluster_cert)},
+                {"cluster_key", offsetof(struct vps_daemon_conf, cluster_key),
+                 sizeof(c->cluster_key)},
         };
         if (strcmp(key, "netmode") == 0 && strcmp(value, "bridged") && strcmp(value, "routed"))
                 return vps_err(err, EINVAL, "%s: netmode takes bridged or routed, not '%.40s'",
@@ -223,7 +248,7 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                 memcpy((char *)c + strs[i].off, value, strlen(value) + 1);
                 return 0;
         }
-        char known[600];
+        char known[900];
         size_t used = 0;
         for (size_t i = 0; vps_daemon_conf_keys[i] && used < sizeof(known); i++)
                 used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",

@@ -114,6 +114,17 @@ int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
 /* 1 when vi's init takes its halt signal now (sandbox/sandbox.h), 0 while it cannot yet (booting:
  * a halt sent now would be lost) or when it is not running. */
 int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
+/* core/pause.c: vpsctl pause and unpause. A pause asks the kernel to freeze the VPS's top
+ * cgroup (its guest and its exec'd commands) and says so in the run state (st.paused); the
+ * freeze itself completes a little later (cgroup/cgroup.h: vps_cgroup_is_frozen tells when).
+ * An unpause thaws it. A halt or kill of a paused VPS thaws it first. Refused: a VPS that is not
+ * running (EALREADY), stopping (EBUSY), already paused or not paused (EALREADY). */
+int vps_manager_pause(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+int vps_manager_unpause(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* EBUSY when vi is paused, the message ending "... to WHAT" ("run a command in it"). */
+int vps_manager_check_unpaused(const struct vps_inst *vi, const char *what, vps_error *err);
+/* At re-adoption: a VPS whose run state says paused is frozen again if its cgroup is not. */
+void vps_pause_readopt(struct vps_manager *m, struct vps_inst *vi);
 /* Kills every process of the VPS (cgroup.kill). */
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 /* After the pidfd became readable: collects the exit, removes the cgroup and state.

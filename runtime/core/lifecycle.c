@@ -228,6 +228,10 @@ int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
         if (vi->status == VPS_STOPPED)
                 return vps_err(err, EALREADY, "VPS %s is not running", vi->cfg.id);
+        /* A paused VPS is thawed first: a frozen init takes no signal. */
+        int r = vi->st.paused ? vps_manager_unpause(m, vi, err) : 0;
+        if (r < 0)
+                return r;
         int sig = vps_manager_halt_signal(m, vi);
         vi->status = VPS_STOPPING;
         if (vps_sys_pidfd_send_signal(vi->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
@@ -237,9 +241,12 @@ int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 
 int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 {
-        (void)m;
         if (vi->status == VPS_STOPPED)
                 return 0;
+        /* SIGKILL reaches frozen tasks too, but a VPS that stops is no longer paused. */
+        vps_error e;
+        if (vi->st.paused)
+                (void)vps_manager_unpause(m, vi, &e);
         vi->status = VPS_STOPPING;
         int r = vps_cgroup_kill(vi->st.cgroup, err);
         /* Killing the init of a pid namespace kills everything in it, cgroup or not. */
@@ -284,7 +291,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
 static const char *status_name(const struct vps_inst *vi)
 {
         /* backoff: stopped, but started again by vpsd at restart_at. */
-        return vi->status == VPS_RUNNING    ? "running"
+        return vi->status == VPS_RUNNING    ? (vi->st.paused ? "paused" : "running")
                : vi->status == VPS_STOPPING ? "stopping"
                : vi->restart_at             ? "backoff"
                                             : "stopped";

@@ -145,6 +145,7 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
                 vi->pidfd = vps_fd_high(pidfd);
                 vi->status = VPS_RUNNING;
                 (void)vps_manager_halt_signal(m, vi);
+                vps_pause_readopt(m, vi);
                 return;
         }
         if (pidfd >= 0)

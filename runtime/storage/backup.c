@@ -294,6 +294,7 @@ int vps_bk_add_tree(struct vps_bk_wctx *c, const char *path, const char *prefix)
         archive_entry_linkresolver_set_strategy(lp.lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
         if (archive_read_disk_open(disk, path) != ARCHIVE_OK)
                 return vps_err(c->err, EIO, "opening %s: %s", path, archive_error_string(disk));
+        _cleanup_(vps_bk_src_free) struct vps_bk_src sp = VPS_BK_SRC_INIT(path);
         size_t plen = strlen(path), name_cap = 0, src_cap = 0;
         _cleanup_free_ char *name = NULL, *src = NULL;
         for (;;) {
@@ -334,17 +335,20 @@ int vps_bk_add_tree(struct vps_bk_wctx *c, const char *path, const char *prefix)
                 }
                 const struct vps_mf_entry *b =
                         c->o->base_manifest ? vps_manifest_find(&c->base, name) : NULL;
+                const char *at = src;
                 if (!vps_bk_unchanged(b, &m) && meta) {
                         struct stat copy = *st;
-                        archive_entry_copy_sourcepath(e, src);
+                        if ((r = vps_bk_src_path(&sp, src, &at)) < 0)
+                                return vps_err(c->err, -r, "reading %s: %s", name, strerror(-r));
+                        archive_entry_copy_sourcepath(e, at);
                         if (archive_read_disk_entry_from_file(meta, e, -1, &copy) < ARCHIVE_WARN)
-                                return vps_err(c->err, EIO, "reading %s: %s", src,
+                                return vps_err(c->err, EIO, "reading %s: %s", name,
                                                archive_error_string(meta));
                         archive_entry_set_pathname(e, name);
                         /* With its ACL read, the mode is the one a full walk records. */
                         m.mode = archive_entry_stat(e)->st_mode & 07777;
                 }
-                if ((r = vps_bk_put_entry(c, disk, &lp, e, src, &m, b)) < 0)
+                if ((r = vps_bk_put_entry(c, disk, &lp, e, at, &m, b)) < 0)
                         return r;
         }
         return 0;

@@ -45,7 +45,8 @@ const char *vps_bk_tree_of(const char *p)
 }
 
 /* The directory holding path (relative to the staging directory), reached without any
- * symlink and without leaving it; -ENOENT when a component is missing. */
+ * symlink and without leaving it (in pieces past PATH_MAX); -ENOENT when a component is
+ * missing. */
 int vps_bk_open_parent(int staging, const char *path, const char **ret_base)
 {
         const char *slash = strrchr(path, '/');
@@ -56,8 +57,7 @@ int vps_bk_open_parent(int staging, const char *path, const char **ret_base)
         struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
                                           RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
-        int fd = (int)vps_sys_openat2(staging, dir, &how);
-        return fd < 0 ? -errno : fd;
+        return vps_openat2_long(staging, dir, &how);
 }
 
 static bool dev_allowed(const struct vps_restore_opts *o, unsigned int maj, unsigned int min)

@@ -81,7 +81,7 @@ struct vps_bk_walk {
         pthread_cond_t cv;
         pthread_t threads[4];
         int nthreads, top_fd, error;
-        size_t pending, top_len, mem;
+        size_t pending, mem;
         unsigned open_fds;
         dev_t dev;
         bool skip_unstatable, started;
@@ -97,6 +97,21 @@ const char *vps_bk_wnode_name(const struct vps_bk_wnode *n, const struct vps_bk_
 size_t vps_bk_wnode_count(const struct vps_bk_wnode *n);
 const struct vps_bk_went *vps_bk_wnode_entry(const struct vps_bk_wnode *n, size_t i);
 
+/* --- an entry read again by a path the kernel takes (backup_src.c) --- */
+struct vps_bk_src {
+        const char *top; /* the tree's top (absolute) */
+        int top_fd;      /* -1 until needed */
+        char *dir;       /* the directory held, below the top */
+        size_t dir_len, dir_cap;
+        int dir_fd;
+        char buf[64 + 256]; /* "/proc/self/fd/N/NAME" */
+};
+#define VPS_BK_SRC_INIT(t) ((struct vps_bk_src){.top = (t), .top_fd = -1, .dir_fd = -1})
+/* src (top/...) as a path to read it by: src itself when shorter than PATH_MAX, else one
+ * through its directory's fd (valid until the next call). 0 or -errno. */
+int vps_bk_src_path(struct vps_bk_src *s, const char *src, const char **ret);
+void vps_bk_src_free(struct vps_bk_src *s);
+
 /* --- writing (backup.c, backup_visit.c) --- */
 
 /* A backup being written. */
@@ -107,6 +122,7 @@ struct vps_bk_wctx {
         struct vps_backup_progress p;
         struct vps_backup_result *res;
         char *buf;
+        struct vps_bk_src *src; /* the tree being walked */
         vps_error *err;
 };
 

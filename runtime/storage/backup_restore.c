@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,30 @@ static int through_libarchive(struct rctx *c, struct archive_entry *e, const cha
         return 0;
 }
 
+/* libarchive sets a symlink's, fifo's or device's owner, mode and times by its path, which
+ * fails past PATH_MAX (it said ARCHIVE_WARN; a file's go through its fd): set again through
+ * its directory. */
+static int deep_attrs(struct rctx *c, struct archive_entry *e, int dfd, const char *path)
+{
+        const char *base = strrchr(path, '/') + 1;
+        struct timespec ts[2] = {
+                {archive_entry_atime(e), archive_entry_atime_nsec(e)},
+                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+        };
+        if (!archive_entry_atime_is_set(e))
+                ts[0] = (struct timespec){.tv_nsec = UTIME_NOW};
+        /* No chmod where an ACL was set: it would make the mask the group bits. */
+        bool chmod = archive_entry_filetype(e) != AE_IFLNK &&
+                     archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS) == 0;
+        if (fchownat(dfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+                     AT_SYMLINK_NOFOLLOW) < 0 ||
+            (chmod && fchmodat(dfd, base, archive_entry_perm(e) & 07777, 0) < 0) ||
+            utimensat(dfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return vps_err_sys(c->err, errno, "setting the owner, mode and times of %.200s",
+                                   path);
+        return 0;
+}
+
 static int one_entry(struct rctx *c, struct archive_entry *e)
 {
         if (!*vps_bk_name_of(e))
@@ -207,6 +232,8 @@ static int one_entry(struct rctx *c, struct archive_entry *e)
                 r = plain_to_disk(c, e, dfd, path, m.hash);
         else
                 r = through_libarchive(c, e, path, m.type == 'f' && !hl ? m.hash : NULL);
+        if (r == 0 && !hl && m.type != 'd' && m.type != 'f' && strlen(path) >= PATH_MAX)
+                r = deep_attrs(c, e, dfd, path);
         if (r < 0)
                 return r;
         c->p.files++;

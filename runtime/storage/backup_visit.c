@@ -43,9 +43,13 @@ static int walked_entry(struct vps_bk_wctx *c, struct archive *one,
         }
         (void)archive_read_close(one);
         archive_entry_clear(e);
-        if (archive_read_disk_open(one, src) != ARCHIVE_OK ||
+        const char *at;
+        int r = vps_bk_src_path(c->src, src, &at);
+        if (r < 0)
+                return vps_err(c->err, -r, "reading %s: %s", name, strerror(-r));
+        if (archive_read_disk_open(one, at) != ARCHIVE_OK ||
             archive_read_next_header2(one, e) < ARCHIVE_WARN)
-                return vps_err(c->err, EIO, "reading %s: %s", src, archive_error_string(one));
+                return vps_err(c->err, EIO, "reading %s: %s", name, archive_error_string(one));
         archive_entry_set_pathname(e, name);
         /* Read again: what goes into the archive is what was read with its content. */
         vps_bk_mf_of_stat(c, archive_entry_stat(e), name, &m);
@@ -53,7 +57,7 @@ static int walked_entry(struct vps_bk_wctx *c, struct archive *one,
                 const char *t = archive_entry_symlink(e);
                 vps_sha256_hex(t ? t : "", t ? strlen(t) : 0, m.hash);
         }
-        return vps_bk_put_entry(c, one, lp, e, src, &m, b);
+        return vps_bk_put_entry(c, one, lp, e, at, &m, b);
 }
 
 /* path appended to buf at len: "/name" (len 0 with nothing in buf: name alone). */
@@ -79,6 +83,8 @@ static int add_tree_walked(struct vps_bk_wctx *c, struct vps_bk_walk *w, const c
         if (!one || !e || !lp.lr)
                 return vps_err(c->err, ENOMEM, "out of memory");
         archive_entry_linkresolver_set_strategy(lp.lr, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+        _cleanup_(vps_bk_src_free) struct vps_bk_src at = VPS_BK_SRC_INIT(path);
+        c->src = &at;
         size_t name_cap = 0, src_cap = 0;
         _cleanup_free_ char *name = strdup(prefix), *src = strdup(path);
         if (!name || !src)

@@ -9,15 +9,16 @@
  *
  * Directories are reached from their parent's fd (openat, O_NOFOLLOW), never by a path,
  * while fewer than FD_BUDGET are open and queued; past that a queued directory keeps no fd and
- * is reopened from the top with openat2 (beneath it, no symlink, no mount point crossed). A
- * path that long fails (ENAMETOOLONG) and the caller walks as before, one thread: nothing the
- * walk can't do is refused here that the old walk took. Mount points are listed, not entered.
+ * is reopened from the top with openat2 (beneath it, no symlink, no mount point crossed).
+ * Such a reopen of a path too long for the kernel (PATH_MAX) fails (ENAMETOOLONG) and the
+ * caller walks as before, one thread, in time linear in the tree (a reopen of each queued
+ * directory by pieces would cost its depth each). A deep chain needs no reopen: paths of any
+ * length are walked (their changed entries read through their directory, backup_src.c).
+ * Mount points are listed, not entered.
  *
  * Memory: about 100 bytes a file plus its name, the buffers of each directory cut to fit once
  * it is listed; past WALK_MEM_MAX in all (a guest's millions of empty directories) the walk
- * gives up and the caller walks with libarchive, which holds one directory at a time. A path
- * too long for the kernel (PATH_MAX) anywhere makes it give up too: the reading of a changed
- * entry goes by its path. */
+ * gives up and the caller walks with libarchive, which holds one directory at a time. */
 #include "storage/backup_int.h"
 #include "vps/cleanup.h"
 #include "vps/syscalls.h"
@@ -39,7 +40,6 @@
 struct vps_bk_wnode {
         struct vps_bk_wnode *parent; /* NULL for the top */
         char *name;                  /* its own name (a copy), for a reopen by path */
-        size_t path_len;             /* of its path below the top ("a/b": 3; the top: 0) */
         int fd;                      /* until listed; -1 when queued without one */
         char *names;                 /* the entries' names, each NUL-terminated */
         size_t names_len, names_cap;
@@ -195,7 +195,6 @@ static int queue_sub(struct vps_bk_walk *w, struct vps_bk_wnode *dir, int dfd, c
                 return -ENOMEM;
         sub->parent = dir;
         sub->fd = -1;
-        sub->path_len = (dir->parent ? dir->path_len + 1 : 0) + strlen(name);
         sub->name = strdup(name);
         if (!sub->name) {
                 free(sub);
@@ -253,11 +252,6 @@ static int list(struct vps_bk_walk *w, struct vps_bk_wnode *dir)
                 }
                 struct vps_bk_went *e;
                 size_t off, len = strlen(nm);
-                /* top/dir/name must fit a path the kernel takes */
-                if (w->top_len + 1 + dir->path_len + 1 + len >= PATH_MAX) {
-                        r = -ENAMETOOLONG;
-                        break;
-                }
                 if ((r = charge(w, sizeof(*e) + len + 1 + (S_ISDIR(st.st_mode) ? 160 : 0))) < 0 ||
                     (r = add_name(dir, nm, len, &off)) < 0 || (r = add_entry(dir, &e)) < 0)
                         break;
@@ -317,8 +311,7 @@ static void *worker(void *arg)
 
 int vps_bk_walk_start(struct vps_bk_walk *w, const char *top, bool skip_unstatable)
 {
-        *w = (struct vps_bk_walk){
-                .top_fd = -1, .skip_unstatable = skip_unstatable, .top_len = strlen(top)};
+        *w = (struct vps_bk_walk){.top_fd = -1, .skip_unstatable = skip_unstatable};
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
         w->started = true;

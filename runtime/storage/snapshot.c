@@ -397,7 +397,8 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi)
         /* First: a committed reinstall publishes its .tmp- snapshot. */
         vps_reinstall_recover(m, vi);
         (void)drop_switch_tmp(vi, &e);
-        if (vi->status == VPS_RUNNING && vi->st.cgroup[0])
+        /* A copy cut short by a crash left it frozen; a paused one stays so. */
+        if (vi->status == VPS_RUNNING && vi->st.cgroup[0] && !vi->st.paused)
                 (void)vps_cgroup_thaw(vi->st.cgroup, &e);
         _cleanup_close_ int snaps = open_snapdir(vi, false, &e);
         if (snaps < 0)

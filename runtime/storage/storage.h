@@ -92,10 +92,7 @@ static inline void vps_live_copy_freep(struct vps_live_copy **p)
 int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err);
 
 /* ------------------------------------------------------------------ freeze and capture */
-/* Freezes (cgroup.freeze) the cgroup at path and waits until the kernel says it is frozen,
- * for at most timeout_ms; on a timeout it is thawed again and EBUSY returned. */
-int vps_cgroup_freeze(const char *cgroup, unsigned int timeout_ms, vps_error *err);
-int vps_cgroup_thaw(const char *cgroup, vps_error *err);
+/* (The freeze itself is cgroup/cgroup.h's vps_cgroup_freeze.) */
 
 struct vps_capture {
         uint64_t frozen_us; /* the VPS was frozen this long (0: it was not running) */

@@ -8,6 +8,7 @@
                         hard-link groups
   populate DIR BASE     a tree that exercises all of that, owned inside BASE's range
   change N DIR BASE     step N (1, 2) of the changes between the incremental backups
+  deep N DIR BASE       step N (0, 1) of a tree past PATH_MAX under DIR, and its change
   hostile DIR GOOD KIND...
                         hostile archives DIR/KIND.tar.zst made from the good backup GOOD
 """
@@ -42,41 +43,63 @@ def fix_xattr(name, val, base):
     return val
 
 
+def content_digest(fd, size):
+    """SHA-256 of the data extents (offset and bytes; holes skipped: a 100 GiB sparse file
+    is read in a moment); the extents themselves are listed beside it."""
+    h = hashlib.sha256()
+    for ext in filter(None, extents(fd, size).split(",")):
+        data, hole = (int(x) for x in ext.split("-"))
+        h.update(b"%d:" % data)
+        os.lseek(fd, data, os.SEEK_SET)
+        left = hole - data
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 20))
+            if not b:
+                break
+            h.update(b)
+            left -= len(b)
+    return h.hexdigest()
+
+
 def tree(top, base):
+    """Walked by directory fds (os.fwalk): paths longer than PATH_MAX are listed too."""
     top = os.fsencode(top)
     lines, inodes = [], {}
-    for d, dirs, files in os.walk(top):
+    for d, dirs, files, dfd in os.fwalk(top, follow_symlinks=False):
+        rd = os.path.relpath(d, top)
         for n in sorted(dirs) + sorted(files) + ([b""] if d == top else []):
-            p = os.path.join(d, n) if n else d
-            r = os.path.relpath(p, top)
-            st = os.lstat(p)
+            r = os.path.normpath(os.path.join(rd, n)) if n else rd
+            # Its xattrs by a path the kernel takes, however deep it lies.
+            at = b"/proc/self/fd/%d/%s" % (dfd, n) if n else b"/proc/self/fd/%d" % dfd
+            st = os.lstat(n, dir_fd=dfd) if n else os.fstat(dfd)
             t = stat.S_IFMT(st.st_mode)
             f = [r.hex(), oct(st.st_mode), str(rel(st.st_uid, base)), str(rel(st.st_gid, base))]
             if not stat.S_ISDIR(t):
                 f.append(str(st.st_mtime_ns))
             if stat.S_ISREG(t):
-                with open(p, "rb") as fh:
-                    f += [str(st.st_size), hashlib.sha256(fh.read()).hexdigest(),
-                          str(extents(fh.fileno(), st.st_size))]
+                fd = os.open(n, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
+                try:
+                    f += [str(st.st_size), content_digest(fd, st.st_size), str(extents(fd, st.st_size))]
+                finally:
+                    os.close(fd)
                 inodes.setdefault(st.st_ino, []).append(r.hex())
             elif stat.S_ISLNK(t):
-                f.append(os.readlink(p).hex())
+                f.append(os.readlink(n, dir_fd=dfd).hex())
             elif stat.S_ISCHR(t) or stat.S_ISBLK(t):
                 f.append("%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev)))
             try:
-                names = sorted(os.listxattr(p, follow_symlinks=False))
+                names = sorted(os.listxattr(at, follow_symlinks=not n))
             except OSError:
                 names = []
             for x in names:
-                v = os.getxattr(p, x, follow_symlinks=False)
+                v = os.getxattr(at, x, follow_symlinks=not n)
                 f.append(x + "=" + fix_xattr(x, v, base).hex())
             lines.append(" ".join(f))
+        # Directory times last: reading changes none, but listing them after is clearer.
+        lines.append("dirtime %s %d" % (rd.hex(), os.fstat(dfd).st_mtime_ns))
     for ino, paths in inodes.items():
         if len(paths) > 1:
             lines.append("links " + " ".join(sorted(paths)))
-    # Directory times last: reading changes none, but listing them after is clearer.
-    for d, dirs, files in os.walk(top):
-        lines.append("dirtime %s %d" % (os.path.relpath(d, top).hex(), os.lstat(d).st_mtime_ns))
     print("\n".join(sorted(lines)))
 
 
@@ -134,6 +157,48 @@ def populate(top, base):
     # After the chowns, which drop file capabilities.
     os.setxattr(j("data/cap"), "security.capability",
                 struct.pack("<IIIIII", 0x03000001, 1 << 13, 0, 0, 0, base))
+
+
+def deep(step, top, base):
+    """Step 0: 24 directories of 200-byte names under top (a path past PATH_MAX) and at the
+    bottom a file with an xattr and a POSIX ACL, a symlink and a file to delete; step 1: the
+    file changed (content and xattr), one deleted, one new with an ACL."""
+    base = int(base)
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(24):
+        n = "%02d%s" % (i, "D" * 198)
+        if step == "0":
+            os.mkdir(n, 0o755, dir_fd=fd)
+            os.chown(n, base, base, dir_fd=fd, follow_symlinks=False)
+        nfd = os.open(n, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    at = lambda n: "/proc/self/fd/%d/%s" % (fd, n)
+    def put(n, text, uid):
+        f = os.open(n, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640, dir_fd=fd)
+        os.write(f, text)
+        os.close(f)
+        os.chown(n, base + uid, base + uid, dir_fd=fd)
+    if step == "0":
+        put("bottom", b"at the bottom\n", 7)
+        os.setxattr(at("bottom"), "user.deep", b"one", follow_symlinks=False)
+        os.setxattr(at("bottom"), "system.posix_acl_access",
+                    acl([(1, 6, 0xffffffff), (ACL_USER, 4, base + 70), (4, 4, 0xffffffff),
+                         (0x10, 4, 0xffffffff), (0x20, 0, 0xffffffff)]))
+        os.symlink("bottom", "link", dir_fd=fd)
+        os.chown("link", base + 5, base + 6, dir_fd=fd, follow_symlinks=False)
+        os.mkfifo("fifo", 0o620, dir_fd=fd)
+        os.chown("fifo", base + 8, base + 8, dir_fd=fd)
+        put("gone", b"deleted in step 1\n", 0)
+    else:
+        put("bottom", b"changed\n", 7)
+        os.setxattr(at("bottom"), "user.deep", b"two", follow_symlinks=False)
+        os.unlink("gone", dir_fd=fd)
+        put("new", b"new in step 1\n", 9)
+        os.setxattr(at("new"), "system.posix_acl_access",
+                    acl([(1, 6, 0xffffffff), (4, 4, 0xffffffff), (ACL_GROUP, 6, base + 71),
+                         (0x10, 6, 0xffffffff), (0x20, 0, 0xffffffff)]))
+    os.close(fd)
 
 
 def change(step, top, base):
@@ -270,6 +335,8 @@ if __name__ == "__main__":
         populate(sys.argv[2], sys.argv[3])
     elif cmd == "change":
         change(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "deep":
+        deep(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "hostile":
         for kind in sys.argv[4:]:
             hostile(kind, os.path.join(sys.argv[2], kind + ".tar.zst"), sys.argv[3])

@@ -277,6 +277,20 @@ untrace_vpsd() {
 }
 proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
+# sample_answers ID: one `vpsctl list` and one `vpsctl status ID`, timed (the loop's answers
+# while something else runs); SAMPLE_MAX is the slowest pair so far, in seconds, SAMPLE_N
+# their number.
+SAMPLE_MAX=0 SAMPLE_N=0
+sample_answers() {
+        local a b
+        SAMPLE_N=$((SAMPLE_N + 1))
+        a=$(date +%s.%N)
+        "$VPSCTL_BIN" --socket "$SOCK" list >/dev/null || fail "list failed"
+        "$VPSCTL_BIN" --socket "$SOCK" status "$1" >/dev/null || fail "status $1 failed"
+        b=$(date +%s.%N)
+        SAMPLE_MAX=$(awk -v m="$SAMPLE_MAX" -v a="$a" -v b="$b" 'BEGIN { d = b - a; print (d > m ? d : m) }')
+}
+
 vps_field() { vpsctl list -a -j | jq -r --arg id "$1" ".[] | select(.id == \$id) | .$2"; }
 
 # A busybox template and VPS $1 (running), for tests that need one.

@@ -177,6 +177,28 @@ check "the full backup lists the wide tree (400 files, the deep one)" sh -c \
 check "the incremental's MANIFEST lists the same entries as the full one's (none deleted)" \
         diff "$T/wide-full.mf" "$T/wide-inc.mf"
 rm -rf "$U/wide"
+# Paths longer than PATH_MAX: a full backup, then an incremental whose changed entries
+# (content, xattr, a POSIX ACL, a deletion, a new file) lie that deep, each restored exactly.
+mkdir "$U/deep" && chown "$B1:$B1" "$U/deep"
+$H deep 0 "$U/deep" "$B1"
+$H tree "$U" "$B1" >"$T/deep0.mf"
+check "the tree has a path past PATH_MAX, with its xattr and ACL" sh -c \
+        "awk 'length(\$1) > 2 * 4096 && / user.deep=6f6e65/ && /system.posix_acl_access/' '$T/deep0.mf' | grep -q ."
+expect_jq "a full backup with paths past PATH_MAX" '.in_archive == .files' \
+        vpsctl backup 501 --to "$T/deep-full.tar.zst" -j
+$H deep 1 "$U/deep" "$B1"
+$H tree "$U" "$B1" >"$T/deep1.mf"
+expect_jq "an incremental whose changed entries lie past PATH_MAX" '.in_archive == 3 and .deleted == 1' \
+        vpsctl backup 501 --incremental-from "$T/deep-full.tar.zst" --to "$T/deep-inc.tar.zst" -j
+expect_jq "the full one restores" '.chain == 1' vpsctl restore "$T/deep-full.tar.zst" 511 -j
+$H tree "$ROOT/vps/511/upper" "$(jq .uid_base "$ROOT/vps/511/config.json")" >"$T/r511.mf"
+check "restored exactly, past PATH_MAX too" diff "$T/deep0.mf" "$T/r511.mf"
+expect_jq "the incremental restores with its base" '.chain == 2' vpsctl restore "$T/deep-inc.tar.zst" 512 -j
+$H tree "$ROOT/vps/512/upper" "$(jq .uid_base "$ROOT/vps/512/config.json")" >"$T/r512.mf"
+check "the chain restored exactly, past PATH_MAX too" diff "$T/deep1.mf" "$T/r512.mf"
+vpsctl destroy 511 >/dev/null
+vpsctl destroy 512 >/dev/null
+rm -rf "$U/deep"
 mkdir "$T/lonely" && cp "$T/inc3.tar.zst" "$T/lonely/"
 expect_error "an incremental without its base" "its base .* is not in" vpsctl restore "$T/lonely/inc3.tar.zst" 509
 

@@ -42,20 +42,16 @@ clone=$!
 vpsctl snapshot 742 --name busy -j >"$T/snap.json" 2>&1 &
 snap=$!
 # Sample until both have ended: each sample a list and a status of 743, timed.
-max=0 n_clone=0 n_snap=0 n=0 t0=$(now)
+n_clone=0 n_snap=0 t0=$(now)
 while kill -0 "$clone" 2>/dev/null || kill -0 "$snap" 2>/dev/null; do
-        a=$(now)
-        "$VPSCTL_BIN" --socket "$SOCK" list >/dev/null || fail "list failed"
-        "$VPSCTL_BIN" --socket "$SOCK" status 743 >/dev/null || fail "status 743 failed"
-        b=$(now)
+        sample_answers 743
         # under way at the end of the sample: so during all of it
         [ -e "$ROOT/vps/.clone-744" ] && n_clone=$((n_clone + 1))
         [ -e "$ROOT/vps/742/snapshots/.tmp-busy" ] && n_snap=$((n_snap + 1))
-        n=$((n + 1))
-        max=$(awk -v m="$max" -v a="$a" -v b="$b" 'BEGIN { d = b - a; print (d > m ? d : m) }')
         sleep 0.05
 done
 t1=$(now)
+max=$SAMPLE_MAX n=$SAMPLE_N
 wait "$clone" || fail "the clone failed: $(cat "$T/clone.json")"
 wait "$snap" || fail "the snapshot failed: $(cat "$T/snap.json")"
 echo "copies took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s; $n samples ($n_clone during the clone, $n_snap during the snapshot), the slowest list + status $max s"

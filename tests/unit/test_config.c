@@ -336,8 +336,21 @@ static void test_state_round_trip_and_rejects(void **state)
         assert_int_equal(out.starttime, 987654321ull);
         assert_int_equal(out.started_at, 1700000001);
         assert_string_equal(out.cgroup, sample_state.cgroup);
+        assert_false(out.paused);
+
+        /* Paused (vpsctl pause) survives a vpsd restart through the run state. */
+        struct vps_state paused = sample_state;
+        paused.paused = true;
+        text = vps_state_to_json(&paused);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "\"paused\": true"));
+        assert_int_equal(vps_state_from_json(text, &out, &err), 0);
+        free(text);
+        assert_true(out.paused);
 
         static const char *bad[] = {
+                "{\"pid\": 1, \"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\", "
+                "\"paused\": 1}",
                 "",
                 "{",
                 "\"x\"",

@@ -74,6 +74,12 @@ int vps_rm_finish(struct vps_rm_job *job, vps_error *err);
 #define VPS_TRASH_PREFIX ".del-"
 int vps_trash_rename(int dir_fd, const char *name, const char *tag, char *ret, size_t size,
                      vps_error *err);
+/* openat2(dfd, path, how) for a relative path of any length: a path longer than the kernel
+ * takes (PATH_MAX) is opened in pieces, each below PATH_MAX bytes and cut at a '/', each
+ * with how's resolve flags from the one before it (O_PATH for all but the last), so
+ * RESOLVE_BENEATH and the like hold for the whole path. The fd, or -errno. */
+struct open_how;
+int vps_openat2_long(int dfd, const char *path, const struct open_how *how);
 /* mkdir -p with a mode for the directories it creates. */
 int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
 

@@ -1,0 +1,44 @@
+/* libvpsfleet: the fleet's records in etcd, under one prefix (docs/fleet.md):
+ *   PREFIX/nodes/NAME        a live node: its capacity (JSON), bound to the node's lease
+ *   PREFIX/members/NAME      a node that ever joined (no lease): what `nodes` lists as down
+ *   PREFIX/vps/ID            who owns VPS ID: {"node", "state", "ips", "nonce", "updated"}
+ *   PREFIX/owners/NAME/ID    the same, keyed by node (a node reads its own alone)
+ *   PREFIX/ips/ADDR          who holds an address: {"vps", "node"}
+ * IDs and addresses are claimed by one transaction that compares every key absent, so no two
+ * nodes ever hold the same one. Blocking calls (etcd.h): vpsd makes them off its loop. */
+#pragma once
+
+#include "fleet/etcd.h"
+
+#include <stdint.h>
+
+#define FLEET_PREFIX_DEFAULT "/vps/v1/"
+#define FLEET_NAME_MAX       63
+#define FLEET_TTL_DEFAULT    15
+
+/* A node's name: 1 to 63 of [A-Za-z0-9._-], starting with a letter or digit. */
+int fleet_name_check(const char *name, vps_error *err);
+
+/* PREFIX + kind + "/" + name [+ "/" + sub]; NULL when out of memory. */
+char *fleet_key(const char *prefix, const char *kind, const char *name, const char *sub);
+
+/* A VPS's claim: its ID and addresses, for node, in state. nonce makes a retried claim
+ * (a transaction whose answer was lost) recognise itself. */
+struct fleet_claim {
+        const char *id, *node, *state, *nonce;
+        const char *const *ips;
+        size_t n_ips;
+};
+/* The record of vps/ID for c (a JSON text), NULL when out of memory. */
+char *fleet_vps_record(const struct fleet_claim *c);
+
+/* Claims c's ID and addresses in one transaction. Taken: EEXIST ("VPS ID exists on node
+ * N") or EADDRINUSE ("address A is held by VPS ID on node N"); without quorum:
+ * EHOSTUNREACH "cluster unavailable: ...". */
+int fleet_claim(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err);
+/* Writes vps/ID's record anew for its owner (state, addresses: a claim of those it did not
+ * hold, a release of those it no longer has); refused (EEXIST) when another node owns it. */
+int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err);
+/* Drops VPS id's records and its addresses' if node owns it (ENOENT when it has none). */
+int fleet_release(struct etcd *e, const char *prefix, const char *id, const char *node,
+                  vps_error *err);

@@ -1,0 +1,151 @@
+/* Unit tests: the remote API's gatekeeping. Every row of vpsd's route table declares the verb
+ * a remote client needs (a new route without one fails here); the Bearer header parser; a
+ * token's view (another VPS is missing, a verb it lacks is refused, a PATCH of logins alone
+ * is `password`); durations; failed authentications slowed down. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "authz.h"
+#include "handlers.h"
+#include "throttle.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+static void test_every_route_has_a_verb(void **state)
+{
+        (void)state;
+        assert_true(vpsd_n_routes > 20);
+        for (size_t i = 0; i < vpsd_n_routes; i++) {
+                const struct vpsd_route *rt = &vpsd_routes[i];
+                if (rt->verb == VPSD_VERB_UNDECLARED || rt->verb >= VPSD_VERB_COUNT)
+                        fail_msg("route %s /v1/%s (%d, %s) declares no verb", rt->method, rt->what,
+                                 rt->nparts, rt->action ? rt->action : "-");
+                /* What changes the host's set of VPSes or templates is the admin's. */
+                if (strcmp(rt->method, "GET") != 0 && rt->nparts == 0)
+                        assert_int_equal(rt->verb, VPSD_VERB_ADMIN);
+        }
+}
+
+static const char tok[] = "vpst-0123456789abcdef-"
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+static void test_bearer(void **state)
+{
+        (void)state;
+        char id[VPSD_TOKEN_ID_LEN + 1], t[VPSD_TOKEN_LEN + 1], h[200];
+        (void)snprintf(h, sizeof(h), "Bearer %s", tok);
+        assert_int_equal(vpsd_auth_parse_bearer(h, id, t), 0);
+        assert_string_equal(id, "0123456789abcdef");
+        assert_string_equal(t, tok);
+        (void)snprintf(h, sizeof(h), "bearer \t %s  ", tok);
+        assert_int_equal(vpsd_auth_parse_bearer(h, id, t), 0);
+        const char *bad[] = {NULL,
+                             "",
+                             "Bearer",
+                             "Bearer ",
+                             "Basic abc",
+                             "Bearerx vpst-",
+                             "Bearer vpst-0123456789abcdef-0123",
+                             "Bearer vpst-0123456789ABCDEF-"
+                             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_int_equal(vpsd_auth_parse_bearer(bad[i], id, t), -EINVAL);
+        (void)snprintf(h, sizeof(h), "Bearer %s0", tok);
+        assert_int_equal(vpsd_auth_parse_bearer(h, id, t), -EINVAL);
+}
+
+static void token_client(struct vpsd_client *c, uint32_t allow)
+{
+        memset(c, 0, sizeof(*c));
+        c->kind = VPSD_CLIENT_TOKEN;
+        strcpy(c->name, "t");
+        c->allow = allow;
+        c->n_vps = 1;
+        strcpy(c->vps[0], "101");
+}
+
+static void test_authorize(void **state)
+{
+        (void)state;
+        struct vpsd_client c;
+        struct vpsd_authz z;
+        unsigned int st = 0;
+        vps_error err;
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_START));
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", "", 0, &z, &st, &err), 0);
+        assert_int_equal(z.verb, VPSD_VERB_START);
+        assert_string_equal(z.vps, "101");
+        /* Another's VPS: missing, in the manager's words. */
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/102/start", "", 0, &z, &st, &err),
+                         -ENOENT);
+        assert_int_equal(st, 404);
+        assert_string_equal(err.msg, "VPS 102 does not exist");
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/stop", "", 0, &z, &st, &err),
+                         -EACCES);
+        assert_int_equal(st, 403);
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps", "{}", 2, &z, &st, &err), -EACCES);
+        /* A PATCH of logins alone is `password`; with anything else the admin's. */
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_PASSWORD));
+        const char *pw = "{\"userpasswd\": \"root:x\"}";
+        assert_int_equal(vpsd_authorize(&c, "PATCH", "/v1/vps/101", pw, strlen(pw), &z, &st, &err),
+                         0);
+        const char *more = "{\"userpasswd\": \"root:x\", \"ram\": \"8G\"}";
+        assert_int_equal(
+                vpsd_authorize(&c, "PATCH", "/v1/vps/101", more, strlen(more), &z, &st, &err),
+                -EACCES);
+        /* The local socket may do everything. */
+        memset(&c, 0, sizeof(c));
+        c.kind = VPSD_CLIENT_LOCAL;
+        assert_int_equal(vpsd_authorize(&c, "DELETE", "/v1/vps/102", "", 0, &z, &st, &err), 0);
+        assert_int_equal(z.verb, VPSD_VERB_ADMIN);
+}
+
+static void test_duration(void **state)
+{
+        (void)state;
+        int64_t s;
+        vps_error err;
+        assert_int_equal(vpsd_duration_parse("30d", &s, &err), 0);
+        assert_int_equal(s, 30 * 86400);
+        assert_int_equal(vpsd_duration_parse("90", &s, &err), 0);
+        assert_int_equal(s, 90);
+        assert_int_equal(vpsd_duration_parse("never", &s, &err), 0);
+        assert_int_equal(s, 0);
+        assert_int_equal(vpsd_duration_parse("3x", &s, &err), -EINVAL);
+        assert_int_equal(vpsd_duration_parse("-3d", &s, &err), -EINVAL);
+        assert_int_equal(vpsd_duration_parse("3dd", &s, &err), -EINVAL);
+}
+
+static void test_throttle(void **state)
+{
+        (void)state;
+        static struct vpsd_throttle t;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+        struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000002)};
+        unsigned int want[] = {250, 500, 1000, 2000, 4000, 4000};
+        for (size_t i = 0; i < 6; i++)
+                assert_int_equal(vpsd_throttle_fail(&t, (struct sockaddr *)&a, 1000), want[i]);
+        assert_int_equal(vpsd_throttle_fail(&t, (struct sockaddr *)&b, 1000), 250);
+        /* Forgiven after five quiet minutes. */
+        assert_int_equal(vpsd_throttle_fail(&t, (struct sockaddr *)&a, 1000 + 301000), 250);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_every_route_has_a_verb),
+                cmocka_unit_test(test_bearer),
+                cmocka_unit_test(test_authorize),
+                cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_throttle),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

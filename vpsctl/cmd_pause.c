@@ -1,0 +1,72 @@
+/* vpsctl pause and unpause: POST /v1/vps/ID/pause, /unpause, and a one-line report. */
+#include "vpsctl.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "vps/cleanup.h"
+
+static const char pause_usage[] =
+        "Usage: vpsctl pause ID [-j]\n"
+        "\n"
+        "Pause the running VPS ID: freeze every process in it (cgroup.freeze), where it is,\n"
+        "memory, files and connections kept, until 'vpsctl unpause'. Returns once all are\n"
+        "frozen (at most 5 s, else it thaws them and fails). Meanwhile exec, enter, console and\n"
+        "a set that changes the guest's files, hostname or addresses are refused; stop,\n"
+        "restart and destroy --force thaw it first. It stays paused across a vpsd restart.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print the VPS object (status paused) as JSON\n"
+        "  -h, --help  print this help and exit\n";
+
+static const char unpause_usage[] = "Usage: vpsctl unpause ID [-j]\n"
+                                    "\n"
+                                    "Let the processes of the paused VPS ID run again.\n"
+                                    "\n"
+                                    "Options:\n"
+                                    "  -j, --json  print the VPS object (status running) as JSON\n"
+                                    "  -h, --help  print this help and exit\n";
+
+/* POST /v1/vps/ID/ACTION and "VPS ID DONE". */
+static int post_action(struct vpsctl *v, int argc, char **argv, const char *usage,
+                       const char *action, const char *done)
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        const char *id = NULL;
+        bool json = false;
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(usage);
+                if (c != 'j')
+                        return vpsctl_opt_error(v, c, argv);
+                json = true;
+        }
+        int r = vpsctl_take_id(v, argc, argv, &id);
+        if (r != CMD_CONTINUE)
+                return r;
+        _cleanup_json_ json_t *answer = NULL;
+        vps_error err = {0};
+        if (vpsctl_request(v, "POST", NULL, TIMEOUT_SHORT, &answer, &err, "/v1/vps/%s/%s", id,
+                           action) < 0)
+                return vpsctl_fail_err(&err);
+        if (json)
+                return vpsctl_print_json(answer);
+        printf("VPS %s %s\n", id, done);
+        return 0;
+}
+
+int cmd_pause(struct vpsctl *v, int argc, char **argv)
+{
+        return post_action(v, argc, argv, pause_usage, "pause", "paused");
+}
+
+int cmd_unpause(struct vpsctl *v, int argc, char **argv)
+{
+        return post_action(v, argc, argv, unpause_usage, "unpause", "unpaused");
+}

@@ -1,0 +1,91 @@
+/* vpsd: authorization of a request against the route table's verbs. Host root on the local
+ * socket and trusted certificates may do everything; a token only its verbs on its VPSes. */
+#include "authz.h"
+
+#include "handlers.h"
+#include "vps/cleanup.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A PATCH that only sets logins (a password, an ssh key) is the `password` verb; any other
+ * setting is the admin's. */
+static enum vpsd_verb patch_verb(const char *body, size_t len)
+{
+        _cleanup_json_ json_t *o = len ? json_loadb(body, len, 0, NULL) : NULL;
+        const char *key;
+        json_t *v;
+        if (!json_is_object(o) || json_object_size(o) == 0)
+                return VPSD_VERB_ADMIN;
+        json_object_foreach(o, key, v)
+        {
+                if (strcmp(key, "userpasswd") != 0 && strcmp(key, "ssh_key") != 0)
+                        return VPSD_VERB_ADMIN;
+        }
+        return VPSD_VERB_PASSWORD;
+}
+
+int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *url,
+                   const char *body, size_t len, struct vpsd_authz *ret, unsigned int *ret_status,
+                   vps_error *err)
+{
+        char arg[128] = "";
+        memset(ret, 0, sizeof(*ret));
+        const struct vpsd_route *rt = vpsd_route_find(method, url, arg);
+        if (!rt) {
+                /* The table answers 404 or 405 and nothing runs. */
+                ret->verb = VPSD_VERB_UNDECLARED;
+                return 0;
+        }
+        ret->verb = rt->verb;
+        if (!strcmp(rt->what, "vps") && rt->nparts >= 1)
+                (void)snprintf(ret->vps, sizeof(ret->vps), "%s", arg);
+        if (!strcmp(rt->method, "PATCH") && !strcmp(rt->what, "vps"))
+                ret->verb = patch_verb(body, len);
+        ret->list_vps = !strcmp(rt->what, "vps") && rt->nparts == 0 && !strcmp(method, "GET");
+        ret->version = !strcmp(rt->what, "version");
+        if (c->kind != VPSD_CLIENT_TOKEN)
+                return 0;
+        /* Another's VPS is one that does not exist, with the same words (manager.c). */
+        if (!strcmp(rt->what, "vps") && rt->nparts >= 1) {
+                if (vps_id_check(arg, err) < 0) {
+                        *ret_status = 400;
+                        return -err->code;
+                }
+                if (!vpsd_client_sees(c, arg)) {
+                        *ret_status = 404;
+                        return vps_err(err, ENOENT, "VPS %s does not exist", arg);
+                }
+        }
+        if (ret->verb == VPSD_VERB_ANY || (c->allow & VPSD_VERB_BIT(ret->verb)))
+                return 0;
+        *ret_status = 403;
+        return vps_err(err, EACCES, "token %s may not %s %s", c->name, method, url);
+}
+
+void vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer)
+{
+        if (c->kind != VPSD_CLIENT_TOKEN || !answer)
+                return;
+        if (z->list_vps && json_is_array(answer)) {
+                for (size_t i = json_array_size(answer); i-- > 0;) {
+                        const char *id =
+                                json_string_value(json_object_get(json_array_get(answer, i), "id"));
+                        if (!id || !vpsd_client_sees(c, id))
+                                json_array_remove(answer, i);
+                }
+        }
+        /* A token learns the version, not the host's paths and PID. */
+        if (z->version && json_is_object(answer)) {
+                const char *key;
+                json_t *v;
+                void *tmp;
+                json_object_foreach_safe(answer, tmp, key, v)
+                {
+                        if (strcmp(key, "version") != 0 && strcmp(key, "api") != 0)
+                                json_object_del(answer, key);
+                }
+        }
+}

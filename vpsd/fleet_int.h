@@ -1,0 +1,54 @@
+/* The fleet's state, shared by fleet.c (the thread and its queue), fleet_report.c (what the
+ * loop publishes for it) and fleet_sync.c (the node's records, kept by the thread). */
+#pragma once
+
+#include "loop.h"
+#include "fleet/fleet.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct vpsd;
+struct fleet_task;
+typedef struct json_t json_t;
+
+struct vpsd_fleet {
+        /* set at start, read-only afterwards */
+        char urls[1024], node[FLEET_NAME_MAX + 1], advertise[256], prefix[128];
+        struct etcd_tls tls;
+        unsigned int ttl;
+        struct vpsd *d;
+        /* the queue, both ways, behind mu */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct fleet_task *todo, *done;
+        bool quit, started;
+        pthread_t thread;
+        int efd; /* eventfd: done tasks for the loop */
+        struct vpsd_source w_efd, w_tick;
+        /* what the loop publishes each tick (fleet_report.c), behind mu: JSON texts */
+        char *info, *local;
+        bool dirty;        /* the VPSes here changed: the thread syncs at once */
+        json_t *templates; /* the loop's: template names, read every 30 ticks */
+        unsigned int ticks;
+        /* the thread's own */
+        struct etcd *etcd;
+        int64_t lease;
+        bool joined, down_logged;
+        time_t last_full, last_info;
+        char *info_put; /* the node record as last written */
+        json_t *owned;  /* ID -> record of the VPSes this node owns in etcd, as last read or written
+                         */
+        json_t *seen;   /* IDs seen here since vpsd started (a destroy releases them) */
+};
+
+/* fleet_sync.c, in the thread: joins (lease, member and node records) when not joined,
+ * else keeps the lease alive; then brings the records up to date with the loop's last
+ * snapshot (all of them after a join and once a minute). */
+void fleet_sync(struct vpsd_fleet *f, bool keepalive);
+/* Revokes the lease (vpsd leaves: its node shows down at once). */
+void fleet_leave(struct vpsd_fleet *f);
+/* fleet_report.c, in the loop: the tick that publishes the snapshot. */
+int fleet_report_start(struct vpsd *d, struct vpsd_fleet *f, vps_error *err);
