@@ -28,12 +28,7 @@ fp_of() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/:/
 PORT=
 front() {
         [ -z "${FRONT_PID:-}" ] || { kill "$FRONT_PID"; wait "$FRONT_PID" 2>/dev/null || true; }
-        if [ -z "$PORT" ]; then
-                for _ in $(seq 50); do
-                        PORT=$((20000 + RANDOM % 40000))
-                        ss -Hltn "sport = :$PORT" | grep -q . || break
-                done
-        fi
+        [ -n "$PORT" ] || free_port
         socat -v "OPENSSL-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork,cert=$1,key=$2,${3:-verify=0}" \
                 "UNIX-CONNECT:$SOCK" 2>"$T/front.log" &
         FRONT_PID=$!

@@ -6,13 +6,8 @@
 # the pinned remotes refused in one line until removed and added again.
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }
-for _ in $(seq 50); do
-        PORT=$((20000 + RANDOM % 40000))
-        ss -Htln "sport = :$PORT" | grep -q . || break
-done
-"$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
-        --subnet "$SUBNET" --listen "127.0.0.1:$PORT" --daemon
-VPSD_PID=$(vpsctl version -j | jq -r .server.pid)
+free_port
+start_vpsd --listen "127.0.0.1:$PORT"
 URL=https://127.0.0.1:$PORT
 make_running_vps 601
 vpsctl create 602 --ostemplate busybox >/dev/null

@@ -12,13 +12,8 @@
 trap cleanup EXIT
 for c in openssl curl jq; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
 
-for _ in $(seq 50); do
-        PORT=$((20000 + RANDOM % 30000))
-        ss -Htln "sport = :$PORT" | grep -q . || break
-done
-"$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
-        --subnet "$SUBNET" --listen "127.0.0.1:$PORT" --daemon
-VPSD_PID=$(vpsctl version -j | jq -r .server.pid)
+free_port
+start_vpsd --listen "127.0.0.1:$PORT"
 URL=https://127.0.0.1:$PORT
 vpsctl template build busybox >/dev/null
 vpsctl create 101 --ostemplate busybox >/dev/null
