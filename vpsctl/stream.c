@@ -146,8 +146,9 @@ static int refused(struct conn *c, const struct http_head *head)
 struct relay {
         struct conn c;
         vps_error err;
-        int fd;           /* our end of the socket pair */
-        char down[16384]; /* from the server, not yet written to fd */
+        int fd;             /* our end of the socket pair */
+        curl_socket_t sock; /* the TLS connection's socket (curl's) */
+        char down[16384];   /* from the server, not yet written to fd */
         size_t down_len, down_off;
         char up[16384]; /* from fd, not yet sent */
         size_t up_len, up_off;
@@ -197,13 +198,21 @@ static int relay_round(struct relay *rl, bool *tls_eof, bool *fd_eof)
         return moved;
 }
 
+/* The one relay of this process (a command opens one stream), which the process's exit
+ * stops and joins before the libraries' destructors run (GnuTLS's among them). */
+static struct {
+        pthread_mutex_t lock;
+        struct relay *rl;
+        pthread_t th;
+        bool done; /* the thread is past its loop: its TLS socket is not ours to touch */
+} relay_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
 static void *relay_run(void *arg)
 {
         struct relay *rl = arg;
         bool tls_eof = false, fd_eof = false;
-        curl_socket_t sock = CURL_SOCKET_BAD;
+        curl_socket_t sock = rl->sock;
 
-        (void)curl_easy_getinfo(rl->c.h, CURLINFO_ACTIVESOCKET, &sock);
         for (;;) {
                 int r = relay_round(rl, &tls_eof, &fd_eof);
                 if (r < 0)
@@ -227,20 +236,46 @@ static void *relay_run(void *arg)
                         break;
         }
         (void)shutdown(rl->fd, SHUT_RDWR); /* the command sees the end of the stream */
-        (void)close(rl->fd);
+        (void)pthread_mutex_lock(&relay_state.lock);
+        relay_state.done = true;
+        (void)pthread_mutex_unlock(&relay_state.lock);
         conn_done(&rl->c);
-        free(rl);
         return NULL;
+}
+
+/* At exit: the command is done with its stream; what the relay still holds is dropped. */
+static void relay_stop(void)
+{
+        struct relay *rl = relay_state.rl;
+
+        if (!rl)
+                return;
+        (void)pthread_mutex_lock(&relay_state.lock);
+        if (!relay_state.done)
+                (void)shutdown(rl->sock, SHUT_RDWR); /* wakes its poll, fails its sends */
+        (void)shutdown(rl->fd, SHUT_RDWR);
+        (void)pthread_mutex_unlock(&relay_state.lock);
+        (void)pthread_join(relay_state.th, NULL);
+        (void)close(rl->fd);
+        free(rl);
+        relay_state.rl = NULL;
 }
 
 /* Hands c's connection to a relay thread; *ret_fd is the command's end. */
 static int start_relay(struct conn *c, int *ret_fd)
 {
+        curl_socket_t sock = CURL_SOCKET_BAD;
         int sv[2];
+        if (relay_state.rl)
+                return vps_err(c->err, EBUSY, "a stream is open already");
+        if (curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+            sock == CURL_SOCKET_BAD)
+                return vps_err(c->err, ENOTCONN, "talking to %s: no connection", c->where);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return vps_err_sys(c->err, errno, "creating a socket pair");
         struct relay *rl = calloc(1, sizeof(*rl));
-        if (!rl) {
+        if (!rl || atexit(relay_stop) != 0) {
+                free(rl);
                 (void)close(sv[0]);
                 (void)close(sv[1]);
                 return vps_err(c->err, ENOMEM, "%s", strerror(ENOMEM));
@@ -249,12 +284,14 @@ static int start_relay(struct conn *c, int *ret_fd)
         rl->c.err = &rl->err;
         rl->c.headers = NULL; /* not needed any more; c frees them */
         rl->fd = sv[1];
+        rl->sock = sock;
+        /* curl writes its error text into the buffer of the handle's conn, now this one */
+        (void)curl_easy_setopt(rl->c.h, CURLOPT_ERRORBUFFER, rl->c.errbuf);
         /* the command's signals (a console's SIGINT) stay the main thread's */
         sigset_t all, old;
         (void)sigfillset(&all);
         (void)pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_t th;
-        int e = pthread_create(&th, NULL, relay_run, rl);
+        int e = pthread_create(&relay_state.th, NULL, relay_run, rl);
         (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (e != 0) {
                 free(rl);
@@ -262,7 +299,7 @@ static int start_relay(struct conn *c, int *ret_fd)
                 (void)close(sv[1]);
                 return vps_err_sys(c->err, e, "starting the relay of %s", c->where);
         }
-        (void)pthread_detach(th);
+        relay_state.rl = rl;
         c->h = NULL; /* the relay's now */
         *ret_fd = sv[0];
         return 0;

@@ -120,7 +120,7 @@ newcert client
 front "$T/server.crt" "$T/server.key" "verify=1,cafile=$T/client.crt"
 # (TLS 1.3: the server checks the client's certificate after the client's side of the
 # handshake, and hangs up.)
-expect_error "without a client certificate the server hangs up" "(TLS handshake with|talking to) remote t1 at $URL: .*([Rr]eset|handshake|alert)" rvpsctl --remote t1 list
+expect_error "without a client certificate the server hangs up" "(TLS handshake with|talking to) remote t1 at $URL: .*([Rr]eset|[Bb]roken pipe|handshake|alert)" rvpsctl --remote t1 list
 check "remote add with --cert and --key" sh -c "'$VPSCTL_BIN' remote add c1 '$URL' --cert '$T/client.crt' --key '$T/client.key' >/dev/null"
 expect_jq "requests with it work" 'length == 1' rvpsctl --remote c1 list -j
 expect_eq "the key's path is kept, absolute" "$T/client.key" "$(jq -r .remotes.c1.key "$CFG")"
