@@ -217,5 +217,6 @@ int main(int argc, char **argv)
         /* a full disk or a closed pipe must not look like success */
         if (fflush(stdout) != 0 && r == 0)
                 r = vpsctl_fail("writing to standard output: %s", strerror(errno));
+        json_decref(v.remotes); /* what target pointed into */
         return r;
 }
