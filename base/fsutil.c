@@ -140,6 +140,22 @@ int vps_mkdir_p(const char *path, mode_t mode, vps_error *err)
         return 0;
 }
 
+int vps_proc_parse_starttime(const char *stat, unsigned long long *ret)
+{
+        /* comm may contain spaces and parentheses: fields resume after the last ')'. */
+        const char *p = strrchr(stat, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EBADMSG;
+        }
+        *ret = strtoull(p + 1, NULL, 10);
+        return 0;
+}
+
 int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err)
 {
         char path[64];
@@ -148,18 +164,9 @@ int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err)
         int r = vps_read_file_at(AT_FDCWD, path, &buf, NULL, err);
         if (r < 0)
                 return r == -ENOENT ? vps_err(err, ESRCH, "process %d is gone", (int)pid) : r;
-        /* comm may contain spaces and parentheses: fields resume after the last ')'. */
-        char *p = strrchr(buf, ')');
-        if (!p)
-                return vps_err(err, EBADMSG, "cannot parse %s", path);
-        p++;
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return vps_err(err, EBADMSG, "cannot parse %s", path);
-        }
-        *ret = strtoull(p + 1, NULL, 10);
-        return 0;
+        return vps_proc_parse_starttime(buf, ret) < 0
+                       ? vps_err(err, EBADMSG, "cannot parse %s", path)
+                       : 0;
 }
 
 int vps_openat2_long(int dfd, const char *path, const struct open_how *how)

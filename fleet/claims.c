@@ -1,6 +1,7 @@
 /* libvpsfleet: a VPS's ID and addresses claimed, updated and released by transactions on
  * etcd (fleet.h), so that no two nodes hold the same one. */
 #include "fleet/fleet.h"
+#include "json_cleanup.h"
 #include "vps/cleanup.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 /* The value of ips/ADDR: which VPS and node hold it (compared byte for byte on release). */
 static char *ip_record(const char *id, const char *node)
 {
-        _cleanup_json_ json_t *o = json_pack("{s:s, s:s}", "node", node, "vps", id);
+        _cleanup_fjson_ json_t *o = json_pack("{s:s, s:s}", "node", node, "vps", id);
         return o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
@@ -51,7 +52,7 @@ static int put_ops(const char *prefix, const struct fleet_claim *c, const char *
                 return vps_err(err, ENOMEM, "out of memory");
         int r = add(ops, etcd_op_put(vk, rec, 0), err);
         if (r == 0)
-                r = add(ops, etcd_op_put(ok, "", 0), err);
+                r = add(ops, etcd_op_put(ok, rec, 0), err);
         for (size_t i = 0; r == 0 && i < n_ips; i++) {
                 _cleanup_free_ char *ik = fleet_key(prefix, "ips", ips[i], NULL);
                 r = ik ? add(ops, etcd_op_put(ik, iprec, 0), err)
@@ -78,7 +79,7 @@ static int refusal(json_t *resp, const struct fleet_claim *c, const char *const 
                    size_t at, vps_error *err)
 {
         for (size_t i = 0; i < n_ips; i++) {
-                _cleanup_json_ json_t *o = txn_found(resp, at + i);
+                _cleanup_fjson_ json_t *o = txn_found(resp, at + i);
                 if (o && strcmp(str(o, "vps"), c->id) != 0)
                         return vps_err(err, EADDRINUSE, "address %s is held by VPS %s on node %s",
                                        ips[i], str(o, "vps"), str(o, "node"));
@@ -89,7 +90,7 @@ static int refusal(json_t *resp, const struct fleet_claim *c, const char *const 
 int fleet_claim(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err)
 {
         _cleanup_free_ char *vk = fleet_key(prefix, "vps", c->id, NULL);
-        _cleanup_json_ json_t *cmp = json_array(), *ok = json_array(), *fail = json_array();
+        _cleanup_fjson_ json_t *cmp = json_array(), *ok = json_array(), *fail = json_array();
         if (!vk || !cmp || !ok || !fail)
                 return vps_err(err, ENOMEM, "out of memory");
         int r = add(cmp, etcd_cmp_absent(vk), err);
@@ -102,12 +103,12 @@ int fleet_claim(struct etcd *e, const char *prefix, const struct fleet_claim *c,
                 if ((r = add(cmp, etcd_cmp_absent(ik), err)) == 0)
                         r = add(fail, etcd_op_range(ik), err);
         }
-        _cleanup_json_ json_t *resp = NULL;
+        _cleanup_fjson_ json_t *resp = NULL;
         if (r == 0)
                 r = put_and_run(e, prefix, c, c->ips, c->n_ips, cmp, ok, fail, &resp, err);
         if (r != 0)
                 return r < 0 ? r : 0;
-        _cleanup_json_ json_t *owner = txn_found(resp, 0);
+        _cleanup_fjson_ json_t *owner = txn_found(resp, 0);
         if (owner && c->nonce && c->nonce[0] && !strcmp(str(owner, "nonce"), c->nonce))
                 return 0; /* ours: a retry of a transaction that went through */
         if (owner)
@@ -149,7 +150,7 @@ int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c
         _cleanup_free_ char *vk = fleet_key(prefix, "vps", c->id, NULL);
         if (!vk)
                 return vps_err(err, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *old = NULL;
+        _cleanup_fjson_ json_t *old = NULL;
         int64_t rev = 0;
         int r = read_own(e, vk, c->id, c->node, &old, &rev, err);
         if (r < 0)
@@ -174,26 +175,34 @@ int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c
                 if (!held)
                         gain[n_gain++] = c->ips[i];
         }
-        _cleanup_json_ json_t *cmp = json_array(), *ok = json_array(), *fail = json_array();
+        _cleanup_fjson_ json_t *cmp = json_array(), *ok = json_array(), *fail = json_array();
         if (!cmp || !ok || !fail)
                 return vps_err(err, ENOMEM, "out of memory");
         r = add(cmp, old ? etcd_cmp_mod(vk, rev) : etcd_cmp_absent(vk), err);
+        /* An address this VPS holds already (its vps/ record lost) is compared as held. */
+        _cleanup_free_ char *iprec = ip_record(c->id, c->node);
         for (i = 0; r == 0 && i < n_gain; i++) {
                 _cleanup_free_ char *ik = fleet_key(prefix, "ips", gain[i], NULL);
-                if (!ik)
+                struct etcd_kvs held = {0};
+                if (!ik || !iprec)
                         return vps_err(err, ENOMEM, "out of memory");
-                if ((r = add(cmp, etcd_cmp_absent(ik), err)) == 0)
+                if ((r = etcd_range(e, ik, 0, 1, &held, err)) < 0)
+                        return r;
+                bool ours = held.n && !strcmp(held.v[0].value, iprec);
+                etcd_kvs_free(&held);
+                if ((r = add(cmp, ours ? etcd_cmp_value(ik, iprec) : etcd_cmp_absent(ik), err)) ==
+                    0)
                         r = add(fail, etcd_op_range(ik), err);
         }
         for (i = 0; r == 0 && i < n_lose; i++) {
                 _cleanup_free_ char *ik = fleet_key(prefix, "ips", lose[i], NULL);
                 r = ik ? add(ok, etcd_op_delete(ik), err) : vps_err(err, ENOMEM, "out of memory");
         }
-        _cleanup_json_ json_t *resp = NULL;
+        _cleanup_fjson_ json_t *resp = NULL;
         if (r == 0)
                 r = put_and_run(e, prefix, c, gain, n_gain, cmp, ok, fail, &resp, err);
         if (r != 0)
-                return r < 0 ? r : 0;
+                return r < 0 ? r : !old;
         return refusal(resp, c, gain, n_gain, 0, err);
 }
 
@@ -205,14 +214,14 @@ int fleet_release(struct etcd *e, const char *prefix, const char *id, const char
                             *iprec = ip_record(id, node);
         if (!vk || !ok || !iprec)
                 return vps_err(err, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *old = NULL;
+        _cleanup_fjson_ json_t *old = NULL;
         int64_t rev = 0;
         int r = read_own(e, vk, id, node, &old, &rev, err);
         if (r < 0)
                 return r;
         if (!old)
                 return vps_err(err, ENOENT, "VPS %s has no record in the cluster", id);
-        _cleanup_json_ json_t *cmp = json_array(), *ops = json_array();
+        _cleanup_fjson_ json_t *cmp = json_array(), *ops = json_array();
         if (!cmp || !ops)
                 return vps_err(err, ENOMEM, "out of memory");
         r = add(cmp, etcd_cmp_mod(vk, rev), err);

@@ -1,10 +1,12 @@
 /* libvpsfleet: the transport to etcd's JSON gateway: one libcurl handle (its connection kept
  * between requests), the cluster's endpoints tried in turn when one cannot serve. */
 #include "fleet/etcd.h"
+#include "json_cleanup.h"
 #include "vps/cleanup.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -138,6 +140,15 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+/* No child of vpsd (a job, a template build) inherits a connection to etcd. */
+static int on_socket(void *userdata, curl_socket_t fd, curlsocktype purpose)
+{
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0)
+                (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        return CURL_SOCKOPT_OK;
+}
+
 static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
         const struct sink *s = userdata;
@@ -164,6 +175,7 @@ static int post(struct etcd *e, size_t i, const char *path, const char *body, st
         (void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
         (void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         (void)curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+        (void)curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_socket);
         (void)curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(e->timeout_ms / 3 + 1));
         if (stream) {
                 /* A watch lasts: only a stalled connection (no byte for 3 timeouts) ends it. */
@@ -269,7 +281,7 @@ struct watch {
 static int watch_line(struct sink *s, char *text)
 {
         struct watch *w = s->userdata;
-        _cleanup_json_ json_t *msg = json_loads(text, 0, NULL);
+        _cleanup_fjson_ json_t *msg = json_loads(text, 0, NULL);
         json_t *result = json_object_get(msg, "result");
         if (!result)
                 return msg && json_object_get(msg, "error") ? -EIO : 0;
@@ -301,8 +313,8 @@ int etcd_watch(struct etcd *e, const char *key, unsigned int flags, int64_t star
         _cleanup_free_ char *k = etcd_b64(key, strlen(key));
         if (!k)
                 return vps_err(err, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *req = json_pack("{s:{s:s, s:I}}", "create_request", "key", k,
-                                               "start_revision", (json_int_t)start_rev);
+        _cleanup_fjson_ json_t *req = json_pack("{s:{s:s, s:I}}", "create_request", "key", k,
+                                                "start_revision", (json_int_t)start_rev);
         if (req && (flags & ETCD_PREFIX)) {
                 _cleanup_free_ char *end = strdup(key);
                 if (end && *end)

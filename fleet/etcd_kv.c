@@ -1,6 +1,7 @@
 /* libvpsfleet: etcd's key-value, transaction and lease calls over the JSON gateway (etcd.c),
  * the bytes base64 and the 64-bit numbers strings, as the gateway writes them. */
 #include "fleet/etcd.h"
+#include "json_cleanup.h"
 #include "vps/cleanup.h"
 
 #include <errno.h>
@@ -73,6 +74,7 @@ static int kvs_from(json_t *reply, struct etcd_kvs *ret, vps_error *err)
         *ret = (struct etcd_kvs){0};
         ret->revision = num_of(json_object_get(reply, "header"), "revision");
         ret->more = json_is_true(json_object_get(reply, "more"));
+        ret->count = num_of(reply, "count");
         size_t n = json_array_size(kvs);
         if (n && !(ret->v = calloc(n, sizeof(*ret->v))))
                 return vps_err(err, ENOMEM, "out of memory");
@@ -100,7 +102,7 @@ static int kvs_from(json_t *reply, struct etcd_kvs *ret, vps_error *err)
 int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limit,
                struct etcd_kvs *ret, vps_error *err)
 {
-        _cleanup_json_ json_t *req = key_req(key, flags), *reply = NULL;
+        _cleanup_fjson_ json_t *req = key_req(key, flags), *reply = NULL;
         if (!req)
                 return vps_err(err, ENOMEM, "out of memory");
         if (limit > 0)
@@ -109,13 +111,15 @@ int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limi
                 json_object_set_new(req, "serializable", json_true());
         if (flags & ETCD_KEYS_ONLY)
                 json_object_set_new(req, "keys_only", json_true());
+        if (flags & ETCD_COUNT_ONLY)
+                json_object_set_new(req, "count_only", json_true());
         int r = etcd_call(e, "/v3/kv/range", req, &reply, err);
         return r < 0 ? r : kvs_from(reply, ret, err);
 }
 
 int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease, vps_error *err)
 {
-        _cleanup_json_ json_t *req = etcd_op_put(key, value, lease), *reply = NULL;
+        _cleanup_fjson_ json_t *req = etcd_op_put(key, value, lease), *reply = NULL;
         json_t *put = json_object_get(req, "request_put");
         if (!put)
                 return vps_err(err, ENOMEM, "out of memory");
@@ -125,7 +129,7 @@ int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease, 
 int etcd_delete(struct etcd *e, const char *key, unsigned int flags, int64_t *ret_deleted,
                 vps_error *err)
 {
-        _cleanup_json_ json_t *req = key_req(key, flags), *reply = NULL;
+        _cleanup_fjson_ json_t *req = key_req(key, flags), *reply = NULL;
         if (!req)
                 return vps_err(err, ENOMEM, "out of memory");
         int r = etcd_call(e, "/v3/kv/deleterange", req, &reply, err);
@@ -137,7 +141,7 @@ int etcd_delete(struct etcd *e, const char *key, unsigned int flags, int64_t *re
 int etcd_txn(struct etcd *e, json_t *compare, json_t *success, json_t *failure, bool *ret_ok,
              json_t **ret_resp, vps_error *err)
 {
-        _cleanup_json_ json_t *req = json_object(), *reply = NULL;
+        _cleanup_fjson_ json_t *req = json_object(), *reply = NULL;
         if (!req || !compare || !success || json_object_set(req, "compare", compare) < 0 ||
             json_object_set(req, "success", success) < 0 ||
             (failure && json_object_set(req, "failure", failure) < 0))
@@ -193,7 +197,7 @@ json_t *etcd_op_range(const char *key)
 
 int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *ret_id, vps_error *err)
 {
-        _cleanup_json_ json_t *req = json_pack("{s:o?}", "TTL", num(ttl)), *reply = NULL;
+        _cleanup_fjson_ json_t *req = json_pack("{s:o?}", "TTL", num(ttl)), *reply = NULL;
         int r = req ? etcd_call(e, "/v3/lease/grant", req, &reply, err)
                     : vps_err(err, ENOMEM, "out of memory");
         if (r < 0)
@@ -206,7 +210,7 @@ int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *ret_id, vps_error *er
 
 int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ret_ttl, vps_error *err)
 {
-        _cleanup_json_ json_t *req = json_pack("{s:o?}", "ID", num(id)), *reply = NULL;
+        _cleanup_fjson_ json_t *req = json_pack("{s:o?}", "ID", num(id)), *reply = NULL;
         int r = req ? etcd_call(e, "/v3/lease/keepalive", req, &reply, err)
                     : vps_err(err, ENOMEM, "out of memory");
         if (r < 0)
@@ -221,7 +225,7 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ret_ttl, vps_error
 
 int etcd_lease_revoke(struct etcd *e, int64_t id, vps_error *err)
 {
-        _cleanup_json_ json_t *req = json_pack("{s:o?}", "ID", num(id)), *reply = NULL;
+        _cleanup_fjson_ json_t *req = json_pack("{s:o?}", "ID", num(id)), *reply = NULL;
         return req ? etcd_call(e, "/v3/lease/revoke", req, &reply, err)
                    : vps_err(err, ENOMEM, "out of memory");
 }

@@ -1,5 +1,6 @@
 /* libvpsfleet: the names and the records of the fleet's keys (fleet.h), pure. */
 #include "fleet/fleet.h"
+#include "json_cleanup.h"
 #include "vps/cleanup.h"
 
 #include <ctype.h>
@@ -36,10 +37,10 @@ char *fleet_key(const char *prefix, const char *kind, const char *name, const ch
 
 char *fleet_vps_record(const struct fleet_claim *c)
 {
-        _cleanup_json_ json_t *ips = json_array();
+        _cleanup_fjson_ json_t *ips = json_array();
         for (size_t i = 0; ips && i < c->n_ips; i++)
                 json_array_append_new(ips, json_string(c->ips[i]));
-        _cleanup_json_ json_t *o =
+        _cleanup_fjson_ json_t *o =
                 json_pack("{s:s, s:s, s:O?, s:s, s:I}", "node", c->node, "state",
                           c->state ? c->state : "stopped", "ips", ips, "nonce",
                           c->nonce ? c->nonce : "", "updated", (json_int_t)time(NULL));

@@ -41,12 +41,14 @@ int client_request(const struct client_target *t, const char *method, const char
 int client_request_text(const struct client_target *t, const char *path, long timeout_s, char **ret,
                         size_t *ret_len, vps_error *err);
 
-/* POST PATH upgraded to the protocol proto (vps-console, vps-backup, vps-restore): once vpsd
- * answered 101, *ret_fd (blocking, O_CLOEXEC) carries the stream's bytes both ways: the
- * socket itself, or for a remote one end of a socket pair whose other end a thread relays
- * through TLS. A refusal becomes err from vpsd's answer. */
+/* POST PATH with body (JSON text, or NULL) upgraded to the protocol proto (vps-console,
+ * vps-backup, vps-restore, vps-progress): once vpsd answered 101, *ret_fd (blocking,
+ * O_CLOEXEC) carries the stream's bytes both ways: the socket itself, or for a remote one
+ * end of a socket pair whose other end a thread relays through TLS (upgrade.c). A refusal
+ * becomes err from vpsd's answer; with ret_plain given, a 2xx answer (a vpsd without that
+ * upgrade did the request as a plain one) is 0 with its JSON in *ret_plain, *ret_fd -1. */
 int client_stream_open(const struct client_target *t, const char *path, const char *proto,
-                       int *ret_fd, vps_error *err);
+                       const char *body, int *ret_fd, json_t **ret_plain, vps_error *err);
 
 /* A remote's first contact: a TLS handshake (with the client certificate, if any) that sends
  * nothing, and the fingerprint and public key pin of the certificate the server showed. */

@@ -23,6 +23,7 @@
 #include "vps/cleanup.h"
 #include "vps/util.h"
 
+#define HEAD_MAX  8192
 #define CHAIN_MAX 64
 
 static const char backup_usage[] =
@@ -63,51 +64,10 @@ static const char restore_usage[] =
         "  -j, --json  no progress; print the result as JSON\n"
         "  -h, --help  print this help and exit\n";
 
-/* --- the stream ------------------------------------------------------------------------- */
-
-struct progress {
-        bool on; /* stderr is a terminal and no -j */
-        const char *what;
-        bool shown;
-};
-
-/* One 'P' frame on the terminal: a percentage when vpsd knows the total (docs/api.md). */
-static void show_progress(struct progress *p, const char *json, size_t len)
-{
-        if (!p->on)
-                return;
-        _cleanup_json_ json_t *j = json_loadb(json, len, 0, NULL);
-        const char *phase = json_string_value(json_object_get(j, "phase"));
-        const char *unit = json_string_value(json_object_get(j, "unit"));
-        double done = (double)json_integer_value(json_object_get(j, "done"));
-        double total = (double)json_integer_value(json_object_get(j, "total"));
-        long long files = (long long)json_integer_value(json_object_get(j, "files"));
-        double mib = (double)json_integer_value(json_object_get(j, "bytes")) / (1024.0 * 1024.0);
-        bool bytes = unit && !strcmp(unit, "bytes");
-        if (phase && !strcmp(phase, "capture"))
-                fprintf(stderr, "\r%s: capturing the running VPS's files\033[K", p->what);
-        else if (total > 0 && bytes)
-                fprintf(stderr, "\r%s: %3.0f%% (%.1f of %.1f MiB read), %lld files\033[K", p->what,
-                        100.0 * done / total, done / (1024.0 * 1024.0), total / (1024.0 * 1024.0),
-                        files);
-        else if (total > 0)
-                fprintf(stderr, "\r%s: %3.0f%% (%.0f of %.0f files), %.1f MiB\033[K", p->what,
-                        100.0 * done / total, done, total, mib);
-        else
-                fprintf(stderr, "\r%s: %lld files, %.1f MiB\033[K", p->what, files, mib);
-        p->shown = true;
-}
-
-static void end_progress(struct progress *p)
-{
-        if (p->shown)
-                fputc('\n', stderr);
-        p->shown = false;
-}
-
 /* One frame from vpsd handled: 'D' to out_fd, 'P' shown, 'E' into err (-code), 'K' into
  * *ret (returns 1). 0 to go on. */
-static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **ret, vps_error *err)
+static int on_frame(int fd, int out_fd, struct vpsctl_progress *p, char *buf, json_t **ret,
+                    vps_error *err)
 {
         char type;
         size_t n;
@@ -130,13 +90,13 @@ static int on_frame(int fd, int out_fd, struct progress *p, char *buf, json_t **
                 }
                 return 0;
         case 'P':
-                show_progress(p, buf, n);
+                vpsctl_progress_show(p, buf, n);
                 return 0;
         case 'E':
-                end_progress(p);
+                vpsctl_progress_done(p);
                 return client_error_from_body(buf, n, 500, err);
         case 'K':
-                end_progress(p);
+                vpsctl_progress_done(p);
                 *ret = json_loadb(buf, n, 0, NULL);
                 return *ret ? 1 : vps_err(err, EBADMSG, "a bad result from vpsd");
         default:
@@ -269,7 +229,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=%d", id, full,
                        base != NULL);
         _cleanup_close_ int fd = -1;
-        if ((r = client_stream_open(&v->target, path, "vps-backup", &fd, &err)) < 0)
+        if ((r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
         if ((base && (r = send_base(fd, base, &err)) < 0) ||
             (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0)
@@ -277,7 +237,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         __attribute__((cleanup(tmpfile_drop))) struct tmpfile t = {.fd = -1};
         if (!to_stdout && (r = tmp_open(&t, to, &err)) < 0)
                 return vpsctl_fail_err(&err);
-        struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "backup"};
+        struct vpsctl_progress p = {.on = !json && isatty(STDERR_FILENO), .what = "backup"};
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         _cleanup_json_ json_t *res = NULL;
         if (!buf)
@@ -285,7 +245,7 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         while ((r = on_frame(fd, to_stdout ? STDOUT_FILENO : t.fd, &p, buf, &res, &err)) == 0)
                 ;
         if (r < 0) {
-                end_progress(&p);
+                vpsctl_progress_done(&p);
                 return vpsctl_fail_err(&err);
         }
         if (!to_stdout) {
@@ -365,8 +325,8 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
 
 /* Sends one file's bytes as 'D' frames, then end (N or Z); frames from vpsd are handled as
  * they come. Returns 1 when vpsd already gave its result (*ret). */
-static int send_file(int fd, const char *path, char end, struct progress *p, char *buf, char *in,
-                     json_t **ret, vps_error *err)
+static int send_file(int fd, const char *path, char end, struct vpsctl_progress *p, char *buf,
+                     char *in, json_t **ret, vps_error *err)
 {
         _cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
         if (f < 0)
@@ -450,9 +410,10 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s", id, size,
                        force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips);
         _cleanup_close_ int fd = -1;
-        if ((r = client_stream_open(&v->target, path, "vps-restore", &fd, &err)) < 0)
+        if ((r = vpsctl_stream_open(v, path, "vps-restore", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
-        struct progress p = {.on = !json && isatty(STDERR_FILENO), .what = "restore"};
+        struct vpsctl_progress p = {
+                .on = !json && isatty(STDERR_FILENO), .what = "restore", .verb = "read"};
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX), *in = malloc(VPS_FRAME_MAX);
         _cleanup_json_ json_t *res = NULL;
         if (!buf || !in)
@@ -462,7 +423,7 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         while (r == 0)
                 r = on_frame(fd, -1, &p, in, &res, &err);
         if (r < 0) {
-                end_progress(&p);
+                vpsctl_progress_done(&p);
                 return vpsctl_fail_err(&err);
         }
         if (json)

@@ -15,11 +15,13 @@ static const char clone_usage[] =
         "a new identity: its own uid range (files moved into it), disk project, MAC, no\n"
         "machine-id or ssh host keys (made anew at its first boot), its own hostname\n"
         "(default vpsNEWID), and no addresses or port forwards unless given. NEWID is stopped.\n"
+        "On a terminal, the copy's progress (a percentage of the bytes to copy) is shown on\n"
+        "standard error.\n"
         "\n"
         "Options:\n"
         "  --hostname H    the clone's hostname\n"
         "  --ipadd ADDR    an address of the clone (repeatable)\n"
-        "  -j, --json      print the new VPS as JSON\n"
+        "  -j, --json      no progress; print the new VPS as JSON\n"
         "  -h, --help      print this help and exit\n";
 
 enum { OPT_HOST = 256, OPT_IPADD };
@@ -65,8 +67,8 @@ int cmd_clone(struct vpsctl *v, int argc, char **argv)
         json_object_set(body, "ip", ips);
         _cleanup_json_ json_t *answer = NULL;
         vps_error err = {0};
-        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &answer, &err, "/v1/vps/%s/clone", id) <
-            0)
+        if (vpsctl_copy_request(v, json ? NULL : "clone", body, &answer, &err, "/v1/vps/%s/clone",
+                                id) < 0)
                 return vpsctl_fail_err(&err);
         if (json)
                 return vpsctl_print_json(answer);

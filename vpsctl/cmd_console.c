@@ -237,7 +237,7 @@ int cmd_console(struct vpsctl *v, int argc, char **argv)
 
         _cleanup_close_ int fd = -1;
         (void)snprintf(path, sizeof(path), "/v1/vps/%s/console", id);
-        if (client_stream_open(&v->target, path, "vps-console", &fd, &err) < 0)
+        if (client_stream_open(&v->target, path, "vps-console", NULL, &fd, NULL, &err) < 0)
                 return vpsctl_fail_err(&err);
         rl.sock = fd;
 

@@ -85,7 +85,7 @@ int cmd_reinstall(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("cannot encode the request (is the text UTF-8?)");
         _cleanup_json_ json_t *answer = NULL;
         bool restarted = false;
-        if ((r = vpsctl_run_stopped(v, id, "reinstall", body, "reinstall it", &answer,
+        if ((r = vpsctl_run_stopped(v, id, "reinstall", body, "reinstall it", NULL, &answer,
                                     &restarted)) != 0)
                 return r;
         if (json)

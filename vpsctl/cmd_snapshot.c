@@ -17,13 +17,14 @@ static const char snapshot_usage[] =
         "upper layer), reflinked where the storage can (XFS with reflink, btrfs), copied\n"
         "otherwise. A running VPS is frozen (cgroup.freeze) while its files are captured,\n"
         "so the snapshot is consistent; the frozen time is printed. Snapshots do not count\n"
-        "toward --diskspace; snapshot-list and stats show their size.\n"
+        "toward --diskspace; snapshot-list and stats show their size. On a terminal, the\n"
+        "copy's progress (a percentage of the bytes to copy) is shown on standard error.\n"
         "\n"
         "Options:\n"
         "  --name NAME         letters, digits, '.', '_', '-' (at most 64, first a letter\n"
         "                      or digit; default: the time, YYYYmmdd-HHMMSS UTC)\n"
         "  --description TEXT  a note kept with it (at most 256 bytes)\n"
-        "  -j, --json          print the snapshot as JSON\n"
+        "  -j, --json          no progress; print the snapshot as JSON\n"
         "  -h, --help          print this help and exit\n";
 
 static const char list_usage[] =
@@ -49,10 +50,11 @@ static const char switch_usage[] =
         "\n"
         "Roll the VPS ID back to its snapshot NAME: its files become the snapshot's (the\n"
         "snapshot stays). A running VPS is stopped first and started again after, and the\n"
-        "command says so.\n"
+        "command says so. On a terminal, the copy's progress (a percentage of the bytes to\n"
+        "copy) is shown on standard error.\n"
         "\n"
         "Options:\n"
-        "  -j, --json  print the answer as JSON\n"
+        "  -j, --json  no progress; print the answer as JSON\n"
         "  -h, --help  print this help and exit\n";
 
 static const char mount_usage[] =
@@ -175,8 +177,8 @@ int cmd_snapshot(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("cannot encode the request (is the text UTF-8?)");
         _cleanup_json_ json_t *answer = NULL;
         vps_error err = {0};
-        if (vpsctl_request(v, "POST", body, TIMEOUT_NONE, &answer, &err, "/v1/vps/%s/snapshots",
-                           o.id) < 0)
+        if (vpsctl_copy_request(v, o.json ? NULL : "snapshot", body, &answer, &err,
+                                "/v1/vps/%s/snapshots", o.id) < 0)
                 return vpsctl_fail_err(&err);
         if (o.json)
                 return vpsctl_print_json(answer);
@@ -233,7 +235,7 @@ int cmd_snapshot_delete(struct vpsctl *v, int argc, char **argv)
 }
 
 int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
-                       const char *what, json_t **answer, bool *ret_restarted)
+                       const char *what, const char *progress, json_t **answer, bool *ret_restarted)
 {
         _cleanup_json_ json_t *vps = NULL, *stopped = NULL, *started = NULL;
         vps_error err = {0};
@@ -255,7 +257,9 @@ int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, jso
                 if ((r = post(v, id, "stop", sb, TIMEOUT_NONE, &stopped)) != 0)
                         return r;
         }
-        r = post(v, id, action, body, TIMEOUT_NONE, answer);
+        if ((r = vpsctl_copy_request(v, progress, body, answer, &err, "/v1/vps/%s/%s", id,
+                                     action)) < 0)
+                r = vpsctl_fail_err(&err);
         if (running) {
                 /* Started again even when it failed: it runs as it was. */
                 fprintf(stderr, "VPS %s: starting it again%s\n", id, r ? " (unchanged)" : "");
@@ -281,8 +285,8 @@ int cmd_snapshot_switch(struct vpsctl *v, int argc, char **argv)
         char what[128];
         (void)snprintf(what, sizeof(what), "switch to snapshot %s", o.name);
         bool restarted = false;
-        if ((r = vpsctl_run_stopped(v, o.id, "snapshot-switch", body, what, &answer, &restarted)) !=
-            0)
+        if ((r = vpsctl_run_stopped(v, o.id, "snapshot-switch", body, what,
+                                    o.json ? NULL : "snapshot-switch", &answer, &restarted)) != 0)
                 return r;
         if (o.json)
                 return vpsctl_print_json(answer);

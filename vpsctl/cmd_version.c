@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vps/cleanup.h"
 
@@ -13,7 +14,9 @@ static const char version_usage[] =
         "Print the versions of vpsctl and of the vpsd it talks to, and that vpsd's\n"
         "PID, state root, bridge and subnet, default network mode, and whether the LXCFS\n"
         "its VPSes' /proc views come from is serving (probed now; when it is not, or is off,\n"
-        "vpsd gives each VPS a /proc/meminfo of its own that agrees with sysinfo(2)).\n"
+        "vpsd gives each VPS a /proc/meminfo of its own that agrees with sysinfo(2)), and\n"
+        "whether it can checkpoint VPSes (suspend, resume), and why not: its criu and what\n"
+        "`criu check` said when vpsd started.\n"
         "\n"
         "Options:\n"
         "  -j, --json  print {\"client\": ..., \"server\": {...}}\n"
@@ -74,5 +77,17 @@ int cmd_version(struct vpsctl *v, int argc, char **argv)
                        "show the host's\n",
                        state, dir ? " at " : "", dir ? dir : "", detail ? ": " : "",
                        detail ? detail : "");
+        json_t *cp = json_object_get(server, "checkpoint");
+        const char *cstate = json_string_value(json_object_get(cp, "state"));
+        const char *criu = json_string_value(json_object_get(cp, "criu"));
+        const char *cver = json_string_value(json_object_get(cp, "version"));
+        const char *why = json_string_value(json_object_get(cp, "why"));
+        if (cstate && json_is_true(json_object_get(cp, "available")))
+                printf("checkpoint: available (criu %s, %s)\n", cver ? cver : "?",
+                       criu ? criu : "?");
+        else if (cstate && strcmp(cstate, "probing") == 0)
+                printf("checkpoint: being probed (criu check)\n");
+        else if (cstate)
+                printf("checkpoint: not available: %s\n", why ? why : "?");
         return 0;
 }

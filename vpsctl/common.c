@@ -201,20 +201,24 @@ int vpsctl_print_json(const json_t *j)
         return 0;
 }
 
+int vpsctl_vpath(char **ret, vps_error *err, const char *path_fmt, va_list ap)
+{
+        if (vasprintf(ret, path_fmt, ap) < 0) {
+                *ret = NULL; /* vasprintf leaves it undefined on failure */
+                return vps_err(err, ENOMEM, "building the request path: %s", strerror(ENOMEM));
+        }
+        return 0;
+}
+
 int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, long timeout_s,
                    json_t **ret, vps_error *err, const char *path_fmt, ...)
 {
         _cleanup_free_ char *path = NULL;
         va_list ap;
-
         va_start(ap, path_fmt);
-        int n = vasprintf(&path, path_fmt, ap);
+        int r = vpsctl_vpath(&path, err, path_fmt, ap);
         va_end(ap);
-        if (n < 0) {
-                path = NULL; /* vasprintf leaves it undefined on failure */
-                return vps_err(err, ENOMEM, "building the request path: %s", strerror(ENOMEM));
-        }
-        return client_request(&v->target, method, path, body, timeout_s, ret, err);
+        return r < 0 ? r : client_request(&v->target, method, path, body, timeout_s, ret, err);
 }
 
 int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err)

@@ -240,7 +240,7 @@ _vpsctl()
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
         remote/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_remotes)" -- "$cur") ;;
-        create/ | list/ | version/ | template/* | remote/* | trust/ | token/ | audit/) ;;
+        create/ | list/ | nodes/ | version/ | template/* | remote/* | trust/ | token/ | audit/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         snapshot-switch/ | snapshot-delete/ | snapshot-mount/ | snapshot-umount/)

@@ -66,7 +66,8 @@ int http_request_check(const char *method, const char *path, vps_error *err)
 }
 
 int http_upgrade_request(const char *host, const char *path, const char *proto,
-                         const char *authorization, char **ret, size_t *ret_len, vps_error *err)
+                         const char *authorization, const char *body, char **ret, size_t *ret_len,
+                         vps_error *err)
 {
         *ret = NULL;
         *ret_len = 0;
@@ -90,10 +91,14 @@ int http_upgrade_request(const char *host, const char *path, const char *proto,
                                   "Connection: Upgrade\r\n"
                                   "Upgrade: %s\r\n"
                                   "%s%s%s"
-                                  "Content-Length: 0\r\n"
-                                  "\r\n",
+                                  "%s"
+                                  "Content-Length: %zu\r\n"
+                                  "\r\n"
+                                  "%s",
                                   target, host, proto, authorization ? "Authorization: " : "",
-                                  authorization ? authorization : "", authorization ? "\r\n" : "")
+                                  authorization ? authorization : "", authorization ? "\r\n" : "",
+                                  body ? "Content-Type: application/json\r\n" : "",
+                                  body ? strlen(body) : 0, body ? body : "")
                        : -1;
         if (n < 0)
                 return vps_err(err, ENOMEM, "building the request: %s", strerror(ENOMEM));

@@ -25,10 +25,12 @@ char *http_encode_path(const char *path);
 int http_request_check(const char *method, const char *path, vps_error *err);
 
 /* "POST PATH HTTP/1.1" with Host, Connection: Upgrade, Upgrade: PROTO, an Authorization
- * header when authorization is not NULL ("Bearer T"), and Content-Length: 0; path encoded.
+ * header when authorization is not NULL ("Bearer T"), and Content-Length (0 without a body;
+ * with one, Content-Type: application/json and the body after the head); path encoded.
  * Stores the malloc'd bytes (NUL-terminated) in *ret and their number in *ret_len. */
 int http_upgrade_request(const char *host, const char *path, const char *proto,
-                         const char *authorization, char **ret, size_t *ret_len, vps_error *err);
+                         const char *authorization, const char *body, char **ret, size_t *ret_len,
+                         vps_error *err);
 
 /* The head of an answer: "HTTP/1.x NNN reason", header lines, an empty line. */
 struct http_head {

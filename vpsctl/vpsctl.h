@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -90,9 +91,11 @@ int cmd_pause(struct vpsctl *v, int argc, char **argv);
 int cmd_unpause(struct vpsctl *v, int argc, char **argv);
 /* POST /v1/vps/ID/ACTION with body on a stopped VPS (cmd_snapshot.c): a running one is
  * checked first (the body with "dry_run"), stopped, acted on and started again, each step
- * said on stderr; what ("reinstall it") is for those lines. */
+ * said on stderr; what ("reinstall it") is for those lines; progress: the name of the copy's
+ * progress lines on a terminal (vpsctl_copy_request), NULL for none. */
 int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, json_t *body,
-                       const char *what, json_t **answer, bool *ret_restarted);
+                       const char *what, const char *progress, json_t **answer,
+                       bool *ret_restarted);
 /* cmd_trust.c, cmd_token.c, cmd_audit.c: the remote API's credentials and audit log. */
 int cmd_trust(struct vpsctl *v, int argc, char **argv);
 int cmd_token(struct vpsctl *v, int argc, char **argv);
@@ -160,11 +163,36 @@ int vpsctl_print_json(const json_t *j);
 
 /* Prints the "warning" of a daemon's answer, if any, to stderr. */
 void vpsctl_print_warning(const json_t *answer);
+/* The path of a request from its format: 0, or ENOMEM in err. */
+int vpsctl_vpath(char **ret, vps_error *err, const char *path_fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 /* Sends a request and returns the reply: a thin wrapper over client_request() that uses
  * the context's target and builds the path from a format. */
 int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, long timeout_s,
                    json_t **ret, vps_error *err, const char *path_fmt, ...)
         __attribute__((format(printf, 7, 8)));
+
+/* stream.c: the upgraded streams. POST path with body (JSON text or NULL) upgraded to proto;
+ * 0 and *ret_fd once vpsd answered 101, else err from its answer; with ret_plain given, a 2xx
+ * answer (a vpsd without that upgrade) is 0 with the answer in *ret_plain instead. */
+int vpsctl_stream_open(const struct vpsctl *v, const char *path, const char *proto,
+                       const char *body, int *ret_fd, json_t **ret_plain, vps_error *err);
+/* vpsd's progress frames ('P', docs/api.md) shown on stderr, one line redrawn. */
+struct vpsctl_progress {
+        bool on; /* stderr is a terminal and no -j */
+        const char *what;
+        const char *verb; /* of bytes: "copied" (default), "read" */
+        bool shown;
+};
+void vpsctl_progress_show(struct vpsctl_progress *p, const char *json, size_t len);
+/* Ends the line shown, if any. */
+void vpsctl_progress_done(struct vpsctl_progress *p);
+/* POST a copy (snapshot, snapshot-switch, clone): with what (the name the progress lines
+ * start with) and stderr a terminal, as a vps-progress stream whose progress is shown;
+ * otherwise, and with what NULL (-j), as a plain request. No timeout. */
+int vpsctl_copy_request(const struct vpsctl *v, const char *what, json_t *body, json_t **ret,
+                        vps_error *err, const char *path_fmt, ...)
+        __attribute__((format(printf, 6, 7)));
 
 /* GET /v1/vps/ID. */
 int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err);

@@ -1,5 +1,7 @@
 /* vpsd: the HTTP side of the API (libmicrohttpd driven by our epoll loop): request bodies,
- * JSON responses, suspended requests, and the console upgrade. Two daemons share it: the
+ * JSON responses, suspended requests, the console upgrade and the progress streams (a copy's
+ * POST upgraded to vps-progress: its progress frames, then its answer as a frame, stream.h).
+ * Two daemons share it: the
  * local socket's (host root, checked by SO_PEERCRED) and, with `listen`, the remote API's on
  * TLS, whose clients authenticate by a trusted certificate or a token (auth.c) and are held
  * to their verbs (authz.c). Every mutating request is audited (audit.c). */
@@ -8,6 +10,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "console.h"
+#include "stream.h"
 #include "throttle.h"
 #include "tls.h"
 #include "vps/cleanup.h"
@@ -17,6 +20,7 @@
 #include "vpsd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +43,10 @@ struct request {
         char id[VPS_ID_MAX + 1];
         struct vpsd_client client;
         struct vpsd_authz z;
-        /* A failed authentication answered late (throttle.c): when, and the next one. */
-        int64_t due_ms;
-        struct request *next_delayed;
+        /* A progress stream: the upgraded connection (conn is NULL then) and the path. */
+        struct MHD_UpgradeResponseHandle *urh;
+        int sock;
+        char *url;
 };
 
 struct request *vpsd_request_next(struct request *req)
@@ -54,9 +59,28 @@ void vpsd_request_set_next(struct request *req, struct request *next)
         req->next = next;
 }
 
+const struct vpsd_client *vpsd_request_client(struct request *req)
+{
+        return req && req->authed ? &req->client : NULL;
+}
+
 const char *vpsd_request_arg(struct request *req, const char *key)
 {
-        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+        return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key)
+                         : NULL;
+}
+
+int vpsd_request_progress_fd(struct request *req)
+{
+        return req->urh ? req->sock : -1;
+}
+
+static void request_free(struct request *req)
+{
+        json_decref(req->resp);
+        free(req->body);
+        free(req->url);
+        free(req);
 }
 
 static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
@@ -115,6 +139,20 @@ static void audit(struct vpsd *d, struct request *req, const char *method, const
         vpsd_audit_write(d, who, vpsd_verb_name(req->z.verb), method, url, req->z.vps, status);
 }
 
+/* GET /metrics: the text its route made, as Prometheus reads it. */
+static enum MHD_Result queue_text(struct MHD_Connection *c, json_t *body)
+{
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+                json_string_length(body), (void *)json_string_value(body), MHD_RESPMEM_MUST_COPY);
+        json_decref(body);
+        if (!r)
+                return MHD_NO;
+        (void)MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+        enum MHD_Result ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
 /* Answers a request: narrowed to what its client may see, audited. */
 static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *method,
                               const char *url, unsigned int status, json_t *body)
@@ -122,11 +160,31 @@ static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *m
         if (req->authed && status == 200)
                 d->api_ops->filter(&req->client, &req->z, body);
         audit(d, req, method, url, status);
+        if (status == 200 && json_is_string(body) && !strcmp(url, "/v1/metrics"))
+                return queue_text(req->conn, body);
         return queue_json(req->conn, status, body);
+}
+
+/* A progress stream's last frame: 'K' and the answer (narrowed, as answer does), or 'E' and
+ * the error; audited. Sent without waiting: a client that does not read loses it. */
+static void stream_end(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
+{
+        if (req->authed && status == 200)
+                d->api_ops->filter(&req->client, &req->z, body);
+        audit(d, req, "POST", req->url ? req->url : "?", status);
+        vpsd_frame_send_nowait(req->sock, status < 300 ? 'K' : 'E', body);
+        json_decref(body);
+        (void)MHD_upgrade_action(req->urh, MHD_UPGRADE_ACTION_CLOSE);
+        d->mhd_kick = true;
+        request_free(req);
 }
 
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
 {
+        if (req->urh) {
+                stream_end(d, req, status, body);
+                return;
+        }
         req->status = status;
         req->resp = body;
         req->ready = true;
@@ -167,6 +225,61 @@ static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, cons
         if (!r)
                 return MHD_NO;
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
+        enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+/* The upgrade of a progress stream is done: the request, moved out of MHD's hands (the
+ * connection is the stream's now), goes to its handler; a copy then sends its progress on
+ * sock and the loop the answer (stream_end). */
+static void on_progress_upgrade(void *cls, struct MHD_Connection *c, void *con_cls,
+                                const char *extra, size_t extra_len, MHD_socket sock,
+                                struct MHD_UpgradeResponseHandle *urh)
+{
+        (void)c;
+        (void)extra;
+        struct vpsd *d = cls;
+        struct request *old = con_cls, *req = calloc(1, sizeof(*req));
+        if (!req) {
+                (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+                return;
+        }
+        *req = (struct request){.urh = urh,
+                                .sock = sock,
+                                .url = TAKE_PTR(old->url),
+                                .body = TAKE_PTR(old->body),
+                                .len = old->len,
+                                .tls = old->tls,
+                                .authed = old->authed,
+                                .client = old->client,
+                                .z = old->z};
+        /* The child writes its frames as they come; the loop's last one never waits. */
+        (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+        unsigned int status = 400;
+        json_t *body = NULL;
+        if (extra_len > 0 || !req->url)
+                body = error_body(&(vps_error){EPROTO, "data before the upgrade"});
+        else if (d->api_ops->handle(d, req, "POST", req->url, req->body ? req->body : "", req->len,
+                                    &status, &body) == 1)
+                return;
+        stream_end(d, req, status, body);
+}
+
+static enum MHD_Result progress_upgrade(struct vpsd *d, struct request *req, const char *url)
+{
+        vps_error err;
+        if (!d->api_ops->progress_route(url)) {
+                vps_err(&err, EINVAL, "%s has no progress stream (vps-progress)", url);
+                return answer(d, req, "POST", url, 400, error_body(&err));
+        }
+        struct MHD_Response *r = MHD_create_response_for_upgrade(on_progress_upgrade, d);
+        if (!r || !(req->url = strdup(url))) {
+                if (r)
+                        MHD_destroy_response(r);
+                return MHD_NO;
+        }
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-progress");
         enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
         return ret;
@@ -227,47 +340,6 @@ static int append_body(struct request *req, const char *data, size_t n)
         return r == -EMSGSIZE ? 0 : r;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The requests held back: resumed when due, the timer armed for the next. */
-static void on_delay(struct vpsd_source *s, uint32_t revents, void *userdata)
-{
-        struct vpsd *d = userdata;
-        int64_t now = mono_ms(), next = 0;
-        for (struct request **pp = &d->delayed; *pp;) {
-                struct request *q = *pp;
-                if (q->due_ms <= now) {
-                        *pp = q->next_delayed;
-                        MHD_resume_connection(q->conn);
-                        d->mhd_kick = true;
-                        continue;
-                }
-                next = !next || q->due_ms < next ? q->due_ms : next;
-                pp = &q->next_delayed;
-        }
-        vps_error err;
-        if (next)
-                (void)vpsd_timer_set(&d->w_delay, next, true, &err);
-}
-
-static int hold(struct vpsd *d, struct request *req, unsigned int ms)
-{
-        vps_error err;
-        if (!d->delay_timer && vpsd_timer_new(&d->ev, &d->w_delay, on_delay, d, &err) < 0)
-                return -1;
-        d->delay_timer = true;
-        req->due_ms = mono_ms() + ms;
-        req->next_delayed = d->delayed;
-        d->delayed = req;
-        on_delay(&d->w_delay, 0, d);
-        return 0;
-}
-
 /* Who sent a request: host root on the local socket; on the remote API a trusted
  * certificate, else a token; an untrusted certificate without a token is refused (403),
  * nothing at all asks for authentication (401). */
@@ -298,13 +370,15 @@ static enum MHD_Result refuse_late(struct vpsd *d, struct request *req, const ch
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        unsigned int ms = vpsd_throttle_fail(&d->throttle, ci ? ci->client_addr : NULL, mono_ms());
-        if (hold(d, req, ms) < 0)
+        unsigned int ms =
+                vpsd_throttle_fail(&d->throttle, ci ? ci->client_addr : NULL, vpsd_mono_ms());
+        d->held.ev = &d->ev;
+        d->held.kick = &d->mhd_kick;
+        if (vpsd_throttle_hold(&d->held, req->conn, ms) < 0)
                 return answer(d, req, method, url, status, error_body(err));
         req->status = status;
         req->resp = error_body(err);
         req->ready = true; /* answered (and audited) when resumed */
-        MHD_suspend_connection(req->conn);
         return MHD_YES;
 }
 
@@ -335,7 +409,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         if (req->ready) {
                 req->ready = false;
-                return answer(d, req, method, url, req->status, TAKE_PTR(req->resp));
+                return answer(d, req, method, !strcmp(url, "/metrics") ? "/v1/metrics" : url,
+                              req->status, TAKE_PTR(req->resp));
         }
         if (*upload_size) {
                 if (append_body(req, upload, *upload_size) < 0)
@@ -344,6 +419,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 return MHD_YES;
         }
         vps_error err;
+        /* Prometheus's usual path, a route of the table like the others. */
+        if (!strcmp(url, "/metrics"))
+                url = "/v1/metrics";
         if (req->too_big) {
                 vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
                 return queue_json(c, 413, error_body(&err));
@@ -364,6 +442,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 audit(d, req, method, url, 101);
                 return console_upgrade(d, req, url);
         }
+        const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+        if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
+                return progress_upgrade(d, req, url);
         if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
                 struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
                 if (!up)
@@ -391,9 +472,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         struct request *req = *con_cls;
         if (!req)
                 return;
-        json_decref(req->resp);
-        free(req->body);
-        free(req);
+        request_free(req);
         *con_cls = NULL;
 }
 

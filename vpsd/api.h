@@ -36,6 +36,8 @@ struct vpsd_api_ops {
                          const char *body, size_t len, struct vpsd_authz *ret,
                          unsigned int *ret_status, vps_error *err);
         void (*filter)(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
+        /* The POSTs that may be upgraded to a progress stream (vps-progress): a copy's. */
+        bool (*progress_route)(const char *url);
 };
 
 int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err);
@@ -51,3 +53,8 @@ void vpsd_request_set_next(struct request *req, struct request *next);
  * sees a request only through these functions, so tests/fuzz/fuzz_api.c can call vpsd_handle
  * with requests of its own. */
 const char *vpsd_request_arg(struct request *req, const char *key);
+/* A progress stream's connection, where a copy's child writes its 'P' frames (stream.h), or
+ * -1 (a plain request: no progress). The answer goes through vpsd_request_finish as ever. */
+int vpsd_request_progress_fd(struct request *req);
+/* Who sent the request (auth.h), or NULL before it is known (the fuzzer's requests). */
+const struct vpsd_client *vpsd_request_client(struct request *req);

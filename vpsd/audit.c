@@ -35,7 +35,7 @@ int vpsd_audit_open(struct vpsd *d, const char *root, vps_error *err)
 static void rotate(struct vpsd *d)
 {
         char from[640], to[640];
-        for (int k = VPSD_AUDIT_KEEP - 1; k >= 1; k--) {
+        for (int k = (int)d->audit_keep - 1; k >= 1; k--) {
                 (void)snprintf(from, sizeof(from), "%s/audit.log.%d", d->audit_dir, k);
                 (void)snprintf(to, sizeof(to), "%s/audit.log.%d", d->audit_dir, k + 1);
                 (void)rename(from, to);
@@ -72,7 +72,7 @@ void vpsd_audit_write(struct vpsd *d, const char *client, const char *verb, cons
         if (write(d->audit_fd, line, n + 1) != (ssize_t)(n + 1))
                 vpsd_log("audit: writing a line failed: %s", strerror(errno));
         struct stat st;
-        if (fstat(d->audit_fd, &st) == 0 && (uint64_t)st.st_size >= VPSD_AUDIT_MAX)
+        if (fstat(d->audit_fd, &st) == 0 && (uint64_t)st.st_size >= d->audit_max)
                 rotate(d);
 }
 
@@ -98,7 +98,7 @@ int vpsd_audit_read(struct vpsd *d, int64_t since, json_t **ret, vps_error *err)
         if (!out)
                 return vps_err(err, ENOMEM, "out of memory");
         char path[640];
-        for (int k = VPSD_AUDIT_KEEP; k >= 0; k--) {
+        for (int k = (int)d->audit_keep; k >= 0; k--) {
                 if (k)
                         (void)snprintf(path, sizeof(path), "%s/audit.log.%d", d->audit_dir, k);
                 else

@@ -1,5 +1,6 @@
 /* audit.c: the audit log of mutating requests, ROOT/remote/audit.log (0600), one JSON line
- * each, rotated at VPSD_AUDIT_MAX bytes to audit.log.1 .. .VPSD_AUDIT_KEEP. */
+ * each, rotated at vpsd.conf's log_max_size (VPSD_AUDIT_MAX) to audit.log.1 .. .log_keep
+ * (VPSD_AUDIT_KEEP). */
 #pragma once
 
 #include "vps/error.h"

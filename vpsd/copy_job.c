@@ -1,11 +1,12 @@
-/* vpsd: a snapshot's, a switch's, a clone's or a reinstall's copy of a guest's files runs in a
- * child (copy_job.h): a fork of vpsd that does the library's work on its copy of vpsd's state, dies
- * with vpsd (PR_SET_PDEATHSIG), and sends its result on a pipe; the loop watches its pidfd, takes
- * the result in and answers the suspended request. Meanwhile every request but a GET on the VPSes
- * it copies is refused (busy), except a destroy of a VPS whose copy lies inside its own directory
- * (a snapshot, a switch, a reinstall), which kills the child and goes ahead. After a kill -9 of
- * vpsd the child dies too, and what it left is what a crash of the old in-loop code left
- * (vps_snapshot_recover, the reinstall journal, vps/.clone-* at start). */
+/* vpsd: a snapshot's, a switch's, a clone's or a reinstall's copy of a guest's files runs in
+ * a child (copy_job.h): a fork of vpsd that does the library's work on its copy of vpsd's
+ * state, dies with vpsd (PR_SET_PDEATHSIG), and sends its result on a pipe; the loop watches
+ * its pidfd, takes the result in and answers the suspended request (a progress stream gets
+ * the child's progress frames first, stream.h). Meanwhile every request but a GET on the
+ * VPSes it copies is refused (busy), except a destroy of a VPS whose copy lies inside its own
+ * directory (a snapshot, a switch, a reinstall), which kills the child and goes ahead. After
+ * a kill -9 of vpsd the child dies too, and what it left is what a crash of the old in-loop
+ * code left (vps_snapshot_recover, the reinstall journal, vps/.clone-* at start). */
 #include "copy_job.h"
 
 #include "api.h"
@@ -34,6 +35,7 @@ struct copy_job {
         struct vpsd_source w_end; /* the child's pidfd */
         pid_t pid;
         int pidfd, out_fd;
+        int progress_fd;     /* the request's progress stream, or -1 */
         struct request *req; /* NULL once answered (vpsd exiting) */
         char what[16], id[VPS_ID_MAX + 1], new_id[VPS_ID_MAX + 1];
         bool cancellable, cancelled;
@@ -86,7 +88,41 @@ bool vpsd_copy_running(struct vpsd *d)
         return jobs != NULL;
 }
 
-_Noreturn static void child_main(struct vpsd *d, const struct vpsd_copy_spec *s, int go, int out)
+static void on_copy(void *arg, const struct vps_copy_stats *s)
+{
+        struct vpsd_progress *pr = arg;
+        /* done never goes back (a file's data copied may pass its allocated size) */
+        pr->bytes = s->bytes > pr->bytes ? s->bytes : pr->bytes;
+        pr->files = s->files > pr->files ? s->files : pr->files;
+        pr->done = pr->bytes;
+        vpsd_progress_update(pr);
+}
+
+const struct vps_copy_progress *vpsd_copy_progress_begin(struct vpsd_progress *pr, int dir_fd,
+                                                         const char *path,
+                                                         struct vps_copy_progress *cb)
+{
+        if (!pr)
+                return NULL;
+        struct vps_copy_stats total = {0};
+        vps_error e;
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+                (void)vps_tree_usage(fd, &total, &e); /* 0: unknown */
+        pr->total = total.bytes;
+        vpsd_progress_send(pr);
+        *cb = (struct vps_copy_progress){.fn = on_copy, .arg = pr};
+        return cb;
+}
+
+void vpsd_copy_progress_end(struct vpsd_progress *pr)
+{
+        if (pr)
+                vpsd_progress_end(pr);
+}
+
+_Noreturn static void child_main(struct vpsd *d, const struct vpsd_copy_spec *s, int pfd, int go,
+                                 int out)
 {
         vpsd_stream_child_setup(); /* dies with vpsd; vpsd's blocked signals unblocked */
         char c;
@@ -94,7 +130,8 @@ _Noreturn static void child_main(struct vpsd *d, const struct vpsd_copy_spec *s,
                 _exit(1);
         static struct copy_result res;
         json_t *ret = NULL;
-        res.r = s->child(d, s->arg, &ret, &res.err);
+        struct vpsd_progress pr = {.fd = pfd, .phase = "copy", .unit = "bytes"};
+        res.r = s->child(d, s->arg, pfd >= 0 ? &pr : NULL, &ret, &res.err);
         _cleanup_free_ char *text = ret ? json_dumps(ret, JSON_COMPACT) : NULL;
         if (res.r == 0 && text && strlen(text) >= sizeof(res.json))
                 res.r = vps_err(&res.err, E2BIG, "the %s's result is too large", s->what);
@@ -124,7 +161,7 @@ struct copy_fork {
 _Noreturn static void copy_child(void *arg, int go, int out)
 {
         struct copy_fork *f = arg;
-        child_main(f->d, f->s, go, out);
+        child_main(f->d, f->s, f->j->progress_fd, go, out);
 }
 
 static int watch_copy(void *arg, int pidfd, vps_error *err)
@@ -163,6 +200,7 @@ int vpsd_copy_start(struct vpsd *d, struct request *req, const struct vpsd_copy_
                 return vps_err(err, ENOMEM, "out of memory");
         j->w_end.fd = j->pidfd = j->out_fd = -1;
         j->req = req;
+        j->progress_fd = vpsd_request_progress_fd(req);
         j->cancellable = s->cancellable;
         j->done = s->done;
         j->arg = json_incref(s->arg);

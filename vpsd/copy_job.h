@@ -11,10 +11,14 @@
 
 struct vpsd;
 struct request;
+struct vpsd_progress;
+struct vps_copy_progress;
 typedef struct json_t json_t;
 
-/* In the child: the work, its answer's data in *ret (small: it crosses a pipe). */
-typedef int (*vpsd_copy_fn)(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err);
+/* In the child: the work, its answer's data in *ret (small: it crosses a pipe); pr: where its
+ * progress goes when the request is a progress stream (api.h), else NULL. */
+typedef int (*vpsd_copy_fn)(struct vpsd *d, json_t *arg, struct vpsd_progress *pr, json_t **ret,
+                            vps_error *err);
 /* In the parent when the child has ended: r and *result are the child's (r < 0 with err set
  * when it failed, was killed or cancelled; result may be NULL); makes the answer (*status
  * defaults to 200) or returns a negative errno with err set. */
@@ -42,3 +46,12 @@ void vpsd_copy_cancel(struct vpsd *d, const char *id);
 bool vpsd_copy_running(struct vpsd *d);
 /* vpsd exits: the requests get an error (the children die with vpsd); true if any. */
 bool vpsd_copy_answer_all(struct vpsd *d);
+
+/* In the child, pr not NULL: the progress of a copy of the tree at path (under dir_fd) in
+ * bytes, its total counted first (vps_tree_usage) and a first frame sent; *cb, returned, is
+ * what the library calls as it copies. NULL (no progress) when pr is NULL. */
+const struct vps_copy_progress *vpsd_copy_progress_begin(struct vpsd_progress *pr, int dir_fd,
+                                                         const char *path,
+                                                         struct vps_copy_progress *cb);
+/* The copy is done: the last frame (done equal to total). */
+void vpsd_copy_progress_end(struct vpsd_progress *pr);

@@ -5,6 +5,7 @@
 #include "fleet_int.h"
 
 #include "config/config.h"
+#include "api.h"
 #include "log.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
@@ -269,11 +270,15 @@ void vpsd_fleet_stop(struct vpsd *d)
                 etcd_set_timeout(f->etcd, 1000);
                 fleet_leave(f);
         }
-        /* Tasks still queued or finished: their requests are answered by the API's own end
-         * (vpsd_answer_suspended); only the memory is freed here. */
+        /* Tasks still queued or finished: their requests get an answer now (a claim that
+         * went through and was not made here is released by the next start's reconcile). */
+        vps_error err;
+        vps_err(&err, ESHUTDOWN, "vpsd is exiting");
         for (struct fleet_task *l[2] = {f->todo, f->done}, **p = l; p < l + 2; p++)
                 while (*p) {
                         struct fleet_task *next = (*p)->next;
+                        if ((*p)->req)
+                                vpsd_request_fail(d, (*p)->req, &err);
                         json_decref((*p)->in);
                         json_decref((*p)->out);
                         free(*p);

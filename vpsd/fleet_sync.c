@@ -7,6 +7,7 @@
 #include "fleet.h"
 
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -80,11 +81,23 @@ static int read_owned(struct vpsd_fleet *f, vps_error *err)
         if (r < 0)
                 return r;
         json_object_clear(f->owned);
+        unsigned int bad = 0;
         for (size_t i = 0; i < kvs.n; i++) {
+                /* Whoever writes etcd chose these keys: an ID vpsd would refuse is neither
+                 * acted on nor written into the log. */
+                vps_error e2;
+                if (vps_id_check(kvs.v[i].key + strlen(ok), &e2) < 0) {
+                        bad++;
+                        continue;
+                }
                 json_t *rec = json_loads(kvs.v[i].value, 0, NULL);
                 json_object_set_new(f->owned, kvs.v[i].key + strlen(ok), rec ? rec : json_object());
         }
         etcd_kvs_free(&kvs);
+        if (bad)
+                vpsd_fleet_log(
+                        f, "reconcile: %u records under %s with a key that is no VPS ID: ignored",
+                        bad, ok);
         return 0;
 }
 
@@ -99,7 +112,7 @@ static int update(struct vpsd_fleet *f, const char *id, const char *state, json_
         struct fleet_claim c = {
                 .id = id, .node = f->node, .state = state, .nonce = nonce, .ips = list, .n_ips = n};
         int r = fleet_update(f->etcd, f->prefix, &c, err);
-        if (r == 0) {
+        if (r >= 0) {
                 _cleanup_free_ char *text = fleet_vps_record(&c);
                 json_t *rec = text ? json_loads(text, 0, NULL) : NULL;
                 if (rec)
@@ -110,18 +123,21 @@ static int update(struct vpsd_fleet *f, const char *id, const char *state, json_
 
 /* One VPS that runs here: its record written when it differs. A VPS another node owns is
  * logged and marked so (until the next full read) rather than tried each second. */
-static int sync_one(struct vpsd_fleet *f, json_t *v, bool full, vps_error *err)
+static int sync_one(struct vpsd_fleet *f, json_t *v, bool full, bool force, vps_error *err)
 {
         const char *id = str(v, "id"), *state = str(v, "state");
         json_t *ips = json_object_get(v, "ips");
         json_object_set_new(f->seen, id, json_true());
         json_t *rec = json_object_get(f->owned, id);
-        if (rec &&
-            (json_is_true(json_object_get(rec, "conflict")) ||
-             (!strcmp(str(rec, "state"), state) && json_equal(json_object_get(rec, "ips"), ips))))
+        if (rec && (json_is_true(json_object_get(rec, "conflict")) ||
+                    (!force && !strcmp(str(rec, "state"), state) &&
+                     json_equal(json_object_get(rec, "ips"), ips))))
                 return 0;
         int r = update(f, id, state, ips, rec ? str(rec, "nonce") : "", err);
-        if (r == -EEXIST) {
+        /* Another node owns the ID, or holds an address this VPS was given here (a set
+         * --ipadd, which claims nothing before the change): logged, and left until the next
+         * full read, without holding up the other VPSes' records. */
+        if (r == -EEXIST || r == -EADDRINUSE) {
                 vpsd_fleet_log(f, "reconcile: VPS %s runs here but %s: left as it is", id,
                                err->msg);
                 json_object_set_new(f->owned, id, json_pack("{s:b}", "conflict", 1));
@@ -129,14 +145,14 @@ static int sync_one(struct vpsd_fleet *f, json_t *v, bool full, vps_error *err)
         }
         if (r < 0)
                 return r;
-        if (!rec)
+        if (!rec || r == 1)
                 vpsd_fleet_log(
                         f, "reconcile: VPS %s is here without a record in the cluster: recorded",
                         id);
         else if (full && strcmp(str(rec, "state"), state) != 0)
                 vpsd_fleet_log(f, "reconcile: VPS %s was %s in the cluster, is %s here", id,
                                str(rec, "state"), state);
-        else if (full)
+        else if (full && !json_equal(json_object_get(rec, "ips"), ips))
                 vpsd_fleet_log(f,
                                "reconcile: VPS %s: its addresses in the cluster brought up to date",
                                id);
@@ -149,13 +165,18 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
         if (json_is_true(json_object_get(rec, "conflict")))
                 return 0;
         json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
-        if (!strcmp(str(rec, "state"), "creating") && time(NULL) - updated < CREATING_GRACE)
+        bool creating = !strcmp(str(rec, "state"), "creating");
+        if (creating && time(NULL) - updated < CREATING_GRACE)
                 return 0;
-        if (json_object_get(f->seen, id)) {
+        if (creating || json_object_get(f->seen, id)) {
                 int r = fleet_release(f->etcd, f->prefix, id, f->node, err);
                 if (r < 0 && r != -ENOENT)
                         return r;
-                vpsd_fleet_log(f, "VPS %s destroyed: its ID and addresses released in the cluster",
+                vpsd_fleet_log(f,
+                               creating ? "VPS %s: a create claimed here never finished (vpsd "
+                                          "stopped meanwhile?): its claim released"
+                                        : "VPS %s destroyed: its ID and addresses released in "
+                                          "the cluster",
                                id);
                 json_object_del(f->seen, id);
                 return 1; /* owned changed under the iteration */
@@ -166,10 +187,14 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
                        "reconcile: the cluster says this node owns VPS %s, which is not here: "
                        "marked missing",
                        id);
-        return update(f, id, "missing", json_object_get(rec, "ips"), str(rec, "nonce"), err);
+        int r = update(f, id, "missing", json_object_get(rec, "ips"), str(rec, "nonce"), err);
+        return r < 0 ? r : 0;
 }
 
-static int reconcile(struct vpsd_fleet *f, const char *local_text, bool full, vps_error *err)
+/* full: the owned records read back first; force: each VPS here written (after a join: a
+ * record lost meanwhile in vps/ comes back). */
+static int reconcile(struct vpsd_fleet *f, const char *local_text, bool full, bool force,
+                     vps_error *err)
 {
         _cleanup_json_ json_t *local = local_text ? json_loads(local_text, 0, NULL) : NULL;
         if (!local)
@@ -181,7 +206,7 @@ static int reconcile(struct vpsd_fleet *f, const char *local_text, bool full, vp
                 f->last_full = time(NULL);
         size_t i;
         json_t *v;
-        json_array_foreach(local, i, v) if ((r = sync_one(f, v, full, err)) < 0) return r;
+        json_array_foreach(local, i, v) if ((r = sync_one(f, v, full, force, err)) < 0) return r;
         _cleanup_json_ json_t *here = json_object();
         json_array_foreach(local, i, v) json_object_set_new(here, str(v, "id"), json_true());
         _cleanup_json_ json_t *owned = json_copy(f->owned);
@@ -208,7 +233,7 @@ void fleet_sync(struct vpsd_fleet *f, bool keepalive)
         if (!info)
                 return;
         vps_error err;
-        bool full = false;
+        bool full = false, force = false;
         int64_t ttl = 0;
         if (f->joined && keepalive && etcd_lease_keepalive(f->etcd, f->lease, &ttl, &err) < 0) {
                 if (err.code == ENOENT) {
@@ -237,7 +262,7 @@ void fleet_sync(struct vpsd_fleet *f, bool keepalive)
                         f->down_logged = true;
                         return;
                 }
-                full = true;
+                full = force = true;
         } else if (f->down_logged && keepalive) {
                 vpsd_fleet_log(f, "etcd answers again through %s", etcd_endpoint(f->etcd));
                 full = true;
@@ -253,7 +278,7 @@ void fleet_sync(struct vpsd_fleet *f, bool keepalive)
         }
         if (time(NULL) - f->last_full >= FULL_EVERY_S)
                 full = true;
-        if (reconcile(f, local, full, &err) < 0)
+        if (reconcile(f, local, full, force, &err) < 0)
                 vpsd_fleet_log(f, "reconcile: %s", err.msg);
 }
 

@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "api.h"
+#include "metrics.h"
 #include "remote_routes.h"
 #include "backup.h"
 #include "copy_job.h"
@@ -48,7 +49,7 @@ static int by_id(const void *a, const void *b)
                       (*(struct vps_inst *const *)b)->cfg.id);
 }
 
-static json_t *ok_obj(const struct vpsd *d, const struct vps_inst *vi)
+static json_t *ok_obj(const struct vpsd *d, struct vps_inst *vi)
 {
         return vps_inst_to_json(&d->m, vi);
 }
@@ -79,6 +80,9 @@ static int get_version(struct vpsd *d, struct request *req, const char *arg, jso
         vps_lxcfs_probe(d->m.lxcfs, &lx);
         if (*ret)
                 json_object_set_new(*ret, "lxcfs", vps_lxcfs_status_json(&lx));
+        /* Probed at start-up (criu_probe.c): "probing" until that ends. */
+        if (*ret)
+                json_object_set_new(*ret, "checkpoint", vps_criu_status_json(&d->criu));
         return *ret ? 0 : vps_err(err, ENOMEM, "cannot format the version");
 }
 
@@ -325,6 +329,8 @@ const struct vpsd_route vpsd_routes[] = {
         {"POST", "tokens", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_token_create},
         {"DELETE", "tokens", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_token_revoke},
         {"GET", "audit", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_audit},
+        /* Also at /metrics (api.c), where Prometheus looks. */
+        {"GET", "metrics", 0, NULL, VPSD_VERB_METRICS, vpsd_route_metrics},
 };
 const size_t vpsd_n_routes = sizeof(vpsd_routes) / sizeof(vpsd_routes[0]);
 

@@ -4,6 +4,7 @@
 #include "authz.h"
 #include "fleet.h"
 #include "backup.h"
+#include "criu_probe.h"
 #include "handlers.h"
 #include "keeper.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 #include "restore.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "snapshot_routes.h"
 #include "trash.h"
 #include "usage.h"
 #include "remote.h"
@@ -210,9 +212,9 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
         return r;
 }
 
-static const struct vpsd_api_ops routes = {vpsd_handle,       vpsd_handle_console_check,
-                                           vpsd_stream_route, vpsd_stream_response,
-                                           vpsd_authorize,    vpsd_authz_filter};
+static const struct vpsd_api_ops routes = {
+        vpsd_handle,    vpsd_handle_console_check, vpsd_stream_route,  vpsd_stream_response,
+        vpsd_authorize, vpsd_authz_filter,         vpsd_progress_route};
 
 static int log_tick(void *userdata)
 {
@@ -331,10 +333,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0)
                 r = vpsd_api_init(&d, &routes, &err);
         if (r >= 0)
-                r = vpsd_remote_start(&d, root, conf->listen,
-                                      conf->listen_client_limit ? conf->listen_client_limit
-                                                                : VPSD_LISTEN_CLIENT_LIMIT,
-                                      &err);
+                r = vpsd_remote_start(&d, root, conf, &err);
         if (r >= 0 && (d.fleet = fleet))
                 r = vpsd_fleet_start(&d, &err);
         if (r < 0) {
@@ -380,6 +379,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         char cgs[1024];
         vps_cgroup_describe(&d.m.cg, cgs, sizeof(cgs));
         vpsd_log("cgroup controllers: %s", cgs);
+        vpsd_criu_probe(&d); /* logs when it ends, the loop running */
         notify(notify_fd, NULL);
         r = vpsd_event_run(&d.ev);
         if (d.reexec)

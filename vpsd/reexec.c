@@ -14,6 +14,7 @@
 #include "pause_routes.h"
 #include "restart.h"
 #include "vps/cleanup.h"
+#include "vps/util.h"
 #include "vpsd.h"
 
 #include <errno.h>
@@ -154,12 +155,9 @@ void vpsd_inherit_consoles(struct vpsd *d)
                 struct vps_inst *vi = d->m.v[i];
                 if (vi->status != VPS_RUNNING)
                         continue;
-                /* An init this process started before its exec is still its child. */
-                char p[64];
-                (void)snprintf(p, sizeof(p), "/proc/%d/stat", (int)vi->st.pid);
-                _cleanup_fclose_ FILE *f = fopen(p, "re");
-                int ppid = 0;
-                if (f && fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) == 1 && ppid == self)
+                /* An init this process started before its exec is still its child (from its
+                 * status: a guest can hold a read of its stat, base/proc.c). */
+                if (vps_proc_ppid(vi->st.pid) == self)
                         vi->is_child = true;
                 if (!env)
                         continue;

@@ -11,6 +11,7 @@
 #include "tls.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
+#include "config/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -94,9 +95,15 @@ static int kept_socket(int fd, const struct sockaddr_storage *sa, socklen_t len)
         return -1;
 }
 
-int vpsd_remote_start(struct vpsd *d, const char *root, const char *listen, unsigned int per_client,
+int vpsd_remote_start(struct vpsd *d, const char *root, const struct vps_daemon_conf *conf,
                       vps_error *err)
 {
+        const char *listen = conf->listen;
+        unsigned int per_client =
+                conf->listen_client_limit ? conf->listen_client_limit : VPSD_LISTEN_CLIENT_LIMIT;
+        /* The audit log rotates as vpsd.log does (log_max_size, log_keep). */
+        d->audit_max = conf->log_max_size ? conf->log_max_size : VPSD_AUDIT_MAX;
+        d->audit_keep = conf->log_keep ? conf->log_keep : VPSD_AUDIT_KEEP;
         int r = vpsd_auth_open(&d->auth, root, err);
         if (r < 0 || (r = vpsd_audit_open(d, root, err)) < 0)
                 return r;

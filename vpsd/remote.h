@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 struct vpsd;
+struct vps_daemon_conf;
 
 #define VPSD_LISTEN_CLIENT_LIMIT 256
 
@@ -15,8 +16,8 @@ struct vpsd;
 int vpsd_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len,
                       vps_error *err);
 /* The stores and the audit log always (the local socket's changes are audited too); the TLS
- * daemon when listen is not empty. */
-int vpsd_remote_start(struct vpsd *d, const char *root, const char *listen, unsigned int per_client,
+ * daemon when conf's listen is not empty. */
+int vpsd_remote_start(struct vpsd *d, const char *root, const struct vps_daemon_conf *conf,
                       vps_error *err);
 /* vpsd --fingerprint: prints the certificate's SHA-256 fingerprint (making it when missing). */
 int vpsd_fingerprint_main(const char *root);

@@ -3,6 +3,8 @@
 
 #include "vps/error.h"
 
+#include <stdbool.h>
+
 struct vpsd;
 struct request;
 typedef struct json_t json_t;
@@ -19,3 +21,6 @@ int vpsd_snapshot_mount(VPSD_SNAPSHOT_ROUTE_ARGS);
 int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS);
 int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS);
 int vpsd_clone(VPSD_SNAPSHOT_ROUTE_ARGS);
+/* POST /v1/vps/ID/snapshots, /snapshot-switch and /clone: a copy whose progress a client may
+ * follow (api.h, vps-progress). */
+bool vpsd_progress_route(const char *url);

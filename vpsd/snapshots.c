@@ -20,6 +20,19 @@
 #include <stdio.h>
 #include <string.h>
 
+bool vpsd_progress_route(const char *url)
+{
+        static const char *const actions[] = {"/snapshots", "/snapshot-switch", "/clone"};
+        if (strncmp(url, "/v1/vps/", 8) != 0)
+                return false;
+        const char *slash = strchr(url + 8, '/');
+        for (size_t i = 0; slash && slash > url + 8 && i < sizeof(actions) / sizeof(actions[0]);
+             i++)
+                if (!strcmp(slash, actions[i]))
+                        return true;
+        return false;
+}
+
 /* The VPS of the request, not busy with a job. */
 static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err)
 {
@@ -52,15 +65,21 @@ static struct vps_inst *named(struct vpsd *d, const char *id, json_t *body, cons
 }
 
 /* In the copy's child: the snapshot taken (storage/snapshot.c), its meta.json the answer. */
-static int snapshot_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+static int snapshot_child(struct vpsd *d, json_t *arg, struct vpsd_progress *pr, json_t **ret,
+                          vps_error *err)
 {
         const char *id = json_string_value(json_object_get(arg, "id"));
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        return vps_snapshot_create(&d->m, vi, json_string_value(json_object_get(arg, "name")),
-                                   json_string_value(json_object_get(arg, "description")), ret,
-                                   err);
+        struct vps_copy_progress cb;
+        int r = vps_snapshot_create(&d->m, vi, json_string_value(json_object_get(arg, "name")),
+                                    json_string_value(json_object_get(arg, "description")),
+                                    vpsd_copy_progress_begin(pr, vi->dir_fd, "upper", &cb), ret,
+                                    err);
+        if (r == 0)
+                vpsd_copy_progress_end(pr);
+        return r;
 }
 
 static int snapshot_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsigned int *status,
@@ -148,14 +167,26 @@ int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS)
 
 /* In the copy's child: the snapshot's files copied beside the VPS's and put in place with
  * one rename (storage/snapshot.c); what it replaced is in the trash then. */
-static int switch_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+static int switch_child(struct vpsd *d, json_t *arg, struct vpsd_progress *pr, json_t **ret,
+                        vps_error *err)
 {
-        (void)ret;
+        const char *name = json_string_value(json_object_get(arg, "name"));
         struct vps_inst *vi =
                 vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
         if (!vi)
                 return -err->code;
-        return vps_snapshot_switch(&d->m, vi, json_string_value(json_object_get(arg, "name")), err);
+        char path[VPS_SNAPSHOT_NAME_MAX + 32];
+        (void)snprintf(path, sizeof(path), "snapshots/%s/upper", name); /* a checked name */
+        struct vps_copy_progress cb;
+        struct vps_copy_stats st;
+        int r = vps_snapshot_switch(&d->m, vi, name,
+                                    vpsd_copy_progress_begin(pr, vi->dir_fd, path, &cb), &st, err);
+        if (r < 0)
+                return r;
+        vpsd_copy_progress_end(pr);
+        *ret = json_pack("{s:I, s:I}", "files", (json_int_t)st.files, "bytes",
+                         (json_int_t)st.bytes);
+        return 0;
 }
 
 /* In the loop when the child has ended: the old layer (or what a failure left) removed off
@@ -163,7 +194,6 @@ static int switch_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *er
 static int switch_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsigned int *status,
                        json_t **ret, vps_error *err)
 {
-        (void)result;
         (void)status;
         const char *id = json_string_value(json_object_get(arg, "id"));
         const char *name = json_string_value(json_object_get(arg, "name"));
@@ -177,8 +207,12 @@ static int switch_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsig
                 vpsd_log("VPS %s: %s", id, err->msg);
                 return r;
         }
-        vpsd_log("VPS %s: switched to snapshot %s", id, name);
-        *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "switched", 1);
+        json_int_t files = json_integer_value(json_object_get(result, "files"));
+        json_int_t bytes = json_integer_value(json_object_get(result, "bytes"));
+        vpsd_log("VPS %s: switched to snapshot %s (%lld files, %lld bytes copied)", id, name,
+                 (long long)files, (long long)bytes);
+        *ret = json_pack("{s:s, s:s, s:b, s:I, s:I}", "id", id, "name", name, "switched", 1,
+                         "files", files, "bytes", bytes);
         return 0;
 }
 
@@ -249,8 +283,10 @@ int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS)
 
 /* In the copy's child: the reinstall (storage/reinstall.c: the old layer walked for its
  * figures and kept as a snapshot, or dropped), the kept snapshot's name the answer. */
-static int reinstall_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+static int reinstall_child(struct vpsd *d, json_t *arg, struct vpsd_progress *pr, json_t **ret,
+                           vps_error *err)
 {
+        (void)pr; /* not a progress route: its old layer is moved, not copied */
         struct vps_inst *vi =
                 vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
         if (!vi)
@@ -340,7 +376,8 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
 }
 
 /* In the copy's child: the copy into the new VPS's hidden directory (core/clone.c). */
-static int clone_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err)
+static int clone_child(struct vpsd *d, json_t *arg, struct vpsd_progress *pr, json_t **ret,
+                       vps_error *err)
 {
         struct vps_inst *src =
                 vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
@@ -351,12 +388,16 @@ static int clone_child(struct vpsd *d, json_t *arg, json_t **ret, vps_error *err
         if (!dst)
                 return -err->code;
         struct vps_capture cap;
-        int r = vps_clone_copy(&d->m, src, dst, &cap, err);
-        if (r == 0)
-                *ret = json_pack("{s:I, s:I, s:I}", "frozen_us", (json_int_t)cap.frozen_us,
-                                 "total_us", (json_int_t)cap.total_us, "files",
-                                 (json_int_t)cap.copy.files);
-        return r;
+        struct vps_copy_progress cb;
+        int r = vps_clone_copy(&d->m, src, dst,
+                               vpsd_copy_progress_begin(pr, src->dir_fd, "upper", &cb), &cap, err);
+        if (r < 0)
+                return r;
+        vpsd_copy_progress_end(pr);
+        *ret = json_pack("{s:I, s:I, s:I, s:I}", "frozen_us", (json_int_t)cap.frozen_us, "total_us",
+                         (json_int_t)cap.total_us, "files", (json_int_t)cap.copy.files, "bytes",
+                         (json_int_t)cap.copy.bytes);
+        return 0;
 }
 
 /* In the loop when the child has ended: the new VPS published, or forgotten and removed. */
@@ -380,12 +421,17 @@ static int clone_done(struct vpsd *d, json_t *arg, int r, json_t *result, unsign
                  frozen_ms, (long long)json_integer_value(json_object_get(result, "files")),
                  (double)json_integer_value(json_object_get(result, "total_us")) / 1000.0);
         *ret = vps_inst_to_json(&d->m, dst);
-        if (*ret)
+        if (*ret) {
                 json_object_set_new(*ret, "frozen_ms",
                                     json_real((double)(json_integer_value(json_object_get(
                                                                result, "frozen_us")) /
                                                        10) /
                                               100.0));
+                json_object_set_new(*ret, "copied",
+                                    json_pack("{s:O, s:O}", "files",
+                                              json_object_get(result, "files"), "bytes",
+                                              json_object_get(result, "bytes")));
+        }
         *status = 201;
         return 0;
 }

@@ -7,9 +7,11 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,20 @@ _Noreturn void vpsd_stream_fail(int fd, const vps_error *err)
         if (t)
                 (void)vps_frame_write(fd, 'E', t, strlen(t), &e);
         _exit(1);
+}
+
+void vpsd_frame_send_nowait(int fd, char type, const json_t *body)
+{
+        _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        size_t len = text ? strlen(text) : 0;
+        _cleanup_free_ char *frame = malloc(len + 5);
+        if (!frame)
+                return;
+        frame[0] = type;
+        for (int i = 0; i < 4; i++)
+                frame[1 + i] = (char)((len >> (24 - 8 * i)) & 0xff);
+        memcpy(frame + 5, text ? text : "", len);
+        (void)send(fd, frame, len + 5, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static int64_t now_ms(void)

@@ -1,5 +1,6 @@
 /* stream.c: what the backup and restore streams share: the stream (an upgraded connection and
- * the child of vpsd that serves it, backup.c) and the child's frames to its client. */
+ * the child of vpsd that serves it, backup.c) and the child's frames to its client, which a
+ * copy's progress stream (api.c, copy_job.c) sends too. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include "vps/error.h"
 
 struct MHD_UpgradeResponseHandle;
+typedef struct json_t json_t;
 
 enum vpsd_stream_kind { VPSD_STREAM_BACKUP, VPSD_STREAM_RESTORE };
 
@@ -35,6 +37,10 @@ struct vpsd_stream {
 
 /* "backup" or "restore", for messages. */
 const char *vpsd_stream_what(const struct vpsd_stream *s);
+
+/* One frame of type with body (JSON, or an empty payload) sent on fd without waiting, from
+ * the loop: a whole frame or, when the peer does not read, what fits (the stream's end). */
+void vpsd_frame_send_nowait(int fd, char type, const json_t *body);
 
 /* --- in the child ------------------------------------------------------------------------- */
 

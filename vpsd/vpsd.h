@@ -14,6 +14,7 @@
 #include "vps/backoff.h"
 #include "core/core.h"
 #include "template/template.h"
+#include "checkpoint/checkpoint.h"
 
 typedef struct json_t json_t;
 struct request;
@@ -79,15 +80,16 @@ struct vpsd {
          * none), its certificate's fingerprint, who may use it (auth.c), the audit log
          * (audit.c), failed authentications held back (api.c, throttle.c). */
         struct MHD_Daemon *tls_mhd;
-        struct vpsd_source w_tls, w_delay;
+        struct vpsd_source w_tls;
         int tls_fd;
         char tls_fp[65];
         struct vpsd_auth auth;
         int audit_fd;
         char audit_dir[512];
+        uint64_t audit_max; /* rotated at this size, keeping audit_keep old files */
+        unsigned int audit_keep;
         struct vpsd_throttle throttle;
-        struct request *delayed;
-        bool delay_timer;
+        struct vpsd_holds held;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;
@@ -107,6 +109,10 @@ struct vpsd {
         struct trash_job *trash; /* destroyed VPSes' files being removed (trash.c) */
         struct vps_backoff_policy restart_policy; /* vpsd.conf restart_* */
         struct vpsd_fleet *fleet; /* vpsd --cluster: this node's part of the fleet (fleet.h) */
+        /* Whether this host can checkpoint VPSes (criu_probe.c): probed at start-up. */
+        struct vps_criu_status criu;
+        struct vpsd_source w_criu; /* the probe's pidfd while it runs */
+        int criu_out;              /* its report's pipe */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
         void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);

@@ -218,13 +218,16 @@ int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
         if (!json_is_object(o))
                 return vps_err(err, EBADMSG, "state is not a JSON object: %s", jerr.text);
         struct vps_state s = {0};
-        long long pid = 0, st = 0, started = 0;
+        long long pid = 0, st = 0, started = 0, ino = 0;
         int r;
+        /* Written by a vpsd before it was there: 0, the start time decides. */
+        json_t *ino_j = json_object_get(o, "pidfd_ino");
         if ((r = vps_json_get_int(json_object_get(o, "pid"), "pid", 1, INT32_MAX, &pid, err)) < 0 ||
             (r = vps_json_get_int(json_object_get(o, "starttime"), "starttime", 0, INT64_MAX, &st,
                                   err)) < 0 ||
             (r = vps_json_get_int(json_object_get(o, "started_at"), "started_at", 0, INT64_MAX,
                                   &started, err)) < 0 ||
+            (ino_j && (r = vps_json_get_int(ino_j, "pidfd_ino", 0, INT64_MAX, &ino, err)) < 0) ||
             (r = vps_json_get_str(json_object_get(o, "cgroup"), "cgroup", s.cgroup,
                                   sizeof(s.cgroup), true, err)) < 0)
                 return r;
@@ -234,6 +237,7 @@ int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
         s.paused = json_is_true(paused); /* absent (an older vpsd's state): not paused */
         s.pid = (pid_t)pid;
         s.starttime = (unsigned long long)st;
+        s.pidfd_ino = (uint64_t)ino;
         s.started_at = started;
         *ret = s;
         return 0;
@@ -241,9 +245,10 @@ int vps_state_from_json(const char *text, struct vps_state *ret, vps_error *err)
 
 char *vps_state_to_json(const struct vps_state *s)
 {
-        _cleanup_json_ json_t *o = json_pack("{s:i, s:I, s:I, s:s}", "pid", (int)s->pid,
-                                             "starttime", (json_int_t)s->starttime, "started_at",
-                                             (json_int_t)s->started_at, "cgroup", s->cgroup);
+        _cleanup_json_ json_t *o =
+                json_pack("{s:i, s:I, s:I, s:I, s:s}", "pid", (int)s->pid, "starttime",
+                          (json_int_t)s->starttime, "pidfd_ino", (json_int_t)s->pidfd_ino,
+                          "started_at", (json_int_t)s->started_at, "cgroup", s->cgroup);
         if (o && s->paused)
                 json_object_set_new(o, "paused", json_true());
         return o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

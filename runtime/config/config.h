@@ -184,6 +184,7 @@ bool vps_ns_none(const struct vps_config *cfg);
 struct vps_state {
         pid_t pid;
         unsigned long long starttime;
+        uint64_t pidfd_ino; /* the init's pidfs inode number (0: unknown): its identity */
         int64_t started_at;
         char cgroup[512]; /* absolute host path of the VPS cgroup */
         bool paused;      /* vpsctl pause: its cgroup frozen until vpsctl unpause */

@@ -67,7 +67,7 @@ static int take_settings(struct vps_inst *src, struct vps_inst *dst, vps_error *
 }
 
 int vps_clone_copy(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
-                   struct vps_capture *cap, vps_error *err)
+                   const struct vps_copy_progress *pr, struct vps_capture *cap, vps_error *err)
 {
         *cap = (struct vps_capture){0};
         _cleanup_close_ int up =
@@ -76,7 +76,8 @@ int vps_clone_copy(struct vps_manager *m, struct vps_inst *src, struct vps_inst 
                 return vps_err_sys(err, errno, "opening the clone's upper layer");
         struct vps_copy_opts o = {.shift_from = src->cfg.uid_base,
                                   .shift_to = dst->cfg.uid_base,
-                                  .shift_count = src->cfg.uid_count};
+                                  .shift_count = src->cfg.uid_count,
+                                  .progress = pr};
         int r = vps_capture_upper(m, src, up, &o, cap, err);
         if (r == 0) {
                 drop_identity(up);

@@ -83,6 +83,7 @@ void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
 
 struct vps_capture;
+struct vps_copy_progress;
 /* core/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,
  * disk project, hostname (NULL: the default) and addresses (none unless given), src's upper
  * layer with owners, ACL ids and file capabilities moved into the new range, no machine-id
@@ -93,14 +94,14 @@ struct vps_capture;
  *   in m at once) and hidden as vps/.clone-NEWID, which a vpsd that starts removes;
  * - vps_clone_copy: the copy and the source's settings saved in the new VPS's config.json
  *   (changes the files only, and dst in the process that runs it); on failure the partial
- *   copy is removed; ret_cap: the copy's figures;
+ *   copy is removed; ret_cap: the copy's figures; pr (or NULL): its progress;
  * - vps_clone_end with the copy's result: the settings taken in and the VPS published by one
  *   rename, or (r < 0, or the publish fails) forgotten and removed; returns r or that error. */
 int vps_clone_begin(struct vps_manager *m, struct vps_inst *src, const char *new_id,
                     const char *hostname, char ips[][VPS_IP_MAX], unsigned int n_ip,
                     struct vps_inst **ret, vps_error *err);
 int vps_clone_copy(struct vps_manager *m, struct vps_inst *src, struct vps_inst *dst,
-                   struct vps_capture *ret_cap, vps_error *err);
+                   const struct vps_copy_progress *pr, struct vps_capture *ret_cap, vps_error *err);
 int vps_clone_end(struct vps_manager *m, struct vps_inst *dst, int r, vps_error *err);
 
 /* Refuses (EPERM) a VPS whose host id range starts below VPS_UID_START (host users, and
@@ -133,7 +134,7 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
 int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
                      vps_error *err);
 
-struct json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi);
+struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 
 /* Usage figures of a running VPS, read from its cgroup (cheap: a few small files). */

@@ -164,6 +164,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         if (r == 0) {
                 st.pid = res.pid;
                 st.starttime = res.starttime;
+                st.pidfd_ino = res.pidfd_ino;
                 st.started_at = time(NULL);
                 r = vps_inst_state_save(m, vi, &st, err);
                 if (r < 0) {
@@ -206,11 +207,40 @@ int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi)
         return vi->halt_signal;
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether the init sleeps in sigtimedwait() for sig: seen once, it stays so (busybox init's
+ * main loop); not seen, asked again at most once a second. A guest that holds the read (an
+ * init held in an execve) makes it wait VPS_HALT_SIGWAIT_MS once, then never again for that
+ * init: vpsd's loop does not wait on the guest. */
+static int init_sigwait(struct vps_inst *vi, int sig)
+{
+        if (vi->halt_probe_pid != vi->st.pid) {
+                vi->halt_probe_pid = vi->st.pid;
+                vi->halt_probe = 0;
+                vi->halt_probe_at = 0;
+        }
+        int64_t now = mono_ms();
+        if (vi->halt_probe != 0 || now < vi->halt_probe_at)
+                return vi->halt_probe > 0;
+        int r = vps_halt_sigwait(vi->st.pid, sig, VPS_HALT_SIGWAIT_MS);
+        vi->halt_probe = r == -ETIMEDOUT ? -1 : r > 0 ? 1 : 0;
+        vi->halt_probe_at = now + 1000;
+        return vi->halt_probe > 0;
+}
+
 /* 1: the init takes its halt signal now, 0: not yet (or it is gone). */
-static int init_ready(const struct vps_inst *vi, int sig)
+static int init_ready(struct vps_inst *vi, int sig)
 {
         vps_error e;
-        int r = vps_halt_ready(vi->st.pid, sig, &e);
+        int r = vps_halt_ready_status(vi->st.pid, sig, &e);
+        if (r == 0)
+                r = init_sigwait(vi, sig);
         /* Still the init read (its PID not reused after an exit that someone else reaped). */
         if (r > 0 && vps_sys_pidfd_send_signal(vi->pidfd, 0, NULL, 0) < 0)
                 r = 0;
@@ -297,7 +327,7 @@ static const char *status_name(const struct vps_inst *vi)
                                             : "stopped";
 }
 
-json_t *vps_inst_to_json(const struct vps_manager *m, const struct vps_inst *vi)
+json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
 {
         bool up = vi->status != VPS_STOPPED;
         char root[600];

@@ -11,9 +11,29 @@
 
 struct json_t;
 
+/* A backend's nftables table, "KIND_BRIDGE" ("bridge vpsd_BR", "inet vpsr_BR"): the hook
+ * priority of its checks and the sets of (port . address) they look up, by family. */
+struct vps_nft_table {
+        int family; /* NFPROTO_BRIDGE, NFPROTO_INET */
+        const char *kind;
+        int priority;
+        const char *addrs4, *addrs6; /* NULL: no address of that family may leave a port */
+        const char *set;             /* one more set of the backend: "NAME { type ...; }" */
+};
+
+/* A VPS's elements in its backend's table (the ops of one ns_nft_apply). */
+struct vps_nft_ops {
+        int family;
+        char table[IFNAMSIZ + 8];
+        char tx[VPS_ID_MAX + 4], rx[VPS_ID_MAX + 4];
+        struct ns_nft_op op[2 * VPS_MAX_IPS + 8];
+        size_t n;
+};
+
 struct vps_net_backend {
         /* A port of vpsd's bridge (a veth of our naming without a master is someone else's). */
         bool on_bridge;
+        const struct vps_nft_table *nft;
         /* One address of a VPS's list, parsed (text as given, canon canonical): refused with
          * why this mode cannot give it to the VPS. */
         int (*check)(const struct vps_netconf *n, const char *text, const struct ns_addr *a,
@@ -21,7 +41,7 @@ struct vps_net_backend {
         /* Prefixes of nc's addresses (parsed from the VPS's list) and the gateways of eth0. */
         void (*child)(const struct vps_netconf *n, struct vps_net_child *nc);
         /* Start path, before the VPS's child exists: the shared tables on first use and the
-         * VPS's own filter chain, keyed by its veth's name. */
+         * VPS's elements in them, keyed by its veth's name. */
         int (*filter)(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
         /* The host end of the new veth (ifindex), in the host's network namespace. */
         int (*attach)(struct vps_manager *m, const struct vps_inst *vi, unsigned int ifindex,
@@ -31,10 +51,11 @@ struct vps_net_backend {
                       unsigned int n_old, vps_error *err);
         /* Removes what filter and attach made on the host (the veth is network.c's). */
         void (*detach)(struct vps_manager *m, const struct vps_config *cfg);
-        /* After a restart of vpsd: the shared tables, and the VPS's chain as nft text. */
-        int (*prepare)(struct vps_manager *m, vps_error *err);
-        void (*filter_text)(const struct vps_manager *m, const struct vps_config *c, char *cmd,
-                            size_t size);
+        /* The shared tables, once per daemon (nft text extra, if any, in the same batch). */
+        int (*prepare)(struct vps_manager *m, const char *extra, vps_error *err);
+        /* The VPS's elements in the table (del: their removal), into a fresh o. */
+        void (*ops)(const struct vps_manager *m, const struct vps_config *c, bool del,
+                    struct vps_nft_ops *o);
         /* Whether this daemon made the shared tables; the rx_/tx_ counters of all (id NULL)
          * or one VPS merged into res (see vps_net_counters). */
         bool (*ready)(const struct vps_netconf *n);
@@ -65,18 +86,38 @@ void vps_net_forward_elements(const struct vps_manager *m, const struct vps_conf
  * which the callers size for the longest batch. */
 void vps_nft_addf(char *cmd, size_t size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-/* The per-port dispatch of table ("bridge vpsd_BR", "inet vpsr_BR") at a hook priority: the map
- * ports from a port's name to its VPS's chain (prerouting), and the map rx from a port's name
- * to its VPS's rx counter (postrouting). */
-void vps_nft_port_maps(char *cmd, size_t size, const char *table, int priority);
-/* The VPS's chain vps_ID, created or emptied; its rules follow. */
-void vps_nft_vps_chain(char *cmd, size_t size, const char *table, const char *id);
-/* Closes the VPS's chain: what passed its checks counts as its tx; its port into the maps
- * (rx counted on the way out to the port, in postrouting). */
-void vps_nft_vps_port(char *cmd, size_t size, const char *table, const char *id, const char *veth);
-/* The delete batch of everything vps_nft_vps_* made (for ns_nft_run_each: some may be absent). */
-void vps_nft_vps_delete(char *cmd, size_t size, const char *table, const char *id,
-                        const char *veth);
+/* The skeleton of a backend's table that every VPS shares, made once per daemon: the set
+ * vports of the VPSes' ports, whose packets the chain check (the backend's rules, keyed by
+ * port name through its sets) sees at the table's priority, and the maps tx and rx from a
+ * port's name to its VPS's counters. objects: what is created where absent (left as it is
+ * where present, elements included), with the address sets and the backend's own; rules: the base
+ * chains' rules, replaced, and check emptied for the backend's rules that follow. table: the name
+ * of the table (ret_name, "KIND_BRIDGE"). */
+void vps_nft_table_name(const struct vps_nft_table *t, const char *bridge, char ret[IFNAMSIZ + 16]);
+void vps_nft_objects(const struct vps_nft_table *t, const char *bridge, char *cmd, size_t size);
+void vps_nft_rules(char *cmd, size_t size, const char *table);
+/* Runs vps_nft_objects alone (after a restart of vpsd: so that the running VPSes' elements can
+ * go in before the rules use them). */
+int vps_nft_run_objects(const struct vps_nft_table *t, const char *bridge, vps_error *err);
+/* What a vpsd before the skeleton made, removed: the map ports (id NULL), the chain vps_ID. */
+void vps_nft_legacy(char *cmd, size_t size, const char *table, const char *id);
+
+/* One more op in o (NULL when full), keyed by veth's name when veth is given. */
+struct ns_nft_op *vps_nft_op(struct vps_nft_ops *o, bool del, const char *set, const char *name,
+                             const char *veth);
+/* The VPS's port: its counters tx_ID, rx_ID, their map elements and its vports element. */
+void vps_nft_port_ops(struct vps_nft_ops *o, bool del, const char *id, const char *veth);
+/* o emptied for table t of bridge. */
+void vps_nft_ops_init(struct vps_nft_ops *o, const struct vps_nft_table *t, const char *bridge);
+/* The elements veth . address of t's address sets, for each of ips. */
+void vps_nft_addr_ops(struct vps_nft_ops *o, const struct vps_nft_table *t, bool del,
+                      const char *veth, const char (*ips)[VPS_IP_MAX], unsigned int n);
+/* A live address change: old_ips' elements out, ips' in: one batch, or op by op when one of
+ * the old is absent. */
+int vps_nft_update_addrs(const struct vps_nft_table *t, const char *bridge, const char *veth,
+                         const char (*old_ips)[VPS_IP_MAX], unsigned int n_old,
+                         const char (*ips)[VPS_IP_MAX], unsigned int n, vps_error *err);
+
 /* The named rx_ID/tx_ID counters of one table of family (NFPROTO_*), merged into res as
  * {"ID": {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets"}}: one netlink dump for all
  * VPSes, or two gets when id is given. */

@@ -64,31 +64,51 @@ int vps_net_check_ips(const struct vps_manager *m, const struct vps_inst *self,
         return 0;
 }
 
+/* The running VPSes of one backend, re-adopted: the table's objects where absent, their
+ * elements (already there unless the table was lost), then the rules in one batch with the
+ * removal of what an older vpsd made per VPS (its map ports and chains vps_ID), so that no
+ * VPS goes unchecked in between, across an upgrade too. */
+static int readopt_backend(struct vps_manager *m, const struct vps_net_backend *be, vps_error *err)
+{
+        _cleanup_free_ char *legacy = NULL;
+        size_t len = 0, cap = 0;
+        char table[IFNAMSIZ + 16];
+        vps_nft_table_name(be->nft, m->net.bridge, table);
+        int r = vps_nft_run_objects(be->nft, m->net.bridge, err);
+        for (size_t i = 0; r == 0 && i < m->n; i++) {
+                const struct vps_inst *vi = m->v[i];
+                if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0 || backend(&vi->cfg) != be)
+                        continue;
+                struct vps_nft_ops o;
+                be->ops(m, &vi->cfg, false, &o);
+                char cmd[256] = "";
+                vps_nft_legacy(cmd, sizeof(cmd), table, vi->cfg.id);
+                if ((r = ns_nft_apply(o.family, o.table, o.op, o.n, err)) == 0 &&
+                    (r = vps_buf_append(&legacy, &len, &cap, cmd, strlen(cmd), 64u << 20, 0)) < 0)
+                        r = vps_err(err, -r, "the filters of the running VPSes");
+        }
+        if (r < 0)
+                return r;
+        char cmd[256] = "";
+        vps_nft_legacy(cmd, sizeof(cmd), table, NULL);
+        if ((r = vps_buf_append(&legacy, &len, &cap, cmd, strlen(cmd), 64u << 20, 0)) < 0)
+                return vps_err(err, -r, "the filters of the running VPSes");
+        return be->prepare(m, legacy, err);
+}
+
 int vps_net_readopt(struct vps_manager *m, vps_error *err)
 {
-        _cleanup_free_ char *all = NULL;
-        size_t len = 0, cap = 0;
         for (size_t b = 0; b < VPS_NET_N_BACKENDS; b++) {
                 const struct vps_net_backend *be = vps_net_backends[b];
                 bool used = false;
-                for (size_t i = 0; i < m->n; i++) {
-                        const struct vps_inst *vi = m->v[i];
-                        if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0 ||
-                            backend(&vi->cfg) != be)
-                                continue;
-                        char cmd[4096];
-                        be->filter_text(m, &vi->cfg, cmd, sizeof(cmd));
-                        int r = vps_buf_append(&all, &len, &cap, cmd, strlen(cmd), 64u << 20, 0);
-                        if (r < 0)
-                                return vps_err(err, -r, "the filters of the running VPSes");
-                        used = true;
-                }
-                int r = used ? be->prepare(m, err) : 0;
+                for (size_t i = 0; i < m->n && !used; i++)
+                        used = m->v[i]->status != VPS_STOPPED && m->v[i]->cfg.n_ip > 0 &&
+                               backend(&m->v[i]->cfg) == be;
+                int r = used ? readopt_backend(m, be, err) : 0;
                 if (r < 0)
                         return r;
         }
-        /* One batch: libnftables reads the whole table back on each run. */
-        return all ? ns_nft_run(all, err) : 0;
+        return 0;
 }
 
 /* A veth of that name on our bridge is left over from a crash; one elsewhere belongs to

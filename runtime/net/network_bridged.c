@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inst/inst.h"
+#include "vps/cleanup.h"
 
 /* Port forwards from the host's own 127.0.0.1 (vpsctl(8): "any local address"): the DNAT'd
  * packet leaves on the bridge with a loopback source, which the kernel routes only with
@@ -83,11 +85,31 @@ static void nat_rules(const struct vps_netconf *n, char *cmd, size_t size)
                      b, b, b, b, net, p, net, p, b, b, b, b, b, b, b);
 }
 
+/* The VPSes' own checks, keyed by port name: only its MAC (Ethernet source and ARP sender)
+ * and addresses (IPv4 source, ARP sender) may leave a port, and only what the guard chain
+ * allows. A port with no address in addrs sends no IPv4 and no ARP at all. */
+static void check_rules(const char *t, char *cmd, size_t size)
+{
+        vps_nft_addf(cmd, size,
+                     "add rule %s check iifname . ether saddr != @macs drop\n"
+                     "add rule %s check jump guard\n"
+                     "add rule %s check ether type arp iifname . arp saddr ether != @macs drop\n"
+                     "add rule %s check ether type arp iifname . arp saddr ip != @addrs drop\n"
+                     "add rule %s check ether type ip iifname . ip saddr != @addrs drop\n",
+                     t, t, t, t, t);
+}
+
+static const struct vps_nft_table table_desc = {.family = NFPROTO_BRIDGE,
+                                                .kind = "bridge vpsd",
+                                                .priority = -200,
+                                                .addrs4 = "addrs",
+                                                .set = "macs { type ifname . ether_addr; }"};
+
 /* The host side, once per daemon: the bridge with the gateway address, outbound NAT, and
- * the bridge-family table whose map sends each VPS port to its anti-spoofing chain. Bridge
- * hooks see every bridge of the host (and `meta ibrname` is not in every kernel), so the map
- * is keyed by port name, which vps_net_attach keeps unique on the host. */
-static int prepare_host(struct vps_manager *m, vps_error *err)
+ * the bridge-family table whose sets send each VPS port through the checks. Bridge hooks see
+ * every bridge of the host (and `meta ibrname` is not in every kernel), so the sets are keyed
+ * by port name, which vps_net_attach keeps unique on the host. */
+static int prepare_host(struct vps_manager *m, const char *extra, vps_error *err)
 {
         if (m->net.ready)
                 return 0;
@@ -101,16 +123,23 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         if (r < 0 && r != -EEXIST)
                 return vps_err(err, e.code, "%s", e.msg);
         const char *b = m->net.bridge;
-        char cmd[8192] = "", table[IFNAMSIZ + 16], from_vps[IFNAMSIZ + 16];
-        nat_rules(&m->net, cmd, sizeof(cmd));
+        size_t size = 12288 + (extra ? strlen(extra) : 0);
+        _cleanup_free_ char *cmd = calloc(1, size);
+        if (!cmd)
+                return vps_err(err, ENOMEM, "preparing bridge %s", b);
+        char table[IFNAMSIZ + 16], from_vps[IFNAMSIZ + 16];
+        nat_rules(&m->net, cmd, size);
+        vps_nft_objects(&table_desc, b, cmd, size);
         (void)snprintf(table, sizeof(table), "bridge vpsd_%s", b);
-        vps_nft_addf(cmd, sizeof(cmd), "add table %s\n", table);
-        vps_nft_port_maps(cmd, sizeof(cmd), table, -200);
-        guard_rules(b, cmd, sizeof(cmd));
+        vps_nft_rules(cmd, size, table);
+        guard_rules(b, cmd, size);
+        check_rules(table, cmd, size);
         (void)snprintf(table, sizeof(table), "ip vpsd_%s", b);
         (void)snprintf(from_vps, sizeof(from_vps), "iifname \"%s\"", b);
-        vps_net_host_input(&m->net, table, from_vps, cmd, sizeof(cmd));
-        localnet_rules(b, cmd, sizeof(cmd));
+        vps_net_host_input(&m->net, table, from_vps, cmd, size);
+        localnet_rules(b, cmd, size);
+        if (extra)
+                vps_nft_addf(cmd, size, "%s", extra);
         char path[96];
         (void)snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", b);
         if ((r = ns_nft_run(cmd, err)) < 0 || (r = vps_sysctl_write(path, "1", err)) < 0 ||
@@ -120,45 +149,33 @@ static int prepare_host(struct vps_manager *m, vps_error *err)
         return 0;
 }
 
-/* The VPS's chain: only its own MAC (Ethernet source and ARP sender) and addresses (IPv4
- * source, ARP sender) may leave its port, and only what the guard chain allows. */
-static void bridged_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
-                                size_t size)
+/* The VPS's elements: its port, its MAC, its addresses. */
+static void bridged_ops(const struct vps_manager *m, const struct vps_config *c, bool del,
+                        struct vps_nft_ops *o)
 {
-        char veth[IFNAMSIZ], set[VPS_MAX_IPS * 48] = "", table[IFNAMSIZ + 16], ether[18];
+        char veth[IFNAMSIZ];
         vps_net_veth_name(&m->net, c->id, veth);
+        vps_nft_ops_init(o, &table_desc, m->net.bridge);
+        /* The checks first: the port is not in vports until its elements are there. */
+        struct ns_nft_op *op = vps_nft_op(o, del, "macs", NULL, veth);
         uint8_t mac[6];
         vps_net_mac(c->id, mac);
-        (void)snprintf(ether, sizeof(ether), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-                       mac[2], mac[3], mac[4], mac[5]);
-        for (unsigned int i = 0; i < c->n_ip; i++) {
-                strcat(set, i ? ", " : "");
-                strcat(set, c->ip[i]);
-        }
-        const char *id = c->id;
-        (void)snprintf(table, sizeof(table), "bridge vpsd_%s", m->net.bridge);
-        cmd[0] = '\0';
-        vps_nft_vps_chain(cmd, size, table, id);
-        vps_nft_addf(cmd, size,
-                     "add rule %s vps_%s ether saddr != %s drop\n"
-                     "add rule %s vps_%s jump guard\n"
-                     "add rule %s vps_%s ether type arp arp saddr ether != %s drop\n"
-                     "add rule %s vps_%s ether type arp arp saddr ip != { %s } drop\n"
-                     "add rule %s vps_%s ether type ip ip saddr != { %s } drop\n",
-                     table, id, ether, table, id, table, id, ether, table, id, set, table, id, set);
-        vps_nft_vps_port(cmd, size, table, id, veth);
+        if (op)
+                ns_nft_key_put(op, mac, sizeof(mac), sizeof(mac));
+        vps_nft_addr_ops(o, &table_desc, del, veth, c->ip, c->n_ip);
+        vps_nft_port_ops(o, del, c->id, veth);
 }
 
 static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
 {
-        /* Its jump to the guard needs this daemon's tables (a VPS re-adopted from an older
-         * vpsd changes its addresses before any start). */
-        int r = prepare_host(m, err);
+        /* Its elements need this daemon's tables (a VPS re-adopted from an older vpsd
+         * changes its addresses before any start). */
+        int r = prepare_host(m, NULL, err);
         if (r < 0)
                 return r;
-        char cmd[4096];
-        bridged_filter_text(m, c, cmd, sizeof(cmd));
-        return ns_nft_run(cmd, err);
+        struct vps_nft_ops o;
+        bridged_ops(m, c, false, &o);
+        return ns_nft_apply(o.family, o.table, o.op, o.n, err);
 }
 
 static bool special(const struct vps_netconf *n, const struct ns_addr *a)
@@ -207,7 +224,7 @@ static void bridged_child(const struct vps_netconf *n, struct vps_net_child *nc)
 
 static int bridged_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
-        int r = prepare_host(m, err);
+        int r = prepare_host(m, NULL, err);
         if (r < 0)
                 return vps_err_wrap(err, "preparing bridge %s", m->net.bridge);
         char fcmd[2048] = "";
@@ -234,21 +251,27 @@ static int bridged_attach(struct vps_manager *m, const struct vps_inst *vi, unsi
 static int bridged_update(struct vps_manager *m, const struct vps_inst *vi,
                           char old_ips[][VPS_IP_MAX], unsigned int n_old, vps_error *err)
 {
-        (void)old_ips;
-        (void)n_old;
-        return filter_set(m, &vi->cfg, err);
+        int r = prepare_host(m, NULL, err);
+        if (r < 0)
+                return r;
+        char veth[IFNAMSIZ];
+        vps_net_veth_name(&m->net, vi->cfg.id, veth);
+        return vps_nft_update_addrs(&table_desc, m->net.bridge, veth,
+                                    (const char(*)[VPS_IP_MAX])old_ips, n_old, vi->cfg.ip,
+                                    vi->cfg.n_ip, err);
 }
 
 static void bridged_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
-        char veth[IFNAMSIZ], cmd[2048] = "", table[IFNAMSIZ + 16];
-        vps_net_veth_name(&m->net, cfg->id, veth);
-        (void)snprintf(table, sizeof(table), "bridge vpsd_%s", m->net.bridge);
+        struct vps_nft_ops o;
+        bridged_ops(m, cfg, true, &o);
         /* Some of these may be absent (a VPS without network, or started by an older vpsd):
-         * ns_nft_run_each. */
-        vps_nft_vps_delete(cmd, sizeof(cmd), table, cfg->id, veth);
+         * ns_nft_apply_each. */
+        ns_nft_apply_each(o.family, o.table, o.op, o.n);
+        char cmd[2048] = "";
         vps_net_forward_elements(m, cfg, "delete", cmd, sizeof(cmd));
-        ns_nft_run_each(cmd);
+        if (cmd[0])
+                ns_nft_run_each(cmd);
 }
 
 static bool bridged_ready(const struct vps_netconf *n)
@@ -265,6 +288,7 @@ static void bridged_counters(const struct vps_manager *m, const char *id, struct
 
 const struct vps_net_backend vps_net_bridged = {
         .on_bridge = true,
+        .nft = &table_desc,
         .check = bridged_check,
         .child = bridged_child,
         .filter = bridged_filter,
@@ -272,7 +296,7 @@ const struct vps_net_backend vps_net_bridged = {
         .update = bridged_update,
         .detach = bridged_detach,
         .prepare = prepare_host,
-        .filter_text = bridged_filter_text,
+        .ops = bridged_ops,
         .ready = bridged_ready,
         .counters = bridged_counters,
 };

@@ -3,6 +3,7 @@
  * server's) unless the operator insists. Read from /proc/self/net: vpsd runs in the host's
  * network namespace, where the forwards' DNAT applies. */
 #include "vps/cleanup.h"
+#include "vps/util.h"
 #include "inst/inst.h"
 #include "net/net.h"
 
@@ -55,7 +56,12 @@ static void owner_of(unsigned long inode, char *ret, size_t size)
         struct dirent *p;
         unsigned int budget = OWNER_SCAN_MAX;
         while (proc && budget && (p = readdir(proc))) {
-                if (!isdigit((unsigned char)p->d_name[0]))
+                /* Not a process in a pid namespace below ours: a guest's can hold the
+                 * readlinks (a process held in an execve by its FUSE daemon: base/proc.c),
+                 * and none of them owns a host socket. Its status waits on nothing. */
+                int depth = 0;
+                if (!isdigit((unsigned char)p->d_name[0]) ||
+                    vps_proc_ns_depth_init((pid_t)atoi(p->d_name), &depth) < 0 || depth != 1)
                         continue;
                 char dir[300];
                 (void)snprintf(dir, sizeof(dir), "/proc/%.250s/fd", p->d_name);

@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inst/inst.h"
+#include "vps/cleanup.h"
 
 /* A prefix given with an address is taken only where it says what is true anyway: each
  * address is routed to the VPS by itself (/32, /128); any other is refused, never dropped. */
@@ -74,20 +76,46 @@ static void guard_rules(const char *b, char *cmd, size_t size)
                      b, b, b, b, b, b);
 }
 
-/* Once per daemon: the filter table; IPv6 forwarding and proxy NDP once a VPS has IPv6. */
-static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
+/* The VPSes' own checks, keyed by port name: only its own addresses may leave its veth
+ * (link-local and unspecified IPv6 sources stay on the link: neighbour discovery needs them,
+ * and no router forwards them; the link's only other end is the host), and only what the
+ * guard chain allows. A VPS with no IPv4 address sends no IPv4. */
+static void check_rules(const char *t, char *cmd, size_t size)
+{
+        vps_nft_addf(cmd, size,
+                     "add rule %s check jump guard\n"
+                     "add rule %s check meta nfproto ipv4 iifname . ip saddr != @addrs4 drop\n"
+                     "add rule %s check meta nfproto ipv6 ip6 saddr { fe80::/10, :: } return\n"
+                     "add rule %s check meta nfproto ipv6 iifname . ip6 saddr != @addrs6 drop\n",
+                     t, t, t, t);
+}
+
+static const struct vps_nft_table table_desc = {.family = NFPROTO_INET,
+                                                .kind = "inet vpsr",
+                                                .priority = -300,
+                                                .addrs4 = "addrs4",
+                                                .addrs6 = "addrs6"};
+
+/* Once per daemon: the filter table (the routed veths are its set vports, which the input
+ * filter uses too); IPv6 forwarding and proxy NDP once a VPS has IPv6. */
+static int prepare_host(struct vps_manager *m, bool v6, const char *extra, vps_error *err)
 {
         const char *b = m->net.bridge;
         int r;
         if (!m->net.routed_ready) {
-                char cmd[4096] = "", table[IFNAMSIZ + 12];
+                size_t size = 8192 + (extra ? strlen(extra) : 0);
+                _cleanup_free_ char *cmd = calloc(1, size);
+                char table[IFNAMSIZ + 12];
+                if (!cmd)
+                        return vps_err(err, ENOMEM, "preparing routed networking");
                 (void)snprintf(table, sizeof(table), "inet vpsr_%s", b);
-                vps_nft_addf(cmd, sizeof(cmd), "add table %s\n", table);
-                vps_nft_port_maps(cmd, sizeof(cmd), table, -300);
-                /* The routed veths, for the input filter. */
-                vps_nft_addf(cmd, sizeof(cmd), "add set %s vports { type ifname; }\n", table);
-                guard_rules(b, cmd, sizeof(cmd));
-                vps_net_host_input(&m->net, table, "iifname @vports", cmd, sizeof(cmd));
+                vps_nft_objects(&table_desc, b, cmd, size);
+                vps_nft_rules(cmd, size, table);
+                guard_rules(b, cmd, size);
+                check_rules(table, cmd, size);
+                vps_net_host_input(&m->net, table, "iifname @vports", cmd, size);
+                if (extra)
+                        vps_nft_addf(cmd, size, "%s", extra);
                 if ((r = ns_nft_run(cmd, err)) < 0 ||
                     (r = vps_sysctl_write("/proc/sys/net/ipv4/ip_forward", "1", err)) < 0)
                         return r;
@@ -116,48 +144,27 @@ static int prepare_host(struct vps_manager *m, bool v6, vps_error *err)
         return 0;
 }
 
-/* The VPS's chain: only its own addresses may leave its veth (link-local and unspecified
- * IPv6 sources stay on the link: neighbour discovery needs them, and no router forwards
- * them; the link's only other end is the host), and only what the guard chain allows. */
-static void routed_filter_text(const struct vps_manager *m, const struct vps_config *c, char *cmd,
-                               size_t size)
+/* The VPS's elements: its port and its addresses. */
+static void routed_ops(const struct vps_manager *m, const struct vps_config *c, bool del,
+                       struct vps_nft_ops *o)
 {
-        char veth[IFNAMSIZ], v4[VPS_MAX_IPS * 48] = "", v6[VPS_MAX_IPS * 48] = "fe80::/10, ::";
+        char veth[IFNAMSIZ];
         vps_net_veth_name(&m->net, c->id, veth);
-        for (unsigned int i = 0; i < c->n_ip; i++) {
-                char *set = strchr(c->ip[i], ':') ? v6 : v4;
-                strcat(set, set[0] ? ", " : "");
-                strcat(set, c->ip[i]);
-        }
-        const char *id = c->id;
-        char table[IFNAMSIZ + 12];
-        (void)snprintf(table, sizeof(table), "inet vpsr_%s", m->net.bridge);
-        cmd[0] = '\0';
-        vps_nft_vps_chain(cmd, size, table, id);
-        vps_nft_addf(cmd, size, "add rule %s vps_%s jump guard\n", table, id);
-        if (v4[0])
-                vps_nft_addf(cmd, size,
-                             "add rule %s vps_%s meta nfproto ipv4 ip saddr != { %s } drop\n",
-                             table, id, v4);
-        else
-                vps_nft_addf(cmd, size, "add rule %s vps_%s meta nfproto ipv4 drop\n", table, id);
-        vps_nft_addf(cmd, size,
-                     "add rule %s vps_%s meta nfproto ipv6 ip6 saddr != { %s } drop\n"
-                     "add element %s vports { \"%s\" }\n",
-                     table, id, v6, table, veth);
-        vps_nft_vps_port(cmd, size, table, id, veth);
+        vps_nft_ops_init(o, &table_desc, m->net.bridge);
+        vps_nft_addr_ops(o, &table_desc, del, veth, c->ip, c->n_ip);
+        vps_nft_port_ops(o, del, c->id, veth);
 }
 
 static int filter_set(struct vps_manager *m, const struct vps_config *c, vps_error *err)
 {
-        char cmd[4096];
-        routed_filter_text(m, c, cmd, sizeof(cmd));
-        return ns_nft_run(cmd, err);
+        struct vps_nft_ops o;
+        routed_ops(m, c, false, &o);
+        return ns_nft_apply(o.family, o.table, o.op, o.n, err);
 }
 
-static int routed_prepare(struct vps_manager *m, vps_error *err)
+static int routed_prepare(struct vps_manager *m, const char *extra, vps_error *err)
 {
-        return prepare_host(m, false, err);
+        return prepare_host(m, false, extra, err);
 }
 
 /* Routes on the veth and proxy entries on the uplink for each address of c (add) or for each
@@ -213,7 +220,7 @@ static int gateway6(unsigned int ifindex, vps_error *err)
 
 static int routed_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
 {
-        int r = prepare_host(m, has_v6(&vi->cfg), err);
+        int r = prepare_host(m, has_v6(&vi->cfg), NULL, err);
         if (r < 0)
                 return vps_err_wrap(err, "preparing routed networking");
         return filter_set(m, &vi->cfg, err);
@@ -245,26 +252,27 @@ static int routed_update(struct vps_manager *m, const struct vps_inst *vi,
         unsigned int idx = if_nametoindex(veth);
         if (!idx)
                 return vps_err_sys(err, errno, "finding %s", veth);
-        int r = prepare_host(m, has_v6(&vi->cfg), err);
+        int r = prepare_host(m, has_v6(&vi->cfg), NULL, err);
         if (r < 0 || (has_v6(&vi->cfg) && (r = gateway6(idx, err)) < 0))
                 return r;
         (void)routes(&m->net, &old, &vi->cfg, false, idx, err);
         if ((r = routes(&m->net, &vi->cfg, NULL, true, idx, err)) < 0)
                 return r;
-        return filter_set(m, &vi->cfg, err);
+        return vps_nft_update_addrs(&table_desc, m->net.bridge, veth,
+                                    (const char(*)[VPS_IP_MAX])old_ips, n_old, vi->cfg.ip,
+                                    vi->cfg.n_ip, err);
 }
 
 static void routed_detach(struct vps_manager *m, const struct vps_config *cfg)
 {
-        char veth[IFNAMSIZ], cmd[1024] = "", table[IFNAMSIZ + 12];
+        char veth[IFNAMSIZ];
         vps_net_veth_name(&m->net, cfg->id, veth);
         vps_error e;
         (void)routes(&m->net, cfg, NULL, false, if_nametoindex(veth), &e);
-        (void)snprintf(table, sizeof(table), "inet vpsr_%s", m->net.bridge);
-        /* Some may be absent: ns_nft_run_each. */
-        vps_nft_vps_delete(cmd, sizeof(cmd), table, cfg->id, veth);
-        vps_nft_addf(cmd, sizeof(cmd), "delete element %s vports { \"%s\" }\n", table, veth);
-        ns_nft_run_each(cmd);
+        struct vps_nft_ops o;
+        routed_ops(m, cfg, true, &o);
+        /* Some may be absent: ns_nft_apply_each. */
+        ns_nft_apply_each(o.family, o.table, o.op, o.n);
 }
 
 static bool routed_ready(const struct vps_netconf *n)
@@ -281,6 +289,7 @@ static void routed_counters(const struct vps_manager *m, const char *id, struct 
 
 const struct vps_net_backend vps_net_routed = {
         .on_bridge = false,
+        .nft = &table_desc,
         .check = routed_check,
         .child = routed_child,
         .filter = routed_filter,
@@ -288,7 +297,7 @@ const struct vps_net_backend vps_net_routed = {
         .update = routed_update,
         .detach = routed_detach,
         .prepare = routed_prepare,
-        .filter_text = routed_filter_text,
+        .ops = routed_ops,
         .ready = routed_ready,
         .counters = routed_counters,
 };

@@ -318,6 +318,8 @@ static int stdio_pipes_open(struct stdio_pipes *p, vps_error *err)
         return 0;
 }
 
+#define ATTACH_STAT_MS 500
+
 /* The pty master the command sends back (exec -t, enter), -1 when it failed first. */
 static int receive_master(int sock)
 {
@@ -341,12 +343,12 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
         _cleanup_close_ int pidfd = vps_sys_pidfd_open(t->pid, 0);
         if (pidfd < 0)
                 return vps_err_sys(err, errno, "the VPS init (PID %d) is gone", (int)t->pid);
-        unsigned long long st;
-        int r = vps_proc_starttime(t->pid, &st, err);
-        if (r < 0)
-                return r;
-        if (st != t->starttime)
+        /* Its start time is read by a grandchild within ATTACH_STAT_MS: a guest can hold that
+         * read (an init held in an execve, base/proc.c), then being PID 1 of a pid namespace
+         * below ours is what says it is the init. */
+        if (vps_init_identify(t->pid, pidfd, t->starttime, 0, ATTACH_STAT_MS) != 1)
                 return vps_err(err, ESRCH, "PID %d is no longer the VPS init", (int)t->pid);
+        int r;
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return vps_err_sys(err, errno, "socketpair");

@@ -1,6 +1,7 @@
 /* libvps: whether a VPS's init can take its halt signal yet (sandbox.h), read from /proc. */
 #include "sandbox/sandbox.h"
 #include "vps/cleanup.h"
+#include "vps/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,26 +75,63 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t size, vps_er
         return 0;
 }
 
-int vps_halt_ready(pid_t pid, int sig, vps_error *err)
+struct sigwait_arg {
+        char syscall[64], mem[64];
+};
+
+/* In a detached grandchild (base/proc.c): both reads wait while the guest holds the init in
+ * an execve (they take its exec lock). Writes the 8-byte set the init waits for, or nothing. */
+static ssize_t read_sigwait_set(void *arg, void *out, size_t size)
+{
+        const struct sigwait_arg *a = arg;
+        char text[512];
+        uint64_t set_addr, set;
+        int fd = open(a->syscall, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0 || size < sizeof(set))
+                return 0;
+        text[n] = '\0';
+        if (!vps_halt_syscall_sigwait(text, &set_addr))
+                return 0;
+        /* Only 8 bytes at an address the guest chose are read; a guest that lies only changes
+         * how its own halt is sent. */
+        fd = open(a->mem, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        n = fd < 0 ? -1 : pread(fd, &set, sizeof(set), (off_t)set_addr);
+        if (fd >= 0)
+                close(fd);
+        if (n != (ssize_t)sizeof(set))
+                return 0;
+        memcpy(out, &set, sizeof(set));
+        return sizeof(set);
+}
+
+int vps_halt_sigwait(pid_t pid, int sig, int timeout_ms)
+{
+        struct sigwait_arg a;
+        (void)snprintf(a.syscall, sizeof(a.syscall), "/proc/%d/syscall", (int)pid);
+        (void)snprintf(a.mem, sizeof(a.mem), "/proc/%d/mem", (int)pid);
+        uint64_t set = 0;
+        ssize_t n = vps_call_detached(read_sigwait_set, &a, &set, sizeof(set), timeout_ms);
+        if (n == -ETIMEDOUT)
+                return -ETIMEDOUT;
+        return n == (ssize_t)sizeof(set) && has_sig(set, sig);
+}
+
+int vps_halt_ready_status(pid_t pid, int sig, vps_error *err)
 {
         char text[2048];
         int r = read_proc(pid, "status", text, sizeof(text), err);
-        if (r < 0)
+        return r < 0 ? r : vps_halt_status_ready(text, sig);
+}
+
+int vps_halt_ready(pid_t pid, int sig, vps_error *err)
+{
+        int r = vps_halt_ready_status(pid, sig, err);
+        if (r != 0)
                 return r;
-        if (vps_halt_status_ready(text, sig))
-                return 1;
         /* busybox init blocks its signals and sleeps in sigtimedwait(), which unblocks them
-         * while it sleeps: the set it waits for is in its memory. Only 8 bytes at an address
-         * the guest chose are read; a guest that lies only changes how its own halt is sent. */
-        uint64_t set_addr, set = 0;
-        vps_error e;
-        if (read_proc(pid, "syscall", text, sizeof(text), &e) < 0 ||
-            !vps_halt_syscall_sigwait(text, &set_addr))
-                return 0;
-        char path[64];
-        (void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || pread(fd, &set, sizeof(set), (off_t)set_addr) != (ssize_t)sizeof(set))
-                return 0;
-        return has_sig(set, sig);
+         * while it sleeps: the set it waits for is in its memory. */
+        return vps_halt_sigwait(pid, sig, VPS_HALT_SIGWAIT_MS) == 1;
 }

@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -24,16 +25,32 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
-/* "Cached:" of the host's /proc/meminfo in bytes, 0 when unreadable. */
+/* "Cached:" of the host's /proc/meminfo in bytes, 0 when unreadable. Read at most once a
+ * second per thread: the refresh of every VPS's view would otherwise have the kernel print
+ * the whole of /proc/meminfo once per VPS. */
 static uint64_t host_cached(void)
 {
+        static _Thread_local struct {
+                int64_t at_ms;
+                uint64_t v;
+        } last = {-1000000, 0};
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (now - last.at_ms < 1000)
+                return last.v;
         _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
         char line[128];
         unsigned long long kb;
+        uint64_t v = 0;
         while (f && fgets(line, sizeof(line), f))
-                if (sscanf(line, "Cached: %llu kB", &kb) == 1)
-                        return (uint64_t)kb * 1024;
-        return 0;
+                if (sscanf(line, "Cached: %llu kB", &kb) == 1) {
+                        v = (uint64_t)kb * 1024;
+                        break;
+                }
+        last.at_ms = now;
+        last.v = v;
+        return v;
 }
 
 /* The least of limit (a cgroup file's value: -1 "max", -2 unreadable), the VPS's own limit
@@ -174,31 +191,47 @@ int vps_meminfo_write(int dir_fd, const char *cg, const struct vps_limits *own, 
         return vps_meminfo_write_at(dir_fd, "meminfo", cg, own, create, err);
 }
 
+/* Through vpsd's own link in a directory that is host root's alone (0700); -ENOENT when the
+ * VPS has no view of vpsd's (LXCFS serves it) and create is false. */
+static int open_view(int dir_fd, const char *name, bool create, vps_error *err)
+{
+        int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT | O_TRUNC : 0);
+        int fd = openat(dir_fd, name, flags, 0644);
+        if (fd < 0)
+                return errno == ENOENT && !create ? -ENOENT
+                                                  : vps_err_sys(err, errno, "opening meminfo");
+        return fd;
+}
+
+static int write_view(int fd, const struct vps_mem *f, vps_error *err)
+{
+        char text[VPS_MEMINFO_TEXT_MAX];
+        size_t n = vps_meminfo_text(f, text, sizeof(text));
+        if (pwrite(fd, text, n, 0) != (ssize_t)n)
+                return vps_err_sys(err, errno, "writing meminfo");
+        return 0;
+}
+
 int vps_meminfo_write_at(int dir_fd, const char *name, const char *cg, const struct vps_limits *own,
                          bool create, vps_error *err)
 {
+        /* The view first: a VPS without one costs no reads of its cgroup. */
+        _cleanup_close_ int fd = open_view(dir_fd, name, create, err);
+        if (fd < 0)
+                return fd;
         struct sysinfo si;
         if (sysinfo(&si) < 0)
                 return vps_err_sys(err, errno, "sysinfo");
         struct vps_mem f;
         vps_mem_figures(cg, own, &si, &f);
-        return vps_meminfo_write_figures(dir_fd, name, &f, create, err);
+        return write_view(fd, &f, err);
 }
 
 int vps_meminfo_write_figures(int dir_fd, const char *name, const struct vps_mem *f, bool create,
                               vps_error *err)
 {
-        char text[VPS_MEMINFO_TEXT_MAX];
-        size_t n = vps_meminfo_text(f, text, sizeof(text));
-        /* Through vpsd's own link in a directory that is host root's alone (0700). */
-        int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | (create ? O_CREAT | O_TRUNC : 0);
-        _cleanup_close_ int fd = openat(dir_fd, name, flags, 0644);
-        if (fd < 0)
-                return errno == ENOENT && !create ? -ENOENT
-                                                  : vps_err_sys(err, errno, "opening meminfo");
-        if (pwrite(fd, text, n, 0) != (ssize_t)n)
-                return vps_err_sys(err, errno, "writing meminfo");
-        return 0;
+        _cleanup_close_ int fd = open_view(dir_fd, name, create, err);
+        return fd < 0 ? fd : write_view(fd, f, err);
 }
 
 void vps_meminfo_remove(const struct vps_inst *vi)

@@ -33,8 +33,9 @@ struct vps_spawn_params {
 struct vps_spawn_result {
         pid_t pid;
         int pidfd;
-        unsigned long long starttime;
-        int notify_fd; /* the init's sysinfo listener (sandbox.h), -1 without one */
+        unsigned long long starttime; /* read by the setup while the init waited for it */
+        uint64_t pidfd_ino;           /* vps_pidfd_ino of pidfd, 0 on kernels without pidfs */
+        int notify_fd;                /* the init's sysinfo listener (sandbox.h), -1 without one */
 };
 
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err);
@@ -141,8 +142,16 @@ bool vps_halt_status_ready(const char *status, int sig);
  * unblocks the signals it waits for while it sleeps, so SigBlk does not show them); *ret_set
  * gets the address of the set it waits for. */
 bool vps_halt_syscall_sigwait(const char *syscall_text, uint64_t *ret_set);
-/* 1: process pid (a host PID) takes sig now, 0: not yet, or a negative errno (vps_error). */
+/* 1: process pid (a host PID) takes sig now, 0: not yet, or a negative errno (vps_error).
+ * vps_halt_ready_status: from its status alone, which waits on nothing of the process.
+ * vps_halt_sigwait: whether it sleeps in sigtimedwait() for sig (1, 0), from its syscall and
+ * memory: reads a guest can hold (an init held in an execve, base/proc.c), so done by a
+ * detached grandchild, -ETIMEDOUT past timeout_ms. vps_halt_ready: both, the second within
+ * VPS_HALT_SIGWAIT_MS. */
+#define VPS_HALT_SIGWAIT_MS 100
 int vps_halt_ready(pid_t pid, int sig, vps_error *err);
+int vps_halt_ready_status(pid_t pid, int sig, vps_error *err);
+int vps_halt_sigwait(pid_t pid, int sig, int timeout_ms);
 
 /* Running a process inside a running VPS (vpsctl exec / enter). */
 

@@ -168,6 +168,7 @@ static _Noreturn void child_main(const struct vps_spawn_params *p, int sock, int
 struct init_msg {
         char tag; /* 'I' */
         pid_t init, maker;
+        unsigned long long starttime; /* the setup's, read while the init waits for it */
 };
 
 /* Steps 2 and 3: the maker. */
@@ -205,7 +206,7 @@ static int maker_setup(const struct vps_spawn_params *p, int vpsd_sock, int sock
         _cleanup_close_ int fs = vps_child_make_overlay(&host, lower, err);
         if (fs < 0)
                 return fs;
-        struct init_msg m = {'I', pid, getpid()};
+        struct init_msg m = {.tag = 'I', .init = pid, .maker = getpid()};
         int fds[] = {fs, pfd};
         if ((r = vps_send_msg(sock, &m, sizeof(m), fds, 2)) < 0)
                 return vps_err_sys(err, -r, "handing the overlay over");
@@ -406,6 +407,10 @@ static int setup_run(const struct vps_spawn_params *p, int vpsd_sock, vps_error 
         _cleanup_close_ int fs = nfds > 0 ? fds[0] : -1, pidfd = nfds > 1 ? fds[1] : -1;
         if (n != (int)sizeof(m) || nfds != 2 || m.tag != 'I')
                 return vps_err(err, EPROTO, "waiting for the VPS init");
+        /* Now, while the init waits for 'g' and runs none of the guest's code: once it does,
+         * the guest can hold the read (an execve held by its FUSE daemon: base/proc.c). */
+        if ((r = vps_proc_starttime(m.init, &m.starttime, err)) < 0)
+                return r;
         if ((r = vps_send_msg(vpsd_sock, &m, sizeof(m), &pidfd, 1)) < 0)
                 return vps_err_sys(err, -r, "handing the init to vpsd");
         char ns[64];
@@ -512,8 +517,6 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
         if (r < 0)
                 (void)kill(setup, SIGKILL);
         reap(setup);
-        if (r == 0)
-                r = vps_proc_starttime(pid, &ret->starttime, err);
         if (r < 0) {
                 (void)vps_sys_pidfd_send_signal(pfd, SIGKILL, NULL, 0);
                 while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -521,6 +524,9 @@ int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vp
                 return r;
         }
         ret->pid = pid;
+        ret->starttime = m.starttime;
+        if (vps_pidfd_ino(pfd, &ret->pidfd_ino) < 0)
+                ret->pidfd_ino = 0;
         ret->pidfd = TAKE_FD(pfd);
         ret->notify_fd = TAKE_FD(listener);
         return 0;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -166,39 +167,67 @@ static bool same_copy(struct vps_bk_wctx *c, struct archive_entry *e, const char
         _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return false;
-        struct sha256_ctx h;
-        sha256_init(&h);
-        ssize_t n;
-        while ((n = read(fd, c->buf, BLOCK)) > 0)
-                sha256_update(&h, (size_t)n, (const uint8_t *)c->buf);
-        if (n < 0)
-                return false;
+        /* Its data extents alone (SEEK_DATA): the holes are zeros. */
+        vps_zhash_init(c->zh, c->mf.version);
+        for (off_t pos = 0, data, hole; pos < (off_t)now->size; pos = hole) {
+                if ((data = lseek(fd, pos, SEEK_DATA)) < 0 ||
+                    (hole = lseek(fd, data, SEEK_HOLE)) < 0)
+                        break; /* ENXIO: no data past pos */
+                for (off_t at = data; at < hole;) {
+                        ssize_t n = pread(fd, c->buf,
+                                          (size_t)(hole - at) < BLOCK ? (size_t)(hole - at) : BLOCK,
+                                          at);
+                        if (n <= 0)
+                                return false;
+                        vps_zhash_data(c->zh, (uint64_t)at, c->buf, (size_t)n);
+                        at += n;
+                }
+        }
         char hex[65];
-        vps_sha256_finish_hex(&h, hex);
+        vps_zhash_finish(c->zh, now->size, hex);
         return !strcmp(hex, b->hash);
 }
 
-/* Content (holes as zeros for the hash, left out by the pax writer) into the archive. */
+/* The zeros of holes up to off, for the pax writer, which takes a sparse file's bytes in
+ * order and drops those its sparse map says are holes: from a read-only mapping of zeros
+ * (no memory: the zero page), ZEROS bytes a call. */
+#define ZEROS (64u << 20)
+static int write_hole(struct vps_bk_wctx *c, la_int64_t *done, la_int64_t off)
+{
+        if (*done < off && !c->zeros) {
+                void *z = mmap(NULL, ZEROS, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (z == MAP_FAILED)
+                        return vps_err_sys(c->err, errno, "mapping zeros");
+                c->zeros = z;
+        }
+        while (*done < off) {
+                size_t z = (uint64_t)(off - *done) < ZEROS ? (size_t)(off - *done) : ZEROS;
+                if (archive_write_data(c->out, c->zeros, z) < 0)
+                        return vps_err(c->err, EIO, "writing the archive: %s",
+                                       archive_error_string(c->out));
+                *done += (la_int64_t)z;
+        }
+        return 0;
+}
+
+/* Content into the archive (holes left out by the pax writer), hashed as the format says
+ * (format 2: holes cost nothing). */
 static int copy_data(struct vps_bk_wctx *c, struct archive *disk, struct archive_entry *e,
                      char hash[65])
 {
-        struct sha256_ctx h;
-        sha256_init(&h);
+        struct vps_zhash *h = c->zh;
+        vps_zhash_init(h, c->mf.version);
         const void *buf;
         size_t len;
         la_int64_t off, done = 0;
-        int k;
-        memset(c->buf, 0, BLOCK);
+        int k, r;
         while ((k = archive_read_data_block(disk, &buf, &len, &off)) == ARCHIVE_OK) {
-                while (done < off) {
-                        size_t z = (size_t)(off - done) < BLOCK ? (size_t)(off - done) : BLOCK;
-                        sha256_update(&h, z, (const uint8_t *)c->buf);
-                        if (archive_write_data(c->out, c->buf, z) < 0)
-                                return vps_err(c->err, EIO, "writing the archive: %s",
-                                               archive_error_string(c->out));
-                        done += (la_int64_t)z;
-                }
-                sha256_update(&h, len, buf);
+                if (off < done)
+                        return vps_err(c->err, EIO, "reading %s: data out of order",
+                                       archive_entry_pathname(e));
+                if ((r = write_hole(c, &done, off)) < 0)
+                        return r;
+                vps_zhash_data(h, (uint64_t)off, buf, len);
                 if (len && archive_write_data(c->out, buf, len) < 0)
                         return vps_err(c->err, EIO, "writing the archive: %s",
                                        archive_error_string(c->out));
@@ -209,15 +238,9 @@ static int copy_data(struct vps_bk_wctx *c, struct archive *disk, struct archive
                 return vps_err(c->err, EIO, "reading %s: %s", archive_entry_pathname(e),
                                archive_error_string(disk));
         la_int64_t size = archive_entry_size(e);
-        while (done < size) {
-                size_t z = (size_t)(size - done) < BLOCK ? (size_t)(size - done) : BLOCK;
-                sha256_update(&h, z, (const uint8_t *)c->buf);
-                if (archive_write_data(c->out, c->buf, z) < 0)
-                        return vps_err(c->err, EIO, "writing the archive: %s",
-                                       archive_error_string(c->out));
-                done += (la_int64_t)z;
-        }
-        vps_sha256_finish_hex(&h, hash);
+        if ((r = write_hole(c, &done, size)) < 0)
+                return r;
+        vps_zhash_finish(h, (uint64_t)size, hash);
         return 0;
 }
 
@@ -229,7 +252,15 @@ int vps_bk_put_entry(struct vps_bk_wctx *c, struct archive *disk,
 {
         const struct stat *st = archive_entry_stat(e);
         int r;
-        if (vps_bk_unchanged(b, m) || same_copy(c, e, src, b, m)) {
+        if (vps_bk_unchanged(b, m)) {
+                m->kind = VPS_MF_SAME;
+                memcpy(m->hash, b->hash, sizeof(m->hash));
+                m->line = b->line;
+                m->line_len = b->line_len;
+                return vps_manifest_add(&c->mf, m, c->err);
+        }
+        if (same_copy(c, e, src, b, m)) {
+                /* Another inode, another ctime: its own line, the base's hash. */
                 m->kind = VPS_MF_SAME;
                 memcpy(m->hash, b->hash, sizeof(m->hash));
                 return vps_manifest_add(&c->mf, m, c->err);
@@ -258,7 +289,8 @@ int vps_bk_put_entry(struct vps_bk_wctx *c, struct archive *disk,
                 if (first)
                         memcpy(m->hash, first->hash, sizeof(m->hash));
         } else if (S_ISREG(st->st_mode) && m->size == 0) {
-                vps_sha256_hex("", 0, m->hash);
+                vps_zhash_init(c->zh, c->mf.version);
+                vps_zhash_finish(c->zh, 0, m->hash);
         }
         c->res->in_archive++;
         return vps_manifest_add(&c->mf, m, c->err);
@@ -372,12 +404,11 @@ static int write_meta(struct vps_bk_wctx *c)
         (void)uname(&u);
         const struct vps_backup_opts *o = c->o;
         _cleanup_json_ json_t *j = json_pack(
-                "{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:I}", "format",
-                VPS_BACKUP_FORMAT, "arch", u.machine, "id", o->vps_id, "template", "name",
-                o->tpl_name, "version", o->tpl_version, "distro",
-                o->tpl_distro ? o->tpl_distro : "", "kind", o->root_path ? "full" : "upper",
-                "backup_id", c->res->backup_id, "base_id", o->base_id ? o->base_id : "", "created",
-                (json_int_t)time(NULL));
+                "{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:I}", "format", c->mf.version,
+                "arch", u.machine, "id", o->vps_id, "template", "name", o->tpl_name, "version",
+                o->tpl_version, "distro", o->tpl_distro ? o->tpl_distro : "", "kind",
+                o->root_path ? "full" : "upper", "backup_id", c->res->backup_id, "base_id",
+                o->base_id ? o->base_id : "", "created", (json_int_t)time(NULL));
         if (!j)
                 return vps_err(c->err, EINVAL, "backup metadata: bad value");
         _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
@@ -402,7 +433,7 @@ static int add_deletions(struct vps_bk_wctx *c)
                 struct vps_mf_entry d = c->base.e[gone[i]];
                 d.kind = VPS_MF_DELETED;
                 c->res->deleted++;
-                int r = vps_manifest_add(&c->mf, &d, c->err);
+                int r = vps_manifest_add_lent(&c->mf, &d, c->err);
                 if (r < 0)
                         return r;
         }
@@ -414,9 +445,10 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         *ret = (struct vps_backup_result){0};
         random_id(ret->backup_id);
         _cleanup_free_ char *buf = malloc(BLOCK);
-        struct vps_bk_wctx c = {.o = o, .res = ret, .err = err, .buf = buf};
+        _cleanup_free_ struct vps_zhash *zh = malloc(sizeof(*zh));
+        struct vps_bk_wctx c = {.o = o, .res = ret, .err = err, .buf = buf, .zh = zh};
         _cleanup_archive_write_ struct archive *out = archive_write_new();
-        if (!out || !buf)
+        if (!out || !buf || !zh)
                 return vps_err(err, ENOMEM, "out of memory");
         c.out = out;
         int r = 0;
@@ -428,6 +460,9 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (o->base_manifest &&
             (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
+        c.mf.lender = &c.base;
+        /* The hashes of a chain are of its first backup's format. */
+        c.mf.version = o->base_manifest ? c.base.version : VPS_BACKUP_FORMAT;
         /* The walk meets about as many paths as the base lists. */
         if (o->base_manifest)
                 r = vps_manifest_reserve(&c.mf, c.base.n + 64, err);
@@ -470,5 +505,7 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
                 o->progress(o->arg, &c.p);
         vps_manifest_free(&c.mf);
         vps_manifest_free(&c.base);
+        if (c.zeros)
+                (void)munmap(c.zeros, ZEROS);
         return r;
 }

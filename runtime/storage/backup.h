@@ -23,7 +23,10 @@
 
 #include "vps/error.h"
 
-#define VPS_BACKUP_FORMAT   1
+/* The format written (vpsbackup.json's "format", the MANIFEST's first line): 2 since its
+ * content hashes skip zero blocks (backup_hash.c); 1 is read too, and an incremental whose
+ * base is of format 1 is written in it (its hashes are those of the chain). */
+#define VPS_BACKUP_FORMAT   2
 #define VPS_BACKUP_META     "vpsbackup.json"
 #define VPS_BACKUP_CONFIG   "config.json"
 #define VPS_BACKUP_MANIFEST "MANIFEST"
@@ -46,18 +49,25 @@ struct vps_mf_entry {
         int64_t mtime_ns, ctime_ns;
         char hash[65]; /* SHA-256 hex of a file's content or a symlink's target, "-" else */
         char *path;    /* "upper/etc/x", raw bytes */
+        /* Parsed: its line in the text given to vps_manifest_parse (valid while that text
+         * is), which vps_manifest_format copies for an entry of the same fields (SAME or
+         * DELETED, its kind written anew) instead of formatting it; NULL else. */
+        const char *line;
+        size_t line_len;
 };
 
 /* Entries stay in the order they were added (a walk's, or the text's); lookups go through
- * an index sorted by path, made on the first lookup after an add, and first try the entry
- * after the last one found (a walk of the same tree meets the paths in the base's order). */
+ * a hash table of the paths, filled up to date on a lookup, and first try the entry after
+ * the last one found (a walk of the same tree meets the paths in the base's order). */
 struct vps_manifest {
         struct vps_mf_entry *e;
         size_t n, cap;
-        size_t *idx, nidx; /* e's indices by path; valid while nidx == n */
-        size_t next;       /* the entry after the last one found */
-        char *arena;       /* parsed text the paths point into */
+        size_t *idx, idx_cap, nidx; /* the table (e's indices + 1); the first nidx in it */
+        size_t next;                /* the entry after the last one found */
+        char *arena;                /* parsed text the paths point into */
         size_t arena_len;
+        const struct vps_manifest *lender; /* paths in its arena are borrowed, not freed */
+        int version;                       /* its format (0: VPS_BACKUP_FORMAT) */
 };
 
 void vps_manifest_free(struct vps_manifest *m);
@@ -65,6 +75,8 @@ void vps_manifest_free(struct vps_manifest *m);
 int vps_manifest_reserve(struct vps_manifest *m, size_t n, vps_error *err);
 /* Appends a copy of *e (path duplicated). */
 int vps_manifest_add(struct vps_manifest *m, const struct vps_mf_entry *e, vps_error *err);
+/* Appends a copy of *e whose path is m->lender's (not duplicated). */
+int vps_manifest_add_lent(struct vps_manifest *m, const struct vps_mf_entry *e, vps_error *err);
 /* Parses MANIFEST text; every line checked. */
 int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, vps_error *err);
 /* The text of m (malloc'd). */

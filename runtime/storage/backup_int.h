@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +36,20 @@ int vps_bk_read_small(struct archive *a, struct archive_entry *e, size_t max, ch
 /* The first entry, vpsbackup.json, read and checked. */
 int vps_bk_read_info(struct archive *a, struct vps_backup_info *info, vps_error *err);
 
+/* --- a file's content hash by the format (backup_hash.c) --- */
+struct vps_zhash {
+        struct sha256_ctx h;
+        int version;
+        uint64_t done; /* format 1: the bytes hashed */
+        uint64_t blk;  /* format 2: the block in b, when pending */
+        bool pending;
+        uint8_t b[4096];
+};
+void vps_zhash_init(struct vps_zhash *z, int version);
+/* len bytes at off (at or past the end of the data before it; zeros in between). */
+void vps_zhash_data(struct vps_zhash *z, uint64_t off, const void *buf, size_t len);
+void vps_zhash_finish(struct vps_zhash *z, uint64_t size, char out[65]);
+
 /* --- restore (backup_restore.c, backup_check.c) --- */
 struct rctx {
         const struct vps_restore_opts *o;
@@ -42,6 +57,8 @@ struct rctx {
         struct vps_manifest seen;
         struct vps_backup_progress p;
         bool full, want_root;
+        int version; /* the archive's format: its content hashes */
+        struct vps_zhash zh;
         vps_error *err;
 };
 
@@ -122,6 +139,8 @@ struct vps_bk_wctx {
         struct vps_backup_progress p;
         struct vps_backup_result *res;
         char *buf;
+        struct vps_zhash *zh;
+        void *zeros;            /* a read-only mapping of zeros, for holes */
         struct vps_bk_src *src; /* the tree being walked */
         vps_error *err;
 };

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define HEADER "vpsbackup-manifest 1\n"
+#define HEADER "vpsbackup-manifest %d\n"
 
 void vps_sha256_finish_hex(struct sha256_ctx *h, char out[65])
 {
@@ -66,7 +66,7 @@ static bool in_arena(const struct vps_manifest *m, const char *p)
 void vps_manifest_free(struct vps_manifest *m)
 {
         for (size_t i = 0; i < m->n; i++)
-                if (!in_arena(m, m->e[i].path))
+                if (!in_arena(m, m->e[i].path) && !(m->lender && in_arena(m->lender, m->e[i].path)))
                         free(m->e[i].path);
         free(m->e);
         free(m->idx);
@@ -106,6 +106,13 @@ int vps_manifest_add(struct vps_manifest *m, const struct vps_mf_entry *e, vps_e
         if (r < 0)
                 free(path);
         return r;
+}
+
+int vps_manifest_add_lent(struct vps_manifest *m, const struct vps_mf_entry *e, vps_error *err)
+{
+        if (!m->lender || !in_arena(m->lender, e->path))
+                return vps_manifest_add(m, e, err);
+        return push(m, e, e->path, err);
 }
 
 static bool plain_byte(unsigned char c)
@@ -211,7 +218,7 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
                                    .mtime_ns = (int64_t)v[4],
                                    .ino = v[5],
                                    .ctime_ns = (int64_t)v[6]};
-        (void)snprintf(e->hash, sizeof(e->hash), "%s", f[9]);
+        memcpy(e->hash, f[9], strlen(f[9]) + 1); /* checked: 64 bytes or "-" */
         if (unescape(f[10], (size_t)(end - f[10])) < 0 || !f[10][0])
                 return vps_err(err, EBADMSG, "MANIFEST line %zu: bad path", lineno);
         e->path = f[10];
@@ -221,9 +228,16 @@ static int parse_line(char *line, size_t len, struct vps_mf_entry *e, vps_error 
 int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, vps_error *err)
 {
         *ret = (struct vps_manifest){0};
-        size_t hl = strlen(HEADER);
-        if (len < hl || memcmp(text, HEADER, hl) != 0)
+        char head[32];
+        int version = 0;
+        for (int v = 1; v <= VPS_BACKUP_FORMAT && !version; v++) {
+                (void)snprintf(head, sizeof(head), HEADER, v);
+                if (len >= strlen(head) && !memcmp(text, head, strlen(head)))
+                        version = v;
+        }
+        if (!version)
                 return vps_err(err, EBADMSG, "MANIFEST: not a vpsbackup manifest");
+        size_t hl = strlen(head);
         /* The copy is the paths' arena: each unescaped in place. */
         char *copy = malloc(len + 1);
         if (!copy)
@@ -232,6 +246,7 @@ int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, v
         copy[len] = '\0';
         ret->arena = copy;
         ret->arena_len = len + 1;
+        ret->version = version;
         size_t lines = 0;
         for (const char *p = copy; (p = memchr(p, '\n', (size_t)(copy + len - p))); p++)
                 lines++;
@@ -245,8 +260,11 @@ int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, v
                         r = vps_err(err, EBADMSG, "MANIFEST line %zu: no end", lineno);
                 else if (memchr(p, '\0', (size_t)(nl - p)))
                         r = vps_err(err, EBADMSG, "MANIFEST line %zu: NUL byte", lineno);
-                else if ((r = parse_line(p, (size_t)(nl - p), &e, err, lineno)) == 0)
+                else if ((r = parse_line(p, (size_t)(nl - p), &e, err, lineno)) == 0) {
+                        e.line = text + (p - copy);
+                        e.line_len = (size_t)(nl - p);
                         r = push(ret, &e, e.path, err);
+                }
                 p = nl ? nl + 1 : copy + len;
         }
         if (r < 0)
@@ -299,13 +317,28 @@ int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_le
 {
         static const char hex[] = "0123456789ABCDEF";
         struct text t = {0};
-        size_t hl = strlen(HEADER);
+        char head[32];
+        (void)snprintf(head, sizeof(head), HEADER, m->version ? m->version : VPS_BACKUP_FORMAT);
+        size_t hl = strlen(head);
         if (text_room(&t, hl) < 0)
                 return vps_err(err, ENOMEM, "out of memory");
-        memcpy(t.p, HEADER, hl);
+        memcpy(t.p, head, hl);
         t.len = hl;
         for (size_t i = 0; i < m->n; i++) {
                 const struct vps_mf_entry *e = &m->e[i];
+                if (e->line && e->line_len > 1 &&
+                    (e->kind == VPS_MF_SAME || e->kind == VPS_MF_DELETED)) {
+                        /* Its base's line, but for the kind. */
+                        if (text_room(&t, e->line_len + 1) < 0) {
+                                free(t.p);
+                                return vps_err(err, ENOMEM, "out of memory");
+                        }
+                        t.p[t.len] = e->kind;
+                        memcpy(t.p + t.len + 1, e->line + 1, e->line_len - 1);
+                        t.len += e->line_len;
+                        t.p[t.len++] = '\n';
+                        continue;
+                }
                 size_t pl = strlen(e->path), hlen = strlen(e->hash);
                 /* 2 letters, 7 numbers of at most 23 characters, the hash, 11 separators */
                 if (text_room(&t, 2 + 7 * 23 + hlen + 11 + 3 * pl + 1) < 0) {
@@ -341,25 +374,39 @@ int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_le
         return 0;
 }
 
-static int by_path(const void *a, const void *b, void *arg)
+static uint64_t path_hash(const char *p)
 {
-        const struct vps_mf_entry *e = arg;
-        return strcmp(e[*(const size_t *)a].path, e[*(const size_t *)b].path);
+        uint64_t h = 14695981039346656037ull;
+        for (; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        return h;
 }
 
-/* The index by path, made anew after adds; false when it cannot be (out of memory). */
+/* The index: an open-addressed table of e's indices + 1 (0: empty), at most half full,
+ * holding the first nidx entries; the ones added since are put in before a lookup. False
+ * when it cannot grow (out of memory). */
 static bool indexed(struct vps_manifest *m)
 {
-        if (m->nidx == m->n)
+        if (m->nidx == m->n && m->idx)
                 return true;
-        size_t *idx = reallocarray(m->idx, m->n ? m->n : 1, sizeof(*idx));
-        if (!idx)
-                return false;
-        for (size_t i = 0; i < m->n; i++)
-                idx[i] = i;
-        qsort_r(idx, m->n, sizeof(*idx), by_path, m->e);
-        m->idx = idx;
-        m->nidx = m->n;
+        size_t cap = m->idx_cap ? m->idx_cap : 64;
+        while (cap < 2 * m->n + 2)
+                cap *= 2;
+        if (cap != m->idx_cap) {
+                size_t *idx = calloc(cap, sizeof(*idx));
+                if (!idx)
+                        return false;
+                free(m->idx);
+                m->idx = idx;
+                m->idx_cap = cap;
+                m->nidx = 0;
+        }
+        for (; m->nidx < m->n; m->nidx++) {
+                size_t i = (size_t)path_hash(m->e[m->nidx].path) & (cap - 1);
+                while (m->idx[i])
+                        i = (i + 1) & (cap - 1);
+                m->idx[i] = m->nidx + 1;
+        }
         return true;
 }
 
@@ -373,18 +420,11 @@ struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path)
                                 return &m->e[(m->next = i + 1) - 1];
                 return NULL;
         }
-        size_t lo = 0, hi = m->n;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(path, m->e[m->idx[mid]].path);
-                if (c == 0) {
-                        m->next = m->idx[mid] + 1;
-                        return &m->e[m->idx[mid]];
+        for (size_t i = (size_t)path_hash(path) & (m->idx_cap - 1); m->idx[i];
+             i = (i + 1) & (m->idx_cap - 1))
+                if (!strcmp(m->e[m->idx[i] - 1].path, path)) {
+                        m->next = m->idx[i];
+                        return &m->e[m->idx[i] - 1];
                 }
-                if (c < 0)
-                        hi = mid;
-                else
-                        lo = mid + 1;
-        }
         return NULL;
 }

@@ -110,8 +110,8 @@ static int parse_info_json(json_t *j, struct vps_backup_info *ret, vps_error *er
                         &distro, "kind", &kind, "backup_id", &bid, "base_id", &base) < 0)
                 return vps_err(err, EBADMSG, "%s: malformed", VPS_BACKUP_META);
         *ret = (struct vps_backup_info){.format = format};
-        if (format != VPS_BACKUP_FORMAT)
-                return vps_err(err, EPROTONOSUPPORT, "backup format %d (this vpsd reads %d)",
+        if (format < 1 || format > VPS_BACKUP_FORMAT)
+                return vps_err(err, EPROTONOSUPPORT, "backup format %d (this vpsd reads 1 to %d)",
                                format, VPS_BACKUP_FORMAT);
         if ((strcmp(kind, "full") && strcmp(kind, "upper")) || strlen(bid) != 32 ||
             strspn(bid, "0123456789abcdef") != 32 ||

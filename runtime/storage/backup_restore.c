@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 /* The entry's content to fd (at its offsets: holes stay holes) or, with fd -1, through
- * libarchive; its SHA-256 (holes as zeros) into hash. */
+ * libarchive; its hash (backup_hash.c, the archive's format) into hash. */
 static int pwrite_all(int fd, const void *buf, size_t len, la_int64_t off)
 {
         while (len > 0) {
@@ -40,9 +40,8 @@ static int pwrite_all(int fd, const void *buf, size_t len, la_int64_t off)
 static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const char *path,
                         char hash[65])
 {
-        struct sha256_ctx h;
-        sha256_init(&h);
-        static const uint8_t zeros[4096];
+        struct vps_zhash *h = &c->zh;
+        vps_zhash_init(h, c->version);
         const void *buf;
         size_t len;
         la_int64_t off, done = 0;
@@ -55,13 +54,7 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
                  * checked against the limit) is taken. */
                 if (off > size || (uint64_t)len > (uint64_t)(size - off))
                         return vps_err(c->err, EBADMSG, "%.200s: data past its size", path);
-                for (; done < off;) {
-                        size_t z = (size_t)(off - done) < sizeof(zeros) ? (size_t)(off - done)
-                                                                        : sizeof(zeros);
-                        sha256_update(&h, z, zeros);
-                        done += (la_int64_t)z;
-                }
-                sha256_update(&h, len, buf);
+                vps_zhash_data(h, (uint64_t)off, buf, len);
                 if (fd >= 0) {
                         int r = pwrite_all(fd, buf, len, off);
                         if (r < 0)
@@ -80,13 +73,7 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
         /* A hole at the end: the size comes from ftruncate. */
         if (fd >= 0 && done < size && ftruncate(fd, size) < 0)
                 return vps_err_sys(c->err, errno, "writing %.200s", path);
-        while (done < size) {
-                size_t z = (size_t)(size - done) < sizeof(zeros) ? (size_t)(size - done)
-                                                                 : sizeof(zeros);
-                sha256_update(&h, z, zeros);
-                done += (la_int64_t)z;
-        }
-        vps_sha256_finish_hex(&h, hash);
+        vps_zhash_finish(h, (uint64_t)size, hash);
         return 0;
 }
 
@@ -258,6 +245,32 @@ static int remove_path(struct rctx *c, const char *path)
         return unlinkat(dfd, base, 0) < 0 ? vps_err_sys(c->err, errno, "deleting %.200s", path) : 0;
 }
 
+/* A later archive of a chain wrote or deleted path: its directory, unchanged since the base
+ * (not in this archive, so not set again by dir_times), got a new mtime from that: the
+ * MANIFEST's again. */
+static int same_parent_times(struct rctx *c, struct vps_manifest *mf, const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+                return 0;
+        _cleanup_free_ char *dir = strndup(path, (size_t)(slash - path));
+        if (!dir)
+                return vps_err(c->err, ENOMEM, "out of memory");
+        size_t keep = mf->next; /* the hint serves the caller's own walk */
+        const struct vps_mf_entry *d = vps_manifest_find(mf, dir);
+        mf->next = keep;
+        if (!d || d->kind != VPS_MF_SAME || d->type != 'd' ||
+            (vps_bk_tree_of(dir) && !strcmp(vps_bk_tree_of(dir), "root") && !c->want_root))
+                return 0;
+        const char *base;
+        _cleanup_close_ int dfd = vps_bk_open_parent(c->o->staging_fd, dir, &base);
+        struct timespec ts[2] = {{d->mtime_ns / 1000000000, d->mtime_ns % 1000000000},
+                                 {d->mtime_ns / 1000000000, d->mtime_ns % 1000000000}};
+        if (dfd < 0 || utimensat(dfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                return vps_err(c->err, EIO, "setting the times of %.200s", dir);
+        return 0;
+}
+
 /* Every file in the archive is in the MANIFEST as it is, and the MANIFEST lists no other. */
 static int verify(struct rctx *c, const char *text, size_t len)
 {
@@ -304,6 +317,9 @@ static int verify(struct rctx *c, const char *text, size_t len)
                 r = vps_err(c->err, EBADMSG,
                             "the backup does not match its MANIFEST: %zu entries, %zu listed",
                             c->seen.n, here);
+        for (size_t i = 0; i < mf.n && r == 0; i++)
+                if (mf.e[i].kind != VPS_MF_SAME)
+                        r = same_parent_times(c, &mf, mf.e[i].path);
         vps_manifest_free(&mf);
         return r;
 }
@@ -409,6 +425,7 @@ int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_resto
                          .in = in,
                          .out = out,
                          .err = err,
+                         .version = ret_info->format,
                          .full = !strcmp(ret_info->kind, "full"),
                          .want_root = o->want_root};
         if (o->on_info && (r = o->on_info(o->arg, ret_info, &c.want_root, err)) < 0)

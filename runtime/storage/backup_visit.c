@@ -37,9 +37,13 @@ static int walked_entry(struct vps_bk_wctx *c, struct archive *one,
                 vps_sha256_hex(we->link ? we->link : "", we->link ? strlen(we->link) : 0, m.hash);
         const struct vps_mf_entry *b = vps_manifest_find(&c->base, name);
         if (vps_bk_unchanged(b, &m)) {
+                /* The base's line and path serve as they are. */
                 m.kind = VPS_MF_SAME;
                 memcpy(m.hash, b->hash, sizeof(m.hash));
-                return vps_manifest_add(&c->mf, &m, c->err);
+                m.path = b->path;
+                m.line = b->line;
+                m.line_len = b->line_len;
+                return vps_manifest_add_lent(&c->mf, &m, c->err);
         }
         (void)archive_read_close(one);
         archive_entry_clear(e);

@@ -135,7 +135,7 @@ static int write_meta(int dir_fd, json_t *meta, vps_error *err)
 
 /* Makes the snapshot in snaps/TMP: upper/ captured, meta.json written. */
 static int make_snapshot(struct vps_manager *m, struct vps_inst *vi, int snaps, const char *tmp,
-                         json_t *meta, vps_error *err)
+                         const struct vps_copy_progress *pr, json_t *meta, vps_error *err)
 {
         if (mkdirat(snaps, tmp, 0700) < 0)
                 return vps_err_sys(err, errno, "creating %s", tmp);
@@ -148,7 +148,8 @@ static int make_snapshot(struct vps_manager *m, struct vps_inst *vi, int snaps, 
         if (up < 0)
                 return vps_err_sys(err, errno, "opening %s/upper", tmp);
         struct vps_capture cap;
-        int r = vps_capture_upper(m, vi, up, NULL, &cap, err);
+        struct vps_copy_opts o = {.progress = pr};
+        int r = vps_capture_upper(m, vi, up, &o, &cap, err);
         if (r < 0)
                 return r;
         json_object_set_new(meta, "frozen_ms", json_real((double)(cap.frozen_us / 10) / 100.0));
@@ -160,7 +161,8 @@ static int make_snapshot(struct vps_manager *m, struct vps_inst *vi, int snaps, 
 }
 
 int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        const char *description, json_t **ret, vps_error *err)
+                        const char *description, const struct vps_copy_progress *pr, json_t **ret,
+                        vps_error *err)
 {
         int r;
         if (name && *name && (r = vps_snapshot_name_check(name, err)) < 0)
@@ -187,7 +189,7 @@ int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *
                           "ostemplate", vi->cfg.ostemplate, "running", vi->status == VPS_RUNNING);
         if (!meta)
                 return vps_err(err, ENOMEM, "out of memory");
-        r = make_snapshot(m, vi, snaps, tmp, meta, err);
+        r = make_snapshot(m, vi, snaps, tmp, pr, meta, err);
         if (r == 0 && renameat2(snaps, tmp, snaps, nm, RENAME_NOREPLACE) < 0)
                 r = errno == EEXIST ? vps_err(err, EEXIST, "VPS %s already has a snapshot '%s'",
                                               vi->cfg.id, nm)
@@ -320,7 +322,8 @@ static int drop_switch_tmp(struct vps_inst *vi, vps_error *err)
 }
 
 /* A copy of the snapshot's upper/ in ID/.switch-upper, in the VPS's disk project. */
-static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, vps_error *err)
+static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd,
+                       const struct vps_copy_opts *o, struct vps_copy_stats *st, vps_error *err)
 {
         int r = drop_switch_tmp(vi, err);
         if (r < 0)
@@ -336,8 +339,7 @@ static int stage_upper(struct vps_manager *m, struct vps_inst *vi, int snap_fd, 
         /* Before anything is in it: what is made inside inherits the project. */
         if (m->quota_ok && vi->cfg.projid && (r = vq_project_assign(dst, vi->cfg.projid, err)) < 0)
                 return r;
-        struct vps_copy_stats st;
-        if ((r = vps_tree_copy(src, dst, NULL, &st, err)) < 0)
+        if ((r = vps_tree_copy(src, dst, o, st, err)) < 0)
                 return r;
         if (syncfs(dst) < 0)
                 return vps_err_sys(err, errno, "flushing the copy");
@@ -370,6 +372,7 @@ int vps_snapshot_switch_check(struct vps_inst *vi, const char *name, vps_error *
 }
 
 int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                        const struct vps_copy_progress *pr, struct vps_copy_stats *ret,
                         vps_error *err)
 {
         _cleanup_close_ int snaps = -1;
@@ -380,7 +383,9 @@ int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *
                 return vps_err(err, EBUSY,
                                "VPS %s is running: stop it first (vpsctl snapshot-switch does)",
                                vi->cfg.id);
-        int r = stage_upper(m, vi, fd, err);
+        struct vps_copy_opts o = {.progress = pr};
+        *ret = (struct vps_copy_stats){0};
+        int r = stage_upper(m, vi, fd, &o, ret, err);
         /* The one step that switches: before it the old layer is whole, after it the new. */
         if (r == 0 && renameat2(vi->dir_fd, SWITCH_TMP, vi->dir_fd, "upper", RENAME_EXCHANGE) < 0)
                 r = vps_err_sys(err, errno, "switching the upper layer");

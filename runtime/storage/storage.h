@@ -54,17 +54,27 @@ struct json_t;
 /* ------------------------------------------------------------------ tree copy */
 #define VPS_COPY_DEPTH_MAX 1024
 
+struct vps_copy_stats {
+        uint64_t files;     /* entries copied, directories and links included */
+        uint64_t bytes;     /* allocated bytes of the source's regular files */
+        uint64_t reflinked; /* regular files reflinked rather than copied */
+};
+
+/* How far a copy has come, for its caller to show: fn gets the figures so far (bytes: those of
+ * the files done, and the data copied of the one under way) every 256 entries or 8 MiB of
+ * data, and once at the end of the walk; never during the catch-up of a live copy (the VPS is
+ * frozen then). */
+struct vps_copy_progress {
+        void (*fn)(void *arg, const struct vps_copy_stats *done);
+        void *arg;
+};
+
 struct vps_copy_opts {
         bool no_reflink; /* always copy the data (benchmarks, tests) */
         /* Owners in [shift_from, shift_from + shift_count) move to shift_to + the offset
          * (a clone's new id range); shift_count 0: owners kept. */
         uint32_t shift_from, shift_to, shift_count;
-};
-
-struct vps_copy_stats {
-        uint64_t files;     /* entries copied, directories and links included */
-        uint64_t bytes;     /* allocated bytes of the source's regular files */
-        uint64_t reflinked; /* regular files reflinked rather than copied */
+        const struct vps_copy_progress *progress; /* NULL: none */
 };
 
 /* Copies what is in the directory src_fd into the existing, empty directory dst_fd (whose
@@ -88,7 +98,8 @@ static inline void vps_live_copy_freep(struct vps_live_copy **p)
         vps_live_copy_free(*p);
 }
 
-/* Entries and allocated bytes under dir_fd (the figures of a layer moved, not copied). */
+/* Entries and the allocated bytes of the regular files under dir_fd, as a copy counts them
+ * (the figures of a layer moved, not copied; the total a copy's progress goes to). */
 int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err);
 
 /* ------------------------------------------------------------------ freeze and capture */
@@ -115,9 +126,10 @@ int vps_capture_upper(struct vps_manager *m, struct vps_inst *vi, int dst_fd,
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,63}, no "..": refused with a one-line reason. */
 int vps_snapshot_name_check(const char *name, vps_error *err);
 /* name NULL or "": one from the time (UTC), "YYYYmmdd-HHMMSS". *ret: the snapshot's object
- * (as in the list, with "frozen_ms"). */
+ * (as in the list, with "frozen_ms"). pr (or NULL): the copy's progress. */
 int vps_snapshot_create(struct vps_manager *m, struct vps_inst *vi, const char *name,
-                        const char *description, struct json_t **ret, vps_error *err);
+                        const char *description, const struct vps_copy_progress *pr,
+                        struct json_t **ret, vps_error *err);
 /* [{name, description, created_at, size, files, frozen_ms, ostemplate, mounted}...],
  * oldest first. */
 int vps_snapshot_list(struct vps_manager *m, struct vps_inst *vi, struct json_t **ret,
@@ -126,8 +138,10 @@ int vps_snapshot_list(struct vps_manager *m, struct vps_inst *vi, struct json_t 
 int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *name,
                         vps_error *err);
 /* The upper layer of a stopped VPS replaced by a copy of the snapshot's (EBUSY when it
- * runs); the old one left as ID/.del-upper (.N) for the caller to remove. */
+ * runs); the old one left as ID/.del-upper (.N) for the caller to remove. pr (or NULL): the
+ * copy's progress; *ret: its figures. */
 int vps_snapshot_switch(struct vps_manager *m, struct vps_inst *vi, const char *name,
+                        const struct vps_copy_progress *pr, struct vps_copy_stats *ret,
                         vps_error *err);
 /* What would refuse that switch, other than the VPS running (nothing changed). */
 int vps_snapshot_switch_check(struct vps_inst *vi, const char *name, vps_error *err);

@@ -124,6 +124,7 @@ static int copy_data(struct copy *c, int src, int dst, const struct stat *st, co
         /* A file with as many blocks as its size has no hole worth looking for. */
         bool dense = (off_t)st->st_blocks * 512 >= st->st_size;
         off_t end = st->st_size, pos = 0;
+        uint64_t copied = 0;
         while (pos < end) {
                 off_t data = dense ? pos : lseek(src, pos, SEEK_DATA);
                 if (data < 0 && errno == ENXIO)
@@ -135,7 +136,11 @@ static int copy_data(struct copy *c, int src, int dst, const struct stat *st, co
                         return vps_err_sys(err, errno, "reading %s", what);
                 off_t in = data, out = data;
                 while (in < hole) {
-                        ssize_t k = copy_file_range(src, &in, dst, &out, (size_t)(hole - in), 0);
+                        size_t want = (size_t)(hole - in);
+                        if (c->o->progress && want > TC_PROGRESS_CHUNK)
+                                want = TC_PROGRESS_CHUNK; /* progress within a big file */
+                        tc_progress(c, copied + (uint64_t)(in - data), false);
+                        ssize_t k = copy_file_range(src, &in, dst, &out, want, 0);
                         if (k < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS)) {
                                 /* Another file system or kernel: through the buffer. */
                                 ssize_t got = pread(src, c->buf, sizeof(c->buf), in);
@@ -155,6 +160,7 @@ static int copy_data(struct copy *c, int src, int dst, const struct stat *st, co
                         if (k == 0)
                                 break; /* the file shrank meanwhile */
                 }
+                copied += (uint64_t)(in - data);
                 pos = hole;
         }
         if (!dense && ftruncate(dst, end) < 0)
@@ -207,6 +213,7 @@ static int copy_link(struct copy *c, struct link_seen *l, int dst_dir, const cha
         if (linkat(fd, "", dst_dir, name, AT_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "linking %s", name);
         c->stats->files++;
+        tc_progress(c, 0, false);
         return 0;
 }
 
@@ -255,6 +262,7 @@ int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name, con
         if (r == 0 && st->st_nlink > 1)
                 r = tc_link_remember(c, st, dst, err);
         c->stats->files++;
+        tc_progress(c, 0, false);
         return r;
 }
 
@@ -289,6 +297,7 @@ int tc_push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir,
         }
         stack[(*depth)++] = (struct frame){.src = ds, .dst = d, .st = *st, .src_fd = s};
         c->stats->files++;
+        tc_progress(c, 0, false);
         return 0;
 }
 
@@ -467,6 +476,8 @@ static int copy_run(struct copy *c, int src_fd, int dst_fd, vps_error *err)
                 r = walk(c, stack, err);
         else
                 tc_frame_drop(&stack[0]);
+        if (r == 0)
+                tc_progress(c, 0, true);
         free(stack);
         return r;
 }
@@ -553,7 +564,8 @@ int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err)
                     fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
                 ret->files++;
-                ret->bytes += (uint64_t)st.st_blocks * 512;
+                if (S_ISREG(st.st_mode))
+                        ret->bytes += (uint64_t)st.st_blocks * 512;
                 if (!S_ISDIR(st.st_mode))
                         continue;
                 if (depth >= VPS_COPY_DEPTH_MAX) {

@@ -49,6 +49,7 @@ struct copy {
         bool catching_up; /* the catch-up pass: a directory may be there already */
         struct seen *seen;
         size_t n_seen, cap_seen;
+        uint64_t pr_files, pr_bytes; /* the figures o->progress was last given */
         int src_root, dst_root;
         char buf[1 << 16];
 };
@@ -70,6 +71,11 @@ int tc_push_dir(struct copy *c, struct frame *stack, size_t *depth, int src_dir,
                 const char *name, const struct stat *st, vps_error *err);
 /* The record of ino, NULL when the first pass did not copy it. */
 const struct seen *tc_seen_find(const struct copy *c, ino_t ino);
+/* storage/treeprogress.c: the figures so far (partial: data copied of the file under way) to
+ * o->progress when due (every 256 entries or 8 MiB) or at once (now); none while catching up. */
+void tc_progress(struct copy *c, uint64_t partial, bool now);
+/* The most copy_file_range copies at once while a caller follows the progress. */
+#define TC_PROGRESS_CHUNK ((size_t)8 << 20)
 /* storage/treesync.c: the catch-up pass. */
 int tc_catch_up(struct copy *c, vps_error *err);
 void tc_names_free(struct tc_names *n);

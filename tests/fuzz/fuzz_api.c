@@ -99,6 +99,19 @@ const char *vpsd_request_arg(struct request *req, const char *key)
         return NULL;
 }
 
+int vpsd_request_progress_fd(struct request *req)
+{
+        (void)req;
+        return -1; /* no progress streams here */
+}
+
+/* The local socket's client: everything (a token's narrowing is fuzz_auth's). */
+const struct vpsd_client *vpsd_request_client(struct request *req)
+{
+        (void)req;
+        return NULL;
+}
+
 struct request *vpsd_request_next(struct request *req)
 {
         return req->next;

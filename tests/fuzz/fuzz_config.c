@@ -43,6 +43,7 @@ static void state_equal(const struct vps_state *a, const struct vps_state *b)
 {
         check(a->pid == b->pid, "pid");
         check(a->starttime == b->starttime, "starttime");
+        check(a->pidfd_ino == b->pidfd_ino, "pidfd_ino");
         check(a->started_at == b->started_at, "started_at");
         check(strcmp(a->cgroup, b->cgroup) == 0, "cgroup");
 }

@@ -5,20 +5,34 @@ the archive's bytes, one JSON object a line: {"P": progress} for each progress f
 
   backup_events.py backup SOCKET ID OUT      the archive of VPS ID written to OUT
   backup_events.py restore SOCKET ID FILE    FILE (one complete backup) restored as VPS ID
+  backup_events.py post SOCKET PATH BODY     POST BODY (JSON) to PATH as a progress stream
+                                             (vps-progress: a snapshot, switch or clone)
+
+With EV_TLS=HOST:PORT (the remote API) SOCKET is not used: TLS to HOST:PORT, vpsd's
+certificate in EV_CA, and EV_TOKEN as the Bearer token.
 """
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
 
 
-def connect(sock_path, path, proto):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock_path)
-    s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
-               f"Upgrade: {proto}\r\nContent-Length: 0\r\n\r\n").encode())
+def connect(sock_path, path, proto, body=b""):
+    auth = ""
+    if os.environ.get("EV_TLS"):
+        host, port = os.environ["EV_TLS"].rsplit(":", 1)
+        ctx = ssl.create_default_context(cafile=os.environ["EV_CA"])
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(socket.create_connection((host, int(port))))
+        auth = f"Authorization: Bearer {os.environ['EV_TOKEN']}\r\n"
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path)
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n{auth}"
+               f"Upgrade: {proto}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         c = s.recv(1)
@@ -61,7 +75,10 @@ def frames(s, out):
 
 def main():
     what, sock_path, vps_id, path = sys.argv[1:5]
-    if what == "backup":
+    if what == "post":
+        s = connect(sock_path, vps_id, "vps-progress", path.encode())
+        ok = frames(s, None)
+    elif what == "backup":
         s = connect(sock_path, f"/v1/vps/{vps_id}/backup", "vps-backup")
         send_frame(s, b"Z")
         with open(path, "wb") as out:

@@ -9,10 +9,12 @@
   populate DIR BASE     a tree that exercises all of that, owned inside BASE's range
   change N DIR BASE     step N (1, 2) of the changes between the incremental backups
   deep N DIR BASE       step N (0, 1) of a tree past PATH_MAX under DIR, and its change
+  sparse N FILE BASE    step N (0, 1) of a 100 GiB sparse file, and its change
+  format1 SRC OUT       the backup SRC as a vpsd of format 1 wrote it
   hostile DIR GOOD KIND...
                         hostile archives DIR/KIND.tar.zst made from the good backup GOOD
 """
-import hashlib, io, json, os, stat, struct, subprocess, sys, tarfile
+import hashlib, io, json, os, stat, struct, subprocess, sys, tarfile, urllib.parse
 
 from tree_manifest import acl, extents  # the same helpers as the snapshot tests'
 
@@ -201,6 +203,56 @@ def deep(step, top, base):
     os.close(fd)
 
 
+def sparse(step, path, base):
+    """Step 0: a 100 GiB file of three data extents (64 KiB at 0, 1 MiB at 37 GiB, 4 KiB at
+    the end), the rest holes; step 1: a few bytes changed in the middle one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    if step == "0":
+        os.ftruncate(fd, 100 << 30)
+        os.pwrite(fd, os.urandom(64 << 10), 0)
+        os.pwrite(fd, b"middle" * ((1 << 20) // 6), 37 << 30)
+        os.pwrite(fd, os.urandom(4096), (100 << 30) - 4096)
+        os.fchown(fd, int(base) + 3, int(base) + 3)
+    else:
+        os.pwrite(fd, b"CHANGED", (37 << 30) + 12345)
+    os.close(fd)
+
+
+def to_format1(src, out):
+    """The backup src rewritten as vpsd wrote it before format 2 (one zstd frame): format 1
+    in vpsbackup.json and the MANIFEST, each file's hash the SHA-256 of its content."""
+    parts, raw = good_parts(src)
+    meta = json.loads(parts["vpsbackup.json"])
+    assert meta["format"] == 2
+    meta["format"] = 1
+    with tarfile.open(fileobj=io.BytesIO(raw)) as g:
+        members = g.getmembers()
+        data = {m.name: g.extractfile(m).read() for m in members if m.isreg() or m.islnk()}
+    lines = parts["MANIFEST"].decode("latin-1").split("\n")
+    assert lines[0] == "vpsbackup-manifest 2"
+    lines[0] = "vpsbackup-manifest 1"
+    for i, l in enumerate(lines[1:], 1):
+        f = l.split("\t")
+        if len(f) == 11 and f[0] == "+" and f[1] == "f":
+            path = urllib.parse.unquote_to_bytes(f[10]).decode("latin-1")
+            f[9] = hashlib.sha256(data[path]).hexdigest()
+            lines[i] = "\t".join(f)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t, \
+            tarfile.open(fileobj=io.BytesIO(raw)) as g:
+        for m in g.getmembers():
+            if m.name in ("vpsbackup.json", "MANIFEST"):
+                b = json.dumps(meta).encode() if m.name == "vpsbackup.json" else \
+                    "\n".join(lines).encode("latin-1")
+                m.size = len(b)
+                t.addfile(m, io.BytesIO(b))
+            else:
+                t.addfile(m, g.extractfile(m) if m.isreg() else None)
+    z = subprocess.run(["zstd", "-q", "-c"], input=buf.getvalue(), check=True,
+                       capture_output=True).stdout
+    open(out, "wb").write(z)
+
+
 def change(step, top, base):
     base = int(base)
     j = lambda *a: os.path.join(top, *a)
@@ -256,7 +308,7 @@ def hostile(kind, out, good):
             assert k > 0
             raw[k + 8:k + 8 + 6] = b"ppc_64" if os.uname().machine != "ppc_64" else b"x86_64"
         else:
-            k = raw.rfind(b"vpsbackup-manifest 1\n")
+            k = raw.rfind(b"vpsbackup-manifest ")
             m = raw.find(b"\t+\t", k) if False else raw.find(b"\n+\tf\t", k)
             line_end = raw.find(b"\n", m + 1)
             tab = raw.rfind(b"\t", m, line_end)          # before the path
@@ -335,6 +387,10 @@ if __name__ == "__main__":
         populate(sys.argv[2], sys.argv[3])
     elif cmd == "change":
         change(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "sparse":
+        sparse(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "format1":
+        to_format1(sys.argv[2], sys.argv[3])
     elif cmd == "deep":
         deep(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "hostile":

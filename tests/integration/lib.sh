@@ -46,6 +46,15 @@ fnv1a() {
 NET_TAG=$(printf '%04x' $(( $(fnv1a "$BRIDGE") & 0xffff )))
 veth_of() { if [ ${#1} -le 8 ]; then echo "${2:-v}$NET_TAG$1.0"; else printf '%s%s.%08x\n' "${2:-v}" "$NET_TAG" "$(fnv1a "$1")"; fi; }
 ifb_of() { veth_of "$1" i; }
+# nft_elem "FAMILY TABLE" SET ID [ADDR]: whether VPS ID's port (with ADDR: the pair port . ADDR)
+# is an element of vpsd's set or map SET (they are keyed by port name).
+nft_elem() { { nft list set $1 "$2" 2>/dev/null || nft list map $1 "$2" 2>/dev/null; } |
+        grep -qwF "\"$(veth_of "$3")\"${4:+ . $4}"; }
+# not COMMAND...: succeeds when COMMAND fails (a check's script cannot start with "!").
+not() { ! "$@"; }
+# For the scripts of check (bash -c).
+export NET_TAG
+export -f fnv1a veth_of nft_elem not
 
 vpsctl() { "$VPSCTL_BIN" --socket "$SOCK" "$@"; }
 
@@ -287,6 +296,16 @@ untrace_vpsd() {
         wait "$TRACER" 2>/dev/null || true
 }
 proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+# ext4_root SIZE: the state root on a loop-mounted ext4 of SIZE (truncate's units), no blocks
+# reserved; unmounted at the end (TEST_MOUNTS).
+ext4_root() {
+        mkdir -p "$ROOT"
+        TEST_MOUNTS=$ROOT
+        truncate -s "$1" "$T/root.img"
+        mkfs.ext4 -q -F -m 0 "$T/root.img"
+        mount -o loop "$T/root.img" "$ROOT"
+}
 
 # sample_answers ID: one `vpsctl list` and one `vpsctl status ID`, timed (the loop's answers
 # while something else runs); SAMPLE_MAX is the slowest pair so far, in seconds, SAMPLE_N

@@ -199,6 +199,59 @@ check "the chain restored exactly, past PATH_MAX too" diff "$T/deep1.mf" "$T/r51
 vpsctl destroy 511 >/dev/null
 vpsctl destroy 512 >/dev/null
 rm -rf "$U/deep"
+# A huge sparse file: its holes are neither read, hashed nor stored (format 2 hashes skip
+# zero blocks), and a restore makes them holes again. 100 GiB of three data extents: the
+# backups and restores take seconds (the old hash read 100 GiB of zeros: minutes).
+$H sparse 0 "$U/huge" "$B1"
+$H tree "$U" "$B1" >"$T/sp0.mf"
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t0=$(ms)
+expect_jq "a full backup with a 100 GiB sparse file" '.in_archive == .files' \
+        vpsctl backup 501 --to "$T/sp-full.tar.zst" -j
+t1=$(ms)
+check "it took seconds ($((t1 - t0)) ms), the archive small" sh -c \
+        "[ $((t1 - t0)) -lt 30000 ] && [ \$(stat -c %s '$T/sp-full.tar.zst') -lt 20000000 ]"
+$H sparse 1 "$U/huge" "$B1"
+$H tree "$U" "$B1" >"$T/sp1.mf"
+t0=$(ms)
+expect_jq "an incremental with the sparse file changed" '.in_archive == 1' \
+        vpsctl backup 501 --incremental-from "$T/sp-full.tar.zst" --to "$T/sp-inc.tar.zst" -j
+expect_jq "the full one restores" '.chain == 1' vpsctl restore "$T/sp-full.tar.zst" 513 -j
+expect_jq "the incremental restores with its base" '.chain == 2' vpsctl restore "$T/sp-inc.tar.zst" 514 -j
+t1=$(ms)
+check "the incremental and both restores took seconds ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 60000
+$H tree "$ROOT/vps/513/upper" "$(jq .uid_base "$ROOT/vps/513/config.json")" >"$T/r513.mf"
+$H tree "$ROOT/vps/514/upper" "$(jq .uid_base "$ROOT/vps/514/config.json")" >"$T/r514.mf"
+check "restored: the same data extents and content (tree manifest)" sh -c \
+        "diff '$T/sp0.mf' '$T/r513.mf' && diff '$T/sp1.mf' '$T/r514.mf'"
+check "restored: the same size and blocks (du)" sh -c \
+        "[ \"\$(stat -c '%s %b' '$U/huge')\" = \"\$(stat -c '%s %b' '$ROOT/vps/514/upper/huge')\" ] && [ \$(stat -c %b '$U/huge') -lt 4096 ]"
+check "the data the same (cmp of each extent)" sh -c \
+        "cmp -n 65536 '$U/huge' '$ROOT/vps/514/upper/huge' && cmp -i \$((37 << 30)) -n 1048576 '$U/huge' '$ROOT/vps/514/upper/huge' && cmp -i \$(((100 << 30) - 4096)) '$U/huge' '$ROOT/vps/514/upper/huge'"
+vpsctl destroy 513 >/dev/null
+vpsctl destroy 514 >/dev/null
+rm -f "$U/huge"
+# A backup of format 1 (a vpsd before format 2: hashes over the holes' zeros) restores, and
+# an incremental from it stays of format 1 (the hashes of its chain).
+vpsctl create 520 --ostemplate busybox >/dev/null
+U20=$ROOT/vps/520/upper B20=$(jq .uid_base "$ROOT/vps/520/config.json")
+mkdir -p "$U20/d" "$T/old" && echo hello >"$U20/a" && head -c 100000 /dev/urandom >"$U20/d/r"
+chown -R "$B20:$B20" "$U20"
+vpsctl backup 520 --to "$T/old/f2.tar.zst" >/dev/null
+$H format1 "$T/old/f2.tar.zst" "$T/old/f1.tar.zst" && rm "$T/old/f2.tar.zst"
+$H tree "$U20" "$B20" >"$T/f1src.mf"
+expect_jq "a backup of format 1 restores" '.chain == 1' vpsctl restore "$T/old/f1.tar.zst" 521 -j
+$H tree "$ROOT/vps/521/upper" "$(jq .uid_base "$ROOT/vps/521/config.json")" >"$T/r521.mf"
+check "exactly" diff "$T/f1src.mf" "$T/r521.mf"
+echo more >>"$U20/a"
+$H tree "$U20" "$B20" >"$T/f1src2.mf"
+expect_jq "an incremental from it" '.in_archive == 1' \
+        vpsctl backup 520 --incremental-from "$T/old/f1.tar.zst" --to "$T/old/f1-inc.tar.zst" -j
+check "is of format 1" sh -c "zstd -dcq '$T/old/f1-inc.tar.zst' | tar -xOf - vpsbackup.json 2>/dev/null | jq -e '.format == 1' >/dev/null"
+expect_jq "and restores with its base" '.chain == 2' vpsctl restore "$T/old/f1-inc.tar.zst" 522 -j
+$H tree "$ROOT/vps/522/upper" "$(jq .uid_base "$ROOT/vps/522/config.json")" >"$T/r522.mf"
+check "exactly" diff "$T/f1src2.mf" "$T/r522.mf"
+for id in 520 521 522; do vpsctl destroy "$id" >/dev/null; done
 mkdir "$T/lonely" && cp "$T/inc3.tar.zst" "$T/lonely/"
 expect_error "an incremental without its base" "its base .* is not in" vpsctl restore "$T/lonely/inc3.tar.zst" 509
 

@@ -111,6 +111,12 @@ check "no cgroup made for either" sh -c "test ! -e '$CG_MOUNT$CG_PARENT/307' && 
 vpsctl create 309 --ostemplate busybox >/dev/null
 base309=$(vps_field 309 uid_base)
 check "a new VPS gets a range clear of both ($base309)" test "$base309" -ge $((base307 + 1000 + 65536))
+# The lowest free range is taken: one freed between others is used again.
+vpsctl create 310 --ostemplate busybox >/dev/null
+base310=$(vps_field 310 uid_base)
+vpsctl destroy 309 >/dev/null
+vpsctl create 311 --ostemplate busybox >/dev/null
+expect_eq "a range freed between others is taken again" "$base309" "$(vps_field 311 uid_base)"
 kill_vpsd
 jq ".uid_base = 1000" "$ROOT/vps/308/config.json" >"$T/308.json"
 cp "$T/308.json" "$ROOT/vps/308/config.json"

@@ -4,11 +4,7 @@
 # and once space is back everything works again.
 . "$(dirname "$0")/lib.sh"
 quiet() { "$@" >/dev/null; }
-mkdir -p "$ROOT"
-TEST_MOUNTS=$ROOT
-truncate -s 48M "$T/small.img"
-mkfs.ext4 -q -F -m 0 "$T/small.img"
-mount -o loop "$T/small.img" "$ROOT"
+ext4_root 48M
 start_vpsd
 make_running_vps 991
 vpsctl create 992 --ostemplate busybox --hostname before >/dev/null

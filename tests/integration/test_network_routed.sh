@@ -200,11 +200,11 @@ check "its ifb (--rate) gone too" sh -c "! ip link show $(ifb_of 701) >/dev/null
 check "no rx counter map element left" sh -c "! nft list map inet vpsr_$BRIDGE rx | grep -q $(veth_of 701)"
 check "no host route left" sh -c "! ip route show $P4.10 | grep -q . && ! ip -6 route show $P6::10 | grep -q v$NET_TAG"
 check "no proxy entry left" sh -c "! ip neigh show proxy dev $UPL | grep -q . && ! ip -6 neigh show proxy dev $UPL | grep -q ."
-check "no filter chain left" sh -c "! nft list chain inet vpsr_$BRIDGE vps_701 >/dev/null 2>&1"
+check "no filter elements left" sh -c "not nft_elem 'inet vpsr_$BRIDGE' vports 701 && not nft_elem 'inet vpsr_$BRIDGE' addrs4 701 && not nft_elem 'inet vpsr_$BRIDGE' addrs6 701 && not nft_elem 'inet vpsr_$BRIDGE' tx 701"
 check "no counters left" sh -c "! nft list counters table inet vpsr_$BRIDGE | grep -q _701"
 check "the upstream no longer reaches the address" sh -c "! ip netns exec $UP busybox ping -c 1 -W 1 $P4.10 >/dev/null 2>&1"
 vpsctl destroy 701 >/dev/null
-check "the port map is empty" sh -c "! nft list map inet vpsr_$BRIDGE ports | grep -q $(veth_of 701)"
+check "the port set is empty" sh -c "not nft_elem 'inet vpsr_$BRIDGE' vports 701"
 
 # A live change whose host side fails after the host routed the new address (the routed
 # filter table taken away under vpsd: rewriting the VPS's chain fails) is undone: the guest

@@ -57,19 +57,7 @@ check "delete removes the files" test ! -e "$V/snapshots/w1"
 # while the snapshot runs; it is killed the moment cgroup.events says "frozen 1" (a frozen
 # task dies without running on), so the upper layer then is what the freeze saw.
 MANIFEST="python3 $(dirname "$0")/tree_manifest.py"
-python3 - "$up/w" "$base" <<'PY'
-import os, sys
-d, base = sys.argv[1], int(sys.argv[2])
-for i in range(2000):
-    sub = os.path.join(d, "d%02d" % (i % 40))
-    os.makedirs(sub, exist_ok=True)
-    with open(os.path.join(sub, "f%d" % i), "wb") as f:
-        f.write(os.urandom(16384))
-for root, dirs, files in os.walk(d):
-    for n in dirs + files:
-        os.lchown(os.path.join(root, n), base, base)
-os.lchown(d, base, base)
-PY
+python3 "$(dirname "$0")/make_tree.py" "$up/w" "$base" 2000 40
 cg=$(dirname "$(grep -l . $(find "$CG_MOUNT$CG_PARENT/101" -name cgroup.procs) | head -n1)")
 writer() {
         python3 - "$up/w" "$cg" <<'PY' &

@@ -79,11 +79,30 @@ start_vpsd
 expect_eq "repaired, it is back" stopped "$(vps_field 203 status)"
 vpsctl destroy 203 >/dev/null
 
-# A PID reused by another process is never mistaken for the VPS init.
+# A state an older vpsd wrote (no pidfd_ino): its init is known by its start time.
 pid=$(vps_field 202 pid)
 kill_vpsd
 st=$(state_file 202)
-jq ".starttime = 1" "$st" >"$st.x" && mv "$st.x" "$st"
+jq "del(.pidfd_ino)" "$st" >"$st.x" && mv "$st.x" "$st"
+start_vpsd
+expect_eq "a state without pidfd_ino: its init is adopted" "running $pid" \
+        "$(vps_field 202 status) $(vps_field 202 pid)"
+# A PID reused by another process is never mistaken for the VPS init: the state's identity of
+# the init (its pidfs inode, Linux 6.9 and later) is not that process's, or, in a state
+# without it (an older vpsd's, or a kernel without pidfs), its start time is not.
+pid=$(vps_field 202 pid)
+kill_vpsd
+st=$(state_file 202)
+if [ "$(jq '.pidfd_ino // 0' "$st")" != 0 ]; then
+        jq ".pidfd_ino = 1" "$st" >"$st.x" && mv "$st.x" "$st"
+        start_vpsd
+        expect_eq "a wrong pidfd identity is not adopted" stopped "$(vps_field 202 status)"
+        check "and its processes were killed" proc_gone "$pid"
+        vpsctl start 202 >/dev/null
+        pid=$(vps_field 202 pid)
+        kill_vpsd
+fi
+jq "del(.pidfd_ino) | .starttime = 1" "$st" >"$st.x" && mv "$st.x" "$st"
 start_vpsd
 expect_eq "a wrong start time is not adopted" stopped "$(vps_field 202 status)"
 check "and its processes were killed" proc_gone "$pid"

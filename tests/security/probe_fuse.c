@@ -85,8 +85,9 @@ static void fill_attr(struct fuse_attr *a, uint64_t ino)
         a->blksize = 4096;
 }
 
-/* --file: answers everything but READ (never answered) and the calls it does not know. */
-static void serve_files(int fd)
+/* --file: answers everything but READ (never answered) and the calls it does not know.
+ * --noflush: FLUSH is never answered either. */
+static void serve_files(int fd, bool flush)
 {
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
@@ -114,6 +115,8 @@ static void serve_files(int fd)
                         continue; /* never */
                 } else if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET) {
                         continue; /* no reply expected */
+                } else if (in->opcode == FUSE_FLUSH && !flush) {
+                        continue; /* never */
                 } else if (in->opcode == FUSE_FLUSH || in->opcode == FUSE_RELEASE ||
                            in->opcode == FUSE_RELEASEDIR) {
                         reply(fd, in->unique, 0, NULL, 0);
@@ -142,11 +145,26 @@ static int call_sysinfo(const char *file)
         return 0;
 }
 
+/* Opens FILE close-on-exec and execs argv: the exec closes it, and waits in its FLUSH. */
+static int exec_hold(char **argv)
+{
+        if (open(argv[0], O_RDONLY | O_CLOEXEC) < 0) {
+                printf("FAIL: opening %s: %s\n", argv[0], strerror(errno));
+                return 1;
+        }
+        execv(argv[1], argv + 1);
+        printf("FAIL: exec %s: %s\n", argv[1], strerror(errno));
+        return 1;
+}
+
 int main(int argc, char **argv)
 {
-        bool files = argc > 2 && strcmp(argv[1], "--file") == 0;
+        bool noflush = argc > 2 && strcmp(argv[1], "--noflush") == 0;
+        bool files = noflush || (argc > 2 && strcmp(argv[1], "--file") == 0);
         if (argc > 2 && strcmp(argv[1], "--sysinfo") == 0)
                 return call_sysinfo(argv[2]);
+        if (argc > 3 && strcmp(argv[1], "--exec-hold") == 0)
+                return exec_hold(argv + 2);
         if (files) {
                 argv++;
                 argc--;
@@ -195,7 +213,7 @@ int main(int argc, char **argv)
         (void)!write(ready[1], "R", 1);
         close(ready[1]);
         if (files)
-                serve_files(fd);
+                serve_files(fd, !noflush);
         /* Every request read, none answered: the caller waits until this process dies. */
         for (;;)
                 if (read(fd, buf, sizeof(buf)) < 0 && errno != EINTR && errno != ENOENT)

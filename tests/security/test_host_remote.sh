@@ -13,7 +13,9 @@ trap cleanup EXIT
 for c in openssl curl jq; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
 
 free_port
-start_vpsd --listen "127.0.0.1:$PORT"
+# Small logs (the audit log rotates as vpsd.log does) and 4 connections per client address.
+printf 'log_max_size = 16K\nlog_keep = 30\nlisten_client_limit = 4\n' >"$T/vpsd.conf"
+start_vpsd --config "$T/vpsd.conf" --listen "127.0.0.1:$PORT"
 URL=https://127.0.0.1:$PORT
 vpsctl template build busybox >/dev/null
 vpsctl create 101 --ostemplate busybox >/dev/null
@@ -104,7 +106,7 @@ for r in "${ROUTES[@]}"; do
                 case $path in
                 /v1/vps/*) path=${path/\{\}/101} ;;
                 /v1/templates/*) path=${path/\{\}/busybox} ;;
-                /v1/trust/*) path=${path/\{\}/$(jq -r '.[0].fingerprint' "$ROOT/remote/trust.json" 2>/dev/null || echo x)} ;;
+                /v1/trust/*) path=${path/\{\}/$(jq -r '.trust[0].fingerprint' "$ROOT/remote/trust.json" 2>/dev/null || echo x)} ;;
                 /v1/tokens/*) path=${path/\{\}/good} ;;
                 esac
                 nv=$verb
@@ -125,8 +127,11 @@ done >"$T/mismatch"
 if [ -s "$T/mismatch" ]; then fail "answers differ from the documented ones:"; cat "$T/mismatch" >&2
 else pass "$(cat "$T"/res.* | wc -l) route x client answers as documented"; fi
 AFTER=$(state)
-[ "$BEFORE" = "$AFTER" ] && pass "nothing changed" || { fail "something changed"; diff <(echo "$BEFORE") <(echo "$AFTER") >&2; }
+[ -n "$BEFORE" ] && [ "$BEFORE" = "$AFTER" ] && pass "nothing changed" || { fail "something changed"; diff <(echo "$BEFORE") <(echo "$AFTER") >&2; }
 
+# A change through the trusted certificate (audited below).
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$T/admin.crt" --key "$T/admin.key" -X POST "$URL/v1/vps/102/start")
+expect_eq "the trusted certificate starts a VPS" 200 "$code"
 # Positive controls: the trusted certificate and a token with its verb get through, and a
 # token's list holds its VPSes alone; a token learns the version, not the host's paths.
 code=$(curl -s -o "$T/list" -w '%{http_code}' --cacert "$CA" --cert "$T/admin.crt" --key "$T/admin.key" "$URL/v1/vps")
@@ -141,6 +146,31 @@ expect_eq "a token's version shows no host details" '["api","version"]' "$keys"
 a=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/101")
 b=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/199")
 expect_eq "another's VPS answers as a missing one" "$(sed 's/199/101/' <<<"$b")" "$a"
+
+# A copy's progress stream (vps-progress) over TLS: a token without the snapshot verb gets 403
+# and no stream (and no snapshot); one with it gets the events and the answer.
+EV="python3 $(dirname "$0")/../integration/backup_events.py"
+TOK_SNAP=$(vpsctl token create --name snap --vps 101 --allow snapshot 2>/dev/null)
+rc=0
+out=$(EV_TLS=127.0.0.1:$PORT EV_CA=$CA EV_TOKEN=${TOK_NO[snapshot]} $EV post - /v1/vps/101/snapshots '{"name": "r1"}' 2>&1) || rc=$?
+check "progress stream, token without 'snapshot': 403, no upgrade" sh -c "[ $rc != 0 ] && grep -q 'no upgrade: HTTP/1.1 403' <<<'$out'"
+out=$(EV_TLS=127.0.0.1:$PORT EV_CA=$CA EV_TOKEN=$TOK_SNAP $EV post - /v1/vps/101/snapshots '{"name": "r2"}' 2>&1) || true
+expect_jq "progress stream, token with 'snapshot': events, then the snapshot" \
+        '(.[0].P.done == 0) and (.[-2].P.done == .[-2].P.total) and .[-1].K.name == "r2"' jq -s . <<<"$out"
+expect_jq "and only that snapshot was taken" '[.snapshots[].name] == ["r2"]' vpsctl snapshot-list 101 -j
+
+# GET /metrics: Prometheus's text; a token with `metrics` sees its VPSes' series alone.
+TOK_METRICS=$(vpsctl token create --name metrics --vps 101 --allow metrics 2>/dev/null)
+curl -s -D "$T/mh" -o "$T/m.tok" --cacert "$CA" -H "Authorization: Bearer $TOK_METRICS" "$URL/metrics"
+curl -s -o "$T/m.adm" --cacert "$CA" --cert "$T/admin.crt" --key "$T/admin.key" "$URL/metrics"
+check "metrics are text/plain" grep -qi '^content-type: text/plain; version=0.0.4' "$T/mh"
+check "a metrics token sees its VPS" grep -q '^vps_up{id="101"} 0$' "$T/m.tok"
+grep -q 'id="102"' "$T/m.tok" && fail "a metrics token sees another VPS's series" || pass "a metrics token sees no other VPS"
+check "the admin sees a running VPS's series" grep -q '^vps_up{id="102"} 1$' "$T/m.adm"
+check "the admin sees the running VPS's processes" grep -qE '^vps_processes\{id="102"\} [1-9]' "$T/m.adm"
+if command -v promtool >/dev/null; then
+        promtool check metrics <"$T/m.adm" && pass "promtool check metrics" || fail "promtool check metrics"
+fi
 
 # TLS 1.2 and newer only (the client offers 1.1 with its own limits lowered).
 if openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' </dev/null 2>&1 | grep -q 'Protocol *: TLSv1.1$'; then
@@ -165,9 +195,33 @@ grep -q "${TOK_GOOD##*-}" "$ROOT/remote/tokens.json" && fail "a token's secret i
 expect_eq "modes of ROOT/remote and its files" "700 600 600 600 600" \
         "$(stat -c %a "$ROOT/remote" "$ROOT/remote/server.key" "$ROOT/remote/tokens.json" "$ROOT/remote/trust.json" "$ROOT/remote/audit.log" | xargs)"
 # The audit log names each client of a change asked for.
-check "audit log: a refused token's request" jq -se 'any(.[]; .client == "token:other" and .status == 404 and .vps == "101")' "$ROOT/remote/audit.log"
-check "audit log: the unauthenticated" jq -se 'any(.[]; .client == "unauthenticated" and .status == 401)' "$ROOT/remote/audit.log"
-check "vpsctl audit -j" bash -c "\"$VPSCTL_BIN\" --socket \"$SOCK\" audit --since 1h -j | jq -e 'length > 0'"
+# It rotated (16K), and vpsctl audit reads the rotated files too.
+vpsctl audit --since 1h -j >"$T/audit.json"
+check "audit log: a refused token's request" jq -e 'any(.[]; .client == "token:other" and .status == 404 and .vps == "101")' "$T/audit.json"
+check "audit log: the unauthenticated" jq -e 'any(.[]; .client == "unauthenticated" and .status == 401)' "$T/audit.json"
+check "audit log: a trusted certificate's change" jq -e 'any(.[]; .client == "cert:'"$(jq -r '.trust[0].fingerprint' "$ROOT/remote/trust.json")"'" and .method == "POST")' "$T/audit.json"
+[ -f "$ROOT/remote/audit.log.1" ] && [ "$(jq length "$T/audit.json")" -gt "$(wc -l <"$ROOT/remote/audit.log")" ] \
+        && pass "audit log rotated, read whole ($(jq length "$T/audit.json") lines)" || fail "audit log not rotated or not read whole"
+expect_eq "rotated audit files are root's alone" 600 "$(stat -c %a "$ROOT/remote/audit.log.1")"
+
+# At most listen_client_limit (4) connections from one address; others still get in.
+python3 - "$PORT" 127.0.0.251 4 >"$T/holder" 2>&1 <<'PY' &
+import socket, sys, time
+port, src, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+held = []
+for _ in range(n):
+    s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", port)); held.append(s)
+print("held", flush=True)
+time.sleep(20)
+PY
+HOLDER=$!
+TEST_PIDS="${TEST_PIDS:-} $HOLDER"
+for _ in $(seq 50); do grep -q held "$T/holder" && break; sleep 0.1; done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --interface 127.0.0.251 --cacert "$CA" -H "Authorization: Bearer $TOK_GOOD" "$URL/v1/vps/101") || true
+expect_eq "a fifth connection from one address is refused" 000 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --interface 127.0.0.252 --cacert "$CA" -H "Authorization: Bearer $TOK_GOOD" "$URL/v1/vps/101")
+expect_eq "another address still gets in" 200 "$code"
+kill "$HOLDER" 2>/dev/null || true
 
 # A reload (SIGHUP: vpsd executes itself again) with the identity removed makes a new one,
 # served on the same port, which stayed open.
@@ -180,5 +234,20 @@ new=$(echo | openssl s_client -connect "127.0.0.1:$PORT" 2>/dev/null | openssl x
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ROOT/remote/server.crt" -H "Authorization: Bearer $TOK_GOOD" "$URL/v1/vps/101")
 expect_eq "tokens still work after the reload" 200 "$code"
 
+# vpsd exiting while it holds back a failed authentication answers it (libmicrohttpd must not
+# stop with a suspended connection: it aborts).
+CA=$ROOT/remote/server.crt # the new one
+for _ in 1 2 3; do curl -s -o /dev/null --interface 127.0.0.253 --cacert "$CA" "$URL/v1/vps" || true; done
+curl -s -o "$T/late" -w '%{http_code}' --interface 127.0.0.253 --cacert "$CA" "$URL/v1/vps" >"$T/late.code" &
+LATE=$!
+sleep 0.3
+kill "$VPSD_PID"
+for _ in $(seq 100); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$LATE" || true
+kill -0 "$VPSD_PID" 2>/dev/null && fail "vpsd did not exit" || pass "vpsd exited"
+expect_eq "the held-back answer was sent at exit" 401 "$(cat "$T/late.code")"
+grep -q 'suspended connections' "$ROOT/vpsd.log" && fail "libmicrohttpd stopped with a suspended connection" || pass "no suspended connection at exit"
+VPSD_PID=
+[ -z "${KEEP_AUDIT:-}" ] || { cp "$T/audit.json" /tmp/h19s-audit.json; rm -rf /tmp/h19s-remote; cp -r "$ROOT/remote" /tmp/h19s-remote; }
 [ "$FAILS" = 0 ] || exit 1
 echo "PASS"

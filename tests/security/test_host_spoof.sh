@@ -153,5 +153,5 @@ printf 'uplink = %s\nhost_allow = udp:53, tcp:53, tcp:%s\n' "$UPL" "$PORT" >"$T/
 start_vpsd
 expect_eq "host_allow: bridged reaches the port" host-service "$(tcp_get "$NETPFX.1" "$PORT" in_vps 801 nc)"
 expect_eq "host_allow: routed reaches the port" host-service "$(tcp_get 169.254.0.1 "$PORT" in_vps 811 nc)"
-check "after the restart 801's chain still jumps to the guard" sh -c "nft list chain bridge vpsd_$BRIDGE vps_801 | grep -q 'jump guard'"
+check "after the restart 801's port still goes through the checks and the guard" sh -c "nft_elem 'bridge vpsd_$BRIDGE' vports 801 && nft list chain bridge vpsd_$BRIDGE check | grep -q 'jump guard'"
 finish

@@ -6,8 +6,9 @@
 # time after time (counted only while ID/.switch-upper is seen, at least three samples);
 # meanwhile a change of 751 is refused as busy. Then: the switch is whole, the layer it
 # replaced removed; a copy that fails (a tree deeper than the copy goes) says why and leaves
-# the VPS as it was; a destroy during a switch cancels it and leaves nothing. Before, the copy
-# ran in the loop: the first `list` waited for all of it, and no second sample came.
+# the VPS as it was; a kill -9 of vpsd leaves it not begun; a destroy during a switch cancels
+# it and leaves nothing. Before, the copy ran in the loop: the first `list` waited for all of
+# it, and no second sample came.
 . "$(dirname "$0")/../integration/lib.sh"
 MIB=${VPS_TEST_BUSY_MIB:-1024}
 start_vpsd
@@ -73,6 +74,19 @@ check "and no debris" sh -c "[ -z \"\$(ls -A '$ROOT/vps/751' | grep '^\\.')\" ]"
 vpsctl start 751 >/dev/null
 expect_jq "it starts" '.status == "running"' vpsctl status 751 -j
 vpsctl stop 751 --fast >/dev/null
+
+# vpsd killed (-9) during a switch: its child dies with it; after the restart the switch is
+# not begun (the VPS's own files, nothing left of the copy).
+vpsctl snapshot-switch 751 big >/dev/null 2>&1 &
+sw=$!
+for _ in $(seq 200); do [ -e "$ROOT/vps/751/.switch-upper" ] && break; sleep 0.02; done
+check "the switch was under way when vpsd was killed" test -e "$ROOT/vps/751/.switch-upper"
+kill_vpsd
+wait "$sw" || true
+start_vpsd
+for _ in $(seq 100); do [ -z "$(ls -A "$ROOT/vps/751" | grep '^\.')" ] && break; sleep 0.1; done
+check "after the restart: not begun, no debris" \
+        sh -c "grep -qx current '$up/marker' && [ -z \"\$(ls -A '$ROOT/vps/751' | grep '^\\.')\" ]"
 
 # A destroy during a switch cancels it.
 vpsctl snapshot-switch 751 big >"$T/cancel.out" 2>&1 &

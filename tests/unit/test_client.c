@@ -363,7 +363,8 @@ static void test_stream(void **state)
                          "Connection: Upgrade\r\n\r\nhello",
                 .echo = true};
         pid_t pid = serve(&up);
-        assert_int_equal(client_stream_open(&local, "/v1/vps/7/console", "vps-console", &fd, &err),
+        assert_int_equal(client_stream_open(&local, "/v1/vps/7/console", "vps-console", NULL, &fd,
+                                            NULL, &err),
                          0);
         char buf[16] = "";
         assert_int_equal(read(fd, buf, 5), 5);
@@ -382,10 +383,26 @@ static void test_stream(void **state)
         const struct fake no = {.reply = "HTTP/1.1 409 Conflict\r\nContent-Length: 45\r\n\r\n"
                                          "{\"error\": \"VPS 7 is not running\", \"errno\": 3}"};
         pid = serve(&no);
-        assert_int_equal(client_stream_open(&local, "/v1/vps/7/console", "vps-console", &fd, &err),
+        assert_int_equal(client_stream_open(&local, "/v1/vps/7/console", "vps-console", NULL, &fd,
+                                            NULL, &err),
                          -ESRCH);
         reap(pid);
         assert_string_equal(err.msg, "VPS 7 is not running");
+
+        /* a body goes with the upgrade; a vpsd without the upgrade answers as a plain request */
+        json_t *plain = NULL;
+        const struct fake old = {.reply = OK_JSON};
+        pid = serve(&old);
+        assert_int_equal(client_stream_open(&local, "/v1/vps/7/snapshots", "vps-progress",
+                                            "{\"name\":\"a\"}", &fd, &plain, &err),
+                         0);
+        reap(pid);
+        assert_int_equal(fd, -1);
+        assert_int_equal(json_array_size(plain), 3);
+        json_decref(plain);
+        seen = request_seen();
+        assert_non_null(strstr(seen, "\r\nContent-Type: application/json\r\n"));
+        assert_non_null(strstr(seen, "\r\nContent-Length: 12\r\n\r\n{\"name\":\"a\"}"));
 }
 
 int main(void)

@@ -320,6 +320,7 @@ static void test_config_set_features(void **state)
 static const struct vps_state sample_state = {
         .pid = 4242,
         .starttime = 987654321ull,
+        .pidfd_ino = 12345678901ull,
         .started_at = 1700000001,
         .cgroup = "/sys/fs/cgroup/vps/101",
 };
@@ -334,6 +335,7 @@ static void test_state_round_trip_and_rejects(void **state)
         free(text);
         assert_int_equal(out.pid, 4242);
         assert_int_equal(out.starttime, 987654321ull);
+        assert_int_equal(out.pidfd_ino, 12345678901ull);
         assert_int_equal(out.started_at, 1700000001);
         assert_string_equal(out.cgroup, sample_state.cgroup);
         assert_false(out.paused);
@@ -347,6 +349,12 @@ static void test_state_round_trip_and_rejects(void **state)
         assert_int_equal(vps_state_from_json(text, &out, &err), 0);
         free(text);
         assert_true(out.paused);
+        /* An older vpsd's state has no pidfd_ino: 0, the start time decides. */
+        assert_int_equal(vps_state_from_json("{\"pid\": 7, \"starttime\": 1, \"started_at\": 1, "
+                                             "\"cgroup\": \"/x\"}",
+                                             &out, &err),
+                         0);
+        assert_int_equal(out.pidfd_ino, 0);
 
         static const char *bad[] = {
                 "{\"pid\": 1, \"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\", "
@@ -358,6 +366,8 @@ static void test_state_round_trip_and_rejects(void **state)
                 "{\"pid\": \"1\", \"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\"}",
                 "{\"pid\": 1, \"starttime\": -1, \"started_at\": 1, \"cgroup\": \"/x\"}",
                 "{\"pid\": 1, \"starttime\": 1, \"started_at\": 1}",
+                "{\"pid\": 1, \"starttime\": 1, \"pidfd_ino\": -1, \"started_at\": 1, \"cgroup\": "
+                "\"/x\"}",
                 "{\"pid\": 1, \"starttime\": 1, \"started_at\": 1, \"cgroup\": 5}",
                 "{\"starttime\": 1, \"started_at\": 1, \"cgroup\": \"/x\"}",
         };

@@ -61,7 +61,7 @@ static void test_upgrade_request(void **state)
         (void)state;
 
         assert_int_equal(http_upgrade_request("localhost", "/v1/vps/101/console", "vps-console",
-                                              NULL, &req, &len, &err),
+                                              NULL, NULL, &req, &len, &err),
                          0);
         assert_string_equal(req, "POST /v1/vps/101/console HTTP/1.1\r\nHost: localhost\r\n" UA
                                  "Connection: Upgrade\r\nUpgrade: vps-console\r\n"
@@ -70,7 +70,8 @@ static void test_upgrade_request(void **state)
         free(req);
 
         assert_int_equal(http_upgrade_request("h.example:8443", "/v1/vps/a b/backup?full=1",
-                                              "vps-backup", "Bearer abc.DEF_1", &req, &len, &err),
+                                              "vps-backup", "Bearer abc.DEF_1", NULL, &req, &len,
+                                              &err),
                          0);
         assert_string_equal(req, "POST /v1/vps/a%20b/backup?full=1 HTTP/1.1\r\n"
                                  "Host: h.example:8443\r\n" UA
@@ -82,15 +83,17 @@ static void test_upgrade_request(void **state)
         /* nothing a header could be smuggled in with */
         req = (char *)"unchanged";
         assert_int_equal(http_upgrade_request("localhost", "/x", "vps-console",
-                                              "Bearer a\r\nX-Evil: 1", &req, &len, &err),
+                                              "Bearer a\r\nX-Evil: 1", NULL, &req, &len, &err),
                          -EINVAL);
         assert_null(req);
         assert_int_equal(len, 0);
-        assert_int_equal(http_upgrade_request("local\r\nhost", "/x", "p", NULL, &req, &len, &err),
-                         -EINVAL);
-        assert_int_equal(http_upgrade_request("localhost", "/x", "p q", NULL, &req, &len, &err),
-                         -EINVAL);
-        assert_int_equal(http_upgrade_request("localhost", "x", "p", NULL, &req, &len, &err),
+        assert_int_equal(
+                http_upgrade_request("local\r\nhost", "/x", "p", NULL, NULL, &req, &len, &err),
+                -EINVAL);
+        assert_int_equal(
+                http_upgrade_request("localhost", "/x", "p q", NULL, NULL, &req, &len, &err),
+                -EINVAL);
+        assert_int_equal(http_upgrade_request("localhost", "x", "p", NULL, NULL, &req, &len, &err),
                          -EINVAL);
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests: a backup's MANIFEST (storage/backup_manifest.c): the text both ways, the
- * numbers and paths it refuses, and lookups in walk order, out of order and after adds. */
+ * numbers and paths it refuses, and lookups in walk order, out of order and after adds; the
+ * content hashes of formats 1 and 2 (storage/backup_hash.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "storage/backup.h"
+#include "storage/backup_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -67,7 +69,8 @@ static void test_refused(void **state)
                 H "+\tf\t644\t0\t0\t0\t0\t1\t0\tabc\tupper/x\n",  /* a short hash */
                 H "*\tf\t644\t0\t0\t0\t0\t1\t0\t-\tupper/x\n",    /* a kind */
                 H "+\tf\t644\t0\t0\t0\t0\t1\t0\t-\tupper/x",      /* no end */
-                "vpsbackup-manifest 2\n",
+                "vpsbackup-manifest 3\n",
+                "vpsbackup-manifest 0\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct vps_manifest m;
@@ -141,13 +144,58 @@ static void test_mixed(void **state)
         vps_manifest_free(&m);
 }
 
+/* Format 2 hashes the content, not the way it came: holes or written zeros, any pieces. */
+static void test_zhash(void **state)
+{
+        (void)state;
+        enum { SIZE = 3 * 4096 + 100 };
+        static uint8_t full[SIZE];
+        memcpy(full + 5, "abc", 3);
+        memcpy(full + 2 * 4096 + 10, "xyz", 3);
+        full[SIZE - 1] = 'e';
+        char a[65], b[65], c[65], d[65], one[65], v1[65];
+        struct vps_zhash z;
+        vps_zhash_init(&z, 2); /* all of it at once, zeros written */
+        vps_zhash_data(&z, 0, full, SIZE);
+        vps_zhash_finish(&z, SIZE, a);
+        vps_zhash_init(&z, 2); /* the data alone, holes between */
+        vps_zhash_data(&z, 5, "abc", 3);
+        vps_zhash_data(&z, 2 * 4096 + 10, "xyz", 3);
+        vps_zhash_data(&z, SIZE - 1, "e", 1);
+        vps_zhash_finish(&z, SIZE, b);
+        vps_zhash_init(&z, 2); /* byte by byte */
+        for (size_t i = 0; i < SIZE; i++)
+                vps_zhash_data(&z, i, full + i, 1);
+        vps_zhash_finish(&z, SIZE, c);
+        assert_string_equal(a, b);
+        assert_string_equal(a, c);
+        vps_zhash_init(&z, 2); /* one more zero at the end: another file */
+        vps_zhash_data(&z, 0, full, SIZE);
+        vps_zhash_finish(&z, SIZE + 1, d);
+        assert_string_not_equal(a, d);
+        full[4096 + 7] = 1; /* a block that was zeros */
+        vps_zhash_init(&z, 2);
+        vps_zhash_data(&z, 0, full, SIZE);
+        vps_zhash_finish(&z, SIZE, one);
+        assert_string_not_equal(a, one);
+        full[4096 + 7] = 0;
+        /* Format 1: the SHA-256 of the content, holes as zeros. */
+        vps_zhash_init(&z, 1);
+        vps_zhash_data(&z, 5, "abc", 3);
+        vps_zhash_data(&z, 2 * 4096 + 10, "xyz", 3);
+        vps_zhash_data(&z, SIZE - 1, "e", 1);
+        vps_zhash_finish(&z, SIZE, v1);
+        vps_sha256_hex(full, SIZE, d);
+        assert_string_equal(v1, d);
+        assert_string_not_equal(v1, a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip),
-                cmocka_unit_test(test_refused),
-                cmocka_unit_test(test_find),
-                cmocka_unit_test(test_mixed),
+                cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_find),      cmocka_unit_test(test_mixed),
+                cmocka_unit_test(test_zhash),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,5 +110,31 @@ int vps_grow(char **buf, size_t *cap, size_t n);
  * derived from longer ones. */
 uint32_t vps_fnv1a(const char *s);
 
-/* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. */
+/* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. The read waits while the
+ * process is held in an execve (base/proc.c): only for a process that runs none of a guest's
+ * code yet. vps_proc_parse_starttime: the field of the file's text, or -EBADMSG. */
 int vps_proc_starttime(pid_t pid, unsigned long long *ret, vps_error *err);
+int vps_proc_parse_starttime(const char *stat, unsigned long long *ret);
+
+/* A guest's processes, without waiting on them (base/proc.c). */
+/* The pidfs inode number of a pidfd (Linux 6.9 and later): one per process for the boot, never
+ * reused. -EOPNOTSUPP where pidfds are anonymous inodes. */
+int vps_pidfd_ino(int pidfd, uint64_t *ret);
+/* Runs fn in a grandchild that nobody waits for (fn must be async-signal-safe: vpsd has
+ * threads), its output (up to size bytes, into out) read back within timeout_ms. Returns the
+ * bytes read (0: fn gave none), -ETIMEDOUT (fn waits on: left behind, it ends when what it
+ * waits for does) or -errno. */
+ssize_t vps_call_detached(ssize_t (*fn)(void *arg, void *out, size_t size), void *arg, void *out,
+                          size_t size, int timeout_ms);
+/* vps_proc_starttime through vps_call_detached: -ETIMEDOUT when the process holds the read. */
+int vps_proc_starttime_within(pid_t pid, unsigned long long *ret, int timeout_ms, vps_error *err);
+/* From /proc/PID/status: the parent's PID (-1 when unknown); whether the process is PID 1 of a
+ * pid namespace below ours (1, 0, -1 when unknown), *ret_depth the levels of its NSpid. */
+pid_t vps_proc_ppid(pid_t pid);
+int vps_proc_ns_depth_init(pid_t pid, int *ret_depth);
+/* Whether pidfd (opened from pid) is the process a VPS's state recorded: by the pidfs inode
+ * when ino is known and the kernel has pidfs, else by its start time read within timeout_ms,
+ * else (the read held) by being PID 1 of a pid namespace below ours. 1 yes, 0 no or gone. The
+ * caller checks the process is in the VPS's cgroup as well. */
+int vps_init_identify(pid_t pid, int pidfd, unsigned long long starttime, uint64_t ino,
+                      int timeout_ms);

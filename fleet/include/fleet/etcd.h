@@ -54,12 +54,14 @@ struct etcd_kvs {
         size_t n;
         int64_t revision; /* of the store when read */
         bool more;        /* a limit cut it short */
+        int64_t count;    /* keys in the range (all of them, whatever the limit) */
 };
 void etcd_kvs_free(struct etcd_kvs *k);
 
 #define ETCD_PREFIX       (1u << 0) /* every key that starts with key */
 #define ETCD_SERIALIZABLE (1u << 1) /* the member's own copy: answers without quorum */
 #define ETCD_KEYS_ONLY    (1u << 2)
+#define ETCD_COUNT_ONLY   (1u << 3) /* no keys: ret->count alone */
 
 int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limit,
                struct etcd_kvs *ret, vps_error *err);

@@ -37,7 +37,8 @@ char *fleet_vps_record(const struct fleet_claim *c);
  * EHOSTUNREACH "cluster unavailable: ...". */
 int fleet_claim(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err);
 /* Writes vps/ID's record anew for its owner (state, addresses: a claim of those it did not
- * hold, a release of those it no longer has); refused (EEXIST) when another node owns it. */
+ * hold, a release of those it no longer has); refused (EEXIST) when another node owns it.
+ * Returns 1 when vps/ID had no record (it has now), else 0. */
 int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err);
 /* Drops VPS id's records and its addresses' if node owns it (ENOENT when it has none). */
 int fleet_release(struct etcd *e, const char *prefix, const char *id, const char *node,

@@ -57,6 +57,24 @@ void ns_nft_forget_context(void);
 void ns_nft_run_each(const char *commands);
 /* Runs one nft command and returns its JSON output (caller frees). */
 int ns_nft_query(const char *command, char **ret_json, vps_error *err);
+/* One change to a table without libnftables (nft_batch.c): an element of set (a map's with
+ * name, the counter it maps to) added or deleted, or with set NULL the counter object name. */
+struct ns_nft_op {
+        bool del;
+        const char *set;
+        const char *name;
+        uint8_t key[48];
+        size_t key_len;
+};
+/* Appends a field of width bytes (data: len of them, zero-padded) to op's concatenated key. */
+void ns_nft_key_put(struct ns_nft_op *op, const void *data, size_t len, size_t width);
+/* Runs ops in table (family NFPROTO_*) as one nfnetlink batch, all or nothing (very long lists
+ * in batches of 128), with no cache of the ruleset: its cost does not grow with the ruleset. */
+int ns_nft_apply(int family, const char *table, const struct ns_nft_op *ops, size_t n,
+                 vps_error *err);
+/* The same for ops that may fail (removals of what may be absent): one batch, or one op at a
+ * time when the batch fails; failures are ignored. */
+void ns_nft_apply_each(int family, const char *table, const struct ns_nft_op *ops, size_t n);
 /* Reads named counter objects of a table over nfnetlink: every counter of it (name NULL), or
  * the one called name. family: NFPROTO_BRIDGE, NFPROTO_INET... fn gets each counter. */
 typedef void (*ns_counter_fn)(const char *name, uint64_t bytes, uint64_t packets, void *arg);

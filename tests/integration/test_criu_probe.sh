@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# vpsd's start-up probe of CRIU (issue 18): one log line and `vpsctl version` (-j too) say
+# whether checkpointing is available and why not: no criu, a criu that fails its check (as
+# bookworm's 3.17 does on a 6.18 kernel: a stand-in script says what it says), and the
+# installed one (scripts/install-criu's backport) when there is one. The probe runs in a
+# child: a start meanwhile is not held up by a `criu check` that takes seconds.
+. "$(dirname "$0")/lib.sh"
+quiet() { "$@" >/dev/null; }
+restart_vpsd() { stop_daemon "$VPSD_PID" "$CG_PARENT"; VPSD_PID=; start_vpsd; }
+# probed: waits until the probe has ended (the log line).
+probed() { for _ in $(seq 600); do grep -q "checkpoint: \(available\|not available\)" "$ROOT/vpsd.log" && return 0; sleep 0.05; done; return 1; }
+
+export VPS_CRIU=$T/none
+start_vpsd
+check "probed" probed
+check "the log says there is no criu" grep -q "checkpoint: not available: no criu at $T/none" "$ROOT/vpsd.log"
+expect_jq "version -j: not available, why" \
+        '.server.checkpoint | .state == "unavailable" and (.available | not) and (.why | test("no criu at"))' \
+        vpsctl version -j
+check "version says it in a line" sh -c "'$VPSCTL_BIN' --socket '$SOCK' version | grep -q '^checkpoint: not available: no criu at'"
+
+# A criu that fails its check, slowly (8 s): meanwhile vpsd answers and starts VPSes.
+cat >"$T/fake-criu" <<'EOF'
+#!/bin/sh
+case $1 in
+--version) echo "Version: 3.17.1" ;;
+check) sleep 8; echo "Error (criu/vdso.c:627): vdso: Unexpected rt vDSO area bounds"
+        echo "Error (criu/cr-check.c:1605): Can't fill kdat"; exit 1 ;;
+esac
+EOF
+chmod 0755 "$T/fake-criu"
+export VPS_CRIU=$T/fake-criu
+: >"$ROOT/vpsd.log"
+restart_vpsd
+expect_jq "while the check runs: probing" '.server.checkpoint.state == "probing"' vpsctl version -j
+t0=$(date +%s%N)
+make_running_vps 182
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "a create and start meanwhile (${ms} ms) run" test "$(vps_field 182 status)" = running
+expect_jq "before the probe has ended: the start did not wait for it" '.server.checkpoint.state == "probing"' vpsctl version -j
+check "probed" probed
+check "the log names the version and the check's error" \
+        grep -q "checkpoint: not available: criu 3.17.1 ($T/fake-criu) fails its check on this kernel: Error (criu/cr-check.c:1605): Can't fill kdat" "$ROOT/vpsd.log"
+expect_jq "version -j: its version and why" \
+        '.server.checkpoint | .version == "3.17.1" and .criu == "'"$T/fake-criu"'" and (.why | test("fails its check"))' \
+        vpsctl version -j
+check "one log line" test "$(grep -c 'checkpoint:' "$ROOT/vpsd.log")" = 1
+# Reaped: no child of vpsd left a zombie (its children: the VPS inits, the keeper).
+zombies() { local c n=0; for c in $(cat /proc/"$VPSD_PID"/task/*/children); do
+        [ "$(awk '{ print $3 }' /proc/"$c"/stat 2>/dev/null)" != Z ] || n=$((n + 1)); done; echo "$n"; }
+expect_eq "the probe's child is reaped" 0 "$(zombies)"
+
+# The installed criu (scripts/install-criu), as vpsd finds it.
+unset VPS_CRIU
+if [ -x /usr/local/sbin/criu ] || [ -x /usr/sbin/criu ]; then
+        : >"$ROOT/vpsd.log"
+        restart_vpsd
+        check "probed" probed
+        capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+        if ! /usr/local/sbin/criu check >/dev/null 2>&1; then
+                expect_jq "the installed criu fails its check: said" '.server.checkpoint.available | not' vpsctl version -j
+        elif (( ((0x$capeff >> 24) & 1) == 0 )); then
+                # This host's sandbox dropped CAP_SYS_RESOURCE (bit 24): criu's check passes,
+                # but no VPS could be dumped (criu reads its rlimits). Said, by name.
+                expect_jq "the installed criu passes its check, but vpsd lacks cap_sys_resource: not available, why" \
+                        '.server.checkpoint | (.available | not) and (.why | test("vpsd lacks cap_sys_resource"))' \
+                        vpsctl version -j
+                check "the log says it" grep -q "checkpoint: not available: vpsd lacks cap_sys_resource" "$ROOT/vpsd.log"
+        else
+                expect_jq "the installed criu: available" \
+                        '.server.checkpoint | .available and .criu == "/usr/local/sbin/criu" and (.version | test("^[0-9]"))' \
+                        vpsctl version -j
+                check "version says available" sh -c "'$VPSCTL_BIN' --socket '$SOCK' version | grep -q '^checkpoint: available (criu [0-9.]*, /usr/local/sbin/criu)'"
+        fi
+else
+        echo "note: no criu installed (scripts/install-criu): the real probe is not tried"
+fi
+finish

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# A fleet on etcd (docs/fleet.md): a 3-member etcd cluster on loopback ports of this test's own,
+# and 3 vpsd nodes (their own roots, sockets, cgroup parents, bridges, subnets, and a veth
+# uplink each for routed addresses). Concurrent creates on every node asking for the same IDs and
+# for overlapping addresses: each ID and each address ends up on one VPS alone, every refusal a
+# clear line. One etcd member killed: the fleet works on; two: creates fail with "cluster
+# unavailable", while start, exec, stop and list keep working; both back: creates again. A node's
+# vpsd killed -9: `down` once its lease expires, its VPSes `unknown`; restarted: `up`, its VPS
+# still running, and a record the cluster lost meanwhile put back (logged).
+NET_TEST=1
+. "$(dirname "$0")/lib.sh"
+ETCD=${ETCD:-/usr/bin/etcd}
+[ -x "$ETCD" ] || { echo "SKIP: no $ETCD (Debian's etcd-server)"; exit 77; }
+COUNT=${VPS_TEST_FULL:+100}
+COUNT=${COUNT:-12}
+TTL=3
+
+# Six free loopback ports (3 client, 3 peer) from a random base.
+for _ in $(seq 50); do
+        BASE=$(( 20000 + (RANDOM % 2000) * 10 ))
+        ss -Htln | awk '{print $4}' | grep -qE ":($BASE|$((BASE + 1))|$((BASE + 2))|$((BASE + 3))|$((BASE + 4))|$((BASE + 5)))\$" || break
+done
+CLUSTER=
+INITIAL=
+for i in 1 2 3; do
+        CLUSTER+=${CLUSTER:+,}http://127.0.0.1:$((BASE + i - 1))
+        INITIAL+=${INITIAL:+,}e$i=http://127.0.0.1:$((BASE + 2 + i))
+done
+declare -A EPID
+etcd_start() {
+        local i=$1
+        "$ETCD" --name "e$i" --data-dir "$T/etcd$i" \
+                --listen-client-urls "http://127.0.0.1:$((BASE + i - 1))" \
+                --advertise-client-urls "http://127.0.0.1:$((BASE + i - 1))" \
+                --listen-peer-urls "http://127.0.0.1:$((BASE + 2 + i))" \
+                --initial-advertise-peer-urls "http://127.0.0.1:$((BASE + 2 + i))" \
+                --initial-cluster "$INITIAL" --initial-cluster-token "vpstest-$$" \
+                --heartbeat-interval 50 --election-timeout 500 >>"$T/etcd$i.log" 2>&1 &
+        EPID[$i]=$!
+}
+etcd_kill() { [ -n "${EPID[$1]:-}" ] || return 0; kill -9 "${EPID[$1]}" 2>/dev/null || true; wait "${EPID[$1]}" 2>/dev/null || true; }
+etcd_healthy() { # etcd_healthy I: member I answers a linearizable read
+        curl -sf -m 2 "http://127.0.0.1:$((BASE + $1 - 1))/v3/kv/range" -d '{"key":"eA=="}' >/dev/null
+}
+
+# Three nodes a, b, c: bridge and subnet of their own; routed addresses on an uplink of their
+# own (a veth whose peer stays on the host: nothing is started on it).
+NODES="a b c"
+declare -A NPID NSUB
+k=1
+for n in $NODES; do NSUB[$n]=${NETPFX%.0}.$k.0/24; k=$((k + 1)); done
+node_conf() {
+        cat >"$T/$1.conf" <<CONF
+cluster = $CLUSTER
+node = node-$1
+cluster_ttl = $TTL
+uplink = ${BRIDGE}u$1
+CONF
+}
+node_start() {
+        local n=$1
+        "$VPSD_BIN" --config "$T/$n.conf" --root "$T/root-$n" --socket "$T/$n.sock" \
+                --cgroup-parent "$CG_PARENT-$n" --bridge "${BRIDGE}$n" --subnet "${NSUB[$n]}" --daemon
+        NPID[$n]=$("$VPSCTL_BIN" --socket "$T/$n.sock" version -j | jq -r .server.pid)
+}
+node() { local n=$1; shift; "$VPSCTL_BIN" --socket "$T/$n.sock" "$@"; }
+fleet_cleanup() {
+        local rc=$? n i
+        set +e # all of it, whatever fails
+        for n in $NODES; do
+                local run
+                run=$(run_state_dir "$T/root-$n")
+                stop_daemon "${NPID[$n]:-}" "$CG_PARENT-$n"
+                [ -z "$run" ] || rm -rf "$run" || true
+                if [ -n "$run" ] && mountpoint -q "${run/state-/meminfo-}"; then
+                        umount -l "${run/state-/meminfo-}" || true
+                fi
+                [ -z "$run" ] || rmdir "${run/state-/meminfo-}" 2>/dev/null || true
+                nft delete table ip "vpsd_${BRIDGE}$n" 2>/dev/null || true
+                nft delete table bridge "vpsd_${BRIDGE}$n" 2>/dev/null || true
+                nft delete table inet "vpsr_${BRIDGE}$n" 2>/dev/null || true
+                ip link del "${BRIDGE}$n" 2>/dev/null || true
+                ip link del "${BRIDGE}u$n" 2>/dev/null || true
+        done
+        for i in 1 2 3; do etcd_kill "$i"; done
+        if [ "$rc" != 0 ]; then
+                for n in $NODES; do echo "--- node $n"; grep cluster "$T/root-$n/vpsd.log" | tail -n 15; done
+        fi
+        cleanup "$rc"
+}
+trap fleet_cleanup EXIT
+
+start_vpsd # a vpsd that is no node of a fleet
+for i in 1 2 3; do etcd_start "$i"; done
+for _ in $(seq 100); do etcd_healthy 1 && break; sleep 0.1; done
+check "the 3-member etcd cluster answers" etcd_healthy 1
+
+for n in $NODES; do
+        ip link add "${BRIDGE}u$n" type veth peer name "${BRIDGE}p$n"
+        ip link set "${BRIDGE}u$n" up
+        node_conf "$n"
+        node_start "$n"
+done
+expect_error "--node without --cluster is refused" "^vpsd: --node and --advertise need --cluster\$" \
+        "$VPSD_BIN" --root "$T/x" --socket "$T/x.sock" --node n1
+expect_error "a bad node name is refused" "^vpsd: --node: node name 'a/b': only letters" \
+        "$VPSD_BIN" --root "$T/x" --socket "$T/x.sock" --cluster "$CLUSTER" --node a/b
+expect_error "a bad endpoint is refused" "^vpsd: --cluster: etcd endpoint 'ftp://x': not an http" \
+        "$VPSD_BIN" --root "$T/x" --socket "$T/x.sock" --cluster ftp://x
+check "nothing of theirs was made" test ! -e "$T/x"
+expect_jq "vpsctl nodes lists the 3 nodes up" \
+        'length == 3 and all(.state == "up") and (map(.name) == ["node-a","node-b","node-c"]) and all(.cpus > 0 and .ram_free > 0 and .disk_free > 0)' \
+        node a nodes -j
+for n in $NODES; do node "$n" template build busybox >/dev/null; done
+
+# Every node asks for IDs 500.. at once, each with a routed address from one pool, shifted per
+# node so that different IDs ask for the same address.
+declare -A SHIFT=([a]=0 [b]=1 [c]=2)
+CPIDS=()
+for n in $NODES; do
+        for j in $(seq 0 $((COUNT - 1))); do
+                (node "$n" create $((500 + j)) --ostemplate busybox --netmode routed \
+                        --ipadd "198.51.100.$((1 + (j + SHIFT[$n]) % COUNT))" \
+                        >"$T/c-$n-$j.out" 2>"$T/c-$n-$j.err" && rc=0 || rc=$?
+                 echo "$rc" >"$T/c-$n-$j.rc") &
+                CPIDS+=($!)
+        done
+done
+wait "${CPIDS[@]}" || true # (not a bare wait: the etcd members are children too)
+ok=0 refused=0 unclear=0
+for n in $NODES; do
+        for j in $(seq 0 $((COUNT - 1))); do
+                if [ "$(cat "$T/c-$n-$j.rc")" = 0 ]; then ok=$((ok + 1))
+                elif grep -qE '^vpsctl: (VPS [0-9]+ already exists on node node-[abc]|address 198\.51\.100\.[0-9]+ is held by VPS [0-9]+ on node node-[abc])$' "$T/c-$n-$j.err" &&
+                        [ "$(wc -l <"$T/c-$n-$j.err")" = 1 ]; then refused=$((refused + 1))
+                else unclear=$((unclear + 1)); echo "unclear: node $n, create $((500 + j)): $(cat "$T/c-$n-$j.err")"; fi
+        done
+done
+expect_eq "every refusal of the $((3 * COUNT)) creates is a clear line" "0" "$unclear"
+# The truth of what exists: each node's own list.
+for n in $NODES; do node "$n" list -a -j | jq -c --arg n "node-$n" '.[] | {id, ip, node: $n}'; done >"$T/local.json"
+expect_eq "no ID made twice" "" "$(jq -r .id "$T/local.json" | sort | uniq -d)"
+expect_eq "no address given twice" "" "$(jq -r '.ip[]' "$T/local.json" | sort | uniq -d)"
+expect_eq "as many VPSes as creates that succeeded ($ok, $refused refused)" "$ok" "$(wc -l <"$T/local.json")"
+check "each of the $COUNT IDs made at most once, at least one ($ok)" test "$ok" -ge 1 -a "$ok" -le "$COUNT"
+sleep 1.5 # the records' state follows within a second
+node b list --all-nodes -j | jq -c '.[] | {id, ip, node}' | sort >"$T/fleet.json"
+expect_eq "list --all-nodes shows exactly them" "$(jq -c '{id, ip, node}' "$T/local.json" | sort)" "$(cat "$T/fleet.json")"
+
+# Pick a VPS of node a and one of c for what follows.
+A_ID=$(jq -r 'select(.node == "node-a") | .id' "$T/local.json" | head -n1)
+C_ID=$(jq -r 'select(.node == "node-c") | .id' "$T/local.json" | head -n1)
+[ -n "$A_ID" ] || A_ID=$(node a list -a -j | jq -r '.[0].id // empty')
+if [ -z "$A_ID" ]; then node a create 600 --ostemplate busybox >/dev/null; A_ID=600; fi
+if [ -z "$C_ID" ]; then node c create 601 --ostemplate busybox >/dev/null; C_ID=601; fi
+
+# One member down: the fleet works on.
+etcd_kill 1
+check "with one etcd member killed a create works (on every node)" sh -c \
+        "for n in a b c; do \"$VPSCTL_BIN\" --socket \"$T/\$n.sock\" create 70\$(printf %s \$n | od -An -tu1 | tr -d ' ' | tail -c2) --ostemplate busybox >/dev/null || exit 1; done"
+expect_jq "and the nodes are up" 'length == 3 and all(.state == "up")' node c nodes -j
+
+# Two down: no quorum.
+etcd_kill 2
+sleep 1
+t0=$(date +%s%N)
+expect_error "without quorum a create fails, clearly" "^vpsctl: cluster unavailable: http://127\\.0\\.0\\.1:[0-9]+: " \
+        node a create 720 --ostemplate busybox
+t1=$(date +%s%N)
+check "within 15 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 15000
+check "and made nothing" sh -c "! \"$VPSCTL_BIN\" --socket \"$T/a.sock\" status 720 -j 2>/dev/null | grep -q exist.*true"
+check "local start works" node a start "$A_ID"
+check "exec works" node a exec "$A_ID" -- true
+check "list works" sh -c "\"$VPSCTL_BIN\" --socket \"$T/a.sock\" list -j | jq -e --arg id $A_ID 'map(.id) | index(\$id) != null' >/dev/null"
+check "stop works" node a stop "$A_ID" --fast
+check "start again" node a start "$A_ID"
+
+# Both back.
+etcd_start 1
+etcd_start 2
+for _ in $(seq 100); do etcd_healthy 1 && etcd_healthy 2 && break; sleep 0.1; done
+check "etcd has quorum again" etcd_healthy 2
+for _ in $(seq 60); do node a create 721 --ostemplate busybox >/dev/null 2>&1 && break; sleep 0.25; done
+check "a create works again" node a status 721
+for _ in $(seq 40); do
+        [ "$(node b nodes -j | jq '[.[] | select(.state == "up")] | length')" = 3 ] && break
+        sleep 0.25
+done
+expect_jq "every node is up again" 'length == 3 and all(.state == "up")' node b nodes -j
+
+# A node's vpsd killed: down after its lease; its VPSes unknown; back when restarted.
+node c start "$C_ID" >/dev/null
+C_PID=$(node c status "$C_ID" -j | jq -r .pid)
+kill -9 "${NPID[c]}"
+t0=$(date +%s)
+for _ in $(seq 80); do
+        [ "$(node a nodes -j | jq -r '.[] | select(.name == "node-c") | .state')" = down ] && break
+        sleep 0.25
+done
+t1=$(date +%s)
+expect_jq "node c shows down after its lease (TTL $TTL s; $((t1 - t0)) s)" \
+        'map(select(.name == "node-c"))[0].state == "down"' node a nodes -j
+check "not before the TTL" test $((t1 - t0)) -ge $((TTL - 1))
+expect_jq "its VPSes show unknown" \
+        "map(select(.node == \"node-c\")) | length > 0 and all(.status == \"unknown\")" node a list --all-nodes -j
+# A record the cluster loses while c is away: c puts it back when it returns, and says so.
+KEY=$(printf '/vps/v1/vps/%s' "$C_ID" | base64 -w0)
+curl -sf "http://127.0.0.1:$((BASE + 2))/v3/kv/deleterange" -d "{\"key\":\"$KEY\"}" >/dev/null
+# And a key no vpsd would write, from whoever else can write etcd: ignored, not logged as is.
+BAD=$(printf '/vps/v1/owners/node-c/x\n2026-01-01 vpsd[1]: FAKE LINE' | base64 -w0)
+curl -sf "http://127.0.0.1:$((BASE + 2))/v3/kv/put" -d "{\"key\":\"$BAD\",\"value\":\"e30=\"}" >/dev/null
+node_start c
+for _ in $(seq 40); do
+        [ "$(node a nodes -j | jq -r '.[] | select(.name == "node-c") | .state')" = up ] && break
+        sleep 0.25
+done
+expect_jq "restarted, node c is up" 'map(select(.name == "node-c"))[0].state == "up"' node a nodes -j
+expect_eq "its VPS still runs, the same init" "running $C_PID" \
+        "$(node c status "$C_ID" -j | jq -r '"\(.status) \(.pid)"')"
+sleep 1.5
+expect_jq "the record it lost is back, running" \
+        "map(select(.id == \"$C_ID\"))[0] | .node == \"node-c\" and .status == \"running\"" node a list --all-nodes -j
+check "and the difference was logged" grep -q "reconcile: VPS $C_ID is here without a record in the cluster: recorded" "$T/root-c/vpsd.log"
+check "a record whose key is no VPS ID is ignored" grep -q "reconcile: 1 records under /vps/v1/owners/node-c/ with a key that is no VPS ID: ignored" "$T/root-c/vpsd.log"
+check "and never reaches the log" sh -c "! grep -q 'FAKE LINE' '$T/root-c/vpsd.log'"
+
+# A set --ipadd claims nothing before the change (docs/fleet.md): an address another node's
+# VPS holds is logged by the reconcile, and that VPS keeps it in the cluster's records.
+B_ID=$(node b list -a -j | jq -r '[.[] | select((.ip | length) > 0)][0].id // empty')
+if [ -n "$B_ID" ]; then
+        B_IP=$(node b status "$B_ID" -j | jq -r '.ip[0]')
+        node a create 730 --ostemplate busybox --netmode routed >/dev/null
+        node a set 730 --ipadd "$B_IP" >/dev/null
+        for _ in $(seq 20); do grep -q "VPS 730 runs here but address $B_IP is held by VPS $B_ID on node node-b" "$T/root-a/vpsd.log" && break; sleep 0.25; done
+        check "an address set here that node b's VPS holds is logged as a conflict" \
+                grep -q "reconcile: VPS 730 runs here but address $B_IP is held by VPS $B_ID on node node-b: left as it is" "$T/root-a/vpsd.log"
+        expect_jq "and node b's VPS keeps it in the records" \
+                "map(select(.id == \"$B_ID\"))[0] | .node == \"node-b\" and (.ip | index(\"$B_IP\")) != null" node c list --all-nodes -j
+        node a destroy 730 >/dev/null
+else
+        fail "node b has no VPS with an address"
+fi
+
+# A destroy gives the ID and the address back to the fleet.
+IP_A=$(node a status "$A_ID" -j | jq -r '.ip[0] // empty')
+node a stop "$A_ID" --fast >/dev/null
+node a destroy "$A_ID" >/dev/null
+for _ in $(seq 20); do node b create "$A_ID" --ostemplate busybox --netmode routed ${IP_A:+--ipadd $IP_A} >/dev/null 2>&1 && break; sleep 0.25; done
+check "after a destroy on node a its ID and address can be created on node b" node b status "$A_ID"
+expect_error "a node without --cluster has no nodes to list" "not a node of a cluster" vpsctl nodes
+finish

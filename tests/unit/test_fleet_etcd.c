@@ -1,0 +1,287 @@
+/* Unit tests: libvpsfleet's etcd client against a real etcd (a one-member cluster started
+ * here on loopback ports of its own, in a temporary directory; skipped without /usr/bin/etcd):
+ * put, range, delete, transactions, leases, watch, claims and the failover past a dead
+ * endpoint, TLS. No root needed. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "fleet/fleet.h"
+
+#define ETCD_BIN "/usr/bin/etcd"
+
+static pid_t etcd_pid;
+static char dir[] = "/tmp/vps-etcd-test.XXXXXX";
+static char urls[128]; /* a dead endpoint first, then the live one */
+static struct etcd *e;
+
+static int start(void **state)
+{
+        if (access(ETCD_BIN, X_OK) != 0)
+                return 0;
+        if (!mkdtemp(dir))
+                return -1;
+        srand((unsigned int)(getpid() ^ time(NULL)));
+        int port = 40000 + rand() % 10000 * 2;
+        char client[64], peer[64], cluster[96], data[64];
+        (void)snprintf(client, sizeof(client), "http://127.0.0.1:%d", port);
+        (void)snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", port + 1);
+        (void)snprintf(cluster, sizeof(cluster), "t=%s", peer);
+        (void)snprintf(data, sizeof(data), "%s/data", dir);
+        (void)snprintf(urls, sizeof(urls), "http://127.0.0.1:%d,%s", port - 1, client);
+        etcd_pid = fork();
+        if (etcd_pid == 0) {
+                int nul = open("/dev/null", O_WRONLY);
+                dup2(nul, 1);
+                dup2(nul, 2);
+                execl(ETCD_BIN, ETCD_BIN, "--name", "t", "--data-dir", data, "--listen-client-urls",
+                      client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                      "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+                      (char *)NULL);
+                _exit(127);
+        }
+        vps_error err;
+        if (etcd_open(urls, NULL, &e, &err) < 0)
+                return -1;
+        etcd_set_timeout(e, 1000);
+        for (int i = 0; i < 100; i++) {
+                struct etcd_kvs k = {0};
+                if (etcd_range(e, "x", 0, 0, &k, &err) == 0)
+                        return 0;
+                usleep(100000);
+        }
+        return -1;
+}
+
+static int stop(void **state)
+{
+        if (etcd_pid > 0) {
+                kill(etcd_pid, SIGKILL);
+                waitpid(etcd_pid, NULL, 0);
+                char cmd[96];
+                (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+                (void)!system(cmd);
+        }
+        etcd_close(e);
+        return 0;
+}
+
+static void test_kv(void **state)
+{
+        vps_error err = {0};
+        assert_int_equal(etcd_put(e, "/t/a", "1", 0, &err), 0);
+        assert_int_equal(etcd_put(e, "/t/b", "two \"quoted\"\n", 0, &err), 0);
+        assert_int_equal(etcd_put(e, "/u", "x", 0, &err), 0);
+        /* The dead endpoint was left for the live one, which answers from now on. */
+        assert_non_null(strstr(urls, etcd_endpoint(e)));
+        assert_int_not_equal(strncmp(urls, etcd_endpoint(e), strlen(etcd_endpoint(e))), 0);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(e, "/t/", ETCD_PREFIX, 0, &k, &err), 0);
+        assert_int_equal(k.n, 2);
+        assert_string_equal(k.v[0].key, "/t/a");
+        assert_string_equal(k.v[1].value, "two \"quoted\"\n");
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_range(e, "/t/", ETCD_PREFIX | ETCD_COUNT_ONLY, 0, &k, &err), 0);
+        assert_int_equal(k.count, 2);
+        assert_int_equal(k.n, 0);
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_range(e, "/t/", ETCD_PREFIX, 1, &k, &err), 0);
+        assert_int_equal(k.n, 1);
+        assert_true(k.more);
+        etcd_kvs_free(&k);
+        int64_t n = 0;
+        assert_int_equal(etcd_delete(e, "/t/", ETCD_PREFIX, &n, &err), 0);
+        assert_int_equal(n, 2);
+}
+
+static void test_txn(void **state)
+{
+        vps_error err = {0};
+        bool ok = false;
+        for (int round = 0; round < 2; round++) {
+                json_t *cmp = json_array(), *put = json_array(), *fail = json_array();
+                json_array_append_new(cmp, etcd_cmp_absent("/x/k"));
+                json_array_append_new(put, etcd_op_put("/x/k", "mine", 0));
+                json_array_append_new(fail, etcd_op_range("/x/k"));
+                json_t *resp = NULL;
+                assert_int_equal(etcd_txn(e, cmp, put, fail, &ok, &resp, &err), 0);
+                assert_int_equal(ok, round == 0); /* the second finds it there */
+                json_decref(cmp);
+                json_decref(put);
+                json_decref(fail);
+                json_decref(resp);
+        }
+}
+
+static void test_lease(void **state)
+{
+        vps_error err = {0};
+        int64_t id = 0, ttl = 0;
+        assert_int_equal(etcd_lease_grant(e, 2, &id, &err), 0);
+        assert_int_equal(etcd_put(e, "/l/k", "v", id, &err), 0);
+        assert_int_equal(etcd_lease_keepalive(e, id, &ttl, &err), 0);
+        assert_true(ttl > 0 && ttl <= 2);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(e, "/l/k", 0, 0, &k, &err), 0);
+        assert_int_equal(k.n, 1);
+        assert_int_equal(k.v[0].lease, id);
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_lease_revoke(e, id, &err), 0);
+        assert_int_equal(etcd_range(e, "/l/k", 0, 0, &k, &err), 0);
+        assert_int_equal(k.n, 0); /* gone with its lease */
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_lease_keepalive(e, id, &ttl, &err), -ENOENT);
+}
+
+struct seen {
+        int n;
+        char last[64];
+        bool deleted;
+};
+
+static int on_event(const char *key, const char *value, int64_t rev, void *userdata)
+{
+        struct seen *s = userdata;
+        s->n++;
+        (void)snprintf(s->last, sizeof(s->last), "%s=%s", key, value ? value : "(deleted)");
+        s->deleted |= !value;
+        return s->deleted; /* stop after the delete */
+}
+
+static void test_watch(void **state)
+{
+        vps_error err = {0};
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(e, "/none", 0, 0, &k, &err), 0);
+        int64_t from = k.revision + 1;
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_put(e, "/w/a", "1", 0, &err), 0);
+        assert_int_equal(etcd_put(e, "/w/b", "2", 0, &err), 0);
+        assert_int_equal(etcd_put(e, "/other", "3", 0, &err), 0);
+        assert_int_equal(etcd_delete(e, "/w/a", 0, NULL, &err), 0);
+        struct seen s = {0};
+        bool stop_flag = false;
+        assert_int_equal(etcd_watch(e, "/w/", ETCD_PREFIX, from, on_event, &s, &stop_flag, &err),
+                         0);
+        assert_int_equal(s.n, 3); /* two puts and the delete; not /other */
+        assert_string_equal(s.last, "/w/a=(deleted)");
+}
+
+static void test_claims(void **state)
+{
+        vps_error err = {0};
+        const char *ips1[] = {"10.0.0.1", "10.0.0.2"}, *ips2[] = {"10.0.0.2"};
+        struct fleet_claim a = {.id = "101",
+                                .node = "n1",
+                                .state = "creating",
+                                .nonce = "a1",
+                                .ips = ips1,
+                                .n_ips = 2};
+        struct fleet_claim b = {.id = "102", .node = "n2", .nonce = "b1", .ips = ips2, .n_ips = 1};
+        struct fleet_claim c = {.id = "101", .node = "n2", .nonce = "c1", .ips = NULL};
+        assert_int_equal(fleet_claim(e, "/f/", &a, &err), 0);
+        assert_int_equal(fleet_claim(e, "/f/", &a, &err), 0); /* its own retry */
+        assert_int_equal(fleet_claim(e, "/f/", &b, &err), -EADDRINUSE);
+        assert_string_equal(err.msg, "address 10.0.0.2 is held by VPS 101 on node n1");
+        assert_int_equal(fleet_claim(e, "/f/", &c, &err), -EEXIST);
+        assert_string_equal(err.msg, "VPS 101 already exists on node n1");
+        assert_int_equal(fleet_update(e, "/f/", &c, &err), -EEXIST);
+        /* n1 lets 10.0.0.2 go: then n2 may have it. */
+        a.n_ips = 1;
+        a.state = "running";
+        assert_int_equal(fleet_update(e, "/f/", &a, &err), 0);
+        assert_int_equal(fleet_claim(e, "/f/", &b, &err), 0);
+        assert_int_equal(fleet_release(e, "/f/", "101", "n2", &err), -EEXIST);
+        assert_int_equal(fleet_release(e, "/f/", "101", "n1", &err), 0);
+        assert_int_equal(fleet_release(e, "/f/", "101", "n1", &err), -ENOENT);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(e, "/f/", ETCD_PREFIX, 0, &k, &err), 0);
+        /* Left: 102's record, its owner record and its address. */
+        assert_int_equal(k.n, 3);
+        etcd_kvs_free(&k);
+}
+
+/* TLS to etcd: an https:// endpoint with a certificate made here (openssl), trusted through
+ * cluster_cacert; without it the connection is refused, never made in the clear. */
+static void test_tls(void **state)
+{
+        if (access("/usr/bin/openssl", X_OK) != 0)
+                skip();
+        char cmd[600], crt[96], key[96];
+        (void)snprintf(crt, sizeof(crt), "%s/tls.crt", dir);
+        (void)snprintf(key, sizeof(key), "%s/tls.key", dir);
+        (void)snprintf(cmd, sizeof(cmd),
+                       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                       "-keyout %s -out %s -days 1 -subj /CN=127.0.0.1 "
+                       "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+                       key, crt);
+        assert_int_equal(system(cmd), 0);
+        int port = 30000 + rand() % 5000 * 2;
+        char client[64], peer[64], cluster[96], data[96];
+        (void)snprintf(client, sizeof(client), "https://127.0.0.1:%d", port);
+        (void)snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", port + 1);
+        (void)snprintf(cluster, sizeof(cluster), "s=%s", peer);
+        (void)snprintf(data, sizeof(data), "%s/tls-data", dir);
+        pid_t pid = fork();
+        if (pid == 0) {
+                int nul = open("/dev/null", O_WRONLY);
+                dup2(nul, 1);
+                dup2(nul, 2);
+                execl(ETCD_BIN, ETCD_BIN, "--name", "s", "--data-dir", data, "--listen-client-urls",
+                      client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                      "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+                      "--cert-file", crt, "--key-file", key, (char *)NULL);
+                _exit(127);
+        }
+        struct etcd_tls tls = {0};
+        (void)snprintf(tls.cacert, sizeof(tls.cacert), "%s", crt);
+        struct etcd *s = NULL, *untrusting = NULL;
+        vps_error err = {0};
+        assert_int_equal(etcd_open(client, &tls, &s, &err), 0);
+        etcd_set_timeout(s, 1000);
+        int r = -1;
+        for (int i = 0; i < 100 && r < 0; i++) {
+                if ((r = etcd_put(s, "/tls", "yes", 0, &err)) < 0)
+                        usleep(100000);
+        }
+        assert_int_equal(r, 0);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(s, "/tls", 0, 0, &k, &err), 0);
+        assert_int_equal(k.n, 1);
+        assert_string_equal(k.v[0].value, "yes");
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_open(client, NULL, &untrusting, &err), 0);
+        assert_int_equal(etcd_range(untrusting, "/tls", 0, 0, &k, &err), -EHOSTUNREACH);
+        assert_non_null(strstr(err.msg, "cluster unavailable: https://127.0.0.1:"));
+        etcd_close(s);
+        etcd_close(untrusting);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
+int main(void)
+{
+        if (access(ETCD_BIN, X_OK) != 0) {
+                printf("SKIP: no %s (Debian's etcd-server)\n", ETCD_BIN);
+                return 77;
+        }
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_kv),     cmocka_unit_test(test_txn),
+                cmocka_unit_test(test_lease),  cmocka_unit_test(test_watch),
+                cmocka_unit_test(test_claims), cmocka_unit_test(test_tls),
+        };
+        return cmocka_run_group_tests(tests, start, stop);
+}
