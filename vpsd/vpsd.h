@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "loop.h"
 #include "throttle.h"
+#include "ratelimit.h"
 #include "sysinfo_handover.h"
 #include "vps/backoff.h"
 #include "core/core.h"
@@ -24,6 +25,7 @@ struct console_client;
 struct vpsd_sysinfo;
 struct vpsd_api_ops;
 struct vpsd_fleet;
+struct vpsd_subscriber;
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 /* How a requested stop is going (stop.c), for the log line when the init has exited. */
@@ -90,6 +92,16 @@ struct vpsd {
         unsigned int audit_keep;
         struct vpsd_throttle throttle;
         struct vpsd_holds held;
+        struct vpsd_rate rate; /* requests per token (ratelimit.c) */
+        /* GET /v1/events's subscribers (events.c), their queue's size (0: the default) and
+         * the keep-alive timer of idle streams. */
+        struct vpsd_subscriber *subscribers;
+        unsigned int events_queue;
+        struct vpsd_source w_events;
+        bool events_timer;
+        /* The cgroup event files of running VPSes (limits.c): one inotify for all. */
+        int limits_fd;
+        struct vpsd_source w_limits;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;
