@@ -4,6 +4,7 @@
 #include "reap.h"
 
 #include "events.h"
+#include "limit_events.h"
 #include "api.h"
 #include "console.h"
 #include "keeper.h"
@@ -36,6 +37,7 @@ static void unwatch(struct vpsd *d, struct vps_inst *vi)
                 vpsd_event_del(&d->ev, &l->w_console);
         l->console_watched = false;
         l->w_console.fd = -1;
+        vpsd_limits_unwatch(d, vi);
         vpsd_timer_free(&d->ev, &l->w_timer);
         vpsd_pause_cancel(d, vi, "the VPS has stopped");
         vpsd_restart_drop(d, vi);

@@ -27,6 +27,9 @@ struct vpsd_api_ops;
 struct vpsd_fleet;
 struct vpsd_subscriber;
 
+#define VPSD_LIMIT_FILES    2
+#define VPSD_LIMIT_COUNTERS 6
+
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 /* How a requested stop is going (stop.c), for the log line when the init has exited. */
 enum stop_how { STOP_NONE, STOP_HALTING, STOP_KILLED_TIMEOUT, STOP_KILLED_FAST };
@@ -54,6 +57,10 @@ struct vps_loop {
         struct vpsd_source w_frozen, w_pause_timer;
         struct request *pause_waiters;
         int64_t pause_began_us;
+        /* Its cgroup's memory.events and pids.events watched (limit_events.c): inotify watch
+         * descriptors (0: none) and the counters last seen. */
+        int limit_wd[VPSD_LIMIT_FILES];
+        uint64_t limit_seen[VPSD_LIMIT_FILES][VPSD_LIMIT_COUNTERS];
 };
 
 /* A template build running in a child, or the last one of a name (its outcome; builds.c). */
@@ -99,7 +106,7 @@ struct vpsd {
         unsigned int events_queue;
         struct vpsd_source w_events;
         bool events_timer;
-        /* The cgroup event files of running VPSes (limits.c): one inotify for all. */
+        /* The cgroup event files of running VPSes (limit_events.c): one inotify for all. */
         int limits_fd;
         struct vpsd_source w_limits;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
