@@ -1,4 +1,4 @@
-/* vpsd: limit hits of running VPSes, from their cgroups' event files (see limits.h). */
+/* vpsd: limit hits of running VPSes, from their cgroups' event files (see limit_events.h). */
 #include "limit_events.h"
 
 #include "events.h"
