@@ -208,6 +208,8 @@ _vpsctl()
                         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
                 elif [ "$prev" = --ostemplate ]; then
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur")
+                elif [ "$cmd/$prev" = events/--vps ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")
                 elif [ "$ph" = FILE ] || [ "$ph" = PATH ]; then
                         _vpsctl_files
                 fi
@@ -225,7 +227,7 @@ _vpsctl()
         template/build) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_buildable)" -- "$cur") ;;
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
-        create/ | list/ | nodes/ | version/ | template/* | trust/ | token/ | audit/) ;;
+        create/ | list/ | nodes/ | version/ | template/* | trust/ | token/ | audit/ | events/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         snapshot-switch/ | snapshot-delete/ | snapshot-mount/ | snapshot-umount/)
