@@ -210,6 +210,18 @@ struct MHD_Response *vpsd_events_response(struct vpsd *d, struct MHD_Connection 
                 vps_err(err, ENOENT, "VPS %s does not exist", vps);
                 return NULL;
         }
+        unsigned int all = 0, mine = 0;
+        for (const struct vpsd_subscriber *o = d->subscribers; o; o = o->next) {
+                all++;
+                mine += o->who.kind == c->kind && !strcmp(o->who.name, c->name);
+        }
+        if (all >= VPSD_EVENTS_MAX ||
+            (c->kind != VPSD_CLIENT_LOCAL && mine >= VPSD_EVENTS_PER_CLIENT)) {
+                *ret_status = 429;
+                vps_err(err, EBUSY, "too many event streams open (%u of this client, %u in all)",
+                        mine, all);
+                return NULL;
+        }
         *ret_status = 500;
         if (!d->events_timer) {
                 if (vpsd_timer_new(&d->ev, &d->w_events, on_keepalive, d, err) < 0 ||

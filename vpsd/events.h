@@ -16,7 +16,11 @@ struct MHD_Response;
 typedef struct json_t json_t;
 
 /* Lines a subscriber may have queued before it is dropped (vpsd.conf events_queue). */
-#define VPSD_EVENTS_QUEUE 1024
+#define VPSD_EVENTS_QUEUE 256
+/* Streams at once, in all and per client (a token's name, a certificate): with the queue's
+ * bound, what subscribers can make vpsd hold is bounded too (about 40 MB at worst). */
+#define VPSD_EVENTS_MAX        1024
+#define VPSD_EVENTS_PER_CLIENT 8
 /* Seconds between keep-alives (an empty line) on an idle stream: a client gone is noticed. */
 #define VPSD_EVENTS_KEEPALIVE_S 30
 

@@ -4,7 +4,7 @@
 # snapshot done, changed, destroyed; --vps narrows it to one VPS. On the remote API a token
 # sees only its VPSes' events and only with its status verb (else 403; another's VPS asked
 # by ?vps= is 404). A subscriber that does not read is sent "overflow" and dropped while vpsd
-# keeps answering and the other subscribers get every event.
+# keeps answering and the other subscribers get every event. A token holds 8 streams at most.
 . "$(dirname "$0")/lib.sh"
 trap 'kill ${BG_PIDS:-} 2>/dev/null || true; cleanup' EXIT
 for c in curl jq python3 openssl; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
@@ -37,6 +37,12 @@ code=$(curl -s -o "$T/ns" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Auth
 expect_eq "a token asking for another's VPS: 404" 404 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" "$URL/v1/events") || true
 expect_eq "no credentials: 401" 401 "$code"
+# At most 8 streams per token: 102's has one; 7 more, then the ninth is refused.
+for _ in $(seq 7); do curl -sN --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events" >/dev/null & BG_PIDS+=" $!"; done
+sleep 1
+code=$(curl -s -o "$T/ninth" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events") || true
+expect_eq "a token's ninth stream: 429" 429 "$code"
+check "the refusal says why" grep -q 'too many event streams' "$T/ninth"
 sleep 0.5
 
 vpsctl create 101 --ostemplate busybox >/dev/null
