@@ -222,6 +222,8 @@ _vpsctl()
                         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
                 elif [ "$prev" = --ostemplate ]; then
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur")
+                elif [ "$cmd/$prev" = events/--vps ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")
                 elif [ "$ph" = FILE ] || [ "$ph" = PATH ]; then
                         _vpsctl_files
                 fi
@@ -240,7 +242,7 @@ _vpsctl()
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
         remote/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_remotes)" -- "$cur") ;;
-        create/ | list/ | nodes/ | version/ | template/* | remote/* | trust/ | token/ | audit/) ;;
+        create/ | list/ | nodes/ | version/ | template/* | remote/* | trust/ | token/ | audit/ | events/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         snapshot-switch/ | snapshot-delete/ | snapshot-mount/ | snapshot-umount/)

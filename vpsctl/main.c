@@ -60,6 +60,7 @@ static const struct command commands[] = {
          "create [--name N] [--vps IDS] [--allow VERBS] [--expires D]|list|revoke NAME [-j]",
          "customers' tokens for the remote API"},
         {"audit", cmd_audit, "[--since T] [-j]", "the log of changes asked of vpsd"},
+        {"events", cmd_events, "[--vps ID] [-j]", "print vpsd's events as they happen"},
         {"nodes", cmd_nodes, "[-H] [-j]", "list the nodes of the fleet (vpsd --cluster)"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"remote", cmd_remote, "add|list|remove ... [-j]", "remote vpsds over HTTPS (pinned)"},

@@ -100,6 +100,8 @@ int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, jso
 int cmd_trust(struct vpsctl *v, int argc, char **argv);
 int cmd_token(struct vpsctl *v, int argc, char **argv);
 int cmd_audit(struct vpsctl *v, int argc, char **argv);
+/* cmd_events.c: vpsd's event stream. */
+int cmd_events(struct vpsctl *v, int argc, char **argv);
 /* DELETE /v1/WHAT/NAME, printed as "revoked NAME" or "removed NAME" (or the answer with -j). */
 int vpsctl_delete_named(struct vpsctl *v, const char *what, const char *name, bool json);
 /* cmd_backup.c */

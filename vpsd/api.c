@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "console.h"
+#include "events.h"
 #include "stream.h"
 #include "throttle.h"
 #include "tls.h"
@@ -83,7 +84,9 @@ static void request_free(struct request *req)
         free(req);
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+/* A JSON answer, with a header of its own when hdr is not NULL (Retry-After of a 429). */
+static enum MHD_Result queue_json_hdr(struct MHD_Connection *c, unsigned int status, json_t *body,
+                                      const char *hdr, const char *value)
 {
         /* ?pretty=1: indented by two spaces, as `vpsctl ... -j` prints (it then prints the
          * answer as it is, see cmd_list.c). */
@@ -108,9 +111,16 @@ static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
                 return MHD_NO;
         }
         (void)MHD_add_response_header(r, "Content-Type", "application/json");
+        if (hdr)
+                (void)MHD_add_response_header(r, hdr, value);
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+{
+        return queue_json_hdr(c, status, body, NULL, NULL);
 }
 
 static json_t *error_body(const vps_error *err)
@@ -435,9 +445,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (authenticate(d, req, &status, &err) < 0)
                 return refuse_late(d, req, method, url, status, &err);
         req->authed = true;
+        /* A token over its rate is told when to come back (ratelimit.c). */
+        unsigned int wait_s = 0;
+        if (req->client.kind == VPSD_CLIENT_TOKEN &&
+            !vpsd_rate_take(&d->rate, req->client.name, vpsd_mono_ms(), &wait_s)) {
+                char after[16];
+                (void)snprintf(after, sizeof(after), "%u", wait_s);
+                vps_err(&err, EBUSY, "token %s: too many requests; try again in %u s",
+                        req->client.name, wait_s);
+                audit(d, req, method, url, 429);
+                return queue_json_hdr(c, 429, error_body(&err), MHD_HTTP_HEADER_RETRY_AFTER, after);
+        }
         if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
                                   &req->z, &status, &err) < 0)
                 return answer(d, req, method, url, status, error_body(&err));
+        if (!strcmp(method, "GET") && !strcmp(url, "/v1/events")) {
+                struct MHD_Response *ev = vpsd_events_response(d, c, &req->client, &status, &err);
+                if (!ev)
+                        return answer(d, req, method, url, status, error_body(&err));
+                enum MHD_Result ret = MHD_queue_response(c, 200, ev);
+                MHD_destroy_response(ev);
+                return ret;
+        }
         if (strcmp(method, "POST") == 0 && ends_with(url, "/console")) {
                 audit(d, req, method, url, 101);
                 return console_upgrade(d, req, url);
