@@ -160,3 +160,58 @@ int client_request_text(const struct client_target *t, const char *path, long ti
         *ret_len = reply.len;
         return 0;
 }
+
+struct sink {
+        CURL *h;
+        long status;
+        int (*on_body)(const char *data, size_t len, void *arg);
+        void *arg;
+        int failed; /* on_body's negative errno */
+        struct reply refusal;
+};
+
+static size_t on_stream(char *data, size_t size, size_t n, void *userp)
+{
+        struct sink *s = userp;
+        if (!s->status)
+                (void)curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+        if (s->status < 200 || s->status >= 300)
+                return on_data(data, size, n, &s->refusal);
+        int r = s->on_body(data, n, s->arg);
+        if (r < 0) {
+                s->failed = r;
+                return 0;
+        }
+        return n;
+}
+
+int client_request_stream(const struct client_target *t, const char *path,
+                          int (*on_body)(const char *data, size_t len, void *arg), void *arg,
+                          vps_error *err)
+{
+        __attribute__((cleanup(conn_done))) struct conn c = {0};
+        struct sink s = {.on_body = on_body, .arg = arg};
+
+        if (http_request_check("GET", path, err) < 0)
+                return -err->code;
+        int r = conn_init(&c, t, path, 0, err);
+        if (r < 0)
+                return r;
+        s.h = c.h;
+        CURLcode rc = curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
+        if (rc == CURLE_OK)
+                rc = curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_stream);
+        if (rc == CURLE_OK)
+                rc = curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &s);
+        if (rc == CURLE_OK)
+                rc = conn_perform(&c);
+        _cleanup_free_ char *refusal = s.refusal.body;
+        if (rc == CURLE_WRITE_ERROR && s.failed < 0)
+                return s.failed;
+        if (rc != CURLE_OK)
+                return conn_fail(&c, rc);
+        (void)curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &s.status);
+        if (s.status < 200 || s.status >= 300)
+                return client_error_from_body(refusal, s.refusal.len, s.status, err);
+        return 0;
+}

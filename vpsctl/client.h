@@ -41,6 +41,13 @@ int client_request(const struct client_target *t, const char *method, const char
 int client_request_text(const struct client_target *t, const char *path, long timeout_s, char **ret,
                         size_t *ret_len, vps_error *err);
 
+/* A GET whose 2xx body is handed to on_body as it arrives (chunks undone by libcurl), with
+ * no time limit, until vpsd ends it or on_body returns a negative errno (returned). Another
+ * status becomes err from its body. */
+int client_request_stream(const struct client_target *t, const char *path,
+                          int (*on_body)(const char *data, size_t len, void *arg), void *arg,
+                          vps_error *err);
+
 /* POST PATH with body (JSON text, or NULL) upgraded to the protocol proto (vps-console,
  * vps-backup, vps-restore, vps-progress): once vpsd answered 101, *ret_fd (blocking,
  * O_CLOEXEC) carries the stream's bytes both ways: the socket itself, or for a remote one

@@ -58,51 +58,22 @@ static void print_event(const char *line, size_t len, bool json)
         fflush(stdout);
 }
 
-/* The body's bytes after the head: chunk sizes taken off, lines printed as they complete. */
-struct dechunk {
-        size_t left; /* bytes left in this chunk; 0: a size line is next */
-        bool crlf;   /* the CRLF after a chunk is next */
-        char size[24];
-        size_t sn;
+/* The body's lines, printed as they complete. */
+struct lines {
         char line[LINE_MAX_LEN];
         size_t ln;
-        bool json, end;
-        bool raw; /* not chunked: the body runs to the connection's end */
+        bool json;
 };
 
-static void body_byte(struct dechunk *c, char ch)
+static int on_body(const char *data, size_t n, void *arg)
 {
-        if (ch == '\n') {
-                print_event(c->line, c->ln, c->json);
-                c->ln = 0;
-        } else if (c->ln < sizeof(c->line)) {
-                c->line[c->ln++] = ch;
-        }
-}
-
-static int feed(struct dechunk *c, const char *buf, size_t n, vps_error *err)
-{
-        for (size_t i = 0; i < n && !c->end; i++) {
-                if (c->raw) {
-                        body_byte(c, buf[i]);
-                } else if (c->left > 0) {
-                        body_byte(c, buf[i]);
-                        if (--c->left == 0)
-                                c->crlf = true;
-                } else if (c->crlf) {
-                        if (buf[i] == '\n')
-                                c->crlf = false;
-                } else if (buf[i] == '\n') {
-                        c->size[c->sn] = '\0';
-                        char *end = NULL;
-                        unsigned long long s = strtoull(c->size, &end, 16);
-                        if (end == c->size)
-                                return vps_err(err, EBADMSG, "a bad chunk from vpsd");
-                        c->sn = 0;
-                        c->left = (size_t)s;
-                        c->end = s == 0;
-                } else if (c->sn < sizeof(c->size) - 1) {
-                        c->size[c->sn++] = buf[i];
+        struct lines *l = arg;
+        for (size_t i = 0; i < n; i++) {
+                if (data[i] == '\n') {
+                        print_event(l->line, l->ln, l->json);
+                        l->ln = 0;
+                } else if (l->ln < sizeof(l->line)) {
+                        l->line[l->ln++] = data[i];
                 }
         }
         return 0;
@@ -117,7 +88,7 @@ int cmd_events(struct vpsctl *v, int argc, char **argv)
                 {0},
         };
         const char *vps = NULL;
-        static struct dechunk c;
+        static struct lines c;
         int ch;
         optind = 0;
         while ((ch = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
@@ -135,50 +106,9 @@ int cmd_events(struct vpsctl *v, int argc, char **argv)
         vps_error err = {0};
         if (vps && vps_id_check(vps, &err) < 0)
                 return vpsctl_usage_error(v, "--vps: %s", err.msg);
-        _cleanup_close_ int fd = client_connect(v->socket, &err);
-        if (fd < 0)
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/v1/events%s%s", vps ? "?vps=" : "", vps ? vps : "");
+        if (client_request_stream(&v->target, path, on_body, &c, &err) < 0)
                 return vpsctl_fail_err(&err);
-        _cleanup_free_ char *req = NULL;
-        if (asprintf(&req, "GET /v1/events%s%s HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                     vps ? "?vps=" : "", vps ? vps : "") < 0)
-                return vpsctl_fail_err(&(vps_error){ENOMEM, "out of memory"});
-        if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-                return vpsctl_fail_err(&(vps_error){EIO, "sending the request to vpsd failed"});
-        /* The head, then the chunked body. */
-        char buf[16384];
-        size_t have = 0;
-        char *body = NULL;
-        while (!body) {
-                ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-                if (n <= 0)
-                        return vpsctl_fail_err(&(vps_error){EPROTO, "vpsd closed the connection"});
-                have += (size_t)n;
-                buf[have] = '\0';
-                body = strstr(buf, "\r\n\r\n");
-                if (!body && have == sizeof(buf) - 1)
-                        return vpsctl_fail_err(&(vps_error){EBADMSG, "a bad answer from vpsd"});
-        }
-        body += 4;
-        int status = 0;
-        if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-                return vpsctl_fail_err(&(vps_error){EBADMSG, "a bad answer from vpsd"});
-        size_t blen = have - (size_t)(body - buf);
-        if (status != 200) {
-                (void)client_error_from_body(body, blen, status, &err);
-                return vpsctl_fail_err(&err);
-        }
-        body[-2] = '\0';
-        c.raw = !strcasestr(buf, "chunked");
-        if (feed(&c, body, blen, &err) < 0)
-                return vpsctl_fail_err(&err);
-        while (!c.end) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                if (feed(&c, buf, (size_t)n, &err) < 0)
-                        return vpsctl_fail_err(&err);
-        }
         return 0;
 }
