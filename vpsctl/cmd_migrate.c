@@ -308,8 +308,11 @@ static int report(struct migrate *m)
         printf("VPS %s migrated to %s in %.2f s: ", m->id, m->dest.name, m->t_total);
         if (m->was_running)
                 printf("stopped here in %.2f s, ", m->t_stop);
-        printf("%.1f MB sent in %.2f s (%.0f MB/s)", mb, m->t_copy,
-               m->t_copy > 0 ? mb / m->t_copy : 0.0);
+        if (mb < 10)
+                printf("%.0f kB sent in %.2f s", mb * 1000, m->t_copy);
+        else
+                printf("%.1f MB sent in %.2f s (%.0f MB/s)", mb, m->t_copy,
+                       m->t_copy > 0 ? mb / m->t_copy : 0.0);
         if (m->was_running)
                 printf(", started there in %.2f s", m->t_start);
         printf("; %s here\n", src);
@@ -366,8 +369,10 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
         if (optind + 2 < argc)
                 return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 2]);
         vps_error err = {0};
-        if (ssh_dest_parse(argv[optind + 1], &m->dest, &err) < 0)
-                return vpsctl_usage_error(v, "%s", err.msg);
+        if (ssh_dest_parse(argv[optind + 1], &m->dest, &err) < 0) {
+                (void)vpsctl_fail_err(&err);
+                return EXIT_USAGE;
+        }
         return CMD_CONTINUE;
 }
 
