@@ -236,24 +236,27 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
         }
         *ret_maybe = true;
         r = pump(m, fd, p[1], err);
-        if (r < 0) /* a cut stream must not look like a complete one to the restore */
+        if (r < 0 && r != -EPIPE) /* a cut stream must not look complete to the restore */
                 (void)kill(pid, SIGTERM);
         (void)close(p[1]);
         int st = ssh_wait(pid);
         char why[512];
         ssh_last_line(errf, why, sizeof(why));
+        /* vpsctl's own refusal there (no template, the ID taken meanwhile, no space), which
+         * also ends the pipe early: its restore left nothing, and an ID taken is not ours. */
+        if (st != 0 && st != 255 && st < 128 && (r >= 0 || r == -EPIPE)) {
+                *ret_maybe = false;
+                return vps_err(err,
+                               st == EXIT_EXISTS  ? EEXIST
+                               : st == EXIT_NOENT ? ENOENT
+                                                  : EPROTO,
+                               "the restore on %s: %s", m->dest.name, why[0] ? why : "failed");
+        }
         if (r < 0)
                 return r;
         if (st == 0)
                 return 0;
-        /* vpsctl's own refusals there: the restore left nothing (an ID taken is not ours) */
-        if (st != 255)
-                *ret_maybe = false;
-        return vps_err(err,
-                       st == EXIT_EXISTS ? EEXIST
-                       : st == 255       ? ECONNRESET
-                                         : EPROTO,
-                       "the restore on %s: %s", m->dest.name, why[0] ? why : "failed");
+        return vps_err(err, ECONNRESET, "ssh %s: %s", m->dest.name, why[0] ? why : "failed");
 }
 
 static int remote_simple(struct migrate *m, const char *verb, const char *opt, vps_error *err)
@@ -277,17 +280,20 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
         if (remote && remote_simple(m, "destroy", "--force", &e) < 0 && e.code != EPROTO)
                 (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
                               m->id, m->dest.name, e.msg);
+        char tail[VPS_ERROR_MSG_MAX + 128];
         if (m->was_running) {
                 _cleanup_json_ json_t *ans = NULL;
                 if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, &e, "/v1/vps/%s/start",
                                    m->id) < 0)
-                        (void)vps_err_wrap(why, "and starting VPS %s here again failed (%s)", m->id,
-                                           e.msg);
+                        (void)snprintf(tail, sizeof(tail),
+                                       "; and starting VPS %s here again failed: %s", m->id, e.msg);
                 else
-                        (void)vps_err_wrap(why, "VPS %s runs here again", m->id);
+                        (void)snprintf(tail, sizeof(tail), "; VPS %s runs here again", m->id);
         } else {
-                (void)vps_err_wrap(why, "VPS %s stays here", m->id);
+                (void)snprintf(tail, sizeof(tail), "; VPS %s stays here", m->id);
         }
+        size_t len = strlen(why->msg);
+        (void)snprintf(why->msg + len, sizeof(why->msg) - len, "%s", tail);
         return vpsctl_fail_err(why);
 }
 

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "vps/cleanup.h"
 
 extern char **environ;
@@ -191,7 +193,10 @@ void ssh_last_line(int fd, char *buf, size_t size)
         line = line ? line + 1 : all;
         if (!strncmp(line, "vpsctl: ", 8))
                 line += 8;
-        (void)snprintf(buf, size, "%s", line);
+        /* vpsctl -j there: {"error", "errno", "exit"} */
+        _cleanup_json_ json_t *j = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        (void)snprintf(buf, size, "%s", msg ? msg : line);
 }
 
 int ssh_run(const struct ssh_dest *d, const char *const *args, int *ret_status, char **ret_out,

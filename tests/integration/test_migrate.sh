@@ -178,7 +178,7 @@ nsenter --net="/run/netns/$NSA" "$VPSCTL_BIN" --socket "$SOCK" migrate 105 "$DES
         --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB" </dev/null >/dev/null 2>&1 &
 MPID=$!
 wait_sending 105 || fail "no restore of 105 began on B"
-kill -9 "$MPID"
+kill -9 "$MPID" 2>/dev/null || true
 wait "$MPID" 2>/dev/null || true
 check "after kill -9 of vpsctl, 105 runs on A again" sh -c "for i in \$(seq 100); do [ \"\$(\"$VPSCTL_BIN\" --socket \"$SOCK\" status 105 -j | jq -r .status)\" = running ] && exit 0; sleep 0.2; done; exit 1"
 check "and nothing of it is left on B" wait_no_debris 105
@@ -191,6 +191,24 @@ check "--keep-src migrates" migrate 106 "$DEST" $FULL --keep-src
 expect_eq "106 runs on B" running "$(v2 status 106 -j | jq -r .status)"
 expect_eq "and is kept stopped on A, onboot off" "stopped false" \
         "$(vpsctl status 106 -j | jq -r '"\(.status) \(.onboot)"')"
+
+# A template B lacks: the restore there refuses naming it (nothing stopped for long, nothing
+# left); --full carries it along as template restored-ID.
+mkdir -p "$T/tiny/bin" "$T/tiny/etc" "$T/tiny/sbin"
+cp "$(command -v busybox)" "$T/tiny/bin/busybox"
+ln -s busybox "$T/tiny/bin/sh"
+ln -s ../bin/busybox "$T/tiny/sbin/init"
+printf 'ID=tiny\nNAME=tiny\n' >"$T/tiny/etc/os-release"
+tar -C "$T/tiny" -czf "$T/tiny.tar.gz" .
+vpsctl template import tiny "$T/tiny.tar.gz" >/dev/null
+vpsctl create 108 --ostemplate tiny >/dev/null
+expect_error "a template B lacks is refused, named" "^vpsctl: the restore on $DEST: .*needs template tiny version .*, which this host does not have .*; VPS 108 stays here\$" \
+        migrate 108 "$DEST"
+check "108 is still on A" vpsctl status 108
+check "nothing of it on B" wait_no_debris 108
+check "--full carries the template" migrate 108 "$DEST" --full
+expect_eq "108 is on B, on template restored-108" "stopped restored-108" \
+        "$(v2 status 108 -j | jq -r '"\(.status) \(.ostemplate)"')"
 
 if [ "${VPS_TEST_FULL:-0}" = 1 ]; then
         # 1 GiB: the wire (ssh cat to /dev/null over the same path) vs an offline migration.
