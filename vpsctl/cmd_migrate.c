@@ -65,6 +65,19 @@ static double now_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Starts the VPS here again; vpsd may still be ending the backup stream of it (busy). */
+static int start_here(struct vpsctl *v, const char *id, vps_error *err)
+{
+        for (int i = 0;; i++) {
+                _cleanup_json_ json_t *ans = NULL;
+                int r = vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, err, "/v1/vps/%s/start",
+                                       id);
+                if (r >= 0 || (err->code != EBUSY && err->code != EAGAIN) || i == 300)
+                        return r;
+                (void)usleep(200 * 1000);
+        }
+}
+
 /* --- the guard: starts the source again if vpsctl dies before the destination took over -- */
 
 /* Returns the write end of its pipe: 'k' written there lets it go quietly; the pipe closed
@@ -91,10 +104,8 @@ static int guard_start(struct vpsctl *v, const char *id)
                         ;
                 if (n == 1 && c == 'k')
                         _exit(0);
-                json_t *ans = NULL;
                 vps_error err = {0};
-                int r = vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, &err,
-                                       "/v1/vps/%s/start", id);
+                int r = start_here(v, id, &err);
                 if (r < 0)
                         (void)fprintf(stderr, "vpsctl: migrate guard: starting VPS %s again: %s\n",
                                       id, err.msg);
@@ -282,9 +293,7 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
                               m->id, m->dest.name, e.msg);
         char tail[VPS_ERROR_MSG_MAX + 128];
         if (m->was_running) {
-                _cleanup_json_ json_t *ans = NULL;
-                if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, &e, "/v1/vps/%s/start",
-                                   m->id) < 0)
+                if (start_here(v, m->id, &e) < 0)
                         (void)snprintf(tail, sizeof(tail),
                                        "; and starting VPS %s here again failed: %s", m->id, e.msg);
                 else
