@@ -231,5 +231,10 @@ if [ "${VPS_TEST_FULL:-0}" = 1 ]; then
         printf 'bench: wire (ssh cat 1 GiB) %.0f MB/s; migrate 1 GiB upper: %s bytes in %s s = %.0f MB/s; ratio %.0f%%\n' \
                 "$WIRE" "$(jq .bytes <<<"$OUT")" "$(jq .seconds <<<"$OUT")" "$MIG" \
                 "$(echo "100 * $MIG / $WIRE" | bc -l)"
+        # The same pipeline without ssh (B's backup piped into a restore on A): its own ceiling.
+        S0=$(date +%s.%N)
+        v2 backup 107 --to - | vpsctl restore - 107 -j >/dev/null
+        printf 'bench: backup | restore without ssh: %.0f MB/s\n' \
+                "$(echo "$(jq .bytes <<<"$OUT") / ($(date +%s.%N) - $S0) / 1000000" | bc -l)"
 fi
 finish
