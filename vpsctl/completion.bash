@@ -255,6 +255,13 @@ _vpsctl()
                         mapfile -t COMPREPLY < <(compgen -d -- "$cur")
                 fi
                 ;;
+        migrate/) # the VPS, then a host (from the host's known hosts)
+                if [ "$n" = 0 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")
+                elif [ "$n" = 1 ]; then
+                        mapfile -t COMPREPLY < <(compgen -A hostname -- "$cur")
+                fi
+                ;;
         clone/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         *) # a command on the VPS ID
                 [ "$n" = 0 ] && [[ $help == *" ID"* ]] &&

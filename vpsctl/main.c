@@ -40,6 +40,8 @@ static const struct command commands[] = {
          "write a backup archive of a VPS"},
         {"restore", cmd_restore, "FILE [ID] [--ipadd IP]... [--force] [-j]",
          "make a VPS from a backup"},
+        {"migrate", cmd_migrate, "ID DEST [--keep-src] [--full] [--ssh-option OPT]... [-j]",
+         "move a VPS to another host over ssh (offline)"},
         {"template", cmd_template, "build|import|list|remove ... [-j]", "manage OS templates"},
         {"snapshot", cmd_snapshot, "ID [--name N] [--description T] [-j]",
          "take a snapshot of a VPS's files (frozen if running)"},

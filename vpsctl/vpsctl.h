@@ -107,6 +107,8 @@ int vpsctl_delete_named(struct vpsctl *v, const char *what, const char *name, bo
 /* cmd_backup.c */
 int cmd_backup(struct vpsctl *v, int argc, char **argv);
 int cmd_restore(struct vpsctl *v, int argc, char **argv);
+/* cmd_migrate.c */
+int cmd_migrate(struct vpsctl *v, int argc, char **argv);
 
 /* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */
 int vpsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
