@@ -10,12 +10,14 @@
 #include "audit.h"
 #include "auth.h"
 #include "console.h"
+#include "console_page.h"
 #include "stream.h"
 #include "throttle.h"
 #include "tls.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
 #include "vps/util.h"
+#include "ws_console.h"
 #include "loop.h"
 #include "vpsd.h"
 
@@ -71,6 +73,11 @@ const char *vpsd_request_arg(struct request *req, const char *key)
 {
         return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key)
                          : NULL;
+}
+
+const char *vpsd_request_vps(struct request *req)
+{
+        return req->z.vps;
 }
 
 int vpsd_request_progress_fd(struct request *req)
@@ -400,6 +407,9 @@ static int authenticate(struct vpsd *d, struct request *req, unsigned int *statu
         if (has_cert && vpsd_auth_trusted(&d->auth, fp, &req->client))
                 return 0;
         const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+        char ws[320];
+        if (!h) /* a browser's WebSocket offers its token as a subprotocol (ws_console.c) */
+                h = vpsd_ws_bearer(req->conn, ws, sizeof(ws));
         *status = 401;
         if (h || !has_cert)
                 return vpsd_auth_token(&d->auth, h, (int64_t)time(NULL), &req->client, err);
@@ -473,6 +483,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                         "control character in the request's path or arguments: refused");
                 return queue_json(c, 400, error_body(&err));
         }
+        /* The browser console's page and its scripts: static, before authentication (the page
+         * asks for the token, console_page.c). */
+        if (!strcmp(method, "GET") && vpsd_console_page_route(url))
+                return vpsd_console_page(c, url);
         unsigned int status = 500;
         if (authenticate(d, req, &status, &err) < 0)
                 return refuse_late(d, req, method, url, status, &err);
@@ -483,6 +497,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (strcmp(method, "POST") == 0 && ends_with(url, "/console")) {
                 audit(d, req, method, url, 101);
                 return console_upgrade(d, req, url);
+        }
+        if (strcmp(method, "GET") == 0 && ends_with(url, "/console")) {
+                enum MHD_Result ret;
+                if (vpsd_ws_console_upgrade(d, c, url, req->tls, &ret, &err) < 0)
+                        return answer(d, req, method, url,
+                                      (unsigned int)vps_err_http_status(err.code),
+                                      error_body(&err));
+                return ret;
         }
         const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
         if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))

@@ -1,11 +1,13 @@
 /* vpsd: console output goes to the bounded console log and to every attached client; what a
- * client types goes to the console. */
+ * client types goes to the console. A client is a raw stream (`vpsctl console`) or a
+ * WebSocket (a browser's terminal: its frames are ws_console.c's). */
 #include "console.h"
 
 #include "log.h"
 #include "sandbox/sandbox.h"
 #include "loop.h"
 #include "vpsd.h"
+#include "ws_console.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ struct console_client {
         int fd;
         struct MHD_UpgradeResponseHandle *urh;
         struct vps_inst *vi;
+        struct vpsd_ws_conn *ws; /* NULL: a raw stream */
         struct console_client *next;
 };
 
@@ -48,7 +51,18 @@ static void drop_client(struct vpsd *d, struct console_client *c)
         vpsd_event_del(&d->ev, &c->w);
         (void)MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
         d->mhd_kick = true;
+        vpsd_ws_conn_free(c->ws);
         free(c);
+}
+
+void vpsd_console_drop_fd(struct vpsd *d, struct vps_inst *vi, int fd)
+{
+        struct vps_loop *l = vpsd_loop_of(vi);
+        for (struct console_client *c = l ? l->clients : NULL; c; c = c->next)
+                if (c->fd == fd) {
+                        drop_client(d, c);
+                        return;
+                }
 }
 
 void vpsd_console_drop_all(struct vpsd *d, struct vps_inst *vi)
@@ -70,12 +84,17 @@ static void on_client(struct vpsd_source *s, uint32_t revents, void *userdata)
                 drop_client(d, c);
                 return;
         }
+        if (c->ws) {
+                if (vpsd_ws_conn_input(c->ws, c->fd, c->vi->console_fd, buf, (size_t)n) < 0)
+                        drop_client(d, c);
+                return;
+        }
         if (c->vi->console_fd >= 0 && write(c->vi->console_fd, buf, (size_t)n) < 0)
                 vpsd_log("VPS %s: console write: %s", c->vi->cfg.id, strerror(errno));
 }
 
-int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
-                        struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len)
+static int attach(struct vpsd *d, struct vps_inst *vi, int fd,
+                  struct MHD_UpgradeResponseHandle *urh, struct vpsd_ws_conn *ws)
 {
         struct vps_loop *l = vpsd_loop_of(vi);
         if (!l || vi->console_fd < 0)
@@ -83,7 +102,7 @@ int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
         struct console_client *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        *c = (struct console_client){.fd = fd, .urh = urh, .vi = vi};
+        *c = (struct console_client){.fd = fd, .urh = urh, .vi = vi, .ws = ws};
         vps_error err;
         int r = vpsd_event_add(&d->ev, &c->w, fd, EPOLLIN | EPOLLRDHUP, on_client, d, &err);
         if (r < 0) {
@@ -92,6 +111,21 @@ int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
         }
         c->next = l->clients;
         l->clients = c;
+        return 0;
+}
+
+int vpsd_console_attach_ws(struct vpsd *d, struct vps_inst *vi, int fd,
+                           struct MHD_UpgradeResponseHandle *urh, struct vpsd_ws_conn *ws)
+{
+        return attach(d, vi, fd, urh, ws);
+}
+
+int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
+                        struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len)
+{
+        int r = attach(d, vi, fd, urh, NULL);
+        if (r < 0)
+                return r;
         if (len > 0 && write(vi->console_fd, extra, len) < 0)
                 vpsd_log("VPS %s: console write: %s", vi->cfg.id, strerror(errno));
         return 0;
@@ -115,8 +149,13 @@ static bool console_pump(struct vpsd *d, struct vps_inst *vi)
         vps_error err;
         if (vps_console_log(vi->dir_fd, buf, (size_t)n, CONSOLE_LOG_MAX, &err) < 0)
                 vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
-        for (struct console_client *c = l->clients; c; c = c->next)
-                write_all_nb(c->fd, buf, (size_t)n);
+        for (struct console_client *c = l->clients, *next; c; c = next) {
+                next = c->next;
+                if (!c->ws)
+                        write_all_nb(c->fd, buf, (size_t)n);
+                else if (vpsd_ws_conn_output(c->fd, buf, (size_t)n) < 0)
+                        drop_client(d, c);
+        }
         return true;
 }
 
