@@ -137,7 +137,9 @@ static bool mutating(const char *method)
 static void audit(struct vpsd *d, struct request *req, const char *method, const char *url,
                   unsigned int status)
 {
-        if (!mutating(method))
+        /* A console's opening (a WebSocket's GET too) is audited as a change is. */
+        size_t n = strlen(url);
+        if (!mutating(method) && (n < 8 || strcmp(url + n - 8, "/console") != 0))
                 return;
         char who[VPSD_TOKEN_NAME_MAX + 16] = "unauthenticated";
         if (req->authed && req->client.kind == VPSD_CLIENT_LOCAL)
