@@ -39,6 +39,7 @@ struct request {
         bool too_big, ready;
         bool tls;    /* on the remote API's daemon */
         bool authed; /* req->client and req->z are known */
+        bool ws;     /* the console asked for as a WebSocket (GET, ws_console.c) */
         unsigned int status;
         json_t *resp;
         struct request *next;
@@ -73,11 +74,6 @@ const char *vpsd_request_arg(struct request *req, const char *key)
 {
         return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key)
                          : NULL;
-}
-
-const char *vpsd_request_vps(struct request *req)
-{
-        return req->z.vps;
 }
 
 int vpsd_request_progress_fd(struct request *req)
@@ -216,27 +212,39 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         struct request *req = con_cls;
         vps_error err;
         struct vps_inst *vi = vps_manager_find(&d->m, req->id, &err);
-        if (!vi || vpsd_console_attach(d, vi, sock, urh, extra, extra_len) < 0)
+        if (!vi || (req->ws ? vpsd_ws_console_attach(d, vi, sock, urh, extra, extra_len)
+                            : vpsd_console_attach(d, vi, sock, urh, extra, extra_len)) < 0)
                 (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, const char *url)
+/* POST with 'Upgrade: vps-console' (vpsctl), or GET as a WebSocket (a browser, ws_console.c). */
+static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, const char *method,
+                                       const char *url)
 {
         vps_error err;
         struct vps_inst *vi = NULL;
+        struct vpsd_ws_handshake ws;
         const char *up = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Upgrade");
-        if (!up || strcmp(up, "vps-console") != 0) {
+        req->ws = !strcmp(method, "GET");
+        if (req->ws && vpsd_ws_handshake_check(req->conn, req->tls, &ws, &err) < 0)
+                return answer(d, req, method, url, (unsigned int)vps_err_http_status(err.code),
+                              error_body(&err));
+        if (!req->ws && (!up || strcmp(up, "vps-console") != 0)) {
                 vps_err(&err, EINVAL, "the console needs 'Upgrade: vps-console'");
                 return queue_json(req->conn, 400, error_body(&err));
         }
         if (d->api_ops->console_check(d, url, &vi, &err) < 0)
-                return queue_json(req->conn, (unsigned int)vps_err_http_status(err.code),
-                                  error_body(&err));
+                return answer(d, req, method, url, (unsigned int)vps_err_http_status(err.code),
+                              error_body(&err));
+        audit(d, req, method, url, 101);
         (void)snprintf(req->id, sizeof(req->id), "%s", vi->cfg.id);
         struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, d);
         if (!r)
                 return MHD_NO;
-        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
+        if (req->ws)
+                vpsd_ws_handshake_headers(r, &ws);
+        else
+                (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
         enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
         return ret;
@@ -496,18 +504,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
                                   &req->z, &status, &err) < 0)
                 return answer(d, req, method, url, status, error_body(&err));
-        if (strcmp(method, "POST") == 0 && ends_with(url, "/console")) {
-                audit(d, req, method, url, 101);
-                return console_upgrade(d, req, url);
-        }
-        if (strcmp(method, "GET") == 0 && ends_with(url, "/console")) {
-                enum MHD_Result ret;
-                if (vpsd_ws_console_upgrade(d, c, url, req->tls, &ret, &err) < 0)
-                        return answer(d, req, method, url,
-                                      (unsigned int)vps_err_http_status(err.code),
-                                      error_body(&err));
-                return ret;
-        }
+        if ((!strcmp(method, "POST") || !strcmp(method, "GET")) && ends_with(url, "/console"))
+                return console_upgrade(d, req, method, url);
         const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
         if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
                 return progress_upgrade(d, req, url);

@@ -53,8 +53,6 @@ void vpsd_request_set_next(struct request *req, struct request *next);
  * sees a request only through these functions, so tests/fuzz/fuzz_api.c can call vpsd_handle
  * with requests of its own. */
 const char *vpsd_request_arg(struct request *req, const char *key);
-/* The VPS an authorized request names ("" when none). */
-const char *vpsd_request_vps(struct request *req);
 /* A progress stream's connection, where a copy's child writes its 'P' frames (stream.h), or
  * -1 (a plain request: no progress). The answer goes through vpsd_request_finish as ever. */
 int vpsd_request_progress_fd(struct request *req);

@@ -1,13 +1,12 @@
 /* vpsd: console output goes to the bounded console log and to every attached client; what a
- * client types goes to the console. A client is a raw stream (`vpsctl console`) or a
- * WebSocket (a browser's terminal: its frames are ws_console.c's). */
+ * client types goes to the console. A client is a raw stream (`vpsctl console`) or a peer
+ * with a protocol of its own (a browser's WebSocket: ws_console.c) behind its ops. */
 #include "console.h"
 
 #include "log.h"
 #include "sandbox/sandbox.h"
 #include "loop.h"
 #include "vpsd.h"
-#include "ws_console.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,7 +23,8 @@ struct console_client {
         int fd;
         struct MHD_UpgradeResponseHandle *urh;
         struct vps_inst *vi;
-        struct vpsd_ws_conn *ws; /* NULL: a raw stream */
+        const struct vpsd_console_peer *ops; /* NULL: a raw stream */
+        void *peer;
         struct console_client *next;
 };
 
@@ -51,18 +51,9 @@ static void drop_client(struct vpsd *d, struct console_client *c)
         vpsd_event_del(&d->ev, &c->w);
         (void)MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
         d->mhd_kick = true;
-        vpsd_ws_conn_free(c->ws);
+        if (c->ops)
+                c->ops->free(c->peer);
         free(c);
-}
-
-void vpsd_console_drop_fd(struct vpsd *d, struct vps_inst *vi, int fd)
-{
-        struct vps_loop *l = vpsd_loop_of(vi);
-        for (struct console_client *c = l ? l->clients : NULL; c; c = c->next)
-                if (c->fd == fd) {
-                        drop_client(d, c);
-                        return;
-                }
 }
 
 void vpsd_console_drop_all(struct vpsd *d, struct vps_inst *vi)
@@ -84,8 +75,8 @@ static void on_client(struct vpsd_source *s, uint32_t revents, void *userdata)
                 drop_client(d, c);
                 return;
         }
-        if (c->ws) {
-                if (vpsd_ws_conn_input(c->ws, c->fd, c->vi->console_fd, buf, (size_t)n) < 0)
+        if (c->ops) {
+                if (c->ops->input(c->peer, c->fd, c->vi->console_fd, buf, (size_t)n) < 0)
                         drop_client(d, c);
                 return;
         }
@@ -94,7 +85,8 @@ static void on_client(struct vpsd_source *s, uint32_t revents, void *userdata)
 }
 
 static int attach(struct vpsd *d, struct vps_inst *vi, int fd,
-                  struct MHD_UpgradeResponseHandle *urh, struct vpsd_ws_conn *ws)
+                  struct MHD_UpgradeResponseHandle *urh, const struct vpsd_console_peer *ops,
+                  void *peer)
 {
         struct vps_loop *l = vpsd_loop_of(vi);
         if (!l || vi->console_fd < 0)
@@ -102,7 +94,7 @@ static int attach(struct vpsd *d, struct vps_inst *vi, int fd,
         struct console_client *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        *c = (struct console_client){.fd = fd, .urh = urh, .vi = vi, .ws = ws};
+        *c = (struct console_client){.fd = fd, .urh = urh, .vi = vi, .ops = ops, .peer = peer};
         vps_error err;
         int r = vpsd_event_add(&d->ev, &c->w, fd, EPOLLIN | EPOLLRDHUP, on_client, d, &err);
         if (r < 0) {
@@ -114,16 +106,17 @@ static int attach(struct vpsd *d, struct vps_inst *vi, int fd,
         return 0;
 }
 
-int vpsd_console_attach_ws(struct vpsd *d, struct vps_inst *vi, int fd,
-                           struct MHD_UpgradeResponseHandle *urh, struct vpsd_ws_conn *ws)
+int vpsd_console_attach_peer(struct vpsd *d, struct vps_inst *vi, int fd,
+                             struct MHD_UpgradeResponseHandle *urh,
+                             const struct vpsd_console_peer *ops, void *peer)
 {
-        return attach(d, vi, fd, urh, ws);
+        return attach(d, vi, fd, urh, ops, peer);
 }
 
 int vpsd_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
                         struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len)
 {
-        int r = attach(d, vi, fd, urh, NULL);
+        int r = attach(d, vi, fd, urh, NULL, NULL);
         if (r < 0)
                 return r;
         if (len > 0 && write(vi->console_fd, extra, len) < 0)
@@ -151,9 +144,9 @@ static bool console_pump(struct vpsd *d, struct vps_inst *vi)
                 vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
         for (struct console_client *c = l->clients, *next; c; c = next) {
                 next = c->next;
-                if (!c->ws)
+                if (!c->ops)
                         write_all_nb(c->fd, buf, (size_t)n);
-                else if (vpsd_ws_conn_output(c->fd, buf, (size_t)n) < 0)
+                else if (c->ops->output(c->peer, c->fd, buf, (size_t)n) < 0)
                         drop_client(d, c);
         }
         return true;

@@ -1,9 +1,8 @@
-/* vpsd: the console over a WebSocket. The handshake is checked here after api.c has
- * authenticated and authorized the request like POST .../console (the `console` verb, the
- * token's VPSes alone); the frames are websocket.c's; console.c holds the client. */
+/* vpsd: the console over a WebSocket. api.c authenticates and authorizes GET .../console as
+ * it does POST .../console (the `console` verb, a token's VPSes alone), then asks here about
+ * the handshake; the frames are websocket.c's; console.c holds the client. */
 #include "ws_console.h"
 
-#include "api.h"
 #include "console.h"
 #include "websocket.h"
 #include "vpsd.h"
@@ -108,8 +107,9 @@ static int on_msg(void *ctx, uint8_t op, const uint8_t *data, size_t len)
         }
 }
 
-int vpsd_ws_conn_input(struct vpsd_ws_conn *w, int fd, int console_fd, const void *buf, size_t n)
+static int conn_input(void *peer, int fd, int console_fd, const void *buf, size_t n)
 {
+        struct vpsd_ws_conn *w = peer;
         vps_error err = {0};
         w->fd = fd;
         w->console_fd = console_fd;
@@ -119,43 +119,44 @@ int vpsd_ws_conn_input(struct vpsd_ws_conn *w, int fd, int console_fd, const voi
         return r;
 }
 
-int vpsd_ws_conn_output(int fd, const void *buf, size_t n)
+static int conn_output(void *peer, int fd, const void *buf, size_t n)
 {
+        (void)peer;
         /* Binary: a console's bytes need not be UTF-8 (xterm.js decodes them itself). */
         return send_frame(fd, VPSD_WS_BINARY, buf, n);
 }
 
-void vpsd_ws_conn_free(struct vpsd_ws_conn *w)
+static void conn_free(void *peer)
 {
+        struct vpsd_ws_conn *w = peer;
         if (!w)
                 return;
         vpsd_ws_rx_free(&w->rx);
         free(w);
 }
 
-static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra,
-                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+static const struct vpsd_console_peer ws_peer = {conn_input, conn_output, conn_free};
+
+int vpsd_ws_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
+                           struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len)
 {
-        (void)c;
-        struct vpsd *d = cls;
-        vps_error err;
-        struct vps_inst *vi = vps_manager_find(&d->m, vpsd_request_vps(con_cls), &err);
-        struct vpsd_ws_conn *w = vi ? calloc(1, sizeof(*w)) : NULL;
-        if (!w || vpsd_console_attach_ws(d, vi, sock, urh, w) < 0) {
-                vpsd_ws_conn_free(w);
-                (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-                return;
-        }
+        struct vpsd_ws_conn *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
         /* Frames that came with the handshake (a client need not wait for the 101). */
-        if (extra_len > 0 && vpsd_ws_conn_input(w, sock, vi->console_fd, extra, extra_len) < 0)
-                vpsd_console_drop_fd(d, vi, sock);
+        int r = len > 0 ? conn_input(w, fd, vi->console_fd, extra, len) : 0;
+        if (r >= 0)
+                r = vpsd_console_attach_peer(d, vi, fd, urh, &ws_peer, w);
+        if (r < 0)
+                conn_free(w);
+        return r;
 }
 
 /* The handshake (RFC 6455 4.2.1) and the browser's checks: the same origin as the server's
  * (a page elsewhere must not drive a console with the browser's client certificate), and
  * our subprotocol when any is offered. */
-static int check_handshake(struct MHD_Connection *c, bool tls, char accept[], bool *ret_proto,
-                           vps_error *err)
+int vpsd_ws_handshake_check(struct MHD_Connection *c, bool tls, struct vpsd_ws_handshake *ret,
+                            vps_error *err)
 {
         if (!vpsd_ws_requested(c) || !has_word(header(c, "Connection"), "upgrade"))
                 return vps_err(err, EINVAL,
@@ -163,7 +164,8 @@ static int check_handshake(struct MHD_Connection *c, bool tls, char accept[], bo
         const char *v = header(c, "Sec-WebSocket-Version");
         if (!v || strcmp(v, "13") != 0)
                 return vps_err(err, EINVAL, "Sec-WebSocket-Version must be 13");
-        if (vpsd_ws_accept(header(c, "Sec-WebSocket-Key"), accept, err) < 0)
+        bool *ret_proto = &ret->protocol;
+        if (vpsd_ws_accept(header(c, "Sec-WebSocket-Key"), ret->accept, err) < 0)
                 return -err->code;
         if (!vpsd_ws_origin_ok(header(c, "Origin"), header(c, "Host"), tls))
                 return vps_err(err, EACCES, "WebSocket from another origin refused");
@@ -176,26 +178,11 @@ static int check_handshake(struct MHD_Connection *c, bool tls, char accept[], bo
         return 0;
 }
 
-int vpsd_ws_console_upgrade(struct vpsd *d, struct MHD_Connection *c, const char *url, bool tls,
-                            enum MHD_Result *ret, vps_error *err)
+void vpsd_ws_handshake_headers(struct MHD_Response *r, const struct vpsd_ws_handshake *h)
 {
-        char accept[VPSD_WS_ACCEPT_LEN + 1];
-        bool proto = false;
-        int r = check_handshake(c, tls, accept, &proto, err);
-        if (r < 0)
-                return r;
-        struct vps_inst *vi = NULL;
-        if (d->api_ops->console_check(d, url, &vi, err) < 0)
-                return -err->code;
-        struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, d);
-        if (!resp)
-                return vps_err(err, ENOMEM, "out of memory");
-        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-        (void)MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
+        (void)MHD_add_response_header(r, "Sec-WebSocket-Accept", h->accept);
         /* The console's name alone: never the token offered beside it. */
-        if (proto)
-                (void)MHD_add_response_header(resp, "Sec-WebSocket-Protocol", VPSD_WS_PROTOCOL);
-        *ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-        MHD_destroy_response(resp);
-        return 0;
+        if (h->protocol)
+                (void)MHD_add_response_header(r, "Sec-WebSocket-Protocol", VPSD_WS_PROTOCOL);
 }

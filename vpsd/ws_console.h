@@ -10,22 +10,24 @@
 #include <stddef.h>
 
 struct vpsd;
-struct vpsd_ws_conn;
+struct vps_inst;
 
 /* A WebSocket handshake's token ("vps.token.T" in Sec-WebSocket-Protocol) as an
  * Authorization header's value in buf ("Bearer T"); NULL when the request offers none. */
 const char *vpsd_ws_bearer(struct MHD_Connection *c, char *buf, size_t size);
 /* Whether a request asks for a WebSocket (Upgrade: websocket). */
 bool vpsd_ws_requested(struct MHD_Connection *c);
-/* The 101 of an authorized GET /v1/vps/ID/console queued: 0 (*ret MHD's answer); or a
- * negative errno with err (a bad handshake 400, a foreign Origin 403, the console's own
- * refusals) for the caller to answer. */
-int vpsd_ws_console_upgrade(struct vpsd *d, struct MHD_Connection *c, const char *url, bool tls,
-                            enum MHD_Result *ret, vps_error *err);
-
-/* For console.c: what a WebSocket client sent (frames: its messages to console_fd, pings
- * answered) and the console's output to it (binary frames). Negative: drop the client (a
- * protocol error or close was answered with a close frame, or its stream would tear). */
-int vpsd_ws_conn_input(struct vpsd_ws_conn *w, int fd, int console_fd, const void *buf, size_t n);
-int vpsd_ws_conn_output(int fd, const void *buf, size_t n);
-void vpsd_ws_conn_free(struct vpsd_ws_conn *w);
+/* The handshake of GET /v1/vps/ID/console (RFC 6455 4.2.1) checked, with a browser's: the
+ * server's own origin, our subprotocol when any is offered. 0 and what the 101 must say, or
+ * a negative errno with err (EINVAL: 400, EACCES: a foreign Origin, 403). */
+struct vpsd_ws_handshake {
+        char accept[29];
+        bool protocol; /* answer with Sec-WebSocket-Protocol: vps.console */
+};
+int vpsd_ws_handshake_check(struct MHD_Connection *c, bool tls, struct vpsd_ws_handshake *ret,
+                            vps_error *err);
+void vpsd_ws_handshake_headers(struct MHD_Response *r, const struct vpsd_ws_handshake *h);
+/* After the 101: the client on the VPS's console (console.c), the frames that came with the
+ * handshake (extra) read first. Negative: the caller closes the connection. */
+int vpsd_ws_console_attach(struct vpsd *d, struct vps_inst *vi, int fd,
+                           struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t len);

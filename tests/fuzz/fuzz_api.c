@@ -99,12 +99,6 @@ const char *vpsd_request_arg(struct request *req, const char *key)
         return NULL;
 }
 
-const char *vpsd_request_vps(struct request *req)
-{
-        (void)req;
-        return "";
-}
-
 int vpsd_request_progress_fd(struct request *req)
 {
         (void)req;
