@@ -46,9 +46,6 @@ struct request {
         char id[VPS_ID_MAX + 1];
         struct vpsd_client client;
         struct vpsd_authz z;
-        /* A failed authentication answered late (throttle.c): when, and the next one. */
-        int64_t due_ms;
-        struct request *next_delayed;
         /* A progress stream: the upgraded connection (conn is NULL then) and the path. */
         struct MHD_UpgradeResponseHandle *urh;
         int sock;
@@ -360,47 +357,6 @@ static int append_body(struct request *req, const char *data, size_t n)
         return r == -EMSGSIZE ? 0 : r;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The requests held back: resumed when due, the timer armed for the next. */
-static void on_delay(struct vpsd_source *s, uint32_t revents, void *userdata)
-{
-        struct vpsd *d = userdata;
-        int64_t now = mono_ms(), next = 0;
-        for (struct request **pp = &d->delayed; *pp;) {
-                struct request *q = *pp;
-                if (q->due_ms <= now) {
-                        *pp = q->next_delayed;
-                        MHD_resume_connection(q->conn);
-                        d->mhd_kick = true;
-                        continue;
-                }
-                next = !next || q->due_ms < next ? q->due_ms : next;
-                pp = &q->next_delayed;
-        }
-        vps_error err;
-        if (next)
-                (void)vpsd_timer_set(&d->w_delay, next, true, &err);
-}
-
-static int hold(struct vpsd *d, struct request *req, unsigned int ms)
-{
-        vps_error err;
-        if (!d->delay_timer && vpsd_timer_new(&d->ev, &d->w_delay, on_delay, d, &err) < 0)
-                return -1;
-        d->delay_timer = true;
-        req->due_ms = mono_ms() + ms;
-        req->next_delayed = d->delayed;
-        d->delayed = req;
-        on_delay(&d->w_delay, 0, d);
-        return 0;
-}
-
 /* Who sent a request: host root on the local socket; on the remote API a trusted
  * certificate, else a token; an untrusted certificate without a token is refused (403),
  * nothing at all asks for authentication (401). */
@@ -434,13 +390,15 @@ static enum MHD_Result refuse_late(struct vpsd *d, struct request *req, const ch
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        unsigned int ms = vpsd_throttle_fail(&d->throttle, ci ? ci->client_addr : NULL, mono_ms());
-        if (hold(d, req, ms) < 0)
+        unsigned int ms =
+                vpsd_throttle_fail(&d->throttle, ci ? ci->client_addr : NULL, vpsd_mono_ms());
+        d->held.ev = &d->ev;
+        d->held.kick = &d->mhd_kick;
+        if (vpsd_throttle_hold(&d->held, req->conn, ms) < 0)
                 return answer(d, req, method, url, status, error_body(err));
         req->status = status;
         req->resp = error_body(err);
         req->ready = true; /* answered (and audited) when resumed */
-        MHD_suspend_connection(req->conn);
         return MHD_YES;
 }
 

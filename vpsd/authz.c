@@ -40,8 +40,10 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
                 return 0;
         }
         ret->verb = rt->verb;
-        if (!strcmp(rt->what, "vps") && rt->nparts >= 1)
-                (void)snprintf(ret->vps, sizeof(ret->vps), "%s", arg);
+        /* An ID too long for one is refused by the route (400): the audit shows none. */
+        size_t al = strlen(arg);
+        if (!strcmp(rt->what, "vps") && rt->nparts >= 1 && al < sizeof(ret->vps))
+                memcpy(ret->vps, arg, al + 1);
         if (!strcmp(rt->method, "PATCH") && !strcmp(rt->what, "vps"))
                 ret->verb = patch_verb(body, len);
         ret->list_vps = !strcmp(rt->what, "vps") && rt->nparts == 0 && !strcmp(method, "GET");

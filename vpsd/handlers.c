@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "api.h"
+#include "auth.h"
 #include "metrics.h"
 #include "remote_routes.h"
 #include "backup.h"
@@ -91,8 +92,13 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
 {
         /* Sorted by ID as vzlist does; ?up=1: only VPSes that are up (running, stopping). */
         const char *up = vpsd_request_arg(req, "up"), *all = vpsd_request_arg(req, "all_nodes");
-        if (all && strcmp(all, "0") != 0) /* every node's, from the cluster's records */
+        if (all && strcmp(all, "0") != 0) { /* every node's, from the cluster's records */
+                /* Not for a token: the fleet's other nodes and owners are the provider's. */
+                const struct vpsd_client *c = vpsd_request_client(req);
+                if (c && c->kind == VPSD_CLIENT_TOKEN)
+                        return vps_err(err, EACCES, "a token may not list the fleet's VPSes");
                 return vpsd_fleet_list_all(d, req, err);
+        }
         *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
         _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only

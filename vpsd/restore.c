@@ -289,7 +289,7 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                           "backup_id", info.backup_id, "uid_base", (json_int_t)s->uid_base, "chain",
                           (int)count, "replaced", s->force);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
-        (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
+        vpsd_stream_last(s->sock, 'K', t, strlen(t));
         _exit(0);
 }
 

@@ -8,6 +8,7 @@
 #include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
+#include "throttle.h"
 #include "trash.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
@@ -67,6 +68,7 @@ void vpsd_answer_suspended(struct vpsd *d)
         d->shutdown_waiters = NULL;
         any |= vpsd_trash_answer_all(d);
         any |= vpsd_copy_answer_all(d);
+        any |= (d->held.kick && vpsd_throttle_release(&d->held));
         /* Let libmicrohttpd send those answers before it stops. */
         for (int i = 0; any && i < 20; i++) {
                 (void)MHD_run(d->mhd);

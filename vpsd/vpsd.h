@@ -80,7 +80,7 @@ struct vpsd {
          * none), its certificate's fingerprint, who may use it (auth.c), the audit log
          * (audit.c), failed authentications held back (api.c, throttle.c). */
         struct MHD_Daemon *tls_mhd;
-        struct vpsd_source w_tls, w_delay;
+        struct vpsd_source w_tls;
         int tls_fd;
         char tls_fp[65];
         struct vpsd_auth auth;
@@ -89,8 +89,7 @@ struct vpsd {
         uint64_t audit_max; /* rotated at this size, keeping audit_keep old files */
         unsigned int audit_keep;
         struct vpsd_throttle throttle;
-        struct request *delayed;
-        bool delay_timer;
+        struct vpsd_holds held;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;

@@ -8,7 +8,7 @@
 quiet() { "$@" >/dev/null; }
 restart_vpsd() { stop_daemon "$VPSD_PID" "$CG_PARENT"; VPSD_PID=; start_vpsd; }
 # probed: waits until the probe has ended (the log line).
-probed() { for _ in $(seq 200); do grep -q "checkpoint: \(available\|not available\)" "$ROOT/vpsd.log" && return 0; sleep 0.05; done; return 1; }
+probed() { for _ in $(seq 600); do grep -q "checkpoint: \(available\|not available\)" "$ROOT/vpsd.log" && return 0; sleep 0.05; done; return 1; }
 
 export VPS_CRIU=$T/none
 start_vpsd
@@ -19,12 +19,12 @@ expect_jq "version -j: not available, why" \
         vpsctl version -j
 check "version says it in a line" sh -c "'$VPSCTL_BIN' --socket '$SOCK' version | grep -q '^checkpoint: not available: no criu at'"
 
-# A criu that fails its check, slowly (2 s): meanwhile vpsd answers and starts VPSes.
+# A criu that fails its check, slowly (8 s): meanwhile vpsd answers and starts VPSes.
 cat >"$T/fake-criu" <<'EOF'
 #!/bin/sh
 case $1 in
 --version) echo "Version: 3.17.1" ;;
-check) sleep 2; echo "Error (criu/vdso.c:627): vdso: Unexpected rt vDSO area bounds"
+check) sleep 8; echo "Error (criu/vdso.c:627): vdso: Unexpected rt vDSO area bounds"
         echo "Error (criu/cr-check.c:1605): Can't fill kdat"; exit 1 ;;
 esac
 EOF
@@ -36,8 +36,8 @@ expect_jq "while the check runs: probing" '.server.checkpoint.state == "probing"
 t0=$(date +%s%N)
 make_running_vps 182
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "a create and start meanwhile take ${ms} ms, not the check's 2 s" test "$ms" -lt 1900
-expect_jq "and the probe still runs" '.server.checkpoint.state == "probing"' vpsctl version -j
+check "a create and start meanwhile (${ms} ms) run" test "$(vps_field 182 status)" = running
+expect_jq "before the probe has ended: the start did not wait for it" '.server.checkpoint.state == "probing"' vpsctl version -j
 check "probed" probed
 check "the log names the version and the check's error" \
         grep -q "checkpoint: not available: criu 3.17.1 ($T/fake-criu) fails its check on this kernel: Error (criu/cr-check.c:1605): Can't fill kdat" "$ROOT/vpsd.log"

@@ -57,10 +57,18 @@ cluster_ttl = $TTL
 uplink = ${BRIDGE}u$1
 CONF
 }
+# Node a also serves the remote API (issue 19) on a loopback port: a token must not list the
+# fleet.
+for _ in $(seq 50); do
+        APORT=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$APORT" | grep -q . || break
+done
 node_start() {
-        local n=$1
+        local n=$1 listen=()
+        [ "$n" != a ] || listen=(--listen "127.0.0.1:$APORT")
         "$VPSD_BIN" --config "$T/$n.conf" --root "$T/root-$n" --socket "$T/$n.sock" \
-                --cgroup-parent "$CG_PARENT-$n" --bridge "${BRIDGE}$n" --subnet "${NSUB[$n]}" --daemon
+                --cgroup-parent "$CG_PARENT-$n" --bridge "${BRIDGE}$n" --subnet "${NSUB[$n]}" \
+                "${listen[@]}" --daemon
         NPID[$n]=$("$VPSCTL_BIN" --socket "$T/$n.sock" version -j | jq -r .server.pid)
 }
 node() { local n=$1; shift; "$VPSCTL_BIN" --socket "$T/$n.sock" "$@"; }
@@ -83,6 +91,14 @@ fleet_cleanup() {
                 ip link del "${BRIDGE}u$n" 2>/dev/null || true
         done
         for i in 1 2 3; do etcd_kill "$i"; done
+        # Under ASan/UBSan a report in a node's log fails the test (lib.sh checks its own vpsd's).
+        for n in $NODES; do
+                if grep -qE 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" 2>/dev/null; then
+                        echo "FAIL: sanitizer report in node $n's vpsd.log"
+                        grep -A30 -E 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" | head -60
+                        [ "$rc" != 0 ] || rc=1
+                fi
+        done
         if [ "$rc" != 0 ]; then
                 for n in $NODES; do echo "--- node $n"; grep cluster "$T/root-$n/vpsd.log" | tail -n 15; done
         fi
@@ -146,6 +162,20 @@ check "each of the $COUNT IDs made at most once, at least one ($ok)" test "$ok" 
 sleep 1.5 # the records' state follows within a second
 node b list --all-nodes -j | jq -c '.[] | {id, ip, node}' | sort >"$T/fleet.json"
 expect_eq "list --all-nodes shows exactly them" "$(jq -c '{id, ip, node}' "$T/local.json" | sort)" "$(cat "$T/fleet.json")"
+
+# A customer's token (every VPS, every verb a token may have) on node a's remote API: the
+# fleet's nodes and other VPSes are the provider's.
+TOK=$(node a token create --name customer 2>/dev/null)
+ask_remote() { # ask_remote PATH: status and body
+        curl -s --max-time 20 --cacert "$T/root-a/remote/server.crt" -H "Authorization: Bearer $TOK" \
+                -w ' %{http_code}' "https://127.0.0.1:$APORT$1" | tr -d '\n'
+}
+check "a token may not list the fleet's VPSes (403)" sh -c \
+        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK'; ask_remote '/v1/vps?all_nodes=1' | grep -q 'a token may not list the fleet.s VPSes.* 403\$'"
+check "nor its nodes (403)" sh -c \
+        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK'; ask_remote /v1/nodes | grep -q ' 403\$'"
+check "while its own list answers (200)" sh -c \
+        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK'; ask_remote /v1/vps | grep -q ' 200\$'"
 
 # Pick a VPS of node a and one of c for what follows.
 A_ID=$(jq -r 'select(.node == "node-a") | .id' "$T/local.json" | head -n1)

@@ -239,6 +239,20 @@ new=$(echo | openssl s_client -connect "127.0.0.1:$PORT" 2>/dev/null | openssl x
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ROOT/remote/server.crt" -H "Authorization: Bearer $TOK_GOOD" "$URL/v1/vps/101")
 expect_eq "tokens still work after the reload" 200 "$code"
 
+# vpsd exiting while it holds back a failed authentication answers it (libmicrohttpd must not
+# stop with a suspended connection: it aborts).
+CA=$ROOT/remote/server.crt # the new one
+for _ in 1 2 3; do curl -s -o /dev/null --interface 127.0.0.253 --cacert "$CA" "$URL/v1/vps" || true; done
+curl -s -o "$T/late" -w '%{http_code}' --interface 127.0.0.253 --cacert "$CA" "$URL/v1/vps" >"$T/late.code" &
+LATE=$!
+sleep 0.3
+kill "$VPSD_PID"
+for _ in $(seq 100); do kill -0 "$VPSD_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$LATE" || true
+kill -0 "$VPSD_PID" 2>/dev/null && fail "vpsd did not exit" || pass "vpsd exited"
+expect_eq "the held-back answer was sent at exit" 401 "$(cat "$T/late.code")"
+grep -q 'suspended connections' "$ROOT/vpsd.log" && fail "libmicrohttpd stopped with a suspended connection" || pass "no suspended connection at exit"
+VPSD_PID=
 [ -z "${KEEP_AUDIT:-}" ] || { cp "$T/audit.json" /tmp/h19s-audit.json; rm -rf /tmp/h19s-remote; cp -r "$ROOT/remote" /tmp/h19s-remote; }
 [ "$FAILS" = 0 ] || exit 1
 echo "PASS"
