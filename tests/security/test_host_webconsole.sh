@@ -75,6 +75,16 @@ out=$(WS_AUTH=$TOK WS_ORIGIN= WS_EXPECT=hdr-84 $WS "127.0.0.1:$PORT" "$CA" 101 s
 expect_eq "an Authorization header, no Origin: typed, answered" "101 got" "$out"
 expect_eq "a ping is answered" "101 pong" "$(WS_TOKEN=$TOK $WS "127.0.0.1:$PORT" "$CA" 101 ping 2>&1 || true)"
 
+# Clients that go away without a close frame (right after the 101) are dropped: vpsd's fds
+# come back to what they were, and the console still answers.
+fds() { ls "/proc/$VPSD_PID/fd" | wc -l; }
+before=$(fds)
+for i in $(seq 20); do WS_TOKEN=$TOK $WS "127.0.0.1:$PORT" "$CA" 101 early ": gone-$i" >/dev/null 2>&1 || true; done
+for _ in $(seq 50); do [ "$(fds)" -le "$before" ] && break; sleep 0.1; done
+check "20 clients gone without a close: no fd left behind ($(fds), before $before)" test "$(fds)" -le "$before"
+out=$(WS_TOKEN=$TOK WS_EXPECT=after-84 $WS "127.0.0.1:$PORT" "$CA" 101 say 'echo after-$((6*7*2))' 2>&1 || true)
+expect_eq "and the console still answers" "101 got" "$out"
+
 # Nothing of the refused reached the console (the shell had echoed it into the log).
 sleep 0.5
 if grep -a "leak-" "$ROOT/vps/101/console.log" "$ROOT/vps/102/console.log"; then
