@@ -219,6 +219,11 @@ static int rx_frame(struct vpsd_ws_rx *rx, const struct vpsd_ws_frame *f, const 
                 if (f->opcode == VPSD_WS_CLOSE) {
                         if (f->len == 1)
                                 return vps_err(err, EPROTO, "WebSocket close of one byte");
+                        unsigned code = f->len >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 1000;
+                        /* RFC 6455 7.4: codes a peer may send (1004-1006 and 1015 never are) */
+                        if (code < 1000 || code > 4999 || (code >= 1004 && code <= 1006) ||
+                            (code >= 1015 && code < 3000))
+                                return vps_err(err, EPROTO, "WebSocket close code %u", code);
                         if (f->len > 2 && !vpsd_ws_utf8_ok(p + 2, f->len - 2))
                                 return vps_err(err, EILSEQ, "WebSocket close reason not UTF-8");
                         rx->closed = true;

@@ -192,6 +192,13 @@ static void test_refused(void **state)
         /* a close of one byte */
         n = client_frame(buf, VPSD_WS_CLOSE, true, "x", 1);
         refused(buf, n, EPROTO, VPSD_WS_CLOSE_PROTOCOL);
+        /* close codes no peer may send: 1005 (no code), 999, 5000 */
+        n = client_frame(buf, VPSD_WS_CLOSE, true, "\x03\xed", 2);
+        refused(buf, n, EPROTO, VPSD_WS_CLOSE_PROTOCOL);
+        n = client_frame(buf, VPSD_WS_CLOSE, true, "\x03\xe7", 2);
+        refused(buf, n, EPROTO, VPSD_WS_CLOSE_PROTOCOL);
+        n = client_frame(buf, VPSD_WS_CLOSE, true, "\x13\x88", 2);
+        refused(buf, n, EPROTO, VPSD_WS_CLOSE_PROTOCOL);
 }
 
 /* Fragments that add up past the cap are refused with the one that crosses it. */
