@@ -25,6 +25,7 @@ struct console_client {
         struct vps_inst *vi;
         const struct vpsd_console_peer *ops; /* NULL: a raw stream */
         void *peer;
+        bool dead; /* its stream broke: dropped by its own source (on_client) */
         struct console_client *next;
 };
 
@@ -68,6 +69,10 @@ static void on_client(struct vpsd_source *s, uint32_t revents, void *userdata)
         struct vpsd *d = userdata;
         struct console_client *c = vpsd_container_of(s, struct console_client, w);
         char buf[4096];
+        if (c->dead) {
+                drop_client(d, c);
+                return;
+        }
         ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
@@ -142,12 +147,17 @@ static bool console_pump(struct vpsd *d, struct vps_inst *vi)
         vps_error err;
         if (vps_console_log(vi->dir_fd, buf, (size_t)n, CONSOLE_LOG_MAX, &err) < 0)
                 vpsd_log("VPS %s: %s", vi->cfg.id, err.msg);
-        for (struct console_client *c = l->clients, *next; c; c = next) {
-                next = c->next;
-                if (!c->ops)
+        for (struct console_client *c = l->clients; c; c = c->next) {
+                if (c->dead)
+                        continue;
+                if (!c->ops) {
                         write_all_nb(c->fd, buf, (size_t)n);
-                else if (c->ops->output(c->peer, c->fd, buf, (size_t)n) < 0)
-                        drop_client(d, c);
+                } else if (c->ops->output(c->peer, c->fd, buf, (size_t)n) < 0) {
+                        /* Not freed here: an event of its source may be waiting in this round
+                         * of the loop. The hangup makes its source run and drop it. */
+                        c->dead = true;
+                        (void)shutdown(c->fd, SHUT_RDWR);
+                }
         }
         return true;
 }

@@ -107,6 +107,11 @@ if command -v chromium >/dev/null && command -v node >/dev/null && [ -d "$NODE_P
         check "Chromium: typed into the console, the answer on the page" grep -q '^ok: connected' <<<"$out"
         check "Chromium: screenshot kept" test -s "$BUILD/webconsole.png"
         check "and what it typed reached the VPS" grep -aq "hello-$((n + 1))" "$ROOT/vps/101/console.log"
+        # Another VPS's token in the page: the browser is refused its WebSocket (404).
+        out=$(NODE_PATH=$NODE_PATH timeout 90 node "$HERE/webconsole_browser.js" "$URL/console/101#token=$TOK_OTHER" \
+                "" - "$BUILD/webconsole-refused.png" 2>&1) || true
+        echo "$out"
+        check "Chromium with another VPS's token: refused" grep -q '^refused: disconnected' <<<"$out"
 else
         echo "SKIP: no chromium, node, playwright-core or xterm.js (scripts/install-deps): the browser part"
 fi

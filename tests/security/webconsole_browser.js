@@ -1,7 +1,8 @@
 // The browser console in headless Chromium (Debian's), driven by playwright-core from npm:
 // opens URL (with #token=... in its fragment), types LINE into the terminal and waits until
 // EXPECT shows on the page; saves a screenshot to SHOT. Prints "ok" and what the page shows,
-// or fails. Usage: node webconsole_browser.js URL LINE EXPECT SHOT
+// or fails. With EXPECT "-" the page must be refused its WebSocket instead: prints
+// "refused: " and its status line. Usage: node webconsole_browser.js URL LINE EXPECT SHOT
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -20,17 +21,26 @@ const { chromium } = require('playwright-core');
     problems = [];
     page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
     page.on('pageerror', (e) => problems.push(String(e)));
-    // Chromium gives up a load when the host's interfaces change (other tests make bridges
-    // and veths): tried again then.
+    // Chromium gives up a load, or a WebSocket, when the host's interfaces change (other
+    // tests make bridges and veths): the page is loaded again then.
+    const settled = 'body[data-state="open"], body[data-state="closed"]';
     for (let i = 0; ; i++) {
       try {
         await page.goto(url);
-        break;
+        await page.waitForSelector(settled, { state: 'attached', timeout: 15000 });
+        const state = await page.$eval('body', (b) => b.dataset.state);
+        if (expect === '-' || state === 'open' || i >= 8) break;
       } catch (e) {
-        if (i >= 5 || !/ERR_NETWORK_CHANGED/.test(e.message)) throw e;
+        if (i >= 8 || !/ERR_NETWORK_CHANGED|chrome-error/.test(e.message)) throw e;
       }
+      await new Promise((r) => setTimeout(r, 1000));
     }
-    await page.waitForSelector('body[data-state="open"]', { timeout: 15000 });
+    if (expect === '-') {
+      await page.screenshot({ path: shot });
+      console.log('refused: ' + await page.$eval('#status', (e) => e.textContent));
+      return;
+    }
+    await page.waitForSelector('body[data-state="open"]', { state: 'attached', timeout: 1000 });
     // The token left the address bar.
     if (page.url().includes('token')) throw new Error('the token stays in the URL: ' + page.url());
     await page.click('#terminal');
