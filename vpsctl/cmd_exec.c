@@ -41,6 +41,10 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
         vps_error err = {0};
         int status = 0;
 
+        if (v->target.url)
+                return vpsctl_fail("exec and enter join the VPS from vpsd's own host: they do "
+                                   "not work against remote %s",
+                                   v->target.name);
         if (vpsctl_get_vps(v, id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
         const char *state = json_string_value(json_object_get(vps, "status"));

@@ -11,6 +11,8 @@
 #include "auth.h"
 #include "console.h"
 #include "console_page.h"
+#include "events.h"
+#include "reqcheck.h"
 #include "stream.h"
 #include "throttle.h"
 #include "tls.h"
@@ -86,7 +88,9 @@ static void request_free(struct request *req)
         free(req);
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+/* A JSON answer, with a header of its own when hdr is not NULL (Retry-After of a 429). */
+static enum MHD_Result queue_json_hdr(struct MHD_Connection *c, unsigned int status, json_t *body,
+                                      const char *hdr, const char *value)
 {
         /* ?pretty=1: indented by two spaces, as `vpsctl ... -j` prints (it then prints the
          * answer as it is, see cmd_list.c). */
@@ -111,9 +115,16 @@ static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
                 return MHD_NO;
         }
         (void)MHD_add_response_header(r, "Content-Type", "application/json");
+        if (hdr)
+                (void)MHD_add_response_header(r, hdr, value);
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+{
+        return queue_json_hdr(c, status, body, NULL, NULL);
 }
 
 static json_t *error_body(const vps_error *err)
@@ -308,45 +319,6 @@ static bool ends_with(const char *s, const char *suffix)
         return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* %HH escapes decoded, but a control character (%00 first: the path would end there, and
- * "/v1/vps/300%00x" act on VPS 300) becomes DEL, which on_access refuses wherever it is. */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
-{
-        (void)cls;
-        (void)c;
-        size_t n = MHD_http_unescape(s);
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] < 0x20)
-                        s[i] = 0x7f;
-        return n;
-}
-
-static bool has_control(const char *s)
-{
-        for (; s && *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static enum MHD_Result arg_has_control(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
-{
-        (void)kind;
-        bool *found = cls;
-        *found = *found || has_control(key) || has_control(value);
-        return *found ? MHD_NO : MHD_YES;
-}
-
-/* No ID, name or argument with a control character reaches a handler. */
-static bool request_has_control(struct MHD_Connection *c, const char *url)
-{
-        bool found = has_control(url);
-        if (!found)
-                (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_has_control, &found);
-        return found;
-}
-
 static int append_body(struct request *req, const char *data, size_t n)
 {
         if (req->too_big)
@@ -446,7 +418,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
                 return queue_json(c, 413, error_body(&err));
         }
-        if (request_has_control(c, url)) {
+        if (vpsd_request_has_control(c, url)) {
                 vps_err(&err, EINVAL,
                         "control character in the request's path or arguments: refused");
                 return queue_json(c, 400, error_body(&err));
@@ -459,9 +431,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (authenticate(d, req, &status, &err) < 0)
                 return refuse_late(d, req, method, url, status, &err);
         req->authed = true;
+        /* A token over its rate is told when to come back (ratelimit.c). */
+        unsigned int wait_s = 0;
+        if (req->client.kind == VPSD_CLIENT_TOKEN &&
+            !vpsd_rate_take(&d->rate, req->client.name, vpsd_mono_ms(), &wait_s)) {
+                char after[16];
+                (void)snprintf(after, sizeof(after), "%u", wait_s);
+                vps_err(&err, EBUSY, "token %s: too many requests; try again in %u s",
+                        req->client.name, wait_s);
+                audit(d, req, method, url, 429);
+                return queue_json_hdr(c, 429, error_body(&err), MHD_HTTP_HEADER_RETRY_AFTER, after);
+        }
         if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
                                   &req->z, &status, &err) < 0)
                 return answer(d, req, method, url, status, error_body(&err));
+        if (!strcmp(method, "GET") && !strcmp(url, "/v1/events")) {
+                struct MHD_Response *ev = vpsd_events_response(d, c, &req->client, &status, &err);
+                if (!ev)
+                        return answer(d, req, method, url, status, error_body(&err));
+                enum MHD_Result ret = MHD_queue_response(c, 200, ev);
+                MHD_destroy_response(ev);
+                return ret;
+        }
         if ((!strcmp(method, "POST") || !strcmp(method, "GET")) && ends_with(url, "/console"))
                 return console_upgrade(d, req, method, url);
         const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
@@ -538,7 +529,7 @@ int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
                                   NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                                  MHD_OPTION_UNESCAPE_CALLBACK, vpsd_unescape, NULL,
                                   MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
                                   120, MHD_OPTION_END);
         if (!d->mhd)
@@ -566,7 +557,7 @@ int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error
                 NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_CERT_CALLBACK,
                 vpsd_tls_cert_callback(), MHD_OPTION_HTTPS_PRIORITIES, VPSD_TLS_PRIORITIES,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_UNESCAPE_CALLBACK,
-                unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096,
+                vpsd_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096,
                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client, MHD_OPTION_CONNECTION_TIMEOUT, 60,
                 MHD_OPTION_END);
         if (!d->tls_mhd)

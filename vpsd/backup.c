@@ -7,6 +7,7 @@
  * or destroy. */
 #include "backup.h"
 
+#include "events.h"
 #include "backup_job.h"
 #include "copy_job.h"
 #include "jobs.h"
@@ -117,10 +118,10 @@ static void on_ctl(struct vpsd_source *src, uint32_t revents, void *userdata)
         int status = 0;
         while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                vpsd_log("%s of VPS %s failed", vpsd_stream_what(s), s->id);
-        else
-                vpsd_log("%s of VPS %s done", vpsd_stream_what(s), s->id);
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        vpsd_log("%s of VPS %s %s", vpsd_stream_what(s), s->id, ok ? "done" : "failed");
+        vpsd_emit_result(d, vpsd_stream_what(s), s->id,
+                         ok ? NULL : &(vps_error){EIO, "its child failed"}, NULL);
         stream_free(d, s);
 }
 
