@@ -7,6 +7,7 @@
 # of another origin, plain HTTP; and frames vpsd must refuse: unmasked, over the size cap.
 # Each is refused, and nothing of it reaches the console (its log would show it: the pty
 # echoes what it is given). The token never shows in vpsd's log, audit log or answers.
+# `vpsctl --remote NAME console` reaches the same console over TLS with the same token.
 . "$(dirname "$0")/../integration/lib.sh"
 trap cleanup EXIT
 for c in openssl curl jq python3; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
@@ -84,6 +85,12 @@ for _ in $(seq 50); do [ "$(fds)" -le "$before" ] && break; sleep 0.1; done
 check "20 clients gone without a close: no fd left behind ($(fds), before $before)" test "$(fds)" -le "$before"
 out=$(WS_TOKEN=$TOK WS_EXPECT=after-84 $WS "127.0.0.1:$PORT" "$CA" 101 say 'echo after-$((6*7*2))' 2>&1 || true)
 expect_eq "and the console still answers" "101 got" "$out"
+
+# vpsctl console against the remote (POST .../console over TLS with the same token).
+export XDG_CONFIG_HOME=$T/xdg
+"$VPSCTL_BIN" remote add web "$URL" --token "$TOK" >/dev/null
+out=$(printf 'echo rc-$((6*7*3))\n' | "$VPSCTL_BIN" --remote web console 101 --timeout 2 2>&1 | tr -d '\r') || true
+check "vpsctl --remote console: typed, answered" grep -q '^rc-126' <<<"$out"
 
 # Nothing of the refused reached the console (the shell had echoed it into the log).
 sleep 0.5
