@@ -328,6 +328,7 @@ const struct vpsd_route vpsd_routes[] = {
         /* Answered by api.c before the table's functions (upgrades and streams); here for
          * their verbs. */
         {"POST", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL},
+        {"GET", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL}, /* WebSocket (ws_console.c) */
         {"POST", "vps", 2, "backup", VPSD_VERB_BACKUP, NULL},
         {"POST", "restore", 0, NULL, VPSD_VERB_ADMIN, NULL},
         /* The event stream (events.c): a token's VPSes' events, with its status verb. */
