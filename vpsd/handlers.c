@@ -326,6 +326,7 @@ const struct vpsd_route vpsd_routes[] = {
          * their verbs. */
         {"POST", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL},
         {"POST", "vps", 2, "backup", VPSD_VERB_BACKUP, NULL},
+        {"POST", "vps", 2, "exec", VPSD_VERB_EXEC, NULL},
         {"POST", "restore", 0, NULL, VPSD_VERB_ADMIN, NULL},
         /* The remote API's credentials and audit log (remote_routes.c). */
         {"GET", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_list},
