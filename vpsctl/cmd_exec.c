@@ -41,10 +41,9 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
         vps_error err = {0};
         int status = 0;
 
+        /* A remote's VPS: vpsd runs the command (exec_remote.c). */
         if (v->target.url)
-                return vpsctl_fail("exec and enter join the VPS from vpsd's own host: they do "
-                                   "not work against remote %s",
-                                   v->target.name);
+                return vpsctl_exec_remote(v, id, argv, pty);
         if (vpsctl_get_vps(v, id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
         const char *state = json_string_value(json_object_get(vps, "status"));
@@ -55,8 +54,10 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
                         id, id);
                 return vpsctl_fail_err(&err);
         }
-        if (!state || strcmp(state, "running") != 0)
-                return vpsctl_fail("VPS %s is not running", id);
+        if (!state || strcmp(state, "running") != 0) {
+                vps_err(&err, EALREADY, "VPS %s is not running", id);
+                return vpsctl_fail_err(&err);
+        }
 
         /* the start time is what tells our init from a later process that reused its PID */
         json_int_t pid = json_integer_value(json_object_get(vps, "pid"));
