@@ -20,6 +20,8 @@ static const char exec_usage[] =
         "Without -t, SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT to vpsctl go to CMD's\n"
         "process group; a second one while CMD still runs kills it, and vpsctl exits with\n"
         "128 + the first signal (130 after Ctrl-C).\n"
+        "With --remote (or VPSCTL_REMOTE), vpsd runs CMD (POST /v1/vps/ID/exec; a token needs\n"
+        "the exec verb); locally vpsctl joins the VPS itself.\n"
         "\n"
         "Options:\n"
         "  -t, --tty   give CMD a terminal (for interactive programs)\n"
@@ -29,7 +31,7 @@ static const char enter_usage[] =
         "Usage: vpsctl enter ID\n"
         "\n"
         "Open a login shell (bash if the VPS has it, else sh) on a new terminal in the\n"
-        "running VPS ID. Exit the shell to leave.\n"
+        "running VPS ID. Exit the shell to leave. With --remote, through vpsd (verb exec).\n"
         "\n"
         "Options:\n"
         "  -h, --help  print this help and exit\n";
