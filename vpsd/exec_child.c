@@ -24,6 +24,8 @@
 /* After the client is gone, how long the command has to end on its SIGHUP before it is
  * killed. */
 #define EXEC_HANGUP_MS 2000
+/* Silence this long: an empty frame to the client, to see whether it is still there. */
+#define EXEC_PROBE_MS 1000
 
 struct xrelay {
         int sock;
@@ -159,7 +161,9 @@ static void relay(struct xrelay *x, char *buf)
                         {.fd = x->p.err, .events = POLLIN},
                         {.fd = x->p.pidfd, .events = POLLIN},
                 };
-                int timeout = -1;
+                /* An empty frame now and then: the only way to learn that a TLS client is gone
+                 * (vpsd's TLS relay does not pass the connection's end on to us). */
+                int timeout = EXEC_PROBE_MS;
                 if (x->hangup_ms)
                         timeout = (int)(x->hangup_ms > now_ms() ? x->hangup_ms - now_ms() : 0);
                 int n = poll(f, 5, timeout);
@@ -169,6 +173,11 @@ static void relay(struct xrelay *x, char *buf)
                         (void)kill(x->p.pid, SIGUSR1);
                         x->hangup_ms = now_ms() + 60000;
                         continue;
+                }
+                if (n == 0 && !x->client_gone) {
+                        vps_error e;
+                        if (vps_frame_write(x->sock, 'O', "", 0, &e) < 0)
+                                hang_up(x);
                 }
                 if (n <= 0)
                         continue;

@@ -76,7 +76,19 @@ kill -INT "$pid"
 rc=0; wait "$pid" || rc=$?
 expect_eq "Ctrl-C (SIGINT) ends it: 130" 130 "$rc"
 check "and the command is gone in the VPS" not sh -c "'$VPSCTL_BIN' --socket '$SOCK' exec 651 -- ps | grep -q 'sleep 30'"
+# A client that vanishes: its command is hung up on, then killed (2 s), not left running.
+"$VPSCTL_BIN" --remote cust exec 651 -- sh -c 'trap "" HUP; echo ready; exec sleep 40' >"$T/gone.out" </dev/null &
+pid=$!
+for _ in $(seq 100); do grep -q ready "$T/gone.out" && break; sleep 0.05; done
+kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
+gone=no
+for _ in $(seq 50); do
+        vpsctl exec 651 -- ps </dev/null | grep -q 'sleep 40' || { gone=yes; break; }
+        sleep 0.2
+done
+expect_eq "the command of a client killed is gone within seconds" yes "$gone"
 set +m
+expect_eq "enter through the remote" 1 "$(printf 'echo in-$((6*7))\nexit\n' | r enter 651 2>&1 | tr -d '\r' | grep -cx 'in-42')"
 
 # At most 8 at once into one VPS.
 for i in $(seq 8); do r exec 651 -- sleep 4 </dev/null & done
