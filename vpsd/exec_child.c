@@ -204,13 +204,16 @@ _Noreturn void vpsd_exec_child(struct vpsd *d, struct vps_inst *vi, const struct
         vps_error err = {0}, ignored;
         /* vpsd answers the command's sysinfo(2) as it does for the VPS's own processes. */
         int si = d->sysinfo_fd >= 0 ? vps_attach_sysinfo_connect(d->sysinfo_path, &ignored) : -1;
-        const struct vps_attach_opts opts = {
-                .argv = r->argv, .pty = r->tty, .sysinfo_sock = si, .env = r->env};
+        const struct vps_attach_opts opts = {.argv = r->argv,
+                                             .pty = r->tty,
+                                             .sysinfo_sock = si,
+                                             .env = r->env,
+                                             .cols = (unsigned short)r->cols,
+                                             .rows = (unsigned short)r->rows};
         struct xrelay x = {.sock = sock};
         if (vps_attach_spawn(&target, &opts, &x.p, &err) < 0)
                 fail(sock, &err);
         vps_closep(&si);
-        set_winsize(x.p.master, r->cols, r->rows);
         char *buf = malloc(VPS_FRAME_MAX);
         if (!buf) {
                 (void)kill(x.p.pid, SIGUSR1);

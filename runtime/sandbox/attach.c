@@ -64,7 +64,7 @@ struct joiner {
 
 /* In the VPS: a pty from the guest's own devpts, so `tty` names a real /dev/pts/N there; the
  * command's session and controlling terminal. */
-static void setup_pty(int sock)
+static void setup_pty(int sock, unsigned short cols, unsigned short rows)
 {
         int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0 || unlockpt(master) < 0)
@@ -72,6 +72,9 @@ static void setup_pty(int sock)
         int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
         if (slave < 0 || vps_send_msg(sock, "M", 1, &master, 1) < 0)
                 _exit(126);
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        if (cols && rows)
+                (void)ioctl(slave, TIOCSWINSZ, &ws);
         close(master);
         if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
                 _exit(126);
@@ -116,7 +119,7 @@ static _Noreturn void exec_inside(const struct joiner *j)
         const struct vps_attach_opts *o = j->o;
         /* Its own session either way: without a pty it has no controlling terminal at all. */
         if (o->pty)
-                setup_pty(j->sock);
+                setup_pty(j->sock, o->cols, o->rows);
         else if (setsid() < 0)
                 _exit(126);
         const char *home = access("/root", X_OK) == 0 ? "/root" : "/";

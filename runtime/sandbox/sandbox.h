@@ -166,15 +166,16 @@ struct vps_attach_target {
 };
 
 struct vps_attach_opts {
-        char *const *argv; /* command and arguments; argv[0] is looked up in PATH */
-        bool pty;          /* give the command a new pty inside the VPS and relay
-                            * the caller's terminal to it (enter, exec -t); without it, its
-                            * stdin, stdout and stderr are pipes relayed to the caller's */
-        const char *cwd;   /* working directory inside; NULL means "/" or $HOME */
-        int sysinfo_sock;  /* connected to vpsd's sysinfo socket: the command's sysinfo(2)
-                            * is answered by vpsd (its listener is handed over); -1: the
-                            * command sees the host's sysinfo */
-        char *const *env;  /* "NAME=value" entries over the default environment, or NULL */
+        char *const *argv;         /* command and arguments; argv[0] is looked up in PATH */
+        bool pty;                  /* give the command a new pty inside the VPS and relay
+                                    * the caller's terminal to it (enter, exec -t); without it, its
+                                    * stdin, stdout and stderr are pipes relayed to the caller's */
+        const char *cwd;           /* working directory inside; NULL means "/" or $HOME */
+        int sysinfo_sock;          /* connected to vpsd's sysinfo socket: the command's sysinfo(2)
+                                    * is answered by vpsd (its listener is handed over); -1: the
+                                    * command sees the host's sysinfo */
+        char *const *env;          /* "NAME=value" entries over the default environment, or NULL */
+        unsigned short cols, rows; /* the pty's size before the command starts (0: unset) */
 };
 
 /* Connects to vpsd's sysinfo socket (its path, as GET /v1/vps/ID gives it), checking that

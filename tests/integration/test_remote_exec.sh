@@ -37,6 +37,13 @@ expect_eq "the command's exit status is vpsctl's" 7 "$(r exec 651 -- sh -c 'exit
 expect_eq "a command not found: 127" 127 "$(r exec 651 -- nonesuch-cmd </dev/null 2>/dev/null; echo $?)"
 expect_eq "VPSCTL_REMOTE works as --remote" ok "$(VPSCTL_REMOTE=cust "$VPSCTL_BIN" exec 651 -- echo ok </dev/null)"
 check "-t: a pty of the guest's" grep -qE '^/dev/pts/[0-9]+' <<<"$(r exec -t 651 -- tty </dev/null | tr -d '\r')"
+# From a terminal: its size goes with the request (and the terminal is put back as it was).
+if command -v script >/dev/null; then
+        # (script may type a ^@ at its input's end, which the terminal echoes: numbers only)
+        out=$(script -qec "stty cols 97 rows 33; '$VPSCTL_BIN' --remote cust exec -t 651 -- stty size; stty size; stty -a | grep -q ' icanon' && echo cooked" /dev/null </dev/null | tr -d '\r\0')
+        expect_eq "-t from a terminal: its size, then it is restored" "33 97 33 97" "$(grep -oE '[0-9]+' <<<"$out" | xargs)"
+        check "and the terminal is no longer raw" grep -q cooked <<<"$out"
+fi
 
 # The host-TTY property: the command holds its pipes (or the guest's pty), nothing else.
 # (ls's own: its stdio, and the directory it lists)
