@@ -20,6 +20,8 @@ static const char exec_usage[] =
         "Without -t, SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT to vpsctl go to CMD's\n"
         "process group; a second one while CMD still runs kills it, and vpsctl exits with\n"
         "128 + the first signal (130 after Ctrl-C).\n"
+        "With --remote (or VPSCTL_REMOTE), vpsd runs CMD (POST /v1/vps/ID/exec; a token needs\n"
+        "the exec verb); locally vpsctl joins the VPS itself.\n"
         "\n"
         "Options:\n"
         "  -t, --tty   give CMD a terminal (for interactive programs)\n"
@@ -29,7 +31,7 @@ static const char enter_usage[] =
         "Usage: vpsctl enter ID\n"
         "\n"
         "Open a login shell (bash if the VPS has it, else sh) on a new terminal in the\n"
-        "running VPS ID. Exit the shell to leave.\n"
+        "running VPS ID. Exit the shell to leave. With --remote, through vpsd (verb exec).\n"
         "\n"
         "Options:\n"
         "  -h, --help  print this help and exit\n";
@@ -41,10 +43,9 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
         vps_error err = {0};
         int status = 0;
 
+        /* A remote's VPS: vpsd runs the command (exec_remote.c). */
         if (v->target.url)
-                return vpsctl_fail("exec and enter join the VPS from vpsd's own host: they do "
-                                   "not work against remote %s",
-                                   v->target.name);
+                return vpsctl_exec_remote(v, id, argv, pty);
         if (vpsctl_get_vps(v, id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
         const char *state = json_string_value(json_object_get(vps, "status"));
@@ -55,8 +56,10 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
                         id, id);
                 return vpsctl_fail_err(&err);
         }
-        if (!state || strcmp(state, "running") != 0)
-                return vpsctl_fail("VPS %s is not running", id);
+        if (!state || strcmp(state, "running") != 0) {
+                vps_err(&err, EALREADY, "VPS %s is not running", id);
+                return vpsctl_fail_err(&err);
+        }
 
         /* the start time is what tells our init from a later process that reused its PID */
         json_int_t pid = json_integer_value(json_object_get(vps, "pid"));

@@ -198,5 +198,9 @@ int vpsctl_copy_request(const struct vpsctl *v, const char *what, json_t *body, 
                         vps_error *err, const char *path_fmt, ...)
         __attribute__((format(printf, 6, 7)));
 
+/* exec_remote.c: exec and enter against a remote: argv run in VPS id by vpsd (POST
+ * /v1/vps/ID/exec, vps-exec); returns the command's status, or fails as vpsctl does. */
+int vpsctl_exec_remote(const struct vpsctl *v, const char *id, char *const *argv, bool pty);
+
 /* GET /v1/vps/ID. */
 int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err);

@@ -458,8 +458,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
         if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
                 return progress_upgrade(d, req, url);
-        if (strcmp(method, "POST") == 0 && d->api_ops->stream_route(url)) {
-                struct MHD_Response *up = d->api_ops->stream_response(d, c, url, &err);
+        bool exec = d->api_ops->exec_route && d->api_ops->exec_route(url);
+        if (strcmp(method, "POST") == 0 && (exec || d->api_ops->stream_route(url))) {
+                struct MHD_Response *up =
+                        exec ? d->api_ops->exec_response(d, c, &req->client, url,
+                                                         req->body ? req->body : "", req->len, &err)
+                             : d->api_ops->stream_response(d, c, url, &err);
                 if (!up)
                         return answer(d, req, method, url,
                                       (unsigned int)vps_err_http_status(err.code),

@@ -38,6 +38,12 @@ struct vpsd_api_ops {
         void (*filter)(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
         /* The POSTs that may be upgraded to a progress stream (vps-progress): a copy's. */
         bool (*progress_route)(const char *url);
+        /* POST /v1/vps/ID/exec, upgraded to vps-exec (exec.c): whether url is it, and its 101
+         * response for the request's body (NULL with err: refused). */
+        bool (*exec_route)(const char *url);
+        struct MHD_Response *(*exec_response)(struct vpsd *d, struct MHD_Connection *c,
+                                              const struct vpsd_client *client, const char *url,
+                                              const char *body, size_t len, vps_error *err);
 };
 
 int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err);

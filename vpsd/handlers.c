@@ -330,6 +330,7 @@ const struct vpsd_route vpsd_routes[] = {
         {"POST", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL},
         {"GET", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL}, /* WebSocket (ws_console.c) */
         {"POST", "vps", 2, "backup", VPSD_VERB_BACKUP, NULL},
+        {"POST", "vps", 2, "exec", VPSD_VERB_EXEC, NULL},
         {"POST", "restore", 0, NULL, VPSD_VERB_ADMIN, NULL},
         /* The event stream (events.c): a token's VPSes' events, with its status verb. */
         {"GET", "events", 0, NULL, VPSD_VERB_STATUS, NULL},

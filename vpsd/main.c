@@ -4,6 +4,7 @@
 #include "authz.h"
 #include "fleet.h"
 #include "backup.h"
+#include "exec.h"
 #include "criu_probe.h"
 #include "handlers.h"
 #include "keeper.h"
@@ -213,8 +214,9 @@ static int take_claims(struct vpsd *d, const char *root, const char *cg,
 }
 
 static const struct vpsd_api_ops routes = {
-        vpsd_handle,    vpsd_handle_console_check, vpsd_stream_route,  vpsd_stream_response,
-        vpsd_authorize, vpsd_authz_filter,         vpsd_progress_route};
+        vpsd_handle,       vpsd_handle_console_check, vpsd_stream_route,   vpsd_stream_response,
+        vpsd_authorize,    vpsd_authz_filter,         vpsd_progress_route, vpsd_exec_route,
+        vpsd_exec_response};
 
 static int log_tick(void *userdata)
 {

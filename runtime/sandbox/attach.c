@@ -64,7 +64,7 @@ struct joiner {
 
 /* In the VPS: a pty from the guest's own devpts, so `tty` names a real /dev/pts/N there; the
  * command's session and controlling terminal. */
-static void setup_pty(int sock)
+static void setup_pty(int sock, unsigned short cols, unsigned short rows)
 {
         int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (master < 0 || unlockpt(master) < 0)
@@ -72,6 +72,9 @@ static void setup_pty(int sock)
         int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
         if (slave < 0 || vps_send_msg(sock, "M", 1, &master, 1) < 0)
                 _exit(126);
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        if (cols && rows)
+                (void)ioctl(slave, TIOCSWINSZ, &ws);
         close(master);
         if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
                 _exit(126);
@@ -82,12 +85,41 @@ static void setup_pty(int sock)
                 close(slave);
 }
 
+/* The defaults with extra's "NAME=value" entries over them (a name given replaces its
+ * default). */
+static char **merge_env(char **defaults, char *const *extra)
+{
+        size_t nd = 0, ne = 0;
+        while (defaults[nd])
+                nd++;
+        while (extra && extra[ne])
+                ne++;
+        char **env = calloc(nd + ne + 1, sizeof(*env));
+        if (!env)
+                return defaults;
+        memcpy(env, defaults, nd * sizeof(*env));
+        size_t n = nd;
+        for (size_t i = 0; i < ne; i++) {
+                const char *eq = strchr(extra[i], '=');
+                if (!eq)
+                        continue;
+                size_t klen = (size_t)(eq - extra[i]) + 1;
+                size_t k = 0;
+                while (k < n && strncmp(env[k], extra[i], klen) != 0)
+                        k++;
+                env[k] = extra[i];
+                if (k == n)
+                        n++;
+        }
+        return env;
+}
+
 static _Noreturn void exec_inside(const struct joiner *j)
 {
         const struct vps_attach_opts *o = j->o;
         /* Its own session either way: without a pty it has no controlling terminal at all. */
         if (o->pty)
-                setup_pty(j->sock);
+                setup_pty(j->sock, o->cols, o->rows);
         else if (setsid() < 0)
                 _exit(126);
         const char *home = access("/root", X_OK) == 0 ? "/root" : "/";
@@ -98,13 +130,15 @@ static _Noreturn void exec_inside(const struct joiner *j)
         (void)snprintf(term_env, sizeof(term_env), "TERM=%s", term ? term : "xterm");
         char home_env[64];
         (void)snprintf(home_env, sizeof(home_env), "HOME=%s", home);
-        char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        home_env,
-                        term_env,
-                        (char *)"USER=root",
-                        (char *)"LOGNAME=root",
-                        (char *)"container=vpsd",
-                        NULL};
+        char *defaults[] = {
+                (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                home_env,
+                term_env,
+                (char *)"USER=root",
+                (char *)"LOGNAME=root",
+                (char *)"container=vpsd",
+                NULL};
+        char **envp = merge_env(defaults, o->env);
         /* Nothing of the caller's signal state either (an ignored SIGPIPE or SIGINT). */
         for (int s = 1; s < NSIG; s++)
                 (void)signal(s, SIG_DFL);
@@ -207,6 +241,12 @@ static _Noreturn void forward_until_exit(pid_t pid)
                 int status;
                 if (sig == SIGCHLD && waitpid(pid, &status, WNOHANG) == pid)
                         _exit(exit_code(status));
+                /* vpsd's remote exec asks for SIGKILL so (it cannot send that one through). */
+                if (sig == SIGUSR1) {
+                        signal_group(pid, SIGKILL);
+                        (void)wait_code(pid);
+                        _exit(128 + SIGKILL);
+                }
                 if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP && sig != SIGQUIT)
                         continue;
                 if (first) {
@@ -335,9 +375,25 @@ static int receive_master(int sock)
         return -1;
 }
 
-int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_opts *o,
-                   int *ret_status, vps_error *err)
+void vps_attach_proc_close(struct vps_attach_proc *p)
 {
+        vps_closep(&p->pidfd);
+        vps_closep(&p->in);
+        vps_closep(&p->out);
+        vps_closep(&p->err);
+        vps_closep(&p->master);
+}
+
+int vps_attach_wait(const struct vps_attach_proc *p)
+{
+        return wait_code(p->pid);
+}
+
+int vps_attach_spawn(const struct vps_attach_target *t, const struct vps_attach_opts *o,
+                     struct vps_attach_proc *ret, vps_error *err)
+{
+        *ret = (struct vps_attach_proc){
+                .pid = -1, .pidfd = -1, .in = -1, .out = -1, .err = -1, .master = -1};
         if (!o->argv || !o->argv[0])
                 return vps_err(err, EINVAL, "no command given");
         _cleanup_close_ int pidfd = vps_sys_pidfd_open(t->pid, 0);
@@ -374,29 +430,45 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
                                   .pidfd = (uint64_t)(uintptr_t)&child,
                                   .exit_signal = SIGCHLD,
                                   .cgroup = (uint64_t)(cg >= 0 ? cg : 0)};
-        sigset_t forwarded, old_mask;
-        vps_relay_block_signals(&forwarded, &old_mask);
         fflush(NULL);
         pid_t pid = vps_sys_clone3(&args);
-        if (pid < 0) {
-                r = vps_err_sys(err, errno, "joining the VPS cgroup %s",
-                                t->cgroup ? t->cgroup : "");
-                sigprocmask(SIG_SETMASK, &old_mask, NULL);
-                return r;
-        }
+        if (pid < 0)
+                return vps_err_sys(err, errno, "joining the VPS cgroup %s",
+                                   t->cgroup ? t->cgroup : "");
         if (pid == 0)
                 join_and_run(&j);
         close(TAKE_FD(theirs));
         for (int i = 0; i < 3; i++)
                 vps_closep(&pipes.fd[i][i == 0 ? 0 : 1]);
-        _cleanup_close_ int master = o->pty ? receive_master(mine) : -1;
-        struct vps_relay relay = {.in = TAKE_FD(pipes.fd[0][1]),
-                                  .out = TAKE_FD(pipes.fd[1][0]),
-                                  .err = TAKE_FD(pipes.fd[2][0]),
-                                  .master = master,
-                                  .pidfd = child};
+        *ret = (struct vps_attach_proc){.pid = pid,
+                                        .pidfd = TAKE_FD(child),
+                                        .in = TAKE_FD(pipes.fd[0][1]),
+                                        .out = TAKE_FD(pipes.fd[1][0]),
+                                        .err = TAKE_FD(pipes.fd[2][0]),
+                                        .master = o->pty ? receive_master(mine) : -1};
+        return 0;
+}
+
+int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_opts *o,
+                   int *ret_status, vps_error *err)
+{
+        /* Blocked before the joining child exists: none sent meanwhile is lost. */
+        sigset_t forwarded, old_mask;
+        vps_relay_block_signals(&forwarded, &old_mask);
+        struct vps_attach_proc p;
+        int r = vps_attach_spawn(t, o, &p, err);
+        if (r < 0) {
+                sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                return r;
+        }
+        struct vps_relay relay = {.in = TAKE_FD(p.in),
+                                  .out = TAKE_FD(p.out),
+                                  .err = TAKE_FD(p.err),
+                                  .master = p.master,
+                                  .pidfd = p.pidfd};
         vps_relay_run(&relay, &forwarded);
-        *ret_status = wait_code(pid);
+        *ret_status = vps_attach_wait(&p);
+        vps_attach_proc_close(&p);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
         return 0;
 }

@@ -166,14 +166,16 @@ struct vps_attach_target {
 };
 
 struct vps_attach_opts {
-        char *const *argv; /* command and arguments; argv[0] is looked up in PATH */
-        bool pty;          /* give the command a new pty inside the VPS and relay
-                            * the caller's terminal to it (enter, exec -t); without it, its
-                            * stdin, stdout and stderr are pipes relayed to the caller's */
-        const char *cwd;   /* working directory inside; NULL means "/" or $HOME */
-        int sysinfo_sock;  /* connected to vpsd's sysinfo socket: the command's sysinfo(2)
-                            * is answered by vpsd (its listener is handed over); -1: the
-                            * command sees the host's sysinfo */
+        char *const *argv;         /* command and arguments; argv[0] is looked up in PATH */
+        bool pty;                  /* give the command a new pty inside the VPS and relay
+                                    * the caller's terminal to it (enter, exec -t); without it, its
+                                    * stdin, stdout and stderr are pipes relayed to the caller's */
+        const char *cwd;           /* working directory inside; NULL means "/" or $HOME */
+        int sysinfo_sock;          /* connected to vpsd's sysinfo socket: the command's sysinfo(2)
+                                    * is answered by vpsd (its listener is handed over); -1: the
+                                    * command sees the host's sysinfo */
+        char *const *env;          /* "NAME=value" entries over the default environment, or NULL */
+        unsigned short cols, rows; /* the pty's size before the command starts (0: unset) */
 };
 
 /* Connects to vpsd's sysinfo socket (its path, as GET /v1/vps/ID gives it), checking that
@@ -188,6 +190,25 @@ int vps_attach_sysinfo_connect(const char *path, vps_error *err);
  * receives meanwhile go to the command's process group. */
 int vps_attach_run(const struct vps_attach_target *target, const struct vps_attach_opts *opts,
                    int *ret_status, vps_error *err);
+
+/* A command started in the VPS for a caller that relays its stdio itself (vpsd's remote
+ * exec, vpsd/exec_child.c). */
+struct vps_attach_proc {
+        pid_t pid;        /* the joining child: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to it go
+                           * to the command's process group as vps_attach_run forwards them (a
+                           * second one kills it), SIGUSR1 kills the group (SIGKILL); its exit
+                           * status is the command's */
+        int pidfd;        /* of the joining child: readable when it has exited */
+        int in, out, err; /* our non-blocking ends of the command's stdin (write), stdout and
+                           * stderr (read) pipes; with a pty, the command has the pty instead */
+        int master;       /* the pty master (opts.pty), or -1 */
+};
+/* Starts argv inside the VPS as vps_attach_run does, without relaying or waiting. */
+int vps_attach_spawn(const struct vps_attach_target *target, const struct vps_attach_opts *opts,
+                     struct vps_attach_proc *ret, vps_error *err);
+/* Waits for the joining child: the command's exit code (128 + N when killed by signal N). */
+int vps_attach_wait(const struct vps_attach_proc *p);
+void vps_attach_proc_close(struct vps_attach_proc *p);
 
 /* sysinfo(2) inside a VPS, answered by vpsd: the VPS's processes get their seccomp filter's
  * sysinfo calls sent to vpsd (sandbox.h), which fills the struct from the VPS's cgroup, so

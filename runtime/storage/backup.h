@@ -174,7 +174,9 @@ int vps_restore_apply(vps_backup_reader rd, void *rd_arg, const struct vps_resto
  *                   (the end, failed), 'K' the result object (the end, done)
  *   vpsctl -> vpsd: backup: 'M' the base's MANIFEST (in pieces), 'Z' the end;
  *                   restore: 'D' archive bytes, 'N' the end of one archive of the chain,
- *                   'Z' the end of the last */
+ *                   'Z' the end of the last
+ * The exec stream (vps-exec, vpsd/exec_child.c) carries its own: 'I' stdin, 'C' its end, 'W'
+ * a window size, 'S' a signal; 'O' stdout, 'R' stderr, 'X' the exit status, 'E'. */
 #define VPS_FRAME_MAX (1u << 20)
 int vps_frame_write(int fd, char type, const void *buf, size_t len, vps_error *err);
 /* Reads one frame into buf (at least VPS_FRAME_MAX bytes): its type in *ret_type and its

@@ -54,7 +54,7 @@ int vps_frame_read(int fd, char *ret_type, void *buf, size_t *ret_len, vps_error
         if (r < 0)
                 return vps_err(err, -r, "reading the stream: %s", strerror(-r));
         uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-        if (len > VPS_FRAME_MAX || !strchr("DPEKMZN", h[0]) || !h[0])
+        if (len > VPS_FRAME_MAX || !strchr("DPEKMZNIORXCSW", h[0]) || !h[0])
                 return vps_err(err, EBADMSG, "a bad frame in the stream");
         if (len && (r = read_all(fd, buf, len)) != 1)
                 return vps_err(err, r < 0 ? -r : EPIPE, "the stream ended inside a frame");
