@@ -6,6 +6,7 @@
  * TLS, whose clients authenticate by a trusted certificate or a token (auth.c) and are held
  * to their verbs (authz.c). Every mutating request is audited (audit.c). */
 #include "api.h"
+#include "fleet_api.h"
 
 #include "audit.h"
 #include "auth.h"
@@ -35,8 +36,9 @@ struct request {
         char *body;
         size_t len, cap;
         bool too_big, ready;
-        bool tls;    /* on the remote API's daemon */
-        bool authed; /* req->client and req->z are known */
+        bool tls;        /* on the remote API's daemon */
+        bool authed;     /* req->client and req->z are known */
+        bool peer_asked; /* the fleet's nodes read again for its certificate (fleet_peers.c) */
         unsigned int status;
         json_t *resp;
         struct request *next;
@@ -188,6 +190,12 @@ void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int statu
         req->status = status;
         req->resp = body;
         req->ready = true;
+        MHD_resume_connection(req->conn);
+        d->mhd_kick = true;
+}
+
+void vpsd_request_resume(struct vpsd *d, struct request *req)
+{
         MHD_resume_connection(req->conn);
         d->mhd_kick = true;
 }
@@ -355,6 +363,18 @@ static int authenticate(struct vpsd *d, struct request *req, unsigned int *statu
         bool has_cert = vpsd_tls_peer_fingerprint(req->conn, fp) == 1;
         if (has_cert && vpsd_auth_trusted(&d->auth, fp, &req->client))
                 return 0;
+        /* Another node of the fleet: its certificate as its live record in etcd shows it. */
+        if (has_cert && vpsd_fleet_peer(d, fp)) {
+                req->client = (struct vpsd_client){
+                        .kind = VPSD_CLIENT_CERT, .all_vps = true, .allow = ~0u};
+                memcpy(req->client.name, fp, VPSD_FP_LEN);
+                return 0;
+        }
+        if (has_cert && d->fleet && !req->peer_asked) {
+                req->peer_asked = true;
+                if (vpsd_fleet_peer_lookup(d, req) == 0)
+                        return 1;
+        }
         const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
         *status = 401;
         if (h || !has_cert)
@@ -432,7 +452,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 return queue_json(c, 400, error_body(&err));
         }
         unsigned int status = 500;
-        if (authenticate(d, req, &status, &err) < 0)
+        int ar = authenticate(d, req, &status, &err);
+        if (ar == 1) {
+                MHD_suspend_connection(c);
+                return MHD_YES;
+        }
+        if (ar < 0)
                 return refuse_late(d, req, method, url, status, &err);
         req->authed = true;
         if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
