@@ -23,6 +23,17 @@ _vpsctl_ids()
         _vpsctl_run list -a -H -o id
 }
 
+# The fleet's node names (vpsd --cluster), the first column of vpsctl nodes.
+_vpsctl_nodes()
+{
+        _vpsctl_run nodes -H | {
+                local name rest
+                while read -r name rest; do
+                        [ -z "$name" ] || printf '%s\n' "$name"
+                done
+        }
+}
+
 # The template names vpsd holds: the first column of the table after its header.
 _vpsctl_templates()
 {
@@ -206,6 +217,8 @@ _vpsctl()
                                 [[ ! $w =~ ^[a-z][a-z0-9_-]*$ ]] || words+="$w "
                         done
                         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+                elif [ "$prev" = --node ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "auto $(_vpsctl_nodes)" -- "$cur")
                 elif [ "$prev" = --ostemplate ]; then
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur")
                 elif [ "$ph" = FILE ] || [ "$ph" = PATH ]; then
@@ -225,6 +238,13 @@ _vpsctl()
         template/build) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_buildable)" -- "$cur") ;;
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
+        node/)
+                if [ "$n" = 0 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "drain undrain" -- "$cur")
+                elif [ "$n" = 1 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_nodes)" -- "$cur")
+                fi
+                ;;
         create/ | list/ | nodes/ | version/ | template/* | trust/ | token/ | audit/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;

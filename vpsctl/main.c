@@ -20,7 +20,7 @@ struct command {
 static const struct command commands[] = {
         {"list", cmd_list, "[-a | --all-nodes] [-o FIELDS] [-H] [-j]",
          "list VPSes (only running ones without -a)"},
-        {"create", cmd_create, "ID --ostemplate NAME [OPTIONS] [-j]",
+        {"create", cmd_create, "ID --ostemplate NAME [--node N|auto] [OPTIONS] [-j]",
          "create a VPS from a template (options as for set)"},
         {"start", cmd_start, "ID [-j]", "start a VPS"},
         {"stop", cmd_stop, "ID [--fast | --timeout S] [-j]", "stop a VPS"},
@@ -60,6 +60,8 @@ static const struct command commands[] = {
          "customers' tokens for the remote API"},
         {"audit", cmd_audit, "[--since T] [-j]", "the log of changes asked of vpsd"},
         {"nodes", cmd_nodes, "[-H] [-j]", "list the nodes of the fleet (vpsd --cluster)"},
+        {"node", cmd_node, "drain|undrain NAME [-j]",
+         "make a node of the fleet unschedulable, or again schedulable"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };
