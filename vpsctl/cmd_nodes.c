@@ -71,13 +71,13 @@ int cmd_nodes(struct vpsctl *v, int argc, char **argv)
                 }
                 json_object_set_new(n, "vps", json_copy(json_object_get(n, "vps_owned")));
                 /* node drain makes a node unschedulable */
-                json_object_set_new(
-                        n, "sched",
-                        json_string(json_is_false(json_object_get(n, "schedulable")) ? "drained"
-                                                                                    : "yes"));
+                json_object_set_new(n, "sched",
+                                    json_string(json_is_false(json_object_get(n, "schedulable"))
+                                                        ? "drained"
+                                                        : "yes"));
         }
-        static char *const fields[] = {"name",      "state",     "sched", "vps",       "ram_free",
-                                       "disk_free", "load1",     "advertise", NULL};
+        static char *const fields[] = {"name",      "state", "sched",     "vps", "ram_free",
+                                       "disk_free", "load1", "advertise", NULL};
         int r = format_table(stdout, rows, fields, header);
         return r < 0 ? vpsctl_fail("writing the list: %s", strerror(-r)) : 0;
 }

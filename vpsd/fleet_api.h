@@ -19,9 +19,10 @@ int vpsd_fleet_list_all(struct vpsd *d, struct request *req, vps_error *err);
 typedef int (*vpsd_create_fn)(struct vpsd *d, json_t *request, unsigned int *status, json_t **ret,
                               vps_error *err);
 /* With a cluster: claims the ID and addresses, then runs local and answers req (returns 1:
- * suspended); a failed local create gives the claim back. Without: local at once. */
+ * suspended); a failed local create gives the claim back. Without: local at once. placed: a
+ * create --node that picked this node: the answer names it ("node"). */
 int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, const char *id,
-                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local,
+                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local, bool placed,
                       unsigned int *status, json_t **ret, vps_error *err);
 
 /* fleet_peers.c: whether a certificate (its fingerprint) is a live node's of the fleet, as

@@ -189,8 +189,9 @@ static void place_done(struct vpsd *d, struct fleet_task *t)
                 /* This node: the create goes on here, as without --node. */
                 unsigned int status = 500;
                 json_t *ret = NULL;
-                int r = t->again(d, t->req, NULL, json_object_get(t->in, "request"), &status, &ret,
-                                 &err);
+                json_t *request = json_object_get(t->in, "request");
+                json_object_set_new(request, "node", json_string(f->node));
+                int r = t->again(d, t->req, NULL, request, &status, &ret, &err);
                 if (r < 0)
                         vpsd_request_fail(d, t->req, &err);
                 else if (r == 0)

@@ -209,11 +209,13 @@ static void claim_done(struct vpsd *d, struct fleet_task *t)
                 vpsd_request_fail(d, t->req, &err);
                 return;
         }
+        if (json_is_true(json_object_get(t->in, "placed")))
+                json_object_set_new(ret, "node", json_string(vpsd_fleet_node(d->fleet)));
         vpsd_request_finish(d, t->req, status, ret);
 }
 
 int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, const char *id,
-                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local,
+                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local, bool placed,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
         if (!d->fleet)
@@ -228,8 +230,8 @@ int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, cons
         for (unsigned int i = 0; list && i < n_ips; i++)
                 json_array_append_new(list, json_string(ips[i]));
         if (t)
-                t->in = json_pack("{s:O, s:o?, s:s}", "request", request, "ips", list, "nonce",
-                                  nonce);
+                t->in = json_pack("{s:O, s:o?, s:s, s:b}", "request", request, "ips", list, "nonce",
+                                  nonce, "placed", placed);
         if (!t || !t->in) {
                 free(t);
                 return vps_err(err, ENOMEM, "out of memory");

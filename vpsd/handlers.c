@@ -203,8 +203,8 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
                              lim[VPS_LIM_DISKSPACE] == VPS_LIMIT_NONE ? 0 : lim[VPS_LIM_DISKSPACE],
                              create_vps, err)) != 0)
                 return r;
-        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local, status,
-                                 ret, err);
+        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local,
+                                 node != NULL, status, ret, err);
 }
 
 static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
