@@ -149,6 +149,10 @@ static void *forward_main(void *arg)
         if (t->r == 0 && !json_is_object(out))
                 t->r = vps_err(&t->err, EPROTO, "node %s: its answer is not JSON",
                                str(t->in, "node"));
+        const char *msg = json_string_value(json_object_get(out, "error"));
+        if (t->r == 0 && status >= 400 && msg) /* the refusal says whose it is */
+                json_object_set_new(out, "error",
+                                    json_sprintf("node %s: %s", str(t->in, "node"), msg));
         if (t->r == 0) {
                 json_object_set(out, "node", json_object_get(t->in, "node"));
                 t->out = json_pack("{s:I, s:O}", "status", (json_int_t)status, "body", out);
