@@ -372,7 +372,7 @@ static int authenticate(struct vpsd *d, struct request *req, unsigned int *statu
         }
         if (has_cert && d->fleet && !req->peer_asked) {
                 req->peer_asked = true;
-                if (vpsd_fleet_peer_lookup(d, req) == 0)
+                if (vpsd_fleet_peer_lookup(d, req, fp) == 0)
                         return 1;
         }
         const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");

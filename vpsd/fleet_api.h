@@ -29,7 +29,7 @@ int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, cons
  * last read; and a fresh read (at most once a second) after which req is resumed, for a
  * certificate not found (0, or -ENOMEM: not asked). */
 bool vpsd_fleet_peer(struct vpsd *d, const char *fp);
-int vpsd_fleet_peer_lookup(struct vpsd *d, struct request *req);
+int vpsd_fleet_peer_lookup(struct vpsd *d, struct request *req, const char *fp);
 /* fleet_place.c: a create for another node (request's "node": NAME or "auto"). Returns 1
  * (req suspended, answered later) or a negative errno; 0 when the node picked is this one
  * (the create goes on here). */

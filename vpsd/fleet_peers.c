@@ -10,12 +10,14 @@
 #include "api.h"
 #include "fleet.h"
 #include "fleet_int.h"
+#include "log.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -66,17 +68,31 @@ bool vpsd_fleet_peer(struct vpsd *d, const char *fp)
 
 static int lookup_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
 {
-        return time(NULL) - f->peers_read >= 1 ? peers_read(f, err) : 0;
+        if (time(NULL) - f->peers_read < 1)
+                return 0;
+        int r = peers_read(f, err);
+        pthread_mutex_lock(&f->mu);
+        json_t *name = json_object_get(f->peers, json_string_value(json_object_get(t->in, "fp")));
+        t->out = name ? json_copy(name) : NULL;
+        pthread_mutex_unlock(&f->mu);
+        return r;
 }
 
 static void lookup_done(struct vpsd *d, struct fleet_task *t)
 {
+        if (json_is_string(t->out))
+                vpsd_log("cluster: node %s's certificate known from a fresh read of the nodes",
+                         json_string_value(t->out));
         vpsd_request_resume(d, t->req);
 }
 
-int vpsd_fleet_peer_lookup(struct vpsd *d, struct request *req)
+int vpsd_fleet_peer_lookup(struct vpsd *d, struct request *req, const char *fp)
 {
         struct fleet_task *t = d->fleet ? vpsd_fleet_task(lookup_run, lookup_done, req) : NULL;
+        if (t && !(t->in = json_pack("{s:s}", "fp", fp))) {
+                free(t);
+                t = NULL;
+        }
         if (!t)
                 return -ENOMEM;
         vpsd_fleet_post(d, t);

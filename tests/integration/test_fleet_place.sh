@@ -90,7 +90,11 @@ expect_jq "the cluster says node b owns it" 'map(select(.id == "101"))[0].node =
 grep -q "create of VPS 101 sent to node node-b: 201" "$T/root-a/vpsd.log"
 check "node a logged the create it sent" test $? = 0
 expect_error "an ID taken on another node is refused through the forward" \
-        "VPS 101 already exists" node c create 101 --ostemplate busybox --node node-a
+        "^vpsctl: node node-a: VPS 101 already exists on node node-b\$" \
+        node c create 101 --ostemplate busybox --node node-a
+# Node c joined after node a last read the nodes: a knew c's certificate by reading them again.
+check "node a read the nodes again for c's certificate" \
+        grep -q "cluster: node node-c's certificate known from a fresh read of the nodes" "$T/root-a/vpsd.log"
 
 OUT=$(node a create 102 --ostemplate busybox --node auto -j | jq -r .node)
 expect_eq "auto: node b (busybox, and more free RAM than a; c has no busybox)" node-b "$OUT"
