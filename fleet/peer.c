@@ -99,6 +99,9 @@ int fleet_peer_request(const struct fleet_peer_call *c, long *ret_status, char *
         (void)curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         (void)curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
         (void)curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+        /* No CA store to load either (GnuTLS reads the system's bundle otherwise). */
+        (void)curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+        (void)curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
         (void)curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         (void)curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
         (void)curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
