@@ -37,21 +37,6 @@ void vps_helper_deadline(unsigned int seconds)
         deadline_ns = now_ns() + (uint64_t)seconds * NSEC_PER_SEC;
 }
 
-/* Every fd from 3 up closed but a and b (either may be -1). */
-static void close_all_but(int a, int b)
-{
-        int keep[2] = {a < b ? a : b, a < b ? b : a};
-        unsigned int from = 3;
-        for (int i = 0; i < 2; i++) {
-                if (keep[i] < (int)from)
-                        continue;
-                if (keep[i] > (int)from)
-                        (void)vps_sys_close_range(from, (unsigned int)keep[i] - 1, 0);
-                from = (unsigned int)keep[i] + 1;
-        }
-        (void)vps_sys_close_range(from, ~0U, 0);
-}
-
 /* Waits for the child's exit until `until`; 0 once reaped, -ETIMEDOUT. */
 static int wait_until(pid_t pid, int pidfd, uint64_t until, int *status)
 {
@@ -90,7 +75,7 @@ static int helper_run(const char *id, const char *what, int keep_fd,
         if (child == 0) {
                 /* Nothing of the daemon's (its API connections, consoles, listeners) stays
                  * open in a helper that the guest may hold for long. */
-                close_all_but(keep_fd, p[1]);
+                (void)vps_close_all_but(3, (const int[]){keep_fd, p[1]}, 2);
                 vps_error e = {0};
                 int r = fn(arg, &e);
                 if (r < 0)

@@ -173,7 +173,7 @@ int vps_proc_ns_depth_init(pid_t pid, int *ret_depth)
 int vps_init_identify(pid_t pid, int pidfd, unsigned long long starttime, uint64_t ino,
                       int timeout_ms)
 {
-        uint64_t got;
+        uint64_t got = 0;
         if (ino && vps_pidfd_ino(pidfd, &got) == 0)
                 return got == ino;
         unsigned long long st;

@@ -1,5 +1,6 @@
 /* libvps: validation and parsing of the small values users type (IDs, names, sizes). */
 #include "vps/util.h"
+#include "vps/syscalls.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -338,6 +339,29 @@ int vps_fd_high(int fd)
                 return fd;
         close(fd);
         return h;
+}
+
+int vps_close_all_but(unsigned int from, const int *keep, size_t n)
+{
+        int k[8];
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < (int)from)
+                        continue;
+                if (m == sizeof(k) / sizeof(k[0]))
+                        return -E2BIG;
+                size_t j = m++;
+                for (; j > 0 && k[j - 1] > keep[i]; j--) /* insertion: n is a few */
+                        k[j] = k[j - 1];
+                k[j] = keep[i];
+        }
+        for (size_t i = 0; i < m; i++) {
+                if ((unsigned int)k[i] > from &&
+                    vps_sys_close_range(from, (unsigned int)k[i] - 1, 0) < 0)
+                        return -errno;
+                from = (unsigned int)k[i] + 1;
+        }
+        return vps_sys_close_range(from, ~0U, 0) < 0 ? -errno : 0;
 }
 
 int vps_oom_score_self(int adj)

@@ -50,7 +50,8 @@ static const char backup_usage[] =
 static const char restore_usage[] =
         "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [-j]\n"
         "\n"
-        "Make the VPS ID (default: the one backed up) from the backup FILE, with an id range,\n"
+        "Make the VPS ID (default: the one backed up) from the backup FILE ('-': one archive\n"
+        "on standard input, ID required), with an id range,\n"
         "MAC and disk project of its own and the data the same. An incremental FILE is\n"
         "restored with its chain: its bases are looked for in FILE's directory. Without\n"
         "--ipadd the new VPS has no addresses (with --force, the replaced one's). A --full\n"
@@ -328,7 +329,8 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
 static int send_file(int fd, const char *path, char end, struct vpsctl_progress *p, char *buf,
                      char *in, json_t **ret, vps_error *err)
 {
-        _cleanup_close_ int f = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int f =
+                strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
         if (f < 0)
                 return vps_err_sys(err, errno, "opening %s", path);
         for (;;) {
@@ -392,8 +394,16 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         static char chain[CHAIN_MAX][4200];
         int n = 0;
         struct vps_backup_info last;
-        int r = find_chain(file, chain, &n, &last, &err);
-        if (r < 0)
+        int r = 0;
+        if (!strcmp(file, "-")) { /* one archive (no chain) on stdin, as migrate sends it */
+                if (!id)
+                        return vpsctl_usage_error(v, "restore - needs the ID");
+                if (isatty(STDIN_FILENO))
+                        return vpsctl_usage_error(v, "restore - reads the archive from standard "
+                                                     "input, which is a terminal");
+                (void)snprintf(chain[0], sizeof(chain[0]), "-");
+                n = 1;
+        } else if ((r = find_chain(file, chain, &n, &last, &err)) < 0)
                 return vpsctl_fail_err(&err);
         if (!id)
                 id = last.id;

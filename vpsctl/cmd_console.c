@@ -1,5 +1,6 @@
-/* vpsctl console: the HTTP Upgrade of POST /v1/vps/ID/console done by hand on a raw Unix
- * socket, then bytes relayed both ways between it and the caller's terminal or pipes. */
+/* vpsctl console: the HTTP Upgrade of POST /v1/vps/ID/console (client_stream_open: the local
+ * socket or a remote's TLS), then bytes relayed both ways between it and the caller's
+ * terminal or pipes. */
 #include "vpsctl.h"
 #include "client.h"
 
@@ -20,9 +21,7 @@
 
 #include "vps/cleanup.h"
 
-#define DETACH_KEY     0x1d /* Ctrl-], as telnet and lxc-console */
-#define HEAD_MAX       8192
-#define ERROR_BODY_MAX 65536
+#define DETACH_KEY 0x1d /* Ctrl-], as telnet and lxc-console */
 
 static const char console_usage[] =
         "Usage: vpsctl console ID [--timeout S]\n"
@@ -61,104 +60,6 @@ static int write_all(int fd, const char *buf, size_t len, bool is_socket)
                 buf += n;
                 len -= (size_t)n;
         }
-        return 0;
-}
-
-/* --- the upgrade request ------------------------------------------------------------- */
-
-struct response {
-        char buf[HEAD_MAX + 1];
-        size_t len;      /* bytes read into buf */
-        size_t head_len; /* up to and including the empty line */
-        int status;
-};
-
-/* Reads the status line and headers. What follows them in buf already belongs to the
- * console stream (or to the error body). */
-static int read_head(int fd, struct response *resp, vps_error *err)
-{
-        for (;;) {
-                char *end = memmem(resp->buf, resp->len, "\r\n\r\n", 4);
-                if (end) {
-                        resp->head_len = (size_t)(end - resp->buf) + 4;
-                        break;
-                }
-                if (resp->len == HEAD_MAX)
-                        return vps_err(err, EBADMSG, "the reply of vpsd has too long headers");
-                ssize_t n = read(fd, resp->buf + resp->len, HEAD_MAX - resp->len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return vps_err_sys(err, errno, "reading the reply of vpsd");
-                if (n == 0)
-                        return vps_err(err, ECONNRESET, "vpsd closed the connection");
-                resp->len += (size_t)n;
-        }
-        resp->buf[resp->len] = '\0';
-        if (sscanf(resp->buf, "HTTP/1.%*d %d", &resp->status) != 1)
-                return vps_err(err, EBADMSG, "invalid reply from vpsd: not HTTP");
-        return 0;
-}
-
-static long content_length(const struct response *resp)
-{
-        for (const char *line = strstr(resp->buf, "\r\n");
-             line && line < resp->buf + resp->head_len; line = strstr(line + 2, "\r\n")) {
-                if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
-                        return strtol(line + 2 + 15, NULL, 10);
-        }
-        return -1;
-}
-
-/* A refused upgrade carries the usual {"error", "errno"} body: read it (all of it, up to
- * Content-Length, or to EOF without one) and turn it into err. */
-static int refused(int fd, struct response *resp, vps_error *err)
-{
-        long want = content_length(resp);
-        size_t have = resp->len - resp->head_len;
-        _cleanup_free_ char *body = malloc(ERROR_BODY_MAX);
-
-        if (!body)
-                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
-        if (want < 0 || want > ERROR_BODY_MAX)
-                want = ERROR_BODY_MAX;
-        if (have > (size_t)want)
-                have = (size_t)want;
-        memcpy(body, resp->buf + resp->head_len, have);
-        while (have < (size_t)want) {
-                ssize_t n = read(fd, body + have, (size_t)want - have);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                have += (size_t)n;
-        }
-        return client_error_from_body(body, have, resp->status, err);
-}
-
-static int upgrade(int fd, const char *id, struct response *resp, vps_error *err)
-{
-        _cleanup_free_ char *req = NULL;
-
-        if (asprintf(&req,
-                     "POST /v1/vps/%s/console HTTP/1.1\r\n"
-                     "Host: localhost\r\n"
-                     "Connection: Upgrade\r\n"
-                     "Upgrade: vps-console\r\n"
-                     "Content-Length: 0\r\n"
-                     "\r\n",
-                     id) < 0) {
-                req = NULL;
-                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
-        }
-        int r = write_all(fd, req, strlen(req), true);
-        if (r < 0)
-                return vps_err_sys(err, -r, "sending the console request to vpsd");
-        r = read_head(fd, resp, err);
-        if (r < 0)
-                return r;
-        if (resp->status != 101)
-                return refused(fd, resp, err);
         return 0;
 }
 
@@ -326,18 +227,17 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char **ret_id,
 int cmd_console(struct vpsctl *v, int argc, char **argv)
 {
         struct relay rl = {.drain_ms = 1000, .tty = isatty(STDIN_FILENO) == 1};
-        _cleanup_free_ struct response *resp = calloc(1, sizeof(*resp));
         const char *id = NULL;
         vps_error err = {0};
+        char path[128];
 
         int r = parse(v, argc, argv, &id, &rl.drain_ms);
         if (r != CMD_CONTINUE)
                 return r;
-        if (!resp)
-                return vpsctl_fail("%s", strerror(ENOMEM));
 
-        _cleanup_close_ int fd = client_connect(v->socket, &err);
-        if (fd < 0 || upgrade(fd, id, resp, &err) < 0)
+        _cleanup_close_ int fd = -1;
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/console", id);
+        if (client_stream_open(&v->target, path, "vps-console", NULL, &fd, NULL, &err) < 0)
                 return vpsctl_fail_err(&err);
         rl.sock = fd;
 
@@ -345,10 +245,6 @@ int cmd_console(struct vpsctl *v, int argc, char **argv)
         if (rl.tty)
                 (void)fprintf(stderr, "Connected to the console of VPS %s (Ctrl-] to detach)\n",
                               id);
-        /* bytes that came with the headers are the first of the console's output */
-        r = write_all(STDOUT_FILENO, resp->buf + resp->head_len, resp->len - resp->head_len, false);
-        if (r < 0)
-                return vpsctl_fail("writing to standard output: %s", strerror(-r));
         r = session(&rl, &err);
         if (rl.tty)
                 (void)fputs("\n", stderr); /* the guest's cursor may be anywhere on the line */

@@ -41,6 +41,10 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
         vps_error err = {0};
         int status = 0;
 
+        if (v->target.url)
+                return vpsctl_fail("exec and enter join the VPS from vpsd's own host: they do "
+                                   "not work against remote %s",
+                                   v->target.name);
         if (vpsctl_get_vps(v, id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
         const char *state = json_string_value(json_object_get(vps, "status"));
@@ -60,9 +64,12 @@ static int run_in_vps(const struct vpsctl *v, const char *id, char *const *argv,
         if (pid <= 0 || !json_is_integer(starttime) || json_integer_value(starttime) < 0)
                 return vpsctl_fail("vpsd reported no init process for VPS %s", id);
 
+        /* An older vpsd gives no pid_ino: then the start time decides. */
+        json_int_t ino = json_integer_value(json_object_get(vps, "pid_ino"));
         const struct vps_attach_target target = {
                 .pid = (pid_t)pid,
                 .starttime = (unsigned long long)json_integer_value(starttime),
+                .pidfd_ino = ino > 0 ? (uint64_t)ino : 0,
                 .cgroup = json_string_value(json_object_get(vps, "cgroup")),
         };
         /* vpsd answers the command's sysinfo(2) as it does for the VPS's own processes; an

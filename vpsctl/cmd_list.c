@@ -128,7 +128,7 @@ static int print_raw(struct vpsctl *v, bool all)
         vps_error err = {0};
         char path[32];
         (void)snprintf(path, sizeof(path), "/v1/vps?up=%d&pretty=1", all ? 0 : 1);
-        if (client_request_text(v->socket, path, TIMEOUT_SHORT, &text, &len, &err) < 0)
+        if (client_request_text(&v->target, path, TIMEOUT_SHORT, &text, &len, &err) < 0)
                 return vpsctl_fail_err(&err);
         if (!text || text[strspn(text, " \t\r\n")] != '[')
                 return vpsctl_fail("unexpected reply from vpsd: GET /v1/vps is not an array");

@@ -218,7 +218,7 @@ int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, lon
         va_start(ap, path_fmt);
         int r = vpsctl_vpath(&path, err, path_fmt, ap);
         va_end(ap);
-        return r < 0 ? r : client_request(v->socket, method, path, body, timeout_s, ret, err);
+        return r < 0 ? r : client_request(&v->target, method, path, body, timeout_s, ret, err);
 }
 
 int vpsctl_get_vps(const struct vpsctl *v, const char *id, json_t **ret, vps_error *err)

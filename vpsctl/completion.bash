@@ -1,15 +1,17 @@
 # bash completion for vpsctl: commands, each command's options (read from the vpsctl being
 # completed, so they follow its --help), VPS IDs and template names from the running vpsd
-# (the one --socket names on the command line, else $VPSD_SOCKET or the default).
+# (the one --socket or --remote names on the command line, else $VPSD_SOCKET or the default),
+# and the names of the remotes.
 # Installed as share/bash-completion/completions/vpsctl; also fine to source from ~/.bashrc.
 
 # _vpsctl_run ARGS...: the vpsctl being completed (a path as typed, else the one on PATH),
-# with the command line's --socket, for at most 3 s and with its errors silenced.
+# with the command line's --socket or --remote, for at most 3 s and with its errors silenced.
 _vpsctl_run()
 {
         local bin=${_vpsctl_bin:-vpsctl}
         local -a cmd=("$bin")
         [ -z "$_vpsctl_socket" ] || cmd+=(--socket "$_vpsctl_socket")
+        [ -z "$_vpsctl_remote" ] || cmd+=(--remote "$_vpsctl_remote")
         if type -P timeout >/dev/null; then
                 timeout 3 "${cmd[@]}" "$@" 2>/dev/null
         else
@@ -23,27 +25,29 @@ _vpsctl_ids()
         _vpsctl_run list -a -H -o id
 }
 
-# The fleet's node names (vpsd --cluster), the first column of vpsctl nodes.
-_vpsctl_nodes()
+# _vpsctl_names ARGS...: the first column of the table that `vpsctl ARGS` prints, after its
+# header line.
+_vpsctl_names()
 {
-        _vpsctl_run nodes -H | {
-                local name rest
-                while read -r name rest; do
-                        [ -z "$name" ] || printf '%s\n' "$name"
-                done
-        }
-}
-
-# The template names vpsd holds: the first column of the table after its header.
-_vpsctl_templates()
-{
-        _vpsctl_run template list | {
+        _vpsctl_run "$@" | {
                 local name rest
                 read -r _ || return 0
                 while read -r name rest; do
                         [ -z "$name" ] || printf '%s\n' "$name"
                 done
         }
+}
+
+# The template names vpsd holds.
+_vpsctl_templates()
+{
+        _vpsctl_names template list
+}
+
+# The remotes' names (from remotes.json: no vpsd is asked).
+_vpsctl_remotes()
+{
+        _vpsctl_names remote list
 }
 
 # The commands, from the "Commands:" part of a help text (stdin): first words of its lines.
@@ -110,16 +114,10 @@ _vpsctl_buildable()
         done
 }
 
-# The snapshot names of VPS $1: the first column of snapshot-list after its header.
+# The snapshot names of VPS $1.
 _vpsctl_snapshots()
 {
-        _vpsctl_run snapshot-list "$1" | {
-                local name rest
-                read -r _ || return 0
-                while read -r name rest; do
-                        [ -z "$name" ] || printf '%s\n' "$name"
-                done
-        }
+        _vpsctl_names snapshot-list "$1"
 }
 
 # File names for the word under the cursor (cur), shown as such (a slash after directories).
@@ -133,7 +131,7 @@ _vpsctl()
 {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=
         [ "$COMP_CWORD" -lt 1 ] || prev=${COMP_WORDS[COMP_CWORD - 1]}
-        local _vpsctl_bin=${COMP_WORDS[0]} _vpsctl_socket=
+        local _vpsctl_bin=${COMP_WORDS[0]} _vpsctl_socket= _vpsctl_remote=
         # A vpsctl typed as a path is run as such; "~/" is the only expansion worth doing here.
         case $_vpsctl_bin in
         "~/"*) _vpsctl_bin=$HOME/${_vpsctl_bin#"~/"} ;;
@@ -149,6 +147,8 @@ _vpsctl()
                 case $w in
                 --socket) _vpsctl_socket=${COMP_WORDS[i + 1]}; i=$((i + 2)); continue ;;
                 --socket=*) _vpsctl_socket=${w#--socket=} ;;
+                --remote) _vpsctl_remote=${COMP_WORDS[i + 1]}; i=$((i + 2)); continue ;;
+                --remote=*) _vpsctl_remote=${w#--remote=} ;;
                 -*) ;;
                 *) cmd=$w; break ;;
                 esac
@@ -157,24 +157,27 @@ _vpsctl()
         if [ -z "$cmd" ]; then
                 if [ "$prev" = --socket ]; then
                         _vpsctl_files
+                elif [ "$prev" = --remote ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "local $(_vpsctl_remotes)" -- "$cur")
                 elif [[ $cur == -* ]]; then
-                        mapfile -t COMPREPLY < <(compgen -W "--socket --help --version" -- "$cur")
+                        mapfile -t COMPREPLY < <(compgen -W "--socket --remote --help --version" -- "$cur")
                 else
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_run --help | _vpsctl_commands_of)" -- "$cur")
                 fi
                 return 0
         fi
 
-        # The words after the command: the sub-command of template, then the arguments.
+        # The words after the command: the sub-command of template and remote, then the
+        # arguments.
         local sub= cmdi=$i
         local -a args=()
         local help
-        if [ "$cmd" = template ]; then
+        if [ "$cmd" = template ] || [ "$cmd" = remote ]; then
                 if [ $((cmdi + 1)) -lt "$COMP_CWORD" ]; then
                         sub=${COMP_WORDS[cmdi + 1]}
                         cmdi=$((cmdi + 1))
                 elif [[ $cur != -* ]]; then
-                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_run template --help | _vpsctl_commands_of)" -- "$cur")
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_run "$cmd" --help | _vpsctl_commands_of)" -- "$cur")
                         return 0
                 fi
         fi
@@ -218,9 +221,11 @@ _vpsctl()
                         done
                         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
                 elif [ "$prev" = --node ]; then
-                        mapfile -t COMPREPLY < <(compgen -W "auto $(_vpsctl_nodes)" -- "$cur")
+                        mapfile -t COMPREPLY < <(compgen -W "auto $(_vpsctl_names nodes)" -- "$cur")
                 elif [ "$prev" = --ostemplate ]; then
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur")
+                elif [ "$cmd/$prev" = events/--vps ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")
                 elif [ "$ph" = FILE ] || [ "$ph" = PATH ]; then
                         _vpsctl_files
                 fi
@@ -242,10 +247,11 @@ _vpsctl()
                 if [ "$n" = 0 ]; then
                         mapfile -t COMPREPLY < <(compgen -W "drain undrain" -- "$cur")
                 elif [ "$n" = 1 ]; then
-                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_nodes)" -- "$cur")
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_names nodes)" -- "$cur")
                 fi
                 ;;
-        create/ | list/ | nodes/ | version/ | template/* | trust/ | token/ | audit/) ;;
+        remote/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_remotes)" -- "$cur") ;;
+        create/ | list/ | nodes/ | version/ | template/* | remote/* | trust/ | token/ | audit/ | events/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;
         exec/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;
         snapshot-switch/ | snapshot-delete/ | snapshot-mount/ | snapshot-umount/)
@@ -256,6 +262,13 @@ _vpsctl()
                 elif [ "$n" = 2 ] && [ "$cmd" = snapshot-mount ]; then
                         compopt -o filenames 2>/dev/null
                         mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+                fi
+                ;;
+        migrate/) # the VPS, then a host (from the host's known hosts)
+                if [ "$n" = 0 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur")
+                elif [ "$n" = 1 ]; then
+                        mapfile -t COMPREPLY < <(compgen -A hostname -- "$cur")
                 fi
                 ;;
         clone/) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_ids)" -- "$cur") ;;

@@ -62,6 +62,8 @@ int vpsctl_exit_for(int errnum)
         case ECONNREFUSED:
         case ECONNRESET:
         case EPIPE:
+        case EHOSTUNREACH: /* a remote's name that does not resolve */
+        case ENETUNREACH:
                 return EXIT_UNREACHABLE;
         default:
                 return EXIT_FAIL;

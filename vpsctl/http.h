@@ -1,78 +1,46 @@
-/* vpsctl: HTTP/1.1 messages to and from vpsd as pure functions, no I/O: the bytes of a
- * request, and an incremental parser of the reply that client.c feeds what it reads. */
+/* vpsctl: the bits of HTTP/1.1 that vpsctl still writes itself, as pure functions: a request
+ * path made safe for a URL, and the Upgrade request of the console and backup streams with
+ * the head of its answer (libcurl does every other request: client.c). */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
 
 #include "vps/error.h"
 
-/* A reply larger than this is not something vpsd sends: refused rather than eating memory. */
-#define HTTP_BODY_MAX (64u << 20)
-/* The status line and headers together (and, apart, a chunked body's trailers). */
-#define HTTP_HEAD_MAX (64u << 10)
-/* One line: the status line, a header, a chunk size with its extensions, a trailer. */
-#define HTTP_LINE_MAX 8192u
+/* The status line and headers of an answer to an Upgrade, at most. */
+#define HTTP_HEAD_MAX 8192u
+/* The body of a refused Upgrade read at most (vpsd's {"error", "errno"}). */
+#define HTTP_ERROR_BODY_MAX 65536u
 
-/* Builds "METHOD PATH HTTP/1.1" with Host, User-Agent, Connection: close and, with a body
- * (NULL for none), Content-Type: application/json. Content-Length is sent with a body and
- * always for POST, PUT and PATCH (0 when empty). Stores the malloc'd bytes (NUL-terminated)
- * in *ret and their number in *ret_len. A method that is not a token or a path that is not
- * "/" followed by printable ASCII is EINVAL. */
-int http_request_build(const char *method, const char *path, const char *body, char **ret,
-                       size_t *ret_len, vps_error *err);
+/* A token (RFC 9110 5.6.2): what a method and a header name are made of. */
+bool http_is_token(const char *s);
 
-enum http_phase {
-        HTTP_STATUS,      /* the status line */
-        HTTP_HEADERS,     /* header lines, up to the empty line */
-        HTTP_BODY_LENGTH, /* Content-Length bytes */
-        HTTP_BODY_EOF,    /* neither Content-Length nor chunked: the body ends with the stream */
-        HTTP_CHUNK_SIZE,  /* a chunk's size line (extensions ignored) */
-        HTTP_CHUNK_DATA,
-        HTTP_CHUNK_END, /* the CRLF after a chunk's data */
-        HTTP_TRAILERS,  /* after the last chunk, ignored up to the empty line */
-        HTTP_DONE,
-        HTTP_FAILED,
+/* path with every byte that is not printable ASCII (a space, a control character, a byte of
+ * a UTF-8 name) percent-encoded, as a browser does; NULL without memory. */
+char *http_encode_path(const char *path);
+
+/* Checks METHOD and PATH for a request: a token, and "/" followed by anything (encoded by
+ * http_encode_path). EINVAL naming the problem. */
+int http_request_check(const char *method, const char *path, vps_error *err);
+
+/* "POST PATH HTTP/1.1" with Host, Connection: Upgrade, Upgrade: PROTO, an Authorization
+ * header when authorization is not NULL ("Bearer T"), and Content-Length (0 without a body;
+ * with one, Content-Type: application/json and the body after the head); path encoded.
+ * Stores the malloc'd bytes (NUL-terminated) in *ret and their number in *ret_len. */
+int http_upgrade_request(const char *host, const char *path, const char *proto,
+                         const char *authorization, const char *body, char **ret, size_t *ret_len,
+                         vps_error *err);
+
+/* The head of an answer: "HTTP/1.x NNN reason", header lines, an empty line. */
+struct http_head {
+        int status;          /* 100 to 599 */
+        long content_length; /* -1 without one */
 };
 
-/* A reply being parsed. Fields above the line are the results; the rest is the parser's. */
-struct http_reply {
-        int status;      /* 100 to 599 once the status line is in */
-        char *body;      /* malloc'd and NUL-terminated; NULL while the body is empty */
-        size_t body_len; /* without the NUL */
+/* Parses the len bytes of a complete head (ending in CRLF CRLF). EBADMSG for a malformed
+ * one: no HTTP/1.x status line, a control character, a bad or conflicting Content-Length. */
+int http_head_parse(const char *buf, size_t len, struct http_head *ret, vps_error *err);
 
-        enum http_phase phase;
-        size_t body_max;
-        size_t body_cap;
-        size_t head_len; /* bytes of the status line and headers (or of the trailers) */
-        uint64_t left;   /* bytes still to come of the Content-Length or of the chunk */
-        bool has_length; /* a Content-Length was given (its value is in left) */
-        bool chunked;    /* Transfer-Encoding: chunked */
-        bool http10;     /* HTTP/1.0 */
-        size_t line_len; /* bytes of the unfinished line in line */
-        char line[HTTP_LINE_MAX];
-};
-
-/* Starts a reply whose body may hold at most body_max bytes (HTTP_BODY_MAX for vpsd's). */
-void http_reply_init(struct http_reply *r, size_t body_max);
-
-/* Parses the next len bytes of the stream. Returns how many were used (fewer than len only
- * once the reply is complete: what follows is not part of it, e.g. a 101's upgraded stream)
- * or a negative errno: EBADMSG for a malformed reply, EMSGSIZE for a body over body_max,
- * ENOMEM. After an error the reply only accepts http_reply_free(). 1xx replies other than
- * 101 are skipped; 101, 204 and 304 end with their headers. A reply to HEAD is not
- * supported (its Content-Length would be taken for a body). */
-ssize_t http_reply_feed(struct http_reply *r, const char *buf, size_t len, vps_error *err);
-
-/* Tells the parser the stream ended: completes a body that runs to EOF; a reply cut short
- * is ECONNRESET. Returns 0 when the reply is complete. */
-int http_reply_finish(struct http_reply *r, vps_error *err);
-
-static inline bool http_reply_done(const struct http_reply *r)
-{
-        return r->phase == HTTP_DONE;
-}
-
-void http_reply_free(struct http_reply *r);
+/* The length of the head at the start of buf once its empty line (CRLF CRLF) is in, else 0. */
+size_t http_head_end(const char *buf, size_t len);

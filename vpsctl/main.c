@@ -1,6 +1,7 @@
 /* vpsctl: command-line client of vpsd. Global options and the command table; each command
  * lives in its own cmd_*.c file and talks to the daemon through client.c. */
 #include "vpsctl.h"
+#include "remote.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +40,8 @@ static const struct command commands[] = {
          "write a backup archive of a VPS"},
         {"restore", cmd_restore, "FILE [ID] [--ipadd IP]... [--force] [-j]",
          "make a VPS from a backup"},
+        {"migrate", cmd_migrate, "ID DEST [--keep-src] [--full] [--ssh-option OPT]... [-j]",
+         "move a VPS to another host over ssh (offline)"},
         {"template", cmd_template, "build|import|list|remove ... [-j]", "manage OS templates"},
         {"snapshot", cmd_snapshot, "ID [--name N] [--description T] [-j]",
          "take a snapshot of a VPS's files (frozen if running)"},
@@ -59,16 +62,18 @@ static const struct command commands[] = {
          "create [--name N] [--vps IDS] [--allow VERBS] [--expires D]|list|revoke NAME [-j]",
          "customers' tokens for the remote API"},
         {"audit", cmd_audit, "[--since T] [-j]", "the log of changes asked of vpsd"},
+        {"events", cmd_events, "[--vps ID] [-j]", "print vpsd's events as they happen"},
         {"nodes", cmd_nodes, "[-H] [-j]", "list the nodes of the fleet (vpsd --cluster)"},
         {"node", cmd_node, "drain|undrain NAME [-j]",
          "make a node of the fleet unschedulable, or again schedulable"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
+        {"remote", cmd_remote, "add|list|remove ... [-j]", "remote vpsds over HTTPS (pinned)"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},
 };
 
 static int print_help(void)
 {
-        printf("Usage: vpsctl [--socket PATH] COMMAND [ARGS]\n"
+        printf("Usage: vpsctl [--socket PATH | --remote NAME] COMMAND [ARGS]\n"
                "\n"
                "Manage the VPSes of vpsd.\n"
                "\n"
@@ -79,6 +84,8 @@ static int print_help(void)
         printf("\n"
                "Options:\n"
                "  --socket PATH  vpsd's socket (default $VPSD_SOCKET, else " DEFAULT_SOCKET ")\n"
+               "  --remote NAME  a remote vpsd ('vpsctl remote add'; default $VPSCTL_REMOTE;\n"
+               "                 'local' is the socket)\n"
                "  -h, --help     print this help and exit\n"
                "  --version      print the version of vpsctl and exit\n"
                "\n"
@@ -106,10 +113,12 @@ static int parse_global(struct vpsctl *v, int argc, char **argv)
 {
         static const struct option options[] = {
                 {"socket", required_argument, NULL, 's'},
+                {"remote", required_argument, NULL, 'r'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
+        bool socket_given = false, remote_given = false;
         int c;
 
         while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
@@ -118,6 +127,11 @@ static int parse_global(struct vpsctl *v, int argc, char **argv)
                         if (optarg[0] == '\0')
                                 return vpsctl_usage_error(v, "the socket path is empty");
                         v->socket = optarg;
+                        socket_given = true;
+                        break;
+                case 'r':
+                        v->remote = optarg;
+                        remote_given = true;
                         break;
                 case 'h':
                         return print_help();
@@ -130,7 +144,29 @@ static int parse_global(struct vpsctl *v, int argc, char **argv)
         }
         if (optind >= argc)
                 return vpsctl_usage_error(v, "missing command");
+        if (v->remote && (!v->remote[0] || !strcmp(v->remote, REMOTE_LOCAL)))
+                v->remote = NULL;
+        if (socket_given && remote_given && v->remote)
+                return vpsctl_usage_error(v, "--socket or --remote, not both");
+        if (socket_given)
+                v->remote = NULL; /* over VPSCTL_REMOTE */
         return CMD_CONTINUE;
+}
+
+/* Where the command's requests go: the socket, or the remote read from remotes.json. A
+ * remote that cannot be used is the error of the first request (so that --help works). */
+static void resolve_target(struct vpsctl *v)
+{
+        v->target = (struct client_target){.socket_path = v->socket};
+        if (!v->remote)
+                return;
+        if (remote_name_check(v->remote, &v->target_err) < 0 ||
+            remotes_load(&v->remotes, &v->target_err) < 0 ||
+            remote_target(v->remotes, v->remote, &v->target, &v->target_err) < 0) {
+                v->target = (struct client_target){.name = v->remote, .broken = &v->target_err};
+                return;
+        }
+        v->target.socket_path = v->socket;
 }
 
 /* Errors as JSON as soon as -j is on the command line, so that a bad option or ID before it
@@ -165,7 +201,8 @@ static int run_help(struct vpsctl *v, int argc, char **argv)
 int main(int argc, char **argv)
 {
         const char *env = getenv("VPSD_SOCKET");
-        struct vpsctl v = {.socket = env && env[0] ? env : DEFAULT_SOCKET};
+        struct vpsctl v = {.socket = env && env[0] ? env : DEFAULT_SOCKET,
+                           .remote = getenv("VPSCTL_REMOTE")};
 
         opterr = 0; /* vpsctl_opt_error() prints the messages, "vpsctl:" first */
         int r = parse_global(&v, argc, argv);
@@ -177,6 +214,7 @@ int main(int argc, char **argv)
                 return vpsctl_usage_error(&v, "unknown command '%s'", argv[optind]);
         v.cmd = cmd->name;
         vpsctl_json_errors(wants_json(cmd->name, argc - optind, argv + optind));
+        resolve_target(&v);
 
         r = cmd->run ? cmd->run(&v, argc - optind, argv + optind)
                      : run_help(&v, argc - optind, argv + optind);
@@ -184,5 +222,6 @@ int main(int argc, char **argv)
         /* a full disk or a closed pipe must not look like success */
         if (fflush(stdout) != 0 && r == 0)
                 r = vpsctl_fail("writing to standard output: %s", strerror(errno));
+        json_decref(v.remotes); /* what target pointed into */
         return r;
 }

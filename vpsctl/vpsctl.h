@@ -47,9 +47,15 @@ bool vpsctl_json_mode(void);
 /* start waits for the VPS init to come up. */
 #define TIMEOUT_LONG 300L
 
+#include "client.h"
+
 struct vpsctl {
         const char *socket; /* path of vpsd's Unix socket */
+        const char *remote; /* --remote NAME or $VPSCTL_REMOTE; NULL for the socket */
         const char *cmd;    /* running command ("stop", "template build"), for usage hints */
+        struct client_target target; /* where requests go: the socket or the remote */
+        json_t *remotes;             /* remotes.json, which target points into */
+        vps_error target_err;        /* why the remote cannot be used (target.broken) */
 };
 
 typedef int (*vpsctl_cmd_fn)(struct vpsctl *v, int argc, char **argv);
@@ -69,6 +75,7 @@ int cmd_enter(struct vpsctl *v, int argc, char **argv);
 int cmd_console(struct vpsctl *v, int argc, char **argv);
 int cmd_template(struct vpsctl *v, int argc, char **argv);
 int cmd_version(struct vpsctl *v, int argc, char **argv);
+int cmd_remote(struct vpsctl *v, int argc, char **argv);
 int cmd_nodes(struct vpsctl *v, int argc, char **argv);
 int cmd_node(struct vpsctl *v, int argc, char **argv);
 /* cmd_snapshot.c */
@@ -94,11 +101,15 @@ int vpsctl_run_stopped(struct vpsctl *v, const char *id, const char *action, jso
 int cmd_trust(struct vpsctl *v, int argc, char **argv);
 int cmd_token(struct vpsctl *v, int argc, char **argv);
 int cmd_audit(struct vpsctl *v, int argc, char **argv);
+/* cmd_events.c: vpsd's event stream. */
+int cmd_events(struct vpsctl *v, int argc, char **argv);
 /* DELETE /v1/WHAT/NAME, printed as "revoked NAME" or "removed NAME" (or the answer with -j). */
 int vpsctl_delete_named(struct vpsctl *v, const char *what, const char *name, bool json);
 /* cmd_backup.c */
 int cmd_backup(struct vpsctl *v, int argc, char **argv);
 int cmd_restore(struct vpsctl *v, int argc, char **argv);
+/* cmd_migrate.c */
+int cmd_migrate(struct vpsctl *v, int argc, char **argv);
 
 /* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */
 int vpsctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -155,13 +166,13 @@ bool vpsctl_parse_seconds(const char *s, long *ret);
 /* json_dumps with JSON_INDENT(2) on stdout; returns the exit status. */
 int vpsctl_print_json(const json_t *j);
 
-/* Sends a request and returns the reply: a thin wrapper over client_request() that uses
- * the context's socket and builds the path from a format. */
 /* Prints the "warning" of a daemon's answer, if any, to stderr. */
 void vpsctl_print_warning(const json_t *answer);
 /* The path of a request from its format: 0, or ENOMEM in err. */
 int vpsctl_vpath(char **ret, vps_error *err, const char *path_fmt, va_list ap)
         __attribute__((format(printf, 3, 0)));
+/* Sends a request and returns the reply: a thin wrapper over client_request() that uses
+ * the context's target and builds the path from a format. */
 int vpsctl_request(const struct vpsctl *v, const char *method, json_t *body, long timeout_s,
                    json_t **ret, vps_error *err, const char *path_fmt, ...)
         __attribute__((format(printf, 7, 8)));

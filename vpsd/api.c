@@ -11,12 +11,16 @@
 #include "audit.h"
 #include "auth.h"
 #include "console.h"
+#include "console_page.h"
+#include "events.h"
+#include "reqcheck.h"
 #include "stream.h"
 #include "throttle.h"
 #include "tls.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
 #include "vps/util.h"
+#include "ws_console.h"
 #include "loop.h"
 #include "vpsd.h"
 
@@ -38,6 +42,7 @@ struct request {
         bool too_big, ready;
         bool tls;        /* on the remote API's daemon */
         bool authed;     /* req->client and req->z are known */
+        bool ws;         /* the console asked for as a WebSocket (GET, ws_console.c) */
         bool peer_asked; /* the fleet's nodes read again for its certificate (fleet_peers.c) */
         unsigned int status;
         json_t *resp;
@@ -85,7 +90,9 @@ static void request_free(struct request *req)
         free(req);
 }
 
-static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+/* A JSON answer, with a header of its own when hdr is not NULL (Retry-After of a 429). */
+static enum MHD_Result queue_json_hdr(struct MHD_Connection *c, unsigned int status, json_t *body,
+                                      const char *hdr, const char *value)
 {
         /* ?pretty=1: indented by two spaces, as `vpsctl ... -j` prints (it then prints the
          * answer as it is, see cmd_list.c). */
@@ -110,9 +117,16 @@ static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status,
                 return MHD_NO;
         }
         (void)MHD_add_response_header(r, "Content-Type", "application/json");
+        if (hdr)
+                (void)MHD_add_response_header(r, hdr, value);
         enum MHD_Result ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
+{
+        return queue_json_hdr(c, status, body, NULL, NULL);
 }
 
 static json_t *error_body(const vps_error *err)
@@ -129,7 +143,9 @@ static bool mutating(const char *method)
 static void audit(struct vpsd *d, struct request *req, const char *method, const char *url,
                   unsigned int status)
 {
-        if (!mutating(method))
+        /* A console's opening (a WebSocket's GET too) is audited as a change is. */
+        size_t n = strlen(url);
+        if (!mutating(method) && (n < 8 || strcmp(url + n - 8, "/console") != 0))
                 return;
         char who[VPSD_TOKEN_NAME_MAX + 16] = "unauthenticated";
         if (req->authed && req->client.kind == VPSD_CLIENT_LOCAL)
@@ -212,27 +228,39 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         struct request *req = con_cls;
         vps_error err;
         struct vps_inst *vi = vps_manager_find(&d->m, req->id, &err);
-        if (!vi || vpsd_console_attach(d, vi, sock, urh, extra, extra_len) < 0)
+        if (!vi || (req->ws ? vpsd_ws_console_attach(d, vi, sock, urh, extra, extra_len)
+                            : vpsd_console_attach(d, vi, sock, urh, extra, extra_len)) < 0)
                 (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, const char *url)
+/* POST with 'Upgrade: vps-console' (vpsctl), or GET as a WebSocket (a browser, ws_console.c). */
+static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, const char *method,
+                                       const char *url)
 {
         vps_error err;
         struct vps_inst *vi = NULL;
+        struct vpsd_ws_handshake ws;
         const char *up = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Upgrade");
-        if (!up || strcmp(up, "vps-console") != 0) {
+        req->ws = !strcmp(method, "GET");
+        if (req->ws && vpsd_ws_handshake_check(req->conn, req->tls, &ws, &err) < 0)
+                return answer(d, req, method, url, (unsigned int)vps_err_http_status(err.code),
+                              error_body(&err));
+        if (!req->ws && (!up || strcmp(up, "vps-console") != 0)) {
                 vps_err(&err, EINVAL, "the console needs 'Upgrade: vps-console'");
                 return queue_json(req->conn, 400, error_body(&err));
         }
         if (d->api_ops->console_check(d, url, &vi, &err) < 0)
-                return queue_json(req->conn, (unsigned int)vps_err_http_status(err.code),
-                                  error_body(&err));
+                return answer(d, req, method, url, (unsigned int)vps_err_http_status(err.code),
+                              error_body(&err));
+        audit(d, req, method, url, 101);
         (void)snprintf(req->id, sizeof(req->id), "%s", vi->cfg.id);
         struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgrade, d);
         if (!r)
                 return MHD_NO;
-        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
+        if (req->ws)
+                vpsd_ws_handshake_headers(r, &ws);
+        else
+                (void)MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "vps-console");
         enum MHD_Result ret = MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
         MHD_destroy_response(r);
         return ret;
@@ -299,45 +327,6 @@ static bool ends_with(const char *s, const char *suffix)
         return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* %HH escapes decoded, but a control character (%00 first: the path would end there, and
- * "/v1/vps/300%00x" act on VPS 300) becomes DEL, which on_access refuses wherever it is. */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
-{
-        (void)cls;
-        (void)c;
-        size_t n = MHD_http_unescape(s);
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)s[i] < 0x20)
-                        s[i] = 0x7f;
-        return n;
-}
-
-static bool has_control(const char *s)
-{
-        for (; s && *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static enum MHD_Result arg_has_control(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
-{
-        (void)kind;
-        bool *found = cls;
-        *found = *found || has_control(key) || has_control(value);
-        return *found ? MHD_NO : MHD_YES;
-}
-
-/* No ID, name or argument with a control character reaches a handler. */
-static bool request_has_control(struct MHD_Connection *c, const char *url)
-{
-        bool found = has_control(url);
-        if (!found)
-                (void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_has_control, &found);
-        return found;
-}
-
 static int append_body(struct request *req, const char *data, size_t n)
 {
         if (req->too_big)
@@ -376,6 +365,9 @@ static int authenticate(struct vpsd *d, struct request *req, unsigned int *statu
                         return 1;
         }
         const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+        char ws[320];
+        if (!h) /* a browser's WebSocket offers its token as a subprotocol (ws_console.c) */
+                h = vpsd_ws_bearer(req->conn, ws, sizeof(ws));
         *status = 401;
         if (h || !has_cert)
                 return vpsd_auth_token(&d->auth, h, (int64_t)time(NULL), &req->client, err);
@@ -446,11 +438,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
                 return queue_json(c, 413, error_body(&err));
         }
-        if (request_has_control(c, url)) {
+        if (vpsd_request_has_control(c, url)) {
                 vps_err(&err, EINVAL,
                         "control character in the request's path or arguments: refused");
                 return queue_json(c, 400, error_body(&err));
         }
+        /* The browser console's page and its scripts: static, before authentication (the page
+         * asks for the token, console_page.c). */
+        if (!strcmp(method, "GET") && vpsd_console_page_route(url))
+                return vpsd_console_page(c, url);
         unsigned int status = 500;
         int ar = authenticate(d, req, &status, &err);
         if (ar == 1) {
@@ -460,13 +456,30 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (ar < 0)
                 return refuse_late(d, req, method, url, status, &err);
         req->authed = true;
+        /* A token over its rate is told when to come back (ratelimit.c). */
+        unsigned int wait_s = 0;
+        if (req->client.kind == VPSD_CLIENT_TOKEN &&
+            !vpsd_rate_take(&d->rate, req->client.name, vpsd_mono_ms(), &wait_s)) {
+                char after[16];
+                (void)snprintf(after, sizeof(after), "%u", wait_s);
+                vps_err(&err, EBUSY, "token %s: too many requests; try again in %u s",
+                        req->client.name, wait_s);
+                audit(d, req, method, url, 429);
+                return queue_json_hdr(c, 429, error_body(&err), MHD_HTTP_HEADER_RETRY_AFTER, after);
+        }
         if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
                                   &req->z, &status, &err) < 0)
                 return answer(d, req, method, url, status, error_body(&err));
-        if (strcmp(method, "POST") == 0 && ends_with(url, "/console")) {
-                audit(d, req, method, url, 101);
-                return console_upgrade(d, req, url);
+        if (!strcmp(method, "GET") && !strcmp(url, "/v1/events")) {
+                struct MHD_Response *ev = vpsd_events_response(d, c, &req->client, &status, &err);
+                if (!ev)
+                        return answer(d, req, method, url, status, error_body(&err));
+                enum MHD_Result ret = MHD_queue_response(c, 200, ev);
+                MHD_destroy_response(ev);
+                return ret;
         }
+        if ((!strcmp(method, "POST") || !strcmp(method, "GET")) && ends_with(url, "/console"))
+                return console_upgrade(d, req, method, url);
         const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
         if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
                 return progress_upgrade(d, req, url);
@@ -541,7 +554,7 @@ int vpsd_api_init(struct vpsd *d, const struct vpsd_api_ops *ops, vps_error *err
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
                                   NULL, NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                                  MHD_OPTION_UNESCAPE_CALLBACK, vpsd_unescape, NULL,
                                   MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_CONNECTION_TIMEOUT,
                                   120, MHD_OPTION_END);
         if (!d->mhd)
@@ -569,7 +582,7 @@ int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error
                 NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_CERT_CALLBACK,
                 vpsd_tls_cert_callback(), MHD_OPTION_HTTPS_PRIORITIES, VPSD_TLS_PRIORITIES,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_UNESCAPE_CALLBACK,
-                unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096,
+                vpsd_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096,
                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client, MHD_OPTION_CONNECTION_TIMEOUT, 60,
                 MHD_OPTION_END);
         if (!d->tls_mhd)

@@ -7,6 +7,7 @@
  * or destroy. */
 #include "backup.h"
 
+#include "events.h"
 #include "backup_job.h"
 #include "copy_job.h"
 #include "jobs.h"
@@ -47,7 +48,7 @@ int vpsd_stream_busy(struct vpsd *d, const char *id, vps_error *err)
 {
         (void)d;
         for (struct vpsd_stream *s = streams; s; s = s->next)
-                if (!strcmp(s->id, id))
+                if (!s->done && !strcmp(s->id, id))
                         return vps_err(err, EBUSY, "VPS %s is busy: a %s of it is under way", id,
                                        vpsd_stream_what(s));
         return 0;
@@ -92,6 +93,14 @@ static void on_ctl(struct vpsd_source *src, uint32_t revents, void *userdata)
         struct vpsd_stream *s = vpsd_container_of(src, struct vpsd_stream, w);
         char c;
         ssize_t n = read(s->ctl, &c, 1);
+        if (n == 1 && c == 'D') {
+                /* Its last frame is about to go out: the VPS is no longer busy with it. */
+                s->done = true;
+                if (write(s->ctl, "O", 1) < 0)
+                        vpsd_log("%s %s: answering its child: %s", vpsd_stream_what(s), s->id,
+                                 strerror(errno));
+                return;
+        }
         if (n == 1 && c == 'R' && s->kind == VPSD_STREAM_RESTORE) {
                 vps_error err = {0};
                 char msg[VPS_ERROR_MSG_MAX + 32];
@@ -109,10 +118,10 @@ static void on_ctl(struct vpsd_source *src, uint32_t revents, void *userdata)
         int status = 0;
         while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                vpsd_log("%s of VPS %s failed", vpsd_stream_what(s), s->id);
-        else
-                vpsd_log("%s of VPS %s done", vpsd_stream_what(s), s->id);
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        vpsd_log("%s of VPS %s %s", vpsd_stream_what(s), s->id, ok ? "done" : "failed");
+        vpsd_emit_result(d, vpsd_stream_what(s), s->id,
+                         ok ? NULL : &(vps_error){EIO, "its child failed"}, NULL);
         stream_free(d, s);
 }
 
@@ -173,6 +182,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         if (s->pid == 0) {
                 close(sp[0]);
                 s->ctl = sp[1];
+                vpsd_stream_child_ctl(s->ctl);
                 /* Its memory follows the guest's tree (a walk, a MANIFEST): not vpsd's -500. */
                 (void)vps_oom_score_self(0);
                 if (s->kind == VPSD_STREAM_BACKUP)

@@ -86,7 +86,10 @@ static uint64_t count_base(const char *base, size_t len, bool full)
                         skip--;
                         continue;
                 }
-                if (*p != '-' && (full || !memmem(p, (size_t)(nl - p), "\troot/", 6)))
+                /* The path is the last field: only its first bytes are looked at. */
+                const char *tab = *p == '-' || full ? NULL : memrchr(p, '\t', (size_t)(nl - p));
+                if (*p != '-' &&
+                    (full || !tab || (size_t)(nl - tab) < 6 || memcmp(tab + 1, "root/", 5)))
                         n++;
         }
         return n;
@@ -228,6 +231,6 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
                 "in_archive", (json_int_t)res.in_archive, "deleted", (json_int_t)res.deleted,
                 "running", vi->status != VPS_STOPPED, "frozen_ms", (double)cap.frozen_us / 1000.0);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
-        (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
+        vpsd_stream_last(s->sock, 'K', t, strlen(t));
         _exit(0);
 }

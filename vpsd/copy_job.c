@@ -10,6 +10,7 @@
 #include "copy_job.h"
 
 #include "api.h"
+#include "events.h"
 #include "gated.h"
 #include "log.h"
 #include "loop.h"
@@ -239,6 +240,20 @@ static int collect(struct copy_job *j, json_t **ret, vps_error *err)
         return 0;
 }
 
+/* The event of a copy's end: snapshot, switch, reinstall or clone, done or failed. */
+static void emit_end(struct vpsd *d, const struct copy_job *j, const vps_error *err, json_t *ret)
+{
+        json_t *extra = json_object();
+        const char *name = json_string_value(json_object_get(ret, "name"));
+        if (extra && j->new_id[0])
+                json_object_set_new(extra, "to", json_string(j->new_id));
+        else if (extra && name && !err)
+                json_object_set_new(extra, "name", json_string(name));
+        vpsd_emit_result(d, j->what, j->id, err, extra);
+        if (!err && j->new_id[0])
+                vpsd_emit(d, "created", j->new_id, NULL);
+}
+
 static void on_end(struct vpsd_source *src, uint32_t revents, void *userdata)
 {
         (void)revents;
@@ -261,6 +276,7 @@ static void on_end(struct vpsd_source *src, uint32_t revents, void *userdata)
         unsigned int status = 200;
         json_t *ret = NULL;
         r = j->done(d, j->arg, r, result, &status, &ret, &err);
+        emit_end(d, j, r < 0 ? &err : NULL, ret);
         if (j->req && r < 0)
                 vpsd_request_fail(d, j->req, &err);
         else if (j->req)

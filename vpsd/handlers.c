@@ -1,6 +1,7 @@
 /* vpsd: the API endpoints (see docs/api.md), each a thin call into libvps. */
 #include "handlers.h"
 
+#include "events.h"
 #include "api.h"
 #include "auth.h"
 #include "metrics.h"
@@ -162,6 +163,7 @@ static int create_local(struct vpsd *d, json_t *request, unsigned int *status, j
                 return r;
         vpsd_log("VPS %s created from %s%s%s", vi->cfg.id, vi->cfg.ostemplate,
                  plan[0] ? ", plan " : "", plan);
+        vpsd_emit(d, "created", vi->cfg.id, NULL);
         *status = 201;
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, vi->cfg.id, *ret);
@@ -281,6 +283,7 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 return vpsd_job_start(d, req, vi, addresses, patch_apply, &ch, err);
         if ((r = patch_apply(d, vi, &ch, err)) < 0)
                 return r;
+        vpsd_emit(d, "changed", id, NULL);
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, id, *ret);
         return 0;
@@ -343,8 +346,11 @@ const struct vpsd_route vpsd_routes[] = {
         /* Answered by api.c before the table's functions (upgrades and streams); here for
          * their verbs. */
         {"POST", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL},
+        {"GET", "vps", 2, "console", VPSD_VERB_CONSOLE, NULL}, /* WebSocket (ws_console.c) */
         {"POST", "vps", 2, "backup", VPSD_VERB_BACKUP, NULL},
         {"POST", "restore", 0, NULL, VPSD_VERB_ADMIN, NULL},
+        /* The event stream (events.c): a token's VPSes' events, with its status verb. */
+        {"GET", "events", 0, NULL, VPSD_VERB_STATUS, NULL},
         /* The remote API's credentials and audit log (remote_routes.c). */
         {"GET", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_list},
         {"POST", "trust", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_trust_add},

@@ -242,7 +242,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                const struct vps_daemon_conf *conf)
 {
         static struct vpsd d;
-        d.tls_fd = d.audit_fd = -1;
+        d.tls_fd = d.audit_fd = d.limits_fd = -1;
         d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
         const char *stall = getenv("VPS_TEST_LOOP_STALL_MS");

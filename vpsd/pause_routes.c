@@ -5,6 +5,7 @@
  * says frozen, or thaws the VPS and fails the request after VPSD_PAUSE_TIMEOUT_MS. */
 #include "pause_routes.h"
 
+#include "events.h"
 #include "api.h"
 #include "log.h"
 #include "loop.h"
@@ -39,8 +40,9 @@ static void pause_end(struct vpsd *d, struct vps_loop *l, const vps_error *err)
         }
 }
 
-static void log_paused(struct vps_loop *l)
+static void log_paused(struct vpsd *d, struct vps_loop *l)
 {
+        vpsd_emit(d, "paused", l->vi->cfg.id, NULL);
         vpsd_log("VPS %s paused (frozen in %.2f ms)", l->vi->cfg.id,
                  (double)(now_us() - l->pause_began_us) / 1000.0);
 }
@@ -54,7 +56,7 @@ static void on_frozen(struct vpsd_source *s, uint32_t revents, void *userdata)
         if (r == 0)
                 return; /* another change (populated); the timer still runs */
         if (r == 1)
-                log_paused(l);
+                log_paused(d, l);
         else
                 vpsd_log("VPS %s: pausing: %s", l->vi->cfg.id, err.msg);
         pause_end(d, l, r < 0 ? &err : NULL);
@@ -131,7 +133,7 @@ int vpsd_route_pause(struct vpsd *d, struct request *req, const char *id, json_t
                 l->pause_waiters = req;
                 return 1;
         }
-        log_paused(l);
+        log_paused(d, l);
         *ret = vps_inst_to_json(&d->m, vi);
         return 0;
 }
@@ -147,6 +149,7 @@ int vpsd_route_unpause(struct vpsd *d, struct request *req, const char *id, json
         if (r < 0)
                 return r;
         vpsd_log("VPS %s unpaused", id);
+        vpsd_emit(d, "unpaused", id, NULL);
         *ret = vps_inst_to_json(&d->m, vi);
         return 0;
 }

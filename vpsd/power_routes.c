@@ -4,6 +4,7 @@
  * shutdown.c answers a shutdown when the last VPS has stopped. */
 #include "power_routes.h"
 
+#include "events.h"
 #include "api.h"
 #include "copy_job.h"
 #include "log.h"
@@ -38,6 +39,7 @@ int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t
         /* A VPS held back in a reboot loop starts at once, and its history is forgotten. */
         vpsd_restart_cancel(d, vi);
         vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
+        vpsd_emit(d, "started", id, json_pack("{s:s}", "reason", "start"));
         *ret = vps_inst_to_json(&d->m, vi);
         vpsd_report_warning(d, id, *ret);
         return 0;

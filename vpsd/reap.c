@@ -3,6 +3,8 @@
  * stop was requested for (a start, a destroy), the answers to the requests waiting for it. */
 #include "reap.h"
 
+#include "events.h"
+#include "limit_events.h"
 #include "api.h"
 #include "console.h"
 #include "keeper.h"
@@ -35,6 +37,7 @@ static void unwatch(struct vpsd *d, struct vps_inst *vi)
                 vpsd_event_del(&d->ev, &l->w_console);
         l->console_watched = false;
         l->w_console.fd = -1;
+        vpsd_limits_unwatch(d, vi);
         vpsd_timer_free(&d->ev, &l->w_timer);
         vpsd_pause_cancel(d, vi, "the VPS has stopped");
         vpsd_restart_drop(d, vi);
@@ -72,7 +75,17 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
         if (r == -ETIMEDOUT)
                 vpsd_trash_cgroup(d, vi->cfg.id); /* the rest off the loop */
         char buf[96];
+        struct vps_loop *lh = vi->loop_data;
+        static const char *const reasons[] = {[STOP_NONE] = "exited",
+                                              [STOP_HALTING] = "halt",
+                                              [STOP_KILLED_TIMEOUT] = "killed",
+                                              [STOP_KILLED_FAST] = "kill"};
+        /* exited: its init ended without a stop asked for (a halt inside, or a crash). */
+        const char *reason = oom      ? "oom"
+                             : reboot ? "reboot"
+                                      : reasons[lh ? lh->stop_how : STOP_NONE];
         const char *how = vpsd_stop_describe(vi, buf, sizeof(buf));
+        vpsd_emit(d, "stopped", vi->cfg.id, json_pack("{s:s}", "reason", reason));
         vpsd_log("VPS %s stopped%s", vi->cfg.id,
                  oom      ? " by an out-of-memory kill (oompolicy restart)"
                  : reboot ? " for a reboot"
@@ -116,8 +129,10 @@ void vpsd_after_stop(struct vpsd *d, struct vps_inst *vi)
         if (r < 0)
                 vpsd_log(after == AFTER_START ? "VPS %s start failed: %s" : "VPS %s: %s", id,
                          err.msg);
-        else if (after == AFTER_START)
+        else if (after == AFTER_START) {
                 vpsd_log("VPS %s started again (restart), init PID %d", id, (int)vi->st.pid);
+                vpsd_emit(d, "started", id, json_pack("{s:s}", "reason", "restart"));
+        }
         for (struct request *q = waiters, *next; q; q = next) {
                 next = vpsd_request_next(q);
                 if (r < 0)

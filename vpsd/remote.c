@@ -104,6 +104,9 @@ int vpsd_remote_start(struct vpsd *d, const char *root, const struct vps_daemon_
         /* The audit log rotates as vpsd.log does (log_max_size, log_keep). */
         d->audit_max = conf->log_max_size ? conf->log_max_size : VPSD_AUDIT_MAX;
         d->audit_keep = conf->log_keep ? conf->log_keep : VPSD_AUDIT_KEEP;
+        d->rate.rate = conf->token_rate;
+        d->rate.burst = conf->token_burst;
+        d->events_queue = conf->events_queue;
         int r = vpsd_auth_open(&d->auth, root, err);
         if (r < 0 || (r = vpsd_audit_open(d, root, err)) < 0)
                 return r;

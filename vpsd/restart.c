@@ -6,6 +6,7 @@
  * VPS is stopped, with status "backoff" and restart_at; an operator's start or stop ends it. */
 #include "restart.h"
 
+#include "events.h"
 #include "log.h"
 #include "loop.h"
 #include "watch.h"
@@ -13,6 +14,7 @@
 #include "vpsd.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -64,8 +66,10 @@ static void start_again(struct vpsd *d, struct vps_inst *vi, const char *why)
         vps_error err;
         if (vps_manager_start(&d->m, vi, &err) < 0 || vpsd_watch_vps(d, vi, &err) < 0)
                 vpsd_log("VPS %s: restarting %s: %s", vi->cfg.id, why, err.msg);
-        else
+        else {
                 vpsd_log("VPS %s restarted %s, init PID %d", vi->cfg.id, why, (int)vi->st.pid);
+                vpsd_emit(d, "started", vi->cfg.id, json_pack("{s:s}", "reason", "reboot"));
+        }
 }
 
 void vpsd_restart_guest(struct vpsd *d, struct vps_inst *vi, int64_t ran_s, bool oom)

@@ -4,6 +4,7 @@
  * for --force); the child then removes what was replaced. */
 #include "restore.h"
 
+#include "events.h"
 #include "log.h"
 #include "reap.h"
 #include "storage/backup.h"
@@ -289,7 +290,7 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                           "backup_id", info.backup_id, "uid_base", (json_int_t)s->uid_base, "chain",
                           (int)count, "replaced", s->force);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
-        (void)vps_frame_write(s->sock, 'K', t, strlen(t), &err);
+        vpsd_stream_last(s->sock, 'K', t, strlen(t));
         _exit(0);
 }
 
@@ -411,5 +412,6 @@ int vpsd_restore_commit(struct vpsd *d, struct vpsd_stream *s, vps_error *err)
         if ((r = vps_manager_load(&d->m, s->id, &vi, err)) < 0)
                 return r;
         vpsd_log("VPS %s restored from a backup%s", s->id, old ? " (replacing the old one)" : "");
+        vpsd_emit(d, old ? "changed" : "created", s->id, NULL);
         return 0;
 }

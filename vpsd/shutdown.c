@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "copy_job.h"
+#include "events.h"
 #include "jobs.h"
 #include "log.h"
 #include "throttle.h"
@@ -69,6 +70,7 @@ void vpsd_answer_suspended(struct vpsd *d)
         any |= vpsd_trash_answer_all(d);
         any |= vpsd_copy_answer_all(d);
         any |= (d->held.kick && vpsd_throttle_release(&d->held));
+        any |= vpsd_events_end_all(d);
         /* Let libmicrohttpd send those answers before it stops. */
         for (int i = 0; any && i < 20; i++) {
                 (void)MHD_run(d->mhd);

@@ -5,6 +5,7 @@
  * the loop, one at a time, the later one seeing what the earlier did; a change under way in
  * a job (jobs.c) or a copy makes them wait their turn with EBUSY. */
 #include "trash.h"
+#include "events.h"
 #include "snapshot_routes.h"
 
 #include "copy_job.h"
@@ -160,6 +161,7 @@ int vpsd_snapshot_delete(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r < 0)
                 return r;
         vpsd_log("VPS %s: snapshot %s deleted", id, name);
+        vpsd_emit(d, "snapshot-deleted", id, json_pack("{s:s}", "name", name));
         vpsd_trash_sweep_vps(d, vi); /* its files: answered before they are gone */
         *ret = json_pack("{s:s, s:s, s:b}", "id", id, "name", name, "deleted", 1);
         return 0;

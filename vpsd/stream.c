@@ -5,6 +5,7 @@
 #include "storage/backup.h"
 #include "vps/cleanup.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,13 +30,35 @@ void vpsd_stream_child_setup(void)
         (void)sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+static int child_ctl = -1;
+
+void vpsd_stream_child_ctl(int ctl)
+{
+        child_ctl = ctl;
+}
+
+void vpsd_stream_last(int fd, char type, const char *text, size_t len)
+{
+        char ok;
+        /* No answer (vpsd gone): the frame goes out all the same. */
+        if (child_ctl >= 0 && write(child_ctl, "D", 1) == 1)
+                while (read(child_ctl, &ok, 1) < 0 && errno == EINTR)
+                        ;
+        vps_error e;
+        (void)vps_frame_write(fd, type, text, len, &e);
+        /* Tests only: the child lingers after its last frame (a loaded host's slow exit), so
+         * that a busy answer to the client's next request would show. */
+        const char *linger = getenv("VPS_TEST_STREAM_LINGER_MS");
+        if (linger)
+                (void)usleep((useconds_t)strtoul(linger, NULL, 10) * 1000);
+}
+
 _Noreturn void vpsd_stream_fail(int fd, const vps_error *err)
 {
         _cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
         _cleanup_free_ char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        vps_error e;
         if (t)
-                (void)vps_frame_write(fd, 'E', t, strlen(t), &e);
+                vpsd_stream_last(fd, 'E', t, strlen(t));
         _exit(1);
 }
 

@@ -32,6 +32,7 @@ struct vpsd_stream {
         int sock; /* the upgraded connection */
         struct MHD_UpgradeResponseHandle *urh;
         char staging[96];
+        bool done; /* its child has said its last frame is going out: no longer busy */
         struct vpsd_stream *next;
 };
 
@@ -46,7 +47,13 @@ void vpsd_frame_send_nowait(int fd, char type, const json_t *body);
 
 /* Dies with vpsd, ignores SIGPIPE, unblocks the signals the loop blocked. */
 void vpsd_stream_child_setup(void);
-/* Sends err as the stream's 'E' frame and exits 1. */
+/* The child's end of ctl, for vpsd_stream_last's word to the loop. */
+void vpsd_stream_child_ctl(int ctl);
+/* The stream's last frame (type 'K' or 'E'): the loop hears first that the child is done
+ * ('D', answered 'O'), so a client's next request about the VPS, sent the moment this frame
+ * arrives, does not find it still busy with this one. */
+void vpsd_stream_last(int fd, char type, const char *text, size_t len);
+/* Sends err as the stream's last frame ('E') and exits 1. */
 _Noreturn void vpsd_stream_fail(int fd, const vps_error *err);
 /* A stream's progress, sent as 'P' frames {"phase", "unit", "done", "total", "files",
  * "bytes"}: done and total count the unit ("files": the paths a backup walks, counted before;

@@ -104,29 +104,82 @@ static void rows_free(struct vpsd_sysinfo_row *rows, size_t n)
         free(rows);
 }
 
+/* The rows' indexes sorted by their VPS, to find a VPS's row in O(log n). */
+static int by_owner(const void *a, const void *b, void *rows)
+{
+        const struct vpsd_sysinfo_row *r = rows;
+        uintptr_t x = (uintptr_t)r[*(const size_t *)a].owner;
+        uintptr_t y = (uintptr_t)r[*(const size_t *)b].owner;
+        return (x > y) - (x < y);
+}
+
+/* The old row of the same VPS and the same start (so the same directory), or SIZE_MAX. */
+static size_t old_row(const struct vpsd_sysinfo_shared *s, const size_t *idx,
+                      const struct vps_inst *vi)
+{
+        size_t lo = 0, hi = idx ? s->n_rows : 0;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const struct vpsd_sysinfo_row *r = &s->rows[idx[mid]];
+                if ((uintptr_t)r->owner < (uintptr_t)vi)
+                        lo = mid + 1;
+                else if ((uintptr_t)r->owner > (uintptr_t)vi)
+                        hi = mid;
+                else
+                        return r->p.started_at == vi->st.started_at && r->src_fd == vi->dir_fd &&
+                                               r->dir_fd >= 0 && !strcmp(r->p.id, vi->cfg.id)
+                                       ? idx[mid]
+                                       : SIZE_MAX;
+        }
+        return SIZE_MAX;
+}
+
 void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m)
 {
         if (rows_current(s, m))
                 return;
         struct vpsd_sysinfo_row *rows = calloc(m->n ? m->n : 1, sizeof(*rows));
-        if (!rows)
+        size_t *from = calloc(m->n ? m->n : 1, sizeof(*from));
+        _cleanup_free_ size_t *idx = s->n_rows ? calloc(s->n_rows, sizeof(*idx)) : NULL;
+        if (!rows || !from || (s->n_rows && !idx)) {
+                free(rows);
+                free(from);
                 return; /* the old rows stay: figures of a moment ago */
+        }
+        /* Only this loop writes s->rows: reading them without the lock is safe. */
+        for (size_t i = 0; idx && i < s->n_rows; i++)
+                idx[i] = i;
+        if (idx)
+                qsort_r(idx, s->n_rows, sizeof(*idx), by_owner, s->rows);
         size_t k = 0;
         for (size_t i = 0; i < m->n; i++) {
                 const struct vps_inst *vi = m->v[i];
                 if (vi->status == VPS_STOPPED)
                         continue;
-                struct vpsd_sysinfo_row *r = &rows[k++];
+                struct vpsd_sysinfo_row *r = &rows[k];
                 vps_sysinfo_plan_of(vi, &r->p);
                 r->owner = vi;
-                r->dir_fd = vi->dir_fd >= 0 ? fcntl(vi->dir_fd, F_DUPFD_CLOEXEC, 3) : -1;
+                r->src_fd = vi->dir_fd;
+                /* A VPS that was running already keeps its copy of the directory's fd (moved
+                 * below): a start or a stop costs one dup, not one per running VPS. */
+                from[k] = old_row(s, idx, vi);
+                r->dir_fd = from[k] == SIZE_MAX && vi->dir_fd >= 0
+                                    ? fcntl(vi->dir_fd, F_DUPFD_CLOEXEC, 3)
+                                    : -1;
+                k++;
         }
         pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < k; i++)
+                if (from[i] != SIZE_MAX) {
+                        rows[i].dir_fd = s->rows[from[i]].dir_fd;
+                        s->rows[from[i]].dir_fd = -1;
+                }
         struct vpsd_sysinfo_row *old = s->rows;
         size_t n_old = s->n_rows;
         s->rows = rows;
         s->n_rows = k;
         pthread_mutex_unlock(&s->lock);
+        free(from);
         rows_free(old, n_old);
 }
 

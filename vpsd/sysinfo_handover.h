@@ -15,6 +15,7 @@ struct vps_manager;
 struct vpsd_sysinfo_row {
         struct vps_sysinfo_plan p;
         int dir_fd;        /* a copy of ROOT/vps/ID's fd, for the meminfo view */
+        int src_fd;        /* the fd it copies (the VPS's own), to see a new one */
         const void *owner; /* its vps_inst, to see a change (never dereferenced here) */
 };
 
@@ -35,7 +36,8 @@ void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd);
 /* Thread: the listeners handed over since the last call, up to max. */
 size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max);
 /* Loop (after each round): the running VPSes' plans, copied when one started, stopped or had
- * its --ram or --swap changed. */
+ * its --ram or --swap changed. The VPSes running before keep their directory fd's copy, so
+ * a start or stop makes one copy, not one per running VPS. */
 void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m);
 /* Thread: the plan of the running VPS whose cgroup holds cg, and a copy of its directory's
  * fd (-1 when none could be made); -ENOENT when no VPS holds it. */

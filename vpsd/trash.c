@@ -8,6 +8,7 @@
  * that died meanwhile (the child dies with it) are taken up again at start-up. */
 #include "trash.h"
 
+#include "events.h"
 #include "api.h"
 #include "log.h"
 #include "vps/cleanup.h"
@@ -99,6 +100,7 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
         if (r < 0)
                 return r;
         vpsd_log("VPS %s destroyed; removing its files (vps/%s)", id, trash);
+        vpsd_emit(d, "destroyed", id, NULL);
         r = trash_start(d, d->m.vps_fd, "vps", trash, 0, id, projid, waiters, err);
         if (r < 0)
                 return vps_err_wrap(err,

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "loop.h"
 #include "throttle.h"
+#include "ratelimit.h"
 #include "sysinfo_handover.h"
 #include "vps/backoff.h"
 #include "core/core.h"
@@ -24,6 +25,10 @@ struct console_client;
 struct vpsd_sysinfo;
 struct vpsd_api_ops;
 struct vpsd_fleet;
+struct vpsd_subscriber;
+
+#define VPSD_LIMIT_FILES    2
+#define VPSD_LIMIT_COUNTERS 6
 
 enum after_stop { AFTER_NOTHING, AFTER_START, AFTER_DESTROY };
 /* How a requested stop is going (stop.c), for the log line when the init has exited. */
@@ -52,6 +57,10 @@ struct vps_loop {
         struct vpsd_source w_frozen, w_pause_timer;
         struct request *pause_waiters;
         int64_t pause_began_us;
+        /* Its cgroup's memory.events and pids.events watched (limit_events.c): inotify watch
+         * descriptors (0: none) and the counters last seen. */
+        int limit_wd[VPSD_LIMIT_FILES];
+        uint64_t limit_seen[VPSD_LIMIT_FILES][VPSD_LIMIT_COUNTERS];
 };
 
 /* A template build running in a child, or the last one of a name (its outcome; builds.c). */
@@ -90,6 +99,16 @@ struct vpsd {
         unsigned int audit_keep;
         struct vpsd_throttle throttle;
         struct vpsd_holds held;
+        struct vpsd_rate rate; /* requests per token (ratelimit.c) */
+        /* GET /v1/events's subscribers (events.c), their queue's size (0: the default) and
+         * the keep-alive timer of idle streams. */
+        struct vpsd_subscriber *subscribers;
+        unsigned int events_queue;
+        struct vpsd_source w_events;
+        bool events_timer;
+        /* The cgroup event files of running VPSes (limit_events.c): one inotify for all. */
+        int limits_fd;
+        struct vpsd_source w_limits;
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;

@@ -4,6 +4,7 @@
 #include "watch.h"
 
 #include "console.h"
+#include "limit_events.h"
 #include "loop.h"
 #include "notify.h"
 #include "vps/cleanup.h"
@@ -33,6 +34,7 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
         /* The init's sysinfo listener (a start, or the keeper after a restart). */
         if (vi->notify_fd >= 0)
                 vpsd_notify_add(d, TAKE_FD(vi->notify_fd));
+        vpsd_limits_watch(d, vi);
         int r = vpsd_event_add(&d->ev, &l->w_pid, vi->pidfd, EPOLLIN, on_pidfd, d, err);
         if (r == 0 && vi->console_fd >= 0) {
                 r = vpsd_event_add(&d->ev, &l->w_console, vi->console_fd, EPOLLIN, on_console, d,

@@ -442,6 +442,10 @@ struct vps_daemon_conf {
          * connections at once from one client address (0: not set, 256) */
         char listen[128];
         unsigned int listen_client_limit;
+        /* token_rate = N requests a second per token, token_burst = N at once (0: not set,
+         * 10 and 50); events_queue = N lines queued per event subscriber before it is dropped
+         * (0: not set, 256) */
+        unsigned int token_rate, token_burst, events_queue;
         /* cluster = URL[,URL...]: etcd's client endpoints, this vpsd a node of a fleet
          * (docs/fleet.md); node = NAME (default: the short host name); advertise = URL where
          * other nodes reach this one's API; cluster_ttl = S, its lease (default 15);

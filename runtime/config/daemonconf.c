@@ -43,6 +43,9 @@ const char *const vps_daemon_conf_keys[] = {
         "default_numproc",
         "listen",
         "listen_client_limit",
+        "token_rate",
+        "token_burst",
+        "events_queue",
         "cluster",
         "node",
         "advertise",
@@ -90,6 +93,9 @@ static int set_number(struct vps_daemon_conf *c, const char *where, const char *
                 {"log_keep", offsetof(struct vps_daemon_conf, log_keep), 1, 99},
                 {"listen_client_limit", offsetof(struct vps_daemon_conf, listen_client_limit), 1,
                  100000},
+                {"token_rate", offsetof(struct vps_daemon_conf, token_rate), 1, 1000000},
+                {"token_burst", offsetof(struct vps_daemon_conf, token_burst), 1, 1000000},
+                {"events_queue", offsetof(struct vps_daemon_conf, events_queue), 8, 1000000},
                 {"cluster_ttl", offsetof(struct vps_daemon_conf, cluster_ttl), 2, 3600},
         };
         if (strcmp(key, "log_max_size") == 0) {

@@ -215,23 +215,30 @@ static int64_t mono_ms(void)
 }
 
 /* Whether the init sleeps in sigtimedwait() for sig: seen once, it stays so (busybox init's
- * main loop); not seen, asked again at most once a second. A guest that holds the read (an
- * init held in an execve) makes it wait VPS_HALT_SIGWAIT_MS once, then never again for that
- * init: vpsd's loop does not wait on the guest. */
+ * main loop); not seen, asked again at most once a second. A read the guest holds (an init
+ * held in an execve) costs the loop VPS_HALT_SIGWAIT_MS, then is not tried again for 10 s,
+ * doubling to 10 min: a loaded host's slow answer is not taken for good. */
 static int init_sigwait(struct vps_inst *vi, int sig)
 {
         if (vi->halt_probe_pid != vi->st.pid) {
                 vi->halt_probe_pid = vi->st.pid;
-                vi->halt_probe = 0;
+                vi->halt_probe = false;
                 vi->halt_probe_at = 0;
+                vi->halt_probe_held_ms = 0;
         }
         int64_t now = mono_ms();
-        if (vi->halt_probe != 0 || now < vi->halt_probe_at)
-                return vi->halt_probe > 0;
+        if (vi->halt_probe || now < vi->halt_probe_at)
+                return vi->halt_probe;
         int r = vps_halt_sigwait(vi->st.pid, sig, VPS_HALT_SIGWAIT_MS);
-        vi->halt_probe = r == -ETIMEDOUT ? -1 : r > 0 ? 1 : 0;
+        if (r == -ETIMEDOUT) {
+                int64_t w = vi->halt_probe_held_ms ? vi->halt_probe_held_ms * 2 : 10000;
+                vi->halt_probe_held_ms = w < 600000 ? w : 600000;
+                vi->halt_probe_at = now + vi->halt_probe_held_ms;
+                return false;
+        }
+        vi->halt_probe = r > 0;
         vi->halt_probe_at = now + 1000;
-        return vi->halt_probe > 0;
+        return vi->halt_probe;
 }
 
 /* 1: the init takes its halt signal now, 0: not yet (or it is gone). */
@@ -346,6 +353,9 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
         json_object_set_new(o, "pid", up ? json_integer(vi->st.pid) : json_null());
         json_object_set_new(o, "pid_starttime",
                             up ? json_integer((json_int_t)vi->st.starttime) : json_null());
+        json_object_set_new(o, "pid_ino",
+                            up && vi->st.pidfd_ino ? json_integer((json_int_t)vi->st.pidfd_ino)
+                                                   : json_null());
         json_object_set_new(o, "cgroup", up ? json_string(vi->st.cgroup) : json_null());
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());

@@ -55,11 +55,12 @@ struct vps_inst {
         bool is_child;    /* started by this vpsd: its exit status can be read */
         int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
         int halt_signal;  /* the template's, once known (0: not yet) */
-        /* The init's sigtimedwait, seen (1) or its read held past its deadline (-1: not
-         * tried again), for init halt_probe_pid; 0: ask again from halt_probe_at (ms). */
+        /* Of init halt_probe_pid: its sigtimedwait for the halt signal seen (lifecycle.c),
+         * else asked again from halt_probe_at (CLOCK_MONOTONIC ms), later each time the
+         * guest held the read (halt_probe_held_ms). */
         pid_t halt_probe_pid;
-        int halt_probe;
-        int64_t halt_probe_at;
+        bool halt_probe;
+        int64_t halt_probe_at, halt_probe_held_ms;
         void *loop_data; /* owned by the event loop */
         /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),
          * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */

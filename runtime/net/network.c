@@ -74,26 +74,25 @@ static int readopt_backend(struct vps_manager *m, const struct vps_net_backend *
         size_t len = 0, cap = 0;
         char table[IFNAMSIZ + 16];
         vps_nft_table_name(be->nft, m->net.bridge, table);
+        /* The map first: its elements hold the chains. */
+        char cmd[256] = "";
+        vps_nft_legacy(cmd, sizeof(cmd), table, NULL);
         int r = vps_nft_run_objects(be->nft, m->net.bridge, err);
+        if (r == 0 && (r = vps_buf_append(&legacy, &len, &cap, cmd, strlen(cmd), 64u << 20, 0)) < 0)
+                r = vps_err(err, -r, "the filters of the running VPSes");
         for (size_t i = 0; r == 0 && i < m->n; i++) {
                 const struct vps_inst *vi = m->v[i];
                 if (vi->status == VPS_STOPPED || vi->cfg.n_ip == 0 || backend(&vi->cfg) != be)
                         continue;
                 struct vps_nft_ops o;
                 be->ops(m, &vi->cfg, false, &o);
-                char cmd[256] = "";
+                cmd[0] = '\0';
                 vps_nft_legacy(cmd, sizeof(cmd), table, vi->cfg.id);
                 if ((r = ns_nft_apply(o.family, o.table, o.op, o.n, err)) == 0 &&
                     (r = vps_buf_append(&legacy, &len, &cap, cmd, strlen(cmd), 64u << 20, 0)) < 0)
                         r = vps_err(err, -r, "the filters of the running VPSes");
         }
-        if (r < 0)
-                return r;
-        char cmd[256] = "";
-        vps_nft_legacy(cmd, sizeof(cmd), table, NULL);
-        if ((r = vps_buf_append(&legacy, &len, &cap, cmd, strlen(cmd), 64u << 20, 0)) < 0)
-                return vps_err(err, -r, "the filters of the running VPSes");
-        return be->prepare(m, legacy, err);
+        return r < 0 ? r : be->prepare(m, legacy, err);
 }
 
 int vps_net_readopt(struct vps_manager *m, vps_error *err)

@@ -343,10 +343,10 @@ int vps_attach_run(const struct vps_attach_target *t, const struct vps_attach_op
         _cleanup_close_ int pidfd = vps_sys_pidfd_open(t->pid, 0);
         if (pidfd < 0)
                 return vps_err_sys(err, errno, "the VPS init (PID %d) is gone", (int)t->pid);
-        /* Its start time is read by a grandchild within ATTACH_STAT_MS: a guest can hold that
-         * read (an init held in an execve, base/proc.c), then being PID 1 of a pid namespace
-         * below ours is what says it is the init. */
-        if (vps_init_identify(t->pid, pidfd, t->starttime, 0, ATTACH_STAT_MS) != 1)
+        /* By its pidfs inode when vpsd gave it; else its start time, read by a grandchild
+         * within ATTACH_STAT_MS: a guest can hold that read (an init held in an execve,
+         * base/proc.c), then being PID 1 of a pid namespace below ours says it is the init. */
+        if (vps_init_identify(t->pid, pidfd, t->starttime, t->pidfd_ino, ATTACH_STAT_MS) != 1)
                 return vps_err(err, ESRCH, "PID %d is no longer the VPS init", (int)t->pid);
         int r;
         int sp[2];

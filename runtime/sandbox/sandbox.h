@@ -161,6 +161,7 @@ int vps_halt_sigwait(pid_t pid, int sig, int timeout_ms);
 struct vps_attach_target {
         pid_t pid;                    /* host PID of the VPS init */
         unsigned long long starttime; /* its /proc/PID/stat start time, to refuse a reused PID */
+        uint64_t pidfd_ino;           /* its pidfs inode number (API pid_ino), 0 if unknown */
         const char *cgroup;           /* absolute host path of the VPS cgroup, or NULL */
 };
 

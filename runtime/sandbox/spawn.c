@@ -443,6 +443,11 @@ static _Noreturn void setup_main(const struct vps_spawn_params *p, int vpsd_sock
 {
         vps_error err = {0};
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Of vpsd's fds (about three per running VPS) only these two are of use here and in
+         * the maker and init cloned from here: closed now, they are not copied twice more nor
+         * closed again at each exit and at the init's exec (close-on-exec would do, O(VPSes)
+         * each time). Failing, they still close on exec. */
+        (void)vps_close_all_but(3, (const int[]){vpsd_sock, p->console_fd}, 2);
         if (setup_run(p, vpsd_sock, &err) < 0)
                 (void)send(vpsd_sock, &err, sizeof(err), MSG_NOSIGNAL);
         _exit(0);

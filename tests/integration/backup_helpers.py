@@ -8,7 +8,7 @@
                         hard-link groups
   populate DIR BASE     a tree that exercises all of that, owned inside BASE's range
   change N DIR BASE     step N (1, 2) of the changes between the incremental backups
-  deep N DIR BASE       step N (0, 1) of a tree past PATH_MAX under DIR, and its change
+  deep N DIR BASE       step N (0, 1, wide) of a tree past PATH_MAX under DIR, its changes
   sparse N FILE BASE    step N (0, 1) of a 100 GiB sparse file, and its change
   format1 SRC OUT       the backup SRC as a vpsd of format 1 wrote it
   hostile DIR GOOD KIND...
@@ -164,7 +164,8 @@ def populate(top, base):
 def deep(step, top, base):
     """Step 0: 24 directories of 200-byte names under top (a path past PATH_MAX) and at the
     bottom a file with an xattr and a POSIX ACL, a symlink and a file to delete; step 1: the
-    file changed (content and xattr), one deleted, one new with an ACL."""
+    file changed (content and xattr), one deleted, one new with an ACL; step wide: 200 new
+    directories there and the file changed again."""
     base = int(base)
     fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
     for i in range(24):
@@ -181,7 +182,14 @@ def deep(step, top, base):
         os.write(f, text)
         os.close(f)
         os.chown(n, base + uid, base + uid, dir_fd=fd)
-    if step == "0":
+    if step == "wide":
+        # More directories than the threaded walk keeps open: it would reopen some by a
+        # path past PATH_MAX, so it gives way to libarchive's walk.
+        for i in range(200):
+            os.mkdir("w%03d" % i, 0o755, dir_fd=fd)
+            os.chown("w%03d" % i, base, base, dir_fd=fd)
+        put("bottom", b"once more\n", 7)
+    elif step == "0":
         put("bottom", b"at the bottom\n", 7)
         os.setxattr(at("bottom"), "user.deep", b"one", follow_symlinks=False)
         os.setxattr(at("bottom"), "system.posix_acl_access",

@@ -58,14 +58,25 @@ export -f fnv1a veth_of nft_elem not
 
 vpsctl() { "$VPSCTL_BIN" --socket "$SOCK" "$@"; }
 
+# start_vpsd [OPTION...]: this test's vpsd, with more options of vpsd's if given.
 start_vpsd() {
         "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
-                --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+                --bridge "$BRIDGE" --subnet "$SUBNET" "$@" --daemon
         # Its PID as it says it (pgrep reads every process's cmdline, and blocks on one held
         # in a FUSE fault by another test on this host); pgrep where the API does not answer.
         VPSD_PID=$(vpsctl version -j 2>/dev/null | jq -r '.server.pid // empty' || true)
-        [ -n "$VPSD_PID" ] || VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --daemon" | head -n1)
+        [ -n "$VPSD_PID" ] || VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET${*:+ $*} --daemon" | head -n1)
         [ -n "$VPSD_PID" ] || fail "vpsd did not start"
+}
+
+# free_port: a TCP port that nothing listens on now, into PORT (for a TLS listener).
+free_port() {
+        local _
+        for _ in $(seq 50); do
+                PORT=$((20000 + RANDOM % 40000))
+                ss -Htln "sport = :$PORT" | grep -q . || return 0
+        done
+        fail "no free port found"
 }
 
 kill_vpsd() {

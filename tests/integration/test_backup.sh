@@ -8,6 +8,10 @@
 . "$(dirname "$0")/lib.sh"
 # The system's python (a pyenv shim costs seconds a call).
 H="$(command -v /usr/bin/python3 || command -v python3) $(dirname "$0")/backup_helpers.py"
+# Each backup or restore child lingers 300 ms after its last frame (a test-only hook, as a
+# loaded host's slow exit): the next request about the same VPS, sent at once (the hostile
+# restores into 601 below), must not be refused as busy with the one that answered.
+export VPS_TEST_STREAM_LINGER_MS=300
 start_vpsd
 vpsctl template build busybox >/dev/null
 vpsctl create 501 --ostemplate busybox >/dev/null
@@ -196,8 +200,20 @@ check "restored exactly, past PATH_MAX too" diff "$T/deep0.mf" "$T/r511.mf"
 expect_jq "the incremental restores with its base" '.chain == 2' vpsctl restore "$T/deep-inc.tar.zst" 512 -j
 $H tree "$ROOT/vps/512/upper" "$(jq .uid_base "$ROOT/vps/512/config.json")" >"$T/r512.mf"
 check "the chain restored exactly, past PATH_MAX too" diff "$T/deep1.mf" "$T/r512.mf"
+# The same past libarchive's walk, which the incremental falls back to when its threads
+# would reopen a directory by a path past PATH_MAX (200 directories down there).
+$H deep wide "$U/deep" "$B1"
+$H tree "$U" "$B1" >"$T/deep2.mf"
+rm "$T/deep-inc.tar.zst"
+expect_jq "an incremental walked by libarchive, its changed entries past PATH_MAX" \
+        '.in_archive == 203 and .deleted == 1' \
+        vpsctl backup 501 --incremental-from "$T/deep-full.tar.zst" --to "$T/deep-inc2.tar.zst" -j
+expect_jq "it restores with its base" '.chain == 2' vpsctl restore "$T/deep-inc2.tar.zst" 515 -j
+$H tree "$ROOT/vps/515/upper" "$(jq .uid_base "$ROOT/vps/515/config.json")" >"$T/r515.mf"
+check "the chain restored exactly" diff "$T/deep2.mf" "$T/r515.mf"
 vpsctl destroy 511 >/dev/null
 vpsctl destroy 512 >/dev/null
+vpsctl destroy 515 >/dev/null
 rm -rf "$U/deep"
 # A huge sparse file: its holes are neither read, hashed nor stored (format 2 hashes skip
 # zero blocks), and a restore makes them holes again. 100 GiB of three data extents: the

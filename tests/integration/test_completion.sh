@@ -58,7 +58,7 @@ S=(--socket "$SOCK")
 offers_all "the commands" "list create start stop restart status stats set destroy exec enter console template version help" "$V" ""
 offers "the commands starting with st" "start stats status stop" "$V" "st"
 offers "after --socket PATH too" "start stats status stop" "$V" "${S[@]}" "st"
-offers "the global options" "--help --socket --version" "$V" "--"
+offers "the global options" "--help --remote --socket --version" "$V" "--"
 offers_all "create's options" "--ostemplate --hostname --ipadd --ram --features --netmode -j --json" "$V" "${S[@]}" create 9 "-"
 offers_all "stop's options" "--fast --timeout -j" "$V" "${S[@]}" stop 8101 "-"
 offers_none "and not create's" "--ostemplate --ram --hostname" "$V" "${S[@]}" stop 8101 "-"
@@ -104,6 +104,22 @@ offers "snapshot-switch ID NAME: its snapshots" "before-upgrade nightly.1" "$V" 
 offers "snapshot-delete ID NAME: by prefix" "nightly.1" "$V" "${S[@]}" snapshot-delete 8102 ni
 offers "snapshot-mount ID: the IDs" "8101 8102 web-1" "$V" "${S[@]}" snapshot-mount ""
 offers "clone ID: the IDs" "8101 8102 web-1" "$V" "${S[@]}" clone ""
+
+# Remotes: their names (remotes.json), for --remote and remote remove; remote's commands.
+export XDG_CONFIG_HOME=$T/config
+mkdir -m 700 -p "$XDG_CONFIG_HOME/vpsctl"
+pin="sha256//$(printf 'A%.0s' $(seq 43))="
+jq -n --arg pin "$pin" --arg fp "$(printf 'a%.0s' $(seq 64))" \
+        '{remotes: {prod: {url: "https://h:8443", fingerprint: $fp, pubkey: $pin}, lab: {url: "https://l:8443", fingerprint: $fp, pubkey: $pin}}}' \
+        >"$XDG_CONFIG_HOME/vpsctl/remotes.json"
+chmod 600 "$XDG_CONFIG_HOME/vpsctl/remotes.json"
+offers "--remote: the remotes and local" "lab local prod" "$V" --remote ""
+offers "remote's commands" "add list remove" "$V" remote ""
+offers "remote remove: the remotes" "lab prod" "$V" remote remove ""
+offers_all "remote add's options" "--token --cert --key --fingerprint" "$V" remote add x https://h:1 "--"
+touch "$T/client.pem"
+offers "remote add --cert: files" "$T/client.pem" "$V" remote add x https://h:1 --cert "$T/client.p"
+unset XDG_CONFIG_HOME
 
 # On a command line without a path, the vpsctl on PATH is run.
 mkdir -p "$T/bin"

@@ -245,4 +245,24 @@ check "after the restart the host reaches it" ping1 "$NETPFX.20"
 check "its anti-spoofing elements are still in place" sh -c "nft_elem 'bridge vpsd_$BRIDGE' vports 701 && nft_elem 'bridge vpsd_$BRIDGE' addrs 701 $NETPFX.20 && nft list chain bridge vpsd_$BRIDGE prerouting | grep -q 'iifname @vports jump check'"
 check "its port forward too" sh -c "nft list map ip vpsd_$BRIDGE forwards | grep -q '18080 : $NETPFX.20 . 8080'"
 check "its counters still count" test "$(vpsctl list -j | jq '.[] | select(.id=="701") | .rx_bytes')" -gt 0
+
+# An upgrade from a vpsd before the skeleton (its chain vps_ID, reached through the map ports,
+# and none of the sets' elements): the new vpsd puts the VPS's elements in and removes the old
+# chain and map in the batch that switches the rules.
+kill_vpsd
+nft -f - <<NFT
+add map bridge vpsd_$BRIDGE ports { type ifname : verdict; }
+add chain bridge vpsd_$BRIDGE vps_701
+add rule bridge vpsd_$BRIDGE vps_701 counter name "tx_701"
+add element bridge vpsd_$BRIDGE ports { "$(veth_of 701)" : jump vps_701 }
+flush chain bridge vpsd_$BRIDGE prerouting
+add rule bridge vpsd_$BRIDGE prerouting iifname vmap @ports
+flush set bridge vpsd_$BRIDGE vports
+flush set bridge vpsd_$BRIDGE macs
+flush set bridge vpsd_$BRIDGE addrs
+NFT
+start_vpsd
+check "after an upgrade the older vpsd's chain and map are gone" sh -c "not nft list chain bridge vpsd_$BRIDGE vps_701 >/dev/null 2>&1 && not nft list map bridge vpsd_$BRIDGE ports >/dev/null 2>&1"
+check "and the VPS's elements are in" sh -c "nft_elem 'bridge vpsd_$BRIDGE' vports 701 && nft_elem 'bridge vpsd_$BRIDGE' addrs 701 $NETPFX.20 && nft_elem 'bridge vpsd_$BRIDGE' macs 701"
+check "the host still reaches it" ping1 "$NETPFX.20"
 finish

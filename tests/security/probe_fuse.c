@@ -13,6 +13,9 @@
  * which it would otherwise fail at once (EOVERFLOW). --sysinfo FILE maps FILE and calls sysinfo(2)
  * with its buffer there (vpsd writes the answer into it), printing "sysinfo: OK" or "sysinfo:
  * ERRNO-NAME" and the seconds it took. vps-probe-fuse --file DIR      vps-probe-fuse --sysinfo FILE
+ * --noflush DIR is --file whose FLUSH is never answered either; --exec-hold FILE PROG [ARG...]
+ * opens FILE close-on-exec and execs PROG: the execve closes FILE and waits in its FLUSH, for
+ * good, holding the process's exec locks (test_host_execwedge.sh).
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -79,6 +79,15 @@ static int find(struct vpsd_sysinfo_shared *s, const char *cg, struct vps_sysinf
         return r;
 }
 
+/* The fd number of vi's row's directory copy, -1 without a row. */
+static int row_fd(const struct vpsd_sysinfo_shared *s, const struct vps_inst *vi)
+{
+        for (size_t i = 0; i < s->n_rows; i++)
+                if (s->rows[i].owner == vi)
+                        return s->rows[i].dir_fd;
+        return -1;
+}
+
 static void test_plans(void **state)
 {
         (void)state;
@@ -115,7 +124,10 @@ static void test_plans(void **state)
         vpsd_sysinfo_publish(&s, &m);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/102", &p), 0);
         assert_int_equal(p.swap, 256ULL << 20);
-        /* So are a start and a stop. */
+        /* So are a start and a stop; the VPSes running before keep their directory fd's copy
+         * (a start costs one copy, not one per running VPS). */
+        int a_fd = row_fd(&s, &a);
+        assert_true(a_fd >= 0);
         b.status = VPS_RUNNING;
         b.st.started_at = 3000;
         c.status = VPS_STOPPED;
@@ -125,6 +137,8 @@ static void test_plans(void **state)
         assert_string_equal(p.id, "1010");
         assert_int_equal(p.started_at, 3000);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/102", &p), -ENOENT);
+        assert_int_equal(row_fd(&s, &a), a_fd);
+        assert_true(row_fd(&s, &b) >= 0 && row_fd(&s, &b) != a_fd);
         /* A restart (a new start time) too. */
         a.st.started_at = 4000;
         vpsd_sysinfo_publish(&s, &m);

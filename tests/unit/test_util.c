@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 
 #include <cmocka.h>
 
@@ -318,6 +321,31 @@ static void test_grow(void **state)
         free(b);
 }
 
+/* Every fd from `from` up closed but those kept, in any order. */
+static void test_close_all_but(void **state)
+{
+        (void)state;
+        int fds[6];
+        for (int i = 0; i < 6; i++)
+                assert_true((fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 3);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (vps_close_all_but(3, (const int[]){fds[4], -1, fds[1]}, 3) < 0)
+                        _exit(1);
+                for (int i = 0; i < 6; i++)
+                        if ((fcntl(fds[i], F_GETFD) >= 0) != (i == 1 || i == 4))
+                                _exit(2 + i);
+                _exit(0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        for (int i = 0; i < 6; i++)
+                close(fds[i]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -335,6 +363,7 @@ int main(void)
                 cmocka_unit_test(test_signal_rtmin_huge_offset),
                 cmocka_unit_test(test_buf_append),
                 cmocka_unit_test(test_grow),
+                cmocka_unit_test(test_close_all_but),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

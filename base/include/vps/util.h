@@ -88,6 +88,9 @@ int vps_mkdir_p(const char *path, mode_t mode, vps_error *err);
  * netlink exchange) abort on an fd of 1024 or more: with thousands of VPSes, the per-VPS fds
  * must leave the low numbers free. */
 int vps_fd_high(int fd);
+/* Closes every fd from `from` up but the n in keep (any order; those under from and -1
+ * ignored; at most 8), with close_range over the gaps. 0 or -errno. */
+int vps_close_all_but(unsigned int from, const int *keep, size_t n);
 /* Reads len bytes from fd, again after EINTR and short reads: returns how many it read (less
  * than len only at EOF), or -errno. */
 ssize_t vps_read_full(int fd, void *buf, size_t len);

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Issue 19: the event stream, GET /v1/events. A subscriber (vpsctl events -j) sees a VPS's
+# life as JSON lines: created, started (reason start), paused, unpaused, stopped (reason),
+# snapshot done, changed, destroyed; --vps narrows it to one VPS. On the remote API a token
+# sees only its VPSes' events and only with its status verb (else 403; another's VPS asked
+# by ?vps= is 404). A subscriber that does not read is sent "overflow" and dropped while vpsd
+# keeps answering and the other subscribers get every event. A token holds 8 streams at most.
+. "$(dirname "$0")/lib.sh"
+trap 'kill ${BG_PIDS:-} 2>/dev/null || true; cleanup' EXIT
+for c in curl jq python3 openssl; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
+BG_PIDS=
+for _ in $(seq 50); do
+        PORT=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$PORT" | grep -q . || break
+done
+# A small queue per subscriber, so that the slow one overflows after a few hundred events.
+printf 'events_queue = 8\n' >"$T/vpsd.conf"
+"$VPSD_BIN" --config "$T/vpsd.conf" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
+        --bridge "$BRIDGE" --subnet "$SUBNET" --listen "127.0.0.1:$PORT" --daemon
+VPSD_PID=$(vpsctl version -j | jq -r .server.pid)
+URL=https://127.0.0.1:$PORT
+CA=$T/ca.pem
+cp "$ROOT/remote/server.crt" "$CA"
+vpsctl template build busybox >/dev/null
+
+# Subscribers: all (local), VPS 101's alone, a token for 101 with status, one for 102.
+vpsctl events -j >"$T/all" 2>&1 & BG_PIDS+=" $!"
+vpsctl events --vps 101 >"$T/only101" 2>&1 & BG_PIDS+=" $!"
+TOK101=$(vpsctl token create --name t101 --vps 101 --allow status,start 2>/dev/null)
+TOK102=$(vpsctl token create --name t102 --vps 102 --allow status 2>/dev/null)
+TOKNS=$(vpsctl token create --name nostatus --vps 101 --allow start,stop 2>/dev/null)
+curl -sN --cacert "$CA" -H "Authorization: Bearer $TOK101" "$URL/v1/events" >"$T/tok101" & BG_PIDS+=" $!"
+curl -sN --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events" >"$T/tok102" & BG_PIDS+=" $!"
+code=$(curl -s -o "$T/ns" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer $TOKNS" "$URL/v1/events") || true
+expect_eq "a token without 'status': 403" 403 "$code"
+code=$(curl -s -o "$T/ns" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events?vps=101") || true
+expect_eq "a token asking for another's VPS: 404" 404 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" "$URL/v1/events") || true
+expect_eq "no credentials: 401" 401 "$code"
+# At most 8 streams per token: 102's has one; 7 more, then the ninth is refused.
+for _ in $(seq 7); do curl -sN --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events" >/dev/null & BG_PIDS+=" $!"; done
+sleep 1
+code=$(curl -s -o "$T/ninth" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events") || true
+expect_eq "a token's ninth stream: 429" 429 "$code"
+check "the refusal says why" grep -q 'too many event streams' "$T/ninth"
+sleep 0.5
+
+vpsctl create 101 --ostemplate busybox >/dev/null
+vpsctl create 102 --ostemplate busybox >/dev/null
+vpsctl start 101 >/dev/null
+vpsctl pause 101 >/dev/null
+vpsctl unpause 101 >/dev/null
+vpsctl stop 101 --fast >/dev/null 2>&1 || vpsctl stop 101 >/dev/null
+vpsctl snapshot 101 --name s1 >/dev/null
+vpsctl set 102 --hostname two >/dev/null
+vpsctl destroy 101 >/dev/null
+sleep 0.5
+
+types() { jq -r 'select(.type != null) | .type + ":" + (.vps // "-") + ":" + (.reason // .result // "")' "$1" | tr '\n' ' '; }
+want="subscribed:-: created:101: created:102: started:101:start paused:101: unpaused:101: stopped:101:kill snapshot:101:done changed:102: destroyed:101: "
+all=$(types "$T/all")
+expect_eq "vpsctl events -j: each change in order" "$want" "$all"
+check "the snapshot event names the snapshot" jq -se 'map(select(.type == "snapshot"))[0].name == "s1"' "$T/all"
+check "each event has an ISO time" jq -se 'map(.time | test("^20[0-9-]+T[0-9:.]+Z$")) | all' "$T/all"
+check "vpsctl events --vps 101: no event of 102" not grep -q ' 102' "$T/only101"
+check "vpsctl events --vps 101: human lines, the stop's reason" grep -qE '^20.*Z  stopped +101 reason=kill$' "$T/only101"
+expect_eq "a token for 101: 101's events alone" "subscribed:-: created:101: started:101:start paused:101: unpaused:101: stopped:101:kill snapshot:101:done destroyed:101: " "$(types "$T/tok101")"
+expect_eq "a token for 102: 102's events alone" "subscribed:-: created:102: changed:102: " "$(types "$T/tok102")"
+
+# A subscriber that stops reading: its queue (8 here) and the socket's buffers fill, then it
+# is sent "overflow" and its stream ends; meanwhile vpsd answers and the others keep up.
+python3 - "$SOCK" "$T/slow" "$T/slow.go" <<'PY' & BG_PIDS+=" $!"
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+open(sys.argv[2] + ".up", "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+data = b""
+s.settimeout(10)
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+open(sys.argv[2], "wb").write(data)
+PY
+SLOW=$!
+for _ in $(seq 100); do [ -e "$T/slow.up" ] && break; sleep 0.05; done
+rss0=$(awk '/VmRSS/ {print $2}' /proc/$VPSD_PID/status)
+N=${VPS_EVENTS_BURST:-450}
+t0=$(date +%s%N)
+curl -s -o /dev/null --unix-socket "$SOCK" -X PATCH -H 'Content-Type: application/json' \
+        -d '{"hostname":"burst"}' $(printf 'http://l/v1/vps/102 %.0s' $(seq "$N")) >/dev/null &
+BURST=$!
+# vpsd's loop keeps answering during the burst
+worst=0
+while kill -0 $BURST 2>/dev/null; do
+        a=$(date +%s%N); vpsctl version >/dev/null; b=$(date +%s%N)
+        ms=$(( (b - a) / 1000000 )); [ $ms -gt $worst ] && worst=$ms
+        sleep 0.2
+done
+wait $BURST || true
+echo "burst of $N changes: $(( ($(date +%s%N) - t0) / 1000000 )) ms; vpsctl version at worst $worst ms meanwhile"
+check "vpsd answered within 2 s during the burst" test "$worst" -lt 2000
+touch "$T/slow.go"
+wait $SLOW || true
+last=$(tr -d '\r' <"$T/slow" | grep '^{' | tail -n1)
+check "the slow subscriber's last line is an overflow event" jq -se '.[0].type == "overflow" and .[0].queue == 8' <<<"$last"
+got=$(tr -d '\r' <"$T/slow" | grep -c '"changed"' || true)
+check "the slow subscriber got fewer than the $N changes ($got)" test "$got" -lt "$N"
+check "its stream ended (chunked end)" grep -q $'^0\r$' "$T/slow"
+sleep 0.5
+expect_eq "the other subscriber got all $N changes" "$N" "$(jq -r 'select(.type == "changed" and .vps == "102") | .vps' "$T/all" | wc -l | awk '{print $1 - 1}')"
+rss1=$(awk '/VmRSS/ {print $2}' /proc/$VPSD_PID/status)
+echo "vpsd RSS: ${rss0} kB before, ${rss1} kB after"
+check "vpsd's memory did not grow by more than 16 MB" test $((rss1 - rss0)) -lt 16384
+finish

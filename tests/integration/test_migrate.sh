@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# vpsctl migrate ID DEST (offline) between two "hosts": two network namespaces joined by a veth
+# pair (the wire), each with its own vpsd (own root, socket, cgroup parent; the same bridge
+# name and subnet, as two hosts of one provider have, so the destination's vpsd gets claims of
+# its own in a mount namespace) and the destination with its own sshd, which accepts only a
+# key the test made. A running busybox VPS with a file and an address moves and answers there;
+# a stopped one moves stopped; an ID taken there, a wire cut mid-transfer, a kill -9 of vpsctl
+# and a bad DEST leave the source as it was (running) and nothing on the destination.
+# VPS_TEST_FULL=1 also times a 1 GiB upper layer against the wire (ssh cat of 1 GiB).
+NET_TEST=1
+. "$(dirname "$0")/lib.sh"
+SSHD=/usr/sbin/sshd
+[ -x "$SSHD" ] || { echo "SKIP: no sshd (openssh-server; scripts/install-deps)"; rm -rf "$T"; exit 77; }
+
+NSA=vpsmig-a-$N-$$ NSB=vpsmig-b-$N-$$ WA=vmw${N}a WB=vmw${N}b
+A_IP=10.$N.9.1 B_IP=10.$N.9.2 PORT=2222
+ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID=
+stop_b() {
+        local run2
+        run2=$(run_state_dir "$ROOTB")
+        stop_daemon "$PIDB" "$CGB"
+        [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null || true; }
+        [ -z "$run2" ] || rm -rf "$run2"
+}
+trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
+ip netns add "$NSA"
+ip netns add "$NSB"
+TEST_NETNS="$NSA $NSB"
+ip link add "$WA" type veth peer name "$WB"
+ip link set "$WA" netns "$NSA"
+ip link set "$WB" netns "$NSB"
+ip -n "$NSA" addr add "$A_IP/24" dev "$WA"
+ip -n "$NSB" addr add "$B_IP/24" dev "$WB"
+for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
+ip -n "$NSA" link set "$WA" up
+ip -n "$NSB" link set "$WB" up
+in_a() { nsenter --net="/run/netns/$NSA" "$@"; }
+in_b() { nsenter --net="/run/netns/$NSB" "$@"; }
+
+# Host A: this test's vpsd, in A's network namespace.
+in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
+        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+VPSD_PID=$(vpsctl version -j | jq -r '.server.pid // empty')
+[ -n "$VPSD_PID" ] || { fail "vpsd A did not start"; finish; }
+# Host B: its own claims (a tmpfs on /run/vps/claims in a mount namespace of its own).
+mkdir -p /run/vps/claims
+in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
+        "$VPSD_BIN" --root "$ROOTB" --socket "$SOCKB" --cgroup-parent "$CGB" \
+        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
+PIDB=$(v2 version -j | jq -r '.server.pid // empty')
+[ -n "$PIDB" ] || { fail "vpsd B did not start"; finish; }
+
+# B's sshd: its own host key, only the test's key, on B's side of the wire.
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$T/id"
+cp "$T/id.pub" "$T/authorized_keys"
+echo "[$B_IP]:$PORT $(cut -d' ' -f1,2 "$T/hostkey.pub")" >"$T/known_hosts"
+cat >"$T/sshd_config" <<CONF
+Port $PORT
+ListenAddress $B_IP
+HostKey $T/hostkey
+AuthorizedKeysFile $T/authorized_keys
+AuthenticationMethods publickey
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowUsers root
+UsePAM no
+StrictModes no
+PidFile none
+ClientAliveInterval 1
+ClientAliveCountMax 3
+CONF
+mkdir -p /run/sshd
+nsenter --net="/run/netns/$NSB" "$SSHD" -D -e -f "$T/sshd_config" </dev/null >/dev/null 2>"$T/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 50); do in_a bash -c "echo >/dev/tcp/$B_IP/$PORT" 2>/dev/null && break; sleep 0.1; done
+SSH_OPTS=(--ssh-option "IdentityFile=$T/id" --ssh-option IdentitiesOnly=yes
+        --ssh-option "UserKnownHostsFile=$T/known_hosts" --ssh-option StrictHostKeyChecking=yes
+        --ssh-option ServerAliveInterval=1 --ssh-option ServerAliveCountMax=3
+        --ssh-option ConnectTimeout=3)
+DEST=root@$B_IP:$PORT
+# vpsctl migrate, run on host A.
+migrate() { in_a "$VPSCTL_BIN" --socket "$SOCK" migrate "$@" "${SSH_OPTS[@]}" \
+        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB"; }
+check "the wire and B's sshd answer (the test's key)" in_a ssh -o BatchMode=yes \
+        -o "IdentityFile=$T/id" -o "UserKnownHostsFile=$T/known_hosts" -p "$PORT" "root@$B_IP" true
+
+vpsctl template build busybox >/dev/null
+v2 template build busybox >/dev/null
+# The two builds are of the same busybox binary but stamped with their build time: B's gets
+# A's stamp, as two hosts fed from one template repository have the same version.
+FULL=
+VA=$(jq -r .version "$ROOT/templates/busybox/meta.json")
+jq --arg v "$VA" '.version = $v' "$ROOTB/templates/busybox/meta.json" >"$T/meta.json"
+cp "$T/meta.json" "$ROOTB/templates/busybox/meta.json"
+[ "$(v2 template list -j | jq -r '.[] | select(.name == "busybox") | .version')" = "$VA" ] || FULL=--full
+
+# --- a running VPS with a file and an address --------------------------------------------------
+vpsctl create 101 --ostemplate busybox --hostname mover --ipadd "$NETPFX.5" >/dev/null
+vpsctl start 101 >/dev/null
+vpsctl exec 101 -- sh -c 'echo written-inside >/root/note'
+check "the source's VPS answers ping on host A" in_a ping -c1 -W2 "$NETPFX.5"
+OUT=$(migrate 101 "$DEST" $FULL -j) || fail "migrate 101: $OUT"
+expect_eq "it says it migrated a running VPS and removed it here" "true removed" \
+        "$(jq -r '"\(.running) \(.source)"' <<<"$OUT")"
+check "it counts bytes and time" jq -e '.bytes > 0 and .seconds > 0 and .downtime_seconds > 0' <<<"$OUT"
+expect_eq "it runs on B" running "$(v2 status 101 -j | jq -r .status)"
+expect_eq "with the file written inside" written-inside "$(v2 exec 101 -- cat /root/note)"
+expect_eq "its hostname" mover "$(v2 exec 101 -- hostname)"
+expect_eq "and its address" "$NETPFX.5" "$(v2 status 101 -j | jq -r '.ip | join(",")')"
+check "which answers ping from B's namespace" in_b ping -c2 -W2 "$NETPFX.5"
+expect_error "it is gone from A" "VPS 101|101" vpsctl status 101
+check "no files of it left on A" test ! -e "$ROOT/vps/101"
+
+# --- a stopped one moves stopped; the text report ------------------------------------------------
+vpsctl create 102 --ostemplate busybox --ipadd "$NETPFX.6" >/dev/null
+OUT=$(migrate 102 "$DEST" $FULL) || fail "migrate 102: $OUT"
+check "the report names the destination and the time" grep -qE "^VPS 102 migrated to $DEST in [0-9.]+ s: [0-9.]+ (kB|MB) sent in .*; removed here\$" <<<"$OUT"
+expect_eq "it is stopped on B" stopped "$(v2 status 102 -j | jq -r .status)"
+check "gone from A" not vpsctl status 102
+
+# --- faults ------------------------------------------------------------------------------------
+# The ID taken there: refused before anything stops; both stay as they are.
+vpsctl create 103 --ostemplate busybox --hostname src103 >/dev/null
+vpsctl start 103 >/dev/null
+v2 create 103 --ostemplate busybox --hostname theirs >/dev/null
+PID103=$(vps_field 103 pid)
+expect_error "an ID taken on B is refused" "already has a VPS 103: nothing done" migrate 103 "$DEST" $FULL
+expect_eq "the source's 103 runs on, the same init" "running $PID103" \
+        "$(vps_field 103 status) $(vps_field 103 pid)"
+expect_eq "B's own 103 untouched" "stopped theirs" "$(v2 status 103 -j | jq -r '"\(.status) \(.hostname)"')"
+
+# A bad DEST: one line, exit 2; an unreachable one: refused, nothing stopped.
+expect_error "a bad DEST: one line, nothing run" "^vpsctl: bad destination 'root@-oProxyCommand=x': \\[user@\\]host\\[:port\\] expected\$" \
+        migrate 103 'root@-oProxyCommand=x'
+check "exit 2 for it" sh -c "\"$VPSCTL_BIN\" --socket \"$SOCK\" migrate 103 'a b'; [ \$? = 2 ]"
+expect_error "no sshd at DEST" "^vpsctl: ssh root@$B_IP:2223: " migrate 103 "root@$B_IP:2223"
+expect_eq "still running, the same init" "running $PID103" "$(vps_field 103 status) $(vps_field 103 pid)"
+
+# --online: refused naming vpsd's checkpoint probe (this host cannot checkpoint).
+WHY=$(vpsctl version -j | jq -r '.server.checkpoint.why // empty')
+if [ "$(vpsctl version -j | jq -r '.server.checkpoint.available')" != true ] && [ -n "$WHY" ]; then
+        expect_error "--online is refused with vpsd's reason" \
+                "^vpsctl: --online needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: " \
+                migrate 103 "$DEST" --online
+        OUT=$(vpsctl migrate 103 x --online 2>&1) || true
+        check "the reason is the probe's" grep -qF -- "$WHY" <<<"$OUT"
+fi
+
+# No debris on B: no VPS ID and no restore's staging files.
+no_debris() { ! v2 status "$1" >/dev/null 2>&1 && ! ls -a "$ROOTB/vps" | grep -q -- "$1"; }
+wait_no_debris() { for _ in $(seq 100); do no_debris "$1" && return 0; sleep 0.3; done; return 1; }
+big_vps() { # big_vps ID IP MB: running, with MB of random data in its upper layer
+        vpsctl create "$1" --ostemplate busybox --ipadd "$2" >/dev/null
+        vpsctl start "$1" >/dev/null
+        vpsctl exec "$1" -- dd if=/dev/urandom of=/big bs=1M count="$3" 2>/dev/null
+}
+wait_sending() { # until B's vpsd has a restore of ID under way
+        for _ in $(seq 200); do ls -a "$ROOTB/vps" | grep -q "restore-$1" && return 0; sleep 0.05; done
+        return 1
+}
+
+# The wire cut mid-transfer.
+big_vps 104 "$NETPFX.7" 400
+migrate 104 "$DEST" $FULL >"$T/m104.out" 2>&1 </dev/null &
+MPID=$!
+wait_sending 104 || fail "no restore of 104 began on B"
+ip -n "$NSA" link set "$WA" down
+wait "$MPID" && fail "migrate 104 succeeded across a cut wire" || true
+ip -n "$NSA" link set "$WA" up
+check "it said why and that the source runs again" grep -qE "VPS 104 runs here again" "$T/m104.out"
+expect_eq "104 runs on A again" running "$(vps_field 104 status)"
+check "with its data" vpsctl exec 104 -- test -s /big
+check "and nothing of it left on B (its half restore removed)" wait_no_debris 104
+
+# kill -9 of vpsctl mid-transfer: its guard starts the source again; B drops the half restore.
+big_vps 105 "$NETPFX.8" 300
+nsenter --net="/run/netns/$NSA" "$VPSCTL_BIN" --socket "$SOCK" migrate 105 "$DEST" $FULL "${SSH_OPTS[@]}" \
+        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB" </dev/null >/dev/null 2>&1 &
+MPID=$!
+wait_sending 105 || fail "no restore of 105 began on B"
+kill -9 "$MPID" 2>/dev/null || true
+wait "$MPID" 2>/dev/null || true
+check "after kill -9 of vpsctl, 105 runs on A again" sh -c "for i in \$(seq 100); do [ \"\$(\"$VPSCTL_BIN\" --socket \"$SOCK\" status 105 -j | jq -r .status)\" = running ] && exit 0; sleep 0.2; done; exit 1"
+check "and nothing of it is left on B" wait_no_debris 105
+check "it never ran on both: not on B" not v2 status 105
+
+# --keep-src: the source kept, stopped, onboot off.
+vpsctl create 106 --ostemplate busybox --onboot yes >/dev/null
+vpsctl start 106 >/dev/null
+check "--keep-src migrates" migrate 106 "$DEST" $FULL --keep-src
+expect_eq "106 runs on B" running "$(v2 status 106 -j | jq -r .status)"
+expect_eq "and is kept stopped on A, onboot off" "stopped false" \
+        "$(vpsctl status 106 -j | jq -r '"\(.status) \(.onboot)"')"
+
+# A template B lacks: the restore there refuses naming it (nothing stopped for long, nothing
+# left); --full carries it along as template restored-ID.
+mkdir -p "$T/tiny/bin" "$T/tiny/etc" "$T/tiny/sbin"
+cp "$(command -v busybox)" "$T/tiny/bin/busybox"
+ln -s busybox "$T/tiny/bin/sh"
+ln -s ../bin/busybox "$T/tiny/sbin/init"
+printf 'ID=tiny\nNAME=tiny\n' >"$T/tiny/etc/os-release"
+tar -C "$T/tiny" -czf "$T/tiny.tar.gz" .
+vpsctl template import tiny "$T/tiny.tar.gz" >/dev/null
+vpsctl create 108 --ostemplate tiny >/dev/null
+expect_error "a template B lacks is refused, named" "^vpsctl: the restore on $DEST: .*needs template tiny version .*, which this host does not have .*; VPS 108 stays here\$" \
+        migrate 108 "$DEST"
+check "108 is still on A" vpsctl status 108
+check "nothing of it on B" wait_no_debris 108
+check "--full carries the template" migrate 108 "$DEST" --full
+expect_eq "108 is on B, on template restored-108" "stopped restored-108" \
+        "$(v2 status 108 -j | jq -r '"\(.status) \(.ostemplate)"')"
+
+if [ "${VPS_TEST_FULL:-0}" = 1 ]; then
+        # 1 GiB: the wire (ssh cat to /dev/null over the same path) vs an offline migration.
+        vpsctl create 107 --ostemplate busybox >/dev/null
+        vpsctl start 107 >/dev/null
+        vpsctl exec 107 -- dd if=/dev/urandom of=/big bs=1M count=1024 2>/dev/null
+        vpsctl stop 107 >/dev/null
+        S0=$(date +%s.%N)
+        # VPS_MIGRATE_CIPHER: an ssh cipher for both (e.g. aes128-gcm@openssh.com).
+        C=${VPS_MIGRATE_CIPHER:-}
+        SSH_OPTS+=(${C:+--ssh-option "Ciphers=$C"})
+        head -c 1073741824 /dev/zero | in_a ssh ${C:+-o "Ciphers=$C"} -o BatchMode=yes -o "IdentityFile=$T/id" \
+                -o "UserKnownHostsFile=$T/known_hosts" -p "$PORT" "root@$B_IP" 'cat >/dev/null'
+        WIRE=$(echo "1073741824 / ($(date +%s.%N) - $S0) / 1000000" | bc -l)
+        OUT=$(migrate 107 "$DEST" $FULL -j)
+        MIG=$(jq -r '.bytes / .seconds / 1000000' <<<"$OUT")
+        printf 'bench: wire (ssh cat 1 GiB) %.0f MB/s; migrate 1 GiB upper: %s bytes in %s s = %.0f MB/s; ratio %.0f%%\n' \
+                "$WIRE" "$(jq .bytes <<<"$OUT")" "$(jq .seconds <<<"$OUT")" "$MIG" \
+                "$(echo "100 * $MIG / $WIRE" | bc -l)"
+        # The same pipeline without ssh (B's backup piped into a restore on A): its own ceiling.
+        S0=$(date +%s.%N)
+        v2 backup 107 --to - | vpsctl restore - 107 -j >/dev/null
+        printf 'bench: backup | restore without ssh: %.0f MB/s\n' \
+                "$(echo "$(jq .bytes <<<"$OUT") / ($(date +%s.%N) - $S0) / 1000000" | bc -l)"
+fi
+finish

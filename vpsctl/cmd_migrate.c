@@ -1,0 +1,465 @@
+/* vpsctl migrate: an offline move of a VPS to another host over ssh (vzmigrate's transport).
+ * The source is stopped, its backup stream (vps/backup.h) piped into `vpsctl restore - ID` on
+ * the destination, the copy started there, and only then the source removed. Until that
+ * point the source is the one copy that may run: any failure restarts it (a guard process
+ * does so if vpsctl itself is killed) and removes what the destination got. */
+#include "vpsctl.h"
+#include "client.h"
+#include "ssh.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/backup.h"
+#include "vps/cleanup.h"
+
+static const char migrate_usage[] =
+        "Usage: vpsctl migrate ID DEST [--keep-src] [--full] [--ssh-option OPT]...\n"
+        "                      [--remote-socket PATH] [--remote-vpsctl PATH] [--online] [-j]\n"
+        "\n"
+        "Move the VPS ID to the host DEST ([user@]host[:port]), whose vpsd is reached by\n"
+        "running its vpsctl through ssh (BatchMode: the operator's keys or agent). Offline:\n"
+        "a running VPS is stopped (a clean halt), its backup (config, addresses, limits and\n"
+        "upper layer) streamed into `vpsctl restore - ID` there and started there; the VPS\n"
+        "here is destroyed only once the destination says it runs (or, for a stopped one,\n"
+        "that it exists). The destination must have the template in the same version, or\n"
+        "--full carries it along (as template restored-ID there). The ID must be free there.\n"
+        "Any failure leaves the VPS here as it was (started again if it ran) and nothing on\n"
+        "the destination; if vpsctl is killed, a guard process starts it here again.\n"
+        "\n"
+        "Options:\n"
+        "  --keep-src            keep the VPS here, stopped and with onboot off: it must not be\n"
+        "                        started while the destination's copy runs\n"
+        "  --full                also copy the template's files (for a destination without it)\n"
+        "  --ssh-option OPT      passed to ssh as -o OPT (repeatable; before vpsctl's own\n"
+        "                        BatchMode=yes, ConnectTimeout=10, ServerAliveInterval=5)\n"
+        "  --remote-socket PATH  the destination vpsd's socket (default: its vpsctl's)\n"
+        "  --remote-vpsctl PATH  the destination's vpsctl (default: vpsctl in its PATH)\n"
+        "  --online              a live migration (CRIU): refused, naming why\n"
+        "  -j, --json            print the result as JSON\n"
+        "  -h, --help            print this help and exit\n";
+
+struct migrate {
+        const char *id;
+        struct ssh_dest dest;
+        bool keep, full, online, json;
+        bool was_running;
+        json_t *ips;              /* the source's addresses */
+        unsigned long long bytes; /* archive bytes sent */
+        double t_stop, t_copy, t_start, t_total;
+};
+
+static double now_s(void)
+{
+        struct timespec ts;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Starts the VPS here again; vpsd may still be ending the backup stream of it (busy). */
+static int start_here(struct vpsctl *v, const char *id, vps_error *err)
+{
+        for (int i = 0;; i++) {
+                _cleanup_json_ json_t *ans = NULL;
+                int r = vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, err, "/v1/vps/%s/start",
+                                       id);
+                if (r >= 0 || (err->code != EBUSY && err->code != EAGAIN) || i == 300)
+                        return r;
+                (void)usleep(200 * 1000);
+        }
+}
+
+/* --- the guard: starts the source again if vpsctl dies before the destination took over -- */
+
+/* Returns the write end of its pipe: 'k' written there lets it go quietly; the pipe closed
+ * without it (vpsctl killed) makes it start the VPS here. */
+static int guard_start(struct vpsctl *v, const char *id)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -1;
+        pid_t pid = fork();
+        if (pid < 0) {
+                (void)close(p[0]);
+                (void)close(p[1]);
+                return -1;
+        }
+        if (pid == 0) {
+                (void)signal(SIGINT, SIG_IGN);
+                (void)signal(SIGHUP, SIG_IGN);
+                (void)signal(SIGTERM, SIG_IGN);
+                (void)close(p[1]);
+                char c = 0;
+                ssize_t n;
+                while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+                        ;
+                if (n == 1 && c == 'k')
+                        _exit(0);
+                vps_error err = {0};
+                int r = start_here(v, id, &err);
+                if (r < 0)
+                        (void)fprintf(stderr, "vpsctl: migrate guard: starting VPS %s again: %s\n",
+                                      id, err.msg);
+                _exit(r < 0);
+        }
+        (void)close(p[0]);
+        return p[1];
+}
+
+static void guard_release(int *fd)
+{
+        if (*fd >= 0) {
+                (void)!write(*fd, "k", 1);
+                (void)close(*fd);
+                *fd = -1;
+        }
+}
+
+/* --- the steps ----------------------------------------------------------------------------- */
+
+static int refuse_online(struct vpsctl *v)
+{
+        _cleanup_json_ json_t *server = NULL;
+        vps_error err = {0};
+        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &server, &err, "/v1/version") < 0)
+                return vpsctl_fail_err(&err);
+        json_t *cp = json_object_get(server, "checkpoint");
+        const char *why = json_string_value(json_object_get(cp, "why"));
+        if (json_is_true(json_object_get(cp, "available")))
+                (void)vps_err(&err, EOPNOTSUPP,
+                              "--online: live migration is not built yet; migrate offline");
+        else
+                (void)vps_err(&err, EOPNOTSUPP,
+                              "--online needs checkpointing (CRIU), which this host's vpsd says "
+                              "is not available: %s",
+                              why ? why : "it did not say why");
+        return vpsctl_fail_err(&err);
+}
+
+/* The destination must answer and not have the ID (its status exits 3: no such VPS). */
+static int preflight(struct migrate *m, vps_error *err)
+{
+        const char *args[] = {"status", m->id, "-j", NULL};
+        int st;
+        char why[512];
+        int r = ssh_run(&m->dest, args, &st, NULL, why, sizeof(why), err);
+        if (r < 0)
+                return r;
+        if (st == EXIT_NOENT)
+                return 0;
+        if (st == 0)
+                return vps_err(err, EEXIST, "%s already has a VPS %s: nothing done", m->dest.name,
+                               m->id);
+        if (st == 255)
+                return vps_err(err, EHOSTUNREACH, "ssh %s: %s", m->dest.name,
+                               why[0] ? why : "failed");
+        return vps_err(err, EPROTO, "%s: %s", m->dest.name, why[0] ? why : "vpsctl failed there");
+}
+
+/* Writes all of buf to fd; -errno. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+        for (size_t done = 0; done < n;) {
+                ssize_t k = write(fd, buf + done, n - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                done += (size_t)k;
+        }
+        return 0;
+}
+
+/* The local backup stream's frames into to (ssh's stdin): 0 at the end of the archive. */
+static int pump(struct migrate *m, int fd, int to, vps_error *err)
+{
+        _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
+        if (!buf)
+                return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
+        for (;;) {
+                char type;
+                size_t n;
+                int r = vps_frame_read(fd, &type, buf, &n, err);
+                if (r == -ECONNRESET)
+                        return vps_err(err, ECONNRESET, "vpsd ended the backup without a result");
+                if (r < 0)
+                        return r;
+                if (type == 'D') {
+                        if ((r = write_all(to, buf, n)) < 0)
+                                return vps_err(err, -r, "sending to %s: %s", m->dest.name,
+                                               r == -EPIPE ? "ssh ended" : strerror(-r));
+                        m->bytes += n;
+                } else if (type == 'E') {
+                        r = client_error_from_body(buf, n, 500, err);
+                        return vps_err_wrap(err, "the backup here");
+                } else if (type == 'K') {
+                        return 0;
+                } else if (type != 'P') {
+                        return vps_err(err, EPROTO, "an unexpected frame from vpsd");
+                }
+        }
+}
+
+/* Streams the backup into the destination's restore. *ret_created: the destination may hold
+ * the VPS (its restore said so, or the outcome is unknown). */
+static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_error *err)
+{
+        char path[256];
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0", m->id,
+                       m->full);
+        _cleanup_close_ int fd = -1;
+        int r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, err);
+        if (r < 0 || (r = vps_frame_write(fd, 'Z', NULL, 0, err)) < 0)
+                return vps_err_wrap(err, "the backup here");
+        const char *args[8 + 2 * 64] = {"restore", "-", m->id, "-j"};
+        size_t na = 4, i;
+        json_t *ip;
+        json_array_foreach(m->ips, i, ip)
+        {
+                if (na + 3 >= sizeof(args) / sizeof(args[0]))
+                        break;
+                args[na++] = "--ipadd";
+                args[na++] = json_string_value(ip);
+        }
+        args[na] = NULL;
+        _cleanup_close_ int out = memfd_create("restore-out", MFD_CLOEXEC);
+        _cleanup_close_ int errf = memfd_create("restore-err", MFD_CLOEXEC);
+        int p[2];
+        if (out < 0 || errf < 0 || pipe2(p, O_CLOEXEC) < 0)
+                return vps_err_sys(err, errno, "making the pipe to ssh");
+        /* A bigger pipe: fewer wake-ups per MiB. */
+        (void)fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        pid_t pid;
+        r = ssh_spawn(&m->dest, args, p[0], out, errf, &pid, err);
+        (void)close(p[0]);
+        if (r < 0) {
+                (void)close(p[1]);
+                return r;
+        }
+        *ret_maybe = true;
+        r = pump(m, fd, p[1], err);
+        if (r < 0 && r != -EPIPE) /* a cut stream must not look complete to the restore */
+                (void)kill(pid, SIGTERM);
+        (void)close(p[1]);
+        int st = ssh_wait(pid);
+        char why[512];
+        ssh_last_line(errf, why, sizeof(why));
+        /* vpsctl's own refusal there (no template, the ID taken meanwhile, no space), which
+         * also ends the pipe early: its restore left nothing, and an ID taken is not ours. */
+        if (st != 0 && st != 255 && st < 128 && (r >= 0 || r == -EPIPE)) {
+                *ret_maybe = false;
+                return vps_err(err,
+                               st == EXIT_EXISTS  ? EEXIST
+                               : st == EXIT_NOENT ? ENOENT
+                                                  : EPROTO,
+                               "the restore on %s: %s", m->dest.name, why[0] ? why : "failed");
+        }
+        if (r < 0)
+                return r;
+        if (st == 0)
+                return 0;
+        return vps_err(err, ECONNRESET, "ssh %s: %s", m->dest.name, why[0] ? why : "failed");
+}
+
+static int remote_simple(struct migrate *m, const char *verb, const char *opt, vps_error *err)
+{
+        const char *args[] = {verb, m->id, opt, NULL};
+        int st;
+        char why[512];
+        int r = ssh_run(&m->dest, args, &st, NULL, why, sizeof(why), err);
+        if (r < 0)
+                return r;
+        if (st != 0)
+                return vps_err(err, st == 255 ? ECONNRESET : EPROTO, "%s %s on %s: %s", verb, m->id,
+                               m->dest.name, why[0] ? why : "failed");
+        return 0;
+}
+
+/* After a failure: the destination's copy (ours) removed, the source started again. */
+static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error *why)
+{
+        vps_error e = {0};
+        if (remote && remote_simple(m, "destroy", "--force", &e) < 0 && e.code != EPROTO)
+                (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
+                              m->id, m->dest.name, e.msg);
+        char tail[VPS_ERROR_MSG_MAX + 128];
+        if (m->was_running) {
+                if (start_here(v, m->id, &e) < 0)
+                        (void)snprintf(tail, sizeof(tail),
+                                       "; and starting VPS %s here again failed: %s", m->id, e.msg);
+                else
+                        (void)snprintf(tail, sizeof(tail), "; VPS %s runs here again", m->id);
+        } else {
+                (void)snprintf(tail, sizeof(tail), "; VPS %s stays here", m->id);
+        }
+        size_t len = strlen(why->msg);
+        (void)snprintf(why->msg + len, sizeof(why->msg) - len, "%s", tail);
+        return vpsctl_fail_err(why);
+}
+
+static int report(struct migrate *m)
+{
+        const char *src = m->keep ? "kept stopped" : "removed";
+        if (m->json) {
+                _cleanup_json_ json_t *j = json_pack(
+                        "{s:s, s:s, s:b, s:b, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "id", m->id,
+                        "dest", m->dest.name, "running", m->was_running, "full", m->full, "bytes",
+                        (json_int_t)m->bytes, "seconds", m->t_total, "stop_seconds", m->t_stop,
+                        "transfer_seconds", m->t_copy, "start_seconds", m->t_start,
+                        "downtime_seconds",
+                        m->was_running ? m->t_stop + m->t_copy + m->t_start : 0.0, "source", src);
+                return j ? vpsctl_print_json(j) : vpsctl_fail("cannot encode the result");
+        }
+        double mb = (double)m->bytes / 1e6;
+        printf("VPS %s migrated to %s in %.2f s: ", m->id, m->dest.name, m->t_total);
+        if (m->was_running)
+                printf("stopped here in %.2f s, ", m->t_stop);
+        if (mb < 10)
+                printf("%.0f kB sent in %.2f s", mb * 1000, m->t_copy);
+        else
+                printf("%.1f MB sent in %.2f s (%.0f MB/s)", mb, m->t_copy,
+                       m->t_copy > 0 ? mb / m->t_copy : 0.0);
+        if (m->was_running)
+                printf(", started there in %.2f s", m->t_start);
+        printf("; %s here\n", src);
+        return 0;
+}
+
+static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
+{
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, 'j'},
+                {"keep-src", no_argument, NULL, 'k'},
+                {"full", no_argument, NULL, 'f'},
+                {"online", no_argument, NULL, 'o'},
+                {"ssh-option", required_argument, NULL, 'O'},
+                {"remote-socket", required_argument, NULL, 'S'},
+                {"remote-vpsctl", required_argument, NULL, 'V'},
+                {0},
+        };
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(migrate_usage);
+                else if (c == 'j')
+                        m->json = true;
+                else if (c == 'k')
+                        m->keep = true;
+                else if (c == 'f')
+                        m->full = true;
+                else if (c == 'o')
+                        m->online = true;
+                else if (c == 'O') {
+                        if (m->dest.n_opts == SSH_MAX_OPTS || !optarg[0] || optarg[0] == '-')
+                                return vpsctl_usage_error(v, "bad --ssh-option '%s'", optarg);
+                        m->dest.opts[m->dest.n_opts++] = optarg;
+                } else if (c == 'S' || c == 'V') {
+                        if (optarg[0] != '/')
+                                return vpsctl_usage_error(v, "--remote-%s: an absolute path",
+                                                          c == 'S' ? "socket" : "vpsctl");
+                        *(c == 'S' ? &m->dest.socket : &m->dest.vpsctl) = optarg;
+                } else
+                        return vpsctl_opt_error(v, c, argv);
+        }
+        vpsctl_json_errors(m->json);
+        if (optind >= argc)
+                return vpsctl_usage_error(v, "missing the VPS ID");
+        m->id = argv[optind];
+        int r = vpsctl_check_id(m->id);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (optind + 1 >= argc)
+                return vpsctl_usage_error(v, "missing the destination DEST ([user@]host[:port])");
+        if (optind + 2 < argc)
+                return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 2]);
+        vps_error err = {0};
+        if (ssh_dest_parse(argv[optind + 1], &m->dest, &err) < 0) {
+                (void)vpsctl_fail_err(&err);
+                return EXIT_USAGE;
+        }
+        return CMD_CONTINUE;
+}
+
+/* Stops the source if it runs; the guard then watches over it. */
+static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_error *err)
+{
+        if (!m->was_running)
+                return 0;
+        if ((*guard = guard_start(v, m->id)) < 0)
+                return vps_err_sys(err, errno, "starting the guard");
+        double t0 = now_s();
+        _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:b}", "fast", 0);
+        int r = vpsctl_request(v, "POST", body, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/stop", m->id);
+        m->t_stop = now_s() - t0;
+        return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
+}
+
+int cmd_migrate(struct vpsctl *v, int argc, char **argv)
+{
+        struct migrate m = {0};
+        int r = parse(v, argc, argv, &m);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (m.online)
+                return refuse_online(v);
+        (void)signal(SIGPIPE, SIG_IGN);
+        double t0 = now_s();
+        vps_error err = {0};
+        _cleanup_json_ json_t *vps = NULL;
+        if (vpsctl_get_vps(v, m.id, &vps, &err) < 0)
+                return vpsctl_fail_err(&err);
+        const char *status = json_string_value(json_object_get(vps, "status"));
+        if (status && strcmp(status, "running") != 0 && strcmp(status, "stopped") != 0)
+                return vpsctl_fail("VPS %s is %s: only a running or stopped one migrates", m.id,
+                                   status);
+        m.was_running = status && !strcmp(status, "running");
+        m.ips = json_object_get(vps, "ip");
+        if ((r = preflight(&m, &err)) < 0)
+                return vpsctl_fail_err(&err);
+        __attribute__((cleanup(guard_release))) int guard = -1;
+        if ((r = stop_source(v, &m, &guard, &err)) < 0)
+                return roll_back(v, &m, false, &err);
+        double t1 = now_s();
+        bool maybe = false;
+        r = transfer(v, &m, &maybe, &err);
+        m.t_copy = now_s() - t1;
+        if (r < 0)
+                return roll_back(v, &m, maybe, &err);
+        /* From here the destination's copy is the one to run: the guard lets go first, so that
+         * a kill now leaves both stopped rather than both running. */
+        guard_release(&guard);
+        if (m.was_running) {
+                double t2 = now_s();
+                if ((r = remote_simple(&m, "start", "-j", &err)) < 0 && err.code != ECONNRESET)
+                        return roll_back(v, &m, true, &err);
+                /* No answer: it may run there; starting it here could make two. */
+                if (r < 0)
+                        return vpsctl_fail("%s: VPS %s may run on %s now, so it is left stopped "
+                                           "here (check there)",
+                                           err.msg, m.id, m.dest.name);
+                m.t_start = now_s() - t2;
+        }
+        _cleanup_json_ json_t *ans = NULL;
+        if (!m.keep)
+                r = vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &ans, &err, "/v1/vps/%s", m.id);
+        else {
+                _cleanup_json_ json_t *body = json_pack("{s:b}", "onboot", 0);
+                r = vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &ans, &err, "/v1/vps/%s", m.id);
+        }
+        if (r < 0)
+                (void)fprintf(stderr, "vpsctl: VPS %s is on %s now, but %s here failed: %s\n", m.id,
+                              m.dest.name, m.keep ? "turning onboot off" : "removing it", err.msg);
+        m.t_total = now_s() - t0;
+        return report(&m);
+}
