@@ -1,6 +1,7 @@
 /* vpsctl node drain|undrain NAME: a node of the fleet made unschedulable (create --node auto
  * skips it, create --node NAME refuses it) or schedulable again, in etcd through this host's
- * vpsd. Moving a drained node's VPSes away is migrate's, not built yet: drain lists them. */
+ * vpsd. Moving a drained node's VPSes away is migrate's (vpsctl migrate ID DEST, over ssh),
+ * which drain does not run yet: it lists them. */
 #include "vpsctl.h"
 
 #include <getopt.h>
@@ -14,8 +15,8 @@ static const char node_usage[] =
         "\n"
         "drain NAME    mark node NAME unschedulable: create --node auto skips it and\n"
         "              create --node NAME refuses it. The VPSes it still owns are listed;\n"
-        "              moving them needs 'vpsctl migrate' (not built yet), so drain exits 5\n"
-        "              while any remain\n"
+        "              drain does not move them (yet): 'vpsctl migrate ID DEST' on that\n"
+        "              node moves one over ssh; drain exits 5 while any remain\n"
         "undrain NAME  make node NAME schedulable again\n"
         "\n"
         "Options:\n"
@@ -74,7 +75,7 @@ int cmd_node(struct vpsctl *v, int argc, char **argv)
         }
         fprintf(stderr,
                 "vpsctl: %zu VPS%s still on node %s: moving them needs 'vpsctl migrate', "
-                "which is not built yet\n",
+                "which drain does not run yet\n",
                 n, n == 1 ? "" : "es", name);
         return EXIT_STATE;
 }

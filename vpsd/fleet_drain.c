@@ -1,7 +1,7 @@
 /* vpsd: node drain / undrain. A drained node has a key drained/NAME in etcd (no lease: it
  * outlives the node's restarts); create --node auto skips it, create --node NAME refuses it,
  * `nodes` shows it unschedulable. A drain answers the VPSes the node still owns: moving them
- * is migrate's (not built yet), the caller says so. */
+ * is migrate's (drain does not run it yet), the caller says so. */
 #include "fleet_api.h"
 
 #include "api.h"
