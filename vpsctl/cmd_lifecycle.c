@@ -26,6 +26,7 @@ enum {
         OPT_USERPASSWD,
         OPT_SSHKEY,
         OPT_RESET_COUNTERS,
+        OPT_NODE,
 };
 
 struct lifecycle_opts {
@@ -101,6 +102,11 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
                                 return vpsctl_fail("--ssh-key: %s", e.msg);
                         break;
                 }
+                case OPT_NODE:
+                        if (!o->extra)
+                                o->extra = json_object();
+                        json_object_set_new(o->extra, "node", json_string(optarg));
+                        break;
                 case OPT_RESET_COUNTERS:
                         if (!o->extra)
                                 o->extra = json_object();
@@ -264,8 +270,8 @@ struct settings_cmd {
 };
 
 static const struct settings_cmd create_cmd = {
-        "Usage: vpsctl create ID --ostemplate NAME [--hostname H] [--ipadd ADDR]...",
-        "[--force] [-j]",
+        "Usage: vpsctl create ID --ostemplate NAME [--node NAME|auto] [--hostname H]",
+        "[--ipadd ADDR]... [--force] [-j]",
         "Create the VPS ID from the template NAME (see 'vpsctl template list').\n"
         "\n"
         "Options:\n"
@@ -275,9 +281,15 @@ static const struct settings_cmd create_cmd = {
         "                     the whole name is longer than 64\n"
         "  --ipadd ADDR       give the VPS this address on its eth0 (repeatable); without\n"
         "                     one the VPS has loopback only. A prefix only where it holds:\n"
-        "                     bridged: the bridge subnet's; routed: /32 or /128\n",
+        "                     bridged: the bridge subnet's; routed: /32 or /128\n"
+        "  --node NAME|auto   create it on that node of the fleet (vpsd --cluster), through\n"
+        "                     its remote API; auto: among the nodes up, schedulable (not\n"
+        "                     drained), with the template and the RAM and disk asked free,\n"
+        "                     the one with the most free RAM (then by name)\n",
         "print the new VPS object as JSON",
-        {{"ostemplate", required_argument, NULL, OPT_OSTEMPLATE}, {0}},
+        {{"ostemplate", required_argument, NULL, OPT_OSTEMPLATE},
+         {"node", required_argument, NULL, OPT_NODE},
+         {0}},
 };
 
 static const struct settings_cmd set_cmd = {
@@ -365,7 +377,8 @@ static int send_settings(struct vpsctl *v, const struct lifecycle_opts *o, json_
         if (o->json)
                 return vpsctl_print_json(answer);
         vpsctl_print_warning(answer);
-        printf("VPS %s %s\n", o->id, done);
+        const char *node = json_string_value(json_object_get(answer, "node"));
+        printf("VPS %s %s%s%s\n", o->id, done, node ? " on node " : "", node ? node : "");
         return 0;
 }
 

@@ -13,7 +13,8 @@ static const char nodes_usage[] =
         "Usage: vpsctl nodes [-H] [-j]\n"
         "\n"
         "List the nodes of the fleet (vpsd --cluster), read from etcd through this host's\n"
-        "vpsd: name, state (up while its lease lives, down after), the VPSes it owns, its\n"
+        "vpsd: name, state (up while its lease lives, down after), whether create --node auto\n"
+        "may pick it (sched: yes, or drained by 'vpsctl node drain'), the VPSes it owns, its\n"
         "free RAM and disk, its load and where its API is reached.\n"
         "\n"
         "Options:\n"
@@ -69,8 +70,13 @@ int cmd_nodes(struct vpsctl *v, int argc, char **argv)
                         json_object_set_new(n, sizes[k], json_string(buf));
                 }
                 json_object_set_new(n, "vps", json_copy(json_object_get(n, "vps_owned")));
+                /* node drain makes a node unschedulable */
+                json_object_set_new(n, "sched",
+                                    json_string(json_is_false(json_object_get(n, "schedulable"))
+                                                        ? "drained"
+                                                        : "yes"));
         }
-        static char *const fields[] = {"name",      "state", "vps",       "ram_free",
+        static char *const fields[] = {"name",      "state", "sched",     "vps", "ram_free",
                                        "disk_free", "load1", "advertise", NULL};
         int r = format_table(stdout, rows, fields, header);
         return r < 0 ? vpsctl_fail("writing the list: %s", strerror(-r)) : 0;

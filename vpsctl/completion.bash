@@ -220,6 +220,8 @@ _vpsctl()
                                 [[ ! $w =~ ^[a-z][a-z0-9_-]*$ ]] || words+="$w "
                         done
                         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+                elif [ "$prev" = --node ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "auto $(_vpsctl_names nodes)" -- "$cur")
                 elif [ "$prev" = --ostemplate ]; then
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur")
                 elif [ "$cmd/$prev" = events/--vps ]; then
@@ -241,6 +243,13 @@ _vpsctl()
         template/build) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_buildable)" -- "$cur") ;;
         template/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur") ;;
         template/import) [ "$n" = 1 ] && _vpsctl_files ;;
+        node/)
+                if [ "$n" = 0 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "drain undrain" -- "$cur")
+                elif [ "$n" = 1 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_names nodes)" -- "$cur")
+                fi
+                ;;
         remote/remove) [ "$n" = 0 ] && mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_remotes)" -- "$cur") ;;
         create/ | list/ | nodes/ | version/ | template/* | remote/* | trust/ | token/ | audit/ | events/) ;;
         restore/) [ "$n" = 0 ] && _vpsctl_files ;;

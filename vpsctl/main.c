@@ -21,7 +21,7 @@ struct command {
 static const struct command commands[] = {
         {"list", cmd_list, "[-a | --all-nodes] [-o FIELDS] [-H] [-j]",
          "list VPSes (only running ones without -a)"},
-        {"create", cmd_create, "ID --ostemplate NAME [OPTIONS] [-j]",
+        {"create", cmd_create, "ID --ostemplate NAME [--node N|auto] [OPTIONS] [-j]",
          "create a VPS from a template (options as for set)"},
         {"start", cmd_start, "ID [-j]", "start a VPS"},
         {"stop", cmd_stop, "ID [--fast | --timeout S] [-j]", "stop a VPS"},
@@ -64,6 +64,8 @@ static const struct command commands[] = {
         {"audit", cmd_audit, "[--since T] [-j]", "the log of changes asked of vpsd"},
         {"events", cmd_events, "[--vps ID] [-j]", "print vpsd's events as they happen"},
         {"nodes", cmd_nodes, "[-H] [-j]", "list the nodes of the fleet (vpsd --cluster)"},
+        {"node", cmd_node, "drain|undrain NAME [-j]",
+         "make a node of the fleet unschedulable, or again schedulable"},
         {"version", cmd_version, "[-j]", "print the versions of vpsctl and vpsd"},
         {"remote", cmd_remote, "add|list|remove ... [-j]", "remote vpsds over HTTPS (pinned)"},
         {"help", NULL, "[COMMAND]", "this help, or a command's ('COMMAND --help')"},

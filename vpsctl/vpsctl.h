@@ -77,6 +77,7 @@ int cmd_template(struct vpsctl *v, int argc, char **argv);
 int cmd_version(struct vpsctl *v, int argc, char **argv);
 int cmd_remote(struct vpsctl *v, int argc, char **argv);
 int cmd_nodes(struct vpsctl *v, int argc, char **argv);
+int cmd_node(struct vpsctl *v, int argc, char **argv);
 /* cmd_snapshot.c */
 int cmd_snapshot(struct vpsctl *v, int argc, char **argv);
 int cmd_snapshot_list(struct vpsctl *v, int argc, char **argv);

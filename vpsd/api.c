@@ -6,6 +6,7 @@
  * TLS, whose clients authenticate by a trusted certificate or a token (auth.c) and are held
  * to their verbs (authz.c). Every mutating request is audited (audit.c). */
 #include "api.h"
+#include "fleet_api.h"
 
 #include "audit.h"
 #include "auth.h"
@@ -39,9 +40,10 @@ struct request {
         char *body;
         size_t len, cap;
         bool too_big, ready;
-        bool tls;    /* on the remote API's daemon */
-        bool authed; /* req->client and req->z are known */
-        bool ws;     /* the console asked for as a WebSocket (GET, ws_console.c) */
+        bool tls;        /* on the remote API's daemon */
+        bool authed;     /* req->client and req->z are known */
+        bool ws;         /* the console asked for as a WebSocket (GET, ws_console.c) */
+        bool peer_asked; /* the fleet's nodes read again for its certificate (fleet_peers.c) */
         unsigned int status;
         json_t *resp;
         struct request *next;
@@ -208,6 +210,12 @@ void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int statu
         d->mhd_kick = true;
 }
 
+void vpsd_request_resume(struct vpsd *d, struct request *req)
+{
+        MHD_resume_connection(req->conn);
+        d->mhd_kick = true;
+}
+
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err)
 {
         vpsd_request_finish(d, req, (unsigned int)vps_err_http_status(err->code), error_body(err));
@@ -344,6 +352,18 @@ static int authenticate(struct vpsd *d, struct request *req, unsigned int *statu
         bool has_cert = vpsd_tls_peer_fingerprint(req->conn, fp) == 1;
         if (has_cert && vpsd_auth_trusted(&d->auth, fp, &req->client))
                 return 0;
+        /* Another node of the fleet: its certificate as its live record in etcd shows it. */
+        if (has_cert && vpsd_fleet_peer(d, fp)) {
+                req->client = (struct vpsd_client){
+                        .kind = VPSD_CLIENT_CERT, .all_vps = true, .allow = ~0u};
+                memcpy(req->client.name, fp, VPSD_FP_LEN);
+                return 0;
+        }
+        if (has_cert && d->fleet && !req->peer_asked) {
+                req->peer_asked = true;
+                if (vpsd_fleet_peer_lookup(d, req, fp) == 0)
+                        return 1;
+        }
         const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
         char ws[320];
         if (!h) /* a browser's WebSocket offers its token as a subprotocol (ws_console.c) */
@@ -428,7 +448,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (!strcmp(method, "GET") && vpsd_console_page_route(url))
                 return vpsd_console_page(c, url);
         unsigned int status = 500;
-        if (authenticate(d, req, &status, &err) < 0)
+        int ar = authenticate(d, req, &status, &err);
+        if (ar == 1) {
+                MHD_suspend_connection(c);
+                return MHD_YES;
+        }
+        if (ar < 0)
                 return refuse_late(d, req, method, url, status, &err);
         req->authed = true;
         /* A token over its rate is told when to come back (ratelimit.c). */

@@ -53,6 +53,8 @@ int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error
 /* Answers a suspended request with a JSON body (takes the reference) and resumes it. */
 void vpsd_request_finish(struct vpsd *d, struct request *req, unsigned int status, json_t *body);
 void vpsd_request_fail(struct vpsd *d, struct request *req, const vps_error *err);
+/* A request suspended before it was authenticated goes through authentication again. */
+void vpsd_request_resume(struct vpsd *d, struct request *req);
 struct request *vpsd_request_next(struct request *req);
 void vpsd_request_set_next(struct request *req, struct request *next);
 /* The value of a query argument ("force" of DELETE /v1/vps/ID?force=1), or NULL. handlers.c

@@ -92,6 +92,7 @@ int vpsd_fleet_new(struct vps_daemon_conf *conf, const char *const opt[3], struc
         }
         (void)pthread_mutex_init(&f->mu, NULL);
         (void)pthread_cond_init(&f->cv, NULL);
+        (void)pthread_cond_init(&f->fwd_cv, NULL);
         *ret = f;
         return 0;
 }
@@ -136,7 +137,7 @@ void vpsd_fleet_post(struct vpsd *d, struct fleet_task *t)
         pthread_mutex_unlock(&f->mu);
 }
 
-static void hand_back(struct vpsd_fleet *f, struct fleet_task *t)
+void vpsd_fleet_hand_back(struct vpsd_fleet *f, struct fleet_task *t)
 {
         pthread_mutex_lock(&f->mu);
         push(&f->done, t);
@@ -159,7 +160,7 @@ void vpsd_fleet_log(struct vpsd_fleet *f, const char *fmt, ...)
         va_start(ap, fmt);
         (void)vsnprintf(t->err.msg, sizeof(t->err.msg), fmt, ap);
         va_end(ap);
-        hand_back(f, t);
+        vpsd_fleet_hand_back(f, t);
 }
 
 static void *thread_main(void *arg)
@@ -188,9 +189,10 @@ static void *thread_main(void *arg)
                 if (t) {
                         vps_err_clear(&t->err);
                         t->r = t->run(f, t, &t->err);
-                        hand_back(f, t);
+                        vpsd_fleet_hand_back(f, t);
                 } else {
                         fleet_sync(f, due);
+                        fleet_peers_tick(f);
                 }
                 if (!t && due) {
                         clock_gettime(CLOCK_MONOTONIC, &next);
@@ -265,6 +267,11 @@ void vpsd_fleet_stop(struct vpsd *d)
         pthread_mutex_unlock(&f->mu);
         (void)pthread_join(f->thread, NULL);
         f->started = false;
+        /* Creates being sent to other nodes end within a second of quit (fleet_place.c). */
+        pthread_mutex_lock(&f->mu);
+        while (f->forwards)
+                (void)pthread_cond_wait(&f->fwd_cv, &f->mu);
+        pthread_mutex_unlock(&f->mu);
         /* A re-exec keeps the lease: the next image is the same node and keeps it alive. */
         if (!d->reexec) {
                 etcd_set_timeout(f->etcd, 1000);

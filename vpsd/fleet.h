@@ -42,6 +42,9 @@ struct fleet_task {
         /* a create's local part, run in the loop once its claim holds (fleet_api.h) */
         int (*create_local)(struct vpsd *d, json_t *request, unsigned int *status, json_t **ret,
                             vps_error *err);
+        /* create --node auto that picked this node: the create route again (fleet_place.c) */
+        int (*again)(struct vpsd *d, struct request *req, const char *arg, json_t *request,
+                     unsigned int *status, json_t **ret, vps_error *err);
         int r;
         vps_error err;
 };

@@ -33,6 +33,13 @@ struct vpsd_fleet {
         bool dirty;        /* the VPSes here changed: the thread syncs at once */
         json_t *templates; /* the loop's: template names, read every 30 ticks */
         unsigned int ticks;
+        uint64_t test_ram_free; /* VPS_TEST_FLEET_RAM_FREE (fleet_report.c), 0: none */
+        /* the peers' certificates (fingerprint -> node name) from their live records, behind
+         * mu: written by the thread (fleet_peers.c), read by the loop to authenticate them */
+        json_t *peers;
+        time_t peers_read;     /* the thread's: when they were last read */
+        unsigned int forwards; /* creates being forwarded to other nodes, behind mu */
+        pthread_cond_t fwd_cv; /* signalled when one ends */
         /* the thread's own */
         struct etcd *etcd;
         int64_t lease;
@@ -52,3 +59,9 @@ void fleet_sync(struct vpsd_fleet *f, bool keepalive);
 void fleet_leave(struct vpsd_fleet *f);
 /* fleet_report.c, in the loop: the tick that publishes the snapshot. */
 int fleet_report_start(struct vpsd *d, struct vpsd_fleet *f, vps_error *err);
+/* fleet.c: a task finished outside the thread (a forwarded create) handed to the loop. */
+void vpsd_fleet_hand_back(struct vpsd_fleet *f, struct fleet_task *t);
+/* fleet_routes.c, in the thread: PREFIX/KIND/ (serializable) into an object NAME -> record. */
+int fleet_read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_error *err);
+/* fleet_peers.c, in the thread: the peers' certificates read again once a minute. */
+void fleet_peers_tick(struct vpsd_fleet *f);

@@ -6,6 +6,7 @@
 #include "fleet.h"
 
 #include "log.h"
+#include "tls.h"
 #include "template/template.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
@@ -55,6 +56,8 @@ static char *node_info(struct vpsd *d, struct vpsd_fleet *f)
 {
         uint64_t ram_total, ram_free;
         memory(&ram_total, &ram_free);
+        if (f->test_ram_free)
+                ram_free = f->test_ram_free;
         struct statvfs sv = {0};
         (void)statvfs(d->m.root, &sv);
         double load[1] = {0};
@@ -72,6 +75,15 @@ static char *node_info(struct vpsd *d, struct vpsd_fleet *f)
                           (json_int_t)d->m.n, "vps_running", (json_int_t)running, "load1",
                           (double)(long)(load[0] * 100 + 0.5) / 100, "templates",
                           json_incref(f->templates), "schedulable", 1);
+        /* Who this node is to the others (create --node): its remote API's certificate,
+         * which it also presents as a client, and the key they pin when they call it. */
+        unsigned char h[32];
+        _cleanup_free_ char *pin =
+                d->tls_mhd && vpsd_tls_pubkey_hash(h) == 0 ? etcd_b64(h, sizeof(h)) : NULL;
+        if (o && pin) {
+                json_object_set_new(o, "fingerprint", json_string(d->tls_fp));
+                json_object_set_new(o, "pubkey", json_sprintf("sha256//%s", pin));
+        }
         return o ? json_dumps(o, JSON_COMPACT) : NULL;
 }
 
@@ -120,6 +132,10 @@ static void tick(struct vpsd_source *s, uint32_t revents, void *userdata)
 
 int fleet_report_start(struct vpsd *d, struct vpsd_fleet *f, vps_error *err)
 {
+        /* Tests only: VPS_TEST_FLEET_RAM_FREE=BYTES in vpsd's environment at its start is
+         * the free RAM this node reports (to make nodes differ for create --node auto). */
+        const char *t = getenv("VPS_TEST_FLEET_RAM_FREE");
+        f->test_ram_free = t ? strtoull(t, NULL, 10) : 0;
         int r = vpsd_timer_new(&d->ev, &f->w_tick, tick, d, err);
         if (r < 0)
                 return r;

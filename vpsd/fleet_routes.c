@@ -26,7 +26,7 @@ static int no_cluster(vps_error *err)
 }
 
 /* PREFIX/KIND/ (serializable) into an object NAME -> record. */
-static int read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_error *err)
+int fleet_read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_error *err)
 {
         _cleanup_free_ char *k = fleet_key(vpsd_fleet_prefix(f), kind, "", NULL);
         _cleanup_json_ json_t *o = json_object();
@@ -60,10 +60,12 @@ static json_int_t owned_count(struct vpsd_fleet *f, const char *node)
 
 static int nodes_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
 {
-        _cleanup_json_ json_t *members = NULL, *live = NULL;
-        int r = read_kind(f, "members", &members, err);
+        _cleanup_json_ json_t *members = NULL, *live = NULL, *drained = NULL;
+        int r = fleet_read_kind(f, "members", &members, err);
         if (r == 0)
-                r = read_kind(f, "nodes", &live, err);
+                r = fleet_read_kind(f, "nodes", &live, err);
+        if (r == 0)
+                r = fleet_read_kind(f, "drained", &drained, err);
         if (r < 0)
                 return r;
         /* A node known only by its live record (its member record lost) is listed too. */
@@ -78,6 +80,11 @@ static int nodes_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
                 json_t *o = info ? json_deep_copy(info) : json_pack("{s:s}", "name", name);
                 json_object_set_new(o, "name", json_string(name));
                 json_object_set_new(o, "state", json_string(info ? "up" : "down"));
+                /* node drain: the cluster's word (drained/NAME), over the node's own */
+                json_object_set_new(
+                        o, "schedulable",
+                        json_boolean(!json_object_get(drained, name) &&
+                                     !json_is_false(json_object_get(o, "schedulable"))));
                 /* One count per node (cheap in etcd: no key is sent), not a read of every
                  * VPS record of the fleet. */
                 json_int_t n = owned_count(f, name);
@@ -118,9 +125,9 @@ int vpsd_route_nodes(struct vpsd *d, struct request *req, const char *arg, json_
 static int all_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
 {
         _cleanup_json_ json_t *live = NULL, *vps = NULL;
-        int r = read_kind(f, "nodes", &live, err);
+        int r = fleet_read_kind(f, "nodes", &live, err);
         if (r == 0)
-                r = read_kind(f, "vps", &vps, err);
+                r = fleet_read_kind(f, "vps", &vps, err);
         if (r < 0)
                 return r;
         json_t *out = t->out = json_array();
@@ -202,11 +209,13 @@ static void claim_done(struct vpsd *d, struct fleet_task *t)
                 vpsd_request_fail(d, t->req, &err);
                 return;
         }
+        if (json_is_true(json_object_get(t->in, "placed")))
+                json_object_set_new(ret, "node", json_string(vpsd_fleet_node(d->fleet)));
         vpsd_request_finish(d, t->req, status, ret);
 }
 
 int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, const char *id,
-                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local,
+                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local, bool placed,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
         if (!d->fleet)
@@ -221,8 +230,8 @@ int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, cons
         for (unsigned int i = 0; list && i < n_ips; i++)
                 json_array_append_new(list, json_string(ips[i]));
         if (t)
-                t->in = json_pack("{s:O, s:o?, s:s}", "request", request, "ips", list, "nonce",
-                                  nonce);
+                t->in = json_pack("{s:O, s:o?, s:s, s:b}", "request", request, "ips", list, "nonce",
+                                  nonce, "placed", placed);
         if (!t || !t->in) {
                 free(t);
                 return vps_err(err, ENOMEM, "out of memory");

@@ -63,10 +63,13 @@ static bool info_due(struct vpsd_fleet *f, const char *info)
         if (!f->info_put || time(NULL) - f->last_info >= INFO_EVERY_S)
                 return true;
         _cleanup_json_ json_t *a = json_loads(info, 0, NULL), *b = json_loads(f->info_put, 0, NULL);
-        static const char *const keys[] = {"vps_count", "vps_running", "templates", "advertise"};
-        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-                if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])))
+        static const char *const keys[] = {"vps_count", "vps_running", "templates",
+                                           "advertise", "fingerprint", "pubkey"};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+                if ((x || y) && !json_equal(x, y)) /* json_equal of two NULLs is 0 */
                         return true;
+        }
         return false;
 }
 

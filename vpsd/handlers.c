@@ -173,6 +173,15 @@ static int create_local(struct vpsd *d, json_t *request, unsigned int *status, j
 static int create_vps(struct vpsd *d, struct request *req, const char *arg, json_t *request,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
+        /* "node": NAME or "auto" (create --node): placed by the fleet (fleet_place.c). */
+        const char *node = json_string_value(json_object_get(request, "node"));
+        _cleanup_json_ json_t *here = node ? json_copy(request) : NULL;
+        if (node && !here)
+                return vps_err(err, ENOMEM, "out of memory");
+        if (here) {
+                json_object_del(here, "node");
+                request = here;
+        }
         /* Checked here first: a bad request never reaches the cluster. */
         char plan[VPS_PLAN_NAME_MAX + 1];
         bool plan_given;
@@ -189,8 +198,15 @@ static int create_vps(struct vpsd *d, struct request *req, const char *arg, json
                 r = vps_err(err, EEXIST, "VPS %s already exists", ch.v.id);
         if (r < 0)
                 return r;
-        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local, status,
-                                 ret, err);
+        const uint64_t *lim = ch.v.limits.v;
+        if (node && (r = vpsd_fleet_place(
+                             d, req, request, node, ch.v.id, ch.v.ostemplate,
+                             lim[VPS_LIM_RAM] == VPS_LIMIT_NONE ? 0 : lim[VPS_LIM_RAM],
+                             lim[VPS_LIM_DISKSPACE] == VPS_LIMIT_NONE ? 0 : lim[VPS_LIM_DISKSPACE],
+                             create_vps, err)) != 0)
+                return r;
+        return vpsd_fleet_create(d, req, request, ch.v.id, ch.v.ip, ch.v.n_ip, create_local,
+                                 node != NULL, status, ret, err);
 }
 
 static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *body,
@@ -300,6 +316,8 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
 const struct vpsd_route vpsd_routes[] = {
         {"GET", "version", 0, NULL, VPSD_VERB_ANY, get_version},
         {"GET", "nodes", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_nodes},
+        {"POST", "nodes", 2, "drain", VPSD_VERB_ADMIN, vpsd_route_node_drain},
+        {"POST", "nodes", 2, "undrain", VPSD_VERB_ADMIN, vpsd_route_node_undrain},
         {"POST", "shutdown", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_shutdown},
         {"GET", "vps", 0, NULL, VPSD_VERB_STATUS, list_vps},
         {"POST", "vps", 0, NULL, VPSD_VERB_ADMIN, create_vps},

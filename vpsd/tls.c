@@ -250,3 +250,12 @@ int vpsd_tls_peer_fingerprint(struct MHD_Connection *c, char ret_fp[VPSD_FP_LEN]
                 return 0;
         return der_fingerprint(&peers[0], ret_fp) < 0 ? 0 : 1;
 }
+
+int vpsd_tls_pubkey_hash(unsigned char ret[32])
+{
+        _cleanup_(datum_free) gnutls_datum_t der = {0};
+        if (!loaded || gnutls_pubkey_export2(server_pcert.pubkey, GNUTLS_X509_FMT_DER, &der) < 0 ||
+            gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, ret) < 0)
+                return -EIO;
+        return 0;
+}

@@ -27,5 +27,9 @@ int vpsd_tls_pem_fingerprint(const char *pem, size_t len, char ret_fp[VPSD_FP_LE
 /* The fingerprint of the client's certificate on a TLS connection: 1 when it presented one,
  * 0 when not (or on a connection without TLS). */
 int vpsd_tls_peer_fingerprint(struct MHD_Connection *c, char ret_fp[VPSD_FP_LEN]);
+/* SHA-256 of the loaded certificate's public key (its DER SubjectPublicKeyInfo): what a peer
+ * node pins ("sha256//" and its base64, libcurl's CURLOPT_PINNEDPUBLICKEY). -EIO when none
+ * is loaded. */
+int vpsd_tls_pubkey_hash(unsigned char ret[32]);
 /* The priorities of the TLS daemon: TLS 1.2 and 1.3 alone. */
 #define VPSD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"

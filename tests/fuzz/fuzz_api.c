@@ -122,6 +122,12 @@ void vpsd_request_set_next(struct request *req, struct request *next)
         req->next = next;
 }
 
+void vpsd_request_resume(struct vpsd *dd, struct request *req)
+{
+        (void)dd, (void)req;
+        die("a request was resumed, but no cluster is set");
+}
+
 void vpsd_request_finish(struct vpsd *dd, struct request *req, unsigned int status, json_t *body)
 {
         (void)dd, (void)req, (void)status, (void)body;

@@ -112,6 +112,40 @@ stop_daemon() {
         [ ! -d "$cg" ] || find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 }
 
+# stop_node PID ROOT CG_PARENT BRIDGE: another vpsd a test started (a fleet's node) stopped,
+# and what it leaves on the host removed: its run state, meminfo mount, bridge and nft tables.
+stop_node() {
+        local run
+        run=$(run_state_dir "$2")
+        stop_daemon "$1" "$3"
+        [ -z "$run" ] || rm -rf "$run" || true
+        if [ -n "$run" ] && mountpoint -q "${run/state-/meminfo-}"; then
+                umount -l "${run/state-/meminfo-}" || true
+        fi
+        [ -z "$run" ] || rmdir "${run/state-/meminfo-}" 2>/dev/null || true
+        nft delete table ip "vpsd_$4" 2>/dev/null || true
+        nft delete table bridge "vpsd_$4" 2>/dev/null || true
+        ip link del "$4" 2>/dev/null || true
+}
+
+# check_node_logs RC NODE...: returns RC, or 1 when a sanitizer reported in a node's log
+# ($T/root-NODE/vpsd.log); when failing, shows each node's last cluster lines.
+check_node_logs() {
+        local rc=$1 n
+        shift
+        for n; do
+                if grep -qE 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" 2>/dev/null; then
+                        echo "FAIL: sanitizer report in node $n's vpsd.log"
+                        grep -A30 -E 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" | head -60
+                        [ "$rc" != 0 ] || rc=1
+                fi
+        done
+        if [ "$rc" != 0 ]; then
+                for n; do echo "--- node $n"; grep cluster "$T/root-$n/vpsd.log" | tail -n 15; done
+        fi
+        return "$rc"
+}
+
 # cleanup [RC]: on exit (the trap); a test with an EXIT trap of its own passes its status.
 cleanup() {
         local rc=$?

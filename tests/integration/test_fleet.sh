@@ -76,33 +76,14 @@ fleet_cleanup() {
         local rc=$? n i
         set +e # all of it, whatever fails
         for n in $NODES; do
-                local run
-                run=$(run_state_dir "$T/root-$n")
-                stop_daemon "${NPID[$n]:-}" "$CG_PARENT-$n"
-                [ -z "$run" ] || rm -rf "$run" || true
-                if [ -n "$run" ] && mountpoint -q "${run/state-/meminfo-}"; then
-                        umount -l "${run/state-/meminfo-}" || true
-                fi
-                [ -z "$run" ] || rmdir "${run/state-/meminfo-}" 2>/dev/null || true
-                nft delete table ip "vpsd_${BRIDGE}$n" 2>/dev/null || true
-                nft delete table bridge "vpsd_${BRIDGE}$n" 2>/dev/null || true
+                stop_node "${NPID[$n]:-}" "$T/root-$n" "$CG_PARENT-$n" "${BRIDGE}$n"
                 nft delete table inet "vpsr_${BRIDGE}$n" 2>/dev/null || true
-                ip link del "${BRIDGE}$n" 2>/dev/null || true
                 ip link del "${BRIDGE}u$n" 2>/dev/null || true
         done
         for i in 1 2 3; do etcd_kill "$i"; done
         # Under ASan/UBSan a report in a node's log fails the test (lib.sh checks its own vpsd's).
-        for n in $NODES; do
-                if grep -qE 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" 2>/dev/null; then
-                        echo "FAIL: sanitizer report in node $n's vpsd.log"
-                        grep -A30 -E 'Sanitizer|runtime error:' "$T/root-$n/vpsd.log" | head -60
-                        [ "$rc" != 0 ] || rc=1
-                fi
-        done
-        if [ "$rc" != 0 ]; then
-                for n in $NODES; do echo "--- node $n"; grep cluster "$T/root-$n/vpsd.log" | tail -n 15; done
-        fi
-        cleanup "$rc"
+        check_node_logs "$rc" $NODES
+        cleanup "$?"
 }
 trap fleet_cleanup EXIT
 

@@ -109,6 +109,7 @@ for r in "${ROUTES[@]}"; do
                 /v1/templates/*) path=${path/\{\}/busybox} ;;
                 /v1/trust/*) path=${path/\{\}/$(jq -r '.trust[0].fingerprint' "$ROOT/remote/trust.json" 2>/dev/null || echo x)} ;;
                 /v1/tokens/*) path=${path/\{\}/good} ;;
+                /v1/nodes/*) path=${path/\{\}/node-x} ;;
                 esac
                 nv=$verb
                 [ "$method $verb" = "PATCH admin" ] && nv=password # a PATCH of a password alone
