@@ -84,7 +84,8 @@ expect_jq "backup through the remote" '.id == "501" and .files > 0' rvpsctl --re
 check "it is a backup of 501" sh -c "zstd -dc '$T/501.tar.zst' | tar -t 2>/dev/null | grep -q config.json"
 expect_jq "restore through the remote" '.id == "502"' rvpsctl --remote t1 restore "$T/501.tar.zst" 502 -j
 expect_eq "502 exists" stopped "$(vps_field 502 status)"
-expect_error "exec against a remote says it cannot" "not work against remote t1" rvpsctl --remote t1 exec 501 -- true
+expect_eq "exec through the remote (the vps-exec upgrade through the TLS front)" remote-exec-42 \
+        "$(rvpsctl --remote t1 exec 501 -- sh -c 'echo remote-exec-$((6*7))')"
 
 # A token is sent as a bearer token; never shown by list.
 check "remote add with a token from stdin" sh -c "echo s3cr3t-tok | '$VPSCTL_BIN' remote add tok '$URL' --token - >/dev/null"
