@@ -412,6 +412,8 @@ static bool indexed(struct vps_manifest *m)
 
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path)
 {
+        if (m->n == 0)
+                return NULL; /* and no index made for nothing (it would outlive a free) */
         if (m->next < m->n && strcmp(m->e[m->next].path, path) == 0)
                 return &m->e[m->next++];
         if (!indexed(m)) { /* out of memory: slowly, but right */
