@@ -4,6 +4,7 @@
 #include "json_cleanup.h"
 #include "vps/cleanup.h"
 
+#include "curl_socket.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -140,15 +141,6 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-/* No child of vpsd (a job, a template build) inherits a connection to etcd. */
-static int on_socket(void *userdata, curl_socket_t fd, curlsocktype purpose)
-{
-        int flags = fcntl(fd, F_GETFD);
-        if (flags >= 0)
-                (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-        return CURL_SOCKOPT_OK;
-}
-
 static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
         const struct sink *s = userdata;
@@ -175,7 +167,7 @@ static int post(struct etcd *e, size_t i, const char *path, const char *body, st
         (void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
         (void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         (void)curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-        (void)curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_socket);
+        (void)curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, fleet_curl_cloexec);
         (void)curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(e->timeout_ms / 3 + 1));
         if (stream) {
                 /* A watch lasts: only a stalled connection (no byte for 3 timeouts) ends it. */
@@ -337,4 +329,12 @@ int etcd_watch(struct etcd *e, const char *key, unsigned int flags, int64_t star
         if (r == 0 && s.stopped < 0)
                 r = vps_err(err, EIO, "etcd watch of %s: the stream failed", key);
         return r;
+}
+
+int fleet_curl_cloexec(void *userdata, curl_socket_t fd, curlsocktype purpose)
+{
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0)
+                (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        return CURL_SOCKOPT_OK;
 }

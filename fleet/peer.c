@@ -3,6 +3,7 @@
 
 #include "vps/cleanup.h"
 
+#include "curl_socket.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,14 +35,6 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
         b->n += n;
         q[b->n] = '\0';
         return n;
-}
-
-static int on_socket(void *userdata, curl_socket_t fd, curlsocktype purpose)
-{
-        int flags = fcntl(fd, F_GETFD);
-        if (flags >= 0)
-                (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-        return CURL_SOCKOPT_OK;
 }
 
 static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -88,7 +81,7 @@ int fleet_peer_request(const struct fleet_peer_call *c, long *ret_status, char *
         (void)curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
         (void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         (void)curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-        (void)curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_socket);
+        (void)curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, fleet_curl_cloexec);
         (void)curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         (void)curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         (void)curl_easy_setopt(h, CURLOPT_XFERINFODATA, &b);
