@@ -5,7 +5,7 @@
 # controller; vps_up and vps_state here otherwise); a token for VPS 102 alone sees none of
 # 101's; and `promtool check metrics` finds nothing wrong with vpsd's output.
 . "$(dirname "$0")/lib.sh"
-trap 'kill ${PROM_PID:-} 2>/dev/null || true; cleanup' EXIT
+trap 'rc=$?; kill ${PROM_PID:-} 2>/dev/null || true; cleanup "$rc"' EXIT
 for c in prometheus promtool curl jq openssl; do command -v $c >/dev/null || { echo "SKIP: no $c (scripts/install-deps)"; exit 77; }; done
 free_port() {
         local p
@@ -77,13 +77,15 @@ HAS_MEMORY=0
 grep -q '^vps_memory_bytes{id="101"}' "$T/m.all" && HAS_MEMORY=1
 series='vps_up{id="101"}'
 [ "$HAS_MEMORY" = 1 ] && series='vps_memory_bytes{id="101"}'
-got=
+targets() { curl -s --max-time 5 "$P/api/v1/targets" | jq -r '[.data.activeTargets[] | .scrapePool + ":" + .health] | sort | join(" ")' 2>/dev/null || true; }
+# Until the series is there and both targets have been scraped (each on its own schedule).
+got= health=
 for _ in $(seq 60); do
         got=$(query "$series" | jq -r '.data.result[0].value[1] // empty' 2>/dev/null || true)
-        [ -n "$got" ] && break
+        health=$(targets)
+        [ -n "$got" ] && [[ $health != *unknown* ]] && break
         sleep 0.5
 done
-health=$(curl -s "$P/api/v1/targets" | jq -r '[.data.activeTargets[] | .scrapePool + ":" + .health] | sort | join(" ")')
 curl -s "$P/api/v1/targets" | jq -c ".data.activeTargets[] | {scrapePool, health, lastError}" || true
 echo "targets: $health; $series = $got"
 expect_eq "both scrapes over TLS with a bearer token are up" "vpsd-other:up vpsd:up" "$health"
