@@ -25,22 +25,10 @@ static const char node_usage[] =
 
 int cmd_node(struct vpsctl *v, int argc, char **argv)
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
-        };
         bool json = false;
-        int c;
-        optind = 0;
-        while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
-                if (c == 'j')
-                        json = true;
-                else if (c == 'h')
-                        return vpsctl_help(node_usage);
-                else
-                        return vpsctl_opt_error(v, c, argv);
-        }
+        int r = vpsctl_parse_json_opt(v, argc, argv, node_usage, &json);
+        if (r != CMD_CONTINUE)
+                return r;
         if (optind >= argc)
                 return vpsctl_usage_error(v, "missing drain or undrain");
         const char *sub = argv[optind];

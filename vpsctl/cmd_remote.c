@@ -242,20 +242,9 @@ static int remote_add(struct vpsctl *v, int argc, char **argv)
 static int parse_simple(struct vpsctl *v, int argc, char **argv, const char *usage, int nargs,
                         bool *json)
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
-        };
-        int c;
-        optind = 0;
-        while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
-                if (c == 'h')
-                        return vpsctl_help(usage);
-                if (c != 'j')
-                        return vpsctl_opt_error(v, c, argv);
-                *json = true;
-        }
+        int r = vpsctl_parse_json_opt(v, argc, argv, usage, json);
+        if (r != CMD_CONTINUE)
+                return r;
         vpsctl_json_errors(*json);
         if (argc - optind < nargs)
                 return vpsctl_usage_error(v, "missing the remote's NAME");

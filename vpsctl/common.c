@@ -146,6 +146,25 @@ int vpsctl_parse_id_opts(struct vpsctl *v, int argc, char **argv, const char *us
         return vpsctl_take_id(v, argc, argv, ret_id);
 }
 
+int vpsctl_parse_json_opt(struct vpsctl *v, int argc, char **argv, const char *usage, bool *json)
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(usage);
+                if (c != 'j')
+                        return vpsctl_opt_error(v, c, argv);
+                *json = true;
+        }
+        return CMD_CONTINUE;
+}
+
 int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,
                          const char **ret_id)
 {

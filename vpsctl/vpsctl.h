@@ -152,6 +152,9 @@ int vpsctl_parse_id_opts(struct vpsctl *v, int argc, char **argv, const char *us
 /* The same when the options are only --help/-h. */
 int vpsctl_parse_id_only(struct vpsctl *v, int argc, char **argv, const char *usage,
                          const char **ret_id);
+/* Options -j/--json (sets *json) and -h/--help alone; the words after them are the caller's
+ * (from optind). CMD_CONTINUE, or the command's exit status (help shown, a bad option). */
+int vpsctl_parse_json_opt(struct vpsctl *v, int argc, char **argv, const char *usage, bool *json);
 
 /* Takes the ID at argv[optind] and checks nothing follows it. Returns CMD_CONTINUE or an
  * exit status (2 when missing, followed by extra arguments, or invalid). */
