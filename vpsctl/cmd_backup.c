@@ -158,6 +158,20 @@ static void tmpfile_drop(struct tmpfile *t)
         }
 }
 
+/* fsync of the directory holding path (its entry, renamed into place). */
+static int dir_sync(const char *path)
+{
+        _cleanup_free_ char *d = strdup(path);
+        if (!d) {
+                errno = ENOMEM;
+                return -1;
+        }
+        _cleanup_close_ int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return -1;
+        return 0;
+}
+
 static int tmp_open(struct tmpfile *t, const char *dest, vps_error *err)
 {
         _cleanup_free_ char *d1 = strdup(dest), *d2 = strdup(dest);
@@ -261,6 +275,9 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
                         (void)unlink(t.path);
                         return vpsctl_fail("renaming to %s: %s", to, strerror(e));
                 }
+                /* The rename itself made durable: a crash now must not lose the name. */
+                if (dir_sync(to) < 0)
+                        return vpsctl_fail("syncing the directory of %s: %s", to, strerror(errno));
         }
         json_object_set_new(res, "file", json_string(to));
         if (json)
