@@ -106,6 +106,22 @@ static int on_frame(int fd, int out_fd, struct vpsctl_progress *p, char *buf, js
         }
 }
 
+/* A send to vpsd failed (err): when vpsd refused the request before reading it (busy, no
+ * such VPS) and closed the stream, its 'E' frame waits unread: that reason, not the
+ * broken pipe, is what to tell. */
+static int refusal(int fd, vps_error *err)
+{
+        if (err->code != EPIPE && err->code != ECONNRESET)
+                return -err->code;
+        _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
+        char type;
+        size_t n;
+        vps_error e;
+        if (buf && vps_frame_read(fd, &type, buf, &n, &e) == 0 && type == 'E')
+                return client_error_from_body(buf, n, 500, err);
+        return -err->code;
+}
+
 /* --- reading backup files --------------------------------------------------------------- */
 
 static int peek_file(const char *path, struct vps_backup_info *info, char **manifest, size_t *mlen,
@@ -248,8 +264,10 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         if ((r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
         if ((base && (r = send_base(fd, base, &err)) < 0) ||
-            (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0)
+            (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0) {
+                (void)refusal(fd, &err);
                 return vpsctl_fail_err(&err);
+        }
         __attribute__((cleanup(tmpfile_drop))) struct tmpfile t = {.fd = -1};
         if (!to_stdout && (r = tmp_open(&t, to, &err)) < 0)
                 return vpsctl_fail_err(&err);
@@ -448,6 +466,8 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("%s", strerror(ENOMEM));
         for (int i = 0; i < n && r == 0; i++)
                 r = send_file(fd, chain[i], i + 1 == n ? 'Z' : 'N', &p, buf, in, &res, &err);
+        if (r < 0)
+                (void)refusal(fd, &err);
         while (r == 0)
                 r = on_frame(fd, -1, &p, in, &res, &err);
         if (r < 0) {
