@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 19: the event stream, GET /v1/events. A subscriber (vpsctl events -j) sees a VPS's
 # life as JSON lines: created, started (reason start), paused, unpaused, stopped (reason),
-# snapshot done, changed (also a change entering the running guest, made by a job), destroyed; --vps narrows it to one VPS. On the remote API a token
+# snapshot done, changed (a change in the loop, and one entering the running guest made by a
+# job), destroyed; --vps narrows it to one VPS. On the remote API a token
 # sees only its VPSes' events and only with its status verb (else 403; another's VPS asked
 # by ?vps= is 404). A subscriber that does not read is sent "overflow" and dropped while vpsd
 # keeps answering and the other subscribers get every event. A token holds 8 streams at most.
