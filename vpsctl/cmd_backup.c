@@ -466,8 +466,17 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("%s", strerror(ENOMEM));
         for (int i = 0; i < n && r == 0; i++)
                 r = send_file(fd, chain[i], i + 1 == n ? 'Z' : 'N', &p, buf, in, &res, &err);
-        if (r < 0)
-                (void)refusal(fd, &err);
+        /* vpsd stopped reading (a full disk, the ID taken): its own error frame says why. */
+        if (r == -EPIPE || r == -ECONNRESET) {
+                vps_error e = {0};
+                int k;
+                while ((k = on_frame(fd, -1, &p, in, &res, &e)) == 0)
+                        ;
+                if (k < 0 && e.code != ECONNRESET && e.code != EPIPE)
+                        err = e;
+                else if (k > 0)
+                        r = 1; /* it took all it needed: its result */
+        }
         while (r == 0)
                 r = on_frame(fd, -1, &p, in, &res, &err);
         if (r < 0) {
