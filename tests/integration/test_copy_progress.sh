@@ -6,7 +6,8 @@
 # result's figures that total; on a terminal vpsctl shows the percentage; piped or with -j it
 # shows none. Before, a copy said nothing until it was done (no vps-progress stream at all).
 # A reinstall shows the walk of its old root (kept as a snapshot) the same way (files). A
-# clone under way refuses a destroy, a backup and a snapshot of its source (busy).
+# clone under way refuses a destroy, a backup and a snapshot of its source (busy); a backup
+# under way, a destroy and a snapshot.
 . "$(dirname "$0")/lib.sh"
 ext4_root 1G
 start_vpsd
@@ -104,4 +105,14 @@ check "reinstall piped: no progress" test ! -s "$T/reinst.err"
 rc=0
 script -qec "'$VPSCTL_BIN' --socket '$SOCK' snapshot-switch 861 nope" /dev/null >"$T/tty.err" 2>&1 || rc=$?
 check "an error on a terminal: its line, exit 3 ($rc)" sh -c "[ $rc = 3 ] && grep -q \"has no snapshot 'nope'\" '$T/tty.err'"
+
+# A backup racing a destroy and a snapshot of its VPS: the backup goes on, they are refused.
+vpsctl backup 861 --to "$T/race2.tar.zst" -j >"$T/race2.out" 2>&1 & BK=$!
+for _ in $(seq 400); do ls -A "$T" | grep -q '^\.race2\.tar\.zst\.part-' && break; sleep 0.005; done
+if ls -A "$T" | grep -q '^\.race2\.tar\.zst\.part-'; then
+        expect_error "a destroy racing a backup is refused" "VPS 861 is busy: a backup of it is under way" vpsctl destroy 861
+        expect_error "a snapshot racing it too" "VPS 861 is busy" vpsctl snapshot 861 --name race2
+fi
+wait $BK
+expect_jq "the backup is complete" '.files > 1500 and .in_archive == .files' cat "$T/race2.out"
 finish
