@@ -72,7 +72,10 @@ restore_try() {
         grep -E 'Error' "$IMG/restore-$label.log" | head -n 2 | sed 's/^/gap:   /'
         echo "gap: ... the last:"
         grep -E 'Error' "$IMG/restore-$label.log" | tail -n 3 | sed 's/^/gap:   /'
-        grep -B3 'BUG at' "$IMG/restore-$label.log" | head -n 8 | sed 's/^/gap:   (before the BUG) /'
+        # What failed before criu began cleaning up (its own error may not say "Error").
+        grep -B10 'Cleaning mount namespace' "$IMG/restore-$label.log" | head -n 10 |
+                sed 's/^/gap:   (before the clean-up) /' || true
+        return 0
 }
 restore_try dump-options "${OPTS[@]}"
 restore_try no-ext-auto --network-lock nftables --tcp-established --ext-unix-sk --file-locks \
