@@ -60,13 +60,24 @@ check "its counter goes on ($c1 -> $c2)" test "$c2" -gt "$c1"
 vpsctl stop --fast 181 >/dev/null
 UIDB=$(jq -r .uid_base "$ROOT/vps/181/config.json")
 chown "$UIDB:$UIDB" "$IMG"
-if "$CRIU" restore -D "$IMG" -o restore.log -v4 --restore-detached "${OPTS[@]/--network-lock/--network-lock}" \
-        $(printf -- '--external %s ' "${EXT[@]}") 2>"$T/restore.err"; then
-        echo "note: criu restore by hand succeeded: $(grep -c . "$IMG/restore.log") log lines"
-else
-        echo "gap: criu restore by hand fails:"
-        grep -E 'Error' "$IMG/restore.log" | head -n 3 | sed 's/^/gap:   /'
+# restore_try LABEL OPTION...: one restore by hand, its errors shown (the first and last).
+restore_try() {
+        local label=$1; shift
+        if "$CRIU" restore -D "$IMG" -o "restore-$label.log" -v4 --restore-detached "$@" \
+                $(printf -- '--external %s ' "${EXT[@]}") 2>"$T/restore.err"; then
+                echo "note: criu restore by hand ($label) succeeded"
+                return 0
+        fi
+        echo "gap: criu restore by hand ($label) fails:"
+        grep -E 'Error' "$IMG/restore-$label.log" | head -n 2 | sed 's/^/gap:   /'
         echo "gap: ... the last:"
-        grep -E 'Error' "$IMG/restore.log" | tail -n 4 | sed 's/^/gap:   /'
-fi
+        grep -E 'Error' "$IMG/restore-$label.log" | tail -n 3 | sed 's/^/gap:   /'
+        # What failed before criu began cleaning up (its own error may not say "Error").
+        grep -B10 'Cleaning mount namespace' "$IMG/restore-$label.log" | head -n 10 |
+                sed 's/^/gap:   (before the clean-up) /' || true
+        return 0
+}
+restore_try dump-options "${OPTS[@]}"
+restore_try no-ext-auto --network-lock nftables --tcp-established --ext-unix-sk --file-locks \
+        --link-remap --manage-cgroups=ignore
 finish
