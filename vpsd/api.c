@@ -579,16 +579,16 @@ int vpsd_api_init_tls(struct vpsd *d, int fd, unsigned int per_client, vps_error
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
             MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES)
                 return vps_err(err, EOPNOTSUPP, "this libmicrohttpd has no TLS");
-        /* TLS 1.2 and newer only, the certificate from tls.c (which also asks the client
-         * for one); a client speaking plain HTTP fails the handshake and is closed. */
+        /* TLS 1.2 and newer only, the certificate and session tickets from tls.c (which also
+         * asks the client for a certificate); plain HTTP fails the handshake and is closed. */
         d->tls_mhd = MHD_start_daemon(
                 MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0, NULL,
                 NULL, on_access, d, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_CERT_CALLBACK,
                 vpsd_tls_cert_callback(), MHD_OPTION_HTTPS_PRIORITIES, VPSD_TLS_PRIORITIES,
-                MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_UNESCAPE_CALLBACK,
-                vpsd_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096,
-                MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client, MHD_OPTION_CONNECTION_TIMEOUT, 60,
-                MHD_OPTION_END);
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_NOTIFY_CONNECTION,
+                vpsd_tls_connection_callback(), NULL, MHD_OPTION_UNESCAPE_CALLBACK, vpsd_unescape,
+                NULL, MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                per_client, MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
         if (!d->tls_mhd)
                 return vps_err(err, EIO, "starting the TLS API failed");
         const union MHD_DaemonInfo *info =

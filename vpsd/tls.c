@@ -25,6 +25,11 @@
 static gnutls_pcert_st server_pcert;
 static gnutls_privkey_t server_key;
 static bool loaded;
+/* The master key of session tickets (resumption, TLS 1.2 and 1.3). In memory alone and new in
+ * each process, so a reload (a re-exec) ends every ticket issued before, with the identity
+ * they were made under; GnuTLS derives the key that encrypts them from it and rotates that
+ * every ticket lifetime (6 h). */
+static gnutls_datum_t ticket_key;
 
 int vpsd_remote_dir(const char *root, char *ret, size_t size, vps_error *err)
 {
@@ -193,7 +198,31 @@ int vpsd_tls_load(const char *root, char ret_fp[VPSD_FP_LEN], vps_error *err)
         server_pcert = pc;
         server_key = pk;
         loaded = true;
+        /* No tickets (only full handshakes) if this fails. */
+        if (!ticket_key.data && gnutls_session_ticket_key_generate(&ticket_key) < 0)
+                ticket_key = (gnutls_datum_t){0};
         return 0;
+}
+
+/* libmicrohttpd 0.9.75 makes each session with no ticket key nor session cache, so a client
+ * could never resume: the key is given to each new session here, after libmicrohttpd's
+ * gnutls_init and before its handshake (the notification comes in between). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        (void)cls;
+        (void)socket_context;
+        if (toe != MHD_CONNECTION_NOTIFY_STARTED || !ticket_key.data)
+                return;
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci && ci->tls_session)
+                (void)gnutls_session_ticket_enable_server(ci->tls_session, &ticket_key);
+}
+
+void *vpsd_tls_connection_callback(void)
+{
+        return (void *)on_connection;
 }
 
 static int retrieve(gnutls_session_t s, const gnutls_datum_t *req_ca_rdn, int nreqs,

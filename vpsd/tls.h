@@ -22,6 +22,9 @@ int vpsd_tls_load(const char *root, char ret_fp[VPSD_FP_LEN], vps_error *err);
  * asks the client for a certificate, naming no authority (any is taken, then checked against
  * the trusted fingerprints). */
 void *vpsd_tls_cert_callback(void);
+/* The connection callback given to libmicrohttpd (MHD_OPTION_NOTIFY_CONNECTION): each new TLS
+ * session gets the process's session ticket key, so that clients can resume. */
+void *vpsd_tls_connection_callback(void);
 /* The fingerprint of the certificate in a PEM text (vpsctl trust add). */
 int vpsd_tls_pem_fingerprint(const char *pem, size_t len, char ret_fp[VPSD_FP_LEN], vps_error *err);
 /* The fingerprint of the client's certificate on a TLS connection: 1 when it presented one,

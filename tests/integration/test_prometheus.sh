@@ -75,6 +75,9 @@ P=http://127.0.0.1:$PPORT
 query() { curl -s --max-time 5 "$P/api/v1/query" --data-urlencode "query=$1"; }
 HAS_MEMORY=0
 grep -q '^vps_memory_bytes{id="101"}' "$T/m.all" && HAS_MEMORY=1
+# tests/vm/test_prometheus.sh (a kernel with the memory controller) wants the memory series.
+[ "${VPS_PROM_NEED_MEMORY:-0}" = 1 ] && [ "$HAS_MEMORY" = 0 ] &&
+        fail "vpsd serves no vps_memory_bytes{id=\"101\"} where the memory controller is"
 series='vps_up{id="101"}'
 [ "$HAS_MEMORY" = 1 ] && series='vps_memory_bytes{id="101"}'
 targets() { curl -s --max-time 5 "$P/api/v1/targets" | jq -r '[.data.activeTargets[] | .scrapePool + ":" + .health] | sort | join(" ")' 2>/dev/null || true; }

@@ -42,6 +42,41 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
         -subj "/CN=admin" -keyout "$T/admin.key" -out "$T/admin.crt" 2>/dev/null
 vpsctl trust add "$T/admin.crt" --name panel >/dev/null
 check "remote add with the trusted certificate" sh -c "'$VPSCTL_BIN' remote add adm '$URL' --cert '$T/admin.crt' --key '$T/admin.key' --accept-certificate >/dev/null"
+# TLS session resumption (tickets; libmicrohttpd sets up none itself): a second connection
+# resumes the first one's session, TLS 1.2 and 1.3, and is still who it was: the token's
+# request answered, the admin's certificate still the admin's (its own VPS list in full).
+python3 - "$PORT" "$TOK" "$T/admin.crt" "$T/admin.key" >"$T/resume" 2>&1 <<'PY' || true
+import socket, ssl, sys
+port, tok, crt, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+for ver in ("1.2", "1.3"):
+    for who in ("token", "cert"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        v = ssl.TLSVersion.TLSv1_3 if ver == "1.3" else ssl.TLSVersion.TLSv1_2
+        ctx.minimum_version = ctx.maximum_version = v
+        hdr = "Authorization: Bearer %s\r\n" % tok if who == "token" else ""
+        if who == "cert":
+            ctx.load_cert_chain(crt, key)
+        sess, out = None, []
+        for _ in range(2):
+            t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), session=sess)
+            t.sendall(("GET /v1/vps?all=1 HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % hdr).encode())
+            data = b""
+            while True:
+                b = t.recv(65536)
+                if not b:
+                    break
+                data += b
+            out.append("%s %s" % (t.session_reused, data.split(b" ")[1].decode()))
+            sess = t.session
+            t.close()
+        print(ver, who, " ".join(out), data.count(b'"id"'))
+PY
+cat "$T/resume"
+check "TLS 1.2, a token: the second connection resumed, answered 200" grep -qx "1.2 token False 200 True 200 1" "$T/resume"
+check "TLS 1.3, a token: resumed, answered 200" grep -qx "1.3 token False 200 True 200 1" "$T/resume"
+check "TLS 1.2, the admin's certificate: resumed, still the admin (both VPSes)" grep -qx "1.2 cert False 200 True 200 2" "$T/resume"
+check "TLS 1.3, the admin's certificate: resumed, still the admin" grep -qx "1.3 cert False 200 True 200 2" "$T/resume"
 check "the admin creates a VPS through it" sh -c "'$VPSCTL_BIN' --remote adm create 603 --ostemplate busybox >/dev/null"
 expect_jq "and lists all" 'map(.id) == ["601", "602", "603"]' rvpsctl --remote adm list -a -j
 expect_jq "a backup over vpsd's TLS" '.id == "602" and .files > 0' rvpsctl --remote adm backup 602 --to "$T/602.tar.zst" -j

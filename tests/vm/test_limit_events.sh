@@ -5,6 +5,7 @@
 # inotify: no polling), and a "limit" event of pids when forks hit pids.max where the kernel
 # counts them in the VPS's top cgroup (pids.events is hierarchical from Linux 6.2; on 6.1
 # they land in the exec cgroup below, which vpsd does not watch: then it is only reported).
+# And GET /metrics serves 801's memory series (vps_memory_bytes), clean to promtool.
 # Runs in the qemu guest of tests/vm/run (the host has no controllers).
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -36,6 +37,19 @@ if [ -e "$CG/pids.events.local" ]; then
         check "a pids limit event (pids.events max)" grep -q '"resource":"pids","counter":"max"' "$T/events"
 else
         echo "note: pids.events is not hierarchical on this kernel ($(uname -r)): the hits are counted below the VPS's cgroup; no pids event expected"
+fi
+
+# /metrics where the memory controller is (the host serves no memory series): VPS 801's
+# memory used and its limit, and promtool finds nothing wrong with the whole output.
+curl -s --max-time 20 --unix-socket "$SOCK" http://l/metrics >"$T/metrics"
+mem=$(awk '$1 == "vps_memory_bytes{id=\"801\"}" { print $2 }' "$T/metrics")
+echo "vps_memory_bytes{id=\"801\"} $mem"
+check "/metrics: VPS 801's memory is more than 0 bytes" test "${mem:-0}" -gt 0
+check "/metrics: its limit is 50M" grep -qx 'vps_memory_limit_bytes{id="801"} 52428800' "$T/metrics"
+if command -v promtool >/dev/null; then
+        check "promtool check metrics: clean" sh -c "promtool check metrics <'$T/metrics'"
+else
+        echo "note: no promtool (scripts/install-deps installs prometheus)"
 fi
 kill "$EVP" 2>/dev/null || true
 vpsctl stop 801 --fast >/dev/null 2>&1 || true
