@@ -30,9 +30,7 @@ static void unwatch(struct vpsd *d, struct vps_inst *vi)
         struct vps_loop *l = vi->loop_data;
         if (!l)
                 return;
-        if (vi->pidfd >= 0)
-                vpsd_event_del(&d->ev, &l->w_pid);
-        l->w_pid.fd = -1;
+        vpsd_unwatch_pid(d, vi);
         if (l->console_watched && vi->console_fd >= 0)
                 vpsd_event_del(&d->ev, &l->w_console);
         l->console_watched = false;
@@ -58,10 +56,16 @@ void vpsd_vps_exited(struct vpsd *d, struct vps_inst *vi)
         struct vps_loop *lj = vi->loop_data;
         if (lj && lj->job) {
                 /* A job is changing it (its host side too): the reap waits for the job. */
-                vpsd_event_del(&d->ev, &lj->w_pid);
-                lj->w_pid.fd = -1;
+                vpsd_unwatch_pid(d, vi);
                 lj->exit_deferred = true;
                 return;
+        }
+        if (!vps_manager_exit_ready(vi) && lj) {
+                /* A tracer holds its exit: reaped once it lets go (until then it stays
+                 * "stopping"; nothing of it is torn down twice). */
+                if (vpsd_watch_exit_later(d, vi, 100, &err) == 0)
+                        return;
+                vpsd_log("VPS %s: cannot wait for its exit: %s", vi->cfg.id, err.msg);
         }
         time_t started = vi->st.started_at;
         vpsd_console_drain(d, vi);

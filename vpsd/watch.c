@@ -44,6 +44,30 @@ int vpsd_watch_vps(struct vpsd *d, struct vps_inst *vi, vps_error *err)
         return r;
 }
 
+void vpsd_unwatch_pid(struct vpsd *d, struct vps_inst *vi)
+{
+        struct vps_loop *l = vi->loop_data;
+        if (!l)
+                return;
+        if (l->w_pid.timer)
+                vpsd_timer_free(&d->ev, &l->w_pid);
+        else
+                vpsd_event_del(&d->ev, &l->w_pid);
+        l->w_pid.fd = -1;
+        l->w_pid.timer = false;
+}
+
+int vpsd_watch_exit_later(struct vpsd *d, struct vps_inst *vi, int64_t ms, vps_error *err)
+{
+        struct vps_loop *l = vi->loop_data;
+        if (!l->w_pid.timer) {
+                vpsd_unwatch_pid(d, vi);
+                if (vpsd_timer_new(&d->ev, &l->w_pid, on_pidfd, d, err) < 0)
+                        return -1;
+        }
+        return vpsd_timer_set(&l->w_pid, ms, false, err);
+}
+
 int vpsd_watch_all(struct vpsd *d, vps_error *err)
 {
         int r = 0;

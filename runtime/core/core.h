@@ -133,6 +133,9 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
  * in its pid namespace), or (*ret_oom) an OOM kill took it down under --oompolicy restart. */
 int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
                      vps_error *err);
+/* Whether the init's exit can be collected now. Its pidfd turns readable when it exits, but
+ * while a tracer (strace, gdb) holds the exit its parent cannot collect it yet. */
+bool vps_manager_exit_ready(const struct vps_inst *vi);
 
 struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);

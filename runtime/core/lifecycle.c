@@ -292,6 +292,14 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
         return r;
 }
 
+bool vps_manager_exit_ready(const struct vps_inst *vi)
+{
+        siginfo_t si = {0};
+        return !vi->is_child ||
+               waitid(P_PIDFD, (id_t)vi->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+               si.si_pid != 0;
+}
+
 int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboot, bool *ret_oom,
                      vps_error *err)
 {

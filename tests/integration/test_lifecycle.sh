@@ -114,6 +114,26 @@ expect_eq "list -j is indented by two spaces" '  {' "$(vpsctl list -j | sed -n 2
 expect_eq "list -H -o id: the same order" "9 10 102" "$(vpsctl list -H -o id | tr -s ' \n' ' ' | sed 's/ $//')"
 for id in 9 10; do vpsctl stop "$id" --fast >/dev/null; vpsctl destroy "$id" >/dev/null; done
 
+# A tracer (strace) on a VPS's init holds its exit from vpsd, its parent, until it lets go:
+# the stop is answered once it does (vpsd looks again), never left "stopping" for good.
+vpsctl start 101 >/dev/null
+init=$(vps_field 101 pid)
+strace -q -p "$init" -o /dev/null &
+tracer=$!
+sleep 0.5
+kill -STOP "$tracer"
+vpsctl stop 101 --fast >"$T/stop-traced.out" 2>&1 &
+stopper=$!
+sleep 1
+check "while the tracer holds the init's exit, the stop waits" test -e "/proc/$stopper"
+kill -CONT "$tracer"
+for _ in $(seq 50); do [ -e "/proc/$stopper" ] || break; sleep 0.2; done
+check "once the tracer lets go, the stop is answered" not test -e "/proc/$stopper"
+wait "$stopper" 2>/dev/null || true
+wait "$tracer" 2>/dev/null || true
+expect_eq "and the VPS is stopped" stopped "$(vps_field 101 status)"
+kill "$stopper" 2>/dev/null || true
+
 # Destroy leaves nothing.
 vpsctl destroy 101 >/dev/null
 vpsctl destroy 102 --force >/dev/null
