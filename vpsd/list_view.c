@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void vpsd_add_traffic(struct vpsd *d, const struct vps_inst *vi, json_t *obj, json_t *counters)
+void vpsd_add_traffic(struct vpsd *d, struct vps_inst *vi, json_t *obj, json_t *counters)
 {
         struct vps_traffic t;
         vps_error e;

@@ -17,4 +17,4 @@ typedef struct json_t json_t;
 int vpsd_list_text(struct vpsd *d, const struct vpsd_client *c, bool up_only, bool pretty,
                    char **ret_text, size_t *ret_len, vps_error *err);
 /* Sets the traffic totals of vi (its saved ones with counters' live ones) in obj. */
-void vpsd_add_traffic(struct vpsd *d, const struct vps_inst *vi, json_t *obj, json_t *counters);
+void vpsd_add_traffic(struct vpsd *d, struct vps_inst *vi, json_t *obj, json_t *counters);

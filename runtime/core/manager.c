@@ -35,6 +35,7 @@ static void inst_free(struct vps_inst *vi)
                 close(vi->console_fd);
         if (vi->console_hold >= 0)
                 close(vi->console_hold);
+        free(vi->traffic_file);
         free(vi->view_text[0]);
         free(vi->view_text[1]);
         free(vi);

@@ -69,6 +69,12 @@ struct vps_inst {
         /* Bumped (vps_inst_touch) when its status, run state, config or the totals of its
          * traffic file change: what caches of its view (vpsd's list) are checked against. */
         uint64_t gen;
+        /* The run (init's PID and start time) whose init was seen taking its halt signal:
+         * no longer "booting", so a listing reads no /proc file per running VPS. */
+        pid_t booted_pid;
+        int64_t booted_at;
+        /* net/traffic.c's copy of its traffic totals file, freed with the VPS. */
+        void *traffic_file;
         /* vpsd's list entry of the stopped VPS, compact [0] and indented [1], valid while
          * view_key (of gen and what it shows) holds; freed with the VPS. */
         char *view_text[2];
@@ -113,6 +119,8 @@ struct vps_manager {
          * instead of walking every VPS each round. members_gen: only when one comes or goes
          * (from 1: 0 is never current). */
         uint64_t gen, members_gen;
+        /* Bumped by a write of a traffic totals file that names no VPS (a fold, a reset). */
+        uint64_t traffic_gen;
         /* VPS directories vps_manager_open could not load (left alone): the first messages. */
         unsigned int n_skipped;
         char skipped[VPS_SKIPPED_MAX][256];
