@@ -103,7 +103,7 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                 if (r < 0)
                         return r;
                 vpsd_request_set_raw(req, text, len);
-                *ret = json_null();
+                *ret = json_array(); /* in its place: what a JSON answer is, never sent */
                 return 0;
         }
         *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
