@@ -185,7 +185,7 @@ static size_t on_stream(char *data, size_t size, size_t n, void *userp)
         return n;
 }
 
-int client_request_stream(const struct client_target *t, const char *path,
+int client_request_stream(const struct client_target *t, const char *path, long timeout_s,
                           int (*on_body)(const char *data, size_t len, void *arg), void *arg,
                           vps_error *err)
 {
@@ -194,7 +194,7 @@ int client_request_stream(const struct client_target *t, const char *path,
 
         if (http_request_check("GET", path, err) < 0)
                 return -err->code;
-        int r = conn_init(&c, t, path, 0, err);
+        int r = conn_init(&c, t, path, timeout_s, err);
         if (r < 0)
                 return r;
         s.h = c.h;

@@ -41,10 +41,10 @@ int client_request(const struct client_target *t, const char *method, const char
 int client_request_text(const struct client_target *t, const char *path, long timeout_s, char **ret,
                         size_t *ret_len, vps_error *err);
 
-/* A GET whose 2xx body is handed to on_body as it arrives (chunks undone by libcurl), with
- * no time limit, until vpsd ends it or on_body returns a negative errno (returned). Another
- * status becomes err from its body. */
-int client_request_stream(const struct client_target *t, const char *path,
+/* A GET whose 2xx body is handed to on_body as it arrives (chunks undone by libcurl), within
+ * timeout_s seconds (0: no time limit), until vpsd ends it or on_body returns a negative
+ * errno (returned). Another status becomes err from its body. */
+int client_request_stream(const struct client_target *t, const char *path, long timeout_s,
                           int (*on_body)(const char *data, size_t len, void *arg), void *arg,
                           vps_error *err);
 

@@ -108,7 +108,7 @@ int cmd_events(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "--vps: %s", err.msg);
         char path[64];
         (void)snprintf(path, sizeof(path), "/v1/events%s%s", vps ? "?vps=" : "", vps ? vps : "");
-        if (client_request_stream(&v->target, path, on_body, &c, &err) < 0)
+        if (client_request_stream(&v->target, path, 0, on_body, &c, &err) < 0)
                 return vpsctl_fail_err(&err);
         return 0;
 }

@@ -6,6 +6,7 @@
  * TLS, whose clients authenticate by a trusted certificate or a token (auth.c) and are held
  * to their verbs (authz.c). Every mutating request is audited (audit.c). */
 #include "api.h"
+#include "api_reply.h"
 #include "fleet_api.h"
 
 #include "audit.h"
@@ -54,6 +55,9 @@ struct request {
         struct MHD_UpgradeResponseHandle *urh;
         int sock;
         char *url;
+        /* An answer its route wrote as JSON text itself (GET /v1/vps), sent as it is. */
+        char *raw;
+        size_t raw_len;
 };
 
 struct request *vpsd_request_next(struct request *req)
@@ -82,51 +86,20 @@ int vpsd_request_progress_fd(struct request *req)
         return req->urh ? req->sock : -1;
 }
 
+void vpsd_request_set_raw(struct request *req, char *text, size_t len)
+{
+        free(req->raw);
+        req->raw = text;
+        req->raw_len = len;
+}
+
 static void request_free(struct request *req)
 {
+        free(req->raw);
         json_decref(req->resp);
         free(req->body);
         free(req->url);
         free(req);
-}
-
-/* A JSON answer, with a header of its own when hdr is not NULL (Retry-After of a 429). */
-static enum MHD_Result queue_json_hdr(struct MHD_Connection *c, unsigned int status, json_t *body,
-                                      const char *hdr, const char *value)
-{
-        /* ?pretty=1: indented by two spaces, as `vpsctl ... -j` prints (it then prints the
-         * answer as it is, see cmd_list.c). */
-        const char *pretty = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pretty");
-        size_t flags = pretty && strcmp(pretty, "0") != 0 ? JSON_INDENT(2) : JSON_COMPACT;
-        char *text = body ? json_dumps(body, flags) : NULL;
-        json_decref(body);
-        if (!text)
-                text = strdup("{\"error\": \"out of memory\", \"errno\": 12}");
-        if (!text)
-                return MHD_NO;
-        size_t len = strlen(text);
-        char *t = realloc(text, len + 2);
-        if (t) {
-                text = t;
-                text[len++] = '\n';
-                text[len] = '\0';
-        }
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-                free(text);
-                return MHD_NO;
-        }
-        (void)MHD_add_response_header(r, "Content-Type", "application/json");
-        if (hdr)
-                (void)MHD_add_response_header(r, hdr, value);
-        enum MHD_Result ret = MHD_queue_response(c, status, r);
-        MHD_destroy_response(r);
-        return ret;
-}
-
-static enum MHD_Result queue_json(struct MHD_Connection *c, unsigned int status, json_t *body)
-{
-        return queue_json_hdr(c, status, body, NULL, NULL);
 }
 
 static json_t *error_body(const vps_error *err)
@@ -157,30 +130,21 @@ static void audit(struct vpsd *d, struct request *req, const char *method, const
         vpsd_audit_write(d, who, vpsd_verb_name(req->z.verb), method, url, req->z.vps, status);
 }
 
-/* GET /metrics: the text its route made, as Prometheus reads it. */
-static enum MHD_Result queue_text(struct MHD_Connection *c, json_t *body)
-{
-        struct MHD_Response *r = MHD_create_response_from_buffer(
-                json_string_length(body), (void *)json_string_value(body), MHD_RESPMEM_MUST_COPY);
-        json_decref(body);
-        if (!r)
-                return MHD_NO;
-        (void)MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-        enum MHD_Result ret = MHD_queue_response(c, 200, r);
-        MHD_destroy_response(r);
-        return ret;
-}
-
 /* Answers a request: narrowed to what its client may see, audited. */
 static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *method,
                               const char *url, unsigned int status, json_t *body)
 {
+        if (status == 200 && req->raw) {
+                audit(d, req, method, url, status);
+                json_decref(body);
+                return vpsd_queue_raw(req->conn, &req->raw, req->raw_len);
+        }
         if (req->authed && status == 200)
                 d->api_ops->filter(&req->client, &req->z, body);
         audit(d, req, method, url, status);
         if (status == 200 && json_is_string(body) && !strcmp(url, "/v1/metrics"))
-                return queue_text(req->conn, body);
-        return queue_json(req->conn, status, body);
+                return vpsd_queue_text(req->conn, body);
+        return vpsd_queue_json(req->conn, status, body);
 }
 
 /* A progress stream's last frame: 'K' and the answer (narrowed, as answer does), or 'E' and
@@ -247,7 +211,7 @@ static enum MHD_Result console_upgrade(struct vpsd *d, struct request *req, cons
                               error_body(&err));
         if (!req->ws && (!up || strcmp(up, "vps-console") != 0)) {
                 vps_err(&err, EINVAL, "the console needs 'Upgrade: vps-console'");
-                return queue_json(req->conn, 400, error_body(&err));
+                return vpsd_queue_json(req->conn, 400, error_body(&err));
         }
         if (d->api_ops->console_check(d, url, &vi, &err) < 0)
                 return answer(d, req, method, url, (unsigned int)vps_err_http_status(err.code),
@@ -436,12 +400,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 url = "/v1/metrics";
         if (req->too_big) {
                 vps_err(&err, E2BIG, "request body larger than %d bytes", BODY_MAX);
-                return queue_json(c, 413, error_body(&err));
+                return vpsd_queue_json(c, 413, error_body(&err));
         }
         if (vpsd_request_has_control(c, url)) {
                 vps_err(&err, EINVAL,
                         "control character in the request's path or arguments: refused");
-                return queue_json(c, 400, error_body(&err));
+                return vpsd_queue_json(c, 400, error_body(&err));
         }
         /* The browser console's page and its scripts: static, before authentication (the page
          * asks for the token, console_page.c). */
@@ -465,7 +429,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 vps_err(&err, EBUSY, "token %s: too many requests; try again in %u s",
                         req->client.name, wait_s);
                 audit(d, req, method, url, 429);
-                return queue_json_hdr(c, 429, error_body(&err), MHD_HTTP_HEADER_RETRY_AFTER, after);
+                return vpsd_queue_json_hdr(c, 429, error_body(&err), MHD_HTTP_HEADER_RETRY_AFTER,
+                                           after);
         }
         if (d->api_ops->authorize(&req->client, method, url, req->body ? req->body : "", req->len,
                                   &req->z, &status, &err) < 0)

@@ -61,6 +61,9 @@ void vpsd_request_set_next(struct request *req, struct request *next);
  * sees a request only through these functions, so tests/fuzz/fuzz_api.c can call vpsd_handle
  * with requests of its own. */
 const char *vpsd_request_arg(struct request *req, const char *key);
+/* The answer as JSON text its route wrote (takes text, len bytes with the final newline;
+ * sent as it is when the route succeeds, in place of the body it returns). */
+void vpsd_request_set_raw(struct request *req, char *text, size_t len);
 /* A progress stream's connection, where a copy's child writes its 'P' frames (stream.h), or
  * -1 (a plain request: no progress). The answer goes through vpsd_request_finish as ever. */
 int vpsd_request_progress_fd(struct request *req);

@@ -10,6 +10,7 @@
 #include "copy_job.h"
 #include "fleet_api.h"
 #include "jobs.h"
+#include "list_view.h"
 #include "log.h"
 #include "pause_routes.h"
 #include "suspend_routes.h"
@@ -35,17 +36,6 @@
 
 /* rx_bytes, rx_packets, tx_bytes, tx_packets of VPS vi into obj: its totals over every run
  * (traffic.h), the live part from one counters query. */
-static void add_traffic(struct vpsd *d, const struct vps_inst *vi, json_t *obj, json_t *counters)
-{
-        struct vps_traffic t;
-        vps_error e;
-        if (!vi || !obj)
-                return;
-        /* A failed save of a snapshot still leaves the total computed. */
-        (void)vps_traffic_total(&d->m, vi, json_object_get(counters, vi->cfg.id), false, &t, &e);
-        vps_traffic_to_json(&t, obj);
-}
-
 static int by_id(const void *a, const void *b)
 {
         return strcmp((*(struct vps_inst *const *)a)->cfg.id,
@@ -101,12 +91,24 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                         return vps_err(err, EACCES, "a token may not list the fleet's VPSes");
                 return vpsd_fleet_list_all(d, req, err);
         }
-        *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
-        _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* ?stats=1: usage from each running VPS's cgroup (a few small reads per VPS, so only
          * when asked: `vpsctl list -o memory_current,...`). */
         const char *st = vpsd_request_arg(req, "stats");
         bool stats = st && strcmp(st, "0") != 0;
+        if (!stats) { /* the common case as text, stopped VPSes' entries kept (list_view.c) */
+                const char *pretty = vpsd_request_arg(req, "pretty");
+                char *text;
+                size_t len;
+                int r = vpsd_list_text(d, vpsd_request_client(req), up && strcmp(up, "0") != 0,
+                                       pretty && strcmp(pretty, "0") != 0, &text, &len, err);
+                if (r < 0)
+                        return r;
+                vpsd_request_set_raw(req, text, len);
+                *ret = json_array(); /* in its place: what a JSON answer is, never sent */
+                return 0;
+        }
+        *ret = vps_manager_list_json(&d->m, up && strcmp(up, "0") != 0);
+        _cleanup_json_ json_t *counters = vps_net_counters(&d->m, NULL);
         /* Each object's VPS by a binary search: a list of thousands stays linear-ish. */
         _cleanup_free_ struct vps_inst **v = calloc(d->m.n ? d->m.n : 1, sizeof(*v));
         if (v && d->m.n)
@@ -123,9 +125,8 @@ static int list_vps(struct vpsd *d, struct request *req, const char *arg, json_t
                         strcpy(key.cfg.id, id);
                         hit = bsearch(&kp, v, d->m.n, sizeof(*v), by_id);
                 }
-                add_traffic(d, hit ? *hit : NULL, o, counters);
-                if (stats)
-                        vps_stats_flatten(o, json_string_value(json_object_get(o, "cgroup")));
+                vpsd_add_traffic(d, hit ? *hit : NULL, o, counters);
+                vps_stats_flatten(o, json_string_value(json_object_get(o, "cgroup")));
         }
         return 0;
 }
@@ -218,7 +219,7 @@ static int get_vps(struct vpsd *d, struct request *req, const char *id, json_t *
                 return -err->code;
         *ret = ok_obj(d, vi);
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
-        add_traffic(d, vi, *ret, counters);
+        vpsd_add_traffic(d, vi, *ret, counters);
         /* Where `vpsctl exec` hands its command's sysinfo listener (notify.c). */
         if (d->sysinfo_fd >= 0 && *ret)
                 json_object_set_new(*ret, "sysinfo_socket", json_string(d->sysinfo_path));
@@ -308,7 +309,7 @@ static int stats_vps(struct vpsd *d, struct request *req, const char *id, json_t
         /* The network group: the totals list -j shows. */
         _cleanup_json_ json_t *counters = vi->cfg.n_ip ? vps_net_counters(&d->m, vi) : NULL;
         json_t *net = json_object();
-        add_traffic(d, vi, net, counters);
+        vpsd_add_traffic(d, vi, net, counters);
         json_object_set_new(s, "network", net);
         *ret = s;
         return 0;

@@ -181,6 +181,7 @@ static int job_collect(struct vpsd *d, struct job *j, json_t **ret, vps_error *e
                 vps_error e;
                 if (vps_config_load(vi->dir_fd, &c, &e) == 0)
                         vi->cfg = c;
+                vps_inst_touch(&d->m, vi);
                 return vps_err(err, j->overran ? ETIMEDOUT : EIO,
                                "VPS %s: the change %s; its settings are what config.json says "
                                "(restart the VPS to be sure it runs with them)",
@@ -189,6 +190,7 @@ static int job_collect(struct vpsd *d, struct job *j, json_t **ret, vps_error *e
                                           : "ended abnormally");
         }
         vi->cfg = res.cfg;
+        vps_inst_touch(&d->m, vi);
         /* Set up by the child (idempotent steps): not to be redone, nor forgotten. */
         d->m.net.ready |= res.net.ready;
         d->m.net.routed_ready |= res.net.routed_ready;

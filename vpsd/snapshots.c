@@ -336,6 +336,8 @@ static int reinstall_done(struct vpsd *d, json_t *arg, int r, json_t *result, un
         if (vi && vps_config_load(vi->dir_fd, &c, &e) == 0)
                 vi->cfg = c;
         if (vi)
+                vps_inst_touch(&d->m, vi);
+        if (vi)
                 vpsd_trash_sweep_vps(d, vi); /* the old layer unless kept, or what a failure left */
         if (r == 0 && !vi)
                 r = vps_err(err, ENOENT, "VPS %s was destroyed during its reinstall", id);

@@ -136,8 +136,13 @@ static size_t old_row(const struct vpsd_sysinfo_shared *s, const size_t *idx,
 
 void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m)
 {
-        if (rows_current(s, m))
+        if (s->have_gen && s->gen == m->gen)
+                return; /* nothing changed since: no walk over every VPS each round */
+        if (rows_current(s, m)) {
+                s->gen = m->gen;
+                s->have_gen = true;
                 return;
+        }
         struct vpsd_sysinfo_row *rows = calloc(m->n ? m->n : 1, sizeof(*rows));
         size_t *from = calloc(m->n ? m->n : 1, sizeof(*from));
         _cleanup_free_ size_t *idx = s->n_rows ? calloc(s->n_rows, sizeof(*idx)) : NULL;
@@ -178,6 +183,8 @@ void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manage
         size_t n_old = s->n_rows;
         s->rows = rows;
         s->n_rows = k;
+        s->gen = m->gen;
+        s->have_gen = true;
         pthread_mutex_unlock(&s->lock);
         free(from);
         rows_free(old, n_old);

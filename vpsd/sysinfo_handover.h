@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vps/error.h"
 #include "sandbox/sandbox.h"
@@ -26,6 +27,10 @@ struct vpsd_sysinfo_shared {
         size_t n_fds, cap_fds;
         struct vpsd_sysinfo_row *rows; /* the running VPSes */
         size_t n_rows;
+        /* The manager's gen the rows were last found current at (loop only): while it holds,
+         * a round costs no walk over the VPSes. */
+        uint64_t gen;
+        bool have_gen;
 };
 
 int vpsd_sysinfo_shared_init(struct vpsd_sysinfo_shared *s, vps_error *err);
@@ -36,7 +41,8 @@ void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd);
 /* Thread: the listeners handed over since the last call, up to max. */
 size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max);
 /* Loop (after each round): the running VPSes' plans, copied when one started, stopped or had
- * its --ram or --swap changed. The VPSes running before keep their directory fd's copy, so
+ * its --ram or --swap changed (looked for only when the manager's gen moved: each of those
+ * changes calls vps_inst_touch). The VPSes running before keep their directory fd's copy, so
  * a start or stop makes one copy, not one per running VPS. */
 void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m);
 /* Thread: the plan of the running VPS whose cgroup holds cg, and a copy of its directory's

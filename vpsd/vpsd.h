@@ -74,6 +74,11 @@ struct build_slot {
 
 struct vpsd {
         struct vps_manager m;
+        /* The VPSes sorted by ID for GET /v1/vps (list_view.c), valid while the manager's
+         * members_gen is order_gen. */
+        struct vps_inst **order;
+        size_t n_order;
+        uint64_t order_gen;
         struct vps_claims claims; /* cgroup parent, bridge, subnet (claims.h) */
         struct build_slot builds[VPSD_BUILDS];
         char mirror[256]; /* Debian mirror of template builds */

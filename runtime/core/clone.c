@@ -151,6 +151,7 @@ int vps_clone_end(struct vps_manager *m, struct vps_inst *dst, int r, vps_error 
         struct vps_config c;
         if (r == 0 && (r = vps_config_load(dst->dir_fd, &c, err)) == 0)
                 dst->cfg = c;
+        vps_inst_touch(m, dst);
         if (r == 0 && renameat2(m->vps_fd, tmp, m->vps_fd, id, RENAME_NOREPLACE) < 0)
                 r = vps_err_sys(err, errno, "publishing VPS %s", id);
         if (r == 0) {

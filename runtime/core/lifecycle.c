@@ -194,6 +194,7 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         vi->console_hold = vps_fd_high(TAKE_FD(slave));
         vi->is_child = true;
         vi->status = VPS_RUNNING;
+        vps_inst_touch(m, vi);
         return 0;
 }
 
@@ -271,6 +272,7 @@ int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
                 return r;
         int sig = vps_manager_halt_signal(m, vi);
         vi->status = VPS_STOPPING;
+        vps_inst_touch(m, vi);
         if (vps_sys_pidfd_send_signal(vi->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
                 return vps_err_sys(err, errno, "signalling VPS %s", vi->cfg.id);
         return 0;
@@ -285,6 +287,7 @@ int vps_manager_kill(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
         if (vi->st.paused)
                 (void)vps_manager_unpause(m, vi, &e);
         vi->status = VPS_STOPPING;
+        vps_inst_touch(m, vi);
         int r = vps_cgroup_kill(vi->st.cgroup, err);
         /* Killing the init of a pid namespace kills everything in it, cgroup or not. */
         if (vps_sys_pidfd_send_signal(vi->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH && r == 0)
@@ -330,6 +333,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         memset(&vi->st, 0, sizeof(vi->st));
         vi->status = VPS_STOPPED;
         vi->is_child = false;
+        vps_inst_touch(m, vi); /* also its traffic totals: the run's were folded in */
         return r < 0 ? r : r2;
 }
 
@@ -340,6 +344,19 @@ static const char *status_name(const struct vps_inst *vi)
                : vi->status == VPS_STOPPING ? "stopping"
                : vi->restart_at             ? "backoff"
                                             : "stopped";
+}
+
+/* Its init cannot take the halt signal yet (a stop sends it again). Once it could, this run
+ * is past booting: a listing of 1000 running VPSes reads no /proc/PID/status each. */
+static bool booting(struct vps_inst *vi)
+{
+        if (vi->booted_pid == vi->st.pid && vi->booted_at == vi->st.started_at)
+                return false;
+        if (!init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM))
+                return true;
+        vi->booted_pid = vi->st.pid;
+        vi->booted_at = vi->st.started_at;
+        return false;
 }
 
 json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
@@ -368,11 +385,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
         json_object_set_new(o, "started_at",
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         /* Booting: its init cannot take the halt signal yet (a stop sends it again). */
-        json_object_set_new(
-                o, "booting",
-                up && vi->pidfd >= 0
-                        ? json_boolean(!init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM))
-                        : json_null());
+        json_object_set_new(o, "booting",
+                            up && vi->pidfd >= 0 ? json_boolean(booting(vi)) : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "restart_at",
                             vi->restart_at ? json_integer((json_int_t)vi->restart_at)

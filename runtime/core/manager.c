@@ -35,6 +35,9 @@ static void inst_free(struct vps_inst *vi)
                 close(vi->console_fd);
         if (vi->console_hold >= 0)
                 close(vi->console_hold);
+        free(vi->traffic_file);
+        free(vi->view_text[0]);
+        free(vi->view_text[1]);
         free(vi);
 }
 
@@ -49,6 +52,8 @@ static int add_inst(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
                 m->cap = cap;
         }
         m->v[m->n++] = vi;
+        m->members_gen++;
+        vps_inst_touch(m, NULL);
         return 0;
 }
 
@@ -59,6 +64,8 @@ static void remove_inst(struct vps_manager *m, struct vps_inst *vi)
                         m->v[i] = m->v[--m->n];
                         break;
                 }
+        m->members_gen++;
+        vps_inst_touch(m, NULL);
         inst_free(vi);
 }
 
@@ -86,6 +93,7 @@ static void clear_stale(struct vps_manager *m, struct vps_inst *vi)
         (void)vps_inst_state_remove(m, vi, &e);
         memset(&vi->st, 0, sizeof(vi->st));
         vi->status = VPS_STOPPED;
+        vps_inst_touch(m, vi);
 }
 
 static void state_name(const struct vps_inst *vi, char *buf, size_t size)
@@ -151,6 +159,7 @@ static void adopt(struct vps_manager *m, struct vps_inst *vi)
             vps_cgroup_has_pid(&m->cg, vi->st.cgroup, vi->st.pid)) {
                 vi->pidfd = vps_fd_high(pidfd);
                 vi->status = VPS_RUNNING;
+                vps_inst_touch(m, vi);
                 /* A state without it (an older vpsd's): the next start-up knows it exactly. */
                 if (vi->st.pidfd_ino == 0 && vps_pidfd_ino(vi->pidfd, &vi->st.pidfd_ino) == 0)
                         (void)vps_inst_state_save(m, vi, &vi->st, &e);
@@ -318,6 +327,8 @@ void vps_manager_close(struct vps_manager *m)
         free(m->v);
         m->v = NULL;
         m->n = m->cap = 0;
+        m->members_gen++;
+        vps_inst_touch(m, NULL);
         /* Left in place while it holds the state of VPSes that go on running. */
         if (m->run_fd >= 0) {
                 char path[sizeof(VPS_RUN_DIR) + sizeof(m->run_name) + 1];

@@ -97,6 +97,7 @@ static int do_addresses(struct update *u, vps_error *err)
         u->vi->cfg = u->next;
         int r = vps_net_update_live(u->m, u->vi, u->old.ip, u->old.n_ip, false, err);
         u->vi->cfg = u->old;
+        vps_inst_touch(u->m, u->vi);
         return r;
 }
 
@@ -325,6 +326,7 @@ int vps_manager_update(struct vps_manager *m, struct vps_inst *vi, const struct 
                 return r;
         warn_ram(&u);
         vi->cfg = u.next;
+        vps_inst_touch(m, vi); /* also before a reset of its traffic totals */
         if (ch->reset_counters)
                 return vps_traffic_reset(m, vi, err);
         return 0;

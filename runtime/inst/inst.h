@@ -66,6 +66,19 @@ struct vps_inst {
          * 0 when none is pending. A VPS waiting for it is stopped, shown as "backoff". */
         struct vps_backoff backoff;
         time_t restart_at;
+        /* Bumped (vps_inst_touch) when its status, run state, config or the totals of its
+         * traffic file change: what caches of its view (vpsd's list) are checked against. */
+        uint64_t gen;
+        /* The run (init's PID and start time) whose init was seen taking its halt signal:
+         * no longer "booting", so a listing reads no /proc file per running VPS. */
+        pid_t booted_pid;
+        int64_t booted_at;
+        /* net/traffic.c's copy of its traffic totals file, freed with the VPS. */
+        void *traffic_file;
+        /* vpsd's list entry of the stopped VPS, compact [0] and indented [1], valid while
+         * view_key (of gen and what it shows) holds; freed with the VPS. */
+        char *view_text[2];
+        uint64_t view_key;
 };
 
 /* The set of VPSes under one state root, with what the host gives them; vpsd owns one and
@@ -102,7 +115,21 @@ struct vps_manager {
         char quota_why[400]; /* what to change when not */
         struct vps_inst **v;
         size_t n, cap;
+        /* Bumped with any VPS's gen and when a VPS comes or goes: vpsd's loop compares it
+         * instead of walking every VPS each round. members_gen: only when one comes or goes
+         * (from 1: 0 is never current). */
+        uint64_t gen, members_gen;
+        /* Bumped by a write of a traffic totals file that names no VPS (a fold, a reset). */
+        uint64_t traffic_gen;
         /* VPS directories vps_manager_open could not load (left alone): the first messages. */
         unsigned int n_skipped;
         char skipped[VPS_SKIPPED_MAX][256];
 };
+
+/* The one helper here: a VPS's view changed (status, run state, config, traffic totals). */
+static inline void vps_inst_touch(struct vps_manager *m, struct vps_inst *vi)
+{
+        m->gen++;
+        if (vi)
+                vi->gen++;
+}

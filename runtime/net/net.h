@@ -157,7 +157,7 @@ bool vps_traffic_merge(struct vps_traffic_file *f, const struct vps_traffic *liv
 int vps_traffic_fold(struct vps_manager *m, const struct vps_config *cfg, vps_error *err);
 /* The VPS's total now. live: its counters from vps_net_counters ({"rx_bytes", ...}) or NULL.
  * Saves the live figures when VPS_TRAFFIC_SAVE_EVERY has passed (force: now). */
-int vps_traffic_total(struct vps_manager *m, const struct vps_inst *vi, struct json_t *live,
+int vps_traffic_total(struct vps_manager *m, struct vps_inst *vi, struct json_t *live,
                       bool force_save, struct vps_traffic *ret, vps_error *err);
 /* Zeroes the VPS's totals and its live counters (vpsctl set --reset-counters). */
 int vps_traffic_reset(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);

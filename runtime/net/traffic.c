@@ -163,6 +163,34 @@ static bool live_counters(const struct vps_manager *m, const struct vps_config *
         return c.found != 0;
 }
 
+/* A VPS's file as this vpsd last read or wrote it, kept while neither its gen nor the
+ * manager's traffic_gen moved: a fold and a reset bump the latter, a restore or a change set
+ * run by a child of vpsd touches the VPS. A listing of 1000 running VPSes then opens none. */
+struct kept {
+        struct vps_traffic_file f;
+        uint64_t gen, traffic_gen;
+};
+
+static void remember(struct vps_manager *m, struct vps_inst *vi, const struct vps_traffic_file *f)
+{
+        struct kept *k = vi->traffic_file ? vi->traffic_file : malloc(sizeof(*k));
+        if (!k)
+                return;
+        *k = (struct kept){.f = *f, .gen = vi->gen, .traffic_gen = m->traffic_gen};
+        vi->traffic_file = k;
+}
+
+static void load_kept(struct vps_manager *m, struct vps_inst *vi, struct vps_traffic_file *ret)
+{
+        const struct kept *k = vi->traffic_file;
+        if (k && k->gen == vi->gen && k->traffic_gen == m->traffic_gen) {
+                *ret = k->f;
+                return;
+        }
+        load(vi->dir_fd, ret); /* atomic renames: no lock needed to read */
+        remember(m, vi, ret);
+}
+
 int vps_traffic_fold(struct vps_manager *m, const struct vps_config *cfg, vps_error *err)
 {
         _cleanup_close_ int dfd = lock_dir(m, cfg->id, err);
@@ -179,6 +207,7 @@ int vps_traffic_fold(struct vps_manager *m, const struct vps_config *cfg, vps_er
         if (!changed)
                 return 0; /* the start of a VPS whose last run was folded: no write */
         f.saved = time(NULL);
+        m->traffic_gen++;
         return save(dfd, &f, true, err);
 }
 
@@ -192,7 +221,7 @@ static void from_json(json_t *o, struct vps_traffic *ret)
         }
 }
 
-int vps_traffic_total(struct vps_manager *m, const struct vps_inst *vi, json_t *live_json,
+int vps_traffic_total(struct vps_manager *m, struct vps_inst *vi, json_t *live_json,
                       bool force_save, struct vps_traffic *ret, vps_error *err)
 {
         struct vps_traffic_file f;
@@ -200,7 +229,7 @@ int vps_traffic_total(struct vps_manager *m, const struct vps_inst *vi, json_t *
         bool have = json_is_object(live_json);
         if (have)
                 from_json(live_json, &live);
-        load(vi->dir_fd, &f); /* atomic renames: no lock needed to read */
+        load_kept(m, vi, &f);
         bool changed = vps_traffic_merge(&f, have ? &live : NULL, ret);
         int64_t now = time(NULL);
         bool due = have && memcmp(&live, &f.seen, sizeof(live)) != 0 &&
@@ -218,7 +247,12 @@ int vps_traffic_total(struct vps_manager *m, const struct vps_inst *vi, json_t *
         if (have)
                 f.seen = live;
         f.saved = now;
-        return save(dfd, &f, false, err);
+        int r = save(dfd, &f, false, err);
+        if (r < 0)
+                m->traffic_gen++; /* what the file holds now is not known: read it again */
+        else
+                remember(m, vi, &f);
+        return r;
 }
 
 int vps_traffic_reset(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
@@ -229,6 +263,7 @@ int vps_traffic_reset(struct vps_manager *m, const struct vps_inst *vi, vps_erro
         struct vps_traffic ignored;
         (void)live_counters(m, &vi->cfg, true, &ignored);
         struct vps_traffic_file f = {.saved = time(NULL)};
+        m->traffic_gen++;
         int r = save(dfd, &f, true, err);
         return r < 0 ? vps_err_wrap(err, "resetting the counters of VPS %s", vi->cfg.id) : 0;
 }

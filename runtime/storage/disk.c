@@ -177,6 +177,19 @@ static json_t *num(uint64_t v)
         return v == VQ_NONE ? json_null() : json_integer((json_int_t)v);
 }
 
+uint64_t vps_disk_usage_key(const struct vps_manager *m, const struct vps_config *cfg)
+{
+        struct vq_usage u;
+        vps_error e;
+        if (!m->quota_ok || !cfg->projid || vq_get(m->vps_fd, cfg->projid, &u, &e) < 0)
+                return 0;
+        uint64_t h = 1, w[] = {u.space,      u.inodes,      u.space_soft,
+                               u.space_hard, u.inodes_soft, u.inodes_hard};
+        for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+                h = (h ^ w[i]) * 0x100000001b3ULL;
+        return h;
+}
+
 void vps_disk_usage_json(const struct vps_manager *m, const struct vps_config *cfg, json_t *obj)
 {
         struct vq_usage u;

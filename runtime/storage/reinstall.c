@@ -180,6 +180,7 @@ int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemp
                 return vps_err_wrap(err, "reinstalling VPS %s", vi->cfg.id);
         }
         r = roll_forward(vi, tpl, keep ? ret_snapshot : NULL, err);
+        vps_inst_touch(m, vi);
         return r < 0 ? vps_err_wrap(err,
                                     "reinstalling VPS %s (vpsd finishes it when it starts "
                                     "again)",

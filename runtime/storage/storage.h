@@ -40,6 +40,9 @@ int vps_disk_apply(struct vps_manager *m, int dir_fd, struct vps_config *cfg,
 void vps_disk_restore(struct vps_manager *m, uint32_t projid, const struct vps_limits *old);
 /* After the VPS's files are gone: the project's limits removed, the id free again. */
 void vps_disk_release(struct vps_manager *m, uint32_t projid);
+/* A digest of the usage and limits vps_disk_usage_json shows (one quotactl), 0 without
+ * quotas: a cache of the view compares it. */
+uint64_t vps_disk_usage_key(const struct vps_manager *m, const struct vps_config *cfg);
 /* Sets "diskspace" and "diskinodes" of obj to {"used", "soft", "hard"} or null. */
 void vps_disk_usage_json(const struct vps_manager *m, const struct vps_config *cfg,
                          struct json_t *obj);

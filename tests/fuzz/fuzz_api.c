@@ -99,6 +99,17 @@ const char *vpsd_request_arg(struct request *req, const char *key)
         return NULL;
 }
 
+void vpsd_request_set_raw(struct request *req, char *text, size_t len)
+{
+        (void)req;
+        /* The list written as text (list_view.c): it must be one JSON array. */
+        json_t *j = json_loadb(text, len, 0, NULL);
+        if (!json_is_array(j))
+                die("GET /v1/vps: its text is not a JSON array");
+        json_decref(j);
+        free(text);
+}
+
 int vpsd_request_progress_fd(struct request *req)
 {
         (void)req;

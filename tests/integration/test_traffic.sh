@@ -64,6 +64,10 @@ expect_eq "which stay as they are while it is stopped" "$t2" "$(tr)"
 expect_eq "and in GET /v1/vps/711" "$(cut -f1 <<<"$t2")" "$(curl -sf --unix-socket "$SOCK" http://localhost/v1/vps/711 | jq .rx_bytes)"
 expect_eq "and in list -o, not '-'" "711 $(cut -f1 <<<"$t2") $(cut -f4 <<<"$t2")" \
         "$(vpsctl list -a -H -o id,rx_bytes,tx_packets | awk '$1 == 711 { print $1, $2, $3 }')"
+# vpsd keeps a stopped VPS's list entry between lists (vpsd/list_view.c): a change shows.
+check "set --hostname while stopped" quiet vpsctl set 711 --hostname traffic-renamed
+expect_eq "list -a -j shows the new hostname at once" traffic-renamed \
+        "$(vpsctl list -a -j | jq -r '.[] | select(.id=="711") | .hostname')"
 check "start" quiet vpsctl start 711
 traffic
 grew "a stop and a start keep them" "$t2"

@@ -115,12 +115,19 @@ static void test_plans(void **state)
         /* 1010 is stopped, and 101's plan is not its. */
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/1010/guest", &p), -ENOENT);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps", &p), -ENOENT);
-        /* A --ram or --swap change alone is seen at the next publish. */
+        /* Without a touch the rows are not looked at again: a round costs no walk over
+         * every VPS (the change below is not seen). */
         a.cfg.limits.v[VPS_LIM_RAM] = 1ULL << 30;
+        vpsd_sysinfo_publish(&s, &m);
+        assert_int_equal(find(&s, "/sys/fs/cgroup/vps/101", &p), 0);
+        assert_int_equal(p.ram, 512ULL << 20);
+        /* A --ram or --swap change alone is seen at the next publish. */
+        vps_inst_touch(&m, &a);
         vpsd_sysinfo_publish(&s, &m);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/101", &p), 0);
         assert_int_equal(p.ram, 1ULL << 30);
         c.cfg.limits.v[VPS_LIM_SWAP] = 256ULL << 20;
+        vps_inst_touch(&m, &c);
         vpsd_sysinfo_publish(&s, &m);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/102", &p), 0);
         assert_int_equal(p.swap, 256ULL << 20);
@@ -131,6 +138,8 @@ static void test_plans(void **state)
         b.status = VPS_RUNNING;
         b.st.started_at = 3000;
         c.status = VPS_STOPPED;
+        vps_inst_touch(&m, &b);
+        vps_inst_touch(&m, &c);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/102", &p), 0); /* not yet */
         vpsd_sysinfo_publish(&s, &m);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/1010/guest", &p), 0);
@@ -141,6 +150,7 @@ static void test_plans(void **state)
         assert_true(row_fd(&s, &b) >= 0 && row_fd(&s, &b) != a_fd);
         /* A restart (a new start time) too. */
         a.st.started_at = 4000;
+        vps_inst_touch(&m, &a);
         vpsd_sysinfo_publish(&s, &m);
         assert_int_equal(find(&s, "/sys/fs/cgroup/vps/101", &p), 0);
         assert_int_equal(p.started_at, 4000);
