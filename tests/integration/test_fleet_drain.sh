@@ -104,9 +104,12 @@ for n in $NODES; do
         ip link set "${BRIDGE}u$n" up
         node_start "$n"
 done
-# A template's version is its build's second: b's is built a second later, another version.
-node a template build busybox >/dev/null
+# A template's version is its build's second: a's and c's are built at once (the same version
+# as a rule: the drain to c sends no template; when not, it carries it along), b's a second
+# later (another version).
+node a template build busybox >/dev/null &
 node c template build busybox >/dev/null
+wait $!
 sleep 1
 node b template build busybox >/dev/null
 for _ in $(seq 60); do
@@ -179,13 +182,17 @@ check "node a's 206 still answers ping (one running copy)" ping -c 1 -W 2 "$(IP 
 
 expect_error "migrate to a drained node is refused" "node node-a is drained" \
         node c migrate 201 --to-node node-a
-# One move named: 201 from c to b (its template came along: --full again).
-OUT=$(node c migrate 201 --to-node node-b --full -j)
-echo "measured: migrate --full from c to b: $OUT"
-expect_jq "migrate --to-node node-b reports the move" '.node == "node-b" and .running == true and .source == "removed"' echo "$OUT"
-check "VPS 201 answers ping on node b" ping -c 1 -W 2 "$(IP 1)"
-expect_jq "node b runs 201" 'map(.id) == ["201"] and .[0].status == "running"' node b list -a -j
-expect_eq "etcd says node b owns VPS 201" node-b "$(etcd_get /vps/v1/vps/201 | jq -r .node)"
+expect_error "from c too, b's template is another version" "node node-b has template busybox in version" \
+        node c migrate 201 --to-node node-b
+# One move named, with the template: 201 from c to b (VPS_TEST_FULL=1: a few MB take ~15 s).
+if [ -n "${VPS_TEST_FULL:-}" ]; then
+        OUT=$(node c migrate 201 --to-node node-b --full -j)
+        echo "measured: migrate --full from c to b: $(jq -c . <<<"$OUT")"
+        expect_jq "migrate --to-node node-b reports the move" '.node == "node-b" and .running == true and .source == "removed"' echo "$OUT"
+        check "VPS 201 answers ping on node b" ping -c 1 -W 2 "$(IP 1)"
+        expect_jq "node b runs 201" 'map(.id) == ["201"] and .[0].status == "running"' node b list -a -j
+        expect_eq "etcd says node b owns VPS 201" node-b "$(etcd_get /vps/v1/vps/201 | jq -r .node)"
+fi
 node a node undrain node-a >/dev/null
 # No quorum: two etcd members gone, a migration is refused before anything stops.
 etcd_kill 2
