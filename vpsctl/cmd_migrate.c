@@ -445,13 +445,21 @@ static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_erro
         return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
 }
 
+/* The last migration's error (as printed), for node drain's report. */
+static vps_error last_err;
+
+static void keep_err(vps_error *e)
+{
+        last_err = *e;
+}
+
 static int migrate_steps(struct vpsctl *v, struct migrate *mp)
 {
         struct migrate m = *mp;
         int r;
         (void)signal(SIGPIPE, SIG_IGN);
         double t0 = now_s();
-        vps_error err = {0};
+        __attribute__((cleanup(keep_err))) vps_error err = {0};
         _cleanup_json_ json_t *vps = NULL;
         if (vpsctl_get_vps(v, m.id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
@@ -524,10 +532,13 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
         return migrate_steps(v, &m);
 }
 
-int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, json_t **ret)
+int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, json_t **ret,
+                        vps_error *err)
 {
         struct migrate m = {.id = id, .to_node = to, .quiet = true};
+        vps_err_clear(&last_err);
         int r = migrate_steps(v, &m);
         *ret = m.result;
+        *err = last_err;
         return r;
 }

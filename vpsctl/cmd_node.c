@@ -72,7 +72,8 @@ static int drain_moves(struct vpsctl *v, json_t *ans, bool json)
                 json_array_foreach(ids, i, id)
                 {
                         json_t *res = NULL;
-                        int r = vpsctl_migrate_node(v, json_string_value(id), "auto", &res);
+                        vps_error e = {0};
+                        int r = vpsctl_migrate_node(v, json_string_value(id), "auto", &res, &e);
                         if (r == 0 && res) {
                                 json_array_append_new(moved, res);
                                 if (!json)
@@ -83,7 +84,7 @@ static int drain_moves(struct vpsctl *v, json_t *ans, bool json)
                                 json_decref(res);
                                 json_array_append_new(failed,
                                                       json_pack("{s:O, s:s}", "id", id, "error",
-                                                                "see the message above"));
+                                                                e.msg[0] ? e.msg : "it failed"));
                         }
                 }
         }
