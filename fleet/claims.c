@@ -249,3 +249,47 @@ int fleet_release(struct etcd *e, const char *prefix, const char *id, const char
                 r = vps_err(err, EAGAIN, "VPS %s: its record changed meanwhile, try again", id);
         return r;
 }
+
+int fleet_move(struct etcd *e, const char *prefix, const char *id, const char *from, const char *to,
+               const char *state, char **ret_rec, vps_error *err)
+{
+        _cleanup_free_ char *vk = fleet_key(prefix, "vps", id, NULL);
+        _cleanup_free_ char *fk = fleet_key(prefix, "owners", from, id);
+        if (!vk || !fk)
+                return vps_err(err, ENOMEM, "out of memory");
+        _cleanup_fjson_ json_t *old = NULL;
+        int64_t rev = 0;
+        int r = read_own(e, vk, id, from, &old, &rev, err);
+        if (r < 0)
+                return r;
+        if (!old)
+                return vps_err(err, ENOENT, "VPS %s has no record in the cluster", id);
+        const char *ips[64];
+        size_t n = 0, i;
+        json_t *v;
+        json_array_foreach(json_object_get(old, "ips"), i, v) if (json_is_string(v) && n < 64)
+                ips[n++] = json_string_value(v);
+        struct fleet_claim c = {.id = id,
+                                .node = to,
+                                .state = state && state[0] ? state : str(old, "state"),
+                                .nonce = str(old, "nonce"),
+                                .ips = ips,
+                                .n_ips = n};
+        /* One transaction: the record unchanged since read (so still from's), from's owner
+         * key gone, to's and the addresses' written: never two owners, never none. */
+        _cleanup_fjson_ json_t *cmp = json_array(), *ok = json_array();
+        if (!cmp || !ok)
+                return vps_err(err, ENOMEM, "out of memory");
+        r = add(cmp, etcd_cmp_mod(vk, rev), err);
+        if (r == 0 && strcmp(from, to) != 0)
+                r = add(ok, etcd_op_delete(fk), err);
+        if (r == 0)
+                r = put_and_run(e, prefix, &c, ips, n, cmp, ok, NULL, NULL, err);
+        if (r == 0)
+                return vps_err(err, EAGAIN, "VPS %s: its record changed meanwhile, try again", id);
+        if (r < 0)
+                return r;
+        if (ret_rec && !(*ret_rec = fleet_vps_record(&c)))
+                return vps_err(err, ENOMEM, "out of memory");
+        return 0;
+}

@@ -5,6 +5,7 @@
  * does so if vpsctl itself is killed) and removes what the destination got. */
 #include "vpsctl.h"
 #include "client.h"
+#include "migrate_node.h"
 #include "ssh.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 static const char migrate_usage[] =
         "Usage: vpsctl migrate ID DEST [--keep-src] [--full] [--ssh-option OPT]...\n"
         "                      [--remote-socket PATH] [--remote-vpsctl PATH] [--online] [-j]\n"
+        "       vpsctl migrate ID --to-node NAME|auto [--keep-src] [--full] [-j]\n"
         "\n"
         "Move the VPS ID to the host DEST ([user@]host[:port]), whose vpsd is reached by\n"
         "running its vpsctl through ssh (BatchMode: the operator's keys or agent). Offline:\n"
@@ -36,7 +38,15 @@ static const char migrate_usage[] =
         "Any failure leaves the VPS here as it was (started again if it ran) and nothing on\n"
         "the destination; if vpsctl is killed, a guard process starts it here again.\n"
         "\n"
+        "With --to-node the destination is node NAME of this host's fleet (vpsd --cluster),\n"
+        "or the one the placement rule picks (auto): the same steps over the nodes' remote\n"
+        "APIs (its key pinned from etcd, this node's certificate presented), and the VPS's\n"
+        "owner records in etcd moved to it in one transaction before it starts there.\n"
+        "Refused: a node unknown, down or drained, without the template (unless --full),\n"
+        "with the ID taken, or no quorum in etcd.\n"
+        "\n"
         "Options:\n"
+        "  --to-node NAME|auto   the destination is a node of the fleet (no DEST)\n"
         "  --keep-src            keep the VPS here, stopped, with onboot off and marked as\n"
         "                        migrated (migrated_to): start refuses it without --force\n"
         "  --full                also copy the template's files (for a destination without it)\n"
@@ -51,6 +61,10 @@ static const char migrate_usage[] =
 struct migrate {
         const char *id;
         struct ssh_dest dest;
+        const char *to_node; /* --to-node NAME|auto */
+        struct node_dest nd;
+        bool quiet;     /* drain: the result into *result, not printed */
+        json_t *result; /* owned by the caller */
         bool keep, full, online, json;
         bool was_running;
         json_t *ips;              /* the source's addresses */
@@ -148,6 +162,8 @@ static int refuse_online(struct vpsctl *v)
 /* The destination must answer and not have the ID (its status exits 3: no such VPS). */
 static int preflight(struct migrate *m, vps_error *err)
 {
+        if (m->to_node)
+                return node_preflight(&m->nd, m->id, err);
         const char *args[] = {"status", m->id, "-j", NULL};
         int st;
         char why[512];
@@ -213,6 +229,8 @@ static int pump(struct migrate *m, int fd, int to, vps_error *err)
  * the VPS (its restore said so, or the outcome is unknown). */
 static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_error *err)
 {
+        if (m->to_node)
+                return node_transfer(v, &m->nd, m->id, m->full, m->ips, &m->bytes, ret_maybe, err);
         char path[256];
         (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0", m->id,
                        m->full);
@@ -272,6 +290,8 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
 
 static int remote_simple(struct migrate *m, const char *verb, const char *opt, vps_error *err)
 {
+        if (m->to_node)
+                return node_simple(&m->nd, m->id, verb, err);
         const char *args[] = {verb, m->id, opt, NULL};
         int st;
         char why[512];
@@ -288,7 +308,10 @@ static int remote_simple(struct migrate *m, const char *verb, const char *opt, v
 static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error *why)
 {
         vps_error e = {0};
-        if (remote && remote_simple(m, "destroy", "--force", &e) < 0 && e.code != EPROTO)
+        if (m->nd.moved && node_move(v, &m->nd, m->id, true, m->was_running, &e) < 0)
+                (void)fprintf(stderr, "vpsctl: %s: check 'vpsctl list --all-nodes'\n", e.msg);
+        if (remote && remote_simple(m, "destroy", "--force", &e) < 0 && e.code != EPROTO &&
+            e.code != ENOENT)
                 (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
                               m->id, m->dest.name, e.msg);
         char tail[VPS_ERROR_MSG_MAX + 128];
@@ -309,7 +332,9 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
 static int report(struct migrate *m)
 {
         const char *src = m->keep ? "kept stopped" : "removed";
-        if (m->json) {
+        if (m->to_node)
+                (void)snprintf(m->dest.name, sizeof(m->dest.name), "%s", m->nd.name);
+        if (m->json || m->quiet) {
                 _cleanup_json_ json_t *j = json_pack(
                         "{s:s, s:s, s:b, s:b, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "id", m->id,
                         "dest", m->dest.name, "running", m->was_running, "full", m->full, "bytes",
@@ -317,6 +342,12 @@ static int report(struct migrate *m)
                         "transfer_seconds", m->t_copy, "start_seconds", m->t_start,
                         "downtime_seconds",
                         m->was_running ? m->t_stop + m->t_copy + m->t_start : 0.0, "source", src);
+                if (j && m->to_node)
+                        json_object_set_new(j, "node", json_string(m->nd.name));
+                if (m->quiet) {
+                        m->result = json_incref(j);
+                        return j ? 0 : EXIT_FAIL;
+                }
                 return j ? vpsctl_print_json(j) : vpsctl_fail("cannot encode the result");
         }
         double mb = (double)m->bytes / 1e6;
@@ -345,6 +376,7 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                 {"ssh-option", required_argument, NULL, 'O'},
                 {"remote-socket", required_argument, NULL, 'S'},
                 {"remote-vpsctl", required_argument, NULL, 'V'},
+                {"to-node", required_argument, NULL, 'N'},
                 {0},
         };
         int c;
@@ -360,6 +392,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                         m->full = true;
                 else if (c == 'o')
                         m->online = true;
+                else if (c == 'N')
+                        m->to_node = optarg;
                 else if (c == 'O') {
                         if (m->dest.n_opts == SSH_MAX_OPTS || !optarg[0] || optarg[0] == '-')
                                 return vpsctl_usage_error(v, "bad --ssh-option '%s'", optarg);
@@ -379,6 +413,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
         int r = vpsctl_check_id(m->id);
         if (r != CMD_CONTINUE)
                 return r;
+        if (m->to_node) {
+                if (optind + 1 < argc)
+                        return vpsctl_usage_error(v, "--to-node takes the place of DEST ('%s')",
+                                                  argv[optind + 1]);
+                return CMD_CONTINUE;
+        }
         if (optind + 1 >= argc)
                 return vpsctl_usage_error(v, "missing the destination DEST ([user@]host[:port])");
         if (optind + 2 < argc)
@@ -405,17 +445,21 @@ static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_erro
         return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
 }
 
-int cmd_migrate(struct vpsctl *v, int argc, char **argv)
+/* The last migration's error (as printed), for node drain's report. */
+static vps_error last_err;
+
+static void keep_err(vps_error *e)
 {
-        struct migrate m = {0};
-        int r = parse(v, argc, argv, &m);
-        if (r != CMD_CONTINUE)
-                return r;
-        if (m.online)
-                return refuse_online(v);
+        last_err = *e;
+}
+
+static int migrate_steps(struct vpsctl *v, struct migrate *mp)
+{
+        struct migrate m = *mp;
+        int r;
         (void)signal(SIGPIPE, SIG_IGN);
         double t0 = now_s();
-        vps_error err = {0};
+        __attribute__((cleanup(keep_err))) vps_error err = {0};
         _cleanup_json_ json_t *vps = NULL;
         if (vpsctl_get_vps(v, m.id, &vps, &err) < 0)
                 return vpsctl_fail_err(&err);
@@ -425,7 +469,15 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
                                    status);
         m.was_running = status && !strcmp(status, "running");
         m.ips = json_object_get(vps, "ip");
+        if (m.to_node && (r = node_dest_check(v, m.id, m.to_node, m.full, vps, &m.nd, &err)) < 0)
+                return vpsctl_fail_err(&err);
         if ((r = preflight(&m, &err)) < 0)
+                return vpsctl_fail_err(&err);
+        /* A drain carries the template along where the destination's differs. */
+        if (m.to_node &&
+            node_template_check(v, &m.nd,
+                                json_string_value(json_object_get(vps, "ostemplate")) ?: "",
+                                &m.full, m.quiet, &err) < 0)
                 return vpsctl_fail_err(&err);
         __attribute__((cleanup(guard_release))) int guard = -1;
         if ((r = stop_source(v, &m, &guard, &err)) < 0)
@@ -439,6 +491,9 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
         /* From here the destination's copy is the one to run: the guard lets go first, so that
          * a kill now leaves both stopped rather than both running. */
         guard_release(&guard);
+        /* The owner records go to the destination before its copy may start there. */
+        if (m.to_node && (r = node_move(v, &m.nd, m.id, false, m.was_running, &err)) < 0)
+                return roll_back(v, &m, true, &err);
         if (m.was_running) {
                 double t2 = now_s();
                 if ((r = remote_simple(&m, "start", "-j", &err)) < 0 && err.code != ECONNRESET)
@@ -462,5 +517,29 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
                 (void)fprintf(stderr, "vpsctl: VPS %s is on %s now, but %s here failed: %s\n", m.id,
                               m.dest.name, m.keep ? "marking it migrated" : "removing it", err.msg);
         m.t_total = now_s() - t0;
-        return report(&m);
+        r = report(&m);
+        mp->result = m.result;
+        return r;
+}
+
+int cmd_migrate(struct vpsctl *v, int argc, char **argv)
+{
+        struct migrate m = {0};
+        int r = parse(v, argc, argv, &m);
+        if (r != CMD_CONTINUE)
+                return r;
+        if (m.online)
+                return refuse_online(v);
+        return migrate_steps(v, &m);
+}
+
+int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, json_t **ret,
+                        vps_error *err)
+{
+        struct migrate m = {.id = id, .to_node = to, .quiet = true};
+        vps_err_clear(&last_err);
+        int r = migrate_steps(v, &m);
+        *ret = m.result;
+        *err = last_err;
+        return r;
 }

@@ -220,7 +220,7 @@ _vpsctl()
                                 [[ ! $w =~ ^[a-z][a-z0-9_-]*$ ]] || words+="$w "
                         done
                         mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
-                elif [ "$prev" = --node ]; then
+                elif [ "$prev" = --node ] || [ "$prev" = --to-node ]; then
                         mapfile -t COMPREPLY < <(compgen -W "auto $(_vpsctl_names nodes)" -- "$cur")
                 elif [ "$prev" = --ostemplate ]; then
                         mapfile -t COMPREPLY < <(compgen -W "$(_vpsctl_templates)" -- "$cur")

@@ -157,6 +157,8 @@ struct relay {
         size_t down_len, down_off;
         char up[16384]; /* from fd, not yet sent */
         size_t up_len, up_off;
+        bool done; /* the thread is past its loop: its TLS socket is not ours to touch */
+        pthread_t th;
 };
 
 /* One round: moves what can move without waiting; returns 1 when something moved, 0 when it
@@ -203,13 +205,14 @@ static int relay_round(struct relay *rl, bool *tls_eof, bool *fd_eof)
         return moved;
 }
 
-/* The one relay of this process (a command opens one stream), which the process's exit
- * stops and joins before the libraries' destructors run (GnuTLS's among them). */
+/* The relays of this process (a command opens a stream or, migrating between two remotes,
+ * two at once; one that ended is joined when its slot is wanted again), which the process's
+ * exit stops and joins before the libraries' destructors run (GnuTLS's among them). */
+#define RELAYS_MAX 4
 static struct {
         pthread_mutex_t lock;
-        struct relay *rl;
-        pthread_t th;
-        bool done; /* the thread is past its loop: its TLS socket is not ours to touch */
+        struct relay *rl[RELAYS_MAX];
+        bool at_exit;
 } relay_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void *relay_run(void *arg)
@@ -242,28 +245,50 @@ static void *relay_run(void *arg)
         }
         (void)shutdown(rl->fd, SHUT_RDWR); /* the command sees the end of the stream */
         (void)pthread_mutex_lock(&relay_state.lock);
-        relay_state.done = true;
+        rl->done = true;
         (void)pthread_mutex_unlock(&relay_state.lock);
         conn_done(&rl->c);
         return NULL;
 }
 
-/* At exit: the command is done with its stream; what the relay still holds is dropped. */
-static void relay_stop(void)
+/* Slot i's relay stopped and joined: what it still holds is dropped. */
+static void relay_end(size_t i)
 {
-        struct relay *rl = relay_state.rl;
+        struct relay *rl = relay_state.rl[i];
 
         if (!rl)
                 return;
         (void)pthread_mutex_lock(&relay_state.lock);
-        if (!relay_state.done)
+        if (!rl->done)
                 (void)shutdown(rl->sock, SHUT_RDWR); /* wakes its poll, fails its sends */
         (void)shutdown(rl->fd, SHUT_RDWR);
         (void)pthread_mutex_unlock(&relay_state.lock);
-        (void)pthread_join(relay_state.th, NULL);
+        (void)pthread_join(rl->th, NULL);
         (void)close(rl->fd);
         free(rl);
-        relay_state.rl = NULL;
+        relay_state.rl[i] = NULL;
+}
+
+/* At exit: the command is done with its streams. */
+static void relay_stop(void)
+{
+        for (size_t i = 0; i < RELAYS_MAX; i++)
+                relay_end(i);
+}
+
+/* A free slot: an empty one, or one whose relay ended (joined now); -1 when none. */
+static int relay_slot(void)
+{
+        for (size_t i = 0; i < RELAYS_MAX; i++) {
+                (void)pthread_mutex_lock(&relay_state.lock);
+                bool done = relay_state.rl[i] && relay_state.rl[i]->done;
+                (void)pthread_mutex_unlock(&relay_state.lock);
+                if (done)
+                        relay_end(i);
+                if (!relay_state.rl[i])
+                        return (int)i;
+        }
+        return -1;
 }
 
 /* Hands c's connection to a relay thread; *ret_fd is the command's end. */
@@ -271,15 +296,16 @@ static int start_relay(struct conn *c, int *ret_fd)
 {
         curl_socket_t sock = CURL_SOCKET_BAD;
         int sv[2];
-        if (relay_state.rl)
-                return vps_err(c->err, EBUSY, "a stream is open already");
+        int slot = relay_slot();
+        if (slot < 0)
+                return vps_err(c->err, EBUSY, "%d streams are open already", RELAYS_MAX);
         if (curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
             sock == CURL_SOCKET_BAD)
                 return vps_err(c->err, ENOTCONN, "talking to %s: no connection", c->where);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return vps_err_sys(c->err, errno, "creating a socket pair");
         struct relay *rl = calloc(1, sizeof(*rl));
-        if (!rl || atexit(relay_stop) != 0) {
+        if (!rl || (!relay_state.at_exit && atexit(relay_stop) != 0)) {
                 free(rl);
                 (void)close(sv[0]);
                 (void)close(sv[1]);
@@ -296,7 +322,8 @@ static int start_relay(struct conn *c, int *ret_fd)
         sigset_t all, old;
         (void)sigfillset(&all);
         (void)pthread_sigmask(SIG_SETMASK, &all, &old);
-        int e = pthread_create(&relay_state.th, NULL, relay_run, rl);
+        relay_state.at_exit = true;
+        int e = pthread_create(&rl->th, NULL, relay_run, rl);
         (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (e != 0) {
                 free(rl);
@@ -304,7 +331,7 @@ static int start_relay(struct conn *c, int *ret_fd)
                 (void)close(sv[1]);
                 return vps_err_sys(c->err, e, "starting the relay of %s", c->where);
         }
-        relay_state.rl = rl;
+        relay_state.rl[slot] = rl;
         c->h = NULL; /* the relay's now */
         *ret_fd = sv[0];
         return 0;

@@ -46,3 +46,7 @@ int vpsd_route_node_drain(struct vpsd *d, struct request *req, const char *arg, 
                           unsigned int *status, json_t **ret, vps_error *err);
 int vpsd_route_node_undrain(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                             unsigned int *status, json_t **ret, vps_error *err);
+/* fleet_move.c: POST /v1/vps/ID/move (vpsctl migrate --to-node): the destination checked
+ * ("check"), or the VPS's owner records moved to it in one transaction. */
+int vpsd_route_vps_move(struct vpsd *d, struct request *req, const char *arg, json_t *body,
+                        unsigned int *status, json_t **ret, vps_error *err);

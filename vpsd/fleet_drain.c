@@ -1,7 +1,9 @@
 /* vpsd: node drain / undrain. A drained node has a key drained/NAME in etcd (no lease: it
  * outlives the node's restarts); create --node auto skips it, create --node NAME refuses it,
- * `nodes` shows it unschedulable. A drain answers the VPSes the node still owns: moving them
- * is migrate's (drain does not run it yet), the caller says so. */
+ * `nodes` shows it unschedulable. A drain answers the VPSes the node still owns, with what
+ * vpsctl needs to move them (vpsctl node drain migrates each, on the drained node): this
+ * node's name ("self"), the drained node's remote API ("advertise", "pubkey",
+ * "fingerprint", when it is up) and this node's certificate to present to it. */
 #include "fleet_api.h"
 
 #include "api.h"
@@ -51,8 +53,23 @@ static int drain_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
         for (size_t i = 0; i < kvs.n; i++)
                 json_array_append_new(ids, json_string(kvs.v[i].key + strlen(owners)));
         etcd_kvs_free(&kvs);
-        t->out = json_pack("{s:s, s:b, s:o}", "node", t->id, "schedulable", 0, "vps", ids);
-        return t->out ? 0 : vps_err(err, ENOMEM, "out of memory");
+        _cleanup_json_ json_t *live = NULL;
+        if ((r = fleet_read_kind(f, "nodes", &live, err)) < 0) {
+                json_decref(ids);
+                return r;
+        }
+        json_t *node = json_object_get(live, t->id);
+        t->out = json_pack("{s:s, s:b, s:o, s:s, s:b, s:O}", "node", t->id, "schedulable", 0, "vps",
+                           ids, "self", f->node, "up", node != NULL, "cert",
+                           json_object_get(t->in, "cert"));
+        if (!t->out)
+                return vps_err(err, ENOMEM, "out of memory");
+        json_object_set(t->out, "key", json_object_get(t->in, "key"));
+        static const char *const keys[] = {"advertise", "pubkey", "fingerprint"};
+        for (size_t i = 0; i < 3; i++)
+                if (json_is_string(json_object_get(node, keys[i])))
+                        json_object_set(t->out, keys[i], json_object_get(node, keys[i]));
+        return 0;
 }
 
 static int undrain_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
@@ -93,6 +110,12 @@ static int post(struct vpsd *d, struct request *req, const char *node, fleet_run
         if (!t)
                 return vps_err(err, ENOMEM, "out of memory");
         (void)snprintf(t->id, sizeof(t->id), "%s", node);
+        t->in = json_pack("{s:s+, s:s+}", "cert", d->auth.dir, "/server.crt", "key", d->auth.dir,
+                          "/server.key");
+        if (!t->in) {
+                free(t);
+                return vps_err(err, ENOMEM, "out of memory");
+        }
         vpsd_fleet_post(d, t);
         return 1;
 }

@@ -65,3 +65,10 @@ void vpsd_fleet_hand_back(struct vpsd_fleet *f, struct fleet_task *t);
 int fleet_read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_error *err);
 /* fleet_peers.c, in the thread: the peers' certificates read again once a minute. */
 void fleet_peers_tick(struct vpsd_fleet *f);
+/* fleet_place.c, in the thread: why node name (its live record rec) cannot take a VPS of
+ * in's "ostemplate" (none: any), "ram" and "disk" ("" when it can), into why; and the node
+ * the placement rule picks among live (drained and exclude left out) into in's "node". */
+void fleet_unfit(struct vpsd_fleet *f, const char *name, json_t *rec, json_t *drained, json_t *in,
+                 char *why, size_t size);
+int fleet_pick(struct vpsd_fleet *f, json_t *live, json_t *drained, json_t *in, const char *exclude,
+               vps_error *err);

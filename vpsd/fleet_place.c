@@ -27,9 +27,8 @@ static const char *str(json_t *o, const char *key)
         return json_string_value(json_object_get(o, key)) ?: "";
 }
 
-/* Why node rec cannot take the create ("" when it can), into why. */
-static void unfit(struct vpsd_fleet *f, const char *name, json_t *rec, json_t *drained, json_t *in,
-                  char *why, size_t size)
+void fleet_unfit(struct vpsd_fleet *f, const char *name, json_t *rec, json_t *drained, json_t *in,
+                 char *why, size_t size)
 {
         const char *tpl = str(in, "ostemplate");
         uint64_t ram = (uint64_t)json_integer_value(json_object_get(in, "ram"));
@@ -56,7 +55,8 @@ static void unfit(struct vpsd_fleet *f, const char *name, json_t *rec, json_t *d
                                disk / MIB);
 }
 
-static int pick(struct vpsd_fleet *f, json_t *live, json_t *drained, json_t *in, vps_error *err)
+int fleet_pick(struct vpsd_fleet *f, json_t *live, json_t *drained, json_t *in, const char *exclude,
+               vps_error *err)
 {
         char reasons[900] = "", why[160];
         size_t used = 0;
@@ -65,7 +65,9 @@ static int pick(struct vpsd_fleet *f, json_t *live, json_t *drained, json_t *in,
         json_t *rec;
         json_object_foreach(live, name, rec)
         {
-                unfit(f, name, rec, drained, in, why, sizeof(why));
+                if (exclude && !strcmp(name, exclude))
+                        continue;
+                fleet_unfit(f, name, rec, drained, in, why, sizeof(why));
                 json_int_t free_ram = json_integer_value(json_object_get(rec, "ram_free"));
                 if (!why[0] &&
                     (free_ram > best_free || (free_ram == best_free && strcmp(name, best) < 0))) {
@@ -93,7 +95,7 @@ static int place_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
         if (r < 0)
                 return r;
         const char *node = str(t->in, "node");
-        if (!strcmp(node, "auto") && (r = pick(f, live, drained, t->in, err)) < 0)
+        if (!strcmp(node, "auto") && (r = fleet_pick(f, live, drained, t->in, NULL, err)) < 0)
                 return r;
         node = str(t->in, "node");
         json_t *rec = json_object_get(live, node);

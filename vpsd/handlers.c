@@ -320,6 +320,7 @@ const struct vpsd_route vpsd_routes[] = {
         {"GET", "nodes", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_nodes},
         {"POST", "nodes", 2, "drain", VPSD_VERB_ADMIN, vpsd_route_node_drain},
         {"POST", "nodes", 2, "undrain", VPSD_VERB_ADMIN, vpsd_route_node_undrain},
+        {"POST", "vps", 2, "move", VPSD_VERB_ADMIN, vpsd_route_vps_move},
         {"POST", "shutdown", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_shutdown},
         {"GET", "vps", 0, NULL, VPSD_VERB_STATUS, list_vps},
         {"POST", "vps", 0, NULL, VPSD_VERB_ADMIN, create_vps},

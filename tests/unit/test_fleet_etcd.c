@@ -214,6 +214,44 @@ static void test_claims(void **state)
         etcd_kvs_free(&k);
 }
 
+/* A migration's move of the owner records: one transaction, only from the owner. */
+static void test_move(void **state)
+{
+        vps_error err = {0};
+        const char *ips[] = {"10.9.0.1"};
+        struct fleet_claim a = {.id = "301",
+                                .node = "m1",
+                                .state = "running",
+                                .nonce = "m",
+                                .ips = ips,
+                                .n_ips = 1};
+        assert_int_equal(fleet_claim(e, "/g/", &a, &err), 0);
+        assert_int_equal(fleet_move(e, "/g/", "301", "m2", "m3", NULL, NULL, &err), -EEXIST);
+        assert_string_equal(err.msg, "VPS 301 is owned by node m1");
+        assert_int_equal(fleet_move(e, "/g/", "399", "m1", "m2", NULL, NULL, &err), -ENOENT);
+        char *rec = NULL;
+        assert_int_equal(fleet_move(e, "/g/", "301", "m1", "m2", "stopped", &rec, &err), 0);
+        assert_non_null(strstr(rec, "\"node\":\"m2\""));
+        assert_non_null(strstr(rec, "\"state\":\"stopped\""));
+        free(rec);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(e, "/g/", ETCD_PREFIX, 0, &k, &err), 0);
+        /* vps/301, owners/m2/301 (m1's gone) and ips/10.9.0.1, all m2's. */
+        assert_int_equal(k.n, 3);
+        for (size_t i = 0; i < k.n; i++) {
+                assert_null(strstr(k.v[i].key, "/m1/"));
+                assert_non_null(strstr(k.v[i].value, "\"node\":\"m2\""));
+        }
+        etcd_kvs_free(&k);
+        /* The old owner can neither move it again nor release it; the new one can. */
+        assert_int_equal(fleet_move(e, "/g/", "301", "m1", "m3", NULL, NULL, &err), -EEXIST);
+        assert_int_equal(fleet_release(e, "/g/", "301", "m1", &err), -EEXIST);
+        assert_int_equal(fleet_release(e, "/g/", "301", "m2", &err), 0);
+        assert_int_equal(etcd_range(e, "/g/", ETCD_PREFIX, 0, &k, &err), 0);
+        assert_int_equal(k.n, 0);
+        etcd_kvs_free(&k);
+}
+
 /* TLS to etcd: an https:// endpoint with a certificate made here (openssl), trusted through
  * cluster_cacert; without it the connection is refused, never made in the clear. */
 static void test_tls(void **state)
@@ -281,7 +319,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kv),     cmocka_unit_test(test_txn),
                 cmocka_unit_test(test_lease),  cmocka_unit_test(test_watch),
-                cmocka_unit_test(test_claims), cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_claims), cmocka_unit_test(test_move),
+                cmocka_unit_test(test_tls),
         };
         return cmocka_run_group_tests(tests, start, stop);
 }

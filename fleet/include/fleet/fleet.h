@@ -43,3 +43,10 @@ int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c
 /* Drops VPS id's records and its addresses' if node owns it (ENOENT when it has none). */
 int fleet_release(struct etcd *e, const char *prefix, const char *id, const char *node,
                   vps_error *err);
+/* Moves VPS id from node from to node to (a migration): vps/ID, owners/FROM/ID ->
+ * owners/TO/ID and its addresses' records, in one transaction that holds only while vps/ID
+ * is still from's as read (EEXIST: another node owns it; ENOENT: no record; EAGAIN: it
+ * changed meanwhile). state: the record's state there ("" or NULL: kept). *ret_rec (may be
+ * NULL): the new record's text. */
+int fleet_move(struct etcd *e, const char *prefix, const char *id, const char *from, const char *to,
+               const char *state, char **ret_rec, vps_error *err);
