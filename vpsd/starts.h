@@ -14,8 +14,10 @@ struct vpsd;
 struct request;
 struct vps_inst;
 
-/* Starts beyond this many in flight wait in the onboot queue (API starts are not queued). */
-#define VPSD_START_PARALLEL 8
+/* Starts beyond this many in flight wait in the onboot queue (API starts are not queued).
+ * Two, one per CPU of the machine measured: 8 in flight made a boot storm of 200 slower
+ * there (bench/README.md, "Parallel starts"). */
+#define VPSD_START_PARALLEL 2
 
 /* Sets the manager's reap hook (the start's own processes reaped off the loop). */
 void vpsd_starts_init(struct vpsd *d);
