@@ -33,9 +33,10 @@ static const char backup_usage[] =
         "its own files (the upper layer over its template), the template's name and version,\n"
         "and a MANIFEST with a SHA-256 per file. Owners are kept relative to the VPS, so the\n"
         "backup restores into another id range or host. The file is written under a\n"
-        "temporary name beside FILE and renamed when complete. A running VPS is frozen\n"
-        "only while its upper layer is copied (frozen_ms in -j). On a terminal, the\n"
-        "progress (a percentage of the paths to walk) is shown on standard error.\n"
+        "temporary name beside FILE, flushed and renamed when complete (its directory\n"
+        "flushed too). A running VPS is frozen only while its upper layer is copied\n"
+        "(frozen_ms in -j). On a terminal, the progress (a percentage of the paths to\n"
+        "walk) is shown on standard error.\n"
         "\n"
         "Options:\n"
         "  --to FILE       where to write it (default ID-YYYYMMDD-HHMMSS.tar.zst here);\n"
@@ -105,6 +106,22 @@ static int on_frame(int fd, int out_fd, struct vpsctl_progress *p, char *buf, js
         }
 }
 
+/* A send to vpsd failed (err): when vpsd refused the request before reading it (busy, no
+ * such VPS) and closed the stream, its 'E' frame waits unread: that reason, not the
+ * broken pipe, is what to tell. */
+static int refusal(int fd, vps_error *err)
+{
+        if (err->code != EPIPE && err->code != ECONNRESET)
+                return -err->code;
+        _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
+        char type;
+        size_t n;
+        vps_error e;
+        if (buf && vps_frame_read(fd, &type, buf, &n, &e) == 0 && type == 'E')
+                return client_error_from_body(buf, n, 500, err);
+        return -err->code;
+}
+
 /* --- reading backup files --------------------------------------------------------------- */
 
 static int peek_file(const char *path, struct vps_backup_info *info, char **manifest, size_t *mlen,
@@ -156,6 +173,20 @@ static void tmpfile_drop(struct tmpfile *t)
                 (void)close(t->fd);
                 (void)unlink(t->path);
         }
+}
+
+/* fsync of the directory holding path (its entry, renamed into place). */
+static int dir_sync(const char *path)
+{
+        _cleanup_free_ char *d = strdup(path);
+        if (!d) {
+                errno = ENOMEM;
+                return -1;
+        }
+        _cleanup_close_ int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return -1;
+        return 0;
 }
 
 static int tmp_open(struct tmpfile *t, const char *dest, vps_error *err)
@@ -233,8 +264,10 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
         if ((r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
         if ((base && (r = send_base(fd, base, &err)) < 0) ||
-            (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0)
+            (r = vps_frame_write(fd, 'Z', NULL, 0, &err)) < 0) {
+                (void)refusal(fd, &err);
                 return vpsctl_fail_err(&err);
+        }
         __attribute__((cleanup(tmpfile_drop))) struct tmpfile t = {.fd = -1};
         if (!to_stdout && (r = tmp_open(&t, to, &err)) < 0)
                 return vpsctl_fail_err(&err);
@@ -261,6 +294,9 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
                         (void)unlink(t.path);
                         return vpsctl_fail("renaming to %s: %s", to, strerror(e));
                 }
+                /* The rename itself made durable: a crash now must not lose the name. */
+                if (dir_sync(to) < 0)
+                        return vpsctl_fail("syncing the directory of %s: %s", to, strerror(errno));
         }
         json_object_set_new(res, "file", json_string(to));
         if (json)
@@ -430,6 +466,17 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("%s", strerror(ENOMEM));
         for (int i = 0; i < n && r == 0; i++)
                 r = send_file(fd, chain[i], i + 1 == n ? 'Z' : 'N', &p, buf, in, &res, &err);
+        /* vpsd stopped reading (a full disk, the ID taken): its own error frame says why. */
+        if (r == -EPIPE || r == -ECONNRESET) {
+                vps_error e = {0};
+                int k;
+                while ((k = on_frame(fd, -1, &p, in, &res, &e)) == 0)
+                        ;
+                if (k < 0 && e.code != ECONNRESET && e.code != EPIPE)
+                        err = e;
+                else if (k > 0)
+                        r = 1; /* it took all it needed: its result */
+        }
         while (r == 0)
                 r = on_frame(fd, -1, &p, in, &res, &err);
         if (r < 0) {

@@ -132,31 +132,41 @@ static int parse(struct vpsctl *v, int argc, char **argv, const char *optstring,
         return vpsctl_take_id(v, argc, argv, &o->id);
 }
 
-/* The options of start and status. */
+/* The options of status. */
 static const struct option json_options[] = {
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
 };
 
-static const char start_usage[] = "Usage: vpsctl start ID [-j]\n"
-                                  "\n"
-                                  "Start the VPS ID.\n"
-                                  "\n"
-                                  "Options:\n"
-                                  "  -j, --json  print the VPS object (status running) as JSON\n"
-                                  "  -h, --help  print this help and exit\n";
+static const char start_usage[] =
+        "Usage: vpsctl start ID [--force] [-j]\n"
+        "\n"
+        "Start the VPS ID.\n"
+        "\n"
+        "Options:\n"
+        "  --force     start a VPS that 'migrate --keep-src' kept here (refused without it: its\n"
+        "              copy on the destination may run) and forget that it was migrated\n"
+        "  -j, --json  print the VPS object (status running) as JSON\n"
+        "  -h, --help  print this help and exit\n";
 
 int cmd_start(struct vpsctl *v, int argc, char **argv)
 {
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {"force", no_argument, NULL, OPT_FORCE},
+                {0},
+        };
         struct lifecycle_opts o;
         vps_error err = {0};
 
-        int r = parse(v, argc, argv, ":hj", json_options, start_usage, &o);
+        int r = parse(v, argc, argv, ":hj", options, start_usage, &o);
         if (r != CMD_CONTINUE)
                 return r;
-        _cleanup_json_ json_t *answer = NULL;
-        if (vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &answer, &err, "/v1/vps/%s/start", o.id) <
+        _cleanup_json_ json_t *answer = NULL,
+                              *body = o.force ? json_pack("{s:b}", "force", 1) : NULL;
+        if (vpsctl_request(v, "POST", body, TIMEOUT_LONG, &answer, &err, "/v1/vps/%s/start", o.id) <
             0)
                 return vpsctl_fail_err(&err);
         if (o.json)

@@ -37,8 +37,8 @@ static const char migrate_usage[] =
         "the destination; if vpsctl is killed, a guard process starts it here again.\n"
         "\n"
         "Options:\n"
-        "  --keep-src            keep the VPS here, stopped and with onboot off: it must not be\n"
-        "                        started while the destination's copy runs\n"
+        "  --keep-src            keep the VPS here, stopped, with onboot off and marked as\n"
+        "                        migrated (migrated_to): start refuses it without --force\n"
         "  --full                also copy the template's files (for a destination without it)\n"
         "  --ssh-option OPT      passed to ssh as -o OPT (repeatable; before vpsctl's own\n"
         "                        BatchMode=yes, ConnectTimeout=10, ServerAliveInterval=5)\n"
@@ -454,12 +454,13 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
         if (!m.keep)
                 r = vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &ans, &err, "/v1/vps/%s", m.id);
         else {
-                _cleanup_json_ json_t *body = json_pack("{s:b}", "onboot", 0);
+                _cleanup_json_ json_t *body =
+                        json_pack("{s:b, s:s}", "onboot", 0, "migrated_to", m.dest.name);
                 r = vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &ans, &err, "/v1/vps/%s", m.id);
         }
         if (r < 0)
                 (void)fprintf(stderr, "vpsctl: VPS %s is on %s now, but %s here failed: %s\n", m.id,
-                              m.dest.name, m.keep ? "turning onboot off" : "removing it", err.msg);
+                              m.dest.name, m.keep ? "marking it migrated" : "removing it", err.msg);
         m.t_total = now_s() - t0;
         return report(&m);
 }

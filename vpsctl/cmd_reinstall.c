@@ -20,13 +20,15 @@ static const char reinstall_usage[] =
         "its ID, limits, addresses and hostname stay. The old root is kept as the snapshot\n"
         "reinstall-YYYYmmdd-HHMMSS (snapshot-switch brings it back) unless --no-keep.\n"
         "A running VPS is stopped first and started again after, and the command says so.\n"
+        "On a terminal, the progress of the walk of the old root (files and MiB, kept as\n"
+        "the snapshot) is shown on standard error.\n"
         "\n"
         "Options:\n"
         "  --ostemplate T           the template of the new root (default: the VPS's)\n"
         "  --userpasswd USER:PASS   set a user's password in the new root\n"
         "  --ssh-key FILE           add the public keys in FILE to root's authorized_keys\n"
         "  --no-keep                do not keep the old root\n"
-        "  -j, --json               print the answer as JSON\n"
+        "  -j, --json               no progress; print the answer as JSON\n"
         "  -h, --help               print this help and exit\n";
 
 enum { OPT_TPL = 256, OPT_PW, OPT_KEY, OPT_NOKEEP };
@@ -85,8 +87,8 @@ int cmd_reinstall(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_fail("cannot encode the request (is the text UTF-8?)");
         _cleanup_json_ json_t *answer = NULL;
         bool restarted = false;
-        if ((r = vpsctl_run_stopped(v, id, "reinstall", body, "reinstall it", NULL, &answer,
-                                    &restarted)) != 0)
+        if ((r = vpsctl_run_stopped(v, id, "reinstall", body, "reinstall it",
+                                    json ? NULL : "reinstall", &answer, &restarted)) != 0)
                 return r;
         if (json)
                 return vpsctl_print_json(answer);

@@ -1,6 +1,7 @@
 /* vpsctl remote add|list|remove: the remote vpsds this user talks to over HTTPS. `add` is the
- * first contact: it reads the server's certificate, pins it (or checks it against the
- * fingerprint given), then asks for vpsd's version with the credentials before keeping it. */
+ * first contact: it reads the server's certificate, checks it against the fingerprint given
+ * (or has it confirmed: asked on a terminal as ssh does, --accept-certificate in a script),
+ * pins it, then asks for vpsd's version with the credentials before keeping it. */
 #include "vpsctl.h"
 #include "client.h"
 #include "remote.h"
@@ -35,13 +36,15 @@ static const char remote_usage[] =
 
 static const char add_usage[] =
         "Usage: vpsctl remote add NAME https://HOST:PORT [--token T | --cert C --key K]\n"
-        "                         [--fingerprint FP] [-j]\n"
+        "                         [--fingerprint FP | --accept-certificate] [-j]\n"
         "\n"
         "Add the remote vpsd NAME at https://HOST:PORT. This first contact reads the\n"
-        "server's certificate and pins it: its SHA-256 fingerprint (printed: compare it\n"
-        "with what 'vpsd --fingerprint' prints there) and its public key. A later\n"
-        "connection to a server with another certificate is refused before anything is\n"
-        "sent. The credentials are tried with a request before NAME is kept.\n"
+        "server's certificate and pins it: its SHA-256 fingerprint (compare it with what\n"
+        "'vpsd --fingerprint' prints there) and its public key. A later connection to a\n"
+        "server with another certificate is refused before anything is sent. Without\n"
+        "--fingerprint, the fingerprint is shown and confirmed on a terminal; with no\n"
+        "terminal, --accept-certificate is needed. The credentials are tried with a\n"
+        "request before NAME is kept.\n"
         "\n"
         "Options:\n"
         "  --token T         a token ('vpsctl token create'); '-' reads it from stdin\n"
@@ -49,6 +52,8 @@ static const char add_usage[] =
         "                    add')\n"
         "  --key FILE        its private key (PEM)\n"
         "  --fingerprint FP  refuse the server unless its certificate has this one\n"
+        "  --accept-certificate\n"
+        "                    pin whatever certificate the server shows, unasked\n"
         "  -j, --json        print the remote as JSON (never its token)\n"
         "  -h, --help        print this help and exit\n";
 
@@ -123,7 +128,7 @@ static int file_arg(const char *what, const char *arg, char **ret, vps_error *er
 
 struct add_args {
         const char *name, *url_arg, *fp_arg, *cert_arg, *key_arg, *token_arg;
-        bool json;
+        bool json, accept;
 };
 
 static int parse_add(struct vpsctl *v, int argc, char **argv, struct add_args *a)
@@ -133,6 +138,7 @@ static int parse_add(struct vpsctl *v, int argc, char **argv, struct add_args *a
                 {"cert", required_argument, NULL, 'c'},
                 {"key", required_argument, NULL, 'k'},
                 {"fingerprint", required_argument, NULL, 'f'},
+                {"accept-certificate", no_argument, NULL, 'a'},
                 {"json", no_argument, NULL, 'j'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -152,6 +158,8 @@ static int parse_add(struct vpsctl *v, int argc, char **argv, struct add_args *a
                         a->fp_arg = optarg;
                 else if (c == 'j')
                         a->json = true;
+                else if (c == 'a')
+                        a->accept = true;
                 else
                         return vpsctl_opt_error(v, c, argv);
         }
@@ -166,7 +174,38 @@ static int parse_add(struct vpsctl *v, int argc, char **argv, struct add_args *a
                 return vpsctl_usage_error(v, "--cert and --key go together");
         if (a->token_arg && a->cert_arg)
                 return vpsctl_usage_error(v, "--token or --cert and --key, not both");
+        if (a->fp_arg && a->accept)
+                return vpsctl_usage_error(v, "--fingerprint or --accept-certificate, not both");
         return CMD_CONTINUE;
+}
+
+/* A certificate seen for the first time, with no fingerprint to check it against: asked on a
+ * terminal (as ssh asks of a new host key); refused with no terminal unless
+ * --accept-certificate says to take it, so that no script pins a stranger's by accident. */
+static int confirm(const struct add_args *a, const struct client_target *t, const char *fp,
+                   vps_error *err)
+{
+        if (a->accept)
+                return 0;
+        if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+                return vps_err(err, EPERM,
+                               "the certificate of %s (fingerprint %s) is not confirmed: give "
+                               "--fingerprint FP (what 'vpsd --fingerprint' prints there) or "
+                               "--accept-certificate; remote %s not added",
+                               t->url, fp, t->name);
+        (void)fprintf(stderr,
+                      "The certificate of %s has the SHA-256 fingerprint\n  %s\n"
+                      "Compare it with what 'vpsd --fingerprint' prints on that host.\n"
+                      "Trust it and add remote %s (yes/no)? ",
+                      t->url, fp, t->name);
+        char line[16] = "";
+        if (!fgets(line, sizeof(line), stdin))
+                line[0] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, "yes") == 0 || strcmp(line, "y") == 0)
+                return 0;
+        return vps_err(err, EPERM, "the certificate of %s was not accepted: remote %s not added",
+                       t->url, t->name);
 }
 
 /* Pins the server's certificate and asks for its version: the remote as it will be kept. */
@@ -184,6 +223,8 @@ static int first_contact(const struct add_args *a, struct client_target *t, char
                                "the certificate of %s has fingerprint %s, not %s: refused, "
                                "remote %s not added",
                                t->url, fp, want, t->name);
+        if (!a->fp_arg && (r = confirm(a, t, fp, err)) < 0)
+                return r;
         t->fingerprint = fp;
         t->pubkey = pubkey;
         r = client_request(t, "GET", "/v1/version", NULL, TIMEOUT_SHORT, ret_version, err);

@@ -28,6 +28,8 @@ static const struct command commands[] = {
         {"restart", cmd_restart, "ID [--fast | --timeout S] [-j]", "stop and start a VPS"},
         {"pause", cmd_pause, "ID [-j]", "freeze every process of a running VPS"},
         {"unpause", cmd_unpause, "ID [-j]", "let a paused VPS run again"},
+        {"suspend", cmd_suspend, "ID [-j]", "dump a running VPS to disk (CRIU; not built yet)"},
+        {"resume", cmd_resume, "ID [-j]", "restore a suspended VPS (CRIU; not built yet)"},
         {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
         {"stats", cmd_stats, "ID [-j]", "usage and limit hits of a running VPS"},
         {"set", cmd_set, "ID OPTIONS... [-j]",

@@ -90,6 +90,8 @@ int cmd_clone(struct vpsctl *v, int argc, char **argv);
 /* cmd_pause.c */
 int cmd_pause(struct vpsctl *v, int argc, char **argv);
 int cmd_unpause(struct vpsctl *v, int argc, char **argv);
+int cmd_suspend(struct vpsctl *v, int argc, char **argv);
+int cmd_resume(struct vpsctl *v, int argc, char **argv);
 /* POST /v1/vps/ID/ACTION with body on a stopped VPS (cmd_snapshot.c): a running one is
  * checked first (the body with "dry_run"), stopped, acted on and started again, each step
  * said on stderr; what ("reinstall it") is for those lines; progress: the name of the copy's

@@ -6,6 +6,7 @@
 #include "vps/cleanup.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,17 @@ static enum vpsd_verb patch_verb(const char *body, size_t len)
         return VPSD_VERB_PASSWORD;
 }
 
+/* start {"force": true} starts a VPS that migrate --keep-src kept (its copy elsewhere may
+ * run): the admin's, not a token's start verb. */
+static bool forced_start(const struct vpsd_route *rt, const char *body, size_t len)
+{
+        if (strcmp(rt->method, "POST") != 0 || strcmp(rt->what, "vps") != 0 || !rt->action ||
+            strcmp(rt->action, "start") != 0 || !len)
+                return false;
+        _cleanup_json_ json_t *o = json_loadb(body, len, 0, NULL);
+        return !json_is_object(o) || json_object_get(o, "force") != NULL;
+}
+
 int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *url,
                    const char *body, size_t len, struct vpsd_authz *ret, unsigned int *ret_status,
                    vps_error *err)
@@ -46,6 +58,8 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
                 memcpy(ret->vps, arg, al + 1);
         if (!strcmp(rt->method, "PATCH") && !strcmp(rt->what, "vps"))
                 ret->verb = patch_verb(body, len);
+        if (forced_start(rt, body, len))
+                ret->verb = VPSD_VERB_ADMIN;
         ret->list_vps = !strcmp(rt->what, "vps") && rt->nparts == 0 && !strcmp(method, "GET");
         ret->version = !strcmp(rt->what, "version");
         if (c->kind != VPSD_CLIENT_TOKEN)

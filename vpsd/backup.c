@@ -13,6 +13,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
+#include "progress_feed.h"
 #include "restore.h"
 #include "stream.h"
 #include "storage/backup.h"
@@ -178,19 +179,24 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         vpsd_source_set(&s->w, s->ctl, EPOLLIN, on_ctl, d);
         (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
         fflush(NULL);
+        int feed;
+        vpsd_progress_feed_open(d, s->id, vpsd_stream_what(s), &feed);
         s->pid = fork();
         if (s->pid == 0) {
                 close(sp[0]);
                 s->ctl = sp[1];
                 vpsd_stream_child_ctl(s->ctl);
+                vpsd_progress_feed_child(feed);
                 /* Its memory follows the guest's tree (a walk, a MANIFEST): not vpsd's -500. */
                 (void)vps_oom_score_self(0);
                 if (s->kind == VPSD_STREAM_BACKUP)
                         vpsd_backup_child(d, vi, s);
                 vpsd_restore_child(d, s);
         }
+        int fork_errno = errno;
         close(sp[1]);
-        vps_error ev_err = {.code = errno};
+        vps_closep(&feed); /* the child's alone: its end closes when it exits */
+        vps_error ev_err = {.code = fork_errno};
         if (s->pid < 0 || vpsd_event_attach(&d->ev, &s->w, &ev_err) < 0) {
                 vpsd_log("%s %s: %s", vpsd_stream_what(s), s->id, strerror(ev_err.code));
                 if (s->pid > 0) {

@@ -134,6 +134,12 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
 {
         vpsd_stream_child_setup();
         vps_error err = {0};
+        char upper[600];
+        (void)snprintf(upper, sizeof(upper), "%s/vps/%s/upper", d->m.root, vi->cfg.id);
+        /* A stopped VPS's incremental: its walk (most of its cost) runs while the base's
+         * MANIFEST arrives (a running one's walks its capture, made after). */
+        _cleanup_(vps_backup_walk_freep) struct vps_bk_walk *walk =
+                s->incremental && vi->status == VPS_STOPPED ? vps_backup_walk_begin(upper) : NULL;
         /* The base's MANIFEST first, then the archive. */
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX), *base = NULL;
         size_t blen = 0, bcap = 0, n;
@@ -153,8 +159,7 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
                 child_fail(s->sock, &err);
         const char *version = json_string_value(json_object_get(meta, "version"));
         _cleanup_free_ char *cfg = vps_config_to_json(&vi->cfg);
-        char upper[600], root[600], base_id[33] = "";
-        (void)snprintf(upper, sizeof(upper), "%s/vps/%s/upper", d->m.root, vi->cfg.id);
+        char root[600], base_id[33] = "";
         struct vps_capture cap = {0};
         struct out_ctx o = {.fd = s->sock,
                             .err = &err,
@@ -202,6 +207,7 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
                                      .base_manifest = base,
                                      .base_manifest_len = blen,
                                      .base_id = NULL,
+                                     .upper_walk = walk,
                                      .write = out_write,
                                      .progress = on_progress,
                                      .arg = &o};

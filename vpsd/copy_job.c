@@ -14,6 +14,7 @@
 #include "gated.h"
 #include "log.h"
 #include "loop.h"
+#include "progress_feed.h"
 #include "storage/storage.h"
 #include "stream.h"
 #include "vps/cleanup.h"
@@ -37,6 +38,7 @@ struct copy_job {
         pid_t pid;
         int pidfd, out_fd;
         int progress_fd;     /* the request's progress stream, or -1 */
+        int feed_fd;         /* the child's end of its progress feed (progress_feed.h), or -1 */
         struct request *req; /* NULL once answered (vpsd exiting) */
         char what[16], id[VPS_ID_MAX + 1], new_id[VPS_ID_MAX + 1];
         bool cancellable, cancelled;
@@ -122,8 +124,8 @@ void vpsd_copy_progress_end(struct vpsd_progress *pr)
                 vpsd_progress_end(pr);
 }
 
-_Noreturn static void child_main(struct vpsd *d, const struct vpsd_copy_spec *s, int pfd, int go,
-                                 int out)
+_Noreturn static void child_main(struct vpsd *d, const struct vpsd_copy_spec *s, int pfd, int feed,
+                                 int go, int out)
 {
         vpsd_stream_child_setup(); /* dies with vpsd; vpsd's blocked signals unblocked */
         char c;
@@ -132,7 +134,8 @@ _Noreturn static void child_main(struct vpsd *d, const struct vpsd_copy_spec *s,
         static struct copy_result res;
         json_t *ret = NULL;
         struct vpsd_progress pr = {.fd = pfd, .phase = "copy", .unit = "bytes"};
-        res.r = s->child(d, s->arg, pfd >= 0 ? &pr : NULL, &ret, &res.err);
+        vpsd_progress_feed_child(feed);
+        res.r = s->child(d, s->arg, pfd >= 0 || feed >= 0 ? &pr : NULL, &ret, &res.err);
         _cleanup_free_ char *text = ret ? json_dumps(ret, JSON_COMPACT) : NULL;
         if (res.r == 0 && text && strlen(text) >= sizeof(res.json))
                 res.r = vps_err(&res.err, E2BIG, "the %s's result is too large", s->what);
@@ -162,7 +165,7 @@ struct copy_fork {
 _Noreturn static void copy_child(void *arg, int go, int out)
 {
         struct copy_fork *f = arg;
-        child_main(f->d, f->s, f->j->progress_fd, go, out);
+        child_main(f->d, f->s, f->j->progress_fd, f->j->feed_fd, go, out);
 }
 
 static int watch_copy(void *arg, int pidfd, vps_error *err)
@@ -208,7 +211,9 @@ int vpsd_copy_start(struct vpsd *d, struct request *req, const struct vpsd_copy_
         (void)snprintf(j->what, sizeof(j->what), "%s", s->what);
         (void)snprintf(j->id, sizeof(j->id), "%s", s->id);
         (void)snprintf(j->new_id, sizeof(j->new_id), "%s", s->new_id ? s->new_id : "");
+        vpsd_progress_feed_open(d, s->id, s->what, &j->feed_fd);
         int r = fork_child(d, j, s, err);
+        vps_closep(&j->feed_fd); /* the child's alone: its end closes when it exits */
         if (r < 0) {
                 job_free(j);
                 return r;

@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "pause_routes.h"
+#include "suspend_routes.h"
 #include "power_routes.h"
 #include "starts.h"
 #include "template_routes.h"
@@ -331,6 +332,8 @@ const struct vpsd_route vpsd_routes[] = {
         {"POST", "vps", 2, "restart", VPSD_VERB_RESTART, vpsd_route_restart},
         {"POST", "vps", 2, "pause", VPSD_VERB_ADMIN, vpsd_route_pause},
         {"POST", "vps", 2, "unpause", VPSD_VERB_ADMIN, vpsd_route_unpause},
+        {"POST", "vps", 2, "suspend", VPSD_VERB_ADMIN, vpsd_route_suspend},
+        {"POST", "vps", 2, "resume", VPSD_VERB_ADMIN, vpsd_route_resume},
         {"GET", "templates", 0, NULL, VPSD_VERB_REINSTALL, vpsd_route_templates},
         {"POST", "templates", 0, NULL, VPSD_VERB_ADMIN, vpsd_route_template_build},
         {"GET", "templates", 1, NULL, VPSD_VERB_ADMIN, vpsd_route_template},

@@ -6,6 +6,7 @@
 #include "jobs.h"
 
 #include "api.h"
+#include "events.h"
 #include "gated.h"
 #include "log.h"
 #include "vps/cleanup.h"
@@ -225,6 +226,10 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         else
                 json_decref(ret);
         struct vps_inst *vi = j->vi;
+        /* As a change made in the loop is announced (handlers.c patch_vps): a job is a change
+         * to a running guest (its hostname, addresses, logins), done once the child is. */
+        if (r == 0)
+                vpsd_emit(d, "changed", vi->cfg.id, NULL);
         struct vps_loop *l = vi->loop_data;
         if (j->addresses)
                 d->address_jobs--;

@@ -50,6 +50,9 @@ void vpsd_event_del(struct vpsd_event *e, struct vpsd_source *s)
 {
         if (s->fd >= 0)
                 (void)epoll_ctl(e->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        for (int i = e->batch_i + 1; i < e->batch_n; i++)
+                if (e->batch[i].data.ptr == s)
+                        e->batch[i].data.ptr = NULL;
 }
 
 int vpsd_timer_new(struct vpsd_event *e, struct vpsd_source *s, vpsd_io_fn fn, void *userdata,
@@ -133,8 +136,12 @@ int vpsd_event_run(struct vpsd_event *e)
                 int n = epoll_wait(e->epfd, evs, 64, timeout);
                 if (n < 0 && errno != EINTR)
                         return -errno;
-                for (int i = 0; i < n; i++)
-                        dispatch(evs[i].data.ptr, evs[i].events);
+                e->batch = evs;
+                e->batch_n = n;
+                for (e->batch_i = 0; e->batch_i < n; e->batch_i++)
+                        if (evs[e->batch_i].data.ptr)
+                                dispatch(evs[e->batch_i].data.ptr, evs[e->batch_i].events);
+                e->batch_n = 0;
                 for (unsigned int i = 0; i < e->n_post; i++)
                         e->post[i].fn(e->post[i].userdata);
         }

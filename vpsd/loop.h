@@ -10,6 +10,8 @@
 
 #include "vps/error.h"
 
+struct epoll_event;
+
 #define vpsd_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct vpsd_source;
@@ -32,6 +34,10 @@ struct vpsd_source {
 struct vpsd_event {
         int epfd; /* -1 before vpsd_event_init */
         bool quit;
+        /* The round being dispatched: a source removed by an earlier callback of the same
+         * round (and perhaps freed) is struck from it, never called. */
+        struct epoll_event *batch;
+        int batch_n, batch_i;
         unsigned int n_prepare, n_post;
         struct {
                 vpsd_prepare_fn fn;

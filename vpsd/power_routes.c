@@ -21,6 +21,28 @@
 #include <jansson.h>
 #include <string.h>
 
+/* A VPS that `migrate --keep-src` kept here: its copy on the destination may run, so it
+ * starts only with {"force": true}, which also forgets the mark. */
+static int check_migrated(struct vps_inst *vi, json_t *body, vps_error *err)
+{
+        json_t *f = json_object_get(body, "force");
+        if (f && !json_is_boolean(f))
+                return vps_err(err, EINVAL, "'force' must be true or false");
+        if (!vi->cfg.migrated_to[0] || vi->status != VPS_STOPPED)
+                return 0;
+        if (!json_is_true(f))
+                return vps_err(err, EPERM,
+                               "VPS %s was migrated to %s and kept here stopped (its copy there "
+                               "may run): start --force starts it here anyway",
+                               vi->cfg.id, vi->cfg.migrated_to);
+        struct vps_config c = vi->cfg;
+        c.migrated_to[0] = '\0';
+        int r = vps_config_save(vi->dir_fd, &c, err);
+        if (r == 0)
+                vi->cfg = c;
+        return r;
+}
+
 int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -29,8 +51,10 @@ int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
+        int r = check_migrated(vi, body, err);
         /* Answered when the start is over (starts.c): the loop goes on meanwhile. */
-        int r = vpsd_start_vps(d, vi, req, "start", err);
+        if (r == 0)
+                r = vpsd_start_vps(d, vi, req, "start", err);
         if (r < 0) {
                 if (r != -EALREADY)
                         vpsd_log("VPS %s start failed: %s", id, err->msg);

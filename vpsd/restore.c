@@ -402,8 +402,10 @@ int vpsd_restore_commit(struct vpsd *d, struct vpsd_stream *s, vps_error *err)
                 return r;
         }
         (void)fsync(d->m.vps_fd);
-        if (tpl)
+        if (tpl) {
+                (void)fsync(d->m.tpl_fd); /* the template's rename made durable too */
                 unmark_publishing(d, cfg.ostemplate);
+        }
         if (old) {
                 vpsd_forget_vps(d, old);
                 vps_manager_forget(&d->m, old);

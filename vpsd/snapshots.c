@@ -11,6 +11,7 @@
 #include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
+#include "stream.h"
 #include "vpsd.h"
 #include "storage/storage.h"
 #include "vps/cleanup.h"
@@ -23,7 +24,8 @@
 
 bool vpsd_progress_route(const char *url)
 {
-        static const char *const actions[] = {"/snapshots", "/snapshot-switch", "/clone"};
+        static const char *const actions[] = {"/snapshots", "/snapshot-switch", "/clone",
+                                              "/reinstall"};
         if (strncmp(url, "/v1/vps/", 8) != 0)
                 return false;
         const char *slash = strchr(url + 8, '/');
@@ -283,19 +285,37 @@ int vpsd_snapshot_umount(VPSD_SNAPSHOT_ROUTE_ARGS)
         return 0;
 }
 
+static void on_walk(void *arg, const struct vps_copy_stats *s)
+{
+        struct vpsd_progress *pr = arg;
+        pr->files = pr->done = s->files;
+        pr->bytes = s->bytes;
+        vpsd_progress_update(pr);
+}
+
 /* In the copy's child: the reinstall (storage/reinstall.c: the old layer walked for its
- * figures and kept as a snapshot, or dropped), the kept snapshot's name the answer. */
+ * figures and kept as a snapshot, or dropped), the kept snapshot's name the answer. Its
+ * progress: that walk's (phase "walk", unit "files", the total unknown until its end): the
+ * layer is moved, not copied. */
 static int reinstall_child(struct vpsd *d, json_t *arg, struct vpsd_progress *pr, json_t **ret,
                            vps_error *err)
 {
-        (void)pr; /* not a progress route: its old layer is moved, not copied */
         struct vps_inst *vi =
                 vps_manager_find(&d->m, json_string_value(json_object_get(arg, "id")), err);
         if (!vi)
                 return -err->code;
+        struct vps_copy_progress cb = {.fn = on_walk, .arg = pr};
+        if (pr) {
+                pr->phase = "walk";
+                pr->unit = "files";
+                vpsd_progress_send(pr);
+        }
         char snap[VPS_SNAPSHOT_NAME_MAX + 1] = "";
         int r = vps_reinstall(&d->m, vi, json_string_value(json_object_get(arg, "ostemplate")),
-                              json_is_true(json_object_get(arg, "keep")), snap, sizeof(snap), err);
+                              json_is_true(json_object_get(arg, "keep")), pr ? &cb : NULL, snap,
+                              sizeof(snap), err);
+        if (r == 0 && pr)
+                vpsd_progress_end(pr);
         if (r == 0)
                 *ret = json_pack("{s:s?}", "snapshot", snap[0] ? snap : NULL);
         return r;

@@ -83,7 +83,18 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void vpsd_progress_send(struct vpsd_progress *p)
+/* This child's progress feed to the loop's event stream (progress_feed.h), -1: none; and
+ * when it last sent there (at most every 0.5 s, and the last). */
+static int feed_fd = -1;
+static int64_t feed_ms;
+static bool feed_sent;
+
+void vpsd_progress_feed_child(int fd)
+{
+        feed_fd = fd;
+}
+
+static void send_frame(struct vpsd_progress *p, bool last)
 {
         if (p->total && p->done > p->total)
                 p->total = p->done; /* never past the end (a restore's client announced less) */
@@ -95,10 +106,23 @@ void vpsd_progress_send(struct vpsd_progress *p)
                          (unsigned long long)p->total, (unsigned long long)p->files,
                          (unsigned long long)p->bytes);
         vps_error e;
-        (void)vps_frame_write(p->fd, 'P', buf, (size_t)n, &e);
+        if (p->fd >= 0)
+                (void)vps_frame_write(p->fd, 'P', buf, (size_t)n, &e);
+        int64_t now = now_ms();
         p->sent = true;
         p->sent_done = p->done;
-        p->sent_ms = now_ms();
+        p->sent_ms = now;
+        if (feed_fd >= 0 && (last || !feed_sent || now - feed_ms >= 500)) {
+                /* Never waits: a loop that lags loses a step, not the child's time. */
+                (void)send(feed_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+                feed_sent = true;
+                feed_ms = now;
+        }
+}
+
+void vpsd_progress_send(struct vpsd_progress *p)
+{
+        send_frame(p, false);
 }
 
 void vpsd_progress_update(struct vpsd_progress *p)
@@ -108,13 +132,13 @@ void vpsd_progress_update(struct vpsd_progress *p)
         uint64_t step = p->total / 100;
         if (!p->sent || (p->total && p->done - p->sent_done >= (step ? step : 1)) ||
             now_ms() - p->sent_ms >= 200)
-                vpsd_progress_send(p);
+                send_frame(p, false);
 }
 
 void vpsd_progress_end(struct vpsd_progress *p)
 {
-        if (p->sent && p->sent_done == p->done && p->total == p->done)
+        if (p->sent && p->sent_done == p->done && p->total == p->done && feed_fd < 0)
                 return; /* the last one sent said so already */
         p->total = p->done;
-        vpsd_progress_send(p);
+        send_frame(p, true);
 }

@@ -73,3 +73,7 @@ void vpsd_progress_update(struct vpsd_progress *p);
 void vpsd_progress_send(struct vpsd_progress *p);
 /* The work is done: the last frame, done equal to total. */
 void vpsd_progress_end(struct vpsd_progress *p);
+/* In a job's child: its progress feed (progress_feed.h) gets each frame's JSON too, at most
+ * every 0.5 s and the last (vpsd_progress_end) always; fd -1: none. fd of a struct
+ * vpsd_progress may be -1 (no client follows the progress): the feed alone then. */
+void vpsd_progress_feed_child(int fd);

@@ -23,6 +23,16 @@
 
 #define CHECK_TIMEOUT_MS 30000
 
+/* The deadline of each probe step: VPS_CRIU_CHECK_TIMEOUT seconds (1 to 3600) when set, for a
+ * slow machine (`criu check` takes over a minute in an emulated qemu guest), else 30 s. */
+static int check_timeout_ms(void)
+{
+        const char *e = getenv("VPS_CRIU_CHECK_TIMEOUT");
+        char *end;
+        long s = e ? strtol(e, &end, 10) : 0;
+        return e && *e && !*end && s >= 1 && s <= 3600 ? (int)s * 1000 : CHECK_TIMEOUT_MS;
+}
+
 int vps_criu_find(char *ret, size_t size, vps_error *err)
 {
         const char *env = getenv("VPS_CRIU");
@@ -156,16 +166,17 @@ static void probe_child(const char *criu, int out)
         char ver[512], check[VPS_CRIU_REPORT_MAX - 600];
         char *const vargv[] = {(char *)criu, "--version", NULL};
         char *const cargv[] = {(char *)criu, "check", NULL};
-        int vs = run_capture(vargv, ver, sizeof(ver), CHECK_TIMEOUT_MS);
+        int timeout_ms = check_timeout_ms();
+        int vs = run_capture(vargv, ver, sizeof(ver), timeout_ms);
         const char *v = strstr(ver, "Version:");
         char version[32] = "";
         if (vs == 0 && v)
                 (void)sscanf(v, "Version: %31s", version);
-        int cs = run_capture(cargv, check, sizeof(check), CHECK_TIMEOUT_MS);
+        int cs = run_capture(cargv, check, sizeof(check), timeout_ms);
         char report[VPS_CRIU_REPORT_MAX], missing[256];
         vps_criu_missing_caps(cap_eff(), missing, sizeof(missing));
         int n = snprintf(report, sizeof(report), "version %s\nmissing %s\ncheck %d %d\n%s", version,
-                         missing, cs, CHECK_TIMEOUT_MS / 1000, check);
+                         missing, cs, timeout_ms / 1000, check);
         if (n > 0)
                 (void)vps_write_full(out, report,
                                      (size_t)n < sizeof(report) ? (size_t)n : sizeof(report) - 1);

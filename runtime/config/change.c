@@ -291,6 +291,22 @@ static int decode_features(json_t *body, const struct vps_config *cur, struct vp
         return r;
 }
 
+/* Only on set (vpsctl migrate --keep-src marks the VPS it keeps); "" clears it. */
+static int decode_migrated_to(json_t *body, const struct vps_config *cur, struct vps_change *ch,
+                              vps_error *err)
+{
+        (void)cur;
+        if (ch->create)
+                return vps_err(err, EINVAL, "cannot create with 'migrated_to'");
+        json_t *j = json_object_get(body, "migrated_to");
+        if (!json_is_string(j) || json_string_length(j) >= sizeof(ch->v.migrated_to) ||
+            strlen(json_string_value(j)) != json_string_length(j))
+                return vps_err(err, EINVAL, "'migrated_to' must be a string of at most %zu bytes",
+                               sizeof(ch->v.migrated_to) - 1);
+        strcpy(ch->v.migrated_to, json_string_value(j));
+        return 0;
+}
+
 /* The API keys each settable field reads (its own key, and on set the extra ones). */
 static const struct {
         int (*decode)(json_t *body, const struct vps_config *cur, struct vps_change *ch,
@@ -309,6 +325,7 @@ static const struct {
         [VPS_F_RATE] = {decode_rate, {0}},
         [VPS_F_DEVNODES] = {decode_devnodes, {0}},
         [VPS_F_FEATURES] = {decode_features, {0}},
+        [VPS_F_MIGRATED_TO] = {decode_migrated_to, {0}},
 };
 
 /* Keys that are no field of the config. */

@@ -174,6 +174,9 @@ struct vps_config {
         char devnodes[4][8];
         unsigned int features; /* VPS_FEAT_* bits */
         char plan[64];         /* the plan it was created with or last set to, "" for none */
+        /* `vpsctl migrate --keep-src`: the destination its copy went to; start refuses it
+         * (start --force clears it), "" for none. */
+        char migrated_to[256];
 };
 
 #define VPS_NS_NONE    "none"    /* --nameserver none: no name server in the guest */
@@ -213,6 +216,7 @@ enum vps_field_id {
         VPS_F_DEVNODES,
         VPS_F_FEATURES,
         VPS_F_PLAN,
+        VPS_F_MIGRATED_TO,
         VPS_F_COUNT
 };
 

@@ -377,6 +377,8 @@ const struct vps_field vps_fields[VPS_F_COUNT] = {
                         .help = "apply plan NAME (/etc/vps/plans/NAME.conf: its limits and "
                                 "settings; the options given here override it); none for no "
                                 "plan (create takes vpsd.conf's default_plan without it)"},
+        /* Set by vpsctl migrate --keep-src through the API (no vpsctl option of its own). */
+        [VPS_F_MIGRATED_TO] = {STR(migrated_to, VPS_FIELD_VIEW | VPS_FIELD_OMIT_EMPTY)},
 };
 
 const struct vps_field *vps_field_find(const char *key)

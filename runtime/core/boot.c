@@ -31,7 +31,8 @@ size_t vps_manager_onboot_list(struct vps_manager *m, struct vps_inst **ret, siz
 {
         size_t n = 0;
         for (size_t i = 0; i < m->n && n < max; i++)
-                if (m->v[i]->cfg.onboot && m->v[i]->status == VPS_STOPPED)
+                if (m->v[i]->cfg.onboot && m->v[i]->status == VPS_STOPPED &&
+                    !m->v[i]->cfg.migrated_to[0])
                         ret[n++] = m->v[i];
         qsort(ret, n, sizeof(*ret), by_bootorder);
         return n;

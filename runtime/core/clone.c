@@ -60,6 +60,7 @@ static int take_settings(struct vps_inst *src, struct vps_inst *dst, vps_error *
         c.created_at = n->created_at;
         c.n_fwd = 0;
         c.onboot = false;
+        c.migrated_to[0] = '\0';
         int r = vps_config_save(dst->dir_fd, &c, err);
         if (r == 0)
                 dst->cfg = c;

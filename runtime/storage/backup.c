@@ -455,7 +455,8 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         /* An incremental's walk runs beside the base's parsing. */
         _cleanup_(vps_bk_walk_free) struct vps_bk_walk wu = {.top_fd = -1};
         _cleanup_(vps_bk_walk_free) struct vps_bk_walk wr = {.top_fd = -1};
-        if (o->base_manifest)
+        struct vps_bk_walk *up = o->upper_walk ? o->upper_walk : &wu;
+        if (o->base_manifest && !o->upper_walk)
                 (void)vps_bk_walk_start(&wu, o->upper_path, false);
         if (o->base_manifest &&
             (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
@@ -479,7 +480,7 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         if (r == 0)
                 r = vps_bk_frames_cut(&fr, out, false, err);
         if (r == 0)
-                r = o->base_manifest ? vps_bk_add_tree_incr(&c, &wu, o->upper_path, "upper")
+                r = o->base_manifest ? vps_bk_add_tree_incr(&c, up, o->upper_path, "upper")
                                      : vps_bk_add_tree(&c, o->upper_path, "upper");
         if (r == 0 && o->root_path && o->base_manifest)
                 (void)vps_bk_walk_start(&wr, o->root_path, true);

@@ -108,6 +108,9 @@ struct vps_backup_opts {
         const char *base_manifest;
         size_t base_manifest_len;
         const char *base_id;
+        /* Incremental: the walk of upper_path begun early (vps_backup_walk_begin), or NULL
+         * (one is begun here); still the caller's to free. */
+        struct vps_bk_walk *upper_walk;
         /* Where the archive's bytes go; returns len, or -errno. */
         ssize_t (*write)(void *arg, const void *buf, size_t len);
         void (*progress)(void *arg, const struct vps_backup_progress *p);
@@ -121,6 +124,17 @@ struct vps_backup_result {
 
 int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *ret,
                      vps_error *err);
+
+/* An incremental's walk of upper_path (lstat of every entry, in threads: most of the cost of
+ * an incremental of a tree that hardly changed) begun before the base's MANIFEST is at hand,
+ * so that the walk runs while it arrives; given to vps_backup_write as opts.upper_walk. NULL
+ * when out of memory (vps_backup_write walks then). */
+struct vps_bk_walk *vps_backup_walk_begin(const char *upper_path);
+void vps_backup_walk_free(struct vps_bk_walk *w);
+static inline void vps_backup_walk_freep(struct vps_bk_walk **w)
+{
+        vps_backup_walk_free(*w);
+}
 
 /* --- reading (backup_read.c) ------------------------------------------------------------ */
 

@@ -365,6 +365,24 @@ void vps_bk_walk_free(struct vps_bk_walk *w)
         w->started = false;
 }
 
+struct vps_bk_walk *vps_backup_walk_begin(const char *upper_path)
+{
+        struct vps_bk_walk *w = calloc(1, sizeof(*w));
+        if (!w)
+                return NULL;
+        w->top_fd = -1;
+        (void)vps_bk_walk_start(w, upper_path, false); /* not started: walked later, as before */
+        return w;
+}
+
+void vps_backup_walk_free(struct vps_bk_walk *w)
+{
+        if (!w)
+                return;
+        vps_bk_walk_free(w);
+        free(w);
+}
+
 const char *vps_bk_wnode_name(const struct vps_bk_wnode *n, const struct vps_bk_went *e)
 {
         return n->names + e->name;

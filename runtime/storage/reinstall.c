@@ -66,6 +66,8 @@ static int roll_forward(struct vps_inst *vi, const char *tpl, const char *snap, 
         }
         if (tmp >= 0 && renameat2(snaps, tmpname, snaps, snap, RENAME_NOREPLACE) < 0)
                 return vps_err_sys(err, errno, "publishing snapshot %s", snap);
+        if (tmp >= 0)
+                (void)fsync(snaps); /* the kept snapshot's name made durable */
         if (strcmp(vi->cfg.ostemplate, tpl) != 0) {
                 struct vps_config c = vi->cfg;
                 (void)snprintf(c.ostemplate, sizeof(c.ostemplate), "%s", tpl);
@@ -105,7 +107,8 @@ static int make_new_upper(struct vps_manager *m, struct vps_inst *vi, vps_error 
 }
 
 /* snapshots/.tmp-NAME with its meta.json: the old layer moves into it. */
-static int make_kept(struct vps_inst *vi, char *name, size_t size, vps_error *err)
+static int make_kept(struct vps_inst *vi, const struct vps_copy_progress *progress, char *name,
+                     size_t size, vps_error *err)
 {
         if (mkdirat(vi->dir_fd, "snapshots", 0700) < 0 && errno != EEXIST)
                 return vps_err_sys(err, errno, "creating the snapshot directory");
@@ -134,7 +137,7 @@ static int make_kept(struct vps_inst *vi, char *name, size_t size, vps_error *er
         _cleanup_close_ int up =
                 openat(vi->dir_fd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (up >= 0)
-                (void)vps_tree_usage(up, &use, &e);
+                (void)vps_tree_usage_progress(up, progress, &use, &e);
         _cleanup_json_ json_t *meta = json_pack(
                 "{s:s, s:s, s:I, s:s, s:b, s:f, s:f, s:I, s:I, s:I}", "name", name, "description",
                 "the root before a reinstall", "created_at", (json_int_t)t, "ostemplate",
@@ -147,7 +150,8 @@ static int make_kept(struct vps_inst *vi, char *name, size_t size, vps_error *er
 }
 
 int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemplate, bool keep,
-                  char *ret_snapshot, size_t size, vps_error *err)
+                  const struct vps_copy_progress *progress, char *ret_snapshot, size_t size,
+                  vps_error *err)
 {
         if (vi->status != VPS_STOPPED)
                 return vps_err(err, EBUSY,
@@ -161,7 +165,7 @@ int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemp
         ret_snapshot[0] = '\0';
         r = make_new_upper(m, vi, err);
         if (r == 0 && keep)
-                r = make_kept(vi, ret_snapshot, size, err);
+                r = make_kept(vi, progress, ret_snapshot, size, err);
         _cleanup_json_ json_t *j =
                 json_pack("{s:s, s:s?}", "template", tpl, "snapshot", keep ? ret_snapshot : NULL);
         _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

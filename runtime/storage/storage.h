@@ -101,6 +101,9 @@ static inline void vps_live_copy_freep(struct vps_live_copy **p)
 /* Entries and the allocated bytes of the regular files under dir_fd, as a copy counts them
  * (the figures of a layer moved, not copied; the total a copy's progress goes to). */
 int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err);
+/* The same, p (NULL: none) told the figures so far every 256 entries and at the end. */
+int vps_tree_usage_progress(int dir_fd, const struct vps_copy_progress *p,
+                            struct vps_copy_stats *ret, vps_error *err);
 
 /* ------------------------------------------------------------------ freeze and capture */
 /* (The freeze itself is cgroup/cgroup.h's vps_cgroup_freeze.) */
@@ -171,7 +174,10 @@ void vps_snapshot_recover(struct vps_manager *m, struct vps_inst *vi);
  * "": its own), its ID, limits, addresses and hostname kept; keep: the old layer becomes the
  * snapshot "reinstall-YYYYmmdd-HHMMSS" (its name in ret_snapshot, "" without); without keep
  * it is left as ID/.del-upper (.N) for the caller to remove. Done or not begun after a
- * crash (a journal, finished at start-up by vps_reinstall_recover). */
+ * crash (a journal, finished at start-up by vps_reinstall_recover). The old layer is walked
+ * for the kept snapshot's figures (the step that takes time): progress (NULL: none) follows
+ * that walk. */
 int vps_reinstall(struct vps_manager *m, struct vps_inst *vi, const char *ostemplate, bool keep,
-                  char *ret_snapshot, size_t size, vps_error *err);
+                  const struct vps_copy_progress *progress, char *ret_snapshot, size_t size,
+                  vps_error *err);
 void vps_reinstall_recover(struct vps_manager *m, struct vps_inst *vi);

@@ -540,6 +540,12 @@ int vps_tree_copy_catch_up(struct vps_live_copy *lc, struct vps_copy_stats *ret,
 
 int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err)
 {
+        return vps_tree_usage_progress(dir_fd, NULL, ret, err);
+}
+
+int vps_tree_usage_progress(int dir_fd, const struct vps_copy_progress *p,
+                            struct vps_copy_stats *ret, vps_error *err)
+{
         *ret = (struct vps_copy_stats){0};
         DIR **stack = calloc(VPS_COPY_DEPTH_MAX, sizeof(*stack));
         int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -566,6 +572,8 @@ int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err)
                 ret->files++;
                 if (S_ISREG(st.st_mode))
                         ret->bytes += (uint64_t)st.st_blocks * 512;
+                if (p && ret->files % 256 == 0)
+                        p->fn(p->arg, ret);
                 if (!S_ISDIR(st.st_mode))
                         continue;
                 if (depth >= VPS_COPY_DEPTH_MAX) {
@@ -582,5 +590,7 @@ int vps_tree_usage(int dir_fd, struct vps_copy_stats *ret, vps_error *err)
         while (depth > 0)
                 closedir(stack[--depth]);
         free(stack);
+        if (p && r == 0)
+                p->fn(p->arg, ret);
         return r;
 }

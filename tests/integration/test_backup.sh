@@ -30,6 +30,13 @@ check "the source tree has the cases (acl, capability, links, sparse, a device)"
 expect_jq "backup -j" '.file and .files > 60 and .in_archive == .files and (.backup_id | length) == 32' \
         vpsctl backup 501 --to "$T/full1.tar.zst" -j
 check "no temporary file is left beside it" sh -c "[ -z \"\$(ls -A '$T' | grep '\\.part-')\" ]"
+# The archive's name survives a crash: after the rename its directory is fsynced.
+strace -qq -y -e trace=rename,renameat,renameat2,fsync -o "$T/fsync.trace" \
+        "$VPSCTL_BIN" --socket "$SOCK" backup 501 --to "$T/synced.tar.zst" >/dev/null
+check "the archive's directory is fsynced after its rename" awk -v dir="$T" '
+        /^rename.*synced\.tar\.zst"/ { renamed = 1; next }
+        renamed && index($0, "fsync(") == 1 && index($0, "<" dir ">)") { ok = 1 }
+        END { exit !ok }' "$T/fsync.trace"
 expect_error "an existing file is not overwritten" "full1.tar.zst already exists" vpsctl backup 501 --to "$T/full1.tar.zst"
 expect_jq "restore -j into 502" '.id == "502" and .template == "busybox" and .chain == 1' \
         vpsctl restore "$T/full1.tar.zst" 502 -j

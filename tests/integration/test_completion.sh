@@ -116,7 +116,7 @@ chmod 600 "$XDG_CONFIG_HOME/vpsctl/remotes.json"
 offers "--remote: the remotes and local" "lab local prod" "$V" --remote ""
 offers "remote's commands" "add list remove" "$V" remote ""
 offers "remote remove: the remotes" "lab prod" "$V" remote remove ""
-offers_all "remote add's options" "--token --cert --key --fingerprint" "$V" remote add x https://h:1 "--"
+offers_all "remote add's options" "--token --cert --key --fingerprint --accept-certificate" "$V" remote add x https://h:1 "--"
 touch "$T/client.pem"
 offers "remote add --cert: files" "$T/client.pem" "$V" remote add x https://h:1 --cert "$T/client.p"
 unset XDG_CONFIG_HOME

@@ -3,7 +3,8 @@
 # whether checkpointing is available and why not: no criu, a criu that fails its check (as
 # bookworm's 3.17 does on a 6.18 kernel: a stand-in script says what it says), and the
 # installed one (scripts/install-criu's backport) when there is one. The probe runs in a
-# child: a start meanwhile is not held up by a `criu check` that takes seconds.
+# child: a start meanwhile is not held up by a `criu check` that takes seconds. suspend and
+# resume refuse with the probe's reason, one line, the VPS untouched.
 . "$(dirname "$0")/lib.sh"
 quiet() { "$@" >/dev/null; }
 restart_vpsd() { stop_daemon "$VPSD_PID" "$CG_PARENT"; VPSD_PID=; start_vpsd; }
@@ -38,6 +39,9 @@ make_running_vps 182
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "a create and start meanwhile (${ms} ms) run" test "$(vps_field 182 status)" = running
 expect_jq "before the probe has ended: the start did not wait for it" '.server.checkpoint.state == "probing"' vpsctl version -j
+PID182=$(vps_field 182 pid)
+expect_error "suspend while probing: try again" "^vpsctl: suspend needs checkpointing \\(CRIU\\), which vpsd is still probing: try again in a moment\$" \
+        vpsctl suspend 182
 check "probed" probed
 check "the log names the version and the check's error" \
         grep -q "checkpoint: not available: criu 3.17.1 ($T/fake-criu) fails its check on this kernel: Error (criu/cr-check.c:1605): Can't fill kdat" "$ROOT/vpsd.log"
@@ -45,6 +49,21 @@ expect_jq "version -j: its version and why" \
         '.server.checkpoint | .version == "3.17.1" and .criu == "'"$T/fake-criu"'" and (.why | test("fails its check"))' \
         vpsctl version -j
 check "one log line" test "$(grep -c 'checkpoint:' "$ROOT/vpsd.log")" = 1
+# suspend and resume refuse with the probe's reason: one line, exit 6, the VPS untouched.
+expect_error "suspend names the probe's reason, one line" \
+        "^vpsctl: suspend needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: criu 3.17.1 \\($T/fake-criu\\) fails its check on this kernel: .*Can't fill kdat\$" \
+        vpsctl suspend 182
+check "exit 6 (refused)" sh -c "'$VPSCTL_BIN' --socket '$SOCK' suspend 182 2>/dev/null; [ \$? = 6 ]"
+expect_eq "182 runs on, the same init" "running $PID182" "$(vps_field 182 status) $(vps_field 182 pid)"
+check "no dump left in its directory" test -z "$(find "$ROOT/vps/182" -maxdepth 1 -name '*checkpoint*' -o -maxdepth 1 -name '*.img')"
+expect_error "resume too" "^vpsctl: resume needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: " \
+        vpsctl resume 182
+expect_error "suspend -j: the error as JSON" '"error":' vpsctl suspend 182 -j
+vpsctl create 183 --ostemplate busybox >/dev/null
+expect_error "a stopped VPS does not suspend (exit 5)" "^vpsctl: VPS 183 is not running: only a running one suspends\$" \
+        vpsctl suspend 183
+check "exit 5 for it" sh -c "'$VPSCTL_BIN' --socket '$SOCK' suspend 183 2>/dev/null; [ \$? = 5 ]"
+expect_error "no such VPS" "VPS 189" vpsctl suspend 189
 # Reaped: no child of vpsd left a zombie (its children: the VPS inits, the keeper).
 zombies() { local c n=0; for c in $(cat /proc/"$VPSD_PID"/task/*/children); do
         [ "$(awk '{ print $3 }' /proc/"$c"/stat 2>/dev/null)" != Z ] || n=$((n + 1)); done; echo "$n"; }
@@ -66,6 +85,12 @@ if [ -x /usr/local/sbin/criu ] || [ -x /usr/sbin/criu ]; then
                         '.server.checkpoint | (.available | not) and (.why | test("vpsd lacks cap_sys_resource"))' \
                         vpsctl version -j
                 check "the log says it" grep -q "checkpoint: not available: vpsd lacks cap_sys_resource" "$ROOT/vpsd.log"
+                vpsctl start 182 >/dev/null
+                PID182=$(vps_field 182 pid)
+                expect_error "suspend refuses, naming it" \
+                        "^vpsctl: suspend needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: vpsd lacks cap_sys_resource" \
+                        vpsctl suspend 182
+                expect_eq "182 runs on, the same init" "running $PID182" "$(vps_field 182 status) $(vps_field 182 pid)"
         else
                 expect_jq "the installed criu: available" \
                         '.server.checkpoint | .available and .criu == "/usr/local/sbin/criu" and (.version | test("^[0-9]"))' \

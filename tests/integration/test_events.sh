@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Issue 19: the event stream, GET /v1/events. A subscriber (vpsctl events -j) sees a VPS's
 # life as JSON lines: created, started (reason start), paused, unpaused, stopped (reason),
-# snapshot done, changed, destroyed; --vps narrows it to one VPS. On the remote API a token
+# snapshot done, backup done, changed (a change in the loop, and one entering the running
+# guest made by a job), destroyed; --vps narrows it to one VPS. A snapshot's and a backup's
+# progress comes as "progress" events (operation, done, total, unit; at most every 0.5 s and
+# the last), to those who may see the VPS alone. On the remote API a token
 # sees only its VPSes' events and only with its status verb (else 403; another's VPS asked
 # by ?vps= is 404). A subscriber that does not read is sent "overflow" and dropped while vpsd
 # keeps answering and the other subscribers get every event. A token holds 8 streams at most.
@@ -50,22 +53,37 @@ vpsctl create 102 --ostemplate busybox >/dev/null
 vpsctl start 101 >/dev/null
 vpsctl pause 101 >/dev/null
 vpsctl unpause 101 >/dev/null
+# A change entering the running guest (its hostname): made by a job off the loop, announced too.
+vpsctl set 101 --hostname one >/dev/null
 vpsctl stop 101 --fast >/dev/null 2>&1 || vpsctl stop 101 >/dev/null
 vpsctl snapshot 101 --name s1 >/dev/null
+vpsctl backup 101 --to "$T/b101.tar.zst" >/dev/null
 vpsctl set 102 --hostname two >/dev/null
 vpsctl destroy 101 >/dev/null
 sleep 0.5
 
-types() { jq -r 'select(.type != null) | .type + ":" + (.vps // "-") + ":" + (.reason // .result // "")' "$1" | tr '\n' ' '; }
-want="subscribed:-: created:101: created:102: started:101:start paused:101: unpaused:101: stopped:101:kill snapshot:101:done changed:102: destroyed:101: "
+types() { jq -r 'select(.type != null and .type != "progress") | .type + ":" + (.vps // "-") + ":" + (.reason // .result // "")' "$1" | tr '\n' ' '; }
+want="subscribed:-: created:101: created:102: started:101:start paused:101: unpaused:101: changed:101: stopped:101:kill snapshot:101:done backup:101:done changed:102: destroyed:101: "
 all=$(types "$T/all")
 expect_eq "vpsctl events -j: each change in order" "$want" "$all"
 check "the snapshot event names the snapshot" jq -se 'map(select(.type == "snapshot"))[0].name == "s1"' "$T/all"
 check "each event has an ISO time" jq -se 'map(.time | test("^20[0-9-]+T[0-9:.]+Z$")) | all' "$T/all"
 check "vpsctl events --vps 101: no event of 102" not grep -q ' 102' "$T/only101"
 check "vpsctl events --vps 101: human lines, the stop's reason" grep -qE '^20.*Z  stopped +101 reason=kill$' "$T/only101"
-expect_eq "a token for 101: 101's events alone" "subscribed:-: created:101: started:101:start paused:101: unpaused:101: stopped:101:kill snapshot:101:done destroyed:101: " "$(types "$T/tok101")"
+expect_eq "a token for 101: 101's events alone" "subscribed:-: created:101: started:101:start paused:101: unpaused:101: changed:101: stopped:101:kill snapshot:101:done backup:101:done destroyed:101: " "$(types "$T/tok101")"
 expect_eq "a token for 102: 102's events alone" "subscribed:-: created:102: changed:102: " "$(types "$T/tok102")"
+# Progress: the snapshot's and the backup's, each ending at its total, before its result.
+progress_ok() {
+        jq -se '[.[] | select(.type == "progress")] as $p
+                | ([$p[].vps] | unique) == ["101"] and ([$p[].operation] | unique) == ["backup", "snapshot"]
+                and ([$p[] | (.done | type) == "number" and (.total | type) == "number" and (.unit | type) == "string"] | all)
+                and ([$p[] | select(.operation == "snapshot")][-1] | .done == .total and .unit == "bytes")
+                and ([$p[] | select(.operation == "backup")][-1] | .done == .total and .phase == "archive")
+                and ([.[] | select(.type == "progress" or .type == "snapshot")] | map(.type) | index("snapshot")) > 0' "$1"
+}
+check "progress events of 101's snapshot and backup (all)" progress_ok "$T/all"
+check "progress events of 101's snapshot and backup (a token for 101)" progress_ok "$T/tok101"
+check "a token for 102 sees none of 101's progress" not grep -q '"progress"' "$T/tok102"
 
 # A subscriber that stops reading: its queue (8 here) and the socket's buffers fill, then it
 # is sent "overflow" and its stream ends; meanwhile vpsd answers and the others keep up.

@@ -4,8 +4,9 @@
 # name and subnet, as two hosts of one provider have, so the destination's vpsd gets claims of
 # its own in a mount namespace) and the destination with its own sshd, which accepts only a
 # key the test made. A running busybox VPS with a file and an address moves and answers there;
-# a stopped one moves stopped; an ID taken there, a wire cut mid-transfer, a kill -9 of vpsctl
-# and a bad DEST leave the source as it was (running) and nothing on the destination.
+# a stopped one moves stopped; an ID taken there, a wire cut mid-transfer, a kill -9 of vpsctl,
+# no space there (B's root on a loop ext4, filled) and a bad DEST leave the source as it was
+# (running) and nothing on the destination. --keep-src's copy refuses to start without --force.
 # VPS_TEST_FULL=1 also times a 1 GiB upper layer against the wire (ssh cat of 1 GiB).
 NET_TEST=1
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +43,12 @@ in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
         --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
 VPSD_PID=$(vpsctl version -j | jq -r '.server.pid // empty')
 [ -n "$VPSD_PID" ] || { fail "vpsd A did not start"; finish; }
+# Host B's state root on a loop-mounted ext4 (for the no-space fault below; sparse).
+mkdir -p "$ROOTB"
+truncate -s 1536M "$T/rootb.img"
+mkfs.ext4 -q -F -m 0 "$T/rootb.img"
+mount -o loop "$T/rootb.img" "$ROOTB"
+TEST_MOUNTS=$ROOTB
 # Host B: its own claims (a tmpfs on /run/vps/claims in a mount namespace of its own).
 mkdir -p /run/vps/claims
 in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
@@ -192,8 +199,33 @@ vpsctl create 106 --ostemplate busybox --onboot yes >/dev/null
 vpsctl start 106 >/dev/null
 check "--keep-src migrates" migrate 106 "$DEST" $FULL --keep-src
 expect_eq "106 runs on B" running "$(v2 status 106 -j | jq -r .status)"
-expect_eq "and is kept stopped on A, onboot off" "stopped false" \
-        "$(vpsctl status 106 -j | jq -r '"\(.status) \(.onboot)"')"
+expect_eq "and is kept stopped on A, onboot off, marked migrated to B" "stopped false $DEST" \
+        "$(vpsctl status 106 -j | jq -r '"\(.status) \(.onboot) \(.migrated_to)"')"
+expect_error "start of the kept copy is refused, one line" \
+        "^vpsctl: VPS 106 was migrated to $DEST and kept here stopped \\(its copy there may run\\): start --force starts it here anyway\$" \
+        vpsctl start 106
+check "with exit 6 (refused)" sh -c "\"$VPSCTL_BIN\" --socket \"$SOCK\" start 106 2>/dev/null; [ \$? = 6 ]"
+expect_error "restart of it too" "was migrated to" vpsctl restart 106
+expect_eq "it stays stopped" stopped "$(vps_field 106 status)"
+check "start --force starts it" vpsctl start 106 --force
+expect_eq "and forgets the mark" "running null" \
+        "$(vpsctl status 106 -j | jq -r '"\(.status) \(.migrated_to)"')"
+check "config.json has no migrated_to left" not grep -q migrated_to "$ROOT/vps/106/config.json"
+vpsctl stop --fast 106 >/dev/null
+
+# No space on B: its restore fails with ENOSPC; the source runs on, nothing left on either side.
+big_vps 109 "$NETPFX.9" 64
+AVAIL=$(df -B1 --output=avail "$ROOTB" | tail -n1)
+fallocate -l $((AVAIL - 24 * 1024 * 1024)) "$ROOTB/filler"
+expect_error "no space on B: one line naming it, the source runs again" \
+        "^vpsctl: the restore on $DEST: .*No space left on device.*; VPS 109 runs here again\$" \
+        migrate 109 "$DEST" $FULL
+expect_eq "109 runs on A (started again) with its data" "running ok" \
+        "$(vps_field 109 status) $(vpsctl exec 109 -- sh -c 'test -s /big && echo ok')"
+check "nothing of it left on B" wait_no_debris 109
+check "no debris on A (only the VPS's own files)" \
+        test -z "$(ls -A "$ROOT/vps" | grep '^\.' || true)"
+rm -f "$ROOTB/filler"
 
 # A template B lacks: the restore there refuses naming it (nothing stopped for long, nothing
 # left); --full carries it along as template restored-ID.

@@ -42,8 +42,31 @@ front "$T/server.crt" "$T/server.key"
 URL=https://127.0.0.1:$PORT
 FP=$(fp_of "$T/server.crt")
 
-# First contact: the fingerprint printed is the certificate's SHA-256, as openssl has it.
-out=$(rvpsctl remote add t1 "$URL/" 2>&1)
+# First contact with no fingerprint to check: refused without a terminal unless
+# --accept-certificate; on a terminal the fingerprint is shown and asked about (as ssh does).
+expect_error "no --fingerprint, no terminal: refused, naming the fingerprint and both ways" \
+        "the certificate of $URL \(fingerprint $FP\) is not confirmed: give --fingerprint FP .* or --accept-certificate; remote t1 not added" \
+        rvpsctl remote add t1 "$URL" </dev/null
+expect_eq "which exits 6" 6 "$(rvpsctl remote add t1 "$URL" </dev/null 2>/dev/null; echo $?)"
+check "and nothing is kept" not test -e "$CFG"
+out=$(rvpsctl remote add t1 "$URL" --fingerprint "$FP" --accept-certificate 2>&1) && rc=0 || rc=$?
+expect_eq "--fingerprint with --accept-certificate: a usage error" \
+        "2 vpsctl: --fingerprint or --accept-certificate, not both" "$rc $(head -n1 <<<"$out")"
+tty_add() { # tty_add ANSWER NAME: remote add on a pseudo-terminal, ANSWER typed at its question
+        { sleep 0.2; printf '%s\n' "$1"; sleep 1; } |
+                script -qec "'$VPSCTL_BIN' remote add $2 '$URL'" /dev/null 2>&1 | tr -d '\r' || true
+}
+out=$(tty_add no tq)
+check "on a terminal: the fingerprint is shown" grep -qx "  $FP" <<<"$out"
+check "and asked about" grep -q "Trust it and add remote tq (yes/no)?" <<<"$out"
+check "answered no: refused" grep -q "was not accepted: remote tq not added" <<<"$out"
+check "and nothing is kept" not test -e "$CFG"
+out=$(tty_add yes tq)
+check "answered yes: added" grep -q "Remote tq added" <<<"$out"
+expect_eq "and pinned" "$FP" "$(jq -r .remotes.tq.fingerprint "$CFG")"
+rvpsctl remote remove tq >/dev/null
+# The fingerprint printed is the certificate's SHA-256, as openssl has it.
+out=$(rvpsctl remote add t1 "$URL/" --accept-certificate 2>&1)
 check "remote add prints the server's fingerprint ($FP)" grep -qx "Certificate fingerprint of $URL: $FP" <<<"$out"
 expect_eq "remotes.json is 0600" 600 "$(stat -c %a "$CFG")"
 expect_eq "in a 0700 directory" 700 "$(stat -c %a "$(dirname "$CFG")")"
@@ -88,7 +111,7 @@ expect_eq "exec through the remote (the vps-exec upgrade through the TLS front)"
         "$(rvpsctl --remote t1 exec 501 -- sh -c 'echo remote-exec-$((6*7))')"
 
 # A token is sent as a bearer token; never shown by list.
-check "remote add with a token from stdin" sh -c "echo s3cr3t-tok | '$VPSCTL_BIN' remote add tok '$URL' --token - >/dev/null"
+check "remote add with a token from stdin" sh -c "echo s3cr3t-tok | '$VPSCTL_BIN' remote add tok '$URL' --token - --accept-certificate >/dev/null"
 : >"$T/front.log"
 rvpsctl --remote tok list -j >/dev/null
 check "the token goes out as 'Authorization: Bearer'" grep -q "Authorization: Bearer s3cr3t-tok" "$T/front.log"
@@ -122,7 +145,7 @@ front "$T/server.crt" "$T/server.key" "verify=1,cafile=$T/client.crt"
 # (TLS 1.3: the server checks the client's certificate after the client's side of the
 # handshake, and hangs up.)
 expect_error "without a client certificate the server hangs up" "(TLS handshake with|talking to) remote t1 at $URL: .*([Rr]eset|[Bb]roken pipe|handshake|alert)" rvpsctl --remote t1 list
-check "remote add with --cert and --key" sh -c "'$VPSCTL_BIN' remote add c1 '$URL' --cert '$T/client.crt' --key '$T/client.key' >/dev/null"
+check "remote add with --cert and --key" sh -c "'$VPSCTL_BIN' remote add c1 '$URL' --cert '$T/client.crt' --key '$T/client.key' --fingerprint '$FP' >/dev/null"
 expect_jq "requests with it work" 'length == 1' rvpsctl --remote c1 list -j
 expect_eq "the key's path is kept, absolute" "$T/client.key" "$(jq -r .remotes.c1.key "$CFG")"
 out=$(rvpsctl remote add c2 "$URL" --cert "$T/client.crt" 2>&1) && rc=0 || rc=$?

@@ -34,14 +34,14 @@ check "stop and start through it" sh -c "'$VPSCTL_BIN' --remote cust stop 601 --
 expect_eq "601 runs" running "$(vps_field 601 status)"
 
 # A token vpsd does not know: refused at the first contact, nothing kept.
-expect_error "remote add with a wrong token" "remote bad not added" rvpsctl remote add bad "$URL" --token vpst-nonesuch
+expect_error "remote add with a wrong token" "remote bad not added" rvpsctl remote add bad "$URL" --token vpst-nonesuch --fingerprint "$FP"
 expect_jq "and not kept" '.remotes | has("bad") | not' cat "$XDG_CONFIG_HOME/vpsctl/remotes.json"
 
 # An admin: a client certificate vpsd trusts.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
         -subj "/CN=admin" -keyout "$T/admin.key" -out "$T/admin.crt" 2>/dev/null
 vpsctl trust add "$T/admin.crt" --name panel >/dev/null
-check "remote add with the trusted certificate" sh -c "'$VPSCTL_BIN' remote add adm '$URL' --cert '$T/admin.crt' --key '$T/admin.key' >/dev/null"
+check "remote add with the trusted certificate" sh -c "'$VPSCTL_BIN' remote add adm '$URL' --cert '$T/admin.crt' --key '$T/admin.key' --accept-certificate >/dev/null"
 check "the admin creates a VPS through it" sh -c "'$VPSCTL_BIN' --remote adm create 603 --ostemplate busybox >/dev/null"
 expect_jq "and lists all" 'map(.id) == ["601", "602", "603"]' rvpsctl --remote adm list -a -j
 expect_jq "a backup over vpsd's TLS" '.id == "602" and .files > 0' rvpsctl --remote adm backup 602 --to "$T/602.tar.zst" -j
@@ -57,6 +57,6 @@ expect_error "the customer's remote is refused" "remote cust at $URL is not the 
 expect_eq "exit 6" 6 "$(rvpsctl --remote cust list 2>/dev/null; echo $?)"
 expect_error "the admin's too" "not the one pinned" rvpsctl --remote adm list
 expect_error "and its console" "not the one pinned" rvpsctl --remote cust console 601 </dev/null
-check "remove and add again: the new one pinned" sh -c "'$VPSCTL_BIN' remote remove cust >/dev/null && printf '%s\n' '$TOK' | '$VPSCTL_BIN' remote add cust '$URL' --token - | grep -q '$NEW'"
+check "remove and add again: the new one pinned" sh -c "'$VPSCTL_BIN' remote remove cust >/dev/null && printf '%s\n' '$TOK' | '$VPSCTL_BIN' remote add cust '$URL' --token - --accept-certificate | grep -q '$NEW'"
 expect_jq "then it works" 'map(.id) == ["601"]' rvpsctl --remote cust list -j
 finish

@@ -88,7 +88,7 @@ expect_eq "and the console still answers" "101 got" "$out"
 
 # vpsctl console against the remote (POST .../console over TLS with the same token).
 export XDG_CONFIG_HOME=$T/xdg
-"$VPSCTL_BIN" remote add web "$URL" --token "$TOK" >/dev/null
+"$VPSCTL_BIN" remote add web "$URL" --token "$TOK" --accept-certificate >/dev/null
 out=$(printf 'echo rc-$((6*7*3))\n' | "$VPSCTL_BIN" --remote web console 101 --timeout 2 2>&1 | tr -d '\r') || true
 check "vpsctl --remote console: typed, answered" grep -q '^rc-126' <<<"$out"
 

@@ -1,6 +1,7 @@
 /* Unit tests: vpsd's event loop (vpsd/loop.h): sources dispatch to their own callbacks with
- * their userdata, a removed source is not called, timers fire once and on time, prepare hooks
- * bound the wait and post hooks run after each round. */
+ * their userdata, a removed source is not called (also when an earlier callback of the same
+ * round removed it), timers fire once and on time, prepare hooks bound the wait and post hooks
+ * run after each round. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +114,51 @@ static void test_io_source_dispatch(void **state)
         vpsd_event_close(&c.e);
 }
 
+/* Two readable sources, each of whose callbacks removes the other and poisons it (as a
+ * source freed by another's callback would be): whichever runs first, the other is not
+ * called in the same round. */
+struct pair {
+        struct ctx *c;
+        struct watcher w[2];
+};
+
+static void on_read_drop_other(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        struct pair *p = userdata;
+        int me = s == &p->w[1].src;
+        struct watcher *other = &p->w[!me];
+        p->w[me].calls++;
+        if (p->w[me].src.fn != on_read_drop_other) /* poisoned: called after removal */
+                p->w[me].revents = 0xdead;
+        vpsd_event_del(&p->c->e, &other->src);
+        other->src.fn = NULL;
+        other->src.userdata = NULL;
+        char ch;
+        (void)!read(p->w[me].pipe[0], &ch, 1);
+}
+
+static void test_removed_in_same_round(void **state)
+{
+        struct ctx c;
+        struct pair p = {.c = &c};
+        vps_error err;
+        setup(&c, 1);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(pipe2(p.w[i].pipe, O_CLOEXEC | O_NONBLOCK), 0);
+                assert_int_equal(vpsd_event_add(&c.e, &p.w[i].src, p.w[i].pipe[0], EPOLLIN,
+                                                on_read_drop_other, &p, &err),
+                                 0);
+                assert_int_equal(write(p.w[i].pipe[1], "x", 1), 1);
+        }
+        assert_int_equal(vpsd_event_run(&c.e), 0);
+        assert_int_equal(p.w[0].calls + p.w[1].calls, 1);
+        assert_int_equal(c.posts, 1);
+        for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++)
+                        close(p.w[i].pipe[j]);
+        vpsd_event_close(&c.e);
+}
+
 static void test_timers(void **state)
 {
         struct ctx c;
@@ -165,6 +211,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_io_source_dispatch),
+                cmocka_unit_test(test_removed_in_same_round),
                 cmocka_unit_test(test_timers),
                 cmocka_unit_test(test_hooks_limited),
         };

@@ -92,6 +92,18 @@ static void test_authorize(void **state)
                          -EACCES);
         assert_int_equal(st, 403);
         assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps", "{}", 2, &z, &st, &err), -EACCES);
+        /* start --force (a VPS migrate --keep-src kept, whose copy may run elsewhere) and
+         * the routes of suspend and resume are the admin's. */
+        const char *force = "{\"force\": true}";
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", force, strlen(force), &z,
+                                        &st, &err),
+                         -EACCES);
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", "x", 1, &z, &st, &err),
+                         -EACCES);
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/suspend", "", 0, &z, &st, &err),
+                         -EACCES);
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/resume", "", 0, &z, &st, &err),
+                         -EACCES);
         /* A PATCH of logins alone is `password`; with anything else the admin's. */
         token_client(&c, VPSD_VERB_BIT(VPSD_VERB_PASSWORD));
         const char *pw = "{\"userpasswd\": \"root:x\"}";

@@ -1,6 +1,7 @@
 /* Unit tests of the live tree copy (vps_tree_copy_live, then vps_tree_copy_catch_up): after
  * the catch-up the copy is exact, hard-link groups included, whatever a writer did while the
- * first pass ran. Root: the copy reopens hard links by file handle (CAP_DAC_READ_SEARCH). */
+ * first pass ran, holes of sparse files kept. Root: the copy reopens hard links by file handle
+ * (CAP_DAC_READ_SEARCH). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +268,81 @@ static void test_writer_during_first_pass(void **state)
         assert_true(linked > 0);
 }
 
+/* A sparse file: 64 MiB with 4 KiB of data at 1 MiB and at 40 MiB. */
+static void make_sparse(const char *path)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        char buf[4096];
+        memset(buf, 'x', sizeof(buf));
+        assert_int_equal(pwrite(fd, buf, sizeof(buf), 1 << 20), (ssize_t)sizeof(buf));
+        assert_int_equal(pwrite(fd, buf, sizeof(buf), 40 << 20), (ssize_t)sizeof(buf));
+        assert_int_equal(ftruncate(fd, 64 << 20), 0);
+        close(fd);
+}
+
+/* Its data extents (SEEK_DATA/SEEK_HOLE) as text, and its allocated blocks. */
+static void extents(const char *path, char *out, size_t size, blkcnt_t *blocks)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        *blocks = st.st_blocks;
+        size_t len = 0;
+        out[0] = '\0';
+        for (off_t pos = 0; pos < st.st_size;) {
+                off_t data = lseek(fd, pos, SEEK_DATA);
+                if (data < 0)
+                        break;
+                off_t hole = lseek(fd, data, SEEK_HOLE);
+                assert_true(hole > data);
+                len += (size_t)snprintf(out + len, size - len, "%lld-%lld,", (long long)data,
+                                        (long long)hole);
+                pos = hole;
+        }
+        close(fd);
+}
+
+static void same_holes(const char *a, const char *b)
+{
+        char ea[256], eb[256];
+        blkcnt_t ba, bb;
+        extents(a, ea, sizeof(ea), &ba);
+        extents(b, eb, sizeof(eb), &bb);
+        assert_string_equal(ea, eb);
+        assert_int_equal(ba, bb);
+        assert_true(bb < 1024); /* 8 KiB of data, not 64 MiB of zeros */
+}
+
+static void sparse_between(const char *src, void *arg)
+{
+        (void)arg;
+        char p[512];
+        (void)snprintf(p, sizeof(p), "%s/d1/later", src); /* copied by the catch-up */
+        make_sparse(p);
+}
+
+/* A running VPS's sparse files (its backup and snapshot copy its upper layer this way):
+ * holes stay holes, in the first pass and in the catch-up, without reflinks. */
+static void test_holes_kept(void **state)
+{
+        struct tmpdir *t = *state;
+        char src[300], dst[300], a[512], b[512];
+        (void)snprintf(src, sizeof(src), "%s/src", t->path);
+        (void)snprintf(dst, sizeof(dst), "%s/dst", t->path);
+        make_tree(src);
+        (void)snprintf(a, sizeof(a), "%s/d0/sparse", src);
+        make_sparse(a);
+        live_copy(src, dst, sparse_between, NULL);
+        check_copy(src, dst);
+        (void)snprintf(b, sizeof(b), "%s/d0/sparse", dst);
+        same_holes(a, b);
+        (void)snprintf(a, sizeof(a), "%s/d1/later", src);
+        (void)snprintf(b, sizeof(b), "%s/d1/later", dst);
+        same_holes(a, b);
+}
+
 static int setup_root(void **state)
 {
         if (geteuid() != 0) {
@@ -283,6 +359,7 @@ int main(void)
                                                 teardown_dir),
                 cmocka_unit_test_setup_teardown(test_writer_during_first_pass, setup_root,
                                                 teardown_dir),
+                cmocka_unit_test_setup_teardown(test_holes_kept, setup_root, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
