@@ -15,6 +15,7 @@
 #include "pause_routes.h"
 #include "suspend_routes.h"
 #include "power_routes.h"
+#include "starts.h"
 #include "template_routes.h"
 #include "vps/cleanup.h"
 #include "templates/templates.h"
@@ -424,6 +425,9 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
                    vpsd_copy_busy(d, arg, !strcmp(method, "DELETE"), &err) < 0) {
                 r = -err.code; /* a snapshot, switch, clone or reinstall is copying it (copy_job.c)
                                 */
+        } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
+                   vpsd_start_busy(d, arg, &err) < 0) {
+                r = -err.code; /* it is starting (starts.c) */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {

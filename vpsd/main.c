@@ -18,6 +18,7 @@
 #include "restore.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "starts.h"
 #include "snapshot_routes.h"
 #include "trash.h"
 #include "usage.h"
@@ -159,21 +160,15 @@ static void notify(int fd, const char *msg)
         close(fd);
 }
 
-/* After a host boot: start the VPSes marked onboot, highest bootorder first. One that fails
- * is logged and does not hold up the others. */
+/* After a host boot: start the VPSes marked onboot, highest bootorder first (begun in that
+ * order, VPSD_START_PARALLEL at a time). One that fails is logged and does not hold up the
+ * others. */
 static void start_onboot(struct vpsd *d)
 {
         struct vps_inst **list = calloc(d->m.n + 1, sizeof(*list));
         size_t n = list ? vps_manager_onboot_list(&d->m, list, d->m.n) : 0;
-        for (size_t i = 0; i < n; i++) {
-                vps_error err;
-                if (vps_manager_start(&d->m, list[i], &err) < 0 ||
-                    vpsd_watch_vps(d, list[i], &err) < 0)
-                        vpsd_log("onboot: %s", err.msg);
-                else
-                        vpsd_log("onboot: VPS %s started, init PID %d", list[i]->cfg.id,
-                                 (int)list[i]->st.pid);
-        }
+        /* Several at a time, the loop running meanwhile (starts.c). */
+        vpsd_starts_onboot(d, list, n);
         free(list);
 }
 
@@ -327,6 +322,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0)
                 r = loop_init(&d, &err);
         if (r >= 0) {
+                vpsd_starts_init(&d);
                 vpsd_trash_resume(&d);
                 vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */
         }

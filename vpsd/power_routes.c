@@ -10,6 +10,7 @@
 #include "log.h"
 #include "reap.h"
 #include "restart.h"
+#include "starts.h"
 #include "stop.h"
 #include "trash.h"
 #include "vpsd.h"
@@ -51,22 +52,15 @@ int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t
         if (!vi)
                 return -err->code;
         int r = check_migrated(vi, body, err);
+        /* Answered when the start is over (starts.c): the loop goes on meanwhile. */
         if (r == 0)
-                r = vps_manager_start(&d->m, vi, err);
-        if (r == 0)
-                r = vpsd_watch_vps(d, vi, err);
+                r = vpsd_start_vps(d, vi, req, "start", err);
         if (r < 0) {
                 if (r != -EALREADY)
                         vpsd_log("VPS %s start failed: %s", id, err->msg);
                 return r;
         }
-        /* A VPS held back in a reboot loop starts at once, and its history is forgotten. */
-        vpsd_restart_cancel(d, vi);
-        vpsd_log("VPS %s started, init PID %d", id, (int)vi->st.pid);
-        vpsd_emit(d, "started", id, json_pack("{s:s}", "reason", "start"));
-        *ret = vps_inst_to_json(&d->m, vi);
-        vpsd_report_warning(d, id, *ret);
-        return 0;
+        return 1;
 }
 
 /* Queues req until vi has stopped; `after` says what to do then. */
@@ -159,6 +153,9 @@ int vpsd_route_shutdown(struct vpsd *d, struct request *req, const char *arg, js
         int timeout = jt ? (int)json_integer_value(jt) : VPSD_STOP_TIMEOUT_DEFAULT;
         if (!d->shutting_down) {
                 d->shutting_down = true;
+                vps_error why;
+                vps_err(&why, EBUSY, "vpsd is stopping every VPS (shutdown)");
+                (void)vpsd_starts_abort_all(d, &why);
                 d->shutdown_count = d->shutdown_killed = 0;
                 for (size_t i = 0; i < d->m.n; i++) {
                         struct vps_inst *vi = d->m.v[i];

@@ -9,6 +9,7 @@
 
 #include "builds.h"
 #include "copy_job.h"
+#include "starts.h"
 #include "log.h"
 #include "notify.h"
 #include "pause_routes.h"
@@ -58,6 +59,8 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
                 return "a VPS is being paused";
         if (vpsd_copy_running(d))
                 return "a snapshot, switch, clone or reinstall is under way";
+        if (vpsd_starts_pending(d))
+                return "a VPS is starting";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
 }
 

@@ -81,6 +81,19 @@ int vps_manager_load(struct vps_manager *m, const char *id, struct vps_inst **re
 void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* The same in steps, so that a loop runs several starts at once (vpsd/starts.c): begin does
+ * the host's part up to the clone of the start's processes (cgroup, limits, console, the
+ * network's filter) and marks vi starting (still VPS_STOPPED); when vps_manager_start_fd is
+ * readable, step goes on: 1 while it waits for that again, 0 when the VPS runs (as after
+ * vps_manager_start, m->warning set), < 0 when it failed (all undone). free ends it in any
+ * case (an unfinished start killed and undone). Meanwhile nothing may change vi. */
+struct vps_start;
+int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
+                            vps_error *err);
+int vps_manager_start_fd(const struct vps_start *s);
+struct vps_inst *vps_manager_start_inst(const struct vps_start *s);
+int vps_manager_start_step(struct vps_start *s, vps_error *err);
+void vps_manager_start_free(struct vps_start *s);
 
 struct vps_capture;
 struct vps_copy_progress;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -69,28 +70,57 @@ void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_
                 ret->v[VPS_LIM_NUMPROC] = own->v[VPS_LIM_NUMPROC];
 }
 
-int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
-{
-        if (vi->status != VPS_STOPPED)
-                return vps_err(err, EALREADY, "VPS %s is already running", vi->cfg.id);
-        int r = vps_manager_check_ids(m, vi, err);
-        if (r < 0)
-                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+/* A start under way (core.h): what its later steps and its children's params point at. */
+struct vps_start {
+        struct vps_manager *m;
+        struct vps_inst *vi;
         struct tpl_info t;
-        r = template_info(m, vi->cfg.ostemplate, &t, err);
-        if (r < 0)
-                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
-        struct vps_state st = {0};
-        _cleanup_close_ int cg_fd = -1, guest_fd = -1;
-        r = vps_cgroup_create(&m->cg, vi->cfg.id, vi->cfg.uid_base, st.cgroup, sizeof(st.cgroup),
-                              &cg_fd, &guest_fd, err);
-        if (r < 0)
-                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
-        _cleanup_close_ int master = -1, slave = -1;
-        m->warning[0] = '\0';
+        struct vps_state st;
+        int master, slave;
+        bool networked;
+        struct vps_net_child net;
+        struct net_hook hook;
+        struct vps_config eff;
+        char dir[600];
+        struct vps_spawn *sp;
+        bool over; /* the init runs, or the start failed and was undone */
+        char warning[sizeof(((struct vps_manager *)0)->warning)];
+};
+
+/* Undoes what the start's host side made (the VPS is stopped again). */
+static void start_undo(struct vps_start *s)
+{
+        vps_error e;
+        if (s->networked)
+                vps_net_detach(s->m, &s->vi->cfg);
+        (void)vps_cgroup_kill(s->st.cgroup, &e);
+        (void)vps_cgroup_remove(&s->m->cg, s->st.cgroup, &e);
+}
+
+void vps_manager_start_free(struct vps_start *s)
+{
+        if (!s)
+                return;
+        if (s->sp && !s->over) { /* unfinished: its processes go, and what the host side made */
+                vps_spawn_kill(s->sp);
+                start_undo(s);
+        }
+        vps_spawn_free(s->sp);
+        vps_closep(&s->master);
+        vps_closep(&s->slave);
+        s->vi->starting = false;
+        vps_inst_touch(s->m, s->vi); /* its list entry: no longer "starting" */
+        free(s);
+}
+
+/* The host's part before the clone: cgroup, devices, limits, console, views, filter. */
+static int start_host(struct vps_start *s, int cg_fd, vps_error *err)
+{
+        struct vps_manager *m = s->m;
+        struct vps_inst *vi = s->vi;
         /* Devices first: the init is born with the device program in force. */
         char dev[VPS_MAX_DEVNODES][8];
-        r = vps_devices_attach(cg_fd, dev, vps_devnodes_effective(&vi->cfg, dev), err);
+        int r = vps_devices_attach(cg_fd, dev, vps_devnodes_effective(&vi->cfg, dev), err);
         if (r == 0)
                 r = vps_devnodes_prepare(vi->dir_fd, &vi->cfg, err);
         if (r == 0)
@@ -98,10 +128,10 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         struct vps_limits lim;
         vps_manager_effective_limits(m, &vi->cfg.limits, &lim);
         if (r == 0)
-                r = vps_cgroup_apply_limits(&m->cg, st.cgroup, &lim, NULL, !m->enforce_warn,
-                                            m->warning, sizeof(m->warning), err);
+                r = vps_cgroup_apply_limits(&m->cg, s->st.cgroup, &lim, NULL, !m->enforce_warn,
+                                            s->warning, sizeof(s->warning), err);
         if (r == 0)
-                r = vps_console_open(vi->cfg.uid_base, &master, &slave, err);
+                r = vps_console_open(vi->cfg.uid_base, &s->master, &s->slave, err);
         /* LXCFS serving: its views go over /proc. Not serving (or off): vpsd's own
          * /proc/meminfo view (lxcfs.h), and for LXCFS down a warning: the other views show
          * the host's figures. */
@@ -111,91 +141,174 @@ int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err
         if (lxcfs)
                 vps_meminfo_remove(vi);
         else if (r == 0)
-                r = vps_meminfo_create(m, vi, st.cgroup, err);
+                r = vps_meminfo_create(m, vi, s->st.cgroup, err);
         if (r == 0 && lx.state == VPS_LXCFS_DOWN) {
-                size_t used = strlen(m->warning);
-                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                size_t used = strlen(s->warning);
+                (void)snprintf(s->warning + used, sizeof(s->warning) - used,
                                "%sLXCFS is not running (%s): free inside shows vpsd's figures "
                                "of the VPS, top and uptime the host's",
                                used ? "; " : "", lx.why);
         }
-        struct vps_spawn_result res = {.pidfd = -1, .notify_fd = -1};
-        struct vps_net_child net;
-        struct net_hook hook = {m, vi};
-        bool networked = vi->cfg.n_ip > 0;
-        if (r == 0 && networked)
-                r = vps_net_prepare_child(m, vi, &net, err);
-        if (r == 0 && networked)
+        if (r == 0 && s->networked)
+                r = vps_net_prepare_child(m, vi, &s->net, err);
+        if (r == 0 && s->networked)
                 r = vps_net_filter(m, vi, err);
         /* The host's resolvers for one that inherits them, read now: the start child
          * writes the guest's files after pivot_root, where no host file is left. */
-        struct vps_config eff;
         char why[400];
-        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &eff, why, sizeof(why));
+        vps_resolv_effective(&vi->cfg, m->resolv_conf, m->resolv_upstream, &s->eff, why,
+                             sizeof(why));
         if (r == 0 && why[0]) {
-                size_t used = strlen(m->warning);
-                (void)snprintf(m->warning + used, sizeof(m->warning) - used,
+                size_t used = strlen(s->warning);
+                (void)snprintf(s->warning + used, sizeof(s->warning) - used,
                                "%sno name server in its resolv.conf: %s", used ? "; " : "", why);
         }
-        if (r == 0) {
-                char dir[600];
-                (void)snprintf(dir, sizeof(dir), "%s/vps/%s", m->root, vi->cfg.id);
+        return r < 0 ? r : (lxcfs ? 1 : 0);
+}
+
+int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
+                            vps_error *err)
+{
+        if (vi->status != VPS_STOPPED || vi->starting)
+                return vps_err(err, EALREADY, "VPS %s is already %s", vi->cfg.id,
+                               vi->starting ? "starting" : "running");
+        int r = vps_manager_check_ids(m, vi, err);
+        if (r < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        struct vps_start *s = calloc(1, sizeof(*s));
+        if (!s)
+                return vps_err(err, ENOMEM, "out of memory");
+        *s = (struct vps_start){.m = m,
+                                .vi = vi,
+                                .master = -1,
+                                .slave = -1,
+                                .networked = vi->cfg.n_ip > 0,
+                                .hook = {m, vi}};
+        vi->starting = true;
+        vps_inst_touch(m, vi);
+        m->warning[0] = '\0';
+        r = template_info(m, vi->cfg.ostemplate, &s->t, err);
+        _cleanup_close_ int cg_fd = -1, guest_fd = -1;
+        if (r == 0)
+                r = vps_cgroup_create(&m->cg, vi->cfg.id, vi->cfg.uid_base, s->st.cgroup,
+                                      sizeof(s->st.cgroup), &cg_fd, &guest_fd, err);
+        if (r < 0) {
+                vps_manager_start_free(s);
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        }
+        int lxcfs = start_host(s, cg_fd, err);
+        if (lxcfs >= 0) {
+                (void)snprintf(s->dir, sizeof(s->dir), "%s/vps/%s", m->root, vi->cfg.id);
                 struct vps_spawn_params p = {
                         .hostname = vi->cfg.hostname,
-                        .vps_dir = dir,
-                        .lower_path = t.rootfs,
-                        .init_path = t.init,
+                        .vps_dir = s->dir,
+                        .lower_path = s->t.rootfs,
+                        .init_path = s->t.init,
                         .uid_base = vi->cfg.uid_base,
                         .uid_count = vi->cfg.uid_count,
                         .cgroup_fd = guest_fd, /* below the top's limits and devices */
-                        .console_fd = slave,
-                        .net = networked ? &net : NULL,
-                        .cfg = &eff,
+                        .console_fd = s->slave,
+                        .net = s->networked ? &s->net : NULL,
+                        .cfg = &s->eff,
                         .lxcfs = lxcfs ? m->lxcfs : NULL,
                         .devpts_max = m->defaults.ptys,
-                        .parent_hook = networked ? net_hook : NULL,
-                        .userdata = &hook,
+                        .parent_hook = s->networked ? net_hook : NULL,
+                        .userdata = &s->hook,
+                        .reap = m->reap_hook,
+                        .reap_data = m->reap_hook_data,
                 };
-                r = vps_spawn(&p, &res, err);
-        }
-        if (r == 0 && m->console_hook)
-                m->console_hook(m->console_hook_data, vi->cfg.id, master, slave, res.pidfd,
-                                res.notify_fd);
-        if (r == 0) {
-                st.pid = res.pid;
-                st.starttime = res.starttime;
-                st.pidfd_ino = res.pidfd_ino;
-                st.started_at = time(NULL);
-                r = vps_inst_state_save(m, vi, &st, err);
-                if (r < 0) {
-                        (void)vps_sys_pidfd_send_signal(res.pidfd, SIGKILL, NULL, 0);
-                        (void)waitpid(res.pid, NULL, 0);
-                        close(res.pidfd);
-                }
-        }
-        if (r < 0 && res.notify_fd >= 0)
-                close(res.notify_fd);
+                r = vps_spawn_begin(&p, &s->sp, err);
+        } else
+                r = lxcfs;
         if (r < 0) {
-                vps_error e;
-                if (networked)
-                        vps_net_detach(m, &vi->cfg);
-                (void)vps_cgroup_kill(st.cgroup, &e);
-                (void)vps_cgroup_remove(&m->cg, st.cgroup, &e);
+                start_undo(s);
+                vps_manager_start_free(s);
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         }
-        vi->st = st;
-        vi->halt_signal = t.halt_signal;
-        vi->pidfd = vps_fd_high(res.pidfd);
+        *ret = s;
+        return 0;
+}
+
+int vps_manager_start_fd(const struct vps_start *s)
+{
+        return vps_spawn_fd(s->sp);
+}
+
+struct vps_inst *vps_manager_start_inst(const struct vps_start *s)
+{
+        return s->vi;
+}
+
+/* The init runs: its state saved, and the VPS is running. */
+static int start_done(struct vps_start *s, struct vps_spawn_result *res, vps_error *err)
+{
+        struct vps_manager *m = s->m;
+        struct vps_inst *vi = s->vi;
+        if (m->console_hook)
+                m->console_hook(m->console_hook_data, vi->cfg.id, s->master, s->slave, res->pidfd,
+                                res->notify_fd);
+        s->st.pid = res->pid;
+        s->st.starttime = res->starttime;
+        s->st.pidfd_ino = res->pidfd_ino;
+        s->st.started_at = time(NULL);
+        int r = vps_inst_state_save(m, vi, &s->st, err);
+        if (r < 0) {
+                (void)vps_sys_pidfd_send_signal(res->pidfd, SIGKILL, NULL, 0);
+                if (m->reap_hook)
+                        m->reap_hook(res->pidfd, m->reap_hook_data);
+                else {
+                        (void)waitpid(res->pid, NULL, 0);
+                        close(res->pidfd);
+                }
+                if (res->notify_fd >= 0)
+                        close(res->notify_fd);
+                start_undo(s);
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        }
+        vi->st = s->st;
+        vi->halt_signal = s->t.halt_signal;
+        vi->pidfd = vps_fd_high(res->pidfd);
         vps_closep(&vi->notify_fd);
-        vi->notify_fd = res.notify_fd;
-        vi->console_fd = vps_fd_high(TAKE_FD(master));
+        vi->notify_fd = res->notify_fd;
+        vi->console_fd = vps_fd_high(TAKE_FD(s->master));
         /* A slave kept open: when the guest closes its last /dev/console (systemd does, early
          * in boot) the master would read EIO for good. */
-        vi->console_hold = vps_fd_high(TAKE_FD(slave));
+        vi->console_hold = vps_fd_high(TAKE_FD(s->slave));
         vi->is_child = true;
         vi->status = VPS_RUNNING;
         vps_inst_touch(m, vi);
+        memcpy(m->warning, s->warning, sizeof(m->warning));
         return 0;
+}
+
+int vps_manager_start_step(struct vps_start *s, vps_error *err)
+{
+        struct vps_spawn_result res = {.pidfd = -1, .notify_fd = -1};
+        int r = vps_spawn_step(s->sp, &res, err);
+        if (r == 1)
+                return 1;
+        /* Its fd stays open until vps_manager_start_free: the caller stops watching it first. */
+        s->over = true;
+        if (r < 0) {
+                vps_spawn_kill(s->sp);
+                start_undo(s);
+                return vps_err_wrap(err, "starting VPS %s", s->vi->cfg.id);
+        }
+        return start_done(s, &res, err);
+}
+
+int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
+{
+        struct vps_start *s = NULL;
+        int r = vps_manager_start_begin(m, vi, &s, err);
+        while (r == 0 && (r = vps_manager_start_step(s, err)) == 1) {
+                struct pollfd pfd = {.fd = vps_manager_start_fd(s), .events = POLLIN};
+                while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                        ;
+                r = 0;
+        }
+        vps_manager_start_free(s);
+        return r;
 }
 
 int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi)
@@ -342,6 +455,7 @@ static const char *status_name(const struct vps_inst *vi)
         /* backoff: stopped, but started again by vpsd at restart_at. */
         return vi->status == VPS_RUNNING    ? (vi->st.paused ? "paused" : "running")
                : vi->status == VPS_STOPPING ? "stopping"
+               : vi->starting               ? "starting"
                : vi->restart_at             ? "backoff"
                                             : "stopped";
 }

@@ -53,6 +53,7 @@ struct vps_inst {
         int console_fd;   /* pty master, -1 when stopped or after a daemon restart */
         int console_hold; /* a slave of it kept open, so the master never reads EIO */
         bool is_child;    /* started by this vpsd: its exit status can be read */
+        bool starting;    /* a start is under way (core.h, vps_manager_start_begin); stopped */
         int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
         int halt_signal;  /* the template's, once known (0: not yet) */
         /* Of init halt_probe_pid: its sigtimedwait for the halt signal seen (lifecycle.c),
@@ -103,6 +104,10 @@ struct vps_manager {
         void (*console_hook)(void *data, const char *id, int master, int hold, int pidfd,
                              int notify);
         void *console_hook_data;
+        /* Takes the pidfd of a child of vpsd's that a start leaves (its setup and maker
+         * processes, a killed init) to reap it off the loop; NULL: a start waits for them. */
+        void (*reap_hook)(int pidfd, void *data);
+        void *reap_hook_data;
         char lxcfs[256];              /* LXCFS mount for the VPSes' /proc views, "" when off */
         char plans_dir[256];          /* of the plan files, vpsd.conf plans_dir */
         char default_plan[64];        /* of a create without a plan, "" for none */

@@ -28,6 +28,10 @@ struct vps_spawn_params {
          * (for networking). May be NULL. */
         int (*parent_hook)(pid_t pid, void *userdata, vps_error *err);
         void *userdata;
+        /* Takes the pidfd of a child of the caller's that has exited or soon will (the
+         * setup, the maker, a killed init) to reap it without waiting; NULL: waited for. */
+        void (*reap)(int pidfd, void *reap_data);
+        void *reap_data;
 };
 
 struct vps_spawn_result {
@@ -39,6 +43,18 @@ struct vps_spawn_result {
 };
 
 int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err);
+/* The same in steps, for a loop that runs several starts at once (spawn_parent.c): begin
+ * clones the setup process and returns; once vps_spawn_fd is readable, step goes on: 1 while
+ * it waits for that again, 0 when the init has exec'd (ret filled), <0 when it failed. kill
+ * ends an unfinished one's processes; free closes the fd (a loop stops watching it first: a
+ * fork of the caller may still hold it) and kills what kill would. p's pointers must
+ * outlive the start. */
+struct vps_spawn;
+int vps_spawn_begin(const struct vps_spawn_params *p, struct vps_spawn **ret, vps_error *err);
+int vps_spawn_fd(const struct vps_spawn *s);
+int vps_spawn_step(struct vps_spawn *s, struct vps_spawn_result *ret, vps_error *err);
+void vps_spawn_kill(struct vps_spawn *s);
+void vps_spawn_free(struct vps_spawn *s);
 
 /* What the start child takes from the host while it still acts as the host's uid 0 (its
  * fsuid, before it becomes the VPS's root): the state root is host root's alone (0700), so

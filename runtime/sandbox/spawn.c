@@ -24,6 +24,7 @@
 #include "vps/syscalls.h"
 #include "vps/util.h"
 #include "netsetup/netsetup.h"
+#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,12 +166,6 @@ static _Noreturn void child_main(const struct vps_spawn_params *p, int sock, int
         _exit(127);
 }
 
-struct init_msg {
-        char tag; /* 'I' */
-        pid_t init, maker;
-        unsigned long long starttime; /* the setup's, read while the init waits for it */
-};
-
 /* Steps 2 and 3: the maker. */
 static int maker_setup(const struct vps_spawn_params *p, int vpsd_sock, int sock, int init_sock,
                        vps_error *err)
@@ -254,72 +249,6 @@ static int idmapped_lower(pid_t pid, const char *lower, vps_error *err)
                 return vps_err_sys(err, e, "idmapping the template %s", lower);
         }
         return fd;
-}
-
-/* vpsd keeps itself out of the OOM killer's way (oom_score_adj -500); a VPS starts from 0,
- * written by vpsd so that, where vpsd holds CAP_SYS_RESOURCE, 0 is also the lowest the guest
- * may set (it would otherwise inherit vpsd's floor). */
-static void reset_oom_score(pid_t pid)
-{
-        char p[64];
-        (void)snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", (int)pid);
-        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0)
-                (void)!write(fd, "0", 1);
-}
-
-/* After a failure of the parent's own part: the child may have failed first (and its
- * message says why); r when it did not. */
-static int child_failed_first(int sock, int r, vps_error *err)
-{
-        vps_error child_err;
-        if (recv(sock, &child_err, sizeof(child_err), MSG_DONTWAIT) != (ssize_t)sizeof(child_err))
-                return r;
-        child_err.msg[sizeof(child_err.msg) - 1] = '\0';
-        *err = child_err;
-        return -err->code;
-}
-
-static int parent_setup(const struct vps_spawn_params *p, pid_t pid, int sock, int *ret_listener,
-                        vps_error *err)
-{
-        int r;
-        reset_oom_score(pid);
-        /* The host side of the network while the child builds its root: the two overlap. */
-        if (p->parent_hook) {
-                if ((r = p->parent_hook(pid, p->userdata, err)) < 0)
-                        return child_failed_first(sock, r, err);
-                if (send(sock, "n", 1, MSG_NOSIGNAL) != 1)
-                        return child_failed_first(
-                                sock,
-                                vps_err_sys(err, errno, "telling the VPS its network is there"),
-                                err);
-        }
-        /* EOF: the exec happened. A message with an fd: the init's sysinfo listener. Any
-         * other message: the child's own error. */
-        for (;;) {
-                vps_error child_err;
-                int fd = -1;
-                size_t nfds = 0;
-                int n = vps_recv_msg(sock, &child_err, sizeof(child_err), &fd, 1, &nfds);
-                if (n == -EINTR)
-                        continue;
-                if (n == -EPIPE || n == 0)
-                        return 0;
-                if (n == 1 && nfds == 1) {
-                        vps_closep(ret_listener);
-                        *ret_listener = fd;
-                        continue;
-                }
-                if (nfds)
-                        close(fd);
-                if (n == (int)sizeof(child_err)) {
-                        child_err.msg[sizeof(child_err.msg) - 1] = '\0';
-                        *err = child_err;
-                        return -err->code;
-                }
-                return vps_err_sys(err, n < 0 ? -n : EPROTO, "waiting for the VPS init");
-        }
 }
 
 /* The setup process's ids while it clones the maker (setup_run). */
@@ -439,7 +368,7 @@ static int setup_run(const struct vps_spawn_params *p, int vpsd_sock, vps_error 
         return 0;
 }
 
-static _Noreturn void setup_main(const struct vps_spawn_params *p, int vpsd_sock)
+_Noreturn void vps_spawn_setup_main(const struct vps_spawn_params *p, int vpsd_sock)
 {
         vps_error err = {0};
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -451,88 +380,4 @@ static _Noreturn void setup_main(const struct vps_spawn_params *p, int vpsd_sock
         if (setup_run(p, vpsd_sock, &err) < 0)
                 (void)send(vpsd_sock, &err, sizeof(err), MSG_NOSIGNAL);
         _exit(0);
-}
-
-/* The init, its pidfd and the maker's PID from the setup process (step 4), or its error. */
-static int recv_init(int sock, struct init_msg *ret, int *ret_pidfd, vps_error *err)
-{
-        union {
-                struct init_msg m;
-                vps_error e;
-        } u;
-        int fd = -1;
-        size_t nfds = 0;
-        int n;
-        while ((n = vps_recv_msg(sock, &u, sizeof(u), &fd, 1, &nfds)) == -EINTR)
-                ;
-        if (n == (int)sizeof(u.m) && nfds == 1 && u.m.tag == 'I') {
-                *ret = u.m;
-                *ret_pidfd = fd;
-                return 0;
-        }
-        if (nfds)
-                close(fd);
-        if (n == (int)sizeof(u.e)) {
-                u.e.msg[sizeof(u.e.msg) - 1] = '\0';
-                *err = u.e;
-                return -err->code;
-        }
-        return vps_err_sys(err, n < 0 ? -n : EPROTO, "starting the VPS");
-}
-
-static void reap(pid_t pid)
-{
-        while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-}
-
-int vps_spawn(const struct vps_spawn_params *p, struct vps_spawn_result *ret, vps_error *err)
-{
-        int sp[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-                return vps_err_sys(err, errno, "socketpair");
-        _cleanup_close_ int parent_sock = sp[0];
-        _cleanup_close_ int child_sock = sp[1];
-        struct clone_args args = {
-                .flags = CLONE_NEWNS | CLONE_INTO_CGROUP,
-                .exit_signal = SIGCHLD,
-                .cgroup = (uint64_t)p->cgroup_fd,
-        };
-        pid_t setup = vps_sys_clone3(&args);
-        if (setup < 0)
-                return vps_err_sys(err, errno, "starting the VPS setup (clone3)");
-        if (setup == 0) {
-                close(parent_sock);
-                setup_main(p, child_sock);
-        }
-        close(TAKE_FD(child_sock));
-        struct init_msg m = {0};
-        int pidfd = -1;
-        int r = recv_init(parent_sock, &m, &pidfd, err);
-        reap(m.maker);
-        if (r < 0) {
-                (void)kill(setup, SIGKILL);
-                reap(setup);
-                return r;
-        }
-        pid_t pid = m.init;
-        _cleanup_close_ int pfd = pidfd;
-        _cleanup_close_ int listener = -1;
-        r = parent_setup(p, pid, parent_sock, &listener, err);
-        if (r < 0)
-                (void)kill(setup, SIGKILL);
-        reap(setup);
-        if (r < 0) {
-                (void)vps_sys_pidfd_send_signal(pfd, SIGKILL, NULL, 0);
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return r;
-        }
-        ret->pid = pid;
-        ret->starttime = m.starttime;
-        if (vps_pidfd_ino(pfd, &ret->pidfd_ino) < 0)
-                ret->pidfd_ino = 0;
-        ret->pidfd = TAKE_FD(pfd);
-        ret->notify_fd = TAKE_FD(listener);
-        return 0;
 }

@@ -20,9 +20,9 @@
  * Never touched: the host's cgroups (the manager's cgroup parent is a directory of the scratch
  * root with a cgroup.subtree_control file), networking (netsetup is linked, but opening a
  * netlink socket or an nftables context aborts: no stopped VPS needs either), disk quotas
- * (quota_ok is false, so vps_disk_* never call quotactl) and VPS starts (vps_manager_start is
- * wrapped to refuse, so start and restart are fuzzed up to the start itself). Template builds
- * and imports run in a child of vpsd (builds.c): vpsd_build_start refuses here. Nothing can
+ * (quota_ok is false, so vps_disk_* never call quotactl) and VPS starts (vps_manager_start and
+ * _begin are wrapped to refuse, so start and restart are fuzzed up to the start itself). Template
+ * builds and imports run in a child of vpsd (builds.c): vpsd_build_start refuses here. Nothing can
  * run, so stop, restart, DELETE ?force=1 and POST /v1/shutdown only reach their checks and
  * "not running" answers; a suspended request is a failure.
  *
@@ -262,6 +262,9 @@ json_t *vpsd_build_status(struct vpsd *dd, const char *name)
 struct mnl_socket;
 struct nft_ctx;
 int __wrap_vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+struct vps_start;
+int __wrap_vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi,
+                                   struct vps_start **ret, vps_error *err);
 struct mnl_socket *__wrap_mnl_socket_open2(int bus, int flags);
 struct nft_ctx *__wrap_nft_ctx_new(uint32_t flags);
 
@@ -269,6 +272,13 @@ int __wrap_vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_err
 {
         (void)m;
         return vps_err(err, EPERM, "fuzz_api: VPS %s is not started by the fuzzer", vi->cfg.id);
+}
+
+int __wrap_vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi,
+                                   struct vps_start **ret, vps_error *err)
+{
+        (void)ret;
+        return __wrap_vps_manager_start(m, vi, err);
 }
 
 struct mnl_socket *__wrap_mnl_socket_open2(int bus, int flags)

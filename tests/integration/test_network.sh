@@ -265,4 +265,38 @@ start_vpsd
 check "after an upgrade the older vpsd's chain and map are gone" sh -c "not nft list chain bridge vpsd_$BRIDGE vps_701 >/dev/null 2>&1 && not nft list map bridge vpsd_$BRIDGE ports >/dev/null 2>&1"
 check "and the VPS's elements are in" sh -c "nft_elem 'bridge vpsd_$BRIDGE' vports 701 && nft_elem 'bridge vpsd_$BRIDGE' addrs 701 $NETPFX.20 && nft_elem 'bridge vpsd_$BRIDGE' macs 701"
 check "the host still reaches it" ping1 "$NETPFX.20"
+# Eight starts in flight at once (vpsd runs them side by side: vpsd/starts.c): each answer is
+# its own VPS's, each VPS has its own init, address and host end, and answers the host.
+pids=()
+for i in $(seq 1 8); do
+        vpsctl create "72$i" --ostemplate busybox --ipadd "$NETPFX.$((40 + i))" >/dev/null
+done
+for i in $(seq 1 8); do
+        vpsctl start "72$i" -j >"$T/start$i.json" 2>&1 &
+        pids+=($!)
+done
+bad=0
+for i in $(seq 1 8); do wait "${pids[$((i - 1))]}" || bad=$((bad + 1)); done
+expect_eq "eight concurrent starts all succeed" 0 "$bad"
+answers=$(for i in $(seq 1 8); do jq -r '"\(.id) \(.status) \(.ip[0])"' "$T/start$i.json"; done | sort | tr '\n' ' ')
+expect_eq "each answer is its own VPS's, running" "$(for i in $(seq 1 8); do echo "72$i running $NETPFX.$((40 + i))"; done | tr '\n' ' ')" "$answers"
+expect_eq "eight distinct inits" 8 "$(for i in $(seq 1 8); do vps_field "72$i" pid; done | sort -u | grep -c '^[0-9]')"
+crossed= elems=$(nft list set bridge "vpsd_$BRIDGE" addrs 2>&1)
+for i in $(seq 1 8); do
+        a="$NETPFX.$((40 + i))"
+        # Whole outputs first: grep -q ending a pipe early would fail it (pipefail).
+        eth0=$(in_vps "72$i" ip -4 addr show eth0 2>&1 || true)
+        link=$(ip -o link show "$(veth_of "72$i")" 2>&1 || true)
+        grep -q "inet $a/24" <<<"$eth0" || crossed+=" 72$i:eth0"
+        grep -q "master $BRIDGE" <<<"$link" || crossed+=" 72$i:port"
+        grep -qwF "\"$(veth_of "72$i")\" . $a" <<<"$elems" || crossed+=" 72$i:filter"
+        ping1 "$a" || crossed+=" 72$i:ping"
+done
+expect_eq "each has its own address, host end and filter, and answers" "" "$crossed"
+pids=()
+for i in $(seq 1 8); do
+        vpsctl stop "72$i" --fast >/dev/null &
+        pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
 finish

@@ -21,14 +21,21 @@ rm -rf "$ROOT/vps/954/work"
 kill_vpsd
 echo "not-this-boot" >"$ROOT/.boot_id"
 start_vpsd
+# The onboot starts go on after vpsd answers (several at a time): wait for them.
+for _ in $(seq 100); do
+        grep -q "onboot: VPS 951 started" "$ROOT/vpsd.log" && grep -q "onboot: VPS 952 started" "$ROOT/vpsd.log" &&
+                grep -q "onboot: starting VPS 954" "$ROOT/vpsd.log" && break
+        sleep 0.1
+done
 expect_eq "onboot VPS 951 started" running "$(vps_field 951 status)"
 expect_eq "onboot VPS 952 started" running "$(vps_field 952 status)"
 expect_eq "VPS 953 without onboot stays stopped" stopped "$(vps_field 953 status)"
 expect_eq "the failing 954 stays stopped" stopped "$(vps_field 954 status)"
 check "the failure is logged" grep -q "onboot: starting VPS 954" "$ROOT/vpsd.log"
-o952=$(grep -n "onboot: VPS 952 started" "$ROOT/vpsd.log" | cut -d: -f1)
-o951=$(grep -n "onboot: VPS 951 started" "$ROOT/vpsd.log" | cut -d: -f1)
-check "higher bootorder first (952 before 951)" test "$o952" -lt "$o951"
+o952=$(grep -n "onboot: VPS 952 starting" "$ROOT/vpsd.log" | cut -d: -f1)
+o954=$(grep -n "onboot: VPS 954 starting" "$ROOT/vpsd.log" | cut -d: -f1)
+o951=$(grep -n "onboot: VPS 951 starting" "$ROOT/vpsd.log" | cut -d: -f1)
+check "higher bootorder begun first (952, 954, 951)" test "$o952" -lt "$o954" -a "$o954" -lt "$o951"
 
 vpsctl stop 951 --fast >/dev/null
 kill_vpsd
