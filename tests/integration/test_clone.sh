@@ -101,7 +101,7 @@ race_stop() { # N STOP_DELAY
         wait $pb; rb=$?; wait $ps; rs=$?; wait $pc; rc=$?; wait $pt; rt=$?
         set -e
         local refusal='busy|is stopping|is not running|is stopped|try again'
-        one_line() { [ "$(wc -l <"$1")" = 1 ] && grep -qE "$refusal" "$1"; }
+        refused() { [ "$(wc -l <"$1")" = 1 ] && grep -qE "$refusal" "$1"; }
         [ "$rt" = 0 ] || vpsctl stop 101 --fast >/dev/null 2>&1 || true
         check "race $n: the stop went through or was refused clearly ($rt: $(cat "$T/rt$n"))" \
                 sh -c "[ $rt = 0 ] || grep -qE '$refusal' '$T/rt$n'"
@@ -112,22 +112,22 @@ race_stop() { # N STOP_DELAY
                 got=$(zstd -dc "$T/race$n.tar.zst" | tar -tf - 2>/dev/null | grep -ac '^upper/')
                 expect_eq "race $n: the backup completed, whole (every entry)" "$nfiles" "$got"
         else
-                check "race $n: the backup was refused clearly, no file ($(cat "$T/rb$n"))" \
-                        sh -c "one_line() { [ \$(wc -l <\$1) = 1 ] && grep -qE '$refusal' \$1; }; one_line '$T/rb$n' && ! ls -A '$T' | grep -q '^race$n\\.tar\\|\\.part-'"
+                check "race $n: the backup was refused clearly ($(cat "$T/rb$n"))" refused "$T/rb$n"
+                check "race $n: and left no file" not sh -c "ls -A '$T' | grep -q '^race$n\\.tar\\|\\.part-'"
         fi
         if [ "$rs" = 0 ]; then
                 check "race $n: the snapshot completed, exact (manifest)" \
                         bash -c "mf_noatime '$ROOT/vps/101/snapshots/race$n/upper' | diff '$T/mrace' -"
         else
-                check "race $n: the snapshot was refused clearly, none made ($(cat "$T/rs$n"))" \
-                        sh -c "[ \$(wc -l <'$T/rs$n') = 1 ] && grep -qE '$refusal' '$T/rs$n' && [ ! -e '$ROOT/vps/101/snapshots/race$n' ]"
+                check "race $n: the snapshot was refused clearly ($(cat "$T/rs$n"))" refused "$T/rs$n"
+                check "race $n: and none made" test ! -e "$ROOT/vps/101/snapshots/race$n"
         fi
         if [ "$rc" = 0 ]; then
                 check "race $n: the clone completed, whole ($nfiles entries)" \
                         sh -c "[ \$(find '$ROOT/vps/2$n/upper' | wc -l) -ge $((nfiles - 4)) ]"
         else
-                check "race $n: the clone was refused clearly, none made ($(cat "$T/rc$n"))" \
-                        sh -c "[ \$(wc -l <'$T/rc$n') = 1 ] && grep -qE '$refusal' '$T/rc$n' && ! vpsctl status 2$n >/dev/null 2>&1"
+                check "race $n: the clone was refused clearly ($(cat "$T/rc$n"))" refused "$T/rc$n"
+                check "race $n: and none made" not vpsctl status "2$n"
         fi
         check "race $n: no debris (temporaries, captures, mounts)" sh -c \
                 "! ls -A '$ROOT/vps' '$ROOT/vps/101' '$ROOT/vps/101/snapshots' | grep -q '^\\.' && ! grep -q ' $ROOT/vps/' /proc/self/mountinfo"
