@@ -359,6 +359,7 @@ running_unchanged "archive's disk full"
 umount "$T/small"
 mkdir -p "$ROOT/vps/506/snapshots"
 mount -t tmpfs -o size=1m tmpfs "$ROOT/vps/506/snapshots"
+TEST_MOUNTS="${TEST_MOUNTS:-} $ROOT/vps/506/snapshots" # (unmounted at the end if a check stops)
 set +e
 vpsctl backup 506 --to "$T/cap.tar.zst" >/dev/null 2>"$T/full.err"
 rc=$?
@@ -368,7 +369,7 @@ check "a running VPS's capture on a full disk: one clear error" \
 check "no archive, no partial file, no capture left" \
         sh -c "[ -z \"\$(ls -A '$ROOT/vps/506/snapshots')\" ] && ! ls -A '$T' | grep -q '^cap\\.tar\|\\.part-'"
 running_unchanged "capture's disk full"
-umount "$ROOT/vps/506/snapshots"
+while mountpoint -q "$ROOT/vps/506/snapshots"; do umount "$ROOT/vps/506/snapshots"; done
 vpsctl stop 506 --fast >/dev/null
 
 # --- kill -9 of vpsd in the middle of a restore ------------------------------------------------------
