@@ -77,6 +77,9 @@ int tc_copy_xattrs(struct copy *c, int src, int dst, const char *what, vps_error
                 return vps_err_sys(err, errno, "listing the xattrs of %s", what);
         for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
                 const char *name = names + i;
+                /* XFS's raw alias of a POSIX ACL: copied, it would undo the id shift */
+                if (!strncmp(name, "trusted.SGI_ACL_", 16))
+                        continue;
                 ssize_t len = getxattr(sp, name, c->buf, sizeof(c->buf));
                 if (len < 0)
                         return vps_err_sys(err, errno, "reading xattr %s of %s", name, what);

@@ -334,7 +334,43 @@ head -c 3000000 /dev/urandom >"$ROOT/vps/506/upper/random"
 mkdir "$T/small" && mount -t tmpfs -o size=1m tmpfs "$T/small"
 expect_error "a full disk is an error" "No space left" vpsctl backup 506 --to "$T/small/b.tar.zst"
 check "no partial file, under any name" sh -c "[ -z \"\$(ls -A '$T/small')\" ]"
+# The same of a running VPS, with a process inside: the archive's disk full, then the
+# capture's (its snapshots/ directory full): each one clear error, no partial file, the VPS
+# running, thawed and unchanged, its process answering.
+vpsctl start 506 >/dev/null
+vpsctl exec 506 -- sh -c 'setsid sleep 100000 </dev/null >/dev/null 2>&1 &'
+SLEEPER=$(vpsctl exec 506 -- pidof sleep)
+$H tree "$ROOT/vps/506/upper" "$B6" >"$T/r506.mf"
+running_unchanged() { # WHAT
+        expect_jq "$1: the VPS still running" '.status == "running"' vpsctl status 506 -j
+        expect_eq "$1: thawed" 0 "$(cat "$(jq -r .cgroup "$(state_file 506)")/cgroup.freeze")"
+        expect_eq "$1: a process inside still answers, its process still there" "hi $SLEEPER" \
+                "$(vpsctl exec 506 -- sh -c 'echo hi $(pidof sleep)' 2>&1)"
+        check "$1: its files unchanged" sh -c "$H tree '$ROOT/vps/506/upper' '$B6' | diff '$T/r506.mf' -"
+}
+set +e
+vpsctl backup 506 --to "$T/small/b.tar.zst" >/dev/null 2>"$T/full.err"
+rc=$?
+set -e
+check "a running VPS's backup to a full disk: one clear error" \
+        sh -c "[ $rc != 0 ] && [ \$(wc -l <'$T/full.err') = 1 ] && grep -q 'No space left' '$T/full.err'"
+check "no partial file, under any name" sh -c "[ -z \"\$(ls -A '$T/small')\" ]"
+running_unchanged "archive's disk full"
 umount "$T/small"
+mkdir -p "$ROOT/vps/506/snapshots"
+mount -t tmpfs -o size=1m tmpfs "$ROOT/vps/506/snapshots"
+TEST_MOUNTS="${TEST_MOUNTS:-} $ROOT/vps/506/snapshots" # (unmounted at the end if a check stops)
+set +e
+vpsctl backup 506 --to "$T/cap.tar.zst" >/dev/null 2>"$T/full.err"
+rc=$?
+set -e
+check "a running VPS's capture on a full disk: one clear error" \
+        sh -c "[ $rc != 0 ] && [ \$(wc -l <'$T/full.err') = 1 ] && grep -q 'No space left' '$T/full.err'"
+check "no archive, no partial file, no capture left" \
+        sh -c "[ -z \"\$(ls -A '$ROOT/vps/506/snapshots')\" ] && ! ls -A '$T' | grep -q '^cap\\.tar\|\\.part-'"
+running_unchanged "capture's disk full"
+while mountpoint -q "$ROOT/vps/506/snapshots"; do umount "$ROOT/vps/506/snapshots"; done
+vpsctl stop 506 --fast >/dev/null
 
 # --- kill -9 of vpsd in the middle of a restore ------------------------------------------------------
 mkdir -p "$ROOT/vps/506/upper/many"

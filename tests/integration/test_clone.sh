@@ -77,4 +77,62 @@ check "no clone debris after the restart" sh -c "! ls -A '$ROOT/vps' | grep -q '
 expect_error "and no VPS 104" "does not exist" vpsctl status 104
 expect_jq "the source still runs, thawed" '.status == "running"' vpsctl status 101 -j
 check "thawed after the restart" sh -c "grep -qx 'frozen 0' '$CG_MOUNT$CG_PARENT/101/cgroup.events'"
+# A backup, a snapshot and a clone racing a stop of the same running VPS (twice: all at once,
+# then the stop a moment later): each one completes consistently or is refused with one clear
+# line and leaves nothing; the VPS ends stopped (a refused stop done again after) with its
+# files intact; no debris: no temporaries, no mounts left, no frozen cgroup.
+# (atimes aside: reading the files is what a backup, a snapshot and a clone do)
+mf_noatime() { $MANIFEST manifest "$1" | sed 's/ atime=[0-9]*//'; }
+export -f mf_noatime
+export MANIFEST
+mf_noatime "$U1" >"$T/mrace"
+nfiles=$(find "$U1" | wc -l)
+race_stop() { # N STOP_DELAY
+        local n=$1 rb rs rc rt
+        vpsctl start 101 >/dev/null 2>&1 || true
+        local cg
+        cg=$(jq -r .cgroup "$(state_file 101)")
+        set +e
+        vpsctl backup 101 --to "$T/race$n.tar.zst" >/dev/null 2>"$T/rb$n" & local pb=$!
+        vpsctl snapshot 101 --name "race$n" >/dev/null 2>"$T/rs$n" & local ps=$!
+        vpsctl clone 101 "2$n" >/dev/null 2>"$T/rc$n" & local pc=$!
+        sleep "$2"
+        vpsctl stop 101 --fast >/dev/null 2>"$T/rt$n" & local pt=$!
+        wait $pb; rb=$?; wait $ps; rs=$?; wait $pc; rc=$?; wait $pt; rt=$?
+        set -e
+        local refusal='busy|is stopping|is not running|is stopped|try again'
+        refused() { [ "$(wc -l <"$1")" = 1 ] && grep -qE "$refusal" "$1"; }
+        [ "$rt" = 0 ] || vpsctl stop 101 --fast >/dev/null 2>&1 || true
+        check "race $n: the stop went through or was refused clearly ($rt: $(cat "$T/rt$n"))" \
+                sh -c "[ $rt = 0 ] || grep -qE '$refusal' '$T/rt$n'"
+        expect_jq "race $n: the VPS ends stopped" '.status == "stopped"' vpsctl status 101 -j
+        check "race $n: its files intact (manifest)" bash -c "mf_noatime '$U1' | diff '$T/mrace' -"
+        if [ "$rb" = 0 ]; then
+                local got
+                got=$(zstd -dc "$T/race$n.tar.zst" | tar -tf - 2>/dev/null | grep -ac '^upper/')
+                expect_eq "race $n: the backup completed, whole (every entry)" "$nfiles" "$got"
+        else
+                check "race $n: the backup was refused clearly ($(cat "$T/rb$n"))" refused "$T/rb$n"
+                check "race $n: and left no file" not sh -c "ls -A '$T' | grep -q '^race$n\\.tar\\|\\.part-'"
+        fi
+        if [ "$rs" = 0 ]; then
+                check "race $n: the snapshot completed, exact (manifest)" \
+                        bash -c "mf_noatime '$ROOT/vps/101/snapshots/race$n/upper' | diff '$T/mrace' -"
+        else
+                check "race $n: the snapshot was refused clearly ($(cat "$T/rs$n"))" refused "$T/rs$n"
+                check "race $n: and none made" test ! -e "$ROOT/vps/101/snapshots/race$n"
+        fi
+        if [ "$rc" = 0 ]; then
+                check "race $n: the clone completed, whole ($nfiles entries)" \
+                        sh -c "[ \$(find '$ROOT/vps/2$n/upper' | wc -l) -ge $((nfiles - 4)) ]"
+        else
+                check "race $n: the clone was refused clearly ($(cat "$T/rc$n"))" refused "$T/rc$n"
+                check "race $n: and none made" not vpsctl status "2$n"
+        fi
+        check "race $n: no debris (temporaries, captures, mounts)" sh -c \
+                "! ls -A '$ROOT/vps' '$ROOT/vps/101' '$ROOT/vps/101/snapshots' | grep -q '^\\.' && ! grep -q ' $ROOT/vps/' /proc/self/mountinfo"
+        check "race $n: no frozen cgroup left" sh -c "[ ! -e '$cg' ] || grep -qx 'frozen 0' '$cg/cgroup.events'"
+}
+race_stop 1 0
+race_stop 2 0.1
 finish

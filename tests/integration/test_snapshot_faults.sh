@@ -128,8 +128,14 @@ rm -rf "$up/w"
 
 # --- Disk full: an error, no partial snapshot, the VPS running unchanged.
 vpsctl exec 101 -- dd if=/dev/urandom of=/big bs=1024 count=512 2>/dev/null
+vpsctl exec 101 -- sh -c 'setsid sleep 100000 </dev/null >/dev/null 2>&1 &'
+sleeper=$(vpsctl exec 101 -- pidof sleep)
+$MANIFEST manifest "$up" >"$T/mfull"
 mount -t tmpfs -o size=64k tmpfs "$V/snapshots"
 expect_error "disk full is an error" "No space left on device" vpsctl snapshot 101 --name full
+expect_eq "a process inside still answers, its process still there" "hi $sleeper" \
+        "$(vpsctl exec 101 -- sh -c 'echo hi $(pidof sleep)' 2>&1)"
+check "its files unchanged (manifest)" sh -c "$MANIFEST manifest '$up' | diff '$T/mfull' -"
 check "no partial snapshot left" sh -c "[ -z \"\$(ls -A '$V/snapshots')\" ]"
 check "the VPS is thawed" sh -c "grep -qx 'frozen 0' '$CG_MOUNT$CG_PARENT/101/cgroup.events'"
 expect_jq "and running" '.status == "running"' vpsctl status 101 -j
