@@ -150,15 +150,14 @@ int vpsd_route_destroy(struct vpsd *d, struct request *req, const char *id, json
         char copy[VPS_ID_MAX + 1];
         (void)snprintf(copy, sizeof(copy), "%s", id);
         r = vpsd_destroy(d, vi, req, err);
-        if (r == 0) {
-                /* vpsctl migrate's last step: the VPS runs on the destination now. */
-                if (to)
-                        vpsd_migration_end(d, copy, true, to, NULL);
-                else /* removed in the midst of one: it will not run anywhere */
-                        vpsd_migration_end(d, copy, true, NULL,
-                                           &(vps_error){ECANCELED, "the VPS was destroyed"});
+        vps_error gone;
+        /* Gone (even when its files stay): vpsctl migrate's last step, the VPS runs on the
+         * destination now; without it, one removed in the midst of a migration failed it. */
+        if (!vps_manager_find(&d->m, copy, &gone))
+                vpsd_migration_end(d, copy, true, to,
+                                   to ? NULL : &(vps_error){ECANCELED, "the VPS was destroyed"});
+        if (r == 0)
                 *ret = json_pack("{s:s, s:b}", "id", copy, "destroyed", 1);
-        }
         return r;
 }
 
