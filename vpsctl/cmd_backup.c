@@ -4,6 +4,7 @@
  * beside its target and renamed once complete. */
 #include "vpsctl.h"
 #include "client.h"
+#include "migrate_node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +50,7 @@ static const char backup_usage[] =
         "  -h, --help      print this help and exit\n";
 
 static const char restore_usage[] =
-        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [-j]\n"
+        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [--migrated-from HOST] [-j]\n"
         "\n"
         "Make the VPS ID (default: the one backed up) from the backup FILE ('-': one archive\n"
         "on standard input, ID required), with an id range,\n"
@@ -63,6 +64,9 @@ static const char restore_usage[] =
         "Options:\n"
         "  --ipadd IP  an address for it (repeatable)\n"
         "  --force     replace the stopped VPS ID\n"
+        "  --migrated-from HOST\n"
+        "              the restore is a migration's copy from HOST (vpsctl migrate passes it):\n"
+        "              vpsd's events say so ('migration')\n"
         "  -j, --json  no progress; print the result as JSON\n"
         "  -h, --help  print this help and exit\n";
 
@@ -394,9 +398,11 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 {"json", no_argument, NULL, 'j'},
                 {"ipadd", required_argument, NULL, 'i'},
                 {"force", no_argument, NULL, 'f'},
+                {"migrated-from", required_argument, NULL, 'M'},
                 {0},
         };
         bool json = false, force = false;
+        char from[80] = "";
         char ips[1024] = "";
         int c;
         optind = 0;
@@ -407,7 +413,11 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         json = true;
                 else if (c == 'f')
                         force = true;
-                else if (c == 'i') {
+                else if (c == 'M') {
+                        migrate_peer_arg(from, sizeof(from), "migrate_from", optarg);
+                        if (!from[0])
+                                return vpsctl_usage_error(v, "bad --migrated-from '%s'", optarg);
+                } else if (c == 'i') {
                         if (strlen(ips) + strlen(optarg) + 2 > sizeof(ips) ||
                             strspn(optarg, "0123456789abcdefABCDEF.:") != strlen(optarg))
                                 return vpsctl_usage_error(v, "bad --ipadd '%s'", optarg);
@@ -453,8 +463,8 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         size += (unsigned long long)st.st_size;
         }
         char path[1400];
-        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s", id, size,
-                       force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips);
+        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s", id, size,
+                       force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips, from);
         _cleanup_close_ int fd = -1;
         if ((r = vpsctl_stream_open(v, path, "vps-restore", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);

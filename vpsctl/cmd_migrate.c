@@ -231,15 +231,23 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
 {
         if (m->to_node)
                 return node_transfer(v, &m->nd, m->id, m->full, m->ips, &m->bytes, ret_maybe, err);
-        char path[256];
-        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0", m->id,
-                       m->full);
+        char path[384], to_arg[80], self[64] = "";
+        migrate_peer_arg(to_arg, sizeof(to_arg), "migrate_to", m->dest.name);
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0%s", m->id,
+                       m->full, to_arg);
         _cleanup_close_ int fd = -1;
         int r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, err);
         if (r < 0 || (r = vps_frame_write(fd, 'Z', NULL, 0, err)) < 0)
                 return vps_err_wrap(err, "the backup here");
-        const char *args[8 + 2 * 64] = {"restore", "-", m->id, "-j"};
+        const char *args[10 + 2 * 64] = {"restore", "-", m->id, "-j"};
         size_t na = 4, i;
+        /* The destination's events name this host as the migration's source. */
+        char from_arg[80];
+        if (gethostname(self, sizeof(self) - 1) == 0 &&
+            (migrate_peer_arg(from_arg, sizeof(from_arg), "x", self), from_arg[0])) {
+                args[na++] = "--migrated-from";
+                args[na++] = self;
+        }
         json_t *ip;
         json_array_foreach(m->ips, i, ip)
         {
@@ -322,6 +330,10 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
                 else
                         (void)snprintf(tail, sizeof(tail), "; VPS %s runs here again", m->id);
         } else {
+                /* No start tells vpsd the migration failed (its "migration" event): this does. */
+                _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:s}", "migrated_to", "");
+                (void)vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &ans, &e, "/v1/vps/%s",
+                                     m->id);
                 (void)snprintf(tail, sizeof(tail), "; VPS %s stays here", m->id);
         }
         size_t len = strlen(why->msg);
@@ -506,11 +518,18 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
                 m.t_start = now_s() - t2;
         }
         _cleanup_json_ json_t *ans = NULL;
-        if (!m.keep)
-                r = vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &ans, &err, "/v1/vps/%s", m.id);
-        else {
-                _cleanup_json_ json_t *body =
-                        json_pack("{s:b, s:s}", "onboot", 0, "migrated_to", m.dest.name);
+        if (!m.keep) {
+                char to_arg[80];
+                migrate_peer_arg(to_arg, sizeof(to_arg), "migrated_to",
+                                 m.to_node ? m.nd.name : m.dest.name);
+                /* "?" for the first argument: the helper writes "&". */
+                if (to_arg[0])
+                        to_arg[0] = '?';
+                r = vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &ans, &err, "/v1/vps/%s%s",
+                                   m.id, to_arg);
+        } else {
+                _cleanup_json_ json_t *body = json_pack("{s:b, s:s}", "onboot", 0, "migrated_to",
+                                                        m.to_node ? m.nd.name : m.dest.name);
                 r = vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &ans, &err, "/v1/vps/%s", m.id);
         }
         if (r < 0)

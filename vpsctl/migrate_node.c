@@ -132,16 +132,32 @@ static int relay(int from, int to, const char *node, unsigned long long *bytes, 
         return r < 0 ? r : 0;
 }
 
+void migrate_peer_arg(char *buf, size_t size, const char *key, const char *peer)
+{
+        size_t n = strlen(peer);
+        bool ok = n > 0 && n < 64 &&
+                  strspn(peer,
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@:[]-") ==
+                          n;
+        (void)snprintf(buf, size, "%s%s%s", ok ? "&" : "", ok ? key : "", ok ? "=" : "");
+        if (ok)
+                (void)snprintf(buf + strlen(buf), size - strlen(buf), "%s", peer);
+}
+
 int node_transfer(struct vpsctl *v, struct node_dest *nd, const char *id, bool full, json_t *ips,
                   unsigned long long *ret_bytes, bool *ret_maybe, vps_error *err)
 {
-        char path[1400];
-        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0", id, full);
+        char path[1400], to_arg[80], from_arg[80];
+        migrate_peer_arg(to_arg, sizeof(to_arg), "migrate_to", nd->name);
+        migrate_peer_arg(from_arg, sizeof(from_arg), "migrate_from", nd->self);
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0%s", id, full,
+                       to_arg);
         _cleanup_close_ int fd = -1, to = -1;
         int r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, err);
         if (r < 0 || (r = vps_frame_write(fd, 'Z', NULL, 0, err)) < 0)
                 return vps_err_wrap(err, "the backup here");
-        size_t used = (size_t)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=0", id);
+        size_t used =
+                (size_t)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=0%s", id, from_arg);
         size_t i;
         json_t *ip;
         json_array_foreach(ips, i, ip)

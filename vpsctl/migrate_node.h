@@ -18,6 +18,10 @@ struct node_dest {
         bool moved; /* the owner records are the destination's now */
 };
 
+/* "&key=peer" into buf, telling vpsd a request is a migration's (its "migration" events);
+ * "" when peer has characters vpsd does not take there (the request then goes untold). */
+void migrate_peer_arg(char *buf, size_t size, const char *key, const char *peer);
+
 /* Asks the source's vpsd (v) to check the destination to ("auto": the placement rule) for
  * VPS id (vps: its GET answer) and fills nd. Refusals: one line (unknown, down, drained, no
  * template without full, no quorum). */

@@ -12,6 +12,7 @@
 #include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
+#include "migration_events.h"
 #include "loop.h"
 #include "progress_feed.h"
 #include "restore.h"
@@ -123,6 +124,12 @@ static void on_ctl(struct vpsd_source *src, uint32_t revents, void *userdata)
         vpsd_log("%s of VPS %s %s", vpsd_stream_what(s), s->id, ok ? "done" : "failed");
         vpsd_emit_result(d, vpsd_stream_what(s), s->id,
                          ok ? NULL : &(vps_error){EIO, "its child failed"}, NULL);
+        /* A migration's copy: the destination's part ends with its restore; the source's
+         * goes on (the start there, its removal here) unless the backup failed. */
+        bool out = s->kind == VPSD_STREAM_BACKUP;
+        if (s->migrate[0] && (!ok || !out))
+                vpsd_migration_end(d, s->id, out, NULL,
+                                   ok ? NULL : &(vps_error){EIO, "the copy failed"});
         stream_free(d, s);
 }
 
@@ -208,6 +215,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         }
         s->next = streams;
         streams = s;
+        if (s->migrate[0])
+                vpsd_migration_begin(d, s->id, s->kind == VPSD_STREAM_BACKUP, s->migrate);
 }
 
 static const char *arg_of(struct MHD_Connection *c, const char *key)
@@ -254,6 +263,11 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
         s->full = flag_of(c, "full");
         s->incremental = flag_of(c, "incremental");
         s->force = flag_of(c, "force");
+        const char *mkey = restore ? "migrate_from" : "migrate_to", *peer = arg_of(c, mkey);
+        if (r == 0)
+                r = vpsd_migration_peer_check(mkey, peer, err);
+        if (r == 0 && peer)
+                (void)snprintf(s->migrate, sizeof(s->migrate), "%s", peer);
         const char *ips = arg_of(c, "ipadd");
         if (r == 0 && ips) {
                 s->has_ips = true;

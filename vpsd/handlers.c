@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #include "events.h"
+#include "migration_events.h"
 #include "api.h"
 #include "auth.h"
 #include "metrics.h"
@@ -287,6 +288,15 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if ((r = patch_apply(d, vi, &ch, err)) < 0)
                 return r;
         vpsd_emit(d, "changed", id, NULL);
+        /* vpsctl migrate's end: marked as migrated (--keep-src's last step), it runs there
+         * now; "" (its roll-back of a stopped VPS), the migration under way failed. */
+        vps_error ignored;
+        if (VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) && !ch.v.migrated_to[0])
+                vpsd_migration_end(d, id, true, NULL,
+                                   &(vps_error){ECANCELED, "rolled back: the VPS stays here"});
+        else if (VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) &&
+                 vpsd_migration_peer_check("migrated_to", ch.v.migrated_to, &ignored) == 0)
+                vpsd_migration_end(d, id, true, ch.v.migrated_to, NULL);
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, id, *ret);
         return 0;

@@ -4,6 +4,8 @@
  * shutdown.c answers a shutdown when the last VPS has stopped. */
 #include "power_routes.h"
 
+#include "migration_events.h"
+
 #include "events.h"
 #include "api.h"
 #include "copy_job.h"
@@ -55,6 +57,10 @@ int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t
         /* Answered when the start is over (starts.c): the loop goes on meanwhile. */
         if (r == 0)
                 r = vpsd_start_vps(d, vi, req, "start", err);
+        /* The source of a migration started again: the migration was rolled back. */
+        if (r >= 0 && vpsd_migration_pending(id))
+                vpsd_migration_end(d, id, true, NULL,
+                                   &(vps_error){ECANCELED, "rolled back: started here again"});
         if (r < 0) {
                 if (r != -EALREADY)
                         vpsd_log("VPS %s start failed: %s", id, err->msg);
@@ -122,9 +128,13 @@ int vpsd_route_destroy(struct vpsd *d, struct request *req, const char *id, json
         if (!vi)
                 return -err->code;
         const char *force = vpsd_request_arg(req, "force");
+        const char *to = vpsd_request_arg(req, "migrated_to");
+        int r = vpsd_migration_peer_check("migrated_to", to, err);
+        if (r < 0)
+                return r;
         if (vi->status != VPS_STOPPED && force && strcmp(force, "0") != 0) {
                 _cleanup_json_ json_t *fast = json_pack("{s:b}", "fast", 1);
-                int r = wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
+                r = wait_stop(d, req, vi, fast, AFTER_DESTROY, err);
                 if (r == 1)
                         vpsd_copy_cancel(d, id); /* a snapshot of it: its child goes */
                 return r;
@@ -136,9 +146,18 @@ int vpsd_route_destroy(struct vpsd *d, struct request *req, const char *id, json
         vpsd_forget_vps(d, vi);
         /* Answered once its files are gone (trash.c). */
         vpsd_request_set_next(req, NULL);
-        int r = vpsd_destroy(d, vi, req, err);
+        /* Said before its files go: the VPS's record, which the destroy frees, is the id's. */
+        char copy[VPS_ID_MAX + 1];
+        (void)snprintf(copy, sizeof(copy), "%s", id);
+        r = vpsd_destroy(d, vi, req, err);
+        vps_error gone;
+        /* Gone (even when its files stay): vpsctl migrate's last step, the VPS runs on the
+         * destination now; without it, one removed in the midst of a migration failed it. */
+        if (!vps_manager_find(&d->m, copy, &gone))
+                vpsd_migration_end(d, copy, true, to,
+                                   to ? NULL : &(vps_error){ECANCELED, "the VPS was destroyed"});
         if (r == 0)
-                *ret = json_pack("{s:s, s:b}", "id", id, "destroyed", 1);
+                *ret = json_pack("{s:s, s:b}", "id", copy, "destroyed", 1);
         return r;
 }
 

@@ -32,7 +32,8 @@ struct vpsd_stream {
         int sock; /* the upgraded connection */
         struct MHD_UpgradeResponseHandle *urh;
         char staging[96];
-        bool done; /* its child has said its last frame is going out: no longer busy */
+        char migrate[64]; /* a migration's peer (migrate_to, migrate_from), or "" */
+        bool done;        /* its child has said its last frame is going out: no longer busy */
         struct vpsd_stream *next;
 };
 

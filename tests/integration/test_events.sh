@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 19: the event stream, GET /v1/events. A subscriber (vpsctl events -j) sees a VPS's
 # life as JSON lines: created, started (reason start), paused, unpaused, stopped (reason),
-# snapshot done, backup done, changed (a change in the loop, and one entering the running
+# snapshot done, backup done, migration (a PATCH migrated_to), changed (a change in the loop, and one entering the running
 # guest made by a job), destroyed; --vps narrows it to one VPS. A snapshot's and a backup's
 # progress comes as "progress" events (operation, done, total, unit; at most every 0.5 s and
 # the last), to those who may see the VPS alone. On the remote API a token
@@ -85,6 +85,18 @@ check "progress events of 101's snapshot and backup (all)" progress_ok "$T/all"
 check "progress events of 101's snapshot and backup (a token for 101)" progress_ok "$T/tok101"
 check "a token for 102 sees none of 101's progress" not grep -q '"progress"' "$T/tok102"
 
+# A migration's end (PATCH migrated_to, as vpsctl migrate --keep-src's last step): a
+# "migration" event, seen as the VPS's others are (migrate's own: test_migrate.sh).
+curl -s -o /dev/null --unix-socket "$SOCK" -X PATCH -H 'Content-Type: application/json' \
+        -d '{"migrated_to":"root@hostx:22"}' http://l/v1/vps/102
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X DELETE 'http://l/v1/vps/102?migrated_to=a%0Ab')
+expect_eq "DELETE ?migrated_to= with a bad name: 400, nothing done" "400 stopped" "$code $(vps_field 102 status)"
+sleep 0.5
+mig() { jq -r 'select(.type == "migration") | "\(.vps):\(.phase):\(.to)"' "$1" | tr '\n' ' '; }
+expect_eq "all: the migration event of 102" "102:done:root@hostx:22 " "$(mig "$T/all")"
+expect_eq "a token for 102 sees it" "102:done:root@hostx:22 " "$(mig "$T/tok102")"
+expect_eq "a token for 101 does not" "" "$(mig "$T/tok101")"
+
 # A subscriber that stops reading: its queue (8 here) and the socket's buffers fill, then it
 # is sent "overflow" and its stream ends; meanwhile vpsd answers and the others keep up.
 python3 - "$SOCK" "$T/slow" "$T/slow.go" <<'PY' & BG_PIDS+=" $!"
@@ -131,7 +143,7 @@ got=$(tr -d '\r' <"$T/slow" | grep -c '"changed"' || true)
 check "the slow subscriber got fewer than the $N changes ($got)" test "$got" -lt "$N"
 check "its stream ended (chunked end)" grep -q $'^0\r$' "$T/slow"
 sleep 0.5
-expect_eq "the other subscriber got all $N changes" "$N" "$(jq -r 'select(.type == "changed" and .vps == "102") | .vps' "$T/all" | wc -l | awk '{print $1 - 1}')"
+expect_eq "the other subscriber got all $N changes" "$N" "$(jq -r 'select(.type == "changed" and .vps == "102") | .vps' "$T/all" | wc -l | awk '{print $1 - 2}')"
 rss1=$(awk '/VmRSS/ {print $2}' /proc/$VPSD_PID/status)
 echo "vpsd RSS: ${rss0} kB before, ${rss1} kB after"
 # Under ASan freed memory sits in its quarantine (up to 256 MB): RSS says nothing there.

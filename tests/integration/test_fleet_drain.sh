@@ -7,7 +7,8 @@
 # owner records and `list --all-nodes` name the new node and node a has none left. A sixth
 # whose ID node c already holds cannot move: the drain names it, exits 5, and it still runs
 # on node a alone. migrate --to-node: one move from c to b, and one-line refusals (unknown,
-# drained, no quorum).
+# drained, no quorum). Node a's and c's event streams tell each move (migration started and
+# done, to node-c on a, from node-a on c) and 207's failure on both.
 NET_TEST=1
 . "$(dirname "$0")/lib.sh"
 ETCD=${ETCD:-/usr/bin/etcd}
@@ -73,6 +74,7 @@ node() { local n=$1; shift; "$VPSCTL_BIN" --socket "$T/$n.sock" "$@"; }
 drain_cleanup() {
         local rc=$? n i
         set +e
+        [ -z "${EV_PIDS:-}" ] || kill $EV_PIDS 2>/dev/null
         for n in $NODES; do
                 stop_node "${NPID[$n]:-}" "$T/root-$n" "$CG_PARENT-$n" "${BRIDGE}$n"
                 nft delete table inet "vpsr_${BRIDGE}$n" 2>/dev/null || true
@@ -156,6 +158,9 @@ expect_error "a destination whose template differs is refused without --full" \
         node a migrate 201 --to-node node-b
 check "and VPS 201 still runs on node a" ping -c 1 -W 2 "$(IP 1)"
 
+EV_PIDS=
+node a events -j >"$T/ev.a" 2>&1 & EV_PIDS+=" $!"
+node c events -j >"$T/ev.c" 2>&1 & EV_PIDS+=" $!"
 # The drain: node a's VPSes move (to c: the most free RAM), 206 cannot. DRAIN_FROM=b runs it
 # from node b (through node a's remote API).
 t0=$(date +%s%3N)
@@ -187,6 +192,16 @@ check "node a's 206 still answers ping (one running copy)" ping -c 1 -W 2 "$(IP 
 check "node a's 207 runs again and answers ping" ping -c 1 -W 2 "$(IP 66)"
 check "node c has no 207 (its refused restore left nothing)" sh -c "! '$VPSCTL_BIN' --socket '$T/c.sock' status 207 >/dev/null 2>&1"
 
+# mig FILE ID: VPS ID's migration events there ("phase:to", or "phase:<from").
+mig() { jq -r --arg id "$2" 'select(.type == "migration" and .vps == $id) | "\(.phase):\(.to // ("<" + .from))"' "$1" 2>/dev/null | tr '\n' ' '; }
+sleep 0.3
+for i in 1 2 3 4 5; do
+        expect_eq "node a's events: 20$i's migration to node c started, done" "started:node-c done:node-c " "$(mig "$T/ev.a" "20$i")"
+        expect_eq "node c's events: 20$i's migration from node a started, done" "started:<node-a done:<node-a " "$(mig "$T/ev.c" "20$i")"
+done
+expect_eq "207's failed on both (a: the roll-back; c: its restore)" "started:node-c failed:node-c started:<node-a failed:<node-a " \
+        "$(mig "$T/ev.a" 207)$(mig "$T/ev.c" 207)"
+expect_eq "206's was refused before it began: no event" "" "$(mig "$T/ev.a" 206)"
 expect_error "migrate to a drained node is refused" "node node-a is drained" \
         node c migrate 201 --to-node node-a
 # (b lacks the template 201 has on c: busybox in another version, or restored-201 when the drain

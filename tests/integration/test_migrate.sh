@@ -7,6 +7,8 @@
 # a stopped one moves stopped; an ID taken there, a wire cut mid-transfer, a kill -9 of vpsctl,
 # no space there (B's root on a loop ext4, filled) and a bad DEST leave the source as it was
 # (running) and nothing on the destination. --keep-src's copy refuses to start without --force.
+# A subscriber to each vpsd's events (vpsctl events -j) sees "migration" events: started and
+# done for a move (to DEST on A, from A's hostname on B), failed for a refused one.
 # VPS_TEST_FULL=1 also times a 1 GiB upper layer against the wire (ssh cat of 1 GiB).
 NET_TEST=1
 . "$(dirname "$0")/lib.sh"
@@ -15,8 +17,9 @@ SSHD=/usr/sbin/sshd
 
 NSA=vpsmig-a-$N-$$ NSB=vpsmig-b-$N-$$ WA=vmw${N}a WB=vmw${N}b
 A_IP=10.$N.9.1 B_IP=10.$N.9.2 PORT=2222
-ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID=
+ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID= EV_PIDS=
 stop_b() {
+        [ -z "$EV_PIDS" ] || kill $EV_PIDS 2>/dev/null || true
         local run2
         run2=$(run_state_dir "$ROOTB")
         stop_daemon "$PIDB" "$CGB"
@@ -57,6 +60,18 @@ in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /ru
 v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
 PIDB=$(v2 version -j | jq -r '.server.pid // empty')
 [ -n "$PIDB" ] || { fail "vpsd B did not start"; finish; }
+
+# Each side's event stream.
+vpsctl events -j >"$T/ev.a" 2>&1 & EV_PIDS+=" $!"
+v2 events -j >"$T/ev.b" 2>&1 & EV_PIDS+=" $!"
+SELF=$(hostname)
+# mig FILE ID: VPS ID's migration events there, "phase:to" (A) or "phase:<from" (B).
+mig() { jq -r --arg id "$2" 'select(.type == "migration" and .vps == $id) | "\(.phase):\(.to // ("<" + .from))"' "$1" 2>/dev/null | tr '\n' ' '; }
+# expect_mig WHAT FILE ID WANT: waits a little for the events, then compares.
+expect_mig() {
+        for _ in $(seq 30); do [ "$(mig "$2" "$3")" = "$4" ] && break; sleep 0.1; done
+        expect_eq "$1" "$4" "$(mig "$2" "$3")"
+}
 
 # B's sshd: its own host key, only the test's key, on B's side of the wire.
 ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
@@ -120,6 +135,8 @@ expect_eq "and its address" "$NETPFX.5" "$(v2 status 101 -j | jq -r '.ip | join(
 check "which answers ping from B's namespace" in_b ping -c2 -W2 "$NETPFX.5"
 expect_error "it is gone from A" "VPS 101|101" vpsctl status 101
 check "no files of it left on A" test ! -e "$ROOT/vps/101"
+expect_mig "A's events: 101's migration to B started and done" "$T/ev.a" 101 "started:$DEST done:$DEST "
+expect_mig "B's events: 101's migration from A started and done" "$T/ev.b" 101 "started:<$SELF done:<$SELF "
 
 # --- a stopped one moves stopped; the text report ------------------------------------------------
 vpsctl create 102 --ostemplate busybox --ipadd "$NETPFX.6" >/dev/null
@@ -223,6 +240,8 @@ expect_error "no space on B: one line naming it, the source runs again" \
 expect_eq "109 runs on A (started again) with its data" "running ok" \
         "$(vps_field 109 status) $(vpsctl exec 109 -- sh -c 'test -s /big && echo ok')"
 check "nothing of it left on B" wait_no_debris 109
+expect_mig "A's events: 109's migration started and failed (no space there)" "$T/ev.a" 109 "started:$DEST failed:$DEST "
+expect_mig "B's events: 109's restore started and failed" "$T/ev.b" 109 "started:<$SELF failed:<$SELF "
 check "no debris on A (only the VPS's own files)" \
         test -z "$(ls -A "$ROOT/vps" | grep '^\.' || true)"
 rm -f "$ROOTB/filler"
@@ -241,6 +260,7 @@ expect_error "a template B lacks is refused, named" "^vpsctl: the restore on $DE
         migrate 108 "$DEST"
 check "108 is still on A" vpsctl status 108
 check "nothing of it on B" wait_no_debris 108
+expect_mig "A's events: 108's migration (stopped) started and failed (refused there)" "$T/ev.a" 108 "started:$DEST failed:$DEST "
 check "--full carries the template" migrate 108 "$DEST" --full
 expect_eq "108 is on B, on template restored-108" "stopped restored-108" \
         "$(v2 status 108 -j | jq -r '"\(.status) \(.ostemplate)"')"
