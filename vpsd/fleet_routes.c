@@ -33,7 +33,8 @@ int fleet_read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_er
         if (!k || !o)
                 return vps_err(err, ENOMEM, "out of memory");
         struct etcd_kvs kvs = {0};
-        int r = etcd_range(vpsd_fleet_etcd(f), k, ETCD_PREFIX | ETCD_SERIALIZABLE, 0, &kvs, err);
+        int r = etcd_range_pages(vpsd_fleet_etcd(f), k, ETCD_PREFIX | ETCD_SERIALIZABLE, 0, &kvs,
+                                 err);
         for (size_t i = 0; r == 0 && i < kvs.n; i++) {
                 json_t *rec = json_loads(kvs.v[i].value, 0, NULL);
                 json_object_set_new(o, kvs.v[i].key + strlen(k), rec ? rec : json_object());

@@ -80,7 +80,7 @@ static int read_owned(struct vpsd_fleet *f, vps_error *err)
         if (!ok)
                 return vps_err(err, ENOMEM, "out of memory");
         struct etcd_kvs kvs = {0};
-        int r = etcd_range(f->etcd, ok, ETCD_PREFIX, 0, &kvs, err);
+        int r = etcd_range_pages(f->etcd, ok, ETCD_PREFIX, 0, &kvs, err);
         if (r < 0)
                 return r;
         json_object_clear(f->owned);
