@@ -169,7 +169,8 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
                 return 0;
         json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
         bool creating = !strcmp(str(rec, "state"), "creating");
-        if (creating && time(NULL) - updated < CREATING_GRACE)
+        /* (seen: made here, so a claim still "creating" is of a VPS destroyed since.) */
+        if (creating && !json_object_get(f->seen, id) && time(NULL) - updated < CREATING_GRACE)
                 return 0;
         if (creating || json_object_get(f->seen, id)) {
                 int r = fleet_release(f->etcd, f->prefix, id, f->node, err);
