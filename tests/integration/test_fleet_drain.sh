@@ -74,12 +74,14 @@ node() { local n=$1; shift; "$VPSCTL_BIN" --socket "$T/$n.sock" "$@"; }
 drain_cleanup() {
         local rc=$? n i
         set +e
+        # etcd first: a vpsd leaving revokes its lease, which fails at once with no member
+        # left (it ends without quorum: each would wait out the live member's timeout).
+        for i in 1 2 3; do etcd_kill "$i"; done
         for n in $NODES; do
                 stop_node "${NPID[$n]:-}" "$T/root-$n" "$CG_PARENT-$n" "${BRIDGE}$n"
                 nft delete table inet "vpsr_${BRIDGE}$n" 2>/dev/null || true
                 ip link del "${BRIDGE}u$n" 2>/dev/null || true
         done
-        for i in 1 2 3; do etcd_kill "$i"; done
         check_node_logs "$rc" $NODES
         cleanup "$?"
 }
