@@ -99,14 +99,14 @@ static int kvs_from(json_t *reply, struct etcd_kvs *ret, vps_error *err)
         return 0;
 }
 
-int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limit,
-               struct etcd_kvs *ret, vps_error *err)
+static int range_call(struct etcd *e, json_t *req, unsigned int flags, int64_t limit, int64_t rev,
+                      struct etcd_kvs *ret, vps_error *err)
 {
-        _cleanup_fjson_ json_t *req = key_req(key, flags), *reply = NULL;
-        if (!req)
-                return vps_err(err, ENOMEM, "out of memory");
+        _cleanup_fjson_ json_t *reply = NULL;
         if (limit > 0)
                 json_object_set_new(req, "limit", num(limit));
+        if (rev > 0)
+                json_object_set_new(req, "revision", num(rev));
         if (flags & ETCD_SERIALIZABLE)
                 json_object_set_new(req, "serializable", json_true());
         if (flags & ETCD_KEYS_ONLY)
@@ -115,6 +115,80 @@ int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limi
                 json_object_set_new(req, "count_only", json_true());
         int r = etcd_call(e, "/v3/kv/range", req, &reply, err);
         return r < 0 ? r : kvs_from(reply, ret, err);
+}
+
+int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limit,
+               struct etcd_kvs *ret, vps_error *err)
+{
+        _cleanup_fjson_ json_t *req = key_req(key, flags);
+        if (!req)
+                return vps_err(err, ENOMEM, "out of memory");
+        int r = range_call(e, req, flags, limit, 0, ret, err);
+        if (r == 0)
+                ret->pages = 1;
+        return r;
+}
+
+/* part's records moved to the end of all's. */
+static int kvs_append(struct etcd_kvs *all, struct etcd_kvs *part, vps_error *err)
+{
+        if (!part->n)
+                return 0;
+        struct etcd_kv *v = realloc(all->v, (all->n + part->n) * sizeof(*v));
+        if (!v)
+                return vps_err(err, ENOMEM, "out of memory");
+        memcpy(v + all->n, part->v, part->n * sizeof(*v));
+        all->v = v;
+        all->n += part->n;
+        free(part->v);
+        *part = (struct etcd_kvs){0};
+        return 0;
+}
+
+/* The key just after key: key and a NUL byte. */
+static json_t *key_after(const char *key)
+{
+        char *b = etcd_b64(key, strlen(key) + 1);
+        json_t *j = b ? json_string(b) : NULL;
+        free(b);
+        return j;
+}
+
+int etcd_range_pages(struct etcd *e, const char *key, unsigned int flags, int64_t page,
+                     struct etcd_kvs *ret, vps_error *err)
+{
+        if (!(flags & ETCD_PREFIX) || (flags & ETCD_COUNT_ONLY))
+                return etcd_range(e, key, flags, 0, ret, err);
+        *ret = (struct etcd_kvs){0};
+        _cleanup_fjson_ json_t *end = prefix_end(key), *from = b64s(key);
+        if (!end || !from)
+                return vps_err(err, ENOMEM, "out of memory");
+        for (;;) {
+                struct etcd_kvs part = {0};
+                _cleanup_fjson_ json_t *req =
+                        json_pack("{s:O, s:O}", "key", from, "range_end", end);
+                int r = req ? range_call(e, req, flags, page > 0 ? page : ETCD_PAGE, ret->revision,
+                                         &part, err)
+                            : vps_err(err, ENOMEM, "out of memory");
+                if (r == 0 && !ret->pages++) { /* the later pages read at the first's revision */
+                        ret->revision = part.revision;
+                        ret->count = part.count;
+                }
+                bool more = r == 0 && part.more && part.n;
+                if (r == 0)
+                        r = kvs_append(ret, &part, err);
+                etcd_kvs_free(&part);
+                json_decref(from);
+                from = r == 0 && more ? key_after(ret->v[ret->n - 1].key) : NULL;
+                if (r == 0 && more && !from)
+                        r = vps_err(err, ENOMEM, "out of memory");
+                if (r < 0) {
+                        etcd_kvs_free(ret);
+                        return r;
+                }
+                if (!more)
+                        return 0;
+        }
 }
 
 int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease, vps_error *err)

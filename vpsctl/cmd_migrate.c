@@ -24,9 +24,9 @@
 #include "vps/cleanup.h"
 
 static const char migrate_usage[] =
-        "Usage: vpsctl migrate ID DEST [--keep-src] [--full] [--ssh-option OPT]...\n"
+        "Usage: vpsctl migrate ID DEST [--keep-src] [--full] [--fast] [--ssh-option OPT]...\n"
         "                      [--remote-socket PATH] [--remote-vpsctl PATH] [--online] [-j]\n"
-        "       vpsctl migrate ID --to-node NAME|auto [--keep-src] [--full] [-j]\n"
+        "       vpsctl migrate ID --to-node NAME|auto [--keep-src] [--full] [--fast] [-j]\n"
         "\n"
         "Move the VPS ID to the host DEST ([user@]host[:port]), whose vpsd is reached by\n"
         "running its vpsctl through ssh (BatchMode: the operator's keys or agent). Offline:\n"
@@ -50,6 +50,7 @@ static const char migrate_usage[] =
         "  --keep-src            keep the VPS here, stopped, with onboot off and marked as\n"
         "                        migrated (migrated_to): start refuses it without --force\n"
         "  --full                also copy the template's files (for a destination without it)\n"
+        "  --fast                stop a running VPS without a clean halt (as stop --fast)\n"
         "  --ssh-option OPT      passed to ssh as -o OPT (repeatable; before vpsctl's own\n"
         "                        BatchMode=yes, ConnectTimeout=10, ServerAliveInterval=5)\n"
         "  --remote-socket PATH  the destination vpsd's socket (default: its vpsctl's)\n"
@@ -65,7 +66,7 @@ struct migrate {
         struct node_dest nd;
         bool quiet;     /* drain: the result into *result, not printed */
         json_t *result; /* owned by the caller */
-        bool keep, full, online, json;
+        bool keep, full, online, json, fast;
         bool was_running;
         json_t *ips;              /* the source's addresses */
         unsigned long long bytes; /* archive bytes sent */
@@ -384,6 +385,7 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                 {"json", no_argument, NULL, 'j'},
                 {"keep-src", no_argument, NULL, 'k'},
                 {"full", no_argument, NULL, 'f'},
+                {"fast", no_argument, NULL, 'F'},
                 {"online", no_argument, NULL, 'o'},
                 {"ssh-option", required_argument, NULL, 'O'},
                 {"remote-socket", required_argument, NULL, 'S'},
@@ -402,6 +404,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                         m->keep = true;
                 else if (c == 'f')
                         m->full = true;
+                else if (c == 'F')
+                        m->fast = true;
                 else if (c == 'o')
                         m->online = true;
                 else if (c == 'N')
@@ -451,7 +455,7 @@ static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_erro
         if ((*guard = guard_start(v, m->id)) < 0)
                 return vps_err_sys(err, errno, "starting the guard");
         double t0 = now_s();
-        _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:b}", "fast", 0);
+        _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:b}", "fast", m->fast);
         int r = vpsctl_request(v, "POST", body, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/stop", m->id);
         m->t_stop = now_s() - t0;
         return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
@@ -552,10 +556,10 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
         return migrate_steps(v, &m);
 }
 
-int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, json_t **ret,
+int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, bool fast, json_t **ret,
                         vps_error *err)
 {
-        struct migrate m = {.id = id, .to_node = to, .quiet = true};
+        struct migrate m = {.id = id, .to_node = to, .quiet = true, .fast = fast};
         vps_err_clear(&last_err);
         int r = migrate_steps(v, &m);
         *ret = m.result;

@@ -13,7 +13,8 @@
 #include "vps/cleanup.h"
 
 static const char node_usage[] =
-        "Usage: vpsctl node drain|undrain NAME [-j]\n"
+        "Usage: vpsctl node drain NAME [--fast] [-j]\n"
+        "       vpsctl node undrain NAME [-j]\n"
         "\n"
         "drain NAME    mark node NAME unschedulable (create --node auto skips it and\n"
         "              create --node NAME refuses it), then move each VPS it owns to the\n"
@@ -23,6 +24,7 @@ static const char node_usage[] =
         "undrain NAME  make node NAME schedulable again\n"
         "\n"
         "Options:\n"
+        "  --fast      drain: each running VPS stopped without a clean halt (migrate --fast)\n"
         "  -j, --json  print the result as JSON\n"
         "  -h, --help  print this help and exit\n";
 
@@ -54,7 +56,7 @@ static int target_node(struct vpsctl *v, json_t *ans, struct client_target *t, v
         return 0;
 }
 
-static int drain_moves(struct vpsctl *v, json_t *ans, bool json)
+static int drain_moves(struct vpsctl *v, json_t *ans, bool json, bool fast)
 {
         const char *name = str(ans, "node");
         json_t *ids = json_object_get(ans, "vps");
@@ -73,7 +75,8 @@ static int drain_moves(struct vpsctl *v, json_t *ans, bool json)
                 {
                         json_t *res = NULL;
                         vps_error e = {0};
-                        int r = vpsctl_migrate_node(v, json_string_value(id), "auto", &res, &e);
+                        int r = vpsctl_migrate_node(v, json_string_value(id), "auto", fast, &res,
+                                                    &e);
                         if (r == 0 && res) {
                                 json_array_append_new(moved, res);
                                 if (!json)
@@ -110,10 +113,25 @@ static int drain_moves(struct vpsctl *v, json_t *ans, bool json)
 
 int cmd_node(struct vpsctl *v, int argc, char **argv)
 {
-        bool json = false;
-        int r = vpsctl_parse_json_opt(v, argc, argv, node_usage, &json);
-        if (r != CMD_CONTINUE)
-                return r;
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {"fast", no_argument, NULL, 'F'},
+                {0},
+        };
+        bool json = false, fast = false;
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
+                if (c == 'h')
+                        return vpsctl_help(node_usage);
+                else if (c == 'j')
+                        json = true;
+                else if (c == 'F')
+                        fast = true;
+                else
+                        return vpsctl_opt_error(v, c, argv);
+        }
         if (optind >= argc)
                 return vpsctl_usage_error(v, "missing drain or undrain");
         const char *sub = argv[optind];
@@ -123,6 +141,8 @@ int cmd_node(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "missing the node's NAME");
         if (optind + 2 < argc)
                 return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 2]);
+        if (fast && strcmp(sub, "drain"))
+                return vpsctl_usage_error(v, "--fast is for node drain");
         const char *name = argv[optind + 1];
         vpsctl_json_errors(json);
         _cleanup_json_ json_t *ret = NULL;
@@ -140,5 +160,5 @@ int cmd_node(struct vpsctl *v, int argc, char **argv)
                 printf("node %s is unschedulable (drained); %zu VPS%s to move\n", name,
                        json_array_size(json_object_get(ret, "vps")),
                        json_array_size(json_object_get(ret, "vps")) == 1 ? "" : "es");
-        return drain_moves(v, ret, json);
+        return drain_moves(v, ret, json, fast);
 }

@@ -112,10 +112,10 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv);
 int cmd_restore(struct vpsctl *v, int argc, char **argv);
 /* cmd_migrate.c */
 int cmd_migrate(struct vpsctl *v, int argc, char **argv);
-/* cmd_migrate.c: migrate ID --to-node to (NAME or "auto") from v's vpsd, for node drain:
- * errors printed as they come (the last into *err); *ret: the result (as migrate -j prints
- * it) when it moved. */
-int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, json_t **ret,
+/* cmd_migrate.c: migrate ID --to-node to (NAME or "auto") from v's vpsd, for node drain
+ * (fast: as migrate --fast): errors printed as they come (the last into *err); *ret: the
+ * result (as migrate -j prints it) when it moved. */
+int vpsctl_migrate_node(struct vpsctl *v, const char *id, const char *to, bool fast, json_t **ret,
                         vps_error *err);
 
 /* Prints "vpsctl: MESSAGE" on stderr; returns EXIT_FAIL. */

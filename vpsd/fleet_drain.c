@@ -46,7 +46,7 @@ static int drain_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
                 r = etcd_put(f->etcd, k, text, 0, err);
         struct etcd_kvs kvs = {0};
         if (r == 0)
-                r = etcd_range(f->etcd, owners, ETCD_PREFIX | ETCD_KEYS_ONLY, 0, &kvs, err);
+                r = etcd_range_pages(f->etcd, owners, ETCD_PREFIX | ETCD_KEYS_ONLY, 0, &kvs, err);
         if (r < 0)
                 return r;
         json_t *ids = json_array();

@@ -31,9 +31,11 @@ struct vpsd_fleet {
         /* what the loop publishes each tick (fleet_report.c), behind mu: JSON texts */
         char *info, *local;
         bool dirty;        /* the VPSes here changed: the thread syncs at once */
-        json_t *templates; /* the loop's: template names, read every 30 ticks */
+        json_t *templates; /* the loop's: template names, read every 30 ticks and when the
+                            * templates directory changes (a build, an import, a removal) */
         unsigned int ticks;
-        uint64_t test_ram_free; /* VPS_TEST_FLEET_RAM_FREE (fleet_report.c), 0: none */
+        struct timespec tpl_mtime; /* the templates directory's, when last read */
+        uint64_t test_ram_free;    /* VPS_TEST_FLEET_RAM_FREE (fleet_report.c), 0: none */
         /* the peers' certificates (fingerprint -> node name) from their live records, behind
          * mu: written by the thread (fleet_peers.c), read by the loop to authenticate them */
         json_t *peers;

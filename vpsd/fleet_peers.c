@@ -30,7 +30,7 @@ static int peers_read(struct vpsd_fleet *f, vps_error *err)
         if (!k || !o)
                 return vps_err(err, ENOMEM, "out of memory");
         struct etcd_kvs kvs = {0};
-        int r = etcd_range(f->etcd, k, ETCD_PREFIX | ETCD_SERIALIZABLE, 0, &kvs, err);
+        int r = etcd_range_pages(f->etcd, k, ETCD_PREFIX | ETCD_SERIALIZABLE, 0, &kvs, err);
         for (size_t i = 0; r == 0 && i < kvs.n; i++) {
                 _cleanup_json_ json_t *rec = json_loads(kvs.v[i].value, 0, NULL);
                 const char *fp = json_string_value(json_object_get(rec, "fingerprint"));

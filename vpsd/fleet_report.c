@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -107,7 +108,13 @@ static void tick(struct vpsd_source *s, uint32_t revents, void *userdata)
 {
         struct vpsd *d = userdata;
         struct vpsd_fleet *f = d->fleet;
-        if (f->ticks++ % 30 == 0) {
+        struct stat st;
+        bool tpl_changed =
+                fstat(d->m.tpl_fd, &st) == 0 && (st.st_mtim.tv_sec != f->tpl_mtime.tv_sec ||
+                                                 st.st_mtim.tv_nsec != f->tpl_mtime.tv_nsec);
+        if (tpl_changed)
+                f->tpl_mtime = st.st_mtim;
+        if (f->ticks++ % 30 == 0 || tpl_changed) {
                 json_decref(f->templates);
                 f->templates = template_names(d);
         }

@@ -33,7 +33,8 @@ int fleet_read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_er
         if (!k || !o)
                 return vps_err(err, ENOMEM, "out of memory");
         struct etcd_kvs kvs = {0};
-        int r = etcd_range(vpsd_fleet_etcd(f), k, ETCD_PREFIX | ETCD_SERIALIZABLE, 0, &kvs, err);
+        int r = etcd_range_pages(vpsd_fleet_etcd(f), k, ETCD_PREFIX | ETCD_SERIALIZABLE, 0, &kvs,
+                                 err);
         for (size_t i = 0; r == 0 && i < kvs.n; i++) {
                 json_t *rec = json_loads(kvs.v[i].value, 0, NULL);
                 json_object_set_new(o, kvs.v[i].key + strlen(k), rec ? rec : json_object());
@@ -187,6 +188,20 @@ static void release_done(struct vpsd *d, struct fleet_task *t)
                          t->err.msg);
 }
 
+/* A create claimed here went through: the reconcile is to release its claim when the VPS is
+ * gone (destroyed), even when no sync saw it here in between. */
+static int seen_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
+{
+        (void)err;
+        return json_object_set_new(f->seen, t->id, json_true()) < 0 ? -ENOMEM : 0;
+}
+
+static void seen_done(struct vpsd *d, struct fleet_task *t)
+{
+        (void)d;
+        (void)t;
+}
+
 static void claim_done(struct vpsd *d, struct fleet_task *t)
 {
         vps_error err = {0};
@@ -208,6 +223,11 @@ static void claim_done(struct vpsd *d, struct fleet_task *t)
                 }
                 vpsd_request_fail(d, t->req, &err);
                 return;
+        }
+        struct fleet_task *seen = vpsd_fleet_task(seen_run, seen_done, NULL);
+        if (seen) {
+                (void)snprintf(seen->id, sizeof(seen->id), "%s", t->id);
+                vpsd_fleet_post(d, seen);
         }
         if (json_is_true(json_object_get(t->in, "placed")))
                 json_object_set_new(ret, "node", json_string(vpsd_fleet_node(d->fleet)));

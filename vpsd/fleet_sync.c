@@ -80,7 +80,7 @@ static int read_owned(struct vpsd_fleet *f, vps_error *err)
         if (!ok)
                 return vps_err(err, ENOMEM, "out of memory");
         struct etcd_kvs kvs = {0};
-        int r = etcd_range(f->etcd, ok, ETCD_PREFIX, 0, &kvs, err);
+        int r = etcd_range_pages(f->etcd, ok, ETCD_PREFIX, 0, &kvs, err);
         if (r < 0)
                 return r;
         json_object_clear(f->owned);
@@ -169,7 +169,8 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
                 return 0;
         json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
         bool creating = !strcmp(str(rec, "state"), "creating");
-        if (creating && time(NULL) - updated < CREATING_GRACE)
+        /* (seen: made here, so a claim still "creating" is of a VPS destroyed since.) */
+        if (creating && !json_object_get(f->seen, id) && time(NULL) - updated < CREATING_GRACE)
                 return 0;
         if (creating || json_object_get(f->seen, id)) {
                 int r = fleet_release(f->etcd, f->prefix, id, f->node, err);

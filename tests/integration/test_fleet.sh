@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A fleet on etcd (docs/fleet.md): a 3-member etcd cluster on loopback ports of this test's own,
-# and 3 vpsd nodes (their own roots, sockets, cgroup parents, bridges, subnets, and a veth
-# uplink each for routed addresses). Concurrent creates on every node asking for the same IDs and
+# A fleet on etcd (docs/fleet.md): a 3-member etcd cluster on ports of this test's own, and 3
+# vpsd nodes, each in a network namespace of its own (its own bridge, subnet and veth uplink for
+# routed addresses; its own /run/vps/claims, in a mount namespace) with its own root, socket and
+# cgroup parent, the namespaces joined by a test bridge on the host, on whose address etcd
+# answers the nodes. Concurrent creates on every node asking for the same IDs and
 # for overlapping addresses: each ID and each address ends up on one VPS alone, every refusal a
 # clear line. One etcd member killed: the fleet works on; two: creates fail with "cluster
 # unavailable", while start, exec, stop and list keep working; both back: creates again. A node's
@@ -15,7 +17,10 @@ COUNT=${VPS_TEST_FULL:+100}
 COUNT=${COUNT:-12}
 TTL=3
 
-# Six free loopback ports (3 client, 3 peer) from a random base.
+# The test bridge: the host's end (etcd's clients' address) and one veth a node.
+TBR=${BRIDGE}t
+EHOST=${NETPFX%.0}.250.254
+# Six free ports (3 client, 3 peer) from a random base.
 for _ in $(seq 50); do
         BASE=$(( 20000 + (RANDOM % 2000) * 10 ))
         ss -Htln | awk '{print $4}' | grep -qE ":($BASE|$((BASE + 1))|$((BASE + 2))|$((BASE + 3))|$((BASE + 4))|$((BASE + 5)))\$" || break
@@ -23,15 +28,15 @@ done
 CLUSTER=
 INITIAL=
 for i in 1 2 3; do
-        CLUSTER+=${CLUSTER:+,}http://127.0.0.1:$((BASE + i - 1))
+        CLUSTER+=${CLUSTER:+,}http://$EHOST:$((BASE + i - 1))
         INITIAL+=${INITIAL:+,}e$i=http://127.0.0.1:$((BASE + 2 + i))
 done
 declare -A EPID
 etcd_start() {
         local i=$1
         "$ETCD" --name "e$i" --data-dir "$T/etcd$i" \
-                --listen-client-urls "http://127.0.0.1:$((BASE + i - 1))" \
-                --advertise-client-urls "http://127.0.0.1:$((BASE + i - 1))" \
+                --listen-client-urls "http://$EHOST:$((BASE + i - 1))" \
+                --advertise-client-urls "http://$EHOST:$((BASE + i - 1))" \
                 --listen-peer-urls "http://127.0.0.1:$((BASE + 2 + i))" \
                 --initial-advertise-peer-urls "http://127.0.0.1:$((BASE + 2 + i))" \
                 --initial-cluster "$INITIAL" --initial-cluster-token "vpstest-$$" \
@@ -40,15 +45,21 @@ etcd_start() {
 }
 etcd_kill() { [ -n "${EPID[$1]:-}" ] || return 0; kill -9 "${EPID[$1]}" 2>/dev/null || true; wait "${EPID[$1]}" 2>/dev/null || true; }
 etcd_healthy() { # etcd_healthy I: member I answers a linearizable read
-        curl -sf -m 2 "http://127.0.0.1:$((BASE + $1 - 1))/v3/kv/range" -d '{"key":"eA=="}' >/dev/null
+        curl -sf -m 2 "http://$EHOST:$((BASE + $1 - 1))/v3/kv/range" -d '{"key":"eA=="}' >/dev/null
 }
 
-# Three nodes a, b, c: bridge and subnet of their own; routed addresses on an uplink of their
-# own (a veth whose peer stays on the host: nothing is started on it).
+# Three nodes a, b, c, each in its network namespace (10.N.250.K on the test bridge): bridge
+# and subnet of their own; routed addresses on an uplink of their own (a veth whose peer
+# stays in the namespace: nothing is started on it).
 NODES="a b c"
-declare -A NPID NSUB
+declare -A NPID NSUB NS
 k=1
-for n in $NODES; do NSUB[$n]=${NETPFX%.0}.$k.0/24; k=$((k + 1)); done
+for n in $NODES; do
+        NSUB[$n]=${NETPFX%.0}.$k.0/24
+        NS[$n]=vpsfleet-$n-$N-$$
+        k=$((k + 1))
+done
+in_ns() { local n=$1; shift; nsenter --net="/run/netns/${NS[$n]}" "$@"; }
 node_conf() {
         cat >"$T/$1.conf" <<CONF
 cluster = $CLUSTER
@@ -57,8 +68,8 @@ cluster_ttl = $TTL
 uplink = ${BRIDGE}u$1
 CONF
 }
-# Node a also serves the remote API (issue 19) on a loopback port: a token must not list the
-# fleet.
+# Node a also serves the remote API (issue 19) on a loopback port of its namespace: a token
+# must not list the fleet.
 for _ in $(seq 50); do
         APORT=$((20000 + RANDOM % 30000))
         ss -Htln "sport = :$APORT" | grep -q . || break
@@ -66,7 +77,10 @@ done
 node_start() {
         local n=$1 listen=()
         [ "$n" != a ] || listen=(--listen "127.0.0.1:$APORT")
-        "$VPSD_BIN" --config "$T/$n.conf" --root "$T/root-$n" --socket "$T/$n.sock" \
+        # Its own claims: a tmpfs on /run/vps/claims in a mount namespace of its own.
+        in_ns "$n" unshare -m --propagation slave sh -c \
+                'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
+                "$VPSD_BIN" --config "$T/$n.conf" --root "$T/root-$n" --socket "$T/$n.sock" \
                 --cgroup-parent "$CG_PARENT-$n" --bridge "${BRIDGE}$n" --subnet "${NSUB[$n]}" \
                 "${listen[@]}" --daemon
         NPID[$n]=$("$VPSCTL_BIN" --socket "$T/$n.sock" version -j | jq -r .server.pid)
@@ -77,9 +91,9 @@ fleet_cleanup() {
         set +e # all of it, whatever fails
         for n in $NODES; do
                 stop_node "${NPID[$n]:-}" "$T/root-$n" "$CG_PARENT-$n" "${BRIDGE}$n"
-                nft delete table inet "vpsr_${BRIDGE}$n" 2>/dev/null || true
-                ip link del "${BRIDGE}u$n" 2>/dev/null || true
+                ip link del "${BRIDGE}h$n" 2>/dev/null || true
         done
+        ip link del "$TBR" 2>/dev/null || true
         for i in 1 2 3; do etcd_kill "$i"; done
         # Under ASan/UBSan a report in a node's log fails the test (lib.sh checks its own vpsd's).
         check_node_logs "$rc" $NODES
@@ -88,13 +102,29 @@ fleet_cleanup() {
 trap fleet_cleanup EXIT
 
 start_vpsd # a vpsd that is no node of a fleet
+ip link add "$TBR" type bridge
+ip addr add "$EHOST/24" dev "$TBR"
+ip link set "$TBR" up
+k=1
+for n in $NODES; do
+        ip netns add "${NS[$n]}"
+        TEST_NETNS+=" ${NS[$n]}"
+        ip link add "${BRIDGE}h$n" type veth peer name "${BRIDGE}e$n"
+        ip link set "${BRIDGE}h$n" master "$TBR" up
+        ip link set "${BRIDGE}e$n" netns "${NS[$n]}"
+        ip -n "${NS[$n]}" addr add "${NETPFX%.0}.250.$k/24" dev "${BRIDGE}e$n"
+        ip -n "${NS[$n]}" link set "${BRIDGE}e$n" up
+        ip -n "${NS[$n]}" link set lo up
+        k=$((k + 1))
+done
+mkdir -p /run/vps/claims
 for i in 1 2 3; do etcd_start "$i"; done
 for _ in $(seq 100); do etcd_healthy 1 && break; sleep 0.1; done
 check "the 3-member etcd cluster answers" etcd_healthy 1
 
 for n in $NODES; do
-        ip link add "${BRIDGE}u$n" type veth peer name "${BRIDGE}p$n"
-        ip link set "${BRIDGE}u$n" up
+        in_ns "$n" ip link add "${BRIDGE}u$n" type veth peer name "${BRIDGE}p$n"
+        in_ns "$n" ip link set "${BRIDGE}u$n" up
         node_conf "$n"
         node_start "$n"
 done
@@ -105,6 +135,18 @@ expect_error "a bad node name is refused" "^vpsd: --node: node name 'a/b': only 
 expect_error "a bad endpoint is refused" "^vpsd: --cluster: etcd endpoint 'ftp://x': not an http" \
         "$VPSD_BIN" --root "$T/x" --socket "$T/x.sock" --cluster ftp://x
 check "nothing of theirs was made" test ! -e "$T/x"
+own_netns() { # each node's vpsd in a network namespace of its own, none the host's
+        local n
+        for n in $NODES; do readlink "/proc/${NPID[$n]}/ns/net"; done | sort -u | wc -l | grep -qx 3 &&
+                for n in $NODES; do [ "$(readlink "/proc/${NPID[$n]}/ns/net")" != "$(readlink /proc/self/ns/net)" ] || return 1; done
+}
+check "each node runs in a network namespace of its own" own_netns
+own_claims() { # and has /run/vps/claims of its own (a tmpfs each, not the host's)
+        local n
+        for n in $NODES; do stat -c %d "/proc/${NPID[$n]}/root/run/vps/claims"; done | sort -u | wc -l | grep -qx 3 &&
+                for n in $NODES; do [ "$(stat -c %d "/proc/${NPID[$n]}/root/run/vps/claims")" != "$(stat -c %d /run/vps/claims)" ] || return 1; done
+}
+check "and its own /run/vps/claims" own_claims
 expect_jq "vpsctl nodes lists the 3 nodes up" \
         'length == 3 and all(.state == "up") and (map(.name) == ["node-a","node-b","node-c"]) and all(.cpus > 0 and .ram_free > 0 and .disk_free > 0)' \
         node a nodes -j
@@ -147,16 +189,16 @@ expect_eq "list --all-nodes shows exactly them" "$(jq -c '{id, ip, node}' "$T/lo
 # A customer's token (every VPS, every verb a token may have) on node a's remote API: the
 # fleet's nodes and other VPSes are the provider's.
 TOK=$(node a token create --name customer 2>/dev/null)
-ask_remote() { # ask_remote PATH: status and body
-        curl -s --max-time 20 --cacert "$T/root-a/remote/server.crt" -H "Authorization: Bearer $TOK" \
+ask_remote() { # ask_remote PATH: status and body (from node a's namespace)
+        nsenter --net="/run/netns/$NSA" curl -s --max-time 20 --cacert "$T/root-a/remote/server.crt" -H "Authorization: Bearer $TOK" \
                 -w ' %{http_code}' "https://127.0.0.1:$APORT$1" | tr -d '\n'
 }
 check "a token may not list the fleet's VPSes (403)" sh -c \
-        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK'; ask_remote '/v1/vps?all_nodes=1' | grep -q 'a token may not list the fleet.s VPSes.* 403\$'"
+        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK' NSA='${NS[a]}'; ask_remote '/v1/vps?all_nodes=1' | grep -q 'a token may not list the fleet.s VPSes.* 403\$'"
 check "nor its nodes (403)" sh -c \
-        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK'; ask_remote /v1/nodes | grep -q ' 403\$'"
+        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK' NSA='${NS[a]}'; ask_remote /v1/nodes | grep -q ' 403\$'"
 check "while its own list answers (200)" sh -c \
-        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK'; ask_remote /v1/vps | grep -q ' 200\$'"
+        "$(declare -f ask_remote); T='$T' APORT=$APORT TOK='$TOK' NSA='${NS[a]}'; ask_remote /v1/vps | grep -q ' 200\$'"
 
 # Pick a VPS of node a and one of c for what follows.
 A_ID=$(jq -r 'select(.node == "node-a") | .id' "$T/local.json" | head -n1)
@@ -175,7 +217,7 @@ expect_jq "and the nodes are up" 'length == 3 and all(.state == "up")' node c no
 etcd_kill 2
 sleep 1
 t0=$(date +%s%N)
-expect_error "without quorum a create fails, clearly" "^vpsctl: cluster unavailable: http://127\\.0\\.0\\.1:[0-9]+: " \
+expect_error "without quorum a create fails, clearly" "^vpsctl: cluster unavailable: http://${EHOST//./\\.}:[0-9]+: " \
         node a create 720 --ostemplate busybox
 t1=$(date +%s%N)
 check "within 15 s ($(( (t1 - t0) / 1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 15000
@@ -216,10 +258,10 @@ expect_jq "its VPSes show unknown" \
         "map(select(.node == \"node-c\")) | length > 0 and all(.status == \"unknown\")" node a list --all-nodes -j
 # A record the cluster loses while c is away: c puts it back when it returns, and says so.
 KEY=$(printf '/vps/v1/vps/%s' "$C_ID" | base64 -w0)
-curl -sf "http://127.0.0.1:$((BASE + 2))/v3/kv/deleterange" -d "{\"key\":\"$KEY\"}" >/dev/null
+curl -sf "http://$EHOST:$((BASE + 2))/v3/kv/deleterange" -d "{\"key\":\"$KEY\"}" >/dev/null
 # And a key no vpsd would write, from whoever else can write etcd: ignored, not logged as is.
 BAD=$(printf '/vps/v1/owners/node-c/x\n2026-01-01 vpsd[1]: FAKE LINE' | base64 -w0)
-curl -sf "http://127.0.0.1:$((BASE + 2))/v3/kv/put" -d "{\"key\":\"$BAD\",\"value\":\"e30=\"}" >/dev/null
+curl -sf "http://$EHOST:$((BASE + 2))/v3/kv/put" -d "{\"key\":\"$BAD\",\"value\":\"e30=\"}" >/dev/null
 node_start c
 for _ in $(seq 40); do
         [ "$(node a nodes -j | jq -r '.[] | select(.name == "node-c") | .state')" = up ] && break

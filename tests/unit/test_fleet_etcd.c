@@ -107,6 +107,48 @@ static void test_kv(void **state)
         assert_int_equal(n, 2);
 }
 
+/* A prefix read in pages: every key once, in order, each response at most a page. */
+static void test_pages(void **state)
+{
+        (void)state;
+        vps_error err;
+        char key[32];
+        for (int i = 0; i < 30; i++) {
+                (void)snprintf(key, sizeof(key), "/p/k%02d", i);
+                assert_int_equal(etcd_put(e, key, key + 3, 0, &err), 0);
+        }
+        assert_int_equal(etcd_put(e, "/p0", "outside", 0, &err), 0);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range_pages(e, "/p/", ETCD_PREFIX | ETCD_SERIALIZABLE, 7, &k, &err),
+                         0);
+        assert_int_equal(k.n, 30);
+        assert_int_equal(k.pages, 5);
+        assert_int_equal(k.count, 30);
+        assert_false(k.more);
+        for (int i = 0; i < 30; i++) {
+                (void)snprintf(key, sizeof(key), "/p/k%02d", i);
+                assert_string_equal(k.v[i].key, key);
+                assert_string_equal(k.v[i].value, key + 3);
+        }
+        etcd_kvs_free(&k);
+        /* A page as big as the range: one response; keys only; an exact fit of pages. */
+        assert_int_equal(etcd_range_pages(e, "/p/", ETCD_PREFIX | ETCD_KEYS_ONLY, 0, &k, &err), 0);
+        assert_int_equal(k.n, 30);
+        assert_int_equal(k.pages, 1);
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_range_pages(e, "/p/", ETCD_PREFIX, 10, &k, &err), 0);
+        assert_int_equal(k.n, 30);
+        assert_string_equal(k.v[29].key, "/p/k29");
+        etcd_kvs_free(&k);
+        assert_int_equal(etcd_range_pages(e, "/none/", ETCD_PREFIX, 10, &k, &err), 0);
+        assert_int_equal(k.n, 0);
+        assert_int_equal(k.pages, 1);
+        etcd_kvs_free(&k);
+        int64_t n = 0;
+        assert_int_equal(etcd_delete(e, "/p", ETCD_PREFIX, &n, &err), 0);
+        assert_int_equal(n, 31);
+}
+
 static void test_txn(void **state)
 {
         vps_error err = {0};
@@ -320,7 +362,7 @@ int main(void)
                 cmocka_unit_test(test_kv),     cmocka_unit_test(test_txn),
                 cmocka_unit_test(test_lease),  cmocka_unit_test(test_watch),
                 cmocka_unit_test(test_claims), cmocka_unit_test(test_move),
-                cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_tls),    cmocka_unit_test(test_pages),
         };
         return cmocka_run_group_tests(tests, start, stop);
 }

@@ -55,6 +55,7 @@ struct etcd_kvs {
         int64_t revision; /* of the store when read */
         bool more;        /* a limit cut it short */
         int64_t count;    /* keys in the range (all of them, whatever the limit) */
+        int pages;        /* the range responses it took */
 };
 void etcd_kvs_free(struct etcd_kvs *k);
 
@@ -65,6 +66,12 @@ void etcd_kvs_free(struct etcd_kvs *k);
 
 int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limit,
                struct etcd_kvs *ret, vps_error *err);
+/* Every key of a prefix (ETCD_PREFIX; anything else as etcd_range), in range responses of at
+ * most page keys each (0: ETCD_PAGE), each going on from the last key read, all at the
+ * revision of the first: one consistent view, and no response that grows with the fleet. */
+#define ETCD_PAGE 1000
+int etcd_range_pages(struct etcd *e, const char *key, unsigned int flags, int64_t page,
+                     struct etcd_kvs *ret, vps_error *err);
 int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease, vps_error *err);
 /* *ret_deleted: how many keys went (may be NULL). */
 int etcd_delete(struct etcd *e, const char *key, unsigned int flags, int64_t *ret_deleted,
