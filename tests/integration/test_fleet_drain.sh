@@ -2,12 +2,14 @@
 # migrate --to-node and node drain (docs/fleet.md): a 3-member etcd on loopback ports of this
 # test's own and three vpsd nodes, each with its remote API advertised in etcd and routed
 # addresses on an uplink of its own (a VPS keeps its address wherever it runs). Two running
-# busybox VPSes on node a (five with VPS_TEST_FULL=1): `node drain node-a` moves each to the
-# node the placement rule picks (c: the most free RAM; its template made the same version as
-# a's, so none is sent), where each answers ping at its address, etcd's owner records and
-# `list --all-nodes` name the new node and node a has none left. A VPS whose ID node c already
-# holds cannot move, nor one whose address is used there: the drain names them, exits 5, and
-# they still run on node a alone. migrate --to-node: one move from c to b, and one-line
+# busybox VPSes on node a (with VPS_TEST_FULL=1 five and a Debian 12 one, booted: systemd
+# running): `node drain node-a` moves each to the node the placement rule picks (c: the most
+# free RAM; its templates the same versions as a's, so none is sent: busybox's made so,
+# debian-12 the same tarball from the test cache on both), where each answers ping at its
+# address (and the Debian one runs systemd again and keeps a file written before the move),
+# etcd's owner records and `list --all-nodes` name the new node and node a has none left. A
+# VPS whose ID node c already holds cannot move, nor one whose address is used there: the
+# drain names them, exits 5, and they still run on node a alone. migrate --to-node: one move from c to b, and one-line
 # refusals (unknown, drained, no quorum). Node a's and c's event streams tell each move
 # (migration started and done, to node-c on a, from node-a on c) and 207's failure on both.
 NET_TEST=1
@@ -125,8 +127,22 @@ tpl_version() { # tpl_version NODE [VERSION]: its busybox's version (set to VERS
 V=$(tpl_version a)
 tpl_version c "$V" >/dev/null
 tpl_version b "$V-b" >/dev/null
+# VPS_TEST_FULL=1: nodes a and c get debian-12 from the test cache's tarball (lib.sh; built
+# and cached when it is not there), the same version on both.
+if [ -n "${VPS_TEST_FULL:-}" ]; then
+        for n in a c; do
+                ROOT=$T/root-$n SOCK=$T/$n.sock debian_template || {
+                        fail "template debian-12 on node $n: $(tail -n3 "$T/debian-build.out" 2>/dev/null)"
+                        finish
+                }
+        done
+        DV=$(jq -r .version "$T/root-a/templates/debian-12/meta.json")
+        expect_eq "nodes a and c have debian-12 in one version" "$DV" \
+                "$(jq -r .version "$T/root-c/templates/debian-12/meta.json")"
+fi
+DEB_NODES=$([ -z "${VPS_TEST_FULL:-}" ] || echo '["node-a","node-c"]')
 for _ in $(seq 60); do
-        node a nodes -j | jq -e 'length == 3 and all(.state == "up") and all((.templates | index("busybox")) != null) and all(.pubkey | startswith("sha256//"))' >/dev/null 2>&1 && break
+        node a nodes -j | jq -e 'length == 3 and all(.state == "up") and all((.templates | index("busybox")) != null) and all(.pubkey | startswith("sha256//"))'"${DEB_NODES:+ and all(.[] | select(.name | IN($DEB_NODES[])); .templates | index(\"debian-12\") != null)}" >/dev/null 2>&1 && break
         sleep 0.5
 done
 IP() { echo "${NETPFX%.0}.9.$1"; }
@@ -141,6 +157,25 @@ for i in $MOVED; do
         node a create "20$i" --ostemplate busybox --ipadd "$(IP "$i")" >/dev/null
         node a start "20$i" >/dev/null
 done
+# VPS_TEST_FULL=1: and 208, Debian 12, booted (systemd running) with a file in its disk.
+sysd_state() { # sysd_state NODE ID: systemd's state in the VPS once it settles
+        local st= end=$((SECONDS + 90))
+        while [ "$SECONDS" -lt "$end" ]; do
+                st=$(node "$1" exec "$2" -- systemctl is-system-running 2>/dev/null || true)
+                case $st in running|degraded) break ;; esac
+                sleep 0.2
+        done
+        echo "$st"
+}
+if [ -n "${VPS_TEST_FULL:-}" ]; then
+        node a create 208 --ostemplate debian-12 --ipadd "$(IP 8)" >/dev/null
+        node a start 208 >/dev/null
+        st=$(sysd_state a 208)
+        check "Debian VPS 208 boots on node a (systemd: $st)" grep -qxE 'running|degraded' <<<"$st"
+        node a exec 208 -- sh -c 'echo before-the-move >/root/drain-mark'
+        MOVED+=" 8"
+        MOVES=$((MOVES + 1))
+fi
 # Node c holds a VPS 206 of its own that the cluster does not know (its records removed), so
 # the move of node a's 206 there is refused.
 node c create 206 --ostemplate busybox --ipadd "$(IP 66)" >/dev/null
@@ -183,7 +218,7 @@ t0=$(date +%s%3N)
 rc=0
 timeout 120 "$VPSCTL_BIN" --socket "$T/${DRAIN_FROM:-a}.sock" node drain node-a $FAST -j >"$T/drain.json" 2>"$T/drain.err" || rc=$?
 t1=$(date +%s%3N)
-echo "measured: drain of $((MOVES + 2)) running busybox VPSes ($MOVES moved): $((t1 - t0)) ms"
+echo "measured: drain of $((MOVES + 2)) running VPSes${VPS_TEST_FULL:+ (one Debian 12)} ($MOVES moved): $((t1 - t0)) ms"
 jq -c '.moved[]? | {id, seconds, stop_seconds, transfer_seconds, start_seconds, bytes, full}' "$T/drain.json" || true
 expect_eq "the drain exits 5 (two VPSes could not move)" 5 "$rc"
 WANT=$(for i in $MOVED; do echo "20$i"; done | jq -Rsc 'split("\n") | map(select(. != ""))')
@@ -198,10 +233,15 @@ for i in $MOVED; do
         check "VPS 20$i answers ping at its address on node c" ping -c 1 -W 2 "$(IP "$i")"
         expect_eq "etcd says node c owns VPS 20$i" node-c "$(etcd_get "/vps/v1/vps/20$i" | jq -r .node)"
 done
+if [ -n "${VPS_TEST_FULL:-}" ]; then
+        st=$(sysd_state c 208)
+        check "Debian VPS 208 boots again on node c (systemd: $st)" grep -qxE 'running|degraded' <<<"$st"
+        expect_eq "the file written in 208 before the move is there" before-the-move "$(node c exec 208 -- cat /root/drain-mark)"
+fi
 expect_eq "node a owns only 206 and 207 in etcd" "/vps/v1/owners/node-a/206 /vps/v1/owners/node-a/207" "$(etcd_keys /vps/v1/owners/node-a/ | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "the ips records follow" node-c "$(etcd_get "/vps/v1/ips/$(IP 1)" | jq -r .node)"
 expect_jq "list --all-nodes shows them on node c" \
-        "[.[] | select(.id >= \"201\" and .id <= \"205\")] | length == $MOVES"' and all(.node == "node-c" and .status == "running")' \
+        "[.[] | select(.id >= \"201\" and .id <= \"205\" or .id == \"208\")] | length == $MOVES"' and all(.node == "node-c" and .status == "running")' \
         node b list --all-nodes -j
 expect_jq "node a has 206 and 207, running" 'map(.id) == ["206","207"] and all(.status == "running")' node a list -a -j
 expect_jq "node c runs the $MOVES; its own 206 stays stopped" \
