@@ -219,6 +219,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 vpsd_migration_begin(d, s->id, s->kind == VPSD_STREAM_BACKUP, s->migrate);
 }
 
+bool vpsd_streams_running(void)
+{
+        return streams != NULL;
+}
+
 static const char *arg_of(struct MHD_Connection *c, const char *key)
 {
         return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);

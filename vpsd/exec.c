@@ -277,6 +277,49 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         sessions = s;
 }
 
+size_t vpsd_exec_inherit_env(char *buf, size_t size)
+{
+        size_t n = 0;
+        for (const struct exec_session *s = sessions; s && n < size; s = s->next) {
+                int w = snprintf(buf + n, size - n, "|x=%d,%s", (int)s->pid, s->r.id);
+                n += w > 0 ? (size_t)w : 0;
+        }
+        return n < size ? n : size - 1;
+}
+
+size_t vpsd_exec_sessions(void)
+{
+        size_t n = 0;
+        for (const struct exec_session *s = sessions; s; s = s->next)
+                n++;
+        return n;
+}
+
+void vpsd_exec_inherit(struct vpsd *d, const char *env)
+{
+        for (const char *p = env ? strstr(env, "|x=") : NULL; p; p = strstr(p + 3, "|x=")) {
+                int pid = 0;
+                char id[VPS_ID_MAX + 1];
+                if (sscanf(p + 3, "%d,%63[A-Za-z0-9_-]", &pid, id) != 2 || pid <= 0)
+                        continue;
+                /* Still this process's child (the exec kept its PID): a zombie at worst. */
+                struct exec_session *s = calloc(1, sizeof(*s));
+                int pidfd = s ? vps_sys_pidfd_open(pid, 0) : -1;
+                vps_error err;
+                if (pidfd < 0 ||
+                    vpsd_event_add(&d->ev, &s->w, pidfd, EPOLLIN, on_exit_child, d, &err) < 0) {
+                        vps_closep(&pidfd);
+                        free(s);
+                        continue;
+                }
+                s->d = d;
+                s->pid = pid;
+                (void)snprintf(s->r.id, sizeof(s->r.id), "%s", id);
+                s->next = sessions;
+                sessions = s;
+        }
+}
+
 struct MHD_Response *vpsd_exec_response(struct vpsd *d, struct MHD_Connection *c,
                                         const struct vpsd_client *client, const char *url,
                                         const char *body, size_t len, vps_error *err)

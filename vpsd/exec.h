@@ -32,6 +32,12 @@ struct vpsd_exec_req {
         unsigned int cols, rows; /* 0: not given */
 };
 
+/* Across a re-exec (reexec.c): the running commands' children, "|x=PID,ID" each, and in the
+ * new image each taken back (watched, reaped when it ends, counted against its VPS). */
+size_t vpsd_exec_inherit_env(char *buf, size_t size);
+size_t vpsd_exec_sessions(void);
+void vpsd_exec_inherit(struct vpsd *d, const char *env);
+
 /* Whether url is /v1/vps/ID/exec. */
 bool vpsd_exec_route(const char *url);
 /* The 101 response, or NULL with err (refused: bad body, VPS not running or paused, limits). */

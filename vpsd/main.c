@@ -322,6 +322,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0)
                 r = loop_init(&d, &err);
         if (r >= 0) {
+                vpsd_inherit_sessions(&d);
                 vpsd_starts_init(&d);
                 vpsd_trash_resume(&d);
                 vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */

@@ -7,14 +7,17 @@
  * state as after any restart, and stay children of this same process. */
 #include "reexec.h"
 
+#include "backup.h"
 #include "builds.h"
 #include "copy_job.h"
+#include "exec.h"
 #include "starts.h"
 #include "log.h"
 #include "notify.h"
 #include "pause_routes.h"
 #include "restart.h"
 #include "vps/cleanup.h"
+#include "vps/syscalls.h"
 #include "vps/util.h"
 #include "vpsd.h"
 
@@ -59,6 +62,9 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
                 return "a VPS is being paused";
         if (vpsd_copy_running(d))
                 return "a snapshot, switch, clone or reinstall is under way";
+        /* Its child reports to this process's loop, which publishes a restored VPS. */
+        if (vpsd_streams_running())
+                return "a backup or restore is under way";
         if (vpsd_starts_pending(d))
                 return "a VPS is starting";
         return d->shutting_down ? "every VPS is being stopped" : NULL;
@@ -66,7 +72,12 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
 
 void vpsd_reexec(struct vpsd *d)
 {
-        size_t cap = 64 + d->m.n * (96 + VPS_ID_MAX + 48) + 4096, n = 0;
+        /* Only what the new image is told of crosses the exec. libmicrohttpd's own sockets
+         * (the socketpair an upgraded TLS connection is relayed through) are not close-on-exec:
+         * left open there, they kept a remote command's connection alive with nobody at the
+         * other end (its command never hung up on) and went on into every child. */
+        (void)vps_sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        size_t cap = 64 + d->m.n * (96 + VPS_ID_MAX + 48) + vpsd_exec_sessions() * 80 + 4096, n = 0;
         _cleanup_free_ char *env = malloc(cap);
         int listen_fd = MHD_quiesce_daemon(d->mhd); /* MHD stops accepting, leaves it open */
         if (!env || listen_fd < 0 || keep_open(listen_fd) < 0) {
@@ -90,6 +101,8 @@ void vpsd_reexec(struct vpsd *d)
         n += vpsd_notify_inherit_env(d, env + n, cap - n);
         /* Restarts held back (a reboot loop): "|r=ID,AT,RESTARTS,DELAY". */
         n += vpsd_restart_inherit_env(d, env + n, cap - n);
+        /* Commands run through the API (exec.c): "|x=PID,ID", reaped by the new image. */
+        n += vpsd_exec_inherit_env(env + n, cap - n);
         /* The same arguments but --daemon: this process is detached already, and its PID,
          * the parent of every VPS init, must stay. */
         int argc = 0;
@@ -148,10 +161,23 @@ int vpsd_inherited_tls_fd(void)
         return -1;
 }
 
+/* The inherited description, kept past vpsd_inherit_consoles (which clears it from the
+ * environment) for what can only be taken back once the loop exists. */
+static char *inherited;
+
+void vpsd_inherit_sessions(struct vpsd *d)
+{
+        vpsd_exec_inherit(d, inherited);
+        free(inherited);
+        inherited = NULL;
+}
+
 void vpsd_inherit_consoles(struct vpsd *d)
 {
         const char *env = getenv(INHERIT_ENV);
         pid_t self = getpid();
+        free(inherited);
+        inherited = env ? strdup(env) : NULL;
         vpsd_notify_inherit(d, env);
         vpsd_restart_inherit(d, env);
         for (size_t i = 0; i < d->m.n; i++) {

@@ -13,3 +13,5 @@ int vpsd_inherited_listen_fd(void);
 /* The remote API's listening socket a re-exec kept, or -1. */
 int vpsd_inherited_tls_fd(void);
 void vpsd_inherit_consoles(struct vpsd *d);
+/* The commands run through the API before a re-exec, taken back (after the loop exists). */
+void vpsd_inherit_sessions(struct vpsd *d);

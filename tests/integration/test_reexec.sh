@@ -40,4 +40,23 @@ for _ in $(seq 300); do
 done
 check "a reboot inside still restarts the VPS (its exit status is read)" test "$(vps_field 972 pid)" != "$p2" -a "$(vps_field 972 status)" = running
 check "stop still works" quiet vpsctl stop 971 --fast
+
+# A backup stream under way (its reader stalled): its child reports to this process's loop,
+# so a SIGHUP waits (logged), and the backup completes; then a SIGHUP re-executes.
+vpsctl exec 972 -- dd if=/dev/urandom of=/root/big bs=1M count=24 2>/dev/null
+# (the reader sleeps 4 s first: the stream stalls once the pipe and the socket are full)
+( set -o pipefail; vpsctl backup 972 --to - 2>"$T/bk.err" | { sleep 4; cat >"$T/bk.tar"; } ) &
+bk=$!
+sleep 1
+n0=$(grep -c "re-exec of" "$ROOT/vpsd.log" || true)
+kill -HUP "$VPSD_PID"
+for _ in $(seq 100); do grep -q "not re-executing now: a backup or restore is under way" "$ROOT/vpsd.log" && break; sleep 0.05; done
+check "SIGHUP during a backup stream waits (logged)" grep -q "not re-executing now: a backup or restore is under way" "$ROOT/vpsd.log"
+expect_eq "and did not re-execute" "$n0" "$(grep -c "re-exec of" "$ROOT/vpsd.log")"
+rc=0; wait "$bk" || rc=$?
+expect_eq "the backup completed" 0 "$rc"
+check "its archive is whole (zstd reads it to the end)" zstd -tq "$T/bk.tar"
+kill -HUP "$VPSD_PID"
+for _ in $(seq 600); do [ "$(grep -c "re-exec of" "$ROOT/vpsd.log")" -gt "$n0" ] && vpsctl list >/dev/null 2>&1 && break; sleep 0.05; done
+check "then a SIGHUP re-executes" test "$(grep -c "re-exec of" "$ROOT/vpsd.log")" -gt "$n0"
 finish

@@ -103,4 +103,30 @@ sleep 1.5
 expect_exit "a ninth at once is refused" 5 "already runs 8 commands" r exec 651 -- true
 wait
 expect_eq "then it works again" ok "$(r exec 651 -- echo ok </dev/null)"
+
+# A re-exec of vpsd (SIGHUP) while a command runs: its TLS is vpsd's (libmicrohttpd relays
+# the upgraded connection), so the connection ends: the client is told, the command is hung
+# up on and gone, and the new image reaps its child (no zombie of vpsd's left).
+r exec 651 -- sh -c 'echo ready; exec sleep 31' >"$T/across.out" 2>"$T/across.err" </dev/null &
+pid=$!
+for _ in $(seq 100); do grep -q ready "$T/across.out" && break; sleep 0.05; done
+n0=$(grep -c "re-exec of" "$ROOT/vpsd.log" || true)
+kill -HUP "$VPSD_PID"
+for _ in $(seq 600); do [ "$(grep -c "re-exec of" "$ROOT/vpsd.log")" -gt "$n0" ] && vpsctl list >/dev/null 2>&1 && break; sleep 0.05; done
+check "vpsd re-executed while the command ran" test "$(grep -c "re-exec of" "$ROOT/vpsd.log")" -gt "$n0"
+rc=0; wait "$pid" || rc=$?
+check "the client is told its connection ended" sh -c "test $rc != 0 && grep -q 'connection to vpsd ended' '$T/across.err'"
+gone=no
+for _ in $(seq 50); do
+        vpsctl exec 651 -- ps </dev/null | grep -q 'sleep 31' || { gone=yes; break; }
+        sleep 0.2
+done
+expect_eq "the command is hung up on and gone" yes "$gone"
+zombies=1
+for _ in $(seq 50); do
+        zombies=$(ps --ppid "$VPSD_PID" -o stat= | grep -c '^Z' || true)
+        [ "$zombies" = 0 ] && break
+        sleep 0.1
+done
+expect_eq "its child reaped by the new image (no zombie of vpsd's)" 0 "$zombies"
 finish
