@@ -286,9 +286,14 @@ if [ -z "$B_ID" ]; then
         B_ID=731
 fi
 B_IP=$(node b status "$B_ID" -j | jq -r '.ip[0]')
+# (its record reaches etcd at node b's next sync: wait for it, a loaded machine takes seconds)
+for _ in $(seq 80); do
+        node c list --all-nodes -j | jq -e "map(select(.id == \"$B_ID\"))[0] | .node == \"node-b\" and (.ip | index(\"$B_IP\")) != null" >/dev/null 2>&1 && break
+        sleep 0.25
+done
 node a create 730 --ostemplate busybox --netmode routed >/dev/null
 node a set 730 --ipadd "$B_IP" >/dev/null
-for _ in $(seq 20); do grep -q "VPS 730 runs here but address $B_IP is held by VPS $B_ID on node node-b" "$T/root-a/vpsd.log" && break; sleep 0.25; done
+for _ in $(seq 80); do grep -q "VPS 730 runs here but address $B_IP is held by VPS $B_ID on node node-b" "$T/root-a/vpsd.log" && break; sleep 0.25; done
 check "an address set here that node b's VPS holds is logged as a conflict" \
         grep -q "reconcile: VPS 730 runs here but address $B_IP is held by VPS $B_ID on node node-b: left as it is" "$T/root-a/vpsd.log"
 expect_jq "and node b's VPS keeps it in the records" \
