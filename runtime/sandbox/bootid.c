@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -15,7 +16,7 @@
 
 /* A boot id of this start, not the host's: journald and `journalctl -b` key on it, and a
  * reboot of the VPS must look like one. Written into a file of this start, which
- * file is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
+ * is bound read-only over /proc/sys/kernel/random/boot_id by the setup process, before
  * the VPS's user namespace takes over: the bind is locked like every other mount under /proc.
  * (A bind the guest's root made would be its own, and systemd's sandboxing, which remounts
  * /proc/sys, fails on a tree that mixes the two: 226/NAMESPACE.) */
@@ -32,40 +33,55 @@ static int boot_id_text(char text[40])
                         u[12], u[13], u[14], u[15]);
 }
 
-/* The file is made in vpsd's run directory (root's, and only root creates there), bound and
- * unlinked: a bind from a detached mount (open_tree of an fsmount) needs Linux 6.15 or so. */
-int vps_child_own_boot_id(int root_fd, vps_error *err)
+/* The file is boot-id-ID in the state root's run directory (vps_run_dir_open: root's, 0700;
+ * its path within /run's tmpfs is what the guest's mountinfo shows, not a host path of the
+ * VPS dir), written for each start and kept while the VPS runs and after: a checkpoint
+ * (issue 18) records the bind by its source, and a restore binds the same file again
+ * (`criu restore --external mnt[KEY]:PATH`). A source unlinked once bound, as before, is one
+ * criu can only re-create empty, and twice over here (the read-only bind of /proc/sys
+ * carries a copy of this bind): it refused ("Can't re-create deleted file"). */
+int vps_child_own_boot_id(int root_fd, const char *vps_dir, vps_error *err)
 {
         char text[40];
         int n = boot_id_text(text);
         if (n < 0)
                 return vps_err_sys(err, -n, "getrandom");
-        char file[96];
-        (void)snprintf(file, sizeof(file), "%s/.boot-id-%d", VPS_RUN_DIR, (int)getpid());
+        /* vps_dir is ROOT/vps/ID */
+        char root[600], name[96];
+        const char *id = strrchr(vps_dir, '/');
+        if (!id || (size_t)(id - vps_dir) >= sizeof(root))
+                return vps_err(err, EINVAL, "no VPS id in %s", vps_dir);
+        (void)snprintf(root, sizeof(root), "%.*s/..", (int)(id - vps_dir), vps_dir);
+        (void)snprintf(name, sizeof(name), "boot-id-%s", id + 1);
         /* As host root: this process's fsuid is the VPS root's while it builds the tree. */
         uid_t fsuid = (uid_t)setfsuid(0);
-        (void)unlink(file); /* a leftover of a setup process that died with this PID */
+        _cleanup_close_ int run = vps_run_dir_open(root, NULL, 0, err);
+        _cleanup_close_ int src = -1;
+        if (run < 0) {
+                (void)setfsuid(fsuid);
+                return run;
+        }
         {
-                _cleanup_close_ int f =
-                        open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-                if (f < 0 || write(f, text, (size_t)n) != n) {
+                _cleanup_close_ int f = openat(
+                        run, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0444);
+                if (f < 0 || write(f, text, (size_t)n) != n ||
+                    (src = openat(run, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
                         int e = errno;
-                        (void)unlink(file);
                         (void)setfsuid(fsuid);
                         return vps_err_sys(err, e, "writing the boot id");
                 }
         }
         _cleanup_close_ int dst =
                 vps_open_in_root(root_fd, "/proc/sys/kernel/random/boot_id", O_PATH, 0, err);
-        char to[64];
+        char from[64], to[64];
         int r = dst;
         if (dst >= 0) {
+                (void)snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
                 (void)snprintf(to, sizeof(to), "/proc/self/fd/%d", dst);
-                r = mount(file, to, NULL, MS_BIND, NULL) < 0
+                r = mount(from, to, NULL, MS_BIND, NULL) < 0
                             ? vps_err_sys(err, errno, "binding the boot id")
                             : 0;
         }
-        (void)unlink(file);
         (void)setfsuid(fsuid);
         if (r < 0)
                 return r;

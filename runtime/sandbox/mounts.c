@@ -516,8 +516,8 @@ static int mount_proc(int root_fd, int pidns_fd, vps_error *err)
         return r < 0 ? vps_err_sys(err, -r, "mounting the VPS's proc on /proc") : 0;
 }
 
-int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, const char *lxcfs,
-                        vps_error *err)
+int vps_child_lock_root(const struct vps_host_dirs *h, const char *vps_dir, int fs_fd, int pidns_fd,
+                        const char *lxcfs, vps_error *err)
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
@@ -528,7 +528,7 @@ int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, 
          * namespace: mounted by host root, which mount_too_revealing does not restrict. */
         int r = mount_proc(root_fd, pidns_fd, err);
         if (r == 0)
-                r = vps_child_own_boot_id(root_fd, err);
+                r = vps_child_own_boot_id(root_fd, vps_dir, err);
         for (size_t i = 0; r == 0 && i < sizeof(locked_table) / sizeof(locked_table[0]); i++)
                 r = mount_at(root_fd, &locked_table[i], err);
         if (r == 0 && lxcfs)

@@ -71,16 +71,17 @@ struct vps_host_dirs {
 
 /* Child side (runtime/sandbox/mounts.c); the steps are described there. */
 /* Binds a boot id of this start, read-only, over the root's /proc/sys/kernel/random/boot_id
- * (bootid.c; as host root, in step 2). */
-int vps_child_own_boot_id(int root_fd, vps_error *err);
+ * (bootid.c; as host root, in step 2), from a file kept in the state root's run directory
+ * (vps_dir: ROOT/vps/ID). */
+int vps_child_own_boot_id(int root_fd, const char *vps_dir, vps_error *err);
 int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
                         struct vps_host_dirs *ret, vps_error *err);
 void vps_host_dirs_close(struct vps_host_dirs *h);
 /* Step 1, the maker, root of the VPS's user namespace: returns the overlay's fs context. */
 int vps_child_make_overlay(const struct vps_host_dirs *h, int lower_mnt_fd, vps_error *err);
 /* Step 2, the init as host root: returns the root, with what the guest must not remove. */
-int vps_child_lock_root(const struct vps_host_dirs *h, int fs_fd, int pidns_fd, const char *lxcfs,
-                        vps_error *err);
+int vps_child_lock_root(const struct vps_host_dirs *h, const char *vps_dir, int fs_fd, int pidns_fd,
+                        const char *lxcfs, vps_error *err);
 /* Step 3, the init as the VPS's root in its own mount namespace (locked_root_fd: the root
  * there): the rest of the mounts, then pivot_root. */
 int vps_child_build_root(int locked_root_fd, const struct vps_host_dirs *h, int console_fd,

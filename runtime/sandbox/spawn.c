@@ -360,7 +360,7 @@ static int setup_run(const struct vps_spawn_params *p, int vpsd_sock, vps_error 
          * VPS root's: the overlay refuses an owner its user namespace does not map. */
         (void)setfsgid(p->uid_base);
         (void)setfsuid(p->uid_base);
-        _cleanup_close_ int root = vps_child_lock_root(&host, fs, pidns, p->lxcfs, err);
+        _cleanup_close_ int root = vps_child_lock_root(&host, p->vps_dir, fs, pidns, p->lxcfs, err);
         if (root < 0)
                 return root;
         if (send(init_sock, "g", 1, MSG_NOSIGNAL) != 1)
