@@ -513,6 +513,11 @@ int vps_manager_unlink(struct vps_manager *m, struct vps_inst *vi, char *ret_tra
         if (r < 0)
                 return vps_err_wrap(err, "destroying VPS %s", vi->cfg.id);
         *ret_projid = vi->cfg.projid;
+        /* Its boot id file in the run directory (sandbox/bootid.c keeps it after a start). */
+        char boot_id[VPS_ID_MAX + 16];
+        (void)snprintf(boot_id, sizeof(boot_id), "boot-id-%s", vi->cfg.id);
+        if (m->run_fd >= 0)
+                (void)unlinkat(m->run_fd, boot_id, 0);
         remove_inst(m, vi);
         return 0;
 }

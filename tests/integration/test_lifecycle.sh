@@ -139,6 +139,7 @@ kill "$stopper" 2>/dev/null || true
 vpsctl destroy 101 >/dev/null
 vpsctl destroy 102 --force >/dev/null
 check "VPS dirs removed" test -z "$(ls -A "$ROOT/vps")"
+check "and their boot id files in the run directory" sh -c "! ls '$(run_state_dir)' | grep -q '^boot-id-'"
 check "VPS cgroups removed" test -z "$(find "$CG_MOUNT$CG_PARENT" -mindepth 1 -type d)"
 expect_eq "list empty" "[]" "$(vpsctl list -a -j | jq -c .)"
 tpl_sum_after=$(cd "$ROOT/templates/busybox/rootfs" && find . -printf '%p %U %s %m\n' | sort | md5sum)
