@@ -184,13 +184,15 @@ cleanup() {
         for ns in ${TEST_NETNS:-}; do ip netns del "$ns" 2>/dev/null || true; done
         # Host settings a test changed through vpsd ("path=value" to put back).
         for kv in ${TEST_SYSCTL_RESTORE:-}; do echo "${kv#*=}" >"${kv%%=*}" 2>/dev/null || true; done
-        rm -rf "$T"
+        # The run state first, while the root still exists: its name is the root's device and
+        # inode, which a test started meanwhile (ctest -j) may get once the root is removed.
         [ -z "$rundir" ] || rm -rf "$rundir"
         # vpsd's tmpfs of /proc/meminfo views (lxcfs.h), beside the run state.
         if [ -n "$rundir" ] && mountpoint -q "${rundir/state-/meminfo-}"; then
                 umount -l "${rundir/state-/meminfo-}" 2>/dev/null || true
         fi
         [ -z "$rundir" ] || rmdir "${rundir/state-/meminfo-}" 2>/dev/null || true
+        rm -rf "$T"
         exit "$rc"
 }
 trap cleanup EXIT
