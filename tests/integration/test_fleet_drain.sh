@@ -194,6 +194,13 @@ node a start 206 >/dev/null
 node a create 207 --ostemplate busybox --ipadd "$(IP 66)" >/dev/null
 node a start 207 >/dev/null
 for i in $MOVED 6 66; do check "VPS with $(IP "$i") answers ping on node a" ping -c 1 -W 2 "$(IP "$i")"; done
+# Their records reach etcd at node a's next sync: wait for them (seconds on a loaded machine).
+for id in $(for i in $MOVED; do echo "20$i"; done) 206 207; do
+        for _ in $(seq 80); do
+                [ "$(etcd_get "/vps/v1/vps/$id" | jq -r .node 2>/dev/null)" = node-a ] && break
+                sleep 0.25
+        done
+done
 
 expect_error "migrate to an unknown node" "^vpsctl: node node-z is not a node of this cluster\$" \
         node a migrate 201 --to-node node-z
@@ -240,6 +247,9 @@ if [ -n "${VPS_TEST_FULL:-}" ]; then
 fi
 expect_eq "node a owns only 206 and 207 in etcd" "/vps/v1/owners/node-a/206 /vps/v1/owners/node-a/207" "$(etcd_keys /vps/v1/owners/node-a/ | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "the ips records follow" node-c "$(etcd_get "/vps/v1/ips/$(IP 1)" | jq -r .node)"
+# (their status there comes with node c's next sync: wait for it)
+MOVED_Q="[.[] | select(.id >= \"201\" and .id <= \"205\" or .id == \"208\")] | length == $MOVES"' and all(.node == "node-c" and .status == "running")'
+for _ in $(seq 80); do node b list --all-nodes -j | jq -e "$MOVED_Q" >/dev/null 2>&1 && break; sleep 0.25; done
 expect_jq "list --all-nodes shows them on node c" \
         "[.[] | select(.id >= \"201\" and .id <= \"205\" or .id == \"208\")] | length == $MOVES"' and all(.node == "node-c" and .status == "running")' \
         node b list --all-nodes -j
