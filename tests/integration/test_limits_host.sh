@@ -82,7 +82,7 @@ check "start-up log: the v1-held controllers and the boot option" \
 kill_vpsd
 "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" --bridge "$BRIDGE" \
         --subnet "$SUBNET" --enforce-limits warn --daemon
-VPSD_PID=$(pgrep -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --enforce-limits warn --daemon")
+VPSD_PID=$(pgrep -o -f -x "$VPSD_BIN --root $ROOT --socket $SOCK --cgroup-parent $CG_PARENT --bridge $BRIDGE --subnet $SUBNET --enforce-limits warn --daemon")
 vpsctl create 903 --ostemplate busybox --ram 256M --numproc 64 --cpus 0.5 --cpumask 0 \
         --oompolicy restart --ioprio 6 >/dev/null
 vpsctl start 903 >/dev/null
