@@ -65,6 +65,9 @@ int fleet_report_start(struct vpsd *d, struct vpsd_fleet *f, vps_error *err);
 void vpsd_fleet_hand_back(struct vpsd_fleet *f, struct fleet_task *t);
 /* fleet_routes.c, in the thread: PREFIX/KIND/ (serializable) into an object NAME -> record. */
 int fleet_read_kind(struct vpsd_fleet *f, const char *kind, json_t **ret, vps_error *err);
+/* What a placement decides on: the live nodes, the members' records, the drained marks. */
+int fleet_read_view(struct vpsd_fleet *f, json_t **live, json_t **members, json_t **drained,
+                    vps_error *err);
 /* fleet_peers.c, in the thread: the peers' certificates read again once a minute. */
 void fleet_peers_tick(struct vpsd_fleet *f);
 /* fleet_place.c, in the thread: why node name (its live record rec) cannot take a VPS of

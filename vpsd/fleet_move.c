@@ -53,11 +53,7 @@ static int check_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
         const char *from = str(t->in, "from");
         int r = owner(f, t->id, from, err);
         if (r == 0)
-                r = fleet_read_kind(f, "nodes", &live, err);
-        if (r == 0)
-                r = fleet_read_kind(f, "members", &members, err);
-        if (r == 0)
-                r = fleet_read_kind(f, "drained", &drained, err);
+                r = fleet_read_view(f, &live, &members, &drained, err);
         if (r < 0)
                 return r;
         if (json_is_true(json_object_get(t->in, "full")))

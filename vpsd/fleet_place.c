@@ -84,14 +84,21 @@ int fleet_pick(struct vpsd_fleet *f, json_t *live, json_t *drained, json_t *in, 
         return 0;
 }
 
+int fleet_read_view(struct vpsd_fleet *f, json_t **live, json_t **members, json_t **drained,
+                    vps_error *err)
+{
+        int r = fleet_read_kind(f, "nodes", live, err);
+        if (r == 0)
+                r = fleet_read_kind(f, "members", members, err);
+        if (r == 0)
+                r = fleet_read_kind(f, "drained", drained, err);
+        return r;
+}
+
 static int place_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
 {
         _cleanup_json_ json_t *live = NULL, *members = NULL, *drained = NULL;
-        int r = fleet_read_kind(f, "nodes", &live, err);
-        if (r == 0)
-                r = fleet_read_kind(f, "members", &members, err);
-        if (r == 0)
-                r = fleet_read_kind(f, "drained", &drained, err);
+        int r = fleet_read_view(f, &live, &members, &drained, err);
         if (r < 0)
                 return r;
         const char *node = str(t->in, "node");
