@@ -22,6 +22,8 @@ struct etcd {
         size_t n, cur;
         unsigned int timeout_ms;
         struct etcd_tls tls;
+        void (*page_hook)(void *arg);
+        void *page_arg;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -92,6 +94,18 @@ void etcd_close(struct etcd *e)
 void etcd_set_timeout(struct etcd *e, unsigned int ms)
 {
         e->timeout_ms = ms ? ms : 3000;
+}
+
+void etcd_set_page_hook(struct etcd *e, void (*fn)(void *arg), void *arg)
+{
+        e->page_hook = fn;
+        e->page_arg = arg;
+}
+
+void etcd_page_turned(struct etcd *e)
+{
+        if (e->page_hook)
+                e->page_hook(e->page_arg);
 }
 
 const char *etcd_endpoint(const struct etcd *e)
@@ -240,7 +254,10 @@ static int call(struct etcd *e, const char *path, json_t *body, struct sink *s, 
                 }
                 if (r == 0 && !another_may_serve(status, reply)) {
                         e->cur = i;
-                        int rr = vps_err(err, EIO, "etcd %s: %s", path, error_text(reply));
+                        /* gRPC OutOfRange: a revision asked for is compacted away. */
+                        bool compacted = json_integer_value(json_object_get(reply, "code")) == 11;
+                        int rr = vps_err(err, compacted ? ERANGE : EIO, "etcd %s: %s", path,
+                                         error_text(reply));
                         json_decref(reply);
                         return rr;
                 }

@@ -154,17 +154,18 @@ static json_t *key_after(const char *key)
         return j;
 }
 
-int etcd_range_pages(struct etcd *e, const char *key, unsigned int flags, int64_t page,
-                     struct etcd_kvs *ret, vps_error *err)
+/* One read of every page, all at the revision of the first. */
+static int read_pages(struct etcd *e, const char *key, unsigned int flags, int64_t page,
+                      struct etcd_kvs *ret, vps_error *err)
 {
-        if (!(flags & ETCD_PREFIX) || (flags & ETCD_COUNT_ONLY))
-                return etcd_range(e, key, flags, 0, ret, err);
         *ret = (struct etcd_kvs){0};
         _cleanup_fjson_ json_t *end = prefix_end(key), *from = b64s(key);
         if (!end || !from)
                 return vps_err(err, ENOMEM, "out of memory");
         for (;;) {
                 struct etcd_kvs part = {0};
+                if (ret->pages)
+                        etcd_page_turned(e);
                 _cleanup_fjson_ json_t *req =
                         json_pack("{s:O, s:O}", "key", from, "range_end", end);
                 int r = req ? range_call(e, req, flags, page > 0 ? page : ETCD_PAGE, ret->revision,
@@ -189,6 +190,17 @@ int etcd_range_pages(struct etcd *e, const char *key, unsigned int flags, int64_
                 if (!more)
                         return 0;
         }
+}
+
+int etcd_range_pages(struct etcd *e, const char *key, unsigned int flags, int64_t page,
+                     struct etcd_kvs *ret, vps_error *err)
+{
+        if (!(flags & ETCD_PREFIX) || (flags & ETCD_COUNT_ONLY))
+                return etcd_range(e, key, flags, 0, ret, err);
+        int r = -ERANGE;
+        for (int tries = 0; tries < 3 && r == -ERANGE; tries++)
+                r = read_pages(e, key, flags, page, ret, err);
+        return r;
 }
 
 int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease, vps_error *err)

@@ -149,6 +149,52 @@ static void test_pages(void **state)
         assert_int_equal(n, 31);
 }
 
+/* Between two pages: one more key and a compaction of the store up to now, so the next page's
+ * revision is gone (the first time only). */
+static int compactions;
+static void compact_now(void *arg)
+{
+        (void)arg;
+        if (compactions++)
+                return;
+        vps_error err;
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_put(e, "/c/zz", "late", 0, &err), 0);
+        assert_int_equal(etcd_range(e, "/c/zz", 0, 0, &k, &err), 0);
+        char rev[24];
+        (void)snprintf(rev, sizeof(rev), "%lld", (long long)k.revision);
+        etcd_kvs_free(&k);
+        json_t *req = json_pack("{s:s}", "revision", rev), *reply = NULL;
+        assert_int_equal(etcd_call(e, "/v3/kv/compaction", req, &reply, &err), 0);
+        json_decref(req);
+        json_decref(reply);
+}
+
+/* A paged read across a compaction begins again at the newest revision: every key once. */
+static void test_pages_compacted(void **state)
+{
+        (void)state;
+        vps_error err;
+        char key[32];
+        for (int i = 0; i < 12; i++) {
+                (void)snprintf(key, sizeof(key), "/c/k%02d", i);
+                assert_int_equal(etcd_put(e, key, key + 3, 0, &err), 0);
+        }
+        struct etcd_kvs k = {0};
+        etcd_set_page_hook(e, compact_now, NULL);
+        int r = etcd_range_pages(e, "/c/", ETCD_PREFIX, 5, &k, &err);
+        etcd_set_page_hook(e, NULL, NULL);
+        if (r < 0)
+                fail_msg("paged read across a compaction: %s", err.msg);
+        assert_int_equal(compactions, 3); /* turned pages: 1 on the compacted try, 2 after */
+        assert_int_equal(k.n, 13);
+        assert_string_equal(k.v[12].key, "/c/zz");
+        etcd_kvs_free(&k);
+        int64_t n = 0;
+        assert_int_equal(etcd_delete(e, "/c/", ETCD_PREFIX, &n, &err), 0);
+        assert_int_equal(n, 13);
+}
+
 static void test_txn(void **state)
 {
         vps_error err = {0};
@@ -359,10 +405,15 @@ int main(void)
                 return 77;
         }
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_kv),     cmocka_unit_test(test_txn),
-                cmocka_unit_test(test_lease),  cmocka_unit_test(test_watch),
-                cmocka_unit_test(test_claims), cmocka_unit_test(test_move),
-                cmocka_unit_test(test_tls),    cmocka_unit_test(test_pages),
+                cmocka_unit_test(test_kv),
+                cmocka_unit_test(test_txn),
+                cmocka_unit_test(test_lease),
+                cmocka_unit_test(test_watch),
+                cmocka_unit_test(test_claims),
+                cmocka_unit_test(test_move),
+                cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_pages),
+                cmocka_unit_test(test_pages_compacted),
         };
         return cmocka_run_group_tests(tests, start, stop);
 }

@@ -27,13 +27,17 @@ int etcd_open(const char *urls, const struct etcd_tls *tls, struct etcd **ret, v
 void etcd_close(struct etcd *e);
 /* Per endpoint and request (default 3000 ms; connecting: at most a third of it). */
 void etcd_set_timeout(struct etcd *e, unsigned int ms);
+/* Tests: fn(arg) runs between two pages of etcd_range_pages (to compact the store there). */
+void etcd_set_page_hook(struct etcd *e, void (*fn)(void *arg), void *arg);
+void etcd_page_turned(struct etcd *e); /* etcd_range_pages' own call of it */
 /* The endpoint the last request went to (after a failover: the one that answered). */
 const char *etcd_endpoint(const struct etcd *e);
 
 /* POSTs body to path (e.g. "/v3/kv/range") on the current endpoint, moving on to the next
  * one while an endpoint cannot be reached or answers that it cannot serve (no leader, no
  * quorum, timed out); when none can, fails with EHOSTUNREACH and "cluster unavailable: "
- * and each endpoint's reason. An error etcd gives for the request itself: EIO and its text.
+ * and each endpoint's reason. An error etcd gives for the request itself: EIO and its text
+ * (ERANGE when it is that a revision asked for was compacted).
  * *ret: the answer's JSON object. */
 int etcd_call(struct etcd *e, const char *path, json_t *body, json_t **ret, vps_error *err);
 
@@ -68,7 +72,9 @@ int etcd_range(struct etcd *e, const char *key, unsigned int flags, int64_t limi
                struct etcd_kvs *ret, vps_error *err);
 /* Every key of a prefix (ETCD_PREFIX; anything else as etcd_range), in range responses of at
  * most page keys each (0: ETCD_PAGE), each going on from the last key read, all at the
- * revision of the first: one consistent view, and no response that grows with the fleet. */
+ * revision of the first: one consistent view, and no response that grows with the fleet.
+ * Where etcd compacts that revision away between two pages, the read begins again at the
+ * newest (three times at most; then ERANGE). */
 #define ETCD_PAGE 1000
 int etcd_range_pages(struct etcd *e, const char *key, unsigned int flags, int64_t page,
                      struct etcd_kvs *ret, vps_error *err);
