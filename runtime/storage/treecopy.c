@@ -363,7 +363,7 @@ static int seen_put(struct copy *c, const struct stat *st, int dst_dir, const ch
 static bool vanished(int e)
 {
         return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ESTALE || e == EISDIR ||
-               e == ENXIO || e == EINVAL;
+               e == ENXIO || e == EINVAL || e == EAGAIN /* no longer a file */;
 }
 
 static int walk(struct copy *c, struct frame *stack, vps_error *err)
