@@ -66,6 +66,20 @@ int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size
         return write_replace(dir_fd, name, data, len, mode, false, err);
 }
 
+int vps_open_file_at(int dir_fd, const char *name, int flags)
+{
+        /* A mode though none is created: fortified, the call stays openat (a test wraps it). */
+        int fd = openat(dir_fd, name, flags | O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+        struct stat st;
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -EAGAIN;
+        }
+        return fd;
+}
+
 int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err)
 {
         _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

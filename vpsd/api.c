@@ -449,6 +449,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (strcmp(method, "POST") == 0 && proto && !strcmp(proto, "vps-progress"))
                 return progress_upgrade(d, req, url);
         bool exec = d->api_ops->exec_route && d->api_ops->exec_route(url);
+        /* A stream naming a move's peer announces a migration (events a panel acts on): the
+         * fleet's and the admin's, never a token's (its verb is `backup`). */
+        if (req->client.kind == VPSD_CLIENT_TOKEN && !exec &&
+            (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "migrate_to") ||
+             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "migrate_from"))) {
+                vps_err(&err, EACCES, "token %s may not name a migration", req->client.name);
+                return answer(d, req, method, url, 403, error_body(&err));
+        }
         if (strcmp(method, "POST") == 0 && (exec || d->api_ops->stream_route(url))) {
                 struct MHD_Response *up =
                         exec ? d->api_ops->exec_response(d, c, &req->client, url,

@@ -305,6 +305,36 @@ int vpsd_token_revoke(struct vpsd_auth *a, const char *name, vps_error *err)
         return remove_entry(a, &a->tokens, "tokens.json", "tokens", i, err);
 }
 
+int vpsd_token_forget_vps(struct vpsd_auth *a, const char *id, vps_error *err)
+{
+        if (!a->tokens) /* no remote API */
+                return 0;
+        _cleanup_json_ json_t *list = json_deep_copy(a->tokens);
+        if (!list)
+                return vps_err(err, ENOMEM, "out of memory");
+        bool changed = false;
+        json_t *t;
+        size_t i;
+        json_array_foreach(list, i, t)
+        {
+                /* An empty list is no VPS (a token made without --vps has no list). */
+                json_t *vps = json_object_get(t, "vps");
+                for (size_t k = json_array_size(vps); k-- > 0;)
+                        if (!strcmp(json_string_value(json_array_get(vps, k)) ?: "", id)) {
+                                (void)json_array_remove(vps, k);
+                                changed = true;
+                        }
+        }
+        if (!changed)
+                return 0;
+        int r = save_list(a, "tokens.json", "tokens", list, err);
+        if (r < 0)
+                return r;
+        json_decref(a->tokens);
+        a->tokens = TAKE_PTR(list);
+        return 0;
+}
+
 json_t *vpsd_token_list(struct vpsd_auth *a)
 {
         json_t *out = json_array(), *t;

@@ -96,6 +96,9 @@ int vpsd_trust_remove(struct vpsd_auth *a, const char *fp, vps_error *err);
 int vpsd_token_create(struct vpsd_auth *a, json_t *body, int64_t now, json_t **ret, vps_error *err);
 int vpsd_token_revoke(struct vpsd_auth *a, const char *name, vps_error *err);
 /* The tokens without their hashes. */
+/* A VPS destroyed (or moved away): its ID leaves every token's list, so that a later VPS of
+ * that ID (another customer's) is not the old token's. */
+int vpsd_token_forget_vps(struct vpsd_auth *a, const char *id, vps_error *err);
 json_t *vpsd_token_list(struct vpsd_auth *a);
 /* "30d", "12h", "90m", "3600s", "2w" or plain seconds; "never" or "0": 0. */
 int vpsd_duration_parse(const char *s, int64_t *ret, vps_error *err);

@@ -355,8 +355,11 @@ const struct vpsd_route vpsd_routes[] = {
         {"GET", "vps", 2, "snapshots", VPSD_VERB_SNAPSHOT, vpsd_snapshot_list},
         {"POST", "vps", 2, "snapshot-delete", VPSD_VERB_SNAPSHOT, vpsd_snapshot_delete},
         {"POST", "vps", 2, "snapshot-switch", VPSD_VERB_SNAPSHOT, vpsd_snapshot_switch},
-        {"POST", "vps", 2, "snapshot-mount", VPSD_VERB_SNAPSHOT, vpsd_snapshot_mount},
-        {"POST", "vps", 2, "snapshot-umount", VPSD_VERB_SNAPSHOT, vpsd_snapshot_umount},
+        /* The admin's: the body names a host directory to mount on (a token's snapshot
+         * mounted on /etc/ssh/sshd_config.d or /etc/udev/rules.d would run the guest's
+         * files as host root). */
+        {"POST", "vps", 2, "snapshot-mount", VPSD_VERB_ADMIN, vpsd_snapshot_mount},
+        {"POST", "vps", 2, "snapshot-umount", VPSD_VERB_ADMIN, vpsd_snapshot_umount},
         {"POST", "vps", 2, "reinstall", VPSD_VERB_REINSTALL, vpsd_reinstall},
         {"POST", "vps", 2, "clone", VPSD_VERB_ADMIN, vpsd_clone},
         /* Answered by api.c before the table's functions (upgrades and streams); here for

@@ -8,6 +8,7 @@
 #include "events.h"
 #include "snapshot_routes.h"
 
+#include "api.h"
 #include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
@@ -43,6 +44,32 @@ static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err
         if (vi && vpsd_job_check_busy(d, vi, false, err) < 0)
                 return NULL;
         return vi;
+}
+
+/* A customer's token keeps the VPS's snapshots (outside its --diskspace: docs/api.md) to a
+ * budget: at most VPSD_TOKEN_SNAPSHOTS, and no new one once they take the VPS's diskspace.
+ * Else one customer's token, snapshotting or reinstalling in a loop, fills the host's disk. */
+#define VPSD_TOKEN_SNAPSHOTS 8
+static int token_budget(struct request *req, struct vps_inst *vi, vps_error *err)
+{
+        const struct vpsd_client *c = vpsd_request_client(req);
+        if (!c || c->kind != VPSD_CLIENT_TOKEN)
+                return 0;
+        _cleanup_json_ json_t *u = vps_snapshot_usage(vi);
+        json_int_t n = json_integer_value(json_object_get(u, "count"));
+        json_int_t size = json_integer_value(json_object_get(u, "size"));
+        uint64_t disk = vi->cfg.limits.v[VPS_LIM_DISKSPACE];
+        if (n >= VPSD_TOKEN_SNAPSHOTS)
+                return vps_err(err, EPERM,
+                               "VPS %s has %lld snapshots, as many as a token may keep: delete "
+                               "one first",
+                               vi->cfg.id, (long long)n);
+        if (disk != VPS_LIMIT_NONE && (uint64_t)size >= disk)
+                return vps_err(err, EPERM,
+                               "VPS %s's snapshots take %lld bytes, its diskspace: delete one "
+                               "first",
+                               vi->cfg.id, (long long)size);
+        return 0;
 }
 
 /* "name" of the body: a string, or absent when optional. */
@@ -122,6 +149,8 @@ int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS)
                 r = vps_snapshot_name_check(name, err);
         if (r == 0 && vi->status == VPS_STOPPING)
                 r = vps_err(err, EBUSY, "VPS %s is stopping; try again when it has stopped", id);
+        if (r == 0)
+                r = token_budget(req, vi, err);
         _cleanup_json_ json_t *arg =
                 r == 0 ? json_pack("{s:s, s:s?, s:s?}", "id", id, "name", name, "description", desc)
                        : NULL;
@@ -377,6 +406,8 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
                 r = vps_err(err, EINVAL, "'keep' and 'dry_run' must be true or false");
         if (r == 0 && pw)
                 r = vps_userpasswd_check(pw, err);
+        if (r == 0 && !json_is_false(keep)) /* the old root kept as a snapshot */
+                r = token_budget(req, vi, err);
         _cleanup_json_ json_t *meta = NULL;
         if (r == 0)
                 r = vps_template_get(&d->m, tpl && *tpl ? tpl : vi->cfg.ostemplate, &meta, err);

@@ -101,6 +101,9 @@ int vpsd_destroy(struct vpsd *d, struct vps_inst *vi, struct request *waiters, v
                 return r;
         vpsd_log("VPS %s destroyed; removing its files (vps/%s)", id, trash);
         vpsd_emit(d, "destroyed", id, NULL);
+        vps_error te;
+        if (vpsd_token_forget_vps(&d->auth, id, &te) < 0)
+                vpsd_log("VPS %s: dropping it from the tokens: %s", id, te.msg);
         r = trash_start(d, d->m.vps_fd, "vps", trash, 0, id, projid, waiters, err);
         if (r < 0)
                 return vps_err_wrap(err,

@@ -77,6 +77,35 @@ static bool xattr_allowed(const char *name)
                !strcmp(name, "system.posix_acl_default") || !strcmp(name, "trusted.overlay.opaque");
 }
 
+/* A file capability: revision 3 (24 bytes) names the host id of the root it is valid under,
+ * moved into the new range. Revisions 1 and 2 name none: valid for every user namespace, the
+ * host's too. A guest's setcap never makes one (the kernel writes revision 3 naming the
+ * guest's root), so in upper/ one is refused: a crafted archive would otherwise leave a file
+ * with host capabilities in the VPS's layer. A template's tree (root/) keeps them, as
+ * debootstrap made them. */
+static int cap_remap(struct rctx *c, void *v, size_t len, bool upper, const char *path)
+{
+        uint32_t magic = 0, root;
+        if (len >= 4)
+                memcpy(&magic, v, 4);
+        uint32_t rev = magic & 0xff000000u;
+        bool v3 = len == 24 && rev == 0x03000000u;
+        if (!v3 && !(len == 20 && rev == 0x02000000u) && !(len == 12 && rev == 0x01000000u))
+                return vps_err(c->err, EPERM, "refused: %.200s: a malformed file capability", path);
+        if (!v3)
+                return upper ? vps_err(c->err, EPERM,
+                                       "refused: %.200s: a file capability without a root id "
+                                       "(valid on the host)",
+                                       path)
+                             : 0;
+        memcpy(&root, (char *)v + 20, 4);
+        if (root >= c->o->uid_count)
+                return vps_err(c->err, EPERM, "%s: capability root id outside the range", path);
+        root += upper ? c->o->uid_base : 0;
+        memcpy((char *)v + 20, &root, 4);
+        return 0;
+}
+
 /* Owners, ACL qualifiers and a capability's root id into the new range (upper/ only: a
  * template's tree keeps its own ids, idmapped at start). */
 int vps_bk_remap(struct rctx *c, struct archive_entry *e, bool upper, const char *path)
@@ -149,17 +178,9 @@ int vps_bk_remap(struct rctx *c, struct archive_entry *e, bool upper, const char
                                 break;
                         }
                         memcpy(xa[nx].v, v, len);
-                        if (!strcmp(name, "security.capability") && len == 24) {
-                                uint32_t root;
-                                memcpy(&root, (char *)xa[nx].v + 20, 4);
-                                if (root >= o->uid_count)
-                                        r = vps_err(c->err, EPERM,
-                                                    "%s: capability root id outside the range",
-                                                    path);
-                                root += add;
-                                memcpy((char *)xa[nx].v + 20, &root, 4);
-                        }
                         nx++;
+                        if (!strcmp(name, "security.capability"))
+                                r = cap_remap(c, xa[nx - 1].v, len, upper, path);
                 }
                 if (r == 0)
                         archive_entry_xattr_clear(e);

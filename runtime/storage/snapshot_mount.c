@@ -39,7 +39,33 @@ static uint64_t mount_id(int fd)
         return 0;
 }
 
-/* An operator's directory: absolute, no "..", no symlink, not under the state root. */
+/* 1 when a directory above fd (a directory) is root's and closed to others (no search bit for
+ * others, nor for a group other than root's), 0 when none is, -errno. */
+static int kept_out(int fd)
+{
+        _cleanup_close_ int cur = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat st, up;
+        while (cur >= 0 && fstat(cur, &st) == 0) {
+                if (st.st_uid == 0 && !(st.st_mode & S_IXOTH) &&
+                    (!(st.st_mode & S_IXGRP) || st.st_gid == 0))
+                        return 1;
+                int next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (next < 0 || fstat(next, &up) < 0) {
+                        int e = errno;
+                        if (next >= 0)
+                                close(next);
+                        return -e;
+                }
+                close(cur);
+                cur = next;
+                if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+                        return 0; /* "/" */
+        }
+        return -errno;
+}
+
+/* An operator's directory: absolute, no "..", no symlink, not under the state root, below a
+ * directory others may not enter. */
 static int open_target(struct vps_manager *m, const char *dir, vps_error *err)
 {
         if (dir[0] != '/')
@@ -59,6 +85,18 @@ static int open_target(struct vps_manager *m, const char *dir, vps_error *err)
                                                  VPS_RESOLVE_NO_SYMLINKS, err);
         if (fd < 0)
                 return vps_err_wrap(err, "mount directory %s", dir);
+        /* The mount's root takes the guest root's mode (0755) over DIR's own: unless a
+         * directory above it keeps others out, every host user reads what the guest left
+         * readable (its configs, its sites' passwords). */
+        int r = kept_out(fd);
+        if (r <= 0) {
+                close(fd);
+                return r < 0 ? vps_err_sys(err, -r, "mount directory %s", dir)
+                             : vps_err(err, EPERM,
+                                       "mount directory %s can be reached by other users: put it "
+                                       "below a directory only root may enter (such as /root)",
+                                       dir);
+        }
         _cleanup_closedir_ DIR *d = vps_opendir_fd(fd);
         struct dirent *de;
         while (d && (de = readdir(d)))

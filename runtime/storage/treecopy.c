@@ -231,9 +231,10 @@ int tc_copy_leaf(struct copy *c, int src_dir, int dst_dir, const char *name, con
         }
         _cleanup_close_ int src = -1, dst = -1;
         if (S_ISREG(st->st_mode)) {
-                src = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
-                if (src < 0)
-                        return vps_err_sys(err, errno, "opening %s", name);
+                /* A running guest may have made it a fifo since the stat (util.h). */
+                if ((src = vps_open_file_at(src_dir, name, O_NOATIME)) < 0)
+                        return vps_err(err, -src, "opening %s: %s", name,
+                                       src == -EAGAIN ? "changed while copied" : strerror(-src));
                 dst = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                              0600);
                 if (dst < 0)
@@ -362,7 +363,7 @@ static int seen_put(struct copy *c, const struct stat *st, int dst_dir, const ch
 static bool vanished(int e)
 {
         return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ESTALE || e == EISDIR ||
-               e == ENXIO || e == EINVAL;
+               e == ENXIO || e == EINVAL || e == EAGAIN /* no longer a file */;
 }
 
 static int walk(struct copy *c, struct frame *stack, vps_error *err)

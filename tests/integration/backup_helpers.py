@@ -379,6 +379,16 @@ def hostile(kind, out, good):
                 # a pax sparse map (GNU 0.1) placing data past the size it declares (0)
                 add("upper/past", b"y" * 4096, size=4096,
                     pax_headers={"GNU.sparse.map": "1048576,4096", "GNU.sparse.size": "0"})
+            elif kind == "cap-v2":
+                # a revision 2 file capability (no root id: valid on the host), cap_sys_admin
+                cap = struct.pack("<IIIII", 0x02000001, 1 << 21, 0, 0, 0).decode("latin1")
+                add("upper/ping", b"x", mode=0o755,
+                    pax_headers={"SCHILY.xattr.security.capability": cap})
+            elif kind == "cap-v3-out":
+                # revision 3 naming a root id past the VPS's range (another VPS's root)
+                cap = struct.pack("<IIIIII", 0x03000001, 1 << 21, 0, 0, 0, 200000).decode("latin1")
+                add("upper/ping", b"x", mode=0o755,
+                    pax_headers={"SCHILY.xattr.security.capability": cap})
             elif kind == "outside-tree":
                 add("etc/passwd", b"x")
             add("MANIFEST", b"vpsbackup-manifest 1\n")

@@ -78,7 +78,7 @@ check "--to - writes the archive to stdout" sh -c "zstd -t -q '$T/stdout.tar.zst
 echo sentinel >"$T/sentinel"
 mkdir "$T/hostile"
 $H hostile "$T/hostile" "$T/full1.tar.zst" dotdot absolute symlink hardlink hardlink-abs device block \
-        sparse sparse-past outside-tree truncated corrupt manifest arch
+        sparse sparse-past outside-tree truncated corrupt manifest arch cap-v2 cap-v3-out
 hostile() { expect_error "hostile ($1)" "$2" vpsctl restore "$T/hostile/$1.tar.zst" 601; }
 hostile dotdot "a '\.\.' path"
 hostile absolute "an absolute path"
@@ -94,6 +94,8 @@ hostile truncated "truncated|Truncated|ends before|zstd"
 hostile corrupt "zstd|corrupt|Damaged|checksum|Unknown|Restricted"
 hostile manifest "does not match its MANIFEST"
 hostile arch "another architecture"
+hostile cap-v2 "a file capability without a root id"
+hostile cap-v3-out "capability root id outside the range"
 check "no VPS 601" sh -c "! vpsctl status 601 >/dev/null 2>&1"
 check "nothing left in vps/" sh -c "[ -z \"\$(ls -A '$ROOT/vps' | grep -v -x -e 501 -e 502)\" ]"
 check "nothing written outside" sh -c "[ ! -e /tmp/vps-backup-through ] && [ ! -e /tmp/vps-backup-abs ] && [ ! -e '$ROOT/escape' ] && [ \"\$(cat '$T/sentinel')\" = sentinel ] && [ \$(stat -c %h '$T/sentinel') = 1 ]"

@@ -35,26 +35,36 @@ check "switch round trip is exact (manifest of upper/)" \
 check "no switch debris" test ! -e "$V/.switch-upper"
 
 # --- snapshot-mount: read-only, nosuid, nodev; the directory resolved with no symlink.
-mkdir "$T/mnt" "$T/full" "$T/real"
-touch "$T/full/x"
-ln -s "$T/real" "$T/link"
-expect_jq "mount" '.mounted == "'"$T/mnt"'"' vpsctl snapshot-mount 101 s1 "$T/mnt" -j
-expect_eq "the snapshot's file through the mount" "hello snapshot" "$(cat "$T/mnt/etc/hello")"
-check "the template under it" test -f "$T/mnt/bin/busybox"
-check "a file the snapshot deleted is absent (whiteout)" test ! -e "$T/mnt/srv/whiteout"
-check "mounted ro,nosuid,nodev" sh -c "awk -v d='$T/mnt' '\$5 == d { print \$6 }' /proc/self/mountinfo | grep -E '^ro,nosuid,nodev'"
-check "nothing can be written there" sh -c "! touch '$T/mnt/new' 2>/dev/null"
-expect_jq "the list says where" '.snapshots[] | select(.name == "s1") | .mounted == "'"$T/mnt"'"' \
+P=$T/priv # root's alone: lib.sh's $T is 0711
+mkdir -m 700 "$P"
+mkdir "$P/mnt" "$P/full" "$P/real"
+touch "$P/full/x"
+ln -s "$P/real" "$P/link"
+expect_jq "mount" '.mounted == "'"$P/mnt"'"' vpsctl snapshot-mount 101 s1 "$P/mnt" -j
+expect_eq "the snapshot's file through the mount" "hello snapshot" "$(cat "$P/mnt/etc/hello")"
+check "the template under it" test -f "$P/mnt/bin/busybox"
+check "a file the snapshot deleted is absent (whiteout)" test ! -e "$P/mnt/srv/whiteout"
+check "mounted ro,nosuid,nodev" sh -c "awk -v d='$P/mnt' '\$5 == d { print \$6 }' /proc/self/mountinfo | grep -E '^ro,nosuid,nodev'"
+check "nothing can be written there" sh -c "! touch '$P/mnt/new' 2>/dev/null"
+expect_jq "the list says where" '.snapshots[] | select(.name == "s1") | .mounted == "'"$P/mnt"'"' \
         vpsctl snapshot-list 101 -j
-expect_error "mounted twice" "mounted at .* already" vpsctl snapshot-mount 101 s1 "$T/real"
+expect_error "mounted twice" "mounted at .* already" vpsctl snapshot-mount 101 s1 "$P/real"
 expect_error "a mounted snapshot is not deleted" "snapshot-umount it first" vpsctl snapshot-delete 101 s1
-expect_error "a symlink on the directory's path" "symlink" vpsctl snapshot-mount 101 s2 "$T/link"
-expect_error "dot-dot in the directory" "'\.\.' in the mount directory" vpsctl snapshot-mount 101 s2 "$T/real/../mnt"
-expect_error "a directory with files" "not empty" vpsctl snapshot-mount 101 s2 "$T/full"
+expect_error "a symlink on the directory's path" "symlink" vpsctl snapshot-mount 101 s2 "$P/link"
+expect_error "dot-dot in the directory" "'\.\.' in the mount directory" vpsctl snapshot-mount 101 s2 "$P/real/../mnt"
+expect_error "a directory with files" "not empty" vpsctl snapshot-mount 101 s2 "$P/full"
 expect_error "a relative directory" "absolute" vpsctl snapshot-mount 101 s2 real
 expect_error "inside the state root" "inside vpsd's state root" vpsctl snapshot-mount 101 s2 "$ROOT/vps/101/rootfs"
-expect_jq "umount" '.dir == "'"$T/mnt"'"' vpsctl snapshot-umount 101 s1 -j
-check "unmounted" sh -c "! awk '{ print \$5 }' /proc/self/mountinfo | grep -qx '$T/mnt'"
+# The mount's root shows the guest root's 0755 over DIR's own mode: a DIR no directory above
+# keeps others out of would show every host user the guest's readable files.
+OPEN=$(mktemp -d /var/tmp/vpsopen.XXXXXX)
+chmod 755 "$OPEN"
+mkdir "$OPEN/m"
+expect_error "a directory other users reach" "can be reached by other users" vpsctl snapshot-mount 101 s2 "$OPEN/m"
+mountpoint -q "$OPEN/m" && umount -l "$OPEN/m"
+rm -rf "$OPEN"
+expect_jq "umount" '.dir == "'"$P/mnt"'"' vpsctl snapshot-umount 101 s1 -j
+check "unmounted" sh -c "! awk '{ print \$5 }' /proc/self/mountinfo | grep -qx '$P/mnt'"
 expect_error "umount of what is not mounted" "is not mounted" vpsctl snapshot-umount 101 s1
 
 vpsctl start 101 >/dev/null
@@ -83,8 +93,8 @@ expect_jq "a refused switch left the VPS running" '.status == "running"' vpsctl 
 expect_jq "nothing made by the refusals" '[.snapshots[].name] == ["s1", "s2"]' vpsctl snapshot-list 101 -j
 
 # A destroy takes its mounted snapshots down with it.
-vpsctl snapshot-mount 101 s2 "$T/mnt" >/dev/null
+vpsctl snapshot-mount 101 s2 "$P/mnt" >/dev/null
 vpsctl destroy 101 --force >/dev/null
-check "a destroy unmounts the VPS's snapshots" sh -c "! awk '{ print \$5 }' /proc/self/mountinfo | grep -qx '$T/mnt'"
+check "a destroy unmounts the VPS's snapshots" sh -c "! awk '{ print \$5 }' /proc/self/mountinfo | grep -qx '$P/mnt'"
 
 finish

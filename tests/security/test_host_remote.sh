@@ -160,6 +160,47 @@ out=$(EV_TLS=127.0.0.1:$PORT EV_CA=$CA EV_TOKEN=$TOK_SNAP $EV post - /v1/vps/101
 expect_jq "progress stream, token with 'snapshot': events, then the snapshot" \
         '(.[0].P.done == 0) and (.[-2].P.done == .[-2].P.total) and .[-1].K.name == "r2"' jq -s . <<<"$out"
 expect_jq "and only that snapshot was taken" '[.snapshots[].name] == ["r2"]' vpsctl snapshot-list 101 -j
+# snapshot-mount names a host directory: a token (even with `snapshot`) must not choose where
+# its guest's files appear on the host (/etc/ssh/sshd_config.d, /etc/udev/rules.d: host root).
+mkdir -p "$T/hostdir"
+code=$(curl -s -o "$T/sm" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_SNAP" \
+        -H 'Content-Type: application/json' -d '{"name": "r2", "dir": "'"$T/hostdir"'"}' "$URL/v1/vps/101/snapshot-mount")
+mountpoint -q "$T/hostdir" && { umount -l "$T/hostdir"; fail "a snapshot token mounted its snapshot on a host directory ($code)"; } ||
+        expect_eq "a snapshot token may not snapshot-mount (403, nothing mounted)" 403 "$code"
+code=$(curl -s -o "$T/su" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_SNAP" \
+        -H 'Content-Type: application/json' -d '{"name": "r2"}' "$URL/v1/vps/101/snapshot-umount")
+expect_eq "nor snapshot-umount" 403 "$code"
+
+# Snapshots are outside the VPS's --diskspace: a token keeps at most 8 of a VPS (r2 is one),
+# else it fills the host's disk; the admin is not held to it.
+for n in 3 4 5 6 7 8 9 10; do
+        code=$(curl -s -o "$T/sn" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_SNAP" \
+                -H 'Content-Type: application/json' -d '{"name": "b'$n'"}' "$URL/v1/vps/101/snapshots")
+        echo "$code"
+done >"$T/sncodes"
+expect_eq "a token's snapshots stop at 8 (403 past them)" "200 200 200 200 200 200 200 403" "$(xargs <"$T/sncodes")"
+check "with the reason" grep -q "as many as a token may keep" "$T/sn"
+expect_jq "the admin may take more" '.name == "adm"' vpsctl snapshot 101 --name adm -j
+
+# A backup stream naming a migration's peer announces a move (migration events): not a
+# token's, though it holds `backup`.
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer ${TOK_NO[status]}" \
+        -H 'Upgrade: vps-backup' -H 'Connection: Upgrade' -X POST "$URL/v1/vps/101/backup?migrate_to=elsewhere")
+expect_eq "a token's backup may not name a migration (403)" 403 "$code"
+
+# A token names VPSes by ID: once its VPS is destroyed, a later VPS given that ID (another
+# customer's) must not be the old token's.
+vpsctl create 103 --ostemplate busybox >/dev/null
+TOK_103=$(vpsctl token create --name t103 --vps 103,101 --allow status 2>/dev/null)
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_103" "$URL/v1/vps/103")
+expect_eq "a token reads its VPS 103" 200 "$code"
+vpsctl destroy 103 >/dev/null
+vpsctl create 103 --ostemplate busybox >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_103" "$URL/v1/vps/103")
+expect_eq "after a destroy, a new VPS 103 is not the old token's" 404 "$code"
+expect_jq "the destroyed ID left the token's list, the other stays" \
+        '(map(select(.name == "t103"))[0].vps) == ["101"]' vpsctl token list -j
+vpsctl destroy 103 >/dev/null
 
 # GET /metrics: Prometheus's text; a token with `metrics` sees its VPSes' series alone.
 TOK_METRICS=$(vpsctl token create --name metrics --vps 101 --allow metrics 2>/dev/null)

@@ -17,6 +17,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DIRS  8
 #define FILES 60
@@ -343,6 +345,51 @@ static void test_holes_kept(void **state)
         same_holes(a, b);
 }
 
+/* The copy's opens go through here (linked with --wrap=openat): the name in swap_name is made
+ * a fifo just before its open, as a running guest can between the walk's stat and the open. */
+static const char *swap_name;
+int __real_openat(int dfd, const char *path, int flags, ...);
+int __wrap_openat(int dfd, const char *path, int flags, ...);
+int __wrap_openat(int dfd, const char *path, int flags, ...)
+{
+        mode_t mode = 0;
+        if (flags & (O_CREAT | O_TMPFILE)) {
+                va_list ap;
+                va_start(ap, flags);
+                mode = va_arg(ap, mode_t);
+                va_end(ap);
+        }
+        if (swap_name && !strcmp(path, swap_name) && !(flags & (O_PATH | O_DIRECTORY | O_CREAT))) {
+                swap_name = NULL;
+                assert_int_equal(unlinkat(dfd, path, 0), 0);
+                assert_int_equal(mkfifoat(dfd, path, 0600), 0);
+        }
+        return __real_openat(dfd, path, flags, mode);
+}
+
+/* A fifo where the walk saw a file: the first pass skips it at once (O_NONBLOCK, then checked:
+ * it never waits for a writer the guest never brings, which hung the snapshot, backup or
+ * clone), and the catch-up copies the fifo as the fifo it now is. */
+static void test_fifo_swapped_in(void **state)
+{
+        struct tmpdir *t = *state;
+        char src[300], dst[300], a[512];
+        (void)snprintf(src, sizeof(src), "%s/src", t->path);
+        (void)snprintf(dst, sizeof(dst), "%s/dst", t->path);
+        make_tree(src);
+        (void)snprintf(a, sizeof(a), "%s/d0/victim", src);
+        write_file(a, 100, 1);
+        swap_name = "victim";
+        alarm(10); /* the old copy waited here for ever: SIGALRM fails the test */
+        live_copy(src, dst, NULL, NULL);
+        alarm(0);
+        assert_null(swap_name);
+        struct stat st;
+        (void)snprintf(a, sizeof(a), "%s/d0/victim", dst);
+        assert_int_equal(lstat(a, &st), 0);
+        assert_true(S_ISFIFO(st.st_mode));
+}
+
 static int setup_root(void **state)
 {
         if (geteuid() != 0) {
@@ -360,6 +407,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_writer_during_first_pass, setup_root,
                                                 teardown_dir),
                 cmocka_unit_test_setup_teardown(test_holes_kept, setup_root, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_fifo_swapped_in, setup_root, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,10 @@ int vps_write_file_volatile(int dir_fd, const char *name, const void *data, size
                             vps_error *err);
 /* Reads a whole (small) file; *ret is NUL terminated. */
 int vps_read_file_at(int dir_fd, const char *name, char **ret, size_t *ret_len, vps_error *err);
+/* A regular file named in a directory a running guest may change, read-only: no symlink
+ * followed, no wait on a fifo put in its place (O_NONBLOCK), -EAGAIN when it is no longer a
+ * regular file, else -errno. flags: more (O_NOATIME). */
+int vps_open_file_at(int dir_fd, const char *name, int flags);
 /* Removes dir_fd/name and everything below it without following symlinks or crossing
  * mount points, at any depth: no recursion, two fds (rmtree.c). ENOENT is not an error. */
 int vps_rm_rf_at(int dir_fd, const char *name, vps_error *err);
