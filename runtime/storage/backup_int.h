@@ -179,7 +179,9 @@ int vps_bk_add_tree_incr(struct vps_bk_wctx *c, struct vps_bk_walk *w, const cha
 struct vps_bk_frames {
         ssize_t (*write)(void *arg, const void *buf, size_t len);
         void *arg;
-        struct archive *comp; /* the current frame's compressor */
+        struct archive *comp;      /* the current frame's compressor (libarchive's zstd) */
+        struct ZSTD_CCtx_s *mcomp; /* or the MANIFEST's: libzstd's, on worker threads */
+        uint8_t *mout;             /* its output buffer (ZSTD_CStreamOutSize bytes) */
 };
 /* Opens tar (its format set) onto the first frame. */
 int vps_bk_frames_open(struct vps_bk_frames *f, struct archive *tar, vps_error *err);
@@ -189,6 +191,8 @@ int vps_bk_frames_cut(struct vps_bk_frames *f, struct archive *tar, bool manifes
                       vps_error *err);
 int vps_bk_frames_close(struct vps_bk_frames *f, struct archive *tar, vps_error *err);
 void vps_bk_frames_free(struct vps_bk_frames *f);
+
+/* --- frames walked undecompressed, the MANIFEST's mark (backup_marks.c) --- */
 
 /* The raw bytes of an archive, walked frame by frame without decompressing. */
 #define VPS_BK_CAP_MAX (2u << 20)
@@ -208,3 +212,12 @@ int vps_bk_frame_next(struct vps_bk_rawin *r, enum vps_bk_frame *ret);
 /* The last mark of a MANIFEST's frame in the final limit bytes of the file fd (size bytes):
  * 1 and the offset just after it, 0 when there is none, or -errno. */
 int vps_bk_mark_find_tail(int fd, off_t size, off_t limit, off_t *ret_after);
+/* Up to n bytes of buf from *pos (to len) into *out, both moved past them (*out NULL: they
+ * are skipped); how many. */
+size_t vps_bk_give(const uint8_t *buf, size_t *pos, size_t len, void **out, size_t n);
+/* The mark's skippable frame whole: its header, then the mark's text. */
+#define VPS_BK_MARK_LEN (8 + 21)
+void vps_bk_mark_frame(uint8_t out[VPS_BK_MARK_LEN]);
+
+/* --- vpsbackup.json checked (backup_peek.c) --- */
+int vps_bk_parse_info(const char *text, struct vps_backup_info *ret, vps_error *err);

@@ -1,6 +1,6 @@
 /* libvps: reads a backup archive (vps/backup.h): the stream through libarchive, its
  * vpsbackup.json, and vps_backup_peek. Restoring is backup_restore.c; the checks of each
- * entry, backup_check.c. */
+ * entry, backup_check.c; vps_backup_peek_fd (vpsctl's, without libarchive), backup_peek.c. */
 #include "storage/archive_cleanup.h"
 #include "storage/backup.h"
 #include "storage/backup_int.h"
@@ -90,47 +90,6 @@ int vps_bk_read_small(struct archive *a, struct archive_entry *e, size_t max, ch
         return 0;
 }
 
-static int parse_info_json(json_t *j, struct vps_backup_info *ret, vps_error *err);
-
-static int parse_info(const char *text, struct vps_backup_info *ret, vps_error *err)
-{
-        json_t *j = json_loads(text, 0, NULL);
-        int r = parse_info_json(j, ret, err);
-        json_decref(j);
-        return r;
-}
-
-static int parse_info_json(json_t *j, struct vps_backup_info *ret, vps_error *err)
-{
-        const char *arch, *id, *tn, *tv, *kind, *bid, *base, *distro = "";
-        int format;
-        if (!j ||
-            json_unpack(j, "{s:i, s:s, s:s, s:{s:s, s:s, s?s}, s:s, s:s, s:s}", "format", &format,
-                        "arch", &arch, "id", &id, "template", "name", &tn, "version", &tv, "distro",
-                        &distro, "kind", &kind, "backup_id", &bid, "base_id", &base) < 0)
-                return vps_err(err, EBADMSG, "%s: malformed", VPS_BACKUP_META);
-        *ret = (struct vps_backup_info){.format = format};
-        if (format < 1 || format > VPS_BACKUP_FORMAT)
-                return vps_err(err, EPROTONOSUPPORT, "backup format %d (this vpsd reads 1 to %d)",
-                               format, VPS_BACKUP_FORMAT);
-        if ((strcmp(kind, "full") && strcmp(kind, "upper")) || strlen(bid) != 32 ||
-            strspn(bid, "0123456789abcdef") != 32 ||
-            (*base && (strlen(base) != 32 || strspn(base, "0123456789abcdef") != 32)) ||
-            strlen(arch) >= sizeof(ret->arch) || strlen(id) >= sizeof(ret->id) ||
-            strlen(tn) >= sizeof(ret->tpl_name) || strlen(tv) >= sizeof(ret->tpl_version) ||
-            strlen(distro) >= sizeof(ret->tpl_distro))
-                return vps_err(err, EBADMSG, "%s: bad value", VPS_BACKUP_META);
-        (void)snprintf(ret->arch, sizeof(ret->arch), "%s", arch);
-        (void)snprintf(ret->id, sizeof(ret->id), "%s", id);
-        (void)snprintf(ret->tpl_name, sizeof(ret->tpl_name), "%s", tn);
-        (void)snprintf(ret->tpl_version, sizeof(ret->tpl_version), "%s", tv);
-        (void)snprintf(ret->kind, sizeof(ret->kind), "%s", kind);
-        (void)snprintf(ret->tpl_distro, sizeof(ret->tpl_distro), "%s", distro);
-        (void)snprintf(ret->backup_id, sizeof(ret->backup_id), "%s", bid);
-        (void)snprintf(ret->base_id, sizeof(ret->base_id), "%s", base);
-        return 0;
-}
-
 int vps_bk_read_info(struct archive *a, struct vps_backup_info *info, vps_error *err)
 {
         struct archive_entry *e;
@@ -144,7 +103,7 @@ int vps_bk_read_info(struct archive *a, struct vps_backup_info *info, vps_error 
                                VPS_BACKUP_META);
         _cleanup_free_ char *text = NULL;
         int r = vps_bk_read_small(a, e, VPS_BK_META_MAX, &text, NULL, err);
-        return r < 0 ? r : parse_info(text, info, err);
+        return r < 0 ? r : vps_bk_parse_info(text, info, err);
 }
 
 /* The MANIFEST: the next entry in a with_info; else the first entry called so. */
@@ -229,56 +188,4 @@ int vps_backup_peek(vps_backup_reader rd, void *arg, struct vps_backup_info *ret
         if (!m)
                 return -err->code;
         return find_manifest(m, true, ret_manifest, ret_manifest_len, err);
-}
-
-static ssize_t fd_read(void *arg, void *buf, size_t len)
-{
-        ssize_t n = read(*(int *)arg, buf, len);
-        while (n < 0 && errno == EINTR)
-                n = read(*(int *)arg, buf, len);
-        return n < 0 ? -errno : n;
-}
-
-/* The MANIFEST's frame as the mark at after says, when it is the archive's last: its tar
- * entry, then the end of the file. 0, or -EBADMSG when it is not that. */
-static int manifest_at(int fd, off_t after, char **ret, size_t *ret_len, vps_error *err)
-{
-        _cleanup_free_ struct vps_bk_rawin *w = calloc(1, sizeof(*w));
-        _cleanup_free_ struct src *s = calloc(1, sizeof(*s));
-        if (!w || !s)
-                return vps_err(err, ENOMEM, "out of memory");
-        *w = (struct vps_bk_rawin){.rd = fd_read, .arg = &fd};
-        enum vps_bk_frame f1, f2;
-        if (lseek(fd, after, SEEK_SET) < 0 || vps_bk_frame_next(w, &f1) < 0 || f1 != VPS_BK_FRAME ||
-            vps_bk_frame_next(w, &f2) < 0 || f2 != VPS_BK_END || lseek(fd, after, SEEK_SET) < 0)
-                return -EBADMSG;
-        *s = (struct src){.rd = fd_read, .arg = &fd};
-        vps_error e;
-        _cleanup_archive_read_ struct archive *a = vps_bk_open_reader(s, &e);
-        if (!a || find_manifest(a, true, ret, ret_len, &e) < 0)
-                return -EBADMSG;
-        return 0;
-}
-
-int vps_backup_peek_fd(int fd, struct vps_backup_info *ret_info, char **ret_manifest,
-                       size_t *ret_manifest_len, vps_error *err)
-{
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return vps_err_sys(err, errno, "reading the backup");
-        int r = vps_backup_peek(fd_read, &fd, ret_info, NULL, NULL, err);
-        if (r < 0 || !ret_manifest)
-                return r;
-        off_t after;
-        r = S_ISREG(st.st_mode)
-                    ? vps_bk_mark_find_tail(fd, st.st_size, 2 * VPS_BACKUP_MANIFEST_MAX, &after)
-                    : 0;
-        if (r < 0)
-                return vps_err(err, -r, "reading the backup: %s", strerror(-r));
-        if (r == 1 && manifest_at(fd, after, ret_manifest, ret_manifest_len, err) == 0)
-                return 0;
-        /* no mark near the end (an archive of one frame): read through from the start */
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return vps_err_sys(err, errno, "reading the backup");
-        return vps_backup_peek(fd_read, &fd, ret_info, ret_manifest, ret_manifest_len, err);
 }

@@ -286,6 +286,15 @@ def change(step, top, base):
         with open(j("data/sparse"), "r+b") as f:
             f.seek(5 << 20)
             f.write(b"later")
+        # Changed in place, same size, its mtime put back: only its ctime tells (an
+        # incremental that trusted mtime and size would miss it, and the chain would not
+        # restore exactly).
+        st = os.stat(j("data/sub/n020"))
+        with open(j("data/sub/n020"), "r+b") as f:
+            f.write(b"N")
+        os.utime(j("data/sub/n020"), ns=(st.st_atime_ns, st.st_mtime_ns))
+        now = os.stat(j("data/sub/n020"))
+        assert (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def good_parts(good):
