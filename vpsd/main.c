@@ -18,6 +18,7 @@
 #include "restore.h"
 #include "shutdown.h"
 #include "signals.h"
+#include "starter.h"
 #include "starts.h"
 #include "snapshot_routes.h"
 #include "trash.h"
@@ -240,6 +241,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
 {
         static struct vpsd d;
         d.tls_fd = d.audit_fd = d.limits_fd = -1;
+        d.starter = (struct vps_starter){.fd = -1, .pid = -1, .pidfd = -1};
         d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
         const char *stall = getenv("VPS_TEST_LOOP_STALL_MS");
@@ -281,6 +283,9 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
                 vpsd_log("oom_score_adj -500 not set: %s", strerror(errno));
         if (oom >= 0)
                 close(oom);
+        /* Before the VPSes are loaded: what the starter's clones copy stays this small. */
+        if (vpsd_starter_start(&d, &err) < 0)
+                vpsd_log("%s: vpsd clones its starts itself", err.msg);
         /* Connected to the console keeper before the VPSes are loaded: a keeper with no
          * client must not see the stale ones cleared and leave while this vpsd comes up. */
         vpsd_keeper_open(&d, root);
@@ -290,6 +295,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r == 0 && d.m.n_skipped > VPS_SKIPPED_MAX)
                 vpsd_log("skipped %u more VPS directories", d.m.n_skipped - VPS_SKIPPED_MAX);
         d.m.enforce_warn = enforce_warn;
+        d.m.starter = &d.starter;
         if (conf->cg_max_depth != -2)
                 d.m.cg.max_depth = conf->cg_max_depth;
         if (conf->cg_max_descendants != -2)
@@ -324,6 +330,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         if (r >= 0) {
                 vpsd_inherit_sessions(&d);
                 vpsd_starts_init(&d);
+                vpsd_starter_watch(&d);
                 vpsd_trash_resume(&d);
                 vpsd_restart_arm_all(&d); /* restarts held back before a re-exec */
         }
@@ -381,6 +388,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         vpsd_criu_probe(&d); /* logs when it ends, the loop running */
         notify(notify_fd, NULL);
         r = vpsd_event_run(&d.ev);
+        vpsd_starter_stop(&d);
         if (d.reexec)
                 vpsd_reexec(&d); /* returns only if the exec failed */
         vpsd_notify_stop(&d);    /* the calls it holds answered before vpsd goes */
@@ -406,6 +414,8 @@ int main(int argc, char **argv)
                 return vpsd_keeper_main();
         if (argc == 2 && strcmp(argv[1], "--sysinfo-writer") == 0)
                 return vpsd_writer_main();
+        if (argc == 2 && strcmp(argv[1], "--starter") == 0)
+                return vpsd_starter_main();
         vpsd_reexec_save_argv(argv);
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");

@@ -5,6 +5,8 @@
  * dies with the thread that started it (PR_SET_PDEATHSIG) and at the end of its socket. */
 #include "sysinfo_writer.h"
 
+#include "selfexec.h"
+
 #include "sandbox/sandbox.h"
 #include "vps/cleanup.h"
 #include "vps/localsock.h"
@@ -24,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WRITER_FD 3
+#define WRITER_FD VPSD_SELFEXEC_FD
 
 /* 'O': open /proc/PID/mem of pid (answered); 'W': write si at addr through it (answered);
  * 'C': close it (no answer). */
@@ -35,8 +37,6 @@ struct writer_req {
         struct sysinfo si;
 };
 
-extern char **environ;
-
 int vpsd_writer_spawn(struct vpsd_writer *w, vps_error *err)
 {
         *w = (struct vpsd_writer){.pid = -1, .pidfd = -1, .sock = -1};
@@ -44,38 +44,11 @@ int vpsd_writer_spawn(struct vpsd_writer *w, vps_error *err)
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return vps_err_sys(err, errno, "socketpair");
         _cleanup_close_ int mine = sv[0], theirs = sv[1];
-        if (theirs == WRITER_FD) { /* dup2 onto itself would keep it close-on-exec */
-                theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, WRITER_FD + 1);
-                close(sv[1]);
-                if (theirs < 0)
-                        return vps_err_sys(err, errno, "dup");
-        }
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t at;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&at);
-        (void)posix_spawn_file_actions_adddup2(&fa, theirs, WRITER_FD);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        (void)posix_spawnattr_setsigmask(&at, &none);
-        (void)posix_spawnattr_setsigdefault(&at, &all);
-        (void)posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        char *argv[] = {"vpsd", "--sysinfo-writer", NULL};
         pid_t pid;
-        int r = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
-        if (r != 0)
-                return vps_err_sys(err, r, "starting a sysinfo writer");
-        /* Nothing in vpsd waits for any child (waitpid(-1)): the PID is ours until reaped. */
-        int pidfd = vps_sys_pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                r = -errno;
-                (void)kill(pid, SIGKILL);
-                (void)waitpid(pid, NULL, 0);
-                return vps_err_sys(err, -r, "pidfd_open");
-        }
+        int pidfd;
+        int r = vpsd_selfexec("--sysinfo-writer", theirs, &pid, &pidfd, err);
+        if (r < 0)
+                return r;
         *w = (struct vpsd_writer){.pid = pid, .pidfd = pidfd, .sock = TAKE_FD(mine)};
         return 0;
 }

@@ -14,6 +14,7 @@
 #include "sysinfo_handover.h"
 #include "vps/backoff.h"
 #include "core/core.h"
+#include "sandbox/sandbox.h"
 #include "template/template.h"
 #include "checkpoint/checkpoint.h"
 
@@ -136,7 +137,10 @@ struct vpsd {
         /* Whether this host can checkpoint VPSes (criu_probe.c): probed at start-up. */
         struct vps_criu_status criu;
         struct vpsd_source w_criu; /* the probe's pidfd while it runs */
-        int criu_out;              /* its report's pipe */
+        /* vpsd --starter (starter.c): clones each start's setup; fd -1 without one. */
+        struct vps_starter starter;
+        struct vpsd_source w_starter;
+        int criu_out; /* its report's pipe */
         /* A VPS's init has exited (vpsd_vps_exited, reap.c): set by main.c, called by the
          * loop's watch (watch.c) and by a job that held the exit back (jobs.c). */
         void (*vps_exited)(struct vpsd *d, struct vps_inst *vi);

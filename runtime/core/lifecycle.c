@@ -216,6 +216,7 @@ int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct v
                         .userdata = &s->hook,
                         .reap = m->reap_hook,
                         .reap_data = m->reap_hook_data,
+                        .starter = m->starter,
                 };
                 r = vps_spawn_begin(&p, &s->sp, err);
         } else

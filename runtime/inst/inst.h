@@ -86,6 +86,8 @@ struct vps_inst {
  * core/core.h operates on it. */
 #define VPS_SKIPPED_MAX 8
 
+struct vps_starter;
+
 struct vps_manager {
         char root[400];
         int root_fd, vps_fd, tpl_fd, lock_fd;
@@ -108,6 +110,8 @@ struct vps_manager {
          * processes, a killed init) to reap it off the loop; NULL: a start waits for them. */
         void (*reap_hook)(int pidfd, void *data);
         void *reap_hook_data;
+        /* vpsd --starter (sandbox.h): clones each start's setup process; NULL: vpsd does. */
+        const struct vps_starter *starter;
         char lxcfs[256];              /* LXCFS mount for the VPSes' /proc views, "" when off */
         char plans_dir[256];          /* of the plan files, vpsd.conf plans_dir */
         char default_plan[64];        /* of a create without a plan, "" for none */

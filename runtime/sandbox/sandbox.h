@@ -9,6 +9,19 @@
 #include "config/config.h"
 #include "net/net.h"
 
+/* vpsd --starter: a small process vpsd starts before it grows, to which starts are handed
+ * (starter.c). A clone copies its parent's page tables, and vpsd's grow with its running VPSes;
+ * the starter's do not, so a start costs the same with 1 or 1000 VPSes running. It clones
+ * each start's setup process with CLONE_PARENT: the setup, maker and init are vpsd's
+ * children as when vpsd clones them. */
+struct vps_starter {
+        int fd;    /* vpsd's end of its socket (SOCK_SEQPACKET), -1: none */
+        pid_t pid; /* vpsd's child */
+        int pidfd;
+};
+/* vpsd --starter's loop on fd (its end of the socket): returns when the socket ends. */
+int vps_starter_main(int fd);
+
 struct vps_spawn_params {
         const char *hostname;
         const char *vps_dir;    /* ROOT/vps/ID: holds upper/, work/, lower/, rootfs/. A path,
@@ -32,6 +45,8 @@ struct vps_spawn_params {
          * setup, the maker, a killed init) to reap it without waiting; NULL: waited for. */
         void (*reap)(int pidfd, void *reap_data);
         void *reap_data;
+        /* Clones the setup process in vpsd's place when set and alive; NULL: vpsd does. */
+        const struct vps_starter *starter;
 };
 
 struct vps_spawn_result {

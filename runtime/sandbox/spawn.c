@@ -85,6 +85,15 @@ static int recv_byte(int sock, char want, const char *what, vps_error *err)
         return 0;
 }
 
+/* A new child of vpsd's, told to vpsd (spawn.h, struct pid_msg). */
+static int tell_pid(int vpsd_sock, char tag, pid_t pid, vps_error *err)
+{
+        struct pid_msg m = {.tag = tag, .pid = pid};
+        if (send(vpsd_sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+                return vps_err_sys(err, errno, "telling vpsd of a start's process");
+        return 0;
+}
+
 /* Step 5, up to the pivot. */
 static int child_root(const struct vps_spawn_params *p, int setup_sock, vps_error *err)
 {
@@ -189,6 +198,9 @@ static int maker_setup(const struct vps_spawn_params *p, int vpsd_sock, int sock
                 child_main(p, vpsd_sock, init_sock);
         }
         _cleanup_close_ int pfd = pidfd;
+        /* vpsd's child: told at once, so that it is reaped however the start ends. */
+        if ((r = tell_pid(vpsd_sock, 'C', pid, err)) < 0)
+                return r;
         /* Still the host's uid 0 to the filesystem: the last moment the VPS dir can be
          * reached. */
         _cleanup_(vps_host_dirs_close) struct vps_host_dirs host = {
@@ -213,6 +225,9 @@ static _Noreturn void maker_main(const struct vps_spawn_params *p, int vpsd_sock
 {
         vps_error err = {0};
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Itself, first: whoever made it may be killed before it could say. */
+        if (tell_pid(vpsd_sock, 'M', getpid(), &err) < 0)
+                _exit(0);
         if (maker_setup(p, vpsd_sock, sock, init_sock, &err) < 0)
                 (void)send(vpsd_sock, &err, sizeof(err), MSG_NOSIGNAL);
         _exit(0);
@@ -377,6 +392,8 @@ _Noreturn void vps_spawn_setup_main(const struct vps_spawn_params *p, int vpsd_s
          * closed again at each exit and at the init's exec (close-on-exec would do, O(VPSes)
          * each time). Failing, they still close on exec. */
         (void)vps_close_all_but(3, (const int[]){vpsd_sock, p->console_fd}, 2);
+        if (tell_pid(vpsd_sock, 'S', getpid(), &err) < 0)
+                _exit(0);
         if (setup_run(p, vpsd_sock, &err) < 0)
                 (void)send(vpsd_sock, &err, sizeof(err), MSG_NOSIGNAL);
         _exit(0);

@@ -11,5 +11,20 @@ struct init_msg {
         unsigned long long starttime; /* the setup's, read while the init waits for it */
 };
 
-/* The setup process (spawn.c's steps 2 and 4), cloned by vps_spawn_begin. */
+/* A child of vpsd's made by a start, told to vpsd on the start's socket as soon as it exists,
+ * so that vpsd reaps it however the start ends: 'S' the setup (its first message; vpsd knows
+ * it already unless vpsd --starter cloned it), 'M' the maker (sent by the setup right after
+ * the clone), 'C' the init (sent by the maker right after the clone). */
+struct pid_msg {
+        char tag;
+        pid_t pid;
+};
+
+/* The setup process (spawn.c's steps 2 and 4), cloned by vps_spawn_begin or by the starter
+ * (starter.c); with CLONE_PARENT there, so it is vpsd's child either way. */
 _Noreturn void vps_spawn_setup_main(const struct vps_spawn_params *p, int vpsd_sock);
+/* Hands a start to the starter (starter.c): its parameters and fds; the setup's messages then
+ * come on child_sock's peer as they would from a setup vpsd cloned. 0 or a negative errno
+ * (the starter is gone: the caller clones the setup itself). */
+int vps_starter_request(const struct vps_starter *st, const struct vps_spawn_params *p,
+                        int child_sock);

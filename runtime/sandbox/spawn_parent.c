@@ -24,6 +24,8 @@ struct vps_spawn {
         struct vps_spawn_params p; /* its pointers outlive the start (the caller's) */
         int sock;                  /* vpsd's end of the start's socket */
         int setup_pidfd;
+        int maker_pidfd;
+        bool by_starter; /* the starter clones the setup: its pidfd comes with 'S' */
         enum { WAIT_INIT, WAIT_EXEC } phase;
         struct init_msg m;
         int init_pidfd;
@@ -76,8 +78,12 @@ int vps_spawn_begin(const struct vps_spawn_params *p, struct vps_spawn **ret, vp
         _cleanup_free_ struct vps_spawn *s = calloc(1, sizeof(*s));
         if (!s)
                 return vps_err(err, ENOMEM, "out of memory");
-        *s = (struct vps_spawn){
-                .p = *p, .sock = -1, .setup_pidfd = -1, .init_pidfd = -1, .listener = -1};
+        *s = (struct vps_spawn){.p = *p,
+                                .sock = -1,
+                                .setup_pidfd = -1,
+                                .maker_pidfd = -1,
+                                .init_pidfd = -1,
+                                .listener = -1};
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0)
                 return vps_err_sys(err, errno, "socketpair");
@@ -87,6 +93,14 @@ int vps_spawn_begin(const struct vps_spawn_params *p, struct vps_spawn **ret, vp
         int fl = fcntl(child_sock, F_GETFL);
         if (fl < 0 || fcntl(child_sock, F_SETFL, fl & ~O_NONBLOCK) < 0)
                 return vps_err_sys(err, errno, "socketpair");
+        /* Through the starter when there is one (sandbox.h); a starter gone, vpsd clones. */
+        if (p->starter && p->starter->fd >= 0 &&
+            vps_starter_request(p->starter, p, child_sock) == 0) {
+                s->by_starter = true;
+                s->sock = TAKE_FD(parent_sock);
+                *ret = TAKE_PTR(s);
+                return 0;
+        }
         struct clone_args args = {
                 .flags = CLONE_NEWNS | CLONE_INTO_CGROUP | CLONE_PIDFD,
                 .pidfd = (uint64_t)(uintptr_t)&s->setup_pidfd,
@@ -110,36 +124,16 @@ int vps_spawn_fd(const struct vps_spawn *s)
         return s->sock;
 }
 
-/* The init, its pidfd and the maker's PID from the setup process (step 4), or its error. */
-static int recv_init(struct vps_spawn *s, vps_error *err)
+/* A child of vpsd's that the start made, told by pid (spawn.h): a pidfd of it kept, so that it
+ * is reaped however the start ends (the PID is vpsd's until vpsd reaps it). */
+static int *adopt(struct vps_spawn *s, const struct pid_msg *pm)
 {
-        union {
-                struct init_msg m;
-                vps_error e;
-        } u;
-        int fd = -1;
-        size_t nfds = 0;
-        int n;
-        while ((n = vps_recv_msg(s->sock, &u, sizeof(u), &fd, 1, &nfds)) == -EINTR)
-                ;
-        if (n == -EAGAIN)
-                return 1;
-        if (n == (int)sizeof(u.m) && nfds == 1 && u.m.tag == 'I') {
-                s->m = u.m;
-                s->init_pidfd = fd;
-                /* The maker is vpsd's child (CLONE_PARENT) and exits now: reaped off the
-                 * loop, by its pidfd (the PID is ours until reaped). */
-                reap_pidfd(&s->p, vps_sys_pidfd_open(s->m.maker, 0));
-                return 0;
-        }
-        if (nfds)
-                close(fd);
-        if (n == (int)sizeof(u.e)) {
-                u.e.msg[sizeof(u.e.msg) - 1] = '\0';
-                *err = u.e;
-                return -err->code;
-        }
-        return vps_err_sys(err, n < 0 ? -n : EPROTO, "starting the VPS");
+        int *slot = pm->tag == 'S'   ? &s->setup_pidfd
+                    : pm->tag == 'M' ? &s->maker_pidfd
+                                     : &s->init_pidfd;
+        if (*slot < 0 && pm->pid > 0)
+                *slot = vps_sys_pidfd_open(pm->pid, 0);
+        return slot;
 }
 
 /* The init has its namespaces: the host side of the network while it builds its root. */
@@ -159,48 +153,76 @@ static int init_arrived(struct vps_spawn *s, vps_error *err)
         return 0;
 }
 
-/* EOF: the exec happened. A message with an fd: the init's sysinfo listener. Any other
- * message: the child's own error. */
-static int recv_exec(struct vps_spawn *s, vps_error *err)
+/* The init from the setup process (step 4): its pidfd rides along; the maker has exited or is
+ * about to, and is reaped off the loop. */
+static int got_init(struct vps_spawn *s, const struct init_msg *m, int fd, vps_error *err)
+{
+        s->m = *m;
+        if (s->init_pidfd < 0)
+                s->init_pidfd = fd;
+        else
+                close(fd); /* the same process, told by 'C' already */
+        s->phase = WAIT_EXEC;
+        if (s->p.reap)
+                reap_pidfd(&s->p, TAKE_FD(s->maker_pidfd));
+        return init_arrived(s, err);
+}
+
+/* What came on the start's socket, in order: the children's PIDs ('S', 'M', 'C'), the init
+ * ('I' with its pidfd), its sysinfo listener ('L' with it), then EOF once the init exec'd
+ * (every child's copy of the socket closed). A vps_error: a child failed. 1: nothing more for
+ * now; 0: the init runs. */
+static int recv_all(struct vps_spawn *s, vps_error *err)
 {
         for (;;) {
-                vps_error child_err;
+                union {
+                        char tag;
+                        struct pid_msg pm;
+                        struct init_msg m;
+                        vps_error e;
+                } u;
                 int fd = -1;
                 size_t nfds = 0;
-                int n = vps_recv_msg(s->sock, &child_err, sizeof(child_err), &fd, 1, &nfds);
+                int n = vps_recv_msg(s->sock, &u, sizeof(u), &fd, 1, &nfds);
                 if (n == -EINTR)
                         continue;
                 if (n == -EAGAIN)
                         return 1;
-                if (n == -EPIPE || n == 0)
+                if ((n == -EPIPE || n == 0) && s->phase == WAIT_EXEC)
                         return 0;
-                if (n == 1 && nfds == 1) {
+                if (n == (int)sizeof(u.pm) && nfds == 0 &&
+                    (u.tag == 'S' || u.tag == 'M' || u.tag == 'C')) {
+                        (void)adopt(s, &u.pm);
+                        continue;
+                }
+                if (n == (int)sizeof(u.m) && nfds == 1 && u.tag == 'I' && s->phase == WAIT_INIT) {
+                        int r = got_init(s, &u.m, fd, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (n == 1 && nfds == 1 && u.tag == 'L' && s->phase == WAIT_EXEC) {
                         vps_closep(&s->listener);
                         s->listener = fd;
                         continue;
                 }
                 if (nfds)
                         close(fd);
-                if (n == (int)sizeof(child_err)) {
-                        child_err.msg[sizeof(child_err.msg) - 1] = '\0';
-                        *err = child_err;
+                if (n == (int)sizeof(u.e)) {
+                        u.e.msg[sizeof(u.e.msg) - 1] = '\0';
+                        *err = u.e;
                         return -err->code;
                 }
-                return vps_err_sys(err, n < 0 ? -n : EPROTO, "waiting for the VPS init");
+                return vps_err_sys(err, n < 0 ? -n : EPROTO,
+                                   s->phase == WAIT_INIT ? "starting the VPS"
+                                                         : "waiting for the VPS init");
         }
 }
 
 int vps_spawn_step(struct vps_spawn *s, struct vps_spawn_result *ret, vps_error *err)
 {
-        int r;
-        if (s->phase == WAIT_INIT) {
-                if ((r = recv_init(s, err)) != 0)
-                        return r;
-                s->phase = WAIT_EXEC;
-                if ((r = init_arrived(s, err)) < 0)
-                        return r;
-        }
-        if ((r = recv_exec(s, err)) != 0)
+        int r = recv_all(s, err);
+        if (r != 0)
                 return r;
         ret->pid = s->m.init;
         ret->starttime = s->m.starttime;
@@ -212,15 +234,46 @@ int vps_spawn_step(struct vps_spawn *s, struct vps_spawn_result *ret, vps_error 
         return 0;
 }
 
-void vps_spawn_kill(struct vps_spawn *s)
+/* An unfinished start's processes killed: those vpsd was told of; then the socket is read to
+ * its end, for each of them holds it until it goes: one told of meanwhile is killed too
+ * (each is told of before it can block: spawn.h). The maker is not killed: it ends by itself
+ * once the setup is gone, and tells of the init it made first. */
+static void kill_all(struct vps_spawn *s)
 {
-        if (!s || s->done)
-                return;
         if (s->init_pidfd >= 0)
                 (void)vps_sys_pidfd_send_signal(s->init_pidfd, SIGKILL, NULL, 0);
         if (s->setup_pidfd >= 0)
                 (void)vps_sys_pidfd_send_signal(s->setup_pidfd, SIGKILL, NULL, 0);
+        for (int i = 0; s->sock >= 0 && i < 100; i++) {
+                struct pollfd pfd = {.fd = s->sock, .events = POLLIN};
+                if (poll(&pfd, 1, 20) <= 0)
+                        continue;
+                union {
+                        struct pid_msg pm;
+                        char any[sizeof(vps_error) + sizeof(struct init_msg)];
+                } u;
+                int fd = -1;
+                size_t nfds = 0;
+                int n = vps_recv_msg(s->sock, &u, sizeof(u), &fd, 1, &nfds);
+                if (nfds)
+                        close(fd);
+                if (n == (int)sizeof(u.pm) &&
+                    (u.pm.tag == 'S' || u.pm.tag == 'M' || u.pm.tag == 'C')) {
+                        int *slot = adopt(s, &u.pm);
+                        if (u.pm.tag != 'M' && *slot >= 0)
+                                (void)vps_sys_pidfd_send_signal(*slot, SIGKILL, NULL, 0);
+                } else if (n < 0 && n != -EAGAIN && n != -EINTR)
+                        return; /* the end: every child has gone */
+        }
+}
+
+void vps_spawn_kill(struct vps_spawn *s)
+{
+        if (!s || s->done)
+                return;
+        kill_all(s);
         reap_pidfd(&s->p, TAKE_FD(s->init_pidfd));
+        reap_pidfd(&s->p, TAKE_FD(s->maker_pidfd));
         reap_pidfd(&s->p, TAKE_FD(s->setup_pidfd));
 }
 
@@ -229,6 +282,7 @@ void vps_spawn_free(struct vps_spawn *s)
         if (!s)
                 return;
         vps_spawn_kill(s); /* unfinished: its processes go */
+        reap_pidfd(&s->p, TAKE_FD(s->maker_pidfd));
         reap_pidfd(&s->p, TAKE_FD(s->setup_pidfd));
         vps_closep(&s->listener);
         vps_closep(&s->sock);

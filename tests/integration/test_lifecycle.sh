@@ -135,6 +135,30 @@ wait "$tracer" 2>/dev/null || true
 expect_eq "and the VPS is stopped" stopped "$(vps_field 101 status)"
 kill "$stopper" 2>/dev/null || true
 
+# A start whose maker fails after it made the init (work/ is not a directory: the maker cannot
+# open it) fails with that reason, and leaves no process behind: the setup, the maker and the
+# init are vpsd's children, each reaped (they were zombies of vpsd's until vpsd exited).
+mv "$ROOT/vps/101/work" "$ROOT/vps/101/work.moved"
+touch "$ROOT/vps/101/work"
+for i in 1 2; do
+        rc=0
+        vpsctl start 101 >"$T/start-broken.out" 2>&1 || rc=$?
+        check "a start whose maker fails fails ($i)" test "$rc" != 0
+        check "and says why ($i)" grep -q 'opening work: Not a directory' "$T/start-broken.out"
+done
+zombies=
+for _ in $(seq 25); do
+        zombies=$(ps -o pid=,stat= --ppid "$VPSD_PID" | awk '$2 ~ /^Z/' | wc -l)
+        [ "$zombies" = 0 ] && break
+        sleep 0.2
+done
+expect_eq "no zombie left of vpsd's by the failed starts" 0 "$zombies"
+rm "$ROOT/vps/101/work"
+mv "$ROOT/vps/101/work.moved" "$ROOT/vps/101/work"
+vpsctl start 101 >/dev/null
+expect_eq "the VPS starts once work/ is back" running "$(vps_field 101 status)"
+vpsctl stop 101 --fast >/dev/null
+
 # Destroy leaves nothing.
 vpsctl destroy 101 >/dev/null
 vpsctl destroy 102 --force >/dev/null
