@@ -261,6 +261,11 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
+        /* Its images hold its running state: settings change once it runs again. */
+        struct vps_loop *lc = vi->loop_data;
+        if (vi->suspended || (lc && lc->criu))
+                return vps_err(err, EBUSY, "VPS %s is %s: resume it before changing its settings",
+                               id, vi->suspended ? "suspended" : "being suspended or resumed");
         /* set --plan NAME: the plan's fields under the request's own, as on create. */
         char plan[VPS_PLAN_NAME_MAX + 1];
         bool plan_given;

@@ -10,6 +10,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "starts.h"
+#include "suspend_routes.h"
 #include "throttle.h"
 #include "trash.h"
 #include "vps/cleanup.h"
@@ -70,6 +71,7 @@ void vpsd_answer_suspended(struct vpsd *d)
         d->shutdown_waiters = NULL;
         any |= vpsd_trash_answer_all(d);
         any |= vpsd_copy_answer_all(d);
+        any |= vpsd_criu_answer_all(d);
         any |= vpsd_starts_abort_all(d, &err);
         any |= (d->held.kick && vpsd_throttle_release(&d->held));
         any |= vpsd_events_end_all(d);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "loop.h"
 #include "restart.h"
+#include "suspend_routes.h"
 #include "vpsd.h"
 #include "watch.h"
 #include "core/core.h"
@@ -189,6 +190,12 @@ static void next_onboot(struct vpsd *d)
                 struct vps_inst *vi = vps_manager_find(&d->m, id, &err);
                 if (!vi || vi->status != VPS_STOPPED)
                         continue; /* destroyed or started meanwhile */
+                /* Suspended: it comes back as it was, not booted afresh. */
+                if (vi->suspended) {
+                        if (vpsd_resume_vps(d, vi, NULL, &err) < 0)
+                                vpsd_log("onboot: VPS %s stays suspended: %s", id, err.msg);
+                        continue;
+                }
                 if (vpsd_start_vps(d, vi, NULL, "onboot", &err) < 0)
                         vpsd_log("onboot: %s", err.msg);
                 else

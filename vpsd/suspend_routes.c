@@ -1,15 +1,55 @@
 /* vpsd: suspending a VPS to disk and resuming it (vpsctl suspend, resume; docs/api.md).
- * What is built: the checks before anything is touched. A host whose start-up probe says it
- * cannot checkpoint (criu_probe.c) is refused with the probe's reason; where it can, the
- * restore of a VPS is not built yet (docs/architecture.md "CRIU" says where it stops), and a
- * dump without a restore would only kill the VPS, so that is refused too. */
+ * Each runs criu in a child of vpsd (gated.c) whose pidfd the loop watches, so a dump of a
+ * large VPS never holds the loop. A suspend's child runs `criu dump` (checkpoint.h), which
+ * kills the VPS once its images are whole: the loop sees the init exit and reaps it as any
+ * stop, and the job's end marks it suspended. A resume makes the host side as a start does
+ * (core.h vps_manager_resume_begin), then its child becomes criu, so that the restored init,
+ * criu's sibling (--restore-sibling), is vpsd's own child, taken in as a started one. */
 #include "suspend_routes.h"
 
+#include "api.h"
+#include "events.h"
+#include "gated.h"
+#include "log.h"
+#include "loop.h"
+#include "stream.h"
+#include "trash.h"
 #include "vpsd.h"
+#include "watch.h"
+#include "vps/cleanup.h"
+#include "vps/syscalls.h"
+#include "vps/util.h"
 
 #include <errno.h>
-#include <stdbool.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct criu_job {
+        struct vpsd_source w_end; /* the child's pidfd */
+        struct vpsd *d;
+        pid_t pid;
+        int pidfd, out_fd;
+        struct request *req; /* NULL: none (onboot) or answered (vpsd exiting) */
+        struct vps_inst *vi;
+        bool resume;
+        struct vps_start *start; /* a resume's host side */
+        struct vps_checkpoint_params p;
+        char run_dir[128], vps_dir[600];
+        struct timespec began;
+};
+
+/* What the child sends when it fails before criu (a resume) or when it is done (a dump). */
+struct criu_result {
+        int r;
+        vps_error err;
+};
 
 /* 0 when this host can checkpoint, else why not. */
 static int checkpoint_ready(struct vpsd *d, const char *verb, vps_error *err)
@@ -24,38 +64,282 @@ static int checkpoint_ready(struct vpsd *d, const char *verb, vps_error *err)
                                "%s needs checkpointing (CRIU), which this host's vpsd says is not "
                                "available: %s",
                                verb, d->criu.why[0] ? d->criu.why : "it did not say why");
-        return vps_err(err, EOPNOTSUPP,
-                       "%s: restoring a VPS with CRIU is not built yet, so nothing is dumped "
-                       "(the VPS is left as it is)",
-                       verb);
+        return 0;
 }
 
-/* The checks of both, in order: the VPS, its state (suspend: running), the host. */
-static int refuse(struct vpsd *d, const char *id, bool suspend, vps_error *err)
+static int64_t elapsed_ms(const struct criu_job *j)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (int64_t)(now.tv_sec - j->began.tv_sec) * 1000 +
+               (now.tv_nsec - j->began.tv_nsec) / 1000000;
+}
+
+_Noreturn static void criu_child(void *arg, int go, int out)
+{
+        struct criu_job *j = arg;
+        vpsd_stream_child_setup(); /* dies with vpsd; vpsd's blocked signals unblocked */
+        char c;
+        if (read(go, &c, 1) != 1) /* the loop could not watch us: nothing is done */
+                _exit(1);
+        static struct criu_result res;
+        if (j->resume)
+                res.r = vps_checkpoint_restore_exec(&j->p, &res.err); /* criu, if it works */
+        else
+                res.r = vps_checkpoint_dump(&j->p, &res.err);
+        (void)vps_write_full(out, &res, sizeof(res));
+        _exit(res.r < 0);
+}
+
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata);
+
+static int watch_child(void *arg, int pidfd, vps_error *err)
+{
+        struct criu_job *j = arg;
+        vps_error e;
+        if (vpsd_event_add(&j->d->ev, &j->w_end, pidfd, EPOLLIN, on_end, j->d, &e) < 0)
+                return vps_err_sys(err, e.code, "watching criu");
+        return 0;
+}
+
+static void unwatch_child(void *arg)
+{
+        struct criu_job *j = arg;
+        vpsd_event_del(&j->d->ev, &j->w_end);
+}
+
+static void job_free(struct criu_job *j)
+{
+        if (j->start)
+                vps_manager_start_free(j->start); /* undone unless the VPS runs */
+        vps_closep(&j->pidfd);
+        vps_closep(&j->out_fd);
+        free(j);
+}
+
+static int job_start(struct vpsd *d, struct criu_job *j, vps_error *err)
+{
+        struct vps_loop *l = vpsd_loop_ensure(j->vi);
+        if (!l)
+                return vps_err(err, ENOMEM, "out of memory");
+        clock_gettime(CLOCK_MONOTONIC, &j->began);
+        struct vpsd_gated g = {.id = j->vi->cfg.id,
+                               .what = j->resume ? "resume" : "suspend",
+                               .child = criu_child,
+                               .watch = watch_child,
+                               .unwatch = unwatch_child,
+                               .arg = j};
+        int r = vpsd_gated_fork(&g, &j->pid, &j->pidfd, &j->out_fd, err);
+        if (r < 0)
+                return r;
+        l->criu = j;
+        if (j->req)
+                vpsd_request_set_next(j->req, NULL);
+        return 1;
+}
+
+static struct criu_job *job_new(struct vpsd *d, struct vps_inst *vi, struct request *req,
+                                bool resume)
+{
+        struct criu_job *j = calloc(1, sizeof(*j));
+        if (j)
+                *j = (struct criu_job){.w_end = {.fd = -1},
+                                       .d = d,
+                                       .pidfd = -1,
+                                       .out_fd = -1,
+                                       .req = req,
+                                       .vi = vi,
+                                       .resume = resume};
+        return j;
+}
+
+/* The checks of both, in order: the VPS, no other suspend or resume of it, the host. */
+static struct vps_inst *checks(struct vpsd *d, const char *id, bool resume, vps_error *err)
 {
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
-                return -err->code;
-        if (suspend && vi->status != VPS_RUNNING)
-                return vps_err(err, EALREADY, "VPS %s is not running: only a running one suspends",
-                               id);
-        int r = checkpoint_ready(d, suspend ? "suspend" : "resume", err);
-        /* No VPS is ever suspended while the dump is not built: say so where it can be. */
-        if (!suspend && r == -EOPNOTSUPP && d->criu.state == VPS_CRIU_AVAILABLE)
-                return vps_err(err, EALREADY, "VPS %s is not suspended", id);
-        return r;
+                return NULL;
+        struct vps_loop *l = vi->loop_data;
+        if (l && l->criu)
+                return vps_err(err, EBUSY, "VPS %s is busy: a %s of it is under way", id,
+                               l->criu->resume ? "resume" : "suspend"),
+                       NULL;
+        /* A stopped VPS does not suspend, whatever the host; else the host first. */
+        if ((!resume && vi->status != VPS_RUNNING &&
+             vps_manager_suspend_check(&d->m, vi, resume, err) < 0) ||
+            checkpoint_ready(d, resume ? "resume" : "suspend", err) < 0 ||
+            vps_manager_suspend_check(&d->m, vi, resume, err) < 0)
+                return NULL;
+        if (!resume && l && l->job)
+                return vps_err(err, EBUSY, "VPS %s is busy: a change to it is under way", id), NULL;
+        return vi;
 }
 
 int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err)
 {
-        (void)req, (void)body, (void)status, (void)ret;
-        return refuse(d, id, true, err);
+        (void)body, (void)status, (void)ret;
+        struct vps_inst *vi = checks(d, id, false, err);
+        if (!vi)
+                return -err->code;
+        struct criu_job *j = job_new(d, vi, req, false);
+        if (!j)
+                return vps_err(err, ENOMEM, "out of memory");
+        (void)snprintf(j->vps_dir, sizeof(j->vps_dir), "%s/vps/%s", d->m.root, id);
+        (void)snprintf(j->run_dir, sizeof(j->run_dir), "%s/%s", VPS_RUN_DIR, d->m.run_name);
+        struct vps_lxcfs_status lx;
+        vps_lxcfs_probe(d->m.lxcfs, &lx);
+        j->p = (struct vps_checkpoint_params){.criu = d->criu.path,
+                                              .vps_dir = j->vps_dir,
+                                              .run_dir = j->run_dir,
+                                              .lxcfs = lx.state == VPS_LXCFS_SERVING ? d->m.lxcfs
+                                                                                     : NULL,
+                                              .cfg = &vi->cfg,
+                                              .pid = vi->st.pid,
+                                              .console = vi->console_hold};
+        int r = job_start(d, j, err);
+        if (r < 0)
+                job_free(j);
+        else
+                vpsd_log("VPS %s: suspending (criu dump, PID %d)", id, (int)j->pid);
+        return r;
+}
+
+int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vps_error *err)
+{
+        if (!checks(d, vi->cfg.id, true, err))
+                return -err->code;
+        struct criu_job *j = job_new(d, vi, req, true);
+        if (!j)
+                return vps_err(err, ENOMEM, "out of memory");
+        int r = vps_manager_resume_begin(&d->m, vi, d->criu.path, &j->start, &j->p, j->run_dir,
+                                         sizeof(j->run_dir), err);
+        if (r == 0)
+                r = job_start(d, j, err);
+        if (r < 0)
+                job_free(j);
+        else
+                vpsd_log("VPS %s: resuming (criu restore, PID %d)", vi->cfg.id, (int)j->pid);
+        return r;
 }
 
 int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
-        (void)req, (void)body, (void)status, (void)ret;
-        return refuse(d, id, false, err);
+        (void)body, (void)status, (void)ret;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, err);
+        if (!vi)
+                return -err->code;
+        return vpsd_resume_vps(d, vi, req, err);
+}
+
+/* The child's end: its exit status and what it said (nothing when it became criu). */
+static int collect(struct criu_job *j, int *ret_status, vps_error *err)
+{
+        siginfo_t si = {0};
+        while (waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+        *ret_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        static struct criu_result res;
+        if (vps_read_full(j->out_fd, &res, sizeof(res)) == (ssize_t)sizeof(res)) {
+                if (res.r < 0)
+                        *err = res.err;
+                return res.r;
+        }
+        if (*ret_status == 0)
+                return 0;
+        return vps_checkpoint_log_error(j->vi->dir_fd, j->resume ? "restore.log" : "dump.log",
+                                        *ret_status, err);
+}
+
+/* Images no longer needed, removed off the loop. */
+static void drop_images(struct vpsd *d, struct vps_inst *vi)
+{
+        char name[64];
+        vps_error e;
+        if (vps_trash_rename(vi->dir_fd, VPS_CHECKPOINT_DIR, VPS_CHECKPOINT_DIR, name, sizeof(name),
+                             &e) == 0)
+                vpsd_trash_sweep_vps(d, vi);
+}
+
+static int suspend_end(struct vpsd *d, struct criu_job *j, int r, vps_error *err)
+{
+        struct vps_inst *vi = j->vi;
+        if (r < 0)
+                return vps_err_wrap(err, "suspending VPS %s (it runs on)", vi->cfg.id);
+        /* criu killed it: reaped now if the loop has not yet seen the exit. */
+        if (vi->status != VPS_STOPPED && vps_manager_exit_ready(vi))
+                d->vps_exited(d, vi);
+        vi->suspended = true;
+        vps_inst_touch(&d->m, vi);
+        return 0;
+}
+
+static int resume_end(struct vpsd *d, struct criu_job *j, int r, vps_error *err)
+{
+        struct vps_inst *vi = j->vi;
+        pid_t pid = r < 0 ? r : vps_checkpoint_restored_pid(vi->dir_fd, err);
+        int pidfd = pid < 0 ? -1 : vps_sys_pidfd_open(pid, 0);
+        if (pid >= 0 && pidfd < 0)
+                r = vps_err_sys(err, errno, "the restored init %d", (int)pid);
+        else if (pid < 0)
+                r = (int)pid;
+        if (r == 0) {
+                r = vps_manager_resume_end(j->start, pidfd, pid, err); /* takes pidfd */
+                if (r == 0)
+                        r = vpsd_watch_vps(d, vi, err);
+        }
+        if (r < 0) {
+                vps_checkpoint_reclaim(vi->dir_fd);
+                return vps_err_wrap(err, "resuming VPS %s (it stays suspended)", vi->cfg.id);
+        }
+        drop_images(d, vi);
+        return 0;
+}
+
+static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        (void)revents;
+        struct vpsd *d = userdata;
+        struct criu_job *j = vpsd_container_of(s, struct criu_job, w_end);
+        vpsd_event_del(&d->ev, &j->w_end);
+        struct vps_inst *vi = j->vi;
+        struct vps_loop *l = vi->loop_data;
+        if (l)
+                l->criu = NULL;
+        vps_error err = {0};
+        int status = 0;
+        int r = collect(j, &status, &err);
+        r = j->resume ? resume_end(d, j, r, &err) : suspend_end(d, j, r, &err);
+        const char *verb = j->resume ? "resume" : "suspend";
+        if (r < 0)
+                vpsd_log("%s", err.msg);
+        else
+                vpsd_log("VPS %s %s in %lld ms%s%d", vi->cfg.id,
+                         j->resume ? "resumed" : "suspended", (long long)elapsed_ms(j),
+                         j->resume ? ", init PID " : "", j->resume ? (int)vi->st.pid : 0);
+        vpsd_emit_result(d, verb, vi->cfg.id, r < 0 ? &err : NULL, NULL);
+        if (j->req && r < 0)
+                vpsd_request_fail(d, j->req, &err);
+        else if (j->req)
+                vpsd_request_finish(d, j->req, 200, vps_inst_to_json(&d->m, vi));
+        job_free(j);
+}
+
+bool vpsd_criu_answer_all(struct vpsd *d)
+{
+        bool any = false;
+        for (size_t i = 0; i < d->m.n; i++) {
+                struct vps_loop *l = d->m.v[i]->loop_data;
+                struct criu_job *j = l ? l->criu : NULL;
+                if (!j || !j->req)
+                        continue;
+                vps_error err;
+                vps_err(&err, ESHUTDOWN, "vpsd is exiting; the %s of VPS %s is cut short",
+                        j->resume ? "resume" : "suspend", j->vi->cfg.id);
+                vpsd_request_fail(d, j->req, &err);
+                j->req = NULL;
+                any = true;
+        }
+        return any;
 }

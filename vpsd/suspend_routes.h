@@ -1,15 +1,23 @@
 /* suspend_routes.c: POST /v1/vps/ID/suspend and /resume (rows of handlers.c's route table):
- * a VPS dumped to disk with CRIU and restored. Only the gatekeeping is built: both refuse,
- * naming why (the start-up probe's reason on a host that cannot checkpoint). */
+ * a VPS dumped to disk with CRIU and stopped (status suspended), and restored from its
+ * images; each criu runs in a child of vpsd the loop watches. */
 #pragma once
+
+#include <stdbool.h>
 
 #include "vps/error.h"
 
 struct vpsd;
 struct request;
+struct vps_inst;
 typedef struct json_t json_t;
 
 int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err);
 int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err);
+/* A resume of vi (the onboot start of a suspended VPS; req may be NULL): 1 when under way (req
+ * answered when it ends), or a negative errno with err set. */
+int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vps_error *err);
+/* vpsd exits: the waiting requests get an error; true if any. */
+bool vpsd_criu_answer_all(struct vpsd *d);

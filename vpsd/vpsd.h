@@ -21,6 +21,7 @@
 typedef struct json_t json_t;
 struct request;
 struct job;
+struct criu_job;
 struct trash_job;
 struct console_client;
 struct vpsd_sysinfo;
@@ -46,8 +47,9 @@ struct vps_loop {
         struct request *waiters; /* suspended requests answered when the VPS has stopped */
         enum after_stop after;
         struct console_client *clients;
-        struct job *job;    /* a change to the running VPS under way in a child (jobs.c) */
-        bool exit_deferred; /* its init exited meanwhile: handled when the job ends */
+        struct job *job;       /* a change to the running VPS under way in a child (jobs.c) */
+        struct criu_job *criu; /* a suspend or resume under way (suspend_routes.c) */
+        bool exit_deferred;    /* its init exited meanwhile: handled when the job ends */
         /* A stop under way (stop.c): the halt is sent again until the deadline. */
         enum stop_how stop_how;
         bool halt_ready; /* the init was seen taking its halt signal: resent once a second */

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "vps/error.h"
+#include "vps/localsock.h"
 
 struct json_t;
 
@@ -48,3 +49,45 @@ void vps_criu_missing_caps(unsigned long long capeff, char *ret, size_t size);
 void vps_criu_describe(const struct vps_criu_status *st, char *ret, size_t size);
 /* {"state": "probing"|"available"|"unavailable", "available", "criu", "version", "why"} */
 struct json_t *vps_criu_status_json(const struct vps_criu_status *st);
+
+/* Suspend to disk and resume (suspend.c). The images of VPS ID are ROOT/vps/ID/checkpoint
+ * (VPS_CHECKPOINT_DIR: host root's, 0700; they hold the guest's memory); its file vpsd.json,
+ * written once criu's dump has succeeded, says the images are whole: a VPS that has it is
+ * suspended. Everything a restore binds, maps or joins comes from vpsd's state (the params
+ * here); of the images it takes only the names criu gave the console and external mounts. */
+#define VPS_CHECKPOINT_DIR  "checkpoint"
+#define VPS_CHECKPOINT_META "vpsd.json"
+/* Where a restore's own mount namespace stages the binds' sources (a tmpfs there). */
+#define VPS_CHECKPOINT_STAGE VPS_RUN_DIR "/restore-stage"
+
+struct vps_config;
+
+struct vps_checkpoint_params {
+        const char *criu;    /* the binary (vps_criu_find) */
+        const char *vps_dir; /* ROOT/vps/ID */
+        const char *run_dir; /* the state root's run directory (the boot id's file) */
+        const char *lxcfs;   /* LXCFS's mount when it serves the VPS's views, else NULL */
+        const struct vps_config *cfg;
+        pid_t pid;         /* dump: the init (host PID) */
+        int console;       /* dump: a slave of the console (its tty); restore: the new one */
+        const char *lower; /* restore: the template's rootfs */
+};
+
+/* The dump, run by a child of vpsd (it waits for criu): the images in a fresh
+ * VPS_CHECKPOINT_DIR, then criu kills the VPS, then the meta file is written. 0, or why not
+ * in one line (criu's last error), the VPS left running by criu and no images left. */
+int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err);
+/* The restore, in a child of vpsd that becomes criu (so that the restored init, criu's
+ * sibling with --restore-sibling, is vpsd's child): unshares its mount namespace, builds the
+ * root and the binds' sources, and execs criu; returns only when it could not (why in err).
+ * The init's host PID is then in VPS_CHECKPOINT_DIR/restored.pid. */
+int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error *err);
+/* After criu's end: its last error line (from dump.log or restore.log, "log") into err. */
+int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_error *err);
+/* The restored init's PID (restored.pid), or a negative errno with err set. */
+pid_t vps_checkpoint_restored_pid(int vps_dir_fd, vps_error *err);
+/* Whether the VPS at vps_dir_fd has whole images (it is suspended). */
+bool vps_checkpoint_exists(int vps_dir_fd);
+/* A failed restore: the images given back to host root alone (a restore lends them to the
+ * VPS's root, as whom criu reads them). */
+void vps_checkpoint_reclaim(int vps_dir_fd);

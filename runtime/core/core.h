@@ -95,6 +95,20 @@ struct vps_inst *vps_manager_start_inst(const struct vps_start *s);
 int vps_manager_start_step(struct vps_start *s, vps_error *err);
 void vps_manager_start_free(struct vps_start *s);
 
+/* core/resume.c: suspend to disk and resume (checkpoint.h runs criu; vpsd its children).
+ * check: 0 when vi may be suspended (resume false: running, not paused, a console held, no
+ * network yet) or resumed (suspended). resume_begin makes the host side as a start does and
+ * fills *ret_p (pointing into the start and run_dir) for vps_checkpoint_restore_exec in a
+ * child; vps_manager_start_free ends it, undone unless resume_end took the restored init
+ * (pid, vpsd's child, its pidfd then the VPS's). */
+struct vps_checkpoint_params;
+int vps_manager_suspend_check(struct vps_manager *m, struct vps_inst *vi, bool resume,
+                              vps_error *err);
+int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const char *criu,
+                             struct vps_start **ret, struct vps_checkpoint_params *ret_p,
+                             char *run_dir, size_t run_dir_size, vps_error *err);
+int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error *err);
+
 struct vps_capture;
 struct vps_copy_progress;
 /* core/clone.c: a new VPS new_id from src (running: frozen for the copy), its own id range,

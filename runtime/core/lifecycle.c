@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "guest/guest.h"
 #include "vps/syscalls.h"
+#include "start.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +20,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-struct tpl_info {
-        char rootfs[600];
-        char init[256];
-        int halt_signal;
-};
 
 static int template_info(struct vps_manager *m, const char *name, struct tpl_info *ret,
                          vps_error *err)
@@ -43,11 +38,6 @@ static int template_info(struct vps_manager *m, const char *name, struct tpl_inf
         (void)snprintf(ret->rootfs, sizeof(ret->rootfs), "%s/templates/%s/rootfs", m->root, name);
         return 0;
 }
-
-struct net_hook {
-        struct vps_manager *m;
-        const struct vps_inst *vi;
-};
 
 static int net_hook(pid_t pid, void *userdata, vps_error *err)
 {
@@ -70,25 +60,8 @@ void vps_manager_effective_limits(const struct vps_manager *m, const struct vps_
                 ret->v[VPS_LIM_NUMPROC] = own->v[VPS_LIM_NUMPROC];
 }
 
-/* A start under way (core.h): what its later steps and its children's params point at. */
-struct vps_start {
-        struct vps_manager *m;
-        struct vps_inst *vi;
-        struct tpl_info t;
-        struct vps_state st;
-        int master, slave;
-        bool networked;
-        struct vps_net_child net;
-        struct net_hook hook;
-        struct vps_config eff;
-        char dir[600];
-        struct vps_spawn *sp;
-        bool over; /* the init runs, or the start failed and was undone */
-        char warning[sizeof(((struct vps_manager *)0)->warning)];
-};
-
 /* Undoes what the start's host side made (the VPS is stopped again). */
-static void start_undo(struct vps_start *s)
+void vps_start_undo(struct vps_start *s)
 {
         vps_error e;
         if (s->networked)
@@ -101,10 +74,11 @@ void vps_manager_start_free(struct vps_start *s)
 {
         if (!s)
                 return;
-        if (s->sp && !s->over) { /* unfinished: its processes go, and what the host side made */
+        if (!s->over && s->sp) { /* unfinished: its processes go, and what the host side made */
                 vps_spawn_kill(s->sp);
-                start_undo(s);
-        }
+                vps_start_undo(s);
+        } else if (!s->over && s->resume)
+                vps_start_undo(s);
         vps_spawn_free(s->sp);
         vps_closep(&s->master);
         vps_closep(&s->slave);
@@ -166,15 +140,18 @@ static int start_host(struct vps_start *s, int cg_fd, vps_error *err)
         return r < 0 ? r : (lxcfs ? 1 : 0);
 }
 
-int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
-                            vps_error *err)
+/* A start's or a resume's host side (core.h): the cgroups, devices, limits, console, views
+ * and network filter; *ret_guest_fd the cgroup the init is born in. 0 or 1 (LXCFS serves the
+ * views), or a negative errno with nothing left made. */
+int vps_start_prepare(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
+                      int *ret_guest_fd, vps_error *err)
 {
         if (vi->status != VPS_STOPPED || vi->starting)
                 return vps_err(err, EALREADY, "VPS %s is already %s", vi->cfg.id,
                                vi->starting ? "starting" : "running");
         int r = vps_manager_check_ids(m, vi, err);
         if (r < 0)
-                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+                return r;
         struct vps_start *s = calloc(1, sizeof(*s));
         if (!s)
                 return vps_err(err, ENOMEM, "out of memory");
@@ -194,35 +171,55 @@ int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct v
                                       sizeof(s->st.cgroup), &cg_fd, &guest_fd, err);
         if (r < 0) {
                 vps_manager_start_free(s);
-                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+                return r;
         }
+        (void)snprintf(s->dir, sizeof(s->dir), "%s/vps/%s", m->root, vi->cfg.id);
         int lxcfs = start_host(s, cg_fd, err);
-        if (lxcfs >= 0) {
-                (void)snprintf(s->dir, sizeof(s->dir), "%s/vps/%s", m->root, vi->cfg.id);
-                struct vps_spawn_params p = {
-                        .hostname = vi->cfg.hostname,
-                        .vps_dir = s->dir,
-                        .lower_path = s->t.rootfs,
-                        .init_path = s->t.init,
-                        .uid_base = vi->cfg.uid_base,
-                        .uid_count = vi->cfg.uid_count,
-                        .cgroup_fd = guest_fd, /* below the top's limits and devices */
-                        .console_fd = s->slave,
-                        .net = s->networked ? &s->net : NULL,
-                        .cfg = &s->eff,
-                        .lxcfs = lxcfs ? m->lxcfs : NULL,
-                        .devpts_max = m->defaults.ptys,
-                        .parent_hook = s->networked ? net_hook : NULL,
-                        .userdata = &s->hook,
-                        .reap = m->reap_hook,
-                        .reap_data = m->reap_hook_data,
-                        .starter = m->starter,
-                };
-                r = vps_spawn_begin(&p, &s->sp, err);
-        } else
-                r = lxcfs;
+        if (lxcfs < 0) {
+                vps_start_undo(s);
+                vps_manager_start_free(s);
+                return lxcfs;
+        }
+        *ret_guest_fd = TAKE_FD(guest_fd);
+        *ret = s;
+        return lxcfs;
+}
+
+int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
+                            vps_error *err)
+{
+        if (vi->suspended)
+                return vps_err(err, EALREADY,
+                               "VPS %s is suspended: resume it (vpsctl resume %s), or destroy it",
+                               vi->cfg.id, vi->cfg.id);
+        struct vps_start *s = NULL;
+        int guest = -1;
+        int lxcfs = vps_start_prepare(m, vi, &s, &guest, err);
+        if (lxcfs < 0)
+                return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
+        _cleanup_close_ int guest_fd = guest;
+        struct vps_spawn_params p = {
+                .hostname = vi->cfg.hostname,
+                .vps_dir = s->dir,
+                .lower_path = s->t.rootfs,
+                .init_path = s->t.init,
+                .uid_base = vi->cfg.uid_base,
+                .uid_count = vi->cfg.uid_count,
+                .cgroup_fd = guest_fd, /* below the top's limits and devices */
+                .console_fd = s->slave,
+                .net = s->networked ? &s->net : NULL,
+                .cfg = &s->eff,
+                .lxcfs = lxcfs ? m->lxcfs : NULL,
+                .devpts_max = m->defaults.ptys,
+                .parent_hook = s->networked ? net_hook : NULL,
+                .userdata = &s->hook,
+                .reap = m->reap_hook,
+                .reap_data = m->reap_hook_data,
+                .starter = m->starter,
+        };
+        int r = vps_spawn_begin(&p, &s->sp, err);
         if (r < 0) {
-                start_undo(s);
+                vps_start_undo(s);
                 vps_manager_start_free(s);
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         }
@@ -241,7 +238,7 @@ struct vps_inst *vps_manager_start_inst(const struct vps_start *s)
 }
 
 /* The init runs: its state saved, and the VPS is running. */
-static int start_done(struct vps_start *s, struct vps_spawn_result *res, vps_error *err)
+int vps_start_done(struct vps_start *s, struct vps_spawn_result *res, vps_error *err)
 {
         struct vps_manager *m = s->m;
         struct vps_inst *vi = s->vi;
@@ -263,7 +260,7 @@ static int start_done(struct vps_start *s, struct vps_spawn_result *res, vps_err
                 }
                 if (res->notify_fd >= 0)
                         close(res->notify_fd);
-                start_undo(s);
+                vps_start_undo(s);
                 return vps_err_wrap(err, "starting VPS %s", vi->cfg.id);
         }
         vi->st = s->st;
@@ -292,10 +289,10 @@ int vps_manager_start_step(struct vps_start *s, vps_error *err)
         s->over = true;
         if (r < 0) {
                 vps_spawn_kill(s->sp);
-                start_undo(s);
+                vps_start_undo(s);
                 return vps_err_wrap(err, "starting VPS %s", s->vi->cfg.id);
         }
-        return start_done(s, &res, err);
+        return vps_start_done(s, &res, err);
 }
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
@@ -458,6 +455,7 @@ static const char *status_name(const struct vps_inst *vi)
                : vi->status == VPS_STOPPING ? "stopping"
                : vi->starting               ? "starting"
                : vi->restart_at             ? "backoff"
+               : vi->suspended              ? "suspended"
                                             : "stopped";
 }
 

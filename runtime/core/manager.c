@@ -7,6 +7,7 @@
 #include "sandbox/sandbox.h"
 #include "vps/localsock.h"
 #include "core/core.h"
+#include "checkpoint/checkpoint.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>
@@ -204,6 +205,10 @@ static int load_one(struct vps_manager *m, const char *name, vps_error *err)
                 r = vps_err(err, EBADMSG, "config.json names VPS %s", vi->cfg.id);
         if (r == 0) {
                 adopt(m, vi);
+                /* Whole images: suspended (a restore cut short lent them to the VPS's root). */
+                vi->suspended = vi->status == VPS_STOPPED && vps_checkpoint_exists(vi->dir_fd);
+                if (vi->suspended)
+                        vps_checkpoint_reclaim(vi->dir_fd);
                 vps_snapshot_recover(m, vi);
                 r = add_inst(m, vi, err);
         }

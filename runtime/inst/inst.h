@@ -54,6 +54,7 @@ struct vps_inst {
         int console_hold; /* a slave of it kept open, so the master never reads EIO */
         bool is_child;    /* started by this vpsd: its exit status can be read */
         bool starting;    /* a start is under way (core.h, vps_manager_start_begin); stopped */
+        bool suspended;   /* stopped, with whole CRIU images to resume from (checkpoint.h) */
         int notify_fd;    /* the init's sysinfo listener until vpsd's loop takes it, or -1 */
         int halt_signal;  /* the template's, once known (0: not yet) */
         /* Of init halt_probe_pid: its sigtimedwait for the halt signal seen (lifecycle.c),

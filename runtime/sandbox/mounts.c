@@ -19,6 +19,7 @@
 #include "inst/inst.h"
 #include "vps/safepath.h"
 #include "sandbox/sandbox.h"
+#include "mounttab.h"
 #include "vps/syscalls.h"
 
 #include <errno.h>
@@ -57,23 +58,9 @@ static const struct mount_entry mount_table[] = {
         {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=10%,nr_inodes=800k"},
 };
 
-/* Kernel interfaces a VPS has no business with: files get /dev/null bound over them,
- * directories an empty read-only tmpfs. The user namespace already denies most of them
- * (they are owned by host root); this hides them as well. */
-static const char *const masked_paths[] = {
-        "/proc/kcore",       "/proc/keys",           "/proc/key-users",     "/proc/timer_list",
-        "/proc/sched_debug", "/proc/sysrq-trigger",  "/proc/latency_stats", "/proc/kallsyms",
-        "/proc/kmsg",        "/proc/acpi",           "/proc/scsi",          "/sys/firmware",
-        "/sys/kernel/debug", "/sys/kernel/security",
-};
-
 /* Read-only binds; /proc/sys/net belongs to the VPS's own network namespace and stays
  * writable. */
 static const char *const readonly_paths[] = {"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"};
-
-/* Host device nodes bound into the guest's /dev (a user namespace cannot mknod). */
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
-#define N_DEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
 
 static const struct {
         const char *target, *link;
@@ -119,7 +106,7 @@ int vps_child_make_overlay(const struct vps_host_dirs *h, int lower_fd, vps_erro
 }
 
 /* Step 2: the overlay from the maker's context, attached on rootfs/; returns its root. */
-static int mount_overlay(const struct vps_host_dirs *h, int fs_fd, vps_error *err)
+int vps_child_mount_overlay(const struct vps_host_dirs *h, int fs_fd, vps_error *err)
 {
         int mnt = vps_sys_fsmount(fs_fd, FSMOUNT_CLOEXEC, 0);
         if (mnt < 0)
@@ -232,8 +219,8 @@ static int bind_at(int root_fd, const char *path, bool ro, vps_error *err)
 static int harden(int root_fd, vps_error *err)
 {
         int r = 0;
-        for (size_t i = 0; r == 0 && i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
-                r = mask_one(root_fd, masked_paths[i], err);
+        for (size_t i = 0; r == 0 && i < vps_n_masked_paths; i++)
+                r = mask_one(root_fd, vps_masked_paths[i], err);
         /* /proc/sys/net first: a bind copies the flags of its source, so binding it after
          * /proc/sys went read-only would give a read-only copy. The recursive bind of
          * /proc/sys then carries this writable submount along. */
@@ -248,8 +235,8 @@ static int populate_dev(int root_fd, const int *dev_fds, int console_fd, vps_err
 {
         char path[64];
         int r;
-        for (size_t i = 0; i < N_DEV; i++) {
-                (void)snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+        for (size_t i = 0; i < VPS_N_DEV_NODES; i++) {
+                (void)snprintf(path, sizeof(path), "/dev/%s", vps_dev_nodes[i]);
                 if ((r = attach_at(root_fd, dev_fds[i], path, err)) < 0)
                         return r;
         }
@@ -342,16 +329,16 @@ static int nesting_mounts(int root_fd, vps_error *err)
 static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd,
                       unsigned int devpts_max, const struct vps_config *cfg, vps_error *err)
 {
-        int fds[N_DEV + 1], r = 0;
-        for (size_t i = 0; i < N_DEV + 1; i++)
+        int fds[VPS_N_DEV_NODES + 1], r = 0;
+        for (size_t i = 0; i < VPS_N_DEV_NODES + 1; i++)
                 fds[i] = -1;
         char path[64];
-        for (size_t i = 0; i < N_DEV && r >= 0; i++) {
-                (void)snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+        for (size_t i = 0; i < VPS_N_DEV_NODES && r >= 0; i++) {
+                (void)snprintf(path, sizeof(path), "/dev/%s", vps_dev_nodes[i]);
                 r = fds[i] = clone_file(AT_FDCWD, path, err);
         }
         if (r >= 0)
-                r = fds[N_DEV] = clone_console(console_fd, err);
+                r = fds[VPS_N_DEV_NODES] = clone_console(console_fd, err);
         char pts_data[128];
         for (size_t i = 0; r >= 0 && i < sizeof(mount_table) / sizeof(mount_table[0]); i++) {
                 struct mount_entry m = mount_table[i];
@@ -362,12 +349,12 @@ static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd
                 r = mount_at(root_fd, &m, err);
         }
         if (r >= 0)
-                r = populate_dev(root_fd, fds, fds[N_DEV], err);
+                r = populate_dev(root_fd, fds, fds[VPS_N_DEV_NODES], err);
         if (r >= 0)
                 r = bind_devnodes(root_fd, h, cfg, err);
         if (r >= 0 && cfg && (cfg->features & VPS_FEAT_NESTING))
                 r = nesting_mounts(root_fd, err);
-        close_all(fds, N_DEV + 1);
+        close_all(fds, VPS_N_DEV_NODES + 1);
         return r < 0 ? r : 0;
 }
 
@@ -375,14 +362,11 @@ static int build_tree(int root_fd, const struct vps_host_dirs *h, int console_fd
  * show the VPS's limits. A view this LXCFS lacks is left as procfs has it. */
 static int bind_lxcfs(int root_fd, const char *lxcfs, vps_error *err)
 {
-        static const char *const views[] = {
-                "/proc/meminfo", "/proc/cpuinfo",   "/proc/stat",  "/proc/uptime",
-                "/proc/loadavg", "/proc/diskstats", "/proc/swaps", "/sys/devices/system/cpu/online",
-        };
-        for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+        for (size_t i = 0; i < vps_n_lxcfs_views; i++) {
+                const char *view = vps_lxcfs_views[i];
                 char src[400];
-                (void)snprintf(src, sizeof(src), "%s%s", lxcfs, views[i]);
-                _cleanup_close_ int t = vps_open_in_root(root_fd, views[i], O_PATH, 0, err);
+                (void)snprintf(src, sizeof(src), "%s%s", lxcfs, view);
+                _cleanup_close_ int t = vps_open_in_root(root_fd, view, O_PATH, 0, err);
                 if (t == -ENOENT)
                         continue;
                 if (t < 0)
@@ -393,7 +377,7 @@ static int bind_lxcfs(int root_fd, const char *lxcfs, vps_error *err)
                  * lacks (ENOENT) or an LXCFS gone meanwhile (ENOTCONN) is simply skipped. */
                 if (mount(src, via, NULL, MS_BIND, NULL) < 0 && errno != ENOENT &&
                     errno != ENOTCONN)
-                        return vps_err_sys(err, errno, "binding LXCFS's %s", views[i]);
+                        return vps_err_sys(err, errno, "binding LXCFS's %s", view);
         }
         return 0;
 }
@@ -521,7 +505,7 @@ int vps_child_lock_root(const struct vps_host_dirs *h, const char *vps_dir, int 
 {
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "making the mount tree a slave");
-        _cleanup_close_ int root_fd = mount_overlay(h, fs_fd, err);
+        _cleanup_close_ int root_fd = vps_child_mount_overlay(h, fs_fd, err);
         if (root_fd < 0)
                 return root_fd;
         /* proc of the pid namespace this process is PID 1 of, sysfs of its network

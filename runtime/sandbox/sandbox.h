@@ -94,6 +94,8 @@ int vps_child_open_host(const char *vps_dir, const struct vps_config *cfg,
 void vps_host_dirs_close(struct vps_host_dirs *h);
 /* Step 1, the maker, root of the VPS's user namespace: returns the overlay's fs context. */
 int vps_child_make_overlay(const struct vps_host_dirs *h, int lower_mnt_fd, vps_error *err);
+/* Step 2's first part: the overlay from fs_fd attached on h's rootfs/; returns its root. */
+int vps_child_mount_overlay(const struct vps_host_dirs *h, int fs_fd, vps_error *err);
 /* Step 2, the init as host root: returns the root, with what the guest must not remove. */
 int vps_child_lock_root(const struct vps_host_dirs *h, const char *vps_dir, int fs_fd, int pidns_fd,
                         const char *lxcfs, vps_error *err);
@@ -101,6 +103,38 @@ int vps_child_lock_root(const struct vps_host_dirs *h, const char *vps_dir, int 
  * there): the rest of the mounts, then pivot_root. */
 int vps_child_build_root(int locked_root_fd, const struct vps_host_dirs *h, int console_fd,
                          unsigned int devpts_max, const struct vps_config *cfg, vps_error *err);
+
+/* What a start binds into a guest's tree from the host's file systems (mounts.c: the device
+ * nodes, the masks over /proc, the boot id, the /proc views, the console): a checkpoint names
+ * them to criu as external mounts, and a restore binds each one's source there again
+ * (runtime/checkpoint/, hostbinds.c). */
+enum vps_bind_kind {
+        VPS_BIND_PATH,    /* source: a host path, the same for every run */
+        VPS_BIND_CONSOLE, /* the console pty's slave of the run */
+};
+struct vps_host_bind {
+        char target[64];  /* inside the guest: "/proc/kcore" */
+        char key[72];     /* criu's name for it: "m_proc_kcore" */
+        char source[400]; /* VPS_BIND_PATH: the host path a restore binds again */
+        enum vps_bind_kind kind;
+};
+#define VPS_HOST_BINDS_MAX 48
+/* The binds a start of a VPS with config cfg makes: vps_dir is ROOT/vps/ID (its meminfo
+ * view), run_dir the state root's run directory (its boot id), lxcfs LXCFS's mount when it
+ * serves the views, else NULL. Fills ret, returns how many. */
+unsigned int vps_host_binds(const struct vps_config *cfg, const char *vps_dir, const char *run_dir,
+                            const char *lxcfs, struct vps_host_bind *ret, unsigned int max);
+
+/* A restore's root, built as a start builds it, in the caller's own mount namespace (a slave
+ * of the host's it unshared): the template at lower_path idmapped to uid_base..+uid_count
+ * on vps_dir's lower/, an overlay of it with upper/ and work/ on rootfs/. */
+int vps_restore_root(const char *vps_dir, const char *lower_path, uint32_t uid_base,
+                     uint32_t uid_count, const struct vps_config *cfg, vps_error *err);
+/* The sources of binds, bound in the caller's own mount namespace onto files of a tmpfs
+ * mounted on stage (a directory any user may search), so that criu, which restores mounts
+ * as the VPS's root, reaches them: stage/KEY. console: the new console's slave. */
+int vps_restore_stage(const char *stage, const struct vps_host_bind *b, unsigned int n, int console,
+                      vps_error *err);
 
 /* The default security profile applied to every VPS init and to every process vpsctl puts
  * into a VPS: a reduced capability bounding set, empty inheritable and ambient sets, and a

@@ -233,7 +233,7 @@ static _Noreturn void maker_main(const struct vps_spawn_params *p, int vpsd_sock
         _exit(0);
 }
 
-static int write_map(pid_t pid, const char *which, uint32_t base, uint32_t count, vps_error *err)
+int vps_spawn_write_map(pid_t pid, const char *which, uint32_t base, uint32_t count, vps_error *err)
 {
         char path[64], line[64];
         (void)snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which);
@@ -246,7 +246,7 @@ static int write_map(pid_t pid, const char *which, uint32_t base, uint32_t count
 
 /* A clone of the template's tree, idmapped to the VPS's user namespace: the template stays
  * owned by host root and every VPS sees it as its own root's. */
-static int idmapped_lower(pid_t pid, const char *lower, vps_error *err)
+int vps_spawn_idmapped_lower(pid_t pid, const char *lower, vps_error *err)
 {
         char path[64];
         (void)snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
@@ -336,9 +336,9 @@ static int setup_run(const struct vps_spawn_params *p, int vpsd_sock, vps_error 
                 return vps_err_sys(err, e, "creating the VPS namespaces (clone3)");
         _cleanup_close_ int lower = -1;
         if ((r = recv_byte(maker_sock, 'u', "the VPS's user namespace", err)) < 0 ||
-            (r = write_map(maker, "uid_map", p->uid_base, p->uid_count, err)) < 0 ||
-            (r = write_map(maker, "gid_map", p->uid_base, p->uid_count, err)) < 0 ||
-            (r = lower = idmapped_lower(maker, p->lower_path, err)) < 0)
+            (r = vps_spawn_write_map(maker, "uid_map", p->uid_base, p->uid_count, err)) < 0 ||
+            (r = vps_spawn_write_map(maker, "gid_map", p->uid_base, p->uid_count, err)) < 0 ||
+            (r = lower = vps_spawn_idmapped_lower(maker, p->lower_path, err)) < 0)
                 return r;
         if ((r = vps_send_fd(maker_sock, lower)) < 0)
                 return vps_err_sys(err, -r, "handing the template to the VPS");

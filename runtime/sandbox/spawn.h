@@ -28,3 +28,10 @@ _Noreturn void vps_spawn_setup_main(const struct vps_spawn_params *p, int vpsd_s
  * (the starter is gone: the caller clones the setup itself). */
 int vps_starter_request(const struct vps_starter *st, const struct vps_spawn_params *p,
                         int child_sock);
+
+/* uid_map or gid_map ("0 BASE COUNT") of process pid's user namespace. */
+int vps_spawn_write_map(pid_t pid, const char *which, uint32_t base, uint32_t count,
+                        vps_error *err);
+/* A clone of the template's tree at lower, idmapped to process pid's user namespace and
+ * read-only: the fd of the detached mount. */
+int vps_spawn_idmapped_lower(pid_t pid, const char *lower, vps_error *err);

@@ -1,0 +1,98 @@
+/* libvps: the manager's part of a suspend and a resume (checkpoint.h does the criu part): the
+ * checks, and a resume's host side and end, made by the start's own functions (start.h) so
+ * that a resumed VPS has the cgroups, limits, devices, console and views a started one has,
+ * taken from vpsd's state and config, never from the images. */
+#include "checkpoint/checkpoint.h"
+#include "start.h"
+#include "vps/cleanup.h"
+#include "vps/syscalls.h"
+#include "vps/util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+int vps_manager_suspend_check(struct vps_manager *m, struct vps_inst *vi, bool resume,
+                              vps_error *err)
+{
+        (void)m;
+        const char *id = vi->cfg.id;
+        if (resume && !vi->suspended)
+                return vps_err(err, EALREADY, "VPS %s is not suspended", id);
+        if (!resume && vi->suspended)
+                return vps_err(err, EALREADY, "VPS %s is suspended already", id);
+        if (!resume && (vi->status != VPS_RUNNING || vi->starting))
+                return vps_err(err, EALREADY, "VPS %s is not running: only a running one suspends",
+                               id);
+        if (!resume && vi->st.paused)
+                return vps_err(err, EBUSY, "VPS %s is paused: unpause it first", id);
+        if (!resume && vi->console_hold < 0)
+                return vps_err(err, EOPNOTSUPP,
+                               "VPS %s has no console vpsd holds (started by an older vpsd?): "
+                               "restart it before suspending it",
+                               id);
+        if (vi->cfg.n_ip > 0)
+                return vps_err(err, EOPNOTSUPP,
+                               "VPS %s has IP addresses: suspending and resuming a VPS with a "
+                               "network (its veth) is not built yet",
+                               id);
+        return 0;
+}
+
+int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const char *criu,
+                             struct vps_start **ret, struct vps_checkpoint_params *ret_p,
+                             char *run_dir, size_t run_dir_size, vps_error *err)
+{
+        int r = vps_manager_suspend_check(m, vi, true, err);
+        if (r < 0)
+                return r;
+        struct vps_start *s = NULL;
+        int guest = -1;
+        int lxcfs = vps_start_prepare(m, vi, &s, &guest, err);
+        if (lxcfs < 0)
+                return vps_err_wrap(err, "resuming VPS %s", vi->cfg.id);
+        /* criu puts the tasks in the cgroups it dumped them from ("soft"): the same path
+         * vps_cgroup_create just made with the VPS's limits. */
+        vps_closep(&guest);
+        s->resume = true;
+        (void)snprintf(run_dir, run_dir_size, "%s/%s", VPS_RUN_DIR, m->run_name);
+        *ret_p = (struct vps_checkpoint_params){.criu = criu,
+                                                .vps_dir = s->dir,
+                                                .run_dir = run_dir,
+                                                .lxcfs = lxcfs ? m->lxcfs : NULL,
+                                                .cfg = &vi->cfg,
+                                                .console = s->slave,
+                                                .lower = s->t.rootfs};
+        *ret = s;
+        return 0;
+}
+
+int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error *err)
+{
+        struct vps_inst *vi = s->vi;
+        siginfo_t si = {0};
+        /* vpsd's child (criu's sibling) and still running: no other process's PID. */
+        int r = 0;
+        if (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
+                r = vps_err(err, ESRCH, "the restored init %d is not vpsd's running child",
+                            (int)pid);
+        struct vps_spawn_result res = {.pid = pid, .pidfd = pidfd, .notify_fd = -1};
+        if (r == 0 && (r = vps_proc_starttime(pid, &res.starttime, err)) == 0)
+                (void)vps_pidfd_ino(pidfd, &res.pidfd_ino);
+        if (r < 0) { /* its processes go with the host side (vps_manager_start_free) */
+                (void)vps_sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                if (s->m->reap_hook)
+                        s->m->reap_hook(pidfd, s->m->reap_hook_data);
+                else
+                        close(pidfd);
+                return vps_err_wrap(err, "resuming VPS %s", vi->cfg.id);
+        }
+        s->over = true;
+        r = vps_start_done(s, &res, err);
+        if (r == 0)
+                vi->suspended = false;
+        return r;
+}
