@@ -29,7 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RESTORED_PREFIX "restored-"
+#define RESTORED_PREFIX VPSD_RESTORED_PREFIX
+
+bool vpsd_template_restored(const char *name)
+{
+        return strncmp(name, RESTORED_PREFIX, strlen(RESTORED_PREFIX)) == 0;
+}
 /* In a restored template from its publication until its VPS is published too: a crash in
  * between leaves it, and the next vpsd removes such a template unless its VPS is there. */
 #define PUBLISHING_MARK ".publishing"
