@@ -50,7 +50,8 @@ static const char backup_usage[] =
         "  -h, --help      print this help and exit\n";
 
 static const char restore_usage[] =
-        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [--migrated-from HOST] [-j]\n"
+        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [--trust-config]\n"
+        "                      [--migrated-from HOST] [-j]\n"
         "\n"
         "Make the VPS ID (default: the one backed up) from the backup FILE ('-': one archive\n"
         "on standard input, ID required), with an id range,\n"
@@ -64,6 +65,9 @@ static const char restore_usage[] =
         "Options:\n"
         "  --ipadd IP  an address for it (repeatable)\n"
         "  --force     replace the stopped VPS ID\n"
+        "  --trust-config\n"
+        "              take the backup's features and devnodes too (a file anyone may have\n"
+        "              edited: without it they are the replaced VPS's, or none, and named)\n"
         "  --migrated-from HOST\n"
         "              the restore is a migration's copy from HOST (vpsctl migrate passes it):\n"
         "              vpsd's events say so ('migration')\n"
@@ -398,10 +402,11 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 {"json", no_argument, NULL, 'j'},
                 {"ipadd", required_argument, NULL, 'i'},
                 {"force", no_argument, NULL, 'f'},
+                {"trust-config", no_argument, NULL, 'T'},
                 {"migrated-from", required_argument, NULL, 'M'},
                 {0},
         };
-        bool json = false, force = false;
+        bool json = false, force = false, trust = false;
         char from[80] = "";
         char ips[1024] = "";
         int c;
@@ -413,6 +418,8 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         json = true;
                 else if (c == 'f')
                         force = true;
+                else if (c == 'T')
+                        trust = true;
                 else if (c == 'M') {
                         migrate_peer_arg(from, sizeof(from), "migrate_from", optarg);
                         if (!from[0])
@@ -463,8 +470,9 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         size += (unsigned long long)st.st_size;
         }
         char path[1400];
-        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s", id, size,
-                       force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips, from);
+        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s%s", id, size,
+                       force ? "&force=1" : "", trust ? "&trust_config=1" : "",
+                       ips[0] ? "&ipadd=" : "", ips, from);
         _cleanup_close_ int fd = -1;
         if ((r = vpsctl_stream_open(v, path, "vps-restore", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
@@ -497,5 +505,10 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_print_json(res);
         printf("VPS %s restored from %s%s (template %s)\n", id, file, n > 1 ? " and its bases" : "",
                json_string_value(json_object_get(res, "template")) ?: "?");
+        size_t k;
+        json_t *nt;
+        json_array_foreach(json_object_get(res, "not_taken"), k, nt)
+                fprintf(stderr, "vpsctl: the backup's %s not taken (--trust-config takes them)\n",
+                        json_string_value(nt));
         return 0;
 }

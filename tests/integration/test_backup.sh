@@ -100,6 +100,18 @@ check "no VPS 601" sh -c "! vpsctl status 601 >/dev/null 2>&1"
 check "nothing left in vps/" sh -c "[ -z \"\$(ls -A '$ROOT/vps' | grep -v -x -e 501 -e 502)\" ]"
 check "nothing written outside" sh -c "[ ! -e /tmp/vps-backup-through ] && [ ! -e /tmp/vps-backup-abs ] && [ ! -e '$ROOT/escape' ] && [ \"\$(cat '$T/sentinel')\" = sentinel ] && [ \$(stat -c %h '$T/sentinel') = 1 ]"
 
+# A backup file is anyone's to edit once downloaded: its features and devnodes (which weaken
+# the sandbox) are taken only with --trust-config (or for a migration's copy).
+$H hostile "$T/hostile" "$T/full1.tar.zst" features
+expect_jq "an edited backup's features and devnodes not taken" '.not_taken == ["features", "devnodes"]' \
+        vpsctl restore "$T/hostile/features.tar.zst" 602 -j
+expect_jq "so 602 has none" '(.features | length) == 0 and (.devnodes | length) == 0' vpsctl status 602 -j
+vpsctl destroy 602 >/dev/null
+expect_jq "--trust-config takes them" '.not_taken == []' \
+        vpsctl restore "$T/hostile/features.tar.zst" 602 --trust-config -j
+expect_jq "then 602 has them" '.features == ["nesting"] and .devnodes == ["tun"]' vpsctl status 602 -j
+vpsctl destroy 602 >/dev/null
+
 # --- an incremental chain of three -----------------------------------------------------------
 $H change 1 "$U" "$B1"
 expect_jq "incremental 2" '.in_archive < 20 and .deleted >= 1 and (.base_id | length) == 32' \
