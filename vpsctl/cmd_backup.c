@@ -56,7 +56,8 @@ static const char restore_usage[] =
         "Make the VPS ID (default: the one backed up) from the backup FILE ('-': one archive\n"
         "on standard input, ID required), with an id range,\n"
         "MAC and disk project of its own and the data the same. An incremental FILE is\n"
-        "restored with its chain: its bases are looked for in FILE's directory. Without\n"
+        "restored with its chain: its bases are looked for in FILE's directory (the\n"
+        "caller's or root's files alone). Without\n"
         "--ipadd the new VPS has no addresses (with --force, the replaced one's). A --full\n"
         "backup whose template this host lacks brings it along as template restored-ID.\n"
         "A refused or interrupted restore leaves nothing. On a terminal, the progress (a\n"
@@ -319,7 +320,9 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
 
 /* --- restore ------------------------------------------------------------------------------ */
 
-/* FILE and its bases, oldest first, found by backup id in FILE's directory. */
+/* FILE and its bases, oldest first, found by backup id in FILE's directory: files of the
+ * caller's or root's alone (in a shared directory another user could leave a file with a
+ * base's id, whose contents the restored VPS would then hold). */
 static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
                       struct vps_backup_info *ret_last, vps_error *err)
 {
@@ -340,6 +343,7 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
                 if (!dh)
                         return vps_err_sys(err, errno, "reading %s", dir);
                 bool found = false;
+                char foreign[300] = "";
                 struct dirent *de;
                 while (!found && (de = readdir(dh))) {
                         if (de->d_name[0] == '.')
@@ -353,14 +357,20 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
                             peek_file(p, &bi, NULL, NULL, &e) < 0 ||
                             strcmp(bi.backup_id, info.base_id) != 0)
                                 continue;
+                        if (st.st_uid != geteuid() && st.st_uid != 0) {
+                                (void)snprintf(foreign, sizeof(foreign),
+                                               " (%.200s has its id but is user %u's: not used)",
+                                               de->d_name, (unsigned int)st.st_uid);
+                                continue;
+                        }
                         (void)snprintf(list[n++], sizeof(list[0]), "%s", p);
                         info = bi;
                         found = true;
                 }
                 if (!found)
                         return vps_err(err, ENOENT,
-                                       "%s is incremental: its base (backup %s) is not in %s",
-                                       list[n - 1], info.base_id, dir);
+                                       "%s is incremental: its base (backup %s) is not in %s%s",
+                                       list[n - 1], info.base_id, dir, foreign);
         }
         for (int i = 0; i < n; i++)
                 memcpy(chain[i], list[n - 1 - i], sizeof(chain[0]));

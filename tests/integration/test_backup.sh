@@ -292,6 +292,12 @@ check "exactly" diff "$T/f1src2.mf" "$T/r522.mf"
 for id in 520 521 522; do vpsctl destroy "$id" >/dev/null; done
 mkdir "$T/lonely" && cp "$T/inc3.tar.zst" "$T/lonely/"
 expect_error "an incremental without its base" "its base .* is not in" vpsctl restore "$T/lonely/inc3.tar.zst" 509
+# In a shared directory, a base another user left there (with the right backup id: it is in
+# the incremental's header) is not taken: the VPS would hold that user's files.
+cp "$T/full1.tar.zst" "$T/inc2.tar.zst" "$T/lonely/"
+chown nobody "$T/lonely/inc2.tar.zst"
+expect_error "a base of another user's is not used" "inc2.tar.zst has its id but is user [0-9]+'s: not used" \
+        vpsctl restore "$T/lonely/inc3.tar.zst" 509
 
 # --- --full on a host without the template ----------------------------------------------------
 mkdir "$T/merged"
