@@ -50,12 +50,14 @@ static const char backup_usage[] =
         "  -h, --help      print this help and exit\n";
 
 static const char restore_usage[] =
-        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [--migrated-from HOST] [-j]\n"
+        "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [--trust-config]\n"
+        "                      [--migrated-from HOST] [-j]\n"
         "\n"
         "Make the VPS ID (default: the one backed up) from the backup FILE ('-': one archive\n"
         "on standard input, ID required), with an id range,\n"
         "MAC and disk project of its own and the data the same. An incremental FILE is\n"
-        "restored with its chain: its bases are looked for in FILE's directory. Without\n"
+        "restored with its chain: its bases are looked for in FILE's directory (the\n"
+        "caller's or root's files alone). Without\n"
         "--ipadd the new VPS has no addresses (with --force, the replaced one's). A --full\n"
         "backup whose template this host lacks brings it along as template restored-ID.\n"
         "A refused or interrupted restore leaves nothing. On a terminal, the progress (a\n"
@@ -64,6 +66,9 @@ static const char restore_usage[] =
         "Options:\n"
         "  --ipadd IP  an address for it (repeatable)\n"
         "  --force     replace the stopped VPS ID\n"
+        "  --trust-config\n"
+        "              take the backup's features and devnodes too (a file anyone may have\n"
+        "              edited: without it they are the replaced VPS's, or none, and named)\n"
         "  --migrated-from HOST\n"
         "              the restore is a migration's copy from HOST (vpsctl migrate passes it):\n"
         "              vpsd's events say so ('migration')\n"
@@ -315,7 +320,9 @@ int cmd_backup(struct vpsctl *v, int argc, char **argv)
 
 /* --- restore ------------------------------------------------------------------------------ */
 
-/* FILE and its bases, oldest first, found by backup id in FILE's directory. */
+/* FILE and its bases, oldest first, found by backup id in FILE's directory: files of the
+ * caller's or root's alone (in a shared directory another user could leave a file with a
+ * base's id, whose contents the restored VPS would then hold). */
 static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
                       struct vps_backup_info *ret_last, vps_error *err)
 {
@@ -336,6 +343,7 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
                 if (!dh)
                         return vps_err_sys(err, errno, "reading %s", dir);
                 bool found = false;
+                char foreign[300] = "";
                 struct dirent *de;
                 while (!found && (de = readdir(dh))) {
                         if (de->d_name[0] == '.')
@@ -349,14 +357,20 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
                             peek_file(p, &bi, NULL, NULL, &e) < 0 ||
                             strcmp(bi.backup_id, info.base_id) != 0)
                                 continue;
+                        if (st.st_uid != geteuid() && st.st_uid != 0) {
+                                (void)snprintf(foreign, sizeof(foreign),
+                                               " (%.200s has its id but is user %u's: not used)",
+                                               de->d_name, (unsigned int)st.st_uid);
+                                continue;
+                        }
                         (void)snprintf(list[n++], sizeof(list[0]), "%s", p);
                         info = bi;
                         found = true;
                 }
                 if (!found)
                         return vps_err(err, ENOENT,
-                                       "%s is incremental: its base (backup %s) is not in %s",
-                                       list[n - 1], info.base_id, dir);
+                                       "%s is incremental: its base (backup %s) is not in %s%s",
+                                       list[n - 1], info.base_id, dir, foreign);
         }
         for (int i = 0; i < n; i++)
                 memcpy(chain[i], list[n - 1 - i], sizeof(chain[0]));
@@ -398,10 +412,11 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 {"json", no_argument, NULL, 'j'},
                 {"ipadd", required_argument, NULL, 'i'},
                 {"force", no_argument, NULL, 'f'},
+                {"trust-config", no_argument, NULL, 'T'},
                 {"migrated-from", required_argument, NULL, 'M'},
                 {0},
         };
-        bool json = false, force = false;
+        bool json = false, force = false, trust = false;
         char from[80] = "";
         char ips[1024] = "";
         int c;
@@ -413,6 +428,8 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         json = true;
                 else if (c == 'f')
                         force = true;
+                else if (c == 'T')
+                        trust = true;
                 else if (c == 'M') {
                         migrate_peer_arg(from, sizeof(from), "migrate_from", optarg);
                         if (!from[0])
@@ -463,8 +480,9 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         size += (unsigned long long)st.st_size;
         }
         char path[1400];
-        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s", id, size,
-                       force ? "&force=1" : "", ips[0] ? "&ipadd=" : "", ips, from);
+        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s%s", id, size,
+                       force ? "&force=1" : "", trust ? "&trust_config=1" : "",
+                       ips[0] ? "&ipadd=" : "", ips, from);
         _cleanup_close_ int fd = -1;
         if ((r = vpsctl_stream_open(v, path, "vps-restore", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
@@ -497,5 +515,10 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_print_json(res);
         printf("VPS %s restored from %s%s (template %s)\n", id, file, n > 1 ? " and its bases" : "",
                json_string_value(json_object_get(res, "template")) ?: "?");
+        size_t k;
+        json_t *nt;
+        json_array_foreach(json_object_get(res, "not_taken"), k, nt)
+                fprintf(stderr, "vpsctl: the backup's %s not taken (--trust-config takes them)\n",
+                        json_string_value(nt));
         return 0;
 }

@@ -268,6 +268,7 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
         s->full = flag_of(c, "full");
         s->incremental = flag_of(c, "incremental");
         s->force = flag_of(c, "force");
+        s->trust_config = flag_of(c, "trust_config");
         const char *mkey = restore ? "migrate_from" : "migrate_to", *peer = arg_of(c, mkey);
         if (r == 0)
                 r = vpsd_migration_peer_check(mkey, peer, err);

@@ -29,7 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RESTORED_PREFIX "restored-"
+#define RESTORED_PREFIX VPSD_RESTORED_PREFIX
+
+bool vpsd_template_restored(const char *name)
+{
+        return strncmp(name, RESTORED_PREFIX, strlen(RESTORED_PREFIX)) == 0;
+}
 /* In a restored template from its publication until its VPS is published too: a crash in
  * between leaves it, and the next vpsd removes such a template unless its VPS is there. */
 #define PUBLISHING_MARK ".publishing"
@@ -110,9 +115,35 @@ static int first_info(void *arg, const struct vps_backup_info *info, bool *want_
         return 0;
 }
 
+/* What weakens the sandbox (features, devnodes) comes from the archive only when its origin
+ * is known: a migration's copy (migrate_from) or trust_config. A backup file is anyone's to
+ * edit once downloaded (a customer's token may take one): a restore of it must not grant
+ * more than the provider did. Else the replaced VPS's (--force), or none; named in
+ * dropped. */
+static void untrusted_settings(const struct vpsd_stream *s, const struct vps_inst *old,
+                               struct vps_config *c, char *dropped, size_t size)
+{
+        dropped[0] = '\0';
+        if (s->trust_config || s->migrate[0])
+                return;
+        unsigned int features = old ? old->cfg.features : 0;
+        unsigned int n_dev = old ? old->cfg.n_dev : 0;
+        if (c->features != features)
+                (void)snprintf(dropped, size, "features");
+        if (c->n_dev != n_dev ||
+            (n_dev && memcmp(c->devnodes, old->cfg.devnodes, sizeof(c->devnodes)) != 0))
+                (void)snprintf(dropped + strlen(dropped), size - strlen(dropped), "%sdevnodes",
+                               dropped[0] ? "," : "");
+        c->features = features;
+        c->n_dev = n_dev;
+        if (old)
+                memcpy(c->devnodes, old->cfg.devnodes, sizeof(c->devnodes));
+}
+
 /* The config of the restored VPS: the backup's, with this host's identity for it. */
 static int restored_config(struct vpsd *d, struct vpsd_stream *s, const char *text, const char *tpl,
-                           struct vps_config *ret, vps_error *err)
+                           struct vps_config *ret, char *ret_dropped, size_t dropped_size,
+                           vps_error *err)
 {
         int r = vps_config_from_json(text, ret, err);
         if (r < 0)
@@ -137,6 +168,7 @@ static int restored_config(struct vpsd *d, struct vpsd_stream *s, const char *te
                 ret->n_ip = 0; /* another VPS may hold the backup's addresses */
         }
         ret->n_fwd = 0;
+        untrusted_settings(s, old, ret, ret_dropped, dropped_size);
         return 0;
 }
 
@@ -258,8 +290,9 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                 r = r == -ENOENT ? 0 : r;
         }
         struct vps_config cfg;
+        char dropped[32] = "";
         if (r == 0)
-                r = restored_config(d, s, config, tpl, &cfg, &err);
+                r = restored_config(d, s, config, tpl, &cfg, dropped, sizeof(dropped), &err);
         if (r == 0)
                 r = make_dirs(sfd, s->uid_base, fresh_upper, &err);
         if (r == 0)
@@ -286,9 +319,11 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                 vpsd_stream_fail(s->sock, &err);
         }
         _cleanup_json_ json_t *j =
-                json_pack("{s:s, s:s, s:s, s:I, s:i, s:b}", "id", s->id, "template", tpl,
+                json_pack("{s:s, s:s, s:s, s:I, s:i, s:b, s:[s*s*]}", "id", s->id, "template", tpl,
                           "backup_id", info.backup_id, "uid_base", (json_int_t)s->uid_base, "chain",
-                          (int)count, "replaced", s->force);
+                          (int)count, "replaced", s->force, "not_taken",
+                          strstr(dropped, "features") ? "features" : NULL,
+                          strstr(dropped, "devnodes") ? "devnodes" : NULL);
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
         vpsd_stream_last(s->sock, 'K', t, strlen(t));
         _exit(0);

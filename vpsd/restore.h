@@ -4,6 +4,13 @@
 
 #include "vps/error.h"
 
+#include <stdbool.h>
+
+/* The template a --full restore makes of the backup's merged root: that VPS's own files. */
+#define VPSD_RESTORED_PREFIX "restored-"
+/* A customer's token never sees or reinstalls from another VPS's restored template. */
+bool vpsd_template_restored(const char *name);
+
 struct vpsd;
 struct vpsd_stream;
 

@@ -12,6 +12,7 @@
 #include "copy_job.h"
 #include "jobs.h"
 #include "log.h"
+#include "restore.h"
 #include "stream.h"
 #include "vpsd.h"
 #include "storage/storage.h"
@@ -408,6 +409,12 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
                 r = vps_userpasswd_check(pw, err);
         if (r == 0 && !json_is_false(keep)) /* the old root kept as a snapshot */
                 r = token_budget(req, vi, err);
+        /* Another VPS's restored template holds that VPS's files: a token answers as if it
+         * did not exist (its own VPS's current template stays its). */
+        const struct vpsd_client *c = vpsd_request_client(req);
+        if (r == 0 && tpl && c && c->kind == VPSD_CLIENT_TOKEN && vpsd_template_restored(tpl) &&
+            strcmp(tpl, vi->cfg.ostemplate) != 0)
+                r = vps_err(err, ENOENT, "unknown template '%s' (see 'vpsctl template list')", tpl);
         _cleanup_json_ json_t *meta = NULL;
         if (r == 0)
                 r = vps_template_get(&d->m, tpl && *tpl ? tpl : vi->cfg.ostemplate, &meta, err);

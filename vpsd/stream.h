@@ -22,6 +22,7 @@ struct vpsd_stream {
         enum vpsd_stream_kind kind;
         char id[VPS_ID_MAX + 1]; /* the VPS backed up, or the one restored */
         bool full, incremental, force;
+        bool trust_config; /* a restore: the archive's features and devnodes are taken */
         char ips[VPS_MAX_IPS][VPS_IP_MAX];
         unsigned int n_ip;
         bool has_ips;

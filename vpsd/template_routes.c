@@ -4,7 +4,9 @@
 #include "template_routes.h"
 
 #include "builds.h"
+#include "api.h"
 #include "log.h"
+#include "restore.h"
 #include "templates/templates.h"
 #include "template/template.h"
 #include "vpsd.h"
@@ -15,7 +17,17 @@
 int vpsd_route_templates(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                          unsigned int *status, json_t **ret, vps_error *err)
 {
-        return vps_templates_list(&d->m, ret, err);
+        int r = vps_templates_list(&d->m, ret, err);
+        /* A restored template is a VPS's whole root (its customer's data): not a token's to
+         * list (a token reinstalls its VPS from its own without naming it). */
+        const struct vpsd_client *c = vpsd_request_client(req);
+        for (size_t i = r == 0 && c && c->kind == VPSD_CLIENT_TOKEN ? json_array_size(*ret) : 0;
+             i-- > 0;)
+                if (vpsd_template_restored(
+                            json_string_value(json_object_get(json_array_get(*ret, i), "name"))
+                                    ?: ""))
+                        json_array_remove(*ret, i);
+        return r;
 }
 
 int vpsd_route_template_build(struct vpsd *d, struct request *req, const char *arg, json_t *body,

@@ -335,6 +335,22 @@ def hostile(kind, out, good):
                            capture_output=True).stdout
         open(out, "wb").write(z)
         return
+    if kind == "features":
+        # config.json edited in place (no checksum covers it): sandbox-weakening settings
+        # added, compact and padded with spaces to the indented original's size.
+        cfg = json.loads(parts["config.json"])
+        cfg["features"] = ["nesting"]
+        cfg["devnodes"] = ["tun"]
+        new = json.dumps(cfg, separators=(",", ":")).encode()
+        raw = bytearray(raw)
+        k = next(k for k in range(0, len(raw), 512) if raw[k:k + 12] == b"config.json\0")
+        old_size = int(raw[k + 124:k + 136].rstrip(b"\0 ").decode(), 8)
+        assert len(new) <= old_size
+        raw[k + 512:k + 512 + old_size] = new + b" " * (old_size - len(new))  # same size
+        z = subprocess.run(["zstd", "-q", "-c"], input=bytes(raw), check=True,
+                           capture_output=True).stdout
+        open(out, "wb").write(z)
+        return
     if kind == "manifest-unused":
         mf = parts["MANIFEST"].decode()
         mf = mf.replace("hello", "HELLO")

@@ -100,6 +100,18 @@ check "no VPS 601" sh -c "! vpsctl status 601 >/dev/null 2>&1"
 check "nothing left in vps/" sh -c "[ -z \"\$(ls -A '$ROOT/vps' | grep -v -x -e 501 -e 502)\" ]"
 check "nothing written outside" sh -c "[ ! -e /tmp/vps-backup-through ] && [ ! -e /tmp/vps-backup-abs ] && [ ! -e '$ROOT/escape' ] && [ \"\$(cat '$T/sentinel')\" = sentinel ] && [ \$(stat -c %h '$T/sentinel') = 1 ]"
 
+# A backup file is anyone's to edit once downloaded: its features and devnodes (which weaken
+# the sandbox) are taken only with --trust-config (or for a migration's copy).
+$H hostile "$T/hostile" "$T/full1.tar.zst" features
+expect_jq "an edited backup's features and devnodes not taken" '.not_taken == ["features", "devnodes"]' \
+        vpsctl restore "$T/hostile/features.tar.zst" 602 -j
+expect_jq "so 602 has none" '(.features | length) == 0 and (.devnodes | length) == 0' vpsctl status 602 -j
+vpsctl destroy 602 >/dev/null
+expect_jq "--trust-config takes them" '.not_taken == []' \
+        vpsctl restore "$T/hostile/features.tar.zst" 602 --trust-config -j
+expect_jq "then 602 has them" '.features == ["nesting"] and .devnodes == ["tun"]' vpsctl status 602 -j
+vpsctl destroy 602 >/dev/null
+
 # --- an incremental chain of three -----------------------------------------------------------
 $H change 1 "$U" "$B1"
 expect_jq "incremental 2" '.in_archive < 20 and .deleted >= 1 and (.base_id | length) == 32' \
@@ -280,6 +292,12 @@ check "exactly" diff "$T/f1src2.mf" "$T/r522.mf"
 for id in 520 521 522; do vpsctl destroy "$id" >/dev/null; done
 mkdir "$T/lonely" && cp "$T/inc3.tar.zst" "$T/lonely/"
 expect_error "an incremental without its base" "its base .* is not in" vpsctl restore "$T/lonely/inc3.tar.zst" 509
+# In a shared directory, a base another user left there (with the right backup id: it is in
+# the incremental's header) is not taken: the VPS would hold that user's files.
+cp "$T/full1.tar.zst" "$T/inc2.tar.zst" "$T/lonely/"
+chown nobody "$T/lonely/inc2.tar.zst"
+expect_error "a base of another user's is not used" "inc2.tar.zst has its id but is user [0-9]+'s: not used" \
+        vpsctl restore "$T/lonely/inc3.tar.zst" 509
 
 # --- --full on a host without the template ----------------------------------------------------
 mkdir "$T/merged"

@@ -182,6 +182,20 @@ expect_eq "a token's snapshots stop at 8 (403 past them)" "200 200 200 200 200 2
 check "with the reason" grep -q "as many as a token may keep" "$T/sn"
 expect_jq "the admin may take more" '.name == "adm"' vpsctl snapshot 101 --name adm -j
 
+# A --full restore on a host without the backup's template makes restored-ID of its merged
+# root: that VPS's whole tree. Another VPS's token neither lists it nor reinstalls from it.
+cp -a "$ROOT/templates/busybox" "$ROOT/templates/restored-199"
+jq '.name = "restored-199"' "$ROOT/templates/busybox/meta.json" >"$ROOT/templates/restored-199/meta.json"
+TOK_RE=$(vpsctl token create --name reinst --vps 101 --allow reinstall,status 2>/dev/null)
+names=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_RE" "$URL/v1/templates" | jq -c 'map(.name)')
+check "a token's template list holds no restored template ($names)" sh -c "jq -e 'index(\"busybox\") and (index(\"restored-199\") | not)' <<<'$names' >/dev/null"
+expect_jq "the admin's lists it" 'map(.name) | index("restored-199")' vpsctl template list -j
+code=$(curl -s -o "$T/re" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_RE" \
+        -H 'Content-Type: application/json' -d '{"ostemplate": "restored-199", "keep": false}' "$URL/v1/vps/101/reinstall")
+expect_eq "nor reinstalls from another VPS's restored template (404: no such template)" "404 restored-199" \
+        "$code $(jq -r '.error | capture("(?<t>restored-[0-9]+)").t' "$T/re" 2>/dev/null)"
+expect_jq "VPS 101 still on busybox" '.ostemplate == "busybox"' vpsctl status 101 -j
+
 # A backup stream naming a migration's peer announces a move (migration events): not a
 # token's, though it holds `backup`.
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer ${TOK_NO[status]}" \

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "authz.h"
 #include "handlers.h"
+#include "ratelimit.h"
 #include "throttle.h"
 
 #include <errno.h>
@@ -150,6 +151,49 @@ static void test_throttle(void **state)
         assert_int_equal(vpsd_throttle_fail(&t, (struct sockaddr *)&a, 1000 + 301000), 250);
 }
 
+static uint32_t fnv1a(const char *s)
+{
+        uint32_t h = 2166136261u;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 16777619u;
+        return h;
+}
+
+/* Token buckets: names whose hashes meet in one slot keep buckets of their own; a token that
+ * spent its bucket gets no fresh one because another took over its slot (that gave two
+ * tokens, alternating, no limit at all); past the probes, newcomers share a spent bucket. */
+static void test_rate_collisions(void **state)
+{
+        (void)state;
+        static struct vpsd_rate r;
+        char names[17][16];
+        uint32_t want = fnv1a("tok-0") % VPSD_RATE_SLOTS;
+        int n = 0;
+        for (unsigned int i = 0; n < 17; i++) {
+                char nm[16];
+                (void)snprintf(nm, sizeof(nm), "tok-%u", i);
+                if (fnv1a(nm) % VPSD_RATE_SLOTS == want)
+                        memcpy(names[n++], nm, sizeof(nm));
+        }
+        unsigned int wait = 0;
+        int64_t now = 1000000;
+        for (int i = 0; i < VPSD_TOKEN_BURST; i++)
+                assert_true(vpsd_rate_take(&r, names[0], now, &wait));
+        assert_false(vpsd_rate_take(&r, names[0], now, &wait));
+        assert_true(vpsd_rate_take(&r, names[1], now, &wait));  /* its own bucket */
+        assert_false(vpsd_rate_take(&r, names[0], now, &wait)); /* still spent */
+        assert_int_equal(wait, 1);
+        for (int k = 1; k < 16; k++)
+                while (vpsd_rate_take(&r, names[k], now, &wait))
+                        ;
+        /* Sixteen spent buckets in the probes: the seventeenth shares the stalest. */
+        assert_false(vpsd_rate_take(&r, names[16], now, &wait));
+        /* A second later each has 10 again. */
+        for (int i = 0; i < VPSD_TOKEN_RATE; i++)
+                assert_true(vpsd_rate_take(&r, names[0], now + 1000, &wait));
+        assert_false(vpsd_rate_take(&r, names[0], now + 1000, &wait));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -158,6 +202,7 @@ int main(void)
                 cmocka_unit_test(test_authorize),
                 cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_throttle),
+                cmocka_unit_test(test_rate_collisions),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
