@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "vps/cleanup.h"
@@ -280,12 +281,32 @@ int conn_init(struct conn *c, const struct client_target *t, const char *path, l
         return t->url ? setup_remote(c) : setup_local(c);
 }
 
+int conn_local(struct conn *c, const struct client_target *t, vps_error *err)
+{
+        *c = (struct conn){.t = t, .err = err, .fd = -1, .connect_s = CONNECT_TIMEOUT_S};
+        if (t->broken) {
+                *err = *t->broken;
+                return -err->code;
+        }
+        conn_where(t, c->where, sizeof(c->where));
+        struct sockaddr_un addr;
+        if (strlen(t->socket_path) >= sizeof(addr.sun_path))
+                return connect_error(err, t->socket_path, ENAMETOOLONG);
+        if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+                return vps_err_sys(err, errno, "creating a socket");
+        return check_local(c); /* connects it (finish_connect), then checks its peer */
+}
+
 void conn_done(struct conn *c)
 {
         if (c->h)
                 curl_easy_cleanup(c->h);
+        else if (c->fd >= 0)
+                (void)close(c->fd); /* conn_local's: no curl to close it */
         c->h = NULL;
-        curl_slist_free_all(c->headers);
+        c->fd = -1;
+        if (c->headers)
+                curl_slist_free_all(c->headers);
         c->headers = NULL;
 }
 

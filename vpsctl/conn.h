@@ -3,7 +3,7 @@
  * pins and credentials), and libcurl's results turned into vps_error. */
 #pragma once
 
-#include <curl/curl.h>
+#include "curl_dl.h"
 #include <stdbool.h>
 
 #include "client.h"
@@ -21,7 +21,7 @@ struct conn {
         bool first_contact; /* no pins yet: the handshake only reads the certificate */
         long timeout_s;
         long connect_s;
-        int fd; /* the local socket, made by open_local (curl closes it) */
+        int fd; /* the local socket, made by open_local (curl closes it) or conn_local */
         struct curl_slist *headers;
         char where[512]; /* "vpsd at PATH" or "remote NAME at URL", for messages */
         char errbuf[CURL_ERROR_SIZE];
@@ -31,6 +31,9 @@ struct conn {
  * deadline timeout_s (0: none); headers given to it are freed by conn_done. 0 or -errno. */
 int conn_init(struct conn *c, const struct client_target *t, const char *path, long timeout_s,
               vps_error *err);
+/* The local socket alone, connected and its peer checked, without libcurl (c->h NULL, c->fd
+ * the socket): for the streams, which libcurl only connects. 0 or -errno. */
+int conn_local(struct conn *c, const struct client_target *t, vps_error *err);
 void conn_done(struct conn *c);
 
 /* curl_easy_perform(c->h), again while the local socket's listen backlog is full, up to the

@@ -3,7 +3,7 @@
 #include "remote.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
+#include "curl_dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>

@@ -1,8 +1,9 @@
-/* vpsctl: the upgraded streams (console, backup, restore, progress). libcurl connects
- * (CONNECT_ONLY: the local socket, or TCP and TLS to a remote, pins checked), vpsctl sends the
- * Upgrade request itself and reads the answer's head byte by byte, so that nothing of the stream is
- * read with it. Then the local socket is handed over as it is; a remote's TLS is relayed by a
- * thread to a socket pair, so the commands read and write a plain fd either way. */
+/* vpsctl: the upgraded streams (console, backup, restore, progress). vpsctl connects the local
+ * socket itself (its peer checked: conn_local; libcurl is not even loaded), libcurl a remote
+ * (CONNECT_ONLY: TCP and TLS, pins checked). vpsctl sends the Upgrade request itself and reads
+ * the answer's head without reading past it (peeked on the local socket, byte by byte through
+ * TLS). Then the local socket is handed over as it is; a remote's TLS is relayed by a thread
+ * to a socket pair, so the commands read and write a plain fd either way. */
 #include "client.h"
 
 #include <errno.h>
@@ -34,8 +35,25 @@ static int wait_socket(CURL *h, short events)
         return 0;
 }
 
+/* A local socket without libcurl (conn_local): blocking, plain calls. */
+static int send_plain(struct conn *c, const char *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return vps_err_sys(c->err, errno, "talking to %s", c->where);
+                buf += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
 static int send_all(struct conn *c, const char *buf, size_t len)
 {
+        if (!c->h)
+                return send_plain(c, buf, len);
         while (len > 0) {
                 size_t n = 0;
                 CURLcode rc = curl_easy_send(c->h, buf, len, &n);
@@ -56,6 +74,13 @@ static int send_all(struct conn *c, const char *buf, size_t len)
 /* Up to len bytes; 0 at the end of the stream. */
 static ssize_t recv_some(struct conn *c, char *buf, size_t len)
 {
+        while (!c->h) {
+                ssize_t n = recv(c->fd, buf, len, 0);
+                if (n >= 0)
+                        return n;
+                if (errno != EINTR)
+                        return vps_err_sys(c->err, errno, "talking to %s", c->where);
+        }
         for (;;) {
                 size_t n = 0;
                 CURLcode rc = curl_easy_recv(c->h, buf, len, &n);
@@ -99,10 +124,29 @@ int client_fetch_pins(const struct client_target *t, char ret_fp[CLIENT_FP_LEN],
         return r < 0 ? vps_err_wrap(err, "%s", c.where) : 0;
 }
 
-/* The answer's head, byte by byte up to its empty line. */
+/* The answer's head, up to its empty line and not a byte past it. */
 static int read_head(struct conn *c, char *head, size_t *ret_len)
 {
         size_t len = 0;
+        /* The local socket: what has come is peeked and, when the whole head is in (vpsd
+         * sends it at once), the head alone taken; else byte by byte as through TLS. */
+        ssize_t peeked = 0;
+        while (!c->h && (peeked = recv(c->fd, head, HTTP_HEAD_MAX, MSG_PEEK)) < 0 && errno == EINTR)
+                ;
+        size_t end = peeked > 0 ? http_head_end(head, (size_t)peeked) : 0;
+        for (size_t got = 0; got < end;) {
+                ssize_t k = recv(c->fd, head + got, end - got, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return vps_err_sys(c->err, k < 0 ? errno : ECONNRESET, "talking to %s",
+                                           c->where);
+                got += (size_t)k;
+        }
+        if (end) {
+                *ret_len = end;
+                return 0;
+        }
         while (http_head_end(head, len) == 0) {
                 if (len == HTTP_HEAD_MAX)
                         return vps_err(c->err, EBADMSG, "the reply of %s has too long headers",
@@ -337,9 +381,14 @@ static int start_relay(struct conn *c, int *ret_fd)
         return 0;
 }
 
-/* The local socket itself, blocking, for the command; libcurl closes its own copy. */
+/* The local socket itself, blocking, for the command (conn_local's, handed over). */
 static int take_socket(struct conn *c, int *ret_fd)
 {
+        if (!c->h) {
+                *ret_fd = c->fd;
+                c->fd = -1;
+                return 0;
+        }
         curl_socket_t fd = CURL_SOCKET_BAD;
         if (curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
             fd == CURL_SOCKET_BAD)
@@ -369,7 +418,8 @@ int client_stream_open(const struct client_target *t, const char *path, const ch
         *ret_fd = -1;
         if (ret_plain)
                 *ret_plain = NULL;
-        int r = connect_only(&c, t, err);
+        /* The local socket needs nothing of libcurl (nor its loading: curl_dl.h). */
+        int r = t->url ? connect_only(&c, t, err) : conn_local(&c, t, err);
         if (r < 0)
                 return r;
         if (t->url && t->token && asprintf(&auth, "Bearer %s", t->token) < 0) {
