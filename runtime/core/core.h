@@ -155,6 +155,8 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
  * while a tracer (strace, gdb) holds the exit its parent cannot collect it yet. */
 bool vps_manager_exit_ready(const struct vps_inst *vi);
 
+/* Its status as the API names it: running, paused, stopping, starting, backoff or stopped. */
+const char *vps_inst_status_name(const struct vps_inst *vi);
 struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 

@@ -503,7 +503,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         return r < 0 ? r : r2;
 }
 
-static const char *status_name(const struct vps_inst *vi)
+const char *vps_inst_status_name(const struct vps_inst *vi)
 {
         /* backoff: stopped, but started again by vpsd at restart_at. */
         return vi->status == VPS_RUNNING    ? (vi->st.paused ? "paused" : "running")
@@ -536,8 +536,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
                 json_array_append_new(ips, json_string(vi->cfg.ip[i]));
         json_t *o =
                 json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
-                          "status", status_name(vi), "hostname", vi->cfg.hostname, "ip", ips,
-                          "ostemplate", vi->cfg.ostemplate, "uid_base",
+                          "status", vps_inst_status_name(vi), "hostname", vi->cfg.hostname, "ip",
+                          ips, "ostemplate", vi->cfg.ostemplate, "uid_base",
                           (json_int_t)vi->cfg.uid_base, "uid_count", (json_int_t)vi->cfg.uid_count,
                           "root", root, "created_at", (json_int_t)vi->cfg.created_at);
         if (!o)
