@@ -33,9 +33,10 @@ int vps_pidfd_ino(int pidfd, uint64_t *ret)
         return 0;
 }
 
-ssize_t vps_call_detached(ssize_t (*fn)(void *arg, void *out, size_t size), void *arg, void *out,
-                          size_t size, int timeout_ms)
+ssize_t vps_call_detached_upto(ssize_t (*fn)(void *arg, void *out, size_t size), void *arg,
+                               void *out, size_t size, int timeout_ms, bool *ret_timed_out)
 {
+        *ret_timed_out = false;
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
@@ -77,14 +78,26 @@ ssize_t vps_call_detached(ssize_t (*fn)(void *arg, void *out, size_t size), void
                 int r = spent >= timeout_ms ? 0 : poll(&pfd, 1, timeout_ms - (int)spent);
                 if (r < 0 && errno == EINTR)
                         continue;
-                if (r <= 0)
-                        return r < 0 ? -errno : -ETIMEDOUT;
+                if (r < 0)
+                        return -errno;
+                if (r == 0) {
+                        *ret_timed_out = true;
+                        return (ssize_t)got;
+                }
                 ssize_t n = read(rd, (char *)out + got, size - got);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0 || (got += (size_t)n) == size)
                         return n < 0 ? -errno : (ssize_t)got;
         }
+}
+
+ssize_t vps_call_detached(ssize_t (*fn)(void *arg, void *out, size_t size), void *arg, void *out,
+                          size_t size, int timeout_ms)
+{
+        bool timed_out;
+        ssize_t n = vps_call_detached_upto(fn, arg, out, size, timeout_ms, &timed_out);
+        return timed_out ? -ETIMEDOUT : n;
 }
 
 struct read_arg {

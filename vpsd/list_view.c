@@ -172,6 +172,7 @@ int vpsd_list_text(struct vpsd *d, const struct vpsd_client *c, bool up_only, bo
                         continue; /* a token lists its VPSes only */
                 v[n++] = vi;
         }
+        vps_manager_halt_probe(v, n);
         _cleanup_json_ json_t *counters = vps_net_counters(m, NULL);
         struct buf b = {0};
         bool ok = put(&b, n ? (pretty ? "[\n  " : "[") : "[]", n ? (pretty ? 4 : 1) : 2);

@@ -67,14 +67,6 @@ static const struct metric {
          "tx_packets", 1},
 };
 
-static const char *state_of(const struct vps_inst *vi)
-{
-        return vi->status == VPS_RUNNING    ? "running"
-               : vi->status == VPS_STOPPING ? "stopping"
-               : vi->restart_at             ? "backoff"
-                                            : "stopped";
-}
-
 int vpsd_route_metrics(struct vpsd *d, struct request *req, const char *arg, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -93,7 +85,11 @@ int vpsd_route_metrics(struct vpsd *d, struct request *req, const char *arg, jso
                 if (!s)
                         continue;
                 json_object_set_new(s, "id", json_string(vi->cfg.id));
-                json_object_set_new(s, "state", json_string(state_of(vi)));
+                /* The API's status: a start under way is starting, not stopped, and a
+                 * frozen VPS paused; up while its processes exist (running, paused,
+                 * stopping). */
+                json_object_set_new(s, "state", json_string(vps_inst_status_name(vi)));
+                json_object_set_new(s, "up", json_boolean(vi->status != VPS_STOPPED));
                 struct vps_traffic t;
                 vps_error e;
                 json_t *net = json_object();
@@ -109,11 +105,11 @@ int vpsd_route_metrics(struct vpsd *d, struct request *req, const char *arg, jso
         put(&o, "# HELP vps_up Whether the VPS runs (1) or not (0).\n# TYPE vps_up gauge\n");
         json_array_foreach(all, i, s)
         {
-                const char *st = json_string_value(json_object_get(s, "state"));
                 put(&o, "vps_up{id=\"%s\"} %d\n", json_string_value(json_object_get(s, "id")),
-                    strcmp(st, "stopped") != 0);
+                    json_is_true(json_object_get(s, "up")));
         }
-        put(&o, "# HELP vps_state The VPS's state (1 for the one it is in).\n# TYPE vps_state "
+        put(&o, "# HELP vps_state The VPS's state (1 for the one it is in): running, paused, "
+                "stopping, starting, backoff or stopped.\n# TYPE vps_state "
                 "gauge\n");
         json_array_foreach(all, i, s)
         {

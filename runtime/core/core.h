@@ -142,6 +142,11 @@ int vps_manager_halt_signal(struct vps_manager *m, struct vps_inst *vi);
 /* 1 when vi's init takes its halt signal now (sandbox/sandbox.h), 0 while it cannot yet (booting:
  * a halt sent now would be lost) or when it is not running. */
 int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
+/* Before a view of many VPSes (a list): whether each running init sleeps in sigtimedwait()
+ * for its halt signal, asked of all of them by one detached grandchild within
+ * VPS_HALT_SIGWAIT_MS, so that their `booting` costs no process each (after a restart of
+ * vpsd, none is known: 1000 forks of vpsd held its loop for seconds). */
+void vps_manager_halt_probe(struct vps_inst *const *v, size_t n);
 /* core/pause.c: vpsctl pause and unpause. A pause asks the kernel to freeze the VPS's top
  * cgroup (its guest and its exec'd commands) and says so in the run state (st.paused); the
  * freeze itself completes a little later (cgroup/cgroup.h: vps_cgroup_is_frozen tells when).
@@ -164,6 +169,8 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
  * while a tracer (strace, gdb) holds the exit its parent cannot collect it yet. */
 bool vps_manager_exit_ready(const struct vps_inst *vi);
 
+/* Its status as the API names it: running, paused, stopping, starting, backoff or stopped. */
+const char *vps_inst_status_name(const struct vps_inst *vi);
 struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 

@@ -330,7 +330,7 @@ static int64_t mono_ms(void)
  * main loop); not seen, asked again at most once a second. A read the guest holds (an init
  * held in an execve) costs the loop VPS_HALT_SIGWAIT_MS, then is not tried again for 10 s,
  * doubling to 10 min: a loaded host's slow answer is not taken for good. */
-static int init_sigwait(struct vps_inst *vi, int sig)
+static bool sigwait_due(struct vps_inst *vi, int64_t now)
 {
         if (vi->halt_probe_pid != vi->st.pid) {
                 vi->halt_probe_pid = vi->st.pid;
@@ -338,19 +338,72 @@ static int init_sigwait(struct vps_inst *vi, int sig)
                 vi->halt_probe_at = 0;
                 vi->halt_probe_held_ms = 0;
         }
+        return !vi->halt_probe && now >= vi->halt_probe_at;
+}
+
+static void sigwait_held(struct vps_inst *vi, int64_t now)
+{
+        int64_t w = vi->halt_probe_held_ms ? vi->halt_probe_held_ms * 2 : 10000;
+        vi->halt_probe_held_ms = w < 600000 ? w : 600000;
+        vi->halt_probe_at = now + vi->halt_probe_held_ms;
+}
+
+static int init_sigwait(struct vps_inst *vi, int sig)
+{
         int64_t now = mono_ms();
-        if (vi->halt_probe || now < vi->halt_probe_at)
+        if (!sigwait_due(vi, now))
                 return vi->halt_probe;
         int r = vps_halt_sigwait(vi->st.pid, sig, VPS_HALT_SIGWAIT_MS);
         if (r == -ETIMEDOUT) {
-                int64_t w = vi->halt_probe_held_ms ? vi->halt_probe_held_ms * 2 : 10000;
-                vi->halt_probe_held_ms = w < 600000 ? w : 600000;
-                vi->halt_probe_at = now + vi->halt_probe_held_ms;
+                sigwait_held(vi, now);
                 return false;
         }
         vi->halt_probe = r > 0;
         vi->halt_probe_at = now + 1000;
         return vi->halt_probe;
+}
+
+static bool booted_known(const struct vps_inst *vi)
+{
+        return vi->booted_pid == vi->st.pid && vi->booted_at == vi->st.started_at;
+}
+
+void vps_manager_halt_probe(struct vps_inst *const *v, size_t n)
+{
+        _cleanup_free_ pid_t *pid = calloc(n ? n : 1, sizeof(*pid));
+        _cleanup_free_ int *sig = calloc(n ? n : 1, sizeof(*sig));
+        _cleanup_free_ struct vps_inst **asked = calloc(n ? n : 1, sizeof(*asked));
+        _cleanup_free_ char *ans = calloc(n ? n : 1, 1);
+        if (!pid || !sig || !asked || !ans)
+                return; /* each is then asked on its own, as before */
+        int64_t now = mono_ms();
+        size_t k = 0;
+        vps_error e;
+        for (size_t i = 0; i < n; i++) {
+                struct vps_inst *vi = v[i];
+                int s = vi->halt_signal ? vi->halt_signal : SIGTERM;
+                /* Only what booting() would ask a grandchild: status alone settles most. */
+                if (vi->status == VPS_STOPPED || vi->pidfd < 0 || booted_known(vi) ||
+                    vps_halt_ready_status(vi->st.pid, s, &e) != 0 || !sigwait_due(vi, now))
+                        continue;
+                pid[k] = vi->st.pid;
+                sig[k] = s;
+                asked[k++] = vi;
+        }
+        bool timed_out;
+        ssize_t got = vps_halt_sigwait_many(pid, sig, k, VPS_HALT_SIGWAIT_MS, ans, &timed_out);
+        for (size_t i = 0; i < k; i++) {
+                struct vps_inst *vi = asked[i];
+                if (got >= 0 && i < (size_t)got) {
+                        vi->halt_probe = ans[i] == '1';
+                        vi->halt_probe_at = now + 1000;
+                } else if (timed_out && i == (size_t)got) {
+                        sigwait_held(vi, now);
+                } else {
+                        /* Not reached (behind a held one): asked again by the next look. */
+                        vi->halt_probe_at = now + 1000;
+                }
+        }
 }
 
 /* 1: the init takes its halt signal now, 0: not yet (or it is gone). */
@@ -448,7 +501,7 @@ int vps_manager_reap(struct vps_manager *m, struct vps_inst *vi, bool *ret_reboo
         return r < 0 ? r : r2;
 }
 
-static const char *status_name(const struct vps_inst *vi)
+const char *vps_inst_status_name(const struct vps_inst *vi)
 {
         /* backoff: stopped, but started again by vpsd at restart_at. */
         return vi->status == VPS_RUNNING    ? (vi->st.paused ? "paused" : "running")
@@ -463,7 +516,7 @@ static const char *status_name(const struct vps_inst *vi)
  * is past booting: a listing of 1000 running VPSes reads no /proc/PID/status each. */
 static bool booting(struct vps_inst *vi)
 {
-        if (vi->booted_pid == vi->st.pid && vi->booted_at == vi->st.started_at)
+        if (booted_known(vi))
                 return false;
         if (!init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM))
                 return true;
@@ -482,8 +535,8 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
                 json_array_append_new(ips, json_string(vi->cfg.ip[i]));
         json_t *o =
                 json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:s, s:I}", "id", vi->cfg.id,
-                          "status", status_name(vi), "hostname", vi->cfg.hostname, "ip", ips,
-                          "ostemplate", vi->cfg.ostemplate, "uid_base",
+                          "status", vps_inst_status_name(vi), "hostname", vi->cfg.hostname, "ip",
+                          ips, "ostemplate", vi->cfg.ostemplate, "uid_base",
                           (json_int_t)vi->cfg.uid_base, "uid_count", (json_int_t)vi->cfg.uid_count,
                           "root", root, "created_at", (json_int_t)vi->cfg.created_at);
         if (!o)
@@ -526,6 +579,7 @@ json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only)
                 if (!up_only || m->v[i]->status != VPS_STOPPED || m->v[i]->restart_at)
                         v[n++] = m->v[i];
         qsort(v, n, sizeof(*v), by_id);
+        vps_manager_halt_probe(v, n);
         for (size_t i = 0; arr && i < n; i++)
                 json_array_append_new(arr, vps_inst_to_json(m, v[i]));
         return arr;

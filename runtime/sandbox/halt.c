@@ -80,31 +80,96 @@ struct sigwait_arg {
 };
 
 /* In a detached grandchild (base/proc.c): both reads wait while the guest holds the init in
- * an execve (they take its exec lock). Writes the 8-byte set the init waits for, or nothing. */
-static ssize_t read_sigwait_set(void *arg, void *out, size_t size)
+ * an execve (they take its exec lock). The set the init waits for, or false. */
+static bool sigwait_set(const char *syscall_path, const char *mem_path, uint64_t *ret_set)
 {
-        const struct sigwait_arg *a = arg;
         char text[512];
         uint64_t set_addr, set;
-        int fd = open(a->syscall, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = open(syscall_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
         if (fd >= 0)
                 close(fd);
-        if (n <= 0 || size < sizeof(set))
-                return 0;
+        if (n <= 0)
+                return false;
         text[n] = '\0';
         if (!vps_halt_syscall_sigwait(text, &set_addr))
-                return 0;
+                return false;
         /* Only 8 bytes at an address the guest chose are read; a guest that lies only changes
          * how its own halt is sent. */
-        fd = open(a->mem, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = open(mem_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         n = fd < 0 ? -1 : pread(fd, &set, sizeof(set), (off_t)set_addr);
         if (fd >= 0)
                 close(fd);
         if (n != (ssize_t)sizeof(set))
+                return false;
+        *ret_set = set;
+        return true;
+}
+
+/* Writes the 8-byte set the init waits for, or nothing. */
+static ssize_t read_sigwait_set(void *arg, void *out, size_t size)
+{
+        const struct sigwait_arg *a = arg;
+        uint64_t set;
+        if (size < sizeof(set) || !sigwait_set(a->syscall, a->mem, &set))
                 return 0;
         memcpy(out, &set, sizeof(set));
         return sizeof(set);
+}
+
+struct sigwait_many_arg {
+        const pid_t *pid;
+        const int *sig;
+        size_t n;
+};
+
+/* "/proc/PID/" then what, without stdio (the grandchild of a threaded vpsd). */
+static void proc_path(char *buf, pid_t pid, const char *what)
+{
+        char digits[16];
+        int k = 0;
+        unsigned int v = (unsigned int)pid;
+        do
+                digits[k++] = (char)('0' + v % 10);
+        while ((v /= 10) && k < (int)sizeof(digits));
+        char *q = buf;
+        for (const char *s = "/proc/"; *s; s++)
+                *q++ = *s;
+        while (k)
+                *q++ = digits[--k];
+        *q++ = '/';
+        for (const char *s = what; *s; s++)
+                *q++ = *s;
+        *q = '\0';
+}
+
+/* One answer byte per PID, in order, written as each is known: a read the guest holds stops
+ * the rest, and the caller knows which one held it. */
+static ssize_t read_sigwait_many(void *arg, void *out, size_t size)
+{
+        const struct sigwait_many_arg *a = arg;
+        (void)out;
+        (void)size;
+        for (size_t i = 0; i < a->n; i++) {
+                char sc[48], mem[48];
+                uint64_t set;
+                proc_path(sc, a->pid[i], "syscall");
+                proc_path(mem, a->pid[i], "mem");
+                char c = sigwait_set(sc, mem, &set) && has_sig(set, a->sig[i]) ? '1' : '0';
+                if (write(3, &c, 1) != 1)
+                        break;
+        }
+        return 0;
+}
+
+ssize_t vps_halt_sigwait_many(const pid_t *pid, const int *sig, size_t n, int timeout_ms, char *ret,
+                              bool *ret_timed_out)
+{
+        struct sigwait_many_arg a = {pid, sig, n};
+        *ret_timed_out = false;
+        if (n == 0)
+                return 0;
+        return vps_call_detached_upto(read_sigwait_many, &a, ret, n, timeout_ms, ret_timed_out);
 }
 
 int vps_halt_sigwait(pid_t pid, int sig, int timeout_ms)

@@ -218,6 +218,11 @@ bool vps_halt_syscall_sigwait(const char *syscall_text, uint64_t *ret_set);
 int vps_halt_ready(pid_t pid, int sig, vps_error *err);
 int vps_halt_ready_status(pid_t pid, int sig, vps_error *err);
 int vps_halt_sigwait(pid_t pid, int sig, int timeout_ms);
+/* vps_halt_sigwait for n inits at once, in one detached grandchild: ret[i] '1' or '0' for the
+ * first ones answered (the count returned, or -errno) within timeout_ms; *ret_timed_out when
+ * the deadline passed first: the read of pid[count] is held (or slow), the rest not tried. */
+ssize_t vps_halt_sigwait_many(const pid_t *pid, const int *sig, size_t n, int timeout_ms, char *ret,
+                              bool *ret_timed_out);
 
 /* Running a process inside a running VPS (vpsctl exec / enter). */
 

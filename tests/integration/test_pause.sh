@@ -3,6 +3,7 @@
 # goes on after; what needs the guest is refused in one line with exit status 5; paused
 # survives a kill -9 of vpsd and a SIGHUP re-exec (and a freeze no state asked for is
 # undone); a snapshot leaves it paused; stop, restart and destroy --force of a paused VPS work.
+# GET /metrics names the state as the API does (paused; starting while a start is under way).
 . "$(dirname "$0")/lib.sh"
 quiet() { "$@" >/dev/null; }
 start_vpsd
@@ -41,6 +42,10 @@ expect_eq "pause says so" "VPS 181 paused" "$(vpsctl pause 181)"
 expect_eq "status paused" "VPS 181 exists paused" "$(vpsctl status 181)"
 expect_jq "status -j and list -j say paused" '.status == "paused"' vpsctl status 181 -j
 expect_eq "list (up only) shows it" paused "$(vpsctl list -j | jq -r '.[] | select(.id == "181") | .status')"
+# GET /metrics says the state the API says (it said running for a paused VPS).
+metric() { curl -s --unix-socket "$SOCK" http://localhost/metrics | grep -x "$1"; }
+check "metrics: vps_state paused" metric 'vps_state{id="181",state="paused"} 1'
+check "metrics: vps_up 1 while paused" metric 'vps_up{id="181"} 1'
 expect_eq "its top cgroup is frozen" 1 "$(cat "$CG/cgroup.freeze")"
 check "the kernel says frozen" grep -qx "frozen 1" "$CG/cgroup.events"
 check "the counter stands still" sh -c "! { a=\$(cat '$COUNTER'); sleep 0.5; [ \"\$(cat '$COUNTER')\" != \"\$a\" ]; }"
@@ -93,6 +98,21 @@ kill_vpsd
 echo 0 >"$CG/cgroup.freeze"
 start_vpsd
 expect_eq "a paused VPS thawed behind vpsd's back is frozen again" 1 "$(cat "$CG/cgroup.freeze")"
+
+# A start under way is starting in the metrics, not stopped: held there by a frozen cgroup
+# parent (the start's setup process is born frozen into the VPS's cgroup below it).
+vpsctl create 182 --ostemplate busybox >/dev/null
+echo 1 >"$CG_MOUNT$CG_PARENT/cgroup.freeze"
+"$VPSCTL_BIN" --socket "$SOCK" start 182 >"$T/start182.out" 2>&1 &
+starter=$!
+for _ in $(seq 100); do [ "$(vps_field 182 status)" = starting ] && break; sleep 0.05; done
+expect_eq "182 is starting while its setup is frozen" starting "$(vps_field 182 status)"
+check "metrics: vps_state starting" metric 'vps_state{id="182",state="starting"} 1'
+check "metrics: vps_up 0 while starting" metric 'vps_up{id="182"} 0'
+echo 0 >"$CG_MOUNT$CG_PARENT/cgroup.freeze"
+check "the start ends once thawed" wait "$starter"
+check "metrics: vps_state running" metric 'vps_state{id="182",state="running"} 1'
+quiet vpsctl stop 182 --fast
 
 # Stop, restart and destroy --force of a paused VPS: thawed, then stopped cleanly.
 pid=$(vps_field 181 pid)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -75,12 +77,42 @@ static void test_this_process(void **state)
         assert_true(vps_halt_ready(999999999, SIGUSR2, &err) < 0);
 }
 
+/* Several at once, in one grandchild: a child asleep in sigtimedwait() for SIGUSR2 takes it,
+ * this process (not waiting) does not, nor does the child for a signal outside its set. */
+static void test_many(void **state)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        pid_t c = fork();
+        assert_true(c >= 0);
+        if (c == 0) {
+                (void)sigprocmask(SIG_BLOCK, &set, NULL);
+                struct timespec ts = {30, 0};
+                (void)sigtimedwait(&set, NULL, &ts);
+                _exit(0);
+        }
+        for (int i = 0; i < 200 && vps_halt_sigwait(c, SIGUSR2, 1000) != 1; i++)
+                usleep(10000);
+        pid_t pid[] = {c, getpid(), c};
+        int sig[] = {SIGUSR2, SIGUSR2, SIGUSR1};
+        char ans[3];
+        bool timed_out = true;
+        assert_int_equal(vps_halt_sigwait_many(pid, sig, 3, 2000, ans, &timed_out), 3);
+        assert_false(timed_out);
+        assert_memory_equal(ans, "100", 3);
+        assert_int_equal(vps_halt_sigwait_many(pid, sig, 0, 2000, ans, &timed_out), 0);
+        (void)kill(c, SIGKILL);
+        (void)waitpid(c, NULL, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_status),
                 cmocka_unit_test(test_syscall),
                 cmocka_unit_test(test_this_process),
+                cmocka_unit_test(test_many),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

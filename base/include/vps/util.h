@@ -133,6 +133,10 @@ int vps_pidfd_ino(int pidfd, uint64_t *ret);
  * waits for does) or -errno. */
 ssize_t vps_call_detached(ssize_t (*fn)(void *arg, void *out, size_t size), void *arg, void *out,
                           size_t size, int timeout_ms);
+/* The same, for an fn that writes its answers to fd 3 as it goes (returning 0): what came
+ * before the deadline (*ret_timed_out then true) is returned, not -ETIMEDOUT. */
+ssize_t vps_call_detached_upto(ssize_t (*fn)(void *arg, void *out, size_t size), void *arg,
+                               void *out, size_t size, int timeout_ms, bool *ret_timed_out);
 /* vps_proc_starttime through vps_call_detached: -ETIMEDOUT when the process holds the read. */
 int vps_proc_starttime_within(pid_t pid, unsigned long long *ret, int timeout_ms, vps_error *err);
 /* From /proc/PID/status: the parent's PID (-1 when unknown); whether the process is PID 1 of a
