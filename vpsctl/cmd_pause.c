@@ -30,23 +30,30 @@ static const char unpause_usage[] = "Usage: vpsctl unpause ID [-j]\n"
 static const char suspend_usage[] =
         "Usage: vpsctl suspend ID [-j]\n"
         "\n"
-        "Suspend the running VPS ID to disk with CRIU (status suspended, 'vpsctl resume'\n"
-        "restores it). Not built yet: refused, naming why (on a host whose vpsd cannot\n"
-        "checkpoint, its start-up probe's reason, as 'vpsctl version' shows it); the VPS is\n"
-        "left as it is.\n"
+        "Suspend the running VPS ID to disk with CRIU: every process is dumped into\n"
+        "ROOT/vps/ID/checkpoint (root's only), then the VPS stops; its status is suspended,\n"
+        "also after a vpsd restart, and 'vpsctl resume' brings it back as it was. start and\n"
+        "set refuse while it is suspended; destroy removes the images. A dump that fails\n"
+        "leaves the VPS running and no images. Refused, naming why, where vpsd cannot\n"
+        "checkpoint ('vpsctl version'), for a paused VPS and (not built yet) for a VPS with\n"
+        "IP addresses.\n"
         "\n"
         "Options:\n"
         "  -j, --json  print the VPS object as JSON\n"
         "  -h, --help  print this help and exit\n";
 
-static const char resume_usage[] = "Usage: vpsctl resume ID [-j]\n"
-                                   "\n"
-                                   "Restore the suspended VPS ID (see 'vpsctl suspend': not "
-                                   "built yet, refused\nnaming why).\n"
-                                   "\n"
-                                   "Options:\n"
-                                   "  -j, --json  print the VPS object as JSON\n"
-                                   "  -h, --help  print this help and exit\n";
+static const char resume_usage[] =
+        "Usage: vpsctl resume ID [-j]\n"
+        "\n"
+        "Restore the suspended VPS ID from its images: the same processes, PIDs inside,\n"
+        "boot id and open connections, in the cgroup vpsd makes with the VPS's limits; the\n"
+        "images are removed once it runs. A restore that fails leaves it suspended with its\n"
+        "images, and says why in one line. A suspended VPS with onboot resumes when vpsd\n"
+        "starts instead of booting afresh.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json  print the VPS object as JSON\n"
+        "  -h, --help  print this help and exit\n";
 
 /* POST /v1/vps/ID/ACTION and "VPS ID DONE". */
 static int post_action(struct vpsctl *v, int argc, char **argv, const char *usage,

@@ -266,7 +266,10 @@ static int suspend_end(struct vpsd *d, struct criu_job *j, int r, vps_error *err
 {
         struct vps_inst *vi = j->vi;
         if (r < 0)
-                return vps_err_wrap(err, "suspending VPS %s (it runs on)", vi->cfg.id);
+                return vps_err_wrap(err, "suspending VPS %s (%s)", vi->cfg.id,
+                                    vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi)
+                                            ? "it runs on"
+                                            : "it has stopped; no images kept");
         /* criu killed it: reaped now if the loop has not yet seen the exit. */
         if (vi->status != VPS_STOPPED && vps_manager_exit_ready(vi))
                 d->vps_exited(d, vi);

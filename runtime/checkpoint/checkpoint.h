@@ -71,6 +71,7 @@ struct vps_checkpoint_params {
         pid_t pid;         /* dump: the init (host PID) */
         int console;       /* dump: a slave of the console (its tty); restore: the new one */
         const char *lower; /* restore: the template's rootfs */
+        char veth[16];     /* restore: the host end criu makes for eth0, "" for none */
 };
 
 /* The dump, run by a child of vpsd (it waits for criu): the images in a fresh

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +157,8 @@ static int run_wait(char *const argv[], int out_dir_fd, vps_error *err)
                 openat(out_dir_fd, "criu.out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         pid_t pid = fork();
         if (pid == 0) {
+                (void)signal(SIGPIPE, SIG_DFL);         /* vpsd ignores it */
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* a dump stops with its job */
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (null < 0 || dup2(null, 0) < 0 ||
                     (out >= 0 && (dup2(out, 1) < 0 || dup2(out, 2) < 0)))
@@ -196,7 +200,8 @@ int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
                 return r;
         if (mkdirat(vd, VPS_CHECKPOINT_DIR, 0700) < 0)
                 return vps_err_sys(err, errno, "creating the images' directory");
-        _cleanup_close_ int img = openat(vd, VPS_CHECKPOINT_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int img =
+                openat(vd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *mi = NULL;
         struct stat tty_st;
         if (img < 0)
@@ -322,6 +327,13 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
                 arg(&a, "%s", "--external");
                 arg(&a, "mnt[%s]:" VPS_CHECKPOINT_STAGE "/%s", b[i].key, b[i].key);
         }
+        /* The VPS's eth0 comes back as one end of a new veth pair; the other, in our network
+         * namespace (the host's), is named as vpsd names it and adopted once restored. */
+        if (p->veth[0]) {
+                arg(&a, "%s", "--external");
+                arg(&a, "veth[eth0]:%s", p->veth);
+        }
+        (void)signal(SIGPIPE, SIG_DFL); /* vpsd ignores it */
         execv(a.v[0], a.v);
         return vps_err_sys(err, errno, "running %s", a.v[0]);
 }

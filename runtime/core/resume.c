@@ -7,8 +7,10 @@
 #include "vps/cleanup.h"
 #include "vps/syscalls.h"
 #include "vps/util.h"
+#include "net/net.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -34,11 +36,6 @@ int vps_manager_suspend_check(struct vps_manager *m, struct vps_inst *vi, bool r
                                "VPS %s has no console vpsd holds (started by an older vpsd?): "
                                "restart it before suspending it",
                                id);
-        if (vi->cfg.n_ip > 0)
-                return vps_err(err, EOPNOTSUPP,
-                               "VPS %s has IP addresses: suspending and resuming a VPS with a "
-                               "network (its veth) is not built yet",
-                               id);
         return 0;
 }
 
@@ -58,6 +55,11 @@ int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const c
          * vps_cgroup_create just made with the VPS's limits. */
         vps_closep(&guest);
         s->resume = true;
+        char veth[IFNAMSIZ] = "";
+        if (s->networked && (r = vps_net_restore_name(m, vi, veth, err)) < 0) {
+                vps_manager_start_free(s);
+                return vps_err_wrap(err, "resuming VPS %s", vi->cfg.id);
+        }
         (void)snprintf(run_dir, run_dir_size, "%s/%s", VPS_RUN_DIR, m->run_name);
         *ret_p = (struct vps_checkpoint_params){.criu = criu,
                                                 .vps_dir = s->dir,
@@ -66,6 +68,7 @@ int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const c
                                                 .cfg = &vi->cfg,
                                                 .console = s->slave,
                                                 .lower = s->t.rootfs};
+        (void)snprintf(ret_p->veth, sizeof(ret_p->veth), "%s", veth);
         *ret = s;
         return 0;
 }
@@ -82,6 +85,9 @@ int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error 
         struct vps_spawn_result res = {.pid = pid, .pidfd = pidfd, .notify_fd = -1};
         if (r == 0 && (r = vps_proc_starttime(pid, &res.starttime, err)) == 0)
                 (void)vps_pidfd_ino(pidfd, &res.pidfd_ino);
+        /* criu made the veth; its host end joins the VPS's bridge (or routes) as at a start. */
+        if (r == 0 && s->networked)
+                r = vps_net_adopt(s->m, vi, err);
         if (r < 0) { /* its processes go with the host side (vps_manager_start_free) */
                 (void)vps_sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
                 if (s->m->reap_hook)

@@ -76,6 +76,13 @@ int vps_net_prepare_child(const struct vps_manager *m, const struct vps_inst *vi
                           struct vps_net_child *ret, vps_error *err);
 int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err);
+/* A resume (checkpoint.h): the name the restore gives the host end of the veth it makes
+ * (criu's --external veth[eth0]:NAME), an old interface of ours by that name removed; then,
+ * once restored, that end adopted as vps_net_attach makes it (rate, bridge or routes; its MTU
+ * is criu's: the kernel's default). */
+int vps_net_restore_name(struct vps_manager *m, const struct vps_inst *vi, char *ret,
+                         vps_error *err);
+int vps_net_adopt(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 int vps_net_child_setup(const struct vps_net_child *nc, vps_error *err);
 /* Traffic of every networked VPS (or only of one): {"ID": {"rx_bytes", "rx_packets",
  * "tx_bytes", "tx_packets"}}, or NULL when no VPS has been networked by this daemon. */

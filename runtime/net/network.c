@@ -169,6 +169,23 @@ int vps_net_filter(struct vps_manager *m, const struct vps_inst *vi, vps_error *
         return backend(&vi->cfg)->filter(m, vi, err);
 }
 
+/* The host end of the VPS's veth, made: its rate and the backend's part (bridge port,
+ * routes). */
+static int host_end(struct vps_manager *m, const struct vps_inst *vi, const char *veth,
+                    vps_error *err)
+{
+        int r;
+        unsigned int idx = if_nametoindex(veth);
+        if (!idx)
+                return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", veth);
+        char ifb[IFNAMSIZ];
+        vps_net_link_name(&m->net, vi->cfg.id, true, ifb);
+        if (vi->cfg.rate && (r = ns_tc_rate(idx, ifb, vi->cfg.rate, err)) < 0)
+                return vps_err_wrap(err, "'rate' on %s", veth);
+        r = backend(&vi->cfg)->attach(m, vi, idx, err);
+        return r < 0 ? vps_err_wrap(err, "%s", veth) : 0;
+}
+
 int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, vps_error *err)
 {
         int r;
@@ -180,15 +197,21 @@ int vps_net_attach(struct vps_manager *m, const struct vps_inst *vi, pid_t pid, 
                 return r;
         if ((r = ns_veth_create(veth, "eth0", pid, mac, vps_net_mtu(&m->net), err)) < 0)
                 return r;
-        unsigned int idx = if_nametoindex(veth);
-        if (!idx)
-                return vps_err_sys(err, errno ? errno : ENODEV, "finding %s", veth);
-        char ifb[IFNAMSIZ];
-        vps_net_link_name(&m->net, vi->cfg.id, true, ifb);
-        if (vi->cfg.rate && (r = ns_tc_rate(idx, ifb, vi->cfg.rate, err)) < 0)
-                return vps_err_wrap(err, "'rate' on %s", veth);
-        r = backend(&vi->cfg)->attach(m, vi, idx, err);
-        return r < 0 ? vps_err_wrap(err, "%s", veth) : 0;
+        return host_end(m, vi, veth, err);
+}
+
+int vps_net_restore_name(struct vps_manager *m, const struct vps_inst *vi, char *ret,
+                         vps_error *err)
+{
+        vps_net_veth_name(&m->net, vi->cfg.id, ret);
+        return stale_veth(m, &vi->cfg, ret, false, err);
+}
+
+int vps_net_adopt(struct vps_manager *m, const struct vps_inst *vi, vps_error *err)
+{
+        char veth[IFNAMSIZ];
+        vps_net_veth_name(&m->net, vi->cfg.id, veth);
+        return host_end(m, vi, veth, err);
 }
 
 int vps_net_set_rate(const struct vps_netconf *n, const struct vps_inst *vi, uint64_t bits_per_sec,

@@ -36,6 +36,8 @@ static pid_t userns_holder(int *ret_wr, vps_error *err)
         }
         pid_t pid = fork();
         if (pid == 0) {
+                close(p[1]); /* its end closes when the parent is done */
+                close(ready[0]);
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 char c = unshare(CLONE_NEWUSER) == 0 ? 'u' : 'e';
                 if (write(ready[1], &c, 1) == 1 && read(p[0], &c, 1) >= 0)
@@ -88,10 +90,16 @@ int vps_restore_root(const char *vps_dir, const char *lower_path, uint32_t uid_b
 
 static int stage_one(int stage_fd, const struct vps_host_bind *b, int console, vps_error *err)
 {
-        char src[64];
+        char link[64], src[128];
         const char *path = b->source;
         if (b->kind == VPS_BIND_CONSOLE) {
-                (void)snprintf(src, sizeof(src), "/proc/self/fd/%d", console);
+                /* The pty's fd belongs to vpsd's mount namespace: cloned by its path in ours
+                 * (mounts.c's clone_console does the same). */
+                (void)snprintf(link, sizeof(link), "/proc/self/fd/%d", console);
+                ssize_t n = readlink(link, src, sizeof(src) - 1);
+                if (n < 0)
+                        return vps_err_sys(err, errno, "finding the console pty");
+                src[n] = '\0';
                 path = src;
         }
         _cleanup_close_ int tree =
