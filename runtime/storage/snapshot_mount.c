@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define MOUNT_REC "mount.json"
+#define MOUNT_TOP "mount-top" /* the overlay's topmost layer (top_layer) */
 
 /* The mount id of what fd is on (unique over the boot where the kernel has it). */
 static uint64_t mount_id(int fd)
@@ -39,33 +40,7 @@ static uint64_t mount_id(int fd)
         return 0;
 }
 
-/* 1 when a directory above fd (a directory) is root's and closed to others (no search bit for
- * others, nor for a group other than root's), 0 when none is, -errno. */
-static int kept_out(int fd)
-{
-        _cleanup_close_ int cur = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        struct stat st, up;
-        while (cur >= 0 && fstat(cur, &st) == 0) {
-                if (st.st_uid == 0 && !(st.st_mode & S_IXOTH) &&
-                    (!(st.st_mode & S_IXGRP) || st.st_gid == 0))
-                        return 1;
-                int next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (next < 0 || fstat(next, &up) < 0) {
-                        int e = errno;
-                        if (next >= 0)
-                                close(next);
-                        return -e;
-                }
-                close(cur);
-                cur = next;
-                if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
-                        return 0; /* "/" */
-        }
-        return -errno;
-}
-
-/* An operator's directory: absolute, no "..", no symlink, not under the state root, below a
- * directory others may not enter. */
+/* An operator's directory: absolute, no "..", no symlink, not under the state root. */
 static int open_target(struct vps_manager *m, const char *dir, vps_error *err)
 {
         if (dir[0] != '/')
@@ -85,18 +60,6 @@ static int open_target(struct vps_manager *m, const char *dir, vps_error *err)
                                                  VPS_RESOLVE_NO_SYMLINKS, err);
         if (fd < 0)
                 return vps_err_wrap(err, "mount directory %s", dir);
-        /* The mount's root takes the guest root's mode (0755) over DIR's own: unless a
-         * directory above it keeps others out, every host user reads what the guest left
-         * readable (its configs, its sites' passwords). */
-        int r = kept_out(fd);
-        if (r <= 0) {
-                close(fd);
-                return r < 0 ? vps_err_sys(err, -r, "mount directory %s", dir)
-                             : vps_err(err, EPERM,
-                                       "mount directory %s can be reached by other users: put it "
-                                       "below a directory only root may enter (such as /root)",
-                                       dir);
-        }
         _cleanup_closedir_ DIR *d = vps_opendir_fd(fd);
         struct dirent *de;
         while (d && (de = readdir(d)))
@@ -165,6 +128,27 @@ const char *vps_snapshot_mounted_at(int snap_fd, char *buf, size_t size)
         return buf;
 }
 
+/* The overlay's topmost layer: an empty directory of root's, mode 0700. A merged directory
+ * takes its owner and mode from the topmost layer holding it, so the mount's root is closed
+ * to every host user but root wherever DIR is (the guest's root, 0755, would show every host
+ * user what the guest left readable: its configs, its sites' passwords). */
+static int top_layer(int snap_fd, vps_error *err)
+{
+        if (mkdirat(snap_fd, MOUNT_TOP, 0700) < 0 && errno != EEXIST)
+                return vps_err_sys(err, errno, "making the mount's top layer");
+        _cleanup_close_ int fd =
+                openat(snap_fd, MOUNT_TOP, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fchown(fd, 0, 0) < 0 || fchmod(fd, 0700) < 0 || fstat(fd, &st) < 0)
+                return vps_err_sys(err, errno, "making the mount's top layer");
+        _cleanup_closedir_ DIR *d = vps_opendir_fd(fd);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        return vps_err(err, ENOTEMPTY, "the mount's top layer is not empty");
+        return TAKE_FD(fd);
+}
+
 static int overlay_of(struct vps_manager *m, struct vps_inst *vi, int snap_fd, vps_error *err)
 {
         char tpl[600];
@@ -176,8 +160,12 @@ static int overlay_of(struct vps_manager *m, struct vps_inst *vi, int snap_fd, v
         if (lower < 0 || upper < 0)
                 return vps_err_sys(err, errno, "opening the layers (template %s)",
                                    vi->cfg.ostemplate);
-        char layers[80];
-        (void)snprintf(layers, sizeof(layers), "/proc/self/fd/%d:/proc/self/fd/%d", upper, lower);
+        _cleanup_close_ int top = top_layer(snap_fd, err);
+        if (top < 0)
+                return top;
+        char layers[120];
+        (void)snprintf(layers, sizeof(layers), "/proc/self/fd/%d:/proc/self/fd/%d:/proc/self/fd/%d",
+                       top, upper, lower);
         _cleanup_close_ int fs = vps_sys_fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", layers, 0) < 0 ||
             vps_sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||

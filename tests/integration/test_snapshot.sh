@@ -55,13 +55,19 @@ expect_error "dot-dot in the directory" "'\.\.' in the mount directory" vpsctl s
 expect_error "a directory with files" "not empty" vpsctl snapshot-mount 101 s2 "$P/full"
 expect_error "a relative directory" "absolute" vpsctl snapshot-mount 101 s2 real
 expect_error "inside the state root" "inside vpsd's state root" vpsctl snapshot-mount 101 s2 "$ROOT/vps/101/rootfs"
-# The mount's root shows the guest root's 0755 over DIR's own mode: a DIR no directory above
-# keeps others out of would show every host user the guest's readable files.
+# A directory other host users reach (mktemp -d's parent /var/tmp, the directory itself
+# 0755): the mount's root is root's and 0700 (an empty top layer), so they read nothing of
+# the guest's (its root is 0755, its files readable as the guest left them).
 OPEN=$(mktemp -d /var/tmp/vpsopen.XXXXXX)
 chmod 755 "$OPEN"
 mkdir "$OPEN/m"
-expect_error "a directory other users reach" "can be reached by other users" vpsctl snapshot-mount 101 s2 "$OPEN/m"
-mountpoint -q "$OPEN/m" && umount -l "$OPEN/m"
+expect_jq "mount on a directory others reach" '.mounted == "'"$OPEN/m"'"' vpsctl snapshot-mount 101 s2 "$OPEN/m" -j
+expect_eq "the mount's root: root's, 0700" "0:0 700" "$(stat -c '%u:%g %a' "$OPEN/m")"
+check "root reads through it" test -f "$OPEN/m/bin/busybox"
+check "another host user cannot" sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cat '$OPEN/m/etc/passwd' 2>/dev/null"
+check "nor list it" sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups ls '$OPEN/m' >/dev/null 2>&1"
+vpsctl snapshot-umount 101 s2 >/dev/null
+check "unmounted there" sh -c "! mountpoint -q '$OPEN/m'"
 rm -rf "$OPEN"
 expect_jq "umount" '.dir == "'"$P/mnt"'"' vpsctl snapshot-umount 101 s1 -j
 check "unmounted" sh -c "! awk '{ print \$5 }' /proc/self/mountinfo | grep -qx '$P/mnt'"
