@@ -188,8 +188,15 @@ static int make_dirs(int sfd, uint32_t base, bool fresh_upper, vps_error *err)
                     {"lower", 0755, false},
                     {"rootfs", 0755, false}};
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+                struct stat st;
                 if (mkdirat(sfd, dirs[i].name, dirs[i].mode) < 0 && errno != EEXIST)
                         return vps_err_sys(err, errno, "creating %s", dirs[i].name);
+                /* (backup_check.c refuses a top that is no directory: once more, as it is
+                 * the VPS's layer) */
+                if (fstatat(sfd, dirs[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISDIR(st.st_mode))
+                        return vps_err(err, EPERM, "%s of the restore is not a directory",
+                                       dirs[i].name);
                 if (dirs[i].owned && !(i == 0 && !fresh_upper) &&
                     fchownat(sfd, dirs[i].name, base, base, AT_SYMLINK_NOFOLLOW) < 0)
                         return vps_err_sys(err, errno, "chown %s", dirs[i].name);

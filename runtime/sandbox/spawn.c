@@ -253,7 +253,12 @@ int vps_spawn_idmapped_lower(pid_t pid, const char *lower, vps_error *err)
         _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
         if (userns < 0)
                 return vps_err_sys(err, errno, "opening %s", path);
-        int fd = vps_sys_open_tree(AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        /* Its root a directory, never followed: a template's rootfs made a symlink (to the
+         * host's /, say) would give the guest what it names. */
+        _cleanup_close_ int dir = open(lower, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = dir < 0 ? -1
+                         : vps_sys_open_tree(dir, "",
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (fd < 0)
                 return vps_err_sys(err, errno, "cloning the template mount %s", lower);
         struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY,

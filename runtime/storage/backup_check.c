@@ -232,6 +232,10 @@ int vps_bk_check_entry(struct rctx *c, struct archive_entry *e, const char *path
         if (hl && vps_bk_tree_of(hl) != tree)
                 return vps_err(c->err, EPERM, "refused: a hard link from %.200s to another tree",
                                path);
+        /* The tree's top is the VPS's layer (or a template's root): a symlink there would make
+         * it whatever the link names, the host's / as well. */
+        if (!strcmp(path, tree) && (hl || archive_entry_filetype(e) != AE_IFDIR))
+                return vps_err(c->err, EPERM, "refused: %s must be a directory", tree);
         /* A hard link's type is the file's it names (libarchive leaves it 0). */
         mode_t type = hl ? AE_IFREG : archive_entry_filetype(e);
         switch (type) {

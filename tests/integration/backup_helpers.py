@@ -362,6 +362,33 @@ def hostile(kind, out, good):
                 lines[i] = "\t".join(f)
                 break
         parts["MANIFEST"] = "\n".join(lines).encode()
+    if kind in ("upper-symlink", "root-symlink"):
+        # The tree's top itself a symlink to the host's root, listed in the MANIFEST as it is:
+        # the VPS's layer (or its template's root) would be the host's /.
+        top = kind.split("-")[0]
+        if top == "root":
+            meta["kind"] = "full"
+            meta["template"]["version"] = "not-on-this-host"
+        head = parts["MANIFEST"].split(b"\n", 1)[0]
+        h = hashlib.sha256(b"/").hexdigest().encode()
+        mf = head + b"\n+\tl\t777\t0\t0\t0\t0\t0\t0\t" + h + b"\t" + top.encode() + b"\n"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+            for name, data in (("vpsbackup.json", json.dumps(meta).encode()),
+                               ("config.json", parts["config.json"])):
+                i = tarfile.TarInfo(name)
+                i.size = len(data)
+                t.addfile(i, io.BytesIO(data))
+            i = tarfile.TarInfo(top)
+            i.type, i.linkname, i.mode = tarfile.SYMTYPE, "/", 0o777
+            t.addfile(i)
+            i = tarfile.TarInfo("MANIFEST")
+            i.size = len(mf)
+            t.addfile(i, io.BytesIO(mf))
+        z = subprocess.run(["zstd", "-q", "-c"], input=buf.getvalue(), check=True,
+                           capture_output=True).stdout
+        open(out, "wb").write(z)
+        return
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
         def add(name, data=b"", **kw):

@@ -78,7 +78,8 @@ check "--to - writes the archive to stdout" sh -c "zstd -t -q '$T/stdout.tar.zst
 echo sentinel >"$T/sentinel"
 mkdir "$T/hostile"
 $H hostile "$T/hostile" "$T/full1.tar.zst" dotdot absolute symlink hardlink hardlink-abs device block \
-        sparse sparse-past outside-tree truncated corrupt manifest arch cap-v2 cap-v3-out
+        sparse sparse-past outside-tree truncated corrupt manifest arch cap-v2 cap-v3-out \
+        upper-symlink root-symlink
 hostile() { expect_error "hostile ($1)" "$2" vpsctl restore "$T/hostile/$1.tar.zst" 601; }
 hostile dotdot "a '\.\.' path"
 hostile absolute "an absolute path"
@@ -96,6 +97,20 @@ hostile manifest "does not match its MANIFEST"
 hostile arch "another architecture"
 hostile cap-v2 "a file capability without a root id"
 hostile cap-v3-out "capability root id outside the range"
+# upper/ (a VPS's layer) or root/ (a restored template's root) itself a symlink to the host's /:
+# started (or backed up with --full, whose overlay is mounted by path) the guest's tree would
+# be the host's.
+hostile upper-symlink "upper must be a directory"
+hostile root-symlink "root must be a directory"
+# And at start, whatever made it: a template whose rootfs is a symlink is never followed (the
+# old open_tree of its path made the host's / the guest's template layer).
+mkdir -m 700 "$ROOT/templates/linked"
+ln -s / "$ROOT/templates/linked/rootfs"
+jq '.name = "linked"' "$ROOT/templates/busybox/meta.json" >"$ROOT/templates/linked/meta.json"
+vpsctl create 603 --ostemplate linked >/dev/null
+expect_error "a template whose rootfs is a symlink does not start" "cloning the template mount" vpsctl start 603
+vpsctl destroy 603 >/dev/null
+rm -rf "$ROOT/templates/linked"
 check "no VPS 601" sh -c "! vpsctl status 601 >/dev/null 2>&1"
 check "nothing left in vps/" sh -c "[ -z \"\$(ls -A '$ROOT/vps' | grep -v -x -e 501 -e 502)\" ]"
 check "nothing written outside" sh -c "[ ! -e /tmp/vps-backup-through ] && [ ! -e /tmp/vps-backup-abs ] && [ ! -e '$ROOT/escape' ] && [ \"\$(cat '$T/sentinel')\" = sentinel ] && [ \$(stat -c %h '$T/sentinel') = 1 ]"
