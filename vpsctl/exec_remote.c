@@ -2,7 +2,8 @@
  * upgraded to vps-exec (docs/api.md, "exec"); vpsd runs the command in the VPS as a local exec
  * does and the stream carries its stdio as frames. Our stdin goes as 'I' frames ('C' at its
  * end), SIGINT, SIGTERM, SIGHUP and SIGQUIT as 'S' frames, a terminal's size as 'W' frames;
- * 'O' and 'R' frames are the command's stdout and stderr, 'X' its status, which is ours. */
+ * 'O' and 'R' frames are the command's stdout and stderr, 'X' its status, which is ours; a 'P'
+ * frame says our stdout closed. */
 #include "vpsctl.h"
 
 #include <errno.h>
@@ -48,22 +49,26 @@ static int send_winsize(int fd)
         return vps_frame_write(fd, 'W', b, sizeof(b), &e);
 }
 
-static void write_out(int fd, const char *buf, size_t len)
+/* False once out is closed (EPIPE: SIGPIPE is ignored meanwhile): what follows is dropped. */
+static bool write_out(int fd, const char *buf, size_t len)
 {
         while (len > 0) {
                 ssize_t n = write(fd, buf, len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return; /* our output is closed: the command's goes nowhere */
+                        return false;
                 buf += n;
                 len -= (size_t)n;
         }
+        return true;
 }
 
 /* One frame from vpsd: 1 with *status at the end ('X'), -1 with err ('E', or the stream
- * ended), else 0. */
-static int server_frame(int fd, char *buf, int *status, vps_error *err)
+ * ended), else 0. *out_open goes false when our stdout closes (`| head -n1`): vpsd then
+ * closes the command's ('P'), which ends as it would in a local pipeline, and its status
+ * (141 after SIGPIPE) is ours, without a word on stderr. */
+static int server_frame(int fd, char *buf, int *status, bool *out_open, vps_error *err)
 {
         char type;
         size_t len = 0;
@@ -73,10 +78,15 @@ static int server_frame(int fd, char *buf, int *status, vps_error *err)
                                 "the connection to vpsd ended before the command's status");
                 return -1;
         }
-        if (type == 'O' || type == 'R') {
-                write_out(type == 'O' ? STDOUT_FILENO : STDERR_FILENO, buf, len);
-                return 0;
+        if (type == 'O' && *out_open && !write_out(STDOUT_FILENO, buf, len)) {
+                vps_error e;
+                *out_open = false;
+                (void)vps_frame_write(fd, 'P', "", 0, &e);
         }
+        if (type == 'R')
+                (void)write_out(STDERR_FILENO, buf, len);
+        if (type == 'O' || type == 'R')
+                return 0;
         if (type != 'X' && type != 'E')
                 return 0;
         _cleanup_json_ json_t *j = json_loadb(buf, len, 0, NULL);
@@ -110,7 +120,7 @@ static int relay(int fd, int sigfd, vps_error *err)
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         if (!buf)
                 return vps_err(err, ENOMEM, "out of memory");
-        bool in_open = true;
+        bool in_open = true, out_open = true;
         int status = 0;
         for (;;) {
                 struct pollfd f[3] = {{.fd = fd, .events = POLLIN},
@@ -122,7 +132,7 @@ static int relay(int fd, int sigfd, vps_error *err)
                         return vps_err_sys(err, errno, "poll");
                 }
                 if (f[0].revents) {
-                        int r = server_frame(fd, buf, &status, err);
+                        int r = server_frame(fd, buf, &status, &out_open, err);
                         if (r < 0)
                                 return r;
                         if (r == 1)
@@ -178,7 +188,11 @@ int vpsctl_exec_remote(const struct vpsctl *v, const char *id, char *const *argv
                 cfmakeraw(&t);
                 (void)tcsetattr(STDIN_FILENO, TCSADRAIN, &t);
         }
+        /* A write to our closed stdout fails with EPIPE instead of killing us. */
+        struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+        (void)sigaction(SIGPIPE, &ign, &old_pipe);
         int r = relay(fd, sigfd, &err);
+        (void)sigaction(SIGPIPE, &old_pipe, NULL);
         if (raw)
                 (void)tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
         sigprocmask(SIG_SETMASK, &old, NULL);

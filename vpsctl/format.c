@@ -355,3 +355,146 @@ int format_status_line(FILE *f, const json_t *vps)
         }
         return fputc('\n', f) == EOF ? -EIO : 0;
 }
+
+static const char *skip_ws(const char *p, const char *end)
+{
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                p++;
+        return p;
+}
+
+/* Past the string that starts at p (on its '"'), or NULL when it does not end. */
+static const char *skip_string(const char *p, const char *end)
+{
+        for (p++; p < end; p++) {
+                if (*p == '\\')
+                        p++;
+                else if (*p == '"')
+                        return p + 1;
+        }
+        return NULL;
+}
+
+/* Past the value that starts at p, or NULL when it does not end. Only its extent is found
+ * here: the values kept are checked by json_loadb, the others never reach a caller. */
+static const char *skip_value(const char *p, const char *end)
+{
+        if (p >= end)
+                return NULL;
+        if (*p == '"')
+                return skip_string(p, end);
+        if (*p != '{' && *p != '[') {
+                while (p < end && !strchr(",}] \t\r\n", *p))
+                        p++;
+                return p;
+        }
+        size_t depth = 0;
+        while (p < end) {
+                if (*p == '"') {
+                        if (!(p = skip_string(p, end)))
+                                return NULL;
+                        continue;
+                }
+                if (*p == '{' || *p == '[')
+                        depth++;
+                else if ((*p == '}' || *p == ']') && --depth == 0)
+                        return p + 1;
+                p++;
+        }
+        return NULL;
+}
+
+static bool wanted(char *const *keys, const char *key)
+{
+        for (; *keys; keys++)
+                if (strcmp(*keys, key) == 0)
+                        return true;
+        return false;
+}
+
+/* The key whose text (quotes included) is [k, ke) into name; one written with escapes
+ * ("s\\u0074atus") read as a parser reads it; a longer one than name holds is "" (none of
+ * ours). False when it is not a valid string. */
+static bool key_name(const char *k, const char *ke, char *name, size_t size)
+{
+        size_t len = (size_t)(ke - k) - 2;
+        name[0] = '\0';
+        if (!memchr(k + 1, '\\', len)) {
+                if (len < size) {
+                        memcpy(name, k + 1, len);
+                        name[len] = '\0';
+                }
+                return true;
+        }
+        _cleanup_json_ json_t *j = json_loadb(k, (size_t)(ke - k), JSON_DECODE_ANY, NULL);
+        if (!json_is_string(j))
+                return false;
+        if (json_string_length(j) < size &&
+            !memchr(json_string_value(j), '\0', json_string_length(j)))
+                (void)snprintf(name, size, "%s", json_string_value(j));
+        return true;
+}
+
+/* One object at p (on its '{') into obj; past it, or NULL. */
+static const char *scan_object(const char *p, const char *end, char *const *keys, json_t *obj)
+{
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == '}')
+                return p + 1;
+        while (p < end && *p == '"') {
+                const char *k = p, *ke = skip_string(p, end);
+                char name[64];
+                if (!ke || !key_name(k, ke, name, sizeof(name)))
+                        return NULL;
+                p = skip_ws(ke, end);
+                if (p >= end || *p != ':')
+                        return NULL;
+                const char *v = skip_ws(p + 1, end), *ve = skip_value(v, end);
+                if (!ve || ve == v)
+                        return NULL;
+                if (wanted(keys, name)) {
+                        json_t *val = json_loadb(v, (size_t)(ve - v), JSON_DECODE_ANY, NULL);
+                        if (!val || json_object_set_new(obj, name, val) < 0)
+                                return NULL;
+                }
+                p = skip_ws(ve, end);
+                if (p < end && *p == '}')
+                        return p + 1;
+                if (p >= end || *p != ',')
+                        return NULL;
+                p = skip_ws(p + 1, end);
+        }
+        return NULL;
+}
+
+int format_scan_rows(const char *text, size_t len, char *const *keys, json_t **ret, vps_error *err)
+{
+        const char *p = skip_ws(text, text + len), *end = text + len;
+        _cleanup_json_ json_t *rows = json_array();
+        if (!rows)
+                return vps_err(err, ENOMEM, "out of memory");
+        if (p >= end || *p != '[')
+                return vps_err(err, EBADMSG, "not a JSON array");
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == ']')
+                p++;
+        else
+                for (;;) {
+                        json_t *obj = p < end && *p == '{' ? json_object() : NULL;
+                        if (!obj || json_array_append_new(rows, obj) < 0 ||
+                            !(p = scan_object(p, end, keys, obj)))
+                                return vps_err(err, EBADMSG, "not a JSON array of objects");
+                        p = skip_ws(p, end);
+                        if (p < end && *p == ']') {
+                                p++;
+                                break;
+                        }
+                        if (p >= end || *p != ',')
+                                return vps_err(err, EBADMSG, "not a JSON array of objects");
+                        p = skip_ws(p + 1, end);
+                }
+        if (skip_ws(p, end) != end)
+                return vps_err(err, EBADMSG, "text after the JSON array");
+        *ret = TAKE_PTR(rows);
+        return 0;
+}

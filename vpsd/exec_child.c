@@ -101,6 +101,13 @@ static int client_frame(struct xrelay *x, char *buf)
                 if (len == 1)
                         forward_signal(x, (unsigned char)buf[0]);
                 break;
+        case 'P':
+                /* The client's stdout is closed (`| head`): so is the command's, which gets
+                 * SIGPIPE (or EPIPE) at its next write, as in a local pipeline. With a pty,
+                 * its output is read on (the client drops it), as locally. */
+                if (x->p.master < 0)
+                        vps_closep(&x->p.out);
+                break;
         default:
                 break; /* unknown frames are ignored, for later additions */
         }

@@ -333,6 +333,30 @@ untrace_vpsd() {
 }
 proc_gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
+# first_line CMD...: CMD run as `CMD | head -n1` runs it (its stdout closed after the first
+# line), stdin empty; prints that line, CMD's exit status ("signal N" when a signal ended it,
+# "timeout" after 30 s) and what it wrote on stderr, on three lines.
+first_line() {
+        python3 - "$@" <<'PY'
+import subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
+line = p.stdout.readline().decode(errors="replace").rstrip("\r\n")
+p.stdout.close()
+try:
+    rc = p.wait(timeout=30)
+    status = str(rc) if rc >= 0 else "signal %d" % -rc
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.wait()
+    status = "timeout"
+err = p.stderr.read().decode(errors="replace").strip()
+print(line)
+print(status)
+print(err)
+PY
+}
+
 # ext4_root SIZE: the state root on a loop-mounted ext4 of SIZE (truncate's units), no blocks
 # reserved; unmounted at the end (TEST_MOUNTS).
 ext4_root() {

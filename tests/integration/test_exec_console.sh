@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# exec passes stdio and the exit status through; enter gets a real pty inside the VPS; the
+# exec passes stdio and the exit status through (and ends quietly under `| head -n1`); enter gets a real pty inside the VPS; the
 # console is a shell on a pty logged to console.log; reboot and poweroff inside work.
 . "$(dirname "$0")/lib.sh"
 start_vpsd
@@ -9,6 +9,12 @@ expect_eq "exit status passes through" 7 "$(vpsctl exec 401 -- sh -c 'exit 7' >/
 expect_eq "killed by a signal is 128+N" 137 "$(vpsctl exec 401 -- sh -c 'kill -9 $$' >/dev/null 2>&1; echo $?)"
 expect_eq "stdin passes through" "hello stdin" "$(echo 'hello stdin' | vpsctl exec 401 -- cat)"
 expect_eq "stderr passes through" "to stderr" "$(vpsctl exec 401 -- sh -c 'echo to stderr >&2' 2>&1 >/dev/null)"
+# `vpsctl exec ... | head -n1`: the command's stdout closes with vpsctl's, so it ends of
+# SIGPIPE as in a local pipeline; vpsctl says nothing and exits with its status.
+expect_eq "exec | head -n1: the line, the command's SIGPIPE status (141), no message" \
+        "$(printf '1\n141\n')" "$(first_line "$VPSCTL_BIN" --socket "$SOCK" exec 401 -- seq 1 200000)"
+expect_eq "a command deaf to SIGPIPE ends on EPIPE with its own status" "$(printf 'y\n3\n')" \
+        "$(first_line "$VPSCTL_BIN" --socket "$SOCK" exec 401 -- sh -c 'trap "" PIPE; yes 2>/dev/null; exit 3')"
 expect_eq "missing command is 127" 127 "$(vpsctl exec 401 -- /nonexistent >/dev/null 2>&1; echo $?)"
 expect_eq "exec runs in the VPS's exec cgroup, beside the guest's (its namespace root)" "0::/../vpsd-exec" "$(vpsctl exec 401 -- cat /proc/self/cgroup | grep "^0::")"
 # ls's own fds: 0-2 and the directory it reads (3); none of vpsctl's or vpsd's.

@@ -112,6 +112,10 @@ expect_eq "list -j: only those up (101 is stopped)" "9 10 102" "$(vpsctl list -j
 expect_eq "GET /v1/vps?up=1 is the same list" "$(vpsctl list -j | jq -c '[.[] | del(.rx_bytes, .rx_packets, .tx_bytes, .tx_packets, .booting)]')" \
         "$(curl -sf --unix-socket "$SOCK" 'http://localhost/v1/vps?up=1' | jq -c '[.[] | del(.rx_bytes, .rx_packets, .tx_bytes, .tx_packets, .booting)]')"
 expect_eq "list -j is indented by two spaces" '  {' "$(vpsctl list -j | sed -n 2p)"
+# The default table comes from vpsd's text scanned for its columns alone: the same as -o's.
+expect_eq "list -a: the table -o id,status,pid,hostname,ip,ostemplate gives" \
+        "$(vpsctl list -a -o id,status,pid,hostname,ip,ostemplate)" "$(vpsctl list -a)"
+expect_eq "list: likewise" "$(vpsctl list -o id,status,pid,hostname,ip,ostemplate)" "$(vpsctl list)"
 expect_eq "list -H -o id: the same order" "9 10 102" "$(vpsctl list -H -o id | tr -s ' \n' ' ' | sed 's/ $//')"
 for id in 9 10; do vpsctl stop "$id" --fast >/dev/null; vpsctl destroy "$id" >/dev/null; done
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # exec through the remote API (POST /v1/vps/ID/exec, vps-exec; issue 19): a customer's token
 # with the exec verb runs commands in its VPS over vpsd's TLS: output, stdin, stderr, the exit
-# status, -t, signals forwarded; refused without the verb (403), for another VPS (404), into
+# status, -t, signals forwarded, `| head -n1` (quiet, the command's SIGPIPE status); refused without the verb (403), for another VPS (404), into
 # a stopped or paused VPS (as a local exec is), past the per-VPS limit; and the command holds
 # no fd of the host's (only its pipes, or the guest's pty).
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +35,12 @@ expect_eq "a large stdin whole" 300000 "$(head -c 300000 /dev/zero | r exec 651 
 expect_eq "stderr apart from stdout" err "$(r exec 651 -- sh -c 'echo out; echo err >&2' 2>&1 >/dev/null)"
 expect_eq "the command's exit status is vpsctl's" 7 "$(r exec 651 -- sh -c 'exit 7' </dev/null; echo $?)"
 expect_eq "a command not found: 127" 127 "$(r exec 651 -- nonesuch-cmd </dev/null 2>/dev/null; echo $?)"
+# `| head -n1`: vpsctl used to die of SIGPIPE; now vpsd closes the command's stdout ('P'),
+# the command ends as in a local pipeline, and its status is vpsctl's, with no message.
+expect_eq "exec | head -n1: the line, the command's SIGPIPE status (141), no message" \
+        "$(printf '1\n141\n')" "$(first_line "$VPSCTL_BIN" --remote cust exec 651 -- seq 1 200000)"
+expect_eq "a command deaf to SIGPIPE ends on EPIPE with its own status" "$(printf 'y\n3\n')" \
+        "$(first_line "$VPSCTL_BIN" --remote cust exec 651 -- sh -c 'trap "" PIPE; yes 2>/dev/null; exit 3')"
 expect_eq "VPSCTL_REMOTE works as --remote" ok "$(VPSCTL_REMOTE=cust "$VPSCTL_BIN" exec 651 -- echo ok </dev/null)"
 check "-t: a pty of the guest's" grep -qE '^/dev/pts/[0-9]+' <<<"$(r exec -t 651 -- tty </dev/null | tr -d '\r')"
 # From a terminal: its size goes with the request (and the terminal is put back as it was).

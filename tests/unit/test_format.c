@@ -231,6 +231,78 @@ static void test_json_and_status(void **state)
         free(text);
 }
 
+/* format_scan_rows: the kept keys as a full parse has them, the rest skipped whatever they
+ * hold (strings with escapes and brackets, nesting); anything not an array of objects, or cut
+ * short at any byte, refused. */
+static void test_scan_rows(void **state)
+{
+        static const char text[] =
+                " [\n  {\"id\": \"101\", \"x\": {\"a\": [1, {\"b\": \"}]\\\"[{\"}], \"c\": null},"
+                " \"status\": \"running\", \"ip\": [\"10.0.0.1\", \"10.0.0.2\"], \"pid\": 42,"
+                " \"s\\u0074atus\": \"escaped key\", \"hostname\": \"h\\\"\\\\\\u00e9\", \"f\": "
+                "-1.5e3,"
+                " \"t\": true},\n  {},\n  {\"id\": \"9\", \"pid\": null, \"ostemplate\": "
+                "\"busybox\"}\n]\n";
+        char *const keys[] = {"id", "status", "pid", "hostname", "ip", "ostemplate", NULL};
+        vps_error err;
+        json_t *rows = NULL;
+        assert_int_equal(format_scan_rows(text, strlen(text), keys, &rows, &err), 0);
+        _cleanup_json_ json_t *got = rows;
+        _cleanup_json_ json_t *full = load(text);
+        assert_int_equal(json_array_size(got), 3);
+        for (size_t i = 0; i < 3; i++) {
+                json_t *g = json_array_get(got, i), *f = json_array_get(full, i);
+                for (char *const *k = keys; *k; k++) {
+                        json_t *want = json_object_get(f, *k);
+                        if (want)
+                                assert_true(json_equal(json_object_get(g, *k), want));
+                        else
+                                assert_null(json_object_get(g, *k));
+                }
+                /* Nothing but the keys asked for. */
+                const char *k;
+                json_t *val;
+                json_object_foreach(g, k, val) assert_non_null(json_object_get(f, k));
+        }
+        /* "s\u0074atus" is status, given again: the last one counts, as for jansson. */
+        assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "status")),
+                            "escaped key");
+        assert_int_equal(json_object_size(json_array_get(got, 0)), 5);
+
+        /* Cut short anywhere: refused (ASan sees any read past the end). */
+        size_t n = strlen(text) - 2; /* the last "]\n" */
+        for (size_t cut = 0; cut <= n; cut++) {
+                char *copy = malloc(cut ? cut : 1);
+                memcpy(copy, text, cut);
+                json_t *r = NULL;
+                assert_int_equal(format_scan_rows(copy, cut, keys, &r, &err), -EBADMSG);
+                assert_null(r);
+                free(copy);
+        }
+        static const char *const bad[] = {"",
+                                          "{}",
+                                          "[1]",
+                                          "[{}",
+                                          "[{} {}]",
+                                          "[{\"a\"}]",
+                                          "[{\"a\":}]",
+                                          "[{\"a\" 1}]",
+                                          "[{}] x",
+                                          "[{\"id\":x}]",
+                                          "[{\"id\":1,}]",
+                                          "[{},]",
+                                          "[{\"id\":\"1}]"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                json_t *r = NULL;
+                assert_int_equal(format_scan_rows(bad[i], strlen(bad[i]), keys, &r, &err),
+                                 -EBADMSG);
+        }
+        json_t *r = NULL;
+        assert_int_equal(format_scan_rows(" [ ] ", 5, keys, &r, &err), 0);
+        assert_int_equal(json_array_size(r), 0);
+        json_decref(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -238,7 +310,7 @@ int main(void)
                 cmocka_unit_test(test_table_cells),     cmocka_unit_test(test_fields_parse),
                 cmocka_unit_test(test_fields_unknown),  cmocka_unit_test(test_project),
                 cmocka_unit_test(test_filter_sort),     cmocka_unit_test(test_size),
-                cmocka_unit_test(test_json_and_status),
+                cmocka_unit_test(test_json_and_status), cmocka_unit_test(test_scan_rows),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
