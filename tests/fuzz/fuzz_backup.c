@@ -4,8 +4,8 @@
  *         that parses to the same entries (paths are any bytes but NUL)
  *   odd:  the bytes after it are an archive restored into TMP/box/root (a staging
  *         directory): whatever it holds, nothing may appear outside the root, the sentinel
- *         beside it must stay as it was (no second link to it), and vps_backup_peek must
- *         not crash on it either.
+ *         beside it must stay as it was (no second link to it), and vps_backup_peek and
+ *         vps_backup_peek_fd (vpsctl's, without libarchive) must not crash on it either.
  * The tree is made once per process under $TMPDIR and removed at a normal exit. */
 #include "storage/backup.h"
 
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,5 +125,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         m.off = 0;
         (void)vps_backup_peek(mem_read, &m, &info, &mf, &mlen, &err);
         free(mf);
+        /* vpsctl's reader of a backup file (backup_peek.c: zstd and tar headers by hand). */
+        int mfd = memfd_create("fuzz-backup", MFD_CLOEXEC);
+        if (mfd >= 0 && write(mfd, data + 1, size - 1) == (ssize_t)(size - 1)) {
+                mf = NULL;
+                (void)vps_backup_peek_fd(mfd, &info, &mf, &mlen, &err);
+                free(mf);
+        }
+        if (mfd >= 0)
+                close(mfd);
         return 0;
 }
