@@ -57,8 +57,10 @@ struct json_t *vps_criu_status_json(const struct vps_criu_status *st);
  * here); of the images it takes only the names criu gave the console and external mounts. */
 #define VPS_CHECKPOINT_DIR  "checkpoint"
 #define VPS_CHECKPOINT_META "vpsd.json"
-/* Where a restore's own mount namespace stages the binds' sources (a tmpfs there). */
-#define VPS_CHECKPOINT_STAGE VPS_RUN_DIR "/restore-stage"
+/* Where a restore's own mount namespace stages the binds' sources: a tmpfs over vpsd's run
+ * directory there (host root's 0700 one is not searchable by the VPS's root, as whom criu
+ * restores mounts; criu needs nothing of it). */
+#define VPS_CHECKPOINT_STAGE VPS_RUN_DIR
 
 struct vps_config;
 
