@@ -329,6 +329,46 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         job_free(j);
 }
 
+/* Suspended onboot VPSes waiting for the start-up probe (their IDs). */
+static char (*waiting)[VPS_ID_MAX + 1];
+static size_t n_waiting;
+
+static void resume_onboot(struct vpsd *d, const char *id)
+{
+        vps_error err;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, &err);
+        if (!vi || !vi->suspended)
+                return; /* destroyed or resumed meanwhile */
+        if (vpsd_resume_vps(d, vi, NULL, &err) < 0)
+                vpsd_log("onboot: VPS %s stays suspended: %s", id, err.msg);
+        else
+                vpsd_log("onboot: VPS %s resuming", id);
+}
+
+void vpsd_resume_onboot(struct vpsd *d, struct vps_inst *vi)
+{
+        if (d->criu.state != VPS_CRIU_PROBING) {
+                resume_onboot(d, vi->cfg.id);
+                return;
+        }
+        void *w = realloc(waiting, (n_waiting + 1) * sizeof(*waiting));
+        if (!w) {
+                vpsd_log("onboot: VPS %s stays suspended: out of memory", vi->cfg.id);
+                return;
+        }
+        waiting = w;
+        (void)snprintf(waiting[n_waiting++], sizeof(*waiting), "%s", vi->cfg.id);
+}
+
+void vpsd_criu_probed(struct vpsd *d)
+{
+        for (size_t i = 0; i < n_waiting; i++)
+                resume_onboot(d, waiting[i]);
+        free(waiting);
+        waiting = NULL;
+        n_waiting = 0;
+}
+
 bool vpsd_criu_answer_all(struct vpsd *d)
 {
         bool any = false;

@@ -78,14 +78,14 @@ struct vps_checkpoint_params {
 
 /* The dump, run by a child of vpsd (it waits for criu): the images in a fresh
  * VPS_CHECKPOINT_DIR, then criu kills the VPS, then the meta file is written. 0, or why not
- * in one line (criu's last error), the VPS left running by criu and no images left. */
+ * in one line (criu's first error), the VPS left running by criu and no images left. */
 int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err);
 /* The restore, in a child of vpsd that becomes criu (so that the restored init, criu's
  * sibling with --restore-sibling, is vpsd's child): unshares its mount namespace, builds the
  * root and the binds' sources, and execs criu; returns only when it could not (why in err).
  * The init's host PID is then in VPS_CHECKPOINT_DIR/restored.pid. */
 int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error *err);
-/* After criu's end: its last error line (from dump.log or restore.log, "log") into err. */
+/* After criu's end: its first error line (from dump.log or restore.log, "log") into err. */
 int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_error *err);
 /* The restored init's PID (restored.pid), or a negative errno with err set. */
 pid_t vps_checkpoint_restored_pid(int vps_dir_fd, vps_error *err);

@@ -133,7 +133,7 @@ static void tty_key(const struct stat *st, char *ret, size_t size)
                        (unsigned long long)st->st_dev);
 }
 
-/* criu's output and its log's last error line, when it failed. */
+/* criu's log's first error line, when it failed. */
 int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_error *err)
 {
         char name[128];
@@ -142,8 +142,9 @@ int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_er
         size_t len = 0;
         vps_error e;
         const char *last = NULL;
+        /* The first: what went wrong; the later ones follow from it. */
         if (vps_read_file_at(vps_dir_fd, name, &text, &len, &e) == 0)
-                for (char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+                for (char *l = text; !last && l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
                         if (strstr(l, "Error") || strstr(l, "BUG"))
                                 last = l;
         int n = last ? (int)strcspn(last, "\n") : 0;
