@@ -8,6 +8,7 @@
 #include "suspend_routes.h"
 
 #include "api.h"
+#include "copy_job.h"
 #include "events.h"
 #include "gated.h"
 #include "log.h"
@@ -172,6 +173,9 @@ static struct vps_inst *checks(struct vpsd *d, const char *id, bool resume, vps_
                 return NULL;
         if (!resume && l && l->job)
                 return vps_err(err, EBUSY, "VPS %s is busy: a change to it is under way", id), NULL;
+        /* A snapshot's copy freezes it (a start under way is refused above: not running). */
+        if (vpsd_copy_busy(d, id, false, err) < 0)
+                return NULL;
         return vi;
 }
 
@@ -187,13 +191,11 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
                 return vps_err(err, ENOMEM, "out of memory");
         (void)snprintf(j->vps_dir, sizeof(j->vps_dir), "%s/vps/%s", d->m.root, id);
         (void)snprintf(j->run_dir, sizeof(j->run_dir), "%s/%s", VPS_RUN_DIR, d->m.run_name);
-        struct vps_lxcfs_status lx;
-        vps_lxcfs_probe(d->m.lxcfs, &lx);
         j->p = (struct vps_checkpoint_params){.criu = d->criu.path,
                                               .vps_dir = j->vps_dir,
                                               .run_dir = j->run_dir,
-                                              .lxcfs = lx.state == VPS_LXCFS_SERVING ? d->m.lxcfs
-                                                                                     : NULL,
+                                              /* which views it has: its mountinfo says */
+                                              .lxcfs = d->m.lxcfs[0] ? d->m.lxcfs : NULL,
                                               .cfg = &vi->cfg,
                                               .pid = vi->st.pid,
                                               .console = vi->console_hold};

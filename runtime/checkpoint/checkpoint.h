@@ -68,7 +68,7 @@ struct vps_checkpoint_params {
         const char *criu;    /* the binary (vps_criu_find) */
         const char *vps_dir; /* ROOT/vps/ID */
         const char *run_dir; /* the state root's run directory (the boot id's file) */
-        const char *lxcfs;   /* LXCFS's mount when it serves the VPS's views, else NULL */
+        const char *lxcfs;   /* LXCFS's mount (dump: when configured; restore: when serving) */
         const struct vps_config *cfg;
         pid_t pid;         /* dump: the init (host PID) */
         int console;       /* dump: a slave of the console (its tty); restore: the new one */
