@@ -331,6 +331,17 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         job_free(j);
 }
 
+int vpsd_criu_busy(struct vpsd *d, const char *id, vps_error *err)
+{
+        vps_error e;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, &e);
+        struct vps_loop *l = vi ? vi->loop_data : NULL;
+        if (!l || !l->criu)
+                return 0;
+        return vps_err(err, EBUSY, "VPS %s is busy: a %s of it is under way; try again", id,
+                       l->criu->resume ? "resume" : "suspend");
+}
+
 /* Suspended onboot VPSes waiting for the start-up probe (their IDs). */
 static char (*waiting)[VPS_ID_MAX + 1];
 static size_t n_waiting;
