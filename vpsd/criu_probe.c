@@ -4,6 +4,7 @@
 #include "criu_probe.h"
 
 #include "log.h"
+#include "suspend_routes.h"
 #include "loop.h"
 #include "vpsd.h"
 #include "vps/cleanup.h"
@@ -34,6 +35,7 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         vpsd_timer_free(&d->ev, s); /* the pidfd */
         vps_closep(&d->criu_out);
         log_status(d);
+        vpsd_criu_probed(d);
 }
 
 void vpsd_criu_probe(struct vpsd *d)
@@ -59,4 +61,5 @@ void vpsd_criu_probe(struct vpsd *d)
                                "the probe was not watched: %.400s", err.msg);
         }
         log_status(d);
+        vpsd_criu_probed(d);
 }

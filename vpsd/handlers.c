@@ -446,6 +446,9 @@ int vpsd_handle(struct vpsd *d, struct request *req, const char *method, const c
         } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
                    vpsd_start_busy(d, arg, &err) < 0) {
                 r = -err.code; /* it is starting (starts.c) */
+        } else if (!strcmp(what, "vps") && n > 0 && strcmp(method, "GET") != 0 &&
+                   vpsd_criu_busy(d, arg, &err) < 0) {
+                r = -err.code; /* it is being suspended or resumed (suspend_routes.c) */
         } else if (len > 0 && !(body = json_loadb(text, len, 0, NULL))) {
                 r = vps_err(&err, EINVAL, "malformed JSON in the request body");
         } else if (body && !json_is_object(body)) {

@@ -110,8 +110,9 @@ int vpsd_route_pause(struct vpsd *d, struct request *req, const char *id, json_t
                 l->pause_waiters = req;
                 return 1;
         }
-        /* A change entering the guest would stall on it until its deadline. */
-        if (l && l->job)
+        /* A change entering the guest would stall on it until its deadline; criu's dump
+         * would wait on the freeze. */
+        if (l && (l->job || l->criu))
                 return vps_err(err, EBUSY, "VPS %s is busy with another request", id);
         int64_t t0 = now_us();
         int r = vps_manager_pause(&d->m, vi, err);

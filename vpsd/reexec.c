@@ -55,6 +55,9 @@ const char *vpsd_reexec_blocker(struct vpsd *d)
                 struct vps_loop *l = d->m.v[i]->loop_data;
                 if (l && l->job)
                         return "a change to a running VPS is under way";
+                /* Its child reports to this process's loop: a resumed init is taken there. */
+                if (l && l->criu)
+                        return "a VPS is being suspended or resumed";
         }
         if (d->trash)
                 return "a destroyed VPS's files are being removed";

@@ -192,8 +192,7 @@ static void next_onboot(struct vpsd *d)
                         continue; /* destroyed or started meanwhile */
                 /* Suspended: it comes back as it was, not booted afresh. */
                 if (vi->suspended) {
-                        if (vpsd_resume_vps(d, vi, NULL, &err) < 0)
-                                vpsd_log("onboot: VPS %s stays suspended: %s", id, err.msg);
+                        vpsd_resume_onboot(d, vi);
                         continue;
                 }
                 if (vpsd_start_vps(d, vi, NULL, "onboot", &err) < 0)

@@ -8,6 +8,7 @@
 #include "suspend_routes.h"
 
 #include "api.h"
+#include "copy_job.h"
 #include "events.h"
 #include "gated.h"
 #include "log.h"
@@ -172,6 +173,9 @@ static struct vps_inst *checks(struct vpsd *d, const char *id, bool resume, vps_
                 return NULL;
         if (!resume && l && l->job)
                 return vps_err(err, EBUSY, "VPS %s is busy: a change to it is under way", id), NULL;
+        /* A snapshot's copy freezes it (a start under way is refused above: not running). */
+        if (vpsd_copy_busy(d, id, false, err) < 0)
+                return NULL;
         return vi;
 }
 
@@ -187,13 +191,11 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
                 return vps_err(err, ENOMEM, "out of memory");
         (void)snprintf(j->vps_dir, sizeof(j->vps_dir), "%s/vps/%s", d->m.root, id);
         (void)snprintf(j->run_dir, sizeof(j->run_dir), "%s/%s", VPS_RUN_DIR, d->m.run_name);
-        struct vps_lxcfs_status lx;
-        vps_lxcfs_probe(d->m.lxcfs, &lx);
         j->p = (struct vps_checkpoint_params){.criu = d->criu.path,
                                               .vps_dir = j->vps_dir,
                                               .run_dir = j->run_dir,
-                                              .lxcfs = lx.state == VPS_LXCFS_SERVING ? d->m.lxcfs
-                                                                                     : NULL,
+                                              /* which views it has: its mountinfo says */
+                                              .lxcfs = d->m.lxcfs[0] ? d->m.lxcfs : NULL,
                                               .cfg = &vi->cfg,
                                               .pid = vi->st.pid,
                                               .console = vi->console_hold};
@@ -327,6 +329,57 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         else if (j->req)
                 vpsd_request_finish(d, j->req, 200, vps_inst_to_json(&d->m, vi));
         job_free(j);
+}
+
+int vpsd_criu_busy(struct vpsd *d, const char *id, vps_error *err)
+{
+        vps_error e;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, &e);
+        struct vps_loop *l = vi ? vi->loop_data : NULL;
+        if (!l || !l->criu)
+                return 0;
+        return vps_err(err, EBUSY, "VPS %s is busy: a %s of it is under way; try again", id,
+                       l->criu->resume ? "resume" : "suspend");
+}
+
+/* Suspended onboot VPSes waiting for the start-up probe (their IDs). */
+static char (*waiting)[VPS_ID_MAX + 1];
+static size_t n_waiting;
+
+static void resume_onboot(struct vpsd *d, const char *id)
+{
+        vps_error err;
+        struct vps_inst *vi = vps_manager_find(&d->m, id, &err);
+        if (!vi || !vi->suspended)
+                return; /* destroyed or resumed meanwhile */
+        if (vpsd_resume_vps(d, vi, NULL, &err) < 0)
+                vpsd_log("onboot: VPS %s stays suspended: %s", id, err.msg);
+        else
+                vpsd_log("onboot: VPS %s resuming", id);
+}
+
+void vpsd_resume_onboot(struct vpsd *d, struct vps_inst *vi)
+{
+        if (d->criu.state != VPS_CRIU_PROBING) {
+                resume_onboot(d, vi->cfg.id);
+                return;
+        }
+        void *w = realloc(waiting, (n_waiting + 1) * sizeof(*waiting));
+        if (!w) {
+                vpsd_log("onboot: VPS %s stays suspended: out of memory", vi->cfg.id);
+                return;
+        }
+        waiting = w;
+        (void)snprintf(waiting[n_waiting++], sizeof(*waiting), "%s", vi->cfg.id);
+}
+
+void vpsd_criu_probed(struct vpsd *d)
+{
+        for (size_t i = 0; i < n_waiting; i++)
+                resume_onboot(d, waiting[i]);
+        free(waiting);
+        waiting = NULL;
+        n_waiting = 0;
 }
 
 bool vpsd_criu_answer_all(struct vpsd *d)

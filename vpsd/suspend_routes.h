@@ -16,8 +16,15 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
                        unsigned int *status, json_t **ret, vps_error *err);
 int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err);
-/* A resume of vi (the onboot start of a suspended VPS; req may be NULL): 1 when under way (req
- * answered when it ends), or a negative errno with err set. */
+/* A resume of vi (req may be NULL): 1 when under way (req answered when it ends), or a
+ * negative errno with err set. */
 int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vps_error *err);
+/* EBUSY while a suspend or resume of VPS id runs: no other change to it meanwhile (a destroy
+ * or stop would pull it from under criu). */
+int vpsd_criu_busy(struct vpsd *d, const char *id, vps_error *err);
+/* The onboot start of a suspended VPS: resumed now, or once the start-up probe has said
+ * whether this host can (vpsd_criu_probed, which criu_probe.c calls). */
+void vpsd_resume_onboot(struct vpsd *d, struct vps_inst *vi);
+void vpsd_criu_probed(struct vpsd *d);
 /* vpsd exits: the waiting requests get an error; true if any. */
 bool vpsd_criu_answer_all(struct vpsd *d);

@@ -57,8 +57,10 @@ struct json_t *vps_criu_status_json(const struct vps_criu_status *st);
  * here); of the images it takes only the names criu gave the console and external mounts. */
 #define VPS_CHECKPOINT_DIR  "checkpoint"
 #define VPS_CHECKPOINT_META "vpsd.json"
-/* Where a restore's own mount namespace stages the binds' sources (a tmpfs there). */
-#define VPS_CHECKPOINT_STAGE VPS_RUN_DIR "/restore-stage"
+/* Where a restore's own mount namespace stages the binds' sources: a tmpfs over vpsd's run
+ * directory there (host root's 0700 one is not searchable by the VPS's root, as whom criu
+ * restores mounts; criu needs nothing of it). */
+#define VPS_CHECKPOINT_STAGE VPS_RUN_DIR
 
 struct vps_config;
 
@@ -66,7 +68,7 @@ struct vps_checkpoint_params {
         const char *criu;    /* the binary (vps_criu_find) */
         const char *vps_dir; /* ROOT/vps/ID */
         const char *run_dir; /* the state root's run directory (the boot id's file) */
-        const char *lxcfs;   /* LXCFS's mount when it serves the VPS's views, else NULL */
+        const char *lxcfs;   /* LXCFS's mount (dump: when configured; restore: when serving) */
         const struct vps_config *cfg;
         pid_t pid;         /* dump: the init (host PID) */
         int console;       /* dump: a slave of the console (its tty); restore: the new one */
@@ -76,14 +78,14 @@ struct vps_checkpoint_params {
 
 /* The dump, run by a child of vpsd (it waits for criu): the images in a fresh
  * VPS_CHECKPOINT_DIR, then criu kills the VPS, then the meta file is written. 0, or why not
- * in one line (criu's last error), the VPS left running by criu and no images left. */
+ * in one line (criu's first error), the VPS left running by criu and no images left. */
 int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err);
 /* The restore, in a child of vpsd that becomes criu (so that the restored init, criu's
  * sibling with --restore-sibling, is vpsd's child): unshares its mount namespace, builds the
  * root and the binds' sources, and execs criu; returns only when it could not (why in err).
  * The init's host PID is then in VPS_CHECKPOINT_DIR/restored.pid. */
 int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error *err);
-/* After criu's end: its last error line (from dump.log or restore.log, "log") into err. */
+/* After criu's end: its first error line (from dump.log or restore.log, "log") into err. */
 int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_error *err);
 /* The restored init's PID (restored.pid), or a negative errno with err set. */
 pid_t vps_checkpoint_restored_pid(int vps_dir_fd, vps_error *err);

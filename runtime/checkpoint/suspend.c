@@ -31,8 +31,8 @@
 
 /* Options of both dump and restore. */
 static const char *const common_opts[] = {
-        "--tcp-established",     "--ext-unix-sk",  "--file-locks", "--link-remap",
-        "--manage-cgroups=soft", "--network-lock", "nftables",
+        "--tcp-established", "--ext-unix-sk",         "--file-locks",
+        "--link-remap",      "--manage-cgroups=soft",
 };
 
 struct argv_buf {
@@ -133,7 +133,7 @@ static void tty_key(const struct stat *st, char *ret, size_t size)
                        (unsigned long long)st->st_dev);
 }
 
-/* criu's output and its log's last error line, when it failed. */
+/* criu's log's first error line, when it failed. */
 int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_error *err)
 {
         char name[128];
@@ -142,10 +142,13 @@ int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_er
         size_t len = 0;
         vps_error e;
         const char *last = NULL;
+        /* The first: what went wrong; the later ones follow from it. */
         if (vps_read_file_at(vps_dir_fd, name, &text, &len, &e) == 0)
-                for (char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-                        if (strstr(l, "Error") || strstr(l, "BUG"))
+                for (char *l = text; !last && l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+                        size_t ll = strcspn(l, "\n");
+                        if (memmem(l, ll, "Error", 5) || memmem(l, ll, "BUG", 3))
                                 last = l;
+                }
         int n = last ? (int)strcspn(last, "\n") : 0;
         return vps_err(err, EIO, "criu %s (status %d)%s%.*s", log, status, n ? ": " : "",
                        n > 300 ? 300 : n, last ? last : "");
@@ -223,6 +226,9 @@ int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
                 args_begin(&a, p, "dump", "dump.log");
                 arg(&a, "%s", "-t");
                 arg(&a, "%s", pid);
+                /* (a restore ignores it: the lock goes with the restored namespace) */
+                arg(&a, "%s", "--network-lock");
+                arg(&a, "%s", "nftables");
                 for (unsigned int i = 0; i < n; i++)
                         if ((used[i] = bound_in(mi, b[i].target))) {
                                 arg(&a, "%s", "--external");

@@ -82,6 +82,11 @@ int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error 
         if (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid != 0)
                 r = vps_err(err, ESRCH, "the restored init %d is not vpsd's running child",
                             (int)pid);
+        /* and in this VPS's cgroup: the pidfile is criu's, in a directory lent to the VPS's
+         * root meanwhile; never another VPS's init. */
+        else if (!vps_cgroup_has_pid(&s->m->cg, s->st.cgroup, pid))
+                r = vps_err(err, EPERM, "the restored init %d is not in the VPS's cgroup %s",
+                            (int)pid, s->st.cgroup);
         struct vps_spawn_result res = {.pid = pid, .pidfd = pidfd, .notify_fd = -1};
         if (r == 0 && (r = vps_proc_starttime(pid, &res.starttime, err)) == 0)
                 (void)vps_pidfd_ino(pidfd, &res.pidfd_ino);

@@ -69,7 +69,7 @@ unsigned int vps_host_binds(const struct vps_config *cfg, const char *vps_dir, c
                 (void)snprintf(src, sizeof(src), "%s%s", lxcfs, vps_lxcfs_views[i]);
                 add(ret, max, &n, vps_lxcfs_views[i], VPS_BIND_PATH, src);
         }
-        if (!lxcfs) {
+        if (!lxcfs) { /* with LXCFS: the same key, /proc/meminfo, names LXCFS's view */
                 (void)snprintf(src, sizeof(src), "%s/meminfo", vps_dir);
                 add(ret, max, &n, "/proc/meminfo", VPS_BIND_PATH, src);
         }

@@ -88,7 +88,8 @@ int vps_restore_root(const char *vps_dir, const char *lower_path, uint32_t uid_b
         return r < 0 ? r : 0;
 }
 
-static int stage_one(int stage_fd, const struct vps_host_bind *b, int console, vps_error *err)
+/* A clone of the source of b, by its path in this mount namespace. */
+static int clone_source(const struct vps_host_bind *b, int console, vps_error *err)
 {
         char link[64], src[128];
         const char *path = b->source;
@@ -102,13 +103,17 @@ static int stage_one(int stage_fd, const struct vps_host_bind *b, int console, v
                 src[n] = '\0';
                 path = src;
         }
-        _cleanup_close_ int tree =
-                vps_sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int tree = vps_sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (tree < 0)
                 return vps_err_sys(err, errno, "the source of %s (%s)", b->target, path);
+        return tree;
+}
+
+static int stage_one(int stage_fd, const struct vps_host_bind *b, int tree, vps_error *err)
+{
         struct stat st;
         if (fstat(tree, &st) < 0)
-                return vps_err_sys(err, errno, "stat %s", path);
+                return vps_err_sys(err, errno, "stat %s", b->source);
         int r = S_ISDIR(st.st_mode) ? mkdirat(stage_fd, b->key, 0755) : 0;
         _cleanup_close_ int t = -1;
         if (r == 0 && !S_ISDIR(st.st_mode))
@@ -126,18 +131,22 @@ static int stage_one(int stage_fd, const struct vps_host_bind *b, int console, v
 int vps_restore_stage(const char *stage, const struct vps_host_bind *b, unsigned int n, int console,
                       vps_error *err)
 {
-        if (mkdir(stage, 0755) < 0 && errno != EEXIST)
-                return vps_err_sys(err, errno, "creating %s", stage);
-        if (mount("vps-restore", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "mode=0755,size=64k") < 0)
-                return vps_err_sys(err, errno, "mounting a tmpfs on %s", stage);
-        _cleanup_close_ int fd = open(stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return vps_err_sys(err, errno, "opening %s", stage);
-        for (unsigned int i = 0; i < n; i++) {
-                int r = stage_one(fd, &b[i], console, err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        /* The sources first: the tmpfs may cover some of them (the run directory's). */
+        int trees[VPS_HOST_BINDS_MAX];
+        unsigned int nt = 0;
+        int r = 0;
+        for (; r >= 0 && nt < n && nt < VPS_HOST_BINDS_MAX; nt++)
+                r = trees[nt] = clone_source(&b[nt], console, err);
+        if (r >= 0 && mount("vps-restore", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            "mode=0755,size=64k") < 0)
+                r = vps_err_sys(err, errno, "mounting a tmpfs on %s", stage);
+        _cleanup_close_ int fd = r < 0 ? -1 : open(stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (r >= 0 && fd < 0)
+                r = vps_err_sys(err, errno, "opening %s", stage);
+        for (unsigned int i = 0; r >= 0 && i < nt; i++)
+                r = stage_one(fd, &b[i], trees[i], err);
+        for (unsigned int i = 0; i < nt; i++)
+                if (trees[i] >= 0)
+                        close(trees[i]);
+        return r < 0 ? r : 0;
 }

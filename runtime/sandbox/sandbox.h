@@ -131,8 +131,9 @@ unsigned int vps_host_binds(const struct vps_config *cfg, const char *vps_dir, c
 int vps_restore_root(const char *vps_dir, const char *lower_path, uint32_t uid_base,
                      uint32_t uid_count, const struct vps_config *cfg, vps_error *err);
 /* The sources of binds, bound in the caller's own mount namespace onto files of a tmpfs
- * mounted on stage (a directory any user may search), so that criu, which restores mounts
- * as the VPS's root, reaches them: stage/KEY. console: the new console's slave. */
+ * (mode 0755) it mounts on stage, so that criu, which restores mounts as the VPS's root,
+ * reaches them: stage/KEY. console: the new console's slave. The sources are taken first, so
+ * stage may cover some of them. */
 int vps_restore_stage(const char *stage, const struct vps_host_bind *b, unsigned int n, int console,
                       vps_error *err);
 

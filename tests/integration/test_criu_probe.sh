@@ -69,6 +69,27 @@ zombies() { local c n=0; for c in $(cat /proc/"$VPSD_PID"/task/*/children); do
         [ "$(awk '{ print $3 }' /proc/"$c"/stat 2>/dev/null)" != Z ] || n=$((n + 1)); done; echo "$n"; }
 expect_eq "the probe's child is reaped" 0 "$(zombies)"
 
+# A VPS with whole images (checkpoint/vpsd.json, which a suspend writes once criu's dump has
+# succeeded; the VM layer makes real ones: tests/vm/test_criu.sh) is suspended, also for a
+# vpsd that starts: start and set refuse, resume names the host's reason, destroy removes them.
+mkdir -m 0700 "$ROOT/vps/183/checkpoint"
+echo '{"tty": "tty[8800:19]", "externals": []}' >"$ROOT/vps/183/checkpoint/vpsd.json"
+export VPS_CRIU=$T/none # a quick probe
+: >"$ROOT/vpsd.log"
+restart_vpsd
+expect_eq "a VPS with whole images is suspended after a restart" suspended "$(vps_field 183 status)"
+expect_error "start refuses, naming resume" "^vpsctl: VPS 183 is suspended: resume it \\(vpsctl resume 183\\), or destroy it\$" \
+        vpsctl start 183
+expect_error "set refuses" "^vpsctl: VPS 183 is suspended: resume it before changing its settings\$" \
+        vpsctl set 183 --hostname other
+check "probed" probed
+expect_error "resume names the host's reason" "^vpsctl: resume needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: " \
+        vpsctl resume 183
+expect_error "suspend of it refuses" "^vpsctl: VPS 183 is suspended already" vpsctl suspend 183
+check "its images are left as they were" test -s "$ROOT/vps/183/checkpoint/vpsd.json"
+quiet vpsctl destroy 183
+check "destroy removes the VPS with its images" test ! -e "$ROOT/vps/183"
+
 # The installed criu (scripts/install-criu), as vpsd finds it.
 unset VPS_CRIU
 if [ -x /usr/local/sbin/criu ] || [ -x /usr/sbin/criu ]; then

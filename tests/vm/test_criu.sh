@@ -8,7 +8,8 @@
 # the init then vpsd's own child, in vpsd's cgroup with the VPS's limits) brings the same
 # processes back (PIDs inside), the counter going on, the listener answering (inside and at
 # its address from the host: criu makes the veth, vpsd puts its host end on the bridge), the same boot
-# id; the images are gone. Times are printed (TCG: only indicative). What the restore does
+# id; the images are gone. Suspended again with onboot, it resumes when vpsd starts after a
+# (simulated) host boot. Times are printed (TCG: only indicative). What the restore does
 # not give back yet is printed as "gap:" lines (docs/architecture.md "CRIU").
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -95,14 +96,6 @@ expect_error "set refuses while suspended" "^vpsctl: VPS 181 is suspended: resum
 expect_error "exec refuses while suspended" "181" vpsctl exec 181 -- true
 expect_error "suspend again refuses" "^vpsctl: VPS 181 is suspended already" vpsctl suspend 181
 
-# A vpsd restart: still suspended (the images are the truth).
-kill_vpsd
-start_vpsd
-expect_eq "suspended after a vpsd restart" "suspended" "$(vps_field 181 status)"
-t0=$(date +%s)
-probed
-echo "the restarted vpsd's probe took $(( $(date +%s) - t0 )) s"
-
 # A resume from damaged images fails in one line, and the VPS stays suspended with them.
 core=$(ls "$IMG"/core-*.img | head -n1)
 mv "$core" "$core.aside"
@@ -111,6 +104,14 @@ expect_error "a resume from damaged images fails, one line" \
 mv "$core.aside" "$core"
 expect_eq "still suspended after the failed resume" "suspended" "$(vps_field 181 status)"
 check "its images are intact and root's again" test "$(stat -c '%U %a' "$IMG")" = "root 700" -a -s "$IMG/vpsd.json"
+
+# A vpsd restart: still suspended (the images are the truth).
+kill_vpsd
+start_vpsd
+expect_eq "suspended after a vpsd restart" "suspended" "$(vps_field 181 status)"
+t0=$(date +%s)
+probed
+echo "the restarted vpsd's probe took $(( $(date +%s) - t0 )) s"
 
 t0=$(date +%s%N)
 if out=$(vpsctl_t 120 resume 181 2>&1); then
@@ -139,6 +140,22 @@ for _ in $(seq 50); do [ -e "$IMG" ] || break; sleep 0.1; done
 check "the images are removed after the resume" test ! -e "$IMG"
 sleep 1
 echo "gap: seccomp: the filters are restored (the init's: $(grep -E '^Seccomp(_filters)?:' /proc/"$NP"/status | tr '\n' ' ')) without vpsd's notification listener, which answers sysinfo(2): free inside said '$FREE' before the suspend, now '$(tr -s ' \n' ' ' </proc/"$NP"/root/tmp/free 2>&1)'"
+# onboot: a suspended VPS with onboot resumes when vpsd starts after a host boot (a boot id
+# vpsd has not seen), once its probe has said criu is available, instead of booting afresh.
+vpsctl set 181 --onboot yes >/dev/null || fail "set --onboot yes"
+PIDS=$(inner_pids "$NP")
+vpsctl_t 120 suspend 181 >/dev/null || fail "the second suspend"
+echo not-this-boot >"$ROOT/.boot_id"
+kill_vpsd
+t0=$(date +%s%N)
+start_vpsd
+for _ in $(seq 1200); do [ "$(vps_field 181 status)" = running ] && break; sleep 0.1; done
+expect_eq "onboot: the suspended VPS resumed when vpsd started" "running" "$(vps_field 181 status)"
+echo "vpsd start to the onboot resume's end: $(( ($(date +%s%N) - t0) / 1000000 )) ms; $(grep -o 'VPS 181 resumed in [0-9]* ms' "$ROOT/vpsd.log" | tail -n1)"
+check "vpsd.log says it resumed it for onboot" grep -q "onboot: VPS 181 resuming" "$ROOT/vpsd.log"
+NP=$(vps_field 181 pid)
+expect_eq "the same PIDs inside after the onboot resume" "$PIDS" "$(inner_pids "$NP")"
+expect_eq "the listener answers after the onboot resume" "hi" "$(hi_net)"
 t0=$(date +%s%N)
 vpsctl stop 181 >/dev/null || fail "stop of the resumed VPS"
 pass "stop of the resumed VPS: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
