@@ -45,6 +45,14 @@ static unsigned int in_flight;
 static char (*queue)[VPS_ID_MAX + 1]; /* onboot IDs not begun yet */
 static size_t queued, queue_at;
 static struct reap_op *reaps;
+/* API starts beyond vpsd.conf start_parallel in flight, begun in their order. */
+struct start_wait {
+        char id[VPS_ID_MAX + 1];
+        struct request *req;
+        const char *reason;
+        struct start_wait *next;
+};
+static struct start_wait *waiting, **waiting_tail = &waiting;
 
 static void on_reap(struct vpsd_source *src, uint32_t revents, void *userdata)
 {
@@ -92,6 +100,9 @@ void vpsd_starts_init(struct vpsd *d)
 }
 
 static void next_onboot(struct vpsd *d);
+static void next_waiting(struct vpsd *d);
+static int begin_start(struct vpsd *d, struct vps_inst *vi, struct request *req, const char *reason,
+                       vps_error *err);
 
 /* The start is over (r < 0: failed, err set): the VPS watched, the requests answered. */
 static void start_over(struct vpsd *d, struct start_op *op, int r, vps_error *err)
@@ -152,11 +163,67 @@ static void on_start(struct vpsd_source *src, uint32_t revents, void *userdata)
         unlink_op(op);
         start_over(d, op, r, &err);
         free(op);
+        next_waiting(d);
         next_onboot(d);
+}
+
+/* An API start when start_parallel are in flight: it waits its turn (the request answered
+ * when its start is over, as for any other), and the VPS counts as starting meanwhile. */
+static int wait_turn(struct vpsd *d, struct vps_inst *vi, struct request *req, const char *reason,
+                     vps_error *err)
+{
+        if (vi->status != VPS_STOPPED || vi->starting)
+                return vps_err(err, EALREADY, "VPS %s is already %s", vi->cfg.id,
+                               vi->starting ? "starting" : "running");
+        struct start_wait *w = calloc(1, sizeof(*w));
+        if (!w)
+                return vps_err(err, ENOMEM, "out of memory");
+        (void)snprintf(w->id, sizeof(w->id), "%s", vi->cfg.id);
+        w->req = req;
+        w->reason = reason;
+        *waiting_tail = w;
+        waiting_tail = &w->next;
+        vpsd_log("VPS %s: start queued (%u starts in flight, start_parallel %u)", w->id, in_flight,
+                 d->start_parallel);
+        return 0;
+}
+
+static struct start_wait *pop_waiting(void)
+{
+        struct start_wait *w = waiting;
+        if (w && !(waiting = w->next))
+                waiting_tail = &waiting;
+        return w;
+}
+
+static void next_waiting(struct vpsd *d)
+{
+        while (waiting && in_flight < d->start_parallel) {
+                _cleanup_free_ struct start_wait *w = pop_waiting();
+                vps_error err;
+                struct vps_inst *vi = vps_manager_find(&d->m, w->id, &err);
+                int r = vi ? 0 : -err.code;
+                if (r == 0 && d->shutting_down)
+                        r = vps_err(&err, EBUSY, "vpsd is stopping every VPS (shutdown)");
+                if (r == 0)
+                        r = begin_start(d, vi, w->req, w->reason, &err);
+                if (r < 0) {
+                        vpsd_log("VPS %s start failed: %s", w->id, err.msg);
+                        vpsd_request_fail(d, w->req, &err);
+                }
+        }
 }
 
 int vpsd_start_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, const char *reason,
                    vps_error *err)
+{
+        if (req && (waiting || in_flight >= d->start_parallel))
+                return wait_turn(d, vi, req, reason, err);
+        return begin_start(d, vi, req, reason, err);
+}
+
+static int begin_start(struct vpsd *d, struct vps_inst *vi, struct request *req, const char *reason,
+                       vps_error *err)
 {
         struct start_op *op = calloc(1, sizeof(*op));
         if (!op)
@@ -229,18 +296,29 @@ int vpsd_start_busy(struct vpsd *d, const char *id, vps_error *err)
         for (struct start_op *op = ops; op; op = op->next)
                 if (!strcmp(op->vi->cfg.id, id))
                         return vps_err(err, EBUSY, "VPS %s is busy: it is starting; try again", id);
+        for (struct start_wait *w = waiting; w; w = w->next)
+                if (!strcmp(w->id, id))
+                        return vps_err(err, EBUSY,
+                                       "VPS %s is busy: its start waits for others to end; try "
+                                       "again",
+                                       id);
         return 0;
 }
 
 bool vpsd_starts_pending(struct vpsd *d)
 {
         (void)d;
-        return ops || queue_at < queued;
+        return ops || waiting || queue_at < queued;
 }
 
 bool vpsd_starts_abort_all(struct vpsd *d, const vps_error *err)
 {
         bool any = false;
+        for (struct start_wait *w; (w = pop_waiting()); free(w)) {
+                vpsd_log("VPS %s: its start is cancelled: %s", w->id, err->msg);
+                vpsd_request_fail(d, w->req, err);
+                any = true;
+        }
         free(queue);
         queue = NULL;
         queued = queue_at = 0;

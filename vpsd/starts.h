@@ -2,7 +2,7 @@
  * several progress at once: the loop does vpsd's part of each (the host side before the
  * clone, the network's host side, the state) and the start's processes do the rest
  * meanwhile. The onboot starts after a host boot go through a queue, VPSD_START_PARALLEL at
- * a time. */
+ * a time; API starts beyond d->start_parallel in flight through another. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,10 +14,12 @@ struct vpsd;
 struct request;
 struct vps_inst;
 
-/* Starts beyond this many in flight wait in the onboot queue (API starts are not queued).
- * Two, one per CPU of the machine measured: 8 in flight made a boot storm of 200 slower
- * there (bench/README.md, "Parallel starts"). */
-#define VPSD_START_PARALLEL 2
+/* Onboot starts beyond this many in flight wait in the onboot queue. Two, one per CPU of the
+ * machine measured: 8 in flight made a boot storm of 200 slower there (bench/README.md,
+ * "Parallel starts"). API starts beyond vpsd.conf start_parallel in flight (default
+ * VPSD_START_API_PARALLEL) wait in a queue of their own, in order; none is refused. */
+#define VPSD_START_PARALLEL     2
+#define VPSD_START_API_PARALLEL 8
 
 /* Sets the manager's reap hook (the start's own processes reaped off the loop). */
 void vpsd_starts_init(struct vpsd *d);

@@ -126,10 +126,11 @@ struct vpsd {
         /* sysinfo(2) of the VPSes: answered by a thread of its own (notify.c) */
         struct vpsd_sysinfo_shared si_shared; /* listeners and plans handed to it */
         struct vpsd_sysinfo *si_thread;
-        int sysinfo_fd;             /* the hand-over socket (the thread's), -1 without one */
-        char sysinfo_path[160];     /* its path, for vpsctl (status "sysinfo_socket") */
-        unsigned int guest_timeout; /* vpsd.conf guest_timeout: seconds a job may take */
-        unsigned int address_jobs;  /* jobs changing a VPS's addresses (jobs.c) */
+        int sysinfo_fd;              /* the hand-over socket (the thread's), -1 without one */
+        char sysinfo_path[160];      /* its path, for vpsctl (status "sysinfo_socket") */
+        unsigned int guest_timeout;  /* vpsd.conf guest_timeout: seconds a job may take */
+        unsigned int start_parallel; /* vpsd.conf start_parallel: API starts at once (starts.c) */
+        unsigned int address_jobs;   /* jobs changing a VPS's addresses (jobs.c) */
         /* Tests only: VPS_TEST_LOOP_STALL_MS in vpsd's environment at its start; a
          * `GET /v1/version?stall=1` then holds the loop that long (handlers.c). */
         unsigned int test_stall_ms;

@@ -450,6 +450,9 @@ struct vps_daemon_conf {
          * 10 and 50); events_queue = N lines queued per event subscriber before it is dropped
          * (0: not set, 256) */
         unsigned int token_rate, token_burst, events_queue;
+        /* start_parallel = N: API starts in flight at once, more wait their turn (0: not set,
+         * vpsd's default) */
+        unsigned int start_parallel;
         /* cluster = URL[,URL...]: etcd's client endpoints, this vpsd a node of a fleet
          * (docs/fleet.md); node = NAME (default: the short host name); advertise = URL where
          * other nodes reach this one's API; cluster_ttl = S, its lease (default 15);

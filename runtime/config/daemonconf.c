@@ -46,6 +46,7 @@ const char *const vps_daemon_conf_keys[] = {
         "token_rate",
         "token_burst",
         "events_queue",
+        "start_parallel",
         "cluster",
         "node",
         "advertise",
@@ -97,6 +98,7 @@ static int set_number(struct vps_daemon_conf *c, const char *where, const char *
                 {"token_burst", offsetof(struct vps_daemon_conf, token_burst), 1, 1000000},
                 {"events_queue", offsetof(struct vps_daemon_conf, events_queue), 8, 1000000},
                 {"cluster_ttl", offsetof(struct vps_daemon_conf, cluster_ttl), 2, 3600},
+                {"start_parallel", offsetof(struct vps_daemon_conf, start_parallel), 1, 64},
         };
         if (strcmp(key, "log_max_size") == 0) {
                 uint64_t v = 0;

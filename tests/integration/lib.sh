@@ -311,15 +311,27 @@ finish() {
 # process is let go at its exec (-b execve): following the init past it would trace the
 # guest's own children, and strace 6.1 can lose one that busybox init vforks in the new pid
 # namespace, leaving it in a ptrace stop and strace deaf to SIGTERM.
+# vpsd's starter (vpsd --starter, its child) is traced too: it clones each start's setup.
+starter_pid() {
+        local p
+        for p in $(pgrep -P "$VPSD_PID" 2>/dev/null); do
+                [ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "vpsd --starter " ] && echo "$p"
+        done
+        return 0
+}
 trace_vpsd() {
-        strace -f -qq -b execve -p "$VPSD_PID" -e trace="$2" -o "$1" &
+        local starter _ p seized
+        starter=$(starter_pid)
+        strace -f -qq -b execve -p "$VPSD_PID" ${starter:+-p "$starter"} -e trace="$2" -o "$1" &
         TRACER=$!
-        local _
-        for _ in $(seq 200); do # until strace has seized vpsd
-                case $(awk '/^TracerPid:/ { print $2 }' "/proc/$VPSD_PID/status" 2>/dev/null) in
-                "" | 0) ;;
-                *) return 0 ;;
-                esac
+        for _ in $(seq 200); do # until strace has seized vpsd (and the starter)
+                seized=1
+                for p in "$VPSD_PID" $starter; do
+                        case $(awk '/^TracerPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) in
+                        "" | 0) seized=0 ;;
+                        esac
+                done
+                [ "$seized" = 0 ] || return 0
                 sleep 0.05
         done
         fail "strace did not attach to vpsd"

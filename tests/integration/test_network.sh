@@ -261,12 +261,15 @@ flush set bridge vpsd_$BRIDGE vports
 flush set bridge vpsd_$BRIDGE macs
 flush set bridge vpsd_$BRIDGE addrs
 NFT
-start_vpsd
+# This vpsd runs two API starts at once (vpsd.conf start_parallel): the eight below queue.
+printf 'start_parallel = 2\n' >"$T/parallel.conf"
+VPSD_CONFIG=$T/parallel.conf start_vpsd
 check "after an upgrade the older vpsd's chain and map are gone" sh -c "not nft list chain bridge vpsd_$BRIDGE vps_701 >/dev/null 2>&1 && not nft list map bridge vpsd_$BRIDGE ports >/dev/null 2>&1"
 check "and the VPS's elements are in" sh -c "nft_elem 'bridge vpsd_$BRIDGE' vports 701 && nft_elem 'bridge vpsd_$BRIDGE' addrs 701 $NETPFX.20 && nft_elem 'bridge vpsd_$BRIDGE' macs 701"
 check "the host still reaches it" ping1 "$NETPFX.20"
-# Eight starts in flight at once (vpsd runs them side by side: vpsd/starts.c): each answer is
-# its own VPS's, each VPS has its own init, address and host end, and answers the host.
+# Eight starts asked for at once (vpsd runs them side by side, two at a time: vpsd/starts.c;
+# the others wait their turn, none is refused): each answer is its own VPS's, each VPS has its
+# own init, address and host end, and answers the host.
 pids=()
 for i in $(seq 1 8); do
         vpsctl create "72$i" --ostemplate busybox --ipadd "$NETPFX.$((40 + i))" >/dev/null
@@ -278,6 +281,7 @@ done
 bad=0
 for i in $(seq 1 8); do wait "${pids[$((i - 1))]}" || bad=$((bad + 1)); done
 expect_eq "eight concurrent starts all succeed" 0 "$bad"
+check "with start_parallel 2, some waited their turn" grep -q 'start queued (2 starts in flight, start_parallel 2)' "$ROOT/vpsd.log"
 answers=$(for i in $(seq 1 8); do jq -r '"\(.id) \(.status) \(.ip[0])"' "$T/start$i.json"; done | sort | tr '\n' ' ')
 expect_eq "each answer is its own VPS's, running" "$(for i in $(seq 1 8); do echo "72$i running $NETPFX.$((40 + i))"; done | tr '\n' ' ')" "$answers"
 expect_eq "eight distinct inits" 8 "$(for i in $(seq 1 8); do vps_field "72$i" pid; done | sort -u | grep -c '^[0-9]')"
