@@ -140,15 +140,23 @@ static int start_host(struct vps_start *s, int cg_fd, vps_error *err)
         return r < 0 ? r : (lxcfs ? 1 : 0);
 }
 
+/* -EALREADY, said, unless the VPS is stopped and no start of it is under way. */
+static int not_stopped(const struct vps_inst *vi, vps_error *err)
+{
+        if (vi->status == VPS_STOPPED && !vi->starting)
+                return 0;
+        return vps_err(err, EALREADY, "VPS %s is already %s", vi->cfg.id,
+                       vi->starting ? "starting" : "running");
+}
+
 /* A start's or a resume's host side (core.h): the cgroups, devices, limits, console, views
  * and network filter; *ret_guest_fd the cgroup the init is born in. 0 or 1 (LXCFS serves the
  * views), or a negative errno with nothing left made. */
 int vps_start_prepare(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
                       int *ret_guest_fd, vps_error *err)
 {
-        if (vi->status != VPS_STOPPED || vi->starting)
-                return vps_err(err, EALREADY, "VPS %s is already %s", vi->cfg.id,
-                               vi->starting ? "starting" : "running");
+        if (not_stopped(vi, err) < 0)
+                return -EALREADY;
         int r = vps_manager_check_ids(m, vi, err);
         if (r < 0)
                 return r;
@@ -192,6 +200,9 @@ int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct v
                 return vps_err(err, EALREADY,
                                "VPS %s is suspended: resume it (vpsctl resume %s), or destroy it",
                                vi->cfg.id, vi->cfg.id);
+        /* A refusal names the VPS already: not wrapped as a failed start. */
+        if (not_stopped(vi, err) < 0)
+                return -EALREADY;
         struct vps_start *s = NULL;
         int guest = -1;
         int lxcfs = vps_start_prepare(m, vi, &s, &guest, err);
