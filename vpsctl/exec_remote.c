@@ -64,11 +64,21 @@ static bool write_out(int fd, const char *buf, size_t len)
         return true;
 }
 
+/* What a vpsd that closed the command's stdout on our 'P' can still have had on its way. */
+#define DROPPED_MAX (8u << 20)
+
+/* Our stdout: open, or closed (`| head -n1`) and how much was dropped since. */
+struct out_state {
+        bool closed;
+        size_t dropped;
+};
+
 /* One frame from vpsd: 1 with *status at the end ('X'), -1 with err ('E', or the stream
- * ended), else 0. *out_open goes false when our stdout closes (`| head -n1`): vpsd then
- * closes the command's ('P'), which ends as it would in a local pipeline, and its status
- * (141 after SIGPIPE) is ours, without a word on stderr. */
-static int server_frame(int fd, char *buf, int *status, bool *out_open, vps_error *err)
+ * ended), else 0. When our stdout closes, vpsd closes the command's ('P'), which ends as it
+ * would in a local pipeline, and its status (141 after SIGPIPE) is ours, without a word on
+ * stderr. A vpsd before 'P' sends on: past DROPPED_MAX we leave (vpsd hangs the command up,
+ * as for a client gone) with the status a shell gives a writer that SIGPIPE ended. */
+static int server_frame(int fd, char *buf, int *status, struct out_state *out, vps_error *err)
 {
         char type;
         size_t len = 0;
@@ -78,9 +88,13 @@ static int server_frame(int fd, char *buf, int *status, bool *out_open, vps_erro
                                 "the connection to vpsd ended before the command's status");
                 return -1;
         }
-        if (type == 'O' && *out_open && !write_out(STDOUT_FILENO, buf, len)) {
+        if (type == 'O' && out->closed && (out->dropped += len) > DROPPED_MAX) {
+                *status = 128 + SIGPIPE;
+                return 1;
+        }
+        if (type == 'O' && !out->closed && !write_out(STDOUT_FILENO, buf, len)) {
                 vps_error e;
-                *out_open = false;
+                out->closed = true;
                 (void)vps_frame_write(fd, 'P', "", 0, &e);
         }
         if (type == 'R')
@@ -120,7 +134,8 @@ static int relay(int fd, int sigfd, vps_error *err)
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         if (!buf)
                 return vps_err(err, ENOMEM, "out of memory");
-        bool in_open = true, out_open = true;
+        bool in_open = true;
+        struct out_state out = {0};
         int status = 0;
         for (;;) {
                 struct pollfd f[3] = {{.fd = fd, .events = POLLIN},
@@ -132,7 +147,7 @@ static int relay(int fd, int sigfd, vps_error *err)
                         return vps_err_sys(err, errno, "poll");
                 }
                 if (f[0].revents) {
-                        int r = server_frame(fd, buf, &status, &out_open, err);
+                        int r = server_frame(fd, buf, &status, &out, err);
                         if (r < 0)
                                 return r;
                         if (r == 1)
