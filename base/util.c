@@ -45,6 +45,30 @@ uint32_t vps_fnv1a(const char *s)
         return h;
 }
 
+void vps_printable(const char *s, size_t len, char *ret, size_t size)
+{
+        static const char hex[] = "0123456789abcdef";
+        size_t o = 0;
+        if (size == 0)
+                return;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                bool plain = c >= 0x20 && c < 0x7f && c != '\\';
+                size_t need = plain ? 1 : 4;
+                if (o + need >= size)
+                        break;
+                if (plain) {
+                        ret[o++] = (char)c;
+                        continue;
+                }
+                ret[o++] = '\\';
+                ret[o++] = 'x';
+                ret[o++] = hex[c >> 4];
+                ret[o++] = hex[c & 15];
+        }
+        ret[o] = '\0';
+}
+
 bool vps_id_valid(const char *id)
 {
         if (!name_valid(id, NULL))

@@ -262,6 +262,8 @@ int vpsd_snapshot_switch(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r == 0 && dry && !json_is_boolean(dry))
                 r = vps_err(err, EINVAL, "'dry_run' must be true or false");
         if (r == 0)
+                r = vps_manager_not_suspended(vi, err);
+        if (r == 0)
                 r = vps_snapshot_switch_check(vi, name, err);
         if (r < 0 || json_is_true(dry)) {
                 if (r == 0)
@@ -393,7 +395,7 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
 {
         (void)status;
         struct vps_inst *vi = find_idle(d, id, err);
-        if (!vi)
+        if (!vi || vps_manager_not_suspended(vi, err) < 0)
                 return -err->code;
         const char *tpl = NULL, *pw = NULL, *keys = NULL;
         json_t *keep = json_object_get(body, "keep");

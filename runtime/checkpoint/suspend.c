@@ -149,9 +149,12 @@ int vps_checkpoint_log_error(int vps_dir_fd, const char *log, int status, vps_er
                         if (memmem(l, ll, "Error", 5) || memmem(l, ll, "BUG", 3))
                                 last = l;
                 }
-        int n = last ? (int)strcspn(last, "\n") : 0;
-        return vps_err(err, EIO, "criu %s (status %d)%s%.*s", log, status, n ? ": " : "",
-                       n > 300 ? 300 : n, last ? last : "");
+        /* Escaped: criu names the guest's paths and processes in its errors, and a name of the
+         * guest's choosing would reach the operator's terminal (vpsctl) and vpsd's log. */
+        size_t n = last ? strcspn(last, "\n") : 0;
+        char line[1024];
+        vps_printable(last ? last : "", n > 300 ? 300 : n, line, sizeof(line));
+        return vps_err(err, EIO, "criu %s (status %d)%s%s", log, status, n ? ": " : "", line);
 }
 
 static int run_wait(char *const argv[], int out_dir_fd, vps_error *err)

@@ -108,6 +108,10 @@ int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const c
                              struct vps_start **ret, struct vps_checkpoint_params *ret_p,
                              char *run_dir, size_t run_dir_size, vps_error *err);
 int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error *err);
+/* 0 unless vi is suspended: what would run it or change its root (a start, a reinstall, a
+ * switch to a snapshot) refuses then, as its images restore processes over the root they were
+ * dumped from (EALREADY, naming resume and destroy). */
+int vps_manager_not_suspended(const struct vps_inst *vi, vps_error *err);
 
 struct vps_capture;
 struct vps_copy_progress;

@@ -196,10 +196,8 @@ int vps_start_prepare(struct vps_manager *m, struct vps_inst *vi, struct vps_sta
 int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
                             vps_error *err)
 {
-        if (vi->suspended)
-                return vps_err(err, EALREADY,
-                               "VPS %s is suspended: resume it (vpsctl resume %s), or destroy it",
-                               vi->cfg.id, vi->cfg.id);
+        if (vps_manager_not_suspended(vi, err) < 0)
+                return -EALREADY;
         /* A refusal names the VPS already: not wrapped as a failed start. */
         if (not_stopped(vi, err) < 0)
                 return -EALREADY;

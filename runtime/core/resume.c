@@ -39,6 +39,15 @@ int vps_manager_suspend_check(struct vps_manager *m, struct vps_inst *vi, bool r
         return 0;
 }
 
+int vps_manager_not_suspended(const struct vps_inst *vi, vps_error *err)
+{
+        if (!vi->suspended)
+                return 0;
+        return vps_err(err, EALREADY,
+                       "VPS %s is suspended: resume it (vpsctl resume %s), or destroy it",
+                       vi->cfg.id, vi->cfg.id);
+}
+
 int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const char *criu,
                              struct vps_start **ret, struct vps_checkpoint_params *ret_p,
                              char *run_dir, size_t run_dir_size, vps_error *err)

@@ -86,6 +86,24 @@ check "probed" probed
 expect_error "resume names the host's reason" "^vpsctl: resume needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: " \
         vpsctl resume 183
 expect_error "suspend of it refuses" "^vpsctl: VPS 183 is suspended already" vpsctl suspend 183
+# Its images restore its processes over the root they were dumped with. A customer's token may
+# reinstall its VPS and switch its snapshots (POST .../reinstall, .../snapshot-switch: the API
+# itself, not vpsctl, which stops a VPS first); after either, the admin's resume (or the next
+# boot's, onboot) would bring the old processes and their memory back over the new root: an
+# intruder's processes back after a reinstall meant to remove them. Both refuse, as start does.
+vpsctl snapshot 183 --name before >/dev/null
+echo dumped-with-this-root >"$ROOT/vps/183/upper/marker"
+api_post() { curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X POST -d "$2" \
+        "http://localhost/v1/vps/183/$1"; }
+suspended_msg='VPS 183 is suspended: resume it (vpsctl resume 183), or destroy it'
+expect_eq "POST reinstall refuses while suspended (409, why)" "409 $suspended_msg" \
+        "$(api_post reinstall '{"keep": false}') $(jq -r .error "$T/out")"
+expect_eq "POST snapshot-switch refuses while suspended (409, why)" "409 $suspended_msg" \
+        "$(api_post snapshot-switch '{"name": "before"}') $(jq -r .error "$T/out")"
+expect_error "vpsctl reinstall: one line" "^vpsctl: ${suspended_msg//[()]/.}\$" \
+        vpsctl reinstall 183 --no-keep
+expect_eq "still suspended, its root as it was" "suspended dumped-with-this-root" \
+        "$(vps_field 183 status) $(cat "$ROOT/vps/183/upper/marker" 2>&1)"
 check "its images are left as they were" test -s "$ROOT/vps/183/checkpoint/vpsd.json"
 quiet vpsctl destroy 183
 check "destroy removes the VPS with its images" test ! -e "$ROOT/vps/183"

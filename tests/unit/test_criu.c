@@ -10,6 +10,12 @@
 #include <jansson.h>
 
 #include "checkpoint/checkpoint.h"
+#include "vps/util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static struct vps_criu_status parsed(const char *report)
 {
@@ -110,12 +116,57 @@ static void test_find(void **state)
         unsetenv("VPS_CRIU");
 }
 
+/* criu's first error line names what the guest chose (a path, a process's name): it reaches
+ * vpsctl's terminal and vpsd's log escaped, never as the guest's escape sequences. */
+static void test_log_error_escaped(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/test_criu.XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(mkdirat(fd, VPS_CHECKPOINT_DIR, 0700), 0);
+        static const char log[] = "(00.001) Dumping task 1\n"
+                                  "(00.020) Error (criu/files-reg.c:1150): Can't dump ghost file "
+                                  "/tmp/\x1b]0;owned\x07\x1b[2J\x1b[1;1Hvpsctl: suspended\r\x9b"
+                                  "31m\x7f\\x of 5 "
+                                  "size, increase limit\n"
+                                  "(00.021) Error (criu/cr-dump.c:2100): Dumping FAILED.\n";
+        char path[64];
+        (void)snprintf(path, sizeof(path), "%s/" VPS_CHECKPOINT_DIR "/dump.log", dir);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(log, 1, sizeof(log) - 1, f), sizeof(log) - 1);
+        assert_int_equal(fclose(f), 0);
+        vps_error err = {0};
+        assert_int_equal(vps_checkpoint_log_error(fd, "dump.log", 1, &err), -EIO);
+        for (const char *c = err.msg; *c; c++)
+                assert_true(*c >= 0x20 && *c < 0x7f);
+        assert_non_null(strstr(err.msg, "criu dump.log (status 1): (00.020) Error "
+                                        "(criu/files-reg.c:1150): Can't dump ghost file "
+                                        "/tmp/\\x1b]0;owned\\x07\\x1b[2J"));
+        assert_non_null(strstr(err.msg, "suspended\\x0d\\x9b31m\\x7f\\x5cx of 5 size"));
+        assert_null(strstr(err.msg, "Dumping FAILED"));
+        /* Cut at the buffer's end, never inside an escape. */
+        char out[8];
+        vps_printable("ab\x1b"
+                      "cd",
+                      5, out, sizeof(out));
+        assert_string_equal(out, "ab\\x1bc");
+        vps_printable("abcd\x1b", 5, out, 7);
+        assert_string_equal(out, "abcd");
+        (void)unlinkat(fd, VPS_CHECKPOINT_DIR "/dump.log", 0);
+        (void)unlinkat(fd, VPS_CHECKPOINT_DIR, AT_REMOVEDIR);
+        close(fd);
+        (void)rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_available),   cmocka_unit_test(test_fails_check),
                 cmocka_unit_test(test_odd_reports), cmocka_unit_test(test_missing_caps),
-                cmocka_unit_test(test_find),
+                cmocka_unit_test(test_find),        cmocka_unit_test(test_log_error_escaped),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,12 @@ int vps_grow(char **buf, size_t *cap, size_t n);
  * derived from longer ones. */
 uint32_t vps_fnv1a(const char *s);
 
+/* The len bytes at s as one line safe on a terminal and in a log: printable ASCII kept, every
+ * other byte (control characters, escape sequences, a line's end, non-ASCII) and '\\' as "\\xHH",
+ * cut at ret's end (never inside an escape). For text a guest chose, such as a path in a tool's
+ * error message, that vpsd passes on to vpsctl or its log. */
+void vps_printable(const char *s, size_t len, char *ret, size_t size);
+
 /* Field 22 of /proc/PID/stat; -ESRCH when the process is gone. The read waits while the
  * process is held in an execve (base/proc.c): only for a process that runs none of a guest's
  * code yet. vps_proc_parse_starttime: the field of the file's text, or -EBADMSG. */
