@@ -16,7 +16,9 @@
 #include "loop.h"
 #include "progress_feed.h"
 #include "restore.h"
+#include "starts.h"
 #include "stream.h"
+#include "suspend_routes.h"
 #include "storage/backup.h"
 #include "vps/cleanup.h"
 #include "vps/syscalls.h"
@@ -53,6 +55,16 @@ int vpsd_stream_busy(struct vpsd *d, const char *id, vps_error *err)
                 if (!s->done && !strcmp(s->id, id))
                         return vps_err(err, EBUSY, "VPS %s is busy: a %s of it is under way", id,
                                        vpsd_stream_what(s));
+        return 0;
+}
+
+/* What the request gate refuses for the routes (handlers.c), for a stream: a start or a
+ * resume under way holds the VPS's record, which a restore --force frees and replaces. */
+static int stream_vps_busy(struct vpsd *d, const char *id, vps_error *err)
+{
+        if (vpsd_stream_busy(d, id, err) < 0 || vpsd_copy_busy(d, id, false, err) < 0 ||
+            vpsd_start_busy(d, id, err) < 0 || vpsd_criu_busy(d, id, err) < 0)
+                return -err->code;
         return 0;
 }
 
@@ -152,9 +164,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 ;
         else if (vi && vi->status == VPS_STOPPING)
                 vps_err(&err, EBUSY, "VPS %s is stopping; try again when it has stopped", s->id);
-        else if (vpsd_stream_busy(d, s->id, &err) < 0 ||
-                 vpsd_copy_busy(d, s->id, false, &err) < 0 ||
-                 vpsd_job_check_busy(d, vi, false, &err) < 0)
+        else if (stream_vps_busy(d, s->id, &err) < 0 || vpsd_job_check_busy(d, vi, false, &err) < 0)
                 ;
         else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 vps_err_sys(&err, errno, "socketpair");
@@ -317,7 +327,7 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
                         r = -err->code;
         }
         if (r == 0)
-                r = vpsd_stream_busy(d, s->id, err);
+                r = stream_vps_busy(d, s->id, err);
         if (r < 0) {
                 free(s);
                 return NULL;

@@ -7,6 +7,8 @@
 #include "events.h"
 #include "log.h"
 #include "reap.h"
+#include "starts.h"
+#include "suspend_routes.h"
 #include "storage/backup.h"
 #include "storage/storage.h"
 #include "net/net.h"
@@ -409,6 +411,9 @@ int vpsd_restore_commit(struct vpsd *d, struct vpsd_stream *s, vps_error *err)
                         return -err->code;
                 if (old->status != VPS_STOPPED)
                         return vps_err(err, EBUSY, "VPS %s is running", s->id);
+                /* (an onboot start or resume begun meanwhile holds its record) */
+                if (vpsd_start_busy(d, s->id, err) < 0 || vpsd_criu_busy(d, s->id, err) < 0)
+                        return -err->code;
         } else if (vps_manager_find(&d->m, s->id, &e)) {
                 return vps_err(err, EEXIST,
                                "VPS %s already exists (--force replaces a stopped "

@@ -102,6 +102,7 @@ expect_eq "a paused VPS thawed behind vpsd's back is frozen again" 1 "$(cat "$CG
 # A start under way is starting in the metrics, not stopped: held there by a frozen cgroup
 # parent (the start's setup process is born frozen into the VPS's cgroup below it).
 vpsctl create 182 --ostemplate busybox >/dev/null
+quiet vpsctl backup 182 --to "$T/b182.tar.zst"
 echo 1 >"$CG_MOUNT$CG_PARENT/cgroup.freeze"
 "$VPSCTL_BIN" --socket "$SOCK" start 182 >"$T/start182.out" 2>&1 &
 starter=$!
@@ -109,6 +110,13 @@ for _ in $(seq 100); do [ "$(vps_field 182 status)" = starting ] && break; sleep
 expect_eq "182 is starting while its setup is frozen" starting "$(vps_field 182 status)"
 check "metrics: vps_state starting" metric 'vps_state{id="182",state="starting"} 1'
 check "metrics: vps_up 0 while starting" metric 'vps_up{id="182"} 0'
+# No other change while it starts (as the API's routes refuse them), restore --force and a
+# backup included: a restore replaced the VPS's record, freed under its start (or a resume's
+# criu job, both "starting" and stopped), which then wrote into freed memory.
+expect_error "restore --force of a starting VPS: busy" "^vpsctl: VPS 182 is busy: it is starting; try again\$" \
+        vpsctl restore "$T/b182.tar.zst" 182 --force
+expect_error "a backup of it: busy" "^vpsctl: VPS 182 is busy: it is starting; try again\$" \
+        vpsctl backup 182 --to "$T/b182b.tar.zst"
 echo 0 >"$CG_MOUNT$CG_PARENT/cgroup.freeze"
 check "the start ends once thawed" wait "$starter"
 check "metrics: vps_state running" metric 'vps_state{id="182",state="running"} 1'
