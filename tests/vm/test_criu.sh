@@ -73,6 +73,14 @@ expect_eq "the listener answers at $ADDR from the host" "hi" "$(hi_net)"
 PIDS=$(inner_pids "$PID")
 BOOT=$(cat /proc/"$PID"/root/proc/sys/kernel/random/boot_id)
 IMG=$ROOT/vps/181/checkpoint
+# The masks over /proc and the read-only binds are locked at a start (docs/security.md "Masks
+# over /proc and /sys"): the VPS's root cannot unmount them. (Tried on /proc/kcore and
+# /proc/bus; a VPS that could would no longer have the mask or the read-only bind.)
+mask_probe() { vpsctl exec 181 -- sh -c 'umount /proc/kcore 2>&1; echo "kcore $?"; umount /proc/bus 2>&1; echo "bus $?"; mount -o remount,bind,rw /proc/sys 2>&1; echo "sys-rw $?"; echo "kcore-mounts $(grep -c " /proc/kcore " /proc/self/mountinfo)"' 2>&1 | tr '\n' ' ' || true; }
+M=$(mask_probe)
+echo "masks of the started VPS: $M"
+check "a started VPS cannot unmount its masks nor make /proc/sys writable (locked)" \
+        grep -qE 'kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9]' <<<"$M"
 
 # suspend: criu dump in a child of vpsd; the VPS is stopped once the images are whole.
 c_before=$(cat /proc/"$PID"/root/tmp/count)
@@ -138,6 +146,15 @@ check "the init is in vpsd's cgroup of the VPS ($NCG)" grep -q "^0::${NCG#"$CG_M
 expect_eq "the VPS's limits on its cgroup" "100663296 60" "$(cat "$NCG/memory.max") $(cat "$NCG/pids.max")"
 for _ in $(seq 50); do [ -e "$IMG" ] || break; sleep 0.1; done
 check "the images are removed after the resume" test ! -e "$IMG"
+# criu restores the guest's mounts as the VPS's root, in its user namespace: mounts made there
+# are not locked, so the resumed VPS's root can unmount its masks and read-only binds (and then
+# mount a fresh proc) until its next start (docs/security.md "Suspend and resume").
+M=$(mask_probe)
+if grep -qE 'kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9]' <<<"$M"; then
+        pass "the resumed VPS cannot unmount its masks nor make /proc/sys writable (locked)"
+else
+        echo "gap: masks: the resumed VPS's root unmounts its masks and read-only binds: $M"
+fi
 sleep 1
 echo "gap: seccomp: the filters are restored (the init's: $(grep -E '^Seccomp(_filters)?:' /proc/"$NP"/status | tr '\n' ' ')) without vpsd's notification listener, which answers sysinfo(2): free inside said '$FREE' before the suspend, now '$(tr -s ' \n' ' ' </proc/"$NP"/root/tmp/free 2>&1)'"
 # onboot: a suspended VPS with onboot resumes when vpsd starts after a host boot (a boot id
