@@ -45,6 +45,7 @@
 #include "log.h"
 #include "restart.h"
 #include "shutdown.h"
+#include "starts.h"
 #include "stop.h"
 #include "trash.h"
 #include "vpsd.h"
@@ -388,6 +389,8 @@ static void open_manager(void)
         must(vps_net_configure_routed(&m->net, "bridged", NULL, &err), &err, "net");
         (void)snprintf(m->quota_why, sizeof(m->quota_why), "fuzz_api: no project quotas");
         d.keeper_fd = d.ev.epfd = d.sigfd = d.listen_fd = -1;
+        /* As vpsd.conf's default: with 0 every API start waited in the queue (returned 1). */
+        d.start_parallel = VPSD_START_API_PARALLEL;
         /* Only compared with -1: GET /v1/vps/ID then names the socket. */
         d.sysinfo_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         (void)snprintf(d.sysinfo_path, sizeof(d.sysinfo_path), "/run/vps/fuzz/sysinfo.sock");

@@ -121,6 +121,20 @@ echo 0 >"$CG_MOUNT$CG_PARENT/cgroup.freeze"
 check "the start ends once thawed" wait "$starter"
 check "metrics: vps_state running" metric 'vps_state{id="182",state="running"} 1'
 quiet vpsctl stop 182 --fast
+# The starter (vpsd --starter, which clones each start's setup) holds its stdio and its socket
+# to vpsd alone, nothing a setup (or a guest) could inherit; killed, vpsd starts another at
+# once and starts go on through it.
+sp=$(starter_pid)
+expect_eq "the starter's fds: stdio and its socket" "0 1 2 3" \
+        "$(ls "/proc/$sp/fd" 2>&1 | sort -n | tr '\n' ' ' | sed 's/ $//')"
+kill -9 "$sp"
+np=
+for _ in $(seq 100); do np=$(starter_pid); [ -z "$np" ] || [ "$np" = "$sp" ] || break; sleep 0.05; done
+check "a killed starter is replaced at once (PID $sp, then ${np:-none})" test -n "$np" -a "$np" != "$sp"
+check "vpsd's log says so" grep -q "the starter exited: started again, PID $np" "$ROOT/vpsd.log"
+check "a start after it" quiet vpsctl start 182
+expect_eq "running" running "$(vps_field 182 status)"
+quiet vpsctl stop 182 --fast
 
 # Stop, restart and destroy --force of a paused VPS: thawed, then stopped cleanly.
 pid=$(vps_field 181 pid)
