@@ -41,10 +41,16 @@ expect_eq "exec | head -n1: the line, the command's SIGPIPE status (141), no mes
         "$(printf '1\n141\n')" "$(first_line "$VPSCTL_BIN" --remote cust exec 651 -- seq 1 200000)"
 expect_eq "a command deaf to SIGPIPE ends on EPIPE with its own status" "$(printf 'y\n3\n')" \
         "$(first_line "$VPSCTL_BIN" --remote cust exec 651 -- sh -c 'trap "" PIPE; yes 2>/dev/null; exit 3')"
-# With -t vpsd reads the pty on (as a vpsd before 'P' would its pipe): vpsctl drops 8 MiB,
-# then leaves; vpsd hangs the command up, and vpsctl's status is SIGPIPE's, quietly.
+# With -t vpsd reads the pty on: vpsctl leaves at once, as a local exec -t does, with
+# SIGPIPE's status, quietly; vpsd hangs the command up as for a client gone.
 expect_eq "exec -t yes | head -n1: ends, 141, no message" "$(printf 'y\n141\n')" \
         "$(first_line "$VPSCTL_BIN" --remote cust exec -t 651 -- yes)"
+gone=no
+for _ in $(seq 50); do
+        vpsctl exec 651 -- ps </dev/null | grep -qw 'yes' || { gone=yes; break; }
+        sleep 0.2
+done
+expect_eq "and that yes is gone within seconds" yes "$gone"
 expect_eq "VPSCTL_REMOTE works as --remote" ok "$(VPSCTL_REMOTE=cust "$VPSCTL_BIN" exec 651 -- echo ok </dev/null)"
 check "-t: a pty of the guest's" grep -qE '^/dev/pts/[0-9]+' <<<"$(r exec -t 651 -- tty </dev/null | tr -d '\r')"
 # From a terminal: its size goes with the request (and the terminal is put back as it was).
