@@ -79,7 +79,7 @@ struct out_state {
  * would in a local pipeline, and its status (141 after SIGPIPE) is ours, without a word on
  * stderr. A vpsd before 'P' sends on: past DROPPED_MAX we leave (vpsd hangs the command up,
  * as for a client gone) with the status a shell gives a writer that SIGPIPE ended. A
- * command on a pty has nothing to end it: we leave at once, as a local exec -t does. */
+ * command on a pty has nothing to end it: we leave at once, as ssh -t does. */
 static int server_frame(int fd, char *buf, int *status, struct out_state *out, vps_error *err)
 {
         char type;

@@ -51,7 +51,7 @@ gone_within_20s() {
         echo no
         vpsctl exec 651 -- ps </dev/null >&2
 }
-# With -t vpsd reads the pty on: vpsctl leaves at once, as a local exec -t does, with
+# With -t vpsd reads the pty on: vpsctl leaves at once, as ssh -t does, with
 # SIGPIPE's status, quietly; vpsd hangs the command up as for a client gone.
 expect_eq "exec -t yes | head -n1: ends, 141, no message" "$(printf 'y\n141\n')" \
         "$(first_line "$VPSCTL_BIN" --remote cust exec -t 651 -- yes)"
