@@ -245,6 +245,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
         d.start_parallel = conf->start_parallel ? conf->start_parallel : VPSD_START_API_PARALLEL;
+        d.token_snapshots = conf->token_snapshots ? conf->token_snapshots : VPSD_TOKEN_SNAPSHOTS;
         const char *stall = getenv("VPS_TEST_LOOP_STALL_MS");
         d.test_stall_ms = stall ? (unsigned int)strtoul(stall, NULL, 10) : 0;
         (void)snprintf(d.mirror, sizeof(d.mirror), "%s", mirror);

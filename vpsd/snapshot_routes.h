@@ -9,6 +9,10 @@ struct vpsd;
 struct request;
 typedef struct json_t json_t;
 
+/* Snapshots of a VPS its customers' tokens may keep when vpsd.conf's token_snapshots is not
+ * set (snapshots.c). */
+#define VPSD_TOKEN_SNAPSHOTS 8
+
 #define VPSD_SNAPSHOT_ROUTE_ARGS                                                                   \
         struct vpsd *d, struct request *req, const char *id, json_t *body, unsigned int *status,   \
                 json_t **ret, vps_error *err

@@ -48,10 +48,10 @@ static struct vps_inst *find_idle(struct vpsd *d, const char *id, vps_error *err
 }
 
 /* A customer's token keeps the VPS's snapshots (outside its --diskspace: docs/api.md) to a
- * budget: at most VPSD_TOKEN_SNAPSHOTS, and no new one once they take the VPS's diskspace.
- * Else one customer's token, snapshotting or reinstalling in a loop, fills the host's disk. */
-#define VPSD_TOKEN_SNAPSHOTS 8
-static int token_budget(struct request *req, struct vps_inst *vi, vps_error *err)
+ * budget: at most vpsd.conf's token_snapshots, and no new one once they take the VPS's
+ * diskspace. Else one customer's token, snapshotting or reinstalling in a loop, fills the
+ * host's disk. */
+static int token_budget(struct vpsd *d, struct request *req, struct vps_inst *vi, vps_error *err)
 {
         const struct vpsd_client *c = vpsd_request_client(req);
         if (!c || c->kind != VPSD_CLIENT_TOKEN)
@@ -60,7 +60,7 @@ static int token_budget(struct request *req, struct vps_inst *vi, vps_error *err
         json_int_t n = json_integer_value(json_object_get(u, "count"));
         json_int_t size = json_integer_value(json_object_get(u, "size"));
         uint64_t disk = vi->cfg.limits.v[VPS_LIM_DISKSPACE];
-        if (n >= VPSD_TOKEN_SNAPSHOTS)
+        if (n >= (json_int_t)d->token_snapshots)
                 return vps_err(err, EPERM,
                                "VPS %s has %lld snapshots, as many as a token may keep: delete "
                                "one first",
@@ -151,7 +151,7 @@ int vpsd_snapshot_create(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r == 0 && vi->status == VPS_STOPPING)
                 r = vps_err(err, EBUSY, "VPS %s is stopping; try again when it has stopped", id);
         if (r == 0)
-                r = token_budget(req, vi, err);
+                r = token_budget(d, req, vi, err);
         _cleanup_json_ json_t *arg =
                 r == 0 ? json_pack("{s:s, s:s?, s:s?}", "id", id, "name", name, "description", desc)
                        : NULL;
@@ -410,7 +410,7 @@ int vpsd_reinstall(VPSD_SNAPSHOT_ROUTE_ARGS)
         if (r == 0 && pw)
                 r = vps_userpasswd_check(pw, err);
         if (r == 0 && !json_is_false(keep)) /* the old root kept as a snapshot */
-                r = token_budget(req, vi, err);
+                r = token_budget(d, req, vi, err);
         /* Another VPS's restored template holds that VPS's files: a token answers as if it
          * did not exist (its own VPS's current template stays its). */
         const struct vpsd_client *c = vpsd_request_client(req);

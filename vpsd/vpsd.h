@@ -130,7 +130,9 @@ struct vpsd {
         char sysinfo_path[160];      /* its path, for vpsctl (status "sysinfo_socket") */
         unsigned int guest_timeout;  /* vpsd.conf guest_timeout: seconds a job may take */
         unsigned int start_parallel; /* vpsd.conf start_parallel: API starts at once (starts.c) */
-        unsigned int address_jobs;   /* jobs changing a VPS's addresses (jobs.c) */
+        unsigned int
+                token_snapshots;   /* vpsd.conf token_snapshots: a token's per VPS (snapshots.c) */
+        unsigned int address_jobs; /* jobs changing a VPS's addresses (jobs.c) */
         /* Tests only: VPS_TEST_LOOP_STALL_MS in vpsd's environment at its start; a
          * `GET /v1/version?stall=1` then holds the loop that long (handlers.c). */
         unsigned int test_stall_ms;

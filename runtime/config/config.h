@@ -453,6 +453,9 @@ struct vps_daemon_conf {
         /* start_parallel = N: API starts in flight at once, more wait their turn (0: not set,
          * vpsd's default) */
         unsigned int start_parallel;
+        /* token_snapshots = N: snapshots of a VPS its customers' tokens may keep (0: not set,
+         * vpsd's default) */
+        unsigned int token_snapshots;
         /* cluster = URL[,URL...]: etcd's client endpoints, this vpsd a node of a fleet
          * (docs/fleet.md); node = NAME (default: the short host name); advertise = URL where
          * other nodes reach this one's API; cluster_ttl = S, its lease (default 15);

@@ -47,6 +47,7 @@ const char *const vps_daemon_conf_keys[] = {
         "token_burst",
         "events_queue",
         "start_parallel",
+        "token_snapshots",
         "cluster",
         "node",
         "advertise",
@@ -99,6 +100,7 @@ static int set_number(struct vps_daemon_conf *c, const char *where, const char *
                 {"events_queue", offsetof(struct vps_daemon_conf, events_queue), 8, 1000000},
                 {"cluster_ttl", offsetof(struct vps_daemon_conf, cluster_ttl), 2, 3600},
                 {"start_parallel", offsetof(struct vps_daemon_conf, start_parallel), 1, 64},
+                {"token_snapshots", offsetof(struct vps_daemon_conf, token_snapshots), 1, 1000},
         };
         if (strcmp(key, "log_max_size") == 0) {
                 uint64_t v = 0;

@@ -129,7 +129,7 @@ static void test_numbers(void **state)
         assert_int_equal(c.restart_burst, 0); /* not set: vpsd's defaults */
         const char *text = "restart_burst = 3\nrestart_interval = 30\nrestart_delay_max = 600\n"
                            "log_burst = 50\nlog_interval = 60\nlog_max_size = 20M\n"
-                           "log_keep = 5\n";
+                           "log_keep = 5\ntoken_snapshots = 3\nstart_parallel = 4\n";
         assert_int_equal(vps_daemon_conf_parse(&c, "f", text, &err), 0);
         assert_int_equal(c.restart_burst, 3);
         assert_int_equal(c.restart_interval, 30);
@@ -138,11 +138,14 @@ static void test_numbers(void **state)
         assert_int_equal(c.log_interval, 60);
         assert_int_equal(c.log_max_size, 20ULL << 20);
         assert_int_equal(c.log_keep, 5);
+        assert_int_equal(c.token_snapshots, 3);
+        assert_int_equal(c.start_parallel, 4);
         static const char *const bad[] = {
                 "restart_burst = 0\n",     "restart_burst = -1\n",
                 "restart_interval = 1x\n", "log_keep = 100\n",
                 "log_max_size = 1K\n",     "log_max_size = lots\n",
                 "log_burst = \n",          "restart_delay_max = 99999999999999999999\n",
+                "token_snapshots = 0\n",   "token_snapshots = 1001\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 assert_int_equal(vps_daemon_conf_parse(&c, "f", bad[i], &err), -EINVAL);
