@@ -120,7 +120,8 @@ struct vpsd {
         /* POST /v1/shutdown (vpsd --shutdown-all): every VPS halted at once, the request
          * answered when the last has stopped; no start and no reboot meanwhile. */
         bool shutting_down;
-        bool reexec; /* SIGHUP: leave the loop and exec the binary again (reexec.c) */
+        bool reexec;        /* SIGHUP: leave the loop and exec the binary again (reexec.c) */
+        bool reexec_wanted; /* a SIGHUP came: reexec once nothing holds it (signals.c) */
         struct request *shutdown_waiters;
         unsigned int shutdown_count, shutdown_killed;
         /* sysinfo(2) of the VPSes: answered by a thread of its own (notify.c) */
