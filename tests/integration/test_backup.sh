@@ -368,6 +368,7 @@ check "the old files are gone" test ! -e "$ROOT/vps/506/upper/marker"
 # --- a full disk -------------------------------------------------------------------------------------
 head -c 3000000 /dev/urandom >"$ROOT/vps/506/upper/random"
 mkdir "$T/small" && mount -t tmpfs -o size=1m tmpfs "$T/small"
+TEST_MOUNTS="${TEST_MOUNTS:-} $T/small" # (unmounted at the end if a check stops)
 expect_error "a full disk is an error" "No space left" vpsctl backup 506 --to "$T/small/b.tar.zst"
 check "no partial file, under any name" sh -c "[ -z \"\$(ls -A '$T/small')\" ]"
 # The same of a running VPS, with a process inside: the archive's disk full, then the
