@@ -12,6 +12,7 @@
 #include "events.h"
 #include "gated.h"
 #include "log.h"
+#include "migration_events.h"
 #include "loop.h"
 #include "stream.h"
 #include "trash.h"
@@ -232,7 +233,12 @@ int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        return vpsd_resume_vps(d, vi, req, err);
+        int r = vpsd_resume_vps(d, vi, req, err);
+        /* The source of an online migration resumed again: the migration was rolled back. */
+        if (r >= 0 && vpsd_migration_pending(id))
+                vpsd_migration_end(d, id, true, NULL,
+                                   &(vps_error){ECANCELED, "rolled back: resumed here again"});
+        return r;
 }
 
 /* The child's end: its exit status and what it said (nothing when it became criu). */

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "vps/error.h"
@@ -74,6 +75,10 @@ struct vps_checkpoint_params {
         int console;       /* dump: a slave of the console (its tty); restore: the new one */
         const char *lower; /* restore: the template's rootfs */
         char veth[16];     /* restore: the host end criu makes for eth0, "" for none */
+        /* restore: the VPS's guest cgroup vpsd made, relative to the cgroup2 mount
+         * ("/vps-x/101/guest"): criu's --cgroup-root, so the tasks go there whatever path
+         * they were dumped from (another host's parent) */
+        char cgroup_root[512];
 };
 
 /* The dump, run by a child of vpsd (it waits for criu): the images in a fresh
@@ -94,3 +99,39 @@ bool vps_checkpoint_exists(int vps_dir_fd);
 /* A failed restore: the images given back to host root alone (a restore lends them to the
  * VPS's root, as whom criu reads them). */
 void vps_checkpoint_reclaim(int vps_dir_fd);
+
+/* --- the images as a migration carries them (images.c) ------------------------------------
+ * The sender reads the images' directory and hands each piece to a sink as "NAME\0BYTES"
+ * (at most VPS_CHECKPOINT_CHUNK bytes after the name; a file's pieces in order, an empty
+ * file as one piece); only names vps_checkpoint_name_ok accepts go (criu's logs stay). The
+ * receiver writes them into a fresh VPS_CHECKPOINT_DIR: root's, 0700, each file 0600, made
+ * with O_EXCL|O_NOFOLLOW, a name it already closed refused, VPS_CHECKPOINT_MAX in all; the
+ * images are whole only with VPS_CHECKPOINT_META. What a restore takes from them is limited
+ * as for a local resume (vps_checkpoint_restore_exec), and the user namespace's maps are
+ * replaced by vpsd's (vps_checkpoint_own_userns). */
+#define VPS_CHECKPOINT_CHUNK (1u << 19)
+#define VPS_CHECKPOINT_MAX   (64ull << 30)
+/* "NAME.img" or VPS_CHECKPOINT_META: 1-64 of [A-Za-z0-9._-], no leading dot. */
+bool vps_checkpoint_name_ok(const char *name);
+typedef int (*vps_checkpoint_sink)(void *arg, const void *piece, size_t len, vps_error *err);
+/* The images of the VPS at vps_dir_fd, piece by piece into sink; *ret_bytes their size. */
+int vps_checkpoint_send(int vps_dir_fd, vps_checkpoint_sink sink, void *arg, uint64_t *ret_bytes,
+                        vps_error *err);
+struct vps_checkpoint_rx {
+        int dir, fd;
+        char name[80];
+        uint64_t bytes, files;
+};
+/* Creates dir_fd/VPS_CHECKPOINT_DIR (it must not exist) for the pieces. */
+int vps_checkpoint_rx_begin(struct vps_checkpoint_rx *rx, int dir_fd, vps_error *err);
+/* One piece ("NAME\0BYTES"), checked; EPERM for a bad name or a file seen before. */
+int vps_checkpoint_rx_put(struct vps_checkpoint_rx *rx, const char *piece, size_t len,
+                          vps_error *err);
+/* The last piece came: the files synced and closed; EBADMSG without VPS_CHECKPOINT_META. */
+int vps_checkpoint_rx_end(struct vps_checkpoint_rx *rx, vps_error *err);
+/* Replaces the maps of every userns-*.img in the images' directory img_fd by one extent,
+ * 0 -> base, count long (uid and gid); EBADMSG when there is none or one is not criu's. */
+int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_error *err);
+/* The image written (header, length, userns_entry): its size; ret holds 128 bytes. For unit
+ * tests. */
+size_t vps_checkpoint_userns_entry(uint8_t *ret, uint32_t base, uint32_t count);

@@ -302,6 +302,14 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
                         b[n++] = all[i];
         if ((r = vps_restore_stage(VPS_CHECKPOINT_STAGE, b, n, p->console, err)) < 0)
                 return r;
+        /* The namespace criu makes is the range vpsd gave the VPS, whatever the images say
+         * (a migration's came from another host). */
+        _cleanup_close_ int img =
+                openat(vd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (img < 0)
+                return vps_err_sys(err, errno, "opening the images");
+        if ((r = vps_checkpoint_own_userns(img, p->cfg->uid_base, p->cfg->uid_count, err)) < 0)
+                return r;
         /* criu reads the images as the VPS's root, inside its user namespace. */
         if (fchownat(vd, VPS_CHECKPOINT_DIR, p->cfg->uid_base, p->cfg->uid_base, 0) < 0)
                 return vps_err_sys(err, errno, "lending the images to the VPS's root");
@@ -332,6 +340,10 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
         for (unsigned int i = 0; i < n; i++) {
                 arg(&a, "%s", "--external");
                 arg(&a, "mnt[%s]:" VPS_CHECKPOINT_STAGE "/%s", b[i].key, b[i].key);
+        }
+        if (p->cgroup_root[0]) {
+                arg(&a, "%s", "--cgroup-root");
+                arg(&a, "%s", p->cgroup_root);
         }
         /* The VPS's eth0 comes back as one end of a new veth pair; the other, in our network
          * namespace (the host's), is named as vpsd names it and adopted once restored. */
