@@ -132,6 +132,6 @@ int vps_checkpoint_rx_end(struct vps_checkpoint_rx *rx, vps_error *err);
 /* Replaces the maps of every userns-*.img in the images' directory img_fd by one extent,
  * 0 -> base, count long (uid and gid); EBADMSG when there is none or one is not criu's. */
 int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_error *err);
-/* The image written (header, length, userns_entry): its size; ret holds 128 bytes. For unit
- * tests. */
-size_t vps_checkpoint_userns_entry(uint8_t *ret, uint32_t base, uint32_t count);
+/* The image written (header with the common magic or not, length, userns_entry): its size;
+ * ret holds 128 bytes. For unit tests. */
+size_t vps_checkpoint_userns_entry(uint8_t *ret, bool common, uint32_t base, uint32_t count);

@@ -167,18 +167,19 @@ static size_t put_extent(uint8_t *p, unsigned int field, uint32_t base, uint32_t
         return n + k;
 }
 
-size_t vps_checkpoint_userns_entry(uint8_t *ret, uint32_t base, uint32_t count)
+size_t vps_checkpoint_userns_entry(uint8_t *ret, bool common, uint32_t base, uint32_t count)
 {
-        /* header: the two magics, then the entry's length (little-endian, as criu writes) */
+        /* header: the magics, then the entry's length (host order, as criu writes it) */
         uint32_t hdr[2] = {IMG_COMMON_MAGIC, USERNS_MAGIC};
-        memcpy(ret, hdr, sizeof(hdr));
+        size_t h = common ? 8 : 4;
+        memcpy(ret, common ? hdr : hdr + 1, h);
         uint8_t body[64];
         size_t n = put_extent(body, 1, base, count);
         n += put_extent(body + n, 2, base, count);
         uint32_t len = (uint32_t)n;
-        memcpy(ret + 8, &len, 4);
-        memcpy(ret + 12, body, n);
-        return 12 + n;
+        memcpy(ret + h, &len, 4);
+        memcpy(ret + h + 4, body, n);
+        return h + 4 + n;
 }
 
 int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_error *err)
@@ -195,13 +196,16 @@ int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_err
                         openat(img_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 uint32_t magic[2];
                 struct stat st;
+                /* criu's header: the common magic and the image's, or (older) the image's */
                 if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode) ||
                     vps_read_full(f, magic, sizeof(magic)) != (ssize_t)sizeof(magic) ||
-                    magic[0] != IMG_COMMON_MAGIC || magic[1] != USERNS_MAGIC)
+                    !((magic[0] == IMG_COMMON_MAGIC && magic[1] == USERNS_MAGIC) ||
+                      magic[0] == USERNS_MAGIC))
                         return vps_err(err, EBADMSG, "refused: image %s is not a user namespace's",
                                        de->d_name);
                 uint8_t entry[128];
-                size_t n = vps_checkpoint_userns_entry(entry, base, count);
+                size_t n = vps_checkpoint_userns_entry(entry, magic[0] == IMG_COMMON_MAGIC, base,
+                                                       count);
                 /* (its mode as criu left it: criu reads it as it reads the others) */
                 int r = vps_write_file_atomic(img_fd, de->d_name, entry, n, st.st_mode & 0777, err);
                 if (r < 0)
