@@ -135,3 +135,9 @@ int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_err
 /* The image written (header with the common magic or not, length, userns_entry): its size;
  * ret holds 128 bytes. For unit tests. */
 size_t vps_checkpoint_userns_entry(uint8_t *ret, bool common, uint32_t base, uint32_t count);
+/* The VPS's boot id as its run directory's file holds it ("" when none or damaged), which
+ * the dump records; a restore recreates the file from it where it is missing (another host,
+ * a host reboot), or with a fresh id when the images have none. */
+void vps_checkpoint_boot_id_read(const char *run_dir, const char *id, char ret[40]);
+int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const char *text,
+                                  vps_error *err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,5 +216,61 @@ int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_err
         if (!seen)
                 return vps_err(err, EBADMSG,
                                "refused: the images have no user namespace (userns-*.img)");
+        return 0;
+}
+
+/* --- the boot id ------------------------------------------------------------------------- */
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\n" (sandbox/bootid.c writes it so) */
+static bool boot_id_ok(const char *t)
+{
+        if (strlen(t) != 37 || t[36] != '\n')
+                return false;
+        for (int i = 0; i < 36; i++)
+                if (i == 8 || i == 13 || i == 18 || i == 23 ? t[i] != '-'
+                                                            : !strchr("0123456789abcdef", t[i]))
+                        return false;
+        return true;
+}
+
+void vps_checkpoint_boot_id_read(const char *run_dir, const char *id, char ret[40])
+{
+        char path[700];
+        ret[0] = '\0';
+        (void)snprintf(path, sizeof(path), "%s/boot-id-%s", run_dir, id);
+        _cleanup_close_ int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t n = f < 0 ? -1 : vps_read_full(f, ret, 39);
+        ret[n > 0 ? n : 0] = '\0';
+        if (!boot_id_ok(ret))
+                ret[0] = '\0';
+}
+
+int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const char *text,
+                                  vps_error *err)
+{
+        char name[96], fresh[40];
+        (void)snprintf(name, sizeof(name), "boot-id-%s", id);
+        _cleanup_close_ int run = open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (run < 0)
+                return vps_err_sys(err, errno, "opening %s", run_dir);
+        if (faccessat(run, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;
+        if (!boot_id_ok(text)) { /* images of an older vpsd: a boot id of their own */
+                unsigned char u[16];
+                if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
+                        return vps_err_sys(err, errno, "getrandom");
+                u[6] = (u[6] & 0x0f) | 0x40;
+                u[8] = (u[8] & 0x3f) | 0x80;
+                char *o = fresh;
+                for (int i = 0; i < 16; i++)
+                        o += sprintf(o, "%s%02x", i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "",
+                                     u[i]);
+                strcpy(o, "\n");
+                text = fresh;
+        }
+        _cleanup_close_ int f =
+                openat(run, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (f < 0 || vps_write_full(f, text, 37) != 37)
+                return vps_err_sys(err, errno, "writing the boot id of the restore");
         return 0;
 }

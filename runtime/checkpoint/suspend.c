@@ -178,15 +178,17 @@ static int run_wait(char *const argv[], int out_dir_fd, vps_error *err)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int dump_meta(int dir_fd, const char *tty, const struct vps_host_bind *b, const bool *used,
-                     unsigned int n, vps_error *err)
+static int dump_meta(int dir_fd, const char *tty, const char *boot_id,
+                     const struct vps_host_bind *b, const bool *used, unsigned int n,
+                     vps_error *err)
 {
         _cleanup_json_ json_t *keys = json_array();
         for (unsigned int i = 0; keys && i < n; i++)
                 if (used[i])
                         json_array_append_new(keys, json_string(b[i].key));
-        _cleanup_json_ json_t *o = json_pack("{s:s, s:O, s:I}", "tty", tty, "externals", keys,
-                                             "dumped_at", (json_int_t)time(NULL));
+        _cleanup_json_ json_t *o =
+                json_pack("{s:s, s:O, s:I, s:s}", "tty", tty, "externals", keys, "dumped_at",
+                          (json_int_t)time(NULL), "boot_id", boot_id);
         _cleanup_free_ char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (!text)
                 return vps_err(err, ENOMEM, "out of memory");
@@ -242,8 +244,13 @@ int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
                 else if (st < 0)
                         r = st;
         }
+        /* Its boot id goes with the images: a resume where the run directory lacks the file
+         * (another host, a host reboot) binds the same one again. */
+        char boot_id[40];
         if (r == 0)
-                r = dump_meta(img, tty, b, used, n, err);
+                vps_checkpoint_boot_id_read(p->run_dir, p->cfg->id, boot_id);
+        if (r == 0)
+                r = dump_meta(img, tty, boot_id, b, used, n, err);
         if (r < 0) {
                 vps_error e;
                 (void)vps_rm_rf_at(vd, VPS_CHECKPOINT_DIR, &e);
@@ -252,7 +259,8 @@ int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
 }
 
 /* The tty and the external mounts' keys the dump recorded. */
-static int read_meta(int vd, char *tty, size_t size, json_t **ret_keys, vps_error *err)
+static int read_meta(int vd, char *tty, size_t size, char boot_id[40], json_t **ret_keys,
+                     vps_error *err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
@@ -265,6 +273,7 @@ static int read_meta(int vd, char *tty, size_t size, json_t **ret_keys, vps_erro
         if (!t || strncmp(t, "tty[", 4) != 0 || strlen(t) >= size || !json_is_array(keys))
                 return vps_err(err, EBADMSG, "the images' " VPS_CHECKPOINT_META " is damaged");
         strcpy(tty, t);
+        (void)snprintf(boot_id, 40, "%s", json_string_value(json_object_get(o, "boot_id")) ?: "");
         *ret_keys = json_incref(keys);
         return 0;
 }
@@ -283,10 +292,10 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
         _cleanup_close_ int vd = open(p->vps_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (vd < 0)
                 return vps_err_sys(err, errno, "opening %s", p->vps_dir);
-        char tty[80];
+        char tty[80], boot_id[40];
         _cleanup_json_ json_t *keys = NULL;
-        int r = read_meta(vd, tty, sizeof(tty), &keys, err);
-        if (r < 0)
+        int r = read_meta(vd, tty, sizeof(tty), boot_id, &keys, err);
+        if (r < 0 || (r = vps_checkpoint_boot_id_ensure(p->run_dir, p->cfg->id, boot_id, err)) < 0)
                 return r;
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "a mount namespace for the restore");

@@ -137,8 +137,8 @@ inner_pids() {
         b=$(ls "/proc/$1/root/proc" 2>/dev/null | grep -E '^[0-9]+$' | sort -n || true)
         for p in $a; do if grep -qx "$p" <<<"$b"; then echo "$p"; fi; done | tr '\n' ' '
 }
-hi_a() { timeout 10 in_a busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
-hi_b() { timeout 10 in_b busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
+hi_a() { in_a timeout 10 busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
+hi_b() { in_b timeout 10 busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
 dbg() {
         echo "--- $1"
         tail -n 15 "$ROOT/vpsd.log" 2>/dev/null | sed 's/^/  A vpsd.log: /'
@@ -150,6 +150,7 @@ expect_eq "the listener answers at $ADDR on A" hi "$(hi_a)"
 check "the counter runs" test -s "/proc/$PID/root/tmp/count"
 PIDS=$(inner_pids "$PID")
 echo "PIDs inside: $PIDS"
+BOOT=$(cat "/proc/$PID/root/proc/sys/kernel/random/boot_id")
 
 # --- a fault: B's restore fails; the VPS runs on A again, resumed from its own images.
 touch "$T/fail-restore"
@@ -191,6 +192,7 @@ r1=$(cat "/proc/$BP/root/tmp/count" 2>/dev/null || echo 0); sleep 1; r2=$(cat "/
 check "B: the counter goes on from A's value ($c_before before; $r1 -> $r2 now)" \
         test "$r1" -ge "$c_before" -a "$r2" -gt "$r1"
 expect_eq "B: the listener answers at $ADDR from B's side" hi "$(hi_b)"
+expect_eq "B: the same boot id inside (the images carry it)" "$BOOT" "$(cat "/proc/$BP/root/proc/sys/kernel/random/boot_id")"
 BCG=$(v2 status 181 -j | jq -r .cgroup)
 check "B: the init is in B's cgroup of the VPS ($BCG)" grep -q "^0::${BCG#"$CG_MOUNT"}/" "/proc/$BP/cgroup"
 expect_eq "B: the VPS's limits on its cgroup" "100663296 60" "$(cat "$BCG/memory.max") $(cat "$BCG/pids.max")"
