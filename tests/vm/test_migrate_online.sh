@@ -152,6 +152,22 @@ PIDS=$(inner_pids "$PID")
 echo "PIDs inside: $PIDS"
 BOOT=$(cat "/proc/$PID/root/proc/sys/kernel/random/boot_id")
 
+# --- refused before anything: a destination whose vpsd has no criu (C: another vpsd on B's
+# side, VPS_CRIU="", reached through the same sshd with its own socket).
+ROOTC=$T/rootc SOCKC=$T/c.sock CGC=$CG_PARENT-c
+mkdir -p "$ROOTC"
+in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
+        env VPS_CRIU= "$VPSD_BIN" --root "$ROOTC" --socket "$SOCKC" --cgroup-parent "$CGC" \
+        --bridge "vpsbc$N" --subnet "10.$N.1.0/24" --daemon
+PIDC=$("$VPSCTL_BIN" --socket "$SOCKC" version -j | jq -r '.server.pid // empty')
+expect_error "--online to a vpsd without criu: refused in one line, naming it" \
+        "^vpsctl: --online needs checkpointing \\(CRIU\\), which root@$B_IP:$PORT's vpsd says is not available: " \
+        in_a "$VPSCTL_BIN" --socket "$SOCK" migrate 181 "$DEST" --online "${SSH_OPTS[@]}" \
+        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKC"
+expect_eq "A: 181 runs on, the same init" "running $PID" "$(vps_field 181 status) $(vps_field 181 pid)"
+check "C has no 181" not "$VPSCTL_BIN" --socket "$SOCKC" status 181
+stop_node "$PIDC" "$ROOTC" "$CGC" "vpsbc$N"
+
 # --- a fault: B's restore fails; the VPS runs on A again, resumed from its own images.
 touch "$T/fail-restore"
 if OUT=$(migrate 181 "$DEST" --online 2>&1); then
