@@ -104,7 +104,7 @@ void vps_checkpoint_reclaim(int vps_dir_fd);
  * The sender reads the images' directory and hands each piece to a sink as "NAME\0BYTES"
  * (at most VPS_CHECKPOINT_CHUNK bytes after the name; a file's pieces in order, an empty
  * file as one piece); only names vps_checkpoint_name_ok accepts go (criu's logs stay). The
- * receiver writes them into a fresh VPS_CHECKPOINT_DIR: root's, 0700, each file 0600, made
+ * receiver writes them into a fresh VPS_CHECKPOINT_DIR: root's, 0700, each file 0644 (criu's), made
  * with O_EXCL|O_NOFOLLOW, a name it already closed refused, VPS_CHECKPOINT_MAX in all; the
  * images are whole only with VPS_CHECKPOINT_META. What a restore takes from them is limited
  * as for a local resume (vps_checkpoint_restore_exec), and the user namespace's maps are

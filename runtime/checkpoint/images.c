@@ -103,9 +103,11 @@ int vps_checkpoint_rx_put(struct vps_checkpoint_rx *rx, const char *frame, size_
         size_t nl = (size_t)(nul - frame) + 1;
         if (strcmp(rx->name, frame) != 0) {
                 vps_closep(&rx->fd);
-                /* O_EXCL: a name seen before (not the one just written) is refused. */
+                /* O_EXCL: a name seen before (not the one just written) is refused. 0644 as
+                 * criu makes them (CR_FD_PERM): a restore reads some as the VPS's root, once
+                 * the 0700 directory is lent to it. */
                 rx->fd = openat(rx->dir, frame,
-                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
                 if (rx->fd < 0)
                         return vps_err_sys(err, errno, "refused: image %s", frame);
                 (void)snprintf(rx->name, sizeof(rx->name), "%s", frame);

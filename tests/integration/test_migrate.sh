@@ -171,6 +171,10 @@ if [ "$(vpsctl version -j | jq -r '.server.checkpoint.available')" != true ] && 
                 migrate 103 "$DEST" --online
         OUT=$(vpsctl migrate 103 x --online 2>&1) || true
         check "the reason is the probe's" grep -qF -- "$WHY" <<<"$OUT"
+        expect_eq "nothing touched: 103 runs on, the same init" "running $PID103" \
+                "$(vps_field 103 status) $(vps_field 103 pid)"
+        expect_eq "B's own 103 untouched" "stopped theirs" \
+                "$(v2 status 103 -j | jq -r '"\(.status) \(.hostname)"')"
 fi
 
 # No debris on B: no VPS ID and no restore's staging files.
