@@ -67,9 +67,10 @@ static bool write_out(int fd, const char *buf, size_t len)
 /* What a vpsd that closed the command's stdout on our 'P' can still have had on its way. */
 #define DROPPED_MAX (8u << 20)
 
-/* Our stdout: open, or closed (`| head -n1`) and how much was dropped since. */
+/* Our stdout: open, or closed (`| head -n1`) and how much was dropped since; pty: the
+ * command's output comes from a pty, which vpsd reads on after 'P'. */
 struct out_state {
-        bool closed;
+        bool closed, pty;
         size_t dropped;
 };
 
@@ -77,7 +78,8 @@ struct out_state {
  * ended), else 0. When our stdout closes, vpsd closes the command's ('P'), which ends as it
  * would in a local pipeline, and its status (141 after SIGPIPE) is ours, without a word on
  * stderr. A vpsd before 'P' sends on: past DROPPED_MAX we leave (vpsd hangs the command up,
- * as for a client gone) with the status a shell gives a writer that SIGPIPE ended. */
+ * as for a client gone) with the status a shell gives a writer that SIGPIPE ended. A
+ * command on a pty has nothing to end it: we leave at once, as ssh -t does. */
 static int server_frame(int fd, char *buf, int *status, struct out_state *out, vps_error *err)
 {
         char type;
@@ -95,6 +97,10 @@ static int server_frame(int fd, char *buf, int *status, struct out_state *out, v
         if (type == 'O' && !out->closed && !write_out(STDOUT_FILENO, buf, len)) {
                 vps_error e;
                 out->closed = true;
+                if (out->pty) {
+                        *status = 128 + SIGPIPE;
+                        return 1;
+                }
                 (void)vps_frame_write(fd, 'P', "", 0, &e);
         }
         if (type == 'R')
@@ -129,13 +135,13 @@ static bool stdin_frame(int fd)
         return true;
 }
 
-static int relay(int fd, int sigfd, vps_error *err)
+static int relay(int fd, int sigfd, bool pty, vps_error *err)
 {
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         if (!buf)
                 return vps_err(err, ENOMEM, "out of memory");
         bool in_open = true;
-        struct out_state out = {0};
+        struct out_state out = {.pty = pty};
         int status = 0;
         for (;;) {
                 struct pollfd f[3] = {{.fd = fd, .events = POLLIN},
@@ -206,7 +212,7 @@ int vpsctl_exec_remote(const struct vpsctl *v, const char *id, char *const *argv
         /* A write to our closed stdout fails with EPIPE instead of killing us. */
         struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
         (void)sigaction(SIGPIPE, &ign, &old_pipe);
-        int r = relay(fd, sigfd, &err);
+        int r = relay(fd, sigfd, pty, &err);
         (void)sigaction(SIGPIPE, &old_pipe, NULL);
         if (raw)
                 (void)tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);

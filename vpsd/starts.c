@@ -172,9 +172,9 @@ static void on_start(struct vpsd_source *src, uint32_t revents, void *userdata)
 static int wait_turn(struct vpsd *d, struct vps_inst *vi, struct request *req, const char *reason,
                      vps_error *err)
 {
-        if (vi->status != VPS_STOPPED || vi->starting)
-                return vps_err(err, EALREADY, "VPS %s is already %s", vi->cfg.id,
-                               vi->starting ? "starting" : "running");
+        int r = vps_manager_start_refused(vi, err);
+        if (r < 0)
+                return r;
         struct start_wait *w = calloc(1, sizeof(*w));
         if (!w)
                 return vps_err(err, ENOMEM, "out of memory");

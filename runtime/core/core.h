@@ -81,6 +81,9 @@ int vps_manager_load(struct vps_manager *m, const char *id, struct vps_inst **re
 void vps_manager_forget(struct vps_manager *m, struct vps_inst *vi);
 
 int vps_manager_start(struct vps_manager *m, struct vps_inst *vi, vps_error *err);
+/* -EALREADY, said in one line naming the VPS, unless it is stopped and no start of it is
+ * under way. */
+int vps_manager_start_refused(const struct vps_inst *vi, vps_error *err);
 /* The same in steps, so that a loop runs several starts at once (vpsd/starts.c): begin does
  * the host's part up to the clone of the start's processes (cgroup, limits, console, the
  * network's filter) and marks vi starting (still VPS_STOPPED); when vps_manager_start_fd is

@@ -140,8 +140,7 @@ static int start_host(struct vps_start *s, int cg_fd, vps_error *err)
         return r < 0 ? r : (lxcfs ? 1 : 0);
 }
 
-/* -EALREADY, said, unless the VPS is stopped and no start of it is under way. */
-static int not_stopped(const struct vps_inst *vi, vps_error *err)
+int vps_manager_start_refused(const struct vps_inst *vi, vps_error *err)
 {
         if (vi->status == VPS_STOPPED && !vi->starting)
                 return 0;
@@ -155,7 +154,7 @@ static int not_stopped(const struct vps_inst *vi, vps_error *err)
 int vps_start_prepare(struct vps_manager *m, struct vps_inst *vi, struct vps_start **ret,
                       int *ret_guest_fd, vps_error *err)
 {
-        if (not_stopped(vi, err) < 0)
+        if (vps_manager_start_refused(vi, err) < 0)
                 return -EALREADY;
         int r = vps_manager_check_ids(m, vi, err);
         if (r < 0)
@@ -201,7 +200,7 @@ int vps_manager_start_begin(struct vps_manager *m, struct vps_inst *vi, struct v
                                "VPS %s is suspended: resume it (vpsctl resume %s), or destroy it",
                                vi->cfg.id, vi->cfg.id);
         /* A refusal names the VPS already: not wrapped as a failed start. */
-        if (not_stopped(vi, err) < 0)
+        if (vps_manager_start_refused(vi, err) < 0)
                 return -EALREADY;
         struct vps_start *s = NULL;
         int guest = -1;

@@ -420,6 +420,18 @@ make_running_vps() {
         vpsctl start "$1" >/dev/null
 }
 
+# guest_sleeper ID: a `sleep 100000` of its own session in VPS ID; prints its PID inside once
+# it runs (the sh that sets it off returns before setsid's child has exec'd sleep), or
+# nothing after 5 s.
+guest_sleeper() {
+        local pid
+        vpsctl exec "$1" -- sh -c 'setsid sleep 100000 </dev/null >/dev/null 2>&1 &'
+        for _ in $(seq 50); do
+                pid=$(vpsctl exec "$1" -- pidof sleep) && { echo "$pid"; return; }
+                sleep 0.1
+        done
+}
+
 # The debian-12 template in this vpsd (call after start_vpsd): from the tarball cache under
 # VPS_TEST_CACHE when a test built it before, else built now (minutes; vpsctl's output
 # in $T/debian-build.out, DEBIAN_BUILT=1) and cached for the next tests. The tarball is named

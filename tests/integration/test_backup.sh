@@ -374,8 +374,8 @@ check "no partial file, under any name" sh -c "[ -z \"\$(ls -A '$T/small')\" ]"
 # capture's (its snapshots/ directory full): each one clear error, no partial file, the VPS
 # running, thawed and unchanged, its process answering.
 vpsctl start 506 >/dev/null
-vpsctl exec 506 -- sh -c 'setsid sleep 100000 </dev/null >/dev/null 2>&1 &'
-SLEEPER=$(vpsctl exec 506 -- pidof sleep)
+SLEEPER=$(guest_sleeper 506)
+check "the process inside runs" test -n "$SLEEPER"
 $H tree "$ROOT/vps/506/upper" "$B6" >"$T/r506.mf"
 running_unchanged() { # WHAT
         expect_jq "$1: the VPS still running" '.status == "running"' vpsctl status 506 -j

@@ -128,8 +128,8 @@ rm -rf "$up/w"
 
 # --- Disk full: an error, no partial snapshot, the VPS running unchanged.
 vpsctl exec 101 -- dd if=/dev/urandom of=/big bs=1024 count=512 2>/dev/null
-vpsctl exec 101 -- sh -c 'setsid sleep 100000 </dev/null >/dev/null 2>&1 &'
-sleeper=$(vpsctl exec 101 -- pidof sleep)
+sleeper=$(guest_sleeper 101)
+check "the process inside runs" test -n "$sleeper"
 $MANIFEST manifest "$up" >"$T/mfull"
 mount -t tmpfs -o size=64k tmpfs "$V/snapshots"
 expect_error "disk full is an error" "No space left on device" vpsctl snapshot 101 --name full
