@@ -155,7 +155,12 @@ int migrate_online(struct vpsctl *v, struct migrate *m)
 {
         (void)signal(SIGPIPE, SIG_IGN);
         vps_error err = {0};
+        /* One ssh connection for all the steps: no handshake inside the downtime. */
+        struct ssh_mux mux;
+        if (ssh_mux_begin(&m->dest, &mux, &err) < 0)
+                return vpsctl_fail_err(&err);
         int r = online_steps(v, m, &err);
+        ssh_mux_end(&m->dest, &mux);
         json_decref(m->ips);
         m->ips = NULL;
         return r;
