@@ -116,6 +116,9 @@ for who in A B; do
         expect_eq "vpsd $who's probe says checkpointing is available" available "$s"
 done
 
+# B's first id range taken by another VPS: 181 gets another range there than on A, which the
+# restore must use whatever the images say (their user namespace's maps are A's).
+v2 create 180 --ostemplate busybox >/dev/null
 ADDR=$NETPFX.81
 vpsctl create 181 --ostemplate busybox --ram 96M --numproc 60 --ipadd "$ADDR" >/dev/null
 # The counter and the listener are the init's (rc.local at boot), in the VPS's guest cgroup.
@@ -150,6 +153,7 @@ expect_eq "the listener answers at $ADDR on A" hi "$(hi_a)"
 check "the counter runs" test -s "/proc/$PID/root/tmp/count"
 PIDS=$(inner_pids "$PID")
 echo "PIDs inside: $PIDS"
+BASE_A=$(vps_field 181 uid_base)
 BOOT=$(cat "/proc/$PID/root/proc/sys/kernel/random/boot_id")
 
 # --- refused before anything: a destination whose vpsd has no criu (C: another vpsd on B's
@@ -212,7 +216,12 @@ expect_eq "B: the same boot id inside (the images carry it)" "$BOOT" "$(cat "/pr
 BCG=$(v2 status 181 -j | jq -r .cgroup)
 check "B: the init is in B's cgroup of the VPS ($BCG)" grep -q "^0::${BCG#"$CG_MOUNT"}/" "/proc/$BP/cgroup"
 expect_eq "B: the VPS's limits on its cgroup" "100663296 60" "$(cat "$BCG/memory.max") $(cat "$BCG/pids.max")"
-expect_eq "B: its uid map is B's range" "$(v2 status 181 -j | jq -r .uid_base)" "$(awk '$1 == 0 { print $2 }' "/proc/$BP/uid_map")"
+BASE_B=$(v2 status 181 -j | jq -r .uid_base)
+check "B gave 181 another id range than A ($BASE_A there, $BASE_B here)" test "$BASE_A" != "$BASE_B"
+expect_eq "B: the restored user namespace maps B's range, not the images' (A's)" "0 $BASE_B 65536" \
+        "$(awk '{ print $1, $2, $3 }' "/proc/$BP/uid_map")"
+check "B: the files inside are the VPS root's (uid 0 inside)" \
+        test "$(stat -c %u "/proc/$BP/root/etc/rc.local")" = "$BASE_B"
 check "A: 181 is gone" not vpsctl status 181
 check "A: no files of it" test ! -e "$ROOT/vps/181"
 for _ in $(seq 50); do [ -e "$ROOTB/vps/181/checkpoint" ] || break; sleep 0.1; done
