@@ -24,7 +24,8 @@
 
 static const char migrate_usage[] =
         "Usage: vpsctl migrate ID DEST [--keep-src] [--full] [--fast] [--ssh-option OPT]...\n"
-        "                      [--remote-socket PATH] [--remote-vpsctl PATH] [--online] [-j]\n"
+        "                      [--remote-socket PATH] [--remote-vpsctl PATH]\n"
+        "                      [--online [--precopy N]] [-j]\n"
         "       vpsctl migrate ID --to-node NAME|auto [--keep-src] [--full] [--fast] [-j]\n"
         "\n"
         "Move the VPS ID to the host DEST ([user@]host[:port]), whose vpsd is reached by\n"
@@ -54,6 +55,8 @@ static const char migrate_usage[] =
         "                        BatchMode=yes, ConnectTimeout=10, ServerAliveInterval=5)\n"
         "  --remote-socket PATH  the destination vpsd's socket (default: its vpsctl's)\n"
         "  --remote-vpsctl PATH  the destination's vpsctl (default: vpsctl in its PATH)\n"
+        "  --precopy N           with --online: N rounds (0-8) of criu pre-dump while the\n"
+        "                        VPS runs, so that the frozen dump holds only what changed\n"
         "  --online              a live migration (CRIU): the VPS is checkpointed here (as\n"
         "                        suspend does), its images carried with its backup, restored\n"
         "                        suspended there and resumed; the same processes run on.\n"
@@ -410,6 +413,7 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                 {"remote-socket", required_argument, NULL, 'S'},
                 {"remote-vpsctl", required_argument, NULL, 'V'},
                 {"to-node", required_argument, NULL, 'N'},
+                {"precopy", required_argument, NULL, 'P'},
                 {0},
         };
         int c;
@@ -429,7 +433,15 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                         m->online = true;
                 else if (c == 'N')
                         m->to_node = optarg;
-                else if (c == 'O') {
+                else if (c == 'P') {
+                        char *end;
+                        long n = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || n < 0 || n > 8)
+                                return vpsctl_usage_error(v, "--precopy: 0 to 8 rounds ('%s')",
+                                                          optarg);
+                        m->rounds = (unsigned int)n;
+                        m->precopy = true;
+                } else if (c == 'O') {
                         if (m->dest.n_opts == SSH_MAX_OPTS || !optarg[0] || optarg[0] == '-')
                                 return vpsctl_usage_error(v, "bad --ssh-option '%s'", optarg);
                         m->dest.opts[m->dest.n_opts++] = optarg;
@@ -442,6 +454,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                         return vpsctl_opt_error(v, c, argv);
         }
         vpsctl_json_errors(m->json);
+        if (m->precopy && !m->online)
+                return vpsctl_usage_error(v, "--precopy belongs to --online");
         if (optind >= argc)
                 return vpsctl_usage_error(v, "missing the VPS ID");
         m->id = argv[optind];

@@ -27,6 +27,7 @@ struct migrate {
         double t_down;
         unsigned long long img_bytes;
         unsigned int rounds;
+        bool precopy; /* --precopy given */
 };
 
 double migrate_now(void);

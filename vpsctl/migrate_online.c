@@ -110,9 +110,14 @@ static int online_steps(struct vpsctl *v, struct migrate *m, vps_error *err)
                 return vpsctl_fail("starting the guard: %s", strerror(errno));
         /* Frozen from here: criu freezes it, dumps it and kills it. */
         double t_freeze = migrate_now();
-        _cleanup_json_ json_t *ans = NULL;
-        r = vpsctl_request(v, "POST", NULL, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/suspend", m->id);
+        _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:i}", "rounds", (int)m->rounds);
+        r = vpsctl_request(v, "POST", body, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/suspend", m->id);
         m->t_stop = migrate_now() - t_freeze;
+        /* After a pre-copy, frozen only from the dump proper (vpsd's clock is this host's). */
+        json_t *fz = json_object_get(ans, "frozen_at_ns");
+        if (r >= 0 && m->rounds && json_is_integer(fz) &&
+            (double)json_integer_value(fz) / 1e9 > t_freeze)
+                t_freeze = (double)json_integer_value(fz) / 1e9;
         if (r < 0) {
                 /* A dump that fails leaves the VPS running (criu lets go of it). */
                 migrate_guard_release(&guard);

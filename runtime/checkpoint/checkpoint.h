@@ -79,12 +79,19 @@ struct vps_checkpoint_params {
          * ("/vps-x/101/guest"): criu's --cgroup-root, so the tasks go there whatever path
          * they were dumped from (another host's parent) */
         char cgroup_root[512];
+        /* dump: pre-copy rounds (criu pre-dump --track-mem into pre-1..N of the images'
+         * directory while the VPS runs; the dump then takes only what changed since) */
+        unsigned int rounds;
 };
+#define VPS_CHECKPOINT_ROUNDS_MAX 8
 
-/* The dump, run by a child of vpsd (it waits for criu): the images in a fresh
+/* The dump, run by a child of vpsd (it waits for criu): the images in a fresh (after the
+ * pre-copy's rounds, if any: *ret_frozen_ns is CLOCK_MONOTONIC when the dump proper, the one
+ * that freezes the VPS to its end, began)
  * VPS_CHECKPOINT_DIR, then criu kills the VPS, then the meta file is written. 0, or why not
  * in one line (criu's first error), the VPS left running by criu and no images left. */
-int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err);
+int vps_checkpoint_dump(const struct vps_checkpoint_params *p, int64_t *ret_frozen_ns,
+                        vps_error *err);
 /* The restore, in a child of vpsd that becomes criu (so that the restored init, criu's
  * sibling with --restore-sibling, is vpsd's child): unshares its mount namespace, builds the
  * root and the binds' sources, and execs criu; returns only when it could not (why in err).
@@ -121,10 +128,16 @@ struct vps_checkpoint_rx {
         int dir, fd;
         char name[80];
         uint64_t bytes, files;
+        unsigned int rounds; /* the highest pre-K seen */
 };
+/* Gives a pre-copy's round directories (pre-1..) in img_fd to uid (a restore lends them to the
+ * VPS's root with the images' directory; 0 takes them back); -errno. */
+int vps_checkpoint_lend_rounds(int img_fd, uid_t uid);
 /* Creates dir_fd/VPS_CHECKPOINT_DIR (it must not exist) for the pieces. */
 int vps_checkpoint_rx_begin(struct vps_checkpoint_rx *rx, int dir_fd, vps_error *err);
-/* One piece ("NAME\0BYTES"), checked; EPERM for a bad name or a file seen before. */
+/* One piece ("NAME\0BYTES", NAME maybe "pre-K/NAME": a pre-copy round's), checked; EPERM
+ * for a bad name, EEXIST for a file seen before. At the end the rounds' parent links are made
+ * here (pre-K/parent -> ../pre-K-1, parent -> pre-N), never taken from the stream. */
 int vps_checkpoint_rx_put(struct vps_checkpoint_rx *rx, const char *piece, size_t len,
                           vps_error *err);
 /* The last piece came: the files synced and closed; EBADMSG without VPS_CHECKPOINT_META. */

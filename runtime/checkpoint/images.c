@@ -33,6 +33,64 @@ bool vps_checkpoint_name_ok(const char *name)
         return !strcmp(name, VPS_CHECKPOINT_META) || (n > 4 && !strcmp(name + n - 4, ".img"));
 }
 
+/* The files of dir (prefix "" or "pre-K/") piece by piece into sink. */
+static int send_dir(int dir_fd, const char *prefix, char *buf, vps_checkpoint_sink sink, void *arg,
+                    uint64_t *bytes, vps_error *err)
+{
+        _cleanup_closedir_ DIR *dir = vps_opendir_fd(dir_fd);
+        if (!dir)
+                return vps_err_sys(err, errno, "reading the checkpoint images");
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                unsigned int k;
+                char c;
+                /* A pre-copy round's directory: its files as "pre-K/NAME". */
+                if (!prefix[0] && sscanf(de->d_name, "pre-%u%c", &k, &c) == 1 && k >= 1 &&
+                    k <= VPS_CHECKPOINT_ROUNDS_MAX) {
+                        char pre[16];
+                        (void)snprintf(pre, sizeof(pre), "pre-%u/", k);
+                        _cleanup_close_ int sub =
+                                openat(dir_fd, de->d_name,
+                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int r = sub < 0 ? vps_err_sys(err, errno, "reading %s", de->d_name)
+                                        : send_dir(sub, pre, buf, sink, arg, bytes, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                /* criu's logs, pidfile and parent links stay here: only the images and
+                 * vpsd's meta go. */
+                if (!vps_checkpoint_name_ok(de->d_name))
+                        continue;
+                _cleanup_close_ int f =
+                        openat(dir_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+                struct stat st;
+                if (f < 0 || fstat(f, &st) < 0)
+                        return vps_err_sys(err, errno, "reading image %s%s", prefix, de->d_name);
+                if (!S_ISREG(st.st_mode))
+                        continue;
+                size_t nl = (size_t)snprintf(buf, 80, "%s%s", prefix, de->d_name) + 1;
+                bool first = true;
+                for (;;) {
+                        ssize_t k2 = read(f, buf + nl, VPS_CHECKPOINT_CHUNK);
+                        if (k2 < 0 && errno == EINTR)
+                                continue;
+                        if (k2 < 0)
+                                return vps_err_sys(err, errno, "reading image %s", de->d_name);
+                        if (k2 == 0 && !first)
+                                break;
+                        int r = sink(arg, buf, nl + (size_t)k2, err);
+                        if (r < 0)
+                                return r;
+                        *bytes += (uint64_t)k2;
+                        first = false;
+                        if (k2 == 0)
+                                break;
+                }
+        }
+        return 0;
+}
+
 int vps_checkpoint_send(int vps_dir_fd, vps_checkpoint_sink sink, void *arg, uint64_t *ret_bytes,
                         vps_error *err)
 {
@@ -40,46 +98,11 @@ int vps_checkpoint_send(int vps_dir_fd, vps_checkpoint_sink sink, void *arg, uin
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (img < 0)
                 return vps_err_sys(err, errno, "opening the checkpoint images");
-        _cleanup_closedir_ DIR *dir = vps_opendir_fd(img);
-        if (!dir)
-                return vps_err_sys(err, errno, "reading the checkpoint images");
         _cleanup_free_ char *buf = malloc(VPS_CHECKPOINT_CHUNK + 80);
         if (!buf)
                 return vps_err(err, ENOMEM, "out of memory");
         *ret_bytes = 0;
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-                /* criu's logs and pidfile stay here: only the images and vpsd's meta go. */
-                if (!vps_checkpoint_name_ok(de->d_name))
-                        continue;
-                _cleanup_close_ int f =
-                        openat(img, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-                struct stat st;
-                if (f < 0 || fstat(f, &st) < 0)
-                        return vps_err_sys(err, errno, "reading image %s", de->d_name);
-                if (!S_ISREG(st.st_mode))
-                        continue;
-                size_t nl = strlen(de->d_name) + 1;
-                memcpy(buf, de->d_name, nl);
-                bool first = true;
-                for (;;) {
-                        ssize_t k = read(f, buf + nl, VPS_CHECKPOINT_CHUNK);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0)
-                                return vps_err_sys(err, errno, "reading image %s", de->d_name);
-                        if (k == 0 && !first)
-                                break;
-                        int r = sink(arg, buf, nl + (size_t)k, err);
-                        if (r < 0)
-                                return r;
-                        *ret_bytes += (uint64_t)k;
-                        first = false;
-                        if (k == 0)
-                                break;
-                }
-        }
-        return 0;
+        return send_dir(img, "", buf, sink, arg, ret_bytes, err);
 }
 
 int vps_checkpoint_rx_begin(struct vps_checkpoint_rx *rx, int dir_fd, vps_error *err)
@@ -97,17 +120,39 @@ int vps_checkpoint_rx_begin(struct vps_checkpoint_rx *rx, int dir_fd, vps_error 
 int vps_checkpoint_rx_put(struct vps_checkpoint_rx *rx, const char *frame, size_t n, vps_error *err)
 {
         const char *nul = memchr(frame, '\0', n < 80 ? n : 80);
-        if (!nul || !vps_checkpoint_name_ok(frame))
+        if (!nul || (strncmp(frame, "pre-", 4) != 0 && !vps_checkpoint_name_ok(frame)))
                 return vps_err(err, EPERM, "refused: an image with a bad name (%.64s)",
                                nul ? frame : "too long");
         size_t nl = (size_t)(nul - frame) + 1;
         if (strcmp(rx->name, frame) != 0) {
                 vps_closep(&rx->fd);
+                /* A pre-copy round's file: in pre-K, made here (never a path of the sender's). */
+                unsigned int k = 0;
+                const char *base = frame;
+                _cleanup_close_ int sub = -1;
+                if (!strncmp(frame, "pre-", 4)) {
+                        char c;
+                        if (sscanf(frame, "pre-%u%c", &k, &c) != 2 || c != '/' || k < 1 ||
+                            k > VPS_CHECKPOINT_ROUNDS_MAX || strchr(frame, '/') != frame + 5 ||
+                            !vps_checkpoint_name_ok(frame + 6))
+                                return vps_err(err, EPERM,
+                                               "refused: an image with a bad name (%.64s)", frame);
+                        char dn[16];
+                        (void)snprintf(dn, sizeof(dn), "pre-%u", k);
+                        if ((mkdirat(rx->dir, dn, 0700) < 0 && errno != EEXIST) ||
+                            (sub = openat(rx->dir, dn,
+                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                                return vps_err_sys(err, errno, "refused: image %s", frame);
+                        base = frame + 6;
+                        if (k > rx->rounds)
+                                rx->rounds = k;
+                }
                 /* O_EXCL: a name seen before (not the one just written) is refused. 0644 as
                  * criu makes them (CR_FD_PERM): a restore reads some as the VPS's root, once
                  * the 0700 directory is lent to it. */
-                rx->fd = openat(rx->dir, frame,
+                rx->fd = openat(sub >= 0 ? sub : rx->dir, base,
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
                 if (rx->fd < 0)
                         return vps_err_sys(err, errno, "refused: image %s", frame);
                 (void)snprintf(rx->name, sizeof(rx->name), "%s", frame);
@@ -132,6 +177,22 @@ int vps_checkpoint_rx_end(struct vps_checkpoint_rx *rx, vps_error *err)
             (rx->dir < 0 || faccessat(rx->dir, VPS_CHECKPOINT_META, F_OK, AT_SYMLINK_NOFOLLOW) < 0))
                 r = vps_err(err, EBADMSG,
                             "refused: the images are not whole (no " VPS_CHECKPOINT_META ")");
+        /* A pre-copy's chain, linked here as criu linked it there: the images' parent is the
+         * last round, each round's the one before; every round must have come. */
+        for (unsigned int k = rx->rounds; r == 0 && k >= 1; k--) {
+                char dn[16], link[24], at[24];
+                (void)snprintf(dn, sizeof(dn), "pre-%u", k);
+                (void)snprintf(at, sizeof(at), "%s/parent", dn);
+                (void)snprintf(link, sizeof(link), "../pre-%u", k - 1);
+                struct stat st;
+                if (fstatat(rx->dir, dn, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                        r = vps_err(err, EBADMSG, "refused: pre-copy round %u is missing", k);
+                else if (k > 1 && symlinkat(link, rx->dir, at) < 0)
+                        r = vps_err_sys(err, errno, "linking round %u", k);
+                else if (k == rx->rounds && symlinkat(dn, rx->dir, "parent") < 0)
+                        r = vps_err_sys(err, errno, "linking round %u", k);
+        }
+
         vps_closep(&rx->dir);
         return r;
 }
@@ -274,5 +335,16 @@ int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const cha
                 openat(run, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
         if (f < 0 || vps_write_full(f, text, 37) != 37)
                 return vps_err_sys(err, errno, "writing the boot id of the restore");
+        return 0;
+}
+
+int vps_checkpoint_lend_rounds(int img_fd, uid_t uid)
+{
+        for (unsigned int k = 1; k <= VPS_CHECKPOINT_ROUNDS_MAX; k++) {
+                char dn[16];
+                (void)snprintf(dn, sizeof(dn), "pre-%u", k);
+                if (fchownat(img_fd, dn, uid, uid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+        }
         return 0;
 }

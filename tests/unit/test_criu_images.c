@@ -160,6 +160,67 @@ static void test_send_receive(void **state)
         rm_tree(dst);
 }
 
+/* A pre-copy's rounds go as "pre-K/NAME" and come back linked as criu linked them. */
+static void test_rounds(void **state)
+{
+        (void)state;
+        char src[64], dst[64];
+        int sfd = tmpdir(src), dfd = tmpdir(dst);
+        vps_error err = {0};
+        assert_int_equal(mkdirat(sfd, VPS_CHECKPOINT_DIR, 0700), 0);
+        int img = openat(sfd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_int_equal(mkdirat(img, "pre-1", 0700), 0);
+        assert_int_equal(mkdirat(img, "pre-2", 0700), 0);
+        int p1 = openat(img, "pre-1", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int p2 = openat(img, "pre-2", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_int_equal(vps_write_file_atomic(p1, "pages-1.img", "one", 3, 0644, &err), 0);
+        assert_int_equal(vps_write_file_atomic(p2, "pages-1.img", "two", 3, 0644, &err), 0);
+        close(p1);
+        close(p2);
+        assert_int_equal(symlinkat("../pre-1", img, "pre-2/parent"), 0);
+        assert_int_equal(symlinkat("pre-2", img, "parent"), 0);
+        assert_int_equal(vps_write_file_atomic(img, VPS_CHECKPOINT_META, "{}", 2, 0600, &err), 0);
+        struct vps_checkpoint_rx rx;
+        assert_int_equal(vps_checkpoint_rx_begin(&rx, dfd, &err), 0);
+        struct pass p = {.rx = &rx};
+        uint64_t bytes = 0;
+        assert_int_equal(vps_checkpoint_send(sfd, into_rx, &p, &bytes, &err), 0);
+        assert_int_equal(p.pieces, 3);
+        assert_int_equal(vps_checkpoint_rx_end(&rx, &err), 0);
+        char link[32] = "";
+        assert_true(readlinkat(dfd, VPS_CHECKPOINT_DIR "/parent", link, sizeof(link) - 1) > 0);
+        assert_string_equal(link, "pre-2");
+        memset(link, 0, sizeof(link));
+        assert_true(readlinkat(dfd, VPS_CHECKPOINT_DIR "/pre-2/parent", link, sizeof(link) - 1) >
+                    0);
+        assert_string_equal(link, "../pre-1");
+        char *got = NULL;
+        size_t len = 0;
+        assert_int_equal(
+                vps_read_file_at(dfd, VPS_CHECKPOINT_DIR "/pre-1/pages-1.img", &got, &len, &err),
+                0);
+        assert_memory_equal(got, "one", 3);
+        free(got);
+        close(img);
+        close(sfd);
+        close(dfd);
+        rm_tree(src);
+        rm_tree(dst);
+        /* Names a round may not have; a round missing from the chain. */
+        dfd = tmpdir(dst);
+        assert_int_equal(vps_checkpoint_rx_begin(&rx, dfd, &err), 0);
+        const char *bad[] = {"pre-9/a.img",  "pre-0/a.img", "pre-1/../a.img", "pre-1/s/a.img",
+                             "pre-1/parent", "pre-x/a.img", "pre-1a.img"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_int_equal(put(&rx, bad[i], "x", &err), -EPERM);
+        assert_int_equal(put(&rx, "pre-2/a.img", "x", &err), 0);
+        assert_int_equal(put(&rx, VPS_CHECKPOINT_META, "{}", &err), 0);
+        assert_int_equal(vps_checkpoint_rx_end(&rx, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "round 1 is missing"));
+        close(dfd);
+        rm_tree(dst);
+}
+
 /* userns_entry {uid_map {0 165536 65536} gid_map {0 165536 65536}}, as protoc encodes it. */
 static const uint8_t want_body[] = {0x0a, 0x0a, 0x08, 0x00, 0x10, 0xa0, 0x8d, 0x0a,
                                     0x18, 0x80, 0x80, 0x04, 0x12, 0x0a, 0x08, 0x00,
@@ -210,9 +271,8 @@ static void test_userns(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_names),
-                cmocka_unit_test(test_receive_refusals),
-                cmocka_unit_test(test_send_receive),
+                cmocka_unit_test(test_names),        cmocka_unit_test(test_receive_refusals),
+                cmocka_unit_test(test_send_receive), cmocka_unit_test(test_rounds),
                 cmocka_unit_test(test_userns),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,8 @@
 # inside, the counter going on, the listener answering at its address. Then the move: on B
 # the same PIDs inside, the counter going on, the listener answering at its address from B's
 # side, the init in B's cgroup with the VPS's limits; A has nothing of it; the report (-j)
-# says online, rounds and the downtime, which is printed (TCG: only indicative).
+# says online, rounds (2 of pre-copy: criu pre-dump while it runs) and the downtime, which is
+# printed (TCG: only indicative).
 NET_TEST=1
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -195,7 +196,7 @@ check "B has no files of it" sh -c "! ls -a '$ROOTB/vps' | grep -q 181"
 
 # --- the move
 c_before=$(cat "/proc/$NP/root/tmp/count")
-if OUT=$(migrate 181 "$DEST" --online -j 2>&1); then
+if OUT=$(migrate 181 "$DEST" --online --precopy 2 -j 2>&1); then
         pass "migrate 181 --online: $(jq -c . <<<"$OUT")"
 else
         fail "migrate 181 --online: $OUT"
@@ -203,8 +204,8 @@ else
         finish
 fi
 echo "online migration downtime: $(jq -r '.downtime_seconds * 1000 | floor' <<<"$OUT") ms (frozen on A to running on B; dump $(jq -r .stop_seconds <<<"$OUT") s, transfer $(jq -r .transfer_seconds <<<"$OUT") s of $(jq -r .bytes <<<"$OUT") + $(jq -r .checkpoint_bytes <<<"$OUT") bytes, resume $(jq -r .start_seconds <<<"$OUT") s; TCG, load $(cut -d' ' -f1-3 /proc/loadavg))"
-check "the report: online, 0 rounds, removed here, a downtime" \
-        jq -e '.online == true and .rounds == 0 and .source == "removed" and .downtime_seconds > 0 and .checkpoint_bytes > 0' <<<"$OUT"
+check "the report: online, 2 pre-copy rounds, removed here, a downtime" \
+        jq -e '.online == true and .rounds == 2 and .source == "removed" and .downtime_seconds > 0 and .checkpoint_bytes > 0' <<<"$OUT"
 expect_eq "B: 181 runs" running "$(v2 status 181 -j | jq -r .status)"
 BP=$(v2 status 181 -j | jq -r .pid)
 expect_eq "B: the same PIDs inside" "$PIDS" "$(inner_pids "$BP")"
