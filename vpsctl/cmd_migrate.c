@@ -434,12 +434,9 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                 else if (c == 'N')
                         m->to_node = optarg;
                 else if (c == 'P') {
-                        char *end;
-                        long n = strtol(optarg, &end, 10);
-                        if (!*optarg || *end || n < 0 || n > 8)
+                        if (migrate_rounds_parse(optarg, &m->rounds) < 0)
                                 return vpsctl_usage_error(v, "--precopy: 0 to 8 rounds ('%s')",
                                                           optarg);
-                        m->rounds = (unsigned int)n;
                         m->precopy = true;
                 } else if (c == 'O') {
                         if (m->dest.n_opts == SSH_MAX_OPTS || !optarg[0] || optarg[0] == '-')

@@ -49,5 +49,7 @@ int migrate_restore_there(struct vpsctl *v, struct migrate *m, const char *query
                           bool *ret_maybe, vps_error *err);
 /* The result, printed (or -j, or into m->result for a drain). */
 int migrate_report(struct migrate *m);
+/* --precopy's N (0-8) into *ret; -EINVAL for another. */
+int migrate_rounds_parse(const char *s, unsigned int *ret);
 /* migrate_online.c: the whole of --online. */
 int migrate_online(struct vpsctl *v, struct migrate *m);

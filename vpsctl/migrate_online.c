@@ -156,6 +156,16 @@ static int online_steps(struct vpsctl *v, struct migrate *m, vps_error *err)
         return migrate_report(m);
 }
 
+int migrate_rounds_parse(const char *s, unsigned int *ret)
+{
+        char *end;
+        long n = strtol(s, &end, 10);
+        if (!*s || *end || n < 0 || n > 8)
+                return -EINVAL;
+        *ret = (unsigned int)n;
+        return 0;
+}
+
 int migrate_online(struct vpsctl *v, struct migrate *m)
 {
         (void)signal(SIGPIPE, SIG_IGN);

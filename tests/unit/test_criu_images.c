@@ -115,14 +115,23 @@ static int into_rx(void *arg, const void *piece, size_t len, vps_error *err)
         return vps_checkpoint_rx_put(p->rx, piece, len, err);
 }
 
+/* A source directory with an empty images' directory (its fd returned) and a destination. */
+static int two_dirs(char *src, char *dst, int *ret_sfd, int *ret_dfd)
+{
+        *ret_sfd = tmpdir(src);
+        *ret_dfd = tmpdir(dst);
+        assert_int_equal(mkdirat(*ret_sfd, VPS_CHECKPOINT_DIR, 0700), 0);
+        int img = openat(*ret_sfd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(img >= 0);
+        return img;
+}
+
 static void test_send_receive(void **state)
 {
         (void)state;
         char src[64], dst[64];
-        int sfd = tmpdir(src), dfd = tmpdir(dst);
+        int sfd, dfd, img = two_dirs(src, dst, &sfd, &dfd);
         vps_error err = {0};
-        assert_int_equal(mkdirat(sfd, VPS_CHECKPOINT_DIR, 0700), 0);
-        int img = openat(sfd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         size_t big = 3 * VPS_CHECKPOINT_CHUNK + 5;
         char *data = malloc(big);
         assert_non_null(data);
@@ -165,10 +174,8 @@ static void test_rounds(void **state)
 {
         (void)state;
         char src[64], dst[64];
-        int sfd = tmpdir(src), dfd = tmpdir(dst);
+        int sfd, dfd, img = two_dirs(src, dst, &sfd, &dfd);
         vps_error err = {0};
-        assert_int_equal(mkdirat(sfd, VPS_CHECKPOINT_DIR, 0700), 0);
-        int img = openat(sfd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_int_equal(mkdirat(img, "pre-1", 0700), 0);
         assert_int_equal(mkdirat(img, "pre-2", 0700), 0);
         int p1 = openat(img, "pre-1", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
