@@ -51,7 +51,7 @@ static const char backup_usage[] =
 
 static const char restore_usage[] =
         "Usage: vpsctl restore FILE [ID] [--ipadd IP]... [--force] [--trust-config]\n"
-        "                      [--migrated-from HOST] [-j]\n"
+        "                      [--migrated-from HOST [--checkpoint]] [-j]\n"
         "\n"
         "Make the VPS ID (default: the one backed up) from the backup FILE ('-': one archive\n"
         "on standard input, ID required), with an id range,\n"
@@ -72,6 +72,9 @@ static const char restore_usage[] =
         "  --migrated-from HOST\n"
         "              the restore is a migration's copy from HOST (vpsctl migrate passes it):\n"
         "              vpsd's events say so ('migration')\n"
+        "  --checkpoint  with '-' and --migrated-from: standard input carries the frames of an\n"
+        "              online migration (vpsctl migrate --online passes it): the archive,\n"
+        "              then the VPS's checkpoint images; the VPS is restored suspended\n"
         "  -j, --json  no progress; print the result as JSON\n"
         "  -h, --help  print this help and exit\n";
 
@@ -378,6 +381,18 @@ static int find_chain(const char *file, char chain[CHAIN_MAX][4200], int *ret_n,
         return 0;
 }
 
+/* The frames vpsd has sent meanwhile, handled (on_frame's result when not 0). */
+static int frames_waiting(int fd, struct vpsctl_progress *p, char *in, json_t **ret, vps_error *err)
+{
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        while (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLIN | POLLHUP))) {
+                int r = on_frame(fd, -1, p, in, ret, err);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Sends one file's bytes as 'D' frames, then end (N or Z); frames from vpsd are handled as
  * they come. Returns 1 when vpsd already gave its result (*ret). */
 static int send_file(int fd, const char *path, char end, struct vpsctl_progress *p, char *buf,
@@ -388,19 +403,40 @@ static int send_file(int fd, const char *path, char end, struct vpsctl_progress 
         if (f < 0)
                 return vps_err_sys(err, errno, "opening %s", path);
         for (;;) {
-                struct pollfd pf = {.fd = fd, .events = POLLIN};
-                while (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLIN | POLLHUP))) {
-                        int r = on_frame(fd, -1, p, in, ret, err);
-                        if (r != 0)
-                                return r;
-                }
+                int r = frames_waiting(fd, p, in, ret, err);
+                if (r != 0)
+                        return r;
                 ssize_t n = read(f, buf, VPS_FRAME_MAX);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
                         return vps_err_sys(err, errno, "reading %s", path);
-                int r = vps_frame_write(fd, n ? 'D' : end, buf, (size_t)n, err);
+                r = vps_frame_write(fd, n ? 'D' : end, buf, (size_t)n, err);
                 if (r < 0 || n == 0)
+                        return r;
+        }
+}
+
+/* An online migration's stream on stdin, already in frames ('D' the archive, 'C' the
+ * images, 'Z' the end): passed on as they come. Its end without 'Z' (the wire cut) ends
+ * here without a 'Z', so vpsd's restore leaves nothing. */
+static int send_frames(int fd, struct vpsctl_progress *p, char *buf, char *in, json_t **ret,
+                       vps_error *err)
+{
+        for (;;) {
+                int r = frames_waiting(fd, p, in, ret, err);
+                if (r != 0)
+                        return r;
+                char type;
+                size_t n;
+                r = vps_frame_read(STDIN_FILENO, &type, buf, &n, err);
+                if (r < 0)
+                        return vps_err(err, ECANCELED, "the migration's stream ended early (%s)",
+                                       r == -ECONNRESET ? "cut" : err->msg);
+                if (type != 'D' && type != 'C' && type != 'Z')
+                        return vps_err(err, EPROTO,
+                                       "an unexpected frame in the migration's stream");
+                if ((r = vps_frame_write(fd, type, buf, n, err)) < 0 || type == 'Z')
                         return r;
         }
 }
@@ -414,9 +450,10 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 {"force", no_argument, NULL, 'f'},
                 {"trust-config", no_argument, NULL, 'T'},
                 {"migrated-from", required_argument, NULL, 'M'},
+                {"checkpoint", no_argument, NULL, 'C'},
                 {0},
         };
-        bool json = false, force = false, trust = false;
+        bool json = false, force = false, trust = false, ckpt = false;
         char from[80] = "";
         char ips[1024] = "";
         int c;
@@ -430,6 +467,8 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         force = true;
                 else if (c == 'T')
                         trust = true;
+                else if (c == 'C')
+                        ckpt = true;
                 else if (c == 'M') {
                         migrate_peer_arg(from, sizeof(from), "migrate_from", optarg);
                         if (!from[0])
@@ -453,6 +492,8 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                 return vpsctl_usage_error(v, "unexpected argument '%s'", argv[optind + 2]);
         if (id && vpsctl_check_id(id) != CMD_CONTINUE)
                 return vpsctl_check_id(id);
+        if (ckpt && (strcmp(file, "-") != 0 || !from[0]))
+                return vpsctl_usage_error(v, "--checkpoint needs FILE '-' and --migrated-from");
         vps_error err = {0};
         static char chain[CHAIN_MAX][4200];
         int n = 0;
@@ -480,9 +521,9 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
                         size += (unsigned long long)st.st_size;
         }
         char path[1400];
-        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s%s", id, size,
+        (void)snprintf(path, sizeof(path), "/v1/restore?id=%s&size=%llu%s%s%s%s%s%s", id, size,
                        force ? "&force=1" : "", trust ? "&trust_config=1" : "",
-                       ips[0] ? "&ipadd=" : "", ips, from);
+                       ips[0] ? "&ipadd=" : "", ips, from, ckpt ? "&checkpoint=1" : "");
         _cleanup_close_ int fd = -1;
         if ((r = vpsctl_stream_open(v, path, "vps-restore", NULL, &fd, NULL, &err)) < 0)
                 return vpsctl_fail_err(&err);
@@ -492,8 +533,11 @@ int cmd_restore(struct vpsctl *v, int argc, char **argv)
         _cleanup_json_ json_t *res = NULL;
         if (!buf || !in)
                 return vpsctl_fail("%s", strerror(ENOMEM));
-        for (int i = 0; i < n && r == 0; i++)
+        for (int i = 0; i < n && r == 0 && !ckpt; i++)
                 r = send_file(fd, chain[i], i + 1 == n ? 'Z' : 'N', &p, buf, in, &res, &err);
+        if (ckpt && (r = send_frames(fd, &p, buf, in, &res, &err)) < 0 && r != -EPIPE &&
+            r != -ECONNRESET)
+                return vpsctl_fail_err(&err);
         /* vpsd stopped reading (a full disk, the ID taken): its own error frame says why. */
         if (r == -EPIPE || r == -ECONNRESET) {
                 vps_error e = {0};

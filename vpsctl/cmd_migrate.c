@@ -5,8 +5,7 @@
  * does so if vpsctl itself is killed) and removes what the destination got. */
 #include "vpsctl.h"
 #include "client.h"
-#include "migrate_node.h"
-#include "ssh.h"
+#include "migrate_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +24,8 @@
 
 static const char migrate_usage[] =
         "Usage: vpsctl migrate ID DEST [--keep-src] [--full] [--fast] [--ssh-option OPT]...\n"
-        "                      [--remote-socket PATH] [--remote-vpsctl PATH] [--online] [-j]\n"
+        "                      [--remote-socket PATH] [--remote-vpsctl PATH]\n"
+        "                      [--online [--precopy N]] [-j]\n"
         "       vpsctl migrate ID --to-node NAME|auto [--keep-src] [--full] [--fast] [-j]\n"
         "\n"
         "Move the VPS ID to the host DEST ([user@]host[:port]), whose vpsd is reached by\n"
@@ -55,49 +55,47 @@ static const char migrate_usage[] =
         "                        BatchMode=yes, ConnectTimeout=10, ServerAliveInterval=5)\n"
         "  --remote-socket PATH  the destination vpsd's socket (default: its vpsctl's)\n"
         "  --remote-vpsctl PATH  the destination's vpsctl (default: vpsctl in its PATH)\n"
-        "  --online              a live migration (CRIU): refused, naming why\n"
+        "  --precopy N           with --online: N rounds (0-8) of criu pre-dump while the\n"
+        "                        VPS runs, so that the frozen dump holds only what changed\n"
+        "  --online              a live migration (CRIU): the VPS is checkpointed here (as\n"
+        "                        suspend does), its images carried with its backup, restored\n"
+        "                        suspended there and resumed; the same processes run on.\n"
+        "                        Both vpsds must say checkpointing is available (else refused\n"
+        "                        before anything is done); a failure resumes it here. The\n"
+        "                        downtime (frozen here to running there) is reported\n"
         "  -j, --json            print the result as JSON\n"
         "  -h, --help            print this help and exit\n";
 
-struct migrate {
-        const char *id;
-        struct ssh_dest dest;
-        const char *to_node; /* --to-node NAME|auto */
-        struct node_dest nd;
-        bool quiet;     /* drain: the result into *result, not printed */
-        json_t *result; /* owned by the caller */
-        bool keep, full, online, json, fast;
-        bool was_running;
-        json_t *ips;              /* the source's addresses */
-        unsigned long long bytes; /* archive bytes sent */
-        double t_stop, t_copy, t_start, t_total;
-};
-
-static double now_s(void)
+double migrate_now(void)
 {
         struct timespec ts;
         (void)clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Starts the VPS here again; vpsd may still be ending the backup stream of it (busy). */
-static int start_here(struct vpsctl *v, const char *id, vps_error *err)
+/* Starts (or resumes) the VPS here again; vpsd may still be ending the stream of it (busy). */
+int migrate_here(struct vpsctl *v, const char *id, const char *verb, vps_error *err)
 {
         for (int i = 0;; i++) {
                 _cleanup_json_ json_t *ans = NULL;
-                int r = vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, err, "/v1/vps/%s/start",
-                                       id);
+                int r = vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, err, "/v1/vps/%s/%s",
+                                       id, verb);
                 if (r >= 0 || (err->code != EBUSY && err->code != EAGAIN) || i == 300)
                         return r;
                 (void)usleep(200 * 1000);
         }
 }
 
+static int start_here(struct vpsctl *v, const char *id, vps_error *err)
+{
+        return migrate_here(v, id, "start", err);
+}
+
 /* --- the guard: starts the source again if vpsctl dies before the destination took over -- */
 
 /* Returns the write end of its pipe: 'k' written there lets it go quietly; the pipe closed
  * without it (vpsctl killed) makes it start the VPS here. */
-static int guard_start(struct vpsctl *v, const char *id)
+int migrate_guard_start(struct vpsctl *v, const char *id, const char *verb)
 {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -120,17 +118,17 @@ static int guard_start(struct vpsctl *v, const char *id)
                 if (n == 1 && c == 'k')
                         _exit(0);
                 vps_error err = {0};
-                int r = start_here(v, id, &err);
+                int r = migrate_here(v, id, verb, &err);
                 if (r < 0)
-                        (void)fprintf(stderr, "vpsctl: migrate guard: starting VPS %s again: %s\n",
-                                      id, err.msg);
+                        (void)fprintf(stderr, "vpsctl: migrate guard: %s of VPS %s here: %s\n",
+                                      verb, id, err.msg);
                 _exit(r < 0);
         }
         (void)close(p[0]);
         return p[1];
 }
 
-static void guard_release(int *fd)
+void migrate_guard_release(int *fd)
 {
         if (*fd >= 0) {
                 (void)!write(*fd, "k", 1);
@@ -141,27 +139,8 @@ static void guard_release(int *fd)
 
 /* --- the steps ----------------------------------------------------------------------------- */
 
-static int refuse_online(struct vpsctl *v)
-{
-        _cleanup_json_ json_t *server = NULL;
-        vps_error err = {0};
-        if (vpsctl_request(v, "GET", NULL, TIMEOUT_SHORT, &server, &err, "/v1/version") < 0)
-                return vpsctl_fail_err(&err);
-        json_t *cp = json_object_get(server, "checkpoint");
-        const char *why = json_string_value(json_object_get(cp, "why"));
-        if (json_is_true(json_object_get(cp, "available")))
-                (void)vps_err(&err, EOPNOTSUPP,
-                              "--online: live migration is not built yet; migrate offline");
-        else
-                (void)vps_err(&err, EOPNOTSUPP,
-                              "--online needs checkpointing (CRIU), which this host's vpsd says "
-                              "is not available: %s",
-                              why ? why : "it did not say why");
-        return vpsctl_fail_err(&err);
-}
-
 /* The destination must answer and not have the ID (its status exits 3: no such VPS). */
-static int preflight(struct migrate *m, vps_error *err)
+int migrate_preflight(struct migrate *m, vps_error *err)
 {
         if (m->to_node)
                 return node_preflight(&m->nd, m->id, err);
@@ -196,8 +175,21 @@ static int write_all(int fd, const char *buf, size_t n)
         return 0;
 }
 
-/* The local backup stream's frames into to (ssh's stdin): 0 at the end of the archive. */
-static int pump(struct migrate *m, int fd, int to, vps_error *err)
+/* Bytes to ssh's stdin: as they are, or (an online move's stream) in a frame of type. */
+static int put(struct migrate *m, int to, bool frames, char type, const char *buf, size_t n,
+               vps_error *err)
+{
+        int r = frames ? vps_frame_write(to, type, buf, n, err) : write_all(to, buf, n);
+        if (r < 0)
+                return vps_err(err, -r, "sending to %s: %s", m->dest.name,
+                               r == -EPIPE ? "ssh ended" : strerror(-r));
+        return 0;
+}
+
+/* The local backup stream's frames into to (ssh's stdin): 0 at the end of the archive. With
+ * frames (--online), the archive ('D') and the images ('C') go in frames, and 'Z' at the
+ * result. */
+static int pump(struct migrate *m, int fd, int to, bool frames, vps_error *err)
 {
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         if (!buf)
@@ -210,44 +202,48 @@ static int pump(struct migrate *m, int fd, int to, vps_error *err)
                         return vps_err(err, ECONNRESET, "vpsd ended the backup without a result");
                 if (r < 0)
                         return r;
-                if (type == 'D') {
-                        if ((r = write_all(to, buf, n)) < 0)
-                                return vps_err(err, -r, "sending to %s: %s", m->dest.name,
-                                               r == -EPIPE ? "ssh ended" : strerror(-r));
-                        m->bytes += n;
+                if (type == 'D' || (type == 'C' && frames)) {
+                        if ((r = put(m, to, frames, type, buf, n, err)) < 0)
+                                return r;
+                        if (type == 'D')
+                                m->bytes += n;
+                        else
+                                m->img_bytes += n - strnlen(buf, n) - 1;
                 } else if (type == 'E') {
                         r = client_error_from_body(buf, n, 500, err);
                         return vps_err_wrap(err, "the backup here");
                 } else if (type == 'K') {
-                        return 0;
+                        return frames ? put(m, to, true, 'Z', NULL, 0, err) : 0;
                 } else if (type != 'P') {
                         return vps_err(err, EPROTO, "an unexpected frame from vpsd");
                 }
         }
 }
 
-/* Streams the backup into the destination's restore. *ret_created: the destination may hold
- * the VPS (its restore said so, or the outcome is unknown). */
-static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_error *err)
+int migrate_restore_there(struct vpsctl *v, struct migrate *m, const char *query, bool frames,
+                          bool *ret_maybe, vps_error *err)
 {
-        if (m->to_node)
-                return node_transfer(v, &m->nd, m->id, m->full, m->ips, &m->bytes, ret_maybe, err);
         char path[384], to_arg[80], self[64] = "";
         migrate_peer_arg(to_arg, sizeof(to_arg), "migrate_to", m->dest.name);
-        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0%s", m->id,
-                       m->full, to_arg);
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s/backup?full=%d&incremental=0%s%s", m->id,
+                       m->full, query, to_arg);
         _cleanup_close_ int fd = -1;
         int r = vpsctl_stream_open(v, path, "vps-backup", NULL, &fd, NULL, err);
         if (r < 0 || (r = vps_frame_write(fd, 'Z', NULL, 0, err)) < 0)
                 return vps_err_wrap(err, "the backup here");
-        const char *args[10 + 2 * 64] = {"restore", "-", m->id, "-j"};
+        const char *args[12 + 2 * 64] = {"restore", "-", m->id, "-j"};
         size_t na = 4, i;
+        if (frames)
+                args[na++] = "--checkpoint";
         /* The destination's events name this host as the migration's source. */
         char from_arg[80];
         if (gethostname(self, sizeof(self) - 1) == 0 &&
             (migrate_peer_arg(from_arg, sizeof(from_arg), "x", self), from_arg[0])) {
                 args[na++] = "--migrated-from";
                 args[na++] = self;
+        } else if (frames) { /* --checkpoint needs it */
+                args[na++] = "--migrated-from";
+                args[na++] = "source";
         }
         json_t *ip;
         json_array_foreach(m->ips, i, ip)
@@ -273,7 +269,7 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
                 return r;
         }
         *ret_maybe = true;
-        r = pump(m, fd, p[1], err);
+        r = pump(m, fd, p[1], frames, err);
         if (r < 0 && r != -EPIPE) /* a cut stream must not look complete to the restore */
                 (void)kill(pid, SIGTERM);
         (void)close(p[1]);
@@ -297,7 +293,16 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
         return vps_err(err, ECONNRESET, "ssh %s: %s", m->dest.name, why[0] ? why : "failed");
 }
 
-static int remote_simple(struct migrate *m, const char *verb, const char *opt, vps_error *err)
+/* Streams the backup into the destination's restore. *ret_maybe: the destination may hold
+ * the VPS (its restore said so, or the outcome is unknown). */
+static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_error *err)
+{
+        if (m->to_node)
+                return node_transfer(v, &m->nd, m->id, m->full, m->ips, &m->bytes, ret_maybe, err);
+        return migrate_restore_there(v, m, "", false, ret_maybe, err);
+}
+
+int migrate_remote(struct migrate *m, const char *verb, const char *opt, vps_error *err)
 {
         if (m->to_node)
                 return node_simple(&m->nd, m->id, verb, err);
@@ -319,7 +324,7 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
         vps_error e = {0};
         if (m->nd.moved && node_move(v, &m->nd, m->id, true, m->was_running, &e) < 0)
                 (void)fprintf(stderr, "vpsctl: %s: check 'vpsctl list --all-nodes'\n", e.msg);
-        if (remote && remote_simple(m, "destroy", "--force", &e) < 0 && e.code != EPROTO &&
+        if (remote && migrate_remote(m, "destroy", "--force", &e) < 0 && e.code != EPROTO &&
             e.code != ENOENT)
                 (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
                               m->id, m->dest.name, e.msg);
@@ -342,19 +347,29 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
         return vpsctl_fail_err(why);
 }
 
-static int report(struct migrate *m)
+int migrate_report(struct migrate *m)
 {
         const char *src = m->keep ? "kept stopped" : "removed";
         if (m->to_node)
                 (void)snprintf(m->dest.name, sizeof(m->dest.name), "%s", m->nd.name);
         if (m->json || m->quiet) {
-                _cleanup_json_ json_t *j = json_pack(
-                        "{s:s, s:s, s:b, s:b, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "id", m->id,
-                        "dest", m->dest.name, "running", m->was_running, "full", m->full, "bytes",
-                        (json_int_t)m->bytes, "seconds", m->t_total, "stop_seconds", m->t_stop,
-                        "transfer_seconds", m->t_copy, "start_seconds", m->t_start,
-                        "downtime_seconds",
-                        m->was_running ? m->t_stop + m->t_copy + m->t_start : 0.0, "source", src);
+                _cleanup_json_ json_t *j =
+                        json_pack("{s:s, s:s, s:b, s:b, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "id",
+                                  m->id, "dest", m->dest.name, "running", m->was_running, "full",
+                                  m->full, "bytes", (json_int_t)m->bytes, "seconds", m->t_total,
+                                  "stop_seconds", m->t_stop, "transfer_seconds", m->t_copy,
+                                  "start_seconds", m->t_start, "downtime_seconds",
+                                  m->online        ? m->t_down
+                                  : m->was_running ? m->t_stop + m->t_copy + m->t_start
+                                                   : 0.0,
+                                  "source", src);
+                if (j)
+                        json_object_set_new(j, "online", json_boolean(m->online));
+                if (j && m->online) {
+                        json_object_set_new(j, "rounds", json_integer(m->rounds));
+                        json_object_set_new(j, "checkpoint_bytes",
+                                            json_integer((json_int_t)m->img_bytes));
+                }
                 if (j && m->to_node)
                         json_object_set_new(j, "node", json_string(m->nd.name));
                 if (m->quiet) {
@@ -364,15 +379,22 @@ static int report(struct migrate *m)
                 return j ? vpsctl_print_json(j) : vpsctl_fail("cannot encode the result");
         }
         double mb = (double)m->bytes / 1e6;
-        printf("VPS %s migrated to %s in %.2f s: ", m->id, m->dest.name, m->t_total);
-        if (m->was_running)
+        printf("VPS %s migrated%s to %s in %.2f s: ", m->id, m->online ? " online" : "",
+               m->dest.name, m->t_total);
+        if (m->online)
+                printf("frozen and dumped here in %.2f s (%u pre-copy rounds), ", m->t_stop,
+                       m->rounds);
+        else if (m->was_running)
                 printf("stopped here in %.2f s, ", m->t_stop);
         if (mb < 10)
                 printf("%.0f kB sent in %.2f s", mb * 1000, m->t_copy);
         else
                 printf("%.1f MB sent in %.2f s (%.0f MB/s)", mb, m->t_copy,
                        m->t_copy > 0 ? mb / m->t_copy : 0.0);
-        if (m->was_running)
+        if (m->online)
+                printf(" with %.0f kB of images, resumed there in %.2f s; downtime %.0f ms",
+                       (double)m->img_bytes / 1e3, m->t_start, m->t_down * 1000);
+        else if (m->was_running)
                 printf(", started there in %.2f s", m->t_start);
         printf("; %s here\n", src);
         return 0;
@@ -391,6 +413,7 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                 {"remote-socket", required_argument, NULL, 'S'},
                 {"remote-vpsctl", required_argument, NULL, 'V'},
                 {"to-node", required_argument, NULL, 'N'},
+                {"precopy", required_argument, NULL, 'P'},
                 {0},
         };
         int c;
@@ -410,7 +433,12 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                         m->online = true;
                 else if (c == 'N')
                         m->to_node = optarg;
-                else if (c == 'O') {
+                else if (c == 'P') {
+                        if (migrate_rounds_parse(optarg, &m->rounds) < 0)
+                                return vpsctl_usage_error(v, "--precopy: 0 to 8 rounds ('%s')",
+                                                          optarg);
+                        m->precopy = true;
+                } else if (c == 'O') {
                         if (m->dest.n_opts == SSH_MAX_OPTS || !optarg[0] || optarg[0] == '-')
                                 return vpsctl_usage_error(v, "bad --ssh-option '%s'", optarg);
                         m->dest.opts[m->dest.n_opts++] = optarg;
@@ -423,6 +451,8 @@ static int parse(struct vpsctl *v, int argc, char **argv, struct migrate *m)
                         return vpsctl_opt_error(v, c, argv);
         }
         vpsctl_json_errors(m->json);
+        if (m->precopy && !m->online)
+                return vpsctl_usage_error(v, "--precopy belongs to --online");
         if (optind >= argc)
                 return vpsctl_usage_error(v, "missing the VPS ID");
         m->id = argv[optind];
@@ -452,12 +482,12 @@ static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_erro
 {
         if (!m->was_running)
                 return 0;
-        if ((*guard = guard_start(v, m->id)) < 0)
+        if ((*guard = migrate_guard_start(v, m->id, "start")) < 0)
                 return vps_err_sys(err, errno, "starting the guard");
-        double t0 = now_s();
+        double t0 = migrate_now();
         _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:b}", "fast", m->fast);
         int r = vpsctl_request(v, "POST", body, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/stop", m->id);
-        m->t_stop = now_s() - t0;
+        m->t_stop = migrate_now() - t0;
         return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
 }
 
@@ -474,7 +504,7 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
         struct migrate m = *mp;
         int r;
         (void)signal(SIGPIPE, SIG_IGN);
-        double t0 = now_s();
+        double t0 = migrate_now();
         __attribute__((cleanup(keep_err))) vps_error err = {0};
         _cleanup_json_ json_t *vps = NULL;
         if (vpsctl_get_vps(v, m.id, &vps, &err) < 0)
@@ -487,7 +517,7 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
         m.ips = json_object_get(vps, "ip");
         if (m.to_node && (r = node_dest_check(v, m.id, m.to_node, m.full, vps, &m.nd, &err)) < 0)
                 return vpsctl_fail_err(&err);
-        if ((r = preflight(&m, &err)) < 0)
+        if ((r = migrate_preflight(&m, &err)) < 0)
                 return vpsctl_fail_err(&err);
         /* A drain carries the template along where the destination's differs. */
         if (m.to_node &&
@@ -495,31 +525,31 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
                                 json_string_value(json_object_get(vps, "ostemplate")) ?: "",
                                 &m.full, m.quiet, &err) < 0)
                 return vpsctl_fail_err(&err);
-        __attribute__((cleanup(guard_release))) int guard = -1;
+        __attribute__((cleanup(migrate_guard_release))) int guard = -1;
         if ((r = stop_source(v, &m, &guard, &err)) < 0)
                 return roll_back(v, &m, false, &err);
-        double t1 = now_s();
+        double t1 = migrate_now();
         bool maybe = false;
         r = transfer(v, &m, &maybe, &err);
-        m.t_copy = now_s() - t1;
+        m.t_copy = migrate_now() - t1;
         if (r < 0)
                 return roll_back(v, &m, maybe, &err);
         /* From here the destination's copy is the one to run: the guard lets go first, so that
          * a kill now leaves both stopped rather than both running. */
-        guard_release(&guard);
+        migrate_guard_release(&guard);
         /* The owner records go to the destination before its copy may start there. */
         if (m.to_node && (r = node_move(v, &m.nd, m.id, false, m.was_running, &err)) < 0)
                 return roll_back(v, &m, true, &err);
         if (m.was_running) {
-                double t2 = now_s();
-                if ((r = remote_simple(&m, "start", "-j", &err)) < 0 && err.code != ECONNRESET)
+                double t2 = migrate_now();
+                if ((r = migrate_remote(&m, "start", "-j", &err)) < 0 && err.code != ECONNRESET)
                         return roll_back(v, &m, true, &err);
                 /* No answer: it may run there; starting it here could make two. */
                 if (r < 0)
                         return vpsctl_fail("%s: VPS %s may run on %s now, so it is left stopped "
                                            "here (check there)",
                                            err.msg, m.id, m.dest.name);
-                m.t_start = now_s() - t2;
+                m.t_start = migrate_now() - t2;
         }
         _cleanup_json_ json_t *ans = NULL;
         if (!m.keep) {
@@ -539,8 +569,8 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
         if (r < 0)
                 (void)fprintf(stderr, "vpsctl: VPS %s is on %s now, but %s here failed: %s\n", m.id,
                               m.dest.name, m.keep ? "marking it migrated" : "removing it", err.msg);
-        m.t_total = now_s() - t0;
-        r = report(&m);
+        m.t_total = migrate_now() - t0;
+        r = migrate_report(&m);
         mp->result = m.result;
         return r;
 }
@@ -552,7 +582,7 @@ int cmd_migrate(struct vpsctl *v, int argc, char **argv)
         if (r != CMD_CONTINUE)
                 return r;
         if (m.online)
-                return refuse_online(v);
+                return migrate_online(v, &m);
         return migrate_steps(v, &m);
 }
 

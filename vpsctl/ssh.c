@@ -216,3 +216,43 @@ int ssh_run(const struct ssh_dest *d, const char *const *args, int *ret_status, 
                 return vps_err(err, ENOMEM, "%s", strerror(ENOMEM));
         return 0;
 }
+
+int ssh_mux_begin(struct ssh_dest *d, struct ssh_mux *x, vps_error *err)
+{
+        *x = (struct ssh_mux){0};
+        if (d->n_opts + 3 > SSH_MAX_OPTS)
+                return 0; /* the operator's options fill it: one connection per command */
+        (void)snprintf(x->dir, sizeof(x->dir), "/tmp/vpsctl-ssh-XXXXXX");
+        if (!mkdtemp(x->dir))
+                return vps_err_sys(err, errno, "a directory for ssh's control socket");
+        (void)snprintf(x->path_opt, sizeof(x->path_opt), "ControlPath=%s/cm", x->dir);
+        d->opts[d->n_opts++] = "ControlMaster=auto";
+        d->opts[d->n_opts++] = x->path_opt;
+        d->opts[d->n_opts++] = "ControlPersist=30";
+        x->on = true;
+        return 0;
+}
+
+void ssh_mux_end(struct ssh_dest *d, struct ssh_mux *x)
+{
+        if (!x->on)
+                return;
+        d->n_opts -= 3;
+        const char *argv[] = {
+                "ssh", "-o",      x->path_opt, "-O", "exit", "-p", d->port[0] ? d->port : "22",
+                "--",  d->target, NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        pid_t pid;
+        if (posix_spawnp(&pid, "ssh", &fa, NULL, (char *const *)argv, environ) == 0)
+                (void)ssh_wait(pid);
+        posix_spawn_file_actions_destroy(&fa);
+        char sock[96];
+        (void)snprintf(sock, sizeof(sock), "%s/cm", x->dir);
+        (void)unlink(sock);
+        (void)rmdir(x->dir);
+        x->on = false;
+}

@@ -37,3 +37,16 @@ int ssh_run(const struct ssh_dest *d, const char *const *args, int *ret_status, 
 
 /* The last non-empty line of what fd (a memfd, read from its start) holds, "vpsctl: " cut. */
 void ssh_last_line(int fd, char *buf, size_t size);
+
+/* One connection for a series of commands (OpenSSH's ControlMaster): after ssh_mux_begin the
+ * first ssh to d becomes the master and stays in the background (ControlPersist, 30 s idle),
+ * and the later ones go through it without a handshake of their own (an online migration's
+ * steps after the freeze). Its socket is in a private directory (0700) of this vpsctl's;
+ * ssh_mux_end asks the master to exit and removes it. */
+struct ssh_mux {
+        char dir[64];
+        char path_opt[96]; /* "ControlPath=DIR/cm" */
+        bool on;
+};
+int ssh_mux_begin(struct ssh_dest *d, struct ssh_mux *x, vps_error *err);
+void ssh_mux_end(struct ssh_dest *d, struct ssh_mux *x);

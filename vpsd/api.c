@@ -453,7 +453,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
          * fleet's and the admin's, never a token's (its verb is `backup`). */
         if (req->client.kind == VPSD_CLIENT_TOKEN && !exec &&
             (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "migrate_to") ||
-             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "migrate_from"))) {
+             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "migrate_from") ||
+             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "checkpoint"))) {
                 vps_err(&err, EACCES, "token %s may not name a migration", req->client.name);
                 return answer(d, req, method, url, 403, error_body(&err));
         }

@@ -279,6 +279,7 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
         s->incremental = flag_of(c, "incremental");
         s->force = flag_of(c, "force");
         s->trust_config = flag_of(c, "trust_config");
+        s->checkpoint = flag_of(c, "checkpoint");
         const char *mkey = restore ? "migrate_from" : "migrate_to", *peer = arg_of(c, mkey);
         if (r == 0)
                 r = vpsd_migration_peer_check(mkey, peer, err);
@@ -325,7 +326,13 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
                 struct vps_inst *vi = vps_manager_find(&d->m, s->id, err);
                 if (!vi)
                         r = -err->code;
+                else if (s->checkpoint && !vi->suspended)
+                        r = vps_err(err, EINVAL, "VPS %s is not suspended: no images to send",
+                                    s->id);
         }
+        /* The images go only into a migration's copy (admin: api.c refuses a token). */
+        if (r == 0 && s->checkpoint && !s->migrate[0])
+                r = vps_err(err, EINVAL, "'checkpoint' belongs to a migration (%s)", mkey);
         if (r == 0)
                 r = stream_vps_busy(d, s->id, err);
         if (r < 0) {

@@ -4,6 +4,8 @@
  * writes the archive to the stream as 'D' frames with 'P' progress between them. */
 #include "backup_job.h"
 
+#include "checkpoint/checkpoint.h"
+
 #include "log.h"
 #include "storage/backup.h"
 #include "storage/storage.h"
@@ -130,6 +132,12 @@ static int mount_merged(struct vpsd *d, const struct vps_inst *vi, const char *u
         return 0;
 }
 
+static int send_piece(void *arg, const void *piece, size_t len, vps_error *err)
+{
+        const struct vpsd_stream *s = arg;
+        return vps_frame_write(s->sock, 'C', piece, len, err);
+}
+
 _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vpsd_stream *s)
 {
         vpsd_stream_child_setup();
@@ -230,12 +238,20 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
         o.pr.files = o.pr.done = res.files;
         o.pr.bytes = res.bytes;
         vpsd_progress_end(&o.pr);
+        /* An online migration's: the images after the archive. */
+        uint64_t images = 0;
+        if (s->checkpoint && vps_checkpoint_send(vi->dir_fd, send_piece, s, &images, &err) < 0) {
+                (void)vps_err_wrap(&err, "sending the checkpoint images");
+                child_fail(s->sock, &err);
+        }
         _cleanup_json_ json_t *j = json_pack(
                 "{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "id", vi->cfg.id,
                 "backup_id", res.backup_id, "base_id", base_id, "full", s->full, "template",
                 vi->cfg.ostemplate, "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes,
                 "in_archive", (json_int_t)res.in_archive, "deleted", (json_int_t)res.deleted,
                 "running", vi->status != VPS_STOPPED, "frozen_ms", (double)cap.frozen_us / 1000.0);
+        if (j && s->checkpoint)
+                json_object_set_new(j, "checkpoint_bytes", json_integer((json_int_t)images));
         _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
         vpsd_stream_last(s->sock, 'K', t, strlen(t));
         _exit(0);

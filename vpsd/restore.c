@@ -4,6 +4,8 @@
  * for --force); the child then removes what was replaced. */
 #include "restore.h"
 
+#include "checkpoint/checkpoint.h"
+
 #include "events.h"
 #include "log.h"
 #include "reap.h"
@@ -64,6 +66,11 @@ struct in_ctx {
         char *buf;
         size_t len, off;
         bool archive_end, all_end;
+        /* An online migration's: 'C' frames (the images) follow the archive; the first one
+         * ends the archive and waits in pending. */
+        bool checkpoint;
+        char *pending;
+        size_t pending_len;
         vps_error *err;
         struct vpsd_progress *pr; /* done: the archive bytes received */
 };
@@ -87,6 +94,10 @@ static ssize_t in_read(void *arg, void *out, size_t want)
                 } else if (type == 'N' || type == 'Z') {
                         c->archive_end = true;
                         c->all_end = type == 'Z';
+                } else if (type == 'C' && c->checkpoint && c->pending) {
+                        memcpy(c->pending, c->buf, n);
+                        c->pending_len = n;
+                        c->archive_end = c->all_end = true;
                 } else
                         return -EPROTO;
         }
@@ -222,6 +233,31 @@ static int make_template(int sfd, const char *name, const struct vps_backup_info
                                        vps_template_tree_size(tfd), err);
 }
 
+/* An online migration's images, after its archive: into the staging directory's
+ * checkpoint/, checked piece by piece (checkpoint.h), up to the stream's 'Z'. */
+static int take_images(int sfd, struct in_ctx *in, vps_error *err)
+{
+        if (!in->pending_len)
+                return vps_err(err, EBADMSG, "the migration's stream has no checkpoint images");
+        struct vps_checkpoint_rx rx;
+        int r = vps_checkpoint_rx_begin(&rx, sfd, err);
+        if (r == 0)
+                r = vps_checkpoint_rx_put(&rx, in->pending, in->pending_len, err);
+        while (r == 0) {
+                char type;
+                size_t n;
+                if ((r = vps_frame_read(in->fd, &type, in->buf, &n, err)) < 0)
+                        break;
+                if (type == 'Z')
+                        return vps_checkpoint_rx_end(&rx, err);
+                r = type == 'C' ? vps_checkpoint_rx_put(&rx, in->buf, n, err)
+                                : vps_err(err, EPROTO, "an unexpected frame among the images");
+        }
+        vps_closep(&rx.fd);
+        vps_closep(&rx.dir);
+        return r;
+}
+
 _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
 {
         vpsd_stream_child_setup();
@@ -235,7 +271,13 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
         _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX);
         struct vpsd_progress pr = {
                 .fd = s->sock, .phase = "extract", .unit = "bytes", .total = s->size};
-        struct in_ctx in = {.fd = s->sock, .buf = buf, .err = &err, .pr = &pr};
+        _cleanup_free_ char *pending = s->checkpoint ? malloc(VPS_FRAME_MAX) : NULL;
+        struct in_ctx in = {.fd = s->sock,
+                            .buf = buf,
+                            .err = &err,
+                            .pr = &pr,
+                            .checkpoint = s->checkpoint,
+                            .pending = pending};
         struct out_ctx o = {.fd = s->sock, .err = &err, .pr = &pr};
         vpsd_progress_send(&pr);
         struct vps_backup_info info = {0}, first = {0};
@@ -286,6 +328,11 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
         }
         vpsd_progress_end(&pr);
         vps_error e2;
+        if (s->checkpoint && take_images(sfd, &in, &err) < 0) {
+                (void)vps_rm_rf_at(d->m.vps_fd, s->staging, &e2);
+                (void)vps_err_wrap(&err, "the checkpoint images");
+                vpsd_stream_fail(s->sock, &err);
+        }
         bool have_tpl = !want_root;
         char tpl[VPS_ID_MAX + 16];
         (void)snprintf(tpl, sizeof(tpl), "%s", first.tpl_name);

@@ -23,6 +23,9 @@ struct vpsd_stream {
         char id[VPS_ID_MAX + 1]; /* the VPS backed up, or the one restored */
         bool full, incremental, force;
         bool trust_config; /* a restore: the archive's features and devnodes are taken */
+        /* An online migration's copy (checkpoint=1, admin): a backup of a suspended VPS sends
+         * its checkpoint images after the archive ('C' frames), a restore takes them. */
+        bool checkpoint;
         char ips[VPS_MAX_IPS][VPS_IP_MAX];
         unsigned int n_ip;
         bool has_ips;

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "gated.h"
 #include "log.h"
+#include "migration_events.h"
 #include "loop.h"
 #include "stream.h"
 #include "trash.h"
@@ -44,12 +45,14 @@ struct criu_job {
         struct vps_checkpoint_params p;
         char run_dir[128], vps_dir[600];
         struct timespec began;
+        int64_t frozen_ns;
 };
 
 /* What the child sends when it fails before criu (a resume) or when it is done (a dump). */
 struct criu_result {
         int r;
         vps_error err;
+        int64_t frozen_ns; /* a dump: when the dump proper began (after a pre-copy) */
 };
 
 /* 0 when this host can checkpoint, else why not. */
@@ -87,7 +90,7 @@ _Noreturn static void criu_child(void *arg, int go, int out)
         if (j->resume)
                 res.r = vps_checkpoint_restore_exec(&j->p, &res.err); /* criu, if it works */
         else
-                res.r = vps_checkpoint_dump(&j->p, &res.err);
+                res.r = vps_checkpoint_dump(&j->p, &res.frozen_ns, &res.err);
         (void)vps_write_full(out, &res, sizeof(res));
         _exit(res.r < 0);
 }
@@ -182,7 +185,13 @@ static struct vps_inst *checks(struct vpsd *d, const char *id, bool resume, vps_
 int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err)
 {
-        (void)body, (void)status, (void)ret;
+        (void)status, (void)ret;
+        /* {"rounds": N}: a pre-copy of N rounds before the dump (an online migration's) */
+        json_t *jr = json_object_get(body, "rounds");
+        if (jr && (!json_is_integer(jr) || json_integer_value(jr) < 0 ||
+                   json_integer_value(jr) > VPS_CHECKPOINT_ROUNDS_MAX))
+                return vps_err(err, EINVAL, "'rounds': 0 to %d pre-copy rounds",
+                               VPS_CHECKPOINT_ROUNDS_MAX);
         struct vps_inst *vi = checks(d, id, false, err);
         if (!vi)
                 return -err->code;
@@ -198,7 +207,8 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
                                               .lxcfs = d->m.lxcfs[0] ? d->m.lxcfs : NULL,
                                               .cfg = &vi->cfg,
                                               .pid = vi->st.pid,
-                                              .console = vi->console_hold};
+                                              .console = vi->console_hold,
+                                              .rounds = (unsigned int)json_integer_value(jr)};
         int r = job_start(d, j, err);
         if (r < 0)
                 job_free(j);
@@ -232,7 +242,12 @@ int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        return vpsd_resume_vps(d, vi, req, err);
+        int r = vpsd_resume_vps(d, vi, req, err);
+        /* The source of an online migration resumed again: the migration was rolled back. */
+        if (r >= 0 && vpsd_migration_pending(id))
+                vpsd_migration_end(d, id, true, NULL,
+                                   &(vps_error){ECANCELED, "rolled back: resumed here again"});
+        return r;
 }
 
 /* The child's end: its exit status and what it said (nothing when it became criu). */
@@ -244,6 +259,7 @@ static int collect(struct criu_job *j, int *ret_status, vps_error *err)
         *ret_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         static struct criu_result res;
         if (vps_read_full(j->out_fd, &res, sizeof(res)) == (ssize_t)sizeof(res)) {
+                j->frozen_ns = res.frozen_ns;
                 if (res.r < 0)
                         *err = res.err;
                 return res.r;
@@ -326,8 +342,14 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         vpsd_emit_result(d, verb, vi->cfg.id, r < 0 ? &err : NULL, NULL);
         if (j->req && r < 0)
                 vpsd_request_fail(d, j->req, &err);
-        else if (j->req)
-                vpsd_request_finish(d, j->req, 200, vps_inst_to_json(&d->m, vi));
+        else if (j->req) {
+                json_t *o = vps_inst_to_json(&d->m, vi);
+                /* A suspend's: when the VPS froze for the dump proper (CLOCK_MONOTONIC, ns),
+                 * for a migration's downtime after a pre-copy. */
+                if (o && !j->resume && j->frozen_ns)
+                        json_object_set_new(o, "frozen_at_ns", json_integer(j->frozen_ns));
+                vpsd_request_finish(d, j->req, 200, o);
+        }
         job_free(j);
 }
 

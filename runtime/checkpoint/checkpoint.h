@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "vps/error.h"
@@ -74,12 +75,23 @@ struct vps_checkpoint_params {
         int console;       /* dump: a slave of the console (its tty); restore: the new one */
         const char *lower; /* restore: the template's rootfs */
         char veth[16];     /* restore: the host end criu makes for eth0, "" for none */
+        /* restore: the VPS's guest cgroup vpsd made, relative to the cgroup2 mount
+         * ("/vps-x/101/guest"): criu's --cgroup-root, so the tasks go there whatever path
+         * they were dumped from (another host's parent) */
+        char cgroup_root[512];
+        /* dump: pre-copy rounds (criu pre-dump --track-mem into pre-1..N of the images'
+         * directory while the VPS runs; the dump then takes only what changed since) */
+        unsigned int rounds;
 };
+#define VPS_CHECKPOINT_ROUNDS_MAX 8
 
-/* The dump, run by a child of vpsd (it waits for criu): the images in a fresh
+/* The dump, run by a child of vpsd (it waits for criu): the images in a fresh (after the
+ * pre-copy's rounds, if any: *ret_frozen_ns is CLOCK_MONOTONIC when the dump proper, the one
+ * that freezes the VPS to its end, began)
  * VPS_CHECKPOINT_DIR, then criu kills the VPS, then the meta file is written. 0, or why not
  * in one line (criu's first error), the VPS left running by criu and no images left. */
-int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err);
+int vps_checkpoint_dump(const struct vps_checkpoint_params *p, int64_t *ret_frozen_ns,
+                        vps_error *err);
 /* The restore, in a child of vpsd that becomes criu (so that the restored init, criu's
  * sibling with --restore-sibling, is vpsd's child): unshares its mount namespace, builds the
  * root and the binds' sources, and execs criu; returns only when it could not (why in err).
@@ -94,3 +106,51 @@ bool vps_checkpoint_exists(int vps_dir_fd);
 /* A failed restore: the images given back to host root alone (a restore lends them to the
  * VPS's root, as whom criu reads them). */
 void vps_checkpoint_reclaim(int vps_dir_fd);
+
+/* --- the images as a migration carries them (images.c) ------------------------------------
+ * The sender reads the images' directory and hands each piece to a sink as "NAME\0BYTES"
+ * (at most VPS_CHECKPOINT_CHUNK bytes after the name; a file's pieces in order, an empty
+ * file as one piece); only names vps_checkpoint_name_ok accepts go (criu's logs stay). The
+ * receiver writes them into a fresh VPS_CHECKPOINT_DIR: root's, 0700, each file 0644 (criu's), made
+ * with O_EXCL|O_NOFOLLOW, a name it already closed refused, VPS_CHECKPOINT_MAX in all; the
+ * images are whole only with VPS_CHECKPOINT_META. What a restore takes from them is limited
+ * as for a local resume (vps_checkpoint_restore_exec), and the user namespace's maps are
+ * replaced by vpsd's (vps_checkpoint_own_userns). */
+#define VPS_CHECKPOINT_CHUNK (1u << 19)
+#define VPS_CHECKPOINT_MAX   (64ull << 30)
+/* "NAME.img" or VPS_CHECKPOINT_META: 1-64 of [A-Za-z0-9._-], no leading dot. */
+bool vps_checkpoint_name_ok(const char *name);
+typedef int (*vps_checkpoint_sink)(void *arg, const void *piece, size_t len, vps_error *err);
+/* The images of the VPS at vps_dir_fd, piece by piece into sink; *ret_bytes their size. */
+int vps_checkpoint_send(int vps_dir_fd, vps_checkpoint_sink sink, void *arg, uint64_t *ret_bytes,
+                        vps_error *err);
+struct vps_checkpoint_rx {
+        int dir, fd;
+        char name[80];
+        uint64_t bytes, files;
+        unsigned int rounds; /* the highest pre-K seen */
+};
+/* Gives a pre-copy's round directories (pre-1..) in img_fd to uid (a restore lends them to the
+ * VPS's root with the images' directory; 0 takes them back); -errno. */
+int vps_checkpoint_lend_rounds(int img_fd, uid_t uid);
+/* Creates dir_fd/VPS_CHECKPOINT_DIR (it must not exist) for the pieces. */
+int vps_checkpoint_rx_begin(struct vps_checkpoint_rx *rx, int dir_fd, vps_error *err);
+/* One piece ("NAME\0BYTES", NAME maybe "pre-K/NAME": a pre-copy round's), checked; EPERM
+ * for a bad name, EEXIST for a file seen before. At the end the rounds' parent links are made
+ * here (pre-K/parent -> ../pre-K-1, parent -> pre-N), never taken from the stream. */
+int vps_checkpoint_rx_put(struct vps_checkpoint_rx *rx, const char *piece, size_t len,
+                          vps_error *err);
+/* The last piece came: the files synced and closed; EBADMSG without VPS_CHECKPOINT_META. */
+int vps_checkpoint_rx_end(struct vps_checkpoint_rx *rx, vps_error *err);
+/* Replaces the maps of every userns-*.img in the images' directory img_fd by one extent,
+ * 0 -> base, count long (uid and gid); EBADMSG when there is none or one is not criu's. */
+int vps_checkpoint_own_userns(int img_fd, uint32_t base, uint32_t count, vps_error *err);
+/* The image written (header with the common magic or not, length, userns_entry): its size;
+ * ret holds 128 bytes. For unit tests. */
+size_t vps_checkpoint_userns_entry(uint8_t *ret, bool common, uint32_t base, uint32_t count);
+/* The VPS's boot id as its run directory's file holds it ("" when none or damaged), which
+ * the dump records; a restore recreates the file from it where it is missing (another host,
+ * a host reboot), or with a fresh id when the images have none. */
+void vps_checkpoint_boot_id_read(const char *run_dir, const char *id, char ret[40]);
+int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const char *text,
+                                  vps_error *err);

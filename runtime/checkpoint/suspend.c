@@ -53,14 +53,15 @@ __attribute__((format(printf, 2, 3))) static void arg(struct argv_buf *a, const 
         a->v[++a->n] = NULL;
 }
 
+/* sub: "" (the images' directory) or a pre-copy round's ("pre-K", in it) */
 static void args_begin(struct argv_buf *a, const struct vps_checkpoint_params *p, const char *verb,
-                       const char *log)
+                       const char *log, const char *sub)
 {
         a->n = 0;
         arg(a, "%s", p->criu);
         arg(a, "%s", verb);
         arg(a, "%s", "-D");
-        arg(a, "%s/" VPS_CHECKPOINT_DIR, p->vps_dir);
+        arg(a, "%s/" VPS_CHECKPOINT_DIR "%s%s", p->vps_dir, sub[0] ? "/" : "", sub);
         arg(a, "%s", "-o");
         arg(a, "%s", log);
         for (size_t i = 0; i < sizeof(common_opts) / sizeof(common_opts[0]); i++)
@@ -181,22 +182,72 @@ static int run_wait(char *const argv[], int out_dir_fd, vps_error *err)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int dump_meta(int dir_fd, const char *tty, const struct vps_host_bind *b, const bool *used,
-                     unsigned int n, vps_error *err)
+static int dump_meta(int dir_fd, const char *tty, const char *boot_id,
+                     const struct vps_host_bind *b, const bool *used, unsigned int n,
+                     vps_error *err)
 {
         _cleanup_json_ json_t *keys = json_array();
         for (unsigned int i = 0; keys && i < n; i++)
                 if (used[i])
                         json_array_append_new(keys, json_string(b[i].key));
-        _cleanup_json_ json_t *o = json_pack("{s:s, s:O, s:I}", "tty", tty, "externals", keys,
-                                             "dumped_at", (json_int_t)time(NULL));
+        _cleanup_json_ json_t *o =
+                json_pack("{s:s, s:O, s:I, s:s}", "tty", tty, "externals", keys, "dumped_at",
+                          (json_int_t)time(NULL), "boot_id", boot_id);
         _cleanup_free_ char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (!text)
                 return vps_err(err, ENOMEM, "out of memory");
         return vps_write_file_atomic(dir_fd, VPS_CHECKPOINT_META, text, strlen(text), 0600, err);
 }
 
-int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
+/* criu pre-dump into pre-K (k > 0), or the dump (k 0): of process pid, the binds used as
+ * externals, with --track-mem and the last round as parent when there are rounds. */
+static int run_dump(const struct vps_checkpoint_params *p, int vd, int img, unsigned int k,
+                    const char *pid, const struct vps_host_bind *b, const bool *used,
+                    unsigned int n, const char *tty, vps_error *err)
+{
+        static struct argv_buf a;
+        char sub[16] = "", log[40], prev[24] = "";
+        _cleanup_close_ int out = -1;
+        if (k) {
+                (void)snprintf(sub, sizeof(sub), "pre-%u", k);
+                if (mkdirat(img, sub, 0700) < 0 ||
+                    (out = openat(img, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        return vps_err_sys(err, errno, "creating %s", sub);
+        }
+        unsigned int last = k ? k - 1 : p->rounds;
+        if (last)
+                (void)snprintf(prev, sizeof(prev), k ? "../pre-%u" : "pre-%u", last);
+        (void)snprintf(log, sizeof(log), "%s%s%s", sub, k ? "/" : "",
+                       k ? "pre-dump.log" : "dump.log");
+        args_begin(&a, p, k ? "pre-dump" : "dump", k ? "pre-dump.log" : "dump.log", sub);
+        arg(&a, "%s", "-t");
+        arg(&a, "%s", pid);
+        if (!k) {
+                /* (a restore ignores it: the lock goes with the restored namespace) */
+                arg(&a, "%s", "--network-lock");
+                arg(&a, "%s", "nftables");
+        }
+        for (unsigned int i = 0; i < n; i++)
+                if (used[i]) {
+                        arg(&a, "%s", "--external");
+                        arg(&a, "mnt[%s]:%s", b[i].target, b[i].key);
+                }
+        arg(&a, "%s", "--external");
+        arg(&a, "%s", tty);
+        if (p->rounds)
+                arg(&a, "%s", "--track-mem");
+        if (prev[0]) {
+                arg(&a, "%s", "--prev-images-dir");
+                arg(&a, "%s", prev);
+        }
+        int st = run_wait(a.v, k ? out : img, err);
+        if (st > 0)
+                return vps_checkpoint_log_error(vd, log, st, err);
+        return st < 0 ? st : 0;
+}
+
+int vps_checkpoint_dump(const struct vps_checkpoint_params *p, int64_t *ret_frozen_ns,
+                        vps_error *err)
 {
         _cleanup_close_ int vd = open(p->vps_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (vd < 0)
@@ -221,32 +272,29 @@ int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
         unsigned int n = r < 0 ? 0
                                : vps_host_binds(p->cfg, p->vps_dir, p->run_dir, p->lxcfs, b,
                                                 VPS_HOST_BINDS_MAX);
-        static struct argv_buf a;
         char tty[80], pid[16];
         if (r == 0) {
                 tty_key(&tty_st, tty, sizeof(tty));
                 (void)snprintf(pid, sizeof(pid), "%d", (int)p->pid);
-                args_begin(&a, p, "dump", "dump.log");
-                arg(&a, "%s", "-t");
-                arg(&a, "%s", pid);
-                /* (a restore ignores it: the lock goes with the restored namespace) */
-                arg(&a, "%s", "--network-lock");
-                arg(&a, "%s", "nftables");
                 for (unsigned int i = 0; i < n; i++)
-                        if ((used[i] = bound_in(mi, b[i].target))) {
-                                arg(&a, "%s", "--external");
-                                arg(&a, "mnt[%s]:%s", b[i].target, b[i].key);
-                        }
-                arg(&a, "%s", "--external");
-                arg(&a, "%s", tty);
-                int st = run_wait(a.v, img, err);
-                if (st > 0)
-                        r = vps_checkpoint_log_error(vd, "dump.log", st, err);
-                else if (st < 0)
-                        r = st;
+                        used[i] = bound_in(mi, b[i].target);
+                /* Pre-copy: rounds of memory while it runs, each of the pages dirtied since
+                 * the last; then the dump proper, frozen, of what changed since the last. */
+                for (unsigned int k = 1; r == 0 && k <= p->rounds; k++)
+                        r = run_dump(p, vd, img, k, pid, b, used, n, tty, err);
+                struct timespec ts;
+                (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+                *ret_frozen_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+                if (r == 0)
+                        r = run_dump(p, vd, img, 0, pid, b, used, n, tty, err);
         }
+        /* Its boot id goes with the images: a resume where the run directory lacks the file
+         * (another host, a host reboot) binds the same one again. */
+        char boot_id[40];
         if (r == 0)
-                r = dump_meta(img, tty, b, used, n, err);
+                vps_checkpoint_boot_id_read(p->run_dir, p->cfg->id, boot_id);
+        if (r == 0)
+                r = dump_meta(img, tty, boot_id, b, used, n, err);
         if (r < 0) {
                 vps_error e;
                 (void)vps_rm_rf_at(vd, VPS_CHECKPOINT_DIR, &e);
@@ -255,7 +303,8 @@ int vps_checkpoint_dump(const struct vps_checkpoint_params *p, vps_error *err)
 }
 
 /* The tty and the external mounts' keys the dump recorded. */
-static int read_meta(int vd, char *tty, size_t size, json_t **ret_keys, vps_error *err)
+static int read_meta(int vd, char *tty, size_t size, char boot_id[40], json_t **ret_keys,
+                     vps_error *err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
@@ -268,6 +317,7 @@ static int read_meta(int vd, char *tty, size_t size, json_t **ret_keys, vps_erro
         if (!t || strncmp(t, "tty[", 4) != 0 || strlen(t) >= size || !json_is_array(keys))
                 return vps_err(err, EBADMSG, "the images' " VPS_CHECKPOINT_META " is damaged");
         strcpy(tty, t);
+        (void)snprintf(boot_id, 40, "%s", json_string_value(json_object_get(o, "boot_id")) ?: "");
         *ret_keys = json_incref(keys);
         return 0;
 }
@@ -286,10 +336,10 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
         _cleanup_close_ int vd = open(p->vps_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (vd < 0)
                 return vps_err_sys(err, errno, "opening %s", p->vps_dir);
-        char tty[80];
+        char tty[80], boot_id[40];
         _cleanup_json_ json_t *keys = NULL;
-        int r = read_meta(vd, tty, sizeof(tty), &keys, err);
-        if (r < 0)
+        int r = read_meta(vd, tty, sizeof(tty), boot_id, &keys, err);
+        if (r < 0 || (r = vps_checkpoint_boot_id_ensure(p->run_dir, p->cfg->id, boot_id, err)) < 0)
                 return r;
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return vps_err_sys(err, errno, "a mount namespace for the restore");
@@ -305,8 +355,18 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
                         b[n++] = all[i];
         if ((r = vps_restore_stage(VPS_CHECKPOINT_STAGE, b, n, p->console, err)) < 0)
                 return r;
-        /* criu reads the images as the VPS's root, inside its user namespace. */
-        if (fchownat(vd, VPS_CHECKPOINT_DIR, p->cfg->uid_base, p->cfg->uid_base, 0) < 0)
+        /* The namespace criu makes is the range vpsd gave the VPS, whatever the images say
+         * (a migration's came from another host). */
+        _cleanup_close_ int img =
+                openat(vd, VPS_CHECKPOINT_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (img < 0)
+                return vps_err_sys(err, errno, "opening the images");
+        if ((r = vps_checkpoint_own_userns(img, p->cfg->uid_base, p->cfg->uid_count, err)) < 0)
+                return r;
+        /* criu reads the images as the VPS's root, inside its user namespace (a pre-copy's
+         * rounds too: the pages are read by the restored tasks). */
+        if (fchownat(vd, VPS_CHECKPOINT_DIR, p->cfg->uid_base, p->cfg->uid_base, 0) < 0 ||
+            vps_checkpoint_lend_rounds(img, p->cfg->uid_base) < 0)
                 return vps_err_sys(err, errno, "lending the images to the VPS's root");
         int tfd = fcntl(p->console, F_DUPFD, 100); /* inherited by criu */
         _cleanup_close_ int out = openat(vd, VPS_CHECKPOINT_DIR "/criu.out",
@@ -321,7 +381,7 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
         (void)snprintf(pidfile, sizeof(pidfile), "%s/" VPS_CHECKPOINT_DIR "/restored.pid",
                        p->vps_dir);
         (void)snprintf(root, sizeof(root), "%s/rootfs", p->vps_dir);
-        args_begin(&a, p, "restore", "restore.log");
+        args_begin(&a, p, "restore", "restore.log", "");
         const char *const fixed[] = {"--restore-detached",
                                      "--restore-sibling",
                                      "--pidfile",
@@ -335,6 +395,10 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
         for (unsigned int i = 0; i < n; i++) {
                 arg(&a, "%s", "--external");
                 arg(&a, "mnt[%s]:" VPS_CHECKPOINT_STAGE "/%s", b[i].key, b[i].key);
+        }
+        if (p->cgroup_root[0]) {
+                arg(&a, "%s", "--cgroup-root");
+                arg(&a, "%s", p->cgroup_root);
         }
         /* The VPS's eth0 comes back as one end of a new veth pair; the other, in our network
          * namespace (the host's), is named as vpsd names it and adopted once restored. */
@@ -371,5 +435,9 @@ void vps_checkpoint_reclaim(int vps_dir_fd)
 {
         if (fchownat(vps_dir_fd, VPS_CHECKPOINT_DIR, 0, 0, 0) < 0 && errno != ENOENT)
                 return; /* left to the VPS's root, in host root's 0700 directory */
+        _cleanup_close_ int img = openat(vps_dir_fd, VPS_CHECKPOINT_DIR,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (img >= 0)
+                (void)vps_checkpoint_lend_rounds(img, 0);
         (void)unlinkat(vps_dir_fd, VPS_CHECKPOINT_DIR "/restored.pid", 0);
 }

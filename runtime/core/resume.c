@@ -78,6 +78,11 @@ int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const c
                                                 .console = s->slave,
                                                 .lower = s->t.rootfs};
         (void)snprintf(ret_p->veth, sizeof(ret_p->veth), "%s", veth);
+        /* The guest cgroup vpsd just made, as criu names it (from the cgroup2 mount). */
+        size_t ml = strlen(m->cg.mount);
+        if (!strncmp(s->st.cgroup, m->cg.mount, ml) && s->st.cgroup[ml] == '/')
+                (void)snprintf(ret_p->cgroup_root, sizeof(ret_p->cgroup_root), "%s/" VPS_CG_GUEST,
+                               s->st.cgroup + ml);
         *ret = s;
         return 0;
 }

@@ -171,6 +171,10 @@ if [ "$(vpsctl version -j | jq -r '.server.checkpoint.available')" != true ] && 
                 migrate 103 "$DEST" --online
         OUT=$(vpsctl migrate 103 x --online 2>&1) || true
         check "the reason is the probe's" grep -qF -- "$WHY" <<<"$OUT"
+        expect_eq "nothing touched: 103 runs on, the same init" "running $PID103" \
+                "$(vps_field 103 status) $(vps_field 103 pid)"
+        expect_eq "B's own 103 untouched" "stopped theirs" \
+                "$(v2 status 103 -j | jq -r '"\(.status) \(.hostname)"')"
 fi
 
 # No debris on B: no VPS ID and no restore's staging files.
@@ -264,6 +268,58 @@ expect_mig "A's events: 108's migration (stopped) started and failed (refused th
 check "--full carries the template" migrate 108 "$DEST" --full
 expect_eq "108 is on B, on template restored-108" "stopped restored-108" \
         "$(v2 status 108 -j | jq -r '"\(.status) \(.ostemplate)"')"
+
+# --- an online migration's stream (restore - ID --checkpoint: the archive, then the images)
+# is checked as any hostile archive. This host cannot checkpoint, but B's restore of one can
+# be fed by hand: a stopped VPS's backup, then image frames ("NAME\0BYTES"), then 'Z'.
+vpsctl create 191 --ostemplate busybox >/dev/null
+vpsctl backup 191 --to "$T/191.bk" >/dev/null
+# ckpt_stream ARCHIVE [NAME=TEXT]... [--cut]: the frames (type, 32-bit big-endian length, body)
+ckpt_stream() {
+        python3 - "$@" <<'PY'
+import struct, sys
+out = sys.stdout.buffer
+def frame(t, body):
+        out.write(t + struct.pack(">I", len(body)) + body)
+data = open(sys.argv[1], "rb").read()
+for i in range(0, len(data), 1 << 20):
+        frame(b"D", data[i:i + (1 << 20)])
+cut = False
+for a in sys.argv[2:]:
+        if a == "--cut":
+                cut = True
+                continue
+        name, text = a.split("=", 1)
+        frame(b"C", name.encode() + b"\0" + text.encode())
+if not cut:
+        frame(b"Z", b"")
+PY
+}
+ck_restore() { v2 restore - 150 --checkpoint --migrated-from testsrc; }
+ck_bad_name() { ckpt_stream "$T/191.bk" vpsd.json={} ../evil.img=x | ck_restore; }
+ck_twice() { ckpt_stream "$T/191.bk" a.img=1 vpsd.json={} a.img=2 | ck_restore; }
+ck_no_meta() { ckpt_stream "$T/191.bk" a.img=1 | ck_restore; }
+ck_cut() { ckpt_stream "$T/191.bk" vpsd.json={} --cut | ck_restore; }
+expect_error "images: a name with a path is refused" \
+        "^vpsctl: the checkpoint images: refused: an image with a bad name" ck_bad_name
+check "nothing of it on B" wait_no_debris 150
+expect_error "images: a name sent twice is refused" \
+        "^vpsctl: the checkpoint images: refused: image a.img: File exists" ck_twice
+expect_error "images: not whole without vpsd.json" \
+        "^vpsctl: the checkpoint images: refused: the images are not whole" ck_no_meta
+expect_error "images: a stream cut before its end" \
+        "^vpsctl: the migration's stream ended early \\(cut\\)" ck_cut
+OUT=$(v2 restore - 150 --checkpoint </dev/null 2>&1) && fail "restore --checkpoint without --migrated-from: exit 0"
+check "--checkpoint needs '-' and --migrated-from" grep -q "^vpsctl: --checkpoint needs FILE '-' and --migrated-from" <<<"$OUT"
+check "nothing of it on B" wait_no_debris 150
+# A whole one: restored suspended, its images root's in a 0700 directory; start refuses it.
+ckpt_stream "$T/191.bk" vpsd.json='{"tty": "tty[0:0]", "externals": []}' core-1.img=x | ck_restore >/dev/null ||
+        fail "a whole checkpoint stream is refused"
+expect_eq "restored suspended" suspended "$(v2 status 150 -j | jq -r .status)"
+expect_eq "its images: root's, 0700; each 0644" "root 700 644" \
+        "$(stat -c '%U %a' "$ROOTB/vps/150/checkpoint") $(stat -c %a "$ROOTB/vps/150/checkpoint/core-1.img")"
+expect_error "start refuses it" "suspended" v2 start 150
+v2 destroy 150 --force >/dev/null || fail "destroy of the suspended 150"
 
 if [ "${VPS_TEST_FULL:-0}" = 1 ]; then
         # 1 GiB: the wire (ssh cat to /dev/null over the same path) vs an offline migration.

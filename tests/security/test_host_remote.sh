@@ -201,6 +201,11 @@ expect_jq "VPS 101 still on busybox" '.ostemplate == "busybox"' vpsctl status 10
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer ${TOK_NO[status]}" \
         -H 'Upgrade: vps-backup' -H 'Connection: Upgrade' -X POST "$URL/v1/vps/101/backup?migrate_to=elsewhere")
 expect_eq "a token's backup may not name a migration (403)" 403 "$code"
+# Nor ask for a suspended VPS's checkpoint images (its memory; an online migration's copy).
+code=$(curl -s -o "$T/ck" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer ${TOK_NO[status]}" \
+        -H 'Upgrade: vps-backup' -H 'Connection: Upgrade' -X POST "$URL/v1/vps/101/backup?checkpoint=1")
+expect_eq "a token's backup may not ask for checkpoint images (403)" "403 true" \
+        "$code $(jq '.error | test("may not name a migration")' "$T/ck" 2>/dev/null)"
 
 # A token names VPSes by ID: once its VPS is destroyed, a later VPS given that ID (another
 # customer's) must not be the old token's.

@@ -1,0 +1,231 @@
+#!/bin/bash
+# Guest test (issue 18): vpsctl migrate --online between two "hosts" in the qemu guest (6.1
+# kernel, criu available): two network namespaces joined by a veth pair (the wire), each with
+# its own vpsd (own root, socket, cgroup parent, claims; the same bridge name and subnet, as
+# two hosts of one provider have), B with its own sshd that accepts only a key the test made
+# (as tests/integration/test_migrate.sh). A busybox VPS with an address whose init (rc.local)
+# runs a counter loop and a TCP listener. First a fault: B's criu fails every restore (B's
+# criu is a wrapper that does when a flag file exists): the migration fails in one line, B
+# has no copy left, and the VPS runs on A again, resumed from its own images: the same PIDs
+# inside, the counter going on, the listener answering at its address. Then the move: on B
+# the same PIDs inside, the counter going on, the listener answering at its address from B's
+# side, the init in B's cgroup with the VPS's limits; A has nothing of it; the report (-j)
+# says online, rounds (2 of pre-copy: criu pre-dump while it runs) and the downtime, which is
+# printed (TCG: only indicative).
+NET_TEST=1
+. "$(dirname "$0")/../integration/lib.sh"
+
+grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
+        { echo "SKIP: not in the VM guest (run this through tests/vm/run)"; exit 77; }
+CRIU=${VPS_CRIU:-/usr/local/sbin/criu}
+[ -x "$CRIU" ] || { echo "SKIP: no criu at $CRIU (scripts/install-criu)"; exit 77; }
+SSHD=/usr/sbin/sshd
+[ -x "$SSHD" ] || { echo "SKIP: no sshd (openssh-server)"; exit 77; }
+export VPS_CRIU_CHECK_TIMEOUT=400
+
+NSA=vpsmo-a-$N-$$ NSB=vpsmo-b-$N-$$ WA=vmo${N}a WB=vmo${N}b
+A_IP=10.$N.9.1 B_IP=10.$N.9.2 PORT=2222
+ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID=
+stop_b() {
+        local run2
+        run2=$(run_state_dir "$ROOTB")
+        stop_daemon "$PIDB" "$CGB"
+        [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null || true; }
+        [ -z "$run2" ] || rm -rf "$run2"
+}
+trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
+ip netns add "$NSA"
+ip netns add "$NSB"
+TEST_NETNS="$NSA $NSB"
+ip link add "$WA" type veth peer name "$WB"
+ip link set "$WA" netns "$NSA"
+ip link set "$WB" netns "$NSB"
+ip -n "$NSA" addr add "$A_IP/24" dev "$WA"
+ip -n "$NSB" addr add "$B_IP/24" dev "$WB"
+for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
+ip -n "$NSA" link set "$WA" up
+ip -n "$NSB" link set "$WB" up
+in_a() { nsenter --net="/run/netns/$NSA" "$@"; }
+in_b() { nsenter --net="/run/netns/$NSB" "$@"; }
+
+# B's criu: the real one, except that a restore fails while $T/fail-restore exists.
+cat >"$T/criu-b" <<EOF
+#!/bin/sh
+[ "\$1" = restore ] && [ -e "$T/fail-restore" ] && { echo "Error (test): restore refused" >&2; exit 1; }
+exec "$CRIU" "\$@"
+EOF
+chmod 0755 "$T/criu-b"
+
+# Both vpsds start together: their criu probes (a minute or more under TCG) run side by side.
+in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
+        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+VPSD_PID=$(vpsctl version -j | jq -r '.server.pid // empty')
+[ -n "$VPSD_PID" ] || { fail "vpsd A did not start"; finish; }
+mkdir -p "$ROOTB" /run/vps/claims
+in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
+        env VPS_CRIU="$T/criu-b" "$VPSD_BIN" --root "$ROOTB" --socket "$SOCKB" --cgroup-parent "$CGB" \
+        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
+PIDB=$(v2 version -j | jq -r '.server.pid // empty')
+[ -n "$PIDB" ] || { fail "vpsd B did not start"; finish; }
+
+# B's sshd: its own host key, only the test's key, on B's side of the wire.
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$T/id"
+cp "$T/id.pub" "$T/authorized_keys"
+echo "[$B_IP]:$PORT $(cut -d' ' -f1,2 "$T/hostkey.pub")" >"$T/known_hosts"
+cat >"$T/sshd_config" <<CONF
+Port $PORT
+ListenAddress $B_IP
+HostKey $T/hostkey
+AuthorizedKeysFile $T/authorized_keys
+AuthenticationMethods publickey
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowUsers root
+UsePAM no
+StrictModes no
+PidFile none
+CONF
+mkdir -p /run/sshd
+in_b "$SSHD" -D -e -f "$T/sshd_config" </dev/null >/dev/null 2>"$T/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 100); do in_a bash -c "echo >/dev/tcp/$B_IP/$PORT" 2>/dev/null && break; sleep 0.1; done
+SSH_OPTS=(--ssh-option "IdentityFile=$T/id" --ssh-option IdentitiesOnly=yes
+        --ssh-option "UserKnownHostsFile=$T/known_hosts" --ssh-option StrictHostKeyChecking=yes
+        --ssh-option ServerAliveInterval=5 --ssh-option ServerAliveCountMax=6
+        --ssh-option ConnectTimeout=10)
+DEST=root@$B_IP:$PORT
+migrate() { in_a timeout 600 "$VPSCTL_BIN" --socket "$SOCK" migrate "$@" "${SSH_OPTS[@]}" \
+        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB"; }
+
+vpsctl template build busybox >/dev/null
+v2 template build busybox >/dev/null
+# The same busybox, stamped at each build: B's gets A's stamp (one template repository).
+VA=$(jq -r .version "$ROOT/templates/busybox/meta.json")
+jq --arg v "$VA" '.version = $v' "$ROOTB/templates/busybox/meta.json" >"$T/meta.json"
+cp "$T/meta.json" "$ROOTB/templates/busybox/meta.json"
+
+for who in A B; do
+        s=$(if [ $who = A ]; then vpsctl version -j; else v2 version -j; fi | jq -r .server.checkpoint.state)
+        for _ in $(seq 4000); do
+                [ "$s" != probing ] && break
+                sleep 0.1
+                s=$(if [ $who = A ]; then vpsctl version -j; else v2 version -j; fi | jq -r .server.checkpoint.state)
+        done
+        expect_eq "vpsd $who's probe says checkpointing is available" available "$s"
+done
+
+# B's first id range taken by another VPS: 181 gets another range there than on A, which the
+# restore must use whatever the images say (their user namespace's maps are A's).
+v2 create 180 --ostemplate busybox >/dev/null
+ADDR=$NETPFX.81
+vpsctl create 181 --ostemplate busybox --ram 96M --numproc 60 --ipadd "$ADDR" >/dev/null
+# The counter and the listener are the init's (rc.local at boot), in the VPS's guest cgroup.
+UP=$ROOT/vps/181/upper
+mkdir -p "$UP/etc"
+cat >"$UP/etc/rc.local" <<'EOF'
+#!/bin/sh
+(i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.2; done) </dev/null >/dev/null 2>&1 &
+(nc -ll -p 7000 -e echo hi) </dev/null >/dev/null 2>&1 &
+EOF
+chmod 0755 "$UP/etc/rc.local"
+chown -R "$(stat -c %u:%g "$UP")" "$UP/etc"
+vpsctl start 181 >/dev/null || { fail "start 181"; finish; }
+sleep 2
+inner_pids() {
+        local a b p
+        a=$(ls "/proc/$1/root/proc" 2>/dev/null | grep -E '^[0-9]+$' | sort -n || true)
+        sleep 0.5
+        b=$(ls "/proc/$1/root/proc" 2>/dev/null | grep -E '^[0-9]+$' | sort -n || true)
+        for p in $a; do if grep -qx "$p" <<<"$b"; then echo "$p"; fi; done | tr '\n' ' '
+}
+hi_a() { in_a timeout 10 busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
+hi_b() { in_b timeout 10 busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
+dbg() {
+        echo "--- $1"
+        tail -n 15 "$ROOT/vpsd.log" 2>/dev/null | sed 's/^/  A vpsd.log: /'
+        tail -n 15 "$ROOTB/vpsd.log" 2>/dev/null | sed 's/^/  B vpsd.log: /'
+        grep -hE 'Error|BUG' "$ROOT"/vps/181/checkpoint/*.log "$ROOTB"/vps/181/checkpoint/*.log 2>/dev/null | tail -n 6 | sed 's/^/  criu: /'
+}
+PID=$(vps_field 181 pid)
+expect_eq "the listener answers at $ADDR on A" hi "$(hi_a)"
+check "the counter runs" test -s "/proc/$PID/root/tmp/count"
+PIDS=$(inner_pids "$PID")
+echo "PIDs inside: $PIDS"
+BASE_A=$(vps_field 181 uid_base)
+BOOT=$(cat "/proc/$PID/root/proc/sys/kernel/random/boot_id")
+
+# --- refused before anything: a destination whose vpsd has no criu (C: another vpsd on B's
+# side, VPS_CRIU="", reached through the same sshd with its own socket).
+ROOTC=$T/rootc SOCKC=$T/c.sock CGC=$CG_PARENT-c
+mkdir -p "$ROOTC"
+in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
+        env VPS_CRIU= "$VPSD_BIN" --root "$ROOTC" --socket "$SOCKC" --cgroup-parent "$CGC" \
+        --bridge "vpsbc$N" --subnet "10.$N.1.0/24" --daemon
+PIDC=$("$VPSCTL_BIN" --socket "$SOCKC" version -j | jq -r '.server.pid // empty')
+expect_error "--online to a vpsd without criu: refused in one line, naming it" \
+        "^vpsctl: --online needs checkpointing \\(CRIU\\), which root@$B_IP:$PORT's vpsd says is not available: " \
+        in_a "$VPSCTL_BIN" --socket "$SOCK" migrate 181 "$DEST" --online "${SSH_OPTS[@]}" \
+        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKC"
+expect_eq "A: 181 runs on, the same init" "running $PID" "$(vps_field 181 status) $(vps_field 181 pid)"
+check "C has no 181" not "$VPSCTL_BIN" --socket "$SOCKC" status 181
+stop_node "$PIDC" "$ROOTC" "$CGC" "vpsbc$N"
+
+# --- a fault: B's restore fails; the VPS runs on A again, resumed from its own images.
+touch "$T/fail-restore"
+if OUT=$(migrate 181 "$DEST" --online 2>&1); then
+        fail "migrate --online with B's restore failing succeeded: $OUT"
+else
+        echo "the failed migration said: $OUT"
+        check "it says why in one line, and that the VPS runs here again" \
+                grep -qE "^vpsctl: .*resuming VPS 181.*; VPS 181 runs here again \\(resumed\\)\$" <<<"$OUT"
+        check "one line" test "$(wc -l <<<"$OUT")" = 1
+fi
+rm -f "$T/fail-restore"
+expect_eq "A: 181 runs" running "$(vps_field 181 status)"
+NP=$(vps_field 181 pid)
+expect_eq "A: the same PIDs inside after the roll-back" "$PIDS" "$(inner_pids "$NP")"
+r1=$(cat "/proc/$NP/root/tmp/count" 2>/dev/null || echo 0); sleep 1; r2=$(cat "/proc/$NP/root/tmp/count" 2>/dev/null || echo 0)
+check "A: the counter goes on ($r1 -> $r2)" test "$r2" -gt "$r1"
+expect_eq "A: the listener answers at $ADDR" hi "$(hi_a)"
+check "B has no 181" not v2 status 181
+check "B has no files of it" sh -c "! ls -a '$ROOTB/vps' | grep -q 181"
+[ "$(vps_field 181 status)" = running ] || { dbg fault; finish; }
+
+# --- the move
+c_before=$(cat "/proc/$NP/root/tmp/count")
+if OUT=$(migrate 181 "$DEST" --online --precopy 2 -j 2>&1); then
+        pass "migrate 181 --online: $(jq -c . <<<"$OUT")"
+else
+        fail "migrate 181 --online: $OUT"
+        dbg move
+        finish
+fi
+echo "online migration downtime: $(jq -r '.downtime_seconds * 1000 | floor' <<<"$OUT") ms (frozen on A to running on B; dump $(jq -r .stop_seconds <<<"$OUT") s, transfer $(jq -r .transfer_seconds <<<"$OUT") s of $(jq -r .bytes <<<"$OUT") + $(jq -r .checkpoint_bytes <<<"$OUT") bytes, resume $(jq -r .start_seconds <<<"$OUT") s; TCG, load $(cut -d' ' -f1-3 /proc/loadavg))"
+check "the report: online, 2 pre-copy rounds, removed here, a downtime" \
+        jq -e '.online == true and .rounds == 2 and .source == "removed" and .downtime_seconds > 0 and .checkpoint_bytes > 0' <<<"$OUT"
+expect_eq "B: 181 runs" running "$(v2 status 181 -j | jq -r .status)"
+BP=$(v2 status 181 -j | jq -r .pid)
+expect_eq "B: the same PIDs inside" "$PIDS" "$(inner_pids "$BP")"
+r1=$(cat "/proc/$BP/root/tmp/count" 2>/dev/null || echo 0); sleep 1; r2=$(cat "/proc/$BP/root/tmp/count" 2>/dev/null || echo 0)
+check "B: the counter goes on from A's value ($c_before before; $r1 -> $r2 now)" \
+        test "$r1" -ge "$c_before" -a "$r2" -gt "$r1"
+expect_eq "B: the listener answers at $ADDR from B's side" hi "$(hi_b)"
+expect_eq "B: the same boot id inside (the images carry it)" "$BOOT" "$(cat "/proc/$BP/root/proc/sys/kernel/random/boot_id")"
+BCG=$(v2 status 181 -j | jq -r .cgroup)
+check "B: the init is in B's cgroup of the VPS ($BCG)" grep -q "^0::${BCG#"$CG_MOUNT"}/" "/proc/$BP/cgroup"
+expect_eq "B: the VPS's limits on its cgroup" "100663296 60" "$(cat "$BCG/memory.max") $(cat "$BCG/pids.max")"
+BASE_B=$(v2 status 181 -j | jq -r .uid_base)
+check "B gave 181 another id range than A ($BASE_A there, $BASE_B here)" test "$BASE_A" != "$BASE_B"
+expect_eq "B: the restored user namespace maps B's range, not the images' (A's)" "0 $BASE_B 65536" \
+        "$(awk '{ print $1, $2, $3 }' "/proc/$BP/uid_map")"
+check "B: the files inside are the VPS root's (uid 0 inside)" \
+        test "$(stat -c %u "/proc/$BP/root/etc/rc.local")" = "$BASE_B"
+check "A: 181 is gone" not vpsctl status 181
+check "A: no files of it" test ! -e "$ROOT/vps/181"
+for _ in $(seq 50); do [ -e "$ROOTB/vps/181/checkpoint" ] || break; sleep 0.1; done
+check "B: the images are removed after the resume" test ! -e "$ROOTB/vps/181/checkpoint"
+v2 stop 181 >/dev/null || fail "stop of the migrated VPS on B"
+finish
