@@ -277,10 +277,14 @@ vpsctl backup 191 --to "$T/191.bk" >/dev/null
 # ckpt_stream ARCHIVE [NAME=TEXT]... [--cut]: the frames (type, 32-bit big-endian length, body)
 ckpt_stream() {
         python3 - "$@" <<'PY'
-import struct, sys
+import os, struct, sys
 out = sys.stdout.buffer
 def frame(t, body):
-        out.write(t + struct.pack(">I", len(body)) + body)
+        try:
+                out.write(t + struct.pack(">I", len(body)) + body)
+                out.flush()
+        except BrokenPipeError: # the reader refused the stream: that is its answer
+                os._exit(0)
 data = open(sys.argv[1], "rb").read()
 for i in range(0, len(data), 1 << 20):
         frame(b"D", data[i:i + (1 << 20)])
