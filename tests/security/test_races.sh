@@ -51,13 +51,14 @@ expect_eq "the guest got its own files instead" race641 "$(in_vps cat /etc/hostn
 check "and no link is left in their place" in_vps sh -c 'test ! -L /etc/hostname && test ! -L /etc/hosts && test ! -L /etc/resolv.conf'
 
 # The guest swaps /etc/hosts and /etc/hostname between files and links to host paths in a
-# tight loop while vpsd rewrites them. The loop counts its rounds in /swaps (once every 10)
-# and runs until /stop-swapping shows (2 minutes at most), so that it spans every rewrite.
+# tight loop while vpsd rewrites them. The loop counts its rounds in /swaps (once every 10,
+# by a rename: a read never sees it empty) and runs until /stop-swapping shows (2 minutes at
+# most), so that it spans every rewrite.
 in_vps sh -c "(n=0; end=\$((\$(date +%s) + 120)); while [ ! -e /stop-swapping ] && [ \$(date +%s) -lt \$end ]; do
         ln -sfn ../../../../..$S /etc/hosts.new && mv -f /etc/hosts.new /etc/hosts
         echo x > /etc/hosts.new && mv -f /etc/hosts.new /etc/hosts
         ln -sfn $S /etc/hostname
-        n=\$((n + 1)); [ \$((n % 10)) = 0 ] && echo \$n >/swaps; done; echo done >/swaps-ended) >/dev/null 2>&1 &"
+        n=\$((n + 1)); [ \$((n % 10)) = 0 ] && echo \$n >/swaps.t && mv -f /swaps.t /swaps; done; echo done >/swaps-ended) >/dev/null 2>&1 &"
 swaps() { in_vps cat /swaps 2>/dev/null || echo 0; }
 for _ in $(seq 100); do [ "$(swaps)" -gt 0 ] && break; sleep 0.1; done
 swaps0=$(swaps)
