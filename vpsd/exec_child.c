@@ -132,14 +132,18 @@ static void write_stdin(struct xrelay *x)
 
 /* Reads what fd has and sends it as a frame of type; false at its end (or nothing now when
  * drain is set). */
+static void hang_up(struct xrelay *x);
+
 static bool pump(struct xrelay *x, int *fd, char type, bool drain)
 {
         char buf[16384];
         ssize_t n = read(*fd, buf, sizeof(buf));
         if (n > 0) {
                 vps_error e;
+                /* A client gone while the command writes: hung up on as when its end is read
+                 * (else a command that never stops writing ran on, its output dropped). */
                 if (!x->client_gone && vps_frame_write(x->sock, type, buf, (size_t)n, &e) < 0)
-                        x->client_gone = true;
+                        hang_up(x);
                 return true;
         }
         if (n < 0 && (errno == EINTR || (errno == EAGAIN && !drain)))
