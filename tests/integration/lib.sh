@@ -420,6 +420,27 @@ make_running_vps() {
         vpsctl start "$1" >/dev/null
 }
 
+# two_hosts NS_A NS_B IF_A IF_B IP_A IP_B: two network namespaces standing for two hosts
+# (removed at the end), joined by a veth pair (the wire: IF_A in NS_A with IP_A/24, IF_B in
+# NS_B with IP_B/24, both up, and each namespace's lo); in_a and in_b run a command in them.
+two_hosts() {
+        TH_A=$1 TH_B=$2
+        ip netns add "$1"
+        ip netns add "$2"
+        TEST_NETNS="${TEST_NETNS:-} $1 $2"
+        ip link add "$3" type veth peer name "$4"
+        ip link set "$3" netns "$1"
+        ip link set "$4" netns "$2"
+        ip -n "$1" addr add "$5/24" dev "$3"
+        ip -n "$2" addr add "$6/24" dev "$4"
+        ip -n "$1" link set lo up
+        ip -n "$2" link set lo up
+        ip -n "$1" link set "$3" up
+        ip -n "$2" link set "$4" up
+}
+in_a() { nsenter --net="/run/netns/$TH_A" "$@"; }
+in_b() { nsenter --net="/run/netns/$TH_B" "$@"; }
+
 # guest_sleeper ID: a `sleep 100000` of its own session in VPS ID; prints its PID inside once
 # it runs (the sh that sets it off returns before setsid's child has exec'd sleep), or
 # nothing after 5 s.

@@ -27,19 +27,7 @@ stop_b() {
         [ -z "$run2" ] || rm -rf "$run2"
 }
 trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
-ip netns add "$NSA"
-ip netns add "$NSB"
-TEST_NETNS="$NSA $NSB"
-ip link add "$WA" type veth peer name "$WB"
-ip link set "$WA" netns "$NSA"
-ip link set "$WB" netns "$NSB"
-ip -n "$NSA" addr add "$A_IP/24" dev "$WA"
-ip -n "$NSB" addr add "$B_IP/24" dev "$WB"
-for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; done
-ip -n "$NSA" link set "$WA" up
-ip -n "$NSB" link set "$WB" up
-in_a() { nsenter --net="/run/netns/$NSA" "$@"; }
-in_b() { nsenter --net="/run/netns/$NSB" "$@"; }
+two_hosts "$NSA" "$NSB" "$WA" "$WB" "$A_IP" "$B_IP"
 
 # Host A: this test's vpsd, in A's network namespace.
 in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
