@@ -441,6 +441,31 @@ two_hosts() {
 in_a() { nsenter --net="/run/netns/$TH_A" "$@"; }
 in_b() { nsenter --net="/run/netns/$TH_B" "$@"; }
 
+# sshd_on_b IP PORT [CONFIG_LINE...]: an sshd in in_b's namespace at IP:PORT (SSHD_PID, its
+# log $T/sshd.log) with a host key of its own that accepts only the key $T/id made here (its
+# known_hosts line in $T/known_hosts), the lines given added to its config; returns once A
+# reaches it (10 s at most).
+sshd_on_b() {
+        local ip=$1 port=$2 line
+        shift 2
+        ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+        ssh-keygen -q -t ed25519 -N '' -f "$T/id"
+        cp "$T/id.pub" "$T/authorized_keys"
+        echo "[$ip]:$port $(cut -d' ' -f1,2 "$T/hostkey.pub")" >"$T/known_hosts"
+        {
+                printf '%s\n' "Port $port" "ListenAddress $ip" "HostKey $T/hostkey" \
+                        "AuthorizedKeysFile $T/authorized_keys" "AuthenticationMethods publickey" \
+                        "PasswordAuthentication no" "KbdInteractiveAuthentication no" \
+                        "PermitRootLogin prohibit-password" "AllowUsers root" "UsePAM no" \
+                        "StrictModes no" "PidFile none"
+                for line in "$@"; do printf '%s\n' "$line"; done
+        } >"$T/sshd_config"
+        mkdir -p /run/sshd
+        in_b "$SSHD" -D -e -f "$T/sshd_config" </dev/null >/dev/null 2>"$T/sshd.log" &
+        SSHD_PID=$!
+        for _ in $(seq 100); do in_a bash -c "echo >/dev/tcp/$ip/$port" 2>/dev/null && return; sleep 0.1; done
+}
+
 # guest_sleeper ID: a `sleep 100000` of its own session in VPS ID; prints its PID inside once
 # it runs (the sh that sets it off returns before setsid's child has exec'd sleep), or
 # nothing after 5 s.

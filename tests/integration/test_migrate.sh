@@ -62,30 +62,7 @@ expect_mig() {
 }
 
 # B's sshd: its own host key, only the test's key, on B's side of the wire.
-ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$T/id"
-cp "$T/id.pub" "$T/authorized_keys"
-echo "[$B_IP]:$PORT $(cut -d' ' -f1,2 "$T/hostkey.pub")" >"$T/known_hosts"
-cat >"$T/sshd_config" <<CONF
-Port $PORT
-ListenAddress $B_IP
-HostKey $T/hostkey
-AuthorizedKeysFile $T/authorized_keys
-AuthenticationMethods publickey
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowUsers root
-UsePAM no
-StrictModes no
-PidFile none
-ClientAliveInterval 1
-ClientAliveCountMax 3
-CONF
-mkdir -p /run/sshd
-nsenter --net="/run/netns/$NSB" "$SSHD" -D -e -f "$T/sshd_config" </dev/null >/dev/null 2>"$T/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 50); do in_a bash -c "echo >/dev/tcp/$B_IP/$PORT" 2>/dev/null && break; sleep 0.1; done
+sshd_on_b "$B_IP" "$PORT" "ClientAliveInterval 1" "ClientAliveCountMax 3"
 SSH_OPTS=(--ssh-option "IdentityFile=$T/id" --ssh-option IdentitiesOnly=yes
         --ssh-option "UserKnownHostsFile=$T/known_hosts" --ssh-option StrictHostKeyChecking=yes
         --ssh-option ServerAliveInterval=1 --ssh-option ServerAliveCountMax=3
