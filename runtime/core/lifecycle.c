@@ -342,11 +342,11 @@ static bool sigwait_due(struct vps_inst *vi, int64_t now)
 {
         if (vi->halt_probe_pid != vi->st.pid) {
                 vi->halt_probe_pid = vi->st.pid;
-                vi->halt_probe = false;
+                vi->halt_probe = 0;
                 vi->halt_probe_at = 0;
                 vi->halt_probe_held_ms = 0;
         }
-        return !vi->halt_probe && now >= vi->halt_probe_at;
+        return vi->halt_probe != 1 && now >= vi->halt_probe_at;
 }
 
 static void sigwait_held(struct vps_inst *vi, int64_t now)
@@ -354,8 +354,11 @@ static void sigwait_held(struct vps_inst *vi, int64_t now)
         int64_t w = vi->halt_probe_held_ms ? vi->halt_probe_held_ms * 2 : 10000;
         vi->halt_probe_held_ms = w < 600000 ? w : 600000;
         vi->halt_probe_at = now + vi->halt_probe_held_ms;
+        vi->halt_probe = -1;
 }
 
+/* 1: seen waiting for sig, 0: not, -1: not known (the read was held, or slow past its
+ * deadline under load). */
 static int init_sigwait(struct vps_inst *vi, int sig)
 {
         int64_t now = mono_ms();
@@ -364,7 +367,7 @@ static int init_sigwait(struct vps_inst *vi, int sig)
         int r = vps_halt_sigwait(vi->st.pid, sig, VPS_HALT_SIGWAIT_MS);
         if (r == -ETIMEDOUT) {
                 sigwait_held(vi, now);
-                return false;
+                return -1;
         }
         vi->halt_probe = r > 0;
         vi->halt_probe_at = now + 1000;
@@ -408,30 +411,35 @@ void vps_manager_halt_probe(struct vps_inst *const *v, size_t n)
                 } else if (timed_out && i == (size_t)got) {
                         sigwait_held(vi, now);
                 } else {
-                        /* Not reached (behind a held one): asked again by the next look. */
+                        /* Not reached (behind a held one): not known, asked again by the
+                         * next look. */
+                        vi->halt_probe = -1;
                         vi->halt_probe_at = now + 1000;
                 }
         }
 }
 
-/* 1: the init takes its halt signal now, 0: not yet (or it is gone). */
+/* 1: the init takes its halt signal now, 0: not yet (or it is gone), -1: not known (the
+ * read of its sigtimedwait was held or slow). */
 static int init_ready(struct vps_inst *vi, int sig)
 {
         vps_error e;
         int r = vps_halt_ready_status(vi->st.pid, sig, &e);
+        if (r < 0)
+                return 0;
         if (r == 0)
                 r = init_sigwait(vi, sig);
         /* Still the init read (its PID not reused after an exit that someone else reaped). */
         if (r > 0 && vps_sys_pidfd_send_signal(vi->pidfd, 0, NULL, 0) < 0)
                 r = 0;
-        return r > 0;
+        return r;
 }
 
 int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi)
 {
         if (vi->status == VPS_STOPPED || vi->pidfd < 0)
                 return 0;
-        return init_ready(vi, vps_manager_halt_signal(m, vi));
+        return init_ready(vi, vps_manager_halt_signal(m, vi)) > 0;
 }
 
 int vps_manager_halt(struct vps_manager *m, struct vps_inst *vi, vps_error *err)
@@ -520,14 +528,16 @@ const char *vps_inst_status_name(const struct vps_inst *vi)
                                             : "stopped";
 }
 
-/* Its init cannot take the halt signal yet (a stop sends it again). Once it could, this run
- * is past booting: a listing of 1000 running VPSes reads no /proc/PID/status each. */
+/* Its init is known not to take the halt signal yet (a stop sends it again): not when the
+ * look was held or slow. Once it could, this run is past booting: a listing of 1000 running
+ * VPSes reads no /proc/PID/status each. */
 static bool booting(struct vps_inst *vi)
 {
         if (booted_known(vi))
                 return false;
-        if (!init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM))
-                return true;
+        int r = init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM);
+        if (r <= 0)
+                return r == 0;
         vi->booted_pid = vi->st.pid;
         vi->booted_at = vi->st.started_at;
         return false;

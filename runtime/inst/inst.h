@@ -61,7 +61,7 @@ struct vps_inst {
          * else asked again from halt_probe_at (CLOCK_MONOTONIC ms), later each time the
          * guest held the read (halt_probe_held_ms). */
         pid_t halt_probe_pid;
-        bool halt_probe;
+        signed char halt_probe; /* 1 seen, 0 not, -1 not known (held) */
         int64_t halt_probe_at, halt_probe_held_ms;
         void *loop_data; /* owned by the event loop */
         /* Restarts the guest asked for (vpsd's back-off): when the next one is due (time(2)),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The hex mask after "\nKEY:" (or at the start), as /proc/PID/status prints it. */
@@ -75,63 +76,13 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t size, vps_er
         return 0;
 }
 
-struct sigwait_arg {
-        char syscall[64], mem[64];
-};
-
-/* In a detached grandchild (base/proc.c): both reads wait while the guest holds the init in
- * an execve (they take its exec lock). The set the init waits for, or false. */
-static bool sigwait_set(const char *syscall_path, const char *mem_path, uint64_t *ret_set)
-{
-        char text[512];
-        uint64_t set_addr, set;
-        int fd = open(syscall_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
-        if (fd >= 0)
-                close(fd);
-        if (n <= 0)
-                return false;
-        text[n] = '\0';
-        if (!vps_halt_syscall_sigwait(text, &set_addr))
-                return false;
-        /* Only 8 bytes at an address the guest chose are read; a guest that lies only changes
-         * how its own halt is sent. */
-        fd = open(mem_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        n = fd < 0 ? -1 : pread(fd, &set, sizeof(set), (off_t)set_addr);
-        if (fd >= 0)
-                close(fd);
-        if (n != (ssize_t)sizeof(set))
-                return false;
-        *ret_set = set;
-        return true;
-}
-
-/* Writes the 8-byte set the init waits for, or nothing. */
-static ssize_t read_sigwait_set(void *arg, void *out, size_t size)
-{
-        const struct sigwait_arg *a = arg;
-        uint64_t set;
-        if (size < sizeof(set) || !sigwait_set(a->syscall, a->mem, &set))
-                return 0;
-        memcpy(out, &set, sizeof(set));
-        return sizeof(set);
-}
-
-struct sigwait_many_arg {
-        const pid_t *pid;
-        const int *sig;
-        size_t n;
-};
-
 /* "/proc/PID/" then what, without stdio (the grandchild of a threaded vpsd). */
 static void proc_path(char *buf, pid_t pid, const char *what)
 {
         char digits[16];
         int k = 0;
-        unsigned int v = (unsigned int)pid;
-        do
+        for (unsigned int v = (unsigned int)pid; k == 0 || v; v /= 10)
                 digits[k++] = (char)('0' + v % 10);
-        while ((v /= 10) && k < (int)sizeof(digits));
         char *q = buf;
         for (const char *s = "/proc/"; *s; s++)
                 *q++ = *s;
@@ -143,6 +94,67 @@ static void proc_path(char *buf, pid_t pid, const char *what)
         *q = '\0';
 }
 
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        return n;
+}
+
+/* In a detached grandchild (base/proc.c): both reads wait while the guest holds the init in
+ * an execve (they take its exec lock). The set the init waits for, or false. */
+static bool sigwait_set(pid_t pid, uint64_t *ret_set)
+{
+        char path[48], text[512];
+        uint64_t set_addr, set;
+        proc_path(path, pid, "syscall");
+        if (read_small(path, text, sizeof(text)) <= 0 || !vps_halt_syscall_sigwait(text, &set_addr))
+                return false;
+        /* Only 8 bytes at an address the guest chose are read; a guest that lies only changes
+         * how its own halt is sent. */
+        proc_path(path, pid, "mem");
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = fd < 0 ? -1 : pread(fd, &set, sizeof(set), (off_t)set_addr);
+        if (fd >= 0)
+                close(fd);
+        if (n != (ssize_t)sizeof(set))
+                return false;
+        *ret_set = set;
+        return true;
+}
+
+/* Whether the init takes sig: waiting for it in sigtimedwait, or (woken between the caller's
+ * look at its status and this one's, its set blocked again) as its status says. An init
+ * caught awake is looked at again a few times: one awake is not one booting. */
+static bool takes_sig(pid_t pid, int sig, int *tries_left)
+{
+        for (;;) {
+                uint64_t set;
+                char path[48], status[2048];
+                if (sigwait_set(pid, &set))
+                        return has_sig(set, sig);
+                proc_path(path, pid, "status");
+                if (read_small(path, status, sizeof(status)) <= 0)
+                        return false;
+                if (vps_halt_status_ready(status, sig))
+                        return true;
+                if (*tries_left <= 0)
+                        return false;
+                --*tries_left;
+                struct timespec ts = {0, 2 * 1000 * 1000};
+                (void)nanosleep(&ts, NULL);
+        }
+}
+
+struct sigwait_many_arg {
+        const pid_t *pid;
+        const int *sig;
+        size_t n;
+};
+
 /* One answer byte per PID, in order, written as each is known: a read the guest holds stops
  * the rest, and the caller knows which one held it. */
 static ssize_t read_sigwait_many(void *arg, void *out, size_t size)
@@ -150,12 +162,9 @@ static ssize_t read_sigwait_many(void *arg, void *out, size_t size)
         const struct sigwait_many_arg *a = arg;
         (void)out;
         (void)size;
+        int tries_left = 10; /* 20 ms in all, whatever the count */
         for (size_t i = 0; i < a->n; i++) {
-                char sc[48], mem[48];
-                uint64_t set;
-                proc_path(sc, a->pid[i], "syscall");
-                proc_path(mem, a->pid[i], "mem");
-                char c = sigwait_set(sc, mem, &set) && has_sig(set, a->sig[i]) ? '1' : '0';
+                char c = takes_sig(a->pid[i], a->sig[i], &tries_left) ? '1' : '0';
                 if (write(3, &c, 1) != 1)
                         break;
         }
@@ -174,14 +183,12 @@ ssize_t vps_halt_sigwait_many(const pid_t *pid, const int *sig, size_t n, int ti
 
 int vps_halt_sigwait(pid_t pid, int sig, int timeout_ms)
 {
-        struct sigwait_arg a;
-        (void)snprintf(a.syscall, sizeof(a.syscall), "/proc/%d/syscall", (int)pid);
-        (void)snprintf(a.mem, sizeof(a.mem), "/proc/%d/mem", (int)pid);
-        uint64_t set = 0;
-        ssize_t n = vps_call_detached(read_sigwait_set, &a, &set, sizeof(set), timeout_ms);
-        if (n == -ETIMEDOUT)
+        char ans;
+        bool timed_out;
+        ssize_t n = vps_halt_sigwait_many(&pid, &sig, 1, timeout_ms, &ans, &timed_out);
+        if (timed_out)
                 return -ETIMEDOUT;
-        return n == (ssize_t)sizeof(set) && has_sig(set, sig);
+        return n == 1 && ans == '1';
 }
 
 int vps_halt_ready_status(pid_t pid, int sig, vps_error *err)
