@@ -221,6 +221,16 @@ check() {
         fi
         if "$@"; then pass "$what"; else fail "$what"; fi
 }
+# eventually SECONDS COMMAND...: COMMAND succeeds, tried every 0.1 s for up to SECONDS (what a
+# loaded machine makes late is waited for, not slept for and hoped). Used as `check "..."
+# eventually 5 test ...`, or to wait before a check of its own.
+eventually() {
+        local end=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
+        until "$@"; do
+                [ "$(date +%s%N)" -lt "$end" ] || return 1
+                sleep 0.1
+        done
+}
 # expect_jq DESCRIPTION FILTER COMMAND...: COMMAND succeeds and prints JSON of which FILTER is
 # true. jq -e alone is no check at the end of a pipeline: jq 1.6 exits 0 on empty input.
 expect_jq() {

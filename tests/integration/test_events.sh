@@ -41,12 +41,14 @@ expect_eq "a token asking for another's VPS: 404" 404 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" "$URL/v1/events") || true
 expect_eq "no credentials: 401" 401 "$code"
 # At most 8 streams per token: 102's has one; 7 more, then the ninth is refused.
-for _ in $(seq 7); do curl -sN --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events" >/dev/null & BG_PIDS+=" $!"; done
-sleep 1
+# (each stream subscribed, as its first line says, before the ninth: seconds under load)
+subscribed() { local f; for f in "$@"; do grep -q subscribed "$f" 2>/dev/null || return 1; done; }
+for i in $(seq 7); do curl -sN --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events" >"$T/more$i" & BG_PIDS+=" $!"; done
+eventually 20 subscribed "$T"/more[1-7] || true
 code=$(curl -s -o "$T/ninth" -w '%{http_code}' --max-time 5 --cacert "$CA" -H "Authorization: Bearer $TOK102" "$URL/v1/events") || true
 expect_eq "a token's ninth stream: 429" 429 "$code"
 check "the refusal says why" grep -q 'too many event streams' "$T/ninth"
-sleep 0.5
+check "the four subscribers are subscribed" eventually 20 subscribed "$T/all" "$T/only101" "$T/tok101" "$T/tok102"
 
 vpsctl create 101 --ostemplate busybox >/dev/null
 vpsctl create 102 --ostemplate busybox >/dev/null
@@ -60,7 +62,9 @@ vpsctl snapshot 101 --name s1 >/dev/null
 vpsctl backup 101 --to "$T/b101.tar.zst" >/dev/null
 vpsctl set 102 --hostname two >/dev/null
 vpsctl destroy 101 >/dev/null
-sleep 0.5
+# (the last events reach each subscriber within moments, seconds under load)
+seen_destroy() { grep -q '"destroyed"' "$T/all" && grep -q destroyed "$T/only101" && grep -q '"destroyed"' "$T/tok101"; }
+eventually 20 seen_destroy || true
 
 types() { jq -r 'select(.type != null and .type != "progress") | .type + ":" + (.vps // "-") + ":" + (.reason // .result // "")' "$1" | tr '\n' ' '; }
 want="subscribed:-: created:101: created:102: started:101:start paused:101: unpaused:101: changed:101: stopped:101:kill snapshot:101:done backup:101:done changed:102: destroyed:101: "
@@ -91,7 +95,8 @@ curl -s -o /dev/null --unix-socket "$SOCK" -X PATCH -H 'Content-Type: applicatio
         -d '{"migrated_to":"root@hostx:22"}' http://l/v1/vps/102
 code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$SOCK" -X DELETE 'http://l/v1/vps/102?migrated_to=a%0Ab')
 expect_eq "DELETE ?migrated_to= with a bad name: 400, nothing done" "400 stopped" "$code $(vps_field 102 status)"
-sleep 0.5
+seen_migration() { grep -q '"migration"' "$T/all" && grep -q '"migration"' "$T/tok102"; }
+eventually 20 seen_migration || true
 mig() { jq -r 'select(.type == "migration") | "\(.vps):\(.phase):\(.to)"' "$1" | tr '\n' ' '; }
 expect_eq "all: the migration event of 102" "102:done:root@hostx:22 " "$(mig "$T/all")"
 expect_eq "a token for 102 sees it" "102:done:root@hostx:22 " "$(mig "$T/tok102")"
@@ -142,8 +147,10 @@ check "the slow subscriber's last line is an overflow event" jq -se '.[0].type =
 got=$(tr -d '\r' <"$T/slow" | grep -c '"changed"' || true)
 check "the slow subscriber got fewer than the $N changes ($got)" test "$got" -lt "$N"
 check "its stream ended (chunked end)" grep -q $'^0\r$' "$T/slow"
-sleep 0.5
-expect_eq "the other subscriber got all $N changes" "$N" "$(jq -r 'select(.type == "changed" and .vps == "102") | .vps' "$T/all" | wc -l | awk '{print $1 - 2}')"
+all_changes() { jq -r 'select(.type == "changed" and .vps == "102") | .vps' "$T/all" | wc -l | awk '{print $1 - 2}'; }
+got_all() { [ "$(all_changes)" = "$N" ]; }
+eventually 10 got_all || true
+expect_eq "the other subscriber got all $N changes" "$N" "$(all_changes)"
 rss1=$(awk '/VmRSS/ {print $2}' /proc/$VPSD_PID/status)
 echo "vpsd RSS: ${rss0} kB before, ${rss1} kB after"
 # Under ASan freed memory sits in its quarantine (up to 256 MB): RSS says nothing there.

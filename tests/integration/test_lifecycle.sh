@@ -125,7 +125,8 @@ vpsctl start 101 >/dev/null
 init=$(vps_field 101 pid)
 strace -q -p "$init" -o /dev/null &
 tracer=$!
-sleep 0.5
+traced() { [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$init/status")" = "$tracer" ]; }
+check "the tracer is attached to the init" eventually 20 traced
 kill -STOP "$tracer"
 vpsctl stop 101 --fast >"$T/stop-traced.out" 2>&1 &
 stopper=$!

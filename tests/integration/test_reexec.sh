@@ -47,7 +47,8 @@ vpsctl exec 972 -- dd if=/dev/urandom of=/root/big bs=1M count=24 2>/dev/null
 # (the reader sleeps 4 s first: the stream stalls once the pipe and the socket are full)
 ( set -o pipefail; vpsctl backup 972 --to - 2>"$T/bk.err" | { sleep 4; cat >"$T/bk.tar"; } ) &
 bk=$!
-sleep 1
+# (under way once its capture is logged: seconds under load)
+eventually 20 grep -q "backup of VPS 972: frozen" "$ROOT/vpsd.log" || true
 n0=$(grep -c "re-exec of" "$ROOT/vpsd.log" || true)
 kill -HUP "$VPSD_PID"
 for _ in $(seq 100); do grep -q "not re-executing now: a backup or restore is under way" "$ROOT/vpsd.log" && break; sleep 0.05; done

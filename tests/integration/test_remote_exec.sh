@@ -114,10 +114,25 @@ set +m
 expect_eq "enter through the remote" 1 "$(printf 'echo in-$((6*7))\nexit\n' | r enter 651 2>&1 | tr -d '\r' | grep -cx 'in-42')"
 
 # At most 8 at once into one VPS.
-for i in $(seq 8); do r exec 651 -- sleep 4 </dev/null & done
-sleep 1.5
+EIGHT=()
+for i in $(seq 8); do "$VPSCTL_BIN" --remote cust exec 651 -- sleep 30 </dev/null & EIGHT+=($!); done
+# (all eight running in the VPS first: seconds on a loaded machine)
+sleepers() { # the VPS's processes running "sleep 30", counted from the host
+        local ns p n=0
+        ns=$(readlink "/proc/$(vps_field 651 pid)/ns/pid")
+        for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] &&
+                        [ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" = "sleep 30 " ] && n=$((n + 1))
+        done
+        echo "$n"
+}
+eight_up() { [ "$(sleepers)" = 8 ]; }
+check "eight commands run at once ($(eventually 20 eight_up; sleepers))" eight_up
 expect_exit "a ninth at once is refused" 5 "already runs 8 commands" r exec 651 -- true
-wait
+kill "${EIGHT[@]}"
+wait "${EIGHT[@]}" 2>/dev/null || true
+no_sleepers() { [ "$(sleepers)" = 0 ]; }
+check "their clients killed (SIGTERM, sent on to the commands), the eight are gone" eventually 20 no_sleepers
 expect_eq "then it works again" ok "$(r exec 651 -- echo ok </dev/null)"
 
 # A re-exec of vpsd (SIGHUP) while a command runs: its TLS is vpsd's (libmicrohttpd relays

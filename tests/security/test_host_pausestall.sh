@@ -26,7 +26,14 @@ out=$(timeout 10 "$VPSCTL_BIN" --socket "$SOCK" exec 711 -- /probe-fuse --file /
 check "the guest mounted a FUSE file system that never answers reads ($out)" grep -q '^mounted over /stall' <<<"$out"
 # The reader: in a request its daemon has read and will never answer.
 vpsctl exec 711 -- sh -c 'cat /stall/x </dev/null >/dev/null 2>&1 &'
-sleep 0.5
+reader_waits() { # a cat of the VPS's asleep in the kernel (its wchan named)
+        local p
+        for p in $(find "$CG" -name cgroup.procs -exec cat {} +); do
+                [ "$(cat "/proc/$p/comm" 2>/dev/null)" = cat ] && [ "$(cat "/proc/$p/wchan" 2>/dev/null || echo 0)" != 0 ] && return 0
+        done
+        return 1
+}
+check "the reader waits in the kernel" eventually 20 reader_waits
 
 t0=$(now)
 ( rc=0; "$VPSCTL_BIN" --socket "$SOCK" pause 711 >/dev/null 2>"$T/pause.err" || rc=$?
