@@ -154,6 +154,9 @@ int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
  * VPS_HALT_SIGWAIT_MS, so that their `booting` costs no process each (after a restart of
  * vpsd, none is known: 1000 forks of vpsd held its loop for seconds). */
 void vps_manager_halt_probe(struct vps_inst *const *v, size_t n);
+/* For its JSON view: its init is seen not to take its halt signal yet (not when the look was
+ * held or slow); once seen taking it, this run is past booting and not asked again. */
+bool vps_inst_booting(struct vps_inst *vi);
 /* core/pause.c: vpsctl pause and unpause. A pause asks the kernel to freeze the VPS's top
  * cgroup (its guest and its exec'd commands) and says so in the run state (st.paused); the
  * freeze itself completes a little later (cgroup/cgroup.h: vps_cgroup_is_frozen tells when).
