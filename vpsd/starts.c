@@ -125,7 +125,7 @@ static void start_over(struct vpsd *d, struct start_op *op, int r, vps_error *er
                 vpsd_log("%sVPS %s started, init PID %d", onboot ? "onboot: " : "", id,
                          (int)vi->st.pid);
                 vpsd_emit(d, "started", id, json_pack("{s:s}", "reason", op->reason));
-                view = vps_inst_to_json(&d->m, vi);
+                view = vps_inst_to_json_started(&d->m, vi);
                 vpsd_report_warning(d, id, view);
         }
         for (struct request *q = op->waiters, *next; q; q = next) {

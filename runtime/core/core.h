@@ -155,8 +155,9 @@ int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi);
  * vpsd, none is known: 1000 forks of vpsd held its loop for seconds). */
 void vps_manager_halt_probe(struct vps_inst *const *v, size_t n);
 /* For its JSON view: its init is seen not to take its halt signal yet (not when the look was
- * held or slow); once seen taking it, this run is past booting and not asked again. */
-bool vps_inst_booting(struct vps_inst *vi);
+ * held or slow); once seen taking it, this run is past booting and not asked again. look:
+ * false, from its status alone (one that waits in sigtimedwait counts as booting). */
+bool vps_inst_booting(struct vps_inst *vi, bool look);
 /* core/pause.c: vpsctl pause and unpause. A pause asks the kernel to freeze the VPS's top
  * cgroup (its guest and its exec'd commands) and says so in the run state (st.paused); the
  * freeze itself completes a little later (cgroup/cgroup.h: vps_cgroup_is_frozen tells when).
@@ -181,7 +182,11 @@ bool vps_manager_exit_ready(const struct vps_inst *vi);
 
 /* Its status as the API names it: running, paused, stopping, starting, backoff or stopped. */
 const char *vps_inst_status_name(const struct vps_inst *vi);
+/* Its JSON view (GET /v1/vps/ID). _started: the same for the answer to its start, whose init
+ * has only just exec'd: `booting` from its status alone, without the look at its sigtimedwait
+ * (a detached grandchild, two forks of vpsd whose cost grows with the VPSes running). */
 struct json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi);
+struct json_t *vps_inst_to_json_started(const struct vps_manager *m, struct vps_inst *vi);
 struct json_t *vps_manager_list_json(const struct vps_manager *m, bool up_only);
 
 /* Usage figures of a running VPS, read from its cgroup (cheap: a few small files). */

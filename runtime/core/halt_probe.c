@@ -127,11 +127,13 @@ int vps_manager_halt_ready(struct vps_manager *m, struct vps_inst *vi)
 /* Its init is known not to take the halt signal yet (a stop sends it again): not when the
  * look was held or slow. Once it could, this run is past booting: a listing of 1000 running
  * VPSes reads no /proc/PID/status each. */
-bool vps_inst_booting(struct vps_inst *vi)
+bool vps_inst_booting(struct vps_inst *vi, bool look)
 {
         if (booted_known(vi))
                 return false;
-        int r = init_ready(vi, vi->halt_signal ? vi->halt_signal : SIGTERM);
+        int sig = vi->halt_signal ? vi->halt_signal : SIGTERM;
+        vps_error e;
+        int r = look ? init_ready(vi, sig) : vps_halt_ready_status(vi->st.pid, sig, &e) > 0;
         if (r <= 0)
                 return r == 0;
         vi->booted_pid = vi->st.pid;

@@ -413,7 +413,7 @@ const char *vps_inst_status_name(const struct vps_inst *vi)
                                             : "stopped";
 }
 
-json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
+static json_t *inst_json(const struct vps_manager *m, struct vps_inst *vi, bool look)
 {
         bool up = vi->status != VPS_STOPPED;
         char root[600];
@@ -440,7 +440,7 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         /* Booting: its init cannot take the halt signal yet (a stop sends it again). */
         json_object_set_new(o, "booting",
-                            up && vi->pidfd >= 0 ? json_boolean(vps_inst_booting(vi)) : json_null());
+                            up && vi->pidfd >= 0 ? json_boolean(vps_inst_booting(vi, look)) : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "restart_at",
                             vi->restart_at ? json_integer((json_int_t)vi->restart_at)
@@ -450,6 +450,16 @@ json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
         vps_disk_usage_json(m, &vi->cfg, o);
         vps_config_view(&vi->cfg, o);
         return o;
+}
+
+json_t *vps_inst_to_json(const struct vps_manager *m, struct vps_inst *vi)
+{
+        return inst_json(m, vi, true);
+}
+
+json_t *vps_inst_to_json_started(const struct vps_manager *m, struct vps_inst *vi)
+{
+        return inst_json(m, vi, false);
 }
 
 static int by_id(const void *a, const void *b)
