@@ -85,13 +85,27 @@ check "piped or -j: no progress" sh -c "[ ! -s '$T/piped.err' ] && [ ! -s '$T/j.
 expect_jq "-j: the answer with the copy's figures" '.id == "864" and .copied.files > 1500 and .copied.bytes > 80000000' cat "$T/j.out"
 # A clone racing a destroy, a backup and a snapshot of its source: the clone goes on, the
 # others are refused as busy in one line (the clone of 88 MiB on ext4 takes a moment).
+# The job (vpsd's fork that copies) is held with SIGSTOP meanwhile: on a loaded machine the
+# clone could end before the third refusal is asked.
+job_of() { # job_of TEXT: the fork of vpsd (not its exec'd helpers) with a file open whose path has TEXT
+        local c
+        for c in $(pgrep -P "$VPSD_PID"); do
+                tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null | grep -qE -- '--(starter|sysinfo-writer)' && continue
+                ls -l "/proc/$c/fd" 2>/dev/null | grep -qF -- "$1" && { echo "$c"; return 0; }
+        done
+        return 1
+}
 vpsctl clone 861 866 -j >"$T/race.clone" 2>&1 & CL=$!
-for _ in $(seq 400); do [ -e "$ROOT/vps/.clone-866" ] && break; sleep 0.005; done
-if [ -e "$ROOT/vps/.clone-866" ]; then
+JOB=
+for _ in $(seq 2000); do JOB=$(job_of "$ROOT/vps/.clone-866") && break; sleep 0.005; done
+check "the clone's job is found under way (${JOB:-none}), and held" test -n "$JOB"
+if [ -n "$JOB" ]; then
+        kill -STOP "$JOB"
         expect_error "a destroy of the clone's source is refused" "VPS 861 is busy: a clone of it is under way" vpsctl destroy 861
         expect_error "a backup of it too" "VPS 861 is busy" vpsctl backup 861 --to "$T/race.tar.zst"
         check "and leaves no file" sh -c "! ls -A '$T' | grep -q 'race\.tar\.zst'"
         expect_error "a snapshot of it too" "VPS 861 is busy" vpsctl snapshot 861 --name race
+        kill -CONT "$JOB"
 fi
 wait $CL
 expect_jq "the clone is done meanwhile" '.id == "866" and .status == "stopped"' cat "$T/race.clone"
@@ -107,12 +121,14 @@ script -qec "'$VPSCTL_BIN' --socket '$SOCK' snapshot-switch 861 nope" /dev/null 
 check "an error on a terminal: its line, exit 3 ($rc)" sh -c "[ $rc = 3 ] && grep -q \"has no snapshot 'nope'\" '$T/tty.err'"
 
 # A backup racing a destroy and a snapshot of its VPS: the backup goes on, they are refused.
-vpsctl backup 861 --to "$T/race2.tar.zst" -j >"$T/race2.out" 2>&1 & BK=$!
-for _ in $(seq 400); do ls -A "$T" | grep -q '^\.race2\.tar\.zst\.part-' && break; sleep 0.005; done
-if ls -A "$T" | grep -q '^\.race2\.tar\.zst\.part-'; then
-        expect_error "a destroy racing a backup is refused" "VPS 861 is busy: a backup of it is under way" vpsctl destroy 861
-        expect_error "a snapshot racing it too" "VPS 861 is busy" vpsctl snapshot 861 --name race2
-fi
+# (vpsctl, the backup's reader, held meanwhile: the backup stays under way, its stream full)
+"$VPSCTL_BIN" --socket "$SOCK" backup 861 --to "$T/race2.tar.zst" -j >"$T/race2.out" 2>&1 & BK=$!
+for _ in $(seq 2000); do ls -A "$T" | grep -q '^\.race2\.tar\.zst\.part-' && break; sleep 0.005; done
+kill -STOP "$BK"
+check "the backup is under way (its part file)" sh -c "ls -A '$T' | grep -q '^\.race2\.tar\.zst\.part-'"
+expect_error "a destroy racing a backup is refused" "VPS 861 is busy: a backup of it is under way" vpsctl destroy 861
+expect_error "a snapshot racing it too" "VPS 861 is busy" vpsctl snapshot 861 --name race2
+kill -CONT "$BK"
 wait $BK
 expect_jq "the backup is complete" '.files > 1500 and .in_archive == .files' cat "$T/race2.out"
 finish
