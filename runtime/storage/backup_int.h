@@ -36,6 +36,20 @@ int vps_bk_read_small(struct archive *a, struct archive_entry *e, size_t max, ch
 /* The first entry, vpsbackup.json, read and checked. */
 int vps_bk_read_info(struct archive *a, struct vps_backup_info *info, vps_error *err);
 
+/* --- the MANIFEST's text (backup_manifest.c, backup_manifest_fmt.c) --- */
+#define VPS_MF_HEADER "vpsbackup-manifest %d\n"
+/* A path's byte written as it is (else as %XX). */
+static inline bool vps_mf_plain_byte(unsigned char c)
+{
+        return c > 0x20 && c < 0x7f && c != '%';
+}
+/* The text of m, put out in pieces of about 64 KiB (put returns 0 or -errno), after its
+ * length is known (vps_manifest_format_size): so a MANIFEST goes into the archive without
+ * being held whole. 0, or put's -errno. */
+size_t vps_manifest_format_size(const struct vps_manifest *m);
+int vps_manifest_format_to(const struct vps_manifest *m,
+                           int (*put)(void *arg, const void *buf, size_t len), void *arg);
+
 /* --- a file's content hash by the format (backup_hash.c) --- */
 struct vps_zhash {
         struct sha256_ctx h;
