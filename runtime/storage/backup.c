@@ -141,10 +141,10 @@ static int blob_put(void *arg, const void *buf, size_t len)
         return 0;
 }
 
-/* The MANIFEST of c->mf, written as it is formatted (never held whole). */
-static int add_manifest(struct vps_bk_wctx *c)
+/* The MANIFEST of c->mf (len bytes: vps_manifest_format_size), written as it is formatted
+ * (never held whole). */
+static int add_manifest(struct vps_bk_wctx *c, size_t len)
 {
-        size_t len = vps_manifest_format_size(&c->mf);
         struct blob_out b = {c->out, 0};
         int r = blob_header(c, VPS_BACKUP_MANIFEST, len);
         if (r == 0 && (r = vps_manifest_format_to(&c->mf, blob_put, &b)) < 0)
@@ -533,10 +533,11 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
                                      : vps_bk_add_tree(&c, o->root_path, "root");
         if (r == 0 && o->base_manifest)
                 r = add_deletions(&c);
+        fr.manifest_len = r == 0 ? vps_manifest_format_size(&c.mf) : 0;
         if (r == 0)
                 r = vps_bk_frames_cut(&fr, out, true, err);
         if (r == 0)
-                r = add_manifest(&c);
+                r = add_manifest(&c, fr.manifest_len);
         if (r == 0)
                 r = vps_bk_frames_close(&fr, out, err);
         vps_bk_frames_free(&fr);

@@ -193,9 +193,12 @@ int vps_bk_add_tree_incr(struct vps_bk_wctx *c, struct vps_bk_walk *w, const cha
 struct vps_bk_frames {
         ssize_t (*write)(void *arg, const void *buf, size_t len);
         void *arg;
-        struct archive *comp;      /* the current frame's compressor (libarchive's zstd) */
-        struct ZSTD_CCtx_s *mcomp; /* or the MANIFEST's: libzstd's, on worker threads */
-        uint8_t *mout;             /* its output buffer (ZSTD_CStreamOutSize bytes) */
+        struct ZSTD_CCtx_s *z; /* every frame's compressor (libzstd's) */
+        uint8_t *zout;         /* its output buffer (ZSTD_CStreamOutSize bytes) */
+        uint8_t *small;        /* the frame's bytes so far, while it is small */
+        size_t small_len;
+        bool streaming;      /* past small: compressed as it comes */
+        size_t manifest_len; /* the MANIFEST's length, set before its frame: its jobs' size */
 };
 /* Opens tar (its format set) onto the first frame. */
 int vps_bk_frames_open(struct vps_bk_frames *f, struct archive *tar, vps_error *err);
