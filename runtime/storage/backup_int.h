@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -35,6 +36,16 @@ int vps_bk_read_small(struct archive *a, struct archive_entry *e, size_t max, ch
                       size_t *ret_len, vps_error *err);
 /* The first entry, vpsbackup.json, read and checked. */
 int vps_bk_read_info(struct archive *a, struct vps_backup_info *info, vps_error *err);
+
+/* The pages of len bytes at p, about to be written, made present at once (one madvise, not
+ * a fault per page; nothing done below 64 KiB or where the kernel lacks it). */
+static inline void vps_prefault(void *p, size_t len)
+{
+        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+        uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+        if (e > a + (64u << 10))
+                (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
 
 /* --- the MANIFEST's text (backup_manifest.c, backup_manifest_fmt.c) --- */
 #define VPS_MF_HEADER "vpsbackup-manifest %d\n"

@@ -76,22 +76,30 @@ void vps_manifest_free(struct vps_manifest *m)
         *m = (struct vps_manifest){0};
 }
 
-int vps_manifest_reserve(struct vps_manifest *m, size_t n, vps_error *err)
+/* Room for n entries; prefault: they will all be written (not a guess by doubling). */
+static int grow(struct vps_manifest *m, size_t n, bool prefault, vps_error *err)
 {
         if (n <= m->cap)
                 return 0;
         struct vps_mf_entry *e = reallocarray(m->e, n, sizeof(*e));
         if (!e)
                 return vps_err(err, ENOMEM, "out of memory");
+        if (prefault)
+                vps_prefault(e + m->cap, (n - m->cap) * sizeof(*e));
         m->e = e;
         m->cap = n;
         return 0;
 }
 
+int vps_manifest_reserve(struct vps_manifest *m, size_t n, vps_error *err)
+{
+        return grow(m, n, true, err);
+}
+
 /* Appends *e with path (the manifest's from then on). */
 static int push(struct vps_manifest *m, const struct vps_mf_entry *e, char *path, vps_error *err)
 {
-        int r = m->n < m->cap ? 0 : vps_manifest_reserve(m, m->cap ? m->cap * 2 : 256, err);
+        int r = m->n < m->cap ? 0 : grow(m, m->cap ? m->cap * 2 : 256, false, err);
         if (r < 0)
                 return r;
         m->e[m->n] = *e;
