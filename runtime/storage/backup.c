@@ -505,6 +505,8 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
             (r = vps_manifest_parse_in_place(o->base_manifest, o->base_manifest_len, &c.base,
                                              err)) < 0)
                 return vps_err_wrap(err, "the base backup");
+        /* Indexed while the walk runs, not after it. */
+        vps_manifest_index(&c.base);
         c.mf.lender = &c.base;
         /* The hashes of a chain are of its first backup's format. */
         c.mf.version = o->base_manifest ? c.base.version : VPS_BACKUP_FORMAT;

@@ -90,6 +90,9 @@ int vps_manifest_parse_in_place(char *text, size_t len, struct vps_manifest *ret
 int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_len, vps_error *err);
 /* The entry for path; NULL when absent. */
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path);
+/* The lookups' table made now rather than at the first lookup (an incremental: while its walk
+ * runs). */
+void vps_manifest_index(struct vps_manifest *m);
 /* The TYPE letter of a file of mode m (S_IFMT part; libarchive's AE_IF* are the same). */
 char vps_mf_type_of(mode_t m);
 /* The hex digest of a nettle SHA-256 context (which it resets). */

@@ -342,6 +342,12 @@ static bool indexed(struct vps_manifest *m)
         return true;
 }
 
+void vps_manifest_index(struct vps_manifest *m)
+{
+        if (m->n > 0)
+                (void)indexed(m); /* out of memory: a lookup tries again */
+}
+
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path)
 {
         if (m->n == 0)
