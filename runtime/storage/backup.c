@@ -501,9 +501,8 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         struct vps_bk_walk *up = o->upper_walk ? o->upper_walk : &wu;
         if (o->base_manifest && !o->upper_walk)
                 (void)vps_bk_walk_start(&wu, o->upper_path, false);
-        if (o->base_manifest &&
-            (r = vps_manifest_parse_in_place(o->base_manifest, o->base_manifest_len, &c.base,
-                                             err)) < 0)
+        if (o->base_manifest && (r = vps_manifest_parse_in_place(
+                                         o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
         /* Indexed while the walk runs, not after it. */
         vps_manifest_index(&c.base);

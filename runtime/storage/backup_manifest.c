@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-
 void vps_sha256_finish_hex(struct sha256_ctx *h, char out[65])
 {
         static const char hex[] = "0123456789abcdef";
@@ -192,10 +191,10 @@ static bool valid_hash(const char *h, size_t n)
                 return false;
         /* Without a branch per byte: one on digit or letter mispredicted every third byte of
          * a random hash, half of a parse's time. */
-        static const uint8_t hex[256] = {['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
-                                         ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-                                         ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
-                                         ['f'] = 1};
+        static const uint8_t hex[256] = {
+                ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+                ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+                ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1};
         unsigned int ok = 1;
         for (size_t i = 0; i < n; i++)
                 ok &= hex[(unsigned char)h[i]];
