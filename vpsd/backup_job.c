@@ -138,6 +138,37 @@ static int send_piece(void *arg, const void *piece, size_t len, vps_error *err)
         return vps_frame_write(s->sock, 'C', piece, len, err);
 }
 
+/* The base's MANIFEST ('M' frames) received where it is parsed (no copy); *ret_type: the
+ * frame after them (or 0 when the stream failed). */
+static int read_base(int sock, char *ret_type, char **ret, size_t *ret_len, vps_error *err)
+{
+        size_t len = 0, cap = 0, n;
+        char type = 0;
+        while (vps_frame_read_head(sock, &type, &n, err) == 0 && type == 'M') {
+                if (n > VPS_BACKUP_MANIFEST_MAX - len)
+                        return vps_err(err, E2BIG, "the base's MANIFEST is too large");
+                if (len + n + 1 > cap) {
+                        size_t c = cap ? cap * 2 : 256 * 1024;
+                        while (c < len + n + 1)
+                                c *= 2;
+                        char *p = realloc(*ret, c);
+                        if (!p)
+                                return vps_err(err, ENOMEM, "out of memory");
+                        *ret = p;
+                        cap = c;
+                }
+                if (vps_frame_read_body(sock, *ret + len, n, err) < 0) {
+                        type = 0;
+                        break;
+                }
+                len += n;
+                (*ret)[len] = '\0';
+        }
+        *ret_type = type;
+        *ret_len = len;
+        return 0;
+}
+
 _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vpsd_stream *s)
 {
         vpsd_stream_child_setup();
@@ -149,15 +180,11 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
         _cleanup_(vps_backup_walk_freep) struct vps_bk_walk *walk =
                 s->incremental && vi->status == VPS_STOPPED ? vps_backup_walk_begin(upper) : NULL;
         /* The base's MANIFEST first, then the archive. */
-        _cleanup_free_ char *buf = malloc(VPS_FRAME_MAX), *base = NULL;
-        size_t blen = 0, bcap = 0, n;
+        _cleanup_free_ char *base = NULL;
+        size_t blen = 0;
         char type = 0;
-        if (!buf)
-                child_fail(s->sock, &(vps_error){ENOMEM, "out of memory"});
-        while (vps_frame_read(s->sock, &type, buf, &n, &err) == 0 && type == 'M')
-                if (vps_buf_append(&base, &blen, &bcap, buf, n, VPS_BACKUP_MANIFEST_MAX, 0) < 0)
-                        child_fail(s->sock, &(vps_error){E2BIG, "the base's MANIFEST is too "
-                                                                "large"});
+        if (read_base(s->sock, &type, &base, &blen, &err) < 0)
+                child_fail(s->sock, &err);
         if (type != 'Z')
                 child_fail(s->sock, &(vps_error){EPROTO, "the request stream is malformed"});
         if (s->incremental && !base)
@@ -227,9 +254,11 @@ _Noreturn void vpsd_backup_child(struct vpsd *d, struct vps_inst *vi, struct vps
                         child_fail(s->sock,
                                    &(vps_error){EINVAL, "the base backup's id is missing"});
                 (void)snprintf(base_id, sizeof(base_id), "%.32s", nl + 1);
-                memmove(nl + 1, nl + 34, blen - (size_t)(nl + 34 - base));
-                blen -= 33;
-                bo.base_manifest_len = blen;
+                /* The first line moved onto the id's (short: not the whole text). */
+                size_t head = (size_t)(nl + 1 - base);
+                memmove(base + 33, base, head);
+                bo.base_manifest = base + 33;
+                bo.base_manifest_len = blen - 33;
                 bo.base_id = base_id;
         }
         if (vps_backup_write(&bo, &res, &err) < 0)

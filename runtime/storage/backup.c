@@ -103,7 +103,8 @@ static int relativise(struct vps_bk_wctx *c, struct archive_entry *e)
         return 0;
 }
 
-static int add_blob(struct vps_bk_wctx *c, const char *name, const void *data, size_t len)
+/* A file of the archive's own (vpsbackup.json...): its header, len bytes to come. */
+static int blob_header(struct vps_bk_wctx *c, const char *name, size_t len)
 {
         _cleanup_archive_entry_ struct archive_entry *e = archive_entry_new();
         if (!e)
@@ -113,10 +114,48 @@ static int add_blob(struct vps_bk_wctx *c, const char *name, const void *data, s
         archive_entry_set_perm(e, 0600);
         archive_entry_set_size(e, (la_int64_t)len);
         archive_entry_set_mtime(e, time(NULL), 0);
-        if (archive_write_header(c->out, e) != ARCHIVE_OK ||
-            archive_write_data(c->out, data, len) != (la_ssize_t)len)
+        if (archive_write_header(c->out, e) != ARCHIVE_OK)
                 return vps_err(c->err, EIO, "writing %s: %s", name, archive_error_string(c->out));
         return 0;
+}
+
+static int add_blob(struct vps_bk_wctx *c, const char *name, const void *data, size_t len)
+{
+        int r = blob_header(c, name, len);
+        if (r == 0 && archive_write_data(c->out, data, len) != (la_ssize_t)len)
+                return vps_err(c->err, EIO, "writing %s: %s", name, archive_error_string(c->out));
+        return r;
+}
+
+struct blob_out {
+        struct archive *out;
+        size_t done;
+};
+
+static int blob_put(void *arg, const void *buf, size_t len)
+{
+        struct blob_out *b = arg;
+        if (archive_write_data(b->out, buf, len) != (la_ssize_t)len)
+                return -EIO;
+        b->done += len;
+        return 0;
+}
+
+/* The MANIFEST of c->mf (len bytes: vps_manifest_format_size), written as it is formatted
+ * (never held whole). */
+static int add_manifest(struct vps_bk_wctx *c, size_t len)
+{
+        struct blob_out b = {c->out, 0};
+        int r = blob_header(c, VPS_BACKUP_MANIFEST, len);
+        if (r == 0 && (r = vps_manifest_format_to(&c->mf, blob_put, &b)) < 0)
+                return r == -EIO ? vps_err(c->err, EIO, "writing %s: %s", VPS_BACKUP_MANIFEST,
+                                           archive_error_string(c->out))
+                                 : vps_err(c->err, -r, "writing %s: %s", VPS_BACKUP_MANIFEST,
+                                           strerror(-r));
+        if (r == 0 && b.done != len) /* the two passes disagree: a bug, never a short file */
+                return vps_err(c->err, EIO, "writing %s: %zu bytes, not %zu", VPS_BACKUP_MANIFEST,
+                               b.done, len);
+        return r;
 }
 
 bool vps_bk_unchanged(const struct vps_mf_entry *b, const struct vps_mf_entry *now)
@@ -365,8 +404,10 @@ int vps_bk_add_tree(struct vps_bk_wctx *c, const char *path, const char *prefix)
                         const char *t = archive_entry_symlink(e);
                         vps_sha256_hex(t ? t : "", t ? strlen(t) : 0, m.hash);
                 }
-                const struct vps_mf_entry *b =
+                struct vps_mf_entry *b =
                         c->o->base_manifest ? vps_manifest_find(&c->base, name) : NULL;
+                if (b)
+                        b->seen = true;
                 const char *at = src;
                 if (!vps_bk_unchanged(b, &m) && meta) {
                         struct stat copy = *st;
@@ -418,7 +459,9 @@ static int write_meta(struct vps_bk_wctx *c)
 }
 
 /* Paths of the base no longer here: recorded as deleted (found first, then added, so the
- * lookups in c->mf keep one index). */
+ * lookups in c->mf keep one index). A path the walk met (seen) is here; only the others are
+ * looked up (a base listing a path twice: its second is here too), so that an incremental
+ * with nothing deleted builds no index of c->mf. */
 static int add_deletions(struct vps_bk_wctx *c)
 {
         _cleanup_free_ size_t *gone = reallocarray(NULL, c->base.n ? c->base.n : 1, sizeof(*gone));
@@ -426,7 +469,7 @@ static int add_deletions(struct vps_bk_wctx *c)
                 return vps_err(c->err, ENOMEM, "out of memory");
         size_t n = 0;
         for (size_t i = 0; i < c->base.n; i++)
-                if (c->base.e[i].kind != VPS_MF_DELETED &&
+                if (c->base.e[i].kind != VPS_MF_DELETED && !c->base.e[i].seen &&
                     !vps_manifest_find(&c->mf, c->base.e[i].path))
                         gone[n++] = i;
         for (size_t i = 0; i < n; i++) {
@@ -458,9 +501,11 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
         struct vps_bk_walk *up = o->upper_walk ? o->upper_walk : &wu;
         if (o->base_manifest && !o->upper_walk)
                 (void)vps_bk_walk_start(&wu, o->upper_path, false);
-        if (o->base_manifest &&
-            (r = vps_manifest_parse(o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
+        if (o->base_manifest && (r = vps_manifest_parse_in_place(
+                                         o->base_manifest, o->base_manifest_len, &c.base, err)) < 0)
                 return vps_err_wrap(err, "the base backup");
+        /* Indexed while the walk runs, not after it. */
+        vps_manifest_index(&c.base);
         c.mf.lender = &c.base;
         /* The hashes of a chain are of its first backup's format. */
         c.mf.version = o->base_manifest ? c.base.version : VPS_BACKUP_FORMAT;
@@ -489,14 +534,11 @@ int vps_backup_write(const struct vps_backup_opts *o, struct vps_backup_result *
                                      : vps_bk_add_tree(&c, o->root_path, "root");
         if (r == 0 && o->base_manifest)
                 r = add_deletions(&c);
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        if (r == 0)
-                r = vps_manifest_format(&c.mf, &text, &len, err);
+        fr.manifest_len = r == 0 ? vps_manifest_format_size(&c.mf) : 0;
         if (r == 0)
                 r = vps_bk_frames_cut(&fr, out, true, err);
         if (r == 0)
-                r = add_blob(&c, VPS_BACKUP_MANIFEST, text, len);
+                r = add_manifest(&c, fr.manifest_len);
         if (r == 0)
                 r = vps_bk_frames_close(&fr, out, err);
         vps_bk_frames_free(&fr);

@@ -44,14 +44,16 @@ enum vps_mf_kind {
 struct vps_mf_entry {
         char kind;               /* enum vps_mf_kind */
         char type;               /* f d l p c b s */
+        bool seen;               /* a base's: its path was met by the incremental's walk */
         uint32_t mode, uid, gid; /* uid, gid relative to the VPS's range */
         uint64_t size, ino;
         int64_t mtime_ns, ctime_ns;
         char hash[65]; /* SHA-256 hex of a file's content or a symlink's target, "-" else */
         char *path;    /* "upper/etc/x", raw bytes */
-        /* Parsed: its line in the text given to vps_manifest_parse (valid while that text
-         * is), which vps_manifest_format copies for an entry of the same fields (SAME or
-         * DELETED, its kind written anew) instead of formatting it; NULL else. */
+        /* Parsed: its line in the manifest's arena (its '\n' made a NUL; valid while the
+         * arena is), which vps_manifest_format copies for an entry of the same fields (SAME or
+         * DELETED, its kind written anew) instead of formatting it; NULL else (and for a path
+         * that was escaped, unescaped in place). */
         const char *line;
         size_t line_len;
 };
@@ -66,6 +68,7 @@ struct vps_manifest {
         size_t next;                /* the entry after the last one found */
         char *arena;                /* parsed text the paths point into */
         size_t arena_len;
+        bool own_arena; /* freed with it (vps_manifest_parse's copy), else the caller's */
         const struct vps_manifest *lender; /* paths in its arena are borrowed, not freed */
         int version;                       /* its format (0: VPS_BACKUP_FORMAT) */
 };
@@ -79,10 +82,17 @@ int vps_manifest_add(struct vps_manifest *m, const struct vps_mf_entry *e, vps_e
 int vps_manifest_add_lent(struct vps_manifest *m, const struct vps_mf_entry *e, vps_error *err);
 /* Parses MANIFEST text; every line checked. */
 int vps_manifest_parse(const char *text, size_t len, struct vps_manifest *ret, vps_error *err);
+/* The same without a copy: text (len bytes) becomes the arena, changed where it is (each
+ * line's '\n' made a NUL, escaped paths unescaped); it must outlive *ret and is not freed by
+ * vps_manifest_free. */
+int vps_manifest_parse_in_place(char *text, size_t len, struct vps_manifest *ret, vps_error *err);
 /* The text of m (malloc'd). */
 int vps_manifest_format(const struct vps_manifest *m, char **ret, size_t *ret_len, vps_error *err);
 /* The entry for path; NULL when absent. */
 struct vps_mf_entry *vps_manifest_find(struct vps_manifest *m, const char *path);
+/* The lookups' table made now rather than at the first lookup (an incremental: while its walk
+ * runs). */
+void vps_manifest_index(struct vps_manifest *m);
 /* The TYPE letter of a file of mode m (S_IFMT part; libarchive's AE_IF* are the same). */
 char vps_mf_type_of(mode_t m);
 /* The hex digest of a nettle SHA-256 context (which it resets). */
@@ -104,8 +114,9 @@ struct vps_backup_opts {
         const char *upper_path;                          /* absolute: the upper layer to read */
         const char *root_path;        /* --full: the merged root (mounted), else NULL */
         uint32_t uid_base, uid_count; /* the VPS's host id range */
-        /* Incremental: the base archive's MANIFEST text and its backup id, else NULL. */
-        const char *base_manifest;
+        /* Incremental: the base archive's MANIFEST text (parsed in place: changed, see
+         * vps_manifest_parse_in_place) and its backup id, else NULL. */
+        char *base_manifest;
         size_t base_manifest_len;
         const char *base_id;
         /* Incremental: the walk of upper_path begun early (vps_backup_walk_begin), or NULL
@@ -196,3 +207,7 @@ int vps_frame_write(int fd, char type, const void *buf, size_t len, vps_error *e
 /* Reads one frame into buf (at least VPS_FRAME_MAX bytes): its type in *ret_type and its
  * length; -ECONNRESET at a clean end of the stream between frames. */
 int vps_frame_read(int fd, char *ret_type, void *buf, size_t *ret_len, vps_error *err);
+/* The same in two steps, the payload read where the caller wants it: a frame's head (its type
+ * and length, checked as above), then its len bytes. */
+int vps_frame_read_head(int fd, char *ret_type, size_t *ret_len, vps_error *err);
+int vps_frame_read_body(int fd, void *buf, size_t len, vps_error *err);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -35,6 +36,30 @@ int vps_bk_read_small(struct archive *a, struct archive_entry *e, size_t max, ch
                       size_t *ret_len, vps_error *err);
 /* The first entry, vpsbackup.json, read and checked. */
 int vps_bk_read_info(struct archive *a, struct vps_backup_info *info, vps_error *err);
+
+/* The pages of len bytes at p, about to be written, made present at once (one madvise, not
+ * a fault per page; nothing done below 64 KiB or where the kernel lacks it). */
+static inline void vps_prefault(void *p, size_t len)
+{
+        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+        uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+        if (e > a + (64u << 10))
+                (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
+
+/* --- the MANIFEST's text (backup_manifest.c, backup_manifest_fmt.c) --- */
+#define VPS_MF_HEADER "vpsbackup-manifest %d\n"
+/* A path's byte written as it is (else as %XX). */
+static inline bool vps_mf_plain_byte(unsigned char c)
+{
+        return c > 0x20 && c < 0x7f && c != '%';
+}
+/* The text of m, put out in pieces of about 64 KiB (put returns 0 or -errno), after its
+ * length is known (vps_manifest_format_size): so a MANIFEST goes into the archive without
+ * being held whole. 0, or put's -errno. */
+size_t vps_manifest_format_size(const struct vps_manifest *m);
+int vps_manifest_format_to(const struct vps_manifest *m,
+                           int (*put)(void *arg, const void *buf, size_t len), void *arg);
 
 /* --- a file's content hash by the format (backup_hash.c) --- */
 struct vps_zhash {
@@ -179,9 +204,12 @@ int vps_bk_add_tree_incr(struct vps_bk_wctx *c, struct vps_bk_walk *w, const cha
 struct vps_bk_frames {
         ssize_t (*write)(void *arg, const void *buf, size_t len);
         void *arg;
-        struct archive *comp;      /* the current frame's compressor (libarchive's zstd) */
-        struct ZSTD_CCtx_s *mcomp; /* or the MANIFEST's: libzstd's, on worker threads */
-        uint8_t *mout;             /* its output buffer (ZSTD_CStreamOutSize bytes) */
+        struct ZSTD_CCtx_s *z; /* every frame's compressor (libzstd's) */
+        uint8_t *zout;         /* its output buffer (ZSTD_CStreamOutSize bytes) */
+        uint8_t *small;        /* the frame's bytes so far, while it is small */
+        size_t small_len;
+        bool streaming;      /* past small: compressed as it comes */
+        size_t manifest_len; /* the MANIFEST's length, set before its frame: its jobs' size */
 };
 /* Opens tar (its format set) onto the first frame. */
 int vps_bk_frames_open(struct vps_bk_frames *f, struct archive *tar, vps_error *err);

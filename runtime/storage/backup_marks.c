@@ -153,11 +153,18 @@ int vps_bk_mark_find_tail(int fd, off_t size, off_t limit, off_t *ret_after)
                 ssize_t k = vps_read_full(fd, buf, (size_t)(stop - start));
                 if (k < 0)
                         return (int)k;
-                for (ssize_t i = k - (ssize_t)w; i >= 0; i--)
-                        if (buf[i] == want[0] && memcmp(buf + i, want, w) == 0) {
-                                *ret_after = start + i + (off_t)w;
+                /* Its first byte found by memrchr (a byte loop over the MANIFEST's frame was
+                 * a tenth of vpsctl's work for an incremental). */
+                for (size_t n = k >= (ssize_t)w ? (size_t)(k - (ssize_t)w) + 1 : 0; n > 0;) {
+                        const uint8_t *at = memrchr(buf, want[0], n);
+                        if (!at)
+                                break;
+                        if (memcmp(at, want, w) == 0) {
+                                *ret_after = start + (at - buf) + (off_t)w;
                                 return 1;
                         }
+                        n = (size_t)(at - buf);
+                }
                 end = start;
         }
         return 0;

@@ -45,7 +45,7 @@ int vps_frame_write(int fd, char type, const void *buf, size_t len, vps_error *e
         return r < 0 || len == 0 ? r : write_all(fd, buf, len, err);
 }
 
-int vps_frame_read(int fd, char *ret_type, void *buf, size_t *ret_len, vps_error *err)
+int vps_frame_read_head(int fd, char *ret_type, size_t *ret_len, vps_error *err)
 {
         unsigned char h[5];
         int r = read_all(fd, h, sizeof(h));
@@ -56,9 +56,21 @@ int vps_frame_read(int fd, char *ret_type, void *buf, size_t *ret_len, vps_error
         uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
         if (len > VPS_FRAME_MAX || !strchr("DPEKMZNIORXCSW", h[0]) || !h[0])
                 return vps_err(err, EBADMSG, "a bad frame in the stream");
-        if (len && (r = read_all(fd, buf, len)) != 1)
-                return vps_err(err, r < 0 ? -r : EPIPE, "the stream ended inside a frame");
         *ret_type = (char)h[0];
         *ret_len = len;
         return 0;
+}
+
+int vps_frame_read_body(int fd, void *buf, size_t len, vps_error *err)
+{
+        int r = len ? read_all(fd, buf, len) : 1;
+        if (r != 1)
+                return vps_err(err, r < 0 ? -r : EPIPE, "the stream ended inside a frame");
+        return 0;
+}
+
+int vps_frame_read(int fd, char *ret_type, void *buf, size_t *ret_len, vps_error *err)
+{
+        int r = vps_frame_read_head(fd, ret_type, ret_len, err);
+        return r < 0 ? r : vps_frame_read_body(fd, buf, *ret_len, err);
 }

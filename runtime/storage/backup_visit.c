@@ -35,7 +35,9 @@ static int walked_entry(struct vps_bk_wctx *c, struct archive *one,
                 return 0;
         if (S_ISLNK(we->mode))
                 vps_sha256_hex(we->link ? we->link : "", we->link ? strlen(we->link) : 0, m.hash);
-        const struct vps_mf_entry *b = vps_manifest_find(&c->base, name);
+        struct vps_mf_entry *b = vps_manifest_find(&c->base, name);
+        if (b)
+                b->seen = true;
         if (vps_bk_unchanged(b, &m)) {
                 /* The base's line and path serve as they are. */
                 m.kind = VPS_MF_SAME;
