@@ -321,7 +321,11 @@ static int setup_run(const struct vps_spawn_params *p, int vpsd_sock, vps_error 
                 return vps_err_sys(err, errno, "socketpair");
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, xi) < 0)
                 return vps_err_sys(err, errno, "socketpair");
-        _cleanup_close_ int maker_sock = xy[0], init_sock = xi[0];
+        /* Not closed on a failure here: only at the exit, after the reason is sent to vpsd.
+         * The maker and the init, finding their socket closed, say so too; the setup's own
+         * word must come first (a template refused said "waiting for the template: Broken
+         * pipe" whenever the maker won the race). */
+        int maker_sock = xy[0], init_sock = xi[0];
         struct saved_ids ids;
         int r = become_owner(p->uid_base, &ids, err);
         if (r < 0)
