@@ -79,6 +79,11 @@ struct vps_checkpoint_params {
          * ("/vps-x/101/guest"): criu's --cgroup-root, so the tasks go there whatever path
          * they were dumped from (another host's parent) */
         char cgroup_root[512];
+        /* restore: the VPS's cgroup (absolute), whose tasks' /proc and /sys are locked, and
+         * the executable criu runs as its action script to lock them (vpsd's own: "post-restore"
+         * with VPS_CHECKPOINT_LOCK_ENV in its environment); NULL: not locked */
+        char cgroup_dir[512];
+        const char *lock_helper;
         /* dump: pre-copy rounds (criu pre-dump --track-mem into pre-1..N of the images'
          * directory while the VPS runs; the dump then takes only what changed since) */
         unsigned int rounds;
@@ -154,3 +159,39 @@ size_t vps_checkpoint_userns_entry(uint8_t *ret, bool common, uint32_t base, uin
 void vps_checkpoint_boot_id_read(const char *run_dir, const char *id, char ret[40]);
 int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const char *text,
                                   vps_error *err);
+
+/* --- locking a restored VPS's /proc and /sys (lockmounts.c, mounttree.c) -------------------
+ * criu makes a VPS's mounts as its root, after the root task joined the VPS's user namespace:
+ * none is MNT_LOCKED, so the masks over /proc and /sys and the read-only binds there would be
+ * the guest's to undo. criu runs vpsd as its action script (VPS_CHECKPOINT_LOCK_ENV names the
+ * VPS's cgroup); at "post-restore", all tasks made and none yet running, it locks them as a
+ * start does (docs/security.md "Suspend and resume"). A failure fails the restore. */
+#define VPS_CHECKPOINT_LOCK_ENV "VPSD_CRIU_LOCK_CGROUP"
+/* One mount of a mountinfo table; mountpoint unescaped, in the text parsed. */
+struct vps_mnt {
+        int id, parent;
+        bool shared, slave; /* "shared:N", "master:N" */
+        char fstype[32];
+        char *mountpoint;
+};
+struct vps_mnt_table {
+        struct vps_mnt *m;
+        size_t n;
+};
+#define VPS_MNT_MAX 65536
+/* text (modified: the table points into it) into ret; EBADMSG for a damaged line. */
+int vps_mnt_table_parse(char *text, struct vps_mnt_table *ret, vps_error *err);
+void vps_mnt_table_free(struct vps_mnt_table *t);
+const struct vps_mnt *vps_mnt_find(const struct vps_mnt_table *t, int id);
+/* The proc and sysfs mounts of t to lock: each with a mount over something in it, and under
+ * no other proc or sysfs mount. Their indexes into ret (at most max); how many there are. */
+size_t vps_mnt_lock_targets(const struct vps_mnt_table *t, size_t *ret, size_t max);
+/* Locks every proc and sysfs mount, and all mounts under them, of every mount namespace of
+ * the tasks in cgroup_dir (recursively; and init's). Each such tree is cloned and unmounted;
+ * then, in a mount namespace of the host's user namespace, the clone is stacked on an empty
+ * read-only tmpfs and moved onto a peer of its parent at its mount point, whence it
+ * propagates back into the VPS's namespace, where the kernel locks every mount of the copy
+ * but its top, the tmpfs, which the copy of the proc or sysfs covers (fs/namespace.c
+ * attach_recursive_mnt, lock_mnt_tree). Each parent's propagation is put back as it was.
+ * Must be host root, single-threaded; changes its mount namespace and working directory. */
+int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *err);
