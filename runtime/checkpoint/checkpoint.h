@@ -186,12 +186,12 @@ const struct vps_mnt *vps_mnt_find(const struct vps_mnt_table *t, int id);
 /* The proc and sysfs mounts of t to lock: each with a mount over something in it, and under
  * no other proc or sysfs mount. Their indexes into ret (at most max); how many there are. */
 size_t vps_mnt_lock_targets(const struct vps_mnt_table *t, size_t *ret, size_t max);
-/* Locks every proc and sysfs mount, and all mounts under them, of every mount namespace of
- * the tasks in cgroup_dir (recursively; and init's). Each such tree is cloned and unmounted;
- * then, in a mount namespace of the host's user namespace, the clone is stacked on an empty
- * read-only tmpfs and moved onto a peer of its parent at its mount point, whence it
- * propagates back into the VPS's namespace, where the kernel locks every mount of the copy
- * but its top, the tmpfs, which the copy of the proc or sysfs covers (fs/namespace.c
- * attach_recursive_mnt, lock_mnt_tree). Each parent's propagation is put back as it was.
- * Must be host root, single-threaded; changes its mount namespace and working directory. */
+/* Locks every mount under each proc and sysfs mount of every mount namespace of the tasks
+ * in cgroup_dir (recursively; and init's): each such tree is cloned and unmounted; then, in
+ * a mount namespace of the host's user namespace, the clone is moved onto a peer of its
+ * parent at its mount point, whence it propagates back into the VPS's namespace, where the
+ * kernel locks every mount of the copy but its top, the proc or sysfs mount itself
+ * (fs/namespace.c attach_recursive_mnt, lock_mnt_tree). Each parent's propagation is put
+ * back as it was. Must be host root, single-threaded; changes its mount namespace and
+ * working directory. */
 int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *err);

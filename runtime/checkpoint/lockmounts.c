@@ -6,13 +6,15 @@
  *
  * Why it locks: a tree of mounts that propagates from a mount namespace of the host's user
  * namespace into one of a less privileged user namespace is attached there with every mount
- * of it but its top MNT_LOCKED (fs/namespace.c attach_recursive_mnt, lock_mnt_tree). So the
- * tree criu made at /proc is cloned and unmounted, and the clone comes back by propagation
- * on an empty read-only tmpfs: the tmpfs is the unlocked top, under the proc mount, which is
- * locked with every mask, read-only bind and view on it, as at a start. Propagation onto a
- * spot already covered would slide the new tree under the old one and leave the old one
- * unlocked (the kernel since "do not lock the covering tree when sliding something under
- * it"): hence the unmount first. */
+ * of it but its top MNT_LOCKED, and the top's flags locked (fs/namespace.c
+ * attach_recursive_mnt, lock_mnt_tree). So the tree criu made at /proc is cloned and
+ * unmounted, and the clone comes back by propagation: every mask, read-only bind and view on
+ * it is locked as at a start. Its top, the proc mount, is not: the guest's root may unmount
+ * /proc as a whole, and then has none, nor may mount a fresh one (none is fully visible).
+ * Propagation onto a spot already covered would slide the new tree under the old one and
+ * leave the old one unlocked (the kernel since "do not lock the covering tree when sliding
+ * something under it"): hence the unmount first.
+ */
 #include "checkpoint/checkpoint.h"
 #include "vps/cleanup.h"
 #include "vps/safepath.h"
@@ -206,23 +208,6 @@ static const char *rel_path(const struct vps_mnt *p, const struct vps_mnt *q)
         return *rel ? rel : ".";
 }
 
-/* An empty, read-only tmpfs, detached. */
-static int lock_tmpfs(vps_error *err)
-{
-        _cleanup_close_ int fs = vps_sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
-        if (fs < 0 || vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "source", "vps-lock", 0) < 0 ||
-            vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
-            vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
-            vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return vps_err_sys(err, errno, "creating a tmpfs");
-        int m = vps_sys_fsmount(fs, FSMOUNT_CLOEXEC,
-                                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                        MOUNT_ATTR_NOEXEC);
-        if (m < 0)
-                return vps_err_sys(err, errno, "mounting a tmpfs");
-        return m;
-}
-
 /* Attaches the detached mount fd on a new directory of our stage. */
 static int stage(struct locker *l, int fd, vps_error *err)
 {
@@ -275,9 +260,8 @@ static int take(struct locker *l, const struct vps_mnt_table *tab, size_t t, siz
         return pd->parent < 0 ? pd->parent : 0;
 }
 
-/* Phase 2: the clone stacked on an empty tmpfs in our namespace, and the two moved onto a
- * peer of the parent at the old mount point: the copy that propagates to the parent is
- * locked but for the tmpfs, which the proc or sysfs covers. */
+/* Phase 2: the clone moved onto a peer of the parent at the old mount point, in our
+ * namespace: the copy that propagates to the parent is locked but for its top. */
 static int put_back(struct locker *l, struct pending *pd, vps_error *err)
 {
         int r = pd->shared ? 0 : propagation(pd->parent, MS_SHARED, err);
@@ -297,17 +281,9 @@ static int put_back(struct locker *l, struct pending *pd, vps_error *err)
                                                      err);
                 if (r == 0 && at < 0)
                         r = at;
-                _cleanup_close_ int base = r < 0 ? -1 : lock_tmpfs(err);
-                if (r == 0 && base < 0)
-                        r = base;
-                if (r == 0)
-                        r = stage(l, base, err);
-                if (r == 0 && (vps_sys_move_mount(pd->clone, "", base, "",
-                                                  MOVE_MOUNT_F_EMPTY_PATH |
-                                                          MOVE_MOUNT_T_EMPTY_PATH) < 0 ||
-                               vps_sys_move_mount(base, "", at, "",
-                                                  MOVE_MOUNT_F_EMPTY_PATH |
-                                                          MOVE_MOUNT_T_EMPTY_PATH) < 0))
+                if (r == 0 && vps_sys_move_mount(pd->clone, "", at, "",
+                                                 MOVE_MOUNT_F_EMPTY_PATH |
+                                                         MOVE_MOUNT_T_EMPTY_PATH) < 0)
                         r = vps_err_sys(err, errno, "mounting the locked copy");
                 /* Out of the parent's peer group again. */
                 if (r == 0)
