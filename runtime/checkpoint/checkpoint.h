@@ -186,6 +186,8 @@ const struct vps_mnt *vps_mnt_find(const struct vps_mnt_table *t, int id);
 /* The proc and sysfs mounts of t to lock: each with a mount over something in it, and under
  * no other proc or sysfs mount. Their indexes into ret (at most max); how many there are. */
 size_t vps_mnt_lock_targets(const struct vps_mnt_table *t, size_t *ret, size_t max);
+/* How many mounts the tree of mount id holds, itself included (0: not in t). */
+size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id);
 /* Locks every mount under each proc and sysfs mount of every mount namespace of the tasks
  * in cgroup_dir (recursively; and init's): each such tree is cloned and unmounted; then, in
  * a mount namespace of the host's user namespace, the clone is moved onto a peer of its

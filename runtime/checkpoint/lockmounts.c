@@ -53,6 +53,7 @@ struct pending {
         size_t ns; /* index into locker.ns */
         int parent_id, parent, clone; /* the parent's mount id and O_PATH fd; the detached clone */
         bool shared, slave;           /* the parent's propagation, to put back */
+        size_t mounts;                /* in the tree: its copy must have as many */
         char mountpoint[512], rel[512];
 };
 
@@ -160,12 +161,22 @@ static int enter(int ns_fd, vps_error *err)
         return 0;
 }
 
-static int propagation(int fd, uint64_t how, vps_error *err)
+static int set_propagation(int fd, uint64_t how, unsigned int flags, vps_error *err)
 {
         struct mount_attr a = {.propagation = how};
-        if (vps_sys_mount_setattr(fd, "", AT_EMPTY_PATH, &a) < 0)
+        if (vps_sys_mount_setattr(fd, "", AT_EMPTY_PATH | flags, &a) < 0)
                 return vps_err_sys(err, errno, "changing a mount's propagation");
         return 0;
+}
+
+static int propagation(int fd, uint64_t how, vps_error *err)
+{
+        return set_propagation(fd, how, 0, err);
+}
+
+static int propagation_tree(int fd, uint64_t how, vps_error *err)
+{
+        return set_propagation(fd, how, AT_RECURSIVE, err);
 }
 
 /* An O_PATH fd of path in the namespace we are in (its root ours since setns), no symlink
@@ -244,9 +255,15 @@ static int take(struct locker *l, const struct vps_mnt_table *tab, size_t t, siz
         strcpy(pd->mountpoint, q->mountpoint);
         strcpy(pd->rel, rel);
         l->npend++;
+        pd->mounts = vps_mnt_subtree_size(tab, q->id);
         _cleanup_close_ int fd = open_mount(q, err);
         if (fd < 0)
                 return fd;
+        /* Private first: a clone of a shared mount is its peer, and the unmount below would
+         * propagate to the clone's mounts, stripping the masks off the copy. */
+        int r = propagation_tree(fd, MS_PRIVATE, err);
+        if (r < 0)
+                return r;
         pd->clone = vps_sys_open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
                                                       AT_EMPTY_PATH | AT_RECURSIVE);
         if (pd->clone < 0)
@@ -316,18 +333,28 @@ static int spot_taken(struct locker *l, const struct pending *pd, vps_error *err
 }
 
 /* After phase 2: the mount at pd's mount point is a proc or sysfs (the copy: phase 1 left
- * none). */
-static int check_locked(const struct pending *pd, vps_error *err)
+ * none) with as many mounts in its tree as the one taken down; made private (the copies came
+ * shared, each mount in a peer group with ours, which end with our namespace). */
+static int check_copy(struct locker *l, const struct pending *pd, vps_error *err)
 {
         _cleanup_close_ int fd = open_in_ns(pd->mountpoint, err);
         if (fd < 0)
                 return fd;
         struct statfs sf;
-        if (fstatfs(fd, &sf) < 0)
+        struct statx sx;
+        if (fstatfs(fd, &sf) < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0)
                 return vps_err_sys(err, errno, "checking %s", pd->mountpoint);
         if (sf.f_type != PROC_SUPER_MAGIC && sf.f_type != SYSFS_MAGIC)
                 return vps_err(err, EIO, "%s is not the locked copy", pd->mountpoint);
-        return 0;
+        _cleanup_free_ char *text = NULL;
+        struct vps_mnt_table tab = {0};
+        int r = read_table(l, &text, &tab, err);
+        size_t n = r < 0 ? 0 : vps_mnt_subtree_size(&tab, (int)sx.stx_mnt_id);
+        vps_mnt_table_free(&tab);
+        if (r == 0 && n != pd->mounts)
+                r = vps_err(err, EIO, "the copy of %s has %zu mounts, not %zu", pd->mountpoint, n,
+                            pd->mounts);
+        return r < 0 ? r : propagation_tree(fd, MS_PRIVATE, err);
 }
 
 /* How many proc and sysfs trees namespace g has (into *ret_one, the first one's mount
@@ -370,7 +397,7 @@ static int lock_all(struct locker *l, vps_error *err)
                 if ((r = enter(l->ns[pd->ns].fd, err)) == 0 && (r = spot_taken(l, pd, err)) == 0)
                         r = put_back(l, pd, err);
                 if (r >= 0)
-                        r = check_locked(pd, err);
+                        r = check_copy(l, pd, err);
                 if (r < 0)
                         r = vps_err_wrap(err, "locking %s", pd->mountpoint);
         }

@@ -149,3 +149,19 @@ size_t vps_mnt_lock_targets(const struct vps_mnt_table *t, size_t *ret, size_t m
         }
         return n;
 }
+
+size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id)
+{
+        size_t n = vps_mnt_find(t, id) ? 1 : 0;
+        for (size_t i = 0; n && i < t->n; i++) {
+                /* An ancestor of m is id: walk up (bounded: a table has no cycles, but). */
+                const struct vps_mnt *a = &t->m[i];
+                for (size_t depth = 0; a && a->id != id && depth < t->n; depth++) {
+                        const struct vps_mnt *up = vps_mnt_find(t, a->parent);
+                        a = up && up != a ? up : NULL;
+                }
+                if (a && a->id == id && t->m[i].id != id)
+                        n++;
+        }
+        return n;
+}

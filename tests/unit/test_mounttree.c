@@ -64,6 +64,12 @@ static void test_targets(void **state)
         assert_string_equal(t.m[idx[0]].mountpoint, "/proc");
         assert_string_equal(t.m[idx[1]].mountpoint, "/sys");
         assert_string_equal(t.m[idx[2]].mountpoint, "/mnt/a b/proc");
+        /* The trees' sizes (what a copy must have again). */
+        assert_int_equal(vps_mnt_subtree_size(&t, 201), 4);
+        assert_int_equal(vps_mnt_subtree_size(&t, 205), 3);
+        assert_int_equal(vps_mnt_subtree_size(&t, 209), 1);
+        assert_int_equal(vps_mnt_subtree_size(&t, 200), 13);
+        assert_int_equal(vps_mnt_subtree_size(&t, 999), 0);
         /* Fewer asked for: the count stays. */
         assert_int_equal(vps_mnt_lock_targets(&t, idx, 1), 3);
         assert_string_equal(t.m[idx[0]].mountpoint, "/proc");
