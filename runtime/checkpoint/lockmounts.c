@@ -374,11 +374,16 @@ static int count_targets(struct locker *l, size_t g, char *ret_one, size_t size,
 }
 
 /* Phase 1 in every namespace, checked to leave no proc or sysfs tree anywhere (nothing but
- * the locking mounts anything until criu lets the tasks go); then phase 2. */
+ * the locking mounts anything until criu lets the tasks go); then phase 2. The init's
+ * namespace (found first) comes last: the others are mostly its slaves (systemd's services'),
+ * and an unmount or a mount in it propagates to them, which would strip a service's own
+ * /proc (its ProtectKernelTunables= binds), or cover its own copy, had it not been taken
+ * first: its own copy is then on top. */
 static int lock_all(struct locker *l, vps_error *err)
 {
         int r = 0;
-        for (size_t g = 0; r == 0 && g < l->nns; g++) {
+        for (size_t k = 0; r == 0 && k < l->nns; k++) {
+                size_t g = l->nns - 1 - k;
                 _cleanup_free_ char *text = NULL;
                 struct vps_mnt_table tab = {0};
                 size_t t[PEND_MAX], n = 0;
