@@ -440,7 +440,8 @@ static int helper_ns(struct locker *l, vps_error *err)
 int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *err)
 {
         static struct locker l; /* (large: the helper's only one) */
-        l = (struct locker){.proc = -1, .helper_ns = -1, .stage = -1};
+        memset(&l, 0, sizeof(l));
+        l.proc = l.helper_ns = l.stage = -1;
         size_t npids = 0;
         int r = 0;
         l.proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
