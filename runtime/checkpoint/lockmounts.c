@@ -50,7 +50,7 @@ struct guest_ns {
 
 /* A proc or sysfs tree of a namespace, between its unmount and its locked copy's mount. */
 struct pending {
-        size_t ns; /* index into locker.ns */
+        size_t ns;                    /* index into locker.ns */
         int parent_id, parent, clone; /* the parent's mount id and O_PATH fd; the detached clone */
         bool shared, slave;           /* the parent's propagation, to put back */
         size_t mounts;                /* in the tree: its copy must have as many */
@@ -102,8 +102,10 @@ static int add_ns(struct locker *l, pid_t pid, vps_error *err)
                 return vps_err_sys(err, errno, "the user namespace of %d's mount namespace",
                                    (int)pid);
         if (ost.st_ino == host.st_ino && ost.st_dev == host.st_dev)
-                return vps_err(err, EPERM, "task %d of the VPS is in a mount namespace of the "
-                               "host's user namespace", (int)pid);
+                return vps_err(err, EPERM,
+                               "task %d of the VPS is in a mount namespace of the "
+                               "host's user namespace",
+                               (int)pid);
         if (l->nns == NS_MAX)
                 return vps_err(err, E2BIG, "more than %d mount namespaces", NS_MAX);
         l->ns[l->nns++] = (struct guest_ns){.fd = TAKE_FD(fd), .pid = pid, .ino = st.st_ino};
@@ -136,8 +138,8 @@ static int add_cgroup(struct locker *l, int dir_fd, unsigned int depth, size_t *
         while (r == 0 && (e = readdir(d))) {
                 if (e->d_type != DT_DIR || e->d_name[0] == '.')
                         continue;
-                _cleanup_close_ int sub =
-                        openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int sub = openat(dirfd(d), e->d_name,
+                                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 r = sub < 0 ? vps_err_sys(err, errno, "opening cgroup %s", e->d_name)
                             : add_cgroup(l, sub, depth + 1, npids, err);
         }
@@ -145,8 +147,7 @@ static int add_cgroup(struct locker *l, int dir_fd, unsigned int depth, size_t *
 }
 
 /* The table of the namespace we are in, relative to its root (setns made that ours). */
-static int read_table(struct locker *l, char **ret_text, struct vps_mnt_table *ret,
-                      vps_error *err)
+static int read_table(struct locker *l, char **ret_text, struct vps_mnt_table *ret, vps_error *err)
 {
         int r = vps_read_file_at(l->proc, "self/mountinfo", ret_text, NULL, err);
         if (r == 0)
@@ -227,9 +228,8 @@ static int stage(struct locker *l, int fd, vps_error *err)
         if (mkdirat(l->stage, name, 0700) < 0)
                 return vps_err_sys(err, errno, "creating the stage's %s", name);
         _cleanup_close_ int dir = openat(l->stage, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir < 0 ||
-            vps_sys_move_mount(fd, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-                    0)
+        if (dir < 0 || vps_sys_move_mount(fd, "", dir, "",
+                                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "attaching a mount on the stage");
         return 0;
 }
@@ -248,8 +248,12 @@ static int take(struct locker *l, const struct vps_mnt_table *tab, size_t t, siz
         if (l->npend == PEND_MAX)
                 return vps_err(err, E2BIG, "more than %d proc and sysfs trees", PEND_MAX);
         struct pending *pd = &l->pend[l->npend];
-        *pd = (struct pending){.ns = g, .parent_id = p->id, .parent = -1, .clone = -1,
-                               .shared = p->shared, .slave = p->slave};
+        *pd = (struct pending){.ns = g,
+                               .parent_id = p->id,
+                               .parent = -1,
+                               .clone = -1,
+                               .shared = p->shared,
+                               .slave = p->slave};
         if (strlen(q->mountpoint) >= sizeof(pd->mountpoint) || strlen(rel) >= sizeof(pd->rel))
                 return vps_err(err, ENAMETOOLONG, "a mount point is too long");
         strcpy(pd->mountpoint, q->mountpoint);
@@ -264,8 +268,8 @@ static int take(struct locker *l, const struct vps_mnt_table *tab, size_t t, siz
         int r = propagation_tree(fd, MS_PRIVATE, err);
         if (r < 0)
                 return r;
-        pd->clone = vps_sys_open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                                      AT_EMPTY_PATH | AT_RECURSIVE);
+        pd->clone = vps_sys_open_tree(
+                fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
         if (pd->clone < 0)
                 return vps_err_sys(err, errno, "cloning %s", q->mountpoint);
         /* By the fd, through our own /proc: no path of the guest's is walked. */
@@ -298,9 +302,9 @@ static int put_back(struct locker *l, struct pending *pd, vps_error *err)
                                                      err);
                 if (r == 0 && at < 0)
                         r = at;
-                if (r == 0 && vps_sys_move_mount(pd->clone, "", at, "",
-                                                 MOVE_MOUNT_F_EMPTY_PATH |
-                                                         MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                if (r == 0 &&
+                    vps_sys_move_mount(pd->clone, "", at, "",
+                                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                         r = vps_err_sys(err, errno, "mounting the locked copy");
                 /* Out of the parent's peer group again. */
                 if (r == 0)
@@ -326,7 +330,8 @@ static int spot_taken(struct locker *l, const struct pending *pd, vps_error *err
         struct vps_mnt_table tab = {0};
         int r = read_table(l, &text, &tab, err);
         for (size_t i = 0; r == 0 && i < tab.n; i++)
-                if (tab.m[i].parent == pd->parent_id && !strcmp(tab.m[i].mountpoint, pd->mountpoint))
+                if (tab.m[i].parent == pd->parent_id &&
+                    !strcmp(tab.m[i].mountpoint, pd->mountpoint))
                         r = 1;
         vps_mnt_table_free(&tab);
         return r;
@@ -387,7 +392,8 @@ static int lock_all(struct locker *l, vps_error *err)
                 _cleanup_free_ char *text = NULL;
                 struct vps_mnt_table tab = {0};
                 size_t t[PEND_MAX], n = 0;
-                if ((r = enter(l->ns[g].fd, err)) == 0 && (r = read_table(l, &text, &tab, err)) == 0)
+                if ((r = enter(l->ns[g].fd, err)) == 0 &&
+                    (r = read_table(l, &text, &tab, err)) == 0)
                         n = vps_mnt_lock_targets(&tab, t, PEND_MAX);
                 for (size_t i = 0; r == 0 && i < n && i < PEND_MAX; i++)
                         r = take(l, &tab, t[i], g, err);
@@ -423,13 +429,12 @@ static int helper_ns(struct locker *l, vps_error *err)
             vps_sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
             vps_sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return vps_err_sys(err, errno, "creating the stage");
-        _cleanup_close_ int m = vps_sys_fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID |
-                                                                      MOUNT_ATTR_NODEV |
-                                                                      MOUNT_ATTR_NOEXEC);
+        _cleanup_close_ int m = vps_sys_fsmount(
+                fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         /* Attached (a mount can only go where the namespace is ours): over the stage
          * directory of criu's namespace, in our copy only. */
-        if (m < 0 || vps_sys_move_mount(m, "", AT_FDCWD, VPS_CHECKPOINT_STAGE,
-                                        MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        if (m < 0 ||
+            vps_sys_move_mount(m, "", AT_FDCWD, VPS_CHECKPOINT_STAGE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return vps_err_sys(err, errno, "mounting the stage");
         l->stage = open(VPS_CHECKPOINT_STAGE, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (l->stage < 0)

@@ -79,8 +79,8 @@ int vps_mnt_table_parse(char *text, struct vps_mnt_table *ret, vps_error *err)
                         *nl = '\0';
                 if (ret->n == cap) {
                         cap = cap ? cap * 2 : 64;
-                        struct vps_mnt *m = cap <= VPS_MNT_MAX ? realloc(ret->m, cap * sizeof(*m))
-                                                               : NULL;
+                        struct vps_mnt *m =
+                                cap <= VPS_MNT_MAX ? realloc(ret->m, cap * sizeof(*m)) : NULL;
                         if (!m) {
                                 vps_mnt_table_free(ret);
                                 return vps_err(err, E2BIG, "more than %d mounts", VPS_MNT_MAX);

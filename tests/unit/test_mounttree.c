@@ -81,11 +81,11 @@ static void test_damaged(void **state)
 {
         (void)state;
         const char *bad[] = {
-                "12 1 0:5 / /x rw - \n",                           /* no type */
-                "x 1 0:5 / /x rw - proc proc rw\n",                /* id */
-                "12 1 0:5 / /x\\09 rw - proc proc rw\n",          /* escape */
-                "12 1 0:5 / x rw - proc proc rw\n",                /* relative */
-                "12 1 0:5 / /x rw shared:1\n",                     /* no separator */
+                "12 1 0:5 / /x rw - \n",                 /* no type */
+                "x 1 0:5 / /x rw - proc proc rw\n",      /* id */
+                "12 1 0:5 / /x\\09 rw - proc proc rw\n", /* escape */
+                "12 1 0:5 / x rw - proc proc rw\n",      /* relative */
+                "12 1 0:5 / /x rw shared:1\n",           /* no separator */
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char *text = strdup(bad[i]);
