@@ -171,7 +171,8 @@ int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const cha
 struct vps_mnt {
         int id, parent;
         bool shared, slave; /* "shared:N", "master:N" */
-        char fstype[32];
+        char fstype[32], dev[24];
+        char *root; /* of the mount in its file system */
         char *mountpoint;
 };
 struct vps_mnt_table {
@@ -186,6 +187,15 @@ const struct vps_mnt *vps_mnt_find(const struct vps_mnt_table *t, int id);
 /* The proc and sysfs mounts of t to lock: each with a mount over something in it, and under
  * no other proc or sysfs mount. Their indexes into ret (at most max); how many there are. */
 size_t vps_mnt_lock_targets(const struct vps_mnt_table *t, size_t *ret, size_t max);
+/* Where q's mount point is in its parent p: q's path below p's mount point ("." when q is on
+ * p's root); NULL when q's is not below p's. */
+const char *vps_mnt_rel_path(const struct vps_mnt *p, const struct vps_mnt *q);
+/* The mount q is locked on: its parent; or, when that is a bind of its own parent's
+ * directory at that very point with nothing on it but q (what a lock leaves under a copy:
+ * dumped and restored with it), the parent's parent, the bind then in *ret_skip (else NULL).
+ * NULL when q has no parent in t. */
+const struct vps_mnt *vps_mnt_lock_parent(const struct vps_mnt_table *t, const struct vps_mnt *q,
+                                          const struct vps_mnt **ret_skip);
 /* How many mounts the tree of mount id holds, itself included (0: not in t). */
 size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id);
 /* Locks every mount under each proc and sysfs mount of every mount namespace of the tasks

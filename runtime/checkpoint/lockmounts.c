@@ -208,18 +208,6 @@ static int open_mount(const struct vps_mnt *m, vps_error *err)
         return TAKE_FD(fd);
 }
 
-/* Where q's mount point is in its parent p: q's path below p's ("." when q is on p's root). */
-static const char *rel_path(const struct vps_mnt *p, const struct vps_mnt *q)
-{
-        size_t pl = strcmp(p->mountpoint, "/") ? strlen(p->mountpoint) : 0;
-        if (strncmp(q->mountpoint, p->mountpoint, pl) != 0 ||
-            (q->mountpoint[pl] != '/' && q->mountpoint[pl] != '\0'))
-                return NULL;
-        const char *rel = q->mountpoint + pl;
-        rel += strspn(rel, "/");
-        return *rel ? rel : ".";
-}
-
 /* Attaches the detached mount fd on a new directory of our stage. */
 static int stage(struct locker *l, int fd, vps_error *err)
 {
@@ -234,14 +222,24 @@ static int stage(struct locker *l, int fd, vps_error *err)
         return 0;
 }
 
+/* Unmounts m (by fd, through our own /proc: no path of the guest's is walked). */
+static int unmount(struct locker *l, int fd, const struct vps_mnt *m, vps_error *err)
+{
+        char self[32];
+        (void)snprintf(self, sizeof(self), "self/fd/%d", fd);
+        if (fchdir(l->proc) < 0 || umount2(self, MNT_DETACH) < 0)
+                return vps_err_sys(err, errno, "unmounting %s", m->mountpoint);
+        return 0;
+}
+
 /* Phase 1, in g's namespace: q's tree cloned (the clone, detached, keeps every mount of it:
  * the masks, binds and views criu made, and the guest's own), q unmounted, and its parent
  * (now uncovered) opened for phase 2. */
 static int take(struct locker *l, const struct vps_mnt_table *tab, size_t t, size_t g,
                 vps_error *err)
 {
-        const struct vps_mnt *q = &tab->m[t], *p = vps_mnt_find(tab, q->parent);
-        const char *rel = p && p->id != q->id ? rel_path(p, q) : NULL;
+        const struct vps_mnt *q = &tab->m[t], *skip, *p = vps_mnt_lock_parent(tab, q, &skip);
+        const char *rel = p ? vps_mnt_rel_path(p, q) : NULL;
         if (!rel)
                 return vps_err(err, EOPNOTSUPP, "%s has no parent mount to lock it on",
                                q->mountpoint);
@@ -272,17 +270,20 @@ static int take(struct locker *l, const struct vps_mnt_table *tab, size_t t, siz
                 fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
         if (pd->clone < 0)
                 return vps_err_sys(err, errno, "cloning %s", q->mountpoint);
-        /* By the fd, through our own /proc: no path of the guest's is walked. */
-        char self[32];
-        (void)snprintf(self, sizeof(self), "self/fd/%d", fd);
-        if (fchdir(l->proc) < 0 || umount2(self, MNT_DETACH) < 0)
-                return vps_err_sys(err, errno, "unmounting %s", q->mountpoint);
+        if ((r = unmount(l, fd, q, err)) < 0)
+                return r;
+        /* The bind a lock put under a copy before (dumped and restored with it) goes too: the
+         * copy's goes on the parent's own directory again, not on a pile of binds. */
+        _cleanup_close_ int bind = skip ? open_mount(skip, err) : -1;
+        if (skip && (bind < 0 || (r = unmount(l, bind, skip, err)) < 0))
+                return bind < 0 ? bind : r;
         pd->parent = open_mount(p, err);
         return pd->parent < 0 ? pd->parent : 0;
 }
 
-/* Phase 2: the clone moved onto a peer of the parent at the old mount point, in our
- * namespace: the copy that propagates to the parent is locked but for its top. */
+/* Phase 2, in our namespace: the clone stacked on a bind of the directory at the old mount
+ * point, and the two moved onto a peer of the parent there: the copy that propagates to the
+ * parent is locked but for its top, the bind, which the proc or sysfs covers. */
 static int put_back(struct locker *l, struct pending *pd, vps_error *err)
 {
         int r = pd->shared ? 0 : propagation(pd->parent, MS_SHARED, err);
@@ -302,9 +303,22 @@ static int put_back(struct locker *l, struct pending *pd, vps_error *err)
                                                      err);
                 if (r == 0 && at < 0)
                         r = at;
+                /* Under the clone, a bind of the very directory it goes on: the copy's top,
+                 * the one mount of it not locked, which the proc or sysfs covers. */
+                _cleanup_close_ int base =
+                        r < 0 ? -1
+                              : vps_sys_open_tree(at, "",
+                                                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                          AT_EMPTY_PATH);
+                if (r == 0 && base < 0)
+                        r = vps_err_sys(err, errno, "binding %s", pd->mountpoint);
+                if (r == 0 && (r = propagation(base, MS_PRIVATE, err)) == 0)
+                        r = stage(l, base, err);
                 if (r == 0 &&
-                    vps_sys_move_mount(pd->clone, "", at, "",
-                                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                    (vps_sys_move_mount(pd->clone, "", base, "",
+                                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0 ||
+                     vps_sys_move_mount(base, "", at, "",
+                                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0))
                         r = vps_err_sys(err, errno, "mounting the locked copy");
                 /* Out of the parent's peer group again. */
                 if (r == 0)

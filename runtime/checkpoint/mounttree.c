@@ -46,16 +46,15 @@ static int parse_line(char *line, struct vps_mnt *m)
 {
         char *s = line, *id = field(&s), *parent = field(&s), *dev = field(&s), *root = field(&s),
              *mp = field(&s), *opts = field(&s), *f;
-        (void)dev;
-        (void)root;
         (void)opts;
-        if (!mp)
+        if (!mp || strlen(dev) >= sizeof(m->dev))
                 return -EBADMSG;
         char *end1, *end2;
         long i = strtol(id, &end1, 10), p = strtol(parent, &end2, 10);
         if (*end1 || *end2 || i <= 0 || p < 0 || i > 0x7fffffff || p > 0x7fffffff)
                 return -EBADMSG;
-        *m = (struct vps_mnt){.id = (int)i, .parent = (int)p, .mountpoint = mp};
+        *m = (struct vps_mnt){.id = (int)i, .parent = (int)p, .root = root, .mountpoint = mp};
+        strcpy(m->dev, dev);
         while ((f = field(&s)) && strcmp(f, "-") != 0) {
                 if (!strncmp(f, "shared:", 7))
                         m->shared = true;
@@ -63,7 +62,8 @@ static int parse_line(char *line, struct vps_mnt *m)
                         m->slave = true;
         }
         char *type = f ? field(&s) : NULL;
-        if (!type || strlen(type) >= sizeof(m->fstype) || !unescape(mp) || mp[0] != '/')
+        if (!type || strlen(type) >= sizeof(m->fstype) || !unescape(mp) || mp[0] != '/' ||
+            !unescape(root))
                 return -EBADMSG;
         strcpy(m->fstype, type);
         return 0;
@@ -164,4 +164,42 @@ size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id)
                         n++;
         }
         return n;
+}
+
+const char *vps_mnt_rel_path(const struct vps_mnt *p, const struct vps_mnt *q)
+{
+        size_t pl = strcmp(p->mountpoint, "/") ? strlen(p->mountpoint) : 0;
+        if (strncmp(q->mountpoint, p->mountpoint, pl) != 0 ||
+            (q->mountpoint[pl] != '/' && q->mountpoint[pl] != '\0'))
+                return NULL;
+        const char *rel = q->mountpoint + pl;
+        rel += strspn(rel, "/");
+        return *rel ? rel : ".";
+}
+
+/* Is b a bind of its parent's own directory at b's mount point? */
+static bool self_bind(const struct vps_mnt *pp, const struct vps_mnt *b)
+{
+        const char *rel = vps_mnt_rel_path(pp, b);
+        if (!rel || !strcmp(rel, ".") || strcmp(pp->dev, b->dev) != 0)
+                return false;
+        size_t rl = strcmp(pp->root, "/") ? strlen(pp->root) : 0;
+        return !strncmp(b->root, pp->root, rl) && b->root[rl] == '/' &&
+               !strcmp(b->root + rl + 1, rel);
+}
+
+const struct vps_mnt *vps_mnt_lock_parent(const struct vps_mnt_table *t, const struct vps_mnt *q,
+                                          const struct vps_mnt **ret_skip)
+{
+        *ret_skip = NULL;
+        const struct vps_mnt *p = vps_mnt_find(t, q->parent);
+        if (!p || p->id == q->id)
+                return NULL;
+        const struct vps_mnt *pp = vps_mnt_find(t, p->parent);
+        if (!pp || pp->id == p->id || strcmp(p->mountpoint, q->mountpoint) != 0 ||
+            vps_mnt_subtree_size(t, p->id) != 1 + vps_mnt_subtree_size(t, q->id) ||
+            !self_bind(pp, p))
+                return p;
+        *ret_skip = p;
+        return pp;
 }

@@ -65,11 +65,12 @@ as_criu() {
 # the mounts' flags: its own namespace stays as it is).
 in_copy() {
         nsenter -t "$1" -U -m -p unshare -m sh -c 'umount /proc/kallsyms 2>/dev/null; echo "mask $?"
-mount -t proc proc /tmp/p 2>/dev/null; echo "fresh-proc $?"' 2>&1 | tr '\n' ' '
+mount -t proc proc /tmp/p 2>/dev/null; echo "fresh-proc $?"
+umount -l /proc 2>/dev/null; echo "proc $?"' 2>&1 | tr '\n' ' '
 }
 C=$(in_copy "$GP")
 check "before: the guest's root unmounts a mask and mounts a fresh proc (nothing locked: $C)" \
-        grep -qE '^mask 0 fresh-proc 0 $' <<<"$C"
+        grep -qE '^mask 0 fresh-proc 0 proc 0 $' <<<"$C"
 before=$(cat "/proc/$GP/mountinfo")
 check "another action (pre-resume) does nothing" as_criu pre-resume "$GP" "$CG_MOUNT$CG_PARENT"
 expect_eq "the tree is as it was" "$before" "$(cat "/proc/$GP/mountinfo")"
@@ -86,6 +87,7 @@ for who in "init:$GP" "slave:$SP"; do
                 grep -qE '^mask [1-9] sys-rw [1-9] fresh-proc [1-9] sysmask [1-9] masks [1-9] $' <<<"$P"
 done
 C=$(in_copy "$GP")
-check "after, in a copy of its namespace too ($C)" grep -qE '^mask [1-9] fresh-proc [1-9] $' <<<"$C"
+check "after, in a copy of its namespace too, /proc not unmounted either ($C)" \
+        grep -qE '^mask [1-9] fresh-proc [1-9] proc [1-9] $' <<<"$C"
 check "the slave namespace keeps its own read-only bind" grep -q ' /proc/sys/kernel ro,' "/proc/$SP/mountinfo"
 finish

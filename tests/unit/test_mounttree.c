@@ -30,13 +30,21 @@ static const char tree[] =
         "211 210 0:51 / /mnt/a\\040b/proc rw - proc proc rw\n"
         "212 211 0:5 /null /mnt/a\\040b/proc/kcore rw - devtmpfs udev rw\n";
 
+/* text parsed into *t (which points into the copy returned, to be freed after t). */
+static char *parse(const char *text, struct vps_mnt_table *t)
+{
+        char *copy = strdup(text);
+        vps_error err;
+        assert_non_null(copy);
+        assert_int_equal(vps_mnt_table_parse(copy, t, &err), 0);
+        return copy;
+}
+
 static void test_parse(void **state)
 {
         (void)state;
-        char *text = strdup(tree);
         struct vps_mnt_table t;
-        vps_error err;
-        assert_int_equal(vps_mnt_table_parse(text, &t, &err), 0);
+        char *text = parse(tree, &t);
         assert_int_equal(t.n, 13);
         const struct vps_mnt *m = vps_mnt_find(&t, 205);
         assert_non_null(m);
@@ -54,10 +62,8 @@ static void test_parse(void **state)
 static void test_targets(void **state)
 {
         (void)state;
-        char *text = strdup(tree);
         struct vps_mnt_table t;
-        vps_error err;
-        assert_int_equal(vps_mnt_table_parse(text, &t, &err), 0);
+        char *text = parse(tree, &t);
         size_t idx[8];
         /* /proc, /sys and the guest's bind; not /proc/sys (under /proc), nor the bare one. */
         assert_int_equal(vps_mnt_lock_targets(&t, idx, 8), 3);
@@ -73,6 +79,47 @@ static void test_targets(void **state)
         /* Fewer asked for: the count stays. */
         assert_int_equal(vps_mnt_lock_targets(&t, idx, 1), 3);
         assert_string_equal(t.m[idx[0]].mountpoint, "/proc");
+        vps_mnt_table_free(&t);
+        free(text);
+}
+
+/* What a lock leaves, dumped and restored: the proc copy on a bind of the root's own /proc
+ * directory (which goes, the proc locked on the root again); not a bind of another
+ * directory, nor one with more on it. */
+static const char relocked[] = "300 150 0:50 / / rw shared:1 - overlay overlay rw\n"
+                               "301 300 0:50 /proc /proc rw shared:2 - overlay overlay rw\n"
+                               "302 301 0:51 / /proc rw - proc proc rw\n"
+                               "303 302 0:5 /null /proc/kcore rw - devtmpfs udev rw\n"
+                               "304 300 0:50 /srv /sys rw - overlay overlay rw\n"
+                               "305 304 0:52 / /sys rw - sysfs sysfs rw\n"
+                               "306 305 0:53 / /sys/firmware ro - tmpfs tmpfs ro\n"
+                               "307 300 0:55 / /mnt rw - tmpfs tmpfs rw\n"
+                               "308 307 0:55 /mnt /mnt rw - tmpfs tmpfs rw\n"
+                               "309 308 0:51 / /mnt rw - proc proc rw\n"
+                               "310 309 0:5 /null /mnt/kcore rw - devtmpfs udev rw\n"
+                               "311 308 0:55 / /mnt/x rw - tmpfs tmpfs rw\n";
+
+static void test_lock_parent(void **state)
+{
+        (void)state;
+        struct vps_mnt_table t;
+        char *text = parse(relocked, &t);
+        assert_string_equal(vps_mnt_find(&t, 301)->root, "/proc");
+        assert_string_equal(vps_mnt_find(&t, 301)->dev, "0:50");
+        const struct vps_mnt *skip, *p = vps_mnt_lock_parent(&t, vps_mnt_find(&t, 302), &skip);
+        assert_int_equal(p->id, 300);
+        assert_int_equal(skip->id, 301);
+        assert_string_equal(vps_mnt_rel_path(p, vps_mnt_find(&t, 302)), "proc");
+        /* /srv bound on /sys: another directory, kept. */
+        p = vps_mnt_lock_parent(&t, vps_mnt_find(&t, 305), &skip);
+        assert_int_equal(p->id, 304);
+        assert_null(skip);
+        assert_string_equal(vps_mnt_rel_path(p, vps_mnt_find(&t, 305)), ".");
+        /* A self-bind with more on it than the proc: kept. */
+        p = vps_mnt_lock_parent(&t, vps_mnt_find(&t, 309), &skip);
+        assert_int_equal(p->id, 308);
+        assert_null(skip);
+        assert_null(vps_mnt_lock_parent(&t, vps_mnt_find(&t, 300), &skip));
         vps_mnt_table_free(&t);
         free(text);
 }
@@ -102,6 +149,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_targets),
+                cmocka_unit_test(test_lock_parent),
                 cmocka_unit_test(test_damaged),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
