@@ -198,6 +198,10 @@ L=$(lock_probe)
 echo "after the onboot resume: $M $L"
 check "after a second suspend and resume the masks and /proc and /sys are locked again" \
         grep -qE "kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9].*$STARTED" <<<"$M $L"
+# Under each copy one bind of the root's own directory, the last lock's taken down with it:
+# no pile of them.
+expect_eq "one bind under /proc and one under /sys after the second resume" "2 2" \
+        "$(grep -c ' /proc ' /proc/"$NP"/mountinfo) $(grep -c ' /sys ' /proc/"$NP"/mountinfo)"
 t0=$(date +%s%N)
 vpsctl stop 181 >/dev/null || fail "stop of the resumed VPS"
 pass "stop of the resumed VPS: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
