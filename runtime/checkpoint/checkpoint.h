@@ -198,12 +198,12 @@ const struct vps_mnt *vps_mnt_lock_parent(const struct vps_mnt_table *t, const s
                                           const struct vps_mnt **ret_skip);
 /* How many mounts the tree of mount id holds, itself included (0: not in t). */
 size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id);
-/* Locks every mount under each proc and sysfs mount of every mount namespace of the tasks
- * in cgroup_dir (recursively; and init's): each such tree is cloned and unmounted; then, in
- * a mount namespace of the host's user namespace, the clone is moved onto a peer of its
- * parent at its mount point, whence it propagates back into the VPS's namespace, where the
- * kernel locks every mount of the copy but its top, the proc or sysfs mount itself
- * (fs/namespace.c attach_recursive_mnt, lock_mnt_tree). Each parent's propagation is put
- * back as it was. Must be host root, single-threaded; changes its mount namespace and
- * working directory. */
+/* Locks each proc and sysfs mount, and every mount under it, of every mount namespace of the
+ * tasks in cgroup_dir (recursively; and init's): each such tree is cloned and unmounted;
+ * then, in a mount namespace of the host's user namespace, the clone is stacked on a bind of
+ * the directory it was on and the two are moved onto a peer of its parent there, whence they
+ * propagate back into the VPS's namespace, where the kernel locks every mount of the copy
+ * but its top, the bind, which the proc or sysfs covers (fs/namespace.c attach_recursive_mnt,
+ * lock_mnt_tree). Each parent's propagation is put back as it was. Must be host root,
+ * single-threaded; changes its mount namespace and working directory. */
 int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *err);

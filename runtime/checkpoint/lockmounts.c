@@ -8,12 +8,11 @@
  * namespace into one of a less privileged user namespace is attached there with every mount
  * of it but its top MNT_LOCKED, and the top's flags locked (fs/namespace.c
  * attach_recursive_mnt, lock_mnt_tree). So the tree criu made at /proc is cloned and
- * unmounted, and the clone comes back by propagation: every mask, read-only bind and view on
- * it is locked as at a start. Its top, the proc mount, is not: the guest's root may unmount
- * /proc as a whole, and then has none, nor may mount a fresh one (none is fully visible).
- * Propagation onto a spot already covered would slide the new tree under the old one and
- * leave the old one unlocked (the kernel since "do not lock the covering tree when sliding
- * something under it"): hence the unmount first.
+ * unmounted, and the clone comes back by propagation on a bind of the directory it was on:
+ * that bind is the unlocked top, under the proc mount, which is locked with every mask,
+ * read-only bind and view on it, as at a start. Propagation onto a spot already covered would slide
+ * the new tree under the old one and leave the old one unlocked (the kernel since "do not lock the
+ * covering tree when sliding something under it"): hence the unmount first.
  */
 #include "checkpoint/checkpoint.h"
 #include "vps/cleanup.h"
