@@ -201,7 +201,7 @@ check "after a second suspend and resume the masks and /proc and /sys are locked
 # Under each copy one bind of the root's own directory, the last lock's taken down with it:
 # no pile of them.
 expect_eq "one bind under /proc and one under /sys after the second resume" "2 2" \
-        "$(grep -c ' /proc ' /proc/"$NP"/mountinfo) $(grep -c ' /sys ' /proc/"$NP"/mountinfo)"
+        "$(awk '$5 == "/proc"' /proc/"$NP"/mountinfo | wc -l) $(awk '$5 == "/sys"' /proc/"$NP"/mountinfo | wc -l)"
 t0=$(date +%s%N)
 vpsctl stop 181 >/dev/null || fail "stop of the resumed VPS"
 pass "stop of the resumed VPS: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
