@@ -7,6 +7,7 @@
 #include "exec.h"
 #include "criu_probe.h"
 #include "handlers.h"
+#include "criu_action.h"
 #include "keeper.h"
 #include "log.h"
 #include "loop.h"
@@ -418,6 +419,8 @@ int main(int argc, char **argv)
                 return vpsd_writer_main();
         if (argc == 2 && strcmp(argv[1], "--starter") == 0)
                 return vpsd_starter_main();
+        if (vpsd_criu_action_called(argc))
+                return vpsd_criu_action_main();
         vpsd_reexec_save_argv(argv);
         const char *root = getenv("VPSD_ROOT"), *sock = getenv("VPSD_SOCKET"), *cg = NULL;
         const char *bridge = NULL, *subnet = NULL, *conf_path = getenv("VPSD_CONFIG");

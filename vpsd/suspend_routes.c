@@ -226,6 +226,8 @@ int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vp
                 return vps_err(err, ENOMEM, "out of memory");
         int r = vps_manager_resume_begin(&d->m, vi, d->criu.path, &j->start, &j->p, j->run_dir,
                                          sizeof(j->run_dir), err);
+        /* criu runs vpsd's own binary to lock the VPS's /proc and /sys (criu_action.c). */
+        j->p.lock_helper = "/proc/self/exe";
         if (r == 0)
                 r = job_start(d, j, err);
         if (r < 0)

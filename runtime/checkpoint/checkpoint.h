@@ -79,6 +79,11 @@ struct vps_checkpoint_params {
          * ("/vps-x/101/guest"): criu's --cgroup-root, so the tasks go there whatever path
          * they were dumped from (another host's parent) */
         char cgroup_root[512];
+        /* restore: the VPS's cgroup (absolute), whose tasks' /proc and /sys are locked, and
+         * the executable criu runs as its action script to lock them (vpsd's own: "post-restore"
+         * with VPS_CHECKPOINT_LOCK_ENV in its environment); NULL: not locked */
+        char cgroup_dir[512];
+        const char *lock_helper;
         /* dump: pre-copy rounds (criu pre-dump --track-mem into pre-1..N of the images'
          * directory while the VPS runs; the dump then takes only what changed since) */
         unsigned int rounds;
@@ -154,3 +159,51 @@ size_t vps_checkpoint_userns_entry(uint8_t *ret, bool common, uint32_t base, uin
 void vps_checkpoint_boot_id_read(const char *run_dir, const char *id, char ret[40]);
 int vps_checkpoint_boot_id_ensure(const char *run_dir, const char *id, const char *text,
                                   vps_error *err);
+
+/* --- locking a restored VPS's /proc and /sys (lockmounts.c, mounttree.c) -------------------
+ * criu makes a VPS's mounts as its root, after the root task joined the VPS's user namespace:
+ * none is MNT_LOCKED, so the masks over /proc and /sys and the read-only binds there would be
+ * the guest's to undo. criu runs vpsd as its action script (VPS_CHECKPOINT_LOCK_ENV names the
+ * VPS's cgroup); at "post-restore", all tasks made and none yet running, it locks them as a
+ * start does (docs/security.md "Suspend and resume"). A failure fails the restore. */
+#define VPS_CHECKPOINT_LOCK_ENV "VPSD_CRIU_LOCK_CGROUP"
+/* One mount of a mountinfo table; mountpoint unescaped, in the text parsed. */
+struct vps_mnt {
+        int id, parent;
+        bool shared, slave; /* "shared:N", "master:N" */
+        char fstype[32], dev[24];
+        char *root; /* of the mount in its file system */
+        char *mountpoint;
+};
+struct vps_mnt_table {
+        struct vps_mnt *m;
+        size_t n;
+};
+#define VPS_MNT_MAX 65536
+/* text (modified: the table points into it) into ret; EBADMSG for a damaged line. */
+int vps_mnt_table_parse(char *text, struct vps_mnt_table *ret, vps_error *err);
+void vps_mnt_table_free(struct vps_mnt_table *t);
+const struct vps_mnt *vps_mnt_find(const struct vps_mnt_table *t, int id);
+/* The proc and sysfs mounts of t to lock: each with a mount over something in it, and under
+ * no other proc or sysfs mount. Their indexes into ret (at most max); how many there are. */
+size_t vps_mnt_lock_targets(const struct vps_mnt_table *t, size_t *ret, size_t max);
+/* Where q's mount point is in its parent p: q's path below p's mount point ("." when q is on
+ * p's root); NULL when q's is not below p's. */
+const char *vps_mnt_rel_path(const struct vps_mnt *p, const struct vps_mnt *q);
+/* The mount q is locked on: its parent; or, when that is a bind of its own parent's
+ * directory at that very point with nothing on it but q (what a lock leaves under a copy:
+ * dumped and restored with it), the parent's parent, the bind then in *ret_skip (else NULL).
+ * NULL when q has no parent in t. */
+const struct vps_mnt *vps_mnt_lock_parent(const struct vps_mnt_table *t, const struct vps_mnt *q,
+                                          const struct vps_mnt **ret_skip);
+/* How many mounts the tree of mount id holds, itself included (0: not in t). */
+size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id);
+/* Locks each proc and sysfs mount, and every mount under it, of every mount namespace of the
+ * tasks in cgroup_dir (recursively; and init's): each such tree is cloned and unmounted;
+ * then, in a mount namespace of the host's user namespace, the clone is stacked on a bind of
+ * the directory it was on and the two are moved onto a peer of its parent there, whence they
+ * propagate back into the VPS's namespace, where the kernel locks every mount of the copy
+ * but its top, the bind, which the proc or sysfs covers (fs/namespace.c attach_recursive_mnt,
+ * lock_mnt_tree). Each parent's propagation is put back as it was. Must be host root,
+ * single-threaded; changes its mount namespace and working directory. */
+int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *err);

@@ -406,6 +406,20 @@ int vps_checkpoint_restore_exec(const struct vps_checkpoint_params *p, vps_error
                 arg(&a, "%s", "--external");
                 arg(&a, "veth[eth0]:%s", p->veth);
         }
+        /* Its /proc and /sys locked once criu has made them, before any task runs
+         * (lockmounts.c): the helper by an fd criu keeps (its child closes its own). */
+        if (p->lock_helper) {
+                int exe = open(p->lock_helper, O_PATH | O_CLOEXEC);
+                int keep = exe < 0 ? -1 : fcntl(exe, F_DUPFD, 100); /* inherited by criu */
+                if (exe >= 0)
+                        close(exe);
+                if (keep < 0 || !p->cgroup_dir[0] ||
+                    setenv(VPS_CHECKPOINT_LOCK_ENV, p->cgroup_dir, 1) < 0)
+                        return vps_err_sys(err, keep < 0 ? errno : EINVAL,
+                                           "preparing the lock of the VPS's mounts");
+                arg(&a, "%s", "--action-script");
+                arg(&a, "/proc/%d/fd/%d", (int)getpid(), keep);
+        }
         (void)signal(SIGPIPE, SIG_DFL); /* vpsd ignores it */
         execv(a.v[0], a.v);
         return vps_err_sys(err, errno, "running %s", a.v[0]);

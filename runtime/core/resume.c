@@ -83,6 +83,7 @@ int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const c
         if (!strncmp(s->st.cgroup, m->cg.mount, ml) && s->st.cgroup[ml] == '/')
                 (void)snprintf(ret_p->cgroup_root, sizeof(ret_p->cgroup_root), "%s/" VPS_CG_GUEST,
                                s->st.cgroup + ml);
+        (void)snprintf(ret_p->cgroup_dir, sizeof(ret_p->cgroup_dir), "%s", s->st.cgroup);
         *ret = s;
         return 0;
 }

@@ -81,6 +81,22 @@ M=$(mask_probe)
 echo "masks of the started VPS: $M"
 check "a started VPS cannot unmount its masks nor make /proc/sys writable (locked)" \
         grep -qE 'kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9]' <<<"$M"
+# What else a start locks: a fresh proc or sysfs cannot be mounted (none is fully visible),
+# here and in a new mount namespace, nor /proc and /sys unmounted there (were they, no proc
+# would be fully visible either: ns-fresh-proc); and what systemd's sandboxing does in a namespace of its own
+# (ProtectKernelTunables=: /proc/sys bound recursively onto itself and remounted read-only,
+# its boot id's bind too) still works on the locked tree.
+lock_probe() {
+        vpsctl exec 181 -- sh -c 'mkdir -p /tmp/p /tmp/s
+mount -t proc proc /tmp/p 2>/dev/null; echo "fresh-proc $?"; mount -t sysfs -o ro sysfs /tmp/s 2>/dev/null; echo "fresh-sysfs $?"
+unshare -m sh -c "umount /proc/kcore 2>/dev/null; echo ns-kcore \$?; umount -l /proc 2>/dev/null; echo ns-proc \$?; umount -l /sys 2>/dev/null; echo ns-sys \$?; mount -t proc proc /tmp/p 2>/dev/null; echo ns-fresh-proc \$?; mount -t sysfs -o ro sysfs /tmp/s 2>/dev/null; echo ns-fresh-sysfs \$?"
+unshare -m sh -c "mount --rbind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && mount -o remount,bind,ro /proc/sys/kernel/random/boot_id && echo sandbox ok"' 2>&1 | tr '\n' ' ' || true
+}
+STARTED='fresh-proc [1-9] fresh-sysfs [1-9] ns-kcore [1-9] ns-proc [1-9] ns-sys [1-9] ns-fresh-proc [1-9] ns-fresh-sysfs [1-9] sandbox ok'
+L=$(lock_probe)
+echo "locks of the started VPS: $L"
+check "a started VPS cannot mount a fresh proc or sysfs, nor unmount /proc or /sys; its sandboxing works" \
+        grep -qE "$STARTED" <<<"$L"
 
 # suspend: criu dump in a child of vpsd; the VPS is stopped once the images are whole.
 c_before=$(cat /proc/"$PID"/root/tmp/count)
@@ -146,15 +162,18 @@ check "the init is in vpsd's cgroup of the VPS ($NCG)" grep -q "^0::${NCG#"$CG_M
 expect_eq "the VPS's limits on its cgroup" "100663296 60" "$(cat "$NCG/memory.max") $(cat "$NCG/pids.max")"
 for _ in $(seq 50); do [ -e "$IMG" ] || break; sleep 0.1; done
 check "the images are removed after the resume" test ! -e "$IMG"
-# criu restores the guest's mounts as the VPS's root, in its user namespace: mounts made there
-# are not locked, so the resumed VPS's root can unmount its masks and read-only binds (and then
-# mount a fresh proc) until its next start (docs/security.md "Suspend and resume").
+# criu restores the guest's mounts as the VPS's root, in its user namespace, where they are
+# not locked; vpsd, as criu's action script at post-restore, puts a copy of each proc and
+# sysfs tree in their place before the tasks run, propagated from the host's user namespace:
+# locked as at a start (docs/security.md "Suspend and resume").
 M=$(mask_probe)
-if grep -qE 'kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9]' <<<"$M"; then
-        pass "the resumed VPS cannot unmount its masks nor make /proc/sys writable (locked)"
-else
-        echo "gap: masks: the resumed VPS's root unmounts its masks and read-only binds: $M"
-fi
+echo "masks of the resumed VPS: $M"
+check "the resumed VPS cannot unmount its masks nor make /proc/sys writable (locked)" \
+        grep -qE 'kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9]' <<<"$M"
+L=$(lock_probe)
+echo "locks of the resumed VPS: $L"
+check "the resumed VPS cannot mount a fresh proc or sysfs, nor unmount /proc or /sys; its sandboxing works" \
+        grep -qE "$STARTED" <<<"$L"
 sleep 1
 echo "gap: seccomp: the filters are restored (the init's: $(grep -E '^Seccomp(_filters)?:' /proc/"$NP"/status | tr '\n' ' ')) without vpsd's notification listener, which answers sysinfo(2): free inside said '$FREE' before the suspend, now '$(tr -s ' \n' ' ' </proc/"$NP"/root/tmp/free 2>&1)'"
 # onboot: a suspended VPS with onboot resumes when vpsd starts after a host boot (a boot id
@@ -173,6 +192,16 @@ check "vpsd.log says it resumed it for onboot" grep -q "onboot: VPS 181 resuming
 NP=$(vps_field 181 pid)
 expect_eq "the same PIDs inside after the onboot resume" "$PIDS" "$(inner_pids "$NP")"
 expect_eq "the listener answers after the onboot resume" "hi" "$(hi_net)"
+# Dumped with the locked copies (and their tmpfs) and restored again: locked again.
+M=$(mask_probe)
+L=$(lock_probe)
+echo "after the onboot resume: $M $L"
+check "after a second suspend and resume the masks and /proc and /sys are locked again" \
+        grep -qE "kcore [1-9].*bus [1-9].*sys-rw [1-9].*kcore-mounts [1-9].*$STARTED" <<<"$M $L"
+# Under each copy one bind of the root's own directory, the last lock's taken down with it:
+# no pile of them.
+expect_eq "one bind under /proc and one under /sys after the second resume" "2 2" \
+        "$(awk '$5 == "/proc"' /proc/"$NP"/mountinfo | wc -l) $(awk '$5 == "/sys"' /proc/"$NP"/mountinfo | wc -l)"
 t0=$(date +%s%N)
 vpsctl stop 181 >/dev/null || fail "stop of the resumed VPS"
 pass "stop of the resumed VPS: $(( ($(date +%s%N) - t0) / 1000000 )) ms"

@@ -194,5 +194,9 @@ check "A: 181 is gone" not vpsctl status 181
 check "A: no files of it" test ! -e "$ROOT/vps/181"
 for _ in $(seq 50); do [ -e "$ROOTB/vps/181/checkpoint" ] || break; sleep 0.1; done
 check "B: the images are removed after the resume" test ! -e "$ROOTB/vps/181/checkpoint"
+# The restore on B locked its masks before it ran, as a resume does (docs/security.md
+# "Suspend and resume"): no unmount of one, no read-write /proc/sys, no fresh proc.
+M=$(v2 exec 181 -- sh -c 'umount /proc/kcore 2>/dev/null; echo "kcore $?"; mount -o remount,bind,rw /proc/sys 2>/dev/null; echo "sys-rw $?"; mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>/dev/null; echo "fresh-proc $?"' 2>&1 | tr '\n' ' ' || true)
+check "B: its masks are locked, nor does a fresh proc mount ($M)" grep -qE 'kcore [1-9] sys-rw [1-9] fresh-proc [1-9]' <<<"$M"
 v2 stop 181 >/dev/null || fail "stop of the migrated VPS on B"
 finish
