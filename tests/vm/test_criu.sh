@@ -35,6 +35,7 @@ vpsctl create 181 --ostemplate busybox --ram 96M --numproc 60 --ipadd "$ADDR" >/
 vpsctl start 181 >/dev/null || { fail "start 181"; finish; }
 vpsctl exec 181 -- sh -c '(i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.2; done) </dev/null >/dev/null 2>&1 &'
 vpsctl exec 181 -- sh -c '(nc -ll -p 7000 -e echo hi) </dev/null >/dev/null 2>&1 &'
+vpsctl exec 181 -- sh -c '(nc -ll -p 7001 -e cat) </dev/null >/dev/null 2>&1 &'
 # free asks sysinfo(2), which vpsd answers through a seccomp listener (sandbox/sysinfo.c).
 vpsctl exec 181 -- sh -c '(while :; do free >/tmp/free 2>&1; sleep 0.3; done) </dev/null >/dev/null 2>&1 &'
 sleep 1
@@ -70,6 +71,12 @@ hi() { timeout 10 nsenter -t "$1" -n busybox nc 127.0.0.1 7000 </dev/null 2>&1 |
 hi_net() { timeout 10 busybox nc "$ADDR" 7000 </dev/null 2>&1 | head -n1 || true; }
 expect_eq "the listener answers inside" "hi" "$(hi "$PID")"
 expect_eq "the listener answers at $ADDR from the host" "hi" "$(hi_net)"
+# A TCP connection from the host to an echo (cat) in the VPS, open across the suspend and the
+# resume (criu's --tcp-established): what an ssh session opened before needs.
+exec {TCP}<>"/dev/tcp/$ADDR/7001"
+echo before >&"$TCP"
+line=; read -r -t 10 line <&"$TCP" || true
+expect_eq "an established connection echoes before the suspend" before "$line"
 PIDS=$(inner_pids "$PID")
 BOOT=$(cat /proc/"$PID"/root/proc/sys/kernel/random/boot_id)
 IMG=$ROOT/vps/181/checkpoint
@@ -156,6 +163,9 @@ check "the counter goes on from the suspend's value ($c_before..$c_after at the 
 expect_eq "the same boot id" "$BOOT" "$(cat /proc/"$NP"/root/proc/sys/kernel/random/boot_id)"
 expect_eq "the listener answers inside after the resume" "hi" "$(hi "$NP")"
 expect_eq "the listener answers at $ADDR from the host after the resume" "hi" "$(hi_net)"
+echo after >&"$TCP"
+line=; read -r -t 30 line <&"$TCP" || true
+expect_eq "the connection opened before the suspend echoes after the resume (established)" after "$line"
 check "the veth's host end is on the bridge again" test -e "/sys/class/net/$(veth_of 181)/master"
 NCG=$(vps_field 181 cgroup)
 check "the init is in vpsd's cgroup of the VPS ($NCG)" grep -q "^0::${NCG#"$CG_MOUNT"}/" /proc/"$NP"/cgroup
@@ -192,6 +202,10 @@ check "vpsd.log says it resumed it for onboot" grep -q "onboot: VPS 181 resuming
 NP=$(vps_field 181 pid)
 expect_eq "the same PIDs inside after the onboot resume" "$PIDS" "$(inner_pids "$NP")"
 expect_eq "the listener answers after the onboot resume" "hi" "$(hi_net)"
+echo again >&"$TCP"
+line=; read -r -t 30 line <&"$TCP" || true
+expect_eq "and the connection still echoes after the onboot resume" again "$line"
+exec {TCP}>&-
 # Dumped with the locked copies (and their tmpfs) and restored again: locked again.
 M=$(mask_probe)
 L=$(lock_probe)
