@@ -8,8 +8,9 @@
 # the init then vpsd's own child, in vpsd's cgroup with the VPS's limits) brings the same
 # processes back (PIDs inside), the counter going on, the listener answering (inside and at
 # its address from the host: criu makes the veth, vpsd puts its host end on the bridge), the same boot
-# id; the images are gone. Suspended again with onboot, it resumes when vpsd starts after a
-# (simulated) host boot. Times are printed (TCG: only indicative). What the restore does
+# id, a TCP connection from the host opened before the suspend still echoing (and again after
+# the onboot resume); the images are gone. Suspended again with onboot, it resumes when vpsd
+# starts after a (simulated) host boot. Times are printed (TCG: only indicative). What the restore does
 # not give back yet is printed as "gap:" lines (docs/architecture.md "CRIU").
 . "$(dirname "$0")/../integration/lib.sh"
 
