@@ -481,6 +481,10 @@ int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *er
                 r = lock_all(&l, err);
         if (r == 0 && l.npend == 0)
                 r = vps_err(err, ENOENT, "the VPS has no /proc or /sys to lock");
+        /* Back in criu's namespace, whose /proc is of our pid namespace (what the process
+         * reads of itself on its way out: LeakSanitizer's /proc/PID/task, say). */
+        if (own >= 0)
+                (void)setns(own, CLONE_NEWNS);
         locker_done(&l);
         return r;
 }
