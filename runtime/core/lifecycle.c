@@ -440,7 +440,8 @@ static json_t *inst_json(const struct vps_manager *m, struct vps_inst *vi, bool 
                             up ? json_integer((json_int_t)vi->st.started_at) : json_null());
         /* Booting: its init cannot take the halt signal yet (a stop sends it again). */
         json_object_set_new(o, "booting",
-                            up && vi->pidfd >= 0 ? json_boolean(vps_inst_booting(vi, look)) : json_null());
+                            up && vi->pidfd >= 0 ? json_boolean(vps_inst_booting(vi, look))
+                                                 : json_null());
         json_object_set_new(o, "console", json_boolean(vi->console_fd >= 0));
         json_object_set_new(o, "restart_at",
                             vi->restart_at ? json_integer((json_int_t)vi->restart_at)
