@@ -2,21 +2,15 @@
 #include "curl_dl.h"
 
 #ifdef VPS_CURL_DLOPEN
-#include <dlfcn.h>
+#include "dl.h"
+
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 static struct vpsctl_curl_api api;
 
 static void load(void)
 {
-        /* RTLD_NOW: a symbol missing is found now, not in the middle of a request. */
-        void *h = dlopen(VPS_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-        struct {
-                const char *name;
-                void **slot;
-        } const syms[] = {
+        const struct vpsctl_dl_sym syms[] = {
                 {"curl_global_init", (void **)&api.global_init},
                 {"curl_easy_init", (void **)&api.easy_init},
                 {"curl_easy_cleanup", (void **)&api.easy_cleanup},
@@ -34,15 +28,7 @@ static void load(void)
                 {"curl_url_get", (void **)&api.url_get},
                 {"curl_url_set", (void **)&api.url_set},
         };
-        for (size_t i = 0; h && i < sizeof(syms) / sizeof(syms[0]); i++)
-                if (!(*syms[i].slot = dlsym(h, syms[i].name))) {
-                        fprintf(stderr, "vpsctl: %s has no %s\n", VPS_CURL_SONAME, syms[i].name);
-                        exit(1);
-                }
-        if (!h) {
-                fprintf(stderr, "vpsctl: cannot load libcurl: %s\n", dlerror());
-                exit(1);
-        }
+        vpsctl_dl_load(VPS_CURL_SONAME, "libcurl", syms, sizeof(syms) / sizeof(syms[0]));
 }
 
 const struct vpsctl_curl_api *vpsctl_curl(void)

@@ -2,10 +2,9 @@
  * `vpsd --fingerprint` prints it) and of its public key (CURLOPT_PINNEDPUBLICKEY's
  * "sha256//BASE64"), read from the chain libcurl reports (CURLINFO_CERTINFO). */
 #include "conn.h"
+#include "gnutls_dl.h"
 
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <nettle/base64.h>
 #include <stdio.h>
 #include <string.h>
