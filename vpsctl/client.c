@@ -1,5 +1,6 @@
-/* vpsctl: requests to vpsd through libcurl (conn.c sets up the handle for the local socket or
- * a remote): JSON in and out with jansson, replies bounded in size, the daemon's
+/* vpsctl: requests to vpsd, on the local socket by vpsctl itself (local.c), else through
+ * libcurl (conn.c sets up the handle for a remote, or the local socket's streamed GETs): JSON in
+ * and out with jansson, replies bounded in size, the daemon's
  * {"error", "errno"} bodies turned into a vps_error. */
 #include "client.h"
 
@@ -9,6 +10,7 @@
 
 #include "conn.h"
 #include "http.h"
+#include "local.h"
 #include "vps/cleanup.h"
 #include "vps/util.h"
 
@@ -55,10 +57,16 @@ int client_error_from_body(const char *body, size_t len, long http_status, vps_e
 
 /* The method and body: vpsd reads a POST's body only with a length, so POST, PUT and PATCH
  * always send one (0 when empty), as does any request with a body. */
+static bool with_length(const char *method, const char *payload)
+{
+        return payload || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
+               !strcmp(method, "PATCH");
+}
+
 static int set_method(struct conn *c, const char *method, const char *payload)
 {
         bool post = strcmp(method, "POST") == 0;
-        bool with_body = payload || post || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
+        bool with_body = with_length(method, payload);
         CURLcode rc = CURLE_OK;
 
         if (with_body) {
@@ -94,6 +102,20 @@ static int exchange(const struct client_target *t, const char *method, const cha
                 return -err->code;
         if (body && !(payload = json_dumps(body, JSON_COMPACT)))
                 return vps_err(err, ENOMEM, "encoding the request: %s", strerror(ENOMEM));
+        if (!t->url) {
+                /* the local socket: without libcurl (local.h) */
+                struct local_reply lr;
+                int r = local_exchange(t, method, path, payload, with_length(method, payload),
+                                       timeout_s, REPLY_MAX, &lr, err);
+                if (r < 0)
+                        return r;
+                reply->body = lr.body;
+                reply->len = lr.len;
+                reply->cap = lr.len + 1;
+                if (lr.status < 200 || lr.status >= 300)
+                        return client_error_from_body(reply->body, reply->len, lr.status, err);
+                return 0;
+        }
         int r = conn_init(&c, t, path, timeout_s, err);
         if (r < 0 || (r = set_method(&c, method, payload)) < 0)
                 return r;

@@ -1,6 +1,6 @@
-/* vpsctl: the HTTP client of vpsd's REST API (docs/api.md), through libcurl: over vpsd's
- * Unix socket, or over HTTPS to a remote vpsd whose certificate was pinned at first contact
- * (remote.h). */
+/* vpsctl: the HTTP client of vpsd's REST API (docs/api.md): over vpsd's Unix socket (its
+ * plain requests without libcurl: local.h), or through libcurl over HTTPS to a remote vpsd
+ * whose certificate was pinned at first contact (remote.h). */
 #pragma once
 
 #include <jansson.h>

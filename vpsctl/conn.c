@@ -283,7 +283,18 @@ int conn_init(struct conn *c, const struct client_target *t, const char *path, l
 
 int conn_local(struct conn *c, const struct client_target *t, vps_error *err)
 {
-        *c = (struct conn){.t = t, .err = err, .fd = -1, .connect_s = CONNECT_TIMEOUT_S};
+        return conn_local_within(c, t, 0, err);
+}
+
+int conn_local_within(struct conn *c, const struct client_target *t, long timeout_s, vps_error *err)
+{
+        *c = (struct conn){.t = t,
+                           .err = err,
+                           .fd = -1,
+                           .timeout_s = timeout_s > 0 ? timeout_s : 0,
+                           .connect_s = timeout_s > 0 && timeout_s < CONNECT_TIMEOUT_S
+                                                ? timeout_s
+                                                : CONNECT_TIMEOUT_S};
         if (t->broken) {
                 *err = *t->broken;
                 return -err->code;

@@ -34,6 +34,10 @@ int conn_init(struct conn *c, const struct client_target *t, const char *path, l
 /* The local socket alone, connected and its peer checked, without libcurl (c->h NULL, c->fd
  * the socket): for the streams, which libcurl only connects. 0 or -errno. */
 int conn_local(struct conn *c, const struct client_target *t, vps_error *err);
+/* The same for a request within timeout_s seconds (0: none): connecting waits at most as long
+ * (and never more than CONNECT_TIMEOUT_S). */
+int conn_local_within(struct conn *c, const struct client_target *t, long timeout_s,
+                      vps_error *err);
 void conn_done(struct conn *c);
 
 /* curl_easy_perform(c->h), again while the local socket's listen backlog is full, up to the

@@ -65,15 +65,17 @@ int http_request_check(const char *method, const char *path, vps_error *err)
         return 0;
 }
 
-int http_upgrade_request(const char *host, const char *path, const char *proto,
-                         const char *authorization, const char *body, char **ret, size_t *ret_len,
-                         vps_error *err)
+/* "METHOD PATH HTTP/1.1" and its headers: Connection and Upgrade when proto is given,
+ * Connection: close otherwise; Content-Length when with_length. */
+static int request(const char *method, const char *host, const char *path, const char *proto,
+                   const char *authorization, const char *body, bool with_length, char **ret,
+                   size_t *ret_len, vps_error *err)
 {
         *ret = NULL;
         *ret_len = 0;
-        if (http_request_check("POST", path, err) < 0)
+        if (http_request_check(method, path, err) < 0)
                 return -err->code;
-        if (!http_is_token(proto))
+        if (proto && !http_is_token(proto))
                 return vps_err(err, EINVAL, "invalid upgrade protocol");
         for (const char *p = host; *p; p++)
                 if (!path_byte_ok((unsigned char)*p))
@@ -82,29 +84,53 @@ int http_upgrade_request(const char *host, const char *path, const char *proto,
                 if (!path_byte_ok((unsigned char)*p) && *p != ' ')
                         return vps_err(err, EINVAL, "a control character in the token");
 
+        char length[48] = "";
+        if (with_length || body)
+                (void)snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
+                               body ? strlen(body) : 0);
         _cleanup_free_ char *target = http_encode_path(path);
         char *req = NULL;
         int n = target ? asprintf(&req,
-                                  "POST %s HTTP/1.1\r\n"
+                                  "%s %s HTTP/1.1\r\n"
                                   "Host: %s\r\n"
                                   "User-Agent: vpsctl/" VPS_VERSION "\r\n"
-                                  "Connection: Upgrade\r\n"
-                                  "Upgrade: %s\r\n"
+                                  "%s%s%s"
                                   "%s%s%s"
                                   "%s"
-                                  "Content-Length: %zu\r\n"
+                                  "%s"
                                   "\r\n"
                                   "%s",
-                                  target, host, proto, authorization ? "Authorization: " : "",
+                                  method, target, host,
+                                  proto ? "Connection: Upgrade\r\nUpgrade: " : "Connection: close",
+                                  proto ? proto : "", "\r\n",
+                                  authorization ? "Authorization: " : "",
                                   authorization ? authorization : "", authorization ? "\r\n" : "",
-                                  body ? "Content-Type: application/json\r\n" : "",
-                                  body ? strlen(body) : 0, body ? body : "")
+                                  body ? "Content-Type: application/json\r\n" : "", length,
+                                  body ? body : "")
                        : -1;
         if (n < 0)
                 return vps_err(err, ENOMEM, "building the request: %s", strerror(ENOMEM));
         *ret = req;
         *ret_len = (size_t)n;
         return 0;
+}
+
+int http_upgrade_request(const char *host, const char *path, const char *proto,
+                         const char *authorization, const char *body, char **ret, size_t *ret_len,
+                         vps_error *err)
+{
+        if (!proto) {
+                *ret = NULL;
+                *ret_len = 0;
+                return vps_err(err, EINVAL, "invalid upgrade protocol");
+        }
+        return request("POST", host, path, proto, authorization, body, true, ret, ret_len, err);
+}
+
+int http_plain_request(const char *method, const char *host, const char *path, const char *body,
+                       bool with_length, char **ret, size_t *ret_len, vps_error *err)
+{
+        return request(method, host, path, NULL, NULL, body, with_length, ret, ret_len, err);
 }
 
 size_t http_head_end(const char *buf, size_t len)
@@ -195,6 +221,14 @@ int http_head_parse(const char *buf, size_t len, struct http_head *ret, vps_erro
                 for (const char *p = colon + 1; p < crlf; p++)
                         if (!is_field_byte((unsigned char)*p))
                                 return malformed(err, "control character in a header");
+                if (colon - line == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+                        /* chunked is the last coding, the only one vpsd (libmicrohttpd) uses */
+                        const char *v = crlf;
+                        while (v > colon + 1 && (v[-1] == ' ' || v[-1] == '\t'))
+                                v--;
+                        ret->chunked =
+                                v - (colon + 1) >= 7 && strncasecmp(v - 7, "chunked", 7) == 0;
+                }
                 if (colon - line == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
                         int r = length_value(colon + 1, (size_t)(crlf - colon - 1),
                                              &ret->content_length, err);

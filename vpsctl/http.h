@@ -1,6 +1,7 @@
 /* vpsctl: the bits of HTTP/1.1 that vpsctl still writes itself, as pure functions: a request
- * path made safe for a URL, and the Upgrade request of the console and backup streams with
- * the head of its answer (libcurl does every other request: client.c). */
+ * path made safe for a URL, the plain requests on the local socket and the Upgrade request of
+ * the console and backup streams, with the head of their answers (libcurl does a remote's
+ * requests and the local socket's streamed GETs: client.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -32,10 +33,17 @@ int http_upgrade_request(const char *host, const char *path, const char *proto,
                          const char *authorization, const char *body, char **ret, size_t *ret_len,
                          vps_error *err);
 
+/* "METHOD PATH HTTP/1.1" with Host, Connection: close, and Content-Length when with_length
+ * or a body is given (the body, JSON, after the head with its Content-Type); path encoded.
+ * The plain requests on the local socket (local.c). As http_upgrade_request otherwise. */
+int http_plain_request(const char *method, const char *host, const char *path, const char *body,
+                       bool with_length, char **ret, size_t *ret_len, vps_error *err);
+
 /* The head of an answer: "HTTP/1.x NNN reason", header lines, an empty line. */
 struct http_head {
         int status;          /* 100 to 599 */
         long content_length; /* -1 without one */
+        bool chunked;        /* Transfer-Encoding: chunked (then no Content-Length counts) */
 };
 
 /* Parses the len bytes of a complete head (ending in CRLF CRLF). EBADMSG for a malformed

@@ -1,5 +1,6 @@
-/* Unit tests: vpsctl's API client (vpsctl/client.c, conn.c, stream.c over libcurl, compiled
- * in) against a fake vpsd on a Unix socket, one forked server per exchange: the bytes each
+/* Unit tests: vpsctl's API client (vpsctl/client.c, local.c, conn.c and upgrade.c; libcurl
+ * compiled in, which the local socket's plain requests no longer use) against a fake vpsd on
+ * a Unix socket, one forked server per exchange: the bytes each
  * request puts on the wire, the replies it takes (length, chunked, errors, empty, malformed,
  * too large, too slow), the Upgrade of a stream, and the refusal of a listener that is not
  * root's. Needs root for the fake vpsd to pass as one (77 otherwise). */
@@ -265,6 +266,13 @@ static void test_errors(void **state)
         const struct fake junk = {.reply = "garbage\r\n\r\n"};
         assert_true(run(&junk, "GET", "/v1/x", NULL, 5, &j, &err) < 0);
         assert_int_equal(err.code, EBADMSG);
+        const struct fake bad_chunk = {.reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                                "chunked\r\n\r\n9\r\n[1]\r\n0\r\n\r\n"};
+        assert_int_equal(run(&bad_chunk, "GET", "/v1/x", NULL, 5, &j, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "a bad chunked body"));
+        const struct fake no_last_chunk = {
+                .reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1]\r\n"};
+        assert_int_equal(run(&no_last_chunk, "GET", "/v1/x", NULL, 5, &j, &err), -EBADMSG);
         const struct fake bad_json = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[1,"};
         assert_int_equal(run(&bad_json, "GET", "/v1/x", NULL, 5, &j, &err), -EBADMSG);
         assert_non_null(strstr(err.msg, "invalid JSON from vpsd"));
