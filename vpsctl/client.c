@@ -1,5 +1,5 @@
-/* vpsctl: requests to vpsd, on the local socket by vpsctl itself (local.c), else through
- * libcurl (conn.c sets up the handle for a remote, or the local socket's streamed GETs): JSON in
+/* vpsctl: requests to vpsd, on the local socket by vpsctl itself (local.c), to a remote
+ * through libcurl (conn.c sets up the handle): JSON in
  * and out with jansson, replies bounded in size, the daemon's
  * {"error", "errno"} bodies turned into a vps_error. */
 #include "client.h"
@@ -96,7 +96,7 @@ static int exchange(const struct client_target *t, const char *method, const cha
                     json_t *body, long timeout_s, struct reply *reply, vps_error *err)
 {
         _cleanup_free_ char *payload = NULL;
-        __attribute__((cleanup(conn_done))) struct conn c = {0};
+        __attribute__((cleanup(conn_done))) struct conn c = {.fd = -1};
 
         if (http_request_check(method, path, err) < 0)
                 return -err->code;
@@ -211,11 +211,13 @@ int client_request_stream(const struct client_target *t, const char *path, long 
                           int (*on_body)(const char *data, size_t len, void *arg), void *arg,
                           vps_error *err)
 {
-        __attribute__((cleanup(conn_done))) struct conn c = {0};
+        __attribute__((cleanup(conn_done))) struct conn c = {.fd = -1};
         struct sink s = {.on_body = on_body, .arg = arg};
 
         if (http_request_check("GET", path, err) < 0)
                 return -err->code;
+        if (!t->url)
+                return local_stream(t, path, timeout_s, on_body, arg, err);
         int r = conn_init(&c, t, path, timeout_s, err);
         if (r < 0)
                 return r;

@@ -111,7 +111,7 @@ static int connect_only(struct conn *c, const struct client_target *t, vps_error
 int client_fetch_pins(const struct client_target *t, char ret_fp[CLIENT_FP_LEN],
                       char ret_pubkey[CLIENT_PIN_LEN], vps_error *err)
 {
-        __attribute__((cleanup(conn_done))) struct conn c = {0};
+        __attribute__((cleanup(conn_done))) struct conn c = {.fd = -1};
         struct client_target bare = *t;
 
         if (!t->url)
@@ -409,7 +409,7 @@ static int take_socket(struct conn *c, int *ret_fd)
 int client_stream_open(const struct client_target *t, const char *path, const char *proto,
                        const char *body, int *ret_fd, json_t **ret_plain, vps_error *err)
 {
-        __attribute__((cleanup(conn_done))) struct conn c = {0};
+        __attribute__((cleanup(conn_done))) struct conn c = {.fd = -1};
         _cleanup_free_ char *req = NULL, *auth = NULL;
         char head[HTTP_HEAD_MAX + 1];
         size_t req_len = 0, head_len = 0;

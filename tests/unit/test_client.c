@@ -284,6 +284,110 @@ static void test_errors(void **state)
         assert_string_equal(err.msg, want);
 }
 
+struct collected {
+        char text[256];
+        size_t len, calls;
+        bool stop; /* answer the first piece with -EPIPE */
+};
+
+static int collect(const char *data, size_t len, void *arg)
+{
+        struct collected *c = arg;
+        c->calls++;
+        if (c->stop)
+                return -EPIPE;
+        if (c->len + len < sizeof(c->text)) {
+                memcpy(c->text + c->len, data, len);
+                c->len += len;
+                c->text[c->len] = '\0';
+        }
+        return 0;
+}
+
+static int run_stream(const struct fake *f, long timeout_s, struct collected *c, vps_error *err)
+{
+        pid_t pid = serve(f);
+        int r = client_request_stream(&local, "/v1/events", timeout_s, collect, c, err);
+        reap(pid);
+        return r;
+}
+
+/* A streamed GET (events, list -j) on the local socket: its body as it comes, chunks undone,
+ * a refusal as an error, the caller's stop, a body cut short. */
+static void test_request_stream(void **state)
+{
+        vps_error err = {0};
+        (void)state;
+
+        struct collected c = {0};
+        const struct fake chunked = {.reply =
+                                             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                             "6\r\n{\"a\":1\r\n2;n=v\r\n}\n\r\n9\r\n{\"b\":22}"
+                                             "\n\r\n0\r\nX-T: 1\r\n\r\n"};
+        assert_int_equal(run_stream(&chunked, 5, &c, &err), 0);
+        assert_string_equal(c.text, "{\"a\":1}\n{\"b\":22}\n");
+        assert_true(starts(request_seen(), "GET /v1/events HTTP/1.1\r\n"));
+        assert_non_null(strstr(request_seen(), "\r\nConnection: close\r\n"));
+
+        c = (struct collected){0};
+        const struct fake by_length = {.reply = OK_JSON};
+        assert_int_equal(run_stream(&by_length, 5, &c, &err), 0);
+        assert_string_equal(c.text, "[1, 2, 3]");
+
+        c = (struct collected){0};
+        const struct fake refused = {.reply = "HTTP/1.1 403 Forbidden\r\nContent-Length: 34\r\n\r\n"
+                                              "{\"error\": \"not yours\", \"errno\": 1}"};
+        assert_int_equal(run_stream(&refused, 5, &c, &err), -EPERM);
+        assert_string_equal(err.msg, "not yours");
+        assert_int_equal(c.calls, 0);
+
+        c = (struct collected){.stop = true};
+        assert_int_equal(run_stream(&chunked, 5, &c, &err), -EPIPE);
+        assert_int_equal(c.calls, 1);
+
+        c = (struct collected){0};
+        const struct fake cut = {.reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                          "6\r\n{\"a\":1\r\n"};
+        assert_int_equal(run_stream(&cut, 5, &c, &err), -EBADMSG);
+        assert_string_equal(c.text, "{\"a\":1");
+
+        c = (struct collected){0};
+        const struct fake slow = {.reply = OK_JSON, .delay_ms = 3000};
+        assert_int_equal(run_stream(&slow, 1, &c, &err), -ETIMEDOUT);
+}
+
+/* The caller's fds are the caller's: a request (one that works, one refused before it
+ * connects, a stream) closes none of them. vpsctl exec read its stdin after a request
+ * that had closed fd 0 (a connection's fd at 0 before it was set up), and got vpsd's next
+ * socket there instead. */
+static void test_keeps_stdin(void **state)
+{
+        json_t *j = NULL;
+        vps_error err = {0};
+        struct collected c = {0};
+        (void)state;
+
+        int saved = dup(0);
+        int null = open("/dev/null", O_RDONLY);
+        assert_true(null >= 0);
+        assert_int_equal(dup2(null, 0), 0);
+        struct stat before, after;
+        assert_int_equal(fstat(0, &before), 0);
+        const struct fake ok = {.reply = OK_JSON};
+        assert_int_equal(run(&ok, "GET", "/v1/vps", NULL, 5, &j, &err), 0);
+        json_decref(j);
+        assert_int_equal(client_request(&local, "GE T", "/", NULL, 5, &j, &err), -EINVAL);
+        assert_int_equal(client_request_stream(&local, "x", 5, collect, &c, &err), -EINVAL);
+        assert_int_equal(run_stream(&ok, 5, &c, &err), 0);
+        assert_int_equal(fstat(0, &after), 0);
+        assert_true(before.st_ino == after.st_ino && before.st_dev == after.st_dev);
+        if (saved >= 0) {
+                dup2(saved, 0);
+                close(saved);
+        }
+        close(null);
+}
+
 /* A daemon whose listen backlog is full is waited for, up to the connect timeout. */
 static void test_backlog_full(void **state)
 {
@@ -430,6 +534,8 @@ int main(void)
                 cmocka_unit_test(test_requests_on_the_wire),
                 cmocka_unit_test(test_replies),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_request_stream),
+                cmocka_unit_test(test_keeps_stdin),
                 cmocka_unit_test(test_backlog_full),
                 cmocka_unit_test(test_reply_too_large),
                 cmocka_unit_test(test_no_daemon),
