@@ -98,7 +98,8 @@ int migrate_preflight(struct migrate *m, vps_error *err)
         if (st == 255)
                 return vps_err(err, EHOSTUNREACH, "ssh %s: %s", m->dest.name,
                                why[0] ? why : "failed");
-        return vps_err(err, EPROTO, "%s: %s", m->dest.name, why[0] ? why : "vpsctl failed there");
+        return vps_err(err, EPROTO, "%s: %s; nothing done", m->dest.name,
+                       why[0] ? why : "vpsctl failed there");
 }
 
 /* Writes all of buf to fd; -errno. */
@@ -247,6 +248,10 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
 static void source_again(struct vpsctl *v, struct migrate *m, char *tail, size_t size)
 {
         vps_error e = {0};
+        /* A guest whose halt vpsd began before it died still halts: the restarted vpsd sees
+         * it running until it ends, so the stop is finished first, then it starts. */
+        if (m->was_running && m->stop_lost)
+                (void)migrate_here(v, m->id, "stop", false, &e);
         if (m->was_running) {
                 if (migrate_here(v, m->id, "start", m->fenced, &e) < 0)
                         (void)snprintf(tail, size, "; and starting VPS %s here again failed: %s",
@@ -434,6 +439,8 @@ static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_erro
         _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:b}", "fast", m->fast);
         int r = vpsctl_request(v, "POST", body, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/stop", m->id);
         m->t_stop = migrate_now() - t0;
+        m->stop_lost = r < 0 &&
+                       (err->code == ECONNRESET || err->code == ECONNREFUSED || err->code == EPIPE);
         return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
 }
 

@@ -39,9 +39,9 @@ int migrate_here(struct vpsctl *v, const char *id, const char *verb, bool force,
                 _cleanup_json_ json_t *body = force ? json_pack("{s:b}", "force", 1) : NULL;
                 int r = vpsctl_request(v, "POST", body, TIMEOUT_LONG, &ans, err, "/v1/vps/%s/%s",
                                        id, verb);
-                /* A start that vpsd did before it died: it runs. */
-                if (r < 0 && err->code == EALREADY && !strcmp(verb, "start") &&
-                    strstr(err->msg, "already running"))
+                /* A start (or stop) that vpsd did before it died. */
+                if (r < 0 && err->code == EALREADY &&
+                    (!strcmp(verb, "start") || !strcmp(verb, "stop")))
                         return 0;
                 /* vpsd may still be ending the stream of it (busy), or restarting. */
                 if (r >= 0 ||

@@ -27,8 +27,9 @@ struct migrate {
         double t_down;
         unsigned long long img_bytes;
         unsigned int rounds;
-        bool precopy; /* --precopy given */
-        bool fenced;  /* the source is marked migrated_to (start refused) for the move */
+        bool precopy;   /* --precopy given */
+        bool fenced;    /* the source is marked migrated_to (start refused) for the move */
+        bool stop_lost; /* vpsd died during the stop here: its halt may still be under way */
 };
 
 /* How long a step waits for a vpsd that died or restarts (either host's) before it gives up
@@ -40,9 +41,9 @@ double migrate_now(void);
  * it is released: the write end of its pipe, or -1. */
 int migrate_guard_start(struct vpsctl *v, const char *id, const char *verb);
 void migrate_guard_release(int *fd);
-/* POST /v1/vps/ID/VERB here ("start", "resume"; force: the start's {"force": true}, which
+/* POST /v1/vps/ID/VERB here ("start", "stop", "resume"; force: the start's {"force": true}, which
  * lifts the fence), retried while vpsd is busy with the stream or restarts; a start that
- * finds it running is done. */
+ * finds it running (a stop: stopped) is done. */
 int migrate_here(struct vpsctl *v, const char *id, const char *verb, bool force, vps_error *err);
 /* A request here (path the whole of it), tried again while this vpsd restarts; no such VPS
  * counts as done for a DELETE (vpsd removed it before it died). */

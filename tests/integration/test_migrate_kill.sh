@@ -91,7 +91,7 @@ round() { # round SIDE ID
         elif [ "$b" = none ]; then
                 OUTCOMES[rolled_back]=$((${OUTCOMES[rolled_back]:-0} + 1))
                 check "$what: one line of error" test "$(wc -l <"$T/e.$id")" -le 2
-                check "$what: rolled back, it says so" grep -qE "^vpsctl: .*VPS $id (runs here again|stays here)" <<<"$line"
+                check "$what: rolled back, it says so" grep -qE "^vpsctl: .*(VPS $id (runs here again|stays here)|nothing done)\$" <<<"$line"
                 check "$what: it runs on A with its data" intact a "$id"
                 check "$what: nothing of it left on B" eventually 20 no_debris "$ROOTB" "$CGB" "$id"
         elif [ "$a" = none ]; then
