@@ -2,7 +2,8 @@
  * The source is stopped, its backup stream (vps/backup.h) piped into `vpsctl restore - ID` on
  * the destination, the copy started there, and only then the source removed. Until that
  * point the source is the one copy that may run: any failure restarts it (a guard process
- * does so if vpsctl itself is killed) and removes what the destination got. */
+ * does so if vpsctl itself is killed) and removes what the destination got; before the start
+ * there it is fenced (migrate_fence.c: a crash of either vpsd). */
 #include "vpsctl.h"
 #include "client.h"
 #include "migrate_int.h"
@@ -36,7 +37,10 @@ static const char migrate_usage[] =
         "that it exists). The destination must have the template in the same version, or\n"
         "--full carries it along (as template restored-ID there). The ID must be free there.\n"
         "Any failure leaves the VPS here as it was (started again if it ran) and nothing on\n"
-        "the destination; if vpsctl is killed, a guard process starts it here again.\n"
+        "the destination; if vpsctl is killed, a guard process starts it here again. If\n"
+        "either vpsd dies, vpsctl waits up to 60 s for it; when it cannot tell whether the\n"
+        "copy there runs, the VPS here stays stopped and marked migrated (as --keep-src),\n"
+        "which its error says: it never runs on both.\n"
         "\n"
         "With --to-node the destination is node NAME of this host's fleet (vpsd --cluster),\n"
         "or the one the placement rule picks (auto): the same steps over the nodes' remote\n"
@@ -73,70 +77,6 @@ double migrate_now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Starts (or resumes) the VPS here again; vpsd may still be ending the stream of it (busy). */
-int migrate_here(struct vpsctl *v, const char *id, const char *verb, vps_error *err)
-{
-        for (int i = 0;; i++) {
-                _cleanup_json_ json_t *ans = NULL;
-                int r = vpsctl_request(v, "POST", NULL, TIMEOUT_LONG, &ans, err, "/v1/vps/%s/%s",
-                                       id, verb);
-                if (r >= 0 || (err->code != EBUSY && err->code != EAGAIN) || i == 300)
-                        return r;
-                (void)usleep(200 * 1000);
-        }
-}
-
-static int start_here(struct vpsctl *v, const char *id, vps_error *err)
-{
-        return migrate_here(v, id, "start", err);
-}
-
-/* --- the guard: starts the source again if vpsctl dies before the destination took over -- */
-
-/* Returns the write end of its pipe: 'k' written there lets it go quietly; the pipe closed
- * without it (vpsctl killed) makes it start the VPS here. */
-int migrate_guard_start(struct vpsctl *v, const char *id, const char *verb)
-{
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -1;
-        pid_t pid = fork();
-        if (pid < 0) {
-                (void)close(p[0]);
-                (void)close(p[1]);
-                return -1;
-        }
-        if (pid == 0) {
-                (void)signal(SIGINT, SIG_IGN);
-                (void)signal(SIGHUP, SIG_IGN);
-                (void)signal(SIGTERM, SIG_IGN);
-                (void)close(p[1]);
-                char c = 0;
-                ssize_t n;
-                while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
-                        ;
-                if (n == 1 && c == 'k')
-                        _exit(0);
-                vps_error err = {0};
-                int r = migrate_here(v, id, verb, &err);
-                if (r < 0)
-                        (void)fprintf(stderr, "vpsctl: migrate guard: %s of VPS %s here: %s\n",
-                                      verb, id, err.msg);
-                _exit(r < 0);
-        }
-        (void)close(p[0]);
-        return p[1];
-}
-
-void migrate_guard_release(int *fd)
-{
-        if (*fd >= 0) {
-                (void)!write(*fd, "k", 1);
-                (void)close(*fd);
-                *fd = -1;
-        }
-}
-
 /* --- the steps ----------------------------------------------------------------------------- */
 
 /* The destination must answer and not have the ID (its status exits 3: no such VPS). */
@@ -158,7 +98,8 @@ int migrate_preflight(struct migrate *m, vps_error *err)
         if (st == 255)
                 return vps_err(err, EHOSTUNREACH, "ssh %s: %s", m->dest.name,
                                why[0] ? why : "failed");
-        return vps_err(err, EPROTO, "%s: %s", m->dest.name, why[0] ? why : "vpsctl failed there");
+        return vps_err(err, EPROTO, "%s: %s; nothing done", m->dest.name,
+                       why[0] ? why : "vpsctl failed there");
 }
 
 /* Writes all of buf to fd; -errno. */
@@ -302,45 +243,55 @@ static int transfer(struct vpsctl *v, struct migrate *m, bool *ret_maybe, vps_er
         return migrate_restore_there(v, m, "", false, ret_maybe, err);
 }
 
-int migrate_remote(struct migrate *m, const char *verb, const char *opt, vps_error *err)
+/* The source as it was: started again if it ran, else the fence (and the migration, for
+ * vpsd's events) lifted; tail says how that went. */
+static void source_again(struct vpsctl *v, struct migrate *m, char *tail, size_t size)
 {
-        if (m->to_node)
-                return node_simple(&m->nd, m->id, verb, err);
-        const char *args[] = {verb, m->id, opt, NULL};
-        int st;
-        char why[512];
-        int r = ssh_run(&m->dest, args, &st, NULL, why, sizeof(why), err);
-        if (r < 0)
-                return r;
-        if (st != 0)
-                return vps_err(err, st == 255 ? ECONNRESET : EPROTO, "%s %s on %s: %s", verb, m->id,
-                               m->dest.name, why[0] ? why : "failed");
-        return 0;
+        vps_error e = {0};
+        /* A guest whose halt vpsd began before it died still halts: the restarted vpsd sees
+         * it running until it ends, so the stop is finished first, then it starts. */
+        if (m->was_running && m->stop_lost)
+                (void)migrate_here(v, m->id, "stop", false, &e);
+        if (m->was_running) {
+                if (migrate_here(v, m->id, "start", m->fenced, &e) < 0)
+                        (void)snprintf(tail, size, "; and starting VPS %s here again failed: %s",
+                                       m->id, e.msg);
+                else
+                        (void)snprintf(tail, size, "; VPS %s runs here again", m->id);
+                return;
+        }
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "migrated_to", "");
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/v1/vps/%s", m->id);
+        if (migrate_request_here(v, "PATCH", body, path, &e) < 0 && m->fenced)
+                (void)snprintf(tail, size, "; VPS %s stays here, but still marked migrated: %s",
+                               m->id, e.msg);
+        else
+                (void)snprintf(tail, size, "; VPS %s stays here", m->id);
 }
 
-/* After a failure: the destination's copy (ours) removed, the source started again. */
+/* After a failure: the destination's copy (ours) removed, the source started again. Once the
+ * source is fenced (its copy there may have been started), it starts again only when the
+ * copy there is known gone: else it stays stopped and marked, and the error says so. */
 static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error *why)
 {
         vps_error e = {0};
         if (m->nd.moved && node_move(v, &m->nd, m->id, true, m->was_running, &e) < 0)
                 (void)fprintf(stderr, "vpsctl: %s: check 'vpsctl list --all-nodes'\n", e.msg);
-        if (remote && migrate_remote(m, "destroy", "--force", &e) < 0 && e.code != EPROTO &&
-            e.code != ENOENT)
-                (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
-                              m->id, m->dest.name, e.msg);
-        char tail[VPS_ERROR_MSG_MAX + 128];
-        if (m->was_running) {
-                if (start_here(v, m->id, &e) < 0)
-                        (void)snprintf(tail, sizeof(tail),
-                                       "; and starting VPS %s here again failed: %s", m->id, e.msg);
-                else
-                        (void)snprintf(tail, sizeof(tail), "; VPS %s runs here again", m->id);
+        char tail[2 * VPS_ERROR_MSG_MAX + 512];
+        bool gone = !remote || migrate_destroy_there(m, &e) == 0;
+        if (!gone && m->fenced) {
+                (void)snprintf(tail, sizeof(tail),
+                               "; removing VPS %s from %s failed (%s), so it stays stopped here, "
+                               "marked migrated (check there; start --force starts it here)",
+                               m->id, m->dest.name, e.msg);
         } else {
-                /* No start tells vpsd the migration failed (its "migration" event): this does. */
-                _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:s}", "migrated_to", "");
-                (void)vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &ans, &e, "/v1/vps/%s",
-                                     m->id);
-                (void)snprintf(tail, sizeof(tail), "; VPS %s stays here", m->id);
+                /* Never started there: a copy left there is stopped, and said. */
+                if (!gone)
+                        (void)fprintf(stderr,
+                                      "vpsctl: could not remove VPS %s from %s (%s): check there\n",
+                                      m->id, m->dest.name, e.msg);
+                source_again(v, m, tail, sizeof(tail));
         }
         size_t len = strlen(why->msg);
         (void)snprintf(why->msg + len, sizeof(why->msg) - len, "%s", tail);
@@ -488,6 +439,8 @@ static int stop_source(struct vpsctl *v, struct migrate *m, int *guard, vps_erro
         _cleanup_json_ json_t *ans = NULL, *body = json_pack("{s:b}", "fast", m->fast);
         int r = vpsctl_request(v, "POST", body, TIMEOUT_NONE, &ans, err, "/v1/vps/%s/stop", m->id);
         m->t_stop = migrate_now() - t0;
+        m->stop_lost = r < 0 &&
+                       (err->code == ECONNRESET || err->code == ECONNREFUSED || err->code == EPIPE);
         return r < 0 ? vps_err_wrap(err, "stopping VPS %s here", m->id) : 0;
 }
 
@@ -535,40 +488,40 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
         if (r < 0)
                 return roll_back(v, &m, maybe, &err);
         /* From here the destination's copy is the one to run: the guard lets go first, so that
-         * a kill now leaves both stopped rather than both running. */
+         * a kill now leaves both stopped rather than both running; then the fence, so that
+         * nothing (onboot, a user, a restarted vpsd) starts it here while it may run there. */
         migrate_guard_release(&guard);
+        if ((r = migrate_fence_here(v, &m, &err)) < 0)
+                return roll_back(v, &m, true, &err);
         /* The owner records go to the destination before its copy may start there. */
         if (m.to_node && (r = node_move(v, &m.nd, m.id, false, m.was_running, &err)) < 0)
                 return roll_back(v, &m, true, &err);
         if (m.was_running) {
                 double t2 = migrate_now();
-                if ((r = migrate_remote(&m, "start", "-j", &err)) < 0 && err.code != ECONNRESET)
+                if ((r = migrate_start_there(&m, &err)) < 0 && err.code != ECONNRESET)
                         return roll_back(v, &m, true, &err);
                 /* No answer: it may run there; starting it here could make two. */
                 if (r < 0)
                         return vpsctl_fail("%s: VPS %s may run on %s now, so it is left stopped "
-                                           "here (check there)",
+                                           "here, marked migrated (check there; start --force "
+                                           "starts it here)",
                                            err.msg, m.id, m.dest.name);
                 m.t_start = migrate_now() - t2;
         }
-        _cleanup_json_ json_t *ans = NULL;
         if (!m.keep) {
-                char to_arg[80];
-                migrate_peer_arg(to_arg, sizeof(to_arg), "migrated_to",
-                                 m.to_node ? m.nd.name : m.dest.name);
-                /* "?" for the first argument: the helper writes "&". */
-                if (to_arg[0])
-                        to_arg[0] = '?';
-                r = vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &ans, &err, "/v1/vps/%s%s",
-                                   m.id, to_arg);
+                r = migrate_remove_here(v, &m, &err);
         } else {
+                _cleanup_json_ json_t *ans = NULL;
                 _cleanup_json_ json_t *body = json_pack("{s:b, s:s}", "onboot", 0, "migrated_to",
                                                         m.to_node ? m.nd.name : m.dest.name);
                 r = vpsctl_request(v, "PATCH", body, TIMEOUT_SHORT, &ans, &err, "/v1/vps/%s", m.id);
         }
+        /* It runs there (or exists there, stopped); the copy here is fenced: said, not hidden. */
         if (r < 0)
-                (void)fprintf(stderr, "vpsctl: VPS %s is on %s now, but %s here failed: %s\n", m.id,
-                              m.dest.name, m.keep ? "marking it migrated" : "removing it", err.msg);
+                return vpsctl_fail("VPS %s is on %s now, but %s here failed: %s; it is kept here "
+                                   "stopped, marked migrated (destroy it)",
+                                   m.id, m.dest.name,
+                                   m.keep ? "marking it migrated" : "removing it", err.msg);
         m.t_total = migrate_now() - t0;
         r = migrate_report(&m);
         mp->result = m.result;

@@ -87,7 +87,7 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
                 (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
                               m->id, m->dest.name, e.msg);
         char tail[VPS_ERROR_MSG_MAX + 128];
-        if (migrate_here(v, m->id, "resume", &e) < 0)
+        if (migrate_here(v, m->id, "resume", false, &e) < 0)
                 (void)snprintf(tail, sizeof(tail),
                                "; and resuming VPS %s here failed: %s (it stays suspended here)",
                                m->id, e.msg);
@@ -134,7 +134,8 @@ static int online_steps(struct vpsctl *v, struct migrate *m, vps_error *err)
          * that a kill now leaves both suspended rather than both running. */
         migrate_guard_release(&guard);
         double t2 = migrate_now();
-        if ((r = migrate_remote(m, "resume", "-j", err)) < 0 && err->code != ECONNRESET)
+        if ((r = migrate_remote(m, "resume", "-j", err)) < 0 && err->code != ECONNRESET &&
+            err->code != ENOTCONN)
                 return roll_back(v, m, true, err);
         if (r < 0)
                 return vpsctl_fail("%s: VPS %s may run on %s now, so it stays suspended here "

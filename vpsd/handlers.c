@@ -294,13 +294,16 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
                 return r;
         vpsd_emit(d, "changed", id, NULL);
         /* vpsctl migrate's end: marked as migrated (--keep-src's last step), it runs there
-         * now; "" (its roll-back of a stopped VPS), the migration under way failed. */
+         * now; "" (its roll-back of a stopped VPS), the migration under way failed. With
+         * ?fence=1 the mark is the move's fence (set before the destination's copy starts),
+         * not its end. */
         vps_error ignored;
-        if (VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) && !ch.v.migrated_to[0])
+        const char *fence = vpsd_request_arg(req, "fence");
+        bool ends = VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) && !(fence && strcmp(fence, "0"));
+        if (ends && !ch.v.migrated_to[0])
                 vpsd_migration_end(d, id, true, NULL,
                                    &(vps_error){ECANCELED, "rolled back: the VPS stays here"});
-        else if (VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) &&
-                 vpsd_migration_peer_check("migrated_to", ch.v.migrated_to, &ignored) == 0)
+        else if (ends && vpsd_migration_peer_check("migrated_to", ch.v.migrated_to, &ignored) == 0)
                 vpsd_migration_end(d, id, true, ch.v.migrated_to, NULL);
         *ret = ok_obj(d, vi);
         vpsd_report_warning(d, id, *ret);

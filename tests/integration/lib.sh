@@ -511,3 +511,69 @@ debian_template() {
         tar -C "$ROOT/templates" --numeric-owner --xattrs --xattrs-include='*' \
                 -cf "$tarball.tmp.$$" debian-12 && mv "$tarball.tmp.$$" "$tarball"
 }
+
+# migrate_hosts [SIZE]: two "hosts" for vpsctl migrate: two network namespaces joined by a
+# veth pair (two_hosts), this test's vpsd on A (start_a) and a second on B (start_b: its root
+# ROOTB, on a loop-mounted ext4 of SIZE if given; socket SOCKB, cgroup parent CGB; its claims
+# in $T/claimsb, bound on /run/vps/claims in a mount namespace of its own, as another host's
+# are its own), B's sshd accepting only the test's key, busybox built on both at one version
+# (FULL=--full when B's differs). Then v2 is vpsctl on B, migrate ARGS... vpsctl migrate run
+# on A to DEST (B's sshd), stop_b stops B's side (on exit too).
+migrate_hosts() {
+        NSA=vpsmig-a-$N-$$ NSB=vpsmig-b-$N-$$ WA=vmw${N}a WB=vmw${N}b
+        A_IP=10.$N.9.1 B_IP=10.$N.9.2 PORT=2222
+        ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID= EV_PIDS=
+        trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
+        two_hosts "$NSA" "$NSB" "$WA" "$WB" "$A_IP" "$B_IP"
+        start_a
+        mkdir -p "$ROOTB" "$T/claimsb" /run/vps/claims
+        chmod 0700 "$T/claimsb"
+        if [ -n "${1:-}" ]; then
+                truncate -s "$1" "$T/rootb.img"
+                mkfs.ext4 -q -F -m 0 "$T/rootb.img"
+                mount -o loop "$T/rootb.img" "$ROOTB"
+                TEST_MOUNTS=$ROOTB
+        fi
+        start_b
+        sshd_on_b "$B_IP" "$PORT" "ClientAliveInterval 1" "ClientAliveCountMax 3"
+        SSH_OPTS=(--ssh-option "IdentityFile=$T/id" --ssh-option IdentitiesOnly=yes
+                --ssh-option "UserKnownHostsFile=$T/known_hosts" --ssh-option StrictHostKeyChecking=yes
+                --ssh-option ServerAliveInterval=1 --ssh-option ServerAliveCountMax=3
+                --ssh-option ConnectTimeout=3)
+        DEST=root@$B_IP:$PORT
+        vpsctl template build busybox >/dev/null
+        v2 template build busybox >/dev/null
+        # The two builds are of the same busybox binary but stamped with their build time: B's
+        # gets A's stamp, as two hosts fed from one template repository have the same version.
+        FULL=
+        local va
+        va=$(jq -r .version "$ROOT/templates/busybox/meta.json")
+        jq --arg v "$va" '.version = $v' "$ROOTB/templates/busybox/meta.json" >"$T/meta.json"
+        cp "$T/meta.json" "$ROOTB/templates/busybox/meta.json"
+        [ "$(v2 template list -j | jq -r '.[] | select(.name == "busybox") | .version')" = "$va" ] || FULL=--full
+}
+# start_a: this test's vpsd, in A's network namespace (again, after a kill).
+start_a() {
+        in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
+                --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+        VPSD_PID=$(vpsctl version -j | jq -r '.server.pid // empty')
+        [ -n "$VPSD_PID" ] || fail "vpsd A did not start"
+}
+start_b() {
+        in_b unshare -m --propagation slave sh -c 'mount --bind "$0" /run/vps/claims && exec "$@"' \
+                "$T/claimsb" "$VPSD_BIN" --root "$ROOTB" --socket "$SOCKB" --cgroup-parent "$CGB" \
+                --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+        PIDB=$(v2 version -j | jq -r '.server.pid // empty')
+        [ -n "$PIDB" ] || fail "vpsd B did not start"
+}
+v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
+migrate() { in_a "$VPSCTL_BIN" --socket "$SOCK" migrate "$@" "${SSH_OPTS[@]}" \
+        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB"; }
+stop_b() {
+        [ -z "${EV_PIDS:-}" ] || kill $EV_PIDS 2>/dev/null || true
+        local run2
+        run2=$(run_state_dir "$ROOTB")
+        stop_daemon "$PIDB" "$CGB"
+        [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null || true; }
+        [ -z "$run2" ] || rm -rf "$run2"
+}

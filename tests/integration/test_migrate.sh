@@ -2,7 +2,8 @@
 # vpsctl migrate ID DEST (offline) between two "hosts": two network namespaces joined by a veth
 # pair (the wire), each with its own vpsd (own root, socket, cgroup parent; the same bridge
 # name and subnet, as two hosts of one provider have, so the destination's vpsd gets claims of
-# its own in a mount namespace) and the destination with its own sshd, which accepts only a
+# its own in a mount namespace; lib.sh's migrate_hosts) and the destination with its own
+# sshd, which accepts only a
 # key the test made. A running busybox VPS with a file and an address moves and answers there;
 # a stopped one moves stopped; an ID taken there, a wire cut mid-transfer, a kill -9 of vpsctl,
 # no space there (B's root on a loop ext4, filled) and a bad DEST leave the source as it was
@@ -15,40 +16,7 @@ NET_TEST=1
 SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] || { echo "SKIP: no sshd (openssh-server; scripts/install-deps)"; rm -rf "$T"; exit 77; }
 
-NSA=vpsmig-a-$N-$$ NSB=vpsmig-b-$N-$$ WA=vmw${N}a WB=vmw${N}b
-A_IP=10.$N.9.1 B_IP=10.$N.9.2 PORT=2222
-ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID= EV_PIDS=
-stop_b() {
-        [ -z "$EV_PIDS" ] || kill $EV_PIDS 2>/dev/null || true
-        local run2
-        run2=$(run_state_dir "$ROOTB")
-        stop_daemon "$PIDB" "$CGB"
-        [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null || true; }
-        [ -z "$run2" ] || rm -rf "$run2"
-}
-trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
-two_hosts "$NSA" "$NSB" "$WA" "$WB" "$A_IP" "$B_IP"
-
-# Host A: this test's vpsd, in A's network namespace.
-in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
-        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
-VPSD_PID=$(vpsctl version -j | jq -r '.server.pid // empty')
-[ -n "$VPSD_PID" ] || { fail "vpsd A did not start"; finish; }
-# Host B's state root on a loop-mounted ext4 (for the no-space fault below; sparse).
-mkdir -p "$ROOTB"
-truncate -s 1536M "$T/rootb.img"
-mkfs.ext4 -q -F -m 0 "$T/rootb.img"
-mount -o loop "$T/rootb.img" "$ROOTB"
-TEST_MOUNTS=$ROOTB
-# Host B: its own claims (a tmpfs on /run/vps/claims in a mount namespace of its own).
-mkdir -p /run/vps/claims
-in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
-        "$VPSD_BIN" --root "$ROOTB" --socket "$SOCKB" --cgroup-parent "$CGB" \
-        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
-v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
-PIDB=$(v2 version -j | jq -r '.server.pid // empty')
-[ -n "$PIDB" ] || { fail "vpsd B did not start"; finish; }
-
+migrate_hosts 1536M
 # Each side's event stream.
 vpsctl events -j >"$T/ev.a" 2>&1 & EV_PIDS+=" $!"
 v2 events -j >"$T/ev.b" 2>&1 & EV_PIDS+=" $!"
@@ -61,28 +29,8 @@ expect_mig() {
         expect_eq "$1" "$4" "$(mig "$2" "$3")"
 }
 
-# B's sshd: its own host key, only the test's key, on B's side of the wire.
-sshd_on_b "$B_IP" "$PORT" "ClientAliveInterval 1" "ClientAliveCountMax 3"
-SSH_OPTS=(--ssh-option "IdentityFile=$T/id" --ssh-option IdentitiesOnly=yes
-        --ssh-option "UserKnownHostsFile=$T/known_hosts" --ssh-option StrictHostKeyChecking=yes
-        --ssh-option ServerAliveInterval=1 --ssh-option ServerAliveCountMax=3
-        --ssh-option ConnectTimeout=3)
-DEST=root@$B_IP:$PORT
-# vpsctl migrate, run on host A.
-migrate() { in_a "$VPSCTL_BIN" --socket "$SOCK" migrate "$@" "${SSH_OPTS[@]}" \
-        --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB"; }
 check "the wire and B's sshd answer (the test's key)" in_a ssh -o BatchMode=yes \
         -o "IdentityFile=$T/id" -o "UserKnownHostsFile=$T/known_hosts" -p "$PORT" "root@$B_IP" true
-
-vpsctl template build busybox >/dev/null
-v2 template build busybox >/dev/null
-# The two builds are of the same busybox binary but stamped with their build time: B's gets
-# A's stamp, as two hosts fed from one template repository have the same version.
-FULL=
-VA=$(jq -r .version "$ROOT/templates/busybox/meta.json")
-jq --arg v "$VA" '.version = $v' "$ROOTB/templates/busybox/meta.json" >"$T/meta.json"
-cp "$T/meta.json" "$ROOTB/templates/busybox/meta.json"
-[ "$(v2 template list -j | jq -r '.[] | select(.name == "busybox") | .version')" = "$VA" ] || FULL=--full
 
 # --- a running VPS with a file and an address --------------------------------------------------
 vpsctl create 101 --ostemplate busybox --hostname mover --ipadd "$NETPFX.5" >/dev/null
