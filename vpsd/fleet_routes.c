@@ -8,17 +8,13 @@
 #include "fleet.h"
 #include "fleet_int.h"
 #include "fleet/fleet.h"
-#include "log.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static int no_cluster(vps_error *err)
 {

@@ -177,6 +177,10 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
                 return 0;
         if (creating || json_object_get(f->seen, id)) {
                 int r = fleet_release(f->etcd, f->prefix, id, f->node, err);
+                if (r == -EEXIST) { /* another node's by now (moved there): none of it ours */
+                        json_object_del(f->seen, id);
+                        return 1;
+                }
                 if (r < 0 && r != -ENOENT)
                         return r;
                 vpsd_fleet_log(f,
