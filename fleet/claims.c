@@ -117,6 +117,43 @@ int fleet_claim(struct etcd *e, const char *prefix, const struct fleet_claim *c,
         return refusal(resp, c, c->ips, c->n_ips, 1, err);
 }
 
+int fleet_finish(struct etcd *e, const char *prefix, const struct fleet_claim *c,
+                 const char *claimed, vps_error *err)
+{
+        _cleanup_free_ char *vk = fleet_key(prefix, "vps", c->id, NULL);
+        _cleanup_free_ char *ok = fleet_key(prefix, "owners", c->node, c->id);
+        _cleanup_free_ char *iprec = ip_record(c->id, c->node);
+        _cleanup_fjson_ json_t *cmp = json_array(), *ops = json_array(), *fail = json_array();
+        if (!vk || !ok || !iprec || !cmp || !ops || !fail)
+                return vps_err(err, ENOMEM, "out of memory");
+        /* A value compare on a key that is gone fails: a claim deleted is a claim lost. */
+        int r = add(cmp, etcd_cmp_value(vk, claimed), err);
+        if (r == 0)
+                r = add(cmp, etcd_cmp_value(ok, claimed), err);
+        if (r == 0)
+                r = add(fail, etcd_op_range(vk), err);
+        for (size_t i = 0; r == 0 && i < c->n_ips; i++) {
+                _cleanup_free_ char *ik = fleet_key(prefix, "ips", c->ips[i], NULL);
+                r = ik ? add(cmp, etcd_cmp_value(ik, iprec), err)
+                       : vps_err(err, ENOMEM, "out of memory");
+        }
+        _cleanup_fjson_ json_t *resp = NULL;
+        if (r == 0)
+                r = put_and_run(e, prefix, c, c->ips, c->n_ips, cmp, ops, fail, &resp, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        _cleanup_fjson_ json_t *owner = txn_found(resp, 0);
+        if (owner && strcmp(str(owner, "node"), c->node) != 0)
+                return vps_err(err, EEXIST,
+                               "VPS %s: this node's claim on it in the cluster was lost before "
+                               "the create ended (node %s holds the ID now): not created",
+                               c->id, str(owner, "node"));
+        return vps_err(err, ESTALE,
+                       "VPS %s: this node's claim on its ID and addresses in the cluster was "
+                       "lost before the create ended: not created",
+                       c->id);
+}
+
 static bool has(const char *const *v, size_t n, const char *s)
 {
         for (size_t i = 0; i < n; i++)
@@ -217,15 +254,27 @@ int fleet_release(struct etcd *e, const char *prefix, const char *id, const char
         _cleanup_fjson_ json_t *old = NULL;
         int64_t rev = 0;
         int r = read_own(e, vk, id, node, &old, &rev, err);
-        if (r < 0)
+        if (r < 0 && r != -EEXIST)
                 return r;
+        /* vps/ID gone or another node's since (a claim lost): this node's owner record and
+         * addresses may be left, and go, guarded by the owner record (vps/ID untouched). */
+        bool by_owner = !old;
+        vps_error theirs = {0};
+        if (r == -EEXIST)
+                theirs = *err;
+        if (by_owner && (r = read_own(e, ok, id, node, &old, &rev, err)) < 0)
+                return r;
+        if (!old && theirs.code) {
+                *err = theirs;
+                return -EEXIST;
+        }
         if (!old)
                 return vps_err(err, ENOENT, "VPS %s has no record in the cluster", id);
         _cleanup_fjson_ json_t *cmp = json_array(), *ops = json_array();
         if (!cmp || !ops)
                 return vps_err(err, ENOMEM, "out of memory");
-        r = add(cmp, etcd_cmp_mod(vk, rev), err);
-        if (r == 0)
+        r = add(cmp, etcd_cmp_mod(by_owner ? ok : vk, rev), err);
+        if (r == 0 && !by_owner)
                 r = add(ops, etcd_op_delete(vk), err);
         if (r == 0)
                 r = add(ops, etcd_op_delete(ok), err);

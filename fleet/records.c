@@ -40,9 +40,9 @@ char *fleet_vps_record(const struct fleet_claim *c)
         _cleanup_fjson_ json_t *ips = json_array();
         for (size_t i = 0; ips && i < c->n_ips; i++)
                 json_array_append_new(ips, json_string(c->ips[i]));
-        _cleanup_fjson_ json_t *o =
-                json_pack("{s:s, s:s, s:O?, s:s, s:I}", "node", c->node, "state",
-                          c->state ? c->state : "stopped", "ips", ips, "nonce",
-                          c->nonce ? c->nonce : "", "updated", (json_int_t)time(NULL));
+        _cleanup_fjson_ json_t *o = json_pack("{s:s, s:s, s:O?, s:s, s:I}", "node", c->node,
+                                              "state", c->state ? c->state : "stopped", "ips", ips,
+                                              "nonce", c->nonce ? c->nonce : "", "updated",
+                                              (json_int_t)(c->updated ? c->updated : time(NULL)));
         return o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }

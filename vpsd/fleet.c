@@ -80,13 +80,16 @@ int vpsd_fleet_new(struct vps_daemon_conf *conf, const char *const opt[3], struc
                             f->prefix);
         if (r == 0)
                 r = etcd_open(f->urls, &f->tls, &f->etcd, err);
-        if (r == 0 && (!(f->owned = json_object()) || !(f->seen = json_object())))
+        if (r == 0 && (!(f->owned = json_object()) || !(f->seen = json_object()) ||
+                       !(f->inflight = json_object())))
                 r = vps_err(err, ENOMEM, "out of memory");
         if (r < 0) {
                 if (r != -ENOMEM && strncmp(err->msg, "--", 2) && strncmp(err->msg, "cluster_", 8))
                         (void)vps_err_wrap(err, "--cluster");
                 etcd_close(f->etcd);
                 json_decref(f->owned);
+                json_decref(f->seen);
+                json_decref(f->inflight);
                 free(f);
                 return r;
         }

@@ -1,5 +1,5 @@
-/* fleet_routes.c: the API's view of the fleet (GET /v1/nodes, GET /v1/vps?all_nodes=1) and
- * a create's claim of its ID and addresses in etcd before it is made here. */
+/* fleet_routes.c: the API's view of the fleet (GET /v1/nodes, GET /v1/vps?all_nodes=1);
+ * fleet_create.c: a create's claim of its ID and addresses in etcd around its making here. */
 #pragma once
 
 #include "vps/error.h"
@@ -18,9 +18,11 @@ int vpsd_fleet_list_all(struct vpsd *d, struct request *req, vps_error *err);
  * answers like a route (0, status and *ret, or a negative errno). */
 typedef int (*vpsd_create_fn)(struct vpsd *d, json_t *request, unsigned int *status, json_t **ret,
                               vps_error *err);
-/* With a cluster: claims the ID and addresses, then runs local and answers req (returns 1:
- * suspended); a failed local create gives the claim back. Without: local at once. placed: a
- * create --node that picked this node: the answer names it ("node"). */
+/* fleet_create.c. With a cluster: claims the ID and addresses, runs local, then finishes the
+ * claim (the VPS's record written only while the claim is still this node's) and answers req
+ * (returns 1: suspended); a failed local create gives the claim back, a claim lost before
+ * the finish fails the create and removes the VPS made here. Without: local at once.
+ * placed: a create --node that picked this node: the answer names it ("node"). */
 int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, const char *id,
                       const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local, bool placed,
                       unsigned int *status, json_t **ret, vps_error *err);

@@ -36,6 +36,7 @@ struct vpsd_fleet {
         unsigned int ticks;
         struct timespec tpl_mtime; /* the templates directory's, when last read */
         uint64_t test_ram_free;    /* VPS_TEST_FLEET_RAM_FREE (fleet_report.c), 0: none */
+        unsigned int test_hold_ms; /* VPS_TEST_FLEET_HOLD_MS (fleet_report.c), 0: none */
         /* the peers' certificates (fingerprint -> node name) from their live records, behind
          * mu: written by the thread (fleet_peers.c), read by the loop to authenticate them */
         json_t *peers;
@@ -51,6 +52,9 @@ struct vpsd_fleet {
         json_t *owned;  /* ID -> record of the VPSes this node owns in etcd, as last read or written
                          */
         json_t *seen;   /* IDs seen here since vpsd started (a destroy releases them) */
+        /* creates in flight (fleet_create.c): ID -> the text their claim wrote in vps/ID,
+         * from the claim until the finish or the give-back; the reconcile leaves them be */
+        json_t *inflight;
 };
 
 /* fleet_sync.c, in the thread: joins (lease, member and node records) when not joined,
@@ -59,8 +63,10 @@ struct vpsd_fleet {
 void fleet_sync(struct vpsd_fleet *f, bool keepalive);
 /* Revokes the lease (vpsd leaves: its node shows down at once). */
 void fleet_leave(struct vpsd_fleet *f);
-/* fleet_report.c, in the loop: the tick that publishes the snapshot. */
+/* fleet_report.c, in the loop: the tick that publishes the snapshot; and a snapshot
+ * published at once (a VPS made or removed by a create: fleet_create.c). */
 int fleet_report_start(struct vpsd *d, struct vpsd_fleet *f, vps_error *err);
+void fleet_report_now(struct vpsd *d);
 /* fleet.c: a task finished outside the thread (a forwarded create) handed to the loop. */
 void vpsd_fleet_hand_back(struct vpsd_fleet *f, struct fleet_task *t);
 /* fleet_routes.c, in the thread: PREFIX/KIND/ (serializable) into an object NAME -> record. */

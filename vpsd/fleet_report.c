@@ -104,20 +104,10 @@ static char *local_vps(struct vpsd *d)
         return a ? json_dumps(a, JSON_COMPACT) : NULL;
 }
 
-static void tick(struct vpsd_source *s, uint32_t revents, void *userdata)
+/* The node's capacity and the VPSes here, handed to the thread (a sync at once when the
+ * VPSes changed). */
+static void publish(struct vpsd *d, struct vpsd_fleet *f)
 {
-        struct vpsd *d = userdata;
-        struct vpsd_fleet *f = d->fleet;
-        struct stat st;
-        bool tpl_changed =
-                fstat(d->m.tpl_fd, &st) == 0 && (st.st_mtim.tv_sec != f->tpl_mtime.tv_sec ||
-                                                 st.st_mtim.tv_nsec != f->tpl_mtime.tv_nsec);
-        if (tpl_changed)
-                f->tpl_mtime = st.st_mtim;
-        if (f->ticks++ % 30 == 0 || tpl_changed) {
-                json_decref(f->templates);
-                f->templates = template_names(d);
-        }
         char *info = node_info(d, f), *local = local_vps(d);
         pthread_mutex_lock(&f->mu);
         bool changed = !f->local || !local || strcmp(f->local, local) != 0;
@@ -132,6 +122,28 @@ static void tick(struct vpsd_source *s, uint32_t revents, void *userdata)
                 pthread_cond_signal(&f->cv);
         }
         pthread_mutex_unlock(&f->mu);
+}
+
+void fleet_report_now(struct vpsd *d)
+{
+        publish(d, d->fleet);
+}
+
+static void tick(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        struct vpsd *d = userdata;
+        struct vpsd_fleet *f = d->fleet;
+        struct stat st;
+        bool tpl_changed =
+                fstat(d->m.tpl_fd, &st) == 0 && (st.st_mtim.tv_sec != f->tpl_mtime.tv_sec ||
+                                                 st.st_mtim.tv_nsec != f->tpl_mtime.tv_nsec);
+        if (tpl_changed)
+                f->tpl_mtime = st.st_mtim;
+        if (f->ticks++ % 30 == 0 || tpl_changed) {
+                json_decref(f->templates);
+                f->templates = template_names(d);
+        }
+        publish(d, f);
         vps_error err;
         if (vpsd_timer_set(&f->w_tick, 1000, false, &err) < 0)
                 vpsd_log("cluster: %s", err.msg);
@@ -143,6 +155,10 @@ int fleet_report_start(struct vpsd *d, struct vpsd_fleet *f, vps_error *err)
          * the free RAM this node reports (to make nodes differ for create --node auto). */
         const char *t = getenv("VPS_TEST_FLEET_RAM_FREE");
         f->test_ram_free = t ? strtoull(t, NULL, 10) : 0;
+        /* VPS_TEST_FLEET_HOLD_MS=N: the loop held N ms between each create's local part and
+         * its finish (fleet_create.c), as a loop that stalls there would. */
+        const char *h = getenv("VPS_TEST_FLEET_HOLD_MS");
+        f->test_hold_ms = h ? (unsigned int)strtoul(h, NULL, 10) : 0;
         int r = vpsd_timer_new(&d->ev, &f->w_tick, tick, d, err);
         if (r < 0)
                 return r;

@@ -1,24 +1,20 @@
 /* vpsd: the API's side of the fleet. GET /v1/nodes and GET /v1/vps?all_nodes=1 read etcd's
- * records (serializable reads: a member without quorum still answers, maybe behind), and a
- * create on a node of a fleet first claims its ID and addresses there. Each is a task of the
- * fleet's thread; the request waits suspended, the loop goes on. */
+ * records (serializable reads: a member without quorum still answers, maybe behind); a
+ * create's claim is fleet_create.c's. Each is a task of the fleet's thread; the request waits
+ * suspended, the loop goes on. */
 #include "fleet_api.h"
 
 #include "api.h"
 #include "fleet.h"
 #include "fleet_int.h"
 #include "fleet/fleet.h"
-#include "log.h"
 #include "vps/cleanup.h"
 #include "vpsd.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static int no_cluster(vps_error *err)
 {
@@ -149,115 +145,4 @@ static int all_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
 int vpsd_fleet_list_all(struct vpsd *d, struct request *req, vps_error *err)
 {
         return d->fleet ? post(d, req, all_run, err) : no_cluster(err);
-}
-
-/* A create: the claim (thread), then the local create (loop). */
-static int claim_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
-{
-        const char *ips[64];
-        size_t n = 0, i;
-        json_t *v;
-        json_array_foreach(json_object_get(t->in, "ips"), i, v) if (n < 64) ips[n++] =
-                json_string_value(v);
-        struct fleet_claim c = {.id = t->id,
-                                .node = vpsd_fleet_node(f),
-                                .state = "creating",
-                                .nonce = json_string_value(json_object_get(t->in, "nonce")),
-                                .ips = ips,
-                                .n_ips = n};
-        int r = fleet_claim(f->etcd, f->prefix, &c, err);
-        _cleanup_free_ char *text = r == 0 ? fleet_vps_record(&c) : NULL;
-        json_t *rec = text ? json_loads(text, 0, NULL) : NULL;
-        if (rec) /* the reconcile knows it is ours before it shows up here */
-                json_object_set_new(f->owned, t->id, rec);
-        return r;
-}
-
-static int release_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
-{
-        int r = fleet_release(f->etcd, f->prefix, t->id, f->node, err);
-        if (r == 0 || r == -ENOENT)
-                json_object_del(f->owned, t->id);
-        return r == -ENOENT ? 0 : r;
-}
-
-static void release_done(struct vpsd *d, struct fleet_task *t)
-{
-        if (t->r < 0)
-                vpsd_log("cluster: VPS %s: the claim of a failed create not released: %s", t->id,
-                         t->err.msg);
-}
-
-/* A create claimed here went through: the reconcile is to release its claim when the VPS is
- * gone (destroyed), even when no sync saw it here in between. */
-static int seen_run(struct vpsd_fleet *f, struct fleet_task *t, vps_error *err)
-{
-        (void)err;
-        return json_object_set_new(f->seen, t->id, json_true()) < 0 ? -ENOMEM : 0;
-}
-
-static void seen_done(struct vpsd *d, struct fleet_task *t)
-{
-        (void)d;
-        (void)t;
-}
-
-static void claim_done(struct vpsd *d, struct fleet_task *t)
-{
-        vps_error err = {0};
-        if (t->r < 0) {
-                if (t->err.code == EHOSTUNREACH)
-                        vpsd_log("cluster: create of VPS %s refused: %s", t->id, t->err.msg);
-                vpsd_request_fail(d, t->req, &t->err);
-                return;
-        }
-        unsigned int status = 201;
-        json_t *ret = NULL;
-        int r = t->create_local(d, json_object_get(t->in, "request"), &status, &ret, &err);
-        if (r < 0) {
-                json_decref(ret);
-                struct fleet_task *rel = vpsd_fleet_task(release_run, release_done, NULL);
-                if (rel) {
-                        (void)snprintf(rel->id, sizeof(rel->id), "%s", t->id);
-                        vpsd_fleet_post(d, rel);
-                }
-                vpsd_request_fail(d, t->req, &err);
-                return;
-        }
-        struct fleet_task *seen = vpsd_fleet_task(seen_run, seen_done, NULL);
-        if (seen) {
-                (void)snprintf(seen->id, sizeof(seen->id), "%s", t->id);
-                vpsd_fleet_post(d, seen);
-        }
-        if (json_is_true(json_object_get(t->in, "placed")))
-                json_object_set_new(ret, "node", json_string(vpsd_fleet_node(d->fleet)));
-        vpsd_request_finish(d, t->req, status, ret);
-}
-
-int vpsd_fleet_create(struct vpsd *d, struct request *req, json_t *request, const char *id,
-                      const char (*ips)[46], unsigned int n_ips, vpsd_create_fn local, bool placed,
-                      unsigned int *status, json_t **ret, vps_error *err)
-{
-        if (!d->fleet)
-                return local(d, request, status, ret, err);
-        struct fleet_task *t = vpsd_fleet_task(claim_run, claim_done, req);
-        json_t *list = json_array();
-        char nonce[64];
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        (void)snprintf(nonce, sizeof(nonce), "%s-%d-%lld.%09ld", vpsd_fleet_node(d->fleet),
-                       (int)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
-        for (unsigned int i = 0; list && i < n_ips; i++)
-                json_array_append_new(list, json_string(ips[i]));
-        if (t)
-                t->in = json_pack("{s:O, s:o?, s:s, s:b}", "request", request, "ips", list, "nonce",
-                                  nonce, "placed", placed);
-        if (!t || !t->in) {
-                free(t);
-                return vps_err(err, ENOMEM, "out of memory");
-        }
-        (void)snprintf(t->id, sizeof(t->id), "%s", id);
-        t->create_local = local;
-        vpsd_fleet_post(d, t);
-        return 1;
 }

@@ -130,6 +130,8 @@ static int sync_one(struct vpsd_fleet *f, json_t *v, bool full, bool force, vps_
 {
         const char *id = str(v, "id"), *state = str(v, "state");
         json_t *ips = json_object_get(v, "ips");
+        if (json_object_get(f->inflight, id))
+                return 0; /* its create writes its record (fleet_create.c) */
         json_object_set_new(f->seen, id, json_true());
         json_t *rec = json_object_get(f->owned, id);
         if (rec && (json_is_true(json_object_get(rec, "conflict")) ||
@@ -165,7 +167,8 @@ static int sync_one(struct vpsd_fleet *f, json_t *v, bool full, bool force, vps_
 /* One VPS the cluster says this node owns that is not here. */
 static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_error *err)
 {
-        if (json_is_true(json_object_get(rec, "conflict")))
+        /* In flight: made here, maybe not yet in the snapshot the sync works from. */
+        if (json_is_true(json_object_get(rec, "conflict")) || json_object_get(f->inflight, id))
                 return 0;
         json_int_t updated = json_integer_value(json_object_get(rec, "updated"));
         bool creating = !strcmp(str(rec, "state"), "creating");
@@ -174,6 +177,10 @@ static int sync_gone(struct vpsd_fleet *f, const char *id, json_t *rec, vps_erro
                 return 0;
         if (creating || json_object_get(f->seen, id)) {
                 int r = fleet_release(f->etcd, f->prefix, id, f->node, err);
+                if (r == -EEXIST) { /* another node's by now (moved there): none of it ours */
+                        json_object_del(f->seen, id);
+                        return 1;
+                }
                 if (r < 0 && r != -ENOENT)
                         return r;
                 vpsd_fleet_log(f,
@@ -241,9 +248,11 @@ void fleet_sync(struct vpsd_fleet *f, bool keepalive)
         int64_t ttl = 0;
         if (f->joined && keepalive && etcd_lease_keepalive(f->etcd, f->lease, &ttl, &err) < 0) {
                 if (err.code == ENOENT) {
+                        /* Only nodes/NAME goes with it: claims and VPS records hold no
+                         * lease, so none is lost (a create in flight finishes as usual). */
                         vpsd_fleet_log(f,
-                                       "the lease of node %s expired (etcd out of reach longer "
-                                       "than its TTL): joining again",
+                                       "the lease of node %s expired (etcd out of reach, or "
+                                       "this vpsd stalled, longer than its TTL): joining again",
                                        f->node);
                         f->joined = false;
                 } else {

@@ -16,9 +16,6 @@ ETCD=${ETCD:-/usr/bin/etcd}
 COUNT=${VPS_TEST_FULL:+100}
 COUNT=${COUNT:-12}
 TTL=3
-# Under ASan a node's loop can stall past a 3 s lease while 12 creates run: its claims then
-# lapse with it and another node takes the same ID (seen once, stop 32; the note says so).
-[ "${VPS_SANITIZED:-0}" = 1 ] && TTL=8
 
 # The test bridge: the host's end (etcd's clients' address) and one veth a node.
 TBR=${BRIDGE}t

@@ -302,6 +302,64 @@ static void test_claims(void **state)
         etcd_kvs_free(&k);
 }
 
+/* A create's finish: the claim becomes the record only while it is still the node's. */
+static void test_finish(void **state)
+{
+        vps_error err = {0};
+        const char *ips[] = {"10.8.0.1"}, *ips2[] = {"10.8.0.2"};
+        struct fleet_claim a = {.id = "201",
+                                .node = "n1",
+                                .state = "creating",
+                                .nonce = "f1",
+                                .ips = ips,
+                                .n_ips = 1,
+                                .updated = 1000};
+        char *claimed = fleet_vps_record(&a);
+        assert_int_equal(fleet_claim(e, "/h/", &a, &err), 0);
+        a.state = "stopped";
+        a.updated = 1001;
+        assert_int_equal(fleet_finish(e, "/h/", &a, claimed, &err), 0);
+        struct etcd_kvs k = {0};
+        assert_int_equal(etcd_range(e, "/h/vps/201", 0, 0, &k, &err), 0);
+        assert_non_null(strstr(k.v[0].value, "\"state\":\"stopped\""));
+        etcd_kvs_free(&k);
+        /* Finished already: the claim's text is no longer there, so a second finish fails. */
+        assert_int_equal(fleet_finish(e, "/h/", &a, claimed, &err), -ESTALE);
+        free(claimed);
+        /* A claim lost (its keys deleted), then taken by n2: n1's finish is refused, n2's
+         * record stays as it is. */
+        struct fleet_claim b = a, c = a;
+        b.id = c.id = "202";
+        b.ips = c.ips = ips2;
+        b.state = "creating";
+        c.node = "n2";
+        c.nonce = "f2";
+        claimed = fleet_vps_record(&b);
+        assert_int_equal(fleet_claim(e, "/h/", &b, &err), 0);
+        assert_int_equal(etcd_delete(e, "/h/vps/202", 0, NULL, &err), 0);
+        assert_int_equal(fleet_finish(e, "/h/", &b, claimed, &err), -ESTALE);
+        assert_string_equal(err.msg, "VPS 202: this node's claim on its ID and addresses in the "
+                                     "cluster was lost before the create ended: not created");
+        /* What the lost claim left (n1's owner record, its address) is given back alone. */
+        assert_int_equal(fleet_release(e, "/h/", "202", "n1", &err), 0);
+        assert_int_equal(fleet_release(e, "/h/", "202", "n1", &err), -ENOENT);
+        assert_int_equal(etcd_range(e, "/h/", ETCD_PREFIX, 0, &k, &err), 0);
+        assert_int_equal(k.n, 3); /* 201's three keys */
+        etcd_kvs_free(&k);
+        assert_int_equal(fleet_claim(e, "/h/", &c, &err), 0);
+        b.state = "stopped";
+        assert_int_equal(fleet_finish(e, "/h/", &b, claimed, &err), -EEXIST);
+        assert_string_equal(err.msg, "VPS 202: this node's claim on it in the cluster was lost "
+                                     "before the create ended (node n2 holds the ID now): not "
+                                     "created");
+        free(claimed);
+        assert_int_equal(etcd_range(e, "/h/vps/202", 0, 0, &k, &err), 0);
+        assert_non_null(strstr(k.v[0].value, "\"node\":\"n2\""));
+        etcd_kvs_free(&k);
+        assert_int_equal(fleet_release(e, "/h/", "202", "n1", &err), -EEXIST);
+        assert_string_equal(err.msg, "VPS 202 is owned by node n2");
+}
+
 /* A migration's move of the owner records: one transaction, only from the owner. */
 static void test_move(void **state)
 {
@@ -405,15 +463,11 @@ int main(void)
                 return 77;
         }
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_kv),
-                cmocka_unit_test(test_txn),
-                cmocka_unit_test(test_lease),
-                cmocka_unit_test(test_watch),
-                cmocka_unit_test(test_claims),
-                cmocka_unit_test(test_move),
-                cmocka_unit_test(test_tls),
-                cmocka_unit_test(test_pages),
-                cmocka_unit_test(test_pages_compacted),
+                cmocka_unit_test(test_kv),     cmocka_unit_test(test_txn),
+                cmocka_unit_test(test_lease),  cmocka_unit_test(test_watch),
+                cmocka_unit_test(test_claims), cmocka_unit_test(test_finish),
+                cmocka_unit_test(test_move),   cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_pages),  cmocka_unit_test(test_pages_compacted),
         };
         return cmocka_run_group_tests(tests, start, stop);
 }

@@ -23,11 +23,13 @@ int fleet_name_check(const char *name, vps_error *err);
 char *fleet_key(const char *prefix, const char *kind, const char *name, const char *sub);
 
 /* A VPS's claim: its ID and addresses, for node, in state. nonce makes a retried claim
- * (a transaction whose answer was lost) recognise itself. */
+ * (a transaction whose answer was lost) recognise itself. updated: the record's time (0:
+ * now); fixed by whoever must know the record's exact text (fleet_finish compares it). */
 struct fleet_claim {
         const char *id, *node, *state, *nonce;
         const char *const *ips;
         size_t n_ips;
+        int64_t updated;
 };
 /* The record of vps/ID for c (a JSON text), NULL when out of memory. */
 char *fleet_vps_record(const struct fleet_claim *c);
@@ -36,11 +38,20 @@ char *fleet_vps_record(const struct fleet_claim *c);
  * N") or EADDRINUSE ("address A is held by VPS ID on node N"); without quorum:
  * EHOSTUNREACH "cluster unavailable: ...". */
 int fleet_claim(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err);
+/* Turns a claim into the VPS's record (c: its state now) once it is made on c->node, in
+ * one transaction that holds only while vps/ID, owners/NODE/ID and each ips/ADDR still hold
+ * what the claim wrote (claimed: vps/ID's text as claimed). A claim lost meanwhile (its keys
+ * deleted, the ID or an address taken since): ESTALE, or EEXIST when another node owns the
+ * ID now, with a message that says so; nothing is written then. */
+int fleet_finish(struct etcd *e, const char *prefix, const struct fleet_claim *c,
+                 const char *claimed, vps_error *err);
 /* Writes vps/ID's record anew for its owner (state, addresses: a claim of those it did not
  * hold, a release of those it no longer has); refused (EEXIST) when another node owns it.
  * Returns 1 when vps/ID had no record (it has now), else 0. */
 int fleet_update(struct etcd *e, const char *prefix, const struct fleet_claim *c, vps_error *err);
-/* Drops VPS id's records and its addresses' if node owns it (ENOENT when it has none). */
+/* Drops VPS id's records and its addresses' if node owns it (ENOENT when it has none; EEXIST
+ * when another node owns vps/ID). With vps/ID gone or another's, node's owner record and
+ * the addresses it names that are still node's go alone (what a lost claim leaves). */
 int fleet_release(struct etcd *e, const char *prefix, const char *id, const char *node,
                   vps_error *err);
 /* Moves VPS id from node from to node to (a migration): vps/ID, owners/FROM/ID ->
