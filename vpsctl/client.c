@@ -125,7 +125,7 @@ static int exchange(const struct client_target *t, const char *method, const cha
         if (rc == CURLE_OK)
                 rc = curl_easy_setopt(c.h, CURLOPT_WRITEDATA, reply);
         if (rc == CURLE_OK)
-                rc = conn_perform(&c);
+                rc = curl_easy_perform(c.h);
         if (rc == CURLE_WRITE_ERROR && reply->too_large)
                 return vps_err(err, EMSGSIZE, "the reply of %s is larger than %u bytes", c.where,
                                REPLY_MAX);
@@ -228,7 +228,7 @@ int client_request_stream(const struct client_target *t, const char *path, long 
         if (rc == CURLE_OK)
                 rc = curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &s);
         if (rc == CURLE_OK)
-                rc = conn_perform(&c);
+                rc = curl_easy_perform(c.h);
         _cleanup_free_ char *refusal = s.refusal.body;
         if (rc == CURLE_WRITE_ERROR && s.failed < 0)
                 return s.failed;

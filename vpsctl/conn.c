@@ -1,6 +1,6 @@
-/* vpsctl: a libcurl handle for a target. The local socket is connected by vpsctl itself
- * (CURLOPT_OPENSOCKETFUNCTION) so that its peer is checked to be root before a byte goes
- * out; a remote is HTTPS with TLS 1.2 or newer, its certificate and public key pinned. */
+/* vpsctl: the connection to a target. The local socket is vpsctl's own (conn_local: connected
+ * and its peer checked to be root before a byte goes out); a remote is a libcurl handle, HTTPS
+ * with TLS 1.2 or newer, its certificate and public key pinned. */
 #include "conn.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -40,26 +39,9 @@ static int connect_error(vps_error *err, const char *socket_path, int errnum)
                        socket_path, strerror(errnum), absent ? " (is vpsd running?)" : "");
 }
 
-/* curl connects the socket (non-blocking); before a byte goes out (conn_check_peer) the
- * socket is checked to be connected and its peer to be root. libcurl 7.88 cannot take a
- * socket connected by the caller (CURL_SOCKOPT_ALREADY_CONNECTED is ignored: curl #10626). */
-static curl_socket_t open_local(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-        struct conn *c = userp;
-        (void)purpose;
-        int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-        if (fd < 0) {
-                c->err_set = true;
-                (void)vps_err_sys(c->err, errno, "creating a socket");
-                return CURL_SOCKET_BAD;
-        }
-        c->fd = fd;
-        return fd;
-}
-
-/* A connect() of a Unix socket whose listener's backlog is full fails with EAGAIN, which curl
- * takes for one in progress, and the socket looks writable: it is connected here, waiting as
- * long as the daemon takes to accept, up to the connect timeout (SO_SNDTIMEO bounds it). */
+/* The socket connected, blocking: a connect() of a Unix socket whose listener's backlog is
+ * full waits as long as the daemon takes to accept, up to the connect timeout (SO_SNDTIMEO
+ * bounds it; past it, EAGAIN). */
 static int finish_connect(struct conn *c)
 {
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -208,28 +190,6 @@ static int setup_remote(struct conn *c)
         return 0;
 }
 
-static int setup_local(struct conn *c)
-{
-        CURL *h = c->h;
-        struct sockaddr_un addr;
-        if (strlen(c->t->socket_path) >= sizeof(addr.sun_path))
-                return connect_error(c->err, c->t->socket_path, ENAMETOOLONG);
-        CURLcode rc = curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->t->socket_path);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never an http_proxy's */
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_local);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
-        if (rc == CURLE_OK)
-                rc = set_prereq(c);
-        if (rc != CURLE_OK)
-                return vps_err(c->err, EINVAL, "setting up libcurl: %s", curl_easy_strerror(rc));
-        return 0;
-}
-
 /* --- the handle ------------------------------------------------------------------------ */
 
 static CURLcode global_rc = CURLE_OK;
@@ -250,6 +210,8 @@ int conn_init(struct conn *c, const struct client_target *t, const char *path, l
                 *err = *t->broken;
                 return -err->code;
         }
+        if (!t->url) /* the local socket is vpsctl's own (local.c, conn_local) */
+                return vps_err(err, EINVAL, "libcurl is for remotes");
         c->first_contact = t->url && !t->fingerprint && !t->pubkey;
         c->connect_s = c->timeout_s > 0 && c->timeout_s < CONNECT_TIMEOUT_S ? c->timeout_s
                                                                             : CONNECT_TIMEOUT_S;
@@ -278,7 +240,7 @@ int conn_init(struct conn *c, const struct client_target *t, const char *path, l
                 rc = curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
         if (rc != CURLE_OK)
                 return vps_err(err, EINVAL, "setting up libcurl: %s", curl_easy_strerror(rc));
-        return t->url ? setup_remote(c) : setup_local(c);
+        return setup_remote(c);
 }
 
 int conn_local(struct conn *c, const struct client_target *t, vps_error *err)
@@ -321,43 +283,6 @@ void conn_done(struct conn *c)
         c->headers = NULL;
 }
 
-/* --- the transfer ------------------------------------------------------------------------ */
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-CURLcode conn_perform(struct conn *c)
-{
-        int64_t deadline = now_ms() + c->connect_s * 1000;
-        long delay_ms = 2;
-
-        for (;;) {
-                CURLcode rc = curl_easy_perform(c->h);
-                long e = -1;
-                /* A Unix socket whose listen backlog is full refuses a non-blocking connect
-                 * with EAGAIN, which curl takes for one in progress, then for a failure
-                 * without an errno when the socket shows POLLHUP: wait for the daemon to
-                 * accept, as a blocking connect would, up to the connect timeout. */
-                if (rc != CURLE_COULDNT_CONNECT || c->t->url || c->err_set ||
-                    curl_easy_getinfo(c->h, CURLINFO_OS_ERRNO, &e) != CURLE_OK ||
-                    (e != 0 && e != EAGAIN))
-                        return rc;
-                if (now_ms() >= deadline) {
-                        c->err_set = true;
-                        (void)vps_err(c->err, ETIMEDOUT, "%s did not answer within %ld seconds",
-                                      c->where, c->connect_s);
-                        return rc;
-                }
-                struct timespec ts = {0, delay_ms * 1000000};
-                (void)nanosleep(&ts, NULL);
-                delay_ms = delay_ms < 64 ? delay_ms * 2 : 100;
-        }
-}
-
 /* --- libcurl's results ----------------------------------------------------------------- */
 
 static int os_errno(struct conn *c, int fallback)
@@ -397,8 +322,6 @@ int conn_fail(struct conn *c, CURLcode rc)
                 return vps_err(c->err, EHOSTUNREACH, "cannot connect to %s: %s", c->where,
                                curl_text(c, rc));
         case CURLE_COULDNT_CONNECT:
-                if (!c->t->url)
-                        return connect_error(c->err, c->t->socket_path, os_errno(c, ECONNREFUSED));
                 return vps_err(c->err, ECONNREFUSED, "cannot connect to %s: %s", c->where,
                                strerror(os_errno(c, ECONNREFUSED)));
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:

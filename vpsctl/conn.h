@@ -1,6 +1,6 @@
-/* vpsctl, private to client.c, stream.c and pins.c: one libcurl handle set up for a target
- * (the local socket, connected and checked by vpsctl itself, or a remote over TLS with its
- * pins and credentials), and libcurl's results turned into vps_error. */
+/* vpsctl, private to client.c, local.c, upgrade.c and pins.c: the connection to a target (the
+ * local socket, connected and checked by vpsctl itself, or a libcurl handle for a remote over
+ * TLS with its pins and credentials), and libcurl's results turned into vps_error. */
 #pragma once
 
 #include "curl_dl.h"
@@ -21,14 +21,15 @@ struct conn {
         bool first_contact; /* no pins yet: the handshake only reads the certificate */
         long timeout_s;
         long connect_s;
-        int fd; /* the local socket, made by open_local (curl closes it) or conn_local */
+        int fd; /* the local socket (conn_local), -1 for a remote */
         struct curl_slist *headers;
         char where[512]; /* "vpsd at PATH" or "remote NAME at URL", for messages */
         char errbuf[CURL_ERROR_SIZE];
 };
 
-/* A handle for PATH on t (a URL of its own when path is NULL: a connection alone), with the
- * deadline timeout_s (0: none); headers given to it are freed by conn_done. 0 or -errno. */
+/* A libcurl handle for PATH on the remote t (a URL of its own when path is NULL: a connection
+ * alone), with the deadline timeout_s (0: none); headers given to it are freed by conn_done.
+ * 0 or -errno (EINVAL for the local socket, which is conn_local's). */
 int conn_init(struct conn *c, const struct client_target *t, const char *path, long timeout_s,
               vps_error *err);
 /* The local socket alone, connected and its peer checked, without libcurl (c->h NULL, c->fd
@@ -39,10 +40,6 @@ int conn_local(struct conn *c, const struct client_target *t, vps_error *err);
 int conn_local_within(struct conn *c, const struct client_target *t, long timeout_s,
                       vps_error *err);
 void conn_done(struct conn *c);
-
-/* curl_easy_perform(c->h), again while the local socket's listen backlog is full, up to the
- * connect timeout. */
-CURLcode conn_perform(struct conn *c);
 
 /* Turns libcurl's result of a transfer on c into err ("cannot connect to vpsd at PATH", "did
  * not answer within N seconds", a certificate that is not the one pinned...). Returns the

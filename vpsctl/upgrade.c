@@ -102,7 +102,7 @@ static int connect_only(struct conn *c, const struct client_target *t, vps_error
                 return r;
         CURLcode rc = curl_easy_setopt(c->h, CURLOPT_CONNECT_ONLY, 1L);
         if (rc == CURLE_OK)
-                rc = conn_perform(c);
+                rc = curl_easy_perform(c->h);
         if (rc != CURLE_OK)
                 return conn_fail(c, rc);
         return conn_check_peer(c);
