@@ -60,6 +60,7 @@ struct vpsd_authz {
         enum vpsd_verb verb;      /* the route's, VPSD_VERB_UNDECLARED when none matched */
         char vps[VPS_ID_MAX + 1]; /* the VPS the path names, or "" */
         bool list_vps, version;   /* GET /v1/vps, GET /v1/version: narrowed for tokens */
+        bool vps_route;           /* /v1/vps/...: a VPS's object in the answer, narrowed too */
 };
 
 /* The trust and token stores of a state root, in memory and in ROOT/remote. */

@@ -62,6 +62,7 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
                 ret->verb = VPSD_VERB_ADMIN;
         ret->list_vps = !strcmp(rt->what, "vps") && rt->nparts == 0 && !strcmp(method, "GET");
         ret->version = !strcmp(rt->what, "version");
+        ret->vps_route = !strcmp(rt->what, "vps");
         if (c->kind != VPSD_CLIENT_TOKEN)
                 return 0;
         /* Another's VPS is one that does not exist, with the same words (manager.c). */
@@ -81,10 +82,33 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
         return vps_err(err, EACCES, "token %s may not %s %s", c->name, method, url);
 }
 
+void vpsd_authz_vps_view(json_t *vps)
+{
+        static const char *const host_keys[] = {"root",      "pid",           "pid_starttime",
+                                                "pid_ino",   "cgroup",        "uid_base",
+                                                "uid_count", "sysinfo_socket"};
+        for (size_t i = 0; json_is_object(vps) && i < sizeof(host_keys) / sizeof(*host_keys); i++)
+                (void)json_object_del(vps, host_keys[i]);
+}
+
+/* An object of a VPS (its "id" and "status"), alone or in an array. */
+static void vps_views(json_t *answer)
+{
+        bool array = json_is_array(answer);
+        for (size_t i = 0; i < (array ? json_array_size(answer) : 1); i++) {
+                json_t *o = array ? json_array_get(answer, i) : answer;
+                if (json_is_string(json_object_get(o, "id")) &&
+                    json_is_string(json_object_get(o, "status")))
+                        vpsd_authz_vps_view(o);
+        }
+}
+
 void vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer)
 {
         if (c->kind != VPSD_CLIENT_TOKEN || !answer)
                 return;
+        if (z->vps_route)
+                vps_views(answer);
         if (z->list_vps && json_is_array(answer)) {
                 for (size_t i = json_array_size(answer); i-- > 0;) {
                         const char *id =

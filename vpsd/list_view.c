@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "authz.h"
 #include "vpsd.h"
 #include "vps/cleanup.h"
 #include "core/core.h"
@@ -155,6 +156,17 @@ static int order(struct vpsd *d, vps_error *err)
         return 0;
 }
 
+/* A token's entry: the VPS as a token sees it (vpsd_authz_vps_view), made each time (a token
+ * lists its own few). */
+static const char *token_entry(struct vpsd *d, struct vps_inst *vi, json_t *counters, bool pretty,
+                               char **ret_owned)
+{
+        _cleanup_json_ json_t *o = vps_inst_to_json(&d->m, vi);
+        vpsd_add_traffic(d, vi, o, counters);
+        vpsd_authz_vps_view(o);
+        return *ret_owned = o ? dump_entry(o, pretty) : NULL;
+}
+
 int vpsd_list_text(struct vpsd *d, const struct vpsd_client *c, bool up_only, bool pretty,
                    char **ret_text, size_t *ret_len, vps_error *err)
 {
@@ -178,7 +190,8 @@ int vpsd_list_text(struct vpsd *d, const struct vpsd_client *c, bool up_only, bo
         bool ok = put(&b, n ? (pretty ? "[\n  " : "[") : "[]", n ? (pretty ? 4 : 1) : 2);
         for (size_t i = 0; ok && i < n; i++) {
                 _cleanup_free_ char *owned = NULL;
-                const char *t = entry(d, v[i], counters, pretty, &owned);
+                const char *t = token ? token_entry(d, v[i], counters, pretty, &owned)
+                                      : entry(d, v[i], counters, pretty, &owned);
                 ok = t && (i == 0 || put(&b, pretty ? ",\n  " : ",", pretty ? 4 : 1)) &&
                      put(&b, t, strlen(t));
         }

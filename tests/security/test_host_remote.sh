@@ -142,6 +142,17 @@ code=$(curl -s -o "$T/one" -w '%{http_code}' --cacert "$CA" -H "Authorization: B
 expect_eq "a token with status reads its VPS" "200 101" "$code $(jq -r .id "$T/one")"
 list=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps" | jq -c 'map(.id)')
 expect_eq "a token's list holds its VPSes alone" '["102"]' "$list"
+# A token's VPS shows nothing of the host's: its state directory, the init's host PID, its
+# cgroup, its uid range, vpsd's sysinfo socket (the trusted certificate sees them).
+HOSTKEYS='["cgroup","pid","pid_ino","pid_starttime","root","sysinfo_socket","uid_base","uid_count"]'
+shown() { jq -c --argjson h "$HOSTKEYS" '[(if type == "array" then .[] else . end) | keys[] | select(IN($h[]))] | unique'; }
+expect_eq "the trusted certificate's list shows the running VPS's host details" \
+        '["cgroup","pid","pid_ino","pid_starttime","root","uid_base","uid_count"]' "$(shown <"$T/list")"
+expect_eq "a token's VPS shows no host details" "[]" "$(shown <"$T/one")"
+expect_eq "a token's list shows no host details (its VPS running)" "[]" \
+        "$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps?up=0" | shown)"
+expect_eq "nor one VPS of it" "[]" \
+        "$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/102" | shown)"
 keys=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_GOOD" "$URL/v1/version" | jq -c 'keys')
 expect_eq "a token's version shows no host details" '["api","version"]' "$keys"
 # The 404 of another's VPS is that of a VPS that does not exist, word for word.
