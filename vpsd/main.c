@@ -245,6 +245,7 @@ static int run(const char *root, const char *sock, const char *cg, const struct 
         d.starter = (struct vps_starter){.fd = -1, .pid = -1, .pidfd = -1};
         d.vps_exited = vpsd_vps_exited;
         d.guest_timeout = conf->guest_timeout ? conf->guest_timeout : VPS_GUEST_TIMEOUT_DEFAULT;
+        d.criu_timeout = conf->criu_timeout ? conf->criu_timeout : VPS_CRIU_TIMEOUT_DEFAULT;
         d.start_parallel = conf->start_parallel ? conf->start_parallel : VPSD_START_API_PARALLEL;
         d.token_snapshots = conf->token_snapshots ? conf->token_snapshots : VPSD_TOKEN_SNAPSHOTS;
         const char *stall = getenv("VPS_TEST_LOOP_STALL_MS");

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,8 @@
 #include <unistd.h>
 
 struct criu_job {
-        struct vpsd_source w_end; /* the child's pidfd */
+        struct vpsd_source w_end;   /* the child's pidfd */
+        struct vpsd_source w_timer; /* its deadline */
         struct vpsd *d;
         pid_t pid;
         int pidfd, out_fd;
@@ -46,6 +48,9 @@ struct criu_job {
         char run_dir[128], vps_dir[600];
         struct timespec began;
         int64_t frozen_ns;
+        unsigned int timeout_s; /* the deadline: the request's "timeout", else criu_timeout */
+        bool own_timeout;       /* the request's */
+        bool overran;           /* killed at it */
 };
 
 /* What the child sends when it fails before criu (a resume) or when it is done (a dump). */
@@ -83,6 +88,9 @@ _Noreturn static void criu_child(void *arg, int go, int out)
 {
         struct criu_job *j = arg;
         vpsd_stream_child_setup(); /* dies with vpsd; vpsd's blocked signals unblocked */
+        /* A group of its own: criu and whatever it forks are killed together at the deadline
+         * (on_timer). */
+        (void)setpgid(0, 0);
         char c;
         if (read(go, &c, 1) != 1) /* the loop could not watch us: nothing is done */
                 _exit(1);
@@ -101,7 +109,8 @@ static int watch_child(void *arg, int pidfd, vps_error *err)
 {
         struct criu_job *j = arg;
         vps_error e;
-        if (vpsd_event_add(&j->d->ev, &j->w_end, pidfd, EPOLLIN, on_end, j->d, &e) < 0)
+        if (vpsd_timer_set(&j->w_timer, (int64_t)j->timeout_s * 1000, false, &e) < 0 ||
+            vpsd_event_add(&j->d->ev, &j->w_end, pidfd, EPOLLIN, on_end, j->d, &e) < 0)
                 return vps_err_sys(err, e.code, "watching criu");
         return 0;
 }
@@ -110,10 +119,27 @@ static void unwatch_child(void *arg)
 {
         struct criu_job *j = arg;
         vpsd_event_del(&j->d->ev, &j->w_end);
+        vpsd_event_del(&j->d->ev, &j->w_timer);
+}
+
+/* The deadline passed: criu's group killed (the child's, criu's, what they forked); on_end
+ * then puts the VPS back as it was (running, or suspended with its images). */
+static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata)
+{
+        (void)revents, (void)userdata;
+        struct criu_job *j = vpsd_container_of(s, struct criu_job, w_timer);
+        vpsd_log("VPS %s: criu %s did not finish within %u s (%s): killing it (PID %d)",
+                 j->vi->cfg.id, j->resume ? "restore" : "dump", j->timeout_s,
+                 j->own_timeout ? "the request's timeout" : "vpsd.conf criu_timeout", (int)j->pid);
+        j->overran = true;
+        /* The child is not reaped before on_end: its PID, the group's, is not reused. */
+        (void)kill(-j->pid, SIGKILL);
+        (void)vps_sys_pidfd_send_signal(j->pidfd, SIGKILL, NULL, 0);
 }
 
 static void job_free(struct criu_job *j)
 {
+        vpsd_timer_free(&j->d->ev, &j->w_timer);
         if (j->start)
                 vps_manager_start_free(j->start); /* undone unless the VPS runs */
         vps_closep(&j->pidfd);
@@ -127,6 +153,9 @@ static int job_start(struct vpsd *d, struct criu_job *j, vps_error *err)
         if (!l)
                 return vps_err(err, ENOMEM, "out of memory");
         clock_gettime(CLOCK_MONOTONIC, &j->began);
+        vps_error e;
+        if (vpsd_timer_new(&d->ev, &j->w_timer, on_timer, d, &e) < 0)
+                return vps_err_sys(err, e.code, "VPS %s: a deadline for criu", j->vi->cfg.id);
         struct vpsd_gated g = {.id = j->vi->cfg.id,
                                .what = j->resume ? "resume" : "suspend",
                                .child = criu_child,
@@ -143,11 +172,14 @@ static int job_start(struct vpsd *d, struct criu_job *j, vps_error *err)
 }
 
 static struct criu_job *job_new(struct vpsd *d, struct vps_inst *vi, struct request *req,
-                                bool resume)
+                                bool resume, unsigned int timeout_s)
 {
         struct criu_job *j = calloc(1, sizeof(*j));
         if (j)
                 *j = (struct criu_job){.w_end = {.fd = -1},
+                                       .w_timer = {.fd = -1},
+                                       .timeout_s = timeout_s ? timeout_s : d->criu_timeout,
+                                       .own_timeout = timeout_s != 0,
                                        .d = d,
                                        .pidfd = -1,
                                        .out_fd = -1,
@@ -182,6 +214,22 @@ static struct vps_inst *checks(struct vpsd *d, const char *id, bool resume, vps_
         return vi;
 }
 
+/* The body's {"timeout": S} (seconds, instead of vpsd.conf criu_timeout) into *ret, 0 when
+ * absent. */
+static int body_timeout(json_t *body, unsigned int *ret, vps_error *err)
+{
+        json_t *jt = json_object_get(body, "timeout");
+        *ret = 0;
+        if (!jt)
+                return 0;
+        if (!json_is_integer(jt) || json_integer_value(jt) < 1 ||
+            json_integer_value(jt) > VPS_CRIU_TIMEOUT_MAX)
+                return vps_err(err, EINVAL, "'timeout': seconds from 1 to %d",
+                               VPS_CRIU_TIMEOUT_MAX);
+        *ret = (unsigned int)json_integer_value(jt);
+        return 0;
+}
+
 int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json_t *body,
                        unsigned int *status, json_t **ret, vps_error *err)
 {
@@ -192,10 +240,13 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
                    json_integer_value(jr) > VPS_CHECKPOINT_ROUNDS_MAX))
                 return vps_err(err, EINVAL, "'rounds': 0 to %d pre-copy rounds",
                                VPS_CHECKPOINT_ROUNDS_MAX);
+        unsigned int timeout_s;
+        if (body_timeout(body, &timeout_s, err) < 0)
+                return -err->code;
         struct vps_inst *vi = checks(d, id, false, err);
         if (!vi)
                 return -err->code;
-        struct criu_job *j = job_new(d, vi, req, false);
+        struct criu_job *j = job_new(d, vi, req, false, timeout_s);
         if (!j)
                 return vps_err(err, ENOMEM, "out of memory");
         (void)snprintf(j->vps_dir, sizeof(j->vps_dir), "%s/vps/%s", d->m.root, id);
@@ -213,15 +264,17 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
         if (r < 0)
                 job_free(j);
         else
-                vpsd_log("VPS %s: suspending (criu dump, PID %d)", id, (int)j->pid);
+                vpsd_log("VPS %s: suspending (criu dump, PID %d, deadline %u s)", id, (int)j->pid,
+                         j->timeout_s);
         return r;
 }
 
-int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vps_error *err)
+int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req,
+                    unsigned int timeout_s, vps_error *err)
 {
         if (!checks(d, vi->cfg.id, true, err))
                 return -err->code;
-        struct criu_job *j = job_new(d, vi, req, true);
+        struct criu_job *j = job_new(d, vi, req, true, timeout_s);
         if (!j)
                 return vps_err(err, ENOMEM, "out of memory");
         int r = vps_manager_resume_begin(&d->m, vi, d->criu.path, &j->start, &j->p, j->run_dir,
@@ -233,18 +286,22 @@ int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vp
         if (r < 0)
                 job_free(j);
         else
-                vpsd_log("VPS %s: resuming (criu restore, PID %d)", vi->cfg.id, (int)j->pid);
+                vpsd_log("VPS %s: resuming (criu restore, PID %d, deadline %u s)", vi->cfg.id,
+                         (int)j->pid, j->timeout_s);
         return r;
 }
 
 int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err)
 {
-        (void)body, (void)status, (void)ret;
+        (void)status, (void)ret;
+        unsigned int timeout_s;
+        if (body_timeout(body, &timeout_s, err) < 0)
+                return -err->code;
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        int r = vpsd_resume_vps(d, vi, req, err);
+        int r = vpsd_resume_vps(d, vi, req, timeout_s, err);
         /* The source of an online migration resumed again: the migration was rolled back. */
         if (r >= 0 && vpsd_migration_pending(id))
                 vpsd_migration_end(d, id, true, NULL,
@@ -266,6 +323,8 @@ static int collect(struct criu_job *j, int *ret_status, vps_error *err)
                         *err = res.err;
                 return res.r;
         }
+        if (j->overran) /* said in full once the VPS is put back (overran_error) */
+                return vps_err(err, ETIMEDOUT, "criu was killed at its deadline");
         if (*ret_status == 0)
                 return 0;
         return vps_checkpoint_log_error(j->vi->dir_fd, j->resume ? "restore.log" : "dump.log",
@@ -282,9 +341,36 @@ static void drop_images(struct vpsd *d, struct vps_inst *vi)
                 vpsd_trash_sweep_vps(d, vi);
 }
 
+/* ETIMEDOUT: "VPS ID: criu dump did not finish within N s (vpsd.conf criu_timeout): killed;
+ * OUTCOME". */
+static int overran_error(const struct criu_job *j, const char *outcome, vps_error *err)
+{
+        return vps_err(
+                err, ETIMEDOUT, "VPS %s: criu %s did not finish within %u s (%s): killed; %s",
+                j->vi->cfg.id, j->resume ? "restore" : "dump", j->timeout_s,
+                j->own_timeout ? "the request's timeout" : "vpsd.conf criu_timeout", outcome);
+}
+
+/* A dump killed at its deadline: its partial images removed, the VPS's cgroup thawed (criu
+ * seizes the tasks with ptrace, which its death undoes; a freeze of the cgroup it might have
+ * asked for is undone here). The message says whether the VPS runs on. */
+static int dump_killed(struct vpsd *d, struct criu_job *j, vps_error *err)
+{
+        struct vps_inst *vi = j->vi;
+        vps_error e;
+        drop_images(d, vi);
+        bool runs = vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi);
+        if (runs && vi->st.cgroup[0] && vps_cgroup_thaw(vi->st.cgroup, &e) < 0)
+                vpsd_log("VPS %s: thawing after the killed dump: %s", vi->cfg.id, e.msg);
+        return overran_error(j, runs ? "the VPS runs on" : "the VPS had stopped; no images kept",
+                             err);
+}
+
 static int suspend_end(struct vpsd *d, struct criu_job *j, int r, vps_error *err)
 {
         struct vps_inst *vi = j->vi;
+        if (r < 0 && j->overran)
+                return dump_killed(d, j, err);
         if (r < 0)
                 return vps_err_wrap(err, "suspending VPS %s (%s)", vi->cfg.id,
                                     vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi)
@@ -312,6 +398,13 @@ static int resume_end(struct vpsd *d, struct criu_job *j, int r, vps_error *err)
                 if (r == 0)
                         r = vpsd_watch_vps(d, vi, err);
         }
+        if (r < 0 && j->overran) {
+                /* What criu restored so far goes (its init is vpsd's child: reaped), then the
+                 * host side with the start (job_free); the images stay, host root's again. */
+                vps_manager_resume_abort(j->start);
+                vps_checkpoint_reclaim(vi->dir_fd);
+                return overran_error(j, "it stays suspended, its images kept", err);
+        }
         if (r < 0) {
                 vps_checkpoint_reclaim(vi->dir_fd);
                 return vps_err_wrap(err, "resuming VPS %s (it stays suspended)", vi->cfg.id);
@@ -326,6 +419,7 @@ static void on_end(struct vpsd_source *s, uint32_t revents, void *userdata)
         struct vpsd *d = userdata;
         struct criu_job *j = vpsd_container_of(s, struct criu_job, w_end);
         vpsd_event_del(&d->ev, &j->w_end);
+        vpsd_event_del(&d->ev, &j->w_timer);
         struct vps_inst *vi = j->vi;
         struct vps_loop *l = vi->loop_data;
         if (l)
@@ -376,7 +470,7 @@ static void resume_onboot(struct vpsd *d, const char *id)
         struct vps_inst *vi = vps_manager_find(&d->m, id, &err);
         if (!vi || !vi->suspended)
                 return; /* destroyed or resumed meanwhile */
-        if (vpsd_resume_vps(d, vi, NULL, &err) < 0)
+        if (vpsd_resume_vps(d, vi, NULL, 0, &err) < 0)
                 vpsd_log("onboot: VPS %s stays suspended: %s", id, err.msg);
         else
                 vpsd_log("onboot: VPS %s resuming", id);

@@ -17,8 +17,10 @@ int vpsd_route_suspend(struct vpsd *d, struct request *req, const char *id, json
 int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_t *body,
                       unsigned int *status, json_t **ret, vps_error *err);
 /* A resume of vi (req may be NULL): 1 when under way (req answered when it ends), or a
- * negative errno with err set. */
-int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req, vps_error *err);
+ * negative errno with err set. timeout_s: criu's deadline, 0 for vpsd.conf criu_timeout; at
+ * it criu is killed and the VPS stays suspended (ETIMEDOUT). */
+int vpsd_resume_vps(struct vpsd *d, struct vps_inst *vi, struct request *req,
+                    unsigned int timeout_s, vps_error *err);
 /* EBUSY while a suspend or resume of VPS id runs: no other change to it meanwhile (a destroy
  * or stop would pull it from under criu). */
 int vpsd_criu_busy(struct vpsd *d, const char *id, vps_error *err);

@@ -130,6 +130,7 @@ struct vpsd {
         int sysinfo_fd;              /* the hand-over socket (the thread's), -1 without one */
         char sysinfo_path[160];      /* its path, for vpsctl (status "sysinfo_socket") */
         unsigned int guest_timeout;  /* vpsd.conf guest_timeout: seconds a job may take */
+        unsigned int criu_timeout;   /* vpsd.conf criu_timeout: seconds a criu may take */
         unsigned int start_parallel; /* vpsd.conf start_parallel: API starts at once (starts.c) */
         unsigned int
                 token_snapshots;   /* vpsd.conf token_snapshots: a token's per VPS (snapshots.c) */

@@ -417,6 +417,12 @@ struct vps_daemon_conf {
         /* guest_timeout = S: how long a change that enters a running guest may take (its
          * files, its hostname, its eth0); 0: not set (VPS_GUEST_TIMEOUT_DEFAULT) */
         unsigned int guest_timeout;
+        /* criu_timeout = S: how long a criu dump (a suspend, an online migration's source) or
+         * restore (a resume) may take before criu is killed; 0: not set
+         * (VPS_CRIU_TIMEOUT_DEFAULT) */
+        unsigned int criu_timeout;
+#define VPS_CRIU_TIMEOUT_DEFAULT 300
+#define VPS_CRIU_TIMEOUT_MAX     86400
         /* cgroup_max_depth, cgroup_max_descendants = N|max: bounds of each guest's cgroup tree
          * (-1: max; -2: not set, the defaults of cgroup.h) */
         long long cg_max_depth, cg_max_descendants;

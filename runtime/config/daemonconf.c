@@ -25,6 +25,7 @@ const char *const vps_daemon_conf_keys[] = {
         "host_allow",
         "lxcfs",
         "guest_timeout",
+        "criu_timeout",
         "cgroup_max_depth",
         "cgroup_max_descendants",
         "cgroup_remove_ms",
@@ -200,6 +201,16 @@ static int set(struct vps_daemon_conf *c, const char *where, const char *key, co
                                        "'%.40s'",
                                        where, value);
                 c->guest_timeout = (unsigned int)t;
+                return 0;
+        }
+        if (strcmp(key, "criu_timeout") == 0) {
+                char *end = NULL;
+                long t = strtol(value, &end, 10);
+                if (!*value || *end || t < 1 || t > VPS_CRIU_TIMEOUT_MAX)
+                        return vps_err(err, EINVAL,
+                                       "%s: criu_timeout takes seconds from 1 to %d, not '%.40s'",
+                                       where, VPS_CRIU_TIMEOUT_MAX, value);
+                c->criu_timeout = (unsigned int)t;
                 return 0;
         }
         if (strcmp(key, "cgroup_max_depth") == 0 || strcmp(key, "cgroup_max_descendants") == 0) {

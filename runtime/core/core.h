@@ -111,6 +111,11 @@ int vps_manager_resume_begin(struct vps_manager *m, struct vps_inst *vi, const c
                              struct vps_start **ret, struct vps_checkpoint_params *ret_p,
                              char *run_dir, size_t run_dir_size, vps_error *err);
 int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error *err);
+/* A restore cut off (criu killed at its deadline: vpsd/suspend_routes.c): every task it made in
+ * the VPS's cgroup killed, and those that are vpsd's children (the init, criu's sibling)
+ * handed to m->reap_hook, so none is left a zombie; the rest of the host side goes with
+ * vps_manager_start_free. */
+void vps_manager_resume_abort(struct vps_start *s);
 /* 0 unless vi is suspended: what would run it or change its root (a start, a reinstall, a
  * switch to a snapshot) refuses then, as its images restore processes over the root they were
  * dumped from (EALREADY, naming resume and destroy). */

@@ -122,3 +122,27 @@ int vps_manager_resume_end(struct vps_start *s, int pidfd, pid_t pid, vps_error 
                 vi->suspended = false;
         return r;
 }
+
+void vps_manager_resume_abort(struct vps_start *s)
+{
+        char path[700];
+        (void)snprintf(path, sizeof(path), "%s/" VPS_CG_GUEST "/cgroup.procs", s->st.cgroup);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        int pid;
+        /* Only the init can be vpsd's child (CLONE_PARENT); it is in the guest cgroup's top,
+         * where criu's --cgroup-root puts it. Bounded: criu makes no more than pids.max. */
+        while (f && fscanf(f, "%d", &pid) == 1) {
+                int pidfd = vps_sys_pidfd_open(pid, 0);
+                siginfo_t si = {0};
+                if (pidfd < 0)
+                        continue;
+                (void)vps_sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                if (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    s->m->reap_hook)
+                        s->m->reap_hook(pidfd, s->m->reap_hook_data); /* takes pidfd */
+                else
+                        close(pidfd);
+        }
+        vps_error e;
+        (void)vps_cgroup_kill(s->st.cgroup, &e);
+}

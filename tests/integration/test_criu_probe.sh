@@ -59,6 +59,15 @@ check "no dump left in its directory" test -z "$(find "$ROOT/vps/182" -maxdepth 
 expect_error "resume too" "^vpsctl: resume needs checkpointing \\(CRIU\\), which this host's vpsd says is not available: " \
         vpsctl resume 182
 expect_error "suspend -j: the error as JSON" '"error":' vpsctl suspend 182 -j
+# criu's deadline of a request (-t S, {"timeout": S}; vpsd.conf criu_timeout otherwise):
+# checked before anything else, 1 to 86400 s.
+usage_error() { local out rc=0; out=$("$VPSCTL_BIN" --socket "$SOCK" "${@:2}" 2>&1) || rc=$?
+        [ "$rc" = 2 ] && grep -q -- "$1" <<<"$out"; }
+check "suspend -t 0 is a usage error (exit 2)" usage_error "invalid timeout '0': expected a number of seconds" suspend 182 -t 0
+check "resume --timeout x is a usage error (exit 2)" usage_error "invalid timeout 'x'" resume 182 --timeout x
+expect_error "a deadline past 86400 s is refused by vpsd" "^vpsctl: 'timeout': seconds from 1 to 86400\$" \
+        vpsctl suspend 182 -t 86401
+check "pause takes no -t (exit 2)" usage_error "invalid option" pause 182 -t 3
 vpsctl create 183 --ostemplate busybox >/dev/null
 expect_error "a stopped VPS does not suspend (exit 5)" "^vpsctl: VPS 183 is not running: only a running one suspends\$" \
         vpsctl suspend 183

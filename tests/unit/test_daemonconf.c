@@ -112,6 +112,27 @@ static void test_guest_timeout(void **state)
         assert_non_null(strstr(err.msg, "guest_timeout takes seconds from 1 to 3600"));
 }
 
+static void test_criu_timeout(void **state)
+{
+        (void)state;
+        struct vps_daemon_conf c;
+        vps_daemon_conf_init(&c);
+        vps_error err = {0};
+        assert_int_equal(c.criu_timeout, 0); /* not set: VPS_CRIU_TIMEOUT_DEFAULT */
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "criu_timeout = 2\n", &err), 0);
+        assert_int_equal(c.criu_timeout, 2);
+        assert_int_equal(vps_daemon_conf_parse(&c, "f", "criu_timeout = 86400\n", &err), 0);
+        assert_int_equal(c.criu_timeout, VPS_CRIU_TIMEOUT_MAX);
+        static const char *const bad[] = {"0", "-1", "86401", "300s", "", "3e2"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char line[64];
+                (void)snprintf(line, sizeof(line), "criu_timeout = %s\n", bad[i]);
+                assert_int_equal(vps_daemon_conf_parse(&c, "f", line, &err), -EINVAL);
+                assert_int_equal(c.criu_timeout, VPS_CRIU_TIMEOUT_MAX);
+        }
+        assert_non_null(strstr(err.msg, "criu_timeout takes seconds from 1 to 86400"));
+}
+
 static void test_load_missing(void **state)
 {
         struct vps_daemon_conf c;
@@ -187,8 +208,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_all),    cmocka_unit_test(test_defaults_untouched),
                 cmocka_unit_test(test_errors),       cmocka_unit_test(test_guest_timeout),
-                cmocka_unit_test(test_load_missing), cmocka_unit_test(test_numbers),
-                cmocka_unit_test(test_host_allow),
+                cmocka_unit_test(test_criu_timeout), cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_numbers),      cmocka_unit_test(test_host_allow),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,13 @@
 # its address from the host: criu makes the veth, vpsd puts its host end on the bridge), the same boot
 # id, a TCP connection from the host opened before the suspend still echoing (and again after
 # the onboot resume); the images are gone. Suspended again with onboot, it resumes when vpsd
-# starts after a (simulated) host boot. Times are printed (TCG: only indicative). What the restore does
+# starts after a (simulated) host boot. The deadline on criu (vpsd.conf criu_timeout; a
+# request's --timeout): criu runs through a wrapper (VPS_CRIU) that, while a flag file exists,
+# holds a dump or a restore for ever before it execs criu; a suspend with --timeout 3 fails
+# after about 3 s with exit status 7 and one line, the VPS running on (same init and PIDs
+# inside, no task stopped or traced, the counter going on), no images, no wrapper left; a
+# resume with --timeout 3 fails the same way, the VPS suspended with its images intact and
+# root's, its cgroup and veth gone; the later resumes (the real criu) work. Times are printed (TCG: only indicative). What the restore does
 # not give back yet is printed as "gap:" lines (docs/architecture.md "CRIU").
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -21,6 +27,20 @@ CRIU=${VPS_CRIU:-/usr/local/sbin/criu}
 
 # `criu check` takes over a minute under TCG: a longer deadline for the probe.
 export VPS_CRIU_CHECK_TIMEOUT=400
+# criu through a wrapper that holds a dump or a restore while $HANG exists (the deadline's
+# test); its check and everything else go straight to criu.
+HANG=$T/criu-hang
+WRAP=$T/criu-wrap
+cat >"$WRAP" <<EOF
+#!/bin/sh
+case "\$1" in dump|restore) if [ -e "$HANG" ]; then echo \$\$ >"$HANG.pid"; sleep 100000; fi ;; esac
+exec "$CRIU" "\$@"
+EOF
+chmod 755 "$WRAP"
+export VPS_CRIU=$WRAP
+# A deadline the real dumps and restores keep under TCG (about 6 s each).
+printf 'criu_timeout = 60\n' >"$T/vpsd.conf"
+export VPSD_CONFIG=$T/vpsd.conf
 probed() {
         for _ in $(seq 4000); do
                 [ "$(vpsctl version -j | jq -r .server.checkpoint.state)" != probing ] && break; sleep 0.1
@@ -106,6 +126,40 @@ echo "locks of the started VPS: $L"
 check "a started VPS cannot mount a fresh proc or sysfs, nor unmount /proc or /sys; its sandboxing works" \
         grep -qE "$STARTED" <<<"$L"
 
+# The deadline of a dump: criu held (a hang: a task in D state, a FUSE mount that never
+# answers) is killed when it passes; the VPS runs on, as it was, and no images are left.
+# Every task of the VPS: none stopped (T) or traced (t), none with a tracer.
+stopped_tasks() {
+        local p
+        for p in $(cat "$CG"/cgroup.procs "$CG"/*/cgroup.procs "$CG"/*/*/cgroup.procs 2>/dev/null); do
+                awk -v p="$p" '/^State:/ {s=$2} /^TracerPid:/ {t=$2} END {if (s ~ /[Tt]/ || t != 0) print p ":" s ":" t}' /proc/"$p"/status 2>/dev/null
+        done | tr '\n' ' '
+}
+touch "$HANG"
+c0=$(cat /proc/"$PID"/root/tmp/count)
+t0=$(date +%s%N)
+rc=0; out=$(vpsctl_t 60 suspend 181 --timeout 3 2>&1) || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "a dump held by the wrapper, --timeout 3: ${ms} ms, exit $rc: $out"
+expect_eq "a dump past its deadline: exit status 7 (timeout)" 7 "$rc"
+check "a dump past its deadline: one line naming the deadline, the VPS runs on" \
+        grep -qxE "vpsctl: VPS 181: criu dump did not finish within 3 s \(the request's timeout\): killed; the VPS runs on" <<<"$out"
+check "a dump past its deadline answers at about the deadline (${ms} ms)" test "$ms" -ge 2900 -a "$ms" -lt 20000
+expect_eq "status running after the killed dump" running "$(vps_field 181 status)"
+expect_eq "the same init after the killed dump" "$PID" "$(vps_field 181 pid)"
+expect_eq "the same PIDs inside after the killed dump" "$PIDS" "$(inner_pids "$PID")"
+c1=$(cat /proc/"$PID"/root/tmp/count); sleep 1; c2=$(cat /proc/"$PID"/root/tmp/count)
+check "the counter goes on after the killed dump ($c0 -> $c1 -> $c2)" test "$c2" -gt "$c1" -a "$c1" -gt "$c0"
+expect_eq "no task of the VPS stopped or traced after the killed dump" "" "$(stopped_tasks)"
+expect_eq "its cgroup is not frozen" 0 "$(cat "$CG/cgroup.freeze" 2>/dev/null || echo 0)"
+for _ in $(seq 50); do [ -e "$IMG" ] || break; sleep 0.1; done
+check "no images left after the killed dump" test ! -e "$IMG"
+check "the held wrapper was killed with criu's group" proc_gone "$(cat "$HANG.pid" 2>/dev/null || echo 0)"
+check "vpsd.log says the dump was killed at its deadline" \
+        grep -q "VPS 181: criu dump did not finish within 3 s (the request's timeout): killing it" "$ROOT/vpsd.log"
+expect_eq "the listener answers after the killed dump" "hi" "$(hi_net)"
+rm -f "$HANG" "$HANG.pid"
+
 # suspend: criu dump in a child of vpsd; the VPS is stopped once the images are whole.
 c_before=$(cat /proc/"$PID"/root/tmp/count)
 t0=$(date +%s%N)
@@ -117,6 +171,8 @@ else
         finish
 fi
 c_after=$(cat "$ROOT/vps/181/upper/tmp/count")
+check "vpsd.log names vpsd.conf's criu_timeout as the dump's deadline" \
+        grep -q "VPS 181: suspending (criu dump, PID [0-9]*, deadline 60 s)" "$ROOT/vpsd.log"
 expect_eq "status suspended" "suspended" "$(vps_field 181 status)"
 check "the init is gone" proc_gone "$PID"
 check "the images are root's only (0700)" test "$(stat -c '%U %a' "$IMG")" = "root 700"
@@ -136,6 +192,24 @@ expect_error "a resume from damaged images fails, one line" \
 mv "$core.aside" "$core"
 expect_eq "still suspended after the failed resume" "suspended" "$(vps_field 181 status)"
 check "its images are intact and root's again" test "$(stat -c '%U %a' "$IMG")" = "root 700" -a -s "$IMG/vpsd.json"
+
+# The deadline of a restore: criu held and killed; the VPS stays suspended, its images whole.
+touch "$HANG"
+t0=$(date +%s%N)
+rc=0; out=$(vpsctl_t 60 resume 181 --timeout 3 2>&1) || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "a restore held by the wrapper, --timeout 3: ${ms} ms, exit $rc: $out"
+expect_eq "a restore past its deadline: exit status 7 (timeout)" 7 "$rc"
+check "a restore past its deadline: one line, it stays suspended with its images" \
+        grep -qxE "vpsctl: VPS 181: criu restore did not finish within 3 s \(the request's timeout\): killed; it stays suspended, its images kept" <<<"$out"
+check "a restore past its deadline answers at about the deadline (${ms} ms)" test "$ms" -ge 2900 -a "$ms" -lt 20000
+expect_eq "still suspended after the killed restore" "suspended" "$(vps_field 181 status)"
+check "its images are intact and root's after the killed restore" \
+        test "$(stat -c '%U %a' "$IMG")" = "root 700" -a -s "$IMG/vpsd.json" -a ! -e "$IMG/restored.pid"
+check "the held wrapper was killed with criu's group" proc_gone "$(cat "$HANG.pid" 2>/dev/null || echo 0)"
+check "its cgroup is gone after the killed restore" test ! -d "$CG"
+check "no veth's host end left after the killed restore" test ! -e "/sys/class/net/$(veth_of 181)"
+rm -f "$HANG" "$HANG.pid"
 
 # A vpsd restart: still suspended (the images are the truth).
 kill_vpsd
