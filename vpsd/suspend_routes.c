@@ -13,6 +13,7 @@
 #include "gated.h"
 #include "log.h"
 #include "migration_events.h"
+#include "netlock.h"
 #include "loop.h"
 #include "stream.h"
 #include "trash.h"
@@ -353,7 +354,8 @@ static int overran_error(const struct criu_job *j, const char *outcome, vps_erro
 
 /* A dump killed at its deadline: its partial images removed, the VPS's cgroup thawed (criu
  * seizes the tasks with ptrace, which its death undoes; a freeze of the cgroup it might have
- * asked for is undone here). The message says whether the VPS runs on. */
+ * asked for is undone here), criu's network lock deleted (netlock.c). The message says
+ * whether the VPS runs on. */
 static int dump_killed(struct vpsd *d, struct criu_job *j, vps_error *err)
 {
         struct vps_inst *vi = j->vi;
@@ -362,6 +364,8 @@ static int dump_killed(struct vpsd *d, struct criu_job *j, vps_error *err)
         bool runs = vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi);
         if (runs && vi->st.cgroup[0] && vps_cgroup_thaw(vi->st.cgroup, &e) < 0)
                 vpsd_log("VPS %s: thawing after the killed dump: %s", vi->cfg.id, e.msg);
+        if (runs)
+                vpsd_criu_net_unlock(vi, true);
         return overran_error(j, runs ? "the VPS runs on" : "the VPS had stopped; no images kept",
                              err);
 }
@@ -371,11 +375,12 @@ static int suspend_end(struct vpsd *d, struct criu_job *j, int r, vps_error *err
         struct vps_inst *vi = j->vi;
         if (r < 0 && j->overran)
                 return dump_killed(d, j, err);
+        bool runs = vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi);
+        if (r < 0 && runs) /* criu unlocks on its own failure, not on a crash */
+                vpsd_criu_net_unlock(vi, false);
         if (r < 0)
                 return vps_err_wrap(err, "suspending VPS %s (%s)", vi->cfg.id,
-                                    vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi)
-                                            ? "it runs on"
-                                            : "it has stopped; no images kept");
+                                    runs ? "it runs on" : "it has stopped; no images kept");
         /* criu killed it: reaped now if the loop has not yet seen the exit. */
         if (vi->status != VPS_STOPPED && vps_manager_exit_ready(vi))
                 d->vps_exited(d, vi);

@@ -207,3 +207,20 @@ size_t vps_mnt_subtree_size(const struct vps_mnt_table *t, int id);
  * lock_mnt_tree). Each parent's propagation is put back as it was. Must be host root,
  * single-threaded; changes its mount namespace and working directory. */
 int vps_checkpoint_lock_mounts(pid_t init, const char *cgroup_dir, vps_error *err);
+
+/* netlock.c: criu's network lock, an nftables table "inet CRIU-..." it makes in the VPS's
+ * network namespace for a dump and deletes when the dump ends, but not when criu is killed. */
+#define VPS_CRIU_LOCK_PREFIX "CRIU-"
+#define VPS_CRIU_LOCKS_MAX   8
+struct vps_criu_locks {
+        size_t n;
+        char name[VPS_CRIU_LOCKS_MAX][256]; /* NFT_TABLE_MAXNAMELEN */
+};
+/* Whether an nftables table of that name is criu's lock (or a guest's table named alike,
+ * which is in the guest's own namespace: deleting it there is harmless). */
+bool vps_criu_lock_table(const char *name);
+/* Deletes every inet table named VPS_CRIU_LOCK_PREFIX... in the network namespace of the
+ * process behind pidfd (the VPS's init), from a helper that joined it (vps_ns_run), and
+ * never in vpsd's own (EPERM when the init's is the host's); *ret_removed lists what went. */
+int vps_checkpoint_net_unlock(const char *id, int pidfd, struct vps_criu_locks *ret_removed,
+                              vps_error *err);

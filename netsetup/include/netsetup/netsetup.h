@@ -75,6 +75,12 @@ int ns_nft_apply(int family, const char *table, const struct ns_nft_op *ops, siz
 /* The same for ops that may fail (removals of what may be absent): one batch, or one op at a
  * time when the batch fails; failures are ignored. */
 void ns_nft_apply_each(int family, const char *table, const struct ns_nft_op *ops, size_t n);
+/* The tables of family (NFPROTO_INET...) in the network namespace we are in, over nfnetlink
+ * (nft_tables.c): fn gets each one's name. */
+typedef void (*ns_table_fn)(const char *name, void *arg);
+int ns_nft_tables(int family, ns_table_fn fn, void *arg, vps_error *err);
+/* Deletes the table name of family, with all it holds; ENOENT when there is none. */
+int ns_nft_table_del(int family, const char *name, vps_error *err);
 /* Reads named counter objects of a table over nfnetlink: every counter of it (name NULL), or
  * the one called name. family: NFPROTO_BRIDGE, NFPROTO_INET... fn gets each counter. */
 typedef void (*ns_counter_fn)(const char *name, uint64_t bytes, uint64_t packets, void *arg);
