@@ -3,6 +3,7 @@
 #include "authz.h"
 
 #include "handlers.h"
+#include "token_view.h"
 #include "vps/cleanup.h"
 
 #include <errno.h>
@@ -82,15 +83,6 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
         return vps_err(err, EACCES, "token %s may not %s %s", c->name, method, url);
 }
 
-void vpsd_authz_vps_view(json_t *vps)
-{
-        static const char *const host_keys[] = {"root",      "pid",           "pid_starttime",
-                                                "pid_ino",   "cgroup",        "uid_base",
-                                                "uid_count", "sysinfo_socket"};
-        for (size_t i = 0; json_is_object(vps) && i < sizeof(host_keys) / sizeof(*host_keys); i++)
-                (void)json_object_del(vps, host_keys[i]);
-}
-
 /* An object of a VPS (its "id" and "status"), alone or in an array. */
 static void vps_views(json_t *answer)
 {
@@ -99,7 +91,7 @@ static void vps_views(json_t *answer)
                 json_t *o = array ? json_array_get(answer, i) : answer;
                 if (json_is_string(json_object_get(o, "id")) &&
                     json_is_string(json_object_get(o, "status")))
-                        vpsd_authz_vps_view(o);
+                        vpsd_token_vps_view(o);
         }
 }
 

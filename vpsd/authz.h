@@ -16,6 +16,3 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
                    vps_error *err);
 /* Narrows an answer (status 200) to what the client may see. */
 void vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
-/* A VPS's object as a token sees it: without what is the host's (its state directory, the
- * host's PID of its init, its cgroup, its uid range, vpsd's sysinfo socket). */
-void vpsd_authz_vps_view(json_t *vps);

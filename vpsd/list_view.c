@@ -5,7 +5,7 @@
 
 #include "api.h"
 #include "auth.h"
-#include "authz.h"
+#include "token_view.h"
 #include "vpsd.h"
 #include "vps/cleanup.h"
 #include "core/core.h"
@@ -156,14 +156,14 @@ static int order(struct vpsd *d, vps_error *err)
         return 0;
 }
 
-/* A token's entry: the VPS as a token sees it (vpsd_authz_vps_view), made each time (a token
+/* A token's entry: the VPS as a token sees it (vpsd_token_vps_view), made each time (a token
  * lists its own few). */
 static const char *token_entry(struct vpsd *d, struct vps_inst *vi, json_t *counters, bool pretty,
                                char **ret_owned)
 {
         _cleanup_json_ json_t *o = vps_inst_to_json(&d->m, vi);
         vpsd_add_traffic(d, vi, o, counters);
-        vpsd_authz_vps_view(o);
+        vpsd_token_vps_view(o);
         return *ret_owned = o ? dump_entry(o, pretty) : NULL;
 }
 
