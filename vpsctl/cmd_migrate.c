@@ -498,7 +498,7 @@ static int migrate_steps(struct vpsctl *v, struct migrate *mp)
                 return roll_back(v, &m, true, &err);
         if (m.was_running) {
                 double t2 = migrate_now();
-                if ((r = migrate_start_there(&m, &err)) < 0 && err.code != ECONNRESET)
+                if ((r = migrate_start_there(&m, "start", &err)) < 0 && err.code != ECONNRESET)
                         return roll_back(v, &m, true, &err);
                 /* No answer: it may run there; starting it here could make two. */
                 if (r < 0)

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vps/cleanup.h"
 
@@ -45,7 +46,7 @@ static const char suspend_usage[] =
         "  -h, --help  print this help and exit\n";
 
 static const char resume_usage[] =
-        "Usage: vpsctl resume ID [-t S] [-j]\n"
+        "Usage: vpsctl resume ID [-t S] [-f] [-j]\n"
         "\n"
         "Restore the suspended VPS ID from its images: the same processes, PIDs inside,\n"
         "boot id, sockets and addresses, in the cgroup vpsd makes with the VPS's limits; the\n"
@@ -54,43 +55,55 @@ static const char resume_usage[] =
         "starts instead of booting afresh. A restore that has not finished within\n"
         "vpsd.conf's criu_timeout (default 300 s) is killed with what it restored so far: the\n"
         "VPS stays suspended with its images, and vpsctl exits with status 7.\n"
+        "A VPS marked migrated (migrate --online's fence: its copy on the destination may\n"
+        "run) is refused, naming the destination, and onboot leaves it suspended.\n"
         "\n"
         "Options:\n"
         "  -t, --timeout S  criu's deadline for this restore (seconds, instead of criu_timeout)\n"
+        "  -f, --force  resume it although it is marked migrated, and forget the mark (the\n"
+        "               admin's: a token's resume cannot force)\n"
         "  -j, --json  print the VPS object as JSON\n"
         "  -h, --help  print this help and exit\n";
 
 /* POST /v1/vps/ID/ACTION and "VPS ID DONE". criu: suspend and resume, which take -t S
- * ({"timeout": S}) and wait as long as vpsd's deadline of criu says (timeout is ignored). */
+ * ({"timeout": S}) and wait as long as vpsd's deadline of criu says (timeout is ignored);
+ * resume also takes -f ({"force": true}). */
 static int post_action(struct vpsctl *v, int argc, char **argv, const char *usage,
                        const char *action, const char *done, long timeout, bool criu)
 {
         static const struct option options[] = {
                 {"json", no_argument, NULL, 'j'},
                 {"timeout", required_argument, NULL, 't'},
+                {"force", no_argument, NULL, 'f'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         const char *id = NULL;
-        bool json = false;
+        bool json = false, force = false;
+        bool forcible = !strcmp(action, "resume");
         long criu_s = 0;
         int c;
         optind = 0;
-        while ((c = getopt_long(argc, argv, criu ? ":hjt:" : ":hj", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, criu ? (forcible ? ":hjt:f" : ":hjt:") : ":hj", options,
+                                NULL)) != -1) {
                 if (c == 'h')
                         return vpsctl_help(usage);
                 if (c == 't' && (!vpsctl_parse_seconds(optarg, &criu_s) || criu_s < 1))
                         return vpsctl_usage_error(
                                 v, "invalid timeout '%s': expected a number of seconds", optarg);
-                if (c != 'j' && c != 't')
+                if ((c != 'j' && c != 't' && c != 'f') || (c == 'f' && !forcible))
                         return vpsctl_opt_error(v, c, argv);
                 json |= c == 'j';
+                force |= c == 'f';
         }
         int r = vpsctl_take_id(v, argc, argv, &id);
         if (r != CMD_CONTINUE)
                 return r;
-        _cleanup_json_ json_t *body =
-                criu_s ? json_pack("{s:I}", "timeout", (json_int_t)criu_s) : NULL;
+        _cleanup_json_ json_t *body = criu_s || force ? json_object() : NULL;
+        if (criu_s)
+                (void)json_object_set_new(body, "timeout", json_integer((json_int_t)criu_s));
+        if (force)
+                (void)json_object_set_new(body, "force", json_true());
         _cleanup_json_ json_t *answer = NULL;
         vps_error err = {0};
         /* vpsd kills criu at its deadline and answers then: no deadline of vpsctl's own. */

@@ -29,7 +29,7 @@ static const struct command commands[] = {
         {"pause", cmd_pause, "ID [-j]", "freeze every process of a running VPS"},
         {"unpause", cmd_unpause, "ID [-j]", "let a paused VPS run again"},
         {"suspend", cmd_suspend, "ID [-t S] [-j]", "dump a running VPS to disk and stop it (CRIU)"},
-        {"resume", cmd_resume, "ID [-t S] [-j]", "restore a suspended VPS as it was (CRIU)"},
+        {"resume", cmd_resume, "ID [-t S] [-f] [-j]", "restore a suspended VPS as it was (CRIU)"},
         {"status", cmd_status, "ID [-j]", "print whether a VPS is running"},
         {"stats", cmd_stats, "ID [-j]", "usage and limit hits of a running VPS"},
         {"set", cmd_set, "ID OPTIONS... [-j]",

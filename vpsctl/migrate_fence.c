@@ -143,15 +143,15 @@ static void status_there(struct migrate *m, char *buf, size_t size)
         (void)snprintf(buf, size, "%s", s ? s : "");
 }
 
-int migrate_start_there(struct migrate *m, vps_error *err)
+int migrate_start_there(struct migrate *m, const char *verb, vps_error *err)
 {
         double deadline = migrate_now() + MIGRATE_WAIT_S;
         for (;;) {
-                int r = migrate_remote(m, "start", "-j", err);
+                int r = migrate_remote(m, verb, "-j", err);
                 if (r == 0 || m->to_node)
                         return r;
-                /* Its vpsd died during the start (which may have begun) and came back: the
-                 * VPS's status there says whether it runs. */
+                /* Its vpsd died during the start or resume (which may have begun) and came
+                 * back: the VPS's status there says whether it runs. */
                 if (err->code != ENOTCONN && err->code != EALREADY)
                         return r;
                 char st[32];

@@ -56,9 +56,10 @@ int migrate_fence_here(struct vpsctl *v, struct migrate *m, vps_error *err);
 int migrate_remove_here(struct vpsctl *v, struct migrate *m, vps_error *err);
 /* `vpsctl destroy ID --force` there, retried while its vpsd restarts; no such VPS is done. */
 int migrate_destroy_there(struct migrate *m, vps_error *err);
-/* `vpsctl start ID` there; when its vpsd died meanwhile, its status once it answers again
- * says whether the VPS runs. ECONNRESET: the outcome is unknown (it may run there). */
-int migrate_start_there(struct migrate *m, vps_error *err);
+/* `vpsctl VERB ID` there (start, or resume for --online); when its vpsd died meanwhile, its
+ * status once it answers again says whether the VPS runs (else VERB is asked again).
+ * ECONNRESET: the outcome is unknown after MIGRATE_WAIT_S (it may run there). */
+int migrate_start_there(struct migrate *m, const char *verb, vps_error *err);
 /* The destination answers and has no VPS ID. */
 int migrate_preflight(struct migrate *m, vps_error *err);
 /* `vpsctl VERB ID [OPT]` there; ECONNRESET (ssh failed) or ENOTCONN (no vpsd answered

@@ -2,9 +2,11 @@
  * available (else refused before anything is done). The VPS is suspended here (criu dump:
  * frozen, its images in its directory, its processes gone), its backup and images streamed
  * in frames into `vpsctl restore - ID --checkpoint` there (the VPS restored suspended), then
- * resumed there; only when that vpsd says it runs is it removed here. Until then the images
- * here are the one copy that may run: any failure removes the destination's copy and resumes
- * it here (a guard process does so if vpsctl is killed before the destination took over). */
+ * resumed there; only when that vpsd says it runs is it removed here. Before the resume there
+ * the source is fenced (marked migrated_to: its resume refused without force, onboot skips
+ * it); a failure resumes it here only once the destination's copy is known gone, else it
+ * stays suspended and marked (migrate_fence.c). A guard process resumes it here if vpsctl is
+ * killed before the fence. */
 #include "vpsctl.h"
 #include "client.h"
 #include "migrate_int.h"
@@ -78,21 +80,34 @@ static int online_checks(struct vpsctl *v, struct migrate *m, vps_error *err)
 }
 
 /* After a failure: the destination's copy (ours) removed, the VPS resumed here from its
- * images (still in its directory). */
+ * images (still in its directory). Once the source is fenced (the copy there may have been
+ * resumed), it resumes here only when the copy there is known gone (with force, which lifts
+ * the fence): else it stays suspended and marked, and the error says so. */
 static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error *why)
 {
         vps_error e = {0};
-        if (remote && migrate_remote(m, "destroy", "--force", &e) < 0 && e.code != EPROTO &&
-            e.code != ENOENT)
-                (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
-                              m->id, m->dest.name, e.msg);
-        char tail[VPS_ERROR_MSG_MAX + 128];
-        if (migrate_here(v, m->id, "resume", false, &e) < 0)
+        char tail[2 * VPS_ERROR_MSG_MAX + 256];
+        bool gone = !remote || migrate_destroy_there(m, &e) == 0;
+        if (!gone && m->fenced) {
                 (void)snprintf(tail, sizeof(tail),
-                               "; and resuming VPS %s here failed: %s (it stays suspended here)",
-                               m->id, e.msg);
-        else
-                (void)snprintf(tail, sizeof(tail), "; VPS %s runs here again (resumed)", m->id);
+                               "; removing VPS %s from %s failed (%s), so it stays suspended here, "
+                               "marked migrated (check there; resume --force resumes it here)",
+                               m->id, m->dest.name, e.msg);
+        } else {
+                /* Never resumed there: a copy left there is suspended, and said. */
+                if (!gone)
+                        (void)fprintf(stderr,
+                                      "vpsctl: could not remove VPS %s from %s (%s): check there\n",
+                                      m->id, m->dest.name, e.msg);
+                if (migrate_here(v, m->id, "resume", m->fenced, &e) < 0)
+                        (void)snprintf(tail, sizeof(tail),
+                                       "; and resuming VPS %s here failed: %s (it stays suspended "
+                                       "here)",
+                                       m->id, e.msg);
+                else
+                        (void)snprintf(tail, sizeof(tail), "; VPS %s runs here again (resumed)",
+                                       m->id);
+        }
         size_t len = strlen(why->msg);
         (void)snprintf(why->msg + len, sizeof(why->msg) - len, "%s", tail);
         return vpsctl_fail_err(why);
@@ -131,28 +146,27 @@ static int online_steps(struct vpsctl *v, struct migrate *m, vps_error *err)
         if (r < 0)
                 return roll_back(v, m, maybe, err);
         /* The destination's copy is the one to run from here: the guard lets go first, so
-         * that a kill now leaves both suspended rather than both running. */
+         * that a kill now leaves both suspended rather than both running; then the fence, so
+         * that nothing (onboot, a user, a restarted vpsd) resumes it here while it may run
+         * there. */
         migrate_guard_release(&guard);
-        double t2 = migrate_now();
-        if ((r = migrate_remote(m, "resume", "-j", err)) < 0 && err->code != ECONNRESET &&
-            err->code != ENOTCONN)
+        if ((r = migrate_fence_here(v, m, err)) < 0)
                 return roll_back(v, m, true, err);
+        double t2 = migrate_now();
+        if ((r = migrate_start_there(m, "resume", err)) < 0 && err->code != ECONNRESET)
+                return roll_back(v, m, true, err);
+        /* No answer: it may run there; resuming it here could make two. */
         if (r < 0)
-                return vpsctl_fail("%s: VPS %s may run on %s now, so it stays suspended here "
-                                   "(check there)",
+                return vpsctl_fail("%s: VPS %s may run on %s now, so it stays suspended here, "
+                                   "marked migrated (check there; resume --force resumes it here)",
                                    err->msg, m->id, m->dest.name);
         m->t_start = migrate_now() - t2;
         m->t_down = migrate_now() - t_freeze;
-        char to_arg[80];
-        migrate_peer_arg(to_arg, sizeof(to_arg), "migrated_to", m->dest.name);
-        if (to_arg[0])
-                to_arg[0] = '?';
-        _cleanup_json_ json_t *gone = NULL;
-        if (vpsctl_request(v, "DELETE", NULL, TIMEOUT_NONE, &gone, err, "/v1/vps/%s%s", m->id,
-                           to_arg) < 0)
-                (void)fprintf(stderr,
-                              "vpsctl: VPS %s runs on %s now, but removing it here failed: %s\n",
-                              m->id, m->dest.name, err->msg);
+        /* Its images and record here go (gone already is done); kept, they stay marked. */
+        if (migrate_remove_here(v, m, err) < 0)
+                return vpsctl_fail("VPS %s runs on %s now, but removing it here failed: %s; it is "
+                                   "kept here suspended, marked migrated (destroy it)",
+                                   m->id, m->dest.name, err->msg);
         m->t_total = migrate_now() - t0;
         return migrate_report(m);
 }

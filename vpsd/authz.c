@@ -29,12 +29,12 @@ static enum vpsd_verb patch_verb(const char *body, size_t len)
         return VPSD_VERB_PASSWORD;
 }
 
-/* start {"force": true} starts a VPS that migrate --keep-src kept (its copy elsewhere may
- * run): the admin's, not a token's start verb. */
+/* start or resume {"force": true} runs a VPS marked migrated (migrate --keep-src's, or a
+ * migration's fence: its copy elsewhere may run): the admin's, not a token's verb. */
 static bool forced_start(const struct vpsd_route *rt, const char *body, size_t len)
 {
         if (strcmp(rt->method, "POST") != 0 || strcmp(rt->what, "vps") != 0 || !rt->action ||
-            strcmp(rt->action, "start") != 0 || !len)
+            (strcmp(rt->action, "start") != 0 && strcmp(rt->action, "resume") != 0) || !len)
                 return false;
         _cleanup_json_ json_t *o = json_loadb(body, len, 0, NULL);
         return !json_is_object(o) || json_object_get(o, "force") != NULL;

@@ -261,9 +261,11 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        /* Its images hold its running state: settings change once it runs again. */
+        /* Its images hold its running state: settings change once it runs again; only its
+         * mark (an online migration's fence, set or lifted) changes meanwhile. */
         struct vps_loop *lc = vi->loop_data;
-        if (vi->suspended || (lc && lc->criu))
+        bool mark_only = json_object_size(request) == 1 && json_object_get(request, "migrated_to");
+        if ((vi->suspended && !mark_only) || (lc && lc->criu))
                 return vps_err(err, EBUSY, "VPS %s is %s: resume it before changing its settings",
                                id, vi->suspended ? "suspended" : "being suspended or resumed");
         /* set --plan NAME: the plan's fields under the request's own, as on create. */

@@ -23,9 +23,7 @@
 #include <jansson.h>
 #include <string.h>
 
-/* A VPS that `migrate --keep-src` kept here: its copy on the destination may run, so it
- * starts only with {"force": true}, which also forgets the mark. */
-static int check_migrated(struct vps_inst *vi, json_t *body, vps_error *err)
+int vpsd_check_migrated(struct vps_inst *vi, json_t *body, const char *verb, vps_error *err)
 {
         json_t *f = json_object_get(body, "force");
         if (f && !json_is_boolean(f))
@@ -34,9 +32,10 @@ static int check_migrated(struct vps_inst *vi, json_t *body, vps_error *err)
                 return 0;
         if (!json_is_true(f))
                 return vps_err(err, EPERM,
-                               "VPS %s was migrated to %s and kept here stopped (its copy there "
-                               "may run): start --force starts it here anyway",
-                               vi->cfg.id, vi->cfg.migrated_to);
+                               "VPS %s was migrated to %s and kept here %s (its copy there "
+                               "may run): %s --force %ss it here anyway",
+                               vi->cfg.id, vi->cfg.migrated_to,
+                               vi->suspended ? "suspended" : "stopped", verb, verb);
         struct vps_config c = vi->cfg;
         c.migrated_to[0] = '\0';
         int r = vps_config_save(vi->dir_fd, &c, err);
@@ -53,7 +52,7 @@ int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        int r = check_migrated(vi, body, err);
+        int r = vpsd_check_migrated(vi, body, "start", err);
         /* Answered when the start is over (starts.c): the loop goes on meanwhile. */
         if (r == 0)
                 r = vpsd_start_vps(d, vi, req, "start", err);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "migration_events.h"
 #include "netlock.h"
+#include "power_routes.h"
 #include "loop.h"
 #include "stream.h"
 #include "trash.h"
@@ -302,7 +303,10 @@ int vpsd_route_resume(struct vpsd *d, struct request *req, const char *id, json_
         struct vps_inst *vi = vps_manager_find(&d->m, id, err);
         if (!vi)
                 return -err->code;
-        int r = vpsd_resume_vps(d, vi, req, timeout_s, err);
+        int r = vpsd_check_migrated(vi, body, "resume", err);
+        if (r < 0)
+                return r;
+        r = vpsd_resume_vps(d, vi, req, timeout_s, err);
         /* The source of an online migration resumed again: the migration was rolled back. */
         if (r >= 0 && vpsd_migration_pending(id))
                 vpsd_migration_end(d, id, true, NULL,
@@ -475,6 +479,13 @@ static void resume_onboot(struct vpsd *d, const char *id)
         struct vps_inst *vi = vps_manager_find(&d->m, id, &err);
         if (!vi || !vi->suspended)
                 return; /* destroyed or resumed meanwhile */
+        /* An online migration's fence: its copy on the destination may run. */
+        if (vi->cfg.migrated_to[0]) {
+                vpsd_log("onboot: VPS %s stays suspended: it was migrated to %s (resume "
+                         "--force resumes it here)",
+                         id, vi->cfg.migrated_to);
+                return;
+        }
         if (vpsd_resume_vps(d, vi, NULL, 0, &err) < 0)
                 vpsd_log("onboot: VPS %s stays suspended: %s", id, err.msg);
         else

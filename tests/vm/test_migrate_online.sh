@@ -40,6 +40,7 @@ two_hosts "$NSA" "$NSB" "$WA" "$WB" "$A_IP" "$B_IP"
 cat >"$T/criu-b" <<EOF
 #!/bin/sh
 [ "\$1" = restore ] && [ -e "$T/fail-restore" ] && { echo "Error (test): restore refused" >&2; exit 1; }
+[ "\$1" = restore ] && [ -e "$T/hang-restore" ] && { echo \$\$ >"$T/hang.pid"; sleep 600; exit 1; }
 exec "$CRIU" "\$@"
 EOF
 chmod 0755 "$T/criu-b"
@@ -50,9 +51,12 @@ in_a "$VPSD_BIN" --root "$ROOT" --socket "$SOCK" --cgroup-parent "$CG_PARENT" \
 VPSD_PID=$(vpsctl version -j | jq -r '.server.pid // empty')
 [ -n "$VPSD_PID" ] || { fail "vpsd A did not start"; finish; }
 mkdir -p "$ROOTB" /run/vps/claims
-in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
-        env VPS_CRIU="$T/criu-b" "$VPSD_BIN" --root "$ROOTB" --socket "$SOCKB" --cgroup-parent "$CGB" \
-        --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+start_vpsd_b() {
+        in_b unshare -m --propagation slave sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/vps/claims && exec "$@"' sh \
+                env VPS_CRIU="$T/criu-b" "$VPSD_BIN" --root "$ROOTB" --socket "$SOCKB" --cgroup-parent "$CGB" \
+                --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
+}
+start_vpsd_b
 v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
 PIDB=$(v2 version -j | jq -r '.server.pid // empty')
 [ -n "$PIDB" ] || { fail "vpsd B did not start"; finish; }
@@ -199,4 +203,68 @@ check "B: the images are removed after the resume" test ! -e "$ROOTB/vps/181/che
 M=$(v2 exec 181 -- sh -c 'umount /proc/kcore 2>/dev/null; echo "kcore $?"; mount -o remount,bind,rw /proc/sys 2>/dev/null; echo "sys-rw $?"; mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>/dev/null; echo "fresh-proc $?"' 2>&1 | tr '\n' ' ' || true)
 check "B: its masks are locked, nor does a fresh proc mount ($M)" grep -qE 'kcore [1-9] sys-rw [1-9] fresh-proc [1-9]' <<<"$M"
 v2 stop 181 >/dev/null || fail "stop of the migrated VPS on B"
+
+# --- a fault in the fence, on a VPS of its own (182), after the move above so that a run in
+# which it moves still makes every check of that move: B's vpsd killed (-9) while its criu restores (a wrapper that hangs
+# while a flag exists). Meanwhile A's copy stays suspended and marked migrated_to B (its
+# resume refused), B's not running; once B's vpsd is back, exactly one copy runs (the move
+# went on, or was rolled back with B's copy destroyed), or both are left in the documented
+# state (A suspended and marked, in one line).
+vpsctl create 182 --ostemplate busybox >/dev/null || fail "create 182"
+vpsctl start 182 >/dev/null || { fail "start 182"; finish; }
+touch "$T/hang-restore"
+rm -f "$T/hang.pid"
+migrate 182 "$DEST" --online >"$T/mig-kill.out" 2>&1 &
+MIG=$!
+for _ in $(seq 1200); do [ -s "$T/hang.pid" ] && break; sleep 0.1; done
+check "B's criu restore began (the resume there)" test -s "$T/hang.pid"
+both_running() { [ "$(vps_field 182 status)" = running ] && [ "$(v2 status 182 -j 2>/dev/null | jq -r .status)" = running ]; }
+expect_eq "A during B's resume: suspended, marked migrated" "suspended root@$B_IP:$PORT" \
+        "$(vps_field 182 status) $(vps_field 182 migrated_to)"
+expect_error "A: resume of the marked VPS is refused, naming the migration" \
+        "^vpsctl: VPS 182 was migrated to root@$B_IP:$PORT and kept here suspended .*resume --force" vpsctl resume 182
+kill -9 "$PIDB"
+kill "$(cat "$T/hang.pid")" 2>/dev/null || true
+rm -f "$T/hang-restore"
+for _ in 1 2 3 4 5; do
+        check "never running on both (B's vpsd down)" not both_running
+        expect_eq "A stays suspended while B's outcome is unknown" suspended "$(vps_field 182 status)"
+        sleep 1
+done
+start_vpsd_b
+PIDB=$(v2 version -j | jq -r '.server.pid // empty')
+[ -n "$PIDB" ] || { fail "vpsd B did not start again"; finish; }
+while kill -0 "$MIG" 2>/dev/null; do
+        both_running && fail "182 runs on both A and B"
+        sleep 1
+done
+wait "$MIG"; MRC=$?
+echo "the migration through B's crash (exit $MRC) said: $(cat "$T/mig-kill.out")"
+SA=$(vps_field 182 status); SB=$(v2 status 182 -j 2>/dev/null | jq -r .status || true)
+echo "after: A ${SA:-none}, B ${SB:-none}"
+if [ "$SA" = suspended ]; then
+        check "the documented state: one line, marked, resume --force named" \
+                grep -qE "^vpsctl: .*stays suspended here, marked migrated \(check there; resume --force resumes it here\)\$" "$T/mig-kill.out"
+        check "exit non-zero" test "$MRC" != 0
+        check "B does not run it" not test "$SB" = running
+        # Resolved by hand as the line says: B's copy destroyed, A's resumed with --force.
+        v2 destroy 182 --force >/dev/null 2>&1 || true
+        vpsctl resume 182 --force >/dev/null || fail "resume --force on A"
+        SA=$(vps_field 182 status); SB=
+fi
+check "exactly one copy runs (A: ${SA:-none}, B: ${SB:-none})" \
+        test "$( (echo "$SA"; echo "$SB") | grep -c '^running$')" = 1
+if [ "$SB" = running ]; then
+        check "moved: exit 0" test "$MRC" = 0
+        check "A: 182 is gone" not vpsctl status 182
+        pass "the move went on after B's vpsd came back"
+        v2 stop 182 >/dev/null 2>&1 || true
+else
+        check "rolled back: B has no 182" not v2 status 182
+        expect_eq "rolled back: A runs it, the mark gone" "running " \
+                "$(vps_field 182 status) $(vps_field 182 migrated_to | sed 's/null//')"
+        [ "$(vps_field 182 status)" = running ] || dbg fence-kill
+        vpsctl stop 182 >/dev/null 2>&1 || true
+fi
+
 finish
