@@ -4,6 +4,7 @@
  * shutdown.c answers a shutdown when the last VPS has stopped. */
 #include "power_routes.h"
 
+#include "migrated.h"
 #include "migration_events.h"
 
 #include "events.h"
@@ -22,27 +23,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
-
-int vpsd_check_migrated(struct vps_inst *vi, json_t *body, const char *verb, vps_error *err)
-{
-        json_t *f = json_object_get(body, "force");
-        if (f && !json_is_boolean(f))
-                return vps_err(err, EINVAL, "'force' must be true or false");
-        if (!vi->cfg.migrated_to[0] || vi->status != VPS_STOPPED)
-                return 0;
-        if (!json_is_true(f))
-                return vps_err(err, EPERM,
-                               "VPS %s was migrated to %s and kept here %s (its copy there "
-                               "may run): %s --force %ss it here anyway",
-                               vi->cfg.id, vi->cfg.migrated_to,
-                               vi->suspended ? "suspended" : "stopped", verb, verb);
-        struct vps_config c = vi->cfg;
-        c.migrated_to[0] = '\0';
-        int r = vps_config_save(vi->dir_fd, &c, err);
-        if (r == 0)
-                vi->cfg = c;
-        return r;
-}
 
 int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err)

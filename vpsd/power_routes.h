@@ -9,11 +9,6 @@ struct vpsd;
 struct request;
 typedef struct json_t json_t;
 
-/* A VPS marked migrated_to (migrate --keep-src's, or a migration's fence: its copy on the
- * destination may run) starts or resumes (verb) only with {"force": true}, which also
- * forgets the mark; -EPERM without it. */
-struct vps_inst;
-int vpsd_check_migrated(struct vps_inst *vi, json_t *body, const char *verb, vps_error *err);
 int vpsd_route_start(struct vpsd *d, struct request *req, const char *id, json_t *body,
                      unsigned int *status, json_t **ret, vps_error *err);
 int vpsd_route_stop(struct vpsd *d, struct request *req, const char *id, json_t *body,

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "migration_events.h"
 #include "netlock.h"
-#include "power_routes.h"
+#include "migrated.h"
 #include "loop.h"
 #include "stream.h"
 #include "trash.h"
