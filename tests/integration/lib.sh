@@ -310,6 +310,18 @@ exec_lacks() {
         elif grep -E -- "$pat" <<<"$TRY_OUT" >"$T/vps_try.match"; then fail "$what: /$pat/ in: $(head -c 300 "$T/vps_try.match")"
         else pass "$what"; fi
 }
+# The number a guest's counter loop last wrote to FILE, or 0: its `echo $i >FILE` truncates
+# before it writes, so a read can fall between the two (an empty read is read again).
+count_of() {
+        local v
+        for _ in $(seq 20); do
+                v=$(cat "$1" 2>/dev/null) || true
+                [ -n "$v" ] && { echo "$v"; return 0; }
+                sleep 0.05
+        done
+        echo 0
+}
+
 finish() {
         if [ "$FAILS" != 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
         echo "all checks passed"

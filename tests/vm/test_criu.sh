@@ -149,7 +149,7 @@ stopped_tasks() {
         done | tr '\n' ' '
 }
 touch "$HANG"
-c0=$(cat /proc/"$PID"/root/tmp/count)
+c0=$(count_of /proc/"$PID"/root/tmp/count)
 t0=$(date +%s%N)
 rc=0; out=$(vpsctl_t 60 suspend 181 --timeout 3 2>&1) || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -161,7 +161,7 @@ check "a dump past its deadline answers at about the deadline (${ms} ms)" test "
 expect_eq "status running after the killed dump" running "$(vps_field 181 status)"
 expect_eq "the same init after the killed dump" "$PID" "$(vps_field 181 pid)"
 expect_eq "the same PIDs inside after the killed dump" "$PIDS" "$(inner_pids "$PID")"
-c1=$(cat /proc/"$PID"/root/tmp/count); sleep 1; c2=$(cat /proc/"$PID"/root/tmp/count)
+c1=$(count_of /proc/"$PID"/root/tmp/count); sleep 1; c2=$(count_of /proc/"$PID"/root/tmp/count)
 check "the counter goes on after the killed dump ($c0 -> $c1 -> $c2)" test "$c2" -gt "$c1" -a "$c1" -gt "$c0"
 expect_eq "no task of the VPS stopped or traced after the killed dump" "" "$(stopped_tasks)"
 expect_eq "its cgroup is not frozen" 0 "$(cat "$CG/cgroup.freeze" 2>/dev/null || echo 0)"
@@ -174,7 +174,7 @@ expect_eq "the listener answers after the killed dump" "hi" "$(hi_net)"
 rm -f "$HANG" "$HANG.pid"
 
 # suspend: criu dump in a child of vpsd; the VPS is stopped once the images are whole.
-c_before=$(cat /proc/"$PID"/root/tmp/count)
+c_before=$(count_of /proc/"$PID"/root/tmp/count)
 t0=$(date +%s%N)
 if out=$(vpsctl_t 120 suspend 181 2>&1); then
         pass "vpsctl suspend 181: $(( ($(date +%s%N) - t0) / 1000000 )) ms, images $(du -sk "$IMG" | cut -f1) kB ($out)"
@@ -183,7 +183,7 @@ else
         dbg suspend
         finish
 fi
-c_after=$(cat "$ROOT/vps/181/upper/tmp/count")
+c_after=$(count_of "$ROOT/vps/181/upper/tmp/count")
 check "vpsd.log names vpsd.conf's criu_timeout as the dump's deadline" \
         grep -q "VPS 181: suspending (criu dump, PID [0-9]*, deadline 60 s)" "$ROOT/vpsd.log"
 expect_eq "status suspended" "suspended" "$(vps_field 181 status)"
@@ -245,7 +245,7 @@ expect_eq "status running" "running" "$(vps_field 181 status)"
 expect_eq "the restored init is PID 1 in its namespace" "1" "$(awk '/^NSpid/ {print $NF}' /proc/"$NP"/status)"
 expect_eq "the restored init is vpsd's child" "$VPSD_PID" "$(awk '/^PPid/ {print $2}' /proc/"$NP"/status)"
 expect_eq "the same PIDs inside as at the suspend" "$PIDS" "$(inner_pids "$NP")"
-r1=$(cat /proc/"$NP"/root/tmp/count); sleep 1; r2=$(cat /proc/"$NP"/root/tmp/count)
+r1=$(count_of /proc/"$NP"/root/tmp/count); sleep 1; r2=$(count_of /proc/"$NP"/root/tmp/count)
 check "the counter goes on from the suspend's value ($c_before..$c_after at the dump; $r1 -> $r2 now)" \
         test "$r1" -ge "$c_before" -a "$r2" -gt "$r1"
 expect_eq "the same boot id" "$BOOT" "$(cat /proc/"$NP"/root/proc/sys/kernel/random/boot_id)"
@@ -312,7 +312,7 @@ expect_eq "one bind under /proc and one under /sys after the second resume" "2 2
 PID=$NP CG=$(vps_field 181 cgroup)
 criu_tables() { nsenter -t "$1" -n nft list tables 2>&1 | grep -o 'CRIU-[^ ]*' | tr '\n' ' ' || true; }
 touch "$LOCKED"
-c0=$(cat /proc/"$PID"/root/tmp/count)
+c0=$(count_of /proc/"$PID"/root/tmp/count)
 rc=0; vpsctl_t 90 suspend 181 --timeout 30 >"$T/locked.out" 2>&1 & SUSP=$!
 for _ in $(seq 600); do [ -s "$LOCKED.pid" ] && break; sleep 0.1; done
 HELD=$(criu_tables "$PID")
@@ -326,7 +326,7 @@ expect_eq "a dump killed holding its lock: exit status 7 (timeout)" 7 "$rc"
 check "a dump killed holding its lock: the VPS runs on" grep -q "killed; the VPS runs on" <<<"$out"
 expect_eq "status running after the dump killed holding its lock" running "$(vps_field 181 status)"
 expect_eq "the same init after the dump killed holding its lock" "$PID" "$(vps_field 181 pid)"
-c1=$(cat /proc/"$PID"/root/tmp/count); sleep 1; c2=$(cat /proc/"$PID"/root/tmp/count)
+c1=$(count_of /proc/"$PID"/root/tmp/count); sleep 1; c2=$(count_of /proc/"$PID"/root/tmp/count)
 check "the counter goes on after the dump killed holding its lock ($c0 -> $c1 -> $c2)" \
         test "$c2" -gt "$c1" -a "$c1" -ge "$c0"
 expect_eq "no CRIU- table left in the VPS's netns" "" "$(criu_tables "$PID")"

@@ -158,7 +158,7 @@ rm -f "$T/fail-restore"
 expect_eq "A: 181 runs" running "$(vps_field 181 status)"
 NP=$(vps_field 181 pid)
 expect_eq "A: the same PIDs inside after the roll-back" "$PIDS" "$(inner_pids "$NP")"
-r1=$(cat "/proc/$NP/root/tmp/count" 2>/dev/null || echo 0); sleep 1; r2=$(cat "/proc/$NP/root/tmp/count" 2>/dev/null || echo 0)
+r1=$(count_of "/proc/$NP/root/tmp/count"); sleep 1; r2=$(count_of "/proc/$NP/root/tmp/count")
 check "A: the counter goes on ($r1 -> $r2)" test "$r2" -gt "$r1"
 expect_eq "A: the listener answers at $ADDR" hi "$(hi_a)"
 check "B has no 181" not v2 status 181
@@ -166,7 +166,7 @@ check "B has no files of it" sh -c "! ls -a '$ROOTB/vps' | grep -q 181"
 [ "$(vps_field 181 status)" = running ] || { dbg fault; finish; }
 
 # --- the move
-c_before=$(cat "/proc/$NP/root/tmp/count")
+c_before=$(count_of "/proc/$NP/root/tmp/count")
 if OUT=$(migrate 181 "$DEST" --online --precopy 2 -j 2>&1); then
         pass "migrate 181 --online: $(jq -c . <<<"$OUT")"
 else
@@ -180,7 +180,7 @@ check "the report: online, 2 pre-copy rounds, removed here, a downtime" \
 expect_eq "B: 181 runs" running "$(v2 status 181 -j | jq -r .status)"
 BP=$(v2 status 181 -j | jq -r .pid)
 expect_eq "B: the same PIDs inside" "$PIDS" "$(inner_pids "$BP")"
-r1=$(cat "/proc/$BP/root/tmp/count" 2>/dev/null || echo 0); sleep 1; r2=$(cat "/proc/$BP/root/tmp/count" 2>/dev/null || echo 0)
+r1=$(count_of "/proc/$BP/root/tmp/count"); sleep 1; r2=$(count_of "/proc/$BP/root/tmp/count")
 check "B: the counter goes on from A's value ($c_before before; $r1 -> $r2 now)" \
         test "$r1" -ge "$c_before" -a "$r2" -gt "$r1"
 expect_eq "B: the listener answers at $ADDR from B's side" hi "$(hi_b)"
