@@ -7,6 +7,9 @@
 #include "log.h"
 #include "checkpoint/checkpoint.h"
 #include "inst/inst.h"
+#include "vps/util.h"
+
+#include <string.h>
 
 void vpsd_criu_net_unlock(const struct vps_inst *vi, bool killed)
 {
@@ -15,9 +18,17 @@ void vpsd_criu_net_unlock(const struct vps_inst *vi, bool killed)
         struct vps_criu_locks gone;
         vps_error e;
         int r = vps_checkpoint_net_unlock(vi->cfg.id, vi->pidfd, &gone, &e);
-        for (size_t i = 0; i < gone.n; i++)
+        for (size_t i = 0; i < gone.n; i++) {
+                /* The guest may have named a table CRIU-... itself: its name as text it chose. */
+                char name[4 * sizeof(gone.name[0])];
+                vps_printable(gone.name[i], strnlen(gone.name[i], sizeof(gone.name[0])), name,
+                              sizeof(name));
                 vpsd_log("VPS %s: removed criu's network lock (table inet %s) left by the %s dump",
-                         vi->cfg.id, gone.name[i], killed ? "killed" : "failed");
-        if (r < 0)
-                vpsd_log("%s", e.msg);
+                         vi->cfg.id, name, killed ? "killed" : "failed");
+        }
+        if (r < 0) {
+                char msg[4 * sizeof(e.msg)]; /* it may hold a table's name */
+                vps_printable(e.msg, strnlen(e.msg, sizeof(e.msg)), msg, sizeof(msg));
+                vpsd_log("%s", msg);
+        }
 }
