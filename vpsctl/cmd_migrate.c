@@ -279,20 +279,8 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
         if (m->nd.moved && node_move(v, &m->nd, m->id, true, m->was_running, &e) < 0)
                 (void)fprintf(stderr, "vpsctl: %s: check 'vpsctl list --all-nodes'\n", e.msg);
         char tail[2 * VPS_ERROR_MSG_MAX + 512];
-        bool gone = !remote || migrate_destroy_there(m, &e) == 0;
-        if (!gone && m->fenced) {
-                (void)snprintf(tail, sizeof(tail),
-                               "; removing VPS %s from %s failed (%s), so it stays stopped here, "
-                               "marked migrated (check there; start --force starts it here)",
-                               m->id, m->dest.name, e.msg);
-        } else {
-                /* Never started there: a copy left there is stopped, and said. */
-                if (!gone)
-                        (void)fprintf(stderr,
-                                      "vpsctl: could not remove VPS %s from %s (%s): check there\n",
-                                      m->id, m->dest.name, e.msg);
+        if (migrate_undo_there(m, remote, "stopped", "start", tail, sizeof(tail)))
                 source_again(v, m, tail, sizeof(tail));
-        }
         size_t len = strlen(why->msg);
         (void)snprintf(why->msg + len, sizeof(why->msg) - len, "%s", tail);
         return vpsctl_fail_err(why);

@@ -208,3 +208,22 @@ void migrate_guard_release(int *fd)
                 *fd = -1;
         }
 }
+
+bool migrate_undo_there(struct migrate *m, bool remote, const char *state, const char *verb,
+                        char *tail, size_t size)
+{
+        vps_error e = {0};
+        bool gone = !remote || migrate_destroy_there(m, &e) == 0;
+        if (!gone && m->fenced) {
+                (void)snprintf(tail, size,
+                               "; removing VPS %s from %s failed (%s), so it stays %s here, marked "
+                               "migrated (check there; %s --force %ss it here)",
+                               m->id, m->dest.name, e.msg, state, verb, verb);
+                return false;
+        }
+        /* Never run there: a copy left there is stopped or suspended, and said. */
+        if (!gone)
+                (void)fprintf(stderr, "vpsctl: could not remove VPS %s from %s (%s): check there\n",
+                              m->id, m->dest.name, e.msg);
+        return true;
+}

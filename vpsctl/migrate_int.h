@@ -56,6 +56,13 @@ int migrate_fence_here(struct vpsctl *v, struct migrate *m, vps_error *err);
 int migrate_remove_here(struct vpsctl *v, struct migrate *m, vps_error *err);
 /* `vpsctl destroy ID --force` there, retried while its vpsd restarts; no such VPS is done. */
 int migrate_destroy_there(struct migrate *m, vps_error *err);
+/* A roll-back's first step: the copy there removed (remote: a copy was made there). True when
+ * it is gone, or when the source was never fenced (a copy left there never ran, and stderr
+ * says so): the caller then runs the source here again. False when the source is fenced and
+ * the copy there may run: tail (of size bytes) then says the source stays STATE here, marked,
+ * and that `VERB --force` runs it here anyway. */
+bool migrate_undo_there(struct migrate *m, bool remote, const char *state, const char *verb,
+                        char *tail, size_t size);
 /* `vpsctl VERB ID` there (start, or resume for --online); when its vpsd died meanwhile, its
  * status once it answers again says whether the VPS runs (else VERB is asked again).
  * ECONNRESET: the outcome is unknown after MIGRATE_WAIT_S (it may run there). */

@@ -87,18 +87,7 @@ static int roll_back(struct vpsctl *v, struct migrate *m, bool remote, vps_error
 {
         vps_error e = {0};
         char tail[2 * VPS_ERROR_MSG_MAX + 256];
-        bool gone = !remote || migrate_destroy_there(m, &e) == 0;
-        if (!gone && m->fenced) {
-                (void)snprintf(tail, sizeof(tail),
-                               "; removing VPS %s from %s failed (%s), so it stays suspended here, "
-                               "marked migrated (check there; resume --force resumes it here)",
-                               m->id, m->dest.name, e.msg);
-        } else {
-                /* Never resumed there: a copy left there is suspended, and said. */
-                if (!gone)
-                        (void)fprintf(stderr,
-                                      "vpsctl: could not remove VPS %s from %s (%s): check there\n",
-                                      m->id, m->dest.name, e.msg);
+        if (migrate_undo_there(m, remote, "suspended", "resume", tail, sizeof(tail))) {
                 if (migrate_here(v, m->id, "resume", m->fenced, &e) < 0)
                         (void)snprintf(tail, sizeof(tail),
                                        "; and resuming VPS %s here failed: %s (it stays suspended "
