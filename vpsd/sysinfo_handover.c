@@ -22,7 +22,7 @@ int vpsd_sysinfo_shared_init(struct vpsd_sysinfo_shared *s, vps_error *err)
         return s->wake < 0 ? vps_err_sys(err, errno, "eventfd") : 0;
 }
 
-static void rows_free(struct vpsd_sysinfo_row *rows, size_t n);
+static void rows_free(struct vpsd_sysinfo_row **rows, size_t n);
 
 void vpsd_sysinfo_shared_free(struct vpsd_sysinfo_shared *s)
 {
@@ -76,6 +76,15 @@ size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max)
         return k;
 }
 
+/* Whether row r still says what vi is: the same VPS, start, directory and plan. */
+static bool row_holds(const struct vpsd_sysinfo_row *r, const struct vps_inst *vi)
+{
+        return r->owner == vi && r->p.started_at == vi->st.started_at && r->src_fd == vi->dir_fd &&
+               (r->dir_fd >= 0 || vi->dir_fd < 0) && r->p.ram == vi->cfg.limits.v[VPS_LIM_RAM] &&
+               r->p.swap == vi->cfg.limits.v[VPS_LIM_SWAP] && !strcmp(r->p.id, vi->cfg.id) &&
+               !strcmp(r->p.cgroup, vi->st.cgroup);
+}
+
 /* Whether the rows still say what the running VPSes are (read by the loop alone, which is
  * the only writer of the rows: no lock needed to compare). */
 static bool rows_current(const struct vpsd_sysinfo_shared *s, const struct vps_manager *m)
@@ -85,54 +94,44 @@ static bool rows_current(const struct vpsd_sysinfo_shared *s, const struct vps_m
                 const struct vps_inst *vi = m->v[i];
                 if (vi->status == VPS_STOPPED)
                         continue;
-                if (k >= s->n_rows)
-                        return false;
-                const struct vpsd_sysinfo_row *r = &s->rows[k++];
-                if (r->owner != vi || r->p.started_at != vi->st.started_at ||
-                    r->p.ram != vi->cfg.limits.v[VPS_LIM_RAM] ||
-                    r->p.swap != vi->cfg.limits.v[VPS_LIM_SWAP] || strcmp(r->p.id, vi->cfg.id))
+                if (k >= s->n_rows || !row_holds(s->rows[k++], vi))
                         return false;
         }
         return k == s->n_rows;
 }
 
-static void rows_free(struct vpsd_sysinfo_row *rows, size_t n)
+static void row_free(struct vpsd_sysinfo_row *r)
+{
+        if (r->dir_fd >= 0)
+                close(r->dir_fd);
+        free(r);
+}
+
+static void rows_free(struct vpsd_sysinfo_row **rows, size_t n)
 {
         for (size_t i = 0; i < n; i++)
-                if (rows[i].dir_fd >= 0)
-                        close(rows[i].dir_fd);
+                row_free(rows[i]);
         free(rows);
 }
 
-/* The rows' indexes sorted by their VPS, to find a VPS's row in O(log n). */
-static int by_owner(const void *a, const void *b, void *rows)
+static struct vpsd_sysinfo_row *row_new(const struct vps_inst *vi)
 {
-        const struct vpsd_sysinfo_row *r = rows;
-        uintptr_t x = (uintptr_t)r[*(const size_t *)a].owner;
-        uintptr_t y = (uintptr_t)r[*(const size_t *)b].owner;
-        return (x > y) - (x < y);
+        struct vpsd_sysinfo_row *r = calloc(1, sizeof(*r));
+        if (!r)
+                return NULL;
+        vps_sysinfo_plan_of(vi, &r->p);
+        r->owner = vi;
+        r->src_fd = vi->dir_fd;
+        r->dir_fd = vi->dir_fd >= 0 ? fcntl(vi->dir_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        r->fresh = true;
+        return r;
 }
 
-/* The old row of the same VPS and the same start (so the same directory), or SIZE_MAX. */
-static size_t old_row(const struct vpsd_sysinfo_shared *s, const size_t *idx,
-                      const struct vps_inst *vi)
-{
-        size_t lo = 0, hi = idx ? s->n_rows : 0;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                const struct vpsd_sysinfo_row *r = &s->rows[idx[mid]];
-                if ((uintptr_t)r->owner < (uintptr_t)vi)
-                        lo = mid + 1;
-                else if ((uintptr_t)r->owner > (uintptr_t)vi)
-                        hi = mid;
-                else
-                        return r->p.started_at == vi->st.started_at && r->src_fd == vi->dir_fd &&
-                                               r->dir_fd >= 0 && !strcmp(r->p.id, vi->cfg.id)
-                                       ? idx[mid]
-                                       : SIZE_MAX;
-        }
-        return SIZE_MAX;
-}
+/* How far past the last row kept the next running VPS's row is looked for. The rows are in
+ * the manager's order, which only a destroy changes (the last VPS moved to the hole): a row
+ * is a few places on when VPSes stopped since, and farther (or before) only after such a
+ * move, when a new row is made instead. */
+#define ROW_WINDOW 16
 
 void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m)
 {
@@ -143,51 +142,48 @@ void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manage
                 s->have_gen = true;
                 return;
         }
-        struct vpsd_sysinfo_row *rows = calloc(m->n ? m->n : 1, sizeof(*rows));
-        size_t *from = calloc(m->n ? m->n : 1, sizeof(*from));
-        _cleanup_free_ size_t *idx = s->n_rows ? calloc(s->n_rows, sizeof(*idx)) : NULL;
-        if (!rows || !from || (s->n_rows && !idx)) {
-                free(rows);
-                free(from);
+        struct vpsd_sysinfo_row **rows = calloc(m->n ? m->n : 1, sizeof(*rows));
+        if (!rows)
                 return; /* the old rows stay: figures of a moment ago */
-        }
+        uint64_t serial = ++s->serial;
+        size_t k = 0, next = 0;
         /* Only this loop writes s->rows: reading them without the lock is safe. */
-        for (size_t i = 0; idx && i < s->n_rows; i++)
-                idx[i] = i;
-        if (idx)
-                qsort_r(idx, s->n_rows, sizeof(*idx), by_owner, s->rows);
-        size_t k = 0;
         for (size_t i = 0; i < m->n; i++) {
                 const struct vps_inst *vi = m->v[i];
                 if (vi->status == VPS_STOPPED)
                         continue;
-                struct vpsd_sysinfo_row *r = &rows[k];
-                vps_sysinfo_plan_of(vi, &r->p);
-                r->owner = vi;
-                r->src_fd = vi->dir_fd;
-                /* A VPS that was running already keeps its copy of the directory's fd (moved
-                 * below): a start or a stop costs one dup, not one per running VPS. */
-                from[k] = old_row(s, idx, vi);
-                r->dir_fd = from[k] == SIZE_MAX && vi->dir_fd >= 0
-                                    ? fcntl(vi->dir_fd, F_DUPFD_CLOEXEC, 3)
-                                    : -1;
-                k++;
-        }
-        pthread_mutex_lock(&s->lock);
-        for (size_t i = 0; i < k; i++)
-                if (from[i] != SIZE_MAX) {
-                        rows[i].dir_fd = s->rows[from[i]].dir_fd;
-                        s->rows[from[i]].dir_fd = -1;
+                struct vpsd_sysinfo_row *r = NULL;
+                for (size_t j = next; j < s->n_rows && j < next + ROW_WINDOW; j++)
+                        if (s->rows[j]->owner == vi) {
+                                if (row_holds(s->rows[j], vi))
+                                        r = s->rows[j];
+                                next = j + 1;
+                                break;
+                        }
+                if (!r && !(r = row_new(vi))) {
+                        for (size_t j = 0; j < k; j++)
+                                if (rows[j]->fresh)
+                                        row_free(rows[j]);
+                        free(rows);
+                        return;
                 }
-        struct vpsd_sysinfo_row *old = s->rows;
+                r->mark = serial;
+                rows[k++] = r;
+        }
+        for (size_t j = 0; j < k; j++)
+                rows[j]->fresh = false;
+        pthread_mutex_lock(&s->lock);
+        struct vpsd_sysinfo_row **old = s->rows;
         size_t n_old = s->n_rows;
         s->rows = rows;
         s->n_rows = k;
         s->gen = m->gen;
         s->have_gen = true;
         pthread_mutex_unlock(&s->lock);
-        free(from);
-        rows_free(old, n_old);
+        for (size_t j = 0; j < n_old; j++)
+                if (old[j]->mark != serial)
+                        row_free(old[j]);
+        free(old);
 }
 
 int vpsd_sysinfo_find(struct vpsd_sysinfo_shared *s, const char *cg, struct vps_sysinfo_plan *ret,
@@ -197,10 +193,10 @@ int vpsd_sysinfo_find(struct vpsd_sysinfo_shared *s, const char *cg, struct vps_
         *ret_dir_fd = -1;
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_rows; i++)
-                if (vps_sysinfo_plan_holds(&s->rows[i].p, cg)) {
-                        *ret = s->rows[i].p;
-                        if (s->rows[i].dir_fd >= 0)
-                                *ret_dir_fd = fcntl(s->rows[i].dir_fd, F_DUPFD_CLOEXEC, 3);
+                if (vps_sysinfo_plan_holds(&s->rows[i]->p, cg)) {
+                        *ret = s->rows[i]->p;
+                        if (s->rows[i]->dir_fd >= 0)
+                                *ret_dir_fd = fcntl(s->rows[i]->dir_fd, F_DUPFD_CLOEXEC, 3);
                         r = 0;
                         break;
                 }

@@ -18,6 +18,8 @@ struct vpsd_sysinfo_row {
         int dir_fd;        /* a copy of ROOT/vps/ID's fd, for the meminfo view */
         int src_fd;        /* the fd it copies (the VPS's own), to see a new one */
         const void *owner; /* its vps_inst, to see a change (never dereferenced here) */
+        uint64_t mark;     /* loop only: the publish that last kept it */
+        bool fresh;        /* loop only: made by the publish under way */
 };
 
 struct vpsd_sysinfo_shared {
@@ -25,8 +27,9 @@ struct vpsd_sysinfo_shared {
         int wake; /* eventfd: written when listeners are handed over */
         int *fds; /* listeners handed over, not taken yet */
         size_t n_fds, cap_fds;
-        struct vpsd_sysinfo_row *rows; /* the running VPSes */
+        struct vpsd_sysinfo_row **rows; /* the running VPSes, in the manager's order */
         size_t n_rows;
+        uint64_t serial; /* loop only: publishes made */
         /* The manager's gen the rows were last found current at (loop only): while it holds,
          * a round costs no walk over the VPSes. */
         uint64_t gen;
@@ -42,8 +45,9 @@ void vpsd_sysinfo_give(struct vpsd_sysinfo_shared *s, int fd);
 size_t vpsd_sysinfo_take(struct vpsd_sysinfo_shared *s, int *fds, size_t max);
 /* Loop (after each round): the running VPSes' plans, copied when one started, stopped or had
  * its --ram or --swap changed (looked for only when the manager's gen moved: each of those
- * changes calls vps_inst_touch). The VPSes running before keep their directory fd's copy, so
- * a start or stop makes one copy, not one per running VPS. */
+ * changes calls vps_inst_touch). A VPS whose row still holds keeps it (plan and directory
+ * fd's copy), so a start or stop makes one row and an array of pointers, not one row and
+ * one copy per running VPS. */
 void vpsd_sysinfo_publish(struct vpsd_sysinfo_shared *s, const struct vps_manager *m);
 /* Thread: the plan of the running VPS whose cgroup holds cg, and a copy of its directory's
  * fd (-1 when none could be made); -ENOENT when no VPS holds it. */

@@ -83,8 +83,8 @@ static int find(struct vpsd_sysinfo_shared *s, const char *cg, struct vps_sysinf
 static int row_fd(const struct vpsd_sysinfo_shared *s, const struct vps_inst *vi)
 {
         for (size_t i = 0; i < s->n_rows; i++)
-                if (s->rows[i].owner == vi)
-                        return s->rows[i].dir_fd;
+                if (s->rows[i]->owner == vi)
+                        return s->rows[i]->dir_fd;
         return -1;
 }
 
@@ -159,11 +159,70 @@ static void test_plans(void **state)
         vpsd_sysinfo_shared_free(&s);
 }
 
+/* Many VPSes: stops of half of them, new starts and a destroy's move of the last VPS to
+ * the hole, all between two publishes: each running VPS found with its own plan, none of the
+ * stopped ones, and the rows that still hold kept (their directory copy the same fd). */
+static void test_many(void **state)
+{
+        (void)state;
+        enum { N = 48 };
+        struct vpsd_sysinfo_shared s;
+        vps_error err;
+        assert_int_equal(vpsd_sysinfo_shared_init(&s, &err), 0);
+        static struct vps_inst vs[N];
+        struct vps_inst *v[N];
+        char id[16], cg[64];
+        for (int i = 0; i < N; i++) {
+                (void)snprintf(id, sizeof(id), "%d", 200 + i);
+                vps(&vs[i], id, i < N - 8 ? VPS_RUNNING : VPS_STOPPED, 1000 + i);
+                v[i] = &vs[i];
+        }
+        struct vps_manager m = {0};
+        m.v = v;
+        m.n = N;
+        vpsd_sysinfo_publish(&s, &m);
+        assert_int_equal(s.n_rows, N - 8);
+        int fd7 = row_fd(&s, &vs[7]);
+        assert_true(fd7 >= 0);
+        for (int i = 0; i < N - 8; i += 2) { /* half of the running ones stop */
+                vs[i].status = VPS_STOPPED;
+                vps_inst_touch(&m, &vs[i]);
+        }
+        for (int i = N - 8; i < N; i++) { /* the stopped ones start */
+                vs[i].status = VPS_RUNNING;
+                vps_inst_touch(&m, &vs[i]);
+        }
+        vpsd_sysinfo_publish(&s, &m);
+        assert_int_equal(s.n_rows, (N - 8) / 2 + 8);
+        assert_int_equal(row_fd(&s, &vs[7]), fd7);
+        /* A destroy of VPS 200 (stopped): the last VPS moves to its place. */
+        m.v[0] = m.v[--m.n];
+        vps_inst_touch(&m, m.v[0]);
+        vpsd_sysinfo_publish(&s, &m);
+        assert_int_equal(row_fd(&s, &vs[7]), fd7);
+        struct vps_sysinfo_plan p;
+        for (int i = 1; i < N; i++) {
+                (void)snprintf(cg, sizeof(cg), "/sys/fs/cgroup/vps/%d/guest", 200 + i);
+                int want = vs[i].status == VPS_STOPPED ? -ENOENT : 0;
+                assert_int_equal(find(&s, cg, &p), want);
+                if (want == 0) {
+                        (void)snprintf(id, sizeof(id), "%d", 200 + i);
+                        assert_string_equal(p.id, id);
+                        assert_int_equal(p.started_at, 1000 + i);
+                }
+        }
+        assert_int_equal(s.n_rows, (N - 8) / 2 + 8);
+        for (int i = 0; i < N; i++)
+                close(vs[i].dir_fd);
+        vpsd_sysinfo_shared_free(&s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_give_take),
                 cmocka_unit_test(test_plans),
+                cmocka_unit_test(test_many),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
