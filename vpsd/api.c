@@ -140,7 +140,7 @@ static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *m
                 return vpsd_queue_raw(req->conn, &req->raw, req->raw_len);
         }
         if (req->authed && status == 200)
-                d->api_ops->filter(&req->client, &req->z, body);
+                body = d->api_ops->filter(&req->client, &req->z, body);
         audit(d, req, method, url, status);
         if (status == 200 && json_is_string(body) && !strcmp(url, "/v1/metrics"))
                 return vpsd_queue_text(req->conn, body);
@@ -152,7 +152,7 @@ static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *m
 static void stream_end(struct vpsd *d, struct request *req, unsigned int status, json_t *body)
 {
         if (req->authed && status == 200)
-                d->api_ops->filter(&req->client, &req->z, body);
+                body = d->api_ops->filter(&req->client, &req->z, body);
         audit(d, req, "POST", req->url ? req->url : "?", status);
         vpsd_frame_send_nowait(req->sock, status < 300 ? 'K' : 'E', body);
         json_decref(body);

@@ -31,11 +31,12 @@ struct vpsd_api_ops {
         struct MHD_Response *(*stream_response)(struct vpsd *d, struct MHD_Connection *c,
                                                 const char *url, vps_error *err);
         /* What an authenticated client may do (authz.c): 0, or a negative errno with err
-         * and the status to answer; and its answers narrowed to what it may see. */
+         * and the status to answer; and its answers narrowed to what it may see (filter
+         * takes the answer and returns the one to send, a copy where it narrows). */
         int (*authorize)(const struct vpsd_client *c, const char *method, const char *url,
                          const char *body, size_t len, struct vpsd_authz *ret,
                          unsigned int *ret_status, vps_error *err);
-        void (*filter)(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
+        json_t *(*filter)(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
         /* The POSTs that may be upgraded to a progress stream (vps-progress): a copy's. */
         bool (*progress_route)(const char *url);
         /* POST /v1/vps/ID/exec, upgraded to vps-exec (exec.c): whether url is it, and its 101

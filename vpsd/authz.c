@@ -3,6 +3,7 @@
 #include "authz.h"
 
 #include "handlers.h"
+#include "migration_events.h"
 #include "token_view.h"
 #include "vps/cleanup.h"
 
@@ -29,12 +30,15 @@ static enum vpsd_verb patch_verb(const char *body, size_t len)
         return VPSD_VERB_PASSWORD;
 }
 
-/* start or resume {"force": true} runs a VPS marked migrated (migrate --keep-src's, or a
- * migration's fence: its copy elsewhere may run): the admin's, not a token's verb. */
+/* start, restart (a stopped VPS's is a start) or resume {"force": true} runs a VPS marked
+ * migrated (migrate --keep-src's, or a migration's fence: its copy elsewhere may run): the
+ * admin's, not a token's verb. */
 static bool forced_start(const struct vpsd_route *rt, const char *body, size_t len)
 {
         if (strcmp(rt->method, "POST") != 0 || strcmp(rt->what, "vps") != 0 || !rt->action ||
-            (strcmp(rt->action, "start") != 0 && strcmp(rt->action, "resume") != 0) || !len)
+            (strcmp(rt->action, "start") != 0 && strcmp(rt->action, "restart") != 0 &&
+             strcmp(rt->action, "resume") != 0) ||
+            !len)
                 return false;
         _cleanup_json_ json_t *o = json_loadb(body, len, 0, NULL);
         return !json_is_object(o) || json_object_get(o, "force") != NULL;
@@ -77,10 +81,20 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
                         return vps_err(err, ENOENT, "VPS %s does not exist", arg);
                 }
         }
-        if (ret->verb == VPSD_VERB_ANY || (c->allow & VPSD_VERB_BIT(ret->verb)))
-                return 0;
-        *ret_status = 403;
-        return vps_err(err, EACCES, "token %s may not %s %s", c->name, method, url);
+        if (ret->verb != VPSD_VERB_ANY && !(c->allow & VPSD_VERB_BIT(ret->verb))) {
+                *ret_status = 403;
+                return vps_err(err, EACCES, "token %s may not %s %s", c->name, method, url);
+        }
+        /* A VPS being migrated away: its token changes nothing of it until the move has ended
+         * (a start of the stopped source while it is copied would run it twice once the
+         * destination's copy starts). */
+        if (ret->vps_route && rt->nparts >= 1 && strcmp(rt->method, "GET") != 0 &&
+            vpsd_migration_pending(arg)) {
+                *ret_status = 409;
+                return vps_err(err, EBUSY, "VPS %s is being migrated; try again when it is done",
+                               arg);
+        }
+        return 0;
 }
 
 /* An object of a VPS (its "id" and "status"), alone or in an array. */
@@ -95,12 +109,34 @@ static void vps_views(json_t *answer)
         }
 }
 
-void vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer)
+/* A VPS's snapshots: where one is mounted is a host directory (the admin's snapshot-mount);
+ * a token learns only that it is. */
+static void snapshot_views(json_t *answer)
+{
+        json_t *list = json_object_get(answer, "snapshots"), *s;
+        size_t i;
+        json_array_foreach(list, i, s)
+        {
+                if (json_is_string(json_object_get(s, "mounted")))
+                        json_object_set_new(s, "mounted", json_true());
+        }
+}
+
+json_t *vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer)
 {
         if (c->kind != VPSD_CLIENT_TOKEN || !answer)
-                return;
-        if (z->vps_route)
+                return answer;
+        /* The answer may be shared (a start's view goes to every request waiting on it, a
+         * root's among them): a token's is narrowed on its own copy. */
+        json_t *copy = json_deep_copy(answer);
+        if (copy) {
+                json_decref(answer);
+                answer = copy;
+        }
+        if (z->vps_route) {
                 vps_views(answer);
+                snapshot_views(answer);
+        }
         if (z->list_vps && json_is_array(answer)) {
                 for (size_t i = json_array_size(answer); i-- > 0;) {
                         const char *id =
@@ -120,4 +156,5 @@ void vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, 
                                 json_object_del(answer, key);
                 }
         }
+        return answer;
 }

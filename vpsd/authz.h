@@ -15,4 +15,4 @@ int vpsd_authorize(const struct vpsd_client *c, const char *method, const char *
                    const char *body, size_t len, struct vpsd_authz *ret, unsigned int *ret_status,
                    vps_error *err);
 /* Narrows an answer (status 200) to what the client may see. */
-void vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);
+json_t *vpsd_authz_filter(const struct vpsd_client *c, const struct vpsd_authz *z, json_t *answer);

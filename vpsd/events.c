@@ -115,19 +115,41 @@ static bool sees(const struct vpsd_subscriber *s, const char *vps)
                vpsd_client_sees(&s->who, vps);
 }
 
+/* An event's line as a token's subscriber reads it, or NULL when it is the same: an "error"
+ * is the host's words (host PIDs, paths, criu's own lines), so a token reads only its kind
+ * (TOKEN_ERROR_KEY, set by vpsd_emit_result: the errno's text), or "failed". */
+#define TOKEN_ERROR_KEY "\x01token_error"
+static char *token_line_of(json_t *o)
+{
+        if (!json_object_get(o, "error"))
+                return NULL;
+        _cleanup_json_ json_t *t = json_copy(o);
+        if (!t)
+                return NULL;
+        const char *kind = json_string_value(json_object_get(o, TOKEN_ERROR_KEY));
+        json_object_set_new(t, "error", json_string(kind ? kind : "failed"));
+        json_object_del(t, TOKEN_ERROR_KEY);
+        return line_of(t);
+}
+
 void vpsd_emit(struct vpsd *d, const char *type, const char *vps, json_t *extra)
 {
         _cleanup_json_ json_t *o = d->subscribers ? event_new(type, vps) : NULL;
         if (o && json_is_object(extra))
                 (void)json_object_update_missing(o, extra);
         json_decref(extra);
+        bool has_error = o && json_object_get(o, "error");
+        _cleanup_free_ char *tline = has_error ? token_line_of(o) : NULL;
+        if (o)
+                json_object_del(o, TOKEN_ERROR_KEY);
         _cleanup_free_ char *line = o ? line_of(o) : NULL;
         if (!line)
                 return;
         for (struct vpsd_subscriber *s = d->subscribers; s; s = s->next) {
-                if (s->ending || !sees(s, vps))
+                bool token = s->who.kind == VPSD_CLIENT_TOKEN;
+                if (s->ending || !sees(s, vps) || (token && has_error && !tline))
                         continue;
-                char *copy = strdup(line);
+                char *copy = strdup(token && tline ? tline : line);
                 if (!copy || !push(s, copy))
                         overflow(s);
                 resume(s);
@@ -285,8 +307,13 @@ void vpsd_emit_result(struct vpsd *d, const char *type, const char *vps, const v
                 json_decref(extra);
         if (o) {
                 json_object_set_new(o, "result", json_string(err ? "failed" : "done"));
-                if (err)
+                if (err) {
                         json_object_set_new(o, "error", json_string(err->msg));
+                        json_object_set_new(o, TOKEN_ERROR_KEY,
+                                            json_string(err->code > 0 && strerrordesc_np(err->code)
+                                                                ? strerrordesc_np(err->code)
+                                                                : "failed"));
+                }
         }
         vpsd_emit(d, type, vps, o);
 }

@@ -268,6 +268,12 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
         if ((vi->suspended && !mark_only) || (lc && lc->criu))
                 return vps_err(err, EBUSY, "VPS %s is %s: resume it before changing its settings",
                                id, vi->suspended ? "suspended" : "being suspended or resumed");
+        /* A migration's fence is for a source that does not run (stopped, or suspended with
+         * its images): one that runs again (started while it was copied) stays the only copy,
+         * and the migration rolls back. */
+        const char *fence_arg = vpsd_request_arg(req, "fence");
+        if (fence_arg && strcmp(fence_arg, "0") && vi->status != VPS_STOPPED)
+                return vps_err(err, EBUSY, "VPS %s runs here: not fenced for a migration", id);
         /* set --plan NAME: the plan's fields under the request's own, as on create. */
         char plan[VPS_PLAN_NAME_MAX + 1];
         bool plan_given;

@@ -23,6 +23,9 @@ bool vps_criu_lock_table(const char *name)
         return strncmp(name, VPS_CRIU_LOCK_PREFIX, sizeof(VPS_CRIU_LOCK_PREFIX) - 1) == 0;
 }
 
+/* Rounds of listing and deleting before giving up (VPS_CRIU_LOCKS_MAX tables each). */
+#define NETLOCK_ROUNDS 32
+
 struct unlock_call {
         struct stat host;           /* vpsd's own network namespace, never to be touched */
         struct vps_criu_locks *out; /* shared with the parent: what was deleted */
@@ -43,18 +46,27 @@ static int in_netns(void *arg, vps_error *err)
                 return vps_err_sys(err, errno, "its network namespace");
         if (now.st_dev == c->host.st_dev && now.st_ino == c->host.st_ino)
                 return vps_err(err, EPERM, "its network namespace is the host's: left alone");
-        struct vps_criu_locks found = {0};
-        int r = ns_nft_tables(NFPROTO_INET, pick, &found, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < found.n; i++) {
-                r = ns_nft_table_del(NFPROTO_INET, found.name[i], err);
-                if (r < 0 && r != -ENOENT)
+        /* Listed VPS_CRIU_LOCKS_MAX at a time, until none is left: the guest may have made
+         * tables of that name itself, and criu's must not stay behind them. Bounded: a guest
+         * that keeps making them only keeps its own traffic dropped. */
+        for (int round = 0; round < NETLOCK_ROUNDS; round++) {
+                struct vps_criu_locks found = {0};
+                int r = ns_nft_tables(NFPROTO_INET, pick, &found, err);
+                if (r < 0)
                         return r;
-                if (r == 0)
-                        memcpy(c->out->name[c->out->n++], found.name[i], sizeof(found.name[i]));
+                if (found.n == 0)
+                        return 0;
+                for (size_t i = 0; i < found.n; i++) {
+                        r = ns_nft_table_del(NFPROTO_INET, found.name[i], err);
+                        if (r < 0 && r != -ENOENT)
+                                return r;
+                        if (r == 0 && c->out->n < VPS_CRIU_LOCKS_MAX)
+                                memcpy(c->out->name[c->out->n++], found.name[i],
+                                       sizeof(found.name[i]));
+                }
         }
-        return 0;
+        return vps_err(err, EAGAIN, "more than %d tables named %s* keep coming",
+                       NETLOCK_ROUNDS * VPS_CRIU_LOCKS_MAX, VPS_CRIU_LOCK_PREFIX);
 }
 
 int vps_checkpoint_net_unlock(const char *id, int pidfd, struct vps_criu_locks *ret_removed,

@@ -299,10 +299,11 @@ int vps_snapshot_delete(struct vps_manager *m, struct vps_inst *vi, const char *
         if (fd < 0)
                 return fd;
         char at[512];
+        /* Where it is mounted is the host's (a token may delete snapshots): not named here;
+         * snapshot-list shows it to the admin. */
         if (vps_snapshot_mounted_at(fd, at, sizeof(at)))
-                return vps_err(err, EBUSY,
-                               "snapshot '%s' is mounted at %s: snapshot-umount it first", name,
-                               at);
+                return vps_err(err, EBUSY, "snapshot '%s' is mounted: snapshot-umount it first",
+                               name);
         /* Gone from the list at once; its files, the caller's to remove off its loop, are
          * snapshots/.del-NAME (.N) until then. */
         char del[NAME_MAX + 1];

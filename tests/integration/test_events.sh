@@ -8,6 +8,7 @@
 # sees only its VPSes' events and only with its status verb (else 403; another's VPS asked
 # by ?vps= is 404). A subscriber that does not read is sent "overflow" and dropped while vpsd
 # keeps answering and the other subscribers get every event. A token holds 8 streams at most.
+# A failed job's "error" reaches a token as the error's kind alone, not vpsd's words.
 . "$(dirname "$0")/lib.sh"
 trap 'rc=$?; kill ${BG_PIDS:-} 2>/dev/null || true; cleanup "$rc"' EXIT
 for c in curl jq python3 openssl; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
@@ -101,6 +102,19 @@ mig() { jq -r 'select(.type == "migration") | "\(.vps):\(.phase):\(.to)"' "$1" |
 expect_eq "all: the migration event of 102" "102:done:root@hostx:22 " "$(mig "$T/all")"
 expect_eq "a token for 102 sees it" "102:done:root@hostx:22 " "$(mig "$T/tok102")"
 expect_eq "a token for 101 does not" "" "$(mig "$T/tok101")"
+
+# A job that fails (a restore of an archive cut short, refused by vpsd's child): its event's "error" is vpsd's words for
+# the host's subscribers, and only the error's kind (the errno's text) for a token's: vpsd's
+# words can hold host PIDs and paths (a restore's init, criu's own lines).
+vpsctl backup 102 --to "$T/b102.tar.zst" >/dev/null
+head -c "$(($(stat -c %s "$T/b102.tar.zst") - 16))" "$T/b102.tar.zst" >"$T/bad.tar.zst"
+vpsctl restore "$T/bad.tar.zst" 101 >/dev/null 2>&1 || true
+failed_of() { jq -r 'select(.type == "restore" and .result == "failed") | .error' "$1"; }
+seen_failed() { [ -n "$(failed_of "$T/all")" ] && [ -n "$(failed_of "$T/tok101")" ]; }
+eventually 20 seen_failed || true
+expect_eq "all: the failed restore's error in vpsd's words" "its child failed" "$(failed_of "$T/all")"
+expect_eq "a token for 101: only its kind" "Input/output error" "$(failed_of "$T/tok101")"
+check "no line of a token's stream has vpsd's words" not grep -q "its child failed" "$T/tok101"
 
 # A subscriber that stops reading: its queue (8 here) and the socket's buffers fill, then it
 # is sent "overflow" and its stream ends; meanwhile vpsd answers and the others keep up.

@@ -160,6 +160,31 @@ a=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/10
 b=$(curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_OTHER" "$URL/v1/vps/199")
 expect_eq "another's VPS answers as a missing one" "$(sed 's/199/101/' <<<"$b")" "$a"
 
+# A migration's fence (or migrate --keep-src's mark) on the stopped 101: a token with every
+# customer verb may not lift it with "force", by start or by restart (a stopped VPS's restart
+# is a start); the VPS stays stopped and marked.
+curl -s -o /dev/null --unix-socket "$SOCK" -X PATCH -H 'Content-Type: application/json' \
+        -d '{"migrated_to": "hostb"}' 'http://l/v1/vps/101?fence=1'
+expect_eq "101 fenced" "stopped hostb" "$(vps_field 101 status) $(vps_field 101 migrated_to)"
+TOK_ALL=$(vpsctl token create --name all101 --vps 101 2>/dev/null)
+for a in start restart; do
+        code=$(curl -s -o "$T/fb" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_ALL" \
+                -H 'Content-Type: application/json' -X POST -d '{"force": true}' "$URL/v1/vps/101/$a")
+        expect_eq "a token's $a {force: true} of the fenced VPS: 403" 403 "$code"
+done
+code=$(curl -s -o "$T/fb" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_ALL" -X POST "$URL/v1/vps/101/restart")
+check "its restart without force: refused as migrated ($code)" grep -q "was migrated to hostb" "$T/fb"
+expect_eq "101 still stopped and fenced" "stopped hostb" "$(vps_field 101 status) $(vps_field 101 migrated_to)"
+curl -s -o /dev/null --unix-socket "$SOCK" -X PATCH -H 'Content-Type: application/json' \
+        -d '{"migrated_to": ""}' 'http://l/v1/vps/101'
+# The fence is for a source that does not run: a running VPS is not fenced (a migration whose
+# source was started again while it was copied rolls back instead of making a second copy).
+code=$(curl -s -o "$T/fr" -w '%{http_code}' --unix-socket "$SOCK" -X PATCH -H 'Content-Type: application/json' \
+        -d '{"migrated_to": "hostb"}' 'http://l/v1/vps/102?fence=1')
+check "PATCH ?fence=1 of the running 102: 409, not fenced ($code)" \
+        sh -c "[ '$code' = 409 ] && grep -q 'runs here: not fenced' '$T/fr'"
+expect_eq "102 unmarked" "running null" "$(vps_field 102 status) $(vps_field 102 migrated_to)"
+
 # A copy's progress stream (vps-progress) over TLS: a token without the snapshot verb gets 403
 # and no stream (and no snapshot); one with it gets the events and the answer.
 EV="python3 $(dirname "$0")/../integration/backup_events.py"
@@ -181,6 +206,19 @@ mountpoint -q "$T/hostdir" && { umount -l "$T/hostdir"; fail "a snapshot token m
 code=$(curl -s -o "$T/su" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_SNAP" \
         -H 'Content-Type: application/json' -d '{"name": "r2"}' "$URL/v1/vps/101/snapshot-umount")
 expect_eq "nor snapshot-umount" 403 "$code"
+# Where the admin mounted one is the host's: a token's snapshot list says only that it is.
+vpsctl snapshot-mount 101 r2 "$T/hostdir" >/dev/null
+TEST_MOUNTS="${TEST_MOUNTS:-} $T/hostdir" # (unmounted at the end if a check stops)
+expect_jq "the admin's snapshot list names the directory" \
+        ".snapshots[] | select(.name == \"r2\") | .mounted == \"$T/hostdir\"" vpsctl snapshot-list 101 -j
+curl -s --cacert "$CA" -H "Authorization: Bearer $TOK_SNAP" "$URL/v1/vps/101/snapshots" >"$T/tsl"
+expect_jq "a token's says mounted: true" '.snapshots[] | select(.name == "r2") | .mounted == true' cat "$T/tsl"
+check "and names no host directory" not grep -q "$T/hostdir" "$T/tsl"
+code=$(curl -s -o "$T/sd" -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $TOK_SNAP" \
+        -H 'Content-Type: application/json' -d '{"name": "r2"}' "$URL/v1/vps/101/snapshot-delete")
+check "a token's delete of the mounted snapshot: refused without naming where ($code)" \
+        sh -c "[ '$code' = 409 ] && grep -q 'is mounted' '$T/sd' && ! grep -q '$T/hostdir' '$T/sd'"
+vpsctl snapshot-umount 101 r2 >/dev/null
 
 # Snapshots are outside the VPS's --diskspace: a token keeps at most token_snapshots (5 in
 # this vpsd.conf; r2 is one), else it fills the host's disk; the admin is not held to it.

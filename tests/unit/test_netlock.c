@@ -106,6 +106,36 @@ static void test_removes_criu_tables_only(void **state)
         assert_int_equal(gone.n, 0);
 }
 
+static int make_many(void *arg, vps_error *err)
+{
+        (void)arg;
+        char cmds[1024] = "";
+        for (int i = 0; i < 3 * VPS_CRIU_LOCKS_MAX + 1; i++) {
+                size_t len = strlen(cmds);
+                (void)snprintf(cmds + len, sizeof(cmds) - len, "add table inet CRIU-g%d\n", i);
+        }
+        return ns_nft_run(cmds, err);
+}
+
+/* A guest that made more tables named like criu's than one listing takes does not keep
+ * criu's lock behind them: every one goes (the first VPS_CRIU_LOCKS_MAX are named). */
+static void test_removes_more_than_one_listing(void **state)
+{
+        (void)state;
+        vps_error e;
+        int r = vps_ns_run("t1", holder_pidfd, CLONE_NEWNET, "making tables", make_many, NULL, &e);
+        if (r < 0)
+                fail_msg("making the tables: %s", e.msg);
+        struct vps_criu_locks gone;
+        r = vps_checkpoint_net_unlock("t1", holder_pidfd, &gone, &e);
+        if (r < 0)
+                fail_msg("unlocking: %s", e.msg);
+        assert_int_equal(gone.n, VPS_CRIU_LOCKS_MAX);
+        char after[1024];
+        tables_in(after, sizeof(after));
+        assert_null(strstr(after, "CRIU-g"));
+}
+
 static void test_refuses_host_netns(void **state)
 {
         (void)state;
@@ -130,6 +160,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_removes_criu_tables_only),
+                cmocka_unit_test(test_removes_more_than_one_listing),
                 cmocka_unit_test(test_refuses_host_netns),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -12,10 +12,13 @@
 #include "auth.h"
 #include "authz.h"
 #include "handlers.h"
+#include "migration_events.h"
+#include "vpsd.h"
 #include "ratelimit.h"
 #include "throttle.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,6 +104,15 @@ static void test_authorize(void **state)
                          -EACCES);
         assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", "x", 1, &z, &st, &err),
                          -EACCES);
+        /* A stopped VPS's restart is a start: with force, the admin's too. */
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_START) | VPSD_VERB_BIT(VPSD_VERB_RESTART));
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/restart", "", 0, &z, &st, &err),
+                         0);
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/restart", force, strlen(force), &z,
+                                        &st, &err),
+                         -EACCES);
+        assert_int_equal(st, 403);
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_START));
         assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/suspend", "", 0, &z, &st, &err),
                          -EACCES);
         assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/resume", "", 0, &z, &st, &err),
@@ -119,6 +131,72 @@ static void test_authorize(void **state)
         c.kind = VPSD_CLIENT_LOCAL;
         assert_int_equal(vpsd_authorize(&c, "DELETE", "/v1/vps/102", "", 0, &z, &st, &err), 0);
         assert_int_equal(z.verb, VPSD_VERB_ADMIN);
+}
+
+/* A VPS being migrated away: its token changes nothing (409) but may still look (GET); the
+ * admin is not held. */
+static void test_migrating(void **state)
+{
+        (void)state;
+        struct vpsd d;
+        memset(&d, 0, sizeof(d));
+        struct vpsd_client c;
+        struct vpsd_authz z;
+        unsigned int st = 0;
+        vps_error err;
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_START) | VPSD_VERB_BIT(VPSD_VERB_STATUS));
+        vpsd_migration_begin(&d, "101", true, "hostb");
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", "", 0, &z, &st, &err),
+                         -EBUSY);
+        assert_int_equal(st, 409);
+        assert_non_null(strstr(err.msg, "being migrated"));
+        assert_int_equal(vpsd_authorize(&c, "GET", "/v1/vps/101", "", 0, &z, &st, &err), 0);
+        /* Without the verb it is still 403, not a hint of the migration. */
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_STATUS));
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", "", 0, &z, &st, &err),
+                         -EACCES);
+        struct vpsd_client local = {.kind = VPSD_CLIENT_LOCAL};
+        assert_int_equal(vpsd_authorize(&local, "POST", "/v1/vps/101/start", "", 0, &z, &st, &err),
+                         0);
+        vpsd_migration_end(&d, "101", true, NULL, NULL);
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_START));
+        assert_int_equal(vpsd_authorize(&c, "POST", "/v1/vps/101/start", "", 0, &z, &st, &err), 0);
+}
+
+/* A token's answer is narrowed on a copy: the same object, answered to an admin too (the
+ * starts waiting on one VPS share it), keeps the host's details. */
+static void test_filter_copies(void **state)
+{
+        (void)state;
+        struct vpsd_client c;
+        struct vpsd_authz z;
+        unsigned int st = 0;
+        vps_error err;
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_STATUS));
+        assert_int_equal(vpsd_authorize(&c, "GET", "/v1/vps/101", "", 0, &z, &st, &err), 0);
+        json_t *view = json_pack("{s:s, s:s, s:i, s:s}", "id", "101", "status", "running", "pid",
+                                 4242, "cgroup", "/sys/fs/cgroup/vps/101");
+        json_t *admins = json_incref(view);
+        json_t *tokens = vpsd_authz_filter(&c, &z, view);
+        assert_null(json_object_get(tokens, "pid"));
+        assert_null(json_object_get(tokens, "cgroup"));
+        assert_string_equal(json_string_value(json_object_get(tokens, "id")), "101");
+        assert_int_equal(json_integer_value(json_object_get(admins, "pid")), 4242);
+        assert_non_null(json_object_get(admins, "cgroup"));
+        json_decref(tokens);
+        /* A snapshot's mount point: a token learns only that it is mounted. */
+        token_client(&c, VPSD_VERB_BIT(VPSD_VERB_SNAPSHOT));
+        assert_int_equal(vpsd_authorize(&c, "GET", "/v1/vps/101/snapshots", "", 0, &z, &st, &err),
+                         0);
+        json_t *snaps =
+                json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:b}]}", "id", "101", "snapshots", "name",
+                          "a", "mounted", "/root/secret", "name", "b", "mounted", 0);
+        snaps = vpsd_authz_filter(&c, &z, snaps);
+        json_t *list = json_object_get(snaps, "snapshots");
+        assert_true(json_is_true(json_object_get(json_array_get(list, 0), "mounted")));
+        assert_true(json_is_false(json_object_get(json_array_get(list, 1), "mounted")));
+        json_decref(snaps);
+        json_decref(admins);
 }
 
 static void test_duration(void **state)
@@ -200,6 +278,8 @@ int main(void)
                 cmocka_unit_test(test_every_route_has_a_verb),
                 cmocka_unit_test(test_bearer),
                 cmocka_unit_test(test_authorize),
+                cmocka_unit_test(test_migrating),
+                cmocka_unit_test(test_filter_copies),
                 cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_throttle),
                 cmocka_unit_test(test_rate_collisions),
