@@ -163,7 +163,7 @@ static int status_line(const char *s, size_t len, int *ret_status, vps_error *er
                         return malformed(err, "no HTTP/1.x status line");
                 status = status * 10 + (s[i] - '0');
         }
-        if (status < 100)
+        if (status < 100 || status > 599)
                 return malformed(err, "invalid status code");
         for (size_t i = 12; i < len; i++)
                 if (!is_field_byte((unsigned char)s[i]))
@@ -226,8 +226,13 @@ int http_head_parse(const char *buf, size_t len, struct http_head *ret, vps_erro
                         const char *v = crlf;
                         while (v > colon + 1 && (v[-1] == ' ' || v[-1] == '\t'))
                                 v--;
-                        ret->chunked =
-                                v - (colon + 1) >= 7 && strncasecmp(v - 7, "chunked", 7) == 0;
+                        /* a whole coding: the value's first, or after a comma */
+                        const char *w = v - 7;
+                        while (w > colon + 1 && w[-1] == ' ')
+                                w--;
+                        ret->chunked = v - (colon + 1) >= 7 &&
+                                       strncasecmp(v - 7, "chunked", 7) == 0 &&
+                                       (w == colon + 1 || w[-1] == ',' || w[-1] == '\t');
                 }
                 if (colon - line == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
                         int r = length_value(colon + 1, (size_t)(crlf - colon - 1),

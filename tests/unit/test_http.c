@@ -141,6 +141,22 @@ static void test_head_parse(void **state)
         assert_int_equal(
                 parse("HTTP/1.1 500 E\r\nContent-Length: 99999999999999999999999\r\n\r\n", &h), 0);
         assert_true(h.content_length > (long)HTTP_ERROR_BODY_MAX);
+        /* chunked: the last coding, a whole one */
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &h), 0);
+        assert_true(h.chunked);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding:chunked \r\n\r\n", &h), 0);
+        assert_true(h.chunked);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &h),
+                         0);
+        assert_true(h.chunked);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,chunked\r\n\r\n", &h),
+                         0);
+        assert_true(h.chunked);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n", &h), 0);
+        assert_false(h.chunked);
+        assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &h),
+                         0);
+        assert_false(h.chunked);
 }
 
 static void test_head_malformed(void **state)
@@ -151,6 +167,8 @@ static void test_head_malformed(void **state)
                 "HTTP/1.1 20 OK\r\n\r\n",
                 "HTTP/1.1 2000 OK\r\n\r\n",
                 "HTTP/1.1 099 OK\r\n\r\n",
+                "HTTP/1.1 600 OK\r\n\r\n",
+                "HTTP/1.1 999 OK\r\n\r\n",
                 "HTTP/1.1 abc OK\r\n\r\n",
                 "ICY 200 OK\r\n\r\n",
                 "HTTP/1.1 200 O\x01K\r\n\r\n",
