@@ -306,8 +306,8 @@ static int patch_vps(struct vpsd *d, struct request *req, const char *id, json_t
          * ?fence=1 the mark is the move's fence (set before the destination's copy starts),
          * not its end. */
         vps_error ignored;
-        const char *fence = vpsd_request_arg(req, "fence");
-        bool ends = VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) && !(fence && strcmp(fence, "0"));
+        bool ends =
+                VPS_CHANGE_GIVEN(&ch, VPS_F_MIGRATED_TO) && !(fence_arg && strcmp(fence_arg, "0"));
         if (ends && !ch.v.migrated_to[0])
                 vpsd_migration_end(d, id, true, NULL,
                                    &(vps_error){ECANCELED, "rolled back: the VPS stays here"});
