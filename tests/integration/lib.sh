@@ -483,7 +483,10 @@ sshd_on_b() {
                 for line in "$@"; do printf '%s\n' "$line"; done
         } >"$T/sshd_config"
         mkdir -p /run/sshd
-        in_b "$SSHD" -D -e -f "$T/sshd_config" </dev/null >/dev/null 2>"$T/sshd.log" &
+        # nsenter itself, not in_b in a subshell: nsenter execs sshd (-D: no fork), so $! is
+        # sshd's PID and stop_b's kill reaches it (a subshell's PID left sshd behind).
+        nsenter --net="/run/netns/$TH_B" "$SSHD" -D -e -f "$T/sshd_config" </dev/null >/dev/null \
+                2>"$T/sshd.log" &
         SSHD_PID=$!
         for _ in $(seq 100); do in_a bash -c "echo >/dev/tcp/$ip/$port" 2>/dev/null && return; sleep 0.1; done
 }
