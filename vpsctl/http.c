@@ -228,11 +228,11 @@ int http_head_parse(const char *buf, size_t len, struct http_head *ret, vps_erro
                                 v--;
                         /* a whole coding: the value's first, or after a comma */
                         const char *w = v - 7;
-                        while (w > colon + 1 && w[-1] == ' ')
+                        while (w > colon + 1 && (w[-1] == ' ' || w[-1] == '\t'))
                                 w--;
                         ret->chunked = v - (colon + 1) >= 7 &&
                                        strncasecmp(v - 7, "chunked", 7) == 0 &&
-                                       (w == colon + 1 || w[-1] == ',' || w[-1] == '\t');
+                                       (w == colon + 1 || w[-1] == ',');
                 }
                 if (colon - line == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
                         int r = length_value(colon + 1, (size_t)(crlf - colon - 1),
