@@ -37,6 +37,12 @@ static int pwrite_all(int fd, const void *buf, size_t len, la_int64_t off)
         return 0;
 }
 
+/* Write-behind: every WRITE_BEHIND bytes of a file, its writeback is started (not waited
+ * for), so that the disk writes while the stream still comes in and the restore's final
+ * syncfs waits for the last stretch only, not for the whole tree (a 1 GiB migration stayed
+ * in the page cache to the end: about 1.5 s of syncfs after the last byte). */
+#define WRITE_BEHIND (8u << 20)
+
 static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const char *path,
                         char hash[65])
 {
@@ -44,7 +50,7 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
         vps_zhash_init(h, c->version);
         const void *buf;
         size_t len;
-        la_int64_t off, done = 0;
+        la_int64_t off, done = 0, flushed = 0;
         int k;
         la_int64_t size = archive_entry_size(e);
         while ((k = archive_read_data_block(c->in, &buf, &len, &off)) == ARCHIVE_OK) {
@@ -66,6 +72,11 @@ static int data_to_disk(struct rctx *c, struct archive_entry *e, int fd, const c
                 }
                 done = off + (la_int64_t)len;
                 c->p.bytes += len;
+                if (fd >= 0 && done - flushed >= (la_int64_t)WRITE_BEHIND) {
+                        /* Only a start of writeback: its failure shows in the syncfs. */
+                        (void)sync_file_range(fd, flushed, done - flushed, SYNC_FILE_RANGE_WRITE);
+                        flushed = done;
+                }
         }
         if (k != ARCHIVE_EOF)
                 return vps_err(c->err, EBADMSG, "reading %.200s: %s", path,

@@ -10,7 +10,9 @@
 # (running) and nothing on the destination. --keep-src's copy refuses to start without --force.
 # A subscriber to each vpsd's events (vpsctl events -j) sees "migration" events: started and
 # done for a move (to DEST on A, from A's hostname on B), failed for a refused one.
-# VPS_TEST_FULL=1 also times a 1 GiB upper layer against the wire (ssh cat of 1 GiB).
+# VPS_TEST_FULL=1 also times a 1 GiB upper layer against the wire (ssh cat of 1 GiB);
+# VPS_MIGRATE_RATE (a tc rate: 1gbit) shapes the wire A->B first, as a real link between two
+# hosts is (here both "hosts" share two CPUs, so an unshaped veth is as fast as ssh's cipher).
 NET_TEST=1
 . "$(dirname "$0")/lib.sh"
 SSHD=/usr/sbin/sshd
@@ -244,6 +246,10 @@ if [ "${VPS_TEST_FULL:-0}" = 1 ]; then
         vpsctl start 107 >/dev/null
         vpsctl exec 107 -- dd if=/dev/urandom of=/big bs=1M count=1024 2>/dev/null
         vpsctl stop 107 >/dev/null
+        if [ -n "${VPS_MIGRATE_RATE:-}" ]; then
+                in_a tc qdisc add dev "$WA" root tbf rate "$VPS_MIGRATE_RATE" burst 1mb latency 50ms ||
+                        fail "tc: shaping the wire at $VPS_MIGRATE_RATE"
+        fi
         S0=$(date +%s.%N)
         # VPS_MIGRATE_CIPHER: an ssh cipher for both (e.g. aes128-gcm@openssh.com).
         C=${VPS_MIGRATE_CIPHER:-}
@@ -253,9 +259,10 @@ if [ "${VPS_TEST_FULL:-0}" = 1 ]; then
         WIRE=$(echo "1073741824 / ($(date +%s.%N) - $S0) / 1000000" | bc -l)
         OUT=$(migrate 107 "$DEST" $FULL -j)
         MIG=$(jq -r '.bytes / .seconds / 1000000' <<<"$OUT")
-        printf 'bench: wire (ssh cat 1 GiB) %.0f MB/s; migrate 1 GiB upper: %s bytes in %s s = %.0f MB/s; ratio %.0f%%\n' \
-                "$WIRE" "$(jq .bytes <<<"$OUT")" "$(jq .seconds <<<"$OUT")" "$MIG" \
+        printf 'bench: wire%s (ssh cat 1 GiB) %.0f MB/s; migrate 1 GiB upper: %s bytes in %s s = %.0f MB/s; ratio %.0f%%\n' \
+                "${VPS_MIGRATE_RATE:+ shaped at $VPS_MIGRATE_RATE}" "$WIRE" "$(jq .bytes <<<"$OUT")" "$(jq .seconds <<<"$OUT")" "$MIG" \
                 "$(echo "100 * $MIG / $WIRE" | bc -l)"
+        echo "bench: $(jq -c '{seconds, stop_seconds, transfer_seconds, start_seconds}' <<<"$OUT")"
         # The same pipeline without ssh (B's backup piped into a restore on A): its own ceiling.
         S0=$(date +%s.%N)
         v2 backup 107 --to - | vpsctl restore - 107 -j >/dev/null
