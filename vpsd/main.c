@@ -582,6 +582,7 @@ int main(int argc, char **argv)
         if (vps_net_configure(&net, bridge, subnet, &err) < 0 ||
             vps_net_configure_routed(&net, conf.netmode, conf.uplink, &err) < 0 ||
             vps_net_configure_mtu(&net, conf.mtu, &err) < 0 ||
+            vps_net_configure_announce(&net, conf.announce, &err) < 0 ||
             (conf.host_allow[0] && vps_net_configure_host_allow(&net, conf.host_allow, &err) < 0)) {
                 fprintf(stderr, "vpsd: %s\n", err.msg);
                 return 2;

@@ -353,6 +353,13 @@ _Noreturn void vpsd_restore_child(struct vpsd *d, struct vpsd_stream *s)
                 r = make_dirs(sfd, s->uid_base, fresh_upper, &err);
         if (r == 0)
                 r = vps_config_save(sfd, &cfg, &err);
+        /* A migration's copy: its addresses lived on the source, so the first start or resume
+         * here announces them to the neighbours (core/lifecycle.c). */
+        _cleanup_close_ int mark = -1;
+        if (r == 0 && s->migrate[0] &&
+            (mark = openat(sfd, VPS_NET_ANNOUNCE_FILE,
+                           O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+                r = vps_err_sys(&err, errno, "marking its addresses to announce");
         if (r == 0 && syncfs(sfd) < 0)
                 r = vps_err_sys(&err, errno, "syncing the restored files");
         if (r < 0) {

@@ -413,6 +413,7 @@ struct vps_daemon_conf {
         char netmode[16];        /* netmode = bridged|routed, of new VPSes */
         char uplink[16];         /* uplink = IFNAME, where routed mode answers ARP/NDP */
         char mtu[8];             /* mtu = N, of every VPS veth (default: the uplink's) */
+        char announce[16];       /* announce = migrated|always|never (default migrated) */
         char lxcfs[256];         /* lxcfs = DIR|off, LXCFS mount (default /var/lib/lxcfs) */
         /* guest_timeout = S: how long a change that enters a running guest may take (its
          * files, its hostname, its eth0); 0: not set (VPS_GUEST_TIMEOUT_DEFAULT) */

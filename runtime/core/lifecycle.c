@@ -245,6 +245,24 @@ struct vps_inst *vps_manager_start_inst(const struct vps_start *s)
         return s->vi;
 }
 
+/* A VPS whose addresses moved here (a migration's restore left the marker), or every one
+ * with vpsd.conf announce = always: its addresses announced to the neighbours (net.h). Its
+ * eth0 is up: the child configured it before the init's exec (criu restored it). A failure
+ * is a warning: the VPS runs, and the neighbours learn it anyway, only later. */
+static void start_announce(struct vps_manager *m, struct vps_inst *vi, struct vps_start *s)
+{
+        bool marked = faccessat(vi->dir_fd, VPS_NET_ANNOUNCE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        vps_error e = {0};
+        if ((marked || m->net.announce == VPS_ANNOUNCE_ALWAYS) &&
+            m->net.announce != VPS_ANNOUNCE_NEVER && vps_net_announce(m, vi, &e) < 0) {
+                size_t used = strlen(s->warning);
+                (void)snprintf(s->warning + used, sizeof(s->warning) - used,
+                               "%sits addresses were not announced: %s", used ? "; " : "", e.msg);
+        }
+        if (marked)
+                (void)unlinkat(vi->dir_fd, VPS_NET_ANNOUNCE_FILE, 0);
+}
+
 /* The init runs: its state saved, and the VPS is running. */
 int vps_start_done(struct vps_start *s, struct vps_spawn_result *res, vps_error *err)
 {
@@ -283,6 +301,7 @@ int vps_start_done(struct vps_start *s, struct vps_spawn_result *res, vps_error 
         vi->is_child = true;
         vi->status = VPS_RUNNING;
         vps_inst_touch(m, vi);
+        start_announce(m, vi, s);
         memcpy(m->warning, s->warning, sizeof(m->warning));
         return 0;
 }

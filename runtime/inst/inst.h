@@ -35,6 +35,12 @@ struct vps_netconf {
         bool routed_ready;     /* routed mode's filter table set up */
         bool v6_ready;         /* IPv6 forwarding and proxy NDP on */
         unsigned int mtu;      /* of every veth; 0: the uplink's, found at the first start */
+        /* When a start or a resume announces the VPS's addresses (vpsd.conf announce). */
+        enum vps_announce {
+                VPS_ANNOUNCE_MIGRATED,
+                VPS_ANNOUNCE_ALWAYS,
+                VPS_ANNOUNCE_NEVER
+        } announce;
         /* Ports of the host itself that VPSes may reach (vpsd.conf host_allow), as nft set
          * elements ("53, 8000-8100"); "": none. */
         char host_tcp[VPS_HOST_ALLOW_MAX];

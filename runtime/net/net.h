@@ -42,6 +42,19 @@ int vps_net_configure(struct vps_netconf *n, const char *bridge, const char *sub
  * default route when needed). */
 int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const char *uplink,
                              vps_error *err);
+/* When a VPS's addresses are announced (vpsd.conf announce): "migrated" (NULL or "": the
+ * first start or resume after a migration brought it here), "always" (every start and
+ * resume, as vzctl did), "never". */
+int vps_net_configure_announce(struct vps_netconf *n, const char *when, vps_error *err);
+/* The marker a migration's restore leaves in ROOT/vps/ID (vpsd/restore.c): its addresses
+ * have moved here, so the next start or resume announces them. */
+#define VPS_NET_ANNOUNCE_FILE "announce"
+/* Announces a running VPS's addresses where they now live, to the neighbours that cached
+ * them elsewhere (netsetup's ns_announce): bridged, on the bridge as from the VPS's MAC (a
+ * bridge with a port on a shared segment tells the switch and the other hosts); routed, on
+ * the uplink of each family as from the uplink's MAC (the host answers for them there). A
+ * VPS without addresses, or routed with no uplink: nothing. */
+int vps_net_announce(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
 /* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see netconf.c). */
 int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err);
 /* The ports of the host itself that VPSes may reach, besides ICMP and replies to the host's

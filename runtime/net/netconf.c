@@ -45,6 +45,20 @@ int vps_net_configure_routed(struct vps_netconf *n, const char *netmode, const c
         return 0;
 }
 
+int vps_net_configure_announce(struct vps_netconf *n, const char *when, vps_error *err)
+{
+        static const char *const names[] = {"migrated", "always", "never"};
+        n->announce = VPS_ANNOUNCE_MIGRATED;
+        if (!when || !*when)
+                return 0;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strcmp(when, names[i]) == 0) {
+                        n->announce = (enum vps_announce)i;
+                        return 0;
+                }
+        return vps_err(err, EINVAL, "invalid announce '%.20s': migrated, always or never", when);
+}
+
 int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err)
 {
         n->mtu = 0;

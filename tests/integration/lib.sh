@@ -462,6 +462,25 @@ two_hosts() {
 }
 in_a() { nsenter --net="/run/netns/$TH_A" "$@"; }
 in_b() { nsenter --net="/run/netns/$TH_B" "$@"; }
+# b_neighbour ADDR...: a neighbour on B's bridge (a host on B's segment: namespace $NB)
+# holding a stale entry at a wrong MAC ($WRONG) for each ADDR. Nothing is sent to it, so only
+# an announcement on B's bridge sets an entry right. nb_mac ADDR: the MAC its entry says.
+WRONG=02:00:00:00:00:99
+b_neighbour() {
+        NB=vpsmnb$N
+        local port=vmn$N a
+        TEST_NETNS="$TEST_NETNS $NB"
+        in_b ip link add "$BRIDGE" type bridge
+        in_b ip link set "$BRIDGE" up
+        ip netns add "$NB"
+        ip link add "$port" type veth peer name eth0 netns "$NB"
+        ip link set "$port" netns "$TH_B"
+        in_b ip link set "$port" master "$BRIDGE" up
+        ip -n "$NB" addr add "$NETPFX.250/24" dev eth0
+        ip -n "$NB" link set eth0 up
+        for a in "$@"; do ip -n "$NB" neigh replace "$a" lladdr "$WRONG" dev eth0 nud stale; done
+}
+nb_mac() { ip -n "$NB" neigh show "$1" dev eth0 | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }'; }
 
 # sshd_on_b IP PORT [CONFIG_LINE...]: an sshd in in_b's namespace at IP:PORT (SSHD_PID, its
 # log $T/sshd.log) with a host key of its own that accepts only the key $T/id made here (its

@@ -8,6 +8,7 @@
 # a stopped one moves stopped; an ID taken there, a wire cut mid-transfer, a kill -9 of vpsctl,
 # no space there (B's root on a loop ext4, filled) and a bad DEST leave the source as it was
 # (running) and nothing on the destination. --keep-src's copy refuses to start without --force.
+# A neighbour on B's bridge learns each moved address at its first start there (announced).
 # A subscriber to each vpsd's events (vpsctl events -j) sees "migration" events: started and
 # done for a move (to DEST on A, from A's hostname on B), failed for a refused one.
 # VPS_TEST_FULL=1 also times a 1 GiB upper layer against the wire (ssh cat of 1 GiB);
@@ -31,6 +32,15 @@ expect_mig() {
         expect_eq "$1" "$4" "$(mig "$2" "$3")"
 }
 
+# A neighbour on B's bridge (a host on B's segment) holds stale entries at a wrong MAC for the
+# addresses that move: only the announcement of the VPS's first start there (gratuitous ARP,
+# from the migration's mark) sets them right, since nothing else is sent to it.
+b_neighbour "$NETPFX.5" "$NETPFX.6"
+nb_learns() {
+        for _ in $(seq 20); do [ "$(nb_mac "$2")" = "$3" ] && break; sleep 0.1; done
+        expect_eq "$1" "$3" "$(nb_mac "$2")"
+}
+
 check "the wire and B's sshd answer (the test's key)" in_a ssh -o BatchMode=yes \
         -o "IdentityFile=$T/id" -o "UserKnownHostsFile=$T/known_hosts" -p "$PORT" "root@$B_IP" true
 
@@ -47,6 +57,9 @@ expect_eq "it runs on B" running "$(v2 status 101 -j | jq -r .status)"
 expect_eq "with the file written inside" written-inside "$(v2 exec 101 -- cat /root/note)"
 expect_eq "its hostname" mover "$(v2 exec 101 -- hostname)"
 expect_eq "and its address" "$NETPFX.5" "$(v2 status 101 -j | jq -r '.ip | join(",")')"
+nb_learns "B's segment learns its address at its MAC there (announced)" "$NETPFX.5" \
+        "$(v2 exec 101 -- cat /sys/class/net/eth0/address)"
+check "B took the mark away" test ! -e "$ROOTB/vps/101/announce"
 check "which answers ping from B's namespace" in_b ping -c2 -W2 "$NETPFX.5"
 expect_error "it is gone from A" "VPS 101|101" vpsctl status 101
 check "no files of it left on A" test ! -e "$ROOT/vps/101"
@@ -59,6 +72,12 @@ OUT=$(migrate 102 "$DEST" $FULL) || fail "migrate 102: $OUT"
 check "the report names the destination and the time" grep -qE "^VPS 102 migrated to $DEST in [0-9.]+ s: [0-9.]+ (kB|MB) sent in .*; removed here\$" <<<"$OUT"
 expect_eq "it is stopped on B" stopped "$(v2 status 102 -j | jq -r .status)"
 check "gone from A" not vpsctl status 102
+check "B keeps its mark until it starts there" test -e "$ROOTB/vps/102/announce"
+sleep 1
+expect_eq "so far B's segment holds the old entry for it" "$WRONG" "$(nb_mac "$NETPFX.6")"
+v2 start 102 >/dev/null
+nb_learns "its first start on B announces it" "$NETPFX.6" "$(v2 exec 102 -- cat /sys/class/net/eth0/address)"
+v2 stop 102 >/dev/null
 
 # --- faults ------------------------------------------------------------------------------------
 # The ID taken there: refused before anything stops; both stay as they are.

@@ -35,6 +35,10 @@ stop_b() {
 }
 trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
 two_hosts "$NSA" "$NSB" "$WA" "$WB" "$A_IP" "$B_IP"
+# A neighbour on B's bridge (a host on B's segment) holding a stale entry at a wrong MAC for
+# the address that moves: only the announcement of the resume there (gratuitous ARP, from
+# the mark B's restore of a migration's copy leaves) sets it right.
+b_neighbour "$NETPFX.81"
 
 # B's criu: the real one, except that a restore fails while $T/fail-restore exists.
 cat >"$T/criu-b" <<EOF
@@ -180,6 +184,10 @@ check "the report: online, 2 pre-copy rounds, removed here, a downtime" \
 expect_eq "B: 181 runs" running "$(v2 status 181 -j | jq -r .status)"
 BP=$(v2 status 181 -j | jq -r .pid)
 expect_eq "B: the same PIDs inside" "$PIDS" "$(inner_pids "$BP")"
+MAC181=$(v2 exec 181 -- cat /sys/class/net/eth0/address)
+for _ in $(seq 30); do [ "$(nb_mac "$ADDR")" = "$MAC181" ] && break; sleep 0.1; done
+expect_eq "B's segment learnt $ADDR at the VPS's MAC (announced at the resume)" "$MAC181" "$(nb_mac "$ADDR")"
+check "B took the mark away" test ! -e "$ROOTB/vps/181/announce"
 r1=$(count_of "/proc/$BP/root/tmp/count"); sleep 1; r2=$(count_of "/proc/$BP/root/tmp/count")
 check "B: the counter goes on from A's value ($c_before before; $r1 -> $r2 now)" \
         test "$r1" -ge "$c_before" -a "$r2" -gt "$r1"

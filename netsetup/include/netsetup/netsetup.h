@@ -38,6 +38,19 @@ int ns_route_host(bool add, unsigned int ifindex, const struct ns_addr *a, vps_e
  * solicitations (IPv6, with proxy_ndp on) for a on link ifindex. */
 int ns_neigh_proxy(bool add, unsigned int ifindex, const struct ns_addr *a, vps_error *err);
 
+/* announce.c: an address that moved to this host, announced on link ifindex as at mac
+ * (IPv4: a gratuitous ARP request and reply; IPv6: an unsolicited neighbour advertisement,
+ * Override set, to all nodes), for each of addrs. Needs CAP_NET_RAW. */
+int ns_announce(unsigned int ifindex, const uint8_t mac[6], const struct ns_addr *addrs,
+                unsigned int n, vps_error *err);
+/* The frame of one announcement of a as at mac into buf (reply: the ARP reply; IPv6 has
+ * none): its length, or 0 (no such frame, or size below NS_ANNOUNCE_FRAME_MAX). */
+#define NS_ANNOUNCE_FRAME_MAX 86
+size_t ns_announce_frame(const struct ns_addr *a, const uint8_t mac[6], bool reply, uint8_t *buf,
+                         size_t size);
+/* The Ethernet address of a link. */
+int ns_link_mac(unsigned int ifindex, uint8_t mac[6], vps_error *err);
+
 /* Creates an ifb device (an existing one is reused) and brings it up; returns its ifindex. */
 int ns_ifb_ensure(const char *name, vps_error *err);
 /* Limits a link to bits_per_sec both ways (0: removes the limit and the ifb): a token bucket
