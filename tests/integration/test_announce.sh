@@ -5,7 +5,8 @@
 # announcement can put it right (nothing else is sent to them). Routed: an upstream router (a
 # namespace on the uplink) learns the uplink's MAC for the VPS's IPv4 and IPv6 addresses.
 # Bridged: a neighbour on vpsd's bridge (a namespace with a port on it, as a host on a shared
-# segment) learns the VPS's own MAC. announce = always: every start; never: none; migrated
+# segment) learns the VPS's own MAC. announce = always: every start and every address added
+# live (set --ipadd); never: none; migrated
 # (the default): only the first start of a VPS restored as a migration's copy (the marker
 # its restore leaves), and not the next. A bad value: vpsd refuses to start, naming it.
 NET_TEST=1
@@ -77,6 +78,9 @@ learns "routed, always: the upstream learns the uplink's MAC for the IPv4 addres
 learns "and for the IPv6 address (unsolicited neighbour advertisement)" "$UP" "$P6::10" "$UPMAC"
 MAC802=$(vpsctl exec 802 -- cat /sys/class/net/eth0/address)
 learns "bridged, always: the bridge's neighbour learns the VPS's own MAC" "$NB" "$NETPFX.20" "$MAC802"
+wrong "$UP" "$P4.11"
+vpsctl set 801 --ipadd "$P4.11" >/dev/null
+learns "always: an address added live is announced too" "$UP" "$P4.11" "$UPMAC"
 expect_jq "the start's answer has no warning about it" \
         '(.warning // "") | contains("announce") | not' echo "$OUT"
 
