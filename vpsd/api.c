@@ -7,6 +7,7 @@
  * to their verbs (authz.c). Every mutating request is audited (audit.c). */
 #include "api.h"
 #include "api_reply.h"
+#include "redact.h"
 #include "fleet_api.h"
 
 #include "audit.h"
@@ -141,6 +142,8 @@ static enum MHD_Result answer(struct vpsd *d, struct request *req, const char *m
         }
         if (req->authed && status == 200)
                 body = d->api_ops->filter(&req->client, &req->z, body);
+        else if (req->authed && req->client.kind == VPSD_CLIENT_TOKEN)
+                body = vpsd_redact_error(d, body);
         audit(d, req, method, url, status);
         if (status == 200 && json_is_string(body) && !strcmp(url, "/v1/metrics"))
                 return vpsd_queue_text(req->conn, body);
@@ -153,6 +156,8 @@ static void stream_end(struct vpsd *d, struct request *req, unsigned int status,
 {
         if (req->authed && status == 200)
                 body = d->api_ops->filter(&req->client, &req->z, body);
+        else if (req->authed && req->client.kind == VPSD_CLIENT_TOKEN)
+                body = vpsd_redact_error(d, body);
         audit(d, req, "POST", req->url ? req->url : "?", status);
         vpsd_frame_send_nowait(req->sock, status < 300 ? 'K' : 'E', body);
         json_decref(body);

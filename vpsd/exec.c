@@ -8,6 +8,7 @@
 #include "log.h"
 #include <sys/epoll.h>
 #include "loop.h"
+#include "redact.h"
 #include "stream.h"
 #include "storage/backup.h"
 #include "vps/cleanup.h"
@@ -220,10 +221,13 @@ static int keep_only(int sock)
         return vps_sys_close_range((unsigned int)sock + 1, ~0U, 0) < 0 ? -errno : 0;
 }
 
-void vpsd_exec_refuse(int sock, const vps_error *err)
+void vpsd_exec_refuse(const struct vpsd *d, const struct vpsd_exec_req *r, int sock,
+                      const vps_error *err)
 {
         (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
         _cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
+        if (j && r->token)
+                j = vpsd_redact_error(d, j);
         _cleanup_free_ char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
         vps_error e;
         if (t)
@@ -246,7 +250,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
         else
                 vi = check(d, &s->r, &err);
         if (!vi) {
-                vpsd_exec_refuse(sock, &err);
+                vpsd_exec_refuse(d, &s->r, sock, &err);
                 session_free(s);
                 return;
         }
@@ -340,6 +344,7 @@ struct MHD_Response *vpsd_exec_response(struct vpsd *d, struct MHD_Connection *c
         (void)snprintf(s->r.id, sizeof(s->r.id), "%.*s", (int)idlen, url + 8);
         if (client)
                 (void)snprintf(s->r.client, sizeof(s->r.client), "%s", client->name);
+        s->r.token = client && client->kind == VPSD_CLIENT_TOKEN;
         int r = idlen > VPS_ID_MAX ? vps_err(err, EINVAL, "bad VPS ID")
                                    : vps_id_check(s->r.id, err);
         if (r == 0 && !check(d, &s->r, err))

@@ -30,6 +30,7 @@ struct vpsd_exec_req {
         char **env;      /* "NAME=value", NULL-terminated */
         bool tty;
         unsigned int cols, rows; /* 0: not given */
+        bool token; /* a token's request: host paths taken out of its errors (redact.h) */
 };
 
 /* Across a re-exec (reexec.c): the running commands' children, "|x=PID,ID" each, and in the
@@ -48,8 +49,10 @@ struct MHD_Response *vpsd_exec_response(struct vpsd *d, struct MHD_Connection *c
 int vpsd_exec_parse(const char *body, size_t len, struct vpsd_exec_req *r, vps_error *err);
 void vpsd_exec_req_free(struct vpsd_exec_req *r);
 
-/* Sends err as the stream's only frame ('E', {"error","errno"}). */
-void vpsd_exec_refuse(int sock, const vps_error *err);
+/* Sends err as the stream's only frame ('E', {"error","errno"}), without host paths for a
+ * token's request r. */
+void vpsd_exec_refuse(const struct vpsd *d, const struct vpsd_exec_req *r, int sock,
+                      const vps_error *err);
 /* In the child: runs r in VPS vi, relaying its stdio as frames on sock; exits. */
 _Noreturn void vpsd_exec_child(struct vpsd *d, struct vps_inst *vi, const struct vpsd_exec_req *r,
                                int sock);

@@ -44,9 +44,13 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The session's daemon and request, for fail (this child serves one). */
+static const struct vpsd *the_d;
+static const struct vpsd_exec_req *the_r;
+
 static _Noreturn void fail(int sock, const vps_error *err)
 {
-        vpsd_exec_refuse(sock, err);
+        vpsd_exec_refuse(the_d, the_r, sock, err);
         _exit(1);
 }
 
@@ -213,6 +217,8 @@ _Noreturn void vpsd_exec_child(struct vpsd *d, struct vps_inst *vi, const struct
                                                  .pidfd_ino = vi->st.pidfd_ino,
                                                  .cgroup = vi->st.cgroup};
         vps_error err = {0}, ignored;
+        the_d = d;
+        the_r = r;
         /* vpsd answers the command's sysinfo(2) as it does for the VPS's own processes. */
         int si = d->sysinfo_fd >= 0 ? vps_attach_sysinfo_connect(d->sysinfo_path, &ignored) : -1;
         const struct vps_attach_opts opts = {.argv = r->argv,
