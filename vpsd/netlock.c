@@ -31,4 +31,12 @@ void vpsd_criu_net_unlock(const struct vps_inst *vi, bool killed)
                 vps_printable(e.msg, strnlen(e.msg, sizeof(e.msg)), msg, sizeof(msg));
                 vpsd_log("%s", msg);
         }
+        /* Its established connections, which a killed criu leaves in repair mode. */
+        unsigned int fixed = 0;
+        if (vi->st.cgroup[0] && vps_checkpoint_tcp_unrepair(vi->st.cgroup, &fixed, &e) < 0)
+                vpsd_log("VPS %s: %s", vi->cfg.id, e.msg);
+        if (fixed)
+                vpsd_log("VPS %s: took %u TCP connection%s out of the repair mode the %s dump "
+                         "left",
+                         vi->cfg.id, fixed, fixed == 1 ? "" : "s", killed ? "killed" : "failed");
 }

@@ -134,6 +134,14 @@ static void on_timer(struct vpsd_source *s, uint32_t revents, void *userdata)
                  j->vi->cfg.id, j->resume ? "restore" : "dump", j->timeout_s,
                  j->own_timeout ? "the request's timeout" : "vpsd.conf criu_timeout", (int)j->pid);
         j->overran = true;
+        /* A dump's tasks held frozen while criu dies: its death lets them go at once, and a
+         * connection it left in repair mode answers their next read with EPERM (tcp_recvmsg),
+         * which ends it. dump_killed takes the connections out of repair mode, then thaws. */
+        vps_error e;
+        const char *cg = j->vi->st.cgroup;
+        if (!j->resume && j->vi->status == VPS_RUNNING && cg[0] &&
+            vps_cgroup_freeze_begin(cg, &e) < 0)
+                vpsd_log("VPS %s: freezing it before criu is killed: %s", j->vi->cfg.id, e.msg);
         /* The child is not reaped before on_end: its PID, the group's, is not reused. */
         (void)kill(-j->pid, SIGKILL);
         (void)vps_sys_pidfd_send_signal(j->pidfd, SIGKILL, NULL, 0);
@@ -356,20 +364,20 @@ static int overran_error(const struct criu_job *j, const char *outcome, vps_erro
                 j->own_timeout ? "the request's timeout" : "vpsd.conf criu_timeout", outcome);
 }
 
-/* A dump killed at its deadline: its partial images removed, the VPS's cgroup thawed (criu
- * seizes the tasks with ptrace, which its death undoes; a freeze of the cgroup it might have
- * asked for is undone here), criu's network lock deleted (netlock.c). The message says
- * whether the VPS runs on. */
+/* A dump killed at its deadline: its partial images removed, criu's network lock deleted and
+ * the connections it left in repair mode taken out of it (netlock.c) while the tasks are
+ * still frozen (on_timer), then the VPS's cgroup thawed (that freeze, and one criu might
+ * have asked for). The message says whether the VPS runs on. */
 static int dump_killed(struct vpsd *d, struct criu_job *j, vps_error *err)
 {
         struct vps_inst *vi = j->vi;
         vps_error e;
         drop_images(d, vi);
         bool runs = vi->status == VPS_RUNNING && !vps_manager_exit_ready(vi);
-        if (runs && vi->st.cgroup[0] && vps_cgroup_thaw(vi->st.cgroup, &e) < 0)
-                vpsd_log("VPS %s: thawing after the killed dump: %s", vi->cfg.id, e.msg);
         if (runs)
                 vpsd_criu_net_unlock(vi, true);
+        if (vi->st.cgroup[0] && vps_cgroup_thaw(vi->st.cgroup, &e) < 0 && runs)
+                vpsd_log("VPS %s: thawing after the killed dump: %s", vi->cfg.id, e.msg);
         return overran_error(j, runs ? "the VPS runs on" : "the VPS had stopped; no images kept",
                              err);
 }

@@ -224,3 +224,9 @@ bool vps_criu_lock_table(const char *name);
  * never in vpsd's own (EPERM when the init's is the host's); *ret_removed lists what went. */
 int vps_checkpoint_net_unlock(const char *id, int pidfd, struct vps_criu_locks *ret_removed,
                               vps_error *err);
+/* tcprepair.c: every TCP socket in repair mode held by a process of the cgroup tree at
+ * cgroup_dir (a VPS's) taken out of it, as criu does at the end of a dump but cannot when it
+ * is killed; *ret_fixed counts them. Bounded (2 s, 2^20 descriptors: EAGAIN beyond). Must be
+ * host root (pidfd_getfd). A guest's own socket in repair mode (its own checkpointing) is
+ * taken out too: only called after a dump of the VPS failed. */
+int vps_checkpoint_tcp_unrepair(const char *cgroup_dir, unsigned int *ret_fixed, vps_error *err);

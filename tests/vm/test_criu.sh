@@ -307,10 +307,15 @@ expect_eq "one bind under /proc and one under /sys after the second resume" "2 2
 # The deadline of a dump that holds criu's network lock: killed at post-dump (the images
 # whole, the tasks seized, the table inet CRIU-... in the VPS's network namespace dropping
 # its traffic). criu, killed, cannot delete its table: vpsd does, in that namespace only.
-# Here, after the resumes and with no connection open: criu, killed, also leaves established
-# sockets in TCP repair mode (docs/architecture.md), which would spoil those checks.
+# criu, killed, also leaves the VPS's established connections in TCP repair mode (the kernel
+# neither sends nor acknowledges on them): vpsd takes them out of it (checkpoint/tcprepair.c),
+# so a connection from the host opened before goes on echoing.
 PID=$NP CG=$(vps_field 181 cgroup)
 criu_tables() { nsenter -t "$1" -n nft list tables 2>&1 | grep -o 'CRIU-[^ ]*' | tr '\n' ' ' || true; }
+exec {TCP}<>"/dev/tcp/$ADDR/7001"
+echo held >&"$TCP"
+line=; read -r -t 10 line <&"$TCP" || true
+expect_eq "a connection opened before the held dump echoes" held "$line"
 touch "$LOCKED"
 c0=$(count_of /proc/"$PID"/root/tmp/count)
 rc=0; vpsctl_t 90 suspend 181 --timeout 30 >"$T/locked.out" 2>&1 & SUSP=$!
@@ -334,6 +339,13 @@ expect_eq "no CRIU- table in the host's netns" "" "$(nft list tables | grep -o '
 check "vpsd.log says it removed criu's lock" grep -qE \
         "VPS 181: removed criu's network lock \(table inet CRIU-[^)]+\) left by the killed dump" "$ROOT/vpsd.log"
 expect_eq "the listener answers from the host after the dump killed holding its lock" "hi" "$(hi_net)"
+echo "after-kill" >&"$TCP"
+line=; read -r -t 20 line <&"$TCP" || true
+expect_eq "the connection opened before echoes after the dump killed in it (out of repair mode)" \
+        after-kill "$line"
+exec {TCP}>&-
+check "vpsd.log says it took the connection out of repair mode" grep -qE \
+        "VPS 181: took [1-9][0-9]* TCP connections? out of the repair mode the killed dump left" "$ROOT/vpsd.log"
 for _ in $(seq 50); do [ -e "$IMG" ] || break; sleep 0.1; done
 check "no images left after the dump killed holding its lock" test ! -e "$IMG"
 check "the held action script was killed with criu's group" proc_gone "$(cat "$LOCKED.pid" 2>/dev/null || echo 0)"
