@@ -14,26 +14,9 @@
 # printed (TCG: only indicative).
 NET_TEST=1
 . "$(dirname "$0")/../integration/lib.sh"
-
-grep -qw memory "$CG_MOUNT/cgroup.controllers" ||
-        { echo "SKIP: not in the VM guest (run this through tests/vm/run)"; exit 77; }
-CRIU=${VPS_CRIU:-/usr/local/sbin/criu}
-[ -x "$CRIU" ] || { echo "SKIP: no criu at $CRIU (scripts/install-criu)"; exit 77; }
-SSHD=/usr/sbin/sshd
-[ -x "$SSHD" ] || { echo "SKIP: no sshd (openssh-server)"; exit 77; }
-export VPS_CRIU_CHECK_TIMEOUT=400
+. "$(dirname "$0")/migrate_lib.sh"
 
 NSA=vpsmo-a-$N-$$ NSB=vpsmo-b-$N-$$ WA=vmo${N}a WB=vmo${N}b
-A_IP=10.$N.9.1 B_IP=10.$N.9.2 PORT=2222
-ROOTB=$T/rootb SOCKB=$T/b.sock CGB=$CG_PARENT-b PIDB= SSHD_PID=
-stop_b() {
-        local run2
-        run2=$(run_state_dir "$ROOTB")
-        stop_daemon "$PIDB" "$CGB"
-        [ -z "$SSHD_PID" ] || { kill "$SSHD_PID" 2>/dev/null || true; }
-        [ -z "$run2" ] || rm -rf "$run2"
-}
-trap 'rc=$?; stop_b; cleanup "$rc"' EXIT
 two_hosts "$NSA" "$NSB" "$WA" "$WB" "$A_IP" "$B_IP"
 # A neighbour on B's bridge (a host on B's segment) holding a stale entry at a wrong MAC for
 # the address that moves: only the announcement of the resume there (gratuitous ARP, from
@@ -61,36 +44,16 @@ start_vpsd_b() {
                 --bridge "$BRIDGE" --subnet "$SUBNET" --daemon
 }
 start_vpsd_b
-v2() { "$VPSCTL_BIN" --socket "$SOCKB" "$@"; }
 PIDB=$(v2 version -j | jq -r '.server.pid // empty')
 [ -n "$PIDB" ] || { fail "vpsd B did not start"; finish; }
 
 # B's sshd: its own host key, only the test's key, on B's side of the wire.
 sshd_on_b "$B_IP" "$PORT"
-SSH_OPTS=(--ssh-option "IdentityFile=$T/id" --ssh-option IdentitiesOnly=yes
-        --ssh-option "UserKnownHostsFile=$T/known_hosts" --ssh-option StrictHostKeyChecking=yes
-        --ssh-option ServerAliveInterval=5 --ssh-option ServerAliveCountMax=6
-        --ssh-option ConnectTimeout=10)
-DEST=root@$B_IP:$PORT
 migrate() { in_a timeout 600 "$VPSCTL_BIN" --socket "$SOCK" migrate "$@" "${SSH_OPTS[@]}" \
         --remote-vpsctl "$VPSCTL_BIN" --remote-socket "$SOCKB"; }
 
-vpsctl template build busybox >/dev/null
-v2 template build busybox >/dev/null
-# The same busybox, stamped at each build: B's gets A's stamp (one template repository).
-VA=$(jq -r .version "$ROOT/templates/busybox/meta.json")
-jq --arg v "$VA" '.version = $v' "$ROOTB/templates/busybox/meta.json" >"$T/meta.json"
-cp "$T/meta.json" "$ROOTB/templates/busybox/meta.json"
-
-for who in A B; do
-        s=$(if [ $who = A ]; then vpsctl version -j; else v2 version -j; fi | jq -r .server.checkpoint.state)
-        for _ in $(seq 4000); do
-                [ "$s" != probing ] && break
-                sleep 0.1
-                s=$(if [ $who = A ]; then vpsctl version -j; else v2 version -j; fi | jq -r .server.checkpoint.state)
-        done
-        expect_eq "vpsd $who's probe says checkpointing is available" available "$s"
-done
+busybox_both
+probes_done
 
 # B's first id range taken by another VPS: 181 gets another range there than on A, which the
 # restore must use whatever the images say (their user namespace's maps are A's).
