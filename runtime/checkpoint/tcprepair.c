@@ -3,8 +3,9 @@
  * (TCP_REPAIR: the kernel neither sends nor acknowledges on it) while it reads the queues,
  * and takes them out when the dump ends, also when it fails on its own (cr-dump.c
  * cr_dump_finish: tcp_unlock_all). A criu that is killed leaves them so: the VPS runs on,
- * and its connections hang. Their sockets are reached through the processes that hold them
- * (pidfd_getfd): those of the VPS's cgroup tree. */
+ * and the first read on each fails (EPERM), which ends it, so vpsd freezes the VPS before it
+ * kills criu (vpsd/suspend_routes.c) and calls this before it thaws. The sockets are reached
+ * through the processes that hold them (pidfd_getfd): those of the VPS's cgroup tree. */
 #include "checkpoint/checkpoint.h"
 
 #include <dirent.h>
