@@ -467,7 +467,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                 struct MHD_Response *up =
                         exec ? d->api_ops->exec_response(d, c, &req->client, url,
                                                          req->body ? req->body : "", req->len, &err)
-                             : d->api_ops->stream_response(d, c, url, &err);
+                             : d->api_ops->stream_response(
+                                       d, c, url, req->client.kind == VPSD_CLIENT_TOKEN, &err);
                 if (!up)
                         return answer(d, req, method, url,
                                       (unsigned int)vps_err_http_status(err.code),

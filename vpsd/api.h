@@ -29,7 +29,7 @@ struct vpsd_api_ops {
          * response (NULL with err: refused). */
         bool (*stream_route)(const char *url);
         struct MHD_Response *(*stream_response)(struct vpsd *d, struct MHD_Connection *c,
-                                                const char *url, vps_error *err);
+                                                const char *url, bool token, vps_error *err);
         /* What an authenticated client may do (authz.c): 0, or a negative errno with err
          * and the status to answer; and its answers narrowed to what it may see (filter
          * takes the answer and returns the one to send, a copy where it narrows). */

@@ -13,6 +13,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "migration_events.h"
+#include "redact.h"
 #include "loop.h"
 #include "progress_feed.h"
 #include "restore.h"
@@ -183,6 +184,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
                 _cleanup_json_ json_t *j =
                         json_pack("{s:s, s:i}", "error", err.msg, "errno", err.code);
+                if (s->token)
+                        j = vpsd_redact_error(d, j);
                 _cleanup_free_ char *t = json_dumps(j, JSON_COMPACT);
                 vps_error e;
                 (void)vps_frame_write(sock, 'E', t, strlen(t), &e);
@@ -203,6 +206,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
                 close(sp[0]);
                 s->ctl = sp[1];
                 vpsd_stream_child_ctl(s->ctl);
+                if (s->token)
+                        vpsd_stream_child_redact(d);
                 vpsd_progress_feed_child(feed);
                 /* Its memory follows the guest's tree (a walk, a MANIFEST): not vpsd's -500. */
                 (void)vps_oom_score_self(0);
@@ -246,7 +251,7 @@ static bool flag_of(struct MHD_Connection *c, const char *key)
 }
 
 struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c, const char *url,
-                                          vps_error *err)
+                                          bool token, vps_error *err)
 {
         bool restore = !strcmp(url, "/v1/restore");
         const char *want = restore ? "vps-restore" : "vps-backup";
@@ -265,6 +270,7 @@ struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection 
         s->ctl = -1;
         s->sock = -1;
         s->kind = restore ? VPSD_STREAM_RESTORE : VPSD_STREAM_BACKUP;
+        s->token = token;
         const char *id = restore ? arg_of(c, "id") : url + 8;
         size_t idlen = restore ? (id ? strlen(id) : 0) : strlen(url) - 8 - 7;
         int r = 0;

@@ -13,7 +13,7 @@ struct MHD_Connection;
 bool vpsd_stream_route(const char *url);
 /* The 101 response, or NULL with err (the request is refused). */
 struct MHD_Response *vpsd_stream_response(struct vpsd *d, struct MHD_Connection *c, const char *url,
-                                          vps_error *err);
+                                          bool token, vps_error *err);
 /* Whether any backup or restore stream is under way (a re-exec waits for them). */
 bool vpsd_streams_running(void);
 /* EBUSY while a backup or restore of VPS id is under way. */

@@ -226,7 +226,7 @@ void vpsd_exec_refuse(const struct vpsd *d, const struct vpsd_exec_req *r, int s
 {
         (void)fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
         _cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
-        if (j && r->token)
+        if (j && r && r->token)
                 j = vpsd_redact_error(d, j);
         _cleanup_free_ char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
         vps_error e;

@@ -1,6 +1,7 @@
 /* vpsd: what the backup and restore streams share (stream.h): the child's setup and its last
  * frame when it fails. */
 #include "stream.h"
+#include "redact.h"
 
 #include "storage/backup.h"
 #include "vps/cleanup.h"
@@ -53,9 +54,19 @@ void vpsd_stream_last(int fd, char type, const char *text, size_t len)
                 (void)usleep((useconds_t)strtoul(linger, NULL, 10) * 1000);
 }
 
+/* Set in a token's stream child: its errors lose host paths. */
+static const struct vpsd *redact_for;
+
+void vpsd_stream_child_redact(const struct vpsd *d)
+{
+        redact_for = d;
+}
+
 _Noreturn void vpsd_stream_fail(int fd, const vps_error *err)
 {
         _cleanup_json_ json_t *j = json_pack("{s:s, s:i}", "error", err->msg, "errno", err->code);
+        if (j && redact_for)
+                j = vpsd_redact_error(redact_for, j);
         _cleanup_free_ char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
         if (t)
                 vpsd_stream_last(fd, 'E', t, strlen(t));

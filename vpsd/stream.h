@@ -13,6 +13,7 @@
 #include "vps/error.h"
 
 struct MHD_UpgradeResponseHandle;
+struct vpsd;
 typedef struct json_t json_t;
 
 enum vpsd_stream_kind { VPSD_STREAM_BACKUP, VPSD_STREAM_RESTORE };
@@ -37,6 +38,7 @@ struct vpsd_stream {
         struct MHD_UpgradeResponseHandle *urh;
         char staging[96];
         char migrate[64]; /* a migration's peer (migrate_to, migrate_from), or "" */
+        bool token;       /* a token's: its errors without host paths (redact.h) */
         bool done;        /* its child has said its last frame is going out: no longer busy */
         struct vpsd_stream *next;
 };
@@ -54,6 +56,8 @@ void vpsd_frame_send_nowait(int fd, char type, const json_t *body);
 void vpsd_stream_child_setup(void);
 /* The child's end of ctl, for vpsd_stream_last's word to the loop. */
 void vpsd_stream_child_ctl(int ctl);
+/* A token's stream: vpsd_stream_fail's text without d's host paths (redact.h). */
+void vpsd_stream_child_redact(const struct vpsd *d);
 /* The stream's last frame (type 'K' or 'E'): the loop hears first that the child is done
  * ('D', answered 'O'), so a client's next request about the VPS, sent the moment this frame
  * arrives, does not find it still busy with this one. */
