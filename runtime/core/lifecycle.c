@@ -252,13 +252,9 @@ struct vps_inst *vps_manager_start_inst(const struct vps_start *s)
 static void start_announce(struct vps_manager *m, struct vps_inst *vi, struct vps_start *s)
 {
         bool marked = faccessat(vi->dir_fd, VPS_NET_ANNOUNCE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-        vps_error e = {0};
         if ((marked || m->net.announce == VPS_ANNOUNCE_ALWAYS) &&
-            m->net.announce != VPS_ANNOUNCE_NEVER && vps_net_announce(m, vi, &e) < 0) {
-                size_t used = strlen(s->warning);
-                (void)snprintf(s->warning + used, sizeof(s->warning) - used,
-                               "%sits addresses were not announced: %s", used ? "; " : "", e.msg);
-        }
+            m->net.announce != VPS_ANNOUNCE_NEVER)
+                vps_net_announce_or_warn(m, vi, s->warning, sizeof(s->warning));
         if (marked)
                 (void)unlinkat(vi->dir_fd, VPS_NET_ANNOUNCE_FILE, 0);
 }

@@ -329,13 +329,8 @@ int vps_manager_update(struct vps_manager *m, struct vps_inst *vi, const struct 
         vps_inst_touch(m, vi); /* also before a reset of its traffic totals */
         /* announce = always: addresses added live are announced as a start announces them
          * (an address that lived on another host until now). */
-        vps_error e = {0};
-        if ((todo & VPS_STEP_ADDRESSES) && m->net.announce == VPS_ANNOUNCE_ALWAYS &&
-            vps_net_announce(m, vi, &e) < 0) {
-                size_t n = strlen(m->warning);
-                (void)snprintf(m->warning + n, sizeof(m->warning) - n,
-                               "%sits addresses were not announced: %s", n ? "; " : "", e.msg);
-        }
+        if ((todo & VPS_STEP_ADDRESSES) && m->net.announce == VPS_ANNOUNCE_ALWAYS)
+                vps_net_announce_or_warn(m, vi, m->warning, sizeof(m->warning));
         if (ch->reset_counters)
                 return vps_traffic_reset(m, vi, err);
         return 0;

@@ -3,6 +3,8 @@
 #include "net/net.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
@@ -44,4 +46,15 @@ int vps_net_announce(struct vps_manager *m, const struct vps_inst *vi, vps_error
                         return r;
         }
         return 0;
+}
+
+void vps_net_announce_or_warn(struct vps_manager *m, const struct vps_inst *vi, char *warning,
+                              size_t size)
+{
+        vps_error e = {0};
+        if (vps_net_announce(m, vi, &e) == 0)
+                return;
+        size_t used = strlen(warning);
+        (void)snprintf(warning + used, size - used, "%sits addresses were not announced: %s",
+                       used ? "; " : "", e.msg);
 }

@@ -55,6 +55,10 @@ int vps_net_configure_announce(struct vps_netconf *n, const char *when, vps_erro
  * the uplink of each family as from the uplink's MAC (the host answers for them there). A
  * VPS without addresses, or routed with no uplink: nothing. */
 int vps_net_announce(struct vps_manager *m, const struct vps_inst *vi, vps_error *err);
+/* The same; a failure appended to warning (size bytes) instead: the VPS runs on, and the
+ * neighbours learn the addresses anyway, only later. */
+void vps_net_announce_or_warn(struct vps_manager *m, const struct vps_inst *vi, char *warning,
+                              size_t size);
 /* MTU of the veths (vpsd.conf mtu); 0 or NULL: the MTU of the uplink (see netconf.c). */
 int vps_net_configure_mtu(struct vps_netconf *n, const char *mtu, vps_error *err);
 /* The ports of the host itself that VPSes may reach, besides ICMP and replies to the host's

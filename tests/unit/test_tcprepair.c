@@ -96,7 +96,7 @@ static void test_unrepair(void **state)
         vps_error err = {0};
         assert_int_equal(vps_cgroup_find_mount(mountinfo, mnt, sizeof(mnt), &err), 0);
         (void)snprintf(cg, sizeof(cg), "%s/vpstest-tcprepair-%d", mnt, (int)getpid());
-        assert_int_equal(mkdir(cg, 0755), 0);
+        assert_int_equal(mkdir(cg, 0700), 0);
         int up[2], down[2];
         assert_int_equal(pipe(up), 0);
         assert_int_equal(pipe(down), 0);
